@@ -1,0 +1,87 @@
+// The architectural state of one guest thread (hart), and the closed set of
+// reasons a CPU stops running guest code.
+//
+// Contract:
+// - Integer registers are 64-bit values held as two int32 halves:
+//   x[2*i] is the low half and x[2*i+1] the high half of register xi.
+//   x[0] and x[1] (register x0) are always 0.
+// - Floating-point registers are 64-bit bit patterns: f[i] views register fi
+//   as a double, and fbits[2*i] / fbits[2*i+1] its low / high 32 bits. A single
+//   is NaN-boxed (high half all ones), as the F extension requires.
+// - pc is the guest address of the next instruction, a non-negative integer
+//   below 2^53 (a jump above GUEST_VA_LIMIT faults at fetch).
+// - fcsr holds frm (bits 7:5) and fflags (bits 4:0).
+// - A ThreadState is owned by exactly one CPU while it runs; the kernel reads
+//   and writes it only while the thread is stopped.
+
+export class ThreadState {
+  readonly x = new Int32Array(64);
+  readonly f = new Float64Array(32);
+  readonly fbits = new Int32Array(this.f.buffer);
+  pc = 0;
+  fcsr = 0;
+
+  /** Register xi as an unsigned number; exact while it is below 2^53. */
+  getU(i: number): number {
+    return (this.x[2 * i + 1] >>> 0) * 0x100000000 + (this.x[2 * i] >>> 0);
+  }
+
+  /** Register xi as a signed number; exact while |value| < 2^53. */
+  getS(i: number): number {
+    return this.x[2 * i + 1] * 0x100000000 + (this.x[2 * i] >>> 0);
+  }
+
+  /** Register xi as a signed 64-bit BigInt (exact). */
+  getBig(i: number): bigint {
+    return (BigInt(this.x[2 * i + 1]) << 32n) | BigInt(this.x[2 * i] >>> 0);
+  }
+
+  /** Low 32 bits of xi, signed (what a C `int` argument is). */
+  getI32(i: number): number {
+    return this.x[2 * i];
+  }
+
+  /** Set xi from a number (integral, |v| < 2^53), sign-extended to 64 bits. */
+  setS(i: number, v: number): void {
+    if (i === 0) return;
+    const lo = v % 0x100000000;
+    this.x[2 * i] = lo | 0;
+    this.x[2 * i + 1] = Math.floor(v / 0x100000000) | 0;
+  }
+
+  /** Set xi from a BigInt (taken modulo 2^64). */
+  setBig(i: number, v: bigint): void {
+    if (i === 0) return;
+    this.x[2 * i] = Number(BigInt.asIntN(32, v));
+    this.x[2 * i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+  }
+
+  copyFrom(o: ThreadState): void {
+    this.x.set(o.x);
+    this.f.set(o.f);
+    this.pc = o.pc;
+    this.fcsr = o.fcsr;
+  }
+}
+
+/** Why CPU.run() returned. Switch on it exhaustively. */
+export const enum Stop {
+  /** An `ecall`: pc already points past it (Linux's sepc + 4). a7 holds the number. */
+  Syscall = 1,
+  /** A synchronous fault: see the CPU's fault fields (signal, code, address). */
+  Fault = 2,
+  /** The instruction budget given to run() is spent. */
+  Budget = 3,
+  /** Another thread raised this vCPU's interrupt flag. */
+  Interrupted = 4,
+}
+
+/** Details of the last Stop.Fault, in siginfo terms. */
+export class FaultInfo {
+  /** SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGTRAP (Linux numbers). */
+  signal = 0;
+  /** si_code: SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT... */
+  code = 0;
+  /** si_addr: the faulting data address, or the pc for SIGILL/SIGTRAP. */
+  addr = 0;
+}
