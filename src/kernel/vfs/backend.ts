@@ -1,0 +1,111 @@
+// The interface between the kernel's VFS and one mounted filesystem whose
+// files live outside the sandbox: the bundle's rootfs in direct mode, or a 9P
+// connection to a gofer (the same shape as 9P2000.L's fids, so a 9P client can
+// implement it unchanged).
+//
+// Contract:
+// - The VFS resolves paths itself, one component at a time: it follows
+//   symlinks in the guest's namespace, handles `.` and `..` (never above the
+//   mount's root) and crosses mount points. A backend therefore only ever sees
+//   single names (no `/`, never `.` or `..`) and never follows a symlink on the
+//   host for a walk: a name that is a symlink yields a node of type symlink.
+//   This is what keeps every access inside the backend's root.
+// - Every operation is asynchronous (a gofer call is a round trip) and returns
+//   a value or an Errno (Linux's code, as 9P2000.L's Rlerror carries it); none
+//   throws for a failed operation.
+// - A node is a reference to one file (like a 9P fid): it stays valid, and
+//   keeps naming the same file, until release().
+
+import type { Errno } from '../errno.js';
+
+/** File attributes as Linux's struct stat reports them. */
+export interface Attr {
+  /** st_mode: S_IFMT type bits and permission bits. */
+  mode: number;
+  ino: bigint;
+  /** Device number the backend reports; the VFS substitutes its own. */
+  dev: bigint;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: bigint;
+  size: number;
+  blksize: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: bigint;
+  /** d_type: DT_REG, DT_DIR, DT_LNK... (Linux's values). */
+  type: number;
+  /** Opaque cookie to pass to readdir to continue after this entry. */
+  next: number;
+}
+
+export interface BackendNode {
+  /** S_IFMT bits of this file's mode, fixed for the node's life. */
+  readonly type: number;
+}
+
+/** An open file of a backend (like an lopen'ed fid). */
+export interface BackendFile {
+  /** pread: reads at most dst.length bytes at `offset`; 0 at end of file. */
+  read(dst: Uint8Array, offset: number): Promise<number | Errno>;
+  /** pwrite: writes src at `offset`, returns the count written. */
+  write(src: Uint8Array, offset: number): Promise<number | Errno>;
+  /** Entries from cookie `cookie` (0: the start), at most about `maxBytes` of them. */
+  readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno>;
+  getattr(): Promise<Attr | Errno>;
+  fsync(): Promise<0 | Errno>;
+  close(): Promise<void>;
+}
+
+export interface StatFs {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namelen: number;
+}
+
+export interface FilesystemBackend {
+  readonly readonly: boolean;
+  root(): Promise<BackendNode | Errno>;
+  /** The child `name` of directory `dir` (ENOENT, ENOTDIR as Linux). */
+  walk(dir: BackendNode, name: string): Promise<BackendNode | Errno>;
+  getattr(node: BackendNode): Promise<Attr | Errno>;
+  readlink(node: BackendNode): Promise<string | Errno>;
+  /** Open with Linux O_* access and status flags (O_CREAT/O_EXCL are the VFS's business). */
+  open(node: BackendNode, flags: number): Promise<BackendFile | Errno>;
+  /** Create and open a regular file `name` in `dir` (O_EXCL semantics: EEXIST if present). */
+  create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno>;
+  mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno>;
+  symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno>;
+  link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno>;
+  /** flags: 0 or AT_REMOVEDIR. */
+  unlink(dir: BackendNode, name: string, flags: number): Promise<0 | Errno>;
+  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string): Promise<0 | Errno>;
+  /** Change attributes: any of mode, uid, gid, size, atime, mtime (times as [sec, nsec]). */
+  setattr(node: BackendNode, set: SetAttr): Promise<0 | Errno>;
+  statfs(node: BackendNode): Promise<StatFs | Errno>;
+  release(node: BackendNode): Promise<void>;
+}
+
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: [number, number] | 'now';
+  mtime?: [number, number] | 'now';
+}
