@@ -190,3 +190,263 @@ export function capset(sets: CapSets): number {
   put(8, sets.inheritable);
   return check(load().capset(hdr, data));
 }
+
+// ---- the *at family, for the direct-mode filesystem backend ----
+//
+// Every path argument here is a single C string: a JS string holding NUL
+// would be cut short by the conversion, so each function refuses one with
+// -EINVAL before calling into libc. Flags are the HOST's values (below);
+// callers translate the guest's riscv64 (asm-generic) flags themselves.
+
+const EINVAL_NEG = -22;
+
+/** The host's open(2) flags that differ between architectures. */
+const HOST_OFLAGS: Record<string, { O_DIRECTORY: number; O_NOFOLLOW: number; O_DIRECT: number; O_LARGEFILE: number }> = {
+  x64: { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_DIRECT: 0o40000, O_LARGEFILE: 0 },
+  arm64: { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_DIRECT: 0o200000, O_LARGEFILE: 0 },
+  riscv64: { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_DIRECT: 0o40000, O_LARGEFILE: 0 },
+};
+const archFlags = HOST_OFLAGS[process.arch] ?? HOST_OFLAGS.x64;
+
+/** Host open(2) flags (the same on every Linux architecture unless noted). */
+export const HOST = {
+  O_RDONLY: 0,
+  O_WRONLY: 1,
+  O_RDWR: 2,
+  O_ACCMODE: 3,
+  O_CREAT: 0o100,
+  O_EXCL: 0o200,
+  O_NOCTTY: 0o400,
+  O_TRUNC: 0o1000,
+  O_APPEND: 0o2000,
+  O_NONBLOCK: 0o4000,
+  O_DSYNC: 0o10000,
+  O_SYNC: 0o4010000,
+  O_PATH: 0o10000000,
+  O_CLOEXEC: 0o2000000,
+  /** Architecture-dependent. */
+  O_DIRECTORY: archFlags.O_DIRECTORY,
+  /** Architecture-dependent. */
+  O_NOFOLLOW: archFlags.O_NOFOLLOW,
+} as const;
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_EMPTY_PATH = 0x1000;
+
+/** utimensat(2)'s special tv_nsec values. */
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+
+export const SEEK_SET = 0;
+
+interface AtLib {
+  openat: Fn;
+  readlinkat: Fn;
+  mkdirat: Fn;
+  unlinkat: Fn;
+  renameat: Fn;
+  symlinkat: Fn;
+  linkat: Fn;
+  fchmodat: Fn;
+  fchownat: Fn;
+  utimensat: Fn;
+  ftruncate: Fn;
+  fstatfs: Fn;
+  getdents64: Fn;
+  lseek: (fd: number, off: bigint, whence: number) => number | bigint;
+}
+
+let atLib: AtLib | undefined;
+
+function loadAt(): AtLib {
+  if (atLib) return atLib;
+  load();
+  const c = koffi.load('libc.so.6');
+  atLib = {
+    openat: c.func('int openat(int, const char *, int, ...)'),
+    readlinkat: c.func('long readlinkat(int, const char *, void *, size_t)'),
+    mkdirat: c.func('int mkdirat(int, const char *, uint32_t)'),
+    unlinkat: c.func('int unlinkat(int, const char *, int)'),
+    renameat: c.func('int renameat(int, const char *, int, const char *)'),
+    symlinkat: c.func('int symlinkat(const char *, int, const char *)'),
+    linkat: c.func('int linkat(int, const char *, int, const char *, int)'),
+    fchmodat: c.func('int fchmodat(int, const char *, uint32_t, int)'),
+    fchownat: c.func('int fchownat(int, const char *, uint32_t, uint32_t, int)'),
+    utimensat: c.func('int utimensat(int, const char *, void *, int)'),
+    ftruncate: c.func('int ftruncate(int, int64_t)'),
+    fstatfs: c.func('int fstatfs(int, void *)'),
+    // glibc 2.30+ has a getdents64 wrapper.
+    getdents64: c.func('long getdents64(int, void *, size_t)'),
+    lseek: c.func('int64_t lseek(int, int64_t, int)'),
+  } as unknown as AtLib;
+  return atLib;
+}
+
+function hasNul(...s: string[]): boolean {
+  return s.some((x) => x.includes('\0'));
+}
+
+/** openat(2): a new fd, or a negative errno. */
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().openat(dirfd, path, flags, 'uint32_t', mode >>> 0));
+}
+
+/** readlinkat(2): the link's target as raw bytes, or a negative errno. */
+export function readlinkat(dirfd: number, path: string): Buffer | number {
+  if (hasNul(path)) return EINVAL_NEG;
+  const l = loadAt();
+  // A symlink's target is at most PATH_MAX - 1 bytes on Linux; one more byte
+  // tells truncation apart.
+  const buf = Buffer.alloc(4097);
+  const n = Number(l.readlinkat(dirfd, path, buf, buf.length));
+  if (n < 0) return negErrno();
+  if (n >= buf.length) return -36; // ENAMETOOLONG
+  return buf.subarray(0, n);
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().mkdirat(dirfd, path, mode >>> 0));
+}
+
+/** flags: 0 or AT_REMOVEDIR. */
+export function unlinkat(dirfd: number, path: string, flags: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().unlinkat(dirfd, path, flags));
+}
+
+export function renameat(oldDirfd: number, oldPath: string, newDirfd: number, newPath: string): number {
+  if (hasNul(oldPath, newPath)) return EINVAL_NEG;
+  return check(loadAt().renameat(oldDirfd, oldPath, newDirfd, newPath));
+}
+
+export function symlinkat(target: string, dirfd: number, path: string): number {
+  if (hasNul(target, path)) return EINVAL_NEG;
+  return check(loadAt().symlinkat(target, dirfd, path));
+}
+
+/** flags: AT_SYMLINK_FOLLOW and/or AT_EMPTY_PATH. */
+export function linkat(oldDirfd: number, oldPath: string, newDirfd: number, newPath: string, flags: number): number {
+  if (hasNul(oldPath, newPath)) return EINVAL_NEG;
+  return check(loadAt().linkat(oldDirfd, oldPath, newDirfd, newPath, flags));
+}
+
+/** fchmodat(2); note glibc refuses AT_SYMLINK_NOFOLLOW here on most kernels. */
+export function fchmodat(dirfd: number, path: string, mode: number, flags: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().fchmodat(dirfd, path, mode >>> 0, flags));
+}
+
+/** fchownat(2); uid or gid -1 leaves it unchanged. */
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().fchownat(dirfd, path, uid >>> 0, gid >>> 0, flags));
+}
+
+/** A timestamp for utimensat: [sec, nsec], or UTIME_NOW / UTIME_OMIT. */
+export type TimeSpec = [number, number] | 'now' | 'omit';
+
+/** utimensat(2) with [atime, mtime]. */
+export function utimensat(dirfd: number, path: string, times: [TimeSpec, TimeSpec], flags: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  const ts = Buffer.alloc(32);
+  times.forEach((t, i) => {
+    const sec = typeof t === 'string' ? 0 : t[0];
+    const nsec = t === 'now' ? UTIME_NOW : t === 'omit' ? UTIME_OMIT : t[1];
+    ts.writeBigInt64LE(BigInt(Math.trunc(sec)), i * 16);
+    ts.writeBigInt64LE(BigInt(Math.trunc(nsec)), i * 16 + 8);
+  });
+  return check(loadAt().utimensat(dirfd, path, ts, flags));
+}
+
+export function ftruncate(fd: number, length: number): number {
+  if (!Number.isSafeInteger(length) || length < 0) return EINVAL_NEG;
+  return check(loadAt().ftruncate(fd, BigInt(length)));
+}
+
+/** struct statfs, as fstatfs(2) fills it on 64-bit Linux. */
+export interface HostStatFs {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namelen: number;
+  frsize: number;
+  flags: number;
+}
+
+/** fstatfs(2); works on O_PATH fds. Assumes a 64-bit host (x86_64, arm64, riscv64). */
+export function fstatfs(fd: number): HostStatFs | number {
+  const b = Buffer.alloc(120);
+  const r = loadAt().fstatfs(fd, b);
+  if (r < 0) return negErrno();
+  const u = (off: number) => Number(b.readBigUInt64LE(off));
+  // f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid[2], f_namelen, f_frsize, f_flags
+  return {
+    type: u(0),
+    bsize: u(8),
+    blocks: u(16),
+    bfree: u(24),
+    bavail: u(32),
+    files: u(40),
+    ffree: u(48),
+    namelen: u(64),
+    frsize: u(72),
+    flags: u(80),
+  };
+}
+
+/** getdents64(2) into `buf`: bytes filled (0 at the end), or a negative errno. */
+export function getdents64(fd: number, buf: Buffer): number {
+  const r = Number(loadAt().getdents64(fd, buf, buf.length));
+  return r < 0 ? negErrno() : r;
+}
+
+/** lseek(2) with a 64-bit offset: the new offset, or a negative errno (as a number). */
+export function lseek(fd: number, offset: bigint, whence: number): bigint | number {
+  const r = BigInt(loadAt().lseek(fd, offset, whence));
+  return r < 0n ? negErrno() : r;
+}
+
+/** One record of getdents64's output (struct linux_dirent64). */
+export interface HostDirent {
+  ino: bigint;
+  /** d_off: the directory position after this entry (an opaque cookie, up to 63 bits). */
+  off: bigint;
+  type: number;
+  /** The name's raw bytes. */
+  name: Buffer;
+}
+
+/** Splits the first `len` bytes of a getdents64 buffer into records. */
+export function parseDirents(buf: Buffer, len: number): HostDirent[] {
+  const out: HostDirent[] = [];
+  let p = 0;
+  while (p + 19 <= len) {
+    const reclen = buf.readUInt16LE(p + 16);
+    if (reclen < 19 || p + reclen > len) break;
+    const nameEnd = buf.indexOf(0, p + 19);
+    const end = nameEnd < 0 || nameEnd > p + reclen ? p + reclen : nameEnd;
+    out.push({
+      ino: buf.readBigUInt64LE(p),
+      off: buf.readBigInt64LE(p + 8),
+      type: buf.readUInt8(p + 18),
+      name: Buffer.from(buf.subarray(p + 19, end)),
+    });
+    p += reclen;
+  }
+  return out;
+}
+
+/** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or a negative errno. */
+export function dupCloexec(fd: number): number {
+  const F_DUPFD_CLOEXEC = 1030;
+  return check(load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3));
+}

@@ -1,0 +1,657 @@
+// The direct-mode filesystem backend: the sandbox's kernel reaches a host
+// directory (the bundle's rootfs, or a bind mount's source) itself, with no
+// gofer process in between. The gofer will serve these same operations over
+// 9P; the security contract is the same and is written in ./README.md.
+//
+// Model: every BackendNode owns one host O_PATH fd, opened relative to its
+// parent's fd for exactly one name, never following a symlink. No operation
+// takes a host path; each names a node's fd, or a node's fd plus one checked
+// name. Reopening a node for I/O goes through /proc/self/fd/N of its own fd, so
+// it reaches the very inode that was walked to, whatever the directory holds
+// by then.
+//
+// Everything runs synchronously inside and returns resolved Promises; a later
+// change moves the work into a pool or the gofer process.
+
+import * as fs from 'node:fs';
+import * as ffi from '../host/ffi.js';
+import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../kernel/errno.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../kernel/vfs/backend.js';
+
+// ---- the guest's values (Linux riscv64 = asm-generic) ----
+
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+const O_DSYNC = 0o10000;
+const O_SYNC = 0o4010000;
+const O_DIRECTORY = 0o200000;
+const AT_REMOVEDIR = 0x200;
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+const S_IFLNK = 0o120000;
+const S_IFREG = 0o100000;
+const S_IFBLK = 0o060000;
+const S_IFDIR = 0o040000;
+const S_IFCHR = 0o020000;
+const S_IFIFO = 0o010000;
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+/** Longest symlink target Linux accepts (PATH_MAX including the NUL). */
+const PATH_MAX = 4096;
+/** Longest single name (NAME_MAX). */
+const NAME_MAX = 255;
+
+const H = ffi.HOST;
+/** Each walk step: one name, below the directory fd, no symlink of any kind. */
+const WALK_RESOLVE = ffi.RESOLVE_BENEATH | ffi.RESOLVE_NO_SYMLINKS | ffi.RESOLVE_NO_MAGICLINKS;
+const ENOSYS_NEG = -38;
+
+/** A negative errno from ffi as an Errno value. */
+function neg(r: number): Errno {
+  return Errno.of(-r);
+}
+
+/**
+ * Node's fs reports a failed system call as an Error whose `errno` is the
+ * negated Linux errno; that becomes a value. Anything else is a bug: rethrown.
+ */
+function fsErrno(e: unknown): Errno {
+  const n = (e as { errno?: unknown } | null)?.errno;
+  if (typeof n === 'number' && n < 0) return Errno.of(-n);
+  throw e;
+}
+
+/**
+ * A name the backend may pass to the host for one directory: never empty
+ * (ENOENT, as Linux for ""), never "." or ".." (EINVAL: the VFS resolves
+ * those), no "/" or NUL (EINVAL), at most NAME_MAX bytes (ENAMETOOLONG).
+ */
+function checkName(name: string): Errno | undefined {
+  if (typeof name !== 'string' || name.length === 0) return ENOENT;
+  if (name === '.' || name === '..') return EINVAL;
+  if (name.includes('/') || name.includes('\0')) return EINVAL;
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) return ENAMETOOLONG;
+  return undefined;
+}
+
+function splitNs(ns: bigint): [number, number] {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return [Number(sec), Number(nsec)];
+}
+
+function toAttr(s: fs.BigIntStats): Attr {
+  const [atimeSec, atimeNsec] = splitNs(s.atimeNs);
+  const [mtimeSec, mtimeNsec] = splitNs(s.mtimeNs);
+  const [ctimeSec, ctimeNsec] = splitNs(s.ctimeNs);
+  return {
+    mode: Number(s.mode),
+    ino: s.ino,
+    dev: s.dev,
+    nlink: Number(s.nlink),
+    uid: Number(s.uid),
+    gid: Number(s.gid),
+    rdev: s.rdev,
+    size: Number(s.size),
+    blksize: Number(s.blksize),
+    blocks: Number(s.blocks),
+    atimeSec,
+    atimeNsec,
+    mtimeSec,
+    mtimeNsec,
+    ctimeSec,
+    ctimeNsec,
+  };
+}
+
+function fstat(fd: number): fs.BigIntStats | Errno {
+  try {
+    return fs.fstatSync(fd, { bigint: true });
+  } catch (e) {
+    return fsErrno(e);
+  }
+}
+
+/** The process umask, read without changing it; undefined if unknown. */
+function readUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? parseInt(m[1], 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A node: one host O_PATH fd naming one file, owned by one backend. */
+class DirectNode implements BackendNode {
+  constructor(
+    readonly owner: DirectBackend,
+    /** Host O_PATH fd; -1 once released. */
+    public fd: number,
+    readonly type: number,
+    readonly dev: bigint,
+    readonly ino: bigint,
+  ) {}
+}
+
+/** Guest open flags (asm-generic) that pass to the host, translated. */
+function hostStatusFlags(flags: number): number {
+  let h = flags & O_ACCMODE;
+  if (flags & O_TRUNC) h |= H.O_TRUNC;
+  if (flags & O_APPEND) h |= H.O_APPEND;
+  if ((flags & O_SYNC) === O_SYNC) h |= H.O_SYNC;
+  else if (flags & O_DSYNC) h |= H.O_DSYNC;
+  // Never O_DIRECT (Node's buffers are not aligned), O_NOATIME (an owner
+  // check on host ids that mean nothing to the guest), O_PATH, O_TMPFILE,
+  // O_CREAT/O_EXCL (create() does those): the rest is dropped.
+  return h | H.O_CLOEXEC | H.O_NOCTTY;
+}
+
+export class DirectBackend implements FilesystemBackend {
+  private closed = false;
+  private readonly nodes = new Set<DirectNode>();
+  private readonly files = new Set<DirectFile>();
+  private readonly umask: number | undefined;
+  /** Give created files the guest's owner (only root may). */
+  private readonly chownCreated: boolean;
+  private useOpenat2 = true;
+
+  private constructor(
+    readonly readonly: boolean,
+    /** O_PATH fd of the root directory. */
+    private readonly rootFd: number,
+    readonly rootDev: bigint,
+    readonly rootIno: bigint,
+    /** O_PATH fd of /proc/self/fd (checked to be procfs), for reopening nodes. */
+    private readonly procFd: number,
+  ) {
+    this.umask = readUmask();
+    this.chownCreated = typeof process.geteuid === 'function' && process.geteuid() === 0;
+  }
+
+  /**
+   * Opens `rootPath` (a host path chosen by the operator; symlinks in it are
+   * followed once, here) as a backend's root. Throws an Error if it is not a
+   * directory, or if /proc is not there to reopen files through.
+   */
+  static open(rootPath: string, opts: { readonly: boolean }): DirectBackend {
+    if (rootPath.includes('\0')) throw new Error(`direct backend: bad root path ${JSON.stringify(rootPath)}`);
+    const rootFd = ffi.openat(ffi.AT_FDCWD, rootPath, H.O_PATH | H.O_DIRECTORY | H.O_CLOEXEC);
+    if (rootFd < 0) {
+      const why = neg(rootFd).name;
+      throw new Error(`direct backend: root ${rootPath} is not a directory we can open (${why})`);
+    }
+    const st = fstat(rootFd);
+    if (st instanceof Errno || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
+      ffi.closeFd(rootFd);
+      throw new Error(`direct backend: root ${rootPath} is not a directory`);
+    }
+    const procFd = ffi.openat(ffi.AT_FDCWD, '/proc/self/fd', H.O_PATH | H.O_DIRECTORY | H.O_CLOEXEC);
+    const sfs = procFd >= 0 ? ffi.fstatfs(procFd) : procFd;
+    if (procFd < 0 || typeof sfs === 'number' || sfs.type !== PROC_SUPER_MAGIC) {
+      if (procFd >= 0) ffi.closeFd(procFd);
+      ffi.closeFd(rootFd);
+      throw new Error('direct backend: /proc/self/fd is not procfs; it is needed to reopen files safely');
+    }
+    return new DirectBackend(opts.readonly, rootFd, st.dev, st.ino, procFd);
+  }
+
+  /** Releases every host fd: nodes, open files, the root. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const f of this.files) f.closeNow();
+    this.files.clear();
+    for (const n of this.nodes) {
+      ffi.closeFd(n.fd);
+      n.fd = -1;
+    }
+    this.nodes.clear();
+    ffi.closeFd(this.rootFd);
+    ffi.closeFd(this.procFd);
+  }
+
+  /** How many host fds this backend holds (nodes + open files); for tests and leak checks. */
+  get hostFdCount(): number {
+    return this.closed ? 0 : this.nodes.size + this.files.size + 2;
+  }
+
+  // ---- helpers ----
+
+  /** The live DirectNode behind `n`, or EBADF (released, closed, or another backend's). */
+  private own(n: BackendNode): DirectNode | Errno {
+    if (this.closed || !(n instanceof DirectNode) || n.owner !== this || n.fd < 0) return EBADF;
+    return n;
+  }
+
+  private ownDir(n: BackendNode): DirectNode | Errno {
+    const d = this.own(n);
+    if (d instanceof Errno) return d;
+    return d.type === S_IFDIR ? d : ENOTDIR;
+  }
+
+  private adopt(fd: number): DirectNode | Errno {
+    const st = fstat(fd);
+    if (st instanceof Errno) {
+      ffi.closeFd(fd);
+      return st;
+    }
+    const node = new DirectNode(this, fd, Number(st.mode) & S_IFMT, st.dev, st.ino);
+    this.nodes.add(node);
+    return node;
+  }
+
+  /** O_PATH|O_NOFOLLOW open of one checked name below `dir`: never follows any link. */
+  private openPath(dir: DirectNode, name: string, extra = 0): number {
+    const flags = H.O_PATH | H.O_NOFOLLOW | H.O_CLOEXEC | extra;
+    if (this.useOpenat2) {
+      const r = ffi.openat2(dir.fd, name, flags, 0, WALK_RESOLVE);
+      if (r !== ENOSYS_NEG) return r;
+      this.useOpenat2 = false; // old kernel: a single name with O_NOFOLLOW is the same.
+    }
+    return ffi.openat(dir.fd, name, flags);
+  }
+
+  /**
+   * A new fd with `hostFlags` for the inode `node` names, through
+   * /proc/self/fd/N of its own O_PATH fd: the same inode it was walked to,
+   * never whatever the parent directory holds under that name now. Checked
+   * against the node's device and inode numbers.
+   */
+  private reopen(node: DirectNode, hostFlags: number): number | Errno {
+    const fd = ffi.openat(this.procFd, String(node.fd), hostFlags | H.O_CLOEXEC | H.O_NOCTTY);
+    if (fd < 0) return neg(fd);
+    const st = fstat(fd);
+    if (st instanceof Errno || st.dev !== node.dev || st.ino !== node.ino) {
+      ffi.closeFd(fd);
+      return st instanceof Errno ? st : ESTALE;
+    }
+    return fd;
+  }
+
+  private trackFile(f: DirectFile): DirectFile {
+    this.files.add(f);
+    return f;
+  }
+
+  /** @internal: a DirectFile closed itself. */
+  forgetFile(f: DirectFile): void {
+    this.files.delete(f);
+  }
+
+  // ---- FilesystemBackend ----
+
+  root(): Promise<BackendNode | Errno> {
+    if (this.closed) return Promise.resolve(EBADF);
+    const fd = ffi.dupCloexec(this.rootFd);
+    if (fd < 0) return Promise.resolve(neg(fd));
+    const node = new DirectNode(this, fd, S_IFDIR, this.rootDev, this.rootIno);
+    this.nodes.add(node);
+    return Promise.resolve(node);
+  }
+
+  walk(dir: BackendNode, name: string): Promise<BackendNode | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    const fd = this.openPath(d, name);
+    if (fd < 0) return Promise.resolve(neg(fd));
+    return Promise.resolve(this.adopt(fd));
+  }
+
+  getattr(node: BackendNode): Promise<Attr | Errno> {
+    const n = this.own(node);
+    if (n instanceof Errno) return Promise.resolve(n);
+    const st = fstat(n.fd);
+    return Promise.resolve(st instanceof Errno ? st : toAttr(st));
+  }
+
+  readlink(node: BackendNode): Promise<string | Errno> {
+    const n = this.own(node);
+    if (n instanceof Errno) return Promise.resolve(n);
+    if (n.type !== S_IFLNK) return Promise.resolve(EINVAL);
+    // readlinkat(fd, "") reads the symlink the O_PATH fd itself names.
+    const r = ffi.readlinkat(n.fd, '');
+    return Promise.resolve(typeof r === 'number' ? neg(r) : r.toString('utf8'));
+  }
+
+  open(node: BackendNode, flags: number): Promise<BackendFile | Errno> {
+    return Promise.resolve(this.openSync(node, flags));
+  }
+
+  private openSync(node: BackendNode, flags: number): BackendFile | Errno {
+    const n = this.own(node);
+    if (n instanceof Errno) return n;
+    const acc = flags & O_ACCMODE;
+    if (acc === O_ACCMODE) return EINVAL;
+    const writes = acc !== O_RDONLY || (flags & O_TRUNC) !== 0;
+    switch (n.type) {
+      case S_IFREG:
+        if (flags & O_DIRECTORY) return ENOTDIR;
+        break;
+      case S_IFDIR:
+        if (writes) return EISDIR;
+        break;
+      case S_IFLNK:
+        // The VFS follows symlinks; opening one itself is open(O_NOFOLLOW)'s ELOOP.
+        return ELOOP;
+      case S_IFCHR:
+      case S_IFBLK:
+      case S_IFIFO:
+      case S_IFSOCK:
+      default:
+        // Host devices, fifos and sockets are never opened (runsc's gofer: EPERM).
+        return EPERM;
+    }
+    if (writes && this.readonly) return EROFS;
+    const hostFlags = hostStatusFlags(flags) | (n.type === S_IFDIR ? H.O_DIRECTORY : 0);
+    const fd = this.reopen(n, hostFlags);
+    if (fd instanceof Errno) return fd;
+    return this.trackFile(new DirectFile(this, fd, n.type, n.type === S_IFDIR && n.dev === this.rootDev && n.ino === this.rootIno));
+  }
+
+  create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno> {
+    return Promise.resolve(this.createSync(dir, name, flags, mode, uid, gid));
+  }
+
+  private createSync(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): { node: BackendNode; file: BackendFile } | Errno {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    if (this.readonly) return EROFS;
+    if ((flags & O_ACCMODE) === O_ACCMODE) return EINVAL;
+    const perm = mode & 0o7777;
+    // O_EXCL|O_NOFOLLOW: fails on any existing name, a dangling symlink included.
+    const hostFlags = hostStatusFlags(flags) | H.O_CREAT | H.O_EXCL | H.O_NOFOLLOW;
+    const fd = ffi.openat(d.fd, name, hostFlags, perm);
+    if (fd < 0) return neg(fd);
+    // From here on, work on the new fd itself: the name may already be swapped.
+    const fail = (e: Errno): Errno => {
+      ffi.closeFd(fd);
+      return e;
+    };
+    try {
+      if (this.chownCreated) fs.fchownSync(fd, uid, gid);
+      // chown may clear set-id bits, and the host umask may have cut some: set the mode last.
+      if (this.chownCreated || this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0) fs.fchmodSync(fd, perm);
+    } catch (e) {
+      return fail(fsErrno(e));
+    }
+    const pfd = ffi.openat(this.procFd, String(fd), H.O_PATH | H.O_CLOEXEC);
+    if (pfd < 0) return fail(neg(pfd));
+    const node = this.adopt(pfd);
+    if (node instanceof Errno) return fail(node);
+    const file = this.trackFile(new DirectFile(this, fd, S_IFREG, false));
+    return { node, file };
+  }
+
+  mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    if (this.readonly) return Promise.resolve(EROFS);
+    const perm = mode & 0o7777;
+    const r = ffi.mkdirat(d.fd, name, perm);
+    if (r < 0) return Promise.resolve(neg(r));
+    const fixMode = this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0;
+    if (!this.chownCreated && !fixMode) return Promise.resolve(0);
+    // Fix owner and mode through an O_PATH fd of the new directory (never a
+    // symlink: O_NOFOLLOW|O_DIRECTORY). If the guest swapped the name in the
+    // meantime this touches its other directory, still inside the root.
+    const pfd = this.openPath(d, name, H.O_DIRECTORY);
+    if (pfd < 0) return Promise.resolve(neg(pfd));
+    let res = 0;
+    if (this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+    if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
+    ffi.closeFd(pfd);
+    return Promise.resolve(res < 0 ? neg(res) : 0);
+  }
+
+  symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    if (this.readonly) return Promise.resolve(EROFS);
+    // The target is only text: it is resolved later, by the VFS, in the guest's namespace.
+    if (typeof target !== 'string' || target.length === 0) return Promise.resolve(ENOENT);
+    if (target.includes('\0')) return Promise.resolve(EINVAL);
+    if (Buffer.byteLength(target, 'utf8') >= PATH_MAX) return Promise.resolve(ENAMETOOLONG);
+    const r = ffi.symlinkat(target, d.fd, name);
+    if (r < 0) return Promise.resolve(neg(r));
+    if (this.chownCreated) {
+      // AT_SYMLINK_NOFOLLOW: changes whatever is at `name`, never a file it points to.
+      const c = ffi.fchownat(d.fd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW);
+      if (c < 0) return Promise.resolve(neg(c));
+    }
+    return Promise.resolve(0);
+  }
+
+  link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const t = this.own(target);
+    if (t instanceof Errno) return Promise.resolve(t);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    if (this.readonly) return Promise.resolve(EROFS);
+    if (t.type === S_IFDIR) return Promise.resolve(EPERM);
+    // Link the inode the target node's fd holds (a symlink links as itself).
+    let r = ffi.linkat(t.fd, '', d.fd, name, ffi.AT_EMPTY_PATH);
+    if (r === -2 || r === -1) {
+      // Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH fails with ENOENT; procfs'
+      // magic link names the same inode (linkat(2)), symlinks included.
+      r = ffi.linkat(this.procFd, String(t.fd), d.fd, name, ffi.AT_SYMLINK_FOLLOW);
+    }
+    return Promise.resolve(r < 0 ? neg(r) : 0);
+  }
+
+  unlink(dir: BackendNode, name: string, flags: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    if ((flags & ~AT_REMOVEDIR) !== 0) return Promise.resolve(EINVAL);
+    if (this.readonly) return Promise.resolve(EROFS);
+    const r = ffi.unlinkat(d.fd, name, flags & AT_REMOVEDIR ? ffi.AT_REMOVEDIR : 0);
+    return Promise.resolve(r < 0 ? neg(r) : 0);
+  }
+
+  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string): Promise<0 | Errno> {
+    const od = this.ownDir(oldDir);
+    if (od instanceof Errno) return Promise.resolve(od);
+    const nd = this.ownDir(newDir);
+    if (nd instanceof Errno) return Promise.resolve(nd);
+    const bad = checkName(oldName) ?? checkName(newName);
+    if (bad) return Promise.resolve(bad);
+    if (this.readonly) return Promise.resolve(EROFS);
+    const r = ffi.renameat(od.fd, oldName, nd.fd, newName);
+    return Promise.resolve(r < 0 ? neg(r) : 0);
+  }
+
+  setattr(node: BackendNode, set: SetAttr): Promise<0 | Errno> {
+    return Promise.resolve(this.setattrSync(node, set));
+  }
+
+  private setattrSync(node: BackendNode, set: SetAttr): 0 | Errno {
+    const n = this.own(node);
+    if (n instanceof Errno) return n;
+    const any = set.mode !== undefined || set.uid !== undefined || set.gid !== undefined || set.size !== undefined || set.atime !== undefined || set.mtime !== undefined;
+    if (!any) return 0;
+    if (this.readonly) return EROFS;
+    if (set.mode !== undefined && n.type === S_IFLNK) return EOPNOTSUPP; // Linux has no lchmod.
+    if (set.size !== undefined) {
+      if (n.type === S_IFDIR) return EISDIR;
+      if (n.type !== S_IFREG) return EINVAL;
+      if (!Number.isSafeInteger(set.size) || set.size < 0) return EINVAL;
+    }
+    // Owner first: chown may clear set-id bits that a mode in the same call sets.
+    if (set.uid !== undefined || set.gid !== undefined) {
+      const r = ffi.fchownat(n.fd, '', set.uid ?? -1, set.gid ?? -1, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+      if (r < 0) return neg(r);
+    }
+    if (set.mode !== undefined) {
+      // chmod of /proc/self/fd/N: the node's own inode (never a symlink, refused above).
+      const r = ffi.fchmodat(this.procFd, String(n.fd), set.mode & 0o7777, 0);
+      if (r < 0) return neg(r);
+    }
+    if (set.size !== undefined) {
+      const wfd = this.reopen(n, H.O_WRONLY);
+      if (wfd instanceof Errno) return wfd;
+      const r = ffi.ftruncate(wfd, set.size);
+      ffi.closeFd(wfd);
+      if (r < 0) return neg(r);
+    }
+    if (set.atime !== undefined || set.mtime !== undefined) {
+      const ts = (t: SetAttr['atime']): ffi.TimeSpec => (t === undefined ? 'omit' : t);
+      const times: [ffi.TimeSpec, ffi.TimeSpec] = [ts(set.atime), ts(set.mtime)];
+      let r = ffi.utimensat(n.fd, '', times, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+      if (r === -22 && n.type !== S_IFLNK) {
+        // Kernels without AT_EMPTY_PATH for utimensat: through procfs.
+        r = ffi.utimensat(this.procFd, String(n.fd), times, 0);
+      }
+      if (r < 0) return neg(r);
+    }
+    return 0;
+  }
+
+  statfs(node: BackendNode): Promise<StatFs | Errno> {
+    const n = this.own(node);
+    if (n instanceof Errno) return Promise.resolve(n);
+    const s = ffi.fstatfs(n.fd);
+    if (typeof s === 'number') return Promise.resolve(neg(s));
+    return Promise.resolve({
+      type: s.type,
+      bsize: s.bsize,
+      blocks: s.blocks,
+      bfree: s.bfree,
+      bavail: s.bavail,
+      files: s.files,
+      ffree: s.ffree,
+      namelen: s.namelen,
+    });
+  }
+
+  release(node: BackendNode): Promise<void> {
+    if (node instanceof DirectNode && node.owner === this && node.fd >= 0 && this.nodes.delete(node)) {
+      ffi.closeFd(node.fd);
+      node.fd = -1;
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Bytes a linux_dirent64 record of this name takes: what `maxBytes` counts. */
+function direntSize(nameBytes: number): number {
+  return (19 + nameBytes + 1 + 7) & ~7;
+}
+
+/**
+ * An open regular file or directory: a host fd of its own (never O_PATH).
+ * Directory cookies are small integers, not the host's d_off (a 63-bit hash on
+ * ext4, beyond a JS number): cookie i continues after the i-th entry this file
+ * has returned, and the file remembers each one's host d_off.
+ */
+class DirectFile implements BackendFile {
+  private dirOffsets: bigint[] = [0n];
+  private dirBuf: Buffer | undefined;
+
+  constructor(
+    private readonly owner: DirectBackend,
+    /** Host fd; -1 once closed. */
+    private fd: number,
+    private readonly type: number,
+    /** The backend's root: its ".." entry reports the root's own inode, as Linux's "/" does. */
+    private readonly isRoot: boolean,
+  ) {}
+
+  read(dst: Uint8Array, offset: number): Promise<number | Errno> {
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
+    if (dst.length === 0) return Promise.resolve(0);
+    try {
+      return Promise.resolve(fs.readSync(this.fd, dst, 0, dst.length, offset));
+    } catch (e) {
+      return Promise.resolve(fsErrno(e));
+    }
+  }
+
+  write(src: Uint8Array, offset: number): Promise<number | Errno> {
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
+    if (src.length === 0) return Promise.resolve(0);
+    try {
+      return Promise.resolve(fs.writeSync(this.fd, src, 0, src.length, offset));
+    } catch (e) {
+      return Promise.resolve(fsErrno(e));
+    }
+  }
+
+  readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
+    return Promise.resolve(this.readdirSync(cookie, maxBytes));
+  }
+
+  private readdirSync(cookie: number, maxBytes: number): DirEntry[] | Errno {
+    if (this.fd < 0) return EBADF;
+    if (this.type !== S_IFDIR) return ENOTDIR;
+    if (!Number.isSafeInteger(cookie) || cookie < 0 || cookie >= this.dirOffsets.length) return EINVAL;
+    const p = ffi.lseek(this.fd, this.dirOffsets[cookie], ffi.SEEK_SET);
+    if (typeof p === 'number') return neg(p);
+    this.dirBuf ??= Buffer.alloc(32 * 1024);
+    const out: DirEntry[] = [];
+    let used = 0;
+    let index = cookie;
+    for (;;) {
+      const n = ffi.getdents64(this.fd, this.dirBuf);
+      if (n < 0) return out.length > 0 ? out : neg(n);
+      if (n === 0) return out;
+      for (const e of ffi.parseDirents(this.dirBuf, n)) {
+        const size = direntSize(e.name.length);
+        if (out.length > 0 && used + size > maxBytes) return out;
+        index++;
+        this.dirOffsets[index] = e.off;
+        const name = e.name.toString('utf8');
+        out.push({ name, ino: name === '..' && this.isRoot ? this.owner.rootIno : e.ino, type: e.type, next: index });
+        used += size;
+      }
+    }
+  }
+
+  getattr(): Promise<Attr | Errno> {
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    const st = fstat(this.fd);
+    return Promise.resolve(st instanceof Errno ? st : toAttr(st));
+  }
+
+  fsync(): Promise<0 | Errno> {
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    try {
+      fs.fsyncSync(this.fd);
+      return Promise.resolve(0);
+    } catch (e) {
+      return Promise.resolve(fsErrno(e));
+    }
+  }
+
+  close(): Promise<void> {
+    this.closeNow();
+    this.owner.forgetFile(this);
+    return Promise.resolve();
+  }
+
+  /** @internal: closes the host fd (the backend's close() calls this). */
+  closeNow(): void {
+    if (this.fd >= 0) ffi.closeFd(this.fd);
+    this.fd = -1;
+  }
+}
