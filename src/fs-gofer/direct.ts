@@ -218,11 +218,6 @@ export class DirectBackend implements FilesystemBackend {
     ffi.closeFd(this.procFd);
   }
 
-  /** How many host fds this backend holds (nodes + open files); for tests and leak checks. */
-  get hostFdCount(): number {
-    return this.closed ? 0 : this.nodes.size + this.files.size + 2;
-  }
-
   // ---- helpers ----
 
   /** The live DirectNode behind `n`, or EBADF (released, closed, or another backend's). */

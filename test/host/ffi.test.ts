@@ -71,6 +71,11 @@ describe('host/ffi', () => {
       assert.ok(fs.fstatSync(fd).isSymbolicLink());
     });
 
+    it('O_PATH|O_NOFOLLOW|O_DIRECTORY refuses a symlink with ENOTDIR', () => {
+      assert.equal(ffi.openat(dirfd, 'rel', H.O_PATH | H.O_NOFOLLOW | H.O_DIRECTORY | H.O_CLOEXEC), ENOTDIR);
+      assert.equal(ffi.openat2(dirfd, 'rel', H.O_PATH | H.O_NOFOLLOW | H.O_DIRECTORY | H.O_CLOEXEC, 0, ffi.RESOLVE_NO_SYMLINKS), ENOTDIR);
+    });
+
     it('RESOLVE_BENEATH refuses ".." out of the directory', () => {
       assert.equal(ffi.openat2(dirfd, '../outside/marker', H.O_RDONLY, 0, ffi.RESOLVE_BENEATH), EXDEV);
     });
