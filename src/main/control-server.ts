@@ -1,0 +1,397 @@
+// The control server: runsc's "containerManager" urpc service on the
+// controller fd that the parent runtime donated to `tsvisor boot`.
+//
+// Contract:
+// - The fd is a unix stream socket that is bound (we listen on it), already
+//   listening (we accept on it), or connected (we serve that one peer). Every
+//   accepted connection is served until it closes.
+// - Each connection carries a stream of JSON values (see urpc.ts). Each value
+//   is a call; calls are handed to the manager in arrival order, without
+//   waiting for earlier calls to finish (a pending Wait does not hold back a
+//   Signal), and their replies are written in arrival order.
+// - A value that is not {"method": string, ...} gets an error reply and the
+//   connection goes on. A stream that is not JSON, or a value over 1 MiB or
+//   nested over 512 deep, gets one error reply ("malformed request: ...") after
+//   the replies before it, and the connection is closed.
+// - Arguments are checked here, before the manager sees them. A manager that
+//   throws or rejects produces an error reply; nothing a peer sends can crash
+//   the sandbox.
+// - At most MAX_IN_FLIGHT calls per connection await their replies; past that,
+//   and while the peer does not read its replies, reading from it pauses.
+
+import * as net from 'node:net';
+import { SOCK_STREAM, socketState, socketType } from '../host/ffi.js';
+import { JsonValueSplitter, MalformedStreamError, UrpcClient, oneLine, valuesBeforeFailure } from './urpc.js';
+
+export { UrpcClient };
+
+/** containerManager.Signal's argument, with runsc's field names. */
+export interface SignalArg {
+  CID: string;
+  Signo: number;
+  PID: number;
+  /** 0: one process (PID 0: init); 1: all processes; 2: the terminal's foreground process group; 3: the process group PID. */
+  Mode: number;
+}
+
+/** One row of containerManager.Processes, as runsc's ps reports it. */
+export interface ProcessInfo {
+  UID: number;
+  PID: number;
+  PPID: number;
+  C: number;
+  STIME: string;
+  TIME: string;
+  Cmd: string;
+}
+
+/** What the sandbox does for each call. Arguments arrive already checked. */
+export interface ContainerManager {
+  /** Starts the application; resolves once it runs. */
+  StartRoot(cid: string): Promise<null>;
+  /** Resolves with init's Linux wait status once it has exited. */
+  Wait(cid: string): Promise<number>;
+  Signal(arg: SignalArg): Promise<null>;
+  Processes(cid: string): Promise<ProcessInfo[]>;
+  /** Stats: cpu, memory, pids. */
+  Event(cid: string): Promise<unknown>;
+}
+
+export interface ControlLog {
+  debug(msg: string): void;
+  warn(msg: string): void;
+}
+
+/** Limits per connection. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+export const MAX_NESTING = 512;
+export const MAX_IN_FLIGHT = 64;
+
+const SIGNAL_MODES = 4;
+const MAX_SIGNAL = 64;
+
+const noLog: ControlLog = { debug() {}, warn() {} };
+
+type Handler = (m: ContainerManager, arg: unknown) => Promise<unknown>;
+
+function describeType(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+function containerId(method: string, arg: unknown): string {
+  if (typeof arg !== 'string') throw new ArgError(`${method}: arg must be a container id (string), got ${describeType(arg)}`);
+  return arg;
+}
+
+function signalArg(arg: unknown): SignalArg {
+  const where = 'containerManager.Signal';
+  if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) {
+    throw new ArgError(`${where}: arg must be an object {"CID", "Signo", "PID", "Mode"}, got ${describeType(arg)}`);
+  }
+  const a = arg as Record<string, unknown>;
+  const int = (name: string, lo: number, hi: number, required: boolean): number => {
+    const v = a[name];
+    if (v === undefined && !required) return 0; // Go's zero value for an absent field
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+      throw new ArgError(`${where}: ${name} must be an integer in ${lo}..${hi}, got ${v === undefined ? 'nothing' : oneLine(JSON.stringify(v), 40)}`);
+    }
+    return v;
+  };
+  const cid = a.CID === undefined ? '' : a.CID;
+  if (typeof cid !== 'string') throw new ArgError(`${where}: CID must be a string, got ${describeType(cid)}`);
+  return {
+    CID: cid,
+    Signo: int('Signo', 0, MAX_SIGNAL, true),
+    PID: int('PID', 0, 0x7fffffff, false),
+    Mode: int('Mode', 0, SIGNAL_MODES - 1, false),
+  };
+}
+
+class ArgError extends Error {}
+
+const METHODS = new Map<string, Handler>([
+  ['containerManager.StartRoot', (m, a) => m.StartRoot(containerId('containerManager.StartRoot', a))],
+  ['containerManager.Wait', (m, a) => m.Wait(containerId('containerManager.Wait', a))],
+  ['containerManager.Signal', (m, a) => m.Signal(signalArg(a))],
+  ['containerManager.Processes', (m, a) => m.Processes(containerId('containerManager.Processes', a))],
+  ['containerManager.Event', (m, a) => m.Event(containerId('containerManager.Event', a))],
+]);
+
+function errorReply(err: string): string {
+  return JSON.stringify({ success: false, err, result: null });
+}
+
+function successReply(result: unknown): string {
+  try {
+    return JSON.stringify({ success: true, err: '', result: result === undefined ? null : result });
+  } catch (e) {
+    return errorReply(`cannot encode the result: ${(e as Error).message}`);
+  }
+}
+
+/** One reply slot, filled when its call settles; written when all before it are. */
+interface Slot {
+  reply: string | undefined;
+}
+
+/** Serves one connection. */
+class Connection {
+  private readonly splitter = new JsonValueSplitter({ maxBytes: MAX_MESSAGE_BYTES, maxDepth: MAX_NESTING });
+  private readonly queue: Slot[] = [];
+  /** Calls parsed but not yet dispatched (waiting for room under MAX_IN_FLIGHT). */
+  private readonly backlog: unknown[] = [];
+  private inFlight = 0;
+  /** No more input is read: the peer ended its side, or the stream was malformed. */
+  private inputDone = false;
+  private destroyed = false;
+  private paused = false;
+  private pumping = false;
+  private ending = false;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly manager: ContainerManager,
+    private readonly log: ControlLog,
+    private readonly onGone: (c: Connection) => void,
+  ) {
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('end', () => this.onEnd());
+    sock.on('drain', () => this.updateFlow());
+    sock.on('error', (e) => {
+      this.log.debug(`control: connection error: ${e.message}`);
+      this.destroy();
+    });
+    sock.on('close', () => this.destroy());
+  }
+
+  /** Ends the connection now, dropping replies not yet written. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.backlog.length = 0;
+    this.queue.length = 0;
+    this.sock.destroy();
+    this.onGone(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.inputDone || this.destroyed) return;
+    let values: unknown[];
+    try {
+      values = this.splitter.push(chunk);
+    } catch (e) {
+      this.enqueue(valuesBeforeFailure(e));
+      this.malformed(e);
+      return;
+    }
+    this.enqueue(values);
+  }
+
+  private onEnd(): void {
+    if (this.inputDone || this.destroyed) return;
+    try {
+      this.enqueue(this.splitter.end());
+    } catch (e) {
+      this.malformed(e);
+      return;
+    }
+    this.inputDone = true;
+    this.finishIfIdle();
+  }
+
+  private malformed(e: unknown): void {
+    const msg = e instanceof MalformedStreamError ? e.message : String(e);
+    this.log.warn(`control: malformed request stream, closing the connection: ${msg}`);
+    this.inputDone = true;
+    // Answered after every call before it, like any other reply.
+    this.backlog.push(new MalformedMarker(`malformed request: ${msg}`));
+    this.pump();
+  }
+
+  private enqueue(values: unknown[]): void {
+    for (const v of values) this.backlog.push(v);
+    this.pump();
+  }
+
+  /** Dispatches backlog calls while there is room. */
+  private pump(): void {
+    if (this.pumping) return; // calls answered synchronously come back here: the loop below goes on
+    this.pumping = true;
+    try {
+      while (!this.destroyed && this.backlog.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+        this.dispatch(this.backlog.shift());
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.updateFlow();
+    this.finishIfIdle();
+  }
+
+  private dispatch(value: unknown): void {
+    const slot: Slot = { reply: undefined };
+    this.queue.push(slot);
+    this.inFlight++;
+    const settle = (reply: string) => {
+      slot.reply = reply;
+      this.inFlight--;
+      this.flush();
+      this.pump();
+    };
+    if (value instanceof MalformedMarker) {
+      settle(errorReply(value.message));
+      return;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { method?: unknown }).method !== 'string') {
+      settle(errorReply('bad request: expected an object {"method": string, "arg": ...}'));
+      return;
+    }
+    const { method, arg } = value as { method: string; arg?: unknown };
+    const handler = METHODS.get(method);
+    if (!handler) {
+      settle(errorReply(`unknown method ${oneLine(JSON.stringify(method), 200)}`));
+      return;
+    }
+    this.log.debug(`control: call ${method}`);
+    let p: Promise<unknown>;
+    try {
+      p = Promise.resolve(handler(this.manager, arg));
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (result) => {
+        this.log.debug(`control: ${method} done`);
+        settle(successReply(result));
+      },
+      (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        if (!(e instanceof ArgError)) this.log.debug(`control: ${method} failed: ${msg}`);
+        settle(errorReply(msg === '' ? `${method} failed` : msg));
+      },
+    );
+  }
+
+  /** Writes the replies at the head of the queue that are ready. */
+  private flush(): void {
+    if (this.destroyed) return;
+    while (this.queue.length > 0 && this.queue[0].reply !== undefined) {
+      this.sock.write(this.queue.shift()!.reply!);
+    }
+  }
+
+  /** Reads from the peer only while it has room: few calls in flight and its replies being read. */
+  private updateFlow(): void {
+    if (this.destroyed || this.inputDone) return;
+    const full = this.backlog.length > 0 || this.inFlight >= MAX_IN_FLIGHT || this.sock.writableNeedDrain;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.sock.pause();
+    } else if (!full && this.paused) {
+      this.paused = false;
+      this.sock.resume();
+    }
+  }
+
+  /** After the input is done and every reply is written, closes our side. */
+  private finishIfIdle(): void {
+    if (this.destroyed || !this.inputDone) return;
+    if (this.ending || this.backlog.length > 0 || this.queue.length > 0) return;
+    this.ending = true;
+    this.sock.end();
+    // The peer may never close its side after a malformed stream: do not wait for it forever.
+    setTimeout(() => this.destroy(), 1000).unref();
+  }
+}
+
+/** A malformed-stream reply, queued behind the calls that came before it. */
+class MalformedMarker {
+  constructor(readonly message: string) {}
+}
+
+export class ControlServer {
+  private readonly conns = new Set<Connection>();
+  private closed = false;
+
+  private constructor(
+    private readonly manager: ContainerManager,
+    private readonly log: ControlLog,
+    private readonly server: net.Server | undefined,
+  ) {}
+
+  /**
+   * Serves the donated controller socket `fd` (see the contract above); the
+   * server owns the fd from here on. Resolves once listening (bound or
+   * listening fd) or serving (connected fd); rejects with a clear Error for an
+   * fd that is none of these.
+   */
+  static async serveFd(fd: number, manager: ContainerManager, log: ControlLog = noLog): Promise<ControlServer> {
+    if (!Number.isInteger(fd) || fd < 0) throw new Error(`controller fd ${fd}: not a file descriptor`);
+    const state = socketState(fd);
+    if (state === 'not-a-socket') throw new Error(`controller fd ${fd}: not a socket (or not open)`);
+    const type = socketType(fd);
+    if (type !== SOCK_STREAM) throw new Error(`controller fd ${fd}: not a stream socket (SO_TYPE ${type})`);
+    switch (state) {
+      case 'bound':
+      case 'listening': {
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+        const cs = new ControlServer(manager, log, server);
+        server.on('connection', (sock) => cs.serve(sock));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ fd }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        }).catch((e: Error) => {
+          throw new Error(`controller fd ${fd}: cannot listen: ${e.message}`);
+        });
+        server.on('error', (e) => log.warn(`control: server error: ${e.message}`));
+        log.debug(`control: listening on fd ${fd} (${state})`);
+        return cs;
+      }
+      case 'connected': {
+        const cs = new ControlServer(manager, log, undefined);
+        let sock: net.Socket;
+        try {
+          sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+        } catch (e) {
+          throw new Error(`controller fd ${fd}: cannot use the connected socket: ${(e as Error).message}`);
+        }
+        cs.serve(sock);
+        log.debug(`control: serving the connected socket on fd ${fd}`);
+        return cs;
+      }
+      default:
+        throw new Error(`controller fd ${fd}: a socket that is neither bound, listening nor connected (${state})`);
+    }
+  }
+
+  /** Number of connections being served. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  private serve(sock: net.Socket): void {
+    if (this.closed) {
+      sock.destroy();
+      return;
+    }
+    this.log.debug('control: new connection');
+    const c = new Connection(sock, this.manager, this.log, (gone) => this.conns.delete(gone));
+    this.conns.add(c);
+  }
+
+  /** Stops accepting and ends every connection (replies not yet written are dropped). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of [...this.conns]) c.destroy();
+    if (this.server) {
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    }
+  }
+}
