@@ -573,6 +573,41 @@ describe('fs-gofer/direct: DirectBackend', () => {
     });
   });
 
+  describe('rootless', () => {
+    it('links (through procfs) and creates as an unprivileged user, still inside the root', function () {
+      if (process.geteuid?.() !== 0) this.skip();
+      try {
+        execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+      } catch {
+        this.skip();
+      }
+      execFileSync('chown', ['-R', '65534:65534', t.root]);
+      fs.chownSync(t.tmp, 65534, 65534); // to reach the root; the marker keeps its owner
+      const script = `
+        const { DirectBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/fs-gofer/direct.js'))});
+        (async () => {
+          const b = DirectBackend.open(${JSON.stringify(t.root)}, { readonly: false });
+          const r = await b.root();
+          const hello = await b.walk(await b.walk(r, 'etc'), 'hello');
+          const out = [
+            String(await b.link(r, 'hl', hello)),
+            String(await b.link(r, 'hl-abs', await b.walk(r, 'absfile'))),
+            String((await b.create(r, 'new', 2, 0o640, 0, 0)).node !== undefined),
+            String(await b.mkdir(r, 'd', 0o777, 0, 0)),
+          ];
+          b.close();
+          process.stdout.write(out.join(' '));
+        })();`;
+      const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script]).toString();
+      assert.equal(out, '0 0 true 0');
+      assert.equal(fs.statSync(hostPath('hl')).ino, fs.statSync(hostPath('etc', 'hello')).ino);
+      assert.ok(fs.lstatSync(hostPath('hl-abs')).isSymbolicLink());
+      const st = fs.statSync(hostPath('new'));
+      assert.deepEqual([st.uid, st.mode & 0o7777], [65534, 0o640]);
+      assert.equal(fs.statSync(hostPath('d')).mode & 0o7777, 0o777);
+    });
+  });
+
   describe('confinement under races', () => {
     let child: ChildProcess | undefined;
 
