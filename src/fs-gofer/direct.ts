@@ -182,6 +182,7 @@ export class DirectBackend implements FilesystemBackend {
    * directory, or if /proc is not there to reopen files through.
    */
   static open(rootPath: string, opts: { readonly: boolean }): DirectBackend {
+    if (!ffi.HOST_OFLAGS_KNOWN) throw new Error(`direct backend: open(2) flag values of host architecture ${process.arch} are not known`);
     if (rootPath.includes('\0')) throw new Error(`direct backend: bad root path ${JSON.stringify(rootPath)}`);
     const rootFd = ffi.openat(ffi.AT_FDCWD, rootPath, H.O_PATH | H.O_DIRECTORY | H.O_CLOEXEC);
     if (rootFd < 0) {

@@ -206,6 +206,12 @@ const HOST_OFLAGS: Record<string, { O_DIRECTORY: number; O_NOFOLLOW: number; O_D
   arm64: { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_DIRECT: 0o200000, O_LARGEFILE: 0 },
   riscv64: { O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000, O_DIRECT: 0o40000, O_LARGEFILE: 0 },
 };
+/**
+ * Whether this host's open(2) flag values are known here. On any other
+ * architecture HOST.O_NOFOLLOW and HOST.O_DIRECTORY would be guesses: callers
+ * that depend on them for confinement must refuse to run (DirectBackend does).
+ */
+export const HOST_OFLAGS_KNOWN = process.arch in HOST_OFLAGS;
 const archFlags = HOST_OFLAGS[process.arch] ?? HOST_OFLAGS.x64;
 
 /** Host open(2) flags (the same on every Linux architecture unless noted). */

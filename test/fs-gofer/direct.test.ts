@@ -648,7 +648,9 @@ describe('fs-gofer/direct: DirectBackend', () => {
         try { fs.renameSync(path.join(root, 'tmp'), path.join(root, 'd')); } catch {}`);
       const counts = { read: 0, symlink: 0, enoent: 0, enotdir: 0, other: 0 };
       const buf = new Uint8Array(64);
-      for (let i = 0; i < 3000; i++) {
+      // A few thousand rounds, and on a loaded machine more until both sides of the swap were seen.
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 3000 || ((counts.read === 0 || counts.symlink + counts.enotdir === 0) && Date.now() < deadline); i++) {
         const d = await be.walk(root, 'd');
         if (isErrno(d)) {
           counts[d === ENOENT ? 'enoent' : 'other']++;
@@ -690,7 +692,8 @@ describe('fs-gofer/direct: DirectBackend', () => {
         try { fs.renameSync(path.join(root, 'tmp'), path.join(root, 'f')); } catch {}`);
       const counts = { read: 0, symlink: 0, enoent: 0, other: 0 };
       const buf = new Uint8Array(64);
-      for (let i = 0; i < 3000; i++) {
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 3000 || ((counts.read === 0 || counts.symlink === 0) && Date.now() < deadline); i++) {
         const f = await be.walk(root, 'f');
         if (isErrno(f)) {
           counts[f === ENOENT ? 'enoent' : 'other']++;
