@@ -72,6 +72,7 @@ export const RESOLVE_IN_ROOT = 0x10;
  * leave it.
  */
 export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  if (path.includes('\0')) return -22; // EINVAL: C would cut the path short
   const how = Buffer.alloc(24);
   how.writeBigUInt64LE(BigInt(flags >>> 0), 0);
   how.writeBigUInt64LE(BigInt(mode >>> 0), 8);

@@ -99,6 +99,7 @@ describe('host/ffi', () => {
       assert.equal(ffi.mkdirat(dirfd, 'a\0b', 0o755), EINVAL);
       assert.equal(fs.existsSync(path.join(tmp, 'root', 'a')), false);
       assert.equal(ffi.openat(dirfd, 'file\0x', H.O_RDONLY), EINVAL);
+      assert.equal(ffi.openat2(dirfd, 'file\0x', H.O_RDONLY, 0, 0), EINVAL);
     });
   });
 
