@@ -230,6 +230,65 @@ describe('urpc: JsonValueSplitter', () => {
     assert.throws(() => s.push(Buffer.from('[[[[[[]]]]]]')), /nested deeper than 5 levels/);
   });
 
+  it('finds the same values however a stream of random values is cut (seeded)', () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const strings = ['', 'a', '{', '}', '[', ']', '"', '\\', '\\"', 'é', '😀', '\n', '\u0000x'];
+    const gen = (depth: number): unknown => {
+      switch (rnd(depth > 3 ? 4 : 6)) {
+        case 0: return rnd(1000) - 500;
+        case 1: return strings[rnd(strings.length)] + strings[rnd(strings.length)];
+        case 2: return [true, false, null][rnd(3)];
+        case 3: return rnd(100) / 8;
+        case 4: return Array.from({ length: rnd(4) }, () => gen(depth + 1));
+        default: {
+          const o: Record<string, unknown> = {};
+          for (let i = rnd(4); i > 0; i--) o[strings[rnd(strings.length)] + i] = gen(depth + 1);
+          return o;
+        }
+      }
+    };
+    const spaces = ['', ' ', '\n', '\t', '\r\n  '];
+    for (let round = 0; round < 200; round++) {
+      const values = Array.from({ length: 1 + rnd(6) }, () => gen(0));
+      // Bare numbers and literals need a delimiter after them; give every value one.
+      const text = Buffer.from(values.map((v) => JSON.stringify(v) + (spaces[rnd(spaces.length)] || ' ')).join(''));
+      const s = new JsonValueSplitter();
+      const got: unknown[] = [];
+      let at = 0;
+      while (at < text.length) {
+        const len = 1 + rnd(12);
+        got.push(...s.push(text.subarray(at, at + len)));
+        at += len;
+      }
+      got.push(...s.end());
+      assert.deepEqual(got, values, text.toString());
+    }
+  });
+
+  it('never throws anything but MalformedStreamError on random bytes (seeded)', () => {
+    let seed = 777;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = Buffer.from('{}[]":,\\ 0123456789-eE.tfnulrsa\n\xff\x00');
+    for (let round = 0; round < 500; round++) {
+      const s = new JsonValueSplitter({ maxBytes: 256, maxDepth: 8 });
+      try {
+        for (let k = 0; k < 8; k++) {
+          s.push(Buffer.from(Array.from({ length: rnd(40) }, () => alphabet[rnd(alphabet.length)])));
+        }
+        s.end();
+      } catch (e) {
+        assert.ok(e instanceof MalformedStreamError, String(e));
+      }
+    }
+  });
+
   it('stays linear in the input when a large value arrives one byte per chunk', () => {
     const s = new JsonValueSplitter();
     const text = Buffer.from(JSON.stringify({ s: 'y'.repeat(300_000) }));
