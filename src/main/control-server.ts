@@ -120,6 +120,15 @@ const METHODS = new Map<string, Handler>([
   ['containerManager.Event', (m, a) => m.Event(containerId('containerManager.Event', a))],
 ]);
 
+/** The text of anything thrown, even an object whose toString throws. */
+function errorText(e: unknown): string {
+  try {
+    return e instanceof Error ? String(e.message) : String(e);
+  } catch {
+    return 'failed (the error cannot be shown)';
+  }
+}
+
 function errorReply(err: string): string {
   return JSON.stringify({ success: false, err, result: null });
 }
@@ -268,7 +277,7 @@ class Connection {
         settle(successReply(result));
       },
       (e: unknown) => {
-        const msg = e instanceof Error ? e.message : String(e);
+        const msg = errorText(e);
         if (!(e instanceof ArgError)) this.log.debug(`control: ${method} failed: ${msg}`);
         settle(errorReply(msg === '' ? `${method} failed` : msg));
       },

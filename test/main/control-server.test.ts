@@ -90,6 +90,7 @@ class FakeManager implements ContainerManager {
     this.calls.push(`Processes ${cid}`);
     if (cid === 'reject-string') return Promise.reject('plain string');
     if (cid === 'throw-now') throw new TypeError('thrown before any promise');
+    if (cid === 'reject-weird') return Promise.reject({ toString() { throw new Error('no'); } });
     return Promise.resolve(this.processes);
   }
   async Event(cid: string): Promise<unknown> {
@@ -433,6 +434,7 @@ describe('control server', function () {
       await assert.rejects(cl.call('containerManager.StartRoot', 'throw-sync'), { message: 'boom sync' });
       await assert.rejects(cl.call('containerManager.Processes', 'throw-now'), { message: 'thrown before any promise' });
       await assert.rejects(cl.call('containerManager.Processes', 'reject-string'), { message: 'plain string' });
+      await assert.rejects(cl.call('containerManager.Processes', 'reject-weird'), { message: 'failed (the error cannot be shown)' });
       await cl.call('containerManager.StartRoot', 'c1');
       await assert.rejects(cl.call('containerManager.StartRoot', 'c1'), { message: 'container already started' });
       // and the connection still works
