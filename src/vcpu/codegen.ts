@@ -1,0 +1,320 @@
+// JavaScript code generation for one decoded instruction.
+//
+// Contract: emit(i, pc, k) returns the statements that execute instruction
+// `i` (at guest address `pc`, the k-th of its block, k instructions already
+// retired in the block) inside a block function of this shape:
+//
+//   function (s: ThreadState, x: Int32Array, fb: Int32Array): number
+//     closure: c (the Cpu), dv (DataView of guest memory), pf (page flags),
+//              A (alu helpers), F (fp helpers)
+//     locals:  a, h, t, u, v, fl, r
+//
+// A block function returns (retired << 3) | stop, where stop is 0 (go on at
+// c.npc) or a Stop value; before returning it stores the next pc in c.npc
+// (for a fault, the faulting instruction's pc). Registers are int32 halves:
+// x[2i] low, x[2i+1] high. Nothing emitted allocates or throws; guest errors
+// are returned as stops through the Cpu's fault helpers.
+//
+// `ends` tells the block builder that control does not fall through to the
+// next instruction (jump, branch, ecall, trap, fence.i).
+
+import type { Insn } from './decode.js';
+import { PAGE_R, PAGE_W, PAGE_CODE } from './memory.js';
+
+export interface Emitted {
+  code: string;
+  ends: boolean;
+}
+
+const LIMIT = 4294967296;
+
+function lo(r: number): string { return r === 0 ? '0' : `x[${2 * r}]`; }
+function hi(r: number): string { return r === 0 ? '0' : `x[${2 * r + 1}]`; }
+
+/** Write t (low) and u (high) to rd (caller ensures rd != 0). */
+function wr(rd: number): string { return `x[${2 * rd}]=t;x[${2 * rd + 1}]=u;`; }
+
+/** Write a constant 64-bit value given as signed halves. */
+function wrConst(rd: number, l: number, h: number): string {
+  return `x[${2 * rd}]=${l | 0};x[${2 * rd + 1}]=${h | 0};`;
+}
+
+/** A 53-bit-safe integer as halves. */
+function split(v: number): [number, number] {
+  const h = Math.floor(v / LIMIT);
+  return [(v - h * LIMIT) | 0, h | 0];
+}
+
+const TRAP_ILL = (pc: number, k: number) => `return c.trap(4,1,${pc},${k});`;
+
+/** Address computation into `a` and the permission check, for an access of `size` bytes needing `need`. */
+function addr(i: Insn, pc: number, k: number, size: number, need: number): string {
+  let code: string;
+  if (i.rs1 === 0) code = `a=${i.imm};`;
+  else code = `a=(${lo(i.rs1)}>>>0)+${i.imm};h=${hi(i.rs1)};if(h!==0)a+=h*4294967296;`;
+  code += `if(a<0||a>${LIMIT - size})return c.segv(a,${size},${need},${pc},${k});fl=pf[a>>>12];`;
+  if (size > 1) code += `if((a&4095)>${4096 - size})fl=c.flags2(a,${size});`;
+  code += `if((fl&${need})===0)return c.segv(a,${size},${need},${pc},${k});`;
+  return code;
+}
+
+/** After a store: drop blocks decoded from the written bytes, and leave this block if any were. */
+function smc(size: number, next: number, k: number): string {
+  return `if((fl&${PAGE_CODE})!==0&&c.codeWrite(a,${size})){c.npc=${next};return ${(k + 1) << 3};}`;
+}
+
+const BRANCH: Record<string, (a: number, b: number) => string> = {
+  beq: (a, b) => `${lo(a)}===${lo(b)}&&${hi(a)}===${hi(b)}`,
+  bne: (a, b) => `${lo(a)}!==${lo(b)}||${hi(a)}!==${hi(b)}`,
+  blt: (a, b) => `${hi(a)}<${hi(b)}||(${hi(a)}===${hi(b)}&&(${lo(a)}>>>0)<(${lo(b)}>>>0))`,
+  bge: (a, b) => `!(${hi(a)}<${hi(b)}||(${hi(a)}===${hi(b)}&&(${lo(a)}>>>0)<(${lo(b)}>>>0)))`,
+  bltu: (a, b) => `(${hi(a)}>>>0)<(${hi(b)}>>>0)||(${hi(a)}===${hi(b)}&&(${lo(a)}>>>0)<(${lo(b)}>>>0))`,
+  bgeu: (a, b) => `!((${hi(a)}>>>0)<(${hi(b)}>>>0)||(${hi(a)}===${hi(b)}&&(${lo(a)}>>>0)<(${lo(b)}>>>0)))`,
+};
+
+const ALU_CALL: Record<string, string> = {
+  mul: 'mul', mulh: 'mulh', mulhsu: 'mulhsu', mulhu: 'mulhu', div: 'div', divu: 'divu', rem: 'rem', remu: 'remu',
+  mulw: 'mulw', divw: 'divw', divuw: 'divuw', remw: 'remw', remuw: 'remuw',
+};
+
+const AMO_OPS = ['lr', 'sc', 'amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu'];
+
+const CSR_KIND: Record<string, number> = { csrrw: 1, csrrs: 2, csrrc: 3, csrrwi: 5, csrrsi: 6, csrrci: 7 };
+
+const FP_RM_OPS = new Set([
+  'fadd.s', 'fsub.s', 'fmul.s', 'fdiv.s', 'fsqrt.s', 'fadd.d', 'fsub.d', 'fmul.d', 'fdiv.d', 'fsqrt.d',
+  'fmadd.s', 'fmsub.s', 'fnmsub.s', 'fnmadd.s', 'fmadd.d', 'fmsub.d', 'fnmsub.d', 'fnmadd.d',
+  'fcvt.w.s', 'fcvt.wu.s', 'fcvt.l.s', 'fcvt.lu.s', 'fcvt.s.w', 'fcvt.s.wu', 'fcvt.s.l', 'fcvt.s.lu',
+  'fcvt.w.d', 'fcvt.wu.d', 'fcvt.l.d', 'fcvt.lu.d', 'fcvt.d.w', 'fcvt.d.wu', 'fcvt.d.l', 'fcvt.d.lu',
+  'fcvt.s.d', 'fcvt.d.s',
+]);
+
+/** Ops that only write rd (no memory, no trap): with rd = x0 they are no-ops. */
+const PURE = new Set([
+  'lui', 'auipc', 'addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'slli', 'srli', 'srai', 'addiw', 'slliw', 'srliw',
+  'sraiw', 'add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw',
+  'mul', 'mulh', 'mulhsu', 'mulhu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw',
+  'fmv.x.w', 'fmv.x.d',
+]);
+
+export function emit(i: Insn, pc: number, k: number): Emitted {
+  const next = pc + i.len;
+  const { rd, rs1, rs2, imm } = i;
+  const ret = (k + 1) << 3;
+  const op = i.op;
+  if (rd === 0 && PURE.has(op)) return { code: '', ends: false };
+  const aL = lo(rs1), aH = hi(rs1), bL = lo(rs2), bH = hi(rs2);
+  const immH = imm < 0 ? -1 : 0;
+  let code = '';
+  switch (op) {
+    case 'illegal':
+      return { code: TRAP_ILL(pc, k), ends: true };
+    case 'lui':
+      return { code: wrConst(rd, imm, immH), ends: false };
+    case 'auipc': {
+      const [l, h] = split(pc + imm);
+      return { code: wrConst(rd, l, h), ends: false };
+    }
+    case 'jal': {
+      if (rd !== 0) { const [l, h] = split(next); code = wrConst(rd, l, h); }
+      return { code: code + `c.npc=${pc + imm};return ${ret};`, ends: true };
+    }
+    case 'jalr': {
+      code = rs1 === 0 ? `a=${imm};` : `a=(${aL}>>>0)+${imm}+${aH}*4294967296;`;
+      code += 'a-=a&1;';
+      if (rd !== 0) { const [l, h] = split(next); code += wrConst(rd, l, h); }
+      return { code: code + `c.npc=a;return ${ret};`, ends: true };
+    }
+    case 'beq': case 'bne': case 'blt': case 'bge': case 'bltu': case 'bgeu':
+      return { code: `c.npc=(${BRANCH[op](rs1, rs2)})?${pc + imm}:${next};return ${ret};`, ends: true };
+
+    case 'lb': case 'lbu': case 'lh': case 'lhu': case 'lw': case 'lwu': case 'ld': {
+      const size = op === 'ld' ? 8 : op[1] === 'w' ? 4 : op[1] === 'h' ? 2 : 1;
+      code = addr(i, pc, k, size, PAGE_R);
+      if (rd === 0) return { code, ends: false };
+      const D = 2 * rd;
+      switch (op) {
+        case 'lb': code += `t=dv.getInt8(a);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
+        case 'lbu': code += `x[${D}]=dv.getUint8(a);x[${D + 1}]=0;`; break;
+        case 'lh': code += `t=dv.getInt16(a,true);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
+        case 'lhu': code += `x[${D}]=dv.getUint16(a,true);x[${D + 1}]=0;`; break;
+        case 'lw': code += `t=dv.getInt32(a,true);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
+        case 'lwu': code += `x[${D}]=dv.getInt32(a,true);x[${D + 1}]=0;`; break;
+        case 'ld': code += `x[${D}]=dv.getInt32(a,true);x[${D + 1}]=dv.getInt32(a+4,true);`; break;
+      }
+      return { code, ends: false };
+    }
+    case 'sb': case 'sh': case 'sw': case 'sd': {
+      const size = op === 'sb' ? 1 : op === 'sh' ? 2 : op === 'sw' ? 4 : 8;
+      code = addr(i, pc, k, size, PAGE_W);
+      switch (op) {
+        case 'sb': code += `dv.setInt8(a,${bL});`; break;
+        case 'sh': code += `dv.setInt16(a,${bL},true);`; break;
+        case 'sw': code += `dv.setInt32(a,${bL},true);`; break;
+        case 'sd': code += `dv.setInt32(a,${bL},true);dv.setInt32(a+4,${bH},true);`; break;
+      }
+      return { code: code + smc(size, next, k), ends: false };
+    }
+
+    case 'addi':
+      if (rs1 === 0) return { code: wrConst(rd, imm, immH), ends: false };
+      if (imm === 0) return { code: `x[${2 * rd}]=${aL};x[${2 * rd + 1}]=${aH};`, ends: false };
+      return { code: `t=(${aL}>>>0)+${imm >>> 0};u=(${aH}+${immH}+(t>4294967295?1:0))|0;t=t|0;` + wr(rd), ends: false };
+    case 'slti':
+      return { code: `x[${2 * rd}]=(${aH}<${immH}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+    case 'sltiu':
+      return { code: `x[${2 * rd}]=((${aH}>>>0)<${immH >>> 0}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+    case 'xori':
+      return { code: `t=${aL}^${imm};u=${aH}^${immH};` + wr(rd), ends: false };
+    case 'ori':
+      return { code: `t=${aL}|${imm};u=${aH}|${immH};` + wr(rd), ends: false };
+    case 'andi':
+      return { code: `t=${aL}&${imm};u=${aH}&${immH};` + wr(rd), ends: false };
+    case 'slli': {
+      const s = imm;
+      if (s === 0) code = `t=${aL};u=${aH};`;
+      else if (s < 32) code = `t=${aL};u=(${aH}<<${s})|(t>>>${32 - s});t=t<<${s};`;
+      else code = `u=${aL}<<${s - 32};t=0;`;
+      return { code: code + wr(rd), ends: false };
+    }
+    case 'srli': {
+      const s = imm;
+      if (s === 0) code = `t=${aL};u=${aH};`;
+      else if (s < 32) code = `u=${aH};t=(${aL}>>>${s})|(u<<${32 - s});u=u>>>${s};`;
+      else code = `t=${aH}>>>${s - 32};u=0;`;
+      return { code: code + wr(rd), ends: false };
+    }
+    case 'srai': {
+      const s = imm;
+      if (s === 0) code = `t=${aL};u=${aH};`;
+      else if (s < 32) code = `u=${aH};t=(${aL}>>>${s})|(u<<${32 - s});u=u>>${s};`;
+      else code = `u=${aH};t=u>>${s - 32};u=u>>31;`;
+      return { code: code + wr(rd), ends: false };
+    }
+    case 'addiw':
+      return { code: `t=(${aL}+${imm})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'slliw':
+      return { code: `t=${aL}<<${imm};x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'srliw':
+      return { code: `t=(${aL}>>>${imm})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'sraiw':
+      return { code: `t=${aL}>>${imm};x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+
+    case 'add':
+      return { code: `t=(${aL}>>>0)+(${bL}>>>0);u=(${aH}+${bH}+(t>4294967295?1:0))|0;t=t|0;` + wr(rd), ends: false };
+    case 'sub':
+      return { code: `t=(${aL}>>>0)-(${bL}>>>0);u=(${aH}-${bH}-(t<0?1:0))|0;t=t|0;` + wr(rd), ends: false };
+    case 'xor': return { code: `t=${aL}^${bL};u=${aH}^${bH};` + wr(rd), ends: false };
+    case 'or': return { code: `t=${aL}|${bL};u=${aH}|${bH};` + wr(rd), ends: false };
+    case 'and': return { code: `t=${aL}&${bL};u=${aH}&${bH};` + wr(rd), ends: false };
+    case 'slt':
+      return { code: `x[${2 * rd}]=(${BRANCH.blt(rs1, rs2)})?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+    case 'sltu':
+      return { code: `x[${2 * rd}]=(${BRANCH.bltu(rs1, rs2)})?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+    case 'sll':
+      return { code: `v=${bL}&63;t=${aL};u=${aH};if(v>=32){u=t<<(v-32);t=0;}else if(v!==0){u=(u<<v)|(t>>>(32-v));t=t<<v;}` + wr(rd), ends: false };
+    case 'srl':
+      return { code: `v=${bL}&63;t=${aL};u=${aH};if(v>=32){t=u>>>(v-32);u=0;}else if(v!==0){t=(t>>>v)|(u<<(32-v));u=u>>>v;}` + wr(rd), ends: false };
+    case 'sra':
+      return { code: `v=${bL}&63;t=${aL};u=${aH};if(v>=32){t=u>>(v-32);u=u>>31;}else if(v!==0){t=(t>>>v)|(u<<(32-v));u=u>>v;}` + wr(rd), ends: false };
+    case 'addw':
+      return { code: `t=(${aL}+${bL})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'subw':
+      return { code: `t=(${aL}-${bL})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'sllw':
+      return { code: `t=${aL}<<(${bL}&31);x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'srlw':
+      return { code: `t=(${aL}>>>(${bL}&31))|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'sraw':
+      return { code: `t=${aL}>>(${bL}&31);x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+
+    case 'fence':
+      return { code: '', ends: false };
+    case 'fence.i':
+      return { code: `c.flushCode();c.npc=${next};return ${ret};`, ends: true };
+    case 'ecall':
+      return { code: `c.npc=${next};return ${ret | 1};`, ends: true };
+    case 'ebreak':
+      return { code: `return c.trap(5,1,${pc},${k});`, ends: true };
+    case 'csrrw': case 'csrrs': case 'csrrc': case 'csrrwi': case 'csrrsi': case 'csrrci':
+      return { code: `r=c.csr(${CSR_KIND[op]},${i.csr},${rd},${rs1},${imm},${pc},${k});if(r!==0)return r;`, ends: false };
+
+    // Floating-point loads and stores move raw bits (no NaN canonicalisation).
+    case 'flw':
+      return { code: addr(i, pc, k, 4, PAGE_R) + `fb[${2 * rd}]=dv.getInt32(a,true);fb[${2 * rd + 1}]=-1;`, ends: false };
+    case 'fld':
+      return { code: addr(i, pc, k, 8, PAGE_R) + `fb[${2 * rd}]=dv.getInt32(a,true);fb[${2 * rd + 1}]=dv.getInt32(a+4,true);`, ends: false };
+    case 'fsw':
+      return { code: addr(i, pc, k, 4, PAGE_W) + `dv.setInt32(a,fb[${2 * rs2}],true);` + smc(4, next, k), ends: false };
+    case 'fsd':
+      return { code: addr(i, pc, k, 8, PAGE_W) + `dv.setInt32(a,fb[${2 * rs2}],true);dv.setInt32(a+4,fb[${2 * rs2 + 1}],true);` + smc(8, next, k), ends: false };
+    case 'fmv.x.w':
+      return { code: `t=fb[${2 * rs1}];x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+    case 'fmv.w.x':
+      return { code: `fb[${2 * rd}]=${aL};fb[${2 * rd + 1}]=-1;`, ends: false };
+    case 'fmv.x.d':
+      return { code: `x[${2 * rd}]=fb[${2 * rs1}];x[${2 * rd + 1}]=fb[${2 * rs1 + 1}];`, ends: false };
+    case 'fmv.d.x':
+      return { code: `fb[${2 * rd}]=${aL};fb[${2 * rd + 1}]=${aH};`, ends: false };
+    case 'fsgnj.d': case 'fsgnjn.d': case 'fsgnjx.d': {
+      const sgn = op === 'fsgnj.d' ? `(fb[${2 * rs2 + 1}]&-2147483648)` : op === 'fsgnjn.d'
+        ? `(~fb[${2 * rs2 + 1}]&-2147483648)` : `((fb[${2 * rs1 + 1}]^fb[${2 * rs2 + 1}])&-2147483648)`;
+      return { code: `u=(fb[${2 * rs1 + 1}]&2147483647)|${sgn};fb[${2 * rd}]=fb[${2 * rs1}];fb[${2 * rd + 1}]=u;`, ends: false };
+    }
+  }
+
+  if (op in ALU_CALL) return { code: `A.${ALU_CALL[op]}(x,${rd},${rs1},${rs2});`, ends: false };
+
+  if (op.startsWith('lr.') || op.startsWith('sc.') || op.startsWith('amo')) {
+    const [name, w] = op.split('.');
+    const n = AMO_OPS.indexOf(name);
+    return {
+      code: `r=c.amo(${n},${w === 'd' ? 8 : 4},${rd},${rs1},${rs2},${pc},${k});if(r!==0){if(r<0){c.npc=${next};return ${ret};}return r;}`,
+      ends: false,
+    };
+  }
+
+  // Remaining FP operations go through helpers.
+  let pre = '';
+  if (FP_RM_OPS.has(op) && i.rm === 7) pre = `if((s.fcsr&224)>128)${TRAP_ILL(pc, k)}`;
+  const rm = i.rm;
+  const [base, fmt] = splitOp(op);
+  const D = fmt === 'd';
+  const call = (fn: string, args: string) => ({ code: pre + `F.${fn}(s,${args});`, ends: false });
+  switch (base) {
+    case 'fadd': return call(D ? 'faddD' : 'faddS', `${rd},${rs1},${rs2},${rm}`);
+    case 'fsub': return call(D ? 'fsubD' : 'fsubS', `${rd},${rs1},${rs2},${rm}`);
+    case 'fmul': return call(D ? 'fmulD' : 'fmulS', `${rd},${rs1},${rs2},${rm}`);
+    case 'fdiv': return call(D ? 'fdivD' : 'fdivS', `${rd},${rs1},${rs2},${rm}`);
+    case 'fsqrt': return call(D ? 'fsqrtD' : 'fsqrtS', `${rd},${rs1},${rm}`);
+    case 'fmadd': case 'fmsub': case 'fnmsub': case 'fnmadd': {
+      const kind = ['fmadd', 'fmsub', 'fnmsub', 'fnmadd'].indexOf(base);
+      return call(D ? 'fmaD' : 'fmaS', `${rd},${rs1},${rs2},${i.rs3},${rm},${kind}`);
+    }
+    case 'fsgnj': case 'fsgnjn': case 'fsgnjx':
+      return call('fsgnjS', `${rd},${rs1},${rs2},${['fsgnj', 'fsgnjn', 'fsgnjx'].indexOf(base)}`);
+    case 'fmin': case 'fmax':
+      return call(D ? 'fminmaxD' : 'fminmaxS', `${rd},${rs1},${rs2},${base === 'fmax'}`);
+    case 'fle': case 'flt': case 'feq':
+      return call(D ? 'fcmpD' : 'fcmpS', `${rd},${rs1},${rs2},${['fle', 'flt', 'feq'].indexOf(base)}`);
+    case 'fclass':
+      return call(D ? 'fclassD' : 'fclassS', `${rd},${rs1}`);
+  }
+  // Conversions: fcvt.<to>.<from>.
+  const parts = op.split('.');
+  if (parts[0] === 'fcvt') {
+    const to = parts[1], from = parts[2];
+    const ik = ['w', 'wu', 'l', 'lu'];
+    if (to === 's' && from === 'd') return call('fcvtSD', `${rd},${rs1},${rm}`);
+    if (to === 'd' && from === 's') return call('fcvtDS', `${rd},${rs1}`);
+    if (ik.includes(to)) return call(from === 'd' ? 'fcvtIntD' : 'fcvtIntS', `${rd},${rs1},${rm},${ik.indexOf(to)}`);
+    return call(to === 'd' ? 'fcvtFromIntD' : 'fcvtFromIntS', `${rd},${rs1},${rm},${ik.indexOf(from)}`);
+  }
+  // Unknown to the generator: treat as illegal (never expected).
+  return { code: TRAP_ILL(pc, k), ends: true };
+}
+
+function splitOp(op: string): [string, string] {
+  const j = op.lastIndexOf('.');
+  return j < 0 ? [op, ''] : [op.slice(0, j), op.slice(j + 1)];
+}

@@ -1,0 +1,422 @@
+// One RV64GC user-mode CPU (hart) running guest threads over a GuestMemory.
+//
+// Model (see README.md): guest code is decoded once, at the first fetch of a
+// pc, into a basic block (up to MAX_BLOCK instructions, never past a page
+// end) which is compiled to one JavaScript function (codegen.ts). run()
+// dispatches block after block through a direct-mapped cache keyed by pc,
+// checking the budget and the interrupt flag between blocks only.
+//
+// Contract with the kernel:
+// - run(budget) returns a Stop: Syscall (ecall; state.pc = ecall + 4),
+//   Fault (this.fault filled; state.pc = the faulting instruction, which had
+//   no effect), Budget (about `budget` instructions retired; it may overshoot
+//   by one block) or Interrupted (interrupt[0] != 0 between blocks; the CPU
+//   never clears it). It never throws for anything the guest does.
+// - Decoded blocks stay valid until invalidateCode() covers them, flushCode()
+//   runs, the guest executes fence.i, or a store by this CPU hits a page
+//   marked PAGE_CODE (self-modifying code; the store's block ends right
+//   after it so the next fetch re-decodes). Blocks cached by *other* CPUs
+//   are not invalidated by this CPU's stores: cross-hart code modification
+//   needs the kernel to call flushCode()/invalidateCode() on them (Linux's
+//   riscv_flush_icache / membarrier path).
+// - The LR reservation belongs to this Cpu and is dropped on every entry to
+//   run() (as Linux drops it on every return from a trap).
+
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
+import { FaultInfo, Stop, ThreadState } from './state.js';
+import { decode } from './decode.js';
+import { emit } from './codegen.js';
+import * as alu from './alu.js';
+import * as fp from './fp.js';
+
+export { Stop } from './state.js';
+
+/** Linux signal numbers and si_codes the CPU reports. */
+export const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
+export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
+
+/** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
+export const TIMEBASE_HZ = 10_000_000;
+
+/** Most instructions in one block. */
+export const MAX_BLOCK = 128;
+const CACHE_BITS = 14;
+const CACHE_MASK = (1 << CACHE_BITS) - 1;
+
+type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
+
+class Block {
+  constructor(
+    /** Guest address of the first instruction. */
+    readonly pc: number,
+    /** One past the last byte decoded. */
+    readonly end: number,
+    /** Instruction count. */
+    readonly n: number,
+    readonly fn: BlockFn,
+  ) {}
+}
+
+const NO_BLOCK_FN: BlockFn = () => 0;
+const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
+
+/** Shape of the generated block factory. */
+type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp) => BlockFn;
+
+export class Cpu {
+  state: ThreadState = new ThreadState();
+  readonly fault: FaultInfo = new FaultInfo();
+  /** Instructions retired by this Cpu so far. */
+  instret = 0;
+  /** Next pc, written by block functions. Internal. */
+  npc = 0;
+
+  private readonly mem: GuestMemory;
+  private readonly interrupt: Int32Array;
+  private readonly dv: DataView;
+  private readonly pf: Uint8Array;
+  private readonly i64: BigInt64Array;
+  /** Direct-mapped block cache indexed by (pc >>> 1) & CACHE_MASK. */
+  private readonly cache: Block[] = new Array<Block>(CACHE_MASK + 1).fill(NO_BLOCK);
+  /** Every live block by start pc. */
+  private readonly blocks = new Map<number, Block>();
+  /** Live blocks overlapping each page. */
+  private readonly pageBlocks = new Map<number, Block[]>();
+  /** LR reservation: address (-1: none), size, and the value loaded. */
+  private resAddr = -1;
+  private resSize = 0;
+  private resVal: number | bigint = 0;
+  /** Blocks compiled so far (statistics). */
+  compiled = 0;
+
+  constructor(mem: GuestMemory, interrupt?: Int32Array) {
+    this.mem = mem;
+    this.interrupt = interrupt ?? new Int32Array(1);
+    this.dv = mem.view;
+    this.pf = mem.pageFlags;
+    this.i64 = new BigInt64Array(mem.buffer);
+  }
+
+  /** Run the current thread; see the file comment for the contract. */
+  run(budget: number): Stop {
+    const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
+    x[0] = 0; x[1] = 0;
+    this.resAddr = -1;
+    let pc = s.pc;
+    let n = 0;
+    let stop: Stop;
+    for (;;) {
+      if (n >= budget) { stop = Stop.Budget; break; }
+      if (intr[0] !== 0) { stop = Stop.Interrupted; break; }
+      let b = cache[(pc >>> 1) & CACHE_MASK];
+      if (b.pc !== pc) {
+        const nb = this.lookup(pc);
+        if (nb === null) { stop = Stop.Fault; break; }
+        b = nb;
+      }
+      const r = b.fn(s, x, fb);
+      n += r >>> 3;
+      this.instret += r >>> 3;
+      pc = this.npc;
+      if ((r & 7) !== 0) { stop = (r & 7) as Stop; break; }
+    }
+    s.pc = pc;
+    return stop;
+  }
+
+  /** Drop decoded blocks overlapping [addr, addr+len). */
+  invalidateCode(addr: number, len: number): void {
+    this.dropRange(addr, len);
+  }
+
+  /** Drop every decoded block (exec, fence.i). */
+  flushCode(): void {
+    this.blocks.clear();
+    this.pageBlocks.clear();
+    this.cache.fill(NO_BLOCK);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Block building.
+
+  private lookup(pc: number): Block | null {
+    let b = this.blocks.get(pc);
+    if (b === undefined) {
+      const nb = this.build(pc);
+      if (nb === null) return null;
+      b = nb;
+    }
+    this.cache[(pc >>> 1) & CACHE_MASK] = b;
+    return b;
+  }
+
+  /** Can the 2 bytes at p be fetched? Sets the fault when not. */
+  private fetchable(p: number): boolean {
+    if (p < 0 || p >= GUEST_VA_LIMIT - 1 || (this.pf[p >>> PAGE_SHIFT] & PAGE_X) === 0) return false;
+    return true;
+  }
+
+  private fetchFault(at: number, pc: number): void {
+    const f = this.fault;
+    f.signal = SIGSEGV;
+    f.addr = at < 0 ? at + 2 ** 64 : at;
+    f.code = at >= 0 && at < GUEST_VA_LIMIT && (this.pf[at >>> PAGE_SHIFT] & 7) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
+    this.npc = pc;
+  }
+
+  private build(pc: number): Block | null {
+    const dv = this.dv;
+    let p = pc, n = 0;
+    let body = '';
+    let ended = false;
+    const page = Math.floor(pc / PAGE_SIZE);
+    for (;;) {
+      if (!this.fetchable(p)) {
+        if (n === 0) { this.fetchFault(p, pc); return null; }
+        break;
+      }
+      const lo = dv.getUint16(p, true);
+      let hi = 0;
+      if ((lo & 3) === 3) {
+        if (!this.fetchable(p + 2)) {
+          if (n === 0) { this.fetchFault(p + 2, pc); return null; }
+          break;
+        }
+        hi = dv.getUint16(p + 2, true);
+      }
+      const insn = decode(lo, hi);
+      const e = emit(insn, p, n);
+      body += e.code + '\n';
+      n++;
+      p += insn.len;
+      if (e.ends) { ended = true; break; }
+      if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
+    }
+    if (!ended) body += `c.npc=${p};return ${n << 3};`;
+    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${body}};`;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const factory = new Function('c', 'dv', 'pf', 'A', 'F', src) as Factory;
+    const fn = factory(this, dv, this.pf, alu, fp);
+    const b = new Block(pc, p, n, fn);
+    this.compiled++;
+    this.blocks.set(pc, b);
+    for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
+      let list = this.pageBlocks.get(pg);
+      if (list === undefined) { list = []; this.pageBlocks.set(pg, list); }
+      list.push(b);
+      Atomics.or(this.pf, pg, PAGE_CODE);
+    }
+    return b;
+  }
+
+  /** Drop blocks overlapping [addr, addr+len); true if any was dropped. */
+  private dropRange(addr: number, len: number): boolean {
+    if (len <= 0) return false;
+    const end = addr + len;
+    let dropped = false;
+    const first = Math.floor(addr / PAGE_SIZE), last = Math.floor((end - 1) / PAGE_SIZE);
+    for (let pg = first; pg <= last; pg++) {
+      const list = this.pageBlocks.get(pg);
+      if (list === undefined) continue;
+      for (let j = list.length - 1; j >= 0; j--) {
+        const b = list[j];
+        if (b.pc < end && b.end > addr) {
+          dropped = true;
+          list.splice(j, 1);
+          this.removeBlock(b);
+        }
+      }
+      if (list.length === 0) this.pageBlocks.delete(pg);
+    }
+    return dropped;
+  }
+
+  private removeBlock(b: Block): void {
+    if (this.blocks.get(b.pc) === b) this.blocks.delete(b.pc);
+    const i = (b.pc >>> 1) & CACHE_MASK;
+    if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
+    // Also remove it from the other pages it spans.
+    for (let pg = Math.floor(b.pc / PAGE_SIZE); pg <= Math.floor((b.end - 1) / PAGE_SIZE); pg++) {
+      const list = this.pageBlocks.get(pg);
+      if (list === undefined) continue;
+      const j = list.indexOf(b);
+      if (j >= 0) list.splice(j, 1);
+      if (list.length === 0) this.pageBlocks.delete(pg);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Helpers called from generated code (not part of the kernel's API).
+
+  /** A store hit a PAGE_CODE page: drop the blocks it overwrote. */
+  codeWrite(a: number, size: number): boolean {
+    return this.dropRange(a, size);
+  }
+
+  /** Flags of an access crossing into the next page: permissions of both, CODE of either. */
+  flags2(a: number, size: number): number {
+    const f1 = this.pf[a >>> PAGE_SHIFT], f2 = this.pf[(a + size - 1) >>> PAGE_SHIFT];
+    return (f1 & f2 & 7) | ((f1 | f2) & PAGE_CODE);
+  }
+
+  /** Report SIGSEGV for an access of `size` bytes at a lacking `need`. */
+  segv(a: number, size: number, need: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = SIGSEGV;
+    if (a < 0 || a >= GUEST_VA_LIMIT) {
+      f.code = SEGV_MAPERR;
+      f.addr = a < 0 ? a + 2 ** 64 : a;
+    } else {
+      let bad = a;
+      if ((this.pf[a >>> PAGE_SHIFT] & need) === need) {
+        bad = (Math.floor(a / PAGE_SIZE) + 1) * PAGE_SIZE;
+      }
+      f.addr = bad;
+      f.code = bad >= GUEST_VA_LIMIT || (this.pf[bad >>> PAGE_SHIFT] & 7) === 0 ? SEGV_MAPERR : SEGV_ACCERR;
+    }
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
+  }
+
+  /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
+  trap(signal: number, code: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = signal; f.code = code; f.addr = pc;
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
+  }
+
+  private busError(a: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = SIGBUS; f.code = BUS_ADRALN; f.addr = a;
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
+  }
+
+  /**
+   * Zicsr. kind: 1 rw, 2 rs, 3 rc, 5 rwi, 6 rsi, 7 rci. Supports fflags,
+   * frm, fcsr (read-write) and cycle, time, instret (read-only). Returns 0 or
+   * a fault stop (unknown CSR, write to a read-only one: SIGILL).
+   */
+  csr(kind: number, csr: number, rd: number, rs1: number, uimm: number, pc: number, k: number): number {
+    const s = this.state;
+    let old: number;
+    switch (csr) {
+      case 0x001: old = s.fcsr & 0x1f; break;
+      case 0x002: old = (s.fcsr >> 5) & 7; break;
+      case 0x003: old = s.fcsr & 0xff; break;
+      case 0xc00: case 0xc02: old = this.instret + k; break;
+      case 0xc01: old = Number(process.hrtime.bigint() / 100n); break;
+      default: return this.trap(SIGILL, ILL_ILLOPC, pc, k);
+    }
+    const imm = kind >= 5;
+    const src = imm ? uimm : s.x[2 * rs1];
+    const op = kind & 3;
+    const writes = op === 1 || (imm ? uimm !== 0 : rs1 !== 0);
+    if (writes) {
+      if (csr >= 0xc00) return this.trap(SIGILL, ILL_ILLOPC, pc, k);
+      const nv = op === 1 ? src : op === 2 ? old | src : old & ~src;
+      if (csr === 0x001) s.fcsr = (s.fcsr & ~0x1f) | (nv & 0x1f);
+      else if (csr === 0x002) s.fcsr = (s.fcsr & ~0xe0) | ((nv & 7) << 5);
+      else s.fcsr = nv & 0xff;
+    }
+    if (rd !== 0) {
+      const h = Math.floor(old / 4294967296);
+      s.x[2 * rd] = (old - h * 4294967296) | 0;
+      s.x[2 * rd + 1] = h | 0;
+    }
+    return 0;
+  }
+
+  /**
+   * A: op indexes lr, sc, amoswap, amoadd, amoxor, amoand, amoor, amomin,
+   * amomax, amominu, amomaxu; size 4 or 8. Returns 0, a fault stop, or -1
+   * when the store overwrote decoded code (the block must end).
+   */
+  amo(op: number, size: number, rd: number, rs1: number, rs2: number, pc: number, k: number): number {
+    const x = this.state.x;
+    const hiA = x[2 * rs1 + 1];
+    const a = hiA * 4294967296 + (x[2 * rs1] >>> 0);
+    const need = op === 0 ? PAGE_R : op === 1 ? PAGE_W : PAGE_R | PAGE_W;
+    if (a < 0 || a > GUEST_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
+    if (a % size !== 0) return this.busError(a, pc, k);
+    const fl = this.pf[a >>> PAGE_SHIFT];
+    if ((fl & need) !== need) return this.segv(a, size, need, pc, k);
+    let wrote = op !== 0;
+    if (size === 4) {
+      const m = this.mem.i32, i = a >>> 2, v = x[2 * rs2];
+      let old: number;
+      switch (op) {
+        case 0:
+          old = Atomics.load(m, i);
+          this.resAddr = a; this.resSize = 4; this.resVal = old;
+          break;
+        case 1: {
+          const ok = this.resAddr === a && this.resSize === 4 &&
+            Atomics.compareExchange(m, i, this.resVal as number, v) === this.resVal;
+          this.resAddr = -1;
+          wrote = ok;
+          old = ok ? 0 : 1;
+          break;
+        }
+        case 2: old = Atomics.exchange(m, i, v); break;
+        case 3: old = Atomics.add(m, i, v); break;
+        case 4: old = Atomics.xor(m, i, v); break;
+        case 5: old = Atomics.and(m, i, v); break;
+        case 6: old = Atomics.or(m, i, v); break;
+        default:
+          for (;;) {
+            old = Atomics.load(m, i);
+            let nv: number;
+            if (op === 7) nv = old < v ? old : v;
+            else if (op === 8) nv = old > v ? old : v;
+            else if (op === 9) nv = (old >>> 0) < (v >>> 0) ? old : v;
+            else nv = (old >>> 0) > (v >>> 0) ? old : v;
+            if (Atomics.compareExchange(m, i, old, nv) === old) break;
+          }
+      }
+      if (rd !== 0) { x[2 * rd] = old; x[2 * rd + 1] = old >> 31; }
+    } else {
+      const m = this.i64, i = a / 8;
+      const v = (BigInt(x[2 * rs2 + 1]) << 32n) | BigInt(x[2 * rs2] >>> 0);
+      let old: bigint;
+      switch (op) {
+        case 0:
+          old = Atomics.load(m, i);
+          this.resAddr = a; this.resSize = 8; this.resVal = old;
+          break;
+        case 1: {
+          const ok = this.resAddr === a && this.resSize === 8 &&
+            Atomics.compareExchange(m, i, this.resVal as bigint, v) === this.resVal;
+          this.resAddr = -1;
+          wrote = ok;
+          old = ok ? 0n : 1n;
+          break;
+        }
+        case 2: old = Atomics.exchange(m, i, v); break;
+        case 3: old = Atomics.add(m, i, v); break;
+        case 4: old = Atomics.xor(m, i, v); break;
+        case 5: old = Atomics.and(m, i, v); break;
+        case 6: old = Atomics.or(m, i, v); break;
+        default:
+          for (;;) {
+            old = Atomics.load(m, i);
+            let nv: bigint;
+            if (op === 7) nv = old < v ? old : v;
+            else if (op === 8) nv = old > v ? old : v;
+            else {
+              const ou = BigInt.asUintN(64, old), vu = BigInt.asUintN(64, v);
+              nv = op === 9 ? (ou < vu ? old : v) : (ou > vu ? old : v);
+            }
+            if (Atomics.compareExchange(m, i, old, nv) === old) break;
+          }
+      }
+      if (rd !== 0) {
+        x[2 * rd] = Number(BigInt.asIntN(32, old));
+        x[2 * rd + 1] = Number(BigInt.asIntN(32, old >> 32n));
+      }
+    }
+    if (wrote && (fl & PAGE_CODE) !== 0 && this.dropRange(a, size)) return -1;
+    return 0;
+  }
+}

@@ -1,0 +1,370 @@
+// RV64GC instruction decoding.
+//
+// Contract:
+// - decode(lo16, hi16) turns the raw parcels at a pc into one `Insn` record,
+//   or an Insn with op 'illegal' for every encoding this CPU does not
+//   implement (reserved, unknown, all-zero). It never throws.
+// - 32-bit instructions are recognised from one table of (mask, match) rows,
+//   grouped by major opcode. Compressed instructions are expanded, at decode
+//   time, into the very same records their 32-bit equivalents produce
+//   (len 2 instead of 4), so the code generator knows only base forms.
+// - Decoding happens once per block build; nothing here is on the hot path.
+
+/** Operand layouts of the decode table. */
+const enum Fmt {
+  None, R, I, S, B, U, J, Sh6, Sh5, Csr, CsrI, R4, FR, Amo,
+}
+
+/** One decoded instruction. Fields a format does not use are 0. */
+export interface Insn {
+  /** Mnemonic in lower case with dots ('add', 'fadd.d', 'amoswap.w', 'illegal'). */
+  op: string;
+  rd: number;
+  rs1: number;
+  rs2: number;
+  rs3: number;
+  /** Sign-extended immediate (shift amount, CSR-immediate uimm for the *i CSR forms). */
+  imm: number;
+  /** Rounding-mode field of FP instructions (7 = dynamic). */
+  rm: number;
+  /** CSR number for Zicsr instructions. */
+  csr: number;
+  /** 2 (compressed) or 4. */
+  len: number;
+}
+
+type Row = [name: string, mask: number, match: number, fmt: Fmt];
+
+// (mask, match) values follow the RISC-V unprivileged ISA encoding tables.
+const ROWS: Row[] = [
+  ['lui', 0x7f, 0x37, Fmt.U],
+  ['auipc', 0x7f, 0x17, Fmt.U],
+  ['jal', 0x7f, 0x6f, Fmt.J],
+  ['jalr', 0x707f, 0x67, Fmt.I],
+  ['beq', 0x707f, 0x0063, Fmt.B],
+  ['bne', 0x707f, 0x1063, Fmt.B],
+  ['blt', 0x707f, 0x4063, Fmt.B],
+  ['bge', 0x707f, 0x5063, Fmt.B],
+  ['bltu', 0x707f, 0x6063, Fmt.B],
+  ['bgeu', 0x707f, 0x7063, Fmt.B],
+  ['lb', 0x707f, 0x0003, Fmt.I],
+  ['lh', 0x707f, 0x1003, Fmt.I],
+  ['lw', 0x707f, 0x2003, Fmt.I],
+  ['ld', 0x707f, 0x3003, Fmt.I],
+  ['lbu', 0x707f, 0x4003, Fmt.I],
+  ['lhu', 0x707f, 0x5003, Fmt.I],
+  ['lwu', 0x707f, 0x6003, Fmt.I],
+  ['sb', 0x707f, 0x0023, Fmt.S],
+  ['sh', 0x707f, 0x1023, Fmt.S],
+  ['sw', 0x707f, 0x2023, Fmt.S],
+  ['sd', 0x707f, 0x3023, Fmt.S],
+  ['addi', 0x707f, 0x0013, Fmt.I],
+  ['slti', 0x707f, 0x2013, Fmt.I],
+  ['sltiu', 0x707f, 0x3013, Fmt.I],
+  ['xori', 0x707f, 0x4013, Fmt.I],
+  ['ori', 0x707f, 0x6013, Fmt.I],
+  ['andi', 0x707f, 0x7013, Fmt.I],
+  ['slli', 0xfc00707f, 0x1013, Fmt.Sh6],
+  ['srli', 0xfc00707f, 0x5013, Fmt.Sh6],
+  ['srai', 0xfc00707f, 0x40005013, Fmt.Sh6],
+  ['addiw', 0x707f, 0x001b, Fmt.I],
+  ['slliw', 0xfe00707f, 0x101b, Fmt.Sh5],
+  ['srliw', 0xfe00707f, 0x501b, Fmt.Sh5],
+  ['sraiw', 0xfe00707f, 0x4000501b, Fmt.Sh5],
+  ['add', 0xfe00707f, 0x0033, Fmt.R],
+  ['sub', 0xfe00707f, 0x40000033, Fmt.R],
+  ['sll', 0xfe00707f, 0x1033, Fmt.R],
+  ['slt', 0xfe00707f, 0x2033, Fmt.R],
+  ['sltu', 0xfe00707f, 0x3033, Fmt.R],
+  ['xor', 0xfe00707f, 0x4033, Fmt.R],
+  ['srl', 0xfe00707f, 0x5033, Fmt.R],
+  ['sra', 0xfe00707f, 0x40005033, Fmt.R],
+  ['or', 0xfe00707f, 0x6033, Fmt.R],
+  ['and', 0xfe00707f, 0x7033, Fmt.R],
+  ['mul', 0xfe00707f, 0x02000033, Fmt.R],
+  ['mulh', 0xfe00707f, 0x02001033, Fmt.R],
+  ['mulhsu', 0xfe00707f, 0x02002033, Fmt.R],
+  ['mulhu', 0xfe00707f, 0x02003033, Fmt.R],
+  ['div', 0xfe00707f, 0x02004033, Fmt.R],
+  ['divu', 0xfe00707f, 0x02005033, Fmt.R],
+  ['rem', 0xfe00707f, 0x02006033, Fmt.R],
+  ['remu', 0xfe00707f, 0x02007033, Fmt.R],
+  ['addw', 0xfe00707f, 0x003b, Fmt.R],
+  ['subw', 0xfe00707f, 0x4000003b, Fmt.R],
+  ['sllw', 0xfe00707f, 0x103b, Fmt.R],
+  ['srlw', 0xfe00707f, 0x503b, Fmt.R],
+  ['sraw', 0xfe00707f, 0x4000503b, Fmt.R],
+  ['mulw', 0xfe00707f, 0x0200003b, Fmt.R],
+  ['divw', 0xfe00707f, 0x0200403b, Fmt.R],
+  ['divuw', 0xfe00707f, 0x0200503b, Fmt.R],
+  ['remw', 0xfe00707f, 0x0200603b, Fmt.R],
+  ['remuw', 0xfe00707f, 0x0200703b, Fmt.R],
+  ['fence', 0x707f, 0x000f, Fmt.None],
+  ['fence.i', 0x707f, 0x100f, Fmt.None],
+  ['ecall', 0xffffffff, 0x00000073, Fmt.None],
+  ['ebreak', 0xffffffff, 0x00100073, Fmt.None],
+  ['csrrw', 0x707f, 0x1073, Fmt.Csr],
+  ['csrrs', 0x707f, 0x2073, Fmt.Csr],
+  ['csrrc', 0x707f, 0x3073, Fmt.Csr],
+  ['csrrwi', 0x707f, 0x5073, Fmt.CsrI],
+  ['csrrsi', 0x707f, 0x6073, Fmt.CsrI],
+  ['csrrci', 0x707f, 0x7073, Fmt.CsrI],
+  // A: aq/rl (bits 26:25) are ignored; this CPU is sequentially consistent.
+  ['lr.w', 0xf9f0707f, 0x1000202f, Fmt.Amo],
+  ['sc.w', 0xf800707f, 0x1800202f, Fmt.Amo],
+  ['amoswap.w', 0xf800707f, 0x0800202f, Fmt.Amo],
+  ['amoadd.w', 0xf800707f, 0x0000202f, Fmt.Amo],
+  ['amoxor.w', 0xf800707f, 0x2000202f, Fmt.Amo],
+  ['amoand.w', 0xf800707f, 0x6000202f, Fmt.Amo],
+  ['amoor.w', 0xf800707f, 0x4000202f, Fmt.Amo],
+  ['amomin.w', 0xf800707f, 0x8000202f, Fmt.Amo],
+  ['amomax.w', 0xf800707f, 0xa000202f, Fmt.Amo],
+  ['amominu.w', 0xf800707f, 0xc000202f, Fmt.Amo],
+  ['amomaxu.w', 0xf800707f, 0xe000202f, Fmt.Amo],
+  ['lr.d', 0xf9f0707f, 0x1000302f, Fmt.Amo],
+  ['sc.d', 0xf800707f, 0x1800302f, Fmt.Amo],
+  ['amoswap.d', 0xf800707f, 0x0800302f, Fmt.Amo],
+  ['amoadd.d', 0xf800707f, 0x0000302f, Fmt.Amo],
+  ['amoxor.d', 0xf800707f, 0x2000302f, Fmt.Amo],
+  ['amoand.d', 0xf800707f, 0x6000302f, Fmt.Amo],
+  ['amoor.d', 0xf800707f, 0x4000302f, Fmt.Amo],
+  ['amomin.d', 0xf800707f, 0x8000302f, Fmt.Amo],
+  ['amomax.d', 0xf800707f, 0xa000302f, Fmt.Amo],
+  ['amominu.d', 0xf800707f, 0xc000302f, Fmt.Amo],
+  ['amomaxu.d', 0xf800707f, 0xe000302f, Fmt.Amo],
+  // F and D.
+  ['flw', 0x707f, 0x2007, Fmt.I],
+  ['fld', 0x707f, 0x3007, Fmt.I],
+  ['fsw', 0x707f, 0x2027, Fmt.S],
+  ['fsd', 0x707f, 0x3027, Fmt.S],
+  ['fmadd.s', 0x0600007f, 0x43, Fmt.R4],
+  ['fmsub.s', 0x0600007f, 0x47, Fmt.R4],
+  ['fnmsub.s', 0x0600007f, 0x4b, Fmt.R4],
+  ['fnmadd.s', 0x0600007f, 0x4f, Fmt.R4],
+  ['fmadd.d', 0x0600007f, 0x02000043, Fmt.R4],
+  ['fmsub.d', 0x0600007f, 0x02000047, Fmt.R4],
+  ['fnmsub.d', 0x0600007f, 0x0200004b, Fmt.R4],
+  ['fnmadd.d', 0x0600007f, 0x0200004f, Fmt.R4],
+  ['fadd.s', 0xfe00007f, 0x00000053, Fmt.FR],
+  ['fsub.s', 0xfe00007f, 0x08000053, Fmt.FR],
+  ['fmul.s', 0xfe00007f, 0x10000053, Fmt.FR],
+  ['fdiv.s', 0xfe00007f, 0x18000053, Fmt.FR],
+  ['fsqrt.s', 0xfff0007f, 0x58000053, Fmt.FR],
+  ['fsgnj.s', 0xfe00707f, 0x20000053, Fmt.R],
+  ['fsgnjn.s', 0xfe00707f, 0x20001053, Fmt.R],
+  ['fsgnjx.s', 0xfe00707f, 0x20002053, Fmt.R],
+  ['fmin.s', 0xfe00707f, 0x28000053, Fmt.R],
+  ['fmax.s', 0xfe00707f, 0x28001053, Fmt.R],
+  ['fcvt.w.s', 0xfff0007f, 0xc0000053, Fmt.FR],
+  ['fcvt.wu.s', 0xfff0007f, 0xc0100053, Fmt.FR],
+  ['fcvt.l.s', 0xfff0007f, 0xc0200053, Fmt.FR],
+  ['fcvt.lu.s', 0xfff0007f, 0xc0300053, Fmt.FR],
+  ['fmv.x.w', 0xfff0707f, 0xe0000053, Fmt.R],
+  ['fclass.s', 0xfff0707f, 0xe0001053, Fmt.R],
+  ['feq.s', 0xfe00707f, 0xa0002053, Fmt.R],
+  ['flt.s', 0xfe00707f, 0xa0001053, Fmt.R],
+  ['fle.s', 0xfe00707f, 0xa0000053, Fmt.R],
+  ['fcvt.s.w', 0xfff0007f, 0xd0000053, Fmt.FR],
+  ['fcvt.s.wu', 0xfff0007f, 0xd0100053, Fmt.FR],
+  ['fcvt.s.l', 0xfff0007f, 0xd0200053, Fmt.FR],
+  ['fcvt.s.lu', 0xfff0007f, 0xd0300053, Fmt.FR],
+  ['fmv.w.x', 0xfff0707f, 0xf0000053, Fmt.R],
+  ['fadd.d', 0xfe00007f, 0x02000053, Fmt.FR],
+  ['fsub.d', 0xfe00007f, 0x0a000053, Fmt.FR],
+  ['fmul.d', 0xfe00007f, 0x12000053, Fmt.FR],
+  ['fdiv.d', 0xfe00007f, 0x1a000053, Fmt.FR],
+  ['fsqrt.d', 0xfff0007f, 0x5a000053, Fmt.FR],
+  ['fsgnj.d', 0xfe00707f, 0x22000053, Fmt.R],
+  ['fsgnjn.d', 0xfe00707f, 0x22001053, Fmt.R],
+  ['fsgnjx.d', 0xfe00707f, 0x22002053, Fmt.R],
+  ['fmin.d', 0xfe00707f, 0x2a000053, Fmt.R],
+  ['fmax.d', 0xfe00707f, 0x2a001053, Fmt.R],
+  ['fcvt.s.d', 0xfff0007f, 0x40100053, Fmt.FR],
+  ['fcvt.d.s', 0xfff0007f, 0x42000053, Fmt.FR],
+  ['feq.d', 0xfe00707f, 0xa2002053, Fmt.R],
+  ['flt.d', 0xfe00707f, 0xa2001053, Fmt.R],
+  ['fle.d', 0xfe00707f, 0xa2000053, Fmt.R],
+  ['fclass.d', 0xfff0707f, 0xe2001053, Fmt.R],
+  ['fcvt.w.d', 0xfff0007f, 0xc2000053, Fmt.FR],
+  ['fcvt.wu.d', 0xfff0007f, 0xc2100053, Fmt.FR],
+  ['fcvt.l.d', 0xfff0007f, 0xc2200053, Fmt.FR],
+  ['fcvt.lu.d', 0xfff0007f, 0xc2300053, Fmt.FR],
+  ['fcvt.d.w', 0xfff0007f, 0xd2000053, Fmt.FR],
+  ['fcvt.d.wu', 0xfff0007f, 0xd2100053, Fmt.FR],
+  ['fcvt.d.l', 0xfff0007f, 0xd2200053, Fmt.FR],
+  ['fcvt.d.lu', 0xfff0007f, 0xd2300053, Fmt.FR],
+  ['fmv.x.d', 0xfff0707f, 0xe2000053, Fmt.R],
+  ['fmv.d.x', 0xfff0707f, 0xf2000053, Fmt.R],
+];
+
+/** Rows grouped by major opcode (bits 6:0). */
+const BY_OPCODE: Row[][] = [];
+for (let i = 0; i < 128; i++) BY_OPCODE.push([]);
+for (const r of ROWS) BY_OPCODE[r[2] & 0x7f].push(r);
+
+/** Every mnemonic decode() can produce, besides 'illegal'. */
+export const MNEMONICS: readonly string[] = ROWS.map((r) => r[0]);
+
+function insn(op: string, rd: number, rs1: number, rs2: number, imm: number, len: number): Insn {
+  return { op, rd, rs1, rs2, rs3: 0, imm, rm: 0, csr: 0, len };
+}
+
+const ILLEGAL4: Insn = Object.freeze(insn('illegal', 0, 0, 0, 0, 4)) as Insn;
+const ILLEGAL2: Insn = Object.freeze(insn('illegal', 0, 0, 0, 0, 2)) as Insn;
+
+/** Decode a 32-bit instruction word (low two bits 11). */
+export function decode32(w: number): Insn {
+  w |= 0;
+  const rows = BY_OPCODE[w & 0x7f];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if ((w & r[1]) !== (r[2] | 0)) continue;
+    const rd = (w >> 7) & 31, rs1 = (w >> 15) & 31, rs2 = (w >> 20) & 31;
+    const d = insn(r[0], rd, rs1, rs2, 0, 4);
+    switch (r[3]) {
+      case Fmt.None: d.rd = d.rs1 = d.rs2 = 0; break;
+      case Fmt.R: case Fmt.Amo: break;
+      case Fmt.I: d.rs2 = 0; d.imm = w >> 20; break;
+      case Fmt.S: d.rd = 0; d.imm = ((w >> 25) << 5) | ((w >> 7) & 31); break;
+      case Fmt.B:
+        d.rd = 0;
+        d.imm = ((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 63) << 5) | (((w >> 8) & 15) << 1);
+        break;
+      case Fmt.U: d.rs1 = d.rs2 = 0; d.imm = w & ~0xfff; break;
+      case Fmt.J:
+        d.rs1 = d.rs2 = 0;
+        d.imm = ((w >> 31) << 20) | (w & 0xff000) | (((w >> 20) & 1) << 11) | (((w >> 21) & 1023) << 1);
+        break;
+      case Fmt.Sh6: d.rs2 = 0; d.imm = (w >> 20) & 63; break;
+      case Fmt.Sh5: d.rs2 = 0; d.imm = (w >> 20) & 31; break;
+      case Fmt.Csr: d.rs2 = 0; d.csr = (w >>> 20) & 0xfff; break;
+      case Fmt.CsrI: d.rs2 = 0; d.imm = rs1; d.rs1 = 0; d.csr = (w >>> 20) & 0xfff; break;
+      case Fmt.R4: d.rs3 = (w >>> 27) & 31; d.rm = (w >> 12) & 7; break;
+      case Fmt.FR: d.rm = (w >> 12) & 7; break;
+    }
+    if ((r[3] === Fmt.R4 || r[3] === Fmt.FR) && (d.rm === 5 || d.rm === 6)) return ILLEGAL4;
+    return d;
+  }
+  return ILLEGAL4;
+}
+
+/** Sign-extend the low `bits` bits of v. */
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+/** Bit field [hi:lo] of h. */
+function bits(h: number, hi: number, lo: number): number {
+  return (h >>> lo) & ((1 << (hi - lo + 1)) - 1);
+}
+
+/**
+ * Expand a compressed instruction (low two bits not 11) into the record of
+ * its 32-bit equivalent, per the RVC tables for RV64. Reserved encodings
+ * (including the all-zero parcel) are 'illegal'; HINTs decode as the
+ * base instruction they alias, which has no architectural effect.
+ */
+export function decode16(h: number): Insn {
+  h &= 0xffff;
+  const q = h & 3, f3 = h >>> 13;
+  const rdp = bits(h, 4, 2) + 8;      // rd'/rs2' at 4:2
+  const rs1p = bits(h, 9, 7) + 8;     // rs1'/rd' at 9:7
+  const rd = bits(h, 11, 7), rs2 = bits(h, 6, 2);
+  const imm6 = sext((bits(h, 12, 12) << 5) | bits(h, 6, 2), 6);
+  if (q === 0) {
+    switch (f3) {
+      case 0: { // c.addi4spn
+        const u = (bits(h, 12, 11) << 4) | (bits(h, 10, 7) << 6) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 3);
+        if (u === 0) return ILLEGAL2;
+        return insn('addi', rdp, 2, 0, u, 2);
+      }
+      case 1: return insn('fld', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 2: return insn('lw', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
+      case 3: return insn('ld', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 4: return ILLEGAL2;
+      case 5: return insn('fsd', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 6: return insn('sw', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
+      default: return insn('sd', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+    }
+  }
+  if (q === 1) {
+    switch (f3) {
+      case 0: return insn('addi', rd, rd, 0, imm6, 2);
+      case 1:
+        if (rd === 0) return ILLEGAL2;
+        return insn('addiw', rd, rd, 0, imm6, 2);
+      case 2: return insn('addi', rd, 0, 0, imm6, 2);
+      case 3: {
+        if (rd === 2) {
+          const v = sext((bits(h, 12, 12) << 9) | (bits(h, 6, 6) << 4) | (bits(h, 5, 5) << 6) |
+            (bits(h, 4, 3) << 7) | (bits(h, 2, 2) << 5), 10);
+          if (v === 0) return ILLEGAL2;
+          return insn('addi', 2, 2, 0, v, 2);
+        }
+        if (imm6 === 0) return ILLEGAL2;
+        return insn('lui', rd, 0, 0, imm6 << 12, 2);
+      }
+      case 4: {
+        const sub = bits(h, 11, 10);
+        const sh = (bits(h, 12, 12) << 5) | bits(h, 6, 2);
+        if (sub === 0) return insn('srli', rs1p, rs1p, 0, sh, 2);
+        if (sub === 1) return insn('srai', rs1p, rs1p, 0, sh, 2);
+        if (sub === 2) return insn('andi', rs1p, rs1p, 0, imm6, 2);
+        const op2 = bits(h, 6, 5);
+        if (bits(h, 12, 12) === 0) {
+          return insn(['sub', 'xor', 'or', 'and'][op2], rs1p, rs1p, rdp, 0, 2);
+        }
+        if (op2 === 0) return insn('subw', rs1p, rs1p, rdp, 0, 2);
+        if (op2 === 1) return insn('addw', rs1p, rs1p, rdp, 0, 2);
+        return ILLEGAL2;
+      }
+      case 5: {
+        const off = sext((bits(h, 12, 12) << 11) | (bits(h, 11, 11) << 4) | (bits(h, 10, 9) << 8) |
+          (bits(h, 8, 8) << 10) | (bits(h, 7, 7) << 6) | (bits(h, 6, 6) << 7) | (bits(h, 5, 3) << 1) |
+          (bits(h, 2, 2) << 5), 12);
+        return insn('jal', 0, 0, 0, off, 2);
+      }
+      default: {
+        const off = sext((bits(h, 12, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) |
+          (bits(h, 4, 3) << 1) | (bits(h, 2, 2) << 5), 9);
+        return insn(f3 === 6 ? 'beq' : 'bne', 0, rs1p, 0, off, 2);
+      }
+    }
+  }
+  if (q === 2) {
+    switch (f3) {
+      case 0: return insn('slli', rd, rd, 0, (bits(h, 12, 12) << 5) | bits(h, 6, 2), 2);
+      case 1: return insn('fld', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+      case 2:
+        if (rd === 0) return ILLEGAL2;
+        return insn('lw', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6), 2);
+      case 3:
+        if (rd === 0) return ILLEGAL2;
+        return insn('ld', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+      case 4:
+        if (bits(h, 12, 12) === 0) {
+          if (rs2 === 0) {
+            if (rd === 0) return ILLEGAL2;
+            return insn('jalr', 0, rd, 0, 0, 2);
+          }
+          return insn('add', rd, 0, rs2, 0, 2);
+        }
+        if (rs2 === 0) {
+          if (rd === 0) return insn('ebreak', 0, 0, 0, 0, 2);
+          return insn('jalr', 1, rd, 0, 0, 2);
+        }
+        return insn('add', rd, rd, rs2, 0, 2);
+      case 5: return insn('fsd', 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
+      case 6: return insn('sw', 0, 2, rs2, (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6), 2);
+      default: return insn('sd', 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
+    }
+  }
+  return decode32(h);
+}
+
+/** Decode the instruction whose first parcel is `lo` (and second `hi`, if 32-bit). */
+export function decode(lo: number, hi: number): Insn {
+  if ((lo & 3) !== 3) return decode16(lo);
+  return decode32((lo & 0xffff) | (hi << 16));
+}
