@@ -1,0 +1,76 @@
+// Assembling a kernel from a SandboxConfig: the root filesystem and mounts,
+// the application's stdio, credentials and limits.
+
+import * as abi from './abi.js';
+import { Errno, ENXIO } from './errno.js';
+import { Kernel, KernelConfig } from './kernel.js';
+import { Vfs } from './vfs/vfs.js';
+import { BackendInode } from './vfs/backend-inode.js';
+import { makeDevfs } from './fs/devfs.js';
+import { makeProcfs } from './fs/procfs.js';
+import { ConsoleState, HostStreamFile } from './files/host-stream.js';
+import type { File } from './files/file.js';
+import type { Rlimit } from './task.js';
+import type { KernelLogs } from './logs.js';
+import type { SandboxConfig } from './sandbox-config.js';
+import { DirectBackend } from '../fs-gofer/direct.js';
+
+/** Linux's default limits for a new init, before the spec's rlimits apply. */
+function defaultRlimits(): Rlimit[] {
+  const inf = abi.RLIM_INFINITY;
+  const l: Rlimit[] = Array.from({ length: abi.RLIM_NLIMITS }, () => ({ cur: inf, max: inf }));
+  l[abi.RLIMIT_STACK] = { cur: 8n << 20n, max: inf };
+  l[abi.RLIMIT_CORE] = { cur: 0n, max: inf };
+  l[abi.RLIMIT_NOFILE] = { cur: 1024n, max: 1048576n };
+  l[abi.RLIMIT_MEMLOCK] = { cur: 8n << 20n, max: 8n << 20n };
+  l[abi.RLIMIT_NPROC] = { cur: 127447n, max: 127447n };
+  l[abi.RLIMIT_SIGPENDING] = { cur: 127447n, max: 127447n };
+  l[abi.RLIMIT_MSGQUEUE] = { cur: 819200n, max: 819200n };
+  l[abi.RLIMIT_NICE] = { cur: 0n, max: 0n };
+  l[abi.RLIMIT_RTPRIO] = { cur: 0n, max: 0n };
+  return l;
+}
+
+/** An OCI rlimit value (uint64 in JSON; may arrive as a lossy number) as the guest's 64-bit value. */
+function rlimValue(v: number): bigint {
+  return v >= 2 ** 63 || v < 0 ? abi.RLIM_INFINITY : BigInt(Math.trunc(v));
+}
+
+export interface BuiltSandbox {
+  kernel: Kernel;
+  stdio: File[];
+  close(): void;
+}
+
+export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise<BuiltSandbox> {
+  const backend = DirectBackend.open(cfg.rootPath, { readonly: cfg.rootReadonly });
+  const rootNode = await backend.root();
+  if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
+  const vfs = new Vfs(new BackendInode(backend, rootNode));
+  const consoleState = cfg.console ? new ConsoleState() : null;
+  const flagsFor = (i: number) => (cfg.console ? abi.O_RDWR : i === 0 ? abi.O_RDONLY : abi.O_WRONLY);
+  const stdio: File[] = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, flagsFor(i), ['stdin', 'stdout', 'stderr'][i], consoleState));
+  const openTty = (flags: number, path: string): File | Errno => (consoleState ? new HostStreamFile(cfg.stdioFds[0], (flags & abi.O_ACCMODE) | 0, path, consoleState) : ENXIO);
+  const rlimits = defaultRlimits();
+  for (const r of cfg.rlimits) {
+    const idx = abi.RLIMIT_NAMES.indexOf(r.type);
+    if (idx >= 0) rlimits[idx] = { cur: rlimValue(r.soft), max: rlimValue(r.hard) };
+  }
+  const config: KernelConfig = {
+    hostname: cfg.hostname,
+    totalMemory: cfg.totalMemory,
+    cpuNum: cfg.cpuNum,
+    creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids },
+    rlimits,
+    umask: cfg.umask,
+  };
+  const k = new Kernel(config, vfs, logs, openTty);
+  vfs.mount('/proc', makeProcfs(() => k));
+  vfs.mount('/dev', makeDevfs(openTty));
+  return {
+    kernel: k,
+    stdio,
+    close: () => backend.close(),
+  };
+}
+

@@ -1,0 +1,95 @@
+// A process's file descriptor table: fd → (open file description, FD_CLOEXEC).
+//
+// Contract: the lowest free fd is allocated, as Linux does; the table holds one
+// reference on each File and drops it on close. RLIMIT_NOFILE bounds fds (EMFILE).
+
+import { EBADF, EMFILE, Errno } from './errno.js';
+import type { File, MaybeAsync } from './files/file.js';
+
+interface Slot {
+  file: File;
+  cloexec: boolean;
+}
+
+export class FdTable {
+  private readonly slots: (Slot | undefined)[] = [];
+
+  constructor(public limit: number) {}
+
+  get(fd: number): File | Errno {
+    const s = fd >= 0 ? this.slots[fd] : undefined;
+    return s ? s.file : EBADF;
+  }
+
+  cloexec(fd: number): boolean | Errno {
+    const s = fd >= 0 ? this.slots[fd] : undefined;
+    return s ? s.cloexec : EBADF;
+  }
+
+  setCloexec(fd: number, on: boolean): 0 | Errno {
+    const s = fd >= 0 ? this.slots[fd] : undefined;
+    if (!s) return EBADF;
+    s.cloexec = on;
+    return 0;
+  }
+
+  /** Install `file` (taking over the caller's reference) at the lowest fd >= minFd. */
+  install(file: File, cloexec: boolean, minFd = 0): number | Errno {
+    for (let fd = minFd; fd < this.limit; fd++) {
+      if (!this.slots[fd]) {
+        this.slots[fd] = { file, cloexec };
+        return fd;
+      }
+    }
+    void file.unref();
+    return EMFILE;
+  }
+
+  /** Put `file` at exactly `fd` (dup2/dup3), closing what was there. */
+  installAt(fd: number, file: File, cloexec: boolean): MaybeAsync<number | Errno> {
+    if (fd < 0 || fd >= this.limit) {
+      void file.unref();
+      return EBADF;
+    }
+    const old = this.slots[fd];
+    this.slots[fd] = { file, cloexec };
+    if (old) {
+      const r = old.file.unref();
+      if (r instanceof Promise) return r.then(() => fd);
+    }
+    return fd;
+  }
+
+  close(fd: number): MaybeAsync<0 | Errno> {
+    const s = fd >= 0 ? this.slots[fd] : undefined;
+    if (!s) return EBADF;
+    this.slots[fd] = undefined;
+    const r = s.file.unref();
+    return r instanceof Promise ? r.then(() => 0 as const) : 0;
+  }
+
+  /** Every open fd, ascending. */
+  fds(): number[] {
+    const out: number[] = [];
+    this.slots.forEach((s, fd) => s && out.push(fd));
+    return out;
+  }
+
+  /** A copy for fork: same open file descriptions, one more reference each. */
+  fork(): FdTable {
+    const t = new FdTable(this.limit);
+    this.slots.forEach((s, fd) => {
+      if (s) t.slots[fd] = { file: s.file.ref(), cloexec: s.cloexec };
+    });
+    return t;
+  }
+
+  /** Close every FD_CLOEXEC fd (execve). */
+  async closeOnExec(): Promise<void> {
+    for (const fd of this.fds()) if (this.slots[fd]!.cloexec) await this.close(fd);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const fd of this.fds()) await this.close(fd);
+  }
+}

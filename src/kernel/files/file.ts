@@ -1,0 +1,115 @@
+// An open file description (Linux's struct file): what an fd refers to.
+//
+// Contract (DESIGN.md §9.6): every operation has Linux's default here (read of
+// a file that can't be read → EBADF/EINVAL, lseek → ESPIPE, ioctl → ENOTTY,
+// getdents → ENOTDIR); file types override only what they do. Files see bytes,
+// never guest addresses: the system call layer copies in and out.
+// Operations may complete later (a Promise): the calling thread then blocks
+// without holding its vCPU.
+
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, Errno } from '../errno.js';
+import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH } from '../abi.js';
+import type { Attr, DirEntry } from '../vfs/backend.js';
+import type { Dentry } from '../vfs/inode.js';
+
+export type MaybeAsync<T> = T | Promise<T>;
+
+/** Terminal state a file may expose (issue 7 grows this into a line discipline). */
+export interface TerminalOps {
+  termios(): Uint8Array;
+  setTermios(bytes: Uint8Array): 0 | Errno;
+  winsize(): Uint8Array;
+}
+
+export abstract class File {
+  /** O_ACCMODE bits and status flags (O_APPEND, O_NONBLOCK...) as F_GETFL reports them. */
+  flags: number;
+  /** The guest path this file was opened by, for /proc/PID/fd and strace. */
+  path: string;
+  /** The name it was opened by, for *at() calls relative to a directory fd and fchdir. */
+  dentry?: Dentry;
+  private refs = 1;
+
+  constructor(flags: number, path: string) {
+    this.flags = flags;
+    this.path = path;
+  }
+
+  get readable(): boolean {
+    const acc = this.flags & O_ACCMODE;
+    return (this.flags & O_PATH) === 0 && (acc === O_RDONLY || acc === O_RDWR);
+  }
+
+  get writable(): boolean {
+    const acc = this.flags & O_ACCMODE;
+    return (this.flags & O_PATH) === 0 && (acc === O_WRONLY || acc === O_RDWR);
+  }
+
+  /** Read at most `len` bytes at the file position (advancing it). */
+  read(_len: number): MaybeAsync<Uint8Array | Errno> {
+    return EINVAL;
+  }
+
+  /** Write `data` at the file position (or the end, with O_APPEND); the count written. */
+  write(_data: Uint8Array): MaybeAsync<number | Errno> {
+    return EINVAL;
+  }
+
+  pread(_len: number, _offset: number): MaybeAsync<Uint8Array | Errno> {
+    return ESPIPE;
+  }
+
+  pwrite(_data: Uint8Array, _offset: number): MaybeAsync<number | Errno> {
+    return ESPIPE;
+  }
+
+  /** New file position per SEEK_*. */
+  lseek(_offset: number, _whence: number): MaybeAsync<number | Errno> {
+    return ESPIPE;
+  }
+
+  abstract getattr(): MaybeAsync<Attr | Errno>;
+
+  /** Directory entries from the current position, at most about `maxBytes` worth. */
+  readdir(_maxBytes: number): MaybeAsync<DirEntry[] | Errno> {
+    return ENOTDIR;
+  }
+
+  /** Move a directory's position past the entries returned (their `next` cookie). */
+  seekdir(_cookie: number): void {}
+
+  fsync(): MaybeAsync<0 | Errno> {
+    return EINVAL;
+  }
+
+  /** Terminal behaviour, when this file is a terminal; ioctls get ENOTTY otherwise. */
+  terminal(): TerminalOps | Errno {
+    return ENOTTY;
+  }
+
+  /** Bytes readable without blocking (FIONREAD), when known. */
+  readableBytes(): number | Errno {
+    return ENOTTY;
+  }
+
+  /** Called once, when the last reference (fd or otherwise) goes away. */
+  protected release(): MaybeAsync<void> {}
+
+  ref(): this {
+    this.refs++;
+    return this;
+  }
+
+  unref(): MaybeAsync<void> {
+    if (--this.refs === 0) return this.release();
+  }
+
+  /** EBADF unless open for reading: the common check of read(2). */
+  static checkReadable(f: File): Errno | undefined {
+    return f.readable ? undefined : EBADF;
+  }
+
+  static checkWritable(f: File): Errno | undefined {
+    return f.writable ? undefined : EBADF;
+  }
+}

@@ -1,0 +1,138 @@
+// Signal generation and delivery (Linux's kernel/signal.c, riscv64's
+// arch/riscv/kernel/signal.c).
+//
+// Contract: a signal is pending on a thread or its process until a thread
+// that does not block it returns to user mode; then its action runs: ignore,
+// the default action (terminate, terminate with core, stop, continue), or the
+// guest's handler on a riscv64 rt_sigframe. SIGKILL and SIGSTOP can't be
+// blocked, caught or ignored.
+
+import * as abi from './abi.js';
+import { Process, Task } from './task.js';
+import { StructWriter, StructReader } from './usercopy.js';
+import { Errno } from './errno.js';
+
+export const enum DefaultAction {
+  Terminate,
+  Core,
+  Ignore,
+  Stop,
+  Continue,
+}
+
+export function defaultAction(sig: number): DefaultAction {
+  switch (sig) {
+    case abi.SIGCHLD:
+    case abi.SIGURG:
+    case abi.SIGWINCH:
+      return DefaultAction.Ignore;
+    case abi.SIGCONT:
+      return DefaultAction.Continue;
+    case abi.SIGSTOP:
+    case abi.SIGTSTP:
+    case abi.SIGTTIN:
+    case abi.SIGTTOU:
+      return DefaultAction.Stop;
+    case abi.SIGQUIT:
+    case abi.SIGILL:
+    case abi.SIGTRAP:
+    case abi.SIGABRT:
+    case abi.SIGBUS:
+    case abi.SIGFPE:
+    case abi.SIGSEGV:
+    case abi.SIGXCPU:
+    case abi.SIGXFSZ:
+    case abi.SIGSYS:
+      return DefaultAction.Core;
+    default:
+      return DefaultAction.Terminate;
+  }
+}
+
+export function sigbit(sig: number): bigint {
+  return 1n << BigInt(sig - 1);
+}
+
+export const UNBLOCKABLE = sigbit(abi.SIGKILL) | sigbit(abi.SIGSTOP);
+
+/** Would delivering `sig` to `proc` do nothing at all (ignored)? */
+export function isIgnored(proc: Process, sig: number): boolean {
+  if (sig === abi.SIGKILL || sig === abi.SIGSTOP) return false;
+  const act = proc.sigactions[sig];
+  if (act.handler === abi.SIG_IGN) return true;
+  return act.handler === abi.SIG_DFL && defaultAction(sig) === DefaultAction.Ignore;
+}
+
+/** Details carried with a signal into the handler's siginfo. */
+export interface SigInfo {
+  signo: number;
+  code: number;
+  pid?: number;
+  uid?: number;
+  addr?: number;
+}
+
+/** siginfo_t: 128 bytes; si_signo, si_errno, si_code, then the union at 16. */
+export const SIGINFO = { size: 128, si_signo: 0, si_errno: 4, si_code: 8, si_pid: 16, si_uid: 20, si_addr: 16 } as const;
+
+export function encodeSiginfo(info: SigInfo): Uint8Array {
+  const w = new StructWriter(SIGINFO.size).i32(SIGINFO.si_signo, info.signo).i32(SIGINFO.si_code, info.code);
+  if (info.addr !== undefined) w.u64(SIGINFO.si_addr, info.addr);
+  else w.i32(SIGINFO.si_pid, info.pid ?? 0).u32(SIGINFO.si_uid, info.uid ?? 0);
+  return w.bytes;
+}
+
+/**
+ * riscv64's struct rt_sigframe: siginfo (128 bytes), then ucontext:
+ * uc_flags, uc_link, uc_stack (24 bytes), uc_sigmask (8 bytes, padded to
+ * 128), uc_mcontext at 16-byte alignment: sc_regs (pc, x1..x31), then the
+ * D-extension state f0..f31 and fcsr, padded to the Q-extension union's 528 bytes.
+ */
+export const SIGFRAME = {
+  info: 0,
+  uc: 128,
+  uc_flags: 128 + 0,
+  uc_link: 128 + 8,
+  uc_stack: 128 + 16,
+  uc_sigmask: 128 + 40,
+  mcontext: 128 + 176,
+  regs: 128 + 176,
+  fpregs: 128 + 176 + 256,
+  fcsr: 128 + 176 + 256 + 256,
+  size: 128 + 176 + 256 + 528,
+} as const;
+
+/** Build the frame's bytes for `task` about to run a handler. */
+export function encodeSigframe(task: Task, info: SigInfo, savedMask: bigint, altstack: { sp: number; flags: number; size: number }): Uint8Array {
+  const w = new StructWriter(SIGFRAME.size);
+  w.bytes.set(encodeSiginfo(info), SIGFRAME.info);
+  w.u64(SIGFRAME.uc_stack, altstack.sp).i32(SIGFRAME.uc_stack + 8, altstack.flags).u64(SIGFRAME.uc_stack + 16, altstack.size);
+  w.u64(SIGFRAME.uc_sigmask, savedMask);
+  const r = task.regs;
+  w.u64(SIGFRAME.regs, r.pc);
+  for (let i = 1; i < 32; i++) {
+    w.u32(SIGFRAME.regs + 8 * i, r.x[2 * i]).u32(SIGFRAME.regs + 8 * i + 4, r.x[2 * i + 1]);
+  }
+  for (let i = 0; i < 32; i++) {
+    w.u32(SIGFRAME.fpregs + 8 * i, r.fbits[2 * i]).u32(SIGFRAME.fpregs + 8 * i + 4, r.fbits[2 * i + 1]);
+  }
+  w.u32(SIGFRAME.fcsr, r.fcsr);
+  return w.bytes;
+}
+
+/** Restore registers and return the signal mask saved in a frame (rt_sigreturn). */
+export function decodeSigframe(task: Task, frame: Uint8Array): bigint | Errno {
+  const rd = new StructReader(frame);
+  const r = task.regs;
+  r.pc = rd.u64(SIGFRAME.regs);
+  for (let i = 1; i < 32; i++) {
+    r.x[2 * i] = rd.i32(SIGFRAME.regs + 8 * i);
+    r.x[2 * i + 1] = rd.i32(SIGFRAME.regs + 8 * i + 4);
+  }
+  for (let i = 0; i < 32; i++) {
+    r.fbits[2 * i] = rd.i32(SIGFRAME.fpregs + 8 * i);
+    r.fbits[2 * i + 1] = rd.i32(SIGFRAME.fpregs + 8 * i + 4);
+  }
+  r.fcsr = rd.u32(SIGFRAME.fcsr) & 0xff;
+  return rd.big(SIGFRAME.uc_sigmask) & ~UNBLOCKABLE;
+}

@@ -1,0 +1,167 @@
+// The system call layer: one dispatcher for every call (DESIGN.md §9.1-3).
+//
+// Contract:
+// - The table (table.ts) is data: one row per riscv64 number, naming the
+//   handler and its argument formats, or the errno and reason when the call is
+//   unsupported. It drives --strace and the listing of supported calls.
+// - Handlers decode arguments and call shared helpers; they return a value or
+//   an Errno (never throw one). This dispatcher alone writes a0: -errno for an
+//   Errno. Anything a handler throws is a kernel bug: logged loudly with the
+//   call, and the process is killed with SIGSYS rather than given a guess.
+// - A handler may return a Promise: the thread then blocks without holding
+//   the vCPU, and resumes with the result.
+
+import { ENOSYS, isErrno } from '../errno.js';
+import type { Kernel } from '../kernel.js';
+import { Task, TaskState } from '../task.js';
+import * as abi from '../abi.js';
+import { SYSCALLS, SyscallRow, ArgFormat } from './table.js';
+import { SysCtx, NORETURN, SysResult } from './context.js';
+
+export class SyscallDispatcher {
+  private readonly reported = new Set<number>();
+  private readonly table: (SyscallRow | undefined)[] = [];
+  private readonly interrupters = new Map<Task, () => void>();
+
+  constructor(private readonly kernel: Kernel) {
+    for (const row of SYSCALLS) this.table[row.nr] = row;
+  }
+
+  /** Handle the system call `task` stopped on. True when the task blocked. */
+  dispatch(task: Task): boolean {
+    const regs = task.regs;
+    const nr = regs.getU(17);
+    const row = nr < this.table.length ? this.table[nr] : undefined;
+    const ctx = new SysCtx(this.kernel, task);
+    const enter = this.kernel.logs.strace ? this.formatEnter(ctx, nr, row) : '';
+    let result: SysResult | Promise<SysResult>;
+    if (!row || !row.handler) {
+      this.reportUnsupported(nr, row);
+      result = row?.errno ?? ENOSYS;
+    } else {
+      try {
+        result = row.handler(ctx);
+      } catch (e) {
+        this.kernelBug(task, row, e);
+        return true;
+      }
+    }
+    if (result instanceof Promise) {
+      task.state = TaskState.Blocked;
+      result.then(
+        (r) => {
+          this.interrupters.delete(task);
+          if (task.state !== TaskState.Blocked) return;
+          this.complete(task, r, enter, row);
+          this.kernel.wake(task);
+        },
+        (e) => {
+          this.interrupters.delete(task);
+          this.kernelBug(task, row!, e);
+        },
+      );
+      return true;
+    }
+    this.complete(task, result, enter, row);
+    return false;
+  }
+
+  /**
+   * Register how to cut short the blocking call `task` is in (a sleep, a
+   * read), so a signal can interrupt it.
+   */
+  onInterrupt(task: Task, cancel: () => void): void {
+    this.interrupters.set(task, cancel);
+  }
+
+  /** A signal arrived for blocked `task`: cut its call short (EINTR). */
+  interrupt(task: Task): void {
+    const cancel = this.interrupters.get(task);
+    if (cancel) {
+      this.interrupters.delete(task);
+      cancel();
+    }
+  }
+
+  private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {
+    if (r !== NORETURN) {
+      if (isErrno(r)) task.regs.setS(10, -r.code);
+      else if (typeof r === 'bigint') task.regs.setBig(10, r);
+      else task.regs.setS(10, r);
+    }
+    if (this.kernel.logs.strace) {
+      const res = r === NORETURN ? '?' : isErrno(r) ? `-1 ${r.name}` : typeof r === 'bigint' ? r.toString() : formatResult(r, row);
+      this.kernel.logs.strace(`${enter} = ${res}`);
+    }
+  }
+
+  private reportUnsupported(nr: number, row: SyscallRow | undefined): void {
+    if (this.reported.has(nr)) return;
+    this.reported.add(nr);
+    const name = row?.name ?? `syscall ${nr}`;
+    const why = row?.reason ? `: ${row.reason}` : '';
+    this.kernel.logs.user(`Unsupported syscall ${name} (${nr})${why}; returning ${(row?.errno ?? ENOSYS).name}`);
+  }
+
+  private kernelBug(task: Task, row: SyscallRow | undefined, e: unknown): void {
+    const what = row ? row.name : 'unknown';
+    this.kernel.logs.error(`KERNEL BUG in ${what} (pid ${task.process.pid}, tid ${task.tid}): ${e instanceof Error ? e.stack : String(e)}`);
+    this.kernel.exitProcess(task.process, abi.signalStatus(abi.SIGSYS, true));
+  }
+
+  private formatEnter(ctx: SysCtx, nr: number, row: SyscallRow | undefined): string {
+    const name = row?.name ?? `syscall_${nr}`;
+    const fmts: ArgFormat[] = row?.args ?? [];
+    const args = fmts.map((f, i) => formatArg(ctx, f, i));
+    return `[${ctx.proc.pid}:${ctx.task.tid}] ${name}(${args.join(', ')})`;
+  }
+}
+
+function formatResult(r: number, row: SyscallRow | undefined): string {
+  return row?.ret === 'hex' ? '0x' + r.toString(16) : String(r);
+}
+
+function formatArg(ctx: SysCtx, f: ArgFormat, i: number): string {
+  switch (f) {
+    case 'fd':
+    case 'int':
+      return String(ctx.i32(i));
+    case 'dirfd':
+      return ctx.i32(i) === abi.AT_FDCWD ? 'AT_FDCWD' : String(ctx.i32(i));
+    case 'uint':
+    case 'size':
+      return String(ctx.u(i));
+    case 'hex':
+    case 'ptr':
+      return '0x' + ctx.u(i).toString(16);
+    case 'oct':
+      return '0' + ctx.u(i).toString(8);
+    case 'signal':
+      return abi.SIGNAL_NAMES[ctx.i32(i)] || String(ctx.i32(i));
+    case 'str': {
+      const s = ctx.proc.user.readCString(ctx.u(i), 4096);
+      if (isErrno(s)) return '0x' + ctx.u(i).toString(16);
+      return JSON.stringify(s.length > 64 ? s.slice(0, 64) + '...' : s);
+    }
+    case 'oflags':
+      return formatOpenFlags(ctx.i32(i));
+  }
+}
+
+function formatOpenFlags(flags: number): string {
+  const acc = ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][flags & abi.O_ACCMODE];
+  const names: [number, string][] = [
+    [abi.O_CREAT, 'O_CREAT'],
+    [abi.O_EXCL, 'O_EXCL'],
+    [abi.O_NOCTTY, 'O_NOCTTY'],
+    [abi.O_TRUNC, 'O_TRUNC'],
+    [abi.O_APPEND, 'O_APPEND'],
+    [abi.O_NONBLOCK, 'O_NONBLOCK'],
+    [abi.O_DIRECTORY, 'O_DIRECTORY'],
+    [abi.O_NOFOLLOW, 'O_NOFOLLOW'],
+    [abi.O_CLOEXEC, 'O_CLOEXEC'],
+    [abi.O_PATH, 'O_PATH'],
+  ];
+  return [acc, ...names.filter(([b]) => (flags & b) === b).map(([, n]) => n)].join('|');
+}
+

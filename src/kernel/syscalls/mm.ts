@@ -1,0 +1,105 @@
+// Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise.
+
+import * as abi from '../abi.js';
+import { EACCES, EINVAL, ENODEV, ENOMEM, Errno, isErrno } from '../errno.js';
+import { pageAlignUp } from '../mm.js';
+import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
+import { SysCtx, SysResult } from './context.js';
+
+export function sys_brk(c: SysCtx): SysResult {
+  const mm = c.proc.mm;
+  const req = c.u(0);
+  return req === 0 ? mm.brkEnd : mm.brk(req);
+}
+
+export async function sys_mmap(c: SysCtx): Promise<SysResult> {
+  const addr = c.u(0);
+  const len = c.u(1);
+  const prot = c.i32(2);
+  const flags = c.i32(3);
+  const fd = c.i32(4);
+  const offset = c.u(5);
+  const mm = c.proc.mm;
+  if (len === 0 || addr % PAGE_SIZE || offset % PAGE_SIZE) return EINVAL;
+  if (len > GUEST_VA_LIMIT) return ENOMEM;
+  const type = flags & abi.MAP_TYPE;
+  if (type !== abi.MAP_PRIVATE && type !== abi.MAP_SHARED && type !== abi.MAP_SHARED_VALIDATE) return EINVAL;
+  const anon = (flags & abi.MAP_ANONYMOUS) !== 0;
+  let fileData: Uint8Array | undefined;
+  let name = '';
+  if (!anon) {
+    const f = c.proc.fds.get(fd);
+    if (isErrno(f)) return f;
+    if (!f.readable) return EACCES;
+    if (type !== abi.MAP_PRIVATE && prot & abi.PROT_WRITE) return ENODEV; // shared writable file mappings: not yet
+    const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
+    if (isErrno(data)) return data === Errno.of(29) ? ENODEV : data;
+    fileData = data;
+    name = f.path;
+  }
+  let at: number;
+  if (flags & abi.MAP_FIXED_NOREPLACE) {
+    const r = mm.mapNoReplace(addr, len, prot, name);
+    if (r !== 0) return r;
+    at = addr;
+  } else if (flags & abi.MAP_FIXED) {
+    const r = mm.mapFixed(addr, len, prot, name);
+    if (r !== 0) return r;
+    at = addr;
+  } else {
+    const r = mm.mapAnywhere(len, prot, name, addr);
+    if (isErrno(r)) return r;
+    at = r;
+  }
+  if (fileData && fileData.length > 0) {
+    // The kernel fills the pages whatever their protection.
+    mm.mem.u8.set(fileData.subarray(0, pageAlignUp(len)), at);
+    if (prot & abi.PROT_EXEC) c.kernel.cpu.invalidateCode(at, fileData.length);
+  }
+  return at;
+}
+
+export function sys_munmap(c: SysCtx): SysResult {
+  return c.proc.mm.unmap(c.u(0), c.u(1));
+}
+
+export function sys_mprotect(c: SysCtx): SysResult {
+  const prot = c.i32(2);
+  if (prot & ~(abi.PROT_READ | abi.PROT_WRITE | abi.PROT_EXEC | 0x01000000 | 0x02000000)) return EINVAL;
+  return c.proc.mm.protect(c.u(0), c.u(1), prot & 7);
+}
+
+/** mremap: grow or shrink in place when possible, else move (MREMAP_MAYMOVE). */
+export function sys_mremap(c: SysCtx): SysResult {
+  const old = c.u(0);
+  const oldLen = pageAlignUp(c.u(1));
+  const newLen = pageAlignUp(c.u(2));
+  const flags = c.i32(3);
+  const mm = c.proc.mm;
+  if (old % PAGE_SIZE || newLen === 0 || flags & ~(abi.MREMAP_MAYMOVE | abi.MREMAP_FIXED)) return EINVAL;
+  if (flags & abi.MREMAP_FIXED) return EINVAL;
+  const vma = mm.mappings().find((v) => v.start <= old && old < v.end);
+  if (!vma || old + oldLen > vma.end) return EFAULT_MREMAP;
+  if (newLen <= oldLen) {
+    if (newLen < oldLen) mm.unmap(old + newLen, oldLen - newLen);
+    return old;
+  }
+  if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= GUEST_VA_LIMIT) {
+    const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name);
+    return r === 0 ? old : r;
+  }
+  if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
+  const at = mm.mapAnywhere(newLen, vma.prot, vma.name);
+  if (isErrno(at)) return at;
+  mm.mem.u8.copyWithin(at, old, old + oldLen);
+  mm.unmap(old, oldLen);
+  return at;
+}
+
+const EFAULT_MREMAP = Errno.of(14);
+
+export function sys_madvise(c: SysCtx): SysResult {
+  if (c.u(0) % PAGE_SIZE) return EINVAL;
+  return 0;
+}
+

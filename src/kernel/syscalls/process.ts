@@ -1,0 +1,193 @@
+// Process and identity system calls: exit, ids, limits, uname, sysinfo,
+// getrandom, affinity, prctl, execve.
+
+import { randomFillSync } from 'node:crypto';
+import * as abi from '../abi.js';
+import { EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../errno.js';
+import { StructReader, StructWriter } from '../usercopy.js';
+import { NORETURN, SysCtx, SysResult } from './context.js';
+
+export function sys_exit(c: SysCtx): SysResult {
+  const t = c.task;
+  if (t.clearChildTid) c.user.writeU32(t.clearChildTid, 0);
+  c.kernel.exitThread(t, c.i32(0) & 0xff);
+  return NORETURN;
+}
+
+export function sys_exit_group(c: SysCtx): SysResult {
+  c.kernel.exitProcess(c.proc, abi.exitStatus(c.i32(0) & 0xff));
+  return NORETURN;
+}
+
+export const sys_getpid = (c: SysCtx): SysResult => c.proc.pid;
+export const sys_gettid = (c: SysCtx): SysResult => c.task.tid;
+export const sys_getppid = (c: SysCtx): SysResult => c.proc.ppid;
+export const sys_getuid = (c: SysCtx): SysResult => c.proc.creds.ruid;
+export const sys_geteuid = (c: SysCtx): SysResult => c.proc.creds.euid;
+export const sys_getgid = (c: SysCtx): SysResult => c.proc.creds.rgid;
+export const sys_getegid = (c: SysCtx): SysResult => c.proc.creds.egid;
+export const sys_getpgid = (c: SysCtx): SysResult => (c.i32(0) === 0 || c.i32(0) === c.proc.pid ? c.proc.pgid : ESRCH);
+export const sys_getsid = (c: SysCtx): SysResult => (c.i32(0) === 0 || c.i32(0) === c.proc.pid ? c.proc.sid : ESRCH);
+
+function writeIds(c: SysCtx, ids: number[]): SysResult {
+  for (let i = 0; i < 3; i++) {
+    const r = c.user.writeU32(c.u(i), ids[i]);
+    if (isErrno(r)) return r;
+  }
+  return 0;
+}
+
+export const sys_getresuid = (c: SysCtx): SysResult => writeIds(c, [c.proc.creds.ruid, c.proc.creds.euid, c.proc.creds.suid]);
+export const sys_getresgid = (c: SysCtx): SysResult => writeIds(c, [c.proc.creds.rgid, c.proc.creds.egid, c.proc.creds.sgid]);
+
+export function sys_getgroups(c: SysCtx): SysResult {
+  const n = c.i32(0);
+  const groups = c.proc.creds.groups;
+  if (n < 0) return EINVAL;
+  if (n === 0) return groups.length;
+  if (n < groups.length) return EINVAL;
+  const w = new StructWriter(groups.length * 4);
+  groups.forEach((g, i) => w.u32(i * 4, g));
+  const r = c.user.copyOut(c.u(1), w.bytes);
+  return isErrno(r) ? r : groups.length;
+}
+
+export function sys_set_tid_address(c: SysCtx): SysResult {
+  c.task.clearChildTid = c.u(0);
+  return c.task.tid;
+}
+
+export function sys_set_robust_list(c: SysCtx): SysResult {
+  if (c.u(1) !== 24) return EINVAL; // sizeof(struct robust_list_head)
+  c.task.robustList = c.u(0);
+  c.task.robustListLen = c.u(1);
+  return 0;
+}
+
+export function sys_prlimit64(c: SysCtx): SysResult {
+  const pid = c.i32(0);
+  const res = c.u32(1);
+  if (pid !== 0 && pid !== c.proc.pid) return ESRCH;
+  if (res >= abi.RLIM_NLIMITS) return EINVAL;
+  const lim = c.proc.rlimits[res];
+  const newAddr = c.u(2);
+  const oldAddr = c.u(3);
+  let next: { cur: bigint; max: bigint } | undefined;
+  if (newAddr) {
+    const b = c.user.copyIn(newAddr, 16);
+    if (isErrno(b)) return b;
+    const rd = new StructReader(b);
+    next = { cur: rd.big(0), max: rd.big(8) };
+    if (next.cur > next.max) return EINVAL;
+    if (next.max > lim.max && c.proc.creds.euid !== 0) return EPERM;
+  }
+  if (oldAddr) {
+    const r = c.user.copyOut(oldAddr, new StructWriter(16).u64(0, lim.cur).u64(8, lim.max).bytes);
+    if (isErrno(r)) return r;
+  }
+  if (next) {
+    c.proc.rlimits[res] = next;
+    if (res === abi.RLIMIT_NOFILE) c.proc.fds.limit = c.kernel.nofileLimit(c.proc.rlimits);
+  }
+  return 0;
+}
+
+export function sys_getrlimit(c: SysCtx): SysResult {
+  const res = c.u32(0);
+  if (res >= abi.RLIM_NLIMITS) return EINVAL;
+  const lim = c.proc.rlimits[res];
+  const r = c.user.copyOut(c.u(1), new StructWriter(16).u64(0, lim.cur).u64(8, lim.max).bytes);
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_uname(c: SysCtx): SysResult {
+  const U = abi.UTSNAME;
+  const w = new StructWriter(U.size)
+    .str(U.sysname, 'Linux', U.field)
+    .str(U.nodename, c.kernel.config.hostname, U.field)
+    .str(U.release, '6.1.0', U.field)
+    .str(U.version, '#1 SMP tsvisor', U.field)
+    .str(U.machine, 'riscv64', U.field)
+    .str(U.domainname, '(none)', U.field);
+  const r = c.user.copyOut(c.u(0), w.bytes);
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_sysinfo(c: SysCtx): SysResult {
+  const S = abi.SYSINFO;
+  const k = c.kernel;
+  const total = k.config.totalMemory;
+  const w = new StructWriter(S.size)
+    .u64(S.uptime, Math.floor((Date.now() - k.bootTime) / 1000))
+    .u64(S.totalram, total)
+    .u64(S.freeram, Math.max(0, total - k.account.used))
+    .u16(S.procs, k.processStats().length)
+    .u32(S.mem_unit, 1);
+  const r = c.user.copyOut(c.u(0), w.bytes);
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_getrandom(c: SysCtx): SysResult {
+  const len = Math.min(c.u(1), 1 << 25);
+  const flags = c.u32(2);
+  if (flags & ~(abi.GRND_NONBLOCK | abi.GRND_RANDOM | abi.GRND_INSECURE)) return EINVAL;
+  const r = c.user.copyOut(c.u(0), randomFillSync(new Uint8Array(len)));
+  return isErrno(r) ? r : len;
+}
+
+export function sys_sched_getaffinity(c: SysCtx): SysResult {
+  const pid = c.i32(0);
+  if (pid !== 0 && !c.kernel.processes.get(pid)?.alive) return ESRCH;
+  const size = c.u(1);
+  const n = c.kernel.config.cpuNum;
+  const bytes = Math.ceil(n / 64) * 8;
+  if (size < bytes || size % 8) return EINVAL;
+  const mask = new Uint8Array(bytes);
+  for (let i = 0; i < n; i++) mask[i >> 3] |= 1 << (i & 7);
+  const r = c.user.copyOut(c.u(2), mask);
+  return isErrno(r) ? r : bytes;
+}
+
+export const sys_sched_yield = (_c: SysCtx): SysResult => 0;
+
+export function sys_prctl(c: SysCtx): SysResult {
+  const opt = c.i32(0);
+  switch (opt) {
+    case 15: // PR_SET_NAME
+      return 0;
+    case 16: {
+      // PR_GET_NAME
+      const name = (c.proc.exePath.split('/').pop() ?? '').slice(0, 15);
+      const r = c.user.copyOut(c.u(1), Buffer.from(name + '\0'));
+      return isErrno(r) ? r : 0;
+    }
+    case 38: // PR_SET_NO_NEW_PRIVS
+      return c.u(1) === 1 ? 0 : EINVAL;
+    case 39: // PR_GET_NO_NEW_PRIVS
+      return 1;
+    case 4: // PR_SET_DUMPABLE
+    case 3: // PR_GET_DUMPABLE
+      return opt === 3 ? 1 : 0;
+    default:
+      return EINVAL;
+  }
+}
+
+/** execve: replaces the image; argv/envp limits as Linux's (MAX_ARG_STRLEN-ish). */
+export async function sys_execve(c: SysCtx): Promise<SysResult> {
+  const path = c.user.readCString(c.u(0));
+  if (isErrno(path)) return path;
+  const argv = c.user.readStringArray(c.u(1), 65536, 2 << 20);
+  if (isErrno(argv)) return argv === E2BIG ? E2BIG : argv;
+  const envp = c.user.readStringArray(c.u(2), 65536, 2 << 20);
+  if (isErrno(envp)) return envp;
+  if (c.proc.threads.size > 1) return EAGAIN; // multi-threaded exec arrives with issue 6
+  const r = await c.kernel.execve(c.task, path, argv, envp);
+  return r === 0 ? NORETURN : r;
+}
+
+export function sys_riscv_flush_icache(c: SysCtx): SysResult {
+  c.kernel.cpu.flushCode();
+  return 0;
+}
+

@@ -1,0 +1,112 @@
+// The riscv64 system call table (asm-generic/unistd.h numbers), as data.
+//
+// Each row names the call, its argument formats (for --strace), and either
+// its handler or the errno it returns with the reason. Numbers absent from
+// the table return ENOSYS. `tsvisor syscalls` lists this table.
+
+import { ENOSYS, EPERM, Errno } from '../errno.js';
+import type { SysCtx, SysResult } from './context.js';
+import * as fs from './fs.js';
+import * as mm from './mm.js';
+import * as proc from './process.js';
+import * as sig from './signal.js';
+import * as time from './time.js';
+
+export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
+
+export interface SyscallRow {
+  nr: number;
+  name: string;
+  args: ArgFormat[];
+  handler?: (c: SysCtx) => SysResult | Promise<SysResult>;
+  /** How to print the result (default decimal). */
+  ret?: 'hex';
+  /** For unsupported calls: what they return, and why. */
+  errno?: Errno;
+  reason?: string;
+}
+
+function row(nr: number, name: string, args: ArgFormat[], handler: SyscallRow['handler'], ret?: 'hex'): SyscallRow {
+  return { nr, name, args, handler, ret };
+}
+
+function unsupported(nr: number, name: string, args: ArgFormat[], errno: Errno, reason: string): SyscallRow {
+  return { nr, name, args, errno, reason };
+}
+
+export const SYSCALLS: readonly SyscallRow[] = [
+  row(17, 'getcwd', ['ptr', 'size'], fs.sys_getcwd),
+  row(23, 'dup', ['fd'], fs.sys_dup),
+  row(24, 'dup3', ['fd', 'fd', 'oflags'], fs.sys_dup3),
+  row(25, 'fcntl', ['fd', 'int', 'hex'], fs.sys_fcntl),
+  row(29, 'ioctl', ['fd', 'hex', 'hex'], fs.sys_ioctl),
+  row(48, 'faccessat', ['dirfd', 'str', 'int'], (c) => fs.sys_faccessat(c)),
+  row(49, 'chdir', ['str'], fs.sys_chdir),
+  row(50, 'fchdir', ['fd'], fs.sys_fchdir),
+  row(56, 'openat', ['dirfd', 'str', 'oflags', 'oct'], fs.sys_openat),
+  row(57, 'close', ['fd'], fs.sys_close),
+  row(61, 'getdents64', ['fd', 'ptr', 'size'], fs.sys_getdents64),
+  row(62, 'lseek', ['fd', 'int', 'int'], fs.sys_lseek),
+  row(63, 'read', ['fd', 'ptr', 'size'], fs.sys_read),
+  row(64, 'write', ['fd', 'ptr', 'size'], fs.sys_write),
+  row(65, 'readv', ['fd', 'ptr', 'int'], fs.sys_readv),
+  row(66, 'writev', ['fd', 'ptr', 'int'], fs.sys_writev),
+  row(67, 'pread64', ['fd', 'ptr', 'size', 'int'], fs.sys_pread64),
+  row(68, 'pwrite64', ['fd', 'ptr', 'size', 'int'], fs.sys_pwrite64),
+  row(69, 'preadv', ['fd', 'ptr', 'int', 'int'], fs.sys_preadv),
+  row(70, 'pwritev', ['fd', 'ptr', 'int', 'int'], fs.sys_pwritev),
+  row(78, 'readlinkat', ['dirfd', 'str', 'ptr', 'size'], fs.sys_readlinkat),
+  row(79, 'newfstatat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_newfstatat),
+  row(80, 'fstat', ['fd', 'ptr'], fs.sys_fstat),
+  row(93, 'exit', ['int'], proc.sys_exit),
+  row(94, 'exit_group', ['int'], proc.sys_exit_group),
+  row(96, 'set_tid_address', ['ptr'], proc.sys_set_tid_address),
+  row(99, 'set_robust_list', ['ptr', 'size'], proc.sys_set_robust_list),
+  row(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
+  row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
+  row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
+  row(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
+  row(123, 'sched_getaffinity', ['int', 'size', 'ptr'], proc.sys_sched_getaffinity),
+  row(124, 'sched_yield', [], proc.sys_sched_yield),
+  row(129, 'kill', ['int', 'signal'], sig.sys_kill),
+  row(130, 'tkill', ['int', 'signal'], sig.sys_tkill),
+  row(131, 'tgkill', ['int', 'int', 'signal'], sig.sys_tgkill),
+  row(132, 'sigaltstack', ['ptr', 'ptr'], sig.sys_sigaltstack),
+  row(134, 'rt_sigaction', ['signal', 'ptr', 'ptr', 'size'], sig.sys_rt_sigaction),
+  row(135, 'rt_sigprocmask', ['int', 'ptr', 'ptr', 'size'], sig.sys_rt_sigprocmask),
+  row(136, 'rt_sigpending', ['ptr', 'size'], sig.sys_rt_sigpending),
+  row(139, 'rt_sigreturn', [], sig.sys_rt_sigreturn),
+  row(148, 'getresuid', ['ptr', 'ptr', 'ptr'], proc.sys_getresuid),
+  row(150, 'getresgid', ['ptr', 'ptr', 'ptr'], proc.sys_getresgid),
+  row(155, 'getpgid', ['int'], proc.sys_getpgid),
+  row(156, 'getsid', ['int'], proc.sys_getsid),
+  row(158, 'getgroups', ['int', 'ptr'], proc.sys_getgroups),
+  row(160, 'uname', ['ptr'], proc.sys_uname),
+  row(163, 'getrlimit', ['int', 'ptr'], proc.sys_getrlimit),
+  row(166, 'umask', ['oct'], fs.sys_umask),
+  row(167, 'prctl', ['int', 'hex', 'hex', 'hex', 'hex'], proc.sys_prctl),
+  row(169, 'gettimeofday', ['ptr', 'ptr'], time.sys_gettimeofday),
+  row(172, 'getpid', [], proc.sys_getpid),
+  row(173, 'getppid', [], proc.sys_getppid),
+  row(174, 'getuid', [], proc.sys_getuid),
+  row(175, 'geteuid', [], proc.sys_geteuid),
+  row(176, 'getgid', [], proc.sys_getgid),
+  row(177, 'getegid', [], proc.sys_getegid),
+  row(178, 'gettid', [], proc.sys_gettid),
+  row(179, 'sysinfo', ['ptr'], proc.sys_sysinfo),
+  row(214, 'brk', ['ptr'], mm.sys_brk, 'hex'),
+  row(215, 'munmap', ['ptr', 'size'], mm.sys_munmap),
+  row(216, 'mremap', ['ptr', 'size', 'size', 'hex', 'ptr'], mm.sys_mremap, 'hex'),
+  row(221, 'execve', ['str', 'ptr', 'ptr'], proc.sys_execve),
+  row(222, 'mmap', ['ptr', 'size', 'hex', 'hex', 'fd', 'hex'], mm.sys_mmap, 'hex'),
+  row(226, 'mprotect', ['ptr', 'size', 'hex'], mm.sys_mprotect),
+  row(233, 'madvise', ['ptr', 'size', 'int'], mm.sys_madvise),
+  row(259, 'riscv_flush_icache', ['ptr', 'ptr', 'hex'], proc.sys_riscv_flush_icache),
+  row(261, 'prlimit64', ['int', 'int', 'ptr', 'ptr'], proc.sys_prlimit64),
+  row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
+  row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], fs.sys_statx),
+  row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], fs.sys_faccessat2),
+  unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
+  unsupported(293, 'rseq', ['ptr', 'uint', 'hex', 'hex'], ENOSYS, 'restartable sequences are not supported; glibc works without them'),
+  unsupported(142, 'reboot', ['hex', 'hex', 'hex', 'ptr'], EPERM, 'a sandbox cannot reboot the host'),
+];

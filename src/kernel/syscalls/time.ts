@@ -1,0 +1,110 @@
+// Clocks and sleeping.
+//
+// CLOCK_MONOTONIC and BOOTTIME count from the host's monotonic clock;
+// REALTIME is the host's wall clock. The CPU-time clocks count the calling
+// process's (or thread's) guest instructions at a nominal 1 ns each; they are
+// monotonic and proportional to work done, which is what programs use them for.
+
+import * as abi from '../abi.js';
+import { EINVAL, EINTR, Errno, isErrno } from '../errno.js';
+import { StructReader, StructWriter } from '../usercopy.js';
+import { SysCtx, SysResult } from './context.js';
+
+const realOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+function nowNs(c: SysCtx, clock: number): bigint | Errno {
+  switch (clock) {
+    case abi.CLOCK_REALTIME:
+    case abi.CLOCK_REALTIME_COARSE:
+      return process.hrtime.bigint() + realOffsetNs;
+    case abi.CLOCK_MONOTONIC:
+    case abi.CLOCK_MONOTONIC_RAW:
+    case abi.CLOCK_MONOTONIC_COARSE:
+    case abi.CLOCK_BOOTTIME:
+      return process.hrtime.bigint();
+    case abi.CLOCK_PROCESS_CPUTIME_ID:
+      return BigInt(c.proc.deadInstructions + [...c.proc.threads].reduce((s, t) => s + t.instructions, 0));
+    case abi.CLOCK_THREAD_CPUTIME_ID:
+      return BigInt(c.task.instructions);
+    default:
+      return EINVAL;
+  }
+}
+
+function timespec(ns: bigint): Uint8Array {
+  return new StructWriter(16).u64(0, ns / 1_000_000_000n).u64(8, ns % 1_000_000_000n).bytes;
+}
+
+export function sys_clock_gettime(c: SysCtx): SysResult {
+  const ns = nowNs(c, c.i32(0));
+  if (isErrno(ns)) return ns;
+  const r = c.user.copyOut(c.u(1), timespec(ns));
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_clock_getres(c: SysCtx): SysResult {
+  const ns = nowNs(c, c.i32(0));
+  if (isErrno(ns)) return ns;
+  if (c.u(1) === 0) return 0;
+  const r = c.user.copyOut(c.u(1), timespec(1n));
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_gettimeofday(c: SysCtx): SysResult {
+  if (c.u(0)) {
+    const ns = process.hrtime.bigint() + realOffsetNs;
+    const r = c.user.copyOut(c.u(0), new StructWriter(16).u64(0, ns / 1_000_000_000n).u64(8, (ns % 1_000_000_000n) / 1000n).bytes);
+    if (isErrno(r)) return r;
+  }
+  if (c.u(1)) {
+    const r = c.user.copyOut(c.u(1), new Uint8Array(8));
+    if (isErrno(r)) return r;
+  }
+  return 0;
+}
+
+function readTimespec(c: SysCtx, addr: number): bigint | Errno {
+  const b = c.user.copyIn(addr, 16);
+  if (isErrno(b)) return b;
+  const rd = new StructReader(b);
+  const sec = rd.i64(0);
+  const nsec = rd.i64(8);
+  if (sec < 0 || nsec < 0 || nsec >= 1e9) return EINVAL;
+  return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+}
+
+/** Sleep until `deadline` on the monotonic clock; EINTR (with time left) if a signal comes. */
+function sleepUntil(c: SysCtx, clock: number, deadline: bigint, remainAddr: number): Promise<SysResult> {
+  return new Promise((resolve) => {
+    const left = () => {
+      const now = nowNs(c, clock) as bigint;
+      return deadline > now ? deadline - now : 0n;
+    };
+    const timer = setTimeout(() => resolve(0), Number(left() / 1_000_000n) + 1);
+    c.kernel.syscalls.onInterrupt(c.task, () => {
+      clearTimeout(timer);
+      if (remainAddr) c.user.copyOut(remainAddr, timespec(left()));
+      resolve(EINTR);
+    });
+  });
+}
+
+export function sys_nanosleep(c: SysCtx): SysResult | Promise<SysResult> {
+  const d = readTimespec(c, c.u(0));
+  if (isErrno(d)) return d;
+  const now = nowNs(c, abi.CLOCK_MONOTONIC) as bigint;
+  return sleepUntil(c, abi.CLOCK_MONOTONIC, now + d, c.u(1));
+}
+
+export function sys_clock_nanosleep(c: SysCtx): SysResult | Promise<SysResult> {
+  const clock = c.i32(0);
+  const flags = c.i32(1);
+  if (clock === abi.CLOCK_THREAD_CPUTIME_ID || clock === abi.CLOCK_PROCESS_CPUTIME_ID) return EINVAL;
+  const now = nowNs(c, clock);
+  if (isErrno(now)) return now;
+  const d = readTimespec(c, c.u(2));
+  if (isErrno(d)) return d;
+  const abs = (flags & abi.TIMER_ABSTIME) !== 0;
+  const r = sleepUntil(c, clock, abs ? d : now + d, abs ? 0 : c.u(3));
+  return r.then((v) => (v === EINTR ? Errno.of(4) : v));
+}

@@ -1,0 +1,244 @@
+// The only kernel module that touches guest memory (DESIGN.md §9.5).
+//
+// Contract: every access checks the page flags first, as the hardware would
+// for the guest itself (reads need PAGE_R, writes PAGE_W); a bad address gives
+// EFAULT and changes nothing. Writes that land on pages holding decoded code
+// tell the CPUs through `onCodeWrite`, so self-modifying and loaded code works.
+// Kernel code outside this module sees bytes and numbers, never addresses.
+
+import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from './errno.js';
+import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from './abi.js';
+import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHIFT, PAGE_W, GUEST_VA_LIMIT } from '../vcpu/memory.js';
+
+export interface IoVec {
+  base: number;
+  len: number;
+}
+
+export class UserMemory {
+  constructor(
+    readonly mem: GuestMemory,
+    private readonly onCodeWrite: (addr: number, len: number) => void = () => {},
+  ) {}
+
+  private check(addr: number, len: number, need: number): boolean {
+    return Number.isSafeInteger(addr) && this.mem.accessible(addr, len, need);
+  }
+
+  /** A copy of guest bytes [addr, addr+len). */
+  copyIn(addr: number, len: number): Uint8Array | Errno {
+    if (!this.check(addr, len, PAGE_R)) return EFAULT;
+    return this.mem.u8.slice(addr, addr + len);
+  }
+
+  /** Guest bytes copied into `dst` (no allocation). */
+  readInto(addr: number, dst: Uint8Array): 0 | Errno {
+    if (!this.check(addr, dst.length, PAGE_R)) return EFAULT;
+    dst.set(this.mem.u8.subarray(addr, addr + dst.length));
+    return 0;
+  }
+
+  /** Write `src` at guest address `addr`. */
+  copyOut(addr: number, src: Uint8Array): 0 | Errno {
+    if (!this.check(addr, src.length, PAGE_W)) return EFAULT;
+    this.mem.u8.set(src, addr);
+    this.noteWrite(addr, src.length);
+    return 0;
+  }
+
+  /** Fill [addr, addr+len) with zero bytes. */
+  zero(addr: number, len: number): 0 | Errno {
+    if (!this.check(addr, len, PAGE_W)) return EFAULT;
+    this.mem.u8.fill(0, addr, addr + len);
+    this.noteWrite(addr, len);
+    return 0;
+  }
+
+  private noteWrite(addr: number, len: number): void {
+    if (len === 0) return;
+    const flags = this.mem.pageFlags;
+    const last = (addr + len - 1) >>> PAGE_SHIFT;
+    for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
+      if (flags[p] & PAGE_CODE) {
+        this.onCodeWrite(addr, len);
+        return;
+      }
+    }
+  }
+
+  /**
+   * A NUL-terminated string of at most `max` bytes (without the NUL), decoded
+   * as UTF-8 bytes kept intact through latin1-free handling: returns the raw
+   * bytes' JavaScript string with invalid sequences replaced (paths with such
+   * bytes are rare; `readCBytes` gives the exact bytes).
+   */
+  readCString(addr: number, max = PATH_MAX): string | Errno {
+    const bytes = this.readCBytes(addr, max);
+    if (bytes instanceof Errno) return bytes;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  }
+
+  /** The bytes of a NUL-terminated string (without the NUL); ENAMETOOLONG past `max`. */
+  readCBytes(addr: number, max = PATH_MAX): Uint8Array | Errno {
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= GUEST_VA_LIMIT) return EFAULT;
+    const u8 = this.mem.u8;
+    const flags = this.mem.pageFlags;
+    let end = addr;
+    const limit = Math.min(addr + max + 1, GUEST_VA_LIMIT);
+    while (end < limit) {
+      if (!(flags[end >>> PAGE_SHIFT] & PAGE_R)) return EFAULT;
+      const pageEnd = Math.min(((end >>> PAGE_SHIFT) + 1) << PAGE_SHIFT, limit);
+      const at = u8.subarray(end, pageEnd).indexOf(0);
+      if (at >= 0) return u8.slice(addr, end + at);
+      end = pageEnd;
+    }
+    return end - addr > max ? ENAMETOOLONG : EFAULT;
+  }
+
+  /** A NULL-terminated array of string pointers (argv, envp), at most `maxCount`. */
+  readStringArray(addr: number, maxCount: number, maxTotal: number): string[] | Errno {
+    const out: string[] = [];
+    if (addr === 0) return out;
+    let total = 0;
+    for (let i = 0; ; i++) {
+      if (i >= maxCount) return Errno.of(7); // E2BIG
+      const p = this.readU64(addr + 8 * i);
+      if (p instanceof Errno) return p;
+      if (p === 0) return out;
+      const s = this.readCBytes(p, maxTotal);
+      if (s instanceof Errno) return s;
+      total += s.length + 1;
+      if (total > maxTotal) return Errno.of(7);
+      out.push(Buffer.from(s).toString('utf8'));
+    }
+  }
+
+  readU32(addr: number): number | Errno {
+    if (!this.check(addr, 4, PAGE_R)) return EFAULT;
+    return this.mem.view.getUint32(addr, true);
+  }
+
+  readI32(addr: number): number | Errno {
+    if (!this.check(addr, 4, PAGE_R)) return EFAULT;
+    return this.mem.view.getInt32(addr, true);
+  }
+
+  /** An unsigned 64-bit value as a number (exact below 2^53; larger values lose low bits). */
+  readU64(addr: number): number | Errno {
+    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
+    const v = this.mem.view;
+    return v.getUint32(addr + 4, true) * 0x100000000 + v.getUint32(addr, true);
+  }
+
+  /** A signed 64-bit value as a number (exact while |v| < 2^53). */
+  readI64(addr: number): number | Errno {
+    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
+    const v = this.mem.view;
+    return v.getInt32(addr + 4, true) * 0x100000000 + v.getUint32(addr, true);
+  }
+
+  readBigU64(addr: number): bigint | Errno {
+    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
+    return this.mem.view.getBigUint64(addr, true);
+  }
+
+  writeU32(addr: number, value: number): 0 | Errno {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, value >>> 0, true);
+    return this.copyOut(addr, b);
+  }
+
+  writeU64(addr: number, value: number | bigint): 0 | Errno {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(value)), true);
+    return this.copyOut(addr, b);
+  }
+
+  /**
+   * An iovec array as Linux's import_iovec checks it: at most UIO_MAXIOV
+   * entries (EINVAL), lengths whose sum stays within MAX_RW_COUNT (later
+   * entries are truncated, as Linux does), readable array (EFAULT).
+   */
+  readIovecs(addr: number, count: number): IoVec[] | Errno {
+    if (count < 0 || count > UIO_MAXIOV) return EINVAL;
+    const raw = this.copyIn(addr, count * IOVEC.size);
+    if (raw instanceof Errno) return raw;
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const out: IoVec[] = [];
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const base = dv.getUint32(i * 16 + 4, true) * 0x100000000 + dv.getUint32(i * 16, true);
+      const lenHi = dv.getUint32(i * 16 + 12, true);
+      let len = dv.getUint32(i * 16 + 8, true);
+      if (lenHi >= 0x80000000) return EINVAL; // ssize_t negative
+      if (lenHi !== 0) len = MAX_RW_COUNT;
+      len = Math.min(len, MAX_RW_COUNT - total);
+      total += len;
+      out.push({ base, len });
+    }
+    return out;
+  }
+}
+
+/** A little-endian byte buffer for building guest structs before one copyOut. */
+export class StructWriter {
+  readonly bytes: Uint8Array;
+  private readonly dv: DataView;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+    this.dv = new DataView(this.bytes.buffer);
+  }
+
+  u8(off: number, v: number): this {
+    this.dv.setUint8(off, v);
+    return this;
+  }
+  u16(off: number, v: number): this {
+    this.dv.setUint16(off, v, true);
+    return this;
+  }
+  u32(off: number, v: number): this {
+    this.dv.setUint32(off, v >>> 0, true);
+    return this;
+  }
+  i32(off: number, v: number): this {
+    this.dv.setInt32(off, v, true);
+    return this;
+  }
+  /** A 64-bit field from a number (two's complement for negatives) or a BigInt. */
+  u64(off: number, v: number | bigint): this {
+    this.dv.setBigUint64(off, BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v))), true);
+    return this;
+  }
+  /** A NUL-padded string in a fixed-size char array (truncated to leave the NUL). */
+  str(off: number, s: string, size: number): this {
+    const b = Buffer.from(s, 'utf8').subarray(0, size - 1);
+    this.bytes.set(b, off);
+    return this;
+  }
+}
+
+/** A little-endian reader over struct bytes copied in from the guest. */
+export class StructReader {
+  private readonly dv: DataView;
+  constructor(bytes: Uint8Array) {
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  u32(off: number): number {
+    return this.dv.getUint32(off, true);
+  }
+  i32(off: number): number {
+    return this.dv.getInt32(off, true);
+  }
+  /** Exact below 2^53. */
+  u64(off: number): number {
+    return this.dv.getUint32(off + 4, true) * 0x100000000 + this.dv.getUint32(off, true);
+  }
+  i64(off: number): number {
+    return this.dv.getInt32(off + 4, true) * 0x100000000 + this.dv.getUint32(off, true);
+  }
+  big(off: number): bigint {
+    return this.dv.getBigUint64(off, true);
+  }
+}

@@ -1,0 +1,126 @@
+// The guest's filesystem namespace: a mount table and path resolution.
+//
+// Contract (Linux's path_walk): paths are resolved one component at a time
+// from the process's root or a starting directory; `.` stays, `..` goes to the
+// parent and never above the namespace root; symlinks are followed in the
+// guest's namespace (at most MAX_SYMLINKS per resolution, then ELOOP), the last
+// component only when asked; a trailing slash requires a directory. Mount
+// points are crossed by path: looking up a name whose path is a mount point
+// yields the mounted filesystem's root.
+
+import { ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../errno.js';
+import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT } from '../abi.js';
+import { Caller, Dentry, Inode } from './inode.js';
+
+export const MAX_SYMLINKS = 40;
+
+export interface ResolveOptions {
+  /** Follow a symlink in the last component (stat vs lstat, O_NOFOLLOW). */
+  followLast: boolean;
+  /** The process resolving (procfs's "self"). */
+  caller?: Caller;
+}
+
+export interface ParentAndName {
+  dir: Dentry;
+  /** The last component ("" when the path names the root or ends in `.`/`..`). */
+  name: string;
+  trailingSlash: boolean;
+}
+
+export class Vfs {
+  readonly root: Dentry;
+  private readonly mounts = new Map<string, Inode>();
+
+  constructor(rootInode: Inode) {
+    this.root = new Dentry('', null, rootInode);
+  }
+
+  /** Mount `inode` (a filesystem's root) at absolute path `at`. */
+  mount(at: string, inode: Inode): void {
+    this.mounts.set(at, inode);
+  }
+
+  mountPoints(): string[] {
+    return [...this.mounts.keys()];
+  }
+
+  /** The child `name` of directory dentry `dir`, crossing mount points. */
+  async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
+    const hit = dir.cached(name);
+    if (hit) return hit;
+    const parentPath = dir.path();
+    const mounted = this.mounts.get(parentPath === '/' ? '/' + name : parentPath + '/' + name);
+    if (mounted) return dir.remember(new Dentry(name, dir, mounted));
+    if (!dir.inode.isDir) return ENOTDIR;
+    const inode = await dir.inode.lookup(name, caller);
+    if (isErrno(inode)) return inode;
+    if (inode.volatile) return new Dentry(name, dir, inode);
+    return dir.remember(new Dentry(name, dir, inode));
+  }
+
+  /** Resolve `path` from `start` (or `root` for absolute paths) to a dentry. */
+  async resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): Promise<Dentry | Errno> {
+    const r = await this.walk(root, start, path, opts.followLast, false, opts.caller);
+    return isErrno(r) ? r : r.dir;
+  }
+
+  /**
+   * Resolve all but the last component of `path`: the directory a name is to
+   * be created in or removed from, and that name.
+   */
+  async resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller): Promise<ParentAndName | Errno> {
+    const r = await this.walk(root, start, path, false, true, caller);
+    return r;
+  }
+
+  private async walk(
+    root: Dentry,
+    start: Dentry,
+    path: string,
+    followLast: boolean,
+    stopBeforeLast: boolean,
+    caller?: Caller,
+  ): Promise<ParentAndName | Errno> {
+    if (path.length === 0) return ENOENT;
+    if (path.length >= PATH_MAX) return ENAMETOOLONG;
+    let cur = path.startsWith('/') ? root : start;
+    const trailingSlash = path.endsWith('/') && path.replace(/\/+$/, '') !== '';
+    // Components still to walk, in reverse order so pop() takes the next.
+    let pending = splitPath(path).reverse();
+    let links = 0;
+    while (pending.length > 0) {
+      const name = pending.pop()!;
+      const last = pending.length === 0;
+      if (!cur.inode.isDir) return ENOTDIR;
+      if (last && stopBeforeLast && name !== '.' && name !== '..') {
+        if (name.length > NAME_MAX) return ENAMETOOLONG;
+        return { dir: cur, name, trailingSlash };
+      }
+      if (name === '.') continue;
+      if (name === '..') {
+        if (cur !== root && cur.parent) cur = cur.parent;
+        continue;
+      }
+      if (name.length > NAME_MAX) return ENAMETOOLONG;
+      const child = await this.lookup(cur, name, caller);
+      if (isErrno(child)) return child;
+      if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
+        if (++links > MAX_SYMLINKS) return ELOOP;
+        const target = await child.inode.readlink(caller);
+        if (isErrno(target)) return target;
+        if (target.length === 0) return ENOENT;
+        if (target.startsWith('/')) cur = root;
+        pending = pending.concat(splitPath(target).reverse());
+        continue;
+      }
+      cur = child;
+    }
+    if (trailingSlash && !cur.inode.isDir) return ENOTDIR;
+    return { dir: cur, name: '', trailingSlash };
+  }
+}
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((c) => c.length > 0);
+}

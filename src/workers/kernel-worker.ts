@@ -1,0 +1,115 @@
+// The kernel worker: owns all kernel state and runs guest threads on vCPU 0
+// (see src/kernel/README.md for why they share a thread). The boot process
+// talks to it with cold comlink calls only: start, wait, signal, processes,
+// stats — never one message per system call.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/umd/node-adapter';
+import { buildKernel, BuiltSandbox } from '../kernel/build.js';
+import type { SandboxConfig } from '../kernel/sandbox-config.js';
+import type { KernelLogs } from '../kernel/logs.js';
+import { createDebugLog, createUserLog } from '../main/log.js';
+import { isErrno } from '../kernel/errno.js';
+import * as abi from '../kernel/abi.js';
+import type { Process } from '../kernel/task.js';
+
+const cfg = workerData as SandboxConfig;
+const debugLog = createDebugLog(cfg.log);
+const userLog = createUserLog(cfg.userLogFd);
+const straceLog = cfg.strace ? createDebugLog({ ...cfg.log, debug: true }) : undefined;
+
+const logs: KernelLogs = {
+  debug: (m) => debugLog.debug(m),
+  warn: (m) => debugLog.warn(m),
+  error: (m) => {
+    debugLog.error(m);
+    if (!cfg.log.debugLogPath) process.stderr.write(`tsvisor: ${m}\n`);
+  },
+  strace: straceLog ? (line) => straceLog.info(line) : undefined,
+  user: (m) => {
+    userLog.warn(m);
+    debugLog.warn(m);
+  },
+};
+
+export interface KernelStats {
+  pids: number;
+  memoryUsed: number;
+  memoryLimit: number;
+  cpuInstructions: number;
+}
+
+let sandbox: BuiltSandbox | undefined;
+let init: Process | undefined;
+
+const api = {
+  /** Load and start the container's init. Resolves with an error text when it can't start. */
+  async start(): Promise<string | null> {
+    if (init) return 'already started';
+    sandbox = await buildKernel(cfg, logs);
+    const k = sandbox.kernel;
+    const exe = cfg.args[0];
+    const r = await k.spawnInit(exe, cfg.args, cfg.env, cfg.cwd, sandbox.stdio);
+    if (typeof r === 'string') return r;
+    if (isErrno(r)) return `cannot run ${exe}: ${describeErrno(r.name)}`;
+    init = r;
+    k.startInit(r);
+    return null;
+  },
+  /** Init's wait status, once it has exited. */
+  async wait(): Promise<number> {
+    if (!sandbox) throw new Error('not started');
+    return sandbox.kernel.initExited;
+  },
+  /** Signal a process (mode 0: pid, 0 = init) or all of them (mode 1). */
+  async signal(signo: number, pid: number, all: boolean): Promise<string | null> {
+    if (!sandbox) return 'container not started';
+    const k = sandbox.kernel;
+    if (signo < 1 || signo > abi.NSIG) return `invalid signal ${signo}`;
+    const targets = all ? [...k.processes.values()] : [k.processes.get(pid === 0 ? 1 : pid)];
+    let hit = false;
+    for (const p of targets) {
+      if (!p || !p.alive) continue;
+      hit = true;
+      k.signalProcess(p, { signo, code: abi.SI_USER, pid: 0, uid: 0 });
+      for (const t of p.threads) k.wake(t);
+    }
+    return hit || all ? null : `no such process ${pid}`;
+  },
+  processes() {
+    return sandbox ? sandbox.kernel.processStats() : [];
+  },
+  stats(): KernelStats {
+    const k = sandbox?.kernel;
+    return {
+      pids: k ? k.processStats().length : 0,
+      memoryUsed: k ? k.account.used : 0,
+      memoryLimit: cfg.totalMemory,
+      cpuInstructions: k ? k.processStats().reduce((s, p) => s + p.cpuInstructions, 0) : 0,
+    };
+  },
+  async shutdown(): Promise<void> {
+    sandbox?.close();
+    debugLog.close();
+    userLog.close();
+    straceLog?.close();
+  },
+};
+
+export type KernelApi = typeof api;
+
+function describeErrno(name: string): string {
+  const texts: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    ENOEXEC: 'exec format error',
+    ENOTDIR: 'not a directory',
+    ELOOP: 'too many levels of symbolic links',
+    ENOMEM: 'out of memory',
+    E2BIG: 'argument list too long',
+  };
+  return texts[name] ? `${texts[name]} (${name})` : name;
+}
+
+Comlink.expose(api, nodeEndpoint(parentPort!));
