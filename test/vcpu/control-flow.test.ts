@@ -1,0 +1,128 @@
+import { strict as assert } from 'node:assert';
+import { Stop, SIGILL, ILL_ILLOPC, SIGTRAP, TRAP_BRKPT } from '../../src/vcpu/cpu.js';
+import { Asm, boot, getReg, rv, setReg, CODE } from './asm.js';
+
+describe('vcpu branches and jumps', () => {
+  const cases: [string, (a: number, b: number, o: number) => number, (a: bigint, b: bigint) => boolean][] = [
+    ['beq', rv.beq, (a, b) => a === b],
+    ['bne', rv.bne, (a, b) => a !== b],
+    ['blt', rv.blt, (a, b) => a < b],
+    ['bge', rv.bge, (a, b) => a >= b],
+    ['bltu', rv.bltu, (a, b) => BigInt.asUintN(64, a) < BigInt.asUintN(64, b)],
+    ['bgeu', rv.bgeu, (a, b) => BigInt.asUintN(64, a) >= BigInt.asUintN(64, b)],
+  ];
+  const vals = [0n, 1n, -1n, 5n, 1n << 32n, -(1n << 32n), (1n << 32n) + 1n, -(1n << 63n), (1n << 63n) - 1n, 0xffffffffn];
+  for (const [name, enc, ref] of cases) {
+    it(`${name} is taken exactly when the condition holds (64-bit compare)`, () => {
+      // taken: skip over the addi that sets x3 = 1
+      const cpu = boot(new Asm().w(rv.addi(3, 0, 0), enc(1, 2, 8), rv.addi(3, 0, 1), rv.ecall()));
+      for (const a of vals) for (const b of vals) {
+        setReg(cpu, 1, a); setReg(cpu, 2, b); cpu.state.pc = CODE;
+        assert.equal(cpu.run(100), Stop.Syscall);
+        assert.equal(getReg(cpu, 3), ref(a, b) ? 0n : 1n, `${name} ${a} ${b}`);
+      }
+    });
+  }
+
+  it('backward branches loop, and the loop counts instructions exactly', () => {
+    // x1 = 100; loop: x2 += 3; x1 -= 1; bne x1, x0, loop; ecall
+    const cpu = boot(new Asm().w(rv.addi(1, 0, 100), rv.addi(2, 2, 3), rv.addi(1, 1, -1), rv.bne(1, 0, -8), rv.ecall()));
+    assert.equal(cpu.run(1_000_000), Stop.Syscall);
+    assert.equal(getReg(cpu, 2), 300n);
+    assert.equal(cpu.instret, 1 + 300 + 1);
+    assert.equal(cpu.state.pc, CODE + 20);
+  });
+
+  it('jal links pc+4 and jumps; jalr adds the offset, clears bit 0 and links after reading rs1', () => {
+    const cpu = boot(new Asm().w(
+      rv.jal(1, 12),            // 0: -> 12
+      rv.addi(5, 0, 1),         // 4: skipped
+      rv.ecall(),               // 8: skipped
+      rv.addi(6, 1, 0),         // 12: x6 = return address
+      rv.ecall(),               // 16
+    ));
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(cpu.state.pc, CODE + 20);
+    assert.equal(getReg(cpu, 6), BigInt(CODE + 4));
+    assert.equal(getReg(cpu, 5), 0n);
+    // jalr x1, 9(x1) where x1 = CODE-1: target (CODE + 8) & ~1 = CODE + 8, link = pc + 4.
+    const cpu2 = boot(new Asm().w(rv.jalr(1, 1, 9), rv.addi(5, 0, 1), rv.ecall()));
+    setReg(cpu2, 1, BigInt(CODE - 1));
+    assert.equal(cpu2.run(100), Stop.Syscall);
+    assert.equal(getReg(cpu2, 1), BigInt(CODE + 4));
+    assert.equal(getReg(cpu2, 5), 0n);
+    assert.equal(cpu2.state.pc, CODE + 12);
+  });
+
+  it('ecall stops with Syscall and pc just past it; the kernel can resume there', () => {
+    const cpu = boot(new Asm().w(rv.addi(17, 0, 93), rv.ecall(), rv.addi(10, 10, 1), rv.ecall()));
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(cpu.state.pc, CODE + 8);
+    assert.equal(getReg(cpu, 17), 93n);
+    cpu.state.setS(10, 41);
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 42n);
+    assert.equal(cpu.instret, 4);
+  });
+
+  it('an illegal instruction is SIGILL/ILL_ILLOPC at its pc, after earlier instructions retire', () => {
+    const cpu = boot(new Asm().w(rv.addi(5, 0, 3), 0xffffffff, rv.ecall()));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.equal(cpu.fault.signal, SIGILL);
+    assert.equal(cpu.fault.code, ILL_ILLOPC);
+    assert.equal(cpu.fault.addr, CODE + 4);
+    assert.equal(cpu.state.pc, CODE + 4);
+    assert.equal(getReg(cpu, 5), 3n);
+  });
+
+  it('the all-zero halfword is illegal', () => {
+    const cpu = boot(new Asm().c(0x0000));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.equal(cpu.fault.signal, SIGILL);
+    assert.equal(cpu.fault.addr, CODE);
+  });
+
+  it('ebreak and c.ebreak are SIGTRAP/TRAP_BRKPT at their pc', () => {
+    const cpu = boot(new Asm().w(rv.ebreak()));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.equal(cpu.fault.signal, SIGTRAP);
+    assert.equal(cpu.fault.code, TRAP_BRKPT);
+    assert.equal(cpu.fault.addr, CODE);
+    const cpu2 = boot(new Asm().c(0x0001, 0x9002));
+    assert.equal(cpu2.run(100), Stop.Fault);
+    assert.equal(cpu2.fault.signal, SIGTRAP);
+    assert.equal(cpu2.fault.addr, CODE + 2);
+    assert.equal(cpu2.state.pc, CODE + 2);
+  });
+});
+
+describe('vcpu run loop stops', () => {
+  it('stops with Budget after about the budget, and resumes where it stopped', () => {
+    const cpu = boot(new Asm().w(rv.addi(1, 1, 1), rv.jal(0, -4)));
+    assert.equal(cpu.run(1000), Stop.Budget);
+    assert.ok(cpu.instret >= 1000 && cpu.instret <= 1002, `instret ${cpu.instret}`);
+    assert.equal(getReg(cpu, 1) * 2n, BigInt(cpu.instret));
+    assert.equal(cpu.run(1000), Stop.Budget);
+    assert.equal(getReg(cpu, 1) * 2n, BigInt(cpu.instret));
+  });
+
+  it('stops with Interrupted when the shared flag is raised, and does not clear it', () => {
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const cpu = boot(new Asm().w(rv.addi(1, 1, 1), rv.jal(0, -4)), flag);
+    assert.equal(cpu.run(50), Stop.Budget);
+    flag[0] = 1;
+    assert.equal(cpu.run(1000), Stop.Interrupted);
+    assert.equal(flag[0], 1);
+    const pc = cpu.state.pc;
+    assert.ok(pc === CODE || pc === CODE + 4);
+    flag[0] = 0;
+    assert.equal(cpu.run(10), Stop.Budget);
+  });
+
+  it('a budget of 0 runs nothing', () => {
+    const cpu = boot(new Asm().w(rv.addi(1, 1, 1), rv.ecall()));
+    assert.equal(cpu.run(0), Stop.Budget);
+    assert.equal(cpu.instret, 0);
+    assert.equal(cpu.state.pc, CODE);
+  });
+});
