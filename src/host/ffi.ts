@@ -21,6 +21,8 @@ interface Lib {
   capget: Fn;
   capset: Fn;
   fcntl: Fn;
+  socket: Fn;
+  bind: Fn;
 }
 
 let lib: Lib | undefined;
@@ -43,6 +45,8 @@ function load(): Lib {
     capget: c.func('int capget(void *, void *)'),
     capset: c.func('int capset(void *, void *)'),
     fcntl: c.func('int fcntl(int, int, ...)'),
+    socket: c.func('int socket(int, int, int)'),
+    bind: c.func('int bind(int, void *, uint32_t)'),
   } as unknown as Lib;
   return lib;
 }
@@ -105,6 +109,30 @@ export function socketState(fd: number): SocketState {
   alen[0] = 128;
   if (l.getsockname(fd, addr, alen) === 0 && alen[0] > 2) return 'bound';
   return 'unbound';
+}
+
+const AF_UNIX = 1;
+const SOCK_CLOEXEC = 0o2000000;
+
+/**
+ * A new unix stream socket bound to `path` but not listening (what runsc's
+ * parent hands boot as --controller-fd). The fd, or a negative errno.
+ */
+export function bindUnixSocket(path: string): number {
+  const l = load();
+  const name = Buffer.from(path, 'utf8');
+  if (name.length >= 108 || name.includes(0)) return -36; // ENAMETOOLONG / bad name
+  const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return negErrno();
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  if (l.bind(fd, addr, 2 + name.length + 1) < 0) {
+    const e = negErrno();
+    l.close(fd);
+    return e;
+  }
+  return fd;
 }
 
 /** SO_TYPE of a socket, or a negative errno. */

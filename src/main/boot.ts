@@ -1,0 +1,241 @@
+// `tsvisor boot`: runsc's boot contract (DESIGN.md §1). A parent runtime
+// launches it with donated fds; it reads the spec, builds the sandbox, brings
+// up the control server, writes one zero byte to the start-sync fd, waits for
+// StartRoot, runs the application and exits with its status.
+//
+// Exit codes: the application's exit code, or 128+N when signal N killed it;
+// boot's own failures (usage, bad spec, broken fds) exit 128 with one line.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/umd/node-adapter';
+import { FlagDef, FlagValues } from './flags.js';
+import { readSpecFromFd } from '../spec/load.js';
+import type { Spec } from '../spec/types.js';
+import { ContainerManager, ControlServer, ProcessInfo, SignalArg } from './control-server.js';
+import type { SandboxConfig } from '../kernel/sandbox-config.js';
+import type { KernelApi } from '../workers/kernel-worker.js';
+import { Fatal, GlobalOptions, openLogs } from './common.js';
+import { applyCapabilities } from './caps.js';
+import { execve } from '../host/ffi.js';
+
+export const BOOT_FLAGS: FlagDef[] = [
+  { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
+  { name: 'spec-fd', kind: 'int', usage: 'required: fd holding the OCI runtime spec', default: -1 },
+  { name: 'controller-fd', kind: 'int', usage: 'required: stream socket for the control server', default: -1 },
+  { name: 'device-fd', kind: 'int', usage: 'platform device file (unused by the emulator platform)', default: -1 },
+  { name: 'io-fds', kind: 'intList', usage: 'one 9P2000.L connection per filesystem: the root first, then the mounts', default: [] },
+  { name: 'stdio-fds', kind: 'intList', usage: "the application's stdin, stdout, stderr", default: [] },
+  { name: 'console', kind: 'bool', usage: 'stdio is a terminal: allow terminal ioctls', default: false },
+  { name: 'apply-caps', kind: 'bool', usage: "apply the spec's capabilities to this process, then re-exec without this flag", default: false },
+  { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
+  { name: 'total-memory', kind: 'uint64', usage: 'memory reported to the guest, and its cap (0: 2 GiB)', default: 0 },
+  { name: 'user-log-fd', kind: 'int', usage: 'fd for messages meant for the user (0: none)', default: 0 },
+  { name: 'start-sync-fd', kind: 'int', usage: 'required: fd to signal "booted, controller up" with one zero byte', default: -1 },
+];
+
+export const BOOT_SYNOPSIS = 'tsvisor [global flags] boot [flags] <container id>';
+const DEFAULT_TOTAL_MEMORY = 2 * 1024 ** 3;
+
+/** Run boot; resolves with the process exit code. */
+export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
+  // 1. Required fds and exactly one container id.
+  const missing = ['spec-fd', 'controller-fd', 'start-sync-fd'].filter((n) => (flags[n] as number) < 0);
+  if (missing.length > 0 || positional.length !== 1) {
+    const why = missing.length ? `missing required flag${missing.length > 1 ? 's' : ''}: ${missing.map((m) => '--' + m).join(', ')}` : `expected exactly one container id, got ${positional.length}`;
+    throw new Fatal(why, true);
+  }
+  const cid = positional[0];
+  const logs = openLogs(global, flags['user-log-fd'] as number);
+  try {
+    // 2. The spec.
+    const spec = readSpecFromFd(flags['spec-fd'] as number);
+    logs.debug.debug(`boot ${cid}: spec ${JSON.stringify(spec)}`);
+    // 3. Capabilities, then re-exec without --apply-caps.
+    if (flags['apply-caps']) {
+      applyCapabilities(spec);
+      const args = argvForReexec.filter((a) => !/^--?apply-caps(=true)?$/.test(a));
+      const r = execve(process.execPath, [process.execPath, ...process.execArgv, ...args], Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
+      throw new Fatal(`re-exec after applying capabilities failed: errno ${-r}`);
+    }
+    // 4. The sandbox.
+    const cfg = sandboxConfig(global, flags, spec, cid);
+    const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
+    const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
+    let workerDied: ((e: Error) => void) | undefined;
+    const workerDeath = new Promise<never>((_, reject) => (workerDied = reject));
+    worker.on('error', (e) => workerDied?.(e));
+    worker.on('exit', (code) => workerDied?.(new Error(`kernel worker exited (${code})`)));
+    workerDeath.catch(() => {});
+    const sandbox = new SandboxController(cid, kernel);
+    const server = await ControlServer.serveFd(flags['controller-fd'] as number, sandbox, {
+      debug: (m) => logs.debug.debug(m),
+      warn: (m) => logs.debug.warn(m),
+    });
+    // 5. Booted and listening: one zero byte on the start-sync fd.
+    const syncFd = flags['start-sync-fd'] as number;
+    try {
+      fs.writeSync(syncFd, Buffer.from([0]));
+      fs.closeSync(syncFd);
+    } catch (e) {
+      await server.close();
+      await worker.terminate();
+      throw new Fatal(`cannot signal the start-sync fd ${syncFd}: ${(e as Error).message}`);
+    }
+    // 6-7. Wait for StartRoot, run, wait for init to exit.
+    const status = await Promise.race([sandbox.exited, workerDeath]);
+    logs.debug.debug(`boot ${cid}: init exited with wait status ${status}`);
+    await sandbox.settled();
+    await server.close();
+    await kernel.shutdown().catch(() => {});
+    await worker.terminate();
+    return exitCodeOf(status);
+  } finally {
+    logs.close();
+  }
+}
+
+/** A Linux wait status as a shell exit code. */
+export function exitCodeOf(status: number): number {
+  const sig = status & 0x7f;
+  return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
+}
+
+function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid: string): SandboxConfig {
+  const proc = spec.process!;
+  const ioFds = flags['io-fds'] as number[];
+  if (ioFds.length > 0) throw new Fatal('--io-fds: gofer connections are not supported yet; run without --io-fds to serve the rootfs directly');
+  const stdio = flags['stdio-fds'] as number[];
+  if (stdio.length !== 0 && stdio.length !== 3) throw new Fatal(`--stdio-fds needs three fds (stdin, stdout, stderr), got ${stdio.length}`);
+  const bundle = (flags.bundle as string) || process.cwd();
+  const rootPath = path.resolve(bundle, spec.root!.path);
+  if (!fs.existsSync(rootPath) || !fs.statSync(rootPath).isDirectory()) throw new Fatal(`root.path ${rootPath}: not a directory`);
+  const cpuNum = (flags['cpu-num'] as number) || os.cpus().length;
+  if (cpuNum < 0) throw new Fatal(`--cpu-num must not be negative, got ${cpuNum}`);
+  const totalMemory = (flags['total-memory'] as number) || DEFAULT_TOTAL_MEMORY;
+  return {
+    containerId: cid,
+    rootPath,
+    rootReadonly: spec.root!.readonly === true,
+    args: proc.args,
+    env: proc.env ?? [],
+    cwd: proc.cwd,
+    hostname: spec.hostname ?? '',
+    uid: proc.user?.uid ?? 0,
+    gid: proc.user?.gid ?? 0,
+    additionalGids: proc.user?.additionalGids ?? [],
+    umask: proc.user?.umask ?? 0o022,
+    rlimits: (proc.rlimits ?? []).map((r) => ({ type: r.type, soft: r.soft, hard: r.hard })),
+    totalMemory,
+    cpuNum,
+    stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
+    console: flags.console === true,
+    strace: global.strace,
+    userLogFd: flags['user-log-fd'] as number,
+    log: { debug: global.debug, debugLogPath: global.debugLog || undefined, format: global.logFormat },
+  };
+}
+
+/** The containerManager side of the control protocol, backed by the kernel worker. */
+class SandboxController implements ContainerManager {
+  private state: 'created' | 'starting' | 'running' | 'stopped' = 'created';
+  private resolveExit!: (status: number) => void;
+  readonly exited = new Promise<number>((r) => (this.resolveExit = r));
+  private exitStatus: number | undefined;
+  private readonly pendingWaits = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly cid: string,
+    private readonly kernel: Comlink.Remote<KernelApi>,
+  ) {}
+
+  private checkId(cid: string): void {
+    if (cid !== this.cid) throw new Error(`no container with id "${cid}" in this sandbox (it holds "${this.cid}")`);
+  }
+
+  async StartRoot(cid: string): Promise<null> {
+    this.checkId(cid);
+    if (this.state !== 'created') throw new Error(`container "${cid}" was already started`);
+    this.state = 'starting';
+    const err = await this.kernel.start();
+    if (err) {
+      this.state = 'stopped';
+      // A container that cannot start ends the sandbox, as runsc's does: boot exits 128.
+      setTimeout(() => this.finish(-1), 50);
+      throw new Error(`starting container "${cid}": ${err}`);
+    }
+    this.state = 'running';
+    this.kernel.wait().then((s) => this.finish(s), () => this.finish(-1));
+    return null;
+  }
+
+  private finish(status: number): void {
+    if (this.exitStatus !== undefined) return;
+    this.exitStatus = status;
+    this.state = 'stopped';
+    this.resolveExit(status);
+  }
+
+  async Wait(cid: string): Promise<number> {
+    this.checkId(cid);
+    const p = this.exited;
+    this.pendingWaits.add(p);
+    const s = await p;
+    if (s < 0) throw new Error(`container "${cid}" did not start`);
+    return s;
+  }
+
+  /** Let replies to Wait calls go out before the server closes. */
+  async settled(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async Signal(arg: SignalArg): Promise<null> {
+    this.checkId(arg.CID);
+    if (this.state === 'created') throw new Error(`container "${arg.CID}" is not running`);
+    if (arg.Mode !== 0 && arg.Mode !== 1) throw new Error(`signal mode ${arg.Mode} is not supported yet (0: one process, 1: all)`);
+    const err = await this.kernel.signal(arg.Signo, arg.PID, arg.Mode === 1);
+    if (err) throw new Error(err);
+    return null;
+  }
+
+  async Processes(cid: string): Promise<ProcessInfo[]> {
+    this.checkId(cid);
+    const list = await this.kernel.processes();
+    return list.map((p) => ({
+      UID: p.uid,
+      PID: p.pid,
+      PPID: p.ppid,
+      C: 0,
+      STIME: new Date(p.startTime).toTimeString().slice(0, 5),
+      TIME: formatCpuTime(p.cpuInstructions),
+      Cmd: p.cmd,
+    }));
+  }
+
+  async Event(cid: string): Promise<unknown> {
+    this.checkId(cid);
+    const s = await this.kernel.stats();
+    return {
+      type: 'stats',
+      id: cid,
+      data: {
+        cpu: { usage: { total: s.cpuInstructions } },
+        memory: { usage: { usage: s.memoryUsed, limit: s.memoryLimit } },
+        pids: { current: s.pids },
+      },
+    };
+  }
+}
+
+/** Guest CPU time as ps prints it, from instructions at a nominal 1 ns each. */
+function formatCpuTime(instructions: number): string {
+  const secs = Math.floor(instructions / 1e9);
+  const h = Math.floor(secs / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  const s = secs % 60;
+  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+}

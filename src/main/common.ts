@@ -1,0 +1,67 @@
+// What every subcommand shares: the global flags (runsc's top-level options),
+// the logs they open, and the one way boot-side failures end the process.
+
+import type winston from 'winston';
+import { FlagDef, FlagValues } from './flags.js';
+import { createDebugLog, createUserLog, UserLog } from './log.js';
+
+export const GLOBAL_FLAGS: FlagDef[] = [
+  { name: 'root', kind: 'string', usage: 'directory for container state', default: '/var/run/tsvisor' },
+  { name: 'debug', kind: 'bool', usage: 'enable debug logging', default: false },
+  { name: 'debug-log', kind: 'string', usage: 'append debug logs to this file', default: '' },
+  { name: 'log', kind: 'string', usage: 'file for runtime errors (runc convention; same as --debug-log when given)', default: '' },
+  { name: 'log-format', kind: 'string', usage: 'log format: text or json', default: 'text' },
+  { name: 'strace', kind: 'bool', usage: 'log every system call with its decoded arguments and result', default: false },
+];
+
+export interface GlobalOptions {
+  root: string;
+  debug: boolean;
+  debugLog: string;
+  logFormat: 'text' | 'json';
+  strace: boolean;
+  /** The global flags as given, to pass on to a child tsvisor. */
+  argv: string[];
+}
+
+/** A failure of tsvisor itself: one line on stderr (and the usage text when `usage`), exit 128. */
+export class Fatal extends Error {
+  constructor(
+    message: string,
+    readonly usage = false,
+  ) {
+    super(message);
+  }
+}
+
+export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
+  const format = v['log-format'] as string;
+  if (format !== 'text' && format !== 'json') throw new Fatal(`--log-format must be text or json, got "${format}"`);
+  return {
+    root: v.root as string,
+    debug: v.debug as boolean,
+    debugLog: (v['debug-log'] as string) || (v.log as string),
+    logFormat: format,
+    strace: v.strace as boolean,
+    argv,
+  };
+}
+
+export interface Logs {
+  debug: winston.Logger;
+  user: UserLog;
+  close(): void;
+}
+
+export function openLogs(g: GlobalOptions, userLogFd: number): Logs {
+  const debug = createDebugLog({ debug: g.debug, debugLogPath: g.debugLog || undefined, format: g.logFormat });
+  const user = createUserLog(userLogFd);
+  return {
+    debug,
+    user,
+    close() {
+      debug.close();
+      user.close();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+// `tsvisor run`: the parent runtime's role for one container, as runsc's
+// parent plays it: launch `boot` with every fd wired (spec, controller socket,
+// start-sync pipe, stdio), read the sync byte, StartRoot, Wait, and exit with
+// the container's status.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { FlagDef, FlagValues } from './flags.js';
+import { Fatal, GlobalOptions } from './common.js';
+import { parseSpec } from '../spec/load.js';
+import { UrpcClient } from './urpc.js';
+import { bindUnixSocket, closeFd, pipe2, O_CLOEXEC } from '../host/ffi.js';
+import { exitCodeOf } from './boot.js';
+
+export const RUN_FLAGS: FlagDef[] = [
+  { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
+  { name: 'pid-file', kind: 'string', usage: "file to write the sandbox process's pid to", default: '' },
+  { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
+  { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
+];
+export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
+
+export async function run(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+  if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
+  const cid = positional[0];
+  if (!/^[\w][\w.+-]{0,127}$/.test(cid)) throw new Fatal(`invalid container id "${cid}"`);
+  const bundle = path.resolve(flags.bundle as string);
+  const configPath = path.join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (e) {
+    throw new Fatal(`cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  parseSpec(text); // fail here, clearly, before launching anything
+  const stateDir = path.join(global.root, cid);
+  fs.mkdirSync(global.root, { recursive: true, mode: 0o711 });
+  try {
+    fs.mkdirSync(stateDir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new Fatal(`container "${cid}" already exists (state in ${stateDir})`);
+    throw e;
+  }
+  const sockPath = path.join(stateDir, 'control.sock');
+  const ctrlFd = bindUnixSocket(sockPath);
+  if (ctrlFd < 0) throw new Fatal(`cannot bind the control socket ${sockPath}: errno ${-ctrlFd}`);
+  const sync = pipe2(O_CLOEXEC);
+  if (typeof sync === 'number') throw new Fatal(`pipe2: errno ${-sync}`);
+  const specFd = fs.openSync(configPath, 'r');
+  const cli = path.join(__dirname, 'cli.js');
+  const bootArgs = [
+    ...global.argv,
+    'boot',
+    `--bundle=${bundle}`,
+    '--spec-fd=3',
+    '--controller-fd=4',
+    '--start-sync-fd=5',
+    '--stdio-fds=0,1,2',
+    ...(flags['cpu-num'] ? [`--cpu-num=${flags['cpu-num']}`] : []),
+    ...(flags['total-memory'] ? [`--total-memory=${flags['total-memory']}`] : []),
+    cid,
+  ];
+  const child = spawn(process.execPath, [cli, ...bootArgs], { stdio: ['inherit', 'inherit', 'inherit', specFd, ctrlFd, sync[1]] });
+  closeFd(sync[1]);
+  closeFd(ctrlFd);
+  fs.closeSync(specFd);
+  const childExit = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
+  try {
+    if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
+    const ready = await readSyncByte(sync[0]);
+    if (!ready) {
+      await childExit;
+      throw new Fatal(`the sandbox died before it was ready (boot exited without writing the start-sync byte)`);
+    }
+    const client = await UrpcClient.connect(sockPath);
+    try {
+      await client.call('containerManager.StartRoot', cid);
+    } catch (e) {
+      client.close();
+      child.kill('SIGKILL');
+      await childExit;
+      throw new Fatal((e as Error).message);
+    }
+    const status = (await client.call('containerManager.Wait', cid)) as number;
+    client.close();
+    await childExit;
+    return exitCodeOf(status);
+  } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves true on the zero byte, false on end-of-file. */
+function readSyncByte(fd: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const buf = Buffer.alloc(1);
+    fs.read(fd, buf, 0, 1, null, (err, n) => {
+      fs.closeSync(fd);
+      resolve(!err && n === 1 && buf[0] === 0);
+    });
+  });
+}
+
+function osSignal(name: NodeJS.Signals): number {
+  return (require('node:os') as typeof import('node:os')).constants.signals[name] ?? 0;
+}
