@@ -184,7 +184,8 @@ async function attrOf(target: Dentry | File): Promise<Attr | Errno> {
 export async function sys_openat(c: SysCtx): Promise<SysResult> {
   const path = c.user.readCString(c.u(1));
   if (isErrno(path)) return path;
-  const flags = c.i32(2);
+  // A 64-bit kernel opens every file with O_LARGEFILE (force_o_largefile).
+  const flags = c.i32(2) | abi.O_LARGEFILE;
   const f = await openPath(c, c.i32(0), path, flags, c.u32(3));
   if (isErrno(f)) return f;
   return c.proc.fds.install(f, (flags & abi.O_CLOEXEC) !== 0);
