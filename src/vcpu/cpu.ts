@@ -170,6 +170,13 @@ export class Cpu {
     let body = '';
     let ended = false;
     const page = Math.floor(pc / PAGE_SIZE);
+    if (pc % 2 !== 0) {
+      // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
+      const f = this.fault;
+      f.signal = SIGBUS; f.code = BUS_ADRALN; f.addr = pc;
+      this.npc = pc;
+      return null;
+    }
     for (;;) {
       if (!this.fetchable(p)) {
         if (n === 0) { this.fetchFault(p, pc); return null; }

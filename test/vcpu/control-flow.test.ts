@@ -75,6 +75,16 @@ describe('vcpu branches and jumps', () => {
     assert.equal(getReg(cpu, 5), 3n);
   });
 
+  it('a pc that is not 2-byte aligned (set by the kernel) is SIGBUS/BUS_ADRALN', () => {
+    const cpu = boot(new Asm().w(rv.ecall()));
+    cpu.state.pc = CODE + 1;
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.equal(cpu.fault.signal, 7);
+    assert.equal(cpu.fault.code, 1);
+    assert.equal(cpu.fault.addr, CODE + 1);
+    assert.equal(cpu.state.pc, CODE + 1);
+  });
+
   it('the all-zero halfword is illegal', () => {
     const cpu = boot(new Asm().c(0x0000));
     assert.equal(cpu.run(100), Stop.Fault);
