@@ -1,0 +1,193 @@
+// tsvisor boot played by a test acting as the parent runtime: donated fds,
+// the start-sync byte, StartRoot/Wait over urpc JSON, and boot's failures.
+
+import * as assert from 'node:assert/strict';
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeBundle, removeBundle } from '../util/bundle.js';
+import { TSVISOR } from '../integration/run-util.js';
+import { bindUnixSocket, closeFd, pipe2, O_CLOEXEC } from '../../src/host/ffi.js';
+import { UrpcClient } from '../../src/main/urpc.js';
+
+interface Booted {
+  child: ChildProcess;
+  sockPath: string;
+  sync: Promise<Buffer>;
+  appOut: () => string;
+  appErr: () => string;
+  bootErr: () => string;
+  exit: Promise<number>;
+}
+
+/** Launch boot the way runsc's parent does; the spec fd's offset is left at its end. */
+function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string, keepStdinOpen = false): Booted {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-boot-'));
+  const sockPath = path.join(dir, 'ctl.sock');
+  const ctrl = bindUnixSocket(sockPath);
+  assert.ok(ctrl >= 0, `bind ${ctrl}`);
+  const specPath = path.join(dir, 'spec.json');
+  fs.writeFileSync(specPath, specText ?? fs.readFileSync(path.join(bundle, 'config.json')));
+  const specFd = fs.openSync(specPath, 'r');
+  fs.readSync(specFd, Buffer.alloc(1 << 16)); // offset now at the end: boot must read from 0
+  const sync = pipe2(O_CLOEXEC) as [number, number];
+  const child = spawn(TSVISOR, ['boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd', '4', '--start-sync-fd=5', '--stdio-fds=6,7,8', ...extraArgs, 'test-cid'], {
+    stdio: ['ignore', 'ignore', 'pipe', specFd, ctrl, sync[1], 'pipe', 'pipe', 'pipe'],
+  });
+  closeFd(ctrl);
+  closeFd(sync[1]);
+  fs.closeSync(specFd);
+  const collect = (s: unknown) => {
+    const parts: Buffer[] = [];
+    (s as NodeJS.ReadableStream).on('data', (d: Buffer) => parts.push(d));
+    return () => Buffer.concat(parts).toString();
+  };
+  if (!keepStdinOpen) (stdioOf(child, 6) as net.Socket).end();
+  const appOut = collect(stdioOf(child, 7));
+  const appErr = collect(stdioOf(child, 8));
+  const bootErr = collect(child.stderr);
+  const syncP = new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    const rs = fs.createReadStream('', { fd: sync[0] });
+    rs.on('data', (d) => chunks.push(d as Buffer));
+    rs.on('close', () => resolve(Buffer.concat(chunks)));
+    rs.on('error', () => resolve(Buffer.concat(chunks)));
+  });
+  const exit = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  exit.then(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { child, sockPath, sync: syncP, appOut, appErr, bootErr, exit };
+}
+
+describe('tsvisor boot, launched as a parent runtime launches runsc', function () {
+  this.timeout(60000);
+
+  it('writes one zero byte on start-sync, runs nothing before StartRoot, then runs and reports the wait status', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello', 'GREETING', '--exit', '42'], env: ['GREETING=from the spec'] });
+    try {
+      const b = launchBoot(bundle);
+      const sync = await b.sync;
+      assert.deepEqual([...sync], [0], 'exactly one zero byte, then end of file');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(b.appOut(), '', 'no application output before StartRoot');
+      const client = await UrpcClient.connect(b.sockPath);
+      assert.equal(await client.call('containerManager.StartRoot', 'test-cid'), null);
+      const status = await client.call('containerManager.Wait', 'test-cid');
+      client.close();
+      assert.equal(status, 42 << 8);
+      assert.equal(await b.exit, 42);
+      assert.match(b.appOut(), /^hello from riscv64\n/);
+      assert.match(b.appOut(), /GREETING=from the spec\n/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('keeps running through unknown methods, bad arguments and malformed JSON; a later Wait still answers', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello', '--exit', '3'] });
+    try {
+      const b = launchBoot(bundle);
+      await b.sync;
+      const client = await UrpcClient.connect(b.sockPath);
+      await assert.rejects(client.call('containerManager.Bogus', 'test-cid'), /unknown method/);
+      await assert.rejects(client.call('containerManager.StartRoot', 42), /string/);
+      await assert.rejects(client.call('containerManager.StartRoot', 'other-id'), /no container/);
+      // A malformed stream on its own connection: an error reply, then that connection closes.
+      const raw = net.connect(b.sockPath);
+      const reply = await new Promise<string>((resolve) => {
+        let text = '';
+        raw.on('data', (d) => (text += d.toString()));
+        raw.on('close', () => resolve(text));
+        raw.write('{"method": "containerManager.Wait", "arg": ]]]');
+      });
+      assert.match(reply, /"success":\s*false/);
+      assert.equal(await client.call('containerManager.StartRoot', 'test-cid'), null);
+      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 3 << 8);
+      client.close();
+      assert.equal(await b.exit, 3);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('exits 128+N when signal N kills the application (abort: 134, null dereference: 139)', async () => {
+    for (const [bin, code] of [['/bin/abort', 134], ['/bin/segv', 139]] as const) {
+      const bundle = makeBundle({ args: [bin] });
+      try {
+        const b = launchBoot(bundle);
+        await b.sync;
+        const client = await UrpcClient.connect(b.sockPath);
+        await client.call('containerManager.StartRoot', 'test-cid');
+        const status = (await client.call('containerManager.Wait', 'test-cid')) as number;
+        client.close();
+        assert.equal(status & 0x7f, code - 128);
+        assert.equal(await b.exit, code);
+      } finally {
+        removeBundle(bundle);
+      }
+    }
+  });
+
+  it('answers Processes and Event while running, and Signal (mode 0) ends an init blocked reading stdin', async () => {
+    const bundle = makeBundle({ args: ['/bin/cat'] });
+    try {
+      const b = launchBoot(bundle, [], undefined, true);
+      await b.sync;
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      const ps = (await client.call('containerManager.Processes', 'test-cid')) as { PID: number; Cmd: string }[];
+      assert.equal(ps.length, 1);
+      assert.equal(ps[0].PID, 1);
+      const ev = (await client.call('containerManager.Event', 'test-cid')) as { data: { pids: { current: number } } };
+      assert.equal(ev.data.pids.current, 1);
+      await client.call('containerManager.Signal', { CID: 'test-cid', Signo: 9, PID: 0, Mode: 0 });
+      const status = await client.call('containerManager.Wait', 'test-cid');
+      client.close();
+      assert.equal(status, 9);
+      assert.equal(await b.exit, 137);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('exits 128 with the usage text when a required fd is missing or there are two container ids', async () => {
+    for (const args of [['boot', '--spec-fd=3', '--start-sync-fd=5', 'id'], ['boot', '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', 'a', 'b']]) {
+      const r = await runPlain(args);
+      assert.equal(r.code, 128);
+      assert.match(r.stderr, /^tsvisor: (missing required flag|expected exactly one container id)/);
+      assert.match(r.stderr, /Usage: tsvisor \[global flags\] boot/);
+    }
+  });
+
+  it('exits 128 with one line naming the field when the spec is malformed or violates the schema, and never writes the sync byte', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      for (const [text, field] of [['{"ociVersion": "1.0.2", "process": {"args": "x", "cwd": "/"}, "root": {"path": "rootfs"}}', /process\/args/], ['{not json', /not JSON/]] as const) {
+        const b = launchBoot(bundle, [], text);
+        const sync = await b.sync;
+        assert.equal(await b.exit, 128);
+        assert.equal(sync.length, 0, 'end of file on start-sync: boot died');
+        const lines = b.bootErr().trim().split('\n');
+        assert.equal(lines.length, 1, b.bootErr());
+        assert.match(lines[0], field);
+        assert.doesNotMatch(lines[0], /at .*\.js:\d+/);
+      }
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+});
+
+function runPlain(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(TSVISOR, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
+function stdioOf(child: ChildProcess, i: number): unknown {
+  return (child.stdio as unknown as unknown[])[i];
+}
