@@ -23,6 +23,7 @@ interface Lib {
   fcntl: Fn;
   socket: Fn;
   bind: Fn;
+  poll: Fn;
 }
 
 let lib: Lib | undefined;
@@ -47,6 +48,7 @@ function load(): Lib {
     fcntl: c.func('int fcntl(int, int, ...)'),
     socket: c.func('int socket(int, int, int)'),
     bind: c.func('int bind(int, void *, uint32_t)'),
+    poll: c.func('int poll(void *, unsigned long, int)'),
   } as unknown as Lib;
   return lib;
 }
@@ -133,6 +135,23 @@ export function bindUnixSocket(path: string): number {
     return e;
   }
   return fd;
+}
+
+const POLLIN = 0x1;
+const POLLHUP = 0x10;
+const POLLERR = 0x8;
+
+/**
+ * poll(2) for one fd: 1 when a read would not block (data, end of file or an
+ * error), 0 when it would after `timeoutMs`, or a negative errno.
+ */
+export function pollReadable(fd: number, timeoutMs: number): number {
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  const r = load().poll(pfd, 1, timeoutMs);
+  if (r < 0) return negErrno();
+  return r > 0 && (pfd.readInt16LE(6) & (POLLIN | POLLHUP | POLLERR)) !== 0 ? 1 : 0;
 }
 
 /** SO_TYPE of a socket, or a negative errno. */

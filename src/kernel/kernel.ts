@@ -59,6 +59,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly account: MemoryAccount;
   readonly bootTime = Date.now();
+  /** Guest instructions retired by processes that have exited. */
+  exitedInstructions = 0;
   private nextPid = 1;
   private readonly runQueue: Task[] = [];
   private loopScheduled = false;
@@ -270,6 +272,7 @@ export class Kernel {
       t.state = TaskState.Exited;
     }
     proc.threads.clear();
+    this.exitedInstructions += proc.deadInstructions;
     this.removeFromRunQueue(proc);
     proc.mm.clear();
     void proc.fds.closeAll();

@@ -86,7 +86,7 @@ const api = {
       pids: k ? k.processStats().length : 0,
       memoryUsed: k ? k.account.used : 0,
       memoryLimit: cfg.totalMemory,
-      cpuInstructions: k ? k.processStats().reduce((s, p) => s + p.cpuInstructions, 0) : 0,
+      cpuInstructions: k ? k.exitedInstructions + k.processStats().reduce((s, p) => s + p.cpuInstructions, 0) : 0,
     };
   },
   async shutdown(): Promise<void> {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { EAGAIN, EIO, EPIPE, Errno } from '../errno.js';
 import { S_IFIFO, S_IFMT, TERMIOS, WINSIZE } from '../abi.js';
 import { File, type TerminalOps } from './file.js';
+import { pollReadable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../vfs/backend.js';
 
@@ -20,14 +21,43 @@ export class HostStreamFile extends File {
     super(flags, path);
   }
 
-  override read(len: number): Promise<Uint8Array | Errno> {
+  /**
+   * Reads wait for the host fd to become readable by polling it (with
+   * back-off) rather than parking a blocking read on libuv's thread pool: a
+   * read stuck there would keep the sandbox from ever exiting.
+   */
+  override read(len: number): Uint8Array | Errno | Promise<Uint8Array | Errno> {
     const buf = new Uint8Array(Math.min(len, 1 << 20));
+    const attempt = (): Uint8Array | Errno | undefined => {
+      const ready = pollReadable(this.hostFd, 0);
+      if (ready < 0) return Errno.of(-ready);
+      if (ready === 0) return undefined;
+      try {
+        return buf.subarray(0, fs.readSync(this.hostFd, buf, 0, buf.length, null));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        return err.code === 'EAGAIN' ? undefined : hostErrno(err);
+      }
+    };
+    const now = attempt();
+    if (now !== undefined) return now;
     return new Promise((resolve) => {
-      fs.read(this.hostFd, buf, 0, buf.length, null, (err, n) => {
-        if (err) resolve(hostErrno(err));
-        else resolve(buf.subarray(0, n));
-      });
+      let delay = 0.25;
+      const again = () => {
+        if (this.closed) return resolve(EIO);
+        const r = attempt();
+        if (r !== undefined) return resolve(r);
+        delay = Math.min(delay * 2, 16);
+        setTimeout(again, delay);
+      };
+      setTimeout(again, delay);
     });
+  }
+
+  private closed = false;
+
+  protected override release(): void {
+    this.closed = true;
   }
 
   override write(data: Uint8Array): number | Errno | Promise<number | Errno> {
