@@ -7,7 +7,7 @@ import {
 import { File } from '../files/file.js';
 import type { Dentry } from '../vfs/inode.js';
 import type { Attr } from '../vfs/backend.js';
-import { StructWriter } from '../usercopy.js';
+import { StructWriter, type IoVec } from '../usercopy.js';
 import type { Process } from '../task.js';
 import { SysCtx, SysResult } from './context.js';
 import { PAGE_W } from '../../vcpu/memory.js';
@@ -258,13 +258,20 @@ export async function sys_preadv(c: SysCtx): Promise<SysResult> {
   return off < 0 ? EINVAL : readVector(c, off);
 }
 
-async function readVector(c: SysCtx, offset: number | undefined): Promise<SysResult> {
+/** The file of fd a0 (checked readable or writable) and the iovecs at a1/a2: what every *v() call starts with. */
+function vectorArgs(c: SysCtx, check: (f: File) => Errno | undefined): { f: File; iov: IoVec[] } | Errno {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
-  const bad = File.checkReadable(f);
+  const bad = check(f);
   if (bad) return bad;
   const iov = c.user.readIovecs(c.u(1), c.i32(2));
-  if (isErrno(iov)) return iov;
+  return isErrno(iov) ? iov : { f, iov };
+}
+
+async function readVector(c: SysCtx, offset: number | undefined): Promise<SysResult> {
+  const args = vectorArgs(c, File.checkReadable);
+  if (isErrno(args)) return args;
+  const { f, iov } = args;
   let total = 0;
   for (const v of iov) {
     if (v.len === 0) continue;
@@ -289,12 +296,9 @@ export async function sys_pwritev(c: SysCtx): Promise<SysResult> {
 }
 
 async function writeVector(c: SysCtx, offset: number | undefined): Promise<SysResult> {
-  const f = c.proc.fds.get(c.i32(0));
-  if (isErrno(f)) return f;
-  const bad = File.checkWritable(f);
-  if (bad) return bad;
-  const iov = c.user.readIovecs(c.u(1), c.i32(2));
-  if (isErrno(iov)) return iov;
+  const args = vectorArgs(c, File.checkWritable);
+  if (isErrno(args)) return args;
+  const { f, iov } = args;
   // Gather first, then write once: a writev is one write to a pipe or terminal.
   const parts: Uint8Array[] = [];
   for (const v of iov) {

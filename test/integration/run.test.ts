@@ -1,0 +1,90 @@
+// tsvisor run as a user meets it: clear failures, --strace, tsvisor spec.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeBundle, removeBundle } from '../util/bundle.js';
+import { stateRoot, tsvisor } from './run-util.js';
+
+describe('tsvisor run', function () {
+  this.timeout(60000);
+  const root = stateRoot();
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('says in one line that the sandbox died when boot exits before the start-sync byte', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+      cfg.root.path = 'no-such-rootfs';
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'dies-early']);
+      assert.equal(r.code, 128);
+      const lines = r.stderr.toString().trim().split('\n');
+      assert.match(lines[lines.length - 1], /^tsvisor: the sandbox died before it was ready/);
+      assert.ok(lines.some((l) => /no-such-rootfs: not a directory/.test(l)), r.stderr.toString());
+      assert.equal(r.stdout.length, 0);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('fails StartRoot clearly when the executable does not exist, exit 128', async () => {
+    const bundle = makeBundle({ args: ['/bin/nope'] });
+    try {
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'no-exe']);
+      assert.equal(r.code, 128);
+      assert.match(r.stderr.toString(), /cannot run \/bin\/nope: no such file or directory \(ENOENT\)/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('rejects a schema-violating config.json with one line naming the field', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+      cfg.process.cwd = 'relative/dir';
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'bad-spec']);
+      assert.equal(r.code, 128);
+      assert.equal(r.stderr.toString().trim().split('\n').length, 1);
+      assert.match(r.stderr.toString(), /\/process\/cwd/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it('--strace logs each system call with decoded arguments and its result', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    const log = path.join(os.tmpdir(), `tsvisor-strace-${process.pid}.log`);
+    try {
+      const r = await tsvisor(['--root', root, '--strace', '--debug-log', log, 'run', '--bundle', bundle, 'straced']);
+      assert.equal(r.code, 0);
+      const text = fs.readFileSync(log, 'utf8');
+      assert.match(text, /\[1:1\] write\(1, 0x[0-9a-f]+, \d+\) = \d+/);
+      assert.match(text, /\[1:1\] exit_group\(0\) = \?/);
+      assert.match(text, /\[1:1\] brk\(0x0\) = 0x[0-9a-f]+/);
+    } finally {
+      fs.rmSync(log, { force: true });
+      removeBundle(bundle);
+    }
+  });
+});
+
+describe('tsvisor spec', () => {
+  it('writes a default config.json that tsvisor run accepts', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-spec-'));
+    try {
+      const r = await tsvisor(['spec', '--bundle', dir]);
+      assert.equal(r.code, 0);
+      const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+      assert.deepEqual(spec.process.args, ['sh']);
+      assert.equal(spec.root.path, 'rootfs');
+      const again = await tsvisor(['spec', '--bundle', dir]);
+      assert.equal(again.code, 128, 'refuses to overwrite');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
