@@ -10,11 +10,11 @@
 
 import { performance } from 'node:perf_hooks';
 import * as abi from './abi.js';
-import { Errno, isErrno, ENOEXEC, ENOENT, EACCES, ESRCH } from './errno.js';
+import { Errno, isErrno, ENOEXEC, EACCES, ESRCH } from './errno.js';
 import { Cpu } from '../vcpu/cpu.js';
 import { Stop } from '../vcpu/state.js';
 import { GuestMemory, PAGE_SIZE } from '../vcpu/memory.js';
-import { MemoryAccount, MemoryManager, PIE_BASE, STACK_TOP } from './mm.js';
+import { MemoryAccount, MemoryManager, pageAlignUp, PIE_BASE, STACK_TOP } from './mm.js';
 import { Creds, Process, Rlimit, Task, TaskState } from './task.js';
 import { FdTable } from './fdtable.js';
 import { Vfs } from './vfs/vfs.js';
@@ -154,7 +154,7 @@ export class Kernel {
     let interp: { bytes: Uint8Array; image: ElfImage } | undefined;
     if (image.interp) {
       const d = await this.vfs.resolve(proc.root, proc.cwd, image.interp, { followLast: true, caller: proc });
-      if (isErrno(d)) return d === ENOENT ? ENOENT : d;
+      if (isErrno(d)) return d;
       const ib = await this.readWhole(d, image.interp);
       if (isErrno(ib)) return ib;
       const ii = parseElf(ib);
@@ -174,7 +174,7 @@ export class Kernel {
       entry = li.entry;
       base = li.bias;
     }
-    proc.mm.setBrkStart(main.end + ((main.end % PAGE_SIZE) ? PAGE_SIZE - (main.end % PAGE_SIZE) : 0));
+    proc.mm.setBrkStart(pageAlignUp(main.end));
     const tramp = this.mapSigreturnTrampoline(proc);
     if (tramp !== 0) return this.execFailed(task, tramp);
     const c = proc.creds;

@@ -10,7 +10,6 @@
 import * as abi from './abi.js';
 import { Process, Task } from './task.js';
 import { StructWriter, StructReader } from './usercopy.js';
-import { Errno } from './errno.js';
 
 export const enum DefaultAction {
   Terminate,
@@ -121,7 +120,7 @@ export function encodeSigframe(task: Task, info: SigInfo, savedMask: bigint, alt
 }
 
 /** Restore registers and return the signal mask saved in a frame (rt_sigreturn). */
-export function decodeSigframe(task: Task, frame: Uint8Array): bigint | Errno {
+export function decodeSigframe(task: Task, frame: Uint8Array): bigint {
   const rd = new StructReader(frame);
   const r = task.regs;
   r.pc = rd.u64(SIGFRAME.regs);

@@ -88,8 +88,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     // 6-7. Wait for StartRoot, run, wait for init to exit.
     const status = await Promise.race([sandbox.exited, workerDeath]);
     logs.debug.debug(`boot ${cid}: init exited with wait status ${status}`);
-    await sandbox.settled();
-    await server.close();
+    await server.shutdown();
     await kernel.shutdown().catch(() => {});
     await worker.terminate();
     return exitCodeOf(status);
@@ -145,7 +144,6 @@ class SandboxController implements ContainerManager {
   private resolveExit!: (status: number) => void;
   readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private exitStatus: number | undefined;
-  private readonly pendingWaits = new Set<Promise<unknown>>();
 
   constructor(
     private readonly cid: string,
@@ -181,16 +179,9 @@ class SandboxController implements ContainerManager {
 
   async Wait(cid: string): Promise<number> {
     this.checkId(cid);
-    const p = this.exited;
-    this.pendingWaits.add(p);
-    const s = await p;
+    const s = await this.exited;
     if (s < 0) throw new Error(`container "${cid}" did not start`);
     return s;
-  }
-
-  /** Let replies to Wait calls go out before the server closes. */
-  async settled(): Promise<void> {
-    await new Promise((r) => setTimeout(r, 20));
   }
 
   async Signal(arg: SignalArg): Promise<null> {

@@ -305,6 +305,21 @@ class Connection {
     }
   }
 
+  /**
+   * Keep serving this peer until it closes its side (its replies all
+   * written), or for at most `graceMs`; then the connection is cut.
+   */
+  drain(graceMs: number): Promise<void> {
+    if (this.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.sock.once('close', () => resolve());
+      setTimeout(() => {
+        this.destroy();
+        resolve();
+      }, graceMs).unref();
+    });
+  }
+
   /** After the input is done and every reply is written, closes our side. */
   private finishIfIdle(): void {
     if (this.destroyed || !this.inputDone) return;
@@ -392,6 +407,18 @@ export class ControlServer {
     this.log.debug('control: new connection');
     const c = new Connection(sock, this.manager, this.log, (gone) => this.conns.delete(gone));
     this.conns.add(c);
+  }
+
+  /**
+   * Stops accepting connections; connected peers are still served (a Wait
+   * sent just after the container exited gets its status) until they close,
+   * or for at most `graceMs`.
+   */
+  async shutdown(graceMs = 1000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closing = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...[...this.conns].map((c) => c.drain(graceMs)), closing]);
   }
 
   /** Stops accepting and ends every connection (replies not yet written are dropped). */

@@ -4,6 +4,7 @@
 // the container's status.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { FlagDef, FlagValues } from './flags.js';
@@ -103,5 +104,5 @@ function readSyncByte(fd: number): Promise<boolean> {
 }
 
 function osSignal(name: NodeJS.Signals): number {
-  return (require('node:os') as typeof import('node:os')).constants.signals[name] ?? 0;
+  return os.constants.signals[name] ?? 0;
 }

@@ -39,9 +39,8 @@ export async function resolveAt(c: SysCtx, dirfd: number, pathAddr: number, flag
   return c.kernel.vfs.resolve(c.proc.root, start, path, { followLast: follow, caller: c.proc });
 }
 
-/** May `proc` access a file with `attr` for `mask` (R_OK|W_OK|X_OK)? */
-export function permitted(proc: Process, attr: Attr, mask: number): boolean {
-  const cr = proc.creds;
+/** May a process with ids `cr` access a file with `attr` for `mask` (R_OK|W_OK|X_OK)? */
+export function permitted(cr: { euid: number; egid: number; groups: number[] }, attr: Attr, mask: number): boolean {
   if (cr.euid === 0) return (mask & abi.X_OK) === 0 || (attr.mode & 0o111) !== 0 || (attr.mode & abi.S_IFMT) === abi.S_IFDIR;
   let bits: number;
   if (cr.euid === attr.uid) bits = (attr.mode >> 6) & 7;
@@ -76,7 +75,7 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
       if (existing !== ENOENT) return existing;
       const dattr = await pn.dir.inode.getattr();
       if (isErrno(dattr)) return dattr;
-      if (!permitted(proc, dattr, abi.W_OK | abi.X_OK)) return EACCES;
+      if (!permitted(proc.creds, dattr, abi.W_OK | abi.X_OK)) return EACCES;
       const fullPath = (pn.dir.path() === '/' ? '' : pn.dir.path()) + '/' + pn.name;
       const f = await pn.dir.inode.create(pn.name, flags, mode & 0o7777 & ~proc.umask, { uid: proc.creds.euid, gid: proc.creds.egid, groups: proc.creds.groups }, fullPath);
       if (isErrno(f)) return f;
@@ -98,7 +97,7 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
   if (!(flags & abi.O_PATH)) {
     const attr = await dentry.inode.getattr();
     if (isErrno(attr)) return attr;
-    if (!permitted(proc, attr, accessMask(flags))) return EACCES;
+    if (!permitted(proc.creds, attr, accessMask(flags))) return EACCES;
   }
   const f = flags & abi.O_PATH ? new PathFile(dentry, flags) : await dentry.inode.open(flags, dentry.path());
   if (isErrno(f)) return f;
@@ -319,36 +318,30 @@ export function sys_lseek(c: SysCtx): SysResult | Promise<SysResult> {
   return f.lseek(c.s(1), whence);
 }
 
-export async function sys_fstat(c: SysCtx): Promise<SysResult> {
-  const f = c.proc.fds.get(c.i32(0));
-  if (isErrno(f)) return f;
-  const a = await f.getattr();
+/** The stat family's tail: attributes of `target`, encoded, copied out to `addr`. */
+async function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, encode: (a: Attr) => Uint8Array): Promise<SysResult> {
+  if (isErrno(target)) return target;
+  const a = await attrOf(target);
   if (isErrno(a)) return a;
-  const r = c.user.copyOut(c.u(1), encodeStat(a));
+  const r = c.user.copyOut(addr, encode(a));
   return isErrno(r) ? r : 0;
+}
+
+export function sys_fstat(c: SysCtx): Promise<SysResult> {
+  return statOut(c, c.proc.fds.get(c.i32(0)), c.u(1), encodeStat);
 }
 
 export async function sys_newfstatat(c: SysCtx): Promise<SysResult> {
   const flags = c.i32(3);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT)) return EINVAL;
-  const t = await resolveAt(c, c.i32(0), c.u(1), flags);
-  if (isErrno(t)) return t;
-  const a = await attrOf(t);
-  if (isErrno(a)) return a;
-  const r = c.user.copyOut(c.u(2), encodeStat(a));
-  return isErrno(r) ? r : 0;
+  return statOut(c, await resolveAt(c, c.i32(0), c.u(1), flags), c.u(2), encodeStat);
 }
 
 export async function sys_statx(c: SysCtx): Promise<SysResult> {
   const flags = c.i32(2);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT | abi.AT_STATX_SYNC_TYPE)) return EINVAL;
   if ((flags & abi.AT_STATX_SYNC_TYPE) === abi.AT_STATX_SYNC_TYPE) return EINVAL;
-  const t = await resolveAt(c, c.i32(0), c.u(1), flags);
-  if (isErrno(t)) return t;
-  const a = await attrOf(t);
-  if (isErrno(a)) return a;
-  const r = c.user.copyOut(c.u(4), encodeStatx(a));
-  return isErrno(r) ? r : 0;
+  return statOut(c, await resolveAt(c, c.i32(0), c.u(1), flags), c.u(4), encodeStatx);
 }
 
 export async function sys_readlinkat(c: SysCtx): Promise<SysResult> {
@@ -374,9 +367,9 @@ export async function sys_faccessat(c: SysCtx, flagsArg = 0): Promise<SysResult>
   if (isErrno(a)) return a;
   if (mode === abi.F_OK) return 0;
   // access(2) checks with the real ids unless AT_EACCESS.
-  const proc = c.proc;
-  const real = flagsArg & abi.AT_EACCESS ? proc : { ...proc, creds: { ...proc.creds, euid: proc.creds.ruid, egid: proc.creds.rgid } };
-  return permitted(real as Process, a, mode) ? 0 : EACCES;
+  const cr = c.proc.creds;
+  const ids = flagsArg & abi.AT_EACCESS ? cr : { ...cr, euid: cr.ruid, egid: cr.rgid };
+  return permitted(ids, a, mode) ? 0 : EACCES;
 }
 
 export function sys_faccessat2(c: SysCtx): Promise<SysResult> {

@@ -1,7 +1,7 @@
 // Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
 import * as abi from '../abi.js';
-import { EACCES, EINVAL, ENODEV, ENOMEM, Errno, isErrno } from '../errno.js';
+import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../errno.js';
 import { pageAlignUp } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
@@ -33,7 +33,7 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
     if (!f.readable) return EACCES;
     if (type !== abi.MAP_PRIVATE && prot & abi.PROT_WRITE) return ENODEV; // shared writable file mappings: not yet
     const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
-    if (isErrno(data)) return data === Errno.of(29) ? ENODEV : data;
+    if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
     fileData = data;
     name = f.path;
   }
@@ -79,7 +79,7 @@ export function sys_mremap(c: SysCtx): SysResult {
   if (old % PAGE_SIZE || newLen === 0 || flags & ~(abi.MREMAP_MAYMOVE | abi.MREMAP_FIXED)) return EINVAL;
   if (flags & abi.MREMAP_FIXED) return EINVAL;
   const vma = mm.mappings().find((v) => v.start <= old && old < v.end);
-  if (!vma || old + oldLen > vma.end) return EFAULT_MREMAP;
+  if (!vma || old + oldLen > vma.end) return EFAULT;
   if (newLen <= oldLen) {
     if (newLen < oldLen) mm.unmap(old + newLen, oldLen - newLen);
     return old;
@@ -95,8 +95,6 @@ export function sys_mremap(c: SysCtx): SysResult {
   mm.unmap(old, oldLen);
   return at;
 }
-
-const EFAULT_MREMAP = Errno.of(14);
 
 export function sys_madvise(c: SysCtx): SysResult {
   if (c.u(0) % PAGE_SIZE) return EINVAL;

@@ -123,9 +123,7 @@ export function sys_rt_sigreturn(c: SysCtx): SysResult {
     c.kernel.exitProcess(c.proc, abi.signalStatus(abi.SIGSEGV, true));
     return NORETURN;
   }
-  const mask = decodeSigframe(c.task, frame);
-  if (isErrno(mask)) return mask;
-  c.task.sigmask = mask;
+  c.task.sigmask = decodeSigframe(c.task, frame);
   return NORETURN;
 }
 

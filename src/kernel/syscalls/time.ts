@@ -105,6 +105,5 @@ export function sys_clock_nanosleep(c: SysCtx): SysResult | Promise<SysResult> {
   const d = readTimespec(c, c.u(2));
   if (isErrno(d)) return d;
   const abs = (flags & abi.TIMER_ABSTIME) !== 0;
-  const r = sleepUntil(c, clock, abs ? d : now + d, abs ? 0 : c.u(3));
-  return r.then((v) => (v === EINTR ? Errno.of(4) : v));
+  return sleepUntil(c, clock, abs ? d : now + d, abs ? 0 : c.u(3));
 }
