@@ -46,7 +46,54 @@ export const F_SETLK = 6;
 export const F_SETLKW = 7;
 export const F_DUPFD_CLOEXEC = 1030;
 export const F_GETPIPE_SZ = 1032;
+export const F_SETPIPE_SZ = 1031;
+export const F_OFD_GETLK = 36;
+export const F_OFD_SETLK = 37;
+export const F_OFD_SETLKW = 38;
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+/** struct flock (riscv64): l_type, l_whence (shorts), l_start, l_len (off_t), l_pid. */
+export const FLOCK = { size: 32, l_type: 0, l_whence: 2, l_start: 8, l_len: 16, l_pid: 24 } as const;
 export const FD_CLOEXEC = 1;
+
+// poll, select, epoll, eventfd, pipes, splice
+export const POLLIN = 0x1;
+export const POLLPRI = 0x2;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+export const POLLRDNORM = 0x40;
+export const POLLRDBAND = 0x80;
+export const POLLWRNORM = 0x100;
+export const POLLWRBAND = 0x200;
+export const POLLMSG = 0x400;
+export const POLLRDHUP = 0x2000;
+/** struct pollfd: int fd; short events; short revents. */
+export const POLLFD = { size: 8, fd: 0, events: 4, revents: 6 } as const;
+export const EPOLLEXCLUSIVE = 1 << 28;
+export const EPOLLWAKEUP = 1 << 29;
+export const EPOLLONESHOT = 1 << 30;
+export const EPOLLET = 1 << 31;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
+export const EPOLL_CLOEXEC = O_CLOEXEC;
+/** struct epoll_event on riscv64 (not packed): u32 events, 4 bytes of padding, u64 data. */
+export const EPOLL_EVENT = { size: 16, events: 0, data: 8 } as const;
+/** The most events one epoll_wait may ask for (Linux's EP_MAX_EVENTS). */
+export const EP_MAX_EVENTS = 0x7fffffff / 16;
+export const EFD_SEMAPHORE = 1;
+export const EFD_CLOEXEC = O_CLOEXEC;
+export const EFD_NONBLOCK = O_NONBLOCK;
+export const PIPE_BUF = 4096;
+export const SPLICE_F_MOVE = 1;
+export const SPLICE_F_NONBLOCK = 2;
+export const SPLICE_F_MORE = 4;
+export const SPLICE_F_GIFT = 8;
+/** FD_SETSIZE bits per fd_set word on riscv64 (unsigned long). */
+export const NFDBITS = 64;
 
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;
@@ -360,3 +407,42 @@ export const CLONE_SETTLS = 0x80000;
 export const CLONE_PARENT_SETTID = 0x100000;
 export const CLONE_CHILD_CLEARTID = 0x200000;
 export const CLONE_CHILD_SETTID = 0x1000000;
+export const CLONE_PARENT = 0x8000;
+export const CLONE_SYSVSEM = 0x40000;
+export const CLONE_DETACHED = 0x400000;
+export const CLONE_UNTRACED = 0x800000;
+export const CLONE_PTRACE = 0x2000;
+export const CLONE_IO = 0x80000000;
+export const CLONE_PIDFD = 0x1000;
+export const CLONE_CLEAR_SIGHAND = 0x100000000;
+/** Namespace flags: a sandboxed guest may not create namespaces (EPERM, as for an unprivileged user in runsc). */
+export const CLONE_NEW_ANY = 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00020000 | 0x00000080;
+/** struct clone_args (clone3) field offsets; the smallest size accepted is CLONE_ARGS_SIZE_VER0. */
+export const CLONE_ARGS = { flags: 0, pidfd: 8, child_tid: 16, parent_tid: 24, exit_signal: 32, stack: 40, stack_size: 48, tls: 56, set_tid: 64, set_tid_size: 72, cgroup: 80 } as const;
+export const CLONE_ARGS_SIZE_VER0 = 64;
+
+// wait4 / waitid
+export const WNOHANG = 1;
+export const WUNTRACED = 2;
+export const WSTOPPED = 2;
+export const WEXITED = 4;
+export const WCONTINUED = 8;
+export const WNOWAIT = 0x01000000;
+export const __WNOTHREAD = 0x20000000;
+export const __WALL = 0x40000000;
+export const __WCLONE = 0x80000000;
+export const P_ALL = 0;
+export const P_PID = 1;
+export const P_PGID = 2;
+export const P_PIDFD = 3;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
+export const CLD_TRAPPED = 4;
+export const CLD_STOPPED = 5;
+export const CLD_CONTINUED = 6;
+/** struct rusage: two timevals then 14 longs. */
+export const RUSAGE_SIZE = 144;
+export const RUSAGE_SELF = 0;
+export const RUSAGE_CHILDREN = -1;
+export const RUSAGE_THREAD = 1;

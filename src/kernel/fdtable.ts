@@ -13,6 +13,8 @@ interface Slot {
 
 export class FdTable {
   private readonly slots: (Slot | undefined)[] = [];
+  /** Processes sharing this table (CLONE_FILES); the last one to exit closes it. */
+  users = 1;
 
   constructor(public limit: number) {}
 

@@ -10,19 +10,20 @@
 
 import { performance } from 'node:perf_hooks';
 import * as abi from './abi.js';
-import { Errno, isErrno, ENOEXEC, EACCES, ESRCH } from './errno.js';
-import { Cpu } from '../vcpu/cpu.js';
+import { Errno, isErrno, ENOEXEC, EACCES, ESRCH, EAGAIN, EINVAL, EPERM, ELOOP, ENOENT } from './errno.js';
 import { Stop } from '../vcpu/state.js';
-import { GuestMemory, PAGE_SIZE } from '../vcpu/memory.js';
-import { MemoryAccount, MemoryManager, pageAlignUp, PIE_BASE, STACK_TOP } from './mm.js';
+import { PAGE_SIZE } from '../vcpu/memory.js';
+import { MemoryAccount, pageAlignUp, PIE_BASE, STACK_TOP } from './mm.js';
+import { AddressSpace } from './address-space.js';
 import { Creds, Process, Rlimit, Task, TaskState } from './task.js';
 import { FdTable } from './fdtable.js';
 import { Vfs } from './vfs/vfs.js';
 import type { Dentry } from './vfs/inode.js';
 import { parseElf, loadElf, ElfImage } from './loader/elf.js';
 import { buildStack } from './loader/stack.js';
-import { DefaultAction, defaultAction, encodeSigframe, isIgnored, SigInfo, sigbit, UNBLOCKABLE } from './signals.js';
+import { DefaultAction, defaultAction, encodeSigframe, isIgnored, SigInfo, sigbit, UNBLOCKABLE, STOP_SIGNALS } from './signals.js';
 import { SyscallDispatcher } from './syscalls/dispatch.js';
+import { childStatusValue, exitCode } from './wait.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './logs.js';
 
@@ -40,7 +41,27 @@ export interface KernelConfig {
   creds: Creds;
   rlimits: Rlimit[];
   umask: number;
+  /** The spec's linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 for none. */
+  pidsLimit?: number;
 }
+
+/** What clone/clone3/fork/vfork asked for, decoded. */
+export interface CloneRequest {
+  /** The low 32 bits of the flags (CLONE_*). */
+  flags: number;
+  /** clone3's CLONE_CLEAR_SIGHAND (bit 32). */
+  clearSighand: boolean;
+  /** Signal for the parent when the child dies (0: none). */
+  exitSignal: number;
+  /** New stack pointer, 0 to keep the parent's. */
+  stack: number;
+  tls: number;
+  parentTid: number;
+  childTid: number;
+}
+
+/** Most `#!` interpreters one execve follows (Linux: BINPRM_MAX_RECURSION). */
+const MAX_SCRIPT_DEPTH = 4;
 
 export interface ProcessStats {
   pid: number;
@@ -52,9 +73,6 @@ export interface ProcessStats {
 }
 
 export class Kernel {
-  readonly cpu: Cpu;
-  /** The address space this kernel's vCPU runs (init's). */
-  readonly mem = GuestMemory.create();
   readonly syscalls: SyscallDispatcher;
   readonly processes = new Map<number, Process>();
   readonly account: MemoryAccount;
@@ -76,8 +94,6 @@ export class Kernel {
     readonly openTty: (flags: number, path: string) => File | Errno,
   ) {
     this.account = new MemoryAccount(config.totalMemory);
-    // One vCPU here; its memory is switched with the process it runs.
-    this.cpu = new Cpu(this.mem);
     this.syscalls = new SyscallDispatcher(this);
     this.initExited = new Promise((resolve) => (this.initExit = resolve));
   }
@@ -90,12 +106,14 @@ export class Kernel {
     stdio.forEach((f, i) => fds.installAt(i, f, false));
     const cwdDentry = await this.vfs.resolve(this.vfs.root, this.vfs.root, cwd, { followLast: true });
     if (isErrno(cwdDentry)) return `cwd ${cwd}: ${cwdDentry.name}`;
-    const proc = this.newProcess(0, fds, cwdDentry, this.vfs.root, { ...this.config.creds, groups: [...this.config.creds.groups] }, this.config.rlimits.map((r) => ({ ...r })));
+    const vm = new AddressSpace(this.account);
+    const proc = this.newProcess(0, vm, fds, cwdDentry, this.vfs.root, { ...this.config.creds, groups: [...this.config.creds.groups] }, this.config.rlimits.map((r) => ({ ...r })));
     proc.umask = this.config.umask;
-    const task = this.newTask(proc);
+    const task = this.newTask(proc, proc.pid);
     const r = await this.execve(task, path, argv, envp);
     if (isErrno(r)) {
-      this.reap(proc);
+      vm.release();
+      this.processes.delete(proc.pid);
       return r;
     }
     return proc;
@@ -106,24 +124,101 @@ export class Kernel {
     for (const t of proc.threads) this.wake(t);
   }
 
-  private newProcess(ppid: number, fds: FdTable, cwd: Dentry, root: Dentry, creds: Creds, rlimits: Rlimit[]): Process {
+  private newProcess(ppid: number, vm: AddressSpace, fds: FdTable, cwd: Dentry, root: Dentry, creds: Creds, rlimits: Rlimit[]): Process {
     const pid = this.nextPid++;
-    const mem = pid === 1 ? this.mem : GuestMemory.create();
-    const mm = new MemoryManager(mem, this.account, (a, l) => this.codeChanged(mem, a, l));
-    const p = new Process(pid, ppid, mem, mm, fds, root, cwd, creds, rlimits, (a, l) => this.codeChanged(mem, a, l));
+    const p = new Process(pid, ppid, vm, fds, root, cwd, creds, rlimits);
     this.processes.set(pid, p);
     return p;
   }
 
-  private newTask(proc: Process): Task {
-    const t = new Task(proc.pid, proc);
+  private newTask(proc: Process, tid: number): Task {
+    const t = new Task(tid, proc);
     proc.threads.add(t);
     t.state = TaskState.Blocked;
     return t;
   }
 
-  private codeChanged(mem: GuestMemory, addr: number, len: number): void {
-    if (this.mem === mem) this.cpu.invalidateCode(addr, len);
+  /** Tasks counted against the pids limit: every thread of a live process, and each zombie. */
+  private taskCount(): number {
+    let n = 0;
+    for (const p of this.processes.values()) n += p.alive ? p.threads.size : 1;
+    return n;
+  }
+
+  /**
+   * clone/clone3/fork/vfork: a new process (or, with CLONE_THREAD, a thread of
+   * the caller's). Returns the new pid/tid; with CLONE_VFORK the caller's
+   * result waits until the child has exec'd or exited.
+   */
+  clone(task: Task, req: CloneRequest): number | Errno | Promise<number | Errno> {
+    const f = req.flags;
+    const parent = task.process;
+    if (f & abi.CLONE_NEW_ANY) return EPERM;
+    if ((f & abi.CLONE_THREAD) && !(f & abi.CLONE_SIGHAND)) return EINVAL;
+    if ((f & abi.CLONE_SIGHAND) && !(f & abi.CLONE_VM)) return EINVAL;
+    if ((f & abi.CLONE_SIGHAND) && req.clearSighand) return EINVAL;
+    if (req.exitSignal < 0 || req.exitSignal > abi.NSIG) return EINVAL;
+    const limit = this.config.pidsLimit ?? 0;
+    if (limit > 0 && this.taskCount() >= limit) return EAGAIN;
+    if (f & abi.CLONE_THREAD) return this.cloneThread(task, req);
+    let realParent = parent;
+    if (f & abi.CLONE_PARENT) {
+      const pp = this.processes.get(parent.ppid);
+      if (!pp || !pp.alive) return EINVAL; // the sandbox's init has no parent to share
+      realParent = pp;
+    }
+    let vm: AddressSpace;
+    if (f & abi.CLONE_VM) {
+      vm = parent.vm;
+      vm.users++;
+    } else {
+      const copy = parent.vm.fork();
+      if (isErrno(copy)) return copy;
+      vm = copy;
+    }
+    let fds: FdTable;
+    if (f & abi.CLONE_FILES) {
+      fds = parent.fds;
+      fds.users++;
+    } else fds = parent.fds.fork();
+    const child = this.newProcess(realParent.pid, vm, fds, parent.cwd, parent.root, { ...parent.creds, groups: [...parent.creds.groups] }, parent.rlimits.map((r) => ({ ...r })));
+    realParent.children.add(child);
+    child.umask = parent.umask;
+    child.pgid = parent.pgid;
+    child.sid = parent.sid;
+    child.exePath = parent.exePath;
+    child.argv = parent.argv;
+    child.envp = parent.envp;
+    child.exitSignal = req.exitSignal;
+    if (f & abi.CLONE_SIGHAND) child.sigactions = parent.sigactions;
+    else child.sigactions = parent.sigactions.map((a) => (req.clearSighand && a.handler > abi.SIG_IGN ? { handler: abi.SIG_DFL, flags: 0, mask: 0n } : { ...a }));
+    const t = this.newTask(child, child.pid);
+    this.startClonedTask(task, t, req);
+    if (!(f & abi.CLONE_VFORK)) return child.pid;
+    return new Promise((resolve) => {
+      child.vforkDone = () => resolve(child.pid);
+    });
+  }
+
+  private cloneThread(task: Task, req: CloneRequest): number | Errno {
+    const t = this.newTask(task.process, this.nextPid++);
+    this.startClonedTask(task, t, req);
+    return t.tid;
+  }
+
+  /** The new task's registers and tid words, then it runs. */
+  private startClonedTask(parent: Task, t: Task, req: CloneRequest): void {
+    t.regs.copyFrom(parent.regs);
+    t.regs.setS(10, 0);
+    if (req.stack) t.regs.setS(2, req.stack);
+    if (req.flags & abi.CLONE_SETTLS) t.regs.setS(4, req.tls);
+    t.sigmask = parent.sigmask;
+    if (!(req.flags & abi.CLONE_VM) || (req.flags & abi.CLONE_VFORK)) t.altstack = { ...parent.altstack };
+    // Linux ignores faults writing these words; so do we.
+    if (req.flags & abi.CLONE_PARENT_SETTID) parent.process.user.writeU32(req.parentTid, t.tid);
+    if (req.flags & abi.CLONE_CHILD_SETTID) t.process.user.writeU32(req.childTid, t.tid);
+    if (req.flags & abi.CLONE_CHILD_CLEARTID) t.clearChildTid = req.childTid;
+    this.wake(t);
   }
 
   nofileLimit(rlimits: Rlimit[]): number {
@@ -133,10 +228,62 @@ export class Kernel {
 
   /**
    * Replace `task`'s process image with the program at `path` (execve). On
-   * success the task's registers are the new image's entry state.
+   * success the task's registers are the new image's entry state. The new
+   * image is built in a fresh address space and swapped in only once it has
+   * loaded, so a failure leaves the caller's image intact.
    */
   async execve(task: Task, path: string, argv: string[], envp: string[]): Promise<0 | Errno> {
     const proc = task.process;
+    const prog = await this.findProgram(proc, path, argv, 0);
+    if (isErrno(prog)) return prog;
+    const { dentry, bytes, image } = prog;
+    argv = prog.argv;
+    let interp: { bytes: Uint8Array; image: ElfImage } | undefined;
+    if (image.interp) {
+      const d = await this.vfs.resolve(proc.root, proc.cwd, image.interp, { followLast: true, caller: proc });
+      if (isErrno(d)) return d;
+      const ib = await this.readWhole(d);
+      if (isErrno(ib)) return ib;
+      const ii = parseElf(ib);
+      if ('error' in ii) return ENOEXEC;
+      interp = { bytes: ib, image: ii };
+    }
+    const vm = new AddressSpace(this.account);
+    const entry = this.loadImage(vm, path, bytes, image, interp, argv, envp, proc.creds);
+    if (isErrno(entry)) {
+      vm.release();
+      return entry;
+    }
+    // Point of no return: the old image goes away.
+    const old = proc.vm;
+    proc.vm = vm;
+    old.release();
+    proc.execed = true;
+    await proc.fds.closeOnExec();
+    if (proc.threads.size === 1) proc.sigactions = proc.sigactions.map((a) => ({ ...a })); // unshare CLONE_SIGHAND
+    for (const a of proc.sigactions) if (a.handler > abi.SIG_IGN) Object.assign(a, { handler: abi.SIG_DFL, flags: 0, mask: 0n });
+    task.altstack = { sp: 0, flags: 2, size: 0 };
+    task.clearChildTid = 0;
+    task.robustList = 0;
+    proc.exePath = dentry.path();
+    proc.argv = argv;
+    proc.envp = envp;
+    const r = task.regs;
+    r.x.fill(0);
+    r.f.fill(0);
+    r.fcsr = 0;
+    r.setS(2, entry.sp);
+    r.pc = entry.pc;
+    this.vforkRelease(proc);
+    return 0;
+  }
+
+  /**
+   * The ELF file execve runs for `path`: follows `#!` lines (the interpreter
+   * with its optional argument, then the script's path, replace argv[0]).
+   */
+  private async findProgram(proc: Process, path: string, argv: string[], depth: number): Promise<{ dentry: Dentry; bytes: Uint8Array; image: ElfImage; argv: string[] } | Errno> {
+    if (path === '') return ENOENT;
     const dentry = await this.vfs.resolve(proc.root, proc.cwd, path, { followLast: true, caller: proc });
     if (isErrno(dentry)) return dentry;
     if (dentry.inode.isDir) return EACCES;
@@ -144,41 +291,39 @@ export class Kernel {
     if (isErrno(attr)) return attr;
     if ((attr.mode & abi.S_IFMT) !== abi.S_IFREG) return EACCES;
     if (!this.mayExecute(proc.creds, attr.mode, attr.uid, attr.gid)) return EACCES;
-    const bytes = await this.readWhole(dentry, path);
+    const bytes = await this.readWhole(dentry);
     if (isErrno(bytes)) return bytes;
+    if (bytes[0] === 0x23 && bytes[1] === 0x21) {
+      if (depth >= MAX_SCRIPT_DEPTH) return ELOOP;
+      const line = parseShebang(bytes);
+      if (!line) return ENOEXEC;
+      const next = [line.interp, ...(line.arg !== undefined ? [line.arg] : []), path, ...argv.slice(1)];
+      return this.findProgram(proc, line.interp, next, depth + 1);
+    }
     const image = parseElf(bytes);
     if ('error' in image) {
       this.logs.debug(`execve ${path}: ${image.error}`);
       return ENOEXEC;
     }
-    let interp: { bytes: Uint8Array; image: ElfImage } | undefined;
-    if (image.interp) {
-      const d = await this.vfs.resolve(proc.root, proc.cwd, image.interp, { followLast: true, caller: proc });
-      if (isErrno(d)) return d;
-      const ib = await this.readWhole(d, image.interp);
-      if (isErrno(ib)) return ib;
-      const ii = parseElf(ib);
-      if ('error' in ii) return ENOEXEC;
-      interp = { bytes: ib, image: ii };
-    }
-    // Point of no return: the old image goes away.
-    proc.mm.clear();
-    if (this.mem === proc.mem) this.cpu.flushCode();
-    const main = loadElf(bytes, image, proc.mm, proc.user, PIE_BASE);
-    if (isErrno(main)) return this.execFailed(task, main);
-    let entry = main.entry;
+    return { dentry, bytes, image, argv };
+  }
+
+  /** Load a program (and its interpreter) into `vm`: the entry pc and initial sp. */
+  private loadImage(vm: AddressSpace, path: string, bytes: Uint8Array, image: ElfImage, interp: { bytes: Uint8Array; image: ElfImage } | undefined, argv: string[], envp: string[], c: Creds): { pc: number; sp: number } | Errno {
+    const main = loadElf(bytes, image, vm.mm, vm.user, PIE_BASE);
+    if (isErrno(main)) return main;
+    let pc = main.entry;
     let base = 0;
     if (interp) {
-      const li = loadElf(interp.bytes, interp.image, proc.mm, proc.user);
-      if (isErrno(li)) return this.execFailed(task, li);
-      entry = li.entry;
+      const li = loadElf(interp.bytes, interp.image, vm.mm, vm.user);
+      if (isErrno(li)) return li;
+      pc = li.entry;
       base = li.bias;
     }
-    proc.mm.setBrkStart(pageAlignUp(main.end));
-    const tramp = this.mapSigreturnTrampoline(proc);
-    if (tramp !== 0) return this.execFailed(task, tramp);
-    const c = proc.creds;
-    const sp = buildStack(proc.mm, proc.user, {
+    vm.mm.setBrkStart(pageAlignUp(main.end));
+    const tramp = this.mapSigreturnTrampoline(vm);
+    if (tramp !== 0) return tramp;
+    const sp = buildStack(vm.mm, vm.user, {
       argv,
       envp,
       execfn: path,
@@ -199,39 +344,28 @@ export class Kernel {
         [abi.AT_SECURE, 0],
       ],
     });
-    if (isErrno(sp)) return this.execFailed(task, sp);
-    await proc.fds.closeOnExec();
-    for (const a of proc.sigactions) if (a.handler > abi.SIG_IGN) Object.assign(a, { handler: abi.SIG_DFL, flags: 0, mask: 0n });
-    proc.exePath = dentry.path();
-    proc.argv = argv;
-    proc.envp = envp;
-    const r = task.regs;
-    r.x.fill(0);
-    r.f.fill(0);
-    r.fcsr = 0;
-    r.setS(2, sp);
-    r.pc = entry;
-    return 0;
+    if (isErrno(sp)) return sp;
+    return { pc, sp };
   }
 
-  /** After the point of no return, a failed exec kills the process with SIGSEGV, as Linux does. */
-  private execFailed(task: Task, e: Errno): Errno {
-    this.logs.debug(`execve failed after the old image was gone: ${e.name}`);
-    this.exitProcess(task.process, abi.signalStatus(abi.SIGSEGV));
-    return e;
+  /** A vfork child has exec'd or exited: its parent's vfork returns. */
+  private vforkRelease(proc: Process): void {
+    const done = proc.vforkDone;
+    proc.vforkDone = undefined;
+    done?.();
   }
 
-  private mapSigreturnTrampoline(proc: Process): 0 | Errno {
-    const r = proc.mm.mapFixed(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_WRITE, '[vdso]');
+  private mapSigreturnTrampoline(vm: AddressSpace): 0 | Errno {
+    const r = vm.mm.mapFixed(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_WRITE, '[vdso]');
     if (r !== 0) return r;
     // li a7, 139 (rt_sigreturn); ecall
     const code = new Uint8Array(8);
     const dv = new DataView(code.buffer);
     dv.setUint32(0, 0x08b00893, true);
     dv.setUint32(4, 0x00000073, true);
-    const w = proc.user.copyOut(SIGRETURN_TRAMPOLINE, code);
+    const w = vm.user.copyOut(SIGRETURN_TRAMPOLINE, code);
     if (w !== 0) return w;
-    return proc.mm.protect(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_EXEC);
+    return vm.mm.protect(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_EXEC);
   }
 
   private mayExecute(creds: Creds, mode: number, uid: number, gid: number): boolean {
@@ -241,8 +375,8 @@ export class Kernel {
     return (mode & 0o001) !== 0;
   }
 
-  private async readWhole(dentry: Dentry, path: string): Promise<Uint8Array | Errno> {
-    const f = await dentry.inode.open(abi.O_RDONLY, path);
+  private async readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
+    const f = await dentry.inode.open(abi.O_RDONLY, dentry.path());
     if (isErrno(f)) return f;
     try {
       const chunks: Uint8Array[] = [];
@@ -263,24 +397,48 @@ export class Kernel {
 
   // ---- exit ----
 
-  /** The whole process dies with wait status `status` (exit_group, fatal signal). */
+  /**
+   * The whole process dies with wait status `status` (exit_group, fatal
+   * signal): its threads stop, its resources go, its children pass to init,
+   * and it stays a zombie until its parent reaps it (or is reaped at once
+   * when the parent ignores SIGCHLD).
+   */
   exitProcess(proc: Process, status: number): void {
     if (!proc.alive) return;
     proc.exitStatus = status;
+    proc.endTime = Date.now();
+    proc.stopped = false;
     for (const t of proc.threads) {
       proc.deadInstructions += t.instructions;
       t.state = TaskState.Exited;
+      this.syscalls.abandon(t);
     }
     proc.threads.clear();
     this.exitedInstructions += proc.deadInstructions;
     this.removeFromRunQueue(proc);
-    proc.mm.clear();
-    void proc.fds.closeAll();
+    proc.vm.release();
+    if (--proc.fds.users === 0) void proc.fds.closeAll();
+    this.vforkRelease(proc);
     this.logs.debug(`process ${proc.pid} exited with wait status ${status}`);
     if (proc.pid === 1) {
       for (const p of this.processes.values()) if (p !== proc) this.exitProcess(p, abi.signalStatus(abi.SIGKILL));
       this.initExit?.(status);
+      return;
     }
+    this.reparentChildren(proc);
+    const parent = this.processes.get(proc.ppid);
+    if (!parent || !parent.alive) {
+      this.processes.delete(proc.pid);
+      return;
+    }
+    const act = parent.sigactions[abi.SIGCHLD];
+    if (proc.exitSignal === abi.SIGCHLD && (act.handler === abi.SIG_IGN || act.flags & abi.SA_NOCLDWAIT)) {
+      // Nobody will wait: no zombie (Linux's autoreap).
+      this.reap(proc);
+    } else if (proc.exitSignal > 0) {
+      this.signalProcess(parent, this.childInfo(proc, proc.exitSignal, exitCode(status), childStatusValue(status)));
+    }
+    this.notifyWaiters(parent);
   }
 
   /** One thread ends (exit); the last one ends the process. */
@@ -289,11 +447,56 @@ export class Kernel {
     task.state = TaskState.Exited;
     proc.deadInstructions += task.instructions;
     proc.threads.delete(task);
+    this.clearChildTid(task);
     if (proc.threads.size === 0) this.exitProcess(proc, abi.exitStatus(code));
   }
 
-  private reap(proc: Process): void {
+  /** CLONE_CHILD_CLEARTID: zero the tid word and wake a futex waiter on it. */
+  private clearChildTid(task: Task): void {
+    if (!task.clearChildTid) return;
+    if (task.process.user.writeU32(task.clearChildTid, 0) === 0) this.futexWakeHook?.(task.process, task.clearChildTid, 1);
+    task.clearChildTid = 0;
+  }
+
+  /** Set by the futex layer: wake up to `n` waiters on `addr` in `proc`'s address space. */
+  futexWakeHook?: (proc: Process, addr: number, n: number) => void;
+
+  /** Remove a zombie for good (wait reaped it). */
+  reap(proc: Process): void {
     this.processes.delete(proc.pid);
+    this.processes.get(proc.ppid)?.children.delete(proc);
+  }
+
+  /** Children of a dying process pass to init; zombies among them are init's to reap. */
+  private reparentChildren(proc: Process): void {
+    if (proc.children.size === 0) return;
+    const init = this.processes.get(1);
+    let zombies = false;
+    for (const c of proc.children) {
+      c.ppid = 1;
+      if (init && init.alive) {
+        init.children.add(c);
+        if (!c.alive) zombies = true;
+      }
+      // A stopped process group that is orphaned now gets SIGHUP then SIGCONT (POSIX).
+    }
+    proc.children.clear();
+    if (zombies && init) {
+      this.signalProcess(init, { signo: abi.SIGCHLD, code: abi.CLD_EXITED });
+      this.notifyWaiters(init);
+    }
+  }
+
+  /** The siginfo of a SIGCHLD about `child`. */
+  private childInfo(child: Process, signo: number, code: number, status: number): SigInfo {
+    return { signo, code, pid: child.pid, uid: child.creds.ruid, status };
+  }
+
+  /** Wake the waits (wait4, waitid) of `parent` so they look at their children again. */
+  notifyWaiters(parent: Process): void {
+    const ws = [...parent.childWaiters];
+    parent.childWaiters.clear();
+    for (const w of ws) w();
   }
 
   private removeFromRunQueue(proc: Process): void {
@@ -307,14 +510,21 @@ export class Kernel {
     if (!proc.alive) return ESRCH;
     const sig = info.signo;
     if (sig === 0) return 0;
+    this.jobControlOnSend(proc, sig);
     if (isIgnored(proc, sig)) return 0;
-    proc.pending |= sigbit(sig);
-    this.pendingInfo.set(`${proc.pid}:${sig}`, info);
     if (sig === abi.SIGKILL) {
       this.exitProcess(proc, abi.signalStatus(abi.SIGKILL));
       return 0;
     }
-    for (const t of proc.threads) if (t.state === TaskState.Blocked) this.syscalls.interrupt(t);
+    proc.pending |= sigbit(sig);
+    this.pendingInfo.set(`${proc.pid}:${sig}`, info);
+    // Linux wakes one thread that can take it; a blocked call it is in is cut short.
+    for (const t of proc.threads) {
+      if (t.state === TaskState.Blocked && (t.sigmask & sigbit(sig)) === 0n) {
+        this.syscalls.interrupt(t);
+        break;
+      }
+    }
     return 0;
   }
 
@@ -323,15 +533,90 @@ export class Kernel {
     const proc = task.process;
     if (!proc.alive || task.state === TaskState.Exited) return ESRCH;
     if (info.signo === 0) return 0;
+    this.jobControlOnSend(proc, info.signo);
     if (isIgnored(proc, info.signo)) return 0;
     if (info.signo === abi.SIGKILL) return this.signalProcess(proc, info);
     task.pending |= sigbit(info.signo);
     this.pendingInfo.set(`${proc.pid}:${info.signo}`, info);
-    if (task.state === TaskState.Blocked) this.syscalls.interrupt(task);
+    if (task.state === TaskState.Blocked && (task.sigmask & sigbit(info.signo)) === 0n) this.syscalls.interrupt(task);
     return 0;
   }
 
+  /**
+   * What sending a job-control signal does at once, before any thread sees it
+   * (Linux's prepare_signal): SIGCONT resumes a stopped process and discards
+   * pending stop signals; a stop signal discards a pending SIGCONT.
+   */
+  private jobControlOnSend(proc: Process, sig: number): void {
+    if (sig === abi.SIGCONT) {
+      proc.pending &= ~STOP_SIGNALS;
+      for (const t of proc.threads) t.pending &= ~STOP_SIGNALS;
+      if (proc.stopped) this.continueProcess(proc);
+    } else if (STOP_SIGNALS & sigbit(sig)) {
+      const cont = sigbit(abi.SIGCONT);
+      proc.pending &= ~cont;
+      for (const t of proc.threads) t.pending &= ~cont;
+    }
+  }
+
+  /** Stop every thread of `proc` (a stop signal's default action) and tell its parent. */
+  private stopProcess(proc: Process, sig: number): void {
+    if (proc.stopped) return;
+    proc.stopped = true;
+    proc.unreportedStop = sig;
+    proc.unreportedContinue = false;
+    this.logs.debug(`process ${proc.pid} stopped by signal ${sig}`);
+    this.notifyParentOfJobControl(proc, abi.CLD_STOPPED, sig);
+  }
+
+  private continueProcess(proc: Process): void {
+    proc.stopped = false;
+    proc.unreportedStop = 0;
+    proc.unreportedContinue = true;
+    for (const t of proc.threads) if (t.state === TaskState.Stopped) this.wake(t);
+    this.notifyParentOfJobControl(proc, abi.CLD_CONTINUED, abi.SIGCONT);
+  }
+
+  private notifyParentOfJobControl(proc: Process, code: number, sig: number): void {
+    const parent = this.processes.get(proc.ppid);
+    if (!parent || !parent.alive) return;
+    if (!(parent.sigactions[abi.SIGCHLD].flags & abi.SA_NOCLDSTOP)) this.signalProcess(parent, this.childInfo(proc, abi.SIGCHLD, code, sig));
+    this.notifyWaiters(parent);
+  }
+
+  /**
+   * Is `pgid` orphaned (POSIX): no member has a parent in the same session
+   * but another group? Terminal stop signals to such a group are discarded.
+   */
+  private isOrphanedGroup(pgid: number, sid: number): boolean {
+    for (const p of this.processes.values()) {
+      if (!p.alive || p.pgid !== pgid) continue;
+      const parent = this.processes.get(p.ppid);
+      if (parent && parent.alive && parent.pgid !== pgid && parent.sid === sid) return false;
+    }
+    return true;
+  }
+
   private readonly pendingInfo = new Map<string, SigInfo>();
+
+  /**
+   * Take the lowest pending signal in `set` off `task` (its own first, then
+   * its process's) with its siginfo: rt_sigtimedwait. null when none.
+   */
+  dequeueSignal(task: Task, set: bigint): SigInfo | null {
+    const proc = task.process;
+    const ready = (task.pending | proc.pending) & set;
+    if (ready === 0n) return null;
+    let sig = 1;
+    while (!(ready & sigbit(sig))) sig++;
+    const bit = sigbit(sig);
+    if (task.pending & bit) task.pending &= ~bit;
+    else proc.pending &= ~bit;
+    const key = `${proc.pid}:${sig}`;
+    const info = this.pendingInfo.get(key) ?? { signo: sig, code: abi.SI_USER };
+    this.pendingInfo.delete(key);
+    return info;
+  }
 
   /** Does `task` have a signal it would act on now? */
   hasDeliverable(task: Task): boolean {
@@ -340,13 +625,18 @@ export class Kernel {
 
   /**
    * Act on pending signals before `task` returns to user mode. Returns false
-   * when the task is gone (its process was killed).
+   * when the task must not run now (its process was killed or stopped).
    */
   deliverSignals(task: Task): boolean {
     const proc = task.process;
     for (;;) {
+      if (!proc.alive) return false;
+      if (proc.stopped) {
+        task.state = TaskState.Stopped;
+        return false;
+      }
       const deliverable = (task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE);
-      if (deliverable === 0n) return proc.alive;
+      if (deliverable === 0n) break;
       let sig = 1;
       while (!(deliverable & sigbit(sig))) sig++;
       const bit = sigbit(sig);
@@ -360,18 +650,47 @@ export class Kernel {
         switch (defaultAction(sig)) {
           case DefaultAction.Ignore:
           case DefaultAction.Continue:
-          case DefaultAction.Stop: // job control stops arrive with issue 4
             continue;
+          case DefaultAction.Stop:
+            if (sig !== abi.SIGSTOP && this.isOrphanedGroup(proc.pgid, proc.sid)) continue;
+            this.stopProcess(proc, sig);
+            continue; // the loop parks the task
           case DefaultAction.Terminate:
             this.exitProcess(proc, abi.signalStatus(sig));
             return false;
           case DefaultAction.Core:
-            this.exitProcess(proc, abi.signalStatus(sig, true));
+            // No core file is written (as with Linux's default RLIMIT_CORE of 0), so no core bit either.
+            this.exitProcess(proc, abi.signalStatus(sig));
             return false;
         }
       }
+      this.restartOrInterrupt(task, act.flags & abi.SA_RESTART ? 'sys' : 'handler');
       if (!this.setupHandlerFrame(task, sig, info)) return false;
     }
+    // No handler ran for the interrupted call: it restarts (Linux's -ERESTART* without a handler).
+    this.restartOrInterrupt(task, 'nohandler');
+    if (task.savedSigmask !== null) {
+      task.sigmask = task.savedSigmask;
+      task.savedSigmask = null;
+    }
+    return true;
+  }
+
+  /**
+   * Before returning to user mode after a system call a signal cut short:
+   * restart it (back up to the ecall with its first argument restored) or
+   * leave EINTR in a0, by the call's restart policy and what runs next.
+   */
+  private restartOrInterrupt(task: Task, next: 'sys' | 'handler' | 'nohandler'): void {
+    const policy = task.restart;
+    if (policy === null) return;
+    task.restart = null;
+    const restart = policy !== 'never' && (next === 'nohandler' || (next === 'sys' && policy === 'sys'));
+    if (!restart) return;
+    const r = task.regs;
+    r.x[20] = task.syscallA0lo;
+    r.x[21] = task.syscallA0hi;
+    r.pc -= 4;
   }
 
   /** Push an rt_sigframe and enter the handler; kills the process (SIGSEGV) if the stack is bad. */
@@ -383,11 +702,14 @@ export class Kernel {
     let sp = r.getU(2);
     const onAlt = (act.flags & abi.SA_ONSTACK) !== 0 && alt.size > 0 && !(sp > alt.sp && sp <= alt.sp + alt.size);
     if (onAlt) sp = alt.sp + alt.size;
-    const frame = encodeSigframe(task, info, task.sigmask, alt);
+    // After rt_sigsuspend (and ppoll/pselect), the handler returns to the mask from before the call.
+    const restoreMask = task.savedSigmask ?? task.sigmask;
+    task.savedSigmask = null;
+    const frame = encodeSigframe(task, info, restoreMask, alt);
     sp -= frame.length;
     sp -= sp % 16;
     if (proc.user.copyOut(sp, frame) !== 0) {
-      this.exitProcess(proc, abi.signalStatus(abi.SIGSEGV, true));
+      this.exitProcess(proc, abi.signalStatus(abi.SIGSEGV));
       return false;
     }
     let mask = task.sigmask | act.mask;
@@ -405,7 +727,7 @@ export class Kernel {
 
   // ---- scheduling ----
 
-  /** Make a blocked or new task runnable. */
+  /** Make a blocked, stopped or new task runnable. */
   wake(task: Task): void {
     if (task.state === TaskState.Exited || task.state === TaskState.Runnable) return;
     task.state = TaskState.Runnable;
@@ -431,17 +753,13 @@ export class Kernel {
   }
 
   private runTask(task: Task, until: number): void {
-    const cpu = this.cpu;
     const proc = task.process;
-    if (this.mem !== proc.mem) {
-      this.logs.warn(`process ${proc.pid} has its own address space; this build runs one address space per kernel`);
-      this.exitProcess(proc, abi.signalStatus(abi.SIGKILL));
-      return;
-    }
     task.state = TaskState.Running;
-    cpu.state = task.regs;
     for (;;) {
       if (!this.deliverSignals(task)) return;
+      // execve may have replaced the address space (and with it the vCPU's memory).
+      const cpu = proc.cpu;
+      cpu.state = task.regs;
       const before = cpu.instret;
       const stop = cpu.run(BUDGET);
       task.instructions += cpu.instret - before;
@@ -453,6 +771,7 @@ export class Kernel {
         }
         case Stop.Fault: {
           const f = cpu.fault;
+          this.logs.debug(`pid ${proc.pid} tid ${task.tid}: fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${task.regs.pc.toString(16)}`);
           this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
           break;
         }
@@ -506,4 +825,15 @@ export class Kernel {
         cpuInstructions: p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0),
       }));
   }
+}
+
+/** The interpreter line of a `#!` script (Linux reads at most 256 bytes of it). */
+function parseShebang(bytes: Uint8Array): { interp: string; arg?: string } | null {
+  let end = bytes.indexOf(0x0a);
+  if (end < 0 || end > 256) end = Math.min(bytes.length, 256);
+  const line = Buffer.from(bytes.subarray(2, end)).toString('latin1').replace(/[ \t]+$/, '');
+  const m = /^[ \t]*([^ \t]+)(?:[ \t]+(.*))?$/.exec(line);
+  if (!m) return null;
+  const interp = Buffer.from(m[1], 'latin1').toString('utf8');
+  return m[2] !== undefined ? { interp, arg: Buffer.from(m[2], 'latin1').toString('utf8') } : { interp };
 }

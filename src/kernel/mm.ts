@@ -220,8 +220,54 @@ export class MemoryManager {
     this.vmas.sort((a, b) => a.start - b.start);
   }
 
-  /** Unmap everything (exit, exec). */
+  /** Unmap everything, zeroing the pages (the memory stays in use). */
   clear(): void {
     for (const v of [...this.vmas]) this.carve(v.start, v.end, true);
+  }
+
+  /**
+   * The address space is being discarded (last user gone): give its pages
+   * back to the account without zeroing memory nobody will read again.
+   */
+  release(): void {
+    for (const v of this.vmas) this.account.uncharge(v.end - v.start);
+    this.vmas = [];
+  }
+
+  /**
+   * Fork: give `child` (a fresh, empty address space) the same mappings with
+   * copies of their contents. Only pages holding a non-zero byte are written
+   * (the child's memory reads zero elsewhere already), so untouched stack and
+   * heap pages cost nothing. ENOMEM when the copy would pass the memory cap.
+   */
+  copyInto(child: MemoryManager): 0 | Errno {
+    if (!child.account.charge(this.mappedBytes())) return ENOMEM;
+    child.account.uncharge(this.mappedBytes());
+    for (const v of this.vmas) {
+      const r = child.mapFixed(v.start, v.end - v.start, v.prot, v.name);
+      if (r !== 0) return r;
+      copyNonZeroPages(this.mem, child.mem, v.start, v.end);
+    }
+    child.brkStart = this.brkStart;
+    child.brkEnd = this.brkEnd;
+    child.stackSize = this.stackSize;
+    child.mmapTop = this.mmapTop;
+    return 0;
+  }
+}
+
+/** Copy the pages of [start, end) that hold any non-zero byte from `src` to `dst`. */
+function copyNonZeroPages(src: GuestMemory, dst: GuestMemory, start: number, end: number): void {
+  const words = src.u32;
+  const WORDS_PER_PAGE = PAGE_SIZE >>> 2;
+  for (let page = start; page < end; page += PAGE_SIZE) {
+    const w0 = page >>> 2;
+    const w1 = w0 + WORDS_PER_PAGE;
+    for (let w = w0; w < w1; w++) {
+      if (words[w] !== 0) {
+        dst.u8.set(src.u8.subarray(page, page + PAGE_SIZE), page);
+        break;
+      }
+    }
   }
 }

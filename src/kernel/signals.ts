@@ -53,6 +53,8 @@ export function sigbit(sig: number): bigint {
 }
 
 export const UNBLOCKABLE = sigbit(abi.SIGKILL) | sigbit(abi.SIGSTOP);
+/** The signals whose default action stops the process. */
+export const STOP_SIGNALS = sigbit(abi.SIGSTOP) | sigbit(abi.SIGTSTP) | sigbit(abi.SIGTTIN) | sigbit(abi.SIGTTOU);
 
 /** Would delivering `sig` to `proc` do nothing at all (ignored)? */
 export function isIgnored(proc: Process, sig: number): boolean {
@@ -69,15 +71,37 @@ export interface SigInfo {
   pid?: number;
   uid?: number;
   addr?: number;
+  /** SIGCHLD: the child's exit code or signal. */
+  status?: number;
+  /** rt_sigqueueinfo / timers: the sigval. */
+  value?: bigint;
+  /** POSIX timers: the timer id and overrun count. */
+  timerId?: number;
+  overrun?: number;
 }
 
 /** siginfo_t: 128 bytes; si_signo, si_errno, si_code, then the union at 16. */
-export const SIGINFO = { size: 128, si_signo: 0, si_errno: 4, si_code: 8, si_pid: 16, si_uid: 20, si_addr: 16 } as const;
+export const SIGINFO = {
+  size: 128,
+  si_signo: 0,
+  si_errno: 4,
+  si_code: 8,
+  si_pid: 16,
+  si_uid: 20,
+  si_addr: 16,
+  si_status: 24,
+  si_value: 24,
+  si_timerid: 16,
+  si_overrun: 20,
+} as const;
 
 export function encodeSiginfo(info: SigInfo): Uint8Array {
   const w = new StructWriter(SIGINFO.size).i32(SIGINFO.si_signo, info.signo).i32(SIGINFO.si_code, info.code);
   if (info.addr !== undefined) w.u64(SIGINFO.si_addr, info.addr);
+  else if (info.timerId !== undefined) w.i32(SIGINFO.si_timerid, info.timerId).i32(SIGINFO.si_overrun, info.overrun ?? 0);
   else w.i32(SIGINFO.si_pid, info.pid ?? 0).u32(SIGINFO.si_uid, info.uid ?? 0);
+  if (info.status !== undefined) w.i32(SIGINFO.si_status, info.status);
+  if (info.value !== undefined) w.u64(SIGINFO.si_value, info.value);
   return w.bytes;
 }
 

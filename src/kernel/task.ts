@@ -5,9 +5,11 @@
 // space, fd table, filesystem context, credentials, limits and signal actions.
 
 import { ThreadState } from '../vcpu/state.js';
-import { GuestMemory } from '../vcpu/memory.js';
-import { MemoryManager } from './mm.js';
-import { UserMemory } from './usercopy.js';
+import type { GuestMemory } from '../vcpu/memory.js';
+import type { Cpu } from '../vcpu/cpu.js';
+import type { MemoryManager } from './mm.js';
+import type { UserMemory } from './usercopy.js';
+import type { AddressSpace } from './address-space.js';
 import { FdTable } from './fdtable.js';
 import type { Dentry } from './vfs/inode.js';
 import { NSIG } from './abi.js';
@@ -40,8 +42,18 @@ export const enum TaskState {
   Running,
   /** Waiting for a system call to complete (no vCPU held). */
   Blocked,
+  /** Its process is stopped (SIGSTOP and friends); resumes on SIGCONT. */
+  Stopped,
   Exited,
 }
+
+/**
+ * How a system call cut short by a signal continues (Linux's ERESTART*
+ * family): `sys` restarts when no handler runs or the handler has
+ * SA_RESTART, `nohand` restarts only when no handler runs, `never` always
+ * returns EINTR.
+ */
+export type RestartPolicy = 'sys' | 'nohand' | 'never';
 
 export class Task {
   readonly regs = new ThreadState();
@@ -57,6 +69,13 @@ export class Task {
   instructions = 0;
   /** sigaltstack: ss_sp, ss_flags (SS_DISABLE when none), ss_size. */
   altstack = { sp: 0, flags: 2, size: 0 };
+  /** a0 at the last ecall (the first argument), for restarting the call. */
+  syscallA0lo = 0;
+  syscallA0hi = 0;
+  /** Set when the last system call was interrupted by a signal and may restart. */
+  restart: RestartPolicy | null = null;
+  /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */
+  savedSigmask: bigint | null = null;
 
   constructor(
     readonly tid: number,
@@ -66,7 +85,7 @@ export class Task {
 
 export class Process {
   readonly threads = new Set<Task>();
-  readonly sigactions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: 0, flags: 0, mask: 0n }));
+  sigactions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: 0, flags: 0, mask: 0n }));
   /** Signals sent to the process, not yet delivered. */
   pending = 0n;
   /** Linux wait status once the process is dead (zombie or reaped). */
@@ -74,29 +93,61 @@ export class Process {
   readonly startTime = Date.now();
   /** Guest instructions retired by threads that have exited. */
   deadInstructions = 0;
+  /** Guest instructions of reaped children and their descendants (RUSAGE_CHILDREN). */
+  childInstructions = 0;
   pgid: number;
   sid: number;
   umask = 0o022;
   exePath = '';
   argv: string[] = [];
   envp: string[] = [];
-  readonly user: UserMemory;
+  /** Children not yet reaped (live or zombie). */
+  readonly children = new Set<Process>();
+  /** The signal sent to the parent when this process dies (clone's low byte; SIGCHLD normally). */
+  exitSignal = 17;
+  /** Stopped by a job-control signal (its threads don't run). */
+  stopped = false;
+  /** Wait events not yet reported: the stop signal (WUNTRACED), a continue (WCONTINUED). */
+  unreportedStop = 0;
+  unreportedContinue = false;
+  /** Resolvers of this process's waits for a child state change (wait4, waitid). */
+  readonly childWaiters = new Set<() => void>();
+  /** A vfork parent waiting for this child to exec or exit. */
+  vforkDone?: () => void;
+  /** Whether execve has run since fork (setpgid on a child after exec is EACCES). */
+  execed = false;
+  /** Time the process ended, for /proc and rusage. */
+  endTime = 0;
 
   constructor(
     readonly pid: number,
     public ppid: number,
-    readonly mem: GuestMemory,
-    readonly mm: MemoryManager,
+    /** The address space (replaced by execve). */
+    public vm: AddressSpace,
     public fds: FdTable,
     public root: Dentry,
     public cwd: Dentry,
     public creds: Creds,
     public rlimits: Rlimit[],
-    codeChanged: (addr: number, len: number) => void,
   ) {
     this.pgid = pid;
     this.sid = pid;
-    this.user = new UserMemory(mem, codeChanged);
+  }
+
+  get mem(): GuestMemory {
+    return this.vm.mem;
+  }
+
+  get mm(): MemoryManager {
+    return this.vm.mm;
+  }
+
+  get user(): UserMemory {
+    return this.vm.user;
+  }
+
+  get cpu(): Cpu {
+    return this.vm.cpu;
   }
 
   get alive(): boolean {

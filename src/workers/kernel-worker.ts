@@ -73,7 +73,6 @@ const api = {
       if (!p || !p.alive) continue;
       hit = true;
       k.signalProcess(p, { signo, code: abi.SI_USER, pid: 0, uid: 0 });
-      for (const t of p.threads) k.wake(t);
     }
     return hit || all ? null : `no such process ${pid}`;
   },

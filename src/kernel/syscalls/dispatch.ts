@@ -11,7 +11,7 @@
 // - A handler may return a Promise: the thread then blocks without holding
 //   the vCPU, and resumes with the result.
 
-import { ENOSYS, isErrno } from '../errno.js';
+import { ENOSYS, EINTR, isErrno } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../abi.js';
@@ -22,6 +22,8 @@ export class SyscallDispatcher {
   private readonly reported = new Set<number>();
   private readonly table: (SyscallRow | undefined)[] = [];
   private readonly interrupters = new Map<Task, () => void>();
+  /** Blocked tasks whose call a signal has cut short (their EINTR may restart). */
+  private readonly interrupted = new Set<Task>();
 
   constructor(private readonly kernel: Kernel) {
     for (const row of SYSCALLS) this.table[row.nr] = row;
@@ -32,6 +34,9 @@ export class SyscallDispatcher {
     const regs = task.regs;
     const nr = regs.getU(17);
     const row = nr < this.table.length ? this.table[nr] : undefined;
+    task.syscallA0lo = regs.x[20];
+    task.syscallA0hi = regs.x[21];
+    task.restart = null;
     const ctx = new SysCtx(this.kernel, task);
     const enter = this.kernel.logs.strace ? this.formatEnter(ctx, nr, row) : '';
     let result: SysResult | Promise<SysResult>;
@@ -51,12 +56,15 @@ export class SyscallDispatcher {
       result.then(
         (r) => {
           this.interrupters.delete(task);
+          const wasInterrupted = this.interrupted.delete(task);
           if (task.state !== TaskState.Blocked) return;
+          if (r === EINTR && wasInterrupted) task.restart = row?.restart ?? 'sys';
           this.complete(task, r, enter, row);
           this.kernel.wake(task);
         },
         (e) => {
           this.interrupters.delete(task);
+          this.interrupted.delete(task);
           this.kernelBug(task, row!, e);
         },
       );
@@ -79,8 +87,17 @@ export class SyscallDispatcher {
     const cancel = this.interrupters.get(task);
     if (cancel) {
       this.interrupters.delete(task);
+      this.interrupted.add(task);
       cancel();
     }
+  }
+
+  /** `task` is gone (its process died) while blocked: end its wait, whose result nobody reads. */
+  abandon(task: Task): void {
+    const cancel = this.interrupters.get(task);
+    this.interrupters.delete(task);
+    this.interrupted.delete(task);
+    cancel?.();
   }
 
   private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {
@@ -106,7 +123,7 @@ export class SyscallDispatcher {
   private kernelBug(task: Task, row: SyscallRow | undefined, e: unknown): void {
     const what = row ? row.name : 'unknown';
     this.kernel.logs.error(`KERNEL BUG in ${what} (pid ${task.process.pid}, tid ${task.tid}): ${e instanceof Error ? e.stack : String(e)}`);
-    this.kernel.exitProcess(task.process, abi.signalStatus(abi.SIGSYS, true));
+    this.kernel.exitProcess(task.process, abi.signalStatus(abi.SIGSYS));
   }
 
   private formatEnter(ctx: SysCtx, nr: number, row: SyscallRow | undefined): string {

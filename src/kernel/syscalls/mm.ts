@@ -54,7 +54,7 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   if (fileData && fileData.length > 0) {
     // The kernel fills the pages whatever their protection.
     mm.mem.u8.set(fileData.subarray(0, pageAlignUp(len)), at);
-    if (prot & abi.PROT_EXEC) c.kernel.cpu.invalidateCode(at, fileData.length);
+    if (prot & abi.PROT_EXEC) c.proc.cpu.invalidateCode(at, fileData.length);
   }
   return at;
 }

@@ -3,7 +3,8 @@
 
 import { randomFillSync } from 'node:crypto';
 import * as abi from '../abi.js';
-import { EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../errno.js';
+import { EACCES, EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../errno.js';
+import type { Process } from '../task.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
@@ -26,8 +27,89 @@ export const sys_getuid = (c: SysCtx): SysResult => c.proc.creds.ruid;
 export const sys_geteuid = (c: SysCtx): SysResult => c.proc.creds.euid;
 export const sys_getgid = (c: SysCtx): SysResult => c.proc.creds.rgid;
 export const sys_getegid = (c: SysCtx): SysResult => c.proc.creds.egid;
-export const sys_getpgid = (c: SysCtx): SysResult => (c.i32(0) === 0 || c.i32(0) === c.proc.pid ? c.proc.pgid : ESRCH);
-export const sys_getsid = (c: SysCtx): SysResult => (c.i32(0) === 0 || c.i32(0) === c.proc.pid ? c.proc.sid : ESRCH);
+
+/** The live process `pid` names (0: the caller), or undefined. */
+function processOf(c: SysCtx, pid: number): Process | undefined {
+  if (pid === 0) return c.proc;
+  const p = c.kernel.processes.get(pid);
+  return p && p.alive ? p : undefined;
+}
+
+export function sys_getpgid(c: SysCtx): SysResult {
+  const p = processOf(c, c.i32(0));
+  return p ? p.pgid : ESRCH;
+}
+
+export function sys_getsid(c: SysCtx): SysResult {
+  const p = processOf(c, c.i32(0));
+  return p ? p.sid : ESRCH;
+}
+
+/** setpgid(pid, pgid): the caller or one of its children joins or starts a group in its session. */
+export function sys_setpgid(c: SysCtx): SysResult {
+  const pid = c.i32(0);
+  const pgid = c.i32(1);
+  if (pgid < 0) return EINVAL;
+  const target = processOf(c, pid);
+  if (!target || (target !== c.proc && target.ppid !== c.proc.pid)) return ESRCH;
+  if (target !== c.proc) {
+    if (target.sid !== c.proc.sid) return EPERM;
+    if (target.execed) return EACCES;
+  }
+  if (target.sid === target.pid) return EPERM; // a session leader stays in its group
+  const group = pgid === 0 ? target.pid : pgid;
+  if (group !== target.pid) {
+    const exists = [...c.kernel.processes.values()].some((p) => p.alive && p.pgid === group && p.sid === c.proc.sid);
+    if (!exists) return EPERM;
+  }
+  target.pgid = group;
+  return 0;
+}
+
+/** setsid(): a new session and group led by the caller, unless it already leads a group. */
+export function sys_setsid(c: SysCtx): SysResult {
+  const me = c.proc;
+  if ([...c.kernel.processes.values()].some((p) => p.alive && p.pgid === me.pid)) return EPERM;
+  me.sid = me.pid;
+  me.pgid = me.pid;
+  return me.sid;
+}
+
+/** A process's guest CPU time in nanoseconds (one per instruction, as the CPU-time clocks count). */
+function cpuNs(p: Process, children: boolean): number {
+  if (children) return p.childInstructions;
+  return p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0);
+}
+
+/** struct rusage for `p` (or its reaped children): user time from guest instructions, max RSS from its mappings. */
+export function rusageOf(p: Process, children: boolean, ns = cpuNs(p, children)): Uint8Array {
+  const w = new StructWriter(abi.RUSAGE_SIZE);
+  w.u64(0, Math.floor(ns / 1e9)).u64(8, Math.floor((ns % 1e9) / 1000));
+  if (!children && p.alive) w.u64(32, Math.floor(p.mm.mappedBytes() / 1024)); // ru_maxrss (KiB)
+  return w.bytes;
+}
+
+export function sys_getrusage(c: SysCtx): SysResult {
+  const who = c.i32(0);
+  let bytes: Uint8Array;
+  if (who === abi.RUSAGE_SELF) bytes = rusageOf(c.proc, false);
+  else if (who === abi.RUSAGE_CHILDREN) bytes = rusageOf(c.proc, true);
+  else if (who === abi.RUSAGE_THREAD) bytes = rusageOf(c.proc, false, c.task.instructions);
+  else return EINVAL;
+  const r = c.user.copyOut(c.u(1), bytes);
+  return isErrno(r) ? r : 0;
+}
+
+/** times(buf): clock ticks (100 Hz) of user time for the process and its children; returns ticks since boot. */
+export function sys_times(c: SysCtx): SysResult {
+  if (c.u(0)) {
+    const ticks = (ns: number) => Math.floor(ns / 1e7);
+    const w = new StructWriter(32).u64(0, ticks(cpuNs(c.proc, false))).u64(16, ticks(cpuNs(c.proc, true)));
+    const r = c.user.copyOut(c.u(0), w.bytes);
+    if (isErrno(r)) return r;
+  }
+  return Math.floor((Date.now() - c.kernel.bootTime) / 10);
+}
 
 function writeIds(c: SysCtx, ids: number[]): SysResult {
   for (let i = 0; i < 3; i++) {
@@ -187,7 +269,7 @@ export async function sys_execve(c: SysCtx): Promise<SysResult> {
 }
 
 export function sys_riscv_flush_icache(c: SysCtx): SysResult {
-  c.kernel.cpu.flushCode();
+  c.proc.cpu.flushCode();
   return 0;
 }
 

@@ -1,9 +1,10 @@
 // Signal system calls: actions, masks, sending, sigreturn, sigaltstack.
 
 import * as abi from '../abi.js';
-import { EINVAL, ENOMEM, ESRCH, EPERM, isErrno } from '../errno.js';
+import { EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH, EPERM, Errno, isErrno } from '../errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
-import { decodeSigframe, SIGFRAME, UNBLOCKABLE } from '../signals.js';
+import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO, UNBLOCKABLE } from '../signals.js';
+import { readTimeout } from './time.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
 export function sys_rt_sigaction(c: SysCtx): SysResult {
@@ -120,7 +121,7 @@ export function sys_rt_sigreturn(c: SysCtx): SysResult {
   const sp = c.task.regs.getU(2);
   const frame = c.user.copyIn(sp, SIGFRAME.size);
   if (isErrno(frame)) {
-    c.kernel.exitProcess(c.proc, abi.signalStatus(abi.SIGSEGV, true));
+    c.kernel.exitProcess(c.proc, abi.signalStatus(abi.SIGSEGV));
     return NORETURN;
   }
   c.task.sigmask = decodeSigframe(c.task, frame);
@@ -160,4 +161,89 @@ export function sys_sigaltstack(c: SysCtx): SysResult {
   }
   if (next) t.altstack = next;
   return 0;
+}
+
+/** rt_sigsuspend(mask, size): wait with `mask` until a handler has run; always EINTR. */
+export function sys_rt_sigsuspend(c: SysCtx): SysResult | Promise<SysResult> {
+  if (c.u(1) !== abi.SIGSET_SIZE) return EINVAL;
+  const mask = c.user.readBigU64(c.u(0));
+  if (isErrno(mask)) return mask;
+  const t = c.task;
+  t.savedSigmask = t.sigmask;
+  t.sigmask = mask & ~UNBLOCKABLE;
+  if (c.kernel.hasDeliverable(t)) return EINTR;
+  return new Promise((resolve) => c.kernel.syscalls.onInterrupt(t, () => resolve(EINTR)));
+}
+
+/**
+ * rt_sigtimedwait(set, info, timeout, size): take a pending signal of `set`,
+ * waiting for one (the set is unblocked while waiting, as Linux does) until
+ * the timeout (EAGAIN); another signal's handler cuts it short (EINTR).
+ */
+export function sys_rt_sigtimedwait(c: SysCtx): SysResult | Promise<SysResult> {
+  if (c.u(3) !== abi.SIGSET_SIZE) return EINVAL;
+  const setRaw = c.user.readBigU64(c.u(0));
+  if (isErrno(setRaw)) return setRaw;
+  const set = setRaw & ~UNBLOCKABLE;
+  const infoAddr = c.u(1);
+  const timeout = c.u(2) ? readTimeout(c, c.u(2)) : null;
+  if (isErrno(timeout)) return timeout;
+  const t = c.task;
+  const taken = (info: SigInfo): SysResult => {
+    if (infoAddr) {
+      const r = c.user.copyOut(infoAddr, encodeSiginfo(info));
+      if (isErrno(r)) return r;
+    }
+    return info.signo;
+  };
+  const now = c.kernel.dequeueSignal(t, set);
+  if (now) return taken(now);
+  if (timeout === 0n) return EAGAIN;
+  const blocked = t.sigmask;
+  t.sigmask &= ~set;
+  return new Promise((resolve) => {
+    const timer = timeout === null ? undefined : setTimeout(() => finish(EAGAIN), Number(timeout / 1_000_000n) + 1);
+    const finish = (r: SysResult) => {
+      clearTimeout(timer);
+      t.sigmask = blocked;
+      resolve(r);
+    };
+    c.kernel.syscalls.onInterrupt(t, () => {
+      const info = c.kernel.dequeueSignal(t, set);
+      finish(info ? taken(info) : EINTR);
+    });
+  });
+}
+
+/** rt_sigqueueinfo / rt_tgsigqueueinfo: the caller's siginfo, which may not pose as the kernel's. */
+function queuedInfo(c: SysCtx, sig: number, addr: number, target: number): SigInfo | Errno {
+  const b = c.user.copyIn(addr, SIGINFO.size);
+  if (isErrno(b)) return b;
+  const rd = new StructReader(b);
+  const code = rd.i32(SIGINFO.si_code);
+  if ((code >= 0 || code === abi.SI_TKILL) && target !== c.proc.pid) return EPERM;
+  return { signo: sig, code, pid: rd.i32(SIGINFO.si_pid), uid: rd.u32(SIGINFO.si_uid), value: rd.big(SIGINFO.si_value) };
+}
+
+export function sys_rt_sigqueueinfo(c: SysCtx): SysResult {
+  const pid = c.i32(0);
+  const sig = c.i32(1);
+  if (sig < 0 || sig > abi.NSIG) return EINVAL;
+  const info = queuedInfo(c, sig, c.u(2), pid);
+  if (isErrno(info)) return info;
+  const p = c.kernel.processes.get(pid);
+  if (!p || !p.alive) return ESRCH;
+  return c.kernel.signalProcess(p, info);
+}
+
+export function sys_rt_tgsigqueueinfo(c: SysCtx): SysResult {
+  const tgid = c.i32(0);
+  const tid = c.i32(1);
+  const sig = c.i32(2);
+  if (tgid <= 0 || tid <= 0 || sig < 0 || sig > abi.NSIG) return EINVAL;
+  const info = queuedInfo(c, sig, c.u(3), tgid);
+  if (isErrno(info)) return info;
+  const t = findThread(c, tgid, tid);
+  if (!t) return ESRCH;
+  return c.kernel.signalThread(t, info);
 }

@@ -6,11 +6,13 @@
 
 import { ENOSYS, EPERM, Errno } from '../errno.js';
 import type { SysCtx, SysResult } from './context.js';
+import type { RestartPolicy } from '../task.js';
 import * as fs from './fs.js';
 import * as mm from './mm.js';
 import * as proc from './process.js';
 import * as sig from './signal.js';
 import * as time from './time.js';
+import * as children from './children.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -21,6 +23,12 @@ export interface SyscallRow {
   handler?: (c: SysCtx) => SysResult | Promise<SysResult>;
   /** How to print the result (default decimal). */
   ret?: 'hex';
+  /**
+   * When a signal cuts the call short (it returned EINTR while blocked):
+   * 'sys' (default) restarts it if no handler runs or the handler has
+   * SA_RESTART; 'nohand' restarts only if no handler runs; 'never' doesn't.
+   */
+  restart?: RestartPolicy;
   /** For unsupported calls: what they return, and why. */
   errno?: Errno;
   reason?: string;
@@ -28,6 +36,11 @@ export interface SyscallRow {
 
 function row(nr: number, name: string, args: ArgFormat[], handler: SyscallRow['handler'], ret?: 'hex'): SyscallRow {
   return { nr, name, args, handler, ret };
+}
+
+/** A row whose interrupted call restarts only when no handler runs (sleeps, waits for events). */
+function rowNoRestart(nr: number, name: string, args: ArgFormat[], handler: SyscallRow['handler']): SyscallRow {
+  return { nr, name, args, handler, restart: 'nohand' };
 }
 
 function unsupported(nr: number, name: string, args: ArgFormat[], errno: Errno, reason: string): SyscallRow {
@@ -58,31 +71,39 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(78, 'readlinkat', ['dirfd', 'str', 'ptr', 'size'], fs.sys_readlinkat),
   row(79, 'newfstatat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_newfstatat),
   row(80, 'fstat', ['fd', 'ptr'], fs.sys_fstat),
+  row(95, 'waitid', ['int', 'int', 'ptr', 'hex', 'ptr'], children.sys_waitid),
   row(93, 'exit', ['int'], proc.sys_exit),
   row(94, 'exit_group', ['int'], proc.sys_exit_group),
   row(96, 'set_tid_address', ['ptr'], proc.sys_set_tid_address),
   row(99, 'set_robust_list', ['ptr', 'size'], proc.sys_set_robust_list),
-  row(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
+  rowNoRestart(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
   row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
-  row(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
+  rowNoRestart(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
   row(123, 'sched_getaffinity', ['int', 'size', 'ptr'], proc.sys_sched_getaffinity),
   row(124, 'sched_yield', [], proc.sys_sched_yield),
   row(129, 'kill', ['int', 'signal'], sig.sys_kill),
   row(130, 'tkill', ['int', 'signal'], sig.sys_tkill),
   row(131, 'tgkill', ['int', 'int', 'signal'], sig.sys_tgkill),
   row(132, 'sigaltstack', ['ptr', 'ptr'], sig.sys_sigaltstack),
+  rowNoRestart(133, 'rt_sigsuspend', ['ptr', 'size'], sig.sys_rt_sigsuspend),
   row(134, 'rt_sigaction', ['signal', 'ptr', 'ptr', 'size'], sig.sys_rt_sigaction),
   row(135, 'rt_sigprocmask', ['int', 'ptr', 'ptr', 'size'], sig.sys_rt_sigprocmask),
   row(136, 'rt_sigpending', ['ptr', 'size'], sig.sys_rt_sigpending),
+  rowNoRestart(137, 'rt_sigtimedwait', ['ptr', 'ptr', 'ptr', 'size'], sig.sys_rt_sigtimedwait),
+  row(138, 'rt_sigqueueinfo', ['int', 'signal', 'ptr'], sig.sys_rt_sigqueueinfo),
   row(139, 'rt_sigreturn', [], sig.sys_rt_sigreturn),
   row(148, 'getresuid', ['ptr', 'ptr', 'ptr'], proc.sys_getresuid),
   row(150, 'getresgid', ['ptr', 'ptr', 'ptr'], proc.sys_getresgid),
+  row(153, 'times', ['ptr'], proc.sys_times),
+  row(154, 'setpgid', ['int', 'int'], proc.sys_setpgid),
   row(155, 'getpgid', ['int'], proc.sys_getpgid),
   row(156, 'getsid', ['int'], proc.sys_getsid),
+  row(157, 'setsid', [], proc.sys_setsid),
   row(158, 'getgroups', ['int', 'ptr'], proc.sys_getgroups),
   row(160, 'uname', ['ptr'], proc.sys_uname),
   row(163, 'getrlimit', ['int', 'ptr'], proc.sys_getrlimit),
+  row(165, 'getrusage', ['int', 'ptr'], proc.sys_getrusage),
   row(166, 'umask', ['oct'], fs.sys_umask),
   row(167, 'prctl', ['int', 'hex', 'hex', 'hex', 'hex'], proc.sys_prctl),
   row(169, 'gettimeofday', ['ptr', 'ptr'], time.sys_gettimeofday),
@@ -97,14 +118,18 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(214, 'brk', ['ptr'], mm.sys_brk, 'hex'),
   row(215, 'munmap', ['ptr', 'size'], mm.sys_munmap),
   row(216, 'mremap', ['ptr', 'size', 'size', 'hex', 'ptr'], mm.sys_mremap, 'hex'),
+  row(220, 'clone', ['hex', 'ptr', 'ptr', 'ptr', 'ptr'], children.sys_clone),
   row(221, 'execve', ['str', 'ptr', 'ptr'], proc.sys_execve),
   row(222, 'mmap', ['ptr', 'size', 'hex', 'hex', 'fd', 'hex'], mm.sys_mmap, 'hex'),
   row(226, 'mprotect', ['ptr', 'size', 'hex'], mm.sys_mprotect),
   row(233, 'madvise', ['ptr', 'size', 'int'], mm.sys_madvise),
+  row(240, 'rt_tgsigqueueinfo', ['int', 'int', 'signal', 'ptr'], sig.sys_rt_tgsigqueueinfo),
   row(259, 'riscv_flush_icache', ['ptr', 'ptr', 'hex'], proc.sys_riscv_flush_icache),
+  row(260, 'wait4', ['int', 'ptr', 'hex', 'ptr'], children.sys_wait4),
   row(261, 'prlimit64', ['int', 'int', 'ptr', 'ptr'], proc.sys_prlimit64),
   row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
   row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], fs.sys_statx),
+  row(435, 'clone3', ['ptr', 'size'], children.sys_clone3),
   row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], fs.sys_faccessat2),
   unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
   unsupported(293, 'rseq', ['ptr', 'uint', 'hex', 'hex'], ENOSYS, 'restartable sequences are not supported; glibc works without them'),

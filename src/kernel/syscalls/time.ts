@@ -73,6 +73,11 @@ function readTimespec(c: SysCtx, addr: number): bigint | Errno {
   return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
 }
 
+/** A relative timeout (struct timespec) in nanoseconds, validated as Linux does. */
+export function readTimeout(c: SysCtx, addr: number): bigint | Errno {
+  return readTimespec(c, addr);
+}
+
 /** Sleep until `deadline` on the monotonic clock; EINTR (with time left) if a signal comes. */
 function sleepUntil(c: SysCtx, clock: number, deadline: bigint, remainAddr: number): Promise<SysResult> {
   return new Promise((resolve) => {
