@@ -345,6 +345,14 @@ export class Cpu {
     const hiA = x[2 * rs1 + 1];
     const a = hiA * 4294967296 + (x[2 * rs1] >>> 0);
     const need = op === 0 ? PAGE_R : op === 1 ? PAGE_W : PAGE_R | PAGE_W;
+    if (op === 1 && (this.resAddr !== a || this.resSize !== size)) {
+      // An SC that cannot succeed fails without touching memory, as in QEMU:
+      // no alignment or permission check (a misaligned or unmapped address
+      // can never hold a reservation, since LR checks both).
+      this.resAddr = -1;
+      if (rd !== 0) { x[2 * rd] = 1; x[2 * rd + 1] = 0; }
+      return 0;
+    }
     if (a < 0 || a > GUEST_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
     if (a % size !== 0) return this.busError(a, pc, k);
     const fl = this.pf[a >>> PAGE_SHIFT];

@@ -328,7 +328,7 @@ function binD(s: ThreadState, d: number, ra: number, rb: number, rm: number, op:
       case Op.Mul: {
         r = a * b;
         const ar = Math.abs(r);
-        if (ar >= SMALL && Math.abs(a) < BIG && Math.abs(b) < BIG) {
+        if (ar >= SMALL && ar < Infinity && Math.abs(a) < BIG && Math.abs(b) < BIG) {
           ok = true; if (prodErr(a, b, r) !== 0) FL |= NX;
         } else if (r === 0 && (a === 0 || b === 0) && isFinite(a) && isFinite(b)) ok = true;
         break;

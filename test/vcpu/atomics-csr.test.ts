@@ -69,8 +69,8 @@ describe('vcpu atomics', () => {
     });
   }
 
-  it('misaligned LR/SC/AMO raise SIGBUS/BUS_ADRALN with the address', () => {
-    for (const [enc, off] of [[amo('amoadd', false, 3, 1, 2), 2], [amo('amoadd', true, 3, 1, 2), 4], [amo('lr', true, 3, 1, 0), 1], [amo('sc', false, 3, 1, 2), 1]] as const) {
+  it('misaligned LR and AMOs raise SIGBUS/BUS_ADRALN with the address', () => {
+    for (const [enc, off] of [[amo('amoadd', false, 3, 1, 2), 2], [amo('amoadd', true, 3, 1, 2), 4], [amo('lr', true, 3, 1, 0), 1], [amo('lr', false, 3, 1, 0), 2]] as const) {
       const cpu = boot(new Asm().w(enc, rv.ecall()));
       setReg(cpu, 1, BigInt(DATA + off));
       assert.equal(cpu.run(10), Stop.Fault);
@@ -78,6 +78,20 @@ describe('vcpu atomics', () => {
       assert.equal(cpu.fault.code, BUS_ADRALN);
       assert.equal(cpu.fault.addr, DATA + off);
       assert.equal(cpu.state.pc, CODE);
+    }
+  });
+
+  // As QEMU (fixtures/src/traps.c, case traps-align): an SC without a
+  // matching reservation fails before any alignment or permission check.
+  it('an SC that cannot succeed (misaligned, unmapped, no reservation) writes 1 and raises nothing', () => {
+    for (const [d, addr] of [[false, DATA + 1], [true, DATA + 4], [true, 8], [false, 2 ** 32 - 4]] as const) {
+      // sc x3, x2, (x1); ecall
+      const cpu = boot(new Asm().w(amo('sc', d, 3, 1, 2), rv.ecall()));
+      memory().view.setBigInt64(DATA, 5n, true);
+      setReg(cpu, 1, BigInt(addr)); setReg(cpu, 2, 9n); setReg(cpu, 3, 77n);
+      assert.equal(cpu.run(10), Stop.Syscall, `sc.${d ? 'd' : 'w'} at ${addr}`);
+      assert.equal(getReg(cpu, 3), 1n);
+      assert.equal(memory().view.getBigInt64(DATA, true), 5n);
     }
   });
 

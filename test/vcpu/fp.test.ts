@@ -103,6 +103,20 @@ describe('vcpu floating point', () => {
     assert.equal(cpu.run(10), Stop.Syscall);
     assert.equal(new Float64Array(new BigUint64Array([getRegU(cpu, 5)]).buffer)[0], 2 ** -104);
   });
+
+  // Found by the random differential test (fixtures/random, seed 1 block 190):
+  // both operands below the fast path's 2^995 bound, product past DBL_MAX.
+  it('fmul.d overflowing from moderate operands gives inf with OF|NX (rne), DBL_MAX with OF|NX (rtz)', () => {
+    const a = 0x454d957c07835591n, b = 0x7b543100f7339de1n; // 7.15e25 * 1.20e286
+    for (const [rm, want] of [[0, 0x7ff0000000000000n], [1, 0x7fefffffffffffffn]] as const) {
+      // fmul.d f0, f1, f2, rm
+      const cpu = boot(new Asm().w(fmvDX(1, 1), fmvDX(2, 2), fop(0x09, 0, 1, 2, rm), fmvXD(5, 0), rv.csrrs(6, 0x001, 0), rv.ecall()));
+      setReg(cpu, 1, a); setReg(cpu, 2, b);
+      assert.equal(cpu.run(10), Stop.Syscall);
+      assert.equal(getRegU(cpu, 5), want, `rm ${rm}`);
+      assert.equal(getRegU(cpu, 6), 5n, `rm ${rm}: fflags OF|NX`);
+    }
+  });
 });
 
 const runners = new Map<string, ReturnType<typeof boot>>();
