@@ -28,6 +28,9 @@ const O_DSYNC = 0o10000;
 const O_SYNC = 0o4010000;
 const O_DIRECTORY = 0o200000;
 const AT_REMOVEDIR = 0x200;
+const ST_RDONLY = 1;
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
 
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
@@ -433,6 +436,29 @@ export class DirectBackend implements FilesystemBackend {
     return Promise.resolve(0);
   }
 
+  mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (d instanceof Errno) return Promise.resolve(d);
+    const bad = checkName(name);
+    if (bad) return Promise.resolve(bad);
+    if (this.readonly) return Promise.resolve(EROFS);
+    const perm = mode & 0o7777;
+    const r = ffi.mknodat(d.fd, name, S_IFIFO | perm, 0n);
+    if (r < 0) return Promise.resolve(neg(r));
+    const fixMode = this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0;
+    if (!this.chownCreated && !fixMode) return Promise.resolve(0);
+    // As mkdir: owner and mode through an O_PATH fd of the new name (never a
+    // symlink: O_NOFOLLOW); a name swapped meanwhile is still inside the root.
+    const pfd = this.openPath(d, name);
+    if (pfd < 0) return Promise.resolve(neg(pfd));
+    const st = fstat(pfd);
+    let res = st instanceof Errno ? -st.code : (Number(st.mode) & S_IFMT) === S_IFIFO ? 0 : -ESTALE.code;
+    if (res >= 0 && this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+    if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
+    ffi.closeFd(pfd);
+    return Promise.resolve(res < 0 ? neg(res) : 0);
+  }
+
   link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno> {
     const d = this.ownDir(dir);
     if (d instanceof Errno) return Promise.resolve(d);
@@ -463,15 +489,19 @@ export class DirectBackend implements FilesystemBackend {
     return Promise.resolve(r < 0 ? neg(r) : 0);
   }
 
-  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string): Promise<0 | Errno> {
+  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string, flags = 0): Promise<0 | Errno> {
     const od = this.ownDir(oldDir);
     if (od instanceof Errno) return Promise.resolve(od);
     const nd = this.ownDir(newDir);
     if (nd instanceof Errno) return Promise.resolve(nd);
     const bad = checkName(oldName) ?? checkName(newName);
     if (bad) return Promise.resolve(bad);
+    if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) !== 0 || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) return Promise.resolve(EINVAL);
     if (this.readonly) return Promise.resolve(EROFS);
-    const r = ffi.renameat(od.fd, oldName, nd.fd, newName);
+    // Both names are single checked components below directory fds: renameat
+    // never follows a symlink in the last component, so a swapped-in link is
+    // moved as itself.
+    const r = flags === 0 ? ffi.renameat(od.fd, oldName, nd.fd, newName) : ffi.renameat2(od.fd, oldName, nd.fd, newName, flags);
     return Promise.resolve(r < 0 ? neg(r) : 0);
   }
 
@@ -535,6 +565,8 @@ export class DirectBackend implements FilesystemBackend {
       files: s.files,
       ffree: s.ffree,
       namelen: s.namelen,
+      frsize: s.frsize,
+      flags: s.flags | (this.readonly ? ST_RDONLY : 0),
     });
   }
 
@@ -563,7 +595,7 @@ class DirectFile implements BackendFile {
   private dirBuf: Buffer | undefined;
 
   constructor(
-    private readonly owner: DirectBackend,
+    readonly owner: DirectBackend,
     /** Host fd; -1 once closed. */
     private fd: number,
     private readonly type: number,
@@ -629,14 +661,58 @@ class DirectFile implements BackendFile {
     return Promise.resolve(st instanceof Errno ? st : toAttr(st));
   }
 
-  fsync(): Promise<0 | Errno> {
+  fsync(dataOnly = false): Promise<0 | Errno> {
     if (this.fd < 0) return Promise.resolve(EBADF);
+    if (dataOnly) {
+      const r = ffi.fdatasync(this.fd);
+      return Promise.resolve(r < 0 ? neg(r) : 0);
+    }
     try {
       fs.fsyncSync(this.fd);
       return Promise.resolve(0);
     } catch (e) {
       return Promise.resolve(fsErrno(e));
     }
+  }
+
+  setattr(set: SetAttr): Promise<0 | Errno> {
+    return Promise.resolve(this.setattrSync(set));
+  }
+
+  /** fchown, fchmod, ftruncate, futimens on the open fd itself (a regular file or directory, never a link). */
+  private setattrSync(set: SetAttr): 0 | Errno {
+    if (this.fd < 0) return EBADF;
+    const any = set.mode !== undefined || set.uid !== undefined || set.gid !== undefined || set.size !== undefined || set.atime !== undefined || set.mtime !== undefined;
+    if (!any) return 0;
+    if (this.owner.readonly) return EROFS;
+    if (set.size !== undefined) {
+      if (this.type === S_IFDIR) return EISDIR;
+      if (!Number.isSafeInteger(set.size) || set.size < 0) return EINVAL;
+    }
+    try {
+      // Owner first: chown may clear set-id bits that a mode in the same call sets.
+      if (set.uid !== undefined || set.gid !== undefined) fs.fchownSync(this.fd, set.uid ?? -1, set.gid ?? -1);
+      if (set.mode !== undefined) fs.fchmodSync(this.fd, set.mode & 0o7777);
+    } catch (e) {
+      return fsErrno(e);
+    }
+    if (set.size !== undefined) {
+      const r = ffi.ftruncate(this.fd, set.size);
+      if (r < 0) return neg(r);
+    }
+    if (set.atime !== undefined || set.mtime !== undefined) {
+      const ts = (t: SetAttr['atime']): ffi.TimeSpec => (t === undefined ? 'omit' : t);
+      const r = ffi.futimens(this.fd, [ts(set.atime), ts(set.mtime)]);
+      if (r < 0) return neg(r);
+    }
+    return 0;
+  }
+
+  allocate(offset: number, len: number): Promise<0 | Errno> {
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    if (this.owner.readonly) return Promise.resolve(EROFS);
+    const r = ffi.fallocate(this.fd, 0, offset, len);
+    return Promise.resolve(r < 0 ? neg(r) : 0);
   }
 
   close(): Promise<void> {

@@ -302,6 +302,10 @@ interface AtLib {
   mkdirat: Fn;
   unlinkat: Fn;
   renameat: Fn;
+  renameat2: Fn;
+  mknodat: Fn;
+  fallocate: Fn;
+  fdatasync: Fn;
   symlinkat: Fn;
   linkat: Fn;
   fchmodat: Fn;
@@ -325,6 +329,11 @@ function loadAt(): AtLib {
     mkdirat: c.func('int mkdirat(int, const char *, uint32_t)'),
     unlinkat: c.func('int unlinkat(int, const char *, int)'),
     renameat: c.func('int renameat(int, const char *, int, const char *)'),
+    // glibc 2.28+ wraps renameat2.
+    renameat2: c.func('int renameat2(int, const char *, int, const char *, unsigned int)'),
+    mknodat: c.func('int mknodat(int, const char *, uint32_t, uint64_t)'),
+    fallocate: c.func('int fallocate(int, int, int64_t, int64_t)'),
+    fdatasync: c.func('int fdatasync(int)'),
     symlinkat: c.func('int symlinkat(const char *, int, const char *)'),
     linkat: c.func('int linkat(int, const char *, int, const char *, int)'),
     fchmodat: c.func('int fchmodat(int, const char *, uint32_t, int)'),
@@ -378,6 +387,28 @@ export function renameat(oldDirfd: number, oldPath: string, newDirfd: number, ne
   return check(loadAt().renameat(oldDirfd, oldPath, newDirfd, newPath));
 }
 
+/** renameat2(2); flags RENAME_NOREPLACE (1) / RENAME_EXCHANGE (2) are the same on every architecture. */
+export function renameat2(oldDirfd: number, oldPath: string, newDirfd: number, newPath: string, flags: number): number {
+  if (hasNul(oldPath, newPath)) return EINVAL_NEG;
+  return check(loadAt().renameat2(oldDirfd, oldPath, newDirfd, newPath, flags >>> 0));
+}
+
+/** mknodat(2): `mode` holds the type (S_IFIFO...) and permission bits. */
+export function mknodat(dirfd: number, path: string, mode: number, dev: bigint): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().mknodat(dirfd, path, mode >>> 0, dev));
+}
+
+/** fallocate(2) on a host fd. */
+export function fallocate(fd: number, mode: number, offset: number, len: number): number {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len <= 0) return EINVAL_NEG;
+  return check(loadAt().fallocate(fd, mode, BigInt(offset), BigInt(len)));
+}
+
+export function fdatasync(fd: number): number {
+  return check(loadAt().fdatasync(fd));
+}
+
 export function symlinkat(target: string, dirfd: number, path: string): number {
   if (hasNul(target, path)) return EINVAL_NEG;
   return check(loadAt().symlinkat(target, dirfd, path));
@@ -404,9 +435,8 @@ export function fchownat(dirfd: number, path: string, uid: number, gid: number, 
 /** A timestamp for utimensat: [sec, nsec], or UTIME_NOW / UTIME_OMIT. */
 export type TimeSpec = [number, number] | 'now' | 'omit';
 
-/** utimensat(2) with [atime, mtime]. */
-export function utimensat(dirfd: number, path: string, times: [TimeSpec, TimeSpec], flags: number): number {
-  if (hasNul(path)) return EINVAL_NEG;
+/** struct timespec[2] for utimensat. */
+function encodeTimes(times: [TimeSpec, TimeSpec]): Buffer {
   const ts = Buffer.alloc(32);
   times.forEach((t, i) => {
     const sec = typeof t === 'string' ? 0 : t[0];
@@ -414,7 +444,18 @@ export function utimensat(dirfd: number, path: string, times: [TimeSpec, TimeSpe
     ts.writeBigInt64LE(BigInt(Math.trunc(sec)), i * 16);
     ts.writeBigInt64LE(BigInt(Math.trunc(nsec)), i * 16 + 8);
   });
-  return check(loadAt().utimensat(dirfd, path, ts, flags));
+  return ts;
+}
+
+/** utimensat(2) with [atime, mtime]. */
+export function utimensat(dirfd: number, path: string, times: [TimeSpec, TimeSpec], flags: number): number {
+  if (hasNul(path)) return EINVAL_NEG;
+  return check(loadAt().utimensat(dirfd, path, encodeTimes(times), flags));
+}
+
+/** futimens(3): utimensat(fd, NULL, times, 0) on an open fd. */
+export function futimens(fd: number, times: [TimeSpec, TimeSpec]): number {
+  return check(loadAt().utimensat(fd, null, encodeTimes(times), 0));
 }
 
 export function ftruncate(fd: number, length: number): number {

@@ -446,3 +446,30 @@ export const RUSAGE_SIZE = 144;
 export const RUSAGE_SELF = 0;
 export const RUSAGE_CHILDREN = -1;
 export const RUSAGE_THREAD = 1;
+
+// ---- file creation and change (fs/namei.c, fs/open.c, fs/statfs.c) ----
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
+/** renameat2 flags. */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+/** utimensat's special tv_nsec values. */
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+/** fallocate modes. */
+export const FALLOC_FL_KEEP_SIZE = 1;
+export const FALLOC_FL_PUNCH_HOLE = 2;
+/** struct statfs (asm-generic, 64-bit): f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid, f_namelen, f_frsize, f_flags, f_spare[4]. */
+export const STATFS = { size: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48, f_fsid: 56, f_namelen: 64, f_frsize: 72, f_flags: 80 } as const;
+/** statfs f_flags (ST_*). */
+export const ST_RDONLY = 1;
+export const ST_NOSUID = 2;
+export const ST_NODEV = 4;
+export const ST_NOEXEC = 8;
+export const ST_RELATIME = 0x400;
+/** f_type magic numbers. */
+export const TMPFS_MAGIC = 0x01021994;
+export const PROC_SUPER_MAGIC = 0x9fa0;
+export const V9FS_MAGIC = 0x01021997;

@@ -14,6 +14,8 @@ import type { Rlimit } from './task.js';
 import type { KernelLogs } from './logs.js';
 import type { SandboxConfig } from './sandbox-config.js';
 import { DirectBackend } from '../fs-gofer/direct.js';
+import { Tmpfs, parseTmpfsOptions } from './fs/tmpfs.js';
+import type { Inode } from './vfs/inode.js';
 
 /** Linux's default limits for a new init, before the spec's rlimits apply. */
 function defaultRlimits(): Rlimit[] {
@@ -65,12 +67,37 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     umask: cfg.umask,
   };
   const k = new Kernel(config, vfs, logs, openTty);
-  vfs.mount('/proc', makeProcfs(() => k));
-  vfs.mount('/dev', makeDevfs(openTty));
+  const backends = [backend];
+  try {
+    // The kernel's own: /proc, /dev (whatever the spec says it is), and a
+    // /dev/shm tmpfs unless the spec mounts one; then the spec's mounts in order.
+    vfs.mount('/proc', makeProcfs(() => k));
+    vfs.mount('/dev', makeDevfs(openTty));
+    const specShm = (cfg.mounts ?? []).some((m) => m.destination === '/dev/shm');
+    if (!specShm) vfs.mount('/dev/shm', new Tmpfs(k.account, { mode: 0o1777 }).root);
+    for (const m of cfg.mounts ?? []) {
+      let root: Inode;
+      if (m.kind === 'tmpfs') {
+        root = new Tmpfs(k.account, parseTmpfsOptions(m.options, cfg.totalMemory)).root;
+      } else {
+        const b = DirectBackend.open(m.source, { readonly: m.readonly });
+        backends.push(b);
+        const node = await b.root();
+        if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);
+        root = new BackendInode(b, node);
+      }
+      vfs.mount(m.destination, root);
+    }
+  } catch (e) {
+    for (const b of backends) b.close();
+    throw e;
+  }
   return {
     kernel: k,
     stdio,
-    close: () => backend.close(),
+    close: () => {
+      for (const b of backends) b.close();
+    },
   };
 }
 

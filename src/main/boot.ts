@@ -16,7 +16,7 @@ import { FlagDef, FlagValues } from './flags.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, ProcessInfo, SignalArg } from './control-server.js';
-import type { SandboxConfig } from '../kernel/sandbox-config.js';
+import { sandboxMounts, type SandboxConfig, type SandboxMount } from '../kernel/sandbox-config.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities } from './caps.js';
@@ -103,6 +103,14 @@ export function exitCodeOf(status: number): number {
   return sig === 0 ? (status >> 8) & 0xff : 128 + sig;
 }
 
+function mountsOf(spec: Spec, bundle: string): SandboxMount[] {
+  try {
+    return sandboxMounts(spec.mounts ?? [], bundle);
+  } catch (e) {
+    throw new Fatal(`spec mounts: ${(e as Error).message}`);
+  }
+}
+
 function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid: string): SandboxConfig {
   const proc = spec.process!;
   const ioFds = flags['io-fds'] as number[];
@@ -119,6 +127,7 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     containerId: cid,
     rootPath,
     rootReadonly: spec.root!.readonly === true,
+    mounts: mountsOf(spec, bundle),
     args: proc.args,
     env: proc.env ?? [],
     cwd: proc.cwd,

@@ -9,9 +9,6 @@ import { stateRoot, tsvisor } from './run-util.js';
 
 /** Cases that need what later issues build, with the reason (each is a known difference). */
 export const NOT_YET: Record<string, string> = {
-  'exitgroup-thread': 'threads (clone with CLONE_THREAD) arrive with the many-vCPUs issue',
-  'files-write': 'file creation, rename and removal arrive with the kernel issue (mkdirat, unlinkat, renameat2...)',
-  'files-write-readonly': 'file creation, rename and removal arrive with the kernel issue (mkdirat, unlinkat, renameat2...)',
 };
 
 describe('fixtures: tsvisor run gives what QEMU gave', function () {

@@ -8,11 +8,14 @@ import { ENOSYS, EPERM, Errno } from '../errno.js';
 import type { SysCtx, SysResult } from './context.js';
 import type { RestartPolicy } from '../task.js';
 import * as fs from './fs.js';
+import * as pipe from './pipe.js';
+import * as poll from './poll.js';
 import * as mm from './mm.js';
 import * as proc from './process.js';
 import * as sig from './signal.js';
 import * as time from './time.js';
 import * as children from './children.js';
+import * as futex from './futex.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -49,15 +52,35 @@ function unsupported(nr: number, name: string, args: ArgFormat[], errno: Errno, 
 
 export const SYSCALLS: readonly SyscallRow[] = [
   row(17, 'getcwd', ['ptr', 'size'], fs.sys_getcwd),
+  row(19, 'eventfd2', ['uint', 'hex'], pipe.sys_eventfd2),
+  row(20, 'epoll_create1', ['hex'], poll.sys_epoll_create1),
+  row(21, 'epoll_ctl', ['fd', 'int', 'fd', 'ptr'], poll.sys_epoll_ctl),
+  { ...row(22, 'epoll_pwait', ['fd', 'ptr', 'int', 'int', 'ptr', 'size'], poll.sys_epoll_pwait), restart: 'never' },
   row(23, 'dup', ['fd'], fs.sys_dup),
   row(24, 'dup3', ['fd', 'fd', 'oflags'], fs.sys_dup3),
   row(25, 'fcntl', ['fd', 'int', 'hex'], fs.sys_fcntl),
   row(29, 'ioctl', ['fd', 'hex', 'hex'], fs.sys_ioctl),
+  row(33, 'mknodat', ['dirfd', 'str', 'oct', 'hex'], fs.sys_mknodat),
+  row(34, 'mkdirat', ['dirfd', 'str', 'oct'], fs.sys_mkdirat),
+  row(35, 'unlinkat', ['dirfd', 'str', 'hex'], fs.sys_unlinkat),
+  row(36, 'symlinkat', ['str', 'dirfd', 'str'], fs.sys_symlinkat),
+  row(37, 'linkat', ['dirfd', 'str', 'dirfd', 'str', 'hex'], fs.sys_linkat),
+  row(38, 'renameat', ['dirfd', 'str', 'dirfd', 'str'], fs.sys_renameat),
+  row(43, 'statfs', ['str', 'ptr'], fs.sys_statfs),
+  row(44, 'fstatfs', ['fd', 'ptr'], fs.sys_fstatfs),
+  row(45, 'truncate', ['str', 'int'], fs.sys_truncate),
+  row(46, 'ftruncate', ['fd', 'int'], fs.sys_ftruncate),
+  row(47, 'fallocate', ['fd', 'hex', 'int', 'int'], fs.sys_fallocate),
   row(48, 'faccessat', ['dirfd', 'str', 'int'], (c) => fs.sys_faccessat(c)),
   row(49, 'chdir', ['str'], fs.sys_chdir),
   row(50, 'fchdir', ['fd'], fs.sys_fchdir),
+  row(52, 'fchmod', ['fd', 'oct'], fs.sys_fchmod),
+  row(53, 'fchmodat', ['dirfd', 'str', 'oct'], fs.sys_fchmodat),
+  row(54, 'fchownat', ['dirfd', 'str', 'int', 'int', 'hex'], fs.sys_fchownat),
+  row(55, 'fchown', ['fd', 'int', 'int'], fs.sys_fchown),
   row(56, 'openat', ['dirfd', 'str', 'oflags', 'oct'], fs.sys_openat),
   row(57, 'close', ['fd'], fs.sys_close),
+  row(59, 'pipe2', ['ptr', 'oflags'], pipe.sys_pipe2),
   row(61, 'getdents64', ['fd', 'ptr', 'size'], fs.sys_getdents64),
   row(62, 'lseek', ['fd', 'int', 'int'], fs.sys_lseek),
   row(63, 'read', ['fd', 'ptr', 'size'], fs.sys_read),
@@ -68,13 +91,20 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(68, 'pwrite64', ['fd', 'ptr', 'size', 'int'], fs.sys_pwrite64),
   row(69, 'preadv', ['fd', 'ptr', 'int', 'int'], fs.sys_preadv),
   row(70, 'pwritev', ['fd', 'ptr', 'int', 'int'], fs.sys_pwritev),
+  { ...row(72, 'pselect6', ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'], poll.sys_pselect6), restart: 'nohand' },
+  { ...row(73, 'ppoll', ['ptr', 'uint', 'ptr', 'ptr', 'size'], poll.sys_ppoll), restart: 'nohand' },
   row(78, 'readlinkat', ['dirfd', 'str', 'ptr', 'size'], fs.sys_readlinkat),
   row(79, 'newfstatat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_newfstatat),
   row(80, 'fstat', ['fd', 'ptr'], fs.sys_fstat),
+  row(81, 'sync', [], fs.sys_sync),
+  row(82, 'fsync', ['fd'], fs.sys_fsync),
+  row(83, 'fdatasync', ['fd'], fs.sys_fsync),
+  row(88, 'utimensat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_utimensat),
   row(95, 'waitid', ['int', 'int', 'ptr', 'hex', 'ptr'], children.sys_waitid),
   row(93, 'exit', ['int'], proc.sys_exit),
   row(94, 'exit_group', ['int'], proc.sys_exit_group),
   row(96, 'set_tid_address', ['ptr'], proc.sys_set_tid_address),
+  row(98, 'futex', ['ptr', 'hex', 'int', 'ptr', 'ptr', 'hex'], futex.sys_futex),
   row(99, 'set_robust_list', ['ptr', 'size'], proc.sys_set_robust_list),
   rowNoRestart(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
@@ -127,9 +157,13 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(259, 'riscv_flush_icache', ['ptr', 'ptr', 'hex'], proc.sys_riscv_flush_icache),
   row(260, 'wait4', ['int', 'ptr', 'hex', 'ptr'], children.sys_wait4),
   row(261, 'prlimit64', ['int', 'int', 'ptr', 'ptr'], proc.sys_prlimit64),
+  row(267, 'syncfs', ['fd'], fs.sys_syncfs),
+  row(276, 'renameat2', ['dirfd', 'str', 'dirfd', 'str', 'hex'], fs.sys_renameat2),
   row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
   row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], fs.sys_statx),
   row(435, 'clone3', ['ptr', 'size'], children.sys_clone3),
+  { ...row(441, 'epoll_pwait2', ['fd', 'ptr', 'int', 'ptr', 'ptr', 'size'], poll.sys_epoll_pwait2), restart: 'never' },
+  row(452, 'fchmodat2', ['dirfd', 'str', 'oct', 'hex'], fs.sys_fchmodat2),
   row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], fs.sys_faccessat2),
   unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
   unsupported(293, 'rseq', ['ptr', 'uint', 'hex', 'hex'], ENOSYS, 'restartable sequences are not supported; glibc works without them'),

@@ -1,11 +1,29 @@
 // Inodes of a FilesystemBackend (the rootfs in direct mode, a gofer later),
 // and the File they open.
 
-import { EISDIR, EINVAL, ENXIO, EOVERFLOW, Errno, isErrno } from '../errno.js';
-import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY } from '../abi.js';
+import { EISDIR, EINVAL, ENXIO, EOVERFLOW, EPERM, EXDEV, Errno, isErrno } from '../errno.js';
+import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
-import { Credentials, Inode } from './inode.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend } from './backend.js';
+import { Fifo } from '../files/pipe.js';
+import { namedPipeOpen } from './named-pipe.js';
+import { Credentials, Inode, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from './backend.js';
+
+/**
+ * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
+ * whichever name, meets the same pipe. The pipe lives in the sandbox; host
+ * processes never share it (the host FIFO is only a name).
+ */
+const fifos = new WeakMap<FilesystemBackend, Map<string, Fifo>>();
+
+function fifoOf(fs: FilesystemBackend, a: Attr): Fifo {
+  let m = fifos.get(fs);
+  if (!m) fifos.set(fs, (m = new Map()));
+  const key = `${a.dev}:${a.ino}`;
+  let f = m.get(key);
+  if (!f) m.set(key, (f = new Fifo()));
+  return f;
+}
 
 export class BackendInode extends Inode {
   readonly type: number;
@@ -31,8 +49,13 @@ export class BackendInode extends Inode {
     return this.fs.readlink(this.node);
   }
 
-  async open(flags: number, path: string): Promise<File | Errno> {
+  async open(flags: number, path: string, ctx?: OpenContext): Promise<File | Errno> {
     if (this.type === S_IFDIR && (flags & O_ACCMODE) !== O_RDONLY) return EISDIR;
+    if (this.type === S_IFIFO) {
+      const a = await this.getattr();
+      if (isErrno(a)) return a;
+      return namedPipeOpen(fifoOf(this.fs, a), this, flags, path, ctx);
+    }
     if (this.type !== S_IFDIR && this.type !== S_IFREG) return ENXIO;
     const f = await this.fs.open(this.node, flags & ~O_DIRECTORY);
     if (isErrno(f)) return f;
@@ -46,13 +69,61 @@ export class BackendInode extends Inode {
     return new BackendOpenFile(r.file, flags & ~O_TRUNC, path, S_IFREG);
   }
 
+  override mkdir(name: string, perm: number, owner: NewOwner): Promise<0 | Errno> {
+    return this.fs.mkdir(this.node, name, perm, owner.uid, owner.gid);
+  }
+
+  /** Regular files are created and closed; FIFOs get a host FIFO as their name (its pipe is the sandbox's). */
+  override async mknod(name: string, mode: number, _rdev: bigint, owner: NewOwner): Promise<0 | Errno> {
+    const type = mode & S_IFMT;
+    if (type === S_IFREG) {
+      const r = await this.fs.create(this.node, name, O_WRONLY | O_CREAT | O_EXCL, mode & 0o7777, owner.uid, owner.gid);
+      if (isErrno(r)) return r;
+      await r.file.close();
+      await this.fs.release(r.node);
+      return 0;
+    }
+    if (type === S_IFIFO) return this.fs.mkfifo(this.node, name, mode & 0o7777, owner.uid, owner.gid);
+    return EPERM;
+  }
+
+  override symlink(name: string, target: string, owner: NewOwner): Promise<0 | Errno> {
+    return this.fs.symlink(this.node, name, target, owner.uid, owner.gid);
+  }
+
+  override async link(name: string, target: Inode): Promise<0 | Errno> {
+    if (!(target instanceof BackendInode) || target.fs !== this.fs) return EXDEV;
+    return this.fs.link(this.node, name, target.node);
+  }
+
+  override unlink(name: string, dir: boolean): Promise<0 | Errno> {
+    return this.fs.unlink(this.node, name, dir ? AT_REMOVEDIR : 0);
+  }
+
+  override async rename(oldName: string, newDir: Inode, newName: string, flags: number): Promise<0 | Errno> {
+    if (!(newDir instanceof BackendInode) || newDir.fs !== this.fs) return EXDEV;
+    return this.fs.rename(this.node, oldName, newDir.node, newName, flags);
+  }
+
+  override setattr(set: SetAttr): Promise<0 | Errno> {
+    return this.fs.setattr(this.node, set);
+  }
+
+  override statfs(): Promise<StatFs | Errno> {
+    return this.fs.statfs(this.node);
+  }
+
+  override get readonlyFs(): boolean {
+    return this.fs.readonly;
+  }
+
   override release(): void {
     void this.fs.release(this.node);
   }
 }
 
 /** An open regular file or directory of a backend, with its own position. */
-export class BackendOpenFile extends File {
+export class BackendOpenFile extends File implements FdInodeOps {
   private pos = 0;
   /** Directory entries fetched but not yet returned by readdir. */
   private dirCookie = 0;
@@ -141,6 +212,15 @@ export class BackendOpenFile extends File {
 
   override fsync(): MaybeAsync<0 | Errno> {
     return this.file.fsync();
+  }
+
+  fdSetattr(set: SetAttr): Promise<0 | Errno> {
+    return this.file.setattr(set);
+  }
+
+  fdAllocate(offset: number, len: number): Promise<0 | Errno> {
+    if (this.type === S_IFDIR) return Promise.resolve(EISDIR);
+    return this.file.allocate(offset, len);
   }
 
   protected override release(): Promise<void> {

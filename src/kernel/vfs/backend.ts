@@ -63,7 +63,12 @@ export interface BackendFile {
   /** Entries from cookie `cookie` (0: the start), at most about `maxBytes` of them. */
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno>;
   getattr(): Promise<Attr | Errno>;
-  fsync(): Promise<0 | Errno>;
+  /** fchmod/fchown/ftruncate/futimens on the open file itself (it works after an unlink). */
+  setattr(set: SetAttr): Promise<0 | Errno>;
+  /** fallocate(2) mode 0 (allocate, growing the size) of [offset, offset+len). */
+  allocate(offset: number, len: number): Promise<0 | Errno>;
+  /** fsync (or fdatasync with `dataOnly`). */
+  fsync(dataOnly?: boolean): Promise<0 | Errno>;
   close(): Promise<void>;
 }
 
@@ -76,6 +81,10 @@ export interface StatFs {
   files: number;
   ffree: number;
   namelen: number;
+  /** f_frsize (default: bsize). */
+  frsize?: number;
+  /** f_flags: ST_RDONLY, ST_NOSUID... (default 0). */
+  flags?: number;
 }
 
 export interface FilesystemBackend {
@@ -91,10 +100,13 @@ export interface FilesystemBackend {
   create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno>;
   mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno>;
   symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno>;
+  /** A FIFO named `name` (mknod S_IFIFO); the kernel serves its pipe, the backend only keeps the name. */
+  mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno>;
   link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno>;
   /** flags: 0 or AT_REMOVEDIR. */
   unlink(dir: BackendNode, name: string, flags: number): Promise<0 | Errno>;
-  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string): Promise<0 | Errno>;
+  /** renameat2; `flags`: 0, RENAME_NOREPLACE or RENAME_EXCHANGE (Linux's values). */
+  rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string, flags?: number): Promise<0 | Errno>;
   /** Change attributes: any of mode, uid, gid, size, atime, mtime (times as [sec, nsec]). */
   setattr(node: BackendNode, set: SetAttr): Promise<0 | Errno>;
   statfs(node: BackendNode): Promise<StatFs | Errno>;

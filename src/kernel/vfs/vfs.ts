@@ -8,9 +8,10 @@
 // points are crossed by path: looking up a name whose path is a mount point
 // yields the mounted filesystem's root.
 
-import { ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../errno.js';
-import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT } from '../abi.js';
+import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../errno.js';
+import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
+import { permitted, type Cred } from './perm.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -19,6 +20,8 @@ export interface ResolveOptions {
   followLast: boolean;
   /** The process resolving (procfs's "self"). */
   caller?: Caller;
+  /** Whose search (x) permission every directory walked through must grant (EACCES); unchecked without. */
+  creds?: Cred;
 }
 
 export interface ParentAndName {
@@ -50,8 +53,12 @@ export class Vfs {
     const hit = dir.cached(name);
     if (hit) return hit;
     const parentPath = dir.path();
-    const mounted = this.mounts.get(parentPath === '/' ? '/' + name : parentPath + '/' + name);
-    if (mounted) return dir.remember(new Dentry(name, dir, mounted));
+    const mounted = dir.deleted ? undefined : this.mounts.get(parentPath === '/' ? '/' + name : parentPath + '/' + name);
+    if (mounted) {
+      const d = new Dentry(name, dir, mounted);
+      d.mountRoot = true;
+      return dir.remember(d);
+    }
     if (!dir.inode.isDir) return ENOTDIR;
     const inode = await dir.inode.lookup(name, caller);
     if (isErrno(inode)) return inode;
@@ -59,9 +66,20 @@ export class Vfs {
     return dir.remember(new Dentry(name, dir, inode));
   }
 
+  /**
+   * The root dentry of the mount holding `d`: the namespace root or a
+   * dentry where a filesystem is mounted. Two names are on the same mount
+   * (rename, link: else EXDEV) when this is the same for both.
+   */
+  mountOf(d: Dentry): Dentry {
+    let cur = d;
+    while (cur.parent && !cur.mountRoot) cur = cur.parent;
+    return cur;
+  }
+
   /** Resolve `path` from `start` (or `root` for absolute paths) to a dentry. */
   async resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): Promise<Dentry | Errno> {
-    const r = await this.walk(root, start, path, opts.followLast, false, opts.caller);
+    const r = await this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds);
     return isErrno(r) ? r : r.dir;
   }
 
@@ -69,9 +87,17 @@ export class Vfs {
    * Resolve all but the last component of `path`: the directory a name is to
    * be created in or removed from, and that name.
    */
-  async resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller): Promise<ParentAndName | Errno> {
-    const r = await this.walk(root, start, path, false, true, caller);
+  async resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller, creds?: Cred): Promise<ParentAndName | Errno> {
+    const r = await this.walk(root, start, path, false, true, caller, creds);
     return r;
+  }
+
+  /** EACCES unless `creds` may search directory `d` (root always may). */
+  private async searchable(d: Dentry, creds: Cred | undefined): Promise<Errno | undefined> {
+    if (!creds || creds.euid === 0) return undefined;
+    const a = await d.inode.getattr();
+    if (isErrno(a)) return a;
+    return permitted(creds, a, X_OK) ? undefined : EACCES;
   }
 
   private async walk(
@@ -81,6 +107,7 @@ export class Vfs {
     followLast: boolean,
     stopBeforeLast: boolean,
     caller?: Caller,
+    creds?: Cred,
   ): Promise<ParentAndName | Errno> {
     if (path.length === 0) return ENOENT;
     if (path.length >= PATH_MAX) return ENAMETOOLONG;
@@ -93,6 +120,8 @@ export class Vfs {
       const name = pending.pop()!;
       const last = pending.length === 0;
       if (!cur.inode.isDir) return ENOTDIR;
+      const denied = await this.searchable(cur, creds);
+      if (denied) return denied;
       if (last && stopBeforeLast && name !== '.' && name !== '..') {
         if (name.length > NAME_MAX) return ENAMETOOLONG;
         return { dir: cur, name, trailingSlash };
