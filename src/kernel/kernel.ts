@@ -24,6 +24,7 @@ import { buildStack } from './loader/stack.js';
 import { DefaultAction, defaultAction, encodeSigframe, isIgnored, SigInfo, sigbit, UNBLOCKABLE, STOP_SIGNALS } from './signals.js';
 import { SyscallDispatcher } from './syscalls/dispatch.js';
 import { childStatusValue, exitCode } from './wait.js';
+import { FutexTable, releaseRobustList } from './futex.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './logs.js';
 
@@ -75,6 +76,7 @@ export interface ProcessStats {
 export class Kernel {
   readonly syscalls: SyscallDispatcher;
   readonly processes = new Map<number, Process>();
+  readonly futexes = new FutexTable();
   readonly account: MemoryAccount;
   readonly bootTime = Date.now();
   /** Guest instructions retired by processes that have exited. */
@@ -412,6 +414,7 @@ export class Kernel {
       proc.deadInstructions += t.instructions;
       t.state = TaskState.Exited;
       this.syscalls.abandon(t);
+      this.releaseThreadFutexes(t);
     }
     proc.threads.clear();
     this.exitedInstructions += proc.deadInstructions;
@@ -447,19 +450,22 @@ export class Kernel {
     task.state = TaskState.Exited;
     proc.deadInstructions += task.instructions;
     proc.threads.delete(task);
-    this.clearChildTid(task);
+    this.releaseThreadFutexes(task);
     if (proc.threads.size === 0) this.exitProcess(proc, abi.exitStatus(code));
   }
 
-  /** CLONE_CHILD_CLEARTID: zero the tid word and wake a futex waiter on it. */
-  private clearChildTid(task: Task): void {
-    if (!task.clearChildTid) return;
-    if (task.process.user.writeU32(task.clearChildTid, 0) === 0) this.futexWakeHook?.(task.process, task.clearChildTid, 1);
+  /**
+   * A thread dies: its robust futexes are marked owner-died, and its
+   * CLONE_CHILD_CLEARTID word is zeroed with a wake (how pthread_join learns).
+   * Only while the address space lives on in other threads.
+   */
+  private releaseThreadFutexes(task: Task): void {
+    const vm = task.process.vm;
+    if (task.process.threads.size === 0 && vm.users === 1) return;
+    releaseRobustList(task, (addr) => this.futexes.wake(vm, addr, 1));
+    if (task.clearChildTid && task.process.user.writeU32(task.clearChildTid, 0) === 0) this.futexes.wake(vm, task.clearChildTid, 1);
     task.clearChildTid = 0;
   }
-
-  /** Set by the futex layer: wake up to `n` waiters on `addr` in `proc`'s address space. */
-  futexWakeHook?: (proc: Process, addr: number, n: number) => void;
 
   /** Remove a zombie for good (wait reaped it). */
   reap(proc: Process): void {
@@ -767,6 +773,13 @@ export class Kernel {
         case Stop.Syscall: {
           const blocked = this.syscalls.dispatch(task);
           if (blocked || task.state !== TaskState.Running) return;
+          // A thread making system calls in a loop never spends its budget: end its turn by the clock too.
+          if (task.yieldRequested || performance.now() >= until) {
+            task.yieldRequested = false;
+            task.state = TaskState.Runnable;
+            this.runQueue.push(task);
+            return;
+          }
           break;
         }
         case Stop.Fault: {

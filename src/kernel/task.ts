@@ -74,6 +74,8 @@ export class Task {
   syscallA0hi = 0;
   /** Set when the last system call was interrupted by a signal and may restart. */
   restart: RestartPolicy | null = null;
+  /** sched_yield: end this thread's turn after the call. */
+  yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */
   savedSigmask: bigint | null = null;
 

@@ -9,9 +9,7 @@ import { StructReader, StructWriter } from '../usercopy.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
 export function sys_exit(c: SysCtx): SysResult {
-  const t = c.task;
-  if (t.clearChildTid) c.user.writeU32(t.clearChildTid, 0);
-  c.kernel.exitThread(t, c.i32(0) & 0xff);
+  c.kernel.exitThread(c.task, c.i32(0) & 0xff);
   return NORETURN;
 }
 
@@ -230,7 +228,10 @@ export function sys_sched_getaffinity(c: SysCtx): SysResult {
   return isErrno(r) ? r : bytes;
 }
 
-export const sys_sched_yield = (_c: SysCtx): SysResult => 0;
+export function sys_sched_yield(c: SysCtx): SysResult {
+  c.task.yieldRequested = true;
+  return 0;
+}
 
 export function sys_prctl(c: SysCtx): SysResult {
   const opt = c.i32(0);

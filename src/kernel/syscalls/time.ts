@@ -73,6 +73,12 @@ function readTimespec(c: SysCtx, addr: number): bigint | Errno {
   return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
 }
 
+/** Now on CLOCK_REALTIME or CLOCK_MONOTONIC, in nanoseconds. */
+export function clockNowNs(clock: number): bigint {
+  const mono = process.hrtime.bigint();
+  return clock === abi.CLOCK_REALTIME ? mono + realOffsetNs : mono;
+}
+
 /** A relative timeout (struct timespec) in nanoseconds, validated as Linux does. */
 export function readTimeout(c: SysCtx, addr: number): bigint | Errno {
   return readTimespec(c, addr);

@@ -1,0 +1,211 @@
+// Futexes: threads waiting on a 32-bit word of their address space.
+//
+// Contract (futex(2)): FUTEX_WAIT blocks only while the word still holds the
+// expected value (checked and queued in one step: the kernel worker runs one
+// system call at a time, so no wake can slip in between); wakes go to the
+// oldest waiters first whose bitset intersects the waker's. Waiters are keyed
+// by address space and address, so private and shared futexes behave alike
+// for threads of one process. Sharing a futex between processes would need
+// memory shared between address spaces, which this kernel does not map.
+//
+// Robust futex lists (set_robust_list) are walked when a thread dies: each
+// lock it still holds gets FUTEX_OWNER_DIED and one waiter is woken.
+
+import { EAGAIN, EFAULT, EINTR, EINVAL, ETIMEDOUT, Errno, isErrno } from './errno.js';
+import type { AddressSpace } from './address-space.js';
+import type { Task } from './task.js';
+import type { UserMemory } from './usercopy.js';
+
+export const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
+const FUTEX_WAITERS = 0x80000000;
+const FUTEX_OWNER_DIED = 0x40000000;
+const FUTEX_TID_MASK = 0x3fffffff;
+/** Most robust-list entries walked (Linux's ROBUST_LIST_LIMIT). */
+const ROBUST_LIST_LIMIT = 2048;
+
+interface Waiter {
+  task: Task;
+  bitset: number;
+  /** Where it waits now (a requeue moves it). */
+  addr: number;
+  wake: () => void;
+}
+
+export class FutexTable {
+  private readonly queues = new Map<AddressSpace, Map<number, Waiter[]>>();
+
+  private queue(vm: AddressSpace, addr: number, create: boolean): Waiter[] | undefined {
+    let byAddr = this.queues.get(vm);
+    if (!byAddr) {
+      if (!create) return undefined;
+      byAddr = new Map();
+      this.queues.set(vm, byAddr);
+    }
+    let q = byAddr.get(addr);
+    if (!q && create) {
+      q = [];
+      byAddr.set(addr, q);
+    }
+    return q;
+  }
+
+  private drop(vm: AddressSpace, w: Waiter): void {
+    const addr = w.addr;
+    const byAddr = this.queues.get(vm);
+    const q = byAddr?.get(addr);
+    if (!q) return;
+    const i = q.indexOf(w);
+    if (i >= 0) q.splice(i, 1);
+    if (q.length === 0) {
+      byAddr!.delete(addr);
+      if (byAddr!.size === 0) this.queues.delete(vm);
+    }
+  }
+
+  /**
+   * FUTEX_WAIT(_BITSET): EAGAIN unless the word at `addr` is `expected`;
+   * otherwise resolves 0 when woken, ETIMEDOUT after `timeoutMs` (undefined:
+   * never), EINTR when `onInterrupt`'s callback is called by a signal.
+   */
+  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Promise<0 | Errno> {
+    if (addr % 4 !== 0) return EINVAL;
+    if (bitset === 0) return EINVAL;
+    const vm = task.process.vm;
+    const cur = vm.user.readU32(addr);
+    if (isErrno(cur)) return EFAULT;
+    if (cur !== expected >>> 0) return EAGAIN;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w: Waiter = {
+        task,
+        bitset,
+        addr,
+        wake: () => {
+          clearTimeout(timer);
+          resolve(0);
+        },
+      };
+      this.queue(vm, addr, true)!.push(w);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.drop(vm, w);
+          resolve(ETIMEDOUT);
+        }, Math.max(0, timeoutMs));
+      }
+      onInterrupt(() => {
+        clearTimeout(timer);
+        this.drop(vm, w);
+        resolve(EINTR);
+      });
+    });
+  }
+
+  /** Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number woken. */
+  wake(vm: AddressSpace, addr: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY): number {
+    const q = this.queue(vm, addr, false);
+    if (!q) return 0;
+    let woken = 0;
+    for (const w of [...q]) {
+      if (woken >= n) break;
+      if ((w.bitset & bitset) === 0) continue;
+      this.drop(vm, w);
+      w.wake();
+      woken++;
+    }
+    return woken;
+  }
+
+  /** Wake `n` waiters of `addr`, move up to `moveMax` more to `addr2`; the number woken plus moved. */
+  requeue(vm: AddressSpace, addr: number, n: number, addr2: number, moveMax: number): number {
+    const woken = this.wake(vm, addr, n);
+    const q = this.queue(vm, addr, false);
+    if (!q || addr === addr2) return woken;
+    let moved = 0;
+    while (q.length > 0 && moved < moveMax) {
+      const w = q[0];
+      this.drop(vm, w);
+      w.addr = addr2;
+      this.queue(vm, addr2, true)!.push(w);
+      moved++;
+    }
+    return woken + moved;
+  }
+
+  /** Forget every waiter of a discarded address space. */
+  forget(vm: AddressSpace): void {
+    this.queues.delete(vm);
+  }
+}
+
+/**
+ * FUTEX_WAKE_OP: `*addr2 = op(old, oparg)` and whether `old` passes the
+ * comparison encoded in `val3` (EINVAL for undefined ops, EFAULT).
+ */
+export function wakeOp(user: UserMemory, addr2: number, val3: number): boolean | Errno {
+  const op = (val3 >>> 28) & 7;
+  const shiftArg = (val3 >>> 28) & 8;
+  const cmp = (val3 >>> 24) & 15;
+  let oparg = (val3 << 8) >> 20; // bits 23..12, sign-extended
+  const cmparg = (val3 << 20) >> 20; // bits 11..0, sign-extended
+  if (shiftArg) {
+    if (oparg < 0 || oparg > 31) return EINVAL;
+    oparg = 1 << oparg;
+  }
+  if (addr2 % 4 !== 0) return EINVAL;
+  const oldRaw = user.readU32(addr2);
+  if (isErrno(oldRaw)) return EFAULT;
+  const old = oldRaw | 0;
+  let next: number;
+  switch (op) {
+    case 0: next = oparg; break; // SET
+    case 1: next = old + oparg; break; // ADD
+    case 2: next = old | oparg; break; // OR
+    case 3: next = old & ~oparg; break; // ANDN
+    case 4: next = old ^ oparg; break; // XOR
+    default: return EINVAL;
+  }
+  const w = user.writeU32(addr2, next >>> 0);
+  if (isErrno(w)) return EFAULT;
+  switch (cmp) {
+    case 0: return old === cmparg;
+    case 1: return old !== cmparg;
+    case 2: return old < cmparg;
+    case 3: return old <= cmparg;
+    case 4: return old > cmparg;
+    case 5: return old >= cmparg;
+    default: return EINVAL;
+  }
+}
+
+/**
+ * A dying thread's robust list: mark each futex it owns FUTEX_OWNER_DIED and
+ * wake one waiter. Faults end the walk quietly, as in Linux.
+ */
+export function releaseRobustList(task: Task, wake: (addr: number) => void): void {
+  const head = task.robustList;
+  if (!head) return;
+  const user = task.process.user;
+  const offset = user.readU64(head + 8);
+  const pending = user.readU64(head + 16);
+  if (isErrno(offset)) return;
+  // futex_offset is a signed long.
+  const off = offset >= 2 ** 63 ? offset - 2 ** 64 : offset;
+  const handle = (entry: number) => {
+    const addr = entry + off;
+    const word = user.readU32(addr);
+    if (isErrno(word) || (word & FUTEX_TID_MASK) !== task.tid) return;
+    const next = ((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED) >>> 0;
+    if (isErrno(user.writeU32(addr, next))) return;
+    if (word & FUTEX_WAITERS) wake(addr);
+  };
+  // Bit 0 of each link marks a PI futex; the entry is the link without it.
+  const unmark = (link: number) => link - (link % 2);
+  let entry = user.readU64(head);
+  for (let i = 0; i < ROBUST_LIST_LIMIT && !isErrno(entry) && unmark(entry) !== head; i++) {
+    entry = unmark(entry);
+    if (entry !== pending) handle(entry);
+    entry = user.readU64(entry);
+  }
+  if (!isErrno(pending) && pending) handle(unmark(pending));
+  task.robustList = 0;
+}

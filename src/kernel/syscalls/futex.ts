@@ -1,0 +1,83 @@
+// futex(2): the operations glibc's threads, condition variables and robust
+// mutexes use. PI futexes are not supported (ENOSYS, reported once).
+
+import * as abi from '../abi.js';
+import { EINVAL, ENOSYS, Errno, isErrno } from '../errno.js';
+import { FUTEX_BITSET_MATCH_ANY, wakeOp } from '../futex.js';
+import { readTimeout, clockNowNs } from './time.js';
+import { SysCtx, SysResult } from './context.js';
+
+const FUTEX_WAIT = 0;
+const FUTEX_WAKE = 1;
+const FUTEX_REQUEUE = 3;
+const FUTEX_CMP_REQUEUE = 4;
+const FUTEX_WAKE_OP = 5;
+const FUTEX_WAIT_BITSET = 9;
+const FUTEX_WAKE_BITSET = 10;
+const FUTEX_PRIVATE_FLAG = 128;
+const FUTEX_CLOCK_REALTIME = 256;
+
+/** Milliseconds until an absolute deadline on `clock`, or a relative timeout; undefined: none. */
+function timeoutMs(c: SysCtx, addr: number, absoluteClock: number | null): number | undefined | Errno {
+  if (!addr) return undefined;
+  const ns = readTimeout(c, addr);
+  if (isErrno(ns)) return ns;
+  if (absoluteClock === null) return Number(ns / 1_000_000n) + (ns % 1_000_000n ? 1 : 0);
+  const now = clockNowNs(absoluteClock);
+  return ns > now ? Number((ns - now) / 1_000_000n) + 1 : 0;
+}
+
+/** futex(uaddr, op, val, timeout|val2, uaddr2, val3). */
+export function sys_futex(c: SysCtx): SysResult | Promise<SysResult> {
+  const addr = c.u(0);
+  const opFull = c.i32(1);
+  const cmd = opFull & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+  const val = c.u32(2);
+  const vm = c.proc.vm;
+  const futexes = c.kernel.futexes;
+  const realtime = (opFull & FUTEX_CLOCK_REALTIME) !== 0;
+  if (realtime && cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_WAIT) return ENOSYS;
+  const wait = (bitset: number, absolute: boolean): SysResult | Promise<SysResult> => {
+    const t = timeoutMs(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
+    if (isErrno(t)) return t;
+    return futexes.wait(c.task, addr, val, bitset, t, (cancel) => c.kernel.syscalls.onInterrupt(c.task, cancel));
+  };
+  const count = (n: number) => (n > 0x7fffffff ? 0x7fffffff : n);
+  switch (cmd) {
+    case FUTEX_WAIT:
+      return wait(FUTEX_BITSET_MATCH_ANY, false);
+    case FUTEX_WAIT_BITSET:
+      return wait(c.u32(5), true);
+    case FUTEX_WAKE:
+      return addr % 4 ? EINVAL : futexes.wake(vm, addr, count(val));
+    case FUTEX_WAKE_BITSET: {
+      const bitset = c.u32(5);
+      if (bitset === 0 || addr % 4) return EINVAL;
+      return futexes.wake(vm, addr, count(val), bitset);
+    }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      const addr2 = c.u(4);
+      if (addr % 4 || addr2 % 4) return EINVAL;
+      const val2 = c.u32(3);
+      if ((val | 0) < 0 || (val2 | 0) < 0) return EINVAL;
+      if (cmd === FUTEX_CMP_REQUEUE) {
+        const cur = c.user.readU32(addr);
+        if (isErrno(cur)) return cur;
+        if (cur !== c.u32(5)) return Errno.of(11); // EAGAIN
+      }
+      return futexes.requeue(vm, addr, val, addr2, val2);
+    }
+    case FUTEX_WAKE_OP: {
+      const addr2 = c.u(4);
+      if (addr % 4) return EINVAL;
+      const hit = wakeOp(c.user, addr2, c.u32(5));
+      if (isErrno(hit)) return hit;
+      let n = futexes.wake(vm, addr, count(val));
+      if (hit) n += futexes.wake(vm, addr2, count(c.u32(3)));
+      return n;
+    }
+    default:
+      return ENOSYS;
+  }
+}
