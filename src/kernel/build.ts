@@ -62,6 +62,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     hostname: cfg.hostname,
     totalMemory: cfg.totalMemory,
     cpuNum: cfg.cpuNum,
+    pidsLimit: cfg.pidsLimit ?? 0,
     creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids },
     rlimits,
     umask: cfg.umask,

@@ -139,6 +139,7 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     rlimits: (proc.rlimits ?? []).map((r) => ({ type: r.type, soft: r.soft, hard: r.hard })),
     totalMemory,
     cpuNum,
+    pidsLimit: Math.max(0, spec.linux?.resources?.pids?.limit ?? 0),
     stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
     console: flags.console === true,
     strace: global.strace,
