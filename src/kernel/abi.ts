@@ -473,3 +473,16 @@ export const ST_RELATIME = 0x400;
 export const TMPFS_MAGIC = 0x01021994;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const V9FS_MAGIC = 0x01021997;
+
+// ---- interval and POSIX timers ----
+export const SI_TIMER = -2;
+export const SI_QUEUE = -1;
+export const ITIMER_REAL = 0;
+export const ITIMER_VIRTUAL = 1;
+export const ITIMER_PROF = 2;
+export const SIGEV_SIGNAL = 0;
+export const SIGEV_NONE = 1;
+export const SIGEV_THREAD = 2;
+export const SIGEV_THREAD_ID = 4;
+/** struct sigevent: sigev_value (8), sigev_signo, sigev_notify, then the union (tid first). */
+export const SIGEVENT = { size: 64, sigev_value: 0, sigev_signo: 8, sigev_notify: 12, sigev_notify_thread_id: 16 } as const;

@@ -261,6 +261,8 @@ export class Kernel {
     proc.vm = vm;
     old.release();
     proc.execed = true;
+    for (const t of proc.posixTimers.values()) t.timer.disarm();
+    proc.posixTimers.clear();
     await proc.fds.closeOnExec();
     if (proc.threads.size === 1) proc.sigactions = proc.sigactions.map((a) => ({ ...a })); // unshare CLONE_SIGHAND
     for (const a of proc.sigactions) if (a.handler > abi.SIG_IGN) Object.assign(a, { handler: abi.SIG_DFL, flags: 0, mask: 0n });
@@ -417,6 +419,9 @@ export class Kernel {
       this.releaseThreadFutexes(t);
     }
     proc.threads.clear();
+    for (const t of proc.itimers) t?.disarm();
+    for (const t of proc.posixTimers.values()) t.timer.disarm();
+    proc.posixTimers.clear();
     this.exitedInstructions += proc.deadInstructions;
     this.removeFromRunQueue(proc);
     proc.vm.release();

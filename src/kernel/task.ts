@@ -11,6 +11,7 @@ import type { MemoryManager } from './mm.js';
 import type { UserMemory } from './usercopy.js';
 import type { AddressSpace } from './address-space.js';
 import { FdTable } from './fdtable.js';
+import type { GuestTimer } from './timers.js';
 import type { Dentry } from './vfs/inode.js';
 import { NSIG } from './abi.js';
 
@@ -85,6 +86,17 @@ export class Task {
   ) {}
 }
 
+/** A timer_create timer: its clock timer and how it notifies. */
+export interface PosixTimer {
+  timer: GuestTimer;
+  /** SIGEV_SIGNAL, SIGEV_NONE or SIGEV_THREAD_ID. */
+  notify: number;
+  signo: number;
+  value: bigint;
+  /** SIGEV_THREAD_ID: the thread to signal. */
+  tid: number;
+}
+
 export class Process {
   readonly threads = new Set<Task>();
   sigactions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: 0, flags: 0, mask: 0n }));
@@ -118,6 +130,10 @@ export class Process {
   vforkDone?: () => void;
   /** Whether execve has run since fork (setpgid on a child after exec is EACCES). */
   execed = false;
+  /** setitimer's ITIMER_REAL, VIRTUAL and PROF, created on first use. */
+  readonly itimers: (GuestTimer | undefined)[] = [];
+  /** POSIX timers (timer_create) by id. */
+  readonly posixTimers = new Map<number, PosixTimer>();
   /** Time the process ended, for /proc and rusage. */
   endTime = 0;
 

@@ -16,6 +16,7 @@ import * as sig from './signal.js';
 import * as time from './time.js';
 import * as children from './children.js';
 import * as futex from './futex.js';
+import * as timer from './timer.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -107,6 +108,13 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(98, 'futex', ['ptr', 'hex', 'int', 'ptr', 'ptr', 'hex'], futex.sys_futex),
   row(99, 'set_robust_list', ['ptr', 'size'], proc.sys_set_robust_list),
   rowNoRestart(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
+  row(102, 'getitimer', ['int', 'ptr'], timer.sys_getitimer),
+  row(103, 'setitimer', ['int', 'ptr', 'ptr'], timer.sys_setitimer),
+  row(107, 'timer_create', ['int', 'ptr', 'ptr'], timer.sys_timer_create),
+  row(108, 'timer_gettime', ['int', 'ptr'], timer.sys_timer_gettime),
+  row(109, 'timer_getoverrun', ['int'], timer.sys_timer_getoverrun),
+  row(110, 'timer_settime', ['int', 'hex', 'ptr', 'ptr'], timer.sys_timer_settime),
+  row(111, 'timer_delete', ['int'], timer.sys_timer_delete),
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
   row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
   rowNoRestart(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),

@@ -1,0 +1,170 @@
+// Interval timers (getitimer/setitimer; glibc's alarm) and POSIX timers
+// (timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete).
+
+import * as abi from '../abi.js';
+import { EAGAIN, EFAULT, EINVAL, Errno, isErrno } from '../errno.js';
+import { StructReader, StructWriter } from '../usercopy.js';
+import { GuestTimer, timerClockValid } from '../timers.js';
+import { sigbit } from '../signals.js';
+import type { Process, PosixTimer } from '../task.js';
+import type { Kernel } from '../kernel.js';
+import { SysCtx, SysResult } from './context.js';
+
+/** si_code of the signals interval timers send (the kernel's own). */
+const SI_KERNEL = 0x80;
+/** Most POSIX timers per process (a sandbox bound; Linux's is RLIMIT_SIGPENDING). */
+const MAX_POSIX_TIMERS = 4096;
+const ITIMER_SIGNALS = [abi.SIGALRM, abi.SIGVTALRM, abi.SIGPROF];
+
+/** Sends `signo` to `proc` unless it is still pending from the last expiry. */
+function sendTimerSignal(kernel: Kernel, proc: Process, signo: number, info: () => Parameters<Kernel['signalProcess']>[1], tid = 0): boolean {
+  if (!proc.alive) return true;
+  if (proc.pending & sigbit(signo)) return false;
+  const task = tid ? [...proc.threads].find((t) => t.tid === tid) : undefined;
+  if (task) {
+    if (task.pending & sigbit(signo)) return false;
+    kernel.signalThread(task, info());
+  } else kernel.signalProcess(proc, info());
+  return true;
+}
+
+function itimer(c: SysCtx, which: number): GuestTimer {
+  let t = c.proc.itimers[which];
+  if (!t) {
+    const proc = c.proc;
+    const kernel = c.kernel;
+    const signo = ITIMER_SIGNALS[which];
+    t = new GuestTimer(abi.CLOCK_MONOTONIC, { fire: () => sendTimerSignal(kernel, proc, signo, () => ({ signo, code: SI_KERNEL })) });
+    proc.itimers[which] = t;
+  }
+  return t;
+}
+
+/** struct timeval pair / timespec pair encoders: [interval, value]. */
+function writeTimes(c: SysCtx, addr: number, interval: bigint, value: bigint, usec: boolean): 0 | Errno {
+  const div = usec ? 1000n : 1n;
+  const w = new StructWriter(32)
+    .u64(0, interval / 1_000_000_000n)
+    .u64(8, (interval % 1_000_000_000n) / div)
+    .u64(16, value / 1_000_000_000n)
+    .u64(24, (value % 1_000_000_000n) / div);
+  return c.user.copyOut(addr, w.bytes);
+}
+
+function readTimes(c: SysCtx, addr: number, usec: boolean): { interval: bigint; value: bigint } | Errno {
+  const b = c.user.copyIn(addr, 32);
+  if (isErrno(b)) return b;
+  const rd = new StructReader(b);
+  const limit = usec ? 1_000_000 : 1_000_000_000;
+  const mul = usec ? 1000n : 1n;
+  const parts = [rd.i64(0), rd.i64(8), rd.i64(16), rd.i64(24)];
+  if (parts[0] < 0 || parts[2] < 0 || parts[1] < 0 || parts[1] >= limit || parts[3] < 0 || parts[3] >= limit) return EINVAL;
+  return {
+    interval: BigInt(parts[0]) * 1_000_000_000n + BigInt(parts[1]) * mul,
+    value: BigInt(parts[2]) * 1_000_000_000n + BigInt(parts[3]) * mul,
+  };
+}
+
+export function sys_getitimer(c: SysCtx): SysResult {
+  const which = c.i32(0);
+  if (which < 0 || which > 2) return EINVAL;
+  const cur = itimer(c, which).get();
+  const r = writeTimes(c, c.u(1), cur.interval, cur.value, true);
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_setitimer(c: SysCtx): SysResult {
+  const which = c.i32(0);
+  if (which < 0 || which > 2) return EINVAL;
+  const t = itimer(c, which);
+  let next = { interval: 0n, value: 0n };
+  if (c.u(1)) {
+    const n = readTimes(c, c.u(1), true);
+    if (isErrno(n)) return n;
+    next = n;
+  }
+  if (c.u(2)) {
+    const cur = t.get();
+    const r = writeTimes(c, c.u(2), cur.interval, cur.value, true);
+    if (isErrno(r)) return r;
+  }
+  t.set(next.value, next.interval, false);
+  return 0;
+}
+
+export function sys_timer_create(c: SysCtx): SysResult {
+  const clock = c.i32(0);
+  if (!timerClockValid(clock)) return EINVAL;
+  const proc = c.proc;
+  let notify = abi.SIGEV_SIGNAL;
+  let signo = abi.SIGALRM;
+  let value = 0n;
+  let tid = 0;
+  if (c.u(1)) {
+    const b = c.user.copyIn(c.u(1), abi.SIGEVENT.size);
+    if (isErrno(b)) return b;
+    const rd = new StructReader(b);
+    notify = rd.i32(abi.SIGEVENT.sigev_notify);
+    signo = rd.i32(abi.SIGEVENT.sigev_signo);
+    value = rd.big(abi.SIGEVENT.sigev_value);
+    if (notify === abi.SIGEV_THREAD_ID) {
+      tid = rd.i32(abi.SIGEVENT.sigev_notify_thread_id);
+      if (![...proc.threads].some((t) => t.tid === tid)) return EINVAL;
+    } else if (notify !== abi.SIGEV_SIGNAL && notify !== abi.SIGEV_NONE) return EINVAL;
+    if (notify !== abi.SIGEV_NONE && (signo < 1 || signo > abi.NSIG)) return EINVAL;
+  }
+  if (proc.posixTimers.size >= MAX_POSIX_TIMERS) return EAGAIN;
+  let id = 0;
+  while (proc.posixTimers.has(id)) id++;
+  const kernel = c.kernel;
+  const entry: PosixTimer = { notify, signo, value, tid, timer: undefined as unknown as GuestTimer };
+  entry.timer = new GuestTimer(clock, {
+    fire: (overrun) =>
+      notify === abi.SIGEV_NONE || sendTimerSignal(kernel, proc, signo, () => ({ signo, code: abi.SI_TIMER, timerId: id, overrun, value }), tid),
+  });
+  const w = c.user.writeU32(c.u(2), id);
+  if (isErrno(w)) return EFAULT;
+  proc.posixTimers.set(id, entry);
+  return 0;
+}
+
+function posixTimer(c: SysCtx): PosixTimer | Errno {
+  return c.proc.posixTimers.get(c.i32(0)) ?? EINVAL;
+}
+
+export function sys_timer_settime(c: SysCtx): SysResult {
+  const t = posixTimer(c);
+  if (isErrno(t)) return t;
+  const flags = c.i32(1);
+  if (flags & ~abi.TIMER_ABSTIME) return EINVAL;
+  const next = readTimes(c, c.u(2), false);
+  if (isErrno(next)) return next;
+  if (c.u(3)) {
+    const cur = t.timer.get();
+    const r = writeTimes(c, c.u(3), cur.interval, cur.value, false);
+    if (isErrno(r)) return r;
+  }
+  t.timer.set(next.value, next.interval, (flags & abi.TIMER_ABSTIME) !== 0);
+  return 0;
+}
+
+export function sys_timer_gettime(c: SysCtx): SysResult {
+  const t = posixTimer(c);
+  if (isErrno(t)) return t;
+  const cur = t.timer.get();
+  const r = writeTimes(c, c.u(1), cur.interval, cur.value, false);
+  return isErrno(r) ? r : 0;
+}
+
+export function sys_timer_getoverrun(c: SysCtx): SysResult {
+  const t = posixTimer(c);
+  return isErrno(t) ? t : Math.min(t.timer.overrun, 0x7fffffff);
+}
+
+export function sys_timer_delete(c: SysCtx): SysResult {
+  const t = posixTimer(c);
+  if (isErrno(t)) return t;
+  t.timer.disarm();
+  c.proc.posixTimers.delete(c.i32(0));
+  return 0;
+}
