@@ -306,6 +306,7 @@ interface AtLib {
   mknodat: Fn;
   fallocate: Fn;
   fdatasync: Fn;
+  futimens: Fn;
   symlinkat: Fn;
   linkat: Fn;
   fchmodat: Fn;
@@ -334,6 +335,8 @@ function loadAt(): AtLib {
     mknodat: c.func('int mknodat(int, const char *, uint32_t, uint64_t)'),
     fallocate: c.func('int fallocate(int, int, int64_t, int64_t)'),
     fdatasync: c.func('int fdatasync(int)'),
+    // glibc's utimensat refuses a NULL path; futimens is its fd form.
+    futimens: c.func('int futimens(int, void *)'),
     symlinkat: c.func('int symlinkat(const char *, int, const char *)'),
     linkat: c.func('int linkat(int, const char *, int, const char *, int)'),
     fchmodat: c.func('int fchmodat(int, const char *, uint32_t, int)'),
@@ -453,9 +456,9 @@ export function utimensat(dirfd: number, path: string, times: [TimeSpec, TimeSpe
   return check(loadAt().utimensat(dirfd, path, encodeTimes(times), flags));
 }
 
-/** futimens(3): utimensat(fd, NULL, times, 0) on an open fd. */
+/** futimens(3): the times of an open fd. */
 export function futimens(fd: number, times: [TimeSpec, TimeSpec]): number {
-  return check(loadAt().utimensat(fd, null, encodeTimes(times), 0));
+  return check(loadAt().futimens(fd, encodeTimes(times)));
 }
 
 export function ftruncate(fd: number, length: number): number {

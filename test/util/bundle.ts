@@ -31,6 +31,14 @@ export interface BundleOptions {
   readonlyRoot?: boolean;
   /** Extra regular files: absolute path in the rootfs -> content (mode 0644). */
   extraFiles?: Record<string, string>;
+  /** Spec mounts of type tmpfs (after /proc and /dev), e.g. {destination: "/tmp", options: ["mode=1777"]}. */
+  tmpfs?: TmpfsMount[];
+}
+
+/** A tmpfs the spec mounts: the recorder's jail mounts the same one for QEMU. */
+export interface TmpfsMount {
+  destination: string;
+  options?: string[];
 }
 
 /** Hostname a bundle gets when BundleOptions.hostname is not given. */
@@ -211,6 +219,7 @@ export function makeSpec(opts: BundleOptions): Record<string, unknown> {
         source: 'tmpfs',
         options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
       },
+      ...(opts.tmpfs ?? []).map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: [...(t.options ?? [])] })),
     ],
     linux: {
       namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
@@ -275,6 +284,8 @@ export interface FixtureCase {
   uid?: number;
   gid?: number;
   readonlyRoot?: boolean;
+  /** Spec tmpfs mounts (BundleOptions.tmpfs). */
+  tmpfs?: TmpfsMount[];
   /** Bytes on stdin (UTF-8), then end of file; default none (immediate EOF). */
   stdin?: string;
   /** Repeat `stdin` this many times (large inputs); default 1. */
@@ -340,6 +351,7 @@ export function bundleOptionsFor(c: FixtureCase): BundleOptions {
   if (c.uid !== undefined) o.uid = c.uid;
   if (c.gid !== undefined) o.gid = c.gid;
   if (c.readonlyRoot !== undefined) o.readonlyRoot = c.readonlyRoot;
+  if (c.tmpfs !== undefined) o.tmpfs = c.tmpfs;
   return o;
 }
 
