@@ -1,0 +1,301 @@
+import { strict as assert } from 'node:assert';
+import { Tmpfs, TmpDir, parseTmpfsOptions } from '../../src/kernel/fs/tmpfs.js';
+import { MemoryAccount } from '../../src/kernel/mm.js';
+import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../src/kernel/errno.js';
+import * as abi from '../../src/kernel/abi.js';
+import type { File } from '../../src/kernel/files/file.js';
+import type { Inode } from '../../src/kernel/vfs/inode.js';
+import type { Attr, DirEntry } from '../../src/kernel/vfs/backend.js';
+
+const ROOT = { uid: 0, gid: 0 };
+const CRED = { uid: 0, gid: 0, groups: [] };
+const MiB = 1 << 20;
+
+function ok<T>(v: T | Errno): T {
+  if (isErrno(v)) assert.fail(`unexpected ${v.name}`);
+  return v;
+}
+
+async function attr(i: Inode): Promise<Attr> {
+  return ok(await i.getattr());
+}
+
+function child(dir: Inode, name: string): Inode {
+  return ok(dir.lookup(name) as Inode | Errno);
+}
+
+function create(dir: TmpDir, name: string, flags = abi.O_RDWR): File {
+  return ok(dir.create(name, flags, 0o644, CRED, '/' + name) as File | Errno);
+}
+
+async function listAll(f: File, batch = 4096): Promise<DirEntry[]> {
+  const out: DirEntry[] = [];
+  for (;;) {
+    const es = ok(await f.readdir(batch));
+    if (es.length === 0) return out;
+    out.push(...es);
+    f.seekdir(es[es.length - 1].next);
+  }
+}
+
+describe('kernel/fs/tmpfs', () => {
+  let account: MemoryAccount;
+  let fs: Tmpfs;
+  let root: TmpDir;
+
+  beforeEach(() => {
+    account = new MemoryAccount(64 * MiB);
+    fs = new Tmpfs(account, { mode: 0o1777 });
+    root = fs.root;
+  });
+
+  describe('mount options', () => {
+    it('parses size (suffixes and %), nr_inodes, mode, uid, gid, ro; ignores VFS flags', () => {
+      assert.deepEqual(parseTmpfsOptions(['nosuid', 'nodev', 'size=64k', 'mode=755', 'uid=5', 'gid=6', 'ro'], 0), { size: 65536, mode: 0o755, uid: 5, gid: 6, readonly: true });
+      assert.equal(parseTmpfsOptions(['size=50%'], 1000).size, 500);
+      assert.equal(parseTmpfsOptions(['size=2m'], 0).size, 2 * MiB);
+      assert.equal(parseTmpfsOptions(['nr_inodes=10'], 0).nrInodes, 10);
+    });
+
+    it('refuses unknown or malformed options with an Error naming them', () => {
+      assert.throws(() => parseTmpfsOptions(['size=lots'], 0), /size=lots/);
+      assert.throws(() => parseTmpfsOptions(['mode=999'], 0), /mode=999/);
+      assert.throws(() => parseTmpfsOptions(['bogus'], 0), /bogus/);
+    });
+
+    it('gives the root the mode, owner and a device number of its own', async () => {
+      const other = new Tmpfs(account, { mode: 0o700, uid: 7, gid: 8 });
+      const a = await attr(other.root);
+      assert.equal(a.mode, abi.S_IFDIR | 0o700);
+      assert.equal(a.uid, 7);
+      assert.equal(a.gid, 8);
+      assert.notEqual(a.dev, (await attr(root)).dev);
+    });
+  });
+
+  describe('files', () => {
+    it('writes, reads back, and grows sparsely: holes read as zeros and cost no pages', async () => {
+      const f = create(root, 'f');
+      assert.equal(await f.pwrite(Buffer.from('hello'), 0), 5);
+      assert.equal(await f.pwrite(Buffer.from('end'), 10 * MiB), 3);
+      const a = await attr(child(root, 'f'));
+      assert.equal(a.size, 10 * MiB + 3);
+      assert.equal(a.blocks, 2 * 8, 'two pages');
+      assert.equal(account.used, 2 * 4096);
+      assert.deepEqual(Buffer.from(ok(await f.pread(8, 0))), Buffer.from('hello\0\0\0'));
+      assert.deepEqual(Buffer.from(ok(await f.pread(4, 5 * MiB))), Buffer.alloc(4));
+      assert.equal(await f.lseek(0, abi.SEEK_HOLE), 4096);
+      assert.equal(await f.lseek(4096, abi.SEEK_DATA), 10 * MiB);
+      assert.equal(await f.lseek(20 * MiB, abi.SEEK_DATA), ENXIO);
+    });
+
+    it('O_APPEND writes at the end; read advances the position', async () => {
+      const f = create(root, 'log');
+      await f.write(Buffer.from('abc'));
+      const g = ok(await child(root, 'log').open(abi.O_RDWR | abi.O_APPEND, '/log'));
+      await g.lseek(0, abi.SEEK_SET);
+      assert.equal(await g.write(Buffer.from('de')), 2);
+      assert.equal(await g.lseek(0, abi.SEEK_CUR), 5);
+      await f.lseek(0, abi.SEEK_SET);
+      assert.equal(Buffer.from(ok(await f.read(10))).toString(), 'abcde');
+    });
+
+    it('truncate frees pages; growing again reads zeros past the old end', async () => {
+      const f = create(root, 't');
+      await f.pwrite(Buffer.alloc(3 * 4096, 0x61), 0);
+      assert.equal(account.used, 3 * 4096);
+      ok(await child(root, 't').setattr({ size: 10 }));
+      assert.equal(account.used, 4096);
+      ok(await child(root, 't').setattr({ size: 20 }));
+      assert.deepEqual(Buffer.from(ok(await f.pread(20, 0))), Buffer.concat([Buffer.alloc(10, 0x61), Buffer.alloc(10)]));
+    });
+
+    it('O_TRUNC empties a file on open for writing', async () => {
+      const f = create(root, 'x');
+      await f.write(Buffer.from('data'));
+      ok(await child(root, 'x').open(abi.O_WRONLY | abi.O_TRUNC, '/x'));
+      assert.equal((await attr(child(root, 'x'))).size, 0);
+    });
+  });
+
+  describe('space', () => {
+    it('size= bounds file data: ENOSPC, or a short write when some fitted', async () => {
+      const small = new Tmpfs(account, { size: 2 * 4096 });
+      const f = ok(small.root.create('f', abi.O_RDWR, 0o644, CRED, '/f') as File | Errno);
+      assert.equal(await f.pwrite(Buffer.alloc(3 * 4096), 0), 2 * 4096);
+      assert.equal(await f.pwrite(Buffer.alloc(1), 5 * 4096), ENOSPC);
+      const s = ok(await small.root.statfs());
+      assert.equal(s.blocks, 2);
+      assert.equal(s.bfree, 0);
+      assert.equal(s.type, abi.TMPFS_MAGIC);
+    });
+
+    it('the sandbox memory account (--total-memory) bounds every tmpfs together', async () => {
+      const tight = new MemoryAccount(3 * 4096);
+      const a = new Tmpfs(tight);
+      const b = new Tmpfs(tight);
+      const fa = ok(a.root.create('f', abi.O_RDWR, 0o644, CRED, '/f') as File | Errno);
+      const fb = ok(b.root.create('f', abi.O_RDWR, 0o644, CRED, '/f') as File | Errno);
+      assert.equal(await fa.pwrite(Buffer.alloc(2 * 4096), 0), 2 * 4096);
+      assert.equal(await fb.pwrite(Buffer.alloc(2 * 4096), 0), 4096);
+      assert.equal(await fb.pwrite(Buffer.alloc(1), 8192), ENOSPC);
+      ok(await a.root.unlink('f', false));
+      assert.equal(tight.used, 3 * 4096, 'still open: pages kept');
+      await fa.unref();
+      assert.equal(tight.used, 4096, 'last name and last open file gone: pages back');
+    });
+
+    it('nr_inodes bounds the number of files', async () => {
+      const few = new Tmpfs(account, { nrInodes: 2 });
+      ok(few.root.mkdir('a', 0o755, ROOT));
+      assert.equal(few.root.mkdir('b', 0o755, ROOT), ENOSPC);
+    });
+  });
+
+  describe('directories', () => {
+    it('mkdir, EEXIST, nlink counts subdirectories, rmdir ENOTEMPTY then 0', async () => {
+      ok(root.mkdir('d', 0o755, ROOT));
+      assert.equal(root.mkdir('d', 0o755, ROOT), EEXIST);
+      assert.equal((await attr(root)).nlink, 3);
+      const d = child(root, 'd') as TmpDir;
+      ok(d.mkdir('sub', 0o700, { uid: 5, gid: 6 }));
+      const sub = await attr(child(d, 'sub'));
+      assert.equal(sub.mode, abi.S_IFDIR | 0o700);
+      assert.equal(sub.uid, 5);
+      assert.equal(root.unlink('d', true), ENOTEMPTY);
+      assert.equal(root.unlink('d', false), EISDIR);
+      ok(d.unlink('sub', true));
+      ok(root.unlink('d', true));
+      assert.equal((await attr(root)).nlink, 2);
+      assert.equal(root.lookup('d'), ENOENT);
+    });
+
+    it('rmdir of a file is ENOTDIR; unlink of a missing name ENOENT', () => {
+      create(root, 'f');
+      assert.equal(root.unlink('f', true), ENOTDIR);
+      assert.equal(root.unlink('nope', false), ENOENT);
+    });
+
+    it('lists ".", ".." and every entry once across small batches', async () => {
+      for (let i = 0; i < 40; i++) create(root, `f${i}`);
+      const names = (await listAll(ok(root.open(abi.O_RDONLY, '/')), 64)).map((e) => e.name);
+      assert.equal(names.length, 42);
+      assert.deepEqual(names.slice(0, 2), ['.', '..']);
+      assert.equal(new Set(names).size, 42);
+    });
+
+    it('a listing survives removals and additions part way: no entry twice, no survivor missed', async () => {
+      for (let i = 0; i < 30; i++) create(root, `f${i}`);
+      const dir = ok(root.open(abi.O_RDONLY, '/'));
+      const first = ok(await dir.readdir(200));
+      dir.seekdir(first[first.length - 1].next);
+      const seen = new Set(first.map((e) => e.name));
+      for (let i = 1; i < 30; i += 2) root.unlink(`f${i}`, false);
+      for (let i = 0; i < 10; i++) create(root, `n${i}`);
+      const rest = await listAll(dir, 200);
+      for (const e of rest) {
+        assert.ok(!seen.has(e.name), `${e.name} twice`);
+        seen.add(e.name);
+      }
+      for (let i = 0; i < 30; i += 2) assert.ok(seen.has(`f${i}`), `f${i} missed`);
+      for (let i = 0; i < 10; i++) assert.ok(seen.has(`n${i}`), `n${i} added after the cursor shows`);
+      for (const e of rest) assert.ok(!/^f\d*[13579]$/.test(e.name), `${e.name} was removed before it was reached`);
+    });
+  });
+
+  describe('links and renames', () => {
+    it('hard links share an inode and count names; EXDEV across filesystems, EPERM for directories', async () => {
+      const f = create(root, 'f');
+      await f.write(Buffer.from('shared'));
+      ok(root.link('g', child(root, 'f')));
+      assert.equal((await attr(child(root, 'g'))).nlink, 2);
+      ok(root.unlink('f', false));
+      assert.equal((await attr(child(root, 'g'))).nlink, 1);
+      const other = new Tmpfs(account);
+      assert.equal(other.root.link('x', child(root, 'g')), EXDEV);
+      ok(root.mkdir('d', 0o755, ROOT));
+      assert.equal(root.link('d2', child(root, 'd')), EPERM);
+    });
+
+    it('symlinks keep their target as text', async () => {
+      ok(root.symlink('l', '../some/where', ROOT));
+      const l = child(root, 'l');
+      assert.equal(l.type, abi.S_IFLNK);
+      assert.equal(l.readlink(), '../some/where');
+      assert.equal((await attr(l)).size, 13);
+    });
+
+    it('rename replaces, refuses NOREPLACE over a name, exchanges, and keeps directory counts right', async () => {
+      create(root, 'a');
+      create(root, 'b');
+      ok(root.mkdir('d', 0o755, ROOT));
+      ok(root.rename('a', root, 'b', 0));
+      assert.equal(root.lookup('a'), ENOENT);
+      create(root, 'a');
+      assert.equal(root.rename('a', root, 'b', abi.RENAME_NOREPLACE), EEXIST);
+      const d = child(root, 'd') as TmpDir;
+      ok(root.rename('a', d, 'a', 0));
+      ok(root.rename('b', d, 'a', abi.RENAME_EXCHANGE));
+      assert.equal(root.lookup('b') instanceof Errno, false);
+      ok(d.mkdir('sub', 0o755, ROOT));
+      ok(d.rename('sub', root, 'sub', 0));
+      assert.equal((await attr(d)).nlink, 2);
+      assert.equal((await attr(root)).nlink, 4);
+      assert.equal(root.rename('sub', root, 'b', 0), ENOTDIR);
+      assert.equal(root.rename('b', root, 'sub', 0), EISDIR);
+      assert.equal(root.rename('nope', root, 'x', 0), ENOENT);
+      assert.equal(root.rename('b', new Tmpfs(account).root, 'x', 0), EXDEV);
+    });
+  });
+
+  describe('special files', () => {
+    it('mknod makes FIFOs and sockets, refuses devices (EPERM)', async () => {
+      ok(root.mknod('p', abi.S_IFIFO | 0o600, 0n, ROOT));
+      assert.equal((await attr(child(root, 'p'))).mode, abi.S_IFIFO | 0o600);
+      ok(root.mknod('s', abi.S_IFSOCK | 0o600, 0n, ROOT));
+      assert.equal(await child(root, 's').open(abi.O_RDONLY, '/s'), ENXIO);
+      assert.equal(root.mknod('c', abi.S_IFCHR | 0o600, 0x103n, ROOT), EPERM);
+    });
+
+    it('a FIFO joins its readers and writers through one pipe, and fstat shows the FIFO', async () => {
+      ok(root.mknod('p', abi.S_IFIFO | 0o644, 0n, ROOT));
+      const p = child(root, 'p');
+      assert.equal(await p.open(abi.O_WRONLY | abi.O_NONBLOCK, '/p'), ENXIO);
+      const r = ok(await p.open(abi.O_RDONLY | abi.O_NONBLOCK, '/p'));
+      const w = ok(await p.open(abi.O_WRONLY | abi.O_NONBLOCK, '/p'));
+      assert.equal(await w.write(Buffer.from('ping')), 4);
+      assert.equal(Buffer.from(ok(await r.read(16))).toString(), 'ping');
+      assert.equal((await w.getattr() as Attr).mode, abi.S_IFIFO | 0o644);
+    });
+
+    it('O_TMPFILE: an unnamed file (nlink 0) whose pages go when it closes', async () => {
+      const t = ok(root.tmpfile(abi.O_RDWR | abi.O_TMPFILE, 0o600, ROOT, '/#tmp') as File | Errno);
+      await t.write(Buffer.alloc(4096));
+      assert.equal((ok(await t.getattr()) as Attr).nlink, 0);
+      assert.equal(account.used, 4096);
+      await t.unref();
+      assert.equal(account.used, 0);
+    });
+  });
+
+  describe('attributes and read-only mounts', () => {
+    it('setattr changes mode, owner and times with nanoseconds', async () => {
+      create(root, 'f');
+      const f = child(root, 'f');
+      ok(await f.setattr({ mode: 0o4711, uid: 3, gid: 4, atime: [10, 20], mtime: [30, 40] }));
+      const a = await attr(f);
+      assert.equal(a.mode, abi.S_IFREG | 0o4711);
+      assert.deepEqual([a.uid, a.gid, a.atimeSec, a.atimeNsec, a.mtimeSec, a.mtimeNsec], [3, 4, 10, 20, 30, 40]);
+    });
+
+    it('a read-only tmpfs refuses every change with EROFS', async () => {
+      const ro = new Tmpfs(account, { readonly: true });
+      assert.equal(ro.root.mkdir('d', 0o755, ROOT), EROFS);
+      assert.equal(ro.root.create('f', abi.O_RDWR, 0o644, CRED, '/f'), EROFS);
+      assert.equal(ro.root.symlink('l', 'x', ROOT), EROFS);
+      assert.equal(await ro.root.setattr({ mode: 0o700 }), EROFS);
+      assert.equal(ro.root.readonlyFs, true);
+      assert.equal(((await ro.root.statfs()) as { flags: number }).flags & abi.ST_RDONLY, abi.ST_RDONLY);
+    });
+  });
+});
