@@ -22,6 +22,8 @@ const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 const O_DIRECTORY = 0o200000;
 const AT_REMOVEDIR = 0x200;
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
 const DT_DIR = 4;
 const DT_REG = 8;
 const DT_LNK = 10;
@@ -535,6 +537,56 @@ describe('fs-gofer/direct: DirectBackend', () => {
     });
   });
 
+  describe('renameat2 flags, mkfifo, and changes through an open file', () => {
+    it('RENAME_NOREPLACE refuses an existing name; RENAME_EXCHANGE swaps; both together are EINVAL', async () => {
+      fs.writeFileSync(hostPath('a'), 'A');
+      fs.writeFileSync(hostPath('b'), 'B');
+      assert.equal(await be.rename(root, 'a', root, 'b', RENAME_NOREPLACE), EEXIST);
+      ok(await be.rename(root, 'a', root, 'b', RENAME_EXCHANGE));
+      assert.equal(fs.readFileSync(hostPath('a'), 'utf8'), 'B');
+      assert.equal(fs.readFileSync(hostPath('b'), 'utf8'), 'A');
+      assert.equal(await be.rename(root, 'a', root, 'b', RENAME_NOREPLACE | RENAME_EXCHANGE), EINVAL);
+      assert.equal(await be.rename(root, 'a', root, 'b', 4), EINVAL);
+      ok(await be.rename(root, 'a', root, 'c', RENAME_NOREPLACE));
+      assert.equal(fs.existsSync(hostPath('a')), false);
+    });
+
+    it('RENAME_EXCHANGE with a symlink out of the root moves the symlink itself', async () => {
+      fs.writeFileSync(hostPath('f'), 'inside');
+      ok(await be.rename(root, 'f', root, 'absfile', RENAME_EXCHANGE));
+      assert.equal(fs.readlinkSync(hostPath('f')), t.marker);
+      assert.equal(fs.readFileSync(hostPath('absfile'), 'utf8'), 'inside');
+    });
+
+    it('mkfifo makes a host FIFO with the exact mode; the node walks as a FIFO and never opens on the host', async () => {
+      ok(await be.mkfifo(root, 'p', 0o640, 0, 0));
+      const st = fs.lstatSync(hostPath('p'));
+      assert.ok(st.isFIFO());
+      assert.equal(st.mode & 0o7777, 0o640);
+      const p = ok(await be.walk(root, 'p'));
+      assert.equal(p.type, S_IFIFO);
+      assert.equal(await be.open(p, O_RDONLY), EPERM);
+      assert.equal(await be.mkfifo(root, 'p', 0o640, 0, 0), EEXIST);
+      assert.equal(await be.mkfifo(root, 'dangling', 0o640, 0, 0), EEXIST);
+      assert.equal(await be.mkfifo(root, '..', 0o640, 0, 0), EINVAL);
+    });
+
+    it('an open file changes its own inode (mode, size, times) after its name is gone, and allocates space', async () => {
+      const { node, file } = ok(await be.create(root, 'g', O_RDWR, 0o600, 0, 0));
+      ok(await be.unlink(root, 'g', 0));
+      ok(await file.setattr({ mode: 0o640, size: 3, atime: [7, 8], mtime: [9, 10] }));
+      const a = ok(await file.getattr());
+      assert.deepEqual([a.mode & 0o7777, a.size, a.atimeSec, a.atimeNsec, a.mtimeSec, a.mtimeNsec, a.nlink], [0o640, 3, 7, 8, 9, 10, 0]);
+      ok(await file.allocate(0, 8192));
+      assert.equal(ok(await file.getattr()).size, 8192);
+      assert.equal(await file.allocate(-1, 5), EINVAL);
+      ok(await file.fsync(true));
+      ok(await file.fsync());
+      await file.close();
+      await be.release(node);
+    });
+  });
+
   describe('a read-only backend', () => {
     it('refuses every mutation with EROFS and leaves the files unchanged', async () => {
       const snapshot = () =>
@@ -557,11 +609,15 @@ describe('fs-gofer/direct: DirectBackend', () => {
         assert.equal(await ro.unlink(etc, 'hello', 0), EROFS);
         assert.equal(await ro.unlink(r, 'etc', AT_REMOVEDIR), EROFS);
         assert.equal(await ro.rename(etc, 'hello', r, 'moved'), EROFS);
+        assert.equal(await ro.rename(etc, 'hello', r, 'moved', RENAME_EXCHANGE), EROFS);
+        assert.equal(await ro.mkfifo(etc, 'p', 0o644, 0, 0), EROFS);
         for (const set of [{ mode: 0o777 }, { uid: 1 }, { gid: 1 }, { size: 0 }, { atime: 'now' as const }, { mtime: [1, 1] as [number, number] }]) {
           assert.equal(await ro.setattr(hello, set), EROFS, JSON.stringify(set));
         }
-        // Reading still works.
+        // Reading still works; the open file cannot change its inode either.
         const f = ok(await ro.open(hello, O_RDONLY));
+        assert.equal(await f.setattr({ mode: 0o777 }), EROFS);
+        assert.equal(await f.allocate(0, 10), EROFS);
         assert.equal(await readAll(f), 'hello');
         assert.equal(await f.write(Buffer.from('x'), 0), EBADF);
         ok(await ro.getattr(hello));
@@ -680,6 +736,89 @@ describe('fs-gofer/direct: DirectBackend', () => {
       // The race was really run: both sides of the swap were seen.
       assert.ok(counts.read > 0 && counts.symlink + counts.enotdir > 0, JSON.stringify(counts));
       fs.unlinkSync(path.join(t.outside, 'f'));
+    });
+
+    it('unlink, rename, link and mkfifo in a directory swapped for a symlink out act inside only', async () => {
+      // root/d is a directory; root/lnk a symlink to outside/ (which holds
+      // "marker"). Each round puts a "marker" into d and removes, renames,
+      // links it through the walked node of d while a second process keeps
+      // swapping d and lnk. afterEach checks outside/ is untouched.
+      fs.mkdirSync(hostPath('d'));
+      fs.symlinkSync(t.outside, hostPath('lnk'));
+      await startSwapper(`
+        try { fs.renameSync(path.join(root, 'd'), path.join(root, 'tmp')); } catch {}
+        try { fs.renameSync(path.join(root, 'lnk'), path.join(root, 'd')); } catch {}
+        try { fs.renameSync(path.join(root, 'd'), path.join(root, 'lnk')); } catch {}
+        try { fs.renameSync(path.join(root, 'tmp'), path.join(root, 'd')); } catch {}`);
+      const counts = { done: 0, symlink: 0, enoent: 0, other: 0 };
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 2000 || ((counts.done === 0 || counts.symlink === 0) && Date.now() < deadline); i++) {
+        const d = await be.walk(root, 'd');
+        if (isErrno(d)) {
+          counts[d === ENOENT ? 'enoent' : 'other']++;
+          continue;
+        }
+        if (d.type === S_IFLNK) {
+          counts.symlink++;
+          assert.equal(await be.unlink(d, 'marker', 0), ENOTDIR);
+          assert.equal(await be.rename(d, 'marker', root, 'stolen'), ENOTDIR);
+          assert.equal(await be.mkfifo(d, 'p', 0o644, 0, 0), ENOTDIR);
+        } else {
+          const c = await be.create(d, 'marker', O_WRONLY, 0o644, 0, 0);
+          if (!isErrno(c)) {
+            await c.file.close();
+            ok(await be.link(d, 'hl', c.node));
+            ok(await be.rename(d, 'hl', d, 'hl2', RENAME_NOREPLACE));
+            ok(await be.rename(d, 'marker', d, 'hl2', RENAME_EXCHANGE));
+            ok(await be.unlink(d, 'hl2', 0));
+            ok(await be.unlink(d, 'marker', 0));
+            ok(await be.mkfifo(d, 'p', 0o644, 0, 0));
+            ok(await be.unlink(d, 'p', 0));
+            await be.release(c.node);
+            counts.done++;
+          } else {
+            counts.other++;
+          }
+        }
+        await be.release(d);
+      }
+      assert.equal(counts.other, 0, JSON.stringify(counts));
+      assert.ok(counts.done > 0 && counts.symlink > 0, JSON.stringify(counts));
+    });
+
+    it('a name swapped between a file and a symlink out is renamed, linked and removed as itself', async () => {
+      // root/v alternates between a regular file and a symlink to the marker.
+      fs.writeFileSync(hostPath('vf'), 'inside');
+      fs.symlinkSync(t.marker, hostPath('vs'));
+      await startSwapper(`
+        try { fs.renameSync(path.join(root, 'vf'), path.join(root, 'v')); } catch {}
+        try { fs.renameSync(path.join(root, 'v'), path.join(root, 'vf')); } catch {}
+        try { fs.renameSync(path.join(root, 'vs'), path.join(root, 'v')); } catch {}
+        try { fs.renameSync(path.join(root, 'v'), path.join(root, 'vs')); } catch {}`);
+      let acted = 0;
+      const deadline = Date.now() + 20_000;
+      for (let i = 0; i < 2000 || (acted === 0 && Date.now() < deadline); i++) {
+        const v = await be.walk(root, 'v');
+        if (isErrno(v)) continue;
+        const l = await be.link(root, 'copy', v);
+        if (l === 0) {
+          // The link names what was walked: a symlink stays a symlink, never the marker.
+          const st = fs.lstatSync(hostPath('copy'));
+          assert.ok(st.isSymbolicLink() || fs.readFileSync(hostPath('copy'), 'utf8') === 'inside');
+          ok(await be.unlink(root, 'copy', 0));
+          acted++;
+        }
+        if ((await be.rename(root, 'v', root, 'held', RENAME_NOREPLACE)) === 0) {
+          const st = fs.lstatSync(hostPath('held'));
+          assert.ok(st.isSymbolicLink() || st.isFile());
+          ok(await be.rename(root, 'held', root, st.isSymbolicLink() ? 'vs2' : 'vf2'));
+          // Put it back where the swapper expects it.
+          fs.renameSync(hostPath(st.isSymbolicLink() ? 'vs2' : 'vf2'), hostPath(st.isSymbolicLink() ? 'vs' : 'vf'));
+          acted++;
+        }
+        await be.release(v);
+      }
+      assert.ok(acted > 0);
     });
 
     it('a file swapped with a symlink out is never opened through the symlink', async () => {
