@@ -106,6 +106,15 @@ describe('kernel/vfs: namespace operations (namei)', () => {
     assert.equal(await resolve('/gone'), ENOENT);
   });
 
+  it('a removed directory (a cwd, say) takes no new names: ENOENT', async () => {
+    ok(await namei.mkdirAt(ctx, vfs.root, '/d', 0o755));
+    const cwd = ok(await resolve('/d'));
+    ok(await namei.removeAt(ctx, vfs.root, '/d', true));
+    assert.equal(await namei.mkdirAt(ctx, cwd, 'x', 0o755), ENOENT);
+    assert.equal(await namei.symlinkAt(ctx, 't', cwd, 'y'), ENOENT);
+    assert.equal(cwd.path(), '/d (deleted)');
+  });
+
   it('RENAME_EXCHANGE swaps cached names; RENAME_NOREPLACE refuses an existing one', async () => {
     await mkfile(ctx, '/x');
     ok(await namei.mkdirAt(ctx, vfs.root, '/y', 0o755));

@@ -354,6 +354,7 @@ export class TmpDir extends TmpInode {
 
   /** Checks shared by every creation: a free name on a writable filesystem. */
   private canCreate(name: string): Errno | undefined {
+    if (this.nlink === 0) return ENOENT; // removed: no new names
     if (this.entries.has(name)) return EEXIST;
     return this.writable();
   }

@@ -6,6 +6,7 @@ import {
 } from '../errno.js';
 import { File } from '../files/file.js';
 import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
+import { fcntlExtra } from './fcntl.js';
 import { emptyStatFs, fdInodeOps, type Dentry } from '../vfs/inode.js';
 import { MAX_SYMLINKS } from '../vfs/vfs.js';
 import { permitted } from '../vfs/perm.js';
@@ -99,6 +100,7 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
       if (isErrno(existing)) {
         if (existing !== ENOENT) return existing;
         if (pn.trailingSlash) return EISDIR;
+        if (pn.dir.deleted) return ENOENT;
         return createFile(c, ctx, pn.dir, pn.name, flags, mode);
       }
       if (flags & abi.O_EXCL) return EEXIST;
@@ -499,7 +501,7 @@ export function sys_dup3(c: SysCtx): SysResult | Promise<SysResult> {
   return c.proc.fds.installAt(newfd, f.ref(), (flags & abi.O_CLOEXEC) !== 0);
 }
 
-export function sys_fcntl(c: SysCtx): SysResult {
+export function sys_fcntl(c: SysCtx): SysResult | Promise<SysResult> {
   const fd = c.i32(0);
   const cmd = c.i32(1);
   const fds = c.proc.fds;
@@ -522,7 +524,7 @@ export function sys_fcntl(c: SysCtx): SysResult {
       f.flags = (f.flags & ~abi.SETFL_MASK) | (c.i32(2) & abi.SETFL_MASK);
       return 0;
     default:
-      return EINVAL;
+      return fcntlExtra(c, f, cmd) ?? EINVAL;
   }
 }
 

@@ -66,6 +66,7 @@ async function creationSlot(ctx: PathCtx, start: Dentry, path: string, isDir: bo
   const pn = await ctx.vfs.resolveParent(ctx.root, start, path, ctx.caller, ctx.cred);
   if (isErrno(pn)) return pn;
   if (pn.name === '') return EEXIST; // "/", "." or "..": always there
+  if (pn.dir.deleted) return ENOENT; // a removed directory takes no new names
   const existing = await ctx.vfs.lookup(pn.dir, pn.name, ctx.caller);
   if (!isErrno(existing)) return EEXIST;
   if (existing !== ENOENT) return existing;
@@ -125,6 +126,7 @@ export async function linkTo(ctx: PathCtx, old: Dentry | Inode, oldMount: Dentry
   if (isErrno(pn)) return pn;
   if (pn.name === '') return EEXIST;
   if (ctx.vfs.mountOf(pn.dir) !== oldMount) return EXDEV;
+  if (pn.dir.deleted) return ENOENT;
   const existing = await ctx.vfs.lookup(pn.dir, pn.name, ctx.caller);
   if (!isErrno(existing)) return EEXIST;
   if (existing !== ENOENT) return existing;
@@ -195,6 +197,7 @@ export async function renameAt(ctx: PathCtx, oldStart: Dentry, oldPath: string, 
   if (isErrno(dstOrErr) && dstOrErr !== ENOENT) return dstOrErr;
   const dst = isErrno(dstOrErr) ? undefined : dstOrErr;
   if (exchange && !dst) return ENOENT;
+  if (np.dir.deleted) return ENOENT;
   if (flags & abi.RENAME_NOREPLACE && dst) return EEXIST;
   // A trailing slash on either name demands directories.
   if ((op.trailingSlash || (np.trailingSlash && !exchange)) && !src.inode.isDir) return ENOTDIR;
