@@ -5,6 +5,7 @@
 
 import { EBADF, EMFILE, Errno } from './errno.js';
 import type { File, MaybeAsync } from './files/file.js';
+import { releasePosixLocks } from './files/locks.js';
 
 interface Slot {
   file: File;
@@ -56,6 +57,7 @@ export class FdTable {
     const old = this.slots[fd];
     this.slots[fd] = { file, cloexec };
     if (old) {
+      releasePosixLocks(this, old.file);
       const r = old.file.unref();
       if (r instanceof Promise) return r.then(() => fd);
     }
@@ -66,6 +68,8 @@ export class FdTable {
     const s = fd >= 0 ? this.slots[fd] : undefined;
     if (!s) return EBADF;
     this.slots[fd] = undefined;
+    // Closing any fd of a file drops this table's POSIX locks on it (locks.ts).
+    releasePosixLocks(this, s.file);
     const r = s.file.unref();
     return r instanceof Promise ? r.then(() => 0 as const) : 0;
   }

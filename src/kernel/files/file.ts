@@ -8,7 +8,8 @@
 // without holding its vCPU.
 
 import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, Errno } from '../errno.js';
-import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH } from '../abi.js';
+import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../abi.js';
+import type { WaitQueue } from './waitqueue.js';
 import type { Attr, DirEntry } from '../vfs/backend.js';
 import type { Dentry } from '../vfs/inode.js';
 
@@ -21,6 +22,9 @@ export interface TerminalOps {
   winsize(): Uint8Array;
 }
 
+/** What poll reports for a file without a poll method (Linux's DEFAULT_POLLMASK): always ready. */
+export const DEFAULT_POLLMASK = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+
 export abstract class File {
   /** O_ACCMODE bits and status flags (O_APPEND, O_NONBLOCK...) as F_GETFL reports them. */
   flags: number;
@@ -29,6 +33,7 @@ export abstract class File {
   /** The name it was opened by, for *at() calls relative to a directory fd and fchdir. */
   dentry?: Dentry;
   private refs = 1;
+  private releaseHooks?: Set<() => void>;
 
   constructor(flags: number, path: string) {
     this.flags = flags;
@@ -92,6 +97,37 @@ export abstract class File {
     return ENOTTY;
   }
 
+  /**
+   * Readiness (Linux's f_op->poll): POLL* bits true now. Files without a poll
+   * method keep this default (always readable and writable) and have no
+   * waitQueue; epoll refuses them (EPERM), as Linux does for regular files.
+   */
+  pollEvents(): number {
+    return DEFAULT_POLLMASK;
+  }
+
+  /** Where a pollable file announces readiness changes (see waitqueue.ts); null when it has no poll method. */
+  get waitQueue(): WaitQueue | null {
+    return null;
+  }
+
+  /**
+   * Would a read or write that found the file not ready (EAGAIN) wait for it
+   * (the system call layer waits on waitQueue) or fail at once (O_NONBLOCK)?
+   */
+  get nonblocking(): boolean {
+    return (this.flags & O_NONBLOCK) !== 0;
+  }
+
+  /**
+   * Run `fn` once when this open file description is released (Linux's
+   * eventpoll_release and OFD lock removal); returns a function that cancels it.
+   */
+  onRelease(fn: () => void): () => void {
+    (this.releaseHooks ??= new Set()).add(fn);
+    return () => this.releaseHooks?.delete(fn);
+  }
+
   /** Called once, when the last reference (fd or otherwise) goes away. */
   protected release(): MaybeAsync<void> {}
 
@@ -101,7 +137,12 @@ export abstract class File {
   }
 
   unref(): MaybeAsync<void> {
-    if (--this.refs === 0) return this.release();
+    if (--this.refs === 0) {
+      const hooks = this.releaseHooks;
+      this.releaseHooks = undefined;
+      if (hooks) for (const fn of hooks) fn();
+      return this.release();
+    }
   }
 
   /** EBADF unless open for reading: the common check of read(2). */

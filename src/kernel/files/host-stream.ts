@@ -1,12 +1,14 @@
 // A File over one of the sandbox's own host fds: the application's stdio as
-// the parent runtime donated it (--stdio-fds). Reads run on libuv's thread
-// pool (the guest thread blocks, the vCPU does not); writes are synchronous
-// until the host says EAGAIN, then wait for the fd to drain.
+// the parent runtime donated it (--stdio-fds). Reads never block (EAGAIN when
+// the host fd is empty; the system call layer waits on the file's waitQueue,
+// fed by polling the host fd); writes are synchronous until the host says
+// EAGAIN, then wait for the fd to drain.
 
 import * as fs from 'node:fs';
 import { EAGAIN, EIO, EPIPE, Errno } from '../errno.js';
-import { S_IFIFO, S_IFMT, TERMIOS, WINSIZE } from '../abi.js';
+import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT, TERMIOS, WINSIZE } from '../abi.js';
 import { File, type TerminalOps } from './file.js';
+import { WaitQueue } from './waitqueue.js';
 import { pollReadable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../vfs/backend.js';
@@ -21,43 +23,66 @@ export class HostStreamFile extends File {
     super(flags, path);
   }
 
+  private readonly wq = new WaitQueue((active) => (active ? this.startWatch() : this.stopWatch()));
+  private watch?: NodeJS.Timeout;
+  private closed = false;
+
   /**
-   * Reads wait for the host fd to become readable by polling it (with
-   * back-off) rather than parking a blocking read on libuv's thread pool: a
-   * read stuck there would keep the sandbox from ever exiting.
+   * A read never blocks here: EAGAIN when the host fd has nothing (the system
+   * call layer then waits on waitQueue, which polls the fd while someone
+   * waits). Polling with back-off rather than parking a blocking read on
+   * libuv's thread pool: a read stuck there would keep the sandbox from exiting.
    */
-  override read(len: number): Uint8Array | Errno | Promise<Uint8Array | Errno> {
+  override read(len: number): Uint8Array | Errno {
+    const ready = pollReadable(this.hostFd, 0);
+    if (ready < 0) return Errno.of(-ready);
+    if (ready === 0) return EAGAIN;
     const buf = new Uint8Array(Math.min(len, 1 << 20));
-    const attempt = (): Uint8Array | Errno | undefined => {
-      const ready = pollReadable(this.hostFd, 0);
-      if (ready < 0) return Errno.of(-ready);
-      if (ready === 0) return undefined;
-      try {
-        return buf.subarray(0, fs.readSync(this.hostFd, buf, 0, buf.length, null));
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        return err.code === 'EAGAIN' ? undefined : hostErrno(err);
-      }
-    };
-    const now = attempt();
-    if (now !== undefined) return now;
-    return new Promise((resolve) => {
-      let delay = 0.25;
-      const again = () => {
-        if (this.closed) return resolve(EIO);
-        const r = attempt();
-        if (r !== undefined) return resolve(r);
-        delay = Math.min(delay * 2, 16);
-        setTimeout(again, delay);
-      };
-      setTimeout(again, delay);
-    });
+    try {
+      return buf.subarray(0, fs.readSync(this.hostFd, buf, 0, buf.length, null));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return err.code === 'EAGAIN' ? EAGAIN : hostErrno(err);
+    }
   }
 
-  private closed = false;
+  /** Readable (data, end of file or an error on the host side) per a zero-timeout host poll; writes are always accepted. */
+  override pollEvents(): number {
+    let mask = 0;
+    if (this.readable && pollReadable(this.hostFd, 0) !== 0) mask |= POLLIN | POLLRDNORM;
+    if (this.writable) mask |= POLLOUT | POLLWRNORM;
+    return mask;
+  }
+
+  override get waitQueue(): WaitQueue {
+    return this.wq;
+  }
+
+  /** While someone waits to read: poll the host fd, backing off from 0.25 ms to 16 ms, and wake them when it is readable. */
+  private startWatch(): void {
+    if (!this.readable || this.closed) return;
+    let delay = 0.25;
+    const tick = () => {
+      this.watch = undefined;
+      if (this.closed || this.wq.waiters === 0) return;
+      if (pollReadable(this.hostFd, 0) !== 0) {
+        delay = 0.25;
+        this.wq.notify(POLLIN | POLLRDNORM);
+      } else delay = Math.min(delay * 2, 16);
+      if (this.wq.waiters > 0 && !this.watch) this.watch = setTimeout(tick, delay);
+    };
+    this.watch = setTimeout(tick, delay);
+  }
+
+  private stopWatch(): void {
+    if (this.watch) clearTimeout(this.watch);
+    this.watch = undefined;
+  }
 
   protected override release(): void {
     this.closed = true;
+    this.stopWatch();
+    this.wq.notify(POLLIN | POLLOUT | POLLHUP);
   }
 
   override write(data: Uint8Array): number | Errno | Promise<number | Errno> {

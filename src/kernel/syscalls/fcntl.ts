@@ -1,0 +1,110 @@
+// fcntl's record locks and pipe sizes (sys_fcntl in fs.ts hands these over).
+//
+// Contract: struct flock is decoded and checked here (Linux's
+// flock_to_posix_lock: l_whence, negative lengths, EINVAL/EBADF), the lock
+// logic lives in files/locks.ts, pipe sizing in files/pipe.ts.
+
+import * as abi from '../abi.js';
+import { EBADF, EINVAL, EOVERFLOW, Errno, isErrno } from '../errno.js';
+import type { File } from '../files/file.js';
+import { PipeFile } from '../files/pipe.js';
+import { setLock, testLock, trackOfd, type LockRange } from '../files/locks.js';
+import { taskBlocker } from '../files/blocking.js';
+import { StructReader, StructWriter } from '../usercopy.js';
+import type { SysCtx, SysResult } from './context.js';
+
+/** Handle `cmd` if it is a lock or pipe command; undefined otherwise. */
+export function fcntlExtra(c: SysCtx, f: File, cmd: number): SysResult | Promise<SysResult> | undefined {
+  switch (cmd) {
+    case abi.F_GETPIPE_SZ:
+      return f instanceof PipeFile ? f.pipe.capacity : EBADF;
+    case abi.F_SETPIPE_SZ:
+      // The sandbox grants no CAP_SYS_RESOURCE: pipes grow to pipe-max-size at most.
+      return f instanceof PipeFile ? f.pipe.resize(c.u32(2), false) : EBADF;
+    case abi.F_GETLK:
+    case abi.F_SETLK:
+    case abi.F_SETLKW:
+    case abi.F_OFD_GETLK:
+    case abi.F_OFD_SETLK:
+    case abi.F_OFD_SETLKW:
+      return lockCmd(c, f, cmd);
+    default:
+      return undefined;
+  }
+}
+
+async function lockCmd(c: SysCtx, f: File, cmd: number): Promise<SysResult> {
+  const F = abi.FLOCK;
+  const addr = c.u(2);
+  const raw = c.user.copyIn(addr, F.size);
+  if (isErrno(raw)) return raw;
+  const rd = new StructReader(raw);
+  const type = (raw[F.l_type] | (raw[F.l_type + 1] << 8)) << 16 >> 16;
+  const whence = (raw[F.l_whence] | (raw[F.l_whence + 1] << 8)) << 16 >> 16;
+  const ofd = cmd === abi.F_OFD_GETLK || cmd === abi.F_OFD_SETLK || cmd === abi.F_OFD_SETLKW;
+  if (ofd && rd.i32(F.l_pid) !== 0) return EINVAL;
+  if (type !== abi.F_RDLCK && type !== abi.F_WRLCK && type !== abi.F_UNLCK) return EINVAL;
+  const range = await lockRange(f, whence, rd.i64(F.l_start), rd.i64(F.l_len));
+  if (isErrno(range)) return range;
+  const owner: object = ofd ? f : c.proc.fds;
+  if (cmd === abi.F_GETLK || cmd === abi.F_OFD_GETLK) {
+    if (type === abi.F_UNLCK) return EINVAL;
+    const conflict = testLock(f, { ...range, type, owner, ofd });
+    const w = new StructWriter(F.size).u16(F.l_whence, abi.SEEK_SET);
+    if (!conflict) {
+      // Only l_type changes when the range is free.
+      raw.set(new Uint8Array([abi.F_UNLCK, 0]), F.l_type);
+      const r = c.user.copyOut(addr, raw);
+      return isErrno(r) ? r : 0;
+    }
+    w.u16(F.l_type, conflict.type)
+      .u64(F.l_start, conflict.start)
+      .u64(F.l_len, conflict.end === Infinity ? 0 : conflict.end - conflict.start + 1)
+      .i32(F.l_pid, conflict.ofd ? -1 : conflict.pid);
+    const r = c.user.copyOut(addr, w.bytes);
+    return isErrno(r) ? r : 0;
+  }
+  if (type === abi.F_RDLCK && !f.readable) return EBADF;
+  if (type === abi.F_WRLCK && !f.writable) return EBADF;
+  if (ofd) trackOfd(f);
+  const wait = cmd === abi.F_SETLKW || cmd === abi.F_OFD_SETLKW;
+  return setLock(f, { ...range, type, owner, ofd, pid: c.proc.pid }, wait ? taskBlocker(c.kernel, c.task) : undefined);
+}
+
+/** struct flock's range as inclusive offsets (flock64_to_posix_lock). */
+async function lockRange(f: File, whence: number, start: number, len: number): Promise<LockRange | Errno> {
+  let base: number;
+  switch (whence) {
+    case abi.SEEK_SET:
+      base = 0;
+      break;
+    case abi.SEEK_CUR: {
+      const pos = await f.lseek(0, abi.SEEK_CUR);
+      if (isErrno(pos)) return pos;
+      base = pos;
+      break;
+    }
+    case abi.SEEK_END: {
+      const a = await f.getattr();
+      if (isErrno(a)) return a;
+      base = a.size;
+      break;
+    }
+    default:
+      return EINVAL;
+  }
+  let s = base + start;
+  if (s < 0) return EINVAL;
+  let end: number;
+  if (len > 0) {
+    end = s + len - 1;
+    if (!Number.isSafeInteger(end)) return EOVERFLOW;
+  } else if (len === 0) {
+    end = Infinity;
+  } else {
+    end = s - 1;
+    s += len;
+    if (s < 0) return EINVAL;
+  }
+  return { start: s, end };
+}
