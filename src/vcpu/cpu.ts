@@ -63,6 +63,24 @@ const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp) => BlockFn;
 
+/**
+ * Compiled blocks shared by every Cpu of this thread, by start pc: the code
+ * bytes they were compiled from and their factory. Generated code depends
+ * only on the pc and those bytes, so a forked or re-exec'd process running
+ * the same program reuses the factory (and V8 shares the compiled code among
+ * closures of one factory) after a byte compare, instead of decoding and
+ * compiling every block again: for a busybox shell script, compiling was
+ * 60% of all time. Bounded; cleared wholesale when full.
+ */
+interface SharedBlock {
+  code: Uint8Array;
+  n: number;
+  factory: Factory;
+}
+const SHARED_BLOCKS = new Map<number, SharedBlock[]>();
+let sharedCount = 0;
+const MAX_SHARED_BLOCKS = 100_000;
+
 export class Cpu {
   state: ThreadState = new ThreadState();
   readonly fault: FaultInfo = new FaultInfo();
@@ -177,6 +195,8 @@ export class Cpu {
       this.npc = pc;
       return null;
     }
+    const reused = this.reuse(pc);
+    if (reused !== null) return reused;
     for (;;) {
       if (!this.fetchable(p)) {
         if (n === 0) { this.fetchFault(p, pc); return null; }
@@ -203,9 +223,38 @@ export class Cpu {
     const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${body}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function('c', 'dv', 'pf', 'A', 'F', src) as Factory;
-    const fn = factory(this, dv, this.pf, alu, fp);
-    const b = new Block(pc, p, n, fn);
+    if (sharedCount >= MAX_SHARED_BLOCKS) {
+      SHARED_BLOCKS.clear();
+      sharedCount = 0;
+    }
+    const entry: SharedBlock = { code: this.mem.u8.slice(pc, p), n, factory };
+    const list = SHARED_BLOCKS.get(pc);
+    if (list === undefined) SHARED_BLOCKS.set(pc, [entry]);
+    else list.push(entry);
+    sharedCount++;
     this.compiled++;
+    return this.install(pc, p, n, factory);
+  }
+
+  /** A block compiled before (by any Cpu of this thread) from the same bytes at `pc`, or null. */
+  private reuse(pc: number): Block | null {
+    const list = SHARED_BLOCKS.get(pc);
+    if (list === undefined) return null;
+    const u8 = this.mem.u8;
+    for (const e of list) {
+      const end = pc + e.code.length;
+      if (end > GUEST_VA_LIMIT) continue;
+      let executable = true;
+      for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((this.pf[pg] & PAGE_X) === 0) executable = false;
+      if (executable && Buffer.compare(e.code, u8.subarray(pc, end)) === 0) return this.install(pc, end, e.n, e.factory);
+    }
+    return null;
+  }
+
+  /** Bind a block factory to this Cpu and register the block over [pc, end). */
+  private install(pc: number, p: number, n: number, factory: Factory): Block {
+    const fn = factory(this, this.dv, this.pf, alu, fp);
+    const b = new Block(pc, p, n, fn);
     this.blocks.set(pc, b);
     for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
       let list = this.pageBlocks.get(pg);

@@ -71,7 +71,10 @@ function waitChildren(c: SysCtx, sel: WaitSelector, opts: WaitOptions, noHang: b
     c.proc.childWaiters.add(retry);
     c.kernel.syscalls.onInterrupt(c.task, () => {
       c.proc.childWaiters.delete(retry);
-      resolve(EINTR);
+      // As Linux: a child that is ready wins over the signal (the SIGCHLD of
+      // its own exit arrives just before the wake-up).
+      const r = findReport(c.kernel, c.proc, sel, opts);
+      resolve(r !== 'none' && r !== 'pending' ? done(r) : EINTR);
     });
   });
 }
