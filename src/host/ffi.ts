@@ -198,6 +198,7 @@ export function execve(path: string, argv: string[], env: string[]): number {
 // ---- capabilities ----
 
 export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_SET_PDEATHSIG = 1;
 export const PR_CAPBSET_DROP = 24;
 export const PR_CAPBSET_READ = 23;
 export const PR_SET_KEEPCAPS = 8;

@@ -20,7 +20,7 @@ import { sandboxMounts, type SandboxConfig, type SandboxMount } from '../kernel/
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities } from './caps.js';
-import { execve } from '../host/ffi.js';
+import { execve, prctl, PR_SET_PDEATHSIG } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -41,6 +41,22 @@ export const BOOT_SYNOPSIS = 'tsvisor [global flags] boot [flags] <container id>
 const DEFAULT_TOTAL_MEMORY = 2 * 1024 ** 3;
 
 /** Run boot; resolves with the process exit code. */
+/**
+ * Set by `tsvisor run` to its own pid: boot then asks the host kernel for
+ * SIGKILL when its parent dies, so a killed `run` never leaves a sandbox
+ * behind. A parent runtime that manages boot's life itself does not set it.
+ */
+export const DIE_WITH_PARENT_ENV = 'TSVISOR_DIE_WITH_PARENT';
+
+function dieWithParent(): void {
+  const parent = process.env[DIE_WITH_PARENT_ENV];
+  if (!parent) return;
+  delete process.env[DIE_WITH_PARENT_ENV];
+  prctl(PR_SET_PDEATHSIG, 9);
+  // The parent may have died before the prctl: then we are already orphaned.
+  if (String(process.ppid) !== parent) process.exit(128 + 9);
+}
+
 export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
   // 1. Required fds and exactly one container id.
   const missing = ['spec-fd', 'controller-fd', 'start-sync-fd'].filter((n) => (flags[n] as number) < 0);
@@ -49,6 +65,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     throw new Fatal(why, true);
   }
   const cid = positional[0];
+  dieWithParent();
   const logs = openLogs(global, flags['user-log-fd'] as number);
   try {
     // 2. The spec.

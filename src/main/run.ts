@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import { DIE_WITH_PARENT_ENV } from './boot.js';
 import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions } from './common.js';
 import { parseSpec } from '../spec/load.js';
@@ -62,7 +63,12 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     ...(flags['total-memory'] ? [`--total-memory=${flags['total-memory']}`] : []),
     cid,
   ];
-  const child = spawn(process.execPath, [cli, ...bootArgs], { stdio: ['inherit', 'inherit', 'inherit', specFd, ctrlFd, sync[1]] });
+  // The sandbox must not outlive this command, even if it is SIGKILLed: boot
+  // asks for SIGKILL when its parent dies (boot.ts, TSVISOR_DIE_WITH_PARENT).
+  const child = spawn(process.execPath, [cli, ...bootArgs], {
+    stdio: ['inherit', 'inherit', 'inherit', specFd, ctrlFd, sync[1]],
+    env: { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) },
+  });
   closeFd(sync[1]);
   closeFd(ctrlFd);
   fs.closeSync(specFd);
@@ -83,14 +89,28 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
       await childExit;
       throw new Fatal((e as Error).message);
     }
-    const status = (await client.call('containerManager.Wait', cid)) as number;
-    client.close();
-    await childExit;
-    return exitCodeOf(status);
+    // Like runc/runsc run: signals sent to this command go to the container's init.
+    const forward = (sig: NodeJS.Signals) => {
+      void UrpcClient.connect(sockPath)
+        .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
+        .catch(() => undefined);
+    };
+    for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+    try {
+      const status = (await client.call('containerManager.Wait', cid)) as number;
+      client.close();
+      await childExit;
+      return exitCodeOf(status);
+    } finally {
+      for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    }
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }
+
+/** Signals `tsvisor run` passes on to the container's init. */
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** Resolves true on the zero byte, false on end-of-file. */
 function readSyncByte(fd: number): Promise<boolean> {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle } from '../util/bundle.js';
-import { stateRoot, tsvisor } from './run-util.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 
 describe('tsvisor run', function () {
   this.timeout(60000);
@@ -68,6 +69,60 @@ describe('tsvisor run', function () {
     } finally {
       fs.rmSync(log, { force: true });
       removeBundle(bundle);
+    }
+  });
+});
+
+describe('tsvisor run and the sandbox it starts', function () {
+  this.timeout(60000);
+  const root = stateRoot();
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  /** Start `tsvisor run` of /bin/cat with stdin kept open, once cat is running (its pid-file names boot). */
+  async function startCat(id: string): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string }> {
+    const bundle = makeBundle({ args: ['/bin/cat'] });
+    const pidFile = path.join(bundle, 'boot.pid');
+    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number>((resolve) => run.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+    // cat echoes a line once the container runs.
+    run.stdin!.write('ready\n');
+    await new Promise<void>((resolve, reject) => {
+      run.stdout!.once('data', () => resolve());
+      run.once('exit', () => reject(new Error('run exited early')));
+    });
+    return { run, bootPid: Number(fs.readFileSync(pidFile, 'utf8')), exited, bundle };
+  }
+
+  function alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('passes SIGTERM on to the container: cat dies of it and run exits 143', async () => {
+    const c = await startCat('forward-term');
+    try {
+      c.run.kill('SIGTERM');
+      assert.equal(await c.exited, 143);
+    } finally {
+      removeBundle(c.bundle);
+    }
+  });
+
+  it('takes the sandbox down when run itself is SIGKILLed', async () => {
+    const c = await startCat('killed-run');
+    try {
+      assert.ok(alive(c.bootPid));
+      c.run.kill('SIGKILL');
+      await c.exited;
+      const deadline = Date.now() + 10000;
+      while (alive(c.bootPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(alive(c.bootPid), false, 'boot outlived its run');
+    } finally {
+      removeBundle(c.bundle);
     }
   });
 });
