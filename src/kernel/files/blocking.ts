@@ -153,6 +153,26 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
   })();
 }
 
+/**
+ * The general form, for operations spanning several files (splice, tee):
+ * retry `op` while it says EAGAIN, waiting between tries until `ready()`
+ * after a wake-up from `sources`; `nonblocking` returns the EAGAIN instead.
+ * EPIPE raises SIGPIPE.
+ */
+export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>): MaybeAsync<T | Errno> {
+  const first = op();
+  if (first instanceof Promise) return first.then((r) => (r === EAGAIN && !nonblocking ? retry() : epipe(b, r)));
+  if (first !== EAGAIN || nonblocking) return epipe(b, first);
+  return retry();
+  async function retry(): Promise<T | Errno> {
+    for (;;) {
+      if ((await waitUntil(b, sources, ready, null)) !== Wake.Ready) return EINTR;
+      const r = await op();
+      if (r !== EAGAIN) return epipe(b, r);
+    }
+  }
+}
+
 function epipe<T>(b: Blocker, r: T): T {
   if (r === EPIPE) b.sigpipe();
   return r;

@@ -69,6 +69,11 @@ export class Pipe {
     return this.bytes;
   }
 
+  /** Bytes a write could put in free buffers now (whole pages). */
+  get room(): number {
+    return (this.maxSlots - this.bufs.length) * PAGE;
+  }
+
   /** F_GETPIPE_SZ. */
   get capacity(): number {
     return this.maxSlots * PAGE;

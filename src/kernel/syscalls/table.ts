@@ -10,6 +10,7 @@ import type { RestartPolicy } from '../task.js';
 import * as fs from './fs.js';
 import * as pipe from './pipe.js';
 import * as poll from './poll.js';
+import * as splice from './splice.js';
 import * as mm from './mm.js';
 import * as proc from './process.js';
 import * as sig from './signal.js';
@@ -92,8 +93,11 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(68, 'pwrite64', ['fd', 'ptr', 'size', 'int'], fs.sys_pwrite64),
   row(69, 'preadv', ['fd', 'ptr', 'int', 'int'], fs.sys_preadv),
   row(70, 'pwritev', ['fd', 'ptr', 'int', 'int'], fs.sys_pwritev),
+  row(71, 'sendfile', ['fd', 'fd', 'ptr', 'size'], splice.sys_sendfile),
   { ...row(72, 'pselect6', ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'], poll.sys_pselect6), restart: 'nohand' },
   { ...row(73, 'ppoll', ['ptr', 'uint', 'ptr', 'ptr', 'size'], poll.sys_ppoll), restart: 'nohand' },
+  row(76, 'splice', ['fd', 'ptr', 'fd', 'ptr', 'size', 'hex'], splice.sys_splice),
+  row(77, 'tee', ['fd', 'fd', 'size', 'hex'], splice.sys_tee),
   row(78, 'readlinkat', ['dirfd', 'str', 'ptr', 'size'], fs.sys_readlinkat),
   row(79, 'newfstatat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_newfstatat),
   row(80, 'fstat', ['fd', 'ptr'], fs.sys_fstat),
@@ -168,6 +172,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(267, 'syncfs', ['fd'], fs.sys_syncfs),
   row(276, 'renameat2', ['dirfd', 'str', 'dirfd', 'str', 'hex'], fs.sys_renameat2),
   row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
+  row(285, 'copy_file_range', ['fd', 'ptr', 'fd', 'ptr', 'size', 'hex'], splice.sys_copy_file_range),
   row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], fs.sys_statx),
   row(435, 'clone3', ['ptr', 'size'], children.sys_clone3),
   { ...row(441, 'epoll_pwait2', ['fd', 'ptr', 'int', 'ptr', 'ptr', 'size'], poll.sys_epoll_pwait2), restart: 'never' },

@@ -1,0 +1,268 @@
+// Moving data between files inside the kernel: sendfile, copy_file_range,
+// splice and tee (Linux's fs/splice.c, fs/read_write.c).
+//
+// Contract: bytes are copied (there is no page sharing to exploit), with
+// Linux's argument checks and blocking rules:
+// - sendfile reads with pread from a seekable file (its position, or *offset
+//   left untouched), writes to any file; a full pipe blocks unless it is
+//   O_NONBLOCK.
+// - copy_file_range: regular files only (EISDIR, EINVAL), flags 0, no
+//   overlapping range of one file, O_APPEND output is EBADF.
+// - splice: one end must be a pipe (and takes no offset: ESPIPE). It waits for
+//   data in the input pipe and room in the output pipe unless
+//   SPLICE_F_NONBLOCK or the pipe's O_NONBLOCK; at most the pipe's free pages
+//   move from a file into a pipe at once.
+// - tee: copies between two pipes without consuming.
+// A pipe without readers is EPIPE with SIGPIPE, as for write.
+
+import * as abi from '../abi.js';
+import { EAGAIN, EBADF, EINVAL, EISDIR, EPIPE, ESPIPE, Errno, isErrno } from '../errno.js';
+import type { File, MaybeAsync } from '../files/file.js';
+import { PipeFile } from '../files/pipe.js';
+import { blockingOp, blockingRead, blockingWrite, taskBlocker, type Blocker } from '../files/blocking.js';
+import { SysCtx, SysResult } from './context.js';
+
+/** The most one sendfile/copy_file_range round moves before re-checking (bytes). */
+const CHUNK = 1 << 16;
+
+/** An in/out pair of open files checked for reading and writing. */
+function filesOf(c: SysCtx, inFd: number, outFd: number): { fin: File; fout: File } | Errno {
+  const fin = c.proc.fds.get(inFd);
+  if (isErrno(fin)) return fin;
+  const fout = c.proc.fds.get(outFd);
+  if (isErrno(fout)) return fout;
+  if (!fin.readable || !fout.writable) return EBADF;
+  return { fin, fout };
+}
+
+/** *offset at `addr` (loff_t), when given; negative offsets are EINVAL. */
+function readOffset(c: SysCtx, addr: number): number | null | Errno {
+  if (!addr) return null;
+  const v = c.user.readI64(addr);
+  if (isErrno(v)) return v;
+  return v < 0 ? EINVAL : v;
+}
+
+/** The file position (SEEK_CUR) of a seekable file. */
+async function position(f: File): Promise<number | Errno> {
+  return f.lseek(0, abi.SEEK_CUR);
+}
+
+// ---- sendfile ----
+
+/** sendfile(out_fd, in_fd, offset*, count). */
+export async function sys_sendfile(c: SysCtx): Promise<SysResult> {
+  const files = filesOf(c, c.i32(1), c.i32(0));
+  if (isErrno(files)) return files;
+  const { fin, fout } = files;
+  if (fout.flags & abi.O_APPEND) return EINVAL;
+  if (fin instanceof PipeFile) return EINVAL;
+  const offAddr = c.u(2);
+  const off = readOffset(c, offAddr);
+  if (isErrno(off)) return off;
+  const start = off ?? (await position(fin));
+  if (isErrno(start)) return start;
+  const count = Math.min(c.u(3), abi.MAX_RW_COUNT);
+  const b = taskBlocker(c.kernel, c.task);
+  let done = 0;
+  let err: Errno | null = null;
+  while (done < count) {
+    const data = await fin.pread(Math.min(CHUNK, count - done), start + done);
+    if (isErrno(data)) {
+      err = data === ESPIPE && done === 0 ? EINVAL : data;
+      break;
+    }
+    if (data.length === 0) break;
+    const w = await blockingWrite(b, fout, data, (d) => fout.write(d));
+    if (isErrno(w)) {
+      err = w;
+      break;
+    }
+    done += w;
+    if (w < data.length) break;
+  }
+  if (done > 0 || !err) {
+    if (offAddr) {
+      const r = c.user.writeU64(offAddr, start + done);
+      if (isErrno(r)) return r;
+    } else {
+      const r = await fin.lseek(start + done, abi.SEEK_SET);
+      if (isErrno(r)) return r;
+    }
+  }
+  return done > 0 ? done : (err ?? 0);
+}
+
+// ---- copy_file_range ----
+
+/** copy_file_range(fd_in, off_in*, fd_out, off_out*, len, flags). */
+export async function sys_copy_file_range(c: SysCtx): Promise<SysResult> {
+  if (c.u32(5) !== 0) return EINVAL;
+  const files = filesOf(c, c.i32(0), c.i32(2));
+  if (isErrno(files)) return files;
+  const { fin, fout } = files;
+  if (fout.flags & abi.O_APPEND) return EBADF;
+  for (const f of [fin, fout]) {
+    const a = await f.getattr();
+    if (isErrno(a)) return a;
+    const type = a.mode & abi.S_IFMT;
+    if (type === abi.S_IFDIR) return EISDIR;
+    if (type !== abi.S_IFREG) return EINVAL;
+  }
+  const inAddr = c.u(1);
+  const outAddr = c.u(3);
+  const offIn = readOffset(c, inAddr);
+  if (isErrno(offIn)) return offIn;
+  const offOut = readOffset(c, outAddr);
+  if (isErrno(offOut)) return offOut;
+  const posIn = offIn ?? (await position(fin));
+  if (isErrno(posIn)) return posIn;
+  const posOut = offOut ?? (await position(fout));
+  if (isErrno(posOut)) return posOut;
+  const len = Math.min(c.u(4), abi.MAX_RW_COUNT);
+  const sameFile = fin === fout || (fin.dentry !== undefined && fin.dentry?.inode === fout.dentry?.inode);
+  if (sameFile && posIn < posOut + len && posOut < posIn + len) return EINVAL;
+  let done = 0;
+  let err: Errno | null = null;
+  while (done < len) {
+    const data = await fin.pread(Math.min(CHUNK, len - done), posIn + done);
+    if (isErrno(data)) {
+      err = data;
+      break;
+    }
+    if (data.length === 0) break;
+    const w = await fout.pwrite(data, posOut + done);
+    if (isErrno(w)) {
+      err = w;
+      break;
+    }
+    done += w;
+    if (w < data.length) break;
+  }
+  if (done === 0 && err) return err;
+  const moves: [number, File, number][] = [
+    [inAddr, fin, posIn + done],
+    [outAddr, fout, posOut + done],
+  ];
+  for (const [addr, f, pos] of moves) {
+    const r = addr ? c.user.writeU64(addr, pos) : await f.lseek(pos, abi.SEEK_SET);
+    if (isErrno(r)) return r;
+  }
+  return done;
+}
+
+// ---- splice and tee ----
+
+const SPLICE_FLAGS = abi.SPLICE_F_MOVE | abi.SPLICE_F_NONBLOCK | abi.SPLICE_F_MORE | abi.SPLICE_F_GIFT;
+
+/** splice(fd_in, off_in*, fd_out, off_out*, len, flags). */
+export function sys_splice(c: SysCtx): SysResult | Promise<SysResult> {
+  const flags = c.u32(5);
+  if (flags & ~SPLICE_FLAGS) return EINVAL;
+  const files = filesOf(c, c.i32(0), c.i32(2));
+  if (isErrno(files)) return files;
+  const { fin, fout } = files;
+  const inAddr = c.u(1);
+  const outAddr = c.u(3);
+  const len = Math.min(c.u(4), abi.MAX_RW_COUNT);
+  const b = taskBlocker(c.kernel, c.task);
+  const nonblock = (flags & abi.SPLICE_F_NONBLOCK) !== 0;
+  if (fin instanceof PipeFile && fout instanceof PipeFile) {
+    if (inAddr || outAddr) return ESPIPE;
+    if (fin.pipe === fout.pipe) return EINVAL;
+    if (len === 0) return 0;
+    return pipeToPipe(b, fin, fout, len, nonblock || fin.nonblocking || fout.nonblocking, true);
+  }
+  if (fin instanceof PipeFile) {
+    if (inAddr) return ESPIPE;
+    if (fout.flags & abi.O_APPEND) return EINVAL;
+    const off = readOffset(c, outAddr);
+    if (isErrno(off)) return off;
+    if (len === 0) return 0;
+    return pipeToFile(c, b, fin, fout, len, off, outAddr, nonblock || fin.nonblocking);
+  }
+  if (fout instanceof PipeFile) {
+    if (outAddr) return ESPIPE;
+    const off = readOffset(c, inAddr);
+    if (isErrno(off)) return off;
+    if (len === 0) return 0;
+    return fileToPipe(c, b, fin, fout, len, off, inAddr, nonblock || fout.nonblocking);
+  }
+  return EINVAL;
+}
+
+/** tee(fd_in, fd_out, len, flags): duplicate up to len bytes of one pipe into another. */
+export function sys_tee(c: SysCtx): SysResult | Promise<SysResult> {
+  const flags = c.u32(3);
+  if (flags & ~SPLICE_FLAGS) return EINVAL;
+  const files = filesOf(c, c.i32(0), c.i32(1));
+  if (isErrno(files)) return files;
+  const { fin, fout } = files;
+  if (!(fin instanceof PipeFile) || !(fout instanceof PipeFile) || fin.pipe === fout.pipe) return EINVAL;
+  const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
+  if (len === 0) return 0;
+  return pipeToPipe(taskBlocker(c.kernel, c.task), fin, fout, len, (flags & abi.SPLICE_F_NONBLOCK) !== 0 || fin.nonblocking || fout.nonblocking, false);
+}
+
+/** Move (or with consume=false, copy) up to `len` bytes from one pipe into another: waits for data, then for room. */
+function pipeToPipe(b: Blocker, fin: PipeFile, fout: PipeFile, len: number, nonblock: boolean, consume: boolean): MaybeAsync<SysResult> {
+  const src = fin.pipe;
+  const dst = fout.pipe;
+  const op = (): number | Errno => {
+    if (dst.readers === 0) return EPIPE;
+    if (src.empty) return src.writers > 0 ? EAGAIN : 0;
+    if (dst.full) return EAGAIN;
+    const data = src.peek(Math.min(len, dst.room));
+    const n = dst.write(data, false, false);
+    if (isErrno(n)) return n;
+    if (consume) src.read(n, false);
+    return n;
+  };
+  const ready = () => dst.readers === 0 || ((!src.empty || src.writers === 0) && !dst.full);
+  return blockingOp(b, nonblock, [{ queue: src.wq, mask: abi.POLLIN }, { queue: dst.wq, mask: abi.POLLOUT }], ready, op);
+}
+
+/** splice from a pipe into a file: waits for data, writes what it takes (at *off when given). */
+function pipeToFile(c: SysCtx, b: Blocker, fin: PipeFile, fout: File, len: number, off: number | null, offAddr: number, nonblock: boolean): MaybeAsync<SysResult> {
+  const src = fin.pipe;
+  const take = (): Uint8Array | Errno => (src.empty ? (src.writers > 0 ? EAGAIN : new Uint8Array(0)) : src.peek(len));
+  const got = blockingOp(b, nonblock, [{ queue: src.wq, mask: abi.POLLIN }], () => !src.empty || src.writers === 0, take);
+  const write = async (data: Uint8Array | Errno): Promise<SysResult> => {
+    if (isErrno(data)) return data;
+    if (data.length === 0) return 0;
+    const w = off === null ? await blockingWrite(b, fout, data, (d) => fout.write(d)) : await fout.pwrite(data, off);
+    if (isErrno(w)) return w;
+    src.read(w, false);
+    if (off !== null) {
+      const r = c.user.writeU64(offAddr, off + w);
+      if (isErrno(r)) return r;
+    }
+    return w;
+  };
+  return got instanceof Promise ? got.then(write) : write(got);
+}
+
+/** splice from a file into a pipe: waits for room, then reads at most the free pages' worth. */
+function fileToPipe(c: SysCtx, b: Blocker, fin: File, fout: PipeFile, len: number, off: number | null, offAddr: number, nonblock: boolean): MaybeAsync<SysResult> {
+  const dst = fout.pipe;
+  const room = (): number | Errno => (dst.readers === 0 ? EPIPE : dst.full ? EAGAIN : dst.room);
+  const space = blockingOp(b, nonblock, [{ queue: dst.wq, mask: abi.POLLOUT }], () => dst.readers === 0 || !dst.full, room);
+  const fill = async (free: number | Errno): Promise<SysResult> => {
+    if (isErrno(free)) return free;
+    const want = Math.min(len, free);
+    const data = off === null ? await blockingRead(b, fin, () => fin.read(want)) : await fin.pread(want, off);
+    if (isErrno(data)) return data;
+    if (data.length === 0) return 0;
+    const n = dst.write(data, false, false);
+    if (isErrno(n)) {
+      if (n === EPIPE) b.sigpipe();
+      return n;
+    }
+    if (off !== null) {
+      const r = c.user.writeU64(offAddr, off + n);
+      if (isErrno(r)) return r;
+    }
+    return n;
+  };
+  return space instanceof Promise ? space.then(fill) : fill(space);
+}
