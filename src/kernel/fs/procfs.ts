@@ -4,6 +4,7 @@
 
 import { ENOENT, Errno } from '../errno.js';
 import { Inode } from '../vfs/inode.js';
+import { anonDentry } from '../vfs/anon.js';
 import { SynthDir, SynthFile, SynthSymlink } from './synthetic.js';
 import type { Kernel } from '../kernel.js';
 import type { Process } from '../task.js';
@@ -54,14 +55,19 @@ function makePidDir(kernel: () => Kernel, p: Process): Inode {
       m.set(String(fd), new SynthSymlink(alive(() => {
         const f = p.fds.get(fd);
         return f instanceof Errno ? '' : f.dentry ? f.dentry.path() : f.path;
+      }), alive(() => {
+        // A magic link: the open file itself, even deleted or nameless.
+        const f = p.fds.get(fd);
+        if (f instanceof Errno) return ENOENT;
+        return f.dentry ?? anonDentry(f, kernel().vfs.root);
       })));
     }
     return m;
   }, 0o500);
   return new SynthDir(() => new Map<string, Inode>([
     ['exe', new SynthSymlink(alive(() => p.exePath))],
-    ['cwd', new SynthSymlink(alive(() => p.cwd.path()))],
-    ['root', new SynthSymlink(alive(() => p.root.path()))],
+    ['cwd', new SynthSymlink(alive(() => p.cwd.path()), alive(() => p.cwd))],
+    ['root', new SynthSymlink(alive(() => p.root.path()), alive(() => p.root))],
     ['fd', fdDir],
     ['cmdline', new SynthFile(() => (p.argv.length ? p.argv.join('\0') + '\0' : ''))],
     ['environ', new SynthFile(() => (p.envp.length ? p.envp.join('\0') + '\0' : ''), 0o400)],

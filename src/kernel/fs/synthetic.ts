@@ -6,7 +6,7 @@
 import { EACCES, EINVAL, EISDIR, ENOENT, Errno } from '../errno.js';
 import { O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, DT_DIR, dtypeOf } from '../abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
-import { Caller, Inode } from '../vfs/inode.js';
+import { Caller, Dentry, Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
 import type { Attr, DirEntry } from '../vfs/backend.js';
 
@@ -84,9 +84,18 @@ class SynthDirFile extends File {
 export class SynthSymlink extends Inode {
   readonly type = S_IFLNK;
   private readonly ino = allocIno();
-  /** `target` may depend on who asks (procfs's "self"). */
-  constructor(private readonly target: (caller?: Caller) => string | Errno) {
+  /**
+   * `target` may depend on who asks (procfs's "self"). With `magic`, a
+   * magic link: resolution goes to the dentry it gives (Inode.followLink).
+   */
+  constructor(
+    private readonly target: (caller?: Caller) => string | Errno,
+    private readonly magic?: (caller?: Caller) => Dentry | Errno,
+  ) {
     super();
+  }
+  override followLink(caller?: Caller): Dentry | Errno | undefined {
+    return this.magic?.(caller);
   }
   getattr(): Attr | Errno {
     const t = this.target();

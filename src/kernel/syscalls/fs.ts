@@ -7,7 +7,7 @@ import {
 import { File } from '../files/file.js';
 import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import { fcntlExtra } from './fcntl.js';
-import { emptyStatFs, fdInodeOps, type Dentry } from '../vfs/inode.js';
+import { Dentry, emptyStatFs, fdInodeOps } from '../vfs/inode.js';
 import { MAX_SYMLINKS } from '../vfs/vfs.js';
 import { permitted } from '../vfs/perm.js';
 import * as namei from '../vfs/namei.js';
@@ -107,6 +107,13 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
       if (existing.inode.type === abi.S_IFLNK && !(flags & abi.O_NOFOLLOW)) {
         // Follow the link and create (or open) where it points, as Linux does.
         if (++links > MAX_SYMLINKS) return ELOOP;
+        const magic = existing.inode.followLink(proc);
+        if (magic !== undefined) {
+          if (isErrno(magic)) return magic;
+          dentry = magic;
+          if (dentry.inode.isDir) return EISDIR;
+          break;
+        }
         const target = await existing.inode.readlink(proc);
         if (isErrno(target)) return target;
         if (target === '') return ENOENT;
@@ -173,7 +180,16 @@ async function openTmpfile(c: SysCtx, dirfd: number, path: string, flags: number
   const dattr = await dir.inode.getattr();
   if (isErrno(dattr)) return dattr;
   if (!permitted(proc.creds, dattr, abi.W_OK | abi.X_OK)) return EACCES;
-  const f = await dir.inode.tmpfile(flags, mode & 0o7777 & ~proc.umask, newOwner(proc.creds, dattr), dir.path() + (dir.path() === '/' ? '' : '/') + '#tmpfile (deleted)');
+  const f = await dir.inode.tmpfile(flags, mode & 0o7777 & ~proc.umask, newOwner(proc.creds, dattr), dir.path());
+  if (isErrno(f)) return f;
+  // Its name, as Linux's d_path shows it: "/dir/#INO (deleted)"; linkat through /proc/self/fd may give it a real one.
+  const inode = fdInodeOps(f)?.fdInode?.();
+  const a = await f.getattr();
+  if (inode && !isErrno(a)) {
+    f.dentry = new Dentry(`#${a.ino}`, dir, inode);
+    f.dentry.deleted = true;
+    f.path = f.dentry.path();
+  }
   return f;
 }
 

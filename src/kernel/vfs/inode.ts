@@ -77,6 +77,16 @@ export abstract class Inode {
     return EINVAL;
   }
 
+  /**
+   * For procfs's magic links (/proc/PID/fd/N, cwd, root): the very dentry the
+   * link names, which path resolution jumps to instead of walking the text
+   * readlink gives (that text may name nothing: "pipe:[7]", a deleted file).
+   * undefined for an ordinary symlink.
+   */
+  followLink(_caller?: Caller): Dentry | Errno | undefined {
+    return undefined;
+  }
+
   /** Open this inode; `path` is the guest path, for the File's records. */
   abstract open(flags: number, path: string, ctx?: OpenContext): MaybeAsync<File | Errno>;
 
@@ -175,6 +185,9 @@ export abstract class Inode {
   }
 }
 
+/** Releases the inode of a deleted dentry once no open file or cwd refers to the dentry. */
+const releaseWhenUnreachable = new FinalizationRegistry<Inode>((inode) => inode.release());
+
 export class Dentry {
   private readonly children = new Map<string, Dentry>();
   /** Unlinked (or replaced by a rename): its name is gone, open files and cwds keep it. */
@@ -206,10 +219,10 @@ export class Dentry {
 
   /**
    * The name `name` went away (unlink, rmdir, or replaced by a rename): its
-   * dentry is detached and marked deleted. Open files and cwds that hold it
-   * keep working on the inode; its cached children are dropped. A directory's
-   * inode is kept (a cwd may be in it); another's host resources are released
-   * at once, since every open File holds its own.
+   * dentry is detached and marked deleted. Open files, cwds and magic links
+   * that hold it keep working on its inode, whose host resources are
+   * released once nothing holds the dentry any more (when it is collected).
+   * Its cached children are dropped.
    */
   detach(name: string): void {
     const d = this.children.get(name);
@@ -218,7 +231,7 @@ export class Dentry {
     d.deleted = true;
     for (const c of d.children.values()) c.releaseTree();
     d.children.clear();
-    if (!d.inode.isDir) d.inode.release();
+    releaseWhenUnreachable.register(d, d.inode);
   }
 
   /** Linux's d_move: the cached child `name` is now `newName` in `newParent`. */

@@ -136,6 +136,12 @@ export class Vfs {
       if (isErrno(child)) return child;
       if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return ELOOP;
+        const magic = child.inode.followLink(caller);
+        if (magic !== undefined) {
+          if (isErrno(magic)) return magic;
+          cur = magic;
+          continue;
+        }
         const target = await child.inode.readlink(caller);
         if (isErrno(target)) return target;
         if (target.length === 0) return ENOENT;
