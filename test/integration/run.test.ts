@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle } from '../util/bundle.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 
 describe('tsvisor run', function () {
@@ -78,19 +78,26 @@ describe('tsvisor run and the sandbox it starts', function () {
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  /** Start `tsvisor run` of /bin/cat with stdin kept open, once cat is running (its pid-file names boot). */
-  async function startCat(id: string): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string }> {
+  /**
+   * Start `tsvisor run` of /bin/cat once cat is running (its pid-file names
+   * boot). Its stdin is a FIFO this test holds open for reading and writing,
+   * so cat never sees end-of-file from anything but the sandbox's own end.
+   */
+  async function startCat(id: string): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string; stdinFd: number }> {
     const bundle = makeBundle({ args: ['/bin/cat'] });
     const pidFile = path.join(bundle, 'boot.pid');
-    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const fifo = path.join(bundle, 'stdin.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const stdinFd = fs.openSync(fifo, fs.constants.O_RDWR);
+    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: [stdinFd, 'pipe', 'pipe'] });
     const exited = new Promise<number>((resolve) => run.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
-    // cat echoes a line once the container runs.
-    run.stdin!.write('ready\n');
+    fs.writeSync(stdinFd, 'ready\n');
+    // cat echoes the line once the container runs.
     await new Promise<void>((resolve, reject) => {
       run.stdout!.once('data', () => resolve());
       run.once('exit', () => reject(new Error('run exited early')));
     });
-    return { run, bootPid: Number(fs.readFileSync(pidFile, 'utf8')), exited, bundle };
+    return { run, bootPid: Number(fs.readFileSync(pidFile, 'utf8')), exited, bundle, stdinFd };
   }
 
   function alive(pid: number): boolean {
@@ -108,6 +115,7 @@ describe('tsvisor run and the sandbox it starts', function () {
       c.run.kill('SIGTERM');
       assert.equal(await c.exited, 143);
     } finally {
+      fs.closeSync(c.stdinFd);
       removeBundle(c.bundle);
     }
   });
@@ -122,6 +130,8 @@ describe('tsvisor run and the sandbox it starts', function () {
       while (alive(c.bootPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(alive(c.bootPid), false, 'boot outlived its run');
     } finally {
+      if (alive(c.bootPid)) process.kill(c.bootPid, 'SIGKILL');
+      fs.closeSync(c.stdinFd);
       removeBundle(c.bundle);
     }
   });
