@@ -126,6 +126,11 @@ export class Kernel {
     for (const t of proc.threads) this.wake(t);
   }
 
+  /** Processes created since boot (/proc/stat's "processes"). */
+  get processCount(): number {
+    return this.nextPid - 1;
+  }
+
   private newProcess(ppid: number, vm: AddressSpace, fds: FdTable, cwd: Dentry, root: Dentry, creds: Creds, rlimits: Rlimit[]): Process {
     const pid = this.nextPid++;
     const p = new Process(pid, ppid, vm, fds, root, cwd, creds, rlimits);
@@ -189,6 +194,7 @@ export class Kernel {
     child.pgid = parent.pgid;
     child.sid = parent.sid;
     child.exePath = parent.exePath;
+    child.comm = parent.comm;
     child.argv = parent.argv;
     child.envp = parent.envp;
     child.exitSignal = req.exitSignal;
@@ -270,6 +276,7 @@ export class Kernel {
     task.clearChildTid = 0;
     task.robustList = 0;
     proc.exePath = dentry.path();
+    proc.comm = Buffer.from(path.split('/').pop() ?? '').subarray(0, 15).toString();
     proc.argv = argv;
     proc.envp = envp;
     const r = task.regs;

@@ -113,6 +113,8 @@ export class Process {
   sid: number;
   umask = 0o022;
   exePath = '';
+  /** The thread group's name (Linux's comm): the basename of the path execve was given, 15 bytes at most; prctl(PR_SET_NAME) changes it. */
+  comm = '';
   argv: string[] = [];
   envp: string[] = [];
   /** Children not yet reaped (live or zombie). */

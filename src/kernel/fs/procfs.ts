@@ -1,13 +1,18 @@
-// procfs: the kernel's /proc, generated from kernel state as Linux formats it.
-// Issue 2 serves the entries static programs and tests reach for; the rest of
-// Linux's /proc grows here.
+// procfs: the kernel's /proc, generated from kernel state as Linux formats it
+// (fs/proc/array.c and friends): one directory per process, zombies included
+// (as `ps` shows them), with a task/ directory of its threads; and the
+// system-wide files tools read (meminfo, cpuinfo, stat, uptime, loadavg,
+// version, filesystems, mounts, sys/kernel/*).
+//
+// CPU times are guest instructions at a nominal 1 ns each (see
+// syscalls/time.ts), in clock ticks of 100 Hz.
 
 import { ENOENT, Errno } from '../errno.js';
 import { Inode } from '../vfs/inode.js';
 import { anonDentry } from '../vfs/anon.js';
 import { SynthDir, SynthFile, SynthSymlink } from './synthetic.js';
 import type { Kernel } from '../kernel.js';
-import type { Process } from '../task.js';
+import { Process, Task, TaskState } from '../task.js';
 
 export function makeProcfs(kernel: () => Kernel): Inode {
   const pidDirs = new Map<number, { proc: Process; dir: Inode }>();
@@ -26,7 +31,9 @@ export function makeProcfs(kernel: () => Kernel): Inode {
       const up = (Date.now() - k().bootTime) / 1000;
       return `${up.toFixed(2)} ${(up * k().config.cpuNum).toFixed(2)}\n`;
     })],
-    ['loadavg', new SynthFile(() => `0.00 0.00 0.00 1/${k().processStats().length} ${k().processStats().length}\n`)],
+    ['loadavg', new SynthFile(() => loadavg(k()))],
+    ['stat', new SynthFile(() => systemStat(k()))],
+    ['version', new SynthFile(() => 'Linux version 6.1.0 (tsvisor) #1 SMP tsvisor\n')],
     ['filesystems', new SynthFile(() => 'nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\nnodev\t9p\n')],
     ['mounts', new SynthFile(() => mounts(k()))],
     [
@@ -35,13 +42,17 @@ export function makeProcfs(kernel: () => Kernel): Inode {
         ['hostname', new SynthFile(() => k().config.hostname + '\n')],
         ['ostype', new SynthFile(() => 'Linux\n')],
         ['osrelease', new SynthFile(() => '6.1.0\n')],
+        ['pid_max', new SynthFile(() => '4194304\n')],
+        ['ngroups_max', new SynthFile(() => '65536\n')],
+        ['threads-max', new SynthFile(() => `${k().config.pidsLimit || 127447}\n`)],
       ]))]])),
     ],
   ]);
   return new SynthDir(() => {
     const m = new Map<string, Inode>(statics);
     m.set('self', new SynthSymlink((caller) => (caller ? String(caller.pid) : ENOENT)));
-    for (const p of kernel().processes.values()) if (p.alive) m.set(String(p.pid), pidDir(p));
+    m.set('thread-self', new SynthSymlink((caller) => (caller ? `${caller.pid}/task/${caller.pid}` : ENOENT)));
+    for (const p of kernel().processes.values()) m.set(String(p.pid), pidDir(p));
     return m;
   });
 }
@@ -64,18 +75,116 @@ function makePidDir(kernel: () => Kernel, p: Process): Inode {
     }
     return m;
   }, 0o500);
+  const fdinfoDir = new SynthDir(() => {
+    const m = new Map<string, Inode>();
+    if (!p.alive) return m;
+    for (const fd of p.fds.fds()) {
+      m.set(String(fd), new SynthFile(() => {
+        const f = p.fds.get(fd);
+        if (f instanceof Errno) return '';
+        const cloexec = p.fds.cloexec(fd) === true ? 0o2000000 : 0;
+        return `pos:\t0\nflags:\t0${(f.flags | cloexec).toString(8)}\nmnt_id:\t0\nino:\t0\n`;
+      }));
+    }
+    return m;
+  }, 0o500);
+  const taskDir = new SynthDir(() => {
+    const m = new Map<string, Inode>();
+    for (const t of p.threads) m.set(String(t.tid), threadDir(kernel, p, t));
+    if (!p.alive) m.set(String(p.pid), threadDir(kernel, p, undefined));
+    return m;
+  });
   return new SynthDir(() => new Map<string, Inode>([
+    ['stat', new SynthFile(() => procStat(kernel(), p, undefined))],
+    ['statm', new SynthFile(() => statm(p))],
+    ['task', taskDir],
+    ['fdinfo', fdinfoDir],
     ['exe', new SynthSymlink(alive(() => p.exePath))],
     ['cwd', new SynthSymlink(alive(() => p.cwd.path()), alive(() => p.cwd))],
     ['root', new SynthSymlink(alive(() => p.root.path()), alive(() => p.root))],
     ['fd', fdDir],
     ['cmdline', new SynthFile(() => (p.argv.length ? p.argv.join('\0') + '\0' : ''))],
     ['environ', new SynthFile(() => (p.envp.length ? p.envp.join('\0') + '\0' : ''), 0o400)],
-    ['comm', new SynthFile(() => (p.exePath.split('/').pop() ?? '').slice(0, 15) + '\n')],
-    ['maps', new SynthFile(() => maps(p))],
+    ['comm', new SynthFile(() => comm(p) + '\n')],
+    ['maps', new SynthFile(() => (p.alive ? maps(p) : ''))],
     ['status', new SynthFile(() => status(kernel(), p))],
     ['mounts', new SynthFile(() => mounts(kernel()))],
   ]));
+}
+
+/** /proc/PID/task/TID: the thread's own stat and status (the process's for a zombie). */
+function threadDir(kernel: () => Kernel, p: Process, t: Task | undefined): Inode {
+  return new SynthDir(() => new Map<string, Inode>([
+    ['stat', new SynthFile(() => procStat(kernel(), p, t))],
+    ['status', new SynthFile(() => status(kernel(), p))],
+    ['comm', new SynthFile(() => comm(p) + '\n')],
+  ]));
+}
+
+function comm(p: Process): string {
+  return p.comm;
+}
+
+/** The state letter `ps` shows: R running or runnable, S sleeping in a call, T stopped, Z zombie. */
+function stateOf(p: Process, t?: Task): string {
+  if (!p.alive) return 'Z';
+  if (p.stopped) return 'T';
+  const tasks = t ? [t] : [...p.threads];
+  return tasks.some((x) => x.state === TaskState.Running || x.state === TaskState.Runnable) ? 'R' : 'S';
+}
+
+const STATE_NAMES: Record<string, string> = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' };
+
+/** Instructions (1 ns each) as 100 Hz clock ticks. */
+function ticks(instructions: number): number {
+  return Math.floor(instructions / 1e7);
+}
+
+function cpuInstructions(p: Process): number {
+  return p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0);
+}
+
+/** /proc/PID/stat: the 52 fields of fs/proc/array.c's do_task_stat. */
+function procStat(k: Kernel, p: Process, t: Task | undefined): string {
+  const vsize = p.alive ? p.mm.mappedBytes() : 0;
+  const rssPages = Math.ceil(vsize / 4096);
+  const utime = ticks(t ? t.instructions : cpuInstructions(p));
+  const cutime = ticks(p.childInstructions);
+  const start = Math.floor((p.startTime - k.bootTime) / 10);
+  const fields = [
+    t ? t.tid : p.pid, `(${comm(p)})`, stateOf(p, t), p.ppid, p.pgid, p.sid,
+    0, -1, 0x400000, 0, 0, 0, 0, utime, 0, cutime, 0, 20, 0, p.threads.size || 1, 0, start,
+    vsize, rssPages, '18446744073709551615', 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, p.alive ? 0 : (p.exitStatus ?? 0),
+  ];
+  return fields.join(' ') + '\n';
+}
+
+function statm(p: Process): string {
+  const pages = p.alive ? Math.ceil(p.mm.mappedBytes() / 4096) : 0;
+  return `${pages} ${pages} 0 0 0 ${pages} 0\n`;
+}
+
+function loadavg(k: Kernel): string {
+  const all = [...k.processes.values()];
+  const running = all.filter((p) => p.alive && [...p.threads].some((t) => t.state === TaskState.Running || t.state === TaskState.Runnable)).length;
+  const tasks = all.reduce((n, p) => n + (p.alive ? p.threads.size : 0), 0);
+  const last = all.reduce((m, p) => Math.max(m, p.pid, ...[...p.threads].map((t) => t.tid)), 0);
+  return `0.00 0.00 0.00 ${running}/${tasks} ${last}\n`;
+}
+
+/** /proc/stat: CPU time lines (guest user time only), boot time, process counts. */
+function systemStat(k: Kernel): string {
+  const all = [...k.processes.values()];
+  const user = ticks(k.exitedInstructions + all.reduce((s, p) => s + (p.alive ? cpuInstructions(p) : 0), 0));
+  const up = Math.floor((Date.now() - k.bootTime) / 10);
+  const idle = Math.max(0, up * k.config.cpuNum - user);
+  const line = (name: string, u: number, i: number) => `${name} ${u} 0 0 ${i} 0 0 0 0 0 0`;
+  const out = [line('cpu ', user, idle)];
+  for (let c = 0; c < k.config.cpuNum; c++) out.push(line(`cpu${c}`, Math.floor(user / k.config.cpuNum), Math.floor(idle / k.config.cpuNum)));
+  const running = all.filter((p) => p.alive && [...p.threads].some((t) => t.state === TaskState.Running || t.state === TaskState.Runnable)).length;
+  out.push('intr 0', 'ctxt 0', `btime ${Math.floor(k.bootTime / 1000)}`, `processes ${k.processCount}`, `procs_running ${running}`, 'procs_blocked 0', 'softirq 0');
+  return out.join('\n') + '\n';
 }
 
 function hex(n: number, width: number): string {
@@ -95,12 +204,12 @@ function maps(p: Process): string {
 
 function status(k: Kernel, p: Process): string {
   const c = p.creds;
-  const name = (p.exePath.split('/').pop() ?? '').slice(0, 15);
-  const kb = Math.ceil(p.mm.mappedBytes() / 1024);
+  const name = comm(p);
+  const kb = p.alive ? Math.ceil(p.mm.mappedBytes() / 1024) : 0;
   return [
     `Name:\t${name}`,
     `Umask:\t${p.umask.toString(8).padStart(4, '0')}`,
-    'State:\tR (running)',
+    `State:\t${STATE_NAMES[stateOf(p)]}`,
     `Tgid:\t${p.pid}`,
     `Pid:\t${p.pid}`,
     `PPid:\t${p.ppid}`,

@@ -236,12 +236,17 @@ export function sys_sched_yield(c: SysCtx): SysResult {
 export function sys_prctl(c: SysCtx): SysResult {
   const opt = c.i32(0);
   switch (opt) {
-    case 15: // PR_SET_NAME
+    case 15: {
+      // PR_SET_NAME: up to 15 bytes of a NUL-terminated string.
+      const b = c.user.copyIn(c.u(1), 16);
+      if (isErrno(b)) return b;
+      const end = b.indexOf(0);
+      c.proc.comm = Buffer.from(b.subarray(0, end < 0 || end > 15 ? 15 : end)).toString();
       return 0;
+    }
     case 16: {
       // PR_GET_NAME
-      const name = (c.proc.exePath.split('/').pop() ?? '').slice(0, 15);
-      const r = c.user.copyOut(c.u(1), Buffer.from(name + '\0'));
+      const r = c.user.copyOut(c.u(1), Buffer.from(c.proc.comm + '\0'));
       return isErrno(r) ? r : 0;
     }
     case 38: // PR_SET_NO_NEW_PRIVS
