@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Stop, SIGBUS, BUS_ADRALN, SIGILL, SIGSEGV, SEGV_ACCERR } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { amo, Asm, boot, getReg, rv, setReg, CODE, DATA, memory } from './asm.js';
@@ -66,6 +68,48 @@ describe('vcpu atomics', () => {
       assert.equal(cpu2.run(10), Stop.Syscall);
       assert.equal(getReg(cpu2, 4), 1n);
       assert.equal(m.view.getBigInt64(DATA, true), 12n);
+    });
+  }
+
+  // The reservation is (address, size, value loaded); SC is a compare-and-
+  // swap against that value (src/vcpu/cpu.ts amo()), so a store by any other
+  // vCPU that changes the word breaks it with no bookkeeping on stores, and a
+  // store of the same value does not (as in QEMU's user mode).
+  for (const [what, newValue, scResult, final] of [
+    ['a different value makes sc fail', 11n, 1n, 11n],
+    ['the same value leaves it intact, as in QEMU', 10n, 0n, 99n],
+  ] as const) {
+    it(`another vCPU (a worker thread) storing ${what}`, async function () {
+      this.timeout(30_000);
+      // vCPU A at CODE: lr.w x3,(x1); sw x6,64(x1) (tell B); 1: lw x7,128(x1); beq x7,x0,1b; sc.w x4,x2,(x1); ecall
+      // vCPU B at CODE+4096: 1: lw x7,64(x1); beq x7,x0,1b; sw x8,0(x1); sw x6,128(x1) (tell A); ecall
+      const asm = new Asm().w(amo('lr', false, 3, 1, 0), rv.sw(6, 1, 64), rv.lw(7, 1, 128), rv.beq(7, 0, -4),
+        amo('sc', false, 4, 1, 2), rv.ecall());
+      while (asm.here < PAGE_SIZE) asm.w(0);
+      asm.w(rv.lw(7, 1, 64), rv.beq(7, 0, -4), rv.sw(8, 1, 0), rv.sw(6, 1, 128), rv.ecall());
+      const cpu = boot(asm);
+      const m = memory();
+      m.view.setBigInt64(DATA, 10n, true);
+      m.view.setInt32(DATA + 64, 0, true);
+      m.view.setInt32(DATA + 128, 0, true);
+      setReg(cpu, 1, BigInt(DATA)); setReg(cpu, 2, 99n); setReg(cpu, 6, 1n);
+      const dist = path.join(__dirname, '..', '..', 'src', 'vcpu');
+      const worker = new Worker(`
+        const { workerData, parentPort } = require('node:worker_threads');
+        const { Cpu } = require(workerData.dist + '/cpu.js');
+        const { GuestMemory } = require(workerData.dist + '/memory.js');
+        const cpu = new Cpu(GuestMemory.attach(workerData.shared));
+        cpu.state.pc = workerData.pc;
+        cpu.state.setS(1, workerData.data); cpu.state.setS(6, 1); cpu.state.setS(8, workerData.value);
+        parentPort.postMessage(cpu.run(2e9));
+      `, { eval: true, workerData: { dist, shared: m.share(), pc: CODE + PAGE_SIZE, data: DATA, value: Number(newValue) } });
+      const done = new Promise((resolve, reject) => { worker.on('message', resolve); worker.on('error', reject); });
+      assert.equal(cpu.run(2e9), Stop.Syscall);
+      assert.equal(await done, Stop.Syscall);
+      await worker.terminate();
+      assert.equal(getReg(cpu, 3), 10n, 'lr loaded the old value');
+      assert.equal(getReg(cpu, 4), scResult);
+      assert.equal(BigInt(m.view.getInt32(DATA, true)), final);
     });
   }
 
