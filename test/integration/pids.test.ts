@@ -1,5 +1,6 @@
-// The spec's pids limit: a fork bomb ends in EAGAIN inside the sandbox, and
-// the host never sees more than the limit's worth of guest tasks.
+// Limits that protect the host: the spec's pids limit (a fork bomb ends in
+// EAGAIN inside the sandbox) and --total-memory (allocations past it fail
+// with ENOMEM in the guest; the host process does not grow past it).
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -37,5 +38,28 @@ describe('pids limit (linux.resources.pids.limit)', function () {
   it('without a limit, forks as many as asked', async () => {
     const out = await runForkbomb(undefined, 40);
     assert.equal(out, 'forkbomb: 40 children, reached 40\nforkbomb: reaped 40\n');
+  });
+});
+
+describe('memory limit (--total-memory)', function () {
+  this.timeout(120000);
+  const root = stateRoot();
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('refuses mappings past the cap with ENOMEM; brk and malloc fail too, and the sandbox exits cleanly', async () => {
+    const bundle = makeBundle({ args: ['/bin/memhog'] });
+    try {
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, '--total-memory', String(256 << 20), 'memhog-256']);
+      assert.equal(r.code, 0, r.stderr.toString());
+      const lines = r.stdout.toString().split('\n');
+      const m = /^memhog: (\d+) MiB mapped, then mmap failed with ENOMEM$/.exec(lines[0]);
+      assert.ok(m, r.stdout.toString());
+      // The program's own image, stack and heap take a few MiB of the 256.
+      assert.ok(Number(m[1]) >= 192 && Number(m[1]) <= 256, lines[0]);
+      assert.equal(lines[1], 'memhog: sbrk(64 MiB) ENOMEM');
+      assert.equal(lines[2], 'memhog: malloc(64 MiB) ENOMEM');
+    } finally {
+      removeBundle(bundle);
+    }
   });
 });
