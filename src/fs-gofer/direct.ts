@@ -394,26 +394,37 @@ export class DirectBackend implements FilesystemBackend {
   }
 
   mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    return Promise.resolve(this.makeNamed(dir, name, mode, uid, gid, S_IFDIR));
+  }
+
+  mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    return Promise.resolve(this.makeNamed(dir, name, mode, uid, gid, S_IFIFO));
+  }
+
+  /** mkdir or mknod(S_IFIFO) of `name`, then the guest's owner and exact mode. */
+  private makeNamed(dir: BackendNode, name: string, mode: number, uid: number, gid: number, type: typeof S_IFDIR | typeof S_IFIFO): 0 | Errno {
     const d = this.ownDir(dir);
-    if (d instanceof Errno) return Promise.resolve(d);
+    if (d instanceof Errno) return d;
     const bad = checkName(name);
-    if (bad) return Promise.resolve(bad);
-    if (this.readonly) return Promise.resolve(EROFS);
+    if (bad) return bad;
+    if (this.readonly) return EROFS;
     const perm = mode & 0o7777;
-    const r = ffi.mkdirat(d.fd, name, perm);
-    if (r < 0) return Promise.resolve(neg(r));
+    const r = type === S_IFDIR ? ffi.mkdirat(d.fd, name, perm) : ffi.mknodat(d.fd, name, S_IFIFO | perm, 0n);
+    if (r < 0) return neg(r);
     const fixMode = this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0;
-    if (!this.chownCreated && !fixMode) return Promise.resolve(0);
-    // Fix owner and mode through an O_PATH fd of the new directory (never a
-    // symlink: O_NOFOLLOW|O_DIRECTORY). If the guest swapped the name in the
-    // meantime this touches its other directory, still inside the root.
-    const pfd = this.openPath(d, name, H.O_DIRECTORY);
-    if (pfd < 0) return Promise.resolve(neg(pfd));
-    let res = 0;
-    if (this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+    if (!this.chownCreated && !fixMode) return 0;
+    // Fix owner and mode through an O_PATH fd of the new name (never a
+    // symlink: O_NOFOLLOW), checked to be of the type just made. If the
+    // guest swapped the name in the meantime this touches its other file of
+    // that type, still inside the root.
+    const pfd = this.openPath(d, name, type === S_IFDIR ? H.O_DIRECTORY : 0);
+    if (pfd < 0) return neg(pfd);
+    const st = fstat(pfd);
+    let res = st instanceof Errno ? -st.code : (Number(st.mode) & S_IFMT) === type ? 0 : -ESTALE.code;
+    if (res >= 0 && this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
     if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
     ffi.closeFd(pfd);
-    return Promise.resolve(res < 0 ? neg(res) : 0);
+    return res < 0 ? neg(res) : 0;
   }
 
   symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno> {
@@ -434,29 +445,6 @@ export class DirectBackend implements FilesystemBackend {
       if (c < 0) return Promise.resolve(neg(c));
     }
     return Promise.resolve(0);
-  }
-
-  mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
-    const d = this.ownDir(dir);
-    if (d instanceof Errno) return Promise.resolve(d);
-    const bad = checkName(name);
-    if (bad) return Promise.resolve(bad);
-    if (this.readonly) return Promise.resolve(EROFS);
-    const perm = mode & 0o7777;
-    const r = ffi.mknodat(d.fd, name, S_IFIFO | perm, 0n);
-    if (r < 0) return Promise.resolve(neg(r));
-    const fixMode = this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0;
-    if (!this.chownCreated && !fixMode) return Promise.resolve(0);
-    // As mkdir: owner and mode through an O_PATH fd of the new name (never a
-    // symlink: O_NOFOLLOW); a name swapped meanwhile is still inside the root.
-    const pfd = this.openPath(d, name);
-    if (pfd < 0) return Promise.resolve(neg(pfd));
-    const st = fstat(pfd);
-    let res = st instanceof Errno ? -st.code : (Number(st.mode) & S_IFMT) === S_IFIFO ? 0 : -ESTALE.code;
-    if (res >= 0 && this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
-    if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
-    ffi.closeFd(pfd);
-    return Promise.resolve(res < 0 ? neg(res) : 0);
   }
 
   link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno> {
