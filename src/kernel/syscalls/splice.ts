@@ -66,7 +66,13 @@ export async function sys_sendfile(c: SysCtx): Promise<SysResult> {
   const b = taskBlocker(c.kernel, c.task);
   let done = 0;
   let err: Errno | null = null;
-  while (done < count) {
+  if (fout instanceof PipeFile) {
+    // Into a pipe it is one splice round: at most the room the pipe has (splice_file_to_pipe).
+    const n = count === 0 ? 0 : await fileToPipe(b, fin, fout, count, start, fout.nonblocking);
+    if (isErrno(n)) err = n === ESPIPE ? EINVAL : n;
+    else done = n;
+  }
+  while (!(fout instanceof PipeFile) && done < count) {
     const data = await fin.pread(Math.min(CHUNK, count - done), start + done);
     if (isErrno(data)) {
       err = data === ESPIPE && done === 0 ? EINVAL : data;
@@ -186,7 +192,13 @@ export function sys_splice(c: SysCtx): SysResult | Promise<SysResult> {
     const off = readOffset(c, inAddr);
     if (isErrno(off)) return off;
     if (len === 0) return 0;
-    return fileToPipe(c, b, fin, fout, len, off, inAddr, nonblock || fout.nonblocking);
+    const moved = fileToPipe(b, fin, fout, len, off, nonblock || fout.nonblocking);
+    const advance = (n: number | Errno): SysResult => {
+      if (isErrno(n) || off === null) return n;
+      const r = c.user.writeU64(inAddr, off + n);
+      return isErrno(r) ? r : n;
+    };
+    return moved instanceof Promise ? moved.then(advance) : advance(moved);
   }
   return EINVAL;
 }
@@ -242,26 +254,19 @@ function pipeToFile(c: SysCtx, b: Blocker, fin: PipeFile, fout: File, len: numbe
   return got instanceof Promise ? got.then(write) : write(got);
 }
 
-/** splice from a file into a pipe: waits for room, then reads at most the free pages' worth. */
-function fileToPipe(c: SysCtx, b: Blocker, fin: File, fout: PipeFile, len: number, off: number | null, offAddr: number, nonblock: boolean): MaybeAsync<SysResult> {
+/** splice from a file into a pipe: waits for room, then reads (at `off` when given) at most the free pages' worth. */
+function fileToPipe(b: Blocker, fin: File, fout: PipeFile, len: number, off: number | null, nonblock: boolean): MaybeAsync<number | Errno> {
   const dst = fout.pipe;
   const room = (): number | Errno => (dst.readers === 0 ? EPIPE : dst.full ? EAGAIN : dst.room);
   const space = blockingOp(b, nonblock, [{ queue: dst.wq, mask: abi.POLLOUT }], () => dst.readers === 0 || !dst.full, room);
-  const fill = async (free: number | Errno): Promise<SysResult> => {
+  const fill = async (free: number | Errno): Promise<number | Errno> => {
     if (isErrno(free)) return free;
     const want = Math.min(len, free);
     const data = off === null ? await blockingRead(b, fin, () => fin.read(want)) : await fin.pread(want, off);
     if (isErrno(data)) return data;
     if (data.length === 0) return 0;
     const n = dst.write(data, false, false);
-    if (isErrno(n)) {
-      if (n === EPIPE) b.sigpipe();
-      return n;
-    }
-    if (off !== null) {
-      const r = c.user.writeU64(offAddr, off + n);
-      if (isErrno(r)) return r;
-    }
+    if (n === EPIPE) b.sigpipe();
     return n;
   };
   return space instanceof Promise ? space.then(fill) : fill(space);
