@@ -70,6 +70,14 @@ describe('kernel/vfs: namespace operations (namei)', () => {
     assert.equal(await namei.mkdirAt(ctx, vfs.root, '/ro', 0o755), EEXIST, 'EEXIST before EROFS, as filename_create');
   });
 
+  it('a mount point missing from the filesystem below is stood in for by an empty directory', async () => {
+    vfs.mount('/deep/er/m', new Tmpfs(new MemoryAccount(1 << 20), { mode: 0o700 }).root);
+    const m = ok(await resolve('/deep/er/m'));
+    assert.equal(ok(await (m.inode.getattr() as Attr | Errno)).mode, abi.S_IFDIR | 0o700);
+    assert.ok(ok(await resolve('/deep/er')).inode.isDir);
+    assert.equal(await resolve('/deep/other'), ENOENT);
+  });
+
   it('rmdir of "." is EINVAL, of ".." ENOTEMPTY; unlink of a directory EISDIR', async () => {
     ok(await namei.mkdirAt(ctx, vfs.root, '/d', 0o755));
     assert.equal(await namei.removeAt(ctx, vfs.root, '/d/.', true), EINVAL);

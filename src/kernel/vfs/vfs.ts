@@ -12,6 +12,7 @@ import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '..
 import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
 import { permitted, type Cred } from './perm.js';
+import { SynthDir } from '../fs/synthetic.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -48,6 +49,13 @@ export class Vfs {
     return [...this.mounts.keys()];
   }
 
+  /** Is something mounted strictly below `path`? */
+  private hasMountBelow(path: string): boolean {
+    const prefix = path + '/';
+    for (const at of this.mounts.keys()) if (at.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** The child `name` of directory dentry `dir`, crossing mount points. */
   async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
     const hit = dir.cached(name);
@@ -61,6 +69,10 @@ export class Vfs {
     }
     if (!dir.inode.isDir) return ENOTDIR;
     const inode = await dir.inode.lookup(name, caller);
+    if (inode === ENOENT && !dir.deleted && this.hasMountBelow(parentPath === '/' ? '/' + name : parentPath + '/' + name)) {
+      // A mount point the filesystem lacks (runsc makes them too): an empty directory stands in.
+      return new Dentry(name, dir, new SynthDir(() => new Map(), 0o755));
+    }
     if (isErrno(inode)) return inode;
     if (inode.volatile) return new Dentry(name, dir, inode);
     return dir.remember(new Dentry(name, dir, inode));
