@@ -125,12 +125,12 @@ function comm(p: Process): string {
   return p.comm;
 }
 
-/** The state letter `ps` shows: R running or runnable, S sleeping in a call, T stopped, Z zombie. */
-function stateOf(p: Process, t?: Task): string {
+/** The state letter `ps` shows: R running or runnable, S asleep in a wait, T stopped, Z zombie. */
+function stateOf(k: Kernel, p: Process, t?: Task): string {
   if (!p.alive) return 'Z';
   if (p.stopped) return 'T';
   const tasks = t ? [t] : [...p.threads];
-  return tasks.some((x) => x.state === TaskState.Running || x.state === TaskState.Runnable) ? 'R' : 'S';
+  return tasks.some((x) => x.state !== TaskState.Stopped && !k.syscalls.isSleeping(x)) ? 'R' : 'S';
 }
 
 const STATE_NAMES: Record<string, string> = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' };
@@ -152,7 +152,7 @@ function procStat(k: Kernel, p: Process, t: Task | undefined): string {
   const cutime = ticks(p.childInstructions);
   const start = Math.floor((p.startTime - k.bootTime) / 10);
   const fields = [
-    t ? t.tid : p.pid, `(${comm(p)})`, stateOf(p, t), p.ppid, p.pgid, p.sid,
+    t ? t.tid : p.pid, `(${comm(p)})`, stateOf(k, p, t), p.ppid, p.pgid, p.sid,
     0, -1, 0x400000, 0, 0, 0, 0, utime, 0, cutime, 0, 20, 0, p.threads.size || 1, 0, start,
     vsize, rssPages, '18446744073709551615', 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, p.alive ? 0 : (p.exitStatus ?? 0),
@@ -209,7 +209,7 @@ function status(k: Kernel, p: Process): string {
   return [
     `Name:\t${name}`,
     `Umask:\t${p.umask.toString(8).padStart(4, '0')}`,
-    `State:\t${STATE_NAMES[stateOf(p)]}`,
+    `State:\t${STATE_NAMES[stateOf(k, p)]}`,
     `Tgid:\t${p.pid}`,
     `Pid:\t${p.pid}`,
     `PPid:\t${p.ppid}`,
@@ -250,6 +250,9 @@ function cpuinfo(k: Kernel): string {
 
 function mounts(k: Kernel): string {
   const lines = ['none / 9p rw 0 0'];
-  for (const at of k.vfs.mountPoints()) lines.push(`none ${at} ${at === '/proc' ? 'proc' : 'tmpfs'} rw 0 0`);
+  for (const at of k.vfs.mountPoints()) {
+    if (at === '/proc') lines.push('proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0');
+    else lines.push(`none ${at} tmpfs rw 0 0`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -92,6 +92,15 @@ export class SyscallDispatcher {
     }
   }
 
+  /**
+   * Is `task` asleep in an interruptible wait (a read of an empty pipe, a
+   * sleep, wait4)? Blocked tasks that are not are doing kernel work (file
+   * I/O in progress): /proc shows them running, as Linux would.
+   */
+  isSleeping(task: Task): boolean {
+    return task.state === TaskState.Blocked && this.interrupters.has(task);
+  }
+
   /** `task` is gone (its process died) while blocked: end its wait, whose result nobody reads. */
   abandon(task: Task): void {
     const cancel = this.interrupters.get(task);

@@ -440,7 +440,7 @@ export async function sys_readlinkat(c: SysCtx): Promise<SysResult> {
   if (isErrno(t)) return t;
   if (t instanceof File) return EINVAL;
   if (t.inode.type !== abi.S_IFLNK) return EINVAL;
-  const target = await t.inode.readlink();
+  const target = await t.inode.readlink(c.proc);
   if (isErrno(target)) return target;
   const bytes = Buffer.from(target, 'utf8').subarray(0, size);
   const r = c.user.copyOut(c.u(2), bytes);
