@@ -17,6 +17,12 @@
 //
 // `ends` tells the block builder that control does not fall through to the
 // next instruction (jump, branch, ecall, trap, fence.i).
+//
+// Loop blocks: when `loop` is true the statements sit inside the body of a
+// `for (;;)` that re-runs the block (a block ending in a branch back to its
+// own start; see cpu.ts), and the local N holds the instructions retired by
+// earlier iterations: every retired count the code returns or passes to a
+// helper is then N + k instead of the constant k.
 
 import type { Insn } from './decode.js';
 import { PAGE_R, PAGE_W, PAGE_CODE } from './memory.js';
@@ -45,22 +51,29 @@ function split(v: number): [number, number] {
   return [(v - h * LIMIT) | 0, h | 0];
 }
 
-const TRAP_ILL = (pc: number, k: number) => `return c.trap(4,1,${pc},${k});`;
+/** Whether the instruction being emitted is inside a loop block (see the file comment). */
+let inLoop = false;
+/** The retired count k as an expression (N + k in a loop block). */
+function kx(k: number): string { return inLoop ? `N+${k}` : `${k}`; }
+/** A block function's return value for k retired instructions and stop 0. */
+function retx(k: number): string { return inLoop ? `(N+${k})<<3` : `${k << 3}`; }
+
+const TRAP_ILL = (pc: number, k: number) => `return c.trap(4,1,${pc},${kx(k)});`;
 
 /** Address computation into `a` and the permission check, for an access of `size` bytes needing `need`. */
 function addr(i: Insn, pc: number, k: number, size: number, need: number): string {
   let code: string;
   if (i.rs1 === 0) code = `a=${i.imm};`;
   else code = `a=(${lo(i.rs1)}>>>0)+${i.imm};h=${hi(i.rs1)};if(h!==0)a+=h*4294967296;`;
-  code += `if(a<0||a>${LIMIT - size})return c.segv(a,${size},${need},${pc},${k});fl=pf[a>>>12];`;
+  code += `if(a<0||a>${LIMIT - size})return c.segv(a,${size},${need},${pc},${kx(k)});fl=pf[a>>>12];`;
   if (size > 1) code += `if((a&4095)>${4096 - size})fl=c.flags2(a,${size});`;
-  code += `if((fl&${need})===0)return c.segv(a,${size},${need},${pc},${k});`;
+  code += `if((fl&${need})===0)return c.segv(a,${size},${need},${pc},${kx(k)});`;
   return code;
 }
 
 /** After a store: drop blocks decoded from the written bytes, and leave this block if any were. */
 function smc(size: number, next: number, k: number): string {
-  return `if((fl&${PAGE_CODE})!==0&&c.codeWrite(a,${size})){c.npc=${next};return ${(k + 1) << 3};}`;
+  return `if((fl&${PAGE_CODE})!==0&&c.codeWrite(a,${size})){c.npc=${next};return ${retx(k + 1)};}`;
 }
 
 const BRANCH: Record<string, (a: number, b: number) => string> = {
@@ -97,10 +110,22 @@ const PURE = new Set([
   'fmv.x.w', 'fmv.x.d',
 ]);
 
-export function emit(i: Insn, pc: number, k: number): Emitted {
+/** Mnemonics whose code never falls through (emit() returns ends: true for them). */
+export const ENDS_BLOCK: ReadonlySet<string> = new Set([
+  'illegal', 'jal', 'jalr', 'beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'fence.i', 'ecall', 'ebreak',
+]);
+
+/** The condition under which branch `i` is taken, as a JavaScript expression. */
+export function branchCondition(i: Insn): string | null {
+  const f = BRANCH[i.op];
+  return f === undefined ? null : `(${f(i.rs1, i.rs2)})`;
+}
+
+export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
+  inLoop = loop;
   const next = pc + i.len;
   const { rd, rs1, rs2, imm } = i;
-  const ret = (k + 1) << 3;
+  const ret = retx(k + 1);
   const op = i.op;
   if (rd === 0 && PURE.has(op)) return { code: '', ends: false };
   const aL = lo(rs1), aH = hi(rs1), bL = lo(rs2), bH = hi(rs2);
@@ -233,11 +258,11 @@ export function emit(i: Insn, pc: number, k: number): Emitted {
     case 'fence.i':
       return { code: `c.flushCode();c.npc=${next};return ${ret};`, ends: true };
     case 'ecall':
-      return { code: `c.npc=${next};return ${ret | 1};`, ends: true };
+      return { code: `c.npc=${next};return ${ret}|1;`, ends: true };
     case 'ebreak':
-      return { code: `return c.trap(5,1,${pc},${k});`, ends: true };
+      return { code: `return c.trap(5,1,${pc},${kx(k)});`, ends: true };
     case 'csrrw': case 'csrrs': case 'csrrc': case 'csrrwi': case 'csrrsi': case 'csrrci':
-      return { code: `r=c.csr(${CSR_KIND[op]},${i.csr},${rd},${rs1},${imm},${pc},${k});if(r!==0)return r;`, ends: false };
+      return { code: `r=c.csr(${CSR_KIND[op]},${i.csr},${rd},${rs1},${imm},${pc},${kx(k)});if(r!==0)return r;`, ends: false };
 
     // Floating-point loads and stores move raw bits (no NaN canonicalisation).
     case 'flw':
@@ -269,7 +294,7 @@ export function emit(i: Insn, pc: number, k: number): Emitted {
     const [name, w] = op.split('.');
     const n = AMO_OPS.indexOf(name);
     return {
-      code: `r=c.amo(${n},${w === 'd' ? 8 : 4},${rd},${rs1},${rs2},${pc},${k});if(r!==0){if(r<0){c.npc=${next};return ${ret};}return r;}`,
+      code: `r=c.amo(${n},${w === 'd' ? 8 : 4},${rd},${rs1},${rs2},${pc},${kx(k)});if(r!==0){if(r<0){c.npc=${next};return ${ret};}return r;}`,
       ends: false,
     };
   }

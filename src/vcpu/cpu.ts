@@ -24,8 +24,8 @@
 
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
 import { FaultInfo, Stop, ThreadState } from './state.js';
-import { decode } from './decode.js';
-import { emit } from './codegen.js';
+import { decode, type Insn } from './decode.js';
+import { branchCondition, emit, ENDS_BLOCK } from './codegen.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
 
@@ -40,6 +40,8 @@ export const TIMEBASE_HZ = 10_000_000;
 
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
+/** A loop block returns to the run loop (budget, interrupt) after about this many instructions. */
+const LOOP_CHUNK = 16384;
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
@@ -186,6 +188,7 @@ export class Cpu {
     const dv = this.dv;
     let p = pc, n = 0;
     let body = '';
+    const insns: Insn[] = [], pcs: number[] = [];
     let ended = false;
     const page = Math.floor(pc / PAGE_SIZE);
     if (pc % 2 !== 0) {
@@ -212,14 +215,25 @@ export class Cpu {
         hi = dv.getUint16(p + 2, true);
       }
       const insn = decode(lo, hi);
-      const e = emit(insn, p, n);
-      body += e.code + '\n';
+      insns.push(insn); pcs.push(p);
       n++;
       p += insn.len;
-      if (e.ends) { ended = true; break; }
+      if (ENDS_BLOCK.has(insn.op)) { ended = true; break; }
       if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
     }
-    if (!ended) body += `c.npc=${p};return ${n << 3};`;
+    // A block whose last instruction branches back to its start runs as a
+    // loop inside its function (up to LOOP_CHUNK instructions per call).
+    const last = insns[n - 1];
+    const loop = ended && branchCondition(last) !== null && pcs[n - 1] + last.imm === pc;
+    for (let k = 0; k < (loop ? n - 1 : n); k++) {
+      const e = emit(insns[k], pcs[k], k, loop);
+      body += e.code + '\n';
+      if (e.ends) { ended = true; break; }
+    }
+    if (loop) {
+      body = `let N=0;for(;;){\n${body}if${branchCondition(last)}{N+=${n};if(N<${LOOP_CHUNK})continue;c.npc=${pc};return N<<3;}` +
+        `c.npc=${p};return (N+${n})<<3;}`;
+    } else if (!ended) body += `c.npc=${p};return ${n << 3};`;
     const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${body}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function('c', 'dv', 'pf', 'A', 'F', src) as Factory;

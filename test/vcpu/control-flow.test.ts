@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { Stop, SIGILL, ILL_ILLOPC, SIGTRAP, TRAP_BRKPT } from '../../src/vcpu/cpu.js';
-import { Asm, boot, getReg, rv, setReg, CODE } from './asm.js';
+import { Asm, boot, getReg, rv, setReg, CODE, DATA, DATA_PAGES } from './asm.js';
 
 describe('vcpu branches and jumps', () => {
   const cases: [string, (a: number, b: number, o: number) => number, (a: bigint, b: bigint) => boolean][] = [
@@ -31,6 +31,33 @@ describe('vcpu branches and jumps', () => {
     assert.equal(getReg(cpu, 2), 300n);
     assert.equal(cpu.instret, 1 + 300 + 1);
     assert.equal(cpu.state.pc, CODE + 20);
+  });
+
+  // A block ending in a branch to its own start runs as a loop inside its
+  // function (cpu.ts LOOP_CHUNK); counts, faults and stops must not notice.
+  it('a self-loop block: a fault in a later iteration retires exactly what came before, at the faulting pc', () => {
+    // loop: lw x2, 0(x1); addi x1, x1, 4; bne x1, x5, loop; ecall -- runs off the 4 data pages
+    const cpu = boot(new Asm().w(rv.lw(2, 1, 0), rv.addi(1, 1, 4), rv.bne(1, 5, -8), rv.ecall()));
+    setReg(cpu, 1, BigInt(DATA)); setReg(cpu, 5, BigInt(DATA + 0x10000));
+    assert.equal(cpu.run(1_000_000), Stop.Fault);
+    assert.equal(cpu.fault.addr, DATA + DATA_PAGES * 4096);
+    assert.equal(cpu.state.pc, CODE);
+    assert.equal(cpu.instret, DATA_PAGES * 1024 * 3);
+    assert.equal(getReg(cpu, 1), BigInt(DATA + DATA_PAGES * 4096));
+  });
+
+  it('a self-loop block stops for the budget between iterations and resumes exactly', () => {
+    // loop: addi x2, x2, 1; addi x1, x1, -1; bne x1, x0, loop; ecall -- 60000 instructions
+    const cpu = boot(new Asm().w(rv.addi(2, 2, 1), rv.addi(1, 1, -1), rv.bne(1, 0, -8), rv.ecall()));
+    setReg(cpu, 1, 20000n);
+    assert.equal(cpu.run(5000), Stop.Budget);
+    assert.ok(cpu.instret >= 5000 && cpu.instret <= 5000 + 16384 + 3, `instret ${cpu.instret}`);
+    assert.equal(cpu.state.pc, CODE);
+    assert.equal(getReg(cpu, 2) * 3n, BigInt(cpu.instret));
+    assert.equal(cpu.run(1_000_000), Stop.Syscall);
+    assert.equal(cpu.instret, 20000 * 3 + 1);
+    assert.equal(getReg(cpu, 2), 20000n);
+    assert.equal(cpu.state.pc, CODE + 16);
   });
 
   it('jal links pc+4 and jumps; jalr adds the offset, clears bit 0 and links after reading rs1', () => {
