@@ -63,7 +63,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     totalMemory: cfg.totalMemory,
     cpuNum: cfg.cpuNum,
     pidsLimit: cfg.pidsLimit ?? 0,
-    creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids },
+    creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids, caps: cfg.capabilities ? { ...cfg.capabilities } : { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false },
     rlimits,
     umask: cfg.umask,
   };

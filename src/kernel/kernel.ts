@@ -15,7 +15,7 @@ import { Stop } from '../vcpu/state.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { MemoryAccount, pageAlignUp, PIE_BASE, STACK_TOP } from './mm.js';
 import { AddressSpace } from './address-space.js';
-import { Creds, Process, Rlimit, Task, TaskState } from './task.js';
+import { copyCreds, Creds, Process, Rlimit, Task, TaskState } from './task.js';
 import { FdTable } from './fdtable.js';
 import { Vfs } from './vfs/vfs.js';
 import type { Dentry } from './vfs/inode.js';
@@ -109,7 +109,7 @@ export class Kernel {
     const cwdDentry = await this.vfs.resolve(this.vfs.root, this.vfs.root, cwd, { followLast: true });
     if (isErrno(cwdDentry)) return `cwd ${cwd}: ${cwdDentry.name}`;
     const vm = new AddressSpace(this.account);
-    const proc = this.newProcess(0, vm, fds, cwdDentry, this.vfs.root, { ...this.config.creds, groups: [...this.config.creds.groups] }, this.config.rlimits.map((r) => ({ ...r })));
+    const proc = this.newProcess(0, vm, fds, cwdDentry, this.vfs.root, copyCreds(this.config.creds), this.config.rlimits.map((r) => ({ ...r })));
     proc.umask = this.config.umask;
     const task = this.newTask(proc, proc.pid);
     const r = await this.execve(task, path, argv, envp);
@@ -188,7 +188,7 @@ export class Kernel {
       fds = parent.fds;
       fds.users++;
     } else fds = parent.fds.fork();
-    const child = this.newProcess(realParent.pid, vm, fds, parent.cwd, parent.root, { ...parent.creds, groups: [...parent.creds.groups] }, parent.rlimits.map((r) => ({ ...r })));
+    const child = this.newProcess(realParent.pid, vm, fds, parent.cwd, parent.root, copyCreds(parent.creds), parent.rlimits.map((r) => ({ ...r })));
     realParent.children.add(child);
     child.umask = parent.umask;
     child.pgid = parent.pgid;

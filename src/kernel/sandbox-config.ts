@@ -58,6 +58,8 @@ export interface SandboxConfig {
   rlimits: { type: string; soft: number; hard: number }[];
   totalMemory: number;
   cpuNum: number;
+  /** The spec's process.capabilities as bit sets (CAP_* numbers); absent: none. */
+  capabilities?: { effective: bigint; permitted: bigint; inheritable: bigint; bounding: bigint; ambient: bigint };
   /** linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 or absent for none. */
   pidsLimit?: number;
   /** Host fds of the application's stdin, stdout, stderr. */

@@ -23,6 +23,23 @@ export interface Creds {
   egid: number;
   sgid: number;
   groups: number[];
+  /** Capability sets, one bit per CAP_* number. */
+  caps: CapSets;
+  /** prctl(PR_SET_KEEPCAPS): keep permitted capabilities when every uid leaves 0. */
+  keepCaps: boolean;
+}
+
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+  bounding: bigint;
+  ambient: bigint;
+}
+
+/** A deep copy (fork, a new init). */
+export function copyCreds(c: Creds): Creds {
+  return { ...c, groups: [...c.groups], caps: { ...c.caps } };
 }
 
 export interface SigAction {

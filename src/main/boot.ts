@@ -19,7 +19,7 @@ import { ContainerManager, ControlServer, ProcessInfo, SignalArg } from './contr
 import { sandboxMounts, type SandboxConfig, type SandboxMount } from '../kernel/sandbox-config.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
-import { applyCapabilities } from './caps.js';
+import { applyCapabilities, capMask } from './caps.js';
 import { execve, prctl, PR_SET_PDEATHSIG } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
@@ -157,6 +157,13 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     totalMemory,
     cpuNum,
     pidsLimit: Math.max(0, spec.linux?.resources?.pids?.limit ?? 0),
+    capabilities: {
+      effective: capMask(proc.capabilities?.effective),
+      permitted: capMask(proc.capabilities?.permitted),
+      inheritable: capMask(proc.capabilities?.inheritable),
+      bounding: capMask(proc.capabilities?.bounding),
+      ambient: capMask(proc.capabilities?.ambient),
+    },
     stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
     console: flags.console === true,
     strace: global.strace,

@@ -5,6 +5,7 @@ import { randomFillSync } from 'node:crypto';
 import * as abi from '../abi.js';
 import { EACCES, EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../errno.js';
 import type { Process } from '../task.js';
+import { capable, CAP_SETPCAP } from '../creds.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
@@ -249,6 +250,19 @@ export function sys_prctl(c: SysCtx): SysResult {
       const r = c.user.copyOut(c.u(1), Buffer.from(c.proc.comm + '\0'));
       return isErrno(r) ? r : 0;
     }
+    case 7: // PR_GET_KEEPCAPS
+      return c.proc.creds.keepCaps ? 1 : 0;
+    case 8: // PR_SET_KEEPCAPS
+      if (c.u(1) > 1) return EINVAL;
+      c.proc.creds.keepCaps = c.u(1) === 1;
+      return 0;
+    case 23: // PR_CAPBSET_READ
+      return c.u(1) > 40 ? EINVAL : Number((c.proc.creds.caps.bounding >> BigInt(c.u(1))) & 1n);
+    case 24: // PR_CAPBSET_DROP
+      if (c.u(1) > 40) return EINVAL;
+      if (!capable(c.proc.creds, CAP_SETPCAP)) return EPERM;
+      c.proc.creds.caps.bounding &= ~(1n << BigInt(c.u(1)));
+      return 0;
     case 38: // PR_SET_NO_NEW_PRIVS
       return c.u(1) === 1 ? 0 : EINVAL;
     case 39: // PR_GET_NO_NEW_PRIVS

@@ -3,6 +3,7 @@
 import * as abi from '../abi.js';
 import { EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH, EPERM, Errno, isErrno } from '../errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
+import { maySignal } from '../creds.js';
 import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO, UNBLOCKABLE } from '../signals.js';
 import { readTimeout } from './time.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
@@ -78,15 +79,19 @@ export function sys_kill(c: SysCtx): SysResult {
   if (sig < 0 || sig > abi.NSIG) return EINVAL;
   const k = c.kernel;
   const info = senderInfo(c, sig, abi.SI_USER);
+  const me = c.proc.creds;
   if (pid > 0) {
     const p = k.processes.get(pid);
     if (!p || !p.alive) return ESRCH;
+    if (!maySignal(me, p.creds)) return EPERM;
     return k.signalProcess(p, info);
   }
-  // 0: our process group; -1: every process we may signal; < -1: group -pid.
-  const targets = [...k.processes.values()].filter((p) => p.alive && (pid === -1 ? p.pid !== 1 || p === c.proc : p.pgid === (pid === 0 ? c.proc.pgid : -pid)));
+  // 0: our process group; -1: every process we may signal but init and the caller; < -1: group -pid.
+  const targets = [...k.processes.values()].filter((p) => p.alive && (pid === -1 ? p.pid !== 1 && p !== c.proc : p.pgid === (pid === 0 ? c.proc.pgid : -pid)));
   if (targets.length === 0) return ESRCH;
-  for (const p of targets) k.signalProcess(p, info);
+  const allowed = targets.filter((p) => maySignal(me, p.creds));
+  if (allowed.length === 0) return EPERM;
+  for (const p of allowed) k.signalProcess(p, info);
   return 0;
 }
 

@@ -18,6 +18,7 @@ import * as time from './time.js';
 import * as children from './children.js';
 import * as futex from './futex.js';
 import * as timer from './timer.js';
+import * as creds from './creds.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -106,6 +107,8 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(83, 'fdatasync', ['fd'], fs.sys_fsync),
   row(88, 'utimensat', ['dirfd', 'str', 'ptr', 'hex'], fs.sys_utimensat),
   row(95, 'waitid', ['int', 'int', 'ptr', 'hex', 'ptr'], children.sys_waitid),
+  row(90, 'capget', ['ptr', 'ptr'], creds.sys_capget),
+  row(91, 'capset', ['ptr', 'ptr'], creds.sys_capset),
   row(93, 'exit', ['int'], proc.sys_exit),
   row(94, 'exit_group', ['int'], proc.sys_exit_group),
   row(96, 'set_tid_address', ['ptr'], proc.sys_set_tid_address),
@@ -135,15 +138,25 @@ export const SYSCALLS: readonly SyscallRow[] = [
   rowNoRestart(137, 'rt_sigtimedwait', ['ptr', 'ptr', 'ptr', 'size'], sig.sys_rt_sigtimedwait),
   row(138, 'rt_sigqueueinfo', ['int', 'signal', 'ptr'], sig.sys_rt_sigqueueinfo),
   row(139, 'rt_sigreturn', [], sig.sys_rt_sigreturn),
+  row(143, 'setregid', ['int', 'int'], creds.sys_setregid),
+  row(144, 'setgid', ['int'], creds.sys_setgid),
+  row(145, 'setreuid', ['int', 'int'], creds.sys_setreuid),
+  row(146, 'setuid', ['int'], creds.sys_setuid),
+  row(147, 'setresuid', ['int', 'int', 'int'], creds.sys_setresuid),
   row(148, 'getresuid', ['ptr', 'ptr', 'ptr'], proc.sys_getresuid),
+  row(149, 'setresgid', ['int', 'int', 'int'], creds.sys_setresgid),
   row(150, 'getresgid', ['ptr', 'ptr', 'ptr'], proc.sys_getresgid),
+  row(151, 'setfsuid', ['int'], creds.sys_setfsuid),
+  row(152, 'setfsgid', ['int'], creds.sys_setfsgid),
   row(153, 'times', ['ptr'], proc.sys_times),
   row(154, 'setpgid', ['int', 'int'], proc.sys_setpgid),
   row(155, 'getpgid', ['int'], proc.sys_getpgid),
   row(156, 'getsid', ['int'], proc.sys_getsid),
   row(157, 'setsid', [], proc.sys_setsid),
   row(158, 'getgroups', ['int', 'ptr'], proc.sys_getgroups),
+  row(159, 'setgroups', ['int', 'ptr'], creds.sys_setgroups),
   row(160, 'uname', ['ptr'], proc.sys_uname),
+  row(161, 'sethostname', ['str', 'int'], creds.sys_sethostname),
   row(163, 'getrlimit', ['int', 'ptr'], proc.sys_getrlimit),
   row(165, 'getrusage', ['int', 'ptr'], proc.sys_getrusage),
   row(166, 'umask', ['oct'], fs.sys_umask),
