@@ -34,15 +34,28 @@ export interface Emitted {
 
 const LIMIT = 4294967296;
 
-function lo(r: number): string { return r === 0 ? '0' : `x[${2 * r}]`; }
-function hi(r: number): string { return r === 0 ? '0' : `x[${2 * r + 1}]`; }
+// Register xi lives in the block's locals xl<i> (low half) and xh<i> (high
+// half); finishBlock() loads them and writes back the ones written.
+function lo(r: number): string { return r === 0 ? '0' : `xl${r}`; }
+function hi(r: number): string { return r === 0 ? '0' : `xh${r}`; }
+
+/** Code that stores the locals of `regs` into x (for a helper that reads x). */
+function spill(...regs: number[]): string {
+  let c = '';
+  for (const r of regs) if (r !== 0) c += `x[${2 * r}]=xl${r};x[${2 * r + 1}]=xh${r};`;
+  return c;
+}
+/** Code that reloads the locals of `r` from x (after a helper wrote it). */
+function reload(r: number): string {
+  return r === 0 ? '' : `xl${r}=x[${2 * r}];xh${r}=x[${2 * r + 1}];`;
+}
 
 /** Write t (low) and u (high) to rd (caller ensures rd != 0). */
-function wr(rd: number): string { return `x[${2 * rd}]=t;x[${2 * rd + 1}]=u;`; }
+function wr(rd: number): string { return `${lo(rd)}=t;${hi(rd)}=u;`; }
 
 /** Write a constant 64-bit value given as signed halves. */
 function wrConst(rd: number, l: number, h: number): string {
-  return `x[${2 * rd}]=${l | 0};x[${2 * rd + 1}]=${h | 0};`;
+  return `${lo(rd)}=${l | 0};${hi(rd)}=${h | 0};`;
 }
 
 /** A 53-bit-safe integer as halves. */
@@ -159,13 +172,13 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
       if (rd === 0) return { code, ends: false };
       const D = 2 * rd;
       switch (op) {
-        case 'lb': code += `t=dv.getInt8(a);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
-        case 'lbu': code += `x[${D}]=dv.getUint8(a);x[${D + 1}]=0;`; break;
-        case 'lh': code += `t=dv.getInt16(a,true);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
-        case 'lhu': code += `x[${D}]=dv.getUint16(a,true);x[${D + 1}]=0;`; break;
-        case 'lw': code += `t=dv.getInt32(a,true);x[${D}]=t;x[${D + 1}]=t>>31;`; break;
-        case 'lwu': code += `x[${D}]=dv.getInt32(a,true);x[${D + 1}]=0;`; break;
-        case 'ld': code += `x[${D}]=dv.getInt32(a,true);x[${D + 1}]=dv.getInt32(a+4,true);`; break;
+        case 'lb': code += `t=dv.getInt8(a);${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
+        case 'lbu': code += `${lo(rd)}=dv.getUint8(a);${hi(rd)}=0;`; break;
+        case 'lh': code += `t=dv.getInt16(a,true);${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
+        case 'lhu': code += `${lo(rd)}=dv.getUint16(a,true);${hi(rd)}=0;`; break;
+        case 'lw': code += `t=dv.getInt32(a,true);${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
+        case 'lwu': code += `${lo(rd)}=dv.getInt32(a,true);${hi(rd)}=0;`; break;
+        case 'ld': code += `${lo(rd)}=dv.getInt32(a,true);${hi(rd)}=dv.getInt32(a+4,true);`; break;
       }
       return { code, ends: false };
     }
@@ -183,12 +196,12 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
 
     case 'addi':
       if (rs1 === 0) return { code: wrConst(rd, imm, immH), ends: false };
-      if (imm === 0) return { code: `x[${2 * rd}]=${aL};x[${2 * rd + 1}]=${aH};`, ends: false };
+      if (imm === 0) return { code: `${lo(rd)}=${aL};${hi(rd)}=${aH};`, ends: false };
       return { code: `t=(${aL}>>>0)+${imm >>> 0};u=(${aH}+${immH}+(t>4294967295?1:0))|0;t=t|0;` + wr(rd), ends: false };
     case 'slti':
-      return { code: `x[${2 * rd}]=(${aH}<${immH}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+      return { code: `${lo(rd)}=(${aH}<${immH}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;${hi(rd)}=0;`, ends: false };
     case 'sltiu':
-      return { code: `x[${2 * rd}]=((${aH}>>>0)<${immH >>> 0}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+      return { code: `${lo(rd)}=((${aH}>>>0)<${immH >>> 0}||(${aH}===${immH}&&(${aL}>>>0)<${imm >>> 0}))?1:0;${hi(rd)}=0;`, ends: false };
     case 'xori':
       return { code: `t=${aL}^${imm};u=${aH}^${immH};` + wr(rd), ends: false };
     case 'ori':
@@ -217,13 +230,13 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
       return { code: code + wr(rd), ends: false };
     }
     case 'addiw':
-      return { code: `t=(${aL}+${imm})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=(${aL}+${imm})|0;${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'slliw':
-      return { code: `t=${aL}<<${imm};x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=${aL}<<${imm};${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'srliw':
-      return { code: `t=(${aL}>>>${imm})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=(${aL}>>>${imm})|0;${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'sraiw':
-      return { code: `t=${aL}>>${imm};x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=${aL}>>${imm};${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
 
     case 'add':
       return { code: `t=(${aL}>>>0)+(${bL}>>>0);u=(${aH}+${bH}+(t>4294967295?1:0))|0;t=t|0;` + wr(rd), ends: false };
@@ -233,9 +246,9 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     case 'or': return { code: `t=${aL}|${bL};u=${aH}|${bH};` + wr(rd), ends: false };
     case 'and': return { code: `t=${aL}&${bL};u=${aH}&${bH};` + wr(rd), ends: false };
     case 'slt':
-      return { code: `x[${2 * rd}]=(${BRANCH.blt(rs1, rs2)})?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+      return { code: `${lo(rd)}=(${BRANCH.blt(rs1, rs2)})?1:0;${hi(rd)}=0;`, ends: false };
     case 'sltu':
-      return { code: `x[${2 * rd}]=(${BRANCH.bltu(rs1, rs2)})?1:0;x[${2 * rd + 1}]=0;`, ends: false };
+      return { code: `${lo(rd)}=(${BRANCH.bltu(rs1, rs2)})?1:0;${hi(rd)}=0;`, ends: false };
     case 'sll':
       return { code: `v=${bL}&63;t=${aL};u=${aH};if(v>=32){u=t<<(v-32);t=0;}else if(v!==0){u=(u<<v)|(t>>>(32-v));t=t<<v;}` + wr(rd), ends: false };
     case 'srl':
@@ -243,15 +256,15 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     case 'sra':
       return { code: `v=${bL}&63;t=${aL};u=${aH};if(v>=32){t=u>>(v-32);u=u>>31;}else if(v!==0){t=(t>>>v)|(u<<(32-v));u=u>>v;}` + wr(rd), ends: false };
     case 'addw':
-      return { code: `t=(${aL}+${bL})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=(${aL}+${bL})|0;${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'subw':
-      return { code: `t=(${aL}-${bL})|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=(${aL}-${bL})|0;${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'sllw':
-      return { code: `t=${aL}<<(${bL}&31);x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=${aL}<<(${bL}&31);${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'srlw':
-      return { code: `t=(${aL}>>>(${bL}&31))|0;x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=(${aL}>>>(${bL}&31))|0;${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'sraw':
-      return { code: `t=${aL}>>(${bL}&31);x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=${aL}>>(${bL}&31);${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
 
     case 'fence':
       return { code: '', ends: false };
@@ -262,7 +275,7 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     case 'ebreak':
       return { code: `return c.trap(5,1,${pc},${kx(k)});`, ends: true };
     case 'csrrw': case 'csrrs': case 'csrrc': case 'csrrwi': case 'csrrsi': case 'csrrci':
-      return { code: `r=c.csr(${CSR_KIND[op]},${i.csr},${rd},${rs1},${imm},${pc},${kx(k)});if(r!==0)return r;`, ends: false };
+      return { code: spill(rs1, rd) + `r=c.csr(${CSR_KIND[op]},${i.csr},${rd},${rs1},${imm},${pc},${kx(k)});` + reload(rd) + 'if(r!==0)return r;', ends: false };
 
     // Floating-point loads and stores move raw bits (no NaN canonicalisation).
     case 'flw':
@@ -274,11 +287,11 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     case 'fsd':
       return { code: addr(i, pc, k, 8, PAGE_W) + `dv.setInt32(a,fb[${2 * rs2}],true);dv.setInt32(a+4,fb[${2 * rs2 + 1}],true);` + smc(8, next, k), ends: false };
     case 'fmv.x.w':
-      return { code: `t=fb[${2 * rs1}];x[${2 * rd}]=t;x[${2 * rd + 1}]=t>>31;`, ends: false };
+      return { code: `t=fb[${2 * rs1}];${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'fmv.w.x':
       return { code: `fb[${2 * rd}]=${aL};fb[${2 * rd + 1}]=-1;`, ends: false };
     case 'fmv.x.d':
-      return { code: `x[${2 * rd}]=fb[${2 * rs1}];x[${2 * rd + 1}]=fb[${2 * rs1 + 1}];`, ends: false };
+      return { code: `${lo(rd)}=fb[${2 * rs1}];${hi(rd)}=fb[${2 * rs1 + 1}];`, ends: false };
     case 'fmv.d.x':
       return { code: `fb[${2 * rd}]=${aL};fb[${2 * rd + 1}]=${aH};`, ends: false };
     case 'fsgnj.d': case 'fsgnjn.d': case 'fsgnjx.d': {
@@ -288,13 +301,14 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     }
   }
 
-  if (op in ALU_CALL) return { code: `A.${ALU_CALL[op]}(x,${rd},${rs1},${rs2});`, ends: false };
+  if (op in ALU_CALL) return { code: spill(rs1, rs2) + `A.${ALU_CALL[op]}(x,${rd},${rs1},${rs2});` + reload(rd), ends: false };
 
   if (op.startsWith('lr.') || op.startsWith('sc.') || op.startsWith('amo')) {
     const [name, w] = op.split('.');
     const n = AMO_OPS.indexOf(name);
     return {
-      code: `r=c.amo(${n},${w === 'd' ? 8 : 4},${rd},${rs1},${rs2},${pc},${kx(k)});if(r!==0){if(r<0){c.npc=${next};return ${ret};}return r;}`,
+      code: spill(rs1, rs2, rd) + `r=c.amo(${n},${w === 'd' ? 8 : 4},${rd},${rs1},${rs2},${pc},${kx(k)});` + reload(rd) +
+        `if(r!==0){if(r<0){c.npc=${next};return ${ret};}return r;}`,
       ends: false,
     };
   }
@@ -305,7 +319,11 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
   const rm = i.rm;
   const [base, fmt] = splitOp(op);
   const D = fmt === 'd';
-  const call = (fn: string, args: string) => ({ code: pre + `F.${fn}(s,${args});`, ends: false });
+  // Helpers that read an integer source (fcvt from int) or write an integer rd
+  // (compares, fclass, fcvt to int) go through x.
+  const intSrc = op.startsWith('fcvt.') && /^fcvt\.[sd]\.[wl]/.test(op) ? rs1 : 0;
+  const intDst = /^(feq|flt|fle|fclass)\./.test(op) || /^fcvt\.[wl]u?\./.test(op) ? rd : 0;
+  const call = (fn: string, args: string) => ({ code: pre + spill(intSrc, intDst) + `F.${fn}(s,${args});` + reload(intDst), ends: false });
   switch (base) {
     case 'fadd': return call(D ? 'faddD' : 'faddS', `${rd},${rs1},${rs2},${rm}`);
     case 'fsub': return call(D ? 'fsubD' : 'fsubS', `${rd},${rs1},${rs2},${rm}`);
@@ -342,4 +360,88 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
 function splitOp(op: string): [string, string] {
   const j = op.lastIndexOf('.');
   return j < 0 ? [op, ''] : [op.slice(0, j), op.slice(j + 1)];
+}
+
+/** Target of a direct jump or branch, or null. */
+function directTarget(i: Insn, pc: number): number | null {
+  return i.op === 'jal' || BRANCH[i.op] !== undefined ? pc + i.imm : null;
+}
+
+/**
+ * The statements of a block: instructions `insns` at `pcs` (consecutive,
+ * ending at `end`), where only the last may end control flow and conditional
+ * branches may sit anywhere. A taken branch or jal whose target is another
+ * instruction of the block jumps there inside the function: the block is
+ * then a region, `for(;;){switch(P){case pc: ...}}` with one case per such
+ * target, N counting the instructions retired by finished segments (a
+ * segment runs from a case label to the next), and every backward jump
+ * returning to the run loop once N reaches `chunk`. Other blocks are
+ * straight-line code with early exits. Retired counts at every exit are
+ * exact.
+ */
+export function compileBlock(insns: Insn[], pcs: number[], end: number, chunk: number): string {
+  const start = pcs[0];
+  const at = new Set(pcs);
+  const labels = new Set<number>();
+  insns.forEach((ins, j) => {
+    const t = directTarget(ins, pcs[j]);
+    if (t !== null && at.has(t)) labels.add(t);
+  });
+  const region = labels.size > 0;
+  inLoop = region;
+  let out = '';
+  let k = 0; // instructions of the current segment before this one
+  let ended = false;
+  for (let j = 0; j < insns.length; j++) {
+    const ins = insns[j], pc = pcs[j];
+    if (region && j > 0 && labels.has(pc)) {
+      if (k > 0) out += `N+=${k};`;
+      out += `case ${pc}:\n`;
+      k = 0;
+    }
+    const t = directTarget(ins, pc);
+    if (t === null) {
+      const e = emit(ins, pc, k, region);
+      out += e.code + '\n';
+      k++;
+      if (e.ends) { ended = true; break; }
+      continue;
+    }
+    inLoop = region;
+    const go = region && labels.has(t)
+      ? `N+=${k + 1};` + (t <= pc ? `if(N>=${chunk}){c.npc=${t};return N<<3;}` : '') + `P=${t};continue;`
+      : `c.npc=${t};return ${retx(k + 1)};`;
+    if (ins.op === 'jal') {
+      if (ins.rd !== 0) { const [l, h] = split(pc + ins.len); out += wrConst(ins.rd, l, h); }
+      out += go + '\n';
+      ended = true;
+      break;
+    }
+    out += `if${branchCondition(ins)}{${go}}\n`;
+    k++;
+  }
+  inLoop = region;
+  if (!ended) out += `c.npc=${end};return ${retx(k)};`;
+  if (!region) return out;
+  return `let N=0,P=${start};\nfor(;;){switch(P){case ${start}:\n${out}}c.npc=P;return N<<3;}`;
+}
+
+/**
+ * The body of a block function from the statements of its instructions:
+ * declares and loads the register locals the statements use, and turns every
+ * `return X;` into a jump to one exit that stores the locals some statement
+ * writes back into x and then returns X (statements never contain `;` inside
+ * a return expression).
+ */
+export function finishBlock(body: string): string {
+  const used = new Set<number>(), written = new Set<number>();
+  for (const m of body.matchAll(/\bx[lh](\d+)(=(?!=))?/g)) {
+    used.add(Number(m[1]));
+    if (m[2] !== undefined) written.add(Number(m[1]));
+  }
+  const regs = [...used].sort((a, b) => a - b);
+  const decl = regs.length === 0 ? '' : 'let ' + regs.map((r) => `xl${r}=x[${2 * r}],xh${r}=x[${2 * r + 1}]`).join(',') + ';\n';
+  if (written.size === 0) return decl + body;
+  const wb = [...written].sort((a, b) => a - b).map((r) => `x[${2 * r}]=xl${r};x[${2 * r + 1}]=xh${r};`).join('');
+  return `${decl}let R=0;\nexit:{\n${body.replace(/\breturn ([^;]*);/g, '{R=$1;break exit;}')}\n}\n${wb}return R;`;
 }

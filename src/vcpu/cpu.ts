@@ -10,8 +10,9 @@
 // - run(budget) returns a Stop: Syscall (ecall; state.pc = ecall + 4),
 //   Fault (this.fault filled; state.pc = the faulting instruction, which had
 //   no effect), Budget (about `budget` instructions retired; it may overshoot
-//   by one block) or Interrupted (interrupt[0] != 0 between blocks; the CPU
-//   never clears it). It never throws for anything the guest does.
+//   by one block, or by up to LOOP_CHUNK for a block looping inside itself)
+//   or Interrupted (interrupt[0] != 0 between blocks; the CPU never clears
+//   it). It never throws for anything the guest does.
 // - Decoded blocks stay valid until invalidateCode() covers them, flushCode()
 //   runs, the guest executes fence.i, or a store by this CPU hits a page
 //   marked PAGE_CODE (self-modifying code; the store's block ends right
@@ -25,7 +26,7 @@
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { branchCondition, emit, ENDS_BLOCK } from './codegen.js';
+import { branchCondition, compileBlock, ENDS_BLOCK, finishBlock } from './codegen.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
 
@@ -40,8 +41,8 @@ export const TIMEBASE_HZ = 10_000_000;
 
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
-/** A loop block returns to the run loop (budget, interrupt) after about this many instructions. */
-const LOOP_CHUNK = 16384;
+/** A block looping inside itself returns to the run loop (budget, interrupt) after about this many instructions. */
+export const LOOP_CHUNK = 16384;
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
@@ -189,7 +190,6 @@ export class Cpu {
     let p = pc, n = 0;
     let body = '';
     const insns: Insn[] = [], pcs: number[] = [];
-    let ended = false;
     const page = Math.floor(pc / PAGE_SIZE);
     if (pc % 2 !== 0) {
       // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
@@ -218,23 +218,13 @@ export class Cpu {
       insns.push(insn); pcs.push(p);
       n++;
       p += insn.len;
-      if (ENDS_BLOCK.has(insn.op)) { ended = true; break; }
+      if (ENDS_BLOCK.has(insn.op) && branchCondition(insn) === null) break;
       if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
     }
-    // A block whose last instruction branches back to its start runs as a
-    // loop inside its function (up to LOOP_CHUNK instructions per call).
-    const last = insns[n - 1];
-    const loop = ended && branchCondition(last) !== null && pcs[n - 1] + last.imm === pc;
-    for (let k = 0; k < (loop ? n - 1 : n); k++) {
-      const e = emit(insns[k], pcs[k], k, loop);
-      body += e.code + '\n';
-      if (e.ends) { ended = true; break; }
-    }
-    if (loop) {
-      body = `let N=0;for(;;){\n${body}if${branchCondition(last)}{N+=${n};if(N<${LOOP_CHUNK})continue;c.npc=${pc};return N<<3;}` +
-        `c.npc=${p};return (N+${n})<<3;}`;
-    } else if (!ended) body += `c.npc=${p};return ${n << 3};`;
-    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${body}};`;
+    // Conditional branches do not end a block: a taken branch leaves it, or
+    // jumps inside it when its target is one of its instructions (loops).
+    body = compileBlock(insns, pcs, p, LOOP_CHUNK);
+    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${finishBlock(body)}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function('c', 'dv', 'pf', 'A', 'F', src) as Factory;
     if (sharedCount >= MAX_SHARED_BLOCKS) {
