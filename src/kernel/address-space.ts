@@ -27,13 +27,31 @@ import type { Errno } from './errno.js';
 
 /** Most scrubbed memories kept for reuse; more processes than this at once allocate fresh ones. */
 const POOL_MAX = 32;
-const pool: { mem: GuestMemory; cpu: Cpu }[] = [];
+/** A memory with what stays attached to it across reuse: this worker's vCPU, its id, its code epoch. */
+interface PooledMemory {
+  mem: GuestMemory;
+  cpu: Cpu;
+  id: number;
+  epoch: Int32Array;
+}
+const pool: PooledMemory[] = [];
+let nextMemId = 1;
 
 export class AddressSpace {
   readonly mem: GuestMemory;
   readonly cpu: Cpu;
   readonly mm: MemoryManager;
   readonly user: UserMemory;
+  /** Names this memory to vCPU workers (stable while the memory is pooled and reused). */
+  readonly memId: number;
+  /**
+   * Bumped whenever code in this memory may have changed under the kernel's
+   * hands (munmap, mprotect, a kernel write to a code page, reuse): vCPU
+   * workers compare it before running a thread and drop their blocks.
+   */
+  readonly codeEpoch: Int32Array;
+  /** Set by the scheduler: stop remote vCPUs running this address space (a code change). */
+  onCodeChange?: () => void;
   /** Processes using this address space (more than one only across vfork). */
   users = 1;
 
@@ -42,7 +60,13 @@ export class AddressSpace {
     this.mem = reused?.mem ?? GuestMemory.create();
     const cpu = reused?.cpu ?? new Cpu(this.mem);
     this.cpu = cpu;
-    const codeChanged = (addr: number, len: number) => cpu.invalidateCode(addr, len);
+    this.memId = reused?.id ?? nextMemId++;
+    this.codeEpoch = reused?.epoch ?? new Int32Array(new SharedArrayBuffer(4));
+    const codeChanged = (addr: number, len: number) => {
+      cpu.invalidateCode(addr, len);
+      Atomics.add(this.codeEpoch, 0, 1);
+      this.onCodeChange?.();
+    };
     this.mm = new MemoryManager(this.mem, account, codeChanged);
     this.user = new UserMemory(this.mem, codeChanged);
   }
@@ -63,6 +87,7 @@ export class AddressSpace {
     if (--this.users > 0) return;
     this.mm.release();
     this.cpu.flushCode();
-    if (pool.length < POOL_MAX) pool.push({ mem: this.mem, cpu: this.cpu });
+    Atomics.add(this.codeEpoch, 0, 1);
+    if (pool.length < POOL_MAX) pool.push({ mem: this.mem, cpu: this.cpu, id: this.memId, epoch: this.codeEpoch });
   }
 }

@@ -25,6 +25,7 @@ import { DefaultAction, defaultAction, encodeSigframe, isIgnored, SigInfo, sigbi
 import { SyscallDispatcher } from './syscalls/dispatch.js';
 import { childStatusValue, exitCode } from './wait.js';
 import { FutexTable, releaseRobustList } from './futex.js';
+import { RemoteVcpu, RemoteStop } from './vcpus.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './logs.js';
 
@@ -32,6 +33,8 @@ import type { KernelLogs } from './logs.js';
 const SLICE_MS = 10;
 /** Instructions per CPU.run() call between checks of the slice deadline. */
 const BUDGET = 200_000;
+/** The same while vCPU workers run threads: the kernel worker looks at their stops between runs. */
+const BUDGET_WITH_REMOTES = 20_000;
 /** Where each process's signal return trampoline lives (one page, r-x). */
 export const SIGRETURN_TRAMPOLINE = STACK_TOP + PAGE_SIZE;
 
@@ -422,6 +425,7 @@ export class Kernel {
     for (const t of proc.threads) {
       proc.deadInstructions += t.instructions;
       t.state = TaskState.Exited;
+      t.remote?.interrupt();
       this.syscalls.abandon(t);
       this.releaseThreadFutexes(t);
     }
@@ -438,6 +442,7 @@ export class Kernel {
     if (proc.pid === 1) {
       for (const p of this.processes.values()) if (p !== proc) this.exitProcess(p, abi.signalStatus(abi.SIGKILL));
       this.initExit?.(status);
+      this.shutdown();
       return;
     }
     this.reparentChildren(proc);
@@ -543,6 +548,7 @@ export class Kernel {
         break;
       }
     }
+    for (const t of proc.threads) t.remote?.interrupt();
     return 0;
   }
 
@@ -557,6 +563,7 @@ export class Kernel {
     task.pending |= sigbit(info.signo);
     this.pendingInfo.set(`${proc.pid}:${info.signo}`, info);
     if (task.state === TaskState.Blocked && (task.sigmask & sigbit(info.signo)) === 0n) this.syscalls.interrupt(task);
+    task.remote?.interrupt();
     return 0;
   }
 
@@ -762,12 +769,106 @@ export class Kernel {
   private runSlice(): void {
     this.loopScheduled = false;
     const until = performance.now() + SLICE_MS;
+    this.pollRemotes();
+    this.feedRemotes();
     while (this.runQueue.length > 0 && performance.now() < until) {
       const task = this.runQueue.shift()!;
       if (task.state !== TaskState.Runnable) continue;
       this.runTask(task, until);
+      this.pollRemotes();
+      this.feedRemotes();
     }
     if (this.runQueue.length > 0) this.kick();
+  }
+
+  // ---- vCPU workers (--cpu-num > 1) ----
+
+  /** vCPU workers, created when more threads are runnable than this worker's vCPU can run. */
+  private readonly remotes: RemoteVcpu[] = [];
+
+  /** Give queued threads to idle vCPU workers, keeping one for this worker's own vCPU. */
+  private feedRemotes(): void {
+    while (this.runQueue.length > 1) {
+      const vcpu = this.idleRemote();
+      if (!vcpu) return;
+      const task = this.runQueue.pop()!;
+      if (task.state !== TaskState.Runnable) continue;
+      this.startRemote(vcpu, task);
+    }
+  }
+
+  private idleRemote(): RemoteVcpu | null {
+    for (const v of this.remotes) if (v.task === null) return v;
+    if (this.remotes.length + 1 >= this.config.cpuNum) return null;
+    const v = new RemoteVcpu(this.remotes.length + 1, (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop));
+    this.remotes.push(v);
+    return v;
+  }
+
+  private startRemote(vcpu: RemoteVcpu, task: Task): void {
+    task.state = TaskState.Running;
+    if (!this.deliverSignals(task) || task.state !== TaskState.Running) return;
+    const vm = task.process.vm;
+    vm.onCodeChange ??= () => {
+      for (const v of this.remotes) if (v.task && v.task.process.vm === vm) v.interrupt();
+    };
+    task.remote = vcpu;
+    vcpu.run(task, vm);
+  }
+
+  /** Collect threads the workers have handed back (cheap when none has). */
+  private pollRemotes(): void {
+    for (const v of this.remotes) v.poll();
+  }
+
+  /** A worker handed `task` back: serve its system call or fault, then let it run on, here or elsewhere. */
+  private remoteStopped(vcpu: RemoteVcpu, task: Task, stop: RemoteStop): void {
+    task.remote = null;
+    task.instructions += stop.instructions;
+    if (task.state === TaskState.Exited) {
+      vcpu.forget(task);
+      this.feedRemotes();
+      return;
+    }
+    switch (stop.stop) {
+      case Stop.Syscall: {
+        const blocked = this.syscalls.dispatch(task);
+        if (blocked || task.state !== TaskState.Running) {
+          if ((task.state as TaskState) === TaskState.Exited) vcpu.forget(task);
+          this.feedRemotes();
+          this.kickIfQueued();
+          return;
+        }
+        break;
+      }
+      case Stop.Fault:
+        this.forceSignal(task, { signo: stop.fault.signal, code: stop.fault.code, addr: stop.fault.addr });
+        break;
+      case Stop.Budget:
+      case Stop.Interrupted:
+        break;
+    }
+    if (task.yieldRequested || (stop.stop === Stop.Budget && this.runQueue.length > 0)) {
+      task.yieldRequested = false;
+      task.state = TaskState.Runnable;
+      this.runQueue.push(task);
+      this.feedRemotes();
+      this.kickIfQueued();
+      return;
+    }
+    this.startRemote(vcpu, task);
+    if (vcpu.task === null) this.feedRemotes();
+    this.kickIfQueued();
+  }
+
+  private kickIfQueued(): void {
+    if (this.runQueue.length > 0) this.kick();
+  }
+
+  /** Stop the vCPU workers (the sandbox is shutting down). */
+  shutdown(): void {
+    for (const v of this.remotes) v.terminate();
+    this.remotes.length = 0;
   }
 
   private runTask(task: Task, until: number): void {
@@ -779,8 +880,16 @@ export class Kernel {
       const cpu = proc.cpu;
       cpu.state = task.regs;
       const before = cpu.instret;
-      const stop = cpu.run(BUDGET);
+      const remotes = this.remotes.length > 0;
+      const stop = cpu.run(remotes ? BUDGET_WITH_REMOTES : BUDGET);
       task.instructions += cpu.instret - before;
+      if (remotes) {
+        // Serve the workers' stops now rather than after this slice; they may end or stop this thread.
+        this.pollRemotes();
+        this.feedRemotes();
+        // Killed while we looked away (a stop is taken at the next signal check).
+        if ((task.state as TaskState) === TaskState.Exited) return;
+      }
       switch (stop) {
         case Stop.Syscall: {
           const blocked = this.syscalls.dispatch(task);

@@ -12,6 +12,7 @@ import type { UserMemory } from './usercopy.js';
 import type { AddressSpace } from './address-space.js';
 import { FdTable } from './fdtable.js';
 import type { GuestTimer } from './timers.js';
+import type { RemoteVcpu } from './vcpus.js';
 import type { Dentry } from './vfs/inode.js';
 import { NSIG } from './abi.js';
 
@@ -92,6 +93,8 @@ export class Task {
   syscallA0hi = 0;
   /** Set when the last system call was interrupted by a signal and may restart. */
   restart: RestartPolicy | null = null;
+  /** The vCPU worker running this thread now (null: none, or the kernel worker's own vCPU). */
+  remote: RemoteVcpu | null = null;
   /** sched_yield: end this thread's turn after the call. */
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */

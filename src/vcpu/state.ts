@@ -15,11 +15,44 @@
 //   and writes it only while the thread is stopped.
 
 export class ThreadState {
-  readonly x = new Int32Array(64);
-  readonly f = new Float64Array(32);
-  readonly fbits = new Int32Array(this.f.buffer);
+  /**
+   * Registers live in a SharedArrayBuffer so the kernel and whichever vCPU
+   * worker runs the thread see the same x and f registers. pc and fcsr are
+   * plain fields (the hot path reads them); storeScalars()/loadScalars()
+   * copy them through `shared` when a thread changes hands.
+   */
+  readonly shared: SharedArrayBuffer;
+  readonly x: Int32Array;
+  readonly f: Float64Array;
+  readonly fbits: Int32Array;
+  private readonly scalars: Float64Array;
   pc = 0;
   fcsr = 0;
+
+  /** Bytes of a thread's shared register file: x (256), f (256), pc and fcsr (16). */
+  static readonly SHARED_BYTES = 528;
+
+  /** A fresh, zeroed register file, or a view of one made elsewhere (another worker's). */
+  constructor(shared?: SharedArrayBuffer) {
+    this.shared = shared ?? new SharedArrayBuffer(ThreadState.SHARED_BYTES);
+    this.x = new Int32Array(this.shared, 0, 64);
+    this.f = new Float64Array(this.shared, 256, 32);
+    this.fbits = new Int32Array(this.shared, 256, 64);
+    this.scalars = new Float64Array(this.shared, 512, 2);
+    if (shared) this.loadScalars();
+  }
+
+  /** Publish pc and fcsr to the shared register file (before another thread reads it). */
+  storeScalars(): void {
+    this.scalars[0] = this.pc;
+    this.scalars[1] = this.fcsr;
+  }
+
+  /** Take pc and fcsr from the shared register file (after another thread ran this one). */
+  loadScalars(): void {
+    this.pc = this.scalars[0];
+    this.fcsr = this.scalars[1];
+  }
 
   /** Register xi as an unsigned number; exact while it is below 2^53. */
   getU(i: number): number {

@@ -89,6 +89,7 @@ const api = {
     };
   },
   async shutdown(): Promise<void> {
+    sandbox?.kernel.shutdown();
     sandbox?.close();
     debugLog.close();
     userLog.close();

@@ -1,0 +1,148 @@
+// The kernel's side of the vCPU workers: which worker runs which guest
+// thread, handing threads over and taking them back (src/vcpu/mailbox.ts has
+// the protocol, src/workers/vcpu-worker.ts the other side).
+//
+// Contract: a thread is on at most one vCPU. While a worker runs it, its
+// Task is Running with `remote` set to that worker, and the kernel touches
+// neither its registers nor its pc until the worker hands it back (then
+// pc/fcsr are re-read from the shared register file). The kernel worker's
+// own vCPU (vCPU 0) stays where single-threaded programs run: system calls
+// there are function calls, while a worker's cost a round trip (measured in
+// src/kernel/README.md).
+
+import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
+import * as path from 'node:path';
+import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
+import type { Stop } from '../vcpu/state.js';
+import type { AddressSpace } from './address-space.js';
+import type { Task } from './task.js';
+
+/** Atomics.waitAsync (V8 has it; this TypeScript lib level does not declare it). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+export interface RemoteStop {
+  stop: Stop;
+  instructions: number;
+  fault: { signal: number; code: number; addr: number };
+}
+
+/**
+ * A pending Atomics.waitAsync does not keep Node's event loop alive: while
+ * any worker runs a thread, a timer handle does.
+ */
+let busy = 0;
+let keepAlive: NodeJS.Timeout | undefined;
+function markBusy(delta: number): void {
+  busy += delta;
+  if (busy > 0 && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
+  if (busy === 0 && keepAlive) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+export class RemoteVcpu {
+  readonly mb: Int32Array;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  /** The thread it runs now, or null when idle. */
+  task: Task | null = null;
+  private readonly knownMemories = new Set<number>();
+  private readonly knownThreads = new Set<Task>();
+  private doneSeq = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly onStop: (vcpu: RemoteVcpu, task: Task, stop: RemoteStop) => void,
+  ) {
+    const sab = new SharedArrayBuffer(MB.WORDS * 4);
+    this.mb = new Int32Array(sab);
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    const data: VcpuWorkerData = { mailbox: sab, port: channel.port2, index };
+    this.worker = new Worker(path.join(__dirname, '..', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    this.worker.unref();
+  }
+
+  /** Hand `task` (of address space `vm`) to this worker. */
+  run(task: Task, vm: AddressSpace): void {
+    if (!this.knownMemories.has(vm.memId)) {
+      this.post({ kind: 'memory', id: vm.memId, shared: vm.mem.share(), epoch: vm.codeEpoch.buffer as SharedArrayBuffer });
+      this.knownMemories.add(vm.memId);
+    }
+    if (!this.knownThreads.has(task)) {
+      this.post({ kind: 'thread', tid: task.tid, regs: task.regs.shared });
+      this.knownThreads.add(task);
+    }
+    this.task = task;
+    markBusy(1);
+    task.regs.storeScalars();
+    this.mb[MB.CMD] = CMD_RUN;
+    this.mb[MB.MEM_ID] = vm.memId;
+    this.mb[MB.TID] = task.tid;
+    Atomics.add(this.mb, MB.CMD_SEQ, 1);
+    Atomics.notify(this.mb, MB.CMD_SEQ);
+    this.awaitStop();
+  }
+
+  /** Ask for the running thread back as soon as possible (between blocks). */
+  interrupt(): void {
+    if (this.task) Atomics.store(this.mb, MB.INTERRUPT, 1);
+  }
+
+  /** A thread that died: the worker may drop its register file. */
+  forget(task: Task): void {
+    if (this.knownThreads.delete(task)) this.post({ kind: 'forget-thread', tid: task.tid });
+  }
+
+  /** Has the worker handed its thread back (not yet collected)? Cheap: one atomic load. */
+  poll(): boolean {
+    if (this.task === null || Atomics.load(this.mb, MB.DONE_SEQ) === this.doneSeq) return false;
+    this.collect();
+    return true;
+  }
+
+  terminate(): void {
+    if (this.task) markBusy(-1);
+    this.task = null;
+    this.mb[MB.CMD] = CMD_QUIT;
+    Atomics.add(this.mb, MB.CMD_SEQ, 1);
+    Atomics.notify(this.mb, MB.CMD_SEQ);
+    void this.worker.terminate();
+  }
+
+  private post(news: VcpuNews): void {
+    this.port.postMessage(news);
+  }
+
+  private awaitStop(): void {
+    const seq = this.doneSeq;
+    const w = waitAsync(this.mb, MB.DONE_SEQ, seq);
+    if (!w.async) {
+      queueMicrotask(() => this.collectIfDone());
+      return;
+    }
+    void w.value.then(() => this.collectIfDone());
+  }
+
+  private collectIfDone(): void {
+    if (this.task !== null && Atomics.load(this.mb, MB.DONE_SEQ) !== this.doneSeq) this.collect();
+  }
+
+  private collect(): void {
+    this.doneSeq = Atomics.load(this.mb, MB.DONE_SEQ);
+    const task = this.task!;
+    this.task = null;
+    markBusy(-1);
+    task.regs.loadScalars();
+    const mb = this.mb;
+    const stop: RemoteStop = {
+      stop: mb[MB.STOP] as Stop,
+      instructions: (mb[MB.INSTRET_LO] >>> 0) + (mb[MB.INSTRET_HI] >>> 0) * 0x100000000,
+      fault: { signal: mb[MB.FAULT_SIGNAL], code: mb[MB.FAULT_CODE], addr: (mb[MB.FAULT_ADDR_LO] >>> 0) + (mb[MB.FAULT_ADDR_HI] >>> 0) * 0x100000000 },
+    };
+    this.onStop(this, task, stop);
+  }
+}

@@ -1,0 +1,101 @@
+// A vCPU worker: runs guest threads handed to it by the kernel worker, one at
+// a time, until each stops (system call, fault, end of slice, interrupt), and
+// hands it back. It holds no kernel state: registers live in the thread's
+// shared register file, memory in the address space's shared memory; what it
+// keeps is its own decoded blocks per address space. See src/vcpu/mailbox.ts
+// for the protocol and src/kernel/vcpus.ts for the kernel's side.
+
+import { performance } from 'node:perf_hooks';
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { Cpu } from '../vcpu/cpu.js';
+import { GuestMemory } from '../vcpu/memory.js';
+import { Stop, ThreadState } from '../vcpu/state.js';
+import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
+
+/** Instructions per Cpu.run() between checks of the slice's end. */
+const BUDGET = 200_000;
+/** Longest a thread runs here before the kernel may give the vCPU to another. */
+const SLICE_MS = 10;
+
+const data = workerData as VcpuWorkerData;
+const mb = new Int32Array(data.mailbox);
+const interrupt = new Int32Array(data.mailbox, MB.INTERRUPT * 4, 1);
+
+interface Space {
+  cpu: Cpu;
+  epoch: Int32Array;
+  seen: number;
+}
+const spaces = new Map<number, Space>();
+const threads = new Map<number, ThreadState>();
+
+function takeNews(): void {
+  for (;;) {
+    const m = receiveMessageOnPort(data.port);
+    if (!m) return;
+    const news = m.message as VcpuNews;
+    switch (news.kind) {
+      case 'memory': {
+        const mem = GuestMemory.attach(news.shared);
+        const epoch = new Int32Array(news.epoch);
+        spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });
+        break;
+      }
+      case 'thread':
+        threads.set(news.tid, new ThreadState(news.regs));
+        break;
+      case 'forget-thread':
+        threads.delete(news.tid);
+        break;
+    }
+  }
+}
+
+function run(space: Space, regs: ThreadState): void {
+  const epoch = Atomics.load(space.epoch, 0);
+  if (epoch !== space.seen) {
+    space.cpu.flushCode();
+    space.seen = epoch;
+  }
+  regs.loadScalars();
+  const cpu = space.cpu;
+  cpu.state = regs;
+  const before = cpu.instret;
+  const until = performance.now() + SLICE_MS;
+  let stop: Stop;
+  for (;;) {
+    stop = cpu.run(BUDGET);
+    if (stop !== Stop.Budget || performance.now() >= until) break;
+  }
+  regs.storeScalars();
+  const n = cpu.instret - before;
+  mb[MB.STOP] = stop;
+  if (stop === Stop.Fault) {
+    mb[MB.FAULT_SIGNAL] = cpu.fault.signal;
+    mb[MB.FAULT_CODE] = cpu.fault.code;
+    mb[MB.FAULT_ADDR_LO] = cpu.fault.addr % 0x100000000;
+    mb[MB.FAULT_ADDR_HI] = Math.floor(cpu.fault.addr / 0x100000000);
+  }
+  mb[MB.INSTRET_LO] = n % 0x100000000;
+  mb[MB.INSTRET_HI] = Math.floor(n / 0x100000000);
+}
+
+let seq = 0;
+for (;;) {
+  Atomics.wait(mb, MB.CMD_SEQ, seq);
+  seq = Atomics.load(mb, MB.CMD_SEQ);
+  takeNews();
+  const cmd = mb[MB.CMD];
+  if (cmd === CMD_QUIT) break;
+  if (cmd === CMD_RUN) {
+    Atomics.store(interrupt, 0, 0);
+    const space = spaces.get(mb[MB.MEM_ID]);
+    const regs = threads.get(mb[MB.TID]);
+    if (!space || !regs) {
+      // The kernel's bug, not the guest's: report it as an interrupted run so the thread goes back.
+      mb[MB.STOP] = Stop.Interrupted;
+    } else run(space, regs);
+  }
+  Atomics.add(mb, MB.DONE_SEQ, 1);
+  Atomics.notify(mb, MB.DONE_SEQ);
+}
