@@ -1,0 +1,151 @@
+// The default rootfs of `tsvisor do`: one static riscv64 busybox and a link
+// for each of its applets. The busybox differential suite
+// (fixtures/busybox) lays out its rootfs with the same function, so that
+// QEMU and the sandbox see the same tree.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** A busybox binary that cannot serve as the rootfs's (not riscv64, no applet table). */
+export class BusyboxError extends Error {}
+
+const EM_RISCV = 0xf3;
+
+/** Throws unless `bin` is a 64-bit little-endian riscv64 ELF executable. */
+export function checkRiscv64Elf(bin: Buffer, what: string): void {
+  if (bin.length < 64 || bin.readUInt32BE(0) !== 0x7f454c46) throw new BusyboxError(`${what}: not an ELF file`);
+  if (bin[4] !== 2 || bin[5] !== 1) throw new BusyboxError(`${what}: not a 64-bit little-endian ELF file`);
+  const machine = bin.readUInt16LE(18);
+  if (machine !== EM_RISCV) throw new BusyboxError(`${what}: an ELF file for machine ${machine}, not riscv64 (${EM_RISCV})`);
+  const type = bin.readUInt16LE(16);
+  if (type !== 2 && type !== 3) throw new BusyboxError(`${what}: not an executable (ELF type ${type})`);
+}
+
+/**
+ * The applet names compiled into a busybox binary, in its own order: busybox
+ * keeps them as one string table of NUL-terminated names, sorted (it
+ * bsearches them), starting with "[" and "[[" in every configuration that
+ * has `test`, and ending with an empty string. This is what `busybox
+ * --list` prints.
+ */
+export function busyboxApplets(bin: Buffer, what = 'busybox'): string[] {
+  const NAME = /^[\x21-\x7e]+$/;
+  for (let at = bin.indexOf('[\0[[\0'); at >= 0; at = bin.indexOf('[\0[[\0', at + 1)) {
+    const names: string[] = [];
+    let off = at;
+    for (;;) {
+      const end = bin.indexOf(0, off);
+      if (end < 0) break;
+      const name = bin.toString('latin1', off, end);
+      if (name === '') break;
+      names.push(name);
+      off = end + 1;
+    }
+    const sorted = names.every((n, i) => NAME.test(n) && !n.includes('/') && (i === 0 || Buffer.compare(Buffer.from(names[i - 1], 'latin1'), Buffer.from(n, 'latin1')) < 0));
+    if (sorted && names.length >= 3 && names.includes('sh')) return names;
+  }
+  throw new BusyboxError(`${what}: no applet table (not a busybox binary, or one without "[" and "sh")`);
+}
+
+/** The guest's PATH in a `tsvisor do` rootfs. */
+export const DO_PATH = '/bin:/sbin:/usr/bin:/usr/sbin';
+
+/** The hostname of a `tsvisor do` sandbox (also /etc/hostname). */
+export const DO_HOSTNAME = 'tsvisor';
+
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n' + 'daemon:x:1:1:daemon:/usr/sbin:/bin/false\n' + 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
+const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
+
+/**
+ * Fills the empty (or absent) directory `rootfs`, modes set explicitly so the
+ * umask does not decide what a guest sees:
+ *
+ *   /bin/busybox               a copy of `busybox`, 0755
+ *   /bin/APPLET -> busybox     one symlink per applet (busybox --install -s)
+ *   /sbin -> bin, /usr/bin -> ../bin, /usr/sbin -> ../bin
+ *                              so every path `busybox --list-full` names works
+ *   /etc/passwd, /etc/group    root, daemon, nobody; /etc/hostname
+ *   /tmp 1777; /proc, /dev (mount points) 0755; /root 0700
+ *
+ * Returns the applets linked.
+ */
+export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME): string[] {
+  const bin = fs.readFileSync(busybox);
+  checkRiscv64Elf(bin, busybox);
+  const applets = busyboxApplets(bin, busybox);
+  const dir = (rel: string, mode: number): void => {
+    const p = path.join(rootfs, rel);
+    fs.mkdirSync(p, { recursive: true });
+    fs.chmodSync(p, mode);
+  };
+  const file = (rel: string, content: string | Buffer, mode: number): void => {
+    const p = path.join(rootfs, rel);
+    fs.writeFileSync(p, content);
+    fs.chmodSync(p, mode);
+  };
+  dir('.', 0o755);
+  for (const d of ['bin', 'etc', 'usr', 'proc', 'dev']) dir(d, 0o755);
+  dir('tmp', 0o1777);
+  dir('root', 0o700);
+  file('bin/busybox', bin, 0o755);
+  for (const a of applets) if (a !== 'busybox') fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  fs.symlinkSync('bin', path.join(rootfs, 'sbin'));
+  fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'bin'));
+  fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'sbin'));
+  file('etc/passwd', PASSWD, 0o644);
+  file('etc/group', GROUP, 0o644);
+  file('etc/hostname', `${hostname}\n`, 0o644);
+  return applets;
+}
+
+/**
+ * Resolves `cmd` the way runc does before exec: a name without "/" is looked
+ * up in each directory of `searchPath` inside `rootfs` (symlinks followed,
+ * absolute ones relative to the rootfs, never out of it); a path is used as
+ * given. Returns the guest path, or undefined when no executable file is found.
+ */
+export function lookPathInRootfs(rootfs: string, cmd: string, searchPath: string): string | undefined {
+  const candidates = cmd.includes('/') ? [cmd.startsWith('/') ? cmd : `/${cmd}`] : searchPath.split(':').filter((d) => d.startsWith('/')).map((d) => path.posix.join(d, cmd));
+  for (const guest of candidates) {
+    const host = resolveInRootfs(rootfs, guest);
+    if (host === undefined) continue;
+    try {
+      const st = fs.statSync(host);
+      if (st.isFile() && st.mode & 0o111) return cmd.includes('/') ? cmd : guest;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+/** The host path of guest path `guest` with every symlink resolved inside `rootfs`; undefined when missing or looping. */
+export function resolveInRootfs(rootfs: string, guest: string): string | undefined {
+  const todo = guest.split('/').filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop(); // ".." at the root stays at the root
+      continue;
+    }
+    const host = path.join(rootfs, ...done, part);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(host);
+    } catch {
+      return undefined;
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > 40) return undefined;
+      const target = fs.readlinkSync(host);
+      if (target.startsWith('/')) done.length = 0;
+      todo.unshift(...target.split('/').filter(Boolean));
+      continue;
+    }
+    done.push(part);
+  }
+  return path.join(rootfs, ...done);
+}

@@ -1,0 +1,108 @@
+// `tsvisor do [--rootfs DIR | --busybox FILE] [flags] [--] CMD ARGS...`: runs
+// one command in a sandbox without a bundle, as runsc's `do` does. Without
+// --rootfs it lays out a fresh default rootfs around Debian's riscv64
+// busybox-static (fetched and verified once into the user cache, see
+// busybox-cache.ts; or the binary given with --busybox) and removes it
+// afterwards; with --rootfs it runs in that directory as it is, writes
+// included. The generated spec: the command resolved in PATH inside the
+// rootfs, cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal
+// when stdin is one, /proc and /dev mounted, no network (a network namespace
+// with no interfaces). It runs through `tsvisor run`'s parent-runtime path
+// (boot, StartRoot, Wait) and exits with the command's status.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FlagDef, FlagValues, parseFlags } from './flags.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions } from './common.js';
+import { defaultSpec } from '../spec/load.js';
+import { run } from './run.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from './busybox-rootfs.js';
+import { cacheDir, ensureBusybox } from './busybox-cache.js';
+import { FetchError, terminalProgress } from './debian-fetch.js';
+
+export const DO_FLAGS: FlagDef[] = [
+  { name: 'rootfs', kind: 'string', usage: 'run in this rootfs directory instead of the default busybox one', default: '' },
+  { name: 'busybox', kind: 'string', usage: "lay out the default rootfs around this riscv64 busybox binary instead of Debian's (fetched once into the cache)", default: '' },
+  { name: 'cwd', kind: 'string', usage: 'working directory of the command, inside the rootfs', default: '/' },
+  { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
+  { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
+];
+export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE] [flags] [--] CMD [ARGS...]';
+
+/** The exit status of a command that is not found, as shells and container runtimes give it. */
+export const NOT_FOUND_STATUS = 127;
+
+export async function doCommand(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+  if (positional.length === 0) throw new Fatal('no command given', true);
+  const given = flags.rootfs as string;
+  const busyboxFile = flags.busybox as string;
+  if (given && busyboxFile) throw new Fatal('--rootfs and --busybox exclude each other', true);
+  const cwd = flags.cwd as string;
+  if (!cwd.startsWith('/')) throw new Fatal(`--cwd must be an absolute path, got "${cwd}"`);
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-do-'));
+  try {
+    let rootfs: string;
+    if (given) {
+      rootfs = path.resolve(given);
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(rootfs);
+      } catch (e) {
+        throw new Fatal(`--rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+      }
+      if (!st.isDirectory()) throw new Fatal(`--rootfs ${rootfs}: not a directory`);
+    } else {
+      rootfs = path.join(work, 'rootfs');
+      await layoutDefaultRootfs(rootfs, busyboxFile);
+    }
+    const program = lookPathInRootfs(rootfs, positional[0], DO_PATH);
+    if (program === undefined) {
+      process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : 'the default rootfs'}\n`);
+      return NOT_FOUND_STATUS;
+    }
+    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true);
+    fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
+    // State under --root when the user gave one; else beside the bundle,
+    // so that `do` needs no writable /var/run.
+    const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
+    const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
+    const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'] }, [cid]);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Lays out the default busybox rootfs at `rootfs`, around `busyboxFile` or the cached Debian binary. */
+async function layoutDefaultRootfs(rootfs: string, busyboxFile: string): Promise<void> {
+  try {
+    let binary = busyboxFile;
+    if (!binary) {
+      const cached = await ensureBusybox({ cache: cacheDir(), progress: (label) => terminalProgress(process.stderr, label) });
+      binary = cached.binary;
+    } else if (!fs.existsSync(binary)) {
+      throw new Fatal(`--busybox ${binary}: no such file`);
+    }
+    layoutBusyboxRootfs(rootfs, binary);
+  } catch (e) {
+    if (e instanceof FetchError || e instanceof BusyboxError) throw new Fatal(`cannot prepare the default rootfs: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The OCI spec `do` runs: runsc spec's defaults, narrowed to what `do` promises. */
+export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean): Record<string, unknown> {
+  const spec = defaultSpec();
+  const proc = spec.process!;
+  proc.args = args;
+  proc.cwd = cwd;
+  proc.terminal = terminal;
+  proc.user = { uid: 0, gid: 0 };
+  proc.env = [`PATH=${DO_PATH}`, ...(terminal ? ['TERM=xterm'] : [])];
+  spec.root = { path: rootfs, readonly: false };
+  spec.hostname = DO_HOSTNAME;
+  spec.mounts = (spec.mounts ?? []).filter((m) => m.destination === '/proc' || m.destination === '/dev');
+  return spec as unknown as Record<string, unknown>;
+}
