@@ -14,6 +14,10 @@
 // - A wait never spins: after a failed attempt it sleeps until the file
 //   announces a change, so a file whose pollEvents() and operations disagree
 //   costs a wake-up per notification, not a busy loop.
+// - No lost wake-ups: between a synchronous attempt that failed and the
+//   subscription there is no turn of the microtask queue (a task woken
+//   meanwhile could change the file and notify nobody); after an attempt that
+//   completed asynchronously, readiness is re-checked before sleeping.
 
 import { performance } from 'node:perf_hooks';
 import { EAGAIN, EINTR, EPIPE, Errno, isErrno } from '../errno.js';
@@ -103,10 +107,10 @@ export function waitUntil(b: Blocker, sources: WaitSource[], ready: () => boolea
   });
 }
 
-/** Wait for `events` (plus POLLERR|POLLHUP) on one file. */
-function waitFile(b: Blocker, f: File, q: WaitQueue, events: number): Promise<Wake> {
+/** Wait for `events` (plus POLLERR|POLLHUP) on one file; `recheck` after an attempt that was not synchronous. */
+function waitFile(b: Blocker, f: File, q: WaitQueue, events: number, recheck: boolean): Promise<Wake> {
   const want = events | POLLERR | POLLHUP;
-  return waitUntil(b, [{ queue: q, mask: want }], () => (f.pollEvents() & want) !== 0, null);
+  return waitUntil(b, [{ queue: q, mask: want }], () => (f.pollEvents() & want) !== 0, null, recheck);
 }
 
 /**
@@ -118,9 +122,12 @@ export function blockingRead<T>(b: Blocker, f: File, op: () => MaybeAsync<T | Er
   const q = f.waitQueue;
   if (r !== EAGAIN || f.nonblocking || !q) return r;
   return (async () => {
+    let wasAsync = false;
     for (;;) {
-      if ((await waitFile(b, f, q, POLLIN)) !== Wake.Ready) return EINTR;
-      const again = await op();
+      if ((await waitFile(b, f, q, POLLIN, wasAsync)) !== Wake.Ready) return EINTR;
+      const attempt = op();
+      wasAsync = attempt instanceof Promise;
+      const again = wasAsync ? await attempt : attempt;
       if (again !== EAGAIN) return again;
     }
   })();
@@ -140,9 +147,12 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
   if (final(first)) return epipe(b, first);
   return (async () => {
     let done = isErrno(first) ? 0 : first;
+    let wasAsync = false;
     for (;;) {
-      if ((await waitFile(b, f, q!, POLLOUT)) !== Wake.Ready) return done > 0 ? done : EINTR;
-      const r = epipe(b, await op(data.subarray(done)));
+      if ((await waitFile(b, f, q!, POLLOUT, wasAsync)) !== Wake.Ready) return done > 0 ? done : EINTR;
+      const attempt = op(data.subarray(done));
+      wasAsync = attempt instanceof Promise;
+      const r = epipe(b, attempt instanceof Promise ? await attempt : attempt);
       if (isErrno(r)) {
         if (r !== EAGAIN) return done > 0 ? done : r;
       } else {
@@ -161,13 +171,15 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
  */
 export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>): MaybeAsync<T | Errno> {
   const first = op();
-  if (first instanceof Promise) return first.then((r) => (r === EAGAIN && !nonblocking ? retry() : epipe(b, r)));
+  if (first instanceof Promise) return first.then((r) => (r === EAGAIN && !nonblocking ? retry(true) : epipe(b, r)));
   if (first !== EAGAIN || nonblocking) return epipe(b, first);
-  return retry();
-  async function retry(): Promise<T | Errno> {
+  return retry(false);
+  async function retry(wasAsync: boolean): Promise<T | Errno> {
     for (;;) {
-      if ((await waitUntil(b, sources, ready, null)) !== Wake.Ready) return EINTR;
-      const r = await op();
+      if ((await waitUntil(b, sources, ready, null, wasAsync)) !== Wake.Ready) return EINTR;
+      const attempt = op();
+      wasAsync = attempt instanceof Promise;
+      const r = wasAsync ? await attempt : attempt;
       if (r !== EAGAIN) return epipe(b, r);
     }
   }

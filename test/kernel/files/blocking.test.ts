@@ -72,6 +72,33 @@ describe('kernel/files/blocking', () => {
     assert.equal(await res, 150000);
   });
 
+  it('no lost wake-up when the reader drains the pipe between a partial write and the writer sleeping', async () => {
+    // The reader runs whenever the writer's write wakes it (a microtask later), in 7000-byte reads.
+    const [r, w] = makePipe(0);
+    const reader = new FakeThread();
+    let got = 0;
+    const readLoop = (async () => {
+      for (;;) {
+        const d = await blockingRead(reader, r, () => r.read(7000));
+        if (isErrno(d) || d.length === 0) return;
+        got += d.length;
+      }
+    })();
+    const writer = new FakeThread();
+    let sent = 0;
+    const writeLoop = (async () => {
+      for (const len of [1, 100, 4096, 4097, 65536, 100000, 513, 100000, 100000]) {
+        const n = await blockingWrite(writer, w, bytes(len), (d) => w.write(d));
+        assert.equal(n, len);
+        sent += len;
+      }
+      void w.unref();
+      await readLoop;
+    })();
+    await Promise.race([writeLoop, settle(3000).then(() => assert.fail(`the pipeline stalled: ${sent} sent, ${got} read`))]);
+    assert.equal(got, sent);
+  });
+
   it('a signal during a partial blocking write returns the count written so far', async () => {
     const [, w] = makePipe(0);
     const t = new FakeThread();
