@@ -46,6 +46,8 @@ const ALL_EVENTS = abi.POLLIN | abi.POLLRDNORM | abi.POLLOUT | abi.POLLWRNORM | 
 export class Pipe {
   readonly wq = new WaitQueue();
   private readonly bufs: PipeBuf[] = [];
+  /** Emptied pages kept for the next writes (a streaming pipe allocates nothing). */
+  private readonly spare: Uint8Array[] = [];
   private maxSlots = PIPE_DEF_SLOTS;
   private bytes = 0;
   readers = 0;
@@ -114,7 +116,10 @@ export class Pipe {
         this.bytes -= b.len;
         b.len = 0;
       }
-      if (b.len === 0) this.bufs.shift();
+      if (b.len === 0) {
+        this.bufs.shift();
+        if (this.spare.length < 4) this.spare.push(b.page);
+      }
       if (packet) break;
     }
     if (consume && wasFull && !this.full) this.wq.notify(abi.POLLOUT | abi.POLLWRNORM);
@@ -135,7 +140,7 @@ export class Pipe {
     }
     while (pos < data.length && !this.full) {
       const n = Math.min(PAGE, data.length - pos);
-      const page = new Uint8Array(PAGE);
+      const page = this.spare.pop() ?? new Uint8Array(PAGE);
       page.set(data.subarray(pos, pos + n));
       this.bufs.push({ page, off: 0, len: n, mergeable: mergeable && !packet });
       pos += n;
