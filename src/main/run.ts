@@ -73,9 +73,29 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   closeFd(ctrlFd);
   fs.closeSync(specFd);
   const childExit = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
+  // Like runc/runsc run: signals sent to this command go to the container's
+  // init once it runs; before that, they end the sandbox (it never started).
+  let started = false;
+  let aborted: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (started) {
+      void UrpcClient.connect(sockPath)
+        .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
+        .catch(() => undefined);
+    } else if (sig !== 'SIGWINCH' && !aborted) {
+      aborted = sig;
+      child.kill('SIGKILL');
+    }
+  };
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, onSignal);
+  const abortedStatus = async () => {
+    await childExit;
+    return 128 + osSignal(aborted!);
+  };
   try {
     if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
     const ready = await readSyncByte(sync[0]);
+    if (aborted) return await abortedStatus();
     if (!ready) {
       await childExit;
       throw new Fatal(`the sandbox died before it was ready (boot exited without writing the start-sync byte)`);
@@ -86,25 +106,21 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     } catch (e) {
       client.close();
       child.kill('SIGKILL');
+      if (aborted) return await abortedStatus();
       await childExit;
       throw new Fatal((e as Error).message);
     }
-    // Like runc/runsc run: signals sent to this command go to the container's init.
-    const forward = (sig: NodeJS.Signals) => {
-      void UrpcClient.connect(sockPath)
-        .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
-        .catch(() => undefined);
-    };
-    for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
-    try {
-      const status = (await client.call('containerManager.Wait', cid)) as number;
+    if (aborted) {
       client.close();
-      await childExit;
-      return exitCodeOf(status);
-    } finally {
-      for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+      return await abortedStatus();
     }
+    started = true;
+    const status = (await client.call('containerManager.Wait', cid)) as number;
+    client.close();
+    await childExit;
+    return exitCodeOf(status);
   } finally {
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, onSignal);
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }

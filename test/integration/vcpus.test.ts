@@ -1,0 +1,48 @@
+// Many vCPUs: multi-threaded fixtures give QEMU's output with --cpu-num 1, 2
+// and 4, and killing the sandbox while threads spin on vCPU workers ends it
+// promptly.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { spawn } from 'node:child_process';
+import { bundleOptionsFor, compareStream, loadCases, loadExpected, makeBundle, removeBundle } from '../util/bundle.js';
+import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
+
+describe('vCPU workers (--cpu-num)', function () {
+  this.timeout(180000);
+  const root = stateRoot();
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread'].includes(c.name));
+
+  for (const cpus of [1, 2, 4]) {
+    for (const c of cases) {
+      it(`${c.name} with --cpu-num ${cpus} prints what QEMU printed`, async () => {
+        const bundle = makeBundle(bundleOptionsFor(c));
+        try {
+          const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, '--cpu-num', String(cpus), `${c.name}-${cpus}`]);
+          const exp = loadExpected(c);
+          assert.equal(r.code, exp.exit, r.stderr.toString());
+          assert.equal(compareStream(c, 'stdout', r.stdout), null);
+        } finally {
+          removeBundle(bundle);
+        }
+      });
+    }
+  }
+
+  it('ends promptly when killed while threads spin on every vCPU', async () => {
+    const bundle = makeBundle({ args: ['/bin/parallel', '4', '100000000'] });
+    try {
+      const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--cpu-num', '4', 'spinning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<number>((resolve) => run.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
+      await new Promise((r) => setTimeout(r, 3000));
+      const t0 = Date.now();
+      run.kill('SIGTERM');
+      assert.equal(await exited, 143);
+      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+});
