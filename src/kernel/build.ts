@@ -8,6 +8,7 @@ import { Vfs } from './vfs/vfs.js';
 import { BackendInode } from './vfs/backend-inode.js';
 import { makeDevfs } from './fs/devfs.js';
 import { makeProcfs } from './fs/procfs.js';
+import { makeSysfs } from './fs/sysfs.js';
 import { ConsoleState, HostStreamFile } from './files/host-stream.js';
 import type { File } from './files/file.js';
 import type { Rlimit } from './task.js';
@@ -74,6 +75,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     // /dev/shm tmpfs unless the spec mounts one; then the spec's mounts in order.
     vfs.mount('/proc', makeProcfs(() => k));
     vfs.mount('/dev', makeDevfs(openTty));
+    vfs.mount('/sys', makeSysfs(cfg.cpuNum));
     const specShm = (cfg.mounts ?? []).some((m) => m.destination === '/dev/shm');
     if (!specShm) vfs.mount('/dev/shm', new Tmpfs(k.account, { mode: 0o1777 }).root);
     for (const m of cfg.mounts ?? []) {

@@ -813,6 +813,7 @@ export class Kernel {
       for (const v of this.remotes) if (v.task && v.task.process.vm === vm) v.interrupt();
     };
     task.remote = vcpu;
+    task.lastCpu = vcpu.index;
     vcpu.run(task, vm);
   }
 
@@ -874,6 +875,7 @@ export class Kernel {
   private runTask(task: Task, until: number): void {
     const proc = task.process;
     task.state = TaskState.Running;
+    task.lastCpu = 0;
     for (;;) {
       if (!this.deliverSignals(task)) return;
       // execve may have replaced the address space (and with it the vCPU's memory).

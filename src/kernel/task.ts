@@ -95,6 +95,10 @@ export class Task {
   restart: RestartPolicy | null = null;
   /** The vCPU worker running this thread now (null: none, or the kernel worker's own vCPU). */
   remote: RemoteVcpu | null = null;
+  /** The vCPU that last ran this thread (getcpu): 0 is the kernel worker's own. */
+  lastCpu = 0;
+  /** sched_setaffinity's mask (bit i: vCPU i); null: every vCPU. Not used for placement. */
+  affinity: Uint8Array | null = null;
   /** sched_yield: end this thread's turn after the call. */
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */

@@ -31,6 +31,17 @@ describe('vCPU workers (--cpu-num)', function () {
     }
   }
 
+  it('the guest sees --cpu-num CPUs (sysconf, get_nprocs, affinity, /sys), and may narrow its affinity', async () => {
+    const bundle = makeBundle({ args: ['/bin/cpus'] });
+    try {
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, '--cpu-num', '3', 'cpus-3']);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.equal(r.stdout.toString(), 'onln 3 conf 3 nprocs 3\naffinity 3\nonline 0-2\nsetaffinity 0, now 1\ngetcpu 0 node 0 cpu valid yes\n');
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
   it('ends promptly when killed while threads spin on every vCPU', async () => {
     const bundle = makeBundle({ args: ['/bin/parallel', '4', '100000000'] });
     try {

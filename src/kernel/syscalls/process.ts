@@ -216,17 +216,59 @@ export function sys_getrandom(c: SysCtx): SysResult {
   return isErrno(r) ? r : len;
 }
 
+/** The thread `pid` names for the affinity calls (0: the caller; else a tid). */
+function affinityTarget(c: SysCtx, pid: number) {
+  if (pid === 0) return c.task;
+  for (const p of c.kernel.processes.values()) for (const t of p.threads) if (t.tid === pid) return t;
+  return undefined;
+}
+
 export function sys_sched_getaffinity(c: SysCtx): SysResult {
-  const pid = c.i32(0);
-  if (pid !== 0 && !c.kernel.processes.get(pid)?.alive) return ESRCH;
+  const t = affinityTarget(c, c.i32(0));
+  if (!t) return ESRCH;
   const size = c.u(1);
   const n = c.kernel.config.cpuNum;
   const bytes = Math.ceil(n / 64) * 8;
   if (size < bytes || size % 8) return EINVAL;
   const mask = new Uint8Array(bytes);
-  for (let i = 0; i < n; i++) mask[i >> 3] |= 1 << (i & 7);
+  for (let i = 0; i < n; i++) if (!t.affinity || (t.affinity[i >> 3] & (1 << (i & 7)))) mask[i >> 3] |= 1 << (i & 7);
   const r = c.user.copyOut(c.u(2), mask);
   return isErrno(r) ? r : bytes;
+}
+
+/** sched_setaffinity: the mask must name at least one vCPU; it is kept and reported, not enforced. */
+export function sys_sched_setaffinity(c: SysCtx): SysResult {
+  const t = affinityTarget(c, c.i32(0));
+  if (!t) return ESRCH;
+  const n = c.kernel.config.cpuNum;
+  const len = Math.min(c.u(1), 1024);
+  const b = c.user.copyIn(c.u(2), len);
+  if (isErrno(b)) return b;
+  const mask = new Uint8Array(Math.ceil(n / 8));
+  let any = false;
+  for (let i = 0; i < n && i >> 3 < b.length; i++) {
+    if (b[i >> 3] & (1 << (i & 7))) {
+      mask[i >> 3] |= 1 << (i & 7);
+      any = true;
+    }
+  }
+  if (!any) return EINVAL;
+  t.affinity = mask;
+  return 0;
+}
+
+/** getcpu(cpu, node): the vCPU running the caller (the kernel worker's is 0) and NUMA node 0. */
+export function sys_getcpu(c: SysCtx): SysResult {
+  const cpu = c.task.lastCpu;
+  if (c.u(0)) {
+    const r = c.user.writeU32(c.u(0), cpu);
+    if (isErrno(r)) return r;
+  }
+  if (c.u(1)) {
+    const r = c.user.writeU32(c.u(1), 0);
+    if (isErrno(r)) return r;
+  }
+  return 0;
 }
 
 export function sys_sched_yield(c: SysCtx): SysResult {

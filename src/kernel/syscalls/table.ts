@@ -11,6 +11,7 @@ import * as fs from './fs.js';
 import * as pipe from './pipe.js';
 import * as poll from './poll.js';
 import * as splice from './splice.js';
+import * as fcntl from './fcntl.js';
 import * as mm from './mm.js';
 import * as proc from './process.js';
 import * as sig from './signal.js';
@@ -74,6 +75,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(45, 'truncate', ['str', 'int'], fs.sys_truncate),
   row(46, 'ftruncate', ['fd', 'int'], fs.sys_ftruncate),
   row(47, 'fallocate', ['fd', 'hex', 'int', 'int'], fs.sys_fallocate),
+  row(32, 'flock', ['fd', 'int'], fcntl.sys_flock),
   row(48, 'faccessat', ['dirfd', 'str', 'int'], (c) => fs.sys_faccessat(c)),
   row(49, 'chdir', ['str'], fs.sys_chdir),
   row(50, 'fchdir', ['fd'], fs.sys_fchdir),
@@ -125,6 +127,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
   row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
   rowNoRestart(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
+  row(122, 'sched_setaffinity', ['int', 'size', 'ptr'], proc.sys_sched_setaffinity),
   row(123, 'sched_getaffinity', ['int', 'size', 'ptr'], proc.sys_sched_getaffinity),
   row(124, 'sched_yield', [], proc.sys_sched_yield),
   row(129, 'kill', ['int', 'signal'], sig.sys_kill),
@@ -161,6 +164,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(165, 'getrusage', ['int', 'ptr'], proc.sys_getrusage),
   row(166, 'umask', ['oct'], fs.sys_umask),
   row(167, 'prctl', ['int', 'hex', 'hex', 'hex', 'hex'], proc.sys_prctl),
+  row(168, 'getcpu', ['ptr', 'ptr', 'ptr'], proc.sys_getcpu),
   row(169, 'gettimeofday', ['ptr', 'ptr'], time.sys_gettimeofday),
   row(172, 'getpid', [], proc.sys_getpid),
   row(173, 'getppid', [], proc.sys_getppid),
