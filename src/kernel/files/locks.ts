@@ -18,6 +18,10 @@
 //   every other owner's lock on overlapping bytes.
 // - F_SETLKW waits (interruptibly) until the range is free; a POSIX wait that
 //   would close a cycle of waiting owners fails with EDEADLK instead.
+// - flock(2) locks live in a table of their own (they never conflict with
+//   fcntl locks, as on Linux): whole-file, owned by the open file description,
+//   released with it; converting one drops the old lock before waiting for
+//   the new, as flock_lock_inode does.
 
 import { EAGAIN, EDEADLK, EINTR, Errno } from '../errno.js';
 import { F_RDLCK, F_UNLCK, F_WRLCK } from '../abi.js';
@@ -50,7 +54,11 @@ class FileLocks {
   readonly wq = new WaitQueue();
 }
 
-const byKey = new WeakMap<object, FileLocks>();
+type LockTable = WeakMap<object, FileLocks>;
+/** fcntl's POSIX and OFD locks. */
+const byKey: LockTable = new WeakMap();
+/** flock(2)'s locks. */
+const flocks: LockTable = new WeakMap();
 /** Which owner each blocked POSIX owner waits for (deadlock detection). */
 const waitsFor = new Map<object, object>();
 
@@ -59,18 +67,18 @@ function keyOf(f: File): object {
   return f.dentry?.inode ?? f;
 }
 
-function locksOf(f: File, create: boolean): FileLocks | undefined {
+function locksOf(f: File, create: boolean, table: LockTable = byKey): FileLocks | undefined {
   const k = keyOf(f);
-  let l = byKey.get(k);
-  if (!l && create) byKey.set(k, (l = new FileLocks()));
+  let l = table.get(k);
+  if (!l && create) table.set(k, (l = new FileLocks()));
   return l;
 }
 
 const overlaps = (a: LockRange, b: LockRange) => a.start <= b.end && b.start <= a.end;
 
 /** The first lock of another owner that conflicts with `want` (posix_test_lock). */
-export function testLock(f: File, want: Omit<Lock, 'pid'>): Conflict {
-  const fl = locksOf(f, false);
+export function testLock(f: File, want: Omit<Lock, 'pid'>, table: LockTable = byKey): Conflict {
+  const fl = locksOf(f, false, table);
   if (!fl) return null;
   return fl.locks.find((l) => l.owner !== want.owner && overlaps(l, want) && (l.type === F_WRLCK || want.type === F_WRLCK)) ?? null;
 }
@@ -79,14 +87,14 @@ export function testLock(f: File, want: Omit<Lock, 'pid'>): Conflict {
  * F_SETLK/F_OFD_SETLK (and F_UNLCK): apply now or fail with EAGAIN. With a
  * Blocker (F_SETLKW), wait for the conflicting locks to go instead.
  */
-export function setLock(f: File, req: Omit<Lock, 'type'> & { type: LockType | typeof F_UNLCK }, b?: Blocker): 0 | Errno | Promise<0 | Errno> {
-  const fl = locksOf(f, true)!;
+export function setLock(f: File, req: Omit<Lock, 'type'> & { type: LockType | typeof F_UNLCK }, b?: Blocker, table: LockTable = byKey): 0 | Errno | Promise<0 | Errno> {
+  const fl = locksOf(f, true, table)!;
   if (req.type === F_UNLCK) {
     replaceRange(fl, req.owner, req, null);
     return 0;
   }
   const want = req as Lock;
-  const conflict = testLock(f, want);
+  const conflict = testLock(f, want, table);
   if (!conflict) {
     replaceRange(fl, want.owner, want, want);
     return 0;
@@ -95,7 +103,7 @@ export function setLock(f: File, req: Omit<Lock, 'type'> & { type: LockType | ty
   if (!want.ofd && wouldDeadlock(want.owner, conflict.owner)) return EDEADLK;
   return (async () => {
     for (;;) {
-      const blocker = testLock(f, want);
+      const blocker = testLock(f, want, table);
       if (!blocker) {
         replaceRange(fl, want.owner, want, want);
         return 0;
@@ -104,7 +112,7 @@ export function setLock(f: File, req: Omit<Lock, 'type'> & { type: LockType | ty
         if (wouldDeadlock(want.owner, blocker.owner)) return EDEADLK;
         waitsFor.set(want.owner, blocker.owner);
       }
-      const w = await waitUntil(b, [{ queue: fl.wq, mask: ~0 }], () => testLock(f, want) === null, null);
+      const w = await waitUntil(b, [{ queue: fl.wq, mask: ~0 }], () => testLock(f, want, table) === null, null);
       waitsFor.delete(want.owner);
       if (w !== Wake.Ready) return EINTR;
     }
@@ -158,8 +166,8 @@ function replaceRange(fl: FileLocks, owner: object, range: LockRange, lock: Lock
 const plus1 = (n: number) => (n === Infinity ? n : n + 1);
 
 /** Drop every lock `owner` holds on `f`'s file (close of an fd; release of an OFD). */
-export function releaseLocks(f: File, owner: object): void {
-  const fl = locksOf(f, false);
+export function releaseLocks(f: File, owner: object, table: LockTable = byKey): void {
+  const fl = locksOf(f, false, table);
   if (!fl || !fl.locks.some((l) => l.owner === owner)) return;
   fl.locks = fl.locks.filter((l) => l.owner !== owner);
   fl.wq.notify(~0);
@@ -181,7 +189,27 @@ export function trackOfd(f: File): void {
 }
 const ofdTracked = new WeakSet<File>();
 
+/**
+ * flock(2): LOCK_SH or LOCK_EX (F_RDLCK/F_WRLCK here) or LOCK_UN (F_UNLCK)
+ * for open file description `f`; EAGAIN (EWOULDBLOCK) when taken and no
+ * Blocker (LOCK_NB), else wait. A conversion drops the old lock first.
+ */
+export function flock(f: File, type: LockType | typeof F_UNLCK, b?: Blocker): 0 | Errno | Promise<0 | Errno> {
+  const whole = { start: 0, end: Infinity, owner: f, ofd: true, pid: -1 };
+  const fl = locksOf(f, true, flocks)!;
+  const held = fl.locks.find((l) => l.owner === f);
+  if (held && held.type === type) return 0;
+  if (!flockTracked.has(f)) {
+    flockTracked.add(f);
+    f.onRelease(() => releaseLocks(f, f, flocks));
+  }
+  if (held) setLock(f, { ...whole, type: F_UNLCK }, undefined, flocks);
+  if (type === F_UNLCK) return 0;
+  return setLock(f, { ...whole, type }, b, flocks);
+}
+const flockTracked = new WeakSet<File>();
+
 /** Locks held on `f`'s file, for /proc/locks and tests. */
-export function locksOn(f: File): readonly Lock[] {
-  return locksOf(f, false)?.locks ?? [];
+export function locksOn(f: File, kind: 'fcntl' | 'flock' = 'fcntl'): readonly Lock[] {
+  return locksOf(f, false, kind === 'flock' ? flocks : byKey)?.locks ?? [];
 }

@@ -1,4 +1,5 @@
-// fcntl's record locks and pipe sizes (sys_fcntl in fs.ts hands these over).
+// fcntl's record locks and pipe sizes (sys_fcntl in fs.ts hands these over),
+// and flock(2).
 //
 // Contract: struct flock is decoded and checked here (Linux's
 // flock_to_posix_lock: l_whence, negative lengths, EINVAL/EBADF), the lock
@@ -8,7 +9,7 @@ import * as abi from '../abi.js';
 import { EBADF, EINVAL, EOVERFLOW, Errno, isErrno } from '../errno.js';
 import type { File } from '../files/file.js';
 import { PipeFile } from '../files/pipe.js';
-import { setLock, testLock, trackOfd, type LockRange } from '../files/locks.js';
+import { flock, setLock, testLock, trackOfd, type LockRange, type LockType } from '../files/locks.js';
 import { taskBlocker } from '../files/blocking.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
@@ -107,4 +108,21 @@ async function lockRange(f: File, whence: number, start: number, len: number): P
     if (s < 0) return EINVAL;
   }
   return { start: s, end };
+}
+
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+/** flock(fd, operation): LOCK_SH, LOCK_EX or LOCK_UN, with LOCK_NB for no waiting. */
+export function sys_flock(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const op = c.i32(1);
+  const kind = op & ~LOCK_NB;
+  const type = kind === LOCK_SH ? abi.F_RDLCK : kind === LOCK_EX ? abi.F_WRLCK : kind === LOCK_UN ? abi.F_UNLCK : -1;
+  if (type < 0) return EINVAL;
+  if (f.flags & abi.O_PATH) return EBADF;
+  return flock(f, type as LockType | typeof abi.F_UNLCK, op & LOCK_NB ? undefined : taskBlocker(c.kernel, c.task));
 }

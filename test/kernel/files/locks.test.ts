@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/kernel/abi.js';
 import { EAGAIN, EDEADLK, EINTR } from '../../../src/kernel/errno.js';
-import { locksOn, releaseLocks, setLock, testLock, trackOfd } from '../../../src/kernel/files/locks.js';
+import { flock, locksOn, releaseLocks, setLock, testLock, trackOfd } from '../../../src/kernel/files/locks.js';
 import { File } from '../../../src/kernel/files/file.js';
 import { makeAttr } from '../../../src/kernel/vfs/attr.js';
 import { FakeThread, settle } from './fake-thread.js';
@@ -105,5 +105,26 @@ describe('kernel/files/locks', () => {
     assert.equal(setLock(f, lock(b, WR, 0, 0), new FakeThread()), EDEADLK);
     setLock(f, { ...lock(b, WR, 10, 10), type: abi.F_UNLCK });
     assert.equal(await aWaits, 0);
+  });
+
+  it('flock: shared or exclusive per open file, apart from fcntl locks; a conversion drops the old lock first; release frees', async () => {
+    const inode = {};
+    const a = new PlainFile(abi.O_RDWR, '/f');
+    const b = new PlainFile(abi.O_RDONLY, '/f');
+    (a as { dentry?: unknown }).dentry = { inode };
+    (b as { dentry?: unknown }).dentry = { inode };
+    assert.equal(flock(a, WR), 0);
+    assert.equal(flock(b, RD), EAGAIN);
+    assert.equal(setLock(b, lock({}, RD, 0, Infinity)), 0, 'fcntl locks do not see flock locks');
+    assert.equal(flock(a, RD), 0);
+    assert.equal(flock(b, RD), 0);
+    assert.equal(flock(a, WR), EAGAIN);
+    assert.equal(locksOn(a, 'flock').filter((l) => l.owner === a).length, 0, 'the failed conversion left no lock');
+    const t = new FakeThread();
+    const waiting = flock(a, WR, t);
+    assert.ok(waiting instanceof Promise);
+    await settle();
+    void b.unref();
+    assert.equal(await waiting, 0);
   });
 });
