@@ -15,6 +15,7 @@ import { EAGAIN, EFAULT, EINTR, EINVAL, ETIMEDOUT, Errno, isErrno } from './errn
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 import type { UserMemory } from './usercopy.js';
+import { Parked } from './syscalls/context.js';
 
 export const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
 const FUTEX_WAITERS = 0x80000000;
@@ -67,37 +68,38 @@ export class FutexTable {
    * otherwise resolves 0 when woken, ETIMEDOUT after `timeoutMs` (undefined:
    * never), EINTR when `onInterrupt`'s callback is called by a signal.
    */
-  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Promise<0 | Errno> {
+  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Parked {
     if (addr % 4 !== 0) return EINVAL;
     if (bitset === 0) return EINVAL;
     const vm = task.process.vm;
     const cur = vm.user.readU32(addr);
     if (isErrno(cur)) return EFAULT;
     if (cur !== expected >>> 0) return EAGAIN;
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const w: Waiter = {
-        task,
-        bitset,
-        addr,
-        wake: () => {
-          clearTimeout(timer);
-          resolve(0);
-        },
-      };
-      this.queue(vm, addr, true)!.push(w);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.drop(vm, w);
-          resolve(ETIMEDOUT);
-        }, Math.max(0, timeoutMs));
-      }
-      onInterrupt(() => {
+    // Woken synchronously (Parked, not a Promise): the waiter can run in its waker's slice.
+    const parked = new Parked();
+    let timer: NodeJS.Timeout | undefined;
+    const w: Waiter = {
+      task,
+      bitset,
+      addr,
+      wake: () => {
         clearTimeout(timer);
+        parked.settle(0);
+      },
+    };
+    this.queue(vm, addr, true)!.push(w);
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
         this.drop(vm, w);
-        resolve(EINTR);
-      });
+        parked.settle(ETIMEDOUT);
+      }, Math.max(0, timeoutMs));
+    }
+    onInterrupt(() => {
+      clearTimeout(timer);
+      this.drop(vm, w);
+      parked.settle(EINTR);
     });
+    return parked;
   }
 
   /** Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number woken. */

@@ -9,6 +9,31 @@ import type { Errno } from '../errno.js';
 export const NORETURN = Symbol('noreturn');
 export type SysResult = number | bigint | Errno | typeof NORETURN;
 
+/**
+ * A blocked call's result, delivered synchronously by whoever produces it
+ * (a futex wake, a timer): unlike a Promise it costs no turn of the event
+ * loop, so the woken thread can run in the same scheduling slice as its
+ * waker. A handler returns one instead of a Promise; settle() once.
+ */
+export class Parked {
+  private done?: (r: SysResult) => void;
+  private result?: SysResult;
+  private settled = false;
+
+  /** The dispatcher's continuation; runs at once if already settled. */
+  bind(done: (r: SysResult) => void): void {
+    this.done = done;
+    if (this.settled) done(this.result!);
+  }
+
+  settle(r: SysResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.result = r;
+    this.done?.(r);
+  }
+}
+
 export class SysCtx {
   readonly proc: Process;
 

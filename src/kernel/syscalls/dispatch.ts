@@ -16,7 +16,7 @@ import type { Kernel } from '../kernel.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../abi.js';
 import { SYSCALLS, SyscallRow, ArgFormat } from './table.js';
-import { SysCtx, NORETURN, SysResult } from './context.js';
+import { SysCtx, NORETURN, Parked, SysResult } from './context.js';
 
 export class SyscallDispatcher {
   private readonly reported = new Set<number>();
@@ -24,6 +24,11 @@ export class SyscallDispatcher {
   private readonly interrupters = new Map<Task, () => void>();
   /** Blocked tasks whose call a signal has cut short (their EINTR may restart). */
   private readonly interrupted = new Set<Task>();
+  /**
+   * The task whose handler is running now, synchronously (null between calls
+   * and when a blocked call resumes): who "current" is for the terminal layer.
+   */
+  current: Task | null = null;
 
   constructor(private readonly kernel: Kernel) {
     for (const row of SYSCALLS) this.table[row.nr] = row;
@@ -39,29 +44,38 @@ export class SyscallDispatcher {
     task.restart = null;
     const ctx = new SysCtx(this.kernel, task);
     const enter = this.kernel.logs.strace ? this.formatEnter(ctx, nr, row) : '';
-    let result: SysResult | Promise<SysResult>;
+    let result: SysResult | Promise<SysResult> | Parked;
     if (!row || !row.handler) {
       this.reportUnsupported(nr, row);
       result = row?.errno ?? ENOSYS;
     } else {
       try {
+        this.current = task;
         result = row.handler(ctx);
       } catch (e) {
         this.kernelBug(task, row, e);
         return true;
+      } finally {
+        this.current = null;
       }
+    }
+    const finish = (r: SysResult) => {
+      this.interrupters.delete(task);
+      const wasInterrupted = this.interrupted.delete(task);
+      if (task.state !== TaskState.Blocked) return;
+      if (r === EINTR && wasInterrupted) task.restart = row?.restart ?? 'sys';
+      this.complete(task, r, enter, row);
+      this.kernel.wake(task);
+    };
+    if (result instanceof Parked) {
+      task.state = TaskState.Blocked;
+      result.bind(finish);
+      return true;
     }
     if (result instanceof Promise) {
       task.state = TaskState.Blocked;
       result.then(
-        (r) => {
-          this.interrupters.delete(task);
-          const wasInterrupted = this.interrupted.delete(task);
-          if (task.state !== TaskState.Blocked) return;
-          if (r === EINTR && wasInterrupted) task.restart = row?.restart ?? 'sys';
-          this.complete(task, r, enter, row);
-          this.kernel.wake(task);
-        },
+        finish,
         (e) => {
           this.interrupters.delete(task);
           this.interrupted.delete(task);

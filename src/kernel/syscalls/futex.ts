@@ -5,7 +5,7 @@ import * as abi from '../abi.js';
 import { EINVAL, ENOSYS, Errno, isErrno } from '../errno.js';
 import { FUTEX_BITSET_MATCH_ANY, wakeOp } from '../futex.js';
 import { readTimeout, clockNowNs } from './time.js';
-import { SysCtx, SysResult } from './context.js';
+import { Parked, SysCtx, SysResult } from './context.js';
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -28,7 +28,7 @@ function timeoutMs(c: SysCtx, addr: number, absoluteClock: number | null): numbe
 }
 
 /** futex(uaddr, op, val, timeout|val2, uaddr2, val3). */
-export function sys_futex(c: SysCtx): SysResult | Promise<SysResult> {
+export function sys_futex(c: SysCtx): SysResult | Parked {
   const addr = c.u(0);
   const opFull = c.i32(1);
   const cmd = opFull & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
@@ -37,7 +37,7 @@ export function sys_futex(c: SysCtx): SysResult | Promise<SysResult> {
   const futexes = c.kernel.futexes;
   const realtime = (opFull & FUTEX_CLOCK_REALTIME) !== 0;
   if (realtime && cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_WAIT) return ENOSYS;
-  const wait = (bitset: number, absolute: boolean): SysResult | Promise<SysResult> => {
+  const wait = (bitset: number, absolute: boolean): SysResult | Parked => {
     const t = timeoutMs(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
     if (isErrno(t)) return t;
     return futexes.wait(c.task, addr, val, bitset, t, (cancel) => c.kernel.syscalls.onInterrupt(c.task, cancel));

@@ -5,7 +5,7 @@
 // the table return ENOSYS. `tsvisor syscalls` lists this table.
 
 import { ENOSYS, EPERM, Errno } from '../errno.js';
-import type { SysCtx, SysResult } from './context.js';
+import type { Parked, SysCtx, SysResult } from './context.js';
 import type { RestartPolicy } from '../task.js';
 import * as fs from './fs.js';
 import * as pipe from './pipe.js';
@@ -27,7 +27,7 @@ export interface SyscallRow {
   nr: number;
   name: string;
   args: ArgFormat[];
-  handler?: (c: SysCtx) => SysResult | Promise<SysResult>;
+  handler?: (c: SysCtx) => SysResult | Promise<SysResult> | Parked;
   /** How to print the result (default decimal). */
   ret?: 'hex';
   /**
