@@ -549,3 +549,143 @@ export function dupCloexec(fd: number): number {
   const F_DUPFD_CLOEXEC = 1030;
   return check(load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3));
 }
+
+// ---- terminals and fd passing (the console: `tsvisor run` with a terminal, --console-socket) ----
+
+interface TermLib {
+  ioctl: (...args: unknown[]) => number;
+  tcgetattr: Fn;
+  tcsetattr: Fn;
+  cfmakeraw: Fn;
+  posixOpenpt: Fn;
+  grantpt: Fn;
+  unlockpt: Fn;
+  ptsnameR: Fn;
+  connect: Fn;
+  sendmsg: Fn;
+}
+
+let termLib: TermLib | undefined;
+
+function loadTerm(): TermLib {
+  if (termLib) return termLib;
+  const c = koffi.load('libc.so.6');
+  const iovec = koffi.struct('tsv_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+  koffi.struct('tsv_msghdr', { msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: koffi.pointer(iovec), msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
+  termLib = {
+    ioctl: c.func('int ioctl(int, unsigned long, ...)'),
+    tcgetattr: c.func('int tcgetattr(int, void *)'),
+    tcsetattr: c.func('int tcsetattr(int, int, void *)'),
+    cfmakeraw: c.func('void cfmakeraw(void *)'),
+    posixOpenpt: c.func('int posix_openpt(int)'),
+    grantpt: c.func('int grantpt(int)'),
+    unlockpt: c.func('int unlockpt(int)'),
+    ptsnameR: c.func('int ptsname_r(int, void *, size_t)'),
+    connect: c.func('int connect(int, void *, uint32_t)'),
+    sendmsg: c.func('long sendmsg(int, const tsv_msghdr *, int)'),
+  } as unknown as TermLib;
+  return termLib;
+}
+
+/** glibc's struct termios is 60 bytes on x86_64 and aarch64; held opaque. */
+const HOST_TERMIOS_SIZE = 64;
+const HOST_TIOCGWINSZ = 0x5413;
+const HOST_TIOCSWINSZ = 0x5414;
+const HOST_TIOCSCTTY = 0x540e;
+export const TCSANOW = 0;
+export const TCSADRAIN = 1;
+
+/** tcgetattr(3): the host terminal's settings (opaque bytes for setTerminalAttr), or a negative errno (ENOTTY: not a terminal). */
+export function getTerminalAttr(fd: number): Buffer | number {
+  const b = Buffer.alloc(HOST_TERMIOS_SIZE);
+  return loadTerm().tcgetattr(fd, b) < 0 ? negErrno() : b;
+}
+
+/** tcsetattr(3) with settings from getTerminalAttr (or rawTerminalAttr). */
+export function setTerminalAttr(fd: number, attr: Buffer, when = TCSANOW): number {
+  return loadTerm().tcsetattr(fd, when, attr) < 0 ? negErrno() : 0;
+}
+
+/** cfmakeraw(3) applied to a copy of `attr`: no echo, no line editing, no signals, no output processing. */
+export function rawTerminalAttr(attr: Buffer): Buffer {
+  const b = Buffer.from(attr);
+  loadTerm().cfmakeraw(b);
+  return b;
+}
+
+/** TIOCGWINSZ: the terminal's rows and columns, or a negative errno. */
+export function terminalSize(fd: number): { rows: number; cols: number } | number {
+  const b = Buffer.alloc(8);
+  if (loadTerm().ioctl(fd, HOST_TIOCGWINSZ, 'void *', b) < 0) return negErrno();
+  return { rows: b.readUInt16LE(0), cols: b.readUInt16LE(2) };
+}
+
+/** TIOCSWINSZ (on a pty master or terminal). */
+export function setTerminalSize(fd: number, rows: number, cols: number): number {
+  const b = Buffer.alloc(8);
+  b.writeUInt16LE(rows, 0);
+  b.writeUInt16LE(cols, 2);
+  return loadTerm().ioctl(fd, HOST_TIOCSWINSZ, 'void *', b) < 0 ? negErrno() : 0;
+}
+
+/** TIOCSCTTY(0): make terminal `fd` the calling session leader's controlling terminal. */
+export function setControllingTerminal(fd: number): number {
+  return loadTerm().ioctl(fd, HOST_TIOCSCTTY, 'int', 0) < 0 ? negErrno() : 0;
+}
+
+const O_RDWR_HOST = 2;
+const O_NOCTTY_HOST = 0o400;
+
+/** A new host pseudo-terminal: the master fd (close-on-exec) and the slave's path, or a negative errno. */
+export function openPty(): { master: number; slavePath: string } | number {
+  const l = loadTerm();
+  const m = l.posixOpenpt(O_RDWR_HOST | O_NOCTTY_HOST | O_CLOEXEC);
+  if (m < 0) return negErrno();
+  const name = Buffer.alloc(128);
+  let e = l.grantpt(m) < 0 || l.unlockpt(m) < 0 ? negErrno() : 0;
+  if (e === 0) e = -l.ptsnameR(m, name, name.length); // ptsname_r returns the errno
+  if (e !== 0) {
+    closeFd(m);
+    return e;
+  }
+  return { master: m, slavePath: name.toString('utf8', 0, name.indexOf(0)) };
+}
+
+/** A unix stream socket connected to `path` (close-on-exec), or a negative errno. */
+export function connectUnixSocket(path: string): number {
+  const name = Buffer.from(path, 'utf8');
+  if (name.length >= 108 || name.includes(0)) return -36;
+  const l = load();
+  const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return negErrno();
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  if (loadTerm().connect(fd, addr, 2 + name.length + 1) < 0) {
+    const e = negErrno();
+    l.close(fd);
+    return e;
+  }
+  return fd;
+}
+
+const SOL_SOCKET_HOST = 1;
+const SCM_RIGHTS = 1;
+
+/**
+ * sendmsg(2) of `data` (at least one byte) with `fd` attached (SCM_RIGHTS):
+ * how runc's --console-socket hands the pty master over. Bytes sent, or a
+ * negative errno.
+ */
+export function sendFd(sock: number, fd: number, data: Buffer): number {
+  if (data.length === 0) return -22;
+  // struct cmsghdr { size_t len; int level; int type; } + one int: CMSG_LEN(4) = 20, CMSG_SPACE(4) = 24.
+  const control = Buffer.alloc(24);
+  control.writeBigUInt64LE(20n, 0);
+  control.writeInt32LE(SOL_SOCKET_HOST, 8);
+  control.writeInt32LE(SCM_RIGHTS, 12);
+  control.writeInt32LE(fd, 16);
+  const msg = { msg_name: null, msg_namelen: 0, msg_iov: { iov_base: data, iov_len: data.length }, msg_iovlen: 1, msg_control: control, msg_controllen: control.length, msg_flags: 0 };
+  const r = Number(loadTerm().sendmsg(sock, msg, 0));
+  return r < 0 ? negErrno() : r;
+}

@@ -263,6 +263,7 @@ export const SIGNAL_NAMES: readonly string[] = [
 // ---- si_code values ----
 export const SI_USER = 0;
 export const SI_TKILL = -6;
+export const SI_KERNEL = 0x80;
 export const SEGV_MAPERR = 1;
 export const SEGV_ACCERR = 2;
 export const ILL_ILLOPC = 1;
@@ -378,6 +379,89 @@ export const FIONCLEX = 0x5450;
 export const TERMIOS = { size: 36, c_iflag: 0, c_oflag: 4, c_cflag: 8, c_lflag: 12, c_line: 16, c_cc: 17 } as const;
 /** struct winsize: four u16. */
 export const WINSIZE = { size: 8, ws_row: 0, ws_col: 2, ws_xpixel: 4, ws_ypixel: 6 } as const;
+export const TCSBRK = 0x5409;
+export const TCXONC = 0x540a;
+export const TCFLSH = 0x540b;
+export const TIOCOUTQ = 0x5411;
+export const TIOCGETD = 0x5424;
+export const TCSBRKP = 0x5425;
+export const TIOCGSID = 0x5429;
+export const TIOCGPTN = 0x80045430;
+export const TIOCSPTLCK = 0x40045431;
+export const TIOCGPTLCK = 0x80045439;
+export const TIOCGPTPEER = 0x5441;
+export const TIOCSTI = 0x5412;
+// tcflush/tcflow arguments
+export const TCIFLUSH = 0;
+export const TCOFLUSH = 1;
+export const TCIOFLUSH = 2;
+export const TCOOFF = 0;
+export const TCOON = 1;
+export const TCIOFF = 2;
+export const TCION = 3;
+// c_cc indices
+export const VINTR = 0;
+export const VQUIT = 1;
+export const VERASE = 2;
+export const VKILL = 3;
+export const VEOF = 4;
+export const VTIME = 5;
+export const VMIN = 6;
+export const VSWTC = 7;
+export const VSTART = 8;
+export const VSTOP = 9;
+export const VSUSP = 10;
+export const VEOL = 11;
+export const VREPRINT = 12;
+export const VDISCARD = 13;
+export const VWERASE = 14;
+export const VLNEXT = 15;
+export const VEOL2 = 16;
+export const NCCS = 19;
+// c_iflag
+export const IGNBRK = 0o1;
+export const BRKINT = 0o2;
+export const IGNPAR = 0o4;
+export const ISTRIP = 0o40;
+export const INLCR = 0o100;
+export const IGNCR = 0o200;
+export const ICRNL = 0o400;
+export const IUCLC = 0o1000;
+export const IXON = 0o2000;
+export const IXANY = 0o4000;
+export const IXOFF = 0o10000;
+export const IMAXBEL = 0o20000;
+export const IUTF8 = 0o40000;
+// c_oflag
+export const OPOST = 0o1;
+export const OLCUC = 0o2;
+export const ONLCR = 0o4;
+export const OCRNL = 0o10;
+export const ONOCR = 0o20;
+export const ONLRET = 0o40;
+export const TABDLY = 0o14000;
+export const XTABS = 0o14000;
+// c_cflag
+export const B38400 = 0o17;
+export const CS8 = 0o60;
+export const CREAD = 0o200;
+export const HUPCL = 0o2000;
+// c_lflag
+export const ISIG = 0o1;
+export const ICANON = 0o2;
+export const ECHO = 0o10;
+export const ECHOE = 0o20;
+export const ECHOK = 0o40;
+export const ECHONL = 0o100;
+export const NOFLSH = 0o200;
+export const TOSTOP = 0o400;
+export const ECHOCTL = 0o1000;
+export const ECHOPRT = 0o2000;
+export const ECHOKE = 0o4000;
+export const FLUSHO = 0o10000;
+export const PENDIN = 0o40000;
+export const IEXTEN = 0o100000;
+export const EXTPROC = 0o200000;
 
 // ---- wait ----
 /** Linux wait status for a normal exit. */

@@ -2,14 +2,16 @@
 // the application's stdio, credentials and limits.
 
 import * as abi from './abi.js';
-import { Errno, ENXIO } from './errno.js';
+import { Errno } from './errno.js';
 import { Kernel, KernelConfig } from './kernel.js';
 import { Vfs } from './vfs/vfs.js';
 import { BackendInode } from './vfs/backend-inode.js';
 import { makeDevfs } from './fs/devfs.js';
 import { makeProcfs } from './fs/procfs.js';
 import { makeSysfs } from './fs/sysfs.js';
-import { ConsoleState, HostStreamFile } from './files/host-stream.js';
+import { HostStreamFile } from './files/host-stream.js';
+import { TtyRegistry } from './tty/registry.js';
+import { kernelJobControl } from './tty/kernel-glue.js';
 import type { File } from './files/file.js';
 import type { Rlimit } from './task.js';
 import type { KernelLogs } from './logs.js';
@@ -39,9 +41,14 @@ function rlimValue(v: number): bigint {
   return v >= 2 ** 63 || v < 0 ? abi.RLIM_INFINITY : BigInt(Math.trunc(v));
 }
 
+/** Init's pid: with --console, init leads the session the console controls. */
+const INIT_PID = 1;
+
 export interface BuiltSandbox {
   kernel: Kernel;
   stdio: File[];
+  /** The terminals (the console's resize comes through here). */
+  ttys: TtyRegistry;
   close(): void;
 }
 
@@ -50,10 +57,20 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
   const vfs = new Vfs(new BackendInode(backend, rootNode));
-  const consoleState = cfg.console ? new ConsoleState() : null;
-  const flagsFor = (i: number) => (cfg.console ? abi.O_RDWR : i === 0 ? abi.O_RDONLY : abi.O_WRONLY);
-  const stdio: File[] = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, flagsFor(i), ['stdin', 'stdout', 'stderr'][i], consoleState));
-  const openTty = (flags: number, path: string): File | Errno => (consoleState ? new HostStreamFile(cfg.stdioFds[0], (flags & abi.O_ACCMODE) | 0, path, consoleState) : ENXIO);
+  // Terminals: with --console, stdio is the console (input from the stdin fd,
+  // output to the stdout fd), init's controlling terminal as a session leader
+  // opening it would make it; without, stdio is the host fds as they are.
+  let k: Kernel | undefined;
+  const ttys = new TtyRegistry(kernelJobControl(() => k!));
+  let stdio: File[];
+  if (cfg.console) {
+    const con = ttys.attachConsole(cfg.stdioFds[0], cfg.stdioFds[1]);
+    if (cfg.consoleSize) con.resize({ rows: cfg.consoleSize.rows, cols: cfg.consoleSize.cols, xpixel: 0, ypixel: 0 });
+    con.tty.acquire(INIT_PID, INIT_PID);
+    stdio = [0, 1, 2].map((i) => ttys.openConsole(abi.O_RDWR | abi.O_NOCTTY, ['stdin', 'stdout', 'stderr'][i]) as File);
+  } else {
+    stdio = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, ['stdin', 'stdout', 'stderr'][i]));
+  }
   const rlimits = defaultRlimits();
   for (const r of cfg.rlimits) {
     const idx = abi.RLIMIT_NAMES.indexOf(r.type);
@@ -68,13 +85,14 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     rlimits,
     umask: cfg.umask,
   };
-  const k = new Kernel(config, vfs, logs, openTty);
+  k = new Kernel(config, vfs, logs, (flags, path) => ttys.openCtty(flags, path));
+  k.onSessionLeaderExit = (sid) => ttys.sessionLeaderExited(sid);
   const backends = [backend];
   try {
     // The kernel's own: /proc, /dev (whatever the spec says it is), and a
     // /dev/shm tmpfs unless the spec mounts one; then the spec's mounts in order.
     vfs.mount('/proc', makeProcfs(() => k));
-    vfs.mount('/dev', makeDevfs(openTty));
+    vfs.mount('/dev', makeDevfs(ttys));
     vfs.mount('/sys', makeSysfs(cfg.cpuNum));
     const specShm = (cfg.mounts ?? []).some((m) => m.destination === '/dev/shm');
     if (!specShm) vfs.mount('/dev/shm', new Tmpfs(k.account, { mode: 0o1777 }).root);
@@ -98,7 +116,9 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
   return {
     kernel: k,
     stdio,
+    ttys,
     close: () => {
+      ttys.console?.close();
       for (const b of backends) b.close();
     },
   };

@@ -90,6 +90,8 @@ export class Kernel {
   private initExit?: (status: number) => void;
   /** Resolves with init's wait status once it has exited. */
   readonly initExited: Promise<number>;
+  /** A session leader died (the terminal layer hangs up its controlling terminal). */
+  onSessionLeaderExit?: (sid: number) => void;
 
   constructor(
     readonly config: KernelConfig,
@@ -438,6 +440,7 @@ export class Kernel {
     proc.vm.release();
     if (--proc.fds.users === 0) void proc.fds.closeAll();
     this.vforkRelease(proc);
+    if (proc.sid === proc.pid) this.onSessionLeaderExit?.(proc.sid);
     this.logs.debug(`process ${proc.pid} exited with wait status ${status}`);
     if (proc.pid === 1) {
       for (const p of this.processes.values()) if (p !== proc) this.exitProcess(p, abi.signalStatus(abi.SIGKILL));
@@ -613,7 +616,7 @@ export class Kernel {
    * Is `pgid` orphaned (POSIX): no member has a parent in the same session
    * but another group? Terminal stop signals to such a group are discarded.
    */
-  private isOrphanedGroup(pgid: number, sid: number): boolean {
+  isOrphanedGroup(pgid: number, sid: number): boolean {
     for (const p of this.processes.values()) {
       if (!p.alive || p.pgid !== pgid) continue;
       const parent = this.processes.get(p.ppid);

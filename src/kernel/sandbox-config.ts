@@ -65,6 +65,8 @@ export interface SandboxConfig {
   /** Host fds of the application's stdin, stdout, stderr. */
   stdioFds: [number, number, number];
   console: boolean;
+  /** With `console`: the host terminal's size at boot (later changes come through the worker's resize). */
+  consoleSize?: { rows: number; cols: number };
   strace: boolean;
   userLogFd: number;
   log: LogOptions;

@@ -20,7 +20,7 @@ import { sandboxMounts, type SandboxConfig, type SandboxMount } from '../kernel/
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { execve, prctl, PR_SET_PDEATHSIG } from '../host/ffi.js';
+import { execve, prctl, PR_SET_PDEATHSIG, setControllingTerminal, terminalSize } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -80,6 +80,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     }
     // 4. The sandbox.
     const cfg = sandboxConfig(global, flags, spec, cid);
+    if (cfg.console) attachConsole(cfg);
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
     let workerDied: ((e: Error) => void) | undefined;
@@ -87,6 +88,12 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     worker.on('error', (e) => workerDied?.(e));
     worker.on('exit', (code) => workerDied?.(new Error(`kernel worker exited (${code})`)));
     workerDeath.catch(() => {});
+    // The host terminal's resizes (SIGWINCH: boot shares run's process group, or leads the session of its pty) reach the guest's console.
+    const onWinch = () => {
+      const size = terminalSize(cfg.stdioFds[0]);
+      if (typeof size !== 'number') void kernel.resize(size.rows, size.cols).catch(() => {});
+    };
+    if (cfg.console) process.on('SIGWINCH', onWinch);
     const sandbox = new SandboxController(cid, kernel);
     const server = await ControlServer.serveFd(flags['controller-fd'] as number, sandbox, {
       debug: (m) => logs.debug.debug(m),
@@ -108,10 +115,24 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     await server.shutdown();
     await kernel.shutdown().catch(() => {});
     await worker.terminate();
+    process.off('SIGWINCH', onWinch);
     return exitCodeOf(status);
   } finally {
     logs.close();
   }
+}
+
+/**
+ * --console: the stdio fds are a host terminal. A session leader without a
+ * controlling terminal (run starts boot so for --console-socket) takes it,
+ * so that the terminal's resizes reach boot as SIGWINCH; the guest's console
+ * starts at the host terminal's size.
+ */
+function attachConsole(cfg: SandboxConfig): void {
+  const fd = cfg.stdioFds[0];
+  setControllingTerminal(fd); // EPERM when not a session leader or already attached: nothing to do
+  const size = terminalSize(fd);
+  if (typeof size !== 'number' && size.rows > 0 && size.cols > 0) cfg.consoleSize = size;
 }
 
 /** A Linux wait status as a shell exit code. */

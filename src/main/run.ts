@@ -12,7 +12,8 @@ import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions } from './common.js';
 import { parseSpec } from '../spec/load.js';
 import { UrpcClient } from './urpc.js';
-import { bindUnixSocket, closeFd, pipe2, O_CLOEXEC } from '../host/ffi.js';
+import * as tty from 'node:tty';
+import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, rawTerminalAttr, sendFd, setTerminalAttr, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
 import { exitCodeOf } from './boot.js';
 
 export const RUN_FLAGS: FlagDef[] = [
@@ -20,6 +21,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'pid-file', kind: 'string', usage: "file to write the sandbox process's pid to", default: '' },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
+  { name: 'console-socket', kind: 'string', usage: "unix socket to send the terminal's pty master to (process.terminal: true)", default: '' },
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 
@@ -35,7 +37,9 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   } catch (e) {
     throw new Fatal(`cannot read ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  parseSpec(text); // fail here, clearly, before launching anything
+  const spec = parseSpec(text); // fail here, clearly, before launching anything
+  const consoleSocket = flags['console-socket'] as string;
+  if (consoleSocket && spec.process?.terminal !== true) throw new Fatal('--console-socket needs process.terminal: true in the spec');
   const stateDir = path.join(global.root, cid);
   fs.mkdirSync(global.root, { recursive: true, mode: 0o711 });
   try {
@@ -50,6 +54,10 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   const sync = pipe2(O_CLOEXEC);
   if (typeof sync === 'number') throw new Fatal(`pipe2: errno ${-sync}`);
   const specFd = fs.openSync(configPath, 'r');
+  // The application's terminal (README.md, "Terminals"): a pty sent to
+  // --console-socket, or this command's own terminal, in raw mode while the
+  // sandbox lives; without a terminal on stdin, plain stdio.
+  const term = spec.process?.terminal === true ? openTerminal(consoleSocket) : null;
   const cli = path.join(__dirname, 'cli.js');
   const bootArgs = [
     ...global.argv,
@@ -59,16 +67,21 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     '--controller-fd=4',
     '--start-sync-fd=5',
     '--stdio-fds=0,1,2',
+    ...(term ? ['--console'] : []),
     ...(flags['cpu-num'] ? [`--cpu-num=${flags['cpu-num']}`] : []),
     ...(flags['total-memory'] ? [`--total-memory=${flags['total-memory']}`] : []),
     cid,
   ];
   // The sandbox must not outlive this command, even if it is SIGKILLed: boot
   // asks for SIGKILL when its parent dies (boot.ts, TSVISOR_DIE_WITH_PARENT).
+  const stdio: (number | 'inherit')[] = term?.slave !== undefined ? [term.slave, term.slave, term.slave] : ['inherit', 'inherit', 'inherit'];
   const child = spawn(process.execPath, [cli, ...bootArgs], {
-    stdio: ['inherit', 'inherit', 'inherit', specFd, ctrlFd, sync[1]],
+    stdio: [...stdio, specFd, ctrlFd, sync[1]],
     env: { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) },
+    // A pty of its own: boot leads a new session and makes the pty its controlling terminal (so resizes reach it as SIGWINCH).
+    detached: term?.slave !== undefined,
   });
+  if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);
   closeFd(ctrlFd);
   fs.closeSync(specFd);
@@ -79,6 +92,8 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   let aborted: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (started) {
+      // With our own terminal, boot (in our process group) gets SIGWINCH itself and resizes the guest's terminal.
+      if (sig === 'SIGWINCH' && term?.own) return;
       void UrpcClient.connect(sockPath)
         .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
         .catch(() => undefined);
@@ -93,6 +108,7 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return 128 + osSignal(aborted!);
   };
   try {
+    term?.makeRaw();
     if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
     const ready = await readSyncByte(sync[0]);
     if (aborted) return await abortedStatus();
@@ -121,8 +137,64 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return exitCodeOf(status);
   } finally {
     for (const sig of FORWARDED_SIGNALS) process.off(sig, onSignal);
+    term?.restore();
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+interface Terminal {
+  /** A pty slave to hand boot as its stdio (closed here once boot has it). */
+  slave?: number;
+  /** This command's own terminal (not a pty sent away). */
+  own: boolean;
+  makeRaw(): void;
+  restore(): void;
+}
+
+/**
+ * process.terminal: true. With a console socket: a new host pty whose master
+ * goes to the socket (SCM_RIGHTS, with the slave's name, as runc sends it)
+ * and whose slave is boot's stdio. Otherwise our own stdin, if it is a
+ * terminal: raw mode from makeRaw() until restore(), which run() calls on
+ * its way out (a normal exit, boot dying, signals: run handles every
+ * signal it forwards) and an 'exit' hook repeats for an uncaught error.
+ * null: no terminal (stdin is not one).
+ */
+function openTerminal(consoleSocket: string): Terminal | null {
+  if (consoleSocket) {
+    const pty = openPty();
+    if (typeof pty === 'number') throw new Fatal(`cannot open a pseudo-terminal: errno ${-pty}`);
+    try {
+      const sock = connectUnixSocket(consoleSocket);
+      if (sock < 0) throw new Fatal(`cannot connect to the console socket ${consoleSocket}: errno ${-sock}`);
+      const sent = sendFd(sock, pty.master, Buffer.from(pty.slavePath));
+      closeFd(sock);
+      if (sent < 0) throw new Fatal(`cannot send the pty master to ${consoleSocket}: errno ${-sent}`);
+      const slave = fs.openSync(pty.slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+      return { slave, own: false, makeRaw: () => {}, restore: () => {} };
+    } finally {
+      closeFd(pty.master);
+    }
+  }
+  if (!tty.isatty(0)) return null;
+  const saved = getTerminalAttr(0);
+  if (typeof saved === 'number') return null;
+  let raw = false;
+  const restore = () => {
+    if (!raw) return;
+    raw = false;
+    setTerminalAttr(0, saved, TCSADRAIN);
+    process.off('exit', restore);
+  };
+  return {
+    own: true,
+    makeRaw: () => {
+      if (raw) return;
+      process.on('exit', restore);
+      raw = setTerminalAttr(0, rawTerminalAttr(saved), TCSADRAIN) === 0;
+    },
+    restore,
+  };
 }
 
 /** Signals `tsvisor run` passes on to the container's init. */

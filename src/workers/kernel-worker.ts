@@ -76,6 +76,11 @@ const api = {
     }
     return hit || all ? null : `no such process ${pid}`;
   },
+  /** The host terminal was resized (--console): the console takes the size, SIGWINCH to its foreground group. */
+  resize(rows: number, cols: number): void {
+    if (sandbox?.ttys.console) sandbox.ttys.console.resize({ rows, cols, xpixel: 0, ypixel: 0 });
+    else cfg.consoleSize = { rows, cols };
+  },
   processes() {
     return sandbox ? sandbox.kernel.processStats() : [];
   },

@@ -12,14 +12,13 @@ import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, O_NONBLOCK, POLLIN, POLL
 import type { WaitQueue } from './waitqueue.js';
 import type { Attr, DirEntry } from '../vfs/backend.js';
 import type { Dentry } from '../vfs/inode.js';
+import type { UserMemory } from '../usercopy.js';
 
 export type MaybeAsync<T> = T | Promise<T>;
 
-/** Terminal state a file may expose (issue 7 grows this into a line discipline). */
+/** A terminal's ioctls (src/kernel/tty): `cmd` and `arg` as the guest passed them, `user` for the argument's memory. */
 export interface TerminalOps {
-  termios(): Uint8Array;
-  setTermios(bytes: Uint8Array): 0 | Errno;
-  winsize(): Uint8Array;
+  ioctl(cmd: number, arg: number, user: UserMemory): MaybeAsync<number | Errno>;
 }
 
 /** What poll reports for a file without a poll method (Linux's DEFAULT_POLLMASK): always ready. */

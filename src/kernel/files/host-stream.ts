@@ -2,12 +2,14 @@
 // the parent runtime donated it (--stdio-fds). Reads never block (EAGAIN when
 // the host fd is empty; the system call layer waits on the file's waitQueue,
 // fed by polling the host fd); writes are synchronous until the host says
-// EAGAIN, then wait for the fd to drain.
+// EAGAIN, then wait for the fd to drain. Not a terminal (ioctls get ENOTTY),
+// even over a host tty: with --console the stdio is the console's line
+// discipline instead (src/kernel/tty/console.ts).
 
 import * as fs from 'node:fs';
 import { EAGAIN, EIO, EPIPE, Errno } from '../errno.js';
-import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT, TERMIOS, WINSIZE } from '../abi.js';
-import { File, type TerminalOps } from './file.js';
+import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../abi.js';
+import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { pollReadable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
@@ -18,7 +20,6 @@ export class HostStreamFile extends File {
     readonly hostFd: number,
     flags: number,
     path: string,
-    private readonly term: TerminalOps | null,
   ) {
     super(flags, path);
   }
@@ -123,10 +124,6 @@ export class HostStreamFile extends File {
       return makeAttr(S_IFIFO | 0o600);
     }
   }
-
-  override terminal(): TerminalOps | Errno {
-    return this.term ?? super.terminal();
-  }
 }
 
 /** The errno of a failed Node fs call, as a guest errno. */
@@ -135,46 +132,4 @@ export function hostErrno(e: NodeJS.ErrnoException): Errno {
   if (e.code === 'EPIPE') return EPIPE;
   if (e.code === 'EAGAIN') return EAGAIN;
   return EIO;
-}
-
-/**
- * A terminal's settings as the kernel keeps them for a --console sandbox
- * (issue 7 replaces this with a line discipline): a cooked-mode termios and
- * an 80x24 window unless told otherwise.
- */
-export class ConsoleState implements TerminalOps {
-  private tio = defaultTermios();
-  private rows = 24;
-  private cols = 80;
-
-  termios(): Uint8Array {
-    return this.tio.slice();
-  }
-  setTermios(bytes: Uint8Array): 0 {
-    this.tio = bytes.slice(0, TERMIOS.size);
-    return 0;
-  }
-  winsize(): Uint8Array {
-    const b = new Uint8Array(WINSIZE.size);
-    const dv = new DataView(b.buffer);
-    dv.setUint16(WINSIZE.ws_row, this.rows, true);
-    dv.setUint16(WINSIZE.ws_col, this.cols, true);
-    return b;
-  }
-  resize(rows: number, cols: number): void {
-    this.rows = rows;
-    this.cols = cols;
-  }
-}
-
-function defaultTermios(): Uint8Array {
-  const b = new Uint8Array(TERMIOS.size);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(TERMIOS.c_iflag, 0o2400 | 0o400 | 0o40000, true); // IXON ICRNL IUTF8
-  dv.setUint32(TERMIOS.c_oflag, 0o1 | 0o4, true); // OPOST ONLCR
-  dv.setUint32(TERMIOS.c_cflag, 0o17 | 0o60 | 0o200, true); // B38400 CS8 CREAD
-  dv.setUint32(TERMIOS.c_lflag, 0o1 | 0o2 | 0o10 | 0o20 | 0o40 | 0o1000 | 0o4000 | 0o100000, true); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-  const cc = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22]; // VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD VWERASE VLNEXT
-  cc.forEach((v, i) => (b[TERMIOS.c_cc + i] = v));
-  return b;
 }

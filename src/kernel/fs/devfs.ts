@@ -1,8 +1,9 @@
 // devfs: the kernel's /dev. Character devices are served here, never by the
-// host: /dev/null, zero, full, random, urandom, and the stdio links.
+// host: /dev/null, zero, full, random, urandom, the stdio links, and the
+// terminals (tty, console, ptmx, pts/) from the tty layer.
 
 import { randomFillSync } from 'node:crypto';
-import { ENOSPC, ENXIO, Errno } from '../errno.js';
+import { ENOSPC, Errno } from '../errno.js';
 import { S_IFCHR } from '../abi.js';
 import { File } from '../files/file.js';
 import { Inode } from '../vfs/inode.js';
@@ -77,35 +78,24 @@ class CharDeviceFile extends File {
   }
 }
 
-/**
- * The /dev directory. `tty` opens the controlling terminal, given by
- * `openTty` (ENXIO when the sandbox has none).
- */
-export function makeDevfs(openTty: (flags: number, path: string) => File | Errno): Inode {
+/** The terminal devices devfs serves (src/kernel/tty/registry.ts). */
+export interface TerminalDevices {
+  /** tty, console, ptmx. */
+  devNodes(): Map<string, Inode>;
+  /** The devpts directory mounted at /dev/pts. */
+  devpts(): Inode;
+}
+
+/** The /dev directory; the terminals' nodes (tty, console, ptmx, pts) come from `ttys`. */
+export function makeDevfs(ttys: TerminalDevices): Inode {
   const entries = new Map<string, Inode>();
   for (const [name, { rdev, dev }] of Object.entries(behaviours)) entries.set(name, new CharDevice(dev, rdev));
-  entries.set('tty', new TtyDevice(openTty));
+  for (const [name, node] of ttys.devNodes()) entries.set(name, node);
   entries.set('fd', new SynthSymlink(() => '/proc/self/fd'));
   entries.set('stdin', new SynthSymlink(() => '/proc/self/fd/0'));
   entries.set('stdout', new SynthSymlink(() => '/proc/self/fd/1'));
   entries.set('stderr', new SynthSymlink(() => '/proc/self/fd/2'));
   entries.set('shm', new SynthDir(() => new Map(), 0o1777));
-  entries.set('pts', new SynthDir(() => new Map(), 0o755));
+  entries.set('pts', ttys.devpts());
   return new SynthDir(() => entries, 0o755);
 }
-
-class TtyDevice extends Inode {
-  readonly type = S_IFCHR;
-  private readonly attr = makeAttr(S_IFCHR | 0o666, { rdev: makedev(5, 0) });
-  constructor(private readonly openTty: (flags: number, path: string) => File | Errno) {
-    super();
-  }
-  getattr(): Attr {
-    return this.attr;
-  }
-  open(flags: number, path: string): File | Errno {
-    const f = this.openTty(flags, path);
-    return f instanceof Errno ? ENXIO : f;
-  }
-}
-

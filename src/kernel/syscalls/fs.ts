@@ -544,7 +544,7 @@ export function sys_fcntl(c: SysCtx): SysResult | Promise<SysResult> {
   }
 }
 
-export function sys_ioctl(c: SysCtx): SysResult {
+export function sys_ioctl(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   const cmd = c.u32(1);
@@ -566,32 +566,10 @@ export function sys_ioctl(c: SysCtx): SysResult {
       return c.user.writeU32(arg, n);
     }
   }
+  // Everything else is a terminal's (src/kernel/tty); other files say ENOTTY.
   const term = f.terminal();
   if (isErrno(term)) return term;
-  switch (cmd) {
-    case abi.TCGETS: {
-      const r = c.user.copyOut(arg, term.termios());
-      return isErrno(r) ? r : 0;
-    }
-    case abi.TCSETS:
-    case abi.TCSETSW:
-    case abi.TCSETSF: {
-      const b = c.user.copyIn(arg, abi.TERMIOS.size);
-      return isErrno(b) ? b : term.setTermios(b);
-    }
-    case abi.TIOCGWINSZ: {
-      const r = c.user.copyOut(arg, term.winsize());
-      return isErrno(r) ? r : 0;
-    }
-    case abi.TIOCGPGRP:
-      return c.user.writeU32(arg, c.proc.pgid);
-    case abi.TIOCSPGRP:
-    case abi.TIOCSWINSZ:
-    case abi.TIOCSCTTY:
-      return 0;
-    default:
-      return ENOTTY;
-  }
+  return term.ioctl(cmd, arg, c.user);
 }
 
 export async function sys_getdents64(c: SysCtx): Promise<SysResult> {
