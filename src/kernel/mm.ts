@@ -6,15 +6,17 @@
 //   dereferences fault). Layout: the executable where it asks (non-PIE) or at
 //   PIE_BASE; brk grows up from its end; the stack ends at STACK_TOP; other
 //   mappings are placed top-down below the stack region.
-// - Mapped pages are accounted against the sandbox-wide MemoryAccount; a
-//   mapping that would pass its limit fails with ENOMEM (the guest can never
-//   use more than --total-memory).
-// - Unmapped pages read as zero when mapped again (munmap zeroes them).
+// - Mapped pages (but PROT_NONE reservations, which cannot be touched) are
+//   accounted against the sandbox-wide MemoryAccount; a mapping or mprotect
+//   that would pass its limit fails with ENOMEM (the guest can never use more
+//   than --total-memory).
+// - Unmapped pages read as zero when mapped again (munmap zeroes the pages
+//   that hold data, and only those: zeroing an untouched page commits it).
 // - Anything that removes or changes executable pages calls `codeChanged`,
 //   so vCPUs drop decoded blocks.
 
 import { EINVAL, ENOMEM, EEXIST, Errno } from './errno.js';
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from './abi.js';
+import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from './abi.js';
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;
@@ -85,16 +87,26 @@ export class MemoryManager {
   }
 
   /**
+   * Bytes charged to the memory account: every mapping but PROT_NONE ones,
+   * which can never be touched (Linux does not account them either; Go and
+   * glibc reserve address space that way).
+   */
+  chargedBytes(): number {
+    return this.vmas.reduce((s, v) => s + charged(v, v.start, v.end), 0);
+  }
+
+  /**
    * Map [start, start+len) with `prot`, replacing whatever was there
    * (MAP_FIXED semantics). start and len are page aligned.
    */
   mapFixed(start: number, len: number, prot: number, name: string): 0 | Errno {
     if (start % PAGE_SIZE || len <= 0 || start + len > GUEST_VA_LIMIT || start < PAGE_SIZE) return start < PAGE_SIZE ? EINVAL : ENOMEM;
     len = pageAlignUp(len);
-    const replaced = this.overlapBytes(start, start + len);
-    if (this.account.used - replaced + len > this.account.limit) return ENOMEM;
+    const replaced = this.overlapCharged(start, start + len);
+    const cost = prot === PROT_NONE ? 0 : len;
+    if (this.account.used - replaced + cost > this.account.limit) return ENOMEM;
     this.carve(start, start + len, true);
-    this.account.charge(len);
+    this.account.charge(cost);
     this.insert({ start, end: start + len, prot, name });
     this.mem.pageFlags.fill(protToFlags(prot), start >>> PAGE_SHIFT, (start + len) >>> PAGE_SHIFT);
     return 0;
@@ -134,6 +146,11 @@ export class MemoryManager {
     if (len === 0) return 0;
     if (!this.isFullyMapped(start, end)) return ENOMEM;
     const pieces = this.vmas.filter((v) => v.end > start && v.start < end);
+    // Pages leaving or entering PROT_NONE change what the account carries.
+    const before = this.overlapCharged(start, end);
+    const after = prot === PROT_NONE ? 0 : end - start;
+    if (after > before && !this.account.charge(after - before)) return ENOMEM;
+    if (after < before) this.account.uncharge(before - after);
     this.carve(start, end, false);
     for (const v of pieces) this.insert({ start: Math.max(v.start, start), end: Math.min(v.end, end), prot, name: v.name });
     this.mem.pageFlags.fill(protToFlags(prot), start >>> PAGE_SHIFT, end >>> PAGE_SHIFT);
@@ -175,9 +192,10 @@ export class MemoryManager {
     return at >= end;
   }
 
-  private overlapBytes(start: number, end: number): number {
+  /** Charged bytes of the mappings within [start, end). */
+  private overlapCharged(start: number, end: number): number {
     let n = 0;
-    for (const v of this.vmas) if (v.end > start && v.start < end) n += Math.min(v.end, end) - Math.max(v.start, start);
+    for (const v of this.vmas) if (v.end > start && v.start < end) n += charged(v, Math.max(v.start, start), Math.min(v.end, end));
     return n;
   }
 
@@ -207,8 +225,8 @@ export class MemoryManager {
         const s = Math.max(v.start, start);
         const e = Math.min(v.end, end);
         this.mem.pageFlags.fill(0, s >>> PAGE_SHIFT, e >>> PAGE_SHIFT);
-        this.mem.u8.fill(0, s, e);
-        this.account.uncharge(e - s);
+        forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+        this.account.uncharge(charged(v, s, e));
         if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
       }
     }
@@ -233,7 +251,7 @@ export class MemoryManager {
    */
   release(): void {
     for (const v of this.vmas) {
-      this.account.uncharge(v.end - v.start);
+      this.account.uncharge(charged(v, v.start, v.end));
       forEachNonZeroPage(this.mem, v.start, v.end, (page) => this.mem.u8.set(ZERO_PAGE, page));
       this.mem.pageFlags.fill(0, v.start >>> PAGE_SHIFT, v.end >>> PAGE_SHIFT);
     }
@@ -248,8 +266,8 @@ export class MemoryManager {
    * heap pages cost nothing. ENOMEM when the copy would pass the memory cap.
    */
   copyInto(child: MemoryManager): 0 | Errno {
-    if (!child.account.charge(this.mappedBytes())) return ENOMEM;
-    child.account.uncharge(this.mappedBytes());
+    if (!child.account.charge(this.chargedBytes())) return ENOMEM;
+    child.account.uncharge(this.chargedBytes());
     for (const v of this.vmas) {
       const r = child.mapFixed(v.start, v.end - v.start, v.prot, v.name);
       if (r !== 0) return r;
@@ -261,6 +279,11 @@ export class MemoryManager {
     child.mmapTop = this.mmapTop;
     return 0;
   }
+}
+
+/** What [s, e) of mapping `v` costs the memory account. */
+function charged(v: Vma, s: number, e: number): number {
+  return v.prot === PROT_NONE ? 0 : e - s;
 }
 
 /** One page of zeros: compared against (memcmp) and copied from, both far faster than JS loops or fill(). */
