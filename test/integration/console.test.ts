@@ -1,0 +1,301 @@
+// The interactive console end to end: `tsvisor run` of a bundle with
+// process.terminal: true, on a real pseudo-terminal (made by python3's pty
+// support: a small proxy below, driven over JSON lines), running Debian's
+// busybox `sh`. What a person at a terminal would see: the prompt, echo,
+// `stty size` following resizes, ^C, ^Z and `fg`, line editing (busybox's
+// own in raw mode, and the kernel's canonical editing under `read`), `tty`,
+// `exit 5` as run's status, and the host terminal's mode restored after.
+// Then the same shell on pipes: commands from stdin, no terminal ioctl.
+
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeSpec, repoRoot } from '../util/bundle.js';
+import { layoutBusyboxRootfs } from '../../src/main/busybox-rootfs.js';
+import { TSVISOR, stateRoot, tsvisor } from './run-util.js';
+
+const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
+
+/**
+ * The pty proxy: makes a pty of ROWSxCOLS, starts argv on its slave as the
+ * leader of a new session with the slave as controlling terminal (as a login
+ * would), and relays. Commands on stdin (JSON lines): {"write": base64},
+ * {"resize": [rows, cols]}, {"mode": true} (reports whether the slave is in
+ * raw mode now). Reports on stdout (JSON lines): {"out": base64},
+ * {"raw": bool}, and at the end {"exit": status, "restored": bool}, where
+ * restored says the slave's termios equals what it was before the start.
+ */
+const PROXY = String.raw`
+import os, sys, json, base64, select, termios, struct, fcntl, subprocess, threading
+rows, cols = int(sys.argv[1]), int(sys.argv[2])
+m, s = os.openpty()
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+before = termios.tcgetattr(s)
+def pre():
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+p = subprocess.Popen(sys.argv[3:], stdin=s, stdout=s, stderr=s, preexec_fn=pre, close_fds=True)
+lock = threading.Lock()
+def say(obj):
+    with lock:
+        sys.stdout.write(json.dumps(obj) + '\n')
+        sys.stdout.flush()
+def commands():
+    for line in sys.stdin:
+        c = json.loads(line)
+        if 'write' in c:
+            os.write(m, base64.b64decode(c['write']))
+        elif 'resize' in c:
+            fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', c['resize'][0], c['resize'][1], 0, 0))
+        elif 'mode' in c:
+            lflag = termios.tcgetattr(s)[3]
+            say({'raw': (lflag & (termios.ICANON | termios.ECHO | termios.ISIG)) == 0})
+threading.Thread(target=commands, daemon=True).start()
+while True:
+    r, _, _ = select.select([m], [], [], 0.1)
+    if r:
+        try:
+            d = os.read(m, 65536)
+        except OSError:
+            d = b''
+        if d:
+            say({'out': base64.b64encode(d).decode()})
+            continue
+    if p.poll() is not None:
+        r, _, _ = select.select([m], [], [], 0.2)
+        if r:
+            try:
+                d = os.read(m, 65536)
+                if d:
+                    say({'out': base64.b64encode(d).decode()})
+                    continue
+            except OSError:
+                pass
+        break
+say({'exit': p.wait(), 'restored': termios.tcgetattr(s) == before})
+`;
+
+interface ProxyEvent {
+  out?: string;
+  raw?: boolean;
+  exit?: number;
+  restored?: boolean;
+}
+
+/** A session on the pty: everything the terminal showed, and ways to type, resize and wait. */
+class PtySession {
+  screen = '';
+  private readonly proc: ChildProcess;
+  private waiters: (() => void)[] = [];
+  private rawReplies: ((raw: boolean) => void)[] = [];
+  ended?: { exit: number; restored: boolean };
+
+  constructor(argv: string[], rows: number, cols: number) {
+    this.proc = spawn('python3', ['-c', PROXY, String(rows), String(cols), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let buf = '';
+    this.proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const ev = JSON.parse(buf.slice(0, nl)) as ProxyEvent;
+        buf = buf.slice(nl + 1);
+        if (ev.out !== undefined) this.screen += Buffer.from(ev.out, 'base64').toString('latin1');
+        if (ev.raw !== undefined) this.rawReplies.shift()?.(ev.raw);
+        if (ev.exit !== undefined) this.ended = { exit: ev.exit, restored: ev.restored === true };
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const w of ws) w();
+      }
+    });
+    this.proc.stdin!.on('error', () => {});
+  }
+
+  type(text: string): void {
+    this.proc.stdin!.write(JSON.stringify({ write: Buffer.from(text, 'latin1').toString('base64') }) + '\n');
+  }
+
+  resize(rows: number, cols: number): void {
+    this.proc.stdin!.write(JSON.stringify({ resize: [rows, cols] }) + '\n');
+  }
+
+  isRaw(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.rawReplies.push(resolve);
+      this.proc.stdin!.write(JSON.stringify({ mode: true }) + '\n');
+    });
+  }
+
+  /** Wait until the screen, from offset `from`, matches `re`; returns the offset after the match. */
+  async expect(re: RegExp, from: number, timeoutMs = 30000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.screen.slice(from));
+      if (m) return from + m.index + m[0].length;
+      if (this.ended || Date.now() > deadline) throw new Error(`no ${re} on the terminal after ${timeoutMs} ms; it shows:\n${JSON.stringify(this.screen.slice(from))}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async exited(timeoutMs = 30000): Promise<{ exit: number; restored: boolean }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error('the sandbox did not exit');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.ended;
+  }
+
+  kill(): void {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+const PROMPT = /\$ (\x1b\[6n)?/;
+
+function busyboxBundle(terminal: boolean): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bundle-'));
+  fs.chmodSync(dir, 0o755);
+  layoutBusyboxRootfs(path.join(dir, 'rootfs'), BUSYBOX);
+  const spec = makeSpec({ args: ['/bin/sh'], env: ['PATH=/bin', 'HOME=/root', 'TERM=dumb', 'PS1=$ '] });
+  (spec.process as { terminal: boolean }).terminal = terminal;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+  return dir;
+}
+
+const havePython = spawnSync('python3', ['-c', 'import pty, termios, fcntl'], { stdio: 'ignore' }).status === 0;
+
+describe('console: tsvisor run on a terminal (process.terminal: true)', function () {
+  this.timeout(240000);
+  const root = stateRoot();
+  const bundle = busyboxBundle(true);
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it('busy box sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, tty, exit status, terminal restored', async function () {
+    if (!havePython) this.skip();
+    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-sh'], 30, 100);
+    try {
+      // The prompt appears.
+      let at = await t.expect(PROMPT, 0, 60000);
+      assert.equal(await t.isRaw(), true, 'the host terminal is in raw mode while the sandbox runs');
+      // A typed command echoes and runs.
+      t.type('echo hello-$((6*7))\r');
+      at = await t.expect(/echo hello-\$\(\(6\*7\)\)\r\n/, at);
+      at = await t.expect(/hello-42\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // The terminal's size, and a resize.
+      t.type('stty size\r');
+      at = await t.expect(/\r\n30 100\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.resize(40, 120);
+      await new Promise((r) => setTimeout(r, 1000));
+      t.type('stty size\r');
+      at = await t.expect(/\r\n40 120\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // ^C interrupts a foreground sleep; the shell lives on.
+      const t0 = Date.now();
+      t.type('sleep 30\r');
+      at = await t.expect(/sleep 30\r\n/, at);
+      await new Promise((r) => setTimeout(r, 1500));
+      t.type('\x03');
+      at = await t.expect(/\^C/, at);
+      at = await t.expect(PROMPT, at);
+      assert.ok(Date.now() - t0 < 20000, 'sleep was cut short');
+      t.type('echo alive-$?\r');
+      at = await t.expect(/alive-130\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // ^Z stops a job; jobs lists it; fg resumes it and it finishes normally.
+      t.type('sleep 3\r');
+      at = await t.expect(/sleep 3\r\n/, at);
+      await new Promise((r) => setTimeout(r, 1000));
+      t.type('\x1a');
+      at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('jobs\r');
+      at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('fg; echo fg-status-$?\r');
+      at = await t.expect(/fg-status-0\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // Line editing: busybox's own (raw mode), and the kernel's canonical mode under `read`.
+      t.type('echo abc\x7f\x7fxy\r');
+      at = await t.expect(/\r\naxy\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('read v; echo "[$v]"\r');
+      at = await t.expect(/echo "\[\$v\]"\r\n/, at);
+      await new Promise((r) => setTimeout(r, 1500)); // until the shell has left its raw mode and `read` waits
+      t.type('one two\x17three\x7f\x7fee\r');
+      // ^W rubs out "two" and DEL two letters, as Linux's n_tty echoes it (ECHOE: backspace, space, backspace).
+      at = await t.expect(/one two(\x08 \x08){3}three(\x08 \x08){2}ee\r\n\[one three\]\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // `tty` names a terminal.
+      t.type('tty\r');
+      at = await t.expect(/\r\n\/dev\/(console|pts\/\d+|tty\d*)\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // exit 5 is run's status; the host terminal is back as it was.
+      t.type('exit 5\r');
+      const end = await t.exited(60000);
+      assert.equal(end.exit, 5);
+      assert.equal(end.restored, true, 'the host terminal mode is restored');
+    } finally {
+      t.kill();
+    }
+  });
+
+  it('restores the host terminal when the guest dies of a signal', async function () {
+    if (!havePython) this.skip();
+    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-kill'], 24, 80);
+    try {
+      await t.expect(PROMPT, 0, 60000);
+      t.type('kill -9 $$\r');
+      const end = await t.exited(60000);
+      assert.equal(end.exit, 137);
+      assert.equal(end.restored, true);
+    } finally {
+      t.kill();
+    }
+  });
+});
+
+describe('console: the same shell without a terminal (pipes)', function () {
+  this.timeout(120000);
+  const root = stateRoot();
+  const bundle = busyboxBundle(true);
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it('reads commands from stdin; terminal ioctls fail with ENOTTY; /dev/tty has no terminal; ptys still work', async () => {
+    const script = [
+      'echo from-stdin',
+      'stty -g; echo stty=$?',
+      'tty; echo tty=$?',
+      'cat /dev/tty; echo devtty=$?',
+      'exec 3<>/dev/ptmx; ls /dev/pts; exec 3>&-',
+      'exit 3',
+      '',
+    ].join('\n');
+    const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'pipes-sh'], Buffer.from(script));
+    const out = r.stdout.toString();
+    const err = r.stderr.toString();
+    assert.equal(r.code, 3, err);
+    assert.match(out, /^from-stdin\n/);
+    assert.match(out, /\nstty=1\n/);
+    assert.match(err, /stty: standard input: (Inappropriate ioctl for device|Not a tty)/);
+    assert.match(out, /\nnot a tty\ntty=1\n/);
+    assert.match(out, /\ndevtty=1\n/);
+    assert.match(err, /\/dev\/tty'?: No such device or address/);
+    assert.match(out, /\n0\nptmx\n/);
+  });
+});
