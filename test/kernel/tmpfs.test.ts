@@ -145,6 +145,18 @@ describe('kernel/fs/tmpfs', () => {
       assert.equal(tight.used, 4096, 'last name and last open file gone: pages back');
     });
 
+    it('a huge sparse file answers SEEK_DATA/SEEK_HOLE and a too-large fallocate at once', async () => {
+      const f = create(root, 'huge');
+      assert.equal(await f.pwrite(Buffer.from('x'), 2 ** 40), 1);
+      assert.equal(await f.lseek(0, abi.SEEK_DATA), 2 ** 40);
+      assert.equal(await f.lseek(0, abi.SEEK_HOLE), 0);
+      assert.equal(await f.lseek(2 ** 40, abi.SEEK_HOLE), 2 ** 40 + 1);
+      const t0 = Date.now();
+      assert.equal(await (f as unknown as { fdAllocate(o: number, l: number): 0 | Errno }).fdAllocate(0, 2 ** 40), ENOSPC);
+      assert.ok(Date.now() - t0 < 1000);
+      assert.equal(account.used, 4096);
+    });
+
     it('nr_inodes bounds the number of files', async () => {
       const few = new Tmpfs(account, { nrInodes: 2 });
       ok(few.root.mkdir('a', 0o755, ROOT));

@@ -656,10 +656,13 @@ export class TmpFile extends TmpInode {
     if (this.sb.readonly) return EROFS;
     const end = offset + len;
     if (end > MAX_FILE_SIZE) return EFBIG;
-    const missing: number[] = [];
-    for (let idx = Math.floor(offset / PAGE); idx * PAGE < end; idx++) if (!this.data.has(idx)) missing.push(idx);
-    if (!this.sb.chargePages(missing.length)) return ENOSPC;
-    for (const idx of missing) this.data.set(idx, new Uint8Array(PAGE));
+    // Count first (over the pages that exist, never over the range: it may be huge), charge, then fill.
+    const first = Math.floor(offset / PAGE);
+    const last = Math.ceil(end / PAGE); // exclusive
+    let present = 0;
+    for (const idx of this.data.keys()) if (idx >= first && idx < last) present++;
+    if (!this.sb.chargePages(last - first - present)) return ENOSPC;
+    for (let idx = first; idx < last; idx++) if (!this.data.has(idx)) this.data.set(idx, new Uint8Array(PAGE));
     if (end > this.bytes) this.bytes = end;
     this.ctime = now();
     return 0;
@@ -668,12 +671,17 @@ export class TmpFile extends TmpInode {
   /** First data byte at or after `offset` (SEEK_DATA) or first hole (SEEK_HOLE); ENXIO past the end. */
   seekData(offset: number, hole: boolean): number | Errno {
     if (offset >= this.bytes) return ENXIO;
-    for (let pos = offset; pos < this.bytes; ) {
-      const idx = Math.floor(pos / PAGE);
-      if (this.data.has(idx) !== hole) return pos;
-      pos = (idx + 1) * PAGE;
+    const start = Math.floor(offset / PAGE);
+    if (hole) {
+      // Walk the run of pages present from here (at most every page there is).
+      let idx = start;
+      while (this.data.has(idx)) idx++;
+      return Math.min(this.bytes, Math.max(offset, idx * PAGE));
     }
-    return hole ? this.bytes : ENXIO;
+    let best = Infinity;
+    for (const idx of this.data.keys()) if (idx >= start && idx < best) best = idx;
+    const pos = Math.max(offset, best * PAGE);
+    return pos < this.bytes ? pos : ENXIO;
   }
 }
 
