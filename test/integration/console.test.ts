@@ -181,7 +181,7 @@ describe('console: tsvisor run on a terminal (process.terminal: true)', function
     fs.rmSync(bundle, { recursive: true, force: true });
   });
 
-  it('busy box sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, tty, exit status, terminal restored', async function () {
+  it('busybox sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, background jobs, less and vi, tty, exit status, terminal restored', async function () {
     if (!havePython) this.skip();
     const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-sh'], 30, 100);
     try {
@@ -237,6 +237,40 @@ describe('console: tsvisor run on a terminal (process.terminal: true)', function
       t.type('one two\x17three\x7f\x7fee\r');
       // ^W rubs out "two" and DEL two letters, as Linux's n_tty echoes it (ECHOE: backspace, space, backspace).
       at = await t.expect(/one two(\x08 \x08){3}three(\x08 \x08){2}ee\r\n\[one three\]\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // Background jobs: a read from the terminal stops the job (SIGTTIN); with tostop, so does a write (SIGTTOU).
+      t.type('cat &\r');
+      at = await t.expect(PROMPT, at);
+      await new Promise((r) => setTimeout(r, 1500));
+      t.type('jobs\r');
+      at = await t.expect(/\[1\]\+\s+Stopped \(tty input\)\s+cat\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('kill -9 %1; stty tostop; echo bg-out &\r');
+      at = await t.expect(PROMPT, at);
+      await new Promise((r) => setTimeout(r, 1500));
+      t.type('jobs\r');
+      at = await t.expect(/Stopped \(tty output\)\s+echo bg-out\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('fg; stty -tostop\r');
+      at = await t.expect(/\r\nbg-out\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      // Full-screen programs: a pipeline into less (its own process group in the foreground), vi writing a file.
+      t.type('echo paged-text | less\r');
+      at = await t.expect(/paged-text/, at);
+      await new Promise((r) => setTimeout(r, 500));
+      t.type('q');
+      at = await t.expect(PROMPT, at);
+      t.type('vi /tmp/f\r');
+      at = await t.expect(/\/tmp\/f/, at);
+      await new Promise((r) => setTimeout(r, 1000));
+      // Typed as a person would: vi takes bytes right after ESC as part of an escape sequence.
+      for (const keys of ['iwritten by vi', '\x1b', ':wq\r']) {
+        t.type(keys);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      at = await t.expect(PROMPT, at);
+      t.type('cat /tmp/f\r');
+      at = await t.expect(/\r\nwritten by vi\r\n/, at);
       at = await t.expect(PROMPT, at);
       // `tty` names a terminal.
       t.type('tty\r');

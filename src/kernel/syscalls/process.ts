@@ -58,7 +58,8 @@ export function sys_setpgid(c: SysCtx): SysResult {
   if (target.sid === target.pid) return EPERM; // a session leader stays in its group
   const group = pgid === 0 ? target.pid : pgid;
   if (group !== target.pid) {
-    const exists = [...c.kernel.processes.values()].some((p) => p.alive && p.pgid === group && p.sid === c.proc.sid);
+    // A zombie is still a member until it is reaped, as in Linux (a pipeline's first command may be done already).
+    const exists = [...c.kernel.processes.values()].some((p) => p.pgid === group && p.sid === c.proc.sid);
     if (!exists) return EPERM;
   }
   target.pgid = group;
@@ -68,7 +69,7 @@ export function sys_setpgid(c: SysCtx): SysResult {
 /** setsid(): a new session and group led by the caller, unless it already leads a group. */
 export function sys_setsid(c: SysCtx): SysResult {
   const me = c.proc;
-  if ([...c.kernel.processes.values()].some((p) => p.alive && p.pgid === me.pid)) return EPERM;
+  if ([...c.kernel.processes.values()].some((p) => p.pgid === me.pid)) return EPERM;
   me.sid = me.pid;
   me.pgid = me.pid;
   return me.sid;

@@ -28,7 +28,7 @@ export interface JobControl {
   caller(): TtyCaller | null;
   /** Send `sig` to every member of process group `pgid` (from the kernel: SI_KERNEL). */
   signalGroup(pgid: number, sig: number): void;
-  /** The session of process group `pgid`, or null when it has no live member. */
+  /** The session of process group `pgid`, or null when it has no member (zombies not yet reaped count). */
   groupSession(pgid: number): number | null;
   /** POSIX orphaned process group: terminal stop signals are not sent to it. */
   isOrphaned(pgid: number, sid: number): boolean;

@@ -22,8 +22,9 @@ export function kernelJobControl(kernel: () => Kernel): JobControl {
       const k = kernel();
       for (const p of [...k.processes.values()]) if (p.alive && p.pgid === pgid) k.signalProcess(p, { signo: sig, code: abi.SI_KERNEL });
     },
+    // Zombies not yet reaped are members still, as Linux counts them (find_vpid).
     groupSession: (pgid) => {
-      for (const p of kernel().processes.values()) if (p.alive && p.pgid === pgid) return p.sid;
+      for (const p of kernel().processes.values()) if (p.pgid === pgid) return p.sid;
       return null;
     },
     isOrphaned: (pgid, sid) => kernel().isOrphanedGroup(pgid, sid),
