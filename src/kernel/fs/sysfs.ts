@@ -1,6 +1,7 @@
 // sysfs: the part of /sys programs read to size themselves: the CPUs
 // (devices/system/cpu: online, possible, present, one cpuN directory each),
-// which glibc's sysconf(_SC_NPROCESSORS_ONLN/CONF) and thread pools consult.
+// which glibc's sysconf(_SC_NPROCESSORS_ONLN/CONF) and thread pools consult,
+// and the huge page size (kernel/mm/transparent_hugepage).
 // The vCPU count is the sandbox's --cpu-num, so the guest sizes its thread
 // pools to the vCPUs it really has.
 
@@ -21,7 +22,13 @@ export function makeSysfs(cpuNum: number): Inode {
   const cpu = new SynthDir(() => cpuDir);
   const system = new SynthDir(() => new Map<string, Inode>([['cpu', cpu]]));
   const devices = new SynthDir(() => new Map<string, Inode>([['system', system]]));
-  const kernel = new SynthDir(() => new Map<string, Inode>());
+  // Transparent huge pages as a riscv64 Linux with Sv39 reports them (the Go runtime sizes its heap by it).
+  const thp = new SynthDir(() => new Map<string, Inode>([
+    ['hpage_pmd_size', new SynthFile(() => '2097152\n')],
+    ['enabled', new SynthFile(() => 'always [madvise] never\n')],
+  ]));
+  const mm = new SynthDir(() => new Map<string, Inode>([['transparent_hugepage', thp]]));
+  const kernel = new SynthDir(() => new Map<string, Inode>([['mm', mm]]));
   const fs = new SynthDir(() => new Map<string, Inode>([['cgroup', new SynthDir(() => new Map<string, Inode>())]]));
   return new SynthDir(() => new Map<string, Inode>([
     ['devices', devices],
