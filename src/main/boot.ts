@@ -20,7 +20,7 @@ import { sandboxMounts, type SandboxConfig, type SandboxMount } from '../kernel/
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { execve, prctl, PR_SET_PDEATHSIG, setControllingTerminal, terminalSize } from '../host/ffi.js';
+import { execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -67,6 +67,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
   const cid = positional[0];
   dieWithParent();
   const logs = openLogs(global, flags['user-log-fd'] as number);
+  let restoreConsole = () => {};
   try {
     // 2. The spec.
     const spec = readSpecFromFd(flags['spec-fd'] as number);
@@ -80,7 +81,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     }
     // 4. The sandbox.
     const cfg = sandboxConfig(global, flags, spec, cid);
-    if (cfg.console) attachConsole(cfg);
+    if (cfg.console) restoreConsole = attachConsole(cfg);
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
     let workerDied: ((e: Error) => void) | undefined;
@@ -118,21 +119,34 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     process.off('SIGWINCH', onWinch);
     return exitCodeOf(status);
   } finally {
+    restoreConsole();
     logs.close();
   }
 }
 
 /**
- * --console: the stdio fds are a host terminal. A session leader without a
- * controlling terminal (run starts boot so for --console-socket) takes it,
- * so that the terminal's resizes reach boot as SIGWINCH; the guest's console
- * starts at the host terminal's size.
+ * --console: the stdio fds are a host terminal, and the guest's console
+ * (src/kernel/tty) is its line discipline: the host terminal goes to raw
+ * mode (no echo, editing, signals or output processing of its own) until
+ * the returned function restores it (boot's way out, or process exit). A
+ * session leader without a controlling terminal (run starts boot so for
+ * --console-socket) takes it, so that resizes reach boot as SIGWINCH; the
+ * guest's console starts at the host terminal's size.
  */
-function attachConsole(cfg: SandboxConfig): void {
+function attachConsole(cfg: SandboxConfig): () => void {
   const fd = cfg.stdioFds[0];
   setControllingTerminal(fd); // EPERM when not a session leader or already attached: nothing to do
   const size = terminalSize(fd);
   if (typeof size !== 'number' && size.rows > 0 && size.cols > 0) cfg.consoleSize = size;
+  const saved = getTerminalAttr(fd);
+  if (typeof saved === 'number') return () => {}; // not a terminal (pipes): nothing to set or restore
+  setTerminalAttr(fd, rawTerminalAttr(saved), TCSADRAIN);
+  const restore = () => {
+    process.off('exit', restore);
+    setTerminalAttr(fd, saved, TCSADRAIN);
+  };
+  process.on('exit', restore);
+  return restore;
 }
 
 /** A Linux wait status as a shell exit code. */

@@ -13,7 +13,7 @@ import { Fatal, GlobalOptions } from './common.js';
 import { parseSpec } from '../spec/load.js';
 import { UrpcClient } from './urpc.js';
 import * as tty from 'node:tty';
-import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, rawTerminalAttr, sendFd, setTerminalAttr, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
+import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
 import { exitCodeOf } from './boot.js';
 
 export const RUN_FLAGS: FlagDef[] = [
@@ -108,7 +108,6 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return 128 + osSignal(aborted!);
   };
   try {
-    term?.makeRaw();
     if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
     const ready = await readSyncByte(sync[0]);
     if (aborted) return await abortedStatus();
@@ -147,7 +146,7 @@ interface Terminal {
   slave?: number;
   /** This command's own terminal (not a pty sent away). */
   own: boolean;
-  makeRaw(): void;
+  /** Put the terminal back as it was before boot (which makes it raw) started. */
   restore(): void;
 }
 
@@ -155,10 +154,11 @@ interface Terminal {
  * process.terminal: true. With a console socket: a new host pty whose master
  * goes to the socket (SCM_RIGHTS, with the slave's name, as runc sends it)
  * and whose slave is boot's stdio. Otherwise our own stdin, if it is a
- * terminal: raw mode from makeRaw() until restore(), which run() calls on
- * its way out (a normal exit, boot dying, signals: run handles every
- * signal it forwards) and an 'exit' hook repeats for an uncaught error.
- * null: no terminal (stdin is not one).
+ * terminal: boot --console puts it in raw mode for the sandbox's life (and
+ * restores it when it exits); its settings are saved here first, and
+ * restore() puts them back on every way out of run (a normal exit, boot
+ * dying or killed, signals: run handles every signal it forwards), with an
+ * 'exit' hook for an uncaught error. null: no terminal (stdin is not one).
  */
 function openTerminal(consoleSocket: string): Terminal | null {
   if (consoleSocket) {
@@ -171,7 +171,7 @@ function openTerminal(consoleSocket: string): Terminal | null {
       closeFd(sock);
       if (sent < 0) throw new Fatal(`cannot send the pty master to ${consoleSocket}: errno ${-sent}`);
       const slave = fs.openSync(pty.slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
-      return { slave, own: false, makeRaw: () => {}, restore: () => {} };
+      return { slave, own: false, restore: () => {} };
     } finally {
       closeFd(pty.master);
     }
@@ -179,22 +179,12 @@ function openTerminal(consoleSocket: string): Terminal | null {
   if (!tty.isatty(0)) return null;
   const saved = getTerminalAttr(0);
   if (typeof saved === 'number') return null;
-  let raw = false;
   const restore = () => {
-    if (!raw) return;
-    raw = false;
-    setTerminalAttr(0, saved, TCSADRAIN);
     process.off('exit', restore);
+    setTerminalAttr(0, saved, TCSADRAIN);
   };
-  return {
-    own: true,
-    makeRaw: () => {
-      if (raw) return;
-      process.on('exit', restore);
-      raw = setTerminalAttr(0, rawTerminalAttr(saved), TCSADRAIN) === 0;
-    },
-    restore,
-  };
+  process.on('exit', restore);
+  return { own: true, restore };
 }
 
 /** Signals `tsvisor run` passes on to the container's init. */

@@ -27,9 +27,13 @@ const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
  * {"raw": bool}, and at the end {"exit": status, "restored": bool}, where
  * restored says the slave's termios equals what it was before the start.
  */
-const PROXY = String.raw`
-import os, sys, json, base64, select, termios, struct, fcntl, subprocess, threading
+const PROXY_HEAD = String.raw`
+import os, sys, json, base64, select, termios, struct, fcntl, subprocess, threading, socket
 rows, cols = int(sys.argv[1]), int(sys.argv[2])
+`;
+
+/** Own pty: argv on its slave, in a new session with the slave as controlling terminal. */
+const OWN_PTY = String.raw`
 m, s = os.openpty()
 fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
 before = termios.tcgetattr(s)
@@ -37,6 +41,31 @@ def pre():
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 p = subprocess.Popen(sys.argv[3:], stdin=s, stdout=s, stderr=s, preexec_fn=pre, close_fds=True)
+sys.stdout.write(json.dumps({'pid': p.pid}) + '\n')
+sys.stdout.flush()
+`;
+
+/**
+ * A console socket (argv[3]): argv[4:] gets it as --console-socket; the pty
+ * master arrives over it (SCM_RIGHTS) and is driven as above (resizes on the
+ * master, as a runtime does). Reports {"name": the data sent with the fd}.
+ */
+const CONSOLE_SOCKET = String.raw`
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[3])
+srv.listen(1)
+p = subprocess.Popen(sys.argv[4:], stdin=subprocess.DEVNULL, close_fds=True)
+conn, _ = srv.accept()
+name, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+conn.close()
+m = s = fds[0]
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+before = termios.tcgetattr(s)
+sys.stdout.write(json.dumps({'name': name.decode()}) + '\n')
+sys.stdout.flush()
+`;
+
+const PROXY_LOOP = String.raw`
 lock = threading.Lock()
 def say(obj):
     with lock:
@@ -77,7 +106,12 @@ while True:
 say({'exit': p.wait(), 'restored': termios.tcgetattr(s) == before})
 `;
 
+const PROXY = PROXY_HEAD + OWN_PTY + PROXY_LOOP;
+const SOCKET_PROXY = PROXY_HEAD + CONSOLE_SOCKET + PROXY_LOOP;
+
 interface ProxyEvent {
+  pid?: number;
+  name?: string;
   out?: string;
   raw?: boolean;
   exit?: number;
@@ -91,9 +125,13 @@ class PtySession {
   private waiters: (() => void)[] = [];
   private rawReplies: ((raw: boolean) => void)[] = [];
   ended?: { exit: number; restored: boolean };
+  /** With a console socket: what came with the fd. */
+  name?: string;
+  /** The pid of the command on the pty. */
+  pid?: number;
 
-  constructor(argv: string[], rows: number, cols: number) {
-    this.proc = spawn('python3', ['-c', PROXY, String(rows), String(cols), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+  constructor(argv: string[], rows: number, cols: number, proxy = PROXY) {
+    this.proc = spawn('python3', ['-c', proxy, String(rows), String(cols), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
     let buf = '';
     this.proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -101,6 +139,8 @@ class PtySession {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const ev = JSON.parse(buf.slice(0, nl)) as ProxyEvent;
         buf = buf.slice(nl + 1);
+        if (ev.name !== undefined) this.name = ev.name;
+        if (ev.pid !== undefined) this.pid = ev.pid;
         if (ev.out !== undefined) this.screen += Buffer.from(ev.out, 'base64').toString('latin1');
         if (ev.raw !== undefined) this.rawReplies.shift()?.(ev.raw);
         if (ev.exit !== undefined) this.ended = { exit: ev.exit, restored: ev.restored === true };
@@ -297,6 +337,76 @@ describe('console: tsvisor run on a terminal (process.terminal: true)', function
       assert.equal(end.restored, true);
     } finally {
       t.kill();
+    }
+  });
+});
+
+describe('console: the host terminal after boot dies', function () {
+  this.timeout(120000);
+  const root = stateRoot();
+  const bundle = busyboxBundle(true);
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it('restores the host terminal when boot is SIGKILLed (run outlives it and says so)', async function () {
+    if (!havePython) this.skip();
+    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-boot-dies'], 24, 80);
+    try {
+      await t.expect(PROMPT, 0, 60000);
+      assert.equal(await t.isRaw(), true);
+      const children = fs.readFileSync(`/proc/${t.pid}/task/${t.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      assert.equal(children.length, 1, 'run has one child, boot');
+      process.kill(children[0], 'SIGKILL');
+      const end = await t.exited(60000);
+      assert.notEqual(end.exit, 0);
+      assert.equal(end.restored, true, 'the host terminal mode is restored');
+    } finally {
+      t.kill();
+    }
+  });
+});
+
+describe('console: --console-socket (the pty master goes to the caller)', function () {
+  this.timeout(120000);
+  const root = stateRoot();
+  const bundle = busyboxBundle(true);
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(bundle, { recursive: true, force: true });
+  });
+
+  it('sends the master over the socket with SCM_RIGHTS; the shell runs on its slave; resizes of the master reach the guest', async function () {
+    if (!havePython) this.skip();
+    const sock = path.join(root, 'console.sock');
+    const t = new PtySession([sock, TSVISOR, '--root', root, 'run', '--console-socket', sock, '--bundle', bundle, 'console-socket'], 33, 99, SOCKET_PROXY);
+    try {
+      let at = await t.expect(PROMPT, 0, 60000);
+      assert.match(t.name ?? '', /^\/dev\/pts\/\d+$/);
+      t.type('stty size; tty\r');
+      at = await t.expect(/\r\n33 99\r\n\/dev\/\S+\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.resize(50, 70);
+      await new Promise((r) => setTimeout(r, 1000));
+      t.type('stty size\r');
+      at = await t.expect(/\r\n50 70\r\n/, at);
+      at = await t.expect(PROMPT, at);
+      t.type('exit 7\r');
+      assert.equal((await t.exited(60000)).exit, 7);
+    } finally {
+      t.kill();
+    }
+  });
+
+  it('refuses --console-socket without process.terminal', async () => {
+    const plain = busyboxBundle(false);
+    try {
+      const r = await tsvisor(['--root', root, 'run', '--console-socket', path.join(root, 'none.sock'), '--bundle', plain, 'no-terminal']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr.toString(), /--console-socket needs process.terminal: true/);
+    } finally {
+      fs.rmSync(plain, { recursive: true, force: true });
     }
   });
 });
