@@ -58,6 +58,9 @@ export class Pipe {
   readonly ino = allocIno();
   private readonly ctime = Date.now();
 
+  /** @param owner the creator's fsuid/fsgid, which fstat reports (pipefs inodes belong to their creator). */
+  constructor(private readonly owner = { uid: 0, gid: 0 }) {}
+
   get empty(): boolean {
     return this.bufs.length === 0;
   }
@@ -192,7 +195,7 @@ export class Pipe {
   attr(): Attr {
     const sec = Math.floor(this.ctime / 1000);
     const nsec = (this.ctime % 1000) * 1e6;
-    return makeAttr(abi.S_IFIFO | 0o600, { ino: this.ino, blksize: PAGE, atimeSec: sec, atimeNsec: nsec, mtimeSec: sec, mtimeNsec: nsec, ctimeSec: sec, ctimeNsec: nsec });
+    return makeAttr(abi.S_IFIFO | 0o600, { ino: this.ino, uid: this.owner.uid, gid: this.owner.gid, blksize: PAGE, atimeSec: sec, atimeNsec: nsec, mtimeSec: sec, mtimeNsec: nsec, ctimeSec: sec, ctimeNsec: nsec });
   }
 }
 
@@ -262,8 +265,8 @@ export class PipeFile extends File {
 }
 
 /** pipe2(2): a new pipe's read and write ends with `flags` (O_NONBLOCK, O_DIRECT; O_CLOEXEC is the fd's). */
-export function makePipe(flags: number): [PipeFile, PipeFile] {
-  const p = new Pipe();
+export function makePipe(flags: number, owner?: { uid: number; gid: number }): [PipeFile, PipeFile] {
+  const p = new Pipe(owner);
   const status = flags & (abi.O_NONBLOCK | abi.O_DIRECT);
   const name = `pipe:[${p.ino}]`;
   return [new PipeFile(p, abi.O_RDONLY | status, name), new PipeFile(p, abi.O_WRONLY | status, name)];

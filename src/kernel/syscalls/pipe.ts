@@ -15,7 +15,7 @@ export function sys_pipe2(c: SysCtx): SysResult | Promise<SysResult> {
   const flags = c.i32(1);
   if (flags & ~PIPE2_FLAGS) return EINVAL;
   const cloexec = (flags & abi.O_CLOEXEC) !== 0;
-  const [r, w] = makePipe(flags);
+  const [r, w] = makePipe(flags, { uid: c.proc.creds.euid, gid: c.proc.creds.egid });
   const fds = c.proc.fds;
   const rfd = fds.install(r, cloexec);
   if (isErrno(rfd)) {
