@@ -15,6 +15,7 @@ interface Lib {
   getpeername: Fn;
   getsockname: Fn;
   pipe2: Fn;
+  socketpair: Fn;
   close: Fn;
   execve: Fn;
   prctl: Fn;
@@ -40,6 +41,7 @@ function load(): Lib {
     getpeername: c.func('int getpeername(int, void *, _Inout_ uint32_t *)'),
     getsockname: c.func('int getsockname(int, void *, _Inout_ uint32_t *)'),
     pipe2: c.func('int pipe2(_Out_ int *fds, int flags)'),
+    socketpair: c.func('int socketpair(int, int, int, _Out_ int *sv)'),
     close: c.func('int close(int)'),
     execve: c.func('int execve(const char *, const char **, const char **)'),
     prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
@@ -121,6 +123,14 @@ const SOCK_CLOEXEC = 0o2000000;
  * parent hands boot as --controller-fd). The fd, or a negative errno.
  */
 export function bindUnixSocket(path: string): number {
+  return unixSocketAt(path, (fd, addr, len) => load().bind(fd, addr, len));
+}
+
+/**
+ * A new close-on-exec unix stream socket, and `op` (bind or connect) on it with
+ * the sockaddr_un of `path`: the fd, or a negative errno (the socket closed).
+ */
+function unixSocketAt(path: string, op: (fd: number, addr: Buffer, len: number) => number): number {
   const l = load();
   const name = Buffer.from(path, 'utf8');
   if (name.length >= 108 || name.includes(0)) return -36; // ENAMETOOLONG / bad name
@@ -129,7 +139,7 @@ export function bindUnixSocket(path: string): number {
   const addr = Buffer.alloc(110);
   addr.writeUInt16LE(AF_UNIX, 0);
   name.copy(addr, 2);
-  if (l.bind(fd, addr, 2 + name.length + 1) < 0) {
+  if (op(fd, addr, 2 + name.length + 1) < 0) {
     const e = negErrno();
     l.close(fd);
     return e;
@@ -170,6 +180,16 @@ export const O_CLOEXEC = 0o2000000;
 export function pipe2(flags: number): [number, number] | number {
   const fds = [0, 0];
   const r = load().pipe2(fds, flags);
+  return r < 0 ? negErrno() : [fds[0], fds[1]];
+}
+
+/**
+ * socketpair(2) of two connected AF_UNIX sockets of `type` (SOCK_STREAM; may
+ * be or'ed with O_CLOEXEC as SOCK_CLOEXEC): [fd0, fd1], or a negative errno.
+ */
+export function socketpair(type: number): [number, number] | number {
+  const fds = [0, 0];
+  const r = load().socketpair(AF_UNIX, type, 0, fds);
   return r < 0 ? negErrno() : [fds[0], fds[1]];
 }
 
@@ -653,20 +673,7 @@ export function openPty(): { master: number; slavePath: string } | number {
 
 /** A unix stream socket connected to `path` (close-on-exec), or a negative errno. */
 export function connectUnixSocket(path: string): number {
-  const name = Buffer.from(path, 'utf8');
-  if (name.length >= 108 || name.includes(0)) return -36;
-  const l = load();
-  const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return negErrno();
-  const addr = Buffer.alloc(110);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  name.copy(addr, 2);
-  if (loadTerm().connect(fd, addr, 2 + name.length + 1) < 0) {
-    const e = negErrno();
-    l.close(fd);
-    return e;
-  }
-  return fd;
+  return unixSocketAt(path, (fd, addr, len) => loadTerm().connect(fd, addr, len));
 }
 
 const SOL_SOCKET_HOST = 1;

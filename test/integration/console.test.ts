@@ -188,7 +188,7 @@ class PtySession {
     const deadline = Date.now() + timeoutMs;
     while (!this.ended) {
       if (Date.now() > deadline) throw new Error('the sandbox did not exit');
-      await new Promise((r) => setTimeout(r, 100));
+      await pause(100);
     }
     return this.ended;
   }
@@ -197,6 +197,9 @@ class PtySession {
     this.proc.kill('SIGKILL');
   }
 }
+
+/** Let `ms` pass (the shell's or a program's time to react, as a person's typing gives it). */
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const PROMPT = /\$ (\x1b\[6n)?/;
 
@@ -212,234 +215,224 @@ function busyboxBundle(terminal: boolean): string {
 
 const havePython = spawnSync('python3', ['-c', 'import pty, termios, fcntl'], { stdio: 'ignore' }).status === 0;
 
-describe('console: tsvisor run on a terminal (process.terminal: true)', function () {
-  this.timeout(240000);
-  const root = stateRoot();
-  const bundle = busyboxBundle(true);
+describe('console', function () {
+  // One state root and one busybox bundle (process.terminal: true) for every sandbox below.
+  let root = '';
+  let bundle = '';
+  before(() => {
+    root = stateRoot();
+    bundle = busyboxBundle(true);
+  });
   after(() => {
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(bundle, { recursive: true, force: true });
   });
 
-  it('busybox sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, background jobs, less and vi, tty, exit status, terminal restored', async function () {
-    if (!havePython) this.skip();
-    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-sh'], 30, 100);
-    try {
-      // The prompt appears.
-      let at = await t.expect(PROMPT, 0, 60000);
-      assert.equal(await t.isRaw(), true, 'the host terminal is in raw mode while the sandbox runs');
-      // A typed command echoes and runs.
-      t.type('echo hello-$((6*7))\r');
-      at = await t.expect(/echo hello-\$\(\(6\*7\)\)\r\n/, at);
-      at = await t.expect(/hello-42\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // The terminal's size, and a resize.
-      t.type('stty size\r');
-      at = await t.expect(/\r\n30 100\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.resize(40, 120);
-      await new Promise((r) => setTimeout(r, 1000));
-      t.type('stty size\r');
-      at = await t.expect(/\r\n40 120\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // ^C interrupts a foreground sleep; the shell lives on.
-      const t0 = Date.now();
-      t.type('sleep 30\r');
-      at = await t.expect(/sleep 30\r\n/, at);
-      await new Promise((r) => setTimeout(r, 1500));
-      t.type('\x03');
-      at = await t.expect(/\^C/, at);
-      at = await t.expect(PROMPT, at);
-      assert.ok(Date.now() - t0 < 20000, 'sleep was cut short');
-      t.type('echo alive-$?\r');
-      at = await t.expect(/alive-130\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // ^Z stops a job; jobs lists it; fg resumes it and it finishes normally.
-      t.type('sleep 3\r');
-      at = await t.expect(/sleep 3\r\n/, at);
-      await new Promise((r) => setTimeout(r, 1000));
-      t.type('\x1a');
-      at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('jobs\r');
-      at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('fg; echo fg-status-$?\r');
-      at = await t.expect(/fg-status-0\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // Line editing: busybox's own (raw mode), and the kernel's canonical mode under `read`.
-      t.type('echo abc\x7f\x7fxy\r');
-      at = await t.expect(/\r\naxy\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('read v; echo "[$v]"\r');
-      at = await t.expect(/echo "\[\$v\]"\r\n/, at);
-      await new Promise((r) => setTimeout(r, 1500)); // until the shell has left its raw mode and `read` waits
-      t.type('one two\x17three\x7f\x7fee\r');
-      // ^W rubs out "two" and DEL two letters, as Linux's n_tty echoes it (ECHOE: backspace, space, backspace).
-      at = await t.expect(/one two(\x08 \x08){3}three(\x08 \x08){2}ee\r\n\[one three\]\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // Background jobs: a read from the terminal stops the job (SIGTTIN); with tostop, so does a write (SIGTTOU).
-      t.type('cat &\r');
-      at = await t.expect(PROMPT, at);
-      await new Promise((r) => setTimeout(r, 1500));
-      t.type('jobs\r');
-      at = await t.expect(/\[1\]\+\s+Stopped \(tty input\)\s+cat\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('kill -9 %1; stty tostop; echo bg-out &\r');
-      at = await t.expect(PROMPT, at);
-      await new Promise((r) => setTimeout(r, 1500));
-      t.type('jobs\r');
-      at = await t.expect(/Stopped \(tty output\)\s+echo bg-out\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('fg; stty -tostop\r');
-      at = await t.expect(/\r\nbg-out\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // Full-screen programs: a pipeline into less (its own process group in the foreground), vi writing a file.
-      t.type('echo paged-text | less\r');
-      at = await t.expect(/paged-text/, at);
-      await new Promise((r) => setTimeout(r, 500));
-      t.type('q');
-      at = await t.expect(PROMPT, at);
-      t.type('vi /tmp/f\r');
-      at = await t.expect(/\/tmp\/f/, at);
-      await new Promise((r) => setTimeout(r, 1000));
-      // Typed as a person would: vi takes bytes right after ESC as part of an escape sequence.
-      for (const keys of ['iwritten by vi', '\x1b', ':wq\r']) {
-        t.type(keys);
-        await new Promise((r) => setTimeout(r, 500));
+  describe('tsvisor run on a terminal (process.terminal: true)', function () {
+    this.timeout(240000);
+
+    it('busybox sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, background jobs, less and vi, tty, exit status, terminal restored', async function () {
+      if (!havePython) this.skip();
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-sh'], 30, 100);
+      try {
+        // The prompt appears.
+        let at = await t.expect(PROMPT, 0, 60000);
+        assert.equal(await t.isRaw(), true, 'the host terminal is in raw mode while the sandbox runs');
+        // A typed command echoes and runs.
+        t.type('echo hello-$((6*7))\r');
+        at = await t.expect(/echo hello-\$\(\(6\*7\)\)\r\n/, at);
+        at = await t.expect(/hello-42\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // The terminal's size, and a resize.
+        t.type('stty size\r');
+        at = await t.expect(/\r\n30 100\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.resize(40, 120);
+        await pause(1000);
+        t.type('stty size\r');
+        at = await t.expect(/\r\n40 120\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // ^C interrupts a foreground sleep; the shell lives on.
+        const t0 = Date.now();
+        t.type('sleep 30\r');
+        at = await t.expect(/sleep 30\r\n/, at);
+        await pause(1500);
+        t.type('\x03');
+        at = await t.expect(/\^C/, at);
+        at = await t.expect(PROMPT, at);
+        assert.ok(Date.now() - t0 < 20000, 'sleep was cut short');
+        t.type('echo alive-$?\r');
+        at = await t.expect(/alive-130\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // ^Z stops a job; jobs lists it; fg resumes it and it finishes normally.
+        t.type('sleep 3\r');
+        at = await t.expect(/sleep 3\r\n/, at);
+        await pause(1000);
+        t.type('\x1a');
+        at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('jobs\r');
+        at = await t.expect(/\[1\]\+\s+Stopped\s+sleep 3\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('fg; echo fg-status-$?\r');
+        at = await t.expect(/fg-status-0\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // Line editing: busybox's own (raw mode), and the kernel's canonical mode under `read`.
+        t.type('echo abc\x7f\x7fxy\r');
+        at = await t.expect(/\r\naxy\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('read v; echo "[$v]"\r');
+        at = await t.expect(/echo "\[\$v\]"\r\n/, at);
+        await pause(1500); // until the shell has left its raw mode and `read` waits
+        t.type('one two\x17three\x7f\x7fee\r');
+        // ^W rubs out "two" and DEL two letters, as Linux's n_tty echoes it (ECHOE: backspace, space, backspace).
+        at = await t.expect(/one two(\x08 \x08){3}three(\x08 \x08){2}ee\r\n\[one three\]\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // Background jobs: a read from the terminal stops the job (SIGTTIN); with tostop, so does a write (SIGTTOU).
+        t.type('cat &\r');
+        at = await t.expect(PROMPT, at);
+        await pause(1500);
+        t.type('jobs\r');
+        at = await t.expect(/\[1\]\+\s+Stopped \(tty input\)\s+cat\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('kill -9 %1; stty tostop; echo bg-out &\r');
+        at = await t.expect(PROMPT, at);
+        await pause(1500);
+        t.type('jobs\r');
+        at = await t.expect(/Stopped \(tty output\)\s+echo bg-out\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('fg; stty -tostop\r');
+        at = await t.expect(/\r\nbg-out\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // Full-screen programs: a pipeline into less (its own process group in the foreground), vi writing a file.
+        t.type('echo paged-text | less\r');
+        at = await t.expect(/paged-text/, at);
+        await pause(500);
+        t.type('q');
+        at = await t.expect(PROMPT, at);
+        t.type('vi /tmp/f\r');
+        at = await t.expect(/\/tmp\/f/, at);
+        await pause(1000);
+        // Typed as a person would: vi takes bytes right after ESC as part of an escape sequence.
+        for (const keys of ['iwritten by vi', '\x1b', ':wq\r']) {
+          t.type(keys);
+          await pause(500);
+        }
+        at = await t.expect(PROMPT, at);
+        t.type('cat /tmp/f\r');
+        at = await t.expect(/\r\nwritten by vi\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // `tty` names a terminal.
+        t.type('tty\r');
+        at = await t.expect(/\r\n\/dev\/(console|pts\/\d+|tty\d*)\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // exit 5 is run's status; the host terminal is back as it was.
+        t.type('exit 5\r');
+        const end = await t.exited(60000);
+        assert.equal(end.exit, 5);
+        assert.equal(end.restored, true, 'the host terminal mode is restored');
+      } finally {
+        t.kill();
       }
-      at = await t.expect(PROMPT, at);
-      t.type('cat /tmp/f\r');
-      at = await t.expect(/\r\nwritten by vi\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // `tty` names a terminal.
-      t.type('tty\r');
-      at = await t.expect(/\r\n\/dev\/(console|pts\/\d+|tty\d*)\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      // exit 5 is run's status; the host terminal is back as it was.
-      t.type('exit 5\r');
-      const end = await t.exited(60000);
-      assert.equal(end.exit, 5);
-      assert.equal(end.restored, true, 'the host terminal mode is restored');
-    } finally {
-      t.kill();
-    }
+    });
+
+    it('restores the host terminal when the guest dies of a signal', async function () {
+      if (!havePython) this.skip();
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-kill'], 24, 80);
+      try {
+        await t.expect(PROMPT, 0, 60000);
+        t.type('kill -9 $$\r');
+        const end = await t.exited(60000);
+        assert.equal(end.exit, 137);
+        assert.equal(end.restored, true);
+      } finally {
+        t.kill();
+      }
+    });
   });
 
-  it('restores the host terminal when the guest dies of a signal', async function () {
-    if (!havePython) this.skip();
-    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-kill'], 24, 80);
-    try {
-      await t.expect(PROMPT, 0, 60000);
-      t.type('kill -9 $$\r');
-      const end = await t.exited(60000);
-      assert.equal(end.exit, 137);
-      assert.equal(end.restored, true);
-    } finally {
-      t.kill();
-    }
-  });
-});
+  describe('the host terminal after boot dies', function () {
+    this.timeout(120000);
 
-describe('console: the host terminal after boot dies', function () {
-  this.timeout(120000);
-  const root = stateRoot();
-  const bundle = busyboxBundle(true);
-  after(() => {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.rmSync(bundle, { recursive: true, force: true });
+    it('restores the host terminal when boot is SIGKILLed (run outlives it and says so)', async function () {
+      if (!havePython) this.skip();
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-boot-dies'], 24, 80);
+      try {
+        await t.expect(PROMPT, 0, 60000);
+        assert.equal(await t.isRaw(), true);
+        const children = fs.readFileSync(`/proc/${t.pid}/task/${t.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+        assert.equal(children.length, 1, 'run has one child, boot');
+        process.kill(children[0], 'SIGKILL');
+        const end = await t.exited(60000);
+        assert.notEqual(end.exit, 0);
+        assert.equal(end.restored, true, 'the host terminal mode is restored');
+      } finally {
+        t.kill();
+      }
+    });
   });
 
-  it('restores the host terminal when boot is SIGKILLed (run outlives it and says so)', async function () {
-    if (!havePython) this.skip();
-    const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-boot-dies'], 24, 80);
-    try {
-      await t.expect(PROMPT, 0, 60000);
-      assert.equal(await t.isRaw(), true);
-      const children = fs.readFileSync(`/proc/${t.pid}/task/${t.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-      assert.equal(children.length, 1, 'run has one child, boot');
-      process.kill(children[0], 'SIGKILL');
-      const end = await t.exited(60000);
-      assert.notEqual(end.exit, 0);
-      assert.equal(end.restored, true, 'the host terminal mode is restored');
-    } finally {
-      t.kill();
-    }
-  });
-});
+  describe('--console-socket (the pty master goes to the caller)', function () {
+    this.timeout(120000);
 
-describe('console: --console-socket (the pty master goes to the caller)', function () {
-  this.timeout(120000);
-  const root = stateRoot();
-  const bundle = busyboxBundle(true);
-  after(() => {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.rmSync(bundle, { recursive: true, force: true });
-  });
+    it('sends the master over the socket with SCM_RIGHTS; the shell runs on its slave; resizes of the master reach the guest', async function () {
+      if (!havePython) this.skip();
+      const sock = path.join(root, 'console.sock');
+      const t = new PtySession([sock, TSVISOR, '--root', root, 'run', '--console-socket', sock, '--bundle', bundle, 'console-socket'], 33, 99, SOCKET_PROXY);
+      try {
+        let at = await t.expect(PROMPT, 0, 60000);
+        assert.match(t.name ?? '', /^\/dev\/pts\/\d+$/);
+        t.type('stty size; tty\r');
+        at = await t.expect(/\r\n33 99\r\n\/dev\/\S+\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.resize(50, 70);
+        await pause(1000);
+        t.type('stty size\r');
+        at = await t.expect(/\r\n50 70\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        t.type('exit 7\r');
+        assert.equal((await t.exited(60000)).exit, 7);
+      } finally {
+        t.kill();
+      }
+    });
 
-  it('sends the master over the socket with SCM_RIGHTS; the shell runs on its slave; resizes of the master reach the guest', async function () {
-    if (!havePython) this.skip();
-    const sock = path.join(root, 'console.sock');
-    const t = new PtySession([sock, TSVISOR, '--root', root, 'run', '--console-socket', sock, '--bundle', bundle, 'console-socket'], 33, 99, SOCKET_PROXY);
-    try {
-      let at = await t.expect(PROMPT, 0, 60000);
-      assert.match(t.name ?? '', /^\/dev\/pts\/\d+$/);
-      t.type('stty size; tty\r');
-      at = await t.expect(/\r\n33 99\r\n\/dev\/\S+\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.resize(50, 70);
-      await new Promise((r) => setTimeout(r, 1000));
-      t.type('stty size\r');
-      at = await t.expect(/\r\n50 70\r\n/, at);
-      at = await t.expect(PROMPT, at);
-      t.type('exit 7\r');
-      assert.equal((await t.exited(60000)).exit, 7);
-    } finally {
-      t.kill();
-    }
+    it('refuses --console-socket without process.terminal', async () => {
+      const plain = busyboxBundle(false);
+      try {
+        const r = await tsvisor(['--root', root, 'run', '--console-socket', path.join(root, 'none.sock'), '--bundle', plain, 'no-terminal']);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr.toString(), /--console-socket needs process.terminal: true/);
+      } finally {
+        fs.rmSync(plain, { recursive: true, force: true });
+      }
+    });
   });
 
-  it('refuses --console-socket without process.terminal', async () => {
-    const plain = busyboxBundle(false);
-    try {
-      const r = await tsvisor(['--root', root, 'run', '--console-socket', path.join(root, 'none.sock'), '--bundle', plain, 'no-terminal']);
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr.toString(), /--console-socket needs process.terminal: true/);
-    } finally {
-      fs.rmSync(plain, { recursive: true, force: true });
-    }
-  });
-});
+  describe('the same shell without a terminal (pipes)', function () {
+    this.timeout(120000);
 
-describe('console: the same shell without a terminal (pipes)', function () {
-  this.timeout(120000);
-  const root = stateRoot();
-  const bundle = busyboxBundle(true);
-  after(() => {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.rmSync(bundle, { recursive: true, force: true });
-  });
-
-  it('reads commands from stdin; terminal ioctls fail with ENOTTY; /dev/tty has no terminal; ptys still work', async () => {
-    const script = [
-      'echo from-stdin',
-      'stty -g; echo stty=$?',
-      'tty; echo tty=$?',
-      'cat /dev/tty; echo devtty=$?',
-      'exec 3<>/dev/ptmx; ls /dev/pts; exec 3>&-',
-      'exit 3',
-      '',
-    ].join('\n');
-    const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'pipes-sh'], Buffer.from(script));
-    const out = r.stdout.toString();
-    const err = r.stderr.toString();
-    assert.equal(r.code, 3, err);
-    assert.match(out, /^from-stdin\n/);
-    assert.match(out, /\nstty=1\n/);
-    assert.match(err, /stty: standard input: (Inappropriate ioctl for device|Not a tty)/);
-    assert.match(out, /\nnot a tty\ntty=1\n/);
-    assert.match(out, /\ndevtty=1\n/);
-    assert.match(err, /\/dev\/tty'?: No such device or address/);
-    assert.match(out, /\n0\nptmx\n/);
+    it('reads commands from stdin; terminal ioctls fail with ENOTTY; /dev/tty has no terminal; ptys still work', async () => {
+      const script = [
+        'echo from-stdin',
+        'stty -g; echo stty=$?',
+        'tty; echo tty=$?',
+        'cat /dev/tty; echo devtty=$?',
+        'exec 3<>/dev/ptmx; ls /dev/pts; exec 3>&-',
+        'exit 3',
+        '',
+      ].join('\n');
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'pipes-sh'], Buffer.from(script));
+      const out = r.stdout.toString();
+      const err = r.stderr.toString();
+      assert.equal(r.code, 3, err);
+      assert.match(out, /^from-stdin\n/);
+      assert.match(out, /\nstty=1\n/);
+      assert.match(err, /stty: standard input: (Inappropriate ioctl for device|Not a tty)/);
+      assert.match(out, /\nnot a tty\ntty=1\n/);
+      assert.match(out, /\ndevtty=1\n/);
+      assert.match(err, /\/dev\/tty'?: No such device or address/);
+      assert.match(out, /\n0\nptmx\n/);
+    });
   });
 });
