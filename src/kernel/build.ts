@@ -4,7 +4,7 @@
 import * as abi from './abi.js';
 import { Errno } from './errno.js';
 import { Kernel, KernelConfig } from './kernel.js';
-import { Vfs } from './vfs/vfs.js';
+import { Vfs, type MountInfo } from './vfs/vfs.js';
 import { BackendInode } from './vfs/backend-inode.js';
 import { makeDevfs } from './fs/devfs.js';
 import { makeProcfs } from './fs/procfs.js';
@@ -91,23 +91,27 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
   try {
     // The kernel's own: /proc, /dev (whatever the spec says it is), and a
     // /dev/shm tmpfs unless the spec mounts one; then the spec's mounts in order.
-    vfs.mount('/proc', makeProcfs(() => k));
-    vfs.mount('/dev', makeDevfs(ttys));
-    vfs.mount('/sys', makeSysfs(cfg.cpuNum));
+    vfs.mount('/proc', makeProcfs(() => k), { fstype: 'proc', source: 'proc', readonly: false });
+    vfs.mount('/dev', makeDevfs(ttys), { fstype: 'tmpfs', source: 'none', readonly: false });
+    vfs.mount('/sys', makeSysfs(cfg.cpuNum), { fstype: 'sysfs', source: 'sysfs', readonly: true });
     const specShm = (cfg.mounts ?? []).some((m) => m.destination === '/dev/shm');
-    if (!specShm) vfs.mount('/dev/shm', new Tmpfs(k.account, { mode: 0o1777 }).root);
+    if (!specShm) vfs.mount('/dev/shm', new Tmpfs(k.account, { mode: 0o1777 }).root, { fstype: 'tmpfs', source: 'shm', readonly: false });
     for (const m of cfg.mounts ?? []) {
       let root: Inode;
+      let info: MountInfo;
       if (m.kind === 'tmpfs') {
-        root = new Tmpfs(k.account, parseTmpfsOptions(m.options, cfg.totalMemory)).root;
+        const opts = parseTmpfsOptions(m.options, cfg.totalMemory);
+        root = new Tmpfs(k.account, opts).root;
+        info = { fstype: 'tmpfs', source: 'tmpfs', readonly: opts.readonly === true };
       } else {
         const b = DirectBackend.open(m.source, { readonly: m.readonly });
         backends.push(b);
         const node = await b.root();
         if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);
         root = new BackendInode(b, node);
+        info = { fstype: '9p', source: 'none', readonly: m.readonly };
       }
-      vfs.mount(m.destination, root);
+      vfs.mount(m.destination, root, info);
     }
   } catch (e) {
     for (const b of backends) b.close();

@@ -171,6 +171,20 @@ describe('kernel/vfs: namespace operations (namei)', () => {
       assert.equal(await namei.chmod(ROOT, ok(await resolve('/tmp/l')).inode, 0o700), Errno.of(95));
     });
 
+    it('capabilities, not uid 0, override DAC: root without CAP_DAC_OVERRIDE is an ordinary owner', async () => {
+      const capRoot = (...caps: number[]) => ({ ...ROOT, caps: { effective: caps.reduce((m, c) => m | (1n << BigInt(c)), 0n) } });
+      ok(await namei.mkdirAt(as(USER), vfs.root, '/tmp/u', 0o700));
+      await mkfile(as(USER), '/tmp/u/f');
+      assert.equal(await namei.mkdirAt(as(capRoot()), vfs.root, '/tmp/u/x', 0o755), EACCES, 'no search, no write');
+      assert.equal(await namei.mkdirAt(as(capRoot(2)), vfs.root, '/tmp/u/x', 0o755), EACCES, 'CAP_DAC_READ_SEARCH searches but does not write');
+      ok(await namei.mkdirAt(as(capRoot(1)), vfs.root, '/tmp/u/x', 0o755));
+      const f = ok(await vfs.resolve(vfs.root, vfs.root, '/tmp/u/f', { followLast: false })).inode;
+      assert.equal(await namei.chmod(capRoot(), f, 0o600), EPERM);
+      ok(await namei.chmod(capRoot(3), f, 0o600)); // CAP_FOWNER
+      assert.equal(await namei.chown(capRoot(), f, 0, -1), EPERM);
+      ok(await namei.chown(capRoot(0), f, 0, -1)); // CAP_CHOWN
+    });
+
     it('chown: root gives anything; an owner only its own groups; set-user-ID goes', async () => {
       await mkfile(as(USER), '/tmp/f');
       const f = ok(await resolve('/tmp/f')).inode;

@@ -9,7 +9,7 @@ import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import { fcntlExtra } from './fcntl.js';
 import { Dentry, emptyStatFs, fdInodeOps } from '../vfs/inode.js';
 import { MAX_SYMLINKS } from '../vfs/vfs.js';
-import { permitted } from '../vfs/perm.js';
+import { CAP_DAC_READ_SEARCH, hasCap, permitted } from '../vfs/perm.js';
 import * as namei from '../vfs/namei.js';
 import { newOwner, type AttrTarget, type PathCtx } from '../vfs/namei.js';
 import type { Attr, StatFs } from '../vfs/backend.js';
@@ -642,6 +642,8 @@ export async function sys_symlinkat(c: SysCtx): Promise<SysResult> {
 export async function sys_linkat(c: SysCtx): Promise<SysResult> {
   const flags = c.i32(4);
   if (flags & ~(abi.AT_SYMLINK_FOLLOW | abi.AT_EMPTY_PATH)) return EINVAL;
+  // Linking an fd's file by AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (Linux 6.1: ENOENT without).
+  if (flags & abi.AT_EMPTY_PATH && !hasCap(c.proc.creds, CAP_DAC_READ_SEARCH)) return ENOENT;
   const old = await resolveAt(c, c.i32(0), c.u(1), flags, false);
   if (isErrno(old)) return old;
   let inode;

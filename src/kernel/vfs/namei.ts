@@ -19,7 +19,7 @@ import {
 } from '../errno.js';
 import type { Attr, SetAttr } from './backend.js';
 import { Dentry, Inode, type NewOwner } from './inode.js';
-import { inGroup, isOwner, permitted, stickyAllows, type Cred } from './perm.js';
+import { CAP_CHOWN, CAP_FSETID, hasCap, inGroup, isOwner, permitted, stickyAllows, type Cred } from './perm.js';
 import type { Vfs } from './vfs.js';
 
 /** The process a path operation runs for. */
@@ -247,7 +247,7 @@ export interface AttrTarget {
   readonlyFs: boolean;
 }
 
-/** chmod_common: owner or root; a non-member loses S_ISGID; symlinks have no mode to change. */
+/** chmod_common: owner or CAP_FOWNER; a non-member without CAP_FSETID loses S_ISGID; symlinks have no mode to change. */
 export async function chmod(cr: Cred, t: AttrTarget, mode: number): Promise<0 | Errno> {
   const a = await t.getattr();
   if (isErrno(a)) return a;
@@ -255,18 +255,18 @@ export async function chmod(cr: Cred, t: AttrTarget, mode: number): Promise<0 | 
   if (t.readonlyFs) return EROFS;
   if (!isOwner(cr, a)) return EPERM;
   let m = mode & 0o7777;
-  if (cr.euid !== 0 && !inGroup(cr, a.gid)) m &= ~abi.S_ISGID;
+  if (!hasCap(cr, CAP_FSETID) && !inGroup(cr, a.gid)) m &= ~abi.S_ISGID;
   return t.setattr({ mode: m });
 }
 
-/** chown_common: root may give any ids; an owner only a group it is in; set-id bits of non-directories go. */
+/** chown_common: CAP_CHOWN gives any ids; an owner only a group it is in; set-id bits of non-directories go. */
 export async function chown(cr: Cred, t: AttrTarget, uid: number, gid: number): Promise<0 | Errno> {
   const a = await t.getattr();
   if (isErrno(a)) return a;
   if (t.readonlyFs) return EROFS;
   const newUid = uid === -1 ? undefined : uid >>> 0;
   const newGid = gid === -1 ? undefined : gid >>> 0;
-  if (cr.euid !== 0) {
+  if (!hasCap(cr, CAP_CHOWN)) {
     if (newUid !== undefined && !(cr.euid === a.uid && newUid === a.uid)) return EPERM;
     if (newGid !== undefined && !(cr.euid === a.uid && (newGid === a.gid || inGroup(cr, newGid)))) return EPERM;
   }

@@ -11,7 +11,7 @@
 import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../errno.js';
 import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
-import { permitted, type Cred } from './perm.js';
+import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } from './perm.js';
 import { SynthDir } from '../fs/synthetic.js';
 
 export const MAX_SYMLINKS = 40;
@@ -25,6 +25,14 @@ export interface ResolveOptions {
   creds?: Cred;
 }
 
+/** What /proc/mounts says of a mount. */
+export interface MountInfo {
+  /** "tmpfs", "proc", "9p" (the rootfs and bind mounts, as runsc shows its gofer mounts)... */
+  fstype: string;
+  source: string;
+  readonly: boolean;
+}
+
 export interface ParentAndName {
   dir: Dentry;
   /** The last component ("" when the path names the root or ends in `.`/`..`). */
@@ -35,14 +43,24 @@ export interface ParentAndName {
 export class Vfs {
   readonly root: Dentry;
   private readonly mounts = new Map<string, Inode>();
+  private readonly info = new Map<string, MountInfo>();
 
-  constructor(rootInode: Inode) {
+  constructor(
+    rootInode: Inode,
+    private readonly rootInfo: MountInfo = { fstype: '9p', source: 'none', readonly: rootInode.readonlyFs },
+  ) {
     this.root = new Dentry('', null, rootInode);
   }
 
-  /** Mount `inode` (a filesystem's root) at absolute path `at`. */
-  mount(at: string, inode: Inode): void {
+  /** Mount `inode` (a filesystem's root) at absolute path `at`; `info` is what /proc/mounts shows. */
+  mount(at: string, inode: Inode, info: MountInfo = { fstype: 'tmpfs', source: 'none', readonly: false }): void {
     this.mounts.set(at, inode);
+    this.info.set(at, info);
+  }
+
+  /** The mounts in mount order, as /proc/mounts lists them (the root first). */
+  mountTable(): ({ at: string } & MountInfo)[] {
+    return [{ at: '/', ...this.rootInfo }, ...[...this.info].map(([at, i]) => ({ at, ...i }))];
   }
 
   mountPoints(): string[] {
@@ -104,9 +122,9 @@ export class Vfs {
     return r;
   }
 
-  /** EACCES unless `creds` may search directory `d` (root always may). */
+  /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may). */
   private async searchable(d: Dentry, creds: Cred | undefined): Promise<Errno | undefined> {
-    if (!creds || creds.euid === 0) return undefined;
+    if (!creds || hasCap(creds, CAP_DAC_OVERRIDE) || hasCap(creds, CAP_DAC_READ_SEARCH)) return undefined;
     const a = await d.inode.getattr();
     if (isErrno(a)) return a;
     return permitted(creds, a, X_OK) ? undefined : EACCES;
