@@ -567,6 +567,16 @@ export class DirectBackend implements FilesystemBackend {
   }
 }
 
+/**
+ * The host fd of one of this module's open files (-1 when closed, or not a
+ * DirectBackend file), for plain pread/pwrite done elsewhere (the gofer's I/O
+ * pool). The file still owns the fd: the caller must not close it, and must
+ * not use it after close() (the gofer waits for its I/O before closing).
+ */
+export function hostFdOf(f: BackendFile): number {
+  return f instanceof DirectFile ? f.hostFd : -1;
+}
+
 /** Bytes a linux_dirent64 record of this name takes: what `maxBytes` counts. */
 function direntSize(nameBytes: number): number {
   return (19 + nameBytes + 1 + 7) & ~7;
@@ -590,6 +600,11 @@ class DirectFile implements BackendFile {
     /** The backend's root: its ".." entry reports the root's own inode, as Linux's "/" does. */
     private readonly isRoot: boolean,
   ) {}
+
+  /** @internal: see hostFdOf. */
+  get hostFd(): number {
+    return this.fd;
+  }
 
   read(dst: Uint8Array, offset: number): Promise<number | Errno> {
     if (this.fd < 0) return Promise.resolve(EBADF);

@@ -8,6 +8,7 @@ import { boot, BOOT_FLAGS, BOOT_SYNOPSIS } from './boot.js';
 import { run, RUN_FLAGS, RUN_SYNOPSIS } from './run.js';
 import { specCommand, SPEC_FLAGS, SPEC_SYNOPSIS } from './spec-cmd.js';
 import { doCommand, DO_FLAGS, DO_SYNOPSIS } from './do.js';
+import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from '../gofer/command.js';
 
 interface Command {
   synopsis: string;
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   boot: { synopsis: BOOT_SYNOPSIS, flags: BOOT_FLAGS, summary: 'run a sandbox (launched by a parent runtime, as runsc boot)', main: (g, f, p, raw) => boot(g, f, p, raw) },
   run: { synopsis: RUN_SYNOPSIS, flags: RUN_FLAGS, summary: 'create and run a container from a bundle', main: (g, f, p) => run(g, f, p) },
   do: { synopsis: DO_SYNOPSIS, flags: DO_FLAGS, summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed', main: (g, f, p) => doCommand(g, f, p) },
+  gofer: { synopsis: GOFER_SYNOPSIS, flags: GOFER_FLAGS, summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)", main: (g, f, p) => goferCommand(g, f, p) },
   spec: { synopsis: SPEC_SYNOPSIS, flags: SPEC_FLAGS, summary: 'write a default config.json', main: (_g, f, p) => specCommand(f, p) },
 };
 

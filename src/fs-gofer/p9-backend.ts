@@ -1,0 +1,531 @@
+// A FilesystemBackend over a 9P2000.L connection: the kernel's VFS reaches
+// the gofer's (or any 9P2000.L server's) files through it, exactly as it
+// reaches the rootfs through DirectBackend in direct mode.
+//
+// Model: a node is a walked fid; an open file is a fid of its own (the node's
+// fid is cloned, then Tlopen'ed), so nodes stay walkable while files are
+// open. Names are checked as DirectBackend checks them before they leave.
+//
+// Caching (the sandbox is the export's only writer, as gVisor's exclusive
+// mode assumes): a node keeps the attributes its walk fetched, valid until the
+// backend changes anything (any write, setattr, create, link, unlink, rename
+// bumps one generation counter); symlink targets are kept for the node's
+// life. The VFS above keeps the directory entries (its own dentry cache).
+// Large reads and writes are split into msize chunks sent together, so a
+// 4 MiB transfer is a few pipelined messages.
+
+import { EBADF, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../kernel/errno.js';
+import * as p9 from '../p9/codec.js';
+import { MsgType, type Msg } from '../p9/codec.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../kernel/vfs/backend.js';
+import { P9Client } from './p9-client.js';
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFIFO = 0o010000;
+const S_IFLNK = 0o120000;
+const O_ACCMODE = 3;
+const RENAME_NOREPLACE = 1;
+const ST_RDONLY = 1;
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+/** Bytes of an Rread/Rreaddir besides its data. */
+const RREAD_OVERHEAD = 11;
+
+function checkName(name: string): Errno | undefined {
+  if (typeof name !== 'string' || name.length === 0) return ENOENT;
+  if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return EINVAL;
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) return ENAMETOOLONG;
+  return undefined;
+}
+
+function toAttr(r: Msg): Attr {
+  const n = (v: unknown): number => Number(v as bigint);
+  const s = (v: unknown): number => Number(BigInt.asIntN(64, v as bigint));
+  return {
+    mode: r.mode as number,
+    ino: (r.qid as p9.Qid).path,
+    dev: 0n,
+    nlink: n(r.nlink),
+    uid: r.uid as number,
+    gid: r.gid as number,
+    rdev: r.rdev as bigint,
+    size: n(r.size),
+    blksize: n(r.blksize),
+    blocks: n(r.blocks),
+    atimeSec: s(r.atimeSec),
+    atimeNsec: n(r.atimeNsec),
+    mtimeSec: s(r.mtimeSec),
+    mtimeNsec: n(r.mtimeNsec),
+    ctimeSec: s(r.ctimeSec),
+    ctimeNsec: n(r.ctimeNsec),
+  };
+}
+
+class P9Node implements BackendNode {
+  /** Symlink target, once read. */
+  target?: string;
+  constructor(
+    readonly owner: P9Backend,
+    public fid: number,
+    readonly type: number,
+    public attr: Attr | undefined,
+    public attrGen: number,
+  ) {}
+}
+
+export class P9Backend implements FilesystemBackend {
+  /** Bumped by every change this backend makes: cached attributes older than it are stale. */
+  gen = 0;
+  private rootFid = -1;
+  private rootAttr: Attr | undefined;
+
+  private constructor(
+    readonly client: P9Client,
+    readonly readonly: boolean,
+    /** The uid the connection attached as (new files belong to it unless told otherwise). */
+    private readonly attachUid: number,
+  ) {}
+
+  /**
+   * Tversion and Tattach over `client`. `aname` is the export's absolute host
+   * path (diod checks it; our gofer takes it or ""), `uid` the user to attach as.
+   */
+  static async connect(client: P9Client, opts: { aname: string; uid: number; readonly: boolean }): Promise<P9Backend | Errno> {
+    const v = await client.version();
+    if (isErrno(v)) return v;
+    const b = new P9Backend(client, opts.readonly, opts.uid);
+    const fid = client.allocFid();
+    const r = await client.rpc({ type: MsgType.Tattach, tag: 0, fid, afid: p9.NOFID, uname: '', aname: opts.aname, nUname: opts.uid >>> 0 });
+    if (isErrno(r)) return r;
+    b.rootFid = fid;
+    const a = await b.fetchAttr(fid);
+    if (isErrno(a)) return a;
+    if ((a.mode & S_IFMT) !== S_IFDIR) return ENOTDIR;
+    b.rootAttr = a;
+    return b;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  // ---- helpers ----
+
+  private own(n: BackendNode): P9Node | Errno {
+    return n instanceof P9Node && n.owner === this && n.fid >= 0 ? n : EBADF;
+  }
+
+  private ownDir(n: BackendNode): P9Node | Errno {
+    const d = this.own(n);
+    if (isErrno(d)) return d;
+    return d.type === S_IFDIR ? d : ENOTDIR;
+  }
+
+  /** @internal */
+  async fetchAttr(fid: number): Promise<Attr | Errno> {
+    const r = await this.client.rpc({ type: MsgType.Tgetattr, tag: 0, fid, mask: BigInt(p9.GETATTR_BASIC) });
+    return isErrno(r) ? r : toAttr(r);
+  }
+
+  /** @internal: a change was made; every cached attribute is stale. */
+  changed(): void {
+    this.gen++;
+  }
+
+  /** A new fid for the same file as `fid` (a walk of no names). */
+  private async clone(fid: number): Promise<number | Errno> {
+    const nf = this.client.allocFid();
+    const r = await this.client.rpc({ type: MsgType.Twalk, tag: 0, fid, newfid: nf, names: [] });
+    if (isErrno(r)) {
+      this.client.freeFid(nf);
+      return r;
+    }
+    return nf;
+  }
+
+  /** @internal: clunks a fid we no longer use. */
+  clunk(fid: number): Promise<void> {
+    return this.client.rpc({ type: MsgType.Tclunk, tag: 0, fid }).then((r) => {
+      // A fid the server still holds (the connection broke) is never reused.
+      if (!isErrno(r)) this.client.freeFid(fid);
+    });
+  }
+
+  private async walkFid(dir: P9Node, name: string): Promise<{ fid: number; attr: Attr } | Errno> {
+    const nf = this.client.allocFid();
+    const r = await this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: dir.fid, newfid: nf, names: [name] });
+    if (isErrno(r)) {
+      this.client.freeFid(nf);
+      return r;
+    }
+    if ((r.qids as p9.Qid[]).length !== 1) {
+      this.client.freeFid(nf); // a partial walk binds no fid
+      return ENOENT;
+    }
+    const a = await this.fetchAttr(nf);
+    if (isErrno(a)) {
+      await this.clunk(nf);
+      return a;
+    }
+    return { fid: nf, attr: a };
+  }
+
+  /** After making `name` in `dir` as the attach user: give it the guest's owner if that differs (ignored where the server may not chown, as direct mode does rootless). */
+  private async chownNew(dir: P9Node, name: string, uid: number): Promise<void> {
+    if (uid === this.attachUid) return;
+    const w = await this.walkFid(dir, name);
+    if (isErrno(w)) return;
+    await this.client.rpc(setattrMsg(w.fid, { uid }));
+    await this.clunk(w.fid);
+  }
+
+  // ---- FilesystemBackend ----
+
+  async root(): Promise<BackendNode | Errno> {
+    if (this.rootFid < 0) return EBADF;
+    const fid = await this.clone(this.rootFid);
+    if (isErrno(fid)) return fid;
+    return new P9Node(this, fid, S_IFDIR, this.rootAttr, -1);
+  }
+
+  async walk(dir: BackendNode, name: string): Promise<BackendNode | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    const w = await this.walkFid(d, name);
+    if (isErrno(w)) return w;
+    return new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen);
+  }
+
+  async getattr(node: BackendNode): Promise<Attr | Errno> {
+    const n = this.own(node);
+    if (isErrno(n)) return n;
+    if (n.attr && n.attrGen === this.gen) return n.attr;
+    const gen = this.gen;
+    const a = await this.fetchAttr(n.fid);
+    if (isErrno(a)) return a;
+    n.attr = a;
+    n.attrGen = gen;
+    return a;
+  }
+
+  async readlink(node: BackendNode): Promise<string | Errno> {
+    const n = this.own(node);
+    if (isErrno(n)) return n;
+    if (n.type !== S_IFLNK) return EINVAL;
+    if (n.target !== undefined) return n.target;
+    const r = await this.client.rpc({ type: MsgType.Treadlink, tag: 0, fid: n.fid });
+    if (isErrno(r)) return r;
+    n.target = r.target as string;
+    return n.target;
+  }
+
+  async open(node: BackendNode, flags: number): Promise<BackendFile | Errno> {
+    const n = this.own(node);
+    if (isErrno(n)) return n;
+    const fid = await this.clone(n.fid);
+    if (isErrno(fid)) return fid;
+    const r = await this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
+    if (isErrno(r)) {
+      await this.clunk(fid);
+      return r;
+    }
+    if (flags & 0o1000) this.changed(); // O_TRUNC
+    return new P9File(this, fid, n.type, r.iounit as number);
+  }
+
+  async create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    if ((flags & O_ACCMODE) === O_ACCMODE) return EINVAL;
+    const fid = await this.clone(d.fid);
+    if (isErrno(fid)) return fid;
+    // Tlcreate: O_CREAT|O_EXCL semantics are the server's (EEXIST on any existing name).
+    const r = await this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | 0o300) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
+    if (isErrno(r)) {
+      await this.clunk(fid);
+      return r;
+    }
+    this.changed();
+    const file = new P9File(this, fid, 0o100000, r.iounit as number);
+    if (uid !== this.attachUid) await this.client.rpc(setattrMsg(fid, { uid }));
+    const w = await this.walkFid(d, name);
+    if (isErrno(w)) {
+      await file.close();
+      return w;
+    }
+    return { node: new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), file };
+  }
+
+  async mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    const r = await this.client.rpc({ type: MsgType.Tmkdir, tag: 0, fid: d.fid, name, mode: mode & 0o7777, gid: gid >>> 0 });
+    if (isErrno(r)) return r;
+    this.changed();
+    await this.chownNew(d, name, uid);
+    return 0;
+  }
+
+  async symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    if (typeof target !== 'string' || target.length === 0) return ENOENT;
+    if (target.includes('\0')) return EINVAL;
+    if (Buffer.byteLength(target, 'utf8') >= PATH_MAX) return ENAMETOOLONG;
+    const r = await this.client.rpc({ type: MsgType.Tsymlink, tag: 0, fid: d.fid, name, target, gid: gid >>> 0 });
+    if (isErrno(r)) return r;
+    this.changed();
+    await this.chownNew(d, name, uid);
+    return 0;
+  }
+
+  async mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    const r = await this.client.rpc({ type: MsgType.Tmknod, tag: 0, fid: d.fid, name, mode: (S_IFIFO | (mode & 0o7777)) >>> 0, major: 0, minor: 0, gid: gid >>> 0 });
+    if (isErrno(r)) return r;
+    this.changed();
+    await this.chownNew(d, name, uid);
+    return 0;
+  }
+
+  async link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const t = this.own(target);
+    if (isErrno(t)) return t;
+    const bad = checkName(name);
+    if (bad) return bad;
+    const r = await this.client.rpc({ type: MsgType.Tlink, tag: 0, dfid: d.fid, fid: t.fid, name });
+    if (isErrno(r)) return r;
+    this.changed();
+    return 0;
+  }
+
+  async unlink(dir: BackendNode, name: string, flags: number): Promise<0 | Errno> {
+    const d = this.ownDir(dir);
+    if (isErrno(d)) return d;
+    const bad = checkName(name);
+    if (bad) return bad;
+    const r = await this.client.rpc({ type: MsgType.Tunlinkat, tag: 0, fid: d.fid, name, flags: flags >>> 0 });
+    if (isErrno(r)) return r;
+    this.changed();
+    return 0;
+  }
+
+  /**
+   * renameat2. 9P2000.L's Trenameat has no flags: RENAME_NOREPLACE is a walk
+   * then the rename (the sandbox is the export's only writer, so nothing comes
+   * between); RENAME_EXCHANGE is EINVAL, as Linux's own 9p client answers.
+   */
+  async rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string, flags = 0): Promise<0 | Errno> {
+    const od = this.ownDir(oldDir);
+    if (isErrno(od)) return od;
+    const nd = this.ownDir(newDir);
+    if (isErrno(nd)) return nd;
+    const bad = checkName(oldName) ?? checkName(newName);
+    if (bad) return bad;
+    if (flags !== 0 && flags !== RENAME_NOREPLACE) return EINVAL;
+    if (flags === RENAME_NOREPLACE) {
+      const w = await this.walkFid(nd, newName);
+      if (!isErrno(w)) {
+        await this.clunk(w.fid);
+        return Errno.of(17); // EEXIST
+      }
+      if (w !== ENOENT) return w;
+    }
+    const r = await this.client.rpc({ type: MsgType.Trenameat, tag: 0, olddirfid: od.fid, oldname: oldName, newdirfid: nd.fid, newname: newName });
+    if (isErrno(r)) return r;
+    this.changed();
+    return 0;
+  }
+
+  async setattr(node: BackendNode, set: SetAttr): Promise<0 | Errno> {
+    const n = this.own(node);
+    if (isErrno(n)) return n;
+    const m = setattrMsg(n.fid, set);
+    if (isErrno(m)) return m;
+    if ((m.valid as number) === 0) return 0;
+    const r = await this.client.rpc(m);
+    this.changed();
+    return isErrno(r) ? r : 0;
+  }
+
+  async statfs(node: BackendNode): Promise<StatFs | Errno> {
+    const n = this.own(node);
+    if (isErrno(n)) return n;
+    const r = await this.client.rpc({ type: MsgType.Tstatfs, tag: 0, fid: n.fid });
+    if (isErrno(r)) return r;
+    const num = (v: unknown): number => Number(v as bigint);
+    return {
+      type: r.fstype as number,
+      bsize: r.bsize as number,
+      blocks: num(r.blocks),
+      bfree: num(r.bfree),
+      bavail: num(r.bavail),
+      files: num(r.files),
+      ffree: num(r.ffree),
+      namelen: r.namelen as number,
+      flags: this.readonly ? ST_RDONLY : 0,
+    };
+  }
+
+  async release(node: BackendNode): Promise<void> {
+    if (!(node instanceof P9Node) || node.owner !== this || node.fid < 0) return;
+    const fid = node.fid;
+    node.fid = -1;
+    await this.clunk(fid);
+  }
+}
+
+/** A Tsetattr for `set` (valid 0 when it sets nothing); EINVAL for values 9P cannot carry. */
+function setattrMsg(fid: number, set: SetAttr): Msg {
+  let valid = 0;
+  const m: Msg = { type: MsgType.Tsetattr, tag: 0, fid, valid: 0, mode: 0, uid: 0, gid: 0, size: 0n, atimeSec: 0n, atimeNsec: 0n, mtimeSec: 0n, mtimeNsec: 0n };
+  if (set.mode !== undefined) (valid |= p9.SETATTR_MODE), (m.mode = set.mode & 0o7777);
+  if (set.uid !== undefined && set.uid !== -1) (valid |= p9.SETATTR_UID), (m.uid = set.uid >>> 0);
+  if (set.gid !== undefined && set.gid !== -1) (valid |= p9.SETATTR_GID), (m.gid = set.gid >>> 0);
+  if (set.size !== undefined) (valid |= p9.SETATTR_SIZE), (m.size = BigInt(Math.max(0, Math.trunc(set.size))));
+  if (set.atime !== undefined) {
+    valid |= p9.SETATTR_ATIME;
+    if (set.atime !== 'now') (valid |= p9.SETATTR_ATIME_SET), (m.atimeSec = BigInt.asUintN(64, BigInt(set.atime[0]))), (m.atimeNsec = BigInt(set.atime[1]));
+  }
+  if (set.mtime !== undefined) {
+    valid |= p9.SETATTR_MTIME;
+    if (set.mtime !== 'now') (valid |= p9.SETATTR_MTIME_SET), (m.mtimeSec = BigInt.asUintN(64, BigInt(set.mtime[0]))), (m.mtimeNsec = BigInt(set.mtime[1]));
+  }
+  // ctime changes with any change, as Linux's setattr does.
+  if (valid !== 0) valid |= p9.SETATTR_CTIME;
+  m.valid = valid;
+  return m;
+}
+
+/** An open fid. */
+class P9File implements BackendFile {
+  private readonly chunk: number;
+
+  constructor(
+    private readonly b: P9Backend,
+    private fid: number,
+    private readonly type: number,
+    iounit: number,
+  ) {
+    const max = b.client.msize - p9.IO_OVERHEAD;
+    this.chunk = iounit > 0 && iounit <= max ? iounit : max;
+  }
+
+  async read(dst: Uint8Array, offset: number): Promise<number | Errno> {
+    if (this.fid < 0) return EBADF;
+    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
+    if (dst.length === 0) return 0;
+    // The chunks go out together; the result is the prefix up to the first short one.
+    const parts: Promise<Msg | Errno>[] = [];
+    for (let at = 0; at < dst.length; at += this.chunk) {
+      parts.push(this.b.client.rpc({ type: MsgType.Tread, tag: 0, fid: this.fid, offset: BigInt(offset + at), count: Math.min(this.chunk, dst.length - at) }));
+    }
+    const replies = await Promise.all(parts);
+    let total = 0;
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i];
+      if (isErrno(r)) return total > 0 ? total : r;
+      const d = r.data as Uint8Array;
+      const want = Math.min(this.chunk, dst.length - i * this.chunk);
+      if (d.length > want) return total > 0 ? total : EIO; // more than asked: a broken server
+      dst.set(d, i * this.chunk);
+      total += d.length;
+      if (d.length < want) break;
+    }
+    return total;
+  }
+
+  async write(src: Uint8Array, offset: number): Promise<number | Errno> {
+    if (this.fid < 0) return EBADF;
+    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
+    if (src.length === 0) return 0;
+    this.b.changed();
+    const parts: Promise<Msg | Errno>[] = [];
+    for (let at = 0; at < src.length; at += this.chunk) {
+      parts.push(this.b.client.rpc({ type: MsgType.Twrite, tag: 0, fid: this.fid, offset: BigInt(offset + at), data: src.subarray(at, Math.min(src.length, at + this.chunk)) }));
+    }
+    const replies = await Promise.all(parts);
+    let total = 0;
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i];
+      if (isErrno(r)) return total > 0 ? total : r;
+      const n = r.count as number;
+      const want = Math.min(this.chunk, src.length - i * this.chunk);
+      total += Math.min(n, want);
+      if (n < want) break;
+    }
+    return total;
+  }
+
+  async readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
+    if (this.fid < 0) return EBADF;
+    if (this.type !== S_IFDIR) return ENOTDIR;
+    if (!Number.isSafeInteger(cookie) || cookie < 0) return EINVAL;
+    // Room for at least one entry of the longest name, so a short buffer never reads as the end.
+    const count = Math.min(Math.max(maxBytes, 24 + NAME_MAX + 8), this.b.client.msize - RREAD_OVERHEAD);
+    const r = await this.b.client.rpc({ type: MsgType.Treaddir, tag: 0, fid: this.fid, offset: BigInt(cookie), count });
+    if (isErrno(r)) return r;
+    const ents = p9.decodeDirents(r.data as Uint8Array);
+    if (ents instanceof p9.P9DecodeError) return EIO;
+    const out: DirEntry[] = [];
+    for (const e of ents) {
+      if (e.offset > BigInt(Number.MAX_SAFE_INTEGER)) return out.length > 0 ? out : EIO;
+      out.push({ name: e.name, ino: e.qid.path, type: e.type, next: Number(e.offset) });
+    }
+    return out;
+  }
+
+  async getattr(): Promise<Attr | Errno> {
+    if (this.fid < 0) return EBADF;
+    return this.b.fetchAttr(this.fid);
+  }
+
+  async setattr(set: SetAttr): Promise<0 | Errno> {
+    if (this.fid < 0) return EBADF;
+    const m = setattrMsg(this.fid, set);
+    if ((m.valid as number) === 0) return 0;
+    this.b.changed();
+    const r = await this.b.client.rpc(m);
+    return isErrno(r) ? r : 0;
+  }
+
+  /**
+   * fallocate mode 0. 9P2000.L has no fallocate: the file grows to
+   * offset+len (its blocks are not reserved ahead, so ENOSPC may come later).
+   */
+  async allocate(offset: number, len: number): Promise<0 | Errno> {
+    if (this.fid < 0) return EBADF;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len <= 0) return EINVAL;
+    const a = await this.getattr();
+    if (isErrno(a)) return a;
+    if (a.size >= offset + len) return 0;
+    return this.setattr({ size: offset + len });
+  }
+
+  async fsync(dataOnly = false): Promise<0 | Errno> {
+    if (this.fid < 0) return EBADF;
+    const r = await this.b.client.rpc({ type: MsgType.Tfsync, tag: 0, fid: this.fid, datasync: dataOnly ? 1 : 0 });
+    return isErrno(r) ? r : 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.fid < 0) return;
+    const fid = this.fid;
+    this.fid = -1;
+    await this.b.clunk(fid);
+  }
+}

@@ -1,0 +1,52 @@
+// Test helpers: a live gofer Connection on one end of a socket pair, in this process.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { socketpair, O_CLOEXEC } from '../../src/host/ffi.js';
+import { DirectBackend } from '../../src/fs-gofer/direct.js';
+import { serveFd } from '../../src/gofer/command.js';
+import { IoPool } from '../../src/gofer/io-pool.js';
+import { P9Client } from '../../src/fs-gofer/p9-client.js';
+import { P9Backend } from '../../src/fs-gofer/p9-backend.js';
+import { isErrno } from '../../src/kernel/errno.js';
+
+export function tmpdir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `tsvisor-${tag}-`));
+}
+
+export interface LiveGofer {
+  /** The client end's fd (for raw tests) — already wrapped when `client` is used. */
+  clientFd: number;
+  served: Promise<void>;
+  direct: DirectBackend;
+  io?: IoPool;
+  stop(): Promise<void>;
+}
+
+/** Serves `root` on one end of a fresh socket pair; the other end's fd is returned. */
+export function startGofer(root: string, opts: { readonly?: boolean; pool?: boolean; log?: (m: string) => void } = {}): LiveGofer {
+  const sp = socketpair(1 | O_CLOEXEC);
+  if (typeof sp === 'number') throw new Error(`socketpair: ${sp}`);
+  const direct = DirectBackend.open(root, { readonly: opts.readonly ?? false });
+  const io = opts.pool ? new IoPool({ threads: 2 }) : undefined;
+  const served = serveFd(sp[0], { backend: direct, hostPath: root }, io, opts.log);
+  return {
+    clientFd: sp[1],
+    served,
+    direct,
+    io,
+    async stop() {
+      await served;
+      direct.close();
+      await io?.close();
+    },
+  };
+}
+
+export async function connectBackend(g: LiveGofer, root: string, readonly = false): Promise<P9Backend> {
+  const c = P9Client.overFd(g.clientFd);
+  const b = await P9Backend.connect(c, { aname: root, uid: process.getuid?.() ?? 0, readonly });
+  if (isErrno(b)) throw new Error(`connect: ${b.name}`);
+  return b;
+}
