@@ -166,7 +166,6 @@ function mountsOf(spec: Spec, bundle: string): SandboxMount[] {
 function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid: string): SandboxConfig {
   const proc = spec.process!;
   const ioFds = flags['io-fds'] as number[];
-  if (ioFds.length > 0) throw new Fatal('--io-fds: gofer connections are not supported yet; run without --io-fds to serve the rootfs directly');
   const stdio = flags['stdio-fds'] as number[];
   if (stdio.length !== 0 && stdio.length !== 3) throw new Fatal(`--stdio-fds needs three fds (stdin, stdout, stderr), got ${stdio.length}`);
   const bundle = (flags.bundle as string) || process.cwd();
@@ -175,11 +174,16 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
   const cpuNum = (flags['cpu-num'] as number) || os.cpus().length;
   if (cpuNum < 0) throw new Fatal(`--cpu-num must not be negative, got ${cpuNum}`);
   const totalMemory = (flags['total-memory'] as number) || DEFAULT_TOTAL_MEMORY;
+  const mounts = mountsOf(spec, bundle);
+  // --io-fds: one 9P2000.L connection per filesystem the gofer serves, the root's first, then each bind mount's.
+  const filesystems = 1 + mounts.filter((m) => m.kind === 'bind').length;
+  if (ioFds.length > 0 && ioFds.length !== filesystems) throw new Fatal(`--io-fds has ${ioFds.length} fds but the spec has ${filesystems} filesystems (the root and ${filesystems - 1} bind mounts)`);
   return {
     containerId: cid,
     rootPath,
     rootReadonly: spec.root!.readonly === true,
-    mounts: mountsOf(spec, bundle),
+    mounts,
+    ioFds,
     args: proc.args,
     env: proc.env ?? [],
     cwd: proc.cwd,
@@ -256,8 +260,7 @@ class SandboxController implements ContainerManager {
   async Signal(arg: SignalArg): Promise<null> {
     this.checkId(arg.CID);
     if (this.state === 'created') throw new Error(`container "${arg.CID}" is not running`);
-    if (arg.Mode !== 0 && arg.Mode !== 1) throw new Error(`signal mode ${arg.Mode} is not supported yet (0: one process, 1: all)`);
-    const err = await this.kernel.signal(arg.Signo, arg.PID, arg.Mode === 1);
+    const err = await this.kernel.signal(arg.Signo, arg.PID, arg.Mode);
     if (err) throw new Error(err);
     return null;
   }

@@ -62,19 +62,34 @@ const api = {
     if (!sandbox) throw new Error('not started');
     return sandbox.kernel.initExited;
   },
-  /** Signal a process (mode 0: pid, 0 = init) or all of them (mode 1). */
-  async signal(signo: number, pid: number, all: boolean): Promise<string | null> {
+  /**
+   * Signal (DESIGN.md §2's modes) mode 0: process `pid` (0 = init); 1: all
+   * of them; 2: the foreground group of the terminal controlling process
+   * `pid`'s session (0 = init's); 3: process group `pid`.
+   */
+  async signal(signo: number, pid: number, mode: number): Promise<string | null> {
     if (!sandbox) return 'container not started';
     const k = sandbox.kernel;
     if (signo < 1 || signo > abi.NSIG) return `invalid signal ${signo}`;
-    const targets = all ? [...k.processes.values()] : [k.processes.get(pid === 0 ? 1 : pid)];
+    let targets: (Process | undefined)[];
+    if (mode === 1) targets = [...k.processes.values()];
+    else if (mode === 3) targets = [...k.processes.values()].filter((p) => p.pgid === pid);
+    else {
+      const p = k.processes.get(pid === 0 ? 1 : pid);
+      if (mode === 2) {
+        if (!p || !p.alive) return `no such process ${pid}`;
+        const fg = sandbox.ttys.cttyOf(p.sid)?.pgrp;
+        if (fg === undefined || fg === null) return `process ${p.pid} has no terminal with a foreground process group`;
+        targets = [...k.processes.values()].filter((q) => q.pgid === fg);
+      } else targets = [p];
+    }
     let hit = false;
     for (const p of targets) {
       if (!p || !p.alive) continue;
       hit = true;
       k.signalProcess(p, { signo, code: abi.SI_USER, pid: 0, uid: 0 });
     }
-    return hit || all ? null : `no such process ${pid}`;
+    return hit || mode === 1 ? null : mode === 3 ? `no such process group ${pid}` : `no such process ${pid}`;
   },
   /** The host terminal was resized (--console): the console takes the size, SIGWINCH to its foreground group. */
   resize(rows: number, cols: number): void {

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { makeSpec, repoRoot } from '../util/bundle.js';
 import { layoutBusyboxRootfs } from '../../src/main/busybox-rootfs.js';
 import { TSVISOR, stateRoot, tsvisor } from './run-util.js';
+import { UrpcClient } from '../../src/main/urpc.js';
 
 const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
 
@@ -168,7 +169,7 @@ class PtySession {
   }
 
   /** Wait until the screen, from offset `from`, matches `re`; returns the offset after the match. */
-  async expect(re: RegExp, from: number, timeoutMs = 30000): Promise<number> {
+  async expect(re: RegExp, from: number, timeoutMs = 60000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = re.exec(this.screen.slice(from));
@@ -229,14 +230,14 @@ describe('console', function () {
   });
 
   describe('tsvisor run on a terminal (process.terminal: true)', function () {
-    this.timeout(240000);
+    this.timeout(400000);
 
     it('busybox sh is interactive: prompt, echo, size and resize, ^C, ^Z and fg, line editing, background jobs, less and vi, tty, exit status, terminal restored', async function () {
       if (!havePython) this.skip();
       const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-sh'], 30, 100);
       try {
         // The prompt appears.
-        let at = await t.expect(PROMPT, 0, 60000);
+        let at = await t.expect(PROMPT, 0, 120000);
         assert.equal(await t.isRaw(), true, 'the host terminal is in raw mode while the sandbox runs');
         // A typed command echoes and runs.
         t.type('echo hello-$((6*7))\r');
@@ -340,7 +341,7 @@ describe('console', function () {
       if (!havePython) this.skip();
       const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-kill'], 24, 80);
       try {
-        await t.expect(PROMPT, 0, 60000);
+        await t.expect(PROMPT, 0, 120000);
         t.type('kill -9 $$\r');
         const end = await t.exited(60000);
         assert.equal(end.exit, 137);
@@ -352,13 +353,13 @@ describe('console', function () {
   });
 
   describe('the host terminal after boot dies', function () {
-    this.timeout(120000);
+    this.timeout(300000);
 
     it('restores the host terminal when boot is SIGKILLed (run outlives it and says so)', async function () {
       if (!havePython) this.skip();
       const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', bundle, 'console-boot-dies'], 24, 80);
       try {
-        await t.expect(PROMPT, 0, 60000);
+        await t.expect(PROMPT, 0, 120000);
         assert.equal(await t.isRaw(), true);
         const children = fs.readFileSync(`/proc/${t.pid}/task/${t.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
         assert.equal(children.length, 1, 'run has one child, boot');
@@ -373,14 +374,14 @@ describe('console', function () {
   });
 
   describe('--console-socket (the pty master goes to the caller)', function () {
-    this.timeout(120000);
+    this.timeout(300000);
 
-    it('sends the master over the socket with SCM_RIGHTS; the shell runs on its slave; resizes of the master reach the guest', async function () {
+    it('sends the master over the socket with SCM_RIGHTS; the shell runs on its slave; resizes of the master reach the guest; Signal mode 2 hits the foreground job', async function () {
       if (!havePython) this.skip();
       const sock = path.join(root, 'console.sock');
       const t = new PtySession([sock, TSVISOR, '--root', root, 'run', '--console-socket', sock, '--bundle', bundle, 'console-socket'], 33, 99, SOCKET_PROXY);
       try {
-        let at = await t.expect(PROMPT, 0, 60000);
+        let at = await t.expect(PROMPT, 0, 120000);
         assert.match(t.name ?? '', /^\/dev\/pts\/\d+$/);
         t.type('stty size; tty\r');
         at = await t.expect(/\r\n33 99\r\n\/dev\/\S+\r\n/, at);
@@ -389,6 +390,20 @@ describe('console', function () {
         await pause(1000);
         t.type('stty size\r');
         at = await t.expect(/\r\n50 70\r\n/, at);
+        at = await t.expect(PROMPT, at);
+        // The control protocol's Signal mode 2: the foreground group of init's terminal (the sleep, not the shell).
+        t.type('sleep 30\r');
+        at = await t.expect(/sleep 30\r\n/, at);
+        await pause(1000);
+        const client = await UrpcClient.connect(path.join(root, 'console-socket', 'control.sock'));
+        try {
+          assert.equal(await client.call('containerManager.Signal', { CID: 'console-socket', Signo: 2, PID: 0, Mode: 2 }), null);
+        } finally {
+          client.close();
+        }
+        at = await t.expect(PROMPT, at);
+        t.type('echo after-$?\r');
+        at = await t.expect(/\r\nafter-130\r\n/, at);
         at = await t.expect(PROMPT, at);
         t.type('exit 7\r');
         assert.equal((await t.exited(60000)).exit, 7);
@@ -410,7 +425,7 @@ describe('console', function () {
   });
 
   describe('the same shell without a terminal (pipes)', function () {
-    this.timeout(120000);
+    this.timeout(300000);
 
     it('reads commands from stdin; terminal ioctls fail with ENOTTY; /dev/tty has no terminal; ptys still work', async () => {
       const script = [
