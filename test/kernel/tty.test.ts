@@ -329,6 +329,17 @@ describe('kernel/tty line discipline', () => {
     assert.equal(Buffer.from(got as Uint8Array).toString(), 'xy');
   });
 
+  it('a waiting canonical read follows a switch to raw mode: the partial line is returned', async () => {
+    const { tty, type, jobs } = setup();
+    jobs.current = { pid: 1, pgid: 1, sid: 1 };
+    const r = tty.read(10, jobs.caller(), false);
+    assert.ok(r instanceof Promise);
+    type('par');
+    await settle();
+    raw(tty, 1, 0);
+    assert.equal(Buffer.from((await r) as Uint8Array).toString(), 'par');
+  });
+
   it('a waiting read ends with EINTR on a signal', async () => {
     const { tty, jobs } = setup();
     jobs.current = { pid: 1, pgid: 1, sid: 1 };

@@ -409,17 +409,17 @@ export class Tty {
    * `caller` null or `nonblocking`: never waits (EAGAIN where it would).
    */
   read(len: number, caller: TtyCaller | null, nonblocking: boolean): Uint8Array | Errno | Promise<Uint8Array | Errno> {
-    const t = this.termios;
     const first = this.tryRead(len, false);
     if (first !== null) return first;
-    const min = t.cc[abi.VMIN];
-    const time = t.cc[abi.VTIME] * 100;
-    if (!t.l(abi.ICANON) && min === 0 && time === 0) return new Uint8Array(0);
     if (nonblocking || !caller) return EAGAIN;
     return (async () => {
       const began = performance.now();
       for (;;) {
+        // Settings may change while the read waits (TCSETS from another thread): each round reads them afresh.
+        const t = this.termios;
         const seq = this.inputSeq;
+        const min = t.cc[abi.VMIN];
+        const time = t.cc[abi.VTIME] * 100;
         let deadline: number | null = null;
         if (!t.l(abi.ICANON) && time > 0) deadline = min === 0 ? began + time : this.edit.length > 0 ? this.lastInput + time : null;
         const w = await waitUntil(caller.blocker, [{ queue: this.waitQueue, mask: abi.POLLIN }], () => this.inputSeq !== seq || this.hungUp || t !== this.termios, deadline);
@@ -430,7 +430,11 @@ export class Tty {
     })();
   }
 
-  /** One attempt: the bytes to return, or null to keep waiting. */
+  /**
+   * One attempt: the bytes to return, or null to keep waiting. Raw mode per
+   * VMIN/VTIME: MIN bytes (or `len` if fewer) end a read; with TIME, what
+   * came before the timer ran out (`timedOut`) does; MIN 0 and TIME 0 never wait.
+   */
   private tryRead(len: number, timedOut: boolean): Uint8Array | null {
     const t = this.termios;
     if (t.l(abi.ICANON)) {
@@ -444,15 +448,15 @@ export class Tty {
       return out;
     }
     const min = t.cc[abi.VMIN];
-    const want = Math.min(len, min);
-    if (this.edit.length >= Math.max(want, 1) || timedOut || this.hungUp || (min === 0 && this.edit.length > 0)) {
-      const n = Math.min(len, this.edit.length);
-      const out = Uint8Array.from(this.edit.slice(0, n));
-      this.edit = this.edit.slice(n);
-      this.consumed(n);
-      return out;
-    }
-    return null;
+    const time = t.cc[abi.VTIME];
+    const avail = this.edit.length;
+    const enough = min === 0 ? avail > 0 || time === 0 : avail >= Math.min(len, min);
+    if (!enough && !timedOut && !this.hungUp) return null;
+    const n = Math.min(len, avail);
+    const out = Uint8Array.from(this.edit.slice(0, n));
+    this.edit = this.edit.slice(n);
+    this.consumed(n);
+    return out;
   }
 
   private consumed(n: number): void {
