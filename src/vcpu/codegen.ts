@@ -50,8 +50,8 @@ function reload(r: number): string {
   return r === 0 ? '' : `xl${r}=x[${2 * r}];xh${r}=x[${2 * r + 1}];`;
 }
 
-/** Write t (low) and u (high) to rd (caller ensures rd != 0). */
-function wr(rd: number): string { return `${lo(rd)}=t;${hi(rd)}=u;`; }
+/** Write t (low) and u (high) to rd (caller ensures rd != 0), as int32 halves: every local holds its canonical int32 form, so === compares values (an unsigned 4294967295 from >>> is not -1 to ===). */
+function wr(rd: number): string { return `${lo(rd)}=t|0;${hi(rd)}=u|0;`; }
 
 /** Write a constant 64-bit value given as signed halves. */
 function wrConst(rd: number, l: number, h: number): string {

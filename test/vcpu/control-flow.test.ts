@@ -24,6 +24,21 @@ describe('vcpu branches and jumps', () => {
     });
   }
 
+  it('a value zero-extended with slli/srli by 32 equals the same value loaded from memory (int32-canonical register halves)', () => {
+    // Go's runtime.getStackMap: t1 = zext32(-1) = 0xffffffff; t2 = ld 0xffffffff; beq must see them equal.
+    // x1 = -1; x2 = x1 << 32 >> 32 (logical); x3 = ld [DATA]; x4 = 1; bne x2, x3, +8; x4 = 0; ecall
+    const cpu = boot(new Asm().w(rv.addi(1, 0, -1), rv.slli(2, 1, 32), rv.srli(2, 2, 32), rv.ld(3, 5, 0), rv.addi(4, 0, 1), rv.bne(2, 3, 8), rv.addi(4, 0, 0), rv.ecall()));
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, BigInt(DATA));
+    const mem = (cpu as unknown as { mem: { view: DataView } }).mem.view;
+    mem.setUint32(DATA, 0xffffffff, true);
+    mem.setUint32(DATA + 4, 0, true);
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(getReg(cpu, 2), 0xffffffffn);
+    assert.equal(getReg(cpu, 3), 0xffffffffn);
+    assert.equal(getReg(cpu, 4), 0n, 'bne was taken between equal values');
+  });
+
   it('backward branches loop, and the loop counts instructions exactly', () => {
     // x1 = 100; loop: x2 += 3; x1 -= 1; bne x1, x0, loop; ecall
     const cpu = boot(new Asm().w(rv.addi(1, 0, 100), rv.addi(2, 2, 3), rv.addi(1, 1, -1), rv.bne(1, 0, -8), rv.ecall()));
