@@ -160,18 +160,41 @@ export function sys_prlimit64(c: SysCtx): SysResult {
     if (isErrno(b)) return b;
     const rd = new StructReader(b);
     next = { cur: rd.big(0), max: rd.big(8) };
-    if (next.cur > next.max) return EINVAL;
-    if (next.max > lim.max && c.proc.creds.euid !== 0) return EPERM;
+    const bad = checkLimit(c, res, next);
+    if (bad !== 0) return bad;
   }
   if (oldAddr) {
     const r = c.user.copyOut(oldAddr, new StructWriter(16).u64(0, lim.cur).u64(8, lim.max).bytes);
     if (isErrno(r)) return r;
   }
-  if (next) {
-    c.proc.rlimits[res] = next;
-    if (res === abi.RLIMIT_NOFILE) c.proc.fds.limit = c.kernel.nofileLimit(c.proc.rlimits);
-  }
+  if (next) applyLimit(c, res, next);
   return 0;
+}
+
+/** setrlimit(resource, rlim): prlimit64 on the caller without the old value. */
+export function sys_setrlimit(c: SysCtx): SysResult {
+  const res = c.u32(0);
+  if (res >= abi.RLIM_NLIMITS) return EINVAL;
+  const b = c.user.copyIn(c.u(1), 16);
+  if (isErrno(b)) return b;
+  const rd = new StructReader(b);
+  const next = { cur: rd.big(0), max: rd.big(8) };
+  const bad = checkLimit(c, res, next);
+  if (bad !== 0) return bad;
+  applyLimit(c, res, next);
+  return 0;
+}
+
+/** May the caller set limit `res` to `next` (prlimit64, setrlimit)? Soft <= hard; raising hard needs privilege. */
+function checkLimit(c: SysCtx, res: number, next: { cur: bigint; max: bigint }): 0 | typeof EINVAL | typeof EPERM {
+  if (next.cur > next.max) return EINVAL;
+  if (next.max > c.proc.rlimits[res].max && c.proc.creds.euid !== 0) return EPERM;
+  return 0;
+}
+
+function applyLimit(c: SysCtx, res: number, next: { cur: bigint; max: bigint }): void {
+  c.proc.rlimits[res] = next;
+  if (res === abi.RLIMIT_NOFILE) c.proc.fds.limit = c.kernel.nofileLimit(c.proc.rlimits);
 }
 
 export function sys_getrlimit(c: SysCtx): SysResult {

@@ -161,6 +161,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(160, 'uname', ['ptr'], proc.sys_uname),
   row(161, 'sethostname', ['str', 'int'], creds.sys_sethostname),
   row(163, 'getrlimit', ['int', 'ptr'], proc.sys_getrlimit),
+  row(164, 'setrlimit', ['int', 'ptr'], proc.sys_setrlimit),
   row(165, 'getrusage', ['int', 'ptr'], proc.sys_getrusage),
   row(166, 'umask', ['oct'], fs.sys_umask),
   row(167, 'prctl', ['int', 'hex', 'hex', 'hex', 'hex'], proc.sys_prctl),
