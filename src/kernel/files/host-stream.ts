@@ -59,17 +59,18 @@ export class HostStreamFile extends File {
     return this.wq;
   }
 
-  /** While someone waits to read: poll the host fd, backing off from 0.25 ms to 16 ms, and wake them when it is readable. */
+  /** While someone waits to read: poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is readable. */
   private startWatch(): void {
     if (!this.readable || this.closed) return;
     let delay = 0.25;
     const tick = () => {
       this.watch = undefined;
       if (this.closed || this.wq.waiters === 0) return;
-      if (pollReadable(this.hostFd, 0) !== 0) {
-        delay = 0.25;
-        this.wq.notify(POLLIN | POLLRDNORM);
-      } else delay = Math.min(delay * 2, 16);
+      // Keep backing off while readable too: a registration that never reads
+      // (an idle epoll interest) must not make this a 0.25 ms busy poll. A
+      // blocking read unsubscribes once woken, so each new wait starts fast.
+      if (pollReadable(this.hostFd, 0) !== 0) this.wq.notify(POLLIN | POLLRDNORM);
+      delay = Math.min(delay * 2, 16);
       if (this.wq.waiters > 0 && !this.watch) this.watch = setTimeout(tick, delay);
     };
     this.watch = setTimeout(tick, delay);
