@@ -3,9 +3,8 @@
 // capability sets.
 //
 // Contract: capabilities are the spec's (process.capabilities), one bit per
-// CAP_* number, checked in the effective set. File permission checks do not
-// consult them yet (vfs/perm.ts treats euid 0 as holding the DAC
-// capabilities); identity changes, kill and sethostname do.
+// CAP_* number, checked in the effective set: by identity changes, kill and
+// sethostname here, and by file permission checks in vfs/perm.ts.
 
 import type { Creds } from './task.js';
 

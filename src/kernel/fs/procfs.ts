@@ -248,11 +248,11 @@ function cpuinfo(k: Kernel): string {
   return out;
 }
 
+/** /proc/mounts: one line per mount, as Linux's show_vfsmnt prints it (source, point, type, options, 0 0). */
 function mounts(k: Kernel): string {
-  const lines = ['none / 9p rw 0 0'];
-  for (const at of k.vfs.mountPoints()) {
-    if (at === '/proc') lines.push('proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0');
-    else lines.push(`none ${at} tmpfs rw 0 0`);
-  }
-  return lines.join('\n') + '\n';
+  const extra: Record<string, string> = { proc: ',nosuid,nodev,noexec,relatime', sysfs: ',nosuid,nodev,noexec,relatime' };
+  return k.vfs
+    .mountTable()
+    .map((m) => `${m.source || 'none'} ${m.at} ${m.fstype} ${m.readonly ? 'ro' : 'rw'}${extra[m.fstype] ?? ''} 0 0`)
+    .join('\n') + '\n';
 }
