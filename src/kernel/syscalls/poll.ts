@@ -21,6 +21,7 @@ import { Blocker, taskBlocker, waitUntil, Wake, type WaitSource } from '../files
 import { StructReader, StructWriter } from '../usercopy.js';
 import { UNBLOCKABLE } from '../signals.js';
 import { SysCtx, SysResult } from './context.js';
+import { readTimeout } from './time.js';
 import { PAGE_W } from '../../vcpu/memory.js';
 
 // ---- shared: timeouts and the temporary signal mask ----
@@ -28,13 +29,8 @@ import { PAGE_W } from '../../vcpu/memory.js';
 /** A relative timespec at `addr` as a deadline on performance.now(); null for addr 0 (no timeout). */
 function readDeadline(c: SysCtx, addr: number): number | null | Errno {
   if (!addr) return null;
-  const b = c.user.copyIn(addr, 16);
-  if (isErrno(b)) return b;
-  const rd = new StructReader(b);
-  const sec = rd.i64(0);
-  const nsec = rd.i64(8);
-  if (sec < 0 || nsec < 0 || nsec >= 1e9) return EINVAL;
-  return performance.now() + sec * 1000 + nsec / 1e6;
+  const ns = readTimeout(c, addr);
+  return isErrno(ns) ? ns : performance.now() + Number(ns) / 1e6;
 }
 
 /** Write the time left before `deadline` back to the timespec at `addr` (poll_select_finish). */

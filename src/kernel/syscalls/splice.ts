@@ -161,11 +161,15 @@ export async function sys_copy_file_range(c: SysCtx): Promise<SysResult> {
 
 const SPLICE_FLAGS = abi.SPLICE_F_MOVE | abi.SPLICE_F_NONBLOCK | abi.SPLICE_F_MORE | abi.SPLICE_F_GIFT;
 
+/** splice's and tee's flags (checked) and their two files. */
+function spliceFiles(c: SysCtx, flags: number, inFd: number, outFd: number): { fin: File; fout: File } | Errno {
+  return flags & ~SPLICE_FLAGS ? EINVAL : filesOf(c, inFd, outFd);
+}
+
 /** splice(fd_in, off_in*, fd_out, off_out*, len, flags). */
 export function sys_splice(c: SysCtx): SysResult | Promise<SysResult> {
   const flags = c.u32(5);
-  if (flags & ~SPLICE_FLAGS) return EINVAL;
-  const files = filesOf(c, c.i32(0), c.i32(2));
+  const files = spliceFiles(c, flags, c.i32(0), c.i32(2));
   if (isErrno(files)) return files;
   const { fin, fout } = files;
   const inAddr = c.u(1);
@@ -206,8 +210,7 @@ export function sys_splice(c: SysCtx): SysResult | Promise<SysResult> {
 /** tee(fd_in, fd_out, len, flags): duplicate up to len bytes of one pipe into another. */
 export function sys_tee(c: SysCtx): SysResult | Promise<SysResult> {
   const flags = c.u32(3);
-  if (flags & ~SPLICE_FLAGS) return EINVAL;
-  const files = filesOf(c, c.i32(0), c.i32(1));
+  const files = spliceFiles(c, flags, c.i32(0), c.i32(1));
   if (isErrno(files)) return files;
   const { fin, fout } = files;
   if (!(fin instanceof PipeFile) || !(fout instanceof PipeFile) || fin.pipe === fout.pipe) return EINVAL;
