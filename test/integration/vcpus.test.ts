@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { bundleOptionsFor, compareStream, loadCases, loadExpected, makeBundle, removeBundle } from '../util/bundle.js';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
@@ -39,6 +40,23 @@ describe('vCPU workers (--cpu-num)', function () {
       assert.equal(r.stdout.toString(), 'onln 3 conf 3 nprocs 3\naffinity 3\nonline 0-2\nsetaffinity 0, now 1\ngetcpu 0 node 0 cpu valid yes\n');
     } finally {
       removeBundle(bundle);
+    }
+  });
+
+  it("takes the vCPU count from the spec's linux.resources.cpu (cpuset, else quota/period) when --cpu-num is not given", async () => {
+    for (const [cpu, want] of [[{ cpus: '0-1,3' }, 3], [{ quota: 150000, period: 100000 }, 2]] as const) {
+      const bundle = makeBundle({ args: ['/bin/cpus'] });
+      try {
+        const file = path.join(bundle, 'config.json');
+        const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+        cfg.linux.resources = { cpu };
+        fs.writeFileSync(file, JSON.stringify(cfg));
+        const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, `cpus-spec-${want}`]);
+        assert.equal(r.code, 0, r.stderr.toString());
+        assert.match(r.stdout.toString(), new RegExp(`^onln ${want} conf ${want} nprocs ${want}\n`));
+      } finally {
+        removeBundle(bundle);
+      }
     }
   });
 
