@@ -591,6 +591,7 @@ export class Kernel {
   private stopProcess(proc: Process, sig: number): void {
     if (proc.stopped) return;
     proc.stopped = true;
+    for (const t of proc.threads) t.remote?.interrupt(); // they park on their way back
     proc.unreportedStop = sig;
     proc.unreportedContinue = false;
     this.logs.debug(`process ${proc.pid} stopped by signal ${sig}`);
