@@ -71,6 +71,9 @@ class FakeJobs implements JobControl {
   signalGroup(pgid: number, sig: number): void {
     this.sent.push([pgid, sig]);
   }
+  signalProcess(pid: number, sig: number): void {
+    this.sent.push([-pid, sig]);
+  }
   groupSession(pgid: number): number | null {
     return this.procs.find((p) => p.pgid === pgid)?.sid ?? null;
   }
@@ -528,15 +531,24 @@ describe('kernel/tty ptys', () => {
     assert.equal(m.read(100), EAGAIN);
   });
 
-  it('closing the master hangs the slave up (EOF, EIO on write) and removes /dev/pts/N; closing the slave gives the master EIO', async () => {
-    const { reg, m } = pair();
+  it('closing the master hangs the slave up (EOF, EIO on write; SIGHUP to the session) and removes /dev/pts/N; closing the slave gives the master EIO', async () => {
+    const { reg, m, jobs } = pair();
     m.pty.locked = false;
     const s = reg.openSlave(m.pty, abi.O_RDWR | abi.O_NOCTTY, '/dev/pts/0') as File;
     await s.unref();
     assert.equal(m.read(10), EIO);
     assert.ok(m.pollEvents() & abi.POLLHUP);
     const s2 = reg.openSlave(m.pty, abi.O_RDWR | abi.O_NOCTTY, '/dev/pts/0') as File;
+    m.pty.tty.acquire(4, 6);
     await m.unref();
+    // The leader (pid 4; signalProcess is recorded as -pid) and the foreground group 6.
+    assert.deepEqual(jobs.sent, [
+      [-4, abi.SIGHUP],
+      [-4, abi.SIGCONT],
+      [6, abi.SIGHUP],
+      [6, abi.SIGCONT],
+    ]);
+    assert.equal(m.pty.tty.session, null);
     assert.equal(text(await s2.read(10)), '');
     assert.equal(s2.write(Buffer.from('x')), EIO);
     assert.ok(isErrno(await reg.devpts().lookup('0')));

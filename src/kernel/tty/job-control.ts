@@ -26,6 +26,8 @@ export interface TtyCaller {
 export interface JobControl {
   /** The caller of the system call being served now; null outside one (a retry after a wait). */
   caller(): TtyCaller | null;
+  /** Send `sig` to process `pid` (from the kernel: SI_KERNEL). */
+  signalProcess(pid: number, sig: number): void;
   /** Send `sig` to every member of process group `pgid` (from the kernel: SI_KERNEL). */
   signalGroup(pgid: number, sig: number): void;
   /** The session of process group `pgid`, or null when it has no member (zombies not yet reaped count). */

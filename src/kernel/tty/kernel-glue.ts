@@ -18,6 +18,10 @@ export function kernelJobControl(kernel: () => Kernel): JobControl {
       const t = k.syscalls.current;
       return t ? callerOf(k, t) : null;
     },
+    signalProcess: (pid, sig) => {
+      const p = kernel().processes.get(pid);
+      if (p?.alive) kernel().signalProcess(p, { signo: sig, code: abi.SI_KERNEL });
+    },
     signalGroup: (pgid, sig) => {
       const k = kernel();
       for (const p of [...k.processes.values()]) if (p.alive && p.pgid === pgid) k.signalProcess(p, { signo: sig, code: abi.SI_KERNEL });

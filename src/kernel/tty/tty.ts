@@ -508,9 +508,22 @@ export class Tty {
     if (this.pgrp !== null) this.jobs.signalGroup(this.pgrp, abi.SIGWINCH);
   }
 
-  /** The device went away: readers see end of file, writers EIO (tty_vhangup). */
+  /**
+   * The device went away (the host terminal closed, the pty master was
+   * closed): readers see end of file, writers EIO; the session leader gets
+   * SIGHUP and SIGCONT, as does the foreground group (which Linux signals
+   * when the leader then exits), and the terminal controls no session
+   * (tty_vhangup).
+   */
   hangup(): void {
+    if (this.hungUp) return;
     this.hungUp = true;
+    const sid = this.session;
+    if (sid !== null) {
+      this.jobs.signalProcess(sid, abi.SIGHUP);
+      this.jobs.signalProcess(sid, abi.SIGCONT);
+      this.disassociate();
+    }
     this.waitQueue.notify(abi.POLLIN | abi.POLLOUT | abi.POLLHUP);
   }
 
