@@ -26,6 +26,7 @@ const S_IFIFO = 0o010000;
 const S_IFLNK = 0o120000;
 const O_ACCMODE = 3;
 const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
 const ST_RDONLY = 1;
 const NAME_MAX = 255;
 const PATH_MAX = 4096;
@@ -325,9 +326,11 @@ export class P9Backend implements FilesystemBackend {
   }
 
   /**
-   * renameat2. 9P2000.L's Trenameat has no flags: RENAME_NOREPLACE is a walk
-   * then the rename (the sandbox is the export's only writer, so nothing comes
-   * between); RENAME_EXCHANGE is EINVAL, as Linux's own 9p client answers.
+   * renameat2. 9P2000.L's Trenameat has no flags, so (the sandbox being the
+   * export's only writer, nothing else comes between the steps):
+   * RENAME_NOREPLACE is a walk, then the rename; RENAME_EXCHANGE is three
+   * renames through a fresh temporary name beside the old one (undone if the
+   * second fails). The host sees the middle states; the guest sees Linux's result.
    */
   async rename(oldDir: BackendNode, oldName: string, newDir: BackendNode, newName: string, flags = 0): Promise<0 | Errno> {
     const od = this.ownDir(oldDir);
@@ -336,7 +339,8 @@ export class P9Backend implements FilesystemBackend {
     if (isErrno(nd)) return nd;
     const bad = checkName(oldName) ?? checkName(newName);
     if (bad) return bad;
-    if (flags !== 0 && flags !== RENAME_NOREPLACE) return EINVAL;
+    if (flags !== 0 && flags !== RENAME_NOREPLACE && flags !== RENAME_EXCHANGE) return EINVAL;
+    if (flags === RENAME_EXCHANGE) return this.exchange(od, oldName, nd, newName);
     if (flags === RENAME_NOREPLACE) {
       const w = await this.walkFid(nd, newName);
       if (!isErrno(w)) {
@@ -349,6 +353,38 @@ export class P9Backend implements FilesystemBackend {
     if (isErrno(r)) return r;
     this.changed();
     return 0;
+  }
+
+  private renameat(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<Msg | Errno> {
+    return this.client.rpc({ type: MsgType.Trenameat, tag: 0, olddirfid: od.fid, oldname: oldName, newdirfid: nd.fid, newname: newName });
+  }
+
+  private async exchange(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<0 | Errno> {
+    // Both names must exist (ENOENT otherwise, as Linux).
+    for (const [d, n] of [[od, oldName], [nd, newName]] as const) {
+      const w = await this.walkFid(d, n);
+      if (isErrno(w)) return w;
+      await this.clunk(w.fid);
+    }
+    if (od === nd && oldName === newName) return 0;
+    let tmp = '';
+    for (let i = 0; ; i++) {
+      tmp = `.tsvisor-exchange-${process.pid}-${Date.now().toString(36)}-${i}`;
+      const w = await this.walkFid(od, tmp);
+      if (w === ENOENT) break;
+      if (isErrno(w)) return w;
+      await this.clunk(w.fid);
+    }
+    this.changed();
+    let r = await this.renameat(od, oldName, od, tmp);
+    if (isErrno(r)) return r;
+    r = await this.renameat(nd, newName, od, oldName);
+    if (isErrno(r)) {
+      await this.renameat(od, tmp, od, oldName);
+      return r;
+    }
+    r = await this.renameat(od, tmp, nd, newName);
+    return isErrno(r) ? r : 0;
   }
 
   async setattr(node: BackendNode, set: SetAttr): Promise<0 | Errno> {
@@ -504,16 +540,24 @@ class P9File implements BackendFile {
   }
 
   /**
-   * fallocate mode 0. 9P2000.L has no fallocate: the file grows to
-   * offset+len (its blocks are not reserved ahead, so ENOSPC may come later).
+   * fallocate mode 0. 9P2000.L has no fallocate: the part of the range past
+   * the end of the file is written with zeros (so it grows, with its blocks
+   * allocated, ENOSPC now rather than later); holes inside the old size stay
+   * holes (their data reads as zeros either way).
    */
   async allocate(offset: number, len: number): Promise<0 | Errno> {
     if (this.fid < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len <= 0) return EINVAL;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len <= 0 || !Number.isSafeInteger(offset + len)) return EINVAL;
     const a = await this.getattr();
     if (isErrno(a)) return a;
-    if (a.size >= offset + len) return 0;
-    return this.setattr({ size: offset + len });
+    const zeros = new Uint8Array(Math.min(this.chunk * 4, 16 * 1024 * 1024));
+    for (let at = Math.max(a.size, offset); at < offset + len; ) {
+      const n = await this.write(zeros.subarray(0, Math.min(zeros.length, offset + len - at)), at);
+      if (isErrno(n)) return n;
+      if (n === 0) return Errno.of(28); // ENOSPC
+      at += n;
+    }
+    return 0;
   }
 
   async fsync(dataOnly = false): Promise<0 | Errno> {
@@ -528,4 +572,20 @@ class P9File implements BackendFile {
     this.fid = -1;
     await this.b.clunk(fid);
   }
+}
+
+/**
+ * The backend of one io fd (a connected stream socket to the gofer, or to any
+ * 9P2000.L server exporting `hostPath`): connects and attaches as `uid`.
+ * Throws an Error naming the fd when the server does not answer as it should.
+ */
+export async function connectIoFd(fd: number, hostPath: string, uid: number, readonly: boolean): Promise<P9Backend> {
+  const client = P9Client.overFd(fd);
+  const b = await P9Backend.connect(client, { aname: hostPath, uid, readonly });
+  if (isErrno(b)) {
+    const why = client.brokenReason ?? b.name;
+    client.close();
+    throw new Error(`io fd ${fd} (${hostPath}): 9P attach failed: ${why}`);
+  }
+  return b;
 }

@@ -56,14 +56,18 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
       { pause: () => sock.pause(), resume: () => sock.resume() },
     );
     sock.on('data', (chunk: Buffer) => conn.receive(chunk));
-    sock.on('error', (e) => log(`gofer: io fd ${fd}: ${e.message}`));
+    // The peer going away (EPIPE, ECONNRESET on a late reply) is how a connection ends, not a problem.
+    sock.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') log(`gofer: io fd ${fd}: ${e.message}`);
+    });
     sock.on('close', () => {
       void conn.close().then(resolve);
     });
   });
 }
 
-export async function goferCommand(_g: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+export async function goferCommand(g: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
   const specFd = flags['spec-fd'] as number;
   const ioFds = flags['io-fds'] as number[];
   if (specFd < 0) throw new Fatal('missing required flag: --spec-fd', true);
@@ -86,7 +90,10 @@ export async function goferCommand(_g: GlobalOptions, flags: FlagValues, positio
     throw new Fatal((e as Error).message);
   }
   const io = new IoPool();
-  const log = (m: string) => process.stderr.write(m + '\n');
+  // stderr is the container's too: the gofer speaks there only when debugging.
+  const log = (m: string) => {
+    if (g.debug) process.stderr.write(m + '\n');
+  };
   await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath }, io, log)));
   for (const b of backends) b.close();
   await io.close();

@@ -17,6 +17,8 @@ import type { Rlimit } from './task.js';
 import type { KernelLogs } from './logs.js';
 import type { SandboxConfig } from './sandbox-config.js';
 import { DirectBackend } from '../fs-gofer/direct.js';
+import { connectIoFd } from '../fs-gofer/p9-backend.js';
+import type { FilesystemBackend } from './vfs/backend.js';
 import { Tmpfs, parseTmpfsOptions } from './fs/tmpfs.js';
 import type { Inode } from './vfs/inode.js';
 
@@ -52,8 +54,19 @@ export interface BuiltSandbox {
   close(): void;
 }
 
+/**
+ * The backend of the root (index 0) or of the index-th bind mount: a 9P
+ * client on that io fd when boot has io fds, else direct mode on the host path.
+ */
+async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, readonly: boolean): Promise<FilesystemBackend & { close(): void }> {
+  const io = cfg.ioFds ?? [];
+  if (io.length === 0) return DirectBackend.open(hostPath, { readonly });
+  if (index >= io.length) throw new Error(`no io fd for ${hostPath} (${io.length} io fds)`);
+  return connectIoFd(io[index], hostPath, cfg.uid, readonly);
+}
+
 export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise<BuiltSandbox> {
-  const backend = DirectBackend.open(cfg.rootPath, { readonly: cfg.rootReadonly });
+  const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly);
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
   const vfs = new Vfs(new BackendInode(backend, rootNode));
@@ -87,7 +100,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
   };
   k = new Kernel(config, vfs, logs, (flags, path) => ttys.openCtty(flags, path));
   k.onSessionLeaderExit = (sid) => ttys.sessionLeaderExited(sid);
-  const backends = [backend];
+  const backends: { close(): void }[] = [backend];
   try {
     // The kernel's own: /proc, /dev (whatever the spec says it is), and a
     // /dev/shm tmpfs unless the spec mounts one; then the spec's mounts in order.
@@ -104,7 +117,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
         root = new Tmpfs(k.account, opts).root;
         info = { fstype: 'tmpfs', source: 'tmpfs', readonly: opts.readonly === true };
       } else {
-        const b = DirectBackend.open(m.source, { readonly: m.readonly });
+        const b = await openBackend(cfg, backends.length, m.source, m.readonly);
         backends.push(b);
         const node = await b.root();
         if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);

@@ -46,6 +46,8 @@ export interface SandboxConfig {
   rootReadonly: boolean;
   /** The spec's tmpfs and bind mounts, in order (see sandboxMounts). */
   mounts?: SandboxMount[];
+  /** 9P2000.L connections (--io-fds): the root's, then one per bind mount in order; absent or empty: direct mode. */
+  ioFds?: number[];
   args: string[];
   env: string[];
   cwd: string;

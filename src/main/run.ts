@@ -11,10 +11,12 @@ import { DIE_WITH_PARENT_ENV } from './boot.js';
 import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions } from './common.js';
 import { parseSpec } from '../spec/load.js';
+import type { Spec } from '../spec/types.js';
 import { UrpcClient } from './urpc.js';
 import * as tty from 'node:tty';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
 import { exitCodeOf } from './boot.js';
+import { startGofer } from '../gofer/launch.js';
 
 export const RUN_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
@@ -22,6 +24,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
   { name: 'console-socket', kind: 'string', usage: "unix socket to send the terminal's pty master to (process.terminal: true)", default: '' },
+  { name: 'directfs', kind: 'bool', usage: 'no gofer: the sandbox opens the rootfs and bind mounts itself (direct mode)', default: false },
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 
@@ -59,6 +62,9 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   // sandbox lives; without a terminal on stdin, plain stdio.
   const term = spec.process?.terminal === true ? openTerminal(consoleSocket) : null;
   const cli = path.join(__dirname, 'cli.js');
+  // The gofer first (src/gofer): boot reaches the filesystems through it, one socket pair each.
+  const gofer = flags.directfs ? null : startGofer(cli, global.argv, bundle, configPath, spec);
+  const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
   const bootArgs = [
     ...global.argv,
     'boot',
@@ -67,8 +73,9 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     '--controller-fd=4',
     '--start-sync-fd=5',
     '--stdio-fds=0,1,2',
+    ...ioFdArgs,
     ...(term ? ['--console'] : []),
-    ...(flags['cpu-num'] ? [`--cpu-num=${flags['cpu-num']}`] : []),
+    ...((flags['cpu-num'] as number) || specCpus(spec) ? [`--cpu-num=${(flags['cpu-num'] as number) || specCpus(spec)}`] : []),
     ...(flags['total-memory'] ? [`--total-memory=${flags['total-memory']}`] : []),
     cid,
   ];
@@ -76,7 +83,7 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   // asks for SIGKILL when its parent dies (boot.ts, TSVISOR_DIE_WITH_PARENT).
   const stdio: (number | 'inherit')[] = term?.slave !== undefined ? [term.slave, term.slave, term.slave] : ['inherit', 'inherit', 'inherit'];
   const child = spawn(process.execPath, [cli, ...bootArgs], {
-    stdio: [...stdio, specFd, ctrlFd, sync[1]],
+    stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
     env: { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) },
     // A pty of its own: boot leads a new session and makes the pty its controlling terminal (so resizes reach it as SIGWINCH).
     detached: term?.slave !== undefined,
@@ -84,6 +91,7 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);
   closeFd(ctrlFd);
+  gofer?.closeBootEnds();
   fs.closeSync(specFd);
   const childExit = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
   // Like runc/runsc run: signals sent to this command go to the container's
@@ -185,6 +193,30 @@ function openTerminal(consoleSocket: string): Terminal | null {
   };
   process.on('exit', restore);
   return { own: true, restore };
+}
+
+/**
+ * vCPUs the spec's linux.resources.cpu asks for: the CPUs its cpuset names
+ * ("0-3,6"), else its quota over its period rounded up; 0 when it says
+ * neither (boot then uses the host's CPU count).
+ */
+export function specCpus(spec: Spec): number {
+  const cpu = spec.linux?.resources?.cpu;
+  if (!cpu) return 0;
+  if (typeof cpu.cpus === 'string' && cpu.cpus.trim() !== '') {
+    let n = 0;
+    for (const part of cpu.cpus.split(',')) {
+      const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+      if (!m) throw new Fatal(`linux.resources.cpu.cpus: cannot read ${JSON.stringify(cpu.cpus)}`);
+      const lo = Number(m[1]);
+      const hi = m[2] === undefined ? lo : Number(m[2]);
+      if (hi < lo) throw new Fatal(`linux.resources.cpu.cpus: bad range ${part.trim()}`);
+      n += hi - lo + 1;
+    }
+    return n;
+  }
+  if (cpu.quota && cpu.quota > 0) return Math.max(1, Math.ceil(cpu.quota / (cpu.period && cpu.period > 0 ? cpu.period : 100000)));
+  return 0;
 }
 
 /** Signals `tsvisor run` passes on to the container's init. */

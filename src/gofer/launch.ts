@@ -1,0 +1,57 @@
+// The parent runtime's side of the gofer: start `tsvisor gofer` for a
+// bundle, with one socket pair per filesystem (the root, then each bind
+// mount in spec order), and hand back the other ends for boot's --io-fds.
+
+import * as fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeFd, socketpair, O_CLOEXEC, SOCK_STREAM } from '../host/ffi.js';
+import { Fatal } from '../main/common.js';
+import type { Spec } from '../spec/types.js';
+import { exportsOf } from './command.js';
+
+export interface RunningGofer {
+  child: ChildProcess;
+  /** The sandbox's ends, in --io-fds order (close them once boot has them). */
+  bootEnds: number[];
+  /** Closes the sandbox's ends here (boot holds its own copies). */
+  closeBootEnds(): void;
+}
+
+/**
+ * Starts the gofer: `cli` is the tsvisor entry point, `globalArgv` the global
+ * flags to pass on. The gofer exits by itself once every connection closes
+ * (boot exits, or dies).
+ */
+export function startGofer(cli: string, globalArgv: string[], bundle: string, configPath: string, spec: Spec): RunningGofer {
+  let n: number;
+  try {
+    n = exportsOf(spec, bundle).length;
+  } catch (e) {
+    throw new Fatal(`spec mounts: ${(e as Error).message}`);
+  }
+  const goferEnds: number[] = [];
+  const bootEnds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sp = socketpair(SOCK_STREAM | O_CLOEXEC);
+    if (typeof sp === 'number') {
+      for (const fd of [...goferEnds, ...bootEnds]) closeFd(fd);
+      throw new Fatal(`socketpair: errno ${-sp}`);
+    }
+    goferEnds.push(sp[0]);
+    bootEnds.push(sp[1]);
+  }
+  const specFd = fs.openSync(configPath, 'r');
+  const ioFds = goferEnds.map((_, i) => 4 + i);
+  const child = spawn(process.execPath, [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`], {
+    stdio: ['ignore', 'ignore', 'inherit', specFd, ...goferEnds],
+  });
+  fs.closeSync(specFd);
+  for (const fd of goferEnds) closeFd(fd);
+  return {
+    child,
+    bootEnds,
+    closeBootEnds: () => {
+      for (const fd of bootEnds) closeFd(fd);
+    },
+  };
+}
