@@ -13,6 +13,10 @@
 //   SPLICE_F_NONBLOCK or the pipe's O_NONBLOCK; at most the pipe's free pages
 //   move from a file into a pipe at once.
 // - tee: copies between two pipes without consuming.
+// - vmsplice: user memory into a pipe's write end (each piece of a segment
+//   within one guest page takes a buffer of its own, as pages are spliced on
+//   Linux; at most the free buffers' worth, waiting for room first), or out
+//   of a read end into user memory (waiting for data, like readv).
 // A pipe without readers is EPIPE with SIGPIPE, as for write.
 
 import * as abi from '../abi.js';
@@ -274,3 +278,63 @@ function fileToPipe(b: Blocker, fin: File, fout: PipeFile, len: number, off: num
   };
   return space instanceof Promise ? space.then(fill) : fill(space);
 }
+
+/** vmsplice(fd, iov, nr_segs, flags). */
+export function sys_vmsplice(c: SysCtx): SysResult | Promise<SysResult> {
+  const flags = c.u32(3);
+  if (flags & ~SPLICE_FLAGS) return EINVAL;
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  if (!(f instanceof PipeFile)) return EBADF;
+  const iov = c.user.readIovecs(c.u(1), c.i32(2));
+  if (isErrno(iov)) return iov;
+  const b = taskBlocker(c.kernel, c.task);
+  // Only SPLICE_F_NONBLOCK counts: vmsplice ignores the pipe's O_NONBLOCK (wait_for_space).
+  const nonblock = (flags & abi.SPLICE_F_NONBLOCK) !== 0;
+  const p = f.pipe;
+  if (f.writable) {
+    const pieces: Uint8Array[] = [];
+    for (const v of iov) {
+      for (let at = v.base; at < v.base + v.len; ) {
+        const n = Math.min(v.base + v.len, (Math.floor(at / PAGE) + 1) * PAGE) - at;
+        const d = c.user.copyIn(at, n);
+        if (isErrno(d)) return d;
+        pieces.push(d);
+        at += n;
+      }
+    }
+    if (pieces.length === 0) return 0;
+    const op = (): number | Errno => {
+      if (p.readers === 0) return EPIPE;
+      if (p.full) return EAGAIN;
+      let done = 0;
+      for (const d of pieces) {
+        if (p.full) break;
+        const n = p.write(d, true, false);
+        if (isErrno(n)) return done > 0 ? done : n;
+        done += n;
+      }
+      return done;
+    };
+    return blockingOp(b, nonblock, [{ queue: p.wq, mask: abi.POLLOUT }], () => p.readers === 0 || !p.full, op);
+  }
+  const total = iov.reduce((t, v) => t + v.len, 0);
+  if (total === 0) return 0;
+  const take = (): Uint8Array | Errno => p.read(total, false);
+  const got = blockingOp(b, nonblock, [{ queue: p.wq, mask: abi.POLLIN }], () => !p.empty || p.writers === 0, take);
+  const scatter = (data: Uint8Array | Errno): SysResult => {
+    if (isErrno(data)) return data;
+    let off = 0;
+    for (const v of iov) {
+      if (off >= data.length) break;
+      const part = data.subarray(off, off + v.len);
+      const r = c.user.copyOut(v.base, part);
+      if (isErrno(r)) return off > 0 ? off : r;
+      off += part.length;
+    }
+    return off;
+  };
+  return got instanceof Promise ? got.then(scatter) : scatter(got);
+}
+
+const PAGE = 4096;

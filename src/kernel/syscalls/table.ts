@@ -99,6 +99,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(71, 'sendfile', ['fd', 'fd', 'ptr', 'size'], splice.sys_sendfile),
   { ...row(72, 'pselect6', ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'], poll.sys_pselect6), restart: 'nohand' },
   { ...row(73, 'ppoll', ['ptr', 'uint', 'ptr', 'ptr', 'size'], poll.sys_ppoll), restart: 'nohand' },
+  row(75, 'vmsplice', ['fd', 'ptr', 'size', 'hex'], splice.sys_vmsplice),
   row(76, 'splice', ['fd', 'ptr', 'fd', 'ptr', 'size', 'hex'], splice.sys_splice),
   row(77, 'tee', ['fd', 'fd', 'size', 'hex'], splice.sys_tee),
   row(78, 'readlinkat', ['dirfd', 'str', 'ptr', 'size'], fs.sys_readlinkat),
