@@ -14,7 +14,7 @@
 // Large reads and writes are split into msize chunks sent together, so a
 // 4 MiB transfer is a few pipelined messages.
 
-import { EBADF, EINVAL, EIO, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../kernel/errno.js';
+import { EBADF, EINVAL, EIO, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../kernel/errno.js';
 import * as p9 from '../p9/codec.js';
 import { MsgType, type Msg } from '../p9/codec.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../kernel/vfs/backend.js';
@@ -27,6 +27,7 @@ const S_IFLNK = 0o120000;
 const O_ACCMODE = 3;
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
+const AT_REMOVEDIR = 0x200;
 const ST_RDONLY = 1;
 const NAME_MAX = 255;
 const PATH_MAX = 4096;
@@ -66,6 +67,8 @@ function toAttr(r: Msg): Attr {
 class P9Node implements BackendNode {
   /** Symlink target, once read. */
   target?: string;
+  /** Where it was walked from (directory inode and name), for servers whose fids are paths (see P9Backend.renameat). */
+  key?: string;
   constructor(
     readonly owner: P9Backend,
     public fid: number,
@@ -197,7 +200,7 @@ export class P9Backend implements FilesystemBackend {
     if (bad) return bad;
     const w = await this.walkFid(d, name);
     if (isErrno(w)) return w;
-    return new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen);
+    return this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), d, name);
   }
 
   async getattr(node: BackendNode): Promise<Attr | Errno> {
@@ -259,7 +262,7 @@ export class P9Backend implements FilesystemBackend {
       await file.close();
       return w;
     }
-    return { node: new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), file };
+    return { node: this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), d, name), file };
   }
 
   async mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
@@ -319,7 +322,7 @@ export class P9Backend implements FilesystemBackend {
     if (isErrno(d)) return d;
     const bad = checkName(name);
     if (bad) return bad;
-    const r = await this.client.rpc({ type: MsgType.Tunlinkat, tag: 0, fid: d.fid, name, flags: flags >>> 0 });
+    const r = await this.unlinkat(d, name, flags);
     if (isErrno(r)) return r;
     this.changed();
     return 0;
@@ -349,14 +352,98 @@ export class P9Backend implements FilesystemBackend {
       }
       if (w !== ENOENT) return w;
     }
-    const r = await this.client.rpc({ type: MsgType.Trenameat, tag: 0, olddirfid: od.fid, oldname: oldName, newdirfid: nd.fid, newname: newName });
+    const r = await this.renameat(od, oldName, nd, newName);
     if (isErrno(r)) return r;
     this.changed();
     return 0;
   }
 
-  private renameat(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<Msg | Errno> {
-    return this.client.rpc({ type: MsgType.Trenameat, tag: 0, olddirfid: od.fid, oldname: oldName, newdirfid: nd.fid, newname: newName });
+  /** Servers without Trenameat/Tunlinkat (older diod answers EOPNOTSUPP): then Trename/Tremove of a walked fid, as Linux's v9fs falls back. */
+  private noRenameat = false;
+  private noUnlinkat = false;
+
+  private async renameat(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<Msg | Errno> {
+    if (!this.noRenameat) {
+      const r = await this.client.rpc({ type: MsgType.Trenameat, tag: 0, olddirfid: od.fid, oldname: oldName, newdirfid: nd.fid, newname: newName });
+      if (r !== EOPNOTSUPP && r !== ENOSYS) return r;
+      this.noRenameat = true;
+    }
+    const w = await this.walkFid(od, oldName);
+    if (isErrno(w)) return w;
+    const r = await this.client.rpc({ type: MsgType.Trename, tag: 0, fid: w.fid, dfid: nd.fid, name: newName });
+    await this.clunk(w.fid);
+    if (!isErrno(r)) await this.rewalkRenamed(od, oldName, nd, newName);
+    return r;
+  }
+
+  /** Live nodes by where they were walked from; see rewalkRenamed. */
+  private readonly byKey = new Map<string, Set<P9Node>>();
+
+  private keyOf(dir: P9Node, name: string): string | undefined {
+    return dir.attr ? `${dir.attr.ino}/${name}` : undefined;
+  }
+
+  private track(n: P9Node, dir: P9Node, name: string): P9Node {
+    const k = this.keyOf(dir, name);
+    if (k === undefined) return n;
+    n.key = k;
+    let set = this.byKey.get(k);
+    if (!set) this.byKey.set(k, (set = new Set()));
+    set.add(n);
+    return n;
+  }
+
+  private untrack(n: P9Node): void {
+    if (n.key === undefined) return;
+    const set = this.byKey.get(n.key);
+    set?.delete(n);
+    if (set?.size === 0) this.byKey.delete(n.key);
+    n.key = undefined;
+  }
+
+  /**
+   * A server whose fids are host paths (diod) leaves the other fids of a
+   * file renamed by Trename naming its old path: each live node walked to the
+   * old name gets a fid walked to the new one. (Fids below a renamed
+   * directory keep their old paths: a known limit with such servers.)
+   */
+  private async rewalkRenamed(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<void> {
+    const k = this.keyOf(od, oldName);
+    const set = k === undefined ? undefined : this.byKey.get(k);
+    if (!set) return;
+    for (const n of [...set]) {
+      if (n.fid < 0) continue;
+      const nf = this.client.allocFid();
+      const r = await this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: nd.fid, newfid: nf, names: [newName] });
+      if (isErrno(r) || (r.qids as p9.Qid[]).length !== 1) {
+        if (!isErrno(r)) this.client.freeFid(nf);
+        continue;
+      }
+      const old = n.fid;
+      n.fid = nf;
+      void this.clunk(old);
+      this.untrack(n);
+      this.track(n, nd, newName);
+    }
+  }
+
+  private async unlinkat(d: P9Node, name: string, flags: number): Promise<Msg | Errno> {
+    if (!this.noUnlinkat) {
+      const r = await this.client.rpc({ type: MsgType.Tunlinkat, tag: 0, fid: d.fid, name, flags: flags >>> 0 });
+      if (r !== EOPNOTSUPP && r !== ENOSYS) return r;
+      this.noUnlinkat = true;
+    }
+    const w = await this.walkFid(d, name);
+    if (isErrno(w)) return w;
+    const isDir = (w.attr.mode & S_IFMT) === S_IFDIR;
+    if (isDir !== ((flags & AT_REMOVEDIR) !== 0)) {
+      await this.clunk(w.fid);
+      return isDir ? EISDIR : ENOTDIR;
+    }
+    // Tremove clunks the fid whatever the outcome.
+    const r = await this.client.rpc({ type: MsgType.Tremove, tag: 0, fid: w.fid });
+    this.client.freeFid(w.fid);
+    return r;
   }
 
   private async exchange(od: P9Node, oldName: string, nd: P9Node, newName: string): Promise<0 | Errno> {
@@ -421,6 +508,7 @@ export class P9Backend implements FilesystemBackend {
     if (!(node instanceof P9Node) || node.owner !== this || node.fid < 0) return;
     const fid = node.fid;
     node.fid = -1;
+    this.untrack(node);
     await this.clunk(fid);
   }
 }
@@ -447,9 +535,14 @@ function setattrMsg(fid: number, set: SetAttr): Msg {
   return m;
 }
 
-/** An open fid. */
+/**
+ * An open fid. Directory cookies are small integers (cookie i continues after
+ * the i-th entry this file returned), mapped to the server's offsets, which
+ * may be 63-bit hashes (diod passes ext4's d_off through).
+ */
 class P9File implements BackendFile {
   private readonly chunk: number;
+  private readonly dirOffsets: bigint[] = [0n];
 
   constructor(
     private readonly b: P9Backend,
@@ -510,17 +603,19 @@ class P9File implements BackendFile {
   async readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
     if (this.fid < 0) return EBADF;
     if (this.type !== S_IFDIR) return ENOTDIR;
-    if (!Number.isSafeInteger(cookie) || cookie < 0) return EINVAL;
+    if (!Number.isSafeInteger(cookie) || cookie < 0 || cookie >= this.dirOffsets.length) return EINVAL;
     // Room for at least one entry of the longest name, so a short buffer never reads as the end.
     const count = Math.min(Math.max(maxBytes, 24 + NAME_MAX + 8), this.b.client.msize - RREAD_OVERHEAD);
-    const r = await this.b.client.rpc({ type: MsgType.Treaddir, tag: 0, fid: this.fid, offset: BigInt(cookie), count });
+    const r = await this.b.client.rpc({ type: MsgType.Treaddir, tag: 0, fid: this.fid, offset: this.dirOffsets[cookie], count });
     if (isErrno(r)) return r;
     const ents = p9.decodeDirents(r.data as Uint8Array);
     if (ents instanceof p9.P9DecodeError) return EIO;
     const out: DirEntry[] = [];
+    let index = cookie;
     for (const e of ents) {
-      if (e.offset > BigInt(Number.MAX_SAFE_INTEGER)) return out.length > 0 ? out : EIO;
-      out.push({ name: e.name, ino: e.qid.path, type: e.type, next: Number(e.offset) });
+      index++;
+      this.dirOffsets[index] = e.offset;
+      out.push({ name: e.name, ino: e.qid.path, type: e.type, next: index });
     }
     return out;
   }

@@ -47,8 +47,8 @@ export const NOTAG = 0xffff;
 export const NOFID = 0xffffffff;
 /** size[4] type[1] tag[2] */
 export const HEADER_SIZE = 7;
-/** Bytes of an Rread/Twrite besides its data: header, fid/offset/count. */
-export const IO_OVERHEAD = 7 + 4 + 8 + 4;
+/** Room kept for the header of a Twrite/Rread besides its data (Linux's P9_IOHDRSZ; diod refuses larger counts). */
+export const IO_OVERHEAD = 24;
 /** Most names one Twalk may carry (9P's MAXWELEM). */
 export const MAXWELEM = 16;
 /** Smallest msize a peer may negotiate (room for a header and a short string). */
