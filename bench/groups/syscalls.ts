@@ -1,0 +1,62 @@
+// System calls and files: per-call costs measured inside the guest (the
+// syscalls fixture's CLOCK_MONOTONIC around each loop, so neither target's
+// start-up counts), and round trips between two threads or two processes
+// (pingpong: the time of 2N round trips minus the time of N, over N, which
+// cancels the start-up and exit both runs share).
+
+import type { Benchmark, BenchContext } from '../measure.js';
+import { differenceBench, exactly, guestTime, programBench } from '../program.js';
+
+type Per = 'us-per-op' | 'MB/s' | 'ms-per-op';
+
+/** `syscalls MODE N` read as µs per operation, ms per operation, or MB/s moved. */
+function syscallsBench(name: string, group: 'syscalls' | 'files', mode: string, full: number, quick: number, per: Per, what: string, stdout: (n: number) => string): Benchmark {
+  const size = (ctx: BenchContext) => (ctx.quick ? quick : full);
+  return programBench({
+    name,
+    group,
+    what,
+    unit: per === 'us-per-op' ? 'µs/op' : per === 'ms-per-op' ? 'ms/op' : 'MB/s',
+    better: per === 'MB/s' ? 'higher' : 'lower',
+    run: (ctx) => ({ args: ['/bin/syscalls', mode, String(size(ctx))], tmpfs: ['/tmp'] }),
+    needsRootfs: true,
+    check: (out, ctx) => exactly(stdout(size(ctx)))(out),
+    figure: (r) => {
+      const t = guestTime(r.stderr, mode);
+      if (per === 'MB/s') return t.bytes / t.seconds / 1e6;
+      return (t.seconds / t.ops) * (per === 'us-per-op' ? 1e6 : 1e3);
+    },
+  });
+}
+
+/** pingpong MODE: µs per round trip, from the 2N-minus-N difference. */
+export function pingpongBench(name: string, group: 'syscalls' | 'scaling', mode: string, full: number, quick: number, what: string): Benchmark {
+  return differenceBench({
+    name, group, what, unit: 'µs/rt', scale: 1e6, full, quick, needsRootfs: false,
+    run: (n) => ({ args: ['/bin/pingpong', mode, String(n)] }),
+    check: (n) => exactly(`pingpong ${mode}: ${n} round trips`),
+  });
+}
+
+export function syscallBenchmarks(): Benchmark[] {
+  return [
+    syscallsBench('getpid', 'syscalls', 'getpid', 100_000, 20_000, 'us-per-op', 'getpid (never cached): the round trip into the kernel and back', (n) => `syscalls getpid: ${n} calls, 0 wrong`),
+    syscallsBench('write-devnull', 'syscalls', 'devnull', 50_000, 10_000, 'us-per-op', 'write of 1 byte to /dev/null', (n) => `syscalls devnull: ${n} writes, ${n} bytes written`),
+    syscallsBench('open-close', 'syscalls', 'openclose', 5_000, 1_000, 'us-per-op', 'open+close of /data/hello.txt (rootfs file)', (n) => `syscalls openclose: ${n} opens`),
+    pingpongBench('pipe-pingpong-threads', 'syscalls', 'pipe-threads', 2_000, 1_000, 'a byte each way over two pipes between two threads, per round trip'),
+    pingpongBench('pipe-pingpong-procs', 'syscalls', 'pipe-procs', 2_000, 1_000, 'a byte each way over two pipes between parent and forked child, per round trip'),
+  ];
+}
+
+export function fileBenchmarks(): Benchmark[] {
+  return [
+    syscallsBench('seq-rw', 'files', 'seqrw', 32, 8, 'MB/s', 'sequential write then read of a file in /tmp (tmpfs), 64 KiB at a time', (n) => `syscalls seqrw: ${n} MiB written and read, fnv ${SEQ_FNV[n] ?? '?'}`),
+    syscallsBench('rand-rw', 'files', 'randrw', 2_000, 500, 'MB/s', '4 KiB pwrites then preads at random offsets in a 16 MiB file in /tmp', (n) => `syscalls randrw: ${n} writes and ${n} reads of 4 KiB, fnv ${RAND_FNV[n] ?? '?'}`),
+    syscallsBench('stat', 'files', 'stat', 5_000, 1_000, 'us-per-op', 'stat of 1000 files in a /tmp directory, round robin', (n) => `syscalls stat: ${n} stats over 1000 files, ${n} regular`),
+    syscallsBench('readdir-10k', 'files', 'readdir', 10_000, 2_000, 'us-per-op', 'readdir of a 10k-entry /tmp directory (10 passes), per entry', (n) => `syscalls readdir: 10 passes over ${n} entries, ${10 * n} seen`),
+  ];
+}
+
+/** The checksums QEMU printed for these sizes (what was read back). */
+const SEQ_FNV: Record<number, string> = { 32: '74f8e77e0c5ce183', 8: '2881423bdd09bb03' };
+const RAND_FNV: Record<number, string> = { 2000: '69281e69cbd3b0ae', 500: 'eebed2e87d3df770' };

@@ -1,0 +1,112 @@
+// BENCHMARKS.md: written by `npm run bench -- --report` from one full run,
+// beside its chart (bench/chart.svg), so the committed report is always the
+// output of the code that made it.
+
+import type { Result } from './measure.js';
+import { fmt, fmtRatio, markdownTable, type BenchDocument } from './table.js';
+
+/** Where --report writes, relative to the repository root. */
+export const REPORT_MD = 'BENCHMARKS.md';
+export const REPORT_SVG = 'bench/chart.svg';
+
+function find(results: readonly Result[], name: string): Result | undefined {
+  return results.find((r) => r.name === name && !r.error);
+}
+
+/** One sentence per headline figure present in the results. */
+export function headlines(results: readonly Result[]): string[] {
+  const out: string[] = [];
+  const ratios = results.filter((r) => !r.error && Number.isFinite(r.ratio) && r.unit !== 'x');
+  if (ratios.length > 0) {
+    const geo = Math.exp(ratios.reduce((s, r) => s + Math.log(r.ratio), 0) / ratios.length);
+    const cpu = ratios.filter((r) => r.group === 'cpu');
+    const cpuGeo = cpu.length ? Math.exp(cpu.reduce((s, r) => s + Math.log(r.ratio), 0) / cpu.length) : NaN;
+    out.push(`Against QEMU user mode: ${fmtRatio(geo)} slower overall (geometric mean of ${ratios.length} ratios)${cpu.length ? `, ${fmtRatio(cpuGeo)} on the CPU kernels` : ''}.`);
+  }
+  const c = find(results, 'compute');
+  if (c) out.push(`compute: ${fmt(c.tsvisor)} s (${c.note || 'no MIPS'}) vs QEMU ${fmt(c.qemu)} s, ${fmtRatio(c.ratio)}.`);
+  const g = find(results, 'getpid');
+  if (g) out.push(`getpid round trip: ${fmt(g.tsvisor)} µs (QEMU ${fmt(g.qemu)} µs).`);
+  const f = find(results, 'futex-pingpong');
+  if (f) out.push(`futex wake-up round trip between two threads: ${fmt(f.tsvisor)} µs (QEMU ${fmt(f.qemu)} µs).`);
+  const s = find(results, 'speedup-1to2-vcpu');
+  if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x).`);
+  const b = find(results, 'boot-to-sync');
+  const h = find(results, 'launch-to-hello');
+  if (b || h) out.push(`start-up: boot to the start-sync byte ${b ? fmt(b.tsvisor) : '—'} ms, launch to hello's first byte ${h ? fmt(h.tsvisor) : '—'} ms (QEMU ${h ? fmt(h.qemu) : '—'} ms).`);
+  const m = find(results, 'idle-rss');
+  if (m) out.push(`idle sandbox resident size: ${fmt(m.tsvisor)} MiB (QEMU running the same idle program: ${fmt(m.qemu)} MiB).`);
+  return out;
+}
+
+export function reportMarkdown(doc: BenchDocument): string {
+  const m = doc.machine;
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
+  return `# tsvisor benchmarks
+
+The figures below are the output of \`npm run bench -- --report\` (bench/suite.ts), which
+ran every benchmark ${doc.runs} times on each target and kept the median. Each run checks the
+program's output (exit status and stdout against the answer QEMU gives); a wrong answer
+fails the suite. **Ratio** is how many times worse tsvisor is than QEMU user mode: time
+over QEMU's time, or QEMU's throughput over ours (below 1x: tsvisor is better).
+
+${headlines(doc.results).map((l) => `- ${l}`).join('\n')}
+
+![tsvisor vs QEMU per benchmark](${'bench/chart.svg'})
+
+## Results
+
+${markdownTable(doc.results)}
+${doc.failed ? '\n**Some benchmarks failed in this run** (see the rows marked FAILED).\n' : ''}
+## The machine
+
+| | |
+|---|---|
+| date (UTC) | ${m.date} |
+| commit | ${m.commit} |
+| CPU | ${m.cores} cores, ${m.model} |
+| Node.js | ${m.node} |
+| QEMU | ${m.qemu}${doc.qemu.note ? ` (${doc.qemu.note})` : ''} |
+| load average (1, 5, 15 min) | ${load(m.loadStart)} at the start, ${load(m.loadEnd)} at the end |
+
+The machine is shared: other jobs ran beside the suite (see the load average, which
+counts runnable tasks on ${m.cores} cores), so absolute figures are pessimistic and noisy;
+tsvisor and QEMU runs alternate, so the ratios see the same load.
+
+## How each figure is measured
+
+- **cpu**: wall time of the whole program in the sandbox (kernel worker start to exit, the
+  worker thread's own start-up excluded) and of QEMU (process launch to exit). MIPS:
+  guest instructions retired (the kernel worker's count) over tsvisor's time.
+  \`coremix\` (fixtures/src/coremix.c) is a CoreMark-like mix of our own.
+- **syscalls**, **files**: the \`syscalls\` fixture times its own loop with
+  CLOCK_MONOTONIC, so neither target's start-up counts; files live in a tmpfs at /tmp.
+- **pipe / futex ping-pong**, **busybox-sh-loop**: wall time of 2N steps minus that of N,
+  over N (start-up cancels out).
+- **fork-exec-wait**: the \`spawnloop\` fixture's own timing of fork + execv(/bin/hello) + waitpid.
+- **startup**: \`tsvisor boot\` launched as runsc's parent launches it (donated spec,
+  controller and start-sync fds): launch to the sync byte, and (StartRoot sent at the sync
+  byte) to the first byte of \`hello\`'s stdout; QEMU: process launch to its first byte.
+  **idle-rss**: VmRSS of the boot process (direct mode, no gofer) while its guest, \`cat\`,
+  is blocked reading an open stdin, 1.5 s after StartRoot; QEMU: its process in the same state.
+- **scaling**: \`parallel 2 N\` on 1 and on 2 vCPUs (QEMU held to 1 and 2 host CPUs
+  with taskset); the speed-up is the first time over the second.
+- QEMU runs in the jail of fixtures/busybox/qemu.js (chroot into the same rootfs, /proc,
+  /dev and the /tmp tmpfs mounted, binfmt_misc for the shell's children).
+
+## Reproduce
+
+\`\`\`sh
+npm run bench                          # the whole suite, table on stdout (under 10 minutes)
+npm run bench -- --group cpu           # one group: ${['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling'].join(', ')}
+npm run bench -- --only getpid         # one benchmark (--list names them)
+npm run bench -- --quick               # smaller sizes, one run each
+npm run bench -- --json out.json       # machine-readable results
+npm run bench -- --report              # rewrite this file and bench/chart.svg
+\`\`\`
+
+QEMU comes from Debian's \`qemu-user-static\`; the jail needs root, util-linux
+\`unshare\` and a host C compiler. Without root, only the programs that need no rootfs
+run under QEMU; without QEMU the table says so and shows tsvisor's figures alone.
+`;
+}
