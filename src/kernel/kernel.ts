@@ -117,13 +117,31 @@ export class Kernel {
     const proc = this.newProcess(0, vm, fds, cwdDentry, this.vfs.root, copyCreds(this.config.creds), this.config.rlimits.map((r) => ({ ...r })));
     proc.umask = this.config.umask;
     const task = this.newTask(proc, proc.pid);
-    const r = await this.execve(task, path, argv, envp);
+    const r = await this.execve(task, await this.lookPath(path, envp, cwdDentry), argv, envp);
     if (isErrno(r)) {
       vm.release();
       this.processes.delete(proc.pid);
       return r;
     }
     return proc;
+  }
+
+  /**
+   * The program a container's args[0] names: a name without a slash is
+   * searched in the PATH of the process's environment, as runc and runsc do
+   * before starting the container (the first regular, executable match).
+   */
+  private async lookPath(name: string, envp: string[], cwd: Dentry): Promise<string> {
+    if (name.includes('/') || name === '') return name;
+    const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    for (const dir of pathVar.split(':')) {
+      const candidate = `${dir === '' ? '.' : dir}/${name}`;
+      const d = await this.vfs.resolve(this.vfs.root, cwd, candidate, { followLast: true });
+      if (isErrno(d)) continue;
+      const attr = await d.inode.getattr();
+      if (!isErrno(attr) && (attr.mode & abi.S_IFMT) === abi.S_IFREG && (attr.mode & 0o111) !== 0) return candidate;
+    }
+    return name;
   }
 
   /** Start running init's first thread. */

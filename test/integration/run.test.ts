@@ -30,6 +30,18 @@ describe('tsvisor run', function () {
     }
   });
 
+  it("finds args[0] in the PATH of the spec's environment when it has no slash, as runc does", async () => {
+    const bundle = makeBundle({ args: ['hello', 'GREETING'], env: ['PATH=/nowhere:/bin', 'GREETING=found'] });
+    try {
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'lookpath']);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.match(r.stdout.toString(), /^hello from riscv64\nargc=2\nargv\[0\]=hello\n/);
+      assert.match(r.stdout.toString(), /GREETING=found/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
   it('fails StartRoot clearly when the executable does not exist, exit 128', async () => {
     const bundle = makeBundle({ args: ['/bin/nope'] });
     try {
