@@ -80,7 +80,9 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     const con = ttys.attachConsole(cfg.stdioFds[0], cfg.stdioFds[1]);
     if (cfg.consoleSize) con.resize({ rows: cfg.consoleSize.rows, cols: cfg.consoleSize.cols, xpixel: 0, ypixel: 0 });
     con.tty.acquire(INIT_PID, INIT_PID);
-    stdio = [0, 1, 2].map((i) => ttys.openConsole(abi.O_RDWR | abi.O_NOCTTY, ['stdin', 'stdout', 'stderr'][i]) as File);
+    // One open file description on fds 0, 1 and 2, as a runtime dup's its terminal.
+    const f = ttys.openConsole(abi.O_RDWR | abi.O_NOCTTY, '/dev/console') as File;
+    stdio = [f, f.ref(), f.ref()];
   } else {
     stdio = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, ['stdin', 'stdout', 'stderr'][i]));
   }
