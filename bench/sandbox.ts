@@ -37,7 +37,7 @@ export interface GuestResult {
 
 let serial = 0;
 
-export async function runInSandbox(run: GuestRun): Promise<GuestResult> {
+export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<GuestResult> {
   const base = path.join(os.tmpdir(), `tsvisor-bench-${process.pid}-${serial++}`);
   const outFd = fs.openSync(`${base}.out`, 'w+');
   const errFd = fs.openSync(`${base}.err`, 'w+');
@@ -50,18 +50,32 @@ export async function runInSandbox(run: GuestRun): Promise<GuestResult> {
   };
   const worker = new Worker(path.join(__dirname, '..', 'src', 'workers', 'kernel-worker.js'), { workerData: cfg });
   const k = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
+  // A worker that dies (an exception, process.exit in the worker) would leave
+  // the Comlink calls pending forever and let Node exit 0 with nothing alive:
+  // its end rejects every call instead, and a watchdog keeps the loop alive.
+  let watchdog: NodeJS.Timeout | undefined;
+  const died = new Promise<never>((_, reject) => {
+    worker.once('error', (e) => reject(new Error(`kernel worker failed: ${e.message}`)));
+    worker.once('exit', (code) => reject(new Error(`kernel worker exited (${code}) before the guest finished`)));
+    watchdog = setTimeout(() => reject(new Error(`${run.args.join(' ')}: no exit after ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  died.catch(() => undefined);
+  const call = <T>(p: Promise<T>): Promise<T> => Promise.race([p, died]);
   try {
     // A first round trip: the worker has loaded its modules (wait() before start() only says "not started").
-    await k.wait().catch(() => undefined);
+    await call(k.wait()).catch((e: Error) => {
+      if (!/not started/.test(e.message)) throw e;
+    });
     const t0 = process.hrtime.bigint();
-    const err = await k.start();
+    const err = await call(k.start());
     if (err) throw new Error(err);
-    const status = await k.wait();
+    const status = await call(k.wait());
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const { cpuInstructions } = await k.stats();
-    await k.shutdown();
+    const { cpuInstructions } = await call(k.stats());
+    await call(k.shutdown());
     return { seconds, instructions: cpuInstructions, status, stdout: fs.readFileSync(`${base}.out`, 'utf8'), stderr: fs.readFileSync(`${base}.err`, 'utf8') };
   } finally {
+    clearTimeout(watchdog);
     await worker.terminate();
     for (const fd of [outFd, errFd, inFd]) fs.closeSync(fd);
     fs.rmSync(`${base}.out`, { force: true });

@@ -162,6 +162,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // Node exits 0 when nothing is left alive; a suite that stopped half way must not look like a pass.
+  process.on('beforeExit', () => {
+    console.error('bench: stopped before the suite finished (a run left nothing alive to wait on)');
+    process.exit(1);
+  });
   main(process.argv.slice(2)).then((c) => process.exit(c), (e) => {
     console.error(`bench: ${(e as Error).stack ?? e}`);
     process.exit(1);

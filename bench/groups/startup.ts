@@ -27,58 +27,51 @@ function qemuPath(ctx: BenchContext): string | null {
   return ctx.qemu.kind === 'absent' ? null : ctx.qemu.tools.qemu;
 }
 
+/** A start-up row: one boot (or QEMU process) per run, its figure picked by `ours` and `theirs`. */
+function startupBench(name: string, what: string, unit: string, ours: (ctx: BenchContext) => Promise<number>, theirs: ((qemu: string) => Promise<number>) | null): Benchmark {
+  return {
+    name, group: 'startup', what, unit, better: 'lower',
+    async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
+      if (target === 'tsvisor') return { value: await ours(ctx) };
+      const q = qemuPath(ctx);
+      return q && theirs ? { value: await theirs(q) } : null;
+    },
+  };
+}
+
 export function startupBenchmarks(): Benchmark[] {
+  const bootHello = async (ctx: BenchContext) => {
+    const r = await bootOnce(ctx.bundle(['/bin/hello']));
+    checkHello('tsvisor', r.status, r.stdout);
+    return r;
+  };
   return [
-    {
-      name: 'boot-to-sync',
-      group: 'startup',
-      what: 'launch of `tsvisor boot` to its start-sync byte (spec read, kernel and control server up)',
-      unit: 'ms',
-      better: 'lower',
-      async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
-        if (target === 'qemu') return null;
-        const r = await bootOnce(ctx.bundle(['/bin/hello']));
-        checkHello(target, r.status, r.stdout);
-        return { value: r.syncMs };
-      },
-    },
-    {
-      name: 'launch-to-hello',
-      group: 'startup',
-      what: "launch to the first byte of hello's output (tsvisor: boot, sync, StartRoot; QEMU: the process)",
-      unit: 'ms',
-      better: 'lower',
-      async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
-        if (target === 'tsvisor') {
-          const r = await bootOnce(ctx.bundle(['/bin/hello']));
-          checkHello(target, r.status, r.stdout);
-          return { value: r.firstByteMs };
-        }
-        const q = qemuPath(ctx);
-        if (!q) return null;
+    startupBench('boot-to-sync', 'launch of `tsvisor boot` to its start-sync byte (spec read, kernel and control server up)', 'ms', async (ctx) => (await bootHello(ctx)).syncMs, null),
+    startupBench(
+      'launch-to-hello',
+      "launch to the first byte of hello's output (tsvisor: boot, sync, StartRoot; QEMU: the process)",
+      'ms',
+      async (ctx) => (await bootHello(ctx)).firstByteMs,
+      async (q) => {
         const r = await qemuOnce(q, fixtureBin('hello'), []);
-        checkHello(target, r.status, r.stdout);
-        return { value: r.firstByteMs };
+        checkHello('qemu', r.status, r.stdout);
+        return r.firstByteMs;
       },
-    },
-    {
-      name: 'idle-rss',
-      group: 'startup',
-      what: 'resident size of an idle sandbox: the boot process, its guest blocked reading an open stdin (VmRSS)',
-      unit: 'MiB',
-      better: 'lower',
-      async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
-        if (target === 'tsvisor') {
-          const r = await bootOnce(ctx.bundle(['/bin/cat']), IDLE_MS);
-          checkCat(target, r.status, r.stdout, r.stderr);
-          return { value: r.rssKb / 1024 };
-        }
-        const q = qemuPath(ctx);
-        if (!q) return null;
+    ),
+    startupBench(
+      'idle-rss',
+      'resident size of an idle sandbox: the boot process, its guest blocked reading an open stdin (VmRSS)',
+      'MiB',
+      async (ctx) => {
+        const r = await bootOnce(ctx.bundle(['/bin/cat']), IDLE_MS);
+        checkCat('tsvisor', r.status, r.stdout, r.stderr);
+        return r.rssKb / 1024;
+      },
+      async (q) => {
         const r = await qemuOnce(q, fixtureBin('cat'), [], IDLE_MS);
-        checkCat(target, r.status, r.stdout, r.stderr);
-        return { value: r.rssKb / 1024 };
+        checkCat('qemu', r.status, r.stdout, r.stderr);
+        return r.rssKb / 1024;
       },
-    },
+    ),
   ];
 }

@@ -1,0 +1,186 @@
+// The benchmark suite's pieces that do not time anything: argument parsing
+// and selection, output checking, medians and ratios, a benchmark row's
+// failure paths (with fake benchmarks), and the table, JSON, SVG and report
+// text from fixed numbers.
+
+import assert from 'node:assert/strict';
+import { parseBenchArgs, selectBenchmarks } from '../../bench/cli.js';
+import { escapeXml, svgChart } from '../../bench/chart.js';
+import { shellLoop, shellLoopSum } from '../../bench/groups/procs.js';
+import { median, ratio, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
+import { checkRun, exactly, guestTime } from '../../bench/program.js';
+import { headlines, reportMarkdown } from '../../bench/report.js';
+import { allBenchmarks, deriveRow, runBenchmark } from '../../bench/suite.js';
+import { SCALING_DERIVED } from '../../bench/groups/scaling.js';
+import { fmt, jsonDocument, markdownTable, textTable, type BenchDocument } from '../../bench/table.js';
+
+function row(name: string, group: Result['group'], tsvisor: number, qemu: number, extra: Partial<Result> = {}): Result {
+  const better = extra.better ?? 'lower';
+  return { name, group, what: `what ${name}`, unit: extra.unit ?? 's', better, tsvisor, qemu, ratio: ratio(better, tsvisor, qemu), note: '', runs: { tsvisor: [tsvisor], qemu: [qemu] }, ...extra };
+}
+
+const FIXED: Result[] = [
+  row('compute', 'cpu', 2, 0.25, { note: '80 MIPS' }),
+  row('getpid', 'syscalls', 7, 0.35, { unit: 'µs/op' }),
+  row('seq-rw', 'files', 150, 2400, { unit: 'MB/s', better: 'higher' }),
+  row('boot-to-sync', 'startup', 400, NaN, { unit: 'ms' }),
+  row('bad <one>', 'procs', NaN, 1, { error: 'bad <one> on tsvisor: exit status 1' }),
+];
+
+describe('bench: arguments', () => {
+  it('defaults to every group, 3 runs; --quick to 1 run unless --runs', () => {
+    assert.deepEqual(parseBenchArgs([]), { groups: [], only: [], runs: 3, quick: false, json: null, svg: null, report: false, list: false, help: false });
+    assert.equal(parseBenchArgs(['--quick']).runs, 1);
+    assert.equal(parseBenchArgs(['--quick', '--runs', '5']).runs, 5);
+  });
+
+  it('takes --group and --only repeated, as comma lists and with =', () => {
+    const o = parseBenchArgs(['--group', 'cpu,files', '--group=cpu', '--only', 'getpid', '--only=stat,seq-rw', '--json', 'out.json', '--svg=c.svg']);
+    assert.deepEqual(o.groups, ['cpu', 'files']);
+    assert.deepEqual(o.only, ['getpid', 'stat', 'seq-rw']);
+    assert.equal(o.json, 'out.json');
+    assert.equal(o.svg, 'c.svg');
+  });
+
+  it('rejects unknown groups and flags, bad run counts, missing values, and a partial --report', () => {
+    assert.throws(() => parseBenchArgs(['--group', 'gpu']), /unknown group "gpu"/);
+    assert.throws(() => parseBenchArgs(['--fast']), /unknown argument "--fast"/);
+    for (const n of ['0', '-1', '2.5', 'x', '101']) assert.throws(() => parseBenchArgs(['--runs', n]), /--runs wants a whole number/);
+    assert.throws(() => parseBenchArgs(['--json']), /--json needs a value/);
+    assert.throws(() => parseBenchArgs(['--quick=yes']), /takes no value/);
+    assert.throws(() => parseBenchArgs(['--report', '--group', 'cpu']), /--report wants the whole suite/);
+  });
+
+  it('selects by group or name, and names every benchmark of the suite uniquely', () => {
+    const all = allBenchmarks();
+    const names = all.map((b) => b.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'launch-to-hello', 'idle-rss', 'parallel-1vcpu', 'parallel-2vcpu', 'futex-pingpong']) {
+      assert.ok(names.includes(want), want);
+    }
+    assert.deepEqual(selectBenchmarks(all, { groups: ['startup'], only: [] }).map((b) => b.name), ['boot-to-sync', 'launch-to-hello', 'idle-rss']);
+    assert.deepEqual(selectBenchmarks(all, { groups: ['startup'], only: ['getpid'] }).map((b) => b.name), ['getpid', 'boot-to-sync', 'launch-to-hello', 'idle-rss']);
+    assert.throws(() => selectBenchmarks(all, { groups: [], only: ['nope'] }), /unknown benchmark "nope"/);
+  });
+});
+
+describe('bench: output checks', () => {
+  const ok = { seconds: 1, instructions: 0, status: 0, stdout: 'a\nb\n', stderr: 'time getpid 0.250000000 100000 0\n' };
+
+  it('wants exactly the lines given, and a zero exit status', () => {
+    assert.equal(exactly('a', 'b')('a\nb\n'), null);
+    assert.match(exactly('a', 'b')('a\nc\n') ?? '', /wanted "a\\nb\\n"/);
+    assert.doesNotThrow(() => checkRun('x', 'tsvisor', ok, exactly('a', 'b')));
+    assert.throws(() => checkRun('x', 'qemu', { ...ok, stdout: 'a\n' }, exactly('a', 'b')), (e: unknown) => e instanceof WrongOutput && /x on qemu: printed/.test(e.message));
+    assert.throws(() => checkRun('x', 'tsvisor', { ...ok, status: 139, stderr: 'boom' }, exactly('a', 'b')), /exit status 139; stderr: boom/);
+  });
+
+  it("reads the guest's own timing line, and fails without it", () => {
+    assert.deepEqual(guestTime(ok.stderr, 'getpid'), { seconds: 0.25, ops: 100000, bytes: 0 });
+    assert.throws(() => guestTime(ok.stderr, 'stat'), WrongOutput);
+  });
+
+  it('knows what the busybox shell loop prints', () => {
+    assert.equal(shellLoopSum(7), 21);
+    assert.equal(shellLoopSum(30), 4 * 21 + 0 + 1);
+    assert.match(shellLoop(30), /-lt 30 \]/);
+  });
+});
+
+describe('bench: medians, ratios and rows', () => {
+  it('takes medians of odd and even counts; ratios read "times worse than QEMU"', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.ok(Number.isNaN(median([])));
+    assert.equal(ratio('lower', 10, 2), 5);
+    assert.equal(ratio('higher', 100, 400), 4);
+    assert.ok(Number.isNaN(ratio('lower', 1, NaN)));
+  });
+
+  const ctx = { qemu: { kind: 'absent', why: 'test' }, quick: true } as unknown as BenchContext;
+  function fake(answer: (t: Target, i: number) => Figure | null): Benchmark {
+    let i = 0;
+    return { name: 'fake', group: 'cpu', what: 'a fake', unit: 's', better: 'lower', once: async (t) => answer(t, i++) };
+  }
+
+  it('keeps the median of the runs; a wrong answer or a crash fails the row, not the suite', async () => {
+    const good = await runBenchmark(fake((_t, i) => ({ value: [5, 1, 3][i], stdout: 'x' })), ctx, 3);
+    assert.equal(good.error, undefined);
+    assert.equal(good.tsvisor, 3);
+    assert.deepEqual(good.runs.tsvisor, [5, 1, 3]);
+    assert.ok(Number.isNaN(good.qemu));
+    const wrong = await runBenchmark(fake(() => { throw new WrongOutput('fake on tsvisor: printed "42"'); }), ctx, 3);
+    assert.equal(wrong.error, 'fake on tsvisor: printed "42"');
+  });
+
+  it('fails a row whose two targets printed different things', async () => {
+    const withQemu = { ...ctx, qemu: { kind: 'jail', version: 'q', tools: { qemu: 'q', version: 'q' } } } as BenchContext;
+    const r = await runBenchmark(fake((t) => ({ value: 1, stdout: t === 'tsvisor' ? 'sum 1\n' : 'sum 2\n' })), withQemu, 1);
+    assert.match(r.error ?? '', /tsvisor printed "sum 1\\n", QEMU "sum 2\\n"/);
+    const same = await runBenchmark(fake((t) => ({ value: t === 'tsvisor' ? 4 : 2, stdout: 'same' })), withQemu, 1);
+    assert.equal(same.error, undefined);
+    assert.equal(same.ratio, 2);
+  });
+
+  it('derives the 1-to-2 vCPU speed-up from the two parallel rows', () => {
+    const rows = [row('parallel-1vcpu', 'scaling', 4, 1), row('parallel-2vcpu', 'scaling', 2.5, 0.55)];
+    const d = deriveRow(SCALING_DERIVED[0], rows)!;
+    assert.equal(d.tsvisor, 1.6);
+    assert.ok(Math.abs(d.qemu - 1 / 0.55) < 1e-9);
+    assert.equal(d.better, 'higher');
+    assert.equal(deriveRow(SCALING_DERIVED[0], [rows[0]]), undefined);
+  });
+});
+
+describe('bench: table, JSON, SVG and report from fixed numbers', () => {
+  it('prints aligned rows under group headings, FAILED rows with their reason, — for a missing figure', () => {
+    const t = textTable(FIXED);
+    const lines = t.trimEnd().split('\n');
+    assert.match(lines[0], /^benchmark\s+unit\s+tsvisor\s+QEMU\s+ratio\s+note$/);
+    assert.deepEqual(lines.filter((l) => l.startsWith('[')), ['[cpu]', '[syscalls]', '[files]', '[startup]', '[procs]']);
+    assert.match(t, /^compute\s+s\s+2\.00\s+0\.250\s+8\.0x\s+80 MIPS$/m);
+    assert.match(t, /^getpid\s+µs\/op\s+7\.00\s+0\.350\s+20x$/m);
+    assert.match(t, /^seq-rw\s+MB\/s\s+150\s+2400\s+16x$/m);
+    assert.match(t, /^boot-to-sync\s+ms\s+400\s+—\s+—$/m);
+    assert.match(t, /^bad <one>\s+s\s+FAILED\s+1\.00\s+—\s+bad <one> on tsvisor: exit status 1$/m);
+    assert.equal(fmt(0.0601), '0.0601');
+    assert.equal(fmt(1234.5), '1235');
+  });
+
+  it('writes a markdown table and JSON with nulls for missing figures', () => {
+    const md = markdownTable(FIXED);
+    assert.match(md, /^\| cpu \| compute \| s \| 2\.00 \| 0\.250 \| 8\.0x \| what compute \(80 MIPS\) \|$/m);
+    assert.equal(md.trimEnd().split('\n').length, 2 + FIXED.length);
+    const doc: BenchDocument = {
+      machine: { cores: 2, model: 'Test CPU', node: 'v20.0.0', qemu: 'qemu 7.2', loadStart: [1, 2, 3], loadEnd: [4, 5, 6], date: '2026-01-01T00:00:00Z', commit: 'abc1234' },
+      qemu: { present: true, mode: 'jail', note: 'chrooted' }, runs: 3, quick: false, failed: true, results: FIXED,
+    };
+    const j = JSON.parse(jsonDocument(doc));
+    assert.equal(j.failed, true);
+    assert.equal(j.results[3].qemu, null);
+    assert.equal(j.results[3].ratio, null);
+    assert.equal(j.results[0].ratio, 8);
+    const report = reportMarkdown(doc);
+    assert.match(report, /\| CPU \| 2 cores, Test CPU \|/);
+    assert.match(report, /1\.00, 2\.00, 3\.00 at the start, 4\.00, 5\.00, 6\.00 at the end/);
+    assert.match(report, /!\[tsvisor vs QEMU per benchmark\]\(bench\/chart\.svg\)/);
+    assert.match(report, /Some benchmarks failed/);
+    assert.ok(headlines(FIXED).some((l) => /^getpid round trip: 7\.00 µs \(QEMU 0\.350 µs\)\.$/.test(l)));
+  });
+
+  it('draws one row per benchmark: bars for ratios, text for missing and failed figures, escaped', () => {
+    const svg = svgChart(FIXED, 'a <title> & more');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<\/svg>\n$/);
+    assert.match(svg, /a &lt;title&gt; &amp; more/);
+    assert.equal((svg.match(/<rect x=/g) ?? []).length, 3, 'one bar per row with a ratio');
+    assert.match(svg, /boot-to-sync<\/text>/);
+    assert.match(svg, /no QEMU figure/);
+    assert.match(svg, /FAILED: bad &lt;one&gt; on tsvisor/);
+    assert.ok(!/<one>/.test(svg), 'no unescaped text');
+    assert.equal(escapeXml('"&"'), '&quot;&amp;&quot;');
+    // Bars grow with the ratio (log scale from the 1x line).
+    const widths = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    assert.ok(widths[1] > widths[2] && widths[2] > widths[0], `20x > 16x > 8x: ${widths}`);
+  });
+});
