@@ -71,7 +71,38 @@ export function deriveRow(d: Derived, results: readonly Result[]): Result | unde
   return { name: d.name, group: d.group, what: d.what, unit: d.unit, better: d.better, tsvisor: ours, qemu: theirs, ratio: ratio(d.better, ours, theirs), note: '', runs: { tsvisor: [], qemu: [] } };
 }
 
-function qemuLine(q: QemuStatus): string {
+/**
+ * Runs `fn` with a benchmark context: the fixtures' rootfs, a busybox rootfs,
+ * bundles made on demand; all removed afterwards, with QEMU's jail.
+ */
+export async function withBenchContext<T>(qemu: QemuStatus, quick: boolean, fn: (ctx: BenchContext) => Promise<T>): Promise<T> {
+  const fixtureBundle = makeBundle({ args: ['/bin/hello'] });
+  const bbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bench-bb-'));
+  const bundles = new Map<string, string>();
+  const ctx: BenchContext = {
+    qemu,
+    fixturesRootfs: path.join(fixtureBundle, 'rootfs'),
+    busyboxRootfs: path.join(bbDir, 'rootfs'),
+    quick,
+    bundle(args) {
+      const key = JSON.stringify(args);
+      if (!bundles.has(key)) bundles.set(key, makeBundle({ args }));
+      return bundles.get(key)!;
+    },
+  };
+  try {
+    layoutBusyboxRootfs(ctx.busyboxRootfs, path.join(repoRoot(), 'fixtures', 'busybox', 'busybox'));
+    return await fn(ctx);
+  } finally {
+    closeQemu(qemu);
+    removeBundle(fixtureBundle);
+    for (const b of bundles.values()) removeBundle(b);
+    fs.rmSync(bbDir, { recursive: true, force: true });
+  }
+}
+
+/** The line saying which QEMU the figures stand beside, or plainly that there is none. */
+export function qemuLine(q: QemuStatus): string {
   if (q.kind === 'absent') return `QEMU: absent — ${q.why}. The table shows tsvisor alone.`;
   return `QEMU: ${q.version}${q.kind === 'direct' ? ` — ${q.why}` : ' (in the jail of fixtures/busybox/qemu.js)'}`;
 }
@@ -106,35 +137,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const qemu = findQemu();
   console.log(qemuLine(qemu));
   console.log(`host: ${os.cpus().length} cores, load average ${loadStart.map((l) => l.toFixed(2)).join(' ')}; ${o.runs} run(s) per target${o.quick ? ', quick sizes' : ''}`);
-  const fixtureBundle = makeBundle({ args: ['/bin/hello'] });
-  const bbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bench-bb-'));
-  const bundles = new Map<string, string>();
-  const ctx: BenchContext = {
-    qemu,
-    fixturesRootfs: path.join(fixtureBundle, 'rootfs'),
-    busyboxRootfs: path.join(bbDir, 'rootfs'),
-    quick: o.quick,
-    bundle(args) {
-      const key = JSON.stringify(args);
-      if (!bundles.has(key)) bundles.set(key, makeBundle({ args }));
-      return bundles.get(key)!;
-    },
-  };
   const results: Result[] = [];
-  try {
-    layoutBusyboxRootfs(ctx.busyboxRootfs, path.join(repoRoot(), 'fixtures', 'busybox', 'busybox'));
+  await withBenchContext(qemu, o.quick, async (ctx) => {
     for (const b of chosen) {
       const s = Date.now();
       const r = await runBenchmark(b, ctx, o.runs);
       results.push(r);
       console.log(`  ${b.group}/${b.name}: ${r.error ? `FAILED: ${r.error}` : 'ok'} (${((Date.now() - s) / 1000).toFixed(1)} s)`);
     }
-  } finally {
-    closeQemu(qemu);
-    removeBundle(fixtureBundle);
-    for (const b of bundles.values()) removeBundle(b);
-    fs.rmSync(bbDir, { recursive: true, force: true });
-  }
+  });
   for (const d of SCALING_DERIVED) {
     const row = deriveRow(d, results);
     if (row) results.splice(results.findIndex((r) => r.name === d.from[1]) + 1, 0, row);
