@@ -71,7 +71,12 @@ ${doc.failed ? '\n**Some benchmarks failed in this run** (see the rows marked FA
 
 The machine is shared: other jobs ran beside the suite (see the load average, which
 counts runnable tasks on ${m.cores} cores), so absolute figures are pessimistic and noisy;
-tsvisor and QEMU runs alternate, so the ratios see the same load.
+tsvisor and QEMU runs alternate, so the ratios see the same load.${
+    m.loadStart[0] > m.cores
+      ? ` With more runnable tasks than cores, no core is idle for a second vCPU, so the 1-to-2 vCPU speed-up measures
+the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's threads are in the same position).`
+      : ''
+  }
 
 ## How each figure is measured
 
