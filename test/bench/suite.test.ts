@@ -4,13 +4,15 @@
 // text from fixed numbers.
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseBenchArgs, selectBenchmarks } from '../../bench/cli.js';
 import { escapeXml, svgChart } from '../../bench/chart.js';
 import { shellLoop, shellLoopSum } from '../../bench/groups/procs.js';
 import { median, ratio, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
 import { checkRun, exactly, guestTime } from '../../bench/program.js';
 import { headlines, reportMarkdown } from '../../bench/report.js';
-import { allBenchmarks, deriveRow, runBenchmark } from '../../bench/suite.js';
+import { allBenchmarks, deriveRow, qemuLine, runBenchmark, withBenchContext } from '../../bench/suite.js';
 import { SCALING_DERIVED } from '../../bench/groups/scaling.js';
 import { fmt, jsonDocument, markdownTable, textTable, type BenchDocument } from '../../bench/table.js';
 
@@ -182,5 +184,25 @@ describe('bench: table, JSON, SVG and report from fixed numbers', () => {
     // Bars grow with the ratio (log scale from the 1x line).
     const widths = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
     assert.ok(widths[1] > widths[2] && widths[2] > widths[0], `20x > 16x > 8x: ${widths}`);
+  });
+});
+
+describe('bench: context and QEMU', () => {
+  it('says plainly when QEMU is absent', () => {
+    assert.equal(qemuLine({ kind: 'absent', why: 'qemu-riscv64-static not found' }), 'QEMU: absent — qemu-riscv64-static not found. The table shows tsvisor alone.');
+    assert.match(qemuLine({ kind: 'jail', version: 'qemu-riscv64 version 7.2', tools: { qemu: 'q', version: 'v' } }), /^QEMU: qemu-riscv64 version 7\.2 \(in the jail/);
+  });
+
+  it('lays out the fixtures and busybox rootfs and bundles for the run, and removes them after', async () => {
+    let seen: string[] = [];
+    await withBenchContext({ kind: 'absent', why: 'test' }, true, async (ctx) => {
+      const b = ctx.bundle(['/bin/cat']);
+      assert.equal(ctx.bundle(['/bin/cat']), b, 'one bundle per argv');
+      assert.ok(fs.statSync(path.join(ctx.fixturesRootfs, 'bin', 'spawnloop')).isFile());
+      assert.equal(fs.readlinkSync(path.join(ctx.busyboxRootfs, 'bin', 'sh')), 'busybox');
+      assert.ok(fs.existsSync(path.join(b, 'config.json')));
+      seen = [ctx.fixturesRootfs, ctx.busyboxRootfs, b];
+    });
+    for (const p of seen) assert.ok(!fs.existsSync(p), `${p} removed`);
   });
 });
