@@ -156,9 +156,17 @@ export class P9Backend implements FilesystemBackend {
     });
   }
 
+  /**
+   * Twalk to one name and Tgetattr of the new fid, sent together: one round
+   * trip with a server that keeps their order (our gofer does); when the
+   * getattr fails (a server that ran it before the walk) it is asked again.
+   */
   private async walkFid(dir: P9Node, name: string): Promise<{ fid: number; attr: Attr } | Errno> {
     const nf = this.client.allocFid();
-    const r = await this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: dir.fid, newfid: nf, names: [name] });
+    const walked = this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: dir.fid, newfid: nf, names: [name] });
+    const attr = this.fetchAttr(nf);
+    const r = await walked;
+    let a = await attr;
     if (isErrno(r)) {
       this.client.freeFid(nf);
       return r;
@@ -167,7 +175,8 @@ export class P9Backend implements FilesystemBackend {
       this.client.freeFid(nf); // a partial walk binds no fid
       return ENOENT;
     }
-    const a = await this.fetchAttr(nf);
+    // A server that reorders may refuse the unbound fid with any code (diod: EIO): ask again, now in order.
+    if (isErrno(a)) a = await this.fetchAttr(nf);
     if (isErrno(a)) {
       await this.clunk(nf);
       return a;
@@ -229,9 +238,18 @@ export class P9Backend implements FilesystemBackend {
   async open(node: BackendNode, flags: number): Promise<BackendFile | Errno> {
     const n = this.own(node);
     if (isErrno(n)) return n;
-    const fid = await this.clone(n.fid);
-    if (isErrno(fid)) return fid;
-    const r = await this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
+    // The clone and the Tlopen go together (one round trip where the server keeps their order).
+    const fid = this.client.allocFid();
+    const cloned = this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: n.fid, newfid: fid, names: [] });
+    const lopen = (): Promise<Msg | Errno> => this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
+    const opened = lopen();
+    const c = await cloned;
+    let r = await opened;
+    if (isErrno(c)) {
+      this.client.freeFid(fid);
+      return c;
+    }
+    if (isErrno(r)) r = await lopen(); // as in walkFid: it may have run before the clone
     if (isErrno(r)) {
       await this.clunk(fid);
       return r;

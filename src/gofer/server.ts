@@ -85,6 +85,8 @@ export class Connection {
   private readonly framer = new p9.Framer(MAX_MSIZE);
   private attachUid = 0;
   private closed = false;
+  /** The chain of in-order requests (see dispatch). */
+  private serial: Promise<unknown> = Promise.resolve();
   /** Counters, for tests and logs. */
   readonly stats = { requests: 0, errors: 0, malformed: 0 };
 
@@ -140,10 +142,20 @@ export class Connection {
     }
     if (!this.versioned && m.type !== MsgType.Tversion) return this.reply({ type: MsgType.Rlerror, tag: m.tag, ecode: EINVAL.code });
     const tag = m.tag;
+    // Requests that name or bind fids run in arrival order (a client may send
+    // Twalk and a Tgetattr of its new fid back to back); reads, writes, fsyncs
+    // and flushes run at once, beside them.
+    const concurrent = m.type === MsgType.Tread || m.type === MsgType.Twrite || m.type === MsgType.Tfsync || m.type === MsgType.Tflush;
+    const run = (): Promise<Msg | Errno> => {
+      if (concurrent) return handler(this, m);
+      const p = this.serial.then(() => handler(this, m));
+      this.serial = p.catch(() => undefined); // a failed request does not stop the ones after it
+      return p;
+    };
     const work = (async () => {
       let r: Msg | Errno;
       try {
-        r = await handler(this, m);
+        r = await run();
       } catch (e) {
         // A bug of ours, not the client's doing: answer EIO and keep serving.
         process.stderr.write(`gofer: ${MsgType[m.type]} failed: ${(e as Error)?.stack ?? String(e)}\n`);
