@@ -14,7 +14,7 @@ import { parseSpec } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { UrpcClient } from './urpc.js';
 import * as tty from 'node:tty';
-import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
+import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
 import { exitCodeOf } from './boot.js';
 import { startGofer } from '../gofer/launch.js';
 
@@ -60,7 +60,7 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   // The application's terminal (README.md, "Terminals"): a pty sent to
   // --console-socket, or this command's own terminal, in raw mode while the
   // sandbox lives; without a terminal on stdin, plain stdio.
-  const term = spec.process?.terminal === true ? openTerminal(consoleSocket) : null;
+  const term = spec.process?.terminal === true ? openTerminal(consoleSocket, spec.process.consoleSize) : null;
   const cli = path.join(__dirname, 'cli.js');
   // The gofer first (src/gofer): boot reaches the filesystems through it, one socket pair each.
   const gofer = flags.directfs ? null : startGofer(cli, global.argv, bundle, configPath, spec);
@@ -161,18 +161,20 @@ interface Terminal {
 /**
  * process.terminal: true. With a console socket: a new host pty whose master
  * goes to the socket (SCM_RIGHTS, with the slave's name, as runc sends it)
- * and whose slave is boot's stdio. Otherwise our own stdin, if it is a
+ * and whose slave is boot's stdio, sized by process.consoleSize. Otherwise our own stdin, if it is a
  * terminal: boot --console puts it in raw mode for the sandbox's life (and
  * restores it when it exits); its settings are saved here first, and
  * restore() puts them back on every way out of run (a normal exit, boot
  * dying or killed, signals: run handles every signal it forwards), with an
  * 'exit' hook for an uncaught error. null: no terminal (stdin is not one).
  */
-function openTerminal(consoleSocket: string): Terminal | null {
+function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
   if (consoleSocket) {
     const pty = openPty();
     if (typeof pty === 'number') throw new Fatal(`cannot open a pseudo-terminal: errno ${-pty}`);
     try {
+      // The spec's process.consoleSize is the new pty's size, as runc sets it.
+      if (size) setTerminalSize(pty.master, size.height, size.width);
       const sock = connectUnixSocket(consoleSocket);
       if (sock < 0) throw new Fatal(`cannot connect to the console socket ${consoleSocket}: errno ${-sock}`);
       const sent = sendFd(sock, pty.master, Buffer.from(pty.slavePath));

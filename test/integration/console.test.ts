@@ -49,7 +49,7 @@ sys.stdout.flush()
 /**
  * A console socket (argv[3]): argv[4:] gets it as --console-socket; the pty
  * master arrives over it (SCM_RIGHTS) and is driven as above (resizes on the
- * master, as a runtime does). Reports {"name": the data sent with the fd}.
+ * master, as a runtime does; ROWS 0 leaves the size the pty came with). Reports {"name": the data sent with the fd}.
  */
 const CONSOLE_SOCKET = String.raw`
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -60,7 +60,8 @@ conn, _ = srv.accept()
 name, fds, _, _ = socket.recv_fds(conn, 1024, 1)
 conn.close()
 m = s = fds[0]
-fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
+if rows > 0:
+    fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
 before = termios.tcgetattr(s)
 sys.stdout.write(json.dumps({'name': name.decode()}) + '\n')
 sys.stdout.flush()
@@ -204,12 +205,12 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const PROMPT = /\$ (\x1b\[6n)?/;
 
-function busyboxBundle(terminal: boolean): string {
+function busyboxBundle(terminal: boolean, consoleSize?: { height: number; width: number }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bundle-'));
   fs.chmodSync(dir, 0o755);
   layoutBusyboxRootfs(path.join(dir, 'rootfs'), BUSYBOX);
   const spec = makeSpec({ args: ['/bin/sh'], env: ['PATH=/bin', 'HOME=/root', 'TERM=dumb', 'PS1=$ '] });
-  (spec.process as { terminal: boolean }).terminal = terminal;
+  Object.assign(spec.process as object, { terminal, ...(consoleSize ? { consoleSize } : {}) });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
   return dir;
 }
@@ -410,6 +411,23 @@ describe('console', function () {
         assert.equal((await t.exited(60000)).exit, 7);
       } finally {
         t.kill();
+      }
+    });
+
+    it("sizes the pty by the spec's process.consoleSize", async function () {
+      if (!havePython) this.skip();
+      const sized = busyboxBundle(true, { height: 21, width: 77 });
+      const sock = path.join(root, 'sized.sock');
+      const t = new PtySession([sock, TSVISOR, '--root', root, 'run', '--console-socket', sock, '--bundle', sized, 'console-sized'], 0, 0, SOCKET_PROXY);
+      try {
+        let at = await t.expect(PROMPT, 0, 120000);
+        t.type('stty size\r');
+        at = await t.expect(/\r\n21 77\r\n/, at);
+        t.type('exit\r');
+        assert.equal((await t.exited(60000)).exit, 0);
+      } finally {
+        t.kill();
+        fs.rmSync(sized, { recursive: true, force: true });
       }
     });
 
