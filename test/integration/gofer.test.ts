@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { bundleOptionsFor, caseStdin, compareStream, loadCases, loadExpected, makeBundle, removeBundle } from '../util/bundle.js';
 import { stateRoot, tsvisor } from './run-util.js';
 
@@ -86,6 +87,29 @@ describe('gofer: bind mounts through tsvisor run', function () {
     assert.deepEqual(snapshot(tmp), before, 'the read-only bind mount is unchanged');
     assert.ok(fs.readdirSync(parent).length <= siblings + 2, 'nothing appeared beside it');
     assert.equal(fs.readFileSync('/etc/passwd', 'utf8').includes('tsvisor-rootfs'), false);
+  });
+
+  it('run --directfs serves the same files without a gofer; with one, the gofer ends with the sandbox', async () => {
+    const c = loadCases().find((x) => x.name === 'files')!;
+    for (const directfs of [true, false]) {
+      const bundle = makeBundle(bundleOptionsFor(c));
+      try {
+        const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, ...(directfs ? ['--directfs'] : []), `gofer-${process.pid}-${n++}`], caseStdin(c), 90000);
+        const context = `directfs ${directfs}; stderr was: ${r.stderr.toString().slice(0, 2000)}`;
+        assert.equal(r.code, loadExpected(c).exit, context);
+        assert.equal(compareStream(c, 'stdout', r.stdout), null, context);
+        // No gofer of this bundle outlives the run.
+        let left = '';
+        for (let i = 0; i < 40; i++) {
+          left = spawnSync('pgrep', ['-f', `gofer --bundle=${bundle}`], { encoding: 'utf8' }).stdout.trim();
+          if (!left) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        assert.equal(left, '', `gofer processes left: ${left}`);
+      } finally {
+        removeBundle(bundle);
+      }
+    }
   });
 
   it('escape attempts from a bind-mounted /data still land in the rootfs', async () => {
