@@ -442,10 +442,14 @@ export class Kernel {
     proc.exitStatus = status;
     proc.endTime = Date.now();
     proc.stopped = false;
+    let stillRunning = 0;
     for (const t of proc.threads) {
       proc.deadInstructions += t.instructions;
       t.state = TaskState.Exited;
-      t.remote?.interrupt();
+      if (t.remote) {
+        t.remote.interrupt();
+        stillRunning++;
+      }
       this.syscalls.abandon(t);
       this.releaseThreadFutexes(t);
     }
@@ -455,7 +459,11 @@ export class Kernel {
     proc.posixTimers.clear();
     this.exitedInstructions += proc.deadInstructions;
     this.removeFromRunQueue(proc);
-    proc.vm.release();
+    // A vCPU worker still running one of its threads (until it sees the
+    // interrupt, between blocks) must not find the memory scrubbed and handed
+    // to another process: the last such thread to come back releases it.
+    if (stillRunning === 0) proc.vm.release();
+    else proc.remoteThreadsAtExit = stillRunning;
     if (--proc.fds.users === 0) void proc.fds.closeAll();
     this.vforkRelease(proc);
     if (proc.sid === proc.pid) this.onSessionLeaderExit?.(proc.sid);
@@ -863,6 +871,8 @@ export class Kernel {
     task.instructions += stop.instructions;
     if (task.state === TaskState.Exited) {
       vcpu.forget(task);
+      const proc = task.process;
+      if (!proc.alive && proc.remoteThreadsAtExit > 0 && --proc.remoteThreadsAtExit === 0) proc.vm.release();
       this.feedRemotes();
       return;
     }

@@ -160,6 +160,8 @@ export class Process {
   readonly itimers: (GuestTimer | undefined)[] = [];
   /** POSIX timers (timer_create) by id. */
   readonly posixTimers = new Map<number, PosixTimer>();
+  /** Threads still on vCPU workers when the process died; the last one back releases the address space. */
+  remoteThreadsAtExit = 0;
   /** Time the process ended, for /proc and rusage. */
   endTime = 0;
 
