@@ -21,73 +21,65 @@ export function capable(c: Creds, cap: number): boolean {
   return (c.caps.effective & (1n << BigInt(cap))) !== 0n;
 }
 
+/** A real, effective and saved id (uids or gids: the rules are the same). */
+interface Ids {
+  r: number;
+  e: number;
+  s: number;
+}
+
 /**
- * setresuid(r, e, s) with -1 meaning "unchanged": without CAP_SETUID each new
- * id must be one of the current real, effective or saved uids. Returns false
- * when not permitted (EPERM).
+ * setres[ug]id(r, e, s) with -1 meaning "unchanged": without the capability
+ * each new id must be one of the current three. null: not permitted (EPERM).
  */
-export function setResUid(c: Creds, r: number, e: number, s: number): boolean {
-  const allowed = (id: number) => id === -1 || id === c.ruid || id === c.euid || id === c.suid;
-  if (!capable(c, CAP_SETUID) && !(allowed(r) && allowed(e) && allowed(s))) return false;
+function resIds(cur: Ids, privileged: boolean, r: number, e: number, s: number): Ids | null {
+  const allowed = (id: number) => id === -1 || id === cur.r || id === cur.e || id === cur.s;
+  if (!privileged && !(allowed(r) && allowed(e) && allowed(s))) return null;
+  return { r: r === -1 ? cur.r : r, e: e === -1 ? cur.e : e, s: s === -1 ? cur.s : s };
+}
+
+/** set[ug]id(id): with the capability all three ids; otherwise only the effective one, to the real or saved id. */
+function oneId(cur: Ids, privileged: boolean, id: number): Ids | null {
+  if (privileged) return { r: id, e: id, s: id };
+  if (id !== cur.r && id !== cur.s) return null;
+  return { ...cur, e: id };
+}
+
+/** setre[ug]id(r, e): the saved id follows the new effective one when the real one is set or the effective one leaves the old real id. */
+function reIds(cur: Ids, privileged: boolean, r: number, e: number): Ids | null {
+  if (!privileged) {
+    if (r !== -1 && r !== cur.r && r !== cur.e) return null;
+    if (e !== -1 && e !== cur.r && e !== cur.e && e !== cur.s) return null;
+  }
+  const next = { r: r === -1 ? cur.r : r, e: e === -1 ? cur.e : e, s: cur.s };
+  if (r !== -1 || (e !== -1 && e !== cur.r)) next.s = next.e;
+  return next;
+}
+
+const uids = (c: Creds): Ids => ({ r: c.ruid, e: c.euid, s: c.suid });
+const gids = (c: Creds): Ids => ({ r: c.rgid, e: c.egid, s: c.sgid });
+
+/** Install new uids (or refuse: false), fixing the capability sets as commoncap does. */
+function applyUids(c: Creds, next: Ids | null): boolean {
+  if (!next) return false;
   const old = { ruid: c.ruid, euid: c.euid, suid: c.suid };
-  if (r !== -1) c.ruid = r;
-  if (e !== -1) c.euid = e;
-  if (s !== -1) c.suid = s;
+  [c.ruid, c.euid, c.suid] = [next.r, next.e, next.s];
   fixCapsAfterUidChange(c, old);
   return true;
 }
 
-/** setuid(uid): with CAP_SETUID all three ids; otherwise only the effective one, to the real or saved uid. */
-export function setUid(c: Creds, uid: number): boolean {
-  if (capable(c, CAP_SETUID)) return setResUid(c, uid, uid, uid);
-  if (uid !== c.ruid && uid !== c.suid) return false;
-  return setResUid(c, -1, uid, -1);
-}
-
-/** setreuid(r, e): the saved uid follows the new effective uid when the real one is set or the effective one leaves the old real uid. */
-export function setReUid(c: Creds, r: number, e: number): boolean {
-  const priv = capable(c, CAP_SETUID);
-  if (!priv) {
-    if (r !== -1 && r !== c.ruid && r !== c.euid) return false;
-    if (e !== -1 && e !== c.ruid && e !== c.euid && e !== c.suid) return false;
-  }
-  const newE = e === -1 ? c.euid : e;
-  const s = r !== -1 || (e !== -1 && e !== c.ruid) ? newE : -1;
-  const old = { ruid: c.ruid, euid: c.euid, suid: c.suid };
-  if (r !== -1) c.ruid = r;
-  if (e !== -1) c.euid = e;
-  if (s !== -1) c.suid = s;
-  fixCapsAfterUidChange(c, old);
+function applyGids(c: Creds, next: Ids | null): boolean {
+  if (!next) return false;
+  [c.rgid, c.egid, c.sgid] = [next.r, next.e, next.s];
   return true;
 }
 
-export function setResGid(c: Creds, r: number, e: number, s: number): boolean {
-  const allowed = (id: number) => id === -1 || id === c.rgid || id === c.egid || id === c.sgid;
-  if (!capable(c, CAP_SETGID) && !(allowed(r) && allowed(e) && allowed(s))) return false;
-  if (r !== -1) c.rgid = r;
-  if (e !== -1) c.egid = e;
-  if (s !== -1) c.sgid = s;
-  return true;
-}
-
-export function setGid(c: Creds, gid: number): boolean {
-  if (capable(c, CAP_SETGID)) return setResGid(c, gid, gid, gid);
-  if (gid !== c.rgid && gid !== c.sgid) return false;
-  return setResGid(c, -1, gid, -1);
-}
-
-export function setReGid(c: Creds, r: number, e: number): boolean {
-  if (!capable(c, CAP_SETGID)) {
-    if (r !== -1 && r !== c.rgid && r !== c.egid) return false;
-    if (e !== -1 && e !== c.rgid && e !== c.egid && e !== c.sgid) return false;
-  }
-  const newE = e === -1 ? c.egid : e;
-  const s = r !== -1 || (e !== -1 && e !== c.rgid) ? newE : -1;
-  if (r !== -1) c.rgid = r;
-  if (e !== -1) c.egid = e;
-  if (s !== -1) c.sgid = s;
-  return true;
-}
+export const setResUid = (c: Creds, r: number, e: number, s: number): boolean => applyUids(c, resIds(uids(c), capable(c, CAP_SETUID), r, e, s));
+export const setUid = (c: Creds, uid: number): boolean => applyUids(c, oneId(uids(c), capable(c, CAP_SETUID), uid));
+export const setReUid = (c: Creds, r: number, e: number): boolean => applyUids(c, reIds(uids(c), capable(c, CAP_SETUID), r, e));
+export const setResGid = (c: Creds, r: number, e: number, s: number): boolean => applyGids(c, resIds(gids(c), capable(c, CAP_SETGID), r, e, s));
+export const setGid = (c: Creds, gid: number): boolean => applyGids(c, oneId(gids(c), capable(c, CAP_SETGID), gid));
+export const setReGid = (c: Creds, r: number, e: number): boolean => applyGids(c, reIds(gids(c), capable(c, CAP_SETGID), r, e));
 
 /**
  * commoncap's cap_emulate_setxuid: leaving uid 0 everywhere drops permitted

@@ -2,7 +2,7 @@
 // capget/capset, sethostname.
 
 import * as abi from '../abi.js';
-import { EFAULT, EINVAL, EPERM, ESRCH, isErrno } from '../errno.js';
+import { EFAULT, EINVAL, EPERM, ESRCH, Errno, isErrno } from '../errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { ALL_CAPS, capable, CAP_SETGID, CAP_SYS_ADMIN, setGid, setReGid, setResGid, setResUid, setReUid, setUid } from '../creds.js';
 import { SysCtx, SysResult } from './context.js';
@@ -42,8 +42,11 @@ export function sys_setgroups(c: SysCtx): SysResult {
 
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-/** capget(hdr, data): version 3 headers (two 32-bit words per set); others learn the version and get EINVAL. */
-export function sys_capget(c: SysCtx): SysResult {
+/**
+ * The pid of a capget/capset header (at a0), once its version is 3; any
+ * other version is answered with 3 written back and EINVAL, as Linux does.
+ */
+function capHeaderPid(c: SysCtx): number | Errno {
   const hdr = c.user.copyIn(c.u(0), 8);
   if (isErrno(hdr)) return hdr;
   const rd = new StructReader(hdr);
@@ -51,7 +54,13 @@ export function sys_capget(c: SysCtx): SysResult {
     const w = c.user.writeU32(c.u(0), LINUX_CAPABILITY_VERSION_3);
     return isErrno(w) ? w : EINVAL;
   }
-  const pid = rd.i32(4);
+  return rd.i32(4);
+}
+
+/** capget(hdr, data): version 3 headers (two 32-bit words per set); others learn the version and get EINVAL. */
+export function sys_capget(c: SysCtx): SysResult {
+  const pid = capHeaderPid(c);
+  if (isErrno(pid)) return pid;
   if (pid < 0) return EINVAL;
   const target = pid === 0 ? c.proc : c.kernel.processes.get(pid);
   if (!target || !target.alive) return ESRCH;
@@ -68,14 +77,8 @@ export function sys_capget(c: SysCtx): SysResult {
 
 /** capset(hdr, data): only the caller's own sets, never growing permitted. */
 export function sys_capset(c: SysCtx): SysResult {
-  const hdr = c.user.copyIn(c.u(0), 8);
-  if (isErrno(hdr)) return hdr;
-  const rd = new StructReader(hdr);
-  if (rd.u32(0) !== LINUX_CAPABILITY_VERSION_3) {
-    const w = c.user.writeU32(c.u(0), LINUX_CAPABILITY_VERSION_3);
-    return isErrno(w) ? w : EINVAL;
-  }
-  const pid = rd.i32(4);
+  const pid = capHeaderPid(c);
+  if (isErrno(pid)) return pid;
   if (pid !== 0 && pid !== c.proc.pid) return EPERM;
   const b = c.user.copyIn(c.u(1), 24);
   if (isErrno(b)) return EFAULT;
