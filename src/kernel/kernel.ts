@@ -25,7 +25,7 @@ import { DefaultAction, defaultAction, encodeSigframe, isIgnored, SigInfo, sigbi
 import { SyscallDispatcher } from './syscalls/dispatch.js';
 import { childStatusValue, exitCode } from './wait.js';
 import { FutexTable, releaseRobustList } from './futex.js';
-import { RemoteVcpu, RemoteStop } from './vcpus.js';
+import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './logs.js';
 
@@ -146,6 +146,7 @@ export class Kernel {
 
   /** Start running init's first thread. */
   startInit(proc: Process): void {
+    this.keepSpareRemote();
     for (const t of proc.threads) this.wake(t);
   }
 
@@ -829,9 +830,15 @@ export class Kernel {
   /** vCPU workers, created when more threads are runnable than this worker's vCPU can run. */
   private readonly remotes: RemoteVcpu[] = [];
 
-  /** Give queued threads to idle vCPU workers, keeping one for this worker's own vCPU. */
+  /** Whether this worker's own vCPU is running a thread now (runTask is on the stack). */
+  private ownVcpuBusy = false;
+
+  /**
+   * Give queued threads to idle vCPU workers, keeping the oldest for this
+   * worker's own vCPU when it is free (runSlice takes it next).
+   */
   private feedRemotes(): void {
-    while (this.runQueue.length > 1) {
+    while (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
       const vcpu = this.idleRemote();
       if (!vcpu) return;
       const task = this.runQueue.pop()!;
@@ -842,10 +849,26 @@ export class Kernel {
 
   private idleRemote(): RemoteVcpu | null {
     for (const v of this.remotes) if (v.task === null) return v;
+    return this.addRemote();
+  }
+
+  /** Start one more vCPU worker, unless --cpu-num are there already. */
+  private addRemote(): RemoteVcpu | null {
     if (this.remotes.length + 1 >= this.config.cpuNum) return null;
     const v = new RemoteVcpu(this.remotes.length + 1, (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop));
     this.remotes.push(v);
     return v;
+  }
+
+  /**
+   * Keep one idle vCPU worker booted ahead of demand. A Worker takes tens of
+   * milliseconds to start (measured: the second thread of a program waited
+   * 75-150 ms for its first system call on a worker started on demand), so
+   * the next thread to need one finds it ready; at most one worker idles
+   * unused, however large --cpu-num is.
+   */
+  private keepSpareRemote(): void {
+    if (this.remotes.every((v) => v.task !== null)) this.addRemote();
   }
 
   private startRemote(vcpu: RemoteVcpu, task: Task): void {
@@ -858,6 +881,7 @@ export class Kernel {
     task.remote = vcpu;
     task.lastCpu = vcpu.index;
     vcpu.run(task, vm);
+    this.keepSpareRemote();
   }
 
   /** Collect threads the workers have handed back (cheap when none has). */
@@ -918,6 +942,15 @@ export class Kernel {
   }
 
   private runTask(task: Task, until: number): void {
+    this.ownVcpuBusy = true;
+    try {
+      this.runOwnVcpu(task, until);
+    } finally {
+      this.ownVcpuBusy = false;
+    }
+  }
+
+  private runOwnVcpu(task: Task, until: number): void {
     const proc = task.process;
     task.state = TaskState.Running;
     task.lastCpu = 0;
@@ -928,6 +961,7 @@ export class Kernel {
       cpu.state = task.regs;
       const before = cpu.instret;
       const remotes = this.remotes.length > 0;
+      cpu.mt = remotes && mayRunConcurrently(task);
       const stop = cpu.run(remotes ? BUDGET_WITH_REMOTES : BUDGET);
       task.instructions += cpu.instret - before;
       if (remotes) {

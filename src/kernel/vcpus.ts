@@ -22,6 +22,16 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
+/**
+ * Whether a thread of `task`'s address space other than `task` may run on
+ * another vCPU meanwhile: more threads, or another process sharing the
+ * memory (CLONE_VM). Its vCPU then makes aligned accesses single-copy atomic
+ * (Cpu.mt). Only asked when vCPU workers exist.
+ */
+export function mayRunConcurrently(task: Task): boolean {
+  return task.process.threads.size > 1 || task.process.vm.users > 1;
+}
+
 export interface RemoteStop {
   stop: Stop;
   instructions: number;
@@ -29,17 +39,28 @@ export interface RemoteStop {
 }
 
 /**
- * A pending Atomics.waitAsync does not keep Node's event loop alive: while
- * any worker runs a thread, a timer handle does.
+ * While any worker runs a thread, a 1 ms timer looks at every busy worker's
+ * mailbox. It keeps Node's event loop alive (a pending Atomics.waitAsync does
+ * not), and it collects a stop whose waitAsync wake-up never came: on Node
+ * 20, one run in a few hundred of a 64-thread program left a handed-back
+ * thread uncollected forever, the sandbox hung with every other thread
+ * blocked. The wake-up stays the fast path; this bounds a lost one to 1 ms.
  */
-let busy = 0;
-let keepAlive: NodeJS.Timeout | undefined;
-function markBusy(delta: number): void {
-  busy += delta;
-  if (busy > 0 && !keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
-  if (busy === 0 && keepAlive) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
+const busyVcpus = new Set<RemoteVcpu>();
+let sweeper: NodeJS.Timeout | undefined;
+/** Stops the sweep collected before their wake-up ran, or whose wake-up was lost (statistics). */
+export let sweptStops = 0;
+function markBusy(vcpu: RemoteVcpu, busy: boolean): void {
+  if (busy) busyVcpus.add(vcpu);
+  else busyVcpus.delete(vcpu);
+  if (busyVcpus.size > 0 && !sweeper) {
+    sweeper = setInterval(() => {
+      for (const v of [...busyVcpus]) if (v.poll()) sweptStops++;
+    }, 1);
+  }
+  if (busyVcpus.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
   }
 }
 
@@ -77,11 +98,12 @@ export class RemoteVcpu {
       this.knownThreads.add(task);
     }
     this.task = task;
-    markBusy(1);
+    markBusy(this, true);
     task.regs.storeScalars();
     this.mb[MB.CMD] = CMD_RUN;
     this.mb[MB.MEM_ID] = vm.memId;
     this.mb[MB.TID] = task.tid;
+    this.mb[MB.MT] = mayRunConcurrently(task) ? 1 : 0;
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
     Atomics.notify(this.mb, MB.CMD_SEQ);
     this.awaitStop();
@@ -105,7 +127,7 @@ export class RemoteVcpu {
   }
 
   terminate(): void {
-    if (this.task) markBusy(-1);
+    if (this.task) markBusy(this, false);
     this.task = null;
     this.mb[MB.CMD] = CMD_QUIT;
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
@@ -135,7 +157,7 @@ export class RemoteVcpu {
     this.doneSeq = Atomics.load(this.mb, MB.DONE_SEQ);
     const task = this.task!;
     this.task = null;
-    markBusy(-1);
+    markBusy(this, false);
     task.regs.loadScalars();
     const mb = this.mb;
     const stop: RemoteStop = {

@@ -6,14 +6,24 @@
 //
 //   function (s: ThreadState, x: Int32Array, fb: Int32Array): number
 //     closure: c (the Cpu), dv (DataView of guest memory), pf (page flags),
-//              A (alu helpers), F (fp helpers)
-//     locals:  a, h, t, u, v, fl, r
+//              A (alu helpers), F (fp helpers), I4 and F8 (Int32Array and
+//              Float64Array over guest memory), S8 and S4 (an 8-byte
+//              scratch as one Float64Array and as two Int32Array halves)
+//     locals:  a, h, t, u, v, fl, r, q, w
 //
 // A block function returns (retired << 3) | stop, where stop is 0 (go on at
 // c.npc) or a Stop value; before returning it stores the next pc in c.npc
 // (for a fault, the faulting instruction's pc). Registers are int32 halves:
 // x[2i] low, x[2i+1] high. Nothing emitted allocates or throws; guest errors
 // are returned as stops through the Cpu's fault helpers.
+//
+// Single-copy atomicity: while c.mt is set (another vCPU may run a thread of
+// this address space), aligned 4- and 8-byte loads and stores are each one
+// host access (I4 / F8 through the scratch S8, whose double is only copied,
+// never computed on, so its bits pass unchanged), as RVWMO requires of
+// aligned accesses; a DataView reads byte by byte until V8 optimizes the
+// block, and an 8-byte access through it is always two. Otherwise they go
+// through dv, the fastest way.
 //
 // `ends` tells the block builder that control does not fall through to the
 // next instruction (jump, branch, ecall, trap, fence.i).
@@ -87,6 +97,33 @@ function addr(i: Insn, pc: number, k: number, size: number, need: number): strin
 /** After a store: drop blocks decoded from the written bytes, and leave this block if any were. */
 function smc(size: number, next: number, k: number): string {
   return `if((fl&${PAGE_CODE})!==0&&c.codeWrite(a,${size})){c.npc=${next};return ${retx(k + 1)};}`;
+}
+
+/** Load 4 aligned-or-not bytes at `a` into the expression target `dst` (an assignment prefix). */
+function load32(dst: string): string {
+  return `${dst}=(c.mt&&(a&3)===0)?I4[a>>>2]:dv.getInt32(a,true);`;
+}
+/** Load 8 bytes at `a` into the targets `l` (low half) and `h` (high half). */
+function load64(l: string, h: string): string {
+  return `if(c.mt&&(a&7)===0){S8[0]=F8[a>>>3];${l}=S4[0];${h}=S4[1];}else{${l}=dv.getInt32(a,true);${h}=dv.getInt32(a+4,true);}`;
+}
+function store32(v: string): string {
+  return `if(c.mt&&(a&3)===0)I4[a>>>2]=${v};else dv.setInt32(a,${v},true);`;
+}
+function store64(l: string, h: string): string {
+  return `if(c.mt&&(a&7)===0){S4[0]=${l};S4[1]=${h};F8[a>>>3]=S8[0];}else{dv.setInt32(a,${l},true);dv.setInt32(a+4,${h},true);}`;
+}
+
+/**
+ * The low 64 bits of a 64x64 product into t (low) and u (high): the high
+ * word is the high half of the unsigned product of the low words (four
+ * 16x16-bit products, each exact in a double) plus the two cross products'
+ * low words. Uses q, w, a, h, r, v as scratch; reads every operand first.
+ */
+function mulLow(aL: string, aH: string, bL: string, bH: string): string {
+  return `q=${aL}&65535;w=${aL}>>>16;a=${bL}&65535;h=${bL}>>>16;r=q*a;v=q*h;q=w*a;` +
+    `u=(w*h+(v>>>16)+(q>>>16)+(((r>>>16)+(v&65535)+(q&65535))>>>16)+Math.imul(${aH},${bL})+Math.imul(${aL},${bH}))|0;` +
+    `t=Math.imul(${aL},${bL});`;
 }
 
 const BRANCH: Record<string, (a: number, b: number) => string> = {
@@ -176,9 +213,9 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
         case 'lbu': code += `${lo(rd)}=dv.getUint8(a);${hi(rd)}=0;`; break;
         case 'lh': code += `t=dv.getInt16(a,true);${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
         case 'lhu': code += `${lo(rd)}=dv.getUint16(a,true);${hi(rd)}=0;`; break;
-        case 'lw': code += `t=dv.getInt32(a,true);${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
-        case 'lwu': code += `${lo(rd)}=dv.getInt32(a,true);${hi(rd)}=0;`; break;
-        case 'ld': code += `${lo(rd)}=dv.getInt32(a,true);${hi(rd)}=dv.getInt32(a+4,true);`; break;
+        case 'lw': code += load32('t') + `${lo(rd)}=t;${hi(rd)}=t>>31;`; break;
+        case 'lwu': code += load32(lo(rd)) + `${hi(rd)}=0;`; break;
+        case 'ld': code += load64(lo(rd), hi(rd)); break;
       }
       return { code, ends: false };
     }
@@ -188,8 +225,8 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
       switch (op) {
         case 'sb': code += `dv.setInt8(a,${bL});`; break;
         case 'sh': code += `dv.setInt16(a,${bL},true);`; break;
-        case 'sw': code += `dv.setInt32(a,${bL},true);`; break;
-        case 'sd': code += `dv.setInt32(a,${bL},true);dv.setInt32(a+4,${bH},true);`; break;
+        case 'sw': code += store32(bL); break;
+        case 'sd': code += store64(bL, bH); break;
       }
       return { code: code + smc(size, next, k), ends: false };
     }
@@ -279,13 +316,13 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
 
     // Floating-point loads and stores move raw bits (no NaN canonicalisation).
     case 'flw':
-      return { code: addr(i, pc, k, 4, PAGE_R) + `fb[${2 * rd}]=dv.getInt32(a,true);fb[${2 * rd + 1}]=-1;`, ends: false };
+      return { code: addr(i, pc, k, 4, PAGE_R) + load32(`fb[${2 * rd}]`) + `fb[${2 * rd + 1}]=-1;`, ends: false };
     case 'fld':
-      return { code: addr(i, pc, k, 8, PAGE_R) + `fb[${2 * rd}]=dv.getInt32(a,true);fb[${2 * rd + 1}]=dv.getInt32(a+4,true);`, ends: false };
+      return { code: addr(i, pc, k, 8, PAGE_R) + load64(`fb[${2 * rd}]`, `fb[${2 * rd + 1}]`), ends: false };
     case 'fsw':
-      return { code: addr(i, pc, k, 4, PAGE_W) + `dv.setInt32(a,fb[${2 * rs2}],true);` + smc(4, next, k), ends: false };
+      return { code: addr(i, pc, k, 4, PAGE_W) + store32(`fb[${2 * rs2}]`) + smc(4, next, k), ends: false };
     case 'fsd':
-      return { code: addr(i, pc, k, 8, PAGE_W) + `dv.setInt32(a,fb[${2 * rs2}],true);dv.setInt32(a+4,fb[${2 * rs2 + 1}],true);` + smc(8, next, k), ends: false };
+      return { code: addr(i, pc, k, 8, PAGE_W) + store64(`fb[${2 * rs2}]`, `fb[${2 * rs2 + 1}]`) + smc(8, next, k), ends: false };
     case 'fmv.x.w':
       return { code: `t=fb[${2 * rs1}];${lo(rd)}=t;${hi(rd)}=t>>31;`, ends: false };
     case 'fmv.w.x':
@@ -301,6 +338,9 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
     }
   }
 
+  // The multiplications compilers emit for arithmetic, inline: no spill of the locals, no call.
+  if (op === 'mul') return { code: mulLow(aL, aH, bL, bH) + wr(rd), ends: false };
+  if (op === 'mulw') return { code: `t=Math.imul(${aL},${bL});u=t>>31;` + wr(rd), ends: false };
   if (op in ALU_CALL) return { code: spill(rs1, rs2) + `A.${ALU_CALL[op]}(x,${rd},${rs1},${rs2});` + reload(rd), ends: false };
 
   if (op.startsWith('lr.') || op.startsWith('sc.') || op.startsWith('amo')) {

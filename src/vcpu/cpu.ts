@@ -64,7 +64,7 @@ const NO_BLOCK_FN: BlockFn = () => 0;
 const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
-type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp) => BlockFn;
+type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, S8: Float64Array, S4: Int32Array) => BlockFn;
 
 /**
  * Compiled blocks shared by every Cpu of this thread, by start pc: the code
@@ -97,6 +97,18 @@ export class Cpu {
   private readonly dv: DataView;
   private readonly pf: Uint8Array;
   private readonly i64: BigInt64Array;
+  /** Guest memory as 4- and 8-byte elements, and an 8-byte scratch, for single-copy atomic accesses (see codegen.ts). */
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly scratch64 = new Float64Array(1);
+  private readonly scratch32 = new Int32Array(this.scratch64.buffer);
+  /**
+   * Set while another vCPU may run a thread of this address space: aligned
+   * 4- and 8-byte accesses are then each one host access (codegen.ts). The
+   * kernel sets it before each run; it stays clear for a lone thread, whose
+   * accesses no other vCPU can observe half done.
+   */
+  mt = false;
   /** Direct-mapped block cache indexed by (pc >>> 1) & CACHE_MASK. */
   private readonly cache: Block[] = new Array<Block>(CACHE_MASK + 1).fill(NO_BLOCK);
   /** Every live block by start pc. */
@@ -116,6 +128,10 @@ export class Cpu {
     this.dv = mem.view;
     this.pf = mem.pageFlags;
     this.i64 = new BigInt64Array(mem.buffer);
+    this.i32 = new Int32Array(mem.buffer);
+    this.f64 = new Float64Array(mem.buffer);
+    // Guest memory is little-endian; the typed arrays use the host's order.
+    if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -224,9 +240,9 @@ export class Cpu {
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
     body = compileBlock(insns, pcs, p, LOOP_CHUNK);
-    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0;\n${finishBlock(body)}};`;
+    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function('c', 'dv', 'pf', 'A', 'F', src) as Factory;
+    const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'S8', 'S4', src) as Factory;
     if (sharedCount >= MAX_SHARED_BLOCKS) {
       SHARED_BLOCKS.clear();
       sharedCount = 0;
@@ -257,7 +273,7 @@ export class Cpu {
 
   /** Bind a block factory to this Cpu and register the block over [pc, end). */
   private install(pc: number, p: number, n: number, factory: Factory): Block {
-    const fn = factory(this, this.dv, this.pf, alu, fp);
+    const fn = factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch64, this.scratch32);
     const b = new Block(pc, p, n, fn);
     this.blocks.set(pc, b);
     for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {

@@ -31,6 +31,8 @@ export const MB = {
   /** Instructions retired by the last run, as two uint32 halves (lo, hi). */
   INSTRET_LO: 11,
   INSTRET_HI: 12,
+  /** 1 when another vCPU may run a thread of the same address space (Cpu.mt). */
+  MT: 13,
   WORDS: 16,
 } as const;
 

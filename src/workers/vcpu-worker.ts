@@ -60,6 +60,7 @@ function run(space: Space, regs: ThreadState): void {
   regs.loadScalars();
   const cpu = space.cpu;
   cpu.state = regs;
+  cpu.mt = mb[MB.MT] !== 0;
   const before = cpu.instret;
   const until = performance.now() + SLICE_MS;
   let stop: Stop;

@@ -32,7 +32,8 @@ function mapRange(m: GuestMemory, addr: number, len: number, flags: number): voi
 }
 
 /** Load and run `file` with argv/envp until it exits or faults (or maxInsns pass). */
-export function runElf(m: GuestMemory, file: string, argv: string[], envp: string[], maxInsns = 5e9): RunResult {
+/** `mt`: run as a thread whose address space other vCPUs share (Cpu.mt: aligned accesses made single-copy atomic). */
+export function runElf(m: GuestMemory, file: string, argv: string[], envp: string[], maxInsns = 5e9, mt = false): RunResult {
   const img = fs.readFileSync(file);
   m.pageFlags.fill(0);
   const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
@@ -69,6 +70,7 @@ export function runElf(m: GuestMemory, file: string, argv: string[], envp: strin
   words.forEach((w, i) => m.view.setBigUint64(sp + 8 * i, BigInt(w), true));
 
   const cpu = new Cpu(m);
+  cpu.mt = mt;
   const s = cpu.state;
   s.pc = entry;
   s.setS(2, sp);
