@@ -15,7 +15,7 @@ describe('vCPU workers (--cpu-num)', function () {
   this.timeout(180000);
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing'].includes(c.name));
+  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing', 'lockfree'].includes(c.name));
 
   for (const cpus of [1, 2, 4]) {
     for (const c of cases) {
