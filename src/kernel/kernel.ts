@@ -881,12 +881,46 @@ export class Kernel {
     task.remote = vcpu;
     task.lastCpu = vcpu.index;
     vcpu.run(task, vm);
+    this.startSweep();
     this.keepSpareRemote();
   }
 
-  /** Collect threads the workers have handed back (cheap when none has). */
+  /**
+   * Collect threads the workers have handed back (cheap when none has), and
+   * preempt a worker whose thread has had its slice while others wait: a
+   * worker runs its thread until a stop or this interrupt, so a lone thread
+   * on a worker is never handed back just because its slice ended.
+   */
   private pollRemotes(): void {
     for (const v of this.remotes) v.poll();
+    if (this.runQueue.length > 0) {
+      const now = performance.now();
+      for (const v of this.remotes) v.preemptAfter(SLICE_MS, now);
+    }
+  }
+
+  /**
+   * While any worker runs a thread, a 1 ms timer polls the workers. It
+   * keeps Node's event loop alive (a pending Atomics.waitAsync does not),
+   * preempts workers when threads wait with vCPU 0 idle, and collects a
+   * stop whose waitAsync wake-up never came: on Node 20 one run in a few
+   * hundred of a 64-thread program left a handed-back thread uncollected
+   * forever, and the sandbox hung. The wake-up stays the fast path; the
+   * sweep bounds a lost one to 1 ms.
+   */
+  private sweep: NodeJS.Timeout | undefined;
+
+  private startSweep(): void {
+    if (this.sweep) return;
+    this.sweep = setInterval(() => {
+      this.pollRemotes();
+      this.feedRemotes();
+      this.kickIfQueued();
+      if (this.remotes.every((v) => v.task === null)) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+      }
+    }, 1);
   }
 
   /** A worker handed `task` back: serve its system call or fault, then let it run on, here or elsewhere. */
@@ -918,7 +952,7 @@ export class Kernel {
       case Stop.Interrupted:
         break;
     }
-    if (task.yieldRequested || (stop.stop === Stop.Budget && this.runQueue.length > 0)) {
+    if (task.yieldRequested || vcpu.preempted || (stop.stop === Stop.Budget && this.runQueue.length > 0)) {
       task.yieldRequested = false;
       task.state = TaskState.Runnable;
       this.runQueue.push(task);
@@ -937,6 +971,8 @@ export class Kernel {
 
   /** Stop the vCPU workers (the sandbox is shutting down). */
   shutdown(): void {
+    clearInterval(this.sweep);
+    this.sweep = undefined;
     for (const v of this.remotes) v.terminate();
     this.remotes.length = 0;
   }

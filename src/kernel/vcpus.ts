@@ -38,38 +38,16 @@ export interface RemoteStop {
   fault: { signal: number; code: number; addr: number };
 }
 
-/**
- * While any worker runs a thread, a 1 ms timer looks at every busy worker's
- * mailbox. It keeps Node's event loop alive (a pending Atomics.waitAsync does
- * not), and it collects a stop whose waitAsync wake-up never came: on Node
- * 20, one run in a few hundred of a 64-thread program left a handed-back
- * thread uncollected forever, the sandbox hung with every other thread
- * blocked. The wake-up stays the fast path; this bounds a lost one to 1 ms.
- */
-const busyVcpus = new Set<RemoteVcpu>();
-let sweeper: NodeJS.Timeout | undefined;
-/** Stops the sweep collected before their wake-up ran, or whose wake-up was lost (statistics). */
-export let sweptStops = 0;
-function markBusy(vcpu: RemoteVcpu, busy: boolean): void {
-  if (busy) busyVcpus.add(vcpu);
-  else busyVcpus.delete(vcpu);
-  if (busyVcpus.size > 0 && !sweeper) {
-    sweeper = setInterval(() => {
-      for (const v of [...busyVcpus]) if (v.poll()) sweptStops++;
-    }, 1);
-  }
-  if (busyVcpus.size === 0 && sweeper) {
-    clearInterval(sweeper);
-    sweeper = undefined;
-  }
-}
-
 export class RemoteVcpu {
   readonly mb: Int32Array;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   /** The thread it runs now, or null when idle. */
   task: Task | null = null;
+  /** When the current run began (performance.now()). */
+  runSince = 0;
+  /** The kernel interrupted the current run to give the vCPU to a waiting thread. */
+  preempted = false;
   private readonly knownMemories = new Set<number>();
   private readonly knownThreads = new Set<Task>();
   private doneSeq = 0;
@@ -98,7 +76,8 @@ export class RemoteVcpu {
       this.knownThreads.add(task);
     }
     this.task = task;
-    markBusy(this, true);
+    this.runSince = performance.now();
+    this.preempted = false;
     task.regs.storeScalars();
     this.mb[MB.CMD] = CMD_RUN;
     this.mb[MB.MEM_ID] = vm.memId;
@@ -114,6 +93,13 @@ export class RemoteVcpu {
     if (this.task) Atomics.store(this.mb, MB.INTERRUPT, 1);
   }
 
+  /** Take the vCPU back for another thread once the current run has had `sliceMs`. */
+  preemptAfter(sliceMs: number, now: number): void {
+    if (this.task === null || this.preempted || now - this.runSince < sliceMs) return;
+    this.preempted = true;
+    this.interrupt();
+  }
+
   /** A thread that died: the worker may drop its register file. */
   forget(task: Task): void {
     if (this.knownThreads.delete(task)) this.post({ kind: 'forget-thread', tid: task.tid });
@@ -127,7 +113,6 @@ export class RemoteVcpu {
   }
 
   terminate(): void {
-    if (this.task) markBusy(this, false);
     this.task = null;
     this.mb[MB.CMD] = CMD_QUIT;
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
@@ -157,7 +142,6 @@ export class RemoteVcpu {
     this.doneSeq = Atomics.load(this.mb, MB.DONE_SEQ);
     const task = this.task!;
     this.task = null;
-    markBusy(this, false);
     task.regs.loadScalars();
     const mb = this.mb;
     const stop: RemoteStop = {

@@ -9,7 +9,7 @@
 //              A (alu helpers), F (fp helpers), I4 and F8 (Int32Array and
 //              Float64Array over guest memory), S8 and S4 (an 8-byte
 //              scratch as one Float64Array and as two Int32Array halves)
-//     locals:  a, h, t, u, v, fl, r, q, w
+//     locals:  a, h, t, u, v, fl, r, q, w; M (c.mt, read once on entry)
 //
 // A block function returns (retired << 3) | stop, where stop is 0 (go on at
 // c.npc) or a Stop value; before returning it stores the next pc in c.npc
@@ -17,7 +17,7 @@
 // x[2i] low, x[2i+1] high. Nothing emitted allocates or throws; guest errors
 // are returned as stops through the Cpu's fault helpers.
 //
-// Single-copy atomicity: while c.mt is set (another vCPU may run a thread of
+// Single-copy atomicity: while c.mt (M) is set (another vCPU may run a thread of
 // this address space), aligned 4- and 8-byte loads and stores are each one
 // host access (I4 / F8 through the scratch S8, whose double is only copied,
 // never computed on, so its bits pass unchanged), as RVWMO requires of
@@ -101,17 +101,17 @@ function smc(size: number, next: number, k: number): string {
 
 /** Load 4 aligned-or-not bytes at `a` into the expression target `dst` (an assignment prefix). */
 function load32(dst: string): string {
-  return `${dst}=(c.mt&&(a&3)===0)?I4[a>>>2]:dv.getInt32(a,true);`;
+  return `${dst}=(M&&(a&3)===0)?I4[a>>>2]:dv.getInt32(a,true);`;
 }
 /** Load 8 bytes at `a` into the targets `l` (low half) and `h` (high half). */
 function load64(l: string, h: string): string {
-  return `if(c.mt&&(a&7)===0){S8[0]=F8[a>>>3];${l}=S4[0];${h}=S4[1];}else{${l}=dv.getInt32(a,true);${h}=dv.getInt32(a+4,true);}`;
+  return `if(M&&(a&7)===0){S8[0]=F8[a>>>3];${l}=S4[0];${h}=S4[1];}else{${l}=dv.getInt32(a,true);${h}=dv.getInt32(a+4,true);}`;
 }
 function store32(v: string): string {
-  return `if(c.mt&&(a&3)===0)I4[a>>>2]=${v};else dv.setInt32(a,${v},true);`;
+  return `if(M&&(a&3)===0)I4[a>>>2]=${v};else dv.setInt32(a,${v},true);`;
 }
 function store64(l: string, h: string): string {
-  return `if(c.mt&&(a&7)===0){S4[0]=${l};S4[1]=${h};F8[a>>>3]=S8[0];}else{dv.setInt32(a,${l},true);dv.setInt32(a+4,${h},true);}`;
+  return `if(M&&(a&7)===0){S4[0]=${l};S4[1]=${h};F8[a>>>3]=S8[0];}else{dv.setInt32(a,${l},true);dv.setInt32(a+4,${h},true);}`;
 }
 
 /**

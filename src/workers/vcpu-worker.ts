@@ -12,10 +12,15 @@ import { GuestMemory } from '../vcpu/memory.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 
-/** Instructions per Cpu.run() between checks of the slice's end. */
+/** Instructions per Cpu.run() between checks of the clock. */
 const BUDGET = 200_000;
-/** Longest a thread runs here before the kernel may give the vCPU to another. */
-const SLICE_MS = 10;
+/**
+ * Longest a thread runs here before it is handed back anyway, so that the
+ * kernel's count of its instructions (CPU clocks, rusage, /proc) is never
+ * further behind. Time slicing is the kernel's: it interrupts this vCPU
+ * when another thread waits (kernel.ts pollRemotes).
+ */
+const MAX_RUN_MS = 50;
 
 const data = workerData as VcpuWorkerData;
 const mb = new Int32Array(data.mailbox);
@@ -62,7 +67,7 @@ function run(space: Space, regs: ThreadState): void {
   cpu.state = regs;
   cpu.mt = mb[MB.MT] !== 0;
   const before = cpu.instret;
-  const until = performance.now() + SLICE_MS;
+  const until = performance.now() + MAX_RUN_MS;
   let stop: Stop;
   for (;;) {
     stop = cpu.run(BUDGET);
