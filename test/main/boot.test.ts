@@ -151,6 +151,33 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     }
   });
 
+  it('Signal mode 1 (every process) ends a sandbox whose threads are blocked in futexes and pipes on 4 vCPUs, promptly and whole', async () => {
+    const bundle = makeBundle({ args: ['/bin/exitgroup', 'blocked'] });
+    try {
+      const b = launchBoot(bundle, ['--cpu-num', '4']);
+      await b.sync;
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      for (let waited = 0; !b.appOut().includes('exitgroup: blocked'); waited += 50) {
+        assert.ok(waited < 60_000, `the guest never got its threads in place: ${b.appOut()}${b.bootErr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const ps = (await client.call('containerManager.Processes', 'test-cid')) as { PID: number }[];
+      assert.equal(ps.length, 2, 'init and its forked child');
+      const t0 = Date.now();
+      await client.call('containerManager.Signal', { CID: 'test-cid', Signo: 9, PID: 0, Mode: 1 });
+      const status = await client.call('containerManager.Wait', 'test-cid');
+      client.close();
+      assert.equal(status, 9);
+      assert.equal(await b.exit, 137);
+      const took = Date.now() - t0;
+      assert.ok(took < 3000, `boot took ${took} ms to exit`);
+      assert.equal(fs.existsSync(`/proc/${b.child.pid}`), false, 'the boot process, and with it every vCPU worker thread, is gone');
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
   it('exits 128 with the usage text when a required fd is missing or there are two container ids', async () => {
     for (const args of [['boot', '--spec-fd=3', '--start-sync-fd=5', 'id'], ['boot', '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', 'a', 'b']]) {
       const r = await runPlain(args);
