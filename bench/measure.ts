@@ -41,17 +41,6 @@ export interface Benchmark {
   once(target: Target, ctx: BenchContext): Promise<Figure | null>;
 }
 
-/** A figure computed from two other benchmarks' medians (e.g. a speed-up). */
-export interface Derived {
-  name: string;
-  group: Group;
-  what: string;
-  unit: string;
-  better: 'lower' | 'higher';
-  from: [string, string];
-  combine(a: number, b: number): number;
-}
-
 /** A program printed something other than the right answer, or exited non-zero. */
 export class WrongOutput extends Error {}
 

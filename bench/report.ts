@@ -28,7 +28,8 @@ export function headlines(results: readonly Result[]): string[] {
   const g = find(results, 'getpid');
   if (g) out.push(`getpid round trip: ${fmt(g.tsvisor)} µs (QEMU ${fmt(g.qemu)} µs).`);
   const f = find(results, 'futex-pingpong');
-  if (f) out.push(`futex wake-up round trip between two threads: ${fmt(f.tsvisor)} µs (QEMU ${fmt(f.qemu)} µs).`);
+  const f2 = find(results, 'futex-pingpong-2vcpu');
+  if (f) out.push(`futex wake-up round trip between two threads: ${fmt(f.tsvisor)} µs on one vCPU${f2 ? `, ${fmt(f2.tsvisor)} µs on two` : ''} (QEMU ${fmt(f.qemu)} µs${f2 ? `, ${fmt(f2.qemu)} µs` : ''}).`);
   const s = find(results, 'speedup-1to2-vcpu');
   if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x).`);
   const b = find(results, 'boot-to-sync');
@@ -94,8 +95,10 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   byte) to the first byte of \`hello\`'s stdout; QEMU: process launch to its first byte.
   **idle-rss**: VmRSS of the boot process (direct mode, no gofer) while its guest, \`cat\`,
   is blocked reading an open stdin, 1.5 s after StartRoot; QEMU: its process in the same state.
-- **scaling**: \`parallel 2 N\` on 1 and on 2 vCPUs (QEMU held to 1 and 2 host CPUs
-  with taskset); the speed-up is the first time over the second.
+- **scaling**: \`parallel 2 N time\` on 1 and then at once on 2 vCPUs (QEMU held to 1 and
+  2 host CPUs with taskset), timed by the guest from its first pthread_create to its last
+  join; each run's figure is the ratio of its pair, the row the median of the runs.
+  **futex-pingpong-2vcpu**: the futex round trip with the threads on two vCPUs.
 - QEMU runs in the jail of fixtures/busybox/qemu.js (chroot into the same rootfs, /proc,
   /dev and the /tmp tmpfs mounted, binfmt_misc for the shell's children).
 

@@ -13,10 +13,10 @@ import { parseBenchArgs, selectBenchmarks, USAGE } from './cli.js';
 import { svgChart } from './chart.js';
 import { cpuBenchmarks } from './groups/cpu.js';
 import { procBenchmarks } from './groups/procs.js';
-import { SCALING_DERIVED, scalingBenchmarks } from './groups/scaling.js';
+import { scalingBenchmarks } from './groups/scaling.js';
 import { startupBenchmarks } from './groups/startup.js';
 import { fileBenchmarks, syscallBenchmarks } from './groups/syscalls.js';
-import { median, ratio, type BenchContext, type Benchmark, type Derived, type Figure, type Result, type Target } from './measure.js';
+import { median, ratio, type BenchContext, type Benchmark, type Figure, type Result, type Target } from './measure.js';
 import { closeQemu, findQemu, type QemuStatus } from './qemu.js';
 import { REPORT_MD, REPORT_SVG, reportMarkdown } from './report.js';
 import { describeMachine, jsonDocument, textTable, type BenchDocument } from './table.js';
@@ -60,15 +60,6 @@ export async function runBenchmark(b: Benchmark, ctx: BenchContext, runs: number
   const notes = [nearest(figs.tsvisor, row.tsvisor)?.note, nearest(figs.qemu, row.qemu)?.note].map((n) => n ?? '');
   row.note = notes[0] + (notes[1] ? `; QEMU ${notes[1]}` : '');
   return row;
-}
-
-/** A derived row from two result rows (absent when either is missing or failed). */
-export function deriveRow(d: Derived, results: readonly Result[]): Result | undefined {
-  const [a, b] = d.from.map((n) => results.find((r) => r.name === n && !r.error));
-  if (!a || !b) return undefined;
-  const ours = d.combine(a.tsvisor, b.tsvisor);
-  const theirs = Number.isFinite(a.qemu) && Number.isFinite(b.qemu) ? d.combine(a.qemu, b.qemu) : NaN;
-  return { name: d.name, group: d.group, what: d.what, unit: d.unit, better: d.better, tsvisor: ours, qemu: theirs, ratio: ratio(d.better, ours, theirs), note: '', runs: { tsvisor: [], qemu: [] } };
 }
 
 /**
@@ -122,7 +113,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   const all = allBenchmarks();
   if (o.list) {
     for (const b of all) console.log(`${b.group.padEnd(9)} ${b.name.padEnd(22)} ${b.what}`);
-    for (const d of SCALING_DERIVED) console.log(`${d.group.padEnd(9)} ${d.name.padEnd(22)} ${d.what} (derived)`);
     return 0;
   }
   let chosen: Benchmark[];
@@ -146,10 +136,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(`  ${b.group}/${b.name}: ${r.error ? `FAILED: ${r.error}` : 'ok'} (${((Date.now() - s) / 1000).toFixed(1)} s)`);
     }
   });
-  for (const d of SCALING_DERIVED) {
-    const row = deriveRow(d, results);
-    if (row) results.splice(results.findIndex((r) => r.name === d.from[1]) + 1, 0, row);
-  }
   const failed = results.some((r) => r.error);
   console.log('');
   process.stdout.write(textTable(results));

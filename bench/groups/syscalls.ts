@@ -30,10 +30,11 @@ function syscallsBench(name: string, group: 'syscalls' | 'files', mode: string, 
 }
 
 /** pingpong MODE: µs per round trip, from the 2N-minus-N difference. */
-export function pingpongBench(name: string, group: 'syscalls' | 'scaling', mode: string, full: number, quick: number, what: string): Benchmark {
+/** `cpus`: vCPUs for the sandbox, host CPUs for QEMU (default: one). */
+export function pingpongBench(name: string, group: 'syscalls' | 'scaling', mode: string, full: number, quick: number, what: string, cpus?: number): Benchmark {
   return differenceBench({
     name, group, what, unit: 'µs/rt', scale: 1e6, full, quick, qemuFactor: 10, needsRootfs: false,
-    run: (n) => ({ args: ['/bin/pingpong', mode, String(n)] }),
+    run: (n) => ({ args: ['/bin/pingpong', mode, String(n)], cpuNum: cpus }),
     check: (n) => exactly(`pingpong ${mode}: ${n} round trips`),
   });
 }

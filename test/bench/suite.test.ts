@@ -12,8 +12,7 @@ import { shellLoop, shellLoopSum } from '../../bench/groups/procs.js';
 import { median, ratio, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
 import { checkRun, exactly, guestTime } from '../../bench/program.js';
 import { headlines, reportMarkdown } from '../../bench/report.js';
-import { allBenchmarks, deriveRow, qemuLine, runBenchmark, withBenchContext } from '../../bench/suite.js';
-import { SCALING_DERIVED } from '../../bench/groups/scaling.js';
+import { allBenchmarks, qemuLine, runBenchmark, withBenchContext } from '../../bench/suite.js';
 import { fmt, jsonDocument, markdownTable, textTable, type BenchDocument } from '../../bench/table.js';
 
 function row(name: string, group: Result['group'], tsvisor: number, qemu: number, extra: Partial<Result> = {}): Result {
@@ -57,7 +56,7 @@ describe('bench: arguments', () => {
     const all = allBenchmarks();
     const names = all.map((b) => b.name);
     assert.equal(new Set(names).size, names.length);
-    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'launch-to-hello', 'idle-rss', 'parallel-1vcpu', 'parallel-2vcpu', 'futex-pingpong']) {
+    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'launch-to-hello', 'idle-rss', 'speedup-1to2-vcpu', 'futex-pingpong', 'futex-pingpong-2vcpu']) {
       assert.ok(names.includes(want), want);
     }
     assert.deepEqual(selectBenchmarks(all, { groups: ['startup'], only: [] }).map((b) => b.name), ['boot-to-sync', 'launch-to-hello', 'idle-rss']);
@@ -122,15 +121,6 @@ describe('bench: medians, ratios and rows', () => {
     const same = await runBenchmark(fake((t) => ({ value: t === 'tsvisor' ? 4 : 2, stdout: 'same' })), withQemu, 1);
     assert.equal(same.error, undefined);
     assert.equal(same.ratio, 2);
-  });
-
-  it('derives the 1-to-2 vCPU speed-up from the two parallel rows', () => {
-    const rows = [row('parallel-1vcpu', 'scaling', 4, 1), row('parallel-2vcpu', 'scaling', 2.5, 0.55)];
-    const d = deriveRow(SCALING_DERIVED[0], rows)!;
-    assert.equal(d.tsvisor, 1.6);
-    assert.ok(Math.abs(d.qemu - 1 / 0.55) < 1e-9);
-    assert.equal(d.better, 'higher');
-    assert.equal(deriveRow(SCALING_DERIVED[0], [rows[0]]), undefined);
   });
 });
 
