@@ -3,9 +3,10 @@
 // Contract (futex(2)): FUTEX_WAIT blocks only while the word still holds the
 // expected value (checked and queued in one step: the kernel worker runs one
 // system call at a time, so no wake can slip in between); wakes go to the
-// oldest waiters first whose bitset intersects the waker's. Waiters are keyed
-// by address space and address, so private and shared futexes behave alike
-// for threads of one process. Sharing a futex between processes would need
+// oldest waiters first whose bitset intersects the waker's. futex_waitv
+// queues one such waiter per word, sharing one sleep: a wake of any of them
+// ends it. Waiters are keyed by address space and address, so private and
+// shared futexes behave alike for threads of one process. Sharing a futex between processes would need
 // memory shared between address spaces, which this kernel does not map.
 //
 // Robust futex lists (set_robust_list) are walked when a thread dies: each
@@ -24,12 +25,36 @@ const FUTEX_TID_MASK = 0x3fffffff;
 /** Most robust-list entries walked (Linux's ROBUST_LIST_LIMIT). */
 const ROBUST_LIST_LIMIT = 2048;
 
+/** One word of a multi-word wait: sleep while `addr` holds `expected`. */
+export interface FutexWord {
+  addr: number;
+  expected: number;
+  /** Wakes whose bitset meets this one wake it (FUTEX_BITSET_MATCH_ANY for futex_waitv). */
+  bitset: number;
+  /** A shared (not FUTEX_PRIVATE) futex: Linux resolves its key, so reads its page, before any value. */
+  shared: boolean;
+}
+
 interface Waiter {
   task: Task;
   bitset: number;
   /** Where it waits now (a requeue moves it). */
   addr: number;
   wake: () => void;
+}
+
+/** Longest delay setTimeout takes (a longer one fires at once). */
+const TIMER_MAX_MS = 0x7fffffff;
+
+/** Call `fn` after `ms`, in steps setTimeout can take; returns the canceller. */
+function longTimeout(ms: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    const step = Math.min(Math.max(0, left), TIMER_MAX_MS);
+    timer = setTimeout(() => (left > step ? arm(left - step) : fn()), step);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
 }
 
 export class FutexTable {
@@ -64,41 +89,49 @@ export class FutexTable {
   }
 
   /**
-   * FUTEX_WAIT(_BITSET): EAGAIN unless the word at `addr` is `expected`;
-   * otherwise resolves 0 when woken, ETIMEDOUT after `timeoutMs` (undefined:
-   * never), EINTR when `onInterrupt`'s callback is called by a signal.
+   * FUTEX_WAIT(_BITSET): EINVAL for an empty bitset, otherwise `waitMany` on
+   * the one word; resolves 0 when woken.
    */
   wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Parked {
-    if (addr % 4 !== 0) return EINVAL;
     if (bitset === 0) return EINVAL;
+    return this.waitMany(task, [{ addr, expected, bitset, shared: false }], timeoutMs, onInterrupt);
+  }
+
+  /**
+   * Sleep on several words at once (futex_waitv; FUTEX_WAIT is the case of
+   * one). As Linux's futex_wait_multiple_setup: first every word's key —
+   * EINVAL if an address is not 4-byte aligned, EFAULT if a shared word is
+   * unreadable —, then, in order, each word's value: EFAULT if unreadable,
+   * EAGAIN if it is not `expected` (nothing stays queued). Otherwise one
+   * waiter per word is queued (each one an ordinary waiter: woken, counted
+   * and requeued alone), all sharing one sleep: the first wake of any of them
+   * resolves the index of its word and drops the others; ETIMEDOUT after
+   * `timeoutMs` (undefined: never); EINTR when `onInterrupt`'s callback is
+   * called by a signal.
+   */
+  waitMany(task: Task, words: readonly FutexWord[], timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Parked {
     const vm = task.process.vm;
-    const cur = vm.user.readU32(addr);
-    if (isErrno(cur)) return EFAULT;
-    if (cur !== expected >>> 0) return EAGAIN;
+    for (const w of words) {
+      if (w.addr % 4 !== 0) return EINVAL;
+      if (w.shared && isErrno(vm.user.readU32(w.addr))) return EFAULT;
+    }
+    for (const w of words) {
+      const cur = vm.user.readU32(w.addr);
+      if (isErrno(cur)) return EFAULT;
+      if (cur !== w.expected >>> 0) return EAGAIN;
+    }
     // Woken synchronously (Parked, not a Promise): the waiter can run in its waker's slice.
     const parked = new Parked();
-    let timer: NodeJS.Timeout | undefined;
-    const w: Waiter = {
-      task,
-      bitset,
-      addr,
-      wake: () => {
-        clearTimeout(timer);
-        parked.settle(0);
-      },
+    let cancelTimer = () => {};
+    const finish = (r: number | Errno) => {
+      cancelTimer();
+      for (const q of queued) this.drop(vm, q);
+      parked.settle(r);
     };
-    this.queue(vm, addr, true)!.push(w);
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        this.drop(vm, w);
-        parked.settle(ETIMEDOUT);
-      }, Math.max(0, timeoutMs));
-    }
-    onInterrupt(() => {
-      clearTimeout(timer);
-      this.drop(vm, w);
-      parked.settle(EINTR);
-    });
+    const queued: Waiter[] = words.map((w, i) => ({ task, bitset: w.bitset, addr: w.addr, wake: () => finish(i) }));
+    for (const q of queued) this.queue(vm, q.addr, true)!.push(q);
+    if (timeoutMs !== undefined) cancelTimer = longTimeout(timeoutMs, () => finish(ETIMEDOUT));
+    onInterrupt(() => finish(EINTR));
     return parked;
   }
 

@@ -1,10 +1,12 @@
 // futex(2): the operations glibc's threads, condition variables and robust
 // mutexes use. PI futexes are not supported (ENOSYS, reported once).
+// futex_waitv(2) (Linux 5.16+): wait on up to 128 words at once.
 
 import * as abi from '../abi.js';
-import { EINVAL, ENOSYS, Errno, isErrno } from '../errno.js';
-import { FUTEX_BITSET_MATCH_ANY, wakeOp } from '../futex.js';
+import { EFAULT, EINVAL, ENOSYS, Errno, isErrno } from '../errno.js';
+import { FUTEX_BITSET_MATCH_ANY, FutexWord, wakeOp } from '../futex.js';
 import { readTimeout, clockNowNs } from './time.js';
+import { StructReader } from '../usercopy.js';
 import { Parked, SysCtx, SysResult } from './context.js';
 
 const FUTEX_WAIT = 0;
@@ -16,6 +18,14 @@ const FUTEX_WAIT_BITSET = 9;
 const FUTEX_WAKE_BITSET = 10;
 const FUTEX_PRIVATE_FLAG = 128;
 const FUTEX_CLOCK_REALTIME = 256;
+
+/** futex_waitv: most words in one call, and struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 __reserved; }. */
+const FUTEX_WAITV_MAX = 128;
+const FUTEX_WAITV = { size: 24, val: 0, uaddr: 8, flags: 16, reserved: 20 } as const;
+/** futex2 per-word flags: the size field (only U32 is implemented, as in Linux) and private. */
+const FUTEX2_SIZE_U32 = 0x02;
+const FUTEX2_SIZE_MASK = 0x03;
+const FUTEX2_PRIVATE = 128;
 
 /** Milliseconds until an absolute deadline on `clock`, or a relative timeout; undefined: none. */
 function timeoutMs(c: SysCtx, addr: number, absoluteClock: number | null): number | undefined | Errno {
@@ -80,4 +90,44 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
     default:
       return ENOSYS;
   }
+}
+
+/**
+ * futex_waitv(waiters, nr_futexes, flags, timeout, clockid), checked in
+ * Linux's order: flags (none defined) and nr_futexes in [1, 128] with
+ * waiters non-NULL, else EINVAL; a timeout is an absolute time on
+ * CLOCK_MONOTONIC or CLOCK_REALTIME (another clock: EINVAL; NULL: none);
+ * then each entry: EFAULT if unreadable, EINVAL for flags outside
+ * FUTEX2_SIZE_MASK | FUTEX2_PRIVATE, __reserved != 0, a size other than
+ * U32, or a val wider than 32 bits (Linux 6.7+; before, it was truncated).
+ * The wait itself is FutexTable.waitMany: the index of the word woken.
+ */
+export function sys_futex_waitv(c: SysCtx): SysResult | Parked {
+  const waiters = c.u(0);
+  const nr = c.u32(1);
+  const clockid = c.i32(4);
+  if (c.u32(2) !== 0) return EINVAL;
+  if (nr === 0 || nr > FUTEX_WAITV_MAX || !waiters) return EINVAL;
+  let t: number | undefined;
+  if (c.u(3)) {
+    if (clockid !== abi.CLOCK_REALTIME && clockid !== abi.CLOCK_MONOTONIC) return EINVAL;
+    const ms = timeoutMs(c, c.u(3), clockid);
+    if (isErrno(ms)) return ms;
+    t = ms;
+  }
+  const words: FutexWord[] = [];
+  for (let i = 0; i < nr; i++) {
+    const b = c.user.copyIn(waiters + i * FUTEX_WAITV.size, FUTEX_WAITV.size);
+    if (isErrno(b)) return EFAULT;
+    const rd = new StructReader(b);
+    const flags = rd.u32(FUTEX_WAITV.flags);
+    if (flags & ~(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) || rd.u32(FUTEX_WAITV.reserved) !== 0) return EINVAL;
+    if ((flags & FUTEX2_SIZE_MASK) !== FUTEX2_SIZE_U32) return EINVAL;
+    if (rd.u32(FUTEX_WAITV.val + 4) !== 0) return EINVAL;
+    // Past 2^53 no user address exists: keep only the low bits exact, for the alignment check.
+    const uaddr = rd.u64(FUTEX_WAITV.uaddr);
+    const addr = uaddr <= Number.MAX_SAFE_INTEGER ? uaddr : Number.MAX_SAFE_INTEGER - 3 + (rd.u32(FUTEX_WAITV.uaddr) & 3);
+    words.push({ addr, expected: rd.u32(FUTEX_WAITV.val), bitset: FUTEX_BITSET_MATCH_ANY, shared: (flags & FUTEX2_PRIVATE) === 0 });
+  }
+  return c.kernel.futexes.waitMany(c.task, words, t, (cancel) => c.kernel.syscalls.onInterrupt(c.task, cancel));
 }

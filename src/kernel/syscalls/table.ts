@@ -195,6 +195,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], fs.sys_statx),
   row(435, 'clone3', ['ptr', 'size'], children.sys_clone3),
   { ...row(441, 'epoll_pwait2', ['fd', 'ptr', 'int', 'ptr', 'ptr', 'size'], poll.sys_epoll_pwait2), restart: 'never' },
+  row(449, 'futex_waitv', ['ptr', 'uint', 'hex', 'ptr', 'int'], futex.sys_futex_waitv),
   row(452, 'fchmodat2', ['dirfd', 'str', 'oct', 'hex'], fs.sys_fchmodat2),
   row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], fs.sys_faccessat2),
   unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
