@@ -6,8 +6,9 @@
 // oldest waiters first whose bitset intersects the waker's. futex_waitv
 // queues one such waiter per word, sharing one sleep: a wake of any of them
 // ends it. Waiters are keyed by address space and address, so private and
-// shared futexes behave alike for threads of one process. Sharing a futex between processes would need
-// memory shared between address spaces, which this kernel does not map.
+// shared futexes behave alike for threads of one process. Sharing a futex
+// between processes would need memory shared between address spaces, which
+// this kernel does not map.
 //
 // Robust futex lists (set_robust_list) are walked when a thread dies: each
 // lock it still holds gets FUTEX_OWNER_DIED and one waiter is woken.
