@@ -87,8 +87,9 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   \`coremix\` (fixtures/src/coremix.c) is a CoreMark-like mix of our own.
 - **syscalls**, **files**: the \`syscalls\` fixture times its own loop with
   CLOCK_MONOTONIC, so neither target's start-up counts; files live in a tmpfs at /tmp.
-- **pipe / futex ping-pong**, **busybox-sh-loop**: wall time of 2N steps minus that of N,
-  over N (start-up cancels out).
+- **pipe / futex ping-pong**: the \`pingpong\` fixture's own clock around its N round trips,
+  over N. **busybox-sh-loop**: wall time of 2N steps minus that of N, over N (start-up
+  cancels out).
 - **fork-exec-wait**: the \`spawnloop\` fixture's own timing of fork + execv(/bin/hello) + waitpid.
 - **startup**: \`tsvisor boot\` launched as runsc's parent launches it (donated spec,
   controller and start-sync fds): launch to the sync byte, and (StartRoot sent at the sync

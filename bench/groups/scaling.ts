@@ -50,7 +50,7 @@ function speedupBench(): Benchmark {
 export function scalingBenchmarks(): Benchmark[] {
   return [
     speedupBench(),
-    pingpongBench('futex-pingpong', 'scaling', 'futex', 2_000, 500, 'FUTEX_WAIT/FUTEX_WAKE hand-off between two threads on one vCPU, per round trip'),
-    pingpongBench('futex-pingpong-2vcpu', 'scaling', 'futex', 2_000, 500, 'the same with the two threads on two vCPUs (a wake crosses workers)', 2),
+    pingpongBench('futex-pingpong', 'scaling', 'futex', 20_000, 5_000, 'FUTEX_WAIT/FUTEX_WAKE hand-off between two threads on one vCPU (QEMU: one host CPU), per round trip', 1),
+    pingpongBench('futex-pingpong-2vcpu', 'scaling', 'futex', 20_000, 5_000, 'the same with the two threads on two vCPUs (a wake crosses workers)', 2),
   ];
 }

@@ -55,6 +55,8 @@ export class RemoteVcpu {
   constructor(
     readonly index: number,
     private readonly onStop: (vcpu: RemoteVcpu, task: Task, stop: RemoteStop) => void,
+    /** Called after a stop collected by the wake-up (not by a poll), once onStop is done: the kernel may spin for the next. */
+    private readonly afterWake: () => void,
   ) {
     const sab = new SharedArrayBuffer(MB.WORDS * 4);
     this.mb = new Int32Array(sab);
@@ -135,7 +137,10 @@ export class RemoteVcpu {
   }
 
   private collectIfDone(): void {
-    if (this.task !== null && Atomics.load(this.mb, MB.DONE_SEQ) !== this.doneSeq) this.collect();
+    if (this.task !== null && Atomics.load(this.mb, MB.DONE_SEQ) !== this.doneSeq) {
+      this.collect();
+      this.afterWake();
+    }
   }
 
   private collect(): void {
