@@ -3,7 +3,9 @@
 // taskset), and the futex wake-up round trip between two threads that every
 // blocking hand-off pays, with both threads on one vCPU and on two.
 
-import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { WrongOutput, type Benchmark, type BenchContext, type Figure, type Target } from '../measure.js';
 import { checkRun, exactly, guestTime, runOn } from '../program.js';
 import { pingpongBench } from './syscalls.js';
 
@@ -47,9 +49,33 @@ function speedupBench(): Benchmark {
   };
 }
 
+/**
+ * The same speed-up for plain JavaScript threads (bench/js-threads.ts), no
+ * tsvisor involved: the ceiling this host gives two busy threads of the
+ * kind of code the vCPUs run. Only a tsvisor-column figure (QEMU: —).
+ */
+function jsThreadsBench(): Benchmark {
+  return {
+    name: 'js-threads-1to2',
+    group: 'scaling',
+    what: 'control, no tsvisor: the same hash loop in plain JavaScript over shared memory, 1 thread over 2 worker threads',
+    unit: 'x',
+    better: 'higher',
+    async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
+      if (target === 'qemu') return null;
+      const rounds = (ctx.quick ? PARALLEL.quick : PARALLEL.full)[0];
+      const r = spawnSync(process.execPath, [path.join(__dirname, '..', 'js-threads.js'), String(rounds)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new WrongOutput(`js-threads: exit status ${r.status}: ${r.stderr.trim().slice(0, 300)}`);
+      const { one, two } = JSON.parse(r.stdout) as { one: number; two: number };
+      return { value: one / two, note: `1 thread ${one.toFixed(2)} s, 2 threads ${two.toFixed(2)} s` };
+    },
+  };
+}
+
 export function scalingBenchmarks(): Benchmark[] {
   return [
     speedupBench(),
+    jsThreadsBench(),
     pingpongBench('futex-pingpong', 'scaling', 'futex', 20_000, 5_000, 'FUTEX_WAIT/FUTEX_WAKE hand-off between two threads on one vCPU (QEMU: one host CPU), per round trip', 1),
     pingpongBench('futex-pingpong-2vcpu', 'scaling', 'futex', 20_000, 5_000, 'the same with the two threads on two vCPUs (a wake crosses workers)', 2),
   ];
