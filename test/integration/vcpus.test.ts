@@ -1,6 +1,6 @@
 // Many vCPUs: multi-threaded fixtures give QEMU's output with --cpu-num 1, 2
 // and 4, and killing the sandbox while threads spin on vCPU workers ends it
-// promptly. tearing would catch aligned 8-byte accesses split in two on
+// promptly (futexv: futex_waitv woken from another thread). tearing would catch aligned 8-byte accesses split in two on
 // vCPUs running in parallel (it did, before Cpu.mt).
 
 import * as assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ describe('vCPU workers (--cpu-num)', function () {
   this.timeout(180000);
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing', 'lockfree'].includes(c.name));
+  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing', 'lockfree', 'futexv'].includes(c.name));
 
   for (const cpus of [1, 2, 4]) {
     for (const c of cases) {
