@@ -928,7 +928,9 @@ export class Kernel {
    */
   private pollRemotes(): void {
     for (const v of this.remotes) v.poll();
-    if (this.runQueue.length > 0) {
+    // Threads queued beyond the one vCPU 0 takes next when free: vCPU 0's own
+    // thread, queued at the end of its slice, is no reason to preempt a worker.
+    if (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
       const now = performance.now();
       for (const v of this.remotes) v.preemptAfter(SLICE_MS, now);
     }
@@ -980,9 +982,12 @@ export class Kernel {
         }
         break;
       }
-      case Stop.Fault:
-        this.forceSignal(task, { signo: stop.fault.signal, code: stop.fault.code, addr: stop.fault.addr });
+      case Stop.Fault: {
+        const f = stop.fault;
+        this.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu.index}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${task.regs.pc.toString(16)} ra 0x${task.regs.getU(1).toString(16)} sp 0x${task.regs.getU(2).toString(16)} instructions ${task.instructions}`);
+        this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
         break;
+      }
       case Stop.Budget:
       case Stop.Interrupted:
         break;

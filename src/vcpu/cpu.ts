@@ -109,6 +109,8 @@ export class Cpu {
    * accesses no other vCPU can observe half done.
    */
   mt = false;
+  /** A word of this vCPU's own that `fence` stores to atomically: a full host barrier (codegen.ts). */
+  readonly fenceWord = new Int32Array(new SharedArrayBuffer(4));
   /** Direct-mapped block cache indexed by (pc >>> 1) & CACHE_MASK. */
   private readonly cache: Block[] = new Array<Block>(CACHE_MASK + 1).fill(NO_BLOCK);
   /** Every live block by start pc. */
