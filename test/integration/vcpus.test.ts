@@ -1,7 +1,8 @@
 // Many vCPUs: multi-threaded fixtures give QEMU's output with --cpu-num 1, 2
 // and 4, and killing the sandbox while threads spin on vCPU workers ends it
-// promptly (futexv: futex_waitv woken from another thread). tearing would catch aligned 8-byte accesses split in two on
-// vCPUs running in parallel (it did, before Cpu.mt).
+// promptly. tearing would catch aligned 8-byte accesses split in two on vCPUs
+// running in parallel (it did, before Cpu.mt); futexv has futex_waitv woken
+// from another thread.
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
