@@ -7,8 +7,8 @@
 //   function (s: ThreadState, x: Int32Array, fb: Int32Array): number
 //     closure: c (the Cpu), dv (DataView of guest memory), pf (page flags),
 //              A (alu helpers), F (fp helpers), I4 and F8 (Int32Array and
-//              Float64Array over guest memory), S8 and S4 (an 8-byte
-//              scratch as one Float64Array and as two Int32Array halves)
+//              Float64Array over guest memory), SD (a DataView over an
+//              8-byte scratch)
 //     locals:  a, h, t, u, v, fl, r, q, w; M (c.mt, read once on entry)
 //
 // A block function returns (retired << 3) | stop, where stop is 0 (go on at
@@ -19,8 +19,10 @@
 //
 // Single-copy atomicity: while c.mt (M) is set (another vCPU may run a thread of
 // this address space), aligned 4- and 8-byte loads and stores are each one
-// host access (I4 / F8 through the scratch S8, whose double is only copied,
-// never computed on, so its bits pass unchanged), as RVWMO requires of
+// host access (I4; F8 through the scratch SD, whose double is only copied,
+// never computed on, so its bits pass unchanged; one DataView, not two typed
+// arrays over one buffer, which TurboFan may take for separate memory and
+// forward a stale scratch value), as RVWMO requires of
 // aligned accesses; a DataView reads byte by byte until V8 optimizes the
 // block, and an 8-byte access through it is always two. Otherwise they go
 // through dv, the fastest way.
@@ -105,13 +107,13 @@ function load32(dst: string): string {
 }
 /** Load 8 bytes at `a` into the targets `l` (low half) and `h` (high half). */
 function load64(l: string, h: string): string {
-  return `if(M&&(a&7)===0){S8[0]=F8[a>>>3];${l}=S4[0];${h}=S4[1];}else{${l}=dv.getInt32(a,true);${h}=dv.getInt32(a+4,true);}`;
+  return `if(M&&(a&7)===0){SD.setFloat64(0,F8[a>>>3],true);${l}=SD.getInt32(0,true);${h}=SD.getInt32(4,true);}else{${l}=dv.getInt32(a,true);${h}=dv.getInt32(a+4,true);}`;
 }
 function store32(v: string): string {
   return `if(M&&(a&3)===0)I4[a>>>2]=${v};else dv.setInt32(a,${v},true);`;
 }
 function store64(l: string, h: string): string {
-  return `if(M&&(a&7)===0){S4[0]=${l};S4[1]=${h};F8[a>>>3]=S8[0];}else{dv.setInt32(a,${l},true);dv.setInt32(a+4,${h},true);}`;
+  return `if(M&&(a&7)===0){SD.setInt32(0,${l},true);SD.setInt32(4,${h},true);F8[a>>>3]=SD.getFloat64(0,true);}else{dv.setInt32(a,${l},true);dv.setInt32(a+4,${h},true);}`;
 }
 
 /**

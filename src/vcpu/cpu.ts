@@ -64,7 +64,7 @@ const NO_BLOCK_FN: BlockFn = () => 0;
 const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
-type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, S8: Float64Array, S4: Int32Array) => BlockFn;
+type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
 
 /**
  * Compiled blocks shared by every Cpu of this thread, by start pc: the code
@@ -100,8 +100,7 @@ export class Cpu {
   /** Guest memory as 4- and 8-byte elements, and an 8-byte scratch, for single-copy atomic accesses (see codegen.ts). */
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly scratch64 = new Float64Array(1);
-  private readonly scratch32 = new Int32Array(this.scratch64.buffer);
+  private readonly scratch = new DataView(new ArrayBuffer(8));
   /**
    * Set while another vCPU may run a thread of this address space: aligned
    * 4- and 8-byte accesses are then each one host access (codegen.ts). The
@@ -244,7 +243,7 @@ export class Cpu {
     body = compileBlock(insns, pcs, p, LOOP_CHUNK);
     const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'S8', 'S4', src) as Factory;
+    const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
     if (sharedCount >= MAX_SHARED_BLOCKS) {
       SHARED_BLOCKS.clear();
       sharedCount = 0;
@@ -275,7 +274,7 @@ export class Cpu {
 
   /** Bind a block factory to this Cpu and register the block over [pc, end). */
   private install(pc: number, p: number, n: number, factory: Factory): Block {
-    const fn = factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch64, this.scratch32);
+    const fn = factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
     const b = new Block(pc, p, n, fn);
     this.blocks.set(pc, b);
     for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
