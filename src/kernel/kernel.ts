@@ -28,6 +28,7 @@ import { FutexTable, releaseRobustList } from './futex.js';
 import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './logs.js';
+import { DEFAULT_PATH } from '../spec/types.js';
 
 /** Longest a burst of guest execution keeps the worker's event loop waiting. */
 const SLICE_MS = 10;
@@ -137,7 +138,7 @@ export class Kernel {
    */
   private async lookPath(name: string, envp: string[], cwd: Dentry): Promise<string> {
     if (name.includes('/') || name === '') return name;
-    const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+    const pathVar = envp.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
     for (const dir of pathVar.split(':')) {
       const candidate = `${dir === '' ? '.' : dir}/${name}`;
       const d = await this.vfs.resolve(this.vfs.root, cwd, candidate, { followLast: true });
@@ -842,25 +843,17 @@ export class Kernel {
    * queued for this worker's own vCPU.
    */
   private spinOnRemotes(): void {
-    if (this.spinning || this.runQueue.length > 0 || !this.remotes.some((v) => v.task !== null)) return;
-    this.spinning = true;
-    try {
-      const start = performance.now();
-      let quietUntil = start + SPIN_MS;
-      for (let now = start; now < quietUntil && now - start < SPIN_MAX_MS; now = performance.now()) {
-        for (const v of this.remotes) if (v.poll()) quietUntil = performance.now() + SPIN_MS;
-        if (this.runQueue.length > 0) {
-          this.kick();
-          return;
-        }
-        if (!this.remotes.some((v) => v.task !== null)) return;
+    const start = performance.now();
+    let quietUntil = start + SPIN_MS;
+    for (let now = start; now < quietUntil && now - start < SPIN_MAX_MS; now = performance.now()) {
+      if (this.runQueue.length > 0) {
+        this.kick();
+        return;
       }
-    } finally {
-      this.spinning = false;
+      if (!this.remotes.some((v) => v.task !== null)) return;
+      for (const v of this.remotes) if (v.poll()) quietUntil = performance.now() + SPIN_MS;
     }
   }
-
-  private spinning = false;
 
   /** vCPU workers, created when more threads are runnable than this worker's vCPU can run. */
   private readonly remotes: RemoteVcpu[] = [];
@@ -879,6 +872,7 @@ export class Kernel {
       const task = this.runQueue.pop()!;
       if (task.state !== TaskState.Runnable) continue;
       this.startRemote(vcpu, task);
+      this.keepSpareRemote();
     }
   }
 
@@ -917,7 +911,6 @@ export class Kernel {
     task.lastCpu = vcpu.index;
     vcpu.run(task, vm);
     this.startSweep();
-    this.keepSpareRemote();
   }
 
   /**
@@ -982,12 +975,9 @@ export class Kernel {
         }
         break;
       }
-      case Stop.Fault: {
-        const f = stop.fault;
-        this.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu.index}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${task.regs.pc.toString(16)} ra 0x${task.regs.getU(1).toString(16)} sp 0x${task.regs.getU(2).toString(16)} instructions ${task.instructions}`);
-        this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
+      case Stop.Fault:
+        this.takeFault(task, stop.fault, vcpu.index);
         break;
-      }
       case Stop.Budget:
       case Stop.Interrupted:
         break;
@@ -1060,12 +1050,9 @@ export class Kernel {
           }
           break;
         }
-        case Stop.Fault: {
-          const f = cpu.fault;
-          this.logs.debug(`pid ${proc.pid} tid ${task.tid}: fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${task.regs.pc.toString(16)}`);
-          this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
+        case Stop.Fault:
+          this.takeFault(task, cpu.fault, 0);
           break;
-        }
         case Stop.Budget:
           if (performance.now() >= until) {
             task.state = TaskState.Runnable;
@@ -1083,6 +1070,13 @@ export class Kernel {
         }
       }
     }
+  }
+
+  /** A vCPU stopped `task` on a fault: log where, and force its signal. */
+  private takeFault(task: Task, f: { signal: number; code: number; addr: number }, vcpu: number): void {
+    const r = task.regs;
+    this.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${r.pc.toString(16)} ra 0x${r.getU(1).toString(16)} sp 0x${r.getU(2).toString(16)} instructions ${task.instructions}`);
+    this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
   }
 
   /**

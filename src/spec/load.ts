@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { specSchema } from './schema.js';
-import type { Spec } from './types.js';
+import { DEFAULT_PATH, type Spec } from './types.js';
 
 /** A spec that cannot be read or is not valid. The message is one line, fit for a user. */
 export class SpecError extends Error {
@@ -125,7 +125,7 @@ export function defaultSpec(): Spec {
       terminal: true,
       user: { uid: 0, gid: 0 },
       args: ['sh'],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
+      env: [`PATH=${DEFAULT_PATH}`, 'TERM=xterm'],
       cwd: '/',
       capabilities: {
         bounding: [...DEFAULT_CAPS],

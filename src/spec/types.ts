@@ -116,3 +116,6 @@ export interface IdMapping {
   size: number;
   [extra: string]: unknown;
 }
+
+/** The PATH runc's default spec sets, and where a container's args[0] is searched when its environment has none. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
