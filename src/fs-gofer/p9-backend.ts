@@ -157,26 +157,26 @@ export class P9Backend implements FilesystemBackend {
   }
 
   /**
-   * Twalk to one name and Tgetattr of the new fid, sent together: one round
-   * trip with a server that keeps their order (our gofer does); when the
-   * getattr fails (a server that ran it before the walk) it is asked again.
+   * Twalk to one name and Tgetattr of the new fid: sent together (one round
+   * trip) to a server that keeps their order (client.inOrder), one after the
+   * other to any other.
    */
   private async walkFid(dir: P9Node, name: string): Promise<{ fid: number; attr: Attr } | Errno> {
     const nf = this.client.allocFid();
     const walked = this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: dir.fid, newfid: nf, names: [name] });
-    const attr = this.fetchAttr(nf);
+    const early = this.client.inOrder ? this.fetchAttr(nf) : null;
     const r = await walked;
-    let a = await attr;
     if (isErrno(r)) {
+      await early;
       this.client.freeFid(nf);
       return r;
     }
     if ((r.qids as p9.Qid[]).length !== 1) {
+      await early;
       this.client.freeFid(nf); // a partial walk binds no fid
       return ENOENT;
     }
-    // A server that reorders may refuse the unbound fid with any code (diod: EIO): ask again, now in order.
-    if (isErrno(a)) a = await this.fetchAttr(nf);
+    const a = await (early ?? this.fetchAttr(nf));
     if (isErrno(a)) {
       await this.clunk(nf);
       return a;
@@ -238,18 +238,18 @@ export class P9Backend implements FilesystemBackend {
   async open(node: BackendNode, flags: number): Promise<BackendFile | Errno> {
     const n = this.own(node);
     if (isErrno(n)) return n;
-    // The clone and the Tlopen go together (one round trip where the server keeps their order).
+    // The clone and the Tlopen go together to a server that keeps their order (one round trip).
     const fid = this.client.allocFid();
     const cloned = this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: n.fid, newfid: fid, names: [] });
     const lopen = (): Promise<Msg | Errno> => this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
-    const opened = lopen();
+    const early = this.client.inOrder ? lopen() : null;
     const c = await cloned;
-    let r = await opened;
     if (isErrno(c)) {
+      await early;
       this.client.freeFid(fid);
       return c;
     }
-    if (isErrno(r)) r = await lopen(); // as in walkFid: it may have run before the clone
+    const r = await (early ?? lopen());
     if (isErrno(r)) {
       await this.clunk(fid);
       return r;

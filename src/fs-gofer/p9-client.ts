@@ -26,6 +26,8 @@ export interface Transport {
 
 export class P9Client {
   msize = CLIENT_MSIZE;
+  /** The server handles fid requests in arrival order (it spoke p9.VERSION_IN_ORDER): a request may use a fid whose Twalk is still in flight. */
+  inOrder = false;
   private readonly framer = new p9.Framer(CLIENT_MSIZE);
   private readonly waiting = new Map<number, { type: MsgType; done: (r: Msg | Errno) => void }>();
   private nextTag = 0;
@@ -49,15 +51,22 @@ export class P9Client {
     return this.broken;
   }
 
-  /** Tversion: agrees on msize and 9P2000.L. */
+  /**
+   * Tversion: agrees on msize and 9P2000.L, asking first for our in-order
+   * dialect (p9.VERSION_IN_ORDER; `inOrder` tells whether the server took it).
+   */
   async version(): Promise<0 | Errno> {
-    const r = await this.rpc({ type: MsgType.Tversion, tag: p9.NOTAG, msize: CLIENT_MSIZE, version: p9.VERSION }, p9.NOTAG);
+    const ask = (version: string) => this.rpc({ type: MsgType.Tversion, tag: p9.NOTAG, msize: CLIENT_MSIZE, version }, p9.NOTAG);
+    let r = await ask(p9.VERSION_IN_ORDER);
+    if (this.broken) return EIO;
+    if (r instanceof Errno || (r.version !== p9.VERSION_IN_ORDER && r.version !== p9.VERSION)) r = await ask(p9.VERSION);
     if (r instanceof Errno) return r;
     const ms = r.msize as number;
-    if (r.version !== p9.VERSION || ms < p9.MIN_MSIZE || ms > CLIENT_MSIZE) {
+    if ((r.version !== p9.VERSION && r.version !== p9.VERSION_IN_ORDER) || ms < p9.MIN_MSIZE || ms > CLIENT_MSIZE) {
       this.breakConn(`server speaks ${String(r.version)} with msize ${ms}`);
       return EIO;
     }
+    this.inOrder = r.version === p9.VERSION_IN_ORDER;
     this.msize = ms;
     return 0;
   }

@@ -15,6 +15,12 @@ export interface RunningGofer {
   bootEnds: number[];
   /** Closes the sandbox's ends here (boot holds its own copies). */
   closeBootEnds(): void;
+  /**
+   * Resolves once the gofer has exited, so that nothing it prints comes after
+   * the caller's last word. It exits by itself when boot's connections close;
+   * one still running `graceMs` after this is called is killed.
+   */
+  finished(graceMs: number): Promise<void>;
 }
 
 /**
@@ -47,11 +53,20 @@ export function startGofer(cli: string, globalArgv: string[], bundle: string, co
   });
   fs.closeSync(specFd);
   for (const fd of goferEnds) closeFd(fd);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
   return {
     child,
     bootEnds,
     closeBootEnds: () => {
       for (const fd of bootEnds) closeFd(fd);
+    },
+    finished: async (graceMs) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -260,14 +260,15 @@ export class Connection {
   async version(m: Msg): Promise<Msg | Errno> {
     await this.clunkAll();
     const ms = Math.min(m.msize as number, MAX_MSIZE);
-    if (m.version !== p9.VERSION || ms < p9.MIN_MSIZE) {
+    // Both dialects are served the same way: dispatch() keeps fid requests in order.
+    if ((m.version !== p9.VERSION && m.version !== p9.VERSION_IN_ORDER) || ms < p9.MIN_MSIZE) {
       this.versioned = false;
       return { type: MsgType.Rversion, tag: 0, msize: Math.max(ms, 0), version: 'unknown' };
     }
     this.msize = ms;
     this.framer.maxSize = ms;
     this.versioned = true;
-    return { type: MsgType.Rversion, tag: 0, msize: ms, version: p9.VERSION };
+    return { type: MsgType.Rversion, tag: 0, msize: ms, version: m.version };
   }
 
   async attach(m: Msg): Promise<Msg | Errno> {

@@ -144,6 +144,8 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return exitCodeOf(status);
   } finally {
     for (const sig of FORWARDED_SIGNALS) process.off(sig, onSignal);
+    // Boot has exited here on every path but an internal error, so the gofer's connections are closed and it ends.
+    await gofer?.finished(GOFER_GRACE_MS);
     term?.restore();
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
@@ -222,6 +224,9 @@ export function specCpus(spec: Spec): number {
 }
 
 /** Signals `tsvisor run` passes on to the container's init. */
+/** How long run waits for the gofer to end by itself once boot is gone, before killing it. */
+const GOFER_GRACE_MS = 5000;
+
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** Resolves true on the zero byte, false on end-of-file. */

@@ -43,6 +43,15 @@ export enum MsgType {
 }
 
 export const VERSION = '9P2000.L';
+/**
+ * Our dialect: 9P2000.L plus one promise from the server, that requests which
+ * name or bind fids are handled in the order they arrive. A client that gets
+ * it back may send a request on a fid in the same round trip as the Twalk
+ * that binds it. Other servers answer it with an error or "unknown" (diod
+ * runs requests on several threads and may even crash on such a pair), and
+ * the client asks again for plain VERSION.
+ */
+export const VERSION_IN_ORDER = '9P2000.L.tsvisor';
 export const NOTAG = 0xffff;
 export const NOFID = 0xffffffff;
 /** size[4] type[1] tag[2] */
