@@ -40,6 +40,8 @@ const SPIN_MAX_MS = 2;
 const BUDGET = 200_000;
 /** The same while vCPU workers run threads: the kernel worker looks at their stops between runs. */
 const BUDGET_WITH_REMOTES = 20_000;
+/** Stack words (from sp) a fault's debug line shows. */
+const FAULT_STACK_WORDS = 48;
 /** Where each process's signal return trampoline lives (one page, r-x). */
 export const SIGRETURN_TRAMPOLINE = STACK_TOP + PAGE_SIZE;
 
@@ -884,7 +886,12 @@ export class Kernel {
   /** Start one more vCPU worker, unless --cpu-num are there already. */
   private addRemote(): RemoteVcpu | null {
     if (this.remotes.length + 1 >= this.config.cpuNum) return null;
-    const v = new RemoteVcpu(this.remotes.length + 1, (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop), () => this.spinOnRemotes());
+    const v = new RemoteVcpu(
+      this.remotes.length + 1,
+      (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop),
+      () => this.spinOnRemotes(),
+      (msg) => this.logs.error(`KERNEL BUG: ${msg}`),
+    );
     this.remotes.push(v);
     return v;
   }
@@ -958,7 +965,6 @@ export class Kernel {
     task.remote = null;
     task.instructions += stop.instructions;
     if (task.state === TaskState.Exited) {
-      vcpu.forget(task);
       const proc = task.process;
       if (!proc.alive && proc.remoteThreadsAtExit > 0 && --proc.remoteThreadsAtExit === 0) proc.vm.release();
       this.feedRemotes();
@@ -968,7 +974,6 @@ export class Kernel {
       case Stop.Syscall: {
         const blocked = this.syscalls.dispatch(task);
         if (blocked || task.state !== TaskState.Running) {
-          if ((task.state as TaskState) === TaskState.Exited) vcpu.forget(task);
           this.feedRemotes();
           this.kickIfQueued();
           return;
@@ -1075,7 +1080,15 @@ export class Kernel {
   /** A vCPU stopped `task` on a fault: log where, and force its signal. */
   private takeFault(task: Task, f: { signal: number; code: number; addr: number }, vcpu: number): void {
     const r = task.regs;
-    this.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${r.pc.toString(16)} ra 0x${r.getU(1).toString(16)} sp 0x${r.getU(2).toString(16)} instructions ${task.instructions}`);
+    // The stack's first words hold the callers' return addresses: enough for a backtrace by hand (with the binary's symbols).
+    const sp = r.getU(2);
+    const words: string[] = [];
+    for (let i = 0; i < FAULT_STACK_WORDS; i++) {
+      const w = task.process.user.readU64(sp + 8 * i);
+      if (isErrno(w)) break;
+      words.push(w.toString(16));
+    }
+    this.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${r.pc.toString(16)} ra 0x${r.getU(1).toString(16)} sp 0x${sp.toString(16)} instructions ${task.instructions}; stack ${words.join(' ')}`);
     this.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
   }
 

@@ -3,9 +3,11 @@
 // the protocol, src/workers/vcpu-worker.ts the other side).
 //
 // Contract: a thread is on at most one vCPU. While a worker runs it, its
-// Task is Running with `remote` set to that worker, and the kernel touches
-// neither its registers nor its pc until the worker hands it back (then
-// pc/fcsr are re-read from the shared register file). The kernel worker's
+// Task is Running with `remote` set to that worker, and the worker runs a
+// copy of its registers (the worker's own register file, filled by run());
+// the kernel must not change Task.regs until the worker hands the thread
+// back, when collect() copies the registers home. A change made meanwhile
+// would be lost: collect() reports it as a kernel bug. The kernel worker's
 // own vCPU (vCPU 0) stays where single-threaded programs run: system calls
 // there are function calls, while a worker's cost a round trip (measured in
 // src/kernel/README.md).
@@ -13,7 +15,7 @@
 import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
 import * as path from 'node:path';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
-import type { Stop } from '../vcpu/state.js';
+import { ThreadState, type Stop } from '../vcpu/state.js';
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 
@@ -49,7 +51,10 @@ export class RemoteVcpu {
   /** The kernel interrupted the current run to give the vCPU to a waiting thread. */
   preempted = false;
   private readonly knownMemories = new Set<number>();
-  private readonly knownThreads = new Set<Task>();
+  /** The worker's register file: the running thread's registers while it is away. */
+  private readonly regs = new ThreadState();
+  /** What was handed over, to check at collect() that the kernel left Task.regs alone meanwhile. */
+  private readonly handed = new ThreadState();
   private doneSeq = 0;
 
   constructor(
@@ -57,12 +62,14 @@ export class RemoteVcpu {
     private readonly onStop: (vcpu: RemoteVcpu, task: Task, stop: RemoteStop) => void,
     /** Called after a stop collected by the wake-up (not by a poll), once onStop is done: the kernel may spin for the next. */
     private readonly afterWake: () => void,
+    /** A breach of the contract above, by the kernel: logged, never the guest's doing. */
+    private readonly kernelBug: (msg: string) => void,
   ) {
     const sab = new SharedArrayBuffer(MB.WORDS * 4);
     this.mb = new Int32Array(sab);
     const channel = new MessageChannel();
     this.port = channel.port1;
-    const data: VcpuWorkerData = { mailbox: sab, port: channel.port2, index };
+    const data: VcpuWorkerData = { mailbox: sab, regs: this.regs.shared, port: channel.port2, index };
     this.worker = new Worker(path.join(__dirname, '..', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
     this.worker.unref();
   }
@@ -73,17 +80,14 @@ export class RemoteVcpu {
       this.post({ kind: 'memory', id: vm.memId, shared: vm.mem.share(), epoch: vm.codeEpoch.buffer as SharedArrayBuffer });
       this.knownMemories.add(vm.memId);
     }
-    if (!this.knownThreads.has(task)) {
-      this.post({ kind: 'thread', tid: task.tid, regs: task.regs.shared });
-      this.knownThreads.add(task);
-    }
     this.task = task;
     this.runSince = performance.now();
     this.preempted = false;
-    task.regs.storeScalars();
+    this.regs.copyFrom(task.regs);
+    this.regs.storeScalars();
+    this.handed.copyFrom(task.regs);
     this.mb[MB.CMD] = CMD_RUN;
     this.mb[MB.MEM_ID] = vm.memId;
-    this.mb[MB.TID] = task.tid;
     this.mb[MB.MT] = mayRunConcurrently(task) ? 1 : 0;
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
     Atomics.notify(this.mb, MB.CMD_SEQ);
@@ -100,11 +104,6 @@ export class RemoteVcpu {
     if (this.task === null || this.preempted || now - this.runSince < sliceMs) return;
     this.preempted = true;
     this.interrupt();
-  }
-
-  /** A thread that died: the worker may drop its register file. */
-  forget(task: Task): void {
-    if (this.knownThreads.delete(task)) this.post({ kind: 'forget-thread', tid: task.tid });
   }
 
   /** Has the worker handed its thread back (not yet collected)? Cheap: one atomic load. */
@@ -147,7 +146,9 @@ export class RemoteVcpu {
     this.doneSeq = Atomics.load(this.mb, MB.DONE_SEQ);
     const task = this.task!;
     this.task = null;
-    task.regs.loadScalars();
+    if (!task.regs.sameAs(this.handed)) this.kernelBug(`the registers of thread ${task.tid} changed while vCPU ${this.index} ran it; the change is lost`);
+    this.regs.loadScalars();
+    task.regs.copyFrom(this.regs);
     const mb = this.mb;
     const stop: RemoteStop = {
       stop: mb[MB.STOP] as Stop,

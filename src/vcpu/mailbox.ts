@@ -1,15 +1,23 @@
 // The handshake between the kernel and a vCPU worker: a small shared
-// mailbox (Int32 words in a SharedArrayBuffer) for commands and stops, and a
-// MessagePort for the rare, larger news (an address space or a thread the
-// worker has not seen), which the worker drains synchronously before each
-// command.
+// mailbox (Int32 words in a SharedArrayBuffer) for commands and stops, the
+// worker's register file (a ThreadState over a SharedArrayBuffer of its own),
+// and a MessagePort for the rare, larger news (an address space the worker
+// has not seen), which the worker drains synchronously before each command.
 //
-// Protocol: the kernel fills the command words, then bumps CMD_SEQ and
-// notifies; the worker (blocked in Atomics.wait on CMD_SEQ) runs the thread
-// until it stops, fills the stop words, bumps DONE_SEQ and notifies; the
-// kernel learns of it with Atomics.waitAsync or by polling DONE_SEQ. Only the
+// Protocol: the kernel copies the thread's registers into the worker's
+// register file and fills the command words, then bumps CMD_SEQ and
+// notifies; the worker (spinning on CMD_SEQ, or blocked in Atomics.wait on
+// it) runs the thread until it stops, fills the stop words, bumps DONE_SEQ
+// and notifies; the kernel learns of it with Atomics.waitAsync or by polling
+// DONE_SEQ. Both sides act on a changed sequence number, never on a wake-up
+// alone: a notify can land after its change was already seen and acted on,
+// and then wakes the next wait for nothing. Only the
 // kernel writes command words and only between a DONE and the next CMD; only
-// the worker writes stop words. INTERRUPT is the worker Cpu's interrupt flag:
+// the worker writes stop words and its register file while it runs; the
+// kernel copies the registers back out when it collects the stop. The
+// thread's own registers (Task.regs) are thus never shared: nothing the
+// kernel does to them while the thread is away can reach the running copy
+// (vcpus.ts checks that nothing does). INTERRUPT is the worker Cpu's interrupt flag:
 // the kernel sets it to get the thread back early (a signal, a kill, a code
 // change); the worker clears it when it takes a new command.
 
@@ -21,18 +29,17 @@ export const MB = {
   DONE_SEQ: 1,
   CMD: 2,
   MEM_ID: 3,
-  TID: 4,
-  STOP: 5,
-  FAULT_SIGNAL: 6,
-  FAULT_CODE: 7,
-  FAULT_ADDR_LO: 8,
-  FAULT_ADDR_HI: 9,
-  INTERRUPT: 10,
+  STOP: 4,
+  FAULT_SIGNAL: 5,
+  FAULT_CODE: 6,
+  FAULT_ADDR_LO: 7,
+  FAULT_ADDR_HI: 8,
+  INTERRUPT: 9,
   /** Instructions retired by the last run, as two uint32 halves (lo, hi). */
-  INSTRET_LO: 11,
-  INSTRET_HI: 12,
+  INSTRET_LO: 10,
+  INSTRET_HI: 11,
   /** 1 when another vCPU may run a thread of the same address space (Cpu.mt). */
-  MT: 13,
+  MT: 12,
   WORDS: 16,
 } as const;
 
@@ -40,13 +47,12 @@ export const CMD_RUN = 1;
 export const CMD_QUIT = 2;
 
 /** Port messages from the kernel to a vCPU worker. */
-export type VcpuNews =
-  | { kind: 'memory'; id: number; shared: SharedGuestMemory; epoch: SharedArrayBuffer }
-  | { kind: 'thread'; tid: number; regs: SharedArrayBuffer }
-  | { kind: 'forget-thread'; tid: number };
+export type VcpuNews = { kind: 'memory'; id: number; shared: SharedGuestMemory; epoch: SharedArrayBuffer };
 
 export interface VcpuWorkerData {
   mailbox: SharedArrayBuffer;
+  /** The register file (ThreadState.SHARED_BYTES) of whatever thread the worker runs. */
+  regs: SharedArrayBuffer;
   port: MessagePort;
   index: number;
 }

@@ -16,10 +16,11 @@
 
 export class ThreadState {
   /**
-   * Registers live in a SharedArrayBuffer so the kernel and whichever vCPU
-   * worker runs the thread see the same x and f registers. pc and fcsr are
-   * plain fields (the hot path reads them); storeScalars()/loadScalars()
-   * copy them through `shared` when a thread changes hands.
+   * Registers live in a SharedArrayBuffer, so that one can be a vCPU
+   * worker's register file which the kernel fills before a run and reads
+   * after it (src/kernel/vcpus.ts). pc and fcsr are plain fields (the hot
+   * path reads them); storeScalars()/loadScalars() copy them through
+   * `shared` when the registers change hands.
    */
   readonly shared: SharedArrayBuffer;
   readonly x: Int32Array;
@@ -32,7 +33,7 @@ export class ThreadState {
   /** Bytes of a thread's shared register file: x (256), f (256), pc and fcsr (16). */
   static readonly SHARED_BYTES = 528;
 
-  /** A fresh, zeroed register file, or a view of one made elsewhere (another worker's). */
+  /** A fresh, zeroed register file, or a view of one made elsewhere (in another worker). */
   constructor(shared?: SharedArrayBuffer) {
     this.shared = shared ?? new SharedArrayBuffer(ThreadState.SHARED_BYTES);
     this.x = new Int32Array(this.shared, 0, 64);
@@ -89,11 +90,20 @@ export class ThreadState {
     this.x[2 * i + 1] = Number(BigInt.asIntN(32, v >> 32n));
   }
 
+  /** Take every register of `o` (f as raw bits: signaling NaNs stay as they are). */
   copyFrom(o: ThreadState): void {
     this.x.set(o.x);
-    this.f.set(o.f);
+    this.fbits.set(o.fbits);
     this.pc = o.pc;
     this.fcsr = o.fcsr;
+  }
+
+  /** Whether `o` holds the same registers, bit for bit. */
+  sameAs(o: ThreadState): boolean {
+    if (this.pc !== o.pc || this.fcsr !== o.fcsr) return false;
+    for (let i = 2; i < 64; i++) if (this.x[i] !== o.x[i]) return false;
+    for (let i = 0; i < 64; i++) if (this.fbits[i] !== o.fbits[i]) return false;
+    return true;
   }
 }
 

@@ -1,8 +1,9 @@
 // A vCPU worker: runs guest threads handed to it by the kernel worker, one at
 // a time, until each stops (system call, fault, end of slice, interrupt), and
-// hands it back. It holds no kernel state: registers live in the thread's
-// shared register file, memory in the address space's shared memory; what it
-// keeps is its own decoded blocks per address space. See src/vcpu/mailbox.ts
+// hands it back. It holds no kernel state: the kernel copies a thread's
+// registers into this worker's register file before each run and out after
+// it, memory is the address space's shared memory; what it keeps is its own
+// decoded blocks per address space. See src/vcpu/mailbox.ts
 // for the protocol and src/kernel/vcpus.ts for the kernel's side.
 
 import { performance } from 'node:perf_hooks';
@@ -34,31 +35,20 @@ interface Space {
   seen: number;
 }
 const spaces = new Map<number, Space>();
-const threads = new Map<number, ThreadState>();
+const regs = new ThreadState(data.regs);
 
 function takeNews(): void {
   for (;;) {
     const m = receiveMessageOnPort(data.port);
     if (!m) return;
     const news = m.message as VcpuNews;
-    switch (news.kind) {
-      case 'memory': {
-        const mem = GuestMemory.attach(news.shared);
-        const epoch = new Int32Array(news.epoch);
-        spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });
-        break;
-      }
-      case 'thread':
-        threads.set(news.tid, new ThreadState(news.regs));
-        break;
-      case 'forget-thread':
-        threads.delete(news.tid);
-        break;
-    }
+    const mem = GuestMemory.attach(news.shared);
+    const epoch = new Int32Array(news.epoch);
+    spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });
   }
 }
 
-function run(space: Space, regs: ThreadState): void {
+function run(space: Space): void {
   const epoch = Atomics.load(space.epoch, 0);
   if (epoch !== space.seen) {
     space.cpu.flushCode();
@@ -90,7 +80,14 @@ function run(space: Space, regs: ThreadState): void {
 
 let seq = 0;
 for (;;) {
-  Atomics.wait(mb, MB.CMD_SEQ, seq);
+  // A command is a new CMD_SEQ, never a wake-up: the kernel bumps CMD_SEQ
+  // then notifies, and this worker may see the bump while spinning, run the
+  // command, and be back in Atomics.wait before the kernel's notify lands
+  // (its thread descheduled in between). That late notify returns "ok" with
+  // CMD_SEQ unchanged; taking it as a command re-ran the thread the kernel
+  // had just been handed back, past its system call (threads-64 on 2 vCPUs
+  // died of it about 1 run in 30).
+  while (Atomics.load(mb, MB.CMD_SEQ) === seq) Atomics.wait(mb, MB.CMD_SEQ, seq);
   seq = Atomics.load(mb, MB.CMD_SEQ);
   takeNews();
   const cmd = mb[MB.CMD];
@@ -98,11 +95,10 @@ for (;;) {
   if (cmd === CMD_RUN) {
     Atomics.store(interrupt, 0, 0);
     const space = spaces.get(mb[MB.MEM_ID]);
-    const regs = threads.get(mb[MB.TID]);
-    if (!space || !regs) {
+    if (!space) {
       // The kernel's bug, not the guest's: report it as an interrupted run so the thread goes back.
       mb[MB.STOP] = Stop.Interrupted;
-    } else run(space, regs);
+    } else run(space);
   }
   Atomics.add(mb, MB.DONE_SEQ, 1);
   Atomics.notify(mb, MB.DONE_SEQ);

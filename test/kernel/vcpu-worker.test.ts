@@ -1,0 +1,78 @@
+// The vCPU worker's side of the mailbox protocol (src/vcpu/mailbox.ts),
+// driven by hand: a command is a new CMD_SEQ value, never a bare wake-up.
+
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { CMD_QUIT, CMD_RUN, MB, type VcpuNews, type VcpuWorkerData } from '../../src/vcpu/mailbox.js';
+import { GuestMemory, PAGE_R, PAGE_SHIFT, PAGE_X } from '../../src/vcpu/memory.js';
+import { Stop, ThreadState } from '../../src/vcpu/state.js';
+
+const CODE = 0x10000;
+const ECALL = 0x00000073;
+const ADDI_A0_A0_1 = 0x00150513;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once DONE_SEQ reaches `n` (polled: this test must not depend on the worker's notify either). */
+async function doneSeq(mb: Int32Array, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Atomics.load(mb, MB.DONE_SEQ) < n) {
+    if (Date.now() > deadline) throw new Error(`the worker never reported command ${n}`);
+    await sleep(1);
+  }
+}
+
+describe('vCPU worker mailbox', () => {
+  it('runs each command once: a notify that comes after the worker took the command by spinning runs nothing', async () => {
+    const mem = GuestMemory.create();
+    mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
+    // a0 += 1, then a system call: each run of the thread from CODE adds one.
+    mem.view.setUint32(CODE, ADDI_A0_A0_1, true);
+    mem.view.setUint32(CODE + 4, ECALL, true);
+    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
+    const mb = new Int32Array(mailbox);
+    const regs = new ThreadState();
+    const channel = new MessageChannel();
+    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1 };
+    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    try {
+      const news: VcpuNews = { kind: 'memory', id: 7, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
+      channel.port1.postMessage(news);
+      const command = (notify: boolean) => {
+        regs.pc = CODE;
+        regs.storeScalars();
+        mb[MB.CMD] = CMD_RUN;
+        mb[MB.MEM_ID] = 7;
+        Atomics.add(mb, MB.CMD_SEQ, 1);
+        if (notify) Atomics.notify(mb, MB.CMD_SEQ);
+      };
+      command(true);
+      await doneSeq(mb, 1);
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Syscall);
+      assert.equal(regs.pc, CODE + 8);
+      assert.equal(regs.getU(10), 1);
+      // The worker sleeps in Atomics.wait by now. A notify with no new
+      // CMD_SEQ (the kernel's notify of a command the worker already ran)
+      // must leave it asleep: before the fix it ran the thread again.
+      await sleep(50);
+      Atomics.notify(mb, MB.CMD_SEQ);
+      await sleep(100);
+      assert.equal(Atomics.load(mb, MB.DONE_SEQ), 1, 'no second run');
+      assert.equal(regs.getU(10), 1, 'the registers were not run on');
+      // The next real command runs once more.
+      command(true);
+      await doneSeq(mb, 2);
+      assert.equal(regs.getU(10), 2);
+      mb[MB.CMD] = CMD_QUIT;
+      Atomics.add(mb, MB.CMD_SEQ, 1);
+      Atomics.notify(mb, MB.CMD_SEQ);
+      const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
+      assert.equal(code, 0);
+    } finally {
+      channel.port1.close();
+      await worker.terminate();
+    }
+  });
+});
