@@ -89,6 +89,8 @@ export class RemoteVcpu {
     this.mb[MB.CMD] = CMD_RUN;
     this.mb[MB.MEM_ID] = vm.memId;
     this.mb[MB.MT] = mayRunConcurrently(task) ? 1 : 0;
+    // Cleared here, not by the worker: an interrupt() between now and the worker taking the command stays seen.
+    Atomics.store(this.mb, MB.INTERRUPT, 0);
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
     Atomics.notify(this.mb, MB.CMD_SEQ);
     this.awaitStop();

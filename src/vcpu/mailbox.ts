@@ -17,9 +17,10 @@
 // kernel copies the registers back out when it collects the stop. The
 // thread's own registers (Task.regs) are thus never shared: nothing the
 // kernel does to them while the thread is away can reach the running copy
-// (vcpus.ts checks that nothing does). INTERRUPT is the worker Cpu's interrupt flag:
-// the kernel sets it to get the thread back early (a signal, a kill, a code
-// change); the worker clears it when it takes a new command.
+// (vcpus.ts checks that nothing does). INTERRUPT is the worker Cpu's
+// interrupt flag: the kernel sets it to get the thread back early (a signal,
+// a kill, a code change) and clears it with each new command, so an
+// interrupt sent before the worker takes the command is not lost.
 
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedGuestMemory } from './memory.js';

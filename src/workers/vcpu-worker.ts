@@ -93,7 +93,6 @@ for (;;) {
   const cmd = mb[MB.CMD];
   if (cmd === CMD_QUIT) break;
   if (cmd === CMD_RUN) {
-    Atomics.store(interrupt, 0, 0);
     const space = spaces.get(mb[MB.MEM_ID]);
     if (!space) {
       // The kernel's bug, not the guest's: report it as an interrupted run so the thread goes back.
