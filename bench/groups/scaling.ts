@@ -25,6 +25,14 @@ async function parallelSeconds(target: Target, ctx: BenchContext, cpus: number):
   return guestTime(r.stderr, 'parallel').seconds;
 }
 
+/** The fixture's seconds on one vCPU and then at once on two (null: the target cannot run it). */
+async function parallelPair(target: Target, ctx: BenchContext): Promise<{ one: number; two: number } | null> {
+  const one = await parallelSeconds(target, ctx, 1);
+  if (one === null) return null;
+  const two = await parallelSeconds(target, ctx, 2);
+  return two === null ? null : { one, two };
+}
+
 /**
  * The 1-to-2 vCPU speed-up, measured in pairs: each run times the fixture on
  * one vCPU and at once on two, and its figure is the ratio of that pair. On
@@ -40,10 +48,9 @@ function speedupBench(): Benchmark {
     unit: 'x',
     better: 'higher',
     async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
-      const one = await parallelSeconds(target, ctx, 1);
-      if (one === null) return null;
-      const two = await parallelSeconds(target, ctx, 2);
-      if (two === null) return null;
+      const pair = await parallelPair(target, ctx);
+      if (pair === null) return null;
+      const { one, two } = pair;
       return { value: one / two, note: `1 vCPU ${one.toFixed(2)} s, 2 vCPUs ${two.toFixed(2)} s` };
     },
   };
@@ -92,10 +99,9 @@ function speedupShareBench(): Benchmark {
     better: 'higher',
     async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
       if (target === 'qemu') return null;
-      const one = await parallelSeconds(target, ctx, 1);
-      if (one === null) return null;
-      const two = await parallelSeconds(target, ctx, 2);
-      if (two === null) return null;
+      const pair = await parallelPair(target, ctx);
+      if (pair === null) return null;
+      const { one, two } = pair;
       const control = jsThreadsSpeedup(ctx);
       return { value: one / two / control.value, note: `tsvisor ${(one / two).toFixed(2)}x, control ${control.value.toFixed(2)}x` };
     },
