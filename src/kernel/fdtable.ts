@@ -91,11 +91,27 @@ export class FdTable {
   }
 
   /** Close every FD_CLOEXEC fd (execve). */
-  async closeOnExec(): Promise<void> {
-    for (const fd of this.fds()) if (this.slots[fd]!.cloexec) await this.close(fd);
+  closeOnExec(): Promise<void> {
+    return this.closeEach(this.fds().filter((fd) => this.slots[fd]!.cloexec));
   }
 
-  async closeAll(): Promise<void> {
-    for (const fd of this.fds()) await this.close(fd);
+  /** Close every fd (the last process using the table exits). */
+  closeAll(): Promise<void> {
+    return this.closeEach(this.fds());
+  }
+
+  /**
+   * Every fd goes at once, before this returns: a pipe's last reader or
+   * writer is gone by the time an exiting process's parent is woken (Linux
+   * closes files before it notifies the parent). Only the releases that
+   * finish later (host files) are awaited.
+   */
+  private async closeEach(fds: number[]): Promise<void> {
+    const later: Promise<unknown>[] = [];
+    for (const fd of fds) {
+      const r = this.close(fd);
+      if (r instanceof Promise) later.push(r);
+    }
+    await Promise.all(later);
   }
 }
