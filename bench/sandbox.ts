@@ -13,7 +13,8 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import type { KernelApi } from '../src/workers/kernel-worker.js';
-import type { SandboxConfig, SandboxMount } from '../src/kernel/sandbox-config.js';
+import type { SandboxConfig } from '../src/sandbox/config.js';
+import type { SandboxMount } from '../src/spec/mounts.js';
 
 export interface GuestRun {
   /** argv; args[0] is the program's path in the rootfs. */

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { layoutBusyboxRootfs } from '../src/main/busybox-rootfs.js';
+import { layoutBusyboxRootfs } from '../src/debian/busybox-rootfs.js';
 import { makeBundle, removeBundle, repoRoot } from '../test/util/bundle.js';
 import { parseBenchArgs, selectBenchmarks, USAGE } from './cli.js';
 import { svgChart } from './chart.js';

@@ -15,8 +15,8 @@
 
 import * as fs from 'node:fs';
 import * as ffi from '../host/ffi.js';
-import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../kernel/errno.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../kernel/vfs/backend.js';
+import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../linux/errno.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../backend/backend.js';
 
 // ---- the guest's values (Linux riscv64 = asm-generic) ----
 

@@ -23,7 +23,7 @@ import { Cpu } from '../vcpu/cpu.js';
 import { GuestMemory } from '../vcpu/memory.js';
 import { MemoryAccount, MemoryManager } from './mm.js';
 import { UserMemory } from './usercopy.js';
-import type { Errno } from './errno.js';
+import type { Errno } from '../linux/errno.js';
 
 /** Most scrubbed memories kept for reuse; more processes than this at once allocate fresh ones. */
 const POOL_MAX = 32;

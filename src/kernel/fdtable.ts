@@ -3,7 +3,7 @@
 // Contract: the lowest free fd is allocated, as Linux does; the table holds one
 // reference on each File and drops it on close. RLIMIT_NOFILE bounds fds (EMFILE).
 
-import { EBADF, EMFILE, Errno } from './errno.js';
+import { EBADF, EMFILE, Errno } from '../linux/errno.js';
 import type { File, MaybeAsync } from './files/file.js';
 import { releasePosixLocks } from './files/locks.js';
 

@@ -13,7 +13,7 @@
 // Robust futex lists (set_robust_list) are walked when a thread dies: each
 // lock it still holds gets FUTEX_OWNER_DIED and one waiter is woken.
 
-import { EAGAIN, EFAULT, EINTR, EINVAL, ETIMEDOUT, Errno, isErrno } from './errno.js';
+import { EAGAIN, EFAULT, EINTR, EINVAL, ETIMEDOUT, Errno, isErrno } from '../linux/errno.js';
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 import type { UserMemory } from './usercopy.js';

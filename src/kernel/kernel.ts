@@ -9,8 +9,8 @@
 // run, without blocking the worker.
 
 import { performance } from 'node:perf_hooks';
-import * as abi from './abi.js';
-import { Errno, isErrno, ENOEXEC, EACCES, ESRCH, EAGAIN, EINVAL, EPERM, ELOOP, ENOENT } from './errno.js';
+import * as abi from '../linux/abi.js';
+import { Errno, isErrno, ENOEXEC, EACCES, ESRCH, EAGAIN, EINVAL, EPERM, ELOOP, ENOENT } from '../linux/errno.js';
 import { Stop } from '../vcpu/state.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { MemoryAccount, pageAlignUp, PIE_BASE, STACK_TOP } from './mm.js';
@@ -27,7 +27,7 @@ import { childStatusValue, exitCode } from './wait.js';
 import { FutexTable, releaseRobustList } from './futex.js';
 import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
 import type { File } from './files/file.js';
-import type { KernelLogs } from './logs.js';
+import type { KernelLogs } from './kernel-logs.js';
 import { DEFAULT_PATH } from '../spec/types.js';
 
 /** Longest a burst of guest execution keeps the worker's event loop waiting. */

@@ -15,8 +15,8 @@
 // - Anything that removes or changes executable pages calls `codeChanged`,
 //   so vCPUs drop decoded blocks.
 
-import { EINVAL, ENOMEM, EEXIST, Errno } from './errno.js';
-import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from './abi.js';
+import { EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
+import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;

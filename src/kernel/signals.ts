@@ -7,7 +7,7 @@
 // guest's handler on a riscv64 rt_sigframe. SIGKILL and SIGSTOP can't be
 // blocked, caught or ignored.
 
-import * as abi from './abi.js';
+import * as abi from '../linux/abi.js';
 import { Process, Task } from './task.js';
 import { StructWriter, StructReader } from './usercopy.js';
 

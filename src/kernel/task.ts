@@ -11,10 +11,10 @@ import type { MemoryManager } from './mm.js';
 import type { UserMemory } from './usercopy.js';
 import type { AddressSpace } from './address-space.js';
 import { FdTable } from './fdtable.js';
-import type { GuestTimer } from './timers.js';
+import type { GuestTimer } from './guest-timer.js';
 import type { RemoteVcpu } from './vcpus.js';
 import type { Dentry } from './vfs/inode.js';
-import { NSIG } from './abi.js';
+import { NSIG } from '../linux/abi.js';
 
 export interface Creds {
   ruid: number;

@@ -6,8 +6,8 @@
 // tell the CPUs through `onCodeWrite`, so self-modifying and loaded code works.
 // Kernel code outside this module sees bytes and numbers, never addresses.
 
-import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from './errno.js';
-import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from './abi.js';
+import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from '../linux/errno.js';
+import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from '../linux/abi.js';
 import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHIFT, PAGE_W, GUEST_VA_LIMIT } from '../vcpu/memory.js';
 
 export interface IoVec {

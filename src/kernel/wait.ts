@@ -7,7 +7,7 @@
 // exit signal is SIGCHLD count; __WCLONE selects the others and __WALL both,
 // as in Linux. Reporting an exit reaps the zombie unless WNOWAIT.
 
-import * as abi from './abi.js';
+import * as abi from '../linux/abi.js';
 import type { Kernel } from './kernel.js';
 import type { Process } from './task.js';
 

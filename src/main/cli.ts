@@ -8,7 +8,7 @@ import { boot, BOOT_FLAGS, BOOT_SYNOPSIS } from './boot.js';
 import { run, RUN_FLAGS, RUN_SYNOPSIS } from './run.js';
 import { specCommand, SPEC_FLAGS, SPEC_SYNOPSIS } from './spec-cmd.js';
 import { doCommand, DO_FLAGS, DO_SYNOPSIS } from './do.js';
-import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from '../gofer/command.js';
+import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from './gofer-command.js';
 
 interface Command {
   synopsis: string;

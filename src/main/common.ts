@@ -3,7 +3,7 @@
 
 import type winston from 'winston';
 import { FlagDef, FlagValues } from './flags.js';
-import { createDebugLog, createUserLog, UserLog } from './log.js';
+import { createDebugLog, createUserLog, UserLog } from '../log/log.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state', default: '/var/run/tsvisor' },

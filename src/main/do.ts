@@ -17,9 +17,9 @@ import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions } from './common.js';
 import { defaultSpec } from '../spec/load.js';
 import { run } from './run.js';
-import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from './busybox-rootfs.js';
-import { cacheDir, ensureBusybox } from './busybox-cache.js';
-import { FetchError, terminalProgress } from './debian-fetch.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { cacheDir, ensureBusybox } from '../debian/busybox-cache.js';
+import { FetchError, terminalProgress } from '../debian/fetch.js';
 
 export const DO_FLAGS: FlagDef[] = [
   { name: 'rootfs', kind: 'string', usage: 'run in this rootfs directory instead of the default busybox one', default: '' },

@@ -16,7 +16,7 @@ import { UrpcClient } from './urpc.js';
 import * as tty from 'node:tty';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../host/ffi.js';
 import { exitCodeOf } from './boot.js';
-import { startGofer } from '../gofer/launch.js';
+import { startGofer } from './gofer-launch.js';
 
 export const RUN_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },

@@ -6,12 +6,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
-import { buildKernel, BuiltSandbox } from '../kernel/build.js';
-import type { SandboxConfig } from '../kernel/sandbox-config.js';
-import type { KernelLogs } from '../kernel/logs.js';
-import { createDebugLog, createUserLog } from '../main/log.js';
-import { isErrno } from '../kernel/errno.js';
-import * as abi from '../kernel/abi.js';
+import { buildKernel, BuiltSandbox } from '../sandbox/build.js';
+import type { SandboxConfig } from '../sandbox/config.js';
+import type { KernelLogs } from '../kernel/kernel-logs.js';
+import { createDebugLog, createUserLog } from '../log/log.js';
+import { isErrno } from '../linux/errno.js';
+import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
 
 const cfg = workerData as SandboxConfig;

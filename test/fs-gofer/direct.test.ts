@@ -5,8 +5,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DirectBackend } from '../../src/fs-gofer/direct.js';
-import { Errno, isErrno, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS } from '../../src/kernel/errno.js';
-import type { BackendFile, BackendNode } from '../../src/kernel/vfs/backend.js';
+import { Errno, isErrno, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS } from '../../src/linux/errno.js';
+import type { BackendFile, BackendNode } from '../../src/backend/backend.js';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeSpec, repoRoot } from '../util/bundle.js';
-import { layoutBusyboxRootfs } from '../../src/main/busybox-rootfs.js';
+import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 import { TSVISOR, stateRoot, tsvisor } from './run-util.js';
 import { UrpcClient } from '../../src/main/urpc.js';
 

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { bundleOptionsFor, caseStdin, compareStream, loadCases, loadExpected, makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
 import { socketpair, pipe2, bindUnixSocket, closeFd, O_CLOEXEC } from '../../src/host/ffi.js';
 import { parseSpec } from '../../src/spec/load.js';
-import { exportsOf } from '../../src/gofer/command.js';
+import { exportsOf } from '../../src/spec/mounts.js';
 import { UrpcClient } from '../../src/main/urpc.js';
 import { stateRoot } from './run-util.js';
 

@@ -2,8 +2,8 @@
 // call returns, even when an earlier fd's release finishes later.
 
 import * as assert from 'node:assert/strict';
-import * as abi from '../../src/kernel/abi.js';
-import { EPIPE } from '../../src/kernel/errno.js';
+import * as abi from '../../src/linux/abi.js';
+import { EPIPE } from '../../src/linux/errno.js';
 import { FdTable } from '../../src/kernel/fdtable.js';
 import { File, type MaybeAsync } from '../../src/kernel/files/file.js';
 import { makePipe } from '../../src/kernel/files/pipe.js';

@@ -5,8 +5,8 @@
 // signals the terminal sends.
 
 import * as assert from 'node:assert/strict';
-import * as abi from '../../src/kernel/abi.js';
-import { EAGAIN, EINTR, EIO, ENOTTY, EPERM, ESRCH, Errno, isErrno } from '../../src/kernel/errno.js';
+import * as abi from '../../src/linux/abi.js';
+import { EAGAIN, EINTR, EIO, ENOTTY, EPERM, ESRCH, Errno, isErrno } from '../../src/linux/errno.js';
 import { Tty, type TtyDriver } from '../../src/kernel/tty/tty.js';
 import { Termios, decodeWinsize, encodeWinsize } from '../../src/kernel/tty/termios.js';
 import { terminalIoctl } from '../../src/kernel/tty/tty-file.js';

@@ -2,12 +2,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildKernel, type BuiltSandbox } from '../../src/kernel/build.js';
-import { sandboxMounts, type SandboxConfig } from '../../src/kernel/sandbox-config.js';
+import { buildKernel, type BuiltSandbox } from '../../src/sandbox/build.js';
+import type { SandboxConfig } from '../../src/sandbox/config.js';
+import { sandboxMounts } from '../../src/spec/mounts.js';
 import * as namei from '../../src/kernel/vfs/namei.js';
-import { EROFS, EXDEV, Errno, isErrno } from '../../src/kernel/errno.js';
-import * as abi from '../../src/kernel/abi.js';
-import type { StatFs } from '../../src/kernel/vfs/backend.js';
+import { EROFS, EXDEV, Errno, isErrno } from '../../src/linux/errno.js';
+import * as abi from '../../src/linux/abi.js';
+import type { StatFs } from '../../src/backend/backend.js';
 
 function ok<T>(v: T | Errno): T {
   if (isErrno(v)) assert.fail(`unexpected ${v.name}`);

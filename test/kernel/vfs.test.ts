@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { Tmpfs } from '../../src/kernel/fs/tmpfs.js';
+import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { Vfs } from '../../src/kernel/vfs/vfs.js';
 import * as namei from '../../src/kernel/vfs/namei.js';
 import type { Dentry, Inode } from '../../src/kernel/vfs/inode.js';
-import type { Attr } from '../../src/kernel/vfs/backend.js';
-import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../src/kernel/errno.js';
-import * as abi from '../../src/kernel/abi.js';
+import type { Attr } from '../../src/backend/backend.js';
+import { EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../src/linux/errno.js';
+import * as abi from '../../src/linux/abi.js';
 
 const ROOT = { euid: 0, egid: 0, groups: [] as number[] };
 const USER = { euid: 1000, egid: 1000, groups: [] as number[] };

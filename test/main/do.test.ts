@@ -14,7 +14,7 @@ import * as zlib from 'node:zlib';
 import { fixturesDir } from '../util/bundle.js';
 import { TSVISOR } from '../integration/run-util.js';
 import { makeDeb, makeTar, sha256 } from './do-util.js';
-import { layoutBusyboxRootfs } from '../../src/main/busybox-rootfs.js';
+import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
 const VERSION = '1:1.0-1';

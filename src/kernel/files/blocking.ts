@@ -20,8 +20,8 @@
 //   completed asynchronously, readiness is re-checked before sleeping.
 
 import { performance } from 'node:perf_hooks';
-import { EAGAIN, EINTR, EPIPE, Errno, isErrno } from '../errno.js';
-import { POLLERR, POLLHUP, POLLIN, POLLOUT, SIGPIPE, SI_USER } from '../abi.js';
+import { EAGAIN, EINTR, EPIPE, Errno, isErrno } from '../../linux/errno.js';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, SIGPIPE, SI_USER } from '../../linux/abi.js';
 import type { File, MaybeAsync } from './file.js';
 import type { WaitQueue } from './waitqueue.js';
 import { TaskState, type Task } from '../task.js';

@@ -16,12 +16,12 @@
 //   EPERM; registering an epoll instance inside itself (directly or through
 //   others) is ELOOP.
 
-import { EEXIST, EINVAL, ELOOP, ENOENT, EPERM, Errno } from '../errno.js';
-import * as abi from '../abi.js';
+import { EEXIST, EINVAL, ELOOP, ENOENT, EPERM, Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 
 /** The flag bits of an epoll_event that are not events (Linux's EP_PRIVATE_BITS). */
 const EP_PRIVATE_BITS = abi.EPOLLWAKEUP | abi.EPOLLONESHOT | abi.EPOLLET | abi.EPOLLEXCLUSIVE;

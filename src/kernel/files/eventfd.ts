@@ -7,12 +7,12 @@
 // non-zero, POLLOUT while 1 more could be added; the system call layer waits
 // (files/blocking.ts).
 
-import { EAGAIN, EINVAL, Errno } from '../errno.js';
-import * as abi from '../abi.js';
+import { EAGAIN, EINVAL, Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 
 const MAX = 0xfffffffffffffffen;
 

@@ -7,10 +7,10 @@
 // Operations may complete later (a Promise): the calling thread then blocks
 // without holding its vCPU.
 
-import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, Errno } from '../errno.js';
-import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../abi.js';
+import { EBADF, EINVAL, ENOTDIR, ENOTTY, ESPIPE, Errno } from '../../linux/errno.js';
+import { O_ACCMODE, O_RDONLY, O_WRONLY, O_RDWR, O_PATH, O_NONBLOCK, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../../linux/abi.js';
 import type { WaitQueue } from './waitqueue.js';
-import type { Attr, DirEntry } from '../vfs/backend.js';
+import type { Attr, DirEntry } from '../../backend/backend.js';
 import type { Dentry } from '../vfs/inode.js';
 import type { UserMemory } from '../usercopy.js';
 

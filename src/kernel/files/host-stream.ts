@@ -7,13 +7,13 @@
 // discipline instead (src/kernel/tty/console.ts).
 
 import * as fs from 'node:fs';
-import { EAGAIN, EIO, EPIPE, Errno } from '../errno.js';
-import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../abi.js';
+import { EAGAIN, EIO, EPIPE, Errno } from '../../linux/errno.js';
+import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { pollReadable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 
 export class HostStreamFile extends File {
   constructor(

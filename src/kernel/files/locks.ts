@@ -23,8 +23,8 @@
 //   released with it; converting one drops the old lock before waiting for
 //   the new, as flock_lock_inode does.
 
-import { EAGAIN, EDEADLK, EINTR, Errno } from '../errno.js';
-import { F_RDLCK, F_UNLCK, F_WRLCK } from '../abi.js';
+import { EAGAIN, EDEADLK, EINTR, Errno } from '../../linux/errno.js';
+import { F_RDLCK, F_UNLCK, F_WRLCK } from '../../linux/abi.js';
 import type { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { Blocker, waitUntil, Wake } from './blocking.js';

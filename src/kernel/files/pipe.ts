@@ -19,13 +19,13 @@
 // - Packet mode (O_DIRECT on the file doing the operation): each write makes
 //   its own buffers, each read returns one buffer and discards what did not fit.
 
-import { EAGAIN, EBUSY, EINTR, EINVAL, ENXIO, EPERM, EPIPE, Errno } from '../errno.js';
-import * as abi from '../abi.js';
+import { EAGAIN, EBUSY, EINTR, EINVAL, ENXIO, EPERM, EPIPE, Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import { File, MaybeAsync } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { Blocker, waitUntil, Wake } from './blocking.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 
 const PAGE = 4096;
 /** Default ring: 16 pages (Linux's PIPE_DEF_BUFFERS). */

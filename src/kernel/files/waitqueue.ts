@@ -13,7 +13,7 @@
 // - Subscriptions are cheap and synchronous; a callback may unsubscribe itself
 //   or others (notify iterates over a snapshot).
 
-import { POLLERR, POLLHUP } from '../abi.js';
+import { POLLERR, POLLHUP } from '../../linux/abi.js';
 
 export type WakeFn = (events: number) => void;
 

@@ -1,8 +1,8 @@
 // ELF64 executables for RISC-V: parsing (every field checked: the file is
 // untrusted input) and loading into an address space.
 
-import { ENOEXEC, Errno, isErrno } from '../errno.js';
-import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../abi.js';
+import { ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../linux/abi.js';
 import { MemoryManager, pageAlignDown, pageAlignUp } from '../mm.js';
 import type { UserMemory } from '../usercopy.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';

@@ -3,8 +3,8 @@
 // pairs ending in AT_NULL, with the strings and AT_RANDOM's 16 bytes above.
 
 import { randomFillSync } from 'node:crypto';
-import { Errno } from '../errno.js';
-import * as abi from '../abi.js';
+import { Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import { MemoryManager, STACK_TOP } from '../mm.js';
 import type { UserMemory } from '../usercopy.js';
 

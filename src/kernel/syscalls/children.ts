@@ -1,7 +1,7 @@
 // Creating and waiting for children: clone, clone3, wait4, waitid.
 
-import * as abi from '../abi.js';
-import { E2BIG, ECHILD, EINTR, EINVAL, EPERM, ESRCH, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { E2BIG, ECHILD, EINTR, EINVAL, EPERM, ESRCH, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import type { CloneRequest } from '../kernel.js';
 import { findReport, WaitOptions, WaitReport, WaitSelector } from '../wait.js';

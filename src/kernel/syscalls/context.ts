@@ -3,7 +3,7 @@
 
 import type { Kernel } from '../kernel.js';
 import type { Process, Task } from '../task.js';
-import type { Errno } from '../errno.js';
+import type { Errno } from '../../linux/errno.js';
 
 /** A handler's result: a value for a0, an Errno, or NORETURN (a0 untouched: exit, execve, sigreturn). */
 export const NORETURN = Symbol('noreturn');

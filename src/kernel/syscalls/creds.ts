@@ -1,8 +1,8 @@
 // Identity system calls: the setuid/setgid family, setgroups, setfsuid,
 // capget/capset, sethostname.
 
-import * as abi from '../abi.js';
-import { EFAULT, EINVAL, EPERM, ESRCH, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EFAULT, EINVAL, EPERM, ESRCH, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { ALL_CAPS, capable, CAP_SETGID, CAP_SYS_ADMIN, setGid, setReGid, setResGid, setResUid, setReUid, setUid } from '../creds.js';
 import { SysCtx, SysResult } from './context.js';

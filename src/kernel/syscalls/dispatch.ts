@@ -11,10 +11,10 @@
 // - A handler may return a Promise: the thread then blocks without holding
 //   the vCPU, and resumes with the result.
 
-import { ENOSYS, EINTR, isErrno } from '../errno.js';
+import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
 import type { Kernel } from '../kernel.js';
 import { Task, TaskState } from '../task.js';
-import * as abi from '../abi.js';
+import * as abi from '../../linux/abi.js';
 import { SYSCALLS, SyscallRow, ArgFormat } from './table.js';
 import { SysCtx, NORETURN, Parked, SysResult } from './context.js';
 

@@ -5,8 +5,8 @@
 // flock_to_posix_lock: l_whence, negative lengths, EINVAL/EBADF), the lock
 // logic lives in files/locks.ts, pipe sizing in files/pipe.ts.
 
-import * as abi from '../abi.js';
-import { EBADF, EINVAL, EOVERFLOW, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EBADF, EINVAL, EOVERFLOW, Errno, isErrno } from '../../linux/errno.js';
 import type { File } from '../files/file.js';
 import { PipeFile } from '../files/pipe.js';
 import { flock, setLock, testLock, trackOfd, type LockRange, type LockType } from '../files/locks.js';

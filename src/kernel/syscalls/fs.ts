@@ -1,9 +1,9 @@
 // File system calls: opening, reading, writing, stat, directories, fds.
 
-import * as abi from '../abi.js';
+import * as abi from '../../linux/abi.js';
 import {
   EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ERANGE, EACCES, ENOTTY, EROFS, ENODEV, EOPNOTSUPP, ESPIPE, EFBIG, Errno, isErrno,
-} from '../errno.js';
+} from '../../linux/errno.js';
 import { File } from '../files/file.js';
 import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import { fcntlExtra } from './fcntl.js';
@@ -12,7 +12,7 @@ import { MAX_SYMLINKS } from '../vfs/vfs.js';
 import { CAP_DAC_READ_SEARCH, hasCap, permitted } from '../vfs/perm.js';
 import * as namei from '../vfs/namei.js';
 import { newOwner, type AttrTarget, type PathCtx } from '../vfs/namei.js';
-import type { Attr, StatFs } from '../vfs/backend.js';
+import type { Attr, StatFs } from '../../backend/backend.js';
 import { StructWriter, type IoVec } from '../usercopy.js';
 import type { Process } from '../task.js';
 import { SysCtx, SysResult } from './context.js';

@@ -2,8 +2,8 @@
 // mutexes use. PI futexes are not supported (ENOSYS, reported once).
 // futex_waitv(2) (Linux 5.16+): wait on up to 128 words at once.
 
-import * as abi from '../abi.js';
-import { EFAULT, EINVAL, ENOSYS, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EFAULT, EINVAL, ENOSYS, Errno, isErrno } from '../../linux/errno.js';
 import { FUTEX_BITSET_MATCH_ANY, FutexWord, wakeOp } from '../futex.js';
 import { readTimeout, clockNowNs } from './time.js';
 import { StructReader } from '../usercopy.js';

@@ -1,7 +1,7 @@
 // Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
-import * as abi from '../abi.js';
-import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../../linux/errno.js';
 import { pageAlignUp } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';

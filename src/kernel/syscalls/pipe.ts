@@ -1,7 +1,7 @@
 // pipe2 and eventfd2: kernel-made channels installed as fds.
 
-import * as abi from '../abi.js';
-import { EINVAL, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EINVAL, isErrno } from '../../linux/errno.js';
 import { makePipe } from '../files/pipe.js';
 import { EventFd } from '../files/eventfd.js';
 import { StructWriter } from '../usercopy.js';

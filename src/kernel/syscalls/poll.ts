@@ -13,8 +13,8 @@
 // - ppoll and pselect6 write the time left back into their timespec.
 
 import { performance } from 'node:perf_hooks';
-import * as abi from '../abi.js';
-import { EBADF, EFAULT, EINTR, EINVAL, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EBADF, EFAULT, EINTR, EINVAL, Errno, isErrno } from '../../linux/errno.js';
 import type { File, MaybeAsync } from '../files/file.js';
 import { EpollFile } from '../files/epoll.js';
 import { Blocker, taskBlocker, waitUntil, Wake, type WaitSource } from '../files/blocking.js';

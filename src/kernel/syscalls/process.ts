@@ -2,8 +2,8 @@
 // getrandom, affinity, prctl, execve.
 
 import { randomFillSync } from 'node:crypto';
-import * as abi from '../abi.js';
-import { EACCES, EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EACCES, EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../../linux/errno.js';
 import type { Process } from '../task.js';
 import { capable, CAP_SETPCAP } from '../creds.js';
 import { StructReader, StructWriter } from '../usercopy.js';

@@ -1,7 +1,7 @@
 // Signal system calls: actions, masks, sending, sigreturn, sigaltstack.
 
-import * as abi from '../abi.js';
-import { EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH, EPERM, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH, EPERM, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { maySignal } from '../creds.js';
 import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO, UNBLOCKABLE } from '../signals.js';

@@ -19,8 +19,8 @@
 //   of a read end into user memory (waiting for data, like readv).
 // A pipe without readers is EPIPE with SIGPIPE, as for write.
 
-import * as abi from '../abi.js';
-import { EAGAIN, EBADF, EINVAL, EISDIR, EPIPE, ESPIPE, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EAGAIN, EBADF, EINVAL, EISDIR, EPIPE, ESPIPE, Errno, isErrno } from '../../linux/errno.js';
 import type { File, MaybeAsync } from '../files/file.js';
 import { PipeFile } from '../files/pipe.js';
 import { blockingOp, blockingRead, blockingWrite, taskBlocker, type Blocker } from '../files/blocking.js';

@@ -4,7 +4,7 @@
 // its handler or the errno it returns with the reason. Numbers absent from
 // the table return ENOSYS. `tsvisor syscalls` lists this table.
 
-import { ENOSYS, EPERM, Errno } from '../errno.js';
+import { ENOSYS, EPERM, Errno } from '../../linux/errno.js';
 import type { Parked, SysCtx, SysResult } from './context.js';
 import type { RestartPolicy } from '../task.js';
 import * as fs from './fs.js';

@@ -5,8 +5,8 @@
 // process's (or thread's) guest instructions at a nominal 1 ns each; they are
 // monotonic and proportional to work done, which is what programs use them for.
 
-import * as abi from '../abi.js';
-import { EINVAL, EINTR, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EINVAL, EINTR, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { SysCtx, SysResult } from './context.js';
 

@@ -1,10 +1,10 @@
 // Interval timers (getitimer/setitimer; glibc's alarm) and POSIX timers
 // (timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete).
 
-import * as abi from '../abi.js';
-import { EAGAIN, EFAULT, EINVAL, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EAGAIN, EFAULT, EINVAL, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
-import { GuestTimer, timerClockValid } from '../timers.js';
+import { GuestTimer, timerClockValid } from '../guest-timer.js';
 import { sigbit } from '../signals.js';
 import type { Process, PosixTimer } from '../task.js';
 import type { Kernel } from '../kernel.js';

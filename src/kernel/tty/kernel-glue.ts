@@ -2,7 +2,7 @@
 // dispatcher is running now (synchronously); signals from a terminal come
 // from the kernel (SI_KERNEL), as Linux's kill_pgrp from the tty layer.
 
-import * as abi from '../abi.js';
+import * as abi from '../../linux/abi.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../task.js';
 import { taskBlocker } from '../files/blocking.js';

@@ -8,12 +8,12 @@
 // closing the master hangs the slave up (reads 0, writes EIO) and removes
 // /dev/pts/N; once every slave file opened is closed, master reads get EIO.
 
-import * as abi from '../abi.js';
-import { EAGAIN, EIO, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EAGAIN, EIO, Errno, isErrno } from '../../linux/errno.js';
 import { File, type MaybeAsync, type TerminalOps } from '../files/file.js';
 import { WaitQueue } from '../files/waitqueue.js';
 import type { UserMemory } from '../usercopy.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 import { Tty, type TtyDriver } from './tty.js';
 import { terminalIoctl, type CttyLookup } from './tty-file.js';
 import type { JobControl } from './job-control.js';

@@ -11,14 +11,14 @@
 // new session controls none). When a session leader exits, its terminal's
 // foreground group gets SIGHUP and SIGCONT and the terminal is free.
 
-import * as abi from '../abi.js';
-import { EIO, ENOENT, ENOSPC, ENXIO, Errno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EIO, ENOENT, ENOSPC, ENXIO, Errno } from '../../linux/errno.js';
 import type { File } from '../files/file.js';
 import { Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
-import { SynthDir } from '../fs/synthetic.js';
-import { makedev } from '../fs/devfs.js';
+import type { Attr } from '../../backend/backend.js';
+import { SynthDir } from '../filesystems/synthetic.js';
+import { makedev } from '../filesystems/devfs.js';
 import type { JobControl } from './job-control.js';
 import type { Tty } from './tty.js';
 import { TtyFile } from './tty-file.js';

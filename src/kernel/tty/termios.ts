@@ -2,7 +2,7 @@
 // (TERMIOS in abi.ts), Linux's defaults for a new terminal (tty_std_termios
 // and INIT_C_CC), and the flag tests the line discipline asks.
 
-import * as abi from '../abi.js';
+import * as abi from '../../linux/abi.js';
 
 /** Linux's INIT_C_CC: ^C ^\ DEL ^U ^D, TIME 0, MIN 1, ^Q ^S ^Z, EOL 0, ^R ^O ^W ^V, EOL2 0. */
 const INIT_C_CC = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];

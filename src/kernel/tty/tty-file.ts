@@ -8,12 +8,12 @@
 // the caller the JobControl names; a call that sent SIGTTIN/SIGTTOU ends with
 // EINTR and restarts once the caller is continued.
 
-import * as abi from '../abi.js';
-import { EINVAL, ENOTTY, EPERM, ESRCH, Errno, isErrno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EINVAL, ENOTTY, EPERM, ESRCH, Errno, isErrno } from '../../linux/errno.js';
 import { File, type MaybeAsync, type TerminalOps } from '../files/file.js';
 import type { WaitQueue } from '../files/waitqueue.js';
 import type { UserMemory } from '../usercopy.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 import { Termios, decodeWinsize, encodeWinsize } from './termios.js';
 import type { Tty } from './tty.js';
 import type { TtyCaller } from './job-control.js';

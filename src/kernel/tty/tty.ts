@@ -22,8 +22,8 @@
 // Job control (the controlling terminal) is here too; the checks that need
 // the caller (background reads and writes) are in checkJobControl.
 
-import * as abi from '../abi.js';
-import { EAGAIN, EINTR, EINVAL, EIO, Errno } from '../errno.js';
+import * as abi from '../../linux/abi.js';
+import { EAGAIN, EINTR, EINVAL, EIO, Errno } from '../../linux/errno.js';
 import { WaitQueue } from '../files/waitqueue.js';
 import { Wake, waitUntil } from '../files/blocking.js';
 import { Termios, type Winsize } from './termios.js';

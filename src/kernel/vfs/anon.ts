@@ -2,10 +2,10 @@
 // stdio, eventfds...), for procfs's magic links: opening /proc/self/fd/N (or
 // /dev/stdin, a symlink to it) of such a file gives that same open file.
 
-import { S_IFMT, S_IFREG } from '../abi.js';
-import { Errno } from '../errno.js';
+import { S_IFMT, S_IFREG } from '../../linux/abi.js';
+import { Errno } from '../../linux/errno.js';
 import type { File, MaybeAsync } from '../files/file.js';
-import type { Attr } from './backend.js';
+import type { Attr } from '../../backend/backend.js';
 import { Dentry, Inode } from './inode.js';
 
 /**

@@ -1,7 +1,7 @@
 // Building Attr values for files the kernel itself serves (procfs, devfs,
 // pipes, host stdio).
 
-import type { Attr } from './backend.js';
+import type { Attr } from '../../backend/backend.js';
 
 const bootTime = Date.now();
 let nextIno = 1000n;

@@ -1,13 +1,13 @@
 // Inodes of a FilesystemBackend (the rootfs in direct mode, a gofer later),
 // and the File they open.
 
-import { EISDIR, EINVAL, ENXIO, EOVERFLOW, EPERM, EXDEV, Errno, isErrno } from '../errno.js';
-import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../abi.js';
+import { EISDIR, EINVAL, ENXIO, EOVERFLOW, EPERM, EXDEV, Errno, isErrno } from '../../linux/errno.js';
+import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from './backend.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by

@@ -7,9 +7,9 @@
 // Contract: inodes of backend filesystems hold host resources (an O_PATH fd);
 // the dentry cache owns them and releases them when a dentry is dropped.
 
-import { EINVAL, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../errno.js';
-import { S_IFDIR, S_IFMT } from '../abi.js';
-import type { Attr, SetAttr, StatFs } from './backend.js';
+import { EINVAL, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../../linux/errno.js';
+import { S_IFDIR, S_IFMT } from '../../linux/abi.js';
+import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { File, MaybeAsync } from '../files/file.js';
 import type { Blocker } from '../files/blocking.js';
 

@@ -1,8 +1,8 @@
 // Named pipes (FIFOs) of any filesystem: the inode keeps a Fifo (files/pipe.ts),
 // and every open of it meets the same pipe.
 
-import { Errno } from '../errno.js';
-import * as abi from '../abi.js';
+import { Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import type { File, MaybeAsync } from '../files/file.js';
 import type { Fifo } from '../files/pipe.js';
 import type { Inode, OpenContext } from './inode.js';

@@ -13,11 +13,11 @@
 // cache is made to match: a removed name is detached (open files and cwds keep
 // their inode), a renamed one moved.
 
-import * as abi from '../abi.js';
+import * as abi from '../../linux/abi.js';
 import {
   EACCES, EBUSY, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EOPNOTSUPP, EPERM, EROFS, EXDEV, Errno, isErrno,
-} from '../errno.js';
-import type { Attr, SetAttr } from './backend.js';
+} from '../../linux/errno.js';
+import type { Attr, SetAttr } from '../../backend/backend.js';
 import { Dentry, Inode, type NewOwner } from './inode.js';
 import { CAP_CHOWN, CAP_FSETID, hasCap, inGroup, isOwner, permitted, stickyAllows, type Cred } from './perm.js';
 import type { Vfs } from './vfs.js';

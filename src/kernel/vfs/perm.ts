@@ -5,8 +5,8 @@
 // spec's capabilities). Credentials without capability sets (tests, tools)
 // count euid 0 as holding them all.
 
-import * as abi from '../abi.js';
-import type { Attr } from './backend.js';
+import * as abi from '../../linux/abi.js';
+import type { Attr } from '../../backend/backend.js';
 
 export const CAP_CHOWN = 0;
 export const CAP_DAC_OVERRIDE = 1;

@@ -8,11 +8,11 @@
 // points are crossed by path: looking up a name whose path is a mount point
 // yields the mounted filesystem's root.
 
-import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../errno.js';
-import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../abi.js';
+import { EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, Errno, isErrno } from '../../linux/errno.js';
+import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../../linux/abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } from './perm.js';
-import { SynthDir } from '../fs/synthetic.js';
+import { SynthDir } from '../filesystems/synthetic.js';
 
 export const MAX_SYMLINKS = 40;
 

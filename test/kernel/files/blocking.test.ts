@@ -3,8 +3,8 @@
 
 import * as assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import * as abi from '../../../src/kernel/abi.js';
-import { EAGAIN, EINTR, EPIPE, isErrno } from '../../../src/kernel/errno.js';
+import * as abi from '../../../src/linux/abi.js';
+import { EAGAIN, EINTR, EPIPE, isErrno } from '../../../src/linux/errno.js';
 import { blockingRead, blockingWrite, waitUntil, Wake } from '../../../src/kernel/files/blocking.js';
 import { makePipe } from '../../../src/kernel/files/pipe.js';
 import { FakeThread, settle } from './fake-thread.js';

@@ -2,8 +2,8 @@
 // nesting, and eventfd's counter rules.
 
 import * as assert from 'node:assert/strict';
-import * as abi from '../../../src/kernel/abi.js';
-import { EAGAIN, EEXIST, EINVAL, ELOOP, ENOENT, EPERM, isErrno } from '../../../src/kernel/errno.js';
+import * as abi from '../../../src/linux/abi.js';
+import { EAGAIN, EEXIST, EINVAL, ELOOP, ENOENT, EPERM, isErrno } from '../../../src/linux/errno.js';
 import { EpollFile } from '../../../src/kernel/files/epoll.js';
 import { EventFd } from '../../../src/kernel/files/eventfd.js';
 import { makePipe } from '../../../src/kernel/files/pipe.js';

@@ -2,8 +2,8 @@
 // ranges, release on close, F_SETLKW waits, deadlock detection.
 
 import * as assert from 'node:assert/strict';
-import * as abi from '../../../src/kernel/abi.js';
-import { EAGAIN, EDEADLK, EINTR } from '../../../src/kernel/errno.js';
+import * as abi from '../../../src/linux/abi.js';
+import { EAGAIN, EDEADLK, EINTR } from '../../../src/linux/errno.js';
 import { flock, locksOn, releaseLocks, setLock, testLock, trackOfd } from '../../../src/kernel/files/locks.js';
 import { File } from '../../../src/kernel/files/file.js';
 import { makeAttr } from '../../../src/kernel/vfs/attr.js';

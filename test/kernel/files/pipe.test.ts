@@ -2,8 +2,8 @@
 // mode, resizing, and fifo_open's waits.
 
 import * as assert from 'node:assert/strict';
-import * as abi from '../../../src/kernel/abi.js';
-import { EAGAIN, EBUSY, EINTR, ENXIO, EPERM, EPIPE, isErrno } from '../../../src/kernel/errno.js';
+import * as abi from '../../../src/linux/abi.js';
+import { EAGAIN, EBUSY, EINTR, ENXIO, EPERM, EPIPE, isErrno } from '../../../src/linux/errno.js';
 import { Fifo, makePipe, PipeFile } from '../../../src/kernel/files/pipe.js';
 import { FakeThread, settle } from './fake-thread.js';
 

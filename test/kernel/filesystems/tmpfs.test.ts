@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { Tmpfs, TmpDir, parseTmpfsOptions } from '../../src/kernel/fs/tmpfs.js';
-import { MemoryAccount } from '../../src/kernel/mm.js';
-import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../src/kernel/errno.js';
-import * as abi from '../../src/kernel/abi.js';
-import type { File } from '../../src/kernel/files/file.js';
-import type { Inode } from '../../src/kernel/vfs/inode.js';
-import type { Attr, DirEntry } from '../../src/kernel/vfs/backend.js';
+import { Tmpfs, TmpDir, parseTmpfsOptions } from '../../../src/kernel/filesystems/tmpfs.js';
+import { MemoryAccount } from '../../../src/kernel/mm.js';
+import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../../src/linux/errno.js';
+import * as abi from '../../../src/linux/abi.js';
+import type { File } from '../../../src/kernel/files/file.js';
+import type { Inode } from '../../../src/kernel/vfs/inode.js';
+import type { Attr, DirEntry } from '../../../src/backend/backend.js';
 
 const ROOT = { uid: 0, gid: 0 };
 const CRED = { uid: 0, gid: 0, groups: [] };

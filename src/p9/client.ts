@@ -8,9 +8,9 @@
 // pending and later call gets EIO); nothing it sends makes us throw.
 
 import * as net from 'node:net';
-import * as p9 from '../p9/codec.js';
-import { MsgType, type Msg } from '../p9/codec.js';
-import { EIO, Errno } from '../kernel/errno.js';
+import * as p9 from './codec.js';
+import { MsgType, type Msg } from './codec.js';
+import { EIO, Errno } from '../linux/errno.js';
 
 /** What we ask for: 4 MiB of payload per message (the gofer's maximum). */
 export const CLIENT_MSIZE = 4 * 1024 * 1024 + 4096;

@@ -1,8 +1,11 @@
-// What the boot process hands the kernel worker (structured-clone safe).
+// The filesystems a spec gives the sandbox besides its own (proc, /dev, sysfs,
+// devpts, mqueue and cgroup are the kernel's): tmpfs mounts, and the host
+// directories the gofer exports, the root first, then each bind mount in spec
+// order. Boot and the gofer both read the spec through these two functions,
+// so io fd i always serves the same filesystem on both sides.
 
 import * as path from 'node:path';
-import type { LogOptions } from '../main/log.js';
-import type { Mount } from '../spec/types.js';
+import type { Mount, Spec } from './types.js';
 
 /**
  * A filesystem the spec mounts, as the kernel serves it: a tmpfs of its own,
@@ -39,37 +42,17 @@ export function sandboxMounts(mounts: readonly Mount[], bundleDir: string): Sand
   return out;
 }
 
-export interface SandboxConfig {
-  containerId: string;
-  /** Host path of the rootfs, served in direct mode (no io fds). */
-  rootPath: string;
-  rootReadonly: boolean;
-  /** The spec's tmpfs and bind mounts, in order (see sandboxMounts). */
-  mounts?: SandboxMount[];
-  /** 9P2000.L connections (--io-fds): the root's, then one per bind mount in order; absent or empty: direct mode. */
-  ioFds?: number[];
-  args: string[];
-  env: string[];
-  cwd: string;
-  hostname: string;
-  uid: number;
-  gid: number;
-  additionalGids: number[];
-  umask: number;
-  /** RLIMIT_* index → [soft, hard] as decimal strings ("-1" for unlimited... see rlimits.ts). */
-  rlimits: { type: string; soft: number; hard: number }[];
-  totalMemory: number;
-  cpuNum: number;
-  /** The spec's process.capabilities as bit sets (CAP_* numbers); absent: none. */
-  capabilities?: { effective: bigint; permitted: bigint; inheritable: bigint; bounding: bigint; ambient: bigint };
-  /** linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 or absent for none. */
-  pidsLimit?: number;
-  /** Host fds of the application's stdin, stdout, stderr. */
-  stdioFds: [number, number, number];
-  console: boolean;
-  /** With `console`: the host terminal's size at boot (later changes come through the worker's resize). */
-  consoleSize?: { rows: number; cols: number };
-  strace: boolean;
-  userLogFd: number;
-  log: LogOptions;
+/** The host directories a spec's filesystems come from: the root, then each bind mount in order. */
+export interface ExportSpec {
+  hostPath: string;
+  readonly: boolean;
+  /** Where the sandbox mounts it ("/" for the root). */
+  destination: string;
 }
+
+export function exportsOf(spec: Spec, bundle: string): ExportSpec[] {
+  const root: ExportSpec = { hostPath: path.resolve(bundle, spec.root!.path), readonly: spec.root!.readonly === true, destination: '/' };
+  const binds = sandboxMounts(spec.mounts ?? [], bundle).flatMap((m) => (m.kind === 'bind' ? [{ hostPath: m.source, readonly: m.readonly, destination: m.destination }] : []));
+  return [root, ...binds];
+}
+

@@ -3,12 +3,12 @@
 // read-only files whose contents are generated when opened (as Linux's
 // seq_file does: one snapshot per open).
 
-import { EACCES, EINVAL, EISDIR, ENOENT, Errno } from '../errno.js';
-import { O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, DT_DIR, dtypeOf } from '../abi.js';
+import { EACCES, EINVAL, EISDIR, ENOENT, Errno } from '../../linux/errno.js';
+import { O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, DT_DIR, dtypeOf } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { Caller, Dentry, Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr, DirEntry } from '../vfs/backend.js';
+import type { Attr, DirEntry } from '../../backend/backend.js';
 
 export class SynthDir extends Inode {
   readonly type = S_IFDIR;

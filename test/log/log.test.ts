@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createDebugLog, createUserLog } from '../../src/main/log.js';
+import { createDebugLog, createUserLog } from '../../src/log/log.js';
 
-const LOG_MODULE = JSON.stringify(path.resolve(__dirname, '../../src/main/log.js'));
+const LOG_MODULE = JSON.stringify(path.resolve(__dirname, '../../src/log/log.js'));
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 
 /** Runs a snippet in a fresh node with `log` bound to the module; returns its output. */

@@ -7,7 +7,7 @@
 // CPU times are guest instructions at a nominal 1 ns each (see
 // syscalls/time.ts), in clock ticks of 100 Hz.
 
-import { ENOENT, Errno } from '../errno.js';
+import { ENOENT, Errno } from '../../linux/errno.js';
 import { Inode } from '../vfs/inode.js';
 import { anonDentry } from '../vfs/anon.js';
 import { SynthDir, SynthFile, SynthSymlink } from './synthetic.js';

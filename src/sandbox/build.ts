@@ -1,26 +1,26 @@
 // Assembling a kernel from a SandboxConfig: the root filesystem and mounts,
 // the application's stdio, credentials and limits.
 
-import * as abi from './abi.js';
-import { Errno } from './errno.js';
-import { Kernel, KernelConfig } from './kernel.js';
-import { Vfs, type MountInfo } from './vfs/vfs.js';
-import { BackendInode } from './vfs/backend-inode.js';
-import { makeDevfs } from './fs/devfs.js';
-import { makeProcfs } from './fs/procfs.js';
-import { makeSysfs } from './fs/sysfs.js';
-import { HostStreamFile } from './files/host-stream.js';
-import { TtyRegistry } from './tty/registry.js';
-import { kernelJobControl } from './tty/kernel-glue.js';
-import type { File } from './files/file.js';
-import type { Rlimit } from './task.js';
-import type { KernelLogs } from './logs.js';
-import type { SandboxConfig } from './sandbox-config.js';
+import * as abi from '../linux/abi.js';
+import { Errno } from '../linux/errno.js';
+import { Kernel, KernelConfig } from '../kernel/kernel.js';
+import { Vfs, type MountInfo } from '../kernel/vfs/vfs.js';
+import { BackendInode } from '../kernel/vfs/backend-inode.js';
+import { makeDevfs } from '../kernel/filesystems/devfs.js';
+import { makeProcfs } from '../kernel/filesystems/procfs.js';
+import { makeSysfs } from '../kernel/filesystems/sysfs.js';
+import { HostStreamFile } from '../kernel/files/host-stream.js';
+import { TtyRegistry } from '../kernel/tty/registry.js';
+import { kernelJobControl } from '../kernel/tty/kernel-glue.js';
+import type { File } from '../kernel/files/file.js';
+import type { Rlimit } from '../kernel/task.js';
+import type { KernelLogs } from '../kernel/kernel-logs.js';
+import type { SandboxConfig } from './config.js';
 import { DirectBackend } from '../fs-gofer/direct.js';
-import { connectIoFd } from '../fs-gofer/p9-backend.js';
-import type { FilesystemBackend } from './vfs/backend.js';
-import { Tmpfs, parseTmpfsOptions } from './fs/tmpfs.js';
-import type { Inode } from './vfs/inode.js';
+import { connectIoFd } from '../p9/backend.js';
+import type { FilesystemBackend } from '../backend/backend.js';
+import { Tmpfs, parseTmpfsOptions } from '../kernel/filesystems/tmpfs.js';
+import type { Inode } from '../kernel/vfs/inode.js';
 
 /** Linux's default limits for a new init, before the spec's rlimits apply. */
 function defaultRlimits(): Rlimit[] {

@@ -13,8 +13,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { debDataEntries, findFile, ArchiveError } from './deb-archive.js';
-import { chooseRepository, fetchPackage, FetchError, ProgressSink, Repository, sha256 } from './debian-fetch.js';
+import { debDataEntries, findFile, ArchiveError } from './archive.js';
+import { chooseRepository, fetchPackage, FetchError, ProgressSink, Repository, sha256 } from './fetch.js';
 import { busyboxApplets, checkRiscv64Elf } from './busybox-rootfs.js';
 
 export const BUSYBOX_PACKAGE = 'busybox-static';

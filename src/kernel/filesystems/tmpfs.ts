@@ -21,13 +21,13 @@
 
 import {
   EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, EMLINK, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno,
-} from '../errno.js';
-import * as abi from '../abi.js';
+} from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from '../vfs/named-pipe.js';
 import { Inode, type Credentials, type FdInodeOps, type NewOwner, type OpenContext } from '../vfs/inode.js';
-import type { Attr, DirEntry, SetAttr, StatFs } from '../vfs/backend.js';
+import type { Attr, DirEntry, SetAttr, StatFs } from '../../backend/backend.js';
 import type { MemoryAccount } from '../mm.js';
 import { makedev } from './devfs.js';
 

@@ -5,11 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { socketpair, O_CLOEXEC } from '../../src/host/ffi.js';
 import { DirectBackend } from '../../src/fs-gofer/direct.js';
-import { serveFd } from '../../src/gofer/command.js';
-import { IoPool } from '../../src/gofer/io-pool.js';
-import { P9Client } from '../../src/fs-gofer/p9-client.js';
-import { P9Backend } from '../../src/fs-gofer/p9-backend.js';
-import { isErrno } from '../../src/kernel/errno.js';
+import { serveFd } from '../../src/fs-gofer/gofer.js';
+import { IoPool } from '../../src/fs-gofer/io-pool.js';
+import { P9Client } from '../../src/p9/client.js';
+import { P9Backend } from '../../src/p9/backend.js';
+import { isErrno } from '../../src/linux/errno.js';
 
 export function tmpdir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `tsvisor-${tag}-`));

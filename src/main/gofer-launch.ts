@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeFd, socketpair, O_CLOEXEC, SOCK_STREAM } from '../host/ffi.js';
-import { Fatal } from '../main/common.js';
+import { Fatal } from './common.js';
 import type { Spec } from '../spec/types.js';
-import { exportsOf } from './command.js';
+import { exportsOf } from '../spec/mounts.js';
 
 export interface RunningGofer {
   child: ChildProcess;

@@ -16,7 +16,7 @@
 // - A node is a reference to one file (like a 9P fid): it stays valid, and
 //   keeps naming the same file, until release().
 
-import type { Errno } from '../errno.js';
+import type { Errno } from '../linux/errno.js';
 
 /** File attributes as Linux's struct stat reports them. */
 export interface Attr {

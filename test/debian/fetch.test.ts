@@ -19,12 +19,12 @@ import {
   readAptSources,
   terminalProgress,
   FetchError,
-} from '../../src/main/debian-fetch.js';
-import { ArchiveError, debDataEntries, findFile, readAr, readTar } from '../../src/main/deb-archive.js';
-import { busyboxApplets, checkRiscv64Elf, layoutBusyboxRootfs, lookPathInRootfs, resolveInRootfs, BusyboxError } from '../../src/main/busybox-rootfs.js';
+} from '../../src/debian/fetch.js';
+import { ArchiveError, debDataEntries, findFile, readAr, readTar } from '../../src/debian/archive.js';
+import { busyboxApplets, checkRiscv64Elf, layoutBusyboxRootfs, lookPathInRootfs, resolveInRootfs, BusyboxError } from '../../src/debian/busybox-rootfs.js';
 import { doSpec } from '../../src/main/do.js';
 import { fixturesDir } from '../util/bundle.js';
-import { makeDeb, makeTar } from './do-util.js';
+import { makeDeb, makeTar } from '../main/do-util.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
 const FAKE_DEB = path.join(fixturesDir(), 'busybox', 'fake-busybox-static.deb');

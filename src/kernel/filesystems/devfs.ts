@@ -3,12 +3,12 @@
 // terminals (tty, console, ptmx, pts/) from the tty layer.
 
 import { randomFillSync } from 'node:crypto';
-import { ENOSPC, Errno } from '../errno.js';
-import { S_IFCHR } from '../abi.js';
+import { ENOSPC, Errno } from '../../linux/errno.js';
+import { S_IFCHR } from '../../linux/abi.js';
 import { File } from '../files/file.js';
 import { Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
-import type { Attr } from '../vfs/backend.js';
+import type { Attr } from '../../backend/backend.js';
 import { SynthDir, SynthSymlink } from './synthetic.js';
 
 type DevBehaviour = {

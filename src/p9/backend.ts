@@ -14,11 +14,11 @@
 // Large reads and writes are split into msize chunks sent together, so a
 // 4 MiB transfer is a few pipelined messages.
 
-import { EBADF, EINVAL, EIO, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../kernel/errno.js';
-import * as p9 from '../p9/codec.js';
-import { MsgType, type Msg } from '../p9/codec.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../kernel/vfs/backend.js';
-import { P9Client } from './p9-client.js';
+import { EBADF, EINVAL, EIO, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
+import * as p9 from './codec.js';
+import { MsgType, type Msg } from './codec.js';
+import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../backend/backend.js';
+import { P9Client } from './client.js';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;

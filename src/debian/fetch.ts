@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decompressBySuffix } from './deb-archive.js';
+import { decompressBySuffix } from './archive.js';
 
 /** A download or verification failure, as one line for the user. */
 export class FetchError extends Error {}

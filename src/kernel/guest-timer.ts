@@ -11,7 +11,7 @@
 // which a host timer cannot follow).
 
 import { clockNowNs } from './syscalls/time.js';
-import * as abi from './abi.js';
+import * as abi from '../linux/abi.js';
 
 export interface TimerTarget {
   /** Deliver one expiry; returns false when the previous one is still pending (an overrun). */

@@ -11,9 +11,9 @@ import * as p9 from '../../src/p9/codec.js';
 import { MsgType, type Msg } from '../../src/p9/codec.js';
 import { defaultSpec } from '../../src/spec/load.js';
 import { socketpair, O_CLOEXEC, closeFd } from '../../src/host/ffi.js';
-import { P9Client } from '../../src/fs-gofer/p9-client.js';
-import { P9Backend } from '../../src/fs-gofer/p9-backend.js';
-import { isErrno } from '../../src/kernel/errno.js';
+import { P9Client } from '../../src/p9/client.js';
+import { P9Backend } from '../../src/p9/backend.js';
+import { isErrno } from '../../src/linux/errno.js';
 import { repoRoot } from '../util/bundle.js';
 import { tmpdir } from './util.js';
 

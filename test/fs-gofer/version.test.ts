@@ -10,9 +10,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as p9 from '../../src/p9/codec.js';
 import { MsgType, type Msg } from '../../src/p9/codec.js';
-import { P9Client, type Transport } from '../../src/fs-gofer/p9-client.js';
-import { P9Backend } from '../../src/fs-gofer/p9-backend.js';
-import { isErrno, type Errno } from '../../src/kernel/errno.js';
+import { P9Client, type Transport } from '../../src/p9/client.js';
+import { P9Backend } from '../../src/p9/backend.js';
+import { isErrno, type Errno } from '../../src/linux/errno.js';
 import { startGofer, tmpdir } from './util.js';
 
 function ok<T>(v: T | Errno): T {

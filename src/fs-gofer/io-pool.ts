@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { Piscina } from 'piscina';
-import { EIO, Errno } from '../kernel/errno.js';
+import { EIO, Errno } from '../linux/errno.js';
 
 export interface IoPoolOptions {
   /** Workers (default: 4). */

@@ -11,12 +11,12 @@
 // name at a time from the root; `..` goes to the fid's recorded parent and
 // stops at the root.
 
-import { EBADF, EEXIST, EINVAL, EISDIR, EMFILE, ENODATA, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno, isErrno } from '../kernel/errno.js';
+import { EBADF, EEXIST, EINVAL, EISDIR, EMFILE, ENODATA, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno, isErrno } from '../linux/errno.js';
 import * as p9 from '../p9/codec.js';
 import type { Msg } from '../p9/codec.js';
 import { MsgType } from '../p9/codec.js';
-import type { Attr, BackendFile, BackendNode, FilesystemBackend, SetAttr } from '../kernel/vfs/backend.js';
-import { hostFdOf } from '../fs-gofer/direct.js';
+import type { Attr, BackendFile, BackendNode, FilesystemBackend, SetAttr } from '../backend/backend.js';
+import { hostFdOf } from './direct.js';
 import type { IoPool } from './io-pool.js';
 
 const S_IFMT = 0o170000;

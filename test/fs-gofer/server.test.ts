@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Errno, isErrno } from '../../src/kernel/errno.js';
-import type { BackendNode, FilesystemBackend } from '../../src/kernel/vfs/backend.js';
+import { Errno, isErrno } from '../../src/linux/errno.js';
+import type { BackendNode, FilesystemBackend } from '../../src/backend/backend.js';
 import { connectBackend, startGofer, tmpdir } from './util.js';
 
 function ok<T>(v: T | Errno): T {

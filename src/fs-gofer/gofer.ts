@@ -1,0 +1,60 @@
+// The gofer process's work: serve each exported host directory over 9P2000.L
+// on its own connected stream socket (an io fd), one `Connection` per fd, each
+// over a `DirectBackend` rooted at that directory (read-only where the spec
+// says so), with one shared I/O pool for large transfers. The command line
+// that starts it is `tsvisor gofer` (src/main/gofer-command.ts); the fds come
+// from the parent runtime (src/main/gofer-launch.ts).
+
+import * as net from 'node:net';
+import type { ExportSpec } from '../spec/mounts.js';
+import { DirectBackend } from './direct.js';
+import { Connection, type Export } from './server.js';
+import { IoPool } from './io-pool.js';
+
+/**
+ * Serves `exp` on a connected stream socket fd until the peer closes it.
+ * Resolves when the connection is over.
+ */
+export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m: string) => void = () => {}): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const conn = new Connection(
+      exp,
+      io,
+      (b) => sock.write(b),
+      (why) => {
+        log(`gofer: closing io fd ${fd}: ${why}`);
+        sock.destroy();
+      },
+      { pause: () => sock.pause(), resume: () => sock.resume() },
+    );
+    sock.on('data', (chunk: Buffer) => conn.receive(chunk));
+    // The peer going away (EPIPE, ECONNRESET on a late reply) is how a connection ends, not a problem.
+    sock.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') log(`gofer: io fd ${fd}: ${e.message}`);
+    });
+    sock.on('close', () => {
+      void conn.close().then(resolve);
+    });
+  });
+}
+
+/**
+ * Serves export i on io fd i until every connection has closed. Opening an
+ * export's directory fails with an Error naming it, before anything is served.
+ */
+export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void): Promise<void> {
+  if (ioFds.length !== exps.length) throw new Error(`--io-fds has ${ioFds.length} fds but the spec has ${exps.length} filesystems (the root and ${exps.length - 1} bind mounts)`);
+  const backends: DirectBackend[] = [];
+  try {
+    for (const e of exps) backends.push(DirectBackend.open(e.hostPath, { readonly: e.readonly }));
+  } catch (e) {
+    for (const b of backends) b.close();
+    throw e;
+  }
+  const io = new IoPool();
+  await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath }, io, log)));
+  for (const b of backends) b.close();
+  await io.close();
+}

@@ -1,0 +1,45 @@
+// `tsvisor gofer --bundle DIR --spec-fd N --io-fds=a,b,...`: the process that
+// serves the container's filesystems over 9P2000.L, one connection per io fd:
+// fd 0 of the list serves the rootfs, fd i the spec's i-th bind mount (in
+// spec order, as exportsOf lists them). The serving itself is
+// src/fs-gofer/gofer.ts. The gofer exits 0 when every connection has closed.
+
+import { FlagDef, FlagValues } from './flags.js';
+import { Fatal, GlobalOptions } from './common.js';
+import { readSpecFromFd } from '../spec/load.js';
+import { exportsOf, type ExportSpec } from '../spec/mounts.js';
+import { serveExports } from '../fs-gofer/gofer.js';
+
+export const GOFER_FLAGS: FlagDef[] = [
+  { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path and bind sources are relative to it)', default: '' },
+  { name: 'spec-fd', kind: 'int', usage: 'required: fd holding the OCI runtime spec', default: -1 },
+  { name: 'io-fds', kind: 'intList', usage: 'required: one connected stream socket per filesystem: the root first, then the bind mounts in spec order', default: [] },
+];
+
+export const GOFER_SYNOPSIS = 'tsvisor [global flags] gofer --bundle DIR --spec-fd N --io-fds=FD,...';
+
+export async function goferCommand(g: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+  const specFd = flags['spec-fd'] as number;
+  const ioFds = flags['io-fds'] as number[];
+  if (specFd < 0) throw new Fatal('missing required flag: --spec-fd', true);
+  if (ioFds.length === 0) throw new Fatal('missing required flag: --io-fds', true);
+  if (positional.length > 0) throw new Fatal(`unexpected argument ${JSON.stringify(positional[0])}`, true);
+  const spec = readSpecFromFd(specFd);
+  const bundle = (flags.bundle as string) || process.cwd();
+  let exps: ExportSpec[];
+  try {
+    exps = exportsOf(spec, bundle);
+  } catch (e) {
+    throw new Fatal(`spec mounts: ${(e as Error).message}`);
+  }
+  // stderr is the container's too: the gofer speaks there only when debugging.
+  const log = (m: string) => {
+    if (g.debug) process.stderr.write(m + '\n');
+  };
+  try {
+    await serveExports(exps, ioFds, log);
+  } catch (e) {
+    throw new Fatal((e as Error).message);
+  }
+  return 0;
+}

@@ -1,0 +1,39 @@
+// What the boot process hands the kernel worker (structured-clone safe).
+
+import type { LogOptions } from '../log/log.js';
+import type { SandboxMount } from '../spec/mounts.js';
+
+export interface SandboxConfig {
+  containerId: string;
+  /** Host path of the rootfs, served in direct mode (no io fds). */
+  rootPath: string;
+  rootReadonly: boolean;
+  /** The spec's tmpfs and bind mounts, in order (see sandboxMounts). */
+  mounts?: SandboxMount[];
+  /** 9P2000.L connections (--io-fds): the root's, then one per bind mount in order; absent or empty: direct mode. */
+  ioFds?: number[];
+  args: string[];
+  env: string[];
+  cwd: string;
+  hostname: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  umask: number;
+  /** RLIMIT_* index → [soft, hard] as decimal strings ("-1" for unlimited... see rlimits.ts). */
+  rlimits: { type: string; soft: number; hard: number }[];
+  totalMemory: number;
+  cpuNum: number;
+  /** The spec's process.capabilities as bit sets (CAP_* numbers); absent: none. */
+  capabilities?: { effective: bigint; permitted: bigint; inheritable: bigint; bounding: bigint; ambient: bigint };
+  /** linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 or absent for none. */
+  pidsLimit?: number;
+  /** Host fds of the application's stdin, stdout, stderr. */
+  stdioFds: [number, number, number];
+  console: boolean;
+  /** With `console`: the host terminal's size at boot (later changes come through the worker's resize). */
+  consoleSize?: { rows: number; cols: number };
+  strace: boolean;
+  userLogFd: number;
+  log: LogOptions;
+}
