@@ -1,4 +1,4 @@
-// The only kernel module that touches guest memory (DESIGN.md §9.5).
+// The only kernel module that touches guest memory (docs/ARCHITECTURE.md, convention 5).
 //
 // Contract: every access checks the page flags first, as the hardware would
 // for the guest itself (reads need PAGE_R, writes PAGE_W); a bad address gives

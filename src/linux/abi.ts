@@ -1,4 +1,4 @@
-// Linux's riscv64 user ABI, mirrored with Linux's own names (DESIGN.md §9.4).
+// Linux's riscv64 user ABI, mirrored with Linux's own names (docs/ARCHITECTURE.md, convention 4).
 // Struct layouts give explicit byte offsets for riscv64 (LP64, little endian,
 // asm-generic layouts). Nothing else in the kernel spells these numbers.
 

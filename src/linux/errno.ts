@@ -1,6 +1,6 @@
 // Linux errno values (asm-generic/errno-base.h, errno.h), as values.
 //
-// Contract (DESIGN.md §9.2): system call handlers and filesystem backends
+// Contract (docs/ARCHITECTURE.md, convention 2): system call handlers and filesystem backends
 // return an Errno, never throw one. A single dispatcher turns it into -code
 // in a0. Anything else thrown is a kernel bug.
 

@@ -1,4 +1,4 @@
-// `tsvisor boot`: runsc's boot contract (DESIGN.md §1). A parent runtime
+// `tsvisor boot`: runsc's boot contract (docs/ARCHITECTURE.md, "The boot contract"). A parent runtime
 // launches it with donated fds; it reads the spec, builds the sandbox, brings
 // up the control server, writes one zero byte to the start-sync fd, waits for
 // StartRoot, runs the application and exits with its status.

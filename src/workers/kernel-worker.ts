@@ -63,7 +63,7 @@ const api = {
     return sandbox.kernel.initExited;
   },
   /**
-   * Signal (DESIGN.md §2's modes) mode 0: process `pid` (0 = init); 1: all
+   * Signal (docs/ARCHITECTURE.md, "The control protocol") mode 0: process `pid` (0 = init); 1: all
    * of them; 2: the foreground group of the terminal controlling process
    * `pid`'s session (0 = init's); 3: process group `pid`.
    */

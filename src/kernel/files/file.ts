@@ -1,6 +1,6 @@
 // An open file description (Linux's struct file): what an fd refers to.
 //
-// Contract (DESIGN.md §9.6): every operation has Linux's default here (read of
+// Contract (docs/ARCHITECTURE.md, convention 6): every operation has Linux's default here (read of
 // a file that can't be read → EBADF/EINVAL, lseek → ESPIPE, ioctl → ENOTTY,
 // getdents → ENOTDIR); file types override only what they do. Files see bytes,
 // never guest addresses: the system call layer copies in and out.

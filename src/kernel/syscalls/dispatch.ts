@@ -1,4 +1,4 @@
-// The system call layer: one dispatcher for every call (DESIGN.md §9.1-3).
+// The system call layer: one dispatcher for every call (docs/ARCHITECTURE.md, conventions 1-3).
 //
 // Contract:
 // - The table (table.ts) is data: one row per riscv64 number, naming the
