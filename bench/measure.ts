@@ -22,7 +22,7 @@ export interface BenchContext {
   qemu: QemuStatus;
   /** Rootfs with every fixture in /bin (test/util/bundle.ts layout). */
   fixturesRootfs: string;
-  /** Rootfs of busybox and its applet links (src/main/busybox-rootfs.ts layout). */
+  /** Rootfs of busybox and its applet links (src/debian/busybox-rootfs.ts layout). */
   busyboxRootfs: string;
   /** Smaller sizes, for a fast look (figures less stable). */
   quick: boolean;
