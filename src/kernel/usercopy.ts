@@ -21,8 +21,9 @@ export class UserMemory {
     private readonly onCodeWrite: (addr: number, len: number) => void = () => {},
   ) {}
 
+  /** A range of no bytes is valid wherever it starts (Linux's access_ok of size 0). */
   private check(addr: number, len: number, need: number): boolean {
-    return Number.isSafeInteger(addr) && this.mem.accessible(addr, len, need);
+    return len === 0 || (Number.isSafeInteger(addr) && this.mem.accessible(addr, len, need));
   }
 
   /** A copy of guest bytes [addr, addr+len). */
@@ -38,8 +39,9 @@ export class UserMemory {
     return 0;
   }
 
-  /** Write `src` at guest address `addr`. */
+  /** Write `src` at guest address `addr`. Nothing to write succeeds at any address, as in Linux. */
   copyOut(addr: number, src: Uint8Array): 0 | Errno {
+    if (src.length === 0) return 0;
     if (!this.check(addr, src.length, PAGE_W)) return EFAULT;
     this.mem.u8.set(src, addr);
     this.noteWrite(addr, src.length);
