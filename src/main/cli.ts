@@ -9,6 +9,7 @@ import { run, RUN_FLAGS, RUN_SYNOPSIS } from './run.js';
 import { specCommand, SPEC_FLAGS, SPEC_SYNOPSIS } from './spec-cmd.js';
 import { doCommand, DO_FLAGS, DO_SYNOPSIS } from './do.js';
 import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from './gofer-command.js';
+import { syscallsCommand, SYSCALLS_FLAGS, SYSCALLS_SYNOPSIS } from './syscalls-cmd.js';
 
 interface Command {
   synopsis: string;
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   do: { synopsis: DO_SYNOPSIS, flags: DO_FLAGS, summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed', main: (g, f, p) => doCommand(g, f, p) },
   gofer: { synopsis: GOFER_SYNOPSIS, flags: GOFER_FLAGS, summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)", main: (g, f, p) => goferCommand(g, f, p) },
   spec: { synopsis: SPEC_SYNOPSIS, flags: SPEC_FLAGS, summary: 'write a default config.json', main: (_g, f, p) => specCommand(f, p) },
+  syscalls: { synopsis: SYSCALLS_SYNOPSIS, flags: SYSCALLS_FLAGS, summary: 'list the system calls the sandbox serves, and the errno of the rest', main: (_g, f, p) => syscallsCommand(f, p) },
 };
 
 const BOOT_FAILURE = 128;
