@@ -1,6 +1,6 @@
 // The user cache of Debian's riscv64 busybox-static for `tsvisor do`:
-// fetched and verified once (debian-fetch.ts), the binary extracted from the
-// .deb (deb-archive.ts), kept under $XDG_CACHE_HOME/tsvisor (else
+// fetched and verified once (fetch.ts), the binary extracted from the
+// .deb (archive.ts), kept under $XDG_CACHE_HOME/tsvisor (else
 // ~/.cache/tsvisor):
 //
 //   busybox-static/VERSION/busybox      the binary (VERSION with ":" as "%3a")

@@ -1,4 +1,4 @@
-// Logs, through winston: the debug log (--debug, --debug-log, --debug-log-format)
+// Logs, through winston: the debug log (--debug, --debug-log, --log-format)
 // and the user log (--user-log-fd).
 //
 // Contract:
@@ -19,7 +19,7 @@ export interface LogOptions {
   debug: boolean;
   /** --debug-log: a file to append to. Without it, debug logs go to stderr, and other logs nowhere. */
   debugLogPath?: string;
-  /** --debug-log-format: "TIME LEVEL message" lines, or one JSON object per line. */
+  /** --log-format: "TIME LEVEL message" lines, or one JSON object per line. */
   format: 'text' | 'json';
 }
 

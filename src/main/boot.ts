@@ -127,7 +127,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
 
 /**
  * --console: the stdio fds are a host terminal, and the guest's console
- * (src/kernel/tty) is its line discipline: the host terminal goes to raw
+ * (the kernel's tty layer, in src/kernel) is its line discipline: the host terminal goes to raw
  * mode (no echo, editing, signals or output processing of its own) until
  * the returned function restores it (boot's way out, or process exit). A
  * session leader without a controlling terminal (run starts boot so for

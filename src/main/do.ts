@@ -2,7 +2,7 @@
 // one command in a sandbox without a bundle, as runsc's `do` does. Without
 // --rootfs it lays out a fresh default rootfs around Debian's riscv64
 // busybox-static (fetched and verified once into the user cache, see
-// busybox-cache.ts; or the binary given with --busybox) and removes it
+// src/debian/busybox-cache.ts; or the binary given with --busybox) and removes it
 // afterwards; with --rootfs it runs in that directory as it is, writes
 // included. The generated spec: the command resolved in PATH inside the
 // rootfs, cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal

@@ -2,7 +2,7 @@
 // serves the container's filesystems over 9P2000.L, one connection per io fd:
 // fd 0 of the list serves the rootfs, fd i the spec's i-th bind mount (in
 // spec order, as exportsOf lists them). The serving itself is
-// src/fs-gofer/gofer.ts. The gofer exits 0 when every connection has closed.
+// src/fs-gofer's (serveExports). The gofer exits 0 when every connection has closed.
 
 import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions } from './common.js';

@@ -57,12 +57,12 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   const sync = pipe2(O_CLOEXEC);
   if (typeof sync === 'number') throw new Fatal(`pipe2: errno ${-sync}`);
   const specFd = fs.openSync(configPath, 'r');
-  // The application's terminal (README.md, "Terminals"): a pty sent to
+  // The application's terminal (src/main/README.md, "Terminals"): a pty sent to
   // --console-socket, or this command's own terminal, in raw mode while the
   // sandbox lives; without a terminal on stdin, plain stdio.
   const term = spec.process?.terminal === true ? openTerminal(consoleSocket, spec.process.consoleSize) : null;
   const cli = path.join(__dirname, 'cli.js');
-  // The gofer first (src/gofer): boot reaches the filesystems through it, one socket pair each.
+  // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
   const gofer = flags.directfs ? null : startGofer(cli, global.argv, bundle, configPath, spec);
   const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
   const bootArgs = [

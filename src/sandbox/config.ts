@@ -20,7 +20,7 @@ export interface SandboxConfig {
   gid: number;
   additionalGids: number[];
   umask: number;
-  /** RLIMIT_* index → [soft, hard] as decimal strings ("-1" for unlimited... see rlimits.ts). */
+  /** The spec's process.rlimits as given (type "RLIMIT_*", soft, hard); build.ts applies them over Linux's defaults (2^63 and above, or negative: unlimited; unknown types ignored). */
   rlimits: { type: string; soft: number; hard: number }[];
   totalMemory: number;
   cpuNum: number;

@@ -3,8 +3,8 @@
 // hands it back. It holds no kernel state: the kernel copies a thread's
 // registers into this worker's register file before each run and out after
 // it, memory is the address space's shared memory; what it keeps is its own
-// decoded blocks per address space. See src/vcpu/mailbox.ts
-// for the protocol and src/kernel/vcpus.ts for the kernel's side.
+// decoded blocks per address space. The vCPU mailbox (src/vcpu, `MB`) has
+// the protocol; the kernel's side is its RemoteVcpu (src/kernel).
 
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -19,7 +19,7 @@ const BUDGET = 200_000;
  * Longest a thread runs here before it is handed back anyway, so that the
  * kernel's count of its instructions (CPU clocks, rusage, /proc) is never
  * further behind. Time slicing is the kernel's: it interrupts this vCPU
- * when another thread waits (kernel.ts pollRemotes).
+ * when another thread waits (the kernel's pollRemotes).
  */
 const MAX_RUN_MS = 50;
 /** How long a worker watches for its next command after a hand-back before it sleeps. */
