@@ -5,7 +5,7 @@
 // (./fids.ts) and the export's backend, so every name a client sends passes
 // the backend's checks (src/fs-gofer/README.md) before it reaches the host.
 
-import { EBADF, EEXIST, EINVAL, EISDIR, ENODATA, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno, isErrno } from '../linux/errno.js';
+import { EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENODATA, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno, isErrno } from '../linux/errno.js';
 import { AT_REMOVEDIR, DT_DIR, DT_LNK, O_ACCMODE, O_CREAT, O_EXCL, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG } from '../linux/abi.js';
 import * as p9 from '../p9/codec.js';
 import type { Msg } from '../p9/codec.js';
@@ -16,7 +16,6 @@ import type { IoPool } from './io-pool.js';
 
 /** The largest msize we agree to (the client may ask for less). */
 export const MAX_MSIZE = 4 * 1024 * 1024 + 4096;
-const NOUID = 0xffffffff;
 
 /** What a handler sees of its connection (./server.ts's Connection). */
 export interface Session {
@@ -62,7 +61,7 @@ async function attach(c: Session, m: Msg): Promise<Msg | Errno> {
     await c.exp.backend.release(node);
     return bad;
   }
-  c.attachUid = m.nUname === NOUID ? 0 : (m.nUname as number);
+  c.attachUid = m.nUname === p9.NOUID ? 0 : (m.nUname as number);
   return { type: MsgType.Rattach, tag: 0, qid: qidOf(S_IFDIR, a.ino) };
 }
 
@@ -410,7 +409,8 @@ async function getlock(c: Session, m: Msg): Promise<Msg | Errno> {
   return { type: MsgType.Rgetlock, tag: 0, ltype: p9.LOCK_TYPE_UNLCK, start: m.start, length: m.length, procId: m.procId, clientId: m.clientId };
 }
 
-const EBUSY_ROOT = Errno.of(16); // EBUSY: the export's root cannot be renamed or removed
+/** The export's root cannot be renamed or removed. */
+const EBUSY_ROOT = EBUSY;
 
 export type Handler = (c: Session, m: Msg) => Promise<Msg | Errno>;
 

@@ -12,7 +12,7 @@
 // name at a time from the root; `..` goes to the fid's recorded parent and
 // stops at the root.
 
-import { EINVAL, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
+import { EINVAL, EIO, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
 import * as p9 from '../p9/codec.js';
 import type { Msg } from '../p9/codec.js';
 import { MsgType } from '../p9/codec.js';
@@ -112,7 +112,7 @@ export class Connection implements Session {
       } catch (e) {
         // A bug of ours, not the client's doing: answer EIO and keep serving.
         process.stderr.write(`gofer: ${MsgType[m.type]} failed: ${(e as Error)?.stack ?? String(e)}\n`);
-        r = Errno.of(5);
+        r = EIO;
       }
       if (isErrno(r)) {
         this.stats.errors++;

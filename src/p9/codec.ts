@@ -54,6 +54,8 @@ export const VERSION = '9P2000.L';
 export const VERSION_IN_ORDER = '9P2000.L.tsvisor';
 export const NOTAG = 0xffff;
 export const NOFID = 0xffffffff;
+/** Tattach's n_uname when the client names no uid. */
+export const NOUID = 0xffffffff;
 /** size[4] type[1] tag[2] */
 export const HEADER_SIZE = 7;
 /** Room kept for the header of a Twrite/Rread besides its data (Linux's P9_IOHDRSZ; diod refuses larger counts). */
