@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as ffi from '../host/ffi.js';
 import { AT_REMOVEDIR, O_ACCMODE, O_APPEND, O_DIRECTORY, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, PATH_MAX, PROC_SUPER_MAGIC, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
-import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../linux/errno.js';
+import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../linux/errno.js';
 import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';
 import { DirectFile } from './direct-file.js';
 import { fsErrno, fstat, neg, toAttr } from './direct-host.js';
@@ -30,7 +30,7 @@ import { fsErrno, fstat, neg, toAttr } from './direct-host.js';
 const H = ffi.HOST;
 /** Each walk step: one name, below the directory fd, no symlink of any kind. */
 const WALK_RESOLVE = ffi.RESOLVE_BENEATH | ffi.RESOLVE_NO_SYMLINKS | ffi.RESOLVE_NO_MAGICLINKS;
-const ENOSYS_NEG = -38;
+const ENOSYS_NEG = -ENOSYS.code;
 
 /** The process umask, read without changing it; undefined if unknown. */
 function readUmask(): number | undefined {
@@ -369,7 +369,7 @@ export class DirectBackend implements FilesystemBackend {
     if (t.type === S_IFDIR) return Promise.resolve(EPERM);
     // Link the inode the target node's fd holds (a symlink links as itself).
     let r = ffi.linkat(t.fd, '', d.fd, name, ffi.AT_EMPTY_PATH);
-    if (r === -2 || r === -1) {
+    if (r === -ENOENT.code || r === -EPERM.code) {
       // Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH fails with ENOENT; procfs'
       // magic link names the same inode (linkat(2)), symlinks included.
       r = ffi.linkat(this.procFd, String(t.fd), d.fd, name, ffi.AT_SYMLINK_FOLLOW);
@@ -441,7 +441,7 @@ export class DirectBackend implements FilesystemBackend {
       const ts = (t: SetAttr['atime']): ffi.TimeSpec => (t === undefined ? 'omit' : t);
       const times: [ffi.TimeSpec, ffi.TimeSpec] = [ts(set.atime), ts(set.mtime)];
       let r = ffi.utimensat(n.fd, '', times, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
-      if (r === -22 && n.type !== S_IFLNK) {
+      if (r === -EINVAL.code && n.type !== S_IFLNK) {
         // Kernels without AT_EMPTY_PATH for utimensat: through procfs.
         r = ffi.utimensat(this.procFd, String(n.fd), times, 0);
       }

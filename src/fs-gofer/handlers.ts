@@ -14,8 +14,6 @@ import type { SetAttr } from '../backend/backend.js';
 import { qidOf, Ref, type Export, type FidTable } from './fids.js';
 import type { IoPool } from './io-pool.js';
 
-/** The largest msize we agree to (the client may ask for less). */
-export const MAX_MSIZE = 4 * 1024 * 1024 + 4096;
 
 /** What a handler sees of its connection (./server.ts's Connection). */
 export interface Session {
@@ -35,7 +33,7 @@ export interface Session {
 
 async function version(c: Session, m: Msg): Promise<Msg | Errno> {
   await c.fids.clunkAll();
-  const ms = Math.min(m.msize as number, MAX_MSIZE);
+  const ms = Math.min(m.msize as number, p9.MAX_MSIZE);
   // Both dialects are served the same way: dispatch() keeps fid requests in order.
   if ((m.version !== p9.VERSION && m.version !== p9.VERSION_IN_ORDER) || ms < p9.MIN_MSIZE) {
     c.setVersion(undefined);
@@ -262,7 +260,7 @@ async function read(c: Session, m: Msg): Promise<Msg | Errno> {
   if (f.ref.node.type === S_IFDIR) return EISDIR;
   const off = m.offset as bigint;
   if (off > BigInt(Number.MAX_SAFE_INTEGER)) return EINVAL;
-  const count = Math.min(m.count as number, c.msize - 11);
+  const count = Math.min(m.count as number, c.msize - p9.RREAD_OVERHEAD);
   const io = c.io;
   const file = f.file;
   const data = await c.fids.withFd(f, async (fd) => {
@@ -294,7 +292,7 @@ async function readdir(c: Session, m: Msg): Promise<Msg | Errno> {
   if (f.ref.node.type !== S_IFDIR) return ENOTDIR;
   const off = m.offset as bigint;
   if (off > BigInt(Number.MAX_SAFE_INTEGER)) return EINVAL;
-  const count = Math.min(m.count as number, c.msize - 11);
+  const count = Math.min(m.count as number, c.msize - p9.RREAD_OVERHEAD);
   const ents = await f.file.readdir(Number(off), count);
   if (isErrno(ents)) return ents;
   const { data } = p9.encodeDirents(

@@ -17,10 +17,9 @@ import * as p9 from '../p9/codec.js';
 import type { Msg } from '../p9/codec.js';
 import { MsgType } from '../p9/codec.js';
 import { FidTable, type Export } from './fids.js';
-import { HANDLERS, MAX_MSIZE, type Session } from './handlers.js';
+import { HANDLERS, type Session } from './handlers.js';
 import type { IoPool } from './io-pool.js';
 
-export { MAX_MSIZE } from './handlers.js';
 export type { Export } from './fids.js';
 
 /** Requests in flight before we stop reading the socket. */
@@ -33,7 +32,7 @@ export class Connection implements Session {
   private versioned = false;
   readonly fids: FidTable;
   private readonly pending = new Map<number, Promise<void>>();
-  private readonly framer = new p9.Framer(MAX_MSIZE);
+  private readonly framer = new p9.Framer(p9.MAX_MSIZE);
   attachUid = 0;
   private closed = false;
   /** The chain of in-order requests (see dispatch). */

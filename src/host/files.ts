@@ -10,7 +10,7 @@
 // architecture this runs on, so they come from src/linux/abi.ts.
 
 import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, POLLERR, POLLHUP, POLLIN, SEEK_SET, UTIME_NOW, UTIME_OMIT } from '../linux/abi.js';
-import { bindLazily, check, EINVAL_NEG, hasNul, negErrno, type Fn } from './libc.js';
+import { bindLazily, check, EINVAL_NEG, ENAMETOOLONG_NEG, hasNul, negErrno, type Fn } from './libc.js';
 
 export { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, SEEK_SET, UTIME_NOW, UTIME_OMIT };
 
@@ -195,7 +195,7 @@ export function readlinkat(dirfd: number, path: string): Buffer | number {
   const buf = Buffer.alloc(4097);
   const n = Number(l.readlinkat(dirfd, path, buf, buf.length));
   if (n < 0) return negErrno();
-  if (n >= buf.length) return -36; // ENAMETOOLONG
+  if (n >= buf.length) return ENAMETOOLONG_NEG;
   return buf.subarray(0, n);
 }
 

@@ -7,6 +7,7 @@
 // failed system call.
 
 import koffi, { type LibraryHandle } from 'koffi';
+import { EINVAL, ENAMETOOLONG } from '../linux/errno.js';
 
 /** A bound libc function, seen loosely (koffi converts the arguments). */
 export type Fn = (...args: unknown[]) => number;
@@ -38,7 +39,9 @@ export function check(r: number): number {
 }
 
 /** -EINVAL: what a function returns for an argument C cannot take (a string holding NUL, an out-of-range number). */
-export const EINVAL_NEG = -22;
+export const EINVAL_NEG = -EINVAL.code;
+/** -ENAMETOOLONG: a path or socket name too long for its C buffer. */
+export const ENAMETOOLONG_NEG = -ENAMETOOLONG.code;
 
 /** Whether any string holds NUL: the C conversion would cut it short, so callers refuse it with EINVAL_NEG. */
 export function hasNul(...s: string[]): boolean {

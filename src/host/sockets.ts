@@ -5,7 +5,7 @@
 
 import koffi from 'koffi';
 import { O_CLOEXEC } from './files.js';
-import { bindLazily, negErrno, EINVAL_NEG, type Fn } from './libc.js';
+import { bindLazily, negErrno, EINVAL_NEG, ENAMETOOLONG_NEG, type Fn } from './libc.js';
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
@@ -101,7 +101,7 @@ export function connectUnixSocket(path: string): number {
 function unixSocketAt(path: string, op: (fd: number, addr: Buffer, len: number) => number): number {
   const l = lib();
   const name = Buffer.from(path, 'utf8');
-  if (name.length >= 108 || name.includes(0)) return -36; // ENAMETOOLONG / bad name
+  if (name.length >= 108 || name.includes(0)) return ENAMETOOLONG_NEG; // too long for sun_path, or holding NUL
   const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return negErrno();
   const addr = Buffer.alloc(110);

@@ -64,6 +64,10 @@ export const IO_OVERHEAD = 24;
 export const MAXWELEM = 16;
 /** Smallest msize a peer may negotiate (room for a header and a short string). */
 export const MIN_MSIZE = 4096;
+/** The largest msize our gofer agrees to, and what our client asks for: 4 MiB of data per message plus room for its header. */
+export const MAX_MSIZE = 4 * 1024 * 1024 + 4096;
+/** Bytes of an Rread or Rreaddir besides its data: size[4] type[1] tag[2] count[4]. */
+export const RREAD_OVERHEAD = 11;
 
 // qid.type bits
 export const QTDIR = 0x80;

@@ -10,9 +10,6 @@ import { MsgType, type Msg } from './codec.js';
 import type { P9Client } from './client.js';
 import { setattrMsg } from './attr.js';
 
-/** Bytes of an Rread/Rreaddir besides its data. */
-const RREAD_OVERHEAD = 11;
-
 /** What a P9File needs of the backend that opened it. */
 export interface P9FileOwner {
   readonly client: P9Client;
@@ -94,7 +91,7 @@ export class P9File implements BackendFile {
     if (this.type !== S_IFDIR) return ENOTDIR;
     if (!Number.isSafeInteger(cookie) || cookie < 0 || cookie >= this.dirOffsets.length) return EINVAL;
     // Room for at least one entry of the longest name, so a short buffer never reads as the end.
-    const count = Math.min(Math.max(maxBytes, 24 + NAME_MAX + 8), this.b.client.msize - RREAD_OVERHEAD);
+    const count = Math.min(Math.max(maxBytes, 24 + NAME_MAX + 8), this.b.client.msize - p9.RREAD_OVERHEAD);
     const r = await this.b.client.rpc({ type: MsgType.Treaddir, tag: 0, fid: this.fid, offset: this.dirOffsets[cookie], count });
     if (isErrno(r)) return r;
     const ents = p9.decodeDirents(r.data as Uint8Array);
