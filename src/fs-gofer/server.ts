@@ -28,11 +28,13 @@ const MAX_PENDING = 256;
 export type Send = (b: Buffer) => void;
 
 export class Connection implements Session {
+  /** Session.msize: changed only by setVersion. */
   msize = 8192;
   private versioned = false;
   readonly fids: FidTable;
   private readonly pending = new Map<number, Promise<void>>();
   private readonly framer = new p9.Framer(p9.MAX_MSIZE);
+  /** Session.attachUid: set by Tattach. */
   attachUid = 0;
   private closed = false;
   /** The chain of in-order requests (see dispatch). */
