@@ -9,14 +9,31 @@
 //   mount's root) and crosses mount points. A backend therefore only ever sees
 //   single names (no `/`, never `.` or `..`) and never follows a symlink on the
 //   host for a walk: a name that is a symlink yields a node of type symlink.
-//   This is what keeps every access inside the backend's root.
+//   This is what keeps every access inside the backend's root. checkName()
+//   below is that rule for names: every backend applies it before a name
+//   reaches its filesystem.
 // - Every operation is asynchronous (a gofer call is a round trip) and returns
 //   a value or an Errno (Linux's code, as 9P2000.L's Rlerror carries it); none
 //   throws for a failed operation.
 // - A node is a reference to one file (like a 9P fid): it stays valid, and
 //   keeps naming the same file, until release().
 
-import type { Errno } from '../linux/errno.js';
+import { NAME_MAX } from '../linux/abi.js';
+import { EINVAL, ENAMETOOLONG, ENOENT, type Errno } from '../linux/errno.js';
+
+/**
+ * The one name rule of this contract: a name a backend may pass on for one
+ * directory is never empty (ENOENT, as Linux for ""), never "." or ".."
+ * (EINVAL: the VFS resolves those), holds no "/" or NUL (EINVAL), and is at
+ * most NAME_MAX bytes of UTF-8 (ENAMETOOLONG). Undefined when it may.
+ */
+export function checkName(name: string): Errno | undefined {
+  if (typeof name !== 'string' || name.length === 0) return ENOENT;
+  if (name === '.' || name === '..') return EINVAL;
+  if (name.includes('/') || name.includes('\0')) return EINVAL;
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) return ENAMETOOLONG;
+  return undefined;
+}
 
 /** File attributes as Linux's struct stat reports them. */
 export interface Attr {
@@ -56,6 +73,13 @@ export interface BackendNode {
 
 /** An open file of a backend (like an lopen'ed fid). */
 export interface BackendFile {
+  /**
+   * Present when the file is a host fd its holder may pread and pwrite itself
+   * (DirectBackend's files; the gofer's I/O pool uses it); -1 once closed. The
+   * file still owns the fd: the holder never closes it, and never uses it
+   * after close() (the gofer waits for its I/O before closing).
+   */
+  readonly hostFd?: number;
   /** pread: reads at most dst.length bytes at `offset`; 0 at end of file. */
   read(dst: Uint8Array, offset: number): Promise<number | Errno>;
   /** pwrite: writes src at `offset`, returns the count written. */
@@ -72,6 +96,13 @@ export interface BackendFile {
   close(): Promise<void>;
 }
 
+/**
+ * statfs(2)'s answer as a backend reports it to the VFS. src/host's HostStatFs
+ * (what the host's fstatfs fills) has these fields with none optional, so it
+ * fits here as it is; the two stay apart because f_frsize and f_flags are
+ * optional only here (a 9P server sends neither; the VFS defaults them) and
+ * src/host and src/backend are ground floors that import only src/linux.
+ */
 export interface StatFs {
   type: number;
   bsize: number;

@@ -1,7 +1,9 @@
 // The direct-mode filesystem backend: the sandbox's kernel reaches a host
 // directory (the bundle's rootfs, or a bind mount's source) itself, with no
-// gofer process in between. The gofer will serve these same operations over
-// 9P; the security contract is the same and is written in ./README.md.
+// gofer process in between. The gofer serves these same operations over 9P
+// (./server.ts); the security contract is the same and is written in
+// ./README.md. This file holds the nodes (walking, creating, changing names
+// and attributes); the open file is ./direct-file.ts.
 //
 // Model: every BackendNode owns one host O_PATH fd, opened relative to its
 // parent's fd for exactly one name, never following a symlink. No operation
@@ -10,117 +12,25 @@
 // it reaches the very inode that was walked to, whatever the directory holds
 // by then.
 //
-// Everything runs synchronously inside and returns resolved Promises; a later
-// change moves the work into a pool or the gofer process.
+// Everything runs synchronously inside and returns resolved Promises; the
+// gofer runs large reads and writes on its I/O pool through BackendFile.hostFd.
 
 import * as fs from 'node:fs';
 import * as ffi from '../host/ffi.js';
-import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../linux/errno.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../backend/backend.js';
+import { AT_REMOVEDIR, O_ACCMODE, O_APPEND, O_DIRECTORY, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, PATH_MAX, PROC_SUPER_MAGIC, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
+import { EBADF, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, EPERM, EROFS, Errno, ESTALE } from '../linux/errno.js';
+import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';
+import { DirectFile } from './direct-file.js';
+import { fsErrno, fstat, neg, toAttr } from './direct-host.js';
 
-// ---- the guest's values (Linux riscv64 = asm-generic) ----
-
-const O_ACCMODE = 3;
-const O_RDONLY = 0;
-const O_TRUNC = 0o1000;
-const O_APPEND = 0o2000;
-const O_DSYNC = 0o10000;
-const O_SYNC = 0o4010000;
-const O_DIRECTORY = 0o200000;
-const AT_REMOVEDIR = 0x200;
-const ST_RDONLY = 1;
-const RENAME_NOREPLACE = 1;
-const RENAME_EXCHANGE = 2;
-
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
-const S_IFLNK = 0o120000;
-const S_IFREG = 0o100000;
-const S_IFBLK = 0o060000;
-const S_IFDIR = 0o040000;
-const S_IFCHR = 0o020000;
-const S_IFIFO = 0o010000;
-
-const PROC_SUPER_MAGIC = 0x9fa0;
-/** Longest symlink target Linux accepts (PATH_MAX including the NUL). */
-const PATH_MAX = 4096;
-/** Longest single name (NAME_MAX). */
-const NAME_MAX = 255;
+// Open flags, file types, AT_REMOVEDIR, RENAME_* and ST_RDONLY above are the
+// guest's (Linux riscv64 = asm-generic) values, from src/linux/abi.ts; the
+// host's open flags are ffi.HOST.
 
 const H = ffi.HOST;
 /** Each walk step: one name, below the directory fd, no symlink of any kind. */
 const WALK_RESOLVE = ffi.RESOLVE_BENEATH | ffi.RESOLVE_NO_SYMLINKS | ffi.RESOLVE_NO_MAGICLINKS;
-const ENOSYS_NEG = -38;
-
-/** A negative errno from ffi as an Errno value. */
-function neg(r: number): Errno {
-  return Errno.of(-r);
-}
-
-/**
- * Node's fs reports a failed system call as an Error whose `errno` is the
- * negated Linux errno; that becomes a value. Anything else is a bug: rethrown.
- */
-function fsErrno(e: unknown): Errno {
-  const n = (e as { errno?: unknown } | null)?.errno;
-  if (typeof n === 'number' && n < 0) return Errno.of(-n);
-  throw e;
-}
-
-/**
- * A name the backend may pass to the host for one directory: never empty
- * (ENOENT, as Linux for ""), never "." or ".." (EINVAL: the VFS resolves
- * those), no "/" or NUL (EINVAL), at most NAME_MAX bytes (ENAMETOOLONG).
- */
-function checkName(name: string): Errno | undefined {
-  if (typeof name !== 'string' || name.length === 0) return ENOENT;
-  if (name === '.' || name === '..') return EINVAL;
-  if (name.includes('/') || name.includes('\0')) return EINVAL;
-  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) return ENAMETOOLONG;
-  return undefined;
-}
-
-function splitNs(ns: bigint): [number, number] {
-  let sec = ns / 1_000_000_000n;
-  let nsec = ns % 1_000_000_000n;
-  if (nsec < 0n) {
-    sec -= 1n;
-    nsec += 1_000_000_000n;
-  }
-  return [Number(sec), Number(nsec)];
-}
-
-function toAttr(s: fs.BigIntStats): Attr {
-  const [atimeSec, atimeNsec] = splitNs(s.atimeNs);
-  const [mtimeSec, mtimeNsec] = splitNs(s.mtimeNs);
-  const [ctimeSec, ctimeNsec] = splitNs(s.ctimeNs);
-  return {
-    mode: Number(s.mode),
-    ino: s.ino,
-    dev: s.dev,
-    nlink: Number(s.nlink),
-    uid: Number(s.uid),
-    gid: Number(s.gid),
-    rdev: s.rdev,
-    size: Number(s.size),
-    blksize: Number(s.blksize),
-    blocks: Number(s.blocks),
-    atimeSec,
-    atimeNsec,
-    mtimeSec,
-    mtimeNsec,
-    ctimeSec,
-    ctimeNsec,
-  };
-}
-
-function fstat(fd: number): fs.BigIntStats | Errno {
-  try {
-    return fs.fstatSync(fd, { bigint: true });
-  } catch (e) {
-    return fsErrno(e);
-  }
-}
+const ENOSYS_NEG = -ENOSYS.code;
 
 /** The process umask, read without changing it; undefined if unknown. */
 function readUmask(): number | undefined {
@@ -436,6 +346,7 @@ export class DirectBackend implements FilesystemBackend {
     // The target is only text: it is resolved later, by the VFS, in the guest's namespace.
     if (typeof target !== 'string' || target.length === 0) return Promise.resolve(ENOENT);
     if (target.includes('\0')) return Promise.resolve(EINVAL);
+    // PATH_MAX counts the NUL: the longest target Linux accepts is one byte less.
     if (Buffer.byteLength(target, 'utf8') >= PATH_MAX) return Promise.resolve(ENAMETOOLONG);
     const r = ffi.symlinkat(target, d.fd, name);
     if (r < 0) return Promise.resolve(neg(r));
@@ -458,7 +369,7 @@ export class DirectBackend implements FilesystemBackend {
     if (t.type === S_IFDIR) return Promise.resolve(EPERM);
     // Link the inode the target node's fd holds (a symlink links as itself).
     let r = ffi.linkat(t.fd, '', d.fd, name, ffi.AT_EMPTY_PATH);
-    if (r === -2 || r === -1) {
+    if (r === -ENOENT.code || r === -EPERM.code) {
       // Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH fails with ENOENT; procfs'
       // magic link names the same inode (linkat(2)), symlinks included.
       r = ffi.linkat(this.procFd, String(t.fd), d.fd, name, ffi.AT_SYMLINK_FOLLOW);
@@ -530,7 +441,7 @@ export class DirectBackend implements FilesystemBackend {
       const ts = (t: SetAttr['atime']): ffi.TimeSpec => (t === undefined ? 'omit' : t);
       const times: [ffi.TimeSpec, ffi.TimeSpec] = [ts(set.atime), ts(set.mtime)];
       let r = ffi.utimensat(n.fd, '', times, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
-      if (r === -22 && n.type !== S_IFLNK) {
+      if (r === -EINVAL.code && n.type !== S_IFLNK) {
         // Kernels without AT_EMPTY_PATH for utimensat: through procfs.
         r = ffi.utimensat(this.procFd, String(n.fd), times, 0);
       }
@@ -564,169 +475,5 @@ export class DirectBackend implements FilesystemBackend {
       node.fd = -1;
     }
     return Promise.resolve();
-  }
-}
-
-/**
- * The host fd of one of this module's open files (-1 when closed, or not a
- * DirectBackend file), for plain pread/pwrite done elsewhere (the gofer's I/O
- * pool). The file still owns the fd: the caller must not close it, and must
- * not use it after close() (the gofer waits for its I/O before closing).
- */
-export function hostFdOf(f: BackendFile): number {
-  return f instanceof DirectFile ? f.hostFd : -1;
-}
-
-/** Bytes a linux_dirent64 record of this name takes: what `maxBytes` counts. */
-function direntSize(nameBytes: number): number {
-  return (19 + nameBytes + 1 + 7) & ~7;
-}
-
-/**
- * An open regular file or directory: a host fd of its own (never O_PATH).
- * Directory cookies are small integers, not the host's d_off (a 63-bit hash on
- * ext4, beyond a JS number): cookie i continues after the i-th entry this file
- * has returned, and the file remembers each one's host d_off.
- */
-class DirectFile implements BackendFile {
-  private dirOffsets: bigint[] = [0n];
-  private dirBuf: Buffer | undefined;
-
-  constructor(
-    readonly owner: DirectBackend,
-    /** Host fd; -1 once closed. */
-    private fd: number,
-    private readonly type: number,
-    /** The backend's root: its ".." entry reports the root's own inode, as Linux's "/" does. */
-    private readonly isRoot: boolean,
-  ) {}
-
-  /** @internal: see hostFdOf. */
-  get hostFd(): number {
-    return this.fd;
-  }
-
-  read(dst: Uint8Array, offset: number): Promise<number | Errno> {
-    if (this.fd < 0) return Promise.resolve(EBADF);
-    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
-    if (dst.length === 0) return Promise.resolve(0);
-    try {
-      return Promise.resolve(fs.readSync(this.fd, dst, 0, dst.length, offset));
-    } catch (e) {
-      return Promise.resolve(fsErrno(e));
-    }
-  }
-
-  write(src: Uint8Array, offset: number): Promise<number | Errno> {
-    if (this.fd < 0) return Promise.resolve(EBADF);
-    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
-    if (src.length === 0) return Promise.resolve(0);
-    try {
-      return Promise.resolve(fs.writeSync(this.fd, src, 0, src.length, offset));
-    } catch (e) {
-      return Promise.resolve(fsErrno(e));
-    }
-  }
-
-  readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
-    return Promise.resolve(this.readdirSync(cookie, maxBytes));
-  }
-
-  private readdirSync(cookie: number, maxBytes: number): DirEntry[] | Errno {
-    if (this.fd < 0) return EBADF;
-    if (this.type !== S_IFDIR) return ENOTDIR;
-    if (!Number.isSafeInteger(cookie) || cookie < 0 || cookie >= this.dirOffsets.length) return EINVAL;
-    const p = ffi.lseek(this.fd, this.dirOffsets[cookie], ffi.SEEK_SET);
-    if (typeof p === 'number') return neg(p);
-    this.dirBuf ??= Buffer.alloc(32 * 1024);
-    const out: DirEntry[] = [];
-    let used = 0;
-    let index = cookie;
-    for (;;) {
-      const n = ffi.getdents64(this.fd, this.dirBuf);
-      if (n < 0) return out.length > 0 ? out : neg(n);
-      if (n === 0) return out;
-      for (const e of ffi.parseDirents(this.dirBuf, n)) {
-        const size = direntSize(e.name.length);
-        if (out.length > 0 && used + size > maxBytes) return out;
-        index++;
-        this.dirOffsets[index] = e.off;
-        const name = e.name.toString('utf8');
-        out.push({ name, ino: name === '..' && this.isRoot ? this.owner.rootIno : e.ino, type: e.type, next: index });
-        used += size;
-      }
-    }
-  }
-
-  getattr(): Promise<Attr | Errno> {
-    if (this.fd < 0) return Promise.resolve(EBADF);
-    const st = fstat(this.fd);
-    return Promise.resolve(st instanceof Errno ? st : toAttr(st));
-  }
-
-  fsync(dataOnly = false): Promise<0 | Errno> {
-    if (this.fd < 0) return Promise.resolve(EBADF);
-    if (dataOnly) {
-      const r = ffi.fdatasync(this.fd);
-      return Promise.resolve(r < 0 ? neg(r) : 0);
-    }
-    try {
-      fs.fsyncSync(this.fd);
-      return Promise.resolve(0);
-    } catch (e) {
-      return Promise.resolve(fsErrno(e));
-    }
-  }
-
-  setattr(set: SetAttr): Promise<0 | Errno> {
-    return Promise.resolve(this.setattrSync(set));
-  }
-
-  /** fchown, fchmod, ftruncate, futimens on the open fd itself (a regular file or directory, never a link). */
-  private setattrSync(set: SetAttr): 0 | Errno {
-    if (this.fd < 0) return EBADF;
-    const any = set.mode !== undefined || set.uid !== undefined || set.gid !== undefined || set.size !== undefined || set.atime !== undefined || set.mtime !== undefined;
-    if (!any) return 0;
-    if (this.owner.readonly) return EROFS;
-    if (set.size !== undefined) {
-      if (this.type === S_IFDIR) return EISDIR;
-      if (!Number.isSafeInteger(set.size) || set.size < 0) return EINVAL;
-    }
-    try {
-      // Owner first: chown may clear set-id bits that a mode in the same call sets.
-      if (set.uid !== undefined || set.gid !== undefined) fs.fchownSync(this.fd, set.uid ?? -1, set.gid ?? -1);
-      if (set.mode !== undefined) fs.fchmodSync(this.fd, set.mode & 0o7777);
-    } catch (e) {
-      return fsErrno(e);
-    }
-    if (set.size !== undefined) {
-      const r = ffi.ftruncate(this.fd, set.size);
-      if (r < 0) return neg(r);
-    }
-    if (set.atime !== undefined || set.mtime !== undefined) {
-      const ts = (t: SetAttr['atime']): ffi.TimeSpec => (t === undefined ? 'omit' : t);
-      const r = ffi.futimens(this.fd, [ts(set.atime), ts(set.mtime)]);
-      if (r < 0) return neg(r);
-    }
-    return 0;
-  }
-
-  allocate(offset: number, len: number): Promise<0 | Errno> {
-    if (this.fd < 0) return Promise.resolve(EBADF);
-    if (this.owner.readonly) return Promise.resolve(EROFS);
-    const r = ffi.fallocate(this.fd, 0, offset, len);
-    return Promise.resolve(r < 0 ? neg(r) : 0);
-  }
-
-  close(): Promise<void> {
-    this.closeNow();
-    this.owner.forgetFile(this);
-    return Promise.resolve();
-  }
-
-  /** @internal: closes the host fd (the backend's close() calls this). */
-  closeNow(): void {
-    if (this.fd >= 0) ffi.closeFd(this.fd);
-    this.fd = -1;
   }
 }

@@ -4,7 +4,7 @@
 //
 // Model: a node is a walked fid; an open file is a fid of its own (the node's
 // fid is cloned, then Tlopen'ed), so nodes stay walkable while files are
-// open. Names are checked as DirectBackend checks them before they leave.
+// open. Names pass the contract's checkName (src/backend) before they leave.
 //
 // Caching (the sandbox is the export's only writer, as gVisor's exclusive
 // mode assumes): a node keeps the attributes its walk fetched, valid until the
@@ -12,57 +12,17 @@
 // bumps one generation counter); symlink targets are kept for the node's
 // life. The VFS above keeps the directory entries (its own dentry cache).
 // Large reads and writes are split into msize chunks sent together, so a
-// 4 MiB transfer is a few pipelined messages.
+// 4 MiB transfer is a few pipelined messages. The open file is ./file.ts;
+// attributes in 9P's terms are ./attr.ts.
 
-import { EBADF, EINVAL, EIO, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
+import { EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
+import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, ST_RDONLY } from '../linux/abi.js';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
-import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../backend/backend.js';
+import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';
 import { P9Client } from './client.js';
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFIFO = 0o010000;
-const S_IFLNK = 0o120000;
-const O_ACCMODE = 3;
-const RENAME_NOREPLACE = 1;
-const RENAME_EXCHANGE = 2;
-const AT_REMOVEDIR = 0x200;
-const ST_RDONLY = 1;
-const NAME_MAX = 255;
-const PATH_MAX = 4096;
-/** Bytes of an Rread/Rreaddir besides its data. */
-const RREAD_OVERHEAD = 11;
-
-function checkName(name: string): Errno | undefined {
-  if (typeof name !== 'string' || name.length === 0) return ENOENT;
-  if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return EINVAL;
-  if (Buffer.byteLength(name, 'utf8') > NAME_MAX) return ENAMETOOLONG;
-  return undefined;
-}
-
-function toAttr(r: Msg): Attr {
-  const n = (v: unknown): number => Number(v as bigint);
-  const s = (v: unknown): number => Number(BigInt.asIntN(64, v as bigint));
-  return {
-    mode: r.mode as number,
-    ino: (r.qid as p9.Qid).path,
-    dev: 0n,
-    nlink: n(r.nlink),
-    uid: r.uid as number,
-    gid: r.gid as number,
-    rdev: r.rdev as bigint,
-    size: n(r.size),
-    blksize: n(r.blksize),
-    blocks: n(r.blocks),
-    atimeSec: s(r.atimeSec),
-    atimeNsec: n(r.atimeNsec),
-    mtimeSec: s(r.mtimeSec),
-    mtimeNsec: n(r.mtimeNsec),
-    ctimeSec: s(r.ctimeSec),
-    ctimeNsec: n(r.ctimeNsec),
-  };
-}
+import { setattrMsg, toAttr } from './attr.js';
+import { P9File, type P9FileOwner } from './file.js';
 
 class P9Node implements BackendNode {
   /** Symlink target, once read. */
@@ -78,7 +38,7 @@ class P9Node implements BackendNode {
   ) {}
 }
 
-export class P9Backend implements FilesystemBackend {
+export class P9Backend implements FilesystemBackend, P9FileOwner {
   /** Bumped by every change this backend makes: cached attributes older than it are stale. */
   gen = 0;
   private rootFid = -1;
@@ -254,7 +214,7 @@ export class P9Backend implements FilesystemBackend {
       await this.clunk(fid);
       return r;
     }
-    if (flags & 0o1000) this.changed(); // O_TRUNC
+    if (flags & O_TRUNC) this.changed();
     return new P9File(this, fid, n.type, r.iounit as number);
   }
 
@@ -267,13 +227,13 @@ export class P9Backend implements FilesystemBackend {
     const fid = await this.clone(d.fid);
     if (isErrno(fid)) return fid;
     // Tlcreate: O_CREAT|O_EXCL semantics are the server's (EEXIST on any existing name).
-    const r = await this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | 0o300) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
+    const r = await this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | O_CREAT | O_EXCL) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
     if (isErrno(r)) {
       await this.clunk(fid);
       return r;
     }
     this.changed();
-    const file = new P9File(this, fid, 0o100000, r.iounit as number);
+    const file = new P9File(this, fid, S_IFREG, r.iounit as number);
     if (uid !== this.attachUid) await this.client.rpc(setattrMsg(fid, { uid }));
     const w = await this.walkFid(d, name);
     if (isErrno(w)) {
@@ -366,7 +326,7 @@ export class P9Backend implements FilesystemBackend {
       const w = await this.walkFid(nd, newName);
       if (!isErrno(w)) {
         await this.clunk(w.fid);
-        return Errno.of(17); // EEXIST
+        return EEXIST;
       }
       if (w !== ENOENT) return w;
     }
@@ -528,162 +488,6 @@ export class P9Backend implements FilesystemBackend {
     node.fid = -1;
     this.untrack(node);
     await this.clunk(fid);
-  }
-}
-
-/** A Tsetattr for `set` (valid 0 when it sets nothing); EINVAL for values 9P cannot carry. */
-function setattrMsg(fid: number, set: SetAttr): Msg {
-  let valid = 0;
-  const m: Msg = { type: MsgType.Tsetattr, tag: 0, fid, valid: 0, mode: 0, uid: 0, gid: 0, size: 0n, atimeSec: 0n, atimeNsec: 0n, mtimeSec: 0n, mtimeNsec: 0n };
-  if (set.mode !== undefined) (valid |= p9.SETATTR_MODE), (m.mode = set.mode & 0o7777);
-  if (set.uid !== undefined && set.uid !== -1) (valid |= p9.SETATTR_UID), (m.uid = set.uid >>> 0);
-  if (set.gid !== undefined && set.gid !== -1) (valid |= p9.SETATTR_GID), (m.gid = set.gid >>> 0);
-  if (set.size !== undefined) (valid |= p9.SETATTR_SIZE), (m.size = BigInt(Math.max(0, Math.trunc(set.size))));
-  if (set.atime !== undefined) {
-    valid |= p9.SETATTR_ATIME;
-    if (set.atime !== 'now') (valid |= p9.SETATTR_ATIME_SET), (m.atimeSec = BigInt.asUintN(64, BigInt(set.atime[0]))), (m.atimeNsec = BigInt(set.atime[1]));
-  }
-  if (set.mtime !== undefined) {
-    valid |= p9.SETATTR_MTIME;
-    if (set.mtime !== 'now') (valid |= p9.SETATTR_MTIME_SET), (m.mtimeSec = BigInt.asUintN(64, BigInt(set.mtime[0]))), (m.mtimeNsec = BigInt(set.mtime[1]));
-  }
-  // ctime changes with any change, as Linux's setattr does.
-  if (valid !== 0) valid |= p9.SETATTR_CTIME;
-  m.valid = valid;
-  return m;
-}
-
-/**
- * An open fid. Directory cookies are small integers (cookie i continues after
- * the i-th entry this file returned), mapped to the server's offsets, which
- * may be 63-bit hashes (diod passes ext4's d_off through).
- */
-class P9File implements BackendFile {
-  private readonly chunk: number;
-  private readonly dirOffsets: bigint[] = [0n];
-
-  constructor(
-    private readonly b: P9Backend,
-    private fid: number,
-    private readonly type: number,
-    iounit: number,
-  ) {
-    const max = b.client.msize - p9.IO_OVERHEAD;
-    this.chunk = iounit > 0 && iounit <= max ? iounit : max;
-  }
-
-  async read(dst: Uint8Array, offset: number): Promise<number | Errno> {
-    if (this.fid < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    if (dst.length === 0) return 0;
-    // The chunks go out together; the result is the prefix up to the first short one.
-    const parts: Promise<Msg | Errno>[] = [];
-    for (let at = 0; at < dst.length; at += this.chunk) {
-      parts.push(this.b.client.rpc({ type: MsgType.Tread, tag: 0, fid: this.fid, offset: BigInt(offset + at), count: Math.min(this.chunk, dst.length - at) }));
-    }
-    const replies = await Promise.all(parts);
-    let total = 0;
-    for (let i = 0; i < replies.length; i++) {
-      const r = replies[i];
-      if (isErrno(r)) return total > 0 ? total : r;
-      const d = r.data as Uint8Array;
-      const want = Math.min(this.chunk, dst.length - i * this.chunk);
-      if (d.length > want) return total > 0 ? total : EIO; // more than asked: a broken server
-      dst.set(d, i * this.chunk);
-      total += d.length;
-      if (d.length < want) break;
-    }
-    return total;
-  }
-
-  async write(src: Uint8Array, offset: number): Promise<number | Errno> {
-    if (this.fid < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    if (src.length === 0) return 0;
-    this.b.changed();
-    const parts: Promise<Msg | Errno>[] = [];
-    for (let at = 0; at < src.length; at += this.chunk) {
-      parts.push(this.b.client.rpc({ type: MsgType.Twrite, tag: 0, fid: this.fid, offset: BigInt(offset + at), data: src.subarray(at, Math.min(src.length, at + this.chunk)) }));
-    }
-    const replies = await Promise.all(parts);
-    let total = 0;
-    for (let i = 0; i < replies.length; i++) {
-      const r = replies[i];
-      if (isErrno(r)) return total > 0 ? total : r;
-      const n = r.count as number;
-      const want = Math.min(this.chunk, src.length - i * this.chunk);
-      total += Math.min(n, want);
-      if (n < want) break;
-    }
-    return total;
-  }
-
-  async readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
-    if (this.fid < 0) return EBADF;
-    if (this.type !== S_IFDIR) return ENOTDIR;
-    if (!Number.isSafeInteger(cookie) || cookie < 0 || cookie >= this.dirOffsets.length) return EINVAL;
-    // Room for at least one entry of the longest name, so a short buffer never reads as the end.
-    const count = Math.min(Math.max(maxBytes, 24 + NAME_MAX + 8), this.b.client.msize - RREAD_OVERHEAD);
-    const r = await this.b.client.rpc({ type: MsgType.Treaddir, tag: 0, fid: this.fid, offset: this.dirOffsets[cookie], count });
-    if (isErrno(r)) return r;
-    const ents = p9.decodeDirents(r.data as Uint8Array);
-    if (ents instanceof p9.P9DecodeError) return EIO;
-    const out: DirEntry[] = [];
-    let index = cookie;
-    for (const e of ents) {
-      index++;
-      this.dirOffsets[index] = e.offset;
-      out.push({ name: e.name, ino: e.qid.path, type: e.type, next: index });
-    }
-    return out;
-  }
-
-  async getattr(): Promise<Attr | Errno> {
-    if (this.fid < 0) return EBADF;
-    return this.b.fetchAttr(this.fid);
-  }
-
-  async setattr(set: SetAttr): Promise<0 | Errno> {
-    if (this.fid < 0) return EBADF;
-    const m = setattrMsg(this.fid, set);
-    if ((m.valid as number) === 0) return 0;
-    this.b.changed();
-    const r = await this.b.client.rpc(m);
-    return isErrno(r) ? r : 0;
-  }
-
-  /**
-   * fallocate mode 0. 9P2000.L has no fallocate: the part of the range past
-   * the end of the file is written with zeros (so it grows, with its blocks
-   * allocated, ENOSPC now rather than later); holes inside the old size stay
-   * holes (their data reads as zeros either way).
-   */
-  async allocate(offset: number, len: number): Promise<0 | Errno> {
-    if (this.fid < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(len) || offset < 0 || len <= 0 || !Number.isSafeInteger(offset + len)) return EINVAL;
-    const a = await this.getattr();
-    if (isErrno(a)) return a;
-    const zeros = new Uint8Array(Math.min(this.chunk * 4, 16 * 1024 * 1024));
-    for (let at = Math.max(a.size, offset); at < offset + len; ) {
-      const n = await this.write(zeros.subarray(0, Math.min(zeros.length, offset + len - at)), at);
-      if (isErrno(n)) return n;
-      if (n === 0) return Errno.of(28); // ENOSPC
-      at += n;
-    }
-    return 0;
-  }
-
-  async fsync(dataOnly = false): Promise<0 | Errno> {
-    if (this.fid < 0) return EBADF;
-    const r = await this.b.client.rpc({ type: MsgType.Tfsync, tag: 0, fid: this.fid, datasync: dataOnly ? 1 : 0 });
-    return isErrno(r) ? r : 0;
-  }
-
-  async close(): Promise<void> {
-    if (this.fid < 0) return;
-    const fid = this.fid;
-    this.fid = -1;
-    await this.b.clunk(fid);
   }
 }
 

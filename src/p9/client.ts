@@ -12,9 +12,6 @@ import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { EIO, Errno } from '../linux/errno.js';
 
-/** What we ask for: 4 MiB of payload per message (the gofer's maximum). */
-export const CLIENT_MSIZE = 4 * 1024 * 1024 + 4096;
-
 /** The byte stream under a client (a net.Socket, or anything with the same few methods). */
 export interface Transport {
   write(b: Buffer): unknown;
@@ -25,10 +22,10 @@ export interface Transport {
 }
 
 export class P9Client {
-  msize = CLIENT_MSIZE;
+  msize = p9.MAX_MSIZE;
   /** The server handles fid requests in arrival order (it spoke p9.VERSION_IN_ORDER): a request may use a fid whose Twalk is still in flight. */
   inOrder = false;
-  private readonly framer = new p9.Framer(CLIENT_MSIZE);
+  private readonly framer = new p9.Framer(p9.MAX_MSIZE);
   private readonly waiting = new Map<number, { type: MsgType; done: (r: Msg | Errno) => void }>();
   private nextTag = 0;
   private nextFid = 1;
@@ -56,13 +53,13 @@ export class P9Client {
    * dialect (p9.VERSION_IN_ORDER; `inOrder` tells whether the server took it).
    */
   async version(): Promise<0 | Errno> {
-    const ask = (version: string) => this.rpc({ type: MsgType.Tversion, tag: p9.NOTAG, msize: CLIENT_MSIZE, version }, p9.NOTAG);
+    const ask = (version: string) => this.rpc({ type: MsgType.Tversion, tag: p9.NOTAG, msize: p9.MAX_MSIZE, version }, p9.NOTAG);
     let r = await ask(p9.VERSION_IN_ORDER);
     if (this.broken) return EIO;
     if (r instanceof Errno || (r.version !== p9.VERSION_IN_ORDER && r.version !== p9.VERSION)) r = await ask(p9.VERSION);
     if (r instanceof Errno) return r;
     const ms = r.msize as number;
-    if ((r.version !== p9.VERSION && r.version !== p9.VERSION_IN_ORDER) || ms < p9.MIN_MSIZE || ms > CLIENT_MSIZE) {
+    if ((r.version !== p9.VERSION && r.version !== p9.VERSION_IN_ORDER) || ms < p9.MIN_MSIZE || ms > p9.MAX_MSIZE) {
       this.breakConn(`server speaks ${String(r.version)} with msize ${ms}`);
       return EIO;
     }

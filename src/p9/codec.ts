@@ -54,6 +54,8 @@ export const VERSION = '9P2000.L';
 export const VERSION_IN_ORDER = '9P2000.L.tsvisor';
 export const NOTAG = 0xffff;
 export const NOFID = 0xffffffff;
+/** Tattach's n_uname when the client names no uid. */
+export const NOUID = 0xffffffff;
 /** size[4] type[1] tag[2] */
 export const HEADER_SIZE = 7;
 /** Room kept for the header of a Twrite/Rread besides its data (Linux's P9_IOHDRSZ; diod refuses larger counts). */
@@ -62,6 +64,10 @@ export const IO_OVERHEAD = 24;
 export const MAXWELEM = 16;
 /** Smallest msize a peer may negotiate (room for a header and a short string). */
 export const MIN_MSIZE = 4096;
+/** The largest msize our gofer agrees to, and what our client asks for: 4 MiB of data per message plus room for its header. */
+export const MAX_MSIZE = 4 * 1024 * 1024 + 4096;
+/** Bytes of an Rread or Rreaddir besides its data: size[4] type[1] tag[2] count[4]. */
+export const RREAD_OVERHEAD = 11;
 
 // qid.type bits
 export const QTDIR = 0x80;
