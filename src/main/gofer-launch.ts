@@ -50,6 +50,9 @@ export function startGofer(cli: string, globalArgv: string[], bundle: string, co
   const ioFds = goferEnds.map((_, i) => 4 + i);
   const child = spawn(process.execPath, [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`], {
     stdio: ['ignore', 'ignore', 'inherit', specFd, ...goferEnds],
+    // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
+    // must not end the gofer under a sandbox that carries on.
+    detached: true,
   });
   fs.closeSync(specFd);
   for (const fd of goferEnds) closeFd(fd);

@@ -85,8 +85,17 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   const child = spawn(process.execPath, [cli, ...bootArgs], {
     stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
     env: { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) },
-    // A pty of its own: boot leads a new session and makes the pty its controlling terminal (so resizes reach it as SIGWINCH).
-    detached: term?.slave !== undefined,
+    // Boot leads a session of its own, out of this command's process group,
+    // unless it shares this command's own terminal. A signal for the whole
+    // group (Ctrl-C on the terminal, `timeout`'s SIGTERM) then reaches only
+    // this command, which passes it to the container's init (onSignal), as
+    // runc does: the container runs its handler or dies of it, and run exits
+    // with its status (130 for SIGINT). With a pty of its own, boot makes
+    // that pty its controlling terminal (resizes reach it as SIGWINCH). On our
+    // own terminal, boot stays in our group: it reads the terminal (raw, so
+    // Ctrl-C arrives as a byte for the guest's line discipline) and gets
+    // SIGWINCH as the terminal's foreground group.
+    detached: !term?.own,
   });
   if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);

@@ -95,13 +95,13 @@ describe('tsvisor run and the sandbox it starts', function () {
    * boot). Its stdin is a FIFO this test holds open for reading and writing,
    * so cat never sees end-of-file from anything but the sandbox's own end.
    */
-  async function startCat(id: string): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string; stdinFd: number }> {
+  async function startCat(id: string, opts: { ownGroup?: boolean } = {}): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string; stdinFd: number }> {
     const bundle = makeBundle({ args: ['/bin/cat'] });
     const pidFile = path.join(bundle, 'boot.pid');
     const fifo = path.join(bundle, 'stdin.fifo');
     execFileSync('mkfifo', [fifo]);
     const stdinFd = fs.openSync(fifo, fs.constants.O_RDWR);
-    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: [stdinFd, 'pipe', 'pipe'] });
+    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: [stdinFd, 'pipe', 'pipe'], detached: opts.ownGroup === true });
     const exited = new Promise<number>((resolve) => run.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
     fs.writeSync(stdinFd, 'ready\n');
     // cat echoes the line once the container runs.
@@ -131,6 +131,25 @@ describe('tsvisor run and the sandbox it starts', function () {
       removeBundle(c.bundle);
     }
   });
+
+  for (const [sig, status, as] of [
+    ['SIGINT', 130, 'Ctrl-C on a terminal'],
+    ['SIGTERM', 143, 'timeout N tsvisor run'],
+  ] as const) {
+    it(`a ${sig} to run's whole process group (${as}) reaches the container alone: run exits ${status}, no internal error`, async () => {
+      const c = await startCat(`group-${sig}`, { ownGroup: true });
+      let stderr = '';
+      c.run.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      try {
+        process.kill(-c.run.pid!, sig);
+        assert.equal(await c.exited, status, stderr);
+        assert.doesNotMatch(stderr, /internal error|urpc/);
+      } finally {
+        fs.closeSync(c.stdinFd);
+        removeBundle(c.bundle);
+      }
+    });
+  }
 
   it('takes the sandbox down when run itself is SIGKILLed', async () => {
     const c = await startCat('killed-run');
