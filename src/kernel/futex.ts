@@ -93,9 +93,9 @@ export class FutexTable {
    * FUTEX_WAIT(_BITSET): EINVAL for an empty bitset, otherwise `waitMany` on
    * the one word; resolves 0 when woken.
    */
-  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Parked {
+  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined): Errno | Parked {
     if (bitset === 0) return EINVAL;
-    return this.waitMany(task, [{ addr, expected, bitset, shared: false }], timeoutMs, onInterrupt);
+    return this.waitMany(task, [{ addr, expected, bitset, shared: false }], timeoutMs);
   }
 
   /**
@@ -107,10 +107,10 @@ export class FutexTable {
    * waiter per word is queued (each one an ordinary waiter: woken, counted
    * and requeued alone), all sharing one sleep: the first wake of any of them
    * resolves the index of its word and drops the others; ETIMEDOUT after
-   * `timeoutMs` (undefined: never); EINTR when `onInterrupt`'s callback is
-   * called by a signal.
+   * `timeoutMs` (undefined: never); EINTR when a signal interrupts `task`
+   * (Task.interrupt).
    */
-  waitMany(task: Task, words: readonly FutexWord[], timeoutMs: number | undefined, onInterrupt: (cancel: () => void) => void): Errno | Parked {
+  waitMany(task: Task, words: readonly FutexWord[], timeoutMs: number | undefined): Errno | Parked {
     const vm = task.process.vm;
     for (const w of words) {
       if (w.addr % 4 !== 0) return EINVAL;
@@ -132,7 +132,7 @@ export class FutexTable {
     const queued: Waiter[] = words.map((w, i) => ({ task, bitset: w.bitset, addr: w.addr, wake: () => finish(i) }));
     for (const q of queued) this.queue(vm, q.addr, true)!.push(q);
     if (timeoutMs !== undefined) cancelTimer = longTimeout(timeoutMs, () => finish(ETIMEDOUT));
-    onInterrupt(() => finish(EINTR));
+    task.onInterrupt(() => finish(EINTR));
     return parked;
   }
 

@@ -103,11 +103,63 @@ export class Task {
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */
   savedSigmask: bigint | null = null;
+  /** How to cut short the blocking call this thread is in (a sleep, a read); null when none is registered. */
+  private interrupter: (() => void) | null = null;
+  /** A signal cut the blocking call short (its EINTR may restart). */
+  private interrupted = false;
 
   constructor(
     readonly tid: number,
     readonly process: Process,
   ) {}
+
+  // Interrupting a blocked call. A handler that waits registers how a signal
+  // ends its wait (onInterrupt); signal delivery calls interrupt(); the
+  // dispatcher, once the call's result is in, learns whether a signal cut it
+  // short (endWait) to decide about restarting. One wait per thread at a time.
+
+  /**
+   * Register how to cut short the blocking call this thread is in (a sleep,
+   * a read), so a signal can interrupt it.
+   */
+  onInterrupt(cancel: () => void): void {
+    this.interrupter = cancel;
+  }
+
+  /** A signal arrived while this thread is blocked: cut its call short (EINTR). */
+  interrupt(): void {
+    const cancel = this.interrupter;
+    if (cancel) {
+      this.interrupter = null;
+      this.interrupted = true;
+      cancel();
+    }
+  }
+
+  /**
+   * Is the thread asleep in an interruptible wait (a read of an empty pipe,
+   * a sleep, wait4)? Blocked threads that are not are doing kernel work (file
+   * I/O in progress): /proc shows them running, as Linux would.
+   */
+  isSleeping(): boolean {
+    return this.state === TaskState.Blocked && this.interrupter !== null;
+  }
+
+  /** The blocked call has its result: forget its interrupter. True when a signal cut it short. */
+  endWait(): boolean {
+    this.interrupter = null;
+    const was = this.interrupted;
+    this.interrupted = false;
+    return was;
+  }
+
+  /** The thread is gone (its process died) while blocked: end its wait, whose result nobody reads. */
+  abandonWait(): void {
+    const cancel = this.interrupter;
+    this.interrupter = null;
+    this.interrupted = false;
+    cancel?.();
+  }
 }
 
 /** A timer_create timer: its clock timer and how it notifies. */

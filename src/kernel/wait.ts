@@ -89,7 +89,7 @@ function consume(kernel: Kernel, parent: Process, r: WaitReport): void {
       return;
     default:
       parent.childInstructions += child.deadInstructions + child.childInstructions;
-      kernel.reap(child);
+      kernel.lifecycle.reap(child);
   }
 }
 

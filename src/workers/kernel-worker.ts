@@ -50,11 +50,11 @@ const api = {
     sandbox = await buildKernel(cfg, logs);
     const k = sandbox.kernel;
     const exe = cfg.args[0];
-    const r = await k.spawnInit(exe, cfg.args, cfg.env, cfg.cwd, sandbox.stdio);
+    const r = await k.lifecycle.spawnInit(exe, cfg.args, cfg.env, cfg.cwd, sandbox.stdio);
     if (typeof r === 'string') return r;
     if (isErrno(r)) return `cannot run ${exe}: ${describeErrno(r.name)}`;
     init = r;
-    k.startInit(r);
+    k.lifecycle.startInit(r);
     return null;
   },
   /** Init's wait status, once it has exited. */
@@ -87,7 +87,7 @@ const api = {
     for (const p of targets) {
       if (!p || !p.alive) continue;
       hit = true;
-      k.signalProcess(p, { signo, code: abi.SI_USER, pid: 0, uid: 0 });
+      k.signals.signalProcess(p, { signo, code: abi.SI_USER, pid: 0, uid: 0 });
     }
     return hit || mode === 1 ? null : mode === 3 ? `no such process group ${pid}` : `no such process ${pid}`;
   },
@@ -109,7 +109,7 @@ const api = {
     };
   },
   async shutdown(): Promise<void> {
-    sandbox?.kernel.shutdown();
+    sandbox?.kernel.scheduler.shutdown();
     sandbox?.close();
     debugLog.close();
     userLog.close();

@@ -19,7 +19,7 @@ const BUDGET = 200_000;
  * Longest a thread runs here before it is handed back anyway, so that the
  * kernel's count of its instructions (CPU clocks, rusage, /proc) is never
  * further behind. Time slicing is the kernel's: it interrupts this vCPU
- * when another thread waits (the kernel's pollRemotes).
+ * when another thread waits (the kernel's Scheduler, pollRemotes).
  */
 const MAX_RUN_MS = 50;
 /** How long a worker watches for its next command after a hand-back before it sleeps. */

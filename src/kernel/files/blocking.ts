@@ -25,6 +25,7 @@ import { POLLERR, POLLHUP, POLLIN, POLLOUT, SIGPIPE, SI_USER } from '../../linux
 import type { File, MaybeAsync } from './file.js';
 import type { WaitQueue } from './waitqueue.js';
 import { TaskState, type Task } from '../task.js';
+import { hasDeliverable, type SignalDelivery } from '../signal-delivery.js';
 import type { Kernel } from '../kernel.js';
 
 /** The waiting thread, as a wait sees it (a Task in the kernel; a fake in unit tests). */
@@ -39,17 +40,34 @@ export interface Blocker {
   sigpipe(): void;
 }
 
+/** A guest thread as a Blocker: its own interrupt registration, its pending signals, the kernel's signals for SIGPIPE. */
+class TaskBlocker implements Blocker {
+  constructor(
+    private readonly signals: SignalDelivery,
+    private readonly task: Task,
+  ) {}
+
+  onInterrupt(cancel: () => void): void {
+    this.task.onInterrupt(cancel);
+  }
+
+  signalPending(): boolean {
+    return hasDeliverable(this.task);
+  }
+
+  alive(): boolean {
+    return this.task.state !== TaskState.Exited && this.task.process.alive;
+  }
+
+  sigpipe(): void {
+    const p = this.task.process;
+    this.signals.signalProcess(p, { signo: SIGPIPE, code: SI_USER, pid: p.pid, uid: p.creds.ruid });
+  }
+}
+
 /** The Blocker of `task` in `kernel`. */
 export function taskBlocker(kernel: Kernel, task: Task): Blocker {
-  return {
-    onInterrupt: (cancel) => kernel.syscalls.onInterrupt(task, cancel),
-    signalPending: () => kernel.hasDeliverable(task),
-    alive: () => task.state !== TaskState.Exited && task.process.alive,
-    sigpipe: () => {
-      const p = task.process;
-      kernel.signalProcess(p, { signo: SIGPIPE, code: SI_USER, pid: p.pid, uid: p.creds.ruid });
-    },
-  };
+  return new TaskBlocker(kernel.signals, task);
 }
 
 export const enum Wake {

@@ -130,7 +130,7 @@ function stateOf(k: Kernel, p: Process, t?: Task): string {
   if (!p.alive) return 'Z';
   if (p.stopped) return 'T';
   const tasks = t ? [t] : [...p.threads];
-  return tasks.some((x) => x.state !== TaskState.Stopped && !k.syscalls.isSleeping(x)) ? 'R' : 'S';
+  return tasks.some((x) => x.state !== TaskState.Stopped && !x.isSleeping()) ? 'R' : 'S';
 }
 
 const STATE_NAMES: Record<string, string> = { R: 'R (running)', S: 'S (sleeping)', T: 'T (stopped)', Z: 'Z (zombie)' };
@@ -183,7 +183,7 @@ function systemStat(k: Kernel): string {
   const out = [line('cpu ', user, idle)];
   for (let c = 0; c < k.config.cpuNum; c++) out.push(line(`cpu${c}`, Math.floor(user / k.config.cpuNum), Math.floor(idle / k.config.cpuNum)));
   const running = all.filter((p) => p.alive && [...p.threads].some((t) => t.state === TaskState.Running || t.state === TaskState.Runnable)).length;
-  out.push('intr 0', 'ctxt 0', `btime ${Math.floor(k.bootTime / 1000)}`, `processes ${k.processCount}`, `procs_running ${running}`, 'procs_blocked 0', 'softirq 0');
+  out.push('intr 0', 'ctxt 0', `btime ${Math.floor(k.bootTime / 1000)}`, `processes ${k.lifecycle.processCount}`, `procs_running ${running}`, 'procs_blocked 0', 'softirq 0');
   return out.join('\n') + '\n';
 }
 

@@ -3,9 +3,9 @@
 import * as abi from '../../linux/abi.js';
 import { E2BIG, ECHILD, EINTR, EINVAL, EPERM, ESRCH, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
-import type { CloneRequest } from '../kernel.js';
+import type { CloneRequest } from '../process-lifecycle.js';
 import { findReport, WaitOptions, WaitReport, WaitSelector } from '../wait.js';
-import { SIGINFO } from '../signals.js';
+import { SIGINFO } from '../signal-frame.js';
 import { SysCtx, SysResult } from './context.js';
 import { rusageOf } from './process.js';
 
@@ -14,7 +14,7 @@ export function sys_clone(c: SysCtx): SysResult | Promise<SysResult> {
   const raw = c.u32(0);
   const flags = (raw & ~0xff) >>> 0;
   if (flags & abi.CLONE_PIDFD) return EINVAL; // pidfds are not supported
-  return c.kernel.clone(c.task, { flags, clearSighand: false, exitSignal: raw & 0xff, stack: c.u(1), parentTid: c.u(2), tls: c.u(3), childTid: c.u(4) });
+  return c.kernel.lifecycle.clone(c.task, { flags, clearSighand: false, exitSignal: raw & 0xff, stack: c.u(1), parentTid: c.u(2), tls: c.u(3), childTid: c.u(4) });
 }
 
 /** clone3(struct clone_args *, size). */
@@ -52,7 +52,7 @@ export function sys_clone3(c: SysCtx): SysResult | Promise<SysResult> {
     parentTid: rd.u64(A.parent_tid),
     childTid: rd.u64(A.child_tid),
   };
-  return c.kernel.clone(c.task, req);
+  return c.kernel.lifecycle.clone(c.task, req);
 }
 
 /** Wait for a report from `c`'s children, blocking unless WNOHANG. 0: WNOHANG and none yet. */
@@ -69,7 +69,7 @@ function waitChildren(c: SysCtx, sel: WaitSelector, opts: WaitOptions, noHang: b
       else c.proc.childWaiters.add(retry);
     };
     c.proc.childWaiters.add(retry);
-    c.kernel.syscalls.onInterrupt(c.task, () => {
+    c.task.onInterrupt(() => {
       c.proc.childWaiters.delete(retry);
       // As Linux: a child that is ready wins over the signal (the SIGCHLD of
       // its own exit arrives just before the wake-up).

@@ -9,7 +9,10 @@
 //   Errno. Anything a handler throws is a kernel bug: logged loudly with the
 //   call, and the process is killed with SIGSYS rather than given a guess.
 // - A handler may return a Promise: the thread then blocks without holding
-//   the vCPU, and resumes with the result.
+//   the vCPU, and resumes with the result. A handler that waits registers
+//   with Task.onInterrupt how a signal cuts the wait short; when the result
+//   is in, the dispatcher asks the task (Task.endWait) whether a signal did,
+//   and an EINTR then restarts by the row's policy.
 
 import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
 import type { Kernel } from '../kernel.js';
@@ -21,14 +24,6 @@ import { SysCtx, NORETURN, Parked, SysResult } from './context.js';
 export class SyscallDispatcher {
   private readonly reported = new Set<number>();
   private readonly table: (SyscallRow | undefined)[] = [];
-  private readonly interrupters = new Map<Task, () => void>();
-  /** Blocked tasks whose call a signal has cut short (their EINTR may restart). */
-  private readonly interrupted = new Set<Task>();
-  /**
-   * The task whose handler is running now, synchronously (null between calls
-   * and when a blocked call resumes): who "current" is for the terminal layer.
-   */
-  current: Task | null = null;
 
   constructor(private readonly kernel: Kernel) {
     for (const row of SYSCALLS) this.table[row.nr] = row;
@@ -50,22 +45,21 @@ export class SyscallDispatcher {
       result = row?.errno ?? ENOSYS;
     } else {
       try {
-        this.current = task;
+        this.kernel.current = task;
         result = row.handler(ctx);
       } catch (e) {
         this.kernelBug(task, row, e);
         return true;
       } finally {
-        this.current = null;
+        this.kernel.current = null;
       }
     }
     const finish = (r: SysResult) => {
-      this.interrupters.delete(task);
-      const wasInterrupted = this.interrupted.delete(task);
+      const wasInterrupted = task.endWait();
       if (task.state !== TaskState.Blocked) return;
       if (r === EINTR && wasInterrupted) task.restart = row?.restart ?? 'sys';
       this.complete(task, r, enter, row);
-      this.kernel.wake(task);
+      this.kernel.scheduler.wake(task);
     };
     if (result instanceof Parked) {
       task.state = TaskState.Blocked;
@@ -77,8 +71,7 @@ export class SyscallDispatcher {
       result.then(
         finish,
         (e) => {
-          this.interrupters.delete(task);
-          this.interrupted.delete(task);
+          task.endWait();
           this.kernelBug(task, row!, e);
         },
       );
@@ -86,41 +79,6 @@ export class SyscallDispatcher {
     }
     this.complete(task, result, enter, row);
     return false;
-  }
-
-  /**
-   * Register how to cut short the blocking call `task` is in (a sleep, a
-   * read), so a signal can interrupt it.
-   */
-  onInterrupt(task: Task, cancel: () => void): void {
-    this.interrupters.set(task, cancel);
-  }
-
-  /** A signal arrived for blocked `task`: cut its call short (EINTR). */
-  interrupt(task: Task): void {
-    const cancel = this.interrupters.get(task);
-    if (cancel) {
-      this.interrupters.delete(task);
-      this.interrupted.add(task);
-      cancel();
-    }
-  }
-
-  /**
-   * Is `task` asleep in an interruptible wait (a read of an empty pipe, a
-   * sleep, wait4)? Blocked tasks that are not are doing kernel work (file
-   * I/O in progress): /proc shows them running, as Linux would.
-   */
-  isSleeping(task: Task): boolean {
-    return task.state === TaskState.Blocked && this.interrupters.has(task);
-  }
-
-  /** `task` is gone (its process died) while blocked: end its wait, whose result nobody reads. */
-  abandon(task: Task): void {
-    const cancel = this.interrupters.get(task);
-    this.interrupters.delete(task);
-    this.interrupted.delete(task);
-    cancel?.();
   }
 
   private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {
@@ -146,7 +104,7 @@ export class SyscallDispatcher {
   private kernelBug(task: Task, row: SyscallRow | undefined, e: unknown): void {
     const what = row ? row.name : 'unknown';
     this.kernel.logs.error(`KERNEL BUG in ${what} (pid ${task.process.pid}, tid ${task.tid}): ${e instanceof Error ? e.stack : String(e)}`);
-    this.kernel.exitProcess(task.process, abi.signalStatus(abi.SIGSYS));
+    this.kernel.lifecycle.exitProcess(task.process, abi.signalStatus(abi.SIGSYS));
   }
 
   private formatEnter(ctx: SysCtx, nr: number, row: SyscallRow | undefined): string {

@@ -50,7 +50,7 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
   const wait = (bitset: number, absolute: boolean): SysResult | Parked => {
     const t = timeoutMs(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
     if (isErrno(t)) return t;
-    return futexes.wait(c.task, addr, val, bitset, t, (cancel) => c.kernel.syscalls.onInterrupt(c.task, cancel));
+    return futexes.wait(c.task, addr, val, bitset, t);
   };
   const count = (n: number) => (n > 0x7fffffff ? 0x7fffffff : n);
   switch (cmd) {
@@ -129,5 +129,5 @@ export function sys_futex_waitv(c: SysCtx): SysResult | Parked {
     const addr = uaddr <= Number.MAX_SAFE_INTEGER ? uaddr : Number.MAX_SAFE_INTEGER - 3 + (rd.u32(FUTEX_WAITV.uaddr) & 3);
     words.push({ addr, expected: rd.u32(FUTEX_WAITV.val), bitset: FUTEX_BITSET_MATCH_ANY, shared: (flags & FUTEX2_PRIVATE) === 0 });
   }
-  return c.kernel.futexes.waitMany(c.task, words, t, (cancel) => c.kernel.syscalls.onInterrupt(c.task, cancel));
+  return c.kernel.futexes.waitMany(c.task, words, t);
 }

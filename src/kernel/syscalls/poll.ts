@@ -19,7 +19,7 @@ import type { File, MaybeAsync } from '../files/file.js';
 import { EpollFile } from '../files/epoll.js';
 import { Blocker, taskBlocker, waitUntil, Wake, type WaitSource } from '../files/blocking.js';
 import { StructReader, StructWriter } from '../usercopy.js';
-import { UNBLOCKABLE } from '../signals.js';
+import { UNBLOCKABLE } from '../signal-delivery.js';
 import { SysCtx, SysResult } from './context.js';
 import { readTimeout } from './time.js';
 import { PAGE_W } from '../../vcpu/memory.js';

@@ -7,15 +7,17 @@ import { EACCES, EAGAIN, EINVAL, EPERM, ESRCH, isErrno, E2BIG } from '../../linu
 import type { Process } from '../task.js';
 import { capable, CAP_SETPCAP } from '../creds.js';
 import { StructReader, StructWriter } from '../usercopy.js';
+import { nofileLimit } from '../process-lifecycle.js';
+import { execve } from '../exec.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
 export function sys_exit(c: SysCtx): SysResult {
-  c.kernel.exitThread(c.task, c.i32(0) & 0xff);
+  c.kernel.lifecycle.exitThread(c.task, c.i32(0) & 0xff);
   return NORETURN;
 }
 
 export function sys_exit_group(c: SysCtx): SysResult {
-  c.kernel.exitProcess(c.proc, abi.exitStatus(c.i32(0) & 0xff));
+  c.kernel.lifecycle.exitProcess(c.proc, abi.exitStatus(c.i32(0) & 0xff));
   return NORETURN;
 }
 
@@ -194,7 +196,7 @@ function checkLimit(c: SysCtx, res: number, next: { cur: bigint; max: bigint }):
 
 function applyLimit(c: SysCtx, res: number, next: { cur: bigint; max: bigint }): void {
   c.proc.rlimits[res] = next;
-  if (res === abi.RLIMIT_NOFILE) c.proc.fds.limit = c.kernel.nofileLimit(c.proc.rlimits);
+  if (res === abi.RLIMIT_NOFILE) c.proc.fds.limit = nofileLimit(c.proc.rlimits);
 }
 
 export function sys_getrlimit(c: SysCtx): SysResult {
@@ -350,7 +352,7 @@ export async function sys_execve(c: SysCtx): Promise<SysResult> {
   const envp = c.user.readStringArray(c.u(2), 65536, 2 << 20);
   if (isErrno(envp)) return envp;
   if (c.proc.threads.size > 1) return EAGAIN; // multi-threaded exec arrives with issue 6
-  const r = await c.kernel.execve(c.task, path, argv, envp);
+  const r = await execve(c.kernel, c.task, path, argv, envp);
   return r === 0 ? NORETURN : r;
 }
 

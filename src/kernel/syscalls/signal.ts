@@ -4,7 +4,8 @@ import * as abi from '../../linux/abi.js';
 import { EAGAIN, EINTR, EINVAL, ENOMEM, ESRCH, EPERM, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { maySignal } from '../creds.js';
-import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO, UNBLOCKABLE } from '../signals.js';
+import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO } from '../signal-frame.js';
+import { hasDeliverable, UNBLOCKABLE } from '../signal-delivery.js';
 import { readTimeout } from './time.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
@@ -84,14 +85,14 @@ export function sys_kill(c: SysCtx): SysResult {
     const p = k.processes.get(pid);
     if (!p || !p.alive) return ESRCH;
     if (!maySignal(me, p.creds)) return EPERM;
-    return k.signalProcess(p, info);
+    return k.signals.signalProcess(p, info);
   }
   // 0: our process group; -1: every process we may signal but init and the caller; < -1: group -pid.
   const targets = [...k.processes.values()].filter((p) => p.alive && (pid === -1 ? p.pid !== 1 && p !== c.proc : p.pgid === (pid === 0 ? c.proc.pgid : -pid)));
   if (targets.length === 0) return ESRCH;
   const allowed = targets.filter((p) => maySignal(me, p.creds));
   if (allowed.length === 0) return EPERM;
-  for (const p of allowed) k.signalProcess(p, info);
+  for (const p of allowed) k.signals.signalProcess(p, info);
   return 0;
 }
 
@@ -110,7 +111,7 @@ export function sys_tgkill(c: SysCtx): SysResult {
   if (tgid <= 0 || tid <= 0 || sig < 0 || sig > abi.NSIG) return EINVAL;
   const t = findThread(c, tgid, tid);
   if (!t) return ESRCH;
-  return c.kernel.signalThread(t, senderInfo(c, sig, abi.SI_TKILL));
+  return c.kernel.signals.signalThread(t, senderInfo(c, sig, abi.SI_TKILL));
 }
 
 export function sys_tkill(c: SysCtx): SysResult {
@@ -119,17 +120,17 @@ export function sys_tkill(c: SysCtx): SysResult {
   if (tid <= 0 || sig < 0 || sig > abi.NSIG) return EINVAL;
   const t = findThread(c, 0, tid);
   if (!t) return ESRCH;
-  return c.kernel.signalThread(t, senderInfo(c, sig, abi.SI_TKILL));
+  return c.kernel.signals.signalThread(t, senderInfo(c, sig, abi.SI_TKILL));
 }
 
 export function sys_rt_sigreturn(c: SysCtx): SysResult {
   const sp = c.task.regs.getU(2);
   const frame = c.user.copyIn(sp, SIGFRAME.size);
   if (isErrno(frame)) {
-    c.kernel.exitProcess(c.proc, abi.signalStatus(abi.SIGSEGV));
+    c.kernel.lifecycle.exitProcess(c.proc, abi.signalStatus(abi.SIGSEGV));
     return NORETURN;
   }
-  c.task.sigmask = decodeSigframe(c.task, frame);
+  c.task.sigmask = decodeSigframe(c.task, frame) & ~UNBLOCKABLE;
   return NORETURN;
 }
 
@@ -176,8 +177,8 @@ export function sys_rt_sigsuspend(c: SysCtx): SysResult | Promise<SysResult> {
   const t = c.task;
   t.savedSigmask = t.sigmask;
   t.sigmask = mask & ~UNBLOCKABLE;
-  if (c.kernel.hasDeliverable(t)) return EINTR;
-  return new Promise((resolve) => c.kernel.syscalls.onInterrupt(t, () => resolve(EINTR)));
+  if (hasDeliverable(t)) return EINTR;
+  return new Promise((resolve) => t.onInterrupt(() => resolve(EINTR)));
 }
 
 /**
@@ -201,7 +202,7 @@ export function sys_rt_sigtimedwait(c: SysCtx): SysResult | Promise<SysResult> {
     }
     return info.signo;
   };
-  const now = c.kernel.dequeueSignal(t, set);
+  const now = c.kernel.signals.dequeueSignal(t, set);
   if (now) return taken(now);
   if (timeout === 0n) return EAGAIN;
   const blocked = t.sigmask;
@@ -213,8 +214,8 @@ export function sys_rt_sigtimedwait(c: SysCtx): SysResult | Promise<SysResult> {
       t.sigmask = blocked;
       resolve(r);
     };
-    c.kernel.syscalls.onInterrupt(t, () => {
-      const info = c.kernel.dequeueSignal(t, set);
+    t.onInterrupt(() => {
+      const info = c.kernel.signals.dequeueSignal(t, set);
       finish(info ? taken(info) : EINTR);
     });
   });
@@ -238,7 +239,7 @@ export function sys_rt_sigqueueinfo(c: SysCtx): SysResult {
   if (isErrno(info)) return info;
   const p = c.kernel.processes.get(pid);
   if (!p || !p.alive) return ESRCH;
-  return c.kernel.signalProcess(p, info);
+  return c.kernel.signals.signalProcess(p, info);
 }
 
 export function sys_rt_tgsigqueueinfo(c: SysCtx): SysResult {
@@ -250,5 +251,5 @@ export function sys_rt_tgsigqueueinfo(c: SysCtx): SysResult {
   if (isErrno(info)) return info;
   const t = findThread(c, tgid, tid);
   if (!t) return ESRCH;
-  return c.kernel.signalThread(t, info);
+  return c.kernel.signals.signalThread(t, info);
 }

@@ -92,7 +92,7 @@ function sleepUntil(c: SysCtx, clock: number, deadline: bigint, remainAddr: numb
       return deadline > now ? deadline - now : 0n;
     };
     const timer = setTimeout(() => resolve(0), Number(left() / 1_000_000n) + 1);
-    c.kernel.syscalls.onInterrupt(c.task, () => {
+    c.task.onInterrupt(() => {
       clearTimeout(timer);
       if (remainAddr) c.user.copyOut(remainAddr, timespec(left()));
       resolve(EINTR);

@@ -5,7 +5,8 @@ import * as abi from '../../linux/abi.js';
 import { EAGAIN, EFAULT, EINVAL, Errno, isErrno } from '../../linux/errno.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { GuestTimer, timerClockValid } from '../guest-timer.js';
-import { sigbit } from '../signals.js';
+import { sigbit } from '../signal-delivery.js';
+import type { SigInfo } from '../signal-frame.js';
 import type { Process, PosixTimer } from '../task.js';
 import type { Kernel } from '../kernel.js';
 import { SysCtx, SysResult } from './context.js';
@@ -17,14 +18,14 @@ const MAX_POSIX_TIMERS = 4096;
 const ITIMER_SIGNALS = [abi.SIGALRM, abi.SIGVTALRM, abi.SIGPROF];
 
 /** Sends `signo` to `proc` unless it is still pending from the last expiry. */
-function sendTimerSignal(kernel: Kernel, proc: Process, signo: number, info: () => Parameters<Kernel['signalProcess']>[1], tid = 0): boolean {
+function sendTimerSignal(kernel: Kernel, proc: Process, signo: number, info: () => SigInfo, tid = 0): boolean {
   if (!proc.alive) return true;
   if (proc.pending & sigbit(signo)) return false;
   const task = tid ? [...proc.threads].find((t) => t.tid === tid) : undefined;
   if (task) {
     if (task.pending & sigbit(signo)) return false;
-    kernel.signalThread(task, info());
-  } else kernel.signalProcess(proc, info());
+    kernel.signals.signalThread(task, info());
+  } else kernel.signals.signalProcess(proc, info());
   return true;
 }
 

@@ -1,68 +1,23 @@
-// Signal generation and delivery (Linux's kernel/signal.c, riscv64's
-// arch/riscv/kernel/signal.c).
+// The riscv64 side of signals (arch/riscv/kernel/signal.c): siginfo_t and
+// rt_sigframe as the guest's handlers and rt_sigreturn see them, and the
+// return trampoline every process has mapped.
 //
-// Contract: a signal is pending on a thread or its process until a thread
-// that does not block it returns to user mode; then its action runs: ignore,
-// the default action (terminate, terminate with core, stop, continue), or the
-// guest's handler on a riscv64 rt_sigframe. SIGKILL and SIGSTOP can't be
-// blocked, caught or ignored.
+// Contract: a handler runs on an rt_sigframe built here: siginfo, then a
+// ucontext holding the interrupted registers and the signal mask to restore;
+// it returns through the trampoline at SIGRETURN_TRAMPOLINE (rt_sigreturn),
+// which decodes the same frame. Nothing here decides which signal runs or
+// when (signal-delivery.ts does).
 
 import * as abi from '../linux/abi.js';
-import { Process, Task } from './task.js';
+import type { Errno } from '../linux/errno.js';
+import { PAGE_SIZE } from '../vcpu/memory.js';
+import type { Task } from './task.js';
+import type { AddressSpace } from './address-space.js';
+import { STACK_TOP } from './mm.js';
 import { StructWriter, StructReader } from './usercopy.js';
 
-export const enum DefaultAction {
-  Terminate,
-  Core,
-  Ignore,
-  Stop,
-  Continue,
-}
-
-export function defaultAction(sig: number): DefaultAction {
-  switch (sig) {
-    case abi.SIGCHLD:
-    case abi.SIGURG:
-    case abi.SIGWINCH:
-      return DefaultAction.Ignore;
-    case abi.SIGCONT:
-      return DefaultAction.Continue;
-    case abi.SIGSTOP:
-    case abi.SIGTSTP:
-    case abi.SIGTTIN:
-    case abi.SIGTTOU:
-      return DefaultAction.Stop;
-    case abi.SIGQUIT:
-    case abi.SIGILL:
-    case abi.SIGTRAP:
-    case abi.SIGABRT:
-    case abi.SIGBUS:
-    case abi.SIGFPE:
-    case abi.SIGSEGV:
-    case abi.SIGXCPU:
-    case abi.SIGXFSZ:
-    case abi.SIGSYS:
-      return DefaultAction.Core;
-    default:
-      return DefaultAction.Terminate;
-  }
-}
-
-export function sigbit(sig: number): bigint {
-  return 1n << BigInt(sig - 1);
-}
-
-export const UNBLOCKABLE = sigbit(abi.SIGKILL) | sigbit(abi.SIGSTOP);
-/** The signals whose default action stops the process. */
-export const STOP_SIGNALS = sigbit(abi.SIGSTOP) | sigbit(abi.SIGTSTP) | sigbit(abi.SIGTTIN) | sigbit(abi.SIGTTOU);
-
-/** Would delivering `sig` to `proc` do nothing at all (ignored)? */
-export function isIgnored(proc: Process, sig: number): boolean {
-  if (sig === abi.SIGKILL || sig === abi.SIGSTOP) return false;
-  const act = proc.sigactions[sig];
-  if (act.handler === abi.SIG_IGN) return true;
-  return act.handler === abi.SIG_DFL && defaultAction(sig) === DefaultAction.Ignore;
-}
+/** Where each process's signal return trampoline lives (one page, r-x). */
+export const SIGRETURN_TRAMPOLINE = STACK_TOP + PAGE_SIZE;
 
 /** Details carried with a signal into the handler's siginfo. */
 export interface SigInfo {
@@ -143,7 +98,10 @@ export function encodeSigframe(task: Task, info: SigInfo, savedMask: bigint, alt
   return w.bytes;
 }
 
-/** Restore registers and return the signal mask saved in a frame (rt_sigreturn). */
+/**
+ * Restore registers from a frame and return the signal mask it saved, as
+ * stored: the caller (rt_sigreturn) takes SIGKILL and SIGSTOP out of it.
+ */
 export function decodeSigframe(task: Task, frame: Uint8Array): bigint {
   const rd = new StructReader(frame);
   const r = task.regs;
@@ -157,5 +115,19 @@ export function decodeSigframe(task: Task, frame: Uint8Array): bigint {
     r.fbits[2 * i + 1] = rd.i32(SIGFRAME.fpregs + 8 * i + 4);
   }
   r.fcsr = rd.u32(SIGFRAME.fcsr) & 0xff;
-  return rd.big(SIGFRAME.uc_sigmask) & ~UNBLOCKABLE;
+  return rd.big(SIGFRAME.uc_sigmask);
+}
+
+/** Map the rt_sigreturn trampoline into a new image's address space (execve). */
+export function mapSigreturnTrampoline(vm: AddressSpace): 0 | Errno {
+  const r = vm.mm.mapFixed(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_WRITE, '[vdso]');
+  if (r !== 0) return r;
+  // li a7, 139 (rt_sigreturn); ecall
+  const code = new Uint8Array(8);
+  const dv = new DataView(code.buffer);
+  dv.setUint32(0, 0x08b00893, true);
+  dv.setUint32(4, 0x00000073, true);
+  const w = vm.user.copyOut(SIGRETURN_TRAMPOLINE, code);
+  if (w !== 0) return w;
+  return vm.mm.protect(SIGRETURN_TRAMPOLINE, PAGE_SIZE, abi.PROT_READ | abi.PROT_EXEC);
 }

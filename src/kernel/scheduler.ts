@@ -1,0 +1,360 @@
+// The scheduler: guest threads onto the kernel worker's own vCPU (vCPU 0)
+// and onto vCPU workers (--cpu-num > 1), and what a vCPU's stop means.
+//
+// Contract: the kernel worker's event loop stays live: guest code runs in
+// slices of at most SLICE_MS between turns of the loop, and a system call
+// that must wait (a read of a pipe, a sleep) parks its thread and lets
+// others run, without blocking the worker. A runnable thread is on the run
+// queue once; a thread is on at most one vCPU (vcpus.ts). Every stop of a
+// vCPU, local or remote, goes through one handler (handleStop), which
+// serves the system call or fault and decides whether the thread runs on.
+
+import { performance } from 'node:perf_hooks';
+import { isErrno } from '../linux/errno.js';
+import { Stop } from '../vcpu/state.js';
+import { Process, Task, TaskState } from './task.js';
+import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
+import type { Kernel } from './kernel.js';
+
+/** Longest a burst of guest execution keeps the worker's event loop waiting. */
+const SLICE_MS = 10;
+/** How long the kernel worker watches busy workers' mailboxes past the last stop, with nothing else to do (spinOnRemotes). */
+const SPIN_MS = 0.05;
+/** The longest one such watch keeps the event loop waiting. */
+const SPIN_MAX_MS = 2;
+/** Instructions per CPU.run() call between checks of the slice deadline. */
+const BUDGET = 200_000;
+/** The same while vCPU workers run threads: the kernel worker looks at their stops between runs. */
+const BUDGET_WITH_REMOTES = 20_000;
+/** Stack words (from sp) a fault's debug line shows. */
+const FAULT_STACK_WORDS = 48;
+
+/** A vCPU fault in siginfo terms (the CPU's FaultInfo, or a worker's copy of it). */
+interface Fault {
+  signal: number;
+  code: number;
+  addr: number;
+}
+
+/** What becomes of a thread after its vCPU stopped. */
+const enum AfterStop {
+  /** It runs on, on the same vCPU. */
+  RunOn,
+  /** Its turn is over: it is queued again (a yield, a preemption, the slice spent). */
+  Requeued,
+  /** It left the CPU: blocked in a system call, stopped, or exited. */
+  Off,
+}
+
+export class Scheduler {
+  private readonly runQueue: Task[] = [];
+  private loopScheduled = false;
+  /** When the current event-loop turn started running guest code. */
+  private turnStart = -Infinity;
+
+  constructor(private readonly k: Kernel) {}
+
+  /** Make a blocked, stopped or new task runnable. */
+  wake(task: Task): void {
+    if (task.state === TaskState.Exited || task.state === TaskState.Runnable) return;
+    task.state = TaskState.Runnable;
+    this.runQueue.push(task);
+    this.kick();
+  }
+
+  /** Take a dead process's threads off the run queue. */
+  removeFromRunQueue(proc: Process): void {
+    for (let i = this.runQueue.length - 1; i >= 0; i--) if (this.runQueue[i].process === proc) this.runQueue.splice(i, 1);
+  }
+
+  /**
+   * Schedule a slice. Within the current turn of the event loop (less than
+   * SLICE_MS of guest time since it began) the slice runs as a microtask, so
+   * a thread woken by another's system call (a pipe write, a futex wake
+   * settled through a Promise) runs without waiting a whole event-loop turn
+   * (measured 35-57 us per wake-up); past that, it waits for the next turn
+   * so host I/O and timers are served.
+   */
+  private kick(): void {
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    if (performance.now() - this.turnStart < SLICE_MS) queueMicrotask(() => this.runSlice(false));
+    else setImmediate(() => this.runSlice(true));
+  }
+
+  private kickIfQueued(): void {
+    if (this.runQueue.length > 0) this.kick();
+  }
+
+  private runSlice(newTurn: boolean): void {
+    this.loopScheduled = false;
+    if (newTurn) this.turnStart = performance.now();
+    const until = this.turnStart + SLICE_MS;
+    this.pollRemotes();
+    this.feedRemotes();
+    while (this.runQueue.length > 0 && performance.now() < until) {
+      const task = this.runQueue.shift()!;
+      if (task.state !== TaskState.Runnable) continue;
+      this.runTask(task, until);
+      this.pollRemotes();
+      this.feedRemotes();
+    }
+    if (this.runQueue.length > 0) this.kick();
+    else this.spinOnRemotes();
+  }
+
+  // ---- vCPU 0: the kernel worker's own ----
+
+  /** Whether this worker's own vCPU is running a thread now (runTask is on the stack). */
+  private ownVcpuBusy = false;
+
+  private runTask(task: Task, until: number): void {
+    this.ownVcpuBusy = true;
+    try {
+      this.runOwnVcpu(task, until);
+    } finally {
+      this.ownVcpuBusy = false;
+    }
+  }
+
+  private runOwnVcpu(task: Task, until: number): void {
+    const proc = task.process;
+    const signals = this.k.signals;
+    task.state = TaskState.Running;
+    task.lastCpu = 0;
+    for (;;) {
+      if (!signals.deliverSignals(task)) return;
+      // execve may have replaced the address space (and with it the vCPU's memory).
+      const cpu = proc.cpu;
+      cpu.state = task.regs;
+      const before = cpu.instret;
+      const remotes = this.remotes.length > 0;
+      cpu.mt = remotes && mayRunConcurrently(task);
+      const stop = cpu.run(remotes ? BUDGET_WITH_REMOTES : BUDGET);
+      task.instructions += cpu.instret - before;
+      if (remotes) {
+        // Serve the workers' stops now rather than after this slice; they may end or stop this thread.
+        this.pollRemotes();
+        this.feedRemotes();
+        // Killed while we looked away (a stop is taken at the next signal check).
+        if ((task.state as TaskState) === TaskState.Exited) return;
+      }
+      if (this.handleStop(task, stop, cpu.fault, null, until) !== AfterStop.RunOn) return;
+    }
+  }
+
+  // ---- the stop handler (both kinds of vCPU) ----
+
+  /**
+   * `task` came off a vCPU with `stop`: serve its system call or fault, then
+   * decide whether it runs on. On vCPU 0 (`vcpu` null) a thread runs until
+   * `until` (performance.now()), checked at system calls and budget stops,
+   * and an interrupt ends its turn; on a worker it runs until it yields, the
+   * kernel preempted the worker, or its budget ran out while others wait.
+   * A thread whose turn ends is queued again here.
+   */
+  private handleStop(task: Task, stop: Stop, fault: Fault, vcpu: RemoteVcpu | null, until: number): AfterStop {
+    switch (stop) {
+      case Stop.Syscall: {
+        const blocked = this.k.syscalls.dispatch(task);
+        if (blocked || task.state !== TaskState.Running) return AfterStop.Off;
+        break;
+      }
+      case Stop.Fault:
+        this.takeFault(task, fault, vcpu === null ? 0 : vcpu.index);
+        break;
+      case Stop.Budget:
+      case Stop.Interrupted:
+        break;
+      default: {
+        const never: never = stop;
+        throw new Error(`unknown CPU stop ${String(never)}`);
+      }
+    }
+    if (!this.turnEnds(task, stop, vcpu, until)) return AfterStop.RunOn;
+    task.yieldRequested = false;
+    task.state = TaskState.Runnable;
+    this.runQueue.push(task);
+    return AfterStop.Requeued;
+  }
+
+  /** Whether `task`, still running after `stop` was served, gives up its vCPU (see handleStop). */
+  private turnEnds(task: Task, stop: Stop, vcpu: RemoteVcpu | null, until: number): boolean {
+    if (vcpu !== null) return task.yieldRequested || vcpu.preempted || (stop === Stop.Budget && this.runQueue.length > 0);
+    switch (stop) {
+      case Stop.Syscall:
+        // A thread making system calls in a loop never spends its budget: end its turn by the clock too.
+        return task.yieldRequested || performance.now() >= until;
+      case Stop.Budget:
+        return performance.now() >= until;
+      case Stop.Interrupted:
+        return true;
+      case Stop.Fault:
+        return false;
+    }
+  }
+
+  /** A vCPU stopped `task` on a fault: log where, and force its signal. */
+  private takeFault(task: Task, f: Fault, vcpu: number): void {
+    const r = task.regs;
+    // The stack's first words hold the callers' return addresses: enough for a backtrace by hand (with the binary's symbols).
+    const sp = r.getU(2);
+    const words: string[] = [];
+    for (let i = 0; i < FAULT_STACK_WORDS; i++) {
+      const w = task.process.user.readU64(sp + 8 * i);
+      if (isErrno(w)) break;
+      words.push(w.toString(16));
+    }
+    this.k.logs.debug(`pid ${task.process.pid} tid ${task.tid} (vCPU ${vcpu}): fault signal ${f.signal} code ${f.code} addr 0x${f.addr.toString(16)} pc 0x${r.pc.toString(16)} ra 0x${r.getU(1).toString(16)} sp 0x${sp.toString(16)} instructions ${task.instructions}; stack ${words.join(' ')}`);
+    this.k.signals.forceSignal(task, { signo: f.signal, code: f.code, addr: f.addr });
+  }
+
+  // ---- vCPU workers (--cpu-num > 1) ----
+
+  /** vCPU workers, created when more threads are runnable than this worker's vCPU can run. */
+  private readonly remotes: RemoteVcpu[] = [];
+
+  /**
+   * With nothing to run here while workers run threads, watch their
+   * mailboxes for a short while before going back to the event loop: a
+   * thread on a worker stops for a system call every few microseconds in
+   * a futex or pipe ping-pong, and the wake-up through the event loop costs
+   * tens of microseconds each way on this machine. Spins SPIN_MS past the
+   * last stop seen, SPIN_MAX_MS at most, and stops as soon as a thread is
+   * queued for this worker's own vCPU.
+   */
+  private spinOnRemotes(): void {
+    const start = performance.now();
+    let quietUntil = start + SPIN_MS;
+    for (let now = start; now < quietUntil && now - start < SPIN_MAX_MS; now = performance.now()) {
+      if (this.runQueue.length > 0) {
+        this.kick();
+        return;
+      }
+      if (!this.remotes.some((v) => v.task !== null)) return;
+      for (const v of this.remotes) if (v.poll()) quietUntil = performance.now() + SPIN_MS;
+    }
+  }
+
+  /**
+   * Give queued threads to idle vCPU workers, keeping the oldest for this
+   * worker's own vCPU when it is free (runSlice takes it next).
+   */
+  private feedRemotes(): void {
+    while (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
+      const vcpu = this.idleRemote();
+      if (!vcpu) return;
+      const task = this.runQueue.pop()!;
+      if (task.state !== TaskState.Runnable) continue;
+      this.startRemote(vcpu, task);
+      this.keepSpareRemote();
+    }
+  }
+
+  private idleRemote(): RemoteVcpu | null {
+    for (const v of this.remotes) if (v.task === null) return v;
+    return this.addRemote();
+  }
+
+  /** Start one more vCPU worker, unless --cpu-num are there already. */
+  private addRemote(): RemoteVcpu | null {
+    if (this.remotes.length + 1 >= this.k.config.cpuNum) return null;
+    const v = new RemoteVcpu(
+      this.remotes.length + 1,
+      (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop),
+      () => this.spinOnRemotes(),
+      (msg) => this.k.logs.error(`KERNEL BUG: ${msg}`),
+    );
+    this.remotes.push(v);
+    return v;
+  }
+
+  /**
+   * Keep one idle vCPU worker booted ahead of demand. A Worker takes tens of
+   * milliseconds to start (measured: the second thread of a program waited
+   * 75-150 ms for its first system call on a worker started on demand), so
+   * the next thread to need one finds it ready; at most one worker idles
+   * unused, however large --cpu-num is.
+   */
+  keepSpareRemote(): void {
+    if (this.remotes.every((v) => v.task !== null)) this.addRemote();
+  }
+
+  private startRemote(vcpu: RemoteVcpu, task: Task): void {
+    task.state = TaskState.Running;
+    if (!this.k.signals.deliverSignals(task) || task.state !== TaskState.Running) return;
+    const vm = task.process.vm;
+    vm.onCodeChange ??= () => {
+      for (const v of this.remotes) if (v.task && v.task.process.vm === vm) v.interrupt();
+    };
+    task.remote = vcpu;
+    task.lastCpu = vcpu.index;
+    vcpu.run(task, vm);
+    this.startSweep();
+  }
+
+  /**
+   * Collect threads the workers have handed back (cheap when none has), and
+   * preempt a worker whose thread has had its slice while others wait: a
+   * worker runs its thread until a stop or this interrupt, so a lone thread
+   * on a worker is never handed back just because its slice ended.
+   */
+  private pollRemotes(): void {
+    for (const v of this.remotes) v.poll();
+    // Threads queued beyond the one vCPU 0 takes next when free: vCPU 0's own
+    // thread, queued at the end of its slice, is no reason to preempt a worker.
+    if (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
+      const now = performance.now();
+      for (const v of this.remotes) v.preemptAfter(SLICE_MS, now);
+    }
+  }
+
+  /**
+   * While any worker runs a thread, a 1 ms timer polls the workers. It
+   * keeps Node's event loop alive (a pending Atomics.waitAsync does not),
+   * preempts workers when threads wait with vCPU 0 idle, and collects a
+   * stop whose waitAsync wake-up never came: on Node 20 one run in a few
+   * hundred of a 64-thread program left a handed-back thread uncollected
+   * forever, and the sandbox hung. The wake-up stays the fast path; the
+   * sweep bounds a lost one to 1 ms.
+   */
+  private sweep: NodeJS.Timeout | undefined;
+
+  private startSweep(): void {
+    if (this.sweep) return;
+    this.sweep = setInterval(() => {
+      this.pollRemotes();
+      this.feedRemotes();
+      this.kickIfQueued();
+      if (this.remotes.every((v) => v.task === null)) {
+        clearInterval(this.sweep);
+        this.sweep = undefined;
+      }
+    }, 1);
+  }
+
+  /** A worker handed `task` back: serve its system call or fault, then let it run on, here or elsewhere. */
+  private remoteStopped(vcpu: RemoteVcpu, task: Task, stop: RemoteStop): void {
+    task.remote = null;
+    task.instructions += stop.instructions;
+    if (task.state === TaskState.Exited) {
+      const proc = task.process;
+      if (!proc.alive && proc.remoteThreadsAtExit > 0 && --proc.remoteThreadsAtExit === 0) proc.vm.release();
+      this.feedRemotes();
+      return;
+    }
+    if (this.handleStop(task, stop.stop, stop.fault, vcpu, 0) === AfterStop.RunOn) {
+      this.startRemote(vcpu, task);
+      if (vcpu.task === null) this.feedRemotes();
+    } else this.feedRemotes();
+    this.kickIfQueued();
+  }
+
+  /** Stop the vCPU workers (the sandbox is shutting down). */
+  shutdown(): void {
+    clearInterval(this.sweep);
+    this.sweep = undefined;
+    for (const v of this.remotes) v.terminate();
+    this.remotes.length = 0;
+  }
+}
