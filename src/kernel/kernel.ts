@@ -30,6 +30,12 @@ export interface KernelConfig {
   hostname: string;
   totalMemory: number;
   cpuNum: number;
+  /**
+   * The script a vCPU worker thread runs (src/workers/vcpu-worker.ts, built),
+   * named by whoever starts the kernel: the kernel starts those threads but,
+   * by the layering rule, never names a folder above it.
+   */
+  vcpuWorkerEntry: string;
   creds: Creds;
   rlimits: Rlimit[];
   umask: number;

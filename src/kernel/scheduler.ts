@@ -261,6 +261,7 @@ export class Scheduler {
     if (this.remotes.length + 1 >= this.k.config.cpuNum) return null;
     const v = new RemoteVcpu(
       this.remotes.length + 1,
+      this.k.config.vcpuWorkerEntry,
       (vcpu, task, stop) => this.remoteStopped(vcpu, task, stop),
       () => this.spinOnRemotes(),
       (msg) => this.k.logs.error(`KERNEL BUG: ${msg}`),

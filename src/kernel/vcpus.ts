@@ -13,7 +13,6 @@
 // src/kernel/README.md).
 
 import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
-import * as path from 'node:path';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 import { ThreadState, type Stop } from '../vcpu/state.js';
 import type { AddressSpace } from './address-space.js';
@@ -59,6 +58,8 @@ export class RemoteVcpu {
 
   constructor(
     readonly index: number,
+    /** The worker's entry point (KernelConfig.vcpuWorkerEntry). */
+    entry: string,
     private readonly onStop: (vcpu: RemoteVcpu, task: Task, stop: RemoteStop) => void,
     /** Called after a stop collected by the wake-up (not by a poll), once onStop is done: the kernel may spin for the next. */
     private readonly afterWake: () => void,
@@ -70,7 +71,7 @@ export class RemoteVcpu {
     const channel = new MessageChannel();
     this.port = channel.port1;
     const data: VcpuWorkerData = { mailbox: sab, regs: this.regs.shared, port: channel.port2, index };
-    this.worker = new Worker(path.join(__dirname, '..', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    this.worker = new Worker(entry, { workerData: data, transferList: [channel.port2] });
     this.worker.unref();
   }
 

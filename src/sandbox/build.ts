@@ -65,7 +65,7 @@ async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, 
   return connectIoFd(io[index], hostPath, cfg.uid, readonly);
 }
 
-export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise<BuiltSandbox> {
+export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWorkerEntry: string): Promise<BuiltSandbox> {
   const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly);
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
@@ -95,6 +95,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs): Promise
     hostname: cfg.hostname,
     totalMemory: cfg.totalMemory,
     cpuNum: cfg.cpuNum,
+    vcpuWorkerEntry,
     pidsLimit: cfg.pidsLimit ?? 0,
     creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids, caps: cfg.capabilities ? { ...cfg.capabilities } : { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false },
     rlimits,

@@ -3,6 +3,7 @@
 // talks to it with cold comlink calls only: start, wait, signal, processes,
 // stats — never one message per system call.
 
+import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
@@ -47,7 +48,7 @@ const api = {
   /** Load and start the container's init. Resolves with an error text when it can't start. */
   async start(): Promise<string | null> {
     if (init) return 'already started';
-    sandbox = await buildKernel(cfg, logs);
+    sandbox = await buildKernel(cfg, logs, path.join(__dirname, 'vcpu-worker.js'));
     const k = sandbox.kernel;
     const exe = cfg.args[0];
     const r = await k.lifecycle.spawnInit(exe, cfg.args, cfg.env, cfg.cwd, sandbox.stdio);

@@ -8,6 +8,9 @@ import { sandboxMounts } from '../../src/spec/mounts.js';
 import * as namei from '../../src/kernel/vfs/namei.js';
 import { EROFS, EXDEV, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
+
+/** The vCPU worker's built entry point, as the kernel worker names it. */
+const VCPU_WORKER = path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js');
 import type { StatFs } from '../../src/backend/backend.js';
 
 function ok<T>(v: T | Errno): T {
@@ -66,7 +69,7 @@ describe('kernel/build: the spec\'s mounts', () => {
       built = await buildKernel(config([
         { kind: 'tmpfs', destination: '/tmp', options: ['size=64k', 'mode=1770'] },
         { kind: 'bind', destination: '/shared', source: path.join(tmp, 'shared'), readonly: true },
-      ]), quiet);
+      ]), quiet, VCPU_WORKER);
       const vfs = built.kernel.vfs;
       const at = (p: string) => vfs.resolve(vfs.root, vfs.root, p, { followLast: true });
       const tmpDir = ok(await at('/tmp'));
@@ -85,7 +88,7 @@ describe('kernel/build: the spec\'s mounts', () => {
     });
 
     it('refuses a bad tmpfs option with an Error, and closes what it opened', async () => {
-      await assert.rejects(buildKernel(config([{ kind: 'tmpfs', destination: '/tmp', options: ['size=huge'] }]), quiet), /size=huge/);
+      await assert.rejects(buildKernel(config([{ kind: 'tmpfs', destination: '/tmp', options: ['size=huge'] }]), quiet, VCPU_WORKER), /size=huge/);
     });
   });
 });
