@@ -14,20 +14,24 @@
 //   (tininess detected after rounding). The common case (round to nearest,
 //   results far from overflow/underflow) runs on JavaScript doubles with
 //   error-free transformations to detect inexactness; everything else takes
-//   an exact BigInt path (rare by construction).
+//   an exact BigInt path (rare by construction). Both are fp-rounding.ts's;
+//   this file holds the instructions' semantics on top of them.
 
 import type { ThreadState } from './state.js';
+import * as R from './fp-rounding.js';
+import { Op } from './fp-rounding.js';
 
-export const NV = 16, DZ = 8, OF = 4, UF = 2, NX = 1;
-const RNE = 0, RTZ = 1, RDN = 2, RUP = 3, RMM = 4;
+// Bound once to module constants: the compiled (CommonJS) code would read an
+// imported name as a property of the module object at every use; the fast
+// paths keep plain constants and direct calls instead.
+const { NV, NX, RNE, RTZ, RDN, RUP, RMM, TWO32, BIG, SMALL, SMALL_S, SMALL_FMA } = R;
+const { isInf, signBit, prodErr, sumErr, toOdd, roundPack, roundExact, slowBin, slowSqrt, slowFma, takeFlags } = R;
 
-const TWO32 = 4294967296;
 const CANON_S = 0x7fc00000;
 const CANON_D_HI = 0x7ff80000;
 
-// Scratch conversions between values and bit patterns.
+// Scratch conversions between singles and their bit patterns.
 const scratch = new ArrayBuffer(8);
-const sF64 = new Float64Array(scratch);
 const sI32 = new Int32Array(scratch);
 const sF32 = new Float32Array(scratch, 0, 1);
 
@@ -62,241 +66,6 @@ function writeS(s: ThreadState, d: number, v: number): void {
 
 function writeD(s: ThreadState, d: number, v: number): void {
   if (v !== v) { s.fbits[2 * d] = 0; s.fbits[2 * d + 1] = CANON_D_HI; } else s.f[d] = v;
-}
-
-// ---------------------------------------------------------------------------
-// Exact arithmetic (the slow path).
-
-function bitLen(m: bigint): number {
-  return m === 0n ? 0 : m.toString(2).length;
-}
-
-/** A finite nonzero double as sign, integer significand and exponent: v = ±m·2^e. */
-let dSign = 0, dMant = 0n, dExp = 0;
-function decompose(v: number): void {
-  sF64[0] = v;
-  const hi = sI32[1], lo = sI32[0];
-  dSign = hi < 0 ? 1 : 0;
-  const ex = (hi >>> 20) & 0x7ff;
-  const frac = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo >>> 0);
-  if (ex === 0) { dMant = frac; dExp = -1074; } else { dMant = frac | (1n << 52n); dExp = ex - 1075; }
-}
-
-function signBit(v: number): number {
-  sF64[0] = v;
-  return sI32[1] < 0 ? 1 : 0;
-}
-
-/** Largest finite value of the format. */
-function maxFinite(single: boolean): number {
-  return single ? 3.4028234663852886e38 : Number.MAX_VALUE;
-}
-
-/** Round mant·2^lsbShift right by `shift` bits per rm; returns the rounded integer and sets rIn (inexact). */
-let rIn = false;
-function roundShift(m: bigint, shift: number, sticky: boolean, sign: number, rm: number): bigint {
-  let q: bigint, cmp: number; // cmp: -1 below half, 0 exactly half, 1 above half, -2 exact
-  if (shift <= 0) {
-    q = m << BigInt(-shift);
-    cmp = sticky ? -1 : -2;
-  } else {
-    const sh = BigInt(shift);
-    q = m >> sh;
-    const rem = m & ((1n << sh) - 1n);
-    const half = 1n << (sh - 1n);
-    if (rem === 0n) cmp = sticky ? -1 : -2;
-    else if (rem < half) cmp = -1;
-    else if (rem > half) cmp = 1;
-    else cmp = sticky ? 1 : 0;
-  }
-  rIn = cmp !== -2;
-  if (!rIn) return q;
-  let up = false;
-  switch (rm) {
-    case RNE: up = cmp === 1 || (cmp === 0 && (q & 1n) === 1n); break;
-    case RTZ: up = false; break;
-    case RDN: up = sign === 1; break;
-    case RUP: up = sign === 0; break;
-    default: up = cmp >= 0; break;
-  }
-  return up ? q + 1n : q;
-}
-
-/**
- * Round the exact value (-1)^sign · (m + sticky·ε) · 2^e (m > 0) to the
- * format, per rm, raising NX/OF/UF in FL. Returns the result as a double.
- */
-function roundPack(sign: number, m: bigint, e: number, sticky: boolean, single: boolean, rm: number): number {
-  const P = single ? 24 : 53, EMIN = single ? -126 : -1022, EMAX = single ? 127 : 1023;
-  const E = e + bitLen(m) - 1;
-  const lsb = Math.max(E - (P - 1), EMIN - (P - 1));
-  const q = roundShift(m, lsb - e, sticky, sign, rm);
-  const inexact = rIn;
-  if (q === 0n) {
-    FL |= UF | NX;
-    return sign ? -0 : 0;
-  }
-  // Exponent of the result's top bit after rounding (unbounded range).
-  const Er = lsb + bitLen(q) - 1;
-  if (Er > EMAX) {
-    FL |= OF | NX;
-    const toInf = rm === RNE || rm === RMM || (rm === RUP && sign === 0) || (rm === RDN && sign === 1);
-    const v = toInf ? Infinity : maxFinite(single);
-    return sign ? -v : v;
-  }
-  if (inexact) {
-    FL |= NX;
-    if (E < EMIN) {
-      // Tininess after rounding: would the result, rounded to P bits with
-      // an unbounded exponent, still be below 2^EMIN?
-      const qu = roundShift(m, E - (P - 1) - e, sticky, sign, rm);
-      const Eu = E - (P - 1) + bitLen(qu) - 1;
-      if (Eu < EMIN) FL |= UF;
-    }
-  }
-  const v = Number(q) * Math.pow(2, lsb);
-  return sign ? -v : v;
-}
-
-const enum Op { Add, Sub, Mul, Div }
-
-/** Exact a op b for finite or infinite non-NaN a, b; NaN result means invalid. */
-function slowBin(op: Op, a: number, b: number, single: boolean, rm: number): number {
-  if (op === Op.Sub) { b = -b; op = Op.Add; }
-  const sa = signBit(a), sb = signBit(b);
-  if (op === Op.Add) {
-    if (a === Infinity || a === -Infinity || b === Infinity || b === -Infinity) {
-      const r = a + b;
-      if (r !== r) FL |= NV;
-      return r;
-    }
-    if (a === 0 && b === 0) return sa === sb ? a : (rm === RDN ? -0 : 0);
-    if (a === 0) return roundExact(b, single, rm);
-    if (b === 0) return roundExact(a, single, rm);
-    decompose(a); const ma = sa ? -dMant : dMant, ea = dExp;
-    decompose(b); const mb = sb ? -dMant : dMant, eb = dExp;
-    const e = Math.min(ea, eb);
-    const sum = (ma << BigInt(ea - e)) + (mb << BigInt(eb - e));
-    if (sum === 0n) return rm === RDN ? -0 : 0;
-    return sum < 0n ? roundPack(1, -sum, e, false, single, rm) : roundPack(0, sum, e, false, single, rm);
-  }
-  const sign = sa ^ sb;
-  if (op === Op.Mul) {
-    if (isInf(a) || isInf(b)) { const r = a * b; if (r !== r) FL |= NV; return r; }
-    if (a === 0 || b === 0) return a * b;
-    decompose(a); const ma = dMant, ea = dExp;
-    decompose(b);
-    return roundPack(sign, ma * dMant, ea + dExp, false, single, rm);
-  }
-  // Division.
-  if (a !== a || (isInf(a) && isInf(b)) || (a === 0 && b === 0)) { FL |= NV; return NaN; }
-  if (isInf(a)) return sign ? -Infinity : Infinity;
-  if (isInf(b) || a === 0) return sign ? -0 : 0;
-  if (b === 0) { FL |= DZ; return sign ? -Infinity : Infinity; }
-  decompose(a); const ma = dMant, ea = dExp;
-  decompose(b); const mb = dMant, eb = dExp;
-  const k = Math.max(0, (single ? 24 : 53) + 3 + bitLen(mb) - bitLen(ma));
-  const num = ma << BigInt(k);
-  const q = num / mb;
-  return roundPack(sign, q, ea - eb - k, q * mb !== num, single, rm);
-}
-
-function isInf(v: number): boolean { return v === Infinity || v === -Infinity; }
-
-/** Round a finite double to the format (a no-op for doubles and for floats). */
-function roundExact(v: number, single: boolean, rm: number): number {
-  if (!single || v === 0 || isInf(v) || v !== v) return v;
-  decompose(v);
-  return roundPack(dSign, dMant, dExp, false, true, rm);
-}
-
-function isqrt(n: bigint): bigint {
-  if (n < 2n) return n;
-  let x = 1n << BigInt((bitLen(n) + 1) >> 1);
-  for (;;) {
-    const y = (x + n / x) >> 1n;
-    if (y >= x) return x;
-    x = y;
-  }
-}
-
-function slowSqrt(a: number, single: boolean, rm: number): number {
-  if (a === 0 || a === Infinity) return a;
-  if (a < 0) { FL |= NV; return NaN; }
-  decompose(a);
-  let m = dMant, e = dExp;
-  if (e & 1) { m <<= 1n; e -= 1; }
-  const P = single ? 24 : 53;
-  const k = Math.max(0, P + 3 - (bitLen(m) >> 1)) + 1;
-  m <<= BigInt(2 * k);
-  const r = isqrt(m);
-  return roundPack(0, r, (e - 2 * k) / 2, r * r !== m, single, rm);
-}
-
-/** Exact a·b + c for non-NaN operands (invalid cases already handled). */
-function slowFma(a: number, b: number, c: number, single: boolean, rm: number): number {
-  const sp = signBit(a) ^ signBit(b);
-  if (isInf(a) || isInf(b)) {
-    const p = sp ? -Infinity : Infinity;
-    return p + c;
-  }
-  if (isInf(c)) return c;
-  if (a === 0 || b === 0) {
-    const sc = signBit(c);
-    if (c === 0) return sp === sc ? c : (rm === RDN ? -0 : 0);
-    return roundExact(c, single, rm);
-  }
-  decompose(a); const ma = dMant, ea = dExp;
-  decompose(b);
-  let pm = ma * dMant; const pe = ea + dExp;
-  if (sp) pm = -pm;
-  if (c === 0) return pm < 0n ? roundPack(1, -pm, pe, false, single, rm) : roundPack(0, pm, pe, false, single, rm);
-  decompose(c);
-  const cm = dSign ? -dMant : dMant, ce = dExp;
-  const e = Math.min(pe, ce);
-  const sum = (pm << BigInt(pe - e)) + (cm << BigInt(ce - e));
-  if (sum === 0n) return rm === RDN ? -0 : 0;
-  return sum < 0n ? roundPack(1, -sum, e, false, single, rm) : roundPack(0, sum, e, false, single, rm);
-}
-
-// ---------------------------------------------------------------------------
-// Error-free transformations (fast path; valid away from overflow/underflow).
-
-const SPLITTER = 134217729; // 2^27 + 1
-/** Error of the double product a·b (a·b = RN(a·b) + err), for |a|,|b| < 2^995 and |a·b| >= 2^-960. */
-function prodErr(a: number, b: number, p: number): number {
-  let t = SPLITTER * a;
-  const ah = t - (t - a), al = a - ah;
-  t = SPLITTER * b;
-  const bh = t - (t - b), bl = b - bh;
-  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
-}
-
-/** Error of the double sum a + b (a + b = s + err), for finite s. */
-function sumErr(a: number, b: number, s: number): number {
-  const bv = s - a, av = s - bv;
-  return (a - av) + (b - bv);
-}
-
-const BIG = 2 ** 995, SMALL = 2 ** -960, SMALL_S = 2 ** -125, SMALL_FMA = 2 ** -900;
-
-/** Step a nonzero finite double one ulp up (dir > 0) or down in value. */
-function nextToward(v: number, dir: number): number {
-  sF64[0] = v;
-  let lo = sI32[0] >>> 0, hi = sI32[1];
-  const away = (v > 0) === (dir > 0);
-  if (away) { lo += 1; if (lo === TWO32) { lo = 0; hi += 1; } } else { lo -= 1; if (lo < 0) { lo = TWO32 - 1; hi -= 1; } }
-  sI32[0] = lo | 0; sI32[1] = hi;
-  return sF64[0];
-}
-
-/** Round-to-odd of the exact s + err (s = RN(exact), err the remainder). */
-function toOdd(s: number, err: number): number {
-  if (err === 0 || s === 0) return s;
-  sF64[0] = s;
-  if ((sI32[0] & 1) === 1) return s;
-  // s is even and inexact: the odd neighbour on the side of the exact value.
-  return nextToward(s, err);
 }
 
 // ---------------------------------------------------------------------------
@@ -347,6 +116,7 @@ function binD(s: ThreadState, d: number, ra: number, rb: number, rm: number, op:
     if (ok) { s.f[d] = r; s.fcsr |= FL; return; }
   }
   r = slowBin(op, a, b, false, rm);
+  FL |= takeFlags();
   writeD(s, d, r); s.fcsr |= FL;
 }
 
@@ -375,6 +145,7 @@ function binS(s: ThreadState, d: number, ra: number, rb: number, rm: number, op:
     }
   }
   const r = slowBin(op, a, b, true, rm);
+  FL |= takeFlags();
   writeS(s, d, r); s.fcsr |= FL;
 }
 
@@ -398,7 +169,9 @@ export function fsqrtD(s: ThreadState, d: number, ra: number, rm: number): void 
     if (p !== a || prodErr(r, r, p) !== 0) FL |= NX;
     s.f[d] = r; s.fcsr |= FL; return;
   }
-  writeD(s, d, slowSqrt(a, false, rm)); s.fcsr |= FL;
+  const r = slowSqrt(a, false, rm);
+  FL |= takeFlags();
+  writeD(s, d, r); s.fcsr |= FL;
 }
 
 export function fsqrtS(s: ThreadState, d: number, ra: number, rm: number): void {
@@ -411,7 +184,9 @@ export function fsqrtS(s: ThreadState, d: number, ra: number, rm: number): void 
     if (r !== dv) FL |= NX;
     writeS(s, d, r); s.fcsr |= FL; return;
   }
-  writeS(s, d, slowSqrt(a, true, rm)); s.fcsr |= FL;
+  const r = slowSqrt(a, true, rm);
+  FL |= takeFlags();
+  writeS(s, d, r); s.fcsr |= FL;
 }
 
 /**
@@ -447,6 +222,7 @@ export function fmaD(s: ThreadState, d: number, ra: number, rb: number, rc: numb
     }
   }
   const r = slowFma(a, b, c, false, rm);
+  FL |= takeFlags();
   if (r !== r) FL |= NV;
   writeD(s, d, r); s.fcsr |= FL;
 }
@@ -476,6 +252,7 @@ export function fmaS(s: ThreadState, d: number, ra: number, rb: number, rc: numb
     }
   }
   const r = slowFma(a, b, c, true, rm);
+  FL |= takeFlags();
   if (r !== r) FL |= NV;
   writeS(s, d, r); s.fcsr |= FL;
 }
@@ -662,7 +439,9 @@ function intToFloat(v: number | bigint, single: boolean, rm: number): number {
     if (single && rm === RNE) { const r = Math.fround(v); if (r !== v) FL |= NX; return r; }
     v = BigInt(v);
   }
-  return v < 0n ? roundPack(1, -v, 0, false, single, rm) : roundPack(0, v, 0, false, single, rm);
+  const r = v < 0n ? roundPack(1, -v, 0, false, single, rm) : roundPack(0, v, 0, false, single, rm);
+  FL |= takeFlags();
+  return r;
 }
 
 export function fcvtFromIntD(s: ThreadState, d: number, ra: number, rm: number, kind: number): void {
@@ -689,8 +468,8 @@ export function fcvtSD(s: ThreadState, d: number, ra: number, rm: number): void 
     r = Math.fround(a);
     if (r !== a) FL |= NX;
   } else {
-    decompose(a);
-    r = roundPack(dSign, dMant, dExp, false, true, rm);
+    r = roundExact(a, true, rm); // a is finite and nonzero here
+    FL |= takeFlags();
   }
   writeS(s, d, r); s.fcsr |= FL;
 }

@@ -8,6 +8,7 @@ import { O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, S_IFREG, SEEK_CUR, SEEK_END, SEE
 import { File, type MaybeAsync } from '../files/file.js';
 import { Caller, Dentry, Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
+import { DirFile } from './dir-file.js';
 import type { Attr, DirEntry } from '../../backend/backend.js';
 
 export class SynthDir extends Inode {
@@ -36,11 +37,16 @@ export class SynthDir extends Inode {
 
   open(flags: number, path: string): File | Errno {
     if ((flags & O_ACCMODE) !== O_RDONLY) return EISDIR;
-    return new SynthDirFile(this, flags, path);
+    return new DirFile(this, flags, path);
   }
 
-  /** Entries as readdir reports them, "." and ".." first. */
-  async list(): Promise<DirEntry[]> {
+  /**
+   * Entries as readdir reports them, "." and ".." first, from the one after
+   * `cookie` on. A cookie is a position in the listing as it is now (the
+   * entries are computed afresh each time, with no sequence numbers of
+   * their own); the whole rest is returned, whatever `_maxBytes`.
+   */
+  async list(cookie = 0, _maxBytes?: number): Promise<DirEntry[]> {
     const out: DirEntry[] = [
       { name: '.', ino: this.ino, type: DT_DIR, next: 1 },
       { name: '..', ino: this.ino, type: DT_DIR, next: 2 },
@@ -50,34 +56,7 @@ export class SynthDir extends Inode {
       const ino = a instanceof Errno ? 0n : a.ino;
       out.push({ name, ino, type: dtypeOf(inode.type), next: out.length + 1 });
     }
-    return out;
-  }
-}
-
-class SynthDirFile extends File {
-  private cookie = 0;
-  constructor(
-    private readonly dir: SynthDir,
-    flags: number,
-    path: string,
-  ) {
-    super(flags, path);
-  }
-  override read(): Errno {
-    return EISDIR;
-  }
-  getattr(): Attr {
-    return this.dir.getattr();
-  }
-  override async readdir(): Promise<DirEntry[]> {
-    return (await this.dir.list()).slice(this.cookie);
-  }
-  override seekdir(cookie: number): void {
-    this.cookie = cookie;
-  }
-  override lseek(offset: number, whence: number): number | Errno {
-    if (whence !== SEEK_SET || offset < 0) return EINVAL;
-    return (this.cookie = offset);
+    return out.slice(cookie);
   }
 }
 

@@ -1,5 +1,6 @@
-// fcntl's record locks and pipe sizes (sys_fcntl in fs.ts hands these over),
-// and flock(2).
+// Calls on a file descriptor itself rather than on its data: dup, dup3,
+// fcntl (fd flags, status flags, record locks, pipe sizes), ioctl's generic
+// commands (the rest go to terminals), and flock(2).
 //
 // Contract: struct flock is decoded and checked here (Linux's
 // flock_to_posix_lock: l_whence, negative lengths, EINVAL/EBADF), the lock
@@ -14,8 +15,80 @@ import { taskBlocker } from '../files/blocking.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
 
+export function sys_dup(c: SysCtx): SysResult {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  return c.proc.fds.install(f.ref(), false);
+}
+
+export function sys_dup3(c: SysCtx): SysResult | Promise<SysResult> {
+  const oldfd = c.i32(0);
+  const newfd = c.i32(1);
+  const flags = c.i32(2);
+  if (flags & ~abi.O_CLOEXEC) return EINVAL;
+  if (oldfd === newfd) return EINVAL;
+  const f = c.proc.fds.get(oldfd);
+  if (isErrno(f)) return f;
+  return c.proc.fds.installAt(newfd, f.ref(), (flags & abi.O_CLOEXEC) !== 0);
+}
+
+export function sys_fcntl(c: SysCtx): SysResult | Promise<SysResult> {
+  const fd = c.i32(0);
+  const cmd = c.i32(1);
+  const fds = c.proc.fds;
+  const f = fds.get(fd);
+  if (isErrno(f)) return f;
+  switch (cmd) {
+    case abi.F_DUPFD:
+    case abi.F_DUPFD_CLOEXEC: {
+      const min = c.i32(2);
+      if (min < 0 || min >= fds.limit) return EINVAL;
+      return fds.install(f.ref(), cmd === abi.F_DUPFD_CLOEXEC, min);
+    }
+    case abi.F_GETFD:
+      return fds.cloexec(fd) === true ? abi.FD_CLOEXEC : 0;
+    case abi.F_SETFD:
+      return fds.setCloexec(fd, (c.i32(2) & abi.FD_CLOEXEC) !== 0);
+    case abi.F_GETFL:
+      return f.flags & ~abi.O_CLOEXEC;
+    case abi.F_SETFL:
+      f.flags = (f.flags & ~abi.SETFL_MASK) | (c.i32(2) & abi.SETFL_MASK);
+      return 0;
+    default:
+      return fcntlExtra(c, f, cmd) ?? EINVAL;
+  }
+}
+
+export function sys_ioctl(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const cmd = c.u32(1);
+  const arg = c.u(2);
+  switch (cmd) {
+    case abi.FIOCLEX:
+      return c.proc.fds.setCloexec(c.i32(0), true);
+    case abi.FIONCLEX:
+      return c.proc.fds.setCloexec(c.i32(0), false);
+    case abi.FIONBIO: {
+      const v = c.user.readI32(arg);
+      if (isErrno(v)) return v;
+      f.flags = v ? f.flags | abi.O_NONBLOCK : f.flags & ~abi.O_NONBLOCK;
+      return 0;
+    }
+    case abi.FIONREAD: {
+      const n = f.readableBytes();
+      if (isErrno(n)) return n;
+      return c.user.writeU32(arg, n);
+    }
+  }
+  // Everything else is a terminal's (src/kernel/tty); other files say ENOTTY.
+  const term = f.terminal();
+  if (isErrno(term)) return term;
+  return term.ioctl(cmd, arg, c.user);
+}
+
 /** Handle `cmd` if it is a lock or pipe command; undefined otherwise. */
-export function fcntlExtra(c: SysCtx, f: File, cmd: number): SysResult | Promise<SysResult> | undefined {
+function fcntlExtra(c: SysCtx, f: File, cmd: number): SysResult | Promise<SysResult> | undefined {
   switch (cmd) {
     case abi.F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : EBADF;

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { Tmpfs, TmpDir, parseTmpfsOptions } from '../../../src/kernel/filesystems/tmpfs.js';
+import { Tmpfs, parseTmpfsOptions } from '../../../src/kernel/filesystems/tmpfs.js';
+import { TmpDir } from '../../../src/kernel/filesystems/tmpfs-dir.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
 import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../../src/linux/errno.js';
 import * as abi from '../../../src/linux/abi.js';

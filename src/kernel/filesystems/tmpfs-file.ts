@@ -1,0 +1,252 @@
+// tmpfs regular files: their data and their open files.
+//
+// Contract:
+// - File data is kept in 4 KiB pages, made on first write (a truncate up or a
+//   write past the end leaves a hole that reads as zeros and costs nothing).
+//   Every page is charged to the mount (Tmpfs.chargePages: the memory
+//   account and size=); a file's pages go back when its last name and its
+//   last open file are gone.
+// - Reads and writes are synchronous (the hot path: no Promise per call).
+
+import { EFBIG, EINVAL, ENOSPC, ENXIO, EROFS, Errno } from '../../linux/errno.js';
+import * as abi from '../../linux/abi.js';
+import { File } from '../files/file.js';
+import type { FdInodeOps, Inode } from '../vfs/inode.js';
+import type { Attr, SetAttr } from '../../backend/backend.js';
+import { now, PAGE, TmpInode } from './tmpfs-inode.js';
+
+/** Largest file size (MAX_LFS_FILESIZE is larger; a JS number indexes bytes exactly up to here). */
+const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+
+/** A regular file: its pages, its size, and how many open files keep it alive. */
+export class TmpFile extends TmpInode {
+  /** Page index → 4 KiB of data; absent pages are holes (zeros). */
+  private readonly data = new Map<number, Uint8Array>();
+  private bytes = 0;
+  /** Open files of this inode: its pages stay while one is open, even with no name left. */
+  private opens = 0;
+  /** O_TMPFILE without O_EXCL: linkat may give it a name. */
+  linkable = false;
+
+  protected override get size(): number {
+    return this.bytes;
+  }
+
+  protected override get blocks(): number {
+    return this.data.size * (PAGE / 512);
+  }
+
+  /** An open file of this inode (also what create and O_TMPFILE return). */
+  openFile(flags: number, path: string): File | Errno {
+    if ((flags & abi.O_ACCMODE) === abi.O_ACCMODE) return EINVAL;
+    const writes = (flags & abi.O_ACCMODE) !== abi.O_RDONLY || (flags & abi.O_TRUNC) !== 0;
+    if (writes && this.sb.readonly) return EROFS;
+    if (flags & abi.O_TRUNC && (flags & abi.O_ACCMODE) !== abi.O_RDONLY) {
+      const r = this.truncate(0);
+      if (r !== 0) return r;
+      this.mtime = this.ctime = now();
+    }
+    this.opens++;
+    return new TmpOpenFile(this, flags & ~(abi.O_CREAT | abi.O_EXCL | abi.O_TRUNC | abi.O_NOCTTY), path);
+  }
+
+  open(flags: number, path: string): File | Errno {
+    return this.openFile(flags, path);
+  }
+
+  /** @internal: an open file of this inode was released. */
+  closed(): void {
+    this.opens--;
+    if (this.nlink === 0) this.maybeFree();
+  }
+
+  protected override maybeFree(): void {
+    if (this.nlink > 0 || this.opens > 0) return;
+    this.sb.unchargePages(this.data.size);
+    this.data.clear();
+    this.bytes = 0;
+    super.maybeFree();
+  }
+
+  read(len: number, offset: number): Uint8Array {
+    const end = Math.min(this.bytes, offset + len);
+    if (end <= offset) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    for (let pos = offset; pos < end; ) {
+      const idx = Math.floor(pos / PAGE);
+      const inPage = pos - idx * PAGE;
+      const n = Math.min(PAGE - inPage, end - pos);
+      const page = this.data.get(idx);
+      if (page) out.set(page.subarray(inPage, inPage + n), pos - offset);
+      pos += n;
+    }
+    this.atime = now();
+    return out;
+  }
+
+  /** Write at `offset`: the count written (short when the space ran out part way), or ENOSPC/EFBIG/EROFS. */
+  write(src: Uint8Array, offset: number): number | Errno {
+    if (this.sb.readonly) return EROFS;
+    if (offset + src.length > MAX_FILE_SIZE) return EFBIG;
+    let done = 0;
+    while (done < src.length) {
+      const pos = offset + done;
+      const idx = Math.floor(pos / PAGE);
+      const inPage = pos - idx * PAGE;
+      const n = Math.min(PAGE - inPage, src.length - done);
+      let page = this.data.get(idx);
+      if (!page) {
+        if (!this.sb.chargePages(1)) break;
+        page = new Uint8Array(PAGE);
+        this.data.set(idx, page);
+      }
+      page.set(src.subarray(done, done + n), inPage);
+      done += n;
+    }
+    if (done === 0 && src.length > 0) return ENOSPC;
+    if (offset + done > this.bytes) this.bytes = offset + done;
+    this.mtime = this.ctime = now();
+    // Linux's file_remove_privs: a write by anyone clears set-user-ID (and group-exec'd set-group-ID).
+    if (this.mode & (abi.S_ISUID | abi.S_ISGID)) this.mode &= ~(abi.S_ISUID | ((this.mode & 0o010) ? abi.S_ISGID : 0));
+    return done;
+  }
+
+  protected override truncate(size: number): 0 | Errno {
+    if (!Number.isSafeInteger(size) || size < 0) return EINVAL;
+    if (size > MAX_FILE_SIZE) return EFBIG;
+    if (size < this.bytes) {
+      const keep = Math.ceil(size / PAGE);
+      let freed = 0;
+      for (const idx of [...this.data.keys()]) {
+        if (idx >= keep) {
+          this.data.delete(idx);
+          freed++;
+        }
+      }
+      this.sb.unchargePages(freed);
+      // The tail of the last kept page must read as zeros if the file grows again.
+      const last = this.data.get(keep - 1);
+      if (last && size % PAGE !== 0) last.fill(0, size % PAGE);
+    }
+    this.bytes = size;
+    this.mtime = this.ctime = now();
+    return 0;
+  }
+
+  /** fallocate mode 0: pages for [offset, offset+len), the size grown to cover them. */
+  allocate(offset: number, len: number): 0 | Errno {
+    if (this.sb.readonly) return EROFS;
+    const end = offset + len;
+    if (end > MAX_FILE_SIZE) return EFBIG;
+    // Count first (over the pages that exist, never over the range: it may be huge), charge, then fill.
+    const first = Math.floor(offset / PAGE);
+    const last = Math.ceil(end / PAGE); // exclusive
+    let present = 0;
+    for (const idx of this.data.keys()) if (idx >= first && idx < last) present++;
+    if (!this.sb.chargePages(last - first - present)) return ENOSPC;
+    for (let idx = first; idx < last; idx++) if (!this.data.has(idx)) this.data.set(idx, new Uint8Array(PAGE));
+    if (end > this.bytes) this.bytes = end;
+    this.ctime = now();
+    return 0;
+  }
+
+  /** First data byte at or after `offset` (SEEK_DATA) or first hole (SEEK_HOLE); ENXIO past the end. */
+  seekData(offset: number, hole: boolean): number | Errno {
+    if (offset >= this.bytes) return ENXIO;
+    const start = Math.floor(offset / PAGE);
+    if (hole) {
+      // Walk the run of pages present from here (at most every page there is).
+      let idx = start;
+      while (this.data.has(idx)) idx++;
+      return Math.min(this.bytes, Math.max(offset, idx * PAGE));
+    }
+    let best = Infinity;
+    for (const idx of this.data.keys()) if (idx >= start && idx < best) best = idx;
+    const pos = Math.max(offset, best * PAGE);
+    return pos < this.bytes ? pos : ENXIO;
+  }
+}
+
+/** An open regular file of a tmpfs. */
+export class TmpOpenFile extends File implements FdInodeOps {
+  private pos = 0;
+
+  constructor(
+    readonly inode: TmpFile,
+    flags: number,
+    path: string,
+  ) {
+    super(flags, path);
+  }
+
+  override read(len: number): Uint8Array {
+    const out = this.inode.read(len, this.pos);
+    this.pos += out.length;
+    return out;
+  }
+
+  override pread(len: number, offset: number): Uint8Array {
+    return this.inode.read(len, offset);
+  }
+
+  override write(data: Uint8Array): number | Errno {
+    if (this.flags & abi.O_APPEND) this.pos = this.inode.getattr().size;
+    const n = this.inode.write(data, this.pos);
+    if (typeof n === 'number') this.pos += n;
+    return n;
+  }
+
+  override pwrite(data: Uint8Array, offset: number): number | Errno {
+    // Linux: pwrite on an O_APPEND file appends, whatever the offset.
+    return this.inode.write(data, this.flags & abi.O_APPEND ? this.inode.getattr().size : offset);
+  }
+
+  override lseek(offset: number, whence: number): number | Errno {
+    let next: number | Errno;
+    switch (whence) {
+      case abi.SEEK_SET:
+        next = offset;
+        break;
+      case abi.SEEK_CUR:
+        next = this.pos + offset;
+        break;
+      case abi.SEEK_END:
+        next = this.inode.getattr().size + offset;
+        break;
+      case abi.SEEK_DATA:
+      case abi.SEEK_HOLE:
+        if (offset < 0) return ENXIO;
+        next = this.inode.seekData(offset, whence === abi.SEEK_HOLE);
+        break;
+      default:
+        return EINVAL;
+    }
+    if (next instanceof Errno) return next;
+    if (next < 0) return EINVAL;
+    return (this.pos = next);
+  }
+
+  getattr(): Attr {
+    return this.inode.getattr();
+  }
+
+  override fsync(): 0 {
+    return 0;
+  }
+
+  fdSetattr(set: SetAttr): 0 | Errno {
+    return this.inode.setattr(set);
+  }
+
+  fdAllocate(offset: number, len: number): 0 | Errno {
+    return this.inode.allocate(offset, len);
+  }
+
+  fdInode(): Inode {
+    return this.inode;
+  }
+
+  protected override release(): void {
+    this.inode.closed();
+  }
+}

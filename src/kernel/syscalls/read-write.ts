@@ -1,0 +1,161 @@
+// Moving file data: read, write, their positional (pread64, pwrite64) and
+// vectored (readv, writev, preadv, pwritev) forms, lseek, and the sync calls.
+// These are the hot paths: read and write stay synchronous when the file
+// answers at once (settle), and only a first segment that must wait blocks.
+
+import * as abi from '../../linux/abi.js';
+import { EBADF, EFAULT, EINVAL, Errno, isErrno } from '../../linux/errno.js';
+import { File } from '../files/file.js';
+import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
+import type { IoVec } from '../usercopy.js';
+import type { SysCtx, SysResult } from './context.js';
+import { PAGE_W } from '../../vcpu/memory.js';
+
+export function sys_read(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const bad = File.checkReadable(f);
+  if (bad) return bad;
+  const addr = c.u(1);
+  const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
+  if (len === 0) return 0;
+  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
+  return settle(blockingRead(taskBlocker(c.kernel, c.task), f, () => f.read(len)), (data) => copyData(c, addr, data));
+}
+
+export function sys_pread64(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const bad = File.checkReadable(f);
+  if (bad) return bad;
+  const addr = c.u(1);
+  const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
+  const off = c.s(3);
+  if (off < 0) return EINVAL;
+  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
+  return settle(f.pread(len, off), (data) => copyData(c, addr, data));
+}
+
+function copyData(c: SysCtx, addr: number, data: Uint8Array): SysResult {
+  const r = c.user.copyOut(addr, data);
+  return isErrno(r) ? r : data.length;
+}
+
+export function sys_write(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const bad = File.checkWritable(f);
+  if (bad) return bad;
+  const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
+  if (len === 0) return 0;
+  const data = c.user.copyIn(c.u(1), len);
+  if (isErrno(data)) return data;
+  return blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d));
+}
+
+export function sys_pwrite64(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const bad = File.checkWritable(f);
+  if (bad) return bad;
+  const off = c.s(3);
+  if (off < 0) return EINVAL;
+  const data = c.user.copyIn(c.u(1), Math.min(c.u(2), abi.MAX_RW_COUNT));
+  if (isErrno(data)) return data;
+  return f.pwrite(data, off);
+}
+
+export async function sys_readv(c: SysCtx): Promise<SysResult> {
+  return readVector(c, undefined);
+}
+
+export async function sys_preadv(c: SysCtx): Promise<SysResult> {
+  const off = c.s(3);
+  return off < 0 ? EINVAL : readVector(c, off);
+}
+
+/** The file of fd a0 (checked readable or writable) and the iovecs at a1/a2: what every *v() call starts with. */
+function vectorArgs(c: SysCtx, check: (f: File) => Errno | undefined): { f: File; iov: IoVec[] } | Errno {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const bad = check(f);
+  if (bad) return bad;
+  const iov = c.user.readIovecs(c.u(1), c.i32(2));
+  return isErrno(iov) ? iov : { f, iov };
+}
+
+async function readVector(c: SysCtx, offset: number | undefined): Promise<SysResult> {
+  const args = vectorArgs(c, File.checkReadable);
+  if (isErrno(args)) return args;
+  const { f, iov } = args;
+  let total = 0;
+  for (const v of iov) {
+    if (v.len === 0) continue;
+    if (!c.user.mem.accessible(v.base, v.len, PAGE_W)) return total > 0 ? total : EFAULT;
+    // Only the first segment may wait: once data has moved, a readv returns what it has.
+    const data = await (offset !== undefined ? f.pread(v.len, offset + total) : total === 0 ? blockingRead(taskBlocker(c.kernel, c.task), f, () => f.read(v.len)) : f.read(v.len));
+    if (isErrno(data)) return total > 0 ? total : data;
+    const w = c.user.copyOut(v.base, data);
+    if (isErrno(w)) return total > 0 ? total : w;
+    total += data.length;
+    if (data.length < v.len) break;
+  }
+  return total;
+}
+
+export async function sys_writev(c: SysCtx): Promise<SysResult> {
+  return writeVector(c, undefined);
+}
+
+export async function sys_pwritev(c: SysCtx): Promise<SysResult> {
+  const off = c.s(3);
+  return off < 0 ? EINVAL : writeVector(c, off);
+}
+
+async function writeVector(c: SysCtx, offset: number | undefined): Promise<SysResult> {
+  const args = vectorArgs(c, File.checkWritable);
+  if (isErrno(args)) return args;
+  const { f, iov } = args;
+  // Gather first, then write once: a writev is one write to a pipe or terminal.
+  const parts: Uint8Array[] = [];
+  for (const v of iov) {
+    const d = c.user.copyIn(v.base, v.len);
+    if (isErrno(d)) return d;
+    parts.push(d);
+  }
+  const data = Buffer.concat(parts);
+  if (data.length === 0) return 0;
+  return offset === undefined ? blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d)) : f.pwrite(data, offset);
+}
+
+export function sys_lseek(c: SysCtx): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  const whence = c.i32(2);
+  if (whence < abi.SEEK_SET || whence > abi.SEEK_HOLE) return EINVAL;
+  return f.lseek(c.s(1), whence);
+}
+
+/** Settle a maybe-async value, then map it (shared by read paths). */
+function settle<T>(v: T | Errno | Promise<T | Errno>, then: (t: T) => SysResult): SysResult | Promise<SysResult> {
+  if (v instanceof Promise) return v.then((x) => (isErrno(x) ? x : then(x as T)));
+  return isErrno(v) ? v : then(v as T);
+}
+
+// ---- sync ----
+
+export function sys_sync(): SysResult {
+  return 0; // every filesystem here writes through: nothing is held back
+}
+
+export function sys_syncfs(c: SysCtx): SysResult {
+  const f = c.proc.fds.get(c.i32(0));
+  return isErrno(f) ? f : 0;
+}
+
+export async function sys_fsync(c: SysCtx): Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  if (f.flags & abi.O_PATH) return EBADF;
+  return f.fsync();
+}
