@@ -18,7 +18,7 @@
 // - A node is a reference to one file (like a 9P fid): it stays valid, and
 //   keeps naming the same file, until release().
 
-import { NAME_MAX } from '../linux/abi.js';
+import { NAME_MAX, type Statfs } from '../linux/abi.js';
 import { EINVAL, ENAMETOOLONG, ENOENT, type Errno } from '../linux/errno.js';
 
 /**
@@ -97,26 +97,11 @@ export interface BackendFile {
 }
 
 /**
- * statfs(2)'s answer as a backend reports it to the VFS. src/host's HostStatFs
- * (what the host's fstatfs fills) has these fields with none optional, so it
- * fits here as it is; the two stay apart because f_frsize and f_flags are
- * optional only here (a 9P server sends neither; the VFS defaults them) and
- * src/host and src/backend are ground floors that import only src/linux.
+ * statfs(2)'s answer as a backend reports it to the VFS: Linux's struct statfs
+ * (src/linux), with f_frsize (default: bsize) and f_flags (default 0)
+ * optional, since a 9P server sends neither. The host's fstatfs result is one.
  */
-export interface StatFs {
-  type: number;
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  namelen: number;
-  /** f_frsize (default: bsize). */
-  frsize?: number;
-  /** f_flags: ST_RDONLY, ST_NOSUID... (default 0). */
-  flags?: number;
-}
+export type StatFs = Omit<Statfs, 'frsize' | 'flags'> & Partial<Pick<Statfs, 'frsize' | 'flags'>>;
 
 export interface FilesystemBackend {
   readonly readonly: boolean;

@@ -9,7 +9,7 @@
 // AT_*, UTIME_*, SEEK_*, F_* and POLL* values are the same on every Linux
 // architecture this runs on, so they come from src/linux/abi.ts.
 
-import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, POLLERR, POLLHUP, POLLIN, SEEK_SET, UTIME_NOW, UTIME_OMIT } from '../linux/abi.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, POLLERR, POLLHUP, POLLIN, SEEK_SET, UTIME_NOW, UTIME_OMIT, type Statfs } from '../linux/abi.js';
 import { bindLazily, check, EINVAL_NEG, ENAMETOOLONG_NEG, hasNul, negErrno, type Fn } from './libc.js';
 
 export { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, SEEK_SET, UTIME_NOW, UTIME_OMIT };
@@ -293,28 +293,8 @@ export function ftruncate(fd: number, length: number): number {
 
 // ---- statfs ----
 
-/**
- * struct statfs, as fstatfs(2) fills it on 64-bit Linux: every field, with the
- * host's values. Not src/backend's StatFs, though it fits it (a backend may
- * return one as it is): that one is what a backend reports to the VFS, where
- * f_frsize and f_flags are optional (a 9P server sends neither), and src/host
- * and src/backend are both ground floors, importing only src/linux.
- */
-export interface HostStatFs {
-  type: number;
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  namelen: number;
-  frsize: number;
-  flags: number;
-}
-
 /** fstatfs(2); works on O_PATH fds. Assumes a 64-bit host (x86_64, arm64, riscv64). */
-export function fstatfs(fd: number): HostStatFs | number {
+export function fstatfs(fd: number): Statfs | number {
   const b = Buffer.alloc(120);
   const r = lib().fstatfs(fd, b);
   if (r < 0) return negErrno();

@@ -547,6 +547,20 @@ export const FALLOC_FL_KEEP_SIZE = 1;
 export const FALLOC_FL_PUNCH_HOLE = 2;
 /** struct statfs (asm-generic, 64-bit): f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid, f_namelen, f_frsize, f_flags, f_spare[4]. */
 export const STATFS = { size: 120, f_type: 0, f_bsize: 8, f_blocks: 16, f_bfree: 24, f_bavail: 32, f_files: 40, f_ffree: 48, f_fsid: 56, f_namelen: 64, f_frsize: 72, f_flags: 80 } as const;
+/** struct statfs's fields as numbers, Linux's names without the f_ (f_fsid left out: the sandbox reports 0). */
+export interface Statfs {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namelen: number;
+  frsize: number;
+  /** ST_RDONLY, ST_NOSUID... */
+  flags: number;
+}
 /** statfs f_flags (ST_*). */
 export const ST_RDONLY = 1;
 export const ST_NOSUID = 2;
