@@ -82,6 +82,8 @@ export function childInfo(child: Process, signo: number, code: number, status: n
 export class SignalDelivery {
   /** The siginfo of each pending signal, by "pid:signo" (one per signal number, as for standard signals). */
   private readonly pendingInfo = new Map<string, SigInfo>();
+  /** Processes sent SIGKILL by another, to end at the next turn of the event loop (kill()). */
+  private readonly killsDue = new Set<Process>();
 
   constructor(private readonly k: Kernel) {}
 
@@ -95,7 +97,7 @@ export class SignalDelivery {
     this.jobControlOnSend(proc, sig);
     if (isIgnored(proc, sig)) return 0;
     if (sig === abi.SIGKILL) {
-      this.k.lifecycle.exitProcess(proc, abi.signalStatus(abi.SIGKILL));
+      this.kill(proc);
       return 0;
     }
     proc.pending |= sigbit(sig);
@@ -109,6 +111,29 @@ export class SignalDelivery {
     }
     for (const t of proc.threads) t.remote?.interrupt();
     return 0;
+  }
+
+  /**
+   * SIGKILL: the whole process ends, stopped or not, whatever it blocks. A
+   * process killing itself never runs another instruction. Another process
+   * dies at the next turn of the kernel's event loop, not inside the
+   * sender's kill(): as on Linux, where the target dies when it next runs,
+   * kill() returns first and the sender goes on (a shell reaches its `wait`
+   * and then reports the death, busybox's "Killed"), and the parent's SIGCHLD
+   * comes after. A process that exits meanwhile by itself is left as it is.
+   */
+  private kill(proc: Process): void {
+    const status = abi.signalStatus(abi.SIGKILL);
+    if (this.k.current?.process === proc) {
+      this.k.lifecycle.exitProcess(proc, status);
+      return;
+    }
+    if (this.killsDue.has(proc)) return;
+    this.killsDue.add(proc);
+    setImmediate(() => {
+      this.killsDue.delete(proc);
+      if (proc.alive) this.k.lifecycle.exitProcess(proc, status);
+    });
   }
 
   /** Send `sig` to one thread (tgkill). */

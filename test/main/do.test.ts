@@ -169,6 +169,16 @@ describe('tsvisor do: running busybox', function () {
     assert.deepEqual(sh, { code: 42, stdout: '42\n', stderr: '/bin:/sbin:/usr/bin:/usr/sbin\n' });
   });
 
+  it('a shell waiting for a background job that kill -9 or kill -TERM ended says "Killed" / "Terminated", as under Linux', async () => {
+    // Linux ends the job after kill returns (it dies when it next runs), so
+    // the shell is in `wait` when it learns of it and prints its note; the
+    // sandbox ended a SIGKILLed process inside the sender's kill, the shell
+    // reaped it before `wait` and printed nothing.
+    const script = 'sleep 30 & p=$!; kill -9 $p; wait $p; echo "KILL status=$?"; sleep 30 & p=$!; kill -TERM $p; wait $p; echo "TERM status=$?"';
+    const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', script]);
+    assert.deepEqual(r, { code: 0, stdout: 'KILL status=137\nTERM status=143\n', stderr: 'Killed\nTerminated\n' });
+  });
+
   it('sees the laid-out tree: hostname, passwd, applet aliases, --cwd', async () => {
     const r = await tsvisor(['do', '--busybox', BUSYBOX, '--cwd', '/tmp', '--', 'sh', '-c', 'pwd; hostname; head -n 1 /etc/passwd; /usr/sbin/chroot --help >/dev/null 2>&1; echo "chroot applet: $?"; id -u']);
     assert.equal(r.stderr, '');
