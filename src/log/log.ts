@@ -10,9 +10,29 @@
 //   line goes out in one write(2), which O_APPEND keeps whole.
 // - A log never throws at its caller once created: a failed write (a closed
 //   pipe, a full disk) drops the line.
+// - winston is loaded only when a log goes somewhere: a sandbox started
+//   without --debug, --debug-log, --strace or a user log never loads it
+//   (loading it costs about 100 ms, most of tsvisor's start-up).
 
 import * as fs from 'node:fs';
-import winston from 'winston';
+import type Winston from 'winston';
+
+/** What a debug log offers: winston's logger, or a silent stand-in when the log goes nowhere. */
+export interface DebugLog {
+  debug(message: string, ...meta: unknown[]): unknown;
+  info(message: string, ...meta: unknown[]): unknown;
+  warn(message: string, ...meta: unknown[]): unknown;
+  error(message: string, ...meta: unknown[]): unknown;
+  /** Closes the log's file; lines logged afterwards are dropped. */
+  close(): unknown;
+}
+
+let winstonModule: typeof Winston | undefined;
+
+/** winston, loaded on first use. */
+function winston(): typeof Winston {
+  return (winstonModule ??= require('winston') as typeof Winston);
+}
 
 export interface LogOptions {
   /** --debug: log at debug level (else warnings and errors only). */
@@ -53,36 +73,48 @@ export function writeAllSync(fd: number, buf: Buffer): boolean {
   return true;
 }
 
-type TransportCtor = new (opts?: { level?: string; silent?: boolean }) => winston.transport;
-const TransportBase = (winston as unknown as { Transport: TransportCtor }).Transport;
+type TransportCtor = new (opts?: { level?: string; silent?: boolean }) => Winston.transport;
 
 /** A winston transport writing each formatted line to a fd, synchronously. */
-class FdTransport extends TransportBase {
-  private open = true;
+interface FdTransport extends Winston.transport {
+  close(): void;
+}
 
-  constructor(private readonly fd: number, private readonly ownsFd: boolean) {
-    super({});
-  }
+let fdTransportClass: (new (fd: number, ownsFd: boolean) => FdTransport) | undefined;
 
-  override log(info: Record<string | symbol, unknown>, next: () => void): void {
-    if (this.open) {
-      const line = info[MESSAGE];
-      writeAllSync(this.fd, Buffer.from(`${typeof line === 'string' ? line : JSON.stringify(info)}\n`));
-    }
-    next();
-  }
+/** The FdTransport class, made once winston is loaded (it extends winston's Transport). */
+function newFdTransport(fd: number, ownsFd: boolean): FdTransport {
+  if (!fdTransportClass) {
+    const TransportBase = (winston() as unknown as { Transport: TransportCtor }).Transport;
+    fdTransportClass = class extends TransportBase {
+      private open = true;
 
-  override close(): void {
-    if (!this.open) return;
-    this.open = false;
-    if (this.ownsFd) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // already closed: nothing to do
+      constructor(private readonly fd: number, private readonly ownsFd: boolean) {
+        super({});
       }
-    }
+
+      override log(info: Record<string | symbol, unknown>, next: () => void): void {
+        if (this.open) {
+          const line = info[MESSAGE];
+          writeAllSync(this.fd, Buffer.from(`${typeof line === 'string' ? line : JSON.stringify(info)}\n`));
+        }
+        next();
+      }
+
+      override close(): void {
+        if (!this.open) return;
+        this.open = false;
+        if (this.ownsFd) {
+          try {
+            fs.closeSync(this.fd);
+          } catch {
+            // already closed: nothing to do
+          }
+        }
+      }
+    };
   }
+  return new fdTransportClass(fd, ownsFd);
 }
 
 /** Fields of a winston info object that are not metadata. */
@@ -116,7 +148,7 @@ function safeJson(v: unknown): string {
 }
 
 /** "TIME LEVEL message key=value...": one line per entry. */
-const textFormat = winston.format((info) => {
+const textFormat = () => winston().format((info) => {
   const meta = metadata(info as Record<string, unknown>);
   let line = `${new Date().toISOString()} ${info.level.toUpperCase()} ${messageText(info.message)}`;
   if (meta) line += ' ' + safeJson(meta);
@@ -125,7 +157,7 @@ const textFormat = winston.format((info) => {
 });
 
 /** {"time", "level", "msg", ...metadata}: one JSON object per line, the field names runsc uses. */
-const jsonFormat = winston.format((info) => {
+const jsonFormat = () => winston().format((info) => {
   const meta = metadata(info as Record<string, unknown>);
   const entry = { time: new Date().toISOString(), level: info.level, msg: messageText(info.message), ...meta };
   (info as Record<symbol, unknown>)[MESSAGE] = safeJson(entry);
@@ -138,8 +170,8 @@ const jsonFormat = winston.format((info) => {
  * Throws an Error naming the path when the file cannot be opened. close() on
  * the logger closes the file; later lines are dropped.
  */
-export function createDebugLog(opts: LogOptions): winston.Logger {
-  let transport: winston.transport;
+export function createDebugLog(opts: LogOptions): DebugLog {
+  let transport: FdTransport;
   if (opts.debugLogPath !== undefined && opts.debugLogPath !== '') {
     let fd: number;
     try {
@@ -147,14 +179,15 @@ export function createDebugLog(opts: LogOptions): winston.Logger {
     } catch (e) {
       throw new Error(`cannot open the debug log ${opts.debugLogPath}: ${(e as Error).message}`);
     }
-    transport = new FdTransport(fd, true);
+    transport = newFdTransport(fd, true);
+  } else if (opts.debug) {
+    transport = newFdTransport(2, false);
   } else {
-    transport = new FdTransport(2, false);
-    if (!opts.debug) transport.silent = true;
+    return silentLog;
   }
-  const logger = winston.createLogger({
+  const logger = winston().createLogger({
     level: opts.debug ? 'debug' : 'warn',
-    format: opts.format === 'json' ? jsonFormat() : textFormat(),
+    format: opts.format === 'json' ? jsonFormat()() : textFormat()(),
     transports: [transport],
     exitOnError: false,
   });
@@ -165,11 +198,14 @@ export function createDebugLog(opts: LogOptions): winston.Logger {
   // (by code still running during teardown) are dropped quietly.
   logger.close = () => {
     logger.silent = true;
-    transport.close?.();
+    transport.close();
     return logger;
   };
   return logger;
 }
+
+/** The debug log of a sandbox that logs nowhere (no --debug, no --debug-log). */
+const silentLog: DebugLog = { debug() {}, info() {}, warn() {}, error() {}, close() {} };
 
 export interface UserLog {
   info(msg: string): void;
@@ -186,7 +222,7 @@ function userLevel(level: string): string {
 }
 
 /** {"log", "level", "time"}: the Kubernetes-style JSON lines runsc writes to the user log. */
-const userFormat = winston.format((info) => {
+const userFormat = () => winston().format((info) => {
   const line = safeJson({ log: messageText(info.message), level: userLevel(info.level), time: new Date().toISOString() });
   (info as Record<symbol, unknown>)[MESSAGE] = line;
   return info;
@@ -200,8 +236,8 @@ const userFormat = winston.format((info) => {
  */
 export function createUserLog(fd: number, opts: { closeFd?: boolean } = {}): UserLog {
   if (fd === 0) return noUserLog;
-  const transport = new FdTransport(fd, opts.closeFd === true);
-  const logger = winston.createLogger({ level: 'info', format: userFormat(), transports: [transport], exitOnError: false });
+  const transport = newFdTransport(fd, opts.closeFd === true);
+  const logger = winston().createLogger({ level: 'info', format: userFormat()(), transports: [transport], exitOnError: false });
   logger.on('error', () => {});
   let open = true;
   return {
@@ -215,7 +251,7 @@ export function createUserLog(fd: number, opts: { closeFd?: boolean } = {}): Use
       if (!open) return;
       open = false;
       logger.silent = true;
-      transport.close?.();
+      transport.close();
     },
   };
 }

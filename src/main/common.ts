@@ -1,9 +1,8 @@
 // What every subcommand shares: the global flags (runsc's top-level options),
 // the logs they open, and the one way boot-side failures end the process.
 
-import type winston from 'winston';
 import { FlagDef, FlagValues } from './flags.js';
-import { createDebugLog, createUserLog, UserLog } from '../log/log.js';
+import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../log/log.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state', default: '/var/run/tsvisor' },
@@ -48,7 +47,7 @@ export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
 }
 
 export interface Logs {
-  debug: winston.Logger;
+  debug: DebugLog;
   user: UserLog;
   close(): void;
 }

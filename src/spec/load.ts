@@ -7,8 +7,8 @@
 // coerced: a spec is validated, not rewritten.
 
 import * as fs from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { specSchema } from './schema.js';
+import * as path from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { DEFAULT_PATH, type Spec } from './types.js';
 
 /** A spec that cannot be read or is not valid. The message is one line, fit for a user. */
@@ -22,12 +22,31 @@ export class SpecError extends Error {
 /** A spec file larger than this is refused rather than read into memory. */
 export const MAX_SPEC_BYTES = 16 * 1024 * 1024;
 
+/** ajv's options for the spec schema, ahead of time (precompile.ts) and here alike. */
+export const AJV_OPTIONS = { allErrors: false, strict: true } as const;
+
+/** The schema's validator compiled at build time (precompile.ts), beside this module once built. */
+export const PRECOMPILED_VALIDATOR = 'spec-validate.js';
+
 let validator: ValidateFunction | undefined;
 
+/**
+ * The spec schema's validator: the one compiled at build time, else (a build
+ * that skipped that step) ajv compiling it now. Both answer alike.
+ */
 function validate(): ValidateFunction {
-  // Compiled on first use: ajv generates code, which costs a few milliseconds.
-  validator ??= new Ajv({ allErrors: false, strict: true }).compile(specSchema);
+  if (validator) return validator;
+  const built = path.join(__dirname, PRECOMPILED_VALIDATOR);
+  if (fs.existsSync(built)) validator = require(built) as ValidateFunction;
+  else validator = compileValidator();
   return validator;
+}
+
+/** The validator compiled by ajv at run time. */
+export function compileValidator(): ValidateFunction {
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  const { specSchema } = require('./schema.js') as typeof import('./schema.js');
+  return new Ajv(AJV_OPTIONS).compile(specSchema);
 }
 
 /** Collapses a message onto one line and bounds its length. */

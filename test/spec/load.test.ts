@@ -3,7 +3,8 @@ import * as child_process from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MAX_SPEC_BYTES, SpecError, defaultSpec, parseSpec, readSpecFromFd } from '../../src/spec/load.js';
+import { MAX_SPEC_BYTES, PRECOMPILED_VALIDATOR, SpecError, compileValidator, defaultSpec, parseSpec, readSpecFromFd } from '../../src/spec/load.js';
+import { precompiledValidatorSource } from '../../src/spec/precompile.js';
 import type { Spec } from '../../src/spec/types.js';
 
 function minimal(): Record<string, any> {
@@ -288,5 +289,39 @@ describe('spec: defaultSpec', () => {
     const a = defaultSpec();
     a.process!.args.push('x');
     assert.deepEqual(defaultSpec().process?.args, ['sh']);
+  });
+});
+
+describe('spec: the validator compiled at build time', () => {
+  // Specs that pass, and specs that fail in different ways, for comparing
+  // the precompiled validator with ajv compiling the schema now.
+  const specs: unknown[] = [
+    minimal(),
+    defaultSpec(),
+    { ...minimal(), process: { args: [], cwd: 'relative' } },
+    { ...minimal(), root: { path: 7 } },
+    { ...minimal(), mounts: [{ destination: '/x', type: 'bind' }, { destination: 3 }] },
+    { ...minimal(), linux: { resources: { pids: { limit: 'x' } } } },
+    { ...minimal(), process: { args: ['/bin/sh'], cwd: '/', rlimits: [{ type: 'RLIMIT_NOFILE', soft: -1, hard: 2 }] } },
+    [],
+    null,
+    'text',
+  ];
+
+  it('is built by npm run build, from the schema as it is now', () => {
+    const built = path.join(__dirname, '..', '..', 'src', 'spec', PRECOMPILED_VALIDATOR);
+    assert.ok(fs.existsSync(built), `${built} is missing: run npm run build (tsc alone does not make it)`);
+    assert.equal(fs.readFileSync(built, 'utf8'), precompiledValidatorSource());
+  });
+
+  it('answers as ajv compiling the schema at run time does, errors included', () => {
+    const built = require(path.join(__dirname, '..', '..', 'src', 'spec', PRECOMPILED_VALIDATOR)) as (d: unknown) => boolean;
+    const now = compileValidator();
+    for (const s of specs) {
+      const a = built(s);
+      const b = now(s);
+      assert.equal(a, b, JSON.stringify(s));
+      assert.deepEqual((built as unknown as { errors: unknown }).errors, now.errors, JSON.stringify(s));
+    }
   });
 });
