@@ -29,7 +29,7 @@ export class IoPool {
   constructor(opts: IoPoolOptions = {}) {
     const threads = opts.threads ?? 4;
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
-    this.pool = new Piscina({ filename: path.join(__dirname, 'io-worker.js'), minThreads: 1, maxThreads: threads, idleTimeout: 30_000 });
+    this.pool = new Piscina({ filename: path.join(__dirname, 'io-worker.js'), minThreads: 0, maxThreads: threads, idleTimeout: 30_000 });
   }
 
   async read(fd: number, offset: number, len: number): Promise<Uint8Array | Errno> {
