@@ -4,27 +4,49 @@
 import { parseFlags, formatUsage, UsageError, FlagDef, FlagValues } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions } from './common.js';
 import { SpecError } from '../spec/load.js';
-import { boot, BOOT_FLAGS, BOOT_SYNOPSIS } from './boot.js';
-import { run, RUN_FLAGS, RUN_SYNOPSIS } from './run.js';
-import { specCommand, SPEC_FLAGS, SPEC_SYNOPSIS } from './spec-cmd.js';
-import { doCommand, DO_FLAGS, DO_SYNOPSIS } from './do.js';
-import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from './gofer-command.js';
-import { syscallsCommand, SYSCALLS_FLAGS, SYSCALLS_SYNOPSIS } from './syscalls-cmd.js';
-
-interface Command {
+/** What a subcommand's module provides once loaded. */
+interface CommandModule {
   synopsis: string;
   flags: FlagDef[];
-  summary: string;
   main(g: GlobalOptions, flags: FlagValues, positional: string[], rawArgs: string[]): Promise<number> | number;
 }
 
+interface Command {
+  summary: string;
+  /**
+   * Loads the subcommand's module. Only the command that runs is loaded, so
+   * `tsvisor boot` never loads the gofer's server or Debian's fetcher, and
+   * each process of a sandbox starts and stays smaller (docs/ARCHITECTURE.md,
+   * "Start-up").
+   */
+  load(): Promise<CommandModule>;
+}
+
 const COMMANDS: Record<string, Command> = {
-  boot: { synopsis: BOOT_SYNOPSIS, flags: BOOT_FLAGS, summary: 'run a sandbox (launched by a parent runtime, as runsc boot)', main: (g, f, p, raw) => boot(g, f, p, raw) },
-  run: { synopsis: RUN_SYNOPSIS, flags: RUN_FLAGS, summary: 'create and run a container from a bundle', main: (g, f, p) => run(g, f, p) },
-  do: { synopsis: DO_SYNOPSIS, flags: DO_FLAGS, summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed', main: (g, f, p) => doCommand(g, f, p) },
-  gofer: { synopsis: GOFER_SYNOPSIS, flags: GOFER_FLAGS, summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)", main: (g, f, p) => goferCommand(g, f, p) },
-  spec: { synopsis: SPEC_SYNOPSIS, flags: SPEC_FLAGS, summary: 'write a default config.json', main: (_g, f, p) => specCommand(f, p) },
-  syscalls: { synopsis: SYSCALLS_SYNOPSIS, flags: SYSCALLS_FLAGS, summary: 'list the system calls the sandbox serves, and the errno of the rest', main: (_g, f, p) => syscallsCommand(f, p) },
+  boot: {
+    summary: 'run a sandbox (launched by a parent runtime, as runsc boot)',
+    load: async () => { const m = await import('./boot.js'); return { synopsis: m.BOOT_SYNOPSIS, flags: m.BOOT_FLAGS, main: m.boot }; },
+  },
+  run: {
+    summary: 'create and run a container from a bundle',
+    load: async () => { const m = await import('./run.js'); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
+  },
+  do: {
+    summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed',
+    load: async () => { const m = await import('./do.js'); return { synopsis: m.DO_SYNOPSIS, flags: m.DO_FLAGS, main: (g, f, p) => m.doCommand(g, f, p) }; },
+  },
+  gofer: {
+    summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)",
+    load: async () => { const m = await import('./gofer-command.js'); return { synopsis: m.GOFER_SYNOPSIS, flags: m.GOFER_FLAGS, main: (g, f, p) => m.goferCommand(g, f, p) }; },
+  },
+  spec: {
+    summary: 'write a default config.json',
+    load: async () => { const m = await import('./spec-cmd.js'); return { synopsis: m.SPEC_SYNOPSIS, flags: m.SPEC_FLAGS, main: (_g, f, p) => m.specCommand(f, p) }; },
+  },
+  syscalls: {
+    summary: 'list the system calls the sandbox serves, and the errno of the rest',
+    load: async () => { const m = await import('./syscalls-cmd.js'); return { synopsis: m.SYSCALLS_SYNOPSIS, flags: m.SYSCALLS_FLAGS, main: (_g, f, p) => m.syscallsCommand(f, p) }; },
+  },
 };
 
 const BOOT_FAILURE = 128;
@@ -47,9 +69,10 @@ export async function main(argv: string[]): Promise<number> {
     if (!name) throw new Fatal('no command given', true);
     const cmd = COMMANDS[name];
     if (!cmd) throw new Fatal(`unknown command "${name}"`, true);
-    usage = formatUsage(cmd.synopsis, cmd.flags);
-    const parsed = parseFlags(cmd.flags, rest);
-    return await cmd.main(opts, parsed.flags, parsed.rest, argv);
+    const mod = await cmd.load();
+    usage = formatUsage(mod.synopsis, mod.flags);
+    const parsed = parseFlags(mod.flags, rest);
+    return await mod.main(opts, parsed.flags, parsed.rest, argv);
   } catch (e) {
     if (e instanceof Fatal || e instanceof UsageError || e instanceof SpecError) {
       process.stderr.write(`tsvisor: ${e.message}\n`);
