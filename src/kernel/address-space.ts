@@ -27,12 +27,13 @@ import type { Errno } from '../linux/errno.js';
 
 /** Most scrubbed memories kept for reuse; more processes than this at once allocate fresh ones. */
 const POOL_MAX = 32;
-/** A memory with what stays attached to it across reuse: this worker's vCPU, its id, its code epoch. */
+/** A memory with what stays attached to it across reuse: this worker's vCPU, its id, its code epoch, its drop hook. */
 interface PooledMemory {
   mem: GuestMemory;
   cpu: Cpu;
   id: number;
   epoch: Int32Array;
+  onDrop?: () => void;
 }
 const pool: PooledMemory[] = [];
 let nextMemId = 1;
@@ -52,6 +53,13 @@ export class AddressSpace {
   readonly codeEpoch: Int32Array;
   /** Set by the scheduler: stop remote vCPUs running this address space (a code change). */
   onCodeChange?: () => void;
+  /**
+   * Set by the scheduler once a vCPU worker has seen this memory, and kept
+   * with the memory across pooling: called when the memory is dropped
+   * (released and not pooled, so its id is never used again), to tell the
+   * workers to let go of it.
+   */
+  onDrop?: () => void;
   /** Processes using this address space (more than one only across vfork). */
   users = 1;
 
@@ -62,6 +70,7 @@ export class AddressSpace {
     this.cpu = cpu;
     this.memId = reused?.id ?? nextMemId++;
     this.codeEpoch = reused?.epoch ?? new Int32Array(new SharedArrayBuffer(4));
+    this.onDrop = reused?.onDrop;
     const codeChanged = (addr: number, len: number) => {
       cpu.invalidateCode(addr, len);
       Atomics.add(this.codeEpoch, 0, 1);
@@ -88,6 +97,7 @@ export class AddressSpace {
     this.mm.release();
     this.cpu.flushCode();
     Atomics.add(this.codeEpoch, 0, 1);
-    if (pool.length < POOL_MAX) pool.push({ mem: this.mem, cpu: this.cpu, id: this.memId, epoch: this.codeEpoch });
+    if (pool.length < POOL_MAX) pool.push({ mem: this.mem, cpu: this.cpu, id: this.memId, epoch: this.codeEpoch, onDrop: this.onDrop });
+    else this.onDrop?.();
   }
 }

@@ -285,6 +285,9 @@ export class Scheduler {
     task.state = TaskState.Running;
     if (!this.k.signals.deliverSignals(task) || task.state !== TaskState.Running) return;
     const vm = task.process.vm;
+    vm.onDrop ??= () => {
+      for (const v of this.remotes) v.forget(vm.memId);
+    };
     vm.onCodeChange ??= () => {
       for (const v of this.remotes) if (v.task && v.task.process.vm === vm) v.interrupt();
     };

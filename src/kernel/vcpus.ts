@@ -124,6 +124,12 @@ export class RemoteVcpu {
     void this.worker.terminate();
   }
 
+  /** `memId`'s address space is gone for good: the worker lets go of its memory and blocks. */
+  forget(memId: number): void {
+    if (!this.knownMemories.delete(memId)) return;
+    this.post({ kind: 'forget', id: memId });
+  }
+
   private post(news: VcpuNews): void {
     this.port.postMessage(news);
   }

@@ -47,8 +47,14 @@ export const MB = {
 export const CMD_RUN = 1;
 export const CMD_QUIT = 2;
 
-/** Port messages from the kernel to a vCPU worker. */
-export type VcpuNews = { kind: 'memory'; id: number; shared: SharedGuestMemory; epoch: SharedArrayBuffer };
+/**
+ * Port messages from the kernel to a vCPU worker: an address space to run
+ * threads of ('memory'), and one the kernel has dropped for good ('forget':
+ * the worker lets go of its memory and decoded blocks, so they can be freed).
+ */
+export type VcpuNews =
+  | { kind: 'memory'; id: number; shared: SharedGuestMemory; epoch: SharedArrayBuffer }
+  | { kind: 'forget'; id: number };
 
 export interface VcpuWorkerData {
   mailbox: SharedArrayBuffer;

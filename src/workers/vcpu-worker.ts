@@ -3,7 +3,8 @@
 // hands it back. It holds no kernel state: the kernel copies a thread's
 // registers into this worker's register file before each run and out after
 // it, memory is the address space's shared memory; what it keeps is its own
-// decoded blocks per address space. The vCPU mailbox (src/vcpu, `MB`) has
+// decoded blocks per address space, until the kernel says it dropped that
+// address space ('forget' news). The vCPU mailbox (src/vcpu, `MB`) has
 // the protocol; the kernel's side is its RemoteVcpu (src/kernel).
 
 import { performance } from 'node:perf_hooks';
@@ -42,6 +43,10 @@ function takeNews(): void {
     const m = receiveMessageOnPort(data.port);
     if (!m) return;
     const news = m.message as VcpuNews;
+    if (news.kind === 'forget') {
+      spaces.delete(news.id);
+      continue;
+    }
     const mem = GuestMemory.attach(news.shared);
     const epoch = new Int32Array(news.epoch);
     spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });

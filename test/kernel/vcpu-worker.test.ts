@@ -65,6 +65,16 @@ describe('vCPU worker mailbox', () => {
       command(true);
       await doneSeq(mb, 2);
       assert.equal(regs.getU(10), 2);
+      // Once the kernel says the address space is gone, the worker holds
+      // nothing of it: a run naming it comes back unrun (Interrupted).
+      const forget: VcpuNews = { kind: 'forget', id: 7 };
+      channel.port1.postMessage(forget);
+      await sleep(50);
+      command(true);
+      await doneSeq(mb, 3);
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Interrupted);
+      assert.equal(regs.getU(10), 2, 'the forgotten space ran nothing');
       mb[MB.CMD] = CMD_QUIT;
       Atomics.add(mb, MB.CMD_SEQ, 1);
       Atomics.notify(mb, MB.CMD_SEQ);
