@@ -250,7 +250,10 @@ export class UnixSocket extends File implements Sender {
       if (this.shutdown & RCV_SHUTDOWN) return { data: new Uint8Array(0), size: 0, rights: [], cred: null, from: null };
       return EAGAIN;
     }
-    const r = this.type === abi.SOCK_STREAM ? this.queue.readStream(len, peek, this.opts.passcred) : this.queue.readMessage(len, peek)!;
+    if (this.type === abi.SOCK_STREAM) return this.queue.readStream(len, peek, this.opts.passcred);
+    const r = this.queue.readMessage(len, peek)!;
+    // Room in this queue: senders waiting on it (sendto without a connection) may go on.
+    if (!peek && !this.connectionOriented) this.wq.notify(abi.POLLOUT);
     return r;
   }
 

@@ -182,6 +182,14 @@ describe('kernel/net/unix-socket', () => {
     for (let i = 0; i <= MAX_DGRAM_QLEN; i++) assert.equal(cli.send(text('x'), { cred: ME, to: srv }), 1);
     assert.equal(cli.send(text('x'), { cred: ME, to: srv }), EAGAIN);
     assert.equal(cli.canSend(srv), false);
+    // A sender without a connection waits on the target's queue: reading one message wakes it.
+    let woken = 0;
+    const unsub = srv.wq.subscribe(abi.POLLOUT, () => woken++);
+    got(srv.recv(10, false));
+    unsub();
+    assert.equal(woken, 1);
+    assert.equal(cli.canSend(srv), true);
+    assert.equal(cli.send(text('x'), { cred: ME, to: srv }), 1);
     const third = new UnixSocket(ns, abi.SOCK_DGRAM, 0);
     assert.equal(srv.connectDgram(third), 0);
     assert.equal(cli.send(text('x'), { cred: ME, to: srv }), EPERM);
