@@ -55,13 +55,23 @@ export function parseControl(buf: Uint8Array): ParsedControl | Errno {
   return out;
 }
 
+/**
+ * The most control bytes a receive can produce: SCM_CREDENTIALS and
+ * SCM_MAX_FD fds, each with its header, rounded up. A larger guest buffer is
+ * treated as this large (it changes nothing but what would be allocated).
+ */
+const MAX_CONTROL = 2048;
+
 export class ControlWriter {
   private readonly buf: Uint8Array;
+  private readonly room: number;
   private used = 0;
   truncated = false;
 
-  constructor(readonly room: number) {
-    this.buf = new Uint8Array(Math.max(0, room));
+  /** @param room the guest's msg_controllen. */
+  constructor(room: number) {
+    this.room = Math.max(0, Math.min(room, MAX_CONTROL));
+    this.buf = new Uint8Array(this.room);
   }
 
   /** How many fds a SCM_RIGHTS message could carry in the room left. */

@@ -84,6 +84,9 @@ describe('kernel/net: control messages', () => {
     assert.equal(short.put(abi.SOL_SOCKET, abi.SCM_CREDENTIALS, ucredBytes({ pid: 1, uid: 0, gid: 0 })), false);
     assert.equal(short.truncated, true);
     assert.equal(Number(new DataView(short.bytes.buffer).getBigUint64(0, true)), 28, 'the header keeps the full length');
+    // A huge msg_controllen allocates only what a receive can fill.
+    const huge = new ControlWriter(0x7fffffff);
+    assert.equal(huge.fdsThatFit() >= abi.SCM_MAX_FD, true);
     const none = new ControlWriter(8);
     assert.equal(none.fdsThatFit(), 0);
     assert.equal(none.put(abi.SOL_SOCKET, abi.SCM_RIGHTS, ints(1)), false);
