@@ -107,8 +107,10 @@ export class UnixSocket extends File implements Sender {
   listen(backlog: number, cred: UCred): 0 | Errno {
     if (!this.connectionOriented) return EOPNOTSUPP;
     if (this.state === 'connected' || !this.bound) return EINVAL;
-    const grew = backlog > this.backlog;
-    this.backlog = backlog < 0 || backlog > SOMAXCONN ? SOMAXCONN : backlog;
+    // A negative backlog is a huge unsigned one: capped, as Linux caps it.
+    const next = backlog < 0 || backlog > SOMAXCONN ? SOMAXCONN : backlog;
+    const grew = next > this.backlog;
+    this.backlog = next;
     if (this.state !== 'listening') {
       this.state = 'listening';
       this.peerCred = cred;

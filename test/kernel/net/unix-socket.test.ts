@@ -95,6 +95,20 @@ describe('kernel/net/unix-socket', () => {
     assert.equal(l.accept(), EAGAIN);
   });
 
+  it('listen: a negative backlog is the largest (SOMAXCONN); a larger backlog wakes connects waiting for room', () => {
+    const l = listener(abi.SOCK_STREAM, 0);
+    const c1 = new UnixSocket(ns, abi.SOCK_STREAM, 0);
+    const c2 = new UnixSocket(ns, abi.SOCK_STREAM, 0);
+    assert.equal(c1.connect(l, ME), 0);
+    assert.equal(c2.connect(l, ME), EAGAIN);
+    let woken = 0;
+    l.wq.subscribe(abi.POLLOUT, () => woken++);
+    assert.equal(l.listen(-1, ME), 0);
+    assert.equal(woken, 1);
+    assert.equal(c2.connect(l, ME), 0);
+    for (let i = 0; i < 100; i++) assert.equal(new UnixSocket(ns, abi.SOCK_STREAM, 0).connect(l, ME), 0);
+  });
+
   it('refuses what Linux refuses: a non-listener, another type, listen unbound or on datagrams, accept unlistened', () => {
     const notListening = new UnixSocket(ns, abi.SOCK_STREAM, 0);
     const c = new UnixSocket(ns, abi.SOCK_STREAM, 0);
