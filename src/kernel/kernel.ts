@@ -25,6 +25,8 @@ import { SignalDelivery } from './signal-delivery.js';
 import { Scheduler } from './scheduler.js';
 import type { File } from './files/file.js';
 import type { KernelLogs } from './kernel-logs.js';
+import { UnixNamespace } from './net/names.js';
+import type { UnixSocket } from './net/unix-socket.js';
 
 export interface KernelConfig {
   hostname: string;
@@ -68,6 +70,11 @@ export class Kernel {
   /** Resolves with init's wait status once it has exited. */
   readonly initExited: Promise<number>;
   private initExit?: (status: number) => void;
+  /** The sandbox's AF_UNIX names (net/names.ts); write(2) on a socket learns its caller's credentials from `current`. */
+  readonly unixNames = new UnixNamespace<UnixSocket>(() => {
+    const p = this.current?.process;
+    return p ? { pid: p.pid, uid: p.creds.ruid, gid: p.creds.rgid } : null;
+  });
   /** A session leader died (the terminal layer hangs up its controlling terminal). */
   onSessionLeaderExit?: (sid: number) => void;
 

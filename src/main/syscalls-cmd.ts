@@ -1,7 +1,8 @@
 // `tsvisor syscalls [--json]`: the riscv64 system call table as the kernel
 // serves it, one call a line in number order: its number, its name, and
-// "supported" or the errno it returns with the reason. Numbers the table does
-// not hold return ENOSYS and are not listed. The listing reads the same table
+// "supported" (with what it lacks yet, when its row has a note) or the errno
+// it returns with the reason. Numbers the table does not hold return ENOSYS
+// and are not listed. The listing reads the same table
 // the dispatcher and --strace use (src/kernel/syscalls/table.ts), so it can't
 // drift from what the sandbox does. The table (and with it every handler
 // module) is loaded only when this command runs: other commands start
@@ -21,13 +22,15 @@ export interface SyscallListing {
   /** For unsupported calls: the errno name and why. */
   errno?: string;
   reason?: string;
+  /** For supported calls: what they do not support yet. */
+  note?: string;
 }
 
 export async function syscallListing(): Promise<SyscallListing[]> {
   const { SYSCALLS } = await import('../kernel/syscalls/table.js');
   return [...SYSCALLS]
     .sort((a, b) => a.nr - b.nr)
-    .map((r) => (r.handler ? { nr: r.nr, name: r.name, supported: true } : { nr: r.nr, name: r.name, supported: false, errno: r.errno?.name ?? 'ENOSYS', reason: r.reason ?? '' }));
+    .map((r) => (r.handler ? { nr: r.nr, name: r.name, supported: true, ...(r.note ? { note: r.note } : {}) } : { nr: r.nr, name: r.name, supported: false, errno: r.errno?.name ?? 'ENOSYS', reason: r.reason ?? '' }));
 }
 
 export async function syscallsCommand(flags: FlagValues, positional: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
@@ -37,7 +40,7 @@ export async function syscallsCommand(flags: FlagValues, positional: string[], o
     out(JSON.stringify(rows, null, 2) + '\n');
     return 0;
   }
-  const lines = rows.map((r) => `${String(r.nr).padStart(3)}  ${r.name.padEnd(22)} ${r.supported ? 'supported' : `${r.errno}: ${r.reason}`}`);
+  const lines = rows.map((r) => `${String(r.nr).padStart(3)}  ${r.name.padEnd(22)} ${r.supported ? (r.note ? `supported; ${r.note}` : 'supported') : `${r.errno}: ${r.reason}`}`);
   const supported = rows.filter((r) => r.supported).length;
   out(`${lines.join('\n')}\n${supported} supported, ${rows.length - supported} answered with an errno; any other number returns ENOSYS\n`);
   return 0;

@@ -59,6 +59,11 @@ export abstract class File {
     return EINVAL;
   }
 
+  /** Does a zero-length write(2) reach write()? Only where it means something (an empty datagram); otherwise it returns 0 at once. */
+  get writesEmpty(): boolean {
+    return false;
+  }
+
   pread(_len: number, _offset: number): MaybeAsync<Uint8Array | Errno> {
     return ESPIPE;
   }

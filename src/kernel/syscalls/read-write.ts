@@ -47,7 +47,7 @@ export function sys_write(c: SysCtx): SysResult | Promise<SysResult> {
   const bad = File.checkWritable(f);
   if (bad) return bad;
   const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
-  if (len === 0) return 0;
+  if (len === 0 && !f.writesEmpty) return 0;
   const data = c.user.copyIn(c.u(1), len);
   if (isErrno(data)) return data;
   return blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d));
@@ -124,7 +124,7 @@ async function writeVector(c: SysCtx, offset: number | undefined): Promise<SysRe
     parts.push(d);
   }
   const data = Buffer.concat(parts);
-  if (data.length === 0) return 0;
+  if (data.length === 0 && (offset !== undefined || !f.writesEmpty)) return 0;
   return offset === undefined ? blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d)) : f.pwrite(data, offset);
 }
 

@@ -25,6 +25,8 @@ import * as children from './children.js';
 import * as futex from './futex.js';
 import * as timer from './timer.js';
 import * as creds from './creds.js';
+import * as sock from './socket.js';
+import * as msg from './socket-msg.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -44,6 +46,8 @@ export interface SyscallRow {
   /** For unsupported calls: what they return, and why. */
   errno?: Errno;
   reason?: string;
+  /** For supported calls: what they do not support yet (listed by `tsvisor syscalls`). */
+  note?: string;
 }
 
 function row(nr: number, name: string, args: ArgFormat[], handler: SyscallRow['handler'], ret?: 'hex'): SyscallRow {
@@ -181,6 +185,21 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(177, 'getegid', [], proc.sys_getegid),
   row(178, 'gettid', [], proc.sys_gettid),
   row(179, 'sysinfo', ['ptr'], proc.sys_sysinfo),
+  { ...row(198, 'socket', ['int', 'hex', 'int'], sock.sys_socket), note: `AF_UNIX only; ${sock.INET_REASON}` },
+  { ...row(199, 'socketpair', ['int', 'hex', 'int', 'ptr'], sock.sys_socketpair), note: 'AF_UNIX only' },
+  row(200, 'bind', ['fd', 'ptr', 'int'], sock.sys_bind),
+  row(201, 'listen', ['fd', 'int'], sock.sys_listen),
+  row(202, 'accept', ['fd', 'ptr', 'ptr'], sock.sys_accept),
+  row(203, 'connect', ['fd', 'ptr', 'int'], sock.sys_connect),
+  row(204, 'getsockname', ['fd', 'ptr', 'ptr'], sock.sys_getsockname),
+  row(205, 'getpeername', ['fd', 'ptr', 'ptr'], sock.sys_getpeername),
+  row(206, 'sendto', ['fd', 'ptr', 'size', 'hex', 'ptr', 'int'], msg.sys_sendto),
+  row(207, 'recvfrom', ['fd', 'ptr', 'size', 'hex', 'ptr', 'ptr'], msg.sys_recvfrom),
+  row(208, 'setsockopt', ['fd', 'int', 'int', 'ptr', 'int'], sock.sys_setsockopt),
+  row(209, 'getsockopt', ['fd', 'int', 'int', 'ptr', 'ptr'], sock.sys_getsockopt),
+  row(210, 'shutdown', ['fd', 'int'], sock.sys_shutdown),
+  row(211, 'sendmsg', ['fd', 'ptr', 'hex'], msg.sys_sendmsg),
+  row(212, 'recvmsg', ['fd', 'ptr', 'hex'], msg.sys_recvmsg),
   row(214, 'brk', ['ptr'], mm.sys_brk, 'hex'),
   row(215, 'munmap', ['ptr', 'size'], mm.sys_munmap),
   row(216, 'mremap', ['ptr', 'size', 'size', 'hex', 'ptr'], mm.sys_mremap, 'hex'),
@@ -190,10 +209,13 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(226, 'mprotect', ['ptr', 'size', 'hex'], mm.sys_mprotect),
   row(233, 'madvise', ['ptr', 'size', 'int'], mm.sys_madvise),
   row(240, 'rt_tgsigqueueinfo', ['int', 'int', 'signal', 'ptr'], sig.sys_rt_tgsigqueueinfo),
+  row(242, 'accept4', ['fd', 'ptr', 'ptr', 'hex'], sock.sys_accept4),
+  row(243, 'recvmmsg', ['fd', 'ptr', 'uint', 'hex', 'ptr'], msg.sys_recvmmsg),
   row(259, 'riscv_flush_icache', ['ptr', 'ptr', 'hex'], proc.sys_riscv_flush_icache),
   row(260, 'wait4', ['int', 'ptr', 'hex', 'ptr'], children.sys_wait4),
   row(261, 'prlimit64', ['int', 'int', 'ptr', 'ptr'], proc.sys_prlimit64),
   row(267, 'syncfs', ['fd'], rw.sys_syncfs),
+  row(269, 'sendmmsg', ['fd', 'ptr', 'uint', 'hex'], msg.sys_sendmmsg),
   row(276, 'renameat2', ['dirfd', 'str', 'dirfd', 'str', 'hex'], names.sys_renameat2),
   row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
   row(285, 'copy_file_range', ['fd', 'ptr', 'fd', 'ptr', 'size', 'hex'], splice.sys_copy_file_range),

@@ -1,0 +1,263 @@
+// The socket calls that make, name and connect sockets: socket, socketpair,
+// bind, listen, accept/accept4, connect, getsockname, getpeername,
+// setsockopt, getsockopt, shutdown. Data moves in socket-msg.ts.
+//
+// Only AF_UNIX exists (src/kernel/net): AF_INET and AF_INET6 are
+// EAFNOSUPPORT, reported once on the user log, until the sandbox has a
+// network stack. Addresses are copied in and out as Linux's
+// move_addr_to_kernel / move_addr_to_user do: a length over
+// sizeof(struct sockaddr_storage) is EINVAL, a short buffer gets the first
+// bytes and the full length.
+
+import * as abi from '../../linux/abi.js';
+import { EADDRINUSE, EAFNOSUPPORT, EFAULT, EINVAL, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../linux/errno.js';
+import { blockingOp, taskBlocker } from '../files/blocking.js';
+import { decodeUnixAddress, encodeUnixAddress, type UnixAddress } from '../net/address.js';
+import type { PathStart, UCred } from '../net/names.js';
+import { socketPair, UnixSocket } from '../net/unix-socket.js';
+import { StructWriter } from '../usercopy.js';
+import type { Kernel } from '../kernel.js';
+import { pathCtx } from './at-path.js';
+import type { SysCtx, SysResult } from './context.js';
+
+/** sizeof(struct sockaddr_storage): the longest address a call copies in. */
+const SOCKADDR_STORAGE = 128;
+
+/** Why socket() refuses the Internet families (the table's note says the same). */
+export const INET_REASON = 'AF_INET and AF_INET6 are not supported yet (no network stack in the sandbox): EAFNOSUPPORT';
+
+const reportedInet = new WeakSet<Kernel>();
+
+/** The socket open at `fd`: EBADF when none, ENOTSOCK for other files. */
+export function socketOf(c: SysCtx, fd: number): UnixSocket | Errno {
+  const f = c.proc.fds.get(fd);
+  if (isErrno(f)) return f;
+  return f instanceof UnixSocket ? f : ENOTSOCK;
+}
+
+/** The caller as SO_PEERCRED reports it (effective ids). */
+export function peerCredOf(c: SysCtx): UCred {
+  return { pid: c.proc.pid, uid: c.proc.creds.euid, gid: c.proc.creds.egid };
+}
+
+/** The caller as a message's default SCM_CREDENTIALS (real ids). */
+export function msgCredOf(c: SysCtx): UCred {
+  return { pid: c.proc.pid, uid: c.proc.creds.ruid, gid: c.proc.creds.rgid };
+}
+
+/** Where the caller's relative socket paths start. */
+export function pathStart(c: SysCtx): PathStart {
+  return { ctx: pathCtx(c), start: c.proc.cwd };
+}
+
+/** A sockaddr of `len` bytes at `addr` from the guest (move_addr_to_kernel). */
+export function copyInAddress(c: SysCtx, addr: number, len: number): Uint8Array | Errno {
+  if (len < 0 || len > SOCKADDR_STORAGE) return EINVAL;
+  return c.user.copyIn(addr, len);
+}
+
+/** A sockaddr_un from the guest, decoded (EINVAL for a bad length or family). */
+export function readUnixAddress(c: SysCtx, addr: number, len: number): UnixAddress | 'auto' | Errno {
+  const bytes = copyInAddress(c, addr, len);
+  return isErrno(bytes) ? bytes : decodeUnixAddress(bytes);
+}
+
+/**
+ * Give the guest an address (move_addr_to_user): `lenAddr` holds the room at
+ * `addr`; the first bytes that fit are copied and the full length written back.
+ */
+export function copyOutAddress(c: SysCtx, addr: number, lenAddr: number, bytes: Uint8Array): 0 | Errno {
+  const room = c.user.readI32(lenAddr);
+  if (isErrno(room)) return room;
+  if (room < 0) return EINVAL;
+  const n = Math.min(room, bytes.length);
+  if (n > 0) {
+    const w = c.user.copyOut(addr, bytes.subarray(0, n));
+    if (isErrno(w)) return w;
+  }
+  return c.user.writeU32(lenAddr, bytes.length);
+}
+
+/** The type argument of socket/socketpair checked: the socket type and its file flags, or the errno. */
+function socketType(domain: number, typeArg: number, protocol: number, c: SysCtx): { type: number; flags: number; cloexec: boolean } | Errno {
+  const flags = typeArg & ~abi.SOCK_TYPE_MASK;
+  if (flags & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK)) return EINVAL;
+  let type = typeArg & abi.SOCK_TYPE_MASK;
+  if (domain !== abi.AF_UNIX) {
+    if ((domain === abi.AF_INET || domain === abi.AF_INET6) && !reportedInet.has(c.kernel)) {
+      reportedInet.add(c.kernel);
+      c.kernel.logs.user(`socket(${domain === abi.AF_INET ? 'AF_INET' : 'AF_INET6'}): ${INET_REASON}`);
+    }
+    return EAFNOSUPPORT;
+  }
+  if (protocol !== 0 && protocol !== abi.AF_UNIX) return EPROTONOSUPPORT;
+  if (type === abi.SOCK_RAW) type = abi.SOCK_DGRAM; // as unix_create does
+  if (type !== abi.SOCK_STREAM && type !== abi.SOCK_DGRAM && type !== abi.SOCK_SEQPACKET) return ESOCKTNOSUPPORT;
+  return { type, flags: flags & abi.SOCK_NONBLOCK, cloexec: (flags & abi.SOCK_CLOEXEC) !== 0 };
+}
+
+export function sys_socket(c: SysCtx): SysResult {
+  const t = socketType(c.i32(0), c.i32(1), c.i32(2), c);
+  if (isErrno(t)) return t;
+  return c.proc.fds.install(new UnixSocket(c.kernel.unixNames, t.type, t.flags), t.cloexec);
+}
+
+export function sys_socketpair(c: SysCtx): SysResult {
+  const t = socketType(c.i32(0), c.i32(1), c.i32(2), c);
+  if (isErrno(t)) return t;
+  const [a, b] = socketPair(c.kernel.unixNames, t.type, t.flags, peerCredOf(c));
+  const fds = c.proc.fds;
+  const fa = fds.install(a, t.cloexec);
+  if (isErrno(fa)) {
+    void b.unref();
+    return fa;
+  }
+  const fb = fds.install(b, t.cloexec);
+  if (isErrno(fb)) {
+    void fds.close(fa);
+    return fb;
+  }
+  const out = c.user.copyOut(c.u(3), new StructWriter(8).i32(0, fa).i32(4, fb).bytes);
+  if (isErrno(out)) {
+    // Linux installs nothing it cannot report.
+    void fds.close(fa);
+    void fds.close(fb);
+    return out;
+  }
+  return 0;
+}
+
+export async function sys_bind(c: SysCtx): Promise<SysResult> {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  const addr = readUnixAddress(c, c.u(1), c.i32(2));
+  if (isErrno(addr)) return addr;
+  const ns = c.kernel.unixNames;
+  if (addr === 'auto') {
+    if (!s.bound) s.setAddress(ns.autobind(s));
+    return 0;
+  }
+  if (s.bound) return addr.kind === 'path' ? boundAgain(c, addr.path) : EINVAL;
+  if (addr.kind === 'abstract') {
+    const r = ns.bindAbstract(addr.name, s);
+    if (r === 0) s.setAddress(addr);
+    return r;
+  }
+  if (addr.kind !== 'path') return EINVAL;
+  const r = await ns.bindPath(pathStart(c), Buffer.from(addr.path).toString('utf8'), s);
+  if (r !== 0) return r;
+  if (s.bound) return EINVAL; // another thread bound it meanwhile
+  s.setAddress(addr);
+  return 0;
+}
+
+/** bind of a socket already bound, to a path: Linux makes the node first, so a name that exists is EADDRINUSE. */
+async function boundAgain(c: SysCtx, path: Uint8Array): Promise<SysResult> {
+  const at = pathStart(c);
+  const d = await at.ctx.vfs.resolve(at.ctx.root, at.start, Buffer.from(path).toString('utf8'), { followLast: false, caller: c.proc, creds: c.proc.creds });
+  return isErrno(d) ? EINVAL : EADDRINUSE;
+}
+
+export function sys_listen(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  return s.listen(c.i32(1), peerCredOf(c));
+}
+
+export function sys_accept(c: SysCtx): SysResult | Promise<SysResult> {
+  return accept(c, 0);
+}
+
+export function sys_accept4(c: SysCtx): SysResult | Promise<SysResult> {
+  return accept(c, c.i32(3));
+}
+
+function accept(c: SysCtx, flags: number): SysResult | Promise<SysResult> {
+  if (flags & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK)) return EINVAL;
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  const addr = c.u(1);
+  const lenAddr = c.u(2);
+  // A bad address length pointer fails before a connection is taken.
+  if (addr !== 0 && isErrno(c.user.readI32(lenAddr))) return EFAULT;
+  const r = blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || s.state !== 'listening', () => s.accept());
+  const done = (n: UnixSocket | Errno): SysResult => {
+    if (isErrno(n)) return n;
+    n.flags = (n.flags & ~abi.O_NONBLOCK) | (flags & abi.SOCK_NONBLOCK);
+    if (addr !== 0) {
+      const w = copyOutAddress(c, addr, lenAddr, encodeUnixAddress(n.peer?.addr ?? { kind: 'unnamed' }));
+      if (isErrno(w)) {
+        void n.unref();
+        return w;
+      }
+    }
+    return c.proc.fds.install(n, (flags & abi.SOCK_CLOEXEC) !== 0);
+  };
+  return r instanceof Promise ? r.then(done) : done(r);
+}
+
+export async function sys_connect(c: SysCtx): Promise<SysResult> {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  const bytes = copyInAddress(c, c.u(1), c.i32(2));
+  if (isErrno(bytes)) return bytes;
+  const ns = c.kernel.unixNames;
+  if (!s.connectionOriented && bytes.length >= 2 && (bytes[0] | (bytes[1] << 8)) === abi.AF_UNSPEC) return s.connectDgram(null);
+  const addr = decodeUnixAddress(bytes);
+  if (isErrno(addr)) return addr;
+  if (addr === 'auto') return EINVAL;
+  const target = await ns.lookup(pathStart(c), addr, s.type);
+  if (isErrno(target)) return target;
+  if (s.opts.passcred && !s.bound) s.setAddress(ns.autobind(s));
+  if (!s.connectionOriented) return s.connectDgram(target);
+  const cred = peerCredOf(c);
+  return blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: target.wq, mask: abi.POLLOUT }], () => !target.backlogFull || target.released || target.state !== 'listening', () => s.connect(target, cred));
+}
+
+export function sys_getsockname(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.addr));
+}
+
+export function sys_getpeername(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  if (s.state !== 'connected' || !s.peer) return ENOTCONN;
+  return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.peer.addr));
+}
+
+export function sys_setsockopt(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  const level = c.i32(1);
+  const len = c.i32(4);
+  if (len < 0) return EINVAL;
+  if (level !== abi.SOL_SOCKET) return EOPNOTSUPP;
+  const v = c.user.copyIn(c.u(3), Math.min(len, 64));
+  if (isErrno(v)) return v;
+  return s.opts.set(c.i32(2), v);
+}
+
+export function sys_getsockopt(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  const level = c.i32(1);
+  const lenAddr = c.u(4);
+  const room = c.user.readI32(lenAddr);
+  if (isErrno(room)) return room;
+  if (room < 0) return EINVAL;
+  if (level !== abi.SOL_SOCKET) return EOPNOTSUPP;
+  const v = s.opts.get(c.i32(2), { type: s.type, listening: s.state === 'listening', peerCred: s.peerCred });
+  if (isErrno(v)) return v;
+  const n = Math.min(room, v.length);
+  const w = c.user.copyOut(c.u(3), v.subarray(0, n));
+  if (isErrno(w)) return w;
+  return c.user.writeU32(lenAddr, n);
+}
+
+export function sys_shutdown(c: SysCtx): SysResult {
+  const s = socketOf(c, c.i32(0));
+  if (isErrno(s)) return s;
+  return s.shutdownHow(c.i32(1));
+}
