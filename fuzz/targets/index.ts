@@ -1,0 +1,10 @@
+// Every fuzz target by name (`npm run fuzz -- --target NAME`).
+
+import type { Target } from '../harness.js';
+import { UrpcTarget } from './urpc.js';
+import { P9ServerTarget } from './p9-server.js';
+
+export const TARGETS: Record<string, () => Target> = {
+  urpc: () => new UrpcTarget(),
+  '9p-server': () => new P9ServerTarget(),
+};
