@@ -27,6 +27,7 @@ export function fieldValue(rng: Rng, name: string, kind: string, fids: number): 
       }
       if (name === 'count') return rng.chance(0.7) ? rng.size(70000) : rng.pick(INTERESTING_U32);
       if (name === 'flags' || name === 'mode') return rng.chance(0.5) ? rng.pick([0, 1, 2, 0o100, 0o200, 0o1000, 0o2000, 0o40000, 0o200000, 0o400000, 0o644, 0o755, 0o100644, 0o10644, 0o20644]) | (rng.chance(0.3) ? rng.pick([0o100, 0o1000, 0o200000]) : 0) : rng.u32();
+      if (name === 'iounit') return rng.pick([0, 0, 4096, 65536, 0xffffffff, rng.u32()]);
       if (name === 'msize') return rng.chance(0.7) ? rng.pick([8192, 65536, p9.MAX_MSIZE, 4096, 7, 0]) : rng.u32();
       return rng.chance(0.6) ? rng.pick(INTERESTING_U32) : rng.u32();
     case 'u64':
