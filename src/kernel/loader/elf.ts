@@ -1,7 +1,7 @@
 // ELF64 executables for RISC-V: parsing (every field checked: the file is
 // untrusted input) and loading into an address space.
 
-import { ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
+import { EINVAL, ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../linux/abi.js';
 import { MemoryManager, pageAlignDown, pageAlignUp } from '../mm.js';
 import type { UserMemory } from '../usercopy.js';
@@ -121,6 +121,9 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
   } else if (lo < PAGE_SIZE) {
     return ENOEXEC;
   }
+  // An entry point outside the guest's address space (e_entry is any 64-bit value, beyond a
+  // double's exact range too) is EINVAL, as Linux's BAD_ADDR check of the entry gives.
+  if (!(bias + image.entry < GUEST_VA_LIMIT)) return EINVAL;
   // Each page gets the union of the protections of the segments on it.
   const pageProt = new Map<number, number>();
   for (const p of loads) {
