@@ -6,6 +6,7 @@ import { P9ServerTarget } from './p9-server.js';
 import { P9ClientTarget } from './p9-client.js';
 import { SpecTarget } from './spec.js';
 import { ElfTarget } from './elf.js';
+import { SyscallsTarget } from './syscalls.js';
 
 export const TARGETS: Record<string, () => Target> = {
   urpc: () => new UrpcTarget(),
@@ -13,4 +14,5 @@ export const TARGETS: Record<string, () => Target> = {
   '9p-client': () => new P9ClientTarget(),
   spec: () => new SpecTarget(),
   elf: () => new ElfTarget(),
+  syscalls: () => new SyscallsTarget(),
 };
