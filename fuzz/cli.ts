@@ -1,5 +1,7 @@
 // `npm run fuzz -- --target T --count N [--seed S] [--time-limit SEC]`:
 // runs one target (or `all`, one after the other) and prints what it found.
+// `--replay` runs the target's corpus (fuzz/corpus/TARGET/) instead, in this
+// thread, and names each entry that fails.
 //
 // The loop runs in a worker thread (worker.ts). This thread watches it: an
 // input that runs past the target's bound plus a margin (a synchronous loop,
@@ -10,11 +12,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fuzzDir } from './harness.js';
+import { fuzzDir, loadCorpus, runOne } from './harness.js';
 import { TARGETS } from './targets/index.js';
 import type { WorkerJob } from './worker.js';
 
-const USAGE = `usage: npm run fuzz -- --target ${Object.keys(TARGETS).join('|')}|all --count N [--seed S] [--time-limit SEC]`;
+const USAGE = `usage: npm run fuzz -- --target ${Object.keys(TARGETS).join('|')}|all (--count N [--seed S] [--time-limit SEC] | --replay)`;
 const INPUT_KEEP = 32 << 20;
 
 interface Args {
@@ -22,11 +24,16 @@ interface Args {
   count: number;
   seed: number;
   timeLimitSec?: number;
+  replay: boolean;
 }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Partial<Args> = { seed: 1 };
+  const a: Partial<Args> = { seed: 1, replay: false };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--replay') {
+      a.replay = true;
+      continue;
+    }
     const [flag, inline] = argv[i].split('=', 2);
     const value = inline ?? argv[++i];
     if (value === undefined) return `${flag} needs a value`;
@@ -103,8 +110,15 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
         }
       }, 250);
       let doneInputs = 0;
+      let lastReport = Date.now();
       w.on('message', (m: { kind: string; [k: string]: unknown }) => {
-        if (m.kind === 'progress') doneInputs = m.done as number;
+        if (m.kind === 'progress') {
+          doneInputs = m.done as number;
+          if (Date.now() - lastReport > 60000) {
+            lastReport = Date.now();
+            console.log(`[${name}] ${inputs + doneInputs} inputs, ${Math.round((Date.now() - t0) / 1000)} s, ${findings} finding(s)`);
+          }
+        }
         else if (m.kind === 'finding') {
           findings++;
           console.log(`[${name}] FINDING at input ${m.index}: ${m.signature}${m.file ? ` -> ${path.relative(process.cwd(), m.file as string)}` : ' (signature already saved)'}`);
@@ -139,6 +153,23 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
   return { inputs, findings, seconds: (Date.now() - t0) / 1000 };
 }
 
+/** Runs a target's corpus; returns how many entries failed. */
+async function replay(name: string): Promise<number> {
+  const target = TARGETS[name]();
+  await target.setup?.();
+  let failed = 0;
+  try {
+    for (const entry of loadCorpus(name)) {
+      const r = await runOne(target, entry.input);
+      if (r !== undefined) failed++;
+      console.log(`[${name}] ${entry.name}: ${r === undefined ? 'ok' : `FAILED: ${r.split('\n').slice(0, 4).join('\n  ')}`}`);
+    }
+  } finally {
+    await target.teardown?.();
+  }
+  return failed;
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'string') {
@@ -147,6 +178,10 @@ async function main(): Promise<number> {
   }
   const names = args.target === 'all' ? Object.keys(TARGETS) : [args.target];
   let total = 0;
+  if (args.replay) {
+    for (const name of names) total += await replay(name);
+    return total === 0 ? 0 : 1;
+  }
   for (const name of names) {
     console.log(`[${name}] seed ${args.seed}, ${args.count === Number.MAX_SAFE_INTEGER ? 'no count limit' : `${args.count} inputs`}${args.timeLimitSec ? `, at most ${args.timeLimitSec} s` : ''}`);
     const s = await runTarget(name, args);

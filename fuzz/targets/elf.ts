@@ -5,8 +5,9 @@
 // program header turned into PT_INTERP or PT_LOAD, the file cut short or
 // corrupted. A file naming an interpreter is loaded with itself as the
 // interpreter. Required: parseElf gives headers or an error, loadImage a
-// start state or an Errno, never a throw; one input takes less than the
-// time bound (no loop over a 4 GiB range page by page).
+// start state inside the guest's address space or an Errno, never a throw;
+// one input takes less than half the time bound (no loop over a 4 GiB range
+// page by page).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +17,7 @@ import { AddressSpace } from '../../src/kernel/address-space.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import type { Creds } from '../../src/kernel/task.js';
 import { isErrno } from '../../src/linux/errno.js';
+import { GUEST_VA_LIMIT } from '../../src/vcpu/memory.js';
 import { Rng } from '../rng.js';
 import { mutateBytes, pokeValue } from '../mutate.js';
 import { fuzzDir, type Target } from '../harness.js';
@@ -87,7 +89,7 @@ export class ElfTarget implements Target {
     const vm = new AddressSpace(this.account);
     try {
       const r = loadImage(vm, '/bin/fuzzed', input, image, interp, ['fuzzed', 'arg'], ['PATH=/bin'], CREDS);
-      if (!isErrno(r) && (!Number.isSafeInteger(r.pc) || !Number.isSafeInteger(r.sp) || r.sp <= 0)) return `loadImage: start state pc ${r.pc} sp ${r.sp}`;
+      if (!isErrno(r) && !(r.pc >= 0 && r.pc < GUEST_VA_LIMIT && r.sp > 0 && r.sp < GUEST_VA_LIMIT)) return `loadImage: start state outside the address space: pc ${r.pc} sp ${r.sp}`;
     } finally {
       vm.release();
     }

@@ -15,9 +15,6 @@ import * as path from 'node:path';
 import { Rng } from '../rng.js';
 import { fuzzDir, type Target } from '../harness.js';
 
-/** Children and calls per child of a generated input: about 20 s of sandbox time. */
-const CHILDREN = 12;
-const CALLS = 200;
 
 const SUMMARY: Record<string, RegExp> = {
   random: /^random: \d+ children, \d+ calls, \d+ killed after the alarm$/m,
@@ -35,6 +32,9 @@ export class SyscallsTarget implements Target {
   private tsvisor = '';
   private runs = 0;
 
+  /** `children` and `calls` (per child) of generated inputs: the defaults take about 20 s of sandbox time. */
+  constructor(private readonly size: { children: number; calls: number } = { children: 12, calls: 200 }) {}
+
   async setup(): Promise<void> {
     const repo = path.dirname(fuzzDir());
     this.program = path.join(repo, 'fixtures', 'bin', 'fuzz-syscalls');
@@ -47,7 +47,7 @@ export class SyscallsTarget implements Target {
   }
 
   generate(rng: Rng): Uint8Array {
-    const line = rng.chance(0.05) ? rng.pick(['efault', 'reparent']) : `random ${rng.u32()} ${CHILDREN} ${CALLS}`;
+    const line = rng.chance(0.05) ? rng.pick(['efault', 'reparent']) : `random ${rng.u32()} ${this.size.children} ${this.size.calls}`;
     return new Uint8Array(Buffer.from(line));
   }
 
