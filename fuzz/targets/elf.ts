@@ -66,7 +66,7 @@ export class ElfTarget implements Target {
       } else if (what === 7 && phnum > 0 && phoff + phnum * 56 <= f.length) {
         // A PT_INTERP naming a path written into the file.
         const ph = phoff + rng.below(phnum) * 56;
-        const at = 0x200 + rng.below(0x100);
+        const at = Math.min(0x200 + rng.below(0x100), f.length - 1);
         const name = Buffer.from(rng.pick(['/lib/ld-linux-riscv64-lp64d.so.1\0', '/\0', 'x', '\0\0', 'a'.repeat(300)]));
         f.set(name.subarray(0, Math.min(name.length, f.length - at)), at);
         dv.setUint32(ph, 3, true);
