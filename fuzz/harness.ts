@@ -115,7 +115,6 @@ export async function fuzzLoop(target: Target, opts: LoopOptions): Promise<LoopR
   const corpus = opts.corpus ?? [];
   const findings: Finding[] = [];
   const start = opts.start ?? 0;
-  let current: { index: number; input: Uint8Array } | undefined;
   let stray: string | undefined;
   const onStray = (e: unknown) => {
     stray ??= `uncaught outside the handler: ${describeThrow(e)}`;
@@ -127,7 +126,6 @@ export async function fuzzLoop(target: Target, opts: LoopOptions): Promise<LoopR
     for (let i = start; i < start + opts.count; i++) {
       if (opts.timeLimitSec !== undefined && Date.now() - t0 > opts.timeLimitSec * 1000) break;
       const input = target.generate(Rng.forInput(opts.seed, i), corpus);
-      current = { index: i, input };
       opts.beforeInput?.(i, input);
       let failure = await runOne(target, input);
       if (failure === undefined && stray !== undefined) failure = stray;
@@ -147,9 +145,7 @@ export async function fuzzLoop(target: Target, opts: LoopOptions): Promise<LoopR
   } finally {
     process.off('uncaughtException', onStray);
     process.off('unhandledRejection', onStray);
-    current = undefined;
   }
-  void current;
   return { inputs: done, findings, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -223,7 +223,6 @@ export class P9ClientTarget implements Target {
       const name = NAMES[d.below(NAMES.length)];
       const op = d.below(22);
       const what = `step ${step} op ${op}`;
-      if (process.env.FUZZ_TRACE) console.error(what);
       if (!node && op < 13) continue;
       if (!file && op >= 13 && op < 20) continue;
       switch (op) {

@@ -121,7 +121,7 @@ function randomCall(rng: Rng): unknown {
 
 const SPACES = [' ', '\n', '\t', '\r\n', ''];
 
-function encodeValue(rng: Rng, v: unknown): string {
+function encodeValue(v: unknown): string {
   const s = JSON.stringify(v);
   return s === undefined ? 'null' : s;
 }
@@ -144,8 +144,8 @@ export function generateUrpc(rng: Rng, corpus: readonly Uint8Array[]): Uint8Arra
     if (kind === 0) parts.push(deepValue(rng.range(500, 520), rng.chance(0.5)));
     else if (kind === 1 && rng.chance(0.05)) parts.push(JSON.stringify({ method: 'containerManager.Wait', arg: 'x'.repeat(rng.range((1 << 20) - 40, (1 << 20) + 40)) }));
     else if (kind === 2) parts.push(rng.pick(['tru', 'nul', '-', '1e', '"\\', '{"method":', '"\\u12', 'NaN', 'Infinity', '1.2.3', '}', ']', ',', ':', '\u0000']));
-    else if (kind < 6) parts.push(encodeValue(rng, randomValue(rng, 0)));
-    else parts.push(encodeValue(rng, randomCall(rng)));
+    else if (kind < 6) parts.push(encodeValue(randomValue(rng, 0)));
+    else parts.push(encodeValue(randomCall(rng)));
   }
   let body: Uint8Array = new Uint8Array(Buffer.from(parts.join(''), 'utf8'));
   if (rng.chance(0.25)) body = mutateBytes(rng, body, 4, 1 << 21);
