@@ -122,8 +122,10 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
     return ENOEXEC;
   }
   // An entry point outside the guest's address space (e_entry is any 64-bit value, beyond a
-  // double's exact range too) is EINVAL, as Linux's BAD_ADDR check of the entry gives.
-  if (!(bias + image.entry < GUEST_VA_LIMIT)) return EINVAL;
+  // double's exact range too; below 0 once an ET_DYN's bias is added) is EINVAL, as Linux's
+  // unsigned BAD_ADDR check of the entry gives.
+  const entry = bias + image.entry;
+  if (!(entry >= 0 && entry < GUEST_VA_LIMIT)) return EINVAL;
   // Each page gets the union of the protections of the segments on it, computed over page
   // ranges, not page by page: a segment may span 4 GiB (a page loop there held the kernel for seconds).
   const ranges = loads.map((p) => ({
@@ -151,7 +153,7 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
     const holder = loads.find((p) => image.phoff >= p.offset && image.phoff < p.offset + p.filesz);
     if (holder) phdrAddr = bias + holder.vaddr + (image.phoff - holder.offset);
   }
-  return { bias, entry: bias + image.entry, phdrAddr, phnum: image.phnum, end: bias + hi };
+  return { bias, entry, phdrAddr, phnum: image.phnum, end: bias + hi };
 }
 
 interface Run {
