@@ -134,7 +134,8 @@ async function findProgram(k: Kernel, proc: Process, path: string, argv: string[
 }
 
 /** Load a program (and its interpreter) into `vm`: the entry pc and initial sp. */
-function loadImage(vm: AddressSpace, path: string, bytes: Uint8Array, image: ElfImage, interp: { bytes: Uint8Array; image: ElfImage } | undefined, argv: string[], envp: string[], c: Creds): { pc: number; sp: number } | Errno {
+/** Maps `image` (and its interpreter) into `vm` and builds the initial stack: the new pc and sp, or an Errno (ENOEXEC, ENOMEM, EFAULT...). Exported for the ELF fuzz target. */
+export function loadImage(vm: AddressSpace, path: string, bytes: Uint8Array, image: ElfImage, interp: { bytes: Uint8Array; image: ElfImage } | undefined, argv: string[], envp: string[], c: Creds): { pc: number; sp: number } | Errno {
   const main = loadElf(bytes, image, vm.mm, vm.user, PIE_BASE);
   if (isErrno(main)) return main;
   let pc = main.entry;

@@ -278,6 +278,8 @@ export class ProcessLifecycle {
     let zombies = false;
     for (const c of proc.children) {
       c.ppid = 1;
+      // Init is told of an adopted child's death by SIGCHLD, whatever exit signal its clone asked for (as Linux's reparent_leader: nobody may slay init so).
+      c.exitSignal = abi.SIGCHLD;
       if (init && init.alive) {
         init.children.add(c);
         if (!c.alive) zombies = true;

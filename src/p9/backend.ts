@@ -16,13 +16,16 @@
 // attributes in 9P's terms are ./attr.ts.
 
 import { EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
-import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, ST_RDONLY } from '../linux/abi.js';
+import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';
 import { P9Client } from './client.js';
 import { setattrMsg, toAttr } from './attr.js';
 import { P9File, type P9FileOwner } from './file.js';
+
+/** The S_IFMT values a node may have. */
+const FILE_TYPES = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK]);
 
 class P9Node implements BackendNode {
   /** Symlink target, once read. */
@@ -137,9 +140,10 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
       return ENOENT;
     }
     const a = await (early ?? this.fetchAttr(nf));
-    if (isErrno(a)) {
+    if (isErrno(a) || !FILE_TYPES.has(a.mode & S_IFMT)) {
       await this.clunk(nf);
-      return a;
+      // A mode of no file type (a broken server) makes no node: EINVAL, as Linux's v9fs refuses such an inode.
+      return isErrno(a) ? a : EINVAL;
     }
     return { fid: nf, attr: a };
   }

@@ -99,6 +99,8 @@ export class P9File implements BackendFile {
     const out: DirEntry[] = [];
     let index = cookie;
     for (const e of ents) {
+      // A name no directory can hold (a broken server): EIO, as Linux's readdir refuses an empty name or one with '/'.
+      if (e.name === '' || e.name.includes('/') || e.name.includes('\0')) return EIO;
       index++;
       this.dirOffsets[index] = e.offset;
       out.push({ name: e.name, ino: e.qid.path, type: e.type, next: index });

@@ -1,7 +1,7 @@
 // ELF64 executables for RISC-V: parsing (every field checked: the file is
 // untrusted input) and loading into an address space.
 
-import { ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
+import { EINVAL, ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../linux/abi.js';
 import { MemoryManager, pageAlignDown, pageAlignUp } from '../mm.js';
 import type { UserMemory } from '../usercopy.js';
@@ -121,16 +121,20 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
   } else if (lo < PAGE_SIZE) {
     return ENOEXEC;
   }
-  // Each page gets the union of the protections of the segments on it.
-  const pageProt = new Map<number, number>();
-  for (const p of loads) {
-    const prot = (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0);
-    for (let a = pageAlignDown(bias + p.vaddr); a < pageAlignUp(bias + p.vaddr + p.memsz); a += PAGE_SIZE) {
-      pageProt.set(a, (pageProt.get(a) ?? 0) | prot);
-    }
-  }
-  const pages = [...pageProt.keys()].sort((a, b) => a - b);
-  for (const run of runs(pages, () => PROT_READ | PROT_WRITE)) {
+  // An entry point outside the guest's address space (e_entry is any 64-bit value, beyond a
+  // double's exact range too; below 0 once an ET_DYN's bias is added) is EINVAL, as Linux's
+  // unsigned BAD_ADDR check of the entry gives.
+  const entry = bias + image.entry;
+  if (!(entry >= 0 && entry < GUEST_VA_LIMIT)) return EINVAL;
+  // Each page gets the union of the protections of the segments on it, computed over page
+  // ranges, not page by page: a segment may span 4 GiB (a page loop there held the kernel for seconds).
+  const ranges = loads.map((p) => ({
+    start: pageAlignDown(bias + p.vaddr),
+    end: pageAlignUp(bias + p.vaddr + p.memsz),
+    prot: (p.flags & PF_R ? PROT_READ : 0) | (p.flags & PF_W ? PROT_WRITE : 0) | (p.flags & PF_X ? PROT_EXEC : 0),
+  }));
+  const protRuns = unionRuns(ranges);
+  for (const run of mergeRuns(protRuns.map((r) => ({ ...r, prot: PROT_READ | PROT_WRITE })))) {
     const r = mm.mapFixed(run.start, run.end - run.start, PROT_READ | PROT_WRITE, '');
     if (r !== 0) return r;
   }
@@ -139,7 +143,7 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
     const r = user.copyOut(bias + p.vaddr, file.subarray(p.offset, p.offset + p.filesz));
     if (r !== 0) return r;
   }
-  for (const run of runs(pages, (a) => pageProt.get(a)!)) {
+  for (const run of protRuns) {
     const r = mm.protect(run.start, run.end - run.start, run.prot);
     if (r !== 0) return r;
   }
@@ -149,18 +153,47 @@ export function loadElf(file: Uint8Array, image: ElfImage, mm: MemoryManager, us
     const holder = loads.find((p) => image.phoff >= p.offset && image.phoff < p.offset + p.filesz);
     if (holder) phdrAddr = bias + holder.vaddr + (image.phoff - holder.offset);
   }
-  return { bias, entry: bias + image.entry, phdrAddr, phnum: image.phnum, end: bias + hi };
+  return { bias, entry, phdrAddr, phnum: image.phnum, end: bias + hi };
 }
 
-/** Consecutive pages with the same protection, as [start, end) runs. */
-function runs(pages: number[], protOf: (a: number) => number): { start: number; end: number; prot: number }[] {
-  const out: { start: number; end: number; prot: number }[] = [];
-  for (const a of pages) {
-    const prot = protOf(a);
+interface Run {
+  start: number;
+  end: number;
+  prot: number;
+}
+
+/**
+ * The pages that page-aligned `ranges` cover, as sorted [start, end) runs
+ * each with the union of the protections of the ranges over it; adjacent runs
+ * of one protection are merged. Quadratic in the number of ranges (at most
+ * MAX_PHNUM), whatever their sizes.
+ */
+function unionRuns(ranges: readonly Run[]): Run[] {
+  const cuts = [...new Set(ranges.flatMap((r) => [r.start, r.end]))].sort((a, b) => a - b);
+  const out: Run[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const start = cuts[i];
+    const end = cuts[i + 1];
+    let covered = false;
+    let prot = 0;
+    for (const r of ranges) {
+      if (r.start <= start && r.end >= end) {
+        covered = true;
+        prot |= r.prot;
+      }
+    }
+    if (covered) out.push({ start, end, prot });
+  }
+  return mergeRuns(out);
+}
+
+/** Sorted runs with touching neighbours of one protection joined. */
+function mergeRuns(runs: readonly Run[]): Run[] {
+  const out: Run[] = [];
+  for (const r of runs) {
     const last = out[out.length - 1];
-    if (last && last.end === a && last.prot === prot) last.end = a + PAGE_SIZE;
-    else out.push({ start: a, end: a + PAGE_SIZE, prot });
+    if (last && last.end === r.start && last.prot === r.prot) last.end = r.end;
+    else out.push({ ...r });
   }
   return out;
 }
-
