@@ -8,6 +8,7 @@ import { boot, BOOT_FLAGS, BOOT_SYNOPSIS } from './boot.js';
 import { run, RUN_FLAGS, RUN_SYNOPSIS } from './run.js';
 import { specCommand, SPEC_FLAGS, SPEC_SYNOPSIS } from './spec-cmd.js';
 import { doCommand, DO_FLAGS, DO_SYNOPSIS } from './do.js';
+import { rootfsCommand, ROOTFS_FLAGS, ROOTFS_SYNOPSIS } from './rootfs-cmd.js';
 import { goferCommand, GOFER_FLAGS, GOFER_SYNOPSIS } from './gofer-command.js';
 import { syscallsCommand, SYSCALLS_FLAGS, SYSCALLS_SYNOPSIS } from './syscalls-cmd.js';
 
@@ -21,7 +22,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   boot: { synopsis: BOOT_SYNOPSIS, flags: BOOT_FLAGS, summary: 'run a sandbox (launched by a parent runtime, as runsc boot)', main: (g, f, p, raw) => boot(g, f, p, raw) },
   run: { synopsis: RUN_SYNOPSIS, flags: RUN_FLAGS, summary: 'create and run a container from a bundle', main: (g, f, p) => run(g, f, p) },
-  do: { synopsis: DO_SYNOPSIS, flags: DO_FLAGS, summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed', main: (g, f, p) => doCommand(g, f, p) },
+  do: { synopsis: DO_SYNOPSIS, flags: DO_FLAGS, summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR, or --packages LIST), no bundle needed', main: (g, f, p) => doCommand(g, f, p) },
+  rootfs: { synopsis: ROOTFS_SYNOPSIS, flags: ROOTFS_FLAGS, summary: "write a rootfs of Debian riscv64 packages and their dependencies into a directory (cached by package set)", main: (_g, f, p) => rootfsCommand(f, p) },
   gofer: { synopsis: GOFER_SYNOPSIS, flags: GOFER_FLAGS, summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)", main: (g, f, p) => goferCommand(g, f, p) },
   spec: { synopsis: SPEC_SYNOPSIS, flags: SPEC_FLAGS, summary: 'write a default config.json', main: (_g, f, p) => specCommand(f, p) },
   syscalls: { synopsis: SYSCALLS_SYNOPSIS, flags: SYSCALLS_FLAGS, summary: 'list the system calls the sandbox serves, and the errno of the rest', main: (_g, f, p) => syscallsCommand(f, p) },
