@@ -8,13 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as zlib from 'node:zlib';
 import { parseRelations, PackageIndex, resolvePackages } from '../../src/debian/packages.js';
 import { RootfsWriter, mergedPath } from '../../src/debian/unpack.js';
 import { debDataEntries, readTar, ArchiveError } from '../../src/debian/archive.js';
 import { ensurePackageRootfs, parsePackageList } from '../../src/debian/package-rootfs.js';
 import { FetchError } from '../../src/debian/fetch.js';
-import { makeDeb, makeTar, sha256, TarInput } from '../main/do-util.js';
+import { makeDeb, makeTar, TarInput, writePackageMirror } from '../main/do-util.js';
 
 function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-pkgtest-'));
@@ -197,30 +196,15 @@ describe('packages: the rootfs cache against a file:// mirror', function () {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  /** A mirror with hello (Depends: libc6), libc6, and base-files (Essential), gzip and xz-less. */
+  /** A mirror with hello (Depends: libc6), libc6, and base-files (Essential). */
   function mirror(badHash = false): string {
     const root = tmpdir();
     dirs.push(root);
-    const debs: Record<string, TarInput[]> = {
-      hello: [{ path: './usr/bin/hello', data: Buffer.from('#!/bin/sh\necho hello\n'), mode: 0o755 }],
-      libc6: [{ path: './usr/lib/ld-linux-riscv64-lp64d.so.1', data: Buffer.from('ld') }, { path: './lib/riscv64-linux-gnu/libc.so.6', data: Buffer.from('libc') }],
-      'base-files': [{ path: './etc/os-release', data: Buffer.from('ID=debian\n') }, { path: './bin', link: 'usr/bin' }],
-    };
-    const stanzas: string[] = [];
-    for (const [name, entries] of Object.entries(debs)) {
-      const deb = makeDeb('data.tar.gz', zlib.gzipSync(makeTar(entries)));
-      const file = `pool/main/${name}_1.0_riscv64.deb`;
-      fs.mkdirSync(path.join(root, 'pool/main'), { recursive: true });
-      fs.writeFileSync(path.join(root, file), deb);
-      const fields: Record<string, string> = { Filename: file, Size: String(deb.length), SHA256: badHash && name === 'libc6' ? 'b'.repeat(64) : sha256(deb) };
-      if (name === 'hello') fields.Depends = 'libc6';
-      if (name === 'base-files') fields.Essential = 'yes';
-      stanzas.push(stanza(name, fields));
-    }
-    const gz = zlib.gzipSync(Buffer.from(stanzas.join('\n')));
-    fs.mkdirSync(path.join(root, 'dists/trixie/main/binary-riscv64'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'dists/trixie/main/binary-riscv64/Packages.gz'), gz);
-    fs.writeFileSync(path.join(root, 'dists/trixie/Release'), `Codename: trixie\nArchitectures: riscv64\nSHA256:\n ${sha256(gz)} ${gz.length} main/binary-riscv64/Packages.gz\n`);
+    writePackageMirror(root, [
+      { name: 'hello', entries: [{ path: './usr/bin/hello', data: Buffer.from('#!/bin/sh\necho hello\n'), mode: 0o755 }], fields: { Depends: 'libc6' } },
+      { name: 'libc6', entries: [{ path: './usr/lib/ld-linux-riscv64-lp64d.so.1', data: Buffer.from('ld') }, { path: './lib/riscv64-linux-gnu/libc.so.6', data: Buffer.from('libc') }], fields: badHash ? { SHA256: 'b'.repeat(64) } : {} },
+      { name: 'base-files', entries: [{ path: './etc/os-release', data: Buffer.from('ID=debian\n') }, { path: './bin', link: 'usr/bin' }], fields: { Essential: 'yes' } },
+    ]);
     return root;
   }
 
