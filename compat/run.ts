@@ -8,8 +8,11 @@
 //
 //   node dist/compat/run.js [--modules a,b,...] [--timeout S] [--resume] [--no-qemu]
 //
-// Logs of every run: compat/work/logs/MODULE.{tsvisor,qemu}.log; results so
-// far: compat/work/results.json (--resume skips the modules already there).
+// Its work directory is in the user cache, outside the repository (a rootfs
+// holds tens of thousands of files): $XDG_CACHE_HOME/tsvisor/compat (else
+// ~/.cache/tsvisor/compat), with the writable rootfs, the logs of every run
+// (logs/MODULE.tsvisor.log, logs/MODULE.qemu.log) and the results so far
+// (results.json; --resume skips the modules already there).
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,7 +24,7 @@ import { MODULES } from './modules.js';
 import { formatReport, ModuleResult, Outcome, RunResult } from './report.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const WORK = path.join(REPO, 'compat', 'work');
+const WORK = path.join(cacheDir(), 'compat');
 const TSVISOR = path.join(REPO, 'bin', 'tsvisor');
 const QEMU = 'qemu-riscv64-static';
 const PACKAGES = ['python3', 'libpython3.13-testsuite'];
