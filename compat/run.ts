@@ -114,6 +114,9 @@ async function main(): Promise<void> {
   for (const name of opts.modules) {
     if (results.some((r) => r.module === name)) continue;
     const args = ['-m', 'test', '-v', name];
+    // A run killed at the limit leaves regrtest's work directory behind; the next would fail to make it.
+    const tmp = path.join(rootfs, 'tmp');
+    for (const e of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, e), { recursive: true, force: true });
     process.stderr.write(`compat: ${name} ...`);
     const q = opts.qemu ? await runLogged(QEMU, ['-L', rootfs, path.join(rootfs, 'usr/bin/python3'), ...args], path.join(WORK, 'logs', `${name}.qemu.log`), opts.timeoutS, env) : undefined;
     const t = await runLogged(process.execPath, [TSVISOR, 'do', '--rootfs', rootfs, '--', 'python3', ...args], path.join(WORK, 'logs', `${name}.tsvisor.log`), opts.timeoutS, { ...process.env, ...env });
