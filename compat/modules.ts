@@ -10,10 +10,10 @@ export interface CompatModule {
 }
 
 export const MODULES: CompatModule[] = [
-  { name: 'test_stat', exercises: 'stat, lstat, mknod, chmod, S_IS* on files, dirs, fifos, sockets' },
+  { name: 'test_stat', exercises: 'stat, lstat, mknod, chmod, S_IS* on files, dirs, fifos, sockets', knownFailure: 'socket(AF_UNIX) is ENOSYS: support/socket_helper.skip_unless_bind_unix_socket raises at import, so no test runs' },
   { name: 'test_genericpath', exercises: 'stat, exists, getsize, samefile on links' },
-  { name: 'test_posixpath', exercises: 'realpath, readlink, symlink loops, ismount' },
-  { name: 'test_glob', exercises: 'getdents64, symlinks, scandir' },
+  { name: 'test_posixpath', exercises: 'realpath, readlink, symlink loops, ismount', knownFailure: 'slow, not wrong: test_import starts a second python3 (-S), and a python3 start-up costs minutes of vCPU time here (see the report)' },
+  { name: 'test_glob', exercises: 'getdents64, symlinks, scandir', knownFailure: 'slow, not wrong: past the limit on this loaded machine' },
   { name: 'test_fnmatch', exercises: 'pure Python (a baseline)' },
   { name: 'test_fileio', exercises: 'open flags, read, write, lseek, truncate, O_APPEND, /dev/tty' },
   { name: 'test_file', exercises: 'buffered io over read/write/lseek' },
@@ -60,4 +60,19 @@ export const MODULES: CompatModule[] = [
   { name: 'test_platform', exercises: 'uname, /etc/os-release, subprocesses' },
   { name: 'test_sys', exercises: 'interpreter internals, subprocesses' },
   { name: 'test_socket', exercises: 'socket families, socketpair, sendmsg, SCM_RIGHTS' },
+];
+
+/**
+ * Gaps of tsvisor's kernel met while bringing CPython up, each checked
+ * against QEMU (real Linux underneath) with one probe script: the call, what
+ * tsvisor answers, what Linux answers.
+ */
+export const KERNEL_NOTES: string[] = [
+  'socket(AF_UNIX, ...), socket(AF_INET, ...) and socketpair(): ENOSYS (Linux: a socket). test_stat, test_socket, test_selectors, asyncio and every module using support/socket_helper fail at import.',
+  'mmap(MAP_SHARED, PROT_WRITE) of a regular file: ENODEV ("shared writable file mappings: not yet", src/kernel/syscalls/mm.ts). Python\'s mmap.mmap(fd, n) is such a mapping: test_mmap, and sqlite3 in WAL mode (its -shm file).',
+  'memfd_create: ENOSYS (Linux: an fd). os.memfd_create, and multiprocessing\'s shared memory fallbacks.',
+  'listxattr/getxattr: ENOSYS (Linux on ext4/tmpfs: [] or ENODATA). os.listxattr; shutil.copystat copies xattrs and tolerates ENOTSUP but not ENOSYS.',
+  'mknod(S_IFSOCK) on a rootfs served by the gofer: EPERM (Linux as root: a socket inode; needs no CAP_MKNOD).',
+  'open(O_TMPFILE) on a rootfs served by the gofer: EOPNOTSUPP (Linux on ext4: an unnamed file). Python\'s tempfile falls back, so only speed is lost.',
+  'CPU time: a shell loop runs ~12x QEMU\'s user time (bash `while [ $i -lt 200000 ]`: 174 s against 14.5 s), but python3 start-up ~70x (`python3 -I -S -c pass`: ~30 s against 0.4 s) with only ~340 system calls: cold code (ld.so relocating libpython, unmarshalling frozen modules) is what is slow, so every module that starts another python3 takes minutes more.',
 ];

@@ -1,6 +1,6 @@
 // The compatibility suite's table: one row per module, tsvisor beside QEMU.
 
-import { MODULES } from './modules.js';
+import { KERNEL_NOTES, MODULES } from './modules.js';
 
 export type Outcome = 'PASS' | 'FAIL' | 'ENV' | 'SKIP' | 'TIMEOUT' | 'CRASH';
 
@@ -58,6 +58,10 @@ export function formatReport(results: ModuleResult[], pythonVersion: string, pla
     '## Modules that do not pass under tsvisor',
     '',
     ...(failing.length ? failing.map(why) : ['None.']),
+    '',
+    '## Kernel gaps found on the way',
+    '',
+    ...KERNEL_NOTES.map((n) => `- ${n}`),
     '',
   ].join('\n');
 }
