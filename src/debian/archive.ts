@@ -1,11 +1,12 @@
 // Reading Debian packages without dpkg: a .deb is an `ar` archive holding
 // `debian-binary`, `control.tar.*` and `data.tar.*`; the data member is a tar
-// archive compressed with xz (Debian's default), gzip, or not at all. Every
+// archive compressed with xz (Debian's default), zstd, gzip, or not at all. Every
 // field read from the archive is checked: the bytes come from the network.
 
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { XzReadableStream } from 'xz-decompress';
+import { decompress as zstdDecompress } from 'fzstd';
 
 /** A malformed or unsupported archive; the message says what and where. */
 export class ArchiveError extends Error {}
@@ -154,9 +155,17 @@ export async function unxz(data: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Decompresses `data` by the suffix of its file name: .xz, .gz or none. */
+/** Decompresses `data` by the suffix of its file name: .xz, .zst, .gz or none. */
 export async function decompressBySuffix(name: string, data: Buffer): Promise<Buffer> {
   if (name.endsWith('.xz')) return unxz(data);
+  if (name.endsWith('.zst')) {
+    try {
+      const out = zstdDecompress(new Uint8Array(data.buffer, data.byteOffset, data.length));
+      return Buffer.from(out.buffer, out.byteOffset, out.length);
+    } catch (e) {
+      throw new ArchiveError(`zstd: ${(e as Error).message}`);
+    }
+  }
   if (name.endsWith('.gz')) {
     try {
       return zlib.gunzipSync(data);
@@ -164,7 +173,7 @@ export async function decompressBySuffix(name: string, data: Buffer): Promise<Bu
       throw new ArchiveError(`gzip: ${(e as Error).message}`);
     }
   }
-  if (/\.(zst|bz2|lzma)$/.test(name)) throw new ArchiveError(`${name}: unsupported compression (xz, gzip or none are read)`);
+  if (/\.(bz2|lzma)$/.test(name)) throw new ArchiveError(`${name}: unsupported compression (xz, zstd, gzip or none are read)`);
   return data;
 }
 

@@ -11,11 +11,12 @@
 // binary's sha256 against it (a damaged cache is fetched again).
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { debDataEntries, findFile, ArchiveError } from './archive.js';
 import { chooseRepository, fetchPackage, FetchError, ProgressSink, Repository, sha256 } from './fetch.js';
 import { busyboxApplets, checkRiscv64Elf } from './busybox-rootfs.js';
+import { versionDir } from './deb-cache.js';
+
 
 export const BUSYBOX_PACKAGE = 'busybox-static';
 export const BUSYBOX_ARCH = 'riscv64';
@@ -37,13 +38,6 @@ export interface CachedBusybox {
   applets: number;
 }
 
-/** $XDG_CACHE_HOME/tsvisor, else ~/.cache/tsvisor. */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(base, 'tsvisor');
-}
-
 /** The cached busybox, if present and intact. */
 export function cachedBusybox(cache: string): CachedBusybox | undefined {
   let info: CachedBusybox;
@@ -55,11 +49,6 @@ export function cachedBusybox(cache: string): CachedBusybox | undefined {
     return undefined;
   }
   return { ...info, binary: path.join(cache, BUSYBOX_PACKAGE, versionDir(info.version), 'busybox') };
-}
-
-function versionDir(version: string): string {
-  if (!/^[\w.+~:-]+$/.test(version)) throw new FetchError(`bad package version ${JSON.stringify(version)}`);
-  return version.replace(/:/g, '%3a');
 }
 
 export interface EnsureOptions {

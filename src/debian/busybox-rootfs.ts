@@ -53,8 +53,8 @@ export const DO_PATH = '/bin:/sbin:/usr/bin:/usr/sbin';
 /** The hostname of a `tsvisor do` sandbox (also /etc/hostname). */
 export const DO_HOSTNAME = 'tsvisor';
 
-const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n' + 'daemon:x:1:1:daemon:/usr/sbin:/bin/false\n' + 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
-const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
+export const PASSWD = 'root:x:0:0:root:/root:/bin/sh\n' + 'daemon:x:1:1:daemon:/usr/sbin:/bin/false\n' + 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n';
+export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
 
 /**
  * Fills the empty (or absent) directory `rootfs`, modes set explicitly so the

@@ -32,8 +32,12 @@ const COMMANDS: Record<string, Command> = {
     load: async () => { const m = await import('./run.js'); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
   },
   do: {
-    summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR), no bundle needed',
+    summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR, or --packages LIST), no bundle needed',
     load: async () => { const m = await import('./do.js'); return { synopsis: m.DO_SYNOPSIS, flags: m.DO_FLAGS, main: (g, f, p) => m.doCommand(g, f, p) }; },
+  },
+  rootfs: {
+    summary: 'write a rootfs of Debian riscv64 packages and their dependencies into a directory (cached by package set)',
+    load: async () => { const m = await import('./rootfs-cmd.js'); return { synopsis: m.ROOTFS_SYNOPSIS, flags: m.ROOTFS_FLAGS, main: (_g, f, p) => m.rootfsCommand(f, p) }; },
   },
   gofer: {
     summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)",

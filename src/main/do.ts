@@ -1,10 +1,12 @@
-// `tsvisor do [--rootfs DIR | --busybox FILE] [flags] [--] CMD ARGS...`: runs
-// one command in a sandbox without a bundle, as runsc's `do` does. Without
-// --rootfs it lays out a fresh default rootfs around Debian's riscv64
+// `tsvisor do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--]
+// CMD ARGS...`: runs one command in a sandbox without a bundle, as runsc's
+// `do` does. By default it lays out a fresh rootfs around Debian's riscv64
 // busybox-static (fetched and verified once into the user cache, see
 // src/debian/busybox-cache.ts; or the binary given with --busybox) and removes it
 // afterwards; with --rootfs it runs in that directory as it is, writes
-// included. The generated spec: the command resolved in PATH inside the
+// included; with --packages it runs in the cached rootfs of those Debian
+// packages (src/debian/package-rootfs.ts), read-only, with a fresh tmpfs on
+// each of PACKAGES_SCRATCH so the cache is never written. The generated spec: the command resolved in PATH inside the
 // rootfs, cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal
 // when stdin is one, /proc and /dev mounted, no network (a network namespace
 // with no interfaces). It runs through `tsvisor run`'s parent-runtime path
@@ -18,17 +20,24 @@ import { Fatal, GLOBAL_FLAGS, GlobalOptions } from './common.js';
 import { defaultSpec } from '../spec/load.js';
 import { run } from './run.js';
 import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from '../debian/busybox-rootfs.js';
-import { cacheDir, ensureBusybox } from '../debian/busybox-cache.js';
+import { ensureBusybox } from '../debian/busybox-cache.js';
+import { cacheDir } from '../debian/deb-cache.js';
 import { FetchError, terminalProgress } from '../debian/fetch.js';
+import { ensurePackageRootfs, parsePackageList } from '../debian/package-rootfs.js';
 
 export const DO_FLAGS: FlagDef[] = [
   { name: 'rootfs', kind: 'string', usage: 'run in this rootfs directory instead of the default busybox one', default: '' },
   { name: 'busybox', kind: 'string', usage: "lay out the default rootfs around this riscv64 busybox binary instead of Debian's (fetched once into the cache)", default: '' },
+  { name: 'packages', kind: 'string', usage: "run in a read-only rootfs of these Debian riscv64 packages (comma separated) and all they need, built once into the cache", default: '' },
+  { name: 'refresh', kind: 'bool', usage: 'with --packages: read the package index again instead of reusing the rootfs this list gave before', default: false },
   { name: 'cwd', kind: 'string', usage: 'working directory of the command, inside the rootfs', default: '/' },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
 ];
-export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE] [flags] [--] CMD [ARGS...]';
+export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--] CMD [ARGS...]';
+
+/** Where a --packages sandbox may write: a fresh tmpfs each, over the read-only cached rootfs. */
+export const PACKAGES_SCRATCH = ['/tmp', '/var/tmp', '/run', '/root'];
 
 /** The exit status of a command that is not found, as shells and container runtimes give it. */
 export const NOT_FOUND_STATUS = 127;
@@ -37,14 +46,19 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
   if (positional.length === 0) throw new Fatal('no command given', true);
   const given = flags.rootfs as string;
   const busyboxFile = flags.busybox as string;
-  if (given && busyboxFile) throw new Fatal('--rootfs and --busybox exclude each other', true);
+  const packages = flags.packages as string;
+  if ([given, busyboxFile, packages].filter(Boolean).length > 1) throw new Fatal('--rootfs, --busybox and --packages exclude each other', true);
   const cwd = flags.cwd as string;
   if (!cwd.startsWith('/')) throw new Fatal(`--cwd must be an absolute path, got "${cwd}"`);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-do-'));
   try {
     let rootfs: string;
-    if (given) {
+    let readonly = false;
+    if (packages) {
+      rootfs = await packageRootfs(packages, flags.refresh === true);
+      readonly = true;
+    } else if (given) {
       rootfs = path.resolve(given);
       let st: fs.Stats;
       try {
@@ -59,10 +73,10 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     }
     const program = lookPathInRootfs(rootfs, positional[0], DO_PATH);
     if (program === undefined) {
-      process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : 'the default rootfs'}\n`);
+      process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
       return NOT_FOUND_STATUS;
     }
-    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true);
+    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true, readonly);
     fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
     // State under --root when the user gave one; else beside the bundle,
     // so that `do` needs no writable /var/run.
@@ -72,6 +86,24 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'] }, [cid]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The cached rootfs of a --packages list, built first when the cache has none. */
+export async function packageRootfs(list: string, refresh: boolean): Promise<string> {
+  try {
+    const names = parsePackageList(list);
+    if (names.length === 0) throw new Fatal('--packages: no package named');
+    const got = await ensurePackageRootfs(names, {
+      cache: cacheDir(),
+      refresh,
+      progress: (label) => terminalProgress(process.stderr, label),
+      log: process.stderr.isTTY ? undefined : (line) => process.stderr.write(line),
+    });
+    return got.root;
+  } catch (e) {
+    if (e instanceof FetchError) throw new Fatal(`cannot prepare the rootfs of ${list}: ${e.message}`);
+    throw e;
   }
 }
 
@@ -93,7 +125,7 @@ async function layoutDefaultRootfs(rootfs: string, busyboxFile: string): Promise
 }
 
 /** The OCI spec `do` runs: runsc spec's defaults, narrowed to what `do` promises. */
-export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean): Record<string, unknown> {
+export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean, readonly = false): Record<string, unknown> {
   const spec = defaultSpec();
   const proc = spec.process!;
   proc.args = args;
@@ -101,8 +133,12 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
   proc.terminal = terminal;
   proc.user = { uid: 0, gid: 0 };
   proc.env = [`PATH=${DO_PATH}`, ...(terminal ? ['TERM=xterm'] : [])];
-  spec.root = { path: rootfs, readonly: false };
+  spec.root = { path: rootfs, readonly };
   spec.hostname = DO_HOSTNAME;
   spec.mounts = (spec.mounts ?? []).filter((m) => m.destination === '/proc' || m.destination === '/dev');
+  if (readonly) {
+    proc.env.push('HOME=/root');
+    for (const d of PACKAGES_SCRATCH) spec.mounts.push({ destination: d, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', d === '/root' ? 'mode=700' : 'mode=1777'] });
+  }
   return spec as unknown as Record<string, unknown>;
 }

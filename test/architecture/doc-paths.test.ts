@@ -1,6 +1,6 @@
 // Every file a comment or a document names exists in the repository, so the
-// docs describe the tree as it is. Scanned: the sources of src/, bench/ and
-// test/, and every Markdown file (README.md, BENCHMARKS.md, docs/, the folder
+// docs describe the tree as it is. Scanned: the sources of src/, bench/,
+// compat/ and test/, and every Markdown file (README.md, BENCHMARKS.md, docs/, the folder
 // READMEs, fixtures/). A name is a path-like token ending in a source or
 // document extension: with a slash it must be the tail of some file's path in
 // the repository (`kernel/usercopy.ts`, `src/p9/codec.ts`), a bare name
@@ -77,7 +77,7 @@ describe('architecture: documents and comments name files that exist', () => {
   };
 
   const self = 'test/architecture/doc-paths.test.ts';
-  const scanned = all.filter((f) => f !== self && (/\.md$/.test(f) || (/^(src|bench|test)\//.test(f) && f.endsWith('.ts'))));
+  const scanned = all.filter((f) => f !== self && (/\.md$/.test(f) || (/^(src|bench|compat|test)\//.test(f) && f.endsWith('.ts'))));
 
   it('every file named exists', () => {
     const missing: string[] = [];

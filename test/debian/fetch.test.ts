@@ -70,8 +70,8 @@ describe('do: apt sources', () => {
       fs.writeFileSync(path.join(etc, 'sources.list.d', 'debian.sources'), 'Types: deb\nURIs: http://deb822.example/debian\nSuites: trixie\nComponents: main\n');
       fs.writeFileSync(path.join(etc, 'sources.list.d', 'ignored.txt'), 'deb http://no.example/debian sid main\n');
       assert.equal(readAptSources(etc).length, 2);
-      assert.deepEqual(chooseRepository({}, etc), { mirror: 'http://deb822.example/debian', suite: 'trixie' });
-      assert.deepEqual(chooseRepository({ TSVISOR_DEBIAN_SUITE: 'forky' }, etc), { mirror: 'http://deb822.example/debian', suite: 'forky' });
+      assert.deepEqual(chooseRepository({}, etc), { mirror: 'http://deb822.example/debian', suite: 'trixie', components: ['main'] });
+      assert.deepEqual(chooseRepository({ TSVISOR_DEBIAN_SUITE: 'forky' }, etc), { mirror: 'http://deb822.example/debian', suite: 'forky', components: ['main'] });
     } finally {
       fs.rmSync(etc, { recursive: true, force: true });
     }
@@ -80,7 +80,7 @@ describe('do: apt sources', () => {
   it('prefers $TSVISOR_DEBIAN_MIRROR, refuses a non-URL there, and says so when apt has no Debian mirror', () => {
     const empty = tmpdir();
     try {
-      assert.deepEqual(chooseRepository({ TSVISOR_DEBIAN_MIRROR: 'file:///srv/mirror/' }, empty), { mirror: 'file:///srv/mirror', suite: 'trixie' });
+      assert.deepEqual(chooseRepository({ TSVISOR_DEBIAN_MIRROR: 'file:///srv/mirror/' }, empty), { mirror: 'file:///srv/mirror', suite: 'trixie', components: ['main'] });
       assert.throws(() => chooseRepository({ TSVISOR_DEBIAN_MIRROR: 'mirror.example' }, empty), /must be an http/);
       assert.throws(() => chooseRepository({}, empty), (e: Error) => e instanceof FetchError && /no Debian mirror in the apt configuration/.test(e.message));
     } finally {
@@ -155,7 +155,7 @@ describe('do: .deb archives', () => {
     corrupt[0] ^= 1; // checksum no longer matches
     assert.throws(() => readTar(corrupt), /checksum/);
     assert.throws(() => readAr(Buffer.from('not an archive')), ArchiveError);
-    await assert.rejects(debDataEntries(makeDeb('data.tar.zst', Buffer.alloc(10))), /unsupported compression/);
+    await assert.rejects(debDataEntries(makeDeb('data.tar.bz2', Buffer.alloc(10))), /unsupported compression/);
     await assert.rejects(debDataEntries(makeDeb('data.tar.xz', Buffer.from('not xz'))), /xz/);
     const truncated = deb.subarray(0, deb.length - 20);
     assert.throws(() => readAr(truncated), /runs past the end/);

@@ -1,9 +1,14 @@
-// Test-side writers of the formats `tsvisor do` reads (ar, ustar), to make
-// packages and mirrors for its tests. Minimal: regular files, symlinks and
+// Test-side writers of the formats `tsvisor do` reads (ar, ustar, a mirror's
+// Release and Packages), to make packages and mirrors for its tests. Minimal: regular files, symlinks and
 // hard links, names under 100 bytes.
 
+import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { TSVISOR } from '../integration/run-util.js';
 
 export interface TarInput {
   path: string;
@@ -61,3 +66,58 @@ export function makeDeb(dataName: string, data: Buffer): Buffer {
 export function sha256(b: Buffer): string {
   return crypto.createHash('sha256').update(b).digest('hex');
 }
+
+export interface MirrorPackage {
+  name: string;
+  entries: TarInput[];
+  /** Extra Packages fields (Depends, Essential...); SHA256 here replaces the real one. */
+  fields?: Record<string, string>;
+}
+
+/**
+ * Writes a Debian mirror under `root` for riscv64 in trixie main: a gzip
+ * .deb per package, their Packages.gz, and a plain Release with its sha256.
+ */
+export function writePackageMirror(root: string, pkgs: MirrorPackage[]): void {
+  const stanzas: string[] = [];
+  for (const p of pkgs) {
+    const deb = makeDeb('data.tar.gz', zlib.gzipSync(makeTar(p.entries)));
+    const file = `pool/main/${p.name}_1.0_riscv64.deb`;
+    fs.mkdirSync(path.join(root, 'pool/main'), { recursive: true });
+    fs.writeFileSync(path.join(root, file), deb);
+    const f: Record<string, string> = { Version: '1.0', Architecture: 'riscv64', Filename: file, Size: String(deb.length), SHA256: sha256(deb), ...p.fields };
+    stanzas.push(`Package: ${p.name}\n${Object.entries(f).map(([k, v]) => `${k}: ${v}`).join('\n')}\nDescription: ${p.name}\n a longer text\n .\n over lines: with colons\n`);
+  }
+  const gz = zlib.gzipSync(Buffer.from(stanzas.join('\n')));
+  fs.mkdirSync(path.join(root, 'dists/trixie/main/binary-riscv64'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'dists/trixie/main/binary-riscv64/Packages.gz'), gz);
+  fs.writeFileSync(path.join(root, 'dists/trixie/Release'), `Codename: trixie\nArchitectures: riscv64\nSHA256:\n ${sha256(gz)} ${gz.length} main/binary-riscv64/Packages.gz\n`);
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `tsvisor ARGS` with extra environment, stdin at EOF. */
+export function tsvisor(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60000): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSVISOR, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tsvisor ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128 + (sig ? os.constants.signals[sig] : 0), stdout, stderr });
+    });
+  });
+}
+

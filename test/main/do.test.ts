@@ -3,7 +3,6 @@
 // the loopback, or file://), so no test needs the network.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,40 +11,12 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { fixturesDir } from '../util/bundle.js';
-import { TSVISOR } from '../integration/run-util.js';
-import { makeDeb, makeTar, sha256 } from './do-util.js';
+import { makeDeb, makeTar, sha256, tsvisor, Result } from './do-util.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
 const VERSION = '1:1.0-1';
 const DEB_PATH = 'pool/main/b/busybox/busybox-static_1.0-1_riscv64.deb';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `tsvisor ARGS` with extra environment, stdin at EOF. */
-function tsvisor(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSVISOR, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.end();
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tsvisor ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 128 + (sig ? os.constants.signals[sig] : 0), stdout, stderr });
-    });
-  });
-}
 
 function tmpdir(tag: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `tsvisor-do-${tag}-`));
@@ -123,7 +94,7 @@ describe('tsvisor do: arguments and errors', function () {
   it('refuses --rootfs with --busybox, a missing rootfs, a rootfs that is a file', async () => {
     const both = await tsvisor(['do', '--rootfs', '/tmp', '--busybox', BUSYBOX, '--', 'true']);
     assert.equal(both.code, 128);
-    assert.match(both.stderr, /--rootfs and --busybox exclude each other/);
+    assert.match(both.stderr, /--rootfs, --busybox and --packages exclude each other/);
     const missing = await tsvisor(['do', '--rootfs', '/nonexistent/rootfs', '--', 'true']);
     assert.equal(missing.code, 128);
     assert.equal(missing.stderr, 'tsvisor: --rootfs /nonexistent/rootfs: no such directory\n');

@@ -1,0 +1,67 @@
+// The compatibility suite's table: one row per module, tsvisor beside QEMU.
+
+import { KERNEL_NOTES, MODULES } from './modules.js';
+
+export type Outcome = 'PASS' | 'FAIL' | 'ENV' | 'SKIP' | 'TIMEOUT' | 'CRASH';
+
+export interface RunResult {
+  outcome: Outcome;
+  seconds: number;
+  run?: number;
+  failures?: number;
+  skipped?: number;
+  /** The first failing tests (Class.test_name). */
+  failing: string[];
+}
+
+export interface ModuleResult {
+  module: string;
+  tsvisor: RunResult;
+  qemu?: RunResult;
+}
+
+function cell(r: RunResult | undefined): string {
+  if (!r) return '-';
+  const counts = r.run !== undefined ? ` ${r.run} run${r.failures ? `, ${r.failures} failed` : ''}${r.skipped ? `, ${r.skipped} skipped` : ''}` : '';
+  return `${r.outcome}${counts}`;
+}
+
+const passes = (r: RunResult | undefined): boolean => r?.outcome === 'PASS';
+
+/** The report as Markdown (plain: the table alone, for the terminal). */
+export function formatReport(results: ModuleResult[], pythonVersion: string, plain = false): string {
+  const rows = results.map((r) => {
+    const ratio = r.qemu && r.qemu.seconds > 0 ? `${(r.tsvisor.seconds / r.qemu.seconds).toFixed(1)}x` : '-';
+    return `| ${r.module} | ${cell(r.tsvisor)} | ${cell(r.qemu)} | ${r.tsvisor.seconds.toFixed(0)} s / ${r.qemu ? r.qemu.seconds.toFixed(0) : '-'} s | ${ratio} |`;
+  });
+  const table = ['| module | tsvisor | QEMU | time (tsvisor / QEMU) | ratio |', '|---|---|---|---|---|', ...rows].join('\n') + '\n';
+  if (plain) return table;
+  const tPass = results.filter((r) => passes(r.tsvisor)).length;
+  const qPass = results.filter((r) => passes(r.qemu)).length;
+  const regress = results.filter((r) => passes(r.qemu) && !passes(r.tsvisor));
+  const failing = results.filter((r) => !passes(r.tsvisor));
+  const why = (r: ModuleResult): string => {
+    const known = MODULES.find((m) => m.name === r.module)?.knownFailure;
+    const tests = r.tsvisor.failing.length ? ` (first failing: ${r.tsvisor.failing.join(', ')})` : '';
+    return `- **${r.module}** — ${r.tsvisor.outcome}${r.qemu ? `, QEMU ${r.qemu.outcome}` : ''}: ${known ?? 'not yet analysed'}${tests}`;
+  };
+  return [
+    '# CPython regression tests under tsvisor and QEMU',
+    '',
+    `Written by \`npm run compat\` (compat/run.ts): Debian's python3.13 ${pythonVersion} and libpython3.13-testsuite for riscv64, each module run as`,
+    '`python3 -m test -v MODULE` under `tsvisor do --rootfs` and under `qemu-riscv64-static -L` on the same writable rootfs, QEMU first.',
+    'PASS: regrtest\'s "Result: SUCCESS"; ENV: passed but changed the environment; SKIP: no tests ran; TIMEOUT: killed at the per-module limit; CRASH: no Result line.',
+    '',
+    `Modules run: ${results.length}. Pass under tsvisor: ${tPass}. Pass under QEMU: ${qPass}. Pass under QEMU but not under tsvisor: ${regress.length}${regress.length ? ` (${regress.map((r) => r.module).join(', ')})` : ''}.`,
+    '',
+    table,
+    '## Modules that do not pass under tsvisor',
+    '',
+    ...(failing.length ? failing.map(why) : ['None.']),
+    '',
+    '## Kernel gaps found on the way',
+    '',
+    ...KERNEL_NOTES.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}

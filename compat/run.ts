@@ -1,0 +1,138 @@
+// `npm run compat`: CPython's own regression tests as tsvisor's
+// compatibility suite. Builds a rootfs of python3 and
+// libpython3.13-testsuite with the code of `tsvisor rootfs --packages`
+// (src/debian/package-rootfs.ts), then runs each test module under tsvisor
+// (`tsvisor do --rootfs`) and under QEMU user mode (`qemu-riscv64-static -L
+// ROOTFS`) side by side, each with a timeout, and prints a table (module,
+// tsvisor, QEMU, time ratio) that also goes to compat/REPORT.md.
+//
+//   node dist/compat/run.js [--modules a,b,...] [--timeout S] [--resume] [--no-qemu]
+//
+// Its work directory is in the user cache, outside the repository (a rootfs
+// holds tens of thousands of files): $XDG_CACHE_HOME/tsvisor/compat (else
+// ~/.cache/tsvisor/compat), with the writable rootfs, the logs of every run
+// (logs/MODULE.tsvisor.log, logs/MODULE.qemu.log) and the results so far
+// (results.json; --resume skips the modules already there).
+
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ensurePackageRootfs } from '../src/debian/package-rootfs.js';
+import { cacheDir } from '../src/debian/deb-cache.js';
+import { terminalProgress } from '../src/debian/fetch.js';
+import { MODULES } from './modules.js';
+import { formatReport, ModuleResult, Outcome, RunResult } from './report.js';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const WORK = path.join(cacheDir(), 'compat');
+const TSVISOR = path.join(REPO, 'bin', 'tsvisor');
+const QEMU = 'qemu-riscv64-static';
+const PACKAGES = ['python3', 'libpython3.13-testsuite'];
+
+interface Options {
+  modules: string[];
+  timeoutS: number;
+  resume: boolean;
+  qemu: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { modules: MODULES.map((m) => m.name), timeoutS: 900, resume: false, qemu: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--modules') o.modules = argv[++i].split(',').filter(Boolean);
+    else if (a === '--timeout') o.timeoutS = Number(argv[++i]);
+    else if (a === '--resume') o.resume = true;
+    else if (a === '--no-qemu') o.qemu = false;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+/** Runs a command with a timeout; its output goes to `log`. */
+function runLogged(cmd: string, args: string[], log: string, timeoutS: number, env: NodeJS.ProcessEnv): Promise<{ code: number | null; seconds: number; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const out = fs.openSync(log, 'w');
+    const start = Date.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', out, out], env, detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // the whole group: tsvisor's boot and gofer too
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutS * 1000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      fs.closeSync(out);
+      resolve({ code, seconds: (Date.now() - start) / 1000, timedOut });
+    });
+  });
+}
+
+/** What regrtest's log says: its Result line, its test counts, the first failing tests. */
+export function readRegrtestLog(text: string, code: number | null, timedOut: boolean, seconds: number): RunResult {
+  const result = /^Result: ([A-Z ,]+)$/m.exec(text)?.[1]?.trim();
+  let outcome: Outcome;
+  if (timedOut) outcome = 'TIMEOUT';
+  else if (result === 'SUCCESS' && code === 0) outcome = 'PASS';
+  else if (result?.startsWith('NO TESTS RAN')) outcome = 'SKIP';
+  else if (result?.includes('ENV CHANGED') && !result.includes('FAILURE')) outcome = 'ENV';
+  else if (result) outcome = 'FAIL';
+  else outcome = 'CRASH';
+  const total = /Total tests: run=(\d+)(?: failures=(\d+))?(?: skipped=(\d+))?/.exec(text);
+  const failing = [...text.matchAll(/^(?:FAIL|ERROR): (\S+) \(([^)]+)\)/gm)].map((m) => `${m[2].split('.').pop()}.${m[1]}`);
+  return {
+    outcome,
+    seconds,
+    run: total ? Number(total[1]) : undefined,
+    failures: total?.[2] !== undefined ? Number(total[2]) : undefined,
+    skipped: total?.[3] !== undefined ? Number(total[3]) : undefined,
+    failing: [...new Set(failing)].slice(0, 8),
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(path.join(WORK, 'logs'), { recursive: true });
+  const built = await ensurePackageRootfs(PACKAGES, { cache: cacheDir(), progress: (l) => terminalProgress(process.stderr, l), log: (l) => process.stderr.write(l) });
+  // A writable copy, shared by both runners: the tests write their scratch
+  // files in /tmp and Python its bytecode caches beside the modules.
+  const rootfs = path.join(WORK, 'rootfs');
+  const stamp = path.join(WORK, 'rootfs.source');
+  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== built.root) {
+    fs.rmSync(rootfs, { recursive: true, force: true });
+    fs.cpSync(built.root, rootfs, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+    fs.writeFileSync(stamp, built.root);
+  }
+  const resultsFile = path.join(WORK, 'results.json');
+  const results: ModuleResult[] = opts.resume && fs.existsSync(resultsFile) ? (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ModuleResult[]) : [];
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
+  for (const name of opts.modules) {
+    if (results.some((r) => r.module === name)) continue;
+    const args = ['-m', 'test', '-v', name];
+    // A run killed at the limit leaves regrtest's work directory behind; the next would fail to make it.
+    const tmp = path.join(rootfs, 'tmp');
+    for (const e of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, e), { recursive: true, force: true });
+    process.stderr.write(`compat: ${name} ...`);
+    const q = opts.qemu ? await runLogged(QEMU, ['-L', rootfs, path.join(rootfs, 'usr/bin/python3'), ...args], path.join(WORK, 'logs', `${name}.qemu.log`), opts.timeoutS, env) : undefined;
+    const t = await runLogged(process.execPath, [TSVISOR, 'do', '--rootfs', rootfs, '--', 'python3', ...args], path.join(WORK, 'logs', `${name}.tsvisor.log`), opts.timeoutS, { ...process.env, ...env });
+    const read = (r: { code: number | null; seconds: number; timedOut: boolean }, which: string): RunResult => readRegrtestLog(fs.readFileSync(path.join(WORK, 'logs', `${name}.${which}.log`), 'utf8'), r.code, r.timedOut, r.seconds);
+    const res: ModuleResult = { module: name, tsvisor: read(t, 'tsvisor'), qemu: q ? read(q, 'qemu') : undefined };
+    results.push(res);
+    process.stderr.write(` tsvisor ${res.tsvisor.outcome} (${t.seconds.toFixed(0)} s), QEMU ${res.qemu?.outcome ?? '-'} (${q?.seconds.toFixed(0) ?? '-'} s)\n`);
+    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(path.join(REPO, 'compat', 'REPORT.md'), formatReport(results, built.info.packages.find((p) => p.name === 'python3.13')?.version ?? '?'));
+  }
+  process.stdout.write(formatReport(results, built.info.packages.find((p) => p.name === 'python3.13')?.version ?? '?', true));
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`compat: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}
