@@ -4,7 +4,7 @@
 
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
+import { closeFd, pipe2, O_CLOEXEC } from '../../src/host/ffi.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,8 +12,8 @@ import { makeBundle, removeBundle } from '../util/bundle.js';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 
 interface Created {
-  /** Write end of the container's stdin (it keeps the sandbox's stdin open). */
-  stdin: Writable;
+  /** The container's stdin: a pipe whose write end this test holds (Node would close a child's own stdin pipe when create exits). */
+  stdin: { write(text: string): void; end(): void };
   outFile: string;
   errFile: string;
 }
@@ -29,11 +29,20 @@ function create(root: string, bundle: string, id: string, extra: string[] = []):
   const errFile = path.join(dir, 'err');
   const out = fs.openSync(outFile, 'w');
   const err = fs.openSync(errFile, 'w');
-  const child = spawn(TSVISOR, ['--root', root, 'create', '--bundle', bundle, ...extra, id], { stdio: ['pipe', out, err] });
+  const p = pipe2(O_CLOEXEC);
+  if (typeof p === 'number') throw new Error(`pipe2: ${p}`);
+  const child = spawn(TSVISOR, ['--root', root, 'create', '--bundle', bundle, ...extra, id], { stdio: [p[0], out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
-  const stdin = child.stdin!;
-  stdin.on('error', () => {});
+  closeFd(p[0]);
+  let open = true;
+  const stdin = {
+    write: (text: string) => void fs.writeSync(p[1], text),
+    end: () => {
+      if (open) closeFd(p[1]);
+      open = false;
+    },
+  };
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code: code ?? -1, stdin, outFile, errFile }));
