@@ -31,6 +31,38 @@ const COMMANDS: Record<string, Command> = {
     summary: 'create and run a container from a bundle',
     load: async () => { const m = await import('./run.js'); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
   },
+  create: {
+    summary: 'create a container from a bundle: the sandbox waits for start (runc create)',
+    load: async () => { const m = await import('./oci/lifecycle.js'); return { synopsis: m.CREATE_SYNOPSIS, flags: m.CREATE_FLAGS, main: (g, f, p) => m.create(g, f, p) }; },
+  },
+  start: {
+    summary: 'start a created container',
+    load: async () => { const m = await import('./oci/lifecycle.js'); return { synopsis: m.START_SYNOPSIS, flags: [], main: (g, f, p) => m.start(g, f, p) }; },
+  },
+  state: {
+    summary: "print a container's state (runtime-spec JSON)",
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.STATE_SYNOPSIS, flags: [], main: (g, f, p) => m.state(g, f, p) }; },
+  },
+  kill: {
+    summary: "send a signal to a container's init (or every process: --all)",
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.KILL_SYNOPSIS, flags: m.KILL_FLAGS, main: (g, f, p) => m.kill(g, f, p) }; },
+  },
+  delete: {
+    summary: 'delete a stopped container (--force: any)',
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.DELETE_SYNOPSIS, flags: m.DELETE_FLAGS, main: (g, f, p) => m.deleteCommand(g, f, p) }; },
+  },
+  list: {
+    summary: 'list the containers under --root',
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.LIST_SYNOPSIS, flags: m.LIST_FLAGS, main: (g, f) => m.list(g, f) }; },
+  },
+  ps: {
+    summary: "list a container's processes",
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
+  },
+  features: {
+    summary: 'print what this runtime supports (JSON)',
+    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },
+  },
   do: {
     summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR, or --packages LIST), no bundle needed',
     load: async () => { const m = await import('./do.js'); return { synopsis: m.DO_SYNOPSIS, flags: m.DO_FLAGS, main: (g, f, p) => m.doCommand(g, f, p) }; },
@@ -57,7 +89,7 @@ const BOOT_FAILURE = 128;
 
 function topUsage(): string {
   const lines = ['Usage: tsvisor [global flags] <command> [flags] [args]', '', 'Commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
   return lines.join('\n') + '\n\n' + formatUsage('Global flags:', GLOBAL_FLAGS);
 }
 
@@ -81,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof Fatal || e instanceof UsageError || e instanceof SpecError) {
       process.stderr.write(`tsvisor: ${e.message}\n`);
       if (e instanceof UsageError || (e instanceof Fatal && e.usage)) process.stderr.write(usage);
-      return BOOT_FAILURE;
+      return e instanceof Fatal ? e.exitCode : BOOT_FAILURE;
     }
     process.stderr.write(`tsvisor: internal error: ${debug && e instanceof Error ? e.stack : (e as Error).message ?? String(e)}\n`);
     return BOOT_FAILURE;

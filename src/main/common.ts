@@ -1,15 +1,21 @@
 // What every subcommand shares: the global flags (runsc's top-level options),
 // the logs they open, and the one way boot-side failures end the process.
 
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { FlagDef, FlagValues } from './flags.js';
 import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../log/log.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
-  { name: 'root', kind: 'string', usage: 'directory for container state', default: '/var/run/tsvisor' },
+  { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor)', default: '' },
   { name: 'debug', kind: 'bool', usage: 'enable debug logging', default: false },
   { name: 'debug-log', kind: 'string', usage: 'append debug logs to this file', default: '' },
   { name: 'log', kind: 'string', usage: 'file for runtime errors (runc convention; same as --debug-log when given)', default: '' },
   { name: 'log-format', kind: 'string', usage: 'log format: text or json', default: 'text' },
+  // Passed by container engines (containerd's shim, podman) to any runc; accepted and ignored.
+  { name: 'systemd-cgroup', kind: 'bool', usage: 'accepted for runc compatibility; ignored (no host cgroups)', default: false },
+  { name: 'criu', kind: 'string', usage: 'accepted for runc compatibility; ignored (no checkpointing yet)', default: '' },
+  { name: 'rootless', kind: 'string', usage: 'accepted for runc compatibility (true, false, auto); ignored', default: 'auto' },
   { name: 'strace', kind: 'bool', usage: 'log every system call with its decoded arguments and result', default: false },
 ];
 
@@ -23,11 +29,16 @@ export interface GlobalOptions {
   argv: string[];
 }
 
-/** A failure of tsvisor itself: one line on stderr (and the usage text when `usage`), exit 128. */
+/**
+ * A failure of tsvisor itself: one line on stderr (and the usage text when
+ * `usage`), exit `exitCode`: 128 as runsc's boot and run, 1 for runc's OCI
+ * verbs (src/main/oci).
+ */
 export class Fatal extends Error {
   constructor(
     message: string,
     readonly usage = false,
+    readonly exitCode = 128,
   ) {
     super(message);
   }
@@ -37,13 +48,21 @@ export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
   const format = v['log-format'] as string;
   if (format !== 'text' && format !== 'json') throw new Fatal(`--log-format must be text or json, got "${format}"`);
   return {
-    root: v.root as string,
+    root: (v.root as string) || defaultRoot(),
     debug: v.debug as boolean,
     debugLog: (v['debug-log'] as string) || (v.log as string),
     logFormat: format,
     strace: v.strace as boolean,
     argv,
   };
+}
+
+/** runc's default state directory: /run/tsvisor for root, else under $XDG_RUNTIME_DIR (or the temporary directory). */
+export function defaultRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return '/run/tsvisor';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg ? path.join(xdg, 'tsvisor') : path.join(os.tmpdir(), `tsvisor-${uid}`);
 }
 
 export interface Logs {

@@ -1,0 +1,266 @@
+// Starting a sandbox for one container, as a parent runtime does: the state
+// directory and its control socket, the start-sync pipe, the gofer, the
+// terminal, and `tsvisor boot` with every fd wired. Shared by `tsvisor run`
+// (src/main/run.ts), which then starts and waits for the container itself,
+// and `tsvisor create` (verbs.ts beside this file), which leaves boot waiting
+// for StartRoot.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tty from 'node:tty';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { DIE_WITH_PARENT_ENV } from '../boot.js';
+import { Fatal, GlobalOptions } from '../common.js';
+import { parseSpec } from '../../spec/load.js';
+import type { Spec } from '../../spec/types.js';
+import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
+import { startGofer, type RunningGofer } from '../gofer-launch.js';
+import { checkId, ContainerExists, OciError } from './state.js';
+
+/** A bundle's config.json, read and checked. */
+export interface Bundle {
+  dir: string;
+  configPath: string;
+  spec: Spec;
+}
+
+/**
+ * Reads BUNDLE/config.json and checks it against the schema, before anything
+ * is launched. `exitCode` is the exit status a failure carries (128 for
+ * `tsvisor run`, as before; 1 for runc's verbs).
+ */
+export function readBundle(dir: string, exitCode: number): Bundle {
+  const bundle = path.resolve(dir);
+  const configPath = path.join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // runc's wording for a bundle without one.
+    if (code === 'ENOENT' && exitCode !== 128) throw new OciError(`JSON specification file ${configPath} not found`);
+    throw new Fatal(`cannot read ${configPath}: ${code ?? (e as Error).message}`, false, exitCode);
+  }
+  try {
+    return { dir: bundle, configPath, spec: parseSpec(text) };
+  } catch (e) {
+    if (exitCode === 128) throw e;
+    throw new OciError(`invalid ${configPath}: ${(e as Error).message}`);
+  }
+}
+
+export interface LaunchOptions {
+  cid: string;
+  bundle: Bundle;
+  /** Where the pty master goes (process.terminal: true); '' for none. */
+  consoleSocket: string;
+  /** No gofer: boot opens the filesystems itself. */
+  directfs: boolean;
+  /** vCPUs (0: the spec's, else the host's). */
+  cpuNum: number;
+  /** Guest memory in bytes (0: boot's default). */
+  totalMemory: number;
+  /**
+   * Detached (create): boot always leads a session of its own and outlives
+   * this process. Otherwise (run) boot dies with this process
+   * (TSVISOR_DIE_WITH_PARENT), and shares our process group when it uses our
+   * own terminal.
+   */
+  detached: boolean;
+  /** Exit status a launch failure carries (see readBundle). */
+  exitCode: number;
+}
+
+export interface Launched {
+  child: ChildProcess;
+  gofer: RunningGofer | null;
+  /** --root/ID */
+  stateDir: string;
+  /** The control socket boot serves. */
+  sockPath: string;
+  /** The application's terminal, when it has one. */
+  term: Terminal | null;
+  /** Boot's exit status as a shell reports it (128+N for signal N). */
+  exited: Promise<number>;
+  /** The read end of the start-sync pipe (readSyncByte closes it). */
+  syncFd: number;
+}
+
+/**
+ * Makes --root/ID (a container that exists already fails) and starts the
+ * gofer and boot. On a failure before boot runs, the state directory is
+ * removed again.
+ */
+export function launchSandbox(global: GlobalOptions, o: LaunchOptions): Launched {
+  const { cid, bundle } = o;
+  checkId(cid, o.exitCode);
+  const spec = bundle.spec;
+  if (o.consoleSocket && spec.process?.terminal !== true) throw new Fatal('--console-socket needs process.terminal: true in the spec', false, o.exitCode);
+  const stateDir = path.join(global.root, cid);
+  fs.mkdirSync(global.root, { recursive: true, mode: 0o711 });
+  try {
+    fs.mkdirSync(stateDir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      if (o.exitCode === 128) throw new Fatal(`container "${cid}" already exists (state in ${stateDir})`);
+      throw new ContainerExists();
+    }
+    throw e;
+  }
+  try {
+    return launchIn(global, o, spec, stateDir);
+  } catch (e) {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir: string): Launched {
+  const { cid, bundle } = o;
+  const sockPath = path.join(stateDir, 'control.sock');
+  const ctrlFd = bindUnixSocket(sockPath);
+  if (ctrlFd < 0) throw new Fatal(`cannot bind the control socket ${sockPath}: errno ${-ctrlFd}`, false, o.exitCode);
+  const sync = pipe2(O_CLOEXEC);
+  if (typeof sync === 'number') throw new Fatal(`pipe2: errno ${-sync}`, false, o.exitCode);
+  const specFd = fs.openSync(bundle.configPath, 'r');
+  // The application's terminal (src/main/README.md, "Terminals"): a pty sent to
+  // --console-socket, or this command's own terminal, in raw mode while the
+  // sandbox lives; without a terminal on stdin, plain stdio. A detached
+  // sandbox never takes this command's terminal.
+  const term = spec.process?.terminal === true && (o.consoleSocket || !o.detached) ? openTerminal(o.consoleSocket, spec.process.consoleSize) : null;
+  const cli = path.join(__dirname, '..', 'cli.js');
+  // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
+  const gofer = o.directfs ? null : startGofer(cli, global.argv, bundle.dir, bundle.configPath, spec);
+  const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
+  const cpus = o.cpuNum || specCpus(spec);
+  const bootArgs = [
+    ...global.argv,
+    'boot',
+    `--bundle=${bundle.dir}`,
+    '--spec-fd=3',
+    '--controller-fd=4',
+    '--start-sync-fd=5',
+    '--stdio-fds=0,1,2',
+    ...ioFdArgs,
+    ...(term ? ['--console'] : []),
+    ...(cpus ? [`--cpu-num=${cpus}`] : []),
+    ...(o.totalMemory ? [`--total-memory=${o.totalMemory}`] : []),
+    cid,
+  ];
+  const stdio: (number | 'inherit')[] = term?.slave !== undefined ? [term.slave, term.slave, term.slave] : ['inherit', 'inherit', 'inherit'];
+  // Attached (run): the sandbox must not outlive this command, even if it is
+  // SIGKILLed: boot asks for SIGKILL when its parent dies (boot.ts,
+  // TSVISOR_DIE_WITH_PARENT). Detached (create): it must.
+  const env = o.detached ? { ...process.env } : { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) };
+  if (o.detached) delete env[DIE_WITH_PARENT_ENV];
+  const child = spawn(process.execPath, [cli, ...bootArgs], {
+    stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
+    env,
+    // Boot leads a session of its own, out of this command's process group,
+    // unless it shares this command's own terminal. A signal for the whole
+    // group (Ctrl-C on the terminal, `timeout`'s SIGTERM) then reaches only
+    // this command, which passes it to the container's init, as runc does:
+    // the container runs its handler or dies of it, and run exits with its
+    // status (130 for SIGINT). With a pty of its own, boot makes that pty its
+    // controlling terminal (resizes reach it as SIGWINCH). On our own
+    // terminal, boot stays in our group: it reads the terminal (raw, so
+    // Ctrl-C arrives as a byte for the guest's line discipline) and gets
+    // SIGWINCH as the terminal's foreground group.
+    detached: o.detached || !term?.own,
+  });
+  if (term?.slave !== undefined) fs.closeSync(term.slave);
+  closeFd(sync[1]);
+  closeFd(ctrlFd);
+  gofer?.closeBootEnds();
+  fs.closeSync(specFd);
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
+  return { child, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
+}
+
+export interface Terminal {
+  /** A pty slave to hand boot as its stdio (closed here once boot has it). */
+  slave?: number;
+  /** This command's own terminal (not a pty sent away). */
+  own: boolean;
+  /** Put the terminal back as it was before boot (which makes it raw) started. */
+  restore(): void;
+}
+
+/**
+ * process.terminal: true. With a console socket: a new host pty whose master
+ * goes to the socket (SCM_RIGHTS, with the slave's name, as runc sends it)
+ * and whose slave is boot's stdio, sized by process.consoleSize. Otherwise our own stdin, if it is a
+ * terminal: boot --console puts it in raw mode for the sandbox's life (and
+ * restores it when it exits); its settings are saved here first, and
+ * restore() puts them back on every way out of run (a normal exit, boot
+ * dying or killed, signals: run handles every signal it forwards), with an
+ * 'exit' hook for an uncaught error. null: no terminal (stdin is not one).
+ */
+function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
+  if (consoleSocket) {
+    const pty = openPty();
+    if (typeof pty === 'number') throw new Fatal(`cannot open a pseudo-terminal: errno ${-pty}`);
+    try {
+      // The spec's process.consoleSize is the new pty's size, as runc sets it.
+      if (size) setTerminalSize(pty.master, size.height, size.width);
+      const sock = connectUnixSocket(consoleSocket);
+      if (sock < 0) throw new Fatal(`cannot connect to the console socket ${consoleSocket}: errno ${-sock}`);
+      const sent = sendFd(sock, pty.master, Buffer.from(pty.slavePath));
+      closeFd(sock);
+      if (sent < 0) throw new Fatal(`cannot send the pty master to ${consoleSocket}: errno ${-sent}`);
+      const slave = fs.openSync(pty.slavePath, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+      return { slave, own: false, restore: () => {} };
+    } finally {
+      closeFd(pty.master);
+    }
+  }
+  if (!tty.isatty(0)) return null;
+  const saved = getTerminalAttr(0);
+  if (typeof saved === 'number') return null;
+  const restore = () => {
+    process.off('exit', restore);
+    setTerminalAttr(0, saved, TCSADRAIN);
+  };
+  process.on('exit', restore);
+  return { own: true, restore };
+}
+
+/**
+ * vCPUs the spec's linux.resources.cpu asks for: the CPUs its cpuset names
+ * ("0-3,6"), else its quota over its period rounded up; 0 when it says
+ * neither (boot then uses the host's CPU count).
+ */
+export function specCpus(spec: Spec): number {
+  const cpu = spec.linux?.resources?.cpu;
+  if (!cpu) return 0;
+  if (typeof cpu.cpus === 'string' && cpu.cpus.trim() !== '') {
+    let n = 0;
+    for (const part of cpu.cpus.split(',')) {
+      const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+      if (!m) throw new Fatal(`linux.resources.cpu.cpus: cannot read ${JSON.stringify(cpu.cpus)}`);
+      const lo = Number(m[1]);
+      const hi = m[2] === undefined ? lo : Number(m[2]);
+      if (hi < lo) throw new Fatal(`linux.resources.cpu.cpus: bad range ${part.trim()}`);
+      n += hi - lo + 1;
+    }
+    return n;
+  }
+  if (cpu.quota && cpu.quota > 0) return Math.max(1, Math.ceil(cpu.quota / (cpu.period && cpu.period > 0 ? cpu.period : 100000)));
+  return 0;
+}
+
+/** Resolves true on the zero byte, false on end-of-file. */
+export function readSyncByte(fd: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const buf = Buffer.alloc(1);
+    fs.read(fd, buf, 0, 1, null, (err, n) => {
+      fs.closeSync(fd);
+      resolve(!err && n === 1 && buf[0] === 0);
+    });
+  });
+}
+
+export function osSignal(name: NodeJS.Signals): number {
+  return os.constants.signals[name] ?? 0;
+}
