@@ -74,7 +74,7 @@ export interface CpuOptions {
  * Tier-0 runs after which a block is compiled. Measured on busybox scripts,
  * python3 -c pass and the cpu benchmarks (README.md, "Tiers").
  */
-export const PROMOTE_AFTER = 200;
+export const PROMOTE_AFTER = 20_000;
 
 function engineFromEnv(): Engine {
   const e = process.env.TSVISOR_ENGINE;

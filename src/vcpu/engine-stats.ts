@@ -5,8 +5,8 @@
 // instructions (one addition per tier-0 run); the other counters and the
 // timings are kept only while `statsEnabled` (the environment variable is
 // read once, at load). With it, each thread that ran guest code writes one
-// line to stderr when it exits: `tsvisor-engine {json}` with the fields
-// below plus `thread`.
+// line to stderr when it ends (reportEngineStats): `tsvisor-engine {json}`
+// with the fields below plus `thread`.
 
 import { writeSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -44,8 +44,18 @@ export function formatEngineStats(): string {
   });
 }
 
-if (statsEnabled) {
-  process.on('exit', () => {
-    if (engineStats.totalInsns > 0 || engineStats.tier0Insns > 0) writeSync(2, formatEngineStats() + '\n');
-  });
+let reported = false;
+
+/**
+ * With TSVISOR_ENGINE_STATS=1, write this thread's counters to stderr once
+ * (a thread that ran no guest code writes nothing). Called at the thread's
+ * exit, and by workers that may be terminated before they exit (the kernel
+ * worker at shutdown, a vCPU worker told to quit).
+ */
+export function reportEngineStats(): void {
+  if (!statsEnabled || reported || (engineStats.totalInsns === 0 && engineStats.tier0Insns === 0)) return;
+  reported = true;
+  writeSync(2, formatEngineStats() + '\n');
 }
+
+if (statsEnabled) process.on('exit', reportEngineStats);
