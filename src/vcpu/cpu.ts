@@ -107,18 +107,21 @@ const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
 
 /**
- * Compiled blocks shared by every Cpu of this thread, by start pc: the code
- * bytes they were compiled from and their factory. Generated code depends
- * only on the pc and those bytes, so a forked or re-exec'd process running
- * the same program reuses the factory (and V8 shares the compiled code among
- * closures of one factory) after a byte compare, instead of decoding and
- * compiling every block again: for a busybox shell script, compiling was
- * 60% of all time. Bounded; cleared wholesale when full.
+ * Blocks shared by every Cpu of this thread, by start pc: the code bytes
+ * they were decoded from, their pre-decoded form (tier 0) and, once some Cpu
+ * compiled them, their factory (tier 1). Both depend only on the pc and
+ * those bytes, so a forked or re-exec'd process running the same program
+ * reuses them after a byte compare, instead of decoding (and compiling)
+ * every block again: for a busybox shell script, compiling was 60% of all
+ * time before tier 0. A pre-decoded form is read-only and block-relative,
+ * so Cpus share the array itself; each keeps its own heat. Bounded; cleared
+ * wholesale when full.
  */
 interface SharedBlock {
   code: Uint8Array;
   n: number;
-  factory: Factory;
+  decoded: Int32Array | null;
+  factory: Factory | null;
 }
 const SHARED_BLOCKS = new Map<number, SharedBlock[]>();
 let sharedCount = 0;
@@ -267,10 +270,8 @@ export class Cpu {
       this.npc = pc;
       return null;
     }
-    if (this.promoteAt !== Infinity) {
-      const reused = this.reuse(pc);
-      if (reused !== null) return reused;
-    }
+    const reused = this.reuse(pc);
+    if (reused !== null) return reused;
     const t0 = statsEnabled ? performance.now() : 0;
     for (;;) {
       if (!this.fetchable(p)) {
@@ -296,10 +297,17 @@ export class Cpu {
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
     if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
-    const b = this.register(new Block(pc, p, n, NO_BLOCK_FN));
-    b.code = predecode(insns, pcs, p);
-    b.fn = (s) => this.runTier0(b, s);
+    const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
+    this.share(pc, p, n).decoded = b.code;
     if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
+    return b;
+  }
+
+  /** Register a tier-0 block over [pc, end) running pre-decoded `code`. */
+  private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
+    const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
+    b.code = code;
+    b.fn = (s) => this.runTier0(b, s);
     return b;
   }
 
@@ -319,8 +327,8 @@ export class Cpu {
   private promote(b: Block): void {
     const { insns, pcs } = toInsns(b.code as Int32Array, b.pc);
     const t0 = statsEnabled ? performance.now() : 0;
-    const shared = this.findShared(b.pc);
-    const factory = shared !== null && shared.code.length === b.end - b.pc ? shared.factory : this.makeFactory(b.pc, b.end, insns, pcs);
+    const shared = this.findShared(b.pc, b.end);
+    const factory = shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs);
     b.fn = this.bind(factory);
     b.code = null;
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
@@ -340,27 +348,39 @@ export class Cpu {
     const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
-    if (sharedCount >= MAX_SHARED_BLOCKS) {
-      SHARED_BLOCKS.clear();
-      sharedCount = 0;
-    }
-    const entry: SharedBlock = { code: this.mem.u8.slice(pc, p), n, factory };
-    const list = SHARED_BLOCKS.get(pc);
-    if (list === undefined) SHARED_BLOCKS.set(pc, [entry]);
-    else list.push(entry);
-    sharedCount++;
+    this.share(pc, p, n).factory = factory;
     this.compiled++;
     return factory;
   }
 
-  /** A factory compiled before (by any Cpu of this thread) from the bytes now at `pc`, or null. */
-  private findShared(pc: number): SharedBlock | null {
+  /** The shared entry for the bytes now over [pc, end) holding `n` instructions, made if there is none. */
+  private share(pc: number, end: number, n: number): SharedBlock {
+    const found = this.findShared(pc, end);
+    if (found !== null) return found;
+    if (sharedCount >= MAX_SHARED_BLOCKS) {
+      SHARED_BLOCKS.clear();
+      sharedCount = 0;
+    }
+    const entry: SharedBlock = { code: this.mem.u8.slice(pc, end), n, decoded: null, factory: null };
+    const list = SHARED_BLOCKS.get(pc);
+    if (list === undefined) SHARED_BLOCKS.set(pc, [entry]);
+    else list.push(entry);
+    sharedCount++;
+    return entry;
+  }
+
+  /**
+   * The entry decoded before (by any Cpu of this thread) from the bytes now
+   * at `pc`, all on executable pages, or null; with `blockEnd`, only one
+   * covering exactly [pc, blockEnd).
+   */
+  private findShared(pc: number, blockEnd = -1): SharedBlock | null {
     const list = SHARED_BLOCKS.get(pc);
     if (list === undefined) return null;
     const u8 = this.mem.u8;
     for (const e of list) {
       const end = pc + e.code.length;
-      if (end > GUEST_VA_LIMIT) continue;
+      if (end > GUEST_VA_LIMIT || (blockEnd >= 0 && end !== blockEnd)) continue;
       let executable = true;
       for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((this.pf[pg] & PAGE_X) === 0) executable = false;
       if (executable && Buffer.compare(e.code, u8.subarray(pc, end)) === 0) return e;
@@ -368,12 +388,24 @@ export class Cpu {
     return null;
   }
 
-  /** A compiled block at `pc` from a shared factory, registered, or null. */
+  /**
+   * A block at `pc` from a shared entry, registered, or null: compiled if the
+   * entry has a factory (unless the engine is 'interp'), else tier 0 on the
+   * shared pre-decoded form (unless the engine is 'jit').
+   */
   private reuse(pc: number): Block | null {
     const e = this.findShared(pc);
     if (e === null) return null;
-    if (statsEnabled) engineStats.reusedBlocks++;
-    return this.register(new Block(pc, pc + e.code.length, e.n, this.bind(e.factory)));
+    const end = pc + e.code.length;
+    if (e.factory !== null && this.promoteAt !== Infinity) {
+      if (statsEnabled) engineStats.reusedBlocks++;
+      return this.register(new Block(pc, end, e.n, this.bind(e.factory)));
+    }
+    if (e.decoded !== null && this.promoteAt !== 0) {
+      if (statsEnabled) engineStats.reusedBlocks++;
+      return this.tier0Block(pc, end, e.n, e.decoded);
+    }
+    return null;
   }
 
   /** The block function of `factory` bound to this Cpu. */

@@ -18,7 +18,7 @@ export interface EngineStats {
   tier1Blocks: number;
   /** Tier-0 blocks compiled because they got hot. */
   promoted: number;
-  /** Blocks that reused a function compiled before from the same bytes (another process, an earlier exec). */
+  /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
   reusedBlocks: number;
   /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
   tier0Insns: number;
