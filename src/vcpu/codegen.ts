@@ -38,6 +38,7 @@
 
 import type { Insn } from './decode.js';
 import { PAGE_R, PAGE_W, PAGE_CODE } from './memory.js';
+import { AMO_OPS, CSR_KIND, FP_RM_OPS, PURE } from './ops.js';
 
 export interface Emitted {
   code: string;
@@ -141,31 +142,6 @@ const ALU_CALL: Record<string, string> = {
   mul: 'mul', mulh: 'mulh', mulhsu: 'mulhsu', mulhu: 'mulhu', div: 'div', divu: 'divu', rem: 'rem', remu: 'remu',
   mulw: 'mulw', divw: 'divw', divuw: 'divuw', remw: 'remw', remuw: 'remuw',
 };
-
-const AMO_OPS = ['lr', 'sc', 'amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu'];
-
-const CSR_KIND: Record<string, number> = { csrrw: 1, csrrs: 2, csrrc: 3, csrrwi: 5, csrrsi: 6, csrrci: 7 };
-
-const FP_RM_OPS = new Set([
-  'fadd.s', 'fsub.s', 'fmul.s', 'fdiv.s', 'fsqrt.s', 'fadd.d', 'fsub.d', 'fmul.d', 'fdiv.d', 'fsqrt.d',
-  'fmadd.s', 'fmsub.s', 'fnmsub.s', 'fnmadd.s', 'fmadd.d', 'fmsub.d', 'fnmsub.d', 'fnmadd.d',
-  'fcvt.w.s', 'fcvt.wu.s', 'fcvt.l.s', 'fcvt.lu.s', 'fcvt.s.w', 'fcvt.s.wu', 'fcvt.s.l', 'fcvt.s.lu',
-  'fcvt.w.d', 'fcvt.wu.d', 'fcvt.l.d', 'fcvt.lu.d', 'fcvt.d.w', 'fcvt.d.wu', 'fcvt.d.l', 'fcvt.d.lu',
-  'fcvt.s.d', 'fcvt.d.s',
-]);
-
-/** Ops that only write rd (no memory, no trap): with rd = x0 they are no-ops. */
-const PURE = new Set([
-  'lui', 'auipc', 'addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'slli', 'srli', 'srai', 'addiw', 'slliw', 'srliw',
-  'sraiw', 'add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw',
-  'mul', 'mulh', 'mulhsu', 'mulhu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw',
-  'fmv.x.w', 'fmv.x.d',
-]);
-
-/** Mnemonics whose code never falls through (emit() returns ends: true for them). */
-export const ENDS_BLOCK: ReadonlySet<string> = new Set([
-  'illegal', 'jal', 'jalr', 'beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu', 'fence.i', 'ecall', 'ebreak',
-]);
 
 /** The condition under which branch `i` is taken, as a JavaScript expression. */
 export function branchCondition(i: Insn): string | null {

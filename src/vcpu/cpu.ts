@@ -2,9 +2,13 @@
 //
 // Model (see README.md): guest code is decoded once, at the first fetch of a
 // pc, into a basic block (up to MAX_BLOCK instructions, never past a page
-// end) which is compiled to one JavaScript function (codegen.ts). run()
-// dispatches block after block through a direct-mapped cache keyed by pc,
-// checking the budget and the interrupt flag between blocks only.
+// end). A block starts in tier 0, its pre-decoded form run by the
+// interpreter (interp.ts); once it has run `promoteAfter` times (backward
+// jumps inside it count too) it is compiled to one JavaScript function
+// (tier 1, codegen.ts). The engine option (or TSVISOR_ENGINE) can hold every
+// block in one tier. run() dispatches block after block through a
+// direct-mapped cache keyed by pc, checking the budget and the interrupt
+// flag between blocks only; both tiers have the same block contract.
 //
 // Contract with the kernel:
 // - run(budget) returns a Stop: Syscall (ecall; state.pc = ecall + 4),
@@ -24,9 +28,13 @@
 //   run() (as Linux drops it on every return from a trap).
 
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
+import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { branchCondition, compileBlock, ENDS_BLOCK, finishBlock } from './codegen.js';
+import { compileBlock, finishBlock } from './codegen.js';
+import { Interpreter } from './interp.js';
+import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { engineStats, statsEnabled } from './engine-stats.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
 
@@ -41,14 +49,45 @@ export const TIMEBASE_HZ = 10_000_000;
 
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
-/** A block looping inside itself returns to the run loop (budget, interrupt) after about this many instructions. */
-export const LOOP_CHUNK = 16384;
+export { LOOP_CHUNK } from './ops.js';
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
 type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
 
+/**
+ * Which tier runs blocks: 'interp' only tier 0, 'jit' only tier 1 (every
+ * block compiled at its first fetch), 'auto' tier 0 then tier 1 after
+ * `promoteAfter` runs.
+ */
+export type Engine = 'interp' | 'jit' | 'auto';
+export const ENGINES: readonly Engine[] = ['interp', 'jit', 'auto'];
+
+export interface CpuOptions {
+  /** Default: TSVISOR_ENGINE, else 'auto'. */
+  engine?: Engine;
+  /** Runs (and backward jumps inside it) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
+  promoteAfter?: number;
+}
+
+/**
+ * Tier-0 runs after which a block is compiled. Measured on busybox scripts,
+ * python3 -c pass and the cpu benchmarks (README.md, "Tiers").
+ */
+export const PROMOTE_AFTER = 20_000;
+
+function engineFromEnv(): Engine {
+  const e = process.env.TSVISOR_ENGINE;
+  if (e === undefined || e === '') return 'auto';
+  if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`TSVISOR_ENGINE=${e}: expected one of ${ENGINES.join(', ')}`);
+  return e as Engine;
+}
+
 class Block {
+  /** The pre-decoded form while in tier 0 (ops.ts), null once compiled. */
+  code: Int32Array | null = null;
+  /** Tier-0 runs and backward jumps so far (interp.ts). */
+  heat = 0;
   constructor(
     /** Guest address of the first instruction. */
     readonly pc: number,
@@ -56,7 +95,8 @@ class Block {
     readonly end: number,
     /** Instruction count. */
     readonly n: number,
-    readonly fn: BlockFn,
+    /** What the run loop calls: the compiled function, or tier 0's entry for this block. */
+    public fn: BlockFn,
   ) {}
 }
 
@@ -67,18 +107,21 @@ const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
 
 /**
- * Compiled blocks shared by every Cpu of this thread, by start pc: the code
- * bytes they were compiled from and their factory. Generated code depends
- * only on the pc and those bytes, so a forked or re-exec'd process running
- * the same program reuses the factory (and V8 shares the compiled code among
- * closures of one factory) after a byte compare, instead of decoding and
- * compiling every block again: for a busybox shell script, compiling was
- * 60% of all time. Bounded; cleared wholesale when full.
+ * Blocks shared by every Cpu of this thread, by start pc: the code bytes
+ * they were decoded from, their pre-decoded form (tier 0) and, once some Cpu
+ * compiled them, their factory (tier 1). Both depend only on the pc and
+ * those bytes, so a forked or re-exec'd process running the same program
+ * reuses them after a byte compare, instead of decoding (and compiling)
+ * every block again: for a busybox shell script, compiling was 60% of all
+ * time before tier 0. A pre-decoded form is read-only and block-relative,
+ * so Cpus share the array itself; each keeps its own heat. Bounded; cleared
+ * wholesale when full.
  */
 interface SharedBlock {
   code: Uint8Array;
   n: number;
-  factory: Factory;
+  decoded: Int32Array | null;
+  factory: Factory | null;
 }
 const SHARED_BLOCKS = new Map<number, SharedBlock[]>();
 let sharedCount = 0;
@@ -122,8 +165,16 @@ export class Cpu {
   private resVal: number | bigint = 0;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
+  /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
+  static defaultEngine: Engine = engineFromEnv();
+  /** The default promotion threshold of new Cpus. */
+  static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
+  readonly engine: Engine;
+  /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
+  private readonly promoteAt: number;
+  private readonly interp: Interpreter;
 
-  constructor(mem: GuestMemory, interrupt?: Int32Array) {
+  constructor(mem: GuestMemory, interrupt?: Int32Array, options: CpuOptions = {}) {
     this.mem = mem;
     this.interrupt = interrupt ?? new Int32Array(1);
     this.dv = mem.view;
@@ -131,6 +182,10 @@ export class Cpu {
     this.i64 = new BigInt64Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
+    this.engine = options.engine ?? Cpu.defaultEngine;
+    const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
+    this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
+    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
   }
@@ -159,6 +214,7 @@ export class Cpu {
       if ((r & 7) !== 0) { stop = (r & 7) as Stop; break; }
     }
     s.pc = pc;
+    if (statsEnabled) engineStats.totalInsns += n;
     return stop;
   }
 
@@ -205,7 +261,6 @@ export class Cpu {
   private build(pc: number): Block | null {
     const dv = this.dv;
     let p = pc, n = 0;
-    let body = '';
     const insns: Insn[] = [], pcs: number[] = [];
     const page = Math.floor(pc / PAGE_SIZE);
     if (pc % 2 !== 0) {
@@ -217,6 +272,7 @@ export class Cpu {
     }
     const reused = this.reuse(pc);
     if (reused !== null) return reused;
+    const t0 = statsEnabled ? performance.now() : 0;
     for (;;) {
       if (!this.fetchable(p)) {
         if (n === 0) { this.fetchFault(p, pc); return null; }
@@ -235,47 +291,131 @@ export class Cpu {
       insns.push(insn); pcs.push(p);
       n++;
       p += insn.len;
-      if (ENDS_BLOCK.has(insn.op) && branchCondition(insn) === null) break;
+      if (ENDS_BLOCK.has(insn.op)) break;
       if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
     }
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
-    body = compileBlock(insns, pcs, p, LOOP_CHUNK);
+    if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
+    const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
+    this.share(pc, p, n).decoded = b.code;
+    if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
+    return b;
+  }
+
+  /** Register a tier-0 block over [pc, end) running pre-decoded `code`. */
+  private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
+    const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
+    b.code = code;
+    b.fn = (s) => this.runTier0(b, s);
+    return b;
+  }
+
+  /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
+  private runTier0(b: Block, s: ThreadState): number {
+    if (b.heat >= this.promoteAt) {
+      this.promote(b);
+      return b.fn(s, s.x, s.fbits);
+    }
+    b.heat++;
+    const r = this.interp.run(b, s, this.promoteAt);
+    engineStats.tier0Insns += r >>> 3;
+    return r;
+  }
+
+  /** Move tier-0 block `b` to tier 1: compile its instructions (or reuse a factory compiled from the same bytes). */
+  private promote(b: Block): void {
+    const { insns, pcs } = toInsns(b.code as Int32Array, b.pc);
+    const t0 = statsEnabled ? performance.now() : 0;
+    const shared = this.findShared(b.pc, b.end);
+    const factory = shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs);
+    b.fn = this.bind(factory);
+    b.code = null;
+    if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
+  }
+
+  /** Compile the block of `insns` over [pc, p) (tier 1 from the start) and register it. */
+  private compile(pc: number, p: number, insns: Insn[], pcs: number[], t0: number): Block {
+    const factory = this.makeFactory(pc, p, insns, pcs);
+    if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.tier1Blocks++; }
+    return this.register(new Block(pc, p, insns.length, this.bind(factory)));
+  }
+
+  /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
+  private makeFactory(pc: number, p: number, insns: Insn[], pcs: number[]): Factory {
+    const n = insns.length;
+    const body = compileBlock(insns, pcs, p, LOOP_CHUNK);
     const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
+    this.share(pc, p, n).factory = factory;
+    this.compiled++;
+    return factory;
+  }
+
+  /** The shared entry for the bytes now over [pc, end) holding `n` instructions, made if there is none. */
+  private share(pc: number, end: number, n: number): SharedBlock {
+    const found = this.findShared(pc, end);
+    if (found !== null) return found;
     if (sharedCount >= MAX_SHARED_BLOCKS) {
       SHARED_BLOCKS.clear();
       sharedCount = 0;
     }
-    const entry: SharedBlock = { code: this.mem.u8.slice(pc, p), n, factory };
+    const entry: SharedBlock = { code: this.mem.u8.slice(pc, end), n, decoded: null, factory: null };
     const list = SHARED_BLOCKS.get(pc);
     if (list === undefined) SHARED_BLOCKS.set(pc, [entry]);
     else list.push(entry);
     sharedCount++;
-    this.compiled++;
-    return this.install(pc, p, n, factory);
+    return entry;
   }
 
-  /** A block compiled before (by any Cpu of this thread) from the same bytes at `pc`, or null. */
-  private reuse(pc: number): Block | null {
+  /**
+   * The entry decoded before (by any Cpu of this thread) from the bytes now
+   * at `pc`, all on executable pages, or null; with `blockEnd`, only one
+   * covering exactly [pc, blockEnd).
+   */
+  private findShared(pc: number, blockEnd = -1): SharedBlock | null {
     const list = SHARED_BLOCKS.get(pc);
     if (list === undefined) return null;
     const u8 = this.mem.u8;
     for (const e of list) {
       const end = pc + e.code.length;
-      if (end > GUEST_VA_LIMIT) continue;
+      if (end > GUEST_VA_LIMIT || (blockEnd >= 0 && end !== blockEnd)) continue;
       let executable = true;
       for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((this.pf[pg] & PAGE_X) === 0) executable = false;
-      if (executable && Buffer.compare(e.code, u8.subarray(pc, end)) === 0) return this.install(pc, end, e.n, e.factory);
+      if (executable && Buffer.compare(e.code, u8.subarray(pc, end)) === 0) return e;
     }
     return null;
   }
 
-  /** Bind a block factory to this Cpu and register the block over [pc, end). */
-  private install(pc: number, p: number, n: number, factory: Factory): Block {
-    const fn = factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
-    const b = new Block(pc, p, n, fn);
+  /**
+   * A block at `pc` from a shared entry, registered, or null: compiled if the
+   * entry has a factory (unless the engine is 'interp'), else tier 0 on the
+   * shared pre-decoded form (unless the engine is 'jit').
+   */
+  private reuse(pc: number): Block | null {
+    const e = this.findShared(pc);
+    if (e === null) return null;
+    const end = pc + e.code.length;
+    if (e.factory !== null && this.promoteAt !== Infinity) {
+      if (statsEnabled) engineStats.reusedBlocks++;
+      return this.register(new Block(pc, end, e.n, this.bind(e.factory)));
+    }
+    if (e.decoded !== null && this.promoteAt !== 0) {
+      if (statsEnabled) engineStats.reusedBlocks++;
+      return this.tier0Block(pc, end, e.n, e.decoded);
+    }
+    return null;
+  }
+
+  /** The block function of `factory` bound to this Cpu. */
+  private bind(factory: Factory): BlockFn {
+    return factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
+  }
+
+  /** Record block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
+  private register(b: Block): Block {
+    const pc = b.pc, p = b.end;
     this.blocks.set(pc, b);
     for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
       let list = this.pageBlocks.get(pg);

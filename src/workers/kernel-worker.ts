@@ -14,6 +14,7 @@ import { createDebugLog, createUserLog } from '../log/log.js';
 import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
+import { reportEngineStats } from '../vcpu/engine-stats.js';
 
 const cfg = workerData as SandboxConfig;
 const debugLog = createDebugLog(cfg.log);
@@ -110,6 +111,7 @@ const api = {
     };
   },
   async shutdown(): Promise<void> {
+    reportEngineStats();
     sandbox?.kernel.scheduler.shutdown();
     sandbox?.close();
     debugLog.close();

@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Cpu } from '../vcpu/cpu.js';
+import { reportEngineStats } from '../vcpu/engine-stats.js';
 import { GuestMemory } from '../vcpu/memory.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
@@ -96,7 +97,10 @@ for (;;) {
   seq = Atomics.load(mb, MB.CMD_SEQ);
   takeNews();
   const cmd = mb[MB.CMD];
-  if (cmd === CMD_QUIT) break;
+  if (cmd === CMD_QUIT) {
+    reportEngineStats();
+    break;
+  }
   if (cmd === CMD_RUN) {
     const space = spaces.get(mb[MB.MEM_ID]);
     if (!space) {

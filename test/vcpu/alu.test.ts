@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Stop } from '../../src/vcpu/cpu.js';
 import { Asm, boot, getReg, rtype, RTYPE, rv, setReg, CODE } from './asm.js';
+import { describeEngines } from './engines.js';
 
 const s64 = (v: bigint) => BigInt.asIntN(64, v);
 const u64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -62,7 +63,7 @@ function values(n: number): bigint[] {
   return out;
 }
 
-describe('vcpu ALU', () => {
+describeEngines('vcpu ALU', () => {
   const vals = values(40);
 
   for (const name of Object.keys(RTYPE)) {

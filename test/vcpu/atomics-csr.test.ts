@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { Stop, SIGBUS, BUS_ADRALN, SIGILL, SIGSEGV, SEGV_ACCERR } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { amo, Asm, boot, getReg, rv, setReg, CODE, DATA, memory } from './asm.js';
+import { describeEngines } from './engines.js';
 
 const s64 = (v: bigint) => BigInt.asIntN(64, v);
 const u64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -21,7 +22,7 @@ const AMO_REF: Record<string, (m: bigint, v: bigint, w: boolean) => bigint> = {
   amomaxu: (m, v, w) => (w ? (BigInt.asUintN(32, m) > BigInt.asUintN(32, v) ? m : v) : (u64(m) > u64(v) ? m : v)),
 };
 
-describe('vcpu atomics', () => {
+describeEngines('vcpu atomics', () => {
   const vals = [0n, 1n, -1n, 5n, -5n, 0x7fffffffn, -0x80000000n, 0x123456789n, -(1n << 63n), (1n << 63n) - 1n, 0xffffffffn];
   for (const [name, ref] of Object.entries(AMO_REF)) {
     for (const d of [false, true]) {
@@ -149,7 +150,7 @@ describe('vcpu atomics', () => {
   });
 });
 
-describe('vcpu CSRs', () => {
+describeEngines('vcpu CSRs', () => {
   it('fflags, frm and fcsr read and write their fields of fcsr', () => {
     const cpu = boot(new Asm().w(
       rv.csrrwi(3, 0x002, 3),     // frm = RUP, x3 = old frm

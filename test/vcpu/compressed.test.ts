@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Stop } from '../../src/vcpu/cpu.js';
 import { Asm, boot, getReg, setReg, DATA } from './asm.js';
+import { describeEngines } from './engines.js';
 
 // One assembly program (ALU, loads/stores incl. sp-relative and FP, branches,
 // jal/jalr/jr/ret), assembled twice by GNU as: with RVC (-march=rv64gc: 36
@@ -32,7 +33,7 @@ function runProgram(parcels: number[]): { x: bigint[]; f: string[]; instret: num
   return { x, f, instret: cpu.instret };
 }
 
-describe('vcpu compressed instructions', () => {
+describeEngines('vcpu compressed instructions', () => {
   it('a program assembled with RVC ends in the same state as the same program without it', () => {
     const c = runProgram(RVC), g = runProgram(RVG);
     for (let i = 0; i < 32; i++) {

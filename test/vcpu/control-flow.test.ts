@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { Stop, SIGILL, ILL_ILLOPC, SIGTRAP, TRAP_BRKPT, LOOP_CHUNK } from '../../src/vcpu/cpu.js';
 import { Asm, boot, getReg, rv, setReg, CODE, DATA, DATA_PAGES } from './asm.js';
+import { describeEngines } from './engines.js';
 
-describe('vcpu branches and jumps', () => {
+describeEngines('vcpu branches and jumps', () => {
   const cases: [string, (a: number, b: number, o: number) => number, (a: bigint, b: bigint) => boolean][] = [
     ['beq', rv.beq, (a, b) => a === b],
     ['bne', rv.bne, (a, b) => a !== b],
@@ -148,7 +149,7 @@ describe('vcpu branches and jumps', () => {
   });
 });
 
-describe('vcpu run loop stops', () => {
+describeEngines('vcpu run loop stops', () => {
   it('stops with Budget after about the budget, and resumes where it stopped', () => {
     // A block that jumps back into itself runs up to LOOP_CHUNK instructions per call.
     const cpu = boot(new Asm().w(rv.addi(1, 1, 1), rv.jal(0, -4)));

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { memory } from './asm.js';
 import { runElf } from './elf.js';
+import { describeEngines } from './engines.js';
 
 // The recorded differential set: random programs from fixtures/random/gen.js
 // (integer, M with edge values, compressed, F/D with random static and dynamic
@@ -34,7 +35,7 @@ function firstDifference(seed: number, want: Buffer, got: Buffer): string | null
   return `output length ${got.length}, QEMU ${want.length}`;
 }
 
-describe('vcpu differential set recorded under QEMU', function () {
+describeEngines('vcpu differential set recorded under QEMU', function () {
   this.timeout(120_000);
   const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'manifest.json'), 'utf8')) as Manifest;
 

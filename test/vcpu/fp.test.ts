@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Stop, SIGILL } from '../../src/vcpu/cpu.js';
 import { Asm, boot, fop, fp, getRegU, memory, rv, setReg, DATA, R4 } from './asm.js';
+import { describeEngines } from './engines.js';
 
 // Reference vectors recorded under qemu-riscv64-static by
 // fixtures/vcpu/gen/gen-fp.js: for each of 56 F/D operations, random and
@@ -19,7 +20,7 @@ interface OpInfo { name: string; kind: string; word: number }
 const fmvDX = (fd: number, rs: number) => fop(0x79, fd, rs, 0, 0);
 const fmvXD = (rd: number, fs: number) => fop(0x71, rd, fs, 0, 0);
 
-describe('vcpu floating point', () => {
+describeEngines('vcpu floating point', () => {
   it('matches QEMU on 7840 recorded F/D operations: result bits (NaN boxing, canonical NaN) and fflags', () => {
     const { ops } = JSON.parse(fs.readFileSync(path.join(FIX, 'fp-ops.json'), 'utf8')) as { ops: OpInfo[] };
     const bin = fs.readFileSync(path.join(FIX, 'fp-vectors.bin'));

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { memory } from './asm.js';
 import { runElf } from './elf.js';
+import { describeEngines } from './engines.js';
 
 // Static glibc programs from fixtures/bin (built by fixtures/build.sh), run on
 // the vCPU with a test-side loader and a minimal syscall shim (test/vcpu/elf.ts),
@@ -13,7 +14,7 @@ function expected(name: string): { stdout: string; exit: number } {
   return JSON.parse(fs.readFileSync(path.join(ROOT, 'expected', `${name}.json`), 'utf8'));
 }
 
-describe('vcpu runs static glibc programs', () => {
+describeEngines('vcpu runs static glibc programs', () => {
   it('hello prints its greeting and argv, as under QEMU', () => {
     const r = runElf(memory(), path.join(ROOT, 'bin', 'hello'), ['/bin/hello'], ['PATH=/bin']);
     assert.equal(r.signal, null);

@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import { Stop, SIGSEGV, SEGV_MAPERR, SEGV_ACCERR } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { Asm, boot, getReg, getRegU, rv, setReg, CODE, DATA, memory } from './asm.js';
+import { describeEngines } from './engines.js';
 
-describe('vcpu loads and stores', () => {
+describeEngines('vcpu loads and stores', () => {
   it('loads sign- or zero-extend bytes, halves and words, and ld reads 64 bits', () => {
     const cpu = boot(new Asm().w(
       rv.lb(2, 1, 0), rv.lbu(3, 1, 0), rv.lh(4, 1, 0), rv.lhu(5, 1, 0),
@@ -67,7 +68,7 @@ describe('vcpu loads and stores', () => {
   });
 });
 
-describe('vcpu memory faults', () => {
+describeEngines('vcpu memory faults', () => {
   function expectSegv(cpu: ReturnType<typeof boot>, addr: number, code: number, pc: number): void {
     assert.equal(cpu.run(100), Stop.Fault);
     assert.equal(cpu.fault.signal, SIGSEGV);

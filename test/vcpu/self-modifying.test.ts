@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import { Stop } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_CODE, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { Asm, boot, getReg, rv, setReg, CODE, memory } from './asm.js';
+import { describeEngines } from './engines.js';
 
-describe('vcpu self-modifying code', () => {
+describeEngines('vcpu self-modifying code', () => {
   it('a store into the running block takes effect at the next fetch, without fence.i', () => {
     // x1 = address of the instruction at +12; store the word in x2 there; that slot runs next.
     const cpu = boot(new Asm().w(rv.auipc(1, 0), rv.sw(2, 1, 12), rv.addi(3, 0, 1), rv.addi(4, 0, 1), rv.ecall()));

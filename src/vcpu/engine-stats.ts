@@ -1,0 +1,61 @@
+// Counters of the execution tiers, per JavaScript thread (a vCPU worker, the
+// kernel's worker), behind TSVISOR_ENGINE_STATS=1.
+//
+// Contract: `engineStats` is always there and always counts tier-0
+// instructions (one addition per tier-0 run); the other counters and the
+// timings are kept only while `statsEnabled` (the environment variable is
+// read once, at load). With it, each thread that ran guest code writes one
+// line to stderr when it ends (reportEngineStats): `tsvisor-engine {json}`
+// with the fields below plus `thread`.
+
+import { writeSync } from 'node:fs';
+import { isMainThread, threadId } from 'node:worker_threads';
+
+export interface EngineStats {
+  /** Blocks decoded into tier 0. */
+  tier0Blocks: number;
+  /** Blocks compiled at their first fetch (engine 'jit'). */
+  tier1Blocks: number;
+  /** Tier-0 blocks compiled because they got hot. */
+  promoted: number;
+  /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
+  reusedBlocks: number;
+  /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
+  tier0Insns: number;
+  /** Instructions retired by every Cpu of the thread, both tiers (summed by the Cpus at their runs' ends). */
+  totalInsns: number;
+  /** Time spent decoding blocks into tier 0, and compiling blocks (generating the source and new Function), ms. */
+  decodeMs: number;
+  compileMs: number;
+}
+
+export const statsEnabled = process.env.TSVISOR_ENGINE_STATS === '1';
+
+export const engineStats: EngineStats = {
+  tier0Blocks: 0, tier1Blocks: 0, promoted: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+};
+
+/** The counters as one line (what is printed at exit). */
+export function formatEngineStats(): string {
+  const s = engineStats;
+  return 'tsvisor-engine ' + JSON.stringify({
+    thread: isMainThread ? 'main' : threadId, ...s,
+    decodeMs: Math.round(s.decodeMs * 10) / 10, compileMs: Math.round(s.compileMs * 10) / 10,
+  });
+}
+
+let reported = false;
+
+/**
+ * With TSVISOR_ENGINE_STATS=1, write this thread's counters to stderr once
+ * (a thread that ran no guest code writes nothing). Called at the thread's
+ * exit, and by workers that may be terminated before they exit (the kernel
+ * worker at shutdown, a vCPU worker told to quit).
+ */
+export function reportEngineStats(): void {
+  if (!statsEnabled || reported || (engineStats.totalInsns === 0 && engineStats.tier0Insns === 0)) return;
+  reported = true;
+  writeSync(2, formatEngineStats() + '\n');
+}
+
+if (statsEnabled) process.on('exit', reportEngineStats);

@@ -1,0 +1,345 @@
+// Tier 0: runs a block's pre-decoded form (ops.ts) with no code generation.
+//
+// Contract: Interpreter.run(b, s, promoteAt) has exactly the contract of a
+// compiled block function (codegen.ts): it runs the block's instructions on
+// thread state `s` and returns (retired << 3) | stop with the next pc in
+// cpu.npc (the faulting instruction's pc for Stop.Fault). Retired counts,
+// faults (through the Cpu's segv/trap helpers, so FaultInfo is the same),
+// page-flag checks on every access, the PAGE_CODE check after every store,
+// single-copy atomic 4- and 8-byte accesses while cpu.mt is set, and the
+// exits (ecall, fence.i, a store that overwrote decoded code, a taken branch
+// or jump out of the block) are those of the compiled code. A taken branch
+// or jal to one of the block's own instructions continues inside the block;
+// a backward one returns to the run loop when LOOP_CHUNK instructions have
+// retired in this call, or when the block's heat reaches `promoteAt` (each
+// such jump adds 1), so that a hot loop moves to compiled code promptly.
+//
+// Registers stay in s.x / s.fbits (int32 halves). The semantics that need
+// more than a few integer operations are not repeated here: M goes through
+// alu.ts, F/D through fp.ts, Zicsr and A through Cpu.csr / Cpu.amo, exactly
+// the helpers compiled code calls.
+
+import type { Cpu } from './cpu.js';
+import { GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
+import { Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
+import type { ThreadState } from './state.js';
+import * as alu from './alu.js';
+import * as fp from './fp.js';
+
+const TWO32 = 4294967296;
+const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
+
+/** What the interpreter needs of a block: its start, its pre-decoded form, and its heat (runs + backward jumps). */
+export interface Tier0Block {
+  readonly pc: number;
+  code: Int32Array | null;
+  heat: number;
+}
+
+/** The 64-bit address rs1 + imm, exact (it may be negative or ≥ 2^32; the access check rejects those). */
+function effectiveAddress(x: Int32Array, rs1: number, imm: number): number {
+  let a = (x[2 * rs1] >>> 0) + imm;
+  const h = x[2 * rs1 + 1];
+  if (h !== 0) a += h * TWO32;
+  return a;
+}
+
+/** Write a number (an integer, |v| < 2^53) to xd as 64 bits. */
+function setNumber(x: Int32Array, d: number, v: number): void {
+  const h = Math.floor(v / TWO32);
+  x[2 * d] = (v - h * TWO32) | 0;
+  x[2 * d + 1] = h | 0;
+}
+
+/** Signed 64-bit a < b on halves. */
+function lessThan(aH: number, aL: number, bH: number, bL: number): boolean {
+  return aH < bH || (aH === bH && (aL >>> 0) < (bL >>> 0));
+}
+
+/** Unsigned 64-bit a < b on halves. */
+function lessThanU(aH: number, aL: number, bH: number, bL: number): boolean {
+  return (aH >>> 0) < (bH >>> 0) || (aH === bH && (aL >>> 0) < (bL >>> 0));
+}
+
+export class Interpreter {
+  private readonly pf: Uint8Array;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly dv: DataView,
+    pageFlags: Uint8Array,
+    /** Guest memory as 4- and 8-byte elements and an 8-byte scratch: the single-copy atomic path (codegen.ts). */
+    private readonly i32: Int32Array,
+    private readonly f64: Float64Array,
+    private readonly scratch: DataView,
+  ) {
+    this.pf = pageFlags;
+  }
+
+  /**
+   * Page flags for an access of `size` bytes at `a`: both pages' permissions
+   * and either's PAGE_CODE when it straddles a page end; 0 (no permission)
+   * when it is not wholly below GUEST_VA_LIMIT.
+   */
+  private flags(a: number, size: number): number {
+    if (a < 0 || a > GUEST_VA_LIMIT - size) return 0;
+    if ((a & 4095) > 4096 - size) return this.cpu.flags2(a, size);
+    return this.pf[a >>> 12];
+  }
+
+  run(b: Tier0Block, s: ThreadState, promoteAt: number): number {
+    const code = b.code as Int32Array, base = b.pc, cpu = this.cpu, dv = this.dv, x = s.x, fb = s.fbits;
+    const M = cpu.mt;
+    let o = 0, k = 0;
+    for (;;) {
+      const cur = o;
+      const op = code[o], rd = code[o + Field.RD], rs1 = code[o + Field.RS1], rs2 = code[o + Field.RS2];
+      const imm = code[o + Field.IMM];
+      o += STRIDE;
+      k++;
+      let a = 0, t = 0, fl = 0, size = 0;
+      switch (op) {
+        case Op.NOP: case Op.FENCE:
+          if (op === Op.FENCE && M) Atomics.store(cpu.fenceWord, 0, 0);
+          continue;
+        case Op.END:
+          cpu.npc = base + code[cur + Field.POS];
+          return (k - 1) << 3;
+        case Op.LUI: x[2 * rd] = imm; x[2 * rd + 1] = imm >> 31; continue;
+        case Op.AUIPC: setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + imm); continue;
+        case Op.JAL:
+          if (rd !== 0) setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16));
+          break;
+        case Op.JALR: {
+          a = (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
+          a -= a & 1;
+          if (rd !== 0) setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16));
+          cpu.npc = a;
+          return k << 3;
+        }
+        case Op.BEQ: if (x[2 * rs1] !== x[2 * rs2] || x[2 * rs1 + 1] !== x[2 * rs2 + 1]) continue; break;
+        case Op.BNE: if (x[2 * rs1] === x[2 * rs2] && x[2 * rs1 + 1] === x[2 * rs2 + 1]) continue; break;
+        case Op.BLT: if (!lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
+        case Op.BGE: if (lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
+        case Op.BLTU: if (!lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
+        case Op.BGEU: if (lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
+
+        case Op.LB: case Op.LBU: case Op.LH: case Op.LHU: case Op.LW: case Op.LWU: case Op.LD: case Op.FLW: case Op.FLD:
+          size = op === Op.LB || op === Op.LBU ? 1 : op === Op.LH || op === Op.LHU ? 2 : op === Op.LD || op === Op.FLD ? 8 : 4;
+          a = effectiveAddress(x, rs1, imm);
+          fl = this.flags(a, size);
+          if ((fl & PAGE_R) === 0) return cpu.segv(a, size, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          switch (op) {
+            case Op.LB: if (rd !== 0) { t = dv.getInt8(a); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
+            case Op.LBU: if (rd !== 0) { x[2 * rd] = dv.getUint8(a); x[2 * rd + 1] = 0; } break;
+            case Op.LH: if (rd !== 0) { t = dv.getInt16(a, true); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
+            case Op.LHU: if (rd !== 0) { x[2 * rd] = dv.getUint16(a, true); x[2 * rd + 1] = 0; } break;
+            case Op.LW: case Op.LWU:
+              if (rd !== 0) {
+                t = M && (a & 3) === 0 ? this.i32[a >>> 2] : dv.getInt32(a, true);
+                x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
+              }
+              break;
+            case Op.FLW:
+              fb[2 * rd] = M && (a & 3) === 0 ? this.i32[a >>> 2] : dv.getInt32(a, true);
+              fb[2 * rd + 1] = -1;
+              break;
+            case Op.LD: if (rd !== 0) this.load64(x, rd, a, M); break;
+            case Op.FLD: this.load64(fb, rd, a, M); break;
+          }
+          continue;
+        case Op.SB: case Op.SH: case Op.SW: case Op.SD: case Op.FSW: case Op.FSD:
+          size = op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
+          a = effectiveAddress(x, rs1, imm);
+          fl = this.flags(a, size);
+          if ((fl & PAGE_W) === 0) return cpu.segv(a, size, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          switch (op) {
+            case Op.SB: dv.setInt8(a, x[2 * rs2]); break;
+            case Op.SH: dv.setInt16(a, x[2 * rs2], true); break;
+            case Op.SW: if (M && (a & 3) === 0) this.i32[a >>> 2] = x[2 * rs2]; else dv.setInt32(a, x[2 * rs2], true); break;
+            case Op.FSW: if (M && (a & 3) === 0) this.i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
+            case Op.SD: this.store64(x, rs2, a, M); break;
+            case Op.FSD: this.store64(fb, rs2, a, M); break;
+          }
+          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(a, size)) {
+            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            return k << 3;
+          }
+          continue;
+
+        case Op.ADDI: {
+          t = (x[2 * rs1] >>> 0) + (imm >>> 0);
+          x[2 * rd + 1] = (x[2 * rs1 + 1] + (imm >> 31) + (t > 4294967295 ? 1 : 0)) | 0;
+          x[2 * rd] = t | 0;
+          continue;
+        }
+        case Op.SLTI: x[2 * rd] = lessThan(x[2 * rs1 + 1], x[2 * rs1], imm >> 31, imm) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLTIU: x[2 * rd] = lessThanU(x[2 * rs1 + 1], x[2 * rs1], imm >> 31, imm) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
+        case Op.ORI: x[2 * rd] = x[2 * rs1] | imm; x[2 * rd + 1] = x[2 * rs1 + 1] | (imm >> 31); continue;
+        case Op.ANDI: x[2 * rd] = x[2 * rs1] & imm; x[2 * rd + 1] = x[2 * rs1 + 1] & (imm >> 31); continue;
+        case Op.SLLI: case Op.SRLI: case Op.SRAI: case Op.SLL: case Op.SRL: case Op.SRA:
+          this.shift(x, op, rd, rs1, op <= Op.SRAI ? imm : x[2 * rs2] & 63);
+          continue;
+        case Op.ADDIW: t = (x[2 * rs1] + imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SLLIW: t = x[2 * rs1] << imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SRLIW: t = (x[2 * rs1] >>> imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SRAIW: t = x[2 * rs1] >> imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.ADD: {
+          t = (x[2 * rs1] >>> 0) + (x[2 * rs2] >>> 0);
+          x[2 * rd + 1] = (x[2 * rs1 + 1] + x[2 * rs2 + 1] + (t > 4294967295 ? 1 : 0)) | 0;
+          x[2 * rd] = t | 0;
+          continue;
+        }
+        case Op.SUB: {
+          t = (x[2 * rs1] >>> 0) - (x[2 * rs2] >>> 0);
+          x[2 * rd + 1] = (x[2 * rs1 + 1] - x[2 * rs2 + 1] - (t < 0 ? 1 : 0)) | 0;
+          x[2 * rd] = t | 0;
+          continue;
+        }
+        case Op.XOR: x[2 * rd] = x[2 * rs1] ^ x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] ^ x[2 * rs2 + 1]; continue;
+        case Op.OR: x[2 * rd] = x[2 * rs1] | x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] | x[2 * rs2 + 1]; continue;
+        case Op.AND: x[2 * rd] = x[2 * rs1] & x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] & x[2 * rs2 + 1]; continue;
+        case Op.SLT: x[2 * rd] = lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2]) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLTU: x[2 * rd] = lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2]) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.ADDW: t = (x[2 * rs1] + x[2 * rs2]) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SUBW: t = (x[2 * rs1] - x[2 * rs2]) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SLLW: t = x[2 * rs1] << (x[2 * rs2] & 31); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SRLW: t = (x[2 * rs1] >>> (x[2 * rs2] & 31)) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.SRAW: t = x[2 * rs1] >> (x[2 * rs2] & 31); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.MUL: alu.mul(x, rd, rs1, rs2); continue;
+        case Op.MULH: alu.mulh(x, rd, rs1, rs2); continue;
+        case Op.MULHSU: alu.mulhsu(x, rd, rs1, rs2); continue;
+        case Op.MULHU: alu.mulhu(x, rd, rs1, rs2); continue;
+        case Op.DIV: alu.div(x, rd, rs1, rs2); continue;
+        case Op.DIVU: alu.divu(x, rd, rs1, rs2); continue;
+        case Op.REM: alu.rem(x, rd, rs1, rs2); continue;
+        case Op.REMU: alu.remu(x, rd, rs1, rs2); continue;
+        case Op.MULW: alu.mulw(x, rd, rs1, rs2); continue;
+        case Op.DIVW: alu.divw(x, rd, rs1, rs2); continue;
+        case Op.DIVUW: alu.divuw(x, rd, rs1, rs2); continue;
+        case Op.REMW: alu.remw(x, rd, rs1, rs2); continue;
+        case Op.REMUW: alu.remuw(x, rd, rs1, rs2); continue;
+
+        case Op.FENCE_I:
+          cpu.flushCode();
+          cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+          return k << 3;
+        case Op.ECALL:
+          cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+          return (k << 3) | 1;
+        case Op.EBREAK: return cpu.trap(SIGTRAP, TRAP_BRKPT, base + (code[cur + Field.POS] & 0xffff), k - 1);
+        case Op.ILLEGAL: return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k - 1);
+        case Op.CSRRW: case Op.CSRRS: case Op.CSRRC: case Op.CSRRWI: case Op.CSRRSI: case Op.CSRRCI:
+          t = cpu.csr(code[cur + Field.RM], code[cur + Field.AUX], rd, rs1, imm, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (t !== 0) return t;
+          continue;
+        case Op.LR_W: case Op.SC_W: case Op.AMOSWAP_W: case Op.AMOADD_W: case Op.AMOXOR_W: case Op.AMOAND_W:
+        case Op.AMOOR_W: case Op.AMOMIN_W: case Op.AMOMAX_W: case Op.AMOMINU_W: case Op.AMOMAXU_W:
+        case Op.LR_D: case Op.SC_D: case Op.AMOSWAP_D: case Op.AMOADD_D: case Op.AMOXOR_D: case Op.AMOAND_D:
+        case Op.AMOOR_D: case Op.AMOMIN_D: case Op.AMOMAX_D: case Op.AMOMINU_D: case Op.AMOMAXU_D:
+          t = cpu.amo(code[cur + Field.AUX], code[cur + Field.RM], rd, rs1, rs2, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (t === 0) continue;
+          if (t > 0) return t;
+          cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+          return k << 3;
+
+        case Op.FMV_X_W: t = fb[2 * rs1]; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
+        case Op.FMV_W_X: fb[2 * rd] = x[2 * rs1]; fb[2 * rd + 1] = -1; continue;
+        case Op.FMV_X_D: x[2 * rd] = fb[2 * rs1]; x[2 * rd + 1] = fb[2 * rs1 + 1]; continue;
+        case Op.FMV_D_X: fb[2 * rd] = x[2 * rs1]; fb[2 * rd + 1] = x[2 * rs1 + 1]; continue;
+        default: {
+          // Every other F/D instruction: a helper of fp.ts. rm 7 (dynamic)
+          // with a reserved frm in fcsr is SIGILL before anything changes.
+          const rm = code[cur + Field.RM];
+          if (rm === 7 && (s.fcsr & 224) > 128) return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          floatOp(s, op, rd, rs1, rs2, code[cur + Field.AUX], rm);
+          continue;
+        }
+      }
+      // A taken branch or a jal (the switch `break`s only for those).
+      const target = code[cur + Field.AUX];
+      if (target < 0) {
+        cpu.npc = base + (code[cur + Field.POS] & 0xffff) + imm;
+        return k << 3;
+      }
+      if (target <= cur && (k >= LOOP_CHUNK || ++b.heat >= promoteAt)) {
+        cpu.npc = base + (code[target + Field.POS] & 0xffff);
+        return k << 3;
+      }
+      o = target;
+    }
+  }
+
+  /** Shifts by `n` (0..63) of rs1 into rd: op is one of SLL(I), SRL(I), SRA(I). */
+  private shift(x: Int32Array, op: Op, rd: number, rs1: number, n: number): void {
+    let lo = x[2 * rs1], hi = x[2 * rs1 + 1];
+    if (op === Op.SLLI || op === Op.SLL) {
+      if (n >= 32) { hi = lo << (n - 32); lo = 0; } else if (n !== 0) { hi = (hi << n) | (lo >>> (32 - n)); lo <<= n; }
+    } else if (op === Op.SRLI || op === Op.SRL) {
+      if (n >= 32) { lo = hi >>> (n - 32); hi = 0; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>>= n; }
+    } else if (n >= 32) { lo = hi >> (n - 32); hi >>= 31; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>= n; }
+    x[2 * rd] = lo;
+    x[2 * rd + 1] = hi;
+  }
+
+  /** 8 bytes at `a` into r[2i], r[2i+1]: one host access when `single` and aligned (see codegen.ts). */
+  private load64(r: Int32Array, i: number, a: number, single: boolean): void {
+    if (single && (a & 7) === 0) {
+      const sd = this.scratch;
+      sd.setFloat64(0, this.f64[a >>> 3], true);
+      r[2 * i] = sd.getInt32(0, true);
+      r[2 * i + 1] = sd.getInt32(4, true);
+    } else {
+      r[2 * i] = this.dv.getInt32(a, true);
+      r[2 * i + 1] = this.dv.getInt32(a + 4, true);
+    }
+  }
+
+  private store64(r: Int32Array, i: number, a: number, single: boolean): void {
+    const lo = r[2 * i], hi = r[2 * i + 1];
+    if (single && (a & 7) === 0) {
+      const sd = this.scratch;
+      sd.setInt32(0, lo, true);
+      sd.setInt32(4, hi, true);
+      this.f64[a >>> 3] = sd.getFloat64(0, true);
+    } else {
+      this.dv.setInt32(a, lo, true);
+      this.dv.setInt32(a + 4, hi, true);
+    }
+  }
+}
+
+/** The F/D instructions that go through fp.ts: aux is rs3 for the fused multiply-adds. */
+function floatOp(s: ThreadState, op: Op, d: number, a: number, b: number, aux: number, rm: number): void {
+  switch (op) {
+    case Op.FADD_S: fp.faddS(s, d, a, b, rm); return;
+    case Op.FSUB_S: fp.fsubS(s, d, a, b, rm); return;
+    case Op.FMUL_S: fp.fmulS(s, d, a, b, rm); return;
+    case Op.FDIV_S: fp.fdivS(s, d, a, b, rm); return;
+    case Op.FSQRT_S: fp.fsqrtS(s, d, a, rm); return;
+    case Op.FADD_D: fp.faddD(s, d, a, b, rm); return;
+    case Op.FSUB_D: fp.fsubD(s, d, a, b, rm); return;
+    case Op.FMUL_D: fp.fmulD(s, d, a, b, rm); return;
+    case Op.FDIV_D: fp.fdivD(s, d, a, b, rm); return;
+    case Op.FSQRT_D: fp.fsqrtD(s, d, a, rm); return;
+    case Op.FMADD_S: case Op.FMSUB_S: case Op.FNMSUB_S: case Op.FNMADD_S:
+      fp.fmaS(s, d, a, b, aux, rm, op - Op.FMADD_S); return;
+    case Op.FMADD_D: case Op.FMSUB_D: case Op.FNMSUB_D: case Op.FNMADD_D:
+      fp.fmaD(s, d, a, b, aux, rm, op - Op.FMADD_D); return;
+    case Op.FSGNJ_S: case Op.FSGNJN_S: case Op.FSGNJX_S: fp.fsgnjS(s, d, a, b, op - Op.FSGNJ_S); return;
+    case Op.FSGNJ_D: case Op.FSGNJN_D: case Op.FSGNJX_D: fp.fsgnjD(s, d, a, b, op - Op.FSGNJ_D); return;
+    case Op.FMIN_S: case Op.FMAX_S: fp.fminmaxS(s, d, a, b, op === Op.FMAX_S); return;
+    case Op.FMIN_D: case Op.FMAX_D: fp.fminmaxD(s, d, a, b, op === Op.FMAX_D); return;
+    case Op.FLE_S: case Op.FLT_S: case Op.FEQ_S: fp.fcmpS(s, d, a, b, op === Op.FLE_S ? 0 : op === Op.FLT_S ? 1 : 2); return;
+    case Op.FLE_D: case Op.FLT_D: case Op.FEQ_D: fp.fcmpD(s, d, a, b, op === Op.FLE_D ? 0 : op === Op.FLT_D ? 1 : 2); return;
+    case Op.FCLASS_S: fp.fclassS(s, d, a); return;
+    case Op.FCLASS_D: fp.fclassD(s, d, a); return;
+    case Op.FCVT_W_S: case Op.FCVT_WU_S: case Op.FCVT_L_S: case Op.FCVT_LU_S: fp.fcvtIntS(s, d, a, rm, op - Op.FCVT_W_S); return;
+    case Op.FCVT_W_D: case Op.FCVT_WU_D: case Op.FCVT_L_D: case Op.FCVT_LU_D: fp.fcvtIntD(s, d, a, rm, op - Op.FCVT_W_D); return;
+    case Op.FCVT_S_W: case Op.FCVT_S_WU: case Op.FCVT_S_L: case Op.FCVT_S_LU: fp.fcvtFromIntS(s, d, a, rm, op - Op.FCVT_S_W); return;
+    case Op.FCVT_D_W: case Op.FCVT_D_WU: case Op.FCVT_D_L: case Op.FCVT_D_LU: fp.fcvtFromIntD(s, d, a, rm, op - Op.FCVT_D_W); return;
+    case Op.FCVT_S_D: fp.fcvtSD(s, d, a, rm); return;
+    case Op.FCVT_D_S: fp.fcvtDS(s, d, a); return;
+  }
+}

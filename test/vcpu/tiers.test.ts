@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { Cpu, Stop } from '../../src/vcpu/cpu.js';
+import { decode, type Insn } from '../../src/vcpu/decode.js';
+import { engineStats } from '../../src/vcpu/engine-stats.js';
+import { predecode, toInsns } from '../../src/vcpu/ops.js';
+import { Asm, getReg, resetMemory, rv, setReg, CODE, memory } from './asm.js';
+
+/**
+ * A loop of 3 instructions, x2 += 1 each pass, after `addi x3, x0, tag`: a
+ * tag of its own keeps a test from reusing the code another compiled (Cpus
+ * of one thread share compiled blocks by code bytes).
+ */
+function loop(tag = 0): Asm {
+  return new Asm().w(rv.addi(3, 0, tag), rv.addi(2, 2, 1), rv.addi(1, 1, -1), rv.bne(1, 0, -8), rv.ecall());
+}
+
+function cpuWith(asm: Asm, engine: 'interp' | 'jit' | 'auto', promoteAfter?: number): Cpu {
+  const cpu = new Cpu(resetMemory(asm.bytes()), undefined, { engine, promoteAfter });
+  cpu.state.pc = CODE;
+  return cpu;
+}
+
+describe('vcpu execution tiers', () => {
+  it('the pre-decoded form gives back exactly the decoded records (all compressed parcels, 20000 random words)', () => {
+    let seed = 12345;
+    const rnd = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed; };
+    const words: number[] = [];
+    for (let h = 0; h < 0x10000; h++) if ((h & 3) !== 3) words.push(h);
+    for (let i = 0; i < 20000; i++) words.push((rnd() ^ (rnd() << 16)) | 3);
+    for (const w of words) {
+      const i: Insn = (w & 3) === 3 ? decode(w & 0xffff, w >>> 16) : decode(w, 0);
+      const pc = 0x12344;
+      const back = toInsns(predecode([i], [pc], pc + i.len), pc);
+      assert.deepEqual(back.insns[0], { ...i }, `word 0x${w.toString(16)}`);
+      assert.deepEqual(back.pcs, [pc]);
+    }
+  });
+
+  it("'interp' never compiles, 'jit' compiles at the first fetch, 'auto' compiles a hot loop once it has run promoteAfter times", () => {
+    for (const [engine, compiled, tag] of [['interp', 0, 1], ['jit', 1, 2], ['auto', 1, 3]] as const) {
+      const cpu = cpuWith(loop(tag), engine, 50);
+      setReg(cpu, 1, 1000n);
+      assert.equal(cpu.run(1_000_000), Stop.Syscall, engine);
+      assert.equal(getReg(cpu, 2), 1000n, engine);
+      assert.equal(cpu.instret, 3002, engine);
+      assert.equal(cpu.compiled, compiled, engine);
+    }
+  });
+
+  it('a loop promoted midway keeps exact counts and budgets in both tiers', () => {
+    for (const after of [1, 2, 7, 100]) {
+      const cpu = cpuWith(loop(10 + after), 'auto', after);
+      setReg(cpu, 1, 20000n);
+      let stops = 0;
+      while (cpu.run(777) === Stop.Budget) stops++;
+      assert.equal(getReg(cpu, 2), 20000n);
+      assert.equal(cpu.instret, 60002);
+      assert.equal(cpu.state.pc, CODE + 20);
+      assert.ok(stops >= 3, `stops ${stops}`);
+    }
+  });
+
+  it('tier 0 counts its instructions (engineStats.tier0Insns)', () => {
+    const before = engineStats.tier0Insns;
+    const cpu = cpuWith(loop(4), 'interp');
+    setReg(cpu, 1, 10n);
+    assert.equal(cpu.run(1000), Stop.Syscall);
+    assert.equal(engineStats.tier0Insns - before, 32);
+  });
+
+  it('code rewritten after a block was promoted runs the new code (the compiled block is dropped)', () => {
+    const cpu = cpuWith(new Asm().w(rv.addi(10, 10, 1), rv.addi(11, 0, 77), rv.jalr(0, 1, 0)), 'auto', 3);
+    memory().pageFlags[CODE >>> 12] |= 2; // writable code page
+    const call = () => { setReg(cpu, 1, 0x100n); cpu.state.pc = CODE; return cpu.run(100); };
+    for (let i = 0; i < 10; i++) assert.equal(call(), Stop.Fault); // jalr to 0x100 faults at fetch
+    assert.equal(getReg(cpu, 10), 10n);
+    assert.ok(cpu.compiled >= 1);
+    memory().view.setUint32(CODE, rv.addi(10, 10, 5), true);
+    cpu.invalidateCode(CODE, 4);
+    call();
+    assert.equal(getReg(cpu, 10), 15n);
+  });
+});
