@@ -23,7 +23,7 @@ interface Created {
  * stderr in files (the sandbox keeps them after create exits) and stdin a
  * pipe of ours; resolves when create has exited.
  */
-function create(root: string, bundle: string, id: string, extra: string[] = []): Promise<{ code: number } & Created> {
+function create(root: string, bundle: string, id: string, extra: string[] = [], verb: string[] = ['create']): Promise<{ code: number } & Created> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-oci-io-'));
   const outFile = path.join(dir, 'out');
   const errFile = path.join(dir, 'err');
@@ -31,7 +31,7 @@ function create(root: string, bundle: string, id: string, extra: string[] = []):
   const err = fs.openSync(errFile, 'w');
   const p = pipe2(O_CLOEXEC);
   if (typeof p === 'number') throw new Error(`pipe2: ${p}`);
-  const child = spawn(TSVISOR, ['--root', root, 'create', '--bundle', bundle, ...extra, id], { stdio: [p[0], out, err] });
+  const child = spawn(TSVISOR, ['--root', root, ...verb, '--bundle', bundle, ...extra, id], { stdio: [p[0], out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
   closeFd(p[0]);
@@ -190,6 +190,17 @@ describe('tsvisor OCI verbs (runc command line)', function () {
     const d = await tsvisor(['--root', root, 'delete', 'cc']);
     assert.equal(d.code, 0, d.stderr.toString());
     c.stdin.end();
+  });
+
+  it('run -d creates and starts the container, and exits 0 with it running', async () => {
+    const c = await create(root, cat, 'd1', [], ['run', '-d']);
+    assert.equal(c.code, 0, fs.readFileSync(c.errFile, 'utf8'));
+    assert.equal((await stateOf(root, 'd1')).status, 'running');
+    c.stdin.write('detached\n');
+    await waitFor('cat to echo', async () => (fs.readFileSync(c.outFile, 'utf8').includes('detached\n') ? true : undefined));
+    c.stdin.end();
+    await stopped(root, 'd1');
+    assert.equal((await tsvisor(['--root', root, 'delete', 'd1'])).code, 0);
   });
 
   it('delete --force kills a running container', async () => {

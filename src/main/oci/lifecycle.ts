@@ -6,10 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from '../flags.js';
-import { Fatal, GlobalOptions } from '../common.js';
-import { UrpcClient } from '../urpc.js';
+import { GlobalOptions } from '../common.js';
 import { launchSandbox, readBundle, readSyncByte } from './launch.js';
-import { checkId, OciError, ownerName, processStart, StateStore, statusOf, type StoredState } from './state.js';
+import { control, OciError, oneId, ownerName, processStart, StateStore, statusOf, type StoredState } from './state.js';
 
 export const CREATE_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
@@ -26,13 +25,6 @@ export const CREATE_FLAGS: FlagDef[] = [
 ];
 export const CREATE_SYNOPSIS = 'tsvisor [global flags] create --bundle DIR [--pid-file F] [--console-socket S] <container id>';
 export const START_SYNOPSIS = 'tsvisor [global flags] start <container id>';
-
-/** The one container id a verb takes. */
-export function oneId(positional: string[]): string {
-  if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true, 1);
-  checkId(positional[0]);
-  return positional[0];
-}
 
 /** Writes a file whole (runc writes --pid-file through a temporary file and a rename). */
 function writeWhole(file: string, text: string): void {
@@ -92,11 +84,6 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
   l.child.unref();
   l.gofer?.child.unref();
   return 0;
-}
-
-/** Opens the container's control socket. */
-export async function control(store: StateStore, id: string): Promise<UrpcClient> {
-  return UrpcClient.connect(path.join(store.dir(id), 'control.sock'));
 }
 
 export async function start(global: GlobalOptions, _flags: FlagValues, positional: string[]): Promise<number> {

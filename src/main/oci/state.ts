@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Fatal } from '../common.js';
+import { UrpcClient } from '../urpc.js';
 
 /** A failure of an OCI verb: one line, exit 1, as runc gives them. */
 export class OciError extends Fatal {
@@ -39,6 +40,18 @@ export function checkId(id: string, exitCode = 1): void {
   if (ID_RE.test(id)) return;
   if (exitCode === 128) throw new Fatal(`invalid container id "${id}"`);
   throw new OciError(`invalid container ID format: ${id}`);
+}
+
+/** The one container id a verb takes. */
+export function oneId(positional: string[]): string {
+  if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true, 1);
+  checkId(positional[0]);
+  return positional[0];
+}
+
+/** Opens the container's control socket. */
+export function control(store: StateStore, id: string): Promise<UrpcClient> {
+  return UrpcClient.connect(path.join(store.dir(id), 'control.sock'));
 }
 
 export type Status = 'created' | 'running' | 'stopped';

@@ -5,8 +5,7 @@ import * as os from 'node:os';
 import { FlagDef, FlagValues } from '../flags.js';
 import { Fatal, GlobalOptions } from '../common.js';
 import { CAPABILITIES } from '../caps.js';
-import { control, oneId } from './lifecycle.js';
-import { ContainerNotExist, ociState, OciError, processAlive, StateStore, statusOf, type StoredState } from './state.js';
+import { ContainerNotExist, control, oneId, ociState, OciError, processAlive, StateStore, statusOf, type StoredState } from './state.js';
 
 export const STATE_SYNOPSIS = 'tsvisor [global flags] state <container id>';
 export const KILL_SYNOPSIS = 'tsvisor [global flags] kill [--all] <container id> [signal]';
