@@ -35,7 +35,7 @@ export const MODULES: CompatModule[] = [
   { name: 'test_poll', exercises: 'poll on pipes, timeouts' },
   { name: 'test_epoll', exercises: 'epoll_create1, epoll_ctl, epoll_wait' },
   { name: 'test_selectors', exercises: 'select, poll, epoll selectors' },
-  { name: 'test_fcntl', exercises: 'fcntl: F_GETFL, F_SETFL, locks, F_DUPFD, pipe sizes' },
+  { name: 'test_fcntl', exercises: 'fcntl: F_GETFL, F_SETFL, locks, F_DUPFD, pipe sizes', knownFailure: 'slow, not wrong: passed test_lockf_exclusive, which QEMU fails (its lock calls reach the host), then was killed at the limit inside test_lockf_share, which starts a child process' },
   { name: 'test_mmap', exercises: 'mmap, munmap, mremap, msync, madvise on files and anonymous memory' },
   { name: 'test_resource', exercises: 'getrlimit, setrlimit, getrusage, prlimit' },
   { name: 'test_threading', exercises: 'clone threads, futexes, thread exit and join' },
