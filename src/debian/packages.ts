@@ -7,6 +7,7 @@
 // for a rootfs that runs programs, and no maintainer script runs anyway.
 
 import { compareDebianVersions, FetchError } from './fetch.js';
+import type { DebRef } from './deb-cache.js';
 
 /** One name of a relation: `name[:arch] [(op version)]`; the version is kept for messages only. */
 export interface Relation {
@@ -17,13 +18,8 @@ export interface Relation {
 /** A dependency field: a list of groups, each satisfied by any of its alternatives. */
 export type Dependencies = Relation[][];
 
-export interface IndexedPackage {
-  name: string;
-  version: string;
-  architecture: string;
-  filename: string;
-  size: number;
-  sha256: string;
+/** A package as the index describes it: what fetching it needs (DebRef), and what resolving needs. */
+export interface IndexedPackage extends DebRef {
   priority: string;
   essential: boolean;
   /** Pre-Depends first, then Depends. */

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { FlagDef, FlagValues } from '../flags.js';
 import { Fatal, GlobalOptions } from '../common.js';
 import { CAPABILITIES } from '../caps.js';
+import type { ProcessInfo } from '../control-server.js';
 import { ContainerNotExist, control, oneId, ociState, OciError, processAlive, StateStore, statusOf, type StoredState } from './state.js';
 
 export const STATE_SYNOPSIS = 'tsvisor [global flags] state <container id>';
@@ -184,15 +185,6 @@ export function list(global: GlobalOptions, flags: FlagValues): number {
   return 0;
 }
 
-interface ProcessRow {
-  UID: number;
-  PID: number;
-  PPID: number;
-  C: number;
-  STIME: string;
-  TIME: string;
-  Cmd: string;
-}
 
 export async function ps(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
   const format = formatOf(flags);
@@ -200,11 +192,11 @@ export async function ps(global: GlobalOptions, flags: FlagValues, positional: s
   const store = new StateStore(global.root);
   const st = store.load(id);
   if (statusOf(st) === 'stopped') throw new OciError('container not running');
-  let rows: ProcessRow[];
+  let rows: ProcessInfo[];
   try {
     const c = await control(store, id);
     try {
-      rows = (await c.call('containerManager.Processes', id)) as ProcessRow[];
+      rows = (await c.call('containerManager.Processes', id)) as ProcessInfo[];
     } finally {
       c.close();
     }
