@@ -118,6 +118,12 @@ export interface FilesystemBackend {
   symlink(dir: BackendNode, name: string, target: string, uid: number, gid: number): Promise<0 | Errno>;
   /** A FIFO named `name` (mknod S_IFIFO); the kernel serves its pipe, the backend only keeps the name. */
   mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno>;
+  /**
+   * A socket file named `name` (mknod S_IFSOCK, as bind() of a Unix socket
+   * makes): the kernel keeps the socket and binds it to this name's inode;
+   * on the host it is an inert socket file that nothing listens on.
+   */
+  mksocket(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno>;
   link(dir: BackendNode, name: string, target: BackendNode): Promise<0 | Errno>;
   /** flags: 0 or AT_REMOVEDIR. */
   unlink(dir: BackendNode, name: string, flags: number): Promise<0 | Errno>;

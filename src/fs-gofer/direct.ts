@@ -311,15 +311,19 @@ export class DirectBackend implements FilesystemBackend {
     return Promise.resolve(this.makeNamed(dir, name, mode, uid, gid, S_IFIFO));
   }
 
-  /** mkdir or mknod(S_IFIFO) of `name`, then the guest's owner and exact mode. */
-  private makeNamed(dir: BackendNode, name: string, mode: number, uid: number, gid: number, type: typeof S_IFDIR | typeof S_IFIFO): 0 | Errno {
+  mksocket(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    return Promise.resolve(this.makeNamed(dir, name, mode, uid, gid, S_IFSOCK));
+  }
+
+  /** mkdir or mknod(S_IFIFO or S_IFSOCK) of `name`, then the guest's owner and exact mode. */
+  private makeNamed(dir: BackendNode, name: string, mode: number, uid: number, gid: number, type: typeof S_IFDIR | typeof S_IFIFO | typeof S_IFSOCK): 0 | Errno {
     const d = this.ownDir(dir);
     if (d instanceof Errno) return d;
     const bad = checkName(name);
     if (bad) return bad;
     if (this.readonly) return EROFS;
     const perm = mode & 0o7777;
-    const r = type === S_IFDIR ? ffi.mkdirat(d.fd, name, perm) : ffi.mknodat(d.fd, name, S_IFIFO | perm, 0n);
+    const r = type === S_IFDIR ? ffi.mkdirat(d.fd, name, perm) : ffi.mknodat(d.fd, name, type | perm, 0n);
     if (r < 0) return neg(r);
     const fixMode = this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0;
     if (!this.chownCreated && !fixMode) return 0;

@@ -6,7 +6,7 @@
 // the backend's checks (src/fs-gofer/README.md) before it reaches the host.
 
 import { EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENODATA, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno, isErrno } from '../linux/errno.js';
-import { AT_REMOVEDIR, DT_DIR, DT_LNK, O_ACCMODE, O_CREAT, O_EXCL, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG } from '../linux/abi.js';
+import { AT_REMOVEDIR, DT_DIR, DT_LNK, O_ACCMODE, O_CREAT, O_EXCL, O_WRONLY, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK } from '../linux/abi.js';
 import * as p9 from '../p9/codec.js';
 import type { Msg } from '../p9/codec.js';
 import { MsgType } from '../p9/codec.js';
@@ -234,13 +234,14 @@ async function mknod(c: Session, m: Msg): Promise<Msg | Errno> {
   const type = mode & S_IFMT;
   let r: 0 | Errno;
   if (type === S_IFIFO) r = await c.exp.backend.mkfifo(f.ref.node, name, mode & 0o7777, c.attachUid, m.gid as number);
+  else if (type === S_IFSOCK) r = await c.exp.backend.mksocket(f.ref.node, name, mode & 0o7777, c.attachUid, m.gid as number);
   else if (type === S_IFREG || type === 0) {
     const made = await c.exp.backend.create(f.ref.node, name, O_WRONLY, mode & 0o7777, c.attachUid, m.gid as number);
     if (isErrno(made)) return made;
     await made.file.close();
     await c.exp.backend.release(made.node);
     r = 0;
-  } else r = EPERM; // device nodes and sockets are never made on the host
+  } else r = EPERM; // device nodes are never made on the host
   if (isErrno(r)) return r;
   const q = await c.fids.childQid(f.ref.node, name);
   return isErrno(q) ? q : { type: MsgType.Rmknod, tag: 0, qid: q };

@@ -274,12 +274,21 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     return 0;
   }
 
-  async mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+  mkfifo(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    return this.mknodOf(S_IFIFO, dir, name, mode, uid, gid);
+  }
+
+  mksocket(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
+    return this.mknodOf(S_IFSOCK, dir, name, mode, uid, gid);
+  }
+
+  /** Tmknod of a FIFO or a socket file (the only node types the gofer makes). */
+  private async mknodOf(type: typeof S_IFIFO | typeof S_IFSOCK, dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
     const d = this.ownDir(dir);
     if (isErrno(d)) return d;
     const bad = checkName(name);
     if (bad) return bad;
-    const r = await this.client.rpc({ type: MsgType.Tmknod, tag: 0, fid: d.fid, name, mode: (S_IFIFO | (mode & 0o7777)) >>> 0, major: 0, minor: 0, gid: gid >>> 0 });
+    const r = await this.client.rpc({ type: MsgType.Tmknod, tag: 0, fid: d.fid, name, mode: (type | (mode & 0o7777)) >>> 0, major: 0, minor: 0, gid: gid >>> 0 });
     if (isErrno(r)) return r;
     this.changed();
     await this.chownNew(d, name, uid);

@@ -571,6 +571,18 @@ describe('fs-gofer/direct: DirectBackend', () => {
       assert.equal(await be.mkfifo(root, '..', 0o640, 0, 0), EINVAL);
     });
 
+    it('mksocket makes an inert host socket file with the exact mode (what bind() names); it walks as a socket and never opens on the host', async () => {
+      ok(await be.mksocket(root, 'sock', 0o751, 0, 0));
+      const st = fs.lstatSync(hostPath('sock'));
+      assert.ok(st.isSocket());
+      assert.equal(st.mode & 0o7777, 0o751);
+      const s = ok(await be.walk(root, 'sock'));
+      assert.equal(s.type, S_IFSOCK);
+      assert.equal(await be.open(s, O_RDONLY), EPERM);
+      assert.equal(await be.mksocket(root, 'sock', 0o640, 0, 0), EEXIST);
+      assert.equal(await be.mksocket(root, '..', 0o640, 0, 0), EINVAL);
+    });
+
     it('an open file changes its own inode (mode, size, times) after its name is gone, and allocates space', async () => {
       const { node, file } = ok(await be.create(root, 'g', O_RDWR, 0o600, 0, 0));
       ok(await be.unlink(root, 'g', 0));

@@ -61,6 +61,10 @@ for (const pool of [false, true]) {
       ok(await b.symlink(r, 's', '/etc/passwd', 0, 0));
       ok(await b.mkfifo(r, 'p', 0o600, 0, 0));
       assert.ok(fs.statSync(path.join(root, 'p')).isFIFO());
+      // A socket file through Tmknod (bind() of a Unix socket in the sandbox); device nodes stay refused.
+      ok(await b.mksocket(r, 'sock', 0o600, 0, 0));
+      assert.ok(fs.lstatSync(path.join(root, 'sock')).isSocket());
+      ok(await b.unlink(r, 'sock', 0));
       ok(await b.link(r, 'hello2', hello));
       assert.equal(fs.statSync(path.join(root, 'hello2')).ino, fs.statSync(path.join(root, 'hello.txt')).ino);
       ok(await b.rename(r, 'hello2', sub, 'moved'));

@@ -2,7 +2,7 @@
 // and the File they open.
 
 import { EISDIR, EINVAL, ENXIO, EOVERFLOW, EPERM, EXDEV, Errno, isErrno } from '../../linux/errno.js';
-import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
+import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
@@ -73,7 +73,7 @@ export class BackendInode extends Inode {
     return this.fs.mkdir(this.node, name, perm, owner.uid, owner.gid);
   }
 
-  /** Regular files are created and closed; FIFOs get a host FIFO as their name (its pipe is the sandbox's). */
+  /** Regular files are created and closed; FIFOs and sockets get a host FIFO or socket file as their name (the pipe or socket itself is the sandbox's). */
   override async mknod(name: string, mode: number, _rdev: bigint, owner: NewOwner): Promise<0 | Errno> {
     const type = mode & S_IFMT;
     if (type === S_IFREG) {
@@ -84,6 +84,7 @@ export class BackendInode extends Inode {
       return 0;
     }
     if (type === S_IFIFO) return this.fs.mkfifo(this.node, name, mode & 0o7777, owner.uid, owner.gid);
+    if (type === S_IFSOCK) return this.fs.mksocket(this.node, name, mode & 0o7777, owner.uid, owner.gid);
     return EPERM;
   }
 
