@@ -4,8 +4,11 @@
 //
 // Contract: times are nanoseconds (bigint). A timer belongs to one process
 // and is disarmed when the process execs (POSIX timers) or dies (all).
-// Expiries that happen while the previous signal is still pending count as
-// overruns (timer_getoverrun) instead of queueing more signals, as in Linux.
+// Expiries that happen while the previous signal is still pending (and
+// whole intervals a late host timer missed) count as overruns instead of
+// queueing more signals; as in Linux, they are handed over when the signal
+// is taken off the queue (collectOverrun: si_overrun, and timer_getoverrun
+// from then on).
 // ITIMER_VIRTUAL and ITIMER_PROF count wall-clock time here, not CPU time
 // (a documented simplification: guest CPU time is counted in instructions,
 // which a host timer cannot follow).
@@ -15,7 +18,7 @@ import * as abi from '../linux/abi.js';
 
 export interface TimerTarget {
   /** Deliver one expiry; returns false when the previous one is still pending (an overrun). */
-  fire(overrun: number): boolean;
+  fire(): boolean;
 }
 
 export class GuestTimer {
@@ -25,6 +28,7 @@ export class GuestTimer {
   private handle: NodeJS.Timeout | undefined;
   /** Overruns of the last delivered expiry (timer_getoverrun). */
   overrun = 0;
+  /** Overruns counted since the queued signal was generated. */
   private pendingOverrun = 0;
 
   constructor(
@@ -47,6 +51,13 @@ export class GuestTimer {
     if (value === 0n) return;
     this.deadline = absolute ? value : clockNowNs(this.clock) + value;
     this.schedule();
+  }
+
+  /** The queued signal is being delivered: its overruns become si_overrun and timer_getoverrun's answer. */
+  collectOverrun(): number {
+    this.overrun = this.pendingOverrun;
+    this.pendingOverrun = 0;
+    return this.overrun;
   }
 
   disarm(): void {
@@ -76,12 +87,8 @@ export class GuestTimer {
     } else {
       this.deadline = 0n;
     }
-    if (this.target.fire(this.pendingOverrun + missed)) {
-      this.overrun = this.pendingOverrun + missed;
-      this.pendingOverrun = 0;
-    } else {
-      this.pendingOverrun += missed + 1;
-    }
+    if (this.target.fire()) this.pendingOverrun = missed;
+    else this.pendingOverrun += missed + 1;
     if (this.deadline !== 0n) this.schedule();
   }
 }

@@ -241,9 +241,15 @@ export class SignalDelivery {
     const bit = sigbit(sig);
     if (task.pending & bit) task.pending &= ~bit;
     else proc.pending &= ~bit;
+    return this.takeInfo(proc, sig);
+  }
+
+  /** The siginfo of `proc`'s signal `sig`, now taken off the queue. */
+  private takeInfo(proc: Process, sig: number): SigInfo {
     const key = `${proc.pid}:${sig}`;
     const info = this.pendingInfo.get(key) ?? { signo: sig, code: abi.SI_USER };
     this.pendingInfo.delete(key);
+    if (info.collectOverrun) info.overrun = info.collectOverrun();
     return info;
   }
 
@@ -266,8 +272,7 @@ export class SignalDelivery {
       const bit = sigbit(sig);
       if (task.pending & bit) task.pending &= ~bit;
       else proc.pending &= ~bit;
-      const info = this.pendingInfo.get(`${proc.pid}:${sig}`) ?? { signo: sig, code: abi.SI_USER };
-      this.pendingInfo.delete(`${proc.pid}:${sig}`);
+      const info = this.takeInfo(proc, sig);
       const act = proc.sigactions[sig];
       if (act.handler === abi.SIG_IGN && sig !== abi.SIGKILL && sig !== abi.SIGSTOP) continue;
       if (act.handler === abi.SIG_DFL || sig === abi.SIGKILL || sig === abi.SIGSTOP) {

@@ -33,6 +33,11 @@ export interface SigInfo {
   /** POSIX timers: the timer id and overrun count. */
   timerId?: number;
   overrun?: number;
+  /**
+   * POSIX timers: called when the signal is taken off the queue, to fill in
+   * `overrun` (Linux counts a timer's overruns until then).
+   */
+  collectOverrun?: () => number;
 }
 
 /** siginfo_t: 128 bytes; si_signo, si_errno, si_code, then the union at 16. */

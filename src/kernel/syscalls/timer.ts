@@ -120,8 +120,9 @@ export function sys_timer_create(c: SysCtx): SysResult {
   const kernel = c.kernel;
   const entry: PosixTimer = { notify, signo, value, tid, timer: undefined as unknown as GuestTimer };
   entry.timer = new GuestTimer(clock, {
-    fire: (overrun) =>
-      notify === abi.SIGEV_NONE || sendTimerSignal(kernel, proc, signo, () => ({ signo, code: abi.SI_TIMER, timerId: id, overrun, value }), tid),
+    fire: () =>
+      notify === abi.SIGEV_NONE ||
+      sendTimerSignal(kernel, proc, signo, () => ({ signo, code: abi.SI_TIMER, timerId: id, value, collectOverrun: () => entry.timer.collectOverrun() }), tid),
   });
   const w = c.user.writeU32(c.u(2), id);
   if (isErrno(w)) return EFAULT;
