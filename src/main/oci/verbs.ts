@@ -81,12 +81,26 @@ export async function kill(global: GlobalOptions, flags: FlagValues, positional:
         c.close();
       }
     } catch (e) {
-      // It may have ended meanwhile.
-      if (statusOf(st) === 'stopped') throw new OciError('container not running');
+      // The sandbox may be ending meanwhile (another kill, its program's
+      // exit): its control socket closes before boot exits, so give boot a
+      // moment to be gone before calling this a failure.
+      if (await stopsWithin(st, EXIT_GRACE_MS)) throw new OciError('container not running');
       throw new OciError((e as Error).message);
     }
   });
   return 0;
+}
+
+/** How long kill waits for a sandbox whose control socket failed to be seen gone. */
+const EXIT_GRACE_MS = 2000;
+
+async function stopsWithin(st: StoredState, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (statusOf(st) === 'stopped') return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function killBoot(st: StoredState): void {
