@@ -93,6 +93,12 @@ export class AddressSpace {
 
   /** One user is done with this address space; the last one frees it. */
   release(): void {
+    if (this.users <= 0) {
+      // A second release would pool one memory twice: two processes would
+      // then share it and scrub each other's pages. Refused, and said loudly.
+      console.error(`tsvisor: KERNEL BUG: address space ${this.memId} released twice`);
+      return;
+    }
     if (--this.users > 0) return;
     this.mm.release();
     this.cpu.flushCode();

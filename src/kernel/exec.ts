@@ -8,7 +8,7 @@
 // signal actions are gone, and a vfork parent waiting on the caller resumes.
 
 import * as abi from '../linux/abi.js';
-import { Errno, isErrno, ENOEXEC, EACCES, ELOOP, ENOENT } from '../linux/errno.js';
+import { Errno, isErrno, ENOEXEC, EACCES, ELOOP, ENOENT, ESRCH } from '../linux/errno.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { pageAlignUp, PIE_BASE } from './mm.js';
 import { AddressSpace } from './address-space.js';
@@ -45,6 +45,10 @@ export async function execve(k: Kernel, task: Task, path: string, argv: string[]
     if ('error' in ii) return ENOEXEC;
     interp = { bytes: ib, image: ii };
   }
+  // Killed while the image was read (SIGKILL ends a process at once, even in
+  // an execve that is waiting for files): exit has released its address
+  // space, so nothing here may touch it again. Nobody reads this result.
+  if (!proc.alive) return ESRCH;
   const vm = new AddressSpace(k.account);
   const entry = loadImage(vm, path, bytes, image, interp, argv, envp, proc.creds);
   if (isErrno(entry)) {
@@ -59,6 +63,7 @@ export async function execve(k: Kernel, task: Task, path: string, argv: string[]
   for (const t of proc.posixTimers.values()) t.timer.disarm();
   proc.posixTimers.clear();
   await proc.fds.closeOnExec();
+  if (!proc.alive) return ESRCH; // killed while files were closed: exit released the new image
   if (proc.threads.size === 1) proc.sigactions = proc.sigactions.map((a) => ({ ...a })); // unshare CLONE_SIGHAND
   for (const a of proc.sigactions) if (a.handler > abi.SIG_IGN) Object.assign(a, { handler: abi.SIG_DFL, flags: 0, mask: 0n });
   task.altstack = { sp: 0, flags: 2, size: 0 };

@@ -211,10 +211,11 @@ export class ProcessLifecycle {
     k.exitedInstructions += proc.deadInstructions;
     k.scheduler.removeFromRunQueue(proc);
     // A vCPU worker still running one of its threads (until it sees the
-    // interrupt, between blocks) must not find the memory scrubbed and handed
-    // to another process: the last such thread to come back releases it.
-    if (stillRunning === 0) proc.vm.release();
-    else proc.remoteThreadsAtExit = stillRunning;
+    // interrupt, between blocks), or a system call handler still running,
+    // must not find the memory scrubbed and handed to another process: the
+    // last of them releases it.
+    proc.remoteThreadsAtExit = stillRunning;
+    proc.releaseVmOnceIdle();
     if (--proc.fds.users === 0) void proc.fds.closeAll();
     vforkRelease(proc);
     if (proc.sid === proc.pid) k.onSessionLeaderExit?.(proc.sid);

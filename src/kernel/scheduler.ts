@@ -343,7 +343,10 @@ export class Scheduler {
     task.instructions += stop.instructions;
     if (task.state === TaskState.Exited) {
       const proc = task.process;
-      if (!proc.alive && proc.remoteThreadsAtExit > 0 && --proc.remoteThreadsAtExit === 0) proc.vm.release();
+      if (!proc.alive && proc.remoteThreadsAtExit > 0) {
+        proc.remoteThreadsAtExit--;
+        proc.releaseVmOnceIdle();
+      }
       this.feedRemotes();
       return;
     }

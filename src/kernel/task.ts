@@ -212,8 +212,18 @@ export class Process {
   readonly itimers: (GuestTimer | undefined)[] = [];
   /** POSIX timers (timer_create) by id. */
   readonly posixTimers = new Map<number, PosixTimer>();
-  /** Threads still on vCPU workers when the process died; the last one back releases the address space. */
+  /**
+   * What still holds the address space of a dead process: threads still on
+   * vCPU workers when it died (until each comes back) and system calls whose
+   * handlers were still running (until each settles: a read whose data
+   * arrives after the kill still copies it out, an mmap still maps). The
+   * address space is released, to be scrubbed and reused by another
+   * process, only when none is left (releaseVmOnceIdle), so those late
+   * writes never land in another process's memory.
+   */
   remoteThreadsAtExit = 0;
+  handlersInFlight = 0;
+  private vmReleased = false;
   /** Time the process ended, for /proc and rusage. */
   endTime = 0;
 
@@ -230,6 +240,13 @@ export class Process {
   ) {
     this.pgid = pid;
     this.sid = pid;
+  }
+
+  /** After exit: release the address space if nothing holds it any more (see remoteThreadsAtExit). */
+  releaseVmOnceIdle(): void {
+    if (this.alive || this.vmReleased || this.remoteThreadsAtExit > 0 || this.handlersInFlight > 0) return;
+    this.vmReleased = true;
+    this.vm.release();
   }
 
   get mem(): GuestMemory {

@@ -54,7 +54,13 @@ export class SyscallDispatcher {
         this.kernel.current = null;
       }
     }
+    const proc = task.process;
+    const settled = () => {
+      proc.handlersInFlight--;
+      proc.releaseVmOnceIdle();
+    };
     const finish = (r: SysResult) => {
+      settled();
       const wasInterrupted = task.endWait();
       if (task.state !== TaskState.Blocked) return;
       if (r === EINTR && wasInterrupted) task.restart = row?.restart ?? 'sys';
@@ -63,14 +69,17 @@ export class SyscallDispatcher {
     };
     if (result instanceof Parked) {
       task.state = TaskState.Blocked;
+      proc.handlersInFlight++;
       result.bind(finish);
       return true;
     }
     if (result instanceof Promise) {
       task.state = TaskState.Blocked;
+      proc.handlersInFlight++;
       result.then(
         finish,
         (e) => {
+          settled();
           task.endWait();
           this.kernelBug(task, row!, e);
         },
