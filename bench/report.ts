@@ -2,7 +2,7 @@
 // beside its chart (bench/chart.svg), so the committed report is always the
 // output of the code that made it.
 
-import type { Result } from './measure.js';
+import { GROUPS, type Result } from './measure.js';
 import { fmt, fmtRatio, markdownTable, type BenchDocument } from './table.js';
 
 /** Where --report writes, relative to the repository root. */
@@ -108,6 +108,12 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   its figure is the first speed-up over the second (the host's ceiling swings from minute
   to minute, so the two rows above, measured minutes apart, do not compare well).
   **futex-pingpong-2vcpu**: the futex round trip with the threads on two vCPUs.
+- **cold**: the first run of real programs, start-up included, each run in a fresh sandbox (a
+  new kernel worker: nothing decoded or compiled survives from an earlier run) and a fresh
+  QEMU process: a busybox script of 30-odd applets, Debian's \`bash -c true\` and
+  \`python3 -c 'print("ok")'\` (their rootfs built once into the package cache; rows without
+  the mirror have no figure). Wall time from the kernel's start to exit (tsvisor; the boot
+  process's own start is in **startup**) and from QEMU's launch to its exit.
 - QEMU runs in the jail of fixtures/busybox/qemu.js (chroot into the same rootfs, /proc,
   /dev and the /tmp tmpfs mounted, binfmt_misc for the shell's children).
 
@@ -115,7 +121,7 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
 
 \`\`\`sh
 npm run bench                          # the whole suite, table on stdout (under 10 minutes)
-npm run bench -- --group cpu           # one group: ${['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling'].join(', ')}
+npm run bench -- --group cpu           # one group: ${GROUPS.join(', ')}
 npm run bench -- --only getpid         # one benchmark (--list names them)
 npm run bench -- --quick               # smaller sizes, one run each
 npm run bench -- --json out.json       # machine-readable results

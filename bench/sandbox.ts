@@ -26,6 +26,8 @@ export interface GuestRun {
   cpuNum?: number;
   /** tmpfs mount points (e.g. "/tmp"), as the spec's tmpfs mounts. */
   tmpfs?: string[];
+  /** Serve the root read-only (a shared tree such as a cached package rootfs). QEMU's jail ignores it: such runs must not write outside their tmpfs. */
+  readonly?: boolean;
 }
 
 export interface GuestResult {
@@ -45,7 +47,7 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
   const inFd = fs.openSync('/dev/null', 'r');
   const mounts: SandboxMount[] = (run.tmpfs ?? []).map((destination) => ({ kind: 'tmpfs', destination, options: ['mode=1777'] }));
   const cfg: SandboxConfig = {
-    containerId: 'bench', rootPath: run.rootfs, rootReadonly: false, mounts, args: run.args, env: run.env ?? ['PATH=/bin'], cwd: '/',
+    containerId: 'bench', rootPath: run.rootfs, rootReadonly: run.readonly ?? false, mounts, args: run.args, env: run.env ?? ['PATH=/bin'], cwd: '/',
     hostname: 'bench', uid: 0, gid: 0, additionalGids: [], umask: 0o22, rlimits: [], totalMemory: 2 ** 31, cpuNum: run.cpuNum ?? 1,
     stdioFds: [inFd, outFd, errFd], console: false, strace: false, userLogFd: 0, log: { debug: false, format: 'text' },
   };

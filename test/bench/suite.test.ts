@@ -5,10 +5,15 @@
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseBenchArgs, selectBenchmarks } from '../../bench/cli.js';
 import { escapeXml, svgChart } from '../../bench/chart.js';
 import { shellLoop, shellLoopSum } from '../../bench/groups/procs.js';
+import { COLD_SCRIPT, COLD_SCRIPT_OUTPUT } from '../../bench/groups/cold.js';
+import { runInSandbox } from '../../bench/sandbox.js';
+import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
+import { repoRoot } from '../util/bundle.js';
 import { median, ratio, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
 import { checkRun, exactly, guestTime } from '../../bench/program.js';
 import { headlines, reportMarkdown } from '../../bench/report.js';
@@ -56,7 +61,7 @@ describe('bench: arguments', () => {
     const all = allBenchmarks();
     const names = all.map((b) => b.name);
     assert.equal(new Set(names).size, names.length);
-    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'launch-to-hello', 'idle-rss', 'speedup-1to2-vcpu', 'js-threads-1to2', 'speedup-share-of-host', 'futex-pingpong', 'futex-pingpong-2vcpu']) {
+    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'launch-to-hello', 'idle-rss', 'speedup-1to2-vcpu', 'js-threads-1to2', 'speedup-share-of-host', 'futex-pingpong', 'futex-pingpong-2vcpu', 'cold-busybox-script', 'cold-bash-true', 'cold-python3']) {
       assert.ok(names.includes(want), want);
     }
     assert.deepEqual(selectBenchmarks(all, { groups: ['startup'], only: [] }).map((b) => b.name), ['boot-to-sync', 'launch-to-hello', 'idle-rss']);
@@ -85,6 +90,18 @@ describe('bench: output checks', () => {
     assert.equal(shellLoopSum(7), 21);
     assert.equal(shellLoopSum(30), 4 * 21 + 0 + 1);
     assert.match(shellLoop(30), /-lt 30 \]/);
+  });
+
+  it("runs the cold row's busybox script in the sandbox and gets its recorded output (QEMU's)", async function () {
+    this.timeout(300_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-cold-'));
+    try {
+      layoutBusyboxRootfs(path.join(dir, 'rootfs'), path.join(repoRoot(), 'fixtures', 'busybox', 'busybox'));
+      const r = await runInSandbox({ args: ['/bin/sh', '-c', COLD_SCRIPT], rootfs: path.join(dir, 'rootfs'), env: ['PATH=/bin:/usr/bin'], tmpfs: ['/tmp'] });
+      checkRun('cold-busybox-script', 'tsvisor', r, exactly(...COLD_SCRIPT_OUTPUT));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,0 +1,103 @@
+// The cold path: the first run of real programs, as a user meets them. Each
+// run is a fresh sandbox (a new kernel worker: no decoded or compiled block
+// survives from an earlier run) and a fresh QEMU process, timed from start to
+// exit; the figure is the whole run, start-up included, because that is what
+// the user waits for. Programs: a busybox script of 30-odd applets (a fork and
+// exec each), `bash -c true` and `python3 -c pass` from Debian's packages
+// (src/debian: the rootfs is built once into the package cache, which needs
+// the mirror the first time; without it those rows have no figure).
+
+import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
+import { checkRun, exactly, runOn } from '../program.js';
+import type { GuestRun } from '../sandbox.js';
+import { cacheDir } from '../../src/debian/deb-cache.js';
+import { ensurePackageRootfs } from '../../src/debian/package-rootfs.js';
+
+const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A shell script of common applets; every line of its output is fixed. */
+export const COLD_SCRIPT = [
+  'cd /tmp && seq 1 300 > n && sort -rn n | head -3 | tr "\\n" " " && echo',
+  "awk '{s+=$1} END {print s}' n && sed -n '5,7p' n | tr '\\n' ',' && echo",
+  'grep -c 7 n && wc -l < n && cut -c1 n | sort | uniq -c | sort -rn | head -2 | tr -s " "',
+  'printf "%s\\n" pear apple fig | sort | xargs echo && md5sum n | cut -d" " -f1 && sha1sum n | cut -c1-12',
+  'echo hello world | tr a-z A-Z && basename /a/b/c.txt .txt && dirname /a/b/c.txt && expr 6 \\* 7',
+  'date -u -d @0 +%Y && od -An -tx1 -N4 n | tr -s " " && head -c 100 n | tail -c 10 | tr "\\n" " " && echo',
+  'rev n | head -2 | tr "\\n" " " && echo && find /tmp -name n && gzip -c n | gunzip | cmp - n && echo same',
+  'stat -c %s n && test -f n && echo done',
+].join('\n');
+
+export const COLD_SCRIPT_OUTPUT = [
+  '300 299 298 ', '45150', '5,6,7,', '57', '300', ' 111 2', ' 111 1', 'apple fig pear',
+  'bf4fa7116e26846bba3502a134f9bcba', '8efc7f50e59b', 'HELLO WORLD', 'c', '/a/b', '42', '1970',
+  ' 31 0a 32 0a', '34 35 36 3', '1 2 ', '/tmp/n', 'same', '1092', 'done',
+];
+
+/** Rootfs of Debian packages by package list, built once per suite run (null: no mirror, with why). */
+const packageRoots = new Map<string, Promise<string | null>>();
+function packageRootfs(packages: string[]): Promise<string | null> {
+  const key = packages.join(',');
+  let p = packageRoots.get(key);
+  if (!p) {
+    p = ensurePackageRootfs(packages, { cache: cacheDir() }).then(
+      (r) => r.root,
+      (e: Error) => {
+        console.error(`bench: no rootfs of ${key} (${e.message}): its cold rows have no figure`);
+        return null;
+      },
+    );
+    packageRoots.set(key, p);
+  }
+  return p;
+}
+
+interface ColdSpec {
+  name: string;
+  what: string;
+  /** The run without its rootfs; null rootfs: the row cannot run here. */
+  rootfs(ctx: BenchContext): Promise<string | null>;
+  run: Omit<GuestRun, 'rootfs'>;
+  stdout: string[];
+}
+
+function coldBench(s: ColdSpec): Benchmark {
+  return {
+    name: s.name, group: 'cold', what: s.what, unit: 's', better: 'lower',
+    async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
+      const rootfs = await s.rootfs(ctx);
+      if (rootfs === null) return null;
+      const r = await runOn(target, ctx, { ...s.run, rootfs }, true);
+      if (!r) return null;
+      checkRun(s.name, target, r, exactly(...s.stdout));
+      return { value: r.seconds, stdout: r.stdout };
+    },
+  };
+}
+
+export function coldBenchmarks(): Benchmark[] {
+  const readonlyRun = { readonly: true, tmpfs: ['/tmp'], env: [PATH, 'PYTHONDONTWRITEBYTECODE=1', 'HOME=/tmp'] };
+  return [
+    coldBench({
+      name: 'cold-busybox-script',
+      what: 'first run of a busybox sh script of 30-odd applets (seq, sort, awk, sed, md5sum, gzip...), each forked and exec\'d',
+      rootfs: async (ctx) => ctx.busyboxRootfs,
+      run: { args: ['/bin/sh', '-c', COLD_SCRIPT], env: [PATH], tmpfs: ['/tmp'] },
+      stdout: COLD_SCRIPT_OUTPUT,
+    }),
+    coldBench({
+      name: 'cold-bash-true',
+      what: "first run of Debian's bash: `bash -c true` (dynamic: ld.so, libc, libtinfo)",
+      rootfs: () => packageRootfs(['bash']),
+      run: { args: ['/bin/bash', '-c', 'true; echo ok'], ...readonlyRun },
+      stdout: ['ok'],
+    }),
+    coldBench({
+      name: 'cold-python3',
+      what: "first run of Debian's python3: `python3 -c` printing one line (the interpreter's start-up: site, encodings, ~40 modules)",
+      rootfs: () => packageRootfs(['python3']),
+      run: { args: ['/usr/bin/python3', '-c', 'print("ok")'], ...readonlyRun },
+      stdout: ['ok'],
+    }),
+  ];
+}
+
