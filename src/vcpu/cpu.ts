@@ -27,7 +27,8 @@
 // - The LR reservation belongs to this Cpu and is dropped on every entry to
 //   run() (as Linux drops it on every return from a trap).
 
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms } from './memory.js';
+import { FramePool } from './frames.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
@@ -42,7 +43,7 @@ export { Stop } from './state.js';
 
 /** Linux signal numbers and si_codes the CPU reports. */
 export const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
-export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
+export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, BUS_ADRERR = 2, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
 
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
@@ -101,6 +102,11 @@ class Block {
 }
 
 const NO_BLOCK_FN: BlockFn = () => 0;
+
+/** Bytes accessed by each plain load and store: what the shared-page path (Cpu.sharedStep) executes. */
+const SHARED_SIZES: Readonly<Record<string, number>> = {
+  lb: 1, lbu: 1, lh: 2, lhu: 2, lw: 4, lwu: 4, ld: 8, flw: 4, fld: 8, sb: 1, sh: 2, sw: 4, sd: 8, fsw: 4, fsd: 8,
+};
 const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
@@ -163,6 +169,13 @@ export class Cpu {
   private resAddr = -1;
   private resSize = 0;
   private resVal: number | bigint = 0;
+  /** The sandbox's shared frames and this memory's frame table (shared pages: see memory.ts). */
+  private readonly pool: FramePool;
+  private readonly frames: Int32Array;
+  /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */
+  private sharedHit = false;
+  /** The last instruction the shared-page path decoded, by pc (with its raw parcels, to notice a change). */
+  private readonly sharedInsns = new Map<number, { raw: number; insn: Insn }>();
   /** Blocks compiled so far (statistics). */
   compiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
@@ -182,6 +195,8 @@ export class Cpu {
     this.i64 = new BigInt64Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
+    this.pool = FramePool.local();
+    this.frames = mem.frames;
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
@@ -211,7 +226,17 @@ export class Cpu {
       n += r >>> 3;
       this.instret += r >>> 3;
       pc = this.npc;
-      if ((r & 7) !== 0) { stop = (r & 7) as Stop; break; }
+      if ((r & 7) !== 0) {
+        stop = (r & 7) as Stop;
+        // A load or store on a shared page: done here, then on at the next instruction.
+        if (this.sharedHit && stop === Stop.Fault && this.sharedStep(pc)) {
+          n++;
+          this.instret++;
+          pc = this.npc;
+          continue;
+        }
+        break;
+      }
     }
     s.pc = pc;
     if (statsEnabled) engineStats.totalInsns += n;
@@ -254,7 +279,7 @@ export class Cpu {
     const f = this.fault;
     f.signal = SIGSEGV;
     f.addr = at < 0 ? at + 2 ** 64 : at;
-    f.code = at >= 0 && at < GUEST_VA_LIMIT && (this.pf[at >>> PAGE_SHIFT] & 7) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
+    f.code = at >= 0 && at < GUEST_VA_LIMIT && pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
     this.npc = pc;
   }
 
@@ -476,7 +501,12 @@ export class Cpu {
     return (f1 & f2 & 7) | ((f1 | f2) & PAGE_CODE);
   }
 
-  /** Report SIGSEGV for an access of `size` bytes at a lacking `need`. */
+  /**
+   * Report SIGSEGV for an access of `size` bytes at a lacking `need`: the
+   * slow path of every load and store. When the pages' shared permissions
+   * do allow it (a shared page, see memory.ts), it is marked `sharedHit`
+   * instead, and run() does the access on the frame pool (sharedStep).
+   */
   segv(a: number, size: number, need: number, pc: number, k: number): number {
     const f = this.fault;
     f.signal = SIGSEGV;
@@ -485,14 +515,133 @@ export class Cpu {
       f.addr = a < 0 ? a + 2 ** 64 : a;
     } else {
       let bad = a;
-      if ((this.pf[a >>> PAGE_SHIFT] & need) === need) {
+      if ((pagePerms(this.pf[a >>> PAGE_SHIFT]) & need) === need) {
         bad = (Math.floor(a / PAGE_SIZE) + 1) * PAGE_SIZE;
+        if (bad >= a + size || (bad < GUEST_VA_LIMIT && (pagePerms(this.pf[bad >>> PAGE_SHIFT]) & need) === need)) {
+          this.sharedHit = true;
+          bad = a;
+        }
       }
       f.addr = bad;
-      f.code = bad >= GUEST_VA_LIMIT || (this.pf[bad >>> PAGE_SHIFT] & 7) === 0 ? SEGV_MAPERR : SEGV_ACCERR;
+      f.code = bad >= GUEST_VA_LIMIT || pagePerms(this.pf[bad >>> PAGE_SHIFT]) === 0 ? SEGV_MAPERR : SEGV_ACCERR;
     }
     this.npc = pc;
     return (k << 3) | Stop.Fault;
+  }
+
+  /** Report SIGBUS/BUS_ADRERR at `a`: a shared page with no frame (past the end of a mapped file). */
+  private busAddressError(a: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = SIGBUS; f.code = BUS_ADRERR; f.addr = a;
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
+  }
+
+  /**
+   * The pool offset of guest byte `a` on a shared page, or -1 when the page
+   * has no frame. Marks the frame dirty for a write.
+   */
+  private sharedOffset(a: number, write: boolean): number {
+    const fr = this.frames[a >>> PAGE_SHIFT] - 1;
+    if (fr < 0) return -1;
+    if (write) this.pool.dirty[fr] = 1;
+    return fr * PAGE_SIZE + (a & (PAGE_SIZE - 1));
+  }
+
+  /**
+   * Execute the load or store at `pc` whose access segv() found allowed on
+   * shared pages (sharedHit): registers are in state (the block has
+   * written its locals back), so decode it again, do the access byte by
+   * byte through the frame table (an aligned access within one page as one
+   * atomic access of the pool, so it is single-copy atomic across
+   * processes), write the result and set npc past it. False (with the
+   * fault left as segv() filled it, or SIGBUS for a page without a frame)
+   * when the instruction is not a plain load or store.
+   */
+  private sharedStep(pc: number): boolean {
+    this.sharedHit = false;
+    const dv = this.dv;
+    const lo = dv.getUint16(pc, true);
+    const hi = (lo & 3) === 3 ? dv.getUint16(pc + 2, true) : 0;
+    const raw = lo + hi * 65536;
+    let cached = this.sharedInsns.get(pc);
+    if (cached === undefined || cached.raw !== raw) {
+      if (this.sharedInsns.size >= 4096) this.sharedInsns.clear();
+      cached = { raw, insn: decode(lo, hi) };
+      this.sharedInsns.set(pc, cached);
+    }
+    const i = cached.insn;
+    const size = SHARED_SIZES[i.op];
+    if (size === undefined) return false;
+    const x = this.state.x, fb = this.state.fbits;
+    let a = (x[2 * i.rs1] >>> 0) + i.imm;
+    const h = x[2 * i.rs1 + 1];
+    if (h !== 0) a += h * 4294967296;
+    if (a < 0 || a > GUEST_VA_LIMIT - size) return false;
+    const store = i.op[0] === 's' || i.op === 'fsw' || i.op === 'fsd';
+    const need = store ? PAGE_W : PAGE_R;
+    const p1 = a >>> PAGE_SHIFT, p2 = (a + size - 1) >>> PAGE_SHIFT;
+    for (let p = p1; p <= p2; p++) {
+      const fl = this.pf[p];
+      if ((pagePerms(fl) & need) !== need) return false;
+      if ((fl & PAGE_SHARED) !== 0 && this.frames[p] === 0) {
+        this.busAddressError(Math.max(a, p * PAGE_SIZE), pc, 0);
+        return false;
+      }
+    }
+    const pool = this.pool;
+    const one = p1 === p2 && (a & (size - 1)) === 0;
+    const sd = this.scratch;
+    if (store) {
+      const fp = i.op[0] === 'f';
+      const l = fp ? fb[2 * i.rs2] : x[2 * i.rs2], hv = fp ? fb[2 * i.rs2 + 1] : x[2 * i.rs2 + 1];
+      if (one) {
+        const off = this.sharedOffset(a, true);
+        if (size === 8) Atomics.store(pool.i64, off >>> 3, (BigInt(hv) << 32n) | BigInt(l >>> 0));
+        else if (size === 4) Atomics.store(pool.i32, off >>> 2, l);
+        else if (size === 2) Atomics.store(pool.i16, off >>> 1, l);
+        else pool.u8[off] = l;
+      } else {
+        sd.setInt32(0, l, true);
+        sd.setInt32(4, hv, true);
+        for (let j = 0; j < size; j++) {
+          const b = a + j;
+          if ((this.pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0) pool.u8[this.sharedOffset(b, true)] = sd.getUint8(j);
+          else dv.setUint8(b, sd.getUint8(j));
+        }
+        // The private part of a straddling store may hold decoded code.
+        if (((this.pf[p1] | this.pf[p2]) & PAGE_CODE) !== 0) this.dropRange(a, size);
+      }
+    } else {
+      if (one) {
+        const off = this.sharedOffset(a, false);
+        if (size === 8) sd.setBigInt64(0, Atomics.load(pool.i64, off >>> 3), true);
+        else if (size === 4) sd.setInt32(0, Atomics.load(pool.i32, off >>> 2), true);
+        else if (size === 2) sd.setInt16(0, Atomics.load(pool.i16, off >>> 1), true);
+        else sd.setUint8(0, pool.u8[off]);
+      } else {
+        for (let j = 0; j < size; j++) {
+          const b = a + j;
+          sd.setUint8(j, (this.pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0 ? pool.u8[this.sharedOffset(b, false)] : dv.getUint8(b));
+        }
+      }
+      const rd = i.rd;
+      let l = 0, hv = 0;
+      switch (i.op) {
+        case 'lb': l = sd.getInt8(0); hv = l >> 31; break;
+        case 'lbu': l = sd.getUint8(0); break;
+        case 'lh': l = sd.getInt16(0, true); hv = l >> 31; break;
+        case 'lhu': l = sd.getUint16(0, true); break;
+        case 'lw': l = sd.getInt32(0, true); hv = l >> 31; break;
+        case 'lwu': l = sd.getInt32(0, true); break;
+        case 'flw': l = sd.getInt32(0, true); hv = -1; break;
+        default: l = sd.getInt32(0, true); hv = sd.getInt32(4, true);
+      }
+      if (i.op[0] === 'f') { fb[2 * rd] = l; fb[2 * rd + 1] = hv; }
+      else if (rd !== 0) { x[2 * rd] = l; x[2 * rd + 1] = hv; }
+    }
+    this.npc = pc + i.len;
+    return true;
   }
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
@@ -566,10 +715,17 @@ export class Cpu {
     if (a < 0 || a > GUEST_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
     if (a % size !== 0) return this.busError(a, pc, k);
     const fl = this.pf[a >>> PAGE_SHIFT];
-    if ((fl & need) !== need) return this.segv(a, size, need, pc, k);
+    let m32 = this.i32, m64 = this.i64, off = a;
+    if ((fl & need) !== need) {
+      if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
+      // A shared page: the same operation on its frame in the pool.
+      off = this.sharedOffset(a, op !== 0);
+      if (off < 0) return this.busAddressError(a, pc, k);
+      m32 = this.pool.i32; m64 = this.pool.i64;
+    }
     let wrote = op !== 0;
     if (size === 4) {
-      const m = this.mem.i32, i = a >>> 2, v = x[2 * rs2];
+      const m = m32, i = off >>> 2, v = x[2 * rs2];
       let old: number;
       switch (op) {
         case 0:
@@ -602,7 +758,7 @@ export class Cpu {
       }
       if (rd !== 0) { x[2 * rd] = old; x[2 * rd + 1] = old >> 31; }
     } else {
-      const m = this.i64, i = a / 8;
+      const m = m64, i = off / 8;
       const v = (BigInt(x[2 * rs2 + 1]) << 32n) | BigInt(x[2 * rs2] >>> 0);
       let old: bigint;
       switch (op) {
