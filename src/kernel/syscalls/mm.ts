@@ -2,7 +2,7 @@
 
 import * as abi from '../../linux/abi.js';
 import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../../linux/errno.js';
-import { pageAlignUp } from '../mm.js';
+import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
 
@@ -27,6 +27,8 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   const anon = (flags & abi.MAP_ANONYMOUS) !== 0;
   let fileData: Uint8Array | undefined;
   let name = '';
+  // MAP_SHARED anonymous memory: fresh frames of the shared pool, which fork shares.
+  let shared: SharedBacking | undefined = anon && type !== abi.MAP_PRIVATE ? { pgoff: 0 } : undefined;
   if (!anon) {
     const f = c.proc.fds.get(fd);
     if (isErrno(f)) return f;
@@ -39,15 +41,15 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   }
   let at: number;
   if (flags & abi.MAP_FIXED_NOREPLACE) {
-    const r = mm.mapNoReplace(addr, len, prot, name);
+    const r = mm.mapNoReplace(addr, len, prot, name, shared);
     if (r !== 0) return r;
     at = addr;
   } else if (flags & abi.MAP_FIXED) {
-    const r = mm.mapFixed(addr, len, prot, name);
+    const r = mm.mapFixed(addr, len, prot, name, shared);
     if (r !== 0) return r;
     at = addr;
   } else {
-    const r = mm.mapAnywhere(len, prot, name, addr);
+    const r = mm.mapAnywhere(len, prot, name, addr, shared);
     if (isErrno(r)) return r;
     at = r;
   }
@@ -84,14 +86,18 @@ export function sys_mremap(c: SysCtx): SysResult {
     if (newLen < oldLen) mm.unmap(old + newLen, oldLen - newLen);
     return old;
   }
+  // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
+  const backingAt = (addr: number): SharedBacking | undefined =>
+    vma.shared ? { obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
   if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= GUEST_VA_LIMIT) {
-    const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name);
+    const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
     return r === 0 ? old : r;
   }
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
-  const at = mm.mapAnywhere(newLen, vma.prot, vma.name);
+  const at = mm.mapAnywhere(newLen, vma.prot, vma.name, 0, backingAt(old));
   if (isErrno(at)) return at;
-  mm.mem.u8.copyWithin(at, old, old + oldLen);
+  if (vma.shared) mm.moveFrames(old, at, oldLen);
+  else mm.mem.u8.copyWithin(at, old, old + oldLen);
   mm.unmap(old, oldLen);
   return at;
 }
