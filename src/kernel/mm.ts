@@ -56,15 +56,24 @@ export class MemoryAccount {
  * shm segment. Anonymous shared memory has none (its frames are held by
  * the mappings alone).
  */
+/** A page table entry: page `page` of the frame table `table` (GuestMemory.frames). */
+export interface SharedSlot {
+  table: Int32Array;
+  page: number;
+}
+
 export interface SharedObject {
   /**
-   * The frame of page `index` with one reference taken for the caller's
-   * page table entry; -1 when the object has no such page (past the end
-   * of a file: an access gives SIGBUS); ENOMEM past the memory cap.
+   * The frame of page `index` with one reference taken for the page table
+   * entry `slot`; -1 when the object has no such page (past the end of a
+   * file: an access gives SIGBUS). The object may later change what `slot`
+   * holds (a file grown or truncated) until unmapPage.
    */
-  mapPage(index: number, account: MemoryAccount): number | Errno;
-  /** A mapping let go of page `index`, whose frame is `frame`: drop the reference mapPage took. */
-  unmapPage(index: number, frame: number, account: MemoryAccount): void;
+  mapPage(index: number, slot: SharedSlot, account: MemoryAccount): number | Errno;
+  /** fork: `slot` now maps page `index` too, with `frame` (-1: none), which another entry maps. */
+  copyPage(index: number, frame: number, slot: SharedSlot): void;
+  /** The entry `slot` let go of page `index`, whose frame was `frame` (-1: none): drop its reference. */
+  unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void;
 }
 
 /**
@@ -74,7 +83,12 @@ export interface SharedObject {
  */
 export const ANON_GROWN: SharedObject = {
   mapPage: () => -1,
-  unmapPage: (_index, frame, account) => FrameAllocator.local().unref(frame, account),
+  copyPage: (_index, frame) => {
+    if (frame >= 0) FrameAllocator.local().ref(frame);
+  },
+  unmapPage: (_index, frame, _slot, account) => {
+    if (frame >= 0) FrameAllocator.local().unref(frame, account);
+  },
 };
 
 /** How a shared mapping is backed: `obj`'s pages from `pgoff` on, or anonymous frames (`obj` undefined). */
@@ -185,7 +199,7 @@ export class MemoryManager {
     const first = v.start >>> PAGE_SHIFT, n = (v.end - v.start) / PAGE_SIZE;
     const b = v.shared as SharedBacking;
     for (let i = 0; i < n; i++) {
-      const f = b.obj ? b.obj.mapPage(b.pgoff + i, this.account) : alloc.alloc(this.account);
+      const f = b.obj ? b.obj.mapPage(b.pgoff + i, { table: frames, page: first + i }, this.account) : alloc.alloc(this.account);
       if (f instanceof Errno || (f < 0 && !b.obj)) return ENOMEM;
       frames[first + i] = f + 1;
     }
@@ -198,10 +212,9 @@ export class MemoryManager {
     const b = v.shared as SharedBacking;
     for (let p = s >>> PAGE_SHIFT; p < e >>> PAGE_SHIFT; p++) {
       const f = frames[p] - 1;
-      if (f < 0) continue;
       frames[p] = 0;
-      if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, this.account);
-      else alloc.unref(f, this.account);
+      if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, { table: frames, page: p }, this.account);
+      else if (f >= 0) alloc.unref(f, this.account);
     }
   }
 
@@ -397,8 +410,9 @@ export class MemoryManager {
         child.mem.pageFlags.fill(flagsOf(v), first, last);
         for (let p = first; p < last; p++) {
           const f = this.mem.frames[p];
-          if (f !== 0) alloc.ref(f - 1);
           child.mem.frames[p] = f;
+          if (v.shared.obj) v.shared.obj.copyPage(v.shared.pgoff + p - first, f - 1, { table: child.mem.frames, page: p });
+          else if (f !== 0) alloc.ref(f - 1);
         }
         continue;
       }

@@ -5,6 +5,7 @@ import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../../l
 import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
+import { PageCache } from '../page-cache.js';
 
 export function sys_brk(c: SysCtx): SysResult {
   const mm = c.proc.mm;
@@ -29,16 +30,35 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   let name = '';
   // MAP_SHARED anonymous memory: fresh frames of the shared pool, which fork shares.
   let shared: SharedBacking | undefined = anon && type !== abi.MAP_PRIVATE ? { pgoff: 0 } : undefined;
+  let cache: PageCache | undefined;
   if (!anon) {
     const f = c.proc.fds.get(fd);
     if (isErrno(f)) return f;
     if (!f.readable) return EACCES;
-    if (type !== abi.MAP_PRIVATE && prot & abi.PROT_WRITE) return ENODEV; // shared writable file mappings: not yet
-    const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
-    if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
-    fileData = data;
     name = f.path;
+    if (type !== abi.MAP_PRIVATE) {
+      // The file's page cache: every shared mapping of it names the same frames.
+      if (prot & abi.PROT_WRITE && !f.writable) return EACCES;
+      const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
+      if (isErrno(pc)) return pc;
+      cache = pc;
+      shared = { obj: pc, pgoff: offset / PAGE_SIZE };
+    } else {
+      const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
+      if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
+      fileData = data;
+    }
   }
+  try {
+    return mapAt(c, addr, len, prot, flags, name, shared, fileData);
+  } finally {
+    cache?.unpin();
+  }
+}
+
+/** The mapping part of mmap, once the file's bytes or page cache are at hand. */
+function mapAt(c: SysCtx, addr: number, len: number, prot: number, flags: number, name: string, shared: SharedBacking | undefined, fileData: Uint8Array | undefined): SysResult {
+  const mm = c.proc.mm;
   let at: number;
   if (flags & abi.MAP_FIXED_NOREPLACE) {
     const r = mm.mapNoReplace(addr, len, prot, name, shared);
@@ -96,7 +116,8 @@ export function sys_mremap(c: SysCtx): SysResult {
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
   const at = mm.mapAnywhere(newLen, vma.prot, vma.name, 0, backingAt(old));
   if (isErrno(at)) return at;
-  if (vma.shared) mm.moveFrames(old, at, oldLen);
+  // Anonymous frames move with the mapping; an object's pages were mapped from the object itself.
+  if (vma.shared && (vma.shared.obj === undefined || vma.shared.obj === ANON_GROWN)) mm.moveFrames(old, at, oldLen);
   else mm.mem.u8.copyWithin(at, old, old + oldLen);
   mm.unmap(old, oldLen);
   return at;
