@@ -370,6 +370,20 @@ export class MemoryManager {
     this.vmas.sort((a, b) => a.start - b.start);
   }
 
+  /**
+   * madvise(MADV_DONTNEED): private pages of [start, end) read as zero from
+   * now on (only pages holding data are written); shared pages keep their
+   * data, as Linux's shared memory does.
+   */
+  discard(start: number, end: number): void {
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end || v.shared) continue;
+      const s = Math.max(v.start, start), e = Math.min(v.end, end);
+      forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+      if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
+    }
+  }
+
   /** Unmap everything, zeroing the pages (the memory stays in use). */
   clear(): void {
     for (const v of [...this.vmas]) this.carve(v.start, v.end, true);

@@ -685,3 +685,5 @@ export const SHMID_DS = {
   size: 112, key: 0, uid: 4, gid: 8, cuid: 12, cgid: 16, mode: 20, seq: 24,
   segsz: 48, atime: 56, dtime: 64, ctime: 72, cpid: 80, lpid: 84, nattch: 88,
 } as const;
+/** madvise(2): the one advice with an effect on what memory holds. */
+export const MADV_DONTNEED = 4;

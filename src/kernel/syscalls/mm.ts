@@ -123,8 +123,11 @@ export function sys_mremap(c: SysCtx): SysResult {
   return at;
 }
 
+/** madvise: advice is accepted and ignored, but MADV_DONTNEED, after which private pages read as zero (shared ones keep their data). */
 export function sys_madvise(c: SysCtx): SysResult {
-  if (c.u(0) % PAGE_SIZE) return EINVAL;
+  const addr = c.u(0);
+  if (addr % PAGE_SIZE) return EINVAL;
+  if (c.i32(2) === abi.MADV_DONTNEED) c.proc.mm.discard(addr, Math.min(addr + pageAlignUp(c.u(1)), GUEST_VA_LIMIT));
   return 0;
 }
 
