@@ -29,6 +29,7 @@
 
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms } from './memory.js';
 import { FramePool } from './frames.js';
+import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
@@ -103,10 +104,6 @@ class Block {
 
 const NO_BLOCK_FN: BlockFn = () => 0;
 
-/** Bytes accessed by each plain load and store: what the shared-page path (Cpu.sharedStep) executes. */
-const SHARED_SIZES: Readonly<Record<string, number>> = {
-  lb: 1, lbu: 1, lh: 2, lhu: 2, lw: 4, lwu: 4, ld: 8, flw: 4, fld: 8, sb: 1, sh: 2, sw: 4, sd: 8, fsw: 4, fsd: 8,
-};
 const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
@@ -169,13 +166,10 @@ export class Cpu {
   private resAddr = -1;
   private resSize = 0;
   private resVal: number | bigint = 0;
-  /** The sandbox's shared frames and this memory's frame table (shared pages: see memory.ts). */
-  private readonly pool: FramePool;
-  private readonly frames: Int32Array;
+  /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
+  private readonly shared: SharedPages;
   /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */
   private sharedHit = false;
-  /** The last instruction the shared-page path decoded, by pc (with its raw parcels, to notice a change). */
-  private readonly sharedInsns = new Map<number, { raw: number; insn: Insn }>();
   /** Blocks compiled so far (statistics). */
   compiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
@@ -195,8 +189,7 @@ export class Cpu {
     this.i64 = new BigInt64Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
-    this.pool = FramePool.local();
-    this.frames = mem.frames;
+    this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
@@ -538,110 +531,19 @@ export class Cpu {
   }
 
   /**
-   * The pool offset of guest byte `a` on a shared page, or -1 when the page
-   * has no frame. Marks the frame dirty for a write.
-   */
-  private sharedOffset(a: number, write: boolean): number {
-    const fr = this.frames[a >>> PAGE_SHIFT] - 1;
-    if (fr < 0) return -1;
-    if (write) this.pool.dirty[fr] = 1;
-    return fr * PAGE_SIZE + (a & (PAGE_SIZE - 1));
-  }
-
-  /**
-   * Execute the load or store at `pc` whose access segv() found allowed on
-   * shared pages (sharedHit): registers are in state (the block has
-   * written its locals back), so decode it again, do the access byte by
-   * byte through the frame table (an aligned access within one page as one
-   * atomic access of the pool, so it is single-copy atomic across
-   * processes), write the result and set npc past it. False (with the
-   * fault left as segv() filled it, or SIGBUS for a page without a frame)
-   * when the instruction is not a plain load or store.
+   * Do the load or store at `pc` that segv() found allowed on shared pages
+   * (shared-pages.ts): npc past it and true, or false with the fault filled
+   * (SIGBUS for a page without a frame; segv()'s SIGSEGV otherwise).
    */
   private sharedStep(pc: number): boolean {
     this.sharedHit = false;
-    const dv = this.dv;
-    const lo = dv.getUint16(pc, true);
-    const hi = (lo & 3) === 3 ? dv.getUint16(pc + 2, true) : 0;
-    const raw = lo + hi * 65536;
-    let cached = this.sharedInsns.get(pc);
-    if (cached === undefined || cached.raw !== raw) {
-      if (this.sharedInsns.size >= 4096) this.sharedInsns.clear();
-      cached = { raw, insn: decode(lo, hi) };
-      this.sharedInsns.set(pc, cached);
+    const r = this.shared.step(this.state, pc, (a, size) => { this.dropRange(a, size); });
+    if (r === STEP_DONE) {
+      this.npc = this.shared.next;
+      return true;
     }
-    const i = cached.insn;
-    const size = SHARED_SIZES[i.op];
-    if (size === undefined) return false;
-    const x = this.state.x, fb = this.state.fbits;
-    let a = (x[2 * i.rs1] >>> 0) + i.imm;
-    const h = x[2 * i.rs1 + 1];
-    if (h !== 0) a += h * 4294967296;
-    if (a < 0 || a > GUEST_VA_LIMIT - size) return false;
-    const store = i.op[0] === 's' || i.op === 'fsw' || i.op === 'fsd';
-    const need = store ? PAGE_W : PAGE_R;
-    const p1 = a >>> PAGE_SHIFT, p2 = (a + size - 1) >>> PAGE_SHIFT;
-    for (let p = p1; p <= p2; p++) {
-      const fl = this.pf[p];
-      if ((pagePerms(fl) & need) !== need) return false;
-      if ((fl & PAGE_SHARED) !== 0 && this.frames[p] === 0) {
-        this.busAddressError(Math.max(a, p * PAGE_SIZE), pc, 0);
-        return false;
-      }
-    }
-    const pool = this.pool;
-    const one = p1 === p2 && (a & (size - 1)) === 0;
-    const sd = this.scratch;
-    if (store) {
-      const fp = i.op[0] === 'f';
-      const l = fp ? fb[2 * i.rs2] : x[2 * i.rs2], hv = fp ? fb[2 * i.rs2 + 1] : x[2 * i.rs2 + 1];
-      if (one) {
-        const off = this.sharedOffset(a, true);
-        if (size === 8) Atomics.store(pool.i64, off >>> 3, (BigInt(hv) << 32n) | BigInt(l >>> 0));
-        else if (size === 4) Atomics.store(pool.i32, off >>> 2, l);
-        else if (size === 2) Atomics.store(pool.i16, off >>> 1, l);
-        else pool.u8[off] = l;
-      } else {
-        sd.setInt32(0, l, true);
-        sd.setInt32(4, hv, true);
-        for (let j = 0; j < size; j++) {
-          const b = a + j;
-          if ((this.pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0) pool.u8[this.sharedOffset(b, true)] = sd.getUint8(j);
-          else dv.setUint8(b, sd.getUint8(j));
-        }
-        // The private part of a straddling store may hold decoded code.
-        if (((this.pf[p1] | this.pf[p2]) & PAGE_CODE) !== 0) this.dropRange(a, size);
-      }
-    } else {
-      if (one) {
-        const off = this.sharedOffset(a, false);
-        if (size === 8) sd.setBigInt64(0, Atomics.load(pool.i64, off >>> 3), true);
-        else if (size === 4) sd.setInt32(0, Atomics.load(pool.i32, off >>> 2), true);
-        else if (size === 2) sd.setInt16(0, Atomics.load(pool.i16, off >>> 1), true);
-        else sd.setUint8(0, pool.u8[off]);
-      } else {
-        for (let j = 0; j < size; j++) {
-          const b = a + j;
-          sd.setUint8(j, (this.pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0 ? pool.u8[this.sharedOffset(b, false)] : dv.getUint8(b));
-        }
-      }
-      const rd = i.rd;
-      let l = 0, hv = 0;
-      switch (i.op) {
-        case 'lb': l = sd.getInt8(0); hv = l >> 31; break;
-        case 'lbu': l = sd.getUint8(0); break;
-        case 'lh': l = sd.getInt16(0, true); hv = l >> 31; break;
-        case 'lhu': l = sd.getUint16(0, true); break;
-        case 'lw': l = sd.getInt32(0, true); hv = l >> 31; break;
-        case 'lwu': l = sd.getInt32(0, true); break;
-        case 'flw': l = sd.getInt32(0, true); hv = -1; break;
-        default: l = sd.getInt32(0, true); hv = sd.getInt32(4, true);
-      }
-      if (i.op[0] === 'f') { fb[2 * rd] = l; fb[2 * rd + 1] = hv; }
-      else if (rd !== 0) { x[2 * rd] = l; x[2 * rd + 1] = hv; }
-    }
-    this.npc = pc + i.len;
-    return true;
+    if (r === STEP_BUS) this.busAddressError(this.shared.badAddr, pc, 0);
+    return false;
   }
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
@@ -719,9 +621,9 @@ export class Cpu {
     if ((fl & need) !== need) {
       if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
       // A shared page: the same operation on its frame in the pool.
-      off = this.sharedOffset(a, op !== 0);
+      off = this.shared.offset(a, op !== 0);
       if (off < 0) return this.busAddressError(a, pc, k);
-      m32 = this.pool.i32; m64 = this.pool.i64;
+      m32 = this.shared.pool.i32; m64 = this.shared.pool.i64;
     }
     let wrote = op !== 0;
     if (size === 4) {
