@@ -47,7 +47,10 @@ export class PageCache implements SharedObject {
   private writer?: File;
   /** Writebacks started synchronously (unmapPage), awaited by sync(). */
   private pending: Promise<void> = Promise.resolve();
+  /** Work under way (sync, refresh, writebacks): the cache stays meanwhile. */
   private busy = 0;
+  /** map() calls between their load and their mapping. */
+  private pins = 0;
 
   private constructor(
     private readonly key: object,
@@ -83,16 +86,22 @@ export class PageCache implements SharedObject {
       caches.set(k, c);
     }
     if (f.writable && c.writer === undefined) c.writer = f.ref();
-    c.busy++;
+    c.pins++;
     const r = await c.load(first, count);
     if (!isErrno(r)) return c;
     c.unpin();
     return r;
   }
 
-  /** End the pin map() took. */
+  /** End the pin map() took; pages it loaded that no mapping took (the mapping failed) go. */
   unpin(): void {
-    this.busy--;
+    // Only when no other map() is between its load and its mapping.
+    if (--this.pins > 0) return;
+    for (const [index, f] of [...this.pages]) {
+      if (this.slots.has(index)) continue;
+      this.pages.delete(index);
+      FrameAllocator.local().unref(f, this.account);
+    }
     this.releaseIfIdle();
   }
 
@@ -243,7 +252,7 @@ export class PageCache implements SharedObject {
 
   /** Forget this cache once it maps nothing and nothing is under way: let go of its files. */
   private releaseIfIdle(): void {
-    if (this.busy > 0 || this.pages.size > 0 || this.slots.size > 0) return;
+    if (this.busy > 0 || this.pins > 0 || this.pages.size > 0 || this.slots.size > 0) return;
     if (caches.get(this.key) !== this) return;
     caches.delete(this.key);
     void this.reader.unref();
