@@ -66,6 +66,11 @@ export class PageCache implements SharedObject {
     return k === undefined ? undefined : caches.get(k);
   }
 
+  /** Every cache's dirty pages written back and pending writebacks done (the sandbox is shutting down). */
+  static async settleAll(): Promise<void> {
+    await Promise.all([...caches.values()].map((c) => c.sync()));
+  }
+
   /** The cache of the inode `inode`, if any. */
   static ofInode(inode: object): PageCache | undefined {
     return caches.get(inode);
@@ -181,17 +186,21 @@ export class PageCache implements SharedObject {
    * The file changed under the mappings (write, truncate): read every cached
    * page again, give the mappings frames for pages now inside the file and
    * take them away from pages now past its end. Call sync() before the
-   * change, or stores made since are lost.
+   * change, or stores made since are lost. With `range` (the bytes a
+   * pwrite changed), only the pages it covers are read again, unless the
+   * size changed.
    */
-  async refresh(): Promise<void> {
+  async refresh(range?: [number, number]): Promise<void> {
     this.busy++;
     try {
       const a = await this.reader.getattr();
       if (isErrno(a)) return;
+      const sized = a.size !== this.size;
       this.size = a.size;
       const inFile = Math.ceil(this.size / PAGE_SIZE);
       const alloc = FrameAllocator.local();
       for (const index of new Set([...this.pages.keys(), ...this.slots.keys()])) {
+        if (range && !sized && ((index + 1) * PAGE_SIZE <= range[0] || index * PAGE_SIZE >= range[1])) continue;
         const slots = this.slots.get(index) ?? [];
         let f = this.pages.get(index);
         if (index >= inFile) {
@@ -260,13 +269,13 @@ export class PageCache implements SharedObject {
   }
 }
 
-/** Run `op`, a change to the file behind `cache` (write, truncate), between a sync() and a refresh(). */
-export async function aroundChange<T>(cache: PageCache | undefined, op: () => T | Promise<T>): Promise<T> {
+/** Run `op`, a change to the file behind `cache` (write, truncate; `range`: the bytes it may change, if known), between a sync() and a refresh(). */
+export async function aroundChange<T>(cache: PageCache | undefined, op: () => T | Promise<T>, range?: [number, number]): Promise<T> {
   if (cache === undefined) return op();
   await cache.sync();
   try {
     return await op();
   } finally {
-    await cache.refresh();
+    await cache.refresh(range);
   }
 }

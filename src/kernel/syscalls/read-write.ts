@@ -167,19 +167,22 @@ async function body_fsync(c: SysCtx): Promise<SysResult> {
  * first, and a call that `changes` the file refreshes them after. Files
  * nobody maps pay one lookup.
  */
-function coherent(c: SysCtx, body: (c: SysCtx) => SysResult | Promise<SysResult>, changes: boolean): SysResult | Promise<SysResult> {
+function coherent(c: SysCtx, body: (c: SysCtx) => SysResult | Promise<SysResult>, changes: boolean, range?: (c: SysCtx) => [number, number]): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   const cache = isErrno(f) ? undefined : PageCache.of(f);
   if (cache === undefined) return body(c);
-  return changes ? aroundChange(cache, () => body(c)) : cache.sync().then(() => body(c));
+  return changes ? aroundChange(cache, () => body(c), range?.(c)) : cache.sync().then(() => body(c));
 }
+
+/** The bytes a pwrite64 may change (an O_APPEND file's size change makes refresh() look at every page anyway). */
+const pwriteRange = (c: SysCtx): [number, number] => [c.s(3), c.s(3) + Math.min(c.u(2), abi.MAX_RW_COUNT)];
 
 export const sys_read = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_read, false);
 export const sys_pread64 = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pread64, false);
 export const sys_readv = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_readv, false);
 export const sys_preadv = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_preadv, false);
 export const sys_write = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_write, true);
-export const sys_pwrite64 = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pwrite64, true);
+export const sys_pwrite64 = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pwrite64, true, pwriteRange);
 export const sys_writev = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_writev, true);
 export const sys_pwritev = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pwritev, true);
 export const sys_fsync = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_fsync, false);
