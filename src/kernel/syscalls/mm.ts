@@ -6,6 +6,7 @@ import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
 import { PageCache } from '../page-cache.js';
+import type { File } from '../files/file.js';
 
 export function sys_brk(c: SysCtx): SysResult {
   const mm = c.proc.mm;
@@ -36,7 +37,10 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
     if (isErrno(f)) return f;
     if (!f.readable) return EACCES;
     name = f.path;
-    if (type !== abi.MAP_PRIVATE) {
+    if (type !== abi.MAP_PRIVATE && (await isDevZero(f))) {
+      // Linux's old way to shared anonymous memory.
+      shared = { pgoff: 0 };
+    } else if (type !== abi.MAP_PRIVATE) {
       // The file's page cache: every shared mapping of it names the same frames.
       if (prot & abi.PROT_WRITE && !f.writable) return EACCES;
       const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
@@ -54,6 +58,12 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   } finally {
     cache?.unpin();
   }
+}
+
+/** Is `f` /dev/zero (character device 1:5)? */
+async function isDevZero(f: File): Promise<boolean> {
+  const a = await f.getattr();
+  return !isErrno(a) && (a.mode & abi.S_IFMT) === abi.S_IFCHR && ((a.rdev >> 8n) & 0xfffn) === 1n && (a.rdev & 0xffn) === 5n;
 }
 
 /** The mapping part of mmap, once the file's bytes or page cache are at hand. */
