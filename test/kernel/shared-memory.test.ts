@@ -115,6 +115,22 @@ describe('kernel/shared memory', () => {
     assert.ok(again.mem.frames.every((f) => f === 0));
   });
 
+  it('shared memory past the cap is ENOMEM, with nothing left mapped or charged', () => {
+    const small = new MemoryAccount(4 * PAGE_SIZE);
+    const vm = new AddressSpace(small);
+    try {
+      assert.ok(!isErrno(vm.mm.mapAnywhere(3 * PAGE_SIZE, RW, '', 0, { pgoff: 0 })));
+      const r = vm.mm.mapAnywhere(2 * PAGE_SIZE, RW, '', 0, { pgoff: 0 });
+      assert.equal(r, Errno.of(12));
+      assert.equal(small.used, 3 * PAGE_SIZE);
+      assert.equal(vm.mm.mappings().length, 1);
+    } finally {
+      vm.release();
+    }
+    assert.equal(small.used, 0);
+    assert.equal(alloc.inUse, baseline);
+  });
+
   it('moving frames (mremap of a shared mapping) keeps the data and the references', () => {
     const vm = space();
     const at = vm.mm.mapAnywhere(PAGE_SIZE, RW, '', 0, { pgoff: 0 });
