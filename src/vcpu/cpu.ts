@@ -103,7 +103,6 @@ class Block {
 }
 
 const NO_BLOCK_FN: BlockFn = () => 0;
-
 const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
@@ -522,14 +521,6 @@ export class Cpu {
     return (k << 3) | Stop.Fault;
   }
 
-  /** Report SIGBUS/BUS_ADRERR at `a`: a shared page with no frame (past the end of a mapped file). */
-  private busAddressError(a: number, pc: number, k: number): number {
-    const f = this.fault;
-    f.signal = SIGBUS; f.code = BUS_ADRERR; f.addr = a;
-    this.npc = pc;
-    return (k << 3) | Stop.Fault;
-  }
-
   /**
    * Do the load or store at `pc` that segv() found allowed on shared pages
    * (shared-pages.ts): npc past it and true, or false with the fault filled
@@ -537,14 +528,14 @@ export class Cpu {
    */
   private sharedStep(pc: number): boolean {
     this.sharedHit = false;
-    const r = this.shared.step(this.state, pc, (a, size) => { this.dropRange(a, size); });
-    if (r === STEP_DONE) {
-      this.npc = this.shared.next;
-      return true;
-    }
-    if (r === STEP_BUS) this.busAddressError(this.shared.badAddr, pc, 0);
-    return false;
+    const r = this.shared.step(this.state, pc, this.dropCode);
+    if (r === STEP_DONE) this.npc = this.shared.next;
+    else if (r === STEP_BUS) this.busError(this.shared.badAddr, pc, 0, BUS_ADRERR);
+    return r === STEP_DONE;
   }
+
+  /** Drop the blocks decoded from bytes a store overwrote (for shared-pages.ts). */
+  private readonly dropCode = (a: number, size: number): void => { this.dropRange(a, size); };
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
   trap(signal: number, code: number, pc: number, k: number): number {
@@ -554,9 +545,10 @@ export class Cpu {
     return (k << 3) | Stop.Fault;
   }
 
-  private busError(a: number, pc: number, k: number): number {
+  /** SIGBUS at `a`: BUS_ADRALN (misaligned atomic, odd pc), or BUS_ADRERR (a shared page without a frame: past the end of a mapped file). */
+  private busError(a: number, pc: number, k: number, code = BUS_ADRALN): number {
     const f = this.fault;
-    f.signal = SIGBUS; f.code = BUS_ADRALN; f.addr = a;
+    f.signal = SIGBUS; f.code = code; f.addr = a;
     this.npc = pc;
     return (k << 3) | Stop.Fault;
   }
@@ -622,7 +614,7 @@ export class Cpu {
       if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
       // A shared page: the same operation on its frame in the pool.
       off = this.shared.offset(a, op !== 0);
-      if (off < 0) return this.busAddressError(a, pc, k);
+      if (off < 0) return this.busError(a, pc, k, BUS_ADRERR);
       m32 = this.shared.pool.i32; m64 = this.shared.pool.i64;
     }
     let wrote = op !== 0;
