@@ -27,7 +27,7 @@
 
 import { FrameAllocator } from './frames.js';
 
-import { EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
+import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT } from '../vcpu/memory.js';
 
@@ -96,6 +96,8 @@ export interface SharedBacking {
   obj?: SharedObject;
   /** Page index in `obj` of the mapping's first page. */
   pgoff: number;
+  /** The mapping may never be made writable (a file opened read-only, SHM_RDONLY): mprotect with PROT_WRITE is EACCES. */
+  readOnly?: boolean;
 }
 
 export interface Vma {
@@ -111,7 +113,7 @@ export interface Vma {
 /** The part [s, e) of `v`, its backing's page offset moved along. */
 function slice(v: Vma, s: number, e: number): Vma {
   const out: Vma = { ...v, start: s, end: e };
-  if (v.shared) out.shared = { obj: v.shared.obj, pgoff: v.shared.pgoff + (s - v.start) / PAGE_SIZE };
+  if (v.shared) out.shared = { ...v.shared, pgoff: v.shared.pgoff + (s - v.start) / PAGE_SIZE };
   return out;
 }
 
@@ -274,6 +276,7 @@ export class MemoryManager {
     if (len === 0) return 0;
     if (!this.isFullyMapped(start, end)) return ENOMEM;
     const pieces = this.vmas.filter((v) => v.end > start && v.start < end);
+    if (prot & PROT_WRITE && pieces.some((v) => v.shared?.readOnly)) return EACCES;
     // Pages leaving or entering PROT_NONE change what the account carries.
     const before = this.overlapCharged(start, end);
     const after = pieces.reduce((n, v) => n + charged({ ...v, prot }, Math.max(v.start, start), Math.min(v.end, end)), 0);

@@ -46,7 +46,7 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
       const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
       if (isErrno(pc)) return pc;
       cache = pc;
-      shared = { obj: pc, pgoff: offset / PAGE_SIZE };
+      shared = { obj: pc, pgoff: offset / PAGE_SIZE, readOnly: !f.writable };
     } else {
       const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
       if (isErrno(data)) return data === ESPIPE ? ENODEV : data;

@@ -114,7 +114,7 @@ export function sys_shmat(c: SysCtx): SysResult {
   const mm = c.proc.mm;
   const len = pageAlignUp(seg.size);
   const name = `/SYSV${(seg.key >>> 0).toString(16).padStart(8, '0')} (deleted)`;
-  const backing = { obj: seg, pgoff: 0 };
+  const backing = { obj: seg, pgoff: 0, readOnly: (flags & abi.SHM_RDONLY) !== 0 };
   let at: number | Errno;
   if (addr === 0) at = mm.mapAnywhere(len, prot, name, 0, backing);
   else if (!(flags & abi.SHM_REMAP) && !mm.isFree(addr, addr + len)) return EINVAL;
