@@ -5,12 +5,10 @@
 // system call at a time, so no wake can slip in between); wakes go to the
 // oldest waiters first whose bitset intersects the waker's. futex_waitv
 // queues one such waiter per word, sharing one sleep: a wake of any of them
-// ends it. A word on a private page is keyed by its address space and
-// address; a word on a shared page (MAP_SHARED, shm: src/kernel/mm.ts) by
-// where it lives in the frame pool, so processes mapping it meet there
-// (Linux keys a shared futex by its page; we do so for FUTEX_PRIVATE_FLAG
-// too, which only matters to processes that share a page and yet expect a
-// private wake in one not to reach a waiter in another).
+// ends it. A word is keyed by its address space and address, unless it is
+// a shared futex (no FUTEX_PRIVATE_FLAG) on a shared page (MAP_SHARED, shm:
+// src/kernel/mm.ts): then by where it lives in the frame pool, so processes
+// mapping it meet there, as Linux keys a shared futex by its page.
 //
 // Robust futex lists (set_robust_list) are walked when a thread dies: each
 // lock it still holds gets FUTEX_OWNER_DIED and one waiter is woken.
@@ -50,9 +48,9 @@ interface Waiter {
 /** The key space of futex words on shared pages: offsets in the frame pool. */
 const POOL_SPACE = {};
 
-/** The key of the futex word at `addr` of `vm`: [space, address in it]. */
-function keyOf(vm: AddressSpace, addr: number): [object, number] {
-  const off = vm.user.sharedOffset(addr);
+/** The key of the futex word at `addr` of `vm` (`shared`: not FUTEX_PRIVATE): [space, address in it]. */
+function keyOf(vm: AddressSpace, addr: number, shared: boolean): [object, number] {
+  const off = shared ? vm.user.sharedOffset(addr) : null;
   return off === null ? [vm, addr] : [POOL_SPACE, off];
 }
 
@@ -103,11 +101,11 @@ export class FutexTable {
 
   /**
    * FUTEX_WAIT(_BITSET): EINVAL for an empty bitset, otherwise `waitMany` on
-   * the one word; resolves 0 when woken.
+   * the one word (`shared`: without FUTEX_PRIVATE_FLAG); resolves 0 when woken.
    */
-  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined): Errno | Parked {
+  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, shared = false): Errno | Parked {
     if (bitset === 0) return EINVAL;
-    return this.waitMany(task, [{ addr, expected, bitset, shared: false }], timeoutMs);
+    return this.waitMany(task, [{ addr, expected, bitset, shared }], timeoutMs);
   }
 
   /**
@@ -142,7 +140,7 @@ export class FutexTable {
       parked.settle(r);
     };
     const queued: Waiter[] = words.map((w, i) => {
-      const [space, key] = keyOf(vm, w.addr);
+      const [space, key] = keyOf(vm, w.addr, w.shared);
       return { task, bitset: w.bitset, space, addr: key, wake: () => finish(i) };
     });
     for (const q of queued) this.queue(q.space, q.addr, true)!.push(q);
@@ -151,9 +149,14 @@ export class FutexTable {
     return parked;
   }
 
-  /** Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number woken. */
-  wake(vm: AddressSpace, addr: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY): number {
-    const [space, key] = keyOf(vm, addr);
+  /**
+   * Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number
+   * woken. `shared` (no FUTEX_PRIVATE_FLAG; the kernel's own wakes, as
+   * Linux's clear_child_tid and robust-list wakes) reaches waiters of other
+   * processes on a shared page.
+   */
+  wake(vm: AddressSpace, addr: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY, shared = true): number {
+    const [space, key] = keyOf(vm, addr, shared);
     const q = this.queue(space, key, false);
     if (!q) return 0;
     let woken = 0;
@@ -168,10 +171,10 @@ export class FutexTable {
   }
 
   /** Wake `n` waiters of `addr`, move up to `moveMax` more to `addr2`; the number woken plus moved. */
-  requeue(vm: AddressSpace, addr: number, n: number, addr2: number, moveMax: number): number {
-    const woken = this.wake(vm, addr, n);
-    const [space, key] = keyOf(vm, addr);
-    const [space2, key2] = keyOf(vm, addr2);
+  requeue(vm: AddressSpace, addr: number, n: number, addr2: number, moveMax: number, shared = true): number {
+    const woken = this.wake(vm, addr, n, FUTEX_BITSET_MATCH_ANY, shared);
+    const [space, key] = keyOf(vm, addr, shared);
+    const [space2, key2] = keyOf(vm, addr2, shared);
     const q = this.queue(space, key, false);
     if (!q || (space === space2 && key === key2)) return woken;
     let moved = 0;
