@@ -279,3 +279,19 @@ export async function aroundChange<T>(cache: PageCache | undefined, op: () => T 
     await cache.refresh(range);
   }
 }
+
+/**
+ * Run `op`, which reads `from` and/or changes `to` (either may be absent),
+ * coherently with their shared mappings: stores written back before, `to`'s
+ * mappings refreshed after (`range`: the bytes of `to` it may change, if
+ * known). Files nobody maps pay two map lookups.
+ */
+export function coherentIo<T>(from: File | undefined, to: File | undefined, op: () => T | Promise<T>, range?: [number, number]): T | Promise<T> {
+  const rc = from ? PageCache.of(from) : undefined;
+  const wc = to ? PageCache.of(to) : undefined;
+  if (rc === undefined && wc === undefined) return op();
+  return (async () => {
+    if (rc !== undefined && rc !== wc) await rc.sync();
+    return aroundChange(wc, op, range);
+  })();
+}

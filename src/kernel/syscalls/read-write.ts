@@ -10,7 +10,7 @@ import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import type { IoVec } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
 import { PAGE_W } from '../../vcpu/memory.js';
-import { PageCache, aroundChange } from '../page-cache.js';
+import { coherentIo } from '../page-cache.js';
 
 function body_read(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
@@ -169,9 +169,8 @@ async function body_fsync(c: SysCtx): Promise<SysResult> {
  */
 function coherent(c: SysCtx, body: (c: SysCtx) => SysResult | Promise<SysResult>, changes: boolean, range?: (c: SysCtx) => [number, number]): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
-  const cache = isErrno(f) ? undefined : PageCache.of(f);
-  if (cache === undefined) return body(c);
-  return changes ? aroundChange(cache, () => body(c), range?.(c)) : cache.sync().then(() => body(c));
+  if (isErrno(f)) return body(c);
+  return changes ? coherentIo(undefined, f, () => body(c), range?.(c)) : coherentIo(f, undefined, () => body(c));
 }
 
 /** The bytes a pwrite64 may change (an O_APPEND file's size change makes refresh() look at every page anyway). */
