@@ -91,10 +91,15 @@ export class PageCache implements SharedObject {
       caches.set(k, c);
     }
     if (f.writable && c.writer === undefined) c.writer = f.ref();
-    c.pins++;
-    const r = await c.load(first, count);
-    if (!isErrno(r)) return c;
-    c.unpin();
+    const r = await c.pin(first, count);
+    return isErrno(r) ? r : c;
+  }
+
+  /** Load pages [first, first+count) and keep them until unpin() (a mapping is about to take them: mmap, mremap). */
+  async pin(first: number, count: number): Promise<0 | Errno> {
+    this.pins++;
+    const r = await this.load(first, count);
+    if (isErrno(r)) this.unpin();
     return r;
   }
 

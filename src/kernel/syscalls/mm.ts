@@ -102,7 +102,23 @@ export function sys_mprotect(c: SysCtx): SysResult {
 }
 
 /** mremap: grow or shrink in place when possible, else move (MREMAP_MAYMOVE). */
-export function sys_mremap(c: SysCtx): SysResult {
+export async function sys_mremap(c: SysCtx): Promise<SysResult> {
+  const old = c.u(0);
+  const newLen = pageAlignUp(c.u(2));
+  // A file's pages the mapping grows onto are loaded into its page cache first.
+  const v = c.proc.mm.vmaAt(old);
+  const cache = v?.shared?.obj;
+  if (!(cache instanceof PageCache) || old % PAGE_SIZE) return remap(c);
+  const r = await cache.pin(v!.shared!.pgoff + (old - v!.start) / PAGE_SIZE, newLen / PAGE_SIZE);
+  if (isErrno(r)) return r;
+  try {
+    return remap(c);
+  } finally {
+    cache.unpin();
+  }
+}
+
+function remap(c: SysCtx): SysResult {
   const old = c.u(0);
   const oldLen = pageAlignUp(c.u(1));
   const newLen = pageAlignUp(c.u(2));
@@ -110,7 +126,7 @@ export function sys_mremap(c: SysCtx): SysResult {
   const mm = c.proc.mm;
   if (old % PAGE_SIZE || newLen === 0 || flags & ~(abi.MREMAP_MAYMOVE | abi.MREMAP_FIXED)) return EINVAL;
   if (flags & abi.MREMAP_FIXED) return EINVAL;
-  const vma = mm.mappings().find((v) => v.start <= old && old < v.end);
+  const vma = mm.vmaAt(old);
   if (!vma || old + oldLen > vma.end) return EFAULT;
   if (newLen <= oldLen) {
     if (newLen < oldLen) mm.unmap(old + newLen, oldLen - newLen);
@@ -118,7 +134,7 @@ export function sys_mremap(c: SysCtx): SysResult {
   }
   // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
   const backingAt = (addr: number): SharedBacking | undefined =>
-    vma.shared ? { obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
+    vma.shared ? { ...vma.shared, obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
   if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= GUEST_VA_LIMIT) {
     const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
     return r === 0 ? old : r;
@@ -126,9 +142,11 @@ export function sys_mremap(c: SysCtx): SysResult {
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
   const at = mm.mapAnywhere(newLen, vma.prot, vma.name, 0, backingAt(old));
   if (isErrno(at)) return at;
-  // Anonymous frames move with the mapping; an object's pages were mapped from the object itself.
-  if (vma.shared && (vma.shared.obj === undefined || vma.shared.obj === ANON_GROWN)) mm.moveFrames(old, at, oldLen);
-  else mm.mem.u8.copyWithin(at, old, old + oldLen);
+  // Anonymous frames move with the mapping; an object's pages were mapped from the object itself; private bytes are copied.
+  if (vma.shared?.obj === undefined || vma.shared.obj === ANON_GROWN) {
+    if (vma.shared) mm.moveFrames(old, at, oldLen);
+    else mm.mem.u8.copyWithin(at, old, old + oldLen);
+  }
   mm.unmap(old, oldLen);
   return at;
 }
