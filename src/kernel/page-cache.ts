@@ -1,11 +1,12 @@
 // The page cache of mapped files: what MAP_SHARED of a regular file shows.
 //
 // Contract:
-// - One PageCache per inode with shared mappings (keyed by the inode its
-//   open files reach through their dentry), holding a frame of the shared
-//   pool (src/vcpu/frames.ts) for each page some mapping maps. Every mapping
-//   of that page, in any process, names the same frame (mm.ts SharedObject),
-//   so a store through one is seen by all at once.
+// - One PageCache per file with shared mappings (keyed by its device and
+//   inode number; read and write reach it through their inode object),
+//   holding a frame of the shared pool (src/vcpu/frames.ts) for each page
+//   some mapping maps. Every mapping of that page, in any process, names
+//   the same frame (mm.ts SharedObject), so a store through one is seen by
+//   all at once.
 // - Pages are loaded when mapped (sys_mmap calls load() before mapping, so
 //   mapPage() is synchronous) and dropped when no mapping is left; a page
 //   holding a store not yet written (its frame's dirty byte) is written back
@@ -29,9 +30,17 @@ import { FrameAllocator } from './frames.js';
 import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
 import type { File } from './files/file.js';
 
-const caches = new Map<object, PageCache>();
+/** Caches by file identity: "dev:ino". */
+const caches = new Map<string, PageCache>();
+/**
+ * The identity of each inode object some mapping was made through. Reads
+ * and writes find their file's cache by their inode object (no attribute
+ * round trip on the hot path); two inode objects for one file (a dentry
+ * dropped and looked up again) share one cache once either is mapped.
+ */
+const identities = new WeakMap<object, string>();
 
-/** The inode `f` reaches, which keys its page cache; undefined for files without one (pipes, sockets...). */
+/** The inode `f` reaches; undefined for files without one (pipes, sockets...). */
 function inodeOf(f: File): object | undefined {
   return f.dentry?.inode;
 }
@@ -53,7 +62,7 @@ export class PageCache implements SharedObject {
   private pins = 0;
 
   private constructor(
-    private readonly key: object,
+    private readonly key: string,
     file: File,
     private readonly account: MemoryAccount,
   ) {
@@ -62,8 +71,8 @@ export class PageCache implements SharedObject {
 
   /** The cache of `f`'s inode if it has one (some mapping or writeback is live). */
   static of(f: File): PageCache | undefined {
-    const k = inodeOf(f);
-    return k === undefined ? undefined : caches.get(k);
+    const i = inodeOf(f);
+    return i === undefined ? undefined : PageCache.ofInode(i);
   }
 
   /** Every cache's dirty pages written back and pending writebacks done (the sandbox is shutting down). */
@@ -73,7 +82,8 @@ export class PageCache implements SharedObject {
 
   /** The cache of the inode `inode`, if any. */
   static ofInode(inode: object): PageCache | undefined {
-    return caches.get(inode);
+    const id = identities.get(inode);
+    return id === undefined ? undefined : caches.get(id);
   }
 
   /**
@@ -83,12 +93,17 @@ export class PageCache implements SharedObject {
    * unpin(), which comes once the mapping is made.
    */
   static async map(f: File, first: number, count: number, account: MemoryAccount): Promise<PageCache | Errno> {
-    const k = inodeOf(f);
-    if (k === undefined) return ENODEV;
-    let c = caches.get(k);
+    const i = inodeOf(f);
+    if (i === undefined) return ENODEV;
+    const a = await f.getattr();
+    if (isErrno(a)) return a;
+    if ((a.mode & S_IFMT) !== S_IFREG) return ENODEV;
+    const id = `${a.dev}:${a.ino}`;
+    identities.set(i, id);
+    let c = caches.get(id);
     if (c === undefined) {
-      c = new PageCache(k, f, account);
-      caches.set(k, c);
+      c = new PageCache(id, f, account);
+      caches.set(id, c);
     }
     if (f.writable && c.writer === undefined) c.writer = f.ref();
     const r = await c.pin(first, count);
