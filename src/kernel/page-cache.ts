@@ -122,12 +122,17 @@ export class PageCache implements SharedObject {
   unpin(): void {
     // Only when no other map() is between its load and its mapping.
     if (--this.pins > 0) return;
-    for (const [index, f] of [...this.pages]) {
-      if (this.slots.has(index)) continue;
-      this.pages.delete(index);
-      FrameAllocator.local().unref(f, this.account);
-    }
+    for (const index of [...this.pages.keys()]) if (!this.slots.has(index)) this.dropPage(index);
     this.releaseIfIdle();
+  }
+
+  /** Let go of cached page `index` (no mapping has it), writing it back first if it holds stores. */
+  private dropPage(index: number): void {
+    const own = this.pages.get(index) as number;
+    const dirty = this.takeDirty(index, own);
+    this.pages.delete(index);
+    FrameAllocator.local().unref(own, this.account);
+    if (dirty) this.queue(() => this.write(index, dirty));
   }
 
   /** Read the file's size and bring pages [first, first+count) that lie in it into frames. */
@@ -177,13 +182,8 @@ export class PageCache implements SharedObject {
     if (frame >= 0) FrameAllocator.local().unref(frame, account);
     if (list && list.length > 0) return;
     this.slots.delete(index);
-    const own = this.pages.get(index);
-    if (own !== undefined) {
-      const dirty = this.takeDirty(index, own);
-      this.pages.delete(index);
-      FrameAllocator.local().unref(own, this.account);
-      if (dirty) this.queue(() => this.write(index, dirty));
-    }
+    // While a map() is between its load and its mapping, the page stays for it (unpin() drops it if unused).
+    if (this.pages.has(index) && this.pins === 0) this.dropPage(index);
     this.releaseIfIdle();
   }
 
