@@ -69,8 +69,6 @@ export const MODULES: CompatModule[] = [
  */
 export const KERNEL_NOTES: string[] = [
   'socket(AF_UNIX, ...), socket(AF_INET, ...) and socketpair(): ENOSYS (Linux: a socket). test_stat, test_socket, test_selectors, asyncio and every module using support/socket_helper fail at import.',
-  'mmap(MAP_SHARED, PROT_WRITE) of a regular file: ENODEV ("shared writable file mappings: not yet", src/kernel/syscalls/mm.ts). Python\'s mmap.mmap(fd, n) is such a mapping: test_mmap, and sqlite3 in WAL mode (its -shm file).',
-  'memfd_create: ENOSYS (Linux: an fd). os.memfd_create, and multiprocessing\'s shared memory fallbacks.',
   'listxattr/getxattr: ENOSYS (Linux on ext4/tmpfs: [] or ENODATA). os.listxattr; shutil.copystat copies xattrs and tolerates ENOTSUP but not ENOSYS.',
   'mknod(S_IFSOCK) on a rootfs served by the gofer: EPERM (Linux as root: a socket inode; needs no CAP_MKNOD).',
   'open(O_TMPFILE) on a rootfs served by the gofer: EOPNOTSUPP (Linux on ext4: an unnamed file). Python\'s tempfile falls back, so only speed is lost.',

@@ -54,6 +54,7 @@ export function syscallBenchmarks(): Benchmark[] {
     syscallsBench('open-close', 'syscalls', 'openclose', 5_000, 1_000, 'us-per-op', 'open+close of /data/hello.txt (rootfs file)', (n) => `syscalls openclose: ${n} opens`),
     pingpongBench('pipe-pingpong-threads', 'syscalls', 'pipe-threads', 20_000, 5_000, 'a byte each way over two pipes between two threads, per round trip'),
     pingpongBench('pipe-pingpong-procs', 'syscalls', 'pipe-procs', 20_000, 5_000, 'a byte each way over two pipes between parent and forked child, per round trip'),
+    pingpongBench('shm-pingpong-procs', 'syscalls', 'shm-procs', 20_000, 5_000, 'a token each way through a word of MAP_SHARED memory (process-shared futex) between parent and forked child, per round trip'),
   ];
 }
 

@@ -5,10 +5,10 @@
 // system call at a time, so no wake can slip in between); wakes go to the
 // oldest waiters first whose bitset intersects the waker's. futex_waitv
 // queues one such waiter per word, sharing one sleep: a wake of any of them
-// ends it. Waiters are keyed by address space and address, so private and
-// shared futexes behave alike for threads of one process. Sharing a futex
-// between processes would need memory shared between address spaces, which
-// this kernel does not map.
+// ends it. A word is keyed by its address space and address, unless it is
+// a shared futex (no FUTEX_PRIVATE_FLAG) on a shared page (MAP_SHARED, shm:
+// src/kernel/mm.ts): then by where it lives in the frame pool, so processes
+// mapping it meet there, as Linux keys a shared futex by its page.
 //
 // Robust futex lists (set_robust_list) are walked when a thread dies: each
 // lock it still holds gets FUTEX_OWNER_DIED and one waiter is woken.
@@ -39,9 +39,19 @@ export interface FutexWord {
 interface Waiter {
   task: Task;
   bitset: number;
-  /** Where it waits now (a requeue moves it). */
+  /** Where it waits now (a requeue moves it): its key's space and address. */
+  space: object;
   addr: number;
   wake: () => void;
+}
+
+/** The key space of futex words on shared pages: offsets in the frame pool. */
+const POOL_SPACE = {};
+
+/** The key of the futex word at `addr` of `vm` (`shared`: not FUTEX_PRIVATE): [space, address in it]. */
+function keyOf(vm: AddressSpace, addr: number, shared: boolean): [object, number] {
+  const off = shared ? vm.user.sharedOffset(addr) : null;
+  return off === null ? [vm, addr] : [POOL_SPACE, off];
 }
 
 /** Longest delay setTimeout takes (a longer one fires at once). */
@@ -59,9 +69,9 @@ function longTimeout(ms: number, fn: () => void): () => void {
 }
 
 export class FutexTable {
-  private readonly queues = new Map<AddressSpace, Map<number, Waiter[]>>();
+  private readonly queues = new Map<object, Map<number, Waiter[]>>();
 
-  private queue(vm: AddressSpace, addr: number, create: boolean): Waiter[] | undefined {
+  private queue(vm: object, addr: number, create: boolean): Waiter[] | undefined {
     let byAddr = this.queues.get(vm);
     if (!byAddr) {
       if (!create) return undefined;
@@ -76,8 +86,8 @@ export class FutexTable {
     return q;
   }
 
-  private drop(vm: AddressSpace, w: Waiter): void {
-    const addr = w.addr;
+  private drop(w: Waiter): void {
+    const vm = w.space, addr = w.addr;
     const byAddr = this.queues.get(vm);
     const q = byAddr?.get(addr);
     if (!q) return;
@@ -91,11 +101,11 @@ export class FutexTable {
 
   /**
    * FUTEX_WAIT(_BITSET): EINVAL for an empty bitset, otherwise `waitMany` on
-   * the one word; resolves 0 when woken.
+   * the one word (`shared`: without FUTEX_PRIVATE_FLAG); resolves 0 when woken.
    */
-  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined): Errno | Parked {
+  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, shared = false): Errno | Parked {
     if (bitset === 0) return EINVAL;
-    return this.waitMany(task, [{ addr, expected, bitset, shared: false }], timeoutMs);
+    return this.waitMany(task, [{ addr, expected, bitset, shared }], timeoutMs);
   }
 
   /**
@@ -126,25 +136,34 @@ export class FutexTable {
     let cancelTimer = () => {};
     const finish = (r: number | Errno) => {
       cancelTimer();
-      for (const q of queued) this.drop(vm, q);
+      for (const q of queued) this.drop(q);
       parked.settle(r);
     };
-    const queued: Waiter[] = words.map((w, i) => ({ task, bitset: w.bitset, addr: w.addr, wake: () => finish(i) }));
-    for (const q of queued) this.queue(vm, q.addr, true)!.push(q);
+    const queued: Waiter[] = words.map((w, i) => {
+      const [space, key] = keyOf(vm, w.addr, w.shared);
+      return { task, bitset: w.bitset, space, addr: key, wake: () => finish(i) };
+    });
+    for (const q of queued) this.queue(q.space, q.addr, true)!.push(q);
     if (timeoutMs !== undefined) cancelTimer = longTimeout(timeoutMs, () => finish(ETIMEDOUT));
     task.onInterrupt(() => finish(EINTR));
     return parked;
   }
 
-  /** Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number woken. */
-  wake(vm: AddressSpace, addr: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY): number {
-    const q = this.queue(vm, addr, false);
+  /**
+   * Wake up to `n` waiters on `addr` whose bitset meets `bitset`; the number
+   * woken. `shared` (no FUTEX_PRIVATE_FLAG; the kernel's own wakes, as
+   * Linux's clear_child_tid and robust-list wakes) reaches waiters of other
+   * processes on a shared page.
+   */
+  wake(vm: AddressSpace, addr: number, n: number, bitset = FUTEX_BITSET_MATCH_ANY, shared = true): number {
+    const [space, key] = keyOf(vm, addr, shared);
+    const q = this.queue(space, key, false);
     if (!q) return 0;
     let woken = 0;
     for (const w of [...q]) {
       if (woken >= n) break;
       if ((w.bitset & bitset) === 0) continue;
-      this.drop(vm, w);
+      this.drop(w);
       w.wake();
       woken++;
     }
@@ -152,16 +171,19 @@ export class FutexTable {
   }
 
   /** Wake `n` waiters of `addr`, move up to `moveMax` more to `addr2`; the number woken plus moved. */
-  requeue(vm: AddressSpace, addr: number, n: number, addr2: number, moveMax: number): number {
-    const woken = this.wake(vm, addr, n);
-    const q = this.queue(vm, addr, false);
-    if (!q || addr === addr2) return woken;
+  requeue(vm: AddressSpace, addr: number, n: number, addr2: number, moveMax: number, shared = true): number {
+    const woken = this.wake(vm, addr, n, FUTEX_BITSET_MATCH_ANY, shared);
+    const [space, key] = keyOf(vm, addr, shared);
+    const [space2, key2] = keyOf(vm, addr2, shared);
+    const q = this.queue(space, key, false);
+    if (!q || (space === space2 && key === key2)) return woken;
     let moved = 0;
     while (q.length > 0 && moved < moveMax) {
       const w = q[0];
-      this.drop(vm, w);
-      w.addr = addr2;
-      this.queue(vm, addr2, true)!.push(w);
+      this.drop(w);
+      w.space = space2;
+      w.addr = key2;
+      this.queue(space2, key2, true)!.push(w);
       moved++;
     }
     return woken + moved;

@@ -14,10 +14,22 @@
 //   that hold data, and only those: zeroing an untouched page commits it).
 // - Anything that removes or changes executable pages calls `codeChanged`,
 //   so vCPUs drop decoded blocks.
+// - A shared mapping (Vma.shared: MAP_SHARED, shm) keeps its bytes in frames
+//   of the sandbox-wide pool, named per page in the memory's frame table,
+//   with its pages flagged PAGE_SHARED (src/vcpu/memory.ts). Each table
+//   entry holds one reference to its frame (frames.ts). Anonymous shared
+//   memory gets fresh zeroed frames when mapped; a mapping of an object
+//   (SharedObject: a file's page cache, a SysV segment) asks the object for
+//   its page's frame and gives it back when unmapped. fork shares the
+//   frames (one more reference each) where private pages are copied.
+//   Frames are charged to the account when allocated, not per mapping, so
+//   a shared page counts once.
 
-import { EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
+import { FrameAllocator } from './frames.js';
+
+import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X } from '../vcpu/memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;
 export const DEFAULT_STACK_SIZE = 8 << 20;
@@ -39,12 +51,75 @@ export class MemoryAccount {
   }
 }
 
+/**
+ * Something whose pages shared mappings show: a file's page cache, a SysV
+ * shm segment. Anonymous shared memory has none (its frames are held by
+ * the mappings alone).
+ */
+/** A page table entry: page `page` of the frame table `table` (GuestMemory.frames). */
+export interface SharedSlot {
+  table: Int32Array;
+  page: number;
+}
+
+export interface SharedObject {
+  /**
+   * The frame of page `index` with one reference taken for the page table
+   * entry `slot`; -1 when the object has no such page (past the end of a
+   * file: an access gives SIGBUS). The object may later change what `slot`
+   * holds (a file grown or truncated) until unmapPage.
+   */
+  mapPage(index: number, slot: SharedSlot, account: MemoryAccount): number | Errno;
+  /** fork: `slot` now maps page `index` too, with `frame` (-1: none), which another entry maps. */
+  copyPage(index: number, frame: number, slot: SharedSlot): void;
+  /** The entry `slot` let go of page `index`, whose frame was `frame` (-1: none): drop its reference. */
+  unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void;
+}
+
+/**
+ * The object behind pages added to shared anonymous memory by mremap: none
+ * (Linux's object keeps the size it was created with, so an access there
+ * is SIGBUS); frames moved in by mremap are released as anonymous ones.
+ */
+export const ANON_GROWN: SharedObject = {
+  mapPage: () => -1,
+  copyPage: (_index, frame) => {
+    if (frame >= 0) FrameAllocator.local().ref(frame);
+  },
+  unmapPage: (_index, frame, _slot, account) => {
+    if (frame >= 0) FrameAllocator.local().unref(frame, account);
+  },
+};
+
+/** How a shared mapping is backed: `obj`'s pages from `pgoff` on, or anonymous frames (`obj` undefined). */
+export interface SharedBacking {
+  obj?: SharedObject;
+  /** Page index in `obj` of the mapping's first page. */
+  pgoff: number;
+  /** The mapping may never be made writable (a file opened read-only, SHM_RDONLY): mprotect with PROT_WRITE is EACCES. */
+  readOnly?: boolean;
+}
+
 export interface Vma {
   start: number;
   end: number;
   prot: number;
   /** What /proc/PID/maps shows: "[heap]", "[stack]", a path, or "". */
   name: string;
+  /** Present for shared mappings (see the file comment). */
+  shared?: SharedBacking;
+}
+
+/** The part [s, e) of `v`, its backing's page offset moved along. */
+function slice(v: Vma, s: number, e: number): Vma {
+  const out: Vma = { ...v, start: s, end: e };
+  if (v.shared) out.shared = { ...v.shared, pgoff: v.shared.pgoff + (s - v.start) / PAGE_SIZE };
+  return out;
+}
+
+/** The pageFlags entry of a page of `v` (shared pages keep their permissions aside: memory.ts). */
+function flagsOf(v: Vma, prot = v.prot): number {
+  return v.shared ? PAGE_SHARED | (protToFlags(prot) << SHARED_SHIFT) : protToFlags(prot);
 }
 
 export function pageAlignUp(n: number): number {
@@ -99,35 +174,90 @@ export class MemoryManager {
    * Map [start, start+len) with `prot`, replacing whatever was there
    * (MAP_FIXED semantics). start and len are page aligned.
    */
-  mapFixed(start: number, len: number, prot: number, name: string): 0 | Errno {
+  mapFixed(start: number, len: number, prot: number, name: string, shared?: SharedBacking): 0 | Errno {
     if (start % PAGE_SIZE || len <= 0 || start + len > GUEST_VA_LIMIT || start < PAGE_SIZE) return start < PAGE_SIZE ? EINVAL : ENOMEM;
     len = pageAlignUp(len);
     const replaced = this.overlapCharged(start, start + len);
-    const cost = prot === PROT_NONE ? 0 : len;
+    const v: Vma = { start, end: start + len, prot, name, shared };
+    const cost = charged(v, start, start + len);
     if (this.account.used - replaced + cost > this.account.limit) return ENOMEM;
     this.carve(start, start + len, true);
     this.account.charge(cost);
-    this.insert({ start, end: start + len, prot, name });
-    this.mem.pageFlags.fill(protToFlags(prot), start >>> PAGE_SHIFT, (start + len) >>> PAGE_SHIFT);
+    this.insert(v);
+    this.mem.pageFlags.fill(flagsOf(v), start >>> PAGE_SHIFT, (start + len) >>> PAGE_SHIFT);
+    if (shared) {
+      const r = this.fillFrames(v);
+      if (r !== 0) {
+        this.carve(v.start, v.end, true);
+        return r;
+      }
+    }
     return 0;
   }
 
+  /** Give each page of shared mapping `v` its frame: fresh zeroed ones, or its object's. */
+  private fillFrames(v: Vma): 0 | Errno {
+    const frames = this.mem.frames, alloc = FrameAllocator.local();
+    const first = v.start >>> PAGE_SHIFT, n = (v.end - v.start) / PAGE_SIZE;
+    const b = v.shared as SharedBacking;
+    for (let i = 0; i < n; i++) {
+      const f = b.obj ? b.obj.mapPage(b.pgoff + i, { table: frames, page: first + i }, this.account) : alloc.alloc(this.account);
+      if (f instanceof Errno || (f < 0 && !b.obj)) return ENOMEM;
+      frames[first + i] = f + 1;
+    }
+    return 0;
+  }
+
+  /** Drop the frames behind the pages [s, e) of shared mapping `v`. */
+  private dropFrames(v: Vma, s: number, e: number): void {
+    const frames = this.mem.frames, alloc = FrameAllocator.local();
+    const b = v.shared as SharedBacking;
+    for (let p = s >>> PAGE_SHIFT; p < e >>> PAGE_SHIFT; p++) {
+      const f = frames[p] - 1;
+      frames[p] = 0;
+      if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, { table: frames, page: p }, this.account);
+      else if (f >= 0) alloc.unref(f, this.account);
+    }
+  }
+
+  /** The mapping holding `addr`, if any. */
+  vmaAt(addr: number): Vma | undefined {
+    return this.vmas.find((v) => v.start <= addr && addr < v.end);
+  }
+
+  /**
+   * Move the frames of shared mapping pages [from, from+len) to the pages at
+   * `to` (mremap of a shared mapping): `to` must be a fresh mapping of the
+   * same backing made by mapFixed with `shared`, whose own frames are
+   * dropped first.
+   */
+  moveFrames(from: number, to: number, len: number): void {
+    const v = this.vmaAt(to);
+    if (v?.shared) this.dropFrames(v, to, to + len);
+    const frames = this.mem.frames, alloc = FrameAllocator.local();
+    for (let i = 0; i < len / PAGE_SIZE; i++) {
+      const f = frames[(from >>> PAGE_SHIFT) + i];
+      if (f !== 0) alloc.ref(f - 1);
+      frames[(to >>> PAGE_SHIFT) + i] = f;
+    }
+  }
+
   /** Map anywhere free (top-down, trying `hint` first); the address chosen. */
-  mapAnywhere(len: number, prot: number, name: string, hint = 0): number | Errno {
+  mapAnywhere(len: number, prot: number, name: string, hint = 0, shared?: SharedBacking): number | Errno {
     len = pageAlignUp(len);
     if (len <= 0 || len > GUEST_VA_LIMIT) return ENOMEM;
     let at = -1;
     if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN && hint + len <= this.mmapTop && this.isFree(hint, hint + len)) at = hint;
     if (at < 0) at = this.findFreeTopDown(len);
     if (at < 0) return ENOMEM;
-    const r = this.mapFixed(at, len, prot, name);
+    const r = this.mapFixed(at, len, prot, name, shared);
     return r === 0 ? at : r;
   }
 
   /** MAP_FIXED_NOREPLACE: EEXIST when anything is mapped there. */
-  mapNoReplace(start: number, len: number, prot: number, name: string): 0 | Errno {
+  mapNoReplace(start: number, len: number, prot: number, name: string, shared?: SharedBacking): 0 | Errno {
     if (!this.isFree(start, start + pageAlignUp(len))) return EEXIST;
-    return this.mapFixed(start, len, prot, name);
+    return this.mapFixed(start, len, prot, name, shared);
   }
 
   unmap(start: number, len: number): 0 | Errno {
@@ -146,14 +276,18 @@ export class MemoryManager {
     if (len === 0) return 0;
     if (!this.isFullyMapped(start, end)) return ENOMEM;
     const pieces = this.vmas.filter((v) => v.end > start && v.start < end);
+    if (prot & PROT_WRITE && pieces.some((v) => v.shared?.readOnly)) return EACCES;
     // Pages leaving or entering PROT_NONE change what the account carries.
     const before = this.overlapCharged(start, end);
-    const after = prot === PROT_NONE ? 0 : end - start;
+    const after = pieces.reduce((n, v) => n + charged({ ...v, prot }, Math.max(v.start, start), Math.min(v.end, end)), 0);
     if (after > before && !this.account.charge(after - before)) return ENOMEM;
     if (after < before) this.account.uncharge(before - after);
     this.carve(start, end, false);
-    for (const v of pieces) this.insert({ start: Math.max(v.start, start), end: Math.min(v.end, end), prot, name: v.name });
-    this.mem.pageFlags.fill(protToFlags(prot), start >>> PAGE_SHIFT, end >>> PAGE_SHIFT);
+    for (const v of pieces) {
+      const piece = { ...slice(v, Math.max(v.start, start), Math.min(v.end, end)), prot };
+      this.insert(piece);
+      this.mem.pageFlags.fill(flagsOf(piece), piece.start >>> PAGE_SHIFT, piece.end >>> PAGE_SHIFT);
+    }
     this.codeChanged(start, end - start);
     return 0;
   }
@@ -219,12 +353,13 @@ export class MemoryManager {
         kept.push(v);
         continue;
       }
-      if (v.start < start) kept.push({ ...v, end: start });
-      if (v.end > end) kept.push({ ...v, start: end });
+      if (v.start < start) kept.push(slice(v, v.start, start));
+      if (v.end > end) kept.push(slice(v, end, v.end));
       if (release) {
         const s = Math.max(v.start, start);
         const e = Math.min(v.end, end);
         this.mem.pageFlags.fill(0, s >>> PAGE_SHIFT, e >>> PAGE_SHIFT);
+        if (v.shared) this.dropFrames(v, s, e);
         forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
         this.account.uncharge(charged(v, s, e));
         if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
@@ -236,6 +371,20 @@ export class MemoryManager {
   private insert(v: Vma): void {
     this.vmas.push(v);
     this.vmas.sort((a, b) => a.start - b.start);
+  }
+
+  /**
+   * madvise(MADV_DONTNEED): private pages of [start, end) read as zero from
+   * now on (only pages holding data are written); shared pages keep their
+   * data, as Linux's shared memory does.
+   */
+  discard(start: number, end: number): void {
+    for (const v of this.vmas) {
+      if (v.end <= start || v.start >= end || v.shared) continue;
+      const s = Math.max(v.start, start), e = Math.min(v.end, end);
+      forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+      if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
+    }
   }
 
   /** Unmap everything, zeroing the pages (the memory stays in use). */
@@ -252,6 +401,7 @@ export class MemoryManager {
   release(): void {
     for (const v of this.vmas) {
       this.account.uncharge(charged(v, v.start, v.end));
+      if (v.shared) this.dropFrames(v, v.start, v.end);
       forEachNonZeroPage(this.mem, v.start, v.end, (page) => this.mem.u8.set(ZERO_PAGE, page));
       this.mem.pageFlags.fill(0, v.start >>> PAGE_SHIFT, v.end >>> PAGE_SHIFT);
     }
@@ -268,7 +418,21 @@ export class MemoryManager {
   copyInto(child: MemoryManager): 0 | Errno {
     if (!child.account.charge(this.chargedBytes())) return ENOMEM;
     child.account.uncharge(this.chargedBytes());
+    const alloc = FrameAllocator.local();
     for (const v of this.vmas) {
+      if (v.shared) {
+        // The same frames, one more reference each.
+        child.insert({ ...v, shared: { ...v.shared } });
+        const first = v.start >>> PAGE_SHIFT, last = v.end >>> PAGE_SHIFT;
+        child.mem.pageFlags.fill(flagsOf(v), first, last);
+        for (let p = first; p < last; p++) {
+          const f = this.mem.frames[p];
+          child.mem.frames[p] = f;
+          if (v.shared.obj) v.shared.obj.copyPage(v.shared.pgoff + p - first, f - 1, { table: child.mem.frames, page: p });
+          else if (f !== 0) alloc.ref(f - 1);
+        }
+        continue;
+      }
       const r = child.mapFixed(v.start, v.end - v.start, v.prot, v.name);
       if (r !== 0) return r;
       copyNonZeroPages(this.mem, child.mem, v.start, v.end);
@@ -281,9 +445,9 @@ export class MemoryManager {
   }
 }
 
-/** What [s, e) of mapping `v` costs the memory account. */
+/** What [s, e) of mapping `v` costs the memory account (shared frames are charged when allocated). */
 function charged(v: Vma, s: number, e: number): number {
-  return v.prot === PROT_NONE ? 0 : e - s;
+  return v.prot === PROT_NONE || v.shared ? 0 : e - s;
 }
 
 /** One page of zeros: compared against (memcmp) and copied from, both far faster than JS loops or fill(). */

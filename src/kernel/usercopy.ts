@@ -5,10 +5,17 @@
 // EFAULT and changes nothing. Writes that land on pages holding decoded code
 // tell the CPUs through `onCodeWrite`, so self-modifying and loaded code works.
 // Kernel code outside this module sees bytes and numbers, never addresses.
+// Shared pages (src/vcpu/memory.ts) are reached through the memory's frame
+// table, their bytes in the frame pool: a write marks the frame dirty, and a
+// shared page without a frame (past the end of a mapped file) is EFAULT.
 
 import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from '../linux/errno.js';
 import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from '../linux/abi.js';
-import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHIFT, PAGE_W, GUEST_VA_LIMIT } from '../vcpu/memory.js';
+import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHIFT, PAGE_SIZE, PAGE_W, PAGE_SHARED, GUEST_VA_LIMIT, pagePerms } from '../vcpu/memory.js';
+import { FramePool } from '../vcpu/frames.js';
+
+/** check(): the range may not be accessed; it lies on private pages only; it touches a shared page. */
+const BAD = 0, PRIVATE = 1, SHARED = 2;
 
 export interface IoVec {
   base: number;
@@ -16,42 +23,95 @@ export interface IoVec {
 }
 
 export class UserMemory {
+  private readonly pool = FramePool.local();
+
   constructor(
     readonly mem: GuestMemory,
     private readonly onCodeWrite: (addr: number, len: number) => void = () => {},
   ) {}
 
-  /** A range of no bytes is valid wherever it starts (Linux's access_ok of size 0). */
-  private check(addr: number, len: number, need: number): boolean {
-    return len === 0 || (Number.isSafeInteger(addr) && this.mem.accessible(addr, len, need));
+  /**
+   * Whether [addr, addr+len) may be accessed for `need` (BAD), and if so
+   * whether it touches shared pages. A range of no bytes is valid wherever
+   * it starts (Linux's access_ok of size 0).
+   */
+  private check(addr: number, len: number, need: number): number {
+    if (len === 0) return PRIVATE;
+    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > GUEST_VA_LIMIT) return BAD;
+    const flags = this.mem.pageFlags;
+    let kind = PRIVATE;
+    const last = (addr + len - 1) >>> PAGE_SHIFT;
+    for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
+      const fl = flags[p];
+      if ((pagePerms(fl) & need) !== need) return BAD;
+      if (fl & PAGE_SHARED) {
+        if (this.mem.frames[p] === 0) return BAD;
+        kind = SHARED;
+      }
+    }
+    return kind;
+  }
+
+  /**
+   * The bytes of page `p` as a view: the address space's memory, or the
+   * pool's frame for a shared page (marked dirty when `write`).
+   */
+  private page(p: number, write: boolean): Uint8Array {
+    if (this.mem.pageFlags[p] & PAGE_SHARED) {
+      const f = this.mem.frames[p] - 1;
+      if (write) this.pool.dirty[f] = 1;
+      return this.pool.u8.subarray(f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
+    }
+    return this.mem.u8.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+  }
+
+  /** Call fn(view, pos) for each page-sized piece of [addr, addr+len): `view` the piece's bytes, `pos` its offset in the range. */
+  private eachPiece(addr: number, len: number, write: boolean, fn: (view: Uint8Array, pos: number) => void): void {
+    for (let pos = 0; pos < len;) {
+      const a = addr + pos;
+      const off = a & (PAGE_SIZE - 1);
+      const n = Math.min(PAGE_SIZE - off, len - pos);
+      fn(this.page(a >>> PAGE_SHIFT, write).subarray(off, off + n), pos);
+      pos += n;
+    }
   }
 
   /** A copy of guest bytes [addr, addr+len). */
   copyIn(addr: number, len: number): Uint8Array | Errno {
-    if (!this.check(addr, len, PAGE_R)) return EFAULT;
-    return this.mem.u8.slice(addr, addr + len);
+    const k = this.check(addr, len, PAGE_R);
+    if (k === BAD) return EFAULT;
+    if (k === PRIVATE) return this.mem.u8.slice(addr, addr + len);
+    const out = new Uint8Array(len);
+    this.eachPiece(addr, len, false, (v, pos) => out.set(v, pos));
+    return out;
   }
 
   /** Guest bytes copied into `dst` (no allocation). */
   readInto(addr: number, dst: Uint8Array): 0 | Errno {
-    if (!this.check(addr, dst.length, PAGE_R)) return EFAULT;
-    dst.set(this.mem.u8.subarray(addr, addr + dst.length));
+    const k = this.check(addr, dst.length, PAGE_R);
+    if (k === BAD) return EFAULT;
+    if (k === PRIVATE) dst.set(this.mem.u8.subarray(addr, addr + dst.length));
+    else this.eachPiece(addr, dst.length, false, (v, pos) => dst.set(v, pos));
     return 0;
   }
 
   /** Write `src` at guest address `addr`. Nothing to write succeeds at any address, as in Linux. */
   copyOut(addr: number, src: Uint8Array): 0 | Errno {
     if (src.length === 0) return 0;
-    if (!this.check(addr, src.length, PAGE_W)) return EFAULT;
-    this.mem.u8.set(src, addr);
+    const k = this.check(addr, src.length, PAGE_W);
+    if (k === BAD) return EFAULT;
+    if (k === PRIVATE) this.mem.u8.set(src, addr);
+    else this.eachPiece(addr, src.length, true, (v, pos) => v.set(src.subarray(pos, pos + v.length)));
     this.noteWrite(addr, src.length);
     return 0;
   }
 
   /** Fill [addr, addr+len) with zero bytes. */
   zero(addr: number, len: number): 0 | Errno {
-    if (!this.check(addr, len, PAGE_W)) return EFAULT;
-    this.mem.u8.fill(0, addr, addr + len);
+    const k = this.check(addr, len, PAGE_W);
+    if (k === BAD) return EFAULT;
+    if (k === PRIVATE) this.mem.u8.fill(0, addr, addr + len);
+    else this.eachPiece(addr, len, true, (v) => v.fill(0));
     this.noteWrite(addr, len);
     return 0;
   }
@@ -83,15 +143,14 @@ export class UserMemory {
   /** The bytes of a NUL-terminated string (without the NUL); ENAMETOOLONG past `max`. */
   readCBytes(addr: number, max = PATH_MAX): Uint8Array | Errno {
     if (!Number.isSafeInteger(addr) || addr < 0 || addr >= GUEST_VA_LIMIT) return EFAULT;
-    const u8 = this.mem.u8;
-    const flags = this.mem.pageFlags;
     let end = addr;
     const limit = Math.min(addr + max + 1, GUEST_VA_LIMIT);
     while (end < limit) {
-      if (!(flags[end >>> PAGE_SHIFT] & PAGE_R)) return EFAULT;
-      const pageEnd = Math.min(((end >>> PAGE_SHIFT) + 1) << PAGE_SHIFT, limit);
-      const at = u8.subarray(end, pageEnd).indexOf(0);
-      if (at >= 0) return u8.slice(addr, end + at);
+      const p = end >>> PAGE_SHIFT;
+      const pageEnd = Math.min((p + 1) * PAGE_SIZE, limit);
+      if (this.check(end, pageEnd - end, PAGE_R) === BAD) return EFAULT;
+      const at = this.page(p, false).subarray(end - p * PAGE_SIZE, pageEnd - p * PAGE_SIZE).indexOf(0);
+      if (at >= 0) return this.copyIn(addr, end + at - addr);
       end = pageEnd;
     }
     return end - addr > max ? ENAMETOOLONG : EFAULT;
@@ -115,33 +174,59 @@ export class UserMemory {
     }
   }
 
+  /**
+   * A DataView and offset at which the `len` bytes at `addr` can be read:
+   * the memory's own view, or (for a range touching a shared page) a copy.
+   */
+  private scalar(addr: number, len: number): [DataView, number] | Errno {
+    const k = this.check(addr, len, PAGE_R);
+    if (k === BAD) return EFAULT;
+    if (k === PRIVATE) return [this.mem.view, addr];
+    const b = this.copyIn(addr, len) as Uint8Array;
+    return [new DataView(b.buffer, b.byteOffset, len), 0];
+  }
+
   readU32(addr: number): number | Errno {
-    if (!this.check(addr, 4, PAGE_R)) return EFAULT;
-    return this.mem.view.getUint32(addr, true);
+    const s = this.scalar(addr, 4);
+    return s instanceof Errno ? s : s[0].getUint32(s[1], true);
   }
 
   readI32(addr: number): number | Errno {
-    if (!this.check(addr, 4, PAGE_R)) return EFAULT;
-    return this.mem.view.getInt32(addr, true);
+    const s = this.scalar(addr, 4);
+    return s instanceof Errno ? s : s[0].getInt32(s[1], true);
   }
 
   /** An unsigned 64-bit value as a number (exact below 2^53; larger values lose low bits). */
   readU64(addr: number): number | Errno {
-    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
-    const v = this.mem.view;
-    return v.getUint32(addr + 4, true) * 0x100000000 + v.getUint32(addr, true);
+    const s = this.scalar(addr, 8);
+    if (s instanceof Errno) return s;
+    const [v, a] = s;
+    return v.getUint32(a + 4, true) * 0x100000000 + v.getUint32(a, true);
   }
 
   /** A signed 64-bit value as a number (exact while |v| < 2^53). */
   readI64(addr: number): number | Errno {
-    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
-    const v = this.mem.view;
-    return v.getInt32(addr + 4, true) * 0x100000000 + v.getUint32(addr, true);
+    const s = this.scalar(addr, 8);
+    if (s instanceof Errno) return s;
+    const [v, a] = s;
+    return v.getInt32(a + 4, true) * 0x100000000 + v.getUint32(a, true);
   }
 
   readBigU64(addr: number): bigint | Errno {
-    if (!this.check(addr, 8, PAGE_R)) return EFAULT;
-    return this.mem.view.getBigUint64(addr, true);
+    const s = this.scalar(addr, 8);
+    return s instanceof Errno ? s : s[0].getBigUint64(s[1], true);
+  }
+
+  /**
+   * Where the futex word at `addr` lives, for keying waiters: for a shared
+   * page, its byte offset in the frame pool (the same for every process
+   * mapping it); null for a private page (the key is then the address).
+   */
+  sharedOffset(addr: number): number | null {
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= GUEST_VA_LIMIT) return null;
+    const p = addr >>> PAGE_SHIFT;
+    if ((this.mem.pageFlags[p] & PAGE_SHARED) === 0 || this.mem.frames[p] === 0) return null;
+    return (this.mem.frames[p] - 1) * PAGE_SIZE + (addr & (PAGE_SIZE - 1));
   }
 
   writeU32(addr: number, value: number): 0 | Errno {

@@ -27,7 +27,9 @@
 // - The LR reservation belongs to this Cpu and is dropped on every entry to
 //   run() (as Linux drops it on every return from a trap).
 
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms } from './memory.js';
+import { FramePool } from './frames.js';
+import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
@@ -42,7 +44,7 @@ export { Stop } from './state.js';
 
 /** Linux signal numbers and si_codes the CPU reports. */
 export const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
-export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
+export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, BUS_ADRERR = 2, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
 
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
@@ -163,6 +165,10 @@ export class Cpu {
   private resAddr = -1;
   private resSize = 0;
   private resVal: number | bigint = 0;
+  /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
+  private readonly shared: SharedPages;
+  /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */
+  private sharedHit = false;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
@@ -182,6 +188,7 @@ export class Cpu {
     this.i64 = new BigInt64Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
+    this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
@@ -211,7 +218,17 @@ export class Cpu {
       n += r >>> 3;
       this.instret += r >>> 3;
       pc = this.npc;
-      if ((r & 7) !== 0) { stop = (r & 7) as Stop; break; }
+      if ((r & 7) !== 0) {
+        stop = (r & 7) as Stop;
+        // A load or store on a shared page: done here, then on at the next instruction.
+        if (this.sharedHit && stop === Stop.Fault && this.sharedStep(pc)) {
+          n++;
+          this.instret++;
+          pc = this.npc;
+          continue;
+        }
+        break;
+      }
     }
     s.pc = pc;
     if (statsEnabled) engineStats.totalInsns += n;
@@ -254,7 +271,7 @@ export class Cpu {
     const f = this.fault;
     f.signal = SIGSEGV;
     f.addr = at < 0 ? at + 2 ** 64 : at;
-    f.code = at >= 0 && at < GUEST_VA_LIMIT && (this.pf[at >>> PAGE_SHIFT] & 7) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
+    f.code = at >= 0 && at < GUEST_VA_LIMIT && pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
     this.npc = pc;
   }
 
@@ -476,7 +493,12 @@ export class Cpu {
     return (f1 & f2 & 7) | ((f1 | f2) & PAGE_CODE);
   }
 
-  /** Report SIGSEGV for an access of `size` bytes at a lacking `need`. */
+  /**
+   * Report SIGSEGV for an access of `size` bytes at a lacking `need`: the
+   * slow path of every load and store. When the pages' shared permissions
+   * do allow it (a shared page, see memory.ts), it is marked `sharedHit`
+   * instead, and run() does the access on the frame pool (sharedStep).
+   */
   segv(a: number, size: number, need: number, pc: number, k: number): number {
     const f = this.fault;
     f.signal = SIGSEGV;
@@ -485,15 +507,35 @@ export class Cpu {
       f.addr = a < 0 ? a + 2 ** 64 : a;
     } else {
       let bad = a;
-      if ((this.pf[a >>> PAGE_SHIFT] & need) === need) {
+      if ((pagePerms(this.pf[a >>> PAGE_SHIFT]) & need) === need) {
         bad = (Math.floor(a / PAGE_SIZE) + 1) * PAGE_SIZE;
+        if (bad >= a + size || (bad < GUEST_VA_LIMIT && (pagePerms(this.pf[bad >>> PAGE_SHIFT]) & need) === need)) {
+          this.sharedHit = true;
+          bad = a;
+        }
       }
       f.addr = bad;
-      f.code = bad >= GUEST_VA_LIMIT || (this.pf[bad >>> PAGE_SHIFT] & 7) === 0 ? SEGV_MAPERR : SEGV_ACCERR;
+      f.code = bad >= GUEST_VA_LIMIT || pagePerms(this.pf[bad >>> PAGE_SHIFT]) === 0 ? SEGV_MAPERR : SEGV_ACCERR;
     }
     this.npc = pc;
     return (k << 3) | Stop.Fault;
   }
+
+  /**
+   * Do the load or store at `pc` that segv() found allowed on shared pages
+   * (shared-pages.ts): npc past it and true, or false with the fault filled
+   * (SIGBUS for a page without a frame; segv()'s SIGSEGV otherwise).
+   */
+  private sharedStep(pc: number): boolean {
+    this.sharedHit = false;
+    const r = this.shared.step(this.state, pc, this.dropCode);
+    if (r === STEP_DONE) this.npc = this.shared.next;
+    else if (r === STEP_BUS) this.busError(this.shared.badAddr, pc, 0, BUS_ADRERR);
+    return r === STEP_DONE;
+  }
+
+  /** Drop the blocks decoded from bytes a store overwrote (for shared-pages.ts). */
+  private readonly dropCode = (a: number, size: number): void => { this.dropRange(a, size); };
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
   trap(signal: number, code: number, pc: number, k: number): number {
@@ -503,9 +545,10 @@ export class Cpu {
     return (k << 3) | Stop.Fault;
   }
 
-  private busError(a: number, pc: number, k: number): number {
+  /** SIGBUS at `a`: BUS_ADRALN (misaligned atomic, odd pc), or BUS_ADRERR (a shared page without a frame: past the end of a mapped file). */
+  private busError(a: number, pc: number, k: number, code = BUS_ADRALN): number {
     const f = this.fault;
-    f.signal = SIGBUS; f.code = BUS_ADRALN; f.addr = a;
+    f.signal = SIGBUS; f.code = code; f.addr = a;
     this.npc = pc;
     return (k << 3) | Stop.Fault;
   }
@@ -566,10 +609,17 @@ export class Cpu {
     if (a < 0 || a > GUEST_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
     if (a % size !== 0) return this.busError(a, pc, k);
     const fl = this.pf[a >>> PAGE_SHIFT];
-    if ((fl & need) !== need) return this.segv(a, size, need, pc, k);
+    let m32 = this.i32, m64 = this.i64, off = a;
+    if ((fl & need) !== need) {
+      if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
+      // A shared page: the same operation on its frame in the pool.
+      off = this.shared.offset(a, op !== 0);
+      if (off < 0) return this.busError(a, pc, k, BUS_ADRERR);
+      m32 = this.shared.pool.i32; m64 = this.shared.pool.i64;
+    }
     let wrote = op !== 0;
     if (size === 4) {
-      const m = this.mem.i32, i = a >>> 2, v = x[2 * rs2];
+      const m = m32, i = off >>> 2, v = x[2 * rs2];
       let old: number;
       switch (op) {
         case 0:
@@ -602,7 +652,7 @@ export class Cpu {
       }
       if (rd !== 0) { x[2 * rd] = old; x[2 * rd + 1] = old >> 31; }
     } else {
-      const m = this.i64, i = a / 8;
+      const m = m64, i = off / 8;
       const v = (BigInt(x[2 * rs2 + 1]) << 32n) | BigInt(x[2 * rs2] >>> 0);
       let old: bigint;
       switch (op) {

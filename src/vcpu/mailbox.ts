@@ -24,6 +24,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedGuestMemory } from './memory.js';
+import type { SharedFramePool } from './frames.js';
 
 export const MB = {
   CMD_SEQ: 0,
@@ -62,4 +63,6 @@ export interface VcpuWorkerData {
   regs: SharedArrayBuffer;
   port: MessagePort;
   index: number;
+  /** The sandbox's shared frame pool (frames.ts), adopted once at start-up. */
+  frames: SharedFramePool;
 }

@@ -16,6 +16,16 @@
 //   reservation only: the host commits a page when it is first touched), so no
 //   view ever goes stale because of a grow().
 // - Physical use is accounted by the kernel's mm (mapped pages), not here.
+// - Shared pages (memory several address spaces map: MAP_SHARED, shm, file
+//   mappings) do not live in this memory but in the sandbox-wide frame pool
+//   (frames.ts). Such a page has PAGE_SHARED set and its R/W/X bits clear,
+//   its permissions kept in the SHARED_* bits instead (`PAGE_SHARED |
+//   prot << SHARED_SHIFT`), so every access to it fails the CPUs' fast
+//   check, which is unchanged, and lands in their slow path (Cpu.segv),
+//   which finds the frame in `frames` (one Int32 per page: 0 = no frame,
+//   else frame + 1) and does the access on the pool. A shared page without
+//   a frame (a file mapping past the end of its file) gives SIGBUS. The
+//   bytes of this memory under a shared page are unused (zero).
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -31,11 +41,21 @@ export const PAGE_W = 2;
 export const PAGE_X = 4;
 /** Instructions were decoded from this page and are cached by some vCPU. */
 export const PAGE_CODE = 8;
+/** The page is backed by a frame of the shared pool (see the file comment); R/W/X are then clear. */
+export const PAGE_SHARED = 16;
+/** A shared page's PROT_* bits sit at this shift: PAGE_SHARED | prot << SHARED_SHIFT. */
+export const SHARED_SHIFT = 5;
+
+/** The R/W/X permissions of a pageFlags entry, private or shared. */
+export function pagePerms(flags: number): number {
+  return (flags | (flags >>> SHARED_SHIFT)) & 7;
+}
 
 /** What a worker needs to attach to an address space (structured-clone safe). */
 export interface SharedGuestMemory {
   memory: WebAssembly.Memory;
   pageFlags: SharedArrayBuffer;
+  frames: SharedArrayBuffer;
 }
 
 export class GuestMemory {
@@ -50,6 +70,8 @@ export class GuestMemory {
   readonly view: DataView;
   /** One byte per page: PAGE_R | PAGE_W | PAGE_X | PAGE_CODE. */
   readonly pageFlags: Uint8Array;
+  /** One Int32 per page: the shared frame behind it plus one, or 0 (see the file comment). */
+  readonly frames: Int32Array;
 
   private constructor(shared: SharedGuestMemory) {
     this.memory = shared.memory;
@@ -65,13 +87,14 @@ export class GuestMemory {
     this.f32 = new Float32Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.pageFlags = new Uint8Array(shared.pageFlags);
+    this.frames = new Int32Array(shared.frames);
   }
 
   /** A new, wholly unmapped address space. */
   static create(): GuestMemory {
     const pages = GUEST_VA_LIMIT / WASM_PAGE;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    return new GuestMemory({ memory, pageFlags: new SharedArrayBuffer(GUEST_PAGES) });
+    return new GuestMemory({ memory, pageFlags: new SharedArrayBuffer(GUEST_PAGES), frames: new SharedArrayBuffer(GUEST_PAGES * 4) });
   }
 
   /** Attach (in another worker) to an address space created elsewhere. */
@@ -80,19 +103,19 @@ export class GuestMemory {
   }
 
   share(): SharedGuestMemory {
-    return { memory: this.memory, pageFlags: this.pageFlags.buffer as SharedArrayBuffer };
+    return { memory: this.memory, pageFlags: this.pageFlags.buffer as SharedArrayBuffer, frames: this.frames.buffer as SharedArrayBuffer };
   }
 
   /**
-   * True when every byte of [addr, addr+len) lies on pages whose flags include
-   * all bits of `need`. len 0 is always accessible.
+   * True when every byte of [addr, addr+len) lies on pages whose permissions
+   * (private or shared) include all bits of `need`. len 0 is always accessible.
    */
   accessible(addr: number, len: number, need: number): boolean {
     if (len === 0) return true;
     if (addr < 0 || len < 0 || addr + len > GUEST_VA_LIMIT) return false;
     const last = (addr + len - 1) >>> PAGE_SHIFT;
     for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
-      if ((this.pageFlags[p] & need) !== need) return false;
+      if ((pagePerms(this.pageFlags[p]) & need) !== need) return false;
     }
     return true;
   }

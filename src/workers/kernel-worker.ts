@@ -14,6 +14,7 @@ import { createDebugLog, createUserLog } from '../log/log.js';
 import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
+import { PageCache } from '../kernel/page-cache.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
 
 const cfg = workerData as SandboxConfig;
@@ -113,6 +114,8 @@ const api = {
   async shutdown(): Promise<void> {
     reportEngineStats();
     sandbox?.kernel.scheduler.shutdown();
+    // Stores into shared file mappings reach their files before the filesystems close.
+    await PageCache.settleAll();
     sandbox?.close();
     debugLog.close();
     userLog.close();

@@ -12,6 +12,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Cpu } from '../vcpu/cpu.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
 import { GuestMemory } from '../vcpu/memory.js';
+import { FramePool } from '../vcpu/frames.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 
@@ -28,6 +29,8 @@ const MAX_RUN_MS = 50;
 const SPIN_MS = 0.05;
 
 const data = workerData as VcpuWorkerData;
+// Before any Cpu exists: every Cpu of this worker reads shared pages from the kernel's pool.
+FramePool.adopt(data.frames);
 const mb = new Int32Array(data.mailbox);
 const interrupt = new Int32Array(data.mailbox, MB.INTERRUPT * 4, 1);
 

@@ -7,6 +7,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, type VcpuNews, type VcpuWorkerData } from '../../src/vcpu/mailbox.js';
 import { GuestMemory, PAGE_R, PAGE_SHIFT, PAGE_X } from '../../src/vcpu/memory.js';
 import { Stop, ThreadState } from '../../src/vcpu/state.js';
+import { FramePool } from '../../src/vcpu/frames.js';
 
 const CODE = 0x10000;
 const ECALL = 0x00000073;
@@ -34,7 +35,7 @@ describe('vCPU worker mailbox', () => {
     const mb = new Int32Array(mailbox);
     const regs = new ThreadState();
     const channel = new MessageChannel();
-    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1 };
+    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
     const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
     try {
       const news: VcpuNews = { kind: 'memory', id: 7, shared: mem.share(), epoch: new SharedArrayBuffer(4) };

@@ -195,7 +195,7 @@ function maps(p: Process): string {
   return p.mm
     .mappings()
     .map((v) => {
-      const perms = (v.prot & 1 ? 'r' : '-') + (v.prot & 2 ? 'w' : '-') + (v.prot & 4 ? 'x' : '-') + 'p';
+      const perms = (v.prot & 1 ? 'r' : '-') + (v.prot & 2 ? 'w' : '-') + (v.prot & 4 ? 'x' : '-') + (v.shared ? 's' : 'p');
       const line = `${hex(v.start, 8)}-${hex(v.end, 8)} ${perms} 00000000 00:00 0`;
       return v.name ? line.padEnd(73) + v.name : line;
     })

@@ -12,6 +12,7 @@ import type { AttrTarget } from '../vfs/namei.js';
 import type { SysCtx, SysResult } from './context.js';
 import { resolveAt } from './at-path.js';
 import { PathFile } from './open.js';
+import { PageCache, aroundChange } from '../page-cache.js';
 
 /** What fchmod & co. change for an open file: the file itself where it can (after unlink), else its inode. */
 function fileTarget(f: File): AttrTarget | Errno {
@@ -113,7 +114,8 @@ export async function sys_utimensat(c: SysCtx): Promise<SysResult> {
 export async function sys_truncate(c: SysCtx): Promise<SysResult> {
   const len = c.s(1);
   const t = await targetAt(c, abi.AT_FDCWD, c.u(0), 0);
-  return isErrno(t) ? t : namei.truncatePath(c.proc.creds, t, len);
+  if (isErrno(t)) return t;
+  return aroundChange(PageCache.ofInode(t), () => namei.truncatePath(c.proc.creds, t, len));
 }
 
 export async function sys_ftruncate(c: SysCtx): Promise<SysResult> {
@@ -126,7 +128,9 @@ export async function sys_ftruncate(c: SysCtx): Promise<SysResult> {
   if (isErrno(a)) return a;
   if ((a.mode & abi.S_IFMT) !== abi.S_IFREG) return EINVAL;
   const t = fileTarget(f);
-  return isErrno(t) ? t : namei.truncateChecked(t, a, len);
+  if (isErrno(t)) return t;
+  // Pages of shared mappings past the new end go (SIGBUS there); pages it grows into come.
+  return aroundChange(PageCache.of(f), () => namei.truncateChecked(t, a, len));
 }
 
 /** fallocate(2): mode 0 (allocate and grow); the other modes are EOPNOTSUPP here. */

@@ -46,11 +46,13 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
   const vm = c.proc.vm;
   const futexes = c.kernel.futexes;
   const realtime = (opFull & FUTEX_CLOCK_REALTIME) !== 0;
+  // A shared futex on a shared page is keyed by its frame, so other processes mapping it meet there.
+  const shared = (opFull & FUTEX_PRIVATE_FLAG) === 0;
   if (realtime && cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_WAIT) return ENOSYS;
   const wait = (bitset: number, absolute: boolean): SysResult | Parked => {
     const t = timeoutMs(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
     if (isErrno(t)) return t;
-    return futexes.wait(c.task, addr, val, bitset, t);
+    return futexes.wait(c.task, addr, val, bitset, t, shared);
   };
   const count = (n: number) => (n > 0x7fffffff ? 0x7fffffff : n);
   switch (cmd) {
@@ -59,11 +61,11 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
     case FUTEX_WAIT_BITSET:
       return wait(c.u32(5), true);
     case FUTEX_WAKE:
-      return addr % 4 ? EINVAL : futexes.wake(vm, addr, count(val));
+      return addr % 4 ? EINVAL : futexes.wake(vm, addr, count(val), FUTEX_BITSET_MATCH_ANY, shared);
     case FUTEX_WAKE_BITSET: {
       const bitset = c.u32(5);
       if (bitset === 0 || addr % 4) return EINVAL;
-      return futexes.wake(vm, addr, count(val), bitset);
+      return futexes.wake(vm, addr, count(val), bitset, shared);
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
@@ -76,15 +78,15 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
         if (isErrno(cur)) return cur;
         if (cur !== c.u32(5)) return Errno.of(11); // EAGAIN
       }
-      return futexes.requeue(vm, addr, val, addr2, val2);
+      return futexes.requeue(vm, addr, val, addr2, val2, shared);
     }
     case FUTEX_WAKE_OP: {
       const addr2 = c.u(4);
       if (addr % 4) return EINVAL;
       const hit = wakeOp(c.user, addr2, c.u32(5));
       if (isErrno(hit)) return hit;
-      let n = futexes.wake(vm, addr, count(val));
-      if (hit) n += futexes.wake(vm, addr2, count(c.u32(3)));
+      let n = futexes.wake(vm, addr, count(val), FUTEX_BITSET_MATCH_ANY, shared);
+      if (hit) n += futexes.wake(vm, addr2, count(c.u32(3)), FUTEX_BITSET_MATCH_ANY, shared);
       return n;
     }
     default:

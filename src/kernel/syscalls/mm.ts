@@ -2,9 +2,11 @@
 
 import * as abi from '../../linux/abi.js';
 import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../../linux/errno.js';
-import { pageAlignUp } from '../mm.js';
+import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
+import { PageCache } from '../page-cache.js';
+import type { File } from '../files/file.js';
 
 export function sys_brk(c: SysCtx): SysResult {
   const mm = c.proc.mm;
@@ -27,27 +29,57 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   const anon = (flags & abi.MAP_ANONYMOUS) !== 0;
   let fileData: Uint8Array | undefined;
   let name = '';
+  // MAP_SHARED anonymous memory: fresh frames of the shared pool, which fork shares.
+  let shared: SharedBacking | undefined = anon && type !== abi.MAP_PRIVATE ? { pgoff: 0 } : undefined;
+  let cache: PageCache | undefined;
   if (!anon) {
     const f = c.proc.fds.get(fd);
     if (isErrno(f)) return f;
     if (!f.readable) return EACCES;
-    if (type !== abi.MAP_PRIVATE && prot & abi.PROT_WRITE) return ENODEV; // shared writable file mappings: not yet
-    const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
-    if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
-    fileData = data;
     name = f.path;
+    if (type !== abi.MAP_PRIVATE && (await isDevZero(f))) {
+      // Linux's old way to shared anonymous memory.
+      shared = { pgoff: 0 };
+    } else if (type !== abi.MAP_PRIVATE) {
+      // The file's page cache: every shared mapping of it names the same frames.
+      if (prot & abi.PROT_WRITE && !f.writable) return EACCES;
+      const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
+      if (isErrno(pc)) return pc;
+      cache = pc;
+      shared = { obj: pc, pgoff: offset / PAGE_SIZE, readOnly: !f.writable };
+    } else {
+      const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
+      if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
+      fileData = data;
+    }
   }
+  try {
+    return mapAt(c, addr, len, prot, flags, name, shared, fileData);
+  } finally {
+    cache?.unpin();
+  }
+}
+
+/** Is `f` /dev/zero (character device 1:5)? */
+async function isDevZero(f: File): Promise<boolean> {
+  const a = await f.getattr();
+  return !isErrno(a) && (a.mode & abi.S_IFMT) === abi.S_IFCHR && ((a.rdev >> 8n) & 0xfffn) === 1n && (a.rdev & 0xffn) === 5n;
+}
+
+/** The mapping part of mmap, once the file's bytes or page cache are at hand. */
+function mapAt(c: SysCtx, addr: number, len: number, prot: number, flags: number, name: string, shared: SharedBacking | undefined, fileData: Uint8Array | undefined): SysResult {
+  const mm = c.proc.mm;
   let at: number;
   if (flags & abi.MAP_FIXED_NOREPLACE) {
-    const r = mm.mapNoReplace(addr, len, prot, name);
+    const r = mm.mapNoReplace(addr, len, prot, name, shared);
     if (r !== 0) return r;
     at = addr;
   } else if (flags & abi.MAP_FIXED) {
-    const r = mm.mapFixed(addr, len, prot, name);
+    const r = mm.mapFixed(addr, len, prot, name, shared);
     if (r !== 0) return r;
     at = addr;
   } else {
-    const r = mm.mapAnywhere(len, prot, name, addr);
+    const r = mm.mapAnywhere(len, prot, name, addr, shared);
     if (isErrno(r)) return r;
     at = r;
   }
@@ -70,7 +102,23 @@ export function sys_mprotect(c: SysCtx): SysResult {
 }
 
 /** mremap: grow or shrink in place when possible, else move (MREMAP_MAYMOVE). */
-export function sys_mremap(c: SysCtx): SysResult {
+export async function sys_mremap(c: SysCtx): Promise<SysResult> {
+  const old = c.u(0);
+  const newLen = pageAlignUp(c.u(2));
+  // A file's pages the mapping grows onto are loaded into its page cache first.
+  const v = c.proc.mm.vmaAt(old);
+  const cache = v?.shared?.obj;
+  if (!(cache instanceof PageCache) || old % PAGE_SIZE) return remap(c);
+  const r = await cache.pin(v!.shared!.pgoff + (old - v!.start) / PAGE_SIZE, newLen / PAGE_SIZE);
+  if (isErrno(r)) return r;
+  try {
+    return remap(c);
+  } finally {
+    cache.unpin();
+  }
+}
+
+function remap(c: SysCtx): SysResult {
   const old = c.u(0);
   const oldLen = pageAlignUp(c.u(1));
   const newLen = pageAlignUp(c.u(2));
@@ -78,26 +126,36 @@ export function sys_mremap(c: SysCtx): SysResult {
   const mm = c.proc.mm;
   if (old % PAGE_SIZE || newLen === 0 || flags & ~(abi.MREMAP_MAYMOVE | abi.MREMAP_FIXED)) return EINVAL;
   if (flags & abi.MREMAP_FIXED) return EINVAL;
-  const vma = mm.mappings().find((v) => v.start <= old && old < v.end);
+  const vma = mm.vmaAt(old);
   if (!vma || old + oldLen > vma.end) return EFAULT;
   if (newLen <= oldLen) {
     if (newLen < oldLen) mm.unmap(old + newLen, oldLen - newLen);
     return old;
   }
+  // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
+  const backingAt = (addr: number): SharedBacking | undefined =>
+    vma.shared ? { ...vma.shared, obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
   if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= GUEST_VA_LIMIT) {
-    const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name);
+    const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
     return r === 0 ? old : r;
   }
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
-  const at = mm.mapAnywhere(newLen, vma.prot, vma.name);
+  const at = mm.mapAnywhere(newLen, vma.prot, vma.name, 0, backingAt(old));
   if (isErrno(at)) return at;
-  mm.mem.u8.copyWithin(at, old, old + oldLen);
+  // Anonymous frames move with the mapping; an object's pages were mapped from the object itself; private bytes are copied.
+  if (vma.shared?.obj === undefined || vma.shared.obj === ANON_GROWN) {
+    if (vma.shared) mm.moveFrames(old, at, oldLen);
+    else mm.mem.u8.copyWithin(at, old, old + oldLen);
+  }
   mm.unmap(old, oldLen);
   return at;
 }
 
+/** madvise: advice is accepted and ignored, but MADV_DONTNEED, after which private pages read as zero (shared ones keep their data). */
 export function sys_madvise(c: SysCtx): SysResult {
-  if (c.u(0) % PAGE_SIZE) return EINVAL;
+  const addr = c.u(0);
+  if (addr % PAGE_SIZE) return EINVAL;
+  if (c.i32(2) === abi.MADV_DONTNEED) c.proc.mm.discard(addr, Math.min(addr + pageAlignUp(c.u(1)), GUEST_VA_LIMIT));
   return 0;
 }
 

@@ -10,8 +10,9 @@ import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import type { IoVec } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
 import { PAGE_W } from '../../vcpu/memory.js';
+import { coherentIo } from '../page-cache.js';
 
-export function sys_read(c: SysCtx): SysResult | Promise<SysResult> {
+function body_read(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   const bad = File.checkReadable(f);
@@ -23,7 +24,7 @@ export function sys_read(c: SysCtx): SysResult | Promise<SysResult> {
   return settle(blockingRead(taskBlocker(c.kernel, c.task), f, () => f.read(len)), (data) => copyData(c, addr, data));
 }
 
-export function sys_pread64(c: SysCtx): SysResult | Promise<SysResult> {
+function body_pread64(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   const bad = File.checkReadable(f);
@@ -41,7 +42,7 @@ function copyData(c: SysCtx, addr: number, data: Uint8Array): SysResult {
   return isErrno(r) ? r : data.length;
 }
 
-export function sys_write(c: SysCtx): SysResult | Promise<SysResult> {
+function body_write(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   const bad = File.checkWritable(f);
@@ -53,7 +54,7 @@ export function sys_write(c: SysCtx): SysResult | Promise<SysResult> {
   return blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d));
 }
 
-export function sys_pwrite64(c: SysCtx): SysResult | Promise<SysResult> {
+function body_pwrite64(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   const bad = File.checkWritable(f);
@@ -65,11 +66,11 @@ export function sys_pwrite64(c: SysCtx): SysResult | Promise<SysResult> {
   return f.pwrite(data, off);
 }
 
-export async function sys_readv(c: SysCtx): Promise<SysResult> {
+async function body_readv(c: SysCtx): Promise<SysResult> {
   return readVector(c, undefined);
 }
 
-export async function sys_preadv(c: SysCtx): Promise<SysResult> {
+async function body_preadv(c: SysCtx): Promise<SysResult> {
   const off = c.s(3);
   return off < 0 ? EINVAL : readVector(c, off);
 }
@@ -103,11 +104,11 @@ async function readVector(c: SysCtx, offset: number | undefined): Promise<SysRes
   return total;
 }
 
-export async function sys_writev(c: SysCtx): Promise<SysResult> {
+async function body_writev(c: SysCtx): Promise<SysResult> {
   return writeVector(c, undefined);
 }
 
-export async function sys_pwritev(c: SysCtx): Promise<SysResult> {
+async function body_pwritev(c: SysCtx): Promise<SysResult> {
   const off = c.s(3);
   return off < 0 ? EINVAL : writeVector(c, off);
 }
@@ -153,9 +154,34 @@ export function sys_syncfs(c: SysCtx): SysResult {
   return isErrno(f) ? f : 0;
 }
 
-export async function sys_fsync(c: SysCtx): Promise<SysResult> {
+async function body_fsync(c: SysCtx): Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
   if (isErrno(f)) return f;
   if (f.flags & abi.O_PATH) return EBADF;
   return f.fsync();
 }
+
+/**
+ * A call on the file of fd a0 that must agree with its shared mappings
+ * (src/kernel/page-cache.ts): stores made through them are written back
+ * first, and a call that `changes` the file refreshes them after. Files
+ * nobody maps pay one lookup.
+ */
+function coherent(c: SysCtx, body: (c: SysCtx) => SysResult | Promise<SysResult>, changes: boolean, range?: (c: SysCtx) => [number, number]): SysResult | Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return body(c);
+  return changes ? coherentIo(undefined, f, () => body(c), range?.(c)) : coherentIo(f, undefined, () => body(c));
+}
+
+/** The bytes a pwrite64 may change (an O_APPEND file's size change makes refresh() look at every page anyway). */
+const pwriteRange = (c: SysCtx): [number, number] => [c.s(3), c.s(3) + Math.min(c.u(2), abi.MAX_RW_COUNT)];
+
+export const sys_read = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_read, false);
+export const sys_pread64 = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pread64, false);
+export const sys_readv = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_readv, false);
+export const sys_preadv = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_preadv, false);
+export const sys_write = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_write, true);
+export const sys_pwrite64 = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pwrite64, true, pwriteRange);
+export const sys_writev = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_writev, true);
+export const sys_pwritev = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_pwritev, true);
+export const sys_fsync = (c: SysCtx): SysResult | Promise<SysResult> => coherent(c, body_fsync, false);

@@ -25,6 +25,7 @@ import type { File, MaybeAsync } from '../files/file.js';
 import { PipeFile } from '../files/pipe.js';
 import { blockingOp, blockingRead, blockingWrite, taskBlocker, type Blocker } from '../files/blocking.js';
 import { SysCtx, SysResult } from './context.js';
+import { coherentIo } from '../page-cache.js';
 
 /** The most one sendfile/copy_file_range round moves before re-checking (bytes). */
 const CHUNK = 1 << 16;
@@ -55,7 +56,7 @@ async function position(f: File): Promise<number | Errno> {
 // ---- sendfile ----
 
 /** sendfile(out_fd, in_fd, offset*, count). */
-export async function sys_sendfile(c: SysCtx): Promise<SysResult> {
+async function body_sendfile(c: SysCtx): Promise<SysResult> {
   const files = filesOf(c, c.i32(1), c.i32(0));
   if (isErrno(files)) return files;
   const { fin, fout } = files;
@@ -106,7 +107,7 @@ export async function sys_sendfile(c: SysCtx): Promise<SysResult> {
 // ---- copy_file_range ----
 
 /** copy_file_range(fd_in, off_in*, fd_out, off_out*, len, flags). */
-export async function sys_copy_file_range(c: SysCtx): Promise<SysResult> {
+async function body_copy_file_range(c: SysCtx): Promise<SysResult> {
   if (c.u32(5) !== 0) return EINVAL;
   const files = filesOf(c, c.i32(0), c.i32(2));
   if (isErrno(files)) return files;
@@ -171,7 +172,7 @@ function spliceFiles(c: SysCtx, flags: number, inFd: number, outFd: number): { f
 }
 
 /** splice(fd_in, off_in*, fd_out, off_out*, len, flags). */
-export function sys_splice(c: SysCtx): SysResult | Promise<SysResult> {
+function body_splice(c: SysCtx): SysResult | Promise<SysResult> {
   const flags = c.u32(5);
   const files = spliceFiles(c, flags, c.i32(0), c.i32(2));
   if (isErrno(files)) return files;
@@ -338,3 +339,16 @@ export function sys_vmsplice(c: SysCtx): SysResult | Promise<SysResult> {
 }
 
 const PAGE = 4096;
+
+/**
+ * A copy from the file of fd argument `inArg` to that of `outArg`, coherent
+ * with their shared mappings (src/kernel/page-cache.ts).
+ */
+function coherentCopy(c: SysCtx, inArg: number, outArg: number, body: (c: SysCtx) => SysResult | Promise<SysResult>): SysResult | Promise<SysResult> {
+  const from = c.proc.fds.get(c.i32(inArg)), to = c.proc.fds.get(c.i32(outArg));
+  return coherentIo(isErrno(from) ? undefined : from, isErrno(to) ? undefined : to, () => body(c));
+}
+
+export const sys_sendfile = (c: SysCtx): SysResult | Promise<SysResult> => coherentCopy(c, 1, 0, body_sendfile);
+export const sys_copy_file_range = (c: SysCtx): SysResult | Promise<SysResult> => coherentCopy(c, 0, 2, body_copy_file_range);
+export const sys_splice = (c: SysCtx): SysResult | Promise<SysResult> => coherentCopy(c, 0, 2, body_splice);

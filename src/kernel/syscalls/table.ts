@@ -27,6 +27,7 @@ import * as timer from './timer.js';
 import * as creds from './creds.js';
 import * as sock from './socket.js';
 import * as msg from './socket-msg.js';
+import * as shm from './shm.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -225,6 +226,12 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(449, 'futex_waitv', ['ptr', 'uint', 'hex', 'ptr', 'int'], futex.sys_futex_waitv),
   row(452, 'fchmodat2', ['dirfd', 'str', 'oct', 'hex'], attrs.sys_fchmodat2),
   row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], stat.sys_faccessat2),
+  row(227, 'msync', ['ptr', 'size', 'hex'], shm.sys_msync),
+  { ...row(279, 'memfd_create', ['str', 'hex'], shm.sys_memfd_create), note: 'seals are accepted, not enforced; no MFD_HUGETLB' },
+  row(194, 'shmget', ['int', 'size', 'oct'], shm.sys_shmget),
+  { ...row(195, 'shmctl', ['int', 'int', 'ptr'], shm.sys_shmctl), note: 'IPC_STAT, IPC_SET, IPC_RMID; no IPC_INFO/SHM_INFO/SHM_STAT/SHM_LOCK' },
+  row(196, 'shmat', ['int', 'ptr', 'hex'], shm.sys_shmat, 'hex'),
+  row(197, 'shmdt', ['ptr'], shm.sys_shmdt),
   unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
   unsupported(293, 'rseq', ['ptr', 'uint', 'hex', 'hex'], ENOSYS, 'restartable sequences are not supported; glibc works without them'),
   unsupported(142, 'reboot', ['hex', 'hex', 'hex', 'ptr'], EPERM, 'a sandbox cannot reboot the host'),

@@ -1,0 +1,317 @@
+// The page cache of mapped files: what MAP_SHARED of a regular file shows.
+//
+// Contract:
+// - One PageCache per file with shared mappings (keyed by its device and
+//   inode number; read and write reach it through their inode object),
+//   holding a frame of the shared pool (src/vcpu/frames.ts) for each page
+//   some mapping maps. Every mapping of that page, in any process, names
+//   the same frame (mm.ts SharedObject), so a store through one is seen by
+//   all at once.
+// - Pages are loaded when mapped (sys_mmap calls load() before mapping, so
+//   mapPage() is synchronous) and dropped when no mapping is left; a page
+//   holding a store not yet written (its frame's dirty byte) is written back
+//   to the file first. A page wholly past the end of the file has no frame:
+//   mappings get table entry 0 there, and an access is SIGBUS.
+// - The file and the mappings agree: sys_read and friends call sync() first
+//   (dirty pages written back, pending writebacks awaited), writes and
+//   truncates call sync() before and refresh() after (every cached page read
+//   again, pages newly inside or outside the file given or taken a frame in
+//   every mapping). msync(MS_SYNC or MS_ASYNC), fsync, munmap and exit write
+//   dirty pages back. Bytes of the last page past the end of the file are
+//   never written back (the file's size does not change by a store).
+// - The cache keeps a reference to an open file of the inode for reading,
+//   and to a writable one (from a mapping of a writable fd) for writeback,
+//   until it is empty and idle.
+
+import { PAGE_SIZE } from '../vcpu/memory.js';
+import { ENODEV, ENOMEM, Errno, isErrno } from '../linux/errno.js';
+import { S_IFMT, S_IFREG } from '../linux/abi.js';
+import { FrameAllocator } from './frames.js';
+import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
+import type { File } from './files/file.js';
+
+/** Caches by file identity: "dev:ino". */
+const caches = new Map<string, PageCache>();
+/**
+ * The identity of each inode object some mapping was made through. Reads
+ * and writes find their file's cache by their inode object (no attribute
+ * round trip on the hot path); two inode objects for one file (a dentry
+ * dropped and looked up again) share one cache once either is mapped.
+ */
+const identities = new WeakMap<object, string>();
+
+/** The inode `f` reaches; undefined for files without one (pipes, sockets...). */
+function inodeOf(f: File): object | undefined {
+  return f.dentry?.inode;
+}
+
+export class PageCache implements SharedObject {
+  /** Page index → frame. */
+  private readonly pages = new Map<number, number>();
+  /** Page index → the page table entries mapping it (including those with no frame, past the end). */
+  private readonly slots = new Map<number, SharedSlot[]>();
+  /** The file's size when last looked at. */
+  private size = 0;
+  private reader: File;
+  private writer?: File;
+  /** Writebacks started synchronously (unmapPage), awaited by sync(). */
+  private pending: Promise<void> = Promise.resolve();
+  /** Work under way (sync, refresh, writebacks): the cache stays meanwhile. */
+  private busy = 0;
+  /** map() calls between their load and their mapping. */
+  private pins = 0;
+
+  private constructor(
+    private readonly key: string,
+    file: File,
+    private readonly account: MemoryAccount,
+  ) {
+    this.reader = file.ref();
+  }
+
+  /** The cache of `f`'s inode if it has one (some mapping or writeback is live). */
+  static of(f: File): PageCache | undefined {
+    const i = inodeOf(f);
+    return i === undefined ? undefined : PageCache.ofInode(i);
+  }
+
+  /** Every cache's dirty pages written back and pending writebacks done (the sandbox is shutting down). */
+  static async settleAll(): Promise<void> {
+    await Promise.all([...caches.values()].map((c) => c.sync()));
+  }
+
+  /** The cache of the inode `inode`, if any. */
+  static ofInode(inode: object): PageCache | undefined {
+    const id = identities.get(inode);
+    return id === undefined ? undefined : caches.get(id);
+  }
+
+  /**
+   * The cache of `f`'s inode, made if needed, with pages [first, first+count)
+   * loaded; ENODEV for a file that is not a regular file with an inode. The
+   * cache is pinned (kept even while it maps nothing) until the caller's
+   * unpin(), which comes once the mapping is made.
+   */
+  static async map(f: File, first: number, count: number, account: MemoryAccount): Promise<PageCache | Errno> {
+    const i = inodeOf(f);
+    if (i === undefined) return ENODEV;
+    const a = await f.getattr();
+    if (isErrno(a)) return a;
+    if ((a.mode & S_IFMT) !== S_IFREG) return ENODEV;
+    const id = `${a.dev}:${a.ino}`;
+    identities.set(i, id);
+    let c = caches.get(id);
+    if (c === undefined) {
+      c = new PageCache(id, f, account);
+      caches.set(id, c);
+    }
+    if (f.writable && c.writer === undefined) c.writer = f.ref();
+    const r = await c.pin(first, count);
+    return isErrno(r) ? r : c;
+  }
+
+  /** Load pages [first, first+count) and keep them until unpin() (a mapping is about to take them: mmap, mremap). */
+  async pin(first: number, count: number): Promise<0 | Errno> {
+    this.pins++;
+    const r = await this.load(first, count);
+    if (isErrno(r)) this.unpin();
+    return r;
+  }
+
+  /** End the pin map() took; pages it loaded that no mapping took (the mapping failed) go. */
+  unpin(): void {
+    // Only when no other map() is between its load and its mapping.
+    if (--this.pins > 0) return;
+    for (const index of [...this.pages.keys()]) if (!this.slots.has(index)) this.dropPage(index);
+    this.releaseIfIdle();
+  }
+
+  /** Let go of cached page `index` (no mapping has it), writing it back first if it holds stores. */
+  private dropPage(index: number): void {
+    const own = this.pages.get(index) as number;
+    const dirty = this.takeDirty(index, own);
+    this.pages.delete(index);
+    FrameAllocator.local().unref(own, this.account);
+    if (dirty) this.queue(() => this.write(index, dirty));
+  }
+
+  /** Read the file's size and bring pages [first, first+count) that lie in it into frames. */
+  private async load(first: number, count: number): Promise<0 | Errno> {
+    const a = await this.reader.getattr();
+    if (isErrno(a)) return a;
+    if ((a.mode & S_IFMT) !== S_IFREG) return ENODEV;
+    this.size = a.size;
+    const end = Math.min(first + count, Math.ceil(this.size / PAGE_SIZE));
+    const alloc = FrameAllocator.local();
+    for (let i = first; i < end; i++) {
+      if (this.pages.has(i)) continue;
+      const data = await this.reader.pread(PAGE_SIZE, i * PAGE_SIZE);
+      if (isErrno(data)) return data;
+      if (this.pages.has(i)) continue; // loaded meanwhile by another mapper
+      const f = alloc.alloc(this.account);
+      if (f < 0) return ENOMEM;
+      alloc.bytes(f).set(data.subarray(0, PAGE_SIZE));
+      this.pages.set(i, f);
+    }
+    return 0;
+  }
+
+  private addSlot(index: number, slot: SharedSlot): void {
+    const list = this.slots.get(index);
+    if (list) list.push(slot);
+    else this.slots.set(index, [slot]);
+  }
+
+  mapPage(index: number, slot: SharedSlot): number {
+    this.addSlot(index, slot);
+    const f = this.pages.get(index);
+    if (f === undefined) return -1;
+    FrameAllocator.local().ref(f);
+    return f;
+  }
+
+  copyPage(index: number, frame: number, slot: SharedSlot): void {
+    this.addSlot(index, slot);
+    if (frame >= 0) FrameAllocator.local().ref(frame);
+  }
+
+  unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void {
+    const list = this.slots.get(index);
+    const at = list?.findIndex((s) => s.table === slot.table && s.page === slot.page) ?? -1;
+    if (list && at >= 0) list.splice(at, 1);
+    if (frame >= 0) FrameAllocator.local().unref(frame, account);
+    if (list && list.length > 0) return;
+    this.slots.delete(index);
+    // While a map() is between its load and its mapping, the page stays for it (unpin() drops it if unused).
+    if (this.pages.has(index) && this.pins === 0) this.dropPage(index);
+    this.releaseIfIdle();
+  }
+
+  /** Write back every dirty page, after any writeback already under way. */
+  async sync(): Promise<void> {
+    this.busy++;
+    try {
+      for (const [index, f] of [...this.pages]) {
+        const dirty = this.takeDirty(index, f);
+        if (dirty) this.queue(() => this.write(index, dirty));
+      }
+      await this.pending;
+    } finally {
+      this.busy--;
+      this.releaseIfIdle();
+    }
+  }
+
+  /**
+   * The file changed under the mappings (write, truncate): read every cached
+   * page again, give the mappings frames for pages now inside the file and
+   * take them away from pages now past its end. Call sync() before the
+   * change, or stores made since are lost. With `range` (the bytes a
+   * pwrite changed), only the pages it covers are read again, unless the
+   * size changed.
+   */
+  async refresh(range?: [number, number]): Promise<void> {
+    this.busy++;
+    try {
+      const a = await this.reader.getattr();
+      if (isErrno(a)) return;
+      const sized = a.size !== this.size;
+      this.size = a.size;
+      const inFile = Math.ceil(this.size / PAGE_SIZE);
+      const alloc = FrameAllocator.local();
+      for (const index of new Set([...this.pages.keys(), ...this.slots.keys()])) {
+        if (range && !sized && ((index + 1) * PAGE_SIZE <= range[0] || index * PAGE_SIZE >= range[1])) continue;
+        const slots = this.slots.get(index) ?? [];
+        let f = this.pages.get(index);
+        if (index >= inFile) {
+          if (f === undefined) continue;
+          for (const s of slots) {
+            if (s.table[s.page] === f + 1) {
+              s.table[s.page] = 0;
+              alloc.unref(f, this.account);
+            }
+          }
+          this.pages.delete(index);
+          alloc.unref(f, this.account);
+          continue;
+        }
+        const data = await this.reader.pread(PAGE_SIZE, index * PAGE_SIZE);
+        if (isErrno(data)) continue;
+        if (f === undefined) {
+          f = alloc.alloc(this.account);
+          if (f < 0) continue;
+          this.pages.set(index, f);
+          for (const s of slots) {
+            if (s.table[s.page] !== 0) continue;
+            s.table[s.page] = f + 1;
+            alloc.ref(f);
+          }
+        }
+        const bytes = alloc.bytes(f);
+        bytes.set(data.subarray(0, PAGE_SIZE));
+        bytes.fill(0, Math.min(data.length, PAGE_SIZE));
+      }
+    } finally {
+      this.busy--;
+      this.releaseIfIdle();
+    }
+  }
+
+  /** A copy of page `index`'s bytes inside the file if its frame is dirty (clearing the mark), else null. */
+  private takeDirty(index: number, frame: number): Uint8Array | null {
+    const alloc = FrameAllocator.local();
+    if (alloc.pool.dirty[frame] === 0) return null;
+    alloc.pool.dirty[frame] = 0;
+    const n = Math.min(PAGE_SIZE, this.size - index * PAGE_SIZE);
+    return n > 0 ? alloc.bytes(frame).slice(0, n) : null;
+  }
+
+  private async write(index: number, bytes: Uint8Array): Promise<void> {
+    if (this.writer === undefined) return;
+    await this.writer.pwrite(bytes, index * PAGE_SIZE);
+  }
+
+  private queue(job: () => Promise<void>): void {
+    this.busy++;
+    this.pending = this.pending.then(job).catch(() => {}).finally(() => {
+      this.busy--;
+      this.releaseIfIdle();
+    });
+  }
+
+  /** Forget this cache once it maps nothing and nothing is under way: let go of its files. */
+  private releaseIfIdle(): void {
+    if (this.busy > 0 || this.pins > 0 || this.pages.size > 0 || this.slots.size > 0) return;
+    if (caches.get(this.key) !== this) return;
+    caches.delete(this.key);
+    void this.reader.unref();
+    if (this.writer) void this.writer.unref();
+  }
+}
+
+/** Run `op`, a change to the file behind `cache` (write, truncate; `range`: the bytes it may change, if known), between a sync() and a refresh(). */
+export async function aroundChange<T>(cache: PageCache | undefined, op: () => T | Promise<T>, range?: [number, number]): Promise<T> {
+  if (cache === undefined) return op();
+  await cache.sync();
+  try {
+    return await op();
+  } finally {
+    await cache.refresh(range);
+  }
+}
+
+/**
+ * Run `op`, which reads `from` and/or changes `to` (either may be absent),
+ * coherently with their shared mappings: stores written back before, `to`'s
+ * mappings refreshed after (`range`: the bytes of `to` it may change, if
+ * known). Files nobody maps pay two map lookups.
+ */
+export function coherentIo<T>(from: File | undefined, to: File | undefined, op: () => T | Promise<T>, range?: [number, number]): T | Promise<T> {
+  const rc = from ? PageCache.of(from) : undefined;
+  const wc = to ? PageCache.of(to) : undefined;
+  if (rc === undefined && wc === undefined) return op();
+  return (async () => {
+    if (rc !== undefined && rc !== wc) await rc.sync();
+    return aroundChange(wc, op, range);
+  })();
+}
