@@ -216,6 +216,8 @@ export class Process {
   remoteThreadsAtExit = 0;
   /** Time the process ended, for /proc and rusage. */
   endTime = 0;
+  /** Told the wait status once, when the process dies (a process the runtime exec'd: its WaitPID). */
+  onExit?: (status: number) => void;
 
   constructor(
     readonly pid: number,

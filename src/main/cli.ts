@@ -59,6 +59,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "list a container's processes",
     load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
   },
+  exec: {
+    summary: 'run a new process in a running container',
+    load: async () => { const m = await import('./oci/exec.js'); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
+  },
   features: {
     summary: 'print what this runtime supports (JSON)',
     load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },

@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import koffi from 'koffi';
 import {
   ContainerManager,
+  ExecArg,
+  WaitPidArg,
   ControlServer,
   MAX_IN_FLIGHT,
   ProcessInfo,
@@ -97,6 +99,24 @@ class FakeManager implements ContainerManager {
     this.calls.push(`Event ${cid}`);
     if (cid === 'bigint') return { n: 1n };
     return { cpu: { usage: 1 }, memory: { usage: 2 }, pids: { current: 1 } };
+  }
+  execs: Array<{ arg: ExecArg; files: number[] }> = [];
+  async ExecuteAsync(arg: ExecArg, files: number[]): Promise<number> {
+    this.calls.push(`ExecuteAsync ${arg.Argv.join(' ')}`);
+    this.execs.push({ arg, files });
+    return 7;
+  }
+  async WaitPID(arg: WaitPidArg): Promise<number> {
+    this.calls.push(`WaitPID ${arg.PID}`);
+    return 3 << 8;
+  }
+  async Pause(cid: string): Promise<null> {
+    this.calls.push(`Pause ${cid}`);
+    return null;
+  }
+  async Resume(cid: string): Promise<null> {
+    this.calls.push(`Resume ${cid}`);
+    return null;
   }
 }
 

@@ -11,15 +11,17 @@ import { EAGAIN, EIO, EPIPE, Errno } from '../../linux/errno.js';
 import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
-import { pollReadable } from '../../host/ffi.js';
+import { closeFd, pollReadable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
 
 export class HostStreamFile extends File {
+  /** `owned`: the host fd is this file's, closed with it (an exec'd process's stdio); else the sandbox's own (init's). */
   constructor(
     readonly hostFd: number,
     flags: number,
     path: string,
+    private readonly owned = false,
   ) {
     super(flags, path);
   }
@@ -85,6 +87,7 @@ export class HostStreamFile extends File {
     this.closed = true;
     this.stopWatch();
     this.wq.notify(POLLIN | POLLOUT | POLLHUP);
+    if (this.owned) closeFd(this.hostFd);
   }
 
   override write(data: Uint8Array): number | Errno | Promise<number | Errno> {

@@ -197,7 +197,7 @@ export interface Terminal {
  * dying or killed, signals: run handles every signal it forwards), with an
  * 'exit' hook for an uncaught error. null: no terminal (stdin is not one).
  */
-function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
+export function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
   if (consoleSocket) {
     const pty = openPty();
     if (typeof pty === 'number') throw new Fatal(`cannot open a pseudo-terminal: errno ${-pty}`);

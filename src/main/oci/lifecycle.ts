@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FlagDef, FlagValues } from '../flags.js';
 import { GlobalOptions } from '../common.js';
 import { launchSandbox, readBundle, readSyncByte } from './launch.js';
-import { control, OciError, oneId, ownerName, processStart, StateStore, statusOf, type StoredState } from './state.js';
+import { control, OciError, oneId, ownerName, processStart, StateStore, statusOf, writeWhole, type StoredState } from './state.js';
 
 export const CREATE_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
@@ -25,13 +25,6 @@ export const CREATE_FLAGS: FlagDef[] = [
 ];
 export const CREATE_SYNOPSIS = 'tsvisor [global flags] create --bundle DIR [--pid-file F] [--console-socket S] <container id>';
 export const START_SYNOPSIS = 'tsvisor [global flags] start <container id>';
-
-/** Writes a file whole (runc writes --pid-file through a temporary file and a rename). */
-function writeWhole(file: string, text: string): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
 
 export async function create(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
   const cid = oneId(positional);

@@ -252,6 +252,13 @@ function breakStale(lock: string, holder: string): void {
   fs.rmSync(aside, { force: true });
 }
 
+/** Writes a file whole (runc writes --pid-file through a temporary file and a rename). */
+export function writeWhole(file: string, text: string): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
 /** The user running this command, for list's OWNER column. */
 export function ownerName(): string {
   try {
