@@ -63,6 +63,18 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run a new process in a running container',
     load: async () => { const m = await import('./oci/exec.js'); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
   },
+  pause: {
+    summary: 'stop every process of a running container until resume',
+    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.PAUSE_SYNOPSIS, flags: [], main: (g, f, p) => m.pause(g, f, p) }; },
+  },
+  resume: {
+    summary: 'let a paused container run again',
+    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.RESUME_SYNOPSIS, flags: [], main: (g, f, p) => m.resume(g, f, p) }; },
+  },
+  events: {
+    summary: "print a container's stats as JSON events (--stats: once)",
+    load: async () => { const m = await import('./oci/events.js'); return { synopsis: m.EVENTS_SYNOPSIS, flags: m.EVENTS_FLAGS, main: (g, f, p) => m.events(g, f, p) }; },
+  },
   features: {
     summary: 'print what this runtime supports (JSON)',
     load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },

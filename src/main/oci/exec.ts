@@ -44,7 +44,7 @@ export const EXEC_FLAGS: FlagDef[] = [
   { name: 'console-socket', kind: 'string', usage: "with a terminal: unix socket to send the pty master to", default: '' },
   { name: 'pid-file', kind: 'string', usage: 'file to write the pid of the exec command that waits for the process', default: '' },
   // runc's, passed by engines: accepted and ignored.
-  { name: 'ignore-paused', kind: 'bool', usage: 'accepted for runc compatibility; ignored', default: false },
+  { name: 'ignore-paused', kind: 'bool', usage: 'exec in a paused container (the process runs once it is resumed)', default: false },
   { name: 'no-new-privs', kind: 'bool', usage: 'accepted for runc compatibility; ignored', default: false },
   { name: 'preserve-fds', kind: 'int', usage: 'accepted for runc compatibility; ignored', default: 0 },
   { name: 'apparmor', kind: 'string', usage: 'accepted for runc compatibility; ignored', default: '' },
@@ -128,7 +128,8 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
   const st = store.load(id);
   const status = statusOf(st);
   if (status === 'stopped') throw new OciError('cannot exec in a stopped container');
-  if (status !== 'running') throw new OciError(`cannot exec in a ${status} container`);
+  if (status === 'paused' && !flags['ignore-paused']) throw new OciError('cannot exec in a paused container (use --ignore-paused to override)');
+  if (status === 'created') throw new OciError('cannot exec in a created container: start it first');
   const proc = processOf(flags, st.bundle, positional.slice(1));
   if ((flags.t as boolean) || (flags.tty as boolean)) proc.terminal = true;
   const consoleSocket = flags['console-socket'] as string;

@@ -4,7 +4,8 @@
 // appears complete or not at all; a lock whose holder is gone (no such
 // process, or a different process under a reused pid) is stale and broken.
 // A container's status is what its state.json says (created, then running
-// once started), or stopped once boot, the sandbox, has exited.
+// once started, paused between pause and resume), or stopped once boot, the
+// sandbox, has exited. Every change of state.json happens under the lock.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -54,7 +55,7 @@ export function control(store: StateStore, id: string): Promise<UrpcClient> {
   return UrpcClient.connect(path.join(store.dir(id), 'control.sock'));
 }
 
-export type Status = 'created' | 'running' | 'stopped';
+export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
 /** What state.json holds. */
 export interface StoredState {
@@ -71,8 +72,8 @@ export interface StoredState {
   /** RFC 3339 time of create. */
   created: string;
   owner: string;
-  /** What was last done to it: created, or started (running). */
-  status: 'created' | 'running';
+  /** What was last done to it: created, started (running), paused (resume: running again). */
+  status: 'created' | 'running' | 'paused';
 }
 
 /** The runtime-spec's state, as `tsvisor state` prints it. */
@@ -173,6 +174,16 @@ export class StateStore {
 /** The container's status now: stopped once boot has exited. */
 export function statusOf(st: StoredState): Status {
   return processAlive(st.pid, st.pidStart) ? st.status : 'stopped';
+}
+
+/** Whether the sandbox is seen stopped within `ms` (its control socket closes just before boot exits). */
+export async function stopsWithin(st: StoredState, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (statusOf(st) === 'stopped') return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The runtime-spec state (pid 0 once stopped, as runc shows it). */

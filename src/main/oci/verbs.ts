@@ -6,7 +6,7 @@ import { FlagDef, FlagValues } from '../flags.js';
 import { Fatal, GlobalOptions } from '../common.js';
 import { CAPABILITIES } from '../caps.js';
 import type { ProcessInfo } from '../control-server.js';
-import { ContainerNotExist, control, oneId, ociState, OciError, processAlive, StateStore, statusOf, type StoredState } from './state.js';
+import { ContainerNotExist, control, oneId, ociState, OciError, processAlive, StateStore, statusOf, stopsWithin, type StoredState } from './state.js';
 
 export const STATE_SYNOPSIS = 'tsvisor [global flags] state <container id>';
 export const KILL_SYNOPSIS = 'tsvisor [global flags] kill [--all] <container id> [signal]';
@@ -94,14 +94,6 @@ export async function kill(global: GlobalOptions, flags: FlagValues, positional:
 /** How long kill waits for a sandbox whose control socket failed to be seen gone. */
 const EXIT_GRACE_MS = 2000;
 
-async function stopsWithin(st: StoredState, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (statusOf(st) === 'stopped') return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function killBoot(st: StoredState): void {
   if (!processAlive(st.pid, st.pidStart)) return;
@@ -136,7 +128,7 @@ export async function deleteCommand(global: GlobalOptions, flags: FlagValues, po
         throw e;
       }
       const status = statusOf(st);
-      if (status === 'running' && !force) throw new OciError(`cannot delete container ${id} that is not stopped: running`);
+      if ((status === 'running' || status === 'paused') && !force) throw new OciError(`cannot delete container ${id} that is not stopped: ${status}`);
       if (status !== 'stopped') {
         killBoot(st);
         if (!(await waitGone(st.pid, st.pidStart))) throw new OciError(`container ${id}: the sandbox (pid ${st.pid}) did not exit after SIGKILL`);
