@@ -185,4 +185,39 @@ describe('tsvisor exec, pause/resume, events (runc command line)', function () {
     oneLineError(await tsvisor(['--root', root, 'events', '--interval', 'soon', 'v1']), /invalid --interval "soon"/);
     await stopped(root, 'v1');
   });
+
+  it('runs OCI hooks in order with the state on stdin, args and env from the spec; a failing createRuntime hook fails create', async () => {
+    const log = path.join(root, 'hooks.log');
+    const hook = (kind: string) => ({ path: '/bin/sh', args: ['sh', '-c', `read -r s; echo "${kind} $0 $X $s" >> ${log}`, 'arg0'], env: ['X=envx'], timeout: 10 });
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const cfgPath = path.join(bundle, 'config.json');
+      const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+      cfg.hooks = { createRuntime: [hook('createRuntime')], createContainer: [hook('createContainer')], startContainer: [hook('startContainer')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+      const c = await create(root, bundle, 'hk1');
+      assert.equal(c.code, 0, fs.readFileSync(c.errFile, 'utf8'));
+      c.stdin.end();
+      assert.equal((await tsvisor(['--root', root, 'start', 'hk1'])).code, 0);
+      await stopped(root, 'hk1');
+      const d = await tsvisor(['--root', root, 'delete', 'hk1']);
+      assert.equal(d.code, 0, d.stderr.toString());
+      const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+      assert.deepEqual(lines.map((l) => l.split(' ').slice(0, 3).join(' ')), ['createRuntime arg0 envx', 'createContainer arg0 envx', 'startContainer arg0 envx', 'poststart arg0 envx', 'poststop arg0 envx']);
+      const states = lines.map((l) => JSON.parse(l.split(' ').slice(3).join(' ')));
+      assert.deepEqual(states.map((s) => s.status), ['creating', 'creating', 'created', 'running', 'stopped']);
+      for (const st of states) assert.equal(st.id, 'hk1');
+      assert.ok(states[0].pid > 0);
+
+      cfg.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo failing; exit 3'] }] };
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+      const bad = await create(root, bundle, 'hk2');
+      assert.equal(bad.code, 1);
+      assert.match(fs.readFileSync(bad.errFile, 'utf8'), /^tsvisor: error running createRuntime hook #0: exit status 3, stdout: failing, stderr: \n$/);
+      bad.stdin.end();
+      assert.equal(fs.existsSync(path.join(root, 'hk2')), false, 'create removed the container');
+    } finally {
+      removeBundle(bundle);
+    }
+  });
 });

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Fatal } from '../common.js';
 import { UrpcClient } from '../urpc.js';
+import type { Hooks } from './hooks.js';
 
 /** A failure of an OCI verb: one line, exit 1, as runc gives them. */
 export class OciError extends Fatal {
@@ -72,6 +73,8 @@ export interface StoredState {
   /** RFC 3339 time of create. */
   created: string;
   owner: string;
+  /** The spec's hooks, kept for start and delete (the bundle may be gone by then). */
+  hooks?: Hooks;
   /** What was last done to it: created, started (running), paused (resume: running again). */
   status: 'created' | 'running' | 'paused';
 }
@@ -174,6 +177,16 @@ export class StateStore {
 /** The container's status now: stopped once boot has exited. */
 export function statusOf(st: StoredState): Status {
   return processAlive(st.pid, st.pidStart) ? st.status : 'stopped';
+}
+
+/** Ends the sandbox: SIGKILL to boot, if it still runs. */
+export function killBoot(st: StoredState): void {
+  if (!processAlive(st.pid, st.pidStart)) return;
+  try {
+    process.kill(st.pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
 }
 
 /** Whether the sandbox is seen stopped within `ms` (its control socket closes just before boot exits). */
