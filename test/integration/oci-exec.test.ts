@@ -131,6 +131,12 @@ describe('tsvisor exec, pause/resume, events (runc command line)', function () {
     oneLineError(await tsvisor(['--root', root, 'exec', '--cwd', '/nosuch', 'x3', '/bin/hello']), /^tsvisor: cwd \/nosuch: ENOENT$/);
     oneLineError(await tsvisor(['--root', root, 'exec', 'x3']), /no command given/);
     oneLineError(await tsvisor(['--root', root, 'exec', 'nosuch', '/bin/hello']), /^tsvisor: container does not exist$/);
+    // With --log, the failure is also an entry there (containerd's shim reads its log.json).
+    const logFile = path.join(root, 'log.json');
+    oneLineError(await tsvisor(['--root', root, '--log', logFile, '--log-format', 'json', 'exec', 'nosuch', '/bin/hello']), /container does not exist$/);
+    const entry = JSON.parse(fs.readFileSync(logFile, 'utf8').trim());
+    assert.equal(entry.level, 'error');
+    assert.equal(entry.msg, 'container does not exist');
     oneLineError(await tsvisor(['--root', root, 'exec', '-d', '-t', 'x3', '/bin/hello']), /cannot allocate tty if tsvisor will detach without setting console socket$/);
     // Nothing was left behind in the sandbox.
     assert.deepEqual(await pids('x3'), [1]);
