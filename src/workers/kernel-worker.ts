@@ -1,7 +1,7 @@
 // The kernel worker: owns all kernel state and runs guest threads on vCPU 0
 // (see src/kernel/README.md for why they share a thread). The boot process
 // talks to it with cold comlink calls only: start, wait, signal, processes,
-// stats — never one message per system call.
+// stats, exec, waitPid, pause, resume — never one message per system call.
 
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
