@@ -140,13 +140,19 @@ const api = {
     k.lifecycle.startInit(r);
     return r.pid;
   },
-  /** The wait status of a process exec() started (or of init, pid 1), once it has exited. */
+  /**
+   * The wait status of a process exec() started (or of init, pid 1), once it
+   * has exited. Its status is kept until the first such wait has it, as
+   * runsc forgets a waited process.
+   */
   async waitPid(pid: number): Promise<number | string> {
     if (!sandbox) return 'container not started';
     if (pid === 1) return sandbox.kernel.initExited;
     const w = execs.get(pid);
-    if (!w) return `no process ${pid} started by exec in this container`;
-    return w;
+    if (!w) return `no process ${pid} started by exec in this container (or it was waited for already)`;
+    const status = await w;
+    execs.delete(pid);
+    return status;
   },
   /** Stops every guest thread (resolves once none runs); resume() lets them go on. */
   async pause(): Promise<void> {

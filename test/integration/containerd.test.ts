@@ -93,7 +93,7 @@ describe('containerd (ctr) with tsvisor as its runc binary', function () {
 
   after(async () => {
     if (!dir) return;
-    for (const id of ['c-rm', 'c-d']) {
+    for (const id of ['c-rm', 'c-d', 'c-t']) {
       await ctr(['task', 'kill', '-s', 'SIGKILL', id]).catch(() => undefined);
       await ctr(['task', 'delete', id]).catch(() => undefined);
       await ctr(['container', 'delete', id]).catch(() => undefined);
@@ -110,6 +110,17 @@ describe('containerd (ctr) with tsvisor as its runc binary', function () {
     const r = await ctr(['run', '--rm', ...runFlags(), IMAGE, 'c-rm', '/bin/busybox', 'sh', '-c', 'echo hello from ctr; uname -m; exit 3']);
     assert.equal(r.code, 3, r.err);
     assert.equal(r.out, 'hello from ctr\nriscv64\n');
+  });
+
+  it('ctr run -t: the shell gets a terminal through the console socket, and create returns although the shim reads its output to the end', async function () {
+    if (!have('script')) {
+      console.log('    (skipped: util-linux script is not installed: ctr -t needs a terminal of its own)');
+      this.skip();
+    }
+    const cmd = ['ctr', '--address', path.join(dir, 'containerd.sock'), '-n', ns, 'run', '-t', '--rm', ...runFlags(), IMAGE, 'c-t', '/bin/busybox', 'sh', '-c', "'tty; stty size; exit 4'"].join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 4, `${r.stdout} ${r.stderr}`);
+    assert.match(r.stdout, /\/dev\/console\r+\n\d+ \d+\r+\n/);
   });
 
   it('ctr run -d, then ctr task exec (output, exit status) and ctr task kill', async () => {
