@@ -150,10 +150,11 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
       closeSlave = () => closeFd(t.slave!);
     } else {
       files = [0];
-      const saved = getTerminalAttr(0);
-      if (typeof saved !== 'number') setTerminalAttr(0, rawTerminalAttr(saved), TCSADRAIN);
       restoreTerminal = t.restore;
     }
+    // The kernel's line discipline does the editing, echo and output processing: the host terminal passes bytes as they are.
+    const saved = getTerminalAttr(files[0]);
+    if (typeof saved !== 'number') setTerminalAttr(files[0], rawTerminalAttr(saved), TCSADRAIN);
   }
   const sock = path.join(store.dir(id), 'control.sock');
   let client: UrpcClient;
