@@ -226,4 +226,32 @@ describe('tsvisor exec, pause/resume, events (runc command line)', function () {
       removeBundle(bundle);
     }
   });
+
+  it('tsvisor run runs the hooks too; a failing startContainer hook ends the sandbox before the program runs (exit 128)', async () => {
+    const log = path.join(root, 'run-hooks.log');
+    const hook = (kind: string) => ({ path: '/bin/sh', args: ['sh', '-c', `read -r s; echo "${kind} $s" >> ${log}`] });
+    const bundle = makeBundle({ args: ['/bin/hello', 'run'] });
+    try {
+      const cfgPath = path.join(bundle, 'config.json');
+      const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+      cfg.hooks = { prestart: [hook('prestart')], createRuntime: [hook('createRuntime')], createContainer: [hook('createContainer')], startContainer: [hook('startContainer')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+      const r = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'rh1']);
+      assert.equal(r.code, 0, r.stderr.toString());
+      assert.match(r.stdout.toString(), /^hello from riscv64\n/);
+      const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+      assert.deepEqual(lines.map((l) => [l.split(' ')[0], JSON.parse(l.slice(l.indexOf(' ') + 1)).status]), [
+        ['prestart', 'creating'], ['createRuntime', 'creating'], ['createContainer', 'creating'], ['startContainer', 'created'], ['poststart', 'running'], ['poststop', 'stopped'],
+      ]);
+      cfg.hooks = { startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'exit 1'] }] };
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+      const bad = await tsvisor(['--root', root, 'run', '--bundle', bundle, 'rh2']);
+      assert.equal(bad.code, 128);
+      assert.equal(bad.stdout.toString(), '', 'the program never ran');
+      assert.match(bad.stderr.toString(), /^tsvisor: error running startContainer hook #0: exit status 1, stdout: , stderr: \n$/);
+      assert.equal(fs.existsSync(path.join(root, 'rh2')), false);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
 });

@@ -15,6 +15,8 @@
 //       and fails start.
 //   poststop  in delete, once the sandbox is gone and the container removed;
 //       a failure fails delete, the container stays removed.
+// `tsvisor run` (src/main/run.ts) runs them all in the same order, failing
+// with 128 as its own failures do; a failing poststop there is a warning.
 // The sandbox's processes are the guest's: hooks see the host, never the
 // container's namespaces (there are none to enter).
 
