@@ -1,8 +1,9 @@
 // containerd driving tsvisor as its runc (`ctr --runc-binary`): a private
 // containerd daemon (its own root, state and socket in a temporary
 // directory, the CRI plugin off) imports a riscv64 busybox-static OCI image
-// built here, then `ctr run --rm` (output, exit status), and `ctr run -d`,
-// `ctr task exec`, `ctr task kill` through containerd's runc shim. Skipped,
+// built here, then `ctr run --rm` (output, exit status), `ctr run -t`, and
+// `ctr run -d` with `ctr task exec`, pause, resume and kill, all through
+// containerd's runc shim. Skipped,
 // with the reason, where containerd and ctr are not installed or the test
 // does not run as root (`apt-get install containerd` runs it).
 
@@ -123,13 +124,17 @@ describe('containerd (ctr) with tsvisor as its runc binary', function () {
     assert.match(r.stdout, /\/dev\/console\r+\n\d+ \d+\r+\n/);
   });
 
-  it('ctr run -d, then ctr task exec (output, exit status) and ctr task kill', async () => {
+  it('ctr run -d, then ctr task exec (output, exit status), pause, resume and kill', async () => {
     const r = await ctr(['run', '-d', ...runFlags(), IMAGE, 'c-d', '/bin/busybox', 'sleep', '600']);
     assert.equal(r.code, 0, r.err);
     assert.match((await ctr(['task', 'ls'])).out, /\nc-d\s+\d+\s+RUNNING\n/);
     const ex = await ctr(['task', 'exec', '--exec-id', 'e1', 'c-d', '/bin/busybox', 'sh', '-c', 'echo from exec; ps; exit 5']);
     assert.equal(ex.code, 5, ex.err);
     assert.match(ex.out, /^from exec\nPID\s+USER\s+COMMAND\n\s+1 root\s+\/bin\/busybox sleep 600\n/);
+    assert.equal((await ctr(['task', 'pause', 'c-d'])).code, 0);
+    assert.match((await ctr(['task', 'ls'])).out, /\nc-d\s+\d+\s+PAUSED\n/);
+    assert.equal((await ctr(['task', 'resume', 'c-d'])).code, 0);
+    assert.match((await ctr(['task', 'ls'])).out, /\nc-d\s+\d+\s+RUNNING\n/);
     const k = await ctr(['task', 'kill', 'c-d']);
     assert.equal(k.code, 0, k.err);
     for (let i = 0; ; i++) {
