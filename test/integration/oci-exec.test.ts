@@ -117,6 +117,29 @@ describe('tsvisor exec, pause/resume, events (runc command line)', function () {
     await stopped(root, 'x2');
   });
 
+  it("keeps serving while an exec'd process blocks writing to a pipe nobody reads", async () => {
+    const c = await runDetached('x4');
+    const out = pipe2(O_CLOEXEC);
+    if (typeof out === 'number') throw new Error(`pipe2: ${out}`);
+    const zero = fs.openSync('/dev/zero', 'r');
+    // cat copies /dev/zero into a pipe whose reader (ours) never reads: its write blocks, the sandbox must not.
+    const writer = spawn(TSVISOR, ['--root', root, 'exec', 'x4', '/bin/cat'], { stdio: [zero, out[1], 'ignore'] });
+    fs.closeSync(zero);
+    closeFd(out[1]);
+    await waitFor('the writer to run', async () => ((await pids('x4')).length === 2 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1000));
+    const h = await tsvisor(['--root', root, 'exec', 'x4', '/bin/hello'], Buffer.alloc(0), 30000);
+    assert.equal(h.code, 0, h.stderr.toString());
+    assert.match(h.stdout.toString(), /^hello from riscv64\n/);
+    c.stdin.write('init too\n');
+    await waitFor('init to echo', async () => (fs.readFileSync(c.outFile, 'utf8') === 'init too\n' ? true : undefined));
+    closeFd(out[0]); // the writer gets EPIPE now
+    const code = await new Promise<number | null>((resolve) => writer.on('exit', resolve));
+    assert.notEqual(code, 0);
+    c.stdin.end();
+    await stopped(root, 'x4');
+  });
+
   it('refuses bad process files, missing programs and cwds, and unknown containers with one line, exit 1', async () => {
     const c = await runDetached('x3');
     const proc = path.join(root, 'bad.json');
