@@ -50,11 +50,11 @@ export class HostStreamFile extends File {
     }
   }
 
-  /** Readable (data, end of file or an error on the host side) per a zero-timeout host poll; writes are always accepted. */
+  /** Readable (data, end of file or an error on the host side) and writable (room) per zero-timeout host polls. */
   override pollEvents(): number {
     let mask = 0;
     if (this.readable && pollReadable(this.hostFd, 0) !== 0) mask |= POLLIN | POLLRDNORM;
-    if (this.writable) mask |= POLLOUT | POLLWRNORM;
+    if (this.writable && pollWritable(this.hostFd, 0) !== 0) mask |= POLLOUT | POLLWRNORM;
     return mask;
   }
 
@@ -62,9 +62,9 @@ export class HostStreamFile extends File {
     return this.wq;
   }
 
-  /** While someone waits to read: poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is readable. */
+  /** While someone waits (to read, or for room to write): poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is ready. */
   private startWatch(): void {
-    if (!this.readable || this.closed) return;
+    if (this.closed) return;
     let delay = 0.25;
     const tick = () => {
       this.watch = undefined;
@@ -72,7 +72,8 @@ export class HostStreamFile extends File {
       // Keep backing off while readable too: a registration that never reads
       // (an idle epoll interest) must not make this a 0.25 ms busy poll. A
       // blocking read unsubscribes once woken, so each new wait starts fast.
-      if (pollReadable(this.hostFd, 0) !== 0) this.wq.notify(POLLIN | POLLRDNORM);
+      const ready = this.pollEvents();
+      if (ready !== 0) this.wq.notify(ready);
       delay = Math.min(delay * 2, 16);
       if (this.wq.waiters > 0 && !this.watch) this.watch = setTimeout(tick, delay);
     };
@@ -96,7 +97,8 @@ export class HostStreamFile extends File {
    * kernel: to a pipe, socket or character device, in pieces of at most
    * PIPE_BUF bytes, each only once poll says the host fd has room (which a
    * piece that size then never exceeds); when it has none, the rest waits
-   * (writeWhenWritable) while the guest's call blocks. A reader that stops
+   * (writeWhenWritable) while the guest's call blocks, or, for an O_NONBLOCK
+   * file, the count so far (EAGAIN for none) goes back at once. A reader that stops
    * reading (an exec'd process's stdout piped to a stuck program) so holds
    * up that writer only, not the sandbox. Regular files are written whole.
    */
@@ -107,13 +109,13 @@ export class HostStreamFile extends File {
       if (piece !== Infinity) {
         const w = pollWritable(this.hostFd, 0);
         if (w < 0) return done > 0 ? done : Errno.of(-w);
-        if (w === 0) return this.writeWhenWritable(data, done);
+        if (w === 0) return this.nonblocking ? (done > 0 ? done : EAGAIN) : this.writeWhenWritable(data, done);
       }
       try {
         done += fs.writeSync(this.hostFd, data, done, Math.min(piece, data.length - done));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') return this.writeWhenWritable(data, done);
+        if (code === 'EAGAIN') return this.nonblocking ? (done > 0 ? done : EAGAIN) : this.writeWhenWritable(data, done);
         return done > 0 ? done : hostErrno(e as NodeJS.ErrnoException);
       }
     }
