@@ -9,7 +9,7 @@
 // AT_*, UTIME_*, SEEK_*, F_* and POLL* values are the same on every Linux
 // architecture this runs on, so they come from src/linux/abi.ts.
 
-import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, POLLERR, POLLHUP, POLLIN, SEEK_SET, UTIME_NOW, UTIME_OMIT, type Statfs } from '../linux/abi.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, POLLERR, POLLHUP, POLLIN, POLLOUT, SEEK_SET, UTIME_NOW, UTIME_OMIT, type Statfs } from '../linux/abi.js';
 import { bindLazily, check, EINVAL_NEG, ENAMETOOLONG_NEG, hasNul, negErrno, type Fn } from './libc.js';
 
 export { AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, SEEK_SET, UTIME_NOW, UTIME_OMIT };
@@ -170,12 +170,25 @@ export function dupCloexec(fd: number): number {
  * error), 0 when it would after `timeoutMs`, or a negative errno.
  */
 export function pollReadable(fd: number, timeoutMs: number): number {
+  return pollOne(fd, POLLIN, timeoutMs);
+}
+
+/**
+ * poll(2) for one fd: 1 when a write would not block (room for at least
+ * PIPE_BUF bytes on a pipe, or an error or hang-up a write reports at once),
+ * 0 when it would after `timeoutMs`, or a negative errno.
+ */
+export function pollWritable(fd: number, timeoutMs: number): number {
+  return pollOne(fd, POLLOUT, timeoutMs);
+}
+
+function pollOne(fd: number, events: number, timeoutMs: number): number {
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(fd, 0);
-  pfd.writeInt16LE(POLLIN, 4);
+  pfd.writeInt16LE(events, 4);
   const r = lib().poll(pfd, 1, timeoutMs);
   if (r < 0) return negErrno();
-  return r > 0 && (pfd.readInt16LE(6) & (POLLIN | POLLHUP | POLLERR)) !== 0 ? 1 : 0;
+  return r > 0 && (pfd.readInt16LE(6) & (events | POLLHUP | POLLERR)) !== 0 ? 1 : 0;
 }
 
 // ---- the *at family, for the direct-mode filesystem backend ----

@@ -24,6 +24,7 @@ interface SocketLib {
   bind: Fn;
   connect: Fn;
   sendmsg: Fn;
+  recvmsg: Fn;
   close: Fn;
 }
 
@@ -39,6 +40,7 @@ const lib = bindLazily((c): SocketLib => {
     bind: c.func('int bind(int, void *, uint32_t)'),
     connect: c.func('int connect(int, void *, uint32_t)'),
     sendmsg: c.func('long sendmsg(int, const tsv_msghdr *, int)'),
+    recvmsg: c.func('long recvmsg(int, _Inout_ tsv_msghdr *, int)'),
     close: c.func('int close(int)'),
   } as unknown as SocketLib;
 });
@@ -115,20 +117,71 @@ function unixSocketAt(path: string, op: (fd: number, addr: Buffer, len: number) 
   return fd;
 }
 
+/** Most fds one message carries (Linux's SCM_MAX_FD is 253). */
+export const MAX_PASSED_FDS = 16;
+const CMSG_HDR = 16; // struct cmsghdr { size_t len; int level; int type; }
+const MSG_DONTWAIT = 0x40;
+const MSG_CTRUNC = 0x8;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+
 /**
- * sendmsg(2) of `data` (at least one byte) with `fd` attached (SCM_RIGHTS):
- * how runc's --console-socket hands the pty master over. Bytes sent, or a
+ * sendmsg(2) of `data` (at least one byte) with `fds` attached (SCM_RIGHTS,
+ * at most MAX_PASSED_FDS): how runc's --console-socket hands the pty master
+ * over, and how exec hands its stdio to the sandbox. Bytes sent, or a
  * negative errno.
  */
-export function sendFd(sock: number, fd: number, data: Buffer): number {
-  if (data.length === 0) return EINVAL_NEG;
-  // struct cmsghdr { size_t len; int level; int type; } + one int: CMSG_LEN(4) = 20, CMSG_SPACE(4) = 24.
-  const control = Buffer.alloc(24);
-  control.writeBigUInt64LE(20n, 0);
-  control.writeInt32LE(SOL_SOCKET, 8);
-  control.writeInt32LE(SCM_RIGHTS, 12);
-  control.writeInt32LE(fd, 16);
-  const msg = { msg_name: null, msg_namelen: 0, msg_iov: { iov_base: data, iov_len: data.length }, msg_iovlen: 1, msg_control: control, msg_controllen: control.length, msg_flags: 0 };
+export function sendFds(sock: number, fds: number[], data: Buffer): number {
+  if (data.length === 0 || fds.length > MAX_PASSED_FDS) return EINVAL_NEG;
+  let control: Buffer | null = null;
+  if (fds.length > 0) {
+    // CMSG_LEN(4n) = 16 + 4n, padded to 8 bytes (CMSG_SPACE).
+    const len = CMSG_HDR + 4 * fds.length;
+    control = Buffer.alloc((len + 7) & ~7);
+    control.writeBigUInt64LE(BigInt(len), 0);
+    control.writeInt32LE(SOL_SOCKET, 8);
+    control.writeInt32LE(SCM_RIGHTS, 12);
+    fds.forEach((fd, i) => control!.writeInt32LE(fd, CMSG_HDR + 4 * i));
+  }
+  const msg = { msg_name: null, msg_namelen: 0, msg_iov: { iov_base: data, iov_len: data.length }, msg_iovlen: 1, msg_control: control, msg_controllen: control ? control.length : 0, msg_flags: 0 };
   const r = Number(lib().sendmsg(sock, msg, 0));
   return r < 0 ? negErrno() : r;
+}
+
+/** sendFds with one fd. */
+export function sendFd(sock: number, fd: number, data: Buffer): number {
+  return sendFds(sock, [fd], data);
+}
+
+/** What recvFds read: bytes (none at end of stream) and the fds that came with them. */
+export interface Received {
+  data: Buffer;
+  fds: number[];
+  /** The sender attached more fds than MAX_PASSED_FDS: the kernel closed the rest. */
+  truncated: boolean;
+}
+
+/**
+ * recvmsg(2) without waiting: up to `max` bytes and the fds passed with them
+ * (SCM_RIGHTS, received close-on-exec; at most MAX_PASSED_FDS). A negative
+ * errno (-EAGAIN: nothing to read now). The fds are the caller's to close.
+ */
+export function recvFds(sock: number, max: number): Received | number {
+  const data = Buffer.alloc(max);
+  const control = Buffer.alloc(CMSG_HDR + 4 * MAX_PASSED_FDS);
+  const msg = { msg_name: null, msg_namelen: 0, msg_iov: { iov_base: data, iov_len: max }, msg_iovlen: 1, msg_control: control, msg_controllen: control.length, msg_flags: 0 };
+  const r = Number(lib().recvmsg(sock, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  if (r < 0) return negErrno();
+  const fds: number[] = [];
+  // Walk the control messages: each is a header, its data, padding to 8 bytes.
+  let off = 0;
+  const end = Math.min(Number(msg.msg_controllen), control.length);
+  while (off + CMSG_HDR <= end) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < CMSG_HDR || off + len > end) break;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) {
+      for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) fds.push(control.readInt32LE(p));
+    }
+    off += (len + 7) & ~7;
+  }
+  return { data: data.subarray(0, r), fds, truncated: (Number(msg.msg_flags) & MSG_CTRUNC) !== 0 };
 }

@@ -12,7 +12,7 @@
 import * as abi from '../linux/abi.js';
 import { Errno, isErrno, EAGAIN, EINVAL, EPERM } from '../linux/errno.js';
 import { AddressSpace } from './address-space.js';
-import { copyCreds, Creds, Process, Rlimit, Task, TaskState } from './task.js';
+import { copyCreds, type Creds, Process, Rlimit, Task, TaskState } from './task.js';
 import { FdTable } from './fdtable.js';
 import type { Dentry } from './vfs/inode.js';
 import { childStatusValue, exitCode } from './wait.js';
@@ -51,26 +51,43 @@ export class ProcessLifecycle {
   // ---- creation ----
 
   /** Create init (pid 1) running `argv` with `envp`, files from `stdio`. */
-  async spawnInit(path: string, argv: string[], envp: string[], cwd: string, stdio: File[]): Promise<Process | Errno | string> {
+  spawnInit(path: string, argv: string[], envp: string[], cwd: string, stdio: File[]): Promise<Process | Errno | string> {
+    return this.spawn(path, argv, envp, cwd, stdio, copyCreds(this.k.config.creds));
+  }
+
+  /**
+   * A new process with no parent in the sandbox (ppid 0), leading a session
+   * and process group of its own, loaded with `path` but not yet running
+   * (startInit runs it): init, or a process the runtime execs into the
+   * container (runsc's ExecuteAsync). Nobody reaps it: it goes when it dies,
+   * after telling `onExit`. The `stdio` files become fds 0.. (the process
+   * owns them; on failure they are released). Returns an Errno when the
+   * program cannot be loaded, a text when the cwd cannot be resolved.
+   */
+  async spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: File[], creds: Creds): Promise<Process | Errno | string> {
     const k = this.k;
     const fds = new FdTable(nofileLimit(k.config.rlimits));
     stdio.forEach((f, i) => fds.installAt(i, f, false));
     const cwdDentry = await k.vfs.resolve(k.vfs.root, k.vfs.root, cwd, { followLast: true });
-    if (isErrno(cwdDentry)) return `cwd ${cwd}: ${cwdDentry.name}`;
+    if (isErrno(cwdDentry)) {
+      void fds.closeAll();
+      return `cwd ${cwd}: ${cwdDentry.name}`;
+    }
     const vm = new AddressSpace(k.account);
-    const proc = this.newProcess(0, vm, fds, cwdDentry, k.vfs.root, copyCreds(k.config.creds), k.config.rlimits.map((r) => ({ ...r })));
+    const proc = this.newProcess(0, vm, fds, cwdDentry, k.vfs.root, creds, k.config.rlimits.map((r) => ({ ...r })));
     proc.umask = k.config.umask;
     const task = this.newTask(proc, proc.pid);
     const r = await execve(k, task, await lookPath(k, path, envp, cwdDentry), argv, envp);
     if (isErrno(r)) {
       vm.release();
       k.processes.delete(proc.pid);
+      void fds.closeAll();
       return r;
     }
     return proc;
   }
 
-  /** Start running init's first thread. */
+  /** Start running the first thread of a process spawn() made. */
   startInit(proc: Process): void {
     this.k.scheduler.keepSpareRemote();
     for (const t of proc.threads) this.k.scheduler.wake(t);
@@ -192,6 +209,7 @@ export class ProcessLifecycle {
     const k = this.k;
     proc.exitStatus = status;
     proc.endTime = Date.now();
+    proc.onExit?.(status);
     proc.stopped = false;
     let stillRunning = 0;
     for (const t of proc.threads) {

@@ -54,6 +54,48 @@ export class Scheduler {
 
   constructor(private readonly k: Kernel) {}
 
+  /**
+   * Paused (the runtime's pause): no guest thread runs until resume(). Threads
+   * that become runnable meanwhile wait on the run queue; a thread on a vCPU
+   * worker is interrupted and comes back at its next block boundary, where its
+   * stop is served as usual (a safe point) and it is queued. Signals are still
+   * sent (a SIGKILL still ends a process: that needs no guest code).
+   */
+  private paused = false;
+  private pauseWaiters: (() => void)[] = [];
+
+  /** Stops every guest thread; resolves once none is on a vCPU. */
+  pause(): Promise<void> {
+    this.paused = true;
+    for (const v of this.remotes) if (v.task !== null) v.interrupt();
+    return new Promise((resolve) => {
+      this.pauseWaiters.push(resolve);
+      this.settlePause();
+    });
+  }
+
+  /** Lets the threads stopped by pause() run again. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.settlePause();
+    this.feedRemotes();
+    this.kickIfQueued();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Settles pause()'s promises once no worker holds a thread (or on resume). */
+  private settlePause(): void {
+    if (this.paused && this.remotes.some((v) => v.task !== null)) {
+      this.startSweep();
+      return;
+    }
+    for (const w of this.pauseWaiters.splice(0)) w();
+  }
+
   /** Make a blocked, stopped or new task runnable. */
   wake(task: Task): void {
     if (task.state === TaskState.Exited || task.state === TaskState.Runnable) return;
@@ -76,7 +118,7 @@ export class Scheduler {
    * so host I/O and timers are served.
    */
   private kick(): void {
-    if (this.loopScheduled) return;
+    if (this.loopScheduled || this.paused) return;
     this.loopScheduled = true;
     if (performance.now() - this.turnStart < SLICE_MS) queueMicrotask(() => this.runSlice(false));
     else setImmediate(() => this.runSlice(true));
@@ -88,6 +130,7 @@ export class Scheduler {
 
   private runSlice(newTurn: boolean): void {
     this.loopScheduled = false;
+    if (this.paused) return;
     if (newTurn) this.turnStart = performance.now();
     const until = this.turnStart + SLICE_MS;
     this.pollRemotes();
@@ -140,6 +183,11 @@ export class Scheduler {
         if ((task.state as TaskState) === TaskState.Exited) return;
       }
       if (this.handleStop(task, stop, cpu.fault, null, until) !== AfterStop.RunOn) return;
+      // Paused by a call its system call made (none does today): off the CPU, queued.
+      if (this.paused) {
+        this.requeue(task);
+        return;
+      }
     }
   }
 
@@ -173,9 +221,13 @@ export class Scheduler {
     }
     if (!this.turnEnds(task, stop, vcpu, until)) return AfterStop.RunOn;
     task.yieldRequested = false;
+    this.requeue(task);
+    return AfterStop.Requeued;
+  }
+
+  private requeue(task: Task): void {
     task.state = TaskState.Runnable;
     this.runQueue.push(task);
-    return AfterStop.Requeued;
   }
 
   /** Whether `task`, still running after `stop` was served, gives up its vCPU (see handleStop). */
@@ -241,6 +293,7 @@ export class Scheduler {
    * worker's own vCPU when it is free (runSlice takes it next).
    */
   private feedRemotes(): void {
+    if (this.paused) return;
     while (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
       const vcpu = this.idleRemote();
       if (!vcpu) return;
@@ -333,6 +386,7 @@ export class Scheduler {
       if (this.remotes.every((v) => v.task === null)) {
         clearInterval(this.sweep);
         this.sweep = undefined;
+        if (this.paused) this.settlePause();
       }
     }, 1);
   }
@@ -351,14 +405,19 @@ export class Scheduler {
       return;
     }
     if (this.handleStop(task, stop.stop, stop.fault, vcpu, 0) === AfterStop.RunOn) {
-      this.startRemote(vcpu, task);
-      if (vcpu.task === null) this.feedRemotes();
+      if (this.paused) this.requeue(task);
+      else {
+        this.startRemote(vcpu, task);
+        if (vcpu.task === null) this.feedRemotes();
+      }
     } else this.feedRemotes();
     this.kickIfQueued();
+    if (this.paused) this.settlePause();
   }
 
   /** Stop the vCPU workers (the sandbox is shutting down). */
   shutdown(): void {
+    for (const w of this.pauseWaiters.splice(0)) w();
     clearInterval(this.sweep);
     this.sweep = undefined;
     for (const v of this.remotes) v.terminate();

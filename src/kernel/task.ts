@@ -226,6 +226,8 @@ export class Process {
   private vmReleased = false;
   /** Time the process ended, for /proc and rusage. */
   endTime = 0;
+  /** Told the wait status once, when the process dies (a process the runtime exec'd: its WaitPID). */
+  onExit?: (status: number) => void;
 
   constructor(
     readonly pid: number,

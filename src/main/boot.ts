@@ -15,13 +15,13 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import { FlagDef, FlagValues } from './flags.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
-import { ContainerManager, ControlServer, ProcessInfo, SignalArg } from './control-server.js';
+import { ContainerManager, ControlServer, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
 import type { SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -278,6 +278,43 @@ class SandboxController implements ContainerManager {
       TIME: formatCpuTime(p.cpuInstructions),
       Cmd: p.cmd,
     }));
+  }
+
+  private requireRunning(cid: string, what: string): void {
+    this.checkId(cid);
+    if (this.state !== 'running') throw new Error(`cannot ${what} container "${cid}": it is ${this.state === 'starting' ? 'starting' : this.state === 'created' ? 'not started' : 'stopped'}`);
+  }
+
+  async ExecuteAsync(arg: ExecArg, files: number[]): Promise<number> {
+    try {
+      this.requireRunning(arg.ContainerID, 'exec in');
+    } catch (e) {
+      for (const fd of files) closeFd(fd);
+      throw e;
+    }
+    const path = arg.Filename || arg.Argv[0];
+    const r = await this.kernel.exec({ path, argv: arg.Argv.length ? arg.Argv : [path], envp: arg.Envv, cwd: arg.WorkingDirectory, uid: arg.KUID, gid: arg.KGID, groups: arg.ExtraKGIDs, fds: files, tty: arg.StdioIsPty });
+    if (typeof r === 'string') throw new Error(r);
+    return r;
+  }
+
+  async WaitPID(arg: WaitPidArg): Promise<number> {
+    this.checkId(arg.CID);
+    const r = await this.kernel.waitPid(arg.PID);
+    if (typeof r === 'string') throw new Error(r);
+    return r;
+  }
+
+  async Pause(cid: string): Promise<null> {
+    this.requireRunning(cid, 'pause');
+    await this.kernel.pause();
+    return null;
+  }
+
+  async Resume(cid: string): Promise<null> {
+    this.requireRunning(cid, 'resume');
+    await this.kernel.resume();
+    return null;
   }
 
   async Event(cid: string): Promise<unknown> {

@@ -4,6 +4,7 @@
 import { parseFlags, formatUsage, UsageError, FlagDef, FlagValues } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions } from './common.js';
 import { SpecError } from '../spec/load.js';
+import { createDebugLog } from '../log/log.js';
 /** What a subcommand's module provides once loaded. */
 interface CommandModule {
   synopsis: string;
@@ -59,6 +60,22 @@ const COMMANDS: Record<string, Command> = {
     summary: "list a container's processes",
     load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
   },
+  exec: {
+    summary: 'run a new process in a running container',
+    load: async () => { const m = await import('./oci/exec.js'); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
+  },
+  pause: {
+    summary: 'stop every process of a running container until resume',
+    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.PAUSE_SYNOPSIS, flags: [], main: (g, f, p) => m.pause(g, f, p) }; },
+  },
+  resume: {
+    summary: 'let a paused container run again',
+    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.RESUME_SYNOPSIS, flags: [], main: (g, f, p) => m.resume(g, f, p) }; },
+  },
+  events: {
+    summary: "print a container's stats as JSON events (--stats: once)",
+    load: async () => { const m = await import('./oci/events.js'); return { synopsis: m.EVENTS_SYNOPSIS, flags: m.EVENTS_FLAGS, main: (g, f, p) => m.events(g, f, p) }; },
+  },
   features: {
     summary: 'print what this runtime supports (JSON)',
     load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },
@@ -93,13 +110,26 @@ function topUsage(): string {
   return lines.join('\n') + '\n\n' + formatUsage('Global flags:', GLOBAL_FLAGS);
 }
 
+/** The failure as an error entry of the --log file (--log-format's layout), when there is one. */
+function logFailure(g: GlobalOptions, message: string): void {
+  if (!g.debugLog) return;
+  try {
+    const log = createDebugLog({ debug: false, debugLogPath: g.debugLog, format: g.logFormat });
+    log.error(message);
+    log.close();
+  } catch {
+    // the log cannot be written: stderr still says it
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let usage = topUsage();
   let debug = false;
+  let opts: GlobalOptions | undefined;
   try {
     const g = parseFlags(GLOBAL_FLAGS, argv);
     const globalArgv = argv.slice(0, argv.length - g.rest.length);
-    const opts = globalOptions(g.flags, globalArgv);
+    opts = globalOptions(g.flags, globalArgv);
     debug = opts.debug;
     const [name, ...rest] = g.rest;
     if (!name) throw new Fatal('no command given', true);
@@ -110,6 +140,8 @@ export async function main(argv: string[]): Promise<number> {
     const parsed = parseFlags(mod.flags, rest);
     return await mod.main(opts, parsed.flags, parsed.rest, argv);
   } catch (e) {
+    // An engine reads why a verb failed from --log (containerd's shim: its log.json), as runc writes it there.
+    if (opts) logFailure(opts, e instanceof Error ? e.message : String(e));
     if (e instanceof Fatal || e instanceof UsageError || e instanceof SpecError) {
       process.stderr.write(`tsvisor: ${e.message}\n`);
       if (e instanceof UsageError || (e instanceof Fatal && e.usage)) process.stderr.write(usage);

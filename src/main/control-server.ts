@@ -18,32 +18,21 @@
 //   the sandbox.
 // - At most MAX_IN_FLIGHT calls per connection await their replies; past that,
 //   and while the peer does not read its replies, reading from it pauses.
+// - Files (runsc's urpc FilePayload): fds a peer passes with SCM_RIGHTS on the
+//   bytes of its first call on a connection belong to that call (exec's
+//   stdio). A connection is read with recvmsg until that first call is
+//   whole, then as a plain stream: fds sent later are closed by the host
+//   unread. A method that takes files owns them; the others' are closed once
+//   the call is answered. A donated connected fd is read as a plain stream.
 
 import * as net from 'node:net';
-import { SOCK_STREAM, socketState, socketType } from '../host/ffi.js';
+import { closeFd, recvFds, SOCK_STREAM, socketState, socketType } from '../host/ffi.js';
 import { JsonValueSplitter, MalformedStreamError, UrpcClient, oneLine, valuesBeforeFailure } from './urpc.js';
+import { ArgError, CallFiles, containerId, execArg, signalArg, waitPidArg, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from './control-args.js';
 
 export { UrpcClient };
 
-/** containerManager.Signal's argument, with runsc's field names. */
-export interface SignalArg {
-  CID: string;
-  Signo: number;
-  PID: number;
-  /** 0: one process (PID 0: init); 1: all processes; 2: the terminal's foreground process group; 3: the process group PID. */
-  Mode: number;
-}
-
-/** One row of containerManager.Processes, as runsc's ps reports it. */
-export interface ProcessInfo {
-  UID: number;
-  PID: number;
-  PPID: number;
-  C: number;
-  STIME: string;
-  TIME: string;
-  Cmd: string;
-}
+export type { ExecArg, ProcessInfo, SignalArg, WaitPidArg } from './control-args.js';
 
 /** What the sandbox does for each call. Arguments arrive already checked. */
 export interface ContainerManager {
@@ -55,6 +44,13 @@ export interface ContainerManager {
   Processes(cid: string): Promise<ProcessInfo[]>;
   /** Stats: cpu, memory, pids. */
   Event(cid: string): Promise<unknown>;
+  /** Starts a new process in the container with `files` as its stdio (the manager owns them); resolves with its pid. */
+  ExecuteAsync(arg: ExecArg, files: number[]): Promise<number>;
+  /** Resolves with the Linux wait status of a process ExecuteAsync started, once it has exited. */
+  WaitPID(arg: WaitPidArg): Promise<number>;
+  /** Stops every thread of the sandbox until Resume. */
+  Pause(cid: string): Promise<null>;
+  Resume(cid: string): Promise<null>;
 }
 
 export interface ControlLog {
@@ -62,55 +58,22 @@ export interface ControlLog {
   warn(msg: string): void;
 }
 
+/** Bytes one recvmsg reads while a connection's first call is read (readRaw). */
+const RAW_READ_BYTES = 64 * 1024;
+/** readRaw's first and longest intervals between polls of a quiet peer. */
+const RAW_POLL_FIRST_MS = 1;
+const RAW_POLL_MAX_MS = 50;
+const EAGAIN_CODE = 11;
+const EINTR_CODE = 4;
+
 /** Limits per connection. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_NESTING = 512;
 export const MAX_IN_FLIGHT = 64;
 
-const SIGNAL_MODES = 4;
-const MAX_SIGNAL = 64;
-
 const noLog: ControlLog = { debug() {}, warn() {} };
 
-type Handler = (m: ContainerManager, arg: unknown) => Promise<unknown>;
-
-function describeType(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return `a ${typeof v}`;
-}
-
-function containerId(method: string, arg: unknown): string {
-  if (typeof arg !== 'string') throw new ArgError(`${method}: arg must be a container id (string), got ${describeType(arg)}`);
-  return arg;
-}
-
-function signalArg(arg: unknown): SignalArg {
-  const where = 'containerManager.Signal';
-  if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) {
-    throw new ArgError(`${where}: arg must be an object {"CID", "Signo", "PID", "Mode"}, got ${describeType(arg)}`);
-  }
-  const a = arg as Record<string, unknown>;
-  const int = (name: string, lo: number, hi: number, required: boolean): number => {
-    const v = a[name];
-    if (v === undefined && !required) return 0; // Go's zero value for an absent field
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw new ArgError(`${where}: ${name} must be an integer in ${lo}..${hi}, got ${v === undefined ? 'nothing' : oneLine(JSON.stringify(v), 40)}`);
-    }
-    return v;
-  };
-  const cid = a.CID === undefined ? '' : a.CID;
-  if (typeof cid !== 'string') throw new ArgError(`${where}: CID must be a string, got ${describeType(cid)}`);
-  return {
-    CID: cid,
-    Signo: int('Signo', 0, MAX_SIGNAL, true),
-    PID: int('PID', 0, 0x7fffffff, false),
-    Mode: int('Mode', 0, SIGNAL_MODES - 1, false),
-  };
-}
-
-class ArgError extends Error {}
+type Handler = (m: ContainerManager, arg: unknown, files: CallFiles) => Promise<unknown>;
 
 const METHODS = new Map<string, Handler>([
   ['containerManager.StartRoot', (m, a) => m.StartRoot(containerId('containerManager.StartRoot', a))],
@@ -118,6 +81,10 @@ const METHODS = new Map<string, Handler>([
   ['containerManager.Signal', (m, a) => m.Signal(signalArg(a))],
   ['containerManager.Processes', (m, a) => m.Processes(containerId('containerManager.Processes', a))],
   ['containerManager.Event', (m, a) => m.Event(containerId('containerManager.Event', a))],
+  ['containerManager.ExecuteAsync', (m, a, f) => m.ExecuteAsync(...execArg(a, f))],
+  ['containerManager.WaitPID', (m, a) => m.WaitPID(waitPidArg(a))],
+  ['containerManager.Pause', (m, a) => m.Pause(containerId('containerManager.Pause', a))],
+  ['containerManager.Resume', (m, a) => m.Resume(containerId('containerManager.Resume', a))],
 ]);
 
 /** The text of anything thrown, even an object whose toString throws. */
@@ -160,14 +127,28 @@ class Connection {
   private pumping = false;
   private ending = false;
 
+  /** Files received while reading the first call (see the contract above). */
+  private firstFiles: number[] | undefined;
+  private rawTimer: NodeJS.Timeout | undefined;
+  private valuesSeen = 0;
+
+  /**
+   * `rawFd`: the socket's fd, for a connection accepted paused: its first
+   * call is read here with recvmsg (it may carry files) before the stream is
+   * handed to `sock`.
+   */
   constructor(
     private readonly sock: net.Socket,
     private readonly manager: ContainerManager,
     private readonly log: ControlLog,
     private readonly onGone: (c: Connection) => void,
+    rawFd?: number,
   ) {
-    sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('end', () => this.onEnd());
+    if (rawFd === undefined) this.readStream();
+    else {
+      this.firstFiles = [];
+      this.readRaw(rawFd, RAW_POLL_FIRST_MS);
+    }
     sock.on('drain', () => this.updateFlow());
     sock.on('error', (e) => {
       this.log.debug(`control: connection error: ${e.message}`);
@@ -176,10 +157,52 @@ class Connection {
     sock.on('close', () => this.destroy());
   }
 
+  /** From here on the stream is read by Node (no files). */
+  private readStream(): void {
+    this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.sock.on('end', () => this.onEnd());
+    this.sock.resume();
+  }
+
+  /**
+   * Reads with recvmsg until the first call is whole. Node gives no
+   * readiness without reading, so the socket is polled: at once, then at
+   * intervals doubling up to RAW_POLL_MAX_MS while the peer sends nothing
+   * (a peer usually writes its call as it connects).
+   */
+  private readRaw(fd: number, waitMs: number): void {
+    this.rawTimer = undefined;
+    for (;;) {
+      if (this.destroyed || this.inputDone) return;
+      const r = recvFds(fd, RAW_READ_BYTES);
+      if (r === -EAGAIN_CODE) {
+        this.rawTimer = setTimeout(() => this.readRaw(fd, Math.min(waitMs * 2, RAW_POLL_MAX_MS)), waitMs);
+        return;
+      }
+      if (typeof r === 'number') {
+        if (r === -EINTR_CODE) continue;
+        this.log.debug(`control: connection error: recvmsg: errno ${-r}`);
+        this.destroy();
+        return;
+      }
+      if (this.firstFiles) this.firstFiles.push(...r.fds);
+      else for (const f of r.fds) closeFd(f);
+      if (r.data.length === 0) {
+        this.onEnd();
+        return;
+      }
+      this.onData(r.data);
+      if (this.valuesSeen > 0) break;
+    }
+    if (!this.destroyed && !this.inputDone) this.readStream();
+  }
+
   /** Ends the connection now, dropping replies not yet written. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    clearTimeout(this.rawTimer);
+    this.closeFirstFiles();
     this.backlog.length = 0;
     this.queue.length = 0;
     this.sock.destroy();
@@ -221,6 +244,7 @@ class Connection {
   }
 
   private enqueue(values: unknown[]): void {
+    this.valuesSeen += values.length;
     for (const v of values) this.backlog.push(v);
     this.pump();
   }
@@ -250,6 +274,7 @@ class Connection {
       this.flush();
       this.pump();
     };
+    if (value instanceof MalformedMarker || typeof value !== 'object' || value === null || Array.isArray(value)) this.closeFirstFiles();
     if (value instanceof MalformedMarker) {
       settle(errorReply(value.message));
       return;
@@ -265,23 +290,33 @@ class Connection {
       return;
     }
     this.log.debug(`control: call ${method}`);
+    const files = new CallFiles(this.firstFiles ?? []);
+    this.firstFiles = undefined;
     let p: Promise<unknown>;
     try {
-      p = Promise.resolve(handler(this.manager, arg));
+      p = Promise.resolve(handler(this.manager, arg, files));
     } catch (e) {
       p = Promise.reject(e);
     }
     p.then(
       (result) => {
         this.log.debug(`control: ${method} done`);
+        files.closeRest();
         settle(successReply(result));
       },
       (e: unknown) => {
         const msg = errorText(e);
         if (!(e instanceof ArgError)) this.log.debug(`control: ${method} failed: ${msg}`);
+        files.closeRest();
         settle(errorReply(msg === '' ? `${method} failed` : msg));
       },
     );
+  }
+
+  /** Files that came with a first call that will not take them. */
+  private closeFirstFiles(): void {
+    for (const fd of this.firstFiles ?? []) closeFd(fd);
+    this.firstFiles = undefined;
   }
 
   /** Writes the replies at the head of the queue that are ready. */
@@ -336,6 +371,12 @@ class MalformedMarker {
   constructor(readonly message: string) {}
 }
 
+/** The fd under an accepted socket (Node's pipe handle shows it), or undefined. */
+function handleFd(sock: net.Socket): number | undefined {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 export class ControlServer {
   private readonly conns = new Set<Connection>();
   private closed = false;
@@ -361,9 +402,9 @@ export class ControlServer {
     switch (state) {
       case 'bound':
       case 'listening': {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
         const cs = new ControlServer(manager, log, server);
-        server.on('connection', (sock) => cs.serve(sock));
+        server.on('connection', (sock) => cs.serve(sock, handleFd(sock)));
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen({ fd }, () => {
@@ -399,13 +440,14 @@ export class ControlServer {
     return this.conns.size;
   }
 
-  private serve(sock: net.Socket): void {
+  /** `rawFd`: the fd of a connection accepted paused, whose first call is read with recvmsg. */
+  private serve(sock: net.Socket, rawFd?: number): void {
     if (this.closed) {
       sock.destroy();
       return;
     }
     this.log.debug('control: new connection');
-    const c = new Connection(sock, this.manager, this.log, (gone) => this.conns.delete(gone));
+    const c = new Connection(sock, this.manager, this.log, (gone) => this.conns.delete(gone), rawFd);
     this.conns.add(c);
   }
 

@@ -17,17 +17,18 @@
 // Numbers are JavaScript numbers: a value whose magnitude exceeds 2^53 (where
 // numbers stop being exact) is refused as out of range rather than rounded.
 
-export type FlagKind = 'string' | 'int' | 'uint64' | 'bool' | 'intList';
+/** stringList: repeatable, each use appends one value as given (no comma splitting: values such as K=V may hold commas). */
+export type FlagKind = 'string' | 'int' | 'uint64' | 'bool' | 'intList' | 'stringList';
 
 export interface FlagDef {
   name: string;
   kind: FlagKind;
   usage: string;
-  default?: string | number | boolean | number[];
+  default?: string | number | boolean | number[] | string[];
 }
 
 /** Parsed values by flag name: unset flags hold their default, or undefined; intList defaults to []. */
-export type FlagValues = Record<string, string | number | boolean | number[] | undefined>;
+export type FlagValues = Record<string, string | number | boolean | number[] | string[] | undefined>;
 
 /** A command line the flag definitions do not accept. The message is one line, for the user. */
 export class UsageError extends Error {
@@ -109,9 +110,9 @@ function parseGoBool(s: string): boolean {
   }
 }
 
-function initialValue(def: FlagDef): string | number | boolean | number[] | undefined {
-  if (def.kind === 'intList') return Array.isArray(def.default) ? [...def.default] : [];
-  return Array.isArray(def.default) ? [...def.default] : def.default;
+function initialValue(def: FlagDef): string | number | boolean | number[] | string[] | undefined {
+  if (def.kind === 'intList' || def.kind === 'stringList') return Array.isArray(def.default) ? ([...def.default] as number[] | string[]) : [];
+  return Array.isArray(def.default) ? ([...def.default] as number[] | string[]) : def.default;
 }
 
 /**
@@ -191,6 +192,9 @@ export function parseFlags(defs: FlagDef[], argv: string[]): { flags: FlagValues
           flags[name] = list;
           break;
         }
+        case 'stringList':
+          flags[name] = [...(seen.has(name) ? (flags[name] as string[]) : []), value];
+          break;
       }
     } catch (e) {
       if (e instanceof ValueError) {
@@ -209,6 +213,7 @@ function typeName(kind: FlagKind): string {
     case 'int': return 'int';
     case 'uint64': return 'uint';
     case 'intList': return 'value';
+    case 'stringList': return 'value';
     case 'bool': return '';
   }
 }

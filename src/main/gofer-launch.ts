@@ -28,7 +28,13 @@ export interface RunningGofer {
  * flags to pass on. The gofer exits by itself once every connection closes
  * (boot exits, or dies).
  */
-export function startGofer(cli: string, globalArgv: string[], bundle: string, configPath: string, spec: Spec): RunningGofer {
+/**
+ * `stderr`: where the gofer's own messages go: boot's stderr, so that the
+ * gofer holds nothing boot does not (a caller that reads create's output to
+ * its end, as containerd's shim does with a console socket, must see it end
+ * once create exits).
+ */
+export function startGofer(cli: string, globalArgv: string[], bundle: string, configPath: string, spec: Spec, stderr: number | 'inherit' = 'inherit'): RunningGofer {
   let n: number;
   try {
     n = exportsOf(spec, bundle).length;
@@ -49,7 +55,7 @@ export function startGofer(cli: string, globalArgv: string[], bundle: string, co
   const specFd = fs.openSync(configPath, 'r');
   const ioFds = goferEnds.map((_, i) => 4 + i);
   const child = spawn(process.execPath, [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`], {
-    stdio: ['ignore', 'ignore', 'inherit', specFd, ...goferEnds],
+    stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds],
     // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
     // must not end the gofer under a sandbox that carries on.
     detached: true,

@@ -1,8 +1,9 @@
 // `tsvisor run`: the parent runtime's role for one container, as runsc's
 // parent plays it: launch `boot` with every fd wired (src/main/oci/launch.ts:
 // spec, controller socket, start-sync pipe, stdio), read the sync byte,
-// StartRoot, Wait, and exit with the container's status. With -d (runc's
-// run --detach): create then start, and exit 0 with the container running.
+// StartRoot, Wait, and exit with the container's status, running the spec's
+// hooks on the way as runc's run does. With -d (runc's run --detach): create
+// then start, and exit 0 with the container running.
 
 import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
@@ -10,6 +11,7 @@ import { Fatal, GlobalOptions } from './common.js';
 import { UrpcClient } from './urpc.js';
 import { exitCodeOf } from './boot.js';
 import { launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
+import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -34,6 +36,12 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   }
   const cid = positional[0];
   const bundle = readBundle(flags.bundle as string, 128); // fail here, clearly, before launching anything
+  let hooks: Hooks | undefined;
+  try {
+    hooks = checkHooks(bundle.spec.hooks);
+  } catch (e) {
+    throw new Fatal((e as Error).message); // run's own failures exit 128
+  }
   const l = launchSandbox(global, {
     cid,
     bundle,
@@ -45,6 +53,18 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     exitCode: 128,
   });
   const { child, sockPath, term, gofer } = l;
+  // The spec's hooks, as runc's run runs them (src/main/oci/hooks.ts); a failure before the container runs ends the sandbox.
+  const state = (status: string) => ({ ociVersion: bundle.spec.ociVersion ?? '1.0.2', id: cid, status, pid: status === 'stopped' ? 0 : child.pid!, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} });
+  const hook = async (kinds: HookKind[], status: string) => {
+    try {
+      for (const kind of kinds) await runHooks(hooks, kind, state(status));
+    } catch (e) {
+      child.kill('SIGKILL');
+      await l.exited;
+      throw new Fatal((e as Error).message);
+    }
+  };
+  let ran = false;
   // Like runc/runsc run: signals sent to this command go to the container's
   // init once it runs; before that, they end the sandbox (it never started).
   let started = false;
@@ -74,6 +94,9 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
       await l.exited;
       throw new Fatal(`the sandbox died before it was ready (boot exited without writing the start-sync byte)`);
     }
+    ran = true;
+    await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
+    await hook(['startContainer'], 'created');
     const client = await UrpcClient.connect(sockPath);
     try {
       await client.call('containerManager.StartRoot', cid);
@@ -89,6 +112,10 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
       return await abortedStatus();
     }
     started = true;
+    await hook(['poststart'], 'running').catch((e: Error) => {
+      client.close();
+      throw e;
+    });
     const status = (await client.call('containerManager.Wait', cid)) as number;
     client.close();
     await l.exited;
@@ -99,6 +126,8 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     await gofer?.finished(GOFER_GRACE_MS);
     term?.restore();
     fs.rmSync(l.stateDir, { recursive: true, force: true });
+    // Once the container is gone; run's status stays the container's (runc only warns).
+    if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));
   }
 }
 

@@ -11,6 +11,7 @@
 // recurses.
 
 import * as net from 'node:net';
+import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
 
 /** The stream is not a sequence of JSON values; it cannot be read further. */
 export class MalformedStreamError extends Error {
@@ -296,6 +297,28 @@ export class UrpcClient {
         resolve(new UrpcClient(sock, opts.maxReplyBytes ?? 64 * 1024 * 1024));
       });
     });
+  }
+
+  /**
+   * Connects to the unix socket `path` and makes `method` its first call,
+   * with `files` passed alongside it (SCM_RIGHTS on the call's bytes): how
+   * runsc's urpc carries a FilePayload, and how exec hands its stdio to the
+   * sandbox (the server takes files only with a connection's first call).
+   * The files stay open here too. Resolves once the call is sent, with the
+   * client (for further calls) and the call's result.
+   */
+  static callWithFiles(path: string, method: string, arg: unknown, files: number[], opts: { maxReplyBytes?: number } = {}): { client: UrpcClient; result: Promise<unknown> } {
+    const text = Buffer.from(JSON.stringify({ method, arg: arg === undefined ? null : arg }));
+    const fd = connectUnixSocket(path);
+    if (fd < 0) throw new Error(`urpc: cannot connect to ${path}: errno ${-fd}`);
+    const sent = sendFds(fd, files, text);
+    if (sent !== text.length) {
+      closeFd(fd);
+      throw new Error(`urpc: cannot send ${method} to ${path}: ${sent < 0 ? `errno ${-sent}` : 'short write'}`);
+    }
+    const client = new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024);
+    const result = new Promise<unknown>((resolve, reject) => client.pending.push({ resolve, reject }));
+    return { client, result };
   }
 
   /** Talks over an already connected socket. */

@@ -1,7 +1,7 @@
 // The kernel worker: owns all kernel state and runs guest threads on vCPU 0
 // (see src/kernel/README.md for why they share a thread). The boot process
 // talks to it with cold comlink calls only: start, wait, signal, processes,
-// stats — never one message per system call.
+// stats, exec, waitPid, pause, resume — never one message per system call.
 
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,6 +16,9 @@ import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
 import { PageCache } from '../kernel/page-cache.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
+import { copyCreds } from '../kernel/task.js';
+import { HostStreamFile } from '../kernel/files/host-stream.js';
+import { closeFd, terminalSize } from '../host/ffi.js';
 
 const cfg = workerData as SandboxConfig;
 const debugLog = createDebugLog(cfg.log);
@@ -43,8 +46,25 @@ export interface KernelStats {
   cpuInstructions: number;
 }
 
+/** A process to start in the running container (the control server's ExecuteAsync, checked). */
+export interface ExecRequest {
+  /** The program: a path, or a name looked up in the PATH of `envp`. */
+  path: string;
+  argv: string[];
+  envp: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** Host fds the process gets as stdin, stdout, stderr, or one terminal with `tty`; this worker owns them from here on. */
+  fds: number[];
+  tty: boolean;
+}
+
 let sandbox: BuiltSandbox | undefined;
 let init: Process | undefined;
+/** The wait statuses of the processes exec() started, by pid. */
+const execs = new Map<number, Promise<number>>();
 
 const api = {
   /** Load and start the container's init. Resolves with an error text when it can't start. */
@@ -94,6 +114,54 @@ const api = {
     }
     return hit || mode === 1 ? null : mode === 3 ? `no such process group ${pid}` : `no such process ${pid}`;
   },
+  /**
+   * Starts a process in the container beside init: the container's root and
+   * mounts, the given credentials (the spec's capabilities), its own session,
+   * no parent (ppid 0). Resolves with its pid, or an error text (the fds are
+   * closed then).
+   */
+  async exec(req: ExecRequest): Promise<number | string> {
+    if (!sandbox || !init || !init.alive) {
+      for (const fd of req.fds) closeFd(fd);
+      return 'container is not running';
+    }
+    const k = sandbox.kernel;
+    const term = req.tty ? sandbox.ttys.hostTerminalStdio(req.fds[0], terminalSizeOf(req.fds[0])) : undefined;
+    const files = term ? term.files : req.fds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, ['stdin', 'stdout', 'stderr'][i], true));
+    const creds = copyCreds(k.config.creds);
+    creds.ruid = creds.euid = creds.suid = req.uid;
+    creds.rgid = creds.egid = creds.sgid = req.gid;
+    creds.groups = [...req.groups];
+    // spawn owns the files from here: on failure it closes them (and with them the host fds).
+    const r = await k.lifecycle.spawn(req.path, req.argv, req.envp, req.cwd, files, creds);
+    if (typeof r === 'string') return r;
+    if (isErrno(r)) return `cannot run ${req.path}: ${describeErrno(r.name)}`;
+    execs.set(r.pid, new Promise<number>((resolve) => (r.onExit = resolve)));
+    term?.terminal.tty.acquire(r.pid, r.pid);
+    k.lifecycle.startInit(r);
+    return r.pid;
+  },
+  /**
+   * The wait status of a process exec() started (or of init, pid 1), once it
+   * has exited. Its status is kept until the first such wait has it, as
+   * runsc forgets a waited process.
+   */
+  async waitPid(pid: number): Promise<number | string> {
+    if (!sandbox) return 'container not started';
+    if (pid === 1) return sandbox.kernel.initExited;
+    const w = execs.get(pid);
+    if (!w) return `no process ${pid} started by exec in this container (or it was waited for already)`;
+    const status = await w;
+    execs.delete(pid);
+    return status;
+  },
+  /** Stops every guest thread (resolves once none runs); resume() lets them go on. */
+  async pause(): Promise<void> {
+    await sandbox?.kernel.scheduler.pause();
+  },
+  resume(): void {
+    sandbox?.kernel.scheduler.resume();
+  },
   /** The host terminal was resized (--console): the console takes the size, SIGWINCH to its foreground group. */
   resize(rows: number, cols: number): void {
     if (sandbox?.ttys.console) sandbox.ttys.console.resize({ rows, cols, xpixel: 0, ypixel: 0 });
@@ -124,6 +192,12 @@ const api = {
 };
 
 export type KernelApi = typeof api;
+
+/** A host terminal's size, or undefined when it cannot be read. */
+function terminalSizeOf(fd: number): { rows: number; cols: number } | undefined {
+  const s = terminalSize(fd);
+  return typeof s === 'number' || s.rows === 0 ? undefined : s;
+}
 
 function describeErrno(name: string): string {
   const texts: Record<string, string> = {

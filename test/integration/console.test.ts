@@ -16,6 +16,7 @@ import { makeSpec, repoRoot } from '../util/bundle.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 import { TSVISOR, stateRoot, tsvisor } from './run-util.js';
 import { UrpcClient } from '../../src/main/urpc.js';
+import { create, stopped } from './oci-util.js';
 
 const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
 
@@ -467,6 +468,48 @@ describe('console', function () {
       assert.match(out, /\ndevtty=1\n/);
       assert.match(err, /\/dev\/tty'?: No such device or address/);
       assert.match(out, /\n0\nptmx\n/);
+    });
+  });
+
+  describe('exec -t (a second shell on the terminal of exec)', function () {
+    this.timeout(300000);
+
+    it("runs a shell on exec's own terminal in a running container: raw host terminal, its size, job control, exit status, the mode restored", async function () {
+      if (!havePython) this.skip();
+      const plain = busyboxBundle(false);
+      // Init: a shell reading commands from a pipe the test holds.
+      const init = await create(root, plain, 'exec-tty', [], ['run', '-d']);
+      try {
+        assert.equal(init.code, 0, fs.readFileSync(init.errFile, 'utf8'));
+        const t = new PtySession([TSVISOR, '--root', root, 'exec', '-t', 'exec-tty', '/bin/sh'], 31, 97);
+        try {
+          let at = await t.expect(PROMPT, 0, 120000);
+          assert.equal(await t.isRaw(), true, 'exec puts its terminal in raw mode while the process runs');
+          t.type('stty size; tty\r');
+          at = await t.expect(/\r\n31 97\r\n\/dev\/\S+\r\n/, at);
+          at = await t.expect(PROMPT, at);
+          // ^C reaches the foreground job of the exec'd shell's terminal.
+          t.type('sleep 30\r');
+          at = await t.expect(/sleep 30\r\n/, at);
+          await pause(1000);
+          t.type('\x03');
+          at = await t.expect(PROMPT, at);
+          t.type('echo after-$?\r');
+          at = await t.expect(/\r\nafter-130\r\n/, at);
+          at = await t.expect(PROMPT, at);
+          t.type('exit 6\r');
+          const end = await t.exited(60000);
+          assert.equal(end.exit, 6);
+          assert.equal(end.restored, true, 'the terminal mode is restored');
+        } finally {
+          t.kill();
+        }
+      } finally {
+        init.stdin.end();
+        await stopped(root, 'exec-tty');
+        await tsvisor(['--root', root, 'delete', 'exec-tty']);
+        fs.rmSync(plain, { recursive: true, force: true });
+      }
     });
   });
 });

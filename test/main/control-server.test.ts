@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import koffi from 'koffi';
 import {
   ContainerManager,
+  ExecArg,
+  WaitPidArg,
   ControlServer,
   MAX_IN_FLIGHT,
   ProcessInfo,
@@ -13,6 +15,7 @@ import {
   UrpcClient,
 } from '../../src/main/control-server.js';
 import { JsonValueSplitter, MalformedStreamError, valuesBeforeFailure } from '../../src/main/urpc.js';
+import { closeFd, pipe2, O_CLOEXEC } from '../../src/host/ffi.js';
 
 // ---- raw sockets for the tests: Node cannot make a bound-but-not-listening socket ----
 
@@ -97,6 +100,24 @@ class FakeManager implements ContainerManager {
     this.calls.push(`Event ${cid}`);
     if (cid === 'bigint') return { n: 1n };
     return { cpu: { usage: 1 }, memory: { usage: 2 }, pids: { current: 1 } };
+  }
+  execs: Array<{ arg: ExecArg; files: number[] }> = [];
+  async ExecuteAsync(arg: ExecArg, files: number[]): Promise<number> {
+    this.calls.push(`ExecuteAsync ${arg.Argv.join(' ')}`);
+    this.execs.push({ arg, files });
+    return 7;
+  }
+  async WaitPID(arg: WaitPidArg): Promise<number> {
+    this.calls.push(`WaitPID ${arg.PID}`);
+    return 3 << 8;
+  }
+  async Pause(cid: string): Promise<null> {
+    this.calls.push(`Pause ${cid}`);
+    return null;
+  }
+  async Resume(cid: string): Promise<null> {
+    this.calls.push(`Resume ${cid}`);
+    return null;
   }
 }
 
@@ -498,6 +519,54 @@ describe('control server', function () {
         assert.deepEqual(r, { success: false, err: 'bad request: expected an object {"method": string, "arg": ...}', result: null });
       }
       assert.equal((replies.at(-1) as { success: boolean }).success, true);
+    });
+  });
+
+  describe('files passed with a call (exec)', () => {
+    const execArg = { ContainerID: 'c1', Argv: ['/bin/sh'], Envv: ['A=1'], WorkingDirectory: '/', KUID: 5, KGID: 6 };
+
+    it("hands the stdio fds sent with a connection's first call to ExecuteAsync, open and usable", async () => {
+      const m = new FakeManager();
+      const { path: p } = await serveOnPath(m, true);
+      const pipes = [0, 1, 2].map(() => pipe2(O_CLOEXEC) as [number, number]);
+      const { client: cl, result } = UrpcClient.callWithFiles(p, 'containerManager.ExecuteAsync', execArg, pipes.map((x) => x[1]));
+      clients.push(cl);
+      assert.equal(await result, 7);
+      assert.equal(m.execs.length, 1);
+      const { arg, files } = m.execs[0];
+      assert.deepEqual(arg, { ...execArg, Filename: '', ExtraKGIDs: [], StdioIsPty: false });
+      assert.equal(files.length, 3);
+      // Each received fd is the write end of our pipe: what goes in comes out of ours.
+      files.forEach((fd, i) => fs.writeSync(fd, `to ${i}`));
+      pipes.forEach(([r], i) => {
+        const buf = Buffer.alloc(16);
+        assert.equal(buf.toString('utf8', 0, fs.readSync(r, buf)), `to ${i}`);
+      });
+      for (const fd of files) closeFd(fd);
+      for (const [r, w] of pipes) {
+        closeFd(w);
+        closeFd(r);
+      }
+      // The connection goes on as a plain stream.
+      assert.equal(await cl.call('containerManager.WaitPID', { CID: 'c1', PID: 7 }), 3 << 8);
+    });
+
+    it('refuses ExecuteAsync without its files, and closes files sent with a call that takes none', async () => {
+      const m = new FakeManager();
+      const { path: p } = await serveOnPath(m, true);
+      const cl = await client(p);
+      await assert.rejects(cl.call('containerManager.ExecuteAsync', execArg), /expected 3 files \(stdin, stdout, stderr\) passed with the call, got 0/);
+      await assert.rejects(cl.call('containerManager.ExecuteAsync', { ...execArg, WorkingDirectory: 'rel' }), /WorkingDirectory must be absolute/);
+      await assert.rejects(cl.call('containerManager.WaitPID', { CID: 'c1', PID: 0 }), /PID must be an integer in 1\.\.2147483647/);
+      const [r, w] = pipe2(O_CLOEXEC) as [number, number];
+      const { client: other, result } = UrpcClient.callWithFiles(p, 'containerManager.Event', 'c1', [w]);
+      clients.push(other);
+      await result;
+      closeFd(w);
+      // The server closed its copy of the write end: our read end sees end of file.
+      assert.equal(fs.readFileSync(r).length, 0);
+      closeFd(r);
+      assert.equal(m.execs.length, 0);
     });
   });
 

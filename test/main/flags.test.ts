@@ -138,6 +138,14 @@ describe('flags: parseFlags', () => {
     });
   });
 
+  describe('stringList flags', () => {
+    const defs: FlagDef[] = [{ name: 'env', kind: 'stringList', usage: '', default: [] }];
+    it('append each use whole (commas and = kept), and default to []', () => {
+      assert.deepEqual(parseFlags(defs, ['--env', 'A=1,2', '-env=B=x', '--env=']).flags.env, ['A=1,2', 'B=x', '']);
+      assert.deepEqual(parseFlags(defs, []).flags.env, []);
+    });
+  });
+
   describe('where flags end', () => {
     it('stops at the first non-flag argument', () => {
       const { flags, rest } = parse('--console', 'cid', '--cpu-num=3');

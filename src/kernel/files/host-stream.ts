@@ -1,25 +1,28 @@
-// A File over one of the sandbox's own host fds: the application's stdio as
-// the parent runtime donated it (--stdio-fds). Reads never block (EAGAIN when
-// the host fd is empty; the system call layer waits on the file's waitQueue,
-// fed by polling the host fd); writes are synchronous until the host says
-// EAGAIN, then wait for the fd to drain. Not a terminal (ioctls get ENOTTY),
+// A File over one of the sandbox's host fds: the application's stdio as the
+// parent runtime donated it (--stdio-fds), or an exec'd process's as exec
+// passed it. Reads never block (EAGAIN when the host fd is empty; the system
+// call layer waits on the file's waitQueue, fed by polling the host fd);
+// writes go out while the host fd has room and then wait for it to drain,
+// never blocking the kernel (see write). Not a terminal (ioctls get ENOTTY),
 // even over a host tty: with --console the stdio is the console's line
 // discipline instead (src/kernel/tty/console.ts).
 
 import * as fs from 'node:fs';
 import { EAGAIN, EIO, EPIPE, Errno } from '../../linux/errno.js';
-import { POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
+import { PIPE_BUF, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
-import { pollReadable } from '../../host/ffi.js';
+import { closeFd, pollReadable, pollWritable } from '../../host/ffi.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
 
 export class HostStreamFile extends File {
+  /** `owned`: the host fd is this file's, closed with it (an exec'd process's stdio); else the sandbox's own (init's). */
   constructor(
     readonly hostFd: number,
     flags: number,
     path: string,
+    private readonly owned = false,
   ) {
     super(flags, path);
   }
@@ -47,11 +50,11 @@ export class HostStreamFile extends File {
     }
   }
 
-  /** Readable (data, end of file or an error on the host side) per a zero-timeout host poll; writes are always accepted. */
+  /** Readable (data, end of file or an error on the host side) and writable (room) per zero-timeout host polls. */
   override pollEvents(): number {
     let mask = 0;
     if (this.readable && pollReadable(this.hostFd, 0) !== 0) mask |= POLLIN | POLLRDNORM;
-    if (this.writable) mask |= POLLOUT | POLLWRNORM;
+    if (this.writable && pollWritable(this.hostFd, 0) !== 0) mask |= POLLOUT | POLLWRNORM;
     return mask;
   }
 
@@ -59,9 +62,9 @@ export class HostStreamFile extends File {
     return this.wq;
   }
 
-  /** While someone waits to read: poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is readable. */
+  /** While someone waits (to read, or for room to write): poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is ready. */
   private startWatch(): void {
-    if (!this.readable || this.closed) return;
+    if (this.closed) return;
     let delay = 0.25;
     const tick = () => {
       this.watch = undefined;
@@ -69,7 +72,8 @@ export class HostStreamFile extends File {
       // Keep backing off while readable too: a registration that never reads
       // (an idle epoll interest) must not make this a 0.25 ms busy poll. A
       // blocking read unsubscribes once woken, so each new wait starts fast.
-      if (pollReadable(this.hostFd, 0) !== 0) this.wq.notify(POLLIN | POLLRDNORM);
+      const ready = this.pollEvents();
+      if (ready !== 0) this.wq.notify(ready);
       delay = Math.min(delay * 2, 16);
       if (this.wq.waiters > 0 && !this.watch) this.watch = setTimeout(tick, delay);
     };
@@ -85,28 +89,68 @@ export class HostStreamFile extends File {
     this.closed = true;
     this.stopWatch();
     this.wq.notify(POLLIN | POLLOUT | POLLHUP);
+    if (this.owned) closeFd(this.hostFd);
   }
 
+  /**
+   * Writes as a blocking write does for the guest, without ever blocking the
+   * kernel: to a pipe, socket or character device, in pieces of at most
+   * PIPE_BUF bytes, each only once poll says the host fd has room (which a
+   * piece that size then never exceeds); when it has none, the rest waits
+   * (writeWhenWritable) while the guest's call blocks, or, for an O_NONBLOCK
+   * file, the count so far (EAGAIN for none) goes back at once. A reader that stops
+   * reading (an exec'd process's stdout piped to a stuck program) so holds
+   * up that writer only, not the sandbox. Regular files are written whole.
+   */
   override write(data: Uint8Array): number | Errno | Promise<number | Errno> {
+    const piece = (this.piece ??= this.pieceSize());
     let done = 0;
     while (done < data.length) {
+      if (piece !== Infinity) {
+        const w = pollWritable(this.hostFd, 0);
+        if (w < 0) return done > 0 ? done : Errno.of(-w);
+        if (w === 0) return this.nonblocking ? (done > 0 ? done : EAGAIN) : this.writeWhenWritable(data, done);
+      }
       try {
-        done += fs.writeSync(this.hostFd, data, done, data.length - done);
+        done += fs.writeSync(this.hostFd, data, done, Math.min(piece, data.length - done));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') return this.writeLater(data, done);
+        if (code === 'EAGAIN') return this.nonblocking ? (done > 0 ? done : EAGAIN) : this.writeWhenWritable(data, done);
         return done > 0 ? done : hostErrno(e as NodeJS.ErrnoException);
       }
     }
     return done;
   }
 
-  private writeLater(data: Uint8Array, done: number): Promise<number | Errno> {
+  /** Bytes one host write may carry: PIPE_BUF for what poll can vouch for, any for regular files and block devices. */
+  private piece: number | undefined;
+
+  private pieceSize(): number {
+    try {
+      const st = fs.fstatSync(this.hostFd);
+      return st.isFile() || st.isBlockDevice() ? Infinity : PIPE_BUF;
+    } catch {
+      return PIPE_BUF;
+    }
+  }
+
+  /** The rest of a write (from `done`), once the host fd has room: polled with back-off from 0.25 ms to 16 ms. */
+  private writeWhenWritable(data: Uint8Array, done: number): Promise<number | Errno> {
     return new Promise((resolve) => {
-      fs.write(this.hostFd, data, done, data.length - done, null, (err, n) => {
-        if (err) resolve(done > 0 ? done : hostErrno(err));
-        else resolve(done + n);
-      });
+      let delay = 0.25;
+      const finish = (r: number | Errno) => resolve(typeof r === 'number' ? done + r : done > 0 ? done : r);
+      const tick = () => {
+        if (this.closed) return resolve(done > 0 ? done : EPIPE);
+        if (pollWritable(this.hostFd, 0) === 0) {
+          delay = Math.min(delay * 2, 16);
+          setTimeout(tick, delay);
+          return;
+        }
+        const r = this.write(data.subarray(done));
+        if (r instanceof Promise) void r.then(finish);
+        else finish(r);
+      };
+      setTimeout(tick, delay);
     });
   }
 

@@ -4,13 +4,15 @@
 // while a guest thread reads, because ^C and echo must work while the
 // foreground job computes or sleeps — by polling the host fd with back-off
 // (0.5 ms after input, growing to 16 ms when idle; the timer does not keep
-// the kernel worker alive). Output is written through to the host fd.
+// the kernel worker alive). Output is written through to the host fd, a
+// write at a time while poll says it has room (writeRoom).
 //
 // The window size comes from outside (boot reads the host terminal's size and
 // tells the kernel worker: see src/main/README.md); `resize` applies it.
 
 import * as fs from 'node:fs';
-import { pollReadable } from '../../host/ffi.js';
+import { pollReadable, pollWritable } from '../../host/ffi.js';
+import * as abi from '../../linux/abi.js';
 import { Tty, type TtyDriver } from './tty.js';
 import type { JobControl } from './job-control.js';
 import type { Winsize } from './termios.js';
@@ -32,8 +34,27 @@ export class HostConsole implements TtyDriver {
     this.schedule(0);
   }
 
+  /**
+   * PIPE_BUF while the host fd has room (poll says so), so that one write's
+   * output, \n made \r\n, never blocks the kernel on a host reader that
+   * stopped reading; 0 otherwise, and the host fd is watched until it has
+   * room again, then the terminal's writers are woken.
+   */
   writeRoom(): number {
-    return Infinity;
+    if (this.closed || pollWritable(this.outFd, 0) !== 0) return abi.PIPE_BUF;
+    this.watchWritable();
+    return 0;
+  }
+
+  private writeWatch?: NodeJS.Timeout;
+
+  private watchWritable(delay = 0.25): void {
+    if (this.writeWatch) return;
+    this.writeWatch = setTimeout(() => {
+      this.writeWatch = undefined;
+      if (this.closed || pollWritable(this.outFd, 0) !== 0) this.tty.waitQueue.notify(abi.POLLOUT | abi.POLLWRNORM);
+      else this.watchWritable(Math.min(delay * 2, IDLE_MAX_MS));
+    }, delay);
   }
 
   /** Written through; a host that says EAGAIN (a nonblocking fd) is retried after a poll-free pause. */
@@ -64,6 +85,7 @@ export class HostConsole implements TtyDriver {
   /** Stop reading the host (the sandbox is going away). */
   close(): void {
     this.closed = true;
+    clearTimeout(this.writeWatch);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }

@@ -24,6 +24,7 @@ import type { Tty } from './tty.js';
 import { TtyFile } from './tty-file.js';
 import { HostConsole } from './console.js';
 import { Pty, PtyMasterFile } from './pty.js';
+import { closeFd } from '../../host/ffi.js';
 
 /** Linux's default kernel.pty.max. */
 const PTY_MAX = 4096;
@@ -43,9 +44,34 @@ export class TtyRegistry {
     return this.console;
   }
 
+  /**
+   * Host terminals other than the console: one per process the runtime
+   * exec'd with a terminal (exec -t), each driven like the console.
+   */
+  private readonly hostTerminals = new Set<HostConsole>();
+
+  /**
+   * A host terminal on `fd` (owned from here on) for a process the runtime
+   * execs, sized `size`: three references to one open file on it, for fds
+   * 0-2. The host fd closes with the last of them; `terminal.tty.acquire`
+   * makes it the new session's controlling terminal.
+   */
+  hostTerminalStdio(fd: number, size?: { rows: number; cols: number }): { terminal: HostConsole; files: File[] } {
+    const term = new HostConsole(fd, fd, this.jobs);
+    if (size) term.resize({ rows: size.rows, cols: size.cols, xpixel: 0, ypixel: 0 });
+    this.hostTerminals.add(term);
+    const f = new TtyFile(term.tty, abi.O_RDWR | abi.O_NOCTTY, '/dev/console', this, () => this.consoleAttr, () => {
+      this.hostTerminals.delete(term);
+      term.close();
+      closeFd(fd);
+    });
+    return { terminal: term, files: [f, f.ref(), f.ref()] };
+  }
+
   /** The terminal session `sid` controls. */
   cttyOf(sid: number): Tty | undefined {
     if (this.console?.tty.session === sid) return this.console.tty;
+    for (const t of this.hostTerminals) if (t.tty.session === sid) return t.tty;
     for (const p of this.ptys.values()) if (p.tty.session === sid) return p.tty;
     return undefined;
   }

@@ -131,7 +131,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   const term = spec.process?.terminal === true && (o.consoleSocket || !o.detached) ? openTerminal(o.consoleSocket, spec.process.consoleSize) : null;
   const cli = path.join(__dirname, '..', 'cli.js');
   // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
-  const gofer = o.directfs ? null : startGofer(cli, global.argv, bundle.dir, bundle.configPath, spec);
+  const gofer = o.directfs ? null : startGofer(cli, global.argv, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
   const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
   const cpus = o.cpuNum || specCpus(spec);
   const bootArgs = [
@@ -197,7 +197,7 @@ export interface Terminal {
  * dying or killed, signals: run handles every signal it forwards), with an
  * 'exit' hook for an uncaught error. null: no terminal (stdin is not one).
  */
-function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
+export function openTerminal(consoleSocket: string, size: { height: number; width: number } | undefined): Terminal | null {
   if (consoleSocket) {
     const pty = openPty();
     if (typeof pty === 'number') throw new Fatal(`cannot open a pseudo-terminal: errno ${-pty}`);

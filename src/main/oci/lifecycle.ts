@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { FlagDef, FlagValues } from '../flags.js';
 import { GlobalOptions } from '../common.js';
 import { launchSandbox, readBundle, readSyncByte } from './launch.js';
-import { control, OciError, oneId, ownerName, processStart, StateStore, statusOf, type StoredState } from './state.js';
+import { control, killBoot, ociState, OciError, oneId, ownerName, processStart, StateStore, statusOf, writeWhole, type StoredState } from './state.js';
+import { checkHooks, runHooks } from './hooks.js';
 
 export const CREATE_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
@@ -26,13 +27,6 @@ export const CREATE_FLAGS: FlagDef[] = [
 export const CREATE_SYNOPSIS = 'tsvisor [global flags] create --bundle DIR [--pid-file F] [--console-socket S] <container id>';
 export const START_SYNOPSIS = 'tsvisor [global flags] start <container id>';
 
-/** Writes a file whole (runc writes --pid-file through a temporary file and a rename). */
-function writeWhole(file: string, text: string): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}`);
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
-}
-
 export async function create(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
   const cid = oneId(positional);
   const bundle = readBundle((flags.b as string) || (flags.bundle as string), 1);
@@ -40,6 +34,7 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
   if (bundle.spec.process?.terminal === true && !consoleSocket) {
     throw new OciError('cannot allocate tty if tsvisor will detach without setting console socket');
   }
+  const hooks = checkHooks(bundle.spec.hooks);
   const store = new StateStore(global.root);
   const l = launchSandbox(global, {
     cid,
@@ -70,9 +65,12 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
       annotations: bundle.spec.annotations ?? {},
       created: new Date().toISOString(),
       owner: ownerName(),
+      hooks,
       status: 'created',
     };
     await store.withLock(cid, () => store.save(st));
+    const creating = { ...ociState(st), status: 'creating' };
+    for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooks(hooks, kind, creating);
     if (flags['pid-file']) writeWhole(flags['pid-file'] as string, String(pid));
   } catch (e) {
     l.child.kill('SIGKILL');
@@ -86,6 +84,16 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
   return 0;
 }
 
+/** Runs `f`; if it fails, the sandbox is ended (SIGKILL to boot, as runc terminates the container) and the failure passed on. */
+async function endOnFailure(st: StoredState, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    killBoot(st);
+    throw e;
+  }
+}
+
 export async function start(global: GlobalOptions, _flags: FlagValues, positional: string[]): Promise<number> {
   const cid = oneId(positional);
   const store = new StateStore(global.root);
@@ -94,6 +102,7 @@ export async function start(global: GlobalOptions, _flags: FlagValues, positiona
     const status = statusOf(st);
     if (status === 'stopped') throw new OciError('cannot start a container that has stopped');
     if (status === 'running') throw new OciError('cannot start an already running container');
+    await endOnFailure(st, () => runHooks(st.hooks, 'startContainer', ociState(st)));
     const c = await control(store, cid).catch((e: Error) => {
       throw new OciError(e.message);
     });
@@ -106,6 +115,7 @@ export async function start(global: GlobalOptions, _flags: FlagValues, positiona
     }
     st.status = 'running';
     store.save(st);
+    await endOnFailure(st, () => runHooks(st.hooks, 'poststart', ociState(st)));
   });
   return 0;
 }

@@ -4,13 +4,15 @@
 // appears complete or not at all; a lock whose holder is gone (no such
 // process, or a different process under a reused pid) is stale and broken.
 // A container's status is what its state.json says (created, then running
-// once started), or stopped once boot, the sandbox, has exited.
+// once started, paused between pause and resume), or stopped once boot, the
+// sandbox, has exited. Every change of state.json happens under the lock.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Fatal } from '../common.js';
 import { UrpcClient } from '../urpc.js';
+import type { Hooks } from './hooks.js';
 
 /** A failure of an OCI verb: one line, exit 1, as runc gives them. */
 export class OciError extends Fatal {
@@ -54,7 +56,7 @@ export function control(store: StateStore, id: string): Promise<UrpcClient> {
   return UrpcClient.connect(path.join(store.dir(id), 'control.sock'));
 }
 
-export type Status = 'created' | 'running' | 'stopped';
+export type Status = 'created' | 'running' | 'paused' | 'stopped';
 
 /** What state.json holds. */
 export interface StoredState {
@@ -71,8 +73,10 @@ export interface StoredState {
   /** RFC 3339 time of create. */
   created: string;
   owner: string;
-  /** What was last done to it: created, or started (running). */
-  status: 'created' | 'running';
+  /** The spec's hooks, kept for start and delete (the bundle may be gone by then). */
+  hooks?: Hooks;
+  /** What was last done to it: created, started (running), paused (resume: running again). */
+  status: 'created' | 'running' | 'paused';
 }
 
 /** The runtime-spec's state, as `tsvisor state` prints it. */
@@ -175,6 +179,26 @@ export function statusOf(st: StoredState): Status {
   return processAlive(st.pid, st.pidStart) ? st.status : 'stopped';
 }
 
+/** Ends the sandbox: SIGKILL to boot, if it still runs. */
+export function killBoot(st: StoredState): void {
+  if (!processAlive(st.pid, st.pidStart)) return;
+  try {
+    process.kill(st.pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/** Whether the sandbox is seen stopped within `ms` (its control socket closes just before boot exits). */
+export async function stopsWithin(st: StoredState, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (statusOf(st) === 'stopped') return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** The runtime-spec state (pid 0 once stopped, as runc shows it). */
 export function ociState(st: StoredState): OciState {
   const status = statusOf(st);
@@ -250,6 +274,13 @@ function breakStale(lock: string, holder: string): void {
     }
   }
   fs.rmSync(aside, { force: true });
+}
+
+/** Writes a file whole (runc writes --pid-file through a temporary file and a rename). */
+export function writeWhole(file: string, text: string): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
 }
 
 /** The user running this command, for list's OWNER column. */

@@ -6,7 +6,8 @@ import { FlagDef, FlagValues } from '../flags.js';
 import { Fatal, GlobalOptions } from '../common.js';
 import { CAPABILITIES } from '../caps.js';
 import type { ProcessInfo } from '../control-server.js';
-import { ContainerNotExist, control, oneId, ociState, OciError, processAlive, StateStore, statusOf, type StoredState } from './state.js';
+import { ContainerNotExist, control, killBoot, oneId, ociState, OciError, processAlive, StateStore, statusOf, stopsWithin, type StoredState } from './state.js';
+import { runHooks } from './hooks.js';
 
 export const STATE_SYNOPSIS = 'tsvisor [global flags] state <container id>';
 export const KILL_SYNOPSIS = 'tsvisor [global flags] kill [--all] <container id> [signal]';
@@ -94,23 +95,7 @@ export async function kill(global: GlobalOptions, flags: FlagValues, positional:
 /** How long kill waits for a sandbox whose control socket failed to be seen gone. */
 const EXIT_GRACE_MS = 2000;
 
-async function stopsWithin(st: StoredState, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  for (;;) {
-    if (statusOf(st) === 'stopped') return true;
-    if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-function killBoot(st: StoredState): void {
-  if (!processAlive(st.pid, st.pidStart)) return;
-  try {
-    process.kill(st.pid, 'SIGKILL');
-  } catch {
-    // gone meanwhile
-  }
-}
 
 async function waitGone(pid: number, start: string): Promise<boolean> {
   const deadline = Date.now() + KILL_WAIT_MS;
@@ -136,7 +121,7 @@ export async function deleteCommand(global: GlobalOptions, flags: FlagValues, po
         throw e;
       }
       const status = statusOf(st);
-      if (status === 'running' && !force) throw new OciError(`cannot delete container ${id} that is not stopped: running`);
+      if ((status === 'running' || status === 'paused') && !force) throw new OciError(`cannot delete container ${id} that is not stopped: ${status}`);
       if (status !== 'stopped') {
         killBoot(st);
         if (!(await waitGone(st.pid, st.pidStart))) throw new OciError(`container ${id}: the sandbox (pid ${st.pid}) did not exit after SIGKILL`);
@@ -150,6 +135,8 @@ export async function deleteCommand(global: GlobalOptions, flags: FlagValues, po
         }
       }
       store.remove(id);
+      // Once the container is gone, as runc: a failing hook fails delete all the same.
+      await runHooks(st.hooks, 'poststop', { ...ociState(st), status: 'stopped', pid: 0 });
     });
   } catch (e) {
     if (e instanceof ContainerNotExist && force) return 0;
@@ -231,7 +218,7 @@ export function features(): number {
   const out = {
     ociVersionMin: '1.0.0',
     ociVersionMax: '1.1.0',
-    hooks: [] as string[],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: ['ro', 'rw', 'nosuid', 'nodev', 'noexec', 'bind', 'rbind', 'mode', 'size'],
     linux: {
       namespaces: ['pid', 'ipc', 'uts', 'mount', 'network', 'user', 'cgroup'],
