@@ -67,13 +67,14 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return 128 + osSignal(aborted!);
   };
   try {
-    if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
     const ready = await readSyncByte(l.syncFd);
     if (aborted) return await abortedStatus();
     if (!ready) {
       await l.exited;
       throw new Fatal(`the sandbox died before it was ready (boot exited without writing the start-sync byte)`);
     }
+    // Boot's own pid, known once it is up (confined, it runs under a launcher).
+    if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(l.bootPid()));
     const client = await UrpcClient.connect(sockPath);
     try {
       await client.call('containerManager.StartRoot', cid);
