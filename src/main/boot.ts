@@ -21,7 +21,7 @@ import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
+import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
 import { exportsOf } from '../spec/mounts.js';
 import { execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
@@ -90,7 +90,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     // our own (with the exports in direct mode), no capabilities, seccomp.
     if (global.confine) {
       const direct = (flags['io-fds'] as number[]).length === 0 ? exportsOf(spec, bundleDir(flags)) : [];
-      enterConfinedRoot(direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })));
+      enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
       lockDown({ hostNetwork: usesHostNetwork() });
     }
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
@@ -223,7 +223,8 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     console: flags.console === true,
     strace: global.strace,
     userLogFd: flags['user-log-fd'] as number,
-    log: { debug: global.debug, debugLogPath: global.debugLog || undefined, format: global.logFormat },
+    // Absolute: the kernel worker opens it again, from the root of a confined boot (src/main/confine.ts).
+    log: { debug: global.debug, debugLogPath: global.debugLog ? path.resolve(global.debugLog) : undefined, format: global.logFormat },
   };
 }
 

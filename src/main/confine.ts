@@ -30,7 +30,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fatal } from './common.js';
+import { Fatal, type GlobalOptions } from './common.js';
 import * as ffi from '../host/ffi.js';
 import type { SeccompPolicy, SyscallRule } from '../host/seccomp.js';
 import { AF_INET, AF_UNIX, FIOCLEX, FIONBIO, TCGETS, TCSETS, TIOCGWINSZ } from '../linux/abi.js';
@@ -166,6 +166,22 @@ function takeConfinedLaunchMark(): boolean {
   const marked = process.env[CONFINED_LAUNCH_ENV] === '1';
   delete process.env[CONFINED_LAUNCH_ENV];
   return marked;
+}
+
+/**
+ * The debug log file (--debug-log), writable in the new root at its
+ * absolute path: the kernel worker opens it after the root has changed.
+ * Made here when missing (a bind needs something to bind).
+ */
+export function debugLogBinds(g: GlobalOptions): HostBind[] {
+  if (!g.debugLog) return [];
+  const file = path.resolve(g.debugLog);
+  try {
+    fs.closeSync(fs.openSync(file, 'a', 0o644));
+  } catch {
+    return []; // openLogs reports an unusable log path
+  }
+  return [{ path: file, readonly: false }];
 }
 
 /** The directories tsvisor's code is loaded from: the package, and the node_modules it resolves through that lie outside it. */
