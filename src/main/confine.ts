@@ -345,6 +345,8 @@ const TCSETSW = 0x5403;
 const TCSETSF = 0x5404;
 const TIOCGPGRP = 0x540f;
 const TIOCSWINSZ = 0x5414;
+/** libuv asks it of every terminal it opens a stream on (is it a pty's slave?). */
+const TIOCGPTN = 0x80045430;
 
 /**
  * The system calls boot and the gofer may make once confined, with why, as
@@ -382,8 +384,8 @@ export function confinePolicy(o: ConfineOptions, defaultAction: number): Seccomp
     ...allow('clock_gettime', 'clock_getres', 'gettimeofday', 'nanosleep', 'clock_nanosleep', 'times', 'getrusage'),
     ...allow('getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getresuid', 'getresgid', 'getgroups', 'getpgrp', 'getpgid', 'getsid', 'uname', 'sysinfo', 'getrandom', 'getrlimit', 'capget'),
     { name: 'prlimit64', when: [{ arg: 2, zero: true }] },
-    // Terminal and fd ioctls: non-blocking and close-on-exec, bytes pending, the host terminal's mode (raw while --console) and size. Not TIOCSTI.
-    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP] }] },
+    // Terminal and fd ioctls: non-blocking and close-on-exec, bytes pending, the host terminal's mode (raw while --console), size and pty number. Not TIOCSTI.
+    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP, TIOCGPTN] }] },
     // Thread names, anonymous mapping names, and reading this process's own state.
     { name: 'prctl', when: [{ arg: 0, oneOf: [PR_SET_NAME, PR_GET_NAME, PR_SET_VMA, PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS] }] },
   ];
