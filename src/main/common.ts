@@ -20,6 +20,9 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'no-confine', kind: 'bool', usage: "don't confine boot and the gofer (namespaces, no capabilities, seccomp): for development and debugging only", default: false },
 ];
 
+/** --no-confine after `run` or `do`: the same as the global flag. */
+export const NO_CONFINE_FLAG: FlagDef = { name: 'no-confine', kind: 'bool', usage: 'the global --no-confine: boot and the gofer unconfined (development only)', default: false };
+
 export interface GlobalOptions {
   root: string;
   debug: boolean;

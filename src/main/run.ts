@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions } from './common.js';
+import { Fatal, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { UrpcClient } from './urpc.js';
 import { exitCodeOf } from './boot.js';
 import { launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
@@ -22,10 +22,12 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'directfs', kind: 'bool', usage: 'no gofer: the sandbox opens the rootfs and bind mounts itself (direct mode)', default: false },
   { name: 'detach', kind: 'bool', usage: 'create and start the container, and exit with it running (as runc run -d)', default: false },
   { name: 'd', kind: 'bool', usage: 'short for --detach', default: false },
+  NO_CONFINE_FLAG,
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 
-export async function run(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+  const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   if (flags.detach || flags.d) {
     const { create, start } = await import('./oci/lifecycle.js');
