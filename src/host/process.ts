@@ -81,23 +81,28 @@ export function capset(sets: CapSets): number {
 }
 
 /**
- * Drops every capability of the calling thread: the bounding set (needs
- * CAP_SETPCAP, so first), the ambient set, then effective, permitted and
- * inheritable. Capabilities are per thread: threads that exist already keep
- * theirs; threads started later by this one start with none.
+ * Leaves the calling thread only the capabilities in `keep` (a mask; 0n:
+ * none): the others leave the bounding set (needs CAP_SETPCAP, so first),
+ * the ambient set is cleared, then effective and permitted become `keep`
+ * (what the thread had of it) and inheritable empty. Capabilities are per
+ * thread: threads that exist already keep theirs; threads started later by
+ * this one start with these.
  */
-export function dropAllCapabilities(): number {
+export function keepOnlyCapabilities(keep: bigint): number {
   // The bounding set: every capability the kernel knows (PR_CAPBSET_READ fails past the last).
   for (let cap = 0; cap < 64; cap++) {
     const has = prctl(PR_CAPBSET_READ, cap);
     if (has < 0) break;
-    if (has === 0) continue;
+    if (has === 0 || keep & (1n << BigInt(cap))) continue;
     const r = prctl(PR_CAPBSET_DROP, cap);
     if (r < 0) return r;
   }
   const amb = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
   if (amb < 0 && amb !== -22) return amb; // EINVAL: a kernel without ambient capabilities
-  return capset({ effective: 0n, permitted: 0n, inheritable: 0n });
+  const now = capget();
+  if (typeof now === 'number') return now;
+  const kept = now.permitted & keep;
+  return capset({ effective: kept, permitted: kept, inheritable: 0n });
 }
 
 // ---- resource limits ----

@@ -40,6 +40,22 @@ export const CONFINED_LAUNCH_ENV = 'TSVISOR_CONFINED_LAUNCH';
 /** Developers: TSVISOR_SECCOMP=log makes a refused call be logged by the host kernel (dmesg, audit) and run, instead of killing the process. */
 export const SECCOMP_MODE_ENV = 'TSVISOR_SECCOMP';
 
+/**
+ * What the gofer keeps (a mask of CAP_* bits): it creates files for guest
+ * users other than root and gives them to their owners (CAP_CHOWN, CAP_FOWNER,
+ * CAP_FSETID), and reaches files whatever their modes, as root does
+ * (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH); the guest's own permission checks
+ * are the kernel's, in boot. After stage 2 these reach nothing but the exports.
+ * Boot keeps none.
+ */
+export const GOFER_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid'] as const;
+const CAP_NUMBERS: Record<(typeof GOFER_CAPABILITIES)[number], number> = { chown: 0, dac_override: 1, dac_read_search: 2, fowner: 3, fsetid: 4 };
+
+/** The mask of capability names (as setpriv spells them). */
+export function capabilityMask(names: readonly (typeof GOFER_CAPABILITIES)[number][]): bigint {
+  return names.reduce((m, n) => m | (1n << BigInt(CAP_NUMBERS[n])), 0n);
+}
+
 export interface ConfineOptions {
   /**
    * The sandbox uses the host's network: no network namespace, and sockets
@@ -61,6 +77,8 @@ export interface LaunchShape {
   dieWithParent: boolean;
   /** The child leads a session of its own (run spawns boot detached). */
   newSession: boolean;
+  /** Capabilities the child keeps after its lock-down (setpriv's names): none for boot, GOFER_CAPABILITIES for the gofer. */
+  keep: readonly (typeof GOFER_CAPABILITIES)[number][];
 }
 
 /**
@@ -80,7 +98,7 @@ export function confinedCommand(argv: readonly string[], shape: LaunchShape, o: 
   args.push('--');
   if (shape.newSession) args.push(tools.setsid, '--');
   // Node starts with only what stage 2 needs (mounts, pivot_root; dropping the bounding set), so threads started before stage 3 never hold more.
-  args.push(tools.setpriv, '--inh-caps=-all', '--bounding-set=-all,+sys_admin,+setpcap', '--');
+  args.push(tools.setpriv, '--inh-caps=-all', `--bounding-set=${['-all', 'sys_admin', 'setpcap', ...shape.keep].join(',+')}`, '--');
   args.push(...argv);
   return { file: args[0], args: args.slice(1) };
 }
@@ -287,11 +305,11 @@ export function enterConfinedRoot(binds: readonly HostBind[]): void {
 /**
  * Stage 3: RLIMIT_CORE 0 (no core file of a process holding the sandbox's
  * memory), RLIMIT_NOFILE's hard limit down to its soft one, every
- * capability of this thread dropped, then the seccomp filter of
+ * capability of this thread dropped but those in `keep`, then the seccomp filter of
  * `confinePolicy` on every thread. Throws a Fatal naming the step that
  * failed; nothing is loosened by a later failure.
  */
-export function lockDown(o: ConfineOptions): void {
+export function lockDown(o: ConfineOptions, keep = 0n): void {
   const fail = (what: string, r: number): never => {
     throw new Fatal(`cannot confine the sandbox: ${what}: errno ${-r}; pass --no-confine to run without it (development only)`);
   };
@@ -305,7 +323,7 @@ export function lockDown(o: ConfineOptions): void {
     r = ffi.setrlimit(ffi.RLIMIT_NOFILE, { soft: nofile.soft, hard: nofile.soft });
     if (r < 0) fail('RLIMIT_NOFILE', r);
   }
-  r = ffi.dropAllCapabilities();
+  r = ffi.keepOnlyCapabilities(keep);
   if (r < 0) fail('drop capabilities', r);
   const log = process.env[SECCOMP_MODE_ENV] === 'log';
   const program = ffi.buildFilter(confinePolicy(o, log ? ffi.SECCOMP_RET_LOG : ffi.SECCOMP_RET_KILL_PROCESS), table);

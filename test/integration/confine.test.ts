@@ -1,6 +1,6 @@
 // tsvisor's own processes while a guest runs (src/main/confine.ts,
-// docs/SECURITY.md): boot and the gofer under seccomp, with no_new_privs and
-// no capabilities, in mount namespaces of their own (and boot in a network
+// docs/SECURITY.md): boot and the gofer under seccomp, with no_new_privs, no
+// capabilities (the gofer: its file ones only), in mount namespaces of their own (and boot in a network
 // namespace of its own), with the pid file naming boot itself; --no-confine
 // leaves them as they were.
 
@@ -109,12 +109,16 @@ describe('confinement of boot and the gofer', function () {
     const goferPid = findTsvisor('gofer', bundle);
     assert.ok(goferPid, 'a gofer runs');
     const me = inspect(process.pid);
+    // Boot holds no capability; the gofer only its file ones (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID).
+    const caps = new Map([[bootPid, '0000000000000000'], [goferPid, '000000000000001f']]);
     for (const p of [inspect(bootPid), inspect(goferPid)]) {
       assert.equal(p.status.Seccomp, '2', `pid ${p.pid}: seccomp filter mode`);
       assert.equal(p.status.NoNewPrivs, '1');
-      assert.equal(p.status.CapEff, '0000000000000000');
-      assert.equal(p.status.CapPrm, '0000000000000000');
-      assert.equal(p.status.CapBnd, '0000000000000000');
+      assert.equal(p.status.CapEff, caps.get(p.pid));
+      assert.equal(p.status.CapPrm, caps.get(p.pid));
+      assert.equal(p.status.CapBnd, caps.get(p.pid));
+      assert.equal(p.status.CapInh, '0000000000000000');
+      assert.equal(p.status.CapAmb, '0000000000000000');
       assert.notEqual(p.ns.mnt, me.ns.mnt, 'a mount namespace of its own');
       assert.notEqual(p.ns.pid, me.ns.pid, 'a PID namespace of its own');
       assert.notEqual(p.ns.ipc, me.ns.ipc);
