@@ -388,16 +388,19 @@ export function confinePolicy(o: ConfineOptions, defaultAction: number): Seccomp
     ...allow('rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'kill', 'tgkill', 'tkill'),
     // libuv's event loop and wake-ups; poll for src/host's pollReadable.
     ...allow('epoll_create1', 'epoll_ctl', 'epoll_pwait2', 'eventfd2', 'pipe2', 'poll', 'ppoll'),
-    // Files: modules and worker scripts from the read-only code directory, and the exports (the gofer; boot in direct mode).
+    // Files: modules and worker scripts from the read-only code directory (Node's loader also uses the old
+    // path calls: open, stat, lstat, access, readlink), and the exports (the gofer; boot in direct mode), which
+    // are changed only through the *at calls on fds (src/fs-gofer), never through the old path calls.
     ...allow('close', 'close_range', 'lseek', 'openat', 'openat2', 'open', 'fstat', 'newfstatat', 'statx', 'stat', 'lstat', 'statfs', 'fstatfs', 'getdents64', 'readlink', 'readlinkat', 'access', 'faccessat', 'faccessat2'),
     ...allow('fcntl', 'flock', 'fsync', 'fdatasync', 'ftruncate', 'fallocate', 'fadvise64', 'dup', 'dup2', 'dup3', 'getcwd', 'chdir', 'fchdir', 'umask'),
     ...allow('mkdirat', 'mknodat', 'unlinkat', 'renameat', 'renameat2', 'symlinkat', 'linkat', 'fchmod', 'fchmodat', 'fchown', 'fchownat', 'utimensat'),
-    ...allow('mkdir', 'rmdir', 'unlink', 'rename', 'symlink', 'link', 'chmod', 'chown', 'lchown'),
     ...allow('fgetxattr', 'flistxattr', 'fsetxattr', 'fremovexattr', 'getxattr', 'lgetxattr', 'listxattr', 'llistxattr'),
-    // Sockets: the control socket, the 9P connections, SCM_RIGHTS; only unix ones are made (and Internet ones with the host's network).
+    // Sockets: the control socket (donated, bound: listen and accept), the 9P connections, SCM_RIGHTS; only unix
+    // ones are made. With the host's network, Internet ones too, which need bind and connect.
     { name: 'socket', when: [{ arg: 0, oneOf: families }] },
     { name: 'socketpair', when: [{ arg: 0, oneOf: [AF_UNIX] }] },
-    ...allow('accept', 'accept4', 'bind', 'listen', 'connect', 'getsockname', 'getpeername', 'getsockopt', 'setsockopt', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'shutdown'),
+    ...allow('accept', 'accept4', 'listen', 'getsockname', 'getpeername', 'getsockopt', 'setsockopt', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'shutdown'),
+    ...(o.hostNetwork ? allow('bind', 'connect') : []),
     // Time, identity and limits (read only).
     ...allow('clock_gettime', 'clock_getres', 'gettimeofday', 'nanosleep', 'clock_nanosleep', 'times', 'getrusage'),
     ...allow('getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getresuid', 'getresgid', 'getgroups', 'getpgrp', 'getpgid', 'getsid', 'uname', 'sysinfo', 'getrandom', 'getrlimit', 'capget'),
