@@ -65,7 +65,13 @@ export interface ConfineOptions {
   hostNetwork: boolean;
 }
 
-/** Whether a sandbox shares the host's network (the hook for boot's future --network=host). */
+/**
+ * Whether a sandbox shares the host's network: the one hook for boot's
+ * coming `--network=host`. When that flag lands, this reads it (run and the
+ * gofer's launch from the spec or run's flags, boot from its own), and the
+ * launcher then skips the network namespace and the filter allows
+ * Internet sockets, bind and connect.
+ */
 export function usesHostNetwork(): boolean {
   return false;
 }
