@@ -9,7 +9,7 @@
 //      namespaces, and a new network namespace unless the sandbox uses the
 //      host's network; a user namespace too when the caller is not root.
 //      `setpriv` narrows the capabilities Node starts with to the two the
-//      next stage needs. A PID namespace cannot be entered by the process
+//      next stage needs (and, for the gofer, the file ones it keeps). A PID namespace cannot be entered by the process
 //      that makes it, so `unshare` forks: boot and the gofer are pid 1 of
 //      their namespaces, children of the `unshare` process the parent
 //      spawned (`confinedPid` finds their pid as the host sees it).
@@ -20,13 +20,14 @@
 //      host paths (the exports, for the gofer and for boot in direct mode),
 //      each bound at its own path; then pivot_root into it and detach the
 //      host's tree.
-//   3. Lock-down (`lockDown`): resource limits, every capability dropped,
-//      then a seccomp filter on every thread (`confinePolicy`) whose default
-//      is to kill the process.
+//   3. Lock-down (`lockDown`): resource limits, every capability dropped
+//      (but the gofer's file ones, GOFER_CAPABILITIES), then a seccomp
+//      filter on every thread (`confinePolicy`) whose default is to kill
+//      the process.
 //
-// Boot runs stages 2 and 3 before it writes the start-sync byte, i.e. before
-// any guest code runs; the gofer runs stage 2, opens its exports, then
-// stage 3. `--no-confine` (a global flag) skips all three.
+// Boot runs stages 2 and 3 before it starts its kernel worker, i.e. before
+// any thread that runs the kernel or the guest exists; the gofer runs stage
+// 2, opens its exports, then stage 3. `--no-confine` (a global flag) skips all three.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
