@@ -5,7 +5,7 @@
 // leaves them as they were.
 
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeBundle, removeBundle } from '../util/bundle.js';
@@ -145,6 +145,14 @@ describe('confinement of boot and the gofer', function () {
     assert.equal(boot.status.CapEff, '0000000000000000');
     assert.equal(findTsvisor('gofer', bundle), undefined, 'no gofer in direct mode');
     assert.equal(await r.end(), 0, r.err());
+  });
+
+  it('fails closed, in one line, on a host that cannot confine (here: no unshare in the PATH)', async () => {
+    const cli = path.join(path.dirname(TSVISOR), '..', 'dist', 'src', 'main', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, '--root', root, 'run', '--bundle', bundle, 'no-tools'], { env: { ...process.env, PATH: '/nonexistent' }, encoding: 'utf8' });
+    assert.equal(r.status, 128);
+    assert.equal(r.stderr, 'tsvisor: cannot confine the sandbox: unshare (util-linux) is not in the PATH; pass --no-confine to run without it (development only)\n');
+    assert.equal(fs.existsSync(path.join(root, 'no-tools')), false, 'nothing left behind');
   });
 
   it('--no-confine leaves boot and the gofer unconfined (development only)', async () => {
