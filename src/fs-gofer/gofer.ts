@@ -43,12 +43,15 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
 /**
  * Serves export i on io fd i until every connection has closed. Opening an
  * export's directory fails with an Error naming it, before anything is served.
+ * `opened` runs once every export is open, before the first request is read
+ * (the gofer command locks itself down there); what it throws ends the serving.
  */
-export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void): Promise<void> {
+export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void, opened: () => void = () => {}): Promise<void> {
   if (ioFds.length !== exps.length) throw new Error(`--io-fds has ${ioFds.length} fds but the spec has ${exps.length} filesystems (the root and ${exps.length - 1} bind mounts)`);
   const backends: DirectBackend[] = [];
   try {
     for (const e of exps) backends.push(DirectBackend.open(e.hostPath, { readonly: e.readonly }));
+    opened();
   } catch (e) {
     for (const b of backends) b.close();
     throw e;

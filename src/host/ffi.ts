@@ -7,7 +7,10 @@
 //                getdents64, and plain fd calls (close, pipe2, dup, poll)
 //   sockets.ts   socket state, unix sockets, socketpair, SCM_RIGHTS
 //   terminal.ts  termios, window size, controlling terminal, ptys
-//   process.ts   execve, prctl, capabilities
+//   process.ts   execve, prctl, capabilities, resource limits
+//   mounts.ts    mount, umount2, pivot_root
+//   seccomp.ts   seccomp-bpf filters built from an allowlist (with bpf.ts,
+//                the assembler, and syscall-numbers.ts, the host's numbers)
 //
 // Every function returns Linux's result convention turned into values: a
 // non-negative result, or a negative errno. Nothing here throws for a failed
@@ -17,3 +20,6 @@ export * from './files.js';
 export * from './sockets.js';
 export * from './terminal.js';
 export * from './process.js';
+export * from './mounts.js';
+export * from './seccomp.js';
+export * from './syscall-numbers.js';

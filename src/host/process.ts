@@ -1,5 +1,6 @@
-// This process: execve, prctl, and capability sets (boot drops privileges with
-// these before it runs the kernel; see src/main/caps.ts).
+// This process: execve, prctl, capability sets and resource limits (boot
+// applies the spec's capabilities with these, src/main/caps.ts; a confined
+// process drops them all, src/main/confine.ts).
 
 import { bindLazily, check, negErrno, type Fn } from './libc.js';
 
@@ -8,6 +9,8 @@ interface ProcessLib {
   prctl: Fn;
   capget: Fn;
   capset: Fn;
+  getrlimit: Fn;
+  setrlimit: Fn;
 }
 
 const lib = bindLazily(
@@ -17,6 +20,8 @@ const lib = bindLazily(
       prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
       capget: c.func('int capget(void *, void *)'),
       capset: c.func('int capset(void *, void *)'),
+      getrlimit: c.func('int getrlimit(int, void *)'),
+      setrlimit: c.func('int setrlimit(int, void *)'),
     }) as unknown as ProcessLib,
 );
 
@@ -33,6 +38,8 @@ export const PR_SET_PDEATHSIG = 1;
 export const PR_CAPBSET_DROP = 24;
 export const PR_CAPBSET_READ = 23;
 export const PR_SET_KEEPCAPS = 8;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
   return check(lib().prctl(option, a2, a3, a4, a5));
@@ -71,4 +78,55 @@ export function capset(sets: CapSets): number {
   put(4, sets.permitted);
   put(8, sets.inheritable);
   return check(lib().capset(hdr, data));
+}
+
+/**
+ * Leaves the calling thread only the capabilities in `keep` (a mask; 0n:
+ * none): the others leave the bounding set (needs CAP_SETPCAP, so first),
+ * the ambient set is cleared, then effective and permitted become `keep`
+ * (what the thread had of it) and inheritable empty. Capabilities are per
+ * thread: threads that exist already keep theirs; threads started later by
+ * this one start with these.
+ */
+export function keepOnlyCapabilities(keep: bigint): number {
+  // The bounding set: every capability the kernel knows (PR_CAPBSET_READ fails past the last).
+  for (let cap = 0; cap < 64; cap++) {
+    const has = prctl(PR_CAPBSET_READ, cap);
+    if (has < 0) break;
+    if (has === 0 || keep & (1n << BigInt(cap))) continue;
+    const r = prctl(PR_CAPBSET_DROP, cap);
+    if (r < 0) return r;
+  }
+  const amb = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+  if (amb < 0 && amb !== -22) return amb; // EINVAL: a kernel without ambient capabilities
+  const now = capget();
+  if (typeof now === 'number') return now;
+  const kept = now.permitted & keep;
+  return capset({ effective: kept, permitted: kept, inheritable: 0n });
+}
+
+// ---- resource limits ----
+
+/** Resource numbers (asm-generic/resource.h; x86_64 and arm64 share them). */
+export const RLIMIT_CORE = 4;
+export const RLIMIT_NOFILE = 7;
+/** RLIM_INFINITY */
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+export interface Rlimit {
+  soft: bigint;
+  hard: bigint;
+}
+
+export function getrlimit(resource: number): Rlimit | number {
+  const b = Buffer.alloc(16);
+  if (lib().getrlimit(resource, b) < 0) return negErrno();
+  return { soft: b.readBigUInt64LE(0), hard: b.readBigUInt64LE(8) };
+}
+
+export function setrlimit(resource: number, limit: Rlimit): number {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(limit.soft, 0);
+  b.writeBigUInt64LE(limit.hard, 8);
+  return check(lib().setrlimit(resource, b));
 }

@@ -21,6 +21,8 @@ import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
+import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
+import { exportsOf } from '../spec/mounts.js';
 import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
@@ -83,6 +85,14 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     // 4. The sandbox.
     const cfg = sandboxConfig(global, flags, spec, cid);
     if (cfg.console) restoreConsole = attachConsole(cfg);
+    // Confined (src/main/confine.ts) before any worker starts, so no thread
+    // that runs the kernel or the guest ever holds a capability: a root of
+    // our own (with the exports in direct mode), no capabilities, seccomp.
+    if (global.confine) {
+      const direct = (flags['io-fds'] as number[]).length === 0 ? exportsOf(spec, bundleDir(flags)) : [];
+      enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
+      lockDown({ hostNetwork: usesHostNetwork() });
+    }
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
     let workerDied: ((e: Error) => void) | undefined;
@@ -164,12 +174,17 @@ function mountsOf(spec: Spec, bundle: string): SandboxMount[] {
   }
 }
 
+/** --bundle, else the working directory. */
+function bundleDir(flags: FlagValues): string {
+  return (flags.bundle as string) || process.cwd();
+}
+
 function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid: string): SandboxConfig {
   const proc = spec.process!;
   const ioFds = flags['io-fds'] as number[];
   const stdio = flags['stdio-fds'] as number[];
   if (stdio.length !== 0 && stdio.length !== 3) throw new Fatal(`--stdio-fds needs three fds (stdin, stdout, stderr), got ${stdio.length}`);
-  const bundle = (flags.bundle as string) || process.cwd();
+  const bundle = bundleDir(flags);
   const rootPath = path.resolve(bundle, spec.root!.path);
   if (!fs.existsSync(rootPath) || !fs.statSync(rootPath).isDirectory()) throw new Fatal(`root.path ${rootPath}: not a directory`);
   const cpuNum = (flags['cpu-num'] as number) || os.cpus().length;
@@ -208,7 +223,8 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     console: flags.console === true,
     strace: global.strace,
     userLogFd: flags['user-log-fd'] as number,
-    log: { debug: global.debug, debugLogPath: global.debugLog || undefined, format: global.logFormat },
+    // Absolute: the kernel worker opens it again, from the root of a confined boot (src/main/confine.ts).
+    log: { debug: global.debug, debugLogPath: global.debugLog ? path.resolve(global.debugLog) : undefined, format: global.logFormat },
   };
 }
 

@@ -17,7 +17,11 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'criu', kind: 'string', usage: 'accepted for runc compatibility; ignored (no checkpointing yet)', default: '' },
   { name: 'rootless', kind: 'string', usage: 'accepted for runc compatibility (true, false, auto); ignored', default: 'auto' },
   { name: 'strace', kind: 'bool', usage: 'log every system call with its decoded arguments and result', default: false },
+  { name: 'no-confine', kind: 'bool', usage: "don't confine boot and the gofer (namespaces, no capabilities, seccomp): for development and debugging only", default: false },
 ];
+
+/** --no-confine after `run` or `do`: the same as the global flag. */
+export const NO_CONFINE_FLAG: FlagDef = { name: 'no-confine', kind: 'bool', usage: 'the global --no-confine: boot and the gofer unconfined (development only)', default: false };
 
 export interface GlobalOptions {
   root: string;
@@ -25,6 +29,8 @@ export interface GlobalOptions {
   debugLog: string;
   logFormat: 'text' | 'json';
   strace: boolean;
+  /** Confine boot and the gofer (src/main/confine.ts); false with --no-confine. */
+  confine: boolean;
   /** The global flags as given, to pass on to a child tsvisor. */
   argv: string[];
 }
@@ -53,8 +59,17 @@ export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
     debugLog: (v['debug-log'] as string) || (v.log as string),
     logFormat: format,
     strace: v.strace as boolean,
+    confine: !(v['no-confine'] as boolean),
     argv,
   };
+}
+
+/**
+ * The global flags for a child tsvisor (boot, the gofer): those given, and
+ * --no-confine when a command's own flag asked for it (run --no-confine).
+ */
+export function childGlobalArgv(g: GlobalOptions): string[] {
+  return g.confine ? g.argv : [...g.argv, '--no-confine'];
 }
 
 /** runc's default state directory: /run/tsvisor for root, else under $XDG_RUNTIME_DIR (or the temporary directory). */

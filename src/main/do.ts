@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues, parseFlags } from './flags.js';
-import { Fatal, GLOBAL_FLAGS, GlobalOptions } from './common.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { defaultSpec } from '../spec/load.js';
 import { run } from './run.js';
 import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from '../debian/busybox-rootfs.js';
@@ -33,6 +33,7 @@ export const DO_FLAGS: FlagDef[] = [
   { name: 'cwd', kind: 'string', usage: 'working directory of the command, inside the rootfs', default: '/' },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
+  NO_CONFINE_FLAG,
 ];
 export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--] CMD [ARGS...]';
 
@@ -83,7 +84,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'] }, [cid]);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'no-confine': flags['no-confine'] }, [cid]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -6,11 +6,15 @@ import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeFd, socketpair, O_CLOEXEC, SOCK_STREAM } from '../host/ffi.js';
 import { Fatal } from './common.js';
+import { confinedCommand, confinedEnv, confinedPid, GOFER_CAPABILITIES, usesHostNetwork } from './confine.js';
 import type { Spec } from '../spec/types.js';
 import { exportsOf } from '../spec/mounts.js';
 
 export interface RunningGofer {
+  /** What was spawned: the gofer, or, confined, the launcher it runs under. */
   child: ChildProcess;
+  /** The gofer's pid as this process sees it (confined, a child of `child`); call once boot is up. */
+  pid(): number;
   /** The sandbox's ends, in --io-fds order (close them once boot has them). */
   bootEnds: number[];
   /** Closes the sandbox's ends here (boot holds its own copies). */
@@ -25,8 +29,8 @@ export interface RunningGofer {
 
 /**
  * Starts the gofer: `cli` is the tsvisor entry point, `globalArgv` the global
- * flags to pass on. The gofer exits by itself once every connection closes
- * (boot exits, or dies).
+ * flags to pass on; `confine`: in namespaces of its own (src/main/confine.ts).
+ * The gofer exits by itself once every connection closes (boot exits, or dies).
  */
 /**
  * `stderr`: where the gofer's own messages go: boot's stderr, so that the
@@ -34,7 +38,7 @@ export interface RunningGofer {
  * its end, as containerd's shim does with a console socket, must see it end
  * once create exits).
  */
-export function startGofer(cli: string, globalArgv: string[], bundle: string, configPath: string, spec: Spec, stderr: number | 'inherit' = 'inherit'): RunningGofer {
+export function startGofer(cli: string, globalArgv: string[], confine: boolean, bundle: string, configPath: string, spec: Spec, stderr: number | 'inherit' = 'inherit'): RunningGofer {
   let n: number;
   try {
     n = exportsOf(spec, bundle).length;
@@ -54,7 +58,12 @@ export function startGofer(cli: string, globalArgv: string[], bundle: string, co
   }
   const specFd = fs.openSync(configPath, 'r');
   const ioFds = goferEnds.map((_, i) => 4 + i);
-  const child = spawn(process.execPath, [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`], {
+  let file = process.execPath;
+  let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`];
+  // The gofer needs no die-with-parent: it ends when boot's connections close.
+  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: usesHostNetwork() }));
+  const child = spawn(file, args, {
+    env: confine ? confinedEnv(process.env) : process.env,
     stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds],
     // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
     // must not end the gofer under a sandbox that carries on.
@@ -68,6 +77,7 @@ export function startGofer(cli: string, globalArgv: string[], bundle: string, co
   });
   return {
     child,
+    pid: () => (confine ? confinedPid(child.pid!) : child.pid!),
     bootEnds,
     closeBootEnds: () => {
       for (const fd of bootEnds) closeFd(fd);

@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions } from './common.js';
+import { Fatal, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { UrpcClient } from './urpc.js';
 import { exitCodeOf } from './boot.js';
 import { launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
@@ -24,10 +24,12 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'directfs', kind: 'bool', usage: 'no gofer: the sandbox opens the rootfs and bind mounts itself (direct mode)', default: false },
   { name: 'detach', kind: 'bool', usage: 'create and start the container, and exit with it running (as runc run -d)', default: false },
   { name: 'd', kind: 'bool', usage: 'short for --detach', default: false },
+  NO_CONFINE_FLAG,
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 
-export async function run(global: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+  const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   if (flags.detach || flags.d) {
     const { create, start } = await import('./oci/lifecycle.js');
@@ -54,7 +56,7 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
   });
   const { child, sockPath, term, gofer } = l;
   // The spec's hooks, as runc's run runs them (src/main/oci/hooks.ts); a failure before the container runs ends the sandbox.
-  const state = (status: string) => ({ ociVersion: bundle.spec.ociVersion ?? '1.0.2', id: cid, status, pid: status === 'stopped' ? 0 : child.pid!, bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} });
+  const state = (status: string) => ({ ociVersion: bundle.spec.ociVersion ?? '1.0.2', id: cid, status, pid: status === 'stopped' ? 0 : l.bootPid(), bundle: bundle.dir, annotations: bundle.spec.annotations ?? {} });
   const hook = async (kinds: HookKind[], status: string) => {
     try {
       for (const kind of kinds) await runHooks(hooks, kind, state(status));
@@ -87,13 +89,14 @@ export async function run(global: GlobalOptions, flags: FlagValues, positional: 
     return 128 + osSignal(aborted!);
   };
   try {
-    if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(child.pid));
     const ready = await readSyncByte(l.syncFd);
     if (aborted) return await abortedStatus();
     if (!ready) {
       await l.exited;
       throw new Fatal(`the sandbox died before it was ready (boot exited without writing the start-sync byte)`);
     }
+    // Boot's own pid, known once it is up (confined, it runs under a launcher).
+    if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(l.bootPid()));
     ran = true;
     await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
     await hook(['startContainer'], 'created');

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import * as tty from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { DIE_WITH_PARENT_ENV } from '../boot.js';
-import { Fatal, GlobalOptions } from '../common.js';
+import { childGlobalArgv, Fatal, GlobalOptions } from '../common.js';
+import { confinedCommand, confinedEnv, confinedPid, usesHostNetwork } from '../confine.js';
 import { parseSpec } from '../../spec/load.js';
 import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
@@ -73,7 +74,13 @@ export interface LaunchOptions {
 }
 
 export interface Launched {
+  /** What was spawned: boot itself, or, confined, the launcher boot runs under (its exit status is boot's). */
   child: ChildProcess;
+  /**
+   * Boot's pid as this process sees it, for pid files and the OCI state
+   * (confined, boot is a child of `child`); call once boot is up (the sync byte).
+   */
+  bootPid(): number;
   gofer: RunningGofer | null;
   /** --root/ID */
   stateDir: string;
@@ -131,11 +138,12 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   const term = spec.process?.terminal === true && (o.consoleSocket || !o.detached) ? openTerminal(o.consoleSocket, spec.process.consoleSize) : null;
   const cli = path.join(__dirname, '..', 'cli.js');
   // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
-  const gofer = o.directfs ? null : startGofer(cli, global.argv, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
+  const globalArgv = childGlobalArgv(global);
+  const gofer = o.directfs ? null : startGofer(cli, globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
   const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
   const cpus = o.cpuNum || specCpus(spec);
   const bootArgs = [
-    ...global.argv,
+    ...globalArgv,
     'boot',
     `--bundle=${bundle.dir}`,
     '--spec-fd=3',
@@ -152,9 +160,20 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // Attached (run): the sandbox must not outlive this command, even if it is
   // SIGKILLed: boot asks for SIGKILL when its parent dies (boot.ts,
   // TSVISOR_DIE_WITH_PARENT). Detached (create): it must.
-  const env = o.detached ? { ...process.env } : { ...process.env, [DIE_WITH_PARENT_ENV]: String(process.pid) };
-  if (o.detached) delete env[DIE_WITH_PARENT_ENV];
-  const child = spawn(process.execPath, [cli, ...bootArgs], {
+  // Confined (src/main/confine.ts), boot runs in namespaces of its own under
+  // a launcher that dies with us when asked, and boot with the launcher.
+  const detachedSpawn = o.detached || !term?.own;
+  let env: NodeJS.ProcessEnv = { ...process.env };
+  delete env[DIE_WITH_PARENT_ENV];
+  let file = process.execPath;
+  let args = [cli, ...bootArgs];
+  if (global.confine) {
+    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [] }, { hostNetwork: usesHostNetwork() }));
+    env = confinedEnv(env);
+  } else if (!o.detached) {
+    env[DIE_WITH_PARENT_ENV] = String(process.pid);
+  }
+  const child = spawn(file, args, {
     stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
     env,
     // Boot leads a session of its own, out of this command's process group,
@@ -167,7 +186,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     // terminal, boot stays in our group: it reads the terminal (raw, so
     // Ctrl-C arrives as a byte for the guest's line discipline) and gets
     // SIGWINCH as the terminal's foreground group.
-    detached: o.detached || !term?.own,
+    detached: detachedSpawn,
   });
   if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);
@@ -175,7 +194,8 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   gofer?.closeBootEnds();
   fs.closeSync(specFd);
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
-  return { child, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
+  const bootPid = () => (global.confine ? confinedPid(child.pid!) : child.pid!);
+  return { child, bootPid, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
 }
 
 export interface Terminal {

@@ -52,8 +52,8 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
       await l.exited;
       throw new OciError('the sandbox died before it was ready (boot exited without writing the start-sync byte)');
     }
-    const pid = l.child.pid!;
-    const goferPid = l.gofer?.child.pid ?? 0;
+    const pid = l.bootPid();
+    const goferPid = l.gofer?.pid() ?? 0;
     const st: StoredState = {
       ociVersion: bundle.spec.ociVersion ?? '1.0.2',
       id: cid,
