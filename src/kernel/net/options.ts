@@ -1,5 +1,5 @@
-// Socket options of level SOL_SOCKET for AF_UNIX sockets (Linux's
-// sk_setsockopt / sk_getsockopt), as bytes in and out.
+// Socket options of level SOL_SOCKET (Linux's sk_setsockopt /
+// sk_getsockopt), as bytes in and out, for every family of socket.
 //
 // Contract:
 // - setOption takes the guest's option bytes (its optlen of them): an int
@@ -13,7 +13,11 @@
 //   may have sent and not yet had read (unix-socket.ts).
 // - Options only stored (SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, timeouts...)
 //   read back what was set; they change nothing else for a Unix socket
-//   (SO_RCVTIMEO / SO_SNDTIMEO are not enforced yet).
+//   (SO_RCVTIMEO / SO_SNDTIMEO are not enforced yet). TCP and UDP read
+//   SO_REUSEADDR / SO_REUSEPORT when binding (`flag`) and SO_LINGER when
+//   closing (`lingerZero`).
+// - SO_DOMAIN, SO_PROTOCOL and SO_ERROR come from the socket (SocketFacts);
+//   reading SO_ERROR clears the socket's pending error, as sock_error does.
 
 import * as abi from '../../linux/abi.js';
 import { EDOM, EINVAL, ENOPROTOOPT, Errno } from '../../linux/errno.js';
@@ -36,13 +40,34 @@ export interface SocketFacts {
   type: number;
   listening: boolean;
   peerCred: UCred | null;
+  /** AF_UNIX when absent. */
+  domain?: number;
+  /** 0 when absent. */
+  protocol?: number;
+  /** Take the pending error (its errno, 0 for none); none when absent. */
+  takeError?: () => number;
 }
 
 export class SocketOptions {
   passcred = false;
-  sndbuf = SNDBUF_DEFAULT;
-  rcvbuf = RCVBUF_DEFAULT;
   rcvlowat = 1;
+
+  /** The buffer sizes a socket of this kind starts with (TCP's differ from the core defaults). */
+  constructor(
+    public sndbuf = SNDBUF_DEFAULT,
+    public rcvbuf = RCVBUF_DEFAULT,
+  ) {}
+
+  /** A stored boolean option (SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE...). */
+  flag(name: number): boolean {
+    return (this.ints.get(name) ?? 0) !== 0;
+  }
+
+  /** SO_LINGER on with a zero timeout: close resets the connection. */
+  get lingerZero(): boolean {
+    const dv = new DataView(this.linger.buffer, this.linger.byteOffset, 8);
+    return dv.getInt32(0, true) !== 0 && dv.getInt32(4, true) === 0;
+  }
   private readonly ints = new Map<number, number>();
   private linger = new Uint8Array(8);
   private rcvtimeo = new Uint8Array(16);
@@ -97,11 +122,11 @@ export class SocketOptions {
       case abi.SO_TYPE:
         return i32(s.type);
       case abi.SO_DOMAIN:
-        return i32(abi.AF_UNIX);
+        return i32(s.domain ?? abi.AF_UNIX);
       case abi.SO_PROTOCOL:
-        return i32(0);
+        return i32(s.protocol ?? 0);
       case abi.SO_ERROR:
-        return i32(0);
+        return i32(s.takeError?.() ?? 0);
       case abi.SO_ACCEPTCONN:
         return i32(s.listening ? 1 : 0);
       case abi.SO_PASSCRED:
