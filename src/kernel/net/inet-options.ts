@@ -10,9 +10,10 @@
 // - The values are stored and read back; the loopback stack takes nothing
 //   from them but IPV6_V6ONLY (which addresses a socket binds and reaches;
 //   refused with EINVAL once the socket is bound, as Linux refuses it) and
-//   TCP_NODELAY's read-back. An option of the wrong level for the socket
-//   (TCP's on a UDP socket, IPv6's on an AF_INET socket) is EOPNOTSUPP when
-//   read and ENOPROTOOPT when set, as Linux answers.
+//   TCP_NODELAY's read-back. A level the socket lacks (TCP's on a UDP
+//   socket, IPv6's on an AF_INET socket) is ENOPROTOOPT when set; when read
+//   it is EOPNOTSUPP on an AF_INET socket and ENOPROTOOPT on an AF_INET6 one,
+//   as Linux answers.
 
 import * as abi from '../../linux/abi.js';
 import { EINVAL, ENOPROTOOPT, EOPNOTSUPP, Errno } from '../../linux/errno.js';
@@ -60,7 +61,10 @@ export class InetOptions {
   private readonly values = new Map<string, number>();
 
   /** `levels`: the levels this socket has (IP always; IPv6 for AF_INET6; TCP for TCP). */
-  constructor(private readonly levels: number[]) {}
+  constructor(
+    private readonly family: number,
+    private readonly levels: number[],
+  ) {}
 
   /** setsockopt(level, name, bytes). */
   set(level: number, name: number, v: Uint8Array): 0 | Errno {
@@ -75,7 +79,8 @@ export class InetOptions {
 
   /** getsockopt(level, name): the option's 4 bytes. */
   get(level: number, name: number): Uint8Array | Errno {
-    if (!this.levels.includes(level)) return EOPNOTSUPP;
+    // A level the socket lacks: ip_getsockopt says EOPNOTSUPP, ipv6_getsockopt ENOPROTOOPT.
+    if (!this.levels.includes(level)) return this.family === abi.AF_INET6 ? ENOPROTOOPT : EOPNOTSUPP;
     const opt = LEVELS[level]?.get(name);
     if (!opt) return ENOPROTOOPT;
     const out = new Uint8Array(4);

@@ -11,7 +11,9 @@
 //   accepted. Two sockets on one port clash when their addresses overlap (an
 //   equal address or a wildcard, per family: an AF_INET6 socket bound to ::
 //   without IPV6_V6ONLY covers IPv4 too) unless both set SO_REUSEPORT, or
-//   both set SO_REUSEADDR and (for TCP) neither is listening: EADDRINUSE.
+//   both set SO_REUSEADDR and (for TCP) the one already there is not
+//   listening: EADDRINUSE. listen() checks again, so of two such sockets
+//   only the first to listen may.
 // - Port 0 picks a free ephemeral port in Linux's 32768-60999, starting at a
 //   random offset; none free is EADDRINUSE (bind) or EADDRNOTAVAIL (connect).
 // - Lookups prefer the socket bound to the exact address over a wildcard.
@@ -49,12 +51,12 @@ export class PortTable<S extends PortOwner> {
     return [...this.ports.values()].flatMap((s) => [...s]);
   }
 
-  /** Would `s` bound to `ip:port` clash with a socket there (see the contract)? `listening`: as a listener. */
-  clashes(s: S, ip: Uint8Array, port: number, listening: boolean): boolean {
+  /** Would `s` bound to `ip:port` clash with a socket there (see the contract)? */
+  clashes(s: S, ip: Uint8Array, port: number): boolean {
     for (const o of this.on(port)) {
       if (o === s || !overlap(s.family, s.v6only, ip, o.family, o.v6only, o.local.ip)) continue;
       if (s.reusePort() && o.reusePort()) continue;
-      if (s.reuseAddr() && o.reuseAddr() && (this.protocol === abi.IPPROTO_UDP || (!listening && !o.listening))) continue;
+      if (s.reuseAddr() && o.reuseAddr() && (this.protocol === abi.IPPROTO_UDP || !o.listening)) continue;
       return true;
     }
     return false;
@@ -71,7 +73,7 @@ export class PortTable<S extends PortOwner> {
       }
       return EADDRINUSE;
     }
-    if (this.clashes(s, ip, port, false)) return EADDRINUSE;
+    if (this.clashes(s, ip, port)) return EADDRINUSE;
     return this.take(s, port);
   }
 

@@ -47,7 +47,7 @@ export abstract class LoopbackSocket extends InetSocket implements PortOwner {
     this.local = { ip: this.wildcard, port: 0 };
     this.opts = new SocketOptions(bufs[0], bufs[1]);
     const levels = [abi.IPPROTO_IP, ...(family === abi.AF_INET6 ? [abi.IPPROTO_IPV6] : []), ...(type === abi.SOCK_STREAM ? [abi.IPPROTO_TCP] : [])];
-    this.iopts = new InetOptions(levels);
+    this.iopts = new InetOptions(family, levels);
   }
 
   /** This protocol's port table. */

@@ -158,7 +158,8 @@ function isKnown(name: number): boolean {
   return STORED_INTS.has(name) || [abi.SO_PASSCRED, abi.SO_SNDBUF, abi.SO_SNDBUFFORCE, abi.SO_RCVBUF, abi.SO_RCVBUFFORCE, abi.SO_RCVLOWAT].includes(name);
 }
 
-function i32(v: number): Uint8Array {
+/** An int option's bytes. */
+export function i32(v: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setInt32(0, v, true);
   return out;

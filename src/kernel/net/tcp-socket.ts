@@ -87,7 +87,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
       if (!this.bound) {
         const r = this.autobind(this.local.ip);
         if (r !== 0) return r;
-      } else if (this.table.clashes(this, this.local.ip, this.local.port, true)) {
+      } else if (this.table.clashes(this, this.local.ip, this.local.port)) {
         return EADDRINUSE;
       }
     }

@@ -99,10 +99,10 @@ export class UdpSocket extends LoopbackSocket {
     const dst = this.route(to.ip);
     if (dst instanceof Errno) return dst;
     if (data.length > (isV4(dst) ? MAX_V4_PAYLOAD : MAX_V6_PAYLOAD)) return EMSGSIZE;
-    const src = this.stack.source(this.local.ip, dst);
-    const b = this.autobind(src);
+    // A first send takes a port but, unlike connect, leaves the address a wildcard.
+    const b = this.autobind(this.local.ip);
     if (b !== 0) return b;
-    const from: Endpoint = { ip: src, port: this.local.port };
+    const from: Endpoint = { ip: this.stack.source(this.local.ip, dst), port: this.local.port };
     const target = this.table.find(dst, to.port, (s) => {
       const u = s as UdpSocket;
       return !u.released && (!u.peerEp || sameEndpoint(u.peerEp, from));
