@@ -207,6 +207,7 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
     console: flags.console === true,
     strace: global.strace,
+    network: global.network,
     userLogFd: flags['user-log-fd'] as number,
     log: { debug: global.debug, debugLogPath: global.debugLog || undefined, format: global.logFormat },
   };

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from './flags.js';
 import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../log/log.js';
+import type { NetworkMode } from '../kernel/net/inet-stack.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor)', default: '' },
@@ -17,6 +18,7 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'criu', kind: 'string', usage: 'accepted for runc compatibility; ignored (no checkpointing yet)', default: '' },
   { name: 'rootless', kind: 'string', usage: 'accepted for runc compatibility (true, false, auto); ignored', default: 'auto' },
   { name: 'strace', kind: 'bool', usage: 'log every system call with its decoded arguments and result', default: false },
+  { name: 'network', kind: 'string', usage: "the guest's AF_INET/AF_INET6 sockets: sandbox (the sandbox's own loopback stack), none (loopback only) or host (host sockets)", default: 'sandbox' },
 ];
 
 export interface GlobalOptions {
@@ -25,6 +27,8 @@ export interface GlobalOptions {
   debugLog: string;
   logFormat: 'text' | 'json';
   strace: boolean;
+  /** runsc's --network: what the guest's Internet sockets are (src/kernel/net/inet-stack.ts). */
+  network: NetworkMode;
   /** The global flags as given, to pass on to a child tsvisor. */
   argv: string[];
 }
@@ -47,12 +51,15 @@ export class Fatal extends Error {
 export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
   const format = v['log-format'] as string;
   if (format !== 'text' && format !== 'json') throw new Fatal(`--log-format must be text or json, got "${format}"`);
+  const network = v.network as string;
+  if (network !== 'sandbox' && network !== 'none' && network !== 'host') throw new Fatal(`--network must be sandbox, none or host, got "${network}"`, true);
   return {
     root: (v.root as string) || defaultRoot(),
     debug: v.debug as boolean,
     debugLog: (v['debug-log'] as string) || (v.log as string),
     logFormat: format,
     strace: v.strace as boolean,
+    network,
     argv,
   };
 }

@@ -56,6 +56,11 @@ const LEVELS: Record<number, Map<number, IntOption>> = {
   ]),
 };
 
+/** Is `name` an option of `level` that this table knows (IP, IPv6, TCP)? Host sockets pass only these through. */
+export function isInetOption(level: number, name: number): boolean {
+  return LEVELS[level]?.has(name) ?? false;
+}
+
 /** The IP-level and TCP options of one socket. */
 export class InetOptions {
   private readonly values = new Map<string, number>();

@@ -28,7 +28,7 @@ export function newInetSocket(c: SysCtx, family: number, type: number, protocol:
   if (want < 0) return protocol !== 0 ? EPROTONOSUPPORT : ESOCKTNOSUPPORT;
   if (protocol !== 0 && protocol !== want) return EPROTONOSUPPORT;
   const stack = c.kernel.inet;
-  if (stack.mode === 'host') return openHostInetSocket(family, type, flags);
+  if (stack.mode === 'host') return openHostInetSocket(stack.poller, family, type, flags);
   return type === abi.SOCK_STREAM ? new TcpSocket(stack, family, flags) : new UdpSocket(stack, family, flags);
 }
 
