@@ -113,7 +113,8 @@ export class MessageQueue<A = UnixAddress> {
       this.msgs.shift();
       if (rights.length > 0) break;
     }
-    const data = parts.length === 1 ? parts[0].slice() : Buffer.concat(parts);
+    // Message bytes are never changed once queued, so a single part is handed out without a copy.
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), size: got, rights, cred, from };
   }
 

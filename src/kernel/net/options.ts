@@ -51,6 +51,9 @@ export interface SocketFacts {
 export class SocketOptions {
   passcred = false;
   rcvlowat = 1;
+  /** The guest set SO_SNDBUF / SO_RCVBUF (Linux's SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK: no more autotuning). */
+  sndbufLocked = false;
+  rcvbufLocked = false;
 
   /** The buffer sizes a socket of this kind starts with (TCP's differ from the core defaults). */
   constructor(
@@ -100,10 +103,12 @@ export class SocketOptions {
       case abi.SO_SNDBUF:
       case abi.SO_SNDBUFFORCE:
         this.sndbuf = Math.max(Math.min(val >>> 0, BUF_MAX) * 2, MIN_SNDBUF);
+        this.sndbufLocked = true;
         return 0;
       case abi.SO_RCVBUF:
       case abi.SO_RCVBUFFORCE:
         this.rcvbuf = Math.max(Math.min(val >>> 0, BUF_MAX) * 2, MIN_RCVBUF);
+        this.rcvbufLocked = true;
         return 0;
       case abi.SO_RCVLOWAT:
         this.rcvlowat = val < 0 ? 0x7fffffff : Math.max(val, 1);

@@ -14,8 +14,9 @@
 //   returns 0 once (Linux's SS_CONNECTING), then EISCONN; EALREADY while
 //   still waiting.
 // - Bytes written are queued at the peer and charged to the writer until
-//   read; the writer may have its SO_SNDBUF plus the peer's SO_RCVBUF in
-//   flight (a full pipe is EAGAIN). SIOCOUTQ counts what is beyond the peer's
+//   read; the writer may have its send buffer (SO_SNDBUF once the guest set
+//   it, else autotuning's 4 MiB maximum) plus the peer's SO_RCVBUF in flight
+//   (a full pipe is EAGAIN). SIOCOUTQ counts what is beyond the peer's
 //   receive buffer.
 // - Ends as Linux ends them: shutdown(SHUT_WR) and close() send a FIN (the
 //   peer reads what was queued, then end of file); close() with unread data
@@ -41,6 +42,8 @@ const SHUTDOWN_MASK = RCV_SHUTDOWN | SEND_SHUTDOWN;
 /** net.ipv4.tcp_wmem[1] and tcp_rmem[1]: a new TCP socket's SO_SNDBUF and SO_RCVBUF. */
 export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
+/** net.ipv4.tcp_wmem[2]: how far Linux's autotuning grows a send buffer the guest did not set. */
+const TCP_WMEM_MAX = 4194304;
 /** A stream message's credentials: TCP carries none. */
 const NO_CRED = { pid: 0, uid: 0, gid: 0 };
 
@@ -286,9 +289,17 @@ export class TcpSocket extends LoopbackSocket implements Sender {
 
   // ---- data ----
 
-  /** Bytes that may still go out: SO_SNDBUF plus the peer's SO_RCVBUF, less what is in flight. */
+  /**
+   * Bytes that may still go out: the send buffer plus the peer's SO_RCVBUF,
+   * less what is in flight. A send buffer the guest did not set counts as
+   * autotuning's maximum (Linux grows it while the reader keeps up).
+   */
   private get room(): number {
-    return this.opts.sndbuf + (this.peer?.opts.rcvbuf ?? 0) - this.wmem;
+    return this.sendBuffer + (this.peer?.opts.rcvbuf ?? 0) - this.wmem;
+  }
+
+  private get sendBuffer(): number {
+    return this.opts.sndbufLocked ? this.opts.sndbuf : TCP_WMEM_MAX;
   }
 
   send(data: Uint8Array, _x: InetSend): number | Errno {
@@ -360,7 +371,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
   private hasRoom(): boolean {
     if (this.state !== 'connected') return true;
     const queued = Math.max(0, this.wmem - (this.peer?.opts.rcvbuf ?? 0));
-    return this.room > 0 && this.opts.sndbuf - queued >= queued / 2;
+    return this.room > 0 && this.sendBuffer - queued >= queued / 2;
   }
 
   protected override release(): void {
