@@ -137,6 +137,11 @@ export class UdpSocket extends LoopbackSocket {
     return EAGAIN;
   }
 
+  /** Bytes of every datagram queued (/proc/net/udp's rx_queue). */
+  get queuedBytes(): number {
+    return this.rx.bytes;
+  }
+
   /** SIOCINQ / FIONREAD: the next datagram's length. */
   override readableBytes(): number {
     return this.rx.firstLength;
