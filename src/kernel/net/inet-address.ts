@@ -3,7 +3,7 @@
 //
 // Contract:
 // - An address is kept as 16 bytes in IPv6 form whatever the family: an
-//   IPv4 address a.b.c.d is the v4-mapped ::ffff:a.b.c.d (so 0.0.0.0 is
+//   IPv4 address A.B.C.D is the v4-mapped ::ffff:A.B.C.D (so 0.0.0.0 is
 //   ::ffff:0.0.0.0, distinct from IPv6's ::). An `Endpoint` is an address
 //   and a port (host order).
 // - decodeInet checks what the connects and sends check: a length short of
@@ -30,7 +30,7 @@ export const EPHEMERAL_HIGH = 60999;
 /** RFC 2133's sockaddr_in6 without sin6_scope_id: the shortest an AF_INET6 call takes. */
 const SIN6_LEN_RFC2133 = 24;
 
-/** The v4-mapped form of the four bytes a.b.c.d. */
+/** The v4-mapped form of the four bytes of an IPv4 address. */
 export function v4(a: number, b: number, c: number, d: number): Uint8Array {
   return Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
 }

@@ -1,5 +1,5 @@
 // TCP over the sandbox's loopback (what the guest sees of Linux's
-// net/ipv4/tcp*.c and af_inet.c on lo), without segments: a connection is
+// net/ipv4/tcp*.c and net/ipv4/af_inet.c on lo), without segments: a connection is
 // two sockets joined as each other's peer, each with a byte queue of what the
 // other sent.
 //

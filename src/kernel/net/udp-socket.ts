@@ -1,5 +1,5 @@
 // UDP over the sandbox's loopback (what the guest sees of Linux's
-// net/ipv4/udp.c and datagram.c on lo): a send finds the receiving socket
+// net/ipv4/udp.c and net/core/datagram.c on lo): a send finds the receiving socket
 // by address and port and queues the datagram there at once.
 //
 // Contract:
