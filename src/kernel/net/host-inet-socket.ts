@@ -33,6 +33,9 @@ const SOCKET_SET = new Set([abi.SO_REUSEADDR, abi.SO_REUSEPORT, abi.SO_KEEPALIVE
 /** And those it may read besides. */
 const SOCKET_GET = new Set([...SOCKET_SET, abi.SO_TYPE, abi.SO_DOMAIN, abi.SO_PROTOCOL, abi.SO_ERROR, abi.SO_ACCEPTCONN, abi.SO_SNDLOWAT]);
 const OPTION_ROOM = 64;
+/** The most one receive takes from the host: a stream read may return less, and no datagram is larger. */
+const MAX_STREAM_READ = 4 << 20;
+const MAX_DATAGRAM = 65536;
 
 const errno = (r: number): Errno => Errno.of(-r);
 
@@ -150,9 +153,10 @@ export class HostInetSocket extends InetSocket {
 
   recv(len: number, peek: boolean): Received<Uint8Array> | Errno {
     const dgram = this.type === abi.SOCK_DGRAM;
-    const r = host.inetRecv(this.fd, len, (peek ? abi.MSG_PEEK : 0) | (dgram ? abi.MSG_TRUNC : 0));
+    // A stream read may return less; a datagram beyond the room is cut (MSG_TRUNC tells its size).
+    const r = host.inetRecv(this.fd, Math.min(len, dgram ? MAX_DATAGRAM : MAX_STREAM_READ), (peek ? abi.MSG_PEEK : 0) | (dgram ? abi.MSG_TRUNC : 0));
     if (typeof r === 'number') return this.result(r) as Errno;
-    const got = Math.min(r.n, len);
+    const got = Math.min(r.n, r.data.length);
     const data = new Uint8Array(r.data.buffer, r.data.byteOffset, got);
     return { data, size: r.n, rights: [], cred: null, from: dgram && r.from.length > 0 ? new Uint8Array(r.from) : null };
   }

@@ -15,7 +15,8 @@
 //   still waiting.
 // - Bytes written are queued at the peer and charged to the writer until
 //   read; the writer may have its send buffer (SO_SNDBUF once the guest set
-//   it, else autotuning's 4 MiB maximum) plus the peer's SO_RCVBUF in flight
+//   it, else autotuning's 4 MiB maximum, unless the stack's connections hold
+//   more than 64 MiB unread) plus the peer's SO_RCVBUF in flight
 //   (a full pipe is EAGAIN). SIOCOUTQ counts what is beyond the peer's
 //   receive buffer.
 // - Ends as Linux ends them: shutdown(SHUT_WR) and close() send a FIN (the
@@ -44,6 +45,11 @@ export const TCP_SNDBUF = 16384;
 export const TCP_RCVBUF = 131072;
 /** net.ipv4.tcp_wmem[2]: how far Linux's autotuning grows a send buffer the guest did not set. */
 const TCP_WMEM_MAX = 4194304;
+/** Unread bytes of every connection of a stack beyond which autotuning stops (Linux's tcp_mem pressure). */
+const TCP_MEM_PRESSURE = 64 << 20;
+
+/** Unread TCP bytes per stack, for TCP_MEM_PRESSURE. */
+const unread = new WeakMap<LoopbackStack, number>();
 /** A stream message's credentials: TCP carries none. */
 const NO_CRED = { pid: 0, uid: 0, gid: 0 };
 
@@ -299,7 +305,17 @@ export class TcpSocket extends LoopbackSocket implements Sender {
   }
 
   private get sendBuffer(): number {
-    return this.opts.sndbufLocked ? this.opts.sndbuf : TCP_WMEM_MAX;
+    if (this.opts.sndbufLocked || (unread.get(this.stack) ?? 0) >= TCP_MEM_PRESSURE) return this.opts.sndbuf;
+    return TCP_WMEM_MAX;
+  }
+
+  /** wmem as the stack's count last saw it. */
+  private counted = 0;
+
+  /** Bring the stack's count of unread bytes up to date with this socket's wmem. */
+  private recount(): void {
+    unread.set(this.stack, (unread.get(this.stack) ?? 0) + this.wmem - this.counted);
+    this.counted = this.wmem;
   }
 
   send(data: Uint8Array, _x: InetSend): number | Errno {
@@ -319,6 +335,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     if (room <= 0) return EAGAIN;
     const n = Math.min(data.length, room);
     p.rx.push({ data: data.slice(0, n), off: 0, rights: null, cred: NO_CRED, from: null, sender: this });
+    this.recount();
     p.wq.notify(IN);
     return n;
   }
@@ -339,8 +356,9 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     return EAGAIN;
   }
 
-  /** Bytes of ours were read: writers may go on. */
+  /** Bytes of ours were read (or dropped with the reader): writers may go on. */
   writeSpace(): void {
+    this.recount();
     this.wq.notify(OUT);
   }
 

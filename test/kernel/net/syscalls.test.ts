@@ -237,4 +237,61 @@ describe('kernel/syscalls/socket: the calls on guest memory', () => {
     assert.equal(await call(sock.sys_setsockopt, fd, abi.SOL_SOCKET, abi.SO_PASSCRED, BUF, -1), EINVAL);
     assert.ok((await call(sock.sys_setsockopt, fd, 6, 1, BUF, 4)) instanceof Errno);
   });
+
+  it('AF_INET through guest memory: EFAULT and EINVAL for bad addresses, names copied out in the family\'s layout (cut to the room, full length reported), a TCP connection and a datagram', async () => {
+    const sin = (port: number, a = [127, 0, 0, 1]) => {
+      const b = new Uint8Array(16);
+      b[0] = abi.AF_INET;
+      b[2] = port >> 8;
+      b[3] = port & 0xff;
+      b.set(a, 4);
+      return b;
+    };
+    const l = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM, 0)) as number;
+    assert.equal(await call(sock.sys_bind, l, BAD, 16), EFAULT);
+    put(BUF, sin(0));
+    assert.equal(await call(sock.sys_bind, l, BUF, 15), EINVAL);
+    assert.equal(await call(sock.sys_bind, l, BUF, 200), EINVAL);
+    assert.equal(await call(sock.sys_bind, l, BUF, 16), 0);
+    assert.equal(await call(sock.sys_listen, l, 4), 0);
+    proc.user.writeU32(BUF + 64, 8);
+    assert.equal(await call(sock.sys_getsockname, l, BUF + 32, BUF + 64), 0);
+    assert.equal(proc.user.readU32(BUF + 64), 16, 'the full length');
+    const name = proc.user.copyIn(BUF + 32, 8) as Uint8Array;
+    assert.deepEqual([...name.subarray(0, 2)], [abi.AF_INET, 0]);
+    const port = (name[2] << 8) | name[3];
+    assert.equal(await call(sock.sys_getsockname, l, BUF, BAD), EFAULT);
+
+    const c = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM | abi.SOCK_NONBLOCK, 0)) as number;
+    put(BUF, sin(port));
+    assert.equal(await call(sock.sys_connect, c, BAD, 16), EFAULT);
+    assert.equal(await call(sock.sys_connect, c, BUF, 16), Errno.of(115), 'EINPROGRESS');
+    assert.equal(await call(sock.sys_connect, c, BUF, 16), 0);
+    const s = (await call(sock.sys_accept4, l, 0, 0, abi.SOCK_CLOEXEC)) as number;
+    assert.ok(s >= 0);
+    put(BUF, new TextEncoder().encode('ping'));
+    assert.equal(await call(msg.sys_sendto, c, BUF, 4, 0, 0, 0), 4);
+    proc.user.writeU32(BUF + 64, 16);
+    assert.equal(await call(msg.sys_recvfrom, s, BUF + 128, 100, 0, BUF + 32, BUF + 64), 4);
+    assert.equal(proc.user.readU32(BUF + 64), 0, 'TCP reports no sender');
+    proc.user.writeU32(BUF + 64, 4);
+    assert.equal(await call(sock.sys_getsockopt, c, abi.IPPROTO_TCP, abi.TCP_NODELAY, BUF + 32, BUF + 64), 0);
+
+    const u = (await call(sock.sys_socket, abi.AF_INET6, abi.SOCK_DGRAM, 0)) as number;
+    const v = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_DGRAM, 0)) as number;
+    put(BUF, sin(0));
+    assert.equal(await call(sock.sys_bind, v, BUF, 16), 0);
+    proc.user.writeU32(BUF + 64, 16);
+    await call(sock.sys_getsockname, v, BUF + 32, BUF + 64);
+    const six = new Uint8Array(28);
+    six[0] = abi.AF_INET6;
+    six.set((proc.user.copyIn(BUF + 34, 2) as Uint8Array), 2);
+    six.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1], 8);
+    put(BUF + 256, six);
+    assert.equal(await call(msg.sys_sendto, u, BUF + 256, 0, 0, BUF + 256, 10), EINVAL, 'a short sockaddr_in6');
+    assert.equal(await call(msg.sys_sendto, u, BUF + 256, 0, 0, BUF + 256, 28), 0, 'an empty datagram to a v4-mapped address');
+    proc.user.writeU32(BUF + 64, 128);
+    assert.equal(await call(msg.sys_recvfrom, v, BUF + 128, 10, abi.MSG_DONTWAIT, BUF + 32, BUF + 64), 0);
+    assert.equal(proc.user.readU32(BUF + 64), 16, 'an AF_INET sender name');
+  });
 });
