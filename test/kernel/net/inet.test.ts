@@ -193,57 +193,57 @@ describe('kernel/net: TCP and UDP on the loopback stack', () => {
 
 describe('kernel/net: random operations on loopback sockets', () => {
   for (const start of [12345, 1, 77, 2024, 31337]) {
-  it(`never throw, and every answer is a value or an Errno (2000 steps over 12 sockets, seed ${start})`, async () => {
-    let seed = start;
-    const rnd = (n: number) => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return (seed >>> 8) % n;
-    };
-    const stack = new InetStack('sandbox');
-    const ips = [V4_LOOPBACK, V4_ANY, V6_ANY, V6_LOOPBACK, v4(127, 0, 0, 2), v4(10, 1, 1, 1)];
-    const ports = [0, 1, 40000, 40001];
-    const socks: InetSocket[] = [];
-    const fresh = (): InetSocket => {
-      const family = rnd(2) ? abi.AF_INET : abi.AF_INET6;
-      return rnd(2) ? new TcpSocket(stack, family, 0) : new UdpSocket(stack, family, 0);
-    };
-    for (let i = 0; i < 12; i++) socks.push(fresh());
-    const pick = () => socks[rnd(socks.length)];
-    const anyEp = (): Endpoint => {
-      const listening = socks.filter((s) => (s as TcpSocket).listening);
-      if (listening.length && rnd(2)) return listening[rnd(listening.length)].name();
-      return ep(ips[rnd(ips.length)], ports[rnd(ports.length)]);
-    };
-    const ok = (r: unknown) => assert.ok(typeof r === 'number' || r instanceof Errno || (typeof r === 'object' && r !== null), String(r));
-    for (let step = 0; step < 2000; step++) {
-      const s = pick();
-      switch (rnd(12)) {
-        case 0: ok(s.bind(anyEp())); break;
-        case 1: ok(s.listen(rnd(3) - 1)); break;
-        case 2: ok(s.connect(rnd(8) ? anyEp() : null)); break;
-        case 3: {
-          const a = s.accept();
-          ok(a);
-          if (a instanceof TcpSocket) socks.push(a);
-          break;
+    it(`never throw, and every answer is a value or an Errno (2000 steps over 12 sockets, seed ${start})`, async () => {
+      let seed = start;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      const stack = new InetStack('sandbox');
+      const ips = [V4_LOOPBACK, V4_ANY, V6_ANY, V6_LOOPBACK, v4(127, 0, 0, 2), v4(10, 1, 1, 1)];
+      const ports = [0, 1, 40000, 40001];
+      const socks: InetSocket[] = [];
+      const fresh = (): InetSocket => {
+        const family = rnd(2) ? abi.AF_INET : abi.AF_INET6;
+        return rnd(2) ? new TcpSocket(stack, family, 0) : new UdpSocket(stack, family, 0);
+      };
+      for (let i = 0; i < 12; i++) socks.push(fresh());
+      const pick = () => socks[rnd(socks.length)];
+      const anyEp = (): Endpoint => {
+        const listening = socks.filter((s) => (s as TcpSocket).listening);
+        if (listening.length && rnd(2)) return listening[rnd(listening.length)].name();
+        return ep(ips[rnd(ips.length)], ports[rnd(ports.length)]);
+      };
+      const ok = (r: unknown) => assert.ok(typeof r === 'number' || r instanceof Errno || (typeof r === 'object' && r !== null), String(r));
+      for (let step = 0; step < 2000; step++) {
+        const s = pick();
+        switch (rnd(12)) {
+          case 0: ok(s.bind(anyEp())); break;
+          case 1: ok(s.listen(rnd(3) - 1)); break;
+          case 2: ok(s.connect(rnd(8) ? anyEp() : null)); break;
+          case 3: {
+            const a = s.accept();
+            ok(a);
+            if (a instanceof TcpSocket) socks.push(a);
+            break;
+          }
+          case 4: ok(s.send(new Uint8Array(rnd(3) ? rnd(100) : 300000), { to: rnd(2) ? anyEp() : null })); break;
+          case 5: ok(s.recv(rnd(200), rnd(2) === 0)); break;
+          case 6: ok(s.shutdownHow(rnd(4))); break;
+          case 7: ok(s.setOption([abi.SOL_SOCKET, abi.IPPROTO_TCP, abi.IPPROTO_IPV6, abi.IPPROTO_IP, 99][rnd(5)], rnd(70), Uint8Array.from({ length: rnd(10) }, () => rnd(256)))); break;
+          case 8: ok(s.getOption([abi.SOL_SOCKET, abi.IPPROTO_TCP, abi.IPPROTO_IPV6, abi.IPPROTO_IP][rnd(4)], rnd(70))); break;
+          case 9: ok(s.pollEvents()); ok(s.readableBytes()); ok(s.unsentBytes()); ok(s.name()); ok(s.peerName()); s.finishConnect(); break;
+          case 10: {
+            const i = socks.indexOf(s);
+            socks.splice(i, 1);
+            await s.unref();
+            socks.push(fresh());
+            break;
+          }
+          case 11: for (const p of PROC_NET_FILES) assert.match(procNet(stack, p[1], p[2]), /local_address/); break;
         }
-        case 4: ok(s.send(new Uint8Array(rnd(3) ? rnd(100) : 300000), { to: rnd(2) ? anyEp() : null })); break;
-        case 5: ok(s.recv(rnd(200), rnd(2) === 0)); break;
-        case 6: ok(s.shutdownHow(rnd(4))); break;
-        case 7: ok(s.setOption([abi.SOL_SOCKET, abi.IPPROTO_TCP, abi.IPPROTO_IPV6, abi.IPPROTO_IP, 99][rnd(5)], rnd(70), Uint8Array.from({ length: rnd(10) }, () => rnd(256)))); break;
-        case 8: ok(s.getOption([abi.SOL_SOCKET, abi.IPPROTO_TCP, abi.IPPROTO_IPV6, abi.IPPROTO_IP][rnd(4)], rnd(70))); break;
-        case 9: ok(s.pollEvents()); ok(s.readableBytes()); ok(s.unsentBytes()); ok(s.name()); ok(s.peerName()); s.finishConnect(); break;
-        case 10: {
-          const i = socks.indexOf(s);
-          socks.splice(i, 1);
-          await s.unref();
-          socks.push(fresh());
-          break;
-        }
-        case 11: for (const p of PROC_NET_FILES) assert.match(procNet(stack, p[1], p[2]), /local_address/); break;
       }
-    }
-  });
+    });
   }
 });
 
