@@ -25,7 +25,7 @@ import { WaitQueue } from '../files/waitqueue.js';
 import { decodeInet, encodeInet, type Endpoint } from './inet-address.js';
 import { isInetOption } from './inet-options.js';
 import { InetSocket, type InetSend } from './inet-socket.js';
-import type { HostPoller } from './host-poller.js';
+import type { HostPoller } from '../files/host-poller.js';
 import type { Received } from './message-queue.js';
 
 /** SOL_SOCKET options a guest may set on a host socket. */

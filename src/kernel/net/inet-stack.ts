@@ -20,7 +20,7 @@
 
 import * as abi from '../../linux/abi.js';
 import { EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH, Errno } from '../../linux/errno.js';
-import { HostPoller } from './host-poller.js';
+import { hostPoller, type HostPoller } from '../files/host-poller.js';
 import { EPHEMERAL_HIGH, EPHEMERAL_LOW, isAny, isLoopback, isV4, sameIp, V4_LOOPBACK, V6_LOOPBACK, type Endpoint } from './inet-address.js';
 
 /** runsc's --network: the sandbox's own stack, loopback only, or the host's sockets. */
@@ -140,7 +140,7 @@ export class InetStack<T extends PortOwner = PortOwner, U extends PortOwner = Po
   readonly tcp: PortTable<T>;
   readonly udp: PortTable<U>;
   /** Watches host sockets' fds (--network=host). */
-  readonly poller = new HostPoller();
+  readonly poller: HostPoller = hostPoller;
 
   constructor(readonly mode: NetworkMode = 'sandbox') {
     this.tcp = new PortTable<T>(abi.IPPROTO_TCP);

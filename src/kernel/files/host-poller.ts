@@ -1,6 +1,8 @@
-// Watching host fds without blocking the kernel's thread: one poller per
-// sandbox polls every watched fd in one poll(2) call with a zero timeout,
-// on the event loop, and reports changes of readiness.
+// Watching host fds without blocking the kernel's thread: one poller for the
+// sandbox (`hostPoller`) polls every watched fd in one poll(2) call with a
+// zero timeout, on the event loop, and reports changes of readiness. Host
+// stdio (host-stream.ts) and --network=host sockets (net/host-inet-socket.ts)
+// use it.
 //
 // Contract:
 // - watch(fd, cb) calls cb(revents) when the fd's readiness differs from
@@ -97,3 +99,6 @@ export class HostPoller {
     if (this.watches.size > 0 && this.timer === null) this.schedule();
   }
 }
+
+/** The sandbox's poller (boot runs one sandbox per process). */
+export const hostPoller = new HostPoller();
