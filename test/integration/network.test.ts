@@ -1,6 +1,7 @@
 // --network (runsc's global flag) through `tsvisor run`: with `host`, a
 // client in the sandbox reaches a Node server on the host and a Node client
-// reaches a server in the sandbox; with `sandbox` (the default) and `none`,
+// reaches a server in the sandbox, and the inet fixture answers as it did
+// under QEMU (the host kernel in both); with `sandbox` (the default) and `none`,
 // the sandbox's loopback is its own (the host's listener is not there) and
 // every other address is unreachable.
 
@@ -8,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { makeBundle, removeBundle } from '../util/bundle.js';
+import { bundleOptionsFor, compareStream, loadCases, loadExpected, makeBundle, removeBundle } from '../util/bundle.js';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 
 /** A Node TCP server on the host's 127.0.0.1 that answers "host saw: " and what it read, at end of input. */
@@ -95,6 +96,18 @@ describe('tsvisor --network', function () {
       }
     });
   }
+
+  it('host: the inet fixture gives what QEMU gave (both use the host kernel\'s TCP and UDP, /proc/net included)', async () => {
+    const c = loadCases().find((x) => x.name === 'inet')!;
+    const bundle = makeBundle(bundleOptionsFor(c));
+    try {
+      const r = await tsvisor(['--root', root, '--network=host', 'run', '--bundle', bundle, 'net-host-inet']);
+      assert.equal(r.code, loadExpected(c).exit, r.stderr.toString());
+      assert.equal(compareStream(c, 'stdout', r.stdout), null);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
 
   it('refuses an unknown mode as a usage error (exit 128)', async () => {
     const bundle = makeBundle({ args: ['/bin/hello'] });

@@ -3,8 +3,12 @@
 // twins): one line per bound socket of that protocol and family, with its
 // addresses in Linux's hex spelling, its state, the queues and its inode.
 // Timers, uids and kernel pointers, which the sandbox does not keep, are
-// printed as zeros. With --network=host the host's sockets are not listed.
+// printed as zeros. With --network=host the guest's sockets are the host's,
+// so the files are the host's own (/proc/net of boot's network namespace),
+// read when opened; where boot cannot read them, the (empty) loopback
+// tables are shown instead.
 
+import * as fs from 'node:fs';
 import * as abi from '../../linux/abi.js';
 import { procEndpoint, type Endpoint } from './inet-address.js';
 import type { InetStack } from './inet-stack.js';
@@ -31,6 +35,13 @@ function num(v: number | { code: number }): number {
 
 /** The file's text: `proto` 'tcp' or 'udp', `family` AF_INET or AF_INET6. */
 export function procNet(stack: InetStack, proto: 'tcp' | 'udp', family: number): string {
+  if (stack.mode === 'host') {
+    try {
+      return fs.readFileSync(`/proc/self/net/${proto}${family === abi.AF_INET6 ? '6' : ''}`, 'latin1');
+    } catch {
+      // no host /proc here: fall through to the loopback tables
+    }
+  }
   const table = proto === 'tcp' ? stack.tcp : stack.udp;
   const socks = table.all().filter((s): s is LoopbackSocket => s instanceof LoopbackSocket && s.family === family && !s.released);
   if (proto === 'tcp') {
