@@ -11,8 +11,9 @@
 //   listens: the pending error is ECONNREFUSED and the socket is closed), or,
 //   while the listener's accept queue holds more than its backlog, waiting
 //   for room, made as accept() frees it. A second connect() after success
-//   returns 0 once (Linux's SS_CONNECTING), then EISCONN; EALREADY while
-//   still waiting.
+//   returns 0 once (Linux's SS_CONNECTING), then EISCONN, even after the
+//   connection ended; EALREADY while still waiting; after a failure not yet
+//   reported, that error (ECONNABORTED once SO_ERROR took it).
 // - Bytes written are queued at the peer and charged to the writer until
 //   read; the writer may have its send buffer (SO_SNDBUF once the guest set
 //   it, else autotuning's 4 MiB maximum, unless the stack's connections hold
@@ -61,8 +62,13 @@ export class TcpSocket extends LoopbackSocket implements Sender {
   peerEp: Endpoint | null = null;
   /** Bytes this socket sent that the peer has not read (sk_wmem_alloc). */
   wmem = 0;
-  /** Linux's sock->state SS_CONNECTING: connect() started a connection and has not reported it. */
-  private ssConnecting = false;
+  /**
+   * Linux's sock->state, which connect() answers by: 'connecting' once it
+   * started a connection it has not reported, 'connected' once it reported
+   * one (or accept made this socket), kept after the connection ends (a
+   * later connect is EISCONN) until connect(AF_UNSPEC).
+   */
+  private sockState: 'unconnected' | 'connecting' | 'connected' = 'unconnected';
   private readonly rx = new MessageQueue<Uint8Array | null>();
   private readonly pending: TcpSocket[] = [];
   /** Connects waiting for room in this listener's accept queue. */
@@ -90,8 +96,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
   // ---- connections ----
 
   listen(backlog: number): 0 | Errno {
-    if (this.state !== 'closed' && this.state !== 'listening') return EINVAL;
-    if (this.ssConnecting) return EINVAL;
+    if ((this.state !== 'closed' && this.state !== 'listening') || this.sockState !== 'unconnected') return EINVAL;
     if (this.state === 'closed') {
       if (!this.bound) {
         const r = this.autobind(this.local.ip);
@@ -108,23 +113,9 @@ export class TcpSocket extends LoopbackSocket implements Sender {
 
   connect(ep: Endpoint | null): 0 | Errno {
     if (ep === null) return this.disconnect();
-    switch (this.state) {
-      case 'listening':
-        return EISCONN;
-      case 'connecting':
-        return EALREADY;
-      case 'connected':
-        if (this.ssConnecting) {
-          this.ssConnecting = false;
-          return 0;
-        }
-        return EISCONN;
-    }
-    if (this.ssConnecting) {
-      // A connect that failed and was not reported yet: report it now (Linux's sock_error path).
-      this.ssConnecting = false;
-      return this.takeError() ?? ECONNABORTED;
-    }
+    if (this.sockState === 'connected' || this.state === 'listening') return EISCONN;
+    // A connection started before: still waiting, or its outcome not yet reported (a success once, or the error).
+    if (this.sockState === 'connecting') return this.finishConnect();
     if (this.family === abi.AF_INET6 && isV4(ep.ip) && this.v6only) return ENETUNREACH;
     const dst = this.stack.route(ep.ip);
     if (dst instanceof Errno) return dst;
@@ -136,7 +127,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
       this.local = { ip: src, port: this.local.port };
     }
     this.peerEp = { ip: dst, port: ep.port };
-    this.ssConnecting = true;
+    this.sockState = 'connecting';
     const l = this.table.find(dst, ep.port, (s) => s.listening) as TcpSocket | null;
     if (!l) {
       this.fail(ECONNREFUSED);
@@ -151,8 +142,11 @@ export class TcpSocket extends LoopbackSocket implements Sender {
 
   override finishConnect(): 0 | Errno {
     if (this.state === 'connecting') return EALREADY;
-    this.ssConnecting = false;
-    if (this.state === 'connected') return 0;
+    if (this.state === 'connected') {
+      this.sockState = 'connected';
+      return 0;
+    }
+    this.sockState = 'unconnected';
     return this.takeError() ?? ECONNABORTED;
   }
 
@@ -162,7 +156,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     if (this.state === 'listening') this.stopListening();
     this.leaveSynq();
     this.state = 'closed';
-    this.ssConnecting = false;
+    this.sockState = 'unconnected';
     this.peer = null;
     this.peerEp = null;
     this.shutdown = 0;
@@ -198,6 +192,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     server.peerEp = client.local;
     server.peer = client;
     server.state = 'connected';
+    server.sockState = 'connected';
     client.peer = server;
     client.listener = null;
     client.state = 'connected';
@@ -278,7 +273,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
       case 'connecting':
         this.leaveSynq();
         this.state = 'closed';
-        this.ssConnecting = false;
+        this.sockState = 'unconnected';
         this.wq.notify(ALL);
         return 0;
     }
