@@ -49,7 +49,8 @@ export function openHostInetSocket(poller: HostPoller, family: number, type: num
 export class HostInetSocket extends InetSocket {
   readonly wq = new WaitQueue((active) => this.watch(active));
   private unwatch: (() => void) | null = null;
-  private pendingConnect = false;
+  /** The address of a connect the host is still making (for the blocking caller's finishConnect). */
+  private pendingConnect: Uint8Array | null = null;
   private closed = false;
 
   constructor(
@@ -100,7 +101,7 @@ export class HostInetSocket extends InetSocket {
     const addr = ep ? encodeInet(ep, this.family) : Uint8Array.of(abi.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const r = this.status(host.inetConnect(this.fd, addr));
     if (r === EINPROGRESS) {
-      this.pendingConnect = true;
+      this.pendingConnect = addr;
       this.poller.rearm(this.fd);
     }
     return r;
@@ -111,9 +112,17 @@ export class HostInetSocket extends InetSocket {
     return (this.pollEvents() & (abi.POLLOUT | abi.POLLERR | abi.POLLHUP)) === 0;
   }
 
+  /**
+   * A blocking connect's outcome (the host's SO_ERROR). The host's connect is
+   * then called once more, as a blocking connect on Linux settles the socket
+   * before it returns: connected (a later connect is EISCONN), or, after a
+   * failure, unconnected (a later connect tries again).
+   */
   override finishConnect(): 0 | Errno {
-    this.pendingConnect = false;
+    const addr = this.pendingConnect;
+    this.pendingConnect = null;
     const v = host.inetGetsockopt(this.fd, abi.SOL_SOCKET, abi.SO_ERROR, 4);
+    if (addr) host.inetConnect(this.fd, addr);
     if (typeof v === 'number') return errno(v);
     const e = v.readInt32LE(0);
     return e === 0 ? 0 : Errno.of(e);
