@@ -184,17 +184,21 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
 /**
  * The general form, for operations spanning several files (splice, tee):
  * retry `op` while it says EAGAIN, waiting between tries until `ready()`
- * after a wake-up from `sources`; `nonblocking` returns the EAGAIN instead.
- * EPIPE raises SIGPIPE.
+ * after a wake-up from `sources`; `nonblocking` returns the EAGAIN instead,
+ * and so does a wait longer than `timeoutMs` (a socket's SO_RCVTIMEO or
+ * SO_SNDTIMEO; null: no limit). EPIPE raises SIGPIPE.
  */
-export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>): MaybeAsync<T | Errno> {
+export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>, timeoutMs: number | null = null): MaybeAsync<T | Errno> {
   const first = op();
   if (first instanceof Promise) return first.then((r) => (r === EAGAIN && !nonblocking ? retry(true) : epipe(b, r)));
   if (first !== EAGAIN || nonblocking) return epipe(b, first);
   return retry(false);
   async function retry(wasAsync: boolean): Promise<T | Errno> {
+    const deadline = timeoutMs === null ? null : performance.now() + timeoutMs;
     for (;;) {
-      if ((await waitUntil(b, sources, ready, null, wasAsync)) !== Wake.Ready) return EINTR;
+      const w = await waitUntil(b, sources, ready, deadline, wasAsync);
+      if (w === Wake.Timeout) return EAGAIN;
+      if (w !== Wake.Ready) return EINTR;
       const attempt = op();
       wasAsync = attempt instanceof Promise;
       const r = wasAsync ? await attempt : attempt;

@@ -27,6 +27,7 @@ import { isInetOption } from './inet-options.js';
 import { InetSocket, type InetSend } from './inet-socket.js';
 import type { HostPoller } from '../files/host-poller.js';
 import type { Received } from './message-queue.js';
+import { timevalMs } from './options.js';
 
 /** SOL_SOCKET options a guest may set on a host socket. */
 const SOCKET_SET = new Set([abi.SO_REUSEADDR, abi.SO_REUSEPORT, abi.SO_KEEPALIVE, abi.SO_LINGER, abi.SO_SNDBUF, abi.SO_RCVBUF, abi.SO_RCVLOWAT, abi.SO_BROADCAST, abi.SO_OOBINLINE, abi.SO_DONTROUTE, abi.SO_RCVTIMEO_OLD, abi.SO_SNDTIMEO_OLD]);
@@ -179,6 +180,12 @@ export class HostInetSocket extends InetSocket {
     if (level === abi.SOL_SOCKET ? !SOCKET_GET.has(name) : !isInetOption(level, name)) return ENOPROTOOPT;
     const v = host.inetGetsockopt(this.fd, level, name, OPTION_ROOM);
     return typeof v === 'number' ? errno(v) : new Uint8Array(v);
+  }
+
+  /** The timeout the guest set on the host socket (read back from the host: it holds the option). */
+  timeoutMs(which: 'rcv' | 'snd'): number | null {
+    const v = host.inetGetsockopt(this.fd, abi.SOL_SOCKET, which === 'rcv' ? abi.SO_RCVTIMEO_OLD : abi.SO_SNDTIMEO_OLD, 16);
+    return typeof v === 'number' ? null : timevalMs(v);
   }
 
   override readableBytes(): number | Errno {

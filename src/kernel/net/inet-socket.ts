@@ -86,6 +86,8 @@ export abstract class InetSocket extends File {
   abstract getOption(level: number, name: number): Uint8Array | Errno;
   /** SIOCOUTQ: bytes sent and not yet taken by the other end. */
   abstract unsentBytes(): number | Errno;
+  /** SO_RCVTIMEO ('rcv') or SO_SNDTIMEO ('snd') in milliseconds; null: wait for ever. */
+  abstract timeoutMs(which: 'rcv' | 'snd'): number | null;
 
   override read(len: number): Uint8Array | Errno {
     const r = this.recv(len, false);

@@ -108,6 +108,10 @@ export abstract class LoopbackSocket extends InetSocket implements PortOwner {
     return this.local;
   }
 
+  timeoutMs(which: 'rcv' | 'snd'): number | null {
+    return this.opts.timeoutMs(which);
+  }
+
   /** The pending error, cleared (sock_error). */
   takeError(): Errno | null {
     const e = this.err;

@@ -12,8 +12,9 @@
 //   sysctl maximum, at least Linux's minimum); SO_SNDBUF bounds what a socket
 //   may have sent and not yet had read (unix-socket.ts).
 // - Options only stored (SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, timeouts...)
-//   read back what was set; they change nothing else for a Unix socket
-//   (SO_RCVTIMEO / SO_SNDTIMEO are not enforced yet). TCP and UDP read
+//   read back what was set; they change nothing else for a Unix socket.
+//   SO_RCVTIMEO / SO_SNDTIMEO bound the waits of the socket calls (recv*,
+//   send*, accept, connect; not read(2) and write(2) yet). TCP and UDP read
 //   SO_REUSEADDR / SO_REUSEPORT when binding (`flag`) and SO_LINGER when
 //   closing (`lingerZero`).
 // - SO_DOMAIN, SO_PROTOCOL and SO_ERROR come from the socket (SocketFacts);
@@ -60,6 +61,11 @@ export class SocketOptions {
     public sndbuf = SNDBUF_DEFAULT,
     public rcvbuf = RCVBUF_DEFAULT,
   ) {}
+
+  /** SO_RCVTIMEO ('rcv') or SO_SNDTIMEO ('snd') in milliseconds; null when unset (zero: wait for ever). */
+  timeoutMs(which: 'rcv' | 'snd'): number | null {
+    return timevalMs(which === 'rcv' ? this.rcvtimeo : this.sndtimeo);
+  }
 
   /** A stored boolean option (SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE...). */
   flag(name: number): boolean {
@@ -161,6 +167,14 @@ export class SocketOptions {
 
 function isKnown(name: number): boolean {
   return STORED_INTS.has(name) || [abi.SO_PASSCRED, abi.SO_SNDBUF, abi.SO_SNDBUFFORCE, abi.SO_RCVBUF, abi.SO_RCVBUFFORCE, abi.SO_RCVLOWAT].includes(name);
+}
+
+/** A struct timeval's bytes as milliseconds; null for zero (no timeout). */
+export function timevalMs(v: Uint8Array): number | null {
+  if (v.length < 16) return null;
+  const dv = new DataView(v.buffer, v.byteOffset, 16);
+  const ms = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1000;
+  return ms > 0 ? ms : null;
 }
 
 /** An int option's bytes. */

@@ -6,8 +6,9 @@
 // shutdown and the data calls are shared with AF_UNIX.
 //
 // Contract: connect on a blocking socket waits until the connection is made
-// or has failed (signals end the wait with EINTR); a nonblocking one returns
-// EINPROGRESS and the guest learns the outcome from SO_ERROR.
+// or has failed (signals end the wait with EINTR; SO_SNDTIMEO with
+// EINPROGRESS); a nonblocking one returns EINPROGRESS and the guest learns
+// the outcome from SO_ERROR.
 
 import * as abi from '../../linux/abi.js';
 import { EINPROGRESS, EINTR, ENODEV, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../linux/errno.js';
@@ -47,7 +48,10 @@ export async function inetConnect(c: SysCtx, s: InetSocket, addr: number, len: n
   if (isErrno(ep)) return ep;
   const r = s.connect(ep === 'unspec' ? null : ep);
   if (r !== EINPROGRESS || s.nonblocking) return r;
-  const w = await waitUntil(taskBlocker(c.kernel, c.task), [{ queue: s.wq, mask: abi.POLLOUT }], () => !s.connecting, null, true);
+  // SO_SNDTIMEO bounds the wait: then the connection goes on, as after a nonblocking connect.
+  const limit = s.timeoutMs('snd');
+  const w = await waitUntil(taskBlocker(c.kernel, c.task), [{ queue: s.wq, mask: abi.POLLOUT }], () => !s.connecting, limit === null ? null : performance.now() + limit, true);
+  if (w === Wake.Timeout) return EINPROGRESS;
   if (w !== Wake.Ready) return EINTR;
   return s.finishConnect();
 }

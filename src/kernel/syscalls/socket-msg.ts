@@ -4,7 +4,8 @@
 //
 // Contract:
 // - A send waits for room unless the socket is O_NONBLOCK or the call says
-//   MSG_DONTWAIT. A stream send goes on until every byte is queued; a signal
+//   MSG_DONTWAIT; SO_SNDTIMEO bounds the wait (EAGAIN, or the count so far),
+//   as SO_RCVTIMEO bounds a receive's. A stream send goes on until every byte is queued; a signal
 //   or an error after some bytes returns that count. EPIPE raises SIGPIPE
 //   unless MSG_NOSIGNAL (and only when nothing was sent).
 // - A receive waits for data, end of file or an error the same way, into the
@@ -35,7 +36,7 @@ import type { UnixAddress } from '../net/address.js';
 import type { IoVec } from '../usercopy.js';
 import { PAGE_W } from '../../vcpu/memory.js';
 import { hasCap } from '../vfs/perm.js';
-import { msgCredOf, pathStart, socketOf, type Socket } from './socket.js';
+import { msgCredOf, pathStart, socketOf, socketTimeout, type Socket } from './socket.js';
 import { copyInAddress, copyOutAddress } from './socket-addr.js';
 import type { SysCtx, SysResult } from './context.js';
 
@@ -205,6 +206,8 @@ async function sendLoop(c: SysCtx, s: Socket, data: Uint8Array, flags: number, o
   const b = taskBlocker(c.kernel, c.task);
   const sources: WaitSource[] = [{ queue: s.wq, mask: abi.POLLOUT }, ...more];
   const ready = () => canSend() || (s.pollEvents() & (abi.POLLHUP | abi.POLLERR)) !== 0;
+  const limit = socketTimeout(s, 'snd');
+  const deadline = limit === null ? null : performance.now() + limit;
   let sent = 0;
   let err: Errno | null = null;
   for (;;) {
@@ -218,8 +221,9 @@ async function sendLoop(c: SysCtx, s: Socket, data: Uint8Array, flags: number, o
       err = r;
       break;
     }
-    if ((await waitUntil(b, sources, ready, null)) !== Wake.Ready) {
-      err = EINTR;
+    const w = await waitUntil(b, sources, ready, deadline);
+    if (w !== Wake.Ready) {
+      err = w === Wake.Timeout ? EAGAIN : EINTR;
       break;
     }
   }
@@ -359,7 +363,8 @@ async function recv(c: SysCtx, s: Socket, iov: IoVec[], flags: number): Promise<
   const b = taskBlocker(c.kernel, c.task);
   const sources = [{ queue: s.wq, mask: abi.POLLIN }];
   const ready = () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0;
-  const once = (len: number) => blockingOp<Received<unknown>>(b, nonblocking, sources, ready, () => s.recv(len, peek));
+  const timeout = socketTimeout(s, 'rcv');
+  const once = (len: number) => blockingOp<Received<unknown>>(b, nonblocking, sources, ready, () => s.recv(len, peek), timeout);
   const first = await once(total);
   if (isErrno(first)) return first;
   let r = first;
