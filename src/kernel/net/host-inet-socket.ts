@@ -183,7 +183,7 @@ export class HostInetSocket extends InetSocket {
   }
 
   /** The timeout the guest set on the host socket (read back from the host: it holds the option). */
-  timeoutMs(which: 'rcv' | 'snd'): number | null {
+  override waitLimitMs(which: 'rcv' | 'snd'): number | null {
     const v = host.inetGetsockopt(this.fd, abi.SOL_SOCKET, which === 'rcv' ? abi.SO_RCVTIMEO_OLD : abi.SO_SNDTIMEO_OLD, 16);
     return typeof v === 'number' ? null : timevalMs(v);
   }

@@ -87,7 +87,7 @@ export abstract class InetSocket extends File {
   /** SIOCOUTQ: bytes sent and not yet taken by the other end. */
   abstract unsentBytes(): number | Errno;
   /** SO_RCVTIMEO ('rcv') or SO_SNDTIMEO ('snd') in milliseconds; null: wait for ever. */
-  abstract timeoutMs(which: 'rcv' | 'snd'): number | null;
+  abstract override waitLimitMs(which: 'rcv' | 'snd'): number | null;
 
   override read(len: number): Uint8Array | Errno {
     const r = this.recv(len, false);

@@ -108,7 +108,7 @@ export abstract class LoopbackSocket extends InetSocket implements PortOwner {
     return this.local;
   }
 
-  timeoutMs(which: 'rcv' | 'snd'): number | null {
+  override waitLimitMs(which: 'rcv' | 'snd'): number | null {
     return this.opts.timeoutMs(which);
   }
 

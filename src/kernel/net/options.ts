@@ -13,8 +13,8 @@
 //   may have sent and not yet had read (unix-socket.ts).
 // - Options only stored (SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, timeouts...)
 //   read back what was set; they change nothing else for a Unix socket.
-//   SO_RCVTIMEO / SO_SNDTIMEO bound the waits of the socket calls (recv*,
-//   send*, accept, connect; not read(2) and write(2) yet). TCP and UDP read
+//   SO_RCVTIMEO / SO_SNDTIMEO bound every blocking wait of the socket
+//   (File.waitLimitMs). TCP and UDP read
 //   SO_REUSEADDR / SO_REUSEPORT when binding (`flag`) and SO_LINGER when
 //   closing (`lingerZero`).
 // - SO_DOMAIN, SO_PROTOCOL and SO_ERROR come from the socket (SocketFacts);

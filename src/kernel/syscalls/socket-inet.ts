@@ -49,7 +49,7 @@ export async function inetConnect(c: SysCtx, s: InetSocket, addr: number, len: n
   const r = s.connect(ep === 'unspec' ? null : ep);
   if (r !== EINPROGRESS || s.nonblocking) return r;
   // SO_SNDTIMEO bounds the wait: then the connection goes on, as after a nonblocking connect.
-  const limit = s.timeoutMs('snd');
+  const limit = s.waitLimitMs('snd');
   const w = await waitUntil(taskBlocker(c.kernel, c.task), [{ queue: s.wq, mask: abi.POLLOUT }], () => !s.connecting, limit === null ? null : performance.now() + limit, true);
   if (w === Wake.Timeout) return EINPROGRESS;
   if (w !== Wake.Ready) return EINTR;

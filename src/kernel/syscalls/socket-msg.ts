@@ -36,7 +36,7 @@ import type { UnixAddress } from '../net/address.js';
 import type { IoVec } from '../usercopy.js';
 import { PAGE_W } from '../../vcpu/memory.js';
 import { hasCap } from '../vfs/perm.js';
-import { msgCredOf, pathStart, socketOf, socketTimeout, type Socket } from './socket.js';
+import { msgCredOf, pathStart, socketOf, type Socket } from './socket.js';
 import { copyInAddress, copyOutAddress } from './socket-addr.js';
 import type { SysCtx, SysResult } from './context.js';
 
@@ -206,7 +206,7 @@ async function sendLoop(c: SysCtx, s: Socket, data: Uint8Array, flags: number, o
   const b = taskBlocker(c.kernel, c.task);
   const sources: WaitSource[] = [{ queue: s.wq, mask: abi.POLLOUT }, ...more];
   const ready = () => canSend() || (s.pollEvents() & (abi.POLLHUP | abi.POLLERR)) !== 0;
-  const limit = socketTimeout(s, 'snd');
+  const limit = s.waitLimitMs('snd');
   const deadline = limit === null ? null : performance.now() + limit;
   let sent = 0;
   let err: Errno | null = null;
@@ -363,7 +363,7 @@ async function recv(c: SysCtx, s: Socket, iov: IoVec[], flags: number): Promise<
   const b = taskBlocker(c.kernel, c.task);
   const sources = [{ queue: s.wq, mask: abi.POLLIN }];
   const ready = () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0;
-  const timeout = socketTimeout(s, 'rcv');
+  const timeout = s.waitLimitMs('rcv');
   const once = (len: number) => blockingOp<Received<unknown>>(b, nonblocking, sources, ready, () => s.recv(len, peek), timeout);
   const first = await once(total);
   if (isErrno(first)) return first;

@@ -31,11 +31,6 @@ export function socketOf(c: SysCtx, fd: number): Socket | Errno {
   return f instanceof UnixSocket || f instanceof InetSocket ? f : ENOTSOCK;
 }
 
-/** A socket's SO_RCVTIMEO ('rcv') or SO_SNDTIMEO ('snd') in milliseconds; null: no limit. */
-export function socketTimeout(s: Socket, which: 'rcv' | 'snd'): number | null {
-  return s instanceof InetSocket ? s.timeoutMs(which) : s.opts.timeoutMs(which);
-}
-
 /** The caller as SO_PEERCRED reports it (effective ids). */
 export function peerCredOf(c: SysCtx): UCred {
   return { pid: c.proc.pid, uid: c.proc.creds.euid, gid: c.proc.creds.egid };
@@ -172,7 +167,7 @@ function accept(c: SysCtx, flags: number): SysResult | Promise<SysResult> {
   // A bad address length pointer fails before a connection is taken.
   if (addr !== 0 && isErrno(c.user.readI32(lenAddr))) return EFAULT;
   const listening = () => (s instanceof InetSocket ? s.listening : s.state === 'listening');
-  const r = blockingOp<Socket>(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || !listening(), () => s.accept(), socketTimeout(s, 'rcv'));
+  const r = blockingOp<Socket>(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || !listening(), () => s.accept(), s.waitLimitMs('rcv'));
   const done = (n: Socket | Errno): SysResult => {
     if (isErrno(n)) return n;
     n.flags = (n.flags & ~abi.O_NONBLOCK) | (flags & abi.SOCK_NONBLOCK);
@@ -205,7 +200,7 @@ export async function sys_connect(c: SysCtx): Promise<SysResult> {
   if (s.opts.passcred && !s.bound) s.setAddress(ns.autobind(s));
   if (!s.connectionOriented) return s.connectDgram(target);
   const cred = peerCredOf(c);
-  return blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: target.wq, mask: abi.POLLOUT }], () => !target.backlogFull || target.released || target.state !== 'listening', () => s.connect(target, cred), socketTimeout(s, 'snd'));
+  return blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: target.wq, mask: abi.POLLOUT }], () => !target.backlogFull || target.released || target.state !== 'listening', () => s.connect(target, cred), s.waitLimitMs('snd'));
 }
 
 export function sys_getsockname(c: SysCtx): SysResult {
