@@ -47,6 +47,25 @@ export function pingpongBench(name: string, group: 'syscalls' | 'scaling', mode:
   });
 }
 
+/**
+ * `inet bench`: one TCP connection over the loopback between a parent and a
+ * forked child (TCP_NODELAY), from the guest's clock: 'rtt' is µs per
+ * 1-byte round trip, 'stream' MB/s of 64 KiB writes one way.
+ */
+function tcpBench(name: string, kind: 'rtt' | 'stream', full: number, quick: number, what: string): Benchmark {
+  const size = (ctx: BenchContext) => (ctx.quick ? quick : full);
+  const args = (ctx: BenchContext) => (kind === 'rtt' ? [size(ctx), 0] : [1, size(ctx)]);
+  return programBench({
+    name, group: 'syscalls', what, unit: kind === 'rtt' ? 'µs/rt' : 'MB/s', better: kind === 'rtt' ? 'lower' : 'higher', needsRootfs: false,
+    run: (ctx) => ({ args: ['/bin/inet', 'bench', ...args(ctx).map(String)] }),
+    check: (out, ctx) => exactly(`rounds=${args(ctx)[0]} bytes=${args(ctx)[1] * 1048576} child=0`)(out),
+    figure: (r) => {
+      const t = guestTime(r.stderr, `tcp-${kind}`);
+      return kind === 'rtt' ? (t.seconds / t.ops) * 1e6 : t.bytes / t.seconds / 1e6;
+    },
+  });
+}
+
 export function syscallBenchmarks(): Benchmark[] {
   return [
     syscallsBench('getpid', 'syscalls', 'getpid', 100_000, 20_000, 'us-per-op', 'getpid (never cached): the round trip into the kernel and back', (n) => `syscalls getpid: ${n} calls, 0 wrong`),
@@ -55,6 +74,8 @@ export function syscallBenchmarks(): Benchmark[] {
     pingpongBench('pipe-pingpong-threads', 'syscalls', 'pipe-threads', 20_000, 5_000, 'a byte each way over two pipes between two threads, per round trip'),
     pingpongBench('pipe-pingpong-procs', 'syscalls', 'pipe-procs', 20_000, 5_000, 'a byte each way over two pipes between parent and forked child, per round trip'),
     pingpongBench('shm-pingpong-procs', 'syscalls', 'shm-procs', 20_000, 5_000, 'a token each way through a word of MAP_SHARED memory (process-shared futex) between parent and forked child, per round trip'),
+    tcpBench('tcp-loopback-rtt', 'rtt', 20_000, 5_000, 'a byte each way over a loopback TCP connection between parent and forked child, per round trip'),
+    tcpBench('tcp-loopback-stream', 'stream', 256, 64, 'one way over a loopback TCP connection between parent and forked child, 64 KiB writes'),
   ];
 }
 

@@ -6,6 +6,7 @@
 //   files.ts     host open flags, openat2 and the *at family, statfs,
 //                getdents64, and plain fd calls (close, pipe2, dup, poll)
 //   sockets.ts   socket state, unix sockets, socketpair, SCM_RIGHTS
+//   inet.ts      host TCP/UDP sockets for --network=host
 //   terminal.ts  termios, window size, controlling terminal, ptys
 //   process.ts   execve, prctl, capabilities, resource limits
 //   mounts.ts    mount, umount2, pivot_root
@@ -18,6 +19,7 @@
 
 export * from './files.js';
 export * from './sockets.js';
+export * from './inet.js';
 export * from './terminal.js';
 export * from './process.js';
 export * from './mounts.js';

@@ -115,6 +115,7 @@ export const HOST = {
 
 /** O_CLOEXEC (also SOCK_CLOEXEC), the same on every Linux architecture. */
 export const O_CLOEXEC = HOST.O_CLOEXEC;
+export const O_NONBLOCK = HOST.O_NONBLOCK;
 
 // ---- openat2 ----
 
@@ -189,6 +190,21 @@ function pollOne(fd: number, events: number, timeoutMs: number): number {
   const r = lib().poll(pfd, 1, timeoutMs);
   if (r < 0) return negErrno();
   return r > 0 && (pfd.readInt16LE(6) & (events | POLLHUP | POLLERR)) !== 0 ? 1 : 0;
+}
+
+/**
+ * poll(2) for many fds at once: each entry's revents (POLL* bits, the same
+ * on every host architecture supported), or a negative errno.
+ */
+export function pollMany(entries: { fd: number; events: number }[], timeoutMs: number): number[] | number {
+  const pfd = Buffer.alloc(8 * entries.length);
+  entries.forEach((e, i) => {
+    pfd.writeInt32LE(e.fd, 8 * i);
+    pfd.writeInt16LE(e.events, 8 * i + 4);
+  });
+  const r = lib().poll(pfd, entries.length, timeoutMs);
+  if (r < 0) return negErrno();
+  return entries.map((_, i) => pfd.readUInt16LE(8 * i + 6));
 }
 
 // ---- the *at family, for the direct-mode filesystem backend ----

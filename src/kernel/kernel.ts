@@ -27,6 +27,7 @@ import type { File } from './files/file.js';
 import type { KernelLogs } from './kernel-logs.js';
 import { UnixNamespace } from './net/names.js';
 import type { UnixSocket } from './net/unix-socket.js';
+import { InetStack, type NetworkMode } from './net/inet-stack.js';
 
 export interface KernelConfig {
   hostname: string;
@@ -43,6 +44,8 @@ export interface KernelConfig {
   umask: number;
   /** The spec's linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 for none. */
   pidsLimit?: number;
+  /** runsc's --network: what AF_INET and AF_INET6 sockets are (net/inet-stack.ts); 'sandbox' when absent. */
+  network?: NetworkMode;
 }
 
 export interface ProcessStats {
@@ -75,6 +78,8 @@ export class Kernel {
     const p = this.current?.process;
     return p ? { pid: p.pid, uid: p.creds.ruid, gid: p.creds.rgid } : null;
   });
+  /** The sandbox's Internet stack: the network mode and the loopback's port tables. */
+  readonly inet: InetStack;
   /** A session leader died (the terminal layer hangs up its controlling terminal). */
   onSessionLeaderExit?: (sid: number) => void;
 
@@ -91,6 +96,7 @@ export class Kernel {
     readonly openTty: (flags: number, path: string) => File | Errno,
   ) {
     this.account = new MemoryAccount(config.totalMemory);
+    this.inet = new InetStack(config.network ?? 'sandbox');
     this.initExited = new Promise((resolve) => (this.initExit = resolve));
     this.lifecycle = new ProcessLifecycle(this);
     this.signals = new SignalDelivery(this);

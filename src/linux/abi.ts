@@ -687,3 +687,43 @@ export const SHMID_DS = {
 } as const;
 /** madvise(2): the one advice with an effect on what memory holds. */
 export const MADV_DONTNEED = 4;
+// ---- the Internet families (AF_INET, AF_INET6) ----
+/** struct sockaddr_in: family, port (big-endian), address; 8 bytes of zero padding. */
+export const SOCKADDR_IN = { size: 16, family: 0, port: 2, addr: 4 } as const;
+/** struct sockaddr_in6: family, port (big-endian), flow info, 16-byte address, scope id. */
+export const SOCKADDR_IN6 = { size: 28, family: 0, port: 2, flowinfo: 4, addr: 8, scopeId: 24 } as const;
+export const IPPROTO_IP = 0;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_IPV6 = 41;
+export const TCP_NODELAY = 1;
+export const TCP_MAXSEG = 2;
+export const TCP_CORK = 3;
+export const TCP_KEEPIDLE = 4;
+export const TCP_KEEPINTVL = 5;
+export const TCP_KEEPCNT = 6;
+export const TCP_SYNCNT = 7;
+export const TCP_LINGER2 = 8;
+export const TCP_DEFER_ACCEPT = 9;
+export const TCP_QUICKACK = 12;
+export const TCP_USER_TIMEOUT = 18;
+export const IP_TOS = 1;
+export const IP_TTL = 2;
+export const IP_RECVERR = 11;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_V6ONLY = 26;
+export const IPV6_TCLASS = 67;
+/** SIOCINQ is FIONREAD; SIOCOUTQ is TIOCOUTQ: unsent (or unacknowledged) bytes of a socket. */
+export const SIOCOUTQ = 0x5411;
+export const SIOCGIFNAME = 0x8910;
+export const SIOCGIFCONF = 0x8912;
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCGIFADDR = 0x8915;
+export const SIOCGIFMTU = 0x8921;
+export const SIOCGIFINDEX = 0x8933;
+/** struct ifreq: a 16-byte name, then a 24-byte union; struct ifconf: a length (int, padded) and a pointer. */
+export const IFREQ = { size: 40, name: 0, union: 16 } as const;
+export const IFCONF = { size: 16, len: 0, buf: 8 } as const;
+export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
+export const IFF_RUNNING = 0x40;

@@ -91,7 +91,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     if (global.confine) {
       const direct = (flags['io-fds'] as number[]).length === 0 ? exportsOf(spec, bundleDir(flags)) : [];
       enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
-      lockDown({ hostNetwork: usesHostNetwork() });
+      lockDown({ hostNetwork: usesHostNetwork(global) });
     }
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
@@ -222,6 +222,7 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     stdioFds: stdio.length === 3 ? [stdio[0], stdio[1], stdio[2]] : [0, 1, 2],
     console: flags.console === true,
     strace: global.strace,
+    network: global.network,
     userLogFd: flags['user-log-fd'] as number,
     // Absolute: the kernel worker opens it again, from the root of a confined boot (src/main/confine.ts).
     log: { debug: global.debug, debugLogPath: global.debugLog ? path.resolve(global.debugLog) : undefined, format: global.logFormat },

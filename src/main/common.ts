@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from './flags.js';
 import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../log/log.js';
+import type { NetworkMode } from '../kernel/net/inet-stack.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor)', default: '' },
@@ -18,6 +19,7 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'rootless', kind: 'string', usage: 'accepted for runc compatibility (true, false, auto); ignored', default: 'auto' },
   { name: 'strace', kind: 'bool', usage: 'log every system call with its decoded arguments and result', default: false },
   { name: 'no-confine', kind: 'bool', usage: "don't confine boot and the gofer (namespaces, no capabilities, seccomp): for development and debugging only", default: false },
+  { name: 'network', kind: 'string', usage: "the guest's AF_INET/AF_INET6 sockets: sandbox (the sandbox's own loopback stack), none (loopback only) or host (host sockets)", default: 'sandbox' },
 ];
 
 /** --no-confine after `run` or `do`: the same as the global flag. */
@@ -31,6 +33,8 @@ export interface GlobalOptions {
   strace: boolean;
   /** Confine boot and the gofer (src/main/confine.ts); false with --no-confine. */
   confine: boolean;
+  /** runsc's --network: what the guest's Internet sockets are (src/kernel/net/inet-stack.ts). */
+  network: NetworkMode;
   /** The global flags as given, to pass on to a child tsvisor. */
   argv: string[];
 }
@@ -53,6 +57,8 @@ export class Fatal extends Error {
 export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
   const format = v['log-format'] as string;
   if (format !== 'text' && format !== 'json') throw new Fatal(`--log-format must be text or json, got "${format}"`);
+  const network = v.network as string;
+  if (network !== 'sandbox' && network !== 'none' && network !== 'host') throw new Fatal(`--network must be sandbox, none or host, got "${network}"`, true);
   return {
     root: (v.root as string) || defaultRoot(),
     debug: v.debug as boolean,
@@ -60,6 +66,7 @@ export function globalOptions(v: FlagValues, argv: string[]): GlobalOptions {
     logFormat: format,
     strace: v.strace as boolean,
     confine: !(v['no-confine'] as boolean),
+    network,
     argv,
   };
 }

@@ -60,21 +60,19 @@ export function capabilityMask(names: readonly (typeof GOFER_CAPABILITIES)[numbe
 export interface ConfineOptions {
   /**
    * The sandbox uses the host's network: no network namespace, and sockets
-   * of the Internet families are allowed. Always false until boot has a
-   * network flag; the one place that decides it is `usesHostNetwork`.
+   * of the Internet families are allowed. Boot's with `--network=host`
+   * (`usesHostNetwork`); never the gofer's, which serves files only.
    */
   hostNetwork: boolean;
 }
 
 /**
- * Whether a sandbox shares the host's network: the one hook for boot's
- * coming `--network=host`. When that flag lands, this reads it (run and the
- * gofer's launch from the spec or run's flags, boot from its own), and the
- * launcher then skips the network namespace and the filter allows
- * Internet sockets, bind and connect.
+ * Whether boot shares the host's network (the global `--network=host`, which
+ * run, do and create pass on to boot): its launcher then skips the network
+ * namespace and its filter allows Internet sockets, bind and connect.
  */
-export function usesHostNetwork(): boolean {
-  return false;
+export function usesHostNetwork(global: Pick<GlobalOptions, 'network'>): boolean {
+  return global.network === 'host';
 }
 
 // ---- stage 1: the parent's side ----
@@ -372,6 +370,8 @@ const TIOCGPGRP = 0x540f;
 const TIOCSWINSZ = 0x5414;
 /** libuv asks it of every terminal it opens a stream on (is it a pty's slave?). */
 const TIOCGPTN = 0x80045430;
+/** Unsent bytes of a socket (the number of TIOCOUTQ): host sockets under --network=host. */
+const SIOCOUTQ = 0x5411;
 
 /**
  * The system calls boot and the gofer may make once confined, with why, as
@@ -413,7 +413,8 @@ export function confinePolicy(o: ConfineOptions, defaultAction: number): Seccomp
     ...allow('getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getresuid', 'getresgid', 'getgroups', 'getpgrp', 'getpgid', 'getsid', 'uname', 'sysinfo', 'getrandom', 'getrlimit', 'capget'),
     { name: 'prlimit64', when: [{ arg: 2, zero: true }] },
     // Terminal and fd ioctls: non-blocking and close-on-exec, bytes pending, the host terminal's mode (raw while --console), size and pty number. Not TIOCSTI.
-    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP, TIOCGPTN] }] },
+    // With the host's network, a host socket's unsent bytes too (SIOCOUTQ, the number of TIOCOUTQ).
+    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP, TIOCGPTN, ...(o.hostNetwork ? [SIOCOUTQ] : [])] }] },
     // Thread names, anonymous mapping names, and reading this process's own state.
     { name: 'prctl', when: [{ arg: 0, oneOf: [PR_SET_NAME, PR_GET_NAME, PR_SET_VMA, PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS] }] },
   ];

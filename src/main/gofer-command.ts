@@ -9,7 +9,7 @@ import { Fatal, GlobalOptions } from './common.js';
 import { readSpecFromFd } from '../spec/load.js';
 import { exportsOf, type ExportSpec } from '../spec/mounts.js';
 import { serveExports } from '../fs-gofer/gofer.js';
-import { capabilityMask, enterConfinedRoot, GOFER_CAPABILITIES, lockDown, usesHostNetwork } from './confine.js';
+import { capabilityMask, enterConfinedRoot, GOFER_CAPABILITIES, lockDown } from './confine.js';
 
 export const GOFER_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path and bind sources are relative to it)', default: '' },
@@ -40,7 +40,7 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
   // Confined (src/main/confine.ts): a root holding only the exports and our
   // code, where the exports are opened; then, before serving, the lock-down.
   if (g.confine) enterConfinedRoot(exps.map((e) => ({ path: e.hostPath, readonly: e.readonly })));
-  const opened = g.confine ? () => lockDown({ hostNetwork: usesHostNetwork() }, capabilityMask(GOFER_CAPABILITIES)) : undefined;
+  const opened = g.confine ? () => lockDown({ hostNetwork: false }, capabilityMask(GOFER_CAPABILITIES)) : undefined;
   try {
     await serveExports(exps, ioFds, log, opened);
   } catch (e) {

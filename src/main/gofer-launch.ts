@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeFd, socketpair, O_CLOEXEC, SOCK_STREAM } from '../host/ffi.js';
 import { Fatal } from './common.js';
-import { confinedCommand, confinedEnv, confinedPid, GOFER_CAPABILITIES, usesHostNetwork } from './confine.js';
+import { confinedCommand, confinedEnv, confinedPid, GOFER_CAPABILITIES } from './confine.js';
 import type { Spec } from '../spec/types.js';
 import { exportsOf } from '../spec/mounts.js';
 
@@ -61,7 +61,7 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
   let file = process.execPath;
   let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`];
   // The gofer needs no die-with-parent: it ends when boot's connections close.
-  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: usesHostNetwork() }));
+  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false }));
   const child = spawn(file, args, {
     env: confine ? confinedEnv(process.env) : process.env,
     stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds],

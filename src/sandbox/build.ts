@@ -100,6 +100,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
     creds: { ruid: cfg.uid, euid: cfg.uid, suid: cfg.uid, rgid: cfg.gid, egid: cfg.gid, sgid: cfg.gid, groups: cfg.additionalGids, caps: cfg.capabilities ? { ...cfg.capabilities } : { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false },
     rlimits,
     umask: cfg.umask,
+    network: cfg.network ?? 'sandbox',
   };
   k = new Kernel(config, vfs, logs, (flags, path) => ttys.openCtty(flags, path));
   k.onSessionLeaderExit = (sid) => ttys.sessionLeaderExited(sid);

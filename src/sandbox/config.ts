@@ -2,6 +2,7 @@
 
 import type { LogOptions } from '../log/log.js';
 import type { SandboxMount } from '../spec/mounts.js';
+import type { NetworkMode } from '../kernel/net/inet-stack.js';
 
 export interface SandboxConfig {
   containerId: string;
@@ -24,6 +25,8 @@ export interface SandboxConfig {
   rlimits: { type: string; soft: number; hard: number }[];
   totalMemory: number;
   cpuNum: number;
+  /** runsc's --network (the global flag): what the guest's AF_INET/AF_INET6 sockets are; 'sandbox' when absent. */
+  network?: NetworkMode;
   /** The spec's process.capabilities as bit sets (CAP_* numbers); absent: none. */
   capabilities?: { effective: bigint; permitted: bigint; inheritable: bigint; bounding: bigint; ambient: bigint };
   /** linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 or absent for none. */

@@ -125,24 +125,34 @@ export function waitUntil(b: Blocker, sources: WaitSource[], ready: () => boolea
   });
 }
 
-/** Wait for `events` (plus POLLERR|POLLHUP) on one file; `recheck` after an attempt that was not synchronous. */
-function waitFile(b: Blocker, f: File, q: WaitQueue, events: number, recheck: boolean): Promise<Wake> {
+/** Wait for `events` (plus POLLERR|POLLHUP) on one file until `deadline`; `recheck` after an attempt that was not synchronous. */
+function waitFile(b: Blocker, f: File, q: WaitQueue, events: number, recheck: boolean, deadline: number | null = null): Promise<Wake> {
   const want = events | POLLERR | POLLHUP;
-  return waitUntil(b, [{ queue: q, mask: want }], () => (f.pollEvents() & want) !== 0, null, recheck);
+  return waitUntil(b, [{ queue: q, mask: want }], () => (f.pollEvents() & want) !== 0, deadline, recheck);
+}
+
+/** When a wait of `f` in direction `which` must end (File.waitLimitMs), from now. */
+function deadlineOf(f: File, which: 'rcv' | 'snd'): number | null {
+  const ms = f.waitLimitMs(which);
+  return ms === null ? null : performance.now() + ms;
 }
 
 /**
  * read(2)'s blocking: `op` is one nonblocking attempt (EAGAIN: nothing yet).
- * A blocking pollable file waits for POLLIN and retries; EINTR on a signal.
+ * A blocking pollable file waits for POLLIN and retries; EINTR on a signal,
+ * EAGAIN past the file's wait limit (a socket's SO_RCVTIMEO).
  */
 export function blockingRead<T>(b: Blocker, f: File, op: () => MaybeAsync<T | Errno>): MaybeAsync<T | Errno> {
   const r = op();
   const q = f.waitQueue;
   if (r !== EAGAIN || f.nonblocking || !q) return r;
+  const deadline = deadlineOf(f, 'rcv');
   return (async () => {
     let wasAsync = false;
     for (;;) {
-      if ((await waitFile(b, f, q, POLLIN, wasAsync)) !== Wake.Ready) return EINTR;
+      const w = await waitFile(b, f, q, POLLIN, wasAsync, deadline);
+      if (w === Wake.Timeout) return EAGAIN;
+      if (w !== Wake.Ready) return EINTR;
       const attempt = op();
       wasAsync = attempt instanceof Promise;
       const again = wasAsync ? await attempt : attempt;
@@ -155,7 +165,8 @@ export function blockingRead<T>(b: Blocker, f: File, op: () => MaybeAsync<T | Er
  * write(2)'s blocking: `op(rest)` writes what it can of `rest` now (a count, or
  * EAGAIN when nothing fits). A blocking pollable file gets everything written,
  * waiting for POLLOUT between partial writes; a signal ends the wait with the
- * count so far (EINTR when none). EPIPE raises SIGPIPE.
+ * count so far (EINTR when none), and so does the file's wait limit (a
+ * socket's SO_SNDTIMEO; EAGAIN when none). EPIPE raises SIGPIPE.
  */
 export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: Uint8Array) => MaybeAsync<number | Errno>): MaybeAsync<number | Errno> {
   const first = op(data);
@@ -163,11 +174,13 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
   const q = f.waitQueue;
   const final = (r: number | Errno) => !(isErrno(r) ? r === EAGAIN : r < data.length) || f.nonblocking || !q;
   if (final(first)) return epipe(b, first);
+  const deadline = deadlineOf(f, 'snd');
   return (async () => {
     let done = isErrno(first) ? 0 : first;
     let wasAsync = false;
     for (;;) {
-      if ((await waitFile(b, f, q!, POLLOUT, wasAsync)) !== Wake.Ready) return done > 0 ? done : EINTR;
+      const w = await waitFile(b, f, q!, POLLOUT, wasAsync, deadline);
+      if (w !== Wake.Ready) return done > 0 ? done : w === Wake.Timeout ? EAGAIN : EINTR;
       const attempt = op(data.subarray(done));
       wasAsync = attempt instanceof Promise;
       const r = epipe(b, attempt instanceof Promise ? await attempt : attempt);
@@ -184,17 +197,21 @@ export function blockingWrite(b: Blocker, f: File, data: Uint8Array, op: (rest: 
 /**
  * The general form, for operations spanning several files (splice, tee):
  * retry `op` while it says EAGAIN, waiting between tries until `ready()`
- * after a wake-up from `sources`; `nonblocking` returns the EAGAIN instead.
- * EPIPE raises SIGPIPE.
+ * after a wake-up from `sources`; `nonblocking` returns the EAGAIN instead,
+ * and so does a wait longer than `timeoutMs` (a socket's SO_RCVTIMEO or
+ * SO_SNDTIMEO; null: no limit). EPIPE raises SIGPIPE.
  */
-export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>): MaybeAsync<T | Errno> {
+export function blockingOp<T>(b: Blocker, nonblocking: boolean, sources: WaitSource[], ready: () => boolean, op: () => MaybeAsync<T | Errno>, timeoutMs: number | null = null): MaybeAsync<T | Errno> {
   const first = op();
   if (first instanceof Promise) return first.then((r) => (r === EAGAIN && !nonblocking ? retry(true) : epipe(b, r)));
   if (first !== EAGAIN || nonblocking) return epipe(b, first);
   return retry(false);
   async function retry(wasAsync: boolean): Promise<T | Errno> {
+    const deadline = timeoutMs === null ? null : performance.now() + timeoutMs;
     for (;;) {
-      if ((await waitUntil(b, sources, ready, null, wasAsync)) !== Wake.Ready) return EINTR;
+      const w = await waitUntil(b, sources, ready, deadline, wasAsync);
+      if (w === Wake.Timeout) return EAGAIN;
+      if (w !== Wake.Ready) return EINTR;
       const attempt = op();
       wasAsync = attempt instanceof Promise;
       const r = wasAsync ? await attempt : attempt;

@@ -116,6 +116,15 @@ export abstract class File {
   }
 
   /**
+   * How long a blocking read ('rcv') or write ('snd') may wait, in
+   * milliseconds, before it gives up with EAGAIN (or the count so far): a
+   * socket's SO_RCVTIMEO / SO_SNDTIMEO. null: as long as it takes.
+   */
+  waitLimitMs(_which: 'rcv' | 'snd'): number | null {
+    return null;
+  }
+
+  /**
    * Would a read or write that found the file not ready (EAGAIN) wait for it
    * (the system call layer waits on waitQueue) or fail at once (O_NONBLOCK)?
    */

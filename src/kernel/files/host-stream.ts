@@ -1,7 +1,8 @@
 // A File over one of the sandbox's host fds: the application's stdio as the
 // parent runtime donated it (--stdio-fds), or an exec'd process's as exec
 // passed it. Reads never block (EAGAIN when the host fd is empty; the system
-// call layer waits on the file's waitQueue, fed by polling the host fd);
+// call layer waits on the file's waitQueue, fed by the sandbox's host
+// poller);
 // writes go out while the host fd has room and then wait for it to drain,
 // never blocking the kernel (see write). Not a terminal (ioctls get ENOTTY),
 // even over a host tty: with --console the stdio is the console's line
@@ -9,10 +10,11 @@
 
 import * as fs from 'node:fs';
 import { EAGAIN, EIO, EPIPE, Errno } from '../../linux/errno.js';
-import { PIPE_BUF, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
+import { PIPE_BUF, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO, S_IFMT } from '../../linux/abi.js';
 import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { closeFd, pollReadable, pollWritable } from '../../host/ffi.js';
+import { hostPoller } from './host-poller.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
 
@@ -28,19 +30,22 @@ export class HostStreamFile extends File {
   }
 
   private readonly wq = new WaitQueue((active) => (active ? this.startWatch() : this.stopWatch()));
-  private watch?: NodeJS.Timeout;
+  private unwatch: (() => void) | null = null;
   private closed = false;
 
   /**
    * A read never blocks here: EAGAIN when the host fd has nothing (the system
-   * call layer then waits on waitQueue, which polls the fd while someone
-   * waits). Polling with back-off rather than parking a blocking read on
-   * libuv's thread pool: a read stuck there would keep the sandbox from exiting.
+   * call layer then waits on waitQueue, which the host poller feeds while
+   * someone waits). Polling rather than parking a blocking read on libuv's
+   * thread pool: a read stuck there would keep the sandbox from exiting.
    */
   override read(len: number): Uint8Array | Errno {
     const ready = pollReadable(this.hostFd, 0);
     if (ready < 0) return Errno.of(-ready);
-    if (ready === 0) return EAGAIN;
+    if (ready === 0) {
+      hostPoller.rearm(this.hostFd);
+      return EAGAIN;
+    }
     const buf = new Uint8Array(Math.min(len, 1 << 20));
     try {
       return buf.subarray(0, fs.readSync(this.hostFd, buf, 0, buf.length, null));
@@ -62,27 +67,20 @@ export class HostStreamFile extends File {
     return this.wq;
   }
 
-  /** While someone waits (to read, or for room to write): poll the host fd, backing off from 0.25 ms to 16 ms, and wake them whenever it is ready. */
+  /** While someone waits (to read, or for room to write): the host poller watches the fd and wakes them when it is ready. */
   private startWatch(): void {
-    if (this.closed) return;
-    let delay = 0.25;
-    const tick = () => {
-      this.watch = undefined;
-      if (this.closed || this.wq.waiters === 0) return;
-      // Keep backing off while readable too: a registration that never reads
-      // (an idle epoll interest) must not make this a 0.25 ms busy poll. A
-      // blocking read unsubscribes once woken, so each new wait starts fast.
-      const ready = this.pollEvents();
-      if (ready !== 0) this.wq.notify(ready);
-      delay = Math.min(delay * 2, 16);
-      if (this.wq.waiters > 0 && !this.watch) this.watch = setTimeout(tick, delay);
-    };
-    this.watch = setTimeout(tick, delay);
+    if (this.closed || this.unwatch) return;
+    this.unwatch = hostPoller.watch(this.hostFd, (rev) => {
+      let mask = 0;
+      if (this.readable && rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) mask |= POLLIN | POLLRDNORM;
+      if (this.writable && rev & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) mask |= POLLOUT | POLLWRNORM;
+      if (mask !== 0) this.wq.notify(mask);
+    });
   }
 
   private stopWatch(): void {
-    if (this.watch) clearTimeout(this.watch);
-    this.watch = undefined;
+    this.unwatch?.();
+    this.unwatch = null;
   }
 
   protected override release(): void {

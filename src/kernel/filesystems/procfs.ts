@@ -2,7 +2,7 @@
 // (fs/proc/array.c and friends): one directory per process, zombies included
 // (as `ps` shows them), with a task/ directory of its threads; and the
 // system-wide files tools read (meminfo, cpuinfo, stat, uptime, loadavg,
-// version, filesystems, mounts, sys/kernel/*).
+// version, filesystems, mounts, net/{tcp,tcp6,udp,udp6}, sys/kernel/*).
 //
 // CPU times are guest instructions at a nominal 1 ns each (see
 // syscalls/time.ts), in clock ticks of 100 Hz.
@@ -12,6 +12,7 @@ import { Inode } from '../vfs/inode.js';
 import { anonDentry } from '../vfs/anon.js';
 import { SynthDir, SynthFile, SynthSymlink } from './synthetic.js';
 import type { Kernel } from '../kernel.js';
+import { PROC_NET_FILES, procNet } from '../net/proc-net.js';
 import { Process, Task, TaskState } from '../task.js';
 
 export function makeProcfs(kernel: () => Kernel): Inode {
@@ -36,6 +37,7 @@ export function makeProcfs(kernel: () => Kernel): Inode {
     ['version', new SynthFile(() => 'Linux version 6.1.0 (tsvisor) #1 SMP tsvisor\n')],
     ['filesystems', new SynthFile(() => 'nodev\tproc\nnodev\ttmpfs\nnodev\tdevtmpfs\nnodev\t9p\n')],
     ['mounts', new SynthFile(() => mounts(k()))],
+    ['net', new SynthDir(() => new Map(PROC_NET_FILES.map(([name, proto, family]) => [name, new SynthFile(() => procNet(k().inet, proto, family))])))],
     [
       'sys',
       new SynthDir(() => new Map([['kernel', new SynthDir(() => new Map<string, Inode>([

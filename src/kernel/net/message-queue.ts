@@ -1,5 +1,7 @@
-// A Unix socket's receive queue (Linux's sk_receive_queue of skbs), and how
-// stream and message reads take from it.
+// A socket's receive queue (Linux's sk_receive_queue of skbs), and how
+// stream and message reads take from it. Unix sockets use every part of it;
+// TCP uses it as a byte stream (no files, one credential) and UDP as a queue
+// of datagrams, each with its sender's address (`A`, the address type).
 //
 // Contract:
 // - Each send makes one Message: its bytes, the files it passes (SCM_RIGHTS,
@@ -28,31 +30,31 @@ export interface Sender {
   writeSpace(): void;
 }
 
-export interface Message {
+export interface Message<A = UnixAddress> {
   data: Uint8Array;
   /** Bytes of `data` already read (stream reads take messages piecemeal). */
   off: number;
   rights: File[] | null;
   cred: UCred;
-  from: UnixAddress;
+  from: A;
   sender: Sender;
 }
 
 /** What a read took. */
-export interface Received {
+export interface Received<A = UnixAddress> {
   data: Uint8Array;
   /** The message's whole length (datagram and seqpacket), or data.length (stream). */
   size: number;
   rights: File[];
   /** The credentials of the (first) message read; null when nothing was read. */
   cred: UCred | null;
-  from: UnixAddress | null;
+  from: A | null;
 }
 
 const sameCred = (a: UCred, b: UCred) => a.pid === b.pid && a.uid === b.uid && a.gid === b.gid;
 
-export class MessageQueue {
-  private readonly msgs: Message[] = [];
+export class MessageQueue<A = UnixAddress> {
+  private readonly msgs: Message<A>[] = [];
   /** Unread bytes in every message. */
   private unread = 0;
 
@@ -70,18 +72,18 @@ export class MessageQueue {
     return m ? m.data.length - m.off : 0;
   }
 
-  push(m: Message): void {
+  push(m: Message<A>): void {
     this.msgs.push(m);
     this.unread += m.data.length - m.off;
     m.sender.wmem += m.data.length - m.off;
   }
 
   /** A stream read of up to `len` bytes (see the contract); `splitCreds`: SO_PASSCRED on the reader. */
-  readStream(len: number, peek: boolean, splitCreds: boolean): Received {
+  readStream(len: number, peek: boolean, splitCreds: boolean): Received<A> {
     const parts: Uint8Array[] = [];
     const rights: File[] = [];
     let cred: UCred | null = null;
-    let from: UnixAddress | null = null;
+    let from: A | null = null;
     let got = 0;
     let i = 0;
     while (got < len && i < this.msgs.length) {
@@ -111,12 +113,13 @@ export class MessageQueue {
       this.msgs.shift();
       if (rights.length > 0) break;
     }
-    const data = parts.length === 1 ? parts[0].slice() : Buffer.concat(parts);
+    // Message bytes are never changed once queued, so a single part is handed out without a copy.
+    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), size: got, rights, cred, from };
   }
 
   /** One whole message, its first `len` bytes returned (datagram and seqpacket); null when empty. */
-  readMessage(len: number, peek: boolean): Received | null {
+  readMessage(len: number, peek: boolean): Received<A> | null {
     const m = this.msgs[0];
     if (!m) return null;
     const size = m.data.length - m.off;
@@ -144,7 +147,7 @@ export class MessageQueue {
     this.unread = 0;
   }
 
-  private uncharge(m: Message, n: number): void {
+  private uncharge(m: Message<A>, n: number): void {
     if (n === 0) return;
     m.sender.wmem -= n;
     m.sender.writeSpace();

@@ -1,5 +1,5 @@
-// Socket options of level SOL_SOCKET for AF_UNIX sockets (Linux's
-// sk_setsockopt / sk_getsockopt), as bytes in and out.
+// Socket options of level SOL_SOCKET (Linux's sk_setsockopt /
+// sk_getsockopt), as bytes in and out, for every family of socket.
 //
 // Contract:
 // - setOption takes the guest's option bytes (its optlen of them): an int
@@ -12,8 +12,13 @@
 //   sysctl maximum, at least Linux's minimum); SO_SNDBUF bounds what a socket
 //   may have sent and not yet had read (unix-socket.ts).
 // - Options only stored (SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, timeouts...)
-//   read back what was set; they change nothing else for a Unix socket
-//   (SO_RCVTIMEO / SO_SNDTIMEO are not enforced yet).
+//   read back what was set; they change nothing else for a Unix socket.
+//   SO_RCVTIMEO / SO_SNDTIMEO bound every blocking wait of the socket
+//   (File.waitLimitMs). TCP and UDP read
+//   SO_REUSEADDR / SO_REUSEPORT when binding (`flag`) and SO_LINGER when
+//   closing (`lingerZero`).
+// - SO_DOMAIN, SO_PROTOCOL and SO_ERROR come from the socket (SocketFacts);
+//   reading SO_ERROR clears the socket's pending error, as sock_error does.
 
 import * as abi from '../../linux/abi.js';
 import { EDOM, EINVAL, ENOPROTOOPT, Errno } from '../../linux/errno.js';
@@ -36,13 +41,42 @@ export interface SocketFacts {
   type: number;
   listening: boolean;
   peerCred: UCred | null;
+  /** AF_UNIX when absent. */
+  domain?: number;
+  /** 0 when absent. */
+  protocol?: number;
+  /** Take the pending error (its errno, 0 for none); none when absent. */
+  takeError?: () => number;
 }
 
 export class SocketOptions {
   passcred = false;
-  sndbuf = SNDBUF_DEFAULT;
-  rcvbuf = RCVBUF_DEFAULT;
   rcvlowat = 1;
+  /** The guest set SO_SNDBUF / SO_RCVBUF (Linux's SOCK_SNDBUF_LOCK / SOCK_RCVBUF_LOCK: no more autotuning). */
+  sndbufLocked = false;
+  rcvbufLocked = false;
+
+  /** The buffer sizes a socket of this kind starts with (TCP's differ from the core defaults). */
+  constructor(
+    public sndbuf = SNDBUF_DEFAULT,
+    public rcvbuf = RCVBUF_DEFAULT,
+  ) {}
+
+  /** SO_RCVTIMEO ('rcv') or SO_SNDTIMEO ('snd') in milliseconds; null when unset (zero: wait for ever). */
+  timeoutMs(which: 'rcv' | 'snd'): number | null {
+    return timevalMs(which === 'rcv' ? this.rcvtimeo : this.sndtimeo);
+  }
+
+  /** A stored boolean option (SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE...). */
+  flag(name: number): boolean {
+    return (this.ints.get(name) ?? 0) !== 0;
+  }
+
+  /** SO_LINGER on with a zero timeout: close resets the connection. */
+  get lingerZero(): boolean {
+    const dv = new DataView(this.linger.buffer, this.linger.byteOffset, 8);
+    return dv.getInt32(0, true) !== 0 && dv.getInt32(4, true) === 0;
+  }
   private readonly ints = new Map<number, number>();
   private linger = new Uint8Array(8);
   private rcvtimeo = new Uint8Array(16);
@@ -75,10 +109,12 @@ export class SocketOptions {
       case abi.SO_SNDBUF:
       case abi.SO_SNDBUFFORCE:
         this.sndbuf = Math.max(Math.min(val >>> 0, BUF_MAX) * 2, MIN_SNDBUF);
+        this.sndbufLocked = true;
         return 0;
       case abi.SO_RCVBUF:
       case abi.SO_RCVBUFFORCE:
         this.rcvbuf = Math.max(Math.min(val >>> 0, BUF_MAX) * 2, MIN_RCVBUF);
+        this.rcvbufLocked = true;
         return 0;
       case abi.SO_RCVLOWAT:
         this.rcvlowat = val < 0 ? 0x7fffffff : Math.max(val, 1);
@@ -97,11 +133,11 @@ export class SocketOptions {
       case abi.SO_TYPE:
         return i32(s.type);
       case abi.SO_DOMAIN:
-        return i32(abi.AF_UNIX);
+        return i32(s.domain ?? abi.AF_UNIX);
       case abi.SO_PROTOCOL:
-        return i32(0);
+        return i32(s.protocol ?? 0);
       case abi.SO_ERROR:
-        return i32(0);
+        return i32(s.takeError?.() ?? 0);
       case abi.SO_ACCEPTCONN:
         return i32(s.listening ? 1 : 0);
       case abi.SO_PASSCRED:
@@ -133,7 +169,16 @@ function isKnown(name: number): boolean {
   return STORED_INTS.has(name) || [abi.SO_PASSCRED, abi.SO_SNDBUF, abi.SO_SNDBUFFORCE, abi.SO_RCVBUF, abi.SO_RCVBUFFORCE, abi.SO_RCVLOWAT].includes(name);
 }
 
-function i32(v: number): Uint8Array {
+/** A struct timeval's bytes as milliseconds; null for zero (no timeout). */
+export function timevalMs(v: Uint8Array): number | null {
+  if (v.length < 16) return null;
+  const dv = new DataView(v.buffer, v.byteOffset, 16);
+  const ms = Number(dv.getBigInt64(0, true)) * 1000 + Number(dv.getBigInt64(8, true)) / 1000;
+  return ms > 0 ? ms : null;
+}
+
+/** An int option's bytes. */
+export function i32(v: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setInt32(0, v, true);
   return out;

@@ -311,6 +311,11 @@ export class UnixSocket extends File implements Sender {
     return this.wq;
   }
 
+  /** SO_RCVTIMEO / SO_SNDTIMEO. */
+  override waitLimitMs(which: 'rcv' | 'snd'): number | null {
+    return this.opts.timeoutMs(which);
+  }
+
   /** SIOCINQ / FIONREAD: unread bytes (stream), the next message's length (otherwise). */
   override readableBytes(): number | Errno {
     if (this.state === 'listening') return EINVAL;

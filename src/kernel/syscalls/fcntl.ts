@@ -14,6 +14,9 @@ import { flock, setLock, testLock, trackOfd, type LockRange, type LockType } fro
 import { taskBlocker } from '../files/blocking.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
+import { InetSocket } from '../net/inet-socket.js';
+import { UnixSocket } from '../net/unix-socket.js';
+import { socketIoctl } from './socket-inet.js';
 
 export function sys_dup(c: SysCtx): SysResult {
   const f = c.proc.fds.get(c.i32(0));
@@ -80,6 +83,11 @@ export function sys_ioctl(c: SysCtx): SysResult | Promise<SysResult> {
       if (isErrno(n)) return n;
       return c.user.writeU32(arg, n);
     }
+  }
+  // A socket's own: SIOCOUTQ (TIOCOUTQ's number), the interface ioctls.
+  if (f instanceof InetSocket || f instanceof UnixSocket) {
+    const r = socketIoctl(c, () => (f instanceof InetSocket ? f.unsentBytes() : f.wmem), cmd, arg);
+    if (r !== null) return r;
   }
   // Everything else is a terminal's (src/kernel/tty); other files say ENOTTY.
   const term = f.terminal();

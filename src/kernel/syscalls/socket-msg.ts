@@ -4,7 +4,8 @@
 //
 // Contract:
 // - A send waits for room unless the socket is O_NONBLOCK or the call says
-//   MSG_DONTWAIT. A stream send goes on until every byte is queued; a signal
+//   MSG_DONTWAIT; SO_SNDTIMEO bounds the wait (EAGAIN, or the count so far),
+//   as SO_RCVTIMEO bounds a receive's. A stream send goes on until every byte is queued; a signal
 //   or an error after some bytes returns that count. EPIPE raises SIGPIPE
 //   unless MSG_NOSIGNAL (and only when nothing was sent).
 // - A receive waits for data, end of file or an error the same way, into the
@@ -21,18 +22,22 @@
 //   gids, or CAP_SYS_ADMIN / CAP_SETUID / CAP_SETGID), else EPERM.
 
 import * as abi from '../../linux/abi.js';
-import { EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EISCONN, ENOBUFS, EOPNOTSUPP, EPERM, EPIPE, Errno, isErrno } from '../../linux/errno.js';
+import { EAFNOSUPPORT, EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EISCONN, ENOBUFS, EOPNOTSUPP, EPERM, EPIPE, Errno, isErrno } from '../../linux/errno.js';
 import type { File } from '../files/file.js';
 import { blockingOp, taskBlocker, waitUntil, Wake, type WaitSource } from '../files/blocking.js';
 import { encodeUnixAddress, decodeUnixAddress } from '../net/address.js';
 import { ControlWriter, parseControl, ucredBytes, type ParsedControl } from '../net/control.js';
 import type { Received } from '../net/message-queue.js';
 import type { UCred } from '../net/names.js';
-import type { UnixSocket } from '../net/unix-socket.js';
+import { UnixSocket } from '../net/unix-socket.js';
+import { InetSocket } from '../net/inet-socket.js';
+import { decodeInet, type Endpoint } from '../net/inet-address.js';
+import type { UnixAddress } from '../net/address.js';
 import type { IoVec } from '../usercopy.js';
 import { PAGE_W } from '../../vcpu/memory.js';
 import { hasCap } from '../vfs/perm.js';
-import { copyInAddress, copyOutAddress, msgCredOf, pathStart, socketOf } from './socket.js';
+import { msgCredOf, pathStart, socketOf, type Socket } from './socket.js';
+import { copyInAddress, copyOutAddress } from './socket-addr.js';
 import type { SysCtx, SysResult } from './context.js';
 
 const RECV_FLAGS = abi.MSG_PEEK | abi.MSG_DONTWAIT | abi.MSG_WAITALL | abi.MSG_TRUNC | abi.MSG_CMSG_CLOEXEC | abi.MSG_WAITFORONE | abi.MSG_OOB;
@@ -106,7 +111,7 @@ export async function sys_sendmmsg(c: SysCtx): Promise<SysResult> {
   return i;
 }
 
-async function sendMsg(c: SysCtx, s: UnixSocket, at: number, flags: number): Promise<SysResult> {
+async function sendMsg(c: SysCtx, s: Socket, at: number, flags: number): Promise<SysResult> {
   const h = readMsgHdr(c, at);
   if (isErrno(h)) return h;
   if (h.iovlen < 0) return EINVAL;
@@ -148,8 +153,9 @@ function messageCred(c: SysCtx, claimed: UCred | null): UCred | Errno {
 }
 
 /** One send of `data` (see the contract); `name` is the guest's destination bytes, if any. */
-async function send(c: SysCtx, s: UnixSocket, data: Uint8Array, flags: number, name: Uint8Array | null, ctl: ParsedControl | null): Promise<SysResult> {
+async function send(c: SysCtx, s: Socket, data: Uint8Array, flags: number, name: Uint8Array | null, ctl: ParsedControl | null): Promise<SysResult> {
   if (flags & abi.MSG_OOB) return EOPNOTSUPP;
+  if (s instanceof InetSocket) return sendInet(c, s, data, flags, name);
   let target: UnixSocket | null = null;
   if (name && name.length > 0 && s.type === abi.SOCK_STREAM) return s.state === 'connected' ? EISCONN : EOPNOTSUPP;
   if (name && name.length > 0 && s.type === abi.SOCK_DGRAM) {
@@ -172,21 +178,40 @@ async function send(c: SysCtx, s: UnixSocket, data: Uint8Array, flags: number, n
     rights.push(f.ref());
   }
   const x = { rights: rights.length ? rights : undefined, cred, to: target };
-  const r = await sendLoop(c, s, data, flags, x);
+  const sources: WaitSource[] = target ? [{ queue: target.wq, mask: abi.POLLIN | abi.POLLOUT }] : [];
+  const r = await sendLoop(c, s, data, flags, (d) => s.send(d, x), () => s.canSend(x.to), sources);
   if (x.rights) for (const f of x.rights) void f.unref();
   return r;
 }
 
-async function sendLoop(c: SysCtx, s: UnixSocket, data: Uint8Array, flags: number, x: { rights?: File[]; cred: UCred; to: UnixSocket | null }): Promise<SysResult> {
+/** A send on an AF_INET/AF_INET6 socket: a stream ignores the destination (as TCP does), a datagram decodes it. */
+function sendInet(c: SysCtx, s: InetSocket, data: Uint8Array, flags: number, name: Uint8Array | null): Promise<SysResult> | SysResult {
+  let to: Endpoint | null = null;
+  if (name && name.length > 0 && s.type === abi.SOCK_DGRAM) {
+    const ep = decodeInet(name, s.family);
+    if (isErrno(ep)) return ep;
+    if (ep === 'unspec') return EAFNOSUPPORT;
+    to = ep;
+  }
+  return sendLoop(c, s, data, flags, (d) => s.send(d, { to }), () => s.canSend(), []);
+}
+
+/**
+ * The send loop of every socket (see the contract): `once` sends what it can
+ * of the bytes it is given, `canSend` says whether it would get past EAGAIN;
+ * `more` are queues to wait on besides the socket's own.
+ */
+async function sendLoop(c: SysCtx, s: Socket, data: Uint8Array, flags: number, once: (d: Uint8Array) => number | Errno, canSend: () => boolean, more: WaitSource[]): Promise<SysResult> {
   const nonblocking = s.nonblocking || (flags & abi.MSG_DONTWAIT) !== 0;
   const b = taskBlocker(c.kernel, c.task);
-  const sources: WaitSource[] = [{ queue: s.wq, mask: abi.POLLOUT }];
-  if (x.to) sources.push({ queue: x.to.wq, mask: abi.POLLIN | abi.POLLOUT });
-  const ready = () => s.canSend(x.to) || (s.pollEvents() & (abi.POLLHUP | abi.POLLERR)) !== 0;
+  const sources: WaitSource[] = [{ queue: s.wq, mask: abi.POLLOUT }, ...more];
+  const ready = () => canSend() || (s.pollEvents() & (abi.POLLHUP | abi.POLLERR)) !== 0;
+  const limit = s.waitLimitMs('snd');
+  const deadline = limit === null ? null : performance.now() + limit;
   let sent = 0;
   let err: Errno | null = null;
   for (;;) {
-    const r = s.send(data.subarray(sent), x);
+    const r = once(data.subarray(sent));
     if (!isErrno(r)) {
       sent += r;
       if (sent >= data.length || s.type !== abi.SOCK_STREAM) break;
@@ -196,8 +221,9 @@ async function sendLoop(c: SysCtx, s: UnixSocket, data: Uint8Array, flags: numbe
       err = r;
       break;
     }
-    if ((await waitUntil(b, sources, ready, null)) !== Wake.Ready) {
-      err = EINTR;
+    const w = await waitUntil(b, sources, ready, deadline);
+    if (w !== Wake.Ready) {
+      err = w === Wake.Timeout ? EAGAIN : EINTR;
       break;
     }
   }
@@ -258,12 +284,14 @@ export async function sys_recvmmsg(c: SysCtx): Promise<SysResult> {
   return i;
 }
 
-/** The sender's address as recvfrom/recvmsg report it: nothing for an unnamed one. */
-function senderName(r: Received): Uint8Array {
-  return r.from && r.from.kind !== 'unnamed' ? encodeUnixAddress(r.from) : new Uint8Array(0);
+/** The sender's address as recvfrom/recvmsg report it: nothing for an unnamed one (or a stream's bytes, for TCP). */
+function senderName(r: Received<unknown>): Uint8Array {
+  const from = r.from as UnixAddress | Uint8Array | null;
+  if (from instanceof Uint8Array) return from;
+  return from && from.kind !== 'unnamed' ? encodeUnixAddress(from) : new Uint8Array(0);
 }
 
-async function recvMsg(c: SysCtx, s: UnixSocket, at: number, flags: number): Promise<SysResult> {
+async function recvMsg(c: SysCtx, s: Socket, at: number, flags: number): Promise<SysResult> {
   const h = readMsgHdr(c, at);
   if (isErrno(h)) return h;
   if (h.iovlen < 0 || h.namelen < 0) return EINVAL;
@@ -274,7 +302,7 @@ async function recvMsg(c: SysCtx, s: UnixSocket, at: number, flags: number): Pro
   const { r } = got;
   // Control messages: credentials first, then the files that fit.
   const cw = new ControlWriter(h.control !== 0 ? Math.min(h.controllen, 0x7fffffff) : 0);
-  if (s.opts.passcred) cw.put(abi.SOL_SOCKET, abi.SCM_CREDENTIALS, ucredBytes(r.cred ?? { pid: 0, uid: 65534, gid: 65534 }));
+  if (s instanceof UnixSocket && s.opts.passcred) cw.put(abi.SOL_SOCKET, abi.SCM_CREDENTIALS, ucredBytes(r.cred ?? { pid: 0, uid: 65534, gid: 65534 }));
   if (r.rights.length > 0) {
     const fit = Math.min(cw.fdsThatFit(), r.rights.length);
     const fds: number[] = [];
@@ -315,14 +343,14 @@ async function recvMsg(c: SysCtx, s: UnixSocket, at: number, flags: number): Pro
 }
 
 interface Got {
-  r: Received;
+  r: Received<unknown>;
   /** The call's return value. */
   ret: number;
   msgFlags: number;
 }
 
 /** One receive into `iov` (see the contract). */
-async function recv(c: SysCtx, s: UnixSocket, iov: IoVec[], flags: number): Promise<Got | Errno> {
+async function recv(c: SysCtx, s: Socket, iov: IoVec[], flags: number): Promise<Got | Errno> {
   if (flags & ~RECV_FLAGS) return EINVAL;
   if (flags & abi.MSG_OOB) return EOPNOTSUPP;
   let total = 0;
@@ -335,7 +363,8 @@ async function recv(c: SysCtx, s: UnixSocket, iov: IoVec[], flags: number): Prom
   const b = taskBlocker(c.kernel, c.task);
   const sources = [{ queue: s.wq, mask: abi.POLLIN }];
   const ready = () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0;
-  const once = (len: number) => blockingOp(b, nonblocking, sources, ready, () => s.recv(len, peek));
+  const timeout = s.waitLimitMs('rcv');
+  const once = (len: number) => blockingOp<Received<unknown>>(b, nonblocking, sources, ready, () => s.recv(len, peek), timeout);
   const first = await once(total);
   if (isErrno(first)) return first;
   let r = first;

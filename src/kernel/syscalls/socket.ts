@@ -2,15 +2,16 @@
 // bind, listen, accept/accept4, connect, getsockname, getpeername,
 // setsockopt, getsockopt, shutdown. Data moves in socket-msg.ts.
 //
-// Only AF_UNIX exists (src/kernel/net): AF_INET and AF_INET6 are
-// EAFNOSUPPORT, reported once on the user log, until the sandbox has a
-// network stack. Addresses are copied in and out as Linux's
-// move_addr_to_kernel / move_addr_to_user do: a length over
-// sizeof(struct sockaddr_storage) is EINVAL, a short buffer gets the first
-// bytes and the full length.
+// AF_UNIX sockets are handled here; AF_INET and AF_INET6 sockets go to
+// socket-inet.ts for what differs (their addresses, connect, options) and
+// share the rest (listen, accept, shutdown). Addresses cross as
+// socket-addr.ts copies them. Other families are EAFNOSUPPORT.
 
 import * as abi from '../../linux/abi.js';
 import { EADDRINUSE, EAFNOSUPPORT, EFAULT, EINVAL, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../linux/errno.js';
+import { InetSocket } from '../net/inet-socket.js';
+import { inetBind, inetConnect, inetName, inetPeerBytes, newInetSocket } from './socket-inet.js';
+import { copyInAddress, copyOutAddress } from './socket-addr.js';
 import { blockingOp, taskBlocker } from '../files/blocking.js';
 import { decodeUnixAddress, encodeUnixAddress, type UnixAddress } from '../net/address.js';
 import type { PathStart, UCred } from '../net/names.js';
@@ -20,19 +21,14 @@ import type { Kernel } from '../kernel.js';
 import { pathCtx } from './at-path.js';
 import type { SysCtx, SysResult } from './context.js';
 
-/** sizeof(struct sockaddr_storage): the longest address a call copies in. */
-const SOCKADDR_STORAGE = 128;
-
-/** Why socket() refuses the Internet families (the table's note says the same). */
-export const INET_REASON = 'AF_INET and AF_INET6 are not supported yet (no network stack in the sandbox): EAFNOSUPPORT';
-
-const reportedInet = new WeakSet<Kernel>();
+/** A socket of any family. */
+export type Socket = UnixSocket | InetSocket;
 
 /** The socket open at `fd`: EBADF when none, ENOTSOCK for other files. */
-export function socketOf(c: SysCtx, fd: number): UnixSocket | Errno {
+export function socketOf(c: SysCtx, fd: number): Socket | Errno {
   const f = c.proc.fds.get(fd);
   if (isErrno(f)) return f;
-  return f instanceof UnixSocket ? f : ENOTSOCK;
+  return f instanceof UnixSocket || f instanceof InetSocket ? f : ENOTSOCK;
 }
 
 /** The caller as SO_PEERCRED reports it (effective ids). */
@@ -50,60 +46,49 @@ export function pathStart(c: SysCtx): PathStart {
   return { ctx: pathCtx(c), start: c.proc.cwd };
 }
 
-/** A sockaddr of `len` bytes at `addr` from the guest (move_addr_to_kernel). */
-export function copyInAddress(c: SysCtx, addr: number, len: number): Uint8Array | Errno {
-  if (len < 0 || len > SOCKADDR_STORAGE) return EINVAL;
-  return c.user.copyIn(addr, len);
-}
-
 /** A sockaddr_un from the guest, decoded (EINVAL for a bad length or family). */
 export function readUnixAddress(c: SysCtx, addr: number, len: number): UnixAddress | 'auto' | Errno {
   const bytes = copyInAddress(c, addr, len);
   return isErrno(bytes) ? bytes : decodeUnixAddress(bytes);
 }
 
-/**
- * Give the guest an address (move_addr_to_user): `lenAddr` holds the room at
- * `addr`; the first bytes that fit are copied and the full length written back.
- */
-export function copyOutAddress(c: SysCtx, addr: number, lenAddr: number, bytes: Uint8Array): 0 | Errno {
-  const room = c.user.readI32(lenAddr);
-  if (isErrno(room)) return room;
-  if (room < 0) return EINVAL;
-  const n = Math.min(room, bytes.length);
-  if (n > 0) {
-    const w = c.user.copyOut(addr, bytes.subarray(0, n));
-    if (isErrno(w)) return w;
-  }
-  return c.user.writeU32(lenAddr, bytes.length);
-}
-
-/** The type argument of socket/socketpair checked: the socket type and its file flags, or the errno. */
-function socketType(domain: number, typeArg: number, protocol: number, c: SysCtx): { type: number; flags: number; cloexec: boolean } | Errno {
+/** The type argument of socket/socketpair split: the socket type, its file flags and close-on-exec, or EINVAL. */
+function splitType(typeArg: number): { type: number; flags: number; cloexec: boolean } | Errno {
   const flags = typeArg & ~abi.SOCK_TYPE_MASK;
   if (flags & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK)) return EINVAL;
-  let type = typeArg & abi.SOCK_TYPE_MASK;
-  if (domain !== abi.AF_UNIX) {
-    if ((domain === abi.AF_INET || domain === abi.AF_INET6) && !reportedInet.has(c.kernel)) {
-      reportedInet.add(c.kernel);
-      c.kernel.logs.user(`socket(${domain === abi.AF_INET ? 'AF_INET' : 'AF_INET6'}): ${INET_REASON}`);
-    }
-    return EAFNOSUPPORT;
-  }
+  return { type: typeArg & abi.SOCK_TYPE_MASK, flags: flags & abi.SOCK_NONBLOCK, cloexec: (flags & abi.SOCK_CLOEXEC) !== 0 };
+}
+
+/** A Unix socket's type and protocol checked (unix_create): the type, or the errno. */
+function unixType(domain: number, typeArg: number, protocol: number): { type: number; flags: number; cloexec: boolean } | Errno {
+  const t = splitType(typeArg);
+  if (isErrno(t)) return t;
+  if (domain !== abi.AF_UNIX) return EAFNOSUPPORT;
   if (protocol !== 0 && protocol !== abi.AF_UNIX) return EPROTONOSUPPORT;
+  let type = t.type;
   if (type === abi.SOCK_RAW) type = abi.SOCK_DGRAM; // as unix_create does
   if (type !== abi.SOCK_STREAM && type !== abi.SOCK_DGRAM && type !== abi.SOCK_SEQPACKET) return ESOCKTNOSUPPORT;
-  return { type, flags: flags & abi.SOCK_NONBLOCK, cloexec: (flags & abi.SOCK_CLOEXEC) !== 0 };
+  return { ...t, type };
 }
 
 export function sys_socket(c: SysCtx): SysResult {
-  const t = socketType(c.i32(0), c.i32(1), c.i32(2), c);
+  const domain = c.i32(0);
+  if (domain === abi.AF_INET || domain === abi.AF_INET6) {
+    const t = splitType(c.i32(1));
+    if (isErrno(t)) return t;
+    const s = newInetSocket(c, domain, t.type, c.i32(2), t.flags);
+    return isErrno(s) ? s : c.proc.fds.install(s, t.cloexec);
+  }
+  const t = unixType(domain, c.i32(1), c.i32(2));
   if (isErrno(t)) return t;
   return c.proc.fds.install(new UnixSocket(c.kernel.unixNames, t.type, t.flags), t.cloexec);
 }
 
 export function sys_socketpair(c: SysCtx): SysResult {
-  const t = socketType(c.i32(0), c.i32(1), c.i32(2), c);
+  const domain = c.i32(0);
+  // Linux's TCP and UDP have no socketpair.
+  if (domain === abi.AF_INET || domain === abi.AF_INET6) return isErrno(splitType(c.i32(1))) ? EINVAL : EOPNOTSUPP;
+  const t = unixType(domain, c.i32(1), c.i32(2));
   if (isErrno(t)) return t;
   const [a, b] = socketPair(c.kernel.unixNames, t.type, t.flags, peerCredOf(c));
   const fds = c.proc.fds;
@@ -130,6 +115,7 @@ export function sys_socketpair(c: SysCtx): SysResult {
 export async function sys_bind(c: SysCtx): Promise<SysResult> {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof InetSocket) return inetBind(c, s, c.u(1), c.i32(2));
   const addr = readUnixAddress(c, c.u(1), c.i32(2));
   if (isErrno(addr)) return addr;
   const ns = c.kernel.unixNames;
@@ -161,7 +147,7 @@ async function boundAgain(c: SysCtx, path: Uint8Array): Promise<SysResult> {
 export function sys_listen(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
-  return s.listen(c.i32(1), peerCredOf(c));
+  return s instanceof InetSocket ? s.listen(c.i32(1)) : s.listen(c.i32(1), peerCredOf(c));
 }
 
 export function sys_accept(c: SysCtx): SysResult | Promise<SysResult> {
@@ -180,12 +166,14 @@ function accept(c: SysCtx, flags: number): SysResult | Promise<SysResult> {
   const lenAddr = c.u(2);
   // A bad address length pointer fails before a connection is taken.
   if (addr !== 0 && isErrno(c.user.readI32(lenAddr))) return EFAULT;
-  const r = blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || s.state !== 'listening', () => s.accept());
-  const done = (n: UnixSocket | Errno): SysResult => {
+  const listening = () => (s instanceof InetSocket ? s.listening : s.state === 'listening');
+  const r = blockingOp<Socket>(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || !listening(), () => s.accept(), s.waitLimitMs('rcv'));
+  const done = (n: Socket | Errno): SysResult => {
     if (isErrno(n)) return n;
     n.flags = (n.flags & ~abi.O_NONBLOCK) | (flags & abi.SOCK_NONBLOCK);
     if (addr !== 0) {
-      const w = copyOutAddress(c, addr, lenAddr, encodeUnixAddress(n.peer?.addr ?? { kind: 'unnamed' }));
+      const peer = n instanceof InetSocket ? inetPeerBytes(n) : encodeUnixAddress(n.peer?.addr ?? { kind: 'unnamed' });
+      const w = copyOutAddress(c, addr, lenAddr, peer);
       if (isErrno(w)) {
         void n.unref();
         return w;
@@ -199,6 +187,7 @@ function accept(c: SysCtx, flags: number): SysResult | Promise<SysResult> {
 export async function sys_connect(c: SysCtx): Promise<SysResult> {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof InetSocket) return inetConnect(c, s, c.u(1), c.i32(2));
   const bytes = copyInAddress(c, c.u(1), c.i32(2));
   if (isErrno(bytes)) return bytes;
   const ns = c.kernel.unixNames;
@@ -211,18 +200,20 @@ export async function sys_connect(c: SysCtx): Promise<SysResult> {
   if (s.opts.passcred && !s.bound) s.setAddress(ns.autobind(s));
   if (!s.connectionOriented) return s.connectDgram(target);
   const cred = peerCredOf(c);
-  return blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: target.wq, mask: abi.POLLOUT }], () => !target.backlogFull || target.released || target.state !== 'listening', () => s.connect(target, cred));
+  return blockingOp(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: target.wq, mask: abi.POLLOUT }], () => !target.backlogFull || target.released || target.state !== 'listening', () => s.connect(target, cred), s.waitLimitMs('snd'));
 }
 
 export function sys_getsockname(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof InetSocket) return inetName(c, s, c.u(1), c.u(2), false);
   return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.addr));
 }
 
 export function sys_getpeername(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof InetSocket) return inetName(c, s, c.u(1), c.u(2), true);
   if (s.state !== 'connected' || !s.peer) return ENOTCONN;
   return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.peer.addr));
 }
@@ -233,10 +224,10 @@ export function sys_setsockopt(c: SysCtx): SysResult {
   const level = c.i32(1);
   const len = c.i32(4);
   if (len < 0) return EINVAL;
-  if (level !== abi.SOL_SOCKET) return EOPNOTSUPP;
+  if (level !== abi.SOL_SOCKET && !(s instanceof InetSocket)) return EOPNOTSUPP;
   const v = c.user.copyIn(c.u(3), Math.min(len, 64));
   if (isErrno(v)) return v;
-  return s.opts.set(c.i32(2), v);
+  return s instanceof InetSocket ? s.setOption(level, c.i32(2), v) : s.opts.set(c.i32(2), v);
 }
 
 export function sys_getsockopt(c: SysCtx): SysResult {
@@ -247,8 +238,8 @@ export function sys_getsockopt(c: SysCtx): SysResult {
   const room = c.user.readI32(lenAddr);
   if (isErrno(room)) return room;
   if (room < 0) return EINVAL;
-  if (level !== abi.SOL_SOCKET) return EOPNOTSUPP;
-  const v = s.opts.get(c.i32(2), { type: s.type, listening: s.state === 'listening', peerCred: s.peerCred });
+  if (level !== abi.SOL_SOCKET && !(s instanceof InetSocket)) return EOPNOTSUPP;
+  const v = s instanceof InetSocket ? s.getOption(level, c.i32(2)) : s.opts.get(c.i32(2), { type: s.type, listening: s.state === 'listening', peerCred: s.peerCred });
   if (isErrno(v)) return v;
   const n = Math.min(room, v.length);
   const w = c.user.copyOut(c.u(3), v.subarray(0, n));

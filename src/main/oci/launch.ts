@@ -168,7 +168,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let file = process.execPath;
   let args = [cli, ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [] }, { hostNetwork: usesHostNetwork() }));
+    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [] }, { hostNetwork: usesHostNetwork(global) }));
     env = confinedEnv(env);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);

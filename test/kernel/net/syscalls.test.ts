@@ -4,7 +4,7 @@
 
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
-import { EACCES, EADDRINUSE, EAFNOSUPPORT, EBADF, ECONNREFUSED, EFAULT, EINVAL, ENOENT, ENOTSOCK, ESOCKTNOSUPPORT, Errno, isErrno } from '../../../src/linux/errno.js';
+import { EACCES, EADDRINUSE, EAFNOSUPPORT, EBADF, ECONNREFUSED, EFAULT, EINVAL, ENOENT, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../../src/linux/errno.js';
 import { FdTable } from '../../../src/kernel/fdtable.js';
 import { Tmpfs } from '../../../src/kernel/filesystems/tmpfs.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
@@ -12,6 +12,7 @@ import { Vfs } from '../../../src/kernel/vfs/vfs.js';
 import { UserMemory } from '../../../src/kernel/usercopy.js';
 import { UnixNamespace } from '../../../src/kernel/net/names.js';
 import { UnixSocket } from '../../../src/kernel/net/unix-socket.js';
+import { InetStack } from '../../../src/kernel/net/inet-stack.js';
 import { makePipe } from '../../../src/kernel/files/pipe.js';
 import * as sock from '../../../src/kernel/syscalls/socket.js';
 import * as msg from '../../../src/kernel/syscalls/socket-msg.js';
@@ -40,7 +41,7 @@ class Proc {
 
 describe('kernel/syscalls/socket: the calls on guest memory', () => {
   let vfs: Vfs;
-  let kernel: { vfs: Vfs; unixNames: UnixNamespace<UnixSocket>; logs: { user: (m: string) => void }; signals: unknown };
+  let kernel: { vfs: Vfs; unixNames: UnixNamespace<UnixSocket>; inet: InetStack; logs: { user: (m: string) => void }; signals: unknown };
   let proc: Proc;
   let logged: string[];
 
@@ -62,15 +63,16 @@ describe('kernel/syscalls/socket: the calls on guest memory', () => {
   beforeEach(() => {
     vfs = new Vfs(new Tmpfs(new MemoryAccount(1 << 24), { mode: 0o1777 }).root);
     logged = [];
-    kernel = { vfs, unixNames: new UnixNamespace<UnixSocket>(() => null), logs: { user: (m) => logged.push(m) }, signals: {} };
+    kernel = { vfs, unixNames: new UnixNamespace<UnixSocket>(() => null), inet: new InetStack(), logs: { user: (m) => logged.push(m) }, signals: {} };
     proc = new Proc(1, vfs.root);
   });
 
-  it('socket: AF_INET is EAFNOSUPPORT, reported once with the reason; bad types and flags', async () => {
-    assert.equal(await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM, 0), EAFNOSUPPORT);
-    assert.equal(await call(sock.sys_socket, abi.AF_INET6, abi.SOCK_DGRAM, 0), EAFNOSUPPORT);
-    assert.equal(logged.length, 1);
-    assert.match(logged[0], /AF_INET.*not supported/);
+  it('socket: AF_NETLINK is EAFNOSUPPORT; AF_INET checks type against protocol; bad types and flags', async () => {
+    assert.equal(await call(sock.sys_socket, abi.AF_NETLINK, abi.SOCK_DGRAM, 0), EAFNOSUPPORT);
+    assert.equal(await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM, abi.IPPROTO_UDP), EPROTONOSUPPORT);
+    assert.equal(await call(sock.sys_socket, abi.AF_INET6, abi.SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT);
+    assert.equal(await call(sock.sys_socketpair, abi.AF_INET, abi.SOCK_STREAM, 0, BUF), EOPNOTSUPP);
+    assert.ok((await call(sock.sys_socket, abi.AF_INET6, abi.SOCK_DGRAM, 0)) as number >= 0);
     assert.equal(await call(sock.sys_socket, abi.AF_UNIX, 7, 0), ESOCKTNOSUPPORT);
     assert.equal(await call(sock.sys_socket, abi.AF_UNIX, abi.SOCK_STREAM | 0x100000, 0), EINVAL);
     const fd = await newSocket(abi.SOCK_STREAM | abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK);
@@ -234,5 +236,62 @@ describe('kernel/syscalls/socket: the calls on guest memory', () => {
     assert.equal(await call(sock.sys_setsockopt, fd, abi.SOL_SOCKET, abi.SO_PASSCRED, BAD, 4), EFAULT);
     assert.equal(await call(sock.sys_setsockopt, fd, abi.SOL_SOCKET, abi.SO_PASSCRED, BUF, -1), EINVAL);
     assert.ok((await call(sock.sys_setsockopt, fd, 6, 1, BUF, 4)) instanceof Errno);
+  });
+
+  it('AF_INET through guest memory: EFAULT and EINVAL for bad addresses, names copied out in the family\'s layout (cut to the room, full length reported), a TCP connection and a datagram', async () => {
+    const sin = (port: number, a = [127, 0, 0, 1]) => {
+      const b = new Uint8Array(16);
+      b[0] = abi.AF_INET;
+      b[2] = port >> 8;
+      b[3] = port & 0xff;
+      b.set(a, 4);
+      return b;
+    };
+    const l = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM, 0)) as number;
+    assert.equal(await call(sock.sys_bind, l, BAD, 16), EFAULT);
+    put(BUF, sin(0));
+    assert.equal(await call(sock.sys_bind, l, BUF, 15), EINVAL);
+    assert.equal(await call(sock.sys_bind, l, BUF, 200), EINVAL);
+    assert.equal(await call(sock.sys_bind, l, BUF, 16), 0);
+    assert.equal(await call(sock.sys_listen, l, 4), 0);
+    proc.user.writeU32(BUF + 64, 8);
+    assert.equal(await call(sock.sys_getsockname, l, BUF + 32, BUF + 64), 0);
+    assert.equal(proc.user.readU32(BUF + 64), 16, 'the full length');
+    const name = proc.user.copyIn(BUF + 32, 8) as Uint8Array;
+    assert.deepEqual([...name.subarray(0, 2)], [abi.AF_INET, 0]);
+    const port = (name[2] << 8) | name[3];
+    assert.equal(await call(sock.sys_getsockname, l, BUF, BAD), EFAULT);
+
+    const c = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_STREAM | abi.SOCK_NONBLOCK, 0)) as number;
+    put(BUF, sin(port));
+    assert.equal(await call(sock.sys_connect, c, BAD, 16), EFAULT);
+    assert.equal(await call(sock.sys_connect, c, BUF, 16), Errno.of(115), 'EINPROGRESS');
+    assert.equal(await call(sock.sys_connect, c, BUF, 16), 0);
+    const s = (await call(sock.sys_accept4, l, 0, 0, abi.SOCK_CLOEXEC)) as number;
+    assert.ok(s >= 0);
+    put(BUF, new TextEncoder().encode('ping'));
+    assert.equal(await call(msg.sys_sendto, c, BUF, 4, 0, 0, 0), 4);
+    proc.user.writeU32(BUF + 64, 16);
+    assert.equal(await call(msg.sys_recvfrom, s, BUF + 128, 100, 0, BUF + 32, BUF + 64), 4);
+    assert.equal(proc.user.readU32(BUF + 64), 0, 'TCP reports no sender');
+    proc.user.writeU32(BUF + 64, 4);
+    assert.equal(await call(sock.sys_getsockopt, c, abi.IPPROTO_TCP, abi.TCP_NODELAY, BUF + 32, BUF + 64), 0);
+
+    const u = (await call(sock.sys_socket, abi.AF_INET6, abi.SOCK_DGRAM, 0)) as number;
+    const v = (await call(sock.sys_socket, abi.AF_INET, abi.SOCK_DGRAM, 0)) as number;
+    put(BUF, sin(0));
+    assert.equal(await call(sock.sys_bind, v, BUF, 16), 0);
+    proc.user.writeU32(BUF + 64, 16);
+    await call(sock.sys_getsockname, v, BUF + 32, BUF + 64);
+    const six = new Uint8Array(28);
+    six[0] = abi.AF_INET6;
+    six.set((proc.user.copyIn(BUF + 34, 2) as Uint8Array), 2);
+    six.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1], 8);
+    put(BUF + 256, six);
+    assert.equal(await call(msg.sys_sendto, u, BUF + 256, 0, 0, BUF + 256, 10), EINVAL, 'a short sockaddr_in6');
+    assert.equal(await call(msg.sys_sendto, u, BUF + 256, 0, 0, BUF + 256, 28), 0, 'an empty datagram to a v4-mapped address');
+    proc.user.writeU32(BUF + 64, 128);
+    assert.equal(await call(msg.sys_recvfrom, v, BUF + 128, 10, abi.MSG_DONTWAIT, BUF + 32, BUF + 64), 0);
+    assert.equal(proc.user.readU32(BUF + 64), 16, 'an AF_INET sender name');
   });
 });
