@@ -173,6 +173,43 @@ export abstract class Inode {
   release(): void {}
 
   /**
+   * A dentry now names this inode (Dentry's constructor calls it). Backend
+   * inodes keep it, weakly, to walk to their file again after the cache
+   * dropped their node (BackendInode.drop).
+   */
+  named(_d: Dentry): void {}
+
+  /**
+   * Give back what the inode holds only to reach its file quickly (a
+   * backend node: an O_PATH fd, a gofer fid); it is walked to again from its
+   * dentry when next used. False when the inode holds nothing it can get
+   * back (kernel filesystems keep their inodes; a mount's root holds its node
+   * for good). The dentry cache calls it for dentries it evicts (dcache.ts).
+   */
+  drop(): boolean {
+    return false;
+  }
+
+  /** Would drop() give something back? (the dentry cache bounds only such dentries) */
+  get evictable(): boolean {
+    return false;
+  }
+
+  /**
+   * True for inodes of a filesystem that others may change behind the
+   * sandbox's back (a "shared" mount): a cached dentry is checked with
+   * revalidate() each time a walk reaches it.
+   */
+  get revalidates(): boolean {
+    return false;
+  }
+
+  /** Does the name `name` in directory `dir` still refer to this inode's file? (only asked when `revalidates`) */
+  revalidate(_dir: Inode, _name: string): MaybeAsync<boolean> {
+    return true;
+  }
+
+  /**
    * True for inodes whose identity depends on the caller or changes from one
    * lookup to the next (procfs): the dentry cache never keeps them.
    */
@@ -185,11 +222,24 @@ export abstract class Inode {
   }
 }
 
-/** Releases the inode of a deleted dentry once no open file or cwd refers to the dentry. */
-const releaseWhenUnreachable = new FinalizationRegistry<Inode>((inode) => inode.release());
+/**
+ * Releases the inode of a dentry the cache no longer holds (deleted, or
+ * evicted) once nothing else refers to the dentry either; an evicted one's
+ * entry among its parent's evicted children goes with it.
+ */
+const releaseWhenUnreachable = new FinalizationRegistry<{ inode: Inode; parent?: Dentry; name?: string; ref?: WeakRef<Dentry> }>((h) => {
+  h.inode.release();
+  if (h.parent && h.ref) h.parent.forgetEvicted(h.name!, h.ref);
+});
 
 export class Dentry {
   private readonly children = new Map<string, Dentry>();
+  /**
+   * Children the dentry cache evicted (dcache.ts), held weakly: one that
+   * something else still holds (an open file, a cwd) is found here again, so
+   * a name never has two live dentries; the others are collected.
+   */
+  private evicted: Map<string, WeakRef<Dentry>> | undefined;
   /** Unlinked (or replaced by a rename): its name is gone, open files and cwds keep it. */
   deleted = false;
   /** The root of a mounted filesystem, attached at this name. */
@@ -201,7 +251,14 @@ export class Dentry {
     /** null only for the root of the guest's namespace. */
     public parent: Dentry | null,
     readonly inode: Inode,
-  ) {}
+  ) {
+    inode.named(this);
+  }
+
+  /** How many children are cached (strongly) below this dentry: a directory with any is not evicted. */
+  get cachedChildren(): number {
+    return this.children.size;
+  }
 
   /** The absolute guest path of this dentry (Linux's d_path: " (deleted)" once unlinked). */
   path(): string {
@@ -225,20 +282,19 @@ export class Dentry {
    * Its cached children are dropped.
    */
   detach(name: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.deleted = true;
     for (const c of d.children.values()) c.releaseTree();
     d.children.clear();
-    releaseWhenUnreachable.register(d, d.inode);
+    d.evicted = undefined;
+    releaseWhenUnreachable.register(d, { inode: d.inode }, d);
   }
 
   /** Linux's d_move: the cached child `name` is now `newName` in `newParent`. */
   move(name: string, newParent: Dentry, newName: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.name = newName;
     d.parent = newParent;
     newParent.children.set(newName, d);
@@ -246,10 +302,8 @@ export class Dentry {
 
   /** RENAME_EXCHANGE: the cached children `a` here and `b` in `other` swap names. */
   exchange(a: string, other: Dentry, b: string): void {
-    const da = this.children.get(a);
-    const db = other.children.get(b);
-    this.children.delete(a);
-    other.children.delete(b);
+    const da = this.take(a);
+    const db = other.take(b);
     if (da) {
       da.name = b;
       da.parent = other;
@@ -262,8 +316,41 @@ export class Dentry {
     }
   }
 
+  /** The cached child `name`; one the cache evicted but something still holds is cached again. */
   cached(name: string): Dentry | undefined {
-    return this.children.get(name);
+    const d = this.children.get(name);
+    if (d || !this.evicted) return d;
+    const back = this.evicted.get(name)?.deref();
+    if (!back) return undefined;
+    this.evicted.delete(name);
+    releaseWhenUnreachable.unregister(back);
+    this.children.set(name, back);
+    return back;
+  }
+
+  /** The child `name` out of the cache (strong or evicted), if there is one. */
+  private take(name: string): Dentry | undefined {
+    const d = this.cached(name);
+    if (d) this.children.delete(name);
+    return d;
+  }
+
+  /**
+   * The dentry cache let go of child `d` (its inode already dropped its
+   * node): it stays findable through a weak reference while anything else
+   * holds it, and its inode is released when it is collected.
+   */
+  evict(d: Dentry): void {
+    if (this.children.get(d.name) !== d) return;
+    this.children.delete(d.name);
+    const ref = new WeakRef(d);
+    (this.evicted ??= new Map()).set(d.name, ref);
+    releaseWhenUnreachable.register(d, { inode: d.inode, parent: this, name: d.name, ref }, d);
+  }
+
+  /** @internal: the evicted child `name` (that weak reference) was collected. */
+  forgetEvicted(name: string, ref: WeakRef<Dentry>): void {
+    if (this.evicted?.get(name) === ref) this.evicted.delete(name);
   }
 
   remember(child: Dentry): Dentry {
@@ -273,9 +360,8 @@ export class Dentry {
 
   /** Drop the cached child `name` (after unlink or rename), releasing its subtree. */
   forget(name: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.releaseTree();
   }
 

@@ -13,6 +13,7 @@ import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../../linux/abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } from './perm.js';
 import { SynthDir } from '../filesystems/synthetic.js';
+import { DentryCache } from './dcache.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -44,12 +45,16 @@ export class Vfs {
   readonly root: Dentry;
   private readonly mounts = new Map<string, Inode>();
   private readonly info = new Map<string, MountInfo>();
+  /** The bound on cached dentries that hold backend nodes (dcache.ts). */
+  readonly dcache: DentryCache;
 
   constructor(
     rootInode: Inode,
     private readonly rootInfo: MountInfo = { fstype: '9p', source: 'none', readonly: rootInode.readonlyFs },
+    dcache = new DentryCache(),
   ) {
     this.root = new Dentry('', null, rootInode);
+    this.dcache = dcache;
   }
 
   /** Mount `inode` (a filesystem's root) at absolute path `at`; `info` is what /proc/mounts shows. */
@@ -77,7 +82,14 @@ export class Vfs {
   /** The child `name` of directory dentry `dir`, crossing mount points. */
   async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
     const hit = dir.cached(name);
-    if (hit) return hit;
+    if (hit) {
+      // A shared mount's name may have changed on the host: check it (d_revalidate), else look it up afresh.
+      if (hit.mountRoot || !hit.inode.revalidates || (await hit.inode.revalidate(dir.inode, name))) {
+        this.dcache.touch(hit);
+        return hit;
+      }
+      dir.detach(name);
+    }
     const parentPath = dir.path();
     const mounted = dir.deleted ? undefined : this.mounts.get(parentPath === '/' ? '/' + name : parentPath + '/' + name);
     if (mounted) {
@@ -93,7 +105,15 @@ export class Vfs {
     }
     if (isErrno(inode)) return inode;
     if (inode.volatile) return new Dentry(name, dir, inode);
-    return dir.remember(new Dentry(name, dir, inode));
+    // Another lookup of the same name may have finished first: keep its dentry (one live dentry per name).
+    const raced = dir.cached(name);
+    if (raced) {
+      if (raced.inode !== inode) inode.release();
+      return raced;
+    }
+    const d = dir.remember(new Dentry(name, dir, inode));
+    this.dcache.touch(d);
+    return d;
   }
 
   /**

@@ -1,0 +1,140 @@
+// The dentry cache's bound and the file-access modes, over a live gofer
+// connection in this process: walking many files keeps the gofer's fids
+// bounded, evicted files are walked to again when used, a dentry that is
+// still held is found again (one live dentry per name), exclusive mounts
+// cache attributes, shared ones see the host's changes.
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Vfs } from '../../src/kernel/vfs/vfs.js';
+import { DentryCache } from '../../src/kernel/vfs/dcache.js';
+import { BackendInode, BackendMount, type FileAccess } from '../../src/kernel/vfs/backend-inode.js';
+import * as namei from '../../src/kernel/vfs/namei.js';
+import type { Dentry } from '../../src/kernel/vfs/inode.js';
+import type { Attr } from '../../src/backend/backend.js';
+import type { P9Backend } from '../../src/p9/backend.js';
+import { ENOENT, Errno, isErrno } from '../../src/linux/errno.js';
+import * as abi from '../../src/linux/abi.js';
+import { connectBackend, startGofer, tmpdir, type LiveGofer } from '../fs-gofer/util.js';
+
+function ok<T>(v: T | Errno): T {
+  if (isErrno(v)) assert.fail(`unexpected ${v.name}`);
+  return v;
+}
+
+const ROOT = { euid: 0, egid: 0, groups: [] as number[] };
+
+describe('kernel/vfs: the bounded dentry cache and file-access modes (over the gofer)', function () {
+  this.timeout(120_000);
+  let host: string;
+  let g: LiveGofer;
+  let b: P9Backend;
+
+  async function vfsOver(access: FileAccess, limit: number): Promise<Vfs> {
+    b = await connectBackend(g, host);
+    return new Vfs(new BackendInode(new BackendMount(b, access), ok(await b.root())), undefined, new DentryCache(limit));
+  }
+  const resolve = (vfs: Vfs, p: string) => vfs.resolve(vfs.root, vfs.root, p, { followLast: true });
+  const statOf = async (vfs: Vfs, p: string): Promise<Attr> => ok(await ok(await resolve(vfs, p)).inode.getattr());
+  const readAll = async (d: Dentry): Promise<string> => {
+    const f = ok(await d.inode.open(abi.O_RDONLY, d.path()));
+    const data = ok(await f.read(4096));
+    await f.unref();
+    return Buffer.from(data).toString();
+  };
+
+  beforeEach(() => {
+    host = tmpdir('dcache');
+    g = startGofer(host);
+  });
+
+  afterEach(async () => {
+    b?.close();
+    await g.stop();
+    fs.rmSync(host, { recursive: true, force: true });
+  });
+
+  it('walking 20,000 distinct files keeps the live fids bounded; evicted files are walked to again on demand', async () => {
+    const dirs = 20;
+    const per = 1000;
+    for (let d = 0; d < dirs; d++) {
+      fs.mkdirSync(path.join(host, `d${d}`));
+      for (let i = 0; i < per; i++) fs.writeFileSync(path.join(host, `d${d}`, `f${i}`), `${d}/${i}`);
+    }
+    const limit = 200;
+    const vfs = await vfsOver('exclusive', limit);
+    let peak = 0;
+    for (let d = 0; d < dirs; d++) {
+      for (let i = 0; i < per; i++) {
+        const a = await statOf(vfs, `/d${d}/f${i}`);
+        assert.equal(a.size, `${d}/${i}`.length);
+        peak = Math.max(peak, b.client.liveFids);
+      }
+    }
+    // The root's, one per directory holding cached children, the evictable ones; a little slack for fids in flight.
+    assert.ok(peak <= limit + dirs + 8, `peak live fids ${peak} with a bound of ${limit}`);
+    assert.ok(vfs.dcache.size <= limit);
+    assert.ok(vfs.dcache.evictions >= dirs * per - limit - dirs);
+    // The first files were evicted long ago: walked to again, they read the same.
+    for (let i = 0; i < 5; i++) assert.equal(await readAll(ok(await resolve(vfs, `/d0/f${i}`))), `0/${i}`);
+    assert.ok(b.client.liveFids <= limit + dirs + 8);
+  });
+
+  it('a held dentry survives eviction as itself: found again by its name, renamed with it, its inode walked to again', async () => {
+    fs.mkdirSync(path.join(host, 'keep'));
+    fs.writeFileSync(path.join(host, 'keep', 'data'), 'kept');
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(host, `x${i}`), '');
+    const vfs = await vfsOver('exclusive', 4);
+    const held = ok(await resolve(vfs, '/keep')); // a cwd, say
+    const file = ok(await resolve(vfs, '/keep/data'));
+    for (let i = 0; i < 50; i++) await statOf(vfs, `/x${i}`);
+    assert.ok(vfs.dcache.evictions > 0);
+    // Found again by name: the same dentry, not a second one.
+    assert.equal(ok(await resolve(vfs, '/keep')), held);
+    for (let i = 0; i < 50; i++) await statOf(vfs, `/x${i}`);
+    // Its inode walks to its file again when used (relative lookups from it, reads).
+    assert.equal(await readAll(ok(await vfs.resolve(vfs.root, held, 'data', { followLast: true }))), 'kept');
+    assert.equal(await readAll(file), 'kept');
+    // A rename moves the held dentry (a cwd shows its new path).
+    ok(await namei.renameAt({ vfs, root: vfs.root, cred: ROOT, umask: 0o22 }, vfs.root, '/keep', vfs.root, '/moved', 0));
+    assert.equal(held.path(), '/moved');
+    assert.ok(fs.existsSync(path.join(host, 'moved', 'data')));
+    for (let i = 0; i < 50; i++) await statOf(vfs, `/x${i}`);
+    assert.equal(await readAll(ok(await vfs.resolve(vfs.root, held, 'data', { followLast: true }))), 'kept');
+    // Unlinked while evicted: the name is gone, the held dentry is marked deleted.
+    ok(await namei.removeAt({ vfs, root: vfs.root, cred: ROOT, umask: 0o22 }, vfs.root, '/moved/data', false));
+    assert.equal(await resolve(vfs, '/moved/data'), ENOENT);
+  });
+
+  it('exclusive: attributes stay cached until the sandbox changes something', async () => {
+    fs.writeFileSync(path.join(host, 'f'), 'abc');
+    const ex = await vfsOver('exclusive', 100);
+    assert.equal((await statOf(ex, '/f')).size, 3);
+    fs.writeFileSync(path.join(host, 'f'), 'abcdef'); // behind the sandbox's back
+    assert.equal((await statOf(ex, '/f')).size, 3, 'exclusive: cached');
+    const fd = ok(await ok(await resolve(ex, '/f')).inode.open(abi.O_WRONLY, '/f'));
+    ok(await fd.pwrite(new Uint8Array(8), 0)); // a change through the sandbox
+    await fd.unref();
+    assert.equal((await statOf(ex, '/f')).size, 8, 'exclusive: a write of ours invalidates');
+  });
+
+  it('shared: the host\'s changes are seen; a name the host replaced gets a new dentry', async () => {
+    fs.writeFileSync(path.join(host, 'f'), 'abcdefgh');
+    const sh = await vfsOver('shared', 100);
+    const before = ok(await resolve(sh, '/f'));
+    assert.equal((await statOf(sh, '/f')).size, 8);
+    fs.writeFileSync(path.join(host, 'f'), 'x');
+    assert.equal((await statOf(sh, '/f')).size, 1, 'shared: the host\'s write is seen');
+    assert.equal(ok(await resolve(sh, '/f')), before, 'shared: the same file keeps its dentry');
+    // The host replaces the file: the name now names another file, and gets a new dentry.
+    fs.rmSync(path.join(host, 'f'));
+    fs.writeFileSync(path.join(host, 'f'), 'new file');
+    const after = ok(await resolve(sh, '/f'));
+    assert.notEqual(after, before);
+    assert.equal(before.deleted, true);
+    assert.equal(await readAll(after), 'new file');
+    fs.rmSync(path.join(host, 'f'));
+    assert.equal(await resolve(sh, '/f'), ENOENT, 'shared: a name the host removed is gone');
+  });
+});
