@@ -119,6 +119,23 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
     assert.equal((await statOf(ex, '/f')).size, 8, 'exclusive: a write of ours invalidates');
   });
 
+  it('exclusive: absent names are remembered (bounded as the rest) until the sandbox makes them', async () => {
+    const ex = await vfsOver('exclusive', 50);
+    const ctx = { vfs: ex, root: ex.root, cred: ROOT, umask: 0o22 };
+    assert.equal(await resolve(ex, '/late'), ENOENT);
+    fs.writeFileSync(path.join(host, 'late'), 'behind our back');
+    assert.equal(await resolve(ex, '/late'), ENOENT, 'the negative dentry answers');
+    fs.rmSync(path.join(host, 'late'));
+    ok(await namei.mknodAt(ctx, ex.root, '/late', abi.S_IFREG | 0o644, 0n));
+    assert.equal((await statOf(ex, '/late')).size, 0, 'a creation of ours replaces it');
+    ok(await namei.removeAt(ctx, ex.root, '/late', false));
+    assert.equal(await resolve(ex, '/late'), ENOENT);
+    for (let i = 0; i < 1000; i++) assert.equal(await resolve(ex, `/missing${i}`), ENOENT);
+    assert.ok(ex.dcache.size <= 50, `${ex.dcache.size} cached`);
+    const fids = b.client.liveFids;
+    assert.ok(fids <= 4, `${fids} live fids after 1000 negative lookups`);
+  });
+
   it('shared: the host\'s changes are seen; a name the host replaced gets a new dentry', async () => {
     fs.writeFileSync(path.join(host, 'f'), 'abcdefgh');
     const sh = await vfsOver('shared', 100);
@@ -136,5 +153,7 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
     assert.equal(await readAll(after), 'new file');
     fs.rmSync(path.join(host, 'f'));
     assert.equal(await resolve(sh, '/f'), ENOENT, 'shared: a name the host removed is gone');
+    fs.writeFileSync(path.join(host, 'f'), 'back');
+    assert.equal(await readAll(ok(await resolve(sh, '/f'))), 'back', 'shared: no negative dentry hides a new name');
   });
 });

@@ -145,6 +145,10 @@ export class BackendInode extends Inode {
     return true;
   }
 
+  override get cachesNegatives(): boolean {
+    return this.mount.access === 'exclusive';
+  }
+
   override get revalidates(): boolean {
     return this.mount.access === 'shared';
   }

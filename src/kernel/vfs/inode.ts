@@ -7,7 +7,7 @@
 // Contract: inodes of backend filesystems hold host resources (an O_PATH fd);
 // the dentry cache owns them and releases them when a dentry is dropped.
 
-import { EINVAL, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../../linux/errno.js';
+import { EINVAL, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../../linux/errno.js';
 import { S_IFDIR, S_IFMT } from '../../linux/abi.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { File, MaybeAsync } from '../files/file.js';
@@ -204,6 +204,15 @@ export abstract class Inode {
     return false;
   }
 
+  /**
+   * May the VFS remember that a name is absent from this directory (a
+   * negative dentry)? Only where nothing but the sandbox adds names: an
+   * exclusive backend mount (kernel filesystems answer lookups cheaply).
+   */
+  get cachesNegatives(): boolean {
+    return false;
+  }
+
   /** Does the name `name` in directory `dir` still refer to this inode's file? (only asked when `revalidates`) */
   revalidate(_dir: Inode, _name: string): MaybeAsync<boolean> {
     return true;
@@ -221,6 +230,25 @@ export abstract class Inode {
     return (this.type & S_IFMT) === S_IFDIR;
   }
 }
+
+/** The inode of every negative dentry: a name known to be absent. Nothing opens or stats it (the VFS answers ENOENT first). */
+class AbsentInode extends Inode {
+  readonly type = 0;
+  getattr(): Errno {
+    return ENOENT;
+  }
+  open(): Errno {
+    return ENOENT;
+  }
+  override drop(): boolean {
+    return true;
+  }
+  override get evictable(): boolean {
+    return true;
+  }
+}
+
+const ABSENT = new AbsentInode();
 
 /**
  * Releases the inode of a dentry the cache no longer holds (deleted, or
@@ -253,6 +281,15 @@ export class Dentry {
     readonly inode: Inode,
   ) {
     inode.named(this);
+  }
+
+  /** A negative dentry under `parent`: `name` is known to be absent (Vfs.lookup answers ENOENT); a creation detaches it. */
+  static absent(name: string, parent: Dentry): Dentry {
+    return new Dentry(name, parent, ABSENT);
+  }
+
+  get negative(): boolean {
+    return this.inode === ABSENT;
   }
 
   /** How many children are cached (strongly) below this dentry: a directory with any is not evicted. */
@@ -343,6 +380,7 @@ export class Dentry {
   evict(d: Dentry): void {
     if (this.children.get(d.name) !== d) return;
     this.children.delete(d.name);
+    if (d.negative) return;
     const ref = new WeakRef(d);
     (this.evicted ??= new Map()).set(d.name, ref);
     releaseWhenUnreachable.register(d, { inode: d.inode, parent: this, name: d.name, ref }, d);

@@ -82,6 +82,10 @@ export class Vfs {
   /** The child `name` of directory dentry `dir`, crossing mount points. */
   async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
     const hit = dir.cached(name);
+    if (hit?.negative) {
+      this.dcache.touch(hit);
+      return ENOENT;
+    }
     if (hit) {
       // A shared mount's name may have changed on the host: check it (d_revalidate), else look it up afresh.
       if (hit.mountRoot || !hit.inode.revalidates || (await hit.inode.revalidate(dir.inode, name))) {
@@ -103,11 +107,16 @@ export class Vfs {
       // A mount point the filesystem lacks (runsc makes them too): an empty directory stands in.
       return new Dentry(name, dir, new SynthDir(() => new Map(), 0o755));
     }
+    if (inode === ENOENT && !dir.deleted && dir.inode.cachesNegatives && !dir.cached(name)) {
+      this.dcache.touch(dir.remember(Dentry.absent(name, dir)));
+      return ENOENT;
+    }
     if (isErrno(inode)) return inode;
     if (inode.volatile) return new Dentry(name, dir, inode);
     // Another lookup of the same name may have finished first: keep its dentry (one live dentry per name).
     const raced = dir.cached(name);
-    if (raced) {
+    if (raced?.negative) dir.detach(name);
+    else if (raced) {
       if (raced.inode !== inode) inode.release();
       return raced;
     }
