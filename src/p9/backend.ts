@@ -16,7 +16,7 @@
 // attributes in 9P's terms are ./attr.ts.
 
 import { EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
-import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
+import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';

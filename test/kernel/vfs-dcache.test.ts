@@ -107,6 +107,35 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
     assert.equal(await resolve(vfs, '/moved/data'), ENOENT);
   });
 
+  it('open files of one inode share one backend file per access mode: a second open costs no fid, positions stay their own', async () => {
+    fs.writeFileSync(path.join(host, 's'), '0123456789');
+    const vfs = await vfsOver('exclusive', 100);
+    const d = ok(await resolve(vfs, '/s'));
+    const text = (u: Uint8Array | Errno) => Buffer.from(ok(u)).toString();
+    const r1 = ok(await d.inode.open(abi.O_RDONLY, '/s'));
+    const fids = b.client.liveFids;
+    const r2 = ok(await d.inode.open(abi.O_RDONLY, '/s'));
+    assert.equal(b.client.liveFids, fids, 'the second read-only open shares the first one\'s fid');
+    assert.equal(text(await r1.read(4)), '0123');
+    assert.equal(text(await r2.read(2)), '01');
+    assert.equal(text(await r1.read(2)), '45');
+    const w = ok(await d.inode.open(abi.O_WRONLY, '/s'));
+    assert.equal(b.client.liveFids, fids + 1, 'another access mode, another fid');
+    assert.equal(ok(await w.pwrite(new TextEncoder().encode('ab'), 0)), 2);
+    assert.equal(text(await r2.pread(3, 0)), 'ab2');
+    for (const f of [r1, r2, w]) await f.unref();
+    // Kept for the next opens while the inode is cached.
+    const r3 = ok(await d.inode.open(abi.O_RDONLY, '/s'));
+    assert.equal(b.client.liveFids, fids + 1);
+    assert.equal(text(await r3.read(10)), 'ab23456789');
+    await r3.unref();
+    // Dropped with the inode (eviction): the handles' fids go too.
+    assert.equal(d.inode.drop(), true);
+    await new Promise((res) => setTimeout(res, 50)); // the clunks' answers
+    assert.equal(b.client.liveFids, fids - 2, 'the node and both handles clunked');
+    assert.equal(await readAll(d), 'ab23456789', 'walked to again on demand');
+  });
+
   it('exclusive: attributes stay cached until the sandbox changes something', async () => {
     fs.writeFileSync(path.join(host, 'f'), 'abc');
     const ex = await vfsOver('exclusive', 100);

@@ -11,6 +11,7 @@ import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
+import { PRIVATE_OPEN, SharedHandle } from './backend-handle.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -142,6 +143,7 @@ export class BackendInode extends Inode {
     this.dropWhenIdle = false;
     this.node = undefined;
     void this.fs.release(n);
+    this.closeIdleHandles();
     return true;
   }
 
@@ -202,10 +204,53 @@ export class BackendInode extends Inode {
       return namedPipeOpen(fifoOf(this.fs, a), this, flags, path, ctx);
     }
     if (this.type !== S_IFDIR && this.type !== S_IFREG) return ENXIO;
-    const f = await this.use((n) => this.fs.open(n, flags & ~O_DIRECTORY));
+    const f = this.type === S_IFREG && !(flags & PRIVATE_OPEN) ? await this.openShared(flags & O_ACCMODE) : await this.use((n) => this.fs.open(n, flags & ~O_DIRECTORY));
     if (isErrno(f)) return f;
     if (flags & O_TRUNC) this.mount.changed();
     return new BackendOpenFile(f, flags, path, this.type, this.mount);
+  }
+
+  /**
+   * Host-side opens of this regular file kept for reuse, by access mode
+   * (gVisor's dentry handles): every open file description of the inode with
+   * that mode reads and writes through one backend file, all positional, so
+   * a second open costs no gofer round trip. An unused handle stays open
+   * until the cache drops the inode (drop) or it is released.
+   */
+  private handles: (SharedHandle | undefined)[] | undefined;
+  private handleOpening: (Promise<SharedHandle | Errno> | undefined)[] | undefined;
+
+  private async openShared(acc: number): Promise<BackendFile | Errno> {
+    const hs = (this.handles ??= []);
+    let h = hs[acc];
+    if (!h) {
+      const pending = (this.handleOpening ??= []);
+      const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
+        pending[acc] = undefined;
+        if (isErrno(f)) return f;
+        return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
+      }));
+      const got = await p;
+      if (isErrno(got)) return got;
+      h = got;
+    }
+    return h.share();
+  }
+
+  /** A handle's last open file went away: close it if the inode no longer keeps its handles. */
+  private handleIdle(acc: number): void {
+    if (this.node === undefined || this.released) this.closeHandle(acc);
+  }
+
+  private closeHandle(acc: number): void {
+    const h = this.handles?.[acc];
+    if (!h || h.users > 0) return;
+    this.handles![acc] = undefined;
+    void h.file.close();
+  }
+
+  private closeIdleHandles(): void {
+    for (let acc = 0; acc < (this.handles?.length ?? 0); acc++) this.closeHandle(acc);
   }
 
   override async create(name: string, flags: number, mode: number, cred: Credentials, path: string): Promise<File | Errno> {
@@ -271,6 +316,7 @@ export class BackendInode extends Inode {
     const n = this.node;
     this.node = undefined;
     if (n) void this.fs.release(n);
+    this.closeIdleHandles();
   }
 }
 

@@ -14,6 +14,8 @@ import { Caller, Dentry, Inode } from './inode.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } from './perm.js';
 import { SynthDir } from '../filesystems/synthetic.js';
 import { DentryCache } from './dcache.js';
+import type { MaybeAsync } from '../files/file.js';
+import type { Attr } from '../../backend/backend.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -79,16 +81,24 @@ export class Vfs {
     return false;
   }
 
-  /** The child `name` of directory dentry `dir`, crossing mount points. */
-  async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
+  /**
+   * The child `name` of directory dentry `dir`, crossing mount points. A
+   * cached dentry that needs no revalidation is answered synchronously (the
+   * path walk's fast path: no Promise, no microtask).
+   */
+  lookup(dir: Dentry, name: string, caller?: Caller): MaybeAsync<Dentry | Errno> {
     const hit = dir.cached(name);
-    if (hit?.negative) {
+    if (hit && (hit.negative || hit.mountRoot || !hit.inode.revalidates)) {
       this.dcache.touch(hit);
-      return ENOENT;
+      return hit.negative ? ENOENT : hit;
     }
+    return this.lookupSlow(dir, name, hit, caller);
+  }
+
+  private async lookupSlow(dir: Dentry, name: string, hit: Dentry | undefined, caller?: Caller): Promise<Dentry | Errno> {
+    // A shared mount's name may have changed on the host: check it (d_revalidate), else look it up afresh.
     if (hit) {
-      // A shared mount's name may have changed on the host: check it (d_revalidate), else look it up afresh.
-      if (hit.mountRoot || !hit.inode.revalidates || (await hit.inode.revalidate(dir.inode, name))) {
+      if (await hit.inode.revalidate(dir.inode, name)) {
         this.dcache.touch(hit);
         return hit;
       }
@@ -151,12 +161,12 @@ export class Vfs {
     return r;
   }
 
-  /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may). */
-  private async searchable(d: Dentry, creds: Cred | undefined): Promise<Errno | undefined> {
+  /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may); synchronous when the attributes are cached. */
+  private searchable(d: Dentry, creds: Cred | undefined): MaybeAsync<Errno | undefined> {
     if (!creds || hasCap(creds, CAP_DAC_OVERRIDE) || hasCap(creds, CAP_DAC_READ_SEARCH)) return undefined;
-    const a = await d.inode.getattr();
-    if (isErrno(a)) return a;
-    return permitted(creds, a, X_OK) ? undefined : EACCES;
+    const a = d.inode.getattr();
+    const check = (at: Attr | Errno): Errno | undefined => (isErrno(at) ? at : permitted(creds, at, X_OK) ? undefined : EACCES);
+    return a instanceof Promise ? a.then(check) : check(a);
   }
 
   private async walk(
@@ -179,7 +189,8 @@ export class Vfs {
       const name = pending.pop()!;
       const last = pending.length === 0;
       if (!cur.inode.isDir) return ENOTDIR;
-      const denied = await this.searchable(cur, creds);
+      const search = this.searchable(cur, creds);
+      const denied = search instanceof Promise ? await search : search;
       if (denied) return denied;
       if (last && stopBeforeLast && name !== '.' && name !== '..') {
         if (name.length > NAME_MAX) return ENAMETOOLONG;
@@ -191,7 +202,8 @@ export class Vfs {
         continue;
       }
       if (name.length > NAME_MAX) return ENAMETOOLONG;
-      const child = await this.lookup(cur, name, caller);
+      const found = this.lookup(cur, name, caller);
+      const child = found instanceof Promise ? await found : found;
       if (isErrno(child)) return child;
       if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return ELOOP;
