@@ -2,7 +2,7 @@
 // beside its chart (bench/chart.svg), so the committed report is always the
 // output of the code that made it.
 
-import type { Result } from './measure.js';
+import { GROUPS, type Result } from './measure.js';
 import { fmt, fmtRatio, markdownTable, type BenchDocument } from './table.js';
 
 /** Where --report writes, relative to the repository root. */
@@ -115,7 +115,7 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
 
 \`\`\`sh
 npm run bench                          # the whole suite, table on stdout (under 10 minutes)
-npm run bench -- --group cpu           # one group: ${['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling'].join(', ')}
+npm run bench -- --group cpu           # one group: ${GROUPS.join(', ')}
 npm run bench -- --only getpid         # one benchmark (--list names them)
 npm run bench -- --quick               # smaller sizes, one run each
 npm run bench -- --json out.json       # machine-readable results

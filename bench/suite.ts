@@ -14,6 +14,7 @@ import { svgChart } from './chart.js';
 import { cpuBenchmarks } from './groups/cpu.js';
 import { procBenchmarks } from './groups/procs.js';
 import { scalingBenchmarks } from './groups/scaling.js';
+import { densityBenchmarks } from './groups/density.js';
 import { startupBenchmarks } from './groups/startup.js';
 import { fileBenchmarks, syscallBenchmarks } from './groups/syscalls.js';
 import { median, ratio, type BenchContext, type Benchmark, type Figure, type Result, type Target } from './measure.js';
@@ -23,7 +24,7 @@ import { describeMachine, jsonDocument, textTable, type BenchDocument } from './
 
 /** Every benchmark, in report order. */
 export function allBenchmarks(): Benchmark[] {
-  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks()];
+  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks(), ...densityBenchmarks()];
 }
 
 /** The figure whose value is the median's (or nearest it): its note is the row's. */
