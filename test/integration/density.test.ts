@@ -78,8 +78,6 @@ describe('density: many forks leave no tasks or memory behind', function () {
     try {
       await k.wait().catch(() => undefined); // the worker has loaded
       assert.equal(await k.start(), null);
-      closeFd(inR);
-      closeFd(outW);
       const stats = [];
       for (const m of marks) {
         await waitFor(`at ${m} ${m}\n`);
@@ -97,7 +95,8 @@ describe('density: many forks leave no tasks or memory behind', function () {
     } finally {
       await k.shutdown().catch(() => undefined);
       await worker.terminate();
-      closeFd(inW);
+      // The worker shares this process's fds: its stdio ends close only now.
+      for (const fd of [inW, inR, outW]) closeFd(fd);
       fs.closeSync(errFd);
     }
   });
