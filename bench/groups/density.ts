@@ -13,14 +13,13 @@ import { WrongOutput } from '../measure.js';
 import { bundleOver, launch, launchRun, stateDir, treeRssKb, type Launched } from '../density-launch.js';
 import { fixtureBin, makeSpec } from '../../test/util/bundle.js';
 import { rssKb } from '../boot-launch.js';
+import { BUSYBOX_PATH } from './procs.js';
 import * as fs from 'node:fs';
 
 /** Sandboxes started at once. */
 const FLEET = 4;
 /** How long the idle fleet sits before its RSS is read. */
 const IDLE_MS = 1500;
-/** PATH of the busybox rootfs (src/debian/busybox-rootfs.ts DO_PATH). */
-const BUSYBOX_PATH = 'PATH=/bin:/sbin:/usr/bin:/usr/sbin';
 
 let serial = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
