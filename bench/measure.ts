@@ -6,7 +6,7 @@
 
 import type { QemuStatus } from './qemu.js';
 
-export const GROUPS = ['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling', 'cold'] as const;
+export const GROUPS = ['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling', 'cold', 'density'] as const;
 export type Group = (typeof GROUPS)[number];
 export type Target = 'tsvisor' | 'qemu';
 

@@ -14,6 +14,7 @@ import { svgChart } from './chart.js';
 import { cpuBenchmarks } from './groups/cpu.js';
 import { procBenchmarks } from './groups/procs.js';
 import { scalingBenchmarks } from './groups/scaling.js';
+import { densityBenchmarks } from './groups/density.js';
 import { startupBenchmarks } from './groups/startup.js';
 import { coldBenchmarks } from './groups/cold.js';
 import { fileBenchmarks, syscallBenchmarks } from './groups/syscalls.js';
@@ -24,7 +25,7 @@ import { describeMachine, jsonDocument, textTable, type BenchDocument } from './
 
 /** Every benchmark, in report order. */
 export function allBenchmarks(): Benchmark[] {
-  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks(), ...coldBenchmarks()];
+  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks(), ...coldBenchmarks(), ...densityBenchmarks()];
 }
 
 /** The figure whose value is the median's (or nearest it): its note is the row's. */

@@ -7,7 +7,7 @@ import type { Benchmark } from '../measure.js';
 import { differenceBench, exactly, guestTime, programBench } from '../program.js';
 
 /** PATH of the busybox rootfs (src/debian/busybox-rootfs.ts DO_PATH). */
-const BUSYBOX_PATH = 'PATH=/bin:/sbin:/usr/bin:/usr/sbin';
+export const BUSYBOX_PATH = 'PATH=/bin:/sbin:/usr/bin:/usr/sbin';
 
 /** The shell loop: N iterations, each `$(expr I % 7)`; prints the sum. */
 export function shellLoop(n: number): string {

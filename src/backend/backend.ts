@@ -17,6 +17,8 @@
 //   throws for a failed operation.
 // - A node is a reference to one file (like a 9P fid): it stays valid, and
 //   keeps naming the same file, until release().
+// - A backend caches nothing the host could change (attributes, names): the
+//   VFS caches, and knows whether the host may change the files too.
 
 import { NAME_MAX, type Statfs } from '../linux/abi.js';
 import { EINVAL, ENAMETOOLONG, ENOENT, type Errno } from '../linux/errno.js';
@@ -69,6 +71,13 @@ export interface DirEntry {
 export interface BackendNode {
   /** S_IFMT bits of this file's mode, fixed for the node's life. */
   readonly type: number;
+  /**
+   * The file's attributes as the walk (or root()) found them, when the
+   * backend fetched them anyway: a snapshot, never updated. The VFS takes it
+   * as the first getattr's answer rather than asking again; getattr() always
+   * asks the filesystem (caching is the VFS's, by its file-access mode).
+   */
+  readonly attr?: Attr;
 }
 
 /** An open file of a backend (like an lopen'ed fid). */

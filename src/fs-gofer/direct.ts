@@ -51,6 +51,8 @@ class DirectNode implements BackendNode {
     readonly type: number,
     readonly dev: bigint,
     readonly ino: bigint,
+    /** As the walk's fstat found them. */
+    readonly attr?: Attr,
   ) {}
 }
 
@@ -152,7 +154,7 @@ export class DirectBackend implements FilesystemBackend {
       ffi.closeFd(fd);
       return st;
     }
-    const node = new DirectNode(this, fd, Number(st.mode) & S_IFMT, st.dev, st.ino);
+    const node = new DirectNode(this, fd, Number(st.mode) & S_IFMT, st.dev, st.ino, toAttr(st));
     this.nodes.add(node);
     return node;
   }

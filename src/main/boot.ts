@@ -16,7 +16,7 @@ import { FlagDef, FlagValues } from './flags.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
-import type { SandboxConfig } from '../sandbox/config.js';
+import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
@@ -36,6 +36,9 @@ export const BOOT_FLAGS: FlagDef[] = [
   { name: 'apply-caps', kind: 'bool', usage: "apply the spec's capabilities to this process, then re-exec without this flag", default: false },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory reported to the guest, and its cap (0: 2 GiB)', default: 0 },
+  { name: 'file-access', kind: 'string', usage: 'the rootfs: exclusive (the sandbox is its only writer: metadata cached) or shared (the host may change it: revalidated)', default: 'exclusive' },
+  { name: 'file-access-mounts', kind: 'string', usage: 'bind mounts: shared (revalidated) or exclusive (cached)', default: 'shared' },
+  { name: 'dcache-size', kind: 'int', usage: 'most unused dentries of the rootfs and bind mounts kept cached, each holding a gofer fid (0: 4096)', default: 0 },
   { name: 'user-log-fd', kind: 'int', usage: 'fd for messages meant for the user (0: none)', default: 0 },
   { name: 'start-sync-fd', kind: 'int', usage: 'required: fd to signal "booted, controller up" with one zero byte', default: -1 },
 ];
@@ -179,6 +182,13 @@ function bundleDir(flags: FlagValues): string {
   return (flags.bundle as string) || process.cwd();
 }
 
+/** --file-access / --file-access-mounts: exclusive or shared, as runsc spells them. */
+function fileAccessFlag(flags: FlagValues, name: string): FileAccess {
+  const v = flags[name] as string;
+  if (v !== 'exclusive' && v !== 'shared') throw new Fatal(`--${name} must be exclusive or shared, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid: string): SandboxConfig {
   const proc = spec.process!;
   const ioFds = flags['io-fds'] as number[];
@@ -191,6 +201,10 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
   if (cpuNum < 0) throw new Fatal(`--cpu-num must not be negative, got ${cpuNum}`);
   const totalMemory = (flags['total-memory'] as number) || DEFAULT_TOTAL_MEMORY;
   const mounts = mountsOf(spec, bundle);
+  const fileAccess = fileAccessFlag(flags, 'file-access');
+  const fileAccessMounts = fileAccessFlag(flags, 'file-access-mounts');
+  const dcacheSize = flags['dcache-size'] as number;
+  if (dcacheSize < 0) throw new Fatal(`--dcache-size must not be negative, got ${dcacheSize}`);
   // --io-fds: one 9P2000.L connection per filesystem the gofer serves, the root's first, then each bind mount's.
   const filesystems = 1 + mounts.filter((m) => m.kind === 'bind').length;
   if (ioFds.length > 0 && ioFds.length !== filesystems) throw new Fatal(`--io-fds has ${ioFds.length} fds but the spec has ${filesystems} filesystems (the root and ${filesystems - 1} bind mounts)`);
@@ -200,6 +214,9 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     rootReadonly: spec.root!.readonly === true,
     mounts,
     ioFds,
+    fileAccess,
+    fileAccessMounts,
+    dcacheSize: dcacheSize || undefined,
     args: proc.args,
     env: proc.env ?? [],
     cwd: proc.cwd,

@@ -6,17 +6,17 @@
 // fid is cloned, then Tlopen'ed), so nodes stay walkable while files are
 // open. Names pass the contract's checkName (src/backend) before they leave.
 //
-// Caching (the sandbox is the export's only writer, as gVisor's exclusive
-// mode assumes): a node keeps the attributes its walk fetched, valid until the
-// backend changes anything (any write, setattr, create, link, unlink, rename
-// bumps one generation counter); symlink targets are kept for the node's
-// life. The VFS above keeps the directory entries (its own dentry cache).
+// Caching: none of what the host may change. A walk fetches the new node's
+// attributes in the same round trip and hands them up as the node's `attr`
+// snapshot; the VFS caches them by its mount's file-access mode. A symlink's
+// target is kept for the node's life (a symlink's target never changes).
+// A closed file's fid is clunked without waiting for the answer.
 // Large reads and writes are split into msize chunks sent together, so a
 // 4 MiB transfer is a few pipelined messages. The open file is ./file.ts;
 // attributes in 9P's terms are ./attr.ts.
 
 import { EBADF, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOSYS, ENOTDIR, EOPNOTSUPP, Errno, isErrno } from '../linux/errno.js';
-import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
+import { AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_EXCL, PATH_MAX, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, ST_RDONLY } from '../linux/abi.js';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { checkName, type Attr, type BackendFile, type BackendNode, type FilesystemBackend, type SetAttr, type StatFs } from '../backend/backend.js';
@@ -36,14 +36,12 @@ class P9Node implements BackendNode {
     readonly owner: P9Backend,
     public fid: number,
     readonly type: number,
-    public attr: Attr | undefined,
-    public attrGen: number,
+    /** As the walk's Tgetattr found them (the contract's snapshot). */
+    readonly attr: Attr | undefined,
   ) {}
 }
 
 export class P9Backend implements FilesystemBackend, P9FileOwner {
-  /** Bumped by every change this backend makes: cached attributes older than it are stale. */
-  gen = 0;
   private rootFid = -1;
   private rootAttr: Attr | undefined;
 
@@ -93,11 +91,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
   async fetchAttr(fid: number): Promise<Attr | Errno> {
     const r = await this.client.rpc({ type: MsgType.Tgetattr, tag: 0, fid, mask: BigInt(p9.GETATTR_BASIC) });
     return isErrno(r) ? r : toAttr(r);
-  }
-
-  /** @internal: a change was made; every cached attribute is stale. */
-  changed(): void {
-    this.gen++;
   }
 
   /** A new fid for the same file as `fid` (a walk of no names). */
@@ -163,7 +156,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (this.rootFid < 0) return EBADF;
     const fid = await this.clone(this.rootFid);
     if (isErrno(fid)) return fid;
-    return new P9Node(this, fid, S_IFDIR, this.rootAttr, -1);
+    return new P9Node(this, fid, S_IFDIR, this.rootAttr);
   }
 
   async walk(dir: BackendNode, name: string): Promise<BackendNode | Errno> {
@@ -173,19 +166,13 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (bad) return bad;
     const w = await this.walkFid(d, name);
     if (isErrno(w)) return w;
-    return this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), d, name);
+    return this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr), d, name);
   }
 
   async getattr(node: BackendNode): Promise<Attr | Errno> {
     const n = this.own(node);
     if (isErrno(n)) return n;
-    if (n.attr && n.attrGen === this.gen) return n.attr;
-    const gen = this.gen;
-    const a = await this.fetchAttr(n.fid);
-    if (isErrno(a)) return a;
-    n.attr = a;
-    n.attrGen = gen;
-    return a;
+    return this.fetchAttr(n.fid);
   }
 
   async readlink(node: BackendNode): Promise<string | Errno> {
@@ -218,7 +205,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
       await this.clunk(fid);
       return r;
     }
-    if (flags & O_TRUNC) this.changed();
     return new P9File(this, fid, n.type, r.iounit as number);
   }
 
@@ -236,7 +222,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
       await this.clunk(fid);
       return r;
     }
-    this.changed();
     const file = new P9File(this, fid, S_IFREG, r.iounit as number);
     if (uid !== this.attachUid) await this.client.rpc(setattrMsg(fid, { uid }));
     const w = await this.walkFid(d, name);
@@ -244,7 +229,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
       await file.close();
       return w;
     }
-    return { node: this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr, this.gen), d, name), file };
+    return { node: this.track(new P9Node(this, w.fid, w.attr.mode & S_IFMT, w.attr), d, name), file };
   }
 
   async mkdir(dir: BackendNode, name: string, mode: number, uid: number, gid: number): Promise<0 | Errno> {
@@ -254,7 +239,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (bad) return bad;
     const r = await this.client.rpc({ type: MsgType.Tmkdir, tag: 0, fid: d.fid, name, mode: mode & 0o7777, gid: gid >>> 0 });
     if (isErrno(r)) return r;
-    this.changed();
     await this.chownNew(d, name, uid);
     return 0;
   }
@@ -269,7 +253,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (Buffer.byteLength(target, 'utf8') >= PATH_MAX) return ENAMETOOLONG;
     const r = await this.client.rpc({ type: MsgType.Tsymlink, tag: 0, fid: d.fid, name, target, gid: gid >>> 0 });
     if (isErrno(r)) return r;
-    this.changed();
     await this.chownNew(d, name, uid);
     return 0;
   }
@@ -290,7 +273,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (bad) return bad;
     const r = await this.client.rpc({ type: MsgType.Tmknod, tag: 0, fid: d.fid, name, mode: (type | (mode & 0o7777)) >>> 0, major: 0, minor: 0, gid: gid >>> 0 });
     if (isErrno(r)) return r;
-    this.changed();
     await this.chownNew(d, name, uid);
     return 0;
   }
@@ -304,7 +286,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (bad) return bad;
     const r = await this.client.rpc({ type: MsgType.Tlink, tag: 0, dfid: d.fid, fid: t.fid, name });
     if (isErrno(r)) return r;
-    this.changed();
     return 0;
   }
 
@@ -315,7 +296,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (bad) return bad;
     const r = await this.unlinkat(d, name, flags);
     if (isErrno(r)) return r;
-    this.changed();
     return 0;
   }
 
@@ -345,7 +325,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     }
     const r = await this.renameat(od, oldName, nd, newName);
     if (isErrno(r)) return r;
-    this.changed();
     return 0;
   }
 
@@ -453,7 +432,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
       if (isErrno(w)) return w;
       await this.clunk(w.fid);
     }
-    this.changed();
     let r = await this.renameat(od, oldName, od, tmp);
     if (isErrno(r)) return r;
     r = await this.renameat(nd, newName, od, oldName);
@@ -472,7 +450,6 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (isErrno(m)) return m;
     if ((m.valid as number) === 0) return 0;
     const r = await this.client.rpc(m);
-    this.changed();
     return isErrno(r) ? r : 0;
   }
 

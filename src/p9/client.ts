@@ -68,6 +68,11 @@ export class P9Client {
     return 0;
   }
 
+  /** Fids allocated and not yet freed (bound on the server, or about to be). */
+  get liveFids(): number {
+    return this.nextFid - 1 - this.freeFids.length;
+  }
+
   allocFid(): number {
     return this.freeFids.pop() ?? this.nextFid++;
   }

@@ -13,8 +13,6 @@ import { setattrMsg } from './attr.js';
 /** What a P9File needs of the backend that opened it. */
 export interface P9FileOwner {
   readonly client: P9Client;
-  /** A change was made: every cached attribute is stale. */
-  changed(): void;
   /** Tgetattr of `fid`. */
   fetchAttr(fid: number): Promise<Attr | Errno>;
   /** Clunks a fid no longer used. */
@@ -68,7 +66,6 @@ export class P9File implements BackendFile {
     if (this.fid < 0) return EBADF;
     if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
     if (src.length === 0) return 0;
-    this.b.changed();
     const parts: Promise<Msg | Errno>[] = [];
     for (let at = 0; at < src.length; at += this.chunk) {
       parts.push(this.b.client.rpc({ type: MsgType.Twrite, tag: 0, fid: this.fid, offset: BigInt(offset + at), data: src.subarray(at, Math.min(src.length, at + this.chunk)) }));
@@ -117,7 +114,6 @@ export class P9File implements BackendFile {
     if (this.fid < 0) return EBADF;
     const m = setattrMsg(this.fid, set);
     if ((m.valid as number) === 0) return 0;
-    this.b.changed();
     const r = await this.b.client.rpc(m);
     return isErrno(r) ? r : 0;
   }
@@ -149,10 +145,15 @@ export class P9File implements BackendFile {
     return isErrno(r) ? r : 0;
   }
 
+  /**
+   * Clunks the fid without waiting for the answer: close(2) costs no round
+   * trip. A server that keeps fid requests in order runs the Tclunk before
+   * anything sent after it; the fid number is reused only once answered.
+   */
   async close(): Promise<void> {
     if (this.fid < 0) return;
     const fid = this.fid;
     this.fid = -1;
-    await this.b.clunk(fid);
+    void this.b.clunk(fid);
   }
 }

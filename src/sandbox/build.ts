@@ -5,7 +5,8 @@ import * as abi from '../linux/abi.js';
 import { Errno } from '../linux/errno.js';
 import { Kernel, KernelConfig } from '../kernel/kernel.js';
 import { Vfs, type MountInfo } from '../kernel/vfs/vfs.js';
-import { BackendInode } from '../kernel/vfs/backend-inode.js';
+import { BackendInode, BackendMount } from '../kernel/vfs/backend-inode.js';
+import { DentryCache } from '../kernel/vfs/dcache.js';
 import { makeDevfs } from '../kernel/filesystems/devfs.js';
 import { makeProcfs } from '../kernel/filesystems/procfs.js';
 import { makeSysfs } from '../kernel/filesystems/sysfs.js';
@@ -69,7 +70,8 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
   const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly);
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
-  const vfs = new Vfs(new BackendInode(backend, rootNode));
+  const rootInode = new BackendInode(new BackendMount(backend, cfg.fileAccess ?? 'exclusive'), rootNode);
+  const vfs = new Vfs(rootInode, undefined, new DentryCache(cfg.dcacheSize));
   // Terminals: with --console, stdio is the console (input from the stdin fd,
   // output to the stdout fd), init's controlling terminal as a session leader
   // opening it would make it; without, stdio is the host fds as they are.
@@ -125,7 +127,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
         backends.push(b);
         const node = await b.root();
         if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);
-        root = new BackendInode(b, node);
+        root = new BackendInode(new BackendMount(b, cfg.fileAccessMounts ?? 'shared'), node);
         info = { fstype: '9p', source: 'none', readonly: m.readonly };
       }
       vfs.mount(m.destination, root, info);

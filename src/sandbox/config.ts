@@ -3,6 +3,9 @@
 import type { LogOptions } from '../log/log.js';
 import type { SandboxMount } from '../spec/mounts.js';
 import type { NetworkMode } from '../kernel/net/inet-stack.js';
+import type { FileAccess } from '../kernel/vfs/backend-inode.js';
+
+export type { FileAccess };
 
 export interface SandboxConfig {
   containerId: string;
@@ -11,6 +14,16 @@ export interface SandboxConfig {
   rootReadonly: boolean;
   /** The spec's tmpfs and bind mounts, in order (see sandboxMounts). */
   mounts?: SandboxMount[];
+  /**
+   * How far cached metadata of the rootfs is trusted (--file-access):
+   * "exclusive" (default: the sandbox is its only writer) or "shared" (the
+   * host may change it; names are revalidated, attributes fetched each time).
+   */
+  fileAccess?: FileAccess;
+  /** The same for bind mounts (--file-access-mounts); default "shared", as runsc. */
+  fileAccessMounts?: FileAccess;
+  /** Most evictable dentries the VFS keeps cached (--dcache-size); default DEFAULT_DCACHE_SIZE. */
+  dcacheSize?: number;
   /** 9P2000.L connections (--io-fds): the root's, then one per bind mount in order; absent or empty: direct mode. */
   ioFds?: number[];
   args: string[];

@@ -187,6 +187,28 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     }
   });
 
+  it('takes --file-access, --file-access-mounts and --dcache-size as runsc spells them, and refuses other modes with one line', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const b = launchBoot(bundle, ['--file-access=shared', '--file-access-mounts', 'exclusive', '--dcache-size=16']);
+      await b.sync;
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
+      client.close();
+      assert.equal(await b.exit, 0);
+      assert.match(b.appOut(), /^hello from riscv64\n/);
+      for (const flags of [['--file-access=cached'], ['--file-access-mounts=none'], ['--dcache-size=-1']]) {
+        const bad = launchBoot(bundle, flags);
+        assert.equal(await bad.exit, 128);
+        assert.equal((await bad.sync).length, 0);
+        assert.match(bad.bootErr().trim(), /^tsvisor: --(file-access|file-access-mounts|dcache-size) /);
+      }
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
   it('exits 128 with one line naming the field when the spec is malformed or violates the schema, and never writes the sync byte', async () => {
     const bundle = makeBundle({ args: ['/bin/hello'] });
     try {

@@ -54,7 +54,10 @@ export function makeProcfs(kernel: () => Kernel): Inode {
     const m = new Map<string, Inode>(statics);
     m.set('self', new SynthSymlink((caller) => (caller ? String(caller.pid) : ENOENT)));
     m.set('thread-self', new SynthSymlink((caller) => (caller ? `${caller.pid}/task/${caller.pid}` : ENOENT)));
-    for (const p of kernel().processes.values()) m.set(String(p.pid), pidDir(p));
+    const procs = kernel().processes;
+    for (const p of procs.values()) m.set(String(p.pid), pidDir(p));
+    // A reaped process's directory goes with it: kept, it would hold the whole Process (its memory map, fd table) for good.
+    for (const [pid, e] of pidDirs) if (procs.get(pid) !== e.proc) pidDirs.delete(pid);
     return m;
   });
 }

@@ -1,13 +1,17 @@
-// Inodes of a FilesystemBackend (the rootfs in direct mode, a gofer later),
-// and the File they open.
+// Inodes of a FilesystemBackend (the rootfs and bind mounts, in direct mode
+// or through the gofer), and the File they open. The inode caches its file's
+// attributes by the mount's file-access mode (FileAccess below) and gives its
+// node back when the dentry cache evicts it (dcache.ts), walking to it again
+// by name when next used.
 
-import { EISDIR, EINVAL, ENXIO, EOVERFLOW, EPERM, EXDEV, Errno, isErrno } from '../../linux/errno.js';
+import { EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
 import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
-import { Credentials, Inode, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
+import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
+import { PRIVATE_OPEN, SharedHandle } from './backend-handle.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -25,28 +29,171 @@ function fifoOf(fs: FilesystemBackend, a: Attr): Fifo {
   return f;
 }
 
-export class BackendInode extends Inode {
-  readonly type: number;
+/**
+ * How far the sandbox trusts what it caches of a mounted backend (runsc's
+ * --file-access and --file-access-mounts):
+ * - "exclusive": the sandbox is the filesystem's only writer. Attributes stay
+ *   cached until the sandbox changes something on that mount, cached
+ *   dentries are used without asking the host again.
+ * - "shared": the host (or another sandbox) may change it too. A walk that
+ *   reaches a cached dentry checks that the name still names the same file
+ *   (a walk to it: one gofer round trip) and attributes are fetched each time.
+ */
+export type FileAccess = 'exclusive' | 'shared';
+
+/** What the inodes of one mounted backend share: the backend, its file-access mode, the generation of cached attributes. */
+export class BackendMount {
+  /** Bumped by every change made through this mount (names, attributes, data): attributes cached before it are stale. */
+  gen = 0;
 
   constructor(
     readonly fs: FilesystemBackend,
-    readonly node: BackendNode,
-  ) {
+    readonly access: FileAccess = 'exclusive',
+  ) {}
+
+  changed(): void {
+    this.gen++;
+  }
+}
+
+export class BackendInode extends Inode {
+  readonly type: number;
+  readonly fs: FilesystemBackend;
+  readonly mount: BackendMount;
+  /** The backend node; undefined after drop() (or release()) until it is walked to again. */
+  private node: BackendNode | undefined;
+  /** The file's inode number, once known: a re-walk must find the same file (else ESTALE). */
+  private ino: bigint | undefined;
+  private attr: Attr | undefined;
+  private attrGen = -1;
+  /** The dentry naming this inode (weakly: the dentry holds the inode), to walk to it again after drop(). */
+  private home: WeakRef<Dentry> | undefined;
+  /** Operations using the node now: drop() waits for them before releasing it. */
+  private busy = 0;
+  private dropWhenIdle = false;
+  private rewalking: Promise<BackendNode | Errno> | undefined;
+  private released = false;
+
+  constructor(fsOrMount: FilesystemBackend | BackendMount, node: BackendNode) {
     super();
+    this.mount = fsOrMount instanceof BackendMount ? fsOrMount : new BackendMount(fsOrMount);
+    this.fs = this.mount.fs;
+    this.node = node;
     this.type = node.type & S_IFMT;
+    if (node.attr) this.cacheAttr(node.attr, this.mount.gen);
   }
 
-  getattr(): Promise<Attr | Errno> {
-    return this.fs.getattr(this.node);
+  private cacheAttr(a: Attr, gen: number): void {
+    this.ino ??= a.ino;
+    this.attr = a;
+    this.attrGen = gen;
+  }
+
+  /** Runs `op` on the node, walking to the file again first if the cache dropped it. */
+  private async use<T>(op: (n: BackendNode) => Promise<T | Errno>): Promise<T | Errno> {
+    const n = this.node ?? (await this.rewalk());
+    if (isErrno(n)) return n;
+    this.busy++;
+    try {
+      return await op(n);
+    } finally {
+      if (--this.busy === 0 && this.dropWhenIdle) this.drop();
+    }
+  }
+
+  private rewalk(): Promise<BackendNode | Errno> {
+    return (this.rewalking ??= this.walkHome().finally(() => (this.rewalking = undefined)));
+  }
+
+  /** Walk from the parent dentry's inode to this one's name again; the file must be the one this inode was. */
+  private async walkHome(): Promise<BackendNode | Errno> {
+    const d = this.home?.deref();
+    if (this.released || !d || d.deleted || !d.parent) return ENOENT;
+    const dir = d.parent.inode;
+    if (!(dir instanceof BackendInode) || dir.fs !== this.fs) return ESTALE;
+    const n = await dir.use((dn) => this.fs.walk(dn, d.name));
+    if (isErrno(n)) return n === ENOENT ? ESTALE : n;
+    const a = n.attr ?? (await this.fs.getattr(n));
+    if (isErrno(a) || (n.type & S_IFMT) !== this.type || (this.ino !== undefined && a.ino !== this.ino) || this.node || this.released) {
+      void this.fs.release(n);
+      if (this.node) return this.node; // another caller walked it first
+      return isErrno(a) ? a : ESTALE;
+    }
+    this.node = n;
+    this.cacheAttr(a, this.mount.gen);
+    return n;
+  }
+
+  override named(d: Dentry): void {
+    this.home = new WeakRef(d);
+  }
+
+  /** A socket file is never evicted: the Unix socket bound to it is found by its inode (net/names.ts). */
+  override get evictable(): boolean {
+    return this.home !== undefined && this.type !== S_IFSOCK;
+  }
+
+  override drop(): boolean {
+    const n = this.node;
+    if (!n || !this.home) return false;
+    if (this.busy > 0) {
+      this.dropWhenIdle = true;
+      return true;
+    }
+    this.dropWhenIdle = false;
+    this.node = undefined;
+    void this.fs.release(n);
+    this.closeIdleHandles();
+    return true;
+  }
+
+  override get cachesNegatives(): boolean {
+    return this.mount.access === 'exclusive';
+  }
+
+  override get revalidates(): boolean {
+    return this.mount.access === 'shared';
+  }
+
+  /** shared mode: walk `name` in `dir` again; the same file (type and inode number) keeps this inode, with fresh attributes. */
+  override async revalidate(dir: Inode, name: string): Promise<boolean> {
+    if (!(dir instanceof BackendInode) || dir.fs !== this.fs) return false;
+    const gen = this.mount.gen;
+    const n = await dir.use((dn) => this.fs.walk(dn, name));
+    if (isErrno(n)) return false;
+    const a = n.attr ?? (await this.fs.getattr(n));
+    void this.fs.release(n);
+    if (isErrno(a) || (a.mode & S_IFMT) !== this.type || (this.ino !== undefined && a.ino !== this.ino)) return false;
+    this.cacheAttr(a, gen);
+    return true;
+  }
+
+  /** Attributes: cached in exclusive mode until this mount changes anything; fetched each time in shared mode. */
+  getattr(): MaybeAsync<Attr | Errno> {
+    if (this.attr && this.attrGen === this.mount.gen && this.mount.access === 'exclusive') return this.attr;
+    return this.fetchAttr();
+  }
+
+  private async fetchAttr(): Promise<Attr | Errno> {
+    const gen = this.mount.gen;
+    const a = await this.use((n) => this.fs.getattr(n));
+    if (!isErrno(a)) this.cacheAttr(a, gen);
+    return a;
+  }
+
+  /** A change was made through this mount: cached attributes are stale. */
+  private changed<T>(r: T): T {
+    this.mount.changed();
+    return r;
   }
 
   override async lookup(name: string): Promise<Inode | Errno> {
-    const n = await this.fs.walk(this.node, name);
-    return isErrno(n) ? n : new BackendInode(this.fs, n);
+    const n = await this.use((dn) => this.fs.walk(dn, name));
+    return isErrno(n) ? n : new BackendInode(this.mount, n);
   }
 
   override readlink(): Promise<string | Errno> {
-    return this.fs.readlink(this.node);
+    return this.use((n) => this.fs.readlink(n));
   }
 
   async open(flags: number, path: string, ctx?: OpenContext): Promise<File | Errno> {
@@ -57,61 +204,107 @@ export class BackendInode extends Inode {
       return namedPipeOpen(fifoOf(this.fs, a), this, flags, path, ctx);
     }
     if (this.type !== S_IFDIR && this.type !== S_IFREG) return ENXIO;
-    const f = await this.fs.open(this.node, flags & ~O_DIRECTORY);
+    const f = this.type === S_IFREG && !(flags & PRIVATE_OPEN) ? await this.openShared(flags & O_ACCMODE) : await this.use((n) => this.fs.open(n, flags & ~O_DIRECTORY));
     if (isErrno(f)) return f;
-    return new BackendOpenFile(f, flags, path, this.type);
+    if (flags & O_TRUNC) this.mount.changed();
+    return new BackendOpenFile(f, flags, path, this.type, this.mount);
+  }
+
+  /**
+   * Host-side opens of this regular file kept for reuse, by access mode
+   * (gVisor's dentry handles): every open file description of the inode with
+   * that mode reads and writes through one backend file, all positional, so
+   * a second open costs no gofer round trip. An unused handle stays open
+   * until the cache drops the inode (drop) or it is released.
+   */
+  private handles: (SharedHandle | undefined)[] | undefined;
+  private handleOpening: (Promise<SharedHandle | Errno> | undefined)[] | undefined;
+
+  private async openShared(acc: number): Promise<BackendFile | Errno> {
+    const hs = (this.handles ??= []);
+    let h = hs[acc];
+    if (!h) {
+      const pending = (this.handleOpening ??= []);
+      const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
+        pending[acc] = undefined;
+        if (isErrno(f)) return f;
+        return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
+      }));
+      const got = await p;
+      if (isErrno(got)) return got;
+      h = got;
+    }
+    return h.share();
+  }
+
+  /** A handle's last open file went away: close it if the inode no longer keeps its handles. */
+  private handleIdle(acc: number): void {
+    if (this.node === undefined || this.released) this.closeHandle(acc);
+  }
+
+  private closeHandle(acc: number): void {
+    const h = this.handles?.[acc];
+    if (!h || h.users > 0) return;
+    this.handles![acc] = undefined;
+    void h.file.close();
+  }
+
+  private closeIdleHandles(): void {
+    for (let acc = 0; acc < (this.handles?.length ?? 0); acc++) this.closeHandle(acc);
   }
 
   override async create(name: string, flags: number, mode: number, cred: Credentials, path: string): Promise<File | Errno> {
-    const r = await this.fs.create(this.node, name, flags, mode, cred.uid, cred.gid);
+    const r = await this.use((n) => this.fs.create(n, name, flags, mode, cred.uid, cred.gid));
     if (isErrno(r)) return r;
+    this.mount.changed();
     void this.fs.release(r.node);
-    return new BackendOpenFile(r.file, flags & ~O_TRUNC, path, S_IFREG);
+    return new BackendOpenFile(r.file, flags & ~O_TRUNC, path, S_IFREG, this.mount);
   }
 
-  override mkdir(name: string, perm: number, owner: NewOwner): Promise<0 | Errno> {
-    return this.fs.mkdir(this.node, name, perm, owner.uid, owner.gid);
+  override async mkdir(name: string, perm: number, owner: NewOwner): Promise<0 | Errno> {
+    return this.changed(await this.use((n) => this.fs.mkdir(n, name, perm, owner.uid, owner.gid)));
   }
 
   /** Regular files are created and closed; FIFOs and sockets get a host FIFO or socket file as their name (the pipe or socket itself is the sandbox's). */
   override async mknod(name: string, mode: number, _rdev: bigint, owner: NewOwner): Promise<0 | Errno> {
     const type = mode & S_IFMT;
     if (type === S_IFREG) {
-      const r = await this.fs.create(this.node, name, O_WRONLY | O_CREAT | O_EXCL, mode & 0o7777, owner.uid, owner.gid);
+      const r = await this.use((n) => this.fs.create(n, name, O_WRONLY | O_CREAT | O_EXCL, mode & 0o7777, owner.uid, owner.gid));
       if (isErrno(r)) return r;
+      this.mount.changed();
       await r.file.close();
       await this.fs.release(r.node);
       return 0;
     }
-    if (type === S_IFIFO) return this.fs.mkfifo(this.node, name, mode & 0o7777, owner.uid, owner.gid);
-    if (type === S_IFSOCK) return this.fs.mksocket(this.node, name, mode & 0o7777, owner.uid, owner.gid);
+    if (type === S_IFIFO) return this.changed(await this.use((n) => this.fs.mkfifo(n, name, mode & 0o7777, owner.uid, owner.gid)));
+    if (type === S_IFSOCK) return this.changed(await this.use((n) => this.fs.mksocket(n, name, mode & 0o7777, owner.uid, owner.gid)));
     return EPERM;
   }
 
-  override symlink(name: string, target: string, owner: NewOwner): Promise<0 | Errno> {
-    return this.fs.symlink(this.node, name, target, owner.uid, owner.gid);
+  override async symlink(name: string, target: string, owner: NewOwner): Promise<0 | Errno> {
+    return this.changed(await this.use((n) => this.fs.symlink(n, name, target, owner.uid, owner.gid)));
   }
 
   override async link(name: string, target: Inode): Promise<0 | Errno> {
     if (!(target instanceof BackendInode) || target.fs !== this.fs) return EXDEV;
-    return this.fs.link(this.node, name, target.node);
+    return this.changed(await this.use((n) => target.use((t) => this.fs.link(n, name, t))));
   }
 
-  override unlink(name: string, dir: boolean): Promise<0 | Errno> {
-    return this.fs.unlink(this.node, name, dir ? AT_REMOVEDIR : 0);
+  override async unlink(name: string, dir: boolean): Promise<0 | Errno> {
+    return this.changed(await this.use((n) => this.fs.unlink(n, name, dir ? AT_REMOVEDIR : 0)));
   }
 
   override async rename(oldName: string, newDir: Inode, newName: string, flags: number): Promise<0 | Errno> {
     if (!(newDir instanceof BackendInode) || newDir.fs !== this.fs) return EXDEV;
-    return this.fs.rename(this.node, oldName, newDir.node, newName, flags);
+    return this.changed(await this.use((n) => newDir.use((nd) => this.fs.rename(n, oldName, nd, newName, flags))));
   }
 
-  override setattr(set: SetAttr): Promise<0 | Errno> {
-    return this.fs.setattr(this.node, set);
+  override async setattr(set: SetAttr): Promise<0 | Errno> {
+    return this.changed(await this.use((n) => this.fs.setattr(n, set)));
   }
 
   override statfs(): Promise<StatFs | Errno> {
-    return this.fs.statfs(this.node);
+    return this.use((n) => this.fs.statfs(n));
   }
 
   override get readonlyFs(): boolean {
@@ -119,7 +312,11 @@ export class BackendInode extends Inode {
   }
 
   override release(): void {
-    void this.fs.release(this.node);
+    this.released = true;
+    const n = this.node;
+    this.node = undefined;
+    if (n) void this.fs.release(n);
+    this.closeIdleHandles();
   }
 }
 
@@ -134,6 +331,8 @@ export class BackendOpenFile extends File implements FdInodeOps {
     flags: number,
     path: string,
     private readonly type: number,
+    /** Where changes through this file are announced (cached attributes go stale). */
+    private readonly mount: BackendMount,
   ) {
     super(flags, path);
   }
@@ -159,12 +358,15 @@ export class BackendOpenFile extends File implements FdInodeOps {
       this.pos = a.size;
     }
     const n = await this.file.write(data, this.pos);
+    this.mount.changed();
     if (!isErrno(n)) this.pos += n;
     return n;
   }
 
-  override pwrite(data: Uint8Array, offset: number): Promise<number | Errno> {
-    return this.file.write(data, offset);
+  override async pwrite(data: Uint8Array, offset: number): Promise<number | Errno> {
+    const n = await this.file.write(data, offset);
+    this.mount.changed();
+    return n;
   }
 
   override async lseek(offset: number, whence: number): Promise<number | Errno> {
@@ -215,13 +417,17 @@ export class BackendOpenFile extends File implements FdInodeOps {
     return this.file.fsync();
   }
 
-  fdSetattr(set: SetAttr): Promise<0 | Errno> {
-    return this.file.setattr(set);
+  async fdSetattr(set: SetAttr): Promise<0 | Errno> {
+    const r = await this.file.setattr(set);
+    this.mount.changed();
+    return r;
   }
 
-  fdAllocate(offset: number, len: number): Promise<0 | Errno> {
-    if (this.type === S_IFDIR) return Promise.resolve(EISDIR);
-    return this.file.allocate(offset, len);
+  async fdAllocate(offset: number, len: number): Promise<0 | Errno> {
+    if (this.type === S_IFDIR) return EISDIR;
+    const r = await this.file.allocate(offset, len);
+    this.mount.changed();
+    return r;
   }
 
   protected override release(): Promise<void> {

@@ -7,7 +7,7 @@
 // Contract: inodes of backend filesystems hold host resources (an O_PATH fd);
 // the dentry cache owns them and releases them when a dentry is dropped.
 
-import { EINVAL, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../../linux/errno.js';
+import { EINVAL, ENOENT, ENOTDIR, EOPNOTSUPP, EPERM, Errno } from '../../linux/errno.js';
 import { S_IFDIR, S_IFMT } from '../../linux/abi.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { File, MaybeAsync } from '../files/file.js';
@@ -173,6 +173,52 @@ export abstract class Inode {
   release(): void {}
 
   /**
+   * A dentry now names this inode (Dentry's constructor calls it). Backend
+   * inodes keep it, weakly, to walk to their file again after the cache
+   * dropped their node (BackendInode.drop).
+   */
+  named(_d: Dentry): void {}
+
+  /**
+   * Give back what the inode holds only to reach its file quickly (a
+   * backend node: an O_PATH fd, a gofer fid); it is walked to again from its
+   * dentry when next used. False when the inode holds nothing it can get
+   * back (kernel filesystems keep their inodes; a mount's root holds its node
+   * for good). The dentry cache calls it for dentries it evicts (dcache.ts).
+   */
+  drop(): boolean {
+    return false;
+  }
+
+  /** Would drop() give something back? (the dentry cache bounds only such dentries) */
+  get evictable(): boolean {
+    return false;
+  }
+
+  /**
+   * True for inodes of a filesystem that others may change behind the
+   * sandbox's back (a "shared" mount): a cached dentry is checked with
+   * revalidate() each time a walk reaches it.
+   */
+  get revalidates(): boolean {
+    return false;
+  }
+
+  /**
+   * May the VFS remember that a name is absent from this directory (a
+   * negative dentry)? Only where nothing but the sandbox adds names: an
+   * exclusive backend mount (kernel filesystems answer lookups cheaply).
+   */
+  get cachesNegatives(): boolean {
+    return false;
+  }
+
+  /** Does the name `name` in directory `dir` still refer to this inode's file? (only asked when `revalidates`) */
+  revalidate(_dir: Inode, _name: string): MaybeAsync<boolean> {
+    return true;
+  }
+
+  /**
    * True for inodes whose identity depends on the caller or changes from one
    * lookup to the next (procfs): the dentry cache never keeps them.
    */
@@ -185,11 +231,43 @@ export abstract class Inode {
   }
 }
 
-/** Releases the inode of a deleted dentry once no open file or cwd refers to the dentry. */
-const releaseWhenUnreachable = new FinalizationRegistry<Inode>((inode) => inode.release());
+/** The inode of every negative dentry: a name known to be absent. Nothing opens or stats it (the VFS answers ENOENT first). */
+class AbsentInode extends Inode {
+  readonly type = 0;
+  getattr(): Errno {
+    return ENOENT;
+  }
+  open(): Errno {
+    return ENOENT;
+  }
+  override drop(): boolean {
+    return true;
+  }
+  override get evictable(): boolean {
+    return true;
+  }
+}
+
+const ABSENT = new AbsentInode();
+
+/**
+ * Releases the inode of a dentry the cache no longer holds (deleted, or
+ * evicted) once nothing else refers to the dentry either; an evicted one's
+ * entry among its parent's evicted children goes with it.
+ */
+const releaseWhenUnreachable = new FinalizationRegistry<{ inode: Inode; parent?: Dentry; name?: string; ref?: WeakRef<Dentry> }>((h) => {
+  h.inode.release();
+  if (h.parent && h.ref) h.parent.forgetEvicted(h.name!, h.ref);
+});
 
 export class Dentry {
   private readonly children = new Map<string, Dentry>();
+  /**
+   * Children the dentry cache evicted (dcache.ts), held weakly: one that
+   * something else still holds (an open file, a cwd) is found here again, so
+   * a name never has two live dentries; the others are collected.
+   */
+  private evicted: Map<string, WeakRef<Dentry>> | undefined;
   /** Unlinked (or replaced by a rename): its name is gone, open files and cwds keep it. */
   deleted = false;
   /** The root of a mounted filesystem, attached at this name. */
@@ -201,7 +279,23 @@ export class Dentry {
     /** null only for the root of the guest's namespace. */
     public parent: Dentry | null,
     readonly inode: Inode,
-  ) {}
+  ) {
+    inode.named(this);
+  }
+
+  /** A negative dentry under `parent`: `name` is known to be absent (Vfs.lookup answers ENOENT); a creation detaches it. */
+  static absent(name: string, parent: Dentry): Dentry {
+    return new Dentry(name, parent, ABSENT);
+  }
+
+  get negative(): boolean {
+    return this.inode === ABSENT;
+  }
+
+  /** How many children are cached (strongly) below this dentry: a directory with any is not evicted. */
+  get cachedChildren(): number {
+    return this.children.size;
+  }
 
   /** The absolute guest path of this dentry (Linux's d_path: " (deleted)" once unlinked). */
   path(): string {
@@ -225,20 +319,19 @@ export class Dentry {
    * Its cached children are dropped.
    */
   detach(name: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.deleted = true;
     for (const c of d.children.values()) c.releaseTree();
     d.children.clear();
-    releaseWhenUnreachable.register(d, d.inode);
+    d.evicted = undefined;
+    releaseWhenUnreachable.register(d, { inode: d.inode }, d);
   }
 
   /** Linux's d_move: the cached child `name` is now `newName` in `newParent`. */
   move(name: string, newParent: Dentry, newName: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.name = newName;
     d.parent = newParent;
     newParent.children.set(newName, d);
@@ -246,10 +339,8 @@ export class Dentry {
 
   /** RENAME_EXCHANGE: the cached children `a` here and `b` in `other` swap names. */
   exchange(a: string, other: Dentry, b: string): void {
-    const da = this.children.get(a);
-    const db = other.children.get(b);
-    this.children.delete(a);
-    other.children.delete(b);
+    const da = this.take(a);
+    const db = other.take(b);
     if (da) {
       da.name = b;
       da.parent = other;
@@ -262,8 +353,42 @@ export class Dentry {
     }
   }
 
+  /** The cached child `name`; one the cache evicted but something still holds is cached again. */
   cached(name: string): Dentry | undefined {
-    return this.children.get(name);
+    const d = this.children.get(name);
+    if (d || !this.evicted) return d;
+    const back = this.evicted.get(name)?.deref();
+    if (!back) return undefined;
+    this.evicted.delete(name);
+    releaseWhenUnreachable.unregister(back);
+    this.children.set(name, back);
+    return back;
+  }
+
+  /** The child `name` out of the cache (strong or evicted), if there is one. */
+  private take(name: string): Dentry | undefined {
+    const d = this.cached(name);
+    if (d) this.children.delete(name);
+    return d;
+  }
+
+  /**
+   * The dentry cache let go of child `d` (its inode already dropped its
+   * node): it stays findable through a weak reference while anything else
+   * holds it, and its inode is released when it is collected.
+   */
+  evict(d: Dentry): void {
+    if (this.children.get(d.name) !== d) return;
+    this.children.delete(d.name);
+    if (d.negative) return;
+    const ref = new WeakRef(d);
+    (this.evicted ??= new Map()).set(d.name, ref);
+    releaseWhenUnreachable.register(d, { inode: d.inode, parent: this, name: d.name, ref }, d);
+  }
+
+  /** @internal: the evicted child `name` (that weak reference) was collected. */
+  forgetEvicted(name: string, ref: WeakRef<Dentry>): void {
+    if (this.evicted?.get(name) === ref) this.evicted.delete(name);
   }
 
   remember(child: Dentry): Dentry {
@@ -273,9 +398,8 @@ export class Dentry {
 
   /** Drop the cached child `name` (after unlink or rename), releasing its subtree. */
   forget(name: string): void {
-    const d = this.children.get(name);
+    const d = this.take(name);
     if (!d) return;
-    this.children.delete(name);
     d.releaseTree();
   }
 

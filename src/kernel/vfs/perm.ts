@@ -25,8 +25,11 @@ export interface Cred {
 /** Does `cr` hold capability `cap` (effective set)? */
 export function hasCap(cr: Cred, cap: number): boolean {
   if (!cr.caps) return cr.euid === 0;
-  return ((cr.caps.effective >> BigInt(cap)) & 1n) === 1n;
+  return (cr.caps.effective & (CAP_BITS[cap] ?? 1n << BigInt(cap))) !== 0n;
 }
+
+/** 1n << cap for the capabilities path walks test on every component (no BigInt made per check). */
+const CAP_BITS = [1n << 0n, 1n << 1n, 1n << 2n, 1n << 3n, 1n << 4n];
 
 /** May `cr` access a file with `attr` for `mask` (R_OK|W_OK|X_OK)? generic_permission, then the capability overrides. */
 export function permitted(cr: Cred, attr: Attr, mask: number): boolean {

@@ -13,6 +13,9 @@ import { NAME_MAX, PATH_MAX, S_IFLNK, S_IFMT, X_OK } from '../../linux/abi.js';
 import { Caller, Dentry, Inode } from './inode.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } from './perm.js';
 import { SynthDir } from '../filesystems/synthetic.js';
+import { DentryCache } from './dcache.js';
+import type { MaybeAsync } from '../files/file.js';
+import type { Attr } from '../../backend/backend.js';
 
 export const MAX_SYMLINKS = 40;
 
@@ -44,12 +47,16 @@ export class Vfs {
   readonly root: Dentry;
   private readonly mounts = new Map<string, Inode>();
   private readonly info = new Map<string, MountInfo>();
+  /** The bound on cached dentries that hold backend nodes (dcache.ts). */
+  readonly dcache: DentryCache;
 
   constructor(
     rootInode: Inode,
     private readonly rootInfo: MountInfo = { fstype: '9p', source: 'none', readonly: rootInode.readonlyFs },
+    dcache = new DentryCache(),
   ) {
     this.root = new Dentry('', null, rootInode);
+    this.dcache = dcache;
   }
 
   /** Mount `inode` (a filesystem's root) at absolute path `at`; `info` is what /proc/mounts shows. */
@@ -74,10 +81,29 @@ export class Vfs {
     return false;
   }
 
-  /** The child `name` of directory dentry `dir`, crossing mount points. */
-  async lookup(dir: Dentry, name: string, caller?: Caller): Promise<Dentry | Errno> {
+  /**
+   * The child `name` of directory dentry `dir`, crossing mount points. A
+   * cached dentry that needs no revalidation is answered synchronously (the
+   * path walk's fast path: no Promise, no microtask).
+   */
+  lookup(dir: Dentry, name: string, caller?: Caller): MaybeAsync<Dentry | Errno> {
     const hit = dir.cached(name);
-    if (hit) return hit;
+    if (hit && (hit.negative || hit.mountRoot || !hit.inode.revalidates)) {
+      this.dcache.touch(hit);
+      return hit.negative ? ENOENT : hit;
+    }
+    return this.lookupSlow(dir, name, hit, caller);
+  }
+
+  private async lookupSlow(dir: Dentry, name: string, hit: Dentry | undefined, caller?: Caller): Promise<Dentry | Errno> {
+    // A shared mount's name may have changed on the host: check it (d_revalidate), else look it up afresh.
+    if (hit) {
+      if (await hit.inode.revalidate(dir.inode, name)) {
+        this.dcache.touch(hit);
+        return hit;
+      }
+      dir.detach(name);
+    }
     const parentPath = dir.path();
     const mounted = dir.deleted ? undefined : this.mounts.get(parentPath === '/' ? '/' + name : parentPath + '/' + name);
     if (mounted) {
@@ -91,9 +117,22 @@ export class Vfs {
       // A mount point the filesystem lacks (runsc makes them too): an empty directory stands in.
       return new Dentry(name, dir, new SynthDir(() => new Map(), 0o755));
     }
+    if (inode === ENOENT && !dir.deleted && dir.inode.cachesNegatives && !dir.cached(name)) {
+      this.dcache.touch(dir.remember(Dentry.absent(name, dir)));
+      return ENOENT;
+    }
     if (isErrno(inode)) return inode;
     if (inode.volatile) return new Dentry(name, dir, inode);
-    return dir.remember(new Dentry(name, dir, inode));
+    // Another lookup of the same name may have finished first: keep its dentry (one live dentry per name).
+    const raced = dir.cached(name);
+    if (raced?.negative) dir.detach(name);
+    else if (raced) {
+      if (raced.inode !== inode) inode.release();
+      return raced;
+    }
+    const d = dir.remember(new Dentry(name, dir, inode));
+    this.dcache.touch(d);
+    return d;
   }
 
   /**
@@ -122,12 +161,12 @@ export class Vfs {
     return r;
   }
 
-  /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may). */
-  private async searchable(d: Dentry, creds: Cred | undefined): Promise<Errno | undefined> {
+  /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may); synchronous when the attributes are cached. */
+  private searchable(d: Dentry, creds: Cred | undefined): MaybeAsync<Errno | undefined> {
     if (!creds || hasCap(creds, CAP_DAC_OVERRIDE) || hasCap(creds, CAP_DAC_READ_SEARCH)) return undefined;
-    const a = await d.inode.getattr();
-    if (isErrno(a)) return a;
-    return permitted(creds, a, X_OK) ? undefined : EACCES;
+    const a = d.inode.getattr();
+    const check = (at: Attr | Errno): Errno | undefined => (isErrno(at) ? at : permitted(creds, at, X_OK) ? undefined : EACCES);
+    return a instanceof Promise ? a.then(check) : check(a);
   }
 
   private async walk(
@@ -150,7 +189,8 @@ export class Vfs {
       const name = pending.pop()!;
       const last = pending.length === 0;
       if (!cur.inode.isDir) return ENOTDIR;
-      const denied = await this.searchable(cur, creds);
+      const search = this.searchable(cur, creds);
+      const denied = search instanceof Promise ? await search : search;
       if (denied) return denied;
       if (last && stopBeforeLast && name !== '.' && name !== '..') {
         if (name.length > NAME_MAX) return ENAMETOOLONG;
@@ -162,7 +202,8 @@ export class Vfs {
         continue;
       }
       if (name.length > NAME_MAX) return ENAMETOOLONG;
-      const child = await this.lookup(cur, name, caller);
+      const found = this.lookup(cur, name, caller);
+      const child = found instanceof Promise ? await found : found;
       if (isErrno(child)) return child;
       if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return ELOOP;

@@ -1,0 +1,103 @@
+// A long-running guest leaves nothing behind: a busybox shell that forks and
+// execs hundreds of children, creating a file on the rootfs and listing a
+// directory each time (past the dentry cache's bound, kept small here),
+// ends with the same tasks and the same guest memory charged as after its
+// first rounds. Run in the kernel worker as boot runs it (direct mode), with
+// its stdio on pipes this test holds. (test/kernel/vfs-dcache.test.ts holds
+// the cache itself to its bound.)
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/umd/node-adapter';
+import type { KernelApi } from '../../src/workers/kernel-worker.js';
+import type { SandboxConfig } from '../../src/sandbox/config.js';
+import { pipe2, O_CLOEXEC, closeFd } from '../../src/host/ffi.js';
+import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
+import { repoRoot } from '../util/bundle.js';
+
+const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
+
+function pipe(): [number, number] {
+  const p = pipe2(O_CLOEXEC);
+  if (typeof p === 'number') throw new Error(`pipe2: ${p}`);
+  return p;
+}
+
+describe('density: many forks leave no tasks or memory behind', function () {
+  this.timeout(600_000);
+  let dir: string;
+
+  before(function () {
+    if (!fs.existsSync(BUSYBOX)) this.skip();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-density-'));
+    layoutBusyboxRootfs(path.join(dir, 'rootfs'), BUSYBOX);
+  });
+  after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a shell forking 400 children: the same task count and guest memory after 40 and after 400', async () => {
+    const marks = [40, 400];
+    const script = [
+      'mkdir -p /w && cd /w',
+      'i=0',
+      `while [ $i -lt ${marks[1]} ]; do`,
+      '  /bin/true',
+      '  echo $i > f$i',
+      '  set -- f*',
+      '  i=$((i + 1))',
+      `  if [ $i -eq ${marks[0]} ] || [ $i -eq ${marks[1]} ]; then echo "at $i $#"; read x; fi`,
+      'done',
+      'echo done',
+    ].join('\n');
+    const [inR, inW] = pipe();
+    const [outR, outW] = pipe();
+    const errFd = fs.openSync(path.join(dir, 'stderr'), 'w+');
+    const cfg: SandboxConfig = {
+      containerId: 'density', rootPath: path.join(dir, 'rootfs'), rootReadonly: false, args: ['/bin/sh', '-c', script], env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'], cwd: '/',
+      hostname: 'density', uid: 0, gid: 0, additionalGids: [], umask: 0o22, rlimits: [], totalMemory: 2 ** 31, cpuNum: 1,
+      stdioFds: [inR, outW, errFd], console: false, strace: false, userLogFd: 0, log: { debug: false, format: 'text' },
+      // A small bound, so 400 files on the rootfs go past it.
+      dcacheSize: 64,
+    };
+    const worker = new Worker(path.join(repoRoot(), 'dist', 'src', 'workers', 'kernel-worker.js'), { workerData: cfg });
+    const k = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
+    const out = fs.createReadStream('', { fd: outR, autoClose: true });
+    let text = '';
+    const waiters: (() => void)[] = [];
+    out.on('data', (d) => {
+      text += d.toString();
+      for (const w of waiters.splice(0)) w();
+    });
+    const waitFor = (s: string) => new Promise<void>((resolve) => {
+      const check = () => (text.includes(s) ? resolve() : waiters.push(check));
+      check();
+    });
+    try {
+      await k.wait().catch(() => undefined); // the worker has loaded
+      assert.equal(await k.start(), null);
+      const stats = [];
+      for (const m of marks) {
+        await waitFor(`at ${m} ${m}\n`);
+        stats.push(await k.stats());
+        fs.writeSync(inW, '\n');
+      }
+      await waitFor('done\n');
+      assert.equal(await k.wait(), 0, fs.readFileSync(path.join(dir, 'stderr'), 'utf8'));
+      const [early, late] = stats;
+      assert.equal(early.pids, 1, 'only the shell is left after the first rounds');
+      assert.equal(late.pids, 1, 'and after all of them: every child reaped, no task kept');
+      // Guest memory charged: the shell's own, unchanged by 360 more children (a leaked address space would add megabytes).
+      assert.ok(late.memoryUsed <= early.memoryUsed + (1 << 20), `memory charged ${early.memoryUsed} after ${marks[0]}, ${late.memoryUsed} after ${marks[1]}`);
+      assert.equal(fs.readdirSync(path.join(dir, 'rootfs', 'w')).length, marks[1]);
+    } finally {
+      await k.shutdown().catch(() => undefined);
+      await worker.terminate();
+      // The worker shares this process's fds: its stdio ends close only now.
+      for (const fd of [inW, inR, outW]) closeFd(fd);
+      fs.closeSync(errFd);
+    }
+  });
+});
