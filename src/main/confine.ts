@@ -84,6 +84,13 @@ export interface LaunchShape {
   newSession: boolean;
   /** Capabilities the child keeps after its lock-down (setpriv's names): none for boot, GOFER_CAPABILITIES for the gofer. */
   keep: readonly (typeof GOFER_CAPABILITIES)[number][];
+  /**
+   * The child outlives its launcher (`unshare` without --kill-child): for
+   * create's boot, whose launcher is ended once boot is up (`releaseConfined`)
+   * so that boot, like runc's container init, is reparented to the caller's
+   * subreaper (containerd's shim, which reaps the pid of the pid file) or init.
+   */
+  outlivesLauncher?: boolean;
 }
 
 /**
@@ -97,7 +104,8 @@ export function confinedCommand(argv: readonly string[], shape: LaunchShape, o: 
   const args: string[] = [];
   // The outer setpriv: `unshare` dies with our process (its forked child, with it: --kill-child).
   if (shape.dieWithParent) args.push(tools.setpriv, '--pdeathsig', 'KILL', '--');
-  args.push(tools.unshare, '--mount', '--pid', '--ipc', '--uts', '--fork', '--kill-child');
+  args.push(tools.unshare, '--mount', '--pid', '--ipc', '--uts', '--fork');
+  if (!shape.outlivesLauncher) args.push('--kill-child');
   if (!o.hostNetwork) args.push('--net');
   if (!root) args.push('--map-root-user');
   args.push('--');
@@ -172,6 +180,20 @@ export function confinedPid(launcherPid: number): number {
   } catch {
     return launcherPid;
   }
+}
+
+/**
+ * Ends the launcher of a child started with `outlivesLauncher` (SIGKILL:
+ * unshare blocks SIGTERM while it waits), once `confinedPid` has named the
+ * child. The child is then reparented, as a runc container's init is when
+ * `runc create` exits, to the nearest subreaper among our ancestors (a
+ * containerd shim) or to init: whoever waits for the pid in the pid file
+ * then reaps that very process and gets its exit status. While the
+ * launcher lived, it reaped boot, and a shim waiting for boot's pid waited
+ * forever.
+ */
+export function releaseConfined(launcher: { kill(sig: NodeJS.Signals): boolean }): void {
+  launcher.kill('SIGKILL');
 }
 
 // ---- stage 2: a root of its own ----

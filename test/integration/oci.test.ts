@@ -41,6 +41,10 @@ describe('tsvisor OCI verbs (runc command line)', function () {
     assert.deepEqual(st.annotations, {});
     assert.equal(Number(fs.readFileSync(pidFile, 'utf8')), st.pid);
     assert.ok(fs.existsSync(`/proc/${st.pid}`), 'boot runs after create exited');
+    // As runc's init: boot's parent is not a launcher of ours (which would reap it) but whoever reaps orphans here
+    // (init, or a subreaper such as containerd's shim, which waits for the pid in the pid file).
+    const ppid = Number(/\) \S+ (\d+)/.exec(fs.readFileSync(`/proc/${st.pid}/stat`, 'utf8'))![1]);
+    assert.doesNotMatch(fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0')[0], /unshare|setpriv|setsid/, 'boot is not left under its launcher');
     const list = await tsvisor(['--root', root, 'list']);
     assert.match(list.stdout.toString(), /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
     assert.match(list.stdout.toString(), new RegExp(`\\nc1\\s+${st.pid}\\s+created\\s+${cat}\\s`));

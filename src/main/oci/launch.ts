@@ -12,7 +12,7 @@ import * as tty from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { DIE_WITH_PARENT_ENV } from '../boot.js';
 import { childGlobalArgv, Fatal, GlobalOptions } from '../common.js';
-import { confinedCommand, confinedEnv, confinedPid, usesHostNetwork } from '../confine.js';
+import { confinedCommand, confinedEnv, confinedPid, releaseConfined, usesHostNetwork } from '../confine.js';
 import { parseSpec } from '../../spec/load.js';
 import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
@@ -81,6 +81,15 @@ export interface Launched {
    * (confined, boot is a child of `child`); call once boot is up (the sync byte).
    */
   bootPid(): number;
+  /**
+   * Detached (create), once bootPid() is known and nothing can fail any
+   * more: confined, ends boot's launcher, so that boot is reparented to our
+   * subreaper (a containerd shim waits for the pid in the pid file) or
+   * init, as it is unconfined when create exits. Nothing unconfined.
+   */
+  release(): void;
+  /** Ends the sandbox being launched (SIGKILL to boot, and to its launcher when confined). */
+  kill(): void;
   gofer: RunningGofer | null;
   /** --root/ID */
   stateDir: string;
@@ -168,7 +177,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let file = process.execPath;
   let args = [cli, ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [] }, { hostNetwork: usesHostNetwork(global) }));
+    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [], outlivesLauncher: o.detached }, { hostNetwork: usesHostNetwork(global) }));
     env = confinedEnv(env);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
@@ -194,8 +203,37 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   gofer?.closeBootEnds();
   fs.closeSync(specFd);
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
-  const bootPid = () => (global.confine ? confinedPid(child.pid!) : child.pid!);
-  return { child, bootPid, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
+  // Confined, boot is the launcher's child; remembered once found, as the launcher may be gone later (release).
+  let confinedBoot = 0;
+  const bootPid = () => {
+    if (!global.confine) return child.pid!;
+    if (!confinedBoot) {
+      const pid = confinedPid(child.pid!);
+      if (pid !== child.pid) confinedBoot = pid;
+      return pid;
+    }
+    return confinedBoot;
+  };
+  const release = () => {
+    if (!global.confine || !o.detached) return;
+    bootPid();
+    releaseConfined(child);
+  };
+  const kill = () => {
+    // Detached, the launcher does not take boot with it (no --kill-child).
+    if (global.confine && o.detached) {
+      const pid = bootPid();
+      if (pid !== child.pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
+    child.kill('SIGKILL');
+  };
+  return { child, bootPid, release, kill, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
 }
 
 export interface Terminal {

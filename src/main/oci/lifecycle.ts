@@ -73,11 +73,13 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
     for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooks(hooks, kind, creating);
     if (flags['pid-file']) writeWhole(flags['pid-file'] as string, String(pid));
   } catch (e) {
-    l.child.kill('SIGKILL');
+    l.kill();
     l.gofer?.child.kill('SIGKILL');
     store.remove(cid);
     throw e;
   }
+  // Boot goes to our subreaper or init, as runc's init does when create exits (confined, its launcher would reap it instead).
+  l.release();
   // The sandbox lives on by itself: nothing of it keeps this command running.
   l.child.unref();
   l.gofer?.child.unref();
