@@ -220,18 +220,19 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     releaseConfined(child);
   };
   const kill = () => {
-    // Detached, the launcher does not take boot with it (no --kill-child).
-    if (global.confine && o.detached) {
-      const pid = bootPid();
-      if (pid !== child.pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
+    // Detached, the launcher does not take boot with it (no --kill-child), so
+    // boot is killed too; the launcher first: util-linux's unshare, seeing its
+    // child killed by a signal, fails to re-raise SIGKILL on itself and says
+    // so on the stderr we share ("sigprocmask unblock failed").
+    const pid = global.confine && o.detached ? bootPid() : child.pid;
+    child.kill('SIGKILL');
+    if (pid !== child.pid && pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
       }
     }
-    child.kill('SIGKILL');
   };
   return { child, bootPid, release, kill, gofer, stateDir, sockPath, term, exited, syncFd: sync[0] };
 }
