@@ -26,6 +26,7 @@
 //   a shared page counts once.
 
 import { FrameAllocator } from './frames.js';
+import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
 import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
@@ -441,6 +442,58 @@ export class MemoryManager {
     child.brkEnd = this.brkEnd;
     child.stackSize = this.stackSize;
     child.mmapTop = this.mmapTop;
+    return 0;
+  }
+
+  /**
+   * Checkpoint: the mappings, brk and layout, and the pages that hold data
+   * (only those: a page of zeros is not written), appended to `data`. Shared
+   * mappings (MAP_SHARED, shm, file mappings: frames of the sandbox-wide
+   * pool) are not supported yet and refuse the checkpoint.
+   */
+  save(data: { add(bytes: Uint8Array): void; length: number }): AddressSpaceRecord {
+    const dataOffset = data.length;
+    const pages: number[] = [];
+    for (const v of this.vmas) {
+      if (v.shared) throw new Unsupported(`shared memory (a MAP_SHARED, shm or file mapping at 0x${v.start.toString(16)}${v.name ? ` of ${v.name}` : ''})`);
+      forEachNonZeroPage(this.mem, v.start, v.end, (page) => {
+        pages.push(page >>> PAGE_SHIFT);
+        data.add(this.mem.u8.subarray(page, page + PAGE_SIZE));
+      });
+    }
+    return {
+      vmas: this.vmas.map((v) => ({ start: v.start, end: v.end, prot: v.prot, name: v.name })),
+      brkStart: this.brkStart,
+      brkEnd: this.brkEnd,
+      stackSize: this.stackSize,
+      mmapTop: this.mmapTop,
+      pages,
+      dataOffset,
+    };
+  }
+
+  /**
+   * The restore half of save(), into this empty address space: the mappings
+   * (charged to the account: ENOMEM past it) and the saved pages' bytes from
+   * `data`. A record whose pages lie outside its mappings or past `data` is
+   * a corrupt image: thrown as an Error.
+   */
+  restore(rec: AddressSpaceRecord, data: Uint8Array): 0 | Errno {
+    for (const v of rec.vmas) {
+      const r = this.mapFixed(v.start, v.end - v.start, v.prot, v.name);
+      if (r !== 0) return r;
+    }
+    let off = rec.dataOffset;
+    for (const page of rec.pages) {
+      const addr = page * PAGE_SIZE;
+      if (!this.vmaAt(addr) || off + PAGE_SIZE > data.length) throw new Error(`page 0x${addr.toString(16)} of the image lies outside its mappings or its data`);
+      this.mem.u8.set(data.subarray(off, off + PAGE_SIZE), addr);
+      off += PAGE_SIZE;
+    }
+    this.brkStart = rec.brkStart;
+    this.brkEnd = rec.brkEnd;
+    this.stackSize = rec.stackSize;
+    this.mmapTop = rec.mmapTop;
     return 0;
   }
 }

@@ -7,6 +7,7 @@ import koffi from 'koffi';
 import {
   ContainerManager,
   ExecArg,
+  CheckpointArg,
   WaitPidArg,
   ControlServer,
   MAX_IN_FLIGHT,
@@ -117,6 +118,16 @@ class FakeManager implements ContainerManager {
   }
   async Resume(cid: string): Promise<null> {
     this.calls.push(`Resume ${cid}`);
+    return null;
+  }
+  async Checkpoint(arg: CheckpointArg, file: number): Promise<null> {
+    closeFd(file);
+    this.calls.push(`Checkpoint ${arg.CID} ${arg.LeaveRunning}`);
+    return null;
+  }
+  async Restore(cid: string, file: number): Promise<null> {
+    closeFd(file);
+    this.calls.push(`Restore ${cid}`);
     return null;
   }
 }
