@@ -47,17 +47,24 @@ export async function quiesce(k: Kernel): Promise<void> {
         busy = t;
         if (t.isSleeping()) {
           interrupted.add(t);
+          t.quiescing = true;
           t.interrupt();
         }
       }
     }
     if (busy === null) break;
-    if (Date.now() > deadline) throw new Error(`thread ${busy.tid} of pid ${busy.process.pid} stayed in a system call for ${QUIESCE_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline) {
+      for (const t of interrupted) t.quiescing = false;
+      throw new Error(`thread ${busy.tid} of pid ${busy.process.pid} stayed in a system call for ${QUIESCE_TIMEOUT_MS / 1000} s`);
+    }
     await new Promise((r) => setTimeout(r, 1));
   }
   // Interrupted by the checkpoint, not by a signal: whatever its policy, the
   // call restarts unless a signal handler runs first (as for SA_RESTART).
-  for (const t of interrupted) if (t.restart !== null) t.restart = 'sys';
+  for (const t of interrupted) {
+    t.quiescing = false;
+    if (t.restart !== null) t.restart = 'sys';
+  }
 }
 
 /** The kernel's state and the saved guest pages (all 4096 bytes each). The kernel must be quiesced. */

@@ -123,6 +123,12 @@ export class Task {
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */
   savedSigmask: bigint | null = null;
+  /**
+   * A checkpoint is bringing this thread out of its system call
+   * (checkpoint.ts quiesce): a wait that ignores interrupts without a
+   * deliverable signal (files/blocking.ts) ends as if one had come.
+   */
+  quiescing = false;
   /** How to cut short the blocking call this thread is in (a sleep, a read); null when none is registered. */
   private interrupter: (() => void) | null = null;
   /** A signal cut the blocking call short (its EINTR may restart). */
