@@ -1,0 +1,147 @@
+// runsc's checkpoint and restore through the OCI verbs (docs/CHECKPOINT.md):
+// a counting program with 32 MiB of state, a second thread and a pipe
+// (fixtures/src/ckcount.c) is saved mid-run and carried on by a new sandbox
+// (on another vCPU count) as if nothing happened; --leave-running keeps the
+// original going; state without a restore half, and bad images, are refused
+// with one line.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
+import { spawnSync } from 'node:child_process';
+import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
+import { create, oneLineError, stateOf, stopped, waitFor } from './oci-util.js';
+import { IMAGE_FILE } from '../../src/kernel/checkpoint-image.js';
+
+/** What ckcount writes when nothing interrupts it (recorded under QEMU). */
+const EXPECTED = fs.readFileSync(path.join(repoRoot(), 'fixtures', 'expected', 'ckcount-file.txt'), 'utf8');
+
+describe('tsvisor checkpoint and restore', function () {
+  this.timeout(240000);
+  const root = stateRoot();
+  const images = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-ckpt-'));
+  const bundles: string[] = [];
+  after(async () => {
+    for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) await tsvisor(['--root', root, 'delete', '--force', id]);
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(images, { recursive: true, force: true });
+    for (const b of bundles) removeBundle(b);
+  });
+
+  /** A bundle running ckcount, appending to /count.txt of its rootfs (served by the gofer). */
+  function counter(file = '/count.txt'): { bundle: string; out: string } {
+    const bundle = makeBundle({ args: ['/bin/ckcount', file] });
+    bundles.push(bundle);
+    return { bundle, out: path.join(bundle, 'rootfs', 'count.txt') };
+  }
+
+  const linesOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0);
+  const atLeast = (file: string, n: number) => waitFor(`${n} lines in ${file}`, async () => (linesOf(file) >= n ? true : undefined), 120000);
+
+  it('a program saved mid-run on 2 vCPUs and restored on 1 writes every number once, in order, with the checksums of an uninterrupted run', async () => {
+    const { bundle, out } = counter();
+    const r = await create(root, bundle, 'count', ['--cpu-num', '2'], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await atLeast(out, 8);
+    const image = path.join(images, 'count');
+    const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'count']);
+    assert.equal(c.code, 0, c.stderr.toString());
+    // Saved, then ended: nothing more is written by the original.
+    assert.equal((await stateOf(root, 'count')).status, 'stopped');
+    const saved = fs.readFileSync(out, 'utf8');
+    const savedLines = saved.split('\n').length - 1;
+    assert.ok(savedLines >= 8 && savedLines < 60, `checkpointed mid-run (${savedLines} lines)`);
+    assert.ok(EXPECTED.startsWith(saved), `the original's lines are the uninterrupted run's first ${savedLines}`);
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal(fs.readFileSync(out, 'utf8'), saved, 'the original is gone');
+    assert.ok(fs.statSync(path.join(image, IMAGE_FILE)).size > 0);
+    assert.equal((await tsvisor(['--root', root, 'delete', 'count'])).code, 0);
+
+    const rr = await create(root, bundle, 'count', ['--cpu-num', '1'], ['restore', '-d', '--image-path', image]);
+    assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
+    assert.equal((await stateOf(root, 'count')).status, 'running');
+    await stopped(root, 'count');
+    assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
+    assert.equal(fs.readFileSync(rr.errFile, 'utf8'), '');
+    rr.stdin.end();
+    r.stdin.end();
+  });
+
+  it('--leave-running saves the program and lets it carry on to its end', async () => {
+    const { bundle, out } = counter();
+    const r = await create(root, bundle, 'leave', ['--cpu-num', '2'], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await atLeast(out, 5);
+    const image = path.join(images, 'leave');
+    const c = await tsvisor(['--root', root, 'checkpoint', '--leave-running', '--image-path', image, 'leave']);
+    assert.equal(c.code, 0, c.stderr.toString());
+    assert.equal((await stateOf(root, 'leave')).status, 'running');
+    assert.ok(fs.statSync(path.join(image, IMAGE_FILE)).size > 0);
+    await stopped(root, 'leave');
+    assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
+    r.stdin.end();
+  });
+
+  it('state that cannot be saved fails the checkpoint with one line naming it, and the program runs on unharmed', async () => {
+    const { bundle, out } = counter();
+    const r = await create(root, bundle, 'refused', ['--cpu-num', '2'], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await atLeast(out, 3);
+    // A process started by exec holds stdio that ends with this sandbox: it has no restore half.
+    // (Not through tsvisor(): exec -d keeps the stdio it passed open in the background, and that waits for them to close.)
+    const e = spawnSync(TSVISOR, ['--root', root, 'exec', '-d', 'refused', '/bin/ckcount', '/dev/null', '60', '100'], { stdio: ['ignore', 'ignore', 'ignore'], timeout: 60000 });
+    assert.equal(e.status, 0);
+    const image = path.join(images, 'refused');
+    const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'refused']);
+    oneLineError(c, /checkpoint does not support the stdio of a process started by exec \(stdin\)$/);
+    assert.ok(!fs.existsSync(path.join(image, IMAGE_FILE)), 'no image is left behind');
+    assert.equal((await stateOf(root, 'refused')).status, 'running');
+    // Its threads were brought out of their system calls and let go again: nothing shows.
+    await stopped(root, 'refused');
+    assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
+    r.stdin.end();
+  });
+
+  describe('bad images', () => {
+    let good: Buffer;
+    let bundle: string;
+    before(() => {
+      const file = path.join(images, 'count', IMAGE_FILE);
+      if (!fs.existsSync(file)) throw new Error('the first test did not leave its image');
+      good = fs.readFileSync(file);
+      bundle = counter().bundle;
+    });
+
+    async function refused(name: string, bytes: Buffer | null, re: RegExp): Promise<void> {
+      const dir = path.join(images, name);
+      fs.mkdirSync(dir, { recursive: true });
+      if (bytes) fs.writeFileSync(path.join(dir, IMAGE_FILE), bytes);
+      const r = await tsvisor(['--root', root, 'restore', '-d', '--image-path', dir, '--bundle', bundle, name]);
+      oneLineError(r, re);
+      // Refused before any sandbox started.
+      oneLineError(await tsvisor(['--root', root, 'state', name]), /container does not exist$/);
+    }
+
+    it('a truncated image', () => refused('trunc', good.subarray(0, good.length - 1000), /truncated image: \d+ bytes of payload, the header says \d+$/));
+    it('an image cut inside its header', () => refused('trunchdr', good.subarray(0, 20), /truncated image: 20 bytes, shorter than its 56-byte header$/));
+    it('an image of another format version', () => {
+      const b = Buffer.from(good);
+      b.writeUInt32LE(99, 8);
+      return refused('version', b, /image format version 99, but this tsvisor reads version 1$/);
+    });
+    it('a bit flipped in the payload', () => {
+      const b = Buffer.from(good);
+      b[Math.floor(b.length / 2)] ^= 0x10;
+      return refused('flip', b, /checksum mismatch: the image is corrupt$/);
+    });
+    it('a bit flipped in the checksum', () => {
+      const b = Buffer.from(good);
+      b[30] ^= 1;
+      return refused('flipsum', b, /checksum mismatch: the image is corrupt$/);
+    });
+    it('a file that is no image', () => refused('foreign', Buffer.from('{"not": "an image"}\n'), /not a tsvisor checkpoint image \(bad magic\)$/));
+    it('no image at all', () => refused('missing', null, /cannot read the checkpoint image .*checkpoint\.img: ENOENT$/));
+  });
+});
