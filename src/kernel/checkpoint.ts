@@ -124,6 +124,7 @@ function indexer<T, R>(save: (o: T) => R): { index(o: T): number; records: R[] }
  * record that makes no sense).
  */
 export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8Array, stdio: File[]): Promise<void> {
+  checkCapabilities(k, image);
   const pipes = image.pipes.map((r) => Pipe.restore(r));
   const files: File[] = [];
   try {
@@ -155,6 +156,22 @@ export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8A
   } finally {
     // The fd tables hold their own references now.
     for (const f of files) void f.unref();
+  }
+}
+
+/**
+ * An image is guest state, but it names credentials: a process may hold no
+ * capability outside the restoring spec's bounding set (an image taken
+ * under a more generous spec, or altered, does not grant more here).
+ */
+function checkCapabilities(k: Kernel, image: KernelImage): void {
+  const bounding = k.config.creds.caps.bounding;
+  for (const p of image.processes) {
+    const c = p.creds?.caps;
+    if (!c) throw new Error(`process ${p.pid} has no credentials in the image`);
+    for (const set of [c.effective, c.permitted, c.inheritable, c.ambient, c.bounding]) {
+      if (BigInt(set) & ~bounding) throw new Error(`process ${p.pid} of the image holds capabilities this bundle's spec does not grant`);
+    }
   }
 }
 
