@@ -112,6 +112,8 @@ export interface VmaRecord {
   end: number;
   prot: number;
   name: string;
+  /** A MAP_SHARED mapping of a file: mapped again from the file's page cache at restore. */
+  file?: { path: string; pgoff: number; readOnly: boolean };
 }
 
 export interface AddressSpaceRecord {

@@ -21,6 +21,9 @@
 import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import { AddressSpace } from './address-space.js';
+import { PageCache } from './page-cache.js';
+import type { SharedBacking } from './mm.js';
+import { PAGE_SIZE } from '../vcpu/memory.js';
 import { FdTable } from './fdtable.js';
 import type { File } from './files/file.js';
 import { Pipe, PipeFile } from './files/pipe.js';
@@ -65,6 +68,8 @@ export async function quiesce(k: Kernel): Promise<void> {
     t.quiescing = false;
     if (t.restart !== null) t.restart = 'sys';
   }
+  // Shared file mappings are saved as their files: those files hold what the mappings stored.
+  await PageCache.settleAll();
 }
 
 /** The kernel's state and the saved guest pages (all 4096 bytes each). The kernel must be quiesced. */
@@ -135,13 +140,19 @@ export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8A
       t.users = 0;
       return t;
     });
-    const vms = image.addressSpaces.map((r) => {
+    const vms: AddressSpace[] = [];
+    for (const r of image.addressSpaces) {
       const vm = new AddressSpace(k.account);
-      const e = vm.mm.restore(r, pages);
-      if (isErrno(e)) throw new Error(`cannot map the saved memory (${e.name}): more than --total-memory?`);
+      const backings = await fileBackings(k, r);
+      try {
+        const e = vm.mm.restore(r, pages, (i) => backings.get(i)?.backing);
+        if (isErrno(e)) throw new Error(`cannot map the saved memory (${e.name}): more than --total-memory?`);
+      } finally {
+        for (const b of backings.values()) b.release();
+      }
       vm.users = 0;
-      return vm;
-    });
+      vms.push(vm);
+    }
     for (const rec of image.processes) {
       const vm = vms[rec.vm];
       const fds = fdTables[rec.fds];
@@ -203,6 +214,35 @@ async function restoreFile(k: Kernel, rec: FileRecord, pipes: Pipe[], stdio: Fil
       throw new Error(`a file of unknown kind ${JSON.stringify((never as { kind: unknown }).kind)}`);
     }
   }
+}
+
+/**
+ * The page caches of an address space's shared file mappings, by the index
+ * of their records: each file opened again by path and its pages loaded;
+ * `release` once mapped (the mappings hold the cache from then on).
+ */
+async function fileBackings(k: Kernel, rec: AddressSpaceRecord): Promise<Map<number, { backing: SharedBacking; release(): void }>> {
+  const out = new Map<number, { backing: SharedBacking; release(): void }>();
+  try {
+    for (let i = 0; i < rec.vmas.length; i++) {
+      const m = rec.vmas[i].file;
+      if (!m) continue;
+      const f = await reopen(k, { kind: 'path', path: m.path, flags: m.readOnly ? abi.O_RDONLY : abi.O_RDWR, pos: 0 });
+      const pc = await PageCache.map(f, m.pgoff, (rec.vmas[i].end - rec.vmas[i].start) / PAGE_SIZE, k.account);
+      if (isErrno(pc)) {
+        void f.unref();
+        throw new Error(`${m.path}: cannot map it again (${pc.name})`);
+      }
+      out.set(i, { backing: { obj: pc, pgoff: m.pgoff, readOnly: m.readOnly }, release: () => {
+          pc.unpin();
+          void f.unref();
+        } });
+    }
+  } catch (e) {
+    for (const b of out.values()) b.release();
+    throw e;
+  }
+  return out;
 }
 
 /** A file of the sandbox's filesystems, opened again by its path, at its saved position. */

@@ -69,6 +69,21 @@ export class PageCache implements SharedObject {
     this.reader = file.ref();
   }
 
+  /**
+   * Checkpoint (mm.ts save): the path of the file this cache holds when a
+   * restore can open it again, i.e. when the file saves as a path (a file
+   * of the gofer's filesystems, not deleted); undefined otherwise (tmpfs,
+   * memfd: their bytes are not in the image).
+   */
+  savePath(): string | undefined {
+    try {
+      const r = this.reader.save({ pipe: () => -1 });
+      return r.kind === 'path' ? r.path : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The cache of `f`'s inode if it has one (some mapping or writeback is live). */
   static of(f: File): PageCache | undefined {
     const i = inodeOf(f);
