@@ -1,16 +1,16 @@
 // The checkpoint image's bytes (docs/CHECKPOINT.md, "The image"): a header
 // with a magic, a format version, the payload's length and its SHA-256,
-// then the payload, deflated: the kernel state as JSON (checkpoint-records.ts)
+// then the payload, compressed with brotli: the kernel state as JSON (checkpoint-records.ts)
 // followed by the saved guest pages.
 //
 // Contract: decodeImage accepts exactly what encodeImage wrote with this
 // IMAGE_VERSION; anything else (another file, another version, a truncated
 // or altered image) throws an ImageError whose message is one line saying
 // which, and nothing of a corrupt image is ever parsed: the checksum is
-// checked before the payload is inflated.
+// checked before the payload is decompressed.
 
 import { createHash } from 'node:crypto';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlib } from 'node:zlib';
 import type { KernelImage } from './checkpoint-records.js';
 
 export const IMAGE_MAGIC = Buffer.from('TSVCKPT\n', 'latin1');
@@ -20,8 +20,13 @@ export const IMAGE_VERSION = 1;
 export const IMAGE_FILE = 'checkpoint.img';
 /** magic (8), version (u32), flags (u32, 0), payload length (u64), SHA-256 of the payload (32); little-endian. */
 export const HEADER_BYTES = 56;
-/** Deflate's fastest level: guest pages of random data do not shrink anyway, zero-filled ones are never saved. */
-const DEFLATE_LEVEL = 1;
+/**
+ * Brotli's fastest quality. Measured on 33 MB (a loaded 2-core host):
+ * random data, which guest state often is, 0.3 s (deflate level 1: 3.4 s,
+ * for nothing); a program binary 0.7 s for 46% of its size (deflate level
+ * 1: 1.9 s for 44%). Zero-filled pages are never saved at all.
+ */
+const BROTLI_QUALITY = 0;
 
 export class ImageError extends Error {}
 
@@ -35,7 +40,8 @@ export function encodeImage(kernel: KernelImage, pages: Uint8Array): Buffer {
   const json = Buffer.from(JSON.stringify(kernel));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
-  const payload = deflateSync(Buffer.concat([len, json, pages]), { level: DEFLATE_LEVEL });
+  const raw = Buffer.concat([len, json, pages]);
+  const payload = brotliCompressSync(raw, { params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length } });
   const header = Buffer.alloc(HEADER_BYTES);
   IMAGE_MAGIC.copy(header, 0);
   header.writeUInt32LE(IMAGE_VERSION, 8);
@@ -45,8 +51,8 @@ export function encodeImage(kernel: KernelImage, pages: Uint8Array): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** Checks the header and checksum of `buf` (a whole image file), then decodes it. */
-export function decodeImage(buf: Uint8Array): DecodedImage {
+/** Checks the header and checksum of `buf` (a whole image file); returns its payload, still compressed. */
+export function checkImage(buf: Uint8Array): Buffer {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < IMAGE_MAGIC.length || !b.subarray(0, IMAGE_MAGIC.length).equals(IMAGE_MAGIC)) throw new ImageError('not a tsvisor checkpoint image (bad magic)');
   if (b.length < HEADER_BYTES) throw new ImageError(`truncated image: ${b.length} bytes, shorter than its ${HEADER_BYTES}-byte header`);
@@ -58,9 +64,15 @@ export function decodeImage(buf: Uint8Array): DecodedImage {
   if (have > want) throw new ImageError(`${have - want} bytes of garbage after the image's payload`);
   const payload = b.subarray(HEADER_BYTES);
   if (!createHash('sha256').update(payload).digest().equals(b.subarray(24, 56))) throw new ImageError('checksum mismatch: the image is corrupt');
+  return payload;
+}
+
+/** Checks `buf` (checkImage), then decodes it. */
+export function decodeImage(buf: Uint8Array): DecodedImage {
+  const payload = checkImage(buf);
   let raw: Buffer;
   try {
-    raw = inflateSync(payload);
+    raw = brotliDecompressSync(payload);
   } catch (e) {
     throw new ImageError(`corrupt payload: ${(e as Error).message}`);
   }

@@ -77,8 +77,9 @@ export function saveKernel(k: Kernel): { kernel: KernelImage; pages: Buffer } {
   const chunks: Uint8Array[] = [];
   const data = {
     length: 0,
+    // Views of guest memory, copied once by the concat below, before anything runs again.
     add(bytes: Uint8Array) {
-      chunks.push(Buffer.from(bytes));
+      chunks.push(bytes);
       this.length += bytes.length;
     },
   };

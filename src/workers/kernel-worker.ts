@@ -20,6 +20,7 @@ import { copyCreds } from '../kernel/task.js';
 import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
 import { closeFd, terminalSize } from '../host/ffi.js';
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { quiesce, restoreKernel, saveKernel, startRestored } from '../kernel/checkpoint.js';
 import { decodeImage, encodeImage } from '../kernel/checkpoint-image.js';
 import { Unsupported } from '../kernel/checkpoint-records.js';
@@ -180,9 +181,13 @@ const api = {
       const wasPaused = k.scheduler.isPaused;
       let image: Buffer;
       try {
+        const t0 = performance.now();
         await quiesce(k);
+        const t1 = performance.now();
         const saved = saveKernel(k);
+        const t2 = performance.now();
         image = encodeImage(saved.kernel, saved.pages);
+        logs.debug(`checkpoint: quiesced in ${(t1 - t0).toFixed(1)} ms, saved ${saved.pages.length >> 12} pages in ${(t2 - t1).toFixed(1)} ms, encoded ${image.length} bytes in ${(performance.now() - t2).toFixed(1)} ms`);
       } catch (e) {
         if (!wasPaused) k.scheduler.resume();
         return e instanceof Unsupported ? e.message : `checkpoint failed: ${(e as Error).message}`;
@@ -219,10 +224,14 @@ const api = {
       closeFd(fd);
     }
     try {
+      const t0 = performance.now();
       const image = decodeImage(bytes);
+      const t1 = performance.now();
       sandbox = await buildKernel(cfg, logs, path.join(__dirname, 'vcpu-worker.js'));
       const k = sandbox.kernel;
+      const t2 = performance.now();
       await restoreKernel(k, image.kernel, image.pages, sandbox.stdio);
+      logs.debug(`restore: decoded ${bytes.length} bytes in ${(t1 - t0).toFixed(1)} ms, kernel built in ${(t2 - t1).toFixed(1)} ms, state restored in ${(performance.now() - t2).toFixed(1)} ms`);
       for (const f of sandbox.stdio) void f.unref();
       init = k.processes.get(1);
       if (!init) return 'the image holds no init (pid 1)';

@@ -37,14 +37,20 @@ describe('tsvisor checkpoint and restore', function () {
     return { bundle, out: path.join(bundle, 'rootfs', 'count.txt') };
   }
 
+  /** ckcount started with `run -d` on 2 vCPUs as container `id`, once it has written `lines` lines. */
+  async function counting(id: string, lines: number): Promise<{ bundle: string; out: string; stdin: { end(): void } }> {
+    const { bundle, out } = counter();
+    const r = await create(root, bundle, id, ['--cpu-num', '2'], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await atLeast(out, lines);
+    return { bundle, out, stdin: r.stdin };
+  }
+
   const linesOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0);
   const atLeast = (file: string, n: number) => waitFor(`${n} lines in ${file}`, async () => (linesOf(file) >= n ? true : undefined), 120000);
 
   it('a program saved mid-run on 2 vCPUs and restored on 1 writes every number once, in order, with the checksums of an uninterrupted run', async () => {
-    const { bundle, out } = counter();
-    const r = await create(root, bundle, 'count', ['--cpu-num', '2'], ['run', '-d']);
-    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
-    await atLeast(out, 8);
+    const { bundle, out, stdin } = await counting('count', 8);
     const image = path.join(images, 'count');
     const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'count']);
     assert.equal(c.code, 0, c.stderr.toString());
@@ -66,14 +72,11 @@ describe('tsvisor checkpoint and restore', function () {
     assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
     assert.equal(fs.readFileSync(rr.errFile, 'utf8'), '');
     rr.stdin.end();
-    r.stdin.end();
+    stdin.end();
   });
 
   it('--leave-running saves the program and lets it carry on to its end', async () => {
-    const { bundle, out } = counter();
-    const r = await create(root, bundle, 'leave', ['--cpu-num', '2'], ['run', '-d']);
-    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
-    await atLeast(out, 5);
+    const { out, stdin } = await counting('leave', 5);
     const image = path.join(images, 'leave');
     const c = await tsvisor(['--root', root, 'checkpoint', '--leave-running', '--image-path', image, 'leave']);
     assert.equal(c.code, 0, c.stderr.toString());
@@ -81,14 +84,11 @@ describe('tsvisor checkpoint and restore', function () {
     assert.ok(fs.statSync(path.join(image, IMAGE_FILE)).size > 0);
     await stopped(root, 'leave');
     assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
-    r.stdin.end();
+    stdin.end();
   });
 
   it('state that cannot be saved fails the checkpoint with one line naming it, and the program runs on unharmed', async () => {
-    const { bundle, out } = counter();
-    const r = await create(root, bundle, 'refused', ['--cpu-num', '2'], ['run', '-d']);
-    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
-    await atLeast(out, 3);
+    const { out, stdin } = await counting('refused', 3);
     // A process started by exec holds stdio that ends with this sandbox: it has no restore half.
     // (Not through tsvisor(): exec -d keeps the stdio it passed open in the background, and that waits for them to close.)
     const e = spawnSync(TSVISOR, ['--root', root, 'exec', '-d', 'refused', '/bin/ckcount', '/dev/null', '60', '100'], { stdio: ['ignore', 'ignore', 'ignore'], timeout: 60000 });
@@ -101,7 +101,7 @@ describe('tsvisor checkpoint and restore', function () {
     // Its threads were brought out of their system calls and let go again: nothing shows.
     await stopped(root, 'refused');
     assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
-    r.stdin.end();
+    stdin.end();
   });
 
   describe('bad images', () => {

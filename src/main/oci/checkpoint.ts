@@ -13,7 +13,7 @@ import { FlagDef, FlagValues } from '../flags.js';
 import { GlobalOptions } from '../common.js';
 import { UrpcClient } from '../urpc.js';
 import { exitCodeOf } from '../boot.js';
-import { IMAGE_FILE, ImageError, decodeImage } from '../../kernel/checkpoint-image.js';
+import { IMAGE_FILE, ImageError, checkImage } from '../../kernel/checkpoint-image.js';
 import { CREATE_FLAGS, create } from './lifecycle.js';
 import { control, controlSocket, killBoot, OciError, oneId, StateStore, statusOf, stopsWithin } from './state.js';
 
@@ -73,7 +73,7 @@ export async function checkpoint(global: GlobalOptions, flags: FlagValues, posit
   return 0;
 }
 
-/** The image file of --image-path, checked whole (magic, version, length, checksum, decoding). */
+/** The image file of --image-path, checked (magic, version, length, checksum) before a sandbox starts; the sandbox decodes it. */
 function checkedImage(file: string): void {
   let bytes: Buffer;
   try {
@@ -82,7 +82,7 @@ function checkedImage(file: string): void {
     throw new OciError(`cannot read the checkpoint image ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
-    decodeImage(bytes);
+    checkImage(bytes);
   } catch (e) {
     if (e instanceof ImageError) throw new OciError(`checkpoint image ${file}: ${e.message}`);
     throw e;
