@@ -354,7 +354,7 @@ export class Process {
       fds: refs.fds,
       cwd: this.cwd.path(),
       root: this.root.path(),
-      threads: [...this.threads].map((t) => t.save()),
+      threads: [...this.threads].filter((t) => t.state !== TaskState.Exited).map((t) => t.save()),
     };
   }
 

@@ -9,7 +9,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
+import { makeBundle, makeSpec, removeBundle, repoRoot } from '../util/bundle.js';
+import { ensurePackageRootfs } from '../../src/debian/package-rootfs.js';
+import { cacheDir } from '../../src/debian/deb-cache.js';
 import { spawnSync } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 import { create, oneLineError, stateOf, stopped, waitFor } from './oci-util.js';
@@ -145,3 +147,68 @@ describe('tsvisor checkpoint and restore', function () {
     it('no image at all', () => refused('missing', null, /cannot read the checkpoint image .*checkpoint\.img: ENOENT$/));
   });
 });
+
+// Debian's python3 (src/debian: its rootfs is built once into the package
+// cache, which needs the machine's Debian mirror the first time): saved after
+// importing modules, restored, and answering on its stdin. Slow: the
+// interpreter's cold start under emulation takes a minute or more on a busy
+// host, which is what a restore saves.
+describe('tsvisor checkpoint and restore of python3', function () {
+  this.timeout(900000);
+  const root = stateRoot();
+  const images = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-ckpt-py-'));
+  let bundle = '';
+  before(async function () {
+    let rootfs: string;
+    try {
+      rootfs = (await ensurePackageRootfs(['python3'], { cache: cacheDir() })).root;
+    } catch (e) {
+      console.log(`      (skipped: no python3 rootfs: ${(e as Error).message})`);
+      this.skip();
+    }
+    bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-ckpt-pyb-'));
+    const spec = makeSpec({ args: ['/usr/bin/python3', '-u', '-c', PY_SERVER], env: ['PATH=/usr/bin:/bin', 'HOME=/tmp', 'PYTHONDONTWRITEBYTECODE=1'], tmpfs: [{ destination: '/tmp', options: ['mode=1777'] }] });
+    spec.root = { path: rootfs, readonly: true };
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+  });
+  after(async () => {
+    for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) await tsvisor(['--root', root, 'delete', '--force', id]);
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(images, { recursive: true, force: true });
+    if (bundle) fs.rmSync(bundle, { recursive: true, force: true });
+  });
+
+  const outOf = (c: { outFile: string }) => fs.readFileSync(c.outFile, 'utf8');
+
+  it('python3 saved after importing modules is restored and answers on its stdin', async () => {
+    const r = await create(root, bundle, 'py', [], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await waitFor('python3 to import its modules', async () => (outOf(r).includes('ready\n') ? true : undefined), 600000);
+    r.stdin.write('6 * 7\n');
+    await waitFor('an answer', async () => (outOf(r).includes('42\n') ? true : undefined), 60000);
+    const image = path.join(images, 'py');
+    const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'py']);
+    assert.equal(c.code, 0, c.stderr.toString());
+    assert.equal((await tsvisor(['--root', root, 'delete', 'py'])).code, 0);
+    r.stdin.end();
+
+    const rr = await create(root, bundle, 'py', [], ['restore', '-d', '--image-path', image]);
+    assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
+    rr.stdin.write('json.dumps({"n": str(decimal.Decimal("1.10") + 2)}) + " " + repr(fractions.Fraction(3, 6))\n');
+    await waitFor('the restored interpreter to answer', async () => (outOf(rr).includes('\n') ? true : undefined), 60000);
+    rr.stdin.end();
+    await stopped(root, 'py');
+    // Modules imported before the checkpoint are there; its stdout is the restoring sandbox's.
+    assert.equal(outOf(rr), `'{"n": "3.10"} Fraction(1, 2)'\nbye\n`);
+    assert.equal(fs.readFileSync(rr.errFile, 'utf8'), '');
+  });
+});
+
+/** Imports modules, says ready, then evaluates each line of stdin and prints its repr; "bye" at end of file. */
+const PY_SERVER = [
+  'import json, decimal, fractions, email.parser, urllib.parse, sqlite3, sys',
+  'print("ready")',
+  'for line in sys.stdin:',
+  '    print(repr(eval(line)))',
+  'print("bye")',
+].join('\n');
