@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { makeBundle, makeSpec, removeBundle, repoRoot } from '../util/bundle.js';
 import { ensurePackageRootfs } from '../../src/debian/package-rootfs.js';
 import { cacheDir } from '../../src/debian/deb-cache.js';
+import { PY_ENV, PY_SERVER } from '../util/python-server.js';
 import { spawnSync } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 import { create, oneLineError, stateOf, stopped, waitFor } from './oci-util.js';
@@ -48,6 +49,8 @@ describe('tsvisor checkpoint and restore', function () {
     return { bundle, out, stdin: r.stdin };
   }
 
+  /** What the first test's program had written when it was saved. */
+  let savedCount = '';
   const linesOf = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0);
   const atLeast = (file: string, n: number) => waitFor(`${n} lines in ${file}`, async () => (linesOf(file) >= n ? true : undefined), 120000);
 
@@ -59,6 +62,7 @@ describe('tsvisor checkpoint and restore', function () {
     // Saved, then ended: nothing more is written by the original.
     assert.equal((await stateOf(root, 'count')).status, 'stopped');
     const saved = fs.readFileSync(out, 'utf8');
+    savedCount = saved;
     const savedLines = saved.split('\n').length - 1;
     assert.ok(savedLines >= 8 && savedLines < 60, `checkpointed mid-run (${savedLines} lines)`);
     assert.ok(EXPECTED.startsWith(saved), `the original's lines are the uninterrupted run's first ${savedLines}`);
@@ -75,6 +79,16 @@ describe('tsvisor checkpoint and restore', function () {
     assert.equal(fs.readFileSync(rr.errFile, 'utf8'), '');
     rr.stdin.end();
     stdin.end();
+  });
+
+  it('the same image restored again, into another bundle, without -d: restore waits for the program and exits with its status', async () => {
+    assert.ok(savedCount, 'the first test saved its image');
+    const { bundle, out } = counter();
+    fs.writeFileSync(out, savedCount);
+    const r = await tsvisor(['--root', root, 'restore', '--image-path', path.join(images, 'count'), '--bundle', bundle, 'again'], Buffer.alloc(0), 180000);
+    assert.equal(r.code, 0, r.stderr.toString());
+    assert.equal(fs.readFileSync(out, 'utf8'), EXPECTED);
+    oneLineError(await tsvisor(['--root', root, 'state', 'again']), /container does not exist$/);
   });
 
   it('--leave-running saves the program and lets it carry on to its end', async () => {
@@ -145,6 +159,13 @@ describe('tsvisor checkpoint and restore', function () {
     });
     it('a file that is no image', () => refused('foreign', Buffer.from('{"not": "an image"}\n'), /not a tsvisor checkpoint image \(bad magic\)$/));
     it('no image at all', () => refused('missing', null, /cannot read the checkpoint image .*checkpoint\.img: ENOENT$/));
+
+    it('an image whose open file is gone from the bundle: one line naming it, and no container left', async () => {
+      // `bundle` is a fresh ckcount bundle: no /count.txt in its rootfs.
+      const r = await tsvisor(['--root', root, 'restore', '-d', '--image-path', path.join(images, 'count'), '--bundle', bundle, 'gone']);
+      oneLineError(r, /restoring container "gone": \/count\.txt, open when the checkpoint was taken, cannot be found \(ENOENT\)$/);
+      oneLineError(await tsvisor(['--root', root, 'state', 'gone']), /container does not exist$/);
+    });
   });
 });
 
@@ -167,7 +188,7 @@ describe('tsvisor checkpoint and restore of python3', function () {
       this.skip();
     }
     bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-ckpt-pyb-'));
-    const spec = makeSpec({ args: ['/usr/bin/python3', '-u', '-c', PY_SERVER], env: ['PATH=/usr/bin:/bin', 'HOME=/tmp', 'PYTHONDONTWRITEBYTECODE=1'], tmpfs: [{ destination: '/tmp', options: ['mode=1777'] }] });
+    const spec = makeSpec({ args: ['/usr/bin/python3', '-u', '-c', PY_SERVER], env: PY_ENV, tmpfs: [{ destination: '/tmp', options: ['mode=1777'] }] });
     spec.root = { path: rootfs, readonly: true };
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
   });
@@ -203,12 +224,3 @@ describe('tsvisor checkpoint and restore of python3', function () {
     assert.equal(fs.readFileSync(rr.errFile, 'utf8'), '');
   });
 });
-
-/** Imports modules, says ready, then evaluates each line of stdin and prints its repr; "bye" at end of file. */
-const PY_SERVER = [
-  'import json, decimal, fractions, email.parser, urllib.parse, sqlite3, sys',
-  'print("ready")',
-  'for line in sys.stdin:',
-  '    print(repr(eval(line)))',
-  'print("bye")',
-].join('\n');

@@ -110,7 +110,9 @@ export async function restore(global: GlobalOptions, flags: FlagValues, position
         fs.closeSync(fd);
       }
     } catch (e) {
+      // As a create that fails: the sandbox is ended and the container forgotten.
       killBoot(st);
+      store.remove(id);
       throw new OciError((e as Error).message);
     }
     st.status = 'running';
