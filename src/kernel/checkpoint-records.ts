@@ -98,6 +98,8 @@ export interface ProcessRecord {
   rlimits: { cur: string; max: string }[];
   deadInstructions: number;
   childInstructions: number;
+  /** Armed interval timers (setitimer, alarm): time left and interval, ns. */
+  itimers: ItimerRecord[];
   /** Index in KernelImage.addressSpaces / fdTables. */
   vm: number;
   fds: number;
@@ -105,6 +107,12 @@ export interface ProcessRecord {
   cwd: string;
   root: string;
   threads: TaskRecord[];
+}
+
+export interface ItimerRecord {
+  which: number;
+  value: string;
+  interval: string;
 }
 
 export interface VmaRecord {

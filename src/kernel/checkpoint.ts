@@ -28,6 +28,7 @@ import { FdTable } from './fdtable.js';
 import type { File } from './files/file.js';
 import { Pipe, PipeFile } from './files/pipe.js';
 import { EventFd } from './files/eventfd.js';
+import { restoreItimers } from './syscalls/timer.js';
 import { TaskState, type Task } from './task.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/inode.js';
@@ -162,7 +163,8 @@ export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8A
       fds.users++;
       const cwd = await directory(k, rec.cwd, `the working directory of pid ${rec.pid}`);
       const root = await directory(k, rec.root, `the root directory of pid ${rec.pid}`);
-      k.lifecycle.restoreProcess(rec, vm, fds, cwd, root);
+      const proc = k.lifecycle.restoreProcess(rec, vm, fds, cwd, root);
+      restoreItimers(k, proc, rec.itimers ?? []);
     }
     k.lifecycle.linkRestored(image.nextPid);
   } finally {

@@ -323,12 +323,14 @@ export class Process {
   /**
    * Checkpoint: what the process owns beyond its address space and fd table
    * (named by index: `vm`, `fds`) and its pending siginfo (`pendingInfo`,
-   * from signal-delivery.ts). Its live threads must be quiesced. A process
-   * whose state has no restore yet (timers, a vfork parent's wait) refuses.
+   * from signal-delivery.ts). Its live threads must be quiesced. Interval
+   * timers are saved with the time they have left (they run on meanwhile:
+   * the image holds what was left when it was taken). A process whose state
+   * has no restore yet (POSIX timers, a vfork parent's wait) refuses.
    */
   save(refs: { vm: number; fds: number; pendingInfo: ProcessRecord['pendingInfo'] }): ProcessRecord {
     if (!this.alive) throw new Unsupported(`a zombie process (pid ${this.pid}, not yet reaped)`);
-    if (this.itimers.some((t) => t !== undefined) || this.posixTimers.size > 0) throw new Unsupported(`timers (setitimer or timer_create, in pid ${this.pid})`);
+    if (this.posixTimers.size > 0) throw new Unsupported(`POSIX timers (timer_create, in pid ${this.pid})`);
     if (this.vforkDone) throw new Unsupported(`a vfork child whose parent waits for its exec (pid ${this.pid})`);
     return {
       pid: this.pid,
@@ -345,6 +347,10 @@ export class Process {
       stopped: this.stopped,
       pending: this.pending.toString(),
       pendingInfo: refs.pendingInfo,
+      itimers: this.itimers.flatMap((t, which) => {
+        const v = t?.get();
+        return v && (v.value > 0n || v.interval > 0n) ? [{ which, value: v.value.toString(), interval: v.interval.toString() }] : [];
+      }),
       sigactions: this.sigactions.map((a): SigActionRecord => ({ handler: a.handler, flags: a.flags, mask: a.mask.toString() })),
       creds: saveCreds(this.creds),
       rlimits: this.rlimits.map((l) => ({ cur: l.cur.toString(), max: l.max.toString() })),

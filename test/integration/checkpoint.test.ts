@@ -120,6 +120,27 @@ describe('tsvisor checkpoint and restore', function () {
     stdin.end();
   });
 
+  it('an armed interval timer is saved with the time it had left and fires after the restore', async () => {
+    const bundle = makeBundle({ args: ['/bin/ckalarm', '/alarm.txt', '8'] });
+    bundles.push(bundle);
+    const out = path.join(bundle, 'rootfs', 'alarm.txt');
+    const r = await create(root, bundle, 'alarm', [], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    await atLeast(out, 1);
+    const image = path.join(images, 'alarm');
+    const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'alarm']);
+    assert.equal(c.code, 0, c.stderr.toString());
+    assert.equal(fs.readFileSync(out, 'utf8'), 'armed\n', 'saved before the timer fired (if this fails, the host was too slow for the 8 s timer)');
+    assert.equal((await tsvisor(['--root', root, 'delete', 'alarm'])).code, 0);
+    const rr = await create(root, bundle, 'alarm', [], ['restore', '-d', '--image-path', image]);
+    assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
+    // Without its timer the restored program would wait in pause() for ever.
+    await stopped(root, 'alarm');
+    assert.equal(fs.readFileSync(out, 'utf8'), 'armed\nalarm\n');
+    rr.stdin.end();
+    r.stdin.end();
+  });
+
   describe('bad images', () => {
     let good: Buffer;
     let bundle: string;

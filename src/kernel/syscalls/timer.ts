@@ -9,6 +9,7 @@ import { sigbit } from '../signal-delivery.js';
 import type { SigInfo } from '../signal-frame.js';
 import type { Process, PosixTimer } from '../task.js';
 import type { Kernel } from '../kernel.js';
+import type { ItimerRecord } from '../checkpoint-records.js';
 import { SysCtx, SysResult } from './context.js';
 
 /** si_code of the signals interval timers send (the kernel's own). */
@@ -30,15 +31,26 @@ function sendTimerSignal(kernel: Kernel, proc: Process, signo: number, info: () 
 }
 
 function itimer(c: SysCtx, which: number): GuestTimer {
-  let t = c.proc.itimers[which];
+  return itimerOf(c.kernel, c.proc, which);
+}
+
+/** `proc`'s interval timer `which` (ITIMER_REAL, VIRTUAL, PROF), made disarmed on first use. */
+function itimerOf(kernel: Kernel, proc: Process, which: number): GuestTimer {
+  let t = proc.itimers[which];
   if (!t) {
-    const proc = c.proc;
-    const kernel = c.kernel;
     const signo = ITIMER_SIGNALS[which];
     t = new GuestTimer(abi.CLOCK_MONOTONIC, { fire: () => sendTimerSignal(kernel, proc, signo, () => ({ signo, code: SI_KERNEL })) });
     proc.itimers[which] = t;
   }
   return t;
+}
+
+/** Restore (checkpoint.ts): `proc`'s interval timers armed again with the time they had left (Process.save's record). */
+export function restoreItimers(kernel: Kernel, proc: Process, saved: ItimerRecord[]): void {
+  for (const r of saved) {
+    if (!(r.which in ITIMER_SIGNALS)) throw new Error(`process ${proc.pid}: no interval timer ${r.which}`);
+    itimerOf(kernel, proc, r.which).set(BigInt(r.value), BigInt(r.interval), false);
+  }
 }
 
 /** struct timeval pair / timespec pair encoders: [interval, value]. */
