@@ -146,7 +146,16 @@ export type FileRecord =
   | { kind: 'pipe'; pipe: number; flags: number; path: string; hupAfter: number }
   | { kind: 'stdio'; index: number; flags: number }
   | { kind: 'path'; path: string; flags: number; pos: number }
-  | { kind: 'eventfd'; flags: number; count: string; semaphore: boolean };
+  | { kind: 'eventfd'; flags: number; count: string; semaphore: boolean }
+  | { kind: 'epoll'; flags: number; items: EpollItemRecord[]; ready: number[] };
+
+/** One registration of an epoll instance: the watched file's index, the fd it was added by, events and flags, data. */
+export interface EpollItemRecord {
+  file: number;
+  fd: number;
+  events: number;
+  data: string;
+}
 
 export interface PipeRecord {
   maxSlots: number;
@@ -158,6 +167,8 @@ export interface PipeRecord {
 /** What a file's save half may ask of the checkpoint: the index of a shared object, saved once. */
 export interface FileSaveContext {
   pipe(pipe: { save(): PipeRecord }): number;
+  /** The index of another open file description (an epoll instance's watched files), saved first. */
+  file(file: { save(c: FileSaveContext): FileRecord }): number;
 }
 
 export interface KernelImage {

@@ -28,6 +28,7 @@ import { FdTable } from './fdtable.js';
 import type { File } from './files/file.js';
 import { Pipe, PipeFile } from './files/pipe.js';
 import { EventFd } from './files/eventfd.js';
+import { EpollFile } from './files/epoll.js';
 import { restoreItimers } from './syscalls/timer.js';
 import { TaskState, type Task } from './task.js';
 import type { Kernel } from './kernel.js';
@@ -85,7 +86,7 @@ export function saveKernel(k: Kernel): { kernel: KernelImage; pages: Buffer } {
     },
   };
   const pipes = indexer<{ save(): PipeRecord }, PipeRecord>((p) => p.save());
-  const ctx: FileSaveContext = { pipe: (p) => pipes.index(p) };
+  const ctx: FileSaveContext = { pipe: (p) => pipes.index(p), file: (f) => files.index(f as File) };
   const files = indexer<File, FileRecord>((f) => f.save(ctx));
   const fdTables = indexer<FdTable, FdTableRecord>((t) => t.save((f) => files.index(f)));
   const vms = indexer<AddressSpace, AddressSpaceRecord>((vm) => vm.mm.save(data));
@@ -135,7 +136,7 @@ export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8A
   const pipes = image.pipes.map((r) => Pipe.restore(r));
   const files: File[] = [];
   try {
-    for (const rec of image.files) files.push(await restoreFile(k, rec, pipes, stdio));
+    for (const rec of image.files) files.push(await restoreFile(k, rec, pipes, stdio, files));
     const fdTables = image.fdTables.map((r) => {
       for (const [, index] of r.slots) if (!files[index]) throw new Error(`fd table names file ${index}, which the image lacks`);
       const t = FdTable.restore(r, files);
@@ -196,7 +197,7 @@ export function startRestored(k: Kernel): void {
 }
 
 /** The restore half of each kind of file (the save halves are File.save overrides beside each kind). */
-async function restoreFile(k: Kernel, rec: FileRecord, pipes: Pipe[], stdio: File[]): Promise<File> {
+async function restoreFile(k: Kernel, rec: FileRecord, pipes: Pipe[], stdio: File[], files: File[]): Promise<File> {
   switch (rec.kind) {
     case 'pipe': {
       const pipe = pipes[rec.pipe];
@@ -210,6 +211,9 @@ async function restoreFile(k: Kernel, rec: FileRecord, pipes: Pipe[], stdio: Fil
     }
     case 'eventfd':
       return EventFd.restore(rec);
+    case 'epoll':
+      // The files it watches come before it in the image (saved first), so they are restored already.
+      return EpollFile.restore(rec, files);
     case 'path':
       return reopen(k, rec);
     default: {

@@ -77,7 +77,7 @@ export class PageCache implements SharedObject {
    */
   savePath(): string | undefined {
     try {
-      const r = this.reader.save({ pipe: () => -1 });
+      const r = this.reader.save({ pipe: () => -1, file: () => -1 });
       return r.kind === 'path' ? r.path : undefined;
     } catch {
       return undefined;

@@ -4,8 +4,10 @@
 
 import * as assert from 'node:assert/strict';
 import { decodeImage, encodeImage, HEADER_BYTES, IMAGE_VERSION, ImageError } from '../../src/kernel/checkpoint-image.js';
-import type { KernelImage } from '../../src/kernel/checkpoint-records.js';
-import { Pipe } from '../../src/kernel/files/pipe.js';
+import type { FileRecord, FileSaveContext, KernelImage, PipeRecord } from '../../src/kernel/checkpoint-records.js';
+import { makePipe, Pipe, PipeFile } from '../../src/kernel/files/pipe.js';
+import { EpollFile } from '../../src/kernel/files/epoll.js';
+import * as abi from '../../src/linux/abi.js';
 
 const kernel: KernelImage = { nextPid: 7, cpuNum: 2, processes: [], addressSpaces: [], fdTables: [], files: [], pipes: [{ maxSlots: 16, data: 'aGk=', owner: { uid: 1, gid: 2 } }] };
 
@@ -71,5 +73,42 @@ describe('pipe save and restore', () => {
     assert.equal(q.capacity, 8 * 4096);
     assert.deepEqual(Buffer.from(q.read(20000, false) as Uint8Array), data.subarray(1000));
     assert.equal(q.attr().uid, 5);
+  });
+});
+
+describe('epoll save and restore', () => {
+  it('keeps the interest list, the data, and the ready list (an edge-triggered item already reported stays quiet)', () => {
+    const [r1, w1] = makePipe(0);
+    const [r2, w2] = makePipe(0);
+    const ep = new EpollFile(abi.O_CLOEXEC);
+    assert.equal(ep.ctl(abi.EPOLL_CTL_ADD, 3, r1, abi.POLLIN | abi.EPOLLET, 41n), 0);
+    assert.equal(ep.ctl(abi.EPOLL_CTL_ADD, 5, r2, abi.POLLIN, 42n), 0);
+    w1.write(Buffer.from('a'));
+    w2.write(Buffer.from('b'));
+    // r1's edge is reported now, so it is off the ready list; r2 (level-triggered) stays on it.
+    assert.deepEqual(ep.harvest(8), [{ events: abi.POLLIN, data: 41n }, { events: abi.POLLIN, data: 42n }]);
+
+    const pipes: PipeRecord[] = [];
+    const records: FileRecord[] = [];
+    // Each object saved once, as checkpoint.ts's indexer does.
+    const seen = new Map<object, number>();
+    const once = (o: object, save: () => number) => seen.get(o) ?? seen.set(o, save()).get(o)!;
+    const ctx: FileSaveContext = {
+      pipe: (p) => once(p, () => pipes.push(p.save()) - 1),
+      file: (f) => once(f, () => records.push(f.save(ctx)) - 1),
+    };
+    for (const f of [w1, w2]) ctx.file(f);
+    const rec = ep.save(ctx);
+    // The watched files were saved before the instance.
+    assert.deepEqual(rec.kind === 'epoll' && rec.items.map((i) => i.file), [2, 3]);
+
+    const restoredPipes = pipes.map((p) => Pipe.restore(p));
+    const files = records.map((r) => PipeFile.restore(r as Extract<FileRecord, { kind: 'pipe' }>, restoredPipes[(r as { pipe: number }).pipe]));
+    const ep2 = EpollFile.restore(rec as Extract<FileRecord, { kind: 'epoll' }>, files);
+    assert.equal(ep2.flags & abi.O_CLOEXEC, abi.O_CLOEXEC);
+    assert.deepEqual(ep2.harvest(8), [{ events: abi.POLLIN, data: 42n }]);
+    // A new write to the edge-triggered pipe is a new edge.
+    files[0].write(Buffer.from('c'));
+    assert.deepEqual(ep2.harvest(8), [{ events: abi.POLLIN, data: 42n }, { events: abi.POLLIN, data: 41n }]);
   });
 });
