@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlServer, type CheckpointArg, type ContainerManager, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from '../../src/main/control-server.js';
 import { JsonValueSplitter, MalformedStreamError } from '../../src/main/urpc.js';
-import { bindUnixSocket } from '../../src/host/ffi.js';
+import { bindUnixSocket, closeFd } from '../../src/host/ffi.js';
 import { Rng } from '../rng.js';
 import { concat, mutateBytes } from '../mutate.js';
 import type { Target } from '../harness.js';
@@ -84,10 +84,12 @@ class HostileManager implements ContainerManager {
   Resume(cid: string): Promise<null> {
     return this.answer(cid, null) as Promise<null>;
   }
-  Checkpoint(arg: CheckpointArg): Promise<null> {
+  Checkpoint(arg: CheckpointArg, file: number): Promise<null> {
+    closeFd(file);
     return this.answer(arg.CID, null) as Promise<null>;
   }
-  Restore(cid: string): Promise<null> {
+  Restore(cid: string, file: number): Promise<null> {
+    closeFd(file);
     return this.answer(cid, null) as Promise<null>;
   }
 }
