@@ -33,7 +33,8 @@ import { restoreItimers } from './syscalls/timer.js';
 import { TaskState, type Task } from './task.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/inode.js';
-import type { AddressSpaceRecord, FdTableRecord, FileRecord, FileSaveContext, KernelImage, PipeRecord, ProcessRecord } from './checkpoint-records.js';
+import { TmpDir } from './filesystems/tmpfs-dir.js';
+import { Unsupported, type AddressSpaceRecord, type FdTableRecord, type FileRecord, type FileSaveContext, type KernelImage, type PipeRecord, type ProcessRecord } from './checkpoint-records.js';
 
 /** How long quiesce() waits for system calls doing work (not asleep) to finish. */
 const QUIESCE_TIMEOUT_MS = 10_000;
@@ -75,7 +76,8 @@ export async function quiesce(k: Kernel): Promise<void> {
 }
 
 /** The kernel's state and the saved guest pages (all 4096 bytes each). The kernel must be quiesced. */
-export function saveKernel(k: Kernel): { kernel: KernelImage; pages: Buffer } {
+export async function saveKernel(k: Kernel): Promise<{ kernel: KernelImage; pages: Buffer }> {
+  await refuseTmpfsContents(k);
   const chunks: Uint8Array[] = [];
   const data = {
     length: 0,
@@ -104,6 +106,19 @@ export function saveKernel(k: Kernel): { kernel: KernelImage; pages: Buffer } {
     pipes: pipes.records,
   };
   return { kernel, pages: Buffer.concat(chunks) };
+}
+
+/**
+ * tmpfs contents are not saved yet, and a restore starts with the spec's
+ * tmpfs mounts empty: a tmpfs holding anything (a file written and closed
+ * as much as one open) refuses the checkpoint rather than lose it.
+ */
+async function refuseTmpfsContents(k: Kernel): Promise<void> {
+  const vfs = k.vfs;
+  for (const at of vfs.mountPoints()) {
+    const d = await vfs.resolve(vfs.root, vfs.root, at, { followLast: true });
+    if (!isErrno(d) && d.inode instanceof TmpDir && !d.inode.empty) throw new Unsupported(`the contents of the tmpfs mounted at ${at} (tmpfs files are not saved yet)`);
+  }
 }
 
 /** Saves each object once, in order of first use; `index` names it. */

@@ -184,7 +184,7 @@ const api = {
         const t0 = performance.now();
         await quiesce(k);
         const t1 = performance.now();
-        const saved = saveKernel(k);
+        const saved = await saveKernel(k);
         const t2 = performance.now();
         image = encodeImage(saved.kernel, saved.pages);
         logs.debug(`checkpoint: quiesced in ${(t1 - t0).toFixed(1)} ms, saved ${saved.pages.length >> 12} pages in ${(t2 - t1).toFixed(1)} ms, encoded ${image.length} bytes in ${(performance.now() - t2).toFixed(1)} ms`);

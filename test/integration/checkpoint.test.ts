@@ -120,6 +120,22 @@ describe('tsvisor checkpoint and restore', function () {
     stdin.end();
   });
 
+  it('a tmpfs that holds a file refuses the checkpoint (its contents are not saved yet) rather than lose it', async () => {
+    const bundle = makeBundle({ args: ['/bin/ckcount', '/tmp/count.txt'], tmpfs: [{ destination: '/tmp', options: ['mode=1777'] }] });
+    bundles.push(bundle);
+    const r = await create(root, bundle, 'tmpfs', [], ['run', '-d']);
+    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+    // Until ckcount has made its file, the tmpfs is empty and a checkpoint (left running) succeeds.
+    const c = await waitFor('ckcount to write in its tmpfs', async () => {
+      const r = await tsvisor(['--root', root, 'checkpoint', '--leave-running', '--image-path', path.join(images, 'tmpfs'), 'tmpfs']);
+      return r.code === 0 ? undefined : r;
+    }, 120000);
+    oneLineError(c, /checkpoint does not support the contents of the tmpfs mounted at \/tmp \(tmpfs files are not saved yet\)$/);
+    assert.equal((await stateOf(root, 'tmpfs')).status, 'running');
+    await tsvisor(['--root', root, 'delete', '--force', 'tmpfs']);
+    r.stdin.end();
+  });
+
   it('an armed interval timer is saved with the time it had left and fires after the restore', async () => {
     const bundle = makeBundle({ args: ['/bin/ckalarm', '/alarm.txt', '8'] });
     bundles.push(bundle);
