@@ -171,6 +171,24 @@ export interface FileSaveContext {
   file(file: { save(c: FileSaveContext): FileRecord }): number;
 }
 
+/** A tmpfs inode's own attributes (its number is not kept: a restored inode gets a new one). */
+export interface TmpAttrRecord {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: [number, number];
+  mtime: [number, number];
+  ctime: [number, number];
+}
+
+/** A tmpfs tree: a directory's entries in order; a name of an inode met before is a hard link to it (by order of first meeting). */
+export type TmpNodeRecord =
+  | { type: 'dir'; attrs: TmpAttrRecord; entries: [string, TmpNodeRecord][] }
+  | { type: 'file'; attrs: TmpAttrRecord; data: string }
+  | { type: 'symlink'; attrs: TmpAttrRecord; target: string }
+  | { type: 'fifo' | 'socket'; attrs: TmpAttrRecord }
+  | { type: 'link'; to: number };
+
 export interface KernelImage {
   /** The next pid the restored kernel hands out. */
   nextPid: number;
@@ -181,4 +199,6 @@ export interface KernelImage {
   fdTables: FdTableRecord[];
   files: FileRecord[];
   pipes: PipeRecord[];
+  /** The contents of each tmpfs mount, by where it is mounted: restored into the restoring sandbox's (empty) mount there. */
+  tmpfs: { at: string; root: TmpNodeRecord }[];
 }

@@ -34,7 +34,7 @@ import { TaskState, type Task } from './task.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/inode.js';
 import { TmpDir } from './filesystems/tmpfs-dir.js';
-import { Unsupported, type AddressSpaceRecord, type FdTableRecord, type FileRecord, type FileSaveContext, type KernelImage, type PipeRecord, type ProcessRecord } from './checkpoint-records.js';
+import { type AddressSpaceRecord, type FdTableRecord, type FileRecord, type FileSaveContext, type KernelImage, type PipeRecord, type ProcessRecord } from './checkpoint-records.js';
 
 /** How long quiesce() waits for system calls doing work (not asleep) to finish. */
 const QUIESCE_TIMEOUT_MS = 10_000;
@@ -77,7 +77,7 @@ export async function quiesce(k: Kernel): Promise<void> {
 
 /** The kernel's state and the saved guest pages (all 4096 bytes each). The kernel must be quiesced. */
 export async function saveKernel(k: Kernel): Promise<{ kernel: KernelImage; pages: Buffer }> {
-  await refuseTmpfsContents(k);
+  const tmpfs = await saveTmpfs(k);
   const chunks: Uint8Array[] = [];
   const data = {
     length: 0,
@@ -104,20 +104,30 @@ export async function saveKernel(k: Kernel): Promise<{ kernel: KernelImage; page
     fdTables: fdTables.records,
     files: files.records,
     pipes: pipes.records,
+    tmpfs,
   };
   return { kernel, pages: Buffer.concat(chunks) };
 }
 
-/**
- * tmpfs contents are not saved yet, and a restore starts with the spec's
- * tmpfs mounts empty: a tmpfs holding anything (a file written and closed
- * as much as one open) refuses the checkpoint rather than lose it.
- */
-async function refuseTmpfsContents(k: Kernel): Promise<void> {
+/** The contents of every tmpfs mount that holds anything (checkpoint.ts's part of tmpfs-dir.ts's pair). */
+async function saveTmpfs(k: Kernel): Promise<KernelImage['tmpfs']> {
   const vfs = k.vfs;
+  const out: KernelImage['tmpfs'] = [];
   for (const at of vfs.mountPoints()) {
     const d = await vfs.resolve(vfs.root, vfs.root, at, { followLast: true });
-    if (!isErrno(d) && d.inode instanceof TmpDir && !d.inode.empty) throw new Unsupported(`the contents of the tmpfs mounted at ${at} (tmpfs files are not saved yet)`);
+    if (!isErrno(d) && d.inode instanceof TmpDir && !d.inode.empty) out.push({ at, root: d.inode.save() });
+  }
+  return out;
+}
+
+/** Each saved tmpfs into the restoring sandbox's mount at the same place, which its spec must make (and which starts empty). */
+async function restoreTmpfs(k: Kernel, saved: KernelImage['tmpfs']): Promise<void> {
+  const vfs = k.vfs;
+  for (const { at, root } of saved) {
+    const d = await vfs.resolve(vfs.root, vfs.root, at, { followLast: true });
+    if (isErrno(d) || !(d.inode instanceof TmpDir) || !vfs.mountPoints().includes(at)) throw new Error(`the image holds a tmpfs mounted at ${at}, but this bundle's spec mounts none there`);
+    if (!d.inode.empty) throw new Error(`the tmpfs at ${at} is not empty`);
+    d.inode.restore(root, at);
   }
 }
 
@@ -148,6 +158,8 @@ function indexer<T, R>(save: (o: T) => R): { index(o: T): number; records: R[] }
  */
 export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8Array, stdio: File[]): Promise<void> {
   checkCapabilities(k, image);
+  // Before the files: an open tmpfs file is opened again by its path.
+  await restoreTmpfs(k, image.tmpfs ?? []);
   const pipes = image.pipes.map((r) => Pipe.restore(r));
   const files: File[] = [];
   try {

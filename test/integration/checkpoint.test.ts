@@ -16,7 +16,7 @@ import { PY_ENV, PY_SERVER } from '../util/python-server.js';
 import { spawnSync } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 import { create, oneLineError, stateOf, stopped, waitFor } from './oci-util.js';
-import { IMAGE_FILE } from '../../src/kernel/checkpoint-image.js';
+import { decodeImage, IMAGE_FILE } from '../../src/kernel/checkpoint-image.js';
 
 /** What ckcount writes when nothing interrupts it (recorded under QEMU). */
 const EXPECTED = fs.readFileSync(path.join(repoRoot(), 'fixtures', 'expected', 'ckcount-file.txt'), 'utf8');
@@ -120,19 +120,34 @@ describe('tsvisor checkpoint and restore', function () {
     stdin.end();
   });
 
-  it('a tmpfs that holds a file refuses the checkpoint (its contents are not saved yet) rather than lose it', async () => {
+  it("a tmpfs's contents and a file open there travel in the image; the restored program appends to its file", async () => {
     const bundle = makeBundle({ args: ['/bin/ckcount', '/tmp/count.txt'], tmpfs: [{ destination: '/tmp', options: ['mode=1777'] }] });
     bundles.push(bundle);
     const r = await create(root, bundle, 'tmpfs', [], ['run', '-d']);
     assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
-    // Until ckcount has made its file, the tmpfs is empty and a checkpoint (left running) succeeds.
-    const c = await waitFor('ckcount to write in its tmpfs', async () => {
-      const r = await tsvisor(['--root', root, 'checkpoint', '--leave-running', '--image-path', path.join(images, 'tmpfs'), 'tmpfs']);
-      return r.code === 0 ? undefined : r;
+    /** /tmp/count.txt as an image of the container holds it, after a checkpoint with `flags`. */
+    const countIn = async (name: string, flags: string[]): Promise<string> => {
+      const dir = path.join(images, name);
+      const c = await tsvisor(['--root', root, 'checkpoint', ...flags, '--image-path', dir, 'tmpfs']);
+      assert.equal(c.code, 0, c.stderr.toString());
+      const t = decodeImage(fs.readFileSync(path.join(dir, IMAGE_FILE))).kernel.tmpfs.find((m) => m.at === '/tmp');
+      const file = t?.root.type === 'dir' ? t.root.entries.find(([n]) => n === 'count.txt')?.[1] : undefined;
+      return file?.type === 'file' ? Buffer.from(file.data, 'base64').toString() : '';
+    };
+    await waitFor('ckcount to write 3 lines in its tmpfs', async () => ((await countIn('tmpfs-probe', ['--leave-running'])).split('\n').length > 3 ? true : undefined), 120000);
+    const saved = await countIn('tmpfs', []);
+    assert.ok(EXPECTED.startsWith(saved) && saved.length > 0, saved);
+    assert.equal((await tsvisor(['--root', root, 'delete', 'tmpfs'])).code, 0);
+    const rr = await create(root, bundle, 'tmpfs', [], ['restore', '-d', '--image-path', path.join(images, 'tmpfs')]);
+    assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
+    // The restored sandbox's /tmp holds what was saved, and the program goes on appending to it.
+    const later = await waitFor('the restored ckcount to append', async () => {
+      const t = await countIn('tmpfs-after', ['--leave-running']);
+      return t.length > saved.length ? t : undefined;
     }, 120000);
-    oneLineError(c, /checkpoint does not support the contents of the tmpfs mounted at \/tmp \(tmpfs files are not saved yet\)$/);
-    assert.equal((await stateOf(root, 'tmpfs')).status, 'running');
+    assert.ok(later.startsWith(saved) && EXPECTED.startsWith(later), later);
     await tsvisor(['--root', root, 'delete', '--force', 'tmpfs']);
+    rr.stdin.end();
     r.stdin.end();
   });
 

@@ -9,7 +9,7 @@ import { makePipe, Pipe, PipeFile } from '../../src/kernel/files/pipe.js';
 import { EpollFile } from '../../src/kernel/files/epoll.js';
 import * as abi from '../../src/linux/abi.js';
 
-const kernel: KernelImage = { nextPid: 7, cpuNum: 2, processes: [], addressSpaces: [], fdTables: [], files: [], pipes: [{ maxSlots: 16, data: 'aGk=', owner: { uid: 1, gid: 2 } }] };
+const kernel: KernelImage = { nextPid: 7, cpuNum: 2, processes: [], addressSpaces: [], fdTables: [], files: [], tmpfs: [], pipes: [{ maxSlots: 16, data: 'aGk=', owner: { uid: 1, gid: 2 } }] };
 
 function pages(n: number): Uint8Array {
   const p = new Uint8Array(n * 4096);
