@@ -75,6 +75,8 @@ export interface SigInfoRecord {
   addr?: number;
   status?: number;
   value?: string;
+  /** SI_TIMER: the timer, whose restored self counts the overruns again. */
+  timerId?: number;
 }
 
 export interface ProcessRecord {
@@ -100,6 +102,8 @@ export interface ProcessRecord {
   childInstructions: number;
   /** Armed interval timers (setitimer, alarm): time left and interval, ns. */
   itimers: ItimerRecord[];
+  /** timer_create's timers. */
+  posixTimers: PosixTimerRecord[];
   /** Index in KernelImage.addressSpaces / fdTables. */
   vm: number;
   fds: number;
@@ -113,6 +117,19 @@ export interface ItimerRecord {
   which: number;
   value: string;
   interval: string;
+}
+
+export interface PosixTimerRecord {
+  id: number;
+  clock: number;
+  notify: number;
+  signo: number;
+  sigval: string;
+  tid: number;
+  /** Time left and interval, ns. */
+  value: string;
+  interval: string;
+  overrun: number;
 }
 
 export interface VmaRecord {

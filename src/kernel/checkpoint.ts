@@ -29,7 +29,7 @@ import type { File } from './files/file.js';
 import { Pipe, PipeFile } from './files/pipe.js';
 import { EventFd } from './files/eventfd.js';
 import { EpollFile } from './files/epoll.js';
-import { restoreItimers } from './syscalls/timer.js';
+import { pendingTimerInfo, restoreItimers, restorePosixTimers, savePosixTimers } from './syscalls/timer.js';
 import { TaskState, type Task } from './task.js';
 import type { Kernel } from './kernel.js';
 import type { Dentry } from './vfs/inode.js';
@@ -94,7 +94,7 @@ export async function saveKernel(k: Kernel): Promise<{ kernel: KernelImage; page
   const vms = indexer<AddressSpace, AddressSpaceRecord>((vm) => vm.mm.save(data));
   const processes: ProcessRecord[] = [];
   for (const p of [...k.processes.values()].sort((a, b) => a.pid - b.pid)) {
-    processes.push(p.save({ vm: vms.index(p.vm), fds: fdTables.index(p.fds), pendingInfo: k.signals.savePendingInfo(p) }));
+    processes.push(p.save({ vm: vms.index(p.vm), fds: fdTables.index(p.fds), pendingInfo: k.signals.savePendingInfo(p), posixTimers: savePosixTimers(p) }));
   }
   const kernel: KernelImage = {
     nextPid: k.lifecycle.processCount + 1,
@@ -193,6 +193,8 @@ export async function restoreKernel(k: Kernel, image: KernelImage, pages: Uint8A
       const root = await directory(k, rec.root, `the root directory of pid ${rec.pid}`);
       const proc = k.lifecycle.restoreProcess(rec, vm, fds, cwd, root);
       restoreItimers(k, proc, rec.itimers ?? []);
+      restorePosixTimers(k, proc, rec.posixTimers ?? []);
+      k.signals.restorePendingInfo(proc, rec.pendingInfo ?? [], (id) => pendingTimerInfo(proc, id));
     }
     k.lifecycle.linkRestored(image.nextPid);
   } finally {

@@ -98,14 +98,14 @@ export class ProcessLifecycle {
    * Restore (checkpoint.ts): process `rec.pid` with its threads, over the
    * address space, fd table and directories restored for it. Its threads are
    * Blocked (or Stopped) until the caller wakes them; its parent link is
-   * made by linkRestored once every process is back.
+   * made by linkRestored once every process is back; its timers and pending
+   * siginfo are the caller's to restore.
    */
   restoreProcess(rec: ProcessRecord, vm: AddressSpace, fds: FdTable, cwd: Dentry, root: Dentry): Process {
     const p = new Process(rec.pid, rec.ppid, vm, fds, root, cwd, restoreCreds(rec.creds), rec.rlimits.map((l) => ({ cur: BigInt(l.cur), max: BigInt(l.max) })));
     p.restoreFields(rec);
     for (const t of rec.threads) p.threads.add(Task.restore(t, p));
     this.k.processes.set(p.pid, p);
-    this.k.signals.restorePendingInfo(p, rec.pendingInfo);
     return p;
   }
 

@@ -94,15 +94,18 @@ export class SignalDelivery {
     for (const [key, info] of this.pendingInfo) {
       const [pid, sig] = key.split(':').map(Number);
       if (pid !== proc.pid) continue;
-      const { collectOverrun: _c, value, timerId: _t, overrun: _o, ...plain } = info;
+      const { collectOverrun: _c, value, overrun: _o, ...plain } = info;
       out.push([sig, { ...plain, value: value?.toString() }]);
     }
     return out;
   }
 
-  /** The restore half of savePendingInfo. */
-  restorePendingInfo(proc: Process, saved: [number, SigInfoRecord][]): void {
-    for (const [sig, r] of saved) this.pendingInfo.set(`${proc.pid}:${sig}`, { ...r, value: r.value === undefined ? undefined : BigInt(r.value) });
+  /** The restore half of savePendingInfo; `timerInfo` gives a POSIX timer's signal back its link to the restored timer. */
+  restorePendingInfo(proc: Process, saved: [number, SigInfoRecord][], timerInfo: (id: number) => SigInfo | undefined): void {
+    for (const [sig, r] of saved) {
+      const info = (r.timerId !== undefined ? timerInfo(r.timerId) : undefined) ?? { ...r, value: r.value === undefined ? undefined : BigInt(r.value) };
+      this.pendingInfo.set(`${proc.pid}:${sig}`, info);
+    }
   }
 
   // ---- generation ----

@@ -326,11 +326,11 @@ export class Process {
    * from signal-delivery.ts). Its live threads must be quiesced. Interval
    * timers are saved with the time they have left (they run on meanwhile:
    * the image holds what was left when it was taken). A process whose state
-   * has no restore yet (POSIX timers, a vfork parent's wait) refuses.
+   * has no restore yet (a vfork parent's wait) refuses. POSIX timers come
+   * from syscalls/timer.ts (`posixTimers`), where they are made.
    */
-  save(refs: { vm: number; fds: number; pendingInfo: ProcessRecord['pendingInfo'] }): ProcessRecord {
+  save(refs: { vm: number; fds: number; pendingInfo: ProcessRecord['pendingInfo']; posixTimers: ProcessRecord['posixTimers'] }): ProcessRecord {
     if (!this.alive) throw new Unsupported(`a zombie process (pid ${this.pid}, not yet reaped)`);
-    if (this.posixTimers.size > 0) throw new Unsupported(`POSIX timers (timer_create, in pid ${this.pid})`);
     if (this.vforkDone) throw new Unsupported(`a vfork child whose parent waits for its exec (pid ${this.pid})`);
     return {
       pid: this.pid,
@@ -347,6 +347,7 @@ export class Process {
       stopped: this.stopped,
       pending: this.pending.toString(),
       pendingInfo: refs.pendingInfo,
+      posixTimers: refs.posixTimers,
       itimers: this.itimers.flatMap((t, which) => {
         const v = t?.get();
         return v && (v.value > 0n || v.interval > 0n) ? [{ which, value: v.value.toString(), interval: v.interval.toString() }] : [];

@@ -151,26 +151,29 @@ describe('tsvisor checkpoint and restore', function () {
     r.stdin.end();
   });
 
-  it('an armed interval timer is saved with the time it had left and fires after the restore', async () => {
-    const bundle = makeBundle({ args: ['/bin/ckalarm', '/alarm.txt', '8'] });
-    bundles.push(bundle);
-    const out = path.join(bundle, 'rootfs', 'alarm.txt');
-    const r = await create(root, bundle, 'alarm', [], ['run', '-d']);
-    assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
-    await atLeast(out, 1);
-    const image = path.join(images, 'alarm');
-    const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, 'alarm']);
-    assert.equal(c.code, 0, c.stderr.toString());
-    assert.equal(fs.readFileSync(out, 'utf8'), 'armed\n', 'saved before the timer fired (if this fails, the host was too slow for the 8 s timer)');
-    assert.equal((await tsvisor(['--root', root, 'delete', 'alarm'])).code, 0);
-    const rr = await create(root, bundle, 'alarm', [], ['restore', '-d', '--image-path', image]);
-    assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
-    // Without its timer the restored program would wait in pause() for ever.
-    await stopped(root, 'alarm');
-    assert.equal(fs.readFileSync(out, 'utf8'), 'armed\nalarm\n');
-    rr.stdin.end();
-    r.stdin.end();
-  });
+  for (const kind of ['interval', 'POSIX'] as const) {
+    it(`an armed ${kind} timer is saved with the time it had left and fires after the restore`, async () => {
+      const bundle = makeBundle({ args: ['/bin/ckalarm', '/alarm.txt', '8', ...(kind === 'POSIX' ? ['posix'] : [])] });
+      bundles.push(bundle);
+      const id = `alarm-${kind.toLowerCase()}`;
+      const out = path.join(bundle, 'rootfs', 'alarm.txt');
+      const r = await create(root, bundle, id, [], ['run', '-d']);
+      assert.equal(r.code, 0, fs.readFileSync(r.errFile, 'utf8'));
+      await atLeast(out, 1);
+      const image = path.join(images, id);
+      const c = await tsvisor(['--root', root, 'checkpoint', '--image-path', image, id]);
+      assert.equal(c.code, 0, c.stderr.toString());
+      assert.equal(fs.readFileSync(out, 'utf8'), 'armed\n', 'saved before the timer fired (if this fails, the host was too slow for the 8 s timer)');
+      assert.equal((await tsvisor(['--root', root, 'delete', id])).code, 0);
+      const rr = await create(root, bundle, id, [], ['restore', '-d', '--image-path', image]);
+      assert.equal(rr.code, 0, fs.readFileSync(rr.errFile, 'utf8'));
+      // Without its timer the restored program would wait in pause() for ever.
+      await stopped(root, id);
+      assert.equal(fs.readFileSync(out, 'utf8'), 'armed\nalarm\n');
+      rr.stdin.end();
+      r.stdin.end();
+    });
+  }
 
   describe('bad images', () => {
     let good: Buffer;
