@@ -37,6 +37,7 @@ import { compileBlock, finishBlock } from './codegen.js';
 import { Interpreter } from './interp.js';
 import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
+import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
 
@@ -195,6 +196,8 @@ export class Cpu {
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
+    // The thread's first Cpu teaches V8 tier 0 on a throwaway one (warmup.ts).
+    if (this.engine !== 'jit') warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -263,8 +266,7 @@ export class Cpu {
 
   /** Can the 2 bytes at p be fetched? Sets the fault when not. */
   private fetchable(p: number): boolean {
-    if (p < 0 || p >= GUEST_VA_LIMIT - 1 || (this.pf[p >>> PAGE_SHIFT] & PAGE_X) === 0) return false;
-    return true;
+    return p >= 0 && p < GUEST_VA_LIMIT - 1 && (this.pf[p >>> PAGE_SHIFT] & PAGE_X) !== 0;
   }
 
   private fetchFault(at: number, pc: number): void {
