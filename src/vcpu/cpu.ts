@@ -98,7 +98,7 @@ class Block {
     readonly end: number,
     /** Instruction count. */
     readonly n: number,
-    /** What the run loop calls: the compiled function, or tier 0's entry for this block. */
+    /** The compiled function, which the run loop calls once `code` is null (before: NO_BLOCK_FN; the run loop interprets `code`). */
     public fn: BlockFn,
   ) {}
 }
@@ -217,7 +217,7 @@ export class Cpu {
         if (nb === null) { stop = Stop.Fault; break; }
         b = nb;
       }
-      const r = b.fn(s, x, fb);
+      const r = b.code !== null ? this.runTier0(b, s) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
       pc = this.npc;
@@ -326,7 +326,6 @@ export class Cpu {
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = code;
-    b.fn = (s) => this.runTier0(b, s);
     return b;
   }
 

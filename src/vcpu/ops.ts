@@ -12,7 +12,8 @@
 //        (index in AMO_OPS), the in-block target of a branch or jal (its
 //        instruction's offset in this array, or -1 when outside the block),
 //        or, for Op.NOP, the Op it stands for
-//   RM   the rounding-mode field (F/D), the CSR kind (CSR_KIND), the AMO size
+//   RM   the rounding-mode field (F/D), the CSR kind (CSR_KIND), the AMO size,
+//        the access size in bytes of a load or store
 //   POS  offset of the instruction from the block's first pc | length << 16
 // After the last instruction comes one Op.END record whose POS offset is the
 // block's end: reaching it leaves the block there. The form holds everything
@@ -108,6 +109,11 @@ export const FP_RM_OPS: ReadonlySet<string> = new Set([
 /** Fused multiply-adds: the only instructions with rs3. */
 const R4_OPS: ReadonlySet<string> = new Set(['fmadd.s', 'fmsub.s', 'fnmsub.s', 'fnmadd.s', 'fmadd.d', 'fmsub.d', 'fnmsub.d', 'fnmadd.d']);
 
+/** The bytes each load and store accesses. */
+const ACCESS_SIZE: Readonly<Record<string, number>> = {
+  lb: 1, lbu: 1, lh: 2, lhu: 2, lw: 4, lwu: 4, ld: 8, flw: 4, fld: 8, sb: 1, sh: 2, sw: 4, sd: 8, fsw: 4, fsd: 8,
+};
+
 /** Mnemonics after which control never falls through to the next instruction. */
 export const ENDS_BLOCK: ReadonlySet<string> = new Set(['illegal', 'jal', 'jalr', 'fence.i', 'ecall', 'ebreak']);
 
@@ -146,6 +152,7 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
     if (CSR_KIND[i.op] !== undefined) { aux = i.csr; rm = CSR_KIND[i.op]; }
     else if (R4_OPS.has(i.op)) aux = i.rs3;
     else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { aux = AMO_OPS.indexOf(i.op.split('.')[0]); rm = i.op.endsWith('.d') ? 8 : 4; }
+    else if (ACCESS_SIZE[i.op] !== undefined) rm = ACCESS_SIZE[i.op];
     else aux = inBlockTarget(i, pcs[j], pcs);
     if (i.rd === 0 && PURE.has(i.op)) { aux = op; op = Op.NOP; }
     code[o + Field.OP] = op;
