@@ -1,6 +1,6 @@
 // Tier 0: runs a block's pre-decoded form (ops.ts) with no code generation.
 //
-// Contract: Interpreter.run(b, s, promoteAt) has exactly the contract of a
+// Contract: Interpreter.run(b, s, promoteAt, limit) has exactly the contract of a
 // compiled block function (codegen.ts): it runs the block's instructions on
 // thread state `s` and returns (retired << 3) | stop with the next pc in
 // cpu.npc (the faulting instruction's pc for Stop.Fault). Retired counts,
@@ -8,7 +8,9 @@
 // page-flag checks on every access, the PAGE_CODE check after every store,
 // single-copy atomic 4- and 8-byte accesses while cpu.mt is set, and the
 // exits (ecall, fence.i, a store that overwrote decoded code, a taken branch
-// or jump out of the block) are those of the compiled code. A taken branch
+// or jump out of the block) are those of the compiled code; it may also run
+// on into the tier-0 blocks that follow (chaining, see run()), retiring
+// their instructions in the same count. A taken branch
 // or jal to one of the block's own instructions continues inside the block;
 // a backward one returns to the run loop when LOOP_CHUNK instructions have
 // retired in this call, or when the block's heat reaches `promoteAt` (each
@@ -29,11 +31,18 @@ import * as fp from './fp.js';
 const TWO32 = 4294967296;
 const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
 
-/** What the interpreter needs of a block: its start, its pre-decoded form, and its heat (runs + backward jumps). */
+/**
+ * What the interpreter needs of a block: its start, its pre-decoded form
+ * (null once compiled or dropped), its heat (runs + backward jumps), and the
+ * block that followed it last time (`next`), valid while `linkEpoch` equals
+ * the Cpu's codeEpoch.
+ */
 export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
   heat: number;
+  next: Tier0Block | null;
+  linkEpoch: number;
 }
 
 // V8 inlines only so much into one function, and Interpreter.run is large:
@@ -54,6 +63,8 @@ export class Interpreter {
     private readonly i32: Int32Array,
     private readonly f64: Float64Array,
     private readonly scratch: DataView,
+    /** The vCPU's interrupt flag (checked between chained blocks, as the run loop does between blocks). */
+    private readonly interrupt: Int32Array,
   ) {
     this.pf = pageFlags;
   }
@@ -69,9 +80,20 @@ export class Interpreter {
     return this.pf[a >>> 12];
   }
 
-  run(b: Tier0Block, s: ThreadState, promoteAt: number): number {
-    const code = b.code as Int32Array, base = b.pc, cpu = this.cpu, dv = this.dv, pf = this.pf, x = s.x, fb = s.fbits;
+  /**
+   * Run tier-0 block `b` and, while it leaves for the tier-0 block that
+   * followed it last time (its `next`, still valid), that one too, and so on
+   * (chaining: no return to the run loop between them), as long as fewer
+   * than `limit` instructions have retired, the interrupt flag is clear and
+   * the next block is not due for promotion. Each block entered adds 1 to
+   * its heat. Returns the instructions retired by all of them. When it
+   * leaves through a jump whose successor it did not know, `cpu.linkFrom`
+   * is the block left, for the run loop to link to the block it finds.
+   */
+  run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
+    const cpu = this.cpu, dv = this.dv, pf = this.pf, x = s.x, fb = s.fbits, intr = this.interrupt;
     const M = cpu.mt;
+    let code = b.code as Int32Array, base = b.pc;
     let o = 0, k = 0;
     for (;;) {
       const cur = o;
@@ -79,14 +101,15 @@ export class Interpreter {
       const imm = code[o + Field.IMM];
       o += STRIDE;
       k++;
-      let a = 0, t = 0, fl = 0, size = 0;
+      let a = 0, t = 0, fl = 0, size = 0, out = -1;
       switch (op) {
         case Op.NOP: case Op.FENCE:
           if (op === Op.FENCE && M) Atomics.store(cpu.fenceWord, 0, 0);
           continue;
         case Op.END:
-          cpu.npc = base + code[cur + Field.POS];
-          return (k - 1) << 3;
+          k--;
+          out = base + code[cur + Field.POS];
+          break;
         case Op.LUI: x[2 * rd] = imm; x[2 * rd + 1] = imm >> 31; continue;
         case Op.AUIPC:
           t = base + (code[cur + Field.POS] & 0xffff) + imm;
@@ -105,8 +128,8 @@ export class Interpreter {
             t = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             x[2 * rd] = t | 0; x[2 * rd + 1] = t >= TWO32 ? 1 : 0;
           }
-          cpu.npc = a;
-          return k << 3;
+          out = a;
+          break;
         }
         case Op.BEQ: if (x[2 * rs1] !== x[2 * rs2] || x[2 * rs1 + 1] !== x[2 * rs2 + 1]) continue; break;
         case Op.BNE: if (x[2 * rs1] === x[2 * rs2] && x[2 * rs1 + 1] === x[2 * rs2 + 1]) continue; break;
@@ -263,17 +286,27 @@ export class Interpreter {
           continue;
         }
       }
-      // A taken branch or a jal (the switch `break`s only for those).
-      const target = code[cur + Field.AUX];
-      if (target < 0) {
-        cpu.npc = base + (code[cur + Field.POS] & 0xffff) + imm;
-        return k << 3;
+      // The switch `break`s only to leave the instruction's sequence: a
+      // taken branch or a jal (out < 0: target in AUX), jalr or END (out).
+      if (out < 0) {
+        const target = code[cur + Field.AUX];
+        if (target >= 0) {
+          if (target > cur || (k < LOOP_CHUNK && ++b.heat < promoteAt)) { o = target; continue; }
+          cpu.npc = base + (code[target + Field.POS] & 0xffff);
+          return k << 3;
+        }
+        out = base + (code[cur + Field.POS] & 0xffff) + imm;
       }
-      if (target <= cur && (k >= LOOP_CHUNK || ++b.heat >= promoteAt)) {
-        cpu.npc = base + (code[target + Field.POS] & 0xffff);
-        return k << 3;
+      // Leaving the block for `out`: on into its known successor, or back to the run loop.
+      const nb = b.next;
+      if (nb !== null && nb.pc === out && b.linkEpoch === cpu.codeEpoch && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+        nb.heat++;
+        b = nb; code = nb.code; base = nb.pc; o = 0;
+        continue;
       }
-      o = target;
+      cpu.npc = out;
+      cpu.linkFrom = b;
+      return k << 3;
     }
   }
 

@@ -68,6 +68,53 @@ describe('vcpu execution tiers', () => {
     assert.equal(engineStats.tier0Insns - before, 32);
   });
 
+  /**
+   * A call loop of three tier-0 blocks that chain into each other: at 0,
+   * jal to 16; at 4, x5 -= 1 and bne back to 0; at 16, x10 += tag, ret.
+   */
+  function callLoop(tag: number): Asm {
+    return new Asm().w(rv.jal(1, 16), rv.addi(5, 5, -1), rv.bne(5, 0, -8), rv.ecall(), rv.addi(10, 10, tag), rv.jalr(0, 1, 0));
+  }
+
+  it('tier 0 chains blocks without the run loop and keeps exact counts, budgets and interrupts', () => {
+    const cpu = cpuWith(callLoop(1), 'interp');
+    setReg(cpu, 5, 3000n);
+    let stops = 0, last = 0;
+    for (;;) {
+      const stop = cpu.run(101);
+      if (stop !== Stop.Budget) { assert.equal(stop, Stop.Syscall); break; }
+      stops++;
+      // A budget stop overshoots by one block at most (2 instructions here).
+      assert.ok(cpu.instret - last >= 101 && cpu.instret - last <= 102, `ran ${cpu.instret - last}`);
+      last = cpu.instret;
+    }
+    assert.equal(getReg(cpu, 10), 3000n);
+    assert.equal(cpu.instret, 5 * 3000 + 1);
+    assert.ok(stops >= 140, `stops ${stops}`);
+    // The interrupt flag stops a chain between two blocks.
+    const interrupt = new Int32Array(new SharedArrayBuffer(4));
+    const cpu2 = new Cpu(memory(), interrupt, { engine: 'interp' });
+    cpu2.state.pc = CODE;
+    setReg(cpu2, 5, 1000n);
+    assert.equal(cpu2.run(30), Stop.Budget);   // links the blocks
+    interrupt[0] = 1;
+    assert.equal(cpu2.run(1_000_000), Stop.Interrupted);
+    assert.ok(cpu2.instret < 40, `instret ${cpu2.instret}`);
+  });
+
+  it('a chained successor rewritten and invalidated runs its new code', () => {
+    const cpu = cpuWith(callLoop(2), 'interp');
+    setReg(cpu, 5, 10n);
+    assert.equal(cpu.run(1000), Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 20n);
+    memory().view.setUint32(CODE + 16, rv.addi(10, 10, 100), true);
+    cpu.invalidateCode(CODE + 16, 4);
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 10n);
+    assert.equal(cpu.run(1000), Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 1020n);
+  });
+
   it('code rewritten after a block was promoted runs the new code (the compiled block is dropped)', () => {
     const cpu = cpuWith(new Asm().w(rv.addi(10, 10, 1), rv.addi(11, 0, 77), rv.jalr(0, 1, 0)), 'auto', 3);
     memory().pageFlags[CODE >>> 12] |= 2; // writable code page
