@@ -97,7 +97,7 @@ export class Interpreter {
     let o = 0, k = 0;
     for (;;) {
       const cur = o;
-      const op = code[o], rd = code[o + Field.RD], rs1 = code[o + Field.RS1], rs2 = code[o + Field.RS2];
+      const w = code[o], op = w & 0xff, rd = (w >>> 8) & 31, rs1 = (w >>> 13) & 31, rs2 = (w >>> 18) & 31;
       const imm = code[o + Field.IMM];
       o += STRIDE;
       k++;

@@ -6,7 +6,9 @@
 // which runs it, and the promotion to compiled code, which reads it back):
 // one Int32Array per block, STRIDE ints per instruction, fields at the
 // offsets of `Field`:
-//   OP   the Op to execute (Op.NOP for an instruction that only writes x0)
+//   OP   the Op to execute (Op.NOP for an instruction that only writes x0),
+//        with rd, rs1 and rs2 packed above it: op | rd << 8 | rs1 << 13 |
+//        rs2 << 18 (tier 0 reads one int per instruction; OP_MASK takes the Op)
 //   RD, RS1, RS2, IMM  as in decode.ts's Insn
 //   AUX  rs3 (fused multiply-add), the CSR number (Zicsr), the AMO kind
 //        (index in AMO_OPS), the in-block target of a branch or jal (its
@@ -131,6 +133,8 @@ export const LOOP_CHUNK = 16384;
 
 /** Ints per instruction in the pre-decoded form. */
 export const STRIDE = 8;
+/** The Op in a record's OP field (the registers are packed above it). */
+export const OP_MASK = 0xff;
 /** Field offsets of one pre-decoded instruction (see the file comment). */
 export const enum Field { OP, RD, RS1, RS2, IMM, AUX, RM, POS }
 
@@ -155,7 +159,7 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
     else if (ACCESS_SIZE[i.op] !== undefined) rm = ACCESS_SIZE[i.op];
     else aux = inBlockTarget(i, pcs[j], pcs);
     if (i.rd === 0 && PURE.has(i.op)) { aux = op; op = Op.NOP; }
-    code[o + Field.OP] = op;
+    code[o + Field.OP] = op | (i.rd << 8) | (i.rs1 << 13) | (i.rs2 << 18);
     code[o + Field.RD] = i.rd;
     code[o + Field.RS1] = i.rs1;
     code[o + Field.RS2] = i.rs2;
@@ -172,8 +176,8 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
 /** The Insn records and their pcs back from a pre-decoded block starting at `base`. */
 export function toInsns(code: Int32Array, base: number): { insns: Insn[]; pcs: number[] } {
   const insns: Insn[] = [], pcs: number[] = [];
-  for (let o = 0; code[o + Field.OP] !== Op.END; o += STRIDE) {
-    const raw = code[o + Field.OP];
+  for (let o = 0; (code[o + Field.OP] & OP_MASK) !== Op.END; o += STRIDE) {
+    const raw = code[o + Field.OP] & OP_MASK;
     const op = OP_NAMES[raw === Op.NOP ? code[o + Field.AUX] : raw];
     const aux = code[o + Field.AUX], pos = code[o + Field.POS];
     const isCsr = CSR_KIND[op] !== undefined;
