@@ -31,6 +31,8 @@ const SPIN_MS = 0.05;
 const data = workerData as VcpuWorkerData;
 // Before any Cpu exists: every Cpu of this worker reads shared pages from the kernel's pool.
 FramePool.adopt(data.frames);
+// Now, not at the first thread this worker is handed: the warm-up (~0.1 s) is off that thread's way.
+if (Cpu.defaultEngine !== 'jit') Cpu.warmUp();
 const mb = new Int32Array(data.mailbox);
 const interrupt = new Int32Array(data.mailbox, MB.INTERRUPT * 4, 1);
 
