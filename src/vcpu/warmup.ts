@@ -73,6 +73,24 @@ function memoryOrFloat(word: number): boolean {
 const EVERY_RUN: readonly (readonly [number, boolean])[] = [[0, false], [1, true]];
 const MEMORY_RUNS: readonly (readonly [number, boolean])[] = [[0, true], [2, false], [3, false], [4, false]];
 
+/**
+ * The instructions the warm-up tries, one test each: every encoding of the
+ * decode table with each operand pattern (Zicsr: with each CSR), but ecall,
+ * which ends every test anyway, and fence.i, which drops every block and so
+ * runs once, last.
+ */
+export function warmUpWords(): number[] {
+  const words: number[] = [];
+  for (const [name, mask, match] of ENCODINGS) {
+    if (name === 'ecall' || name === 'fence.i') continue;
+    const zicsr = name.startsWith('csr');
+    for (const pattern of zicsr ? CSRS.flatMap((c) => [(10 << 7) | (3 << 15) | (c << 20), (10 << 7) | (c << 20)]) : PATTERNS) {
+      words.push(match | (pattern & ~mask));
+    }
+  }
+  return words;
+}
+
 let warmedUp = false;
 
 /** Run the warm-up program on a Cpu of `makeCpu`, the first time only (see the file comment). */
@@ -85,15 +103,7 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   mem.pageFlags[READONLY / PAGE_SIZE] = PAGE_R;
   mem.pageFlags[DATA / PAGE_SIZE] = PAGE_R | PAGE_W;
   mem.pageFlags[DATA / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
-  const words: number[] = [];
-  for (const [name, mask, match] of ENCODINGS) {
-    // ecall ends every test anyway; fence.i drops every block, so it runs once, last.
-    if (name === 'ecall' || name === 'fence.i') continue;
-    const zicsr = name.startsWith('csr');
-    for (const pattern of zicsr ? CSRS.flatMap((c) => [(10 << 7) | (3 << 15) | (c << 20), (10 << 7) | (c << 20)]) : PATTERNS) {
-      words.push(match | (pattern & ~mask));
-    }
-  }
+  const words = warmUpWords();
   if (words.length * 8 + 20 > CODE_PAGES * PAGE_SIZE) throw new Error('warmup.ts: the code pages are too few');
   for (let j = 0; j < words.length; j++) {
     dv.setInt32(CODE + 8 * j, words[j], true);

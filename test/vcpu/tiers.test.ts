@@ -2,7 +2,11 @@ import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
 import { decode, type Insn } from '../../src/vcpu/decode.js';
 import { engineStats } from '../../src/vcpu/engine-stats.js';
-import { predecode, toInsns } from '../../src/vcpu/ops.js';
+import { predecode, toInsns, OP_MASK, OP_NAMES } from '../../src/vcpu/ops.js';
+import { MNEMONICS } from '../../src/vcpu/decode.js';
+import { warmUpWords } from '../../src/vcpu/warmup.js';
+import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
 import { Asm, getReg, resetMemory, rv, setReg, CODE, memory } from './asm.js';
 
 /**
@@ -113,6 +117,46 @@ describe('vcpu execution tiers', () => {
     setReg(cpu, 5, 10n);
     assert.equal(cpu.run(1000), Stop.Syscall);
     assert.equal(getReg(cpu, 10), 1020n);
+  });
+
+  it('the warm-up tries every instruction the interpreter has a case for, and x0 writes (its NOP)', () => {
+    const seen = new Set(['ecall', 'fence.i']);
+    for (const w of warmUpWords()) {
+      const i = decode(w & 0xffff, w >>> 16);
+      const code = predecode([i], [0x1000], 0x1004);
+      seen.add(OP_NAMES[code[0] & OP_MASK]);
+      seen.add(i.op);
+    }
+    for (const m of MNEMONICS) assert.ok(seen.has(m), m);
+    assert.ok(seen.has('nop'));
+    assert.ok(!seen.has('illegal'));
+  });
+
+  it("the warm-up, in a fresh thread, leaves the engine counters as they were and the thread's Cpus work", async () => {
+    const dist = path.join(__dirname, '..', '..', 'src', 'vcpu');
+    const src = `
+      const { parentPort } = require('node:worker_threads');
+      const { Cpu, Stop } = require(${JSON.stringify(path.join(dist, 'cpu.js'))});
+      const { GuestMemory, PAGE_R, PAGE_X } = require(${JSON.stringify(path.join(dist, 'memory.js'))});
+      const { engineStats } = require(${JSON.stringify(path.join(dist, 'engine-stats.js'))});
+      const before = JSON.stringify(engineStats);
+      const m = GuestMemory.create();
+      m.view.setUint32(0x10000, 0x02a00513, true); // addi x10, x0, 42
+      m.view.setUint32(0x10004, 0x00000073, true); // ecall
+      m.pageFlags[0x10] = PAGE_R | PAGE_X;
+      const cpu = new Cpu(m, undefined, { engine: 'interp' });
+      cpu.state.pc = 0x10000;
+      const stop = cpu.run(100);
+      parentPort.postMessage({ before, after: JSON.stringify({ ...engineStats, tier0Insns: engineStats.tier0Insns - 2 }), stop, a0: cpu.state.x[20], instret: cpu.instret });`;
+    const r = await new Promise<{ before: string; after: string; stop: number; a0: number; instret: number }>((resolve, reject) => {
+      const w = new Worker(src, { eval: true });
+      w.once('message', (m) => { resolve(m); void w.terminate(); });
+      w.once('error', reject);
+    });
+    assert.equal(r.after, r.before);
+    assert.equal(r.stop, Stop.Syscall);
+    assert.equal(r.a0, 42);
+    assert.equal(r.instret, 2);
   });
 
   it('code rewritten after a block was promoted runs the new code (the compiled block is dropped)', () => {
