@@ -180,10 +180,12 @@ export class Cpu {
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (this.engine !== 'jit') Cpu.warmUp();
+    if (this.engine !== 'jit' && Cpu.warmUpFirst) Cpu.warmUp();
   }
 
-  /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts); the first Cpu does it, a worker may do it earlier. */
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
+  static warmUpFirst = true;
+  /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
     warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
   }

@@ -21,6 +21,11 @@
 // nothing (and blocks there are reused only after a byte compare anyway);
 // the engine counters are left as they were. It costs about 100 ms of CPU
 // once per thread and saved 20-25% of the CPU time of `python3 -c pass`.
+// The kernel worker runs it at its first Cpu, before the first program;
+// vCPU workers do not (Cpu.warmUpFirst): a worker is handed threads as soon
+// as it starts, and one that warmed up first held them up (a forked child
+// on a loaded host exited before its parent, on a new worker, looked at it:
+// fixture procfs), so their tier 0 learns from the program as before.
 
 import type { Cpu } from './cpu.js';
 import { ENCODINGS } from './decode.js';
