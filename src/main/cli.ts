@@ -2,7 +2,7 @@
 // subcommand), then a subcommand with its own flags.
 
 import { parseFlags, formatUsage, UsageError, FlagDef, FlagValues } from './flags.js';
-import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions } from './common.js';
+import { debugLogFile, Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions } from './common.js';
 import { SpecError } from '../spec/load.js';
 import { createDebugLog } from '../log/log.js';
 /** What a subcommand's module provides once loaded. */
@@ -26,51 +26,51 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   boot: {
     summary: 'run a sandbox (launched by a parent runtime, as runsc boot)',
-    load: async () => { const m = await import('./boot.js'); return { synopsis: m.BOOT_SYNOPSIS, flags: m.BOOT_FLAGS, main: m.boot }; },
+    load: async () => { const m = (require('./boot.js') as typeof import('./boot.js')); return { synopsis: m.BOOT_SYNOPSIS, flags: m.BOOT_FLAGS, main: m.boot }; },
   },
   run: {
     summary: 'create and run a container from a bundle',
-    load: async () => { const m = await import('./run.js'); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
+    load: async () => { const m = (require('./run.js') as typeof import('./run.js')); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
   },
   create: {
     summary: 'create a container from a bundle: the sandbox waits for start (runc create)',
-    load: async () => { const m = await import('./oci/lifecycle.js'); return { synopsis: m.CREATE_SYNOPSIS, flags: m.CREATE_FLAGS, main: (g, f, p) => m.create(g, f, p) }; },
+    load: async () => { const m = (require('./oci/lifecycle.js') as typeof import('./oci/lifecycle.js')); return { synopsis: m.CREATE_SYNOPSIS, flags: m.CREATE_FLAGS, main: (g, f, p) => m.create(g, f, p) }; },
   },
   start: {
     summary: 'start a created container',
-    load: async () => { const m = await import('./oci/lifecycle.js'); return { synopsis: m.START_SYNOPSIS, flags: [], main: (g, f, p) => m.start(g, f, p) }; },
+    load: async () => { const m = (require('./oci/lifecycle.js') as typeof import('./oci/lifecycle.js')); return { synopsis: m.START_SYNOPSIS, flags: [], main: (g, f, p) => m.start(g, f, p) }; },
   },
   state: {
     summary: "print a container's state (runtime-spec JSON)",
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.STATE_SYNOPSIS, flags: [], main: (g, f, p) => m.state(g, f, p) }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.STATE_SYNOPSIS, flags: [], main: (g, f, p) => m.state(g, f, p) }; },
   },
   kill: {
     summary: "send a signal to a container's init (or every process: --all)",
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.KILL_SYNOPSIS, flags: m.KILL_FLAGS, main: (g, f, p) => m.kill(g, f, p) }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.KILL_SYNOPSIS, flags: m.KILL_FLAGS, main: (g, f, p) => m.kill(g, f, p) }; },
   },
   delete: {
     summary: 'delete a stopped container (--force: any)',
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.DELETE_SYNOPSIS, flags: m.DELETE_FLAGS, main: (g, f, p) => m.deleteCommand(g, f, p) }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.DELETE_SYNOPSIS, flags: m.DELETE_FLAGS, main: (g, f, p) => m.deleteCommand(g, f, p) }; },
   },
   list: {
     summary: 'list the containers under --root',
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.LIST_SYNOPSIS, flags: m.LIST_FLAGS, main: (g, f) => m.list(g, f) }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.LIST_SYNOPSIS, flags: m.LIST_FLAGS, main: (g, f) => m.list(g, f) }; },
   },
   ps: {
     summary: "list a container's processes",
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
   },
   exec: {
     summary: 'run a new process in a running container',
-    load: async () => { const m = await import('./oci/exec.js'); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
+    load: async () => { const m = (require('./oci/exec.js') as typeof import('./oci/exec.js')); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
   },
   pause: {
     summary: 'stop every process of a running container until resume',
-    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.PAUSE_SYNOPSIS, flags: [], main: (g, f, p) => m.pause(g, f, p) }; },
+    load: async () => { const m = (require('./oci/pause.js') as typeof import('./oci/pause.js')); return { synopsis: m.PAUSE_SYNOPSIS, flags: [], main: (g, f, p) => m.pause(g, f, p) }; },
   },
   resume: {
     summary: 'let a paused container run again',
-    load: async () => { const m = await import('./oci/pause.js'); return { synopsis: m.RESUME_SYNOPSIS, flags: [], main: (g, f, p) => m.resume(g, f, p) }; },
+    load: async () => { const m = (require('./oci/pause.js') as typeof import('./oci/pause.js')); return { synopsis: m.RESUME_SYNOPSIS, flags: [], main: (g, f, p) => m.resume(g, f, p) }; },
   },
   checkpoint: {
     summary: 'save a running container into an image (--image-path), then end it unless --leave-running',
@@ -82,31 +82,31 @@ const COMMANDS: Record<string, Command> = {
   },
   events: {
     summary: "print a container's stats as JSON events (--stats: once)",
-    load: async () => { const m = await import('./oci/events.js'); return { synopsis: m.EVENTS_SYNOPSIS, flags: m.EVENTS_FLAGS, main: (g, f, p) => m.events(g, f, p) }; },
+    load: async () => { const m = (require('./oci/events.js') as typeof import('./oci/events.js')); return { synopsis: m.EVENTS_SYNOPSIS, flags: m.EVENTS_FLAGS, main: (g, f, p) => m.events(g, f, p) }; },
   },
   features: {
     summary: 'print what this runtime supports (JSON)',
-    load: async () => { const m = await import('./oci/verbs.js'); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },
+    load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.FEATURES_SYNOPSIS, flags: [], main: () => m.features() }; },
   },
   do: {
     summary: 'run a command in a default riscv64 busybox rootfs (or --rootfs DIR, or --packages LIST), no bundle needed',
-    load: async () => { const m = await import('./do.js'); return { synopsis: m.DO_SYNOPSIS, flags: m.DO_FLAGS, main: (g, f, p) => m.doCommand(g, f, p) }; },
+    load: async () => { const m = (require('./do.js') as typeof import('./do.js')); return { synopsis: m.DO_SYNOPSIS, flags: m.DO_FLAGS, main: (g, f, p) => m.doCommand(g, f, p) }; },
   },
   rootfs: {
     summary: 'write a rootfs of Debian riscv64 packages and their dependencies into a directory (cached by package set)',
-    load: async () => { const m = await import('./rootfs-cmd.js'); return { synopsis: m.ROOTFS_SYNOPSIS, flags: m.ROOTFS_FLAGS, main: (_g, f, p) => m.rootfsCommand(f, p) }; },
+    load: async () => { const m = (require('./rootfs-cmd.js') as typeof import('./rootfs-cmd.js')); return { synopsis: m.ROOTFS_SYNOPSIS, flags: m.ROOTFS_FLAGS, main: (_g, f, p) => m.rootfsCommand(f, p) }; },
   },
   gofer: {
     summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)",
-    load: async () => { const m = await import('./gofer-command.js'); return { synopsis: m.GOFER_SYNOPSIS, flags: m.GOFER_FLAGS, main: (g, f, p) => m.goferCommand(g, f, p) }; },
+    load: async () => { const m = (require('./gofer-command.js') as typeof import('./gofer-command.js')); return { synopsis: m.GOFER_SYNOPSIS, flags: m.GOFER_FLAGS, main: (g, f, p) => m.goferCommand(g, f, p) }; },
   },
   spec: {
     summary: 'write a default config.json',
-    load: async () => { const m = await import('./spec-cmd.js'); return { synopsis: m.SPEC_SYNOPSIS, flags: m.SPEC_FLAGS, main: (_g, f, p) => m.specCommand(f, p) }; },
+    load: async () => { const m = (require('./spec-cmd.js') as typeof import('./spec-cmd.js')); return { synopsis: m.SPEC_SYNOPSIS, flags: m.SPEC_FLAGS, main: (_g, f, p) => m.specCommand(f, p) }; },
   },
   syscalls: {
     summary: 'list the system calls the sandbox serves, and the errno of the rest',
-    load: async () => { const m = await import('./syscalls-cmd.js'); return { synopsis: m.SYSCALLS_SYNOPSIS, flags: m.SYSCALLS_FLAGS, main: (_g, f, p) => m.syscallsCommand(f, p) }; },
+    load: async () => { const m = (require('./syscalls-cmd.js') as typeof import('./syscalls-cmd.js')); return { synopsis: m.SYSCALLS_SYNOPSIS, flags: m.SYSCALLS_FLAGS, main: (_g, f, p) => m.syscallsCommand(f, p) }; },
   },
 };
 
@@ -143,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!name) throw new Fatal('no command given', true);
     const cmd = COMMANDS[name];
     if (!cmd) throw new Fatal(`unknown command "${name}"`, true);
+    opts.debugLog = debugLogFile(opts.debugLog, name);
     const mod = await cmd.load();
     usage = formatUsage(mod.synopsis, mod.flags);
     const parsed = parseFlags(mod.flags, rest);

@@ -10,7 +10,7 @@ import type { NetworkMode } from '../kernel/net/inet-stack.js';
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor)', default: '' },
   { name: 'debug', kind: 'bool', usage: 'enable debug logging', default: false },
-  { name: 'debug-log', kind: 'string', usage: 'append debug logs to this file', default: '' },
+  { name: 'debug-log', kind: 'string', usage: "append debug logs to this file; ending in '/', a file of each command's own in that directory; %TIMESTAMP% and %COMMAND% are replaced (as runsc)", default: '' },
   { name: 'log', kind: 'string', usage: 'file for runtime errors (runc convention; same as --debug-log when given)', default: '' },
   { name: 'log-format', kind: 'string', usage: 'log format: text or json', default: 'text' },
   // Passed by container engines (containerd's shim, podman) to any runc; accepted and ignored.
@@ -93,8 +93,29 @@ export interface Logs {
   close(): void;
 }
 
+/**
+ * The file a --debug-log value names for one command, as runsc reads it: a
+ * value ending in '/' is a directory that gets a file per command
+ * (`tsvisor.%TIMESTAMP%.%COMMAND%.log`), and %TIMESTAMP% (local time to the
+ * microsecond) and %COMMAND% are replaced. So `run`, its gofer and its boot,
+ * each given the same flag, write files of their own.
+ */
+export function debugLogFile(value: string, command: string, now = new Date()): string {
+  if (!value) return value;
+  const pattern = value.endsWith('/') ? value + 'tsvisor.%TIMESTAMP%.%COMMAND%.log' : value;
+  const p2 = (n: number, w = 2) => String(n).padStart(w, '0');
+  const micros = p2(now.getMilliseconds(), 3) + p2(Number(process.hrtime.bigint() % 1000n), 3);
+  const stamp = `${now.getFullYear()}${p2(now.getMonth() + 1)}${p2(now.getDate())}-${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}.${micros}`;
+  return pattern.replaceAll('%TIMESTAMP%', stamp).replaceAll('%COMMAND%', command);
+}
+
 export function openLogs(g: GlobalOptions, userLogFd: number): Logs {
-  const debug = createDebugLog({ debug: g.debug, debugLogPath: g.debugLog || undefined, format: g.logFormat });
+  let debug: DebugLog;
+  try {
+    debug = createDebugLog({ debug: g.debug, debugLogPath: g.debugLog || undefined, format: g.logFormat });
+  } catch (e) {
+    throw new Fatal((e as Error).message);
+  }
   const user = createUserLog(userLogFd);
   return {
     debug,

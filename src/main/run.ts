@@ -32,7 +32,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   if (flags.detach || flags.d) {
-    const { create, start } = await import('./oci/lifecycle.js');
+    const { create, start } = (require('./oci/lifecycle.js') as typeof import('./oci/lifecycle.js'));
     const code = await create(global, flags, positional);
     return code === 0 ? start(global, {}, positional) : code;
   }

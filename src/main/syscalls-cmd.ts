@@ -27,7 +27,7 @@ export interface SyscallListing {
 }
 
 export async function syscallListing(): Promise<SyscallListing[]> {
-  const { SYSCALLS } = await import('../kernel/syscalls/table.js');
+  const { SYSCALLS } = (require('../kernel/syscalls/table.js') as typeof import('../kernel/syscalls/table.js'));
   return [...SYSCALLS]
     .sort((a, b) => a.nr - b.nr)
     .map((r) => (r.handler ? { nr: r.nr, name: r.name, supported: true, ...(r.note ? { note: r.note } : {}) } : { nr: r.nr, name: r.name, supported: false, errno: r.errno?.name ?? 'ENOSYS', reason: r.reason ?? '' }));

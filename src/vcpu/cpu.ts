@@ -34,9 +34,11 @@ import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, finishBlock } from './codegen.js';
-import { Interpreter } from './interp.js';
+import { Interpreter, type Tier0Block } from './interp.js';
+import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
 import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
+import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
 
@@ -55,7 +57,6 @@ export { LOOP_CHUNK } from './ops.js';
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
-type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
 
 /**
  * Which tier runs blocks: 'interp' only tier 0, 'jit' only tier 1 (every
@@ -84,26 +85,6 @@ function engineFromEnv(): Engine {
   if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`TSVISOR_ENGINE=${e}: expected one of ${ENGINES.join(', ')}`);
   return e as Engine;
 }
-
-class Block {
-  /** The pre-decoded form while in tier 0 (ops.ts), null once compiled. */
-  code: Int32Array | null = null;
-  /** Tier-0 runs and backward jumps so far (interp.ts). */
-  heat = 0;
-  constructor(
-    /** Guest address of the first instruction. */
-    readonly pc: number,
-    /** One past the last byte decoded. */
-    readonly end: number,
-    /** Instruction count. */
-    readonly n: number,
-    /** What the run loop calls: the compiled function, or tier 0's entry for this block. */
-    public fn: BlockFn,
-  ) {}
-}
-
-const NO_BLOCK_FN: BlockFn = () => 0;
-const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
@@ -169,6 +150,10 @@ export class Cpu {
   private readonly shared: SharedPages;
   /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */
   private sharedHit = false;
+  /** Bumped whenever blocks are dropped: tier 0 follows a block's `next` only if it was linked in this epoch. Internal. */
+  codeEpoch = 0;
+  /** The tier-0 block just left through a jump to a block it has no link to (interp.ts), or null. Internal. */
+  linkFrom: Tier0Block | null = null;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
@@ -192,9 +177,17 @@ export class Cpu {
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
-    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch);
+    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
+    if (this.engine !== 'jit' && Cpu.warmUpFirst) Cpu.warmUp();
+  }
+
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
+  static warmUpFirst = true;
+  /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
+  static warmUp(): void {
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -202,6 +195,7 @@ export class Cpu {
     const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     x[0] = 0; x[1] = 0;
     this.resAddr = -1;
+    this.linkFrom = null;
     let pc = s.pc;
     let n = 0;
     let stop: Stop;
@@ -214,7 +208,10 @@ export class Cpu {
         if (nb === null) { stop = Stop.Fault; break; }
         b = nb;
       }
-      const r = b.fn(s, x, fb);
+      // Tier 0 left a block for this one: link them, so that next time it chains without coming back here.
+      const from = this.linkFrom as Tier0Block | null;
+      if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
+      const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
       pc = this.npc;
@@ -242,6 +239,7 @@ export class Cpu {
 
   /** Drop every decoded block (exec, fence.i). */
   flushCode(): void {
+    this.codeEpoch++;
     this.blocks.clear();
     this.pageBlocks.clear();
     this.cache.fill(NO_BLOCK);
@@ -263,8 +261,7 @@ export class Cpu {
 
   /** Can the 2 bytes at p be fetched? Sets the fault when not. */
   private fetchable(p: number): boolean {
-    if (p < 0 || p >= GUEST_VA_LIMIT - 1 || (this.pf[p >>> PAGE_SHIFT] & PAGE_X) === 0) return false;
-    return true;
+    return p >= 0 && p < GUEST_VA_LIMIT - 1 && (this.pf[p >>> PAGE_SHIFT] & PAGE_X) !== 0;
   }
 
   private fetchFault(at: number, pc: number): void {
@@ -324,18 +321,17 @@ export class Cpu {
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = code;
-    b.fn = (s) => this.runTier0(b, s);
     return b;
   }
 
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
-  private runTier0(b: Block, s: ThreadState): number {
+  private runTier0(b: Block, s: ThreadState, limit: number): number {
     if (b.heat >= this.promoteAt) {
       this.promote(b);
       return b.fn(s, s.x, s.fbits);
     }
     b.heat++;
-    const r = this.interp.run(b, s, this.promoteAt);
+    const r = this.interp.run(b, s, this.promoteAt, limit < LOOP_CHUNK ? limit : LOOP_CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
@@ -456,6 +452,7 @@ export class Cpu {
         const b = list[j];
         if (b.pc < end && b.end > addr) {
           dropped = true;
+          this.codeEpoch++;
           list.splice(j, 1);
           this.removeBlock(b);
         }

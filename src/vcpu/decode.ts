@@ -205,6 +205,9 @@ for (const r of ROWS) BY_OPCODE[r[2] & 0x7f].push(r);
 /** Every mnemonic decode() can produce, besides 'illegal'. */
 export const MNEMONICS: readonly string[] = ROWS.map((r) => r[0]);
 
+/** Every 32-bit encoding as (mnemonic, mask, match): a word w is that instruction when (w & mask) === match. */
+export const ENCODINGS: readonly (readonly [name: string, mask: number, match: number])[] = ROWS.map((r) => [r[0], r[1], r[2]] as const);
+
 function insn(op: string, rd: number, rs1: number, rs2: number, imm: number, len: number): Insn {
   return { op, rd, rs1, rs2, rs3: 0, imm, rm: 0, csr: 0, len };
 }

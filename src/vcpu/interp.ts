@@ -1,6 +1,6 @@
 // Tier 0: runs a block's pre-decoded form (ops.ts) with no code generation.
 //
-// Contract: Interpreter.run(b, s, promoteAt) has exactly the contract of a
+// Contract: Interpreter.run(b, s, promoteAt, limit) has exactly the contract of a
 // compiled block function (codegen.ts): it runs the block's instructions on
 // thread state `s` and returns (retired << 3) | stop with the next pc in
 // cpu.npc (the faulting instruction's pc for Stop.Fault). Retired counts,
@@ -8,7 +8,9 @@
 // page-flag checks on every access, the PAGE_CODE check after every store,
 // single-copy atomic 4- and 8-byte accesses while cpu.mt is set, and the
 // exits (ecall, fence.i, a store that overwrote decoded code, a taken branch
-// or jump out of the block) are those of the compiled code. A taken branch
+// or jump out of the block) are those of the compiled code; it may also run
+// on into the tier-0 blocks that follow (chaining, see run()), retiring
+// their instructions in the same count. A taken branch
 // or jal to one of the block's own instructions continues inside the block;
 // a backward one returns to the run loop when LOOP_CHUNK instructions have
 // retired in this call, or when the block's heat reaches `promoteAt` (each
@@ -29,37 +31,26 @@ import * as fp from './fp.js';
 const TWO32 = 4294967296;
 const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
 
-/** What the interpreter needs of a block: its start, its pre-decoded form, and its heat (runs + backward jumps). */
+/**
+ * What the interpreter needs of a block: its start, its pre-decoded form
+ * (null once compiled or dropped), its heat (runs + backward jumps), and the
+ * block that followed it last time (`next`), valid while `linkEpoch` equals
+ * the Cpu's codeEpoch.
+ */
 export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
   heat: number;
+  next: Tier0Block | null;
+  linkEpoch: number;
 }
 
-/** The 64-bit address rs1 + imm, exact (it may be negative or ≥ 2^32; the access check rejects those). */
-function effectiveAddress(x: Int32Array, rs1: number, imm: number): number {
-  let a = (x[2 * rs1] >>> 0) + imm;
-  const h = x[2 * rs1 + 1];
-  if (h !== 0) a += h * TWO32;
-  return a;
-}
-
-/** Write a number (an integer, |v| < 2^53) to xd as 64 bits. */
-function setNumber(x: Int32Array, d: number, v: number): void {
-  const h = Math.floor(v / TWO32);
-  x[2 * d] = (v - h * TWO32) | 0;
-  x[2 * d + 1] = h | 0;
-}
-
-/** Signed 64-bit a < b on halves. */
-function lessThan(aH: number, aL: number, bH: number, bL: number): boolean {
-  return aH < bH || (aH === bH && (aL >>> 0) < (bL >>> 0));
-}
-
-/** Unsigned 64-bit a < b on halves. */
-function lessThanU(aH: number, aL: number, bH: number, bL: number): boolean {
-  return (aH >>> 0) < (bH >>> 0) || (aH === bH && (aL >>> 0) < (bL >>> 0));
-}
+// V8 inlines only so much into one function, and Interpreter.run is large:
+// helpers it calls per instruction (the effective address, the flag check,
+// 64-bit compares, writing a pc to a register) stayed real calls, a third of
+// tier 0's time, so their few operations are written out in the cases
+// below. The link and AUIPC values written there lie in (-2^32, 2^33): their
+// high half is -1, 0 or 1.
 
 export class Interpreter {
   private readonly pf: Uint8Array;
@@ -72,6 +63,8 @@ export class Interpreter {
     private readonly i32: Int32Array,
     private readonly f64: Float64Array,
     private readonly scratch: DataView,
+    /** The vCPU's interrupt flag (checked between chained blocks, as the run loop does between blocks). */
+    private readonly interrupt: Int32Array,
   ) {
     this.pf = pageFlags;
   }
@@ -87,47 +80,69 @@ export class Interpreter {
     return this.pf[a >>> 12];
   }
 
-  run(b: Tier0Block, s: ThreadState, promoteAt: number): number {
-    const code = b.code as Int32Array, base = b.pc, cpu = this.cpu, dv = this.dv, x = s.x, fb = s.fbits;
+  /**
+   * Run tier-0 block `b` and, while it leaves for the tier-0 block that
+   * followed it last time (its `next`, still valid), that one too, and so on
+   * (chaining: no return to the run loop between them), as long as fewer
+   * than `limit` instructions have retired, the interrupt flag is clear and
+   * the next block is not due for promotion. Each block entered adds 1 to
+   * its heat. Returns the instructions retired by all of them. When it
+   * leaves through a jump whose successor it did not know, `cpu.linkFrom`
+   * is the block left, for the run loop to link to the block it finds.
+   */
+  run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
+    const cpu = this.cpu, dv = this.dv, pf = this.pf, x = s.x, fb = s.fbits, intr = this.interrupt;
     const M = cpu.mt;
+    let code = b.code as Int32Array, base = b.pc;
     let o = 0, k = 0;
     for (;;) {
       const cur = o;
-      const op = code[o], rd = code[o + Field.RD], rs1 = code[o + Field.RS1], rs2 = code[o + Field.RS2];
+      const w = code[o], op = w & 0xff, rd = (w >>> 8) & 31, rs1 = (w >>> 13) & 31, rs2 = (w >>> 18) & 31;
       const imm = code[o + Field.IMM];
       o += STRIDE;
       k++;
-      let a = 0, t = 0, fl = 0, size = 0;
+      let a = 0, t = 0, fl = 0, size = 0, out = -1;
       switch (op) {
         case Op.NOP: case Op.FENCE:
           if (op === Op.FENCE && M) Atomics.store(cpu.fenceWord, 0, 0);
           continue;
         case Op.END:
-          cpu.npc = base + code[cur + Field.POS];
-          return (k - 1) << 3;
+          k--;
+          out = base + code[cur + Field.POS];
+          break;
         case Op.LUI: x[2 * rd] = imm; x[2 * rd + 1] = imm >> 31; continue;
-        case Op.AUIPC: setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + imm); continue;
+        case Op.AUIPC:
+          t = base + (code[cur + Field.POS] & 0xffff) + imm;
+          x[2 * rd] = t | 0; x[2 * rd + 1] = t < 0 ? -1 : t >= TWO32 ? 1 : 0;
+          continue;
         case Op.JAL:
-          if (rd !== 0) setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16));
+          if (rd !== 0) {
+            t = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            x[2 * rd] = t | 0; x[2 * rd + 1] = t >= TWO32 ? 1 : 0;
+          }
           break;
         case Op.JALR: {
           a = (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
           a -= a & 1;
-          if (rd !== 0) setNumber(x, rd, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16));
-          cpu.npc = a;
-          return k << 3;
+          if (rd !== 0) {
+            t = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            x[2 * rd] = t | 0; x[2 * rd + 1] = t >= TWO32 ? 1 : 0;
+          }
+          out = a;
+          break;
         }
         case Op.BEQ: if (x[2 * rs1] !== x[2 * rs2] || x[2 * rs1 + 1] !== x[2 * rs2 + 1]) continue; break;
         case Op.BNE: if (x[2 * rs1] === x[2 * rs2] && x[2 * rs1 + 1] === x[2 * rs2 + 1]) continue; break;
-        case Op.BLT: if (!lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
-        case Op.BGE: if (lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
-        case Op.BLTU: if (!lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
-        case Op.BGEU: if (lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2])) continue; break;
+        case Op.BLT: if (!(x[2 * rs1 + 1] < x[2 * rs2 + 1] || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0)))) continue; break;
+        case Op.BGE: if (x[2 * rs1 + 1] < x[2 * rs2 + 1] || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0))) continue; break;
+        case Op.BLTU: if (!((x[2 * rs1 + 1] >>> 0) < (x[2 * rs2 + 1] >>> 0) || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0)))) continue; break;
+        case Op.BGEU: if ((x[2 * rs1 + 1] >>> 0) < (x[2 * rs2 + 1] >>> 0) || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0))) continue; break;
 
         case Op.LB: case Op.LBU: case Op.LH: case Op.LHU: case Op.LW: case Op.LWU: case Op.LD: case Op.FLW: case Op.FLD:
-          size = op === Op.LB || op === Op.LBU ? 1 : op === Op.LH || op === Op.LHU ? 2 : op === Op.LD || op === Op.FLD ? 8 : 4;
-          a = effectiveAddress(x, rs1, imm);
-          fl = this.flags(a, size);
+          size = code[cur + Field.RM];
+          a = (x[2 * rs1] >>> 0) + imm;
+          if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
+          fl = a >= 0 && a < GUEST_VA_LIMIT && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
           if ((fl & PAGE_R) === 0) return cpu.segv(a, size, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
             case Op.LB: if (rd !== 0) { t = dv.getInt8(a); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
@@ -144,22 +159,36 @@ export class Interpreter {
               fb[2 * rd] = M && (a & 3) === 0 ? this.i32[a >>> 2] : dv.getInt32(a, true);
               fb[2 * rd + 1] = -1;
               break;
-            case Op.LD: if (rd !== 0) this.load64(x, rd, a, M); break;
-            case Op.FLD: this.load64(fb, rd, a, M); break;
+            case Op.LD:
+              if (rd === 0) break;
+              if (M && (a & 7) === 0) this.load64(x, rd, a);
+              else { x[2 * rd] = dv.getInt32(a, true); x[2 * rd + 1] = dv.getInt32(a + 4, true); }
+              break;
+            case Op.FLD:
+              if (M && (a & 7) === 0) this.load64(fb, rd, a);
+              else { fb[2 * rd] = dv.getInt32(a, true); fb[2 * rd + 1] = dv.getInt32(a + 4, true); }
+              break;
           }
           continue;
         case Op.SB: case Op.SH: case Op.SW: case Op.SD: case Op.FSW: case Op.FSD:
-          size = op === Op.SB ? 1 : op === Op.SH ? 2 : op === Op.SD || op === Op.FSD ? 8 : 4;
-          a = effectiveAddress(x, rs1, imm);
-          fl = this.flags(a, size);
+          size = code[cur + Field.RM];
+          a = (x[2 * rs1] >>> 0) + imm;
+          if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
+          fl = a >= 0 && a < GUEST_VA_LIMIT && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
           if ((fl & PAGE_W) === 0) return cpu.segv(a, size, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
             case Op.SB: dv.setInt8(a, x[2 * rs2]); break;
             case Op.SH: dv.setInt16(a, x[2 * rs2], true); break;
             case Op.SW: if (M && (a & 3) === 0) this.i32[a >>> 2] = x[2 * rs2]; else dv.setInt32(a, x[2 * rs2], true); break;
             case Op.FSW: if (M && (a & 3) === 0) this.i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
-            case Op.SD: this.store64(x, rs2, a, M); break;
-            case Op.FSD: this.store64(fb, rs2, a, M); break;
+            case Op.SD:
+              if (M && (a & 7) === 0) this.store64(x, rs2, a);
+              else { dv.setInt32(a, x[2 * rs2], true); dv.setInt32(a + 4, x[2 * rs2 + 1], true); }
+              break;
+            case Op.FSD:
+              if (M && (a & 7) === 0) this.store64(fb, rs2, a);
+              else { dv.setInt32(a, fb[2 * rs2], true); dv.setInt32(a + 4, fb[2 * rs2 + 1], true); }
+              break;
           }
           if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(a, size)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
@@ -173,8 +202,8 @@ export class Interpreter {
           x[2 * rd] = t | 0;
           continue;
         }
-        case Op.SLTI: x[2 * rd] = lessThan(x[2 * rs1 + 1], x[2 * rs1], imm >> 31, imm) ? 1 : 0; x[2 * rd + 1] = 0; continue;
-        case Op.SLTIU: x[2 * rd] = lessThanU(x[2 * rs1 + 1], x[2 * rs1], imm >> 31, imm) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLTI: x[2 * rd] = x[2 * rs1 + 1] < imm >> 31 || (x[2 * rs1 + 1] === imm >> 31 && (x[2 * rs1] >>> 0) < (imm >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLTIU: x[2 * rd] = (x[2 * rs1 + 1] >>> 0) < (imm >> 31) >>> 0 || (x[2 * rs1 + 1] === imm >> 31 && (x[2 * rs1] >>> 0) < (imm >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
         case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
         case Op.ORI: x[2 * rd] = x[2 * rs1] | imm; x[2 * rd + 1] = x[2 * rs1 + 1] | (imm >> 31); continue;
         case Op.ANDI: x[2 * rd] = x[2 * rs1] & imm; x[2 * rd + 1] = x[2 * rs1 + 1] & (imm >> 31); continue;
@@ -200,8 +229,8 @@ export class Interpreter {
         case Op.XOR: x[2 * rd] = x[2 * rs1] ^ x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] ^ x[2 * rs2 + 1]; continue;
         case Op.OR: x[2 * rd] = x[2 * rs1] | x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] | x[2 * rs2 + 1]; continue;
         case Op.AND: x[2 * rd] = x[2 * rs1] & x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] & x[2 * rs2 + 1]; continue;
-        case Op.SLT: x[2 * rd] = lessThan(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2]) ? 1 : 0; x[2 * rd + 1] = 0; continue;
-        case Op.SLTU: x[2 * rd] = lessThanU(x[2 * rs1 + 1], x[2 * rs1], x[2 * rs2 + 1], x[2 * rs2]) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLT: x[2 * rd] = x[2 * rs1 + 1] < x[2 * rs2 + 1] || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
+        case Op.SLTU: x[2 * rd] = (x[2 * rs1 + 1] >>> 0) < (x[2 * rs2 + 1] >>> 0) || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
         case Op.ADDW: t = (x[2 * rs1] + x[2 * rs2]) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SUBW: t = (x[2 * rs1] - x[2 * rs2]) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SLLW: t = x[2 * rs1] << (x[2 * rs2] & 31); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
@@ -257,17 +286,27 @@ export class Interpreter {
           continue;
         }
       }
-      // A taken branch or a jal (the switch `break`s only for those).
-      const target = code[cur + Field.AUX];
-      if (target < 0) {
-        cpu.npc = base + (code[cur + Field.POS] & 0xffff) + imm;
-        return k << 3;
+      // The switch `break`s only to leave the instruction's sequence: a
+      // taken branch or a jal (out < 0: target in AUX), jalr or END (out).
+      if (out < 0) {
+        const target = code[cur + Field.AUX];
+        if (target >= 0) {
+          if (target > cur || (k < LOOP_CHUNK && ++b.heat < promoteAt)) { o = target; continue; }
+          cpu.npc = base + (code[target + Field.POS] & 0xffff);
+          return k << 3;
+        }
+        out = base + (code[cur + Field.POS] & 0xffff) + imm;
       }
-      if (target <= cur && (k >= LOOP_CHUNK || ++b.heat >= promoteAt)) {
-        cpu.npc = base + (code[target + Field.POS] & 0xffff);
-        return k << 3;
+      // Leaving the block for `out`: on into its known successor, or back to the run loop.
+      const nb = b.next;
+      if (nb !== null && nb.pc === out && b.linkEpoch === cpu.codeEpoch && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+        nb.heat++;
+        b = nb; code = nb.code; base = nb.pc; o = 0;
+        continue;
       }
-      o = target;
+      cpu.npc = out;
+      cpu.linkFrom = b;
+      return k << 3;
     }
   }
 
@@ -283,30 +322,20 @@ export class Interpreter {
     x[2 * rd + 1] = hi;
   }
 
-  /** 8 bytes at `a` into r[2i], r[2i+1]: one host access when `single` and aligned (see codegen.ts). */
-  private load64(r: Int32Array, i: number, a: number, single: boolean): void {
-    if (single && (a & 7) === 0) {
-      const sd = this.scratch;
-      sd.setFloat64(0, this.f64[a >>> 3], true);
-      r[2 * i] = sd.getInt32(0, true);
-      r[2 * i + 1] = sd.getInt32(4, true);
-    } else {
-      r[2 * i] = this.dv.getInt32(a, true);
-      r[2 * i + 1] = this.dv.getInt32(a + 4, true);
-    }
+  /** The 8 bytes at `a` (a multiple of 8) into r[2i], r[2i+1] as one host access: single-copy atomic (see codegen.ts). */
+  private load64(r: Int32Array, i: number, a: number): void {
+    const sd = this.scratch;
+    sd.setFloat64(0, this.f64[a >>> 3], true);
+    r[2 * i] = sd.getInt32(0, true);
+    r[2 * i + 1] = sd.getInt32(4, true);
   }
 
-  private store64(r: Int32Array, i: number, a: number, single: boolean): void {
-    const lo = r[2 * i], hi = r[2 * i + 1];
-    if (single && (a & 7) === 0) {
-      const sd = this.scratch;
-      sd.setInt32(0, lo, true);
-      sd.setInt32(4, hi, true);
-      this.f64[a >>> 3] = sd.getFloat64(0, true);
-    } else {
-      this.dv.setInt32(a, lo, true);
-      this.dv.setInt32(a + 4, hi, true);
-    }
+  /** r[2i], r[2i+1] to the 8 bytes at `a` (a multiple of 8) as one host access. */
+  private store64(r: Int32Array, i: number, a: number): void {
+    const sd = this.scratch;
+    sd.setInt32(0, r[2 * i], true);
+    sd.setInt32(4, r[2 * i + 1], true);
+    this.f64[a >>> 3] = sd.getFloat64(0, true);
   }
 }
 

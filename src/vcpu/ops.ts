@@ -6,13 +6,16 @@
 // which runs it, and the promotion to compiled code, which reads it back):
 // one Int32Array per block, STRIDE ints per instruction, fields at the
 // offsets of `Field`:
-//   OP   the Op to execute (Op.NOP for an instruction that only writes x0)
+//   OP   the Op to execute (Op.NOP for an instruction that only writes x0),
+//        with rd, rs1 and rs2 packed above it: op | rd << 8 | rs1 << 13 |
+//        rs2 << 18 (tier 0 reads one int per instruction; OP_MASK takes the Op)
 //   RD, RS1, RS2, IMM  as in decode.ts's Insn
 //   AUX  rs3 (fused multiply-add), the CSR number (Zicsr), the AMO kind
 //        (index in AMO_OPS), the in-block target of a branch or jal (its
 //        instruction's offset in this array, or -1 when outside the block),
 //        or, for Op.NOP, the Op it stands for
-//   RM   the rounding-mode field (F/D), the CSR kind (CSR_KIND), the AMO size
+//   RM   the rounding-mode field (F/D), the CSR kind (CSR_KIND), the AMO size,
+//        the access size in bytes of a load or store
 //   POS  offset of the instruction from the block's first pc | length << 16
 // After the last instruction comes one Op.END record whose POS offset is the
 // block's end: reaching it leaves the block there. The form holds everything
@@ -108,6 +111,11 @@ export const FP_RM_OPS: ReadonlySet<string> = new Set([
 /** Fused multiply-adds: the only instructions with rs3. */
 const R4_OPS: ReadonlySet<string> = new Set(['fmadd.s', 'fmsub.s', 'fnmsub.s', 'fnmadd.s', 'fmadd.d', 'fmsub.d', 'fnmsub.d', 'fnmadd.d']);
 
+/** The bytes each load and store accesses. */
+const ACCESS_SIZE: Readonly<Record<string, number>> = {
+  lb: 1, lbu: 1, lh: 2, lhu: 2, lw: 4, lwu: 4, ld: 8, flw: 4, fld: 8, sb: 1, sh: 2, sw: 4, sd: 8, fsw: 4, fsd: 8,
+};
+
 /** Mnemonics after which control never falls through to the next instruction. */
 export const ENDS_BLOCK: ReadonlySet<string> = new Set(['illegal', 'jal', 'jalr', 'fence.i', 'ecall', 'ebreak']);
 
@@ -125,6 +133,8 @@ export const LOOP_CHUNK = 16384;
 
 /** Ints per instruction in the pre-decoded form. */
 export const STRIDE = 8;
+/** The Op in a record's OP field (the registers are packed above it). */
+export const OP_MASK = 0xff;
 /** Field offsets of one pre-decoded instruction (see the file comment). */
 export const enum Field { OP, RD, RS1, RS2, IMM, AUX, RM, POS }
 
@@ -146,9 +156,10 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
     if (CSR_KIND[i.op] !== undefined) { aux = i.csr; rm = CSR_KIND[i.op]; }
     else if (R4_OPS.has(i.op)) aux = i.rs3;
     else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { aux = AMO_OPS.indexOf(i.op.split('.')[0]); rm = i.op.endsWith('.d') ? 8 : 4; }
+    else if (ACCESS_SIZE[i.op] !== undefined) rm = ACCESS_SIZE[i.op];
     else aux = inBlockTarget(i, pcs[j], pcs);
     if (i.rd === 0 && PURE.has(i.op)) { aux = op; op = Op.NOP; }
-    code[o + Field.OP] = op;
+    code[o + Field.OP] = op | (i.rd << 8) | (i.rs1 << 13) | (i.rs2 << 18);
     code[o + Field.RD] = i.rd;
     code[o + Field.RS1] = i.rs1;
     code[o + Field.RS2] = i.rs2;
@@ -165,8 +176,8 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
 /** The Insn records and their pcs back from a pre-decoded block starting at `base`. */
 export function toInsns(code: Int32Array, base: number): { insns: Insn[]; pcs: number[] } {
   const insns: Insn[] = [], pcs: number[] = [];
-  for (let o = 0; code[o + Field.OP] !== Op.END; o += STRIDE) {
-    const raw = code[o + Field.OP];
+  for (let o = 0; (code[o + Field.OP] & OP_MASK) !== Op.END; o += STRIDE) {
+    const raw = code[o + Field.OP] & OP_MASK;
     const op = OP_NAMES[raw === Op.NOP ? code[o + Field.AUX] : raw];
     const aux = code[o + Field.AUX], pos = code[o + Field.POS];
     const isCsr = CSR_KIND[op] !== undefined;

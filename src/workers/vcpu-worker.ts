@@ -31,6 +31,8 @@ const SPIN_MS = 0.05;
 const data = workerData as VcpuWorkerData;
 // Before any Cpu exists: every Cpu of this worker reads shared pages from the kernel's pool.
 FramePool.adopt(data.frames);
+// No warm-up of tier 0 here (warmup.ts): it would hold up the thread handed to this worker while it runs.
+Cpu.warmUpFirst = false;
 const mb = new Int32Array(data.mailbox);
 const interrupt = new Int32Array(data.mailbox, MB.INTERRUPT * 4, 1);
 

@@ -2,7 +2,11 @@ import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
 import { decode, type Insn } from '../../src/vcpu/decode.js';
 import { engineStats } from '../../src/vcpu/engine-stats.js';
-import { predecode, toInsns } from '../../src/vcpu/ops.js';
+import { predecode, toInsns, OP_MASK, OP_NAMES } from '../../src/vcpu/ops.js';
+import { MNEMONICS } from '../../src/vcpu/decode.js';
+import { warmUpWords } from '../../src/vcpu/warmup.js';
+import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
 import { Asm, getReg, resetMemory, rv, setReg, CODE, memory } from './asm.js';
 
 /**
@@ -66,6 +70,93 @@ describe('vcpu execution tiers', () => {
     setReg(cpu, 1, 10n);
     assert.equal(cpu.run(1000), Stop.Syscall);
     assert.equal(engineStats.tier0Insns - before, 32);
+  });
+
+  /**
+   * A call loop of three tier-0 blocks that chain into each other: at 0,
+   * jal to 16; at 4, x5 -= 1 and bne back to 0; at 16, x10 += tag, ret.
+   */
+  function callLoop(tag: number): Asm {
+    return new Asm().w(rv.jal(1, 16), rv.addi(5, 5, -1), rv.bne(5, 0, -8), rv.ecall(), rv.addi(10, 10, tag), rv.jalr(0, 1, 0));
+  }
+
+  it('tier 0 chains blocks without the run loop and keeps exact counts, budgets and interrupts', () => {
+    const cpu = cpuWith(callLoop(1), 'interp');
+    setReg(cpu, 5, 3000n);
+    let stops = 0, last = 0;
+    for (;;) {
+      const stop = cpu.run(101);
+      if (stop !== Stop.Budget) { assert.equal(stop, Stop.Syscall); break; }
+      stops++;
+      // A budget stop overshoots by one block at most (2 instructions here).
+      assert.ok(cpu.instret - last >= 101 && cpu.instret - last <= 102, `ran ${cpu.instret - last}`);
+      last = cpu.instret;
+    }
+    assert.equal(getReg(cpu, 10), 3000n);
+    assert.equal(cpu.instret, 5 * 3000 + 1);
+    assert.ok(stops >= 140, `stops ${stops}`);
+    // The interrupt flag stops a chain between two blocks.
+    const interrupt = new Int32Array(new SharedArrayBuffer(4));
+    const cpu2 = new Cpu(memory(), interrupt, { engine: 'interp' });
+    cpu2.state.pc = CODE;
+    setReg(cpu2, 5, 1000n);
+    assert.equal(cpu2.run(30), Stop.Budget);   // links the blocks
+    interrupt[0] = 1;
+    assert.equal(cpu2.run(1_000_000), Stop.Interrupted);
+    assert.ok(cpu2.instret < 40, `instret ${cpu2.instret}`);
+  });
+
+  it('a chained successor rewritten and invalidated runs its new code', () => {
+    const cpu = cpuWith(callLoop(2), 'interp');
+    setReg(cpu, 5, 10n);
+    assert.equal(cpu.run(1000), Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 20n);
+    memory().view.setUint32(CODE + 16, rv.addi(10, 10, 100), true);
+    cpu.invalidateCode(CODE + 16, 4);
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 10n);
+    assert.equal(cpu.run(1000), Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 1020n);
+  });
+
+  it('the warm-up tries every instruction the interpreter has a case for, and x0 writes (its NOP)', () => {
+    const seen = new Set(['ecall', 'fence.i']);
+    for (const w of warmUpWords()) {
+      const i = decode(w & 0xffff, w >>> 16);
+      const code = predecode([i], [0x1000], 0x1004);
+      seen.add(OP_NAMES[code[0] & OP_MASK]);
+      seen.add(i.op);
+    }
+    for (const m of MNEMONICS) assert.ok(seen.has(m), m);
+    assert.ok(seen.has('nop'));
+    assert.ok(!seen.has('illegal'));
+  });
+
+  it("the warm-up, in a fresh thread, leaves the engine counters as they were and the thread's Cpus work", async () => {
+    const dist = path.join(__dirname, '..', '..', 'src', 'vcpu');
+    const src = `
+      const { parentPort } = require('node:worker_threads');
+      const { Cpu, Stop } = require(${JSON.stringify(path.join(dist, 'cpu.js'))});
+      const { GuestMemory, PAGE_R, PAGE_X } = require(${JSON.stringify(path.join(dist, 'memory.js'))});
+      const { engineStats } = require(${JSON.stringify(path.join(dist, 'engine-stats.js'))});
+      const before = JSON.stringify(engineStats);
+      const m = GuestMemory.create();
+      m.view.setUint32(0x10000, 0x02a00513, true); // addi x10, x0, 42
+      m.view.setUint32(0x10004, 0x00000073, true); // ecall
+      m.pageFlags[0x10] = PAGE_R | PAGE_X;
+      const cpu = new Cpu(m, undefined, { engine: 'interp' });
+      cpu.state.pc = 0x10000;
+      const stop = cpu.run(100);
+      parentPort.postMessage({ before, after: JSON.stringify({ ...engineStats, tier0Insns: engineStats.tier0Insns - 2 }), stop, a0: cpu.state.x[20], instret: cpu.instret });`;
+    const r = await new Promise<{ before: string; after: string; stop: number; a0: number; instret: number }>((resolve, reject) => {
+      const w = new Worker(src, { eval: true });
+      w.once('message', (m) => { resolve(m); void w.terminate(); });
+      w.once('error', reject);
+    });
+    assert.equal(r.after, r.before);
+    assert.equal(r.stop, Stop.Syscall);
+    assert.equal(r.a0, 42);
+    assert.equal(r.instret, 2);
   });
 
   it('code rewritten after a block was promoted runs the new code (the compiled block is dropped)', () => {

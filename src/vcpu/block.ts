@@ -1,0 +1,32 @@
+// A decoded block as the Cpu keeps it (cpu.ts): where it lies, which tier
+// runs it, and what tier 0 needs to run it and chain from it (interp.ts).
+
+import type { ThreadState } from './state.js';
+import type { Tier0Block } from './interp.js';
+
+/** A compiled block: runs on the thread's state and returns (retired << 3) | stop, next pc in cpu.npc. */
+export type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
+
+export class Block implements Tier0Block {
+  /** The pre-decoded form while in tier 0 (ops.ts), null once compiled or dropped. */
+  code: Int32Array | null = null;
+  /** Tier-0 runs and backward jumps so far (interp.ts). */
+  heat = 0;
+  /** The block that followed this one last time, for tier 0 to chain into; valid while linkEpoch is the Cpu's codeEpoch. */
+  next: Tier0Block | null = null;
+  linkEpoch = -1;
+  constructor(
+    /** Guest address of the first instruction. */
+    readonly pc: number,
+    /** One past the last byte decoded. */
+    readonly end: number,
+    /** Instruction count. */
+    readonly n: number,
+    /** The compiled function, which the run loop calls once `code` is null (before: NO_BLOCK_FN; the run loop interprets `code`). */
+    public fn: BlockFn,
+  ) {}
+}
+
+export const NO_BLOCK_FN: BlockFn = () => 0;
+/** The empty entry of the block caches (its pc matches no fetch). */
+export const NO_BLOCK = new Block(-1, -1, 0, NO_BLOCK_FN);
