@@ -6,7 +6,7 @@
 
 import type { QemuStatus } from './qemu.js';
 
-export const GROUPS = ['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling', 'cold', 'density'] as const;
+export const GROUPS = ['cpu', 'syscalls', 'files', 'procs', 'startup', 'scaling', 'cold', 'density', 'checkpoint'] as const;
 export type Group = (typeof GROUPS)[number];
 export type Target = 'tsvisor' | 'qemu';
 
@@ -39,6 +39,32 @@ export interface Benchmark {
   better: 'lower' | 'higher';
   /** One run on `target`; null when that target cannot run it. Throws WrongOutput on a wrong answer. */
   once(target: Target, ctx: BenchContext): Promise<Figure | null>;
+}
+
+/**
+ * Several rows read from one measurement: the first row's run i measures and
+ * keeps every figure, each other row's run i takes its own (measuring anew
+ * when run alone, as with --only).
+ */
+export function rowsOfOneMeasurement<T>(
+  rows: Omit<Benchmark, 'once'>[],
+  measure: (target: Target, ctx: BenchContext) => Promise<T | null>,
+  figures: ((m: T) => Figure)[],
+): Benchmark[] {
+  const kept: Record<Target, T[]>[] = rows.map(() => ({ tsvisor: [], qemu: [] }));
+  return rows.map((row, i) => ({
+    ...row,
+    async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
+      if (i === 0) {
+        const m = await measure(target, ctx);
+        if (m === null) return null;
+        for (let j = 1; j < rows.length; j++) kept[j][target].push(m);
+        return figures[0](m);
+      }
+      const m = kept[i][target].shift() ?? (await measure(target, ctx));
+      return m === null ? null : figures[i](m);
+    },
+  }));
 }
 
 /** A program printed something other than the right answer, or exited non-zero. */

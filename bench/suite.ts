@@ -17,6 +17,7 @@ import { scalingBenchmarks } from './groups/scaling.js';
 import { densityBenchmarks } from './groups/density.js';
 import { startupBenchmarks } from './groups/startup.js';
 import { coldBenchmarks } from './groups/cold.js';
+import { checkpointBenchmarks } from './groups/checkpoint.js';
 import { fileBenchmarks, syscallBenchmarks } from './groups/syscalls.js';
 import { median, ratio, type BenchContext, type Benchmark, type Figure, type Result, type Target } from './measure.js';
 import { closeQemu, findQemu, type QemuStatus } from './qemu.js';
@@ -25,7 +26,7 @@ import { describeMachine, jsonDocument, textTable, type BenchDocument } from './
 
 /** Every benchmark, in report order. */
 export function allBenchmarks(): Benchmark[] {
-  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks(), ...coldBenchmarks(), ...densityBenchmarks()];
+  return [...cpuBenchmarks(), ...syscallBenchmarks(), ...fileBenchmarks(), ...procBenchmarks(), ...startupBenchmarks(), ...scalingBenchmarks(), ...coldBenchmarks(), ...densityBenchmarks(), ...checkpointBenchmarks()];
 }
 
 /** The figure whose value is the median's (or nearest it): its note is the row's. */

@@ -9,7 +9,7 @@
 // processes leave nothing behind).
 
 import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
-import { WrongOutput } from '../measure.js';
+import { rowsOfOneMeasurement, WrongOutput } from '../measure.js';
 import { bundleOver, launch, launchRun, stateDir, treeRssKb, type Launched } from '../density-launch.js';
 import { fixtureBin, makeSpec } from '../../test/util/bundle.js';
 import { rssKb } from '../boot-launch.js';
@@ -25,37 +25,6 @@ let serial = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/**
- * Two rows read from one measurement: the first row's run i measures and
- * keeps both figures, the second row's run i takes the second (measuring
- * anew when run alone, as with --only).
- */
-function pairedRows<T>(
-  rows: [Omit<Benchmark, 'once'>, Omit<Benchmark, 'once'>],
-  measure: (target: Target, ctx: BenchContext) => Promise<T | null>,
-  figures: [(m: T) => Figure, (m: T) => Figure],
-): Benchmark[] {
-  const kept: Record<Target, T[]> = { tsvisor: [], qemu: [] };
-  return [
-    {
-      ...rows[0],
-      async once(target, ctx) {
-        const m = await measure(target, ctx);
-        if (m === null) return null;
-        kept[target].push(m);
-        return figures[0](m);
-      },
-    },
-    {
-      ...rows[1],
-      async once(target, ctx) {
-        const m = kept[target].shift() ?? (await measure(target, ctx));
-        return m === null ? null : figures[1](m);
-      },
-    },
-  ];
-}
 
 interface Fleet {
   /** Mean resident size of one sandbox (kB). */
@@ -156,7 +125,7 @@ async function loopRss(target: Target, ctx: BenchContext): Promise<LoopRss | nul
 
 export function densityBenchmarks(): Benchmark[] {
   return [
-    ...pairedRows(
+    ...rowsOfOneMeasurement(
       [
         { name: `idle-rss-${FLEET}`, group: 'density', what: `${FLEET} idle sandboxes (tsvisor run: run, gofer, boot) started at once, guest cat blocked on stdin: resident size per sandbox, all its processes`, unit: 'MiB', better: 'lower' },
         { name: `ready-${FLEET}`, group: 'density', what: `the same ${FLEET} started at once: launch until every one has echoed a line back`, unit: 'ms', better: 'lower' },
@@ -164,7 +133,7 @@ export function densityBenchmarks(): Benchmark[] {
       (target, ctx) => fleet(target, ctx, FLEET),
       [(m) => ({ value: m.rssKb / 1024 }), (m) => ({ value: m.readyMs })],
     ),
-    ...pairedRows(
+    ...rowsOfOneMeasurement(
       [
         { name: 'loop-rss-early', group: 'density', what: 'busybox sh loop (fork+exec /bin/true, create a file on the rootfs, list a directory): sandbox RSS (run, gofer, boot) after 300 iterations (quick: 100)', unit: 'MiB', better: 'lower' },
         { name: 'loop-rss-late', group: 'density', what: 'the same loop after 3,000 iterations (quick: 1,000); goal: within 25% of the early figure', unit: 'MiB', better: 'lower' },

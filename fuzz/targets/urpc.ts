@@ -15,14 +15,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ControlServer, type ContainerManager, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from '../../src/main/control-server.js';
+import { ControlServer, type CheckpointArg, type ContainerManager, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from '../../src/main/control-server.js';
 import { JsonValueSplitter, MalformedStreamError } from '../../src/main/urpc.js';
-import { bindUnixSocket } from '../../src/host/ffi.js';
+import { bindUnixSocket, closeFd } from '../../src/host/ffi.js';
 import { Rng } from '../rng.js';
 import { concat, mutateBytes } from '../mutate.js';
 import type { Target } from '../harness.js';
 
-const METHODS = ['containerManager.StartRoot', 'containerManager.Wait', 'containerManager.Signal', 'containerManager.Processes', 'containerManager.Event', 'containerManager.ExecuteAsync', 'containerManager.WaitPID', 'containerManager.Pause', 'containerManager.Resume', 'containerManager.Nope', 'containerManager.', '', 'toString', '__proto__', 'constructor'];
+const METHODS = ['containerManager.StartRoot', 'containerManager.Wait', 'containerManager.Signal', 'containerManager.Processes', 'containerManager.Event', 'containerManager.ExecuteAsync', 'containerManager.WaitPID', 'containerManager.Pause', 'containerManager.Resume', 'containerManager.Checkpoint', 'containerManager.Restore', 'containerManager.Nope', 'containerManager.', '', 'toString', '__proto__', 'constructor'];
 /** Container ids the fake manager treats specially. */
 const CIDS = ['c', '', 'throw', 'reject', 'reject-string', 'reject-weird', 'bigint', 'circular', 'slow', 'undefined', '\u0000', 'é'];
 
@@ -82,6 +82,14 @@ class HostileManager implements ContainerManager {
     return this.answer(cid, null) as Promise<null>;
   }
   Resume(cid: string): Promise<null> {
+    return this.answer(cid, null) as Promise<null>;
+  }
+  Checkpoint(arg: CheckpointArg, file: number): Promise<null> {
+    closeFd(file);
+    return this.answer(arg.CID, null) as Promise<null>;
+  }
+  Restore(cid: string, file: number): Promise<null> {
+    closeFd(file);
     return this.answer(cid, null) as Promise<null>;
   }
 }

@@ -6,6 +6,7 @@
 import { EBADF, EMFILE, Errno } from '../linux/errno.js';
 import type { File, MaybeAsync } from './files/file.js';
 import { releasePosixLocks } from './files/locks.js';
+import type { FdTableRecord } from './checkpoint-records.js';
 
 interface Slot {
   file: File;
@@ -87,6 +88,20 @@ export class FdTable {
     this.slots.forEach((s, fd) => {
       if (s) t.slots[fd] = { file: s.file.ref(), cloexec: s.cloexec };
     });
+    return t;
+  }
+
+  /** Checkpoint: each fd with its file's index (`fileIndex` saves each open file description once). */
+  save(fileIndex: (f: File) => number): FdTableRecord {
+    const slots: [number, number, boolean][] = [];
+    this.slots.forEach((s, fd) => s && slots.push([fd, fileIndex(s.file), s.cloexec]));
+    return { limit: this.limit, slots };
+  }
+
+  /** The restore half of save(): `files[i]` is the restored file of index i; each fd takes a reference. */
+  static restore(rec: FdTableRecord, files: File[]): FdTable {
+    const t = new FdTable(rec.limit);
+    for (const [fd, index, cloexec] of rec.slots) t.slots[fd] = { file: files[index].ref(), cloexec };
     return t;
   }
 

@@ -26,6 +26,7 @@
 //   a shared page counts once.
 
 import { FrameAllocator } from './frames.js';
+import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
 import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
@@ -74,6 +75,12 @@ export interface SharedObject {
   copyPage(index: number, frame: number, slot: SharedSlot): void;
   /** The entry `slot` let go of page `index`, whose frame was `frame` (-1: none): drop its reference. */
   unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void;
+  /**
+   * Checkpoint: the guest path by which a restore maps this object again (a
+   * file's page cache); absent for objects a checkpoint cannot name (SysV
+   * segments, memfd), which refuse it.
+   */
+  savePath?(): string | undefined;
 }
 
 /**
@@ -441,6 +448,74 @@ export class MemoryManager {
     child.brkEnd = this.brkEnd;
     child.stackSize = this.stackSize;
     child.mmapTop = this.mmapTop;
+    return 0;
+  }
+
+  /**
+   * Checkpoint: the mappings, brk and layout, and the pages that hold data
+   * (only those: a page of zeros is not written), appended to `data`. A
+   * shared mapping of a file is saved as the file's path and page offset (its
+   * bytes are the file's: the caller writes dirty pages back first); other
+   * shared memory (anonymous MAP_SHARED, memfd, SysV and POSIX shm: frames
+   * of the sandbox-wide pool named by nothing a restore can open) refuses
+   * the checkpoint.
+   */
+  save(data: { add(bytes: Uint8Array): void; length: number }): AddressSpaceRecord {
+    const dataOffset = data.length;
+    const pages: number[] = [];
+    for (const v of this.vmas) {
+      if (v.shared) {
+        const path = v.shared.obj?.savePath?.();
+        if (path === undefined) throw new Unsupported(`shared memory that no file of the gofer's filesystems holds (MAP_SHARED anonymous memory, shm, memfd or tmpfs, at 0x${v.start.toString(16)}${v.name ? ` of ${v.name}` : ''})`);
+        continue;
+      }
+      forEachNonZeroPage(this.mem, v.start, v.end, (page) => {
+        pages.push(page >>> PAGE_SHIFT);
+        data.add(this.mem.u8.subarray(page, page + PAGE_SIZE));
+      });
+    }
+    return {
+      vmas: this.vmas.map((v) => {
+        const path = v.shared?.obj?.savePath?.();
+        const file = v.shared && path !== undefined ? { path, pgoff: v.shared.pgoff, readOnly: v.shared.readOnly === true } : undefined;
+        return { start: v.start, end: v.end, prot: v.prot, name: v.name, file };
+      }),
+      brkStart: this.brkStart,
+      brkEnd: this.brkEnd,
+      stackSize: this.stackSize,
+      mmapTop: this.mmapTop,
+      pages,
+      dataOffset,
+    };
+  }
+
+  /**
+   * The restore half of save(), into this empty address space: the mappings
+   * (charged to the account: ENOMEM past it; a file mapping backed by
+   * `fileBacking(index of its record)`, which the caller opened again) and
+   * the saved pages' bytes from `data`. A record whose pages lie outside its mappings or past `data` is
+   * a corrupt image: thrown as an Error.
+   */
+  restore(rec: AddressSpaceRecord, data: Uint8Array, fileBacking: (vma: number) => SharedBacking | undefined): 0 | Errno {
+    for (let i = 0; i < rec.vmas.length; i++) {
+      const v = rec.vmas[i];
+      const shared = v.file ? fileBacking(i) : undefined;
+      if (v.file && !shared) throw new Error(`the file mapping at 0x${v.start.toString(16)} has no file`);
+      const r = this.mapFixed(v.start, v.end - v.start, v.prot, v.name, shared);
+      if (r !== 0) return r;
+    }
+    let off = rec.dataOffset;
+    for (const page of rec.pages) {
+      const addr = page * PAGE_SIZE;
+      const v = this.vmaAt(addr);
+      if (!v || v.shared || off + PAGE_SIZE > data.length) throw new Error(`page 0x${addr.toString(16)} of the image lies outside its mappings or its data`);
+      this.mem.u8.set(data.subarray(off, off + PAGE_SIZE), addr);
+      off += PAGE_SIZE;
+    }
+    this.brkStart = rec.brkStart;
+    this.brkEnd = rec.brkEnd;
+    this.stackSize = rec.stackSize;
+    this.mmapTop = rec.mmapTop;
     return 0;
   }
 }

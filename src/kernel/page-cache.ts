@@ -29,6 +29,7 @@ import { S_IFMT, S_IFREG } from '../linux/abi.js';
 import { FrameAllocator } from './frames.js';
 import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
 import type { File } from './files/file.js';
+import { TmpInode } from './filesystems/tmpfs-inode.js';
 
 /** Caches by file identity: "dev:ino". */
 const caches = new Map<string, PageCache>();
@@ -67,6 +68,24 @@ export class PageCache implements SharedObject {
     private readonly account: MemoryAccount,
   ) {
     this.reader = file.ref();
+  }
+
+  /**
+   * Checkpoint (mm.ts save): the path of the file this cache holds when a
+   * restore can open it again, i.e. when the file saves as a path (a file
+   * of the gofer's filesystems, not deleted); undefined otherwise. Files on
+   * tmpfs (memfd, POSIX shm, a spec's tmpfs) are refused for now: their
+   * mappings would be restored from the tmpfs's saved bytes, a path no test
+   * covers yet.
+   */
+  savePath(): string | undefined {
+    if (this.reader.dentry?.inode instanceof TmpInode) return undefined;
+    try {
+      const r = this.reader.save({ pipe: () => -1, file: () => -1 });
+      return r.kind === 'path' ? r.path : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The cache of `f`'s inode if it has one (some mapping or writeback is live). */

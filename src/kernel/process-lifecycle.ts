@@ -12,7 +12,8 @@
 import * as abi from '../linux/abi.js';
 import { Errno, isErrno, EAGAIN, EINVAL, EPERM } from '../linux/errno.js';
 import { AddressSpace } from './address-space.js';
-import { copyCreds, type Creds, Process, Rlimit, Task, TaskState } from './task.js';
+import { copyCreds, restoreCreds, type Creds, Process, Rlimit, Task, TaskState } from './task.js';
+import type { ProcessRecord } from './checkpoint-records.js';
 import { FdTable } from './fdtable.js';
 import type { Dentry } from './vfs/inode.js';
 import { childStatusValue, exitCode } from './wait.js';
@@ -91,6 +92,27 @@ export class ProcessLifecycle {
   startInit(proc: Process): void {
     this.k.scheduler.keepSpareRemote();
     for (const t of proc.threads) this.k.scheduler.wake(t);
+  }
+
+  /**
+   * Restore (checkpoint.ts): process `rec.pid` with its threads, over the
+   * address space, fd table and directories restored for it. Its threads are
+   * Blocked (or Stopped) until the caller wakes them; its parent link is
+   * made by linkRestored once every process is back; its timers and pending
+   * siginfo are the caller's to restore.
+   */
+  restoreProcess(rec: ProcessRecord, vm: AddressSpace, fds: FdTable, cwd: Dentry, root: Dentry): Process {
+    const p = new Process(rec.pid, rec.ppid, vm, fds, root, cwd, restoreCreds(rec.creds), rec.rlimits.map((l) => ({ cur: BigInt(l.cur), max: BigInt(l.max) })));
+    p.restoreFields(rec);
+    for (const t of rec.threads) p.threads.add(Task.restore(t, p));
+    this.k.processes.set(p.pid, p);
+    return p;
+  }
+
+  /** Every restored process is back: parents learn their children, and pids go on from `nextPid`. */
+  linkRestored(nextPid: number): void {
+    for (const p of this.k.processes.values()) this.k.processes.get(p.ppid)?.children.add(p);
+    this.nextPid = Math.max(this.nextPid, nextPid);
   }
 
   /** Processes created since boot (/proc/stat's "processes"). */

@@ -13,6 +13,7 @@ import * as abi from '../linux/abi.js';
 import { Errno, ESRCH } from '../linux/errno.js';
 import { Process, Task, TaskState } from './task.js';
 import { encodeSigframe, SigInfo, SIGRETURN_TRAMPOLINE } from './signal-frame.js';
+import type { SigInfoRecord } from './checkpoint-records.js';
 import type { Kernel } from './kernel.js';
 
 export const enum DefaultAction {
@@ -86,6 +87,26 @@ export class SignalDelivery {
   private readonly killsDue = new Set<Process>();
 
   constructor(private readonly k: Kernel) {}
+
+  /** Checkpoint: the siginfo of `proc`'s pending signals, by number (a timer's overrun count is taken now). */
+  savePendingInfo(proc: Process): [number, SigInfoRecord][] {
+    const out: [number, SigInfoRecord][] = [];
+    for (const [key, info] of this.pendingInfo) {
+      const [pid, sig] = key.split(':').map(Number);
+      if (pid !== proc.pid) continue;
+      const { collectOverrun: _c, value, overrun: _o, ...plain } = info;
+      out.push([sig, { ...plain, value: value?.toString() }]);
+    }
+    return out;
+  }
+
+  /** The restore half of savePendingInfo; `timerInfo` gives a POSIX timer's signal back its link to the restored timer. */
+  restorePendingInfo(proc: Process, saved: [number, SigInfoRecord][], timerInfo: (id: number) => SigInfo | undefined): void {
+    for (const [sig, r] of saved) {
+      const info = (r.timerId !== undefined ? timerInfo(r.timerId) : undefined) ?? { ...r, value: r.value === undefined ? undefined : BigInt(r.value) };
+      this.pendingInfo.set(`${proc.pid}:${sig}`, info);
+    }
+  }
 
   // ---- generation ----
 

@@ -15,6 +15,7 @@ import type { GuestTimer } from './guest-timer.js';
 import type { RemoteVcpu } from './vcpus.js';
 import type { Dentry } from './vfs/inode.js';
 import { NSIG } from '../linux/abi.js';
+import { Unsupported, type CredsRecord, type ProcessRecord, type SigActionRecord, type TaskRecord } from './checkpoint-records.js';
 
 export interface Creds {
   ruid: number;
@@ -36,6 +37,25 @@ export interface CapSets {
   inheritable: bigint;
   bounding: bigint;
   ambient: bigint;
+}
+
+/** Checkpoint: credentials as a record (capability sets as decimal strings). */
+export function saveCreds(c: Creds): CredsRecord {
+  const caps = c.caps;
+  return {
+    ...c,
+    groups: [...c.groups],
+    caps: { effective: caps.effective.toString(), permitted: caps.permitted.toString(), inheritable: caps.inheritable.toString(), bounding: caps.bounding.toString(), ambient: caps.ambient.toString() },
+  };
+}
+
+export function restoreCreds(r: CredsRecord): Creds {
+  const caps = r.caps;
+  return {
+    ...r,
+    groups: [...r.groups],
+    caps: { effective: BigInt(caps.effective), permitted: BigInt(caps.permitted), inheritable: BigInt(caps.inheritable), bounding: BigInt(caps.bounding), ambient: BigInt(caps.ambient) },
+  };
 }
 
 /** A deep copy (fork, a new init). */
@@ -103,6 +123,12 @@ export class Task {
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */
   savedSigmask: bigint | null = null;
+  /**
+   * A checkpoint is bringing this thread out of its system call
+   * (checkpoint.ts quiesce): a wait that ignores interrupts without a
+   * deliverable signal (files/blocking.ts) ends as if one had come.
+   */
+  quiescing = false;
   /** How to cut short the blocking call this thread is in (a sleep, a read); null when none is registered. */
   private interrupter: (() => void) | null = null;
   /** A signal cut the blocking call short (its EINTR may restart). */
@@ -151,6 +177,56 @@ export class Task {
     const was = this.interrupted;
     this.interrupted = false;
     return was;
+  }
+
+  /**
+   * Checkpoint: the thread's registers and per-thread state. Only a thread
+   * off every vCPU and outside any system call can be saved (checkpoint.ts
+   * quiesces them first): Runnable or Stopped.
+   */
+  save(): TaskRecord {
+    const r = this.regs;
+    if (this.state !== TaskState.Runnable && this.state !== TaskState.Stopped) throw new Error(`thread ${this.tid} is not quiesced (state ${this.state})`);
+    return {
+      tid: this.tid,
+      regs: { x: Array.from(r.x.subarray(2)), f: Array.from(r.fbits), pc: r.pc, fcsr: r.fcsr },
+      state: this.state === TaskState.Stopped ? 'stopped' : 'runnable',
+      sigmask: this.sigmask.toString(),
+      pending: this.pending.toString(),
+      clearChildTid: this.clearChildTid,
+      robustList: this.robustList,
+      robustListLen: this.robustListLen,
+      instructions: this.instructions,
+      altstack: { ...this.altstack },
+      lastCpu: this.lastCpu,
+      syscallA0: [this.syscallA0lo, this.syscallA0hi],
+      restart: this.restart,
+      savedSigmask: this.savedSigmask === null ? null : this.savedSigmask.toString(),
+    };
+  }
+
+  /** The restore half of save(): a thread of `proc` (not yet added to it), Blocked until the scheduler wakes it, or Stopped. */
+  static restore(rec: TaskRecord, proc: Process): Task {
+    const t = new Task(rec.tid, proc);
+    const r = t.regs;
+    if (rec.regs.x.length !== 62 || rec.regs.f.length !== 64) throw new Error(`thread ${rec.tid}: a register file of the wrong size`);
+    r.x.set(rec.regs.x, 2);
+    r.fbits.set(rec.regs.f);
+    r.pc = rec.regs.pc;
+    r.fcsr = rec.regs.fcsr;
+    t.state = rec.state === 'stopped' ? TaskState.Stopped : TaskState.Blocked;
+    t.sigmask = BigInt(rec.sigmask);
+    t.pending = BigInt(rec.pending);
+    t.clearChildTid = rec.clearChildTid;
+    t.robustList = rec.robustList;
+    t.robustListLen = rec.robustListLen;
+    t.instructions = rec.instructions;
+    t.altstack = { ...rec.altstack };
+    t.lastCpu = 0;
+    [t.syscallA0lo, t.syscallA0hi] = rec.syscallA0;
+    t.restart = rec.restart;
+    t.savedSigmask = rec.savedSigmask === null ? null : BigInt(rec.savedSigmask);
+    return t;
   }
 
   /** The thread is gone (its process died) while blocked: end its wait, whose result nobody reads. */
@@ -242,6 +318,69 @@ export class Process {
   ) {
     this.pgid = pid;
     this.sid = pid;
+  }
+
+  /**
+   * Checkpoint: what the process owns beyond its address space and fd table
+   * (named by index: `vm`, `fds`) and its pending siginfo (`pendingInfo`,
+   * from signal-delivery.ts). Its live threads must be quiesced. Interval
+   * timers are saved with the time they have left (they run on meanwhile:
+   * the image holds what was left when it was taken). A process whose state
+   * has no restore yet (a vfork parent's wait) refuses. POSIX timers come
+   * from syscalls/timer.ts (`posixTimers`), where they are made.
+   */
+  save(refs: { vm: number; fds: number; pendingInfo: ProcessRecord['pendingInfo']; posixTimers: ProcessRecord['posixTimers'] }): ProcessRecord {
+    if (!this.alive) throw new Unsupported(`a zombie process (pid ${this.pid}, not yet reaped)`);
+    if (this.vforkDone) throw new Unsupported(`a vfork child whose parent waits for its exec (pid ${this.pid})`);
+    return {
+      pid: this.pid,
+      ppid: this.ppid,
+      pgid: this.pgid,
+      sid: this.sid,
+      umask: this.umask,
+      exePath: this.exePath,
+      comm: this.comm,
+      argv: [...this.argv],
+      envp: [...this.envp],
+      exitSignal: this.exitSignal,
+      execed: this.execed,
+      stopped: this.stopped,
+      pending: this.pending.toString(),
+      pendingInfo: refs.pendingInfo,
+      posixTimers: refs.posixTimers,
+      itimers: this.itimers.flatMap((t, which) => {
+        const v = t?.get();
+        return v && (v.value > 0n || v.interval > 0n) ? [{ which, value: v.value.toString(), interval: v.interval.toString() }] : [];
+      }),
+      sigactions: this.sigactions.map((a): SigActionRecord => ({ handler: a.handler, flags: a.flags, mask: a.mask.toString() })),
+      creds: saveCreds(this.creds),
+      rlimits: this.rlimits.map((l) => ({ cur: l.cur.toString(), max: l.max.toString() })),
+      deadInstructions: this.deadInstructions,
+      childInstructions: this.childInstructions,
+      vm: refs.vm,
+      fds: refs.fds,
+      cwd: this.cwd.path(),
+      root: this.root.path(),
+      threads: [...this.threads].filter((t) => t.state !== TaskState.Exited).map((t) => t.save()),
+    };
+  }
+
+  /** The restore half of save() for the process's own fields (its threads are added by the caller). */
+  restoreFields(rec: ProcessRecord): void {
+    this.pgid = rec.pgid;
+    this.sid = rec.sid;
+    this.umask = rec.umask;
+    this.exePath = rec.exePath;
+    this.comm = rec.comm;
+    this.argv = [...rec.argv];
+    this.envp = [...rec.envp];
+    this.exitSignal = rec.exitSignal;
+    this.execed = rec.execed;
+    this.stopped = rec.stopped;
+    this.pending = BigInt(rec.pending);
+    this.sigactions = rec.sigactions.map((a) => ({ handler: a.handler, flags: a.flags, mask: BigInt(a.mask) }));
+    this.deadInstructions = rec.deadInstructions;
+    this.childInstructions = rec.childInstructions;
   }
 
   /** After exit: release the address space if nothing holds it any more (see remoteThreadsAtExit). */

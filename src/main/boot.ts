@@ -15,7 +15,7 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import { FlagDef, FlagValues } from './flags.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
-import { ContainerManager, ControlServer, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
+import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
@@ -263,18 +263,41 @@ class SandboxController implements ContainerManager {
   }
 
   async StartRoot(cid: string): Promise<null> {
+    return this.startWith(cid, 'starting', () => this.kernel.start());
+  }
+
+  /** runsc's Restore: the container starts from the image in `file` instead of its spec's process. */
+  async Restore(cid: string, file: number): Promise<null> {
+    if (cid !== this.cid || this.state !== 'created') closeFd(file);
+    return this.startWith(cid, 'restoring', () => this.kernel.restore(file));
+  }
+
+  /** StartRoot and Restore: once, while created; a failure ends the sandbox, as runsc's does (boot exits 128). */
+  private async startWith(cid: string, what: string, start: () => Promise<string | null>): Promise<null> {
     this.checkId(cid);
     if (this.state !== 'created') throw new Error(`container "${cid}" was already started`);
     this.state = 'starting';
-    const err = await this.kernel.start();
+    const err = await start();
     if (err) {
       this.state = 'stopped';
-      // A container that cannot start ends the sandbox, as runsc's does: boot exits 128.
       setTimeout(() => this.finish(-1), 50);
-      throw new Error(`starting container "${cid}": ${err}`);
+      throw new Error(`${what} container "${cid}": ${err}`);
     }
     this.state = 'running';
     this.kernel.wait().then((s) => this.finish(s), () => this.finish(-1));
+    return null;
+  }
+
+  /** runsc's Checkpoint: the image goes into `file`; the container ends unless LeaveRunning. */
+  async Checkpoint(arg: CheckpointArg, file: number): Promise<null> {
+    try {
+      this.requireRunning(arg.CID, 'checkpoint');
+    } catch (e) {
+      closeFd(file);
+      throw e;
+    }
+    const err = await this.kernel.checkpoint(file, arg.LeaveRunning);
+    if (err) throw new Error(err);
     return null;
   }
 

@@ -72,6 +72,14 @@ const COMMANDS: Record<string, Command> = {
     summary: 'let a paused container run again',
     load: async () => { const m = (require('./oci/pause.js') as typeof import('./oci/pause.js')); return { synopsis: m.RESUME_SYNOPSIS, flags: [], main: (g, f, p) => m.resume(g, f, p) }; },
   },
+  checkpoint: {
+    summary: 'save a running container into an image (--image-path), then end it unless --leave-running',
+    load: async () => { const m = (require('./oci/checkpoint.js') as typeof import('./oci/checkpoint.js')); return { synopsis: m.CHECKPOINT_SYNOPSIS, flags: m.CHECKPOINT_FLAGS, main: (g, f, p) => m.checkpoint(g, f, p) }; },
+  },
+  restore: {
+    summary: 'create a container from a bundle and run it from a checkpoint image (-d: detached)',
+    load: async () => { const m = (require('./oci/checkpoint.js') as typeof import('./oci/checkpoint.js')); return { synopsis: m.RESTORE_SYNOPSIS, flags: m.RESTORE_FLAGS, main: (g, f, p) => m.restore(g, f, p) }; },
+  },
   events: {
     summary: "print a container's stats as JSON events (--stats: once)",
     load: async () => { const m = (require('./oci/events.js') as typeof import('./oci/events.js')); return { synopsis: m.EVENTS_SYNOPSIS, flags: m.EVENTS_FLAGS, main: (g, f, p) => m.events(g, f, p) }; },

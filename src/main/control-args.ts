@@ -173,3 +173,35 @@ export function waitPidArg(arg: unknown): WaitPidArg {
   return { CID: stringField(where, a, 'CID'), PID: pid };
 }
 
+
+/** containerManager.Checkpoint's argument: the container, and whether it runs on once saved (runsc's --leave-running). */
+export interface CheckpointArg {
+  CID: string;
+  LeaveRunning: boolean;
+}
+
+/** Checkpoint and Restore take one file with the call: the image file, open for writing or for reading. */
+function imageFile(where: string, files: CallFiles): number {
+  const fds = files.take();
+  if (fds.length !== 1) {
+    for (const fd of fds) closeFd(fd);
+    throw new ArgError(`${where}: expected the image file passed with the call, got ${fds.length} files`);
+  }
+  return fds[0];
+}
+
+export function checkpointArg(arg: unknown, files: CallFiles): [CheckpointArg, number] {
+  const where = 'containerManager.Checkpoint';
+  const a = objectArg(where, arg, '"CID", "LeaveRunning"');
+  const leave = a.LeaveRunning ?? false;
+  if (typeof leave !== 'boolean') throw new ArgError(`${where}: LeaveRunning must be a boolean, got ${describeType(leave)}`);
+  const cid = stringField(where, a, 'CID');
+  return [{ CID: cid, LeaveRunning: leave }, imageFile(where, files)];
+}
+
+/** containerManager.Restore's argument: the container id; the image file comes with the call. */
+export function restoreArg(arg: unknown, files: CallFiles): [string, number] {
+  const where = 'containerManager.Restore';
+  const a = objectArg(where, arg, '"CID"');
+  return [stringField(where, a, 'CID'), imageFile(where, files)];
+}

@@ -28,11 +28,11 @@
 import * as net from 'node:net';
 import { closeFd, recvFds, SOCK_STREAM, socketState, socketType } from '../host/ffi.js';
 import { JsonValueSplitter, MalformedStreamError, UrpcClient, oneLine, valuesBeforeFailure } from './urpc.js';
-import { ArgError, CallFiles, containerId, execArg, signalArg, waitPidArg, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from './control-args.js';
+import { ArgError, CallFiles, checkpointArg, containerId, execArg, restoreArg, signalArg, waitPidArg, type CheckpointArg, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from './control-args.js';
 
 export { UrpcClient };
 
-export type { ExecArg, ProcessInfo, SignalArg, WaitPidArg } from './control-args.js';
+export type { CheckpointArg, ExecArg, ProcessInfo, SignalArg, WaitPidArg } from './control-args.js';
 
 /** What the sandbox does for each call. Arguments arrive already checked. */
 export interface ContainerManager {
@@ -51,6 +51,10 @@ export interface ContainerManager {
   /** Stops every thread of the sandbox until Resume. */
   Pause(cid: string): Promise<null>;
   Resume(cid: string): Promise<null>;
+  /** Saves the running container into the image file `file` (the manager owns it), then ends it unless LeaveRunning. */
+  Checkpoint(arg: CheckpointArg, file: number): Promise<null>;
+  /** In place of StartRoot: runs the container saved in the image file `file` (the manager owns it). */
+  Restore(cid: string, file: number): Promise<null>;
 }
 
 export interface ControlLog {
@@ -85,6 +89,8 @@ const METHODS = new Map<string, Handler>([
   ['containerManager.WaitPID', (m, a) => m.WaitPID(waitPidArg(a))],
   ['containerManager.Pause', (m, a) => m.Pause(containerId('containerManager.Pause', a))],
   ['containerManager.Resume', (m, a) => m.Resume(containerId('containerManager.Resume', a))],
+  ['containerManager.Checkpoint', (m, a, f) => m.Checkpoint(...checkpointArg(a, f))],
+  ['containerManager.Restore', (m, a, f) => m.Restore(...restoreArg(a, f))],
 ]);
 
 /** The text of anything thrown, even an object whose toString throws. */

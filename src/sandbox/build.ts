@@ -10,7 +10,7 @@ import { DentryCache } from '../kernel/vfs/dcache.js';
 import { makeDevfs } from '../kernel/filesystems/devfs.js';
 import { makeProcfs } from '../kernel/filesystems/procfs.js';
 import { makeSysfs } from '../kernel/filesystems/sysfs.js';
-import { HostStreamFile } from '../kernel/files/host-stream.js';
+import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
 import { TtyRegistry } from '../kernel/tty/registry.js';
 import { kernelJobControl } from '../kernel/tty/kernel-glue.js';
 import type { File } from '../kernel/files/file.js';
@@ -86,7 +86,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
     const f = ttys.openConsole(abi.O_RDWR | abi.O_NOCTTY, '/dev/console') as File;
     stdio = [f, f.ref(), f.ref()];
   } else {
-    stdio = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, ['stdin', 'stdout', 'stderr'][i]));
+    stdio = cfg.stdioFds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, STDIO_NAMES[i]));
   }
   const rlimits = defaultRlimits();
   for (const r of cfg.rlimits) {

@@ -17,8 +17,13 @@ import type { Process } from '../kernel/task.js';
 import { PageCache } from '../kernel/page-cache.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
 import { copyCreds } from '../kernel/task.js';
-import { HostStreamFile } from '../kernel/files/host-stream.js';
+import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
 import { closeFd, terminalSize } from '../host/ffi.js';
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { quiesce, restoreKernel, saveKernel, startRestored } from '../kernel/checkpoint.js';
+import { decodeImage, encodeImage } from '../kernel/checkpoint-image.js';
+import { Unsupported } from '../kernel/checkpoint-records.js';
 
 const cfg = workerData as SandboxConfig;
 const debugLog = createDebugLog(cfg.log);
@@ -127,7 +132,7 @@ const api = {
     }
     const k = sandbox.kernel;
     const term = req.tty ? sandbox.ttys.hostTerminalStdio(req.fds[0], terminalSizeOf(req.fds[0])) : undefined;
-    const files = term ? term.files : req.fds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, ['stdin', 'stdout', 'stderr'][i], true));
+    const files = term ? term.files : req.fds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, STDIO_NAMES[i], true));
     const creds = copyCreds(k.config.creds);
     creds.ruid = creds.euid = creds.suid = req.uid;
     creds.rgid = creds.egid = creds.sgid = req.gid;
@@ -161,6 +166,80 @@ const api = {
   },
   resume(): void {
     sandbox?.kernel.scheduler.resume();
+  },
+  /**
+   * runsc's Checkpoint: quiesce every thread, save the kernel's state and
+   * memory as an image into the host fd `fd` (the caller's image file; this
+   * worker closes it), then end the container (SIGKILL to every process) or,
+   * with `leaveRunning`, let it run on. Resolves with an error text when
+   * some state cannot be saved (the container then runs on, untouched).
+   */
+  async checkpoint(fd: number, leaveRunning: boolean): Promise<string | null> {
+    try {
+      if (!sandbox || !init || !init.alive) return 'container is not running';
+      const k = sandbox.kernel;
+      const wasPaused = k.scheduler.isPaused;
+      let image: Buffer;
+      try {
+        const t0 = performance.now();
+        await quiesce(k);
+        const t1 = performance.now();
+        const saved = await saveKernel(k);
+        const t2 = performance.now();
+        image = encodeImage(saved.kernel, saved.pages);
+        logs.debug(`checkpoint: quiesced in ${(t1 - t0).toFixed(1)} ms, saved ${saved.pages.length >> 12} pages in ${(t2 - t1).toFixed(1)} ms, encoded ${image.length} bytes in ${(performance.now() - t2).toFixed(1)} ms`);
+      } catch (e) {
+        if (!wasPaused) k.scheduler.resume();
+        return e instanceof Unsupported ? e.message : `checkpoint failed: ${(e as Error).message}`;
+      }
+      writeAll(fd, image);
+      if (!leaveRunning) {
+        for (const p of k.processes.values()) if (p.alive) k.signals.signalProcess(p, { signo: abi.SIGKILL, code: abi.SI_USER, pid: 0, uid: 0 });
+        k.scheduler.resume();
+      } else if (!wasPaused) k.scheduler.resume();
+      return null;
+    } catch (e) {
+      return `checkpoint failed: ${(e as Error).message}`;
+    } finally {
+      closeFd(fd);
+    }
+  },
+  /**
+   * runsc's Restore, in place of start(): build this sandbox's kernel, then
+   * its processes from the image read from host fd `fd` (closed here), and
+   * run them on this sandbox's vCPUs. Resolves with an error text when the
+   * image is corrupt or cannot be restored here.
+   */
+  async restore(fd: number): Promise<string | null> {
+    if (init) {
+      closeFd(fd);
+      return 'already started';
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readAll(fd);
+    } catch (e) {
+      return `cannot read the image: ${(e as Error).message}`;
+    } finally {
+      closeFd(fd);
+    }
+    try {
+      const t0 = performance.now();
+      const image = decodeImage(bytes);
+      const t1 = performance.now();
+      sandbox = await buildKernel(cfg, logs, path.join(__dirname, 'vcpu-worker.js'));
+      const k = sandbox.kernel;
+      const t2 = performance.now();
+      await restoreKernel(k, image.kernel, image.pages, sandbox.stdio);
+      logs.debug(`restore: decoded ${bytes.length} bytes in ${(t1 - t0).toFixed(1)} ms, kernel built in ${(t2 - t1).toFixed(1)} ms, state restored in ${(performance.now() - t2).toFixed(1)} ms`);
+      for (const f of sandbox.stdio) void f.unref();
+      init = k.processes.get(1);
+      if (!init) return 'the image holds no init (pid 1)';
+      startRestored(k);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
   },
   /** The host terminal was resized (--console): the console takes the size, SIGWINCH to its foreground group. */
   resize(rows: number, cols: number): void {
@@ -197,6 +276,24 @@ export type KernelApi = typeof api;
 function terminalSizeOf(fd: number): { rows: number; cols: number } | undefined {
   const s = terminalSize(fd);
   return typeof s === 'number' || s.rows === 0 ? undefined : s;
+}
+
+/** Writes all of `data` to host fd `fd`. */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/** The whole content of host fd `fd` (a regular file), from its start. */
+function readAll(fd: number): Buffer {
+  const size = fs.fstatSync(fd).size;
+  const buf = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.subarray(0, off);
 }
 
 function describeErrno(name: string): string {

@@ -14,7 +14,7 @@ import { COLD_SCRIPT, COLD_SCRIPT_OUTPUT } from '../../bench/groups/cold.js';
 import { runInSandbox } from '../../bench/sandbox.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 import { repoRoot } from '../util/bundle.js';
-import { median, ratio, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
+import { median, ratio, rowsOfOneMeasurement, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
 import { checkRun, exactly, guestTime } from '../../bench/program.js';
 import { headlines, reportMarkdown } from '../../bench/report.js';
 import { allBenchmarks, qemuLine, runBenchmark, withBenchContext } from '../../bench/suite.js';
@@ -32,6 +32,26 @@ const FIXED: Result[] = [
   row('boot-to-sync', 'startup', 400, NaN, { unit: 'ms' }),
   row('bad <one>', 'procs', NaN, 1, { error: 'bad <one> on tsvisor: exit status 1' }),
 ];
+
+describe('bench: rows read from one measurement', () => {
+  it('the first row measures, each other row takes its figure of that measurement, and measures anew when run alone', async () => {
+    let n = 0;
+    const rows = rowsOfOneMeasurement(
+      ['a', 'b', 'c'].map((name) => ({ name, group: 'checkpoint' as const, what: name, unit: 's', better: 'lower' as const })),
+      async (target) => (target === 'qemu' ? null : ++n),
+      [(m) => ({ value: m * 10 }), (m) => ({ value: m * 100 }), (m) => ({ value: m * 1000 })],
+    );
+    const ctx = {} as BenchContext;
+    assert.deepEqual(await rows[0].once('tsvisor', ctx), { value: 10 });
+    assert.deepEqual(await rows[0].once('tsvisor', ctx), { value: 20 });
+    assert.deepEqual(await rows[1].once('tsvisor', ctx), { value: 100 });
+    assert.deepEqual(await rows[2].once('tsvisor', ctx), { value: 1000 });
+    assert.deepEqual(await rows[2].once('tsvisor', ctx), { value: 2000 });
+    assert.deepEqual(await rows[2].once('tsvisor', ctx), { value: 3000 });
+    assert.equal(n, 3);
+    assert.equal(await rows[1].once('qemu', ctx), null);
+  });
+});
 
 describe('bench: arguments', () => {
   it('defaults to every group, 3 runs; --quick to 1 run unless --runs', () => {

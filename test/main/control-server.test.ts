@@ -7,6 +7,7 @@ import koffi from 'koffi';
 import {
   ContainerManager,
   ExecArg,
+  CheckpointArg,
   WaitPidArg,
   ControlServer,
   MAX_IN_FLIGHT,
@@ -117,6 +118,16 @@ class FakeManager implements ContainerManager {
   }
   async Resume(cid: string): Promise<null> {
     this.calls.push(`Resume ${cid}`);
+    return null;
+  }
+  async Checkpoint(arg: CheckpointArg, file: number): Promise<null> {
+    closeFd(file);
+    this.calls.push(`Checkpoint ${arg.CID} ${arg.LeaveRunning}`);
+    return null;
+  }
+  async Restore(cid: string, file: number): Promise<null> {
+    closeFd(file);
+    this.calls.push(`Restore ${cid}`);
     return null;
   }
 }
@@ -567,6 +578,30 @@ describe('control server', function () {
       assert.equal(fs.readFileSync(r).length, 0);
       closeFd(r);
       assert.equal(m.execs.length, 0);
+    });
+
+    it('hands Checkpoint and Restore their image file, and refuses them without one', async () => {
+      const m = new FakeManager();
+      const { path: p } = await serveOnPath(m, true);
+      for (const [method, arg, call] of [
+        ['containerManager.Checkpoint', { CID: 'c1', LeaveRunning: true }, 'Checkpoint c1 true'],
+        ['containerManager.Checkpoint', { CID: 'c1' }, 'Checkpoint c1 false'],
+        ['containerManager.Restore', { CID: 'c1' }, 'Restore c1'],
+      ] as const) {
+        const [r, w] = pipe2(O_CLOEXEC) as [number, number];
+        const { client: cl, result } = UrpcClient.callWithFiles(p, method, arg, [w]);
+        clients.push(cl);
+        assert.equal(await result, null);
+        closeFd(w);
+        // The manager got (and closed) the file: our read end sees end of file.
+        assert.equal(fs.readFileSync(r).length, 0);
+        closeFd(r);
+        assert.equal(m.calls.at(-1), call);
+      }
+      const cl = await client(p);
+      await assert.rejects(cl.call('containerManager.Checkpoint', { CID: 'c1' }), /Checkpoint: expected the image file passed with the call, got 0 files/);
+      await assert.rejects(cl.call('containerManager.Restore', { CID: 'c1' }), /Restore: expected the image file passed with the call, got 0 files/);
+      await assert.rejects(cl.call('containerManager.Checkpoint', { CID: 'c1', LeaveRunning: 'yes' }), /LeaveRunning must be a boolean, got a string/);
     });
   });
 

@@ -52,7 +52,7 @@ class TaskBlocker implements Blocker {
   }
 
   signalPending(): boolean {
-    return hasDeliverable(this.task);
+    return hasDeliverable(this.task) || this.task.quiescing;
   }
 
   alive(): boolean {

@@ -22,6 +22,7 @@ import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
+import type { EpollItemRecord, FileRecord, FileSaveContext } from '../checkpoint-records.js';
 
 /** The flag bits of an epoll_event that are not events (Linux's EP_PRIVATE_BITS). */
 const EP_PRIVATE_BITS = abi.EPOLLWAKEUP | abi.EPOLLONESHOT | abi.EPOLLET | abi.EPOLLEXCLUSIVE;
@@ -89,7 +90,38 @@ export class EpollFile extends File {
     }
   }
 
-  private add(fd: number, file: File, events: number, data: bigint): void {
+  /**
+   * Checkpoint: the interest list (each watched file saved first, by index)
+   * and which items are on the ready list, in its order.
+   */
+  override save(c: FileSaveContext): FileRecord {
+    const items: EpollItemRecord[] = [];
+    const position = new Map<Item, number>();
+    for (const byFd of this.items.values()) {
+      for (const item of byFd.values()) {
+        position.set(item, items.length);
+        items.push({ file: c.file(item.file), fd: item.fd, events: item.events, data: item.data.toString() });
+      }
+    }
+    return { kind: 'epoll', flags: this.flags & ~abi.O_ACCMODE, items, ready: [...this.ready].map((i) => position.get(i)!) };
+  }
+
+  /** The restore half of save(): `files[i]` is the restored file of index i; the ready list as it was (an edge-triggered item already reported stays quiet). */
+  static restore(rec: Extract<FileRecord, { kind: 'epoll' }>, files: File[]): EpollFile {
+    const ep = new EpollFile(rec.flags);
+    const items = rec.items.map((r) => {
+      const f = files[r.file];
+      if (!f?.waitQueue) throw new Error(`an epoll instance watches file ${r.file}, which the image lacks or which cannot be polled`);
+      return ep.add(r.fd, f, r.events, BigInt(r.data), false);
+    });
+    for (const i of rec.ready) {
+      if (!items[i]) throw new Error(`an epoll instance's ready list names item ${i} of ${items.length}`);
+      ep.ready.add(items[i]);
+    }
+    return ep;
+  }
+
+  private add(fd: number, file: File, events: number, data: bigint, checkReady = true): Item {
     const item: Item = { file, fd, events, data, unsubscribe: () => {}, forgetRelease: () => {} };
     let byFd = this.items.get(file);
     if (!byFd) this.items.set(file, (byFd = new Map()));
@@ -99,7 +131,8 @@ export class EpollFile extends File {
       if (item.events & ~EP_PRIVATE_BITS & ev) this.makeReady(item);
     });
     item.forgetRelease = file.onRelease(() => this.remove(item));
-    if (file.pollEvents() & events) this.makeReady(item);
+    if (checkReady && file.pollEvents() & events) this.makeReady(item);
+    return item;
   }
 
   private remove(item: Item): void {

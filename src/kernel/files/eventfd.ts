@@ -13,6 +13,7 @@ import { File } from './file.js';
 import { WaitQueue } from './waitqueue.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
+import type { FileRecord } from '../checkpoint-records.js';
 
 const MAX = 0xfffffffffffffffen;
 
@@ -67,5 +68,13 @@ export class EventFd extends File {
 
   getattr(): Attr {
     return makeAttr(0o600, { ino: this.ino, blksize: 4096 });
+  }
+
+  override save(): FileRecord {
+    return { kind: 'eventfd', flags: this.flags, count: this.count.toString(), semaphore: this.semaphore };
+  }
+
+  static restore(rec: Extract<FileRecord, { kind: 'eventfd' }>): EventFd {
+    return new EventFd(BigInt(rec.count), rec.semaphore, rec.flags & ~abi.O_ACCMODE);
   }
 }

@@ -13,6 +13,7 @@ import type { WaitQueue } from './waitqueue.js';
 import type { Attr, DirEntry } from '../../backend/backend.js';
 import type { Dentry } from '../vfs/inode.js';
 import type { UserMemory } from '../usercopy.js';
+import { Unsupported, type FileRecord, type FileSaveContext } from '../checkpoint-records.js';
 
 export type MaybeAsync<T> = T | Promise<T>;
 
@@ -139,6 +140,16 @@ export abstract class File {
   onRelease(fn: () => void): () => void {
     (this.releaseHooks ??= new Set()).add(fn);
     return () => this.releaseHooks?.delete(fn);
+  }
+
+  /**
+   * The save half of this file's checkpoint pair (docs/CHECKPOINT.md): a
+   * record its kind's restore half rebuilds it from. A kind that has no pair
+   * throws Unsupported naming it, so a checkpoint fails rather than write an
+   * image that would restore something else.
+   */
+  save(_c: FileSaveContext): FileRecord {
+    throw new Unsupported(`an open ${this.constructor.name} (${this.path})`);
   }
 
   /** Called once, when the last reference (fd or otherwise) goes away. */

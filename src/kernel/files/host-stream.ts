@@ -17,6 +17,10 @@ import { closeFd, pollReadable, pollWritable } from '../../host/ffi.js';
 import { hostPoller } from './host-poller.js';
 import { makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
+import { Unsupported, type FileRecord } from '../checkpoint-records.js';
+
+/** The names of the sandbox's own stdio files (init's fds 0, 1, 2), by index. */
+export const STDIO_NAMES = ['stdin', 'stdout', 'stderr'];
 
 export class HostStreamFile extends File {
   /** `owned`: the host fd is this file's, closed with it (an exec'd process's stdio); else the sandbox's own (init's). */
@@ -150,6 +154,18 @@ export class HostStreamFile extends File {
       };
       setTimeout(tick, delay);
     });
+  }
+
+  /**
+   * Checkpoint: the sandbox's own stdio is saved as its index and restored
+   * as the restoring sandbox's stdio of that index (the host fds themselves
+   * cannot travel); an exec'd process's stdio belongs to an exec that ends
+   * with this sandbox, so it is refused.
+   */
+  override save(): FileRecord {
+    const index = STDIO_NAMES.indexOf(this.path);
+    if (this.owned || index < 0) throw new Unsupported(`the stdio of a process started by exec (${this.path})`);
+    return { kind: 'stdio', index, flags: this.flags };
   }
 
   getattr(): Attr {

@@ -26,6 +26,7 @@ import { WaitQueue } from './waitqueue.js';
 import { Blocker, waitUntil, Wake } from './blocking.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
 import type { Attr } from '../../backend/backend.js';
+import type { FileRecord, FileSaveContext, PipeRecord } from '../checkpoint-records.js';
 
 const PAGE = 4096;
 /** Default ring: 16 pages (Linux's PIPE_DEF_BUFFERS). */
@@ -192,6 +193,30 @@ export class Pipe {
     this.wq.notify(ALL_EVENTS);
   }
 
+  /** Checkpoint: the ring's size and unread bytes (the ends are saved by their files). */
+  save(): PipeRecord {
+    return { maxSlots: this.maxSlots, data: Buffer.from(this.peek(this.bytes)).toString('base64'), owner: { ...this.owner } };
+  }
+
+  /**
+   * Restore: a pipe with no ends yet (PipeFile.restore attaches them) holding
+   * `rec`'s bytes, in whole pages: the boundaries of the saved buffers are
+   * not kept, so later small writes may merge where they would not have.
+   */
+  static restore(rec: PipeRecord): Pipe {
+    const p = new Pipe(rec.owner);
+    p.maxSlots = rec.maxSlots;
+    const data = Buffer.from(rec.data, 'base64');
+    for (let pos = 0; pos < data.length; pos += PAGE) {
+      const page = new Uint8Array(PAGE);
+      const n = Math.min(PAGE, data.length - pos);
+      page.set(data.subarray(pos, pos + n));
+      p.bufs.push({ page, off: 0, len: n, mergeable: true });
+    }
+    p.bytes = data.length;
+    return p;
+  }
+
   attr(): Attr {
     const sec = Math.floor(this.ctime / 1000);
     const nsec = (this.ctime % 1000) * 1e6;
@@ -261,6 +286,15 @@ export class PipeFile extends File {
 
   protected override release(): void {
     this.pipe.detach(this.isReader, this.isWriter);
+  }
+
+  override save(c: FileSaveContext): FileRecord {
+    return { kind: 'pipe', pipe: c.pipe(this.pipe), flags: this.flags, path: this.path, hupAfter: this.hupAfter };
+  }
+
+  /** The restore half of save(): an end of `pipe` (attached as it is made). */
+  static restore(rec: Extract<FileRecord, { kind: 'pipe' }>, pipe: Pipe): PipeFile {
+    return new PipeFile(pipe, rec.flags, rec.path, rec.hupAfter);
   }
 }
 

@@ -8,6 +8,7 @@ import { S_IFCHR } from '../../linux/abi.js';
 import { File } from '../files/file.js';
 import { Inode } from '../vfs/inode.js';
 import { allocIno, makeAttr } from '../vfs/attr.js';
+import type { FileRecord } from '../checkpoint-records.js';
 import type { Attr } from '../../backend/backend.js';
 import { SynthDir, SynthSymlink } from './synthetic.js';
 
@@ -75,6 +76,10 @@ class CharDeviceFile extends File {
   }
   getattr(): Attr {
     return this.attr;
+  }
+  /** Checkpoint: these devices hold no state; a restore opens the device again by its path. */
+  override save(): FileRecord {
+    return { kind: 'path', path: this.dentry?.path() ?? this.path, flags: this.flags, pos: 0 };
   }
 }
 

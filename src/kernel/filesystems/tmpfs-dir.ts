@@ -17,6 +17,7 @@ import type { Tmpfs } from './tmpfs.js';
 import { now, TmpFifo, TmpInode, TmpSocket, TmpSymlink } from './tmpfs-inode.js';
 import { TmpFile } from './tmpfs-file.js';
 import { DirFile } from './dir-file.js';
+import type { TmpNodeRecord } from '../checkpoint-records.js';
 
 /** Linux's BOGO_DIRENT_SIZE: what each entry adds to a tmpfs directory's st_size. */
 const BOGO_DIRENT_SIZE = 20;
@@ -98,6 +99,83 @@ export class TmpDir extends TmpInode {
     if (e.inode instanceof TmpDir) this.nlink--;
     this.changed();
     return e.inode;
+  }
+
+  /**
+   * Checkpoint: this directory's tree. `seen` numbers the non-directory
+   * inodes in the order they are met, so a second name of one (a hard link)
+   * is saved as a link to the first.
+   */
+  save(seen: Map<TmpInode, number> = new Map()): TmpNodeRecord {
+    const entries: [string, TmpNodeRecord][] = [];
+    for (const [name, { inode }] of this.entries) {
+      if (inode instanceof TmpDir) {
+        entries.push([name, inode.save(seen)]);
+        continue;
+      }
+      const first = seen.get(inode);
+      if (first !== undefined) {
+        entries.push([name, { type: 'link', to: first }]);
+        continue;
+      }
+      seen.set(inode, seen.size);
+      const attrs = inode.saveAttrs();
+      if (inode instanceof TmpFile) entries.push([name, { type: 'file', attrs, data: inode.saveData() }]);
+      else if (inode instanceof TmpSymlink) entries.push([name, { type: 'symlink', attrs, target: inode.savedTarget }]);
+      else entries.push([name, { type: inode instanceof TmpFifo ? 'fifo' : 'socket', attrs }]);
+    }
+    return { type: 'dir', attrs: this.saveAttrs(), entries };
+  }
+
+  /**
+   * The restore half of save(), into this empty directory: every entry made
+   * again (new inode numbers), contents written, then modes, owners and
+   * times set. Throws an Error naming what could not be made (ENOSPC...).
+   */
+  restore(rec: TmpNodeRecord, path: string, links: TmpInode[] = []): void {
+    if (rec.type !== 'dir') throw new Error(`${path}: not a directory in the image`);
+    const owner = { uid: 0, gid: 0 };
+    for (const [name, node] of rec.entries) {
+      const where = `${path === '/' ? '' : path}/${name}`;
+      const fail = (e: Errno) => {
+        throw new Error(`${where}: cannot be made again in its tmpfs (${e.name})`);
+      };
+      let r: 0 | Errno;
+      switch (node.type) {
+        case 'dir':
+          r = this.mkdir(name, 0o700, owner);
+          break;
+        case 'file':
+          r = this.mknod(name, abi.S_IFREG | 0o600, 0n, owner);
+          break;
+        case 'fifo':
+        case 'socket':
+          r = this.mknod(name, (node.type === 'fifo' ? abi.S_IFIFO : abi.S_IFSOCK) | 0o600, 0n, owner);
+          break;
+        case 'symlink':
+          r = this.symlink(name, node.target, owner);
+          break;
+        case 'link': {
+          const target = links[node.to];
+          if (!target) throw new Error(`${where}: a hard link to inode ${node.to}, which the image lacks`);
+          r = this.link(name, target);
+          break;
+        }
+      }
+      if (r !== 0) fail(r);
+      if (node.type === 'link') continue;
+      const inode = this.entries.get(name)!.inode;
+      if (node.type === 'dir') (inode as TmpDir).restore(node, where, links);
+      else {
+        links.push(inode);
+        if (node.type === 'file') {
+          const d = (inode as TmpFile).restoreData(node.data);
+          if (d !== 0) fail(d);
+        }
+      }
+      inode.restoreAttrs(node.attrs);
+    }
+    this.restoreAttrs(rec.attrs);
   }
 
   private writable(): Errno | undefined {

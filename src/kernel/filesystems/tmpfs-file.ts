@@ -8,7 +8,8 @@
 //   last open file are gone.
 // - Reads and writes are synchronous (the hot path: no Promise per call).
 
-import { EFBIG, EINVAL, ENOSPC, ENXIO, EROFS, Errno } from '../../linux/errno.js';
+import { EFBIG, EINVAL, ENOSPC, ENXIO, EROFS, Errno, isErrno } from '../../linux/errno.js';
+import { Unsupported, type FileRecord } from '../checkpoint-records.js';
 import * as abi from '../../linux/abi.js';
 import { File } from '../files/file.js';
 import type { FdInodeOps, Inode } from '../vfs/inode.js';
@@ -82,6 +83,21 @@ export class TmpFile extends TmpInode {
     }
     this.atime = now();
     return out;
+  }
+
+  /** Checkpoint: the file's bytes (holes as zeros), base64. */
+  saveData(): string {
+    const out = Buffer.alloc(this.bytes);
+    for (const [idx, page] of this.data) out.set(page.subarray(0, Math.min(PAGE, this.bytes - idx * PAGE)), idx * PAGE);
+    return out.toString('base64');
+  }
+
+  /** The restore half of saveData, into this empty file: ENOSPC past the mount's size or the memory cap. */
+  restoreData(b64: string): 0 | Errno {
+    const bytes = Buffer.from(b64, 'base64');
+    if (bytes.length === 0) return 0;
+    const n = this.write(bytes, 0);
+    return isErrno(n) ? n : n === bytes.length ? 0 : ENOSPC;
   }
 
   /** Write at `offset`: the count written (short when the space ran out part way), or ENOSPC/EFBIG/EROFS. */
@@ -248,5 +264,11 @@ export class TmpOpenFile extends File implements FdInodeOps {
 
   protected override release(): void {
     this.inode.closed();
+  }
+
+  /** Checkpoint: saved by path (the tmpfs's contents are saved with its mount) with its flags and position. */
+  override save(): FileRecord {
+    if (!this.dentry || this.dentry.deleted || this.inode.nlink === 0) throw new Unsupported(`an open tmpfs file that was deleted (${this.path})`);
+    return { kind: 'path', path: this.dentry.path(), flags: this.flags, pos: this.pos };
   }
 }

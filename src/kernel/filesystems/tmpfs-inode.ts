@@ -11,6 +11,7 @@ import { namedPipeOpen } from '../vfs/named-pipe.js';
 import { Inode, type NewOwner, type OpenContext } from '../vfs/inode.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { Tmpfs } from './tmpfs.js';
+import type { TmpAttrRecord } from '../checkpoint-records.js';
 
 /** tmpfs's page size: the unit of file data, st_blksize, and statfs's blocks. */
 export const PAGE = 4096;
@@ -109,6 +110,21 @@ export abstract class TmpInode extends Inode {
     return this.sb.statfs();
   }
 
+  /** Checkpoint: mode, owner and times. */
+  saveAttrs(): TmpAttrRecord {
+    return { mode: this.mode, uid: this.uid, gid: this.gid, atime: [...this.atime], mtime: [...this.mtime], ctime: [...this.ctime] };
+  }
+
+  /** The restore half of saveAttrs (after the inode's contents, whose writes moved its times). */
+  restoreAttrs(r: TmpAttrRecord): void {
+    this.mode = (this.mode & abi.S_IFMT) | (r.mode & 0o7777);
+    this.uid = r.uid;
+    this.gid = r.gid;
+    this.atime = [r.atime[0], r.atime[1]];
+    this.mtime = [r.mtime[0], r.mtime[1]];
+    this.ctime = [r.ctime[0], r.ctime[1]];
+  }
+
   touchCtime(): void {
     this.ctime = now();
   }
@@ -149,6 +165,11 @@ export class TmpSymlink extends TmpInode {
 
   override readlink(): string {
     this.atime = now();
+    return this.target;
+  }
+
+  /** Checkpoint: the target, without touching atime as readlink does. */
+  get savedTarget(): string {
     return this.target;
   }
 

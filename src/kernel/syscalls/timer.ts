@@ -9,6 +9,7 @@ import { sigbit } from '../signal-delivery.js';
 import type { SigInfo } from '../signal-frame.js';
 import type { Process, PosixTimer } from '../task.js';
 import type { Kernel } from '../kernel.js';
+import type { ItimerRecord, PosixTimerRecord } from '../checkpoint-records.js';
 import { SysCtx, SysResult } from './context.js';
 
 /** si_code of the signals interval timers send (the kernel's own). */
@@ -30,15 +31,26 @@ function sendTimerSignal(kernel: Kernel, proc: Process, signo: number, info: () 
 }
 
 function itimer(c: SysCtx, which: number): GuestTimer {
-  let t = c.proc.itimers[which];
+  return itimerOf(c.kernel, c.proc, which);
+}
+
+/** `proc`'s interval timer `which` (ITIMER_REAL, VIRTUAL, PROF), made disarmed on first use. */
+function itimerOf(kernel: Kernel, proc: Process, which: number): GuestTimer {
+  let t = proc.itimers[which];
   if (!t) {
-    const proc = c.proc;
-    const kernel = c.kernel;
     const signo = ITIMER_SIGNALS[which];
     t = new GuestTimer(abi.CLOCK_MONOTONIC, { fire: () => sendTimerSignal(kernel, proc, signo, () => ({ signo, code: SI_KERNEL })) });
     proc.itimers[which] = t;
   }
   return t;
+}
+
+/** Restore (checkpoint.ts): `proc`'s interval timers armed again with the time they had left (Process.save's record). */
+export function restoreItimers(kernel: Kernel, proc: Process, saved: ItimerRecord[]): void {
+  for (const r of saved) {
+    if (!(r.which in ITIMER_SIGNALS)) throw new Error(`process ${proc.pid}: no interval timer ${r.which}`);
+    itimerOf(kernel, proc, r.which).set(BigInt(r.value), BigInt(r.interval), false);
+  }
 }
 
 /** struct timeval pair / timespec pair encoders: [interval, value]. */
@@ -117,17 +129,53 @@ export function sys_timer_create(c: SysCtx): SysResult {
   if (proc.posixTimers.size >= MAX_POSIX_TIMERS) return EAGAIN;
   let id = 0;
   while (proc.posixTimers.has(id)) id++;
-  const kernel = c.kernel;
-  const entry: PosixTimer = { notify, signo, value, tid, timer: undefined as unknown as GuestTimer };
-  entry.timer = new GuestTimer(clock, {
-    fire: () =>
-      notify === abi.SIGEV_NONE ||
-      sendTimerSignal(kernel, proc, signo, () => ({ signo, code: abi.SI_TIMER, timerId: id, value, collectOverrun: () => entry.timer.collectOverrun() }), tid),
-  });
+  const entry = posixTimerEntry(c.kernel, proc, id, clock, notify, signo, value, tid);
   const w = c.user.writeU32(c.u(2), id);
   if (isErrno(w)) return EFAULT;
   proc.posixTimers.set(id, entry);
   return 0;
+}
+
+/** POSIX timer `id` of `proc`, disarmed: on expiry it signals as its sigevent says (SI_TIMER, with its overruns). */
+function posixTimerEntry(kernel: Kernel, proc: Process, id: number, clock: number, notify: number, signo: number, value: bigint, tid: number): PosixTimer {
+  const entry: PosixTimer = { notify, signo, value, tid, timer: undefined as unknown as GuestTimer };
+  entry.timer = new GuestTimer(clock, {
+    fire: () => notify === abi.SIGEV_NONE || sendTimerSignal(kernel, proc, signo, () => timerSigInfo(entry, id), tid),
+  });
+  return entry;
+}
+
+function timerSigInfo(entry: PosixTimer, id: number): SigInfo {
+  return { signo: entry.signo, code: abi.SI_TIMER, timerId: id, value: entry.value, collectOverrun: () => entry.timer.collectOverrun() };
+}
+
+/** Checkpoint: `proc`'s POSIX timers, each with its sigevent and the time it has left. */
+export function savePosixTimers(proc: Process): PosixTimerRecord[] {
+  return [...proc.posixTimers].map(([id, e]) => {
+    const { value, interval } = e.timer.get();
+    return { id, clock: e.timer.clock, notify: e.notify, signo: e.signo, sigval: e.value.toString(), tid: e.tid, value: value.toString(), interval: interval.toString(), overrun: e.timer.overrun };
+  });
+}
+
+/**
+ * The restore half of savePosixTimers: the timers made again and armed with
+ * the time they had left; a pending SI_TIMER signal of one gets its overrun
+ * count from the restored timer again (its siginfo is `pendingTimerInfo`'s).
+ */
+export function restorePosixTimers(kernel: Kernel, proc: Process, saved: PosixTimerRecord[]): void {
+  for (const r of saved) {
+    if (!timerClockValid(r.clock) || proc.posixTimers.has(r.id)) throw new Error(`process ${proc.pid}: a bad POSIX timer ${r.id} in the image`);
+    const entry = posixTimerEntry(kernel, proc, r.id, r.clock, r.notify, r.signo, BigInt(r.sigval), r.tid);
+    entry.timer.overrun = r.overrun;
+    proc.posixTimers.set(r.id, entry);
+    entry.timer.set(BigInt(r.value), BigInt(r.interval), false);
+  }
+}
+
+/** The siginfo of a pending SI_TIMER signal of `proc`'s timer `id` after a restore (undefined: no such timer). */
+export function pendingTimerInfo(proc: Process, id: number): SigInfo | undefined {
+  const entry = proc.posixTimers.get(id);
+  return entry && timerSigInfo(entry, id);
 }
 
 function posixTimer(c: SysCtx): PosixTimer | Errno {

@@ -12,6 +12,7 @@ import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
 import { PRIVATE_OPEN, SharedHandle } from './backend-handle.js';
+import { Unsupported, type FileRecord } from '../checkpoint-records.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -411,6 +412,17 @@ export class BackendOpenFile extends File implements FdInodeOps {
   override seekdir(cookie: number): void {
     this.dirCookie = cookie;
     this.pos = cookie;
+  }
+
+  /**
+   * Checkpoint: a file of the gofer's (or direct mode's) filesystems is saved
+   * by its path, open flags and position, and opened again by that path at
+   * restore (checkpoint.ts): the file's bytes stay on the host. A file
+   * deleted since it was opened has no path to open again.
+   */
+  override save(): FileRecord {
+    if (!this.dentry || this.dentry.deleted) throw new Unsupported(`an open file that was deleted (${this.path})`);
+    return { kind: 'path', path: this.dentry.path(), flags: this.flags, pos: this.pos };
   }
 
   override fsync(): MaybeAsync<0 | Errno> {

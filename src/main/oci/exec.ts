@@ -24,7 +24,7 @@ import { exitCodeOf } from '../boot.js';
 import { closeFd, getTerminalAttr, rawTerminalAttr, setTerminalAttr, TCSADRAIN } from '../../host/ffi.js';
 import type { Process } from '../../spec/types.js';
 import { readBundle, openTerminal } from './launch.js';
-import { OciError, StateStore, checkId, statusOf, writeWhole } from './state.js';
+import { OciError, StateStore, checkId, controlSocket, statusOf, writeWhole } from './state.js';
 
 export const EXEC_SYNOPSIS = 'tsvisor [global flags] exec [-d] [-t] [--process F | <container id> CMD [ARG...]] [--cwd D] [--env K=V]... [--user UID[:GID]] [--console-socket S] [--pid-file F] <container id>';
 export const EXEC_FLAGS: FlagDef[] = [
@@ -156,7 +156,7 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
     const saved = getTerminalAttr(files[0]);
     if (typeof saved !== 'number') setTerminalAttr(files[0], rawTerminalAttr(saved), TCSADRAIN);
   }
-  const sock = path.join(store.dir(id), 'control.sock');
+  const sock = controlSocket(store, id);
   let client: UrpcClient;
   let pid: number;
   try {

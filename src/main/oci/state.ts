@@ -52,8 +52,13 @@ export function oneId(positional: string[]): string {
 }
 
 /** Opens the container's control socket. */
+/** Where boot's control server listens for container `id`. */
+export function controlSocket(store: StateStore, id: string): string {
+  return path.join(store.dir(id), 'control.sock');
+}
+
 export function control(store: StateStore, id: string): Promise<UrpcClient> {
-  return UrpcClient.connect(path.join(store.dir(id), 'control.sock'));
+  return UrpcClient.connect(controlSocket(store, id));
 }
 
 export type Status = 'created' | 'running' | 'paused' | 'stopped';

@@ -312,3 +312,46 @@ describe('kernel/fs/tmpfs', () => {
     });
   });
 });
+
+describe('kernel/fs/tmpfs checkpoint', () => {
+  it('saves a tree (directories, files with holes, symlinks, hard links, FIFOs, modes, owners, times) and restores it into an empty tmpfs', async () => {
+    const account = new MemoryAccount(64 * MiB);
+    const a = new Tmpfs(account, { mode: 0o1777 });
+    ok(a.root.mkdir('d', 0o750, { uid: 5, gid: 6 }) as 0 | Errno);
+    const d = child(a.root, 'd') as TmpDir;
+    const f = create(d, 'f');
+    ok(f.pwrite(Buffer.from('hello'), 0) as number | Errno);
+    ok(f.pwrite(Buffer.from('end'), 3 * 4096) as number | Errno);
+    await f.unref();
+    ok(a.root.link('hard', child(d, 'f')) as 0 | Errno);
+    ok(a.root.symlink('s', 'd/f', { uid: 7, gid: 8 }) as 0 | Errno);
+    ok(a.root.mknod('p', abi.S_IFIFO | 0o640, 0n, ROOT) as 0 | Errno);
+    ok(child(d, 'f').setattr({ mode: 0o604, uid: 9, gid: 10, atime: [100, 1], mtime: [200, 2] }) as 0 | Errno);
+    const rec = JSON.parse(JSON.stringify(a.root.save()));
+
+    const b = new Tmpfs(account, { mode: 0o1777 });
+    b.root.restore(rec, '/');
+    const bf = child(child(b.root, 'd'), 'f');
+    assert.equal(child(b.root, 'hard'), bf, 'a hard link stays one inode');
+    const fa = await attr(bf);
+    assert.deepEqual([fa.mode, fa.uid, fa.gid, fa.nlink, fa.size, fa.atimeSec, fa.mtimeSec], [abi.S_IFREG | 0o604, 9, 10, 2, 3 * 4096 + 3, 100, 200]);
+    const data = ok(ok(bf.open(abi.O_RDONLY, '/d/f') as File | Errno).pread(4 * 4096, 0) as Uint8Array | Errno);
+    assert.equal(Buffer.from(data.subarray(0, 5)).toString(), 'hello');
+    assert.equal(Buffer.from(data.subarray(3 * 4096)).toString(), 'end');
+    assert.ok(data.subarray(5, 3 * 4096).every((x) => x === 0));
+    const da = await attr(child(b.root, 'd'));
+    assert.deepEqual([da.mode, da.uid, da.gid], [abi.S_IFDIR | 0o750, 5, 6]);
+    assert.equal(ok(child(b.root, 's').readlink() as string | Errno), 'd/f');
+    assert.equal((await attr(child(b.root, 's'))).uid, 7);
+    assert.equal((await attr(child(b.root, 'p'))).mode, abi.S_IFIFO | 0o640);
+  });
+
+  it('a restore that does not fit the mount fails with an Error naming the file', () => {
+    const account = new MemoryAccount(64 * MiB);
+    const a = new Tmpfs(account, {});
+    const f = create(a.root, 'big');
+    ok(f.pwrite(new Uint8Array(3 * 4096).fill(1), 0) as number | Errno);
+    const small = new Tmpfs(account, { size: 2 * 4096 });
+    assert.throws(() => small.root.restore(a.root.save(), '/tmp'), /^Error: \/tmp\/big: cannot be made again in its tmpfs \(ENOSPC\)$/);
+  });
+});
