@@ -23,7 +23,7 @@ import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -154,6 +154,10 @@ function attachConsole(cfg: SandboxConfig): () => void {
   if (typeof size !== 'number' && size.rows > 0 && size.cols > 0) cfg.consoleSize = size;
   const saved = getTerminalAttr(fd);
   if (typeof saved === 'number') return () => {}; // not a terminal (pipes): nothing to set or restore
+  // Lines typed ahead and end-of-file marks go to the guest as the host's
+  // line discipline made them; raw mode would turn a queued mark into a NUL
+  // byte, which the guest's canonical, echoing console showed as "^@".
+  cfg.consoleInput = takeCanonicalInput(fd, saved);
   setTerminalAttr(fd, rawTerminalAttr(saved), TCSADRAIN);
   const restore = () => {
     process.off('exit', restore);
