@@ -103,7 +103,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     worker.on('error', (e) => workerDied?.(e));
     worker.on('exit', (code) => workerDied?.(new Error(`kernel worker exited (${code})`)));
     workerDeath.catch(() => {});
-    // The host terminal's resizes (SIGWINCH: boot shares run's process group, or leads the session of its pty) reach the guest's console.
+    // The host terminal's resizes reach the guest's console: SIGWINCH from the pty boot leads the session of, or passed on by run from its own terminal.
     const onWinch = () => {
       const size = terminalSize(cfg.stdioFds[0]);
       if (typeof size !== 'number') void kernel.resize(size.rows, size.cols).catch(() => {});

@@ -71,10 +71,21 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
   // init once it runs; before that, they end the sandbox (it never started).
   let started = false;
   let aborted: NodeJS.Signals | null = null;
+  // On our own terminal, its resizes (SIGWINCH, for the terminal's foreground
+  // group: ours) go to boot, which reads the new size and resizes the guest's
+  // console; boot leads a session of its own (launch.ts), so it gets none itself.
+  let bootUp = false;
+  const resizeConsole = () => {
+    if (!bootUp) return; // boot reads the size when it takes the terminal
+    try {
+      process.kill(l.bootPid(), 'SIGWINCH');
+    } catch {
+      // boot is gone
+    }
+  };
   const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGWINCH' && term?.own) return resizeConsole();
     if (started) {
-      // With our own terminal, boot (in our process group) gets SIGWINCH itself and resizes the guest's terminal.
-      if (sig === 'SIGWINCH' && term?.own) return;
       void UrpcClient.connect(sockPath)
         .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
         .catch(() => undefined);
@@ -97,6 +108,9 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     }
     // Boot's own pid, known once it is up (confined, it runs under a launcher).
     if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(l.bootPid()));
+    bootUp = true;
+    resizeConsole(); // a resize while boot was starting
+
     ran = true;
     await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
     await hook(['startContainer'], 'created');

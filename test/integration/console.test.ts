@@ -391,6 +391,51 @@ describe('console', function () {
     });
   });
 
+  describe("signals for run's process group, as a terminal sends them", function () {
+    this.timeout(300000);
+
+    it('Ctrl-C on the terminal run was started from (process.terminal: false): the container gets SIGINT, run exits 130, no internal error', async function () {
+      if (!havePython) this.skip();
+      // The host terminal is canonical with ISIG: ^C is SIGINT for its foreground group, run's.
+      const plain = busyboxBundle(false, undefined, ['/bin/sh', '-c', 'echo running; exec sleep 60']);
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', plain, 'ctrl-c-plain'], 24, 80);
+      try {
+        await t.expect(/running\r\n/, 0, 120000);
+        await pause(500);
+        t.type('\x03');
+        const end = await t.exited(60000);
+        assert.doesNotMatch(t.screen, /internal error|urpc/);
+        assert.equal(end.exit, 130, t.screen);
+      } finally {
+        t.kill();
+        fs.rmSync(plain, { recursive: true, force: true });
+      }
+    });
+
+    for (const [sig, status] of [
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+      ['SIGQUIT', 131],
+    ] as const) {
+      it(`${sig} to the terminal's foreground group with process.terminal: true (the sandbox on run's own terminal, a hang-up, a group kill): the container gets it, run exits ${status}`, async function () {
+        if (!havePython) this.skip();
+        const sleeper = busyboxBundle(true, undefined, ['/bin/sh', '-c', 'echo running; exec sleep 60']);
+        const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', sleeper, `group-${sig}`], 24, 80);
+        try {
+          await t.expect(/running\r\n/, 0, 120000);
+          process.kill(-t.pid!, sig); // run leads the pty's foreground group, which boot shares
+          const end = await t.exited(60000);
+          assert.doesNotMatch(t.screen, /internal error|urpc/);
+          assert.equal(end.exit, status, t.screen);
+          assert.equal(end.restored, true);
+        } finally {
+          t.kill();
+          fs.rmSync(sleeper, { recursive: true, force: true });
+        }
+      });
+    }
+  });
+
   describe('the host terminal after boot dies', function () {
     this.timeout(300000);
 
