@@ -25,6 +25,12 @@ import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './c
 import { exportsOf } from '../spec/mounts.js';
 import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
+/** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
+export const FILE_ACCESS_FLAGS: FlagDef[] = [
+  { name: 'file-access', kind: 'string', usage: 'the rootfs: exclusive (the sandbox is its only writer: metadata cached) or shared (the host may change it: revalidated)', default: 'exclusive' },
+  { name: 'file-access-mounts', kind: 'string', usage: 'bind mounts: shared (revalidated) or exclusive (cached)', default: 'shared' },
+];
+
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
   { name: 'spec-fd', kind: 'int', usage: 'required: fd holding the OCI runtime spec', default: -1 },
@@ -36,8 +42,7 @@ export const BOOT_FLAGS: FlagDef[] = [
   { name: 'apply-caps', kind: 'bool', usage: "apply the spec's capabilities to this process, then re-exec without this flag", default: false },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory reported to the guest, and its cap (0: 2 GiB)', default: 0 },
-  { name: 'file-access', kind: 'string', usage: 'the rootfs: exclusive (the sandbox is its only writer: metadata cached) or shared (the host may change it: revalidated)', default: 'exclusive' },
-  { name: 'file-access-mounts', kind: 'string', usage: 'bind mounts: shared (revalidated) or exclusive (cached)', default: 'shared' },
+  ...FILE_ACCESS_FLAGS,
   { name: 'dcache-size', kind: 'int', usage: 'most unused dentries of the rootfs and bind mounts kept cached, each holding a gofer fid (0: 4096)', default: 0 },
   { name: 'user-log-fd', kind: 'int', usage: 'fd for messages meant for the user (0: none)', default: 0 },
   { name: 'start-sync-fd', kind: 'int', usage: 'required: fd to signal "booted, controller up" with one zero byte', default: -1 },
@@ -187,7 +192,7 @@ function bundleDir(flags: FlagValues): string {
 }
 
 /** --file-access / --file-access-mounts: exclusive or shared, as runsc spells them. */
-function fileAccessFlag(flags: FlagValues, name: string): FileAccess {
+export function fileAccessFlag(flags: FlagValues, name: string): FileAccess {
   const v = flags[name] as string;
   if (v !== 'exclusive' && v !== 'shared') throw new Fatal(`--${name} must be exclusive or shared, got ${JSON.stringify(v)}`);
   return v;

@@ -12,6 +12,8 @@ import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { fixturesDir } from '../util/bundle.js';
 import { makeDeb, makeTar, sha256, tsvisor, Result } from './do-util.js';
+import { spawn } from 'node:child_process';
+import { TSVISOR } from '../integration/run-util.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
@@ -167,21 +169,24 @@ describe('tsvisor do: running busybox', function () {
     const rootfs = path.join(dir, 'rootfs');
     layoutBusyboxRootfs(rootfs, BUSYBOX);
     fs.writeFileSync(path.join(rootfs, 'f'), 'x');
-    // The host answers once the guest has looked at /f: /f grows, then /answered appears.
-    const answer = setInterval(() => {
-      if (!fs.existsSync(path.join(rootfs, 'asked'))) return;
-      clearInterval(answer);
-      fs.writeFileSync(path.join(rootfs, 'f'), 'grown');
-      fs.writeFileSync(path.join(rootfs, 'answered'), '');
-    }, 50);
     try {
-      const script = 'stat -c %s /f; : > /asked; i=0; while [ ! -e /answered ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; stat -c %s /f; cat /f';
-      const r = await tsvisor(['do', '--rootfs', rootfs, '--file-access=shared', '--file-access-mounts', 'exclusive', '--', 'sh', '-c', script]);
-      assert.deepEqual(r, { code: 0, stdout: '1\n5\ngrown', stderr: '' });
+      // The guest changes nothing on the rootfs (exclusive mode would drop its
+      // cached attributes then): it looks at /f until the host has grown it.
+      // Exclusive, boot's default, keeps the size it first saw: "1" twice, after 30 s.
+      const script = 'stat -c %s /f; i=0; while [ "$(stat -c %s /f)" = 1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; stat -c %s /f';
+      const child = spawn(TSVISOR, ['do', '--rootfs', rootfs, '--file-access=shared', '--file-access-mounts', 'exclusive', '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.stdout!.on('data', (b: Buffer) => {
+        stdout += b.toString();
+        if (stdout === '1\n') fs.writeFileSync(path.join(rootfs, 'f'), 'grown'); // once the guest has seen it
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      assert.deepEqual({ code, stdout, stderr }, { code: 0, stdout: '1\n5\n', stderr: '' });
       const bad = await tsvisor(['do', '--rootfs', rootfs, '--file-access=cached', '--', 'true']);
       assert.deepEqual(bad, { code: 128, stdout: '', stderr: 'tsvisor: --file-access must be exclusive or shared, got "cached"\n' });
     } finally {
-      clearInterval(answer);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -10,7 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tty from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { DIE_WITH_PARENT_ENV } from '../boot.js';
+import { DIE_WITH_PARENT_ENV, fileAccessFlag } from '../boot.js';
+import type { FlagValues } from '../flags.js';
+import type { FileAccess } from '../../sandbox/config.js';
 import { childGlobalArgv, Fatal, GlobalOptions } from '../common.js';
 import { confinedCommand, confinedEnv, confinedPid, releaseConfined, usesHostNetwork } from '../confine.js';
 import { parseSpec } from '../../spec/load.js';
@@ -70,6 +72,18 @@ export interface LaunchOptions {
   detached: boolean;
   /** Exit status a launch failure carries (see readBundle). */
   exitCode: number;
+  /** boot's --file-access and --file-access-mounts (absent: boot's defaults). */
+  fileAccess?: { rootfs: FileAccess; mounts: FileAccess };
+}
+
+/**
+ * The --file-access and --file-access-mounts a command took (boot.ts
+ * FILE_ACCESS_FLAGS), checked before anything is launched; undefined for a
+ * command without them.
+ */
+export function fileAccessOption(flags: FlagValues): LaunchOptions['fileAccess'] {
+  if (flags['file-access'] === undefined) return undefined;
+  return { rootfs: fileAccessFlag(flags, 'file-access'), mounts: fileAccessFlag(flags, 'file-access-mounts') };
 }
 
 export interface Launched {
@@ -162,6 +176,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     ...(term ? ['--console'] : []),
     ...(cpus ? [`--cpu-num=${cpus}`] : []),
     ...(o.totalMemory ? [`--total-memory=${o.totalMemory}`] : []),
+    ...(o.fileAccess ? [`--file-access=${o.fileAccess.rootfs}`, `--file-access-mounts=${o.fileAccess.mounts}`] : []),
     cid,
   ];
   const stdio: (number | 'inherit')[] = term?.slave !== undefined ? [term.slave, term.slave, term.slave] : ['inherit', 'inherit', 'inherit'];
