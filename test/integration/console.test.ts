@@ -412,10 +412,10 @@ describe('console', function () {
       }
     });
 
+    // (Not SIGQUIT here: busybox sh ignores it until `exec sleep` has run, so it would race the guest.)
     for (const [sig, status] of [
       ['SIGTERM', 143],
       ['SIGHUP', 129],
-      ['SIGQUIT', 131],
     ] as const) {
       it(`${sig} to the terminal's foreground group with process.terminal: true (the sandbox on run's own terminal, a hang-up, a group kill): the container gets it, run exits ${status}`, async function () {
         if (!havePython) this.skip();

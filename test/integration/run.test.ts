@@ -136,6 +136,7 @@ describe('tsvisor run and the sandbox it starts', function () {
     ['SIGINT', 130, 'Ctrl-C on a terminal'],
     ['SIGTERM', 143, 'timeout N tsvisor run'],
     ['SIGHUP', 129, 'a terminal hanging up'],
+    ['SIGQUIT', 131, 'Ctrl-\\ on a terminal'],
     ['SIGUSR1', 138, 'kill -USR1 -PGID'],
   ] as const) {
     it(`a ${sig} to run's whole process group (${as}) reaches the container alone: run exits ${status}, no internal error`, async () => {
