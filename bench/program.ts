@@ -14,8 +14,10 @@ export interface ProgramSpec {
   what: string;
   unit: string;
   better: 'lower' | 'higher';
-  /** The run; `rootfs` is filled in from the context when absent. */
+  /** The run; `rootfs` is filled in from `rootfs()` below, else from the context, when absent. */
   run(ctx: BenchContext): Omit<GuestRun, 'rootfs'> & { rootfs?: string };
+  /** A rootfs that must be prepared first (built or fetched); null: the row cannot run here and has no figure. */
+  rootfs?(ctx: BenchContext): Promise<string | null>;
   /** The program reads /data, /tmp or execs: QEMU needs the jail. */
   needsRootfs: boolean;
   /** Null when stdout is right, else what is wrong. */
@@ -54,7 +56,9 @@ export function programBench(p: ProgramSpec): Benchmark {
     name: p.name, group: p.group, what: p.what, unit: p.unit, better: p.better,
     async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
       const spec = p.run(ctx);
-      const run: GuestRun = { ...spec, rootfs: spec.rootfs ?? ctx.fixturesRootfs };
+      const rootfs = spec.rootfs ?? (p.rootfs ? await p.rootfs(ctx) : ctx.fixturesRootfs);
+      if (rootfs === null) return null;
+      const run: GuestRun = { ...spec, rootfs };
       const r = await runOn(target, ctx, run, p.needsRootfs);
       if (!r) return null;
       checkRun(p.name, target, r, (s) => p.check(s, ctx));

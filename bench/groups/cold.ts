@@ -7,8 +7,8 @@
 // (src/debian: the rootfs is built once into the package cache, which needs
 // the mirror the first time; without it those rows have no figure).
 
-import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
-import { checkRun, exactly, runOn } from '../program.js';
+import type { Benchmark, BenchContext } from '../measure.js';
+import { exactly, programBench } from '../program.js';
 import type { GuestRun } from '../sandbox.js';
 import { cacheDir } from '../../src/debian/deb-cache.js';
 import { ensurePackageRootfs } from '../../src/debian/package-rootfs.js';
@@ -54,24 +54,22 @@ function packageRootfs(packages: string[]): Promise<string | null> {
 interface ColdSpec {
   name: string;
   what: string;
-  /** The run without its rootfs; null rootfs: the row cannot run here. */
+  /** The rootfs, prepared first; null: the row cannot run here. */
   rootfs(ctx: BenchContext): Promise<string | null>;
   run: Omit<GuestRun, 'rootfs'>;
   stdout: string[];
 }
 
+/** A cold row: the whole run's wall time, its stdout checked line by line. */
 function coldBench(s: ColdSpec): Benchmark {
-  return {
+  return programBench({
     name: s.name, group: 'cold', what: s.what, unit: 's', better: 'lower',
-    async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
-      const rootfs = await s.rootfs(ctx);
-      if (rootfs === null) return null;
-      const r = await runOn(target, ctx, { ...s.run, rootfs }, true);
-      if (!r) return null;
-      checkRun(s.name, target, r, exactly(...s.stdout));
-      return { value: r.seconds, stdout: r.stdout };
-    },
-  };
+    run: () => s.run,
+    rootfs: s.rootfs,
+    needsRootfs: true,
+    check: exactly(...s.stdout),
+    figure: (r) => r.seconds,
+  });
 }
 
 export function coldBenchmarks(): Benchmark[] {

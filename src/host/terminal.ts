@@ -4,8 +4,9 @@
 // which x86_64, arm64 and riscv64 hosts share; glibc's struct termios is held
 // opaque.
 
-import { TIOCGWINSZ, TIOCSCTTY, TIOCSWINSZ } from '../linux/abi.js';
-import { closeFd, HOST } from './files.js';
+import * as fs from 'node:fs';
+import { ICANON, POLLIN, TIOCGWINSZ, TIOCSCTTY, TIOCSWINSZ } from '../linux/abi.js';
+import { closeFd, HOST, pollMany } from './files.js';
 import { bindLazily, negErrno, type Fn } from './libc.js';
 
 interface TermLib {
@@ -54,6 +55,40 @@ export function rawTerminalAttr(attr: Buffer): Buffer {
   const b = Buffer.from(attr);
   lib().cfmakeraw(b);
   return b;
+}
+
+/** c_lflag's offset in glibc's struct termios (c_iflag, c_oflag, c_cflag before it: 32 bits each on every supported host). */
+const TERMIOS_LFLAG = 12;
+/** A canonical read returns at most one line of Linux's 4096-byte input buffer. */
+const CANON_LINE_MAX = 4096;
+
+/**
+ * What a terminal in canonical mode (settings `attr`) already holds for its
+ * reader, read without waiting: one entry per line a read returns (its
+ * newline included; a line ended by VEOF has none), and an empty entry per
+ * end-of-file mark (VEOF typed at the start of a line, or the ^D that a pty's
+ * writer such as script(1) sends when its own input ends). A program about to
+ * put the terminal in raw mode takes these first: Linux hands an end-of-file
+ * mark still queued at that switch to the next raw read as a NUL byte. Empty
+ * when `attr` is not canonical or nothing is queued; stops at a hang-up.
+ */
+export function takeCanonicalInput(fd: number, attr: Buffer): Uint8Array[] {
+  if ((attr.readUInt32LE(TERMIOS_LFLAG) & ICANON) === 0) return [];
+  const entries: Uint8Array[] = [];
+  const buf = Buffer.alloc(CANON_LINE_MAX);
+  // Each entry uses at least one byte of the host's buffer, which bounds the loop.
+  while (entries.length < CANON_LINE_MAX) {
+    const revents = pollMany([{ fd, events: POLLIN }], 0);
+    if (typeof revents === 'number' || revents[0] !== POLLIN) break; // nothing queued, or hung up / error
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      break;
+    }
+    entries.push(Uint8Array.from(buf.subarray(0, n)));
+  }
+  return entries;
 }
 
 /** TIOCGWINSZ: the terminal's rows and columns, or a negative errno. */

@@ -204,6 +204,16 @@ export class Scheduler {
   private handleStop(task: Task, stop: Stop, fault: Fault, vcpu: RemoteVcpu | null, until: number): AfterStop {
     switch (stop) {
       case Stop.Syscall: {
+        if (vcpu === null && performance.now() >= until) {
+          // The turn is spent: preempted at the call's entry, never right
+          // after a call (turnEnds), so that the call starts the thread's
+          // next turn and what it set off (a SIGKILL's death and the SIGCHLD
+          // after it, a woken thread) comes while the thread runs on, not in
+          // the gap before its next instruction.
+          task.regs.pc -= 4; // the ecall again
+          this.requeue(task);
+          return AfterStop.Requeued;
+        }
         const blocked = this.k.syscalls.dispatch(task);
         if (blocked || task.state !== TaskState.Running) return AfterStop.Off;
         break;
@@ -235,8 +245,8 @@ export class Scheduler {
     if (vcpu !== null) return task.yieldRequested || vcpu.preempted || (stop === Stop.Budget && this.runQueue.length > 0);
     switch (stop) {
       case Stop.Syscall:
-        // A thread making system calls in a loop never spends its budget: end its turn by the clock too.
-        return task.yieldRequested || performance.now() >= until;
+        // By the clock only at a call's entry (handleStop): a thread making system calls in a loop never spends its budget.
+        return task.yieldRequested;
       case Stop.Budget:
         return performance.now() >= until;
       case Stop.Interrupted:

@@ -23,7 +23,13 @@ import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
+
+/** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
+export const FILE_ACCESS_FLAGS: FlagDef[] = [
+  { name: 'file-access', kind: 'string', usage: 'the rootfs: exclusive (the sandbox is its only writer: metadata cached) or shared (the host may change it: revalidated)', default: 'exclusive' },
+  { name: 'file-access-mounts', kind: 'string', usage: 'bind mounts: shared (revalidated) or exclusive (cached)', default: 'shared' },
+];
 
 export const BOOT_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path is relative to it)', default: '' },
@@ -36,8 +42,7 @@ export const BOOT_FLAGS: FlagDef[] = [
   { name: 'apply-caps', kind: 'bool', usage: "apply the spec's capabilities to this process, then re-exec without this flag", default: false },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory reported to the guest, and its cap (0: 2 GiB)', default: 0 },
-  { name: 'file-access', kind: 'string', usage: 'the rootfs: exclusive (the sandbox is its only writer: metadata cached) or shared (the host may change it: revalidated)', default: 'exclusive' },
-  { name: 'file-access-mounts', kind: 'string', usage: 'bind mounts: shared (revalidated) or exclusive (cached)', default: 'shared' },
+  ...FILE_ACCESS_FLAGS,
   { name: 'dcache-size', kind: 'int', usage: 'most unused dentries of the rootfs and bind mounts kept cached, each holding a gofer fid (0: 4096)', default: 0 },
   { name: 'user-log-fd', kind: 'int', usage: 'fd for messages meant for the user (0: none)', default: 0 },
   { name: 'start-sync-fd', kind: 'int', usage: 'required: fd to signal "booted, controller up" with one zero byte', default: -1 },
@@ -103,7 +108,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     worker.on('error', (e) => workerDied?.(e));
     worker.on('exit', (code) => workerDied?.(new Error(`kernel worker exited (${code})`)));
     workerDeath.catch(() => {});
-    // The host terminal's resizes (SIGWINCH: boot shares run's process group, or leads the session of its pty) reach the guest's console.
+    // The host terminal's resizes reach the guest's console: SIGWINCH from the pty boot leads the session of, or passed on by run from its own terminal.
     const onWinch = () => {
       const size = terminalSize(cfg.stdioFds[0]);
       if (typeof size !== 'number') void kernel.resize(size.rows, size.cols).catch(() => {});
@@ -154,6 +159,10 @@ function attachConsole(cfg: SandboxConfig): () => void {
   if (typeof size !== 'number' && size.rows > 0 && size.cols > 0) cfg.consoleSize = size;
   const saved = getTerminalAttr(fd);
   if (typeof saved === 'number') return () => {}; // not a terminal (pipes): nothing to set or restore
+  // Lines typed ahead and end-of-file marks go to the guest as the host's
+  // line discipline made them; raw mode would turn a queued mark into a NUL
+  // byte, which the guest's canonical, echoing console showed as "^@".
+  cfg.consoleInput = takeCanonicalInput(fd, saved);
   setTerminalAttr(fd, rawTerminalAttr(saved), TCSADRAIN);
   const restore = () => {
     process.off('exit', restore);
@@ -183,7 +192,7 @@ function bundleDir(flags: FlagValues): string {
 }
 
 /** --file-access / --file-access-mounts: exclusive or shared, as runsc spells them. */
-function fileAccessFlag(flags: FlagValues, name: string): FileAccess {
+export function fileAccessFlag(flags: FlagValues, name: string): FileAccess {
   const v = flags[name] as string;
   if (v !== 'exclusive' && v !== 'shared') throw new Fatal(`--${name} must be exclusive or shared, got ${JSON.stringify(v)}`);
   return v;

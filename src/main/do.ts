@@ -19,6 +19,8 @@ import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { defaultSpec } from '../spec/load.js';
 import { run } from './run.js';
+import { FILE_ACCESS_FLAGS } from './boot.js';
+import { fileAccessOption } from './oci/launch.js';
 import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRootfs } from '../debian/busybox-rootfs.js';
 import { ensureBusybox } from '../debian/busybox-cache.js';
 import { cacheDir } from '../debian/deb-cache.js';
@@ -33,6 +35,7 @@ export const DO_FLAGS: FlagDef[] = [
   { name: 'cwd', kind: 'string', usage: 'working directory of the command, inside the rootfs', default: '/' },
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
+  ...FILE_ACCESS_FLAGS,
   NO_CONFINE_FLAG,
 ];
 export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--] CMD [ARGS...]';
@@ -51,6 +54,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
   if ([given, busyboxFile, packages].filter(Boolean).length > 1) throw new Fatal('--rootfs, --busybox and --packages exclude each other', true);
   const cwd = flags.cwd as string;
   if (!cwd.startsWith('/')) throw new Fatal(`--cwd must be an absolute path, got "${cwd}"`);
+  fileAccessOption(flags); // a bad mode fails here, before any download or layout
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-do-'));
   try {
@@ -84,7 +88,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'no-confine': flags['no-confine'] }, [cid]);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'] }, [cid]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

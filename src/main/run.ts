@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { UrpcClient } from './urpc.js';
-import { exitCodeOf } from './boot.js';
-import { launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
+import { exitCodeOf, FILE_ACCESS_FLAGS } from './boot.js';
+import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
 
 export { specCpus } from './oci/launch.js';
@@ -24,6 +24,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'directfs', kind: 'bool', usage: 'no gofer: the sandbox opens the rootfs and bind mounts itself (direct mode)', default: false },
   { name: 'detach', kind: 'bool', usage: 'create and start the container, and exit with it running (as runc run -d)', default: false },
   { name: 'd', kind: 'bool', usage: 'short for --detach', default: false },
+  ...FILE_ACCESS_FLAGS,
   NO_CONFINE_FLAG,
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
@@ -38,6 +39,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
   }
   const cid = positional[0];
   const bundle = readBundle(flags.bundle as string, 128); // fail here, clearly, before launching anything
+  const fileAccess = fileAccessOption(flags);
   let hooks: Hooks | undefined;
   try {
     hooks = checkHooks(bundle.spec.hooks);
@@ -53,6 +55,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     totalMemory: flags['total-memory'] as number,
     detached: false,
     exitCode: 128,
+    fileAccess,
   });
   const { child, sockPath, term, gofer } = l;
   // The spec's hooks, as runc's run runs them (src/main/oci/hooks.ts); a failure before the container runs ends the sandbox.
@@ -71,10 +74,21 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
   // init once it runs; before that, they end the sandbox (it never started).
   let started = false;
   let aborted: NodeJS.Signals | null = null;
+  // On our own terminal, its resizes (SIGWINCH, for the terminal's foreground
+  // group: ours) go to boot, which reads the new size and resizes the guest's
+  // console; boot leads a session of its own (launch.ts), so it gets none itself.
+  let bootUp = false;
+  const resizeConsole = () => {
+    if (!bootUp) return; // boot reads the size when it takes the terminal
+    try {
+      process.kill(l.bootPid(), 'SIGWINCH');
+    } catch {
+      // boot is gone
+    }
+  };
   const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGWINCH' && term?.own) return resizeConsole();
     if (started) {
-      // With our own terminal, boot (in our process group) gets SIGWINCH itself and resizes the guest's terminal.
-      if (sig === 'SIGWINCH' && term?.own) return;
       void UrpcClient.connect(sockPath)
         .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
         .catch(() => undefined);
@@ -97,6 +111,9 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     }
     // Boot's own pid, known once it is up (confined, it runs under a launcher).
     if (flags['pid-file']) fs.writeFileSync(flags['pid-file'] as string, String(l.bootPid()));
+    bootUp = true;
+    resizeConsole(); // a resize while boot was starting
+
     ran = true;
     await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
     await hook(['startContainer'], 'created');

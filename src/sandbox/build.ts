@@ -81,6 +81,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
   if (cfg.console) {
     const con = ttys.attachConsole(cfg.stdioFds[0], cfg.stdioFds[1]);
     if (cfg.consoleSize) con.resize({ rows: cfg.consoleSize.rows, cols: cfg.consoleSize.cols, xpixel: 0, ypixel: 0 });
+    if (cfg.consoleInput) con.tty.receiveLines(cfg.consoleInput);
     con.tty.acquire(INIT_PID, INIT_PID);
     // One open file description on fds 0, 1 and 2, as a runtime dup's its terminal.
     const f = ttys.openConsole(abi.O_RDWR | abi.O_NOCTTY, '/dev/console') as File;

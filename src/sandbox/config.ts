@@ -49,6 +49,13 @@ export interface SandboxConfig {
   console: boolean;
   /** With `console`: the host terminal's size at boot (later changes come through the worker's resize). */
   consoleSize?: { rows: number; cols: number };
+  /**
+   * With `console`: what the host terminal, still canonical, held for its
+   * reader when boot took it over (host/terminal.ts takeCanonicalInput):
+   * lines already echoed by the host, and end-of-file marks (empty entries).
+   * The console's line discipline queues them before any other input.
+   */
+  consoleInput?: Uint8Array[];
   strace: boolean;
   userLogFd: number;
   log: LogOptions;

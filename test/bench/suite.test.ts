@@ -15,7 +15,7 @@ import { runInSandbox } from '../../bench/sandbox.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 import { repoRoot } from '../util/bundle.js';
 import { median, ratio, rowsOfOneMeasurement, WrongOutput, type BenchContext, type Benchmark, type Figure, type Result, type Target } from '../../bench/measure.js';
-import { checkRun, exactly, guestTime } from '../../bench/program.js';
+import { checkRun, exactly, guestTime, programBench } from '../../bench/program.js';
 import { headlines, reportMarkdown } from '../../bench/report.js';
 import { allBenchmarks, qemuLine, runBenchmark, withBenchContext } from '../../bench/suite.js';
 import { fmt, jsonDocument, markdownTable, textTable, type BenchDocument } from '../../bench/table.js';
@@ -149,6 +149,25 @@ describe('bench: medians, ratios and rows', () => {
     assert.ok(Number.isNaN(good.qemu));
     const wrong = await runBenchmark(fake(() => { throw new WrongOutput('fake on tsvisor: printed "42"'); }), ctx, 3);
     assert.equal(wrong.error, 'fake on tsvisor: printed "42"');
+  });
+
+  it('leaves a program row without a figure when its prepared rootfs cannot be had (a cold row without the mirror), starting no sandbox', async () => {
+    let ran = false;
+    const b = programBench({
+      name: 'no-rootfs', group: 'cold', what: 'a row whose rootfs is missing', unit: 's', better: 'lower',
+      run: () => {
+        ran = true;
+        return { args: ['/bin/true'] };
+      },
+      rootfs: async () => null,
+      needsRootfs: true,
+      check: exactly(),
+      figure: (r) => r.seconds,
+    });
+    assert.equal(await b.once('tsvisor', ctx), null);
+    assert.equal(ran, true, 'the run is described first; its rootfs decides');
+    const cold = allBenchmarks().filter((x) => x.group === 'cold').map((x) => x.name);
+    assert.deepEqual(cold, ['cold-busybox-script', 'cold-bash-true', 'cold-python3']);
   });
 
   it('fails a row whose two targets printed different things', async () => {

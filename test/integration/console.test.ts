@@ -39,6 +39,8 @@ const OWN_PTY = String.raw`
 m, s = os.openpty()
 fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
 before = termios.tcgetattr(s)
+# Typed before the command starts (the slave still canonical, echoing): as script(1) forwards its input, ^D at its end.
+os.write(m, base64.b64decode(os.environ.get('TYPED_AHEAD', '')))
 def pre():
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
@@ -133,8 +135,10 @@ class PtySession {
   /** The pid of the command on the pty. */
   pid?: number;
 
-  constructor(argv: string[], rows: number, cols: number, proxy = PROXY) {
-    this.proc = spawn('python3', ['-c', proxy, String(rows), String(cols), ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `typedAhead`: bytes written to the master before the command starts (own pty only). */
+  constructor(argv: string[], rows: number, cols: number, proxy = PROXY, typedAhead = '') {
+    const env = { ...process.env, TYPED_AHEAD: Buffer.from(typedAhead, 'latin1').toString('base64') };
+    this.proc = spawn('python3', ['-c', proxy, String(rows), String(cols), ...argv], { stdio: ['pipe', 'pipe', 'inherit'], env });
     let buf = '';
     this.proc.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
@@ -206,11 +210,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const PROMPT = /\$ (\x1b\[6n)?/;
 
-function busyboxBundle(terminal: boolean, consoleSize?: { height: number; width: number }): string {
+function busyboxBundle(terminal: boolean, consoleSize?: { height: number; width: number }, args = ['/bin/sh']): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bundle-'));
   fs.chmodSync(dir, 0o755);
   layoutBusyboxRootfs(path.join(dir, 'rootfs'), BUSYBOX);
-  const spec = makeSpec({ args: ['/bin/sh'], env: ['PATH=/bin', 'HOME=/root', 'TERM=dumb', 'PS1=$ '] });
+  const spec = makeSpec({ args, env: ['PATH=/bin', 'HOME=/root', 'TERM=dumb', 'PS1=$ '] });
   Object.assign(spec.process as object, { terminal, ...(consoleSize ? { consoleSize } : {}) });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
   return dir;
@@ -352,6 +356,84 @@ describe('console', function () {
         t.kill();
       }
     });
+  });
+
+  describe('input typed before the sandbox takes the terminal', function () {
+    this.timeout(300000);
+
+    it('reaches the guest as the host terminal cooked it: a line, then end of file (no NUL byte, no "^@" echoed), as on Linux', async function () {
+      if (!havePython) this.skip();
+      // Linux turns an end-of-file mark still queued when a terminal goes raw into a NUL byte;
+      // read raw, the guest's echoing console showed it as "^@" and `read b` waited for a line.
+      const reader = busyboxBundle(true, undefined, ['/bin/sh', '-c', 'read a; echo "[$a] $?"; read b; echo "[$b] $?"']);
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', reader, 'console-typed-ahead'], 24, 80, PROXY, 'first line\n\x04');
+      try {
+        const end = await t.exited(120000);
+        assert.equal(t.screen, 'first line\r\n[first line] 0\r\n[] 1\r\n', 'the host echoed the line once; the guest read it, then end of file');
+        assert.equal(end.exit, 0);
+        assert.equal(end.restored, true);
+      } finally {
+        t.kill();
+        fs.rmSync(reader, { recursive: true, force: true });
+      }
+    });
+
+    it('tsvisor do under script(1) with its input at an end: nothing but the command\'s output', async function () {
+      if (!havePython) this.skip();
+      const t = new PtySession([TSVISOR, 'do', '--busybox', BUSYBOX, '--', 'sh', '-c', 'echo hi'], 24, 80, PROXY, '\x04');
+      try {
+        const end = await t.exited(120000);
+        assert.equal(t.screen, 'hi\r\n');
+        assert.equal(end.exit, 0);
+      } finally {
+        t.kill();
+      }
+    });
+  });
+
+  describe("signals for run's process group, as a terminal sends them", function () {
+    this.timeout(300000);
+
+    it('Ctrl-C on the terminal run was started from (process.terminal: false): the container gets SIGINT, run exits 130, no internal error', async function () {
+      if (!havePython) this.skip();
+      // The host terminal is canonical with ISIG: ^C is SIGINT for its foreground group, run's.
+      const plain = busyboxBundle(false, undefined, ['/bin/sh', '-c', 'echo running; exec sleep 60']);
+      const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', plain, 'ctrl-c-plain'], 24, 80);
+      try {
+        await t.expect(/running\r\n/, 0, 120000);
+        await pause(500);
+        t.type('\x03');
+        const end = await t.exited(60000);
+        assert.doesNotMatch(t.screen, /internal error|urpc/);
+        assert.equal(end.exit, 130, t.screen);
+      } finally {
+        t.kill();
+        fs.rmSync(plain, { recursive: true, force: true });
+      }
+    });
+
+    // (Not SIGQUIT here: busybox sh ignores it until `exec sleep` has run, so it would race the guest.)
+    for (const [sig, status] of [
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+    ] as const) {
+      it(`${sig} to the terminal's foreground group with process.terminal: true (the sandbox on run's own terminal, a hang-up, a group kill): the container gets it, run exits ${status}`, async function () {
+        if (!havePython) this.skip();
+        const sleeper = busyboxBundle(true, undefined, ['/bin/sh', '-c', 'echo running; exec sleep 60']);
+        const t = new PtySession([TSVISOR, '--root', root, 'run', '--bundle', sleeper, `group-${sig}`], 24, 80);
+        try {
+          await t.expect(/running\r\n/, 0, 120000);
+          process.kill(-t.pid!, sig); // run leads the pty's foreground group, which boot shares
+          const end = await t.exited(60000);
+          assert.doesNotMatch(t.screen, /internal error|urpc/);
+          assert.equal(end.exit, status, t.screen);
+          assert.equal(end.restored, true);
+        } finally {
+          t.kill();
+          fs.rmSync(sleeper, { recursive: true, force: true });
+        }
+      });
+    }
   });
 
   describe('the host terminal after boot dies', function () {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle } from '../util/bundle.js';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 
 describe('tsvisor run', function () {
@@ -135,6 +135,9 @@ describe('tsvisor run and the sandbox it starts', function () {
   for (const [sig, status, as] of [
     ['SIGINT', 130, 'Ctrl-C on a terminal'],
     ['SIGTERM', 143, 'timeout N tsvisor run'],
+    ['SIGHUP', 129, 'a terminal hanging up'],
+    ['SIGQUIT', 131, 'Ctrl-\\ on a terminal'],
+    ['SIGUSR1', 138, 'kill -USR1 -PGID'],
   ] as const) {
     it(`a ${sig} to run's whole process group (${as}) reaches the container alone: run exits ${status}, no internal error`, async () => {
       const c = await startCat(`group-${sig}`, { ownGroup: true });
@@ -150,6 +153,33 @@ describe('tsvisor run and the sandbox it starts', function () {
       }
     });
   }
+
+  it("under timeout(1): the SIGTERM timeout sends run and run's process group at its limit ends the container alone; run exits 143", async function () {
+    if (spawnSync('timeout', ['--version'], { stdio: 'ignore' }).status !== 0) this.skip();
+    const bundle = makeBundle({ args: ['/bin/cat'] });
+    const fifo = path.join(bundle, 'stdin.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const stdinFd = fs.openSync(fifo, fs.constants.O_RDWR);
+    try {
+      // timeout leads a process group of its own; the SIGTERM it gets here it relays
+      // as at its limit: to run, then to its whole group (run, and boot and the gofer unless they left it).
+      const t = spawn('timeout', ['600', TSVISOR, '--root', root, 'run', '--bundle', bundle, 'under-timeout'], { stdio: [stdinFd, 'pipe', 'pipe'] });
+      let stderr = '';
+      t.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((resolve) => t.on('exit', (code) => resolve(code)));
+      fs.writeSync(stdinFd, 'ready\n');
+      await new Promise<void>((resolve, reject) => {
+        t.stdout!.once('data', () => resolve());
+        t.once('exit', () => reject(new Error(`run exited early: ${stderr}`)));
+      });
+      t.kill('SIGTERM');
+      assert.equal(await exited, 143, stderr);
+      assert.doesNotMatch(stderr, /internal error|urpc/);
+    } finally {
+      fs.closeSync(stdinFd);
+      removeBundle(bundle);
+    }
+  });
 
   it('takes the sandbox down when run itself is SIGKILLed', async () => {
     const c = await startCat('killed-run');

@@ -211,6 +211,22 @@ describe('kernel/tty line discipline', () => {
     assert.equal(dev.take(), 'abc'); // ^D is not echoed
   });
 
+  it('lines a host terminal cooked before the console took it are queued as typed lines, without echo; an empty one reads as end of file', () => {
+    const { dev, tty, read } = setup();
+    const enc = (x: string) => Buffer.from(x, 'latin1');
+    tty.receiveLines([enc('first line\n'), enc('no newline'), enc(''), enc('a\x7fb\n')]);
+    assert.equal(dev.take(), '', 'the host echoed them already');
+    assert.equal(read(), 'first line\n');
+    assert.equal(read(), 'no newline'); // ended by VEOF on the host
+    assert.equal(read(), ''); // the end-of-file mark
+    assert.equal(read(), 'a\x7fb\n', 'no editing: the host did it');
+    assert.equal(read(), EAGAIN);
+    // In raw mode only the bytes count.
+    raw(tty, 1, 0);
+    tty.receiveLines([enc('x\n'), enc(''), enc('y')]);
+    assert.equal(read(), 'x\ny');
+  });
+
   it('IGNCR drops CR; INLCR maps NL to CR; ECHO off echoes nothing but ECHONL still echoes newline', () => {
     const { dev, tty, type, read } = setup();
     let t = Termios.decode(tty.termios.encode());

@@ -3,8 +3,8 @@
 // passed it. Reads never block (EAGAIN when the host fd is empty; the system
 // call layer waits on the file's waitQueue, fed by the sandbox's host
 // poller);
-// writes go out while the host fd has room and then wait for it to drain,
-// never blocking the kernel (see write). Not a terminal (ioctls get ENOTTY),
+// writes go out while the host fd has room and then wait for it to drain
+// (watched by the same poller), never blocking the kernel (see write). Not a terminal (ioctls get ENOTTY),
 // even over a host tty: with --console the stdio is the console's line
 // discipline instead (src/kernel/tty/console.ts).
 
@@ -90,6 +90,7 @@ export class HostStreamFile extends File {
   protected override release(): void {
     this.closed = true;
     this.stopWatch();
+    for (const ended of [...this.waitingWriters]) ended();
     this.wq.notify(POLLIN | POLLOUT | POLLHUP);
     if (this.owned) closeFd(this.hostFd);
   }
@@ -136,23 +137,35 @@ export class HostStreamFile extends File {
     }
   }
 
-  /** The rest of a write (from `done`), once the host fd has room: polled with back-off from 0.25 ms to 16 ms. */
+  /** Writes waiting for room (writeWhenWritable): each ends, with what it wrote, when this file is released. */
+  private readonly waitingWriters = new Set<() => void>();
+
+  /**
+   * The rest of a write (from `done`), once the host fd has room: a watch of
+   * its own on the sandbox's host poller (readers' waits are separate), ended
+   * by the room coming back or by this file's release, which ends the write
+   * with the count so far (EPIPE for none).
+   */
   private writeWhenWritable(data: Uint8Array, done: number): Promise<number | Errno> {
     return new Promise((resolve) => {
-      let delay = 0.25;
+      if (this.closed) return resolve(done > 0 ? done : EPIPE);
       const finish = (r: number | Errno) => resolve(typeof r === 'number' ? done + r : done > 0 ? done : r);
-      const tick = () => {
-        if (this.closed) return resolve(done > 0 ? done : EPIPE);
-        if (pollWritable(this.hostFd, 0) === 0) {
-          delay = Math.min(delay * 2, 16);
-          setTimeout(tick, delay);
-          return;
-        }
+      const stop = () => {
+        unwatch();
+        this.waitingWriters.delete(onRelease);
+      };
+      const onRelease = () => {
+        stop();
+        resolve(done > 0 ? done : EPIPE);
+      };
+      this.waitingWriters.add(onRelease);
+      const unwatch = hostPoller.watch(this.hostFd, (rev) => {
+        if ((rev & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) === 0) return;
+        stop();
         const r = this.write(data.subarray(done));
         if (r instanceof Promise) void r.then(finish);
         else finish(r);
-      };
-      setTimeout(tick, delay);
+      });
     });
   }
 

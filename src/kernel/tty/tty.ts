@@ -108,6 +108,28 @@ export class Tty {
     return n;
   }
 
+  /**
+   * Input a host terminal's own line discipline already edited and echoed
+   * before the console took the terminal over (host/terminal.ts
+   * takeCanonicalInput): one entry per line a canonical read returned, an
+   * empty entry for an end-of-file mark. In canonical mode each becomes a
+   * complete line as typed (an entry without its newline was ended by VEOF,
+   * so an empty one reads as end of file); in raw mode only the bytes count.
+   * No echo and no editing: the host did both. Entries past the queue's
+   * room are dropped, as a full n_tty drops input.
+   */
+  receiveLines(entries: readonly Uint8Array[]): void {
+    const canon = this.termios.l(abi.ICANON);
+    for (const e of entries) {
+      if (e.length > this.room()) break;
+      const bytes = Array.from(e);
+      this.queued += bytes.length;
+      if (!canon) this.edit.push(...bytes);
+      else this.lines.push({ bytes, eof: bytes.length === 0 || bytes[bytes.length - 1] !== 10 });
+    }
+    if (entries.length > 0) this.inputChanged();
+  }
+
   private inputChanged(): void {
     this.inputSeq++;
     this.lastInput = performance.now();

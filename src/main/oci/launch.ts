@@ -10,7 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tty from 'node:tty';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { DIE_WITH_PARENT_ENV } from '../boot.js';
+import { DIE_WITH_PARENT_ENV, fileAccessFlag } from '../boot.js';
+import type { FlagValues } from '../flags.js';
+import type { FileAccess } from '../../sandbox/config.js';
 import { childGlobalArgv, Fatal, GlobalOptions } from '../common.js';
 import { confinedCommand, confinedEnv, confinedPid, releaseConfined, usesHostNetwork } from '../confine.js';
 import { parseSpec } from '../../spec/load.js';
@@ -63,14 +65,25 @@ export interface LaunchOptions {
   /** Guest memory in bytes (0: boot's default). */
   totalMemory: number;
   /**
-   * Detached (create): boot always leads a session of its own and outlives
-   * this process. Otherwise (run) boot dies with this process
-   * (TSVISOR_DIE_WITH_PARENT), and shares our process group when it uses our
-   * own terminal.
+   * Detached (create): boot outlives this process. Otherwise (run) boot
+   * dies with this process (TSVISOR_DIE_WITH_PARENT). Either way boot leads
+   * a session of its own.
    */
   detached: boolean;
   /** Exit status a launch failure carries (see readBundle). */
   exitCode: number;
+  /** boot's --file-access and --file-access-mounts (absent: boot's defaults). */
+  fileAccess?: { rootfs: FileAccess; mounts: FileAccess };
+}
+
+/**
+ * The --file-access and --file-access-mounts a command took (boot.ts
+ * FILE_ACCESS_FLAGS), checked before anything is launched; undefined for a
+ * command without them.
+ */
+export function fileAccessOption(flags: FlagValues): LaunchOptions['fileAccess'] {
+  if (flags['file-access'] === undefined) return undefined;
+  return { rootfs: fileAccessFlag(flags, 'file-access'), mounts: fileAccessFlag(flags, 'file-access-mounts') };
 }
 
 export interface Launched {
@@ -163,6 +176,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     ...(term ? ['--console'] : []),
     ...(cpus ? [`--cpu-num=${cpus}`] : []),
     ...(o.totalMemory ? [`--total-memory=${o.totalMemory}`] : []),
+    ...(o.fileAccess ? [`--file-access=${o.fileAccess.rootfs}`, `--file-access-mounts=${o.fileAccess.mounts}`] : []),
     cid,
   ];
   const stdio: (number | 'inherit')[] = term?.slave !== undefined ? [term.slave, term.slave, term.slave] : ['inherit', 'inherit', 'inherit'];
@@ -171,13 +185,12 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // TSVISOR_DIE_WITH_PARENT). Detached (create): it must.
   // Confined (src/main/confine.ts), boot runs in namespaces of its own under
   // a launcher that dies with us when asked, and boot with the launcher.
-  const detachedSpawn = o.detached || !term?.own;
   let env: NodeJS.ProcessEnv = { ...process.env };
   delete env[DIE_WITH_PARENT_ENV];
   let file = process.execPath;
   let args = [cli, ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: detachedSpawn, keep: [], outlivesLauncher: o.detached }, { hostNetwork: usesHostNetwork(global) }));
+    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, { hostNetwork: usesHostNetwork(global) }));
     env = confinedEnv(env);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
@@ -185,17 +198,18 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   const child = spawn(file, args, {
     stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
     env,
-    // Boot leads a session of its own, out of this command's process group,
-    // unless it shares this command's own terminal. A signal for the whole
-    // group (Ctrl-C on the terminal, `timeout`'s SIGTERM) then reaches only
-    // this command, which passes it to the container's init, as runc does:
-    // the container runs its handler or dies of it, and run exits with its
-    // status (130 for SIGINT). With a pty of its own, boot makes that pty its
-    // controlling terminal (resizes reach it as SIGWINCH). On our own
-    // terminal, boot stays in our group: it reads the terminal (raw, so
-    // Ctrl-C arrives as a byte for the guest's line discipline) and gets
-    // SIGWINCH as the terminal's foreground group.
-    detached: detachedSpawn,
+    // Boot (confined: its launcher too) leads a session of its own, out of
+    // this command's process group. A signal for the whole group (Ctrl-C on
+    // a terminal, `timeout`'s SIGTERM, a terminal's hang-up) then reaches
+    // only this command, which passes it to the container's init, as runc
+    // does: the container runs its handler or dies of it, and run exits with
+    // its status (130 for SIGINT). With a pty of its own, boot makes that pty
+    // its controlling terminal (resizes reach it as SIGWINCH). On our own
+    // terminal, the controlling terminal of our session, boot reads and
+    // writes it from outside that session, where no job control applies
+    // (raw, so Ctrl-C arrives as a byte for the guest's line discipline),
+    // and run passes it the terminal's SIGWINCH (run.ts).
+    detached: true,
   });
   if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);

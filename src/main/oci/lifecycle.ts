@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from '../flags.js';
 import { GlobalOptions } from '../common.js';
-import { launchSandbox, readBundle, readSyncByte } from './launch.js';
+import { fileAccessOption, launchSandbox, readBundle, readSyncByte } from './launch.js';
 import { control, killBoot, ociState, OciError, oneId, ownerName, processStart, StateStore, statusOf, writeWhole, type StoredState } from './state.js';
 import { checkHooks, runHooks } from './hooks.js';
 
@@ -45,6 +45,7 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
     totalMemory: (flags['total-memory'] as number) ?? 0,
     detached: true,
     exitCode: 1,
+    fileAccess: fileAccessOption(flags), // run -d's
   });
   try {
     const ready = await readSyncByte(l.syncFd);
