@@ -115,6 +115,47 @@ describe('fs-gofer/direct: DirectBackend', () => {
       assert.throws(() => DirectBackend.open(path.join(t.tmp, 'missing'), { readonly: true }), /ENOENT/);
     });
 
+    it('with fileRoot, one regular file is the root: read and written through it, nothing walked or made below it, EROFS when read-only', async () => {
+      const src = hostPath('etc', 'hello');
+      const b = DirectBackend.open(src, { readonly: false, fileRoot: true });
+      try {
+        assert.equal(b.rootType, S_IFREG);
+        const r = ok(await b.root());
+        assert.equal(r.type, S_IFREG);
+        assert.equal(ok(await b.getattr(r)).ino, BigInt(fs.statSync(src).ino));
+        assert.equal(await b.walk(r, 'x'), ENOTDIR);
+        assert.equal(await b.create(r, 'x', O_RDWR, 0o644, 0, 0), ENOTDIR);
+        assert.equal(await b.mkdir(r, 'x', 0o755, 0, 0), ENOTDIR);
+        assert.equal(await b.symlink(r, 'x', '/etc/passwd', 0, 0), ENOTDIR);
+        assert.equal(await b.open(r, O_RDONLY | O_DIRECTORY), ENOTDIR);
+        const f = ok(await b.open(r, O_RDWR));
+        assert.equal(ok(await f.write(Buffer.from('J'), 0)), 1);
+        assert.equal(await readAll(f), 'Jello');
+        await f.close();
+      } finally {
+        b.close();
+      }
+      assert.equal(fs.readFileSync(src, 'utf8'), 'Jello');
+      assert.deepEqual(fs.readdirSync(hostPath('etc')).sort(), ['hello', 'relfile'], 'nothing made beside it');
+      const ro = DirectBackend.open(src, { readonly: true, fileRoot: true });
+      try {
+        const r = ok(await ro.root());
+        assert.equal(await ro.open(r, O_WRONLY), EROFS);
+        assert.equal(await ro.open(r, O_RDONLY | O_TRUNC), EROFS);
+        assert.equal(await ro.setattr(r, { size: 0 }), EROFS);
+        assert.equal(await ro.setattr(r, { mode: 0o777 }), EROFS);
+        assert.equal(await readAll(ok(await ro.open(r, O_RDONLY))), 'Jello');
+      } finally {
+        ro.close();
+      }
+      assert.equal(fs.readFileSync(src, 'utf8'), 'Jello');
+      // Without fileRoot a file is refused, and devices, fifos and sockets never are roots.
+      assert.throws(() => DirectBackend.open(src, { readonly: true }), /is not a directory/);
+      execFileSync('mkfifo', [path.join(t.tmp, 'fifo')]);
+      assert.throws(() => DirectBackend.open(path.join(t.tmp, 'fifo'), { readonly: true, fileRoot: true }), /is not a directory or regular file/);
+      assert.throws(() => DirectBackend.open('/dev/null', { readonly: true, fileRoot: true }), /is not a directory or regular file/);
+    });
+
     it('close() releases every host fd it holds', async () => {
       const before = openFds();
       const b = DirectBackend.open(t.root, { readonly: false });
