@@ -14,13 +14,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../util/bundle.js';
 import { writeBusyboxImage } from '../util/oci-image.js';
-import { TSVISOR } from './run-util.js';
+import { haveCommand as have, TSVISOR } from './run-util.js';
 
 const IMAGE = 'docker.io/tsvisor/busybox:test';
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 interface Result {
   code: number;

@@ -1,6 +1,6 @@
 // Running tsvisor as a user would, for the integration tests.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -39,4 +39,9 @@ export function tsvisor(args: string[], stdin: Buffer = Buffer.alloc(0), timeout
       resolve({ code: code ?? 128 + (sig ? os.constants.signals[sig] : 0), stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
     });
   });
+}
+
+/** Whether `cmd` is in the PATH (an optional tool a test drives, such as ctr or podman). */
+export function haveCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
 }
