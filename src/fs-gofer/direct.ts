@@ -57,6 +57,15 @@ class DirectNode implements BackendNode {
   ) {}
 }
 
+/**
+ * The result of giving a created file the guest's owner: EINVAL (an id this
+ * user namespace does not map, rootless) leaves the file the caller's and is
+ * success; any other failure stays one.
+ */
+function chownResult(r: number): number {
+  return r === -EINVAL.code ? 0 : r;
+}
+
 /** Guest open flags (asm-generic) that pass to the host, translated. */
 function hostStatusFlags(flags: number): number {
   let h = flags & O_ACCMODE;
@@ -75,7 +84,12 @@ export class DirectBackend implements FilesystemBackend {
   private readonly nodes = new Set<DirectNode>();
   private readonly files = new Set<DirectFile>();
   private readonly umask: number | undefined;
-  /** Give created files the guest's owner (only root may). */
+  /**
+   * Give created files the guest's owner (only root may). In a user
+   * namespace that maps only the caller to root (rootless: `unshare
+   * --map-root-user`), an owner with no host id is EINVAL: the file then
+   * keeps the host user, shown as root (`chownResult`).
+   */
   private readonly chownCreated: boolean;
   private useOpenat2 = true;
 
@@ -298,8 +312,11 @@ export class DirectBackend implements FilesystemBackend {
       ffi.closeFd(fd);
       return e;
     };
+    if (this.chownCreated) {
+      const c = chownResult(ffi.fchownat(fd, '', uid, gid, ffi.AT_EMPTY_PATH));
+      if (c < 0) return fail(neg(c));
+    }
     try {
-      if (this.chownCreated) fs.fchownSync(fd, uid, gid);
       // chown may clear set-id bits, and the host umask may have cut some: set the mode last.
       if (this.chownCreated || this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0) fs.fchmodSync(fd, perm);
     } catch (e) {
@@ -345,7 +362,7 @@ export class DirectBackend implements FilesystemBackend {
     if (pfd < 0) return neg(pfd);
     const st = fstat(pfd);
     let res = st instanceof Errno ? -st.code : (Number(st.mode) & S_IFMT) === type ? 0 : -ESTALE.code;
-    if (res >= 0 && this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+    if (res >= 0 && this.chownCreated) res = chownResult(ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW));
     if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
     ffi.closeFd(pfd);
     return res < 0 ? neg(res) : 0;
@@ -366,7 +383,7 @@ export class DirectBackend implements FilesystemBackend {
     if (r < 0) return Promise.resolve(neg(r));
     if (this.chownCreated) {
       // AT_SYMLINK_NOFOLLOW: changes whatever is at `name`, never a file it points to.
-      const c = ffi.fchownat(d.fd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW);
+      const c = chownResult(ffi.fchownat(d.fd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW));
       if (c < 0) return Promise.resolve(neg(c));
     }
     return Promise.resolve(0);

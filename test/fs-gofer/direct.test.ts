@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -715,6 +715,39 @@ describe('fs-gofer/direct: DirectBackend', () => {
       const st = fs.statSync(hostPath('new'));
       assert.deepEqual([st.uid, st.mode & 0o7777], [65534, 0o640]);
       assert.equal(fs.statSync(hostPath('d')).mode & 0o7777, 0o777);
+    });
+  });
+
+  describe('in a user namespace that maps only the caller (rootless)', () => {
+    it('creates files, directories and symlinks for a guest owner it cannot map: they stay the caller\'s', function () {
+      const probe = spawnSync('unshare', ['--user', '--map-root-user', 'true']);
+      if (probe.status !== 0) {
+        console.log(`      (skipped: no user namespaces here: ${probe.error?.message ?? probe.stderr.toString().trim()})`);
+        this.skip();
+      }
+      const script = `
+        const { DirectBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/fs-gofer/direct.js'))});
+        (async () => {
+          const b = DirectBackend.open(${JSON.stringify(t.root)}, { readonly: false });
+          const r = await b.root();
+          const made = await b.create(r, 'new', 2, 0o640, 1000, 1000);
+          const out = [
+            String(made.node !== undefined),
+            String(await b.mkdir(r, 'd', 0o750, 1000, 1000)),
+            String(await b.symlink(r, 's', 'new', 1000, 1000)),
+            String(await b.mkfifo(r, 'p', 0o600, 1000, 1000)),
+          ];
+          b.close();
+          process.stdout.write(out.join(' '));
+        })();`;
+      const out = execFileSync('unshare', ['--user', '--map-root-user', process.execPath, '-e', script]).toString();
+      assert.equal(out, 'true 0 0 0');
+      const me = process.geteuid!();
+      for (const [name, mode] of [['new', 0o640], ['d', 0o750], ['p', 0o600]] as const) {
+        const st = fs.statSync(hostPath(name));
+        assert.deepEqual([st.uid, st.mode & 0o7777], [me, mode], name);
+      }
+      assert.equal(fs.lstatSync(hostPath('s')).uid, me);
     });
   });
 
