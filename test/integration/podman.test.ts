@@ -11,30 +11,23 @@
 // runs it).
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../util/bundle.js';
 import { writeBusyboxImage } from '../util/oci-image.js';
-import { haveCommand, TSVISOR } from './run-util.js';
+import { haveCommand, runTool, TSVISOR, type ToolResult } from './run-util.js';
 
 /** A name podman resolves locally, without asking any registry. */
 const IMAGE = 'localhost/tsvisor-busybox:test';
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
 
 describe('podman with tsvisor as its runtime', function () {
   this.timeout(300000);
   let dir = '';
 
   /** `podman` with its private storage and tsvisor as the runtime; stdin closed unless given. */
-  function podman(args: string[], stdin?: string, timeoutMs = 120000): Promise<Result> {
-    const global = [
+  const podman = (args: string[], stdin?: string): Promise<ToolResult> =>
+    runTool('podman', [
       '--root', path.join(dir, 'storage'),
       '--runroot', path.join(dir, 'run'),
       '--tmpdir', path.join(dir, 'tmp'),
@@ -42,25 +35,8 @@ describe('podman with tsvisor as its runtime', function () {
       '--cgroup-manager', 'cgroupfs',
       '--events-backend', 'file',
       '--runtime', TSVISOR,
-    ];
-    return new Promise((resolve, reject) => {
-      const p = spawn('podman', [...global, ...args], { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout!.on('data', (b) => (out += b));
-      p.stderr!.on('data', (b) => (err += b));
-      p.stdin?.end(stdin);
-      const timer = setTimeout(() => {
-        p.kill('SIGKILL');
-        reject(new Error(`podman ${args.join(' ')} timed out; stderr: ${err}`));
-      }, timeoutMs);
-      p.on('error', reject);
-      p.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, out, err });
-      });
-    });
-  }
+      ...args,
+    ], stdin);
 
   before(async function () {
     const why = process.geteuid?.() !== 0 ? 'not root' : !haveCommand('podman') || !haveCommand('conmon') ? 'podman and conmon are not installed' : '';
