@@ -1,5 +1,6 @@
 // The direct-mode filesystem backend: the sandbox's kernel reaches a host
-// directory (the bundle's rootfs, or a bind mount's source) itself, with no
+// directory (the bundle's rootfs, or a bind mount's source, which may also be
+// a single regular file) itself, with no
 // gofer process in between. The gofer serves these same operations over 9P
 // (./server.ts); the security contract is the same and is written in
 // ./README.md. This file holds the nodes (walking, creating, changing names
@@ -56,6 +57,15 @@ class DirectNode implements BackendNode {
   ) {}
 }
 
+/**
+ * The result of giving a created file the guest's owner: EINVAL (an id this
+ * user namespace does not map, rootless) leaves the file the caller's and is
+ * success; any other failure stays one.
+ */
+function chownResult(r: number): number {
+  return r === -EINVAL.code ? 0 : r;
+}
+
 /** Guest open flags (asm-generic) that pass to the host, translated. */
 function hostStatusFlags(flags: number): number {
   let h = flags & O_ACCMODE;
@@ -74,14 +84,21 @@ export class DirectBackend implements FilesystemBackend {
   private readonly nodes = new Set<DirectNode>();
   private readonly files = new Set<DirectFile>();
   private readonly umask: number | undefined;
-  /** Give created files the guest's owner (only root may). */
+  /**
+   * Give created files the guest's owner (only root may). In a user
+   * namespace that maps only the caller to root (rootless: `unshare
+   * --map-root-user`), an owner with no host id is EINVAL: the file then
+   * keeps the host user, shown as root (`chownResult`).
+   */
   private readonly chownCreated: boolean;
   private useOpenat2 = true;
 
   private constructor(
     readonly readonly: boolean,
-    /** O_PATH fd of the root directory. */
+    /** O_PATH fd of the root: a directory, or a regular file (a file bind mount's source). */
     private readonly rootFd: number,
+    /** S_IFDIR or S_IFREG: what the root is. */
+    readonly rootType: number,
     readonly rootDev: bigint,
     readonly rootIno: bigint,
     /** O_PATH fd of /proc/self/fd (checked to be procfs), for reopening nodes. */
@@ -93,21 +110,26 @@ export class DirectBackend implements FilesystemBackend {
 
   /**
    * Opens `rootPath` (a host path chosen by the operator; symlinks in it are
-   * followed once, here) as a backend's root. Throws an Error if it is not a
-   * directory, or if /proc is not there to reopen files through.
+   * followed once, here) as a backend's root: a directory, or with
+   * `fileRoot` also a regular file (the source of a bind mount of one file,
+   * which then has no names below it: a walk from it is ENOTDIR). Throws an
+   * Error if it is neither (devices, fifos, sockets never are roots), or if
+   * /proc is not there to reopen files through.
    */
-  static open(rootPath: string, opts: { readonly: boolean }): DirectBackend {
+  static open(rootPath: string, opts: { readonly: boolean; fileRoot?: boolean }): DirectBackend {
     if (!ffi.HOST_OFLAGS_KNOWN) throw new Error(`direct backend: open(2) flag values of host architecture ${process.arch} are not known`);
     if (rootPath.includes('\0')) throw new Error(`direct backend: bad root path ${JSON.stringify(rootPath)}`);
-    const rootFd = ffi.openat(ffi.AT_FDCWD, rootPath, H.O_PATH | H.O_DIRECTORY | H.O_CLOEXEC);
+    const what = opts.fileRoot ? 'a directory or regular file' : 'a directory';
+    const rootFd = ffi.openat(ffi.AT_FDCWD, rootPath, H.O_PATH | (opts.fileRoot ? 0 : H.O_DIRECTORY) | H.O_CLOEXEC);
     if (rootFd < 0) {
       const why = neg(rootFd).name;
-      throw new Error(`direct backend: root ${rootPath} is not a directory we can open (${why})`);
+      throw new Error(`direct backend: root ${rootPath} is not ${what} we can open (${why})`);
     }
     const st = fstat(rootFd);
-    if (st instanceof Errno || (Number(st.mode) & S_IFMT) !== S_IFDIR) {
+    const type = st instanceof Errno ? 0 : Number(st.mode) & S_IFMT;
+    if (st instanceof Errno || !(type === S_IFDIR || (opts.fileRoot && type === S_IFREG))) {
       ffi.closeFd(rootFd);
-      throw new Error(`direct backend: root ${rootPath} is not a directory`);
+      throw new Error(`direct backend: root ${rootPath} is not ${what}`);
     }
     const procFd = ffi.openat(ffi.AT_FDCWD, '/proc/self/fd', H.O_PATH | H.O_DIRECTORY | H.O_CLOEXEC);
     const sfs = procFd >= 0 ? ffi.fstatfs(procFd) : procFd;
@@ -116,7 +138,7 @@ export class DirectBackend implements FilesystemBackend {
       ffi.closeFd(rootFd);
       throw new Error('direct backend: /proc/self/fd is not procfs; it is needed to reopen files safely');
     }
-    return new DirectBackend(opts.readonly, rootFd, st.dev, st.ino, procFd);
+    return new DirectBackend(opts.readonly, rootFd, type, st.dev, st.ino, procFd);
   }
 
   /** Releases every host fd: nodes, open files, the root. Idempotent. */
@@ -203,7 +225,7 @@ export class DirectBackend implements FilesystemBackend {
     if (this.closed) return Promise.resolve(EBADF);
     const fd = ffi.dupCloexec(this.rootFd);
     if (fd < 0) return Promise.resolve(neg(fd));
-    const node = new DirectNode(this, fd, S_IFDIR, this.rootDev, this.rootIno);
+    const node = new DirectNode(this, fd, this.rootType, this.rootDev, this.rootIno);
     this.nodes.add(node);
     return Promise.resolve(node);
   }
@@ -290,8 +312,11 @@ export class DirectBackend implements FilesystemBackend {
       ffi.closeFd(fd);
       return e;
     };
+    if (this.chownCreated) {
+      const c = chownResult(ffi.fchownat(fd, '', uid, gid, ffi.AT_EMPTY_PATH));
+      if (c < 0) return fail(neg(c));
+    }
     try {
-      if (this.chownCreated) fs.fchownSync(fd, uid, gid);
       // chown may clear set-id bits, and the host umask may have cut some: set the mode last.
       if (this.chownCreated || this.umask === undefined || (perm & this.umask) !== 0 || (perm & 0o7000) !== 0) fs.fchmodSync(fd, perm);
     } catch (e) {
@@ -337,7 +362,7 @@ export class DirectBackend implements FilesystemBackend {
     if (pfd < 0) return neg(pfd);
     const st = fstat(pfd);
     let res = st instanceof Errno ? -st.code : (Number(st.mode) & S_IFMT) === type ? 0 : -ESTALE.code;
-    if (res >= 0 && this.chownCreated) res = ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW);
+    if (res >= 0 && this.chownCreated) res = chownResult(ffi.fchownat(pfd, '', uid, gid, ffi.AT_EMPTY_PATH | ffi.AT_SYMLINK_NOFOLLOW));
     if (res >= 0) res = ffi.fchmodat(this.procFd, String(pfd), perm, 0);
     ffi.closeFd(pfd);
     return res < 0 ? neg(res) : 0;
@@ -358,7 +383,7 @@ export class DirectBackend implements FilesystemBackend {
     if (r < 0) return Promise.resolve(neg(r));
     if (this.chownCreated) {
       // AT_SYMLINK_NOFOLLOW: changes whatever is at `name`, never a file it points to.
-      const c = ffi.fchownat(d.fd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW);
+      const c = chownResult(ffi.fchownat(d.fd, name, uid, gid, ffi.AT_SYMLINK_NOFOLLOW));
       if (c < 0) return Promise.resolve(neg(c));
     }
     return Promise.resolve(0);

@@ -1,7 +1,7 @@
-// The gofer process's work: serve each exported host directory over 9P2000.L
-// on its own connected stream socket (an io fd), one `Connection` per fd, each
-// over a `DirectBackend` rooted at that directory (read-only where the spec
-// says so), with one shared I/O pool for large transfers. The command line
+// The gofer process's work: serve each exported host directory (or, for a
+// bind mount, regular file) over 9P2000.L on its own connected stream socket
+// (an io fd), one `Connection` per fd, each over a `DirectBackend` rooted at
+// that directory or file (read-only where the spec says so), with one shared I/O pool for large transfers. The command line
 // that starts it is `tsvisor gofer` (src/main/gofer-command.ts); the fds come
 // from the parent runtime (src/main/gofer-launch.ts).
 
@@ -42,7 +42,7 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
 
 /**
  * Serves export i on io fd i until every connection has closed. Opening an
- * export's directory fails with an Error naming it, before anything is served.
+ * export's directory (or, for a bind mount, regular file) fails with an Error naming it, before anything is served.
  * `opened` runs once every export is open, before the first request is read
  * (the gofer command locks itself down there); what it throws ends the serving.
  */
@@ -50,7 +50,7 @@ export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly 
   if (ioFds.length !== exps.length) throw new Error(`--io-fds has ${ioFds.length} fds but the spec has ${exps.length} filesystems (the root and ${exps.length - 1} bind mounts)`);
   const backends: DirectBackend[] = [];
   try {
-    for (const e of exps) backends.push(DirectBackend.open(e.hostPath, { readonly: e.readonly }));
+    for (const e of exps) backends.push(DirectBackend.open(e.hostPath, { readonly: e.readonly, fileRoot: e.fileRoot }));
     opened();
   } catch (e) {
     for (const b of backends) b.close();

@@ -60,7 +60,7 @@ async function attach(c: Session, m: Msg): Promise<Msg | Errno> {
     return bad;
   }
   c.attachUid = m.nUname === p9.NOUID ? 0 : (m.nUname as number);
-  return { type: MsgType.Rattach, tag: 0, qid: qidOf(S_IFDIR, a.ino) };
+  return { type: MsgType.Rattach, tag: 0, qid: qidOf(node.type, a.ino) };
 }
 
 async function walk(c: Session, m: Msg): Promise<Msg | Errno> {

@@ -80,17 +80,27 @@ export function capset(sets: CapSets): number {
   return check(lib().capset(hdr, data));
 }
 
+/** CAP_SETPCAP's number (linux/capability.h): what dropping from the bounding set needs. */
+const CAP_SETPCAP = 8;
+
 /**
  * Leaves the calling thread only the capabilities in `keep` (a mask; 0n:
  * none): the others leave the bounding set (needs CAP_SETPCAP, so first),
  * the ambient set is cleared, then effective and permitted become `keep`
  * (what the thread had of it) and inheritable empty. Capabilities are per
  * thread: threads that exist already keep theirs; threads started later by
- * this one start with these.
+ * this one start with these. A thread without CAP_SETPCAP (an ordinary
+ * user's process, outside a user namespace of its own) cannot change its
+ * bounding set and leaves it as it is: with nothing permitted, the bounding
+ * set only limits what an execve could grant, which no_new_privs (set by
+ * the callers that lock down) already forbids.
  */
 export function keepOnlyCapabilities(keep: bigint): number {
+  const before = capget();
+  if (typeof before === 'number') return before;
+  const mayDropBounding = (before.effective & (1n << BigInt(CAP_SETPCAP))) !== 0n;
   // The bounding set: every capability the kernel knows (PR_CAPBSET_READ fails past the last).
-  for (let cap = 0; cap < 64; cap++) {
+  for (let cap = 0; mayDropBounding && cap < 64; cap++) {
     const has = prctl(PR_CAPBSET_READ, cap);
     if (has < 0) break;
     if (has === 0 || keep & (1n << BigInt(cap))) continue;

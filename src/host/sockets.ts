@@ -4,7 +4,7 @@
 // These values are the host's; they are the same on x86_64, arm64 and riscv64.
 
 import koffi from 'koffi';
-import { O_CLOEXEC } from './files.js';
+import { AT_FDCWD, HOST, O_CLOEXEC, openat } from './files.js';
 import { bindLazily, negErrno, EINVAL_NEG, ENAMETOOLONG_NEG, type Fn } from './libc.js';
 
 const SOL_SOCKET = 1;
@@ -101,9 +101,28 @@ export function connectUnixSocket(path: string): number {
  * the sockaddr_un of `path`: the fd, or a negative errno (the socket closed).
  */
 function unixSocketAt(path: string, op: (fd: number, addr: Buffer, len: number) => number): number {
+  if (path.includes('\0')) return EINVAL_NEG;
+  if (Buffer.byteLength(path, 'utf8') < SUN_PATH_MAX) return unixSocketAtShort(path, op);
+  // Too long for sun_path (a state directory in a deep home, a 64-character
+  // container id): the same name through /proc/self/fd of its directory.
+  const slash = path.lastIndexOf('/');
+  if (slash < 0) return ENAMETOOLONG_NEG;
+  const dir = openat(AT_FDCWD, path.slice(0, slash) || '/', HOST.O_PATH | HOST.O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return dir;
+  try {
+    const short = `/proc/self/fd/${dir}/${path.slice(slash + 1)}`;
+    return Buffer.byteLength(short, 'utf8') < SUN_PATH_MAX ? unixSocketAtShort(short, op) : ENAMETOOLONG_NEG;
+  } finally {
+    lib().close(dir);
+  }
+}
+
+/** sun_path's size, its NUL included. */
+const SUN_PATH_MAX = 108;
+
+function unixSocketAtShort(path: string, op: (fd: number, addr: Buffer, len: number) => number): number {
   const l = lib();
   const name = Buffer.from(path, 'utf8');
-  if (name.length >= 108 || name.includes(0)) return ENAMETOOLONG_NEG; // too long for sun_path, or holding NUL
   const fd = l.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return negErrno();
   const addr = Buffer.alloc(110);

@@ -8,7 +8,7 @@ import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../l
 import type { NetworkMode } from '../kernel/net/inet-stack.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
-  { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor)', default: '' },
+  { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor, else ~/.local/state/tsvisor)', default: '' },
   { name: 'debug', kind: 'bool', usage: 'enable debug logging', default: false },
   { name: 'debug-log', kind: 'string', usage: "append debug logs to this file; ending in '/', a file of each command's own in that directory; %TIMESTAMP% and %COMMAND% are replaced (as runsc)", default: '' },
   { name: 'log', kind: 'string', usage: 'file for runtime errors (runc convention; same as --debug-log when given)', default: '' },
@@ -79,12 +79,19 @@ export function childGlobalArgv(g: GlobalOptions): string[] {
   return g.confine ? g.argv : [...g.argv, '--no-confine'];
 }
 
-/** runc's default state directory: /run/tsvisor for root, else under $XDG_RUNTIME_DIR (or the temporary directory). */
-export function defaultRoot(): string {
-  const uid = process.getuid?.() ?? 0;
+/**
+ * runc's default state directory: /run/tsvisor for root; for another user
+ * (rootless) $XDG_RUNTIME_DIR/tsvisor, or, without a runtime directory (no
+ * login session: su, setpriv, cron), one in the user's own home,
+ * $XDG_STATE_HOME/tsvisor or ~/.local/state/tsvisor. Never a directory
+ * others may write, such as /tmp, where another user could make the path
+ * first.
+ */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0, home = os.homedir()): string {
   if (uid === 0) return '/run/tsvisor';
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  return xdg ? path.join(xdg, 'tsvisor') : path.join(os.tmpdir(), `tsvisor-${uid}`);
+  if (env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR)) return path.join(env.XDG_RUNTIME_DIR, 'tsvisor');
+  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(home, '.local', 'state');
+  return path.join(state, 'tsvisor');
 }
 
 export interface Logs {

@@ -264,7 +264,12 @@ function enterOwnRoot(binds: readonly HostBind[]): void {
     throw new Fatal(`cannot confine the sandbox: ${what}: errno ${-r}; pass --no-confine to run without it (development only)`);
   };
   // Outermost first; a path already inside an earlier bind comes with it (unless it asks for other access).
-  const sorted = [...binds].sort((a, b) => a.path.length - b.path.length);
+  // One path asked for both read-only and read-write (one host file bound at two places) is bound
+  // read-write once: a read-only bind over it would make the read-write export read-only too, and
+  // each export's backend refuses writes to a read-only one itself (src/fs-gofer/README.md, rule 7).
+  const sorted = [...binds]
+    .filter((b) => !(b.readonly && binds.some((o) => o.path === b.path && !o.readonly)))
+    .sort((a, b) => a.path.length - b.path.length);
   const kept: HostBind[] = [];
   for (const b of sorted) {
     const outer = kept.find((k) => isUnder(b.path, k.path));

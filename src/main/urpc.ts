@@ -11,6 +11,7 @@
 // recurses.
 
 import * as net from 'node:net';
+import * as os from 'node:os';
 import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
 
 /** The stream is not a sequence of JSON values; it cannot be read further. */
@@ -286,17 +287,17 @@ export class UrpcClient {
     sock.on('end', () => this.shutdown(new Error('urpc connection closed by the server')));
   }
 
-  /** Connects to a unix socket path. */
+  /**
+   * Connects to a unix socket path (through src/host, which also reaches a
+   * path longer than sun_path holds, as a deep --root makes them).
+   */
   static connect(path: string, opts: { maxReplyBytes?: number } = {}): Promise<UrpcClient> {
-    return new Promise((resolve, reject) => {
-      const sock = net.createConnection({ path });
-      const onError = (e: Error) => reject(new Error(`urpc: cannot connect to ${path}: ${e.message}`));
-      sock.once('error', onError);
-      sock.once('connect', () => {
-        sock.off('error', onError);
-        resolve(new UrpcClient(sock, opts.maxReplyBytes ?? 64 * 1024 * 1024));
-      });
-    });
+    const fd = connectUnixSocket(path);
+    if (fd < 0) {
+      const code = Object.entries(os.constants.errno).find(([, n]) => n === -fd)?.[0] ?? `errno ${-fd}`;
+      return Promise.reject(new Error(`urpc: cannot connect to ${path}: connect ${code} ${path}`));
+    }
+    return Promise.resolve(new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024));
   }
 
   /**

@@ -55,8 +55,10 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
   /**
    * Tversion and Tattach over `client`. `aname` is the export's absolute host
    * path (diod checks it; our gofer takes it or ""), `uid` the user to attach as.
+   * The export's root must be a directory (else ENOTDIR), or with `fileRoot`
+   * may also be a regular file (a bind mount of one file).
    */
-  static async connect(client: P9Client, opts: { aname: string; uid: number; readonly: boolean }): Promise<P9Backend | Errno> {
+  static async connect(client: P9Client, opts: { aname: string; uid: number; readonly: boolean; fileRoot?: boolean }): Promise<P9Backend | Errno> {
     const v = await client.version();
     if (isErrno(v)) return v;
     const b = new P9Backend(client, opts.readonly, opts.uid);
@@ -66,7 +68,8 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     b.rootFid = fid;
     const a = await b.fetchAttr(fid);
     if (isErrno(a)) return a;
-    if ((a.mode & S_IFMT) !== S_IFDIR) return ENOTDIR;
+    const type = a.mode & S_IFMT;
+    if (type !== S_IFDIR && !(opts.fileRoot && type === S_IFREG)) return ENOTDIR;
     b.rootAttr = a;
     return b;
   }
@@ -156,7 +159,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (this.rootFid < 0) return EBADF;
     const fid = await this.clone(this.rootFid);
     if (isErrno(fid)) return fid;
-    return new P9Node(this, fid, S_IFDIR, this.rootAttr);
+    return new P9Node(this, fid, this.rootAttr!.mode & S_IFMT, this.rootAttr);
   }
 
   async walk(dir: BackendNode, name: string): Promise<BackendNode | Errno> {
@@ -484,11 +487,12 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
 /**
  * The backend of one io fd (a connected stream socket to the gofer, or to any
  * 9P2000.L server exporting `hostPath`): connects and attaches as `uid`.
+ * `fileRoot`: the export may be one regular file (a bind mount's source).
  * Throws an Error naming the fd when the server does not answer as it should.
  */
-export async function connectIoFd(fd: number, hostPath: string, uid: number, readonly: boolean): Promise<P9Backend> {
+export async function connectIoFd(fd: number, hostPath: string, uid: number, readonly: boolean, fileRoot = false): Promise<P9Backend> {
   const client = P9Client.overFd(fd);
-  const b = await P9Backend.connect(client, { aname: hostPath, uid, readonly });
+  const b = await P9Backend.connect(client, { aname: hostPath, uid, readonly, fileRoot });
   if (isErrno(b)) {
     const why = client.brokenReason ?? b.name;
     client.close();

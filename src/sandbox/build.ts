@@ -1,5 +1,6 @@
-// Assembling a kernel from a SandboxConfig: the root filesystem and mounts,
-// the application's stdio, credentials and limits.
+// Assembling a kernel from a SandboxConfig: the root filesystem and mounts
+// (bind mounts of directories and of single regular files), the
+// application's stdio, credentials and limits.
 
 import * as abi from '../linux/abi.js';
 import { Errno } from '../linux/errno.js';
@@ -22,6 +23,7 @@ import { connectIoFd } from '../p9/backend.js';
 import type { FilesystemBackend } from '../backend/backend.js';
 import { Tmpfs, parseTmpfsOptions } from '../kernel/filesystems/tmpfs.js';
 import type { Inode } from '../kernel/vfs/inode.js';
+import { makeFileMountPoint } from './mount-point.js';
 
 /** Linux's default limits for a new init, before the spec's rlimits apply. */
 function defaultRlimits(): Rlimit[] {
@@ -57,17 +59,19 @@ export interface BuiltSandbox {
 
 /**
  * The backend of the root (index 0) or of the index-th bind mount: a 9P
- * client on that io fd when boot has io fds, else direct mode on the host path.
+ * client on that io fd when boot has io fds, else direct mode on the host
+ * path. A bind mount's (`fileRoot`) may be one regular file; the root's is
+ * a directory.
  */
-async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, readonly: boolean): Promise<FilesystemBackend & { close(): void }> {
+async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, readonly: boolean, fileRoot: boolean): Promise<FilesystemBackend & { close(): void }> {
   const io = cfg.ioFds ?? [];
-  if (io.length === 0) return DirectBackend.open(hostPath, { readonly });
+  if (io.length === 0) return DirectBackend.open(hostPath, { readonly, fileRoot });
   if (index >= io.length) throw new Error(`no io fd for ${hostPath} (${io.length} io fds)`);
-  return connectIoFd(io[index], hostPath, cfg.uid, readonly);
+  return connectIoFd(io[index], hostPath, cfg.uid, readonly, fileRoot);
 }
 
 export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWorkerEntry: string): Promise<BuiltSandbox> {
-  const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly);
+  const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly, false);
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
   const rootInode = new BackendInode(new BackendMount(backend, cfg.fileAccess ?? 'exclusive'), rootNode);
@@ -119,19 +123,22 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
     for (const m of cfg.mounts ?? []) {
       let root: Inode;
       let info: MountInfo;
+      let at = m.destination;
       if (m.kind === 'tmpfs') {
         const opts = parseTmpfsOptions(m.options, cfg.totalMemory);
         root = new Tmpfs(k.account, opts).root;
         info = { fstype: 'tmpfs', source: 'tmpfs', readonly: opts.readonly === true };
       } else {
-        const b = await openBackend(cfg, backends.length, m.source, m.readonly);
+        const b = await openBackend(cfg, backends.length, m.source, m.readonly, true);
         backends.push(b);
         const node = await b.root();
         if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);
         root = new BackendInode(new BackendMount(b, cfg.fileAccessMounts ?? 'shared'), node);
+        // One file on a file, as mount(2) binds it: its mount point is found and made as runc does.
+        if (node.type === abi.S_IFREG) at = await makeFileMountPoint(vfs, m.destination);
         info = { fstype: '9p', source: 'none', readonly: m.readonly };
       }
-      vfs.mount(m.destination, root, info);
+      vfs.mount(at, root, info);
     }
   } catch (e) {
     for (const b of backends) b.close();

@@ -9,7 +9,7 @@ import type { Mount, Spec } from './types.js';
 
 /**
  * A filesystem the spec mounts, as the kernel serves it: a tmpfs of its own,
- * or a host directory (a bind mount) in direct mode. The spec's proc, /dev,
+ * or a host directory or regular file (a bind mount) in direct mode. The spec's proc, /dev,
  * sysfs, devpts, mqueue and cgroup mounts are the kernel's own filesystems
  * and are not listed.
  */
@@ -42,17 +42,22 @@ export function sandboxMounts(mounts: readonly Mount[], bundleDir: string): Sand
   return out;
 }
 
-/** The host directories a spec's filesystems come from: the root, then each bind mount in order. */
+/**
+ * The host directories (and, for bind mounts, regular files) a spec's
+ * filesystems come from: the root, then each bind mount in order.
+ */
 export interface ExportSpec {
   hostPath: string;
   readonly: boolean;
   /** Where the sandbox mounts it ("/" for the root). */
   destination: string;
+  /** The export may be one regular file rather than a directory: a bind mount's source may, the rootfs never. */
+  fileRoot: boolean;
 }
 
 export function exportsOf(spec: Spec, bundle: string): ExportSpec[] {
-  const root: ExportSpec = { hostPath: path.resolve(bundle, spec.root!.path), readonly: spec.root!.readonly === true, destination: '/' };
-  const binds = sandboxMounts(spec.mounts ?? [], bundle).flatMap((m) => (m.kind === 'bind' ? [{ hostPath: m.source, readonly: m.readonly, destination: m.destination }] : []));
+  const root: ExportSpec = { hostPath: path.resolve(bundle, spec.root!.path), readonly: spec.root!.readonly === true, destination: '/', fileRoot: false };
+  const binds = sandboxMounts(spec.mounts ?? [], bundle).flatMap((m) => (m.kind === 'bind' ? [{ hostPath: m.source, readonly: m.readonly, destination: m.destination, fileRoot: true }] : []));
   return [root, ...binds];
 }
 

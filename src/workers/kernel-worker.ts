@@ -18,7 +18,8 @@ import { PageCache } from '../kernel/page-cache.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
 import { copyCreds } from '../kernel/task.js';
 import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
-import { closeFd, terminalSize } from '../host/ffi.js';
+import { closeFd, dupCloexec, terminalSize } from '../host/ffi.js';
+import type { HostConsole } from '../kernel/tty/console.js';
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { quiesce, restoreKernel, saveKernel, startRestored } from '../kernel/checkpoint.js';
@@ -70,6 +71,29 @@ let sandbox: BuiltSandbox | undefined;
 let init: Process | undefined;
 /** The wait statuses of the processes exec() started, by pid. */
 const execs = new Map<number, Promise<number>>();
+/**
+ * The host terminals of the processes exec() started with one (exec -t), by
+ * pid, with a host fd of their own (a dup, closed when the process exits)
+ * to read the size from.
+ */
+const execTerminals = new Map<number, { terminal: HostConsole; fd: number }>();
+
+/**
+ * SIGWINCH for a process exec'd with a host terminal (exec forwards the one
+ * it gets when its own terminal is resized): the guest's terminal takes the
+ * host terminal's size now, and, as Linux's tty does on a change, signals
+ * its foreground group. True when the size changed (the signal is sent);
+ * false when there is nothing to follow, and the signal goes as asked.
+ */
+function followHostTerminalSize(pid: number): boolean {
+  const t = execTerminals.get(pid);
+  const size = t && terminalSizeOf(t.fd);
+  if (!t || !size) return false;
+  const old = t.terminal.tty.winsize;
+  if (old.rows === size.rows && old.cols === size.cols) return false;
+  t.terminal.resize({ rows: size.rows, cols: size.cols, xpixel: 0, ypixel: 0 });
+  return true;
+}
 
 const api = {
   /** Load and start the container's init. Resolves with an error text when it can't start. */
@@ -99,6 +123,7 @@ const api = {
     if (!sandbox) return 'container not started';
     const k = sandbox.kernel;
     if (signo < 1 || signo > abi.NSIG) return `invalid signal ${signo}`;
+    if (signo === abi.SIGWINCH && mode === 0 && followHostTerminalSize(pid)) return null;
     let targets: (Process | undefined)[];
     if (mode === 1) targets = [...k.processes.values()];
     else if (mode === 3) targets = [...k.processes.values()].filter((p) => p.pgid === pid);
@@ -141,7 +166,12 @@ const api = {
     const r = await k.lifecycle.spawn(req.path, req.argv, req.envp, req.cwd, files, creds);
     if (typeof r === 'string') return r;
     if (isErrno(r)) return `cannot run ${req.path}: ${describeErrno(r.name)}`;
-    execs.set(r.pid, new Promise<number>((resolve) => (r.onExit = resolve)));
+    const sizeFd = term ? dupCloexec(req.fds[0]) : -1;
+    if (term && sizeFd >= 0) execTerminals.set(r.pid, { terminal: term.terminal, fd: sizeFd });
+    execs.set(r.pid, new Promise<number>((resolve) => (r.onExit = (status) => {
+      if (execTerminals.delete(r.pid)) closeFd(sizeFd);
+      resolve(status);
+    })));
     term?.terminal.tty.acquire(r.pid, r.pid);
     k.lifecycle.startInit(r);
     return r.pid;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -113,6 +113,47 @@ describe('fs-gofer/direct: DirectBackend', () => {
     it('throws a clear Error when the root is not a directory', () => {
       assert.throws(() => DirectBackend.open(t.marker, { readonly: false }), /not a directory/);
       assert.throws(() => DirectBackend.open(path.join(t.tmp, 'missing'), { readonly: true }), /ENOENT/);
+    });
+
+    it('with fileRoot, one regular file is the root: read and written through it, nothing walked or made below it, EROFS when read-only', async () => {
+      const src = hostPath('etc', 'hello');
+      const b = DirectBackend.open(src, { readonly: false, fileRoot: true });
+      try {
+        assert.equal(b.rootType, S_IFREG);
+        const r = ok(await b.root());
+        assert.equal(r.type, S_IFREG);
+        assert.equal(ok(await b.getattr(r)).ino, BigInt(fs.statSync(src).ino));
+        assert.equal(await b.walk(r, 'x'), ENOTDIR);
+        assert.equal(await b.create(r, 'x', O_RDWR, 0o644, 0, 0), ENOTDIR);
+        assert.equal(await b.mkdir(r, 'x', 0o755, 0, 0), ENOTDIR);
+        assert.equal(await b.symlink(r, 'x', '/etc/passwd', 0, 0), ENOTDIR);
+        assert.equal(await b.open(r, O_RDONLY | O_DIRECTORY), ENOTDIR);
+        const f = ok(await b.open(r, O_RDWR));
+        assert.equal(ok(await f.write(Buffer.from('J'), 0)), 1);
+        assert.equal(await readAll(f), 'Jello');
+        await f.close();
+      } finally {
+        b.close();
+      }
+      assert.equal(fs.readFileSync(src, 'utf8'), 'Jello');
+      assert.deepEqual(fs.readdirSync(hostPath('etc')).sort(), ['hello', 'relfile'], 'nothing made beside it');
+      const ro = DirectBackend.open(src, { readonly: true, fileRoot: true });
+      try {
+        const r = ok(await ro.root());
+        assert.equal(await ro.open(r, O_WRONLY), EROFS);
+        assert.equal(await ro.open(r, O_RDONLY | O_TRUNC), EROFS);
+        assert.equal(await ro.setattr(r, { size: 0 }), EROFS);
+        assert.equal(await ro.setattr(r, { mode: 0o777 }), EROFS);
+        assert.equal(await readAll(ok(await ro.open(r, O_RDONLY))), 'Jello');
+      } finally {
+        ro.close();
+      }
+      assert.equal(fs.readFileSync(src, 'utf8'), 'Jello');
+      // Without fileRoot a file is refused, and devices, fifos and sockets never are roots.
+      assert.throws(() => DirectBackend.open(src, { readonly: true }), /is not a directory/);
+      execFileSync('mkfifo', [path.join(t.tmp, 'fifo')]);
+      assert.throws(() => DirectBackend.open(path.join(t.tmp, 'fifo'), { readonly: true, fileRoot: true }), /is not a directory or regular file/);
+      assert.throws(() => DirectBackend.open('/dev/null', { readonly: true, fileRoot: true }), /is not a directory or regular file/);
     });
 
     it('close() releases every host fd it holds', async () => {
@@ -674,6 +715,39 @@ describe('fs-gofer/direct: DirectBackend', () => {
       const st = fs.statSync(hostPath('new'));
       assert.deepEqual([st.uid, st.mode & 0o7777], [65534, 0o640]);
       assert.equal(fs.statSync(hostPath('d')).mode & 0o7777, 0o777);
+    });
+  });
+
+  describe('in a user namespace that maps only the caller (rootless)', () => {
+    it('creates files, directories and symlinks for a guest owner it cannot map: they stay the caller\'s', function () {
+      const probe = spawnSync('unshare', ['--user', '--map-root-user', 'true']);
+      if (probe.status !== 0) {
+        console.log(`      (skipped: no user namespaces here: ${probe.error?.message ?? probe.stderr.toString().trim()})`);
+        this.skip();
+      }
+      const script = `
+        const { DirectBackend } = require(${JSON.stringify(path.resolve(__dirname, '../../src/fs-gofer/direct.js'))});
+        (async () => {
+          const b = DirectBackend.open(${JSON.stringify(t.root)}, { readonly: false });
+          const r = await b.root();
+          const made = await b.create(r, 'new', 2, 0o640, 1000, 1000);
+          const out = [
+            String(made.node !== undefined),
+            String(await b.mkdir(r, 'd', 0o750, 1000, 1000)),
+            String(await b.symlink(r, 's', 'new', 1000, 1000)),
+            String(await b.mkfifo(r, 'p', 0o600, 1000, 1000)),
+          ];
+          b.close();
+          process.stdout.write(out.join(' '));
+        })();`;
+      const out = execFileSync('unshare', ['--user', '--map-root-user', process.execPath, '-e', script]).toString();
+      assert.equal(out, 'true 0 0 0');
+      const me = process.geteuid!();
+      for (const [name, mode] of [['new', 0o640], ['d', 0o750], ['p', 0o600]] as const) {
+        const st = fs.statSync(hostPath(name));
+        assert.deepEqual([st.uid, st.mode & 0o7777], [me, mode], name);
+      }
+      assert.equal(fs.lstatSync(hostPath('s')).uid, me);
     });
   });
 

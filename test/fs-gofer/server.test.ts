@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Errno, isErrno } from '../../src/linux/errno.js';
 import type { BackendNode, FilesystemBackend } from '../../src/backend/backend.js';
+import { connectIoFd } from '../../src/p9/backend.js';
 import { connectBackend, startGofer, tmpdir } from './util.js';
 
 function ok<T>(v: T | Errno): T {
@@ -121,6 +122,38 @@ describe('gofer over 9P: confinement', () => {
     assert.deepEqual(fs.readdirSync(root), before);
     assert.equal(fs.readFileSync(path.join(root, 'f'), 'utf8'), 'x');
     b.close();
+    await g.stop();
+  });
+
+  it('an export of one regular file: attached as a file, read and written, nothing walked below it; read-only refuses writes', async () => {
+    const dir = tmpdir('p9file');
+    const src = path.join(dir, 'hosts');
+    fs.writeFileSync(src, '127.0.0.1 localhost\n');
+    for (const readonly of [false, true]) {
+      const g = startGofer(src, { readonly, fileRoot: true });
+      const b = await connectBackend(g, src, readonly, true);
+      const r = ok(await b.root());
+      assert.equal(r.type, 0o100000);
+      assert.equal(ok(await b.getattr(r)).size, fs.statSync(src).size);
+      assert.equal(await b.walk(r, 'x'), Errno.of(20));
+      assert.equal(await walkPath(b, r, '../etc'), Errno.of(20));
+      assert.equal(await b.create(r, 'x', 1, 0o644, 0, 0), Errno.of(20));
+      if (readonly) {
+        assert.equal(await b.open(r, 1), Errno.of(30));
+        assert.equal(await b.setattr(r, { size: 0 }), Errno.of(30));
+      } else {
+        const f = ok(await b.open(r, 2));
+        assert.equal(ok(await f.write(Buffer.from('10.0.0.1 added\n'), fs.statSync(src).size)), 15);
+        await f.close();
+      }
+      b.close();
+      await g.stop();
+    }
+    assert.equal(fs.readFileSync(src, 'utf8'), '127.0.0.1 localhost\n10.0.0.1 added\n');
+    assert.deepEqual(fs.readdirSync(dir), ['hosts']);
+    // Where the client expects a directory (a rootfs), a file export is refused at attach.
+    const g = startGofer(src, { fileRoot: true });
+    await assert.rejects(connectIoFd(g.clientFd, src, 0, false), /9P attach failed: ENOTDIR/);
     await g.stop();
   });
 

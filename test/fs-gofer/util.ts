@@ -24,11 +24,11 @@ export interface LiveGofer {
   stop(): Promise<void>;
 }
 
-/** Serves `root` on one end of a fresh socket pair; the other end's fd is returned. */
-export function startGofer(root: string, opts: { readonly?: boolean; pool?: boolean; log?: (m: string) => void } = {}): LiveGofer {
+/** Serves `root` (with `fileRoot`, possibly one regular file) on one end of a fresh socket pair; the other end's fd is returned. */
+export function startGofer(root: string, opts: { readonly?: boolean; pool?: boolean; fileRoot?: boolean; log?: (m: string) => void } = {}): LiveGofer {
   const sp = socketpair(1 | O_CLOEXEC);
   if (typeof sp === 'number') throw new Error(`socketpair: ${sp}`);
-  const direct = DirectBackend.open(root, { readonly: opts.readonly ?? false });
+  const direct = DirectBackend.open(root, { readonly: opts.readonly ?? false, fileRoot: opts.fileRoot });
   const io = opts.pool ? new IoPool({ threads: 2 }) : undefined;
   const served = serveFd(sp[0], { backend: direct, hostPath: root }, io, opts.log);
   return {
@@ -44,9 +44,9 @@ export function startGofer(root: string, opts: { readonly?: boolean; pool?: bool
   };
 }
 
-export async function connectBackend(g: LiveGofer, root: string, readonly = false): Promise<P9Backend> {
+export async function connectBackend(g: LiveGofer, root: string, readonly = false, fileRoot = false): Promise<P9Backend> {
   const c = P9Client.overFd(g.clientFd);
-  const b = await P9Backend.connect(c, { aname: root, uid: process.getuid?.() ?? 0, readonly });
+  const b = await P9Backend.connect(c, { aname: root, uid: process.getuid?.() ?? 0, readonly, fileRoot });
   if (isErrno(b)) throw new Error(`connect: ${b.name}`);
   return b;
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ffi from '../../src/host/ffi.js';
@@ -11,6 +12,19 @@ const ENOTDIR = -20;
 const EINVAL = -22;
 const ELOOP = -40;
 const EOPNOTSUPP = -95;
+
+/** Connects to `sockPath` with connectUnixSocket and reads what the server says until it closes. */
+function readFromSocket(sockPath: string): Promise<string> {
+  const fd = ffi.connectUnixSocket(sockPath);
+  assert.ok(fd >= 0, `connect: ${fd}`);
+  return new Promise((resolve, reject) => {
+    const s = new net.Socket({ fd, readable: true, writable: true });
+    let got = '';
+    s.on('data', (b) => (got += b));
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+  });
+}
 
 describe('host/ffi', () => {
   let tmp: string;
@@ -58,6 +72,37 @@ describe('host/ffi', () => {
     it('socketState says a plain file is not a socket', () => {
       const fd = keep(ffi.openat(dirfd, 'file', H.O_RDONLY | H.O_CLOEXEC));
       assert.equal(ffi.socketState(fd), 'not-a-socket');
+    });
+  });
+
+  describe('unix socket paths', () => {
+    it('binds and connects a path too long for sun_path (through its directory\'s /proc/self/fd link), and still refuses NUL', async () => {
+      const deep = path.join(tmp, 'a'.repeat(60), 'b'.repeat(60));
+      fs.mkdirSync(deep, { recursive: true });
+      const sockPath = path.join(deep, 'control.sock');
+      assert.ok(Buffer.byteLength(sockPath) > 108);
+      const bound = ffi.bindUnixSocket(sockPath);
+      assert.ok(bound >= 0, `bind: ${bound}`);
+      assert.ok(fs.statSync(sockPath).isSocket(), 'the socket is at the long path itself');
+      const server = net.createServer((c) => c.end('hi'));
+      await new Promise<void>((res) => server.listen({ fd: bound }, res));
+      try {
+        const said = await readFromSocket(sockPath);
+        assert.equal(said, 'hi');
+        assert.equal(ffi.connectUnixSocket(path.join(deep, 'missing.sock')), -2); // ENOENT
+        assert.equal(ffi.connectUnixSocket(path.join(tmp, 'no-such-dir', 'x'.repeat(120))), -2);
+        assert.equal(ffi.bindUnixSocket(path.join(deep, 'nul\0x')), -22); // EINVAL
+      } finally {
+        await new Promise((res) => server.close(res));
+      }
+      const open = fs.readdirSync('/proc/self/fd').map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      assert.equal(open.includes(deep), false, 'the directory fd the long path went through is closed');
     });
   });
 

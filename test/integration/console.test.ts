@@ -556,7 +556,7 @@ describe('console', function () {
   describe('exec -t (a second shell on the terminal of exec)', function () {
     this.timeout(300000);
 
-    it("runs a shell on exec's own terminal in a running container: raw host terminal, its size, job control, exit status, the mode restored", async function () {
+    it("runs a shell on exec's own terminal in a running container: raw host terminal, its size and later resizes, job control, exit status, the mode restored", async function () {
       if (!havePython) this.skip();
       const plain = busyboxBundle(false);
       // Init: a shell reading commands from a pipe the test holds.
@@ -569,6 +569,12 @@ describe('console', function () {
           assert.equal(await t.isRaw(), true, 'exec puts its terminal in raw mode while the process runs');
           t.type('stty size; tty\r');
           at = await t.expect(/\r\n31 97\r\n\/dev\/\S+\r\n/, at);
+          at = await t.expect(PROMPT, at);
+          // A resize of exec's terminal reaches the exec'd shell's terminal (exec's SIGWINCH).
+          t.resize(44, 88);
+          await pause(1000);
+          t.type('stty size\r');
+          at = await t.expect(/\r\n44 88\r\n/, at);
           at = await t.expect(PROMPT, at);
           // ^C reaches the foreground job of the exec'd shell's terminal.
           t.type('sleep 30\r');

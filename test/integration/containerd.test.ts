@@ -14,19 +14,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../util/bundle.js';
 import { writeBusyboxImage } from '../util/oci-image.js';
-import { TSVISOR } from './run-util.js';
+import { haveCommand as have, runTool, TSVISOR, type ToolResult } from './run-util.js';
 
 const IMAGE = 'docker.io/tsvisor/busybox:test';
-
-function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
 
 describe('containerd (ctr) with tsvisor as its runc binary', function () {
   this.timeout(300000);
@@ -35,24 +25,7 @@ describe('containerd (ctr) with tsvisor as its runc binary', function () {
   let ns = '';
 
   /** `ctr --address SOCK -n NS ARGS`, with stdin closed. */
-  function ctr(args: string[], timeoutMs = 120000): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      const p = spawn('ctr', ['--address', path.join(dir, 'containerd.sock'), '-n', ns, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout!.on('data', (b) => (out += b));
-      p.stderr!.on('data', (b) => (err += b));
-      const timer = setTimeout(() => {
-        p.kill('SIGKILL');
-        reject(new Error(`ctr ${args.join(' ')} timed out; stderr: ${err}`));
-      }, timeoutMs);
-      p.on('error', reject);
-      p.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, out, err });
-      });
-    });
-  }
+  const ctr = (args: string[], timeoutMs = 120000): Promise<ToolResult> => runTool('ctr', ['--address', path.join(dir, 'containerd.sock'), '-n', ns, ...args], undefined, timeoutMs);
 
   const runFlags = () => ['--runc-binary', TSVISOR, '--runc-root', path.join(dir, 'runc'), '--platform', 'linux/riscv64'];
 

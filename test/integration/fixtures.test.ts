@@ -11,13 +11,23 @@ import { stateRoot, tsvisor } from './run-util.js';
 export const NOT_YET: Record<string, string> = {
 };
 
+/**
+ * Cases that cannot pass yet when tsvisor runs as an ordinary user
+ * (rootless), with the reason: its user namespace maps only that user, so a
+ * file a guest user other than root makes cannot be given that owner on the
+ * host and shows as root's (src/fs-gofer/README.md, "Ownership").
+ */
+export const ROOTLESS_NOT_YET: Record<string, string> = {
+  'fileops-perms': 'guest uid 1000 makes a directory, which shows as root\'s, then cannot create in it: files of guest users other than root need subordinate ids or an ownership record (not built)',
+};
+
 describe('fixtures: tsvisor run gives what QEMU gave', function () {
   this.timeout(120000);
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
   let n = 0;
   for (const c of loadCases()) {
-    const skip = NOT_YET[c.name];
+    const skip = NOT_YET[c.name] ?? (process.geteuid?.() !== 0 ? ROOTLESS_NOT_YET[c.name] : undefined);
     (skip ? it.skip : it)(`${c.name}: ${c.description}${skip ? ` (not yet: ${skip})` : ''}`, async () => {
       const bundle = makeBundle(bundleOptionsFor(c));
       try {

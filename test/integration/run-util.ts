@@ -1,6 +1,6 @@
 // Running tsvisor as a user would, for the integration tests.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +37,43 @@ export function tsvisor(args: string[], stdin: Buffer = Buffer.alloc(0), timeout
     child.on('close', (code, sig) => {
       clearTimeout(timer);
       resolve({ code: code ?? 128 + (sig ? os.constants.signals[sig] : 0), stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+  });
+}
+
+/** Whether `cmd` is in the PATH (an optional tool a test drives, such as ctr or podman). */
+export function haveCommand(cmd: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
+}
+
+/** What a command printed and how it ended. */
+export interface ToolResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs `file ARGS` (an engine's command line tool: ctr, podman), with stdin
+ * closed or fed `stdin`; rejects when it runs past `timeoutMs` (then killed).
+ */
+export function runTool(file: string, args: string[], stdin?: string, timeoutMs = 120000): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(file, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (b) => (out += b));
+    p.stderr!.on('data', (b) => (err += b));
+    p.stdin?.on('error', () => {});
+    p.stdin?.end(stdin);
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} timed out; stderr: ${err}`));
+    }, timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out, err });
     });
   });
 }

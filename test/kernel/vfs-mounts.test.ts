@@ -6,7 +6,7 @@ import { buildKernel, type BuiltSandbox } from '../../src/sandbox/build.js';
 import type { SandboxConfig } from '../../src/sandbox/config.js';
 import { sandboxMounts } from '../../src/spec/mounts.js';
 import * as namei from '../../src/kernel/vfs/namei.js';
-import { EROFS, EXDEV, Errno, isErrno } from '../../src/linux/errno.js';
+import { EBUSY, ENOTDIR, EROFS, EXDEV, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 
 /** The vCPU worker's built entry point, as the kernel worker names it. */
@@ -85,6 +85,53 @@ describe('kernel/build: the spec\'s mounts', () => {
       assert.equal(await namei.renameAt(ctx, vfs.root, '/shared/note', vfs.root, '/tmp/note', 0), EXDEV);
       ok(await namei.mkdirAt(ctx, vfs.root, '/tmp/made', 0o755));
       assert.equal(fs.existsSync(path.join(tmp, 'rootfs', 'tmp', 'made')), false, 'the tmpfs, not the rootfs');
+    });
+
+    it('mounts single files, making their mount points inside the rootfs as runc does (parents too, through symlinks in the guest\'s namespace)', async () => {
+      const rootfs = path.join(tmp, 'rootfs');
+      const hosts = path.join(tmp, 'shared', 'note');
+      fs.symlinkSync('/elsewhere/deeper', path.join(rootfs, 'lnk'));
+      fs.symlinkSync(path.join(tmp, 'outside'), path.join(rootfs, 'out'));
+      fs.mkdirSync(path.join(tmp, 'outside'));
+      built = await buildKernel(config([
+        { kind: 'bind', destination: '/etc/hosts', source: hosts, readonly: false },
+        { kind: 'bind', destination: '/lnk/file', source: hosts, readonly: true },
+        { kind: 'bind', destination: '/out/file', source: hosts, readonly: true },
+        { kind: 'bind', destination: '/tmp/../tmp/./x', source: hosts, readonly: true },
+      ]), quiet, VCPU_WORKER);
+      const vfs = built.kernel.vfs;
+      const at = (p: string) => vfs.resolve(vfs.root, vfs.root, p, { followLast: true });
+      for (const p of ['/etc/hosts', '/lnk/file', '/elsewhere/deeper/file', '/out/file', '/tmp/x']) {
+        assert.equal(ok(await ok(await at(p)).inode.getattr()).size, 13, p);
+      }
+      for (const p of ['etc/hosts', 'elsewhere/deeper/file', path.join(tmp, 'outside', 'file'), 'tmp/x']) {
+        const st = fs.statSync(path.join(rootfs, p));
+        assert.deepEqual([st.isFile(), st.size, st.mode & 0o7777], [true, 0, 0o644], p);
+      }
+      assert.deepEqual(fs.readdirSync(path.join(tmp, 'outside')), [], 'nothing made where the symlink points on the host');
+      const ctx: namei.PathCtx = { vfs, root: vfs.root, cred: { euid: 0, egid: 0, groups: [] }, umask: 0o022 };
+      assert.equal(await namei.removeAt(ctx, vfs.root, '/etc/hosts', false), EBUSY);
+      assert.equal(await namei.renameAt(ctx, vfs.root, '/tmp/x', vfs.root, '/tmp/y', 0), EBUSY);
+      assert.equal(await at('/etc/hosts/x'), ENOTDIR);
+      assert.deepEqual(vfs.mountTable().filter((m) => m.fstype === '9p').map((m) => [m.at, m.readonly]), [
+        ['/', false], ['/etc/hosts', false], ['/elsewhere/deeper/file', true], [path.join(tmp, 'outside', 'file'), true], ['/tmp/x', true],
+      ]);
+    });
+
+    it('mounts a file on a read-only rootfs without changing it; refuses a directory, a non-directory parent and a symlink loop', async () => {
+      const rootfs = path.join(tmp, 'rootfs');
+      const note = path.join(tmp, 'shared', 'note');
+      built = await buildKernel({ ...config([{ kind: 'bind', destination: '/etc/hosts', source: note, readonly: true }]), rootReadonly: true }, quiet, VCPU_WORKER);
+      const vfs = built.kernel.vfs;
+      assert.equal(ok(await ok(await vfs.resolve(vfs.root, vfs.root, '/etc/hosts', { followLast: true })).inode.getattr()).size, 13);
+      assert.equal(fs.existsSync(path.join(rootfs, 'etc')), false);
+      built.close();
+      built = undefined;
+      fs.writeFileSync(path.join(rootfs, 'afile'), '');
+      fs.symlinkSync('loop', path.join(rootfs, 'loop'));
+      for (const [destination, why] of [['/tmp', /a directory is there/], ['/afile/x', /\/afile is not a directory/], ['/loop', /too many levels of symbolic links/]] as const) {
+        await assert.rejects(buildKernel(config([{ kind: 'bind', destination, source: note, readonly: true }]), quiet, VCPU_WORKER), why);
+      }
     });
 
     it('refuses a bad tmpfs option with an Error, and closes what it opened', async () => {

@@ -63,17 +63,29 @@ describe('main/confine: lockDown on the host kernel', function () {
   });
 
   const confineJs = path.join(__dirname, '..', '..', 'src', 'main', 'confine.js');
-  const child = (tail: string, head = '') => {
+  const root = process.geteuid?.() === 0;
+  /**
+   * A node child that locks itself down and prints its status. As another
+   * user than root it runs as tsvisor's confined launches run it then: root
+   * of a user namespace of its own (`unshare --map-root-user`).
+   * `ordinaryUser`: it locks down as an ordinary user outside any user
+   * namespace, as boot started by a parent runtime of its own as that user
+   * does (as root, the child loads its modules, then becomes nobody).
+   */
+  const child = (tail: string, head = '', ordinaryUser = false) => {
     const script = `
       const fs = require('node:fs');
       ${head}
-      require(${JSON.stringify(confineJs)}).lockDown({ hostNetwork: false });
+      const confine = require(${JSON.stringify(confineJs)});
+      ${ordinaryUser && root ? 'process.setgroups([]); process.setgid(65534); process.setuid(65534);' : ''}
+      confine.lockDown({ hostNetwork: false });
       const status = fs.readFileSync('/proc/self/status', 'utf8');
-      for (const f of ['Seccomp', 'NoNewPrivs', 'CapEff', 'CapBnd']) fs.writeSync(1, status.match(new RegExp('^' + f + ':.*$', 'm'))[0] + '\\n');
+      for (const f of ['Seccomp', 'NoNewPrivs', 'CapEff', 'CapPrm', 'CapBnd']) fs.writeSync(1, status.match(new RegExp('^' + f + ':.*$', 'm'))[0] + '\\n');
       ${tail}
       fs.writeSync(1, 'survived\\n');`;
     const env = { ...process.env };
     delete env.TSVISOR_SECCOMP;
+    if (!root && !ordinaryUser) return spawnSync('unshare', ['--user', '--map-root-user', process.execPath, '-e', script], { env, encoding: 'utf8' });
     return spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
   };
 
@@ -84,6 +96,16 @@ describe('main/confine: lockDown on the host kernel', function () {
     assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
     assert.match(r.stdout, /^CapEff:\s+0+$/m);
     assert.match(r.stdout, /^CapBnd:\s+0+$/m);
+    assert.match(r.stdout, /survived/);
+  });
+
+  it('as an ordinary user outside a user namespace: seccomp, no_new_privs, nothing permitted, and the bounding set it may not change left as it was', () => {
+    const r = child(`fs.readdirSync('/proc/self/fd');`, '', true);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Seccomp:\s+2$/m);
+    assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
+    assert.match(r.stdout, /^CapEff:\s+0+$/m);
+    assert.match(r.stdout, /^CapPrm:\s+0+$/m);
     assert.match(r.stdout, /survived/);
   });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { FlagDef, HelpRequested, UsageError, formatUsage, parseFlags } from '../../src/main/flags.js';
+import { defaultRoot } from '../../src/main/common.js';
 
 const defs: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory' },
@@ -239,5 +240,16 @@ describe('flags: formatUsage', () => {
       '  -v\tverbose',
       '',
     ].join('\n'));
+  });
+});
+
+describe('common: the default --root', () => {
+  it('is /run/tsvisor for root, $XDG_RUNTIME_DIR/tsvisor for another user, else a directory in that user\'s home, never /tmp', () => {
+    assert.equal(defaultRoot({ XDG_RUNTIME_DIR: '/run/user/0' }, 0, '/root'), '/run/tsvisor');
+    assert.equal(defaultRoot({ XDG_RUNTIME_DIR: '/run/user/1000' }, 1000, '/home/u'), '/run/user/1000/tsvisor');
+    assert.equal(defaultRoot({}, 1000, '/home/u'), '/home/u/.local/state/tsvisor');
+    assert.equal(defaultRoot({ XDG_RUNTIME_DIR: '', XDG_STATE_HOME: '/home/u/state' }, 1000, '/home/u'), '/home/u/state/tsvisor');
+    // Relative values are ignored, as the XDG base directory specification says.
+    assert.equal(defaultRoot({ XDG_RUNTIME_DIR: 'rel', XDG_STATE_HOME: 'rel' }, 1000, '/home/u'), '/home/u/.local/state/tsvisor');
   });
 });
