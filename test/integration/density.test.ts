@@ -57,7 +57,10 @@ describe('density: many forks leave no tasks or memory behind', function () {
     const errFd = fs.openSync(path.join(dir, 'stderr'), 'w+');
     const cfg: SandboxConfig = {
       containerId: 'density', rootPath: path.join(dir, 'rootfs'), rootReadonly: false, args: ['/bin/sh', '-c', script], env: ['PATH=/bin:/sbin:/usr/bin:/usr/sbin'], cwd: '/',
-      hostname: 'density', uid: 0, gid: 0, additionalGids: [], umask: 0o22, rlimits: [], totalMemory: 2 ** 31, cpuNum: 1,
+      hostname: 'density',
+      // The guest runs as the owner of the rootfs it writes in: this kernel worker runs unconfined, in no user
+      // namespace, so an ordinary user's files are that user's (not root's) to the guest too.
+      uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, additionalGids: [], umask: 0o22, rlimits: [], totalMemory: 2 ** 31, cpuNum: 1,
       stdioFds: [inR, outW, errFd], console: false, strace: false, userLogFd: 0, log: { debug: false, format: 'text' },
       // A small bound, so 400 files on the rootfs go past it.
       dcacheSize: 64,
@@ -71,13 +74,24 @@ describe('density: many forks leave no tasks or memory behind', function () {
       text += d.toString();
       for (const w of waiters.splice(0)) w();
     });
-    const waitFor = (s: string) => new Promise<void>((resolve) => {
-      const check = () => (text.includes(s) ? resolve() : waiters.push(check));
+    let exited: number | undefined;
+    const waitFor = (s: string) => new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (text.includes(s)) resolve();
+        else if (exited !== undefined) reject(new Error(`the shell exited (${exited}) before printing ${JSON.stringify(s)}: ${fs.readFileSync(path.join(dir, 'stderr'), 'utf8').slice(0, 500)}`));
+        else waiters.push(check);
+      };
       check();
     });
     try {
       await k.wait().catch(() => undefined); // the worker has loaded
       assert.equal(await k.start(), null);
+      // A shell that fails early ends the test at once, not at its timeout.
+      const shellExit = k.wait();
+      void shellExit.then((status) => {
+        exited = status;
+        for (const w of waiters.splice(0)) w();
+      }, () => undefined);
       const stats = [];
       for (const m of marks) {
         await waitFor(`at ${m} ${m}\n`);
@@ -85,7 +99,7 @@ describe('density: many forks leave no tasks or memory behind', function () {
         fs.writeSync(inW, '\n');
       }
       await waitFor('done\n');
-      assert.equal(await k.wait(), 0, fs.readFileSync(path.join(dir, 'stderr'), 'utf8'));
+      assert.equal(await shellExit, 0, fs.readFileSync(path.join(dir, 'stderr'), 'utf8'));
       const [early, late] = stats;
       assert.equal(early.pids, 1, 'only the shell is left after the first rounds');
       assert.equal(late.pids, 1, 'and after all of them: every child reaped, no task kept');
