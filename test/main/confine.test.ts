@@ -19,7 +19,7 @@ describe('main/confine: the seccomp policy', function () {
 
   const verdict = (hostNetwork: boolean, name: string, args: bigint[] = []) => {
     const t = table!;
-    const prog = buildFilter(confinePolicy({ hostNetwork }, SECCOMP_RET_KILL_PROCESS), t);
+    const prog = buildFilter(confinePolicy({ hostNetwork, inetSockets: hostNetwork }, SECCOMP_RET_KILL_PROCESS), t);
     return runBpf(prog, { nr: t.numbers[name], arch: t.auditArch, args });
   };
 
@@ -67,7 +67,7 @@ describe('main/confine: lockDown on the host kernel', function () {
     const script = `
       const fs = require('node:fs');
       ${head}
-      require(${JSON.stringify(confineJs)}).lockDown({ hostNetwork: false });
+      require(${JSON.stringify(confineJs)}).lockDown({ hostNetwork: false, inetSockets: false });
       const status = fs.readFileSync('/proc/self/status', 'utf8');
       for (const f of ['Seccomp', 'NoNewPrivs', 'CapEff', 'CapBnd']) fs.writeSync(1, status.match(new RegExp('^' + f + ':.*$', 'm'))[0] + '\\n');
       ${tail}
