@@ -174,7 +174,7 @@ export interface Outbound {
 export class InetStack<T extends PortOwner = PortOwner, U extends PortOwner = PortOwner> {
   readonly tcp: PortTable<T>;
   readonly udp: PortTable<U>;
-  /** Watches host sockets' fds (--network=host). */
+  /** Watches host sockets' fds (--network=host, and sandbox's outbound carrier and published ports). */
   readonly poller: HostPoller = hostPoller;
   /** Carries what goes outside the loopback (--network=sandbox with a network to reach); null: nothing does (ENETUNREACH). */
   outbound: Outbound | null = null;
