@@ -61,7 +61,7 @@ export const MODULES: CompatModule[] = [
   { name: 'test_utf8_mode', exercises: 'subprocesses with locale environments' },
   { name: 'test_platform', exercises: 'uname, /etc/os-release, subprocesses' },
   { name: 'test_sys', exercises: 'interpreter internals, subprocesses' },
-  { name: 'test_socket', exercises: 'socket families, socketpair, sendmsg, SCM_RIGHTS' },
+  { name: 'test_socket', exercises: 'socket families, socketpair, sendmsg, SCM_RIGHTS', knownFailure: 'slow first: killed at 600 s after about 220 results (QEMU runs all 740 tests in 339 s), 173 ok; the errors and failures met were UDP-Lite sockets (EPROTONOSUPPORT), RFC 3542 ancillary data on UDPv6 (IPV6_RECVHOPLIMIT, IPV6_TCLASS: no control messages on Internet sockets), if_nameindex (asks netlink) and symbolic IPv6 scope ids (no interface but lo)' },
   { name: 'test_socketserver', exercises: 'TCP, UDP and unix servers with threads and forks (on localhost)', resources: ['network'] },
   { name: 'test_asyncio', exercises: 'event loops over epoll, sockets, pipes, subprocesses (a package of ~40 modules)' },
   { name: 'test_asyncio.test_sock_lowlevel', exercises: 'asyncio\'s sock_* calls over real TCP, UDP and unix sockets (one module of test_asyncio)' },
@@ -74,6 +74,8 @@ export const MODULES: CompatModule[] = [
  */
 export const KERNEL_NOTES: string[] = [
   'socket(AF_UNIX, ...), socket(AF_INET, ...) and socketpair() were ENOSYS when this report began (test_stat\'s row is from then); the kernel has them now (src/kernel/net), and test_selectors passes.',
+  'socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE): EPROTONOSUPPORT (Linux: a UDP-Lite socket); test_socket\'s UDPLITE classes error.',
+  'recvmsg on AF_INET/AF_INET6 sockets returns no control messages (IP_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_TCLASS...), and if_nameindex() is empty (it asks netlink): test_socket\'s RFC 3542 classes and interface tests fail.',
   'listxattr/getxattr: ENOSYS (Linux on ext4/tmpfs: [] or ENODATA). os.listxattr; shutil.copystat copies xattrs and tolerates ENOTSUP but not ENOSYS.',
   'mknod(S_IFSOCK) on a rootfs served by the gofer: EPERM (Linux as root: a socket inode; needs no CAP_MKNOD).',
   'open(O_TMPFILE) on a rootfs served by the gofer: EOPNOTSUPP (Linux on ext4: an unnamed file). Python\'s tempfile falls back, so only speed is lost.',
