@@ -49,7 +49,7 @@ export function formatReport(results: ModuleResult[], pythonVersion: string, pla
     '# CPython regression tests under tsvisor and QEMU',
     '',
     `Written by \`npm run compat\` (compat/run.ts): Debian's python3.13 ${pythonVersion} and libpython3.13-testsuite for riscv64, each module run as`,
-    '`python3 -m test -v MODULE` under `tsvisor do --rootfs` and under `qemu-riscv64-static -L` on the same writable rootfs, QEMU first.',
+    '`python3 -m test -v MODULE` (with `-u RESOURCES` where modules.ts names some) under `tsvisor do --rootfs` and under `qemu-riscv64-static -L` on the same writable rootfs, QEMU first.',
     'PASS: regrtest\'s "Result: SUCCESS"; ENV: passed but changed the environment; SKIP: no tests ran; TIMEOUT: killed at the per-module limit; CRASH: no Result line.',
     '',
     `Modules run: ${results.length}. Pass under tsvisor: ${tPass}. Pass under QEMU: ${qPass}. Pass under QEMU but not under tsvisor: ${regress.length}${regress.length ? ` (${regress.map((r) => r.module).join(', ')})` : ''}.`,

@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
   for (const name of opts.modules) {
     if (results.some((r) => r.module === name)) continue;
-    const args = ['-m', 'test', '-v', name];
+    const resources = MODULES.find((m) => m.name === name)?.resources ?? [];
+    const args = ['-m', 'test', ...(resources.length ? ['-u', resources.join(',')] : []), '-v', name];
     // A run killed at the limit leaves regrtest's work directory behind; the next would fail to make it.
     const tmp = path.join(rootfs, 'tmp');
     for (const e of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, e), { recursive: true, force: true });

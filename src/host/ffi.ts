@@ -6,7 +6,7 @@
 //   files.ts     host open flags, openat2 and the *at family, statfs,
 //                getdents64, and plain fd calls (close, pipe2, dup, poll)
 //   sockets.ts   socket state, unix sockets, socketpair, SCM_RIGHTS
-//   inet.ts      host TCP/UDP sockets for --network=host
+//   inet.ts      host TCP/UDP sockets (--network=host, sandbox's NAT and -p)
 //   terminal.ts  termios, window size, controlling terminal, ptys
 //   process.ts   execve, prctl, capabilities, resource limits
 //   mounts.ts    mount, umount2, pivot_root

@@ -1,6 +1,8 @@
-// Host Internet sockets, for --network=host: the guest's AF_INET/AF_INET6
+// Host Internet sockets: with --network=host the guest's AF_INET/AF_INET6
 // sockets become these, opened and driven by the sandbox (src/kernel/net/
-// host-inet-socket.ts). Kept apart from sockets.ts (the sandbox's own unix
+// host-inet-socket.ts); with --network=sandbox they carry the guest's
+// outside traffic and published ports (src/kernel/net/nat.ts, published.ts),
+// and the launcher opens -p's listeners with them (src/main/network.ts). Kept apart from sockets.ts (the sandbox's own unix
 // sockets) so that confinement can tell the two uses apart.
 //
 // Every socket is made SOCK_NONBLOCK and SOCK_CLOEXEC: a call here never

@@ -28,6 +28,8 @@ import type { KernelLogs } from './kernel-logs.js';
 import { UnixNamespace } from './net/names.js';
 import type { UnixSocket } from './net/unix-socket.js';
 import { InetStack, type NetworkMode } from './net/inet-stack.js';
+import { HostNat } from './net/nat.js';
+import { publish, type PublishedPort } from './net/published.js';
 
 export interface KernelConfig {
   hostname: string;
@@ -46,6 +48,10 @@ export interface KernelConfig {
   pidsLimit?: number;
   /** runsc's --network: what AF_INET and AF_INET6 sockets are (net/inet-stack.ts); 'sandbox' when absent. */
   network?: NetworkMode;
+  /** With 'sandbox': boot's network namespace may be reached, so outside addresses are carried by host sockets (net/nat.ts). */
+  outbound?: boolean;
+  /** Host sockets whose traffic reaches guest ports (net/published.ts: run's and do's -p). */
+  published?: PublishedPort[];
 }
 
 export interface ProcessStats {
@@ -97,6 +103,8 @@ export class Kernel {
   ) {
     this.account = new MemoryAccount(config.totalMemory);
     this.inet = new InetStack(config.network ?? 'sandbox');
+    if (this.inet.mode === 'sandbox' && config.outbound) this.inet.outbound = new HostNat(this.inet.poller);
+    for (const p of config.published ?? []) publish(this.inet, p);
     this.initExited = new Promise((resolve) => (this.initExit = resolve));
     this.lifecycle = new ProcessLifecycle(this);
     this.signals = new SignalDelivery(this);

@@ -21,7 +21,8 @@ import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { KernelApi } from '../workers/kernel-worker.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { debugLogBinds, enterConfinedRoot, lockDown, usesHostNetwork } from './confine.js';
+import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
+import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
 import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
@@ -45,6 +46,7 @@ export const BOOT_FLAGS: FlagDef[] = [
   ...FILE_ACCESS_FLAGS,
   { name: 'dcache-size', kind: 'int', usage: 'most unused dentries of the rootfs and bind mounts kept cached, each holding a gofer fid (0: 4096)', default: 0 },
   { name: 'user-log-fd', kind: 'int', usage: 'fd for messages meant for the user (0: none)', default: 0 },
+  { name: 'publish', kind: 'stringList', usage: 'a published port: FD:GUESTPORT/tcp or /udp, FD a host socket (listening, or bound for udp) whose traffic reaches GUESTPORT in the sandbox (repeatable)', default: [] },
   { name: 'start-sync-fd', kind: 'int', usage: 'required: fd to signal "booted, controller up" with one zero byte', default: -1 },
 ];
 
@@ -99,7 +101,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     if (global.confine) {
       const direct = (flags['io-fds'] as number[]).length === 0 ? exportsOf(spec, bundleDir(flags)) : [];
       enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
-      lockDown({ hostNetwork: usesHostNetwork(global) });
+      lockDown(networkConfinement(networkPlan(global.network, spec)));
     }
     const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
@@ -249,6 +251,8 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     console: flags.console === true,
     strace: global.strace,
     network: global.network,
+    outbound: networkPlan(global.network, spec).outbound,
+    published: parsePublishArg(flags.publish as string[]),
     userLogFd: flags['user-log-fd'] as number,
     // Absolute: the kernel worker opens it again, from the root of a confined boot (src/main/confine.ts).
     log: { debug: global.debug, debugLogPath: global.debugLog ? path.resolve(global.debugLog) : undefined, format: global.logFormat },

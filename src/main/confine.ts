@@ -6,8 +6,8 @@
 // Three stages, in this order:
 //   1. Namespaces (the parent's side, `confinedCommand`): the child is
 //      started through util-linux's `unshare` in new mount, PID, IPC and UTS
-//      namespaces, and a new network namespace unless the sandbox uses the
-//      host's network; a user namespace too when the caller is not root.
+//      namespaces, and a new network namespace unless boot stays in its
+//      caller's (src/main/network.ts); a user namespace too when the caller is not root.
 //      `setpriv` narrows the capabilities Node starts with to the two the
 //      next stage needs (and, for the gofer, the file ones it keeps). A PID namespace cannot be entered by the process
 //      that makes it, so `unshare` forks: boot and the gofer are pid 1 of
@@ -33,6 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Fatal, type GlobalOptions } from './common.js';
 import * as ffi from '../host/ffi.js';
+import type { NetworkPlan } from './network.js';
 import type { SeccompPolicy, SyscallRule } from '../host/seccomp.js';
 import { AF_INET, AF_UNIX, FIOCLEX, FIONBIO, TCGETS, TCSETS, TIOCGWINSZ } from '../linux/abi.js';
 
@@ -59,20 +60,22 @@ export function capabilityMask(names: readonly (typeof GOFER_CAPABILITIES)[numbe
 
 export interface ConfineOptions {
   /**
-   * The sandbox uses the host's network: no network namespace, and sockets
-   * of the Internet families are allowed. Boot's with `--network=host`
-   * (`usesHostNetwork`); never the gofer's, which serves files only.
+   * The child stays in its caller's network namespace (no new one). Boot's
+   * as src/main/network.ts plans it; never the gofer's.
    */
   hostNetwork: boolean;
+  /**
+   * Sockets of the Internet families are allowed, with bind and connect:
+   * boot's with --network=host, or --network=sandbox when it carries the
+   * guest's connections outside (network.ts); never the gofer's, which
+   * serves files only.
+   */
+  inetSockets: boolean;
 }
 
-/**
- * Whether boot shares the host's network (the global `--network=host`, which
- * run, do and create pass on to boot): its launcher then skips the network
- * namespace and its filter allows Internet sockets, bind and connect.
- */
-export function usesHostNetwork(global: Pick<GlobalOptions, 'network'>): boolean {
-  return global.network === 'host';
+/** Boot's confinement of the network `plan`. */
+export function networkConfinement(plan: NetworkPlan): ConfineOptions {
+  return { hostNetwork: !plan.newNamespace, inetSockets: plan.inetSockets };
 }
 
 // ---- stage 1: the parent's side ----
@@ -407,7 +410,7 @@ const SIOCOUTQ = 0x5411;
  */
 export function confinePolicy(o: ConfineOptions, defaultAction: number): SeccompPolicy {
   const allow = (...names: string[]): SyscallRule[] => names.map((name) => ({ name }));
-  const families = o.hostNetwork ? [AF_UNIX, AF_INET, AF_INET6] : [AF_UNIX];
+  const families = o.inetSockets ? [AF_UNIX, AF_INET, AF_INET6] : [AF_UNIX];
   const rules: SyscallRule[] = [
     // The hot ones: V8's and libuv's thread wake-ups, the event loop, fd I/O (stdio, 9P sockets, the gofer's files).
     ...allow('futex', 'epoll_pwait', 'epoll_wait', 'read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2'),
@@ -430,18 +433,18 @@ export function confinePolicy(o: ConfineOptions, defaultAction: number): Seccomp
     ...allow('mkdirat', 'mknodat', 'unlinkat', 'renameat', 'renameat2', 'symlinkat', 'linkat', 'fchmod', 'fchmodat', 'fchown', 'fchownat', 'utimensat'),
     ...allow('fgetxattr', 'flistxattr', 'fsetxattr', 'fremovexattr', 'getxattr', 'lgetxattr', 'listxattr', 'llistxattr'),
     // Sockets: the control socket (donated, bound: listen and accept), the 9P connections, SCM_RIGHTS; only unix
-    // ones are made. With the host's network, Internet ones too, which need bind and connect.
+    // ones are made. With Internet sockets (--network=host, or sandbox's outside connections), those too, with bind and connect.
     { name: 'socket', when: [{ arg: 0, oneOf: families }] },
     { name: 'socketpair', when: [{ arg: 0, oneOf: [AF_UNIX] }] },
     ...allow('accept', 'accept4', 'listen', 'getsockname', 'getpeername', 'getsockopt', 'setsockopt', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'shutdown'),
-    ...(o.hostNetwork ? allow('bind', 'connect') : []),
+    ...(o.inetSockets ? allow('bind', 'connect') : []),
     // Time, identity and limits (read only).
     ...allow('clock_gettime', 'clock_getres', 'gettimeofday', 'nanosleep', 'clock_nanosleep', 'times', 'getrusage'),
     ...allow('getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getresuid', 'getresgid', 'getgroups', 'getpgrp', 'getpgid', 'getsid', 'uname', 'sysinfo', 'getrandom', 'getrlimit', 'capget'),
     { name: 'prlimit64', when: [{ arg: 2, zero: true }] },
     // Terminal and fd ioctls: non-blocking and close-on-exec, bytes pending, the host terminal's mode (raw while --console), size and pty number. Not TIOCSTI.
-    // With the host's network, a host socket's unsent bytes too (SIOCOUTQ, the number of TIOCOUTQ).
-    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP, TIOCGPTN, ...(o.hostNetwork ? [SIOCOUTQ] : [])] }] },
+    // With Internet sockets, a host socket's unsent bytes too (SIOCOUTQ, the number of TIOCOUTQ).
+    { name: 'ioctl', when: [{ arg: 1, oneOf: [FIONBIO, FIOCLEX, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, TIOCGPGRP, TIOCGPTN, ...(o.inetSockets ? [SIOCOUTQ] : [])] }] },
     // Thread names, anonymous mapping names, and reading this process's own state.
     { name: 'prctl', when: [{ arg: 0, oneOf: [PR_SET_NAME, PR_GET_NAME, PR_SET_VMA, PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_CAPBSET_READ, PR_GET_NO_NEW_PRIVS] }] },
   ];

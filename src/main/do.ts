@@ -8,8 +8,10 @@
 // packages (src/debian/package-rootfs.ts), read-only, with a fresh tmpfs on
 // each of PACKAGES_SCRATCH so the cache is never written. The generated spec: the command resolved in PATH inside the
 // rootfs, cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal
-// when stdin is one, /proc and /dev mounted, no network (a network namespace
-// with no interfaces). It runs through `tsvisor run`'s parent-runtime path
+// when stdin is one, /proc and /dev mounted, and a network namespace only
+// with --network=none (otherwise boot stays in the caller's, whose network
+// the sandbox reaches as its mode allows: src/main/network.ts). Ports given
+// with -p are published as run publishes them. It runs through `tsvisor run`'s parent-runtime path
 // (boot, StartRoot, Wait) and exits with the command's status.
 
 import * as fs from 'node:fs';
@@ -36,6 +38,8 @@ export const DO_FLAGS: FlagDef[] = [
   { name: 'cpu-num', kind: 'int', usage: 'number of vCPUs (0: the host CPU count)', default: 0 },
   { name: 'total-memory', kind: 'uint64', usage: 'memory for the guest (0: 2 GiB)', default: 0 },
   ...FILE_ACCESS_FLAGS,
+  { name: 'publish', kind: 'stringList', usage: "publish a port: [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], the host's port (on HOSTIP, default 0.0.0.0) reaching the guest's loopback port (repeatable)", default: [] },
+  { name: 'p', kind: 'stringList', usage: 'short for --publish', default: [] },
   NO_CONFINE_FLAG,
 ];
 export const DO_SYNOPSIS = 'tsvisor [global flags] do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--] CMD [ARGS...]';
@@ -81,14 +85,14 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
       process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
       return NOT_FOUND_STATUS;
     }
-    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true, readonly);
+    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true, readonly, global.network !== 'none');
     fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
     // State under --root when the user gave one; else beside the bundle,
     // so that `do` needs no writable /var/run.
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'] }, [cid]);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -130,7 +134,7 @@ async function layoutDefaultRootfs(rootfs: string, busyboxFile: string): Promise
 }
 
 /** The OCI spec `do` runs: runsc spec's defaults, narrowed to what `do` promises. */
-export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean, readonly = false): Record<string, unknown> {
+export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean, readonly = false, callerNetwork = false): Record<string, unknown> {
   const spec = defaultSpec();
   const proc = spec.process!;
   proc.args = args;
@@ -139,6 +143,8 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
   proc.user = { uid: 0, gid: 0 };
   proc.env = [`PATH=${DO_PATH}`, ...(terminal ? ['TERM=xterm'] : [])];
   spec.root = { path: rootfs, readonly };
+  // With a network to reach (sandbox or host mode), no network namespace: boot stays in ours (src/main/network.ts).
+  if (callerNetwork && spec.linux) spec.linux.namespaces = (spec.linux.namespaces ?? []).filter((n) => n.type !== 'network');
   spec.hostname = DO_HOSTNAME;
   spec.mounts = (spec.mounts ?? []).filter((m) => m.destination === '/proc' || m.destination === '/dev');
   if (readonly) {

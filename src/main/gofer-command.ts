@@ -40,7 +40,7 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
   // Confined (src/main/confine.ts): a root holding only the exports and our
   // code, where the exports are opened; then, before serving, the lock-down.
   if (g.confine) enterConfinedRoot(exps.map((e) => ({ path: e.hostPath, readonly: e.readonly })));
-  const opened = g.confine ? () => lockDown({ hostNetwork: false }, capabilityMask(GOFER_CAPABILITIES)) : undefined;
+  const opened = g.confine ? () => lockDown({ hostNetwork: false, inetSockets: false }, capabilityMask(GOFER_CAPABILITIES)) : undefined;
   try {
     await serveExports(exps, ioFds, log, opened);
   } catch (e) {

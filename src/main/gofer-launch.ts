@@ -61,7 +61,7 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
   let file = process.execPath;
   let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`];
   // The gofer needs no die-with-parent: it ends when boot's connections close.
-  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false }));
+  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false, inetSockets: false }));
   const child = spawn(file, args, {
     env: confine ? confinedEnv(process.env) : process.env,
     stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds],

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
 import { Fatal, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
+import { parsePublish } from './network.js';
 import { UrpcClient } from './urpc.js';
 import { exitCodeOf, FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
@@ -25,6 +26,8 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: 'detach', kind: 'bool', usage: 'create and start the container, and exit with it running (as runc run -d)', default: false },
   { name: 'd', kind: 'bool', usage: 'short for --detach', default: false },
   ...FILE_ACCESS_FLAGS,
+  { name: 'publish', kind: 'stringList', usage: "publish a port: [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], the host's port (on HOSTIP, default 0.0.0.0) reaching the guest's loopback port (repeatable)", default: [] },
+  { name: 'p', kind: 'stringList', usage: 'short for --publish', default: [] },
   NO_CONFINE_FLAG,
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
@@ -32,7 +35,10 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
+  const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
+  if (publish.length > 0 && global.network !== 'sandbox') throw new Fatal(`-p publishes into the sandbox's own network: it needs --network=sandbox, not ${global.network}`, true);
   if (flags.detach || flags.d) {
+    if (publish.length > 0) throw new Fatal('-p is not supported with --detach', true);
     const { create, start } = (require('./oci/lifecycle.js') as typeof import('./oci/lifecycle.js'));
     const code = await create(global, flags, positional);
     return code === 0 ? start(global, {}, positional) : code;
@@ -56,6 +62,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     detached: false,
     exitCode: 128,
     fileAccess,
+    publish,
   });
   const { child, sockPath, term, gofer } = l;
   // The spec's hooks, as runc's run runs them (src/main/oci/hooks.ts); a failure before the container runs ends the sandbox.

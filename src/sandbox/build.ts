@@ -108,6 +108,8 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
     rlimits,
     umask: cfg.umask,
     network: cfg.network ?? 'sandbox',
+    outbound: cfg.outbound ?? false,
+    published: cfg.published ?? [],
   };
   k = new Kernel(config, vfs, logs, (flags, path) => ttys.openCtty(flags, path));
   k.onSessionLeaderExit = (sid) => ttys.sessionLeaderExited(sid);

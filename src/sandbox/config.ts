@@ -3,6 +3,7 @@
 import type { LogOptions } from '../log/log.js';
 import type { SandboxMount } from '../spec/mounts.js';
 import type { NetworkMode } from '../kernel/net/inet-stack.js';
+import type { PublishedPort } from '../kernel/net/published.js';
 import type { FileAccess } from '../kernel/vfs/backend-inode.js';
 
 export type { FileAccess };
@@ -40,6 +41,10 @@ export interface SandboxConfig {
   cpuNum: number;
   /** runsc's --network (the global flag): what the guest's AF_INET/AF_INET6 sockets are; 'sandbox' when absent. */
   network?: NetworkMode;
+  /** With network 'sandbox': outside addresses are reached through host sockets in boot's network namespace (src/kernel/net/nat.ts). */
+  outbound?: boolean;
+  /** Published ports: host sockets (fds boot holds) and the guest ports they reach. */
+  published?: PublishedPort[];
   /** The spec's process.capabilities as bit sets (CAP_* numbers); absent: none. */
   capabilities?: { effective: bigint; permitted: bigint; inheritable: bigint; bounding: bigint; ambient: bigint };
   /** linux.resources.pids.limit: most tasks (threads and zombies) at once; 0 or absent for none. */

@@ -244,6 +244,10 @@ describe('do: busybox binary and rootfs', () => {
     assert.deepEqual(spec.mounts.map((m) => m.destination), ['/proc', '/dev']);
     assert.ok(spec.linux.namespaces.some((n) => n.type === 'network'));
     assert.equal(spec.hostname, 'tsvisor');
+    // With a network to reach (--network sandbox or host), boot stays in the caller's network namespace.
+    const reaching = doSpec('/r', ['/bin/sh'], '/', false, false, true) as { linux: { namespaces: { type: string }[] } };
+    assert.deepEqual(reaching.linux.namespaces.map((n) => n.type).filter((t) => t === 'network'), []);
+    assert.ok(reaching.linux.namespaces.length > 0, 'the other namespaces stay');
     const tty = doSpec('/r', ['/bin/sh'], '/', true) as { process: { terminal: boolean; env: string[] } };
     assert.equal(tty.process.terminal, true);
     assert.ok(tty.process.env.includes('TERM=xterm'));

@@ -19,7 +19,7 @@ describe('main/confine: the seccomp policy', function () {
 
   const verdict = (hostNetwork: boolean, name: string, args: bigint[] = []) => {
     const t = table!;
-    const prog = buildFilter(confinePolicy({ hostNetwork }, SECCOMP_RET_KILL_PROCESS), t);
+    const prog = buildFilter(confinePolicy({ hostNetwork, inetSockets: hostNetwork }, SECCOMP_RET_KILL_PROCESS), t);
     return runBpf(prog, { nr: t.numbers[name], arch: t.auditArch, args });
   };
 
@@ -78,7 +78,7 @@ describe('main/confine: lockDown on the host kernel', function () {
       ${head}
       const confine = require(${JSON.stringify(confineJs)});
       ${ordinaryUser && root ? 'process.setgroups([]); process.setgid(65534); process.setuid(65534);' : ''}
-      confine.lockDown({ hostNetwork: false });
+      confine.lockDown({ hostNetwork: false, inetSockets: false });
       const status = fs.readFileSync('/proc/self/status', 'utf8');
       for (const f of ['Seccomp', 'NoNewPrivs', 'CapEff', 'CapPrm', 'CapBnd']) fs.writeSync(1, status.match(new RegExp('^' + f + ':.*$', 'm'))[0] + '\\n');
       ${tail}

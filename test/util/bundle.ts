@@ -33,6 +33,8 @@ export interface BundleOptions {
   extraFiles?: Record<string, string>;
   /** Spec mounts of type tmpfs (after /proc and /dev), e.g. {destination: "/tmp", options: ["mode=1777"]}. */
   tmpfs?: TmpfsMount[];
+  /** linux.namespaces has a network namespace (a new one); default true. Without: the sandbox's network is the caller's (src/main/network.ts). */
+  networkNamespace?: boolean;
 }
 
 /** A tmpfs the spec mounts: the recorder's jail mounts the same one for QEMU. */
@@ -222,7 +224,7 @@ export function makeSpec(opts: BundleOptions): Record<string, unknown> {
       ...(opts.tmpfs ?? []).map((t) => ({ destination: t.destination, type: 'tmpfs', source: 'tmpfs', options: [...(t.options ?? [])] })),
     ],
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...(opts.networkNamespace === false ? [] : [{ type: 'network' }])],
     },
   };
 }

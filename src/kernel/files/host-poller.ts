@@ -1,7 +1,8 @@
 // Watching host fds without blocking the kernel's thread: one poller for the
 // sandbox (`hostPoller`) polls every watched fd in one poll(2) call with a
 // zero timeout, on the event loop, and reports changes of readiness. Host
-// stdio (host-stream.ts) and --network=host sockets (net/host-inet-socket.ts)
+// stdio (host-stream.ts), --network=host sockets (net/host-inet-socket.ts)
+// and --network=sandbox's host sockets (net/nat.ts, relay.ts, published.ts)
 // use it.
 //
 // Contract:

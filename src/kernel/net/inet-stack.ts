@@ -17,6 +17,10 @@
 // - Port 0 picks a free ephemeral port in Linux's 32768-60999, starting at a
 //   random offset; none free is EADDRINUSE (bind) or EADDRNOTAVAIL (connect).
 // - Lookups prefer the socket bound to the exact address over a wildcard.
+// - With `outbound` set (--network=sandbox when boot may reach a network),
+//   an address outside the loopback that `outbound.carries` is not
+//   ENETUNREACH: TCP connects and UDP sends to it go to the outbound carrier
+//   (nat.ts), which makes them with host sockets. Binding still sees only lo.
 
 import * as abi from '../../linux/abi.js';
 import { EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH, Errno } from '../../linux/errno.js';
@@ -135,12 +139,45 @@ function overlap(fa: number, v6a: boolean, a: Uint8Array, fb: number, v6b: boole
   return sidesMeet(v4Side(fa, v6a, a), v4Side(fb, v6b, b)) || sidesMeet(v6Side(fa, a), v6Side(fb, b));
 }
 
+/** A TCP socket connecting outside, as the outbound carrier sees it (tcp-socket.ts). */
+export interface OutsideClient {
+  readonly family: number;
+  /** The host made the connection: the end of it that stands for the outside peer, joined to this socket. */
+  joinOutside(): unknown;
+  /** The host could not make it: the errno the guest gets (SO_ERROR). */
+  outsideFailed(err: Errno): void;
+}
+
+/** A UDP socket sending outside, as the outbound carrier sees it (udp-socket.ts). */
+export interface DatagramClient {
+  readonly family: number;
+  readonly released: boolean;
+  /** The connected peer, whose datagrams alone a connected socket takes; null when unconnected. */
+  readonly peerEp: Endpoint | null;
+  /** A datagram from outside arrives, sent by `from`. */
+  deliver(data: Uint8Array, from: Endpoint): void;
+}
+
+/** What carries the sandbox's connections and datagrams to addresses outside it (nat.ts). */
+export interface Outbound {
+  /** Is `ip` outside the sandbox and carried (a unicast address not on lo)? */
+  carries(ip: Uint8Array): boolean;
+  /** Start a TCP connection from `client` to `dst`: an errno at once, or the cancel (the client closed first); the client hears the outcome. */
+  connect(client: OutsideClient, dst: Endpoint): (() => void) | Errno;
+  /** Send one datagram of `from` to `to` outside: the count or the host's errno. */
+  send(from: DatagramClient, data: Uint8Array, to: Endpoint): number | Errno;
+  /** `from` is closed: its host socket goes. */
+  forget(from: DatagramClient): void;
+}
+
 /** The sandbox's network: its mode and the loopback stack's port tables (one per kernel). */
 export class InetStack<T extends PortOwner = PortOwner, U extends PortOwner = PortOwner> {
   readonly tcp: PortTable<T>;
   readonly udp: PortTable<U>;
-  /** Watches host sockets' fds (--network=host). */
+  /** Watches host sockets' fds (--network=host, and sandbox's outbound carrier and published ports). */
   readonly poller: HostPoller = hostPoller;
+  /** Carries what goes outside the loopback (--network=sandbox with a network to reach); null: nothing does (ENETUNREACH). */
+  outbound: Outbound | null = null;
 
   constructor(readonly mode: NetworkMode = 'sandbox') {
     this.tcp = new PortTable<T>(abi.IPPROTO_TCP);
@@ -156,6 +193,11 @@ export class InetStack<T extends PortOwner = PortOwner, U extends PortOwner = Po
   route(ip: Uint8Array): Uint8Array | Errno {
     if (isAny(ip)) return isV4(ip) ? V4_LOOPBACK : V6_LOOPBACK;
     return isLoopback(ip) ? ip : ENETUNREACH;
+  }
+
+  /** Is `ip` an outside address the outbound carrier takes (see the contract)? */
+  outside(ip: Uint8Array): boolean {
+    return this.outbound !== null && !isAny(ip) && !isLoopback(ip) && this.outbound.carries(ip);
   }
 
   /** The source address for reaching `dst` from a socket bound to `bound` (a wildcard takes the loopback address of dst's family). */

@@ -27,6 +27,12 @@
 //   succeeds once, and the reset that answers it makes the next write EPIPE
 //   (SIGPIPE). A listener closed with connections not yet accepted resets
 //   them; connects waiting for room are refused.
+// - A connect to an address outside the loopback that the stack's outbound
+//   carrier takes (--network=sandbox, nat.ts) is made by the host: an error
+//   the host gives at once (ENETUNREACH...) is connect's; otherwise
+//   EINPROGRESS, and the socket waits in 'connecting' until the carrier
+//   joins it to an end standing for the outside peer (`joinOutside`) or
+//   reports the host's errno (`outsideFailed`: ECONNREFUSED, ETIMEDOUT...).
 // - Readiness is tcp_poll's: a socket never connected is POLLOUT|POLLHUP, a
 //   listener POLLIN when a connection waits, a closed one (reset or refused)
 //   POLLHUP with POLLERR while its error is pending.
@@ -76,6 +82,8 @@ export class TcpSocket extends LoopbackSocket implements Sender {
   private backlog = 0;
   /** The listener this socket waits on while connecting. */
   private listener: TcpSocket | null = null;
+  /** Cancels a connect the outbound carrier is making for this socket. */
+  private cancelOutside: (() => void) | null = null;
 
   constructor(stack: LoopbackStack, family: number, flags: number) {
     super(stack, family, abi.SOCK_STREAM, flags, [TCP_SNDBUF, TCP_RCVBUF]);
@@ -117,6 +125,7 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     // A connection started before: still waiting, or its outcome not yet reported (a success once, or the error).
     if (this.sockState === 'connecting') return this.finishConnect();
     if (this.family === abi.AF_INET6 && isV4(ep.ip) && this.v6only) return ENETUNREACH;
+    if (this.stack.outside(ep.ip)) return this.connectOutside(ep);
     const dst = this.stack.route(ep.ip);
     if (dst instanceof Errno) return dst;
     const src = this.stack.source(this.local.ip, dst);
@@ -138,6 +147,57 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     l.synq.push(this);
     l.admitWaiting();
     return EINPROGRESS;
+  }
+
+  /** connect() to an outside address: the outbound carrier makes it (see the contract). */
+  private connectOutside(ep: Endpoint): Errno {
+    const src = this.stack.source(this.local.ip, ep.ip);
+    if (!this.bound) {
+      const r = this.autobind(src);
+      if (r !== 0) return r;
+    } else {
+      this.local = { ip: src, port: this.local.port };
+    }
+    this.peerEp = { ip: ep.ip, port: ep.port };
+    this.sockState = 'connecting';
+    this.state = 'connecting';
+    const r = this.stack.outbound!.connect(this, ep);
+    if (r instanceof Errno) {
+      this.state = 'closed';
+      this.sockState = 'unconnected';
+      this.peerEp = null;
+      this.unbindAutomatic();
+      return r;
+    }
+    // The carrier may have joined or failed us already.
+    if (this.state === 'connecting') this.cancelOutside = r;
+    return EINPROGRESS;
+  }
+
+  /** The host made our outside connection: a new end standing for the outside peer, joined to us (the carrier relays it). */
+  joinOutside(): TcpSocket {
+    this.cancelOutside = null;
+    const end = new TcpSocket(this.stack, this.family, abi.O_NONBLOCK);
+    this.joinTo(end, this.peerEp!);
+    this.wq.notify(OUT);
+    return end;
+  }
+
+  /** The host could not make our outside connection: `err` is pending, as for a refused loopback connect. */
+  outsideFailed(err: Errno): void {
+    this.cancelOutside = null;
+    if (this.state === 'connecting') this.fail(err);
+  }
+
+  /** Has the end this one is connected to closed (or the connection ended)? For a relay that outlives its guest side. */
+  get peerClosed(): boolean {
+    return this.state !== 'connected' || !this.peer || this.peer.released;
+  }
+
+  /** Close with a reset: the peer's next call gets ECONNRESET (a relayed host connection was reset). */
+  abort(): void {
+    this.peer?.reset(ECONNRESET);
+    void this.unref();
   }
 
   override finishConnect(): 0 | Errno {
@@ -184,22 +244,27 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     const server = new TcpSocket(this.stack, this.family, 0);
     server.opts.sndbuf = this.opts.sndbuf;
     server.opts.rcvbuf = this.opts.rcvbuf;
-    server.local = { ip: client.peerEp!.ip, port: this.local.port };
     server.portLocked = true;
     server.addrLocked = true;
     server.inheritReuse(this);
     this.table.share(server, this.local.port);
-    server.peerEp = client.local;
-    server.peer = client;
-    server.state = 'connected';
-    server.sockState = 'connected';
-    client.peer = server;
-    client.listener = null;
-    client.state = 'connected';
-    client.shutdown = 0;
+    client.joinTo(server, { ip: client.peerEp!.ip, port: this.local.port });
     this.pending.push(server);
     this.wq.notify(IN);
     client.wq.notify(OUT);
+  }
+
+  /** This connecting socket and `end` (named `endLocal`) become each other's peer, connected. */
+  private joinTo(end: TcpSocket, endLocal: Endpoint): void {
+    end.local = endLocal;
+    end.peerEp = this.local;
+    end.peer = this;
+    end.state = 'connected';
+    end.sockState = 'connected';
+    this.peer = end;
+    this.listener = null;
+    this.state = 'connected';
+    this.shutdown = 0;
   }
 
   private reuse: [boolean, boolean] | null = null;
@@ -235,7 +300,10 @@ export class TcpSocket extends LoopbackSocket implements Sender {
     this.wq.notify(ALL);
   }
 
+  /** Stop waiting for a connection: leave the listener's queue, or cancel the carrier's connect. */
   private leaveSynq(): void {
+    this.cancelOutside?.();
+    this.cancelOutside = null;
     const l = this.listener;
     if (!l) return;
     const i = l.synq.indexOf(this);

@@ -16,6 +16,10 @@
 // - connect() sets the default destination and the source address (taking
 //   an ephemeral port); AF_UNSPEC dissolves it and gives back an automatic
 //   port. A first send from an unbound socket takes an ephemeral port.
+// - A destination outside the loopback that the stack's outbound carrier
+//   takes (--network=sandbox, nat.ts) is sent through a host socket of this
+//   socket's own; what comes back to that host socket is delivered here as
+//   from its sender (a connected socket takes only its peer's).
 // - Readiness is datagram_poll's: POLLIN with a datagram queued, POLLOUT
 //   always, POLLERR while an error is pending, shutdown bits as TCP's.
 
@@ -63,8 +67,9 @@ export class UdpSocket extends LoopbackSocket {
       this.unbindAutomatic();
       return 0;
     }
-    const dst = this.route(ep.ip);
-    if (dst instanceof Errno) return dst;
+    const routed = this.route(ep.ip);
+    if (routed instanceof Errno) return routed;
+    const dst = routed === 'outside' ? ep.ip : routed;
     const src = this.stack.source(this.local.ip, dst);
     const r = this.autobind(src);
     if (r !== 0) return r;
@@ -73,8 +78,10 @@ export class UdpSocket extends LoopbackSocket {
     return 0;
   }
 
-  private route(ip: Uint8Array): Uint8Array | Errno {
+  /** Where a datagram to `ip` goes: a loopback address, 'outside' (the outbound carrier), or ENETUNREACH. */
+  private route(ip: Uint8Array): Uint8Array | 'outside' | Errno {
     if (this.family === abi.AF_INET6 && isV4(ip) && this.v6only) return ENETUNREACH;
+    if (this.stack.outside(ip)) return 'outside';
     return this.stack.route(ip);
   }
 
@@ -96,12 +103,14 @@ export class UdpSocket extends LoopbackSocket {
     const to = x.to ?? this.peerEp;
     if (!to) return EDESTADDRREQ;
     if (to.port === 0) return EINVAL;
-    const dst = this.route(to.ip);
-    if (dst instanceof Errno) return dst;
+    const routed = this.route(to.ip);
+    if (routed instanceof Errno) return routed;
+    const dst = routed === 'outside' ? to.ip : routed;
     if (data.length > (isV4(dst) ? MAX_V4_PAYLOAD : MAX_V6_PAYLOAD)) return EMSGSIZE;
     // A first send takes a port but, unlike connect, leaves the address a wildcard.
     const b = this.autobind(this.local.ip);
     if (b !== 0) return b;
+    if (routed === 'outside') return this.stack.outbound!.send(this, data, { ip: dst, port: to.port });
     const from: Endpoint = { ip: this.stack.source(this.local.ip, dst), port: this.local.port };
     const target = this.table.find(dst, to.port, (s) => {
       const u = s as UdpSocket;
@@ -118,7 +127,8 @@ export class UdpSocket extends LoopbackSocket {
     return data.length;
   }
 
-  private deliver(data: Uint8Array, from: Endpoint): void {
+  /** Queue a datagram from `from` (dropped over SO_RCVBUF). */
+  deliver(data: Uint8Array, from: Endpoint): void {
     if (this.rx.bytes + this.rx.length * DATAGRAM_OVERHEAD > this.opts.rcvbuf) return;
     this.rx.push({ data: data.slice(), off: 0, rights: null, cred: NO_CRED, from: encodeInet(from, this.family), sender: UNCHARGED });
     this.wq.notify(IN);
@@ -161,6 +171,7 @@ export class UdpSocket extends LoopbackSocket {
   }
 
   protected override release(): void {
+    this.stack.outbound?.forget(this);
     this.rx.drop();
     super.release();
     this.wq.notify(ALL);

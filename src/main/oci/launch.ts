@@ -14,7 +14,8 @@ import { DIE_WITH_PARENT_ENV, fileAccessFlag } from '../boot.js';
 import type { FlagValues } from '../flags.js';
 import type { FileAccess } from '../../sandbox/config.js';
 import { childGlobalArgv, Fatal, GlobalOptions } from '../common.js';
-import { confinedCommand, confinedEnv, confinedPid, releaseConfined, usesHostNetwork } from '../confine.js';
+import { confinedCommand, confinedEnv, confinedPid, releaseConfined, networkConfinement } from '../confine.js';
+import { closePublished, networkPlan, openPublished, publishArg, type PublishRequest } from '../network.js';
 import { parseSpec } from '../../spec/load.js';
 import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
@@ -74,6 +75,8 @@ export interface LaunchOptions {
   exitCode: number;
   /** boot's --file-access and --file-access-mounts (absent: boot's defaults). */
   fileAccess?: { rootfs: FileAccess; mounts: FileAccess };
+  /** Ports to publish (-p of run and do): host sockets opened here, handed to boot. */
+  publish?: PublishRequest[];
 }
 
 /**
@@ -163,6 +166,10 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   const globalArgv = childGlobalArgv(global);
   const gofer = o.directfs ? null : startGofer(cli, globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
   const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
+  // Published ports: host sockets opened in our own network namespace (src/main/network.ts), after the gofer's fds.
+  const published = openPublished(o.publish ?? [], o.exitCode);
+  const publishFdBase = 6 + (gofer?.bootEnds.length ?? 0);
+  const publishArgs = publishArg(published, published.map((_, i) => publishFdBase + i));
   const cpus = o.cpuNum || specCpus(spec);
   const bootArgs = [
     ...globalArgv,
@@ -173,6 +180,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     '--start-sync-fd=5',
     '--stdio-fds=0,1,2',
     ...ioFdArgs,
+    ...publishArgs,
     ...(term ? ['--console'] : []),
     ...(cpus ? [`--cpu-num=${cpus}`] : []),
     ...(o.totalMemory ? [`--total-memory=${o.totalMemory}`] : []),
@@ -190,13 +198,13 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let file = process.execPath;
   let args = [cli, ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, { hostNetwork: usesHostNetwork(global) }));
+    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
     env = confinedEnv(env);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
   }
   const child = spawn(file, args, {
-    stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? [])],
+    stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? []), ...published.map((p) => p.fd)],
     env,
     // Boot (confined: its launcher too) leads a session of its own, out of
     // this command's process group. A signal for the whole group (Ctrl-C on
@@ -215,6 +223,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   closeFd(sync[1]);
   closeFd(ctrlFd);
   gofer?.closeBootEnds();
+  closePublished(published);
   fs.closeSync(specFd);
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
   // Confined, boot is the launcher's child; remembered once found, as the launcher may be gone later (release).
