@@ -108,7 +108,8 @@ describe('tsvisor exec, pause/resume, events (runc command line)', function () {
     // A signal to the waiting exec reaches the process it waits for.
     const d2 = spawn(TSVISOR, ['--root', root, 'exec', '--pid-file', pidFile, 'x2', '/bin/cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
     await waitFor('the third process', async () => ((await pids('x2')).length === 2 ? true : undefined));
-    assert.equal(Number(fs.readFileSync(pidFile, 'utf8')), d2.pid);
+    // The pid file is written once ExecuteAsync has answered, which may come just after the process shows in ps.
+    await waitFor('the pid file to name the waiting exec', async () => (Number(fs.readFileSync(pidFile, 'utf8')) === d2.pid ? true : undefined));
     process.kill(d2.pid!, 'SIGTERM');
     const [c2, sig] = await new Promise<[number | null, string | null]>((resolve) => d2.on('exit', (a, b) => resolve([a, b])));
     assert.deepEqual([c2, sig], [128 + 15, null]);
