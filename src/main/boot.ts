@@ -363,7 +363,7 @@ class SandboxController implements ContainerManager {
       throw e;
     }
     const path = arg.Filename || arg.Argv[0];
-    const r = await this.kernel.exec({ path, argv: arg.Argv.length ? arg.Argv : [path], envp: arg.Envv, cwd: arg.WorkingDirectory, uid: arg.KUID, gid: arg.KGID, groups: arg.ExtraKGIDs, fds: files, tty: arg.StdioIsPty });
+    const r = await this.kernel.exec({ path, argv: arg.Argv.length ? arg.Argv : [path], envp: arg.Envv, cwd: arg.WorkingDirectory, uid: arg.KUID, gid: arg.KGID, groups: arg.ExtraKGIDs, fds: files, tty: arg.StdioIsPty, consoleInput: arg.ConsoleInput?.map((line) => Uint8Array.from(Buffer.from(line, 'base64'))) });
     if (typeof r === 'string') throw new Error(r);
     return r;
   }

@@ -43,6 +43,12 @@ export interface ExecArg {
   ExtraKGIDs: number[];
   /** The files are one terminal (exec -t) rather than three stdio fds. */
   StdioIsPty: boolean;
+  /**
+   * tsvisor's own field, with StdioIsPty: what the terminal's line discipline
+   * held before exec took it raw, one base64 entry per line a canonical read
+   * returned (an empty entry: an end-of-file mark). Absent for runsc's callers.
+   */
+  ConsoleInput?: string[];
 }
 
 /** containerManager.WaitPID's argument. */
@@ -150,6 +156,7 @@ export function execArg(arg: unknown, files: CallFiles): [ExecArg, number[]] {
     ExtraKGIDs: [],
     StdioIsPty: a.StdioIsPty === true,
   };
+  if (a.ConsoleInput !== undefined) e.ConsoleInput = consoleInputField(where, a.ConsoleInput);
   const extra = a.ExtraKGIDs ?? [];
   if (!Array.isArray(extra)) throw new ArgError(`${where}: ExtraKGIDs must be a list of group ids`);
   e.ExtraKGIDs = extra.map((_, i) => idField(where, extra as unknown as Record<string, unknown>, String(i)));
@@ -163,6 +170,20 @@ export function execArg(arg: unknown, files: CallFiles): [ExecArg, number[]] {
     throw new ArgError(`${where}: expected ${want} file${want > 1 ? 's (stdin, stdout, stderr)' : ' (the terminal)'} passed with the call, got ${fds.length}`);
   }
   return [e, fds];
+}
+
+/** A terminal's queue holds at most this many bytes (Linux's N_TTY_BUF_SIZE); so many entries, each at least a mark. */
+const MAX_CONSOLE_INPUT = 4096;
+
+function consoleInputField(where: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.length > MAX_CONSOLE_INPUT) throw new ArgError(`${where}: ConsoleInput must be a list of at most ${MAX_CONSOLE_INPUT} base64 strings`);
+  let total = 0;
+  for (const entry of v) {
+    if (typeof entry !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(entry)) throw new ArgError(`${where}: ConsoleInput must be a list of base64 strings, got ${oneLine(JSON.stringify(entry), 40)}`);
+    total += Math.floor((entry.length * 3) / 4);
+    if (total > MAX_CONSOLE_INPUT * 2) throw new ArgError(`${where}: ConsoleInput holds more than a terminal's queue`);
+  }
+  return v as string[];
 }
 
 export function waitPidArg(arg: unknown): WaitPidArg {

@@ -65,6 +65,8 @@ export interface ExecRequest {
   /** Host fds the process gets as stdin, stdout, stderr, or one terminal with `tty`; this worker owns them from here on. */
   fds: number[];
   tty: boolean;
+  /** With `tty`: what the terminal held before it went raw (lines, end-of-file marks), as Tty.receiveLines takes it. */
+  consoleInput?: Uint8Array[];
 }
 
 let sandbox: BuiltSandbox | undefined;
@@ -157,6 +159,7 @@ const api = {
     }
     const k = sandbox.kernel;
     const term = req.tty ? sandbox.ttys.hostTerminalStdio(req.fds[0], terminalSizeOf(req.fds[0])) : undefined;
+    if (term && req.consoleInput) term.terminal.tty.receiveLines(req.consoleInput);
     const files = term ? term.files : req.fds.map((fd, i) => new HostStreamFile(fd, i === 0 ? abi.O_RDONLY : abi.O_WRONLY, STDIO_NAMES[i], true));
     const creds = copyCreds(k.config.creds);
     creds.ruid = creds.euid = creds.suid = req.uid;

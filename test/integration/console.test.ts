@@ -599,5 +599,28 @@ describe('console', function () {
         fs.rmSync(plain, { recursive: true, force: true });
       }
     });
+
+    it('input typed before exec takes its terminal reaches the process as cooked: a line, then end of file (no "^@"), as on Linux', async function () {
+      if (!havePython) this.skip();
+      const plain = busyboxBundle(false);
+      const init = await create(root, plain, 'exec-typed', [], ['run', '-d']);
+      try {
+        assert.equal(init.code, 0, fs.readFileSync(init.errFile, 'utf8'));
+        const t = new PtySession([TSVISOR, '--root', root, 'exec', '-t', 'exec-typed', '/bin/sh', '-c', 'read a; echo "[$a] $?"; read b; echo "[$b] $?"'], 24, 80, PROXY, 'first line\n\x04');
+        try {
+          const end = await t.exited(120000);
+          assert.equal(t.screen, 'first line\r\n[first line] 0\r\n[] 1\r\n', 'the host echoed the line once; the process read it, then end of file');
+          assert.equal(end.exit, 0);
+          assert.equal(end.restored, true);
+        } finally {
+          t.kill();
+        }
+      } finally {
+        init.stdin.end();
+        await stopped(root, 'exec-typed');
+        await tsvisor(['--root', root, 'delete', 'exec-typed']);
+        fs.rmSync(plain, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -568,6 +568,9 @@ describe('control server', function () {
       const cl = await client(p);
       await assert.rejects(cl.call('containerManager.ExecuteAsync', execArg), /expected 3 files \(stdin, stdout, stderr\) passed with the call, got 0/);
       await assert.rejects(cl.call('containerManager.ExecuteAsync', { ...execArg, WorkingDirectory: 'rel' }), /WorkingDirectory must be absolute/);
+      await assert.rejects(cl.call('containerManager.ExecuteAsync', { ...execArg, StdioIsPty: true, ConsoleInput: 'line' }), /ConsoleInput must be a list of at most 4096 base64 strings/);
+      await assert.rejects(cl.call('containerManager.ExecuteAsync', { ...execArg, StdioIsPty: true, ConsoleInput: ['not base64!'] }), /ConsoleInput must be a list of base64 strings/);
+      await assert.rejects(cl.call('containerManager.ExecuteAsync', { ...execArg, StdioIsPty: true, ConsoleInput: ['QUFB'.repeat(3000), 'QUFB'.repeat(3000)] }), /more than a terminal's queue/);
       await assert.rejects(cl.call('containerManager.WaitPID', { CID: 'c1', PID: 0 }), /PID must be an integer in 1\.\.2147483647/);
       const [r, w] = pipe2(O_CLOEXEC) as [number, number];
       const { client: other, result } = UrpcClient.callWithFiles(p, 'containerManager.Event', 'c1', [w]);

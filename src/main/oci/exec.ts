@@ -21,7 +21,7 @@ import { FlagDef, FlagValues } from '../flags.js';
 import { Fatal, GlobalOptions } from '../common.js';
 import { UrpcClient } from '../urpc.js';
 import { exitCodeOf } from '../boot.js';
-import { closeFd, getTerminalAttr, rawTerminalAttr, setTerminalAttr, TCSADRAIN } from '../../host/ffi.js';
+import { closeFd, getTerminalAttr, rawTerminalAttr, setTerminalAttr, takeCanonicalInput, TCSADRAIN } from '../../host/ffi.js';
 import type { Process } from '../../spec/types.js';
 import { readBundle, openTerminal } from './launch.js';
 import { OciError, StateStore, checkId, controlSocket, statusOf, writeWhole } from './state.js';
@@ -142,6 +142,7 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
   let files = [0, 1, 2];
   let restoreTerminal = () => {};
   let closeSlave = () => {};
+  let typedAhead: Uint8Array[] = [];
   if (proc.terminal) {
     const t = openTerminal(consoleSocket, undefined);
     if (!t) throw new OciError('cannot allocate a tty: stdin is not a terminal and no --console-socket was given');
@@ -154,7 +155,13 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
     }
     // The kernel's line discipline does the editing, echo and output processing: the host terminal passes bytes as they are.
     const saved = getTerminalAttr(files[0]);
-    if (typeof saved !== 'number') setTerminalAttr(files[0], rawTerminalAttr(saved), TCSADRAIN);
+    if (typeof saved !== 'number') {
+      // What our own terminal's line discipline already holds (lines typed ahead, an end-of-file mark
+      // from script(1)) goes to the process as typed: raw mode would turn a queued mark into a NUL
+      // byte that the guest's echoing terminal shows as "^@" (boot does the same for its console).
+      if (t.slave === undefined) typedAhead = takeCanonicalInput(files[0], saved);
+      setTerminalAttr(files[0], rawTerminalAttr(saved), TCSADRAIN);
+    }
   }
   const sock = controlSocket(store, id);
   let client: UrpcClient;
@@ -170,6 +177,7 @@ export async function execCommand(global: GlobalOptions, flags: FlagValues, posi
       KGID: proc.gid,
       ExtraKGIDs: proc.gids,
       StdioIsPty: proc.terminal,
+      ConsoleInput: typedAhead.map((line) => Buffer.from(line).toString('base64')),
     }, files);
     client = call.client;
     pid = (await call.result) as number;
