@@ -30,6 +30,7 @@ import { FrameAllocator } from './frames.js';
 import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
 import type { File } from './files/file.js';
 import { TmpInode } from './filesystems/tmpfs-inode.js';
+import { TmpOpenFile } from './filesystems/tmpfs-file.js';
 
 /** Caches by file identity: "dev:ino". */
 const caches = new Map<string, PageCache>();
@@ -287,7 +288,9 @@ export class PageCache implements SharedObject {
 
   private async write(index: number, bytes: Uint8Array): Promise<void> {
     if (this.writer === undefined) return;
-    await this.writer.pwrite(bytes, index * PAGE_SIZE);
+    // Stores through a mapping made before F_SEAL_FUTURE_WRITE still reach a sealed tmpfs file, as on Linux.
+    if (this.writer instanceof TmpOpenFile) this.writer.inode.write(bytes, index * PAGE_SIZE, true);
+    else await this.writer.pwrite(bytes, index * PAGE_SIZE);
   }
 
   private queue(job: () => Promise<void>): void {

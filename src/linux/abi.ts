@@ -47,6 +47,10 @@ export const F_SETLKW = 7;
 export const F_DUPFD_CLOEXEC = 1030;
 export const F_GETPIPE_SZ = 1032;
 export const F_SETPIPE_SZ = 1031;
+/** File seals (memfd, tmpfs): fcntl commands and seal bits. */
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8, F_SEAL_FUTURE_WRITE = 0x10, F_SEAL_EXEC = 0x20;
 export const F_OFD_GETLK = 36;
 export const F_OFD_SETLK = 37;
 export const F_OFD_SETLKW = 38;

@@ -7,6 +7,7 @@ import { EINVAL, ENAMETOOLONG, ENODEV, ENOMEM, Errno, isErrno } from '../../linu
 import { PAGE_SIZE } from '../../vcpu/memory.js';
 import { Dentry, fdInodeOps } from '../vfs/inode.js';
 import { Tmpfs } from '../filesystems/tmpfs.js';
+import { TmpOpenFile } from '../filesystems/tmpfs-file.js';
 import { ShmSegment, ShmTable } from '../sysv-shm.js';
 import { PageCache } from '../page-cache.js';
 import { pageAlignUp } from '../mm.js';
@@ -42,8 +43,9 @@ const MFD_FLAGS = abi.MFD_CLOEXEC | abi.MFD_ALLOW_SEALING | abi.MFD_NOEXEC_SEAL 
 /**
  * memfd_create(name, flags): an unnamed tmpfs file, read-write, named
  * "/memfd:NAME (deleted)" in /proc. EINVAL for unknown flags, MFD_HUGETLB
- * (no huge pages here) and names longer than MFD_NAME_MAX; seals are not
- * enforced.
+ * (no huge pages here) and names longer than MFD_NAME_MAX. Without
+ * MFD_ALLOW_SEALING the file takes no seals (F_SEAL_SEAL); MFD_NOEXEC_SEAL
+ * allows them and starts with F_SEAL_EXEC (tmpfs-file.ts enforces them).
  */
 export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
   const flags = c.u32(1);
@@ -58,6 +60,10 @@ export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
   if (inode === undefined) {
     void f.unref();
     return ENODEV;
+  }
+  if (f instanceof TmpOpenFile) {
+    if (flags & abi.MFD_NOEXEC_SEAL) f.inode.seals = abi.F_SEAL_EXEC;
+    else if (flags & abi.MFD_ALLOW_SEALING) f.inode.seals = 0;
   }
   // Its name as Linux shows it: "/memfd:NAME (deleted)".
   const d = new Dentry(`memfd:${name}`, root, inode);

@@ -227,7 +227,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(452, 'fchmodat2', ['dirfd', 'str', 'oct', 'hex'], attrs.sys_fchmodat2),
   row(439, 'faccessat2', ['dirfd', 'str', 'int', 'hex'], stat.sys_faccessat2),
   row(227, 'msync', ['ptr', 'size', 'hex'], shm.sys_msync),
-  { ...row(279, 'memfd_create', ['str', 'hex'], shm.sys_memfd_create), note: 'seals are accepted, not enforced; no MFD_HUGETLB' },
+  { ...row(279, 'memfd_create', ['str', 'hex'], shm.sys_memfd_create), note: 'seals enforced (fcntl F_ADD_SEALS); no MFD_HUGETLB' },
   row(194, 'shmget', ['int', 'size', 'oct'], shm.sys_shmget),
   { ...row(195, 'shmctl', ['int', 'int', 'ptr'], shm.sys_shmctl), note: 'IPC_STAT, IPC_SET, IPC_RMID; no IPC_INFO/SHM_INFO/SHM_STAT/SHM_LOCK' },
   row(196, 'shmat', ['int', 'ptr', 'hex'], shm.sys_shmat, 'hex'),
