@@ -229,7 +229,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(227, 'msync', ['ptr', 'size', 'hex'], shm.sys_msync),
   { ...row(279, 'memfd_create', ['str', 'hex'], shm.sys_memfd_create), note: 'seals enforced (fcntl F_ADD_SEALS); no MFD_HUGETLB' },
   row(194, 'shmget', ['int', 'size', 'oct'], shm.sys_shmget),
-  { ...row(195, 'shmctl', ['int', 'int', 'ptr'], shm.sys_shmctl), note: 'IPC_STAT, IPC_SET, IPC_RMID; no IPC_INFO/SHM_INFO/SHM_STAT/SHM_LOCK' },
+  { ...row(195, 'shmctl', ['int', 'int', 'ptr'], shm.sys_shmctl), note: 'IPC_STAT, IPC_SET, IPC_RMID, IPC_INFO, SHM_INFO, SHM_STAT(_ANY); no SHM_LOCK' },
   row(196, 'shmat', ['int', 'ptr', 'hex'], shm.sys_shmat, 'hex'),
   row(197, 'shmdt', ['ptr'], shm.sys_shmdt),
   unsupported(258, 'riscv_hwprobe', ['ptr', 'size', 'size', 'ptr', 'hex'], ENOSYS, 'no hardware probing; glibc falls back to AT_HWCAP'),
