@@ -47,6 +47,8 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
       // A write-sealed memfd: no writable shared mapping, now or by mprotect later.
       const writeSealed = ((sealsOf(f) ?? 0) & (abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE)) !== 0;
       if (prot & abi.PROT_WRITE && writeSealed) return EPERM;
+      // No room: fail before loading the file's pages (a 2 GiB file took minutes to give ENOMEM).
+      if (!(flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE)) && !mm.hasRoomFor(len)) return ENOMEM;
       const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
       if (isErrno(pc)) return pc;
       cache = pc;
