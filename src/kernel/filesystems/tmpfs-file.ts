@@ -11,7 +11,8 @@
 //   here and enforced by write, truncate and allocate: F_SEAL_WRITE and
 //   F_SEAL_FUTURE_WRITE refuse writes, F_SEAL_GROW any change past the
 //   size (a write stops at the first page chunk that would grow the file),
-//   F_SEAL_SHRINK a smaller size; each with EPERM. A file not made by
+//   F_SEAL_SHRINK a smaller size, F_SEAL_EXEC a change of the execute
+//   bits; each with EPERM. A file not made by
 //   memfd_create(MFD_ALLOW_SEALING) carries F_SEAL_SEAL: it takes no seals.
 //   mmap refuses writable shared mappings of a write-sealed file
 //   (syscalls/mm.ts); fcntl refuses F_SEAL_WRITE while one exists
@@ -101,6 +102,12 @@ export class TmpFile extends TmpInode {
     const out = Buffer.alloc(this.bytes);
     for (const [idx, page] of this.data) out.set(page.subarray(0, Math.min(PAGE, this.bytes - idx * PAGE)), idx * PAGE);
     return out.toString('base64');
+  }
+
+  /** F_SEAL_EXEC keeps the execute bits as they are (EPERM), as Linux's shmem_setattr. */
+  override setattr(set: SetAttr): 0 | Errno {
+    if (set.mode !== undefined && this.seals & abi.F_SEAL_EXEC && (set.mode ^ this.mode) & 0o111) return EPERM;
+    return super.setattr(set);
   }
 
   /** The restore half of saveData, into this empty file: ENOSPC past the mount's size or the memory cap. */

@@ -45,7 +45,8 @@ const MFD_FLAGS = abi.MFD_CLOEXEC | abi.MFD_ALLOW_SEALING | abi.MFD_NOEXEC_SEAL 
  * "/memfd:NAME (deleted)" in /proc. EINVAL for unknown flags, MFD_HUGETLB
  * (no huge pages here) and names longer than MFD_NAME_MAX. Without
  * MFD_ALLOW_SEALING the file takes no seals (F_SEAL_SEAL); MFD_NOEXEC_SEAL
- * allows them and starts with F_SEAL_EXEC (tmpfs-file.ts enforces them).
+ * allows them, makes the file 0666 rather than 0777 and seals that
+ * (F_SEAL_EXEC). tmpfs-file.ts enforces the seals.
  */
 export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
   const flags = c.u32(1);
@@ -62,7 +63,10 @@ export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
     return ENODEV;
   }
   if (f instanceof TmpOpenFile) {
-    if (flags & abi.MFD_NOEXEC_SEAL) f.inode.seals = abi.F_SEAL_EXEC;
+    if (flags & abi.MFD_NOEXEC_SEAL) {
+      f.inode.setattr({ mode: 0o666 });
+      f.inode.seals = abi.F_SEAL_EXEC;
+    }
     else if (flags & abi.MFD_ALLOW_SEALING) f.inode.seals = 0;
   }
   // Its name as Linux shows it: "/memfd:NAME (deleted)".
