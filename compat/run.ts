@@ -6,7 +6,11 @@
 // ROOTFS`) side by side, each with a timeout, and prints a table (module,
 // tsvisor, QEMU, time ratio) that also goes to compat/REPORT.md.
 //
-//   node dist/compat/run.js [--modules a,b,...] [--timeout S] [--resume] [--no-qemu]
+//   node dist/compat/run.js [--modules a,b,...] [--match P,Q,...] [--timeout S] [--resume] [--no-qemu]
+//
+// --match keeps only the tests whose names match one of the patterns
+// (regrtest's -m, each pattern a glob on the test's id or a part of it): a
+// subset of a module too large to run whole, as test_multiprocessing_fork.
 //
 // Its work directory is in the user cache, outside the repository (a rootfs
 // holds tens of thousands of files): $XDG_CACHE_HOME/tsvisor/compat (else
@@ -31,16 +35,19 @@ const PACKAGES = ['python3', 'libpython3.13-testsuite'];
 
 interface Options {
   modules: string[];
+  /** regrtest -m patterns; empty: every test of each module. */
+  match: string[];
   timeoutS: number;
   resume: boolean;
   qemu: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { modules: MODULES.map((m) => m.name), timeoutS: 900, resume: false, qemu: true };
+  const o: Options = { modules: MODULES.map((m) => m.name), match: [], timeoutS: 900, resume: false, qemu: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--modules') o.modules = argv[++i].split(',').filter(Boolean);
+    else if (a === '--match') o.match = argv[++i].split(',').filter(Boolean);
     else if (a === '--timeout') o.timeoutS = Number(argv[++i]);
     else if (a === '--resume') o.resume = true;
     else if (a === '--no-qemu') o.qemu = false;
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
   for (const name of opts.modules) {
     if (results.some((r) => r.module === name)) continue;
     const resources = MODULES.find((m) => m.name === name)?.resources ?? [];
-    const args = ['-m', 'test', ...(resources.length ? ['-u', resources.join(',')] : []), '-v', name];
+    const args = ['-m', 'test', ...(resources.length ? ['-u', resources.join(',')] : []), ...opts.match.flatMap((p) => ['-m', p]), '-v', name];
     // A run killed at the limit leaves regrtest's work directory behind; the next would fail to make it.
     const tmp = path.join(rootfs, 'tmp');
     for (const e of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, e), { recursive: true, force: true });

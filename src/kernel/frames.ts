@@ -42,6 +42,11 @@ export class FrameAllocator {
     return (local ??= new FrameAllocator(FramePool.local()));
   }
 
+  /** Frames alloc() can still hand out (the pool's; the account may allow fewer). */
+  get available(): number {
+    return POOL_FRAMES - this.inUse;
+  }
+
   /** A zeroed frame with one reference, or -1 when the account or the pool is full. */
   alloc(account: FrameAccount): number {
     if (this.free.length === 0 && this.fresh >= POOL_FRAMES) return -1;

@@ -261,6 +261,12 @@ export class MemoryManager {
     return r === 0 ? at : r;
   }
 
+  /** Whether mapAnywhere could place `len` bytes now (checked before work a failed mapping would waste). */
+  hasRoomFor(len: number): boolean {
+    len = pageAlignUp(len);
+    return len > 0 && len <= GUEST_VA_LIMIT && this.findFreeTopDown(len) >= 0;
+  }
+
   /** MAP_FIXED_NOREPLACE: EEXIST when anything is mapped there. */
   mapNoReplace(start: number, len: number, prot: number, name: string, shared?: SharedBacking): 0 | Errno {
     if (!this.isFree(start, start + pageAlignUp(len))) return EEXIST;

@@ -30,6 +30,10 @@ import { FrameAllocator } from './frames.js';
 import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
 import type { File } from './files/file.js';
 import { TmpInode } from './filesystems/tmpfs-inode.js';
+import { TmpOpenFile } from './filesystems/tmpfs-file.js';
+
+/** Most pages load() reads in one request. */
+const LOAD_PAGES = 64;
 
 /** Caches by file identity: "dev:ino". */
 const caches = new Map<string, PageCache>();
@@ -161,16 +165,30 @@ export class PageCache implements SharedObject {
     if ((a.mode & S_IFMT) !== S_IFREG) return ENODEV;
     this.size = a.size;
     const end = Math.min(first + count, Math.ceil(this.size / PAGE_SIZE));
+    // ENOMEM before reading anything when the pages could not all be had
+    // (a mapping of a huge file read page by page took minutes to fail).
+    let missing = 0;
+    for (let i = first; i < end; i++) if (!this.pages.has(i)) missing++;
     const alloc = FrameAllocator.local();
-    for (let i = first; i < end; i++) {
-      if (this.pages.has(i)) continue;
-      const data = await this.reader.pread(PAGE_SIZE, i * PAGE_SIZE);
+    if (missing * PAGE_SIZE > this.account.limit - this.account.used || missing > alloc.available) return ENOMEM;
+    for (let i = first; i < end; ) {
+      if (this.pages.has(i)) {
+        i++;
+        continue;
+      }
+      // A run of pages not yet here, read in one request.
+      let n = 1;
+      while (n < LOAD_PAGES && i + n < end && !this.pages.has(i + n)) n++;
+      const data = await this.reader.pread(n * PAGE_SIZE, i * PAGE_SIZE);
       if (isErrno(data)) return data;
-      if (this.pages.has(i)) continue; // loaded meanwhile by another mapper
-      const f = alloc.alloc(this.account);
-      if (f < 0) return ENOMEM;
-      alloc.bytes(f).set(data.subarray(0, PAGE_SIZE));
-      this.pages.set(i, f);
+      for (let k = 0; k < n; k++) {
+        if (this.pages.has(i + k)) continue; // loaded meanwhile by another mapper
+        const f = alloc.alloc(this.account);
+        if (f < 0) return ENOMEM;
+        alloc.bytes(f).set(data.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
+        this.pages.set(i + k, f);
+      }
+      i += n;
     }
     return 0;
   }
@@ -287,7 +305,9 @@ export class PageCache implements SharedObject {
 
   private async write(index: number, bytes: Uint8Array): Promise<void> {
     if (this.writer === undefined) return;
-    await this.writer.pwrite(bytes, index * PAGE_SIZE);
+    // Stores through a mapping made before F_SEAL_FUTURE_WRITE still reach a sealed tmpfs file, as on Linux.
+    if (this.writer instanceof TmpOpenFile) this.writer.inode.write(bytes, index * PAGE_SIZE, true);
+    else await this.writer.pwrite(bytes, index * PAGE_SIZE);
   }
 
   private queue(job: () => Promise<void>): void {

@@ -47,6 +47,10 @@ export const F_SETLKW = 7;
 export const F_DUPFD_CLOEXEC = 1030;
 export const F_GETPIPE_SZ = 1032;
 export const F_SETPIPE_SZ = 1031;
+/** File seals (memfd, tmpfs): fcntl commands and seal bits. */
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const F_SEAL_SEAL = 0x1, F_SEAL_SHRINK = 0x2, F_SEAL_GROW = 0x4, F_SEAL_WRITE = 0x8, F_SEAL_FUTURE_WRITE = 0x10, F_SEAL_EXEC = 0x20;
 export const F_OFD_GETLK = 36;
 export const F_OFD_SETLK = 37;
 export const F_OFD_SETLKW = 38;
@@ -596,27 +600,9 @@ export const MFD_NOEXEC_SEAL = 0x8;
 export const MFD_EXEC = 0x10;
 /** Longest memfd name: NAME_MAX less the "memfd:" prefix. */
 export const MFD_NAME_MAX = 249;
-export const IPC_PRIVATE = 0;
-export const IPC_CREAT = 0o1000;
-export const IPC_EXCL = 0o2000;
-export const IPC_RMID = 0;
-export const IPC_SET = 1;
-export const IPC_STAT = 2;
-/** The flag glibc may add to IPC commands to ask for the 64-bit structures (the only ones here). */
-export const IPC_64 = 0x100;
-export const SHM_RDONLY = 0o10000;
-export const SHM_RND = 0o20000;
-export const SHM_REMAP = 0o40000;
-export const SHM_EXEC = 0o100000;
-/** shm_perm.mode bit of a segment marked for removal. */
-export const SHM_DEST = 0o1000;
-/** struct shmid64_ds (asm-generic, 64-bit): struct ipc64_perm (key, uid, gid, cuid, cgid, mode, seq) then the segment's fields. */
-export const SHMID_DS = {
-  size: 112, key: 0, uid: 4, gid: 8, cuid: 12, cgid: 16, mode: 20, seq: 24,
-  segsz: 48, atime: 56, dtime: 64, ctime: 72, cpid: 80, lpid: 84, nattch: 88,
-} as const;
 /** madvise(2): the one advice with an effect on what memory holds. */
 export const MADV_DONTNEED = 4;
 
-// The socket ABI lives in abi-net.ts.
+// The socket ABI lives in abi-net.ts, SysV IPC's in abi-ipc.ts.
 export * from './abi-net.js';
+export * from './abi-ipc.js';

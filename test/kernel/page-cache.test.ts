@@ -9,9 +9,9 @@ import { MemoryAccount } from '../../src/kernel/mm.js';
 import { PageCache, aroundChange } from '../../src/kernel/page-cache.js';
 import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
 import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
-import { Errno, isErrno } from '../../src/linux/errno.js';
+import { ENOMEM, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
-import { PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
+import { GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
@@ -96,5 +96,45 @@ describe('kernel/page cache', () => {
     assert.equal(PageCache.of(file), undefined, 'nothing mapped: no cache');
     assert.equal(new TextDecoder().decode(ok(await file.pread(5, 100))), 'UNMAP');
     assert.equal(FrameAllocator.local().inUse, baseline);
+  });
+
+  /** Counts the reads the cache makes of `file` (it reads through the same open file). */
+  function countReads(): { reads: number } {
+    const seen = { reads: 0 };
+    const pread = file.pread.bind(file);
+    file.pread = (len: number, offset: number) => {
+      seen.reads++;
+      return pread(len, offset);
+    };
+    return seen;
+  }
+
+  it('pages load in runs of up to 64 per read, each page its own bytes', async () => {
+    const data = new Uint8Array(100 * PAGE_SIZE);
+    for (let p = 0; p < 100; p++) data.fill(p, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+    ok(file.pwrite(data, 0) as number | Errno);
+    const seen = countReads();
+    const pc = ok(await PageCache.map(file, 0, 100, account));
+    const [a] = spaces;
+    const at = ok(a.mm.mapAnywhere(100 * PAGE_SIZE, RW, '/f', 0, { obj: pc, pgoff: 0 }));
+    pc.unpin();
+    assert.equal(seen.reads, 2, '64 pages, then 36');
+    for (const p of [0, 63, 64, 99]) assert.equal(ok(a.user.readU32(at + p * PAGE_SIZE + 8)), p * 0x01010101);
+  });
+
+  it('a mapping the memory limit cannot hold is ENOMEM before reading the file', async () => {
+    // 128 MiB, sparse (one page written), against a 64 MiB account.
+    ok(file.pwrite(new Uint8Array([1]), (128 << 20) - 1) as number | Errno);
+    const seen = countReads();
+    assert.equal(await PageCache.map(file, 0, (128 << 20) / PAGE_SIZE, account), ENOMEM);
+    assert.equal(seen.reads, 0);
+    assert.equal(FrameAllocator.local().inUse, baseline);
+  });
+
+  it('hasRoomFor says whether mapAnywhere could place a length now', () => {
+    const [a] = spaces;
+    assert.ok(a.mm.hasRoomFor(PAGE_SIZE));
+    assert.ok(!a.mm.hasRoomFor(GUEST_VA_LIMIT), 'the whole address space');
+    assert.ok(!a.mm.hasRoomFor(0));
   });
 });

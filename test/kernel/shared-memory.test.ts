@@ -7,12 +7,16 @@ import { strict as assert } from 'node:assert';
 import { AddressSpace } from '../../src/kernel/address-space.js';
 import { FrameAllocator } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
-import { ShmTable } from '../../src/kernel/sysv-shm.js';
-import { Errno, isErrno } from '../../src/linux/errno.js';
+import { ipcAdmin, ipcPermitted, ShmTable, SHMMNI } from '../../src/kernel/sysv-shm.js';
+import { EACCES, ENOSPC, Errno, isErrno } from '../../src/linux/errno.js';
 import { PROT_READ, PROT_WRITE, IPC_PRIVATE, IPC_CREAT } from '../../src/linux/abi.js';
 import { PAGE_SHARED, PAGE_SIZE, PAGE_SHIFT, SHARED_SHIFT, PAGE_R, PAGE_W } from '../../src/vcpu/memory.js';
 
 const RW = PROT_READ | PROT_WRITE;
+/** Credentials without capabilities: root by uid only, and two ordinary users. */
+const ROOT = { euid: 0, egid: 0, groups: [], caps: { effective: 0n } };
+const MEMBER = { euid: 1000, egid: 0, groups: [], caps: { effective: 0n } };
+const OTHER = { euid: 1000, egid: 1000, groups: [], caps: { effective: 0n } };
 const alloc = FrameAllocator.local();
 
 function bytes(s: string): Uint8Array {
@@ -158,7 +162,7 @@ describe('kernel/shared memory', () => {
 
   it('SysV segments: attaches in two spaces share frames; IPC_RMID frees them after the last detach', () => {
     const table = new ShmTable(account);
-    const id = table.get(IPC_PRIVATE, PAGE_SIZE + 1, IPC_CREAT | 0o600, 0, 0, 1);
+    const id = table.get(IPC_PRIVATE, PAGE_SIZE + 1, IPC_CREAT | 0o600, ROOT, 1);
     assert.ok(typeof id === 'number');
     const seg = table.lookup(id);
     assert.ok(!isErrno(seg));
@@ -177,5 +181,42 @@ describe('kernel/shared memory', () => {
     assert.ok(isErrno(table.lookup(id)));
     assert.equal(account.used, 0);
     assert.equal(alloc.inUse, baseline);
+  });
+
+  it('SysV permissions as ipcperms: owner, group and other bits, CAP_IPC_OWNER; IPC_SET/IPC_RMID for the owner, creator or CAP_SYS_ADMIN', () => {
+    const table = new ShmTable(account);
+    const id = table.get(0x1234, PAGE_SIZE, IPC_CREAT | 0o640, ROOT, 1) as number;
+    const seg = table.lookup(id);
+    assert.ok(!isErrno(seg));
+    // The group may read, not write; others nothing; a mode in any triad asks for those bits.
+    assert.equal(table.get(0x1234, 0, 0o440, MEMBER, 2), id);
+    assert.equal(table.get(0x1234, 0, 0o660, MEMBER, 2), EACCES);
+    assert.equal(table.get(0x1234, 0, 0, OTHER, 2), id, 'no bits asked: no check');
+    assert.equal(table.get(0x1234, 0, 0o004, OTHER, 2), EACCES);
+    assert.ok(ipcPermitted(MEMBER, seg, 0o444) && !ipcPermitted(MEMBER, seg, 0o666));
+    assert.ok(!ipcPermitted(OTHER, seg, 0o444));
+    assert.ok(ipcPermitted({ ...OTHER, caps: { effective: 1n << 15n } }, seg, 0o666), 'CAP_IPC_OWNER');
+    assert.ok(ipcPermitted({ ...OTHER, groups: [0] }, seg, 0o444), 'a supplementary group');
+    assert.ok(ipcAdmin(ROOT, seg) && !ipcAdmin(MEMBER, seg));
+    assert.ok(ipcAdmin({ ...OTHER, caps: { effective: 1n << 21n } }, seg), 'CAP_SYS_ADMIN');
+    // IPC_SET gives the segment to uid 1000: now its owner, while root stays its creator.
+    seg.uid = 1000;
+    seg.gid = 1000;
+    assert.ok(ipcAdmin(OTHER, seg) && ipcAdmin(ROOT, seg) && ipcPermitted(OTHER, seg, 0o666));
+    table.remove(seg);
+    assert.equal(account.used, 0);
+  });
+
+  it('SysV: at most SHMMNI segments; usage counts segments and pages', () => {
+    const table = new ShmTable(account);
+    const ids: number[] = [];
+    for (let i = 0; i < SHMMNI; i++) ids.push(table.get(IPC_PRIVATE, 1, IPC_CREAT | 0o600, ROOT, 1) as number);
+    assert.equal(table.get(IPC_PRIVATE, 1, IPC_CREAT | 0o600, ROOT, 1), ENOSPC);
+    assert.deepEqual(table.usage(), { segments: SHMMNI, pages: SHMMNI });
+    assert.equal(table.maxId(), SHMMNI - 1);
+    for (const id of ids) table.remove(table.lookup(id) as never);
+    assert.deepEqual(table.usage(), { segments: 0, pages: 0 });
+    assert.equal(table.maxId(), 0);
+    assert.equal(account.used, 0);
   });
 });

@@ -35,6 +35,8 @@ export interface BundleOptions {
   tmpfs?: TmpfsMount[];
   /** linux.namespaces has a network namespace (a new one); default true. Without: the sandbox's network is the caller's (src/main/network.ts). */
   networkNamespace?: boolean;
+  /** Capabilities the process holds beside DEFAULT_CAPS (bounding, effective and permitted), e.g. ["CAP_SETUID"]. */
+  caps?: string[];
 }
 
 /** A tmpfs the spec mounts: the recorder's jail mounts the same one for QEMU. */
@@ -204,9 +206,9 @@ export function makeSpec(opts: BundleOptions): Record<string, unknown> {
       env: [...(opts.env ?? DEFAULT_ENV)],
       cwd,
       capabilities: {
-        bounding: [...DEFAULT_CAPS],
-        effective: [...DEFAULT_CAPS],
-        permitted: [...DEFAULT_CAPS],
+        bounding: [...DEFAULT_CAPS, ...(opts.caps ?? [])],
+        effective: [...DEFAULT_CAPS, ...(opts.caps ?? [])],
+        permitted: [...DEFAULT_CAPS, ...(opts.caps ?? [])],
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: NOFILE_LIMIT, soft: NOFILE_LIMIT }],
       noNewPrivileges: true,
@@ -288,6 +290,8 @@ export interface FixtureCase {
   readonlyRoot?: boolean;
   /** Spec tmpfs mounts (BundleOptions.tmpfs). */
   tmpfs?: TmpfsMount[];
+  /** Capabilities beside the defaults (BundleOptions.caps). */
+  caps?: string[];
   /** Bytes on stdin (UTF-8), then end of file; default none (immediate EOF). */
   stdin?: string;
   /** Repeat `stdin` this many times (large inputs); default 1. */
@@ -354,6 +358,7 @@ export function bundleOptionsFor(c: FixtureCase): BundleOptions {
   if (c.gid !== undefined) o.gid = c.gid;
   if (c.readonlyRoot !== undefined) o.readonlyRoot = c.readonlyRoot;
   if (c.tmpfs !== undefined) o.tmpfs = c.tmpfs;
+  if (c.caps !== undefined) o.caps = c.caps;
   return o;
 }
 

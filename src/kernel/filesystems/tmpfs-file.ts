@@ -7,8 +7,18 @@
 //   account and size=); a file's pages go back when its last name and its
 //   last open file are gone.
 // - Reads and writes are synchronous (the hot path: no Promise per call).
+// - Seals (fcntl F_ADD_SEALS, memfd_create's MFD_ALLOW_SEALING) are kept
+//   here and enforced by write, truncate and allocate: F_SEAL_WRITE and
+//   F_SEAL_FUTURE_WRITE refuse writes, F_SEAL_GROW any change past the
+//   size (a write stops at the first page chunk that would grow the file),
+//   F_SEAL_SHRINK a smaller size, F_SEAL_EXEC a change of the execute
+//   bits; each with EPERM. A file not made by
+//   memfd_create(MFD_ALLOW_SEALING) carries F_SEAL_SEAL: it takes no seals.
+//   mmap refuses writable shared mappings of a write-sealed file
+//   (syscalls/mm.ts); fcntl refuses F_SEAL_WRITE while one exists
+//   (syscalls/fcntl.ts).
 
-import { EFBIG, EINVAL, ENOSPC, ENXIO, EROFS, Errno, isErrno } from '../../linux/errno.js';
+import { EFBIG, EINVAL, ENOSPC, ENXIO, EPERM, EROFS, Errno, isErrno } from '../../linux/errno.js';
 import { Unsupported, type FileRecord } from '../checkpoint-records.js';
 import * as abi from '../../linux/abi.js';
 import { File } from '../files/file.js';
@@ -28,6 +38,8 @@ export class TmpFile extends TmpInode {
   private opens = 0;
   /** O_TMPFILE without O_EXCL: linkat may give it a name. */
   linkable = false;
+  /** F_SEAL_* bits in force (see the file comment). */
+  seals = abi.F_SEAL_SEAL;
 
   protected override get size(): number {
     return this.bytes;
@@ -92,6 +104,12 @@ export class TmpFile extends TmpInode {
     return out.toString('base64');
   }
 
+  /** F_SEAL_EXEC keeps the execute bits as they are (EPERM), as Linux's shmem_setattr. */
+  override setattr(set: SetAttr): 0 | Errno {
+    if (set.mode !== undefined && this.seals & abi.F_SEAL_EXEC && (set.mode ^ this.mode) & 0o111) return EPERM;
+    return super.setattr(set);
+  }
+
   /** The restore half of saveData, into this empty file: ENOSPC past the mount's size or the memory cap. */
   restoreData(b64: string): 0 | Errno {
     const bytes = Buffer.from(b64, 'base64');
@@ -100,9 +118,14 @@ export class TmpFile extends TmpInode {
     return isErrno(n) ? n : n === bytes.length ? 0 : ENOSPC;
   }
 
-  /** Write at `offset`: the count written (short when the space ran out part way), or ENOSPC/EFBIG/EROFS. */
-  write(src: Uint8Array, offset: number): number | Errno {
+  /**
+   * Write at `offset`: the count written (short when the space ran out part
+   * way, or at F_SEAL_GROW), or ENOSPC/EFBIG/EROFS/EPERM. `writeback`: the
+   * page cache writing back a mapping's stores, which write seals do not stop.
+   */
+  write(src: Uint8Array, offset: number, writeback = false): number | Errno {
     if (this.sb.readonly) return EROFS;
+    if (!writeback && this.seals & (abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE)) return EPERM;
     if (offset + src.length > MAX_FILE_SIZE) return EFBIG;
     let done = 0;
     while (done < src.length) {
@@ -110,6 +133,11 @@ export class TmpFile extends TmpInode {
       const idx = Math.floor(pos / PAGE);
       const inPage = pos - idx * PAGE;
       const n = Math.min(PAGE - inPage, src.length - done);
+      // Linux checks F_SEAL_GROW per page chunk: the chunks before the one growing the file are written.
+      if (this.seals & abi.F_SEAL_GROW && pos + n > this.bytes) {
+        if (done === 0) return EPERM;
+        break;
+      }
       let page = this.data.get(idx);
       if (!page) {
         if (!this.sb.chargePages(1)) break;
@@ -130,6 +158,7 @@ export class TmpFile extends TmpInode {
   protected override truncate(size: number): 0 | Errno {
     if (!Number.isSafeInteger(size) || size < 0) return EINVAL;
     if (size > MAX_FILE_SIZE) return EFBIG;
+    if ((size < this.bytes && this.seals & abi.F_SEAL_SHRINK) || (size > this.bytes && this.seals & abi.F_SEAL_GROW)) return EPERM;
     if (size < this.bytes) {
       const keep = Math.ceil(size / PAGE);
       let freed = 0;
@@ -154,6 +183,7 @@ export class TmpFile extends TmpInode {
     if (this.sb.readonly) return EROFS;
     const end = offset + len;
     if (end > MAX_FILE_SIZE) return EFBIG;
+    if (this.seals & abi.F_SEAL_GROW && end > this.bytes) return EPERM;
     // Count first (over the pages that exist, never over the range: it may be huge), charge, then fill.
     const first = Math.floor(offset / PAGE);
     const last = Math.ceil(end / PAGE); // exclusive
@@ -181,6 +211,11 @@ export class TmpFile extends TmpInode {
     const pos = Math.max(offset, best * PAGE);
     return pos < this.bytes ? pos : ENXIO;
   }
+}
+
+/** The seals of the file `f` opens: undefined when it is not a tmpfs regular file (no seals: fcntl says EINVAL). */
+export function sealsOf(f: File): number | undefined {
+  return f instanceof TmpOpenFile ? f.inode.seals : undefined;
 }
 
 /** An open regular file of a tmpfs. */

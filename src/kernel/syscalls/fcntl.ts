@@ -1,13 +1,16 @@
 // Calls on a file descriptor itself rather than on its data: dup, dup3,
-// fcntl (fd flags, status flags, record locks, pipe sizes), ioctl's generic
+// fcntl (fd flags, status flags, record locks, pipe sizes, seals), ioctl's generic
 // commands (the rest go to terminals), and flock(2).
 //
 // Contract: struct flock is decoded and checked here (Linux's
 // flock_to_posix_lock: l_whence, negative lengths, EINVAL/EBADF), the lock
-// logic lives in files/locks.ts, pipe sizing in files/pipe.ts.
+// logic lives in files/locks.ts, pipe sizing in files/pipe.ts, seals in
+// filesystems/tmpfs-file.ts.
 
 import * as abi from '../../linux/abi.js';
-import { EBADF, EINVAL, EOVERFLOW, Errno, isErrno } from '../../linux/errno.js';
+import { EBADF, EBUSY, EINVAL, EOVERFLOW, EPERM, Errno, isErrno } from '../../linux/errno.js';
+import { sealsOf, TmpOpenFile } from '../filesystems/tmpfs-file.js';
+import { PageCache } from '../page-cache.js';
 import type { File } from '../files/file.js';
 import { PipeFile } from '../files/pipe.js';
 import { flock, setLock, testLock, trackOfd, type LockRange, type LockType } from '../files/locks.js';
@@ -95,11 +98,47 @@ export function sys_ioctl(c: SysCtx): SysResult | Promise<SysResult> {
   return term.ioctl(cmd, arg, c.user);
 }
 
-/** Handle `cmd` if it is a lock or pipe command; undefined otherwise. */
+const ALL_SEALS = abi.F_SEAL_SEAL | abi.F_SEAL_SHRINK | abi.F_SEAL_GROW | abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE | abi.F_SEAL_EXEC;
+
+/**
+ * fcntl(F_ADD_SEALS) as Linux's memfd_add_seals, in its order: EPERM from a
+ * fd not open for writing, EINVAL for unknown bits or a file without seals,
+ * EPERM once F_SEAL_SEAL is set, EBUSY for F_SEAL_WRITE while some process maps the file shared and
+ * writable (a mapping that could be made writable counts, as Linux's
+ * VM_MAYWRITE).
+ */
+function addSeals(c: SysCtx, f: File, seals: number): SysResult {
+  if (!f.writable) return EPERM;
+  if (seals & ~ALL_SEALS || !(f instanceof TmpOpenFile)) return EINVAL;
+  const inode = f.inode;
+  if (inode.seals & abi.F_SEAL_SEAL) return EPERM;
+  if (seals & abi.F_SEAL_WRITE && !(inode.seals & abi.F_SEAL_WRITE) && writablyMapped(c, f)) return EBUSY;
+  inode.seals |= seals;
+  return 0;
+}
+
+/** Whether any address space of the sandbox has a shared mapping of `f`'s file that may write. */
+function writablyMapped(c: SysCtx, f: File): boolean {
+  const cache = PageCache.of(f);
+  if (cache === undefined) return false;
+  const seen = new Set<object>();
+  for (const p of c.kernel.processes.values()) {
+    if (seen.has(p.mm)) continue;
+    seen.add(p.mm);
+    if (p.mm.mappings().some((v) => v.shared?.obj === cache && !v.shared.readOnly)) return true;
+  }
+  return false;
+}
+
+/** Handle `cmd` if it is a lock, pipe or seal command; undefined otherwise. */
 function fcntlExtra(c: SysCtx, f: File, cmd: number): SysResult | Promise<SysResult> | undefined {
   switch (cmd) {
     case abi.F_GETPIPE_SZ:
       return f instanceof PipeFile ? f.pipe.capacity : EBADF;
+    case abi.F_GET_SEALS:
+      return sealsOf(f) ?? EINVAL;
+    case abi.F_ADD_SEALS:
+      return addSeals(c, f, c.u32(2));
     case abi.F_SETPIPE_SZ:
       // The sandbox grants no CAP_SYS_RESOURCE: pipes grow to pipe-max-size at most.
       return f instanceof PipeFile ? f.pipe.resize(c.u32(2), false) : EBADF;

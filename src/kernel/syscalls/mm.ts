@@ -1,7 +1,8 @@
 // Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
 import * as abi from '../../linux/abi.js';
-import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, ESPIPE, isErrno } from '../../linux/errno.js';
+import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM, ESPIPE, isErrno } from '../../linux/errno.js';
+import { sealsOf } from '../filesystems/tmpfs-file.js';
 import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
 import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
@@ -43,10 +44,15 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
     } else if (type !== abi.MAP_PRIVATE) {
       // The file's page cache: every shared mapping of it names the same frames.
       if (prot & abi.PROT_WRITE && !f.writable) return EACCES;
+      // A write-sealed memfd: no writable shared mapping, now or by mprotect later.
+      const writeSealed = ((sealsOf(f) ?? 0) & (abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE)) !== 0;
+      if (prot & abi.PROT_WRITE && writeSealed) return EPERM;
+      // No room: fail before loading the file's pages (a 2 GiB file took minutes to give ENOMEM).
+      if (!(flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE)) && !mm.hasRoomFor(len)) return ENOMEM;
       const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
       if (isErrno(pc)) return pc;
       cache = pc;
-      shared = { obj: pc, pgoff: offset / PAGE_SIZE, readOnly: !f.writable };
+      shared = { obj: pc, pgoff: offset / PAGE_SIZE, readOnly: !f.writable || writeSealed };
     } else {
       const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
       if (isErrno(data)) return data === ESPIPE ? ENODEV : data;

@@ -3,11 +3,12 @@
 // page cache's (src/kernel/page-cache.ts); these only decode and delegate.
 
 import * as abi from '../../linux/abi.js';
-import { EINVAL, ENAMETOOLONG, ENODEV, ENOMEM, Errno, isErrno } from '../../linux/errno.js';
+import { EACCES, EINVAL, ENAMETOOLONG, ENODEV, ENOMEM, EPERM, Errno, isErrno } from '../../linux/errno.js';
 import { PAGE_SIZE } from '../../vcpu/memory.js';
 import { Dentry, fdInodeOps } from '../vfs/inode.js';
 import { Tmpfs } from '../filesystems/tmpfs.js';
-import { ShmSegment, ShmTable } from '../sysv-shm.js';
+import { TmpOpenFile } from '../filesystems/tmpfs-file.js';
+import { ipcAdmin, ipcPermitted, ShmSegment, ShmTable, SHM_MAX, SHMMNI } from '../sysv-shm.js';
 import { PageCache } from '../page-cache.js';
 import { pageAlignUp } from '../mm.js';
 import { StructWriter } from '../usercopy.js';
@@ -42,8 +43,10 @@ const MFD_FLAGS = abi.MFD_CLOEXEC | abi.MFD_ALLOW_SEALING | abi.MFD_NOEXEC_SEAL 
 /**
  * memfd_create(name, flags): an unnamed tmpfs file, read-write, named
  * "/memfd:NAME (deleted)" in /proc. EINVAL for unknown flags, MFD_HUGETLB
- * (no huge pages here) and names longer than MFD_NAME_MAX; seals are not
- * enforced.
+ * (no huge pages here) and names longer than MFD_NAME_MAX. Without
+ * MFD_ALLOW_SEALING the file takes no seals (F_SEAL_SEAL); MFD_NOEXEC_SEAL
+ * allows them, makes the file 0666 rather than 0777 and seals that
+ * (F_SEAL_EXEC). tmpfs-file.ts enforces the seals.
  */
 export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
   const flags = c.u32(1);
@@ -58,6 +61,13 @@ export async function sys_memfd_create(c: SysCtx): Promise<SysResult> {
   if (inode === undefined) {
     void f.unref();
     return ENODEV;
+  }
+  if (f instanceof TmpOpenFile) {
+    if (flags & abi.MFD_NOEXEC_SEAL) {
+      f.inode.setattr({ mode: 0o666 });
+      f.inode.seals = abi.F_SEAL_EXEC;
+    }
+    else if (flags & abi.MFD_ALLOW_SEALING) f.inode.seals = 0;
   }
   // Its name as Linux shows it: "/memfd:NAME (deleted)".
   const d = new Dentry(`memfd:${name}`, root, inode);
@@ -97,15 +107,16 @@ export async function sys_msync(c: SysCtx): Promise<SysResult> {
 
 /** shmget(key, size, flags). */
 export function sys_shmget(c: SysCtx): SysResult {
-  const creds = c.proc.creds;
-  return shmTable(c.kernel).get(c.i32(0), c.u(1), c.i32(2), creds.euid, creds.egid, c.proc.pid);
+  return shmTable(c.kernel).get(c.i32(0), c.u(1), c.i32(2), c.proc.creds, c.proc.pid);
 }
 
-/** shmat(id, addr, flags): the address where segment `id` is mapped. */
+/** shmat(id, addr, flags): the address where segment `id` is mapped; EACCES without read (and write unless SHM_RDONLY, execute for SHM_EXEC) permission. */
 export function sys_shmat(c: SysCtx): SysResult {
   const seg = shmTable(c.kernel).lookup(c.i32(0));
   if (isErrno(seg)) return seg;
   const flags = c.i32(2);
+  const access = 0o444 | (flags & abi.SHM_RDONLY ? 0 : 0o222) | (flags & abi.SHM_EXEC ? 0o111 : 0);
+  if (!ipcPermitted(c.proc.creds, seg, access)) return EACCES;
   let addr = c.u(1);
   if (flags & abi.SHM_RND) addr -= addr % PAGE_SIZE;
   if (addr % PAGE_SIZE) return EINVAL;
@@ -135,34 +146,65 @@ export function sys_shmdt(c: SysCtx): SysResult {
   return c.proc.mm.unmap(addr, pageAlignUp(seg.size));
 }
 
-/** shmctl(id, cmd, buf): IPC_STAT, IPC_SET (mode bits), IPC_RMID. */
+/** Linux's default SHMALL, in pages: ULONG_MAX - 2^24. */
+const SHMALL_DEFAULT = 2n ** 64n - 1n - 2n ** 24n;
+
+/**
+ * shmctl(id, cmd, buf): IPC_STAT and SHM_STAT (read permission;
+ * SHM_STAT_ANY without it: `id` is a table index, which is the id here, and
+ * the id is returned), IPC_SET (owner, group, mode bits) and IPC_RMID (the
+ * owner, the creator or CAP_SYS_ADMIN, else EPERM), IPC_INFO and SHM_INFO
+ * (the limits and the usage, returning the highest id in use).
+ */
 export function sys_shmctl(c: SysCtx): SysResult {
   const table = shmTable(c.kernel);
   const cmd = c.i32(1) & ~abi.IPC_64;
+  const buf = c.u(2);
+  if (cmd === abi.IPC_INFO) {
+    const I = abi.SHMINFO;
+    // shmall in pages: no bound beyond the sandbox's memory, so Linux's default.
+    const w = new StructWriter(I.size).u64(I.shmmax, SHM_MAX).u64(I.shmmin, 1).u64(I.shmmni, SHMMNI).u64(I.shmseg, SHMMNI).u64(I.shmall, SHMALL_DEFAULT);
+    const r = c.user.copyOut(buf, w.bytes);
+    return isErrno(r) ? r : table.maxId();
+  }
+  if (cmd === abi.SHM_INFO) {
+    const I = abi.SHM_INFO_STRUCT;
+    const u = table.usage();
+    const w = new StructWriter(I.size).i32(I.usedIds, u.segments).u64(I.shmTot, u.pages).u64(I.shmRss, u.pages);
+    const r = c.user.copyOut(buf, w.bytes);
+    return isErrno(r) ? r : table.maxId();
+  }
   const seg = table.lookup(c.i32(0));
   if (isErrno(seg)) return seg;
+  const creds = c.proc.creds;
   switch (cmd) {
-    case abi.IPC_STAT: {
+    case abi.IPC_STAT:
+    case abi.SHM_STAT:
+    case abi.SHM_STAT_ANY: {
+      if (cmd !== abi.SHM_STAT_ANY && !ipcPermitted(creds, seg, 0o444)) return EACCES;
       const S = abi.SHMID_DS;
       const w = new StructWriter(S.size)
-        .i32(S.key, seg.key).u32(S.uid, seg.uid).u32(S.gid, seg.gid).u32(S.cuid, seg.uid).u32(S.cgid, seg.gid)
+        .i32(S.key, seg.key).u32(S.uid, seg.uid).u32(S.gid, seg.gid).u32(S.cuid, seg.cuid).u32(S.cgid, seg.cgid)
         .u32(S.mode, seg.mode).u16(S.seq, 0).u64(S.segsz, seg.size).u64(S.atime, seg.atime).u64(S.dtime, seg.dtime)
         .u64(S.ctime, seg.ctime).i32(S.cpid, seg.cpid).i32(S.lpid, seg.lpid).u64(S.nattch, seg.nattch);
-      const r = c.user.copyOut(c.u(2), w.bytes);
-      return isErrno(r) ? r : 0;
+      const r = c.user.copyOut(buf, w.bytes);
+      return isErrno(r) ? r : cmd === abi.IPC_STAT ? 0 : seg.id;
     }
     case abi.IPC_SET: {
-      const b = c.user.copyIn(c.u(2), abi.SHMID_DS.size);
+      const b = c.user.copyIn(buf, abi.SHMID_DS.size);
       if (isErrno(b)) return b;
-      const mode = new DataView(b.buffer, b.byteOffset).getUint32(abi.SHMID_DS.mode, true);
-      seg.mode = (seg.mode & ~0o777) | (mode & 0o777);
+      if (!ipcAdmin(creds, seg)) return EPERM;
+      const dv = new DataView(b.buffer, b.byteOffset);
+      seg.uid = dv.getUint32(abi.SHMID_DS.uid, true);
+      seg.gid = dv.getUint32(abi.SHMID_DS.gid, true);
+      seg.mode = (seg.mode & ~0o777) | (dv.getUint32(abi.SHMID_DS.mode, true) & 0o777);
       return 0;
     }
     case abi.IPC_RMID:
+      if (!ipcAdmin(creds, seg)) return EPERM;
       table.remove(seg);
       return 0;
     default:
       return EINVAL;
   }
 }
-
