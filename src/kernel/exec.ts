@@ -195,9 +195,10 @@ function mayExecute(creds: Creds, mode: number, uid: number, gid: number): boole
  * (docs/STARTUP.md). Read inline, a 420 KiB static binary takes 7 round trips
  * of well under a millisecond each.
  */
-const EXEC_READ_CHUNK = 64 * 1024;
+export const EXEC_READ_CHUNK = 64 * 1024;
 
-async function readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
+/** A program's whole image, read in EXEC_READ_CHUNK reads; ENOEXEC past 1 GiB. */
+export async function readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
   const f = await dentry.inode.open(abi.O_RDONLY, dentry.path());
   if (isErrno(f)) return f;
   try {

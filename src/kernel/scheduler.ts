@@ -330,6 +330,7 @@ export class Scheduler {
       (msg) => this.k.logs.error(`KERNEL BUG: ${msg}`),
     );
     this.remotes.push(v);
+    this.k.logs.debug(`vCPU ${v.index}: worker started`);
     return v;
   }
 
