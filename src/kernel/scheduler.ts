@@ -340,9 +340,9 @@ export class Scheduler {
    * 75-150 ms for its first system call on a worker started on demand), so
    * the next thread to need one finds it ready; at most one worker idles
    * unused, however large --cpu-num is. Called from the first clone on, not
-   * at init's start: a sandbox whose program never clones boots no worker
-   * (about 100 ms of CPU on the start path and 6-8 MiB of resident memory
-   * saved; docs/STARTUP.md).
+   * at init's start: a sandbox whose program never clones boots no worker,
+   * which keeps the worker's start off the sandbox's start path and 6-8 MiB
+   * out of an idle sandbox (docs/STARTUP.md).
    */
   keepSpareRemote(): void {
     if (this.remotes.every((v) => v.task !== null)) this.addRemote();
