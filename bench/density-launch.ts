@@ -96,6 +96,21 @@ export function treeRssKb(pid: number): number {
   return [pid, ...descendants(pid)].reduce((s, p) => s + rssKb(p), 0);
 }
 
+/** Proportional set size (kB) of a process from /proc/PID/smaps_rollup: its shared pages (node's own code, mapped by every process) divided among their users; 0 when gone. */
+export function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** PSS (kB) of `pid` and all its descendants. */
+export function treePssKb(pid: number): number {
+  return [pid, ...descendants(pid)].reduce((s, p) => s + pssKb(p), 0);
+}
+
 /** A fresh state directory for `tsvisor --root`. */
 export function stateDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-bench-state-'));

@@ -10,7 +10,7 @@
 
 import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
 import { rowsOfOneMeasurement, WrongOutput } from '../measure.js';
-import { bundleOver, launch, launchRun, stateDir, treeRssKb, type Launched } from '../density-launch.js';
+import { bundleOver, launch, launchRun, pssKb, stateDir, treePssKb, treeRssKb, type Launched } from '../density-launch.js';
 import { fixtureBin, makeSpec } from '../../test/util/bundle.js';
 import { rssKb } from '../boot-launch.js';
 import { BUSYBOX_PATH } from './procs.js';
@@ -29,6 +29,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 interface Fleet {
   /** Mean resident size of one sandbox (kB). */
   rssKb: number;
+  /** Mean proportional set size of one sandbox (kB): what one more costs the host, shared pages counted once. */
+  pssKb: number;
   /** Launch to the moment every one has echoed a line back (ms). */
   readyMs: number;
 }
@@ -37,17 +39,20 @@ interface Fleet {
 async function fleet(target: Target, ctx: BenchContext, count: number): Promise<Fleet | null> {
   let start: (i: number) => Launched;
   let rss: (l: Launched) => number;
+  let pss: (l: Launched) => number;
   let root = '';
   if (target === 'tsvisor') {
     const bundle = ctx.bundle(['/bin/cat']);
     root = stateDir();
     start = (i) => launchRun(root, bundle, `density-${process.pid}-${serial++}-${i}`);
     rss = (l) => treeRssKb(l.child.pid!);
+    pss = (l) => treePssKb(l.child.pid!);
   } else {
     if (ctx.qemu.kind === 'absent') return null;
     const qemu = ctx.qemu.tools.qemu;
     start = () => launch(qemu, [fixtureBin('cat')]);
     rss = (l) => rssKb(l.child.pid!);
+    pss = (l) => pssKb(l.child.pid!);
   }
   const t0 = process.hrtime.bigint();
   const all = Array.from({ length: count }, (_, i) => start(i));
@@ -57,6 +62,7 @@ async function fleet(target: Target, ctx: BenchContext, count: number): Promise<
     const readyMs = msSince(t0);
     await sleep(IDLE_MS);
     const sizes = all.map(rss);
+    const proportional = all.map(pss);
     for (const l of all) l.child.stdin!.end();
     const status = await Promise.all(all.map((l) => l.exited));
     all.forEach((l, i) => {
@@ -64,7 +70,7 @@ async function fleet(target: Target, ctx: BenchContext, count: number): Promise<
         throw new WrongOutput(`idle cat ${i} on ${target}: status ${status[i]}, stdout ${JSON.stringify(l.stdout())}, stderr ${JSON.stringify(l.stderr().slice(0, 200))}`);
       }
     });
-    return { rssKb: mean(sizes), readyMs };
+    return { rssKb: mean(sizes), pssKb: mean(proportional), readyMs };
   } finally {
     for (const l of all) if (l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
     if (root) fs.rmSync(root, { recursive: true, force: true });
@@ -127,11 +133,11 @@ export function densityBenchmarks(): Benchmark[] {
   return [
     ...rowsOfOneMeasurement(
       [
-        { name: `idle-rss-${FLEET}`, group: 'density', what: `${FLEET} idle sandboxes (tsvisor run: run, gofer, boot) started at once, guest cat blocked on stdin: resident size per sandbox, all its processes`, unit: 'MiB', better: 'lower' },
+        { name: `idle-rss-${FLEET}`, group: 'density', what: `${FLEET} idle sandboxes (tsvisor run: run, gofer, boot) started at once, guest cat blocked on stdin: resident size per sandbox, all its processes (the note: their proportional set size, node's shared code counted once)`, unit: 'MiB', better: 'lower' },
         { name: `ready-${FLEET}`, group: 'density', what: `the same ${FLEET} started at once: launch until every one has echoed a line back`, unit: 'ms', better: 'lower' },
       ],
       (target, ctx) => fleet(target, ctx, FLEET),
-      [(m) => ({ value: m.rssKb / 1024 }), (m) => ({ value: m.readyMs })],
+      [(m) => ({ value: m.rssKb / 1024, note: `PSS ${(m.pssKb / 1024).toFixed(0)} MiB` }), (m) => ({ value: m.readyMs })],
     ),
     ...rowsOfOneMeasurement(
       [

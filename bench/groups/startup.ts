@@ -3,12 +3,18 @@
 // counterpart; launch to the first byte of hello's output compares with
 // QEMU starting the same static binary; the idle sandbox's resident size
 // (the boot process, its guest blocked reading an open stdin) compares with
-// QEMU's own process in the same state.
+// QEMU's own process in the same state. The whole commands as a user types
+// them: `tsvisor run` of hello (confined, with its gofer) and `tsvisor do --
+// true`, from the command's start to its exit, beside QEMU running the same
+// binary (docs/STARTUP.md has the breakdown).
 
 import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
 import { WrongOutput } from '../measure.js';
 import { bootOnce, qemuOnce } from '../boot-launch.js';
-import { fixtureBin } from '../../test/util/bundle.js';
+import { fixtureBin, repoRoot } from '../../test/util/bundle.js';
+import { launch, launchRun, stateDir } from '../density-launch.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /** hello's first line: the first byte timed is its first. */
 const HELLO_FIRST = 'hello from riscv64\n';
@@ -39,6 +45,43 @@ function startupBench(name: string, what: string, unit: string, ours: (ctx: Benc
   };
 }
 
+/** A command from its start to its exit: wall time (ms), status and output. */
+async function wallOf(start: () => ReturnType<typeof launch>): Promise<{ ms: number; status: number; stdout: string; stderr: string }> {
+  const t0 = process.hrtime.bigint();
+  const l = start();
+  l.child.stdin!.end();
+  const status = await l.exited;
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, status, stdout: l.stdout(), stderr: l.stderr() };
+}
+
+let serial = 0;
+
+/** `tsvisor run` of the hello bundle, state in a fresh --root (removed after). */
+async function runHello(ctx: BenchContext): Promise<number> {
+  const root = stateDir();
+  try {
+    const r = await wallOf(() => launchRun(root, ctx.bundle(['/bin/hello']), `startup-${process.pid}-${serial++}`));
+    checkHello('tsvisor', r.status, r.stdout);
+    return r.ms;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The busybox binary the bench lays its busybox rootfs out around (suite.ts). */
+const busybox = () => path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
+
+function checkTrue(target: Target, r: { status: number; stdout: string; stderr: string }): void {
+  if (r.status !== 0 || r.stdout !== '' || r.stderr !== '') throw new WrongOutput(`true on ${target}: status ${r.status}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 200))}`);
+}
+
+/** `tsvisor do -- true` over the default busybox rootfs (--busybox: that binary, not the user cache, so no download is timed). */
+async function doTrue(): Promise<number> {
+  const r = await wallOf(() => launch(process.execPath, [path.join(repoRoot(), 'bin', 'tsvisor'), 'do', '--busybox', busybox(), '--', 'true']));
+  checkTrue('tsvisor', r);
+  return r.ms;
+}
+
 export function startupBenchmarks(): Benchmark[] {
   const bootHello = async (ctx: BenchContext) => {
     const r = await bootOnce(ctx.bundle(['/bin/hello']));
@@ -56,6 +99,28 @@ export function startupBenchmarks(): Benchmark[] {
         const r = await qemuOnce(q, fixtureBin('hello'), []);
         checkHello('qemu', r.status, r.stdout);
         return r.firstByteMs;
+      },
+    ),
+    startupBench(
+      'run-hello',
+      '`tsvisor run` of hello (confined, gofer and boot started by run) from the command\'s start to its exit; QEMU: the same binary, start to exit',
+      'ms',
+      runHello,
+      async (q) => {
+        const r = await wallOf(() => launch(q, [fixtureBin('hello')]));
+        checkHello('qemu', r.status, r.stdout);
+        return r.ms;
+      },
+    ),
+    startupBench(
+      'do-true',
+      '`tsvisor do -- true` (a fresh busybox rootfs laid out, confined run, removed) from start to exit; QEMU: busybox true, start to exit',
+      'ms',
+      doTrue,
+      async (q) => {
+        const r = await wallOf(() => launch(q, [busybox(), 'true']));
+        checkTrue('qemu', r);
+        return r.ms;
       },
     ),
     startupBench(

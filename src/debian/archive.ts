@@ -5,8 +5,10 @@
 
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { XzReadableStream } from 'xz-decompress';
-import { decompress as zstdDecompress } from 'fzstd';
+// The decompressors are loaded on first use (xz-decompress alone costs ~20 ms
+// of CPU to load): `tsvisor do` over a cached rootfs decompresses nothing.
+const xzDecompress = () => require('xz-decompress') as typeof import('xz-decompress');
+const zstdDecompress = (data: Uint8Array) => (require('fzstd') as typeof import('fzstd')).decompress(data);
 
 /** A malformed or unsupported archive; the message says what and where. */
 export class ArchiveError extends Error {}
@@ -148,7 +150,7 @@ export async function unxz(data: Buffer): Promise<Buffer> {
   });
   const chunks: Buffer[] = [];
   try {
-    for await (const chunk of new XzReadableStream(source) as unknown as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk));
+    for await (const chunk of new (xzDecompress().XzReadableStream)(source) as unknown as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk));
   } catch (e) {
     throw new ArchiveError(`xz: ${(e as Error).message}`);
   }

@@ -12,8 +12,6 @@
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decompressBySuffix } from './archive.js';
@@ -197,7 +195,8 @@ function fetchOnce(url: string, progress: ProgressSink | undefined, redirects: n
     }
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new FetchError(`${url}: unsupported URL scheme`));
-  const get = u.protocol === 'https:' ? https.get : http.get;
+  // node:http and node:https are loaded here, on a download, not by every `tsvisor do` that imports this module.
+  const get = u.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).get : (require('node:http') as typeof import('node:http')).get;
   return new Promise((resolve, reject) => {
     const req = get(u, (res) => {
       const status = res.statusCode ?? 0;

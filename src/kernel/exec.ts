@@ -186,14 +186,26 @@ function mayExecute(creds: Creds, mode: number, uid: number, gid: number): boole
   return (mode & 0o001) !== 0;
 }
 
-async function readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
+/**
+ * The size of each read of a program's image. 64 KiB is a transfer the gofer
+ * serves inline (src/fs-gofer/io-pool.ts): a larger one goes to its I/O
+ * worker pool, and the first such read of a sandbox starts a worker thread,
+ * which held the first program back by ~100 ms of CPU (several hundred ms of
+ * wall time on a loaded host) and kept 11-13 MiB in the gofer for 30 s
+ * (docs/STARTUP.md). Read inline, a 420 KiB static binary takes 7 round trips
+ * of well under a millisecond each.
+ */
+export const EXEC_READ_CHUNK = 64 * 1024;
+
+/** A program's whole image, read in EXEC_READ_CHUNK reads; ENOEXEC past 1 GiB. */
+export async function readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
   const f = await dentry.inode.open(abi.O_RDONLY, dentry.path());
   if (isErrno(f)) return f;
   try {
     const chunks: Uint8Array[] = [];
     let off = 0;
     for (;;) {
-      const c = await f.pread(1 << 20, off);
+      const c = await f.pread(EXEC_READ_CHUNK, off);
       if (isErrno(c)) return c;
       if (c.length === 0) break;
       chunks.push(c.slice());

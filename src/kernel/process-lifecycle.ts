@@ -88,9 +88,13 @@ export class ProcessLifecycle {
     return proc;
   }
 
-  /** Start running the first thread of a process spawn() made. */
+  /**
+   * Start running the first thread of a process spawn() made. No vCPU worker
+   * is booted for it: a single-threaded program (most commands, an idle
+   * shell) never needs one; the first clone boots the spare
+   * (startClonedTask).
+   */
   startInit(proc: Process): void {
-    this.k.scheduler.keepSpareRemote();
     for (const t of proc.threads) this.k.scheduler.wake(t);
   }
 
@@ -215,6 +219,8 @@ export class ProcessLifecycle {
     if (req.flags & abi.CLONE_PARENT_SETTID) parent.process.user.writeU32(req.parentTid, t.tid);
     if (req.flags & abi.CLONE_CHILD_SETTID) t.process.user.writeU32(req.childTid, t.tid);
     if (req.flags & abi.CLONE_CHILD_CLEARTID) t.clearChildTid = req.childTid;
+    // From the sandbox's second task on, a vCPU worker is kept booted ahead of demand (Scheduler.keepSpareRemote).
+    this.k.scheduler.keepSpareRemote();
     this.k.scheduler.wake(t);
   }
 

@@ -330,6 +330,7 @@ export class Scheduler {
       (msg) => this.k.logs.error(`KERNEL BUG: ${msg}`),
     );
     this.remotes.push(v);
+    this.k.logs.debug(`vCPU ${v.index}: worker started`);
     return v;
   }
 
@@ -338,7 +339,10 @@ export class Scheduler {
    * milliseconds to start (measured: the second thread of a program waited
    * 75-150 ms for its first system call on a worker started on demand), so
    * the next thread to need one finds it ready; at most one worker idles
-   * unused, however large --cpu-num is.
+   * unused, however large --cpu-num is. Called from the first clone on, not
+   * at init's start: a sandbox whose program never clones boots no worker,
+   * which keeps the worker's start off the sandbox's start path and 6-8 MiB
+   * out of an idle sandbox (docs/STARTUP.md).
    */
   keepSpareRemote(): void {
     if (this.remotes.every((v) => v.task !== null)) this.addRemote();

@@ -27,7 +27,6 @@ import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfs, lookPathInRoot
 import { ensureBusybox } from '../debian/busybox-cache.js';
 import { cacheDir } from '../debian/deb-cache.js';
 import { FetchError, terminalProgress } from '../debian/fetch.js';
-import { ensurePackageRootfs, parsePackageList } from '../debian/package-rootfs.js';
 
 export const DO_FLAGS: FlagDef[] = [
   { name: 'rootfs', kind: 'string', usage: 'run in this rootfs directory instead of the default busybox one', default: '' },
@@ -100,6 +99,8 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
 
 /** The cached rootfs of a --packages list, built first when the cache has none. */
 export async function packageRootfs(list: string, refresh: boolean): Promise<string> {
+  // Loaded here: the default busybox rootfs does not need Debian's package resolver and unpacker.
+  const { ensurePackageRootfs, parsePackageList } = require('../debian/package-rootfs.js') as typeof import('../debian/package-rootfs.js');
   try {
     const names = parsePackageList(list);
     if (names.length === 0) throw new Fatal('--packages: no package named');

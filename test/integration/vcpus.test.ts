@@ -35,6 +35,28 @@ describe('vCPU workers (--cpu-num)', function () {
     }
   }
 
+  it('boots no vCPU worker for a program that never clones, and the spare from its first clone (boot\'s debug log)', async () => {
+    const startedIn = async (opts: Parameters<typeof makeBundle>[0], id: string): Promise<string[]> => {
+      const bundle = makeBundle(opts);
+      const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-vcpu-log-'));
+      try {
+        const r = await tsvisor(['--root', root, '--debug', '--debug-log', logs + '/', 'run', '--bundle', bundle, '--cpu-num', '2', id]);
+        assert.equal(r.code, 0, r.stderr.toString());
+        const text = fs.readdirSync(logs).filter((f) => f.includes('.boot.')).map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('');
+        assert.match(text, /init exited/, 'the boot log was read');
+        return text.split('\n').filter((l) => / worker started/.test(l));
+      } finally {
+        removeBundle(bundle);
+        fs.rmSync(logs, { recursive: true, force: true });
+      }
+    };
+    assert.deepEqual(await startedIn({ args: ['/bin/hello'] }, 'no-clone'), []);
+    const threads = loadCases().find((c) => c.name === 'threads')!;
+    const lines = await startedIn(bundleOptionsFor(threads), 'clones');
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0], /vCPU 1: worker started/);
+  });
+
   it('the guest sees --cpu-num CPUs (sysconf, get_nprocs, affinity, /sys), and may narrow its affinity', async () => {
     const bundle = makeBundle({ args: ['/bin/cpus'] });
     try {
