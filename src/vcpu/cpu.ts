@@ -33,10 +33,10 @@ import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { compileBlock, finishBlock } from './codegen.js';
+import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { BRANCHES, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -54,6 +54,8 @@ export const TIMEBASE_HZ = 10_000_000;
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
 export { LOOP_CHUNK } from './ops.js';
+/** Most blocks (TSVISOR_TRACE_BLOCKS; 1: no traces), and instructions, compiled into one trace (Cpu.traceFrom). */
+export const TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? '') || 4, TRACE_INSNS = 256;
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
@@ -321,6 +323,7 @@ export class Cpu {
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = code;
+    b.pre = code;
     return b;
   }
 
@@ -336,15 +339,74 @@ export class Cpu {
     return r;
   }
 
-  /** Move tier-0 block `b` to tier 1: compile its instructions (or reuse a factory compiled from the same bytes). */
+  /**
+   * Move tier-0 block `b` to tier 1: compile it, with the hot blocks it
+   * leads to as one trace when there are any (traceFrom), else alone (or
+   * reuse a factory compiled from the same bytes).
+   */
   private promote(b: Block): void {
-    const { insns, pcs } = toInsns(b.code as Int32Array, b.pc);
     const t0 = statsEnabled ? performance.now() : 0;
-    const shared = this.findShared(b.pc, b.end);
-    const factory = shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs);
-    b.fn = this.bind(factory);
-    b.code = null;
+    const trace = this.traceFrom(b);
+    if (trace.pieces.length > 1) {
+      const body = compileRegion(trace.pieces, LOOP_CHUNK);
+      b.fn = this.bind(this.factoryOf(b.pc, body));
+      b.code = null;
+      // Registered under the other blocks' pages too, so that a write to their code drops it.
+      b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
+      this.registerPages(b);
+      if (statsEnabled) { engineStats.traces++; engineStats.traceBlocks += trace.pieces.length; }
+    } else {
+      const { insns, pcs } = trace.pieces[0];
+      const shared = this.findShared(b.pc, b.end);
+      b.fn = this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs));
+      b.code = null;
+    }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
+  }
+
+  /**
+   * The blocks a promoted block `b` is compiled with (b first), breadth
+   * first from b: each block's successors, when they are live blocks with
+   * their pre-decoded form kept, at least an eighth as hot as the promotion
+   * threshold, and disjoint from those taken so far: the targets of its
+   * branches and jal (a direct call: the callee), its fall-through end, for
+   * a call (jal or jalr linking a register) the block it returns to, and
+   * for a block ending in a jalr (an indirect call, a return) the block that
+   * followed it last in tier 0. Up to TRACE_BLOCKS blocks and TRACE_INSNS
+   * instructions. In the compiled trace a jalr to any block in it runs on
+   * inside (codegen.ts compileRegion), so calls through a function pointer
+   * and their returns (a sort's comparator) do not go through the run loop.
+   */
+  private traceFrom(b: Block): { blocks: Block[]; pieces: Piece[] } {
+    const blocks: Block[] = [b];
+    const first = toInsns(b.pre as Int32Array, b.pc);
+    const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
+    const taken = new Set<number>(first.pcs);
+    let total = b.n;
+    const hot = this.promoteAt === Infinity ? Infinity : this.promoteAt / 8;
+    for (let i = 0; i < blocks.length; i++) {
+      const { insns, pcs, end } = pieces[i];
+      const last = insns[insns.length - 1];
+      const targets: number[] = [];
+      const from = blocks[i];
+      if (last.op === 'jalr' && from.next !== null && from.linkEpoch === this.codeEpoch) targets.push(from.next.pc);
+      insns.forEach((ins, j) => {
+        if (ins.op === 'jal' || BRANCHES.has(ins.op)) targets.push(pcs[j] + ins.imm);
+      });
+      if (!ENDS_BLOCK.has(last.op) || ((last.op === 'jal' || last.op === 'jalr') && last.rd !== 0)) targets.push(end);
+      for (const t of targets) {
+        if (blocks.length >= TRACE_BLOCKS || taken.has(t)) continue;
+        const o = this.blocks.get(t);
+        if (o === undefined || o.pre === null || o.heat < hot || total + o.n > TRACE_INSNS) continue;
+        const d = toInsns(o.pre, o.pc);
+        if (d.pcs.some((pc) => taken.has(pc))) continue;
+        for (const pc of d.pcs) taken.add(pc);
+        blocks.push(o);
+        pieces.push({ insns: d.insns, pcs: d.pcs, end: o.end });
+        total += o.n;
+      }
+    }
+    return { blocks, pieces };
   }
 
   /** Compile the block of `insns` over [pc, p) (tier 1 from the start) and register it. */
@@ -356,14 +418,17 @@ export class Cpu {
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
   private makeFactory(pc: number, p: number, insns: Insn[], pcs: number[]): Factory {
-    const n = insns.length;
-    const body = compileBlock(insns, pcs, p, LOOP_CHUNK);
-    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
-    this.share(pc, p, n).factory = factory;
-    this.compiled++;
+    const factory = this.factoryOf(pc, compileBlock(insns, pcs, p, LOOP_CHUNK));
+    this.share(pc, p, insns.length).factory = factory;
     return factory;
+  }
+
+  /** The factory of a block function entered at `pc` running the statements `body` (codegen.ts). */
+  private factoryOf(pc: number, body: string): Factory {
+    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
+    this.compiled++;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
   }
 
   /** The shared entry for the bytes now over [pc, end) holding `n` instructions, made if there is none. */
@@ -428,15 +493,19 @@ export class Cpu {
 
   /** Record block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
   private register(b: Block): Block {
-    const pc = b.pc, p = b.end;
-    this.blocks.set(pc, b);
-    for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
+    this.blocks.set(b.pc, b);
+    this.registerPages(b);
+    return b;
+  }
+
+  /** Record `b` under the pages of its code (b.pages(), the pages of a trace's other blocks too) where it is not yet, and mark them PAGE_CODE. */
+  private registerPages(b: Block): void {
+    for (const pg of b.pages()) {
       let list = this.pageBlocks.get(pg);
       if (list === undefined) { list = []; this.pageBlocks.set(pg, list); }
-      list.push(b);
+      if (!list.includes(b)) list.push(b);
       Atomics.or(this.pf, pg, PAGE_CODE);
     }
-    return b;
   }
 
   /** Drop blocks overlapping [addr, addr+len); true if any was dropped. */
@@ -450,7 +519,7 @@ export class Cpu {
       if (list === undefined) continue;
       for (let j = list.length - 1; j >= 0; j--) {
         const b = list[j];
-        if (b.pc < end && b.end > addr) {
+        if (b.overlaps(addr, end)) {
           dropped = true;
           this.codeEpoch++;
           list.splice(j, 1);
@@ -467,7 +536,7 @@ export class Cpu {
     const i = (b.pc >>> 1) & CACHE_MASK;
     if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
     // Also remove it from the other pages it spans.
-    for (let pg = Math.floor(b.pc / PAGE_SIZE); pg <= Math.floor((b.end - 1) / PAGE_SIZE); pg++) {
+    for (const pg of b.pages()) {
       const list = this.pageBlocks.get(pg);
       if (list === undefined) continue;
       const j = list.indexOf(b);
