@@ -158,6 +158,8 @@ export class Cpu {
   linkFrom: Tier0Block | null = null;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
+  /** Of those, promoted blocks compiled as traces (statistics). */
+  traces = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus. */
@@ -354,6 +356,7 @@ export class Cpu {
       // Registered under the other blocks' pages too, so that a write to their code drops it.
       b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
       this.registerPages(b);
+      this.traces++;
       if (statsEnabled) { engineStats.traces++; engineStats.traceBlocks += trace.pieces.length; }
     } else {
       const { insns, pcs } = trace.pieces[0];
