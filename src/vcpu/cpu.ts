@@ -33,10 +33,12 @@ import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
+import { compileBlock, compileRegion, finishBlock } from './codegen.js';
+import { traceFrom } from './trace.js';
+export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { BRANCHES, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -54,8 +56,6 @@ export const TIMEBASE_HZ = 10_000_000;
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
 export { LOOP_CHUNK } from './ops.js';
-/** Most blocks (TSVISOR_TRACE_BLOCKS; 1: no traces), and instructions, compiled into one trace (Cpu.traceFrom). */
-export const TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? '') || 4, TRACE_INSNS = 256;
 const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
@@ -343,12 +343,12 @@ export class Cpu {
 
   /**
    * Move tier-0 block `b` to tier 1: compile it, with the hot blocks it
-   * leads to as one trace when there are any (traceFrom), else alone (or
+   * leads to as one trace when there are any (trace.ts), else alone (or
    * reuse a factory compiled from the same bytes).
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
-    const trace = this.traceFrom(b);
+    const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
       b.fn = this.bind(this.factoryOf(b.pc, body));
@@ -365,51 +365,6 @@ export class Cpu {
       b.code = null;
     }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
-  }
-
-  /**
-   * The blocks a promoted block `b` is compiled with (b first), breadth
-   * first from b: each block's successors, when they are live blocks with
-   * their pre-decoded form kept, at least an eighth as hot as the promotion
-   * threshold, and disjoint from those taken so far: the targets of its
-   * branches and jal (a direct call: the callee), its fall-through end, for
-   * a call (jal or jalr linking a register) the block it returns to, and
-   * for a block ending in a jalr (an indirect call, a return) the block that
-   * followed it last in tier 0. Up to TRACE_BLOCKS blocks and TRACE_INSNS
-   * instructions. In the compiled trace a jalr to any block in it runs on
-   * inside (codegen.ts compileRegion), so calls through a function pointer
-   * and their returns (a sort's comparator) do not go through the run loop.
-   */
-  private traceFrom(b: Block): { blocks: Block[]; pieces: Piece[] } {
-    const blocks: Block[] = [b];
-    const first = toInsns(b.pre as Int32Array, b.pc);
-    const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
-    const taken = new Set<number>(first.pcs);
-    let total = b.n;
-    const hot = this.promoteAt === Infinity ? Infinity : this.promoteAt / 8;
-    for (let i = 0; i < blocks.length; i++) {
-      const { insns, pcs, end } = pieces[i];
-      const last = insns[insns.length - 1];
-      const targets: number[] = [];
-      const from = blocks[i];
-      if (last.op === 'jalr' && from.next !== null && from.linkEpoch === this.codeEpoch) targets.push(from.next.pc);
-      insns.forEach((ins, j) => {
-        if (ins.op === 'jal' || BRANCHES.has(ins.op)) targets.push(pcs[j] + ins.imm);
-      });
-      if (!ENDS_BLOCK.has(last.op) || ((last.op === 'jal' || last.op === 'jalr') && last.rd !== 0)) targets.push(end);
-      for (const t of targets) {
-        if (blocks.length >= TRACE_BLOCKS || taken.has(t)) continue;
-        const o = this.blocks.get(t);
-        if (o === undefined || o.pre === null || o.heat < hot || total + o.n > TRACE_INSNS) continue;
-        const d = toInsns(o.pre, o.pc);
-        if (d.pcs.some((pc) => taken.has(pc))) continue;
-        for (const pc of d.pcs) taken.add(pc);
-        blocks.push(o);
-        pieces.push({ insns: d.insns, pcs: d.pcs, end: o.end });
-        total += o.n;
-      }
-    }
-    return { blocks, pieces };
   }
 
   /** Compile the block of `insns` over [pc, p) (tier 1 from the start) and register it. */
