@@ -3,6 +3,7 @@
 
 import type { ThreadState } from './state.js';
 import type { Tier0Block } from './interp.js';
+import { PAGE_SIZE } from './memory.js';
 
 /** A compiled block: runs on the thread's state and returns (retired << 3) | stop, next pc in cpu.npc. */
 export type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
@@ -15,6 +16,13 @@ export class Block implements Tier0Block {
   /** The block that followed this one last time, for tier 0 to chain into; valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;
   linkEpoch = -1;
+  /** The pre-decoded form, kept after promotion too: a later trace (cpu.ts) compiles it again into its own function. */
+  pre: Int32Array | null = null;
+  /**
+   * A trace only: the other blocks' code compiled into `fn`, as [start, end)
+   * pairs, so that a write to any of it drops this block too.
+   */
+  extra: number[] | null = null;
   constructor(
     /** Guest address of the first instruction. */
     readonly pc: number,
@@ -25,6 +33,26 @@ export class Block implements Tier0Block {
     /** The compiled function, which the run loop calls once `code` is null (before: NO_BLOCK_FN; the run loop interprets `code`). */
     public fn: BlockFn,
   ) {}
+
+  /** Whether code this block runs was decoded from bytes in [addr, end). */
+  overlaps(addr: number, end: number): boolean {
+    if (this.pc < end && this.end > addr) return true;
+    const x = this.extra;
+    if (x !== null) for (let i = 0; i < x.length; i += 2) if (x[i] < end && x[i + 1] > addr) return true;
+    return false;
+  }
+
+  /** The 4 KiB pages holding code this block runs. */
+  pages(): number[] {
+    const out: number[] = [];
+    const add = (from: number, to: number) => {
+      for (let pg = Math.floor(from / PAGE_SIZE); pg <= Math.floor((to - 1) / PAGE_SIZE); pg++) if (!out.includes(pg)) out.push(pg);
+    };
+    add(this.pc, this.end);
+    const x = this.extra;
+    if (x !== null) for (let i = 0; i < x.length; i += 2) add(x[i], x[i + 1]);
+    return out;
+  }
 }
 
 export const NO_BLOCK_FN: BlockFn = () => 0;

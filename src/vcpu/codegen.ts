@@ -38,7 +38,7 @@
 
 import type { Insn } from './decode.js';
 import { PAGE_R, PAGE_W, PAGE_CODE } from './memory.js';
-import { AMO_OPS, CSR_KIND, FP_RM_OPS, PURE } from './ops.js';
+import { AMO_OPS, CSR_KIND, ENDS_BLOCK, FP_RM_OPS, PURE } from './ops.js';
 
 export interface Emitted {
   code: string;
@@ -388,61 +388,102 @@ function directTarget(i: Insn, pc: number): number | null {
   return i.op === 'jal' || BRANCH[i.op] !== undefined ? pc + i.imm : null;
 }
 
+/** Instructions `insns` at `pcs`, consecutive and ending at `end` (a block's decoded code). */
+export interface Piece {
+  insns: Insn[];
+  pcs: number[];
+  end: number;
+}
+
 /**
  * The statements of a block: instructions `insns` at `pcs` (consecutive,
  * ending at `end`), where only the last may end control flow and conditional
- * branches may sit anywhere. A taken branch or jal whose target is another
- * instruction of the block jumps there inside the function: the block is
- * then a region, `for(;;){switch(P){case pc: ...}}` with one case per such
- * target, N counting the instructions retired by finished segments (a
- * segment runs from a case label to the next), and every backward jump
- * returning to the run loop once N reaches `chunk`. Other blocks are
- * straight-line code with early exits. Retired counts at every exit are
- * exact.
+ * branches may sit anywhere. See compileRegion.
  */
 export function compileBlock(insns: Insn[], pcs: number[], end: number, chunk: number): string {
-  const start = pcs[0];
-  const at = new Set(pcs);
+  return compileRegion([{ insns, pcs, end }], chunk);
+}
+
+/**
+ * The statements of one function running `pieces` (the first is entered;
+ * pcs disjoint). A taken branch, a jal or a piece's fall-through end that
+ * lands on an instruction of any piece jumps there inside the function: the
+ * code is then a region, `for(;;){switch(P){case pc: ...}}` with one case
+ * per such target, per piece start and per return address (the instruction
+ * after a call), N counting the instructions retired by finished segments
+ * (a segment runs from a case label to the next), and every jump to a pc not
+ * above its own returning to the run loop once N reaches `chunk` (every
+ * cycle has such a jump, so no loop runs longer). In a region a jalr (a
+ * return, a call through a pointer) goes through the same switch: a target
+ * that is a case runs on inside, any other leaves by the switch's end, so
+ * a return predicted by nothing stale can only land on code the function
+ * holds now. Other code is straight-line with early exits. Retired counts
+ * at every exit are exact.
+ */
+export function compileRegion(pieces: Piece[], chunk: number): string {
+  const start = pieces[0].pcs[0];
+  const at = new Set<number>();
+  for (const p of pieces) for (const pc of p.pcs) at.add(pc);
   const labels = new Set<number>();
-  insns.forEach((ins, j) => {
-    const t = directTarget(ins, pcs[j]);
-    if (t !== null && at.has(t)) labels.add(t);
-  });
+  for (const p of pieces.slice(1)) labels.add(p.pcs[0]);
+  for (const p of pieces) {
+    p.insns.forEach((ins, j) => {
+      const t = directTarget(ins, p.pcs[j]);
+      if (t !== null && at.has(t)) labels.add(t);
+      const back = p.pcs[j] + ins.len;
+      if ((ins.op === 'jal' || ins.op === 'jalr') && ins.rd !== 0 && at.has(back)) labels.add(back);
+    });
+    if (!ENDS_BLOCK.has(p.insns[p.insns.length - 1].op) && at.has(p.end)) labels.add(p.end);
+  }
   const region = labels.size > 0;
   inLoop = region;
+  /** Go on at t, `retired` instructions of this segment done, coming from the instruction at `from`. */
+  const go = (t: number, from: number, retired: number): string =>
+    `N+=${retired};` + (t <= from ? `if(N>=${chunk}){c.npc=${t};return N<<3;}` : '') + `P=${t};continue;`;
   let out = '';
-  let k = 0; // instructions of the current segment before this one
-  let ended = false;
-  for (let j = 0; j < insns.length; j++) {
-    const ins = insns[j], pc = pcs[j];
-    if (region && j > 0 && labels.has(pc)) {
-      if (k > 0) out += `N+=${k};`;
-      out += `case ${pc}:\n`;
-      k = 0;
-    }
-    const t = directTarget(ins, pc);
-    if (t === null) {
-      const e = emit(ins, pc, k, region);
-      out += e.code + '\n';
+  for (const piece of pieces) {
+    const { insns, pcs } = piece;
+    let k = 0; // instructions of the current segment before this one
+    let ended = false;
+    for (let j = 0; j < insns.length; j++) {
+      const ins = insns[j], pc = pcs[j];
+      if (region && labels.has(pc) && pc !== start) {
+        if (k > 0) out += `N+=${k};`;
+        out += `case ${pc}:\n`;
+        k = 0;
+      }
+      inLoop = region;
+      if (ins.op === 'jalr' && region) {
+        let code = ins.rs1 === 0 ? `a=${ins.imm};` : `a=(${lo(ins.rs1)}>>>0)+${ins.imm}+${hi(ins.rs1)}*4294967296;`;
+        code += 'a-=a&1;';
+        if (ins.rd !== 0) { const [l, h] = split(pc + ins.len); code += wrConst(ins.rd, l, h); }
+        // P stays a small integer (a double there would box it on every pass).
+        out += code + `N+=${k + 1};if(N>=${chunk}||a<0||a>=2147483648){c.npc=a;return N<<3;}P=a|0;continue;\n`;
+        ended = true;
+        break;
+      }
+      const t = directTarget(ins, pc);
+      if (t === null) {
+        const e = emit(ins, pc, k, region);
+        out += e.code + '\n';
+        k++;
+        if (e.ends) { ended = true; break; }
+        continue;
+      }
+      inLoop = region;
+      const to = region && labels.has(t) ? go(t, pc, k + 1) : `c.npc=${t};return ${retx(k + 1)};`;
+      if (ins.op === 'jal') {
+        if (ins.rd !== 0) { const [l, h] = split(pc + ins.len); out += wrConst(ins.rd, l, h); }
+        out += to + '\n';
+        ended = true;
+        break;
+      }
+      out += `if${branchCondition(ins)}{${to}}\n`;
       k++;
-      if (e.ends) { ended = true; break; }
-      continue;
     }
     inLoop = region;
-    const go = region && labels.has(t)
-      ? `N+=${k + 1};` + (t <= pc ? `if(N>=${chunk}){c.npc=${t};return N<<3;}` : '') + `P=${t};continue;`
-      : `c.npc=${t};return ${retx(k + 1)};`;
-    if (ins.op === 'jal') {
-      if (ins.rd !== 0) { const [l, h] = split(pc + ins.len); out += wrConst(ins.rd, l, h); }
-      out += go + '\n';
-      ended = true;
-      break;
-    }
-    out += `if${branchCondition(ins)}{${go}}\n`;
-    k++;
+    if (!ended) out += region && labels.has(piece.end) ? go(piece.end, pcs[pcs.length - 1], k) + '\n' : `c.npc=${piece.end};return ${retx(k)};\n`;
   }
-  inLoop = region;
-  if (!ended) out += `c.npc=${end};return ${retx(k)};`;
   if (!region) return out;
   return `let N=0,P=${start};\nfor(;;){switch(P){case ${start}:\n${out}}c.npc=P;return N<<3;}`;
 }

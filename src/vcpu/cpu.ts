@@ -33,7 +33,9 @@ import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { compileBlock, finishBlock } from './codegen.js';
+import { compileBlock, compileRegion, finishBlock } from './codegen.js';
+import { traceFrom } from './trace.js';
+export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
 import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
@@ -156,6 +158,8 @@ export class Cpu {
   linkFrom: Tier0Block | null = null;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
+  /** Of those, promoted blocks compiled as traces (statistics). */
+  traces = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus. */
@@ -321,6 +325,7 @@ export class Cpu {
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = code;
+    b.pre = code;
     return b;
   }
 
@@ -336,14 +341,29 @@ export class Cpu {
     return r;
   }
 
-  /** Move tier-0 block `b` to tier 1: compile its instructions (or reuse a factory compiled from the same bytes). */
+  /**
+   * Move tier-0 block `b` to tier 1: compile it, with the hot blocks it
+   * leads to as one trace when there are any (trace.ts), else alone (or
+   * reuse a factory compiled from the same bytes).
+   */
   private promote(b: Block): void {
-    const { insns, pcs } = toInsns(b.code as Int32Array, b.pc);
     const t0 = statsEnabled ? performance.now() : 0;
-    const shared = this.findShared(b.pc, b.end);
-    const factory = shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs);
-    b.fn = this.bind(factory);
-    b.code = null;
+    const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
+    if (trace.pieces.length > 1) {
+      const body = compileRegion(trace.pieces, LOOP_CHUNK);
+      b.fn = this.bind(this.factoryOf(b.pc, body));
+      b.code = null;
+      // Registered under the other blocks' pages too, so that a write to their code drops it.
+      b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
+      this.registerPages(b);
+      this.traces++;
+      if (statsEnabled) { engineStats.traces++; engineStats.traceBlocks += trace.pieces.length; }
+    } else {
+      const { insns, pcs } = trace.pieces[0];
+      const shared = this.findShared(b.pc, b.end);
+      b.fn = this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs));
+      b.code = null;
+    }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
   }
 
@@ -356,14 +376,17 @@ export class Cpu {
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
   private makeFactory(pc: number, p: number, insns: Insn[], pcs: number[]): Factory {
-    const n = insns.length;
-    const body = compileBlock(insns, pcs, p, LOOP_CHUNK);
-    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
-    this.share(pc, p, n).factory = factory;
-    this.compiled++;
+    const factory = this.factoryOf(pc, compileBlock(insns, pcs, p, LOOP_CHUNK));
+    this.share(pc, p, insns.length).factory = factory;
     return factory;
+  }
+
+  /** The factory of a block function entered at `pc` running the statements `body` (codegen.ts). */
+  private factoryOf(pc: number, body: string): Factory {
+    const src = `"use strict";return function blk_${pc.toString(16)}(s,x,fb){const M=c.mt;let a=0,h=0,t=0,u=0,v=0,fl=0,r=0,q=0,w=0;\n${finishBlock(body)}};`;
+    this.compiled++;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
   }
 
   /** The shared entry for the bytes now over [pc, end) holding `n` instructions, made if there is none. */
@@ -428,15 +451,19 @@ export class Cpu {
 
   /** Record block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
   private register(b: Block): Block {
-    const pc = b.pc, p = b.end;
-    this.blocks.set(pc, b);
-    for (let pg = Math.floor(pc / PAGE_SIZE); pg <= Math.floor((p - 1) / PAGE_SIZE); pg++) {
+    this.blocks.set(b.pc, b);
+    this.registerPages(b);
+    return b;
+  }
+
+  /** Record `b` under the pages of its code (b.pages(), the pages of a trace's other blocks too) where it is not yet, and mark them PAGE_CODE. */
+  private registerPages(b: Block): void {
+    for (const pg of b.pages()) {
       let list = this.pageBlocks.get(pg);
       if (list === undefined) { list = []; this.pageBlocks.set(pg, list); }
-      list.push(b);
+      if (!list.includes(b)) list.push(b);
       Atomics.or(this.pf, pg, PAGE_CODE);
     }
-    return b;
   }
 
   /** Drop blocks overlapping [addr, addr+len); true if any was dropped. */
@@ -450,7 +477,7 @@ export class Cpu {
       if (list === undefined) continue;
       for (let j = list.length - 1; j >= 0; j--) {
         const b = list[j];
-        if (b.pc < end && b.end > addr) {
+        if (b.overlaps(addr, end)) {
           dropped = true;
           this.codeEpoch++;
           list.splice(j, 1);
@@ -467,7 +494,7 @@ export class Cpu {
     const i = (b.pc >>> 1) & CACHE_MASK;
     if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
     // Also remove it from the other pages it spans.
-    for (let pg = Math.floor(b.pc / PAGE_SIZE); pg <= Math.floor((b.end - 1) / PAGE_SIZE); pg++) {
+    for (const pg of b.pages()) {
       const list = this.pageBlocks.get(pg);
       if (list === undefined) continue;
       const j = list.indexOf(b);

@@ -18,6 +18,9 @@ export interface EngineStats {
   tier1Blocks: number;
   /** Tier-0 blocks compiled because they got hot. */
   promoted: number;
+  /** Promoted blocks compiled as traces (with the hot blocks they lead to), and the blocks in them, the first counted. */
+  traces: number;
+  traceBlocks: number;
   /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
   reusedBlocks: number;
   /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
@@ -32,7 +35,7 @@ export interface EngineStats {
 export const statsEnabled = process.env.TSVISOR_ENGINE_STATS === '1';
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, promoted: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */
