@@ -27,6 +27,7 @@
 // - The LR reservation belongs to this Cpu and is dropped on every entry to
 //   run() (as Linux drops it on every return from a trap).
 
+import { amo32, amo64 } from './amo.js';
 import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
@@ -658,21 +659,7 @@ export class Cpu {
           old = ok ? 0 : 1;
           break;
         }
-        case 2: old = Atomics.exchange(m, i, v); break;
-        case 3: old = Atomics.add(m, i, v); break;
-        case 4: old = Atomics.xor(m, i, v); break;
-        case 5: old = Atomics.and(m, i, v); break;
-        case 6: old = Atomics.or(m, i, v); break;
-        default:
-          for (;;) {
-            old = Atomics.load(m, i);
-            let nv: number;
-            if (op === 7) nv = old < v ? old : v;
-            else if (op === 8) nv = old > v ? old : v;
-            else if (op === 9) nv = (old >>> 0) < (v >>> 0) ? old : v;
-            else nv = (old >>> 0) > (v >>> 0) ? old : v;
-            if (Atomics.compareExchange(m, i, old, nv) === old) break;
-          }
+        default: old = amo32(m, i, op, v);
       }
       if (rd !== 0) { x[2 * rd] = old; x[2 * rd + 1] = old >> 31; }
     } else {
@@ -692,23 +679,7 @@ export class Cpu {
           old = ok ? 0n : 1n;
           break;
         }
-        case 2: old = Atomics.exchange(m, i, v); break;
-        case 3: old = Atomics.add(m, i, v); break;
-        case 4: old = Atomics.xor(m, i, v); break;
-        case 5: old = Atomics.and(m, i, v); break;
-        case 6: old = Atomics.or(m, i, v); break;
-        default:
-          for (;;) {
-            old = Atomics.load(m, i);
-            let nv: bigint;
-            if (op === 7) nv = old < v ? old : v;
-            else if (op === 8) nv = old > v ? old : v;
-            else {
-              const ou = BigInt.asUintN(64, old), vu = BigInt.asUintN(64, v);
-              nv = op === 9 ? (ou < vu ? old : v) : (ou > vu ? old : v);
-            }
-            if (Atomics.compareExchange(m, i, old, nv) === old) break;
-          }
+        default: old = amo64(m, i, op, v);
       }
       if (rd !== 0) {
         x[2 * rd] = Number(BigInt.asIntN(32, old));
