@@ -102,7 +102,7 @@ export interface BackendFile {
   allocate(offset: number, len: number): Promise<0 | Errno>;
   /** fsync (or fdatasync with `dataOnly`). */
   fsync(dataOnly?: boolean): Promise<0 | Errno>;
-  close(): Promise<void>;
+  close(): void | Promise<void>;
 }
 
 /**
