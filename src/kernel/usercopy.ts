@@ -337,8 +337,18 @@ export class StructWriter {
     this.dv.setInt32(off, v, true);
     return this;
   }
-  /** A 64-bit field from a number (two's complement for negatives) or a BigInt. */
+  /**
+   * A 64-bit field from a number (two's complement for negatives) or a
+   * BigInt. A non-negative safe integer (sizes, times, inode numbers: the
+   * common case) is written as two 32-bit halves, with no BigInt made.
+   */
   u64(off: number, v: number | bigint): this {
+    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+      const t = Math.trunc(v);
+      this.dv.setUint32(off, t >>> 0, true);
+      this.dv.setUint32(off + 4, Math.floor(t / 0x1_0000_0000), true);
+      return this;
+    }
     this.dv.setBigUint64(off, BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v))), true);
     return this;
   }

@@ -16,19 +16,13 @@ export function andThen<T, R>(v: MaybeAsync<T>, f: (t: T) => MaybeAsync<R>): May
 }
 
 /**
- * One step of a `syncFirst` body: `const x = yield* ready(value)` gives the
- * value, at once when it is not a Promise.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- syncFirst sends back exactly what was yielded, settled: a T
-export function* ready<T>(v: MaybeAsync<T>): Generator<unknown, T, any> {
-  return (yield v) as T;
-}
-
-/**
- * Runs a generator body written like an async function (`yield* ready(x)`
- * where it would `await x`): synchronously to its end when no step is a
- * Promise, else as a Promise from the first step that is. Exceptions
- * propagate as they would from the async function (thrown, or a rejection).
+ * Runs a generator body written like an async function: where it would
+ * `await x`, it yields x when x is a Promise and gets back the settled value,
+ * `if (x instanceof Promise) x = (yield x) as T` (yielding only Promises: a
+ * generator's suspension is what costs, so a ready value is used as it is).
+ * Synchronous to its end when nothing was yielded, else a Promise from the
+ * first yield on. Exceptions propagate as they would from the async function
+ * (thrown, or a rejection; a rejected step is thrown into the body).
  */
 export function syncFirst<R>(body: Generator<unknown, R, unknown>): MaybeAsync<R> {
   let step = body.next();

@@ -4,7 +4,8 @@
 import * as abi from '../../linux/abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, EROFS, Errno, isErrno } from '../../linux/errno.js';
 import { File, type MaybeAsync } from '../files/file.js';
-import { andThen, ready, syncFirst } from '../files/maybe-async.js';
+import { andThen, syncFirst } from '../files/maybe-async.js';
+import type { Attr } from '../../backend/backend.js';
 import { taskBlocker } from '../files/blocking.js';
 import { Dentry, fdInodeOps } from '../vfs/inode.js';
 import { MAX_SYMLINKS, type ParentAndName } from '../vfs/vfs.js';
@@ -40,26 +41,27 @@ export function openPath(c: SysCtx, dirfd: number, path: string, flags: number, 
 function* openSteps(c: SysCtx, dirfd: number, path: string, flags: number, mode: number): Generator<unknown, File | Errno, unknown> {
   const proc = c.proc;
   if (path === '') return ENOENT;
-  if ((flags & abi.O_TMPFILE) === abi.O_TMPFILE) return yield* ready(openTmpfile(c, dirfd, path, flags, mode));
+  if ((flags & abi.O_TMPFILE) === abi.O_TMPFILE) return (yield openTmpfile(c, dirfd, path, flags, mode)) as File | Errno;
   if (flags & abi.O_TMPFILE & ~abi.O_DIRECTORY) return EINVAL; // __O_TMPFILE without O_DIRECTORY
   const first = path.startsWith('/') ? proc.root : startDir(proc, dirfd);
   if (isErrno(first)) return first;
   let start: Dentry = first;
   const vfs = c.kernel.vfs;
-  const ctx = pathCtx(c);
   let dentry: Dentry | Errno;
   if (flags & abi.O_CREAT) {
     let links = 0;
     for (;;) {
-      const pn: ParentAndName | Errno = yield* ready(vfs.resolveParent(proc.root, start, path, proc, proc.creds));
+      let pn = vfs.resolveParent(proc.root, start, path, proc, proc.creds);
+      if (pn instanceof Promise) pn = (yield pn) as ParentAndName | Errno;
       if (isErrno(pn)) return pn;
       if (pn.name === '') return EISDIR;
-      const existing: Dentry | Errno = yield* ready(vfs.lookup(pn.dir, pn.name, proc));
+      let existing = vfs.lookup(pn.dir, pn.name, proc);
+      if (existing instanceof Promise) existing = (yield existing) as Dentry | Errno;
       if (isErrno(existing)) {
         if (existing !== ENOENT) return existing;
         if (pn.trailingSlash) return EISDIR;
         if (pn.dir.deleted) return ENOENT;
-        return yield* ready(createFile(c, ctx, pn.dir, pn.name, flags, mode));
+        return (yield createFile(c, pathCtx(c), pn.dir, pn.name, flags, mode)) as File | Errno;
       }
       if (flags & abi.O_EXCL) return EEXIST;
       if (existing.inode.type === abi.S_IFLNK && !(flags & abi.O_NOFOLLOW)) {
@@ -72,7 +74,7 @@ function* openSteps(c: SysCtx, dirfd: number, path: string, flags: number, mode:
           if (dentry.inode.isDir) return EISDIR;
           break;
         }
-        const target: string | Errno = yield* ready(existing.inode.readlink(proc));
+        const target = (yield existing.inode.readlink(proc)) as string | Errno;
         if (isErrno(target)) return target;
         if (target === '') return ENOENT;
         start = target.startsWith('/') ? proc.root : pn.dir;
@@ -84,7 +86,8 @@ function* openSteps(c: SysCtx, dirfd: number, path: string, flags: number, mode:
       break;
     }
   } else {
-    dentry = yield* ready(vfs.resolve(proc.root, start, path, { followLast: !(flags & abi.O_NOFOLLOW), caller: proc, creds: proc.creds }));
+    const found = vfs.resolve(proc.root, start, path, { followLast: !(flags & abi.O_NOFOLLOW), caller: proc, creds: proc.creds });
+    dentry = found instanceof Promise ? ((yield found) as Dentry | Errno) : found;
   }
   if (isErrno(dentry)) return dentry;
   const type = dentry.inode.type;
@@ -96,12 +99,14 @@ function* openSteps(c: SysCtx, dirfd: number, path: string, flags: number, mode:
     return f;
   }
   if (type === abi.S_IFDIR && opensForWrite(flags)) return EISDIR;
-  const attr = yield* ready(dentry.inode.getattr());
+  let attr = dentry.inode.getattr();
+  if (attr instanceof Promise) attr = (yield attr) as Attr | Errno;
   if (isErrno(attr)) return attr;
   // sb_permission: a read-only mount refuses writing its files, directories and links (not FIFOs or devices).
   if (opensForWrite(flags) && (type === abi.S_IFREG || type === abi.S_IFDIR) && dentry.inode.readonlyFs) return EROFS;
   if (!permitted(proc.creds, attr, accessMask(flags))) return EACCES;
-  const f = yield* ready(dentry.inode.open(flags, dentry.path(), { blocker: taskBlocker(c.kernel, c.task) }));
+  let f = dentry.inode.open(flags, dentry.path(), { blocker: taskBlocker(c.kernel, c.task) });
+  if (f instanceof Promise) f = (yield f) as File | Errno;
   if (isErrno(f)) return f;
   f.dentry = dentry;
   return f;

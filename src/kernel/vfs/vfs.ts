@@ -15,7 +15,7 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } f
 import { SynthDir } from '../filesystems/synthetic.js';
 import { DentryCache } from './dcache.js';
 import type { MaybeAsync } from '../files/file.js';
-import { andThen, ready, syncFirst } from '../files/maybe-async.js';
+import { andThen, syncFirst } from '../files/maybe-async.js';
 import type { Attr } from '../../backend/backend.js';
 
 export const MAX_SYMLINKS = 40;
@@ -187,13 +187,14 @@ export class Vfs {
     let cur = path.startsWith('/') ? root : start;
     const trailingSlash = path.endsWith('/') && path.replace(/\/+$/, '') !== '';
     // Components still to walk, in reverse order so pop() takes the next.
-    let pending = splitPath(path).reverse();
+    let pending = componentsLastFirst(path);
     let links = 0;
     while (pending.length > 0) {
       const name = pending.pop()!;
       const last = pending.length === 0;
       if (!cur.inode.isDir) return ENOTDIR;
-      const denied = yield* ready(this.searchable(cur, creds));
+      let denied = this.searchable(cur, creds);
+      if (denied instanceof Promise) denied = (yield denied) as Errno | undefined;
       if (denied) return denied;
       if (last && stopBeforeLast && name !== '.' && name !== '..') {
         if (name.length > NAME_MAX) return ENAMETOOLONG;
@@ -205,7 +206,8 @@ export class Vfs {
         continue;
       }
       if (name.length > NAME_MAX) return ENAMETOOLONG;
-      const child = yield* ready(this.lookup(cur, name, caller));
+      let child = this.lookup(cur, name, caller);
+      if (child instanceof Promise) child = (yield child) as Dentry | Errno;
       if (isErrno(child)) return child;
       if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return ELOOP;
@@ -215,11 +217,12 @@ export class Vfs {
           cur = magic;
           continue;
         }
-        const target = yield* ready(child.inode.readlink(caller));
+        let target = child.inode.readlink(caller);
+        if (target instanceof Promise) target = (yield target) as string | Errno;
         if (isErrno(target)) return target;
         if (target.length === 0) return ENOENT;
         if (target.startsWith('/')) cur = root;
-        pending = pending.concat(splitPath(target).reverse());
+        pending = pending.concat(componentsLastFirst(target));
         continue;
       }
       cur = child;
@@ -229,6 +232,14 @@ export class Vfs {
   }
 }
 
-function splitPath(path: string): string[] {
-  return path.split('/').filter((c) => c.length > 0);
+/** The names in `path` (empty ones between slashes dropped), last first: the walk pops the next one off the end. */
+function componentsLastFirst(path: string): string[] {
+  const out: string[] = [];
+  let end = path.length;
+  for (let i = path.length - 1; i >= -1; i--) {
+    if (i >= 0 && path.charCodeAt(i) !== 0x2f) continue;
+    if (end > i + 1) out.push(path.slice(i + 1, end));
+    end = i;
+  }
+  return out;
 }
