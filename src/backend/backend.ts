@@ -102,7 +102,8 @@ export interface BackendFile {
   allocate(offset: number, len: number): Promise<0 | Errno>;
   /** fsync (or fdatasync with `dataOnly`). */
   fsync(dataOnly?: boolean): Promise<0 | Errno>;
-  close(): Promise<void>;
+  /** Lets go of the file; synchronous where nothing waits on the host (a share of a kept handle, src/kernel/vfs/backend-handle.ts), so close(2) of it does not block. */
+  close(): void | Promise<void>;
 }
 
 /**

@@ -37,6 +37,19 @@ interface PooledMemory {
 }
 const pool: PooledMemory[] = [];
 let nextMemId = 1;
+/** Address spaces made and not yet released by their last user. */
+let liveSpaces = 0;
+/** Guest memories made and not yet dropped: those of live address spaces and the pool's. */
+let heldMemories = 0;
+
+/**
+ * How many address spaces are live and how many guest memories this worker
+ * holds (live ones plus at most POOL_MAX pooled): a leak of either shows as
+ * growth under a long fork/exec loop (test/integration/density.test.ts).
+ */
+export function addressSpaceCounts(): { live: number; memories: number } {
+  return { live: liveSpaces, memories: heldMemories };
+}
 
 export class AddressSpace {
   readonly mem: GuestMemory;
@@ -65,6 +78,8 @@ export class AddressSpace {
 
   constructor(account: MemoryAccount) {
     const reused = pool.pop();
+    if (!reused) heldMemories++;
+    liveSpaces++;
     this.mem = reused?.mem ?? GuestMemory.create();
     const cpu = reused?.cpu ?? new Cpu(this.mem);
     this.cpu = cpu;
@@ -100,10 +115,14 @@ export class AddressSpace {
       return;
     }
     if (--this.users > 0) return;
+    liveSpaces--;
     this.mm.release();
     this.cpu.flushCode();
     Atomics.add(this.codeEpoch, 0, 1);
     if (pool.length < POOL_MAX) pool.push({ mem: this.mem, cpu: this.cpu, id: this.memId, epoch: this.codeEpoch, onDrop: this.onDrop });
-    else this.onDrop?.();
+    else {
+      heldMemories--;
+      this.onDrop?.();
+    }
   }
 }

@@ -19,7 +19,7 @@ import type { Rlimit } from '../kernel/task.js';
 import type { KernelLogs } from '../kernel/kernel-logs.js';
 import type { SandboxConfig } from './config.js';
 import { DirectBackend } from '../fs-gofer/direct.js';
-import { connectIoFd } from '../p9/backend.js';
+import { connectIoFd, P9Backend } from '../p9/backend.js';
 import type { FilesystemBackend } from '../backend/backend.js';
 import { Tmpfs, parseTmpfsOptions } from '../kernel/filesystems/tmpfs.js';
 import type { Inode } from '../kernel/vfs/inode.js';
@@ -54,6 +54,8 @@ export interface BuiltSandbox {
   stdio: File[];
   /** The terminals (the console's resize comes through here). */
   ttys: TtyRegistry;
+  /** 9P fids the kernel holds on its gofers now (0 in direct mode): bounded however many files the guest went through. */
+  liveFids(): number;
   close(): void;
 }
 
@@ -150,6 +152,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
     kernel: k,
     stdio,
     ttys,
+    liveFids: () => backends.reduce((n, b) => n + (b instanceof P9Backend ? b.client.liveFids : 0), 0),
     close: () => {
       ttys.console?.close();
       for (const b of backends) b.close();

@@ -15,6 +15,7 @@ import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
 import { PageCache } from '../kernel/page-cache.js';
+import { addressSpaceCounts } from '../kernel/address-space.js';
 import { reportEngineStats } from '../vcpu/engine-stats.js';
 import { copyCreds } from '../kernel/task.js';
 import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
@@ -50,6 +51,12 @@ export interface KernelStats {
   memoryUsed: number;
   memoryLimit: number;
   cpuInstructions: number;
+  /** Address spaces live now (every process's, threads and vfork children sharing theirs). */
+  addressSpaces: number;
+  /** Guest memories held: the live address spaces' and the scrubbed ones pooled for reuse. */
+  guestMemories: number;
+  /** 9P fids held on the gofers (0 in direct mode). */
+  fids: number;
 }
 
 /** A process to start in the running container (the control server's ExecuteAsync, checked). */
@@ -289,6 +296,9 @@ const api = {
       memoryUsed: k ? k.account.used : 0,
       memoryLimit: cfg.totalMemory,
       cpuInstructions: k ? k.exitedInstructions + k.processStats().reduce((s, p) => s + p.cpuInstructions, 0) : 0,
+      addressSpaces: addressSpaceCounts().live,
+      guestMemories: addressSpaceCounts().memories,
+      fids: sandbox?.liveFids() ?? 0,
     };
   },
   async shutdown(): Promise<void> {

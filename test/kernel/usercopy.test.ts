@@ -2,8 +2,11 @@
 // exception (the kernel must not throw on what a guest passes).
 
 import assert from 'node:assert/strict';
-import { UserMemory } from '../../src/kernel/usercopy.js';
-import { EFAULT, Errno } from '../../src/linux/errno.js';
+import { StructWriter, UserMemory } from '../../src/kernel/usercopy.js';
+import { AddressSpace } from '../../src/kernel/address-space.js';
+import { MemoryAccount } from '../../src/kernel/mm.js';
+import { EFAULT, ENAMETOOLONG, Errno, isErrno } from '../../src/linux/errno.js';
+import { PATH_MAX, PROT_READ, PROT_WRITE } from '../../src/linux/abi.js';
 import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_VA_LIMIT } from '../../src/vcpu/memory.js';
 
 describe('kernel/usercopy: guest ranges', () => {
@@ -40,5 +43,70 @@ describe('kernel/usercopy: guest ranges', () => {
     // A range that starts mapped and runs past the page.
     assert.equal(um.copyOut(page + PAGE_SIZE - 2, new Uint8Array(4)), EFAULT);
     assert.equal(um.copyIn(page + PAGE_SIZE - 2, 4), EFAULT);
+  });
+});
+
+describe('kernel/usercopy: C strings and struct fields', () => {
+  const mem = GuestMemory.create();
+  const page = 0x20000;
+  // Two readable pages, then an unmapped one.
+  mem.pageFlags[page / PAGE_SIZE] = PAGE_R | PAGE_W;
+  mem.pageFlags[page / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
+  const um = new UserMemory(mem);
+  const put = (addr: number, b: Uint8Array) => assert.equal(um.copyOut(addr, b), 0);
+  const enc = (s: string) => new TextEncoder().encode(s);
+
+  it('readCString: a string across a page boundary, UTF-8 decoded; readCBytes gives the same bytes', () => {
+    const at = page + PAGE_SIZE - 5;
+    put(at, enc('/tmp/\u00e9t\u00e9/f1\0'));
+    assert.equal(um.readCString(at), '/tmp/\u00e9t\u00e9/f1');
+    assert.deepEqual(um.readCBytes(at), enc('/tmp/\u00e9t\u00e9/f1'));
+    put(page, enc('\0'));
+    assert.equal(um.readCString(page), '');
+  });
+
+  it('readCString: EFAULT when the string runs into an unmapped page, ENAMETOOLONG past max', () => {
+    const end = page + 2 * PAGE_SIZE;
+    put(end - 3, enc('abc'));
+    assert.equal(um.readCString(end - 3), EFAULT);
+    assert.equal(um.readCBytes(end - 3), EFAULT);
+    put(page + 100, enc('abcdef\0'));
+    assert.equal(um.readCString(page + 100, 6), 'abcdef');
+    assert.equal(um.readCString(page + 100, 5), ENAMETOOLONG);
+    assert.equal(um.readCBytes(page + 100, 5), ENAMETOOLONG);
+    // Longer than the decoding scratch buffer (PATH_MAX): still read whole when max allows.
+    const long = 'x'.repeat(PATH_MAX + 10);
+    put(page + 200, enc(long + '\0'));
+    assert.equal(um.readCString(page + 200, PATH_MAX + 10), long);
+    assert.equal(um.readCString(page + 200), ENAMETOOLONG);
+  });
+
+  it('readCString reads a string in MAP_SHARED memory (its bytes are in the frame pool)', () => {
+    const account = new MemoryAccount(16 << 20);
+    const vm = new AddressSpace(account);
+    try {
+      const at = vm.mm.mapAnywhere(2 * PAGE_SIZE, PROT_READ | PROT_WRITE, '', 0, { pgoff: 0 });
+      assert.ok(!isErrno(at));
+      const s = 'shared/' + 'y'.repeat(PAGE_SIZE);
+      assert.equal(vm.user.copyOut(at + 5, enc(s + '\0')), 0);
+      assert.equal(vm.mem.u8[at + 5], 0, 'the bytes live in the pool');
+      assert.equal(vm.user.readCString(at + 5, 2 * PAGE_SIZE), s);
+    } finally {
+      vm.release();
+    }
+  });
+
+  it('StructWriter.u64: numbers (small, past 32 bits, the largest safe, negative, fractional) and BigInts, little-endian', () => {
+    const cases: [number | bigint, bigint][] = [
+      [0, 0n], [1, 1n], [0xffffffff, 0xffffffffn], [2 ** 32, 2n ** 32n], [2 ** 40 + 7, 2n ** 40n + 7n],
+      [Number.MAX_SAFE_INTEGER, 2n ** 53n - 1n], [-1, 2n ** 64n - 1n], [-(2 ** 33), 2n ** 64n - 2n ** 33n],
+      [3.75, 3n], [2n ** 63n + 5n, 2n ** 63n + 5n], [-2n, 2n ** 64n - 2n],
+    ];
+    for (const [v, want] of cases) {
+      const w = new StructWriter(16).u64(4, v);
+      assert.equal(new DataView(w.bytes.buffer).getBigUint64(4, true), want, `u64(${v})`);
+      assert.equal(w.bytes[3], 0);
+      assert.equal(w.bytes[12], 0);
+    }
   });
 });

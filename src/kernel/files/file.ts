@@ -73,6 +73,21 @@ export abstract class File {
     return ESPIPE;
   }
 
+  /**
+   * The copy-free forms of read/pread and write/pwrite, for files whose data
+   * is in the kernel's memory and never waits (tmpfs): the bytes go straight
+   * between the file's pages and the caller's buffer, with no intermediate
+   * copy. `offset` null: at the file position (advancing it; the end with
+   * O_APPEND for writes), as read and write; else as pread and pwrite.
+   * readTo hands `put` the bytes at (offset + pos), as views valid only during
+   * the call (a hole as zeros), and returns the count read; writeFrom asks
+   * `get` to fill `dst` with the caller's bytes at `pos` and returns what
+   * write would. The caller has checked that its buffer is accessible.
+   * Absent on files without such data: use read/pread/write/pwrite.
+   */
+  readTo?(len: number, offset: number | null, put: (bytes: Uint8Array, pos: number) => void): number | Errno;
+  writeFrom?(len: number, offset: number | null, get: (dst: Uint8Array, pos: number) => void): number | Errno;
+
   /** New file position per SEEK_*. */
   lseek(_offset: number, _whence: number): MaybeAsync<number | Errno> {
     return ESPIPE;

@@ -29,6 +29,9 @@ import { now, PAGE, TmpInode } from './tmpfs-inode.js';
 /** Largest file size (MAX_LFS_FILESIZE is larger; a JS number indexes bytes exactly up to here). */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 
+/** What a hole reads as (never written). */
+const ZERO_PAGE = new Uint8Array(PAGE);
+
 /** A regular file: its pages, its size, and how many open files keep it alive. */
 export class TmpFile extends TmpInode {
   /** Page index → 4 KiB of data; absent pages are holes (zeros). */
@@ -82,19 +85,25 @@ export class TmpFile extends TmpInode {
   }
 
   read(len: number, offset: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, Math.min(this.bytes, offset + len) - offset));
+    this.readTo(len, offset, (bytes, pos) => out.set(bytes, pos));
+    return out;
+  }
+
+  /** The bytes of [offset, offset+len) up to the end, handed to `put` page by page (File.readTo); the count. */
+  readTo(len: number, offset: number, put: (bytes: Uint8Array, pos: number) => void): number {
     const end = Math.min(this.bytes, offset + len);
-    if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
+    if (end <= offset) return 0;
     for (let pos = offset; pos < end; ) {
       const idx = Math.floor(pos / PAGE);
       const inPage = pos - idx * PAGE;
       const n = Math.min(PAGE - inPage, end - pos);
       const page = this.data.get(idx);
-      if (page) out.set(page.subarray(inPage, inPage + n), pos - offset);
+      put(page ? page.subarray(inPage, inPage + n) : ZERO_PAGE.subarray(0, n), pos - offset);
       pos += n;
     }
     this.atime = now();
-    return out;
+    return end - offset;
   }
 
   /** Checkpoint: the file's bytes (holes as zeros), base64. */
@@ -124,15 +133,20 @@ export class TmpFile extends TmpInode {
    * page cache writing back a mapping's stores, which write seals do not stop.
    */
   write(src: Uint8Array, offset: number, writeback = false): number | Errno {
+    return this.writeFrom(src.length, offset, (dst, pos) => dst.set(src.subarray(pos, pos + dst.length)), writeback);
+  }
+
+  /** write() of `len` bytes that `get` copies into the file's pages (File.writeFrom). */
+  writeFrom(len: number, offset: number, get: (dst: Uint8Array, pos: number) => void, writeback = false): number | Errno {
     if (this.sb.readonly) return EROFS;
     if (!writeback && this.seals & (abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE)) return EPERM;
-    if (offset + src.length > MAX_FILE_SIZE) return EFBIG;
+    if (offset + len > MAX_FILE_SIZE) return EFBIG;
     let done = 0;
-    while (done < src.length) {
+    while (done < len) {
       const pos = offset + done;
       const idx = Math.floor(pos / PAGE);
       const inPage = pos - idx * PAGE;
-      const n = Math.min(PAGE - inPage, src.length - done);
+      const n = Math.min(PAGE - inPage, len - done);
       // Linux checks F_SEAL_GROW per page chunk: the chunks before the one growing the file are written.
       if (this.seals & abi.F_SEAL_GROW && pos + n > this.bytes) {
         if (done === 0) return EPERM;
@@ -144,10 +158,10 @@ export class TmpFile extends TmpInode {
         page = new Uint8Array(PAGE);
         this.data.set(idx, page);
       }
-      page.set(src.subarray(done, done + n), inPage);
+      get(page.subarray(inPage, inPage + n), done);
       done += n;
     }
-    if (done === 0 && src.length > 0) return ENOSPC;
+    if (done === 0 && len > 0) return ENOSPC;
     if (offset + done > this.bytes) this.bytes = offset + done;
     this.mtime = this.ctime = now();
     // Linux's file_remove_privs: a write by anyone clears set-user-ID (and group-exec'd set-group-ID).
@@ -240,16 +254,31 @@ export class TmpOpenFile extends File implements FdInodeOps {
     return this.inode.read(len, offset);
   }
 
-  override write(data: Uint8Array): number | Errno {
-    if (this.flags & abi.O_APPEND) this.pos = this.inode.getattr().size;
-    const n = this.inode.write(data, this.pos);
-    if (typeof n === 'number') this.pos += n;
+  override readTo(len: number, offset: number | null, put: (bytes: Uint8Array, pos: number) => void): number {
+    if (offset !== null) return this.inode.readTo(len, offset, put);
+    const n = this.inode.readTo(len, this.pos, put);
+    this.pos += n;
     return n;
   }
 
+  override write(data: Uint8Array): number | Errno {
+    return this.writeFrom(data.length, null, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
+  }
+
   override pwrite(data: Uint8Array, offset: number): number | Errno {
+    return this.writeFrom(data.length, offset, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
+  }
+
+  override writeFrom(len: number, offset: number | null, get: (dst: Uint8Array, pos: number) => void): number | Errno {
     // Linux: pwrite on an O_APPEND file appends, whatever the offset.
-    return this.inode.write(data, this.flags & abi.O_APPEND ? this.inode.getattr().size : offset);
+    if (this.flags & abi.O_APPEND) {
+      const end = this.inode.getattr().size;
+      if (offset === null) this.pos = end;
+      else offset = end;
+    }
+    const n = this.inode.writeFrom(len, offset ?? this.pos, get);
+    if (offset === null && typeof n === 'number') this.pos += n;
+    return n;
   }
 
   override lseek(offset: number, whence: number): number | Errno {

@@ -4,7 +4,7 @@
 
 import * as abi from '../../linux/abi.js';
 import { ENOENT, ENOTDIR, Errno, isErrno } from '../../linux/errno.js';
-import type { File } from '../files/file.js';
+import type { File, MaybeAsync } from '../files/file.js';
 import type { Dentry } from '../vfs/inode.js';
 import type { PathCtx } from '../vfs/namei.js';
 import type { Process } from '../task.js';
@@ -25,8 +25,8 @@ export function pathCtx(c: SysCtx): PathCtx {
   return { vfs: c.kernel.vfs, root: c.proc.root, cred: c.proc.creds, umask: c.proc.umask, caller: c.proc };
 }
 
-/** Resolve (dirfd, path) as the *at() calls do, honouring AT_EMPTY_PATH. */
-export async function resolveAt(c: SysCtx, dirfd: number, pathAddr: number, flags: number, followDefault = true): Promise<Dentry | File | Errno> {
+/** Resolve (dirfd, path) as the *at() calls do, honouring AT_EMPTY_PATH (synchronous through cached dentries: Vfs.resolve). */
+export function resolveAt(c: SysCtx, dirfd: number, pathAddr: number, flags: number, followDefault = true): MaybeAsync<Dentry | File | Errno> {
   const path = c.user.readCString(pathAddr);
   if (isErrno(path)) return path;
   if (path === '') {

@@ -54,6 +54,20 @@ export class SyscallDispatcher {
         this.kernel.current = null;
       }
     }
+    if (result instanceof Parked || result instanceof Promise) {
+      this.block(task, result, enter, row);
+      return true;
+    }
+    this.complete(task, result, enter, row);
+    return false;
+  }
+
+  /**
+   * The handler's result comes later: `task` blocks until it does, then
+   * completes and is woken. (Kept out of dispatch so that a call answered
+   * at once allocates none of these closures.)
+   */
+  private block(task: Task, result: Parked | Promise<SysResult>, enter: string, row: SyscallRow | undefined): void {
     const proc = task.process;
     const settled = () => {
       proc.handlersInFlight--;
@@ -67,27 +81,20 @@ export class SyscallDispatcher {
       this.complete(task, r, enter, row);
       this.kernel.scheduler.wake(task);
     };
+    task.state = TaskState.Blocked;
+    proc.handlersInFlight++;
     if (result instanceof Parked) {
-      task.state = TaskState.Blocked;
-      proc.handlersInFlight++;
       result.bind(finish);
-      return true;
+      return;
     }
-    if (result instanceof Promise) {
-      task.state = TaskState.Blocked;
-      proc.handlersInFlight++;
-      result.then(
-        finish,
-        (e) => {
-          settled();
-          task.endWait();
-          this.kernelBug(task, row!, e);
-        },
-      );
-      return true;
-    }
-    this.complete(task, result, enter, row);
-    return false;
+    result.then(
+      finish,
+      (e) => {
+        settled();
+        task.endWait();
+        this.kernelBug(task, row!, e);
+      },
+    );
   }
 
   private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {

@@ -3,10 +3,12 @@
 
 import * as abi from '../../linux/abi.js';
 import { EACCES, EBADF, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, EROFS, Errno, isErrno } from '../../linux/errno.js';
-import { File } from '../files/file.js';
+import { File, type MaybeAsync } from '../files/file.js';
+import { andThen, syncFirst } from '../files/maybe-async.js';
+import type { Attr } from '../../backend/backend.js';
 import { taskBlocker } from '../files/blocking.js';
 import { Dentry, fdInodeOps } from '../vfs/inode.js';
-import { MAX_SYMLINKS } from '../vfs/vfs.js';
+import { MAX_SYMLINKS, type ParentAndName } from '../vfs/vfs.js';
 import { permitted } from '../vfs/perm.js';
 import { newOwner, type PathCtx } from '../vfs/namei.js';
 import type { SysCtx, SysResult } from './context.js';
@@ -31,28 +33,35 @@ function opensForWrite(flags: number): boolean {
  * a dangling symlink too unless O_EXCL or O_NOFOLLOW), then the file's type
  * (ELOOP, ENOTDIR, EISDIR), EROFS, permissions, and the open itself.
  */
-export async function openPath(c: SysCtx, dirfd: number, path: string, flags: number, mode: number): Promise<File | Errno> {
+export function openPath(c: SysCtx, dirfd: number, path: string, flags: number, mode: number): MaybeAsync<File | Errno> {
+  return syncFirst(openSteps(c, dirfd, path, flags, mode));
+}
+
+/** openPath's body (a syncFirst body: synchronous through cached dentries and a kept backend handle). */
+function* openSteps(c: SysCtx, dirfd: number, path: string, flags: number, mode: number): Generator<unknown, File | Errno, unknown> {
   const proc = c.proc;
   if (path === '') return ENOENT;
-  if ((flags & abi.O_TMPFILE) === abi.O_TMPFILE) return openTmpfile(c, dirfd, path, flags, mode);
+  if ((flags & abi.O_TMPFILE) === abi.O_TMPFILE) return (yield openTmpfile(c, dirfd, path, flags, mode)) as File | Errno;
   if (flags & abi.O_TMPFILE & ~abi.O_DIRECTORY) return EINVAL; // __O_TMPFILE without O_DIRECTORY
-  let start = path.startsWith('/') ? proc.root : startDir(proc, dirfd);
-  if (isErrno(start)) return start;
+  const first = path.startsWith('/') ? proc.root : startDir(proc, dirfd);
+  if (isErrno(first)) return first;
+  let start: Dentry = first;
   const vfs = c.kernel.vfs;
-  const ctx = pathCtx(c);
   let dentry: Dentry | Errno;
   if (flags & abi.O_CREAT) {
     let links = 0;
     for (;;) {
-      const pn = await vfs.resolveParent(proc.root, start, path, proc, proc.creds);
+      let pn = vfs.resolveParent(proc.root, start, path, proc, proc.creds);
+      if (pn instanceof Promise) pn = (yield pn) as ParentAndName | Errno;
       if (isErrno(pn)) return pn;
       if (pn.name === '') return EISDIR;
-      const existing = await vfs.lookup(pn.dir, pn.name, proc);
+      let existing = vfs.lookup(pn.dir, pn.name, proc);
+      if (existing instanceof Promise) existing = (yield existing) as Dentry | Errno;
       if (isErrno(existing)) {
         if (existing !== ENOENT) return existing;
         if (pn.trailingSlash) return EISDIR;
         if (pn.dir.deleted) return ENOENT;
-        return createFile(c, ctx, pn.dir, pn.name, flags, mode);
+        return (yield createFile(c, pathCtx(c), pn.dir, pn.name, flags, mode)) as File | Errno;
       }
       if (flags & abi.O_EXCL) return EEXIST;
       if (existing.inode.type === abi.S_IFLNK && !(flags & abi.O_NOFOLLOW)) {
@@ -65,7 +74,7 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
           if (dentry.inode.isDir) return EISDIR;
           break;
         }
-        const target = await existing.inode.readlink(proc);
+        const target = (yield existing.inode.readlink(proc)) as string | Errno;
         if (isErrno(target)) return target;
         if (target === '') return ENOENT;
         start = target.startsWith('/') ? proc.root : pn.dir;
@@ -77,7 +86,8 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
       break;
     }
   } else {
-    dentry = await vfs.resolve(proc.root, start, path, { followLast: !(flags & abi.O_NOFOLLOW), caller: proc, creds: proc.creds });
+    const found = vfs.resolve(proc.root, start, path, { followLast: !(flags & abi.O_NOFOLLOW), caller: proc, creds: proc.creds });
+    dentry = found instanceof Promise ? ((yield found) as Dentry | Errno) : found;
   }
   if (isErrno(dentry)) return dentry;
   const type = dentry.inode.type;
@@ -89,12 +99,14 @@ export async function openPath(c: SysCtx, dirfd: number, path: string, flags: nu
     return f;
   }
   if (type === abi.S_IFDIR && opensForWrite(flags)) return EISDIR;
-  const attr = await dentry.inode.getattr();
+  let attr = dentry.inode.getattr();
+  if (attr instanceof Promise) attr = (yield attr) as Attr | Errno;
   if (isErrno(attr)) return attr;
   // sb_permission: a read-only mount refuses writing its files, directories and links (not FIFOs or devices).
   if (opensForWrite(flags) && (type === abi.S_IFREG || type === abi.S_IFDIR) && dentry.inode.readonlyFs) return EROFS;
   if (!permitted(proc.creds, attr, accessMask(flags))) return EACCES;
-  const f = await dentry.inode.open(flags, dentry.path(), { blocker: taskBlocker(c.kernel, c.task) });
+  let f = dentry.inode.open(flags, dentry.path(), { blocker: taskBlocker(c.kernel, c.task) });
+  if (f instanceof Promise) f = (yield f) as File | Errno;
   if (isErrno(f)) return f;
   f.dentry = dentry;
   return f;
@@ -163,14 +175,12 @@ export class PathFile extends File {
   }
 }
 
-export async function sys_openat(c: SysCtx): Promise<SysResult> {
+export function sys_openat(c: SysCtx): MaybeAsync<SysResult> {
   const path = c.user.readCString(c.u(1));
   if (isErrno(path)) return path;
   // A 64-bit kernel opens every file with O_LARGEFILE (force_o_largefile).
   const flags = c.i32(2) | abi.O_LARGEFILE;
-  const f = await openPath(c, c.i32(0), path, flags, c.u32(3));
-  if (isErrno(f)) return f;
-  return c.proc.fds.install(f, (flags & abi.O_CLOEXEC) !== 0);
+  return andThen(openPath(c, c.i32(0), path, flags, c.u32(3)), (f) => (isErrno(f) ? f : c.proc.fds.install(f, (flags & abi.O_CLOEXEC) !== 0)));
 }
 
 export function sys_close(c: SysCtx): SysResult | Promise<SysResult> {

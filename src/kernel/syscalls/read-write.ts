@@ -21,6 +21,7 @@ function body_read(c: SysCtx): SysResult | Promise<SysResult> {
   const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
   if (len === 0) return 0;
   if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
+  if (f.readTo) return readToUser(c, f, len, null, addr);
   return settle(blockingRead(taskBlocker(c.kernel, c.task), f, () => f.read(len)), (data) => copyData(c, addr, data));
 }
 
@@ -34,12 +35,29 @@ function body_pread64(c: SysCtx): SysResult | Promise<SysResult> {
   const off = c.s(3);
   if (off < 0) return EINVAL;
   if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
+  if (f.readTo) return readToUser(c, f, len, off, addr);
   return settle(f.pread(len, off), (data) => copyData(c, addr, data));
 }
 
 function copyData(c: SysCtx, addr: number, data: Uint8Array): SysResult {
   const r = c.user.copyOut(addr, data);
   return isErrno(r) ? r : data.length;
+}
+
+/**
+ * read/pread of a file with readTo (tmpfs): its pages copied straight to
+ * the guest's buffer (no intermediate copy). EFAULT, as copyData gives it,
+ * when the buffer cannot take the bytes (checked before the file is read).
+ */
+function readToUser(c: SysCtx, f: File, len: number, offset: number | null, addr: number): SysResult {
+  if (!c.user.canWrite(addr, len)) return EFAULT;
+  return f.readTo!(len, offset, (bytes, pos) => c.user.copyOut(addr + pos, bytes));
+}
+
+/** write/pwrite of a file with writeFrom (tmpfs): the guest's bytes copied straight into its pages. */
+function writeFromUser(c: SysCtx, f: File, len: number, offset: number | null, addr: number): SysResult {
+  if (!c.user.canRead(addr, len)) return EFAULT;
+  return f.writeFrom!(len, offset, (dst, pos) => c.user.readInto(addr + pos, dst));
 }
 
 function body_write(c: SysCtx): SysResult | Promise<SysResult> {
@@ -49,6 +67,7 @@ function body_write(c: SysCtx): SysResult | Promise<SysResult> {
   if (bad) return bad;
   const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
   if (len === 0 && !f.writesEmpty) return 0;
+  if (f.writeFrom) return writeFromUser(c, f, len, null, c.u(1));
   const data = c.user.copyIn(c.u(1), len);
   if (isErrno(data)) return data;
   return blockingWrite(taskBlocker(c.kernel, c.task), f, data, (d) => f.write(d));
@@ -61,6 +80,7 @@ function body_pwrite64(c: SysCtx): SysResult | Promise<SysResult> {
   if (bad) return bad;
   const off = c.s(3);
   if (off < 0) return EINVAL;
+  if (f.writeFrom) return writeFromUser(c, f, Math.min(c.u(2), abi.MAX_RW_COUNT), off, c.u(1));
   const data = c.user.copyIn(c.u(1), Math.min(c.u(2), abi.MAX_RW_COUNT));
   if (isErrno(data)) return data;
   return f.pwrite(data, off);

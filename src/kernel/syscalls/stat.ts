@@ -4,7 +4,8 @@
 
 import * as abi from '../../linux/abi.js';
 import { EACCES, EBADF, EINVAL, Errno, isErrno } from '../../linux/errno.js';
-import { File } from '../files/file.js';
+import { File, type MaybeAsync } from '../files/file.js';
+import { andThen } from '../files/maybe-async.js';
 import { emptyStatFs, fdInodeOps, type Dentry } from '../vfs/inode.js';
 import { permitted } from '../vfs/perm.js';
 import type { Attr, StatFs } from '../../backend/backend.js';
@@ -60,34 +61,41 @@ function encodeStatx(a: Attr): Uint8Array {
   return w.bytes;
 }
 
-async function attrOf(target: Dentry | File): Promise<Attr | Errno> {
+function attrOf(target: Dentry | File): MaybeAsync<Attr | Errno> {
   return target instanceof File ? target.getattr() : target.inode.getattr();
 }
 
-/** The stat family's tail: attributes of `target`, encoded, copied out to `addr`. */
-async function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, encode: (a: Attr) => Uint8Array): Promise<SysResult> {
+/**
+ * The stat family's tail: attributes of `target`, encoded, copied out to
+ * `addr`; synchronous when the attributes are at hand (tmpfs, cached
+ * attributes of an exclusive mount).
+ */
+function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, encode: (a: Attr) => Uint8Array): MaybeAsync<SysResult> {
   if (isErrno(target)) return target;
-  const a = await attrOf(target);
-  if (isErrno(a)) return a;
-  const r = c.user.copyOut(addr, encode(a));
-  return isErrno(r) ? r : 0;
+  return andThen(attrOf(target), (a) => {
+    if (isErrno(a)) return a;
+    const r = c.user.copyOut(addr, encode(a));
+    return isErrno(r) ? r : 0;
+  });
 }
 
-export function sys_fstat(c: SysCtx): Promise<SysResult> {
+export function sys_fstat(c: SysCtx): MaybeAsync<SysResult> {
   return statOut(c, c.proc.fds.get(c.i32(0)), c.u(1), encodeStat);
 }
 
-export async function sys_newfstatat(c: SysCtx): Promise<SysResult> {
+export function sys_newfstatat(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(3);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT)) return EINVAL;
-  return statOut(c, await resolveAt(c, c.i32(0), c.u(1), flags), c.u(2), encodeStat);
+  const addr = c.u(2);
+  return andThen(resolveAt(c, c.i32(0), c.u(1), flags), (t) => statOut(c, t, addr, encodeStat));
 }
 
-export async function sys_statx(c: SysCtx): Promise<SysResult> {
+export function sys_statx(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(2);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT | abi.AT_STATX_SYNC_TYPE)) return EINVAL;
   if ((flags & abi.AT_STATX_SYNC_TYPE) === abi.AT_STATX_SYNC_TYPE) return EINVAL;
-  return statOut(c, await resolveAt(c, c.i32(0), c.u(1), flags), c.u(4), encodeStatx);
+  const addr = c.u(4);
+  return andThen(resolveAt(c, c.i32(0), c.u(1), flags), (t) => statOut(c, t, addr, encodeStatx));
 }
 
 export async function sys_faccessat(c: SysCtx, flagsArg = 0): Promise<SysResult> {

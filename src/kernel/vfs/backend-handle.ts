@@ -75,7 +75,8 @@ class SharedFile implements BackendFile {
     return this.f.fsync(dataOnly);
   }
 
-  async close(): Promise<void> {
+  /** Synchronous: a close of one share is no backend call (the handle is closed when the inode lets it go). */
+  close(): void {
     if (this.closed) return;
     this.closed = true;
     this.h.unshare();

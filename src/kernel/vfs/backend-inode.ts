@@ -7,6 +7,7 @@
 import { EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
 import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
+import { andThen } from '../files/maybe-async.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
@@ -197,18 +198,19 @@ export class BackendInode extends Inode {
     return this.use((n) => this.fs.readlink(n));
   }
 
-  async open(flags: number, path: string, ctx?: OpenContext): Promise<File | Errno> {
+  /** Synchronous for a regular file whose kept handle for the access mode is open (openShared). */
+  open(flags: number, path: string, ctx?: OpenContext): MaybeAsync<File | Errno> {
     if (this.type === S_IFDIR && (flags & O_ACCMODE) !== O_RDONLY) return EISDIR;
     if (this.type === S_IFIFO) {
-      const a = await this.getattr();
-      if (isErrno(a)) return a;
-      return namedPipeOpen(fifoOf(this.fs, a), this, flags, path, ctx);
+      return andThen(this.getattr(), (a) => (isErrno(a) ? a : namedPipeOpen(fifoOf(this.fs, a), this, flags, path, ctx)));
     }
     if (this.type !== S_IFDIR && this.type !== S_IFREG) return ENXIO;
-    const f = this.type === S_IFREG && !(flags & PRIVATE_OPEN) ? await this.openShared(flags & O_ACCMODE) : await this.use((n) => this.fs.open(n, flags & ~O_DIRECTORY));
-    if (isErrno(f)) return f;
-    if (flags & O_TRUNC) this.mount.changed();
-    return new BackendOpenFile(f, flags, path, this.type, this.mount);
+    const opened = this.type === S_IFREG && !(flags & PRIVATE_OPEN) ? this.openShared(flags & O_ACCMODE) : this.use((n) => this.fs.open(n, flags & ~O_DIRECTORY));
+    return andThen(opened, (f) => {
+      if (isErrno(f)) return f;
+      if (flags & O_TRUNC) this.mount.changed();
+      return new BackendOpenFile(f, flags, path, this.type, this.mount);
+    });
   }
 
   /**
@@ -221,21 +223,18 @@ export class BackendInode extends Inode {
   private handles: (SharedHandle | undefined)[] | undefined;
   private handleOpening: (Promise<SharedHandle | Errno> | undefined)[] | undefined;
 
-  private async openShared(acc: number): Promise<BackendFile | Errno> {
+  /** A share of the kept handle for `acc`: at once when it is open, else once the one open of it in flight is done. */
+  private openShared(acc: number): MaybeAsync<BackendFile | Errno> {
     const hs = (this.handles ??= []);
-    let h = hs[acc];
-    if (!h) {
-      const pending = (this.handleOpening ??= []);
-      const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
-        pending[acc] = undefined;
-        if (isErrno(f)) return f;
-        return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
-      }));
-      const got = await p;
-      if (isErrno(got)) return got;
-      h = got;
-    }
-    return h.share();
+    const h = hs[acc];
+    if (h) return h.share();
+    const pending = (this.handleOpening ??= []);
+    const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
+      pending[acc] = undefined;
+      if (isErrno(f)) return f;
+      return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
+    }));
+    return p.then((got) => (isErrno(got) ? got : got.share()));
   }
 
   /** A handle's last open file went away: close it if the inode no longer keeps its handles. */
@@ -442,7 +441,7 @@ export class BackendOpenFile extends File implements FdInodeOps {
     return r;
   }
 
-  protected override release(): Promise<void> {
+  protected override release(): MaybeAsync<void> {
     return this.file.close();
   }
 }

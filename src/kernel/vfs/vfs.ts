@@ -15,6 +15,7 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } f
 import { SynthDir } from '../filesystems/synthetic.js';
 import { DentryCache } from './dcache.js';
 import type { MaybeAsync } from '../files/file.js';
+import { andThen, syncFirst } from '../files/maybe-async.js';
 import type { Attr } from '../../backend/backend.js';
 
 export const MAX_SYMLINKS = 40;
@@ -146,19 +147,21 @@ export class Vfs {
     return cur;
   }
 
-  /** Resolve `path` from `start` (or `root` for absolute paths) to a dentry. */
-  async resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): Promise<Dentry | Errno> {
-    const r = await this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds);
-    return isErrno(r) ? r : r.dir;
+  /**
+   * Resolve `path` from `start` (or `root` for absolute paths) to a dentry:
+   * synchronous while every step is cached (no lookup, revalidation,
+   * attribute fetch or readlink has to wait).
+   */
+  resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): MaybeAsync<Dentry | Errno> {
+    return andThen(syncFirst(this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds)), (r) => (isErrno(r) ? r : r.dir));
   }
 
   /**
    * Resolve all but the last component of `path`: the directory a name is to
-   * be created in or removed from, and that name.
+   * be created in or removed from, and that name (synchronous as resolve is).
    */
-  async resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller, creds?: Cred): Promise<ParentAndName | Errno> {
-    const r = await this.walk(root, start, path, false, true, caller, creds);
-    return r;
+  resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller, creds?: Cred): MaybeAsync<ParentAndName | Errno> {
+    return syncFirst(this.walk(root, start, path, false, true, caller, creds));
   }
 
   /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may); synchronous when the attributes are cached. */
@@ -169,7 +172,8 @@ export class Vfs {
     return a instanceof Promise ? a.then(check) : check(a);
   }
 
-  private async walk(
+  /** The path walk, as a syncFirst body (files/maybe-async.ts). */
+  private *walk(
     root: Dentry,
     start: Dentry,
     path: string,
@@ -177,20 +181,20 @@ export class Vfs {
     stopBeforeLast: boolean,
     caller?: Caller,
     creds?: Cred,
-  ): Promise<ParentAndName | Errno> {
+  ): Generator<unknown, ParentAndName | Errno, unknown> {
     if (path.length === 0) return ENOENT;
     if (path.length >= PATH_MAX) return ENAMETOOLONG;
     let cur = path.startsWith('/') ? root : start;
     const trailingSlash = path.endsWith('/') && path.replace(/\/+$/, '') !== '';
     // Components still to walk, in reverse order so pop() takes the next.
-    let pending = splitPath(path).reverse();
+    let pending = componentsLastFirst(path);
     let links = 0;
     while (pending.length > 0) {
       const name = pending.pop()!;
       const last = pending.length === 0;
       if (!cur.inode.isDir) return ENOTDIR;
-      const search = this.searchable(cur, creds);
-      const denied = search instanceof Promise ? await search : search;
+      let denied = this.searchable(cur, creds);
+      if (denied instanceof Promise) denied = (yield denied) as Errno | undefined;
       if (denied) return denied;
       if (last && stopBeforeLast && name !== '.' && name !== '..') {
         if (name.length > NAME_MAX) return ENAMETOOLONG;
@@ -202,8 +206,8 @@ export class Vfs {
         continue;
       }
       if (name.length > NAME_MAX) return ENAMETOOLONG;
-      const found = this.lookup(cur, name, caller);
-      const child = found instanceof Promise ? await found : found;
+      let child = this.lookup(cur, name, caller);
+      if (child instanceof Promise) child = (yield child) as Dentry | Errno;
       if (isErrno(child)) return child;
       if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return ELOOP;
@@ -213,11 +217,12 @@ export class Vfs {
           cur = magic;
           continue;
         }
-        const target = await child.inode.readlink(caller);
+        let target = child.inode.readlink(caller);
+        if (target instanceof Promise) target = (yield target) as string | Errno;
         if (isErrno(target)) return target;
         if (target.length === 0) return ENOENT;
         if (target.startsWith('/')) cur = root;
-        pending = pending.concat(splitPath(target).reverse());
+        pending = pending.concat(componentsLastFirst(target));
         continue;
       }
       cur = child;
@@ -227,6 +232,14 @@ export class Vfs {
   }
 }
 
-function splitPath(path: string): string[] {
-  return path.split('/').filter((c) => c.length > 0);
+/** The names in `path` (empty ones between slashes dropped), last first: the walk pops the next one off the end. */
+function componentsLastFirst(path: string): string[] {
+  const out: string[] = [];
+  let end = path.length;
+  for (let i = path.length - 1; i >= -1; i--) {
+    if (i >= 0 && path.charCodeAt(i) !== 0x2f) continue;
+    if (end > i + 1) out.push(path.slice(i + 1, end));
+    end = i;
+  }
+  return out;
 }

@@ -111,6 +111,39 @@ describe('kernel/fs/tmpfs', () => {
       assert.deepEqual(Buffer.from(ok(await f.pread(20, 0))), Buffer.concat([Buffer.alloc(10, 0x61), Buffer.alloc(10)]));
     });
 
+    it('readTo and writeFrom (the copy-free read/write): page by page, holes as zeros, positions and O_APPEND as read and write', () => {
+      const f = create(root, 'z');
+      const src = Buffer.alloc(2 * 4096 + 100);
+      for (let i = 0; i < src.length; i++) src[i] = (i * 7) & 0xff;
+      // writeFrom at an offset that starts mid-page: the pieces given to fill are the file's page parts, in order.
+      const pieces: [number, number][] = [];
+      assert.equal(f.writeFrom!(src.length, 4000, (dst, pos) => {
+        pieces.push([pos, dst.length]);
+        dst.set(src.subarray(pos, pos + dst.length));
+      }), src.length);
+      assert.deepEqual(pieces, [[0, 96], [96, 4096], [4192, 4096], [8288, 4]]);
+      const out = Buffer.alloc(src.length + 4000 + 50, 0xee);
+      const n = f.readTo!(out.length, 0, (bytes, pos) => out.set(bytes, pos));
+      assert.equal(n, 4000 + src.length, 'up to the end of the file');
+      assert.deepEqual(out.subarray(0, 4000), Buffer.alloc(4000), 'the hole reads as zeros');
+      assert.deepEqual(out.subarray(4000, n), src);
+      assert.equal(f.readTo!(10, n, () => assert.fail('nothing past the end')), 0);
+      // null offset: at the file position, which advances; O_APPEND writes at the end whatever the offset.
+      const g = ok(child(root, 'z').open(abi.O_RDWR | abi.O_APPEND, '/z') as File | Errno);
+      assert.equal(g.writeFrom!(3, 0, (dst) => dst.set(Buffer.from('xyz'))), 3);
+      assert.equal(g.writeFrom!(2, null, (dst) => dst.set(Buffer.from('!!'))), 2);
+      const size = 4000 + src.length + 5;
+      assert.equal(g.lseek(0, abi.SEEK_CUR), size);
+      const tail = Buffer.alloc(5);
+      assert.equal(f.readTo!(5, size - 5, (bytes, pos) => tail.set(bytes, pos)), 5);
+      assert.equal(tail.toString(), 'xyz!!');
+      assert.equal(f.lseek(size - 2, abi.SEEK_SET), size - 2);
+      const last = Buffer.alloc(2);
+      assert.equal(f.readTo!(10, null, (bytes, pos) => last.set(bytes, pos)), 2);
+      assert.equal(last.toString(), '!!');
+      assert.equal(f.lseek(0, abi.SEEK_CUR), size);
+    });
+
     it('O_TRUNC empties a file on open for writing', async () => {
       const f = create(root, 'x');
       await f.write(Buffer.from('data'));
