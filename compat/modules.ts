@@ -9,13 +9,17 @@ export interface CompatModule {
   knownFailure?: string;
   /** regrtest resources the module needs enabled (`-u`), without which it runs nothing (e.g. network: servers on localhost only). */
   resources?: string[];
+  /** The test module regrtest runs, when `name` is a subset of it (default: `name`). */
+  module?: string;
+  /** More regrtest arguments, e.g. `-m PATTERN` to run some of a module's tests. */
+  args?: string[];
 }
 
 export const MODULES: CompatModule[] = [
-  { name: 'test_stat', exercises: 'stat, lstat, mknod, chmod, S_IS* on files, dirs, fifos, sockets', knownFailure: 'its row predates the kernel\'s sockets: socket(AF_UNIX) was ENOSYS, so support/socket_helper.skip_unless_bind_unix_socket raised at import and no test ran; to be run again' },
+  { name: 'test_stat', exercises: 'stat, lstat, mknod, chmod, S_IS* on files, dirs, fifos, sockets' },
   { name: 'test_genericpath', exercises: 'stat, exists, getsize, samefile on links' },
-  { name: 'test_posixpath', exercises: 'realpath, readlink, symlink loops, ismount', knownFailure: 'slow, not wrong: test_import starts a second python3 (-S), and a python3 start-up costs minutes of vCPU time here (see the report)' },
-  { name: 'test_glob', exercises: 'getdents64, symlinks, scandir', knownFailure: 'slow, not wrong: past the limit on this loaded machine' },
+  { name: 'test_posixpath', exercises: 'realpath, readlink, symlink loops, ismount' },
+  { name: 'test_glob', exercises: 'getdents64, symlinks, scandir' },
   { name: 'test_fnmatch', exercises: 'pure Python (a baseline)' },
   { name: 'test_fileio', exercises: 'open flags, read, write, lseek, truncate, O_APPEND, /dev/tty' },
   { name: 'test_file', exercises: 'buffered io over read/write/lseek' },
@@ -37,7 +41,7 @@ export const MODULES: CompatModule[] = [
   { name: 'test_poll', exercises: 'poll on pipes, timeouts' },
   { name: 'test_epoll', exercises: 'epoll_create1, epoll_ctl, epoll_wait' },
   { name: 'test_selectors', exercises: 'select, poll, epoll selectors' },
-  { name: 'test_fcntl', exercises: 'fcntl: F_GETFL, F_SETFL, locks, F_DUPFD, pipe sizes', knownFailure: 'slow, not wrong: passed test_lockf_exclusive, which QEMU fails (its lock calls reach the host), then was killed at the limit inside test_lockf_share, which starts a child process' },
+  { name: 'test_fcntl', exercises: 'fcntl: F_GETFL, F_SETFL, locks, F_DUPFD, pipe sizes' },
   { name: 'test_mmap', exercises: 'mmap, munmap, mremap, msync, madvise on files and anonymous memory' },
   { name: 'test_resource', exercises: 'getrlimit, setrlimit, getrusage, prlimit' },
   { name: 'test_threading', exercises: 'clone threads, futexes, thread exit and join' },
@@ -61,10 +65,11 @@ export const MODULES: CompatModule[] = [
   { name: 'test_utf8_mode', exercises: 'subprocesses with locale environments' },
   { name: 'test_platform', exercises: 'uname, /etc/os-release, subprocesses' },
   { name: 'test_sys', exercises: 'interpreter internals, subprocesses' },
-  { name: 'test_socket', exercises: 'socket families, socketpair, sendmsg, SCM_RIGHTS', knownFailure: 'slow first: killed at 600 s after about 220 results (QEMU runs all 740 tests in 339 s), 173 ok; the errors and failures met were UDP-Lite sockets (EPROTONOSUPPORT), RFC 3542 ancillary data on UDPv6 (IPV6_RECVHOPLIMIT, IPV6_TCLASS: no control messages on Internet sockets), if_nameindex (asks netlink) and symbolic IPv6 scope ids (no interface but lo)' },
+  { name: 'test_socket-subset', module: 'test_socket', exercises: 'TCP, UDP, unix and socketpair sockets, sendmsg/recvmsg with SCM_RIGHTS, non-blocking sockets, socket files', args: ['-m', 'GeneralModuleTests', '-m', 'BasicTCPTest', '-m', 'BasicUDPTest', '-m', 'BasicSocketPairTest', '-m', 'TestUnixDomain', '-m', 'TestLinuxAbstractNamespace', '-m', '*UnixStream*', '-m', 'SendRecvFdsTests', '-m', 'NonBlockingTCPTests', '-m', 'FileObjectClassTestCase'] },
   { name: 'test_socketserver', exercises: 'TCP, UDP and unix servers with threads and forks (on localhost)', resources: ['network'] },
-  { name: 'test_asyncio', exercises: 'event loops over epoll, sockets, pipes, subprocesses (a package of ~40 modules)' },
   { name: 'test_asyncio.test_sock_lowlevel', exercises: 'asyncio\'s sock_* calls over real TCP, UDP and unix sockets (one module of test_asyncio)' },
+  { name: 'test_asyncio.test_subprocess', exercises: 'asyncio subprocesses: pipes, pidfd/child watchers, signals' },
+  { name: 'test_asyncio.test_unix_events', exercises: 'asyncio on unix: add_signal_handler, unix sockets, pipe transports' },
 ];
 
 /**
