@@ -81,8 +81,7 @@ export const KERNEL_NOTES: string[] = [
   'socket(AF_UNIX, ...), socket(AF_INET, ...) and socketpair() were ENOSYS when this report began (test_stat\'s row is from then); the kernel has them now (src/kernel/net), and test_selectors passes.',
   'socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE): EPROTONOSUPPORT (Linux: a UDP-Lite socket); test_socket\'s UDPLITE classes error.',
   'recvmsg on AF_INET/AF_INET6 sockets returns no control messages (IP_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_TCLASS...), and if_nameindex() is empty (it asks netlink): test_socket\'s RFC 3542 classes and interface tests fail.',
-  'listxattr/getxattr: ENOSYS (Linux on ext4/tmpfs: [] or ENODATA). os.listxattr; shutil.copystat copies xattrs and tolerates ENOTSUP but not ENOSYS.',
-  'mknod(S_IFSOCK) on a rootfs served by the gofer: EPERM (Linux as root: a socket inode; needs no CAP_MKNOD).',
+  'listxattr/getxattr were ENOSYS (Linux on ext4/tmpfs: [] or ENODATA), which shutil.copystat does not tolerate; the calls now answer as Linux does on a filesystem without extended attributes (list: none; get, set, remove: EOPNOTSUPP, src/kernel/syscalls/xattr.ts), so xattr tests skip as unsupported. Storing them (tmpfs, the gofer\'s 9P xattr messages) is still to do.',
   'open(O_TMPFILE) on a rootfs served by the gofer: EOPNOTSUPP (Linux on ext4: an unnamed file). Python\'s tempfile falls back, so only speed is lost.',
   'CPU time: a shell loop runs ~12x QEMU\'s user time (bash `while [ $i -lt 200000 ]`: 174 s against 14.5 s), but python3 start-up ~70x (`python3 -I -S -c pass`: ~30 s against 0.4 s) with only ~340 system calls: cold code (ld.so relocating libpython, unmarshalling frozen modules) is what is slow, so every module that starts another python3 takes minutes more.',
 ];

@@ -28,6 +28,7 @@ import * as creds from './creds.js';
 import * as sock from './socket.js';
 import * as msg from './socket-msg.js';
 import * as shm from './shm.js';
+import * as xattr from './xattr.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -65,6 +66,18 @@ function unsupported(nr: number, name: string, args: ArgFormat[], errno: Errno, 
 }
 
 export const SYSCALLS: readonly SyscallRow[] = [
+  { ...row(5, 'setxattr', ['str', 'str', 'ptr', 'size', 'hex'], xattr.sys_setxattr), note: 'no filesystem stores extended attributes: list gives none, get/set/remove EOPNOTSUPP (Linux on a filesystem without xattr support)' },
+  row(6, 'lsetxattr', ['str', 'str', 'ptr', 'size', 'hex'], xattr.sys_lsetxattr),
+  row(7, 'fsetxattr', ['fd', 'str', 'ptr', 'size', 'hex'], xattr.sys_fsetxattr),
+  row(8, 'getxattr', ['str', 'str', 'ptr', 'size'], xattr.sys_getxattr),
+  row(9, 'lgetxattr', ['str', 'str', 'ptr', 'size'], xattr.sys_lgetxattr),
+  row(10, 'fgetxattr', ['fd', 'str', 'ptr', 'size'], xattr.sys_fgetxattr),
+  row(11, 'listxattr', ['str', 'ptr', 'size'], xattr.sys_listxattr),
+  row(12, 'llistxattr', ['str', 'ptr', 'size'], xattr.sys_llistxattr),
+  row(13, 'flistxattr', ['fd', 'ptr', 'size'], xattr.sys_flistxattr),
+  row(14, 'removexattr', ['str', 'str'], xattr.sys_removexattr),
+  row(15, 'lremovexattr', ['str', 'str'], xattr.sys_lremovexattr),
+  row(16, 'fremovexattr', ['fd', 'str'], xattr.sys_fremovexattr),
   row(17, 'getcwd', ['ptr', 'size'], dirs.sys_getcwd),
   row(19, 'eventfd2', ['uint', 'hex'], pipe.sys_eventfd2),
   row(20, 'epoll_create1', ['hex'], poll.sys_epoll_create1),
