@@ -572,14 +572,6 @@ export const TMPFS_MAGIC = 0x01021994;
 export const PROC_SUPER_MAGIC = 0x9fa0;
 export const V9FS_MAGIC = 0x01021997;
 
-// ---- extended attributes (uapi/linux/xattr.h, limits.h) ----
-export const XATTR_CREATE = 0x1;
-export const XATTR_REPLACE = 0x2;
-/** Longest attribute name, without its NUL. */
-export const XATTR_NAME_MAX = 255;
-/** Largest attribute value. */
-export const XATTR_SIZE_MAX = 65536;
-
 // ---- interval and POSIX timers ----
 export const SI_TIMER = -2;
 export const SI_QUEUE = -1;

@@ -20,6 +20,13 @@ import { File } from '../files/file.js';
 import type { SysCtx, SysResult } from './context.js';
 import { resolveAt } from './at-path.js';
 
+/** XATTR_CREATE, XATTR_REPLACE: setxattr's flags (uapi/linux/xattr.h). */
+const XATTR_CREATE = 0x1;
+const XATTR_REPLACE = 0x2;
+/** Longest attribute name without its NUL, largest value (uapi/linux/limits.h). */
+export const XATTR_NAME_MAX = 255;
+export const XATTR_SIZE_MAX = 65536;
+
 /** Whether a change could be written to what the call names. */
 interface Target {
   readonlyFs: boolean;
@@ -27,7 +34,7 @@ interface Target {
 
 /** An attribute name argument: ERANGE when empty or longer than XATTR_NAME_MAX (strncpy_from_user's limit). */
 function readName(c: SysCtx, addr: number): string | Errno {
-  const name = c.user.readCBytes(addr, abi.XATTR_NAME_MAX);
+  const name = c.user.readCBytes(addr, XATTR_NAME_MAX);
   if (isErrno(name)) return name === ENAMETOOLONG ? ERANGE : name;
   if (name.length === 0) return ERANGE;
   return Buffer.from(name).toString('utf8');
@@ -58,11 +65,11 @@ function target(c: SysCtx, which: Which): Promise<Target | Errno> | Target | Err
 /** setxattr(target, name, value, size, flags). */
 async function setxattr(c: SysCtx, which: Which): Promise<SysResult> {
   const flags = c.i32(4);
-  if (flags & ~(abi.XATTR_CREATE | abi.XATTR_REPLACE)) return EINVAL;
+  if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return EINVAL;
   const name = readName(c, c.u(1));
   if (isErrno(name)) return name;
   const size = c.u(3);
-  if (size > abi.XATTR_SIZE_MAX) return E2BIG;
+  if (size > XATTR_SIZE_MAX) return E2BIG;
   if (size > 0) {
     const value = c.user.copyIn(c.u(2), size);
     if (isErrno(value)) return value;

@@ -113,11 +113,11 @@ describe('kernel/syscalls/xattr: extended attributes on filesystems that store n
     str(NAME, 'user.test');
     str(VALUE, 'v');
     assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, 1, 0), EOPNOTSUPP);
-    assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, 1, abi.XATTR_CREATE), EOPNOTSUPP);
-    assert.equal(await call(xattr.sys_lsetxattr, PATH, NAME, VALUE, 1, abi.XATTR_REPLACE), EOPNOTSUPP);
+    assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, 1, 0x1 /* XATTR_CREATE */), EOPNOTSUPP);
+    assert.equal(await call(xattr.sys_lsetxattr, PATH, NAME, VALUE, 1, 0x2 /* XATTR_REPLACE */), EOPNOTSUPP);
     assert.equal(await call(xattr.sys_fsetxattr, fd, NAME, VALUE, 1, 0), EOPNOTSUPP);
     assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, 1, 4), EINVAL);
-    assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, abi.XATTR_SIZE_MAX + 1, 0), E2BIG);
+    assert.equal(await call(xattr.sys_setxattr, PATH, NAME, VALUE, xattr.XATTR_SIZE_MAX + 1, 0), E2BIG);
     assert.equal(await call(xattr.sys_setxattr, PATH, NAME, BAD, 1, 0), EFAULT);
     assert.equal(await call(xattr.sys_setxattr, PATH, NAME, 0, 0, 0), EOPNOTSUPP, 'an empty value');
     assert.equal(await call(xattr.sys_removexattr, PATH, NAME), EOPNOTSUPP);
