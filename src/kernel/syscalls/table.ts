@@ -199,7 +199,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(177, 'getegid', [], proc.sys_getegid),
   row(178, 'gettid', [], proc.sys_gettid),
   row(179, 'sysinfo', ['ptr'], proc.sys_sysinfo),
-  { ...row(198, 'socket', ['int', 'hex', 'int'], sock.sys_socket), note: 'AF_UNIX, AF_INET and AF_INET6 (TCP and UDP); no raw, packet or netlink sockets' },
+  { ...row(198, 'socket', ['int', 'hex', 'int'], sock.sys_socket), note: 'AF_UNIX, AF_INET and AF_INET6 (TCP and UDP), AF_NETLINK (NETLINK_ROUTE: link and address dumps); no raw or packet sockets' },
   row(199, 'socketpair', ['int', 'hex', 'int', 'ptr'], sock.sys_socketpair),
   row(200, 'bind', ['fd', 'ptr', 'int'], sock.sys_bind),
   row(201, 'listen', ['fd', 'int'], sock.sys_listen),
