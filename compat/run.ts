@@ -7,6 +7,7 @@
 // tsvisor, QEMU, time ratio) that also goes to compat/REPORT.md.
 //
 //   node dist/compat/run.js [--modules a,b,...] [--timeout S] [--resume] [--no-qemu] [--jobs N]
+//   node dist/compat/run.js --merge OTHER/results.json --report   (rows of a run elsewhere, then the report)
 //
 // Its work directory is in the user cache, outside the repository (a rootfs
 // holds tens of thousands of files): $XDG_CACHE_HOME/tsvisor/compat (else
@@ -37,10 +38,14 @@ interface Options {
   qemu: boolean;
   /** Modules run at once (each still runs QEMU first, then tsvisor). */
   jobs: number;
+  /** Rows of another run's results.json to take (they replace ours for the same modules). */
+  merge: string[];
+  /** Run nothing: write REPORT.md from the results (after --merge). */
+  reportOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { modules: MODULES.map((m) => m.name), timeoutS: 900, resume: false, qemu: true, jobs: 1 };
+  const o: Options = { modules: MODULES.map((m) => m.name), timeoutS: 900, resume: false, qemu: true, jobs: 1, merge: [], reportOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--modules') o.modules = argv[++i].split(',').filter(Boolean);
@@ -48,6 +53,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--resume') o.resume = true;
     else if (a === '--no-qemu') o.qemu = false;
     else if (a === '--jobs') o.jobs = Math.max(1, Number(argv[++i]) || 1);
+    else if (a === '--merge') o.merge.push(argv[++i]);
+    else if (a === '--report') o.reportOnly = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -158,7 +165,16 @@ async function main(): Promise<void> {
     process.stderr.write(`compat: ${name}: tsvisor ${res.tsvisor.outcome} (${t.seconds.toFixed(0)} s), QEMU ${res.qemu?.outcome ?? '-'} (${q?.seconds.toFixed(0) ?? '-'} s)\n`);
     save();
   };
-  const queue = opts.modules.filter((name) => !(opts.resume && results.some((r) => r.module === name)));
+  for (const file of opts.merge) {
+    for (const r of JSON.parse(fs.readFileSync(file, 'utf8')) as ModuleResult[]) {
+      if (!MODULES.some((m) => m.name === r.module)) continue;
+      const prev = results.findIndex((x) => x.module === r.module);
+      if (prev >= 0) results.splice(prev, 1);
+      results.push(r);
+    }
+  }
+  if (opts.merge.length || opts.reportOnly) save();
+  const queue = opts.reportOnly ? [] : opts.modules.filter((name) => !(opts.resume && results.some((r) => r.module === name)));
   const worker = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) await runModule(name);
   };
