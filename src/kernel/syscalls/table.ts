@@ -131,6 +131,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(81, 'sync', [], rw.sys_sync),
   row(82, 'fsync', ['fd'], rw.sys_fsync),
   row(83, 'fdatasync', ['fd'], rw.sys_fsync),
+  { ...row(223, 'fadvise64', ['fd', 'int', 'int', 'int'], rw.sys_fadvise64), note: 'hints accepted and ignored' },
   row(88, 'utimensat', ['dirfd', 'str', 'ptr', 'hex'], attrs.sys_utimensat),
   row(95, 'waitid', ['int', 'int', 'ptr', 'hex', 'ptr'], children.sys_waitid),
   row(90, 'capget', ['ptr', 'ptr'], creds.sys_capget),
