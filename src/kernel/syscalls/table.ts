@@ -29,6 +29,7 @@ import * as sock from './socket.js';
 import * as msg from './socket-msg.js';
 import * as shm from './shm.js';
 import * as xattr from './xattr.js';
+import * as sched from './sched.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -153,9 +154,16 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
   row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
   rowNoRestart(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
+  row(118, 'sched_setparam', ['int', 'ptr'], sched.sys_sched_setparam),
+  { ...row(119, 'sched_setscheduler', ['int', 'int', 'ptr'], sched.sys_sched_setscheduler), note: 'policies are kept and reported, not used for placement' },
+  row(120, 'sched_getscheduler', ['int'], sched.sys_sched_getscheduler),
+  row(121, 'sched_getparam', ['int', 'ptr'], sched.sys_sched_getparam),
   row(122, 'sched_setaffinity', ['int', 'size', 'ptr'], proc.sys_sched_setaffinity),
   row(123, 'sched_getaffinity', ['int', 'size', 'ptr'], proc.sys_sched_getaffinity),
   row(124, 'sched_yield', [], proc.sys_sched_yield),
+  row(125, 'sched_get_priority_max', ['int'], sched.sys_sched_get_priority_max),
+  row(126, 'sched_get_priority_min', ['int'], sched.sys_sched_get_priority_min),
+  row(127, 'sched_rr_get_interval', ['int', 'ptr'], sched.sys_sched_rr_get_interval),
   row(129, 'kill', ['int', 'signal'], sig.sys_kill),
   row(130, 'tkill', ['int', 'signal'], sig.sys_tkill),
   row(131, 'tgkill', ['int', 'int', 'signal'], sig.sys_tgkill),
