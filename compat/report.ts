@@ -51,7 +51,7 @@ export function formatReport(results: ModuleResult[], pythonVersion: string, pla
     `Written by \`npm run compat\` (compat/run.ts): Debian's python3.13 ${pythonVersion} and libpython3.13-testsuite for riscv64, each module run as`,
     '`python3 -m test -v MODULE` (with `-u RESOURCES` where modules.ts names some) under `tsvisor do --rootfs` and under `qemu-riscv64-static -L` on the same writable rootfs, QEMU first.',
     'PASS: regrtest\'s "Result: SUCCESS"; ENV: passed but changed the environment; SKIP: no tests ran; TIMEOUT: killed at the per-module limit (the time shown); CRASH: no Result line.',
-    'Modules may run side by side (`--jobs`, or runners with their own XDG_CACHE_HOME whose rows `--merge` takes), so times depend on the load of the machine: compare the ratios, both runs of a module having met the same load.',
+    'Modules may run side by side (`--jobs`, or runners with their own XDG_CACHE_HOME whose rows `--merge` takes), so times depend on the load of the machine: compare ratios rather than times.',
     '',
     `Modules run: ${results.length}. Pass under tsvisor: ${tPass}. Pass under QEMU: ${qPass}. Pass under QEMU but not under tsvisor: ${regress.length}${regress.length ? ` (${regress.map((r) => r.module).join(', ')})` : ''}.`,
     '',
