@@ -58,7 +58,7 @@ export const MODULES: CompatModule[] = [
   { name: 'test_fork1', exercises: 'fork from threads' },
   { name: 'test_eintr', exercises: 'EINTR and restart of blocking calls under signals' },
   { name: 'test_json', exercises: 'CPU work, the C accelerator (a baseline)', knownFailure: 'slow: past 600 s (QEMU: 65 s, and fails)' },
-  { name: 'test_math', exercises: 'floating point (a baseline)' },
+  { name: 'test_math', exercises: 'floating point (a baseline)', knownFailure: 'slow, not wrong: pure computation that takes 80 s under QEMU; past 600 s here after 49 of its tests, none failed (in testIsqrt, big-integer work)' },
   { name: 'test_struct', exercises: 'pure computation (a baseline)' },
   { name: 'test_zlib', exercises: 'zlib through a shared library' },
   { name: 'test_sqlite3', exercises: 'sqlite3: file locking, fsync, mmap' },
