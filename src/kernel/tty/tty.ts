@@ -299,22 +299,11 @@ export class Tty {
     }
   }
 
-  /**
-   * TCFLSH. Through a pty master the directions are the master's own, as
-   * Linux's master is a tty of its own: its input is the slave's output (not
-   * yet read by the master), and its output reaches the slave's input at
-   * once, so nothing of it waits to be discarded.
-   */
+  /** TCFLSH. Via a pty master, the master's directions: its input is the slave's output; its output reaches the slave at once (nothing to discard). */
   flush(which: number, viaMaster = false): 0 | Errno {
     if (which !== abi.TCIFLUSH && which !== abi.TCOFLUSH && which !== abi.TCIOFLUSH) return EINVAL;
-    const input = which !== abi.TCOFLUSH;
-    const output = which !== abi.TCIFLUSH;
-    if (viaMaster) {
-      if (input) this.driver.flushOutput();
-      return 0;
-    }
-    if (input) this.flushInput();
-    if (output) this.driver.flushOutput();
+    if (viaMaster ? which !== abi.TCOFLUSH : which !== abi.TCIFLUSH) this.driver.flushOutput();
+    if (!viaMaster && which !== abi.TCOFLUSH) this.flushInput();
     return 0;
   }
 
