@@ -6,7 +6,8 @@
 // ROOTFS`) side by side, each with a timeout, and prints a table (module,
 // tsvisor, QEMU, time ratio) that also goes to compat/REPORT.md.
 //
-//   node dist/compat/run.js [--modules a,b,...] [--match P,Q,...] [--timeout S] [--resume] [--no-qemu]
+//   node dist/compat/run.js [--modules a,b,...] [--match P,Q,...] [--timeout S] [--resume] [--no-qemu] [--jobs N]
+//   node dist/compat/run.js --merge OTHER/results.json --report   (rows of a run elsewhere, then the report)
 //
 // --match keeps only the tests whose names match one of the patterns
 // (regrtest's -m, each pattern a glob on the test's id or a part of it): a
@@ -16,7 +17,8 @@
 // holds tens of thousands of files): $XDG_CACHE_HOME/tsvisor/compat (else
 // ~/.cache/tsvisor/compat), with the writable rootfs, the logs of every run
 // (logs/MODULE.tsvisor.log, logs/MODULE.qemu.log) and the results so far
-// (results.json; --resume skips the modules already there).
+// (results.json: a run replaces the rows of the modules it runs and keeps
+// the others; --resume skips the modules already there).
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -40,10 +42,16 @@ interface Options {
   timeoutS: number;
   resume: boolean;
   qemu: boolean;
+  /** Modules run at once (each still runs QEMU first, then tsvisor). */
+  jobs: number;
+  /** Rows of another run's results.json to take (they replace ours for the same modules). */
+  merge: string[];
+  /** Run nothing: write REPORT.md from the results (after --merge). */
+  reportOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { modules: MODULES.map((m) => m.name), match: [], timeoutS: 900, resume: false, qemu: true };
+  const o: Options = { modules: MODULES.map((m) => m.name), match: [], timeoutS: 900, resume: false, qemu: true, jobs: 1, merge: [], reportOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--modules') o.modules = argv[++i].split(',').filter(Boolean);
@@ -51,6 +59,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--timeout') o.timeoutS = Number(argv[++i]);
     else if (a === '--resume') o.resume = true;
     else if (a === '--no-qemu') o.qemu = false;
+    else if (a === '--jobs') o.jobs = Math.max(1, Number(argv[++i]) || 1);
+    else if (a === '--merge') o.merge.push(argv[++i]);
+    else if (a === '--report') o.reportOnly = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -116,26 +127,66 @@ async function main(): Promise<void> {
     fs.writeFileSync(stamp, built.root);
   }
   const resultsFile = path.join(WORK, 'results.json');
-  const results: ModuleResult[] = opts.resume && fs.existsSync(resultsFile) ? (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ModuleResult[]) : [];
+  // The rows of earlier runs stay (those of modules still listed): a run of
+  // some modules replaces their rows; --resume skips the modules already run.
+  const earlier = fs.existsSync(resultsFile) ? (JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as ModuleResult[]) : [];
+  const results = earlier.filter((r) => MODULES.some((m) => m.name === r.module));
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
-  for (const name of opts.modules) {
-    if (results.some((r) => r.module === name)) continue;
-    const resources = MODULES.find((m) => m.name === name)?.resources ?? [];
-    const args = ['-m', 'test', ...(resources.length ? ['-u', resources.join(',')] : []), ...opts.match.flatMap((p) => ['-m', p]), '-v', name];
-    // A run killed at the limit leaves regrtest's work directory behind; the next would fail to make it.
-    const tmp = path.join(rootfs, 'tmp');
-    for (const e of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, e), { recursive: true, force: true });
-    process.stderr.write(`compat: ${name} ...`);
-    const q = opts.qemu ? await runLogged(QEMU, ['-L', rootfs, path.join(rootfs, 'usr/bin/python3'), ...args], path.join(WORK, 'logs', `${name}.qemu.log`), opts.timeoutS, env) : undefined;
-    const t = await runLogged(process.execPath, [TSVISOR, 'do', '--rootfs', rootfs, '--', 'python3', ...args], path.join(WORK, 'logs', `${name}.tsvisor.log`), opts.timeoutS, { ...process.env, ...env });
+  const version = built.info.packages.find((p) => p.name === 'python3.13')?.version ?? '?';
+  // Rows in modules.ts's order, whichever job finished first.
+  const order = (m: string): number => MODULES.findIndex((x) => x.name === m);
+  const save = (): void => {
+    results.sort((a, b) => order(a.module) - order(b.module));
+    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
+    fs.writeFileSync(path.join(REPO, 'compat', 'REPORT.md'), formatReport(results, version));
+  };
+  const runModule = async (name: string): Promise<void> => {
+    const mod = MODULES.find((m) => m.name === name);
+    const resources = mod?.resources ?? [];
+    const args = ['-m', 'test', ...(resources.length ? ['-u', resources.join(',')] : []), ...opts.match.flatMap((p) => ['-m', p]), '-v', ...(mod?.args ?? []), mod?.module ?? name];
+    // Each module gets its own temporary directory (TMPDIR, where regrtest
+    // makes its work directory test_python_PID): two sandboxes running at
+    // once both see small pids. A run killed at the limit leaves it behind;
+    // it is emptied before the next run.
+    const tmpName = `compat-${name}`;
+    const tmp = path.join(rootfs, 'tmp', tmpName);
+    const fresh = (): void => {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      fs.mkdirSync(tmp, { mode: 0o1777 });
+      fs.chmodSync(tmp, 0o1777);
+    };
+    const modEnv = { ...env, TMPDIR: `/tmp/${tmpName}` };
+    process.stderr.write(`compat: ${name} started\n`);
+    fresh();
+    const q = opts.qemu ? await runLogged(QEMU, ['-L', rootfs, path.join(rootfs, 'usr/bin/python3'), ...args], path.join(WORK, 'logs', `${name}.qemu.log`), opts.timeoutS, modEnv) : undefined;
+    fresh();
+    // `tsvisor do` gives the guest PATH alone: the rest of QEMU's environment goes in through env(1).
+    const guestEnv = Object.entries(modEnv).map(([k, v]) => `${k}=${v}`);
+    const t = await runLogged(process.execPath, [TSVISOR, 'do', '--rootfs', rootfs, '--', 'env', ...guestEnv, 'python3', ...args], path.join(WORK, 'logs', `${name}.tsvisor.log`), opts.timeoutS, { ...process.env, ...env });
+    fs.rmSync(tmp, { recursive: true, force: true });
     const read = (r: { code: number | null; seconds: number; timedOut: boolean }, which: string): RunResult => readRegrtestLog(fs.readFileSync(path.join(WORK, 'logs', `${name}.${which}.log`), 'utf8'), r.code, r.timedOut, r.seconds);
     const res: ModuleResult = { module: name, tsvisor: read(t, 'tsvisor'), qemu: q ? read(q, 'qemu') : undefined };
+    const prev = results.findIndex((r) => r.module === name);
+    if (prev >= 0) results.splice(prev, 1);
     results.push(res);
-    process.stderr.write(` tsvisor ${res.tsvisor.outcome} (${t.seconds.toFixed(0)} s), QEMU ${res.qemu?.outcome ?? '-'} (${q?.seconds.toFixed(0) ?? '-'} s)\n`);
-    fs.writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
-    fs.writeFileSync(path.join(REPO, 'compat', 'REPORT.md'), formatReport(results, built.info.packages.find((p) => p.name === 'python3.13')?.version ?? '?'));
+    process.stderr.write(`compat: ${name}: tsvisor ${res.tsvisor.outcome} (${t.seconds.toFixed(0)} s), QEMU ${res.qemu?.outcome ?? '-'} (${q?.seconds.toFixed(0) ?? '-'} s)\n`);
+    save();
+  };
+  for (const file of opts.merge) {
+    for (const r of JSON.parse(fs.readFileSync(file, 'utf8')) as ModuleResult[]) {
+      if (!MODULES.some((m) => m.name === r.module)) continue;
+      const prev = results.findIndex((x) => x.module === r.module);
+      if (prev >= 0) results.splice(prev, 1);
+      results.push(r);
+    }
   }
-  process.stdout.write(formatReport(results, built.info.packages.find((p) => p.name === 'python3.13')?.version ?? '?', true));
+  if (opts.merge.length || opts.reportOnly) save();
+  const queue = opts.reportOnly ? [] : opts.modules.filter((name) => !(opts.resume && results.some((r) => r.module === name)));
+  const worker = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) await runModule(name);
+  };
+  await Promise.all(Array.from({ length: opts.jobs }, worker));
+  process.stdout.write(formatReport(results, version, true));
 }
 
 if (require.main === module) {

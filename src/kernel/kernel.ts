@@ -28,6 +28,7 @@ import type { KernelLogs } from './kernel-logs.js';
 import { UnixNamespace } from './net/names.js';
 import type { UnixSocket } from './net/unix-socket.js';
 import { InetStack, type NetworkMode } from './net/inet-stack.js';
+import { NetlinkPorts } from './net/netlink-socket.js';
 import { HostNat } from './net/nat.js';
 import { publish, type PublishedPort } from './net/published.js';
 
@@ -86,6 +87,8 @@ export class Kernel {
   });
   /** The sandbox's Internet stack: the network mode and the loopback's port tables. */
   readonly inet: InetStack;
+  /** The port ids of AF_NETLINK sockets (net/netlink-socket.ts). */
+  readonly netlinkPorts = new NetlinkPorts();
   /** A session leader died (the terminal layer hangs up its controlling terminal). */
   onSessionLeaderExit?: (sid: number) => void;
 

@@ -12,7 +12,7 @@
 import * as abi from '../linux/abi.js';
 import { Errno, isErrno, EAGAIN, EINVAL, EPERM } from '../linux/errno.js';
 import { AddressSpace } from './address-space.js';
-import { copyCreds, restoreCreds, type Creds, Process, Rlimit, Task, TaskState } from './task.js';
+import { copyCreds, restoreCreds, type Creds, Process, Rlimit, type SchedPolicy, Task, TaskState } from './task.js';
 import type { ProcessRecord } from './checkpoint-records.js';
 import { FdTable } from './fdtable.js';
 import type { Dentry } from './vfs/inode.js';
@@ -194,6 +194,7 @@ export class ProcessLifecycle {
     if (f & abi.CLONE_SIGHAND) child.sigactions = parent.sigactions;
     else child.sigactions = parent.sigactions.map((a) => (req.clearSighand && a.handler > abi.SIG_IGN ? { handler: abi.SIG_DFL, flags: 0, mask: 0n } : { ...a }));
     const t = this.newTask(child, child.pid);
+    t.sched = inheritedSched(task.sched);
     this.startClonedTask(task, t, req);
     if (!(f & abi.CLONE_VFORK)) return child.pid;
     return new Promise((resolve) => {
@@ -203,6 +204,7 @@ export class ProcessLifecycle {
 
   private cloneThread(task: Task, req: CloneRequest): number | Errno {
     const t = this.newTask(task.process, this.nextPid++);
+    t.sched = inheritedSched(task.sched);
     this.startClonedTask(task, t, req);
     return t.tid;
   }
@@ -346,4 +348,10 @@ export class ProcessLifecycle {
     parent.childWaiters.clear();
     for (const w of ws) w();
   }
+}
+
+/** What a clone's thread starts with: the parent's policy, or SCHED_OTHER when it asked for SCHED_RESET_ON_FORK (sched_fork). */
+export function inheritedSched(s: SchedPolicy): SchedPolicy {
+  const rt = s.policy === 1 || s.policy === 2;
+  return s.resetOnFork ? { policy: rt ? 0 : s.policy, priority: 0, resetOnFork: false } : { ...s };
 }

@@ -94,6 +94,13 @@ export const enum TaskState {
  */
 export type RestartPolicy = 'sys' | 'nohand' | 'never';
 
+/** A thread's scheduling policy (SCHED_OTHER 0, FIFO 1, RR 2, BATCH 3, IDLE 5), its static priority, SCHED_RESET_ON_FORK. */
+export interface SchedPolicy {
+  policy: number;
+  priority: number;
+  resetOnFork: boolean;
+}
+
 export class Task {
   readonly regs = new ThreadState();
   state = TaskState.Runnable;
@@ -119,6 +126,8 @@ export class Task {
   lastCpu = 0;
   /** sched_setaffinity's mask (bit i: vCPU i); null: every vCPU. Not used for placement. */
   affinity: Uint8Array | null = null;
+  /** sched_setscheduler's policy and priority (syscalls/sched.ts): reported, not used for placement; a clone inherits them. */
+  sched: SchedPolicy = { policy: 0, priority: 0, resetOnFork: false };
   /** sched_yield: end this thread's turn after the call. */
   yieldRequested = false;
   /** rt_sigsuspend/ppoll/pselect: the mask to restore once a handler has run. */

@@ -113,3 +113,52 @@ export const IFCONF = { size: 16, len: 0, buf: 8 } as const;
 export const IFF_UP = 0x1;
 export const IFF_LOOPBACK = 0x8;
 export const IFF_RUNNING = 0x40;
+
+// ---- netlink (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h) ----
+export const NETLINK_ROUTE = 0;
+/** The protocols numbers go up to (MAX_LINKS): others are EPROTONOSUPPORT. */
+export const MAX_LINKS = 32;
+export const SOL_NETLINK = 270;
+/** struct sockaddr_nl: nl_family (u16), pad (u16), nl_pid (u32), nl_groups (u32). */
+export const SOCKADDR_NL = { size: 12, family: 0, pid: 4, groups: 8 } as const;
+/** struct nlmsghdr: length (u32, header included), type (u16), flags (u16), seq (u32), pid (u32). */
+export const NLMSGHDR = { size: 16, len: 0, type: 4, flags: 6, seq: 8, pid: 12 } as const;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+/** Types below this are netlink's own (NOOP, ERROR, DONE, OVERRUN). */
+export const NLMSG_MIN_TYPE = 0x10;
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+/** NLM_F_ROOT | NLM_F_MATCH. */
+export const NLM_F_DUMP = 0x300;
+/** struct nlmsgerr's ack flag: the echoed request carries no payload. */
+export const NLM_F_CAPPED = 0x100;
+export const RTM_NEWLINK = 16;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_GETADDR = 22;
+/** The last rtnetlink message type Linux knows (RTM_MAX, 6.x). */
+export const RTM_MAX = 123;
+/** struct ifinfomsg: family (u8), pad, type (u16), index (i32), flags (u32), change (u32). */
+export const IFINFOMSG = { size: 16, family: 0, type: 2, index: 4, flags: 8, change: 12 } as const;
+/** struct ifaddrmsg: family, prefixlen, flags, scope (u8 each), index (u32). */
+export const IFADDRMSG = { size: 8, family: 0, prefixlen: 1, flags: 2, scope: 3, index: 4 } as const;
+/** struct rtattr: length (u16, header included), type (u16); attributes align to 4 bytes. */
+export const RTATTR_SIZE = 4;
+export const IFLA_ADDRESS = 1;
+export const IFLA_BROADCAST = 2;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_TXQLEN = 13;
+export const IFLA_OPERSTATE = 16;
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_FLAGS = 8;
+export const IFA_F_PERMANENT = 0x80;
+export const RT_SCOPE_HOST = 254;
+export const ARPHRD_LOOPBACK = 772;
+export const IFF_LOWER_UP = 0x10000;
+export const AF_PACKET = 17;

@@ -14,7 +14,7 @@ import { TtyRegistry } from '../../src/kernel/tty/registry.js';
 import { PtyMasterFile } from '../../src/kernel/tty/pty.js';
 import type { JobControl, TtyCaller } from '../../src/kernel/tty/job-control.js';
 import type { UserMemory } from '../../src/kernel/usercopy.js';
-import type { File } from '../../src/kernel/files/file.js';
+import type { File, TerminalOps } from '../../src/kernel/files/file.js';
 import { FakeThread, settle } from './files/fake-thread.js';
 
 class FakeDevice implements TtyDriver {
@@ -533,6 +533,26 @@ describe('kernel/tty ptys', () => {
     const dir = reg.devpts();
     assert.ok(!isErrno(await dir.lookup('0')));
     assert.ok(!isErrno(await dir.lookup('ptmx')));
+  });
+
+  it('TCFLSH through the master: TCOFLUSH keeps the slave output the master has not read, TCIFLUSH discards it (test_termios.test_tcflush_clear_input_or_output)', async () => {
+    const { reg, m } = pair();
+    m.pty.locked = false;
+    const s = reg.openSlave(m.pty, abi.O_RDWR | abi.O_NOCTTY, '/dev/pts/0') as File;
+    const user = new FakeUser() as unknown as UserMemory;
+    assert.equal(s.write(Buffer.from('abcdef')), 6);
+    assert.equal(text(m.read(2)), 'ab');
+    assert.equal(await m.ioctl(abi.TCFLSH, abi.TCOFLUSH, user), 0);
+    assert.equal(text(m.read(2)), 'cd');
+    assert.equal(await m.ioctl(abi.TCFLSH, abi.TCIFLUSH, user), 0);
+    assert.equal(m.read(100), EAGAIN, 'ef discarded');
+    assert.equal(s.write(Buffer.from('ABCDEF')), 6);
+    assert.equal(text(m.read(1024)), 'ABCDEF');
+    // Through the slave, TCIFLUSH is the slave's input: what the master wrote and the slave has not read.
+    assert.equal(m.write(Buffer.from('typed\n')), 6);
+    m.read(100); // the echo
+    assert.equal(await (s.terminal() as TerminalOps).ioctl(abi.TCFLSH, abi.TCIFLUSH, user), 0);
+    assert.equal(await s.read(100), EAGAIN);
   });
 
   it('master writes are the slave input (with echo back to the master); slave output is processed for the master', async () => {

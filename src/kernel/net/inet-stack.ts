@@ -207,6 +207,8 @@ export class InetStack<T extends PortOwner = PortOwner, U extends PortOwner = Po
   }
 }
 
-/** The loopback device: its name and index (SIOCGIFCONF, if_nameindex). */
+/** The loopback device, the sandbox's one interface (SIOCGIF* ioctls, rtnetlink): name, index, flags, MTU. */
 export const LOOPBACK_NAME = 'lo';
 export const LOOPBACK_INDEX = 1;
+export const LOOPBACK_FLAGS = abi.IFF_UP | abi.IFF_LOOPBACK | abi.IFF_RUNNING;
+export const LOOPBACK_MTU = 65536;

@@ -1,10 +1,11 @@
 // Moving file data: read, write, their positional (pread64, pwrite64) and
-// vectored (readv, writev, preadv, pwritev) forms, lseek, and the sync calls.
+// vectored (readv, writev, preadv, pwritev) forms, lseek, the sync calls,
+// and fadvise64's hints.
 // These are the hot paths: read and write stay synchronous when the file
 // answers at once (settle), and only a first segment that must wait blocks.
 
 import * as abi from '../../linux/abi.js';
-import { EBADF, EFAULT, EINVAL, Errno, isErrno } from '../../linux/errno.js';
+import { EBADF, EFAULT, EINVAL, ESPIPE, Errno, isErrno } from '../../linux/errno.js';
 import { File } from '../files/file.js';
 import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import type { IoVec } from '../usercopy.js';
@@ -172,6 +173,26 @@ export function sys_sync(): SysResult {
 export function sys_syncfs(c: SysCtx): SysResult {
   const f = c.proc.fds.get(c.i32(0));
   return isErrno(f) ? f : 0;
+}
+
+/** POSIX_FADV_NORMAL (0) to POSIX_FADV_NOREUSE (5): the advice fadvise64 knows. */
+const POSIX_FADV_LAST = 5;
+
+/**
+ * fadvise64(fd, offset, len, advice): a hint the kernel may ignore, and this
+ * one does (the page cache reads as it reads). Linux's answers otherwise:
+ * EBADF (O_PATH too), ESPIPE for a pipe or FIFO, EINVAL for a negative
+ * length or unknown advice.
+ */
+export async function sys_fadvise64(c: SysCtx): Promise<SysResult> {
+  const f = c.proc.fds.get(c.i32(0));
+  if (isErrno(f)) return f;
+  if (f.flags & abi.O_PATH) return EBADF;
+  const attr = await f.getattr();
+  if (!isErrno(attr) && (attr.mode & abi.S_IFMT) === abi.S_IFIFO) return ESPIPE;
+  const advice = c.i32(3);
+  if (c.s(2) < 0 || advice < 0 || advice > POSIX_FADV_LAST) return EINVAL;
+  return 0;
 }
 
 async function body_fsync(c: SysCtx): Promise<SysResult> {

@@ -14,7 +14,7 @@ import * as abi from '../../linux/abi.js';
 import { EINPROGRESS, EINTR, ENODEV, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../linux/errno.js';
 import { taskBlocker, waitUntil, Wake } from '../files/blocking.js';
 import { decodeBind, decodeInet, encodeInet, V4_LOOPBACK } from '../net/inet-address.js';
-import { LOOPBACK_INDEX, LOOPBACK_NAME } from '../net/inet-stack.js';
+import { LOOPBACK_FLAGS, LOOPBACK_INDEX, LOOPBACK_MTU, LOOPBACK_NAME } from '../net/inet-stack.js';
 import type { InetSocket } from '../net/inet-socket.js';
 import { openHostInetSocket } from '../net/host-inet-socket.js';
 import { TcpSocket } from '../net/tcp-socket.js';
@@ -68,9 +68,6 @@ export function inetPeerBytes(s: InetSocket): Uint8Array {
   return isErrno(ep) ? new Uint8Array(0) : encodeInet(ep, s.family);
 }
 
-/** The loopback device's ifreq answers: `lo`, index 1, 127.0.0.1, up, MTU 65536. */
-const LO_FLAGS = abi.IFF_UP | abi.IFF_LOOPBACK | abi.IFF_RUNNING;
-const LO_MTU = 65536;
 
 /**
  * ioctl on a socket of any family: SIOCOUTQ (`unsent`: the socket's count),
@@ -137,6 +134,6 @@ function ifreq(c: SysCtx, cmd: number, arg: number): SysResult {
   const nul = req.indexOf(0);
   const name = new TextDecoder().decode(req.subarray(0, nul < 0 || nul > 16 ? 16 : nul));
   if (name !== LOOPBACK_NAME) return ENODEV;
-  const value = cmd === abi.SIOCGIFINDEX ? i32(LOOPBACK_INDEX) : cmd === abi.SIOCGIFFLAGS ? i32(LO_FLAGS) : cmd === abi.SIOCGIFMTU ? i32(LO_MTU) : loAddress();
+  const value = cmd === abi.SIOCGIFINDEX ? i32(LOOPBACK_INDEX) : cmd === abi.SIOCGIFFLAGS ? i32(LOOPBACK_FLAGS) : cmd === abi.SIOCGIFMTU ? i32(LOOPBACK_MTU) : loAddress();
   return c.user.copyOut(arg, loRequest(value));
 }

@@ -31,6 +31,8 @@ import type { Received } from '../net/message-queue.js';
 import type { UCred } from '../net/names.js';
 import { UnixSocket } from '../net/unix-socket.js';
 import { InetSocket } from '../net/inet-socket.js';
+import { NetlinkSocket } from '../net/netlink-socket.js';
+import { netlinkSend } from './socket-netlink.js';
 import { decodeInet, type Endpoint } from '../net/inet-address.js';
 import type { UnixAddress } from '../net/address.js';
 import type { IoVec } from '../usercopy.js';
@@ -155,6 +157,7 @@ function messageCred(c: SysCtx, claimed: UCred | null): UCred | Errno {
 /** One send of `data` (see the contract); `name` is the guest's destination bytes, if any. */
 async function send(c: SysCtx, s: Socket, data: Uint8Array, flags: number, name: Uint8Array | null, ctl: ParsedControl | null): Promise<SysResult> {
   if (flags & abi.MSG_OOB) return EOPNOTSUPP;
+  if (s instanceof NetlinkSocket) return netlinkSend(s, data, name);
   if (s instanceof InetSocket) return sendInet(c, s, data, flags, name);
   let target: UnixSocket | null = null;
   if (name && name.length > 0 && s.type === abi.SOCK_STREAM) return s.state === 'connected' ? EISCONN : EOPNOTSUPP;

@@ -4,13 +4,16 @@
 //
 // AF_UNIX sockets are handled here; AF_INET and AF_INET6 sockets go to
 // socket-inet.ts for what differs (their addresses, connect, options) and
-// share the rest (listen, accept, shutdown). Addresses cross as
-// socket-addr.ts copies them. Other families are EAFNOSUPPORT.
+// share the rest (listen, accept, shutdown); AF_NETLINK sockets (route
+// requests) to socket-netlink.ts. Addresses cross as socket-addr.ts copies
+// them. Other families are EAFNOSUPPORT.
 
 import * as abi from '../../linux/abi.js';
 import { EADDRINUSE, EAFNOSUPPORT, EFAULT, EINVAL, ENOTCONN, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../linux/errno.js';
 import { InetSocket } from '../net/inet-socket.js';
 import { inetBind, inetConnect, inetName, inetPeerBytes, newInetSocket } from './socket-inet.js';
+import { NetlinkSocket } from '../net/netlink-socket.js';
+import { netlinkBind, netlinkConnect, netlinkName, newNetlinkSocket } from './socket-netlink.js';
 import { copyInAddress, copyOutAddress } from './socket-addr.js';
 import { blockingOp, taskBlocker } from '../files/blocking.js';
 import { decodeUnixAddress, encodeUnixAddress, type UnixAddress } from '../net/address.js';
@@ -22,13 +25,13 @@ import { pathCtx } from './at-path.js';
 import type { SysCtx, SysResult } from './context.js';
 
 /** A socket of any family. */
-export type Socket = UnixSocket | InetSocket;
+export type Socket = UnixSocket | InetSocket | NetlinkSocket;
 
 /** The socket open at `fd`: EBADF when none, ENOTSOCK for other files. */
 export function socketOf(c: SysCtx, fd: number): Socket | Errno {
   const f = c.proc.fds.get(fd);
   if (isErrno(f)) return f;
-  return f instanceof UnixSocket || f instanceof InetSocket ? f : ENOTSOCK;
+  return f instanceof UnixSocket || f instanceof InetSocket || f instanceof NetlinkSocket ? f : ENOTSOCK;
 }
 
 /** The caller as SO_PEERCRED reports it (effective ids). */
@@ -79,6 +82,12 @@ export function sys_socket(c: SysCtx): SysResult {
     const s = newInetSocket(c, domain, t.type, c.i32(2), t.flags);
     return isErrno(s) ? s : c.proc.fds.install(s, t.cloexec);
   }
+  if (domain === abi.AF_NETLINK) {
+    const t = splitType(c.i32(1));
+    if (isErrno(t)) return t;
+    const s = newNetlinkSocket(c, t.type, c.i32(2), t.flags);
+    return isErrno(s) ? s : c.proc.fds.install(s, t.cloexec);
+  }
   const t = unixType(domain, c.i32(1), c.i32(2));
   if (isErrno(t)) return t;
   return c.proc.fds.install(new UnixSocket(c.kernel.unixNames, t.type, t.flags), t.cloexec);
@@ -87,7 +96,7 @@ export function sys_socket(c: SysCtx): SysResult {
 export function sys_socketpair(c: SysCtx): SysResult {
   const domain = c.i32(0);
   // Linux's TCP and UDP have no socketpair.
-  if (domain === abi.AF_INET || domain === abi.AF_INET6) return isErrno(splitType(c.i32(1))) ? EINVAL : EOPNOTSUPP;
+  if (domain === abi.AF_INET || domain === abi.AF_INET6 || domain === abi.AF_NETLINK) return isErrno(splitType(c.i32(1))) ? EINVAL : EOPNOTSUPP;
   const t = unixType(domain, c.i32(1), c.i32(2));
   if (isErrno(t)) return t;
   const [a, b] = socketPair(c.kernel.unixNames, t.type, t.flags, peerCredOf(c));
@@ -116,6 +125,7 @@ export async function sys_bind(c: SysCtx): Promise<SysResult> {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
   if (s instanceof InetSocket) return inetBind(c, s, c.u(1), c.i32(2));
+  if (s instanceof NetlinkSocket) return netlinkBind(c, s, c.u(1), c.i32(2));
   const addr = readUnixAddress(c, c.u(1), c.i32(2));
   if (isErrno(addr)) return addr;
   const ns = c.kernel.unixNames;
@@ -147,6 +157,7 @@ async function boundAgain(c: SysCtx, path: Uint8Array): Promise<SysResult> {
 export function sys_listen(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof NetlinkSocket) return EOPNOTSUPP;
   return s instanceof InetSocket ? s.listen(c.i32(1)) : s.listen(c.i32(1), peerCredOf(c));
 }
 
@@ -162,13 +173,14 @@ function accept(c: SysCtx, flags: number): SysResult | Promise<SysResult> {
   if (flags & ~(abi.SOCK_CLOEXEC | abi.SOCK_NONBLOCK)) return EINVAL;
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
+  if (s instanceof NetlinkSocket) return EOPNOTSUPP;
   const addr = c.u(1);
   const lenAddr = c.u(2);
   // A bad address length pointer fails before a connection is taken.
   if (addr !== 0 && isErrno(c.user.readI32(lenAddr))) return EFAULT;
   const listening = () => (s instanceof InetSocket ? s.listening : s.state === 'listening');
-  const r = blockingOp<Socket>(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || !listening(), () => s.accept(), s.waitLimitMs('rcv'));
-  const done = (n: Socket | Errno): SysResult => {
+  const r = blockingOp<UnixSocket | InetSocket>(taskBlocker(c.kernel, c.task), s.nonblocking, [{ queue: s.wq, mask: abi.POLLIN }], () => (s.pollEvents() & (abi.POLLIN | abi.POLLHUP | abi.POLLERR)) !== 0 || !listening(), () => s.accept(), s.waitLimitMs('rcv'));
+  const done = (n: UnixSocket | InetSocket | Errno): SysResult => {
     if (isErrno(n)) return n;
     n.flags = (n.flags & ~abi.O_NONBLOCK) | (flags & abi.SOCK_NONBLOCK);
     if (addr !== 0) {
@@ -188,6 +200,7 @@ export async function sys_connect(c: SysCtx): Promise<SysResult> {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
   if (s instanceof InetSocket) return inetConnect(c, s, c.u(1), c.i32(2));
+  if (s instanceof NetlinkSocket) return netlinkConnect(c, s, c.u(1), c.i32(2));
   const bytes = copyInAddress(c, c.u(1), c.i32(2));
   if (isErrno(bytes)) return bytes;
   const ns = c.kernel.unixNames;
@@ -207,6 +220,7 @@ export function sys_getsockname(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
   if (s instanceof InetSocket) return inetName(c, s, c.u(1), c.u(2), false);
+  if (s instanceof NetlinkSocket) return netlinkName(c, s, c.u(1), c.u(2), false);
   return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.addr));
 }
 
@@ -214,6 +228,7 @@ export function sys_getpeername(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
   if (s instanceof InetSocket) return inetName(c, s, c.u(1), c.u(2), true);
+  if (s instanceof NetlinkSocket) return netlinkName(c, s, c.u(1), c.u(2), true);
   if (s.state !== 'connected' || !s.peer) return ENOTCONN;
   return copyOutAddress(c, c.u(1), c.u(2), encodeUnixAddress(s.peer.addr));
 }
@@ -224,10 +239,10 @@ export function sys_setsockopt(c: SysCtx): SysResult {
   const level = c.i32(1);
   const len = c.i32(4);
   if (len < 0) return EINVAL;
-  if (level !== abi.SOL_SOCKET && !(s instanceof InetSocket)) return EOPNOTSUPP;
+  if (level !== abi.SOL_SOCKET && s instanceof UnixSocket) return EOPNOTSUPP;
   const v = c.user.copyIn(c.u(3), Math.min(len, 64));
   if (isErrno(v)) return v;
-  return s instanceof InetSocket ? s.setOption(level, c.i32(2), v) : s.opts.set(c.i32(2), v);
+  return s instanceof UnixSocket ? s.opts.set(c.i32(2), v) : s.setOption(level, c.i32(2), v);
 }
 
 export function sys_getsockopt(c: SysCtx): SysResult {
@@ -238,8 +253,8 @@ export function sys_getsockopt(c: SysCtx): SysResult {
   const room = c.user.readI32(lenAddr);
   if (isErrno(room)) return room;
   if (room < 0) return EINVAL;
-  if (level !== abi.SOL_SOCKET && !(s instanceof InetSocket)) return EOPNOTSUPP;
-  const v = s instanceof InetSocket ? s.getOption(level, c.i32(2)) : s.opts.get(c.i32(2), { type: s.type, listening: s.state === 'listening', peerCred: s.peerCred });
+  if (level !== abi.SOL_SOCKET && s instanceof UnixSocket) return EOPNOTSUPP;
+  const v = s instanceof UnixSocket ? s.opts.get(c.i32(2), { type: s.type, listening: s.state === 'listening', peerCred: s.peerCred }) : s.getOption(level, c.i32(2));
   if (isErrno(v)) return v;
   const n = Math.min(room, v.length);
   const w = c.user.copyOut(c.u(3), v.subarray(0, n));
@@ -250,5 +265,5 @@ export function sys_getsockopt(c: SysCtx): SysResult {
 export function sys_shutdown(c: SysCtx): SysResult {
   const s = socketOf(c, c.i32(0));
   if (isErrno(s)) return s;
-  return s.shutdownHow(c.i32(1));
+  return s instanceof NetlinkSocket ? EOPNOTSUPP : s.shutdownHow(c.i32(1));
 }

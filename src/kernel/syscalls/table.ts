@@ -28,6 +28,8 @@ import * as creds from './creds.js';
 import * as sock from './socket.js';
 import * as msg from './socket-msg.js';
 import * as shm from './shm.js';
+import * as xattr from './xattr.js';
+import * as sched from './sched.js';
 
 export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
 
@@ -65,6 +67,18 @@ function unsupported(nr: number, name: string, args: ArgFormat[], errno: Errno, 
 }
 
 export const SYSCALLS: readonly SyscallRow[] = [
+  { ...row(5, 'setxattr', ['str', 'str', 'ptr', 'size', 'hex'], xattr.sys_setxattr), note: 'no filesystem stores extended attributes: list gives none, get/set/remove EOPNOTSUPP (Linux on a filesystem without xattr support)' },
+  row(6, 'lsetxattr', ['str', 'str', 'ptr', 'size', 'hex'], xattr.sys_lsetxattr),
+  row(7, 'fsetxattr', ['fd', 'str', 'ptr', 'size', 'hex'], xattr.sys_fsetxattr),
+  row(8, 'getxattr', ['str', 'str', 'ptr', 'size'], xattr.sys_getxattr),
+  row(9, 'lgetxattr', ['str', 'str', 'ptr', 'size'], xattr.sys_lgetxattr),
+  row(10, 'fgetxattr', ['fd', 'str', 'ptr', 'size'], xattr.sys_fgetxattr),
+  row(11, 'listxattr', ['str', 'ptr', 'size'], xattr.sys_listxattr),
+  row(12, 'llistxattr', ['str', 'ptr', 'size'], xattr.sys_llistxattr),
+  row(13, 'flistxattr', ['fd', 'ptr', 'size'], xattr.sys_flistxattr),
+  row(14, 'removexattr', ['str', 'str'], xattr.sys_removexattr),
+  row(15, 'lremovexattr', ['str', 'str'], xattr.sys_lremovexattr),
+  row(16, 'fremovexattr', ['fd', 'str'], xattr.sys_fremovexattr),
   row(17, 'getcwd', ['ptr', 'size'], dirs.sys_getcwd),
   row(19, 'eventfd2', ['uint', 'hex'], pipe.sys_eventfd2),
   row(20, 'epoll_create1', ['hex'], poll.sys_epoll_create1),
@@ -118,6 +132,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(81, 'sync', [], rw.sys_sync),
   row(82, 'fsync', ['fd'], rw.sys_fsync),
   row(83, 'fdatasync', ['fd'], rw.sys_fsync),
+  { ...row(223, 'fadvise64', ['fd', 'int', 'int', 'int'], rw.sys_fadvise64), note: 'hints accepted and ignored' },
   row(88, 'utimensat', ['dirfd', 'str', 'ptr', 'hex'], attrs.sys_utimensat),
   row(95, 'waitid', ['int', 'int', 'ptr', 'hex', 'ptr'], children.sys_waitid),
   row(90, 'capget', ['ptr', 'ptr'], creds.sys_capget),
@@ -135,12 +150,20 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(109, 'timer_getoverrun', ['int'], timer.sys_timer_getoverrun),
   row(110, 'timer_settime', ['int', 'hex', 'ptr', 'ptr'], timer.sys_timer_settime),
   row(111, 'timer_delete', ['int'], timer.sys_timer_delete),
+  { ...row(112, 'clock_settime', ['int', 'ptr'], time.sys_clock_settime), note: 'EPERM: the wall clock is the host\'s' },
   row(113, 'clock_gettime', ['int', 'ptr'], time.sys_clock_gettime),
   row(114, 'clock_getres', ['int', 'ptr'], time.sys_clock_getres),
   rowNoRestart(115, 'clock_nanosleep', ['int', 'hex', 'ptr', 'ptr'], time.sys_clock_nanosleep),
+  row(118, 'sched_setparam', ['int', 'ptr'], sched.sys_sched_setparam),
+  { ...row(119, 'sched_setscheduler', ['int', 'int', 'ptr'], sched.sys_sched_setscheduler), note: 'policies are kept and reported, not used for placement' },
+  row(120, 'sched_getscheduler', ['int'], sched.sys_sched_getscheduler),
+  row(121, 'sched_getparam', ['int', 'ptr'], sched.sys_sched_getparam),
   row(122, 'sched_setaffinity', ['int', 'size', 'ptr'], proc.sys_sched_setaffinity),
   row(123, 'sched_getaffinity', ['int', 'size', 'ptr'], proc.sys_sched_getaffinity),
   row(124, 'sched_yield', [], proc.sys_sched_yield),
+  row(125, 'sched_get_priority_max', ['int'], sched.sys_sched_get_priority_max),
+  row(126, 'sched_get_priority_min', ['int'], sched.sys_sched_get_priority_min),
+  row(127, 'sched_rr_get_interval', ['int', 'ptr'], sched.sys_sched_rr_get_interval),
   row(129, 'kill', ['int', 'signal'], sig.sys_kill),
   row(130, 'tkill', ['int', 'signal'], sig.sys_tkill),
   row(131, 'tgkill', ['int', 'int', 'signal'], sig.sys_tgkill),
@@ -178,6 +201,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(167, 'prctl', ['int', 'hex', 'hex', 'hex', 'hex'], proc.sys_prctl),
   row(168, 'getcpu', ['ptr', 'ptr', 'ptr'], proc.sys_getcpu),
   row(169, 'gettimeofday', ['ptr', 'ptr'], time.sys_gettimeofday),
+  { ...row(170, 'settimeofday', ['ptr', 'ptr'], time.sys_settimeofday), note: 'EPERM: the wall clock is the host\'s' },
   row(172, 'getpid', [], proc.sys_getpid),
   row(173, 'getppid', [], proc.sys_getppid),
   row(174, 'getuid', [], proc.sys_getuid),
@@ -186,7 +210,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(177, 'getegid', [], proc.sys_getegid),
   row(178, 'gettid', [], proc.sys_gettid),
   row(179, 'sysinfo', ['ptr'], proc.sys_sysinfo),
-  { ...row(198, 'socket', ['int', 'hex', 'int'], sock.sys_socket), note: 'AF_UNIX, AF_INET and AF_INET6 (TCP and UDP); no raw, packet or netlink sockets' },
+  { ...row(198, 'socket', ['int', 'hex', 'int'], sock.sys_socket), note: 'AF_UNIX, AF_INET and AF_INET6 (TCP and UDP), AF_NETLINK (NETLINK_ROUTE: link and address dumps); no raw or packet sockets' },
   row(199, 'socketpair', ['int', 'hex', 'int', 'ptr'], sock.sys_socketpair),
   row(200, 'bind', ['fd', 'ptr', 'int'], sock.sys_bind),
   row(201, 'listen', ['fd', 'int'], sock.sys_listen),

@@ -4,9 +4,20 @@
 // REALTIME is the host's wall clock. The CPU-time clocks count the calling
 // process's (or thread's) guest instructions at a nominal 1 ns each; they are
 // monotonic and proportional to work done, which is what programs use them for.
+// The same goes for the CPU clock ids of clock_getcpuclockid and
+// pthread_getcpuclockid (negative: a pid or tid, a per-thread bit and which
+// clock), of this process's threads or of any process (EINVAL for nobody);
+// profiling, virtual and scheduler time are all the instruction count.
+// clock_nanosleep on a CPU-time clock is EINVAL (Linux sleeps on a process's).
+//
+// Setting a clock (clock_settime, settimeofday) is EPERM once the arguments
+// pass Linux's checks: the sandbox's wall clock is the host's, which no
+// guest may set, with or without CAP_SYS_TIME; clocks Linux cannot set
+// (MONOTONIC, BOOTTIME...) are EINVAL.
 
 import * as abi from '../../linux/abi.js';
-import { EINVAL, EINTR, Errno, isErrno } from '../../linux/errno.js';
+import { EINVAL, EINTR, EPERM, Errno, isErrno } from '../../linux/errno.js';
+import type { Process } from '../task.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { SysCtx, SysResult } from './context.js';
 
@@ -23,12 +34,38 @@ function nowNs(c: SysCtx, clock: number): bigint | Errno {
     case abi.CLOCK_BOOTTIME:
       return process.hrtime.bigint();
     case abi.CLOCK_PROCESS_CPUTIME_ID:
-      return BigInt(c.proc.deadInstructions + [...c.proc.threads].reduce((s, t) => s + t.instructions, 0));
+      return processCpuNs(c.proc);
     case abi.CLOCK_THREAD_CPUTIME_ID:
       return BigInt(c.task.instructions);
     default:
-      return EINVAL;
+      return clock < 0 ? cpuClockNs(c, clock) : EINVAL;
   }
+}
+
+function processCpuNs(p: Process): bigint {
+  return BigInt(p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0));
+}
+
+/** The low three bits of a CPU clock id: CPUCLOCK_PERTHREAD_MASK and which clock (PROF 0, VIRT 1, SCHED 2). */
+const CPUCLOCK_PERTHREAD = 4;
+const CPUCLOCK_WHICH = 3;
+
+/**
+ * A CPU clock id (Linux's MAKE_PROCESS_CPUCLOCK / MAKE_THREAD_CPUCLOCK: the
+ * pid or tid complemented, shifted left 3): a thread of the caller's process
+ * (tid 0: the caller), or a process by pid (0: the caller's); EINVAL for
+ * which = 3 or nobody.
+ */
+function cpuClockNs(c: SysCtx, clock: number): bigint | Errno {
+  if ((clock & CPUCLOCK_WHICH) === CPUCLOCK_WHICH) return EINVAL;
+  const id = ~(clock >> 3);
+  if (clock & CPUCLOCK_PERTHREAD) {
+    if (id === 0) return BigInt(c.task.instructions);
+    for (const t of c.proc.threads) if (t.tid === id) return BigInt(t.instructions);
+    return EINVAL;
+  }
+  const p = id === 0 ? c.proc : c.kernel.processes.get(id);
+  return p ? processCpuNs(p) : EINVAL;
 }
 
 function timespec(ns: bigint): Uint8Array {
@@ -61,6 +98,38 @@ export function sys_gettimeofday(c: SysCtx): SysResult {
     if (isErrno(r)) return r;
   }
   return 0;
+}
+
+/** clock_settime(clock, tp): EINVAL for a clock Linux cannot set or a bad time, EFAULT, else EPERM (see the contract). */
+export function sys_clock_settime(c: SysCtx): SysResult {
+  const clock = c.i32(0);
+  if (clock !== abi.CLOCK_REALTIME && clock >= 0) return EINVAL;
+  const b = c.user.copyIn(c.u(1), 16);
+  if (isErrno(b)) return b;
+  if (clock < 0) {
+    const cpu = cpuClockNs(c, clock);
+    return isErrno(cpu) ? cpu : EPERM;
+  }
+  const rd = new StructReader(b);
+  const nsec = rd.i64(8);
+  if (rd.i64(0) < 0 || nsec < 0 || nsec >= 1e9) return EINVAL;
+  return EPERM;
+}
+
+/** settimeofday(tv, tz): EFAULT, EINVAL for a bad tv_usec, else EPERM (see the contract). */
+export function sys_settimeofday(c: SysCtx): SysResult {
+  if (c.u(0)) {
+    const b = c.user.copyIn(c.u(0), 16);
+    if (isErrno(b)) return b;
+    const rd = new StructReader(b);
+    const usec = rd.i64(8);
+    if (rd.i64(0) < 0 || usec < 0 || usec >= 1e6) return EINVAL;
+  }
+  if (c.u(1)) {
+    const tz = c.user.copyIn(c.u(1), 8);
+    if (isErrno(tz)) return tz;
+  }
+  return EPERM;
 }
 
 function readTimespec(c: SysCtx, addr: number): bigint | Errno {
@@ -110,7 +179,7 @@ export function sys_nanosleep(c: SysCtx): SysResult | Promise<SysResult> {
 export function sys_clock_nanosleep(c: SysCtx): SysResult | Promise<SysResult> {
   const clock = c.i32(0);
   const flags = c.i32(1);
-  if (clock === abi.CLOCK_THREAD_CPUTIME_ID || clock === abi.CLOCK_PROCESS_CPUTIME_ID) return EINVAL;
+  if (clock === abi.CLOCK_THREAD_CPUTIME_ID || clock === abi.CLOCK_PROCESS_CPUTIME_ID || clock < 0) return EINVAL;
   const now = nowNs(c, clock);
   if (isErrno(now)) return now;
   const d = readTimespec(c, c.u(2));

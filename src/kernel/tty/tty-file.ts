@@ -115,7 +115,7 @@ export function terminalIoctl(tty: Tty, viaMaster: boolean, ttys: CttyLookup, cm
     case abi.TCFLSH: {
       const jc = change();
       if (jc !== 0) return jc;
-      return tty.flush(arg);
+      return tty.flush(arg, viaMaster);
     }
     case abi.TCXONC: {
       const jc = change();

@@ -299,11 +299,11 @@ export class Tty {
     }
   }
 
-  /** TCFLSH. */
-  flush(which: number): 0 | Errno {
+  /** TCFLSH. Via a pty master, the master's directions: its input is the slave's output; its output reaches the slave at once (nothing to discard). */
+  flush(which: number, viaMaster = false): 0 | Errno {
     if (which !== abi.TCIFLUSH && which !== abi.TCOFLUSH && which !== abi.TCIOFLUSH) return EINVAL;
-    if (which !== abi.TCOFLUSH) this.flushInput();
-    if (which !== abi.TCIFLUSH) this.driver.flushOutput();
+    if (viaMaster ? which !== abi.TCOFLUSH : which !== abi.TCIFLUSH) this.driver.flushOutput();
+    if (!viaMaster && which !== abi.TCOFLUSH) this.flushInput();
     return 0;
   }
 
