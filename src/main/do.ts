@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { defaultSpec } from '../spec/load.js';
+import { CAPABILITIES } from './caps.js';
 import { run } from './run.js';
 import { FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption } from './oci/launch.js';
@@ -142,6 +143,9 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
   proc.cwd = cwd;
   proc.terminal = terminal;
   proc.user = { uid: 0, gid: 0 };
+  // As runsc do: the command's root holds every capability (inside the sandbox's own kernel; boot and the gofer stay confined).
+  const all = [...CAPABILITIES];
+  proc.capabilities = { bounding: all, effective: [...all], permitted: [...all], inheritable: [...all], ambient: [...all] };
   proc.env = [`PATH=${DO_PATH}`, ...(terminal ? ['TERM=xterm'] : [])];
   spec.root = { path: rootfs, readonly };
   // With a network to reach (sandbox or host mode), no network namespace: boot stays in ours (src/main/network.ts).

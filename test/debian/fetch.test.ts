@@ -23,6 +23,7 @@ import {
 import { ArchiveError, debDataEntries, findFile, readAr, readTar } from '../../src/debian/archive.js';
 import { busyboxApplets, checkRiscv64Elf, layoutBusyboxRootfs, lookPathInRootfs, resolveInRootfs, BusyboxError } from '../../src/debian/busybox-rootfs.js';
 import { doSpec } from '../../src/main/do.js';
+import { CAPABILITIES } from '../../src/main/caps.js';
 import { fixturesDir } from '../util/bundle.js';
 import { makeDeb, makeTar } from '../main/do-util.js';
 
@@ -240,6 +241,9 @@ describe('do: busybox binary and rootfs', () => {
     assert.deepEqual(spec.process.env, ['PATH=/bin:/sbin:/usr/bin:/usr/sbin']);
     assert.equal(spec.process.terminal, false);
     assert.deepEqual(spec.process.user, { uid: 0, gid: 0 });
+    // Every capability in every set, as runsc do gives.
+    const caps = (spec.process as unknown as { capabilities: Record<string, string[]> }).capabilities;
+    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient']) assert.deepEqual(caps[set], [...CAPABILITIES], set);
     assert.deepEqual(spec.root, { path: '/abs/rootfs', readonly: false });
     assert.deepEqual(spec.mounts.map((m) => m.destination), ['/proc', '/dev']);
     assert.ok(spec.linux.namespaces.some((n) => n.type === 'network'));

@@ -12,7 +12,12 @@
 //   127.0.0.1:GUESTPORT (kept while the sandbox lives, at most
 //   MAX_UDP_PEERS, the oldest dropped); its datagrams are sent from it, and
 //   what the guest answers to it goes back to that sender.
-// - Published ports live as long as the kernel; nothing here blocks.
+// - Published ports live as long as the kernel (publish() returns the way
+//   to stop one: unwatched, host socket closed); nothing here blocks.
+// - The poller's callbacks act only on readiness: after an EAGAIN the next
+//   poll reports the fd whatever its state (host-poller.ts), and acting on
+//   a report that holds no POLLIN would retry, get EAGAIN and rearm at every
+//   poll: a busy loop for as long as the port is idle.
 
 import * as abi from '../../linux/abi.js';
 import { Errno } from '../../linux/errno.js';
@@ -34,14 +39,21 @@ export interface PublishedPort {
 const MAX_UDP_PEERS = 256;
 const MAX_DATAGRAM = 65536;
 
-/** Start serving `p` into the sandbox's stack. */
-export function publish(stack: InetStack, p: PublishedPort): void {
-  if (p.protocol === 'tcp') publishTcp(stack, p);
-  else publishUdp(stack, p);
+/** Start serving `p` into the sandbox's stack; the function returned stops it and closes the host socket. */
+export function publish(stack: InetStack, p: PublishedPort): () => void {
+  const unwatch = p.protocol === 'tcp' ? publishTcp(stack, p) : publishUdp(stack, p);
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    unwatch();
+    host.closeFd(p.fd);
+  };
 }
 
-function publishTcp(stack: InetStack, p: PublishedPort): void {
-  stack.poller.watch(p.fd, () => {
+function publishTcp(stack: InetStack, p: PublishedPort): () => void {
+  return stack.poller.watch(p.fd, (rev) => {
+    if (!(rev & abi.POLLIN)) return;
     for (;;) {
       const conn = host.inetAccept(p.fd);
       if (conn < 0) {
@@ -73,7 +85,7 @@ function connectInside(stack: InetStack, port: number, conn: number, ips: Uint8A
   const unsubscribe = s.wq.subscribe(abi.POLLOUT, () => settle() && unsubscribe());
 }
 
-function publishUdp(stack: InetStack, p: PublishedPort): void {
+function publishUdp(stack: InetStack, p: PublishedPort): () => void {
   const peers = new Map<string, UdpSocket>();
   const peerFor = (from: Uint8Array): UdpSocket => {
     const key = Buffer.from(from).toString('hex');
@@ -98,7 +110,7 @@ function publishUdp(stack: InetStack, p: PublishedPort): void {
     peers.set(key, s);
     return s;
   };
-  stack.poller.watch(p.fd, (rev) => {
+  return stack.poller.watch(p.fd, (rev) => {
     if (!(rev & abi.POLLIN)) return;
     for (;;) {
       const r = host.inetRecv(p.fd, MAX_DATAGRAM, 0);

@@ -59,7 +59,11 @@ export class Relay {
     private readonly fd: number,
   ) {
     this.unsubscribe = end.wq.subscribe(ALL, () => this.run());
-    this.unwatch = poller.watch(fd, () => this.run());
+    // Only readiness that lets a step go on runs it: a report of what the relay does not wait
+    // for (POLLOUT with nothing to send) would retry a read, get EAGAIN and rearm at every poll.
+    this.unwatch = poller.watch(fd, (rev) => {
+      if (rev & (abi.POLLIN | abi.POLLRDHUP | abi.POLLHUP | abi.POLLERR | abi.POLLNVAL) || (rev & abi.POLLOUT && this.toHost)) this.run();
+    });
     this.run();
   }
 

@@ -195,7 +195,15 @@ describe('kernel/net: --network=sandbox, outside connections and published ports
     const l = new TcpSocket(stack, abi.AF_INET, 0);
     assert.equal(l.bind(ep(V4_LOOPBACK, 8080)), 0);
     assert.equal(l.listen(4), 0);
-    publish(stack, { fd, guestPort: 8080, protocol: 'tcp' });
+    const unpublish = publish(stack, { fd, guestPort: 8080, protocol: 'tcp' });
+    // Polls of the host socket that found it not ready and asked to be told again (rearm): a
+    // callback acting on every report made one per poll, for ever, while the port was idle.
+    let rearms = 0;
+    const rearm = stack.poller.rearm.bind(stack.poller);
+    stack.poller.rearm = (f: number) => {
+      rearms++;
+      rearm(f);
+    };
     const reply = new Promise<string>((resolve, reject) => {
       const c = net.connect(hostPort, '127.0.0.1', () => c.end('from the host'));
       let got = '';
@@ -217,6 +225,13 @@ describe('kernel/net: --network=sandbox, outside connections and published ports
       c.on('close', () => resolve('closed'));
     });
     assert.equal(refused, 'ECONNRESET');
+    // Idle now: the poller backs off and nothing retries.
+    await new Promise((r) => setTimeout(r, 200));
+    const before = rearms;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(rearms - before <= 2, `an idle published port was retried ${rearms - before} times in 300 ms`);
+    unpublish();
+    unpublish(); // a second stop does nothing
   });
 
   it('published UDP: a host sender\'s datagram reaches the guest, and the guest\'s answer goes back to it', async () => {
@@ -225,7 +240,7 @@ describe('kernel/net: --network=sandbox, outside connections and published ports
     const hostPort = boundPort(fd);
     const g = new UdpSocket(stack, abi.AF_INET, 0);
     assert.equal(g.bind(ep(V4_LOOPBACK, 5353)), 0);
-    publish(stack, { fd, guestPort: 5353, protocol: 'udp' });
+    const unpublish = publish(stack, { fd, guestPort: 5353, protocol: 'udp' });
     const sender = dgram.createSocket('udp4');
     try {
       const answer = new Promise<string>((resolve) => sender.on('message', (m) => resolve(m.toString())));
@@ -239,6 +254,7 @@ describe('kernel/net: --network=sandbox, outside connections and published ports
     } finally {
       sender.close();
       await g.unref();
+      unpublish();
     }
   });
 });
