@@ -7,29 +7,18 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
 import { EADDRINUSE, EINVAL, ENODEV, EOPNOTSUPP, EPERM, EPROTONOSUPPORT, ESOCKTNOSUPPORT, ECONNREFUSED, EAGAIN } from '../../../src/linux/errno.js';
-import { FdTable } from '../../../src/kernel/fdtable.js';
-import { UserMemory } from '../../../src/kernel/usercopy.js';
 import { NetlinkPorts } from '../../../src/kernel/net/netlink-socket.js';
 import * as sock from '../../../src/kernel/syscalls/socket.js';
 import * as msg from '../../../src/kernel/syscalls/socket-msg.js';
 import type { SysCtx, SysResult } from '../../../src/kernel/syscalls/context.js';
-import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W } from '../../../src/vcpu/memory.js';
+import { FakeProc, FAKE_PROC_BUF, callAs } from '../../util/fake-proc.js';
 
-const BUF = 0x10000; // 16 mapped pages
+const BUF = FAKE_PROC_BUF; // 16 mapped pages
 const ADDR = BUF; // a sockaddr_nl
 const LEN = BUF + 0x40; // a socklen_t
 const REQ = BUF + 0x100; // a request
 const RX = BUF + 0x1000; // what recvfrom reads
 
-class Proc {
-  readonly mem = GuestMemory.create();
-  readonly user = new UserMemory(this.mem);
-  readonly fds = new FdTable(64);
-  readonly creds = { ruid: 0, euid: 0, suid: 0, rgid: 0, egid: 0, sgid: 0, groups: [] as number[], caps: { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false };
-  constructor(readonly pid: number) {
-    for (let p = 0; p < 16; p++) this.mem.pageFlags[BUF / PAGE_SIZE + p] = PAGE_R | PAGE_W;
-  }
-}
 
 interface NlMsg {
   type: number;
@@ -67,13 +56,10 @@ function attrs(payload: Uint8Array, skip: number): Map<number, Uint8Array> {
 const cstr = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b.subarray(0, b.indexOf(0))) : undefined);
 
 describe('kernel/net/netlink: NETLINK_ROUTE sockets', () => {
-  let proc: Proc;
+  let proc: FakeProc;
   let kernel: { netlinkPorts: NetlinkPorts };
 
-  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => {
-    const c = { kernel, proc, task: {}, user: proc.user, i32: (i: number) => (args[i] ?? 0) | 0, u: (i: number) => args[i] ?? 0, u32: (i: number) => (args[i] ?? 0) >>> 0, s: (i: number) => args[i] ?? 0 };
-    return fn(c as unknown as SysCtx);
-  };
+  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => callAs(kernel, proc, fn, ...args);
   const put = (addr: number, bytes: Uint8Array) => assert.equal(proc.user.copyOut(addr, bytes), 0);
   const nladdr = (pid: number, groups = 0) => {
     const b = new DataView(new ArrayBuffer(12));
@@ -117,7 +103,7 @@ describe('kernel/net/netlink: NETLINK_ROUTE sockets', () => {
 
   beforeEach(() => {
     kernel = { netlinkPorts: new NetlinkPorts() };
-    proc = new Proc(42);
+    proc = new FakeProc(null, 42, 16);
   });
 
   it('socket: SOCK_RAW and SOCK_DGRAM of NETLINK_ROUTE; other types ESOCKTNOSUPPORT, other protocols EPROTONOSUPPORT; no socketpair', async () => {

@@ -5,11 +5,9 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
 import { EACCES, EADDRINUSE, EAFNOSUPPORT, EBADF, ECONNREFUSED, EFAULT, EINVAL, ENOENT, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT, Errno, isErrno } from '../../../src/linux/errno.js';
-import { FdTable } from '../../../src/kernel/fdtable.js';
 import { Tmpfs } from '../../../src/kernel/filesystems/tmpfs.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
 import { Vfs } from '../../../src/kernel/vfs/vfs.js';
-import { UserMemory } from '../../../src/kernel/usercopy.js';
 import { UnixNamespace } from '../../../src/kernel/net/names.js';
 import { UnixSocket } from '../../../src/kernel/net/unix-socket.js';
 import { InetStack } from '../../../src/kernel/net/inet-stack.js';
@@ -17,39 +15,20 @@ import { makePipe } from '../../../src/kernel/files/pipe.js';
 import * as sock from '../../../src/kernel/syscalls/socket.js';
 import * as msg from '../../../src/kernel/syscalls/socket-msg.js';
 import type { SysCtx, SysResult } from '../../../src/kernel/syscalls/context.js';
-import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W } from '../../../src/vcpu/memory.js';
+import { FakeProc, FAKE_PROC_BUF, callAs } from '../../util/fake-proc.js';
 
-const BUF = 0x10000; // four mapped pages
+const BUF = FAKE_PROC_BUF; // four mapped pages
 const BAD = 0x8; // never mapped
 
-class Proc {
-  readonly mem = GuestMemory.create();
-  readonly user = new UserMemory(this.mem);
-  readonly fds = new FdTable(64);
-  readonly creds = { ruid: 0, euid: 0, suid: 0, rgid: 0, egid: 0, sgid: 0, groups: [] as number[], caps: { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false };
-  umask = 0o022;
-  constructor(
-    readonly pid: number,
-    readonly root: unknown,
-  ) {
-    for (let p = 0; p < 4; p++) this.mem.pageFlags[BUF / PAGE_SIZE + p] = PAGE_R | PAGE_W;
-  }
-  get cwd() {
-    return this.root;
-  }
-}
 
 describe('kernel/syscalls/socket: the calls on guest memory', () => {
   let vfs: Vfs;
   let kernel: { vfs: Vfs; unixNames: UnixNamespace<UnixSocket>; inet: InetStack; logs: { user: (m: string) => void }; signals: unknown };
-  let proc: Proc;
+  let proc: FakeProc;
   let logged: string[];
 
   /** Call `fn` as the process with these argument registers. */
-  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => {
-    const c = { kernel, proc, task: {}, user: proc.user, i32: (i: number) => (args[i] ?? 0) | 0, u: (i: number) => args[i] ?? 0, u32: (i: number) => (args[i] ?? 0) >>> 0, s: (i: number) => args[i] ?? 0 };
-    return fn(c as unknown as SysCtx);
-  };
+  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => callAs(kernel, proc, fn, ...args);
   const put = (addr: number, bytes: Uint8Array) => assert.equal(proc.user.copyOut(addr, bytes), 0);
   const sockaddr = (path: string) => {
     const p = new TextEncoder().encode(path);
@@ -64,7 +43,7 @@ describe('kernel/syscalls/socket: the calls on guest memory', () => {
     vfs = new Vfs(new Tmpfs(new MemoryAccount(1 << 24), { mode: 0o1777 }).root);
     logged = [];
     kernel = { vfs, unixNames: new UnixNamespace<UnixSocket>(() => null), inet: new InetStack(), logs: { user: (m) => logged.push(m) }, signals: {} };
-    proc = new Proc(1, vfs.root);
+    proc = new FakeProc(vfs.root, 1);
   });
 
   it('socket: AF_PACKET is EAFNOSUPPORT (AF_NETLINK: netlink.test.ts); AF_INET checks type against protocol; bad types and flags', async () => {

@@ -4,35 +4,21 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
 import { EBADF, EINVAL, ESPIPE } from '../../../src/linux/errno.js';
-import { FdTable } from '../../../src/kernel/fdtable.js';
 import { Tmpfs } from '../../../src/kernel/filesystems/tmpfs.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
 import { Vfs } from '../../../src/kernel/vfs/vfs.js';
-import { UserMemory } from '../../../src/kernel/usercopy.js';
 import { makePipe } from '../../../src/kernel/files/pipe.js';
 import * as open from '../../../src/kernel/syscalls/open.js';
 import * as rw from '../../../src/kernel/syscalls/read-write.js';
 import type { SysCtx, SysResult } from '../../../src/kernel/syscalls/context.js';
-import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W } from '../../../src/vcpu/memory.js';
+import { FakeProc, FAKE_PROC_BUF, callAs } from '../../util/fake-proc.js';
 
-const BUF = 0x10000;
+const BUF = FAKE_PROC_BUF;
 
 describe('kernel/syscalls/read-write: fadvise64', () => {
   const vfs = new Vfs(new Tmpfs(new MemoryAccount(1 << 24), { mode: 0o1777 }).root);
-  const mem = GuestMemory.create();
-  mem.pageFlags[BUF / PAGE_SIZE] = PAGE_R | PAGE_W;
-  const proc = {
-    user: new UserMemory(mem),
-    fds: new FdTable(64),
-    creds: { ruid: 0, euid: 0, suid: 0, rgid: 0, egid: 0, sgid: 0, groups: [] as number[], caps: { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false },
-    umask: 0o022,
-    root: vfs.root,
-    cwd: vfs.root,
-  };
-  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => {
-    const c = { kernel: { vfs }, proc, task: {}, user: proc.user, i32: (i: number) => (args[i] ?? 0) | 0, u: (i: number) => args[i] ?? 0, u32: (i: number) => (args[i] ?? 0) >>> 0, s: (i: number) => args[i] ?? 0 };
-    return fn(c as unknown as SysCtx);
-  };
+  const proc = new FakeProc(vfs.root);
+  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => callAs({ vfs }, proc, fn, ...args);
 
   it('0 for every advice on a file; EINVAL for advice 6 and up or a negative length; ESPIPE for a pipe; EBADF for no file and O_PATH', async () => {
     assert.equal(proc.user.copyOut(BUF, new TextEncoder().encode('/f\0')), 0);

@@ -5,47 +5,29 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
 import { E2BIG, EBADF, EFAULT, EINVAL, ENOENT, EOPNOTSUPP, ERANGE, EROFS } from '../../../src/linux/errno.js';
-import { FdTable } from '../../../src/kernel/fdtable.js';
 import { Tmpfs } from '../../../src/kernel/filesystems/tmpfs.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
 import { Vfs } from '../../../src/kernel/vfs/vfs.js';
-import { UserMemory } from '../../../src/kernel/usercopy.js';
 import { symlinkAt } from '../../../src/kernel/vfs/namei.js';
 import * as open from '../../../src/kernel/syscalls/open.js';
 import * as xattr from '../../../src/kernel/syscalls/xattr.js';
 import { SYSCALLS } from '../../../src/kernel/syscalls/table.js';
 import type { SysCtx, SysResult } from '../../../src/kernel/syscalls/context.js';
-import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W } from '../../../src/vcpu/memory.js';
+import { FakeProc, FAKE_PROC_BUF, callAs } from '../../util/fake-proc.js';
 
-const BUF = 0x10000; // four mapped pages: strings at BUF, BUF + 0x1000...
+const BUF = FAKE_PROC_BUF; // four mapped pages: strings at BUF, BUF + 0x1000...
 const PATH = BUF;
 const NAME = BUF + 0x1000;
 const VALUE = BUF + 0x2000;
 const BAD = 0x8; // never mapped
 
-class Proc {
-  readonly mem = GuestMemory.create();
-  readonly user = new UserMemory(this.mem);
-  readonly fds = new FdTable(64);
-  readonly creds = { ruid: 0, euid: 0, suid: 0, rgid: 0, egid: 0, sgid: 0, groups: [] as number[], caps: { effective: 0n, permitted: 0n, inheritable: 0n, bounding: 0n, ambient: 0n }, keepCaps: false };
-  umask = 0o022;
-  constructor(readonly root: unknown) {
-    for (let p = 0; p < 4; p++) this.mem.pageFlags[BUF / PAGE_SIZE + p] = PAGE_R | PAGE_W;
-  }
-  get cwd() {
-    return this.root;
-  }
-}
 
 describe('kernel/syscalls/xattr: extended attributes on filesystems that store none', () => {
   let vfs: Vfs;
-  let proc: Proc;
+  let proc: FakeProc;
   let kernel: { vfs: Vfs };
 
-  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => {
-    const c = { kernel, proc, task: {}, user: proc.user, i32: (i: number) => (args[i] ?? 0) | 0, u: (i: number) => args[i] ?? 0, u32: (i: number) => (args[i] ?? 0) >>> 0, s: (i: number) => args[i] ?? 0 };
-    return fn(c as unknown as SysCtx);
-  };
+  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => callAs(kernel, proc, fn, ...args);
   const str = (addr: number, s: string) => assert.equal(proc.user.copyOut(addr, new TextEncoder().encode(s + '\0')), 0);
   const openFile = async (path: string, flags: number) => {
     str(PATH, path);
@@ -55,7 +37,7 @@ describe('kernel/syscalls/xattr: extended attributes on filesystems that store n
   const setup = (readonly: boolean) => {
     vfs = new Vfs(new Tmpfs(new MemoryAccount(1 << 24), { mode: 0o1777, readonly }).root);
     kernel = { vfs };
-    proc = new Proc(vfs.root);
+    proc = new FakeProc(vfs.root);
   };
   beforeEach(() => setup(false));
 
