@@ -101,7 +101,7 @@ export class ShmSegment implements SharedObject {
   unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void {
     if (frame >= 0) FrameAllocator.local().unref(frame, account);
     if (index !== 0) return;
-    const at = this.attaches.findIndex((s) => s.table === slot.table && s.page === slot.page);
+    const at = this.attaches.findIndex((s) => s.mem === slot.mem && s.page === slot.page);
     if (at >= 0) this.attaches.splice(at, 1);
     this.dtime = Math.floor(Date.now() / 1000);
     if (this.removed && this.attaches.length === 0) this.table.destroy(this);

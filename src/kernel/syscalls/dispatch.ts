@@ -13,8 +13,16 @@
 //   with Task.onInterrupt how a signal cuts the wait short; when the result
 //   is in, the dispatcher asks the task (Task.endWait) whether a signal did,
 //   and an EINTR then restarts by the row's policy.
+// - Buffers a call names by its arguments (a 'ptr' followed by a 'size',
+//   or a lone 'ptr': its first 8 bytes, a futex word) that lie on shared
+//   pages not loaded yet (a file mapping before its first touch) are
+//   loaded before the handler runs: the thread blocks while the mm's
+//   faultIn() loads them, then executes its ecall again, once (usercopy
+//   cannot wait for a file; a handler never sees those pages absent unless
+//   they were taken away again meanwhile, which then reads as EFAULT).
 
 import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
+import { PAGE_R } from '../../vcpu/memory.js';
 import type { Kernel } from '../kernel.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../../linux/abi.js';
@@ -38,6 +46,15 @@ export class SyscallDispatcher {
     task.syscallA0hi = regs.x[21];
     task.restart = null;
     const ctx = new SysCtx(this.kernel, task);
+    if (row?.handler && row.args && task.process.mm.lazyMappings) {
+      // Once per call: after the load, the ecall runs again with this cleared.
+      const absent = task.loadedForCall ? [] : absentArgPages(ctx, row.args);
+      task.loadedForCall = false;
+      if (absent.length > 0) {
+        this.loadThenRestart(task, absent);
+        return true;
+      }
+    }
     const enter = this.kernel.logs.strace ? this.formatEnter(ctx, nr, row) : '';
     let result: SysResult | Promise<SysResult> | Parked;
     if (!row || !row.handler) {
@@ -97,6 +114,31 @@ export class SyscallDispatcher {
     );
   }
 
+  /** Block `task` while the pages holding `addrs` load, then let it execute its ecall again (see the file comment). */
+  private loadThenRestart(task: Task, addrs: number[]): void {
+    const proc = task.process, mm = proc.mm;
+    task.regs.pc -= 4;
+    task.loadedForCall = true;
+    task.state = TaskState.Blocked;
+    proc.handlersInFlight++;
+    const load = async () => {
+      // Failures are the call's to report (EFAULT when it meets the page).
+      for (const a of addrs) await mm.faultIn(a, PAGE_R);
+    };
+    load().then(
+      () => {
+        proc.handlersInFlight--;
+        proc.releaseVmOnceIdle();
+        if (task.state === TaskState.Blocked) this.kernel.scheduler.wake(task);
+      },
+      (e) => {
+        proc.handlersInFlight--;
+        this.kernel.logs.error(`KERNEL BUG loading pages for a system call (pid ${proc.pid}): ${e instanceof Error ? e.stack : String(e)}`);
+        this.kernel.lifecycle.exitProcess(proc, abi.signalStatus(abi.SIGSYS));
+      },
+    );
+  }
+
   private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {
     if (r !== NORETURN) {
       if (isErrno(r)) task.regs.setS(10, -r.code);
@@ -129,6 +171,23 @@ export class SyscallDispatcher {
     const args = fmts.map((f, i) => formatArg(ctx, f, i));
     return `[${ctx.proc.pid}:${ctx.task.tid}] ${name}(${args.join(', ')})`;
   }
+}
+
+/** Most bytes of one buffer argument checked for absent pages (the rest, if the call reaches it, reads as EFAULT). */
+const MAX_ARG_SPAN = 1 << 30;
+
+/** The first address of each absent shared page in the buffers the call's arguments name (see the file comment). */
+function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): number[] {
+  const mm = ctx.proc.mm;
+  const out: number[] = [];
+  for (let i = 0; i < fmts.length; i++) {
+    if (fmts[i] !== 'ptr') continue;
+    const addr = ctx.u(i);
+    if (addr === 0) continue;
+    const len = fmts[i + 1] === 'size' ? Math.min(ctx.u(i + 1), MAX_ARG_SPAN) : 8;
+    out.push(...mm.absentPages(addr, len));
+  }
+  return out;
 }
 
 function formatResult(r: number, row: SyscallRow | undefined): string {
