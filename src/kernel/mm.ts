@@ -332,24 +332,48 @@ export class MemoryManager {
     if (v === undefined) return { signo: SIGSEGV, code: SEGV_MAPERR, addr };
     if ((protToFlags(v.prot) & need) !== need) return { signo: SIGSEGV, code: SEGV_ACCERR, addr };
     if (v.shared === undefined || this.mem.frameEntry(page) > 0) return 0;
-    const obj = v.shared.obj;
     const bus = { signo: SIGBUS, code: BUS_ADRERR, addr };
-    if (obj?.pin === undefined || obj.faultPage === undefined || this.mem.frameEntry(page) === 0) return bus;
-    const start = pageOf(v.start), end = pageOf(v.end);
-    const first = Math.max(start, page - (page % FAULT_AROUND)), last = Math.min(end, first + FAULT_AROUND);
-    const pgoff = v.shared.pgoff;
-    const r = await obj.pin(pgoff + first - start, last - first);
-    if (isErrno(r)) return bus;
+    if (!loadsOnTouch(v.shared) || this.mem.frameEntry(page) === 0) return bus;
+    const first = Math.max(pageOf(v.start), page - (page % FAULT_AROUND)), last = Math.min(pageOf(v.end), first + FAULT_AROUND);
+    if (!(await this.loadPages(v, first, last))) return bus;
+    return this.mem.frameEntry(page) > 0 || !this.vmas.includes(v) ? 0 : bus;
+  }
+
+  /**
+   * Load the absent pages of [addr, addr+len) that lie in mappings loading
+   * on touch, each mapping's part in one pin() (a system call's buffer,
+   * dispatch.ts). What cannot be loaded stays absent: the call meets it
+   * as EFAULT.
+   */
+  async faultInRange(addr: number, len: number): Promise<void> {
+    const end = Math.min(addr + len, HIGH_VA_LIMIT);
+    for (const v of [...this.vmas]) {
+      if (v.end <= addr || v.start >= end || !loadsOnTouch(v.shared)) continue;
+      await this.loadPages(v, pageOf(Math.max(v.start, addr)), pageOf(Math.min(v.end, end) - 1) + 1);
+    }
+  }
+
+  /**
+   * Load pages [first, last) (page numbers inside mapping `v`, whose object
+   * loads on touch) and give those still absent here their frames; false
+   * when the object could not load them (ENOMEM, an I/O error). A mapping
+   * changed meanwhile is left alone.
+   */
+  private async loadPages(v: Vma, first: number, last: number): Promise<boolean> {
+    const b = v.shared as SharedBacking;
+    const obj = b.obj as SharedObject;
+    const start = pageOf(v.start);
+    const r = await obj.pin!(b.pgoff + first - start, last - first);
+    if (isErrno(r)) return false;
     try {
-      // Unmapped, remapped or protected meanwhile: the access runs again against what is there now.
-      if (this.vmaAt(addr) !== v) return 0;
+      if (!this.vmas.includes(v)) return true;
       for (let p = first; p < last; p++) {
         if (this.mem.frameEntry(p) !== FRAME_ABSENT) continue;
         if (p * PAGE_SIZE >= GUEST_VA_LIMIT && this.mem.high.size >= HIGH_PRESENT) break;
-        const f = obj.faultPage(pgoff + p - start, { mem: this.mem, page: p });
+        const f = obj.faultPage!(b.pgoff + p - start, { mem: this.mem, page: p });
         if (f >= 0) this.setEntry(v, p, f + 1);
       }
-      return this.mem.frameEntry(page) > 0 ? 0 : bus;
+      return true;
     } finally {
       obj.unpin?.();
     }

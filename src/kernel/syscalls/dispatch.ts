@@ -13,16 +13,15 @@
 //   with Task.onInterrupt how a signal cuts the wait short; when the result
 //   is in, the dispatcher asks the task (Task.endWait) whether a signal did,
 //   and an EINTR then restarts by the row's policy.
-// - Buffers a call names by its arguments (a 'ptr' followed by a 'size',
-//   or a lone 'ptr': its first 8 bytes, a futex word) that lie on shared
-//   pages not loaded yet (a file mapping before its first touch) are
-//   loaded before the handler runs: the thread blocks while the mm's
-//   faultIn() loads them, then executes its ecall again, once (usercopy
-//   cannot wait for a file; a handler never sees those pages absent unless
-//   they were taken away again meanwhile, which then reads as EFAULT).
+// - Buffers a call names by its arguments (table.ts 'buf' and 'iov') that
+//   lie on shared pages not loaded yet (a file mapping before its first
+//   touch) are loaded before the handler runs, MAX_ARG_SPAN bytes of each
+//   at most: the thread blocks while the mm's faultInRange() loads them,
+//   then executes its ecall again, once (usercopy cannot wait for a file).
+//   A handler meets absent pages only past that span, in memory it finds
+//   through a struct, or when they were taken away meanwhile: EFAULT.
 
 import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
-import { PAGE_R } from '../../vcpu/memory.js';
 import type { Kernel } from '../kernel.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../../linux/abi.js';
@@ -114,8 +113,8 @@ export class SyscallDispatcher {
     );
   }
 
-  /** Block `task` while the pages holding `addrs` load, then let it execute its ecall again (see the file comment). */
-  private loadThenRestart(task: Task, addrs: number[]): void {
+  /** Block `task` while the absent pages of `ranges` ([address, length]) load, then let it execute its ecall again (see the file comment). */
+  private loadThenRestart(task: Task, ranges: [number, number][]): void {
     const proc = task.process, mm = proc.mm;
     task.regs.pc -= 4;
     task.loadedForCall = true;
@@ -123,7 +122,7 @@ export class SyscallDispatcher {
     proc.handlersInFlight++;
     const load = async () => {
       // Failures are the call's to report (EFAULT when it meets the page).
-      for (const a of addrs) await mm.faultIn(a, PAGE_R);
+      for (const [a, len] of ranges) await mm.faultInRange(a, len);
     };
     load().then(
       () => {
@@ -173,19 +172,23 @@ export class SyscallDispatcher {
   }
 }
 
-/** Most bytes of one buffer argument checked for absent pages (the rest, if the call reaches it, reads as EFAULT). */
-const MAX_ARG_SPAN = 1 << 30;
+/** Most bytes of one buffer argument loaded before a call (16 MiB: 256 reads of the file at most). */
+const MAX_ARG_SPAN = 16 << 20;
 
-/** The first address of each absent shared page in the buffers the call's arguments name (see the file comment). */
-function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): number[] {
+/** The ranges of the call's buffers (see the file comment) that hold absent shared pages: [address, length] each. */
+function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): [number, number][] {
   const mm = ctx.proc.mm;
-  const out: number[] = [];
+  const out: [number, number][] = [];
+  const add = (addr: number, len: number) => {
+    len = Math.min(len, MAX_ARG_SPAN);
+    if (addr !== 0 && mm.absentPages(addr, len).length > 0) out.push([addr, len]);
+  };
   for (let i = 0; i < fmts.length; i++) {
-    if (fmts[i] !== 'ptr') continue;
-    const addr = ctx.u(i);
-    if (addr === 0) continue;
-    const len = fmts[i + 1] === 'size' ? Math.min(ctx.u(i + 1), MAX_ARG_SPAN) : 8;
-    out.push(...mm.absentPages(addr, len));
+    if (fmts[i] === 'buf') add(ctx.u(i), fmts[i + 1] === 'size' ? ctx.u(i + 1) : 8);
+    else if (fmts[i] === 'iov') {
+      const iovs = ctx.user.readIovecs(ctx.u(i), ctx.i32(i + 1));
+      if (!isErrno(iovs)) for (const v of iovs) add(v.base, v.len);
+    }
   }
   return out;
 }
@@ -206,6 +209,8 @@ function formatArg(ctx: SysCtx, f: ArgFormat, i: number): string {
       return String(ctx.u(i));
     case 'hex':
     case 'ptr':
+    case 'buf':
+    case 'iov':
       return '0x' + ctx.u(i).toString(16);
     case 'oct':
       return '0' + ctx.u(i).toString(8);
