@@ -22,7 +22,7 @@ import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import { AddressSpace } from './address-space.js';
 import { PageCache } from './page-cache.js';
-import type { SharedBacking } from './mm.js';
+import type { SharedBacking } from './shared-object.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { FdTable } from './fdtable.js';
 import type { File } from './files/file.js';

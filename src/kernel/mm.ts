@@ -27,9 +27,7 @@
 // - Objects that load their pages on first touch (SharedObject.pin: a
 //   file's page cache) give a mapping the frames of pages already loaded
 //   and FRAME_ABSENT for the others; the first access to one of those (a
-//   vCPU's FAULT_IN stop, a system call's buffer) comes to faultIn(), which
-//   loads a window of FAULT_AROUND pages around it in one request and maps
-//   the ones absent here, or answers SIGSEGV/SIGBUS as the access deserves.
+//   vCPU's FAULT_IN stop, a system call's buffer) comes to fault-in.ts.
 // - Such mappings alone may also lie in the high range [GUEST_VA_LIMIT,
 //   HIGH_VA_LIMIT) (src/vcpu/high-pages.ts): placed there when they do not
 //   fit below 4 GiB or when asked for there (MAP_FIXED, a hint). Their
@@ -38,20 +36,12 @@
 //   SysV shared memory, a mapping straddling 4 GiB) goes there.
 
 import { FrameAllocator } from './frames.js';
+import { loadsOnTouch, type SharedBacking } from './shared-object.js';
 import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
-import { EACCES, EINVAL, ENOMEM, EEXIST, Errno, isErrno } from '../linux/errno.js';
-import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE, SIGBUS, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR } from '../linux/abi.js';
+import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
+import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, FRAME_ABSENT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT, pageOf } from '../vcpu/memory.js';
-import { HIGH_PRESENT } from '../vcpu/high-pages.js';
-
-/** Pages a fault-in loads and maps around the one touched (one read of the file). */
-export const FAULT_AROUND = 16;
-/** si_code of SIGBUS for an access past the end of a mapped file. */
-const BUS_ADRERR = 2;
-
-/** What a fault-in ends in: the access runs again (0), or this signal is forced on the thread. */
-export type FaultOutcome = 0 | { signo: number; code: number; addr: number };
 
 export const STACK_TOP = 0xf000_0000;
 export const DEFAULT_STACK_SIZE = 8 << 20;
@@ -71,79 +61,6 @@ export class MemoryAccount {
   uncharge(bytes: number): void {
     this.used = Math.max(0, this.used - bytes);
   }
-}
-
-/**
- * Something whose pages shared mappings show: a file's page cache, a SysV
- * shm segment. Anonymous shared memory has none (its frames are held by
- * the mappings alone).
- */
-/** A page table entry: page `page` (low or high) of the address space whose memory is `mem`. */
-export interface SharedSlot {
-  mem: GuestMemory;
-  page: number;
-}
-
-export interface SharedObject {
-  /**
-   * The frame of page `index` with one reference taken for the page table
-   * entry `slot`; -1 when the object has no such page (an access gives
-   * SIGBUS); NOT_LOADED when the page is not loaded yet (an object with
-   * pin(): the entry is FRAME_ABSENT until a fault-in). The object may
-   * later change what `slot` holds (a file truncated) until unmapPage.
-   * With `absent` (objects with pin() only), the entry maps the page
-   * without its frame for now: NOT_LOADED whatever is loaded.
-   */
-  mapPage(index: number, slot: SharedSlot, account: MemoryAccount, absent?: boolean): number | Errno;
-  /**
-   * Objects loading pages on first touch: load the pages of
-   * [first, first+count) that exist and keep them until unpin().
-   */
-  pin?(first: number, count: number): Promise<0 | Errno>;
-  unpin?(): void;
-  /**
-   * A fault-in: the entry `slot`, mapping page `index` (by mapPage) as
-   * FRAME_ABSENT, takes its frame now, one reference for it; a negative
-   * number when the page is not loaded (past the end of the file: SIGBUS).
-   */
-  faultPage?(index: number, slot: SharedSlot): number;
-  /** fork: `slot` now maps page `index` too, with `frame` (-1: none), which another entry maps. */
-  copyPage(index: number, frame: number, slot: SharedSlot): void;
-  /** The entry `slot` let go of page `index`, whose frame was `frame` (-1: none): drop its reference. */
-  unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void;
-  /**
-   * Checkpoint: the guest path by which a restore maps this object again (a
-   * file's page cache); absent for objects a checkpoint cannot name (SysV
-   * segments, memfd), which refuse it.
-   */
-  savePath?(): string | undefined;
-}
-
-/**
- * The object behind pages added to shared anonymous memory by mremap: none
- * (Linux's object keeps the size it was created with, so an access there
- * is SIGBUS); frames moved in by mremap are released as anonymous ones.
- */
-/** mapPage's answer for a page not loaded yet (the entry becomes FRAME_ABSENT). */
-export const NOT_LOADED = FRAME_ABSENT - 1;
-
-export const ANON_GROWN: SharedObject = {
-  mapPage: () => -1,
-  copyPage: (_index, frame) => {
-    if (frame >= 0) FrameAllocator.local().ref(frame);
-  },
-  unmapPage: (_index, frame, _slot, account) => {
-    if (frame >= 0) FrameAllocator.local().unref(frame, account);
-  },
-};
-
-/** How a shared mapping is backed: `obj`'s pages from `pgoff` on, or anonymous frames (`obj` undefined). */
-export interface SharedBacking {
-  obj?: SharedObject;
-  /** Page index in `obj` of the mapping's first page. */
-  pgoff: number;
-  /** The mapping may never be made writable (a file opened read-only, SHM_RDONLY): mprotect with PROT_WRITE is EACCES. */
-  readOnly?: boolean;
 }
 
 export interface Vma {
@@ -168,11 +85,6 @@ function flagsOf(v: Vma, prot = v.prot): number {
   return v.shared ? PAGE_SHARED | (protToFlags(prot) << SHARED_SHIFT) : protToFlags(prot);
 }
 
-/** Whether `shared` loads its pages on first touch (and so may be mapped in the high range). */
-function loadsOnTouch(shared: SharedBacking | undefined): boolean {
-  return shared?.obj?.pin !== undefined;
-}
-
 /** The R/W permissions a high page of a mapping with `prot` gets (code never runs there). */
 function highPerms(prot: number): number {
   return protToFlags(prot) & (PAGE_R | PAGE_W);
@@ -186,7 +98,8 @@ export function pageAlignDown(n: number): number {
   return Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 }
 
-function protToFlags(prot: number): number {
+/** The page flag bits (PAGE_R/W/X) a mapping with `prot` gives its pages. */
+export function protToFlags(prot: number): number {
   let f = 0;
   if (prot & PROT_READ) f |= PAGE_R;
   if (prot & PROT_WRITE) f |= PAGE_W | PAGE_R; // RISC-V has no write-only pages
@@ -264,8 +177,12 @@ export class MemoryManager {
     if (start < GUEST_VA_LIMIT) this.mem.pageFlags.fill(flags, start >>> PAGE_SHIFT, Math.min(end, GUEST_VA_LIMIT) / PAGE_SIZE);
   }
 
-  /** Set the frame table entry of page `page` of shared mapping `v` (low, or high with `v`'s permissions); false when the high table is full. */
-  private setEntry(v: Vma, page: number, entry: number): boolean {
+  /**
+   * Set the frame table entry of page `page` of shared mapping `v` (low, or
+   * high with `v`'s permissions): fillFrames, fork, and fault-in.ts when a
+   * page loads. False when the high table is full.
+   */
+  setEntry(v: Vma, page: number, entry: number): boolean {
     if (page * PAGE_SIZE < GUEST_VA_LIMIT) {
       this.mem.frames[page] = entry;
       return true;
@@ -314,88 +231,6 @@ export class MemoryManager {
       if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, { mem: this.mem, page: p }, this.account);
       else if (f >= 0) alloc.unref(f, this.account);
     }
-  }
-
-  /**
-   * The first access to the shared page holding `addr` needing `need`
-   * (PAGE_R, PAGE_W) found it without a frame (a vCPU's FAULT_IN stop, or a
-   * system call's buffer): load it and the pages around it (FAULT_AROUND,
-   * within the mapping) and map those still absent here. 0 when the access
-   * may run again (also when the mapping changed meanwhile: it then meets
-   * whatever is there now); SIGSEGV for an address not mapped or not
-   * allowed; SIGBUS past the end of the file, or when the memory limit or
-   * the high table has no room for the page.
-   */
-  async faultIn(addr: number, need: number): Promise<FaultOutcome> {
-    const page = pageOf(addr);
-    const v = this.vmaAt(addr);
-    if (v === undefined) return { signo: SIGSEGV, code: SEGV_MAPERR, addr };
-    if ((protToFlags(v.prot) & need) !== need) return { signo: SIGSEGV, code: SEGV_ACCERR, addr };
-    if (v.shared === undefined || this.mem.frameEntry(page) > 0) return 0;
-    const bus = { signo: SIGBUS, code: BUS_ADRERR, addr };
-    if (!loadsOnTouch(v.shared) || this.mem.frameEntry(page) === 0) return bus;
-    const first = Math.max(pageOf(v.start), page - (page % FAULT_AROUND)), last = Math.min(pageOf(v.end), first + FAULT_AROUND);
-    if (!(await this.loadPages(v, first, last))) return bus;
-    return this.mem.frameEntry(page) > 0 || !this.vmas.includes(v) ? 0 : bus;
-  }
-
-  /**
-   * Load the absent pages of [addr, addr+len) that lie in mappings loading
-   * on touch, each mapping's part in one pin() (a system call's buffer,
-   * dispatch.ts). What cannot be loaded stays absent: the call meets it
-   * as EFAULT.
-   */
-  async faultInRange(addr: number, len: number): Promise<void> {
-    const end = Math.min(addr + len, HIGH_VA_LIMIT);
-    for (const v of [...this.vmas]) {
-      if (v.end <= addr || v.start >= end || !loadsOnTouch(v.shared)) continue;
-      await this.loadPages(v, pageOf(Math.max(v.start, addr)), pageOf(Math.min(v.end, end) - 1) + 1);
-    }
-  }
-
-  /**
-   * Load pages [first, last) (page numbers inside mapping `v`, whose object
-   * loads on touch) and give those still absent here their frames; false
-   * when the object could not load them (ENOMEM, an I/O error). A mapping
-   * changed meanwhile is left alone.
-   */
-  private async loadPages(v: Vma, first: number, last: number): Promise<boolean> {
-    const b = v.shared as SharedBacking;
-    const obj = b.obj as SharedObject;
-    const start = pageOf(v.start);
-    const r = await obj.pin!(b.pgoff + first - start, last - first);
-    if (isErrno(r)) return false;
-    try {
-      if (!this.vmas.includes(v)) return true;
-      for (let p = first; p < last; p++) {
-        if (this.mem.frameEntry(p) !== FRAME_ABSENT) continue;
-        if (p * PAGE_SIZE >= GUEST_VA_LIMIT && this.mem.high.size >= HIGH_PRESENT) break;
-        const f = obj.faultPage!(b.pgoff + p - start, { mem: this.mem, page: p });
-        if (f >= 0) this.setEntry(v, p, f + 1);
-      }
-      return true;
-    } finally {
-      obj.unpin?.();
-    }
-  }
-
-  /**
-   * The pages of [addr, addr+len) that a system call would find absent (a
-   * file mapping's pages not loaded yet, FRAME_ABSENT, or high pages not
-   * present in a mapping), one address on each; the dispatcher loads them
-   * (faultIn) before the call runs. Empty for an address space with no
-   * mapping that loads on touch (the common case: one flag test).
-   */
-  absentPages(addr: number, len: number): number[] {
-    const out: number[] = [];
-    if (!this.hasLazyMappings || len <= 0 || addr < 0 || addr >= HIGH_VA_LIMIT) return out;
-    const end = Math.min(addr + len, HIGH_VA_LIMIT);
-    for (const v of this.vmas) {
-      if (v.end <= addr || v.start >= end || !loadsOnTouch(v.shared)) continue;
-      const s = Math.max(v.start, addr), e = Math.min(v.end, end);
-      for (let p = pageOf(s); p <= pageOf(e - 1); p++) if (this.mem.frameEntry(p) === FRAME_ABSENT) out.push(Math.max(s, p * PAGE_SIZE));
-    }
-    return out;
   }
 
   /** Set once a mapping that loads on touch is made (absentPages() looks only then). */

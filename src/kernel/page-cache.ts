@@ -9,7 +9,7 @@
 //   all at once.
 // - Pages are loaded on first touch: a mapping takes the frames of pages
 //   already loaded and FRAME_ABSENT for the others (mapPage); a touch of
-//   one comes to the mm's faultIn(), which pin()s a window of pages (read
+//   one comes to fault-in.ts, which pin()s a window of pages (read
 //   from the file in runs of LOAD_PAGES per request; a hole reads as
 //   zeros) and gives the touching entry its frame (faultPage). A loaded
 //   page is dropped when no entry holds its frame any more; a page holding
@@ -32,7 +32,8 @@ import { PAGE_SIZE } from '../vcpu/memory.js';
 import { ENODEV, ENOMEM, Errno, isErrno } from '../linux/errno.js';
 import { S_IFMT, S_IFREG } from '../linux/abi.js';
 import { FrameAllocator } from './frames.js';
-import { NOT_LOADED, type MemoryAccount, type SharedObject, type SharedSlot } from './mm.js';
+import type { MemoryAccount } from './mm.js';
+import { NOT_LOADED, type SharedObject, type SharedSlot } from './shared-object.js';
 import type { File } from './files/file.js';
 import { TmpInode } from './filesystems/tmpfs-inode.js';
 import { TmpOpenFile } from './filesystems/tmpfs-file.js';

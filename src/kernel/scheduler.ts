@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { isErrno } from '../linux/errno.js';
 import { Stop } from '../vcpu/state.js';
 import { FAULT_IN } from '../vcpu/cpu.js';
+import { faultIn } from './fault-in.js';
 import { SIGSYS, signalStatus } from '../linux/abi.js';
 import { Process, Task, TaskState } from './task.js';
 import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
@@ -271,7 +272,7 @@ export class Scheduler {
     const proc = task.process;
     task.state = TaskState.Blocked;
     proc.handlersInFlight++;
-    proc.mm.faultIn(addr, need).then(
+    faultIn(proc.mm, addr, need).then(
       (r) => {
         proc.handlersInFlight--;
         proc.releaseVmOnceIdle();

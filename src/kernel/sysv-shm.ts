@@ -21,7 +21,8 @@ import { EACCES, EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, Errno } from '../linux/
 import * as abi from '../linux/abi.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { FrameAllocator } from './frames.js';
-import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
+import type { MemoryAccount } from './mm.js';
+import type { SharedObject, SharedSlot } from './shared-object.js';
 import { hasCap, inGroup, type Cred } from './vfs/perm.js';
 
 /** Largest segment accepted (Linux's SHMMAX default is larger; guest memory is 4 GiB). */

@@ -10,7 +10,7 @@
 // shared page without a frame is EFAULT. So is one not loaded yet (a file
 // mapping's page before its first touch, a high page not present): the
 // system call dispatcher loads the pages of a call's buffers first
-// (MemoryManager.absentPages, faultIn), so a call meets those only in
+// (fault-in.ts absentPages, faultInRange), so a call meets those only in
 // buffers it cannot see from its arguments (iovecs, structs pointing on).
 // Shared mappings above 4 GiB (src/vcpu/high-pages.ts) are reached the
 // same way, through the memory's high table.

@@ -8,7 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { AddressSpace } from '../../src/kernel/address-space.js';
 import { FrameAllocator } from '../../src/kernel/frames.js';
-import { FAULT_AROUND, MemoryAccount } from '../../src/kernel/mm.js';
+import { MemoryAccount } from '../../src/kernel/mm.js';
+import { absentPages, faultIn, FAULT_AROUND } from '../../src/kernel/fault-in.js';
 import { PageCache } from '../../src/kernel/page-cache.js';
 import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
 import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
@@ -83,7 +84,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     for (let i = 0; i < FILE_PAGES; i++) assert.equal(a.mem.frames[page + i], FRAME_ABSENT);
     assert.ok(isErrno(a.user.readU32(at + 17 * PAGE_SIZE)), 'usercopy does not load: EFAULT');
 
-    assert.equal(await a.mm.faultIn(at + 17 * PAGE_SIZE + 4, PAGE_R), 0);
+    assert.equal(await faultIn(a.mm, at + 17 * PAGE_SIZE + 4, PAGE_R), 0);
     assert.equal(reads, 1, 'one read for the window');
     // The window: FAULT_AROUND pages aligned in the address space, around page 17.
     const w = page + 17 - ((page + 17) % FAULT_AROUND) - page;
@@ -92,7 +93,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     assert.equal(account.used - used, FAULT_AROUND * PAGE_SIZE);
 
     // The second space takes the same frames, with no read and no charge.
-    assert.equal(await b.mm.faultIn(bt + 17 * PAGE_SIZE, PAGE_W), 0);
+    assert.equal(await faultIn(b.mm, bt + 17 * PAGE_SIZE, PAGE_W), 0);
     assert.equal(reads, 1);
     assert.equal(b.mem.frames[bt / PAGE_SIZE + 17], a.mem.frames[page + 17]);
     assert.equal(account.used - used, FAULT_AROUND * PAGE_SIZE);
@@ -111,11 +112,11 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
   it('faultIn answers SIGSEGV outside mappings and for accesses they refuse, SIGBUS past the end of the file', async () => {
     const [a] = spaces;
     const at = await map(a, (FILE_PAGES + 4) * PAGE_SIZE);
-    assert.deepEqual(await a.mm.faultIn(at - PAGE_SIZE, PAGE_R), { signo: abi.SIGSEGV, code: abi.SEGV_MAPERR, addr: at - PAGE_SIZE });
-    assert.deepEqual(await a.mm.faultIn(at + (FILE_PAGES + 2) * PAGE_SIZE, PAGE_R), { signo: abi.SIGBUS, code: 2, addr: at + (FILE_PAGES + 2) * PAGE_SIZE });
+    assert.deepEqual(await faultIn(a.mm, at - PAGE_SIZE, PAGE_R), { signo: abi.SIGSEGV, code: abi.SEGV_MAPERR, addr: at - PAGE_SIZE });
+    assert.deepEqual(await faultIn(a.mm, at + (FILE_PAGES + 2) * PAGE_SIZE, PAGE_R), { signo: abi.SIGBUS, code: 2, addr: at + (FILE_PAGES + 2) * PAGE_SIZE });
     ok(a.mm.protect(at, PAGE_SIZE, abi.PROT_READ));
-    assert.deepEqual(await a.mm.faultIn(at + 8, PAGE_W), { signo: abi.SIGSEGV, code: abi.SEGV_ACCERR, addr: at + 8 });
-    assert.equal(await a.mm.faultIn(at + 8, PAGE_R), 0);
+    assert.deepEqual(await faultIn(a.mm, at + 8, PAGE_W), { signo: abi.SIGSEGV, code: abi.SEGV_ACCERR, addr: at + 8 });
+    assert.equal(await faultIn(a.mm, at + 8, PAGE_R), 0);
   });
 
   it('a shared file mapping larger than 4 GiB goes to the high range; its pages load, copy, fork and unmap there', async () => {
@@ -126,9 +127,9 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     assert.ok(at >= GUEST_VA_LIMIT && at + len <= HIGH_VA_LIMIT, `placed at 0x${at.toString(16)}`);
     assert.equal(a.mem.high.size, 0, 'nothing present');
     assert.ok(isErrno(a.user.readU32(at + 5 * PAGE_SIZE)));
-    assert.equal(a.mm.absentPages(at + 5 * PAGE_SIZE, 8).length, 1);
+    assert.equal(absentPages(a.mm, at + 5 * PAGE_SIZE, 8).length, 1);
 
-    assert.equal(await a.mm.faultIn(at + 5 * PAGE_SIZE, PAGE_W), 0);
+    assert.equal(await faultIn(a.mm, at + 5 * PAGE_SIZE, PAGE_W), 0);
     assert.equal(a.mem.high.size, FAULT_AROUND);
     assert.equal(ok(a.user.readU32(at + 5 * PAGE_SIZE)), 5 * 0x01010101);
     ok(a.user.copyOut(at + 6 * PAGE_SIZE - 2, new TextEncoder().encode('HIGH')));
@@ -166,7 +167,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     assert.equal(await map(a, 2 * PAGE_SIZE, fixed + (1 << 20)), fixed + (1 << 20));
     assert.ok(isErrno(a.mm.mapFixed(fixed + (2 << 20), PAGE_SIZE, RW, 'anon')), 'private memory stays below 4 GiB');
     assert.ok(isErrno(a.mm.mapFixed(GUEST_VA_LIMIT - PAGE_SIZE, 2 * PAGE_SIZE, RW, '/f')), 'nothing straddles 4 GiB');
-    assert.equal(await a.mm.faultIn(fixed + PAGE_SIZE, PAGE_R), 0);
+    assert.equal(await faultIn(a.mm, fixed + PAGE_SIZE, PAGE_R), 0);
     assert.equal(ok(a.user.readU32(fixed + PAGE_SIZE)), 0x01010101);
   });
 
@@ -174,8 +175,8 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     const [a] = spaces;
     const low = await map(a, FILE_PAGES * PAGE_SIZE);
     const high = await map(a, FILE_PAGES * PAGE_SIZE, 0x30_0000_0000);
-    assert.equal(await a.mm.faultIn(low + 33 * PAGE_SIZE, PAGE_R), 0);
-    assert.equal(await a.mm.faultIn(high + 33 * PAGE_SIZE, PAGE_R), 0);
+    assert.equal(await faultIn(a.mm, low + 33 * PAGE_SIZE, PAGE_R), 0);
+    assert.equal(await faultIn(a.mm, high + 33 * PAGE_SIZE, PAGE_R), 0);
     const ops = fdInodeOps(file);
     assert.ok(ops);
     const cache = PageCache.of(file);
@@ -184,7 +185,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
     await cache!.refresh();
     assert.equal(a.mem.frames[low / PAGE_SIZE + 33], FRAME_ABSENT);
     assert.equal(a.mem.high.frame(high / PAGE_SIZE + 33), 0);
-    assert.equal((await a.mm.faultIn(high + 33 * PAGE_SIZE, PAGE_R) as { signo: number }).signo, abi.SIGBUS);
-    assert.equal(await a.mm.faultIn(high + 3 * PAGE_SIZE, PAGE_R), 0, 'pages still in the file load');
+    assert.equal((await faultIn(a.mm, high + 33 * PAGE_SIZE, PAGE_R) as { signo: number }).signo, abi.SIGBUS);
+    assert.equal(await faultIn(a.mm, high + 3 * PAGE_SIZE, PAGE_R), 0, 'pages still in the file load');
   });
 });

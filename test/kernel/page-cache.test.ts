@@ -7,6 +7,7 @@ import { AddressSpace } from '../../src/kernel/address-space.js';
 import { FrameAllocator } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { PageCache, aroundChange } from '../../src/kernel/page-cache.js';
+import { faultIn } from '../../src/kernel/fault-in.js';
 import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
 import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
 import { ENOMEM, Errno, isErrno } from '../../src/linux/errno.js';
@@ -58,7 +59,7 @@ describe('kernel/page cache', () => {
     assert.equal(a.mem.frames[at >>> PAGE_SHIFT], b.mem.frames[bt >>> PAGE_SHIFT]);
     assert.ok(a.mem.frames[(at >>> PAGE_SHIFT) + 1] > 0, 'page 1 holds bytes 4096..5999');
     assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT, 'page 2 is past the end: never loaded');
-    assert.deepEqual(await a.mm.faultIn(at + 2 * PAGE_SIZE + 8, PAGE_R), { signo: abi.SIGBUS, code: 2, addr: at + 2 * PAGE_SIZE + 8 });
+    assert.deepEqual(await faultIn(a.mm, at + 2 * PAGE_SIZE + 8, PAGE_R), { signo: abi.SIGBUS, code: 2, addr: at + 2 * PAGE_SIZE + 8 });
     assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT);
     ok(a.user.copyOut(at + 5, new TextEncoder().encode('HELLO')));
     assert.equal(new TextDecoder().decode(ok(b.user.copyIn(bt + 5, 5))), 'HELLO');
@@ -82,13 +83,13 @@ describe('kernel/page cache', () => {
     assert.ok(ops);
     await aroundChange(cache, () => ops.fdSetattr({ size: 3 * PAGE_SIZE }));
     assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT, 'loaded when touched');
-    assert.equal(await a.mm.faultIn(at + 2 * PAGE_SIZE, PAGE_R), 0);
+    assert.equal(await faultIn(a.mm, at + 2 * PAGE_SIZE, PAGE_R), 0);
     assert.ok(a.mem.frames[(at >>> PAGE_SHIFT) + 2] > 0);
     assert.equal(ok(a.user.readU32(at + 2 * PAGE_SIZE)), 0);
     await aroundChange(cache, () => ops.fdSetattr({ size: 100 }));
     assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 1], FRAME_ABSENT);
     assert.ok(isErrno(a.user.readU32(at + PAGE_SIZE)), 'past the end: EFAULT to the kernel, SIGBUS to the guest');
-    assert.equal((await a.mm.faultIn(at + PAGE_SIZE, PAGE_R) as { signo: number }).signo, abi.SIGBUS);
+    assert.equal((await faultIn(a.mm, at + PAGE_SIZE, PAGE_R) as { signo: number }).signo, abi.SIGBUS);
     assert.equal(new TextDecoder().decode(ok(a.user.copyIn(at + 20, 5))), 'WRITE', 'page 0 kept');
   });
 

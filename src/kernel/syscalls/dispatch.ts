@@ -16,13 +16,14 @@
 // - Buffers a call names by its arguments (table.ts 'buf' and 'iov') that
 //   lie on shared pages not loaded yet (a file mapping before its first
 //   touch) are loaded before the handler runs, MAX_ARG_SPAN bytes of each
-//   at most: the thread blocks while the mm's faultInRange() loads them,
+//   at most: the thread blocks while fault-in.ts faultInRange() loads them,
 //   then executes its ecall again, once (usercopy cannot wait for a file).
 //   A handler meets absent pages only past that span, in memory it finds
 //   through a struct, or when they were taken away meanwhile: EFAULT.
 
 import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
 import type { Kernel } from '../kernel.js';
+import { absentPages, faultInRange } from '../fault-in.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../../linux/abi.js';
 import { SYSCALLS, SyscallRow, ArgFormat } from './table.js';
@@ -122,7 +123,7 @@ export class SyscallDispatcher {
     proc.handlersInFlight++;
     const load = async () => {
       // Failures are the call's to report (EFAULT when it meets the page).
-      for (const [a, len] of ranges) await mm.faultInRange(a, len);
+      for (const [a, len] of ranges) await faultInRange(mm, a, len);
     };
     load().then(
       () => {
@@ -181,7 +182,7 @@ function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): [number, number][] {
   const out: [number, number][] = [];
   const add = (addr: number, len: number) => {
     len = Math.min(len, MAX_ARG_SPAN);
-    if (addr !== 0 && mm.absentPages(addr, len).length > 0) out.push([addr, len]);
+    if (addr !== 0 && absentPages(mm, addr, len).length > 0) out.push([addr, len]);
   };
   for (let i = 0; i < fmts.length; i++) {
     if (fmts[i] === 'buf') add(ctx.u(i), fmts[i + 1] === 'size' ? ctx.u(i + 1) : 8);

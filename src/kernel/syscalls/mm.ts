@@ -3,7 +3,8 @@
 import * as abi from '../../linux/abi.js';
 import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM, ESPIPE, isErrno } from '../../linux/errno.js';
 import { sealsOf } from '../filesystems/tmpfs-file.js';
-import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
+import { pageAlignUp } from '../mm.js';
+import { ANON_GROWN, type SharedBacking } from '../shared-object.js';
 import { GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
 import { PageCache } from '../page-cache.js';
