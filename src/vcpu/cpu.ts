@@ -282,7 +282,9 @@ export class Cpu {
     const f = this.fault;
     f.signal = SIGSEGV;
     f.addr = at < 0 ? at + 2 ** 64 : at;
-    f.code = at >= 0 && at < GUEST_VA_LIMIT && pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
+    // A present high page is mapped too (never executable): SEGV_ACCERR, as for any mapped page.
+    const mapped = at >= 0 && (at < GUEST_VA_LIMIT ? pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 : at < HIGH_VA_LIMIT && this.mem.high.frame(pageOf(at)) !== 0);
+    f.code = mapped ? SEGV_ACCERR : SEGV_MAPERR;
     this.npc = pc;
   }
 

@@ -1,11 +1,13 @@
 // Guest memory of one address space.
 //
 // Contract:
-// - The guest's virtual address space is [0, GUEST_VA_LIMIT). A guest virtual
-//   address is also its byte offset in one shared WebAssembly.Memory (identity
+// - The guest's memory is [0, GUEST_VA_LIMIT). A guest virtual address there
+//   is also its byte offset in one shared WebAssembly.Memory (identity
 //   mapping), so every vCPU worker that attaches the same memory sees the same
 //   bytes, Atomics work on it, and generated WebAssembly can run on it later.
-//   Addresses at or above GUEST_VA_LIMIT are never mapped: any access faults.
+//   Addresses at or above GUEST_VA_LIMIT have no byte in this memory: only
+//   shared mappings lie there, up to HIGH_VA_LIMIT (the high range, below),
+//   and every access to them takes the slow path.
 // - Which pages are mapped, and how, lives in `pageFlags`: one byte per 4 KiB
 //   page in a SharedArrayBuffer shared by every vCPU of the address space.
 //   The kernel's mm layer is the only writer of the PROT_* bits; a CPU reads
