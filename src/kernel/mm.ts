@@ -426,6 +426,23 @@ export class MemoryManager {
   }
 
   /**
+   * Make the mappings ending and starting at `addr` one when nothing tells
+   * them apart (same protection and name; private both, or the same
+   * object at following page offsets), as Linux merges them: mremap
+   * growing a mapping in place, so /proc/PID/maps shows one line.
+   */
+  mergeAt(addr: number): void {
+    const i = this.vmas.findIndex((v) => v.end === addr);
+    const a = this.vmas[i], b = this.vmas[i + 1];
+    if (i < 0 || b === undefined || b.start !== addr || a.prot !== b.prot || a.name !== b.name) return;
+    const sa = a.shared, sb = b.shared;
+    if (sa || sb) {
+      if (!sa?.obj || sa.obj !== sb?.obj || sa.readOnly !== sb.readOnly || sa.pgoff + (a.end - a.start) / PAGE_SIZE !== sb.pgoff) return;
+    }
+    this.vmas.splice(i, 2, { ...a, end: b.end });
+  }
+
+  /**
    * madvise(MADV_DONTNEED): private pages of [start, end) read as zero from
    * now on (only pages holding data are written); shared pages keep their
    * data, as Linux's shared memory does.

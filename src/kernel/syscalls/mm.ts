@@ -133,9 +133,11 @@ function remap(c: SysCtx): SysResult {
   // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
   const backingAt = (addr: number): SharedBacking | undefined =>
     vma.shared ? { ...vma.shared, obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
-  // In place when free (mapFixed refuses what the backing may not hold: past 4 GiB but for the high range).
-  if (mm.isFree(old + oldLen, old + newLen) && (old + newLen <= GUEST_VA_LIMIT || old >= GUEST_VA_LIMIT)) {
+  // In place when free and inside the range the mapping lies in (below 4 GiB, or the high range for a file's).
+  const limit = old >= GUEST_VA_LIMIT ? HIGH_VA_LIMIT : GUEST_VA_LIMIT;
+  if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= limit) {
     const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
+    if (r === 0) mm.mergeAt(old + oldLen);
     return r === 0 ? old : r;
   }
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;
