@@ -154,7 +154,7 @@ export class MemoryManager {
     this.carve(start, start + len, true);
     this.account.charge(cost);
     this.insert(v);
-    this.hasLazyMappings ||= loadsOnTouch(shared);
+    this.lazyMappings ||= loadsOnTouch(shared);
     this.fillFlags(v.start, v.end, flagsOf(v));
     if (shared) {
       const r = this.fillFrames(v);
@@ -233,13 +233,8 @@ export class MemoryManager {
     }
   }
 
-  /** Set once a mapping that loads on touch is made (absentPages() looks only then). */
-  private hasLazyMappings = false;
-
-  /** Whether this address space has had a mapping that loads on touch (the dispatcher looks for absent pages only then). */
-  get lazyMappings(): boolean {
-    return this.hasLazyMappings;
-  }
+  /** Set once a mapping that loads on touch is made: the dispatcher looks for absent pages (fault-in.ts) only then. */
+  lazyMappings = false;
 
   /** The mapping holding `addr`, if any. */
   vmaAt(addr: number): Vma | undefined {
@@ -425,12 +420,7 @@ export class MemoryManager {
     this.vmas.sort((a, b) => a.start - b.start);
   }
 
-  /**
-   * Make the mappings ending and starting at `addr` one when nothing tells
-   * them apart (same protection and name; private both, or the same
-   * object at following page offsets), as Linux merges them: mremap
-   * growing a mapping in place, so /proc/PID/maps shows one line.
-   */
+  /** mremap grew a mapping in place: its pieces ending and starting at `addr` become one if nothing tells them apart, as Linux merges them. */
   mergeAt(addr: number): void {
     const i = this.vmas.findIndex((v) => v.end === addr);
     const a = this.vmas[i], b = this.vmas[i + 1];
@@ -475,7 +465,7 @@ export class MemoryManager {
       this.fillFlags(v.start, v.end, 0);
     }
     this.vmas = [];
-    this.hasLazyMappings = false;
+    this.lazyMappings = false;
     this.brkStart = this.brkEnd = 0;
   }
 
@@ -494,17 +484,14 @@ export class MemoryManager {
         // The same frames, one more reference each.
         const cv: Vma = { ...v, shared: { ...v.shared } };
         child.insert(cv);
-        child.hasLazyMappings ||= loadsOnTouch(v.shared);
+        child.lazyMappings ||= loadsOnTouch(v.shared);
         const first = pageOf(v.start), last = pageOf(v.end);
         child.fillFlags(v.start, v.end, flagsOf(v));
         const entry = this.entriesOf(v.start, v.end);
         for (let p = first; p < last; p++) {
           const f = entry(p);
-          if (!child.setEntry(cv, p, f)) {
-            // The child's high table is full: the page stays absent there, loaded again when touched.
-            v.shared.obj?.copyPage(v.shared.pgoff + p - first, -1, { mem: child.mem, page: p });
-            continue;
-          }
+          // Never full: the child's high table gets what the parent's holds.
+          child.setEntry(cv, p, f);
           if (v.shared.obj) v.shared.obj.copyPage(v.shared.pgoff + p - first, f - 1, { mem: child.mem, page: p });
           else if (f > 0) alloc.ref(f - 1);
         }
