@@ -42,7 +42,7 @@ export const MODULES: CompatModule[] = [
   { name: 'test_epoll', exercises: 'epoll_create1, epoll_ctl, epoll_wait' },
   { name: 'test_selectors', exercises: 'select, poll, epoll selectors' },
   { name: 'test_fcntl', exercises: 'fcntl: F_GETFL, F_SETFL, locks, F_DUPFD, pipe sizes' },
-  { name: 'test_mmap', exercises: 'mmap, munmap, mremap, msync, madvise on files and anonymous memory', knownFailure: 'mmap of a sparse file of 2 GiB and of 4 GiB (LargeMmapTests.test_around_2GB/4GB) is ENOMEM here: a file mapping larger than the guest memory allowed; the rest passes. The mm and shared-memory code is another branch\'s work (it runs test_mmap too)' },
+  { name: 'test_mmap', exercises: 'mmap, munmap, mremap, msync, madvise on files and anonymous memory; MAP_SHARED of sparse 2 GiB and 4 GiB files (pages loaded on touch, the mapping above 4 GiB)' },
   { name: 'test_resource', exercises: 'getrlimit, setrlimit, getrusage, prlimit' },
   { name: 'test_threading', exercises: 'clone threads, futexes, thread exit and join', knownFailure: 'slow: past 600 s after 140 tests with none failed (QEMU: 86 s, and fails 30)' },
   { name: 'test_thread', exercises: '_thread: locks over futexes' },
@@ -83,7 +83,6 @@ export const KERNEL_NOTES: string[] = [
   'open(O_TMPFILE) on a rootfs served by the gofer: EOPNOTSUPP (Linux on ext4: an unnamed file). Python\'s tempfile falls back, so only speed is lost.',
   'Extended attributes are not stored anywhere (list: none; get, set, remove: EOPNOTSUPP, as Linux on a filesystem without them): xattr tests skip where QEMU runs them on the host\'s filesystem.',
   'Not a kernel gap but a difference of set-up: `tsvisor do` gives root runc\'s default capabilities (CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE), QEMU\'s root has them all; chown to another owner, setgroups and initgroups are EPERM here (test_os, test_posix, test_pathlib).',
-  'mmap of a file of 2 GiB or more (read-only, sparse): ENOMEM (Linux maps it; test_mmap\'s LargeMmapTests).',
   'Speed: contended locks between threads (test_queue\'s many-thread tests) and tests that start further python3 processes are what takes a module past the limit; see the time ratios above.',
 ];
 
@@ -96,5 +95,6 @@ export const FIXED_GAPS: string[] = [
   'fadvise64: was ENOSYS (test_posix.test_posix_fadvise*); the hint is now accepted with Linux\'s errors.',
   'sched_setscheduler, sched_getscheduler, sched_setparam, sched_getparam, sched_get_priority_max/min, sched_rr_get_interval: were ENOSYS (test_posix.test_sched_*); now kept per thread and reported (src/kernel/syscalls/sched.ts).',
   'TCFLSH on a pty master flushed the slave\'s directions, so TCOFLUSH there threw away what the master had still to read: test_termios (which QEMU passes in 2 s) hung in test_tcflush_clear_input_or_output until the limit (src/kernel/tty/tty.ts). test_ioctl.test_ioctl_clear_input_or_output met the same.',
+  'MAP_SHARED of a sparse file of 2 GiB or more (test_mmap\'s LargeMmapTests.test_around_2GB/4GB): was ENOMEM, its pages loaded at mmap against the memory limit and the address space 4 GiB; pages now load on first touch and such a mapping may lie above 4 GiB, up to 256 GiB (src/kernel/mm.ts, src/vcpu/high-pages.ts).',
   'mknod(S_IFSOCK) on the gofer\'s rootfs was EPERM in an earlier run; it makes a socket inode now (probe).',
 ];

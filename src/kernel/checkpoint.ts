@@ -22,8 +22,7 @@ import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import { AddressSpace } from './address-space.js';
 import { PageCache } from './page-cache.js';
-import type { SharedBacking } from './mm.js';
-import { PAGE_SIZE } from '../vcpu/memory.js';
+import type { SharedBacking } from './shared-object.js';
 import { FdTable } from './fdtable.js';
 import type { File } from './files/file.js';
 import { Pipe, PipeFile } from './files/pipe.js';
@@ -254,7 +253,8 @@ async function restoreFile(k: Kernel, rec: FileRecord, pipes: Pipe[], stdio: Fil
 
 /**
  * The page caches of an address space's shared file mappings, by the index
- * of their records: each file opened again by path and its pages loaded;
+ * of their records: each file opened again by path (its pages load when
+ * touched, as after mmap);
  * `release` once mapped (the mappings hold the cache from then on).
  */
 async function fileBackings(k: Kernel, rec: AddressSpaceRecord): Promise<Map<number, { backing: SharedBacking; release(): void }>> {
@@ -264,7 +264,7 @@ async function fileBackings(k: Kernel, rec: AddressSpaceRecord): Promise<Map<num
       const m = rec.vmas[i].file;
       if (!m) continue;
       const f = await reopen(k, { kind: 'path', path: m.path, flags: m.readOnly ? abi.O_RDONLY : abi.O_RDWR, pos: 0 });
-      const pc = await PageCache.map(f, m.pgoff, (rec.vmas[i].end - rec.vmas[i].start) / PAGE_SIZE, k.account);
+      const pc = await PageCache.map(f, m.pgoff, 0, k.account);
       if (isErrno(pc)) {
         void f.unref();
         throw new Error(`${m.path}: cannot map it again (${pc.name})`);

@@ -24,13 +24,24 @@
 //   frames (one more reference each) where private pages are copied.
 //   Frames are charged to the account when allocated, not per mapping, so
 //   a shared page counts once.
+// - Objects that load their pages on first touch (SharedObject.pin: a
+//   file's page cache) give a mapping the frames of pages already loaded
+//   and FRAME_ABSENT for the others; the first access to one of those (a
+//   vCPU's FAULT_IN stop, a system call's buffer) comes to fault-in.ts.
+// - Such mappings alone may also lie in the high range [GUEST_VA_LIMIT,
+//   HIGH_VA_LIMIT) (src/vcpu/high-pages.ts): placed there when they do not
+//   fit below 4 GiB or when asked for there (MAP_FIXED, a hint). Their
+//   present pages are entries of the memory's high table, with the
+//   mapping's R/W permissions; nothing else (private memory, anonymous or
+//   SysV shared memory, a mapping straddling 4 GiB) goes there.
 
 import { FrameAllocator } from './frames.js';
+import { loadsOnTouch, type SharedBacking } from './shared-object.js';
 import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
 import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT } from '../vcpu/memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, FRAME_ABSENT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT, pageOf } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;
 export const DEFAULT_STACK_SIZE = 8 << 20;
@@ -50,61 +61,6 @@ export class MemoryAccount {
   uncharge(bytes: number): void {
     this.used = Math.max(0, this.used - bytes);
   }
-}
-
-/**
- * Something whose pages shared mappings show: a file's page cache, a SysV
- * shm segment. Anonymous shared memory has none (its frames are held by
- * the mappings alone).
- */
-/** A page table entry: page `page` of the frame table `table` (GuestMemory.frames). */
-export interface SharedSlot {
-  table: Int32Array;
-  page: number;
-}
-
-export interface SharedObject {
-  /**
-   * The frame of page `index` with one reference taken for the page table
-   * entry `slot`; -1 when the object has no such page (past the end of a
-   * file: an access gives SIGBUS). The object may later change what `slot`
-   * holds (a file grown or truncated) until unmapPage.
-   */
-  mapPage(index: number, slot: SharedSlot, account: MemoryAccount): number | Errno;
-  /** fork: `slot` now maps page `index` too, with `frame` (-1: none), which another entry maps. */
-  copyPage(index: number, frame: number, slot: SharedSlot): void;
-  /** The entry `slot` let go of page `index`, whose frame was `frame` (-1: none): drop its reference. */
-  unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void;
-  /**
-   * Checkpoint: the guest path by which a restore maps this object again (a
-   * file's page cache); absent for objects a checkpoint cannot name (SysV
-   * segments, memfd), which refuse it.
-   */
-  savePath?(): string | undefined;
-}
-
-/**
- * The object behind pages added to shared anonymous memory by mremap: none
- * (Linux's object keeps the size it was created with, so an access there
- * is SIGBUS); frames moved in by mremap are released as anonymous ones.
- */
-export const ANON_GROWN: SharedObject = {
-  mapPage: () => -1,
-  copyPage: (_index, frame) => {
-    if (frame >= 0) FrameAllocator.local().ref(frame);
-  },
-  unmapPage: (_index, frame, _slot, account) => {
-    if (frame >= 0) FrameAllocator.local().unref(frame, account);
-  },
-};
-
-/** How a shared mapping is backed: `obj`'s pages from `pgoff` on, or anonymous frames (`obj` undefined). */
-export interface SharedBacking {
-  obj?: SharedObject;
-  /** Page index in `obj` of the mapping's first page. */
-  pgoff: number;
-  /** The mapping may never be made writable (a file opened read-only, SHM_RDONLY): mprotect with PROT_WRITE is EACCES. */
-  readOnly?: boolean;
 }
 
 export interface Vma {
@@ -129,6 +85,11 @@ function flagsOf(v: Vma, prot = v.prot): number {
   return v.shared ? PAGE_SHARED | (protToFlags(prot) << SHARED_SHIFT) : protToFlags(prot);
 }
 
+/** The R/W permissions a high page of a mapping with `prot` gets (code never runs there). */
+function highPerms(prot: number): number {
+  return protToFlags(prot) & (PAGE_R | PAGE_W);
+}
+
 export function pageAlignUp(n: number): number {
   return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 }
@@ -137,7 +98,8 @@ export function pageAlignDown(n: number): number {
   return Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 }
 
-function protToFlags(prot: number): number {
+/** The page flag bits (PAGE_R/W/X) a mapping with `prot` gives its pages. */
+export function protToFlags(prot: number): number {
   let f = 0;
   if (prot & PROT_READ) f |= PAGE_R;
   if (prot & PROT_WRITE) f |= PAGE_W | PAGE_R; // RISC-V has no write-only pages
@@ -182,8 +144,9 @@ export class MemoryManager {
    * (MAP_FIXED semantics). start and len are page aligned.
    */
   mapFixed(start: number, len: number, prot: number, name: string, shared?: SharedBacking): 0 | Errno {
-    if (start % PAGE_SIZE || len <= 0 || start + len > GUEST_VA_LIMIT || start < PAGE_SIZE) return start < PAGE_SIZE ? EINVAL : ENOMEM;
+    if (start % PAGE_SIZE || len <= 0 || start < PAGE_SIZE) return start < PAGE_SIZE ? EINVAL : ENOMEM;
     len = pageAlignUp(len);
+    if (!this.fits(start, len, shared)) return ENOMEM;
     const replaced = this.overlapCharged(start, start + len);
     const v: Vma = { start, end: start + len, prot, name, shared };
     const cost = charged(v, start, start + len);
@@ -191,7 +154,8 @@ export class MemoryManager {
     this.carve(start, start + len, true);
     this.account.charge(cost);
     this.insert(v);
-    this.mem.pageFlags.fill(flagsOf(v), start >>> PAGE_SHIFT, (start + len) >>> PAGE_SHIFT);
+    this.lazyMappings ||= loadsOnTouch(shared);
+    this.fillFlags(v.start, v.end, flagsOf(v));
     if (shared) {
       const r = this.fillFrames(v);
       if (r !== 0) {
@@ -202,30 +166,75 @@ export class MemoryManager {
     return 0;
   }
 
-  /** Give each page of shared mapping `v` its frame: fresh zeroed ones, or its object's. */
+  /** Whether [start, start+len) may hold a mapping backed by `shared`: below 4 GiB, or in the high range for objects loading on touch. */
+  private fits(start: number, len: number, shared: SharedBacking | undefined): boolean {
+    if (start + len <= GUEST_VA_LIMIT) return true;
+    return loadsOnTouch(shared) && start >= GUEST_VA_LIMIT && start + len <= HIGH_VA_LIMIT;
+  }
+
+  /** Set the pageFlags entries of the low pages of [start, end) to `flags` (high pages have none). */
+  private fillFlags(start: number, end: number, flags: number): void {
+    if (start < GUEST_VA_LIMIT) this.mem.pageFlags.fill(flags, start >>> PAGE_SHIFT, Math.min(end, GUEST_VA_LIMIT) / PAGE_SIZE);
+  }
+
+  /**
+   * Set the frame table entry of page `page` of shared mapping `v` (low, or
+   * high with `v`'s permissions): fillFrames, fork, and fault-in.ts when a
+   * page loads. False when the high table is full.
+   */
+  setEntry(v: Vma, page: number, entry: number): boolean {
+    if (page * PAGE_SIZE < GUEST_VA_LIMIT) {
+      this.mem.frames[page] = entry;
+      return true;
+    }
+    if (entry <= 0) {
+      this.mem.high.delete(page);
+      return true;
+    }
+    return this.mem.high.set(page, entry - 1, highPerms(v.prot));
+  }
+
+  /** The frame table entries of the pages [s, e) of shared mapping `v`, by page (high ones read in one pass). */
+  private entriesOf(s: number, e: number): (page: number) => number {
+    if (s >= GUEST_VA_LIMIT) {
+      const present = new Map<number, number>();
+      for (const h of this.mem.high.within(pageOf(s), pageOf(e))) present.set(h.page, h.frame);
+      return (page) => present.get(page) ?? FRAME_ABSENT;
+    }
+    const frames = this.mem.frames;
+    return (page) => frames[page];
+  }
+
+  /** Give each page of shared mapping `v` its frame: fresh zeroed ones, or its object's (FRAME_ABSENT for pages it loads on touch). */
   private fillFrames(v: Vma): 0 | Errno {
-    const frames = this.mem.frames, alloc = FrameAllocator.local();
-    const first = v.start >>> PAGE_SHIFT, n = (v.end - v.start) / PAGE_SIZE;
+    const alloc = FrameAllocator.local();
+    const first = pageOf(v.start), n = (v.end - v.start) / PAGE_SIZE;
     const b = v.shared as SharedBacking;
+    // High pages start absent even when loaded (the high table holds only what was touched).
+    const absent = v.start >= GUEST_VA_LIMIT;
     for (let i = 0; i < n; i++) {
-      const f = b.obj ? b.obj.mapPage(b.pgoff + i, { table: frames, page: first + i }, this.account) : alloc.alloc(this.account);
+      const f = b.obj ? b.obj.mapPage(b.pgoff + i, { mem: this.mem, page: first + i }, this.account, absent) : alloc.alloc(this.account);
       if (f instanceof Errno || (f < 0 && !b.obj)) return ENOMEM;
-      frames[first + i] = f + 1;
+      this.setEntry(v, first + i, f + 1);
     }
     return 0;
   }
 
   /** Drop the frames behind the pages [s, e) of shared mapping `v`. */
   private dropFrames(v: Vma, s: number, e: number): void {
-    const frames = this.mem.frames, alloc = FrameAllocator.local();
+    const alloc = FrameAllocator.local();
     const b = v.shared as SharedBacking;
-    for (let p = s >>> PAGE_SHIFT; p < e >>> PAGE_SHIFT; p++) {
-      const f = frames[p] - 1;
-      frames[p] = 0;
-      if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, { table: frames, page: p }, this.account);
+    const entry = this.entriesOf(s, e);
+    for (let p = pageOf(s); p < pageOf(e); p++) {
+      const f = entry(p) - 1;
+      if (f >= 0 || p * PAGE_SIZE < GUEST_VA_LIMIT) this.setEntry(v, p, 0);
+      if (b.obj) b.obj.unmapPage(b.pgoff + (p * PAGE_SIZE - v.start) / PAGE_SIZE, f, { mem: this.mem, page: p }, this.account);
       else if (f >= 0) alloc.unref(f, this.account);
     }
   }
+
+  /** Set once a mapping that loads on touch is made: the dispatcher looks for absent pages (fault-in.ts) only then. */
+  lazyMappings = false;
 
   /** The mapping holding `addr`, if any. */
   vmaAt(addr: number): Vma | undefined {
@@ -241,6 +250,7 @@ export class MemoryManager {
   moveFrames(from: number, to: number, len: number): void {
     const v = this.vmaAt(to);
     if (v?.shared) this.dropFrames(v, to, to + len);
+    // Anonymous shared memory only, which never lies in the high range.
     const frames = this.mem.frames, alloc = FrameAllocator.local();
     for (let i = 0; i < len / PAGE_SIZE; i++) {
       const f = frames[(from >>> PAGE_SHIFT) + i];
@@ -249,22 +259,43 @@ export class MemoryManager {
     }
   }
 
-  /** Map anywhere free (top-down, trying `hint` first); the address chosen. */
+  /**
+   * Map anywhere free (top-down, trying `hint` first); the address chosen.
+   * A mapping that loads on touch goes to the high range when it does not
+   * fit below 4 GiB, or when `hint` lies there.
+   */
   mapAnywhere(len: number, prot: number, name: string, hint = 0, shared?: SharedBacking): number | Errno {
     len = pageAlignUp(len);
-    if (len <= 0 || len > GUEST_VA_LIMIT) return ENOMEM;
+    if (len <= 0 || len > HIGH_VA_LIMIT - GUEST_VA_LIMIT) return ENOMEM;
+    const high = loadsOnTouch(shared);
     let at = -1;
-    if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN && hint + len <= this.mmapTop && this.isFree(hint, hint + len)) at = hint;
-    if (at < 0) at = this.findFreeTopDown(len);
+    if (hint && hint % PAGE_SIZE === 0 && hint >= MMAP_MIN && this.isFree(hint, hint + len)) {
+      if (hint + len <= this.mmapTop || (high && hint >= GUEST_VA_LIMIT && hint + len <= HIGH_VA_LIMIT)) at = hint;
+    }
+    if (at < 0) at = this.findFree(len, high);
     if (at < 0) return ENOMEM;
     const r = this.mapFixed(at, len, prot, name, shared);
     return r === 0 ? at : r;
   }
 
-  /** Whether mapAnywhere could place `len` bytes now (checked before work a failed mapping would waste). */
-  hasRoomFor(len: number): boolean {
+  /** Where `len` bytes fit: below the mmap top, else (for a mapping that loads on touch, `high`) top-down in the high range; -1 if nowhere. */
+  private findFree(len: number, high: boolean): number {
+    const low = len <= GUEST_VA_LIMIT ? this.findFreeTopDown(len) : -1;
+    if (low >= 0 || !high) return low;
+    let top = HIGH_VA_LIMIT;
+    for (let i = this.vmas.length - 1; i >= 0 && top - len >= GUEST_VA_LIMIT; i--) {
+      const v = this.vmas[i];
+      if (v.start >= top) continue;
+      if (v.end <= top - len) break;
+      top = v.start;
+    }
+    return top - len >= GUEST_VA_LIMIT ? top - len : -1;
+  }
+
+  /** Whether mapAnywhere could place `len` bytes now (checked before work a failed mapping would waste); `high`: a mapping that loads on touch. */
+  hasRoomFor(len: number, high = false): boolean {
     len = pageAlignUp(len);
-    return len > 0 && len <= GUEST_VA_LIMIT && this.findFreeTopDown(len) >= 0;
+    return len > 0 && this.findFree(len, high) >= 0;
   }
 
   /** MAP_FIXED_NOREPLACE: EEXIST when anything is mapped there. */
@@ -275,8 +306,8 @@ export class MemoryManager {
 
   unmap(start: number, len: number): 0 | Errno {
     if (start % PAGE_SIZE || len <= 0) return EINVAL;
-    const end = Math.min(start + pageAlignUp(len), GUEST_VA_LIMIT);
-    if (start >= GUEST_VA_LIMIT) return 0;
+    const end = Math.min(start + pageAlignUp(len), HIGH_VA_LIMIT);
+    if (start >= HIGH_VA_LIMIT) return 0;
     this.carve(start, end, true);
     return 0;
   }
@@ -285,7 +316,7 @@ export class MemoryManager {
   protect(start: number, len: number, prot: number): 0 | Errno {
     if (start % PAGE_SIZE) return EINVAL;
     const end = start + pageAlignUp(len);
-    if (end > GUEST_VA_LIMIT) return ENOMEM;
+    if (end > HIGH_VA_LIMIT) return ENOMEM;
     if (len === 0) return 0;
     if (!this.isFullyMapped(start, end)) return ENOMEM;
     const pieces = this.vmas.filter((v) => v.end > start && v.start < end);
@@ -299,7 +330,9 @@ export class MemoryManager {
     for (const v of pieces) {
       const piece = { ...slice(v, Math.max(v.start, start), Math.min(v.end, end)), prot };
       this.insert(piece);
-      this.mem.pageFlags.fill(flagsOf(piece), piece.start >>> PAGE_SHIFT, piece.end >>> PAGE_SHIFT);
+      this.fillFlags(piece.start, piece.end, flagsOf(piece));
+      // Present high pages take the new permissions (absent ones get them when loaded).
+      if (piece.end > GUEST_VA_LIMIT) for (const h of this.mem.high.within(pageOf(piece.start), pageOf(piece.end))) this.mem.high.set(h.page, h.frame - 1, highPerms(prot));
     }
     this.codeChanged(start, end - start);
     return 0;
@@ -371,9 +404,10 @@ export class MemoryManager {
       if (release) {
         const s = Math.max(v.start, start);
         const e = Math.min(v.end, end);
-        this.mem.pageFlags.fill(0, s >>> PAGE_SHIFT, e >>> PAGE_SHIFT);
+        this.fillFlags(s, e, 0);
+        // Shared pages leave the memory's own bytes zero (memory.ts): only private ones need scrubbing.
         if (v.shared) this.dropFrames(v, s, e);
-        forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+        else forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
         this.account.uncharge(charged(v, s, e));
         if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
       }
@@ -384,6 +418,18 @@ export class MemoryManager {
   private insert(v: Vma): void {
     this.vmas.push(v);
     this.vmas.sort((a, b) => a.start - b.start);
+  }
+
+  /** mremap grew a mapping in place: its pieces ending and starting at `addr` become one if nothing tells them apart, as Linux merges them. */
+  mergeAt(addr: number): void {
+    const i = this.vmas.findIndex((v) => v.end === addr);
+    const a = this.vmas[i], b = this.vmas[i + 1];
+    if (i < 0 || b === undefined || b.start !== addr || a.prot !== b.prot || a.name !== b.name) return;
+    const sa = a.shared, sb = b.shared;
+    if (sa || sb) {
+      if (!sa?.obj || sa.obj !== sb?.obj || sa.readOnly !== sb.readOnly || sa.pgoff + (a.end - a.start) / PAGE_SIZE !== sb.pgoff) return;
+    }
+    this.vmas.splice(i, 2, { ...a, end: b.end });
   }
 
   /**
@@ -415,10 +461,11 @@ export class MemoryManager {
     for (const v of this.vmas) {
       this.account.uncharge(charged(v, v.start, v.end));
       if (v.shared) this.dropFrames(v, v.start, v.end);
-      forEachNonZeroPage(this.mem, v.start, v.end, (page) => this.mem.u8.set(ZERO_PAGE, page));
-      this.mem.pageFlags.fill(0, v.start >>> PAGE_SHIFT, v.end >>> PAGE_SHIFT);
+      else forEachNonZeroPage(this.mem, v.start, v.end, (page) => this.mem.u8.set(ZERO_PAGE, page));
+      this.fillFlags(v.start, v.end, 0);
     }
     this.vmas = [];
+    this.lazyMappings = false;
     this.brkStart = this.brkEnd = 0;
   }
 
@@ -435,14 +482,18 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.shared) {
         // The same frames, one more reference each.
-        child.insert({ ...v, shared: { ...v.shared } });
-        const first = v.start >>> PAGE_SHIFT, last = v.end >>> PAGE_SHIFT;
-        child.mem.pageFlags.fill(flagsOf(v), first, last);
+        const cv: Vma = { ...v, shared: { ...v.shared } };
+        child.insert(cv);
+        child.lazyMappings ||= loadsOnTouch(v.shared);
+        const first = pageOf(v.start), last = pageOf(v.end);
+        child.fillFlags(v.start, v.end, flagsOf(v));
+        const entry = this.entriesOf(v.start, v.end);
         for (let p = first; p < last; p++) {
-          const f = this.mem.frames[p];
-          child.mem.frames[p] = f;
-          if (v.shared.obj) v.shared.obj.copyPage(v.shared.pgoff + p - first, f - 1, { table: child.mem.frames, page: p });
-          else if (f !== 0) alloc.ref(f - 1);
+          const f = entry(p);
+          // Never full: the child's high table gets what the parent's holds.
+          child.setEntry(cv, p, f);
+          if (v.shared.obj) v.shared.obj.copyPage(v.shared.pgoff + p - first, f - 1, { mem: child.mem, page: p });
+          else if (f > 0) alloc.ref(f - 1);
         }
         continue;
       }

@@ -7,16 +7,21 @@
 //   some mapping maps. Every mapping of that page, in any process, names
 //   the same frame (mm.ts SharedObject), so a store through one is seen by
 //   all at once.
-// - Pages are loaded when mapped (sys_mmap calls load() before mapping, so
-//   mapPage() is synchronous) and dropped when no mapping is left; a page
-//   holding a store not yet written (its frame's dirty byte) is written back
-//   to the file first. A page wholly past the end of the file has no frame:
-//   mappings get table entry 0 there, and an access is SIGBUS.
+// - Pages are loaded on first touch: a mapping takes the frames of pages
+//   already loaded and FRAME_ABSENT for the others (mapPage); a touch of
+//   one comes to fault-in.ts, which pin()s a window of pages (read
+//   from the file in runs of LOAD_PAGES per request; a hole reads as
+//   zeros) and gives the touching entry its frame (faultPage). A loaded
+//   page is dropped when no entry holds its frame any more; a page holding
+//   a store not yet written (its frame's dirty byte) is written back to the
+//   file first. A page wholly past the end of the file is never loaded: a
+//   touch there is SIGBUS. The cache lives while any entry maps it
+//   (`mapped`, frame or not), or work is under way.
 // - The file and the mappings agree: sys_read and friends call sync() first
 //   (dirty pages written back, pending writebacks awaited), writes and
 //   truncates call sync() before and refresh() after (every cached page read
-//   again, pages newly inside or outside the file given or taken a frame in
-//   every mapping). msync(MS_SYNC or MS_ASYNC), fsync, munmap and exit write
+//   again; pages now past the end of the file taken away from every
+//   mapping, whose entries become FRAME_ABSENT again). msync(MS_SYNC or MS_ASYNC), fsync, munmap and exit write
 //   dirty pages back. Bytes of the last page past the end of the file are
 //   never written back (the file's size does not change by a store).
 // - The cache keeps a reference to an open file of the inode for reading,
@@ -27,7 +32,8 @@ import { PAGE_SIZE } from '../vcpu/memory.js';
 import { ENODEV, ENOMEM, Errno, isErrno } from '../linux/errno.js';
 import { S_IFMT, S_IFREG } from '../linux/abi.js';
 import { FrameAllocator } from './frames.js';
-import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
+import type { MemoryAccount } from './mm.js';
+import { NOT_LOADED, type SharedObject, type SharedSlot } from './shared-object.js';
 import type { File } from './files/file.js';
 import { TmpInode } from './filesystems/tmpfs-inode.js';
 import { TmpOpenFile } from './filesystems/tmpfs-file.js';
@@ -53,8 +59,10 @@ function inodeOf(f: File): object | undefined {
 export class PageCache implements SharedObject {
   /** Page index → frame. */
   private readonly pages = new Map<number, number>();
-  /** Page index → the page table entries mapping it (including those with no frame, past the end). */
+  /** Page index → the page table entries holding its frame. */
   private readonly slots = new Map<number, SharedSlot[]>();
+  /** Page table entries mapping a page of this file, with its frame or FRAME_ABSENT. */
+  private mapped = 0;
   /** The file's size when last looked at. */
   private size = 0;
   private reader: File;
@@ -199,24 +207,39 @@ export class PageCache implements SharedObject {
     else this.slots.set(index, [slot]);
   }
 
-  mapPage(index: number, slot: SharedSlot): number {
-    this.addSlot(index, slot);
+  mapPage(index: number, slot: SharedSlot, _account?: MemoryAccount, absent = false): number {
+    this.mapped++;
+    return absent ? NOT_LOADED : this.take(index, slot);
+  }
+
+  faultPage(index: number, slot: SharedSlot): number {
+    return this.take(index, slot);
+  }
+
+  /** The frame of loaded page `index` with a reference for `slot`, or NOT_LOADED (for faultPage, after a pin(): past the end of the file). */
+  private take(index: number, slot: SharedSlot): number {
     const f = this.pages.get(index);
-    if (f === undefined) return -1;
+    if (f === undefined) return NOT_LOADED;
+    this.addSlot(index, slot);
     FrameAllocator.local().ref(f);
     return f;
   }
 
   copyPage(index: number, frame: number, slot: SharedSlot): void {
+    this.mapped++;
+    if (frame < 0) return;
     this.addSlot(index, slot);
-    if (frame >= 0) FrameAllocator.local().ref(frame);
+    FrameAllocator.local().ref(frame);
   }
 
   unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void {
+    this.mapped--;
     const list = this.slots.get(index);
-    const at = list?.findIndex((s) => s.table === slot.table && s.page === slot.page) ?? -1;
-    if (list && at >= 0) list.splice(at, 1);
-    if (frame >= 0) FrameAllocator.local().unref(frame, account);
+    if (frame >= 0) {
+      const at = list?.findIndex((s) => s.mem === slot.mem && s.page === slot.page) ?? -1;
+      if (list && at >= 0) list.splice(at, 1);
+      FrameAllocator.local().unref(frame, account);
+    }
     if (list && list.length > 0) return;
     this.slots.delete(index);
     // While a map() is between its load and its mapping, the page stays for it (unpin() drops it if unused).
@@ -241,8 +264,8 @@ export class PageCache implements SharedObject {
 
   /**
    * The file changed under the mappings (write, truncate): read every cached
-   * page again, give the mappings frames for pages now inside the file and
-   * take them away from pages now past its end. Call sync() before the
+   * page again, and take pages now past its end away from the mappings
+   * (pages it grew onto load when touched). Call sync() before the
    * change, or stores made since are lost. With `range` (the bytes a
    * pwrite changed), only the pages it covers are read again, unless the
    * size changed.
@@ -256,34 +279,22 @@ export class PageCache implements SharedObject {
       this.size = a.size;
       const inFile = Math.ceil(this.size / PAGE_SIZE);
       const alloc = FrameAllocator.local();
-      for (const index of new Set([...this.pages.keys(), ...this.slots.keys()])) {
+      for (const [index, f] of [...this.pages]) {
         if (range && !sized && ((index + 1) * PAGE_SIZE <= range[0] || index * PAGE_SIZE >= range[1])) continue;
-        const slots = this.slots.get(index) ?? [];
-        let f = this.pages.get(index);
         if (index >= inFile) {
-          if (f === undefined) continue;
-          for (const s of slots) {
-            if (s.table[s.page] === f + 1) {
-              s.table[s.page] = 0;
-              alloc.unref(f, this.account);
-            }
+          // Past the new end: every entry holding it goes back to absent (a touch is then SIGBUS).
+          for (const s of this.slots.get(index) ?? []) {
+            if (s.mem.frameEntry(s.page) !== f + 1) continue;
+            s.mem.unloadPage(s.page);
+            alloc.unref(f, this.account);
           }
+          this.slots.delete(index);
           this.pages.delete(index);
           alloc.unref(f, this.account);
           continue;
         }
         const data = await this.reader.pread(PAGE_SIZE, index * PAGE_SIZE);
-        if (isErrno(data)) continue;
-        if (f === undefined) {
-          f = alloc.alloc(this.account);
-          if (f < 0) continue;
-          this.pages.set(index, f);
-          for (const s of slots) {
-            if (s.table[s.page] !== 0) continue;
-            s.table[s.page] = f + 1;
-            alloc.ref(f);
-          }
-        }
+        if (isErrno(data) || this.pages.get(index) !== f) continue;
         const bytes = alloc.bytes(f);
         bytes.set(data.subarray(0, PAGE_SIZE));
         bytes.fill(0, Math.min(data.length, PAGE_SIZE));
@@ -320,7 +331,7 @@ export class PageCache implements SharedObject {
 
   /** Forget this cache once it maps nothing and nothing is under way: let go of its files. */
   private releaseIfIdle(): void {
-    if (this.busy > 0 || this.pins > 0 || this.pages.size > 0 || this.slots.size > 0) return;
+    if (this.busy > 0 || this.pins > 0 || this.mapped > 0 || this.pages.size > 0 || this.slots.size > 0) return;
     if (caches.get(this.key) !== this) return;
     caches.delete(this.key);
     void this.reader.unref();

@@ -12,6 +12,9 @@
 import { performance } from 'node:perf_hooks';
 import { isErrno } from '../linux/errno.js';
 import { Stop } from '../vcpu/state.js';
+import { FAULT_IN } from '../vcpu/cpu.js';
+import { faultIn } from './fault-in.js';
+import { SIGSYS, signalStatus } from '../linux/abi.js';
 import { Process, Task, TaskState } from './task.js';
 import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
 import type { Kernel } from './kernel.js';
@@ -219,6 +222,10 @@ export class Scheduler {
         break;
       }
       case Stop.Fault:
+        if (fault.signal === FAULT_IN) {
+          this.faultIn(task, fault.addr, fault.code);
+          return AfterStop.Off;
+        }
         this.takeFault(task, fault, vcpu === null ? 0 : vcpu.index);
         break;
       case Stop.Budget:
@@ -254,6 +261,31 @@ export class Scheduler {
       case Stop.Fault:
         return false;
     }
+  }
+
+  /**
+   * A vCPU stopped `task` on a shared page not loaded yet (FAULT_IN): the
+   * thread blocks, off its vCPU, while the mm loads the page, then runs the
+   * same instruction again, or takes the signal the mm found due.
+   */
+  private faultIn(task: Task, addr: number, need: number): void {
+    const proc = task.process;
+    task.state = TaskState.Blocked;
+    proc.handlersInFlight++;
+    faultIn(proc.mm, addr, need).then(
+      (r) => {
+        proc.handlersInFlight--;
+        proc.releaseVmOnceIdle();
+        if (task.state !== TaskState.Blocked) return;
+        if (r !== 0) this.k.signals.forceSignal(task, r);
+        this.wake(task);
+      },
+      (e) => {
+        proc.handlersInFlight--;
+        this.k.logs.error(`KERNEL BUG loading a page at 0x${addr.toString(16)} (pid ${proc.pid}): ${e instanceof Error ? e.stack : String(e)}`);
+        this.k.lifecycle.exitProcess(proc, signalStatus(SIGSYS));
+      },
+    );
   }
 
   /** A vCPU stopped `task` on a fault: log where, and force its signal. */

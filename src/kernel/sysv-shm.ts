@@ -21,7 +21,8 @@ import { EACCES, EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, Errno } from '../linux/
 import * as abi from '../linux/abi.js';
 import { PAGE_SIZE } from '../vcpu/memory.js';
 import { FrameAllocator } from './frames.js';
-import type { MemoryAccount, SharedObject, SharedSlot } from './mm.js';
+import type { MemoryAccount } from './mm.js';
+import type { SharedObject, SharedSlot } from './shared-object.js';
 import { hasCap, inGroup, type Cred } from './vfs/perm.js';
 
 /** Largest segment accepted (Linux's SHMMAX default is larger; guest memory is 4 GiB). */
@@ -101,7 +102,7 @@ export class ShmSegment implements SharedObject {
   unmapPage(index: number, frame: number, slot: SharedSlot, account: MemoryAccount): void {
     if (frame >= 0) FrameAllocator.local().unref(frame, account);
     if (index !== 0) return;
-    const at = this.attaches.findIndex((s) => s.table === slot.table && s.page === slot.page);
+    const at = this.attaches.findIndex((s) => s.mem === slot.mem && s.page === slot.page);
     if (at >= 0) this.attaches.splice(at, 1);
     this.dtime = Math.floor(Date.now() / 1000);
     if (this.removed && this.attaches.length === 0) this.table.destroy(this);

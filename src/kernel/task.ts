@@ -120,6 +120,8 @@ export class Task {
   syscallA0hi = 0;
   /** Set when the last system call was interrupted by a signal and may restart. */
   restart: RestartPolicy | null = null;
+  /** The pages of the current system call's buffers were just loaded (dispatch.ts): it runs now, without looking again. */
+  loadedForCall = false;
   /** The vCPU worker running this thread now (null: none, or the kernel worker's own vCPU). */
   remote: RemoteVcpu | null = null;
   /** The vCPU that last ran this thread (getcpu): 0 is the kernel worker's own. */

@@ -7,11 +7,17 @@
 // Kernel code outside this module sees bytes and numbers, never addresses.
 // Shared pages (src/vcpu/memory.ts) are reached through the memory's frame
 // table, their bytes in the frame pool: a write marks the frame dirty, and a
-// shared page without a frame (past the end of a mapped file) is EFAULT.
+// shared page without a frame is EFAULT. So is one not loaded yet (a file
+// mapping's page before its first touch, a high page not present): the
+// system call dispatcher loads the pages of a call's buffers first
+// (fault-in.ts absentPages, faultInRange), so a call meets those only in
+// buffers it cannot see from its arguments (iovecs, structs pointing on).
+// Shared mappings above 4 GiB (src/vcpu/high-pages.ts) are reached the
+// same way, through the memory's high table.
 
 import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from '../linux/errno.js';
 import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from '../linux/abi.js';
-import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHIFT, PAGE_SIZE, PAGE_W, PAGE_SHARED, GUEST_VA_LIMIT, pagePerms } from '../vcpu/memory.js';
+import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_PAGES, GUEST_VA_LIMIT, HIGH_VA_LIMIT, pageOf } from '../vcpu/memory.js';
 import { FramePool } from '../vcpu/frames.js';
 
 /** readCString's decoding buffer (a kernel worker runs one call at a time). */
@@ -40,15 +46,14 @@ export class UserMemory {
    */
   private check(addr: number, len: number, need: number): number {
     if (len === 0) return PRIVATE;
-    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > GUEST_VA_LIMIT) return BAD;
-    const flags = this.mem.pageFlags;
+    if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > HIGH_VA_LIMIT) return BAD;
+    const mem = this.mem;
     let kind = PRIVATE;
-    const last = (addr + len - 1) >>> PAGE_SHIFT;
-    for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
-      const fl = flags[p];
-      if ((pagePerms(fl) & need) !== need) return BAD;
-      if (fl & PAGE_SHARED) {
-        if (this.mem.frames[p] === 0) return BAD;
+    const last = pageOf(addr + len - 1);
+    for (let p = pageOf(addr); p <= last; p++) {
+      if ((mem.permsAt(p) & need) !== need) return BAD;
+      if (mem.isShared(p)) {
+        if (mem.frameEntry(p) <= 0) return BAD;
         kind = SHARED;
       }
     }
@@ -60,8 +65,8 @@ export class UserMemory {
    * pool's frame for a shared page (marked dirty when `write`).
    */
   private page(p: number, write: boolean): Uint8Array {
-    if (this.mem.pageFlags[p] & PAGE_SHARED) {
-      const f = this.mem.frames[p] - 1;
+    if (this.mem.isShared(p)) {
+      const f = this.mem.frameEntry(p) - 1;
       if (write) this.pool.dirty[f] = 1;
       return this.pool.u8.subarray(f * PAGE_SIZE, (f + 1) * PAGE_SIZE);
     }
@@ -72,9 +77,9 @@ export class UserMemory {
   private eachPiece(addr: number, len: number, write: boolean, fn: (view: Uint8Array, pos: number) => void): void {
     for (let pos = 0; pos < len;) {
       const a = addr + pos;
-      const off = a & (PAGE_SIZE - 1);
+      const off = a % PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - off, len - pos);
-      fn(this.page(a >>> PAGE_SHIFT, write).subarray(off, off + n), pos);
+      fn(this.page(pageOf(a), write).subarray(off, off + n), pos);
       pos += n;
     }
   }
@@ -130,10 +135,10 @@ export class UserMemory {
   }
 
   private noteWrite(addr: number, len: number): void {
-    if (len === 0) return;
+    if (len === 0 || addr >= GUEST_VA_LIMIT) return;
     const flags = this.mem.pageFlags;
-    const last = (addr + len - 1) >>> PAGE_SHIFT;
-    for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
+    const last = Math.min(pageOf(addr + len - 1), GUEST_PAGES - 1);
+    for (let p = pageOf(addr); p <= last; p++) {
       if (flags[p] & PAGE_CODE) {
         this.onCodeWrite(addr, len);
         return;
@@ -170,27 +175,26 @@ export class UserMemory {
    * them, as Linux's strncpy_from_user does.
    */
   private scanCString(addr: number, max: number, dst: Uint8Array | null): number | Errno {
-    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= GUEST_VA_LIMIT) return EFAULT;
-    const flags = this.mem.pageFlags;
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= HIGH_VA_LIMIT) return EFAULT;
+    const mem = this.mem;
     const room = dst ? dst.length : 0;
-    const limit = Math.min(max + 1, GUEST_VA_LIMIT - addr);
+    const limit = Math.min(max + 1, HIGH_VA_LIMIT - addr);
     let pos = 0;
     while (pos < limit) {
       const a = addr + pos;
-      const p = a >>> PAGE_SHIFT;
-      const fl = flags[p];
-      if ((pagePerms(fl) & PAGE_R) === 0) return EFAULT;
+      const p = pageOf(a);
+      if ((mem.permsAt(p) & PAGE_R) === 0) return EFAULT;
       let src: Uint8Array, base: number;
-      if (fl & PAGE_SHARED) {
-        const f = this.mem.frames[p];
-        if (f === 0) return EFAULT;
+      if (mem.isShared(p)) {
+        const f = mem.frameEntry(p);
+        if (f <= 0) return EFAULT;
         src = this.pool.u8;
         base = (f - 1) * PAGE_SIZE - p * PAGE_SIZE;
       } else {
         src = this.mem.u8;
         base = 0;
       }
-      const stop = Math.min(limit, pos + PAGE_SIZE - (a & (PAGE_SIZE - 1)));
+      const stop = Math.min(limit, pos + PAGE_SIZE - (a % PAGE_SIZE));
       for (let i = a + base; pos < stop; pos++, i++) {
         const c = src[i];
         if (c === 0) return pos;
@@ -267,10 +271,11 @@ export class UserMemory {
    * mapping it); null for a private page (the key is then the address).
    */
   sharedOffset(addr: number): number | null {
-    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= GUEST_VA_LIMIT) return null;
-    const p = addr >>> PAGE_SHIFT;
-    if ((this.mem.pageFlags[p] & PAGE_SHARED) === 0 || this.mem.frames[p] === 0) return null;
-    return (this.mem.frames[p] - 1) * PAGE_SIZE + (addr & (PAGE_SIZE - 1));
+    if (!Number.isSafeInteger(addr) || addr < 0 || addr >= HIGH_VA_LIMIT) return null;
+    const p = pageOf(addr);
+    const f = this.mem.isShared(p) ? this.mem.frameEntry(p) : 0;
+    if (f <= 0) return null;
+    return (f - 1) * PAGE_SIZE + (addr % PAGE_SIZE);
   }
 
   writeU32(addr: number, value: number): 0 | Errno {

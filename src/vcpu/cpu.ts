@@ -28,9 +28,9 @@
 //   run() (as Linux drops it on every return from a trap).
 
 import { amo32, amo64 } from './amo.js';
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms } from './memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
-import { SharedPages, STEP_BUS, STEP_DONE } from './shared-pages.js';
+import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
@@ -50,6 +50,13 @@ export { Stop } from './state.js';
 /** Linux signal numbers and si_codes the CPU reports. */
 export const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
 export const ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1, BUS_ADRERR = 2, SEGV_MAPERR = 1, SEGV_ACCERR = 2;
+/**
+ * Not a signal: the fault of a Stop.Fault that asks the kernel to load a
+ * shared page first (memory.ts FRAME_ABSENT, or a high page not present).
+ * fault.addr is the byte, fault.code the access (PAGE_R, PAGE_W or both);
+ * the instruction had no effect and runs again when the thread resumes.
+ */
+export const FAULT_IN = -1;
 
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
@@ -153,6 +160,8 @@ export class Cpu {
   private readonly shared: SharedPages;
   /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */
   private sharedHit = false;
+  /** The access segv() marked as `sharedHit` needs (PAGE_R or PAGE_W), for a fault-in request. */
+  private sharedNeed = 0;
   /** Bumped whenever blocks are dropped: tier 0 follows a block's `next` only if it was linked in this epoch. Internal. */
   codeEpoch = 0;
   /** The tier-0 block just left through a jump to a block it has no link to (interp.ts), or null. Internal. */
@@ -273,7 +282,9 @@ export class Cpu {
     const f = this.fault;
     f.signal = SIGSEGV;
     f.addr = at < 0 ? at + 2 ** 64 : at;
-    f.code = at >= 0 && at < GUEST_VA_LIMIT && pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 ? SEGV_ACCERR : SEGV_MAPERR;
+    // A present high page is mapped too (never executable): SEGV_ACCERR, as for any mapped page.
+    const mapped = at >= 0 && (at < GUEST_VA_LIMIT ? pagePerms(this.pf[at >>> PAGE_SHIFT]) !== 0 : at < HIGH_VA_LIMIT && this.mem.high.frame(pageOf(at)) !== 0);
+    f.code = mapped ? SEGV_ACCERR : SEGV_MAPERR;
     this.npc = pc;
   }
 
@@ -530,12 +541,19 @@ export class Cpu {
     if (a < 0 || a >= GUEST_VA_LIMIT) {
       f.code = SEGV_MAPERR;
       f.addr = a < 0 ? a + 2 ** 64 : a;
+      // The high range (high-pages.ts): its table, or the kernel, decides.
+      if (a >= GUEST_VA_LIMIT && a <= HIGH_VA_LIMIT - size) {
+        this.sharedHit = true;
+        this.sharedNeed = need;
+        if (this.mem.high.frame(pageOf(a)) !== 0) f.code = SEGV_ACCERR;
+      }
     } else {
       let bad = a;
       if ((pagePerms(this.pf[a >>> PAGE_SHIFT]) & need) === need) {
         bad = (Math.floor(a / PAGE_SIZE) + 1) * PAGE_SIZE;
         if (bad >= a + size || (bad < GUEST_VA_LIMIT && (pagePerms(this.pf[bad >>> PAGE_SHIFT]) & need) === need)) {
           this.sharedHit = true;
+          this.sharedNeed = need;
           bad = a;
         }
       }
@@ -549,18 +567,36 @@ export class Cpu {
   /**
    * Do the load or store at `pc` that segv() found allowed on shared pages
    * (shared-pages.ts): npc past it and true, or false with the fault filled
-   * (SIGBUS for a page without a frame; segv()'s SIGSEGV otherwise).
+   * (SIGBUS for a page without a frame, FAULT_IN for one not loaded yet;
+   * segv()'s SIGSEGV otherwise).
    */
   private sharedStep(pc: number): boolean {
     this.sharedHit = false;
     const r = this.shared.step(this.state, pc, this.dropCode);
     if (r === STEP_DONE) this.npc = this.shared.next;
     else if (r === STEP_BUS) this.busError(this.shared.badAddr, pc, 0, BUS_ADRERR);
+    else if (r === STEP_FAULT_IN) this.faultIn(this.shared.badAddr, this.sharedNeed, pc, 0);
     return r === STEP_DONE;
+  }
+
+  /** Ask the kernel to load the shared page holding `a` (FAULT_IN), for an access needing `need`. */
+  private faultIn(a: number, need: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = FAULT_IN; f.code = need; f.addr = a;
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
   }
 
   /** Drop the blocks decoded from bytes a store overwrote (for shared-pages.ts). */
   private readonly dropCode = (a: number, size: number): void => { this.dropRange(a, size); };
+
+  /** SIGSEGV/SEGV_ACCERR for an AMO on a present high page that does not allow it. */
+  private segvHigh(a: number, pc: number, k: number): number {
+    const f = this.fault;
+    f.signal = SIGSEGV; f.code = SEGV_ACCERR; f.addr = a;
+    this.npc = pc;
+    return (k << 3) | Stop.Fault;
+  }
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
   trap(signal: number, code: number, pc: number, k: number): number {
@@ -631,14 +667,21 @@ export class Cpu {
       if (rd !== 0) { x[2 * rd] = 1; x[2 * rd + 1] = 0; }
       return 0;
     }
-    if (a < 0 || a > GUEST_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
+    if (a < 0 || a > HIGH_VA_LIMIT - size) return this.segv(a, size, need, pc, k);
     if (a % size !== 0) return this.busError(a, pc, k);
-    const fl = this.pf[a >>> PAGE_SHIFT];
+    const high = a >= GUEST_VA_LIMIT;
+    const fl = high ? 0 : this.pf[a >>> PAGE_SHIFT];
     let m32 = this.i32, m64 = this.i64, off = a;
     if ((fl & need) !== need) {
-      if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
+      if (high) {
+        // The high range: a present page with the permissions, or the kernel decides.
+        const perms = this.mem.high.perms(pageOf(a));
+        if (perms === 0) return this.faultIn(a, need, pc, k);
+        if ((perms & need) !== need) return this.segvHigh(a, pc, k);
+      } else if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
       // A shared page: the same operation on its frame in the pool.
       off = this.shared.offset(a, op !== 0);
+      if (off === NOT_LOADED) return this.faultIn(a, need, pc, k);
       if (off < 0) return this.busError(a, pc, k, BUS_ADRERR);
       m32 = this.shared.pool.i32; m64 = this.shared.pool.i64;
     }

@@ -15,7 +15,8 @@
 // - `dirty` has one byte per frame: a CPU or the kernel writing a frame sets
 //   it to 1; whoever writes the frame back to a file clears it first.
 // - An address space names the frame behind each of its shared pages in its
-//   frame table (GuestMemory.frames: 0 = none, else frame + 1).
+//   frame table (GuestMemory.frames: 0 = none, FRAME_ABSENT = not loaded
+//   yet, else frame + 1), or above 4 GiB in its high table (high-pages.ts).
 
 import { PAGE_SIZE } from './memory.js';
 

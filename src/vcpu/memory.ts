@@ -1,11 +1,13 @@
 // Guest memory of one address space.
 //
 // Contract:
-// - The guest's virtual address space is [0, GUEST_VA_LIMIT). A guest virtual
-//   address is also its byte offset in one shared WebAssembly.Memory (identity
+// - The guest's memory is [0, GUEST_VA_LIMIT). A guest virtual address there
+//   is also its byte offset in one shared WebAssembly.Memory (identity
 //   mapping), so every vCPU worker that attaches the same memory sees the same
 //   bytes, Atomics work on it, and generated WebAssembly can run on it later.
-//   Addresses at or above GUEST_VA_LIMIT are never mapped: any access faults.
+//   Addresses at or above GUEST_VA_LIMIT have no byte in this memory: only
+//   shared mappings lie there, up to HIGH_VA_LIMIT (the high range, below),
+//   and every access to them takes the slow path.
 // - Which pages are mapped, and how, lives in `pageFlags`: one byte per 4 KiB
 //   page in a SharedArrayBuffer shared by every vCPU of the address space.
 //   The kernel's mm layer is the only writer of the PROT_* bits; a CPU reads
@@ -24,8 +26,18 @@
 //   check, which is unchanged, and lands in their slow path (Cpu.segv),
 //   which finds the frame in `frames` (one Int32 per page: 0 = no frame,
 //   else frame + 1) and does the access on the pool. A shared page without
-//   a frame (a file mapping past the end of its file) gives SIGBUS. The
-//   bytes of this memory under a shared page are unused (zero).
+//   a frame gives SIGBUS (table entry 0: anonymous memory grown by mremap)
+//   or, for a page not loaded yet (entry FRAME_ABSENT: a file mapping's
+//   pages are loaded on first touch), stops the vCPU with a fault-in
+//   request the kernel serves. The bytes of this memory under a shared page
+//   are unused (zero).
+// - Shared mappings may also lie above GUEST_VA_LIMIT, up to HIGH_VA_LIMIT
+//   (high-pages.ts): there `high` alone says which pages are present, with
+//   their frame and permissions. frameEntry() and permsAt() read either
+//   table by page number (pageOf(): exact above 2^32).
+
+import { HighPages, HIGH_VA_LIMIT } from './high-pages.js';
+export { HIGH_VA_LIMIT } from './high-pages.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -34,6 +46,14 @@ export const PAGE_MASK = PAGE_SIZE - 1;
 export const GUEST_VA_LIMIT = 2 ** 32;
 export const GUEST_PAGES = GUEST_VA_LIMIT / PAGE_SIZE;
 const WASM_PAGE = 65536;
+
+/** A frame table entry for a shared page not loaded yet: an access asks the kernel (see the file comment). */
+export const FRAME_ABSENT = -1;
+
+/** The page number of address `a` (exact above 2^32, where `>>>` would wrap). */
+export function pageOf(a: number): number {
+  return Math.floor(a / PAGE_SIZE);
+}
 
 /** Bits of a pageFlags entry. The low three equal Linux's PROT_READ/WRITE/EXEC. */
 export const PAGE_R = 1;
@@ -56,6 +76,7 @@ export interface SharedGuestMemory {
   memory: WebAssembly.Memory;
   pageFlags: SharedArrayBuffer;
   frames: SharedArrayBuffer;
+  high: SharedArrayBuffer;
 }
 
 export class GuestMemory {
@@ -72,6 +93,8 @@ export class GuestMemory {
   readonly pageFlags: Uint8Array;
   /** One Int32 per page: the shared frame behind it plus one, or 0 (see the file comment). */
   readonly frames: Int32Array;
+  /** The present pages of the high range (high-pages.ts). */
+  readonly high: HighPages;
 
   private constructor(shared: SharedGuestMemory) {
     this.memory = shared.memory;
@@ -88,13 +111,14 @@ export class GuestMemory {
     this.view = new DataView(this.buffer);
     this.pageFlags = new Uint8Array(shared.pageFlags);
     this.frames = new Int32Array(shared.frames);
+    this.high = new HighPages(shared.high);
   }
 
   /** A new, wholly unmapped address space. */
   static create(): GuestMemory {
     const pages = GUEST_VA_LIMIT / WASM_PAGE;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    return new GuestMemory({ memory, pageFlags: new SharedArrayBuffer(GUEST_PAGES), frames: new SharedArrayBuffer(GUEST_PAGES * 4) });
+    return new GuestMemory({ memory, pageFlags: new SharedArrayBuffer(GUEST_PAGES), frames: new SharedArrayBuffer(GUEST_PAGES * 4), high: HighPages.create().buffer });
   }
 
   /** Attach (in another worker) to an address space created elsewhere. */
@@ -103,7 +127,33 @@ export class GuestMemory {
   }
 
   share(): SharedGuestMemory {
-    return { memory: this.memory, pageFlags: this.pageFlags.buffer as SharedArrayBuffer, frames: this.frames.buffer as SharedArrayBuffer };
+    return { memory: this.memory, pageFlags: this.pageFlags.buffer as SharedArrayBuffer, frames: this.frames.buffer as SharedArrayBuffer, high: this.high.buffer };
+  }
+
+  /**
+   * The frame table entry of shared page `page`, low or high: frame + 1, 0
+   * (no frame: SIGBUS) or FRAME_ABSENT (not loaded yet; a high page that is
+   * not present reads so too).
+   */
+  frameEntry(page: number): number {
+    if (page < GUEST_PAGES) return this.frames[page];
+    return this.high.frame(page) || FRAME_ABSENT;
+  }
+
+  /** Shared page `page` goes back to not loaded (its frame taken away by the kernel: a truncated file). */
+  unloadPage(page: number): void {
+    if (page < GUEST_PAGES) this.frames[page] = FRAME_ABSENT;
+    else this.high.delete(page);
+  }
+
+  /** The R/W/X permissions of page `page`, low (private or shared) or high (0 when not present). */
+  permsAt(page: number): number {
+    return page < GUEST_PAGES ? pagePerms(this.pageFlags[page]) : this.high.perms(page);
+  }
+
+  /** Whether page `page` is shared (its bytes in the pool): a low page flagged PAGE_SHARED, or any high page. */
+  isShared(page: number): boolean {
+    return page >= GUEST_PAGES || (this.pageFlags[page] & PAGE_SHARED) !== 0;
   }
 
   /**
@@ -112,11 +162,12 @@ export class GuestMemory {
    */
   accessible(addr: number, len: number, need: number): boolean {
     if (len === 0) return true;
-    if (addr < 0 || len < 0 || addr + len > GUEST_VA_LIMIT) return false;
-    const last = (addr + len - 1) >>> PAGE_SHIFT;
-    for (let p = addr >>> PAGE_SHIFT; p <= last; p++) {
-      if ((pagePerms(this.pageFlags[p]) & need) !== need) return false;
+    if (addr < 0 || len < 0 || addr + len > HIGH_VA_LIMIT) return false;
+    const last = pageOf(addr + len - 1);
+    for (let p = pageOf(addr); p <= last; p++) {
+      if ((this.permsAt(p) & need) !== need) return false;
     }
     return true;
   }
+
 }

@@ -9,16 +9,23 @@
 // pool (single-copy atomic across processes); a store marks its frames
 // dirty and reports a straddled private page holding code through
 // `onCodeWrite`. It returns STEP_DONE (next pc in `next`), STEP_BUS (a
-// shared page without a frame: the address in `badAddr`), or STEP_NONE (not
-// a plain load or store, or no longer permitted: the caller reports its
-// SIGSEGV). AMOs and LR/SC use offset() from Cpu.amo directly.
+// shared page without a frame: the address in `badAddr`), STEP_FAULT_IN (a
+// shared page not loaded yet, or a high page not present: the address in
+// `badAddr`, for the kernel to serve), or STEP_NONE (not a plain load or
+// store, or not permitted: the caller reports its SIGSEGV). Addresses are
+// exact 64-bit values: the high range (high-pages.ts) goes through the
+// same path, and nothing at or above HIGH_VA_LIMIT is ever reached. AMOs
+// and LR/SC use offset() from Cpu.amo directly.
 
 import { decode, type Insn } from './decode.js';
 import type { FramePool } from './frames.js';
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_SHARED, PAGE_SHIFT, PAGE_SIZE, pagePerms } from './memory.js';
+import { GuestMemory, GUEST_PAGES, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_SIZE, pageOf } from './memory.js';
 import type { ThreadState } from './state.js';
 
-export const STEP_NONE = 0, STEP_DONE = 1, STEP_BUS = 2;
+export const STEP_NONE = 0, STEP_DONE = 1, STEP_BUS = 2, STEP_FAULT_IN = 3;
+
+/** offset()'s answers for a page without a frame: SIGBUS, or not loaded yet (the kernel loads it). */
+export const NO_FRAME = -1, NOT_LOADED = -2;
 
 /** Bytes accessed by each plain load and store: what step() executes. */
 const SIZES: Readonly<Record<string, number>> = {
@@ -31,10 +38,10 @@ const MAX_DECODED = 4096;
 export class SharedPages {
   /** After STEP_DONE: the next pc. */
   next = 0;
-  /** After STEP_BUS: the first byte on a page without a frame. */
+  /** After STEP_BUS or STEP_FAULT_IN: the first byte on a page without a frame. */
   badAddr = 0;
   private readonly pf: Uint8Array;
-  private readonly frames: Int32Array;
+  private readonly mem: GuestMemory;
   private readonly dv: DataView;
   /** Instructions decoded here, by pc, with their raw parcels (to notice rewritten code). */
   private readonly decoded = new Map<number, { raw: number; insn: Insn }>();
@@ -46,16 +53,21 @@ export class SharedPages {
     private readonly sd: DataView,
   ) {
     this.pf = mem.pageFlags;
-    this.frames = mem.frames;
+    this.mem = mem;
     this.dv = mem.view;
   }
 
-  /** The pool offset of guest byte `a` on a shared page, or -1 when the page has no frame; marks the frame dirty for a write. */
+  /**
+   * The pool offset of guest byte `a` on a shared page (low or high), or
+   * NO_FRAME / NOT_LOADED when the page has no frame now; marks the frame
+   * dirty for a write.
+   */
   offset(a: number, write: boolean): number {
-    const fr = this.frames[a >>> PAGE_SHIFT] - 1;
-    if (fr < 0) return -1;
+    const e = this.mem.frameEntry(pageOf(a));
+    if (e <= 0) return e === 0 ? NO_FRAME : NOT_LOADED;
+    const fr = e - 1;
     if (write) this.pool.dirty[fr] = 1;
-    return fr * PAGE_SIZE + (a & (PAGE_SIZE - 1));
+    return fr * PAGE_SIZE + (a % PAGE_SIZE);
   }
 
   /** The instruction at `pc`, decoded once while its parcels stay the same. */
@@ -81,17 +93,25 @@ export class SharedPages {
     let a = (x[2 * i.rs1] >>> 0) + i.imm;
     const h = x[2 * i.rs1 + 1];
     if (h !== 0) a += h * 4294967296;
-    if (a < 0 || a > GUEST_VA_LIMIT - size) return STEP_NONE;
+    if (a < 0 || a > HIGH_VA_LIMIT - size) return STEP_NONE;
     const fp = i.op[0] === 'f';
     const store = i.op[0] === 's' || i.op === 'fsw' || i.op === 'fsd';
     const need = store ? PAGE_W : PAGE_R;
-    const p1 = a >>> PAGE_SHIFT, p2 = (a + size - 1) >>> PAGE_SHIFT;
+    const mem = this.mem;
+    const p1 = pageOf(a), p2 = pageOf(a + size - 1);
     for (let p = p1; p <= p2; p++) {
-      const fl = pf[p];
-      if ((pagePerms(fl) & need) !== need) return STEP_NONE;
-      if ((fl & PAGE_SHARED) !== 0 && this.frames[p] === 0) {
+      // A high page that is not present may still be mapped: the kernel decides.
+      if (p >= GUEST_PAGES && mem.high.frame(p) === 0) {
         this.badAddr = Math.max(a, p * PAGE_SIZE);
-        return STEP_BUS;
+        return STEP_FAULT_IN;
+      }
+      if ((mem.permsAt(p) & need) !== need) return STEP_NONE;
+      if (mem.isShared(p)) {
+        const e = mem.frameEntry(p);
+        if (e <= 0) {
+          this.badAddr = Math.max(a, p * PAGE_SIZE);
+          return e === 0 ? STEP_BUS : STEP_FAULT_IN;
+        }
       }
     }
     const one = p1 === p2 && (a & (size - 1)) === 0;
@@ -108,11 +128,11 @@ export class SharedPages {
         sd.setInt32(4, hv, true);
         for (let j = 0; j < size; j++) {
           const b = a + j;
-          if ((pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0) pool.u8[this.offset(b, true)] = sd.getUint8(j);
+          if (mem.isShared(pageOf(b))) pool.u8[this.offset(b, true)] = sd.getUint8(j);
           else dv.setUint8(b, sd.getUint8(j));
         }
         // The private part of a straddling store may hold decoded code.
-        if (((pf[p1] | pf[p2]) & PAGE_CODE) !== 0) onCodeWrite(a, size);
+        if (p2 < GUEST_PAGES && ((pf[p1] | pf[p2]) & PAGE_CODE) !== 0) onCodeWrite(a, size);
       }
     } else {
       if (one) {
@@ -124,7 +144,7 @@ export class SharedPages {
       } else {
         for (let j = 0; j < size; j++) {
           const b = a + j;
-          sd.setUint8(j, (pf[b >>> PAGE_SHIFT] & PAGE_SHARED) !== 0 ? pool.u8[this.offset(b, false)] : dv.getUint8(b));
+          sd.setUint8(j, mem.isShared(pageOf(b)) ? pool.u8[this.offset(b, false)] : dv.getUint8(b));
         }
       }
       let l: number, hv = 0;

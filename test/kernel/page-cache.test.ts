@@ -7,11 +7,12 @@ import { AddressSpace } from '../../src/kernel/address-space.js';
 import { FrameAllocator } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { PageCache, aroundChange } from '../../src/kernel/page-cache.js';
+import { faultIn } from '../../src/kernel/fault-in.js';
 import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
 import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
 import { ENOMEM, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
-import { GUEST_VA_LIMIT, PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
+import { FRAME_ABSENT, GUEST_VA_LIMIT, PAGE_R, PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
@@ -52,12 +53,14 @@ describe('kernel/page cache', () => {
     }
   }
 
-  it('two mappings share frames; the page past the end has none', async () => {
+  it('two mappings share frames; the page past the end has none, and a touch there is SIGBUS', async () => {
     const [a, b] = spaces;
     const at = await map(a), bt = await map(b);
     assert.equal(a.mem.frames[at >>> PAGE_SHIFT], b.mem.frames[bt >>> PAGE_SHIFT]);
-    assert.notEqual(a.mem.frames[(at >>> PAGE_SHIFT) + 1], 0, 'page 1 holds bytes 4096..5999');
-    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], 0, 'page 2 is past the end');
+    assert.ok(a.mem.frames[(at >>> PAGE_SHIFT) + 1] > 0, 'page 1 holds bytes 4096..5999');
+    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT, 'page 2 is past the end: never loaded');
+    assert.deepEqual(await faultIn(a.mm, at + 2 * PAGE_SIZE + 8, PAGE_R), { signo: abi.SIGBUS, code: 2, addr: at + 2 * PAGE_SIZE + 8 });
+    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT);
     ok(a.user.copyOut(at + 5, new TextEncoder().encode('HELLO')));
     assert.equal(new TextDecoder().decode(ok(b.user.copyIn(bt + 5, 5))), 'HELLO');
   });
@@ -75,15 +78,18 @@ describe('kernel/page cache', () => {
     await aroundChange(cache, () => file.pwrite(new TextEncoder().encode('WRITE'), 20), [20, 25]);
     assert.equal(new TextDecoder().decode(ok(a.user.copyIn(at + 20, 5))), 'WRITE');
 
-    // Growing into page 2 gives the mapping a frame there; shrinking takes page 1 away.
+    // Growing into page 2 lets a touch load it; shrinking takes page 1 away.
     const ops = fdInodeOps(file);
     assert.ok(ops);
     await aroundChange(cache, () => ops.fdSetattr({ size: 3 * PAGE_SIZE }));
-    assert.notEqual(a.mem.frames[(at >>> PAGE_SHIFT) + 2], 0);
+    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 2], FRAME_ABSENT, 'loaded when touched');
+    assert.equal(await faultIn(a.mm, at + 2 * PAGE_SIZE, PAGE_R), 0);
+    assert.ok(a.mem.frames[(at >>> PAGE_SHIFT) + 2] > 0);
     assert.equal(ok(a.user.readU32(at + 2 * PAGE_SIZE)), 0);
     await aroundChange(cache, () => ops.fdSetattr({ size: 100 }));
-    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 1], 0);
+    assert.equal(a.mem.frames[(at >>> PAGE_SHIFT) + 1], FRAME_ABSENT);
     assert.ok(isErrno(a.user.readU32(at + PAGE_SIZE)), 'past the end: EFAULT to the kernel, SIGBUS to the guest');
+    assert.equal((await faultIn(a.mm, at + PAGE_SIZE, PAGE_R) as { signo: number }).signo, abi.SIGBUS);
     assert.equal(new TextDecoder().decode(ok(a.user.copyIn(at + 20, 5))), 'WRITE', 'page 0 kept');
   });
 
@@ -135,6 +141,7 @@ describe('kernel/page cache', () => {
     const [a] = spaces;
     assert.ok(a.mm.hasRoomFor(PAGE_SIZE));
     assert.ok(!a.mm.hasRoomFor(GUEST_VA_LIMIT), 'the whole address space');
+    assert.ok(a.mm.hasRoomFor(GUEST_VA_LIMIT, true), 'a mapping loading on touch fits in the high range');
     assert.ok(!a.mm.hasRoomFor(0));
   });
 });

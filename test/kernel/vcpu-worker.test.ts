@@ -5,13 +5,15 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, type VcpuNews, type VcpuWorkerData } from '../../src/vcpu/mailbox.js';
-import { GuestMemory, PAGE_R, PAGE_SHIFT, PAGE_X } from '../../src/vcpu/memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_R, PAGE_SHIFT, PAGE_SIZE, PAGE_X } from '../../src/vcpu/memory.js';
+import { FAULT_IN } from '../../src/vcpu/cpu.js';
 import { Stop, ThreadState } from '../../src/vcpu/state.js';
 import { FramePool } from '../../src/vcpu/frames.js';
 
 const CODE = 0x10000;
 const ECALL = 0x00000073;
 const ADDI_A0_A0_1 = 0x00150513;
+const LW_A1_0_A2 = 0x00062583;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,6 +83,57 @@ describe('vCPU worker mailbox', () => {
       Atomics.notify(mb, MB.CMD_SEQ);
       const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
       assert.equal(code, 0);
+    } finally {
+      channel.port1.close();
+      await worker.terminate();
+    }
+  });
+
+  it('a load from a high page not present comes back as FAULT_IN with its full address; once the kernel sets the page, it runs', async () => {
+    const mem = GuestMemory.create();
+    mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
+    mem.view.setUint32(CODE, LW_A1_0_A2, true);
+    mem.view.setUint32(CODE + 4, ECALL, true);
+    const high = 37 * GUEST_VA_LIMIT + 0x1234;
+    const frame = 4003;
+    const pool = FramePool.local();
+    pool.view.setUint32(frame * PAGE_SIZE + 0x234, 5, true);
+    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
+    const mb = new Int32Array(mailbox);
+    const regs = new ThreadState();
+    const channel = new MessageChannel();
+    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: pool.share() };
+    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    try {
+      const news: VcpuNews = { kind: 'memory', id: 8, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
+      channel.port1.postMessage(news);
+      const run = () => {
+        regs.pc = CODE;
+        regs.setS(12, high);
+        regs.storeScalars();
+        mb[MB.CMD] = CMD_RUN;
+        mb[MB.MEM_ID] = 8;
+        Atomics.add(mb, MB.CMD_SEQ, 1);
+        Atomics.notify(mb, MB.CMD_SEQ);
+      };
+      run();
+      await doneSeq(mb, 1);
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Fault);
+      assert.equal(mb[MB.FAULT_SIGNAL], FAULT_IN);
+      assert.equal(mb[MB.FAULT_CODE], PAGE_R);
+      assert.equal((mb[MB.FAULT_ADDR_HI] >>> 0) * 2 ** 32 + (mb[MB.FAULT_ADDR_LO] >>> 0), high);
+      assert.equal(regs.pc, CODE, 'the load not run');
+      // The kernel's part: the page present in the table the worker reads.
+      mem.high.set(Math.floor(high / PAGE_SIZE), frame, PAGE_R);
+      run();
+      await doneSeq(mb, 2);
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Syscall);
+      assert.equal(regs.getU(11), 5);
+      mb[MB.CMD] = CMD_QUIT;
+      Atomics.add(mb, MB.CMD_SEQ, 1);
+      Atomics.notify(mb, MB.CMD_SEQ);
     } finally {
       channel.port1.close();
       await worker.terminate();

@@ -1,10 +1,13 @@
 // Shared pages (src/vcpu/memory.ts, frames.ts): loads, stores and atomics on
 // a page marked PAGE_SHARED reach its frame in the pool, not the address
 // space's own memory, under every engine; the fast path never sees them.
+// A page not loaded yet (FRAME_ABSENT) stops the vCPU with a fault-in
+// request and nothing retired; the high range (high-pages.ts) is reached
+// by exact 64-bit addresses through the memory's high table.
 
 import { strict as assert } from 'node:assert';
-import { Stop, SIGSEGV, SIGBUS, SEGV_ACCERR, BUS_ADRERR, type Cpu } from '../../src/vcpu/cpu.js';
-import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, PAGE_SHIFT } from '../../src/vcpu/memory.js';
+import { Stop, SIGSEGV, SIGBUS, SEGV_ACCERR, SEGV_MAPERR, BUS_ADRERR, FAULT_IN, type Cpu } from '../../src/vcpu/cpu.js';
+import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, PAGE_SHIFT, FRAME_ABSENT, GUEST_VA_LIMIT, HIGH_VA_LIMIT } from '../../src/vcpu/memory.js';
 import { FramePool } from '../../src/vcpu/frames.js';
 import { Asm, amo, boot, fp, getReg, getRegU, memory, rv, setReg, CODE, DATA } from './asm.js';
 import { describeEngines } from './engines.js';
@@ -32,7 +35,14 @@ function bootShared(asm: Asm): Cpu {
   return cpu;
 }
 
-afterEach(() => memory().frames.fill(0, P0, P0 + 4));
+/** A page of the high range: DATA's own page number plus 2^20 (so a wrapped address would land on DATA). */
+const HIGH = GUEST_VA_LIMIT + DATA;
+const HP = HIGH / PAGE_SIZE;
+
+afterEach(() => {
+  memory().frames.fill(0, P0, P0 + 4);
+  for (const p of [HP, HP + 1]) memory().high.delete(p);
+});
 
 describeEngines('vcpu shared pages', () => {
   it('loads and stores of every size reach the frame, and the program carries on with exact counts', () => {
@@ -141,5 +151,92 @@ describeEngines('vcpu shared pages', () => {
     assert.equal(cpu.fault.signal, SIGSEGV);
     assert.equal(cpu.fault.code, SEGV_ACCERR);
     assert.equal(cpu.fault.addr, DATA);
+  });
+
+  it('a page not loaded yet stops the vCPU with FAULT_IN, nothing retired; loaded, the same instruction runs with exact counts', () => {
+    const cpu = bootShared(new Asm().w(rv.addi(5, 0, 1), rv.sw(2, 1, 4), rv.lw(3, 1, 4), amo('amoadd', false, 4, 1, 2), rv.ecall()));
+    memory().frames[P0 + 3] = FRAME_ABSENT;
+    setReg(cpu, 1, BigInt(DATA + 3 * PAGE_SIZE));
+    setReg(cpu, 2, 9n);
+    const before = cpu.instret;
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [FAULT_IN, PAGE_W, DATA + 3 * PAGE_SIZE + 4]);
+    assert.equal(cpu.state.pc, CODE + 4, 'at the store');
+    assert.equal(cpu.instret - before, 1, 'only the addi retired');
+    // The kernel loads the page (here: frame F1) and resumes.
+    memory().frames[P0 + 3] = F1 + 1;
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(cpu.instret - before, 5);
+    assert.equal(getReg(cpu, 3), 9n);
+    assert.equal(getReg(cpu, 4), 0n, 'the AMO read the word at offset 0');
+    assert.equal(pool.view.getUint32(F1 * PAGE_SIZE + 4, true), 9);
+    assert.equal(pool.view.getUint32(F1 * PAGE_SIZE, true), 9);
+  });
+
+  it('an AMO on a page not loaded yet is FAULT_IN too, with its access', () => {
+    const cpu = bootShared(new Asm().w(amo('lr', true, 3, 1, 0), rv.ecall()));
+    memory().frames[P0 + 3] = FRAME_ABSENT;
+    setReg(cpu, 1, BigInt(DATA + 3 * PAGE_SIZE + 16));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [FAULT_IN, PAGE_R, DATA + 3 * PAGE_SIZE + 16]);
+    assert.equal(cpu.state.pc, CODE);
+  });
+
+  it('high pages: loads, stores, AMOs and LR/SC at addresses above 4 GiB reach their frame, never the low page they would wrap to', () => {
+    const cpu = bootShared(new Asm().w(
+      rv.sd(2, 1, 8), rv.ld(3, 1, 8), rv.sw(2, 8, 0), amo('amoadd', true, 4, 1, 2),
+      amo('lr', false, 6, 5, 0), amo('sc', false, 7, 5, 2), rv.ecall()));
+    memory().high.set(HP, F1, PAGE_R | PAGE_W);
+    memory().high.set(HP + 1, F0, PAGE_R | PAGE_W);
+    pool.view.setUint32(F1 * PAGE_SIZE + 64, 77, true);
+    setReg(cpu, 1, BigInt(HIGH));
+    setReg(cpu, 5, BigInt(HIGH + 64));
+    setReg(cpu, 8, BigInt(HIGH + PAGE_SIZE - 2));
+    setReg(cpu, 2, 0x0102030405060708n);
+    const before = cpu.instret;
+    assert.equal(cpu.run(100), Stop.Syscall);
+    assert.equal(cpu.instret - before, 7);
+    assert.equal(getRegU(cpu, 3), 0x0102030405060708n);
+    assert.equal(getReg(cpu, 4), 0n);
+    assert.equal(pool.view.getBigUint64(F1 * PAGE_SIZE, true), 0x0102030405060708n, 'the AMO added to the word at HIGH');
+    assert.equal(getReg(cpu, 6), 77n);
+    assert.equal(getReg(cpu, 7), 0n, 'the SC succeeds');
+    assert.equal(pool.view.getUint32(F1 * PAGE_SIZE + 64, true), 0x05060708);
+    // The sw at the last 2 bytes of page HP straddles into page HP + 1 (frame F0): two bytes each side.
+    assert.equal(pool.view.getUint16(F1 * PAGE_SIZE + PAGE_SIZE - 2, true), 0x0708);
+    assert.equal(pool.view.getUint16(F0 * PAGE_SIZE, true), 0x0506);
+    assert.equal(memory().view.getBigUint64(DATA + 8, true), 0n, 'nothing wrapped into low memory');
+    assert.equal(pool.dirty[F1], 1);
+  });
+
+  it('high pages: not present is FAULT_IN, read-only refuses stores, past 256 GiB is SEGV_MAPERR, and code never runs there', () => {
+    let cpu = bootShared(new Asm().w(rv.lw(3, 1, 0), rv.ecall()));
+    setReg(cpu, 1, BigInt(HIGH + 12));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [FAULT_IN, PAGE_R, HIGH + 12]);
+    assert.equal(cpu.state.pc, CODE);
+
+    cpu = bootShared(new Asm().w(rv.lw(3, 1, 0), rv.sw(3, 1, 0), rv.ecall()));
+    memory().high.set(HP, F1, PAGE_R);
+    setReg(cpu, 1, BigInt(HIGH + 12));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [SIGSEGV, SEGV_ACCERR, HIGH + 12]);
+    assert.equal(cpu.state.pc, CODE + 4);
+
+    cpu = bootShared(new Asm().w(amo('amoswap', false, 3, 1, 0), rv.ecall()));
+    setReg(cpu, 1, BigInt(HIGH + 12));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code], [SIGSEGV, SEGV_ACCERR]);
+
+    cpu = bootShared(new Asm().w(rv.lw(3, 1, 0), rv.ecall()));
+    setReg(cpu, 1, BigInt(HIGH_VA_LIMIT + DATA));
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [SIGSEGV, SEGV_MAPERR, HIGH_VA_LIMIT + DATA]);
+
+    cpu = bootShared(new Asm().w(rv.ecall()));
+    memory().high.set(HP, F1, PAGE_R | PAGE_W);
+    cpu.state.pc = HIGH;
+    assert.equal(cpu.run(100), Stop.Fault);
+    assert.deepEqual([cpu.fault.signal, cpu.fault.code, cpu.fault.addr], [SIGSEGV, SEGV_ACCERR, HIGH]);
   });
 });

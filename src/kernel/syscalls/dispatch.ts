@@ -13,9 +13,17 @@
 //   with Task.onInterrupt how a signal cuts the wait short; when the result
 //   is in, the dispatcher asks the task (Task.endWait) whether a signal did,
 //   and an EINTR then restarts by the row's policy.
+// - Buffers a call names by its arguments (table.ts 'buf' and 'iov') that
+//   lie on shared pages not loaded yet (a file mapping before its first
+//   touch) are loaded before the handler runs, MAX_ARG_SPAN bytes of each
+//   at most: the thread blocks while fault-in.ts faultInRange() loads them,
+//   then executes its ecall again, once (usercopy cannot wait for a file).
+//   A handler meets absent pages only past that span, in memory it finds
+//   through a struct, or when they were taken away meanwhile: EFAULT.
 
 import { ENOSYS, EINTR, isErrno } from '../../linux/errno.js';
 import type { Kernel } from '../kernel.js';
+import { absentPages, faultInRange } from '../fault-in.js';
 import { Task, TaskState } from '../task.js';
 import * as abi from '../../linux/abi.js';
 import { SYSCALLS, SyscallRow, ArgFormat } from './table.js';
@@ -38,6 +46,15 @@ export class SyscallDispatcher {
     task.syscallA0hi = regs.x[21];
     task.restart = null;
     const ctx = new SysCtx(this.kernel, task);
+    if (row?.handler && row.args && task.process.mm.lazyMappings) {
+      // Once per call: after the load, the ecall runs again with this cleared.
+      const absent = task.loadedForCall ? [] : absentArgPages(ctx, row.args);
+      task.loadedForCall = false;
+      if (absent.length > 0) {
+        this.loadThenRestart(task, absent);
+        return true;
+      }
+    }
     const enter = this.kernel.logs.strace ? this.formatEnter(ctx, nr, row) : '';
     let result: SysResult | Promise<SysResult> | Parked;
     if (!row || !row.handler) {
@@ -97,6 +114,31 @@ export class SyscallDispatcher {
     );
   }
 
+  /** Block `task` while the absent pages of `ranges` ([address, length]) load, then let it execute its ecall again (see the file comment). */
+  private loadThenRestart(task: Task, ranges: [number, number][]): void {
+    const proc = task.process, mm = proc.mm;
+    task.regs.pc -= 4;
+    task.loadedForCall = true;
+    task.state = TaskState.Blocked;
+    proc.handlersInFlight++;
+    const load = async () => {
+      // Failures are the call's to report (EFAULT when it meets the page).
+      for (const [a, len] of ranges) await faultInRange(mm, a, len);
+    };
+    load().then(
+      () => {
+        proc.handlersInFlight--;
+        proc.releaseVmOnceIdle();
+        if (task.state === TaskState.Blocked) this.kernel.scheduler.wake(task);
+      },
+      (e) => {
+        proc.handlersInFlight--;
+        this.kernel.logs.error(`KERNEL BUG loading pages for a system call (pid ${proc.pid}): ${e instanceof Error ? e.stack : String(e)}`);
+        this.kernel.lifecycle.exitProcess(proc, abi.signalStatus(abi.SIGSYS));
+      },
+    );
+  }
+
   private complete(task: Task, r: SysResult, enter: string, row: SyscallRow | undefined): void {
     if (r !== NORETURN) {
       if (isErrno(r)) task.regs.setS(10, -r.code);
@@ -131,6 +173,27 @@ export class SyscallDispatcher {
   }
 }
 
+/** Most bytes of one buffer argument loaded before a call (16 MiB: 256 reads of the file at most). */
+const MAX_ARG_SPAN = 16 << 20;
+
+/** The ranges of the call's buffers (see the file comment) that hold absent shared pages: [address, length] each. */
+function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): [number, number][] {
+  const mm = ctx.proc.mm;
+  const out: [number, number][] = [];
+  const add = (addr: number, len: number) => {
+    len = Math.min(len, MAX_ARG_SPAN);
+    if (addr !== 0 && absentPages(mm, addr, len).length > 0) out.push([addr, len]);
+  };
+  for (let i = 0; i < fmts.length; i++) {
+    if (fmts[i] === 'buf') add(ctx.u(i), fmts[i + 1] === 'size' ? ctx.u(i + 1) : 8);
+    else if (fmts[i] === 'iov') {
+      const iovs = ctx.user.readIovecs(ctx.u(i), ctx.i32(i + 1));
+      if (!isErrno(iovs)) for (const v of iovs) add(v.base, v.len);
+    }
+  }
+  return out;
+}
+
 function formatResult(r: number, row: SyscallRow | undefined): string {
   return row?.ret === 'hex' ? '0x' + r.toString(16) : String(r);
 }
@@ -147,6 +210,8 @@ function formatArg(ctx: SysCtx, f: ArgFormat, i: number): string {
       return String(ctx.u(i));
     case 'hex':
     case 'ptr':
+    case 'buf':
+    case 'iov':
       return '0x' + ctx.u(i).toString(16);
     case 'oct':
       return '0' + ctx.u(i).toString(8);

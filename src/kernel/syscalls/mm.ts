@@ -3,8 +3,9 @@
 import * as abi from '../../linux/abi.js';
 import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM, ESPIPE, isErrno } from '../../linux/errno.js';
 import { sealsOf } from '../filesystems/tmpfs-file.js';
-import { ANON_GROWN, pageAlignUp, type SharedBacking } from '../mm.js';
-import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
+import { pageAlignUp } from '../mm.js';
+import { ANON_GROWN, type SharedBacking } from '../shared-object.js';
+import { GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
 import { PageCache } from '../page-cache.js';
 import type { File } from '../files/file.js';
@@ -24,7 +25,8 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   const offset = c.u(5);
   const mm = c.proc.mm;
   if (len === 0 || addr % PAGE_SIZE || offset % PAGE_SIZE) return EINVAL;
-  if (len > GUEST_VA_LIMIT) return ENOMEM;
+  // Only a shared file mapping (loaded on touch) may be larger than 4 GiB: it can go to the high range (mm.ts).
+  if (len > HIGH_VA_LIMIT - GUEST_VA_LIMIT) return ENOMEM;
   const type = flags & abi.MAP_TYPE;
   if (type !== abi.MAP_PRIVATE && type !== abi.MAP_SHARED && type !== abi.MAP_SHARED_VALIDATE) return EINVAL;
   const anon = (flags & abi.MAP_ANONYMOUS) !== 0;
@@ -32,6 +34,7 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
   let name = '';
   // MAP_SHARED anonymous memory: fresh frames of the shared pool, which fork shares.
   let shared: SharedBacking | undefined = anon && type !== abi.MAP_PRIVATE ? { pgoff: 0 } : undefined;
+  if (anon && len > GUEST_VA_LIMIT) return ENOMEM;
   let cache: PageCache | undefined;
   if (!anon) {
     const f = c.proc.fds.get(fd);
@@ -47,14 +50,15 @@ export async function sys_mmap(c: SysCtx): Promise<SysResult> {
       // A write-sealed memfd: no writable shared mapping, now or by mprotect later.
       const writeSealed = ((sealsOf(f) ?? 0) & (abi.F_SEAL_WRITE | abi.F_SEAL_FUTURE_WRITE)) !== 0;
       if (prot & abi.PROT_WRITE && writeSealed) return EPERM;
-      // No room: fail before loading the file's pages (a 2 GiB file took minutes to give ENOMEM).
-      if (!(flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE)) && !mm.hasRoomFor(len)) return ENOMEM;
-      const pc = await PageCache.map(f, offset / PAGE_SIZE, pageAlignUp(len) / PAGE_SIZE, mm.account);
+      // No room: fail before anything else (pages load on first touch, not here).
+      if (!(flags & (abi.MAP_FIXED | abi.MAP_FIXED_NOREPLACE)) && !mm.hasRoomFor(len, true)) return ENOMEM;
+      const pc = await PageCache.map(f, offset / PAGE_SIZE, 0, mm.account);
       if (isErrno(pc)) return pc;
       cache = pc;
       shared = { obj: pc, pgoff: offset / PAGE_SIZE, readOnly: !f.writable || writeSealed };
     } else {
-      const data = await f.pread(Math.min(len, GUEST_VA_LIMIT), offset);
+      if (len > GUEST_VA_LIMIT) return ENOMEM;
+      const data = await f.pread(len, offset);
       if (isErrno(data)) return data === ESPIPE ? ENODEV : data;
       fileData = data;
     }
@@ -107,21 +111,9 @@ export function sys_mprotect(c: SysCtx): SysResult {
   return c.proc.mm.protect(c.u(0), c.u(1), prot & 7);
 }
 
-/** mremap: grow or shrink in place when possible, else move (MREMAP_MAYMOVE). */
-export async function sys_mremap(c: SysCtx): Promise<SysResult> {
-  const old = c.u(0);
-  const newLen = pageAlignUp(c.u(2));
-  // A file's pages the mapping grows onto are loaded into its page cache first.
-  const v = c.proc.mm.vmaAt(old);
-  const cache = v?.shared?.obj;
-  if (!(cache instanceof PageCache) || old % PAGE_SIZE) return remap(c);
-  const r = await cache.pin(v!.shared!.pgoff + (old - v!.start) / PAGE_SIZE, newLen / PAGE_SIZE);
-  if (isErrno(r)) return r;
-  try {
-    return remap(c);
-  } finally {
-    cache.unpin();
-  }
+/** mremap: grow or shrink in place when possible, else move (MREMAP_MAYMOVE). A file's pages the mapping grows onto load when touched. */
+export function sys_mremap(c: SysCtx): SysResult {
+  return remap(c);
 }
 
 function remap(c: SysCtx): SysResult {
@@ -141,8 +133,11 @@ function remap(c: SysCtx): SysResult {
   // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
   const backingAt = (addr: number): SharedBacking | undefined =>
     vma.shared ? { ...vma.shared, obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
-  if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= GUEST_VA_LIMIT) {
+  // In place when free and inside the range the mapping lies in (below 4 GiB, or the high range for a file's).
+  const limit = old >= GUEST_VA_LIMIT ? HIGH_VA_LIMIT : GUEST_VA_LIMIT;
+  if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= limit) {
     const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
+    if (r === 0) mm.mergeAt(old + oldLen);
     return r === 0 ? old : r;
   }
   if (!(flags & abi.MREMAP_MAYMOVE)) return ENOMEM;

@@ -31,7 +31,14 @@ import * as shm from './shm.js';
 import * as xattr from './xattr.js';
 import * as sched from './sched.js';
 
-export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'str' | 'oflags' | 'oct' | 'signal';
+/**
+ * How an argument prints (--strace), and what the dispatcher knows of it:
+ * 'buf' is a pointer to memory the call reads or writes, of the 'size'
+ * after it (else a futex word's 8 bytes); 'iov' an iovec array of the
+ * 'int' count after it. Their pages are loaded before the call runs when
+ * they lie on a file mapping not touched yet (dispatch.ts).
+ */
+export type ArgFormat = 'fd' | 'dirfd' | 'int' | 'uint' | 'size' | 'hex' | 'ptr' | 'buf' | 'iov' | 'str' | 'oflags' | 'oct' | 'signal';
 
 export interface SyscallRow {
   nr: number;
@@ -112,14 +119,14 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(59, 'pipe2', ['ptr', 'oflags'], pipe.sys_pipe2),
   row(61, 'getdents64', ['fd', 'ptr', 'size'], dirs.sys_getdents64),
   row(62, 'lseek', ['fd', 'int', 'int'], rw.sys_lseek),
-  row(63, 'read', ['fd', 'ptr', 'size'], rw.sys_read),
-  row(64, 'write', ['fd', 'ptr', 'size'], rw.sys_write),
-  row(65, 'readv', ['fd', 'ptr', 'int'], rw.sys_readv),
-  row(66, 'writev', ['fd', 'ptr', 'int'], rw.sys_writev),
-  row(67, 'pread64', ['fd', 'ptr', 'size', 'int'], rw.sys_pread64),
-  row(68, 'pwrite64', ['fd', 'ptr', 'size', 'int'], rw.sys_pwrite64),
-  row(69, 'preadv', ['fd', 'ptr', 'int', 'int'], rw.sys_preadv),
-  row(70, 'pwritev', ['fd', 'ptr', 'int', 'int'], rw.sys_pwritev),
+  row(63, 'read', ['fd', 'buf', 'size'], rw.sys_read),
+  row(64, 'write', ['fd', 'buf', 'size'], rw.sys_write),
+  row(65, 'readv', ['fd', 'iov', 'int'], rw.sys_readv),
+  row(66, 'writev', ['fd', 'iov', 'int'], rw.sys_writev),
+  row(67, 'pread64', ['fd', 'buf', 'size', 'int'], rw.sys_pread64),
+  row(68, 'pwrite64', ['fd', 'buf', 'size', 'int'], rw.sys_pwrite64),
+  row(69, 'preadv', ['fd', 'iov', 'int', 'int'], rw.sys_preadv),
+  row(70, 'pwritev', ['fd', 'iov', 'int', 'int'], rw.sys_pwritev),
   row(71, 'sendfile', ['fd', 'fd', 'ptr', 'size'], splice.sys_sendfile),
   { ...row(72, 'pselect6', ['int', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'], poll.sys_pselect6), restart: 'nohand' },
   { ...row(73, 'ppoll', ['ptr', 'uint', 'ptr', 'ptr', 'size'], poll.sys_ppoll), restart: 'nohand' },
@@ -140,7 +147,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(93, 'exit', ['int'], proc.sys_exit),
   row(94, 'exit_group', ['int'], proc.sys_exit_group),
   row(96, 'set_tid_address', ['ptr'], proc.sys_set_tid_address),
-  row(98, 'futex', ['ptr', 'hex', 'int', 'ptr', 'ptr', 'hex'], futex.sys_futex),
+  row(98, 'futex', ['buf', 'hex', 'int', 'ptr', 'buf', 'hex'], futex.sys_futex),
   row(99, 'set_robust_list', ['ptr', 'size'], proc.sys_set_robust_list),
   rowNoRestart(101, 'nanosleep', ['ptr', 'ptr'], time.sys_nanosleep),
   row(102, 'getitimer', ['int', 'ptr'], timer.sys_getitimer),
@@ -218,8 +225,8 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(203, 'connect', ['fd', 'ptr', 'int'], sock.sys_connect),
   row(204, 'getsockname', ['fd', 'ptr', 'ptr'], sock.sys_getsockname),
   row(205, 'getpeername', ['fd', 'ptr', 'ptr'], sock.sys_getpeername),
-  row(206, 'sendto', ['fd', 'ptr', 'size', 'hex', 'ptr', 'int'], msg.sys_sendto),
-  row(207, 'recvfrom', ['fd', 'ptr', 'size', 'hex', 'ptr', 'ptr'], msg.sys_recvfrom),
+  row(206, 'sendto', ['fd', 'buf', 'size', 'hex', 'ptr', 'int'], msg.sys_sendto),
+  row(207, 'recvfrom', ['fd', 'buf', 'size', 'hex', 'ptr', 'ptr'], msg.sys_recvfrom),
   row(208, 'setsockopt', ['fd', 'int', 'int', 'ptr', 'int'], sock.sys_setsockopt),
   row(209, 'getsockopt', ['fd', 'int', 'int', 'ptr', 'ptr'], sock.sys_getsockopt),
   row(210, 'shutdown', ['fd', 'int'], sock.sys_shutdown),
@@ -242,7 +249,7 @@ export const SYSCALLS: readonly SyscallRow[] = [
   row(267, 'syncfs', ['fd'], rw.sys_syncfs),
   row(269, 'sendmmsg', ['fd', 'ptr', 'uint', 'hex'], msg.sys_sendmmsg),
   row(276, 'renameat2', ['dirfd', 'str', 'dirfd', 'str', 'hex'], names.sys_renameat2),
-  row(278, 'getrandom', ['ptr', 'size', 'hex'], proc.sys_getrandom),
+  row(278, 'getrandom', ['buf', 'size', 'hex'], proc.sys_getrandom),
   row(285, 'copy_file_range', ['fd', 'ptr', 'fd', 'ptr', 'size', 'hex'], splice.sys_copy_file_range),
   row(291, 'statx', ['dirfd', 'str', 'hex', 'hex', 'ptr'], stat.sys_statx),
   row(435, 'clone3', ['ptr', 'size'], children.sys_clone3),
