@@ -110,19 +110,21 @@ const MEMORY_RUNS: readonly (readonly [number, boolean])[] = [[0, true], [2, fal
  * runs once, first.
  */
 export function warmUpWords(): number[] {
-  const words: number[] = [];
+  const firsts: number[] = [], rest: number[] = [];
   for (const [name, mask, match] of ENCODINGS) {
     if (name === 'ecall' || name === 'fence.i') continue;
     const zicsr = name.startsWith('csr');
     const patterns = zicsr ? CSRS.flatMap((c) => [(10 << 7) | (3 << 15) | (c << 20), (10 << 7) | (c << 20)])
-      : REGISTER_OPCODES.has(match & 0x7f) ? [...PATTERNS, ...REGISTER_PATTERNS] : PATTERNS;
-    for (const pattern of patterns) {
-      words.push(match | (pattern & ~mask));
-    }
+      : REGISTER_OPCODES.has(match & 0x7f) ? [...REGISTER_PATTERNS, ...PATTERNS] : PATTERNS;
+    patterns.forEach((pattern, i) => (i === 0 ? firsts : rest).push(match | (pattern & ~mask)));
   }
-  // Loads and stores (the floating-point ones too) first: every program runs them at once, and V8's first compile comes early (see warmUpOnce).
+  // V8's first compile of the interpreter comes early in the warm-up (see
+  // warmUpOnce), and a case it has no feedback for throws the compile away
+  // when a program first runs it: every encoding once first, then the other
+  // patterns; loads and stores (the floating-point ones too) ahead in both,
+  // as every program runs them at once.
   const access = (w: number) => [0x03, 0x23, 0x07, 0x27].includes(w & 0x7f);
-  return [...words.filter(access), ...words.filter((w) => !access(w))];
+  return [firsts, rest].flatMap((ws) => [...ws.filter(access), ...ws.filter((w) => !access(w))]);
 }
 
 let warmedUp = false;
