@@ -16,7 +16,7 @@ import type { TmpAttrRecord } from '../checkpoint-records.js';
 /** tmpfs's page size: the unit of file data, st_blksize, and statfs's blocks. */
 export const PAGE = 4096;
 
-/** The thread's time origin (a constant; reading `performance.timeOrigin` calls into Node each time: a tenth of a 4 KiB pwrite on tmpfs). */
+/** The thread's time origin (a constant; reading `performance.timeOrigin` calls into Node each time). */
 const TIME_ORIGIN_MS = performance.timeOrigin;
 
 /** Wall-clock time as [sec, nsec], microsecond-accurate. */
