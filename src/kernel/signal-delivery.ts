@@ -286,6 +286,8 @@ export class SignalDelivery {
         task.state = TaskState.Stopped;
         return false;
       }
+      // Nothing pending, the case at every return from a system call: no BigInt arithmetic (each operation makes a new one).
+      if (task.pending === 0n && proc.pending === 0n) break;
       const deliverable = (task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE);
       if (deliverable === 0n) break;
       let sig = 1;

@@ -354,7 +354,8 @@ export class StructWriter {
       this.dv.setUint32(off + 4, Math.floor(t / 0x1_0000_0000), true);
       return this;
     }
-    this.dv.setBigUint64(off, BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(Math.trunc(v))), true);
+    // setBigUint64 itself takes the value modulo 2^64 (negative ones as two's complement): no BigInt.asUintN copy.
+    this.dv.setBigUint64(off, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)), true);
     return this;
   }
   /** A NUL-padded string in a fixed-size char array (truncated to leave the NUL). */

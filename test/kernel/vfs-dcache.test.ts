@@ -136,6 +136,47 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
     assert.equal(await readAll(d), 'ab23456789', 'walked to again on demand');
   });
 
+  /** Round trips to the gofer of 10 stat+open+pread+close of /data/hello.txt after a first one (which walks and opens). */
+  async function roundTripsOfCachedOpens(access: FileAccess): Promise<{ vfs: Vfs; rpcs: number }> {
+    fs.mkdirSync(path.join(host, 'data'));
+    fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'hello');
+    const vfs = await vfsOver(access, 100);
+    const client = b.client;
+    let rpcs = 0;
+    const rpc = client.rpc.bind(client);
+    client.rpc = (m, tag) => {
+      rpcs++;
+      return rpc(m, tag);
+    };
+    const statOpenClose = async (): Promise<string> => {
+      const d = ok(await resolve(vfs, '/data/hello.txt'));
+      const size = ok(await d.inode.getattr()).size;
+      const f = ok(await d.inode.open(abi.O_RDONLY, d.path()));
+      const text = Buffer.from(ok(await f.pread(16, 0))).toString();
+      await f.unref();
+      return `${size} ${text}`;
+    };
+    assert.equal(await statOpenClose(), '5 hello');
+    rpcs = 0;
+    for (let i = 0; i < 10; i++) assert.equal(await statOpenClose(), '5 hello');
+    return { vfs, rpcs };
+  }
+
+  it('round trips, exclusive: a cached file\'s walk, stat, open and close cost none (only the reads reach the gofer)', async () => {
+    const { vfs, rpcs } = await roundTripsOfCachedOpens('exclusive');
+    assert.equal(rpcs, 10, `${rpcs} round trips for 10 stat+open+pread+close of a cached file`);
+    fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'hello, world'); // behind the sandbox's back
+    assert.equal((await statOf(vfs, '/data/hello.txt')).size, 5, 'exclusive: the cached size');
+  });
+
+  it('round trips, shared: every walk revalidates and every stat fetches, so a change on the host is seen', async () => {
+    const { vfs, rpcs } = await roundTripsOfCachedOpens('shared');
+    // Two revalidating walks (data, hello.txt) and a getattr on top of each read.
+    assert.ok(rpcs >= 40, `${rpcs} round trips for 10`);
+    fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'hello, world');
+    assert.equal((await statOf(vfs, '/data/hello.txt')).size, 12, 'shared: the host\'s write is seen');
+  });
+
   it('exclusive: attributes stay cached until the sandbox changes something', async () => {
     fs.writeFileSync(path.join(host, 'f'), 'abc');
     const ex = await vfsOver('exclusive', 100);

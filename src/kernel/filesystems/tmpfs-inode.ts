@@ -16,9 +16,12 @@ import type { TmpAttrRecord } from '../checkpoint-records.js';
 /** tmpfs's page size: the unit of file data, st_blksize, and statfs's blocks. */
 export const PAGE = 4096;
 
+/** The thread's time origin (a constant; reading `performance.timeOrigin` calls into Node each time). */
+const TIME_ORIGIN_MS = performance.timeOrigin;
+
 /** Wall-clock time as [sec, nsec], microsecond-accurate. */
 export function now(): [number, number] {
-  const ms = performance.timeOrigin + performance.now();
+  const ms = TIME_ORIGIN_MS + performance.now();
   const sec = Math.floor(ms / 1000);
   return [sec, Math.floor((ms - sec * 1000) * 1e6)];
 }

@@ -30,8 +30,15 @@ import type { Dentry } from './inode.js';
 export const DEFAULT_DCACHE_SIZE = 4096;
 
 export class DentryCache {
-  /** Evictable dentries, least recently used first (a Map keeps insertion order). */
-  private readonly lru = new Map<Dentry, true>();
+  /**
+   * Evictable dentries, least recently used first: a list threaded through
+   * the dentries themselves (Dentry.lruOlder/lruNewer), so that a lookup's
+   * touch moves one to the end without hashing it (a Map's delete and set
+   * were a seventh of an open+close of a cached file).
+   */
+  private oldest: Dentry | null = null;
+  private newest: Dentry | null = null;
+  private count = 0;
   /** Dentries evicted so far (for tests and statistics). */
   evictions = 0;
 
@@ -44,22 +51,20 @@ export class DentryCache {
 
   /** Evictable dentries now cached. */
   get size(): number {
-    return this.lru.size;
+    return this.count;
   }
 
   /** `d` was just found or added in its parent: it becomes the most recently used. */
   touch(d: Dentry): void {
-    if (!d.parent || d.mountRoot || d.deleted || !d.inode.evictable) return;
-    this.lru.delete(d);
-    this.lru.set(d, true);
-    if (this.lru.size > this.limit) this.shrink();
+    if (!this.moveToNewest(d)) return;
+    if (this.count > this.limit) this.shrink();
   }
 
   /** Evicts least recently used dentries until the bound holds. */
   private shrink(): void {
-    for (const d of this.lru.keys()) {
-      if (this.lru.size <= this.limit) return;
-      this.lru.delete(d);
+    while (this.count > this.limit && this.oldest !== null) {
+      const d = this.oldest;
+      this.unlink(d);
       const parent = d.parent;
       // Gone from the cache already (unlinked, renamed over), or a directory whose children go first.
       if (!parent || d.deleted || parent.cached(d.name) !== d || d.cachedChildren > 0) continue;
@@ -67,14 +72,32 @@ export class DentryCache {
       parent.evict(d);
       this.evictions++;
       // A parent left without cached children may go in its turn.
-      if (parent.cachedChildren === 0) this.touchQuietly(parent);
+      if (parent.cachedChildren === 0) this.moveToNewest(parent);
     }
   }
 
-  /** touch() without shrinking (called from inside shrink). */
-  private touchQuietly(d: Dentry): void {
-    if (!d.parent || d.mountRoot || d.deleted || !d.inode.evictable) return;
-    this.lru.delete(d);
-    this.lru.set(d, true);
+  /** Puts `d` at the newest end when it may be evicted at all; false when it may not. */
+  private moveToNewest(d: Dentry): boolean {
+    if (!d.parent || d.mountRoot || d.deleted || !d.inode.evictable) return false;
+    if (d === this.newest) return true;
+    if (d.onLru) this.unlink(d);
+    d.onLru = true;
+    d.lruOlder = this.newest;
+    d.lruNewer = null;
+    if (this.newest !== null) this.newest.lruNewer = d;
+    else this.oldest = d;
+    this.newest = d;
+    this.count++;
+    return true;
+  }
+
+  private unlink(d: Dentry): void {
+    if (d.lruOlder !== null) d.lruOlder.lruNewer = d.lruNewer;
+    else this.oldest = d.lruNewer;
+    if (d.lruNewer !== null) d.lruNewer.lruOlder = d.lruOlder;
+    else this.newest = d.lruOlder;
+    d.lruOlder = d.lruNewer = null;
+    d.onLru = false;
+    this.count--;
   }
 }

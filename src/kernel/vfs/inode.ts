@@ -272,6 +272,10 @@ export class Dentry {
   deleted = false;
   /** The root of a mounted filesystem, attached at this name. */
   mountRoot = false;
+  /** Neighbours in the dentry cache's least-recently-used list, and whether the dentry is on it (dcache.ts; nothing else touches them). */
+  lruOlder: Dentry | null = null;
+  lruNewer: Dentry | null = null;
+  onLru = false;
 
   constructor(
     /** Changes only through move() (rename). */

@@ -25,11 +25,20 @@ export interface Cred {
 /** Does `cr` hold capability `cap` (effective set)? */
 export function hasCap(cr: Cred, cap: number): boolean {
   if (!cr.caps) return cr.euid === 0;
-  return (cr.caps.effective & (CAP_BITS[cap] ?? 1n << BigInt(cap))) !== 0n;
+  const set = cr.caps.effective;
+  if (cap < 31) {
+    // The low word of the set last asked about: a path walk asks twice per component, and `set & bit` makes a new BigInt each time.
+    if (set !== lastSet) {
+      lastSet = set;
+      lastLow = Number(BigInt.asUintN(31, set));
+    }
+    return (lastLow & (1 << cap)) !== 0;
+  }
+  return (set & (1n << BigInt(cap))) !== 0n;
 }
 
-/** 1n << cap for the capabilities path walks test on every component (no BigInt made per check). */
-const CAP_BITS = [1n << 0n, 1n << 1n, 1n << 2n, 1n << 3n, 1n << 4n];
+let lastSet = 0n;
+let lastLow = 0;
 
 /** May `cr` access a file with `attr` for `mask` (R_OK|W_OK|X_OK)? generic_permission, then the capability overrides. */
 export function permitted(cr: Cred, attr: Attr, mask: number): boolean {
