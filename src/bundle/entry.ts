@@ -1,0 +1,48 @@
+// Which file a process or thread of tsvisor starts from: the entry's bundle
+// (dist/bundle/NAME.js, written by build.ts at build time) when it is there
+// and newer than the entry's own tsc output, else that output itself (a build
+// without the bundling step, or a tsc run since the last bundling, whose
+// bundle would run stale code). TSVISOR_NO_BUNDLE=1 asks for the unbundled
+// files (to compare the two).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Under dist: where the bundles are written. */
+export const BUNDLE_DIR = 'bundle';
+
+/** Each bundle's entry module, as a path under dist. */
+export const BUNDLE_ENTRIES = {
+  cli: 'src/main/cli.js',
+  'kernel-worker': 'src/workers/kernel-worker.js',
+  'vcpu-worker': 'src/workers/vcpu-worker.js',
+} as const;
+
+export type EntryName = keyof typeof BUNDLE_ENTRIES;
+
+/** Set (to 1) to start every process and thread from the unbundled files. */
+export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
+
+const DIST = path.resolve(__dirname, '..', '..');
+const chosen = new Map<EntryName, string>();
+
+/** The path to start `name` from (a script for node or for a Worker). */
+export function entryScript(name: EntryName): string {
+  let file = chosen.get(name);
+  if (file === undefined) {
+    const own = path.join(DIST, BUNDLE_ENTRIES[name]);
+    const bundled = path.join(DIST, BUNDLE_DIR, `${name}.js`);
+    file = process.env[NO_BUNDLE_ENV] !== '1' && isFresh(bundled, own) ? bundled : own;
+    chosen.set(name, file);
+  }
+  return file;
+}
+
+/** The bundle exists and was written after `own` (tsc rewrites every output). */
+function isFresh(bundled: string, own: string): boolean {
+  try {
+    return fs.statSync(bundled).mtimeMs >= fs.statSync(own).mtimeMs;
+  } catch {
+    return false;
+  }
+}
