@@ -11,12 +11,26 @@ import * as path from 'node:path';
 /** Under dist: where the bundles are written. */
 export const BUNDLE_DIR = 'bundle';
 
-/** Each bundle's entry module, as a path under dist. */
+/** A bundle: its entry module, as a path under dist, and for the CLI's sandbox processes the one command they run. */
+export interface BundleSpec {
+  entry: string;
+  /**
+   * The CLI's commands (the modules cli.ts loads on demand) this bundle
+   * holds; absent: all. Boot and the gofer run one command each, and a
+   * bundle of every command would cost each of them the memory of code it
+   * never runs (docs/STARTUP.md).
+   */
+  commands?: string[];
+}
+
+/** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
-  cli: 'src/main/cli.js',
-  'kernel-worker': 'src/workers/kernel-worker.js',
-  'vcpu-worker': 'src/workers/vcpu-worker.js',
-} as const;
+  cli: { entry: 'src/main/cli.js' },
+  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'] },
+  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
+  'kernel-worker': { entry: 'src/workers/kernel-worker.js' },
+  'vcpu-worker': { entry: 'src/workers/vcpu-worker.js' },
+} as const satisfies Record<string, BundleSpec>;
 
 export type EntryName = keyof typeof BUNDLE_ENTRIES;
 
@@ -30,7 +44,7 @@ const chosen = new Map<EntryName, string>();
 export function entryScript(name: EntryName): string {
   let file = chosen.get(name);
   if (file === undefined) {
-    const own = path.join(DIST, BUNDLE_ENTRIES[name]);
+    const own = path.join(DIST, BUNDLE_ENTRIES[name].entry);
     const bundled = path.join(DIST, BUNDLE_DIR, `${name}.js`);
     file = process.env[NO_BUNDLE_ENV] !== '1' && isFresh(bundled, own) ? bundled : own;
     chosen.set(name, file);

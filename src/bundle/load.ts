@@ -21,7 +21,8 @@ export let lastCacheAccepted = false;
 
 function compile(dir: string, name: string, cachedData: Buffer | undefined): vm.Script {
   const file = codeFile(dir, name);
-  return new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData });
+    // ASCII only (build.ts asciiOnly): latin1 reads it without decoding UTF-8.
+  return new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file, cachedData });
 }
 
 /** Runs bundle `name` of `dir` as the module `module` (the loader file's own). */
