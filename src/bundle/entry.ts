@@ -34,6 +34,19 @@ export const BUNDLE_ENTRIES = {
 
 export type EntryName = keyof typeof BUNDLE_ENTRIES;
 
+/**
+ * The V8 heap limits of the sandbox's worker threads (the kernel worker and
+ * the vCPU workers). The young generation is capped at 6 MiB (semi-spaces
+ * of 2 MiB): V8's default lets each semi-space grow to 16 MiB under the
+ * kernel's steady stream of short-lived objects, and a busy sandbox then
+ * held ~30 MiB more in that thread alone, and kept growing as its old space
+ * filled with what the larger nursery promoted less often (the busybox
+ * fork/exec/create loop: boot +40% RSS between 200 and 1,200 iterations with
+ * the default, +12% with this cap; docs/STARTUP.md). The old generation
+ * keeps V8's default.
+ */
+export const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;
+
 /** Set (to 1) to start every process and thread from the unbundled files. */
 export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
 
