@@ -53,6 +53,23 @@ export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
 const DIST = path.resolve(__dirname, '..', '..');
 const chosen = new Map<EntryName, string>();
 
+/**
+ * The bundle for a command line of the CLI (`argv` without node and the
+ * script): boot's or the gofer's when the command is surely that one, i.e.
+ * only flags written `--name=value` come before it (a flag written apart
+ * from its value, or a boolean one, cannot be told apart without the CLI's
+ * flag table); the CLI's own, holding every command, otherwise. A runtime
+ * starting `tsvisor boot` as runsc's parent starts `runsc boot` gets boot's;
+ * run and create start boot and the gofer from their bundles directly.
+ */
+export function cliBundleFor(argv: readonly string[]): EntryName {
+  for (const arg of argv) {
+    if (arg === 'boot' || arg === 'gofer') return arg;
+    if (!/^--?[^-=][^=]*=/.test(arg)) break;
+  }
+  return 'cli';
+}
+
 /** The path to start `name` from (a script for node or for a Worker). */
 export function entryScript(name: EntryName): string {
   let file = chosen.get(name);

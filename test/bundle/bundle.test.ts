@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
 import { asciiOnly, bundleCode, moduleGraph } from '../../src/bundle/build.js';
-import { BUNDLE_DIR, BUNDLE_ENTRIES, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
+import { BUNDLE_DIR, BUNDLE_ENTRIES, cliBundleFor, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
 import { RemoteVcpu } from '../../src/kernel/vcpus.js';
 
 const DIST = path.join(repoRoot(), 'dist');
@@ -93,6 +93,8 @@ describe('bundled entry points', () => {
     const gofer = moduleGraph(DIST, BUNDLE_ENTRIES.gofer);
     const cli = moduleGraph(DIST, BUNDLE_ENTRIES.cli);
     assert.ok(boot.includes('src/main/boot.js') && !boot.includes('src/main/gofer-command.js') && !boot.includes('src/main/do.js'));
+    // The spec's validator, built by precompile.ts, is required by its literal name.
+    assert.ok(boot.includes('src/spec/spec-validate.js'));
     assert.ok(gofer.includes('src/main/gofer-command.js') && !gofer.includes('src/main/boot.js') && !gofer.some((k) => k.startsWith('src/kernel/syscalls/')));
     for (const k of ['src/main/boot.js', 'src/main/gofer-command.js', 'src/main/do.js', 'src/main/run.js']) assert.ok(cli.includes(k), k);
     assert.equal(boot[0], 'src/main/cli.js');
@@ -176,5 +178,16 @@ describe('worker heap limits', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the CLI bundle for a command line', () => {
+  it("picks boot's or the gofer's only when nothing before the command could be a flag's value", () => {
+    assert.equal(cliBundleFor(['boot', '--bundle=/b', 'id']), 'boot');
+    assert.equal(cliBundleFor(['--root=/r', '--log-format=json', 'gofer', '--io-fds=4']), 'gofer');
+    assert.equal(cliBundleFor(['--root', 'boot', 'run', 'id']), 'cli');
+    assert.equal(cliBundleFor(['--debug', 'boot']), 'cli');
+    assert.equal(cliBundleFor(['run', '--bundle', 'boot']), 'cli');
+    assert.equal(cliBundleFor([]), 'cli');
   });
 });
