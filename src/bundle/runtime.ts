@@ -11,11 +11,21 @@ export type BundledModule = (exports: unknown, require: NodeJS.Require, module: 
  * Runs the bundle's `entry` module and makes its exports the bundle's. Each
  * module runs once, at its first require (a cycle sees the partial exports,
  * as under Node); a relative require of a module the bundle holds is served
- * from `modules`, anything else by Node's require from the module's own path.
+ * from `modules` (`links` names it), anything else by Node's require from the
+ * module's own path.
  * `loadAll` (the build's code-cache step, load.ts): every module but the
  * entry is run instead, so that their code is compiled.
  */
-export function startBundle(module: NodeJS.Module, require: NodeJS.Require, __dirname: string, loadAll: boolean, entry: string, modules: Record<string, BundledModule>): void {
+export function startBundle(
+  module: NodeJS.Module,
+  require: NodeJS.Require,
+  __dirname: string,
+  loadAll: boolean,
+  entry: string,
+  modules: Record<string, BundledModule>,
+  /** Per module, each relative require it makes of a bundled module, resolved at build time. */
+  links: Record<string, Record<string, string>>,
+): void {
   const path = require('node:path') as typeof import('node:path');
   const Module = require('node:module') as typeof import('node:module') & { _nodeModulePaths(dir: string): string[] };
   const distDir = path.resolve(__dirname, '..');
@@ -31,12 +41,10 @@ export function startBundle(module: NodeJS.Module, require: NodeJS.Require, __di
     const dirname = path.dirname(filename);
     let nodeRequire: NodeJS.Require | undefined;
     const outside = () => (nodeRequire ??= Module.createRequire(filename));
+    const own = links[key] ?? {};
     const localRequire = ((spec: string) => {
-      if (spec.startsWith('./') || spec.startsWith('../')) {
-        const target = path.posix.normalize(path.posix.join(path.posix.dirname(key), spec));
-        if (Object.prototype.hasOwnProperty.call(modules, target)) return load(target);
-      }
-      return outside()(spec);
+      const target = Object.prototype.hasOwnProperty.call(own, spec) ? own[spec] : undefined;
+      return target !== undefined ? load(target) : outside()(spec);
     }) as NodeJS.Require;
     localRequire.resolve = ((spec: string, options?: { paths?: string[] }) => outside().resolve(spec, options)) as NodeJS.RequireResolve;
     localRequire.resolve.paths = (spec: string) => outside().resolve.paths(spec);
