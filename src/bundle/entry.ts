@@ -26,6 +26,8 @@ export interface BundleSpec {
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
+  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
+  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
   boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'] },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
   'kernel-worker': { entry: 'src/workers/kernel-worker.js' },
@@ -53,19 +55,28 @@ export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
 const DIST = path.resolve(__dirname, '..', '..');
 const chosen = new Map<EntryName, string>();
 
+/** The commands with a bundle of their own. */
+const COMMAND_BUNDLES = new Set<string>(['run', 'do', 'boot', 'gofer']);
+
 /**
  * The bundle for a command line of the CLI (`argv` without node and the
- * script): boot's or the gofer's when the command is surely that one, i.e.
- * only flags written `--name=value` come before it (a flag written apart
- * from its value, or a boolean one, cannot be told apart without the CLI's
- * flag table); the CLI's own, holding every command, otherwise. A runtime
- * starting `tsvisor boot` as runsc's parent starts `runsc boot` gets boot's;
- * run and create start boot and the gofer from their bundles directly.
+ * script): the command's own when the first word that can be the command
+ * (past the global flags, and past a word after a flag written without
+ * `=`, which may be its value) has one; the CLI's, holding every command,
+ * otherwise. A guess, made without the CLI's flag table: a wrong one (a flag
+ * value that names a command) still runs, as the command's modules then
+ * load from tsc's files around the bundle's instances (runtime.ts).
  */
 export function cliBundleFor(argv: readonly string[]): EntryName {
+  let maybeValue = false;
   for (const arg of argv) {
-    if (arg === 'boot' || arg === 'gofer') return arg;
-    if (!/^--?[^-=][^=]*=/.test(arg)) break;
+    if (COMMAND_BUNDLES.has(arg)) return arg as EntryName;
+    if (arg.startsWith('-')) {
+      maybeValue = !arg.includes('=');
+      continue;
+    }
+    if (!maybeValue) break;
+    maybeValue = false;
   }
   return 'cli';
 }

@@ -12,7 +12,9 @@ export type BundledModule = (exports: unknown, require: NodeJS.Require, module: 
  * module runs once, at its first require (a cycle sees the partial exports,
  * as under Node); a relative require of a module the bundle holds is served
  * from `modules` (`links` names it), anything else by Node's require from the
- * module's own path.
+ * module's own path; each bundled module is in Node's require.cache too
+ * (unless Node had loaded that file already), so a module from outside the
+ * bundle that requires one gets the bundle's instance.
  * `loadAll` (the build's code-cache step, load.ts): every module but the
  * entry is run instead, so that their code is compiled.
  */
@@ -65,6 +67,9 @@ export function startBundle(
         return (paths ??= Module._nodeModulePaths(dirname));
       },
     } as unknown as NodeJS.Module;
+    // Node's own require of this file (from a module the bundle does not
+    // hold) finds this instance: one module, one instance, bundled or not.
+    if (!(filename in require.cache)) require.cache[filename] = mod;
     if (key === entry && runsAsMain) mainModule = mod;
     Object.defineProperty(localRequire, 'main', { get: () => mainModule });
     loaded.set(key, mod);
