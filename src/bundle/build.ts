@@ -1,9 +1,10 @@
 // Build step (part of `npm run build`, after tsc): each entry point a
-// process or thread of a sandbox starts from (the CLI, the kernel worker, the
-// vCPU worker) written as one file under dist/bundle,
-// holding every module of ours it can reach. A start then reads and compiles
-// one file instead of resolving, stat-ing, reading and wrapping ~160 small
-// ones (docs/STARTUP.md has the figures).
+// process or thread of a sandbox starts from (the CLI, and its commands with
+// a bundle of their own; the kernel worker; the vCPU worker) written under
+// dist/bundle as one script holding every module of ours it can reach, with
+// V8's code cache for it. A start then compiles one script from its cache
+// instead of resolving, reading and compiling up to ~160 small modules
+// (docs/STARTUP.md has the figures; README.md beside this file the layout).
 //
 // Contract of a bundle (runtime.ts is the loader each bundle starts with):
 // - A module of ours is found by its literal relative require ("./x.js",
@@ -13,7 +14,8 @@
 // - Each module keeps its own __filename and __dirname (its path under
 //   dist/src), so the paths it builds from them (schema files, code binds)
 //   are those of the unbundled build; `require` of anything else (node:*,
-//   packages, a computed path) is Node's own require from that file.
+//   packages, a computed path) is Node's own require from that file, and
+//   each bundled module is in Node's require.cache under its file name.
 // - The entry's exports are the bundle's exports.
 // A build that skipped this step still runs: src/bundle/entry.ts then names
 // the unbundled files.

@@ -1,6 +1,8 @@
-// Starting a bundle (build.ts): dist/bundle/NAME.js is two lines that call
-// runBundle, which compiles NAME.code.js with V8's code cache NAME.cache
-// (written by the build, see writeCodeCache) and runs it. With the cache, V8
+// Starting a bundle (build.ts): dist/bundle/NAME.js calls runBundle, which
+// compiles NAME.code.js with V8's code cache NAME.cache (written by the
+// build right after the code, see writeCodeCache: V8 checks a cache against
+// its source's length only, so the two are only ever written together) and
+// runs it. With the cache, V8
 // reads the bytecode of every module's top level and of the functions that
 // ran while the build loaded them, instead of parsing and compiling them
 // again at each start. A cache V8 rejects (another Node, other V8 flags) or
