@@ -4,6 +4,7 @@
 
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -167,6 +168,22 @@ describe('bundled entry points', () => {
 });
 
 describe('worker heap limits', () => {
+  it("the workers' code caches are taken in a thread started with those limits", async () => {
+    for (const name of ['kernel-worker', 'vcpu-worker']) {
+      const code = `const vm = require('node:vm'), fs = require('node:fs');
+        const s = new vm.Script(fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.code.js'))}, 'latin1'), { cachedData: fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.cache'))}) });
+        require('node:worker_threads').parentPort.postMessage(s.cachedDataRejected);`;
+      const w = new Worker(code, { eval: true, resourceLimits: WORKER_RESOURCE_LIMITS });
+      const rejected = await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      await w.terminate();
+      assert.equal(rejected, false, name);
+    }
+  });
+
+
   it('a vCPU worker starts with the young generation capped', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-limits-'));
     const entry = path.join(dir, 'probe.js');
