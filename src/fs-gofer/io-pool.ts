@@ -7,7 +7,7 @@
 
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { EIO, Errno } from '../linux/errno.js';
 
 export interface IoPoolOptions {
@@ -23,13 +23,27 @@ function errnoOf(e: unknown): Errno {
 }
 
 export class IoPool {
-  private readonly pool: Piscina;
+  private made: Piscina | undefined;
+  private readonly threads: number;
   private readonly inlineMax: number;
 
   constructor(opts: IoPoolOptions = {}) {
     const threads = opts.threads ?? 4;
     this.inlineMax = opts.inlineMax ?? 64 * 1024;
-    this.pool = new Piscina({ filename: path.join(__dirname, 'io-worker.js'), minThreads: 0, maxThreads: threads, idleTimeout: 30_000 });
+    this.threads = threads;
+  }
+
+  /**
+   * The worker pool, made at the first transfer too large to run inline: a
+   * gofer that never has one does not even load piscina (14 modules at each
+   * start; docs/STARTUP.md).
+   */
+  private get pool(): Piscina {
+    if (!this.made) {
+      const { Piscina: Pool } = require('piscina') as typeof import('piscina');
+      this.made = new Pool({ filename: path.join(__dirname, 'io-worker.js'), minThreads: 0, maxThreads: this.threads, idleTimeout: 30_000 });
+    }
+    return this.made;
   }
 
   async read(fd: number, offset: number, len: number): Promise<Uint8Array | Errno> {
@@ -61,6 +75,6 @@ export class IoPool {
   }
 
   close(): Promise<void> {
-    return this.pool.destroy();
+    return this.made ? this.made.destroy() : Promise.resolve();
   }
 }

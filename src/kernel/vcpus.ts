@@ -16,6 +16,7 @@ import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 import { ThreadState, type Stop } from '../vcpu/state.js';
 import { FramePool } from '../vcpu/frames.js';
+import { WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 
@@ -72,7 +73,7 @@ export class RemoteVcpu {
     const channel = new MessageChannel();
     this.port = channel.port1;
     const data: VcpuWorkerData = { mailbox: sab, regs: this.regs.shared, port: channel.port2, index, frames: FramePool.local().share() };
-    this.worker = new Worker(entry, { workerData: data, transferList: [channel.port2] });
+    this.worker = new Worker(entry, { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_RESOURCE_LIMITS });
     this.worker.unref();
   }
 

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import { FlagDef, FlagValues } from './flags.js';
+import { entryScript, WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
@@ -103,7 +104,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
       enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
       lockDown(networkConfinement(networkPlan(global.network, spec)));
     }
-    const worker = new Worker(path.join(__dirname, '..', 'workers', 'kernel-worker.js'), { workerData: cfg });
+    const worker = new Worker(entryScript('kernel-worker'), { workerData: cfg, resourceLimits: WORKER_RESOURCE_LIMITS });
     const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
     let workerDied: ((e: Error) => void) | undefined;
     const workerDeath = new Promise<never>((_, reject) => (workerDied = reject));

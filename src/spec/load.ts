@@ -37,7 +37,9 @@ let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
   if (validator) return validator;
   const built = path.join(__dirname, PRECOMPILED_VALIDATOR);
-  if (fs.existsSync(built)) validator = require(built) as ValidateFunction;
+  // Required by its literal name (PRECOMPILED_VALIDATOR's value), so that the
+  // bundles (src/bundle/build.ts) hold it, compiled in their code cache.
+  if (fs.existsSync(built)) validator = require('./spec-validate.js') as ValidateFunction;
   else validator = compileValidator();
   return validator;
 }

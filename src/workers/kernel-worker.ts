@@ -26,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { quiesce, restoreKernel, saveKernel, startRestored } from '../kernel/checkpoint.js';
 import { decodeImage, encodeImage } from '../kernel/checkpoint-image.js';
 import { Unsupported } from '../kernel/checkpoint-records.js';
+import { entryScript } from '../bundle/entry.js';
 
 const cfg = workerData as SandboxConfig;
 const debugLog = createDebugLog(cfg.log);
@@ -108,7 +109,7 @@ const api = {
   /** Load and start the container's init. Resolves with an error text when it can't start. */
   async start(): Promise<string | null> {
     if (init) return 'already started';
-    sandbox = await buildKernel(cfg, logs, path.join(__dirname, 'vcpu-worker.js'));
+    sandbox = await buildKernel(cfg, logs, entryScript('vcpu-worker'));
     const k = sandbox.kernel;
     const exe = cfg.args[0];
     const r = await k.lifecycle.spawnInit(exe, cfg.args, cfg.env, cfg.cwd, sandbox.stdio);
@@ -267,7 +268,7 @@ const api = {
       const t0 = performance.now();
       const image = decodeImage(bytes);
       const t1 = performance.now();
-      sandbox = await buildKernel(cfg, logs, path.join(__dirname, 'vcpu-worker.js'));
+      sandbox = await buildKernel(cfg, logs, entryScript('vcpu-worker'));
       const k = sandbox.kernel;
       const t2 = performance.now();
       await restoreKernel(k, image.kernel, image.pages, sandbox.stdio);

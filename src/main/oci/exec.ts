@@ -24,6 +24,7 @@ import { exitCodeOf } from '../boot.js';
 import { closeFd, getTerminalAttr, rawTerminalAttr, setTerminalAttr, takeCanonicalInput, TCSADRAIN } from '../../host/ffi.js';
 import type { Process } from '../../spec/types.js';
 import { readBundle, openTerminal } from './launch.js';
+import { entryScript } from '../../bundle/entry.js';
 import { OciError, StateStore, checkId, controlSocket, statusOf, writeWhole } from './state.js';
 
 export const EXEC_SYNOPSIS = 'tsvisor [global flags] exec [-d] [-t] [--process F | <container id> CMD [ARG...]] [--cwd D] [--env K=V]... [--user UID[:GID]] [--console-socket S] [--pid-file F] <container id>';
@@ -219,7 +220,7 @@ async function detach(global: GlobalOptions, rawArgs: string[], positional: stri
   const args = [...global.argv, 'exec', '--pid-file', file, ...dropDetach(execFlags), ...positional];
   try {
     fs.rmSync(file, { force: true });
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'cli.js'), ...args], { stdio: 'inherit', detached: true });
+    const child = spawn(process.execPath, [entryScript('cli'), ...args], { stdio: 'inherit', detached: true });
     const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
     for (;;) {
       if (fs.existsSync(file)) break;

@@ -21,6 +21,7 @@ import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
 import { startGofer, type RunningGofer } from '../gofer-launch.js';
 import { checkId, ContainerExists, OciError } from './state.js';
+import { entryScript } from '../../bundle/entry.js';
 
 /** A bundle's config.json, read and checked. */
 export interface Bundle {
@@ -161,10 +162,9 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // sandbox lives; without a terminal on stdin, plain stdio. A detached
   // sandbox never takes this command's terminal.
   const term = spec.process?.terminal === true && (o.consoleSocket || !o.detached) ? openTerminal(o.consoleSocket, spec.process.consoleSize) : null;
-  const cli = path.join(__dirname, '..', 'cli.js');
   // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
   const globalArgv = childGlobalArgv(global);
-  const gofer = o.directfs ? null : startGofer(cli, globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
+  const gofer = o.directfs ? null : startGofer(entryScript('gofer'), globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
   const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
   // Published ports: host sockets opened in our own network namespace (src/main/network.ts), after the gofer's fds.
   const published = openPublished(o.publish ?? [], o.exitCode);
@@ -196,7 +196,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let env: NodeJS.ProcessEnv = { ...process.env };
   delete env[DIE_WITH_PARENT_ENV];
   let file = process.execPath;
-  let args = [cli, ...bootArgs];
+  let args = [entryScript('boot'), ...bootArgs];
   if (global.confine) {
     ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
     env = confinedEnv(env);

@@ -1,0 +1,103 @@
+// Which file a process or thread of tsvisor starts from: the entry's bundle
+// (dist/bundle/NAME.js, written by build.ts at build time) when it is there
+// and newer than the entry's own tsc output, else that output itself (a build
+// without the bundling step, or a tsc run since the last bundling, whose
+// bundle would run stale code). TSVISOR_NO_BUNDLE=1 asks for the unbundled
+// files (to compare the two).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Under dist: where the bundles are written. */
+export const BUNDLE_DIR = 'bundle';
+
+/** A bundle: its entry module, as a path under dist, and for the CLI's sandbox processes the one command they run. */
+export interface BundleSpec {
+  entry: string;
+  /**
+   * The CLI's commands (the modules cli.ts loads on demand) this bundle
+   * holds; absent: all. Boot and the gofer run one command each, and a
+   * bundle of every command would cost each of them the memory of code it
+   * never runs (docs/STARTUP.md).
+   */
+  commands?: string[];
+}
+
+/** Every bundle the build writes. */
+export const BUNDLE_ENTRIES = {
+  cli: { entry: 'src/main/cli.js' },
+  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
+  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
+  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'] },
+  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
+  'kernel-worker': { entry: 'src/workers/kernel-worker.js' },
+  'vcpu-worker': { entry: 'src/workers/vcpu-worker.js' },
+} as const satisfies Record<string, BundleSpec>;
+
+export type EntryName = keyof typeof BUNDLE_ENTRIES;
+
+/**
+ * The V8 heap limits of the sandbox's worker threads (the kernel worker and
+ * the vCPU workers). The young generation is capped at 6 MiB (semi-spaces
+ * of 2 MiB): V8's default lets each semi-space grow to 16 MiB under the
+ * kernel's steady stream of short-lived objects, and a busy sandbox then
+ * held ~30 MiB more in that thread alone, and kept growing as its old space
+ * filled with what the larger nursery promoted less often (the busybox
+ * fork/exec/create loop: boot +40% RSS between 200 and 1,200 iterations with
+ * the default, +12% with this cap; docs/STARTUP.md). The old generation
+ * keeps V8's default.
+ */
+export const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;
+
+/** Set (to 1) to start every process and thread from the unbundled files. */
+export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
+
+const DIST = path.resolve(__dirname, '..', '..');
+const chosen = new Map<EntryName, string>();
+
+/** The commands with a bundle of their own. */
+const COMMAND_BUNDLES = new Set<string>(['run', 'do', 'boot', 'gofer']);
+
+/**
+ * The bundle for a command line of the CLI (`argv` without node and the
+ * script): the command's own when the first word that can be the command
+ * (past the global flags, and past a word after a flag written without
+ * `=`, which may be its value) has one; the CLI's, holding every command,
+ * otherwise. A guess, made without the CLI's flag table: a wrong one (a flag
+ * value that names a command) still runs, as the command's modules then
+ * load from tsc's files around the bundle's instances (runtime.ts).
+ */
+export function cliBundleFor(argv: readonly string[]): EntryName {
+  let maybeValue = false;
+  for (const arg of argv) {
+    if (COMMAND_BUNDLES.has(arg)) return arg as EntryName;
+    if (arg.startsWith('-')) {
+      maybeValue = !arg.includes('=');
+      continue;
+    }
+    if (!maybeValue) break;
+    maybeValue = false;
+  }
+  return 'cli';
+}
+
+/** The path to start `name` from (a script for node or for a Worker). */
+export function entryScript(name: EntryName): string {
+  let file = chosen.get(name);
+  if (file === undefined) {
+    const own = path.join(DIST, BUNDLE_ENTRIES[name].entry);
+    const bundled = path.join(DIST, BUNDLE_DIR, `${name}.js`);
+    file = process.env[NO_BUNDLE_ENV] !== '1' && isFresh(bundled, own) ? bundled : own;
+    chosen.set(name, file);
+  }
+  return file;
+}
+
+/** The bundle exists and was written after `own` (tsc rewrites every output). */
+function isFresh(bundled: string, own: string): boolean {
+  try {
+    return fs.statSync(bundled).mtimeMs >= fs.statSync(own).mtimeMs;
+  } catch {
+    return false;
+  }
+}
