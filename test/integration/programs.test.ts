@@ -9,6 +9,7 @@
 // regexes, sprintf, hashes, sort), each in `tsvisor do --packages P`, must
 // print what it printed under QEMU user mode chrooted into the same rootfs.
 // Skipped, saying why, without the packages' rootfs (package-suite.ts).
+
 import { describePackageSuite } from './package-suite.js';
 
 describePackageSuite("Debian's bash, coreutils, sqlite3, lua5.4 and perl (fixtures/programs) give what QEMU gave", 'programs');
