@@ -6,8 +6,8 @@
 // afterwards; with --rootfs it runs in that directory as it is, writes
 // included; with --packages it runs in the cached rootfs of those Debian
 // packages (src/debian/package-rootfs.ts), read-only, with a fresh tmpfs on
-// each of PACKAGES_SCRATCH so the cache is never written. The generated spec: the command resolved in PATH inside the
-// rootfs, cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal
+// each of PACKAGES_SCRATCH so the cache is never written. The generated spec: the command as given (its argv[0] kept;
+// found in PATH inside the rootfs, which must hold it), cwd /, PATH=/bin:/sbin:/usr/bin:/usr/sbin, user root, a terminal
 // when stdin is one, /proc and /dev mounted, and a network namespace only
 // with --network=none (otherwise boot stays in the caller's, whose network
 // the sandbox reaches as its mode allows: src/main/network.ts). Ports given
@@ -80,12 +80,14 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
       rootfs = path.join(work, 'rootfs');
       await layoutDefaultRootfs(rootfs, busyboxFile);
     }
-    const program = lookPathInRootfs(rootfs, positional[0], DO_PATH);
-    if (program === undefined) {
+    if (lookPathInRootfs(rootfs, positional[0], DO_PATH) === undefined) {
       process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
       return NOT_FOUND_STATUS;
     }
-    const spec = doSpec(rootfs, [program, ...positional.slice(1)], cwd, process.stdin.isTTY === true, readonly, global.network !== 'none');
+    // The command keeps its argv[0] as typed (runc and runsc do the same): the
+    // sandbox's kernel finds it in PATH at start; the lookup above only turns a
+    // missing command into status 127 before anything boots.
+    const spec = doSpec(rootfs, positional, cwd, process.stdin.isTTY === true, readonly, global.network !== 'none');
     fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
     // State under --root when the user gave one; else beside the bundle,
     // so that `do` needs no writable /var/run.

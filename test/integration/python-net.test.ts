@@ -3,8 +3,8 @@
 // user mode: AF_UNIX stream, datagram and seqpacket sockets passing file
 // descriptors, AF_INET and AF_INET6 TCP and UDP on the loopback, and
 // http.server answering urllib in the same sandbox. Skipped, saying why,
-// without a python3 rootfs (python-suite.ts).
+// without a python3 rootfs (package-suite.ts).
 
-import { describePythonSuite } from './python-suite.js';
+import { describePackageSuite } from './package-suite.js';
 
-describePythonSuite('python3 networking programs (fixtures/python-net) give what QEMU gave', 'python-net');
+describePackageSuite('python3 networking programs (fixtures/python-net) give what QEMU gave', 'python-net');

@@ -4,8 +4,8 @@
 // and Pool across forked processes, mmap of a file with MAP_SHARED (a
 // child's stores reaching the file and the parent), and sqlite3 in WAL mode
 // with two processes on one database (its -shm index shared by mmap).
-// Skipped, saying why, without a python3 rootfs (python-suite.ts).
+// Skipped, saying why, without a python3 rootfs (package-suite.ts).
 
-import { describePythonSuite } from './python-suite.js';
+import { describePackageSuite } from './package-suite.js';
 
-describePythonSuite('python3 shared-memory programs (fixtures/python-shm) give what QEMU gave', 'python-shm');
+describePackageSuite('python3 shared-memory programs (fixtures/python-shm) give what QEMU gave', 'python-shm');

@@ -142,6 +142,14 @@ describe('tsvisor do: running busybox', function () {
     assert.deepEqual(sh, { code: 42, stdout: '42\n', stderr: '/bin:/sbin:/usr/bin:/usr/sbin\n' });
   });
 
+  it('keeps the command\'s argv[0] as typed (runsc and runc do), the program found in PATH inside the sandbox', async () => {
+    // Shells name themselves in messages by argv[0]: Debian's bash said "/bin/bash: line 1: ..." where Linux says "bash: ...".
+    const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', 'echo "$0"']);
+    assert.deepEqual(r, { code: 0, stdout: 'sh\n', stderr: '' });
+    const full = await tsvisor(['do', '--busybox', BUSYBOX, '--', '/bin/sh', '-c', 'echo "$0"']);
+    assert.deepEqual(full, { code: 0, stdout: '/bin/sh\n', stderr: '' });
+  });
+
   it('a shell waiting for a background job that kill -9 or kill -TERM ended says "Killed" / "Terminated", as under Linux', async () => {
     // Linux ends the job after kill returns (it dies when it next runs), so
     // the shell is in `wait` when it learns of it and prints its note; the
