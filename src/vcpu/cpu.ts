@@ -28,6 +28,7 @@
 //   run() (as Linux drops it on every return from a trap).
 
 import { amo32, amo64 } from './amo.js';
+import { csrAccess } from './csr.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
@@ -581,10 +582,7 @@ export class Cpu {
 
   /** Ask the kernel to load the shared page holding `a` (FAULT_IN), for an access needing `need`. */
   private faultIn(a: number, need: number, pc: number, k: number): number {
-    const f = this.fault;
-    f.signal = FAULT_IN; f.code = need; f.addr = a;
-    this.npc = pc;
-    return (k << 3) | Stop.Fault;
+    return this.stopWith(FAULT_IN, need, a, pc, k);
   }
 
   /** Drop the blocks decoded from bytes a store overwrote (for shared-pages.ts). */
@@ -592,61 +590,30 @@ export class Cpu {
 
   /** SIGSEGV/SEGV_ACCERR for an AMO on a present high page that does not allow it. */
   private segvHigh(a: number, pc: number, k: number): number {
-    const f = this.fault;
-    f.signal = SIGSEGV; f.code = SEGV_ACCERR; f.addr = a;
-    this.npc = pc;
-    return (k << 3) | Stop.Fault;
+    return this.stopWith(SIGSEGV, SEGV_ACCERR, a, pc, k);
   }
 
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
   trap(signal: number, code: number, pc: number, k: number): number {
+    return this.stopWith(signal, code, pc, pc, k);
+  }
+
+  /** The fault stop of the instruction at `pc` (k retired before it in its block): `signal`, `code`, `addr` into `fault`. */
+  private stopWith(signal: number, code: number, addr: number, pc: number, k: number): number {
     const f = this.fault;
-    f.signal = signal; f.code = code; f.addr = pc;
+    f.signal = signal; f.code = code; f.addr = addr;
     this.npc = pc;
     return (k << 3) | Stop.Fault;
   }
 
   /** SIGBUS at `a`: BUS_ADRALN (misaligned atomic, odd pc), or BUS_ADRERR (a shared page without a frame: past the end of a mapped file). */
   private busError(a: number, pc: number, k: number, code = BUS_ADRALN): number {
-    const f = this.fault;
-    f.signal = SIGBUS; f.code = code; f.addr = a;
-    this.npc = pc;
-    return (k << 3) | Stop.Fault;
+    return this.stopWith(SIGBUS, code, a, pc, k);
   }
 
-  /**
-   * Zicsr. kind: 1 rw, 2 rs, 3 rc, 5 rwi, 6 rsi, 7 rci. Supports fflags,
-   * frm, fcsr (read-write) and cycle, time, instret (read-only). Returns 0 or
-   * a fault stop (unknown CSR, write to a read-only one: SIGILL).
-   */
+  /** Zicsr (csr.ts): 0, or SIGILL for an unknown CSR or a write to a read-only one. */
   csr(kind: number, csr: number, rd: number, rs1: number, uimm: number, pc: number, k: number): number {
-    const s = this.state;
-    let old: number;
-    switch (csr) {
-      case 0x001: old = s.fcsr & 0x1f; break;
-      case 0x002: old = (s.fcsr >> 5) & 7; break;
-      case 0x003: old = s.fcsr & 0xff; break;
-      case 0xc00: case 0xc02: old = this.instret + k; break;
-      case 0xc01: old = Number(process.hrtime.bigint() / 100n); break;
-      default: return this.trap(SIGILL, ILL_ILLOPC, pc, k);
-    }
-    const imm = kind >= 5;
-    const src = imm ? uimm : s.x[2 * rs1];
-    const op = kind & 3;
-    const writes = op === 1 || (imm ? uimm !== 0 : rs1 !== 0);
-    if (writes) {
-      if (csr >= 0xc00) return this.trap(SIGILL, ILL_ILLOPC, pc, k);
-      const nv = op === 1 ? src : op === 2 ? old | src : old & ~src;
-      if (csr === 0x001) s.fcsr = (s.fcsr & ~0x1f) | (nv & 0x1f);
-      else if (csr === 0x002) s.fcsr = (s.fcsr & ~0xe0) | ((nv & 7) << 5);
-      else s.fcsr = nv & 0xff;
-    }
-    if (rd !== 0) {
-      const h = Math.floor(old / 4294967296);
-      s.x[2 * rd] = (old - h * 4294967296) | 0;
-      s.x[2 * rd + 1] = h | 0;
-    }
-    return 0;
+    return csrAccess(this.state, this.instret + k, kind, csr, rd, rs1, uimm) ? 0 : this.trap(SIGILL, ILL_ILLOPC, pc, k);
   }
 
   /**
