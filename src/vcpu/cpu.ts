@@ -36,6 +36,8 @@ import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
+import { compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
@@ -63,17 +65,22 @@ const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
 /**
  * Which tier runs blocks: 'interp' only tier 0, 'jit' only tier 1 (every
- * block compiled at its first fetch), 'auto' tier 0 then tier 1 after
- * `promoteAfter` runs.
+ * block compiled at its first fetch), 'wasm' tier 2 where it can (every
+ * block compiled at its first fetch to WebAssembly, to JavaScript when it
+ * holds an instruction tier 2 does not compile), 'auto' tier 0, then after
+ * `promoteAfter` runs tier 2 where it can (unless the option `wasm` is
+ * false) and tier 1 elsewhere.
  */
-export type Engine = 'interp' | 'jit' | 'auto';
-export const ENGINES: readonly Engine[] = ['interp', 'jit', 'auto'];
+export type Engine = 'interp' | 'jit' | 'wasm' | 'auto';
+export const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
 
 export interface CpuOptions {
   /** Default: TSVISOR_ENGINE, else 'auto'. */
   engine?: Engine;
   /** Runs (and backward jumps inside it) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
   promoteAfter?: number;
+  /** Whether 'auto' promotes to tier 2 (WebAssembly) where it can; default: TSVISOR_WASM unless '0'. */
+  wasm?: boolean;
 }
 
 /**
@@ -161,11 +168,17 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
+  /** Blocks and traces running in tier 2, WebAssembly (statistics). */
+  wasmCompiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus. */
   static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
+  /** Whether new Cpus under 'auto' promote to tier 2. */
+  static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
   readonly engine: Engine;
+  /** Whether compiled blocks go to tier 2 where it can compile them. */
+  private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
   private readonly interp: Interpreter;
@@ -181,11 +194,12 @@ export class Cpu {
     this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
-    this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
+    this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
+    this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (this.engine !== 'jit' && Cpu.warmUpFirst) Cpu.warmUp();
+    if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
   }
 
   /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
@@ -352,7 +366,7 @@ export class Cpu {
     const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
-      b.fn = this.bind(this.factoryOf(b.pc, body));
+      b.fn = this.tier2(trace.pieces, this.bind(this.factoryOf(b.pc, body)));
       b.code = null;
       // Registered under the other blocks' pages too, so that a write to their code drops it.
       b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
@@ -362,7 +376,7 @@ export class Cpu {
     } else {
       const { insns, pcs } = trace.pieces[0];
       const shared = this.findShared(b.pc, b.end);
-      b.fn = this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs));
+      b.fn = this.tier2(trace.pieces, this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs)));
       b.code = null;
     }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
@@ -371,8 +385,54 @@ export class Cpu {
   /** Compile the block of `insns` over [pc, p) (tier 1 from the start) and register it. */
   private compile(pc: number, p: number, insns: Insn[], pcs: number[], t0: number): Block {
     const factory = this.makeFactory(pc, p, insns, pcs);
+    const fn = this.tier2([{ insns, pcs, end: p }], this.bind(factory));
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.tier1Blocks++; }
-    return this.register(new Block(pc, p, insns.length, this.bind(factory)));
+    return this.register(new Block(pc, p, insns.length, fn));
+  }
+
+  /**
+   * The block function of `pieces` in tier 2 when this Cpu uses it and it
+   * compiles them (wasm-tier.ts), running `js` (their tier-1 function)
+   * instead while `mt` is set; else `js` itself.
+   */
+  private tier2(pieces: Piece[], js: BlockFn): BlockFn {
+    if (!this.wasm) return js;
+    let region: WasmRegion | null;
+    try {
+      region = compileRegionWasm(pieces, LOOP_CHUNK);
+    } catch (e) {
+      // A module V8 rejects is a bug of tier 2, never the guest's doing: the block stays in tier 1.
+      if (statsEnabled) process.stderr.write(`tsvisor-engine: tier 2 rejected the block at ${pieces[0].pcs[0].toString(16)}: ${(e as Error).message}\n`);
+      region = null;
+    }
+    if (region === null) {
+      if (statsEnabled) engineStats.tier2Refused++;
+      return js;
+    }
+    this.wasmCompiled++;
+    if (statsEnabled) engineStats.tier2Blocks++;
+    return this.bindWasm(region, js);
+  }
+
+  /** A tier-2 module instantiated on this Cpu's memory, behind the block contract (wasm-tier.ts's file comment). */
+  private bindWasm(region: WasmRegion, js: BlockFn): BlockFn {
+    const pf = this.pf;
+    const halves = (regs: number[]): string[] => regs.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
+    const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
+    const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(this);
+    const f = {
+      pf: (page: number): number => pf[page],
+      fl2: (a: number, size: number): number => this.flags2(a >>> 0, size),
+      cw: (a: number, size: number): number => (this.codeWrite(a >>> 0, size) ? 1 : 0),
+      sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
+        this.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
+      wb,
+    };
+    const run = new WebAssembly.Instance(region.module, { m: { m: this.mem.memory }, f }).exports.run;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('W', 'J', 'c', `return function(s,x,fb){if(c.mt)return J(s,x,fb);return W(${halves(region.used).join(',')});};`)(run, js, this) as BlockFn;
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
