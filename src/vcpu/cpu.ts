@@ -89,6 +89,10 @@ export interface CpuOptions {
  */
 export const PROMOTE_AFTER = 20_000;
 
+/** Calls of a promoted block's tier-1 function counted before tier 2 is considered, and the instructions a call must retire on average to move there (TSVISOR_WASM_MIN_RUN). */
+export const WASM_PROBE_CALLS = 32;
+export const WASM_MIN_RUN = Number(process.env.TSVISOR_WASM_MIN_RUN ?? '') || 200;
+
 function engineFromEnv(): Engine {
   const e = process.env.TSVISOR_ENGINE;
   if (e === undefined || e === '') return 'auto';
@@ -366,7 +370,7 @@ export class Cpu {
     const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
-      b.fn = this.tier2(trace.pieces, this.bind(this.factoryOf(b.pc, body)));
+      b.fn = this.probe(b, trace.pieces, this.bind(this.factoryOf(b.pc, body)));
       b.code = null;
       // Registered under the other blocks' pages too, so that a write to their code drops it.
       b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
@@ -376,7 +380,7 @@ export class Cpu {
     } else {
       const { insns, pcs } = trace.pieces[0];
       const shared = this.findShared(b.pc, b.end);
-      b.fn = this.tier2(trace.pieces, this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs)));
+      b.fn = this.probe(b, trace.pieces, this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs)));
       b.code = null;
     }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
@@ -388,6 +392,24 @@ export class Cpu {
     const fn = this.tier2([{ insns, pcs, end: p }], this.bind(factory));
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.tier1Blocks++; }
     return this.register(new Block(pc, p, insns.length, fn));
+  }
+
+  /**
+   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting
+   * its first WASM_PROBE_CALLS calls when this Cpu uses tier 2: then `b`
+   * moves to tier 2 if a call retired WASM_MIN_RUN instructions or more on
+   * average (a loop), else stays in `js` (see README.md, "Decision: tier 2
+   * for loops").
+   */
+  private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
+    if (!this.wasm) return js;
+    let calls = 0, insns = 0;
+    return (s, x, fb) => {
+      const r = js(s, x, fb);
+      insns += r >>> 3;
+      if (++calls === WASM_PROBE_CALLS) b.fn = insns >= WASM_MIN_RUN * calls ? this.tier2(pieces, js) : js;
+      return r;
+    };
   }
 
   /**
@@ -494,7 +516,8 @@ export class Cpu {
     const e = this.findShared(pc);
     if (e === null) return null;
     const end = pc + e.code.length;
-    if (e.factory !== null && this.promoteAt !== Infinity) {
+    // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
+    if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;
       return this.register(new Block(pc, end, e.n, this.bind(e.factory)));
     }
