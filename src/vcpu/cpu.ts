@@ -454,7 +454,9 @@ export class Cpu {
     };
     const run = new WebAssembly.Instance(region.module, { m: { m: this.mem.memory }, f }).exports.run;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function('W', 'J', 'c', `return function(s,x,fb){if(c.mt)return J(s,x,fb);return W(${halves(region.used).join(',')});};`)(run, js, this) as BlockFn;
+    const call = `W(${halves(region.used).join(',')})`;
+    const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
+    return new Function('W', 'J', 'c', 'E', `return function(s,x,fb){if(c.mt)return J(s,x,fb);${body}};`)(run, js, this, engineStats) as BlockFn;
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

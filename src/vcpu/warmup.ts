@@ -18,7 +18,8 @@
 // throwaway program on it and drops both; later calls do nothing. It
 // touches nothing the thread's other Cpus see but the shared block cache,
 // which gets the warm-up's blocks at pcs below 64 KiB, where Linux maps
-// nothing (and blocks there are reused only after a byte compare anyway);
+// nothing, and above the stack at 0xf8000000, where the kernel maps nothing
+// (and blocks are reused only after a byte compare anyway);
 // the engine counters are left as they were. It costs about 100 ms of CPU
 // once per thread and saved 20-25% of the CPU time of `python3 -c pass`.
 // The kernel worker runs it at its first Cpu, before the first program;
@@ -32,8 +33,18 @@ import { ENCODINGS } from './decode.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from './memory.js';
 import { engineStats } from './engine-stats.js';
 
-/** Code pages (one slot of 8 bytes per test: the instruction, then ecall), a read-only page, two data pages. */
+/**
+ * Code pages (one slot of 8 bytes per test: the instruction, then ecall), a
+ * read-only page, two data pages; and a copy of the code and two data pages
+ * above 2^31 (above the stack, where the kernel maps nothing), as programs'
+ * stacks and shared libraries are:
+ * there pcs and addresses are not int32 values, and an interpreter optimized
+ * on low addresses only was deoptimized ("lost precision") by the first
+ * program and ran unoptimized for ~0.3 s (coremix: 530 K instructions at
+ * 1.8 M/s).
+ */
 const CODE = 0x1000, CODE_PAGES = 6, READONLY = 0x8000, DATA = 0x9000;
+const HIGH_CODE = 0xf800_0000, HIGH_DATA = 0xf900_0000;
 const ECALL = 0x00000073;
 /** Operand patterns OR'ed into each encoding's free bits: rd, rs1 (x11, the base register of loads, stores and AMOs), rs2, rm, high immediate bits. */
 const PATTERNS = [
@@ -63,9 +74,8 @@ function setRegisters(cpu: Cpu, set: number): void {
   x[23] = set === 4 ? 1 : 0;
   s.fcsr = set === 2 ? 5 << 5 : 0;
 }
-const SETS = 5;
 const FLOATS = [1.5, -3.25, 1e300, 5e-324, Infinity, NaN, 0, -0];
-const BASES = [DATA + 16, DATA + PAGE_SIZE - 3, 0x7000_0000, READONLY + 8, DATA];
+const BASES = [DATA + 16, DATA + PAGE_SIZE - 3, 0x7000_0000, READONLY + 8, DATA, HIGH_DATA + 16, HIGH_DATA + PAGE_SIZE - 3];
 const f64 = new Float64Array(1), f32 = new Float32Array(f64.buffer), i32 = new Int32Array(f64.buffer);
 
 /** Loads, stores, AMOs and F/D instructions: the ones tried with every register file (by major opcode). */
@@ -74,9 +84,9 @@ function memoryOrFloat(word: number): boolean {
   return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f || opcode === 0x53 || (opcode >= 0x43 && opcode <= 0x4f);
 }
 
-/** (register file, cpu.mt) tried with every instruction, and those tried with memoryOrFloat ones only. */
-const EVERY_RUN: readonly (readonly [number, boolean])[] = [[0, false], [1, true]];
-const MEMORY_RUNS: readonly (readonly [number, boolean])[] = [[0, true], [2, false], [3, false], [4, false]];
+/** (register file, cpu.mt, code above 2^31) tried with every instruction, and those tried with memoryOrFloat ones only. */
+const EVERY_RUN: readonly (readonly [number, boolean, boolean])[] = [[0, false, false], [1, true, false], [5, false, true]];
+const MEMORY_RUNS: readonly (readonly [number, boolean, boolean])[] = [[0, true, false], [2, false, false], [3, false, false], [4, false, false], [6, false, true], [5, true, true]];
 
 /**
  * The instructions the warm-up tries, one test each: every encoding of the
@@ -104,38 +114,44 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   warmedUp = true;
   const saved = { ...engineStats };
   const mem = GuestMemory.create(), cpu = makeCpu(mem), dv = mem.view;
-  for (let p = 0; p < CODE_PAGES; p++) mem.pageFlags[CODE / PAGE_SIZE + p] = PAGE_R | PAGE_X;
   mem.pageFlags[READONLY / PAGE_SIZE] = PAGE_R;
-  mem.pageFlags[DATA / PAGE_SIZE] = PAGE_R | PAGE_W;
-  mem.pageFlags[DATA / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
+  for (const data of [DATA, HIGH_DATA]) {
+    mem.pageFlags[data / PAGE_SIZE] = PAGE_R | PAGE_W;
+    mem.pageFlags[data / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
+  }
   const words = warmUpWords();
   if (words.length * 8 + 20 > CODE_PAGES * PAGE_SIZE) throw new Error('warmup.ts: the code pages are too few');
-  for (let j = 0; j < words.length; j++) {
-    dv.setInt32(CODE + 8 * j, words[j], true);
-    dv.setInt32(CODE + 8 * j + 4, ECALL, true);
+  for (const code of [CODE, HIGH_CODE]) {
+    for (let p = 0; p < CODE_PAGES; p++) mem.pageFlags[code / PAGE_SIZE + p] = PAGE_R | PAGE_X;
+    for (let j = 0; j < words.length; j++) {
+      dv.setInt32(code + 8 * j, words[j], true);
+      dv.setInt32(code + 8 * j + 4, ECALL, true);
+    }
+    // A counted loop inside one block: addi x5, x5, -1; bne x5, x0, -4; ecall. Then fence.i; ecall.
+    const loop = code + 8 * words.length;
+    dv.setInt32(loop, 0xfff28293 | 0, true);
+    dv.setInt32(loop + 4, 0xfe029ee3 | 0, true);
+    dv.setInt32(loop + 8, ECALL, true);
+    dv.setInt32(loop + 12, 0x0000100f, true);
+    dv.setInt32(loop + 16, ECALL, true);
   }
-  // A counted loop inside one block: addi x5, x5, -1; bne x5, x0, -4; ecall. Then fence.i; ecall.
-  const loop = CODE + 8 * words.length, fenceI = loop + 12;
-  dv.setInt32(loop, 0xfff28293 | 0, true);
-  dv.setInt32(loop + 4, 0xfe029ee3 | 0, true);
-  dv.setInt32(loop + 8, ECALL, true);
-  dv.setInt32(fenceI, 0x0000100f, true);
-  dv.setInt32(fenceI + 4, ECALL, true);
-  for (const [set, mt] of [...EVERY_RUN, ...MEMORY_RUNS]) {
+  const loopAt = 8 * words.length;
+  for (const [set, mt, high] of [...EVERY_RUN, ...MEMORY_RUNS]) {
     cpu.mt = mt;
-    const all = EVERY_RUN.some(([s, m]) => s === set && m === mt);
+    const code = high ? HIGH_CODE : CODE;
+    const all = EVERY_RUN.some(([s, m, h]) => s === set && m === mt && h === high);
     for (let j = 0; j < words.length; j++) {
       if (!all && !memoryOrFloat(words[j])) continue;
       setRegisters(cpu, set);
-      cpu.state.pc = CODE + 8 * j;
+      cpu.state.pc = code + 8 * j;
       cpu.run(2);
     }
     setRegisters(cpu, set);
     cpu.state.x[10] = 50;   // x5's low half: 50 turns of the loop
-    cpu.state.pc = loop;
+    cpu.state.pc = code + loopAt;
     cpu.run(1000);
   }
-  cpu.state.pc = fenceI;
+  cpu.state.pc = CODE + loopAt + 12;
   cpu.run(2);
   Object.assign(engineStats, saved);
 }

@@ -101,8 +101,10 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const regLocal = new Map<number, number>();
   for (const r of used) regLocal.set(r, local(I64));
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
-  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), PG = local(I32), FL = local(I32);
-  const RP0 = local(I32), RP1 = local(I32), WP0 = local(I32), WP1 = local(I32);
+  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
+  // The page caches: base and valid mask (0: empty, -1: valid) of two pages each for loads and for stores.
+  const RC0 = local(I64), RV0 = local(I64), RC1 = local(I64), RV1 = local(I64);
+  const WC0 = local(I64), WV0 = local(I64), WC1 = local(I64), WV1 = local(I64);
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32);
   const NPC = local(F64);
 
@@ -126,20 +128,32 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (stop !== 0) b.i32(stop).op(W.i32Or);
     b.set(RET).op(W.br).u(toExit());
   };
-  /** Go on at t inside the region, `retired` instructions of this segment done (see codegen.ts compileRegion). */
-  const go = (t: number, from: number, retired: number): void => {
+  /**
+   * Go on at t inside the region, `retired` instructions of this segment
+   * done. A case laid out after this one is the end of a block enclosing
+   * this code: a direct br. This case's own start is its loop; any other
+   * goes round the region's loop and its br_table, both after checking the
+   * chunk (every cycle holds such a jump, so no loop
+   * runs longer than compileRegion's).
+   */
+  const go = (t: number, retired: number): void => {
     b.get(N).i32(retired).op(W.i32Add).set(N);
-    if (t <= from) {
-      b.get(N).i32(chunk).op(W.i32GeS);
-      open();
-      exitNow(t, 0);
-      close();
+    const c = caseOf.get(t) as number;
+    if (c > cur) {
+      b.op(W.br).u(c - cur - 1 + extra);
+      return;
     }
-    b.i32(caseOf.get(t) as number).set(P).op(W.br).u(toTop());
+    b.get(N).i32(chunk).op(W.i32GeS);
+    open();
+    exitNow(t, 0);
+    close();
+    // This case's own start: its loop (the outermost of the labels `extra` counts).
+    if (c === cur) b.op(W.br).u(extra - 1);
+    else b.i32(c).set(P).op(W.br).u(toTop());
   };
   /** A jump to t: inside when t is a case, else out. */
-  const jump = (t: number, from: number, k: number): void => {
-    if (labels.has(t)) go(t, from, k + 1);
+  const jump = (t: number, k: number): void => {
+    if (labels.has(t)) go(t, k + 1);
     else exitNow(t, k + 1);
   };
   /** The fault exit of an access (Cpu.segv called after the registers are written back). */
@@ -147,14 +161,28 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(A).set(FA).i32(size).set(FSZ).i32(need).set(FNEED).i32(pc).set(FPC);
     b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
-  /** The address of an access into A and AI, checked for `need`; FL holds the flags when it had to read them (stores: PAGE_CODE). */
+  /**
+   * The address of an access into A, checked for `need`; FL holds the
+   * flags when they had to be read (a store then checks PAGE_CODE). Fast
+   * path: A inside one of the two pages remembered for this kind of access,
+   * with room for `size` bytes: (A - base) <u (4097 - size), masked to 0 by
+   * an empty entry. That one test also rules out addresses ≥ 2^32 and
+   * accesses straddling into the next page, which take the slow path: the
+   * range, both pages' flags (Cpu.flags2, never remembered), or the page's.
+   */
   const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
-    R(ins.rs1).i64(ins.imm).op(W.i64Add).tee(A).i64(LIMIT - size).op(W.i64GtU);
+    const [c0, v0, c1, v1] = need === PAGE_R ? [RC0, RV0, RC1, RV1] : [WC0, WV0, WC1, WV1];
+    R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
+    if (need === PAGE_W) b.i32(0).set(FL);
+    b.op(W.block, VOID);
+    extra++;
+    b.get(A).get(c0).op(W.i64Sub).get(v0).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).get(c1).op(W.i64Sub).get(v1).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).i64(LIMIT - size).op(W.i64GtU);
     open();
     fault(pc, k, size, need);
     close();
     b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32GtU);
-    b.i32(0).set(FL);
     // An access straddling two pages: both pages' flags, every time.
     open();
     b.get(AI).i32(size).op(W.call).u(FL2).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
@@ -162,10 +190,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     fault(pc, k, size, need);
     close();
     b.op(W.else);
-    const [c0, c1] = need === PAGE_R ? [RP0, RP1] : [WP0, WP1];
-    b.get(AI).i32(12).op(W.i32ShrU).tee(PG).get(c0).op(W.i32Ne).get(PG).get(c1).op(W.i32Ne).op(W.i32And);
-    open();
-    b.get(PG).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    b.get(AI).i32(12).op(W.i32ShrU).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
@@ -174,10 +199,12 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
       open();
     }
-    b.get(c0).set(c1).get(PG).set(c0);
+    b.get(c0).set(c1).get(v0).set(v1).get(A).i64(-4096).op(W.i64And).set(c0).i64(-1).set(v0);
     if (need === PAGE_W) close();
     close();
-    close();
+    b.op(W.end);
+    extra--;
+    b.get(A).op(W.i32WrapI64).set(AI);
   };
 
   /** One instruction (the k-th of its segment); true when control does not fall through. */
@@ -208,14 +235,14 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op in BRANCH) {
       R(rs1); R(rs2); b.op(BRANCH[op]);
       open();
-      jump(pc + imm, pc, k);
+      jump(pc + imm, k);
       close();
       return false;
     }
     switch (op) {
       case 'jal':
         if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
-        jump(pc + imm, pc, k);
+        jump(pc + imm, k);
         return true;
       case 'jalr': {
         R(rs1).i64(imm).op(W.i64Add).i64(-2).op(W.i64And).set(A);
@@ -316,17 +343,18 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
   };
 
-  // Prologue: registers from their halves; empty page caches.
+  // Prologue: registers from their halves (locals start at 0: empty page caches).
   used.forEach((r, i) => {
     b.get(2 * i).op(W.i64ExtendI32U).get(2 * i + 1).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
   });
-  for (const l of [RP0, RP1, WP0, WP1]) b.i32(-1).set(l);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(n).op(W.end);
-  // Cases, laid out as compileRegion lays out its switch.
+  // Cases, laid out as compileRegion lays out its switch, each in a loop of its own (a jump back to its start).
+  b.op(W.loop, VOID);
+  extra++;
   for (const piece of pieces) {
     const { insns, pcs } = piece;
     let k = 0;
@@ -335,7 +363,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       const pc = pcs[j];
       if (labels.has(pc) && pc !== start) {
         if (k > 0) b.get(N).i32(k).op(W.i32Add).set(N);
-        b.op(W.end);
+        b.op(W.end, W.end, W.loop, VOID);
         cur = caseOf.get(pc) as number;
         k = 0;
       }
@@ -344,11 +372,12 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       if (ended) break;
     }
     if (!ended) {
-      const last = pcs[pcs.length - 1];
-      if (labels.has(piece.end)) go(piece.end, last, k);
+      if (labels.has(piece.end)) go(piece.end, k);
       else exitNow(piece.end, k);
     }
   }
+  b.op(W.end);
+  extra--;
   b.op(W.end, W.unreachable, W.end, W.end);
   // Epilogue: registers and next pc back; a fault's report.
   b.get(NPC);
