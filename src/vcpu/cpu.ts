@@ -36,7 +36,7 @@ import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
-import { compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import { bindRegion, compileRegionWasm, type WasmRegion } from './wasm-tier.js';
 import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
@@ -407,7 +407,11 @@ export class Cpu {
     return (s, x, fb) => {
       const r = js(s, x, fb);
       insns += r >>> 3;
-      if (++calls === WASM_PROBE_CALLS) b.fn = insns >= WASM_MIN_RUN * calls ? this.tier2(pieces, js) : js;
+      if (++calls === WASM_PROBE_CALLS) {
+        const loop = insns >= WASM_MIN_RUN * calls;
+        b.fn = loop ? this.tier2(pieces, js) : js;
+        if (!loop && statsEnabled) engineStats.tier2Declined++;
+      }
       return r;
     };
   }
@@ -433,30 +437,7 @@ export class Cpu {
     }
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return this.bindWasm(region, js);
-  }
-
-  /** A tier-2 module instantiated on this Cpu's memory, behind the block contract (wasm-tier.ts's file comment). */
-  private bindWasm(region: WasmRegion, js: BlockFn): BlockFn {
-    const pf = this.pf;
-    const halves = (regs: number[]): string[] => regs.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
-    const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
-    const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(this);
-    const f = {
-      pf: (page: number): number => pf[page],
-      fl2: (a: number, size: number): number => this.flags2(a >>> 0, size),
-      cw: (a: number, size: number): number => (this.codeWrite(a >>> 0, size) ? 1 : 0),
-      sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
-        this.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
-      wb,
-    };
-    const run = new WebAssembly.Instance(region.module, { m: { m: this.mem.memory }, f }).exports.run;
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const call = `W(${halves(region.used).join(',')})`;
-    const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
-    return new Function('W', 'J', 'c', 'E', `return function(s,x,fb){if(c.mt)return J(s,x,fb);${body}};`)(run, js, this, engineStats) as BlockFn;
+    return bindRegion(region, js, this, this.mem.memory, this.pf);
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

@@ -29,6 +29,8 @@ import type { Insn } from './decode.js';
 import { regionLabels, type Piece } from './codegen.js';
 import { PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
+import type { BlockFn } from './block.js';
+import { engineStats, statsEnabled } from './engine-stats.js';
 
 /** The guest memory's size in wasm pages (4 GiB). */
 const MEMORY_PAGES = 65536;
@@ -406,4 +408,41 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     body: b,
   });
   return { module: new WebAssembly.Module(bytes), used, written };
+}
+
+/** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
+export interface Tier2Host {
+  readonly mt: boolean;
+  npc: number;
+  readonly state: { readonly x: Int32Array };
+  flags2(a: number, size: number): number;
+  codeWrite(a: number, size: number): boolean;
+  segv(a: number, size: number, need: number, pc: number, k: number): number;
+}
+
+/**
+ * `region` instantiated over `memory` (page flags `pf`) for `host`, as a
+ * block function: the registers passed in from x and written back by the
+ * module's wb; `js` (the region's tier-1 function) runs instead while
+ * host.mt is set (see the file comment).
+ */
+export function bindRegion(region: WasmRegion, js: BlockFn, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
+  const halves = region.used.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
+  const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
+  const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(host);
+  const f = {
+    pf: (page: number): number => pf[page],
+    fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
+    cw: (a: number, size: number): number => (host.codeWrite(a >>> 0, size) ? 1 : 0),
+    sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
+      host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
+    wb,
+  };
+  const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
+  const call = `W(${halves.join(',')})`;
+  const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('W', 'J', 'c', 'E', `return function(s,x,fb){if(c.mt)return J(s,x,fb);${body}};`)(run, js, host, engineStats) as BlockFn;
 }
