@@ -5,17 +5,19 @@
 //
 // Contract: compileRegionWasm(pieces, chunk) returns the module and the
 // registers it takes and gives back, or null when some instruction is not
-// one tier 2 compiles (FP, AMO, CSR, ebreak, illegal, fence.i: the region
-// stays in JavaScript). The module's function "run" takes the used
+// one tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in
+// JavaScript). The module's function "run" takes the used
 // registers as int32 halves (lo, hi per register, in `used` order) and
 // returns (retired << 3) | stop exactly as a tier-1 block function does
 // (same exits, same exact retired counts, same LOOP_CHUNK rule). Before it
 // returns it calls the import `wb(npc, lo, hi, ...)` with the next pc and
 // the `written` registers' halves; a faulting access then calls
-// `sg(lo, hi, size, need, pc, retired)` (Cpu.segv) and returns its result.
+// `sg(lo, hi, size, need, pc, retired)` (Cpu.segv), and ebreak or an
+// illegal instruction `tp(signal, pc, retired)` (Cpu.trap), and it returns
+// that result; fence.i calls `fi()` (Cpu.flushCode) and leaves.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
-// blocks; f.sg; f.wb.
+// blocks; f.sg, f.tp, f.fi, f.wb.
 //
 // The one assumption beyond tier 1's: no other thread changes the page
 // flags while the function runs, so a page found readable (or writable and
@@ -48,7 +50,7 @@ const ALU32: Readonly<Record<string, W>> = { addw: W.i32Add, subw: W.i32Sub, sll
 const IMM64: Readonly<Record<string, W>> = { addi: W.i64Add, xori: W.i64Xor, ori: W.i64Or, andi: W.i64And, slli: W.i64Shl, srli: W.i64ShrU, srai: W.i64ShrS };
 const IMM32: Readonly<Record<string, W>> = { addiw: W.i32Add, slliw: W.i32Shl, srliw: W.i32ShrU, sraiw: W.i32ShrS };
 const BRANCH: Readonly<Record<string, W>> = { beq: W.i64Eq, bne: W.i64Ne, blt: W.i64LtS, bge: W.i64GeS, bltu: W.i64LtU, bgeu: W.i64GeU };
-const OTHER = new Set(['lui', 'auipc', 'slti', 'sltiu', 'slt', 'sltu', 'jal', 'jalr', 'fence', 'ecall',
+const OTHER = new Set(['lui', 'auipc', 'slti', 'sltiu', 'slt', 'sltu', 'jal', 'jalr', 'fence', 'ecall', 'ebreak', 'illegal', 'fence.i',
   'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw', 'mulh', 'mulhu', 'mulhsu']);
 
 /** Whether tier 2 compiles instruction `op`. */
@@ -58,7 +60,7 @@ export function wasmSupports(op: string): boolean {
 
 /** Ops whose rd is written. */
 function writesRd(op: string): boolean {
-  return !(op in STORES) && !(op in BRANCH) && op !== 'fence' && op !== 'ecall';
+  return !(op in STORES) && !(op in BRANCH) && !['fence', 'ecall', 'ebreak', 'illegal', 'fence.i'].includes(op);
 }
 
 export interface WasmRegion {
@@ -70,7 +72,7 @@ export interface WasmRegion {
 }
 
 /** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, WB = 4;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, WB = 6;
 const VOID = 0x40;
 
 /**
@@ -107,7 +109,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   // The page caches: base and valid mask (0: empty, -1: valid) of two pages each for loads and for stores.
   const RC0 = local(I64), RV0 = local(I64), RC1 = local(I64), RV1 = local(I64);
   const WC0 = local(I64), WV0 = local(I64), WC1 = local(I64), WV1 = local(I64);
-  const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32);
+  const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
   const b = new Body();
@@ -269,6 +271,14 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       case 'ecall':
         exitNow(nextPc, k + 1, 1);
         return true;
+      case 'ebreak': case 'illegal':
+        // SIGTRAP or SIGILL at this pc (Cpu.trap, called after the registers are written back).
+        b.i32(op === 'ebreak' ? 5 : 4).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+        return true;
+      case 'fence.i':
+        b.op(W.call).u(FI);
+        exitNow(nextPc, k + 1);
+        return true;
       case 'fence':
         return false; // Tier 2 runs only while no other vCPU shares the memory (see the file comment).
     }
@@ -388,10 +398,12 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(l).op(W.i32WrapI64).get(l).i64(32).op(W.i64ShrU, W.i32WrapI64);
   }
   b.op(W.call).u(WB);
-  b.get(FSZ).op(W.i32Eqz);
-  b.op(W.if, VOID).get(RET).op(W.return, W.end);
+  b.get(FSZ).op(W.if, I32);
   b.get(FA).op(W.i32WrapI64).get(FA).i64(32).op(W.i64ShrS, W.i32WrapI64);
   b.get(FSZ).get(FNEED).get(FPC).get(FK).op(W.call).u(SG);
+  b.op(W.else).get(FSIG).op(W.if, I32);
+  b.get(FSIG).get(FPC).get(FK).op(W.call).u(TP);
+  b.op(W.else).get(RET).op(W.end, W.end);
 
   const i32s = (k: number): number[] => new Array<number>(k).fill(I32);
   const bytes = moduleBytes({
@@ -401,6 +413,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'fl2', type: { params: [I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
       { name: 'sg', type: { params: i32s(6), results: [I32] } },
+      { name: 'tp', type: { params: i32s(3), results: [I32] } },
+      { name: 'fi', type: { params: [], results: [] } },
       { name: 'wb', type: { params: [F64, ...i32s(2 * written.length)], results: [] } },
     ],
     type: { params: i32s(2 * used.length), results: [I32] },
@@ -418,6 +432,8 @@ export interface Tier2Host {
   flags2(a: number, size: number): number;
   codeWrite(a: number, size: number): boolean;
   segv(a: number, size: number, need: number, pc: number, k: number): number;
+  trap(signal: number, code: number, pc: number, k: number): number;
+  flushCode(): void;
 }
 
 /**
@@ -438,6 +454,8 @@ export function bindRegion(region: WasmRegion, js: BlockFn, host: Tier2Host, mem
     cw: (a: number, size: number): number => (host.codeWrite(a >>> 0, size) ? 1 : 0),
     sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
       host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
+    tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
+    fi: (): void => host.flushCode(),
     wb,
   };
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
