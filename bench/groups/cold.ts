@@ -63,8 +63,9 @@ interface ColdSpec {
 /**
  * Where a tsvisor run's instructions ran (the note of a cold row): the share
  * retired in tier 0 (the interpreter) of all the guest retired, and, when the
- * suite runs under TSVISOR_ENGINE_STATS=1 (src/vcpu/engine-stats.ts), blocks
- * decoded and promoted, traces, and the time spent decoding and compiling.
+ * suite runs under TSVISOR_ENGINE_STATS=1 (src/vcpu/engine-stats.ts), the
+ * share in tier 2, blocks decoded and promoted, traces and tier-2 blocks,
+ * and the time spent decoding and compiling (the rest ran in tier 1).
  * Counted by the kernel worker, whose vCPU runs every guest thread of a
  * one-vCPU sandbox.
  */
@@ -74,8 +75,8 @@ export function tierNote(r: GuestResult): string {
   const share = (100 * e.tier0Insns) / r.instructions;
   let note = `tier 0 ${share.toFixed(1)}% of ${(r.instructions / 1e6).toFixed(1)} M insns`;
   if (e.totalInsns > 0) {
-    note += `, ${e.tier0Blocks + e.reusedBlocks} blocks (${e.reusedBlocks} reused), ${e.promoted} promoted (${e.traces} traces), ` +
-      `decode ${e.decodeMs.toFixed(0)} ms, compile ${e.compileMs.toFixed(0)} ms`;
+    note += `, tier 2 ${((100 * e.tier2Insns) / r.instructions).toFixed(1)}%, ${e.tier0Blocks + e.reusedBlocks} blocks (${e.reusedBlocks} reused), ` +
+      `${e.promoted} promoted (${e.traces} traces, ${e.tier2Blocks} in tier 2), decode ${e.decodeMs.toFixed(0)} ms, compile ${e.compileMs.toFixed(0)} ms`;
   }
   return note;
 }
