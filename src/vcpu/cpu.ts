@@ -418,8 +418,7 @@ export class Cpu {
 
   /**
    * The block function of `pieces` in tier 2 when this Cpu uses it and it
-   * compiles them (wasm-tier.ts), running `js` (their tier-1 function)
-   * instead while `mt` is set; else `js` itself.
+   * compiles them (wasm-tier.ts); else `js`, their tier-1 function.
    */
   private tier2(pieces: Piece[], js: BlockFn): BlockFn {
     if (!this.wasm) return js;
@@ -437,7 +436,7 @@ export class Cpu {
     }
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, js, this, this.mem.memory, this.pf);
+    return bindRegion(region, this, this.mem.memory, this.pf);
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

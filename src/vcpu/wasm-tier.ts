@@ -19,13 +19,19 @@
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi, f.wb.
 //
-// The one assumption beyond tier 1's: no other thread changes the page
-// flags while the function runs, so a page found readable (or writable and
-// not PAGE_CODE) stays so until it returns; the function keeps the last two
-// such pages of each kind in locals, empty at every entry. The Cpu calls it
-// only while `mt` is clear (no other vCPU runs this address space, and only
-// a system call, which ends the function, changes the flags); with `mt` set
-// it runs the region's tier-1 function instead.
+// Page flags: the function keeps the last two pages of each kind it found
+// readable (or writable and not PAGE_CODE) in locals, empty at every entry,
+// and reads the flags (an imported call) only on a miss. For a lone thread
+// that is exact: only a system call, which ends the function, changes its
+// flags. While other threads share the memory (`mt`, the first parameter)
+// another thread's munmap or mprotect is seen at this function's next
+// call, up to LOOP_CHUNK instructions later, where tier 1 sees it at the
+// next access; only a program racing its own accesses against the unmap
+// can tell, and what it then reaches is its own memory (a shared page's
+// flags never pass the test, so the frame pool is never reached this way).
+// With `mt` set, fence is a full barrier (atomic.fence) as in tier 1, and
+// aligned accesses are single wasm loads and stores (one host access each
+// on x86-64, as tier 1's typed-array accesses).
 
 import type { Insn } from './decode.js';
 import { regionLabels, type Piece } from './codegen.js';
@@ -100,7 +106,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Locals: the parameters, then one i64 per used register, then scratch.
   const locals: number[] = [];
-  let next = 2 * used.length;
+  /** Parameter 0: whether other threads share the memory (Cpu.mt); then the registers' halves. */
+  const MT = 0;
+  let next = 1 + 2 * used.length;
   const local = (t: number): number => { locals.push(t); return next++; };
   const regLocal = new Map<number, number>();
   for (const r of used) regLocal.set(r, local(I64));
@@ -280,7 +288,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
         exitNow(nextPc, k + 1);
         return true;
       case 'fence':
-        return false; // Tier 2 runs only while no other vCPU shares the memory (see the file comment).
+        // A full barrier while other threads share the memory (tier 1: an Atomics store).
+        b.get(MT).op(W.if, VOID, 0xfe, 0x03, 0x00, W.end);
+        return false;
     }
     if (rd === 0) return false; // The rest only write rd.
     if (op in ALU64) { R(rs1); R(rs2); b.op(ALU64[op]); }
@@ -357,7 +367,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Prologue: registers from their halves (locals start at 0: empty page caches).
   used.forEach((r, i) => {
-    b.get(2 * i).op(W.i64ExtendI32U).get(2 * i + 1).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
+    b.get(1 + 2 * i).op(W.i64ExtendI32U).get(2 + 2 * i).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
   });
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
@@ -417,7 +427,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'fi', type: { params: [], results: [] } },
       { name: 'wb', type: { params: [F64, ...i32s(2 * written.length)], results: [] } },
     ],
-    type: { params: i32s(2 * used.length), results: [I32] },
+    type: { params: i32s(1 + 2 * used.length), results: [I32] },
     locals,
     body: b,
   });
@@ -438,11 +448,10 @@ export interface Tier2Host {
 
 /**
  * `region` instantiated over `memory` (page flags `pf`) for `host`, as a
- * block function: the registers passed in from x and written back by the
- * module's wb; `js` (the region's tier-1 function) runs instead while
- * host.mt is set (see the file comment).
+ * block function: host.mt and the registers passed in from x, the
+ * registers written back by the module's wb.
  */
-export function bindRegion(region: WasmRegion, js: BlockFn, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
+export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
   const halves = region.used.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
   const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
   const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
@@ -459,8 +468,8 @@ export function bindRegion(region: WasmRegion, js: BlockFn, host: Tier2Host, mem
     wb,
   };
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
-  const call = `W(${halves.join(',')})`;
+  const call = `W(${['c.mt?1:0', ...halves].join(',')})`;
   const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('W', 'J', 'c', 'E', `return function(s,x,fb){if(c.mt)return J(s,x,fb);${body}};`)(run, js, host, engineStats) as BlockFn;
+  return new Function('W', 'c', 'E', `return function(s,x,fb){${body}};`)(run, host, engineStats) as BlockFn;
 }
