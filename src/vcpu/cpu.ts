@@ -5,10 +5,12 @@
 // end). A block starts in tier 0, its pre-decoded form run by the
 // interpreter (interp.ts); once it has run `promoteAfter` times (backward
 // jumps inside it count too) it is compiled to one JavaScript function
-// (tier 1, codegen.ts). The engine option (or TSVISOR_ENGINE) can hold every
-// block in one tier. run() dispatches block after block through a
-// direct-mapped cache keyed by pc, checking the budget and the interrupt
-// flag between blocks only; both tiers have the same block contract.
+// (tier 1, codegen.ts), and if that function turns out to loop (probe) and
+// its code is all integer, to WebAssembly (tier 2, wasm-tier.ts). The
+// engine option (or TSVISOR_ENGINE) can hold every block in one tier.
+// run() dispatches block after block through a direct-mapped cache keyed
+// by pc, checking the budget and the interrupt flag between blocks only;
+// every tier has the same block contract.
 //
 // Contract with the kernel:
 // - run(budget) returns a Stop: Syscall (ecall; state.pc = ecall + 4),
