@@ -87,9 +87,11 @@ export interface CpuOptions {
 
 /**
  * Tier-0 runs after which a block is compiled. Measured on busybox scripts,
- * python3 -c pass and the cpu benchmarks (README.md, "Tiers").
+ * python3 -c pass and the cpu benchmarks (README.md, "Tiers", and
+ * "Decision: tier 2 for loops": 20 000 until V8's compiling of traces cost
+ * python's cold start 0.8 s of CPU).
  */
-export const PROMOTE_AFTER = 20_000;
+export const PROMOTE_AFTER = 100_000;
 
 /** Calls of a promoted block's tier-1 function counted before tier 2 is considered, and the instructions a call must retire on average to move there (TSVISOR_WASM_MIN_RUN). */
 export const WASM_PROBE_CALLS = 32;
