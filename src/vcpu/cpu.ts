@@ -79,7 +79,7 @@ export const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
 export interface CpuOptions {
   /** Default: TSVISOR_ENGINE, else 'auto'. */
   engine?: Engine;
-  /** Runs (and backward jumps inside it) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
+  /** Heat (a run 1, a backward jump inside it interp.ts's LOOP_HEAT) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
   promoteAfter?: number;
   /** Whether 'auto' promotes to tier 2 (WebAssembly) where it can; default: TSVISOR_WASM unless '0'. */
   wasm?: boolean;
