@@ -15,6 +15,7 @@ import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import type { KernelApi } from '../src/workers/kernel-worker.js';
 import type { SandboxConfig } from '../src/sandbox/config.js';
 import type { SandboxMount } from '../src/spec/mounts.js';
+import type { EngineStats } from '../src/vcpu/engine-stats.js';
 
 export interface GuestRun {
   /** argv; args[0] is the program's path in the rootfs. */
@@ -36,6 +37,8 @@ export interface GuestResult {
   status: number;
   stdout: string;
   stderr: string;
+  /** The kernel worker's tier counters (tsvisor only; see src/vcpu/engine-stats.ts): the vCPU that runs a one-vCPU sandbox's guest code. */
+  engine?: EngineStats;
 }
 
 let serial = 0;
@@ -74,9 +77,9 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
     if (err) throw new Error(err);
     const status = await call(k.wait());
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const { cpuInstructions } = await call(k.stats());
+    const { cpuInstructions, engine } = await call(k.stats());
     await call(k.shutdown());
-    return { seconds, instructions: cpuInstructions, status, stdout: fs.readFileSync(`${base}.out`, 'utf8'), stderr: fs.readFileSync(`${base}.err`, 'utf8') };
+    return { seconds, instructions: cpuInstructions, engine, status, stdout: fs.readFileSync(`${base}.out`, 'utf8'), stderr: fs.readFileSync(`${base}.err`, 'utf8') };
   } finally {
     clearTimeout(watchdog);
     await worker.terminate();

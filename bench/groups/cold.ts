@@ -9,7 +9,7 @@
 
 import type { Benchmark, BenchContext } from '../measure.js';
 import { exactly, programBench } from '../program.js';
-import type { GuestRun } from '../sandbox.js';
+import type { GuestResult, GuestRun } from '../sandbox.js';
 import { cacheDir } from '../../src/debian/deb-cache.js';
 import { ensurePackageRootfs } from '../../src/debian/package-rootfs.js';
 
@@ -60,6 +60,27 @@ interface ColdSpec {
   stdout: string[];
 }
 
+/**
+ * Where a tsvisor run's instructions ran (the note of a cold row): the share
+ * retired in tier 0 (the interpreter) of all the guest retired, and, when the
+ * suite runs under TSVISOR_ENGINE_STATS=1 (src/vcpu/engine-stats.ts), the
+ * share in tier 2, blocks decoded and promoted, traces and tier-2 blocks,
+ * and the time spent decoding and compiling (the rest ran in tier 1).
+ * Counted by the kernel worker, whose vCPU runs every guest thread of a
+ * one-vCPU sandbox.
+ */
+export function tierNote(r: GuestResult): string {
+  const e = r.engine;
+  if (e === undefined || r.instructions === 0) return '';
+  const share = (100 * e.tier0Insns) / r.instructions;
+  let note = `tier 0 ${share.toFixed(1)}% of ${(r.instructions / 1e6).toFixed(1)} M insns`;
+  if (e.totalInsns > 0) {
+    note += `, tier 2 ${((100 * e.tier2Insns) / r.instructions).toFixed(1)}%, ${e.tier0Blocks + e.reusedBlocks} blocks (${e.reusedBlocks} reused), ` +
+      `${e.promoted} promoted (${e.traces} traces, ${e.tier2Blocks} in tier 2), decode ${e.decodeMs.toFixed(0)} ms, compile ${e.compileMs.toFixed(0)} ms`;
+  }
+  return note;
+}
+
 /** A cold row: the whole run's wall time, its stdout checked line by line. */
 function coldBench(s: ColdSpec): Benchmark {
   return programBench({
@@ -69,6 +90,7 @@ function coldBench(s: ColdSpec): Benchmark {
     needsRootfs: true,
     check: exactly(...s.stdout),
     figure: (r) => r.seconds,
+    note: (r, target) => (target === 'tsvisor' ? tierNote(r) : ''),
   });
 }
 

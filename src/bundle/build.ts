@@ -7,8 +7,8 @@
 // (docs/STARTUP.md has the figures; README.md beside this file the layout).
 //
 // Contract of a bundle (runtime.ts is the loader each bundle starts with):
-// - A module of ours is found by its literal relative require ("./x.js",
-//   '../y/z.js') in tsc's CommonJS output; the bundle holds the module
+// - A module of ours is found by its literal relative require (a string
+//   starting with ./ or ../, in either quotes) in tsc's CommonJS output; the bundle holds the module
 //   graph those requires reach from the entry (those inside functions too), and
 //   runs each module at its first require only, as Node does.
 // - Each module keeps its own __filename and __dirname (its path under
@@ -34,7 +34,7 @@ const SOURCE_MAP_COMMENT = /^\/\/# sourceMappingURL=.*$/m;
 /**
  * Path keys of every module of `spec`'s graph (posix paths relative to
  * dist), entry first. With `spec.commands`, the entry's on-demand requires
- * (hand-written `require('./x.js')` in single quotes, as cli.ts loads its
+ * (hand-written requires of a relative path in single quotes, as cli.ts loads its
  * commands; tsc writes the static imports' requires in double quotes) are
  * followed only to those commands.
  */

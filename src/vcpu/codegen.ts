@@ -384,7 +384,7 @@ function splitOp(op: string): [string, string] {
 }
 
 /** Target of a direct jump or branch, or null. */
-function directTarget(i: Insn, pc: number): number | null {
+export function directTarget(i: Insn, pc: number): number | null {
   return i.op === 'jal' || BRANCH[i.op] !== undefined ? pc + i.imm : null;
 }
 
@@ -393,6 +393,30 @@ export interface Piece {
   insns: Insn[];
   pcs: number[];
   end: number;
+}
+
+/**
+ * The pcs inside `pieces` that control can reach by a jump from inside
+ * them (the entry cases of a region; see compileRegion): every piece's
+ * start but the first's, targets of taken branches and jal that are
+ * instructions of a piece, return addresses (after a linking jal/jalr) that
+ * are, and a piece's fall-through end that is. Empty: straight-line code.
+ */
+export function regionLabels(pieces: readonly Piece[]): Set<number> {
+  const at = new Set<number>();
+  for (const p of pieces) for (const pc of p.pcs) at.add(pc);
+  const labels = new Set<number>();
+  for (const p of pieces.slice(1)) labels.add(p.pcs[0]);
+  for (const p of pieces) {
+    p.insns.forEach((ins, j) => {
+      const t = directTarget(ins, p.pcs[j]);
+      if (t !== null && at.has(t)) labels.add(t);
+      const back = p.pcs[j] + ins.len;
+      if ((ins.op === 'jal' || ins.op === 'jalr') && ins.rd !== 0 && at.has(back)) labels.add(back);
+    });
+    if (!ENDS_BLOCK.has(p.insns[p.insns.length - 1].op) && at.has(p.end)) labels.add(p.end);
+  }
+  return labels;
 }
 
 /**
@@ -422,19 +446,7 @@ export function compileBlock(insns: Insn[], pcs: number[], end: number, chunk: n
  */
 export function compileRegion(pieces: Piece[], chunk: number): string {
   const start = pieces[0].pcs[0];
-  const at = new Set<number>();
-  for (const p of pieces) for (const pc of p.pcs) at.add(pc);
-  const labels = new Set<number>();
-  for (const p of pieces.slice(1)) labels.add(p.pcs[0]);
-  for (const p of pieces) {
-    p.insns.forEach((ins, j) => {
-      const t = directTarget(ins, p.pcs[j]);
-      if (t !== null && at.has(t)) labels.add(t);
-      const back = p.pcs[j] + ins.len;
-      if ((ins.op === 'jal' || ins.op === 'jalr') && ins.rd !== 0 && at.has(back)) labels.add(back);
-    });
-    if (!ENDS_BLOCK.has(p.insns[p.insns.length - 1].op) && at.has(p.end)) labels.add(p.end);
-  }
+  const labels = regionLabels(pieces);
   const region = labels.size > 0;
   inLoop = region;
   /** Go on at t, `retired` instructions of this segment done, coming from the instruction at `from`. */

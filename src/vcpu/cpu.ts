@@ -5,10 +5,12 @@
 // end). A block starts in tier 0, its pre-decoded form run by the
 // interpreter (interp.ts); once it has run `promoteAfter` times (backward
 // jumps inside it count too) it is compiled to one JavaScript function
-// (tier 1, codegen.ts). The engine option (or TSVISOR_ENGINE) can hold every
-// block in one tier. run() dispatches block after block through a
-// direct-mapped cache keyed by pc, checking the budget and the interrupt
-// flag between blocks only; both tiers have the same block contract.
+// (tier 1, codegen.ts), and if that function turns out to loop (probe) and
+// its code is all integer, to WebAssembly (tier 2, wasm-tier.ts). The
+// engine option (or TSVISOR_ENGINE) can hold every block in one tier.
+// run() dispatches block after block through a direct-mapped cache keyed
+// by pc, checking the budget and the interrupt flag between blocks only;
+// every tier has the same block contract.
 //
 // Contract with the kernel:
 // - run(budget) returns a Stop: Syscall (ecall; state.pc = ecall + 4),
@@ -29,6 +31,8 @@
 
 import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
+import { SharedBlocks } from './shared-blocks.js';
+import { engineFromEnv, PROMOTE_AFTER, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine } from './engines.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
@@ -37,6 +41,8 @@ import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
+import { bindRegion, compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
@@ -69,57 +75,13 @@ const CACHE_BITS = 14;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
 
-/**
- * Which tier runs blocks: 'interp' only tier 0, 'jit' only tier 1 (every
- * block compiled at its first fetch), 'auto' tier 0 then tier 1 after
- * `promoteAfter` runs.
- */
-export type Engine = 'interp' | 'jit' | 'auto';
-export const ENGINES: readonly Engine[] = ['interp', 'jit', 'auto'];
-
-export interface CpuOptions {
-  /** Default: TSVISOR_ENGINE, else 'auto'. */
-  engine?: Engine;
-  /** Runs (and backward jumps inside it) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
-  promoteAfter?: number;
-}
-
-/**
- * Tier-0 runs after which a block is compiled. Measured on busybox scripts,
- * python3 -c pass and the cpu benchmarks (README.md, "Tiers").
- */
-export const PROMOTE_AFTER = 20_000;
-
-function engineFromEnv(): Engine {
-  const e = process.env.TSVISOR_ENGINE;
-  if (e === undefined || e === '') return 'auto';
-  if (!(ENGINES as readonly string[]).includes(e)) throw new Error(`TSVISOR_ENGINE=${e}: expected one of ${ENGINES.join(', ')}`);
-  return e as Engine;
-}
+export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
 
-/**
- * Blocks shared by every Cpu of this thread, by start pc: the code bytes
- * they were decoded from, their pre-decoded form (tier 0) and, once some Cpu
- * compiled them, their factory (tier 1). Both depend only on the pc and
- * those bytes, so a forked or re-exec'd process running the same program
- * reuses them after a byte compare, instead of decoding (and compiling)
- * every block again: for a busybox shell script, compiling was 60% of all
- * time before tier 0. A pre-decoded form is read-only and block-relative,
- * so Cpus share the array itself; each keeps its own heat. Bounded; cleared
- * wholesale when full.
- */
-interface SharedBlock {
-  code: Uint8Array;
-  n: number;
-  decoded: Int32Array | null;
-  factory: Factory | null;
-}
-const SHARED_BLOCKS = new Map<number, SharedBlock[]>();
-let sharedCount = 0;
-const MAX_SHARED_BLOCKS = 100_000;
+/** The blocks every Cpu of this thread shares (shared-blocks.ts). */
+const SHARED_BLOCKS = new SharedBlocks<Factory>(100_000);
 
 export class Cpu {
   state: ThreadState = new ThreadState();
@@ -171,11 +133,17 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
+  /** Blocks and traces running in tier 2, WebAssembly (statistics). */
+  wasmCompiled = 0;
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus. */
   static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
+  /** Whether new Cpus under 'auto' promote to tier 2. */
+  static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
   readonly engine: Engine;
+  /** Whether compiled blocks go to tier 2 where it can compile them. */
+  private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
   private readonly interp: Interpreter;
@@ -191,11 +159,12 @@ export class Cpu {
     this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
-    this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' ? 0 : Math.max(1, after);
+    this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
+    this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (this.engine !== 'jit' && Cpu.warmUpFirst) Cpu.warmUp();
+    if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
   }
 
   /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
@@ -329,7 +298,7 @@ export class Cpu {
     // jumps inside it when its target is one of its instructions (loops).
     if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
     const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
-    this.share(pc, p, n).decoded = b.code;
+    SHARED_BLOCKS.entry(this.mem, pc, p, n).decoded = b.code;
     if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
     return b;
   }
@@ -364,7 +333,7 @@ export class Cpu {
     const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
-      b.fn = this.bind(this.factoryOf(b.pc, body));
+      b.fn = this.probe(b, trace.pieces, this.bind(this.factoryOf(b.pc, body)));
       b.code = null;
       // Registered under the other blocks' pages too, so that a write to their code drops it.
       b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
@@ -373,8 +342,8 @@ export class Cpu {
       if (statsEnabled) { engineStats.traces++; engineStats.traceBlocks += trace.pieces.length; }
     } else {
       const { insns, pcs } = trace.pieces[0];
-      const shared = this.findShared(b.pc, b.end);
-      b.fn = this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs));
+      const shared = SHARED_BLOCKS.find(this.mem, b.pc, b.end);
+      b.fn = this.probe(b, trace.pieces, this.bind(shared?.factory ?? this.makeFactory(b.pc, b.end, insns, pcs)));
       b.code = null;
     }
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.promoted++; }
@@ -383,14 +352,60 @@ export class Cpu {
   /** Compile the block of `insns` over [pc, p) (tier 1 from the start) and register it. */
   private compile(pc: number, p: number, insns: Insn[], pcs: number[], t0: number): Block {
     const factory = this.makeFactory(pc, p, insns, pcs);
+    const fn = this.tier2([{ insns, pcs, end: p }], this.bind(factory));
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.tier1Blocks++; }
-    return this.register(new Block(pc, p, insns.length, this.bind(factory)));
+    return this.register(new Block(pc, p, insns.length, fn));
+  }
+
+  /**
+   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting
+   * its first WASM_PROBE_CALLS calls when this Cpu uses tier 2: then `b`
+   * moves to tier 2 if a call retired WASM_MIN_RUN instructions or more on
+   * average (a loop), else stays in `js` (see README.md, "Decision: tier 2
+   * for loops").
+   */
+  private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
+    if (!this.wasm) return js;
+    let calls = 0, insns = 0;
+    return (s, x, fb) => {
+      const r = js(s, x, fb);
+      insns += r >>> 3;
+      if (++calls === WASM_PROBE_CALLS) {
+        const loop = insns >= WASM_MIN_RUN * calls;
+        b.fn = loop ? this.tier2(pieces, js) : js;
+        if (!loop && statsEnabled) engineStats.tier2Declined++;
+      }
+      return r;
+    };
+  }
+
+  /**
+   * The block function of `pieces` in tier 2 when this Cpu uses it and it
+   * compiles them (wasm-tier.ts); else `js`, their tier-1 function.
+   */
+  private tier2(pieces: Piece[], js: BlockFn): BlockFn {
+    if (!this.wasm) return js;
+    let region: WasmRegion | null;
+    try {
+      region = compileRegionWasm(pieces, LOOP_CHUNK);
+    } catch (e) {
+      // A module V8 rejects is a bug of tier 2, never the guest's doing: the block stays in tier 1.
+      if (statsEnabled) process.stderr.write(`tsvisor-engine: tier 2 rejected the block at ${pieces[0].pcs[0].toString(16)}: ${(e as Error).message}\n`);
+      region = null;
+    }
+    if (region === null) {
+      if (statsEnabled) engineStats.tier2Refused++;
+      return js;
+    }
+    this.wasmCompiled++;
+    if (statsEnabled) engineStats.tier2Blocks++;
+    return bindRegion(region, this, this.mem.memory, this.pf);
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
   private makeFactory(pc: number, p: number, insns: Insn[], pcs: number[]): Factory {
     const factory = this.factoryOf(pc, compileBlock(insns, pcs, p, LOOP_CHUNK));
-    this.share(pc, p, insns.length).factory = factory;
+    SHARED_BLOCKS.entry(this.mem, pc, p, insns.length).factory = factory;
     return factory;
   }
 
@@ -402,51 +417,17 @@ export class Cpu {
     return new Function('c', 'dv', 'pf', 'A', 'F', 'I4', 'F8', 'SD', src) as Factory;
   }
 
-  /** The shared entry for the bytes now over [pc, end) holding `n` instructions, made if there is none. */
-  private share(pc: number, end: number, n: number): SharedBlock {
-    const found = this.findShared(pc, end);
-    if (found !== null) return found;
-    if (sharedCount >= MAX_SHARED_BLOCKS) {
-      SHARED_BLOCKS.clear();
-      sharedCount = 0;
-    }
-    const entry: SharedBlock = { code: this.mem.u8.slice(pc, end), n, decoded: null, factory: null };
-    const list = SHARED_BLOCKS.get(pc);
-    if (list === undefined) SHARED_BLOCKS.set(pc, [entry]);
-    else list.push(entry);
-    sharedCount++;
-    return entry;
-  }
-
-  /**
-   * The entry decoded before (by any Cpu of this thread) from the bytes now
-   * at `pc`, all on executable pages, or null; with `blockEnd`, only one
-   * covering exactly [pc, blockEnd).
-   */
-  private findShared(pc: number, blockEnd = -1): SharedBlock | null {
-    const list = SHARED_BLOCKS.get(pc);
-    if (list === undefined) return null;
-    const u8 = this.mem.u8;
-    for (const e of list) {
-      const end = pc + e.code.length;
-      if (end > GUEST_VA_LIMIT || (blockEnd >= 0 && end !== blockEnd)) continue;
-      let executable = true;
-      for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((this.pf[pg] & PAGE_X) === 0) executable = false;
-      if (executable && Buffer.compare(e.code, u8.subarray(pc, end)) === 0) return e;
-    }
-    return null;
-  }
-
   /**
    * A block at `pc` from a shared entry, registered, or null: compiled if the
    * entry has a factory (unless the engine is 'interp'), else tier 0 on the
    * shared pre-decoded form (unless the engine is 'jit').
    */
   private reuse(pc: number): Block | null {
-    const e = this.findShared(pc);
+    const e = SHARED_BLOCKS.find(this.mem, pc);
     if (e === null) return null;
     const end = pc + e.code.length;
-    if (e.factory !== null && this.promoteAt !== Infinity) {
+    // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
+    if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;
       return this.register(new Block(pc, end, e.n, this.bind(e.factory)));
     }

@@ -21,6 +21,13 @@ export interface EngineStats {
   /** Promoted blocks compiled as traces (with the hot blocks they lead to), and the blocks in them, the first counted. */
   traces: number;
   traceBlocks: number;
+  /** Blocks and traces compiled to WebAssembly (tier 2; wasm-tier.ts), and those tier 2 could not compile (an unsupported instruction: they stay in tier 1). */
+  tier2Blocks: number;
+  tier2Refused: number;
+  /** Promoted blocks kept in tier 1 after their probe (their calls were too short for tier 2: cpu.ts probe). */
+  tier2Declined: number;
+  /** Instructions retired in tier 2 (counted only while statsEnabled). */
+  tier2Insns: number;
   /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
   reusedBlocks: number;
   /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
@@ -35,7 +42,7 @@ export interface EngineStats {
 export const statsEnabled = process.env.TSVISOR_ENGINE_STATS === '1';
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */

@@ -14,7 +14,7 @@
 // or jal to one of the block's own instructions continues inside the block;
 // a backward one returns to the run loop when LOOP_CHUNK instructions have
 // retired in this call, or when the block's heat reaches `promoteAt` (each
-// such jump adds 1), so that a hot loop moves to compiled code promptly.
+// such jump adds LOOP_HEAT), so that a hot loop moves to compiled code promptly.
 //
 // Registers stay in s.x / s.fbits (int32 halves). The semantics that need
 // more than a few integer operations are not repeated here: M goes through
@@ -37,6 +37,13 @@ const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
  * block that followed it last time (`next`), valid while `linkEpoch` equals
  * the Cpu's codeEpoch.
  */
+
+/**
+ * Heat a backward jump inside a block adds (a run of the block adds 1): a
+ * loop is promoted after PROMOTE_AFTER / LOOP_HEAT iterations, sooner than
+ * straight-line code after PROMOTE_AFTER runs (README.md, PROMOTE_AFTER).
+ */
+export const LOOP_HEAT = 5;
 export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
@@ -291,7 +298,7 @@ export class Interpreter {
       if (out < 0) {
         const target = code[cur + Field.AUX];
         if (target >= 0) {
-          if (target > cur || (k < LOOP_CHUNK && ++b.heat < promoteAt)) { o = target; continue; }
+          if (target > cur || (k < LOOP_CHUNK && (b.heat += LOOP_HEAT) < promoteAt)) { o = target; continue; }
           cpu.npc = base + (code[target + Field.POS] & 0xffff);
           return k << 3;
         }

@@ -16,7 +16,7 @@ import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
 import { PageCache } from '../kernel/page-cache.js';
 import { addressSpaceCounts } from '../kernel/address-space.js';
-import { reportEngineStats } from '../vcpu/engine-stats.js';
+import { engineStats, reportEngineStats, type EngineStats } from '../vcpu/engine-stats.js';
 import { copyCreds } from '../kernel/task.js';
 import { HostStreamFile, STDIO_NAMES } from '../kernel/files/host-stream.js';
 import { closeFd, dupCloexec, terminalSize } from '../host/ffi.js';
@@ -58,6 +58,8 @@ export interface KernelStats {
   guestMemories: number;
   /** 9P fids held on the gofers (0 in direct mode). */
   fids: number;
+  /** This worker's tier counters (vcpu/engine-stats.ts): tier0Insns always, the rest only under TSVISOR_ENGINE_STATS=1. */
+  engine: EngineStats;
 }
 
 /** A process to start in the running container (the control server's ExecuteAsync, checked). */
@@ -300,6 +302,7 @@ const api = {
       addressSpaces: addressSpaceCounts().live,
       guestMemories: addressSpaceCounts().memories,
       fids: sandbox?.liveFids() ?? 0,
+      engine: { ...engineStats },
     };
   },
   async shutdown(): Promise<void> {

@@ -15,7 +15,7 @@ import { repoRoot } from '../util/bundle.js';
 /** Bottom to top. A folder imports only folders of lower layers. */
 export const LAYERS: readonly (readonly string[])[] = [
   ['linux'],
-  ['log', 'host', 'spec', 'backend'],
+  ['log', 'host', 'spec', 'backend', 'bundle'],
   ['vcpu'],
   ['kernel', 'p9'],
   ['fs-gofer'],

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { parseBenchArgs, selectBenchmarks } from '../../bench/cli.js';
 import { escapeXml, svgChart } from '../../bench/chart.js';
 import { shellLoop, shellLoopSum } from '../../bench/groups/procs.js';
-import { COLD_SCRIPT, COLD_SCRIPT_OUTPUT } from '../../bench/groups/cold.js';
+import { COLD_SCRIPT, COLD_SCRIPT_OUTPUT, tierNote } from '../../bench/groups/cold.js';
+import type { EngineStats } from '../../src/vcpu/engine-stats.js';
 import { runInSandbox } from '../../bench/sandbox.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 import { repoRoot } from '../util/bundle.js';
@@ -119,9 +120,27 @@ describe('bench: output checks', () => {
       layoutBusyboxRootfs(path.join(dir, 'rootfs'), path.join(repoRoot(), 'fixtures', 'busybox', 'busybox'));
       const r = await runInSandbox({ args: ['/bin/sh', '-c', COLD_SCRIPT], rootfs: path.join(dir, 'rootfs'), env: ['PATH=/bin:/usr/bin'], tmpfs: ['/tmp'] });
       checkRun('cold-busybox-script', 'tsvisor', r, exactly(...COLD_SCRIPT_OUTPUT));
+      // The kernel worker's tier counters come back with the run: the cold rows' note.
+      assert.ok(r.engine !== undefined && r.engine.tier0Insns > 0 && r.engine.tier0Insns <= r.instructions, JSON.stringify(r.engine));
+      assert.match(tierNote(r), /^tier 0 \d+\.\d% of \d+\.\d M insns/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench: the cold rows\' tier note', () => {
+  const zero: EngineStats = {
+    tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, promoted: 0, traces: 0,
+    traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+  };
+  const run = { seconds: 1, status: 0, stdout: '', stderr: '' };
+  it('gives the tier-0 share always, and blocks, promotions and timings when TSVISOR_ENGINE_STATS counted them', () => {
+    assert.equal(tierNote({ ...run, instructions: 0 }), '');
+    assert.equal(tierNote({ ...run, instructions: 4_000_000, engine: { ...zero, tier0Insns: 3_000_000 } }), 'tier 0 75.0% of 4.0 M insns');
+    const full = { ...zero, tier0Insns: 1_000_000, totalInsns: 2_000_000, tier0Blocks: 90, reusedBlocks: 10, promoted: 5, traces: 2, tier2Blocks: 1, tier2Insns: 500_000, decodeMs: 12.4, compileMs: 3.6 };
+    assert.equal(tierNote({ ...run, instructions: 2_000_000, engine: full }),
+      'tier 0 50.0% of 2.0 M insns, tier 2 25.0%, 100 blocks (10 reused), 5 promoted (2 traces, 1 in tier 2), decode 12 ms, compile 4 ms');
   });
 });
 

@@ -11,12 +11,15 @@ interface EngineCase {
 
 /**
  * Tier 0 alone (the interpreter), tier 1 alone (every block compiled at its
- * first fetch), and 'auto' promoting after 2 runs, so that nearly every
- * block of a test runs in both tiers and many loops change tier midway.
+ * first fetch), tier 2 wherever it compiles a block (every block at its
+ * first fetch, tier 1 for the others), and 'auto' promoting after 2 runs,
+ * so that nearly every block of a test runs in both tiers and many loops
+ * change tier midway.
  */
 export const ENGINE_CASES: readonly EngineCase[] = [
   { engine: 'interp', label: 'engine interp' },
   { engine: 'jit', label: 'engine jit' },
+  { engine: 'wasm', label: 'engine wasm' },
   { engine: 'auto', promoteAfter: 2, label: 'engine auto, promotion after 2 runs' },
 ];
 

@@ -61,7 +61,7 @@ function finish(cpu: Cpu, budget = 1_000_000): Stop {
   return stop;
 }
 
-const ENGINES: readonly Engine[] = ['auto', 'interp', 'jit'];
+const ENGINES: readonly Engine[] = ['auto', 'interp', 'jit', 'wasm'];
 
 describe('vcpu tier-1 traces', () => {
   it('a call through a pointer and its return run inside one trace, with exact counts under any budget', () => {

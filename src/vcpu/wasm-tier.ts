@@ -1,0 +1,475 @@
+// Tier 2: a region (a block, or a trace of blocks; codegen.ts compileRegion)
+// compiled to one WebAssembly function over the guest memory, registers in
+// i64 locals (no int32 halves), the region's entry cases numbered 0..n-1 and
+// dispatched by one br_table.
+//
+// Contract: compileRegionWasm(pieces, chunk) returns the module and the
+// registers it takes and gives back, or null when some instruction is not
+// one tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in
+// JavaScript). The module's function "run" takes the used
+// registers as int32 halves (lo, hi per register, in `used` order) and
+// returns (retired << 3) | stop exactly as a tier-1 block function does
+// (same exits, same exact retired counts, same LOOP_CHUNK rule). Before it
+// returns it calls the import `wb(npc, lo, hi, ...)` with the next pc and
+// the `written` registers' halves; a faulting access then calls
+// `sg(lo, hi, size, need, pc, retired)` (Cpu.segv), and ebreak or an
+// illegal instruction `tp(signal, pc, retired)` (Cpu.trap), and it returns
+// that result; fence.i calls `fi()` (Cpu.flushCode) and leaves.
+// Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
+// f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
+// blocks; f.sg, f.tp, f.fi, f.wb.
+//
+// Page flags: the function keeps the last two pages of each kind it found
+// readable (or writable and not PAGE_CODE) in locals, empty at every entry,
+// and reads the flags (an imported call) only on a miss. For a lone thread
+// that is exact: only a system call, which ends the function, changes its
+// flags. While other threads share the memory (`mt`, the first parameter)
+// another thread's munmap or mprotect is seen at this function's next
+// call, up to LOOP_CHUNK instructions later, where tier 1 sees it at the
+// next access; only a program racing its own accesses against the unmap
+// can tell, and what it then reaches is its own memory (a shared page's
+// flags never pass the test, so the frame pool is never reached this way).
+// With `mt` set, fence is a full barrier (atomic.fence) as in tier 1, and
+// aligned accesses are single wasm loads and stores (one host access each
+// on x86-64, as tier 1's typed-array accesses).
+
+import type { Insn } from './decode.js';
+import { regionLabels, type Piece } from './codegen.js';
+import { PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
+import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
+import type { BlockFn } from './block.js';
+import { engineStats, statsEnabled } from './engine-stats.js';
+
+/** The guest memory's size in wasm pages (4 GiB). */
+const MEMORY_PAGES = 65536;
+const LIMIT = 4294967296;
+
+const LOADS: Readonly<Record<string, [W, number]>> = {
+  lb: [W.i64Load8S, 1], lbu: [W.i64Load8U, 1], lh: [W.i64Load16S, 2], lhu: [W.i64Load16U, 2],
+  lw: [W.i64Load32S, 4], lwu: [W.i64Load32U, 4], ld: [W.i64Load, 8],
+};
+const STORES: Readonly<Record<string, [W, number]>> = { sb: [W.i64Store8, 1], sh: [W.i64Store16, 2], sw: [W.i64Store32, 4], sd: [W.i64Store, 8] };
+const ALU64: Readonly<Record<string, W>> = {
+  add: W.i64Add, sub: W.i64Sub, xor: W.i64Xor, or: W.i64Or, and: W.i64And, sll: W.i64Shl, srl: W.i64ShrU, sra: W.i64ShrS, mul: W.i64Mul,
+};
+const ALU32: Readonly<Record<string, W>> = { addw: W.i32Add, subw: W.i32Sub, sllw: W.i32Shl, srlw: W.i32ShrU, sraw: W.i32ShrS, mulw: W.i32Mul };
+const IMM64: Readonly<Record<string, W>> = { addi: W.i64Add, xori: W.i64Xor, ori: W.i64Or, andi: W.i64And, slli: W.i64Shl, srli: W.i64ShrU, srai: W.i64ShrS };
+const IMM32: Readonly<Record<string, W>> = { addiw: W.i32Add, slliw: W.i32Shl, srliw: W.i32ShrU, sraiw: W.i32ShrS };
+const BRANCH: Readonly<Record<string, W>> = { beq: W.i64Eq, bne: W.i64Ne, blt: W.i64LtS, bge: W.i64GeS, bltu: W.i64LtU, bgeu: W.i64GeU };
+const OTHER = new Set(['lui', 'auipc', 'slti', 'sltiu', 'slt', 'sltu', 'jal', 'jalr', 'fence', 'ecall', 'ebreak', 'illegal', 'fence.i',
+  'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw', 'mulh', 'mulhu', 'mulhsu']);
+
+/** Whether tier 2 compiles instruction `op`. */
+export function wasmSupports(op: string): boolean {
+  return op in LOADS || op in STORES || op in ALU64 || op in ALU32 || op in IMM64 || op in IMM32 || op in BRANCH || OTHER.has(op);
+}
+
+/** Ops whose rd is written. */
+function writesRd(op: string): boolean {
+  return !(op in STORES) && !(op in BRANCH) && !['fence', 'ecall', 'ebreak', 'illegal', 'fence.i'].includes(op);
+}
+
+export interface WasmRegion {
+  module: WebAssembly.Module;
+  /** Registers the function takes, in parameter order (two int32 halves each). */
+  used: number[];
+  /** Registers it gives back through wb, in argument order. */
+  written: number[];
+}
+
+/** Import indices. */
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, WB = 6;
+const VOID = 0x40;
+
+/**
+ * The region of `pieces` as a tier-2 module, or null when some instruction
+ * is not compiled by tier 2 (see the file comment). Same region semantics
+ * as codegen.ts compileRegion.
+ */
+export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | null {
+  const usedSet = new Set<number>(), writtenSet = new Set<number>();
+  for (const p of pieces) {
+    for (const ins of p.insns) {
+      if (!wasmSupports(ins.op)) return null;
+      for (const r of [ins.rs1, ins.rs2]) if (r !== 0) usedSet.add(r);
+      if (writesRd(ins.op) && ins.rd !== 0) { usedSet.add(ins.rd); writtenSet.add(ins.rd); }
+    }
+  }
+  const used = [...usedSet].sort((a, b) => a - b);
+  const written = [...writtenSet].sort((a, b) => a - b);
+  const start = pieces[0].pcs[0];
+  const labels = regionLabels(pieces);
+  // Case numbers in the order the code is laid out: start 0, then each label as reached.
+  const caseOf = new Map<number, number>([[start, 0]]);
+  for (const p of pieces) for (const pc of p.pcs) if (labels.has(pc) && !caseOf.has(pc)) caseOf.set(pc, caseOf.size);
+  const n = caseOf.size;
+
+  // Locals: the parameters, then one i64 per used register, then scratch.
+  const locals: number[] = [];
+  /** Parameter 0: whether other threads share the memory (Cpu.mt); then the registers' halves. */
+  const MT = 0;
+  let next = 1 + 2 * used.length;
+  const local = (t: number): number => { locals.push(t); return next++; };
+  const regLocal = new Map<number, number>();
+  for (const r of used) regLocal.set(r, local(I64));
+  const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
+  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
+  // The page caches: base and valid mask (0: empty, -1: valid) of two pages each for loads and for stores.
+  const RC0 = local(I64), RV0 = local(I64), RC1 = local(I64), RV1 = local(I64);
+  const WC0 = local(I64), WV0 = local(I64), WC1 = local(I64), WV1 = local(I64);
+  const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
+  const NPC = local(F64);
+
+  const b = new Body();
+  /** Labels enclosing the code now being emitted, beyond the case structure (ifs). */
+  let extra = 0;
+  /** The case whose code is being emitted. */
+  let cur = 0;
+  const toTop = (): number => n - cur + extra;
+  const toExit = (): number => n - cur + 1 + extra;
+  const R = (r: number): Body => (r === 0 ? b.i64(0) : b.get(regLocal.get(r) as number));
+  const setRd = (rd: number): Body => (rd === 0 ? b.op(W.drop) : b.set(regLocal.get(rd) as number));
+  const open = (type = VOID): void => { b.op(W.if, type); extra++; };
+  const close = (): void => { b.op(W.end); extra--; };
+  /** Leave with the next pc `npc` (null: NPC already set), N + k retired, `stop`. */
+  const exitNow = (npc: number | null, k: number, stop = 0): void => {
+    if (npc !== null) b.f64(npc).set(NPC);
+    b.get(N);
+    if (k !== 0) b.i32(k).op(W.i32Add);
+    b.i32(3).op(W.i32Shl);
+    if (stop !== 0) b.i32(stop).op(W.i32Or);
+    b.set(RET).op(W.br).u(toExit());
+  };
+  /**
+   * Go on at t inside the region, `retired` instructions of this segment
+   * done. A case laid out after this one is the end of a block enclosing
+   * this code: a direct br. This case's own start is its loop; any other
+   * goes round the region's loop and its br_table, both after checking the
+   * chunk (every cycle holds such a jump, so no loop
+   * runs longer than compileRegion's).
+   */
+  const go = (t: number, retired: number): void => {
+    b.get(N).i32(retired).op(W.i32Add).set(N);
+    const c = caseOf.get(t) as number;
+    if (c > cur) {
+      b.op(W.br).u(c - cur - 1 + extra);
+      return;
+    }
+    b.get(N).i32(chunk).op(W.i32GeS);
+    open();
+    exitNow(t, 0);
+    close();
+    // This case's own start: its loop (the outermost of the labels `extra` counts).
+    if (c === cur) b.op(W.br).u(extra - 1);
+    else b.i32(c).set(P).op(W.br).u(toTop());
+  };
+  /** A jump to t: inside when t is a case, else out. */
+  const jump = (t: number, k: number): void => {
+    if (labels.has(t)) go(t, k + 1);
+    else exitNow(t, k + 1);
+  };
+  /** The fault exit of an access (Cpu.segv called after the registers are written back). */
+  const fault = (pc: number, k: number, size: number, need: number): void => {
+    b.get(A).set(FA).i32(size).set(FSZ).i32(need).set(FNEED).i32(pc).set(FPC);
+    b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+  };
+  /**
+   * The address of an access into A, checked for `need`; FL holds the
+   * flags when they had to be read (a store then checks PAGE_CODE). Fast
+   * path: A inside one of the two pages remembered for this kind of access,
+   * with room for `size` bytes: (A - base) <u (4097 - size), masked to 0 by
+   * an empty entry. That one test also rules out addresses ≥ 2^32 and
+   * accesses straddling into the next page, which take the slow path: the
+   * range, both pages' flags (Cpu.flags2, never remembered), or the page's.
+   */
+  const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
+    const [c0, v0, c1, v1] = need === PAGE_R ? [RC0, RV0, RC1, RV1] : [WC0, WV0, WC1, WV1];
+    R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
+    if (need === PAGE_W) b.i32(0).set(FL);
+    b.op(W.block, VOID);
+    extra++;
+    b.get(A).get(c0).op(W.i64Sub).get(v0).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).get(c1).op(W.i64Sub).get(v1).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).i64(LIMIT - size).op(W.i64GtU);
+    open();
+    fault(pc, k, size, need);
+    close();
+    b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32GtU);
+    // An access straddling two pages: both pages' flags, every time.
+    open();
+    b.get(AI).i32(size).op(W.call).u(FL2).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    open();
+    fault(pc, k, size, need);
+    close();
+    b.op(W.else);
+    b.get(AI).i32(12).op(W.i32ShrU).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    open();
+    fault(pc, k, size, need);
+    close();
+    // Remember the page; a store's only if it holds no decoded code.
+    if (need === PAGE_W) {
+      b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
+      open();
+    }
+    b.get(c0).set(c1).get(v0).set(v1).get(A).i64(-4096).op(W.i64And).set(c0).i64(-1).set(v0);
+    if (need === PAGE_W) close();
+    close();
+    b.op(W.end);
+    extra--;
+    b.get(A).op(W.i32WrapI64).set(AI);
+  };
+
+  /** One instruction (the k-th of its segment); true when control does not fall through. */
+  const insn = (ins: Insn, pc: number, k: number): boolean => {
+    const { op, rd, rs1, rs2, imm } = ins;
+    const nextPc = pc + ins.len;
+    if (op in LOADS) {
+      const [ld, size] = LOADS[op];
+      address(ins, pc, k, size, PAGE_R);
+      if (rd !== 0) b.get(AI).mem(ld).set(regLocal.get(rd) as number);
+      return false;
+    }
+    if (op in STORES) {
+      const [st, size] = STORES[op];
+      address(ins, pc, k, size, PAGE_W);
+      b.get(AI);
+      R(rs2).mem(st);
+      // A store into decoded code drops those blocks and ends the region after it.
+      b.get(FL).i32(PAGE_CODE).op(W.i32And);
+      open();
+      b.get(AI).i32(size).op(W.call).u(CW);
+      open();
+      exitNow(nextPc, k + 1);
+      close();
+      close();
+      return false;
+    }
+    if (op in BRANCH) {
+      R(rs1); R(rs2); b.op(BRANCH[op]);
+      open();
+      jump(pc + imm, k);
+      close();
+      return false;
+    }
+    switch (op) {
+      case 'jal':
+        if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
+        jump(pc + imm, k);
+        return true;
+      case 'jalr': {
+        R(rs1).i64(imm).op(W.i64Add).i64(-2).op(W.i64And).set(A);
+        if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
+        b.get(A).op(W.f64ConvertI64S).set(NPC);
+        b.get(N).i32(k + 1).op(W.i32Add).set(N);
+        // In a region, a target that is a case runs on inside (unless the chunk is done); any other leaves.
+        if (labels.size > 0) {
+          b.get(N).i32(chunk).op(W.i32LtS);
+          open();
+          for (const [t, c] of caseOf) {
+            b.get(A).i64(t).op(W.i64Eq);
+            open();
+            b.i32(c).set(P).op(W.br).u(toTop());
+            close();
+          }
+          close();
+        }
+        exitNow(null, 0);
+        return true;
+      }
+      case 'ecall':
+        exitNow(nextPc, k + 1, 1);
+        return true;
+      case 'ebreak': case 'illegal':
+        // SIGTRAP or SIGILL at this pc (Cpu.trap, called after the registers are written back).
+        b.i32(op === 'ebreak' ? 5 : 4).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+        return true;
+      case 'fence.i':
+        b.op(W.call).u(FI);
+        exitNow(nextPc, k + 1);
+        return true;
+      case 'fence':
+        // A full barrier while other threads share the memory (tier 1: an Atomics store).
+        b.get(MT).op(W.if, VOID, 0xfe, 0x03, 0x00, W.end);
+        return false;
+    }
+    if (rd === 0) return false; // The rest only write rd.
+    if (op in ALU64) { R(rs1); R(rs2); b.op(ALU64[op]); }
+    else if (op in ALU32) { R(rs1).op(W.i32WrapI64); R(rs2).op(W.i32WrapI64).op(ALU32[op], W.i64ExtendI32S); }
+    else if (op in IMM64) R(rs1).i64(imm).op(IMM64[op]);
+    else if (op in IMM32) R(rs1).op(W.i32WrapI64).i32(imm).op(IMM32[op], W.i64ExtendI32S);
+    else {
+      switch (op) {
+        case 'lui': b.i64(imm); break;
+        case 'auipc': b.i64(pc + imm); break;
+        case 'slti': R(rs1).i64(imm).op(W.i64LtS, W.i64ExtendI32U); break;
+        case 'sltiu': R(rs1).i64(imm).op(W.i64LtU, W.i64ExtendI32U); break;
+        case 'slt': R(rs1); R(rs2).op(W.i64LtS, W.i64ExtendI32U); break;
+        case 'sltu': R(rs1); R(rs2).op(W.i64LtU, W.i64ExtendI32U); break;
+        case 'div': case 'divu': case 'rem': case 'remu': divide64(op, rs1, rs2); break;
+        case 'divw': case 'divuw': case 'remw': case 'remuw': divide32(op, rs1, rs2); break;
+        default: mulHigh(op, rs1, rs2);
+      }
+    }
+    setRd(rd);
+    return false;
+  };
+
+  /** RISC-V division: by zero gives -1 (quotient) or the dividend (remainder); MIN / -1 gives MIN, remainder 0 (wasm's rem_s gives 0 too). */
+  const divide64 = (op: string, rs1: number, rs2: number): void => {
+    R(rs2).op(W.i64Eqz);
+    b.op(W.if, I64);
+    if (op.startsWith('div')) b.i64(-1); else R(rs1);
+    b.op(W.else);
+    if (op === 'div') {
+      R(rs1).i64(-(2 ** 63)).op(W.i64Eq);
+      R(rs2).i64(-1).op(W.i64Eq, W.i32And);
+      b.op(W.if, I64);
+      R(rs1);
+      b.op(W.else);
+      R(rs1); R(rs2).op(W.i64DivS);
+      b.op(W.end);
+    } else {
+      R(rs1); R(rs2).op(op === 'divu' ? W.i64DivU : op === 'rem' ? W.i64RemS : W.i64RemU);
+    }
+    b.op(W.end);
+  };
+  const divide32 = (op: string, rs1: number, rs2: number): void => {
+    R(rs2).op(W.i32WrapI64, W.i32Eqz);
+    b.op(W.if, I32);
+    if (op.startsWith('div')) b.i32(-1); else R(rs1).op(W.i32WrapI64);
+    b.op(W.else);
+    if (op === 'divw') {
+      R(rs1).op(W.i32WrapI64).i32(-(2 ** 31)).op(W.i32Eq);
+      R(rs2).op(W.i32WrapI64).i32(-1).op(W.i32Eq, W.i32And);
+      b.op(W.if, I32);
+      R(rs1).op(W.i32WrapI64);
+      b.op(W.else);
+      R(rs1).op(W.i32WrapI64); R(rs2).op(W.i32WrapI64, W.i32DivS);
+      b.op(W.end);
+    } else {
+      R(rs1).op(W.i32WrapI64); R(rs2).op(W.i32WrapI64, op === 'divuw' ? W.i32DivU : op === 'remw' ? W.i32RemS : W.i32RemU);
+    }
+    b.op(W.end, W.i64ExtendI32S);
+  };
+  /** The high 64 bits of the 128-bit product (mulhu from four 32x32 products; mulh and mulhsu corrected for the signs). */
+  const mulHigh = (op: string, rs1: number, rs2: number): void => {
+    const M = 4294967295;
+    R(rs1).set(T1); R(rs2).set(T2);
+    b.get(T1).i64(M).op(W.i64And).get(T2).i64(32).op(W.i64ShrU, W.i64Mul).set(T3);
+    b.get(T1).i64(32).op(W.i64ShrU).get(T2).i64(M).op(W.i64And, W.i64Mul).set(T4);
+    b.get(T1).i64(32).op(W.i64ShrU).get(T2).i64(32).op(W.i64ShrU, W.i64Mul);
+    b.get(T3).i64(32).op(W.i64ShrU, W.i64Add).get(T4).i64(32).op(W.i64ShrU, W.i64Add);
+    b.get(T1).i64(M).op(W.i64And).get(T2).i64(M).op(W.i64And, W.i64Mul).i64(32).op(W.i64ShrU);
+    b.get(T3).i64(M).op(W.i64And, W.i64Add).get(T4).i64(M).op(W.i64And, W.i64Add).i64(32).op(W.i64ShrU, W.i64Add);
+    if (op !== 'mulhu') b.get(T1).i64(63).op(W.i64ShrS).get(T2).op(W.i64And, W.i64Sub);
+    if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
+  };
+
+  // Prologue: registers from their halves (locals start at 0: empty page caches).
+  used.forEach((r, i) => {
+    b.get(1 + 2 * i).op(W.i64ExtendI32U).get(2 + 2 * i).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
+  });
+  b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
+  for (let i = 0; i < n; i++) b.op(W.block, VOID);
+  b.get(P).op(W.brTable).u(n);
+  for (let i = 0; i < n; i++) b.u(i);
+  b.u(n).op(W.end);
+  // Cases, laid out as compileRegion lays out its switch, each in a loop of its own (a jump back to its start).
+  b.op(W.loop, VOID);
+  extra++;
+  for (const piece of pieces) {
+    const { insns, pcs } = piece;
+    let k = 0;
+    let ended = false;
+    for (let j = 0; j < insns.length; j++) {
+      const pc = pcs[j];
+      if (labels.has(pc) && pc !== start) {
+        if (k > 0) b.get(N).i32(k).op(W.i32Add).set(N);
+        b.op(W.end, W.end, W.loop, VOID);
+        cur = caseOf.get(pc) as number;
+        k = 0;
+      }
+      ended = insn(insns[j], pc, k);
+      k++;
+      if (ended) break;
+    }
+    if (!ended) {
+      if (labels.has(piece.end)) go(piece.end, k);
+      else exitNow(piece.end, k);
+    }
+  }
+  b.op(W.end);
+  extra--;
+  b.op(W.end, W.unreachable, W.end, W.end);
+  // Epilogue: registers and next pc back; a fault's report.
+  b.get(NPC);
+  for (const r of written) {
+    const l = regLocal.get(r) as number;
+    b.get(l).op(W.i32WrapI64).get(l).i64(32).op(W.i64ShrU, W.i32WrapI64);
+  }
+  b.op(W.call).u(WB);
+  b.get(FSZ).op(W.if, I32);
+  b.get(FA).op(W.i32WrapI64).get(FA).i64(32).op(W.i64ShrS, W.i32WrapI64);
+  b.get(FSZ).get(FNEED).get(FPC).get(FK).op(W.call).u(SG);
+  b.op(W.else).get(FSIG).op(W.if, I32);
+  b.get(FSIG).get(FPC).get(FK).op(W.call).u(TP);
+  b.op(W.else).get(RET).op(W.end, W.end);
+
+  const i32s = (k: number): number[] => new Array<number>(k).fill(I32);
+  const bytes = moduleBytes({
+    memoryPages: MEMORY_PAGES,
+    imports: [
+      { name: 'pf', type: { params: [I32], results: [I32] } },
+      { name: 'fl2', type: { params: [I32, I32], results: [I32] } },
+      { name: 'cw', type: { params: [I32, I32], results: [I32] } },
+      { name: 'sg', type: { params: i32s(6), results: [I32] } },
+      { name: 'tp', type: { params: i32s(3), results: [I32] } },
+      { name: 'fi', type: { params: [], results: [] } },
+      { name: 'wb', type: { params: [F64, ...i32s(2 * written.length)], results: [] } },
+    ],
+    type: { params: i32s(1 + 2 * used.length), results: [I32] },
+    locals,
+    body: b,
+  });
+  return { module: new WebAssembly.Module(bytes), used, written };
+}
+
+/** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
+export interface Tier2Host {
+  readonly mt: boolean;
+  npc: number;
+  readonly state: { readonly x: Int32Array };
+  flags2(a: number, size: number): number;
+  codeWrite(a: number, size: number): boolean;
+  segv(a: number, size: number, need: number, pc: number, k: number): number;
+  trap(signal: number, code: number, pc: number, k: number): number;
+  flushCode(): void;
+}
+
+/**
+ * `region` instantiated over `memory` (page flags `pf`) for `host`, as a
+ * block function: host.mt and the registers passed in from x, the
+ * registers written back by the module's wb.
+ */
+export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
+  const halves = region.used.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
+  const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
+  const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(host);
+  const f = {
+    pf: (page: number): number => pf[page],
+    fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
+    cw: (a: number, size: number): number => (host.codeWrite(a >>> 0, size) ? 1 : 0),
+    sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
+      host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
+    tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
+    fi: (): void => host.flushCode(),
+    wb,
+  };
+  const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
+  const call = `W(${['c.mt?1:0', ...halves].join(',')})`;
+  const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('W', 'c', 'E', `return function(s,x,fb){${body}};`)(run, host, engineStats) as BlockFn;
+}

@@ -1,0 +1,215 @@
+// Tier 2 (wasm-tier.ts): regions compiled to WebAssembly. Each scenario runs
+// under every engine, which must agree exactly (registers, memory, retired
+// count, stop, fault), and checks that tier 2 did run the code.
+
+import { strict as assert } from 'node:assert';
+import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
+import { PAGE_W } from '../../src/vcpu/memory.js';
+import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
+
+const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
+
+/**
+ * A loop over every kind of instruction tier 2 compiles: 64- and 32-bit
+ * ALU, M (mulhu, div, remu, divw, remw...), loads and stores of each width
+ * on one data word, slt, fence. x5 counts passes; x10 = DATA. `tag` keeps tests'
+ * blocks apart (Cpus of a thread share blocks by bytes).
+ */
+function mixLoop(tag: number): Asm {
+  return new Asm().w(
+    rv.addi(3, 0, tag),
+    rv.ld(6, 10, 0),            // 4: loop
+    rv.fence(),                 // a full barrier while mt is set
+    rtype('mul', 7, 6, 11),
+    rtype('mulhu', 8, 6, 11),
+    rtype('mulh', 19, 6, 7),
+    rtype('mulhsu', 20, 7, 6),
+    rtype('div', 9, 7, 12),
+    rtype('remu', 13, 8, 12),
+    rtype('divw', 21, 7, 22),
+    rtype('remw', 23, 7, 22),
+    rtype('divuw', 24, 6, 0),
+    rtype('add', 6, 6, 7),
+    rtype('xor', 6, 6, 9),
+    rv.sd(6, 10, 0),
+    rv.sw(13, 10, 8),
+    rv.sb(20, 10, 13),
+    rv.lh(14, 10, 6),
+    rv.lbu(25, 10, 13),
+    rv.lwu(26, 10, 8),
+    rtype('add', 15, 15, 14),
+    rv.slli(16, 6, 13),
+    rv.sraiw(17, 16, 3),
+    rtype('sltu', 18, 17, 6),
+    rtype('add', 15, 15, 18),
+    rtype('subw', 27, 15, 26),
+    rtype('sra', 28, 6, 27),
+    rv.addi(5, 5, -1),
+    rv.bne(5, 0, -4 * 27),      // -> 4
+    rv.ecall(),
+  );
+}
+
+interface Outcome { stop: Stop; instret: number; regs: bigint[]; data: number[]; pc: number; fault: [number, number, number] }
+
+function run(cpu: Cpu, budget: number): Outcome {
+  let stop: Stop, last = 0;
+  for (;;) {
+    stop = cpu.run(budget);
+    assert.ok(cpu.instret - last <= budget + LOOP_CHUNK, `ran ${cpu.instret - last} on a budget of ${budget}`);
+    last = cpu.instret;
+    if (stop !== Stop.Budget) break;
+  }
+  const regs: bigint[] = [];
+  for (let r = 1; r < 32; r++) regs.push(getReg(cpu, r));
+  return { stop, instret: cpu.instret, regs, data: [...dataBytes()], pc: cpu.state.pc, fault: [cpu.fault.signal, cpu.fault.code, cpu.fault.addr] };
+}
+
+/** The first data bytes of the memory the last start() reset. */
+let dataBytes: () => Uint8Array = () => new Uint8Array(0);
+
+function start(asm: Asm, engine: Engine, setup: (cpu: Cpu) => void, codeFlags?: number): Cpu {
+  const m = resetMemory(asm.bytes(), codeFlags);
+  dataBytes = () => m.u8.slice(DATA, DATA + 32);
+  const cpu = new Cpu(m, undefined, { engine, promoteAfter: engine === 'auto' ? 2 : undefined });
+  cpu.state.pc = CODE;
+  setup(cpu);
+  return cpu;
+}
+
+function mixSetup(passes: number) {
+  return (cpu: Cpu): void => {
+    setReg(cpu, 5, BigInt(passes));
+    setReg(cpu, 10, BigInt(DATA));
+    setReg(cpu, 11, 0x9e3779b97f4a7c15n);
+    setReg(cpu, 12, 0n); // division by zero first; x12 changes below
+    setReg(cpu, 22, -1n);
+  };
+}
+
+describe('vcpu tier 2 (WebAssembly)', () => {
+  it('a loop of ALU, M, loads and stores agrees with tiers 0 and 1 under any budget, and runs in tier 2', () => {
+    const seeds: [bigint, bigint, bigint][] = [[0n, -1n, 0n], [7n, -1n, -(1n << 63n)], [-3n, 5n, 0x123456789abcdefn]];
+    seeds.forEach(([div, wdiv, word], si) => {
+      for (const budget of [1, 3, 17, 1000, 1_000_000]) {
+        const results = ENGINES.map((engine) => {
+          const cpu = start(mixLoop(500 + si * 10 + (budget % 7)), engine, (c) => {
+            mixSetup(300)(c);
+            setReg(c, 12, div);
+            setReg(c, 22, wdiv);
+          });
+          const m = cpu as unknown as { mem: { view: DataView } };
+          m.mem.view.setBigInt64(DATA, word, true);
+          const o = run(cpu, budget);
+          if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the loop');
+          return o;
+        });
+        for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${ENGINES[i]} vs interp, seed ${si}, budget ${budget}`);
+        assert.equal(results[0].stop, Stop.Syscall);
+      }
+    });
+  });
+
+  it('a fault in tier 2 stops at the faulting instruction with the earlier results written back', () => {
+    for (const addr of [0x7000_0000n, 1n << 40n, -8n, BigInt(DATA + 4 * 4096 - 4)]) {
+      const results = ENGINES.map((engine) => {
+        const asm = new Asm().w(
+          rv.addi(3, 0, 77),
+          rv.addi(6, 6, 1),          // 4: loop
+          rv.addi(7, 7, 3),
+          rv.sd(7, 10, 8),
+          rv.addi(5, 5, -1),
+          rv.bne(5, 0, -16),
+          rv.addi(8, 0, 9),
+          rv.ld(9, 11, 0),           // faults (the last: straddles into an unmapped page)
+          rv.addi(9, 0, 1),
+          rv.ecall(),
+        );
+        const cpu = start(asm, engine, (c) => {
+          setReg(c, 5, 50n); setReg(c, 10, BigInt(DATA)); setReg(c, 11, addr);
+        });
+        const o = run(cpu, 1_000_000);
+        return o;
+      });
+      for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${ENGINES[i]}, address ${addr}`);
+      assert.equal(results[0].stop, Stop.Fault);
+      assert.equal(results[0].fault[0], SIGSEGV);
+      assert.equal(results[0].pc, CODE + 28);
+      if (addr === 0x7000_0000n) assert.equal(results[0].fault[1], SEGV_MAPERR);
+    }
+  });
+
+  it('invalidateCode reaches a tier-2 loop: the next run decodes the rewritten instruction', () => {
+    const INC = CODE + 12;
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 91),
+        rv.addi(6, 6, 1),          // 4: loop
+        rv.beq(5, 13, 8),          // 8: skips INC on the pass where x5 = x13
+        rv.addi(10, 10, 1),        // 12: INC, rewritten below to addi x10, x10, 100
+        rv.addi(5, 5, -1),         // 16
+        rv.bne(5, 0, -16),         // 20 -> 4
+        rv.ecall(),                // 24
+      );
+      const cpu = start(asm, engine, (c) => {
+        setReg(c, 5, 400n); setReg(c, 13, 200n);
+      }, 1 | 4 | PAGE_W);
+      let o = run(cpu, 1_000_000);
+      // Rewrite INC from outside (as the kernel would after a write), invalidate, and run the loop again.
+      const m = cpu as unknown as { mem: { view: DataView } };
+      m.mem.view.setUint32(INC, rv.addi(10, 10, 100), true);
+      cpu.invalidateCode(INC, 4);
+      cpu.state.pc = CODE; setReg(cpu, 5, 300n);
+      o = run(cpu, 1_000_000);
+      return o;
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    // 399 passes of +1 in the first run, 299 of +100 in the second (each skips INC once).
+    assert.equal(results[0].regs[9], 399n + 299n * 100n);
+  });
+
+  it('a store by the tier-2 loop to a later instruction of itself takes effect on the next pass', () => {
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 93),
+        rv.addi(10, 10, 1),        // 4: loop; rewritten to addi x10, x10, 100 by the sw below
+        rv.sw(12, 14, 4),          // 8: *(CODE + 4) = x12
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -12),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => {
+        setReg(c, 5, 50n); setReg(c, 14, BigInt(CODE)); setReg(c, 12, BigInt(rv.addi(10, 10, 100)));
+      }, 1 | 4 | PAGE_W);
+      return run(cpu, 1_000_000);
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    assert.equal(results[0].regs[9], 1n + 49n * 100n);
+  });
+
+  it('with mt set (other threads share the memory), tier 2 runs on with the same results', () => {
+    const results = [false, true].map((mt) => {
+      const cpu = start(mixLoop(600), 'wasm', (c) => { mixSetup(100)(c); setReg(c, 12, 3n); });
+      cpu.mt = mt;
+      const o = run(cpu, 1000);
+      assert.ok(cpu.wasmCompiled > 0);
+      return o;
+    });
+    assert.deepEqual(results[1], results[0]);
+  });
+
+  it("'auto' moves a promoted loop to tier 2 after its probe calls, and not with the option wasm off", () => {
+    for (const wasm of [true, false]) {
+      const m = resetMemory(mixLoop(700 + Number(wasm)).bytes());
+      const cpu = new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2, wasm });
+      cpu.state.pc = CODE;
+      // Enough passes for WASM_PROBE_CALLS calls of the compiled loop, each of LOOP_CHUNK instructions (more than WASM_MIN_RUN).
+      mixSetup(Math.ceil((WASM_PROBE_CALLS + 2) * LOOP_CHUNK / 27))(cpu);
+      setReg(cpu, 12, 5n);
+      let stop: Stop;
+      do stop = cpu.run(1_000_000); while (stop === Stop.Budget);
+      assert.equal(stop, Stop.Syscall);
+      assert.equal(cpu.wasmCompiled, wasm ? 1 : 0);
+    }
+  });
+});
