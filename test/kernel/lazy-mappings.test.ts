@@ -11,22 +11,16 @@ import { FrameAllocator } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { absentPages, faultIn, FAULT_AROUND } from '../../src/kernel/fault-in.js';
 import { PageCache } from '../../src/kernel/page-cache.js';
-import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
-import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
+import { fdInodeOps } from '../../src/kernel/vfs/inode.js';
 import { Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 import { FRAME_ABSENT, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_R, PAGE_W, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
+import { ok, tmpfsFile } from '../util/tmpfs-file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
-const CRED = { uid: 0, gid: 0, groups: [] };
 /** The file's size: 40 pages and a bit, each page filled with its index. */
 const FILE_PAGES = 40;
-
-function ok<T>(v: T | Errno): T {
-  if (isErrno(v)) assert.fail(`unexpected ${v.name}`);
-  return v;
-}
 
 describe('kernel/mappings loaded on touch, and the high range', () => {
   let account: MemoryAccount;
@@ -38,10 +32,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
 
   beforeEach(() => {
     account = new MemoryAccount(64 << 20);
-    const fs = new Tmpfs(account, { mode: 0o1777 });
-    file = ok(fs.root.create('f', abi.O_RDWR, 0o644, CRED, '/f') as File | Errno);
-    const root = new Dentry('', null, fs.root);
-    file.dentry = new Dentry('f', root, ok(fdInodeOps(file)?.fdInode?.() ?? Errno.of(22)));
+    file = tmpfsFile(account);
     const data = new Uint8Array(FILE_PAGES * PAGE_SIZE + 100);
     for (let p = 0; p <= FILE_PAGES; p++) data.fill(p, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
     ok(file.pwrite(data, 0) as number | Errno);

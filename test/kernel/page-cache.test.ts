@@ -8,20 +8,14 @@ import { FrameAllocator } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { PageCache, aroundChange } from '../../src/kernel/page-cache.js';
 import { faultIn } from '../../src/kernel/fault-in.js';
-import { Tmpfs } from '../../src/kernel/filesystems/tmpfs.js';
-import { Dentry, fdInodeOps } from '../../src/kernel/vfs/inode.js';
+import { fdInodeOps } from '../../src/kernel/vfs/inode.js';
 import { ENOMEM, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 import { FRAME_ABSENT, GUEST_VA_LIMIT, PAGE_R, PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
+import { ok, tmpfsFile } from '../util/tmpfs-file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
-const CRED = { uid: 0, gid: 0, groups: [] };
-
-function ok<T>(v: T | Errno): T {
-  if (isErrno(v)) assert.fail(`unexpected ${v.name}`);
-  return v;
-}
 
 describe('kernel/page cache', () => {
   let account: MemoryAccount;
@@ -31,10 +25,7 @@ describe('kernel/page cache', () => {
 
   beforeEach(() => {
     account = new MemoryAccount(64 << 20);
-    const fs = new Tmpfs(account, { mode: 0o1777 });
-    file = ok(fs.root.create('f', abi.O_RDWR, 0o644, CRED, '/f') as File | Errno);
-    const root = new Dentry('', null, fs.root);
-    file.dentry = new Dentry('f', root, ok(fdInodeOps(file)?.fdInode?.() ?? Errno.of(22)));
+    file = tmpfsFile(account);
     ok(file.pwrite(new Uint8Array(6000).fill(0x61), 0) as number | Errno);
     spaces = [new AddressSpace(account), new AddressSpace(account)];
   });
