@@ -101,7 +101,12 @@ export function readRegrtestLog(text: string, code: number | null, timedOut: boo
   else if (result) outcome = 'FAIL';
   else outcome = 'CRASH';
   const total = /Total tests: run=(\d+)(?: failures=(\d+))?(?: skipped=(\d+))?/.exec(text);
-  const failing = [...text.matchAll(/^(?:FAIL|ERROR): (\S+) \(([^)]+)\)/gm)].map((m) => `${m[2].split('.').pop()}.${m[1]}`);
+  // unittest names the test's class, and since Python 3.11 the test itself after it: "test_x (module.Class.test_x)".
+  const failing = [...text.matchAll(/^(?:FAIL|ERROR): (\S+) \(([^)]+)\)/gm)].map((m) => {
+    const names = m[2].split('.');
+    if (names.length > 1 && names[names.length - 1] === m[1]) names.pop();
+    return `${names.pop()}.${m[1]}`;
+  });
   return {
     outcome,
     seconds,
