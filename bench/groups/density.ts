@@ -11,7 +11,7 @@
 import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
 import { rowsOfOneMeasurement, WrongOutput } from '../measure.js';
 import { bundleOver, launch, launchRun, pssKb, stateDir, treePssKb, treeRssKb, type Launched } from '../density-launch.js';
-import { fixtureBin, makeSpec } from '../../test/util/bundle.js';
+import { bundleOptionsFor, compareStream, fixtureBin, loadCases, loadExpected, makeBundle, makeSpec, removeBundle } from '../../test/util/bundle.js';
 import { rssKb } from '../boot-launch.js';
 import { BUSYBOX_PATH } from './procs.js';
 import * as fs from 'node:fs';
@@ -77,6 +77,50 @@ async function fleet(target: Target, ctx: BenchContext, count: number): Promise<
   }
 }
 
+/** Multi-threaded sandboxes started at once, two vCPUs each (issue 16: eight on a 2-core host). */
+const THREADED_FLEET = 8;
+
+/**
+ * `count` sandboxes of the threads fixture (8 threads: mutexes, atomics,
+ * join, TLS, rwlock, a producer/consumer queue) started at once, each on two
+ * vCPUs: the time until the last has exited, every one checked against the
+ * recorded QEMU output. QEMU runs `count` processes of the same program.
+ */
+async function threadedFleet(target: Target, ctx: BenchContext, count: number): Promise<number | null> {
+  const c = loadCases().find((k) => k.name === 'threads')!;
+  const want = loadExpected(c);
+  let start: (i: number) => Launched;
+  let root = '';
+  let bundle = '';
+  if (target === 'tsvisor') {
+    bundle = makeBundle(bundleOptionsFor(c));
+    root = stateDir();
+    start = (i) => launchRun(root, bundle, `fleet-${process.pid}-${serial++}-${i}`, ['--cpu-num', '2']);
+  } else {
+    if (ctx.qemu.kind === 'absent') return null;
+    const qemu = ctx.qemu.tools.qemu;
+    start = () => launch(qemu, [fixtureBin('threads'), ...c.args.slice(1)]);
+  }
+  const t0 = process.hrtime.bigint();
+  const all = Array.from({ length: count }, (_, i) => start(i));
+  try {
+    for (const l of all) l.child.stdin!.end();
+    const status = await Promise.all(all.map((l) => l.exited));
+    const ms = msSince(t0);
+    all.forEach((l, i) => {
+      const wrong = compareStream(c, 'stdout', Buffer.from(l.stdout()));
+      if (status[i] !== want.exit || wrong !== null) {
+        throw new WrongOutput(`threads ${i} of ${count} on ${target}: status ${status[i]}, ${wrong ?? 'stdout right'}; stderr ${JSON.stringify(l.stderr().slice(0, 200))}`);
+      }
+    });
+    return ms;
+  } finally {
+    for (const l of all) if (l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+    if (bundle) removeBundle(bundle);
+  }
+}
+
 /** The shell loop: `n` iterations, stopping (a line out, a line in) after `first` and after `n`. */
 export function densityLoop(first: number, n: number): string {
   return [
@@ -139,6 +183,17 @@ export function densityBenchmarks(): Benchmark[] {
       (target, ctx) => fleet(target, ctx, FLEET),
       [(m) => ({ value: m.rssKb / 1024, note: `PSS ${(m.pssKb / 1024).toFixed(0)} MiB` }), (m) => ({ value: m.readyMs })],
     ),
+    {
+      name: `threads-${THREADED_FLEET}`,
+      group: 'density',
+      what: `${THREADED_FLEET} sandboxes of the threads fixture (8 threads) started at once, 2 vCPUs each: launch until the last has exited, every output checked`,
+      unit: 'ms',
+      better: 'lower',
+      async once(target, ctx) {
+        const ms = await threadedFleet(target, ctx, THREADED_FLEET);
+        return ms === null ? null : { value: ms };
+      },
+    },
     ...rowsOfOneMeasurement(
       [
         { name: 'loop-rss-early', group: 'density', what: 'busybox sh loop (fork+exec /bin/true, create a file on the rootfs, list a directory): sandbox RSS (run, gofer, boot) after 300 iterations (quick: 100)', unit: 'MiB', better: 'lower' },
