@@ -13,6 +13,8 @@ import { UrpcClient } from './urpc.js';
 import { exitCodeOf, FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
+import { createdState } from './oci/lifecycle.js';
+import { StateStore } from './oci/state.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -121,6 +123,12 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     bootUp = true;
     resizeConsole(); // a resize while boot was starting
 
+    // Recorded as create records it (the directory is launch's, removed below
+    // when the sandbox is gone), so that state, list, ps, kill, exec, pause
+    // and events find a container started with run, as with runc's run.
+    const store = new StateStore(global.root);
+    const recorded = createdState(l, cid, bundle, hooks);
+    await store.withLock(cid, () => store.save(recorded));
     ran = true;
     await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
     await hook(['startContainer'], 'created');
@@ -139,6 +147,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       return await abortedStatus();
     }
     started = true;
+    recorded.status = 'running';
+    await store.withLock(cid, () => store.save(recorded));
     await hook(['poststart'], 'running').catch((e: Error) => {
       client.close();
       throw e;

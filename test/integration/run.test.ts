@@ -121,6 +121,29 @@ describe('tsvisor run and the sandbox it starts', function () {
     }
   }
 
+  it('records the container as runc run does: list, state and ps find it, exec runs in it, kill reaches it, and its state goes with it', async () => {
+    const c = await startCat('recorded-run');
+    try {
+      const list = await tsvisor(['--root', root, 'list']);
+      assert.match(list.stdout.toString(), new RegExp(`^recorded-run\\s+${c.bootPid}\\s+running\\s`, 'm'));
+      const state = JSON.parse((await tsvisor(['--root', root, 'state', 'recorded-run'])).stdout.toString()) as { status: string; pid: number; bundle: string };
+      assert.deepEqual([state.status, state.pid, state.bundle], ['running', c.bootPid, c.bundle]);
+      const ps = await tsvisor(['--root', root, 'ps', 'recorded-run']);
+      assert.match(ps.stdout.toString(), /\s1\s+0\s.*\/bin\/cat$/m, ps.stderr.toString());
+      const exec = await tsvisor(['--root', root, 'exec', 'recorded-run', '/bin/hello']);
+      assert.equal(exec.code, 0, exec.stderr.toString());
+      assert.match(exec.stdout.toString(), /^hello from riscv64$/m);
+      const kill = await tsvisor(['--root', root, 'kill', 'recorded-run', 'TERM']);
+      assert.equal(kill.code, 0, kill.stderr.toString());
+      assert.equal(await c.exited, 143);
+      assert.equal(fs.existsSync(path.join(root, 'recorded-run')), false, 'the state directory is removed with the container');
+      assert.equal((await tsvisor(['--root', root, 'state', 'recorded-run'])).code, 1);
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
   it('passes SIGTERM on to the container: cat dies of it and run exits 143', async () => {
     const c = await startCat('forward-term');
     try {

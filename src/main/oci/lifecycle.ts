@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from '../flags.js';
 import { GlobalOptions } from '../common.js';
-import { fileAccessOption, launchSandbox, readBundle, readSyncByte } from './launch.js';
+import { fileAccessOption, launchSandbox, readBundle, readSyncByte, type Bundle, type Launched } from './launch.js';
 import { control, killBoot, ociState, OciError, oneId, ownerName, processStart, StateStore, statusOf, writeWhole, type StoredState } from './state.js';
-import { checkHooks, runHooks } from './hooks.js';
+import { checkHooks, runHooks, type Hooks } from './hooks.js';
 
 export const CREATE_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory', default: '.' },
@@ -53,22 +53,8 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
       await l.exited;
       throw new OciError('the sandbox died before it was ready (boot exited without writing the start-sync byte)');
     }
-    const pid = l.bootPid();
-    const goferPid = l.gofer?.pid() ?? 0;
-    const st: StoredState = {
-      ociVersion: bundle.spec.ociVersion ?? '1.0.2',
-      id: cid,
-      pid,
-      pidStart: processStart(pid) ?? '',
-      goferPid,
-      goferStart: goferPid ? (processStart(goferPid) ?? '') : '',
-      bundle: bundle.dir,
-      annotations: bundle.spec.annotations ?? {},
-      created: new Date().toISOString(),
-      owner: ownerName(),
-      hooks,
-      status: 'created',
-    };
+    const st = createdState(l, cid, bundle, hooks);
+    const pid = st.pid;
     await store.withLock(cid, () => store.save(st));
     const creating = { ...ociState(st), status: 'creating' };
     for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooks(hooks, kind, creating);
@@ -85,6 +71,30 @@ export async function create(global: GlobalOptions, flags: FlagValues, positiona
   l.child.unref();
   l.gofer?.child.unref();
   return 0;
+}
+
+/**
+ * The state of a sandbox whose boot has written its start-sync byte, as
+ * `create` records it and as `run` records it for the commands that find a
+ * container by id (state, list, ps, kill, exec, pause, events), as runc's run does.
+ */
+export function createdState(l: Launched, cid: string, bundle: Bundle, hooks: Hooks | undefined): StoredState {
+  const pid = l.bootPid();
+  const goferPid = l.gofer?.pid() ?? 0;
+  return {
+    ociVersion: bundle.spec.ociVersion ?? '1.0.2',
+    id: cid,
+    pid,
+    pidStart: processStart(pid) ?? '',
+    goferPid,
+    goferStart: goferPid ? (processStart(goferPid) ?? '') : '',
+    bundle: bundle.dir,
+    annotations: bundle.spec.annotations ?? {},
+    created: new Date().toISOString(),
+    owner: ownerName(),
+    hooks,
+    status: 'created',
+  };
 }
 
 /** Runs `f`; if it fails, the sandbox is ended (SIGKILL to boot, as runc terminates the container) and the failure passed on. */
