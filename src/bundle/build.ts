@@ -113,7 +113,10 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
     fs.writeFileSync(path.join(outDir, `${name}.js`), loaderText(name));
     let cacheBytes = 0;
     try {
-      cacheBytes = spec.nodeFlags?.length ? codeCacheUnder(spec.nodeFlags, outDir, name) : writeCodeCache(outDir, name, require);
+      if (spec.nodeFlags?.length) {
+        cacheBytes = codeCacheUnder(spec.nodeFlags, outDir, name);
+        writeCodeCache(outDir, name, require, true);
+      } else cacheBytes = writeCodeCache(outDir, name, require);
     } catch (e) {
       process.stderr.write(`bundle: no code cache for ${name} (${(e as Error).message}); it compiles at each start\n`);
     }

@@ -24,7 +24,8 @@ export interface BundleSpec {
   /**
    * Node's flags of the process that runs this bundle, when not none: V8
    * takes a code cache only under the flags it was made with, so the build
-   * makes this bundle's under these (build.ts).
+   * makes this bundle's under these, and a second one without them for a
+   * process started without them (build.ts, load.ts).
    */
   nodeFlags?: readonly string[];
 }
@@ -36,8 +37,8 @@ export interface BundleSpec {
  * WORKER_RESOURCE_LIMITS says why). A heap's limits are fixed when it is
  * made, so for a main thread only the command line sets them; a boot that
  * another parent runtime starts through bin/tsvisor runs with V8's default,
- * and without the code caches of its bundles, which were made under these
- * flags (BundleSpec.nodeFlags).
+ * and with its bundles' second code caches, made without these flags
+ * (BundleSpec.nodeFlags, load.ts).
  */
 export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
 

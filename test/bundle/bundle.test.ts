@@ -206,6 +206,19 @@ describe('heap limits and code caches', () => {
     assert.deepEqual(BUNDLE_ENTRIES.boot.nodeFlags, BUNDLE_ENTRIES.kernel.nodeFlags);
   });
 
+  it('boot started with or without its node flags starts from a code cache V8 takes (NAME.cache, NAME.plain.cache)', () => {
+    const probe = `require(${JSON.stringify(path.join(DIST, BUNDLE_DIR, 'boot.js'))});
+      const load = require(${JSON.stringify(path.join(DIST, 'src/bundle/load.js'))});
+      const boot = load.lastCacheAccepted;
+      require(${JSON.stringify(path.join(DIST, BUNDLE_DIR, 'kernel.js'))});
+      process.stdout.write(JSON.stringify([boot, load.lastCacheAccepted]));`;
+    for (const flags of [[...BOOT_NODE_FLAGS], []]) {
+      const r = node([...flags, '-e', probe]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), [true, true], `flags: ${flags.join(' ') || 'none'}`);
+    }
+  });
+
   it('a vCPU worker starts with the young generation capped', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-limits-'));
     const entry = path.join(dir, 'probe.js');
