@@ -21,6 +21,7 @@
 // the unbundled files.
 
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { BUNDLE_DIR, BUNDLE_ENTRIES, type BundleSpec } from './entry.js';
 import { startBundle } from './runtime.js';
@@ -112,13 +113,24 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
     fs.writeFileSync(path.join(outDir, `${name}.js`), loaderText(name));
     let cacheBytes = 0;
     try {
-      cacheBytes = writeCodeCache(outDir, name, require);
+      if (spec.nodeFlags?.length) {
+        cacheBytes = codeCacheUnder(spec.nodeFlags, outDir, name);
+        writeCodeCache(outDir, name, require, true);
+      } else cacheBytes = writeCodeCache(outDir, name, require);
     } catch (e) {
       process.stderr.write(`bundle: no code cache for ${name} (${(e as Error).message}); it compiles at each start\n`);
     }
     report[name] = { modules: moduleGraph(distDir, spec).length, cacheBytes };
   }
   return report;
+}
+
+/** writeCodeCache in a Node started with `flags` (those of the process that runs the bundle: V8 takes a cache made under other flags for none). */
+function codeCacheUnder(flags: readonly string[], outDir: string, name: string): number {
+  const script = `process.stdout.write(String(require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require)))`;
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`node ${flags.join(' ')}: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  return Number(r.stdout);
 }
 
 if (require.main === module) {

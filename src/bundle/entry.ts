@@ -21,30 +21,50 @@ export interface BundleSpec {
    * never runs (docs/STARTUP.md).
    */
   commands?: string[];
+  /**
+   * Node's flags of the process that runs this bundle, when not none: V8
+   * takes a code cache only under the flags it was made with, so the build
+   * makes this bundle's under these, and a second one without them for a
+   * process started without them (build.ts, load.ts).
+   */
+  nodeFlags?: readonly string[];
 }
+
+/**
+ * Node's flags for a boot process that tsvisor starts itself (run, create,
+ * do: src/main/oci/launch.ts). Its main thread runs the kernel, and its
+ * young generation is capped as the vCPU workers' are (semi-spaces of 2 MiB;
+ * WORKER_RESOURCE_LIMITS says why). A heap's limits are fixed when it is
+ * made, so for a main thread only the command line sets them; a boot that
+ * another parent runtime starts through bin/tsvisor runs with V8's default,
+ * and with its bundles' second code caches, made without these flags
+ * (BundleSpec.nodeFlags, load.ts).
+ */
+export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
 
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
   run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
   do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
-  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'] },
+  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
-  'kernel-worker': { entry: 'src/workers/kernel-worker.js' },
+  kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS },
   'vcpu-worker': { entry: 'src/workers/vcpu-worker.js' },
 } as const satisfies Record<string, BundleSpec>;
 
 export type EntryName = keyof typeof BUNDLE_ENTRIES;
 
 /**
- * The V8 heap limits of the sandbox's worker threads (the kernel worker and
- * the vCPU workers). The young generation is capped at 6 MiB (semi-spaces
- * of 2 MiB): V8's default lets each semi-space grow to 16 MiB under the
- * kernel's steady stream of short-lived objects, and a busy sandbox then
- * held ~30 MiB more in that thread alone, and kept growing as its old space
- * filled with what the larger nursery promoted less often (the busybox
- * fork/exec/create loop: boot +40% RSS between 200 and 1,200 iterations with
- * the default, +12% with this cap; docs/STARTUP.md). The old generation
+ * The V8 heap limits of the sandbox's vCPU worker threads, the young
+ * generation capped at 6 MiB (semi-spaces of 2 MiB), as BOOT_NODE_FLAGS caps
+ * the kernel's thread. V8's default lets each semi-space grow to 16 MiB
+ * under the kernel's steady stream of short-lived objects, and a busy
+ * sandbox then held ~30 MiB more in the kernel's thread alone, and kept
+ * growing as its old space filled with what the larger nursery promoted less
+ * often (the busybox fork/exec/create loop, measured when the kernel had a
+ * worker thread of its own: boot +40% RSS between 200 and 1,200 iterations
+ * with the default, +12% with this cap; docs/STARTUP.md). The old generation
  * keeps V8's default.
  */
 export const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;

@@ -6,17 +6,28 @@
 // reads the bytecode of every module's top level and of the functions that
 // ran while the build loaded them, instead of parsing and compiling them
 // again at each start. A cache V8 rejects (another Node, other V8 flags) or
-// a missing one costs nothing but that compile: the code is the same.
+// a missing one costs nothing but that compile: the code is the same. A
+// bundle run under Node flags of its own (BundleSpec.nodeFlags) has two
+// caches, as V8 checks a cache against the flags: NAME.cache, made under
+// those flags, and NAME.plain.cache, made without them, for a process
+// started without them (boot started by another parent runtime).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { BUNDLE_ENTRIES, type BundleSpec } from './entry.js';
 
 /** The generated code's outer function: startBundle (runtime.ts) over the bundle's modules. */
 type BundleCode = (module: NodeJS.Module, require: NodeJS.Require, dirname: string, loadAll: boolean) => void;
 
 export const codeFile = (dir: string, name: string) => path.join(dir, `${name}.code.js`);
-export const cacheFile = (dir: string, name: string) => path.join(dir, `${name}.cache`);
+export const cacheFile = (dir: string, name: string, plain = false) => path.join(dir, plain ? `${name}.plain.cache` : `${name}.cache`);
+
+/** Whether bundle `name` runs here without the Node flags its NAME.cache was made under (then NAME.plain.cache is the one V8 takes). */
+function withoutItsFlags(name: string): boolean {
+  const flags = (BUNDLE_ENTRIES as Record<string, BundleSpec>)[name]?.nodeFlags;
+  return flags !== undefined && flags.length > 0 && !flags.every((f) => process.execArgv.includes(f));
+}
 
 /** Whether the last runBundle's cache was taken (for tests and the start-up notes). */
 export let lastCacheAccepted = false;
@@ -31,7 +42,7 @@ function compile(dir: string, name: string, cachedData: Buffer | undefined): vm.
 export function runBundle(module: NodeJS.Module, require: NodeJS.Require, dir: string, name: string): void {
   let cachedData: Buffer | undefined;
   try {
-    cachedData = fs.readFileSync(cacheFile(dir, name));
+    cachedData = fs.readFileSync(cacheFile(dir, name, withoutItsFlags(name)));
   } catch {
     // no cache: a plain compile
   }
@@ -44,13 +55,14 @@ export function runBundle(module: NodeJS.Module, require: NodeJS.Require, dir: s
  * The build's step after writing NAME.code.js: compiles it, runs every
  * module but the entry (whose top level is a process's or thread's start:
  * it runs at start-up anyway, where V8 compiles it lazily), and writes what
- * V8 compiled as NAME.cache. Returns the cache's size in bytes.
+ * V8 compiled as NAME.cache (`plain`: NAME.plain.cache, see above). Returns
+ * the cache's size in bytes.
  */
-export function writeCodeCache(dir: string, name: string, require: NodeJS.Require): number {
+export function writeCodeCache(dir: string, name: string, require: NodeJS.Require, plain = false): number {
   const script = compile(dir, name, undefined);
   const loader = { exports: {} } as NodeJS.Module;
   (script.runInThisContext() as BundleCode)(loader, require, dir, true);
   const data = script.createCachedData();
-  fs.writeFileSync(cacheFile(dir, name), data);
+  fs.writeFileSync(cacheFile(dir, name, plain), data);
   return data.length;
 }

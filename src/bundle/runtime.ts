@@ -11,7 +11,9 @@ export type BundledModule = (exports: unknown, require: NodeJS.Require, module: 
  * Runs the bundle's `entry` module and makes its exports the bundle's. Each
  * module runs once, at its first require (a cycle sees the partial exports,
  * as under Node); a relative require of a module the bundle holds is served
- * from `modules` (`links` names it), anything else by Node's require from the
+ * from `modules` (`links` names it), or from Node's require.cache when that
+ * file was loaded already (by a bundle started earlier in this thread: boot
+ * then the kernel), anything else by Node's require from the
  * module's own path; each bundled module is in Node's require.cache too
  * (unless Node had loaded that file already), so a module from outside the
  * bundle that requires one gets the bundle's instance.
@@ -40,6 +42,14 @@ export function startBundle(
     const done = loaded.get(key);
     if (done) return done.exports;
     const filename = path.join(distDir, key);
+    // Loaded already in this thread (by another bundle, or from tsc's file):
+    // that instance, as Node's require would give it (one module state, one
+    // class per module, whichever bundle asks first).
+    const known = loadAll ? undefined : require.cache[filename];
+    if (known) {
+      loaded.set(key, known);
+      return known.exports;
+    }
     const dirname = path.dirname(filename);
     let nodeRequire: NodeJS.Require | undefined;
     const outside = () => (nodeRequire ??= Module.createRequire(filename));

@@ -9,17 +9,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import * as Comlink from 'comlink';
-import nodeEndpoint from 'comlink/dist/umd/node-adapter';
 import { FlagDef, FlagValues } from './flags.js';
-import { entryScript, WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
+import { entryScript } from '../bundle/entry.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
-import type { KernelApi } from '../workers/kernel-worker.js';
+import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
 import { Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
@@ -96,21 +93,16 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     // 4. The sandbox.
     const cfg = sandboxConfig(global, flags, spec, cid);
     if (cfg.console) restoreConsole = attachConsole(cfg);
-    // Confined (src/main/confine.ts) before any worker starts, so no thread
-    // that runs the kernel or the guest ever holds a capability: a root of
+    // Confined (src/main/confine.ts) before the kernel's code runs or any
+    // worker starts, so no thread that runs the kernel or the guest ever holds a capability: a root of
     // our own (with the exports in direct mode), no capabilities, seccomp.
     if (global.confine) {
       const direct = (flags['io-fds'] as number[]).length === 0 ? exportsOf(spec, bundleDir(flags)) : [];
       enterConfinedRoot([...direct.map((e) => ({ path: e.hostPath, readonly: e.readonly })), ...debugLogBinds(global)]);
       lockDown(networkConfinement(networkPlan(global.network, spec)));
     }
-    const worker = new Worker(entryScript('kernel-worker'), { workerData: cfg, resourceLimits: WORKER_RESOURCE_LIMITS });
-    const kernel = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
-    let workerDied: ((e: Error) => void) | undefined;
-    const workerDeath = new Promise<never>((_, reject) => (workerDied = reject));
-    worker.on('error', (e) => workerDied?.(e));
-    worker.on('exit', (code) => workerDied?.(new Error(`kernel worker exited (${code})`)));
-    workerDeath.catch(() => {});
+    // The kernel runs on this thread, loaded once the control server is up (step 6).
+    const { kernel, died, load } = kernelOnThisThread(cfg);
     // The host terminal's resizes reach the guest's console: SIGWINCH from the pty boot leads the session of, or passed on by run from its own terminal.
     const onWinch = () => {
       const size = terminalSize(cfg.stdioFds[0]);
@@ -129,21 +121,61 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
       fs.closeSync(syncFd);
     } catch (e) {
       await server.close();
-      await worker.terminate();
       throw new Fatal(`cannot signal the start-sync fd ${syncFd}: ${(e as Error).message}`);
     }
-    // 6-7. Wait for StartRoot, run, wait for init to exit.
-    const status = await Promise.race([sandbox.exited, workerDeath]);
+    // 6. The kernel's code loads now, while the parent reads the sync byte
+    // and sends StartRoot (served once it is loaded). 7. Run, wait for init to exit.
+    setImmediate(load);
+    const status = await Promise.race([sandbox.exited, died]);
     logs.debug.debug(`boot ${cid}: init exited with wait status ${status}`);
     await server.shutdown();
     await kernel.shutdown().catch(() => {});
-    await worker.terminate();
     process.off('SIGWINCH', onWinch);
     return exitCodeOf(status);
   } finally {
     restoreConsole();
     logs.close();
   }
+}
+
+/**
+ * The kernel on boot's main thread (docs/ARCHITECTURE.md, "Threads"): its
+ * calls, each of which waits for `load()`, which requires the kernel's code
+ * (its own bundle, src/bundle) and makes kernelApi(cfg); and `died`, which
+ * rejects when that load fails or an exception escapes the kernel (an error
+ * no one caught on this thread), as the kernel worker's death did: boot then
+ * ends with one line and 128. Called after the lock-down, so the kernel's
+ * code first runs confined.
+ */
+function kernelOnThisThread(cfg: SandboxConfig): { kernel: AsyncKernelApi; died: Promise<never>; load: () => void } {
+  let dieWith!: (e: Error) => void;
+  const died = new Promise<never>((_, reject) => (dieWith = reject));
+  died.catch(() => {});
+  let loaded!: (api: KernelApi) => void;
+  let failed!: (e: Error) => void;
+  const ready = new Promise<KernelApi>((resolve, reject) => ((loaded = resolve), (failed = reject)));
+  ready.catch(() => {});
+  process.on('uncaughtException', (e) => dieWith(e));
+  const load = () => {
+    try {
+      const { kernelApi } = require(entryScript('kernel')) as typeof import('../workers/kernel-api.js');
+      loaded(kernelApi(cfg));
+    } catch (e) {
+      failed(e as Error);
+      dieWith(e as Error);
+    }
+  };
+  const kernel = new Proxy({} as AsyncKernelApi, {
+    get: (_, name) => {
+      // Not a thenable: only the kernel's calls are properties.
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        const api = await ready;
+        return (api[name as keyof KernelApi] as (...a: unknown[]) => unknown)(...args);
+      };
+    },
+  });
+  return { kernel, died, load };
 }
 
 /**
@@ -255,12 +287,12 @@ function sandboxConfig(global: GlobalOptions, flags: FlagValues, spec: Spec, cid
     outbound: networkPlan(global.network, spec).outbound,
     published: parsePublishArg(flags.publish as string[]),
     userLogFd: flags['user-log-fd'] as number,
-    // Absolute: the kernel worker opens it again, from the root of a confined boot (src/main/confine.ts).
+    // Absolute: the kernel opens it again (a log of its own), from the root of a confined boot (src/main/confine.ts).
     log: { debug: global.debug, debugLogPath: global.debugLog ? path.resolve(global.debugLog) : undefined, format: global.logFormat },
   };
 }
 
-/** The containerManager side of the control protocol, backed by the kernel worker. */
+/** The containerManager side of the control protocol, backed by the kernel (on this thread). */
 class SandboxController implements ContainerManager {
   private state: 'created' | 'starting' | 'running' | 'stopped' = 'created';
   private resolveExit!: (status: number) => void;
@@ -269,7 +301,7 @@ class SandboxController implements ContainerManager {
 
   constructor(
     private readonly cid: string,
-    private readonly kernel: Comlink.Remote<KernelApi>,
+    private readonly kernel: AsyncKernelApi,
   ) {}
 
   private checkId(cid: string): void {

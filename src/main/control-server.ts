@@ -353,11 +353,16 @@ class Connection {
   drain(graceMs: number): Promise<void> {
     if (this.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.sock.once('close', () => resolve());
-      setTimeout(() => {
+      // Held (not unref'd): the caller awaits this, and may have nothing
+      // else keeping its event loop alive (boot, once its kernel is shut down).
+      const grace = setTimeout(() => {
         this.destroy();
         resolve();
-      }, graceMs).unref();
+      }, graceMs);
+      this.sock.once('close', () => {
+        clearTimeout(grace);
+        resolve();
+      });
     });
   }
 

@@ -1,6 +1,6 @@
 // The bundled entry points (src/bundle): what the build writes, that the
 // processes and threads of a sandbox start from them, that a bundle keeps
-// Node's module semantics, and the worker threads' heap limits.
+// Node's module semantics, the heap limits and the flags the code caches are made under.
 
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
 import { asciiOnly, bundleCode, moduleGraph } from '../../src/bundle/build.js';
-import { BUNDLE_DIR, BUNDLE_ENTRIES, cliBundleFor, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
+import { BOOT_NODE_FLAGS, BUNDLE_DIR, BUNDLE_ENTRIES, type BundleSpec, cliBundleFor, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
 import { RemoteVcpu } from '../../src/kernel/vcpus.js';
 
 const DIST = path.join(repoRoot(), 'dist');
@@ -74,12 +74,14 @@ describe('bundled entry points', () => {
         child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve());
         child.on('exit', () => reject(new Error('run ended first')));
       });
-      const scripts = descendants(child.pid!).map((pid) => {
-        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv[1];
-      });
-      assert.ok(scripts.includes(path.join(DIST, BUNDLE_DIR, 'boot.js')), scripts.join(' '));
-      assert.ok(scripts.includes(path.join(DIST, BUNDLE_DIR, 'gofer.js')), scripts.join(' '));
+      // Each process's node flags, then its script.
+      const argvs = descendants(child.pid!).map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1));
+      const started = (name: string) => argvs.find((a) => a.includes(path.join(DIST, BUNDLE_DIR, `${name}.js`)));
+      const boot = started('boot'), gofer = started('gofer');
+      assert.ok(boot && gofer, argvs.map((a) => a.join(' ')).join('\n'));
+      // Boot runs with the flags its bundles' code caches were made under (the kernel's young-generation cap).
+      assert.deepEqual(boot.slice(0, boot.indexOf(path.join(DIST, BUNDLE_DIR, 'boot.js'))), [...BOOT_NODE_FLAGS]);
+      assert.equal(gofer[0], path.join(DIST, BUNDLE_DIR, 'gofer.js'));
       child.stdin.end();
       await new Promise((r) => child.on('exit', r));
     } finally {
@@ -159,6 +161,17 @@ describe('bundled entry points', () => {
       assert.ok(!/[^\x00-\x7f]/.test(code), 'the code is ASCII');
     });
 
+    it('a bundle started later in the thread takes the modules loaded already (as boot, then the kernel)', () => {
+      const m = require(path.join(dist, BUNDLE_DIR, 't.js')) as Record<string, unknown>;
+      const b = require(path.join(dist, 'src', 'lib', 'b.js')) as Record<string, unknown>;
+      fs.writeFileSync(path.join(dist, BUNDLE_DIR, 't2.code.js'), bundleCode(dist, { entry: 'src/lib/outside.js' }));
+      fs.writeFileSync(path.join(dist, BUNDLE_DIR, 't2.js'), `require(${JSON.stringify(path.join(DIST, 'src/bundle/load.js'))}).runBundle(module, require, __dirname, 't2');\n`);
+      const later = require(path.join(dist, BUNDLE_DIR, 't2.js')) as { outside: boolean; main: unknown };
+      assert.equal(later.outside, true);
+      assert.equal(later.main, m, "the later bundle's require of main.js gets the instance loaded first");
+      assert.equal(b.sawA, 0, 'b.js ran once, in the first bundle');
+    });
+
     it('asciiOnly keeps strings, regular expressions and templates meaning the same', () => {
       const src = "[ '\u2014', /^[\u00b1\u00e9]+$/.test('\u00e9\u00b1'), `\u00e9${1}`, '\u{1F600}'.length, /\u{1F600}/u.test('\u{1F600}') ]";
       assert.deepEqual(eval(asciiOnly(src)), eval(src));
@@ -167,22 +180,44 @@ describe('bundled entry points', () => {
   });
 });
 
-describe('worker heap limits', () => {
-  it("the workers' code caches are taken in a thread started with those limits", async () => {
-    for (const name of ['kernel-worker', 'vcpu-worker']) {
-      const code = `const vm = require('node:vm'), fs = require('node:fs');
+describe('heap limits and code caches', () => {
+  /** Whether V8 takes bundle `name`'s code cache in `code`'s thread (which posts the answer). */
+  const cacheProbe = (name: string) => `const vm = require('node:vm'), fs = require('node:fs');
         const s = new vm.Script(fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.code.js'))}, 'latin1'), { cachedData: fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.cache'))}) });
-        require('node:worker_threads').parentPort.postMessage(s.cachedDataRejected);`;
-      const w = new Worker(code, { eval: true, resourceLimits: WORKER_RESOURCE_LIMITS });
-      const rejected = await new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
-      await w.terminate();
-      assert.equal(rejected, false, name);
-    }
+        const taken = !s.cachedDataRejected;`;
+
+  it("the vCPU worker's code cache is taken in a thread started with the workers' limits", async () => {
+    const w = new Worker(`${cacheProbe('vcpu-worker')} require('node:worker_threads').parentPort.postMessage(taken);`, { eval: true, resourceLimits: WORKER_RESOURCE_LIMITS });
+    const taken = await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    await w.terminate();
+    assert.equal(taken, true);
   });
 
+  it("every process's bundle has its code cache taken under the node flags it starts with, boot's and the kernel's only under those", () => {
+    for (const [name, spec] of Object.entries(BUNDLE_ENTRIES) as [string, BundleSpec][]) {
+      if (name === 'vcpu-worker') continue;
+      const under = (flags: readonly string[]) => node([...flags, '-e', `${cacheProbe(name)} process.stdout.write(String(taken));`]).stdout;
+      assert.equal(under(spec.nodeFlags ?? []), 'true', name);
+      if (spec.nodeFlags) assert.equal(under([]), 'false', `${name} without its flags (V8 checks them)`);
+    }
+    assert.deepEqual(BUNDLE_ENTRIES.boot.nodeFlags, BUNDLE_ENTRIES.kernel.nodeFlags);
+  });
+
+  it('boot started with or without its node flags starts from a code cache V8 takes (NAME.cache, NAME.plain.cache)', () => {
+    const probe = `require(${JSON.stringify(path.join(DIST, BUNDLE_DIR, 'boot.js'))});
+      const load = require(${JSON.stringify(path.join(DIST, 'src/bundle/load.js'))});
+      const boot = load.lastCacheAccepted;
+      require(${JSON.stringify(path.join(DIST, BUNDLE_DIR, 'kernel.js'))});
+      process.stdout.write(JSON.stringify([boot, load.lastCacheAccepted]));`;
+    for (const flags of [[...BOOT_NODE_FLAGS], []]) {
+      const r = node([...flags, '-e', probe]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), [true, true], `flags: ${flags.join(' ') || 'none'}`);
+    }
+  });
 
   it('a vCPU worker starts with the young generation capped', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-limits-'));

@@ -21,7 +21,7 @@ import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
 import { startGofer, type RunningGofer } from '../gofer-launch.js';
 import { checkId, ContainerExists, OciError } from './state.js';
-import { entryScript } from '../../bundle/entry.js';
+import { BOOT_NODE_FLAGS, entryScript } from '../../bundle/entry.js';
 
 /** A bundle's config.json, read and checked. */
 export interface Bundle {
@@ -196,7 +196,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let env: NodeJS.ProcessEnv = { ...process.env };
   delete env[DIE_WITH_PARENT_ENV];
   let file = process.execPath;
-  let args = [entryScript('boot'), ...bootArgs];
+  let args = [...BOOT_NODE_FLAGS, entryScript('boot'), ...bootArgs];
   if (global.confine) {
     ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
     env = confinedEnv(env);
