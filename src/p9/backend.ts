@@ -49,6 +49,8 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
   private rootAttr: Attr | undefined;
   /** Where donated fds arrive (./donation.ts); undefined: every read and write is a round trip. */
   private donation: DonationReceiver | undefined;
+  /** The server donates (it has not answered Tdonate with EOPNOTSUPP). */
+  private donating = true;
   /** Donations: taken (fds in use), refused (a record or fd that failed a check; the file stays on 9P). */
   readonly donations = { taken: 0, refused: 0 };
 
@@ -208,7 +210,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     const lopen = (): Promise<Msg | Errno> => this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
     const early = this.client.inOrder ? lopen() : null;
     // Tdonate goes with them (donation implies inOrder): it runs after the Tlopen.
-    const donate = this.donation && n.type === S_IFREG ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null;
+    const donate = this.asksDonation() && n.type === S_IFREG ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null;
     const c = await cloned;
     if (isErrno(c)) {
       await Promise.all([early, donate]);
@@ -233,7 +235,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
    */
   private takeDonation(r: Msg | Errno, ino: bigint): number {
     if (isErrno(r)) {
-      if (r === EOPNOTSUPP) this.donation = undefined;
+      if (r === EOPNOTSUPP) this.donating = false;
       return -1;
     }
     const fd = this.donation?.take(r.token as number);
@@ -243,12 +245,23 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     }
     const st = fstat(fd);
     if (isErrno(st) || (Number(st.mode) & S_IFMT) !== S_IFREG || st.ino !== ino) {
-      closeFd(fd);
+      this.releaseDonated(fd);
       this.donations.refused++;
       return -1;
     }
     this.donations.taken++;
     return fd;
+  }
+
+  /** Whether an open or create asks for the file's host fd: a channel with room, and a server that donates. */
+  private asksDonation(): boolean {
+    return this.donating && this.donation !== undefined && this.donation.hasRoom;
+  }
+
+  /** @internal: a donated fd given back (its P9File closed, or it failed a check). */
+  releaseDonated(fd: number): void {
+    if (this.donation) this.donation.release(fd);
+    else closeFd(fd);
   }
 
   async create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno> {
@@ -261,7 +274,7 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     if (isErrno(fid)) return fid;
     // Tlcreate: O_CREAT|O_EXCL semantics are the server's (EEXIST on any existing name).
     const created = this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | O_CREAT | O_EXCL) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
-    const donate = this.donation ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null; // runs after the Tlcreate
+    const donate = this.asksDonation() ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null; // runs after the Tlcreate
     const r = await created;
     if (isErrno(r)) {
       await donate;

@@ -32,6 +32,8 @@ export const DONATION_MAGIC = 0x44565354;
 export const DONATION_BYTES = 8;
 /** Records read but not yet claimed that are kept; beyond, the oldest is closed. */
 const MAX_WAITING = 64;
+/** Donated fds in use at once, by default (DonationReceiver's maxHeld). */
+const DEFAULT_MAX_HELD = 256;
 
 /** A donation record's bytes. */
 export function encodeDonation(token: number): Buffer {
@@ -45,15 +47,38 @@ export function encodeDonation(token: number): Buffer {
 export class DonationReceiver {
   private readonly waiting = new Map<number, number>();
   private closed = false;
+  /** Donated fds taken and not yet released. */
+  private held = 0;
   /** received: fds taken into use; refused: records (and the fds they held) thrown away. */
   readonly stats = { received: 0, refused: 0 };
 
-  /** `sock`: the sandbox's end of the channel (owned: closed by close()). */
-  constructor(private readonly sock: number) {}
+  /**
+   * `sock`: the sandbox's end of the channel (owned: closed by close()).
+   * `maxHeld`: the most donated fds in use at once (each kept backend
+   * handle of a cached inode may hold one, and boot's fd limit is shared
+   * with everything else it opens); beyond, files are not asked for
+   * theirs and keep to 9P.
+   */
+  constructor(
+    private readonly sock: number,
+    readonly maxHeld = DEFAULT_MAX_HELD,
+  ) {}
+
+  /** Whether another donated fd may be taken now (the client asks for one only then). */
+  get hasRoom(): boolean {
+    return !this.closed && this.held < this.maxHeld;
+  }
+
+  /** Closes a donated fd that take() gave out. */
+  release(fd: number): void {
+    ffi.closeFd(fd);
+    this.held--;
+  }
 
   /**
    * The fd donated under `token`, or undefined when the channel holds no
-   * well-formed record for it. The fd is the caller's (close-on-exec).
+   * well-formed record for it. The fd is the caller's (close-on-exec), to
+   * give back with release().
    */
   take(token: number): number | undefined {
     if (this.closed) return undefined;
@@ -62,6 +87,7 @@ export class DonationReceiver {
     if (fd !== undefined) {
       this.waiting.delete(t);
       this.stats.received++;
+      this.held++;
       return fd;
     }
     for (;;) {
@@ -72,6 +98,7 @@ export class DonationReceiver {
       if (got === undefined) continue;
       if (got.token === t) {
         this.stats.received++;
+        this.held++;
         return got.fd;
       }
       const old = this.waiting.get(got.token);

@@ -13,7 +13,6 @@ import { MsgType, type Msg } from './codec.js';
 import type { P9Client } from './client.js';
 import { setattrMsg } from './attr.js';
 import { fstat, preadFd, pwriteFd, toAttr } from '../backend/host-attr.js';
-import { closeFd } from '../host/ffi.js';
 
 /** What a P9File needs of the backend that opened it. */
 export interface P9FileOwner {
@@ -22,6 +21,8 @@ export interface P9FileOwner {
   fetchAttr(fid: number): Promise<Attr | Errno>;
   /** Clunks a fid no longer used. */
   clunk(fid: number): Promise<void>;
+  /** Closes a donated host fd the file no longer uses. */
+  releaseDonated(fd: number): void;
 }
 
 /**
@@ -172,7 +173,7 @@ export class P9File implements BackendFile {
     if (this.fid < 0) return;
     const fid = this.fid;
     this.fid = -1;
-    if (this.donated >= 0) closeFd(this.donated);
+    if (this.donated >= 0) this.b.releaseDonated(this.donated);
     this.donated = -1;
     void this.b.clunk(fid);
   }

@@ -161,6 +161,24 @@ describe('fs-gofer: host fds donated to the sandbox', function () {
     closeFd(dp[0]);
   });
 
+  it('at most maxHeld donated fds are in use at once: beyond, files keep to 9P; a close makes room again', async () => {
+    for (const name of ['a', 'b', 'c', 'd']) fs.writeFileSync(path.join(host, name), name.repeat(10));
+    g = startGofer(host, { donate: true, maxHeld: 2 });
+    b = await connectBackend(g, host);
+    const files = [await openFile('a'), await openFile('b'), await openFile('c')];
+    assert.deepEqual(files.map((f) => (f as P9File).isDonated), [true, true, false]);
+    const buf = new Uint8Array(3);
+    assert.equal(ok(await files[2].read(buf, 0)), 3, 'the third reads over 9P');
+    assert.equal(Buffer.from(buf).toString(), 'ccc');
+    await files[0].close();
+    const d = await openFile('d');
+    assert.equal((d as P9File).isDonated, true, 'room again after a close');
+    assert.equal(ok(await d.read(buf, 7)), 3);
+    assert.equal(Buffer.from(buf).toString(), 'ddd');
+    for (const f of [files[1], files[2], d]) await f.close();
+    assert.equal(g.receiver!.hasRoom, true);
+  });
+
   it('a forged record (another file under the expected token) and malformed ones are refused and closed; the file keeps to 9P', async () => {
     await connect();
     const before = openFds();

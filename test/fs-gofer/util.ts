@@ -32,13 +32,13 @@ export interface LiveGofer {
 }
 
 /** Serves `root` (with `fileRoot`, possibly one regular file) on one end of a fresh socket pair; the other end's fd is returned. */
-export function startGofer(root: string, opts: { readonly?: boolean; pool?: boolean; fileRoot?: boolean; log?: (m: string) => void; donate?: boolean } = {}): LiveGofer {
+export function startGofer(root: string, opts: { readonly?: boolean; pool?: boolean; fileRoot?: boolean; log?: (m: string) => void; donate?: boolean; maxHeld?: number } = {}): LiveGofer {
   const sp = socketpair(1 | O_CLOEXEC);
   if (typeof sp === 'number') throw new Error(`socketpair: ${sp}`);
   const dp = opts.donate ? socketpair(SOCK_SEQPACKET | O_CLOEXEC) : undefined;
   if (typeof dp === 'number') throw new Error(`socketpair: ${dp}`);
   const donor = dp ? new Donor(dp[0]) : undefined;
-  const receiver = dp ? new DonationReceiver(dp[1]) : undefined;
+  const receiver = dp ? new DonationReceiver(dp[1], opts.maxHeld) : undefined;
   const direct = DirectBackend.open(root, { readonly: opts.readonly ?? false, fileRoot: opts.fileRoot });
   const io = opts.pool ? new IoPool({ threads: 2 }) : undefined;
   const served = serveFd(sp[0], { backend: direct, hostPath: root, donor }, io, opts.log);
