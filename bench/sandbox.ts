@@ -1,7 +1,10 @@
 // One guest program through the whole sandbox (kernel worker, loader,
 // syscalls, vCPUs), in this process, as `tsvisor boot` runs it but without
 // the boot process's start-up: the benchmarks time the guest, not Node's
-// start. Returns the wall time from start (the worker loaded, the kernel
+// start. With `gofer`, the root is served over 9P by a gofer Connection on
+// this process's main thread (as the gofer process serves it under `tsvisor
+// run`), with or without the fd donation channel (src/p9/donation.ts).
+// Returns the wall time from start (the worker loaded, the kernel
 // not yet built) to exit, the guest instructions
 // retired (the kernel worker's stats), the exit status and what the program
 // wrote on stdout and stderr.
@@ -16,6 +19,10 @@ import type { KernelApi } from '../src/workers/kernel-worker.js';
 import type { SandboxConfig } from '../src/sandbox/config.js';
 import type { SandboxMount } from '../src/spec/mounts.js';
 import type { EngineStats } from '../src/vcpu/engine-stats.js';
+import { closeFd, socketpair, O_CLOEXEC, SOCK_SEQPACKET, SOCK_STREAM } from '../src/host/ffi.js';
+import { DirectBackend } from '../src/fs-gofer/direct.js';
+import { serveFd } from '../src/fs-gofer/gofer.js';
+import { Donor } from '../src/fs-gofer/donor.js';
 
 export interface GuestRun {
   /** argv; args[0] is the program's path in the rootfs. */
@@ -29,6 +36,24 @@ export interface GuestRun {
   tmpfs?: string[];
   /** Serve the root read-only (a shared tree such as a cached package rootfs). QEMU's jail ignores it: such runs must not write outside their tmpfs. */
   readonly?: boolean;
+  /** Serve the root through a gofer: 'donate' with the fd donation channel, '9p' without (every read and write a round trip). Default: direct mode. */
+  gofer?: 'donate' | '9p';
+}
+
+/** A gofer for the root on this thread: the sandbox's fds, and what to close once the sandbox is gone. */
+function startGofer(run: GuestRun): { ioFd: number; donateFd?: number; close(): void } {
+  const sp = socketpair(SOCK_STREAM | O_CLOEXEC);
+  if (typeof sp === 'number') throw new Error(`socketpair: errno ${-sp}`);
+  const dp = run.gofer === 'donate' ? socketpair(SOCK_SEQPACKET | O_CLOEXEC) : undefined;
+  if (typeof dp === 'number') throw new Error(`socketpair: errno ${-dp}`);
+  const backend = DirectBackend.open(run.rootfs, { readonly: run.readonly ?? false });
+  const donor = dp ? new Donor(dp[0]) : undefined;
+  void serveFd(sp[0], { backend, hostPath: run.rootfs, donor }, undefined).then(() => {
+    donor?.close();
+    backend.close();
+  });
+  // The sandbox's ends are the kernel worker's (its socket closes with it); the donation end is closed here.
+  return { ioFd: sp[1], donateFd: dp?.[1], close: () => dp && closeFd(dp[1]) };
 }
 
 export interface GuestResult {
@@ -49,7 +74,9 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
   const errFd = fs.openSync(`${base}.err`, 'w+');
   const inFd = fs.openSync('/dev/null', 'r');
   const mounts: SandboxMount[] = (run.tmpfs ?? []).map((destination) => ({ kind: 'tmpfs', destination, options: ['mode=1777'] }));
+  const gofer = run.gofer ? startGofer(run) : undefined;
   const cfg: SandboxConfig = {
+    ioFds: gofer ? [gofer.ioFd] : undefined, donateFd: gofer?.donateFd,
     containerId: 'bench', rootPath: run.rootfs, rootReadonly: run.readonly ?? false, mounts, args: run.args, env: run.env ?? ['PATH=/bin'], cwd: '/',
     hostname: 'bench', uid: 0, gid: 0, additionalGids: [], umask: 0o22, rlimits: [], totalMemory: 2 ** 31, cpuNum: run.cpuNum ?? 1,
     stdioFds: [inFd, outFd, errFd], console: false, strace: false, userLogFd: 0, log: { debug: false, format: 'text' },
@@ -83,6 +110,7 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
   } finally {
     clearTimeout(watchdog);
     await worker.terminate();
+    gofer?.close();
     for (const fd of [outFd, errFd, inFd]) fs.closeSync(fd);
     fs.rmSync(`${base}.out`, { force: true });
     fs.rmSync(`${base}.err`, { force: true });

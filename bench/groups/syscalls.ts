@@ -9,7 +9,7 @@ import { exactly, guestTime, programBench } from '../program.js';
 type Per = 'us-per-op' | 'MB/s' | 'ms-per-op';
 
 /** `syscalls MODE N` read as µs per operation, ms per operation, or MB/s moved. */
-function syscallsBench(name: string, group: 'syscalls' | 'files', mode: string, full: number, quick: number, per: Per, what: string, stdout: (n: number) => string): Benchmark {
+function syscallsBench(name: string, group: 'syscalls' | 'files', mode: string, full: number, quick: number, per: Per, what: string, stdout: (n: number) => string, gofer?: 'donate' | '9p'): Benchmark {
   const size = (ctx: BenchContext) => (ctx.quick ? quick : full);
   return programBench({
     name,
@@ -17,7 +17,8 @@ function syscallsBench(name: string, group: 'syscalls' | 'files', mode: string, 
     what,
     unit: per === 'us-per-op' ? 'µs/op' : per === 'ms-per-op' ? 'ms/op' : 'MB/s',
     better: per === 'MB/s' ? 'higher' : 'lower',
-    run: (ctx) => ({ args: ['/bin/syscalls', mode, String(size(ctx))], tmpfs: ['/tmp'] }),
+    // With a gofer, /tmp is the rootfs's own directory (the file lives on the host, served over 9P); else a tmpfs.
+    run: (ctx) => ({ args: ['/bin/syscalls', mode, String(size(ctx))], tmpfs: gofer ? [] : ['/tmp'], gofer }),
     needsRootfs: true,
     check: (out, ctx) => exactly(stdout(size(ctx)))(out),
     figure: (r) => {
@@ -83,6 +84,8 @@ export function fileBenchmarks(): Benchmark[] {
   return [
     syscallsBench('seq-rw', 'files', 'seqrw', 32, 8, 'MB/s', 'sequential write then read of a file in /tmp (tmpfs), 64 KiB at a time', (n) => `syscalls seqrw: ${n} MiB written and read, fnv ${SEQ_FNV[n] ?? '?'}`),
     syscallsBench('rand-rw', 'files', 'randrw', 2_000, 500, 'MB/s', '4 KiB pwrites then preads at random offsets in a 16 MiB file in /tmp', (n) => `syscalls randrw: ${n} writes and ${n} reads of 4 KiB, fnv ${RAND_FNV[n] ?? '?'}`),
+    syscallsBench('rand-rw-gofer', 'files', 'randrw', 2_000, 500, 'MB/s', 'rand-rw on a rootfs file served by a gofer (a Connection on the bench\'s main thread) that donates its host fd: preads and pwrites on the fd', (n) => `syscalls randrw: ${n} writes and ${n} reads of 4 KiB, fnv ${RAND_FNV[n] ?? '?'}`, 'donate'),
+    syscallsBench('rand-rw-9p', 'files', 'randrw', 2_000, 500, 'MB/s', 'rand-rw-gofer without the donation channel: each 4 KiB pread or pwrite is a 9P round trip', (n) => `syscalls randrw: ${n} writes and ${n} reads of 4 KiB, fnv ${RAND_FNV[n] ?? '?'}`, '9p'),
     syscallsBench('stat', 'files', 'stat', 5_000, 1_000, 'us-per-op', 'stat of 1000 files in a /tmp directory, round robin', (n) => `syscalls stat: ${n} stats over 1000 files, ${n} regular`),
     syscallsBench('readdir-10k', 'files', 'readdir', 10_000, 2_000, 'us-per-op', 'readdir of a 10k-entry /tmp directory (10 passes), per entry', (n) => `syscalls readdir: 10 passes over ${n} entries, ${10 * n} seen`),
   ];

@@ -9,7 +9,7 @@ import * as ffi from '../host/ffi.js';
 import { S_IFDIR } from '../linux/abi.js';
 import { EBADF, EINVAL, EISDIR, ENOTDIR, EROFS, Errno } from '../linux/errno.js';
 import type { Attr, BackendFile, DirEntry, SetAttr } from '../backend/backend.js';
-import { fsErrno, fstat, neg, toAttr } from './direct-host.js';
+import { fsErrno, fstat, neg, preadFd, pwriteFd, toAttr } from './direct-host.js';
 
 /** What a DirectFile needs of the backend that opened it. */
 export interface DirectFileOwner {
@@ -53,22 +53,14 @@ export class DirectFile implements BackendFile {
     if (this.fd < 0) return Promise.resolve(EBADF);
     if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
     if (dst.length === 0) return Promise.resolve(0);
-    try {
-      return Promise.resolve(fs.readSync(this.fd, dst, 0, dst.length, offset));
-    } catch (e) {
-      return Promise.resolve(fsErrno(e));
-    }
+    return Promise.resolve(preadFd(this.fd, dst, offset));
   }
 
   write(src: Uint8Array, offset: number): Promise<number | Errno> {
     if (this.fd < 0) return Promise.resolve(EBADF);
     if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
     if (src.length === 0) return Promise.resolve(0);
-    try {
-      return Promise.resolve(fs.writeSync(this.fd, src, 0, src.length, offset));
-    } catch (e) {
-      return Promise.resolve(fsErrno(e));
-    }
+    return Promise.resolve(pwriteFd(this.fd, src, offset));
   }
 
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {

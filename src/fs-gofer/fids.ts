@@ -5,6 +5,7 @@
 // host fd, so a clunk closes the file only after they end (no fd-number reuse
 // race).
 
+import type { Donor } from './donor.js';
 import { EBADF, EEXIST, EMFILE, ENOTDIR, Errno, isErrno } from '../linux/errno.js';
 import { S_IFDIR, S_IFLNK, S_IFMT } from '../linux/abi.js';
 import * as p9 from '../p9/codec.js';
@@ -46,6 +47,8 @@ export interface Export {
   backend: FilesystemBackend;
   /** The host path of the export: Tattach's aname must be it (or empty). */
   hostPath: string;
+  /** Where Tdonate sends open files' host fds (./donor.ts); undefined: Tdonate is EOPNOTSUPP. */
+  donor?: Donor;
 }
 
 /** The fids of one connection, over its export's backend. */

@@ -10,6 +10,7 @@ import type { ExportSpec } from '../spec/mounts.js';
 import { DirectBackend } from './direct.js';
 import { Connection, type Export } from './server.js';
 import { IoPool } from './io-pool.js';
+import { Donor } from './donor.js';
 
 /**
  * Serves `exp` on a connected stream socket fd until the peer closes it.
@@ -45,8 +46,9 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
  * export's directory (or, for a bind mount, regular file) fails with an Error naming it, before anything is served.
  * `opened` runs once every export is open, before the first request is read
  * (the gofer command locks itself down there); what it throws ends the serving.
+ * `donateFd` (>= 0): the donation channel every connection's Tdonate sends on (./donor.ts).
  */
-export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void, opened: () => void = () => {}): Promise<void> {
+export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void, opened: () => void = () => {}, donateFd = -1): Promise<void> {
   if (ioFds.length !== exps.length) throw new Error(`--io-fds has ${ioFds.length} fds but the spec has ${exps.length} filesystems (the root and ${exps.length - 1} bind mounts)`);
   const backends: DirectBackend[] = [];
   try {
@@ -57,7 +59,9 @@ export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly 
     throw e;
   }
   const io = new IoPool();
-  await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath }, io, log)));
+  const donor = donateFd >= 0 ? new Donor(donateFd) : undefined;
+  await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath, donor }, io, log)));
+  donor?.close();
   for (const b of backends) b.close();
   await io.close();
 }

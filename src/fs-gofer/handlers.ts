@@ -402,6 +402,22 @@ async function lock(c: Session, m: Msg): Promise<Msg | Errno> {
   return { type: MsgType.Rlock, tag: 0, status: p9.LOCK_SUCCESS };
 }
 
+/**
+ * Tdonate (our dialect, src/p9/donation.ts): a dup of an open regular file's
+ * host fd goes out on the donation channel; the reply names its token.
+ */
+async function donate(c: Session, m: Msg): Promise<Msg | Errno> {
+  const donor = c.exp.donor;
+  if (!donor) return EOPNOTSUPP;
+  const f = c.fids.fid(m.fid);
+  if (isErrno(f)) return f;
+  if (!f.file) return EBADF;
+  const fd = f.file.hostFd;
+  if ((f.ref.node.type & S_IFMT) !== S_IFREG || fd === undefined || fd < 0) return EINVAL;
+  const token = donor.send(fd);
+  return isErrno(token) ? token : { type: MsgType.Rdonate, tag: 0, token };
+}
+
 async function getlock(c: Session, m: Msg): Promise<Msg | Errno> {
   const f = c.fids.fid(m.fid);
   if (isErrno(f)) return f;
@@ -443,4 +459,5 @@ export const HANDLERS: Partial<Record<MsgType, Handler>> = {
   [MsgType.Txattrcreate]: async () => EOPNOTSUPP,
   [MsgType.Tlock]: lock,
   [MsgType.Tgetlock]: getlock,
+  [MsgType.Tdonate]: donate,
 };

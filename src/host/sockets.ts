@@ -13,6 +13,8 @@ const SO_ACCEPTCONN = 30;
 const AF_UNIX = 1;
 const SCM_RIGHTS = 1;
 export const SOCK_STREAM = 1;
+/** Connected, message-preserving: each send is one record (the gofer's fd donation channel). */
+export const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = O_CLOEXEC;
 
 interface SocketLib {
@@ -146,10 +148,11 @@ const MSG_CMSG_CLOEXEC = 0x40000000;
 /**
  * sendmsg(2) of `data` (at least one byte) with `fds` attached (SCM_RIGHTS,
  * at most MAX_PASSED_FDS): how runc's --console-socket hands the pty master
- * over, and how exec hands its stdio to the sandbox. Bytes sent, or a
- * negative errno.
+ * over, and how exec hands its stdio to the sandbox. `noWait`: fail with
+ * -EAGAIN rather than block when the socket's buffer is full. Bytes sent, or
+ * a negative errno.
  */
-export function sendFds(sock: number, fds: number[], data: Buffer): number {
+export function sendFds(sock: number, fds: number[], data: Buffer, noWait = false): number {
   if (data.length === 0 || fds.length > MAX_PASSED_FDS) return EINVAL_NEG;
   let control: Buffer | null = null;
   if (fds.length > 0) {
@@ -162,13 +165,13 @@ export function sendFds(sock: number, fds: number[], data: Buffer): number {
     fds.forEach((fd, i) => control!.writeInt32LE(fd, CMSG_HDR + 4 * i));
   }
   const msg = { msg_name: null, msg_namelen: 0, msg_iov: { iov_base: data, iov_len: data.length }, msg_iovlen: 1, msg_control: control, msg_controllen: control ? control.length : 0, msg_flags: 0 };
-  const r = Number(lib().sendmsg(sock, msg, 0));
+  const r = Number(lib().sendmsg(sock, msg, noWait ? MSG_DONTWAIT : 0));
   return r < 0 ? negErrno() : r;
 }
 
 /** sendFds with one fd. */
-export function sendFd(sock: number, fd: number, data: Buffer): number {
-  return sendFds(sock, [fd], data);
+export function sendFd(sock: number, fd: number, data: Buffer, noWait = false): number {
+  return sendFds(sock, [fd], data, noWait);
 }
 
 /** What recvFds read: bytes (none at end of stream) and the fds that came with them. */

@@ -15,6 +15,7 @@ export const GOFER_FLAGS: FlagDef[] = [
   { name: 'bundle', kind: 'string', usage: 'path to the bundle directory (root.path and bind sources are relative to it)', default: '' },
   { name: 'spec-fd', kind: 'int', usage: 'required: fd holding the OCI runtime spec', default: -1 },
   { name: 'io-fds', kind: 'intList', usage: 'required: one connected stream socket per filesystem: the root first, then the bind mounts in spec order', default: [] },
+  { name: 'donate-fd', kind: 'int', usage: "a connected SOCK_SEQPACKET socket on which opened files' host fds are passed to the sandbox (Tdonate); absent: every read and write goes over 9P", default: -1 },
 ];
 
 export const GOFER_SYNOPSIS = 'tsvisor [global flags] gofer --bundle DIR --spec-fd N --io-fds=FD,...';
@@ -42,7 +43,7 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
   if (g.confine) enterConfinedRoot(exps.map((e) => ({ path: e.hostPath, readonly: e.readonly })));
   const opened = g.confine ? () => lockDown({ hostNetwork: false, inetSockets: false }, capabilityMask(GOFER_CAPABILITIES)) : undefined;
   try {
-    await serveExports(exps, ioFds, log, opened);
+    await serveExports(exps, ioFds, log, opened, flags['donate-fd'] as number);
   } catch (e) {
     throw new Fatal((e as Error).message);
   }

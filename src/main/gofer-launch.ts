@@ -1,10 +1,12 @@
 // The parent runtime's side of the gofer: start `tsvisor gofer` for a
 // bundle, with one socket pair per filesystem (the root, then each bind
-// mount in spec order), and hand back the other ends for boot's --io-fds.
+// mount in spec order), and hand back the other ends for boot's --io-fds;
+// and one SOCK_SEQPACKET pair on which the gofer donates opened files' host
+// fds to boot (--donate-fd of both; src/p9/donation.ts).
 
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeFd, socketpair, O_CLOEXEC, SOCK_STREAM } from '../host/ffi.js';
+import { closeFd, socketpair, O_CLOEXEC, SOCK_SEQPACKET, SOCK_STREAM } from '../host/ffi.js';
 import { Fatal } from './common.js';
 import { confinedCommand, confinedEnv, confinedPid, GOFER_CAPABILITIES } from './confine.js';
 import type { Spec } from '../spec/types.js';
@@ -17,6 +19,8 @@ export interface RunningGofer {
   pid(): number;
   /** The sandbox's ends, in --io-fds order (close them once boot has them). */
   bootEnds: number[];
+  /** The sandbox's end of the donation channel, for boot's --donate-fd. */
+  donateEnd: number;
   /** Closes the sandbox's ends here (boot holds its own copies). */
   closeBootEnds(): void;
   /**
@@ -56,21 +60,26 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
     goferEnds.push(sp[0]);
     bootEnds.push(sp[1]);
   }
+  const donate = socketpair(SOCK_SEQPACKET | O_CLOEXEC);
+  if (typeof donate === 'number') {
+    for (const fd of [...goferEnds, ...bootEnds]) closeFd(fd);
+    throw new Fatal(`socketpair: errno ${-donate}`);
+  }
   const specFd = fs.openSync(configPath, 'r');
   const ioFds = goferEnds.map((_, i) => 4 + i);
   let file = process.execPath;
-  let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`];
+  let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`, `--donate-fd=${4 + n}`];
   // The gofer needs no die-with-parent: it ends when boot's connections close.
   if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false, inetSockets: false }));
   const child = spawn(file, args, {
     env: confine ? confinedEnv(process.env) : process.env,
-    stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds],
+    stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds, donate[0]],
     // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
     // must not end the gofer under a sandbox that carries on.
     detached: true,
   });
   fs.closeSync(specFd);
-  for (const fd of goferEnds) closeFd(fd);
+  for (const fd of [...goferEnds, donate[0]]) closeFd(fd);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -79,8 +88,9 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
     child,
     pid: () => (confine ? confinedPid(child.pid!) : child.pid!),
     bootEnds,
+    donateEnd: donate[1],
     closeBootEnds: () => {
-      for (const fd of bootEnds) closeFd(fd);
+      for (const fd of [...bootEnds, donate[1]]) closeFd(fd);
     },
     finished: async (graceMs) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

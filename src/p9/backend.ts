@@ -23,6 +23,9 @@ import { checkName, type Attr, type BackendFile, type BackendNode, type Filesyst
 import { P9Client } from './client.js';
 import { setattrMsg, toAttr } from './attr.js';
 import { P9File, type P9FileOwner } from './file.js';
+import type { DonationReceiver } from './donation.js';
+import { closeFd } from '../host/ffi.js';
+import { fstat } from '../backend/host-attr.js';
 
 /** The S_IFMT values a node may have. */
 const FILE_TYPES = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK]);
@@ -44,6 +47,12 @@ class P9Node implements BackendNode {
 export class P9Backend implements FilesystemBackend, P9FileOwner {
   private rootFid = -1;
   private rootAttr: Attr | undefined;
+  /** Where donated fds arrive (./donation.ts); undefined: every read and write is a round trip. */
+  private donation: DonationReceiver | undefined;
+  /** The server donates (it has not answered Tdonate with EOPNOTSUPP). */
+  private donating = true;
+  /** Donations: taken (fds in use), refused (a record or fd that failed a check; the file stays on 9P). */
+  readonly donations = { taken: 0, refused: 0 };
 
   private constructor(
     readonly client: P9Client,
@@ -56,12 +65,15 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
    * Tversion and Tattach over `client`. `aname` is the export's absolute host
    * path (diod checks it; our gofer takes it or ""), `uid` the user to attach as.
    * The export's root must be a directory (else ENOTDIR), or with `fileRoot`
-   * may also be a regular file (a bind mount of one file).
+   * may also be a regular file (a bind mount of one file). With `donation`,
+   * regular files are asked for their host fd when opened (our dialect only;
+   * a server that refuses Tdonate with EOPNOTSUPP is not asked again).
    */
-  static async connect(client: P9Client, opts: { aname: string; uid: number; readonly: boolean; fileRoot?: boolean }): Promise<P9Backend | Errno> {
+  static async connect(client: P9Client, opts: { aname: string; uid: number; readonly: boolean; fileRoot?: boolean; donation?: DonationReceiver }): Promise<P9Backend | Errno> {
     const v = await client.version();
     if (isErrno(v)) return v;
     const b = new P9Backend(client, opts.readonly, opts.uid);
+    if (client.inOrder) b.donation = opts.donation;
     const fid = client.allocFid();
     const r = await client.rpc({ type: MsgType.Tattach, tag: 0, fid, afid: p9.NOFID, uname: '', aname: opts.aname, nUname: opts.uid >>> 0 });
     if (isErrno(r)) return r;
@@ -197,18 +209,59 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     const cloned = this.client.rpc({ type: MsgType.Twalk, tag: 0, fid: n.fid, newfid: fid, names: [] });
     const lopen = (): Promise<Msg | Errno> => this.client.rpc({ type: MsgType.Tlopen, tag: 0, fid, flags: flags >>> 0 });
     const early = this.client.inOrder ? lopen() : null;
+    // Tdonate goes with them (donation implies inOrder): it runs after the Tlopen.
+    const donate = this.asksDonation() && n.type === S_IFREG ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null;
     const c = await cloned;
     if (isErrno(c)) {
-      await early;
+      await Promise.all([early, donate]);
       this.client.freeFid(fid);
       return c;
     }
     const r = await (early ?? lopen());
     if (isErrno(r)) {
+      await donate;
       await this.clunk(fid);
       return r;
     }
-    return new P9File(this, fid, n.type, r.iounit as number);
+    const hostFd = donate ? this.takeDonation(await donate, (r.qid as p9.Qid).path) : -1;
+    return new P9File(this, fid, n.type, r.iounit as number, hostFd);
+  }
+
+  /**
+   * The fd Rdonate announced, checked: a regular file whose inode is the one
+   * the server opened (`ino`, its qid). -1 when there is none or it fails a
+   * check (the fd is closed; the file keeps to 9P). An EOPNOTSUPP answer
+   * means the server does not donate: it is not asked again.
+   */
+  private takeDonation(r: Msg | Errno, ino: bigint): number {
+    if (isErrno(r)) {
+      if (r === EOPNOTSUPP) this.donating = false;
+      return -1;
+    }
+    const fd = this.donation?.take(r.token as number);
+    if (fd === undefined) {
+      this.donations.refused++;
+      return -1;
+    }
+    const st = fstat(fd);
+    if (isErrno(st) || (Number(st.mode) & S_IFMT) !== S_IFREG || st.ino !== ino) {
+      this.releaseDonated(fd);
+      this.donations.refused++;
+      return -1;
+    }
+    this.donations.taken++;
+    return fd;
+  }
+
+  /** Whether an open or create asks for the file's host fd: a channel with room, and a server that donates. */
+  private asksDonation(): boolean {
+    return this.donating && this.donation !== undefined && this.donation.hasRoom;
+  }
+
+  /** @internal: a donated fd given back (its P9File closed, or it failed a check). */
+  releaseDonated(fd: number): void {
+    if (this.donation) this.donation.release(fd);
+    else closeFd(fd);
   }
 
   async create(dir: BackendNode, name: string, flags: number, mode: number, uid: number, gid: number): Promise<{ node: BackendNode; file: BackendFile } | Errno> {
@@ -220,12 +273,15 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
     const fid = await this.clone(d.fid);
     if (isErrno(fid)) return fid;
     // Tlcreate: O_CREAT|O_EXCL semantics are the server's (EEXIST on any existing name).
-    const r = await this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | O_CREAT | O_EXCL) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
+    const created = this.client.rpc({ type: MsgType.Tlcreate, tag: 0, fid, name, flags: (flags | O_CREAT | O_EXCL) >>> 0, mode: mode & 0o7777, gid: gid >>> 0 });
+    const donate = this.asksDonation() ? this.client.rpc({ type: MsgType.Tdonate, tag: 0, fid }) : null; // runs after the Tlcreate
+    const r = await created;
     if (isErrno(r)) {
+      await donate;
       await this.clunk(fid);
       return r;
     }
-    const file = new P9File(this, fid, S_IFREG, r.iounit as number);
+    const file = new P9File(this, fid, S_IFREG, r.iounit as number, donate ? this.takeDonation(await donate, (r.qid as p9.Qid).path) : -1);
     if (uid !== this.attachUid) await this.client.rpc(setattrMsg(fid, { uid }));
     const w = await this.walkFid(d, name);
     if (isErrno(w)) {
@@ -490,9 +546,9 @@ export class P9Backend implements FilesystemBackend, P9FileOwner {
  * `fileRoot`: the export may be one regular file (a bind mount's source).
  * Throws an Error naming the fd when the server does not answer as it should.
  */
-export async function connectIoFd(fd: number, hostPath: string, uid: number, readonly: boolean, fileRoot = false): Promise<P9Backend> {
+export async function connectIoFd(fd: number, hostPath: string, uid: number, readonly: boolean, fileRoot = false, donation?: DonationReceiver): Promise<P9Backend> {
   const client = P9Client.overFd(fd);
-  const b = await P9Backend.connect(client, { aname: hostPath, uid, readonly, fileRoot });
+  const b = await P9Backend.connect(client, { aname: hostPath, uid, readonly, fileRoot, donation });
   if (isErrno(b)) {
     const why = client.brokenReason ?? b.name;
     client.close();

@@ -40,6 +40,8 @@ export enum MsgType {
   Twrite = 118, Rwrite = 119,
   Tclunk = 120, Rclunk = 121,
   Tremove = 122, Rremove = 123,
+  /** Our dialect's own (not 9P2000.L): the server passes a dup of an open fid's host fd (./donation.ts). */
+  Tdonate = 130, Rdonate = 131,
 }
 
 export const VERSION = '9P2000.L';
@@ -167,6 +169,8 @@ export const LAYOUTS: Readonly<Record<number, Layout>> = {
   [MsgType.Rclunk]: [],
   [MsgType.Tremove]: [['fid', 'u32']],
   [MsgType.Rremove]: [],
+  [MsgType.Tdonate]: [['fid', 'u32']],
+  [MsgType.Rdonate]: [['token', 'u32']],
 };
 
 /** A decoded message: its type, tag and the fields its layout names. */

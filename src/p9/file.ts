@@ -1,6 +1,9 @@
 // P9Backend's open file: a fid of its own, Tlopen'ed (or Tlcreate'd). Reads
 // and writes larger than the server's iounit are split into chunks sent
-// together; directory cookies are mapped to the server's offsets.
+// together; directory cookies are mapped to the server's offsets. A regular
+// file whose host fd the gofer donated (./donation.ts) reads, writes and
+// fstats through that fd instead, with no round trip; setattr, allocate and
+// fsync still go to the gofer (ownership and modes are its to change).
 
 import { EBADF, EINVAL, EIO, ENOSPC, ENOTDIR, type Errno, isErrno } from '../linux/errno.js';
 import { NAME_MAX, S_IFDIR } from '../linux/abi.js';
@@ -9,6 +12,7 @@ import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import type { P9Client } from './client.js';
 import { setattrMsg } from './attr.js';
+import { fstat, preadFd, pwriteFd, toAttr } from '../backend/host-attr.js';
 
 /** What a P9File needs of the backend that opened it. */
 export interface P9FileOwner {
@@ -17,6 +21,8 @@ export interface P9FileOwner {
   fetchAttr(fid: number): Promise<Attr | Errno>;
   /** Clunks a fid no longer used. */
   clunk(fid: number): Promise<void>;
+  /** Closes a donated host fd the file no longer uses. */
+  releaseDonated(fd: number): void;
 }
 
 /**
@@ -33,15 +39,23 @@ export class P9File implements BackendFile {
     private fid: number,
     private readonly type: number,
     iounit: number,
+    /** The host fd the gofer donated for this open file (owned: closed with it), or -1: all through 9P. */
+    private donated = -1,
   ) {
     const max = b.client.msize - p9.IO_OVERHEAD;
     this.chunk = iounit > 0 && iounit <= max ? iounit : max;
+  }
+
+  /** Whether reads and writes go straight to a donated host fd. */
+  get isDonated(): boolean {
+    return this.donated >= 0;
   }
 
   async read(dst: Uint8Array, offset: number): Promise<number | Errno> {
     if (this.fid < 0) return EBADF;
     if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
     if (dst.length === 0) return 0;
+    if (this.donated >= 0) return preadFd(this.donated, dst, offset);
     // The chunks go out together; the result is the prefix up to the first short one.
     const parts: Promise<Msg | Errno>[] = [];
     for (let at = 0; at < dst.length; at += this.chunk) {
@@ -66,6 +80,7 @@ export class P9File implements BackendFile {
     if (this.fid < 0) return EBADF;
     if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
     if (src.length === 0) return 0;
+    if (this.donated >= 0) return pwriteFd(this.donated, src, offset);
     const parts: Promise<Msg | Errno>[] = [];
     for (let at = 0; at < src.length; at += this.chunk) {
       parts.push(this.b.client.rpc({ type: MsgType.Twrite, tag: 0, fid: this.fid, offset: BigInt(offset + at), data: src.subarray(at, Math.min(src.length, at + this.chunk)) }));
@@ -107,6 +122,10 @@ export class P9File implements BackendFile {
 
   async getattr(): Promise<Attr | Errno> {
     if (this.fid < 0) return EBADF;
+    if (this.donated >= 0) {
+      const st = fstat(this.donated);
+      return isErrno(st) ? st : toAttr(st);
+    }
     return this.b.fetchAttr(this.fid);
   }
 
@@ -154,6 +173,8 @@ export class P9File implements BackendFile {
     if (this.fid < 0) return;
     const fid = this.fid;
     this.fid = -1;
+    if (this.donated >= 0) this.b.releaseDonated(this.donated);
+    this.donated = -1;
     void this.b.clunk(fid);
   }
 }

@@ -20,6 +20,7 @@ import type { KernelLogs } from '../kernel/kernel-logs.js';
 import type { SandboxConfig } from './config.js';
 import { DirectBackend } from '../fs-gofer/direct.js';
 import { connectIoFd, P9Backend } from '../p9/backend.js';
+import { DonationReceiver } from '../p9/donation.js';
 import type { FilesystemBackend } from '../backend/backend.js';
 import { Tmpfs, parseTmpfsOptions } from '../kernel/filesystems/tmpfs.js';
 import type { Inode } from '../kernel/vfs/inode.js';
@@ -65,15 +66,17 @@ export interface BuiltSandbox {
  * path. A bind mount's (`fileRoot`) may be one regular file; the root's is
  * a directory.
  */
-async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, readonly: boolean, fileRoot: boolean): Promise<FilesystemBackend & { close(): void }> {
+async function openBackend(cfg: SandboxConfig, index: number, hostPath: string, readonly: boolean, fileRoot: boolean, donation: DonationReceiver | undefined): Promise<FilesystemBackend & { close(): void }> {
   const io = cfg.ioFds ?? [];
   if (io.length === 0) return DirectBackend.open(hostPath, { readonly, fileRoot });
   if (index >= io.length) throw new Error(`no io fd for ${hostPath} (${io.length} io fds)`);
-  return connectIoFd(io[index], hostPath, cfg.uid, readonly, fileRoot);
+  return connectIoFd(io[index], hostPath, cfg.uid, readonly, fileRoot, donation);
 }
 
 export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWorkerEntry: string): Promise<BuiltSandbox> {
-  const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly, false);
+  // The one receiver of the gofer's donated fds, shared by every 9P connection of the sandbox.
+  const donation = (cfg.ioFds ?? []).length > 0 && cfg.donateFd !== undefined && cfg.donateFd >= 0 ? new DonationReceiver(cfg.donateFd) : undefined;
+  const backend = await openBackend(cfg, 0, cfg.rootPath, cfg.rootReadonly, false, donation);
   const rootNode = await backend.root();
   if (rootNode instanceof Errno) throw new Error(`cannot open the root filesystem ${cfg.rootPath}: ${rootNode.name}`);
   const rootInode = new BackendInode(new BackendMount(backend, cfg.fileAccess ?? 'exclusive'), rootNode);
@@ -133,7 +136,7 @@ export async function buildKernel(cfg: SandboxConfig, logs: KernelLogs, vcpuWork
         root = new Tmpfs(k.account, opts).root;
         info = { fstype: 'tmpfs', source: 'tmpfs', readonly: opts.readonly === true };
       } else {
-        const b = await openBackend(cfg, backends.length, m.source, m.readonly, true);
+        const b = await openBackend(cfg, backends.length, m.source, m.readonly, true, donation);
         backends.push(b);
         const node = await b.root();
         if (node instanceof Errno) throw new Error(`bind mount ${m.source}: ${node.name}`);

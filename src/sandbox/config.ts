@@ -27,6 +27,8 @@ export interface SandboxConfig {
   dcacheSize?: number;
   /** 9P2000.L connections (--io-fds): the root's, then one per bind mount in order; absent or empty: direct mode. */
   ioFds?: number[];
+  /** The gofer's fd donation channel (--donate-fd; src/p9/donation.ts); absent: reads and writes of its files go over 9P. */
+  donateFd?: number;
   args: string[];
   env: string[];
   cwd: string;

@@ -17,6 +17,7 @@ import type { P9Backend } from '../../src/p9/backend.js';
 import { ENOENT, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 import { connectBackend, startGofer, tmpdir, type LiveGofer } from '../fs-gofer/util.js';
+import { closeFd } from '../../src/host/ffi.js';
 
 function ok<T>(v: T | Errno): T {
   if (isErrno(v)) assert.fail(`unexpected ${v.name}`);
@@ -137,9 +138,15 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
   });
 
   /** Round trips to the gofer of 10 stat+open+pread+close of /data/hello.txt after a first one (which walks and opens). */
-  async function roundTripsOfCachedOpens(access: FileAccess): Promise<{ vfs: Vfs; rpcs: number }> {
+  async function roundTripsOfCachedOpens(access: FileAccess, donate = false): Promise<{ vfs: Vfs; rpcs: number }> {
     fs.mkdirSync(path.join(host, 'data'));
     fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'hello');
+    if (donate) {
+      // A gofer with a donation channel (src/p9/donation.ts) in place of beforeEach's.
+      closeFd(g.clientFd);
+      await g.stop();
+      g = startGofer(host, { donate: true });
+    }
     const vfs = await vfsOver(access, 100);
     const client = b.client;
     let rpcs = 0;
@@ -167,6 +174,15 @@ describe('kernel/vfs: the bounded dentry cache and file-access modes (over the g
     assert.equal(rpcs, 10, `${rpcs} round trips for 10 stat+open+pread+close of a cached file`);
     fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'hello, world'); // behind the sandbox's back
     assert.equal((await statOf(vfs, '/data/hello.txt')).size, 5, 'exclusive: the cached size');
+  });
+
+  it('round trips, exclusive, with donated fds: none at all (the preads go to the donated host fd)', async () => {
+    const { vfs, rpcs } = await roundTripsOfCachedOpens('exclusive', true);
+    assert.equal(rpcs, 0, `${rpcs} round trips for 10 stat+open+pread+close of a cached file`);
+    assert.equal(b.donations.taken, 1, 'one open file, kept by the inode and shared');
+    fs.writeFileSync(path.join(host, 'data', 'hello.txt'), 'HELLO'); // same size, behind the sandbox's back
+    const d = ok(await resolve(vfs, '/data/hello.txt'));
+    assert.equal(await readAll(d), 'HELLO', 'the data is the host file\'s own');
   });
 
   it('round trips, shared: every walk revalidates and every stat fetches, so a change on the host is seen', async () => {

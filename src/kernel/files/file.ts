@@ -75,7 +75,8 @@ export abstract class File {
 
   /**
    * The copy-free forms of read/pread and write/pwrite, for files whose data
-   * is in the kernel's memory and never waits (tmpfs): the bytes go straight
+   * is in the kernel's memory and never waits (tmpfs; and /dev/null and
+   * /dev/zero, whose writeFrom discards without asking): the bytes go straight
    * between the file's pages and the caller's buffer, with no intermediate
    * copy. `offset` null: at the file position (advancing it; the end with
    * O_APPEND for writes), as read and write; else as pread and pwrite.

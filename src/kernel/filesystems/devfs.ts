@@ -15,13 +15,15 @@ import { SynthDir, SynthSymlink } from './synthetic.js';
 type DevBehaviour = {
   read(len: number): Uint8Array;
   write(data: Uint8Array): number | Errno;
+  /** Writes are thrown away, whatever the bytes: write(2) need not copy them (File.writeFrom). */
+  sink?: true;
 };
 
 const ZEROS = new Uint8Array(65536);
 
 const behaviours: Record<string, { rdev: [number, number]; dev: DevBehaviour }> = {
-  null: { rdev: [1, 3], dev: { read: () => new Uint8Array(0), write: (d) => d.length } },
-  zero: { rdev: [1, 5], dev: { read: (n) => (n <= ZEROS.length ? ZEROS.subarray(0, n) : new Uint8Array(n)), write: (d) => d.length } },
+  null: { rdev: [1, 3], dev: { read: () => new Uint8Array(0), write: (d) => d.length, sink: true } },
+  zero: { rdev: [1, 5], dev: { read: (n) => (n <= ZEROS.length ? ZEROS.subarray(0, n) : new Uint8Array(n)), write: (d) => d.length, sink: true } },
   full: { rdev: [1, 7], dev: { read: (n) => new Uint8Array(n), write: () => ENOSPC } },
   random: { rdev: [1, 8], dev: { read: (n) => randomFillSync(new Uint8Array(n)), write: (d) => d.length } },
   urandom: { rdev: [1, 9], dev: { read: (n) => randomFillSync(new Uint8Array(n)), write: (d) => d.length } },
@@ -46,7 +48,7 @@ class CharDevice extends Inode {
     return this.attr;
   }
   open(flags: number, path: string): File {
-    return new CharDeviceFile(this.behaviour, flags, path, this.attr);
+    return this.behaviour.sink ? new SinkDeviceFile(this.behaviour, flags, path, this.attr) : new CharDeviceFile(this.behaviour, flags, path, this.attr);
   }
 }
 
@@ -80,6 +82,13 @@ class CharDeviceFile extends File {
   /** Checkpoint: these devices hold no state; a restore opens the device again by its path. */
   override save(): FileRecord {
     return { kind: 'path', path: this.dentry?.path() ?? this.path, flags: this.flags, pos: 0 };
+  }
+}
+
+/** /dev/null and /dev/zero: write(2) checks the caller's buffer (EFAULT, as QEMU does) but copies nothing. */
+class SinkDeviceFile extends CharDeviceFile {
+  override writeFrom(len: number): number {
+    return len;
   }
 }
 

@@ -57,6 +57,17 @@ export class TmpDir extends TmpInode {
     return this.entries.get(name)?.inode ?? ENOENT;
   }
 
+  /**
+   * Where the last listing stopped: a live iterator of `entries` and the
+   * entry it had taken but that did not fit, with the cookie a listing
+   * resuming there starts from. A Map iterates in insertion order, which is
+   * `seq` order (insert() always adds a name that is not there, after
+   * every other), and its iterators see later inserts and skip deletes, so
+   * resuming is the scan from the start without the entries it would skip:
+   * each entry of a large directory listed once, not once per getdents64.
+   */
+  private listing: { cookie: number; it: IterableIterator<[string, Entry]>; held: [string, Entry] | undefined } | undefined;
+
   /** The entries after cookie `cookie`, "." and ".." first, at most about `maxBytes` of them. */
   list(cookie: number, maxBytes: number): DirEntry[] {
     const out: DirEntry[] = [];
@@ -70,11 +81,26 @@ export class TmpDir extends TmpInode {
     };
     if (cookie < 1 && !push('.', this.ino, abi.DT_DIR, 1)) return out;
     if (cookie < 2 && !push('..', (this.parentDir ?? this).ino, abi.DT_DIR, 2)) return out;
-    for (const [name, e] of this.entries) {
-      if (e.seq <= cookie) continue;
-      if (!push(name, e.inode.ino, abi.dtypeOf(e.inode.mode), e.seq)) break;
+    const resume = this.listing !== undefined && this.listing.cookie === cookie && cookie >= FIRST_SEQ ? this.listing : undefined;
+    const it = resume ? resume.it : this.entries.entries();
+    // The entry held back last time, unless it has been unlinked since (a new entry of that name comes later).
+    let next = resume?.held && this.entries.get(resume.held[0]) === resume.held[1] ? resume.held : undefined;
+    this.listing = undefined;
+    for (;;) {
+      if (next === undefined) {
+        const r = it.next();
+        if (r.done) return out;
+        next = r.value;
+      }
+      const [name, e] = next;
+      if (e.seq > cookie) {
+        if (!push(name, e.inode.ino, abi.dtypeOf(e.inode.mode), e.seq)) {
+          this.listing = { cookie: out[out.length - 1].next, it, held: next };
+          return out;
+        }
+      }
+      next = undefined;
     }
-    return out;
   }
 
   private changed(): void {

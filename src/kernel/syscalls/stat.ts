@@ -13,9 +13,19 @@ import { StructWriter } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
 import { resolveAt } from './at-path.js';
 
+/**
+ * One writer per struct, reused: each encode writes the same fields (the
+ * padding stays zero), and the bytes are copied out before the next call
+ * (a kernel worker runs one call at a time). A 128-byte buffer lives
+ * outside V8's heap, so making one per stat cost more than filling it.
+ */
+const statWriter = new StructWriter(abi.STAT.size);
+const statxWriter = new StructWriter(abi.STATX.size);
+
+/** struct stat of `a`: valid until the next call (see statWriter). */
 export function encodeStat(a: Attr): Uint8Array {
   const S = abi.STAT;
-  return new StructWriter(S.size)
+  return statWriter
     .u64(S.st_dev, a.dev)
     .u64(S.st_ino, a.ino)
     .u32(S.st_mode, a.mode)
@@ -38,7 +48,7 @@ function encodeStatx(a: Attr): Uint8Array {
   const X = abi.STATX;
   const devMajor = Number((a.dev >> 8n) & 0xfffn);
   const devMinor = Number((a.dev & 0xffn) | ((a.dev >> 12n) & 0xfff00n));
-  const w = new StructWriter(X.size)
+  const w = statxWriter
     .u32(X.stx_mask, abi.STATX_BASIC_STATS)
     .u32(X.stx_blksize, a.blksize)
     .u32(X.stx_nlink, a.nlink)

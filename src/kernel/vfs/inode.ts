@@ -250,6 +250,9 @@ class AbsentInode extends Inode {
 
 const ABSENT = new AbsentInode();
 
+/** Dentries renamed so far (move, exchange): a remembered path() is good while this is unchanged. */
+let renames = 0;
+
 /**
  * Releases the inode of a dentry the cache no longer holds (deleted, or
  * evicted) once nothing else refers to the dentry either; an evicted one's
@@ -276,6 +279,9 @@ export class Dentry {
   lruOlder: Dentry | null = null;
   lruNewer: Dentry | null = null;
   onLru = false;
+  /** path() without the " (deleted)" mark, as of rename count `pathGen`. */
+  private pathMemo = '';
+  private pathGen = -1;
 
   constructor(
     /** Changes only through move() (rename). */
@@ -304,9 +310,14 @@ export class Dentry {
   /** The absolute guest path of this dentry (Linux's d_path: " (deleted)" once unlinked). */
   path(): string {
     if (!this.parent) return '/';
-    const parts: string[] = [];
-    for (let d: Dentry | null = this; d && d.parent; d = d.parent) parts.push(d.name);
-    return '/' + parts.reverse().join('/') + (this.deleted ? ' (deleted)' : '');
+    // Remembered until any dentry is renamed (every open asks for its file's path).
+    if (this.pathGen !== renames) {
+      const parts: string[] = [];
+      for (let d: Dentry | null = this; d && d.parent; d = d.parent) parts.push(d.name);
+      this.pathMemo = '/' + parts.reverse().join('/');
+      this.pathGen = renames;
+    }
+    return this.deleted ? this.pathMemo + ' (deleted)' : this.pathMemo;
   }
 
   /** Is `this` `other` or below it? */
@@ -336,6 +347,7 @@ export class Dentry {
   move(name: string, newParent: Dentry, newName: string): void {
     const d = this.take(name);
     if (!d) return;
+    renames++;
     d.name = newName;
     d.parent = newParent;
     newParent.children.set(newName, d);
@@ -345,6 +357,7 @@ export class Dentry {
   exchange(a: string, other: Dentry, b: string): void {
     const da = this.take(a);
     const db = other.take(b);
+    renames++;
     if (da) {
       da.name = b;
       da.parent = other;

@@ -185,13 +185,18 @@ export class Vfs {
     if (path.length === 0) return ENOENT;
     if (path.length >= PATH_MAX) return ENAMETOOLONG;
     let cur = path.startsWith('/') ? root : start;
-    const trailingSlash = path.endsWith('/') && path.replace(/\/+$/, '') !== '';
-    // Components still to walk, in reverse order so pop() takes the next.
-    let pending = componentsLastFirst(path);
+    const trailingSlash = endsInSlash(path);
+    // The names still to walk are those of `rest` from `pos` on (empty ones
+    // between slashes skipped); a symlink's target is put in front of them.
+    let rest = path;
+    let pos = skipSlashes(rest, 0);
     let links = 0;
-    while (pending.length > 0) {
-      const name = pending.pop()!;
-      const last = pending.length === 0;
+    while (pos < rest.length) {
+      let end = rest.indexOf('/', pos);
+      if (end < 0) end = rest.length;
+      const name = rest.slice(pos, end);
+      pos = skipSlashes(rest, end);
+      const last = pos >= rest.length;
       if (!cur.inode.isDir) return ENOTDIR;
       let denied = this.searchable(cur, creds);
       if (denied instanceof Promise) denied = (yield denied) as Errno | undefined;
@@ -222,7 +227,8 @@ export class Vfs {
         if (isErrno(target)) return target;
         if (target.length === 0) return ENOENT;
         if (target.startsWith('/')) cur = root;
-        pending = pending.concat(componentsLastFirst(target));
+        rest = last ? target : target + '/' + rest.slice(pos);
+        pos = skipSlashes(rest, 0);
         continue;
       }
       cur = child;
@@ -232,14 +238,14 @@ export class Vfs {
   }
 }
 
-/** The names in `path` (empty ones between slashes dropped), last first: the walk pops the next one off the end. */
-function componentsLastFirst(path: string): string[] {
-  const out: string[] = [];
-  let end = path.length;
-  for (let i = path.length - 1; i >= -1; i--) {
-    if (i >= 0 && path.charCodeAt(i) !== 0x2f) continue;
-    if (end > i + 1) out.push(path.slice(i + 1, end));
-    end = i;
-  }
-  return out;
+/** The first index at or after `i` that is not a slash (`path.length` when none is). */
+function skipSlashes(path: string, i: number): number {
+  while (i < path.length && path.charCodeAt(i) === 0x2f) i++;
+  return i;
+}
+
+/** Does `path` end in a slash after some name ("a/", "/a//"; not "/" or "//")? */
+function endsInSlash(path: string): boolean {
+  if (path.length === 0 || path.charCodeAt(path.length - 1) !== 0x2f) return false;
+  return skipSlashes(path, 0) < path.length;
 }

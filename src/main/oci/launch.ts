@@ -165,10 +165,12 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
   const globalArgv = childGlobalArgv(global);
   const gofer = o.directfs ? null : startGofer(entryScript('gofer'), globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
-  const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`] : [];
+  // The gofer's fds: its io fds from 6, then the donation channel's end.
+  const goferFds = gofer ? [...gofer.bootEnds, gofer.donateEnd] : [];
+  const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`, `--donate-fd=${6 + gofer.bootEnds.length}`] : [];
   // Published ports: host sockets opened in our own network namespace (src/main/network.ts), after the gofer's fds.
   const published = openPublished(o.publish ?? [], o.exitCode);
-  const publishFdBase = 6 + (gofer?.bootEnds.length ?? 0);
+  const publishFdBase = 6 + goferFds.length;
   const publishArgs = publishArg(published, published.map((_, i) => publishFdBase + i));
   const cpus = o.cpuNum || specCpus(spec);
   const bootArgs = [
@@ -204,7 +206,7 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
   }
   const child = spawn(file, args, {
-    stdio: [...stdio, specFd, ctrlFd, sync[1], ...(gofer?.bootEnds ?? []), ...published.map((p) => p.fd)],
+    stdio: [...stdio, specFd, ctrlFd, sync[1], ...goferFds, ...published.map((p) => p.fd)],
     env,
     // Boot (confined: its launcher too) leads a session of its own, out of
     // this command's process group. A signal for the whole group (Ctrl-C on

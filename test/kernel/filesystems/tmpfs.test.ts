@@ -249,6 +249,47 @@ describe('kernel/fs/tmpfs', () => {
     });
   });
 
+  describe('listings resumed where the last one stopped', () => {
+    /** Entries of one getdents-sized batch, moving the file's cookie past them. */
+    async function batch(f: File, bytes: number): Promise<string[]> {
+      const es = ok(await f.readdir(bytes));
+      if (es.length > 0) f.seekdir(es[es.length - 1].next);
+      return es.map((e) => e.name);
+    }
+
+    it('the entry held back at a batch boundary is dropped if unlinked, shown once if made again', async () => {
+      for (let i = 0; i < 20; i++) create(root, `f${i}`);
+      const dir = ok(root.open(abi.O_RDONLY, '/'));
+      const first = await batch(dir, 24 * 6); // ".", "..", f0..f3: f4 is the one that did not fit
+      assert.deepEqual(first, ['.', '..', 'f0', 'f1', 'f2', 'f3']);
+      root.unlink('f4', false);
+      root.unlink('f5', false);
+      create(root, 'f5'); // the same name again: a new entry, at the end
+      const rest: string[] = [];
+      for (let b = await batch(dir, 24 * 3); b.length > 0; b = await batch(dir, 24 * 3)) rest.push(...b);
+      assert.deepEqual(rest, [...Array.from({ length: 14 }, (_, i) => `f${i + 6}`), 'f5']);
+    });
+
+    it('two open files listing one directory in turns, and a rewind, each see every entry once', async () => {
+      for (let i = 0; i < 50; i++) create(root, `e${i}`);
+      const a = ok(root.open(abi.O_RDONLY, '/'));
+      const b = ok(root.open(abi.O_RDONLY, '/'));
+      const seenA: string[] = [], seenB: string[] = [];
+      for (;;) {
+        const x = await batch(a, 24 * 7);
+        const y = await batch(b, 24 * 5);
+        seenA.push(...x);
+        seenB.push(...y);
+        if (x.length === 0 && y.length === 0) break;
+      }
+      const want = ['.', '..', ...Array.from({ length: 50 }, (_, i) => `e${i}`)];
+      assert.deepEqual(seenA, want);
+      assert.deepEqual(seenB, want);
+      a.seekdir(0);
+      assert.deepEqual(await listAll(a, 24 * 9), (await listAll(ok(root.open(abi.O_RDONLY, '/')), 1 << 16)));
+    });
+  });
+
   describe('links and renames', () => {
     it('hard links share an inode and count names; EXDEV across filesystems, EPERM for directories', async () => {
       const f = create(root, 'f');
