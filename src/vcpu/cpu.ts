@@ -192,9 +192,14 @@ export class Cpu {
         if (nb === null) { stop = Stop.Fault; break; }
         b = nb;
       }
-      // Tier 0 left a block for this one: link them, so that next time it chains without coming back here.
+      // Tier 0 left a block for this one: link them, so that next time it chains without coming back here
+      // (the link before stays as `prev`: two successors per block).
       const from = this.linkFrom as Tier0Block | null;
-      if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
+      if (from !== null) {
+        if (from.linkEpoch !== this.codeEpoch) from.prev = null;
+        else if (from.next !== b) from.prev = from.next;
+        from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null;
+      }
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
@@ -443,10 +448,16 @@ export class Cpu {
     return factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
   }
 
-  /** Record block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
+  /** Record new block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
   private register(b: Block): Block {
     this.blocks.set(b.pc, b);
-    this.registerPages(b);
+    // A new block is in no page's list yet: no search (registerPages is for traces).
+    for (let pg = b.pc >>> PAGE_SHIFT, last = (b.end - 1) >>> PAGE_SHIFT; pg <= last; pg++) {
+      const list = this.pageBlocks.get(pg);
+      if (list === undefined) this.pageBlocks.set(pg, [b]);
+      else list.push(b);
+      Atomics.or(this.pf, pg, PAGE_CODE);
+    }
     return b;
   }
 
