@@ -46,7 +46,7 @@ import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { CACHE_MASK, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -71,8 +71,6 @@ export const TIMEBASE_HZ = 10_000_000;
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
 export { LOOP_CHUNK } from './ops.js';
-const CACHE_BITS = 14;
-const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
 
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
@@ -161,7 +159,7 @@ export class Cpu {
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
-    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
+    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.cache);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
@@ -192,14 +190,9 @@ export class Cpu {
         if (nb === null) { stop = Stop.Fault; break; }
         b = nb;
       }
-      // Tier 0 left a block for this one: link them, so that next time it chains without coming back here
-      // (the link before stays as `prev`: two successors per block).
+      // Tier 0 left a block for this one: link them (trace.ts follows the link from a jalr).
       const from = this.linkFrom as Tier0Block | null;
-      if (from !== null) {
-        if (from.linkEpoch !== this.codeEpoch) from.prev = null;
-        else if (from.next !== b) from.prev = from.next;
-        from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null;
-      }
+      if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;

@@ -23,7 +23,7 @@
 
 import type { Cpu } from './cpu.js';
 import { GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
-import { Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
+import { CACHE_MASK, Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
 import type { ThreadState } from './state.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
@@ -34,8 +34,8 @@ const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
 /**
  * What the interpreter needs of a block: its start, its pre-decoded form
  * (null once compiled or dropped), its heat (runs + backward jumps), and the
- * blocks that followed it the last two times (`next`, then `prev`), valid
- * while `linkEpoch` equals the Cpu's codeEpoch.
+ * block that followed it last time (`next`, for trace.ts), valid while
+ * `linkEpoch` equals the Cpu's codeEpoch.
  */
 
 /**
@@ -49,8 +49,6 @@ export interface Tier0Block {
   code: Int32Array | null;
   heat: number;
   next: Tier0Block | null;
-  /** The successor linked before `next` (a second exit of the block, a return to a second caller), valid with it. */
-  prev: Tier0Block | null;
   linkEpoch: number;
 }
 
@@ -76,6 +74,8 @@ export class Interpreter {
     private readonly scratch: DataView,
     /** The vCPU's interrupt flag (checked between chained blocks, as the run loop does between blocks). */
     private readonly interrupt: Int32Array,
+    /** The Cpu's direct-mapped block cache (cpu.ts), indexed by (pc >>> 1) & CACHE_MASK: where chaining finds the next block. */
+    private readonly cache: readonly Tier0Block[],
   ) {
     this.pf = pageFlags;
     this.u8 = new Uint8Array(i32.buffer);
@@ -93,17 +93,18 @@ export class Interpreter {
   }
 
   /**
-   * Run tier-0 block `b` and, while it leaves for a tier-0 block that
-   * followed it before (its `next` or `prev`, still valid), that one too, and so on
+   * Run tier-0 block `b` and, while it leaves for a tier-0 block that the
+   * Cpu's block cache holds (`cache`), that one too, and so on
    * (chaining: no return to the run loop between them), as long as fewer
    * than `limit` instructions have retired, the interrupt flag is clear and
    * the next block is not due for promotion. Each block entered adds 1 to
-   * its heat. Returns the instructions retired by all of them. When it
-   * leaves through a jump whose successor it did not know, `cpu.linkFrom`
-   * is the block left, for the run loop to link to the block it finds.
+   * its heat, and is linked as the successor (`next`) of the one it follows.
+   * Returns the instructions retired by all of them. When it leaves through
+   * a jump without chaining, `cpu.linkFrom` is the block left, for the run
+   * loop to link to the block it finds.
    */
   run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
-    const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt;
+    const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     const M = cpu.mt;
     let code = b.code as Int32Array, base = b.pc;
     let o = 0, k = 0;
@@ -134,8 +135,9 @@ export class Interpreter {
           }
           break;
         case Op.JALR: {
-          a = (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
-          a -= a & 1;
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) a = (u & -2) >>> 0;
+          else { a = this.addr(x, rs1, imm); a -= a & 1; }
           if (rd !== 0) {
             t = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             x[2 * rd] = t | 0; x[2 * rd + 1] = t >= TWO32 ? 1 : 0;
@@ -159,19 +161,19 @@ export class Interpreter {
         case Op.LD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 8);
-          if ((fl & PAGE_R) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 8, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 8);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) {
             if ((u & 7) !== 0) { x[2 * rd] = dv.getInt32(u >>> 0, true); x[2 * rd + 1] = dv.getInt32((u >>> 0) + 4, true); }
             else if (M) this.load64(x, rd, u >>> 0);
-            else { t = u >>> 2; x[2 * rd] = i32[t]; x[2 * rd + 1] = i32[t + 1]; }
+            else { x[2 * rd] = i32[u >>> 2]; x[2 * rd + 1] = i32[(u >>> 2) + 1]; }
           }
           continue;
         case Op.LW: case Op.LWU:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 4);
-          if ((fl & PAGE_R) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 4, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 4);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) {
             t = (u & 3) === 0 ? i32[u >>> 2] : dv.getInt32(u >>> 0, true);
             x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
@@ -180,18 +182,18 @@ export class Interpreter {
         case Op.LBU:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 1);
-          if ((fl & PAGE_R) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 1, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 1);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) { x[2 * rd] = u8[u >>> 0]; x[2 * rd + 1] = 0; }
           continue;
         case Op.SD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 8);
-          if ((fl & PAGE_W) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 8, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 8);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if ((u & 7) !== 0) { dv.setInt32(u >>> 0, x[2 * rs2], true); dv.setInt32((u >>> 0) + 4, x[2 * rs2 + 1], true); }
           else if (M) this.store64(x, rs2, u >>> 0);
-          else { t = u >>> 2; i32[t] = x[2 * rs2]; i32[t + 1] = x[2 * rs2 + 1]; }
+          else { i32[u >>> 2] = x[2 * rs2]; i32[(u >>> 2) + 1] = x[2 * rs2 + 1]; }
           if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 8)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             return k << 3;
@@ -200,8 +202,8 @@ export class Interpreter {
         case Op.SW:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 4);
-          if ((fl & PAGE_W) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 4, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 4);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if ((u & 3) === 0) i32[u >>> 2] = x[2 * rs2]; else dv.setInt32(u >>> 0, x[2 * rs2], true);
           if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 4)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
@@ -211,8 +213,8 @@ export class Interpreter {
         case Op.SB:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
-          else fl = this.flags((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 1);
-          if ((fl & PAGE_W) === 0) return cpu.segv((lo >>> 0) + imm + x[2 * rs1 + 1] * TWO32, 1, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          else fl = this.flags(this.addr(x, rs1, imm), 1);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           u8[u >>> 0] = x[2 * rs2];
           if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 1)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
@@ -271,30 +273,8 @@ export class Interpreter {
         case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
         case Op.ORI: x[2 * rd] = x[2 * rs1] | imm; x[2 * rd + 1] = x[2 * rs1 + 1] | (imm >> 31); continue;
         case Op.ANDI: x[2 * rd] = x[2 * rs1] & imm; x[2 * rd + 1] = x[2 * rs1 + 1] & (imm >> 31); continue;
-        // Shifts by an immediate written out (5% of python's start); by a register through shift().
-        case Op.SLLI: {
-          const lo = x[2 * rs1], hi = x[2 * rs1 + 1];
-          if (imm >= 32) { x[2 * rd + 1] = lo << (imm - 32); x[2 * rd] = 0; }
-          else if (imm !== 0) { x[2 * rd + 1] = (hi << imm) | (lo >>> (32 - imm)); x[2 * rd] = lo << imm; }
-          else { x[2 * rd] = lo; x[2 * rd + 1] = hi; }
-          continue;
-        }
-        case Op.SRLI: {
-          const lo = x[2 * rs1], hi = x[2 * rs1 + 1];
-          if (imm >= 32) { x[2 * rd] = hi >>> (imm - 32); x[2 * rd + 1] = 0; }
-          else if (imm !== 0) { x[2 * rd] = (lo >>> imm) | (hi << (32 - imm)); x[2 * rd + 1] = hi >>> imm; }
-          else { x[2 * rd] = lo; x[2 * rd + 1] = hi; }
-          continue;
-        }
-        case Op.SRAI: {
-          const lo = x[2 * rs1], hi = x[2 * rs1 + 1];
-          if (imm >= 32) { x[2 * rd] = hi >> (imm - 32); x[2 * rd + 1] = hi >> 31; }
-          else if (imm !== 0) { x[2 * rd] = (lo >>> imm) | (hi << (32 - imm)); x[2 * rd + 1] = hi >> imm; }
-          else { x[2 * rd] = lo; x[2 * rd + 1] = hi; }
-          continue;
-        }
-        case Op.SLL: case Op.SRL: case Op.SRA:
-          this.shift(x, op, rd, rs1, x[2 * rs2] & 63);
+        case Op.SLLI: case Op.SRLI: case Op.SRAI: case Op.SLL: case Op.SRL: case Op.SRA:
+          this.shift(x, op, rd, rs1, op <= Op.SRAI ? imm : x[2 * rs2] & 63);
           continue;
         case Op.ADDIW: t = (x[2 * rs1] + imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SLLIW: t = x[2 * rs1] << imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
@@ -381,10 +361,13 @@ export class Interpreter {
         }
         out = base + (code[cur + Field.POS] & 0xffff) + imm;
       }
-      // Leaving the block for `out`: on into its known successor, or back to the run loop.
-      let nb = b.next;
-      if (nb !== null && nb.pc !== out) nb = b.prev;
-      if (nb !== null && nb.pc === out && b.linkEpoch === cpu.codeEpoch && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+      // Leaving the block for `out`: on into it if the Cpu's block cache
+      // holds it in tier 0 (every live block it holds is valid: drops and
+      // flushes clear their entries), else back to the run loop. The block
+      // is linked as `b`'s successor for trace.ts.
+      const nb = cache[(out >>> 1) & CACHE_MASK];
+      if (nb.pc === out && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+        b.next = nb; b.linkEpoch = cpu.codeEpoch;
         nb.heat++;
         b = nb; code = nb.code; base = nb.pc; o = 0;
         continue;
@@ -393,6 +376,16 @@ export class Interpreter {
       cpu.linkFrom = b;
       return k << 3;
     }
+  }
+
+  /**
+   * The exact value of register rs1 plus `imm` as a number (exact below
+   * 2^53): the address or target off the fast paths, which compute it in
+   * int32 halves. One function for every case, so that its type feedback
+   * (large and negative values) is gathered once for all (warmup.ts).
+   */
+  private addr(x: Int32Array, rs1: number, imm: number): number {
+    return (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
   }
 
   /** Shifts by `n` (0..63) of rs1 into rd: op is one of SLL(I), SRL(I), SRA(I). */

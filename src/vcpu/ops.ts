@@ -131,6 +131,9 @@ export const CSR_KIND: Readonly<Record<string, number>> = { csrrw: 1, csrrs: 2, 
 /** A block looping inside itself returns to the run loop (budget, interrupt) after about this many instructions. */
 export const LOOP_CHUNK = 16384;
 
+/** The Cpu's direct-mapped block cache (cpu.ts) has 2^14 entries, indexed by (pc >>> 1) & CACHE_MASK; tier 0 chains through it (interp.ts). */
+export const CACHE_MASK = (1 << 14) - 1;
+
 /** Ints per instruction in the pre-decoded form. */
 export const STRIDE = 8;
 /** The Op in a record's OP field (the registers are packed above it). */
