@@ -46,7 +46,7 @@ import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { CACHE_MASK, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -107,8 +107,8 @@ export class Cpu {
   mt = false;
   /** A word of this vCPU's own that `fence` stores to atomically: a full host barrier (codegen.ts). */
   readonly fenceWord = new Int32Array(new SharedArrayBuffer(4));
-  /** Direct-mapped block cache indexed by (pc >>> 1) & CACHE_MASK. */
-  private readonly cache: Block[] = new Array<Block>(CACHE_MASK + 1).fill(NO_BLOCK);
+  /** Direct-mapped block cache indexed by (pc >>> 1) & BlockCache.MASK. */
+  private readonly cache: Block[] = new Array<Block>(BlockCache.MASK + 1).fill(NO_BLOCK);
   /** Every live block by start pc. */
   private readonly blocks = new Map<number, Block>();
   /** Live blocks overlapping each page. */
@@ -184,7 +184,7 @@ export class Cpu {
     for (;;) {
       if (n >= budget) { stop = Stop.Budget; break; }
       if (intr[0] !== 0) { stop = Stop.Interrupted; break; }
-      let b = cache[(pc >>> 1) & CACHE_MASK];
+      let b = cache[(pc >>> 1) & BlockCache.MASK];
       if (b.pc !== pc) {
         const nb = this.lookup(pc);
         if (nb === null) { stop = Stop.Fault; break; }
@@ -237,7 +237,7 @@ export class Cpu {
       if (nb === null) return null;
       b = nb;
     }
-    this.cache[(pc >>> 1) & CACHE_MASK] = b;
+    this.cache[(pc >>> 1) & BlockCache.MASK] = b;
     return b;
   }
 
@@ -489,7 +489,7 @@ export class Cpu {
 
   private removeBlock(b: Block): void {
     if (this.blocks.get(b.pc) === b) this.blocks.delete(b.pc);
-    const i = (b.pc >>> 1) & CACHE_MASK;
+    const i = (b.pc >>> 1) & BlockCache.MASK;
     if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
     // Also remove it from the other pages it spans.
     for (const pg of b.pages()) {

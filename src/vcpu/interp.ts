@@ -23,7 +23,7 @@
 
 import type { Cpu } from './cpu.js';
 import { GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
-import { CACHE_MASK, Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
 import type { ThreadState } from './state.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
@@ -74,7 +74,7 @@ export class Interpreter {
     private readonly scratch: DataView,
     /** The vCPU's interrupt flag (checked between chained blocks, as the run loop does between blocks). */
     private readonly interrupt: Int32Array,
-    /** The Cpu's direct-mapped block cache (cpu.ts), indexed by (pc >>> 1) & CACHE_MASK: where chaining finds the next block. */
+    /** The Cpu's direct-mapped block cache (cpu.ts), indexed by (pc >>> 1) & BlockCache.MASK: where chaining finds the next block. */
     private readonly cache: readonly Tier0Block[],
   ) {
     this.pf = pageFlags;
@@ -365,7 +365,7 @@ export class Interpreter {
       // holds it in tier 0 (every live block it holds is valid: drops and
       // flushes clear their entries), else back to the run loop. The block
       // is linked as `b`'s successor for trace.ts.
-      const nb = cache[(out >>> 1) & CACHE_MASK];
+      const nb = cache[(out >>> 1) & BlockCache.MASK];
       if (nb.pc === out && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
         b.next = nb; b.linkEpoch = cpu.codeEpoch;
         nb.heat++;
