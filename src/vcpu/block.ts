@@ -13,7 +13,7 @@ export class Block implements Tier0Block {
   code: Int32Array | null = null;
   /** Tier-0 runs and backward jumps so far (interp.ts). */
   heat = 0;
-  /** The block that followed this one last time, for tier 0 to chain into; valid while linkEpoch is the Cpu's codeEpoch. */
+  /** The block that followed this one last time (trace.ts follows it from a jalr); valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;
   linkEpoch = -1;
   /** The pre-decoded form, kept after promotion too: a later trace (cpu.ts) compiles it again into its own function. */

@@ -46,7 +46,7 @@ import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -71,8 +71,6 @@ export const TIMEBASE_HZ = 10_000_000;
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
 export { LOOP_CHUNK } from './ops.js';
-const CACHE_BITS = 14;
-const CACHE_MASK = (1 << CACHE_BITS) - 1;
 
 
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
@@ -109,8 +107,8 @@ export class Cpu {
   mt = false;
   /** A word of this vCPU's own that `fence` stores to atomically: a full host barrier (codegen.ts). */
   readonly fenceWord = new Int32Array(new SharedArrayBuffer(4));
-  /** Direct-mapped block cache indexed by (pc >>> 1) & CACHE_MASK. */
-  private readonly cache: Block[] = new Array<Block>(CACHE_MASK + 1).fill(NO_BLOCK);
+  /** Direct-mapped block cache indexed by (pc >>> 1) & BlockCache.MASK. */
+  private readonly cache: Block[] = new Array<Block>(BlockCache.MASK + 1).fill(NO_BLOCK);
   /** Every live block by start pc. */
   private readonly blocks = new Map<number, Block>();
   /** Live blocks overlapping each page. */
@@ -161,7 +159,7 @@ export class Cpu {
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
-    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt);
+    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.cache);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
@@ -186,13 +184,13 @@ export class Cpu {
     for (;;) {
       if (n >= budget) { stop = Stop.Budget; break; }
       if (intr[0] !== 0) { stop = Stop.Interrupted; break; }
-      let b = cache[(pc >>> 1) & CACHE_MASK];
+      let b = cache[(pc >>> 1) & BlockCache.MASK];
       if (b.pc !== pc) {
         const nb = this.lookup(pc);
         if (nb === null) { stop = Stop.Fault; break; }
         b = nb;
       }
-      // Tier 0 left a block for this one: link them, so that next time it chains without coming back here.
+      // Tier 0 left a block for this one: link them (trace.ts follows the link from a jalr).
       const from = this.linkFrom as Tier0Block | null;
       if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
@@ -239,7 +237,7 @@ export class Cpu {
       if (nb === null) return null;
       b = nb;
     }
-    this.cache[(pc >>> 1) & CACHE_MASK] = b;
+    this.cache[(pc >>> 1) & BlockCache.MASK] = b;
     return b;
   }
 
@@ -443,10 +441,16 @@ export class Cpu {
     return factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
   }
 
-  /** Record block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
+  /** Record new block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
   private register(b: Block): Block {
     this.blocks.set(b.pc, b);
-    this.registerPages(b);
+    // A new block is in no page's list yet: no search (registerPages is for traces).
+    for (let pg = b.pc >>> PAGE_SHIFT, last = (b.end - 1) >>> PAGE_SHIFT; pg <= last; pg++) {
+      const list = this.pageBlocks.get(pg);
+      if (list === undefined) this.pageBlocks.set(pg, [b]);
+      else list.push(b);
+      Atomics.or(this.pf, pg, PAGE_CODE);
+    }
     return b;
   }
 
@@ -485,7 +489,7 @@ export class Cpu {
 
   private removeBlock(b: Block): void {
     if (this.blocks.get(b.pc) === b) this.blocks.delete(b.pc);
-    const i = (b.pc >>> 1) & CACHE_MASK;
+    const i = (b.pc >>> 1) & BlockCache.MASK;
     if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
     // Also remove it from the other pages it spans.
     for (const pg of b.pages()) {

@@ -23,7 +23,7 @@
 
 import type { Cpu } from './cpu.js';
 import { GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
-import { Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
 import type { ThreadState } from './state.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
@@ -34,8 +34,8 @@ const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
 /**
  * What the interpreter needs of a block: its start, its pre-decoded form
  * (null once compiled or dropped), its heat (runs + backward jumps), and the
- * block that followed it last time (`next`), valid while `linkEpoch` equals
- * the Cpu's codeEpoch.
+ * block that followed it last time (`next`, for trace.ts), valid while
+ * `linkEpoch` equals the Cpu's codeEpoch.
  */
 
 /**
@@ -61,6 +61,8 @@ export interface Tier0Block {
 
 export class Interpreter {
   private readonly pf: Uint8Array;
+  /** Guest memory as bytes (the byte loads and stores). */
+  private readonly u8: Uint8Array;
 
   constructor(
     private readonly cpu: Cpu,
@@ -72,8 +74,11 @@ export class Interpreter {
     private readonly scratch: DataView,
     /** The vCPU's interrupt flag (checked between chained blocks, as the run loop does between blocks). */
     private readonly interrupt: Int32Array,
+    /** The Cpu's direct-mapped block cache (cpu.ts), indexed by (pc >>> 1) & BlockCache.MASK: where chaining finds the next block. */
+    private readonly cache: readonly Tier0Block[],
   ) {
     this.pf = pageFlags;
+    this.u8 = new Uint8Array(i32.buffer);
   }
 
   /**
@@ -88,17 +93,18 @@ export class Interpreter {
   }
 
   /**
-   * Run tier-0 block `b` and, while it leaves for the tier-0 block that
-   * followed it last time (its `next`, still valid), that one too, and so on
+   * Run tier-0 block `b` and, while it leaves for a tier-0 block that the
+   * Cpu's block cache holds (`cache`), that one too, and so on
    * (chaining: no return to the run loop between them), as long as fewer
    * than `limit` instructions have retired, the interrupt flag is clear and
    * the next block is not due for promotion. Each block entered adds 1 to
-   * its heat. Returns the instructions retired by all of them. When it
-   * leaves through a jump whose successor it did not know, `cpu.linkFrom`
-   * is the block left, for the run loop to link to the block it finds.
+   * its heat, and is linked as the successor (`next`) of the one it follows.
+   * Returns the instructions retired by all of them. When it leaves through
+   * a jump without chaining, `cpu.linkFrom` is the block left, for the run
+   * loop to link to the block it finds.
    */
   run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
-    const cpu = this.cpu, dv = this.dv, pf = this.pf, x = s.x, fb = s.fbits, intr = this.interrupt;
+    const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     const M = cpu.mt;
     let code = b.code as Int32Array, base = b.pc;
     let o = 0, k = 0;
@@ -108,7 +114,7 @@ export class Interpreter {
       const imm = code[o + Field.IMM];
       o += STRIDE;
       k++;
-      let a = 0, t = 0, fl = 0, size = 0, out = -1;
+      let a = 0, t = 0, fl = 0, size = 0, out = -1, lo = 0, u = 0;
       switch (op) {
         case Op.NOP: case Op.FENCE:
           if (op === Op.FENCE && M) Atomics.store(cpu.fenceWord, 0, 0);
@@ -129,8 +135,9 @@ export class Interpreter {
           }
           break;
         case Op.JALR: {
-          a = (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
-          a -= a & 1;
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) a = (u & -2) >>> 0;
+          else { a = this.addr(x, rs1, imm); a -= a & 1; }
           if (rd !== 0) {
             t = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             x[2 * rd] = t | 0; x[2 * rd + 1] = t >= TWO32 ? 1 : 0;
@@ -145,7 +152,77 @@ export class Interpreter {
         case Op.BLTU: if (!((x[2 * rs1 + 1] >>> 0) < (x[2 * rs2 + 1] >>> 0) || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0)))) continue; break;
         case Op.BGEU: if ((x[2 * rs1 + 1] >>> 0) < (x[2 * rs2 + 1] >>> 0) || (x[2 * rs1 + 1] === x[2 * rs2 + 1] && (x[2 * rs1] >>> 0) < (x[2 * rs2] >>> 0))) continue; break;
 
-        case Op.LB: case Op.LBU: case Op.LH: case Op.LHU: case Op.LW: case Op.LWU: case Op.LD: case Op.FLW: case Op.FLD:
+        // The common loads and stores have cases of their own (no second
+        // switch, the size a constant), and their effective address is
+        // computed in int32 halves: `u` holds its low word when the high
+        // word is 0 (every address below GUEST_VA_LIMIT = 2^32), the only
+        // case the fast path takes; any other address, or an access
+        // straddling a page, takes flags() and segv() with the exact value.
+        case Op.LD:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 8);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (rd !== 0) {
+            if ((u & 7) !== 0) { x[2 * rd] = dv.getInt32(u >>> 0, true); x[2 * rd + 1] = dv.getInt32((u >>> 0) + 4, true); }
+            else if (M) this.load64(x, rd, u >>> 0);
+            else { x[2 * rd] = i32[u >>> 2]; x[2 * rd + 1] = i32[(u >>> 2) + 1]; }
+          }
+          continue;
+        case Op.LW: case Op.LWU:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 4);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (rd !== 0) {
+            t = (u & 3) === 0 ? i32[u >>> 2] : dv.getInt32(u >>> 0, true);
+            x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
+          }
+          continue;
+        case Op.LBU:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 1);
+          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (rd !== 0) { x[2 * rd] = u8[u >>> 0]; x[2 * rd + 1] = 0; }
+          continue;
+        case Op.SD:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 8);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((u & 7) !== 0) { dv.setInt32(u >>> 0, x[2 * rs2], true); dv.setInt32((u >>> 0) + 4, x[2 * rs2 + 1], true); }
+          else if (M) this.store64(x, rs2, u >>> 0);
+          else { i32[u >>> 2] = x[2 * rs2]; i32[(u >>> 2) + 1] = x[2 * rs2 + 1]; }
+          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 8)) {
+            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            return k << 3;
+          }
+          continue;
+        case Op.SW:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 4);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((u & 3) === 0) i32[u >>> 2] = x[2 * rs2]; else dv.setInt32(u >>> 0, x[2 * rs2], true);
+          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 4)) {
+            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            return k << 3;
+          }
+          continue;
+        case Op.SB:
+          lo = x[2 * rs1]; u = (lo + imm) | 0;
+          if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
+          else fl = this.flags(this.addr(x, rs1, imm), 1);
+          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          u8[u >>> 0] = x[2 * rs2];
+          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 1)) {
+            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
+            return k << 3;
+          }
+          continue;
+
+        case Op.LB: case Op.LH: case Op.LHU: case Op.FLW: case Op.FLD:
           size = code[cur + Field.RM];
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
@@ -153,23 +230,11 @@ export class Interpreter {
           if ((fl & PAGE_R) === 0) return cpu.segv(a, size, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
             case Op.LB: if (rd !== 0) { t = dv.getInt8(a); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
-            case Op.LBU: if (rd !== 0) { x[2 * rd] = dv.getUint8(a); x[2 * rd + 1] = 0; } break;
             case Op.LH: if (rd !== 0) { t = dv.getInt16(a, true); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
             case Op.LHU: if (rd !== 0) { x[2 * rd] = dv.getUint16(a, true); x[2 * rd + 1] = 0; } break;
-            case Op.LW: case Op.LWU:
-              if (rd !== 0) {
-                t = M && (a & 3) === 0 ? this.i32[a >>> 2] : dv.getInt32(a, true);
-                x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
-              }
-              break;
             case Op.FLW:
-              fb[2 * rd] = M && (a & 3) === 0 ? this.i32[a >>> 2] : dv.getInt32(a, true);
+              fb[2 * rd] = M && (a & 3) === 0 ? i32[a >>> 2] : dv.getInt32(a, true);
               fb[2 * rd + 1] = -1;
-              break;
-            case Op.LD:
-              if (rd === 0) break;
-              if (M && (a & 7) === 0) this.load64(x, rd, a);
-              else { x[2 * rd] = dv.getInt32(a, true); x[2 * rd + 1] = dv.getInt32(a + 4, true); }
               break;
             case Op.FLD:
               if (M && (a & 7) === 0) this.load64(fb, rd, a);
@@ -177,21 +242,15 @@ export class Interpreter {
               break;
           }
           continue;
-        case Op.SB: case Op.SH: case Op.SW: case Op.SD: case Op.FSW: case Op.FSD:
+        case Op.SH: case Op.FSW: case Op.FSD:
           size = code[cur + Field.RM];
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
           fl = a >= 0 && a < GUEST_VA_LIMIT && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
           if ((fl & PAGE_W) === 0) return cpu.segv(a, size, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
-            case Op.SB: dv.setInt8(a, x[2 * rs2]); break;
             case Op.SH: dv.setInt16(a, x[2 * rs2], true); break;
-            case Op.SW: if (M && (a & 3) === 0) this.i32[a >>> 2] = x[2 * rs2]; else dv.setInt32(a, x[2 * rs2], true); break;
-            case Op.FSW: if (M && (a & 3) === 0) this.i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
-            case Op.SD:
-              if (M && (a & 7) === 0) this.store64(x, rs2, a);
-              else { dv.setInt32(a, x[2 * rs2], true); dv.setInt32(a + 4, x[2 * rs2 + 1], true); }
-              break;
+            case Op.FSW: if (M && (a & 3) === 0) i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
             case Op.FSD:
               if (M && (a & 7) === 0) this.store64(fb, rs2, a);
               else { dv.setInt32(a, fb[2 * rs2], true); dv.setInt32(a + 4, fb[2 * rs2 + 1], true); }
@@ -203,12 +262,12 @@ export class Interpreter {
           }
           continue;
 
-        case Op.ADDI: {
-          t = (x[2 * rs1] >>> 0) + (imm >>> 0);
-          x[2 * rd + 1] = (x[2 * rs1 + 1] + (imm >> 31) + (t > 4294967295 ? 1 : 0)) | 0;
-          x[2 * rd] = t | 0;
+        // 64-bit additions on int32 halves: the carry is an unsigned compare of the low words.
+        case Op.ADDI:
+          lo = x[2 * rs1]; t = (lo + imm) | 0;
+          x[2 * rd + 1] = (x[2 * rs1 + 1] + (imm >> 31) + ((t >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+          x[2 * rd] = t;
           continue;
-        }
         case Op.SLTI: x[2 * rd] = x[2 * rs1 + 1] < imm >> 31 || (x[2 * rs1 + 1] === imm >> 31 && (x[2 * rs1] >>> 0) < (imm >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
         case Op.SLTIU: x[2 * rd] = (x[2 * rs1 + 1] >>> 0) < (imm >> 31) >>> 0 || (x[2 * rs1 + 1] === imm >> 31 && (x[2 * rs1] >>> 0) < (imm >>> 0)) ? 1 : 0; x[2 * rd + 1] = 0; continue;
         case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
@@ -221,18 +280,16 @@ export class Interpreter {
         case Op.SLLIW: t = x[2 * rs1] << imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SRLIW: t = (x[2 * rs1] >>> imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SRAIW: t = x[2 * rs1] >> imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
-        case Op.ADD: {
-          t = (x[2 * rs1] >>> 0) + (x[2 * rs2] >>> 0);
-          x[2 * rd + 1] = (x[2 * rs1 + 1] + x[2 * rs2 + 1] + (t > 4294967295 ? 1 : 0)) | 0;
-          x[2 * rd] = t | 0;
+        case Op.ADD:
+          lo = x[2 * rs1]; t = (lo + x[2 * rs2]) | 0;
+          x[2 * rd + 1] = (x[2 * rs1 + 1] + x[2 * rs2 + 1] + ((t >>> 0) < (lo >>> 0) ? 1 : 0)) | 0;
+          x[2 * rd] = t;
           continue;
-        }
-        case Op.SUB: {
-          t = (x[2 * rs1] >>> 0) - (x[2 * rs2] >>> 0);
-          x[2 * rd + 1] = (x[2 * rs1 + 1] - x[2 * rs2 + 1] - (t < 0 ? 1 : 0)) | 0;
-          x[2 * rd] = t | 0;
+        case Op.SUB:
+          lo = x[2 * rs1]; u = x[2 * rs2]; t = (lo - u) | 0;
+          x[2 * rd + 1] = (x[2 * rs1 + 1] - x[2 * rs2 + 1] - ((lo >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+          x[2 * rd] = t;
           continue;
-        }
         case Op.XOR: x[2 * rd] = x[2 * rs1] ^ x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] ^ x[2 * rs2 + 1]; continue;
         case Op.OR: x[2 * rd] = x[2 * rs1] | x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] | x[2 * rs2 + 1]; continue;
         case Op.AND: x[2 * rd] = x[2 * rs1] & x[2 * rs2]; x[2 * rd + 1] = x[2 * rs1 + 1] & x[2 * rs2 + 1]; continue;
@@ -304,9 +361,13 @@ export class Interpreter {
         }
         out = base + (code[cur + Field.POS] & 0xffff) + imm;
       }
-      // Leaving the block for `out`: on into its known successor, or back to the run loop.
-      const nb = b.next;
-      if (nb !== null && nb.pc === out && b.linkEpoch === cpu.codeEpoch && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+      // Leaving the block for `out`: on into it if the Cpu's block cache
+      // holds it in tier 0 (every live block it holds is valid: drops and
+      // flushes clear their entries), else back to the run loop. The block
+      // is linked as `b`'s successor for trace.ts.
+      const nb = cache[(out >>> 1) & BlockCache.MASK];
+      if (nb.pc === out && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
+        b.next = nb; b.linkEpoch = cpu.codeEpoch;
         nb.heat++;
         b = nb; code = nb.code; base = nb.pc; o = 0;
         continue;
@@ -315,6 +376,16 @@ export class Interpreter {
       cpu.linkFrom = b;
       return k << 3;
     }
+  }
+
+  /**
+   * The exact value of register rs1 plus `imm` as a number (exact below
+   * 2^53): the address or target off the fast paths, which compute it in
+   * int32 halves. One function for every case, so that its type feedback
+   * (large and negative values) is gathered once for all (warmup.ts).
+   */
+  private addr(x: Int32Array, rs1: number, imm: number): number {
+    return (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
   }
 
   /** Shifts by `n` (0..63) of rs1 into rd: op is one of SLL(I), SRL(I), SRA(I). */

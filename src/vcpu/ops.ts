@@ -131,6 +131,15 @@ export const CSR_KIND: Readonly<Record<string, number>> = { csrrw: 1, csrrs: 2, 
 /** A block looping inside itself returns to the run loop (budget, interrupt) after about this many instructions. */
 export const LOOP_CHUNK = 16384;
 
+/**
+ * The Cpu's direct-mapped block cache (cpu.ts) has 2^BITS entries, indexed
+ * by (pc >>> 1) & MASK; tier 0 chains through it (interp.ts). A const enum,
+ * so that the mask is a literal in the run loop and the interpreter: as an
+ * imported binding it was a property load per block dispatch, and coremix
+ * fp under `jit` took ~15% more CPU.
+ */
+export const enum BlockCache { BITS = 14, MASK = (1 << BITS) - 1 }
+
 /** Ints per instruction in the pre-decoded form. */
 export const STRIDE = 8;
 /** The Op in a record's OP field (the registers are packed above it). */
@@ -138,12 +147,26 @@ export const OP_MASK = 0xff;
 /** Field offsets of one pre-decoded instruction (see the file comment). */
 export const enum Field { OP, RD, RS1, RS2, IMM, AUX, RM, POS }
 
-/** A jump or branch's target if it is the start of one of `pcs`, as its record's offset; else -1. */
-function inBlockTarget(i: Insn, pc: number, pcs: number[]): number {
-  if (i.op !== 'jal' && !BRANCHES.has(i.op)) return -1;
-  const j = pcs.indexOf(pc + i.imm);
-  return j < 0 ? -1 : j * STRIDE;
-}
+/** How predecode fills AUX and RM for a mnemonic. */
+const enum Kind { Plain, Csr, R4, Amo, Access, Jump }
+
+/** What predecode needs of each mnemonic, looked up once per instruction (block building is on the cold path of every new block). */
+interface OpInfo { op: Op; kind: Kind; rm: number; aux: number; pure: boolean }
+
+const OP_INFO: ReadonlyMap<string, OpInfo> = (() => {
+  const m = new Map<string, OpInfo>();
+  for (const [name, op] of Object.entries(OP_OF_NAME)) {
+    let kind = Kind.Plain, rm = 0, aux = 0;
+    if (CSR_KIND[name] !== undefined) { kind = Kind.Csr; rm = CSR_KIND[name]; }
+    else if (R4_OPS.has(name)) kind = Kind.R4;
+    else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { kind = Kind.Amo; aux = AMO_OPS.indexOf(name.split('.')[0]); rm = name.endsWith('.d') ? 8 : 4; }
+    else if (ACCESS_SIZE[name] !== undefined) { kind = Kind.Access; rm = ACCESS_SIZE[name]; }
+    else if (name === 'jal' || BRANCHES.has(name)) kind = Kind.Jump;
+    else aux = -1;
+    m.set(name, { op, kind, rm, aux, pure: PURE.has(name) });
+  }
+  return m;
+})();
 
 /** The pre-decoded form of the instructions `insns` at `pcs` (ascending, from pcs[0]), ending at `end`. */
 export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array {
@@ -151,14 +174,20 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
   const code = new Int32Array((n + 1) * STRIDE);
   for (let j = 0; j < n; j++) {
     const i = insns[j], o = j * STRIDE;
-    let op = OP_OF_NAME[i.op];
-    let aux = 0, rm = i.rm;
-    if (CSR_KIND[i.op] !== undefined) { aux = i.csr; rm = CSR_KIND[i.op]; }
-    else if (R4_OPS.has(i.op)) aux = i.rs3;
-    else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { aux = AMO_OPS.indexOf(i.op.split('.')[0]); rm = i.op.endsWith('.d') ? 8 : 4; }
-    else if (ACCESS_SIZE[i.op] !== undefined) rm = ACCESS_SIZE[i.op];
-    else aux = inBlockTarget(i, pcs[j], pcs);
-    if (i.rd === 0 && PURE.has(i.op)) { aux = op; op = Op.NOP; }
+    const info = OP_INFO.get(i.op) as OpInfo;
+    let op = info.op, aux = info.aux, rm = i.rm;
+    switch (info.kind) {
+      case Kind.Csr: aux = i.csr; rm = info.rm; break;
+      case Kind.R4: aux = i.rs3; break;
+      case Kind.Amo: case Kind.Access: rm = info.rm; break;
+      case Kind.Jump: {
+        // The target's record offset when it is one of the block's own instructions, else -1.
+        const k = pcs.indexOf(pcs[j] + i.imm);
+        aux = k < 0 ? -1 : k * STRIDE;
+        break;
+      }
+    }
+    if (i.rd === 0 && info.pure) { aux = op; op = Op.NOP; }
     code[o + Field.OP] = op | (i.rd << 8) | (i.rs1 << 13) | (i.rs2 << 18);
     code[o + Field.RD] = i.rd;
     code[o + Field.RS1] = i.rs1;
