@@ -41,6 +41,7 @@ import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
+import { onTrial, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, type WasmRegion } from './wasm-tier.js';
 import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
@@ -366,24 +367,39 @@ export class Cpu {
    */
   private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
     if (!this.wasm) return js;
-    let calls = 0, insns = 0;
-    return (s, x, fb) => {
-      const r = js(s, x, fb);
-      insns += r >>> 3;
-      if (++calls === WASM_PROBE_CALLS) {
-        const loop = insns >= WASM_MIN_RUN * calls;
-        b.fn = loop ? this.tier2(pieces, js) : js;
-        if (!loop && statsEnabled) engineStats.tier2Declined++;
-      }
-      return r;
-    };
+    return onTrial(b, js, WASM_PROBE_CALLS, WASM_MIN_RUN, (loop) => {
+      if (!loop && statsEnabled) engineStats.tier2Declined++;
+      return this.tier2Region(b, pieces, js, loop);
+    });
+  }
+
+  /**
+   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`;
+   * `loop`: the probe's verdict): its wide region (region.ts) in tier 2 on
+   * trial, kept if it too averages WASM_MIN_RUN instructions a call
+   * (registered then under every page it holds); else, or when it does not
+   * compile, `pieces` in tier 2 for a loop, `js` otherwise.
+   */
+  private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean): BlockFn {
+    const narrow = (): BlockFn => (loop ? this.tier2(pieces, js) : js);
+    const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
+    const fn = wide.pieces.length > pieces.length ? this.tier2(wide.pieces, js, false) : js;
+    if (fn === js) return narrow();
+    const extra = b.extra;
+    b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
+    this.registerPages(b);
+    return onTrial(b, fn, WASM_PROBE_CALLS, WASM_MIN_RUN, (keep) => {
+      if (keep) return fn;
+      b.extra = extra;
+      return narrow();
+    });
   }
 
   /**
    * The block function of `pieces` in tier 2 when this Cpu uses it and it
    * compiles them (wasm-tier.ts); else `js`, their tier-1 function.
    */
-  private tier2(pieces: Piece[], js: BlockFn): BlockFn {
+  private tier2(pieces: Piece[], js: BlockFn, count = true): BlockFn {
     if (!this.wasm) return js;
     let region: WasmRegion | null;
     try {
@@ -394,7 +410,7 @@ export class Cpu {
       region = null;
     }
     if (region === null) {
-      if (statsEnabled) engineStats.tier2Refused++;
+      if (statsEnabled && count) engineStats.tier2Refused++;
       return js;
     }
     this.wasmCompiled++;
