@@ -42,7 +42,7 @@ import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
 import { onTrial, regionFrom } from './region.js';
-import { bindRegion, compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
 import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
@@ -374,11 +374,9 @@ export class Cpu {
   }
 
   /**
-   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`;
-   * `loop`: the probe's verdict): its wide region (region.ts) in tier 2 on
-   * trial, kept if it too averages WASM_MIN_RUN instructions a call
-   * (registered then under every page it holds); else, or when it does not
-   * compile, `pieces` in tier 2 for a loop, `js` otherwise.
+   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict):
+   * its wide region (region.ts) in tier 2 on trial, kept if it too averages WASM_MIN_RUN instructions
+   * a call (registered under every page it holds); else `pieces` in tier 2 for a loop, `js` otherwise.
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean): BlockFn {
     const narrow = (): BlockFn => (loop ? this.tier2(pieces, js) : js);
@@ -397,10 +395,12 @@ export class Cpu {
 
   /**
    * The block function of `pieces` in tier 2 when this Cpu uses it and it
-   * compiles them (wasm-tier.ts); else `js`, their tier-1 function.
+   * compiles them (wasm-tier.ts) and this thread has a register slot in
+   * the memory (regSlot); else `js`, their tier-1 function.
    */
   private tier2(pieces: Piece[], js: BlockFn, count = true): BlockFn {
-    if (!this.wasm) return js;
+    const slot = this.wasm ? regSlot(this.mem.memory, this.i32) : -1;
+    if (slot < 0) return js;
     let region: WasmRegion | null;
     try {
       region = compileRegionWasm(pieces, LOOP_CHUNK);
@@ -415,7 +415,7 @@ export class Cpu {
     }
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, this, this.mem.memory, this.pf);
+    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

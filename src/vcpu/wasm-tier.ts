@@ -78,7 +78,7 @@ export interface WasmRegion {
 }
 
 /** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, WB = 6;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5;
 const VOID = 0x40;
 
 /**
@@ -106,9 +106,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Locals: the parameters, then one i64 per used register, then scratch.
   const locals: number[] = [];
-  /** Parameter 0: whether other threads share the memory (Cpu.mt); then the registers' halves. */
-  const MT = 0;
-  let next = 1 + 2 * used.length;
+  /** Parameter 0: whether other threads share the memory (Cpu.mt); 1: the register slot's address (see regSlot). */
+  const MT = 0, SLOT = 1;
+  let next = 2;
   const local = (t: number): number => { locals.push(t); return next++; };
   const regLocal = new Map<number, number>();
   for (const r of used) regLocal.set(r, local(I64));
@@ -365,10 +365,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
   };
 
-  // Prologue: registers from their halves (locals start at 0: empty page caches).
-  used.forEach((r, i) => {
-    b.get(1 + 2 * i).op(W.i64ExtendI32U).get(2 + 2 * i).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
-  });
+  // Prologue: registers from the slot (locals start at 0: empty page caches).
+  for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -401,13 +399,13 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.op(W.end);
   extra--;
   b.op(W.end, W.unreachable, W.end, W.end);
-  // Epilogue: registers and next pc back; a fault's report.
-  b.get(NPC);
-  for (const r of written) {
-    const l = regLocal.get(r) as number;
-    b.get(l).op(W.i32WrapI64).get(l).i64(32).op(W.i64ShrU, W.i32WrapI64);
-  }
-  b.op(W.call).u(WB);
+  // Epilogue: registers and next pc (a fault's or trap's: its pc) into the slot; a fault's report.
+  b.get(FSZ).get(FSIG).op(W.i32Or);
+  open();
+  b.get(FPC).op(W.f64ConvertI32U).set(NPC);
+  close();
+  b.get(SLOT).get(NPC).mem8(W.f64Store, 0);
+  for (const r of written) b.get(SLOT).get(regLocal.get(r) as number).mem8(W.i64Store, 8 * r);
   b.get(FSZ).op(W.if, I32);
   b.get(FA).op(W.i32WrapI64).get(FA).i64(32).op(W.i64ShrS, W.i32WrapI64);
   b.get(FSZ).get(FNEED).get(FPC).get(FK).op(W.call).u(SG);
@@ -425,9 +423,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'sg', type: { params: i32s(6), results: [I32] } },
       { name: 'tp', type: { params: i32s(3), results: [I32] } },
       { name: 'fi', type: { params: [], results: [] } },
-      { name: 'wb', type: { params: [F64, ...i32s(2 * written.length)], results: [] } },
     ],
-    type: { params: i32s(1 + 2 * used.length), results: [I32] },
+    type: { params: [I32, I32], results: [I32] },
     locals,
     body: b,
   });
@@ -446,17 +443,43 @@ export interface Tier2Host {
   flushCode(): void;
 }
 
+/** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
+const SLOT_BYTES = 256, SLOTS = 15;
+/** This thread's slot in each memory it has claimed one in. */
+const slots = new WeakMap<WebAssembly.Memory, number>();
+
 /**
- * `region` instantiated over `memory` (page flags `pf`) for `host`, as a
- * block function: host.mt and the registers passed in from x, the
- * registers written back by the module's wb.
+ * The address of this thread's register slot in `memory` (tier 2's
+ * registers in and out: x1..x31 as 8-byte words at 8*r, the next pc as a
+ * double at 0), claimed once per thread and memory with an atomic or on
+ * the claim word, or -1 when every slot is taken (the Cpu then keeps to
+ * tier 1). One slot per thread is enough: a thread runs one tier-2
+ * function at a time, and Cpus of one thread over one memory take turns.
  */
-export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
-  const halves = region.used.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
-  const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
-  const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(host);
+export function regSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
+  const had = slots.get(memory);
+  if (had !== undefined) return had;
+  for (let i = 0; i < SLOTS; i++) {
+    if ((Atomics.or(i32, 0, 1 << i) & (1 << i)) === 0) {
+      slots.set(memory, SLOT_BYTES * (i + 1));
+      return SLOT_BYTES * (i + 1);
+    }
+  }
+  slots.set(memory, -1);
+  return -1;
+}
+
+/**
+ * `region` instantiated over `memory` (page flags `pf`, the memory as
+ * `i32` and `f64`) for `host`, as a block function: the registers it
+ * reads copied from x into this thread's `slot` (regSlot), host.mt and the
+ * slot passed in, the registers it wrote and the next pc copied back out.
+ */
+export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array,
+  i32: Int32Array, f64: Float64Array, slot: number): BlockFn {
+  const o = slot >> 2;
+  const copy = (regs: number[], into: boolean): string =>
+    regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${o + h}]=x[${h}];` : `x[${h}]=M[${o + h}];`)).join('')).join('');
   const f = {
     pf: (page: number): number => pf[page],
     fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
@@ -465,11 +488,10 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
       host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
     tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
     fi: (): void => host.flushCode(),
-    wb,
   };
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
-  const call = `W(${['c.mt?1:0', ...halves].join(',')})`;
-  const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
+  const count = statsEnabled ? 'E.tier2Insns+=r>>>3;' : '';
+  const body = `${copy(region.used, true)}const r=W(c.mt?1:0,${slot});${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('W', 'c', 'E', `return function(s,x,fb){${body}};`)(run, host, engineStats) as BlockFn;
+  return new Function('W', 'c', 'E', 'M', 'D', `return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
 }
