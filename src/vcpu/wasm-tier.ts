@@ -1,23 +1,25 @@
-// Tier 2: a region (a block, or a trace of blocks; codegen.ts compileRegion)
-// compiled to one WebAssembly function over the guest memory, registers in
-// i64 locals (no int32 halves), the region's entry cases numbered 0..n-1 and
-// dispatched by one br_table.
+// Tier 2: a region (a block, a trace or a wide region of blocks; codegen.ts
+// compileRegion, region.ts) compiled to one WebAssembly function over the
+// guest memory, registers in i64 locals (no int32 halves), the region's
+// entry cases numbered 0..n-1 and dispatched by one br_table.
 //
 // Contract: compileRegionWasm(pieces, chunk) returns the module and the
-// registers it takes and gives back, or null when some instruction is not
-// one tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in
-// JavaScript). The module's function "run" takes the used
-// registers as int32 halves (lo, hi per register, in `used` order) and
-// returns (retired << 3) | stop exactly as a tier-1 block function does
-// (same exits, same exact retired counts, same LOOP_CHUNK rule). Before it
-// returns it calls the import `wb(npc, lo, hi, ...)` with the next pc and
-// the `written` registers' halves; a faulting access then calls
-// `sg(lo, hi, size, need, pc, retired)` (Cpu.segv), and ebreak or an
-// illegal instruction `tp(signal, pc, retired)` (Cpu.trap), and it returns
-// that result; fence.i calls `fi()` (Cpu.flushCode) and leaves.
+// registers it reads and writes, or null when some instruction is not one
+// tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in JavaScript).
+// The module's function "run(mt, slot)" loads the `used` registers from
+// the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
+// regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
+// function does (same exits, same exact retired counts, same LOOP_CHUNK
+// rule). Before it returns it stores the `written` registers into the slot
+// and the next pc as a double at slot + 0 (for a fault or trap: the pc of
+// the instruction); a faulting access then calls `sg(lo, hi, size, need,
+// pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
+// pc, retired)` (Cpu.trap), and it returns that result; fence.i calls
+// `fi()` (Cpu.flushCode) and leaves. bindRegion copies the registers
+// between the thread's state and the slot around each call.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
-// blocks; f.sg, f.tp, f.fi, f.wb.
+// blocks; f.sg, f.tp, f.fi.
 //
 // Page flags: the function keeps the last two pages of each kind it found
 // readable (or writable and not PAGE_CODE) in locals, empty at every entry,
@@ -71,9 +73,9 @@ function writesRd(op: string): boolean {
 
 export interface WasmRegion {
   module: WebAssembly.Module;
-  /** Registers the function takes, in parameter order (two int32 halves each). */
+  /** Registers the function reads (loads from the register slot at entry). */
   used: number[];
-  /** Registers it gives back through wb, in argument order. */
+  /** Registers it writes (stores into the slot before it returns). */
   written: number[];
 }
 
@@ -435,7 +437,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 export interface Tier2Host {
   readonly mt: boolean;
   npc: number;
-  readonly state: { readonly x: Int32Array };
   flags2(a: number, size: number): number;
   codeWrite(a: number, size: number): boolean;
   segv(a: number, size: number, need: number, pc: number, k: number): number;
