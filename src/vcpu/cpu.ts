@@ -41,7 +41,8 @@ import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock } from './codegen.js';
 import { traceFrom } from './trace.js';
-import { bindRegion, compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import { onTrial, regionFrom } from './region.js';
+import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
 import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
@@ -364,25 +365,40 @@ export class Cpu {
    */
   private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
     if (!this.wasm) return js;
-    let calls = 0, insns = 0;
-    return (s, x, fb) => {
-      const r = js(s, x, fb);
-      insns += r >>> 3;
-      if (++calls === WASM_PROBE_CALLS) {
-        const loop = insns >= WASM_MIN_RUN * calls;
-        b.fn = loop ? this.tier2(pieces, js) : js;
-        if (!loop && statsEnabled) engineStats.tier2Declined++;
-      }
-      return r;
-    };
+    return onTrial(b, js, WASM_PROBE_CALLS, WASM_MIN_RUN, (loop) => {
+      if (!loop && statsEnabled) engineStats.tier2Declined++;
+      return this.tier2Region(b, pieces, js, loop);
+    });
+  }
+
+  /**
+   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict):
+   * its wide region (region.ts) in tier 2 on trial, kept if it too averages WASM_MIN_RUN instructions
+   * a call (registered under every page it holds); else `pieces` in tier 2 for a loop, `js` otherwise.
+   */
+  private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean): BlockFn {
+    const narrow = (): BlockFn => (loop ? this.tier2(pieces, js) : js);
+    const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
+    const fn = wide.pieces.length > pieces.length ? this.tier2(wide.pieces, js, false) : js;
+    if (fn === js) return narrow();
+    const extra = b.extra;
+    b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
+    this.registerPages(b);
+    return onTrial(b, fn, WASM_PROBE_CALLS, WASM_MIN_RUN, (keep) => {
+      if (keep) return fn;
+      b.extra = extra;
+      return narrow();
+    });
   }
 
   /**
    * The block function of `pieces` in tier 2 when this Cpu uses it and it
-   * compiles them (wasm-tier.ts); else `js`, their tier-1 function.
+   * compiles them (wasm-tier.ts) and this thread has a register slot in
+   * the memory (regSlot); else `js`, their tier-1 function.
    */
-  private tier2(pieces: Piece[], js: BlockFn): BlockFn {
-    if (!this.wasm) return js;
+  private tier2(pieces: Piece[], js: BlockFn, count = true): BlockFn {
+    const slot = this.wasm ? regSlot(this.mem.memory, this.i32) : -1;
+    if (slot < 0) return js;
     let region: WasmRegion | null;
     try {
       region = compileRegionWasm(pieces, LOOP_CHUNK);
@@ -392,12 +408,12 @@ export class Cpu {
       region = null;
     }
     if (region === null) {
-      if (statsEnabled) engineStats.tier2Refused++;
+      if (statsEnabled && count) engineStats.tier2Refused++;
       return js;
     }
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, this, this.mem.memory, this.pf);
+    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

@@ -17,7 +17,7 @@ export const enum W {
   brTable = 0x0e, return = 0x0f, call = 0x10, drop = 0x1a, select = 0x1b,
   localGet = 0x20, localSet = 0x21, localTee = 0x22,
   i64Load = 0x29, i64Load8S = 0x30, i64Load8U = 0x31, i64Load16S = 0x32, i64Load16U = 0x33, i64Load32S = 0x34, i64Load32U = 0x35,
-  i64Store = 0x37, i64Store8 = 0x3c, i64Store16 = 0x3d, i64Store32 = 0x3e,
+  f64Store = 0x39, i64Store = 0x37, i64Store8 = 0x3c, i64Store16 = 0x3d, i64Store32 = 0x3e,
   i32Const = 0x41, i64Const = 0x42, f64Const = 0x44,
   i32Eqz = 0x45, i32Eq = 0x46, i32Ne = 0x47, i32LtS = 0x48, i32LtU = 0x49, i32GtU = 0x4b, i32GeS = 0x4e, i32GeU = 0x4f,
   i64Eqz = 0x50, i64Eq = 0x51, i64Ne = 0x52, i64LtS = 0x53, i64LtU = 0x54, i64GtU = 0x56, i64GeS = 0x59, i64GeU = 0x5a,
@@ -25,7 +25,7 @@ export const enum W {
   i32And = 0x71, i32Or = 0x72, i32Xor = 0x73, i32Shl = 0x74, i32ShrS = 0x75, i32ShrU = 0x76,
   i64Add = 0x7c, i64Sub = 0x7d, i64Mul = 0x7e, i64DivS = 0x7f, i64DivU = 0x80, i64RemS = 0x81, i64RemU = 0x82,
   i64And = 0x83, i64Or = 0x84, i64Xor = 0x85, i64Shl = 0x86, i64ShrS = 0x87, i64ShrU = 0x88,
-  i32WrapI64 = 0xa7, i64ExtendI32S = 0xac, i64ExtendI32U = 0xad, f64ConvertI64S = 0xb9,
+  i32WrapI64 = 0xa7, i64ExtendI32S = 0xac, i64ExtendI32U = 0xad, f64ConvertI32U = 0xb8, f64ConvertI64S = 0xb9,
 }
 
 /** The instruction bytes of one function body. */
@@ -69,6 +69,8 @@ export class Body {
   tee(l: number): this { return this.op(W.localTee).u(l); }
   /** A memory access with alignment hint 0 (any alignment) and offset 0. */
   mem(op: W): this { return this.op(op, 0, 0); }
+  /** An aligned 8-byte access at constant offset `offset` from the address on the stack. */
+  mem8(op: W, offset: number): this { return this.op(op, 3).u(offset); }
 }
 
 /** A function type: parameter and result value types. */

@@ -1,23 +1,25 @@
-// Tier 2: a region (a block, or a trace of blocks; codegen.ts compileRegion)
-// compiled to one WebAssembly function over the guest memory, registers in
-// i64 locals (no int32 halves), the region's entry cases numbered 0..n-1 and
-// dispatched by one br_table.
+// Tier 2: a region (a block, a trace or a wide region of blocks; codegen.ts
+// compileRegion, region.ts) compiled to one WebAssembly function over the
+// guest memory, registers in i64 locals (no int32 halves), the region's
+// entry cases numbered 0..n-1 and dispatched by one br_table.
 //
 // Contract: compileRegionWasm(pieces, chunk) returns the module and the
-// registers it takes and gives back, or null when some instruction is not
-// one tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in
-// JavaScript). The module's function "run" takes the used
-// registers as int32 halves (lo, hi per register, in `used` order) and
-// returns (retired << 3) | stop exactly as a tier-1 block function does
-// (same exits, same exact retired counts, same LOOP_CHUNK rule). Before it
-// returns it calls the import `wb(npc, lo, hi, ...)` with the next pc and
-// the `written` registers' halves; a faulting access then calls
-// `sg(lo, hi, size, need, pc, retired)` (Cpu.segv), and ebreak or an
-// illegal instruction `tp(signal, pc, retired)` (Cpu.trap), and it returns
-// that result; fence.i calls `fi()` (Cpu.flushCode) and leaves.
+// registers it reads and writes, or null when some instruction is not one
+// tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in JavaScript).
+// The module's function "run(mt, slot)" loads the `used` registers from
+// the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
+// regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
+// function does (same exits, same exact retired counts, same LOOP_CHUNK
+// rule). Before it returns it stores the `written` registers into the slot
+// and the next pc as a double at slot + 0 (for a fault or trap: the pc of
+// the instruction); a faulting access then calls `sg(lo, hi, size, need,
+// pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
+// pc, retired)` (Cpu.trap), and it returns that result; fence.i calls
+// `fi()` (Cpu.flushCode) and leaves. bindRegion copies the registers
+// between the thread's state and the slot around each call.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
-// blocks; f.sg, f.tp, f.fi, f.wb.
+// blocks; f.sg, f.tp, f.fi.
 //
 // Page flags: the function keeps the last two pages of each kind it found
 // readable (or writable and not PAGE_CODE) in locals, empty at every entry,
@@ -71,14 +73,14 @@ function writesRd(op: string): boolean {
 
 export interface WasmRegion {
   module: WebAssembly.Module;
-  /** Registers the function takes, in parameter order (two int32 halves each). */
+  /** Registers the function reads (loads from the register slot at entry). */
   used: number[];
-  /** Registers it gives back through wb, in argument order. */
+  /** Registers it writes (stores into the slot before it returns). */
   written: number[];
 }
 
 /** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, WB = 6;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5;
 const VOID = 0x40;
 
 /**
@@ -106,9 +108,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Locals: the parameters, then one i64 per used register, then scratch.
   const locals: number[] = [];
-  /** Parameter 0: whether other threads share the memory (Cpu.mt); then the registers' halves. */
-  const MT = 0;
-  let next = 1 + 2 * used.length;
+  /** Parameter 0: whether other threads share the memory (Cpu.mt); 1: the register slot's address (see regSlot). */
+  const MT = 0, SLOT = 1;
+  let next = 2;
   const local = (t: number): number => { locals.push(t); return next++; };
   const regLocal = new Map<number, number>();
   for (const r of used) regLocal.set(r, local(I64));
@@ -365,10 +367,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
   };
 
-  // Prologue: registers from their halves (locals start at 0: empty page caches).
-  used.forEach((r, i) => {
-    b.get(1 + 2 * i).op(W.i64ExtendI32U).get(2 + 2 * i).op(W.i64ExtendI32U).i64(32).op(W.i64Shl, W.i64Or).set(regLocal.get(r) as number);
-  });
+  // Prologue: registers from the slot (locals start at 0: empty page caches).
+  for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -401,13 +401,13 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.op(W.end);
   extra--;
   b.op(W.end, W.unreachable, W.end, W.end);
-  // Epilogue: registers and next pc back; a fault's report.
-  b.get(NPC);
-  for (const r of written) {
-    const l = regLocal.get(r) as number;
-    b.get(l).op(W.i32WrapI64).get(l).i64(32).op(W.i64ShrU, W.i32WrapI64);
-  }
-  b.op(W.call).u(WB);
+  // Epilogue: registers and next pc (a fault's or trap's: its pc) into the slot; a fault's report.
+  b.get(FSZ).get(FSIG).op(W.i32Or);
+  open();
+  b.get(FPC).op(W.f64ConvertI32U).set(NPC);
+  close();
+  b.get(SLOT).get(NPC).mem8(W.f64Store, 0);
+  for (const r of written) b.get(SLOT).get(regLocal.get(r) as number).mem8(W.i64Store, 8 * r);
   b.get(FSZ).op(W.if, I32);
   b.get(FA).op(W.i32WrapI64).get(FA).i64(32).op(W.i64ShrS, W.i32WrapI64);
   b.get(FSZ).get(FNEED).get(FPC).get(FK).op(W.call).u(SG);
@@ -425,9 +425,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'sg', type: { params: i32s(6), results: [I32] } },
       { name: 'tp', type: { params: i32s(3), results: [I32] } },
       { name: 'fi', type: { params: [], results: [] } },
-      { name: 'wb', type: { params: [F64, ...i32s(2 * written.length)], results: [] } },
     ],
-    type: { params: i32s(1 + 2 * used.length), results: [I32] },
+    type: { params: [I32, I32], results: [I32] },
     locals,
     body: b,
   });
@@ -438,7 +437,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 export interface Tier2Host {
   readonly mt: boolean;
   npc: number;
-  readonly state: { readonly x: Int32Array };
   flags2(a: number, size: number): number;
   codeWrite(a: number, size: number): boolean;
   segv(a: number, size: number, need: number, pc: number, k: number): number;
@@ -446,17 +444,43 @@ export interface Tier2Host {
   flushCode(): void;
 }
 
+/** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
+const SLOT_BYTES = 256, SLOTS = 15;
+/** This thread's slot in each memory it has claimed one in. */
+const slots = new WeakMap<WebAssembly.Memory, number>();
+
 /**
- * `region` instantiated over `memory` (page flags `pf`) for `host`, as a
- * block function: host.mt and the registers passed in from x, the
- * registers written back by the module's wb.
+ * The address of this thread's register slot in `memory` (tier 2's
+ * registers in and out: x1..x31 as 8-byte words at 8*r, the next pc as a
+ * double at 0), claimed once per thread and memory with an atomic or on
+ * the claim word, or -1 when every slot is taken (the Cpu then keeps to
+ * tier 1). One slot per thread is enough: a thread runs one tier-2
+ * function at a time, and Cpus of one thread over one memory take turns.
  */
-export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array): BlockFn {
-  const halves = region.used.flatMap((r) => [`x[${2 * r}]`, `x[${2 * r + 1}]`]);
-  const args = region.written.flatMap((r) => [`l${r}`, `h${r}`]);
-  const stores = region.written.map((r) => `x[${2 * r}]=l${r};x[${2 * r + 1}]=h${r};`).join('');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const wb = new Function('c', `return function(n${args.map((a) => ',' + a).join('')}){c.npc=n;const x=c.state.x;${stores}};`)(host);
+export function regSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
+  const had = slots.get(memory);
+  if (had !== undefined) return had;
+  for (let i = 0; i < SLOTS; i++) {
+    if ((Atomics.or(i32, 0, 1 << i) & (1 << i)) === 0) {
+      slots.set(memory, SLOT_BYTES * (i + 1));
+      return SLOT_BYTES * (i + 1);
+    }
+  }
+  slots.set(memory, -1);
+  return -1;
+}
+
+/**
+ * `region` instantiated over `memory` (page flags `pf`, the memory as
+ * `i32` and `f64`) for `host`, as a block function: the registers it
+ * reads copied from x into this thread's `slot` (regSlot), host.mt and the
+ * slot passed in, the registers it wrote and the next pc copied back out.
+ */
+export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array,
+  i32: Int32Array, f64: Float64Array, slot: number): BlockFn {
+  const o = slot >> 2;
+  const copy = (regs: number[], into: boolean): string =>
+    regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${o + h}]=x[${h}];` : `x[${h}]=M[${o + h}];`)).join('')).join('');
   const f = {
     pf: (page: number): number => pf[page],
     fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
@@ -465,11 +489,10 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
       host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
     tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
     fi: (): void => host.flushCode(),
-    wb,
   };
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
-  const call = `W(${['c.mt?1:0', ...halves].join(',')})`;
-  const body = statsEnabled ? `const r=${call};E.tier2Insns+=r>>>3;return r;` : `return ${call};`;
+  const count = statsEnabled ? 'E.tier2Insns+=r>>>3;' : '';
+  const body = `${copy(region.used, true)}const r=W(c.mt?1:0,${slot});${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('W', 'c', 'E', `return function(s,x,fb){${body}};`)(run, host, engineStats) as BlockFn;
+  return new Function('W', 'c', 'E', 'M', 'D', `return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
 }

@@ -1,0 +1,85 @@
+// Which blocks a tier-2 function is compiled with (a wide region; see
+// README.md, Model, Tier 2, and "Decision: wide regions for tier 2").
+// Only chooses: wasm-tier.ts compiles the pieces, cpu.ts registers the
+// region under every piece's pages.
+//
+// A trace (trace.ts) is sized for tier 1, where V8 deoptimizes and
+// recompiles a large generated function; a WebAssembly function has no type
+// feedback to miss, so tier 2 takes a loop's whole neighbourhood: the merge
+// loop of a list sort, its inner walks and the blocks they jump between, so
+// that they run as one function instead of a pass through the run loop
+// each. Blocks that overlap code already taken (a block entered in the
+// middle of another's straight line, as after `j` into a loop's body) are
+// cut at the first instruction taken: their piece falls through into it,
+// which is then a case of the region.
+
+import type { Block, BlockFn } from './block.js';
+import type { Piece } from './codegen.js';
+import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
+
+/** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
+export const REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 16, REGION_INSNS = 1024;
+
+/**
+ * The pieces of the region of promoted block `b` (b first, from its kept
+ * pre-decoded form), breadth first: each piece's successors (the targets of
+ * its branches and jal, its fall-through end, the return site of a linking
+ * jal or jalr, and for a piece ending in a jalr the block that followed it
+ * last in tier 0, if linked in `epoch`) when they are live blocks of `live`
+ * with their pre-decoded form kept and a heat of at least `hot`. A
+ * successor already inside a piece is left to the region's cases; a block
+ * running into code already taken is cut there (its piece then falls
+ * through to that case); pcs stay disjoint. At most `maxBlocks` pieces and
+ * `maxInsns` instructions; `blocks` are the blocks the pieces came from
+ * (for invalidation: all of their code, not only the pieces' parts).
+ */
+export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
+  maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
+  const blocks: Block[] = [b];
+  const first = toInsns(b.pre as Int32Array, b.pc);
+  const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
+  const taken = new Set<number>(first.pcs);
+  let total = first.insns.length;
+  for (let i = 0; i < pieces.length && blocks.length < maxBlocks; i++) {
+    const { insns, pcs, end } = pieces[i];
+    const last = insns[insns.length - 1];
+    const targets: number[] = [];
+    const from = blocks[i];
+    // The block that followed a jalr last: only when the piece still ends in the block's own jalr.
+    if (last.op === 'jalr' && end === from.end && from.next !== null && from.linkEpoch === epoch) targets.push(from.next.pc);
+    insns.forEach((ins, j) => {
+      if (ins.op === 'jal' || BRANCHES.has(ins.op)) targets.push(pcs[j] + ins.imm);
+      else if (ins.op === 'jalr' && ins.rd !== 0) targets.push(pcs[j] + ins.len);
+    });
+    if (!ENDS_BLOCK.has(last.op) || (last.op === 'jal' && last.rd !== 0)) targets.push(end);
+    for (const t of targets) {
+      if (blocks.length >= maxBlocks || taken.has(t)) continue;
+      const o = live.get(t);
+      if (o === undefined || o.pre === null || o.heat < hot) continue;
+      const d = toInsns(o.pre, o.pc);
+      let cut = d.pcs.findIndex((pc) => taken.has(pc));
+      if (cut < 0) cut = d.pcs.length;
+      if (total + cut > maxInsns) continue;
+      for (let j = 0; j < cut; j++) taken.add(d.pcs[j]);
+      blocks.push(o);
+      pieces.push({ insns: d.insns.slice(0, cut), pcs: d.pcs.slice(0, cut), end: cut < d.pcs.length ? d.pcs[cut] : o.end });
+      total += cut;
+    }
+  }
+  return { blocks, pieces };
+}
+
+/**
+ * `fn` as block `b`'s function on trial: after `calls` calls, `settle(loops)`
+ * gives the function that replaces it (loops: whether the calls retired
+ * `minRun` instructions or more on average).
+ */
+export function onTrial(b: { fn: BlockFn }, fn: BlockFn, calls: number, minRun: number, settle: (loops: boolean) => BlockFn): BlockFn {
+  let n = 0, insns = 0;
+  return (s, x, fb) => {
+    const r = fn(s, x, fb);
+    insns += r >>> 3;
+    if (++n === calls) b.fn = settle(insns >= minRun * n);
+    return r;
+  };
+}

@@ -1,0 +1,139 @@
+// Tier 2's wide regions (region.ts, cpu.ts tier2Region) and its register
+// slots (wasm-tier.ts regSlot): a loop spread over more blocks than a
+// tier-1 trace holds runs as one WebAssembly function under 'auto', with
+// results and counts equal to every other engine's, and a thread that
+// finds no free slot keeps to tier 1.
+
+import { strict as assert } from 'node:assert';
+import { Cpu, LOOP_CHUNK, Stop, type Engine } from '../../src/vcpu/cpu.js';
+import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../../src/vcpu/memory.js';
+import { regSlot } from '../../src/vcpu/wasm-tier.js';
+import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
+
+/** Where the loop's third block (B3) holds the instruction the test rewrites at the system call. */
+const REWRITE = CODE + 36;
+const SYS_NEXT = CODE + 100;
+
+/**
+ * A loop of seven blocks, each ending in a jump to the next, so that no
+ * trace of TRACE_BLOCKS (4) blocks holds the whole cycle: B5 counts x5 down
+ * and jumps back alternately to B0's start and to its second instruction
+ * (a block overlapping B0, which the region must cut), stops at an ecall
+ * (SYS) when x5 reaches x13 and at another (END) at 0. `tag` is in every
+ * block (as a no-op, addi x0), so that Cpus of this thread, which share
+ * blocks by their bytes, do not share them between cases.
+ */
+function cycle(tag: number): Asm {
+  return new Asm().w(
+    rv.addi(0, 0, tag),          // +0
+    rv.jal(0, 4),                // +4 -> B0
+    rv.addi(0, 0, tag),          // +8: B0
+    rv.addi(11, 11, 7),          // +12: also entered from B5 (a block overlapping B0)
+    rv.jal(0, 4),                // +16 -> B1
+    rv.addi(0, 0, tag),          // +20: B1
+    rv.jal(0, 4),                // +24 -> B2
+    rv.addi(0, 0, tag),          // +28: B2
+    rv.jal(0, 4),                // +32 -> B3
+    rv.addi(9, 9, 4),            // +36: B3 (REWRITE)
+    rv.addi(0, 0, tag),          // +40
+    rv.jal(0, 4),                // +44 -> B4
+    rv.addi(0, 0, tag),          // +48: B4
+    rv.jal(0, 4),                // +52 -> B5
+    rv.addi(5, 5, -1),           // +56: B5
+    rv.addi(0, 0, tag),          // +60
+    rv.beq(5, 0, 44),            // +64 -> END
+    rv.beq(5, 13, 24),           // +68 -> SYS
+    rv.andi(12, 5, 1),           // +72
+    rv.beq(12, 0, 8),            // +76 -> +84
+    rv.jal(0, 12 - 80),          // +80 -> +12
+    rv.addi(0, 0, tag),          // +84: B6
+    rv.jal(0, 8 - 88),           // +88 -> B0
+    rv.addi(0, 0, tag),          // +92: SYS
+    rv.ecall(),                  // +96
+    rv.addi(0, 0, tag),          // +100
+    rv.jal(0, 8 - 104),          // +104 -> B0
+    rv.addi(0, 0, tag),          // +108: END
+    rv.ecall(),                  // +112
+  );
+}
+
+interface Outcome { instret: number; regs: bigint[]; pc: number; most: number }
+
+/**
+ * Run the loop (x5 passes, SYS at x13) under `engine` with `budget`; at
+ * SYS rewrite B3's addi to add 400 and invalidate it. `most`: the most
+ * instructions one run() retired.
+ */
+function runCycle(tag: number, engine: Engine, budget: number, wasm = true): Outcome {
+  const m = resetMemory(cycle(tag).bytes());
+  const cpu = new Cpu(m, undefined, { engine, promoteAfter: engine === 'auto' ? 2 : undefined, wasm });
+  cpu.state.pc = CODE;
+  setReg(cpu, 5, 100_000n);
+  setReg(cpu, 13, 40_000n);
+  let most = 0;
+  for (;;) {
+    const before = cpu.instret;
+    const stop = cpu.run(budget);
+    most = Math.max(most, cpu.instret - before);
+    assert.ok(cpu.instret - before <= budget + LOOP_CHUNK + 16, `ran ${cpu.instret - before} on a budget of ${budget}`);
+    if (stop === Stop.Budget) continue;
+    assert.equal(stop, Stop.Syscall);
+    if (cpu.state.pc !== SYS_NEXT) break;
+    m.view.setUint32(REWRITE, rv.addi(9, 9, 400), true);
+    cpu.invalidateCode(REWRITE, 4);
+  }
+  const regs: bigint[] = [];
+  for (let r = 1; r < 32; r++) regs.push(getReg(cpu, r));
+  return { instret: cpu.instret, regs, pc: cpu.state.pc, most };
+}
+
+describe('vcpu tier 2 wide regions and register slots', () => {
+  it('a loop over more blocks than a trace holds runs in one tier-2 function, with the results and counts of every engine', function () {
+    this.timeout(60_000);
+    let tag = 900;
+    for (const budget of [1, 5, 1000, 1_000_000]) {
+      const ref = runCycle(tag++, 'interp', budget);
+      // 60 000 passes of 17 or 18 instructions at 4 each, then 40 000 at 400 each in x9.
+      assert.equal(ref.regs[8], 60_000n * 4n + 40_000n * 400n);
+      assert.equal(ref.pc, CODE + 116);
+      const cases: [Engine, boolean][] = [['jit', true], ['wasm', true], ['auto', false], ['auto', true]];
+      for (const [engine, wasm] of cases) {
+        const o = runCycle(tag++, engine, budget, wasm);
+        assert.deepEqual({ ...o, most: 0 }, { ...ref, most: 0 }, `${engine}${wasm ? '' : ' (tier 1 only)'}, budget ${budget}`);
+        if (budget === 1) {
+          // Only the wide region loops inside one function: a run of budget 1 then retires up to LOOP_CHUNK.
+          if (engine === 'auto' && wasm) assert.ok(o.most >= 1000, `auto with tier 2 retired at most ${o.most} in one run`);
+          else assert.ok(o.most < 100, `${engine}${wasm ? '' : ' (tier 1 only)'} retired ${o.most} in one run`);
+        }
+      }
+    }
+  });
+
+  it('each thread claims one register slot per memory; with none free a Cpu keeps to tier 1 and runs on', () => {
+    const fresh = GuestMemory.create();
+    const i32 = new Int32Array(fresh.buffer);
+    const slot = regSlot(fresh.memory, i32);
+    assert.ok(slot >= 256 && slot % 256 === 0 && slot < PAGE_SIZE, `slot at ${slot}`);
+    assert.equal(regSlot(fresh.memory, i32), slot, 'the same slot again for the same thread');
+    assert.notEqual(Atomics.load(i32, 0) & (1 << (slot / 256 - 1)), 0, 'claimed in the claim word');
+
+    // Every slot taken (by other threads): tier 2 is off for this memory, the code still runs right.
+    const full = GuestMemory.create();
+    Atomics.store(new Int32Array(full.buffer), 0, 0x7fff);
+    const code = cycle(990).bytes();
+    full.u8.set(code, CODE);
+    full.pageFlags[CODE / PAGE_SIZE] = PAGE_R | PAGE_X;
+    full.pageFlags[0x40000 / PAGE_SIZE] = PAGE_R | PAGE_W;
+    const cpu = new Cpu(full, undefined, { engine: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 1000n);
+    setReg(cpu, 13, 2000n);
+    let stop: Stop;
+    do stop = cpu.run(1_000_000); while (stop === Stop.Budget);
+    assert.equal(stop, Stop.Syscall);
+    assert.equal(cpu.state.pc, CODE + 116);
+    assert.equal(getReg(cpu, 9), 4000n);
+    assert.equal(cpu.wasmCompiled, 0);
+    assert.equal(regSlot(full.memory, new Int32Array(full.buffer)), -1);
+  });
+});
