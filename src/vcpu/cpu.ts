@@ -39,11 +39,10 @@ import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './s
 import { performance } from 'node:perf_hooks';
 import { FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
-import { compileBlock, compileRegion, finishBlock } from './codegen.js';
+import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
 import { onTrial, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
-import type { Piece } from './codegen.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
@@ -72,8 +71,6 @@ export const TIMEBASE_HZ = 10_000_000;
 /** Most instructions in one block. */
 export const MAX_BLOCK = 128;
 export { LOOP_CHUNK } from './ops.js';
-
-
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
 /** Shape of the generated block factory. */
