@@ -404,10 +404,8 @@ export class Cpu {
       if (statsEnabled) process.stderr.write(`tsvisor-engine: tier 2 rejected the block at ${pieces[0].pcs[0].toString(16)}: ${(e as Error).message}\n`);
       region = null;
     }
-    if (region === null) {
-      if (statsEnabled && count) engineStats.tier2Refused++;
-      return js;
-    }
+    if (region === null && statsEnabled && count) engineStats.tier2Refused++;
+    if (region === null) return js;
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
     return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
