@@ -126,8 +126,10 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // Recorded as create records it (the directory is launch's, removed below
     // when the sandbox is gone), so that state, list, ps, kill, exec, pause
     // and events find a container started with run, as with runc's run.
+    // Without its hooks: run runs them itself (poststop below), so a
+    // `delete --force` meanwhile must not run poststop a second time.
     const store = new StateStore(global.root);
-    const recorded = createdState(l, cid, bundle, hooks);
+    const recorded = createdState(l, cid, bundle, undefined);
     await store.withLock(cid, () => store.save(recorded));
     ran = true;
     await hook(['prestart', 'createRuntime', 'createContainer'], 'creating');
