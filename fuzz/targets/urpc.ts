@@ -22,7 +22,7 @@ import { Rng } from '../rng.js';
 import { concat, mutateBytes } from '../mutate.js';
 import type { Target } from '../harness.js';
 
-const METHODS = ['containerManager.StartRoot', 'containerManager.Wait', 'containerManager.Signal', 'containerManager.Processes', 'containerManager.Event', 'containerManager.ExecuteAsync', 'containerManager.WaitPID', 'containerManager.Pause', 'containerManager.Resume', 'containerManager.Checkpoint', 'containerManager.Restore', 'containerManager.Nope', 'containerManager.', '', 'toString', '__proto__', 'constructor'];
+const METHODS = ['containerManager.StartRoot', 'containerManager.Wait', 'containerManager.Signal', 'containerManager.Processes', 'containerManager.Event', 'containerManager.ExecuteAsync', 'containerManager.WaitPID', 'containerManager.Pause', 'containerManager.Resume', 'containerManager.Checkpoint', 'containerManager.Restore', 'debug.Stacks', 'containerManager.Nope', 'containerManager.', '', 'toString', '__proto__', 'constructor'];
 /** Container ids the fake manager treats specially. */
 const CIDS = ['c', '', 'throw', 'reject', 'reject-string', 'reject-weird', 'bigint', 'circular', 'slow', 'undefined', '\u0000', 'é'];
 
@@ -71,6 +71,9 @@ class HostileManager implements ContainerManager {
   }
   Event(cid: string): Promise<unknown> {
     return this.answer(cid, { cpu: { usage: 1 } });
+  }
+  Stacks(cid: string): Promise<string> {
+    return this.answer(cid, 'scheduler: run queue []\n') as Promise<string>;
   }
   ExecuteAsync(arg: ExecArg): Promise<number> {
     return this.answer(arg.ContainerID, 2) as Promise<number>;

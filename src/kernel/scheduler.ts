@@ -16,7 +16,7 @@ import { FAULT_IN } from '../vcpu/cpu.js';
 import { faultIn } from './fault-in.js';
 import { SIGSYS, signalStatus } from '../linux/abi.js';
 import { Process, Task, TaskState } from './task.js';
-import { RemoteVcpu, RemoteStop, mayRunConcurrently } from './vcpus.js';
+import { RemoteVcpu, RemoteStop, mayRunConcurrently, type VcpuView } from './vcpus.js';
 import type { Kernel } from './kernel.js';
 
 /** Longest a burst of guest execution keeps the worker's event loop waiting. */
@@ -47,6 +47,20 @@ const enum AfterStop {
   Requeued,
   /** It left the CPU: blocked in a system call, stopped, or exited. */
   Off,
+}
+
+/** The scheduler's state as the thread dump shows it. */
+export interface SchedulerView {
+  /** Threads waiting for a vCPU, by tid, oldest first. */
+  runQueue: number[];
+  /** A slice is queued on the event loop (a microtask or setImmediate). */
+  sliceScheduled: boolean;
+  paused: boolean;
+  /** vCPU 0 (this thread's own) runs a guest thread now. */
+  ownVcpuBusy: boolean;
+  /** The 1 ms sweep of the workers' mailboxes is armed. */
+  sweeping: boolean;
+  remotes: VcpuView[];
 }
 
 export class Scheduler {
@@ -97,6 +111,18 @@ export class Scheduler {
       return;
     }
     for (const w of this.pauseWaiters.splice(0)) w();
+  }
+
+  /** What the scheduler holds now, for the thread dump (thread-dump.ts). */
+  describe(now: number): SchedulerView {
+    return {
+      runQueue: this.runQueue.map((t) => t.tid),
+      sliceScheduled: this.loopScheduled,
+      paused: this.paused,
+      ownVcpuBusy: this.ownVcpuBusy,
+      sweeping: this.sweep !== undefined,
+      remotes: this.remotes.map((v) => v.describe(now)),
+    };
   }
 
   /** Make a blocked, stopped or new task runnable. */

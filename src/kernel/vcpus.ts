@@ -41,6 +41,20 @@ export interface RemoteStop {
   fault: { signal: number; code: number; addr: number };
 }
 
+/** One vCPU worker as the kernel sees it, for the thread dump. */
+export interface VcpuView {
+  index: number;
+  /** The thread it runs, or null when idle. */
+  tid: number | null;
+  runningMs: number;
+  preempted: boolean;
+  /** Commands sent (CMD_SEQ), stops the worker reported (DONE_SEQ), stops the kernel collected. */
+  commands: number;
+  stops: number;
+  collected: number;
+  interrupt: number;
+}
+
 export class RemoteVcpu {
   readonly mb: Int32Array;
   private readonly worker: Worker;
@@ -124,6 +138,21 @@ export class RemoteVcpu {
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
     Atomics.notify(this.mb, MB.CMD_SEQ);
     void this.worker.terminate();
+  }
+
+  /** The mailbox as the thread dump (thread-dump.ts) shows it: what this side sent and collected. */
+  describe(now: number): VcpuView {
+    const mb = this.mb;
+    return {
+      index: this.index,
+      tid: this.task?.tid ?? null,
+      runningMs: this.task ? now - this.runSince : 0,
+      preempted: this.preempted,
+      commands: Atomics.load(mb, MB.CMD_SEQ),
+      stops: Atomics.load(mb, MB.DONE_SEQ),
+      collected: this.doneSeq,
+      interrupt: Atomics.load(mb, MB.INTERRUPT),
+    };
   }
 
   /** `memId`'s address space is gone for good: the worker lets go of its memory and blocks. */

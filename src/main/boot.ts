@@ -385,6 +385,12 @@ class SandboxController implements ContainerManager {
     }));
   }
 
+  /** The thread dump (src/kernel/thread-dump.ts): what every guest thread and vCPU is doing now. */
+  async Stacks(cid: string): Promise<string> {
+    this.checkId(cid);
+    return this.kernel.threadDump();
+  }
+
   private requireRunning(cid: string, what: string): void {
     this.checkId(cid);
     if (this.state !== 'running') throw new Error(`cannot ${what} container "${cid}": it is ${this.state === 'starting' ? 'starting' : this.state === 'created' ? 'not started' : 'stopped'}`);

@@ -60,6 +60,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "list a container's processes",
     load: async () => { const m = (require('./oci/verbs.js') as typeof import('./oci/verbs.js')); return { synopsis: m.PS_SYNOPSIS, flags: m.PS_FLAGS, main: (g, f, p) => m.ps(g, f, p) }; },
   },
+  debug: {
+    summary: "show what a running sandbox's threads are doing (--stacks)",
+    load: async () => { const m = (require('./oci/debug.js') as typeof import('./oci/debug.js')); return { synopsis: m.DEBUG_SYNOPSIS, flags: m.DEBUG_FLAGS, main: (g, f, p) => m.debugCommand(g, f, p) }; },
+  },
   exec: {
     summary: 'run a new process in a running container',
     load: async () => { const m = (require('./oci/exec.js') as typeof import('./oci/exec.js')); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },

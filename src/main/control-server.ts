@@ -55,6 +55,8 @@ export interface ContainerManager {
   Checkpoint(arg: CheckpointArg, file: number): Promise<null>;
   /** In place of StartRoot: runs the container saved in the image file `file` (the manager owns it). */
   Restore(cid: string, file: number): Promise<null>;
+  /** A text dump of every guest thread and vCPU (`tsvisor debug --stacks`), for a sandbox that seems stuck. */
+  Stacks(cid: string): Promise<string>;
 }
 
 export interface ControlLog {
@@ -91,6 +93,7 @@ const METHODS = new Map<string, Handler>([
   ['containerManager.Resume', (m, a) => m.Resume(containerId('containerManager.Resume', a))],
   ['containerManager.Checkpoint', (m, a, f) => m.Checkpoint(...checkpointArg(a, f))],
   ['containerManager.Restore', (m, a, f) => m.Restore(...restoreArg(a, f))],
+  ['debug.Stacks', (m, a) => m.Stacks(containerId('debug.Stacks', a))],
 ]);
 
 /** The text of anything thrown, even an object whose toString throws. */

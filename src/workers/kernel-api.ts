@@ -1,5 +1,5 @@
 // The kernel's control surface: what boot reaches the kernel with (start,
-// wait, signal, processes, stats, exec, waitPid, pause, resume, checkpoint,
+// wait, signal, processes, thread dump, stats, exec, waitPid, pause, resume, checkpoint,
 // restore, resize, shutdown), cold calls only, never one per system call.
 // `kernelApi(config)` makes it, once per thread; the kernel it builds on
 // start() runs guest threads on that thread (vCPU 0; see
@@ -15,6 +15,7 @@ import { isErrno } from '../linux/errno.js';
 import * as abi from '../linux/abi.js';
 import type { Process } from '../kernel/task.js';
 import { PageCache } from '../kernel/page-cache.js';
+import { threadDump } from '../kernel/thread-dump.js';
 import { addressSpaceCounts } from '../kernel/address-space.js';
 import { engineStats, reportEngineStats, type EngineStats } from '../vcpu/engine-stats.js';
 import { copyCreds } from '../kernel/task.js';
@@ -305,6 +306,10 @@ const api = {
   },
   processes() {
     return sandbox ? sandbox.kernel.processStats() : [];
+  },
+  /** What every guest thread and vCPU is doing now (src/kernel/thread-dump.ts): for a sandbox that seems stuck. */
+  threadDump(): string {
+    return sandbox ? threadDump(sandbox.kernel) : 'the container has not started\n';
   },
   stats(): KernelStats {
     const k = sandbox?.kernel;

@@ -12,6 +12,8 @@ import { stateRoot, tsvisor } from './run-util.js';
 
 /** Sandboxes started at once (issue 16's Done-when: eight, each with threads on two vCPUs). */
 const FLEET = 8;
+/** When a sandbox still running is taken for stuck (the fleet takes ~10 s on a quiet host, a few minutes under heavy load). */
+const STUCK_MS = 300000;
 
 /** Pids of the host processes whose command line mentions `word` (a container id or a bundle path). */
 function processesMentioning(word: string): number[] {
@@ -41,7 +43,17 @@ describe('a fleet: eight sandboxes at once, threads on two vCPUs each', function
       return { c, id: `fleet-${process.pid}-${i}-${c.name}`, bundle: makeBundle(bundleOptionsFor(c)) };
     });
     try {
-      const results = await Promise.all(members.map((m) => tsvisor(['--root', root, 'run', '--bundle', m.bundle, '--cpu-num', '2', m.id], Buffer.alloc(0), 540000)));
+      const exited = new Set<string>();
+      const runs = members.map((m) => tsvisor(['--root', root, 'run', '--bundle', m.bundle, '--cpu-num', '2', m.id], Buffer.alloc(0), 540000).finally(() => exited.add(m.id)));
+      // A sandbox still running long after the others is stuck: its thread
+      // dump goes to the test's output before run's time limit ends it, so a
+      // rare hang leaves what its threads waited for.
+      const watchdog = setTimeout(() => {
+        for (const m of members.filter((m) => !exited.has(m.id))) {
+          void tsvisor(['--root', root, 'debug', '--stacks', m.id]).then((d) => console.error(`${m.id} still runs after ${STUCK_MS / 1000} s; its thread dump:\n${d.stdout}${d.stderr}`));
+        }
+      }, STUCK_MS);
+      const results = await Promise.all(runs).finally(() => clearTimeout(watchdog));
       members.forEach((m, i) => {
         const r = results[i];
         assert.equal(r.code, loadExpected(m.c).exit, `${m.id}: ${r.stderr.toString()}`);

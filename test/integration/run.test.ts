@@ -144,6 +144,26 @@ describe('tsvisor run and the sandbox it starts', function () {
     }
   });
 
+  it("debug --stacks prints the sandbox's thread dump: cat's one thread blocked reading stdin", async () => {
+    const c = await startCat('stacks-run');
+    try {
+      const r = await tsvisor(['--root', root, 'debug', '--stacks', 'stacks-run']);
+      assert.equal(r.code, 0, r.stderr.toString());
+      const out = r.stdout.toString();
+      assert.match(out, /^scheduler: run queue \[\], slice scheduled no, vCPU 0 busy no, paused no/m, out);
+      assert.match(out, /^process 1 \(cat\): parent 0, alive, 1 thread,/m, out);
+      assert.match(out, /^ {2}thread 1: blocked in read\(0, 0x[0-9a-f]+, \d+\), interruptible; pc 0x[0-9a-f]+;/m, out);
+      const usage = await tsvisor(['--root', root, 'debug', 'stacks-run']);
+      assert.notEqual(usage.code, 0);
+      assert.match(usage.stderr.toString(), /--stacks/);
+      c.run.kill('SIGTERM');
+      assert.equal(await c.exited, 143);
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
   it('passes SIGTERM on to the container: cat dies of it and run exits 143', async () => {
     const c = await startCat('forward-term');
     try {

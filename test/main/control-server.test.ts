@@ -90,6 +90,10 @@ class FakeManager implements ContainerManager {
     this.signals.push(arg);
     return null;
   }
+  Stacks(cid: string): Promise<string> {
+    this.calls.push(`Stacks ${cid}`);
+    return Promise.resolve(`threads of ${cid}\n`);
+  }
   Processes(cid: string): Promise<ProcessInfo[]> {
     this.calls.push(`Processes ${cid}`);
     if (cid === 'reject-string') return Promise.reject('plain string');
@@ -380,6 +384,15 @@ describe('control server', function () {
       const { path: p } = await serveOnPath(m, true);
       const cl = await client(p);
       assert.deepEqual(await cl.call('containerManager.Processes', 'c1'), m.processes);
+    });
+
+    it('serves debug.Stacks (the thread dump) with the container id', async () => {
+      const m = new FakeManager();
+      const { path: p } = await serveOnPath(m, true);
+      const cl = await client(p);
+      assert.equal(await cl.call('debug.Stacks', 'c1'), 'threads of c1\n');
+      await assert.rejects(cl.call('debug.Stacks', 5), /container id/);
+      assert.deepEqual(m.calls, ['Stacks c1']);
     });
 
     it('serves every connection it accepts, at once', async () => {

@@ -165,11 +165,14 @@ export class SyscallDispatcher {
     this.kernel.lifecycle.exitProcess(task.process, abi.signalStatus(abi.SIGSYS));
   }
 
+  /** The call `task` made last, as --strace shows it entering (the thread dump's "blocked in"). */
+  describeCall(task: Task): string {
+    const nr = task.regs.getU(17);
+    return formatCall(new SysCtx(this.kernel, task), nr, nr < this.table.length ? this.table[nr] : undefined);
+  }
+
   private formatEnter(ctx: SysCtx, nr: number, row: SyscallRow | undefined): string {
-    const name = row?.name ?? `syscall_${nr}`;
-    const fmts: ArgFormat[] = row?.args ?? [];
-    const args = fmts.map((f, i) => formatArg(ctx, f, i));
-    return `[${ctx.proc.pid}:${ctx.task.tid}] ${name}(${args.join(', ')})`;
+    return `[${ctx.proc.pid}:${ctx.task.tid}] ${formatCall(ctx, nr, row)}`;
   }
 }
 
@@ -196,6 +199,12 @@ function absentArgPages(ctx: SysCtx, fmts: ArgFormat[]): [number, number][] {
 
 function formatResult(r: number, row: SyscallRow | undefined): string {
   return row?.ret === 'hex' ? '0x' + r.toString(16) : String(r);
+}
+
+/** A call and its arguments, as strace writes them. */
+function formatCall(ctx: SysCtx, nr: number, row: SyscallRow | undefined): string {
+  const fmts: ArgFormat[] = row?.args ?? [];
+  return `${row?.name ?? `syscall_${nr}`}(${fmts.map((f, i) => formatArg(ctx, f, i)).join(', ')})`;
 }
 
 function formatArg(ctx: SysCtx, f: ArgFormat, i: number): string {

@@ -51,12 +51,12 @@ export function oneId(positional: string[]): string {
   return positional[0];
 }
 
-/** Opens the container's control socket. */
 /** Where boot's control server listens for container `id`. */
 export function controlSocket(store: StateStore, id: string): string {
   return path.join(store.dir(id), 'control.sock');
 }
 
+/** Opens the container's control socket. */
 export function control(store: StateStore, id: string): Promise<UrpcClient> {
   return UrpcClient.connect(controlSocket(store, id));
 }
