@@ -93,6 +93,15 @@ export interface BackendFile {
   read(dst: Uint8Array, offset: number): Promise<number | Errno>;
   /** pwrite: writes src at `offset`, returns the count written. */
   write(src: Uint8Array, offset: number): Promise<number | Errno>;
+  /**
+   * read and write answered synchronously, where the file can do so without
+   * waiting (a host fd held in this process: DirectBackend's files, a 9P file
+   * whose fd the gofer donated): the same result as read/write, or
+   * undefined when this file has no such path (then use read/write). Lets
+   * the kernel serve a pread or pwrite without blocking the guest's thread.
+   */
+  readNow?(dst: Uint8Array, offset: number): number | Errno | undefined;
+  writeNow?(src: Uint8Array, offset: number): number | Errno | undefined;
   /** Entries from cookie `cookie` (0: the start), at most about `maxBytes` of them. */
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno>;
   getattr(): Promise<Attr | Errno>;

@@ -337,36 +337,54 @@ export class BackendOpenFile extends File implements FdInodeOps {
     super(flags, path);
   }
 
-  override async read(len: number): Promise<Uint8Array | Errno> {
+  // read, write and their positional forms answer synchronously when the
+  // backend file can (BackendFile.readNow/writeNow: a host fd held here),
+  // so a pread of a donated or direct-mode file does not block the thread.
+
+  override read(len: number): MaybeAsync<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
-    const r = await this.pread(len, this.pos);
-    if (!isErrno(r)) this.pos += r.length;
-    return r;
+    return andThen(this.pread(len, this.pos), (r) => {
+      if (!isErrno(r)) this.pos += r.length;
+      return r;
+    });
   }
 
-  override async pread(len: number, offset: number): Promise<Uint8Array | Errno> {
+  override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
     const buf = new Uint8Array(len);
-    const n = await this.file.read(buf, offset);
-    return isErrno(n) ? n : buf.subarray(0, n);
+    const now = this.file.readNow?.(buf, offset);
+    if (now !== undefined) return isErrno(now) ? now : buf.subarray(0, now);
+    return this.file.read(buf, offset).then((n) => (isErrno(n) ? n : buf.subarray(0, n)));
   }
 
-  override async write(data: Uint8Array): Promise<number | Errno> {
-    if (this.flags & O_APPEND) {
-      const a = await this.file.getattr();
-      if (isErrno(a)) return a;
-      this.pos = a.size;
-    }
-    const n = await this.file.write(data, this.pos);
-    this.mount.changed();
+  override write(data: Uint8Array): MaybeAsync<number | Errno> {
+    if (this.flags & O_APPEND) return this.appendWrite(data);
+    return andThen(this.pwrite(data, this.pos), (n) => {
+      if (!isErrno(n)) this.pos += n;
+      return n;
+    });
+  }
+
+  /** O_APPEND: at the file's size as the host has it now (its getattr), then after what was written. */
+  private async appendWrite(data: Uint8Array): Promise<number | Errno> {
+    const a = await this.file.getattr();
+    if (isErrno(a)) return a;
+    this.pos = a.size;
+    const n = await this.pwrite(data, this.pos);
     if (!isErrno(n)) this.pos += n;
     return n;
   }
 
-  override async pwrite(data: Uint8Array, offset: number): Promise<number | Errno> {
-    const n = await this.file.write(data, offset);
-    this.mount.changed();
-    return n;
+  override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
+    const now = this.file.writeNow?.(data, offset);
+    if (now !== undefined) {
+      this.mount.changed();
+      return now;
+    }
+    return this.file.write(data, offset).then((n) => {
+      this.mount.changed();
+      return n;
+    });
   }
 
   override async lseek(offset: number, whence: number): Promise<number | Errno> {
