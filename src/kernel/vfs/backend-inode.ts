@@ -12,7 +12,7 @@ import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
-import { PRIVATE_OPEN, SharedHandle } from './backend-handle.js';
+import { IdleHandles, PRIVATE_OPEN, SharedHandle, sharedIdleHandles } from './backend-handle.js';
 import { Unsupported, type FileRecord } from '../checkpoint-records.js';
 
 /**
@@ -51,6 +51,8 @@ export class BackendMount {
   constructor(
     readonly fs: FilesystemBackend,
     readonly access: FileAccess = 'exclusive',
+    /** Where this mount's unused kept handles wait, bounded (the sandbox's one set by default). */
+    readonly idle: IdleHandles = sharedIdleHandles,
   ) {}
 
   changed(): void {
@@ -218,7 +220,8 @@ export class BackendInode extends Inode {
    * (gVisor's dentry handles): every open file description of the inode with
    * that mode reads and writes through one backend file, all positional, so
    * a second open costs no gofer round trip. An unused handle stays open
-   * until the cache drops the inode (drop) or it is released.
+   * until the cache drops the inode (drop), it is released, or it is the
+   * oldest of too many unused ones (the mount's IdleHandles).
    */
   private handles: (SharedHandle | undefined)[] | undefined;
   private handleOpening: (Promise<SharedHandle | Errno> | undefined)[] | undefined;
@@ -227,7 +230,10 @@ export class BackendInode extends Inode {
   private openShared(acc: number): MaybeAsync<BackendFile | Errno> {
     const hs = (this.handles ??= []);
     const h = hs[acc];
-    if (h) return h.share();
+    if (h) {
+      if (h.users === 0) this.mount.idle.unpark(h);
+      return h.share();
+    }
     const pending = (this.handleOpening ??= []);
     const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
       pending[acc] = undefined;
@@ -237,15 +243,22 @@ export class BackendInode extends Inode {
     return p.then((got) => (isErrno(got) ? got : got.share()));
   }
 
-  /** A handle's last open file went away: close it if the inode no longer keeps its handles. */
+  /**
+   * A handle's last open file went away: close it if the inode no longer
+   * keeps its handles or its name is gone (unlinked, replaced: no open by
+   * name can reach it again), else park it with the mount's unused ones
+   * (bounded).
+   */
   private handleIdle(acc: number): void {
-    if (this.node === undefined || this.released) this.closeHandle(acc);
+    if (this.node === undefined || this.released || this.home?.deref()?.deleted) this.closeHandle(acc);
+    else this.mount.idle.park(this.handles![acc]!, () => this.closeHandle(acc));
   }
 
   private closeHandle(acc: number): void {
     const h = this.handles?.[acc];
     if (!h || h.users > 0) return;
     this.handles![acc] = undefined;
+    this.mount.idle.unpark(h);
     void h.file.close();
   }
 
