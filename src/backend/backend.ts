@@ -84,24 +84,17 @@ export interface BackendNode {
 export interface BackendFile {
   /**
    * Present when the file is a host fd its holder may pread and pwrite itself
-   * (DirectBackend's files; the gofer's I/O pool uses it); -1 once closed. The
-   * file still owns the fd: the holder never closes it, and never uses it
-   * after close() (the gofer waits for its I/O before closing).
+   * (DirectBackend's files, which the gofer's I/O pool uses; a 9P file whose
+   * fd the gofer donated, which the kernel reads and writes without a round
+   * trip or a wait); -1 once closed. The file still owns the fd: the holder
+   * never closes it, and never uses it after close() (the gofer waits for its
+   * I/O before closing).
    */
   readonly hostFd?: number;
   /** pread: reads at most dst.length bytes at `offset`; 0 at end of file. */
   read(dst: Uint8Array, offset: number): Promise<number | Errno>;
   /** pwrite: writes src at `offset`, returns the count written. */
   write(src: Uint8Array, offset: number): Promise<number | Errno>;
-  /**
-   * read and write answered synchronously, where the file can do so without
-   * waiting (a host fd held in this process: DirectBackend's files, a 9P file
-   * whose fd the gofer donated): the same result as read/write, or
-   * undefined when this file has no such path (then use read/write). Lets
-   * the kernel serve a pread or pwrite without blocking the guest's thread.
-   */
-  readNow?(dst: Uint8Array, offset: number): number | Errno | undefined;
-  writeNow?(src: Uint8Array, offset: number): number | Errno | undefined;
   /** Entries from cookie `cookie` (0: the start), at most about `maxBytes` of them. */
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno>;
   getattr(): Promise<Attr | Errno>;

@@ -50,27 +50,17 @@ export class DirectFile implements BackendFile {
   }
 
   read(dst: Uint8Array, offset: number): Promise<number | Errno> {
-    return Promise.resolve(this.readNow(dst, offset));
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
+    if (dst.length === 0) return Promise.resolve(0);
+    return Promise.resolve(preadFd(this.fd, dst, offset));
   }
 
   write(src: Uint8Array, offset: number): Promise<number | Errno> {
-    return Promise.resolve(this.writeNow(src, offset));
-  }
-
-  /** BackendFile.readNow: always synchronous here (pread on the file's own fd). */
-  readNow(dst: Uint8Array, offset: number): number | Errno {
-    if (this.fd < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    if (dst.length === 0) return 0;
-    return preadFd(this.fd, dst, offset);
-  }
-
-  /** BackendFile.writeNow: always synchronous here (pwrite on the file's own fd). */
-  writeNow(src: Uint8Array, offset: number): number | Errno {
-    if (this.fd < 0) return EBADF;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    if (src.length === 0) return 0;
-    return pwriteFd(this.fd, src, offset);
+    if (this.fd < 0) return Promise.resolve(EBADF);
+    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.resolve(EINVAL);
+    if (src.length === 0) return Promise.resolve(0);
+    return Promise.resolve(pwriteFd(this.fd, src, offset));
   }
 
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {

@@ -51,18 +51,10 @@ export class P9File implements BackendFile {
     return this.donated >= 0;
   }
 
-  /** BackendFile.readNow: the donated fd's pread; undefined without one (a Tread: use read). */
-  readNow(dst: Uint8Array, offset: number): number | Errno | undefined {
-    if (this.donated < 0) return this.fid < 0 ? EBADF : undefined;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    return dst.length === 0 ? 0 : preadFd(this.donated, dst, offset);
-  }
-
-  /** BackendFile.writeNow: the donated fd's pwrite; undefined without one (a Twrite: use write). */
-  writeNow(src: Uint8Array, offset: number): number | Errno | undefined {
-    if (this.donated < 0) return this.fid < 0 ? EBADF : undefined;
-    if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;
-    return src.length === 0 ? 0 : pwriteFd(this.donated, src, offset);
+  /** BackendFile.hostFd: the donated fd, which the kernel may pread and pwrite itself; absent without one, -1 once closed. */
+  get hostFd(): number | undefined {
+    if (this.donated >= 0) return this.donated;
+    return this.fid < 0 ? -1 : undefined;
   }
 
   async read(dst: Uint8Array, offset: number): Promise<number | Errno> {

@@ -101,14 +101,6 @@ class SharedFile implements BackendFile {
     return this.f.write(src, offset);
   }
 
-  readNow(dst: Uint8Array, offset: number): number | Errno | undefined {
-    return this.f.readNow?.(dst, offset);
-  }
-
-  writeNow(src: Uint8Array, offset: number): number | Errno | undefined {
-    return this.f.writeNow?.(src, offset);
-  }
-
   readdir(cookie: number, maxBytes: number): Promise<DirEntry[] | Errno> {
     return this.f.readdir(cookie, maxBytes);
   }

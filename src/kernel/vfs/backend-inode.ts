@@ -4,7 +4,7 @@
 // node back when the dentry cache evicts it (dcache.ts), walking to it again
 // by name when next used.
 
-import { EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
+import { EBADF, EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
 import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { andThen } from '../files/maybe-async.js';
@@ -14,6 +14,7 @@ import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type O
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
 import { IdleHandles, PRIVATE_OPEN, SharedHandle, sharedIdleHandles } from './backend-handle.js';
 import { Unsupported, type FileRecord } from '../checkpoint-records.js';
+import { fstat, preadFd, pwriteFd } from '../../backend/host-attr.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -211,7 +212,7 @@ export class BackendInode extends Inode {
     return andThen(opened, (f) => {
       if (isErrno(f)) return f;
       if (flags & O_TRUNC) this.mount.changed();
-      return new BackendOpenFile(f, flags, path, this.type, this.mount);
+      return openFileOf(f, flags, path, this.type, this.mount);
     });
   }
 
@@ -271,7 +272,7 @@ export class BackendInode extends Inode {
     if (isErrno(r)) return r;
     this.mount.changed();
     void this.fs.release(r.node);
-    return new BackendOpenFile(r.file, flags & ~O_TRUNC, path, S_IFREG, this.mount);
+    return openFileOf(r.file, flags & ~O_TRUNC, path, S_IFREG, this.mount);
   }
 
   override async mkdir(name: string, perm: number, owner: NewOwner): Promise<0 | Errno> {
@@ -335,69 +336,67 @@ export class BackendInode extends Inode {
 
 /** An open regular file or directory of a backend, with its own position. */
 export class BackendOpenFile extends File implements FdInodeOps {
-  private pos = 0;
+  protected pos = 0;
   /** Directory entries fetched but not yet returned by readdir. */
   private dirCookie = 0;
 
   constructor(
-    private readonly file: BackendFile,
+    protected readonly file: BackendFile,
     flags: number,
     path: string,
     private readonly type: number,
     /** Where changes through this file are announced (cached attributes go stale). */
-    private readonly mount: BackendMount,
+    protected readonly mount: BackendMount,
   ) {
     super(flags, path);
   }
 
-  // read, write and their positional forms answer synchronously when the
-  // backend file can (BackendFile.readNow/writeNow: a host fd held here),
-  // so a pread of a donated or direct-mode file does not block the thread.
-
   override read(len: number): MaybeAsync<Uint8Array | Errno> {
+    return this.readAsync(len);
+  }
+
+  private async readAsync(len: number): Promise<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
-    return andThen(this.pread(len, this.pos), (r) => {
-      if (!isErrno(r)) this.pos += r.length;
-      return r;
-    });
+    const r = await this.pread(len, this.pos);
+    if (!isErrno(r)) this.pos += r.length;
+    return r;
   }
 
   override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
+    return this.preadAsync(len, offset);
+  }
+
+  private async preadAsync(len: number, offset: number): Promise<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
     const buf = new Uint8Array(len);
-    const now = this.file.readNow?.(buf, offset);
-    if (now !== undefined) return isErrno(now) ? now : buf.subarray(0, now);
-    return this.file.read(buf, offset).then((n) => (isErrno(n) ? n : buf.subarray(0, n)));
+    const n = await this.file.read(buf, offset);
+    return isErrno(n) ? n : buf.subarray(0, n);
   }
 
   override write(data: Uint8Array): MaybeAsync<number | Errno> {
-    if (this.flags & O_APPEND) return this.appendWrite(data);
-    return andThen(this.pwrite(data, this.pos), (n) => {
-      if (!isErrno(n)) this.pos += n;
-      return n;
-    });
+    return this.writeAsync(data);
   }
 
-  /** O_APPEND: at the file's size as the host has it now (its getattr), then after what was written. */
-  private async appendWrite(data: Uint8Array): Promise<number | Errno> {
-    const a = await this.file.getattr();
-    if (isErrno(a)) return a;
-    this.pos = a.size;
-    const n = await this.pwrite(data, this.pos);
+  private async writeAsync(data: Uint8Array): Promise<number | Errno> {
+    if (this.flags & O_APPEND) {
+      const a = await this.file.getattr();
+      if (isErrno(a)) return a;
+      this.pos = a.size;
+    }
+    const n = await this.file.write(data, this.pos);
+    this.mount.changed();
     if (!isErrno(n)) this.pos += n;
     return n;
   }
 
   override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
-    const now = this.file.writeNow?.(data, offset);
-    if (now !== undefined) {
-      this.mount.changed();
-      return now;
-    }
-    return this.file.write(data, offset).then((n) => {
-      this.mount.changed();
-      return n;
-    });
+    return this.pwriteAsync(data, offset);
+  }
+
+  private async pwriteAsync(data: Uint8Array, offset: number): Promise<number | Errno> {
+    const n = await this.file.write(data, offset);
+    this.mount.changed();
+    return n;
   }
 
   override async lseek(offset: number, whence: number): Promise<number | Errno> {
@@ -474,5 +473,107 @@ export class BackendOpenFile extends File implements FdInodeOps {
 
   protected override release(): MaybeAsync<void> {
     return this.file.close();
+  }
+}
+
+/** A BackendOpenFile, or a HostBackedFile for a regular file whose backend file is a host fd held here. */
+function openFileOf(f: BackendFile, flags: number, path: string, type: number, mount: BackendMount): BackendOpenFile {
+  const fd = f.hostFd;
+  return type === S_IFREG && fd !== undefined && fd >= 0 ? new HostBackedFile(f, flags, path, type, mount) : new BackendOpenFile(f, flags, path, type, mount);
+}
+
+/** Reads and writes of every HostBackedFile pass through it (one kernel thread; grown up to SCRATCH_MAX, a longer call goes in pieces). */
+let scratch = new Uint8Array(64 * 1024);
+const SCRATCH_MAX = 1024 * 1024;
+
+function scratchFor(len: number): Uint8Array {
+  if (len > scratch.length && scratch.length < SCRATCH_MAX) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 ** Math.ceil(Math.log2(len))));
+  return scratch;
+}
+
+/**
+ * A regular file whose backend file is a host fd held in this process
+ * (BackendFile.hostFd: direct mode's files, a 9P file whose fd the gofer
+ * donated): read, write and their positional forms are pread and pwrite on
+ * that fd, at once (File.readTo/writeFrom, through one reused buffer), so
+ * they neither block the guest's thread nor allocate. A host pread of a file
+ * the host has cached costs a few microseconds; one that must reach the disk
+ * holds the kernel thread as direct mode's reads always did.
+ */
+export class HostBackedFile extends BackendOpenFile {
+  /** The fd, or EBADF once the backend file closed it. */
+  private fd(): number | Errno {
+    const fd = this.file.hostFd ?? -1;
+    return fd >= 0 ? fd : EBADF;
+  }
+
+  override readTo(len: number, offset: number | null, put: (bytes: Uint8Array, pos: number) => void): number | Errno {
+    const fd = this.fd();
+    if (isErrno(fd)) return fd;
+    const at = offset ?? this.pos;
+    const buf = scratchFor(len);
+    let done = 0;
+    while (done < len) {
+      const want = Math.min(len - done, buf.length);
+      const n = preadFd(fd, want === buf.length ? buf : buf.subarray(0, want), at + done);
+      if (isErrno(n)) {
+        if (done === 0) return n;
+        break;
+      }
+      if (n > 0) put(n === buf.length ? buf : buf.subarray(0, n), done);
+      done += n;
+      if (n < want) break;
+    }
+    if (offset === null) this.pos += done;
+    return done;
+  }
+
+  /** With O_APPEND (at open or set since), at the size the host reports now. */
+  override writeFrom(len: number, offset: number | null, get: (dst: Uint8Array, pos: number) => void): number | Errno {
+    const fd = this.fd();
+    if (isErrno(fd)) return fd;
+    let at = offset ?? this.pos;
+    if (offset === null && this.flags & O_APPEND) {
+      const st = fstat(fd);
+      if (isErrno(st)) return st;
+      at = Number(st.size);
+    }
+    const buf = scratchFor(len);
+    let done = 0;
+    while (done < len) {
+      const want = Math.min(len - done, buf.length);
+      const chunk = want === buf.length ? buf : buf.subarray(0, want);
+      get(chunk, done);
+      const n = pwriteFd(fd, chunk, at + done);
+      if (isErrno(n)) {
+        if (done === 0) return n;
+        break;
+      }
+      done += n;
+      if (n < want) break;
+    }
+    this.mount.changed();
+    if (offset === null) this.pos = at + done;
+    return done;
+  }
+
+  override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
+    const out = new Uint8Array(len);
+    const n = this.readTo(len, offset, (bytes, pos) => out.set(bytes, pos));
+    return isErrno(n) ? n : out.subarray(0, n);
+  }
+
+  override read(len: number): MaybeAsync<Uint8Array | Errno> {
+    const out = new Uint8Array(len);
+    const n = this.readTo(len, null, (bytes, pos) => out.set(bytes, pos));
+    return isErrno(n) ? n : out.subarray(0, n);
+  }
+
+  override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
+    return this.writeFrom(data.length, offset, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
+  }
+
+  override write(data: Uint8Array): MaybeAsync<number | Errno> {
+    return this.writeFrom(data.length, null, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
   }
 }
