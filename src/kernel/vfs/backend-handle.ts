@@ -24,7 +24,10 @@ export const PRIVATE_OPEN = O_APPEND | O_TRUNC | O_SYNC | O_DIRECT;
  * (`sharedIdleHandles`), whatever the mount.
  */
 export class IdleHandles {
-  private readonly lru = new Map<SharedHandle, () => void>();
+  /** The list, threaded through the handles (SharedHandle.older/newer): no Map operation per open and close. */
+  private oldest: SharedHandle | null = null;
+  private newest: SharedHandle | null = null;
+  private count = 0;
 
   constructor(readonly limit = DEFAULT_IDLE_HANDLES) {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`idle handle limit must be a whole number, got ${limit}`);
@@ -32,23 +35,36 @@ export class IdleHandles {
 
   /** Unused kept handles now. */
   get size(): number {
-    return this.lru.size;
+    return this.count;
   }
 
-  /** `h` is unused and kept: `close` closes it (its inode forgets it) once it is the oldest past the limit. */
-  park(h: SharedHandle, close: () => void): void {
-    this.lru.delete(h);
-    this.lru.set(h, close);
-    while (this.lru.size > this.limit) {
-      const [oldest, closeOldest] = this.lru.entries().next().value as [SharedHandle, () => void];
-      this.lru.delete(oldest);
-      closeOldest();
+  /** `h` is unused and kept: it is closed (h.evict) once it is the oldest past the limit. */
+  park(h: SharedHandle): void {
+    if (h.parked) this.unpark(h);
+    h.parked = true;
+    h.older = this.newest;
+    h.newer = null;
+    if (this.newest) this.newest.newer = h;
+    else this.oldest = h;
+    this.newest = h;
+    this.count++;
+    while (this.count > this.limit && this.oldest) {
+      const old = this.oldest;
+      this.unpark(old);
+      old.evict();
     }
   }
 
   /** `h` is in use again, or closed. */
   unpark(h: SharedHandle): void {
-    this.lru.delete(h);
+    if (!h.parked) return;
+    h.parked = false;
+    if (h.older) h.older.newer = h.newer;
+    else this.oldest = h.newer;
+    if (h.newer) h.newer.older = h.older;
+    else this.newest = h.older;
+    h.older = h.newer = null;
+    this.count--;
   }
 }
 
@@ -62,10 +78,17 @@ export const sharedIdleHandles = new IdleHandles();
 export class SharedHandle {
   /** Open files using it now. */
   users = 0;
+  /** On its IdleHandles' list (unused and kept), between these. */
+  parked = false;
+  older: SharedHandle | null = null;
+  newer: SharedHandle | null = null;
 
   constructor(
     readonly file: BackendFile,
+    /** Its last user went away. */
     private readonly idle: () => void,
+    /** IdleHandles closes it: the inode forgets and closes it. */
+    readonly evict: () => void,
   ) {}
 
   /** A BackendFile for one more open file: everything goes to the shared file but close, which only lets go of it. */

@@ -232,14 +232,14 @@ export class BackendInode extends Inode {
     const hs = (this.handles ??= []);
     const h = hs[acc];
     if (h) {
-      if (h.users === 0) this.mount.idle.unpark(h);
+      this.mount.idle.unpark(h);
       return h.share();
     }
     const pending = (this.handleOpening ??= []);
     const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
       pending[acc] = undefined;
       if (isErrno(f)) return f;
-      return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
+      return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc), () => this.closeHandle(acc)));
     }));
     return p.then((got) => (isErrno(got) ? got : got.share()));
   }
@@ -252,7 +252,7 @@ export class BackendInode extends Inode {
    */
   private handleIdle(acc: number): void {
     if (this.node === undefined || this.released || this.home?.deref()?.deleted) this.closeHandle(acc);
-    else this.mount.idle.park(this.handles![acc]!, () => this.closeHandle(acc));
+    else this.mount.idle.park(this.handles![acc]!);
   }
 
   private closeHandle(acc: number): void {
