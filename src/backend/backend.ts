@@ -84,9 +84,11 @@ export interface BackendNode {
 export interface BackendFile {
   /**
    * Present when the file is a host fd its holder may pread and pwrite itself
-   * (DirectBackend's files; the gofer's I/O pool uses it); -1 once closed. The
-   * file still owns the fd: the holder never closes it, and never uses it
-   * after close() (the gofer waits for its I/O before closing).
+   * (DirectBackend's files, which the gofer's I/O pool uses; a 9P file whose
+   * fd the gofer donated, which the kernel reads and writes without a round
+   * trip or a wait); -1 once closed. The file still owns the fd: the holder
+   * never closes it, and never uses it after close() (the gofer waits for its
+   * I/O before closing).
    */
   readonly hostFd?: number;
   /** pread: reads at most dst.length bytes at `offset`; 0 at end of file. */

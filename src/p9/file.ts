@@ -51,6 +51,12 @@ export class P9File implements BackendFile {
     return this.donated >= 0;
   }
 
+  /** BackendFile.hostFd: the donated fd, which the kernel may pread and pwrite itself; absent without one, -1 once closed. */
+  get hostFd(): number | undefined {
+    if (this.donated >= 0) return this.donated;
+    return this.fid < 0 ? -1 : undefined;
+  }
+
   async read(dst: Uint8Array, offset: number): Promise<number | Errno> {
     if (this.fid < 0) return EBADF;
     if (!Number.isSafeInteger(offset) || offset < 0) return EINVAL;

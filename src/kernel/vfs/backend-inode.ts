@@ -4,7 +4,7 @@
 // node back when the dentry cache evicts it (dcache.ts), walking to it again
 // by name when next used.
 
-import { EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
+import { EBADF, EISDIR, EINVAL, ENOENT, ENXIO, EOVERFLOW, EPERM, ESTALE, EXDEV, Errno, isErrno } from '../../linux/errno.js';
 import { O_DIRECTORY, O_TRUNC, O_APPEND, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, SEEK_CUR, SEEK_END, SEEK_SET, SEEK_DATA, SEEK_HOLE, O_ACCMODE, O_RDONLY, O_CREAT, O_EXCL, O_WRONLY, AT_REMOVEDIR } from '../../linux/abi.js';
 import { File, type MaybeAsync } from '../files/file.js';
 import { andThen } from '../files/maybe-async.js';
@@ -12,8 +12,9 @@ import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from './named-pipe.js';
 import { Credentials, Inode, type Dentry, type FdInodeOps, type NewOwner, type OpenContext } from './inode.js';
 import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAttr, StatFs } from '../../backend/backend.js';
-import { PRIVATE_OPEN, SharedHandle } from './backend-handle.js';
+import { IdleHandles, PRIVATE_OPEN, SharedHandle, sharedIdleHandles } from './backend-handle.js';
 import { Unsupported, type FileRecord } from '../checkpoint-records.js';
+import { fstat, preadFd, pwriteFd } from '../../backend/host-attr.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -51,6 +52,8 @@ export class BackendMount {
   constructor(
     readonly fs: FilesystemBackend,
     readonly access: FileAccess = 'exclusive',
+    /** Where this mount's unused kept handles wait, bounded (the sandbox's one set by default). */
+    readonly idle: IdleHandles = sharedIdleHandles,
   ) {}
 
   changed(): void {
@@ -209,7 +212,7 @@ export class BackendInode extends Inode {
     return andThen(opened, (f) => {
       if (isErrno(f)) return f;
       if (flags & O_TRUNC) this.mount.changed();
-      return new BackendOpenFile(f, flags, path, this.type, this.mount);
+      return openFileOf(f, flags, path, this.type, this.mount);
     });
   }
 
@@ -218,7 +221,8 @@ export class BackendInode extends Inode {
    * (gVisor's dentry handles): every open file description of the inode with
    * that mode reads and writes through one backend file, all positional, so
    * a second open costs no gofer round trip. An unused handle stays open
-   * until the cache drops the inode (drop) or it is released.
+   * until the cache drops the inode (drop), it is released, or it is the
+   * oldest of too many unused ones (the mount's IdleHandles).
    */
   private handles: (SharedHandle | undefined)[] | undefined;
   private handleOpening: (Promise<SharedHandle | Errno> | undefined)[] | undefined;
@@ -227,25 +231,35 @@ export class BackendInode extends Inode {
   private openShared(acc: number): MaybeAsync<BackendFile | Errno> {
     const hs = (this.handles ??= []);
     const h = hs[acc];
-    if (h) return h.share();
+    if (h) {
+      this.mount.idle.unpark(h);
+      return h.share();
+    }
     const pending = (this.handleOpening ??= []);
     const p = (pending[acc] ??= this.use((n) => this.fs.open(n, acc)).then((f) => {
       pending[acc] = undefined;
       if (isErrno(f)) return f;
-      return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc)));
+      return (hs[acc] = new SharedHandle(f, () => this.handleIdle(acc), () => this.closeHandle(acc)));
     }));
     return p.then((got) => (isErrno(got) ? got : got.share()));
   }
 
-  /** A handle's last open file went away: close it if the inode no longer keeps its handles. */
+  /**
+   * A handle's last open file went away: close it if the inode no longer
+   * keeps its handles or its name is gone (unlinked, replaced: no open by
+   * name can reach it again), else park it with the mount's unused ones
+   * (bounded).
+   */
   private handleIdle(acc: number): void {
-    if (this.node === undefined || this.released) this.closeHandle(acc);
+    if (this.node === undefined || this.released || this.home?.deref()?.deleted) this.closeHandle(acc);
+    else this.mount.idle.park(this.handles![acc]!);
   }
 
   private closeHandle(acc: number): void {
     const h = this.handles?.[acc];
     if (!h || h.users > 0) return;
     this.handles![acc] = undefined;
+    this.mount.idle.unpark(h);
     void h.file.close();
   }
 
@@ -258,7 +272,7 @@ export class BackendInode extends Inode {
     if (isErrno(r)) return r;
     this.mount.changed();
     void this.fs.release(r.node);
-    return new BackendOpenFile(r.file, flags & ~O_TRUNC, path, S_IFREG, this.mount);
+    return openFileOf(r.file, flags & ~O_TRUNC, path, S_IFREG, this.mount);
   }
 
   override async mkdir(name: string, perm: number, owner: NewOwner): Promise<0 | Errno> {
@@ -322,36 +336,48 @@ export class BackendInode extends Inode {
 
 /** An open regular file or directory of a backend, with its own position. */
 export class BackendOpenFile extends File implements FdInodeOps {
-  private pos = 0;
+  protected pos = 0;
   /** Directory entries fetched but not yet returned by readdir. */
   private dirCookie = 0;
 
   constructor(
-    private readonly file: BackendFile,
+    protected readonly file: BackendFile,
     flags: number,
     path: string,
     private readonly type: number,
     /** Where changes through this file are announced (cached attributes go stale). */
-    private readonly mount: BackendMount,
+    protected readonly mount: BackendMount,
   ) {
     super(flags, path);
   }
 
-  override async read(len: number): Promise<Uint8Array | Errno> {
+  override read(len: number): MaybeAsync<Uint8Array | Errno> {
+    return this.readAsync(len);
+  }
+
+  private async readAsync(len: number): Promise<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
     const r = await this.pread(len, this.pos);
     if (!isErrno(r)) this.pos += r.length;
     return r;
   }
 
-  override async pread(len: number, offset: number): Promise<Uint8Array | Errno> {
+  override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
+    return this.preadAsync(len, offset);
+  }
+
+  private async preadAsync(len: number, offset: number): Promise<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
     const buf = new Uint8Array(len);
     const n = await this.file.read(buf, offset);
     return isErrno(n) ? n : buf.subarray(0, n);
   }
 
-  override async write(data: Uint8Array): Promise<number | Errno> {
+  override write(data: Uint8Array): MaybeAsync<number | Errno> {
+    return this.writeAsync(data);
+  }
+
+  private async writeAsync(data: Uint8Array): Promise<number | Errno> {
     if (this.flags & O_APPEND) {
       const a = await this.file.getattr();
       if (isErrno(a)) return a;
@@ -363,7 +389,11 @@ export class BackendOpenFile extends File implements FdInodeOps {
     return n;
   }
 
-  override async pwrite(data: Uint8Array, offset: number): Promise<number | Errno> {
+  override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
+    return this.pwriteAsync(data, offset);
+  }
+
+  private async pwriteAsync(data: Uint8Array, offset: number): Promise<number | Errno> {
     const n = await this.file.write(data, offset);
     this.mount.changed();
     return n;
@@ -443,5 +473,107 @@ export class BackendOpenFile extends File implements FdInodeOps {
 
   protected override release(): MaybeAsync<void> {
     return this.file.close();
+  }
+}
+
+/** A BackendOpenFile, or a HostBackedFile for a regular file whose backend file is a host fd held here. */
+function openFileOf(f: BackendFile, flags: number, path: string, type: number, mount: BackendMount): BackendOpenFile {
+  const fd = f.hostFd;
+  return type === S_IFREG && fd !== undefined && fd >= 0 ? new HostBackedFile(f, flags, path, type, mount) : new BackendOpenFile(f, flags, path, type, mount);
+}
+
+/** Reads and writes of every HostBackedFile pass through it (one kernel thread; grown up to SCRATCH_MAX, a longer call goes in pieces). */
+let scratch = new Uint8Array(64 * 1024);
+const SCRATCH_MAX = 1024 * 1024;
+
+function scratchFor(len: number): Uint8Array {
+  if (len > scratch.length && scratch.length < SCRATCH_MAX) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 ** Math.ceil(Math.log2(len))));
+  return scratch;
+}
+
+/**
+ * A regular file whose backend file is a host fd held in this process
+ * (BackendFile.hostFd: direct mode's files, a 9P file whose fd the gofer
+ * donated): read, write and their positional forms are pread and pwrite on
+ * that fd, at once (File.readTo/writeFrom, through one reused buffer), so
+ * they neither block the guest's thread nor allocate. A host pread of a file
+ * the host has cached costs a few microseconds; one that must reach the disk
+ * holds the kernel thread as direct mode's reads always did.
+ */
+export class HostBackedFile extends BackendOpenFile {
+  /** The fd, or EBADF once the backend file closed it. */
+  private fd(): number | Errno {
+    const fd = this.file.hostFd ?? -1;
+    return fd >= 0 ? fd : EBADF;
+  }
+
+  override readTo(len: number, offset: number | null, put: (bytes: Uint8Array, pos: number) => void): number | Errno {
+    const fd = this.fd();
+    if (isErrno(fd)) return fd;
+    const at = offset ?? this.pos;
+    const buf = scratchFor(len);
+    let done = 0;
+    while (done < len) {
+      const want = Math.min(len - done, buf.length);
+      const n = preadFd(fd, want === buf.length ? buf : buf.subarray(0, want), at + done);
+      if (isErrno(n)) {
+        if (done === 0) return n;
+        break;
+      }
+      if (n > 0) put(n === buf.length ? buf : buf.subarray(0, n), done);
+      done += n;
+      if (n < want) break;
+    }
+    if (offset === null) this.pos += done;
+    return done;
+  }
+
+  /** With O_APPEND (at open or set since), at the size the host reports now. */
+  override writeFrom(len: number, offset: number | null, get: (dst: Uint8Array, pos: number) => void): number | Errno {
+    const fd = this.fd();
+    if (isErrno(fd)) return fd;
+    let at = offset ?? this.pos;
+    if (offset === null && this.flags & O_APPEND) {
+      const st = fstat(fd);
+      if (isErrno(st)) return st;
+      at = Number(st.size);
+    }
+    const buf = scratchFor(len);
+    let done = 0;
+    while (done < len) {
+      const want = Math.min(len - done, buf.length);
+      const chunk = want === buf.length ? buf : buf.subarray(0, want);
+      get(chunk, done);
+      const n = pwriteFd(fd, chunk, at + done);
+      if (isErrno(n)) {
+        if (done === 0) return n;
+        break;
+      }
+      done += n;
+      if (n < want) break;
+    }
+    this.mount.changed();
+    if (offset === null) this.pos = at + done;
+    return done;
+  }
+
+  override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
+    const out = new Uint8Array(len);
+    const n = this.readTo(len, offset, (bytes, pos) => out.set(bytes, pos));
+    return isErrno(n) ? n : out.subarray(0, n);
+  }
+
+  override read(len: number): MaybeAsync<Uint8Array | Errno> {
+    const out = new Uint8Array(len);
+    const n = this.readTo(len, null, (bytes, pos) => out.set(bytes, pos));
+    return isErrno(n) ? n : out.subarray(0, n);
+  }
+
+  override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
+    return this.writeFrom(data.length, offset, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
+  }
+
+  override write(data: Uint8Array): MaybeAsync<number | Errno> {
+    return this.writeFrom(data.length, null, (dst, pos) => dst.set(data.subarray(pos, pos + dst.length)));
   }
 }
