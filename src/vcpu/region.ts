@@ -91,7 +91,8 @@ export function onTrial(b: { fn: BlockFn }, fn: BlockFn, calls: number, minRun: 
  * (the comparator of a merge sort returns into merges of 1, 2, 4...
  * elements), so one early verdict is not final. Looks are spaced ever
  * wider, and after the last the block's function is its own again (no
- * counting wrapper left). See README.md, "Decision: later looks".
+ * counting wrapper left). See README.md, "Decision: later looks at blocks
+ * left in tier 1".
  */
 export const LOOK_CALLS: readonly number[] = [1024, 8192, 65_536];
 
