@@ -83,3 +83,25 @@ export function onTrial(b: { fn: BlockFn }, fn: BlockFn, calls: number, minRun: 
     return r;
   };
 }
+
+/**
+ * Calls in each later look at a promoted block its probe left in tier 1
+ * (onWatch): a block's first calls can be short where its later ones are
+ * long, and the blocks around it may be too cold for its region at first
+ * (the comparator of a merge sort returns into merges of 1, 2, 4...
+ * elements), so one early verdict is not final. Looks are spaced ever
+ * wider, and after the last the block's function is its own again (no
+ * counting wrapper left). See README.md, "Decision: later looks at blocks
+ * left in tier 1".
+ */
+export const LOOK_CALLS: readonly number[] = [1024, 8192, 65_536];
+
+/**
+ * `fn` as block `b`'s function, watched for look `round` (of LOOK_CALLS):
+ * after that many calls `b.fn` becomes `again(round + 1, loops)` (loops:
+ * whether those calls averaged `minRun` instructions or more), which may
+ * come back here for the next look; past the last look, `fn` alone.
+ */
+export function onWatch(b: { fn: BlockFn }, fn: BlockFn, minRun: number, round: number, again: (next: number, loops: boolean) => BlockFn): BlockFn {
+  return round >= LOOK_CALLS.length ? fn : onTrial(b, fn, LOOK_CALLS[round], minRun, (loops) => again(round + 1, loops));
+}

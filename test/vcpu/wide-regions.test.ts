@@ -2,10 +2,12 @@
 // slots (wasm-tier.ts regSlot): a loop spread over more blocks than a
 // tier-1 trace holds runs as one WebAssembly function under 'auto', with
 // results and counts equal to every other engine's, and a thread that
-// finds no free slot keeps to tier 1.
+// finds no free slot keeps to tier 1; and a block whose first calls are
+// short moves to tier 2 at a later look (region.ts onWatch).
 
 import { strict as assert } from 'node:assert';
-import { Cpu, LOOP_CHUNK, Stop, type Engine } from '../../src/vcpu/cpu.js';
+import { Cpu, LOOP_CHUNK, Stop, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
+import { LOOK_CALLS } from '../../src/vcpu/region.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { regSlot } from '../../src/vcpu/wasm-tier.js';
 import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
@@ -135,5 +137,45 @@ describe('vcpu tier 2 wide regions and register slots', () => {
     assert.equal(getReg(cpu, 9), 4000n);
     assert.equal(cpu.wasmCompiled, 0);
     assert.equal(regSlot(full.memory, new Int32Array(full.buffer)), -1);
+  });
+
+  it("a loop whose first calls are short reaches tier 2 at a later look, with every engine's results", () => {
+    // A: x6 += 1, x7 = x6, ecall. B (entered from the run loop after each system call): an inner loop
+    // of x7 passes, x5 -= 1, back to A; ebreak at the end. B's calls grow by 3 instructions each, so
+    // its probe (the first WASM_PROBE_CALLS calls) averages under WASM_MIN_RUN and the first look
+    // (LOOK_CALLS[0] calls later) far over it.
+    const asm = (tag: number): Asm => new Asm().w(
+      rv.addi(6, 6, 1),            // +0: A
+      rv.addi(7, 6, 0),            // +4
+      rv.addi(0, 0, tag),          // +8
+      rv.ecall(),                  // +12
+      rv.addi(7, 7, -1),           // +16: B, inner loop
+      rv.addi(8, 8, 3),            // +20
+      rv.bne(7, 0, -8),            // +24 -> +16
+      rv.addi(5, 5, -1),           // +28
+      rv.bne(5, 0, -32),           // +32 -> A
+      rv.ebreak(),                 // +36
+    );
+    const outer = LOOK_CALLS[0] + WASM_PROBE_CALLS + 64;
+    const runTo = (cpu: Cpu, stopAt: number): Stop => {
+      let stop: Stop;
+      do stop = cpu.run(1_000_000); while (stop === Stop.Budget || (stop === Stop.Syscall && getReg(cpu, 5) > BigInt(outer - stopAt)));
+      return stop;
+    };
+    const results: [Stop, number, bigint, bigint, bigint][] = [];
+    for (const [engine, wasm] of [['interp', true], ['auto', false], ['auto', true]] as [Engine, boolean][]) {
+      const cpu = new Cpu(resetMemory(asm(880 + results.length).bytes()), undefined, { engine, promoteAfter: 2, wasm });
+      cpu.state.pc = CODE;
+      setReg(cpu, 5, BigInt(outer));
+      assert.equal(runTo(cpu, LOOK_CALLS[0] / 2), Stop.Syscall);
+      assert.equal(cpu.wasmCompiled, 0, `${engine}: nothing in tier 2 before the first look`);
+      const stop = runTo(cpu, outer + 1);
+      assert.equal(cpu.wasmCompiled > 0, engine === 'auto' && wasm, `${engine} (wasm ${wasm}): ${cpu.wasmCompiled} compiled`);
+      results.push([stop, cpu.instret, getReg(cpu, 6), getReg(cpu, 7), getReg(cpu, 8)]);
+    }
+    assert.equal(results[0][0], Stop.Fault);
+    assert.equal(results[0][2], BigInt(outer));
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
   });
 });
