@@ -183,25 +183,29 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   cpu.run(2);
   // V8 records no type feedback for a function until it has run a while
   // (lazy feedback allocation): the first tests (lui, beq...) left none, and
-  // the first compile was thrown away at a program's first lui. A thousand
-  // turns of the loop, counting down from -1 (stopped by the budget):
+  // the first compile was thrown away at a program's first lui. So first a
+  // run of a loop, counting down from -1 (it leaves after LOOP_CHUNK turns):
   // values whose low word is not a small integer either (the compile that
   // starts next saw only small ones in addi when the count started at 1000).
-  // Before it, a dozen runs of a block that ends at a page end (which no test
-  // of one instruction and ecall does: a program's first such block threw
-  // the compile away) and goes on to an ecall on the next page, reached by
-  // the run loop, then by chaining: the loop ends by the budget, and the
-  // compile it starts (on stack) was thrown away at the warm-up's first
-  // ecall when no ecall had run since feedback was allocated.
-  for (let i = 0; i < 12; i++) {
-    cpu.state.pc = pageEnd;
-    cpu.run(3);
-  }
+  // Feedback is allocated during it. Then a few runs of a block that ends at
+  // a page end (which no test of one instruction and ecall does: a program's
+  // first such block threw the compile away) and goes on to an ecall on the
+  // next page, reached by the run loop, then by chaining, and the loop once
+  // more: with the ecall and the page end only after both loops, V8's first
+  // compile (started in the loop) was thrown away at the warm-up's first
+  // ecall, and a second one often at the program's (`bash -c true`, three
+  // runs: one deoptimization of the interpreter where there were two or three).
   setRegisters(cpu, 0);
-  cpu.state.x[10] = -1;
-  cpu.state.x[11] = -1;
-  cpu.state.pc = loop;
-  cpu.run(2000);
+  for (const pageEnds of [4, 0]) {
+    cpu.state.x[10] = -1;
+    cpu.state.x[11] = -1;
+    cpu.state.pc = loop;
+    cpu.run(2000);
+    for (let i = 0; i < pageEnds; i++) {
+      cpu.state.pc = pageEnd;
+      cpu.run(3);
+    }
+  }
   // Each instruction with every register file before the next instruction
   // (the base ISA comes first in the table): V8 starts optimizing the
   // interpreter early in the warm-up, with the feedback gathered so far, so
