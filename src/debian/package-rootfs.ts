@@ -13,7 +13,10 @@
 // (checked through Release), the closure of the request with Debian's
 // Essential set (packages.ts), each .deb downloaded once and checked against
 // the index (deb-cache.ts), unpacked with usr-merge (unpack.ts) in a
-// temporary directory renamed into place.
+// temporary directory renamed into place. With a `GuestRunner`, the tree is
+// then finished as the maintainer scripts would have finished it
+// (postinst.ts: python's modules byte-compiled by the rootfs's own python)
+// before it is renamed into place; such a tree has a key of its own.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -23,6 +26,7 @@ import { ensureDebs } from './deb-cache.js';
 import { chooseRepository, fetchIndexes, FetchError, ProgressSink, Repository, writeBeside } from './fetch.js';
 import { PackageIndex, resolvePackages } from './packages.js';
 import { RootfsWriter } from './unpack.js';
+import { byteCompile, GuestRunner, postinstKey } from './postinst.js';
 
 export const PACKAGES_ARCH = 'riscv64';
 /** Bumped when the layout of an assembled rootfs changes, so older trees are not reused. */
@@ -55,6 +59,12 @@ export interface PackageRootfsOptions {
   log?: (line: string) => void;
   /** Resolve again even when the request was resolved before. */
   refresh?: boolean;
+  /**
+   * Runs the rootfs's own programs (a sandbox; see postinst.ts): given, the
+   * tree gets what the packages' postinst scripts would have made, python's
+   * .pyc files. A tree built without it is not taken for one built with it.
+   */
+  postinst?: GuestRunner;
 }
 
 /** The package names of a `--packages` list: comma or space separated, sorted, without duplicates; throws on a malformed name. */
@@ -82,7 +92,8 @@ export async function ensurePackageRootfs(requested: string[], opts: PackageRoot
   const base = path.join(opts.cache, 'rootfs');
   const repository = opts.repository ?? chooseRepository();
   const request = [...new Set(requested)].sort();
-  const requestFile = path.join(base, 'requests', `${hash(JSON.stringify({ layout: LAYOUT_VERSION, arch: PACKAGES_ARCH, repository, request }))}.json`);
+  const postinst = opts.postinst ? { postinst: true } : {};
+  const requestFile = path.join(base, 'requests', `${hash(JSON.stringify({ layout: LAYOUT_VERSION, arch: PACKAGES_ARCH, repository, request, ...postinst }))}.json`);
   if (!opts.refresh) {
     try {
       const key = (JSON.parse(fs.readFileSync(requestFile, 'utf8')) as { key: string }).key;
@@ -95,7 +106,8 @@ export async function ensurePackageRootfs(requested: string[], opts: PackageRoot
   const fetch = { repository, progress: opts.progress, indexCache: path.join(opts.cache, 'indexes') };
   const index = new PackageIndex(await fetchIndexes(PACKAGES_ARCH, fetch), PACKAGES_ARCH);
   const pkgs = resolvePackages(index, request);
-  const key = hash(`tsvisor rootfs ${LAYOUT_VERSION}\n${pkgs.map((p) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}\n`).sort().join('')}`);
+  const steps = opts.postinst ? postinstKey(pkgs.map((p) => p.name)) : '';
+  const key = hash(`tsvisor rootfs ${LAYOUT_VERSION}\n${pkgs.map((p) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}\n`).sort().join('')}${steps}`);
   const dir = path.join(base, key);
   const remember = (): void => writeBeside(requestFile, JSON.stringify({ key, request }) + '\n');
   const have = readInfo(dir);
@@ -125,6 +137,7 @@ export async function ensurePackageRootfs(requested: string[], opts: PackageRoot
       }
     }
     writer.finish();
+    if (steps && opts.postinst) await byteCompile(path.join(tmp, 'root'), opts.postinst, opts.log);
     const info: RootfsInfo = {
       layout: LAYOUT_VERSION,
       requested: request,

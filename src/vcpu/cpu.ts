@@ -46,7 +46,7 @@ import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
-import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, toInsns } from './ops.js';
+import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -314,7 +314,7 @@ export class Cpu {
       return b.fn(s, s.x, s.fbits);
     }
     b.heat++;
-    const r = this.interp.run(b, s, this.promoteAt, limit < LOOP_CHUNK ? limit : LOOP_CHUNK);
+    const r = this.interp.run(b, s, this.promoteAt, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }

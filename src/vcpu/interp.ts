@@ -22,8 +22,8 @@
 // the helpers compiled code calls.
 
 import type { Cpu } from './cpu.js';
-import { GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
-import { BlockCache, Field, LOOP_CHUNK, Op, STRIDE } from './ops.js';
+import { Flag, Limit } from './memory.js';
+import { BlockCache, Field, Op, Tier0 } from './ops.js';
 import type { ThreadState } from './state.js';
 import * as alu from './alu.js';
 import * as fp from './fp.js';
@@ -43,7 +43,9 @@ const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
  * loop is promoted after PROMOTE_AFTER / LOOP_HEAT iterations, sooner than
  * straight-line code after PROMOTE_AFTER runs (README.md, PROMOTE_AFTER).
  */
-export const LOOP_HEAT = 5;
+const enum Heat { LOOP = 5 }
+/** (Heat.LOOP is the same as a literal for the interpreter: memory.ts `Flag` says why.) */
+export const LOOP_HEAT: number = Heat.LOOP;
 export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
@@ -87,7 +89,7 @@ export class Interpreter {
    * when it is not wholly below GUEST_VA_LIMIT.
    */
   private flags(a: number, size: number): number {
-    if (a < 0 || a > GUEST_VA_LIMIT - size) return 0;
+    if (a < 0 || a > Limit.GUEST_VA - size) return 0;
     if ((a & 4095) > 4096 - size) return this.cpu.flags2(a, size);
     return this.pf[a >>> 12];
   }
@@ -112,7 +114,7 @@ export class Interpreter {
       const cur = o;
       const w = code[o], op = w & 0xff, rd = (w >>> 8) & 31, rs1 = (w >>> 13) & 31, rs2 = (w >>> 18) & 31;
       const imm = code[o + Field.IMM];
-      o += STRIDE;
+      o += Tier0.STRIDE;
       k++;
       let a = 0, t = 0, fl = 0, size = 0, out = -1, lo = 0, u = 0;
       switch (op) {
@@ -155,14 +157,14 @@ export class Interpreter {
         // The common loads and stores have cases of their own (no second
         // switch, the size a constant), and their effective address is
         // computed in int32 halves: `u` holds its low word when the high
-        // word is 0 (every address below GUEST_VA_LIMIT = 2^32), the only
+        // word is 0 (every address below Limit.GUEST_VA = 2^32), the only
         // case the fast path takes; any other address, or an access
         // straddling a page, takes flags() and segv() with the exact value.
         case Op.LD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);
-          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) {
             if ((u & 7) !== 0) { x[2 * rd] = dv.getInt32(u >>> 0, true); x[2 * rd + 1] = dv.getInt32((u >>> 0) + 4, true); }
             else if (M) this.load64(x, rd, u >>> 0);
@@ -173,7 +175,7 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 4);
-          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) {
             t = (u & 3) === 0 ? i32[u >>> 2] : dv.getInt32(u >>> 0, true);
             x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
@@ -183,18 +185,18 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 1);
-          if ((fl & PAGE_R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if (rd !== 0) { x[2 * rd] = u8[u >>> 0]; x[2 * rd + 1] = 0; }
           continue;
         case Op.SD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);
-          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if ((u & 7) !== 0) { dv.setInt32(u >>> 0, x[2 * rs2], true); dv.setInt32((u >>> 0) + 4, x[2 * rs2 + 1], true); }
           else if (M) this.store64(x, rs2, u >>> 0);
           else { i32[u >>> 2] = x[2 * rs2]; i32[(u >>> 2) + 1] = x[2 * rs2 + 1]; }
-          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 8)) {
+          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 8)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             return k << 3;
           }
@@ -203,9 +205,9 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 4);
-          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if ((u & 3) === 0) i32[u >>> 2] = x[2 * rs2]; else dv.setInt32(u >>> 0, x[2 * rs2], true);
-          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 4)) {
+          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 4)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             return k << 3;
           }
@@ -214,9 +216,9 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 1);
-          if ((fl & PAGE_W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           u8[u >>> 0] = x[2 * rs2];
-          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(u >>> 0, 1)) {
+          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 1)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             return k << 3;
           }
@@ -226,8 +228,8 @@ export class Interpreter {
           size = code[cur + Field.RM];
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
-          fl = a >= 0 && a < GUEST_VA_LIMIT && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
-          if ((fl & PAGE_R) === 0) return cpu.segv(a, size, PAGE_R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          fl = a >= 0 && a < Limit.GUEST_VA && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
+          if ((fl & Flag.R) === 0) return cpu.segv(a, size, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
             case Op.LB: if (rd !== 0) { t = dv.getInt8(a); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
             case Op.LH: if (rd !== 0) { t = dv.getInt16(a, true); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
@@ -246,8 +248,8 @@ export class Interpreter {
           size = code[cur + Field.RM];
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
-          fl = a >= 0 && a < GUEST_VA_LIMIT && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
-          if ((fl & PAGE_W) === 0) return cpu.segv(a, size, PAGE_W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          fl = a >= 0 && a < Limit.GUEST_VA && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
+          if ((fl & Flag.W) === 0) return cpu.segv(a, size, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           switch (op) {
             case Op.SH: dv.setInt16(a, x[2 * rs2], true); break;
             case Op.FSW: if (M && (a & 3) === 0) i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
@@ -256,7 +258,7 @@ export class Interpreter {
               else { dv.setInt32(a, fb[2 * rs2], true); dv.setInt32(a + 4, fb[2 * rs2 + 1], true); }
               break;
           }
-          if ((fl & PAGE_CODE) !== 0 && cpu.codeWrite(a, size)) {
+          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(a, size)) {
             cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
             return k << 3;
           }
@@ -355,7 +357,7 @@ export class Interpreter {
       if (out < 0) {
         const target = code[cur + Field.AUX];
         if (target >= 0) {
-          if (target > cur || (k < LOOP_CHUNK && (b.heat += LOOP_HEAT) < promoteAt)) { o = target; continue; }
+          if (target > cur || (k < Tier0.CHUNK && (b.heat += Heat.LOOP) < promoteAt)) { o = target; continue; }
           cpu.npc = base + (code[target + Field.POS] & 0xffff);
           return k << 3;
         }

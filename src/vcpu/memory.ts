@@ -42,8 +42,17 @@ export { HIGH_VA_LIMIT } from './high-pages.js';
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 export const PAGE_MASK = PAGE_SIZE - 1;
+/**
+ * The constants tier 0 (interp.ts) tests per access, as a const enum: they
+ * are literals in its code. An imported `const` is a load from the module's
+ * exports object at each use (tsc's CommonJS assigns each export twice, so
+ * V8 cannot treat the field as constant); see src/vcpu/README.md, "Decision:
+ * a cheaper tier 0 per instruction".
+ */
+export const enum Limit { GUEST_VA = 4294967296 }
+export const enum Flag { R = 1, W = 2, X = 4, CODE = 8, SHARED = 16 }
 /** First address that is never mapped: 4 GiB, the most one WebAssembly.Memory holds. */
-export const GUEST_VA_LIMIT = 2 ** 32;
+export const GUEST_VA_LIMIT: number = Limit.GUEST_VA;
 export const GUEST_PAGES = GUEST_VA_LIMIT / PAGE_SIZE;
 const WASM_PAGE = 65536;
 
@@ -56,13 +65,13 @@ export function pageOf(a: number): number {
 }
 
 /** Bits of a pageFlags entry. The low three equal Linux's PROT_READ/WRITE/EXEC. */
-export const PAGE_R = 1;
-export const PAGE_W = 2;
-export const PAGE_X = 4;
+export const PAGE_R: number = Flag.R;
+export const PAGE_W: number = Flag.W;
+export const PAGE_X: number = Flag.X;
 /** Instructions were decoded from this page and are cached by some vCPU. */
-export const PAGE_CODE = 8;
+export const PAGE_CODE: number = Flag.CODE;
 /** The page is backed by a frame of the shared pool (see the file comment); R/W/X are then clear. */
-export const PAGE_SHARED = 16;
+export const PAGE_SHARED: number = Flag.SHARED;
 /** A shared page's PROT_* bits sit at this shift: PAGE_SHARED | prot << SHARED_SHIFT. */
 export const SHARED_SHIFT = 5;
 

@@ -128,8 +128,15 @@ export const AMO_OPS: readonly string[] = ['lr', 'sc', 'amoswap', 'amoadd', 'amo
 /** The kinds Cpu.csr() takes. */
 export const CSR_KIND: Readonly<Record<string, number>> = { csrrw: 1, csrrs: 2, csrrc: 3, csrrwi: 5, csrrsi: 6, csrrci: 7 };
 
+/**
+ * Sizes tier 0 uses per instruction or per jump, as a const enum so that
+ * they are literals in interp.ts (see memory.ts `Flag`): CHUNK is
+ * LOOP_CHUNK, STRIDE is STRIDE.
+ */
+export const enum Tier0 { CHUNK = 16384, STRIDE = 8 }
+
 /** A block looping inside itself returns to the run loop (budget, interrupt) after about this many instructions. */
-export const LOOP_CHUNK = 16384;
+export const LOOP_CHUNK: number = Tier0.CHUNK;
 
 /**
  * The Cpu's direct-mapped block cache (cpu.ts) has 2^BITS entries, indexed
@@ -141,7 +148,7 @@ export const LOOP_CHUNK = 16384;
 export const enum BlockCache { BITS = 14, MASK = (1 << BITS) - 1 }
 
 /** Ints per instruction in the pre-decoded form. */
-export const STRIDE = 8;
+export const STRIDE: number = Tier0.STRIDE;
 /** The Op in a record's OP field (the registers are packed above it). */
 export const OP_MASK = 0xff;
 /** Field offsets of one pre-decoded instruction (see the file comment). */

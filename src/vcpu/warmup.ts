@@ -100,10 +100,17 @@ const FLOATS = [1.5, -3.25, 1e300, 5e-324, Infinity, NaN, 0, -0];
 const BASES = [DATA + 16, DATA + PAGE_SIZE - 3, 0x7000_0000, READONLY + 8, DATA, HIGH + 64];
 const f64 = new Float64Array(1), f32 = new Float32Array(f64.buffer), i32 = new Int32Array(f64.buffer);
 
-/** Loads, stores, AMOs and F/D instructions: the ones tried with every register file (by major opcode). */
+/**
+ * Loads, stores, AMOs and F/D instructions, and jalr: the ones tried with
+ * every register file (by major opcode). Jalr computes its target as a load
+ * its address: with the first two files its base was small or had a high
+ * word, so its fast path never saw a target above 2^31 and a program's
+ * first return into a shared library threw the optimized interpreter away
+ * ("lost precision", `bash -c true`).
+ */
 function memoryOrFloat(word: number): boolean {
   const opcode = word & 0x7f;
-  return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f || opcode === 0x53 || (opcode >= 0x43 && opcode <= 0x4f);
+  return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f || opcode === 0x53 || opcode === 0x67 || (opcode >= 0x43 && opcode <= 0x4f);
 }
 
 /** (register file, cpu.mt) tried with every instruction, and those tried with memoryOrFloat ones only. */
@@ -176,19 +183,29 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   cpu.run(2);
   // V8 records no type feedback for a function until it has run a while
   // (lazy feedback allocation): the first tests (lui, beq...) left none, and
-  // the first compile was thrown away at a program's first lui. A thousand
-  // turns of the loop first, counting down from -1 (stopped by the budget):
+  // the first compile was thrown away at a program's first lui. So first a
+  // run of a loop, counting down from -1 (it leaves after LOOP_CHUNK turns):
   // values whose low word is not a small integer either (the compile that
   // starts next saw only small ones in addi when the count started at 1000).
-  // Then a block that ends at a page end, which no test of one instruction
-  // and ecall does (a program's first such block threw the compile away).
+  // Feedback is allocated during it. Then a few runs of a block that ends at
+  // a page end (which no test of one instruction and ecall does: a program's
+  // first such block threw the compile away) and goes on to an ecall on the
+  // next page, reached by the run loop, then by chaining, and the loop once
+  // more: with the ecall and the page end only after both loops, V8's first
+  // compile (started in the loop) was thrown away at the warm-up's first
+  // ecall, and a second one often at the program's (`bash -c true`, three
+  // runs: one deoptimization of the interpreter where there were two or three).
   setRegisters(cpu, 0);
-  cpu.state.x[10] = -1;
-  cpu.state.x[11] = -1;
-  cpu.state.pc = loop;
-  cpu.run(2000);
-  cpu.state.pc = pageEnd;
-  cpu.run(3);
+  for (const pageEnds of [4, 0]) {
+    cpu.state.x[10] = -1;
+    cpu.state.x[11] = -1;
+    cpu.state.pc = loop;
+    cpu.run(2000);
+    for (let i = 0; i < pageEnds; i++) {
+      cpu.state.pc = pageEnd;
+      cpu.run(3);
+    }
+  }
   // Each instruction with every register file before the next instruction
   // (the base ISA comes first in the table): V8 starts optimizing the
   // interpreter early in the warm-up, with the feedback gathered so far, so

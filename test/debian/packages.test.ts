@@ -240,3 +240,59 @@ describe('packages: the rootfs cache against a file:// mirror', function () {
     assert.deepEqual(kept, []);
   });
 });
+
+describe('packages: postinst steps (python byte-compiled by the guest\'s own python)', function () {
+  this.timeout(30000);
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+  /** A mirror with python3.13-minimal (an interpreter and one module), libc6 and an Essential base-files. */
+  function pythonMirror(): { repository: { mirror: string; suite: string }; cache: string } {
+    const m = tmpdir();
+    const cache = tmpdir();
+    dirs.push(m, cache);
+    writePackageMirror(m, [
+      { name: 'python3.13-minimal', entries: [{ path: './usr/bin/python3.13', data: Buffer.from('\x7fELF'), mode: 0o755 }, { path: './usr/lib/python3.13/os.py', data: Buffer.from('sep = "/"\n') }], fields: { Depends: 'libc6' } },
+      { name: 'libc6', entries: [{ path: './usr/lib/riscv64-linux-gnu/libc.so.6', data: Buffer.from('libc') }] },
+      { name: 'base-files', entries: [{ path: './etc/os-release', data: Buffer.from('ID=debian\n') }], fields: { Essential: 'yes' } },
+    ]);
+    return { repository: { mirror: pathToFileURL(m).toString(), suite: 'trixie' }, cache };
+  }
+
+  it('runs the interpreter over its library once, in the tree being built, and caches the result under a key of its own', async () => {
+    const { repository, cache } = pythonMirror();
+    const calls: { root: string; args: string[]; sawModule: boolean }[] = [];
+    const postinst = async (root: string, args: string[]) => {
+      calls.push({ root, args, sawModule: fs.existsSync(path.join(root, 'usr/lib/python3.13/os.py')) });
+      fs.mkdirSync(path.join(root, 'usr/lib/python3.13/__pycache__'));
+      fs.writeFileSync(path.join(root, 'usr/lib/python3.13/__pycache__/os.cpython-313.pyc'), 'pyc');
+      return { status: 0, output: '' };
+    };
+    const plain = await ensurePackageRootfs(['python3.13-minimal'], { cache, repository });
+    assert.equal(fs.existsSync(path.join(plain.root, 'usr/lib/python3.13/__pycache__')), false);
+    const built = await ensurePackageRootfs(['python3.13-minimal'], { cache, repository, postinst });
+    assert.notEqual(built.root, plain.root, 'a byte-compiled tree is not the plain one');
+    assert.deepEqual(calls.map((c) => ({ args: c.args, sawModule: c.sawModule })), [
+      { args: ['/usr/bin/python3.13', '-E', '-s', '-m', 'compileall', '-q', '/usr/lib/python3.13'], sawModule: true },
+    ]);
+    assert.notEqual(calls[0].root, built.root, 'compiled before the tree is renamed into place');
+    assert.equal(fs.readFileSync(path.join(built.root, 'usr/lib/python3.13/__pycache__/os.cpython-313.pyc'), 'utf8'), 'pyc');
+    const again = await ensurePackageRootfs(['python3.13-minimal'], { cache, repository, postinst });
+    assert.deepEqual({ root: again.root, cached: again.cached, calls: calls.length }, { root: built.root, cached: true, calls: 1 });
+  });
+
+  it('leaves a set without python as it was, and caches nothing when the compile fails', async () => {
+    const { repository, cache } = pythonMirror();
+    let ran = 0;
+    const failing = async () => {
+      ran++;
+      return { status: 1, output: 'Compiling ...\n*** SyntaxError: bad input\n' };
+    };
+    const libc = await ensurePackageRootfs(['libc6'], { cache, repository });
+    const libcWith = await ensurePackageRootfs(['libc6'], { cache, repository, postinst: failing });
+    assert.deepEqual({ root: libcWith.root, ran }, { root: libc.root, ran: 0 });
+    await assert.rejects(ensurePackageRootfs(['python3.13-minimal'], { cache, repository, postinst: failing }), /byte-compiling python3\.13's modules failed \(exit status 1\): Compiling \.\.\. \/ \*\*\* SyntaxError: bad input/);
+    const trees = fs.readdirSync(path.join(cache, 'rootfs')).filter((d) => d !== 'requests');
+    assert.deepEqual(trees, [path.basename(path.dirname(libc.root))], 'only the set without python is kept');
+  });
+});
