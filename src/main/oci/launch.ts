@@ -22,6 +22,7 @@ import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, p
 import { startGofer, type RunningGofer } from '../gofer-launch.js';
 import { checkId, ContainerExists, OciError } from './state.js';
 import { BOOT_NODE_FLAGS, entryScript } from '../../bundle/entry.js';
+import { bootSnapshotArgs } from '../../bundle/snapshot.js';
 
 /** A bundle's config.json, read and checked. */
 export interface Bundle {
@@ -198,7 +199,8 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   let env: NodeJS.ProcessEnv = { ...process.env };
   delete env[DIE_WITH_PARENT_ENV];
   let file = process.execPath;
-  let args = [...BOOT_NODE_FLAGS, entryScript('boot'), ...bootArgs];
+  // From boot's startup snapshot when the build made a usable one (src/bundle/snapshot.ts), else from its bundle.
+  let args = [...BOOT_NODE_FLAGS, ...bootSnapshotArgs(), entryScript('boot'), ...bootArgs];
   if (global.confine) {
     ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
     env = confinedEnv(env);
