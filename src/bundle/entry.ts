@@ -75,13 +75,6 @@ export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
 /** Set on globalThis (to true) by a boot started from its V8 startup snapshot (snapshot-entry.ts), at deserialization. */
 export const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
 
-/**
- * On globalThis in a boot started from its snapshot: a Map from a bundle's
- * path without extension (dist/bundle/kernel) to its code, compiled ahead
- * (load.ts runBundle runs it instead of compiling NAME.code.js).
- */
-export const PRELOADED_BUNDLES = Symbol.for('tsvisor.preloaded-bundles');
-
 /** Whether this process started from boot's startup snapshot (snapshot.ts). */
 export function startedFromSnapshot(): boolean {
   return (globalThis as Record<symbol, unknown>)[SNAPSHOT_MARK] === true;

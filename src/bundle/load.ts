@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { BUNDLE_ENTRIES, type BundleSpec, PRELOADED_BUNDLES } from './entry.js';
+import { BUNDLE_ENTRIES, type BundleSpec } from './entry.js';
 
 /** The generated code's outer function: startBundle (runtime.ts) over the bundle's modules. */
 type BundleCode = (module: NodeJS.Module, require: NodeJS.Require, dirname: string, loadAll: boolean) => void;
@@ -32,19 +32,6 @@ function withoutItsFlags(name: string): boolean {
 /** Whether the last runBundle's cache was taken (for tests and the start-up notes). */
 export let lastCacheAccepted = false;
 
-/**
- * A bundle compiled ahead, taken once: boot's startup snapshot
- * (snapshot-entry.ts) holds the kernel's code compiled (PRELOADED_BUNDLES),
- * used only while NAME.code.js is the file it was made from (snapshot.ts).
- */
-function takePreloaded(dir: string, name: string): BundleCode | undefined {
-  const ahead = (globalThis as Record<symbol, Map<string, BundleCode> | undefined>)[PRELOADED_BUNDLES];
-  const key = path.join(path.resolve(dir), name);
-  const code = ahead?.get(key);
-  ahead?.delete(key);
-  return code;
-}
-
 function compile(dir: string, name: string, cachedData: Buffer | undefined): vm.Script {
   const file = codeFile(dir, name);
     // ASCII only (build.ts asciiOnly): latin1 reads it without decoding UTF-8.
@@ -53,12 +40,6 @@ function compile(dir: string, name: string, cachedData: Buffer | undefined): vm.
 
 /** Runs bundle `name` of `dir` as the module `module` (the loader file's own). */
 export function runBundle(module: NodeJS.Module, require: NodeJS.Require, dir: string, name: string): void {
-  const ahead = takePreloaded(dir, name);
-  if (ahead !== undefined) {
-    lastCacheAccepted = true;
-    ahead(module, require, dir, false);
-    return;
-  }
   let cachedData: Buffer | undefined;
   try {
     cachedData = fs.readFileSync(cacheFile(dir, name, withoutItsFlags(name)));

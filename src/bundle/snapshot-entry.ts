@@ -1,28 +1,27 @@
 // The script boot's V8 startup snapshot is made from (snapshot.ts runs
 // `node BOOT_NODE_FLAGS --snapshot-blob dist/bundle/boot.blob --build-snapshot`
-// on this file's tsc output at build time; README.md beside this file).
+// over it at build time; README.md beside this file).
 //
-// What the snapshot holds, and what it must not:
-// - Boot's bundle, run: its modules' top levels have run, so a boot started
-//   from the snapshot calls the CLI's main at once. Those top levels read no
-//   process state (env, pid, argv, fds, the clock): docs/STARTUP.md has the
-//   audit, and a module that starts doing so must load after deserialization.
-// - The kernel's bundle compiled, not run: its code is one function whose
-//   module top levels were run once here, in an instance thrown away
-//   (removed from Node's require.cache), so their bytecode is in the heap;
-//   boot runs a fresh instance after its sync byte, as today (load.ts
-//   runBundle takes it from `preloaded`). Several kernel and vCPU modules
-//   read the clock or the environment at load time, so they must not run
-//   before the process that uses them starts.
-// - No package: a require of anything but Node's own modules gets a stand-in
-//   that loads the package at its first use, after deserialization (koffi is
-//   a native addon, which a snapshot cannot hold; the others might read
-//   process state). A package that a top level uses at once loads here, and
-//   a native one then fails the build, which then writes no snapshot.
-// - While a snapshot is built, V8 has no Atomics (nor SharedArrayBuffer): a
-//   top level that keeps an Atomics function (src/kernel/vcpus.ts keeps
-//   waitAsync) gets one that calls the real one, which Node puts back at
-//   deserialization, at each call.
+// The snapshot holds boot's bundle, run: every module's top level has run,
+// so a boot started from it calls the CLI's main at once, without compiling
+// or running its ~30 modules. What must stay out of it:
+// - Process state: a top level that read the environment, the pid, argv,
+//   an fd, the clock, or started a timer, would keep the build's. Boot's
+//   modules read none at load time (docs/STARTUP.md, the audit); the
+//   kernel's bundle, several of whose modules read the clock or the
+//   environment at load time, is not in it (it loads after the sync byte,
+//   with its code cache, as before).
+// - Packages: a require of anything but Node's own modules gets a stand-in
+//   that loads the package at its first use, after deserialization (koffi
+//   is a native addon, which a snapshot cannot hold). A package a top level
+//   uses at once loads here, and a native one then fails the build, which
+//   then writes no snapshot (boot starts from its bundle).
+// - Node's module loader: no file of ours may go through it here, or the
+//   process made from the snapshot refuses to start (Node asserts that no
+//   user module ran before its main); the bundle's code is compiled with
+//   vm, and the constants below are entry.ts's, written again.
+// While a snapshot is built V8 has no Atomics nor SharedArrayBuffer: a top
+// level that used them would fail the build (boot's do not).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,20 +33,13 @@ type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
 type BundleCode = (module: NodeJS.Module, require: NodeJS.Require, dirname: string, loadAll: boolean) => void;
 interface ModuleInternals {
   _load: Load;
-  _cache: Record<string, NodeJS.Module>;
 }
 const internals = Module as unknown as ModuleInternals & typeof Module;
 
-// This file runs as the builder's script (snapshot.ts loads it): Node's own
-// module loader must not load any file of ours here, or the process made
-// from the snapshot refuses to start (Node asserts that no user module ran
-// before its main), so the constants below are entry.ts's, written again.
 const DIST = path.resolve(__dirname, '..', '..');
 const BUNDLES = path.join(DIST, 'bundle');
 /** entry.ts SNAPSHOT_MARK. */
 const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
-/** entry.ts PRELOADED_BUNDLES. */
-const PRELOADED_BUNDLES = Symbol.for('tsvisor.preloaded-bundles');
 
 /** A package's exports, loaded at the first use of any of its properties. */
 function packageStandIn(request: string, parent: unknown): unknown {
@@ -74,11 +66,6 @@ internals._load = function (request: string, parent: unknown, isMain: boolean) {
   if (builtin || request.startsWith('.') || path.isAbsolute(request)) return original.call(this, request, parent, isMain);
   return packageStandIn(request, parent);
 };
-const standInAtomics = !('Atomics' in globalThis);
-if (standInAtomics) {
-  const g = globalThis as unknown as Record<string, Record<string | symbol, (...a: unknown[]) => unknown>>;
-  g.Atomics = new Proxy({}, { get: (_, key) => (...a: unknown[]) => g.Atomics[key](...a) });
-}
 
 /** The function NAME.code.js evaluates to, compiled in this context. */
 function compile(name: string): BundleCode {
@@ -99,16 +86,7 @@ const bootModule = loaderModule('boot');
 compile('boot')(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
 const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
 
-// The kernel's, compiled, its top levels run once in an instance let go.
-const kernel = compile('kernel');
-const before = new Set(Object.keys(internals._cache));
-const scratch = loaderModule('kernel');
-kernel(scratch, Module.createRequire(scratch.filename), BUNDLES, true);
-for (const key of Object.keys(internals._cache)) if (!before.has(key)) delete internals._cache[key];
-(globalThis as Record<symbol, unknown>)[PRELOADED_BUNDLES] = new Map([[path.join(BUNDLES, 'kernel'), kernel]]);
-
 internals._load = original;
-if (standInAtomics) delete (globalThis as { Atomics?: unknown }).Atomics;
 
 v8.startupSnapshot.setDeserializeMainFunction(() => {
   (globalThis as Record<symbol, unknown>)[SNAPSHOT_MARK] = true;

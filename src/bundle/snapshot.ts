@@ -1,5 +1,5 @@
 // Boot's V8 startup snapshot (docs/STARTUP.md, the fourth pass): the build
-// makes dist/bundle/boot.blob from snapshot-entry.ts, in a Node started with
+// makes dist/bundle/boot.blob (boot's bundle, loaded) from snapshot-entry.ts, in a Node started with
 // BOOT_NODE_FLAGS, and a manifest beside it (boot.blob.json); run, create
 // and do start boot with `--snapshot-blob` (bootSnapshotArgs) when the blob
 // is usable, else as before, from boot's bundle.
@@ -47,7 +47,6 @@ interface Manifest {
 /** The files the snapshot holds the code of (relative to dist): a change to one makes it stale. */
 export const SNAPSHOT_SOURCES = [
   `${BUNDLE_DIR}/boot.code.js`,
-  `${BUNDLE_DIR}/kernel.code.js`,
   'src/bundle/snapshot-entry.js',
 ] as const;
 
@@ -94,7 +93,7 @@ let chosen: string[] | undefined;
  */
 export function bootSnapshotArgs(): string[] {
   if (chosen === undefined) {
-    const fromBundles = entryScript('boot').startsWith(BUNDLES + path.sep) && entryScript('kernel').startsWith(BUNDLES + path.sep);
+    const fromBundles = entryScript('boot').startsWith(BUNDLES + path.sep);
     chosen = fromBundles && snapshotUnusable() === null ? ['--snapshot-blob', path.join(BUNDLES, SNAPSHOT_BLOB)] : [];
   }
   return chosen;
