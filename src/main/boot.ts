@@ -161,7 +161,12 @@ function kernelOnThisThread(cfg: SandboxConfig): { kernel: AsyncKernelApi; died:
   const load = () => {
     try {
       const { kernelApi } = require(entryScript('kernel')) as typeof import('../workers/kernel-api.js');
-      loaded(kernelApi(cfg));
+      const api = kernelApi(cfg);
+      loaded(api);
+      // Tier 0's warm-up on the next turn, not at the first Cpu: a StartRoot
+      // already here goes first as far as its first wait for the gofer, and the
+      // warm-up then runs in that wait; one that comes later finds it done.
+      setImmediate(() => api.warmUp());
     } catch (e) {
       failed(e as Error);
       dieWith(e as Error);

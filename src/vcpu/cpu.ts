@@ -160,7 +160,12 @@ export class Cpu {
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.cache);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
+    if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
+  }
+
+  /** Whether a thread's first Cpu with `engine` warms tier 0 up (tier 0 runs first: not jit or wasm alone; Cpu.warmUpFirst). */
+  static warmsUp(engine: Engine = Cpu.defaultEngine): boolean {
+    return Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   }
 
   /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
