@@ -35,7 +35,7 @@ interface Stamp {
 }
 
 /** What the build writes beside the blob. */
-interface Manifest {
+export interface Manifest {
   node: string;
   v8: string;
   flags: string[];
@@ -134,13 +134,20 @@ export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES): number {
     const why = r.error?.message ?? r.stderr.split('\n').filter((l) => l.trim() !== '' && !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).slice(0, 3).join(' / ');
     throw new Error(`node --build-snapshot exited ${r.status ?? r.signal}: ${why}`);
   }
+  return writeSnapshotManifest(bundles, distDir).blob.size;
+}
+
+/** Writes the manifest of the blob in `bundles` (its size and time, those of its sources under `distDir`, this Node, BOOT_NODE_FLAGS) and returns it. */
+export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST): Manifest {
   const sources: Record<string, Stamp> = {};
   for (const src of SNAPSHOT_SOURCES) {
     const s = stamp(path.join(distDir, src));
     if (!s) throw new Error(`${src} is missing`);
     sources[src] = s;
   }
-  const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...BOOT_NODE_FLAGS], blob: stamp(blob)!, sources };
-  fs.writeFileSync(manifest, JSON.stringify(m, null, 1) + '\n');
-  return m.blob.size;
+  const blob = stamp(path.join(bundles, SNAPSHOT_BLOB));
+  if (!blob) throw new Error(`${SNAPSHOT_BLOB} is missing`);
+  const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...BOOT_NODE_FLAGS], blob, sources };
+  fs.writeFileSync(path.join(bundles, SNAPSHOT_MANIFEST), JSON.stringify(m, null, 1) + '\n');
+  return m;
 }
