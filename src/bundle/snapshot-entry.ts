@@ -90,7 +90,7 @@ internals._load = original;
 
 v8.startupSnapshot.setDeserializeMainFunction(() => {
   (globalThis as Record<symbol, unknown>)[SNAPSHOT_MARK] = true;
-  // As bin/tsvisor and cli.ts start the CLI: argv[1] is the loader file the launcher named (dist/bundle/boot.js).
+  // As bin/tsvisor and cli.ts start the CLI: argv[1] is the loader file the launcher named (boot's, in dist/bundle).
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     () => process.exit(128),

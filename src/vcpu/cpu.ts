@@ -163,13 +163,9 @@ export class Cpu {
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
   }
 
-  /** Whether a thread's first Cpu with `engine` warms tier 0 up (tier 0 runs first: not jit or wasm alone; Cpu.warmUpFirst). */
-  static warmsUp(engine: Engine = Cpu.defaultEngine): boolean {
-    return Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
-  }
-
-  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` does (tier 0 runs first). */
   static warmUpFirst = true;
+  static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
     warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
