@@ -55,7 +55,7 @@ describe("boot's startup snapshot", function () {
   this.timeout(120_000);
   const clean = { [NO_SNAPSHOT_ENV]: '', NODE_OPTIONS: '' };
 
-  it('the build wrote the blob and its manifest, and run starts boot from it', () => {
+  it('the build wrote the blob and its manifest, and run may start boot from it', () => {
     assert.ok(fs.statSync(BLOB).size > 1 << 20, 'a blob of Node and boot');
     const manifest = JSON.parse(fs.readFileSync(path.join(BUNDLES, SNAPSHOT_MANIFEST), 'utf8'));
     assert.equal(manifest.node, process.version);
@@ -92,6 +92,28 @@ describe("boot's startup snapshot", function () {
         assert.match(log, /init exited with wait status 11264/);
       }
     } finally {
+      removeBundle(bundle);
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(logs, { recursive: true, force: true });
+    }
+  });
+
+  it('a detached sandbox (create) boots without it: a long-lived boot keeps the smaller memory', async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-state-'));
+    const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-snapshot-logs-'));
+    try {
+      const c = await tsvisor(['--root', root, '--debug', '--debug-log', `${logs}/`, 'create', '--bundle', bundle, 'snapc'], clean);
+      assert.equal(c.code, 0, c.stderr);
+      const boot = fs.readdirSync(logs).find((f) => f.endsWith('.boot.log'));
+      assert.ok(boot, 'a boot log');
+      for (let waited = 0; !fs.readFileSync(path.join(logs, boot), 'utf8').includes('startup snapshot'); waited += 50) {
+        assert.ok(waited < 30_000, 'boot says how it started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(fs.readFileSync(path.join(logs, boot), 'utf8'), /boot snapc: started without the startup snapshot/);
+    } finally {
+      await tsvisor(['--root', root, 'delete', '--force', 'snapc'], clean);
       removeBundle(bundle);
       fs.rmSync(root, { recursive: true, force: true });
       fs.rmSync(logs, { recursive: true, force: true });
