@@ -5,7 +5,8 @@
 // The snapshot holds boot's bundle, run: every module's top level has run
 // (boot's command's too, which the CLI would load at its first call), so a
 // boot started from it calls the CLI's main at once, without compiling or
-// running its ~30 modules, nor Node's own modules they load (net, among others). What must stay out of it:
+// running its ~30 modules, nor Node's own modules they load (net, among
+// others). What must stay out of it:
 // - Process state: a top level that read the environment, the pid, argv,
 //   an fd, the clock, or started a timer, would keep the build's. Boot's
 //   modules read none at load time (docs/STARTUP.md, the audit); the
