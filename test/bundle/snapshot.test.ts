@@ -126,7 +126,10 @@ describe("boot's startup snapshot", function () {
       const blob = path.join(bundles, SNAPSHOT_BLOB);
       const run = (flags: string[]) => spawnSync(process.execPath, [...flags, '--snapshot-blob', blob, path.join(BUNDLES, 'boot.js'), 'boot'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
       assert.equal(run([]).status, 14, 'made under --max-semi-space-size=2, started without it');
-      fs.truncateSync(blob, Math.floor(fs.statSync(blob).size / 2));
+      // Cut inside V8's part (the first MiB): Node crashes. A cut in what
+      // follows may even go unnoticed, half of this blob does at times: one
+      // more reason the launcher checks the size.
+      fs.truncateSync(blob, 1 << 20);
       const truncated = run([...BOOT_NODE_FLAGS]);
       assert.notEqual(truncated.status, 128, 'never reaches our code');
       assert.notEqual(truncated.status ?? truncated.signal, 0);
