@@ -1,5 +1,6 @@
 // Start-up and memory: `tsvisor boot` launched as runsc's parent launches
-// it (bench/boot-launch.ts). Boot to the start-sync byte has no QEMU
+// it (bench/boot-launch.ts), and once as `tsvisor run` starts it (its
+// node flags and startup snapshot). Boot to the start-sync byte has no QEMU
 // counterpart; launch to the first byte of hello's output compares with
 // QEMU starting the same static binary; the idle sandbox's resident size
 // (the boot process, its guest blocked reading an open stdin) compares with
@@ -13,6 +14,8 @@ import { WrongOutput } from '../measure.js';
 import { bootOnce, qemuOnce } from '../boot-launch.js';
 import { fixtureBin, repoRoot } from '../../test/util/bundle.js';
 import { launch, launchRun, stateDir } from '../density-launch.js';
+import { BOOT_NODE_FLAGS, entryScript } from '../../src/bundle/entry.js';
+import { bootSnapshotArgs } from '../../src/bundle/snapshot.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -90,6 +93,17 @@ export function startupBenchmarks(): Benchmark[] {
   };
   return [
     startupBench('boot-to-sync', 'launch of `tsvisor boot` to its start-sync byte (spec read, kernel and control server up)', 'ms', async (ctx) => (await bootHello(ctx)).syncMs, null),
+    startupBench(
+      'boot-to-sync-run',
+      "launch of boot as `tsvisor run` starts it (its node flags and startup snapshot, src/bundle/snapshot.ts) to its start-sync byte",
+      'ms',
+      async (ctx) => {
+        const r = await bootOnce(ctx.bundle(['/bin/hello']), 0, 120_000, [...BOOT_NODE_FLAGS, ...bootSnapshotArgs(), entryScript('boot')]);
+        checkHello('tsvisor', r.status, r.stdout);
+        return r.syncMs;
+      },
+      null,
+    ),
     startupBench(
       'launch-to-hello',
       "launch to the first byte of hello's output (tsvisor: boot, sync, StartRoot; QEMU: the process)",

@@ -72,6 +72,14 @@ export const WORKER_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 6 } as const;
 /** Set (to 1) to start every process and thread from the unbundled files. */
 export const NO_BUNDLE_ENV = 'TSVISOR_NO_BUNDLE';
 
+/** Set on globalThis (to true) by a boot started from its V8 startup snapshot (snapshot-entry.ts), at deserialization. */
+export const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
+
+/** Whether this process started from boot's startup snapshot (snapshot.ts). */
+export function startedFromSnapshot(): boolean {
+  return (globalThis as Record<symbol, unknown>)[SNAPSHOT_MARK] === true;
+}
+
 const DIST = path.resolve(__dirname, '..', '..');
 const chosen = new Map<EntryName, string>();
 

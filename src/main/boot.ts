@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from './flags.js';
-import { entryScript } from '../bundle/entry.js';
+import { entryScript, startedFromSnapshot } from '../bundle/entry.js';
 import { readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
@@ -84,6 +84,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     // 2. The spec.
     const spec = readSpecFromFd(flags['spec-fd'] as number);
     logs.debug.debug(`boot ${cid}: spec ${JSON.stringify(spec)}`);
+    logs.debug.debug(`boot ${cid}: ${startedFromSnapshot() ? 'started from the startup snapshot' : 'started without the startup snapshot'}`);
     // 3. Capabilities, then re-exec without --apply-caps.
     if (flags['apply-caps']) {
       applyCapabilities(spec);
@@ -160,7 +161,12 @@ function kernelOnThisThread(cfg: SandboxConfig): { kernel: AsyncKernelApi; died:
   const load = () => {
     try {
       const { kernelApi } = require(entryScript('kernel')) as typeof import('../workers/kernel-api.js');
-      loaded(kernelApi(cfg));
+      const api = kernelApi(cfg);
+      loaded(api);
+      // Tier 0's warm-up on the next turn, not at the first Cpu: a StartRoot
+      // already here goes first as far as its first wait for the gofer, and the
+      // warm-up then runs in that wait; one that comes later finds it done.
+      setImmediate(() => api.warmUp());
     } catch (e) {
       failed(e as Error);
       dieWith(e as Error);

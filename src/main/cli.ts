@@ -135,7 +135,8 @@ function logFailure(g: GlobalOptions, message: string): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let usage = topUsage();
+  // Formatted only when an error prints it (a few ms of every start otherwise).
+  let usage = topUsage;
   let debug = false;
   let opts: GlobalOptions | undefined;
   try {
@@ -149,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new Fatal(`unknown command "${name}"`, true);
     opts.debugLog = debugLogFile(opts.debugLog, name);
     const mod = await cmd.load();
-    usage = formatUsage(mod.synopsis, mod.flags);
+    usage = () => formatUsage(mod.synopsis, mod.flags);
     const parsed = parseFlags(mod.flags, rest);
     return await mod.main(opts, parsed.flags, parsed.rest, argv);
   } catch (e) {
@@ -157,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     if (opts) logFailure(opts, e instanceof Error ? e.message : String(e));
     if (e instanceof Fatal || e instanceof UsageError || e instanceof SpecError) {
       process.stderr.write(`tsvisor: ${e.message}\n`);
-      if (e instanceof UsageError || (e instanceof Fatal && e.usage)) process.stderr.write(usage);
+      if (e instanceof UsageError || (e instanceof Fatal && e.usage)) process.stderr.write(usage());
       return e instanceof Fatal ? e.exitCode : BOOT_FAILURE;
     }
     process.stderr.write(`tsvisor: internal error: ${debug && e instanceof Error ? e.stack : (e as Error).message ?? String(e)}\n`);

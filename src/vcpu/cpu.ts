@@ -160,11 +160,12 @@ export class Cpu {
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.cache);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (this.promoteAt !== 0 && Cpu.warmUpFirst) Cpu.warmUp();
+    if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
   }
 
-  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts). */
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` does (tier 0 runs first). */
   static warmUpFirst = true;
+  static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
     warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));

@@ -28,6 +28,7 @@ import { quiesce, restoreKernel, saveKernel, startRestored } from '../kernel/che
 import { decodeImage, encodeImage } from '../kernel/checkpoint-image.js';
 import { Unsupported } from '../kernel/checkpoint-records.js';
 import { entryScript } from '../bundle/entry.js';
+import { Cpu } from '../vcpu/cpu.js';
 
 /** The sandbox's configuration and logs: set once, by kernelApi(). */
 let cfg!: SandboxConfig;
@@ -123,6 +124,15 @@ function followHostTerminalSize(pid: number): boolean {
 }
 
 const api = {
+  /**
+   * Tier 0's warm-up (src/vcpu/warmup.ts), which the thread's first Cpu
+   * would run, now, once per thread: boot calls it right after loading the
+   * kernel, while the parent's StartRoot is on its way (create, then start:
+   * maybe long after), so the first program does not wait for it.
+   */
+  warmUp(): void {
+    if (Cpu.warmsUp()) Cpu.warmUp();
+  },
   /** Load and start the container's init. Resolves with an error text when it can't start. */
   async start(): Promise<string | null> {
     if (init) return 'already started';

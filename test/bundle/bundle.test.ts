@@ -12,6 +12,7 @@ import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
 import { asciiOnly, bundleCode, moduleGraph } from '../../src/bundle/build.js';
 import { BOOT_NODE_FLAGS, BUNDLE_DIR, BUNDLE_ENTRIES, type BundleSpec, cliBundleFor, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
 import { RemoteVcpu } from '../../src/kernel/vcpus.js';
+import { bootSnapshotArgs } from '../../src/bundle/snapshot.js';
 
 const DIST = path.join(repoRoot(), 'dist');
 /** Every process below `pid` (from /proc's parent links). */
@@ -79,8 +80,8 @@ describe('bundled entry points', () => {
       const started = (name: string) => argvs.find((a) => a.includes(path.join(DIST, BUNDLE_DIR, `${name}.js`)));
       const boot = started('boot'), gofer = started('gofer');
       assert.ok(boot && gofer, argvs.map((a) => a.join(' ')).join('\n'));
-      // Boot runs with the flags its bundles' code caches were made under (the kernel's young-generation cap).
-      assert.deepEqual(boot.slice(0, boot.indexOf(path.join(DIST, BUNDLE_DIR, 'boot.js'))), [...BOOT_NODE_FLAGS]);
+      // Boot runs with the flags its bundles' code caches were made under (the kernel's young-generation cap), and from its startup snapshot when the build made a usable one (snapshot.test.ts).
+      assert.deepEqual(boot.slice(0, boot.indexOf(path.join(DIST, BUNDLE_DIR, 'boot.js'))), [...BOOT_NODE_FLAGS, ...bootSnapshotArgs()]);
       assert.equal(gofer[0], path.join(DIST, BUNDLE_DIR, 'gofer.js'));
       child.stdin.end();
       await new Promise((r) => child.on('exit', r));

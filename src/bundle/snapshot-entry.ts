@@ -1,0 +1,137 @@
+// The script boot's V8 startup snapshot is made from (snapshot.ts runs
+// `node BOOT_NODE_FLAGS --snapshot-blob dist/bundle/boot.blob --build-snapshot`
+// over it at build time; README.md beside this file).
+//
+// The snapshot holds boot's bundle, run: every module's top level has run
+// (boot's command's too, which the CLI would load at its first call), so a
+// boot started from it calls the CLI's main at once, without compiling or
+// running its ~30 modules, nor Node's own modules they load (net, among
+// others). What must stay out of it:
+// - Process state: a top level that read the environment, the pid, argv,
+//   an fd, the clock, or started a timer, would keep the build's. Boot's
+//   modules read none at load time (docs/STARTUP.md, the audit); the
+//   kernel's bundle, several of whose modules read the clock or the
+//   environment at load time, is not in it (it loads after the sync byte,
+//   with its code cache, as before).
+// - Packages: a require of anything but Node's own modules gets a stand-in
+//   that loads the package at its first use, after deserialization (koffi
+//   is a native addon, which a snapshot cannot hold). A package a top level
+//   uses at once loads here (loadHere), and a native one then fails the
+//   build, which then writes no snapshot (boot starts from its bundle).
+// - Node's module loader: no file of ours may go through it here, or the
+//   process made from the snapshot refuses to start (Node asserts that no
+//   user module ran before its main); the bundle's code is compiled with
+//   vm, and the constants below are entry.ts's, written again.
+// While a snapshot is built V8 has no Atomics nor SharedArrayBuffer: a top
+// level that used them would fail the build (boot's do not).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import * as v8 from 'node:v8';
+import Module from 'node:module';
+
+type Load = (request: string, parent: NodeJS.Module, isMain: boolean) => unknown;
+type BundleCode = (module: NodeJS.Module, require: NodeJS.Require, dirname: string, loadAll: boolean) => void;
+interface ModuleInternals {
+  _load: Load;
+  _cache: Record<string, NodeJS.Module>;
+  _resolveFilename(request: string, parent: NodeJS.Module, isMain: boolean): string;
+  _nodeModulePaths(dir: string): string[];
+}
+const internals = Module as unknown as ModuleInternals & typeof Module;
+
+const DIST = path.resolve(__dirname, '..', '..');
+const BUNDLES = path.join(DIST, 'bundle');
+/** entry.ts SNAPSHOT_MARK. */
+const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
+
+/**
+ * Loads a package's file as Node's loader would (its resolution, wrapper and
+ * require.cache), but compiled with vm, which leaves Node's mark of a user
+ * module unset; its own requires go the same way. For a package a top
+ * level uses at once (the spec validator's ajv helper).
+ */
+function loadHere(request: string, parent: NodeJS.Module): unknown {
+  if (request.startsWith('node:') || Module.isBuiltin(request)) return original(request, parent, false);
+  const filename = internals._resolveFilename(request, parent, false);
+  const known = internals._cache[filename];
+  if (known) return known.exports;
+  if (!/\.c?js$/.test(filename)) throw new Error(`${filename}: only JavaScript files load while the snapshot is built`);
+  const m = new Module(filename, parent) as NodeJS.Module;
+  m.filename = filename;
+  m.paths = internals._nodeModulePaths(path.dirname(filename));
+  internals._cache[filename] = m;
+  const code = fs.readFileSync(filename, 'utf8');
+  const run = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${code}\n})`, { filename }).runInThisContext() as (...a: unknown[]) => void;
+  const req = ((r: string) => loadHere(r, m)) as NodeJS.Require;
+  run.call(m.exports, m.exports, req, m, filename, path.dirname(filename));
+  m.loaded = true;
+  return m.exports;
+}
+
+/**
+ * A package's exports, loaded at the first use of any of its properties:
+ * while the snapshot is built, by loadHere; after deserialization, by Node.
+ */
+function packageStandIn(request: string, parent: NodeJS.Module): unknown {
+  let real: Record<string | symbol, unknown> | undefined;
+  const get = () => (real ??= (building ? loadHere(request, parent) : original(request, parent, false)) as Record<string | symbol, unknown>);
+  return new Proxy(
+    {},
+    {
+      // tsc's __importDefault asks for __esModule: the answer must not load the package.
+      get: (_, key) => (key === '__esModule' && real === undefined ? undefined : get()[key]),
+      has: (_, key) => key in get(),
+      ownKeys: () => Reflect.ownKeys(get()),
+      getOwnPropertyDescriptor: (_, key) => {
+        const d = Object.getOwnPropertyDescriptor(get(), key);
+        return d && { ...d, configurable: true };
+      },
+    },
+  );
+}
+
+const original = internals._load;
+let building = true;
+internals._load = function (request: string, parent: NodeJS.Module, isMain: boolean) {
+  const builtin = request.startsWith('node:') || Module.isBuiltin(request);
+  if (builtin || request.startsWith('.') || path.isAbsolute(request)) return original.call(this, request, parent, isMain);
+  return packageStandIn(request, parent);
+};
+
+/** The function NAME.code.js evaluates to, compiled in this context. */
+function compile(name: string): BundleCode {
+  const file = path.join(BUNDLES, `${name}.code.js`);
+  return new vm.Script(fs.readFileSync(file, 'latin1'), { filename: file }).runInThisContext() as BundleCode;
+}
+
+/** A module object for NAME.js, the file a process starts the bundle from. */
+function loaderModule(name: string): NodeJS.Module {
+  const file = path.join(BUNDLES, `${name}.js`);
+  const m = new Module(file) as NodeJS.Module;
+  m.filename = file;
+  return m;
+}
+
+// Boot's bundle, run: first every module but the entry (the CLI loads its
+// command, boot.ts and what it imports, only once main runs: here they run
+// now, each in Node's require.cache), then the entry, whose requires find
+// those instances there (runtime.ts), as a later bundle of the thread would.
+const bootModule = loaderModule('boot');
+const boot = compile('boot');
+boot(loaderModule('boot'), Module.createRequire(bootModule.filename), BUNDLES, true);
+boot(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
+const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
+
+internals._load = original;
+building = false;
+
+v8.startupSnapshot.setDeserializeMainFunction(() => {
+  (globalThis as Record<symbol, unknown>)[SNAPSHOT_MARK] = true;
+  // As bin/tsvisor and cli.ts start the CLI: argv[1] is the loader file the launcher named (boot's, in dist/bundle).
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    () => process.exit(128),
+  );
+});

@@ -1,0 +1,153 @@
+// Boot's V8 startup snapshot (docs/STARTUP.md, the fourth pass): the build
+// makes dist/bundle/boot.blob (boot's bundle, loaded) from snapshot-entry.ts, in a Node started with
+// BOOT_NODE_FLAGS, and a manifest beside it (boot.blob.json); run, create
+// and do start boot with `--snapshot-blob` (bootSnapshotArgs) when the blob
+// is usable, else as before, from boot's bundle.
+//
+// Node cannot fall back by itself: a blob of another Node or made under
+// other V8 flags makes it exit 14 before any of our code runs, a damaged one
+// makes V8 abort (its checksum) or crash. So the launcher checks, for a few
+// stat calls, that the blob is the one the build wrote (its size and time),
+// that the files it was made from are those on disk now (the bundles' code
+// and snapshot-entry.ts's), that this Node is the
+// one it was made by, and that nothing adds V8 flags (NODE_OPTIONS); any
+// doubt starts boot without it. What this does not catch: a blob changed
+// in place with its size and time put back, which only someone who could
+// rewrite the code itself can do.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { BOOT_NODE_FLAGS, BUNDLE_DIR, entryScript, NO_BUNDLE_ENV } from './entry.js';
+
+/** Set (to 1) to start boot without its snapshot (to compare, or to rule it out). */
+export const NO_SNAPSHOT_ENV = 'TSVISOR_NO_SNAPSHOT';
+export const SNAPSHOT_BLOB = 'boot.blob';
+export const SNAPSHOT_MANIFEST = 'boot.blob.json';
+
+const DIST = path.resolve(__dirname, '..', '..');
+const BUNDLES = path.join(DIST, BUNDLE_DIR);
+
+/** A file as the build left it. */
+interface Stamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** What the build writes beside the blob. */
+export interface Manifest {
+  node: string;
+  v8: string;
+  flags: string[];
+  blob: Stamp;
+  /** Every file the snapshot's heap was made from, relative to dist. */
+  sources: Record<string, Stamp>;
+}
+
+/** The files the snapshot holds the code of (relative to dist): a change to one makes it stale. */
+export const SNAPSHOT_SOURCES = [
+  `${BUNDLE_DIR}/boot.code.js`,
+  'src/bundle/snapshot-entry.js',
+] as const;
+
+function stamp(file: string): Stamp | undefined {
+  try {
+    const st = fs.statSync(file);
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a: Stamp | undefined, b: Stamp | undefined) => a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+/**
+ * Why boot's snapshot in `bundles` (dist/bundle) cannot be used by a boot
+ * this process starts with BOOT_NODE_FLAGS, or null when it can. `distDir`:
+ * where the manifest's sources lie.
+ */
+export function snapshotUnusable(bundles = BUNDLES, distDir = DIST, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env[NO_SNAPSHOT_ENV] === '1') return `${NO_SNAPSHOT_ENV}=1`;
+  if (env[NO_BUNDLE_ENV] === '1') return `${NO_BUNDLE_ENV}=1`;
+  if ((env.NODE_OPTIONS ?? '').trim() !== '') return 'NODE_OPTIONS is set (V8 takes a snapshot only under the flags it was made with)';
+  let m: Manifest;
+  try {
+    m = JSON.parse(fs.readFileSync(path.join(bundles, SNAPSHOT_MANIFEST), 'utf8')) as Manifest;
+  } catch {
+    return 'no manifest';
+  }
+  if (m.node !== process.version || m.v8 !== process.versions.v8) return `made by Node ${m.node}`;
+  if (!Array.isArray(m.flags) || m.flags.join(' ') !== BOOT_NODE_FLAGS.join(' ')) return 'made under other flags';
+  if (!same(stamp(path.join(bundles, SNAPSHOT_BLOB)), m.blob)) return 'the blob is not the one the build wrote';
+  for (const src of SNAPSHOT_SOURCES) if (!same(stamp(path.join(distDir, src)), m.sources?.[src])) return `${src} changed since`;
+  return null;
+}
+
+let chosen: string[] | undefined;
+
+/**
+ * Node's arguments that start boot from its snapshot (before the script,
+ * after BOOT_NODE_FLAGS), or none when it is unusable (snapshotUnusable) or
+ * boot would not start from its bundle anyway (entry.ts). Decided once per
+ * process.
+ */
+export function bootSnapshotArgs(): string[] {
+  if (chosen === undefined) {
+    const fromBundles = entryScript('boot').startsWith(BUNDLES + path.sep);
+    chosen = fromBundles && snapshotUnusable() === null ? ['--snapshot-blob', path.join(BUNDLES, SNAPSHOT_BLOB)] : [];
+  }
+  return chosen;
+}
+
+/**
+ * The build's step after the bundles: makes boot.blob and its manifest in
+ * `bundles` (under `distDir`). Returns the blob's size, or throws (the build
+ * then goes on without a snapshot; any old one is gone first).
+ */
+export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES): number {
+  const blob = path.join(bundles, SNAPSHOT_BLOB);
+  const manifest = path.join(bundles, SNAPSHOT_MANIFEST);
+  fs.rmSync(manifest, { force: true });
+  fs.rmSync(blob, { force: true });
+  // Node's snapshot builder runs its script without CommonJS's `exports`,
+  // and no file of ours may go through Node's module loader before the
+  // snapshot is taken (snapshot-entry.ts): a short script compiles
+  // snapshot-entry.ts's output and runs it as Node would run a module.
+  const entry = path.join(bundles, 'snapshot-build.js');
+  const target = path.join(distDir, 'src', 'bundle', 'snapshot-entry.js');
+  fs.writeFileSync(
+    entry,
+    [
+      `'use strict';`,
+      `// Generated by src/bundle/snapshot.ts: the script boot's startup snapshot is built from.`,
+      `const file = ${JSON.stringify(target)};`,
+      `const code = require('node:fs').readFileSync(file, 'utf8');`,
+      `const run = new (require('node:vm').Script)('(function (exports, require, module, __filename, __dirname) {' + code + '\\n})', { filename: file }).runInThisContext();`,
+      `const module = { exports: {} };`,
+      `run(module.exports, require, module, file, require('node:path').dirname(file));`,
+      '',
+    ].join('\n'),
+  );
+  const r = spawnSync(process.execPath, [...BOOT_NODE_FLAGS, '--snapshot-blob', blob, '--build-snapshot', entry], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  if (r.status !== 0 || !fs.existsSync(blob)) {
+    fs.rmSync(blob, { force: true });
+    const why = r.error?.message ?? r.stderr.split('\n').filter((l) => l.trim() !== '' && !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).slice(0, 3).join(' / ');
+    throw new Error(`node --build-snapshot exited ${r.status ?? r.signal}: ${why}`);
+  }
+  return writeSnapshotManifest(bundles, distDir).blob.size;
+}
+
+/** Writes the manifest of the blob in `bundles` (its size and time, those of its sources under `distDir`, this Node, BOOT_NODE_FLAGS) and returns it. */
+export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST): Manifest {
+  const sources: Record<string, Stamp> = {};
+  for (const src of SNAPSHOT_SOURCES) {
+    const s = stamp(path.join(distDir, src));
+    if (!s) throw new Error(`${src} is missing`);
+    sources[src] = s;
+  }
+  const blob = stamp(path.join(bundles, SNAPSHOT_BLOB));
+  if (!blob) throw new Error(`${SNAPSHOT_BLOB} is missing`);
+  const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...BOOT_NODE_FLAGS], blob, sources };
+  fs.writeFileSync(path.join(bundles, SNAPSHOT_MANIFEST), JSON.stringify(m, null, 1) + '\n');
+  return m;
+}
