@@ -370,10 +370,9 @@ export class Cpu {
   }
 
   /**
-   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict):
-   * its wide region (region.ts) on trial in tier 2 if wider than `pieces` and than `tried` (the widest
-   * tried before), kept if it averages WASM_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js`
-   * watched for look `round` (region.ts onWatch: a sort's first calls are short, and its region grows).
+   * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict): its wide region
+   * (region.ts) on trial in tier 2 if wider than `pieces` and than `tried` (the widest tried before), kept if it averages
+   * WASM_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
     const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8), w = Math.max(tried, wide.pieces.length);
