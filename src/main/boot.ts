@@ -22,7 +22,7 @@ import { applyCapabilities, capMask } from './caps.js';
 import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, getTerminalAttr, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { closeFd, execve, getTerminalAttr, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 /** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
 export const FILE_ACCESS_FLAGS: FlagDef[] = [
@@ -89,7 +89,10 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     if (flags['apply-caps']) {
       applyCapabilities(spec);
       const args = argvForReexec.filter((a) => !/^--?apply-caps(=true)?$/.test(a));
-      const r = execve(process.execPath, [process.execPath, ...process.execArgv, ...args], Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
+      // Node marks the fds it inherits close-on-exec at its start: the donated ones must reach the next boot.
+      for (const fd of donatedFds(flags)) setCloexec(fd, false);
+      // argv[1]: the script node was started with (bin/tsvisor, or boot's bundle loader beside --snapshot-blob in execArgv).
+      const r = execve(process.execPath, [process.execPath, ...process.execArgv, process.argv[1], ...args], Object.entries(process.env).map(([k, v]) => `${k}=${v}`));
       throw new Fatal(`re-exec after applying capabilities failed: errno ${-r}`);
     }
     // 4. The sandbox.
@@ -447,6 +450,13 @@ class SandboxController implements ContainerManager {
       },
     };
   }
+}
+
+/** Every fd the parent runtime donated on boot's command line (they stay open across --apply-caps's re-exec). */
+function donatedFds(flags: FlagValues): number[] {
+  const single = ['spec-fd', 'controller-fd', 'device-fd', 'donate-fd', 'user-log-fd', 'start-sync-fd'].map((n) => flags[n] as number);
+  const lists = [...(flags['io-fds'] as number[]), ...(flags['stdio-fds'] as number[]), ...parsePublishArg(flags.publish as string[]).map((p) => p.fd)];
+  return [...single, ...lists].filter((fd) => fd > 2);
 }
 
 /** Guest CPU time as ps prints it, from instructions at a nominal 1 ns each. */

@@ -11,6 +11,7 @@ import { makeBundle, removeBundle } from '../util/bundle.js';
 import { TSVISOR } from '../integration/run-util.js';
 import { bindUnixSocket, closeFd, pipe2, O_CLOEXEC } from '../../src/host/ffi.js';
 import { UrpcClient } from '../../src/main/urpc.js';
+import { CAPABILITIES } from '../../src/main/caps.js';
 
 interface Booted {
   child: ChildProcess;
@@ -126,6 +127,31 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
       } finally {
         removeBundle(bundle);
       }
+    }
+  });
+
+  it("--apply-caps: boot takes the spec's capability sets, re-executes itself without the flag, and runs the application", async () => {
+    const bundle = makeBundle({ args: ['/bin/hello', '--exit', '7'] });
+    try {
+      const spec = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+      // Dropping from the bounding set needs CAP_SETPCAP: as root, CAP_SYS_TIME leaves it (and stays out after execve);
+      // as another user nothing is dropped, and the empty effective, permitted and inheritable sets are taken as they are.
+      const root = process.getuid?.() === 0;
+      spec.process.capabilities = { bounding: CAPABILITIES.filter((c) => !root || c !== 'CAP_SYS_TIME'), effective: [], permitted: [], inheritable: [] };
+      const b = launchBoot(bundle, ['--apply-caps'], JSON.stringify(spec));
+      assert.deepEqual([...(await b.sync)], [0], b.bootErr());
+      if (root) {
+        const capBnd = BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${b.child.pid}/status`, 'utf8'))![1]);
+        assert.equal((capBnd >> 25n) & 1n, 0n, 'CAP_SYS_TIME (25) is out of the bounding set');
+      }
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 7 << 8);
+      client.close();
+      assert.equal(await b.exit, 7, b.bootErr());
+      assert.match(b.appOut(), /^hello from riscv64\n/);
+    } finally {
+      removeBundle(bundle);
     }
   });
 
