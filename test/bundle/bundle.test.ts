@@ -224,10 +224,11 @@ describe('heap limits and code caches', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-limits-'));
     const entry = path.join(dir, 'probe.js');
     const out = path.join(dir, 'limits.json');
-    fs.writeFileSync(entry, `require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(require('node:worker_threads').resourceLimits)); process.exit(0);\n`);
+    // Written under another name, then renamed: the file is whole once it exists.
+    fs.writeFileSync(entry, `const fs = require('node:fs'); fs.writeFileSync(${JSON.stringify(out + '.part')}, JSON.stringify(require('node:worker_threads').resourceLimits)); fs.renameSync(${JSON.stringify(out + '.part')}, ${JSON.stringify(out)}); process.exit(0);\n`);
     try {
       new RemoteVcpu(1, entry, () => {}, () => {}, (m) => assert.fail(m));
-      for (let i = 0; i < 200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 1200 && !fs.existsSync(out); i++) await new Promise((r) => setTimeout(r, 25));
       const limits = JSON.parse(fs.readFileSync(out, 'utf8')) as { maxYoungGenerationSizeMb: number };
       assert.equal(limits.maxYoungGenerationSizeMb, WORKER_RESOURCE_LIMITS.maxYoungGenerationSizeMb);
     } finally {
