@@ -196,10 +196,7 @@ export class Interpreter {
           if ((u & 7) !== 0) { dv.setInt32(u >>> 0, x[2 * rs2], true); dv.setInt32((u >>> 0) + 4, x[2 * rs2 + 1], true); }
           else if (M) this.store64(x, rs2, u >>> 0);
           else { i32[u >>> 2] = x[2 * rs2]; i32[(u >>> 2) + 1] = x[2 * rs2 + 1]; }
-          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 8)) {
-            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-            return k << 3;
-          }
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 8, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
           continue;
         case Op.SW:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
@@ -207,10 +204,7 @@ export class Interpreter {
           else fl = this.flags(this.addr(x, rs1, imm), 4);
           if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           if ((u & 3) === 0) i32[u >>> 2] = x[2 * rs2]; else dv.setInt32(u >>> 0, x[2 * rs2], true);
-          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 4)) {
-            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-            return k << 3;
-          }
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 4, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
           continue;
         case Op.SB:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
@@ -218,10 +212,7 @@ export class Interpreter {
           else fl = this.flags(this.addr(x, rs1, imm), 1);
           if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
           u8[u >>> 0] = x[2 * rs2];
-          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(u >>> 0, 1)) {
-            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-            return k << 3;
-          }
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 1, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
           continue;
 
         case Op.LB: case Op.LH: case Op.LHU: case Op.FLW: case Op.FLD:
@@ -258,10 +249,7 @@ export class Interpreter {
               else { dv.setInt32(a, fb[2 * rs2], true); dv.setInt32(a + 4, fb[2 * rs2 + 1], true); }
               break;
           }
-          if ((fl & Flag.CODE) !== 0 && cpu.codeWrite(a, size)) {
-            cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-            return k << 3;
-          }
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(a, size, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
           continue;
 
         // 64-bit additions on int32 halves: the carry is an unsigned compare of the low words.
@@ -386,6 +374,17 @@ export class Interpreter {
    * int32 halves. One function for every case, so that its type feedback
    * (large and negative values) is gathered once for all (warmup.ts).
    */
+  /**
+   * A store of `size` bytes at `a` landed on a page holding code: true when it
+   * changed code this vCPU must stop for (Cpu.codeWrite), with cpu.npc set to
+   * `next`, the pc after the store.
+   */
+  private storedToCode(a: number, size: number, next: number): boolean {
+    if (!this.cpu.codeWrite(a, size)) return false;
+    this.cpu.npc = next;
+    return true;
+  }
+
   private addr(x: Int32Array, rs1: number, imm: number): number {
     return (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
   }

@@ -105,6 +105,18 @@ describe('kernel/vfs: kept backend handles (donated and direct host fds)', funct
     await f.unref();
   });
 
+  for (const mode of ['direct', 'gofer'] as const) {
+    it(`${mode}: write and pwrite on an O_APPEND file append, whatever the offset, as on Linux`, async () => {
+      fs.writeFileSync(path.join(host, 'log'), 'ab');
+      const vfs = mode === 'direct' ? await overDirect(new IdleHandles(8)) : await overGofer('exclusive', new IdleHandles(8));
+      const f = await open(vfs, '/log', abi.O_WRONLY | abi.O_APPEND);
+      assert.equal(ok(await f.write(new TextEncoder().encode('cd'))), 2);
+      assert.equal(ok(await f.pwrite(new TextEncoder().encode('ef'), 0)), 2);
+      assert.equal(fs.readFileSync(path.join(host, 'log'), 'utf8'), 'abcdef');
+      await f.unref();
+    });
+  }
+
   it('unused kept handles are bounded: every open of many files still gets a donated fd, the newest reopen costs nothing', async () => {
     const files = 40;
     for (let i = 0; i < files; i++) fs.writeFileSync(path.join(host, `f${i}`), `file ${i}`);

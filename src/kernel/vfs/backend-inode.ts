@@ -352,50 +352,42 @@ export class BackendOpenFile extends File implements FdInodeOps {
   }
 
   override read(len: number): MaybeAsync<Uint8Array | Errno> {
-    return this.readAsync(len);
-  }
-
-  private async readAsync(len: number): Promise<Uint8Array | Errno> {
-    if (this.type === S_IFDIR) return EISDIR;
-    const r = await this.pread(len, this.pos);
-    if (!isErrno(r)) this.pos += r.length;
-    return r;
+    return this.readAt(len, null);
   }
 
   override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
-    return this.preadAsync(len, offset);
+    return this.readAt(len, offset);
   }
 
-  private async preadAsync(len: number, offset: number): Promise<Uint8Array | Errno> {
+  /** read (`offset` null: at the file's position, which moves on) and pread. */
+  private async readAt(len: number, offset: number | null): Promise<Uint8Array | Errno> {
     if (this.type === S_IFDIR) return EISDIR;
     const buf = new Uint8Array(len);
-    const n = await this.file.read(buf, offset);
-    return isErrno(n) ? n : buf.subarray(0, n);
+    const n = await this.file.read(buf, offset ?? this.pos);
+    if (isErrno(n)) return n;
+    if (offset === null) this.pos += n;
+    return buf.subarray(0, n);
   }
 
   override write(data: Uint8Array): MaybeAsync<number | Errno> {
-    return this.writeAsync(data);
-  }
-
-  private async writeAsync(data: Uint8Array): Promise<number | Errno> {
-    if (this.flags & O_APPEND) {
-      const a = await this.file.getattr();
-      if (isErrno(a)) return a;
-      this.pos = a.size;
-    }
-    const n = await this.file.write(data, this.pos);
-    this.mount.changed();
-    if (!isErrno(n)) this.pos += n;
-    return n;
+    return this.writeAt(data, null);
   }
 
   override pwrite(data: Uint8Array, offset: number): MaybeAsync<number | Errno> {
-    return this.pwriteAsync(data, offset);
+    return this.writeAt(data, offset);
   }
 
-  private async pwriteAsync(data: Uint8Array, offset: number): Promise<number | Errno> {
-    const n = await this.file.write(data, offset);
+  /** write (`offset` null: at the file's position, or its end with O_APPEND; the position moves on) and pwrite. */
+  private async writeAt(data: Uint8Array, offset: number | null): Promise<number | Errno> {
+    let at = offset ?? this.pos;
+    if (offset === null && this.flags & O_APPEND) {
+      const a = await this.file.getattr();
+      if (isErrno(a)) return a;
+      at = a.size;
+    }
+    const n = await this.file.write(data, at);
     this.mount.changed();
+    if (offset === null && !isErrno(n)) this.pos = at + n;
     return n;
   }
 
@@ -558,14 +550,17 @@ export class HostBackedFile extends BackendOpenFile {
   }
 
   override pread(len: number, offset: number): MaybeAsync<Uint8Array | Errno> {
-    const out = new Uint8Array(len);
-    const n = this.readTo(len, offset, (bytes, pos) => out.set(bytes, pos));
-    return isErrno(n) ? n : out.subarray(0, n);
+    return this.readCopy(len, offset);
   }
 
   override read(len: number): MaybeAsync<Uint8Array | Errno> {
+    return this.readCopy(len, null);
+  }
+
+  /** readTo into a new array of its own (read, pread). */
+  private readCopy(len: number, offset: number | null): Uint8Array | Errno {
     const out = new Uint8Array(len);
-    const n = this.readTo(len, null, (bytes, pos) => out.set(bytes, pos));
+    const n = this.readTo(len, offset, (bytes, pos) => out.set(bytes, pos));
     return isErrno(n) ? n : out.subarray(0, n);
   }
 
