@@ -18,6 +18,7 @@ import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 import type { UserMemory } from './usercopy.js';
 import { Parked } from './syscalls/context.js';
+import { atDeadline, Deadline } from './deadline.js';
 
 export const FUTEX_BITSET_MATCH_ANY = 0xffffffff;
 const FUTEX_WAITERS = 0x80000000;
@@ -52,20 +53,6 @@ const POOL_SPACE = {};
 function keyOf(vm: AddressSpace, addr: number, shared: boolean): [object, number] {
   const off = shared ? vm.user.sharedOffset(addr) : null;
   return off === null ? [vm, addr] : [POOL_SPACE, off];
-}
-
-/** Longest delay setTimeout takes (a longer one fires at once). */
-const TIMER_MAX_MS = 0x7fffffff;
-
-/** Call `fn` after `ms`, in steps setTimeout can take; returns the canceller. */
-function longTimeout(ms: number, fn: () => void): () => void {
-  let timer: NodeJS.Timeout;
-  const arm = (left: number) => {
-    const step = Math.min(Math.max(0, left), TIMER_MAX_MS);
-    timer = setTimeout(() => (left > step ? arm(left - step) : fn()), step);
-  };
-  arm(ms);
-  return () => clearTimeout(timer);
 }
 
 export class FutexTable {
@@ -103,9 +90,9 @@ export class FutexTable {
    * FUTEX_WAIT(_BITSET): EINVAL for an empty bitset, otherwise `waitMany` on
    * the one word (`shared`: without FUTEX_PRIVATE_FLAG); resolves 0 when woken.
    */
-  wait(task: Task, addr: number, expected: number, bitset: number, timeoutMs: number | undefined, shared = false): Errno | Parked {
+  wait(task: Task, addr: number, expected: number, bitset: number, deadline: Deadline | undefined, shared = false): Errno | Parked {
     if (bitset === 0) return EINVAL;
-    return this.waitMany(task, [{ addr, expected, bitset, shared }], timeoutMs);
+    return this.waitMany(task, [{ addr, expected, bitset, shared }], deadline);
   }
 
   /**
@@ -116,11 +103,11 @@ export class FutexTable {
    * EAGAIN if it is not `expected` (nothing stays queued). Otherwise one
    * waiter per word is queued (each one an ordinary waiter: woken, counted
    * and requeued alone), all sharing one sleep: the first wake of any of them
-   * resolves the index of its word and drops the others; ETIMEDOUT after
-   * `timeoutMs` (undefined: never); EINTR when a signal interrupts `task`
+   * resolves the index of its word and drops the others; ETIMEDOUT once
+   * `deadline` has passed (undefined: never); EINTR when a signal interrupts `task`
    * (Task.interrupt).
    */
-  waitMany(task: Task, words: readonly FutexWord[], timeoutMs: number | undefined): Errno | Parked {
+  waitMany(task: Task, words: readonly FutexWord[], deadline: Deadline | undefined): Errno | Parked {
     const vm = task.process.vm;
     for (const w of words) {
       if (w.addr % 4 !== 0) return EINVAL;
@@ -144,7 +131,7 @@ export class FutexTable {
       return { task, bitset: w.bitset, space, addr: key, wake: () => finish(i) };
     });
     for (const q of queued) this.queue(q.space, q.addr, true)!.push(q);
-    if (timeoutMs !== undefined) cancelTimer = longTimeout(timeoutMs, () => finish(ETIMEDOUT));
+    if (deadline) cancelTimer = atDeadline(deadline, () => finish(ETIMEDOUT));
     task.onInterrupt(() => finish(EINTR));
     return parked;
   }

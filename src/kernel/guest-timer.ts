@@ -15,6 +15,7 @@
 
 import { clockNowNs } from './syscalls/time.js';
 import * as abi from '../linux/abi.js';
+import { atDeadline } from './deadline.js';
 
 export interface TimerTarget {
   /** Deliver one expiry; returns false when the previous one is still pending (an overrun). */
@@ -25,7 +26,7 @@ export class GuestTimer {
   /** Absolute expiry on `clock`, ns; 0n when disarmed. */
   private deadline = 0n;
   private interval = 0n;
-  private handle: NodeJS.Timeout | undefined;
+  private cancelHost: (() => void) | undefined;
   /** Overruns of the last delivered expiry (timer_getoverrun). */
   overrun = 0;
   /** Overruns counted since the queued signal was generated. */
@@ -61,23 +62,19 @@ export class GuestTimer {
   }
 
   disarm(): void {
-    clearTimeout(this.handle);
-    this.handle = undefined;
+    this.cancelHost?.();
+    this.cancelHost = undefined;
     this.deadline = 0n;
   }
 
   private schedule(): void {
-    const ms = Number((this.deadline - clockNowNs(this.clock)) / 1_000_000n);
-    this.handle = setTimeout(() => this.expire(), Math.max(0, ms) + (ms >= 0 ? 1 : 0));
+    const clock = this.clock;
+    this.cancelHost = atDeadline({ now: () => clockNowNs(clock), at: this.deadline }, () => this.expire());
   }
 
   private expire(): void {
-    this.handle = undefined;
+    this.cancelHost = undefined;
     const now = clockNowNs(this.clock);
-    if (now < this.deadline) {
-      this.schedule();
-      return;
-    }
     let missed = 0;
     if (this.interval > 0n) {
       // Skip whole intervals that passed while we slept; they are overruns.

@@ -14,7 +14,8 @@
 //   zeros) and gives the touching entry its frame (faultPage). A loaded
 //   page is dropped when no entry holds its frame any more; a page holding
 //   a store not yet written (its frame's dirty byte) is written back to the
-//   file first. A page wholly past the end of the file is never loaded: a
+//   file first (queued: a load waits for queued writebacks before it
+//   reads). A page wholly past the end of the file is never loaded: a
 //   touch there is SIGBUS. The cache lives while any entry maps it
 //   (`mapped`, frame or not), or work is under way.
 // - The file and the mappings agree: sys_read and friends call sync() first
@@ -187,6 +188,9 @@ export class PageCache implements SharedObject {
       // A run of pages not yet here, read in one request.
       let n = 1;
       while (n < LOAD_PAGES && i + n < end && !this.pages.has(i + n)) n++;
+      // A page dropped with stores (dropPage) is written back later, in
+      // order: the file holds them only once those writebacks are done.
+      await this.pending;
       const data = await this.reader.pread(n * PAGE_SIZE, i * PAGE_SIZE);
       if (isErrno(data)) return data;
       for (let k = 0; k < n; k++) {

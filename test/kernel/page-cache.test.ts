@@ -95,6 +95,19 @@ describe('kernel/page cache', () => {
     assert.equal(FrameAllocator.local().inUse, baseline);
   });
 
+  it('pages dropped with stores still being written back load again with those stores (a child exits, its parent touches the page)', async () => {
+    // The last unmap queues each dirty page's writeback; a load started
+    // right after (another mapping's first touch) must not read the file
+    // before they land. The store straddles pages 0 and 1, as a child's
+    // memcpy across a page boundary of a SharedMemory block.
+    const [a, b] = spaces;
+    const at = await map(a);
+    ok(a.user.copyOut(at + PAGE_SIZE - 6, new TextEncoder().encode('across-pg!')));
+    a.mm.unmap(at, 3 * PAGE_SIZE);
+    const bt = await map(b);
+    assert.equal(new TextDecoder().decode(ok(b.user.copyIn(bt + PAGE_SIZE - 6, 10))), 'across-pg!');
+  });
+
   /** Counts the reads the cache makes of `file` (it reads through the same open file). */
   function countReads(): { reads: number } {
     const seen = { reads: 0 };

@@ -8,6 +8,7 @@ import { FUTEX_BITSET_MATCH_ANY, FutexWord, wakeOp } from '../futex.js';
 import { readTimeout, clockNowNs } from './time.js';
 import { StructReader } from '../usercopy.js';
 import { Parked, SysCtx, SysResult } from './context.js';
+import type { Deadline } from '../deadline.js';
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -27,14 +28,14 @@ const FUTEX2_SIZE_U32 = 0x02;
 const FUTEX2_SIZE_MASK = 0x03;
 const FUTEX2_PRIVATE = 128;
 
-/** Milliseconds until an absolute deadline on `clock`, or a relative timeout; undefined: none. */
-function timeoutMs(c: SysCtx, addr: number, absoluteClock: number | null): number | undefined | Errno {
+/** The deadline of a timeout: absolute on `clock`, or (null) relative on CLOCK_MONOTONIC; undefined: none. */
+function timeoutDeadline(c: SysCtx, addr: number, absoluteClock: number | null): Deadline | undefined | Errno {
   if (!addr) return undefined;
   const ns = readTimeout(c, addr);
   if (isErrno(ns)) return ns;
-  if (absoluteClock === null) return Number(ns / 1_000_000n) + (ns % 1_000_000n ? 1 : 0);
-  const now = clockNowNs(absoluteClock);
-  return ns > now ? Number((ns - now) / 1_000_000n) + 1 : 0;
+  const clock = absoluteClock ?? abi.CLOCK_MONOTONIC;
+  const now = () => clockNowNs(clock);
+  return { now, at: absoluteClock === null ? now() + ns : ns };
 }
 
 /** futex(uaddr, op, val, timeout|val2, uaddr2, val3). */
@@ -50,7 +51,7 @@ export function sys_futex(c: SysCtx): SysResult | Parked {
   const shared = (opFull & FUTEX_PRIVATE_FLAG) === 0;
   if (realtime && cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_WAIT) return ENOSYS;
   const wait = (bitset: number, absolute: boolean): SysResult | Parked => {
-    const t = timeoutMs(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
+    const t = timeoutDeadline(c, c.u(3), absolute ? (realtime ? abi.CLOCK_REALTIME : abi.CLOCK_MONOTONIC) : null);
     if (isErrno(t)) return t;
     return futexes.wait(c.task, addr, val, bitset, t, shared);
   };
@@ -110,12 +111,12 @@ export function sys_futex_waitv(c: SysCtx): SysResult | Parked {
   const clockid = c.i32(4);
   if (c.u32(2) !== 0) return EINVAL;
   if (nr === 0 || nr > FUTEX_WAITV_MAX || !waiters) return EINVAL;
-  let t: number | undefined;
+  let t: Deadline | undefined;
   if (c.u(3)) {
     if (clockid !== abi.CLOCK_REALTIME && clockid !== abi.CLOCK_MONOTONIC) return EINVAL;
-    const ms = timeoutMs(c, c.u(3), clockid);
-    if (isErrno(ms)) return ms;
-    t = ms;
+    const d = timeoutDeadline(c, c.u(3), clockid);
+    if (isErrno(d)) return d;
+    t = d;
   }
   const words: FutexWord[] = [];
   for (let i = 0; i < nr; i++) {

@@ -6,7 +6,8 @@ import { StructReader, StructWriter } from '../usercopy.js';
 import { maySignal } from '../creds.js';
 import { decodeSigframe, encodeSiginfo, SigInfo, SIGFRAME, SIGINFO } from '../signal-frame.js';
 import { hasDeliverable, UNBLOCKABLE } from '../signal-delivery.js';
-import { readTimeout } from './time.js';
+import { clockNowNs, readTimeout } from './time.js';
+import { atDeadline } from '../deadline.js';
 import { NORETURN, SysCtx, SysResult } from './context.js';
 
 export function sys_rt_sigaction(c: SysCtx): SysResult {
@@ -208,9 +209,10 @@ export function sys_rt_sigtimedwait(c: SysCtx): SysResult | Promise<SysResult> {
   const blocked = t.sigmask;
   t.sigmask &= ~set;
   return new Promise((resolve) => {
-    const timer = timeout === null ? undefined : setTimeout(() => finish(EAGAIN), Number(timeout / 1_000_000n) + 1);
+    const now = () => clockNowNs(abi.CLOCK_MONOTONIC);
+    const cancel = timeout === null ? undefined : atDeadline({ now, at: now() + timeout }, () => finish(EAGAIN));
     const finish = (r: SysResult) => {
-      clearTimeout(timer);
+      cancel?.();
       t.sigmask = blocked;
       resolve(r);
     };

@@ -19,6 +19,7 @@ import * as abi from '../../linux/abi.js';
 import { EINVAL, EINTR, EPERM, Errno, isErrno } from '../../linux/errno.js';
 import type { Process } from '../task.js';
 import { StructReader, StructWriter } from '../usercopy.js';
+import { atDeadline } from '../deadline.js';
 import { SysCtx, SysResult } from './context.js';
 
 const realOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -160,9 +161,9 @@ function sleepUntil(c: SysCtx, clock: number, deadline: bigint, remainAddr: numb
       const now = nowNs(c, clock) as bigint;
       return deadline > now ? deadline - now : 0n;
     };
-    const timer = setTimeout(() => resolve(0), Number(left() / 1_000_000n) + 1);
+    const cancel = atDeadline({ now: () => nowNs(c, clock) as bigint, at: deadline }, () => resolve(0));
     c.task.onInterrupt(() => {
-      clearTimeout(timer);
+      cancel();
       if (remainAddr) c.user.copyOut(remainAddr, timespec(left()));
       resolve(EINTR);
     });
