@@ -1,10 +1,11 @@
 // A minimal WebAssembly binary writer for tier 2 (wasm-tier.ts): one module
-// importing one memory and a few functions, defining one exported function.
+// importing one memory and a few functions, defining one exported function
+// and a few mutable i64 globals.
 //
 // Contract: `Body` collects the instruction bytes of one function (opcodes
 // from `W`, immediates through its LEB128 writers); `moduleBytes` wraps a
-// body into a complete module (type, import, function, export and code
-// sections) that `new WebAssembly.Module` accepts. Nothing here validates:
+// body into a complete module (type, import, function, global, export and
+// code sections) that `new WebAssembly.Module` accepts. Nothing here validates:
 // a wrong body is a compile error of the module, which the caller treats as
 // "not compilable" (the block stays in JavaScript).
 
@@ -15,7 +16,7 @@ export const I32 = 0x7f, I64 = 0x7e, F64 = 0x7c;
 export const enum W {
   unreachable = 0x00, block = 0x02, loop = 0x03, if = 0x04, else = 0x05, end = 0x0b, br = 0x0c, brIf = 0x0d,
   brTable = 0x0e, return = 0x0f, call = 0x10, drop = 0x1a, select = 0x1b,
-  localGet = 0x20, localSet = 0x21, localTee = 0x22,
+  localGet = 0x20, localSet = 0x21, localTee = 0x22, globalGet = 0x23, globalSet = 0x24,
   i64Load = 0x29, i64Load8S = 0x30, i64Load8U = 0x31, i64Load16S = 0x32, i64Load16U = 0x33, i64Load32S = 0x34, i64Load32U = 0x35,
   f64Store = 0x39, i64Store = 0x37, i64Store8 = 0x3c, i64Store16 = 0x3d, i64Store32 = 0x3e,
   i32Const = 0x41, i64Const = 0x42, f64Const = 0x44,
@@ -67,6 +68,8 @@ export class Body {
   get(l: number): this { return this.op(W.localGet).u(l); }
   set(l: number): this { return this.op(W.localSet).u(l); }
   tee(l: number): this { return this.op(W.localTee).u(l); }
+  gget(g: number): this { return this.op(W.globalGet).u(g); }
+  gset(g: number): this { return this.op(W.globalSet).u(g); }
   /** A memory access with alignment hint 0 (any alignment) and offset 0. */
   mem(op: W): this { return this.op(op, 0, 0); }
   /** An aligned 8-byte access at constant offset `offset` from the address on the stack. */
@@ -88,6 +91,8 @@ export interface ModuleSpec {
   type: FuncType;
   /** Its locals after the parameters, by value type, in order. */
   locals: number[];
+  /** Mutable i64 globals defined by the module (indices 0..n-1), each starting at 0. */
+  globals?: number;
   body: Body;
 }
 
@@ -153,6 +158,11 @@ export function moduleBytes(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const fnSec: number[] = [];
   vec(fnSec, [(() => { const t: number[] = []; uleb(t, m.imports.length); return t; })()]);
   section(out, 3, fnSec);
+  if (m.globals) {
+    const globalSec: number[] = [];
+    vec(globalSec, new Array<number[]>(m.globals).fill([I64, 0x01, W.i64Const, 0, W.end]));
+    section(out, 6, globalSec);
+  }
   const exportSec: number[] = [];
   const ex = [...name('run'), 0x00];
   uleb(ex, m.imports.length);

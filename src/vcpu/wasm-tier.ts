@@ -116,9 +116,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of used) regLocal.set(r, local(I64));
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
-  // The page caches: base and valid mask (0: empty, -1: valid) of two pages each for loads and for stores.
-  const RC0 = local(I64), RV0 = local(I64), RC1 = local(I64), RV1 = local(I64);
-  const WC0 = local(I64), WV0 = local(I64), WC1 = local(I64), WV1 = local(I64);
+  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
+  // (0: empty, -1: valid) of two pages each for loads and for stores.
+  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, CACHES = 8;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -190,8 +190,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
-    b.get(A).get(c0).op(W.i64Sub).get(v0).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
-    b.get(A).get(c1).op(W.i64Sub).get(v1).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).gget(c0).op(W.i64Sub).gget(v0).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).gget(c1).op(W.i64Sub).gget(v1).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
     b.get(A).i64(LIMIT - size).op(W.i64GtU);
     open();
     fault(pc, k, size, need);
@@ -213,7 +213,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
       open();
     }
-    b.get(c0).set(c1).get(v0).set(v1).get(A).i64(-4096).op(W.i64And).set(c0).i64(-1).set(v0);
+    b.gget(c0).gset(c1).gget(v0).gset(v1).get(A).i64(-4096).op(W.i64And).gset(c0).i64(-1).gset(v0);
     if (need === PAGE_W) close();
     close();
     b.op(W.end);
@@ -367,8 +367,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
   };
 
-  // Prologue: registers from the slot (locals start at 0: empty page caches).
+  // Prologue: registers from the slot, empty page caches.
   for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
+  for (const v of [RV0, RV1, WV0, WV1]) b.i64(0).gset(v);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -428,6 +429,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     ],
     type: { params: [I32, I32], results: [I32] },
     locals,
+    globals: CACHES,
     body: b,
   });
   return { module: new WebAssembly.Module(bytes), used, written };
