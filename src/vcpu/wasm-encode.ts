@@ -32,6 +32,13 @@ export const enum W {
 /** The instruction bytes of one function body. */
 export class Body {
   readonly bytes: number[] = [];
+  /** Branch hints: [offset of an if or br_if in bytes, 1 likely taken / 0 unlikely]. */
+  readonly hints: [number, number][] = [];
+  /** Hint the branch emitted next (an if: its then-arm; a br_if: the branch) as likely (1) or unlikely (0). */
+  hint(likely: number): this {
+    this.hints.push([this.bytes.length, likely]);
+    return this;
+  }
   op(...ops: number[]): this {
     for (const o of ops) this.bytes.push(o);
     return this;
@@ -178,6 +185,15 @@ export function moduleBytes(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const fn: number[] = [];
   uleb(fn, runs.length);
   for (const [n, t] of runs) { uleb(fn, n); fn.push(t); }
+  if (m.body.hints.length > 0) {
+    // The branch-hint custom section (before the code section): offsets from the body's start (its locals included).
+    const hs: number[] = [...name('metadata.code.branch_hint')];
+    uleb(hs, 1);
+    uleb(hs, m.imports.length);
+    uleb(hs, m.body.hints.length);
+    for (const [at, v] of m.body.hints) { uleb(hs, fn.length + at); hs.push(1, v); }
+    section(out, 0, hs);
+  }
   append(fn, m.body.bytes);
   fn.push(W.end);
   const code: number[] = [];

@@ -41,6 +41,11 @@ import { PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
+import { setFlagsFromString } from 'node:v8';
+
+// V8 reads branch hints (wasm-encode.ts Body.hint) only behind this flag in Node 20; without the hints
+// TurboFan lays the page-cache miss path (an imported call) inside the loops and spills their registers.
+setFlagsFromString('--experimental-wasm-branch-hinting');
 
 /** The guest memory's size in wasm pages (4 GiB). */
 const MEMORY_PAGES = 65536;
@@ -157,7 +162,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.op(W.br).u(c - cur - 1 + extra);
       return;
     }
-    b.get(N).i32(chunk).op(W.i32GeS);
+    b.get(N).i32(chunk).op(W.i32GeS).hint(0);
     open();
     exitNow(t, 0);
     close();
@@ -190,8 +195,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
-    b.get(A).gget(c0).op(W.i64Sub).gget(v0).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
-    b.get(A).gget(c1).op(W.i64Sub).gget(v1).i64(4097 - size).op(W.i64And, W.i64LtU, W.brIf, 0);
+    b.get(A).gget(c0).op(W.i64Sub).gget(v0).i64(4097 - size).op(W.i64And, W.i64LtU).hint(1).op(W.brIf, 0);
+    b.get(A).gget(c1).op(W.i64Sub).gget(v1).i64(4097 - size).op(W.i64And, W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).i64(LIMIT - size).op(W.i64GtU);
     open();
     fault(pc, k, size, need);
@@ -237,7 +242,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.get(AI);
       R(rs2).mem(st);
       // A store into decoded code drops those blocks and ends the region after it.
-      b.get(FL).i32(PAGE_CODE).op(W.i32And);
+      b.get(FL).i32(PAGE_CODE).op(W.i32And).hint(0);
       open();
       b.get(AI).i32(size).op(W.call).u(CW);
       open();
