@@ -172,9 +172,10 @@ export class MemoryManager {
     return loadsOnTouch(shared) && start >= GUEST_VA_LIMIT && start + len <= HIGH_VA_LIMIT;
   }
 
-  /** Set the pageFlags entries of the low pages of [start, end) to `flags` (high pages have none). */
+  /** Set the pageFlags entries of the low pages of [start, end) to `flags` (high pages have none), then bump their generation. */
   private fillFlags(start: number, end: number, flags: number): void {
     if (start < GUEST_VA_LIMIT) this.mem.pageFlags.fill(flags, start >>> PAGE_SHIFT, Math.min(end, GUEST_VA_LIMIT) / PAGE_SIZE);
+    this.mem.flagsChanged();
   }
 
   /**

@@ -461,7 +461,7 @@ export class Cpu {
       const list = this.pageBlocks.get(pg);
       if (list === undefined) this.pageBlocks.set(pg, [b]);
       else list.push(b);
-      Atomics.or(this.pf, pg, PAGE_CODE);
+      if ((Atomics.or(this.pf, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
     }
     return b;
   }
@@ -472,7 +472,7 @@ export class Cpu {
       let list = this.pageBlocks.get(pg);
       if (list === undefined) { list = []; this.pageBlocks.set(pg, list); }
       if (!list.includes(b)) list.push(b);
-      Atomics.or(this.pf, pg, PAGE_CODE);
+      if ((Atomics.or(this.pf, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
     }
   }
 

@@ -80,6 +80,14 @@ export function pagePerms(flags: number): number {
   return (flags | (flags >>> SHARED_SHIFT)) & 7;
 }
 
+/**
+ * Page 0 is never mapped (mm.ts), so guest accesses never reach it: its first
+ * 256 bytes hold a word at 0 by which threads claim tier 2's register slots
+ * (wasm-tier.ts regSlot, the slots from byte 256 on) and, at FLAGS_GEN, the
+ * page flags' generation (GuestMemory.flagsChanged).
+ */
+export const FLAGS_GEN = 8;
+
 /** What a worker needs to attach to an address space (structured-clone safe). */
 export interface SharedGuestMemory {
   memory: WebAssembly.Memory;
@@ -121,6 +129,15 @@ export class GuestMemory {
     this.pageFlags = new Uint8Array(shared.pageFlags);
     this.frames = new Int32Array(shared.frames);
     this.high = new HighPages(shared.high);
+  }
+
+  /**
+   * After a change of page flags (mm.ts; a page newly PAGE_CODE, cpu.ts):
+   * bumps the generation word FLAGS_GEN in page 0, by which tier 2's
+   * functions know that the pages they remember may be stale (wasm-tier.ts).
+   */
+  flagsChanged(): void {
+    Atomics.add(this.i32, FLAGS_GEN >> 2, 1);
   }
 
   /** A new, wholly unmapped address space. */

@@ -21,23 +21,29 @@
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi.
 //
-// Page flags: the function keeps the last two pages of each kind it found
-// readable (or writable and not PAGE_CODE) in locals, empty at every entry,
-// and reads the flags (an imported call) only on a miss. For a lone thread
-// that is exact: only a system call, which ends the function, changes its
-// flags. While other threads share the memory (`mt`, the first parameter)
-// another thread's munmap or mprotect is seen at this function's next
-// call, up to LOOP_CHUNK instructions later, where tier 1 sees it at the
-// next access; only a program racing its own accesses against the unmap
+// Page flags: the instance keeps the last two pages of each kind it found
+// readable (or writable and not PAGE_CODE) in globals, with the page flags'
+// generation they were found under (memory.ts FLAGS_GEN, bumped by every
+// change of flags: mm.ts, and cpu.ts when a page turns PAGE_CODE); at entry
+// it forgets them if the generation moved, and it reads the flags (an
+// imported call) only on a miss. For a lone thread that is exact: only a
+// system call, which ends the function, or the Cpu between two calls
+// changes its flags. While other threads share the memory (`mt`, the first
+// parameter) another thread's munmap or mprotect is seen at this function's
+// next call, up to LOOP_CHUNK instructions later, where tier 1 sees it at
+// the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
+// The miss paths and the chunk's exits are hinted cold (branch hints), so
+// that V8 lays them out of the loops and keeps the loops' registers in
+// machine registers.
 // With `mt` set, fence is a full barrier (atomic.fence) as in tier 1, and
 // aligned accesses are single wasm loads and stores (one host access each
 // on x86-64, as tier 1's typed-array accesses).
 
 import type { Insn } from './decode.js';
 import { regionLabels, type Piece } from './codegen.js';
-import { PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
+import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
@@ -123,7 +129,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
   // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
   // (0: empty, -1: valid) of two pages each for loads and for stores.
-  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, CACHES = 8;
+  // GEN: the page flags' generation they were found under (memory.ts FLAGS_GEN).
+  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, GLOBALS = 9;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -372,9 +379,11 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
   };
 
-  // Prologue: registers from the slot, empty page caches.
+  // Prologue: registers from the slot; the remembered pages forgotten if the page flags changed since.
   for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
+  b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
   for (const v of [RV0, RV1, WV0, WV1]) b.i64(0).gset(v);
+  b.get(T1).gset(GEN).op(W.end);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -434,7 +443,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     ],
     type: { params: [I32, I32], results: [I32] },
     locals,
-    globals: CACHES,
+    globals: GLOBALS,
     body: b,
   });
   return { module: new WebAssembly.Module(bytes), used, written };

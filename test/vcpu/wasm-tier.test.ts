@@ -3,8 +3,8 @@
 // count, stop, fault), and checks that tier 2 did run the code.
 
 import { strict as assert } from 'node:assert';
-import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
-import { PAGE_W } from '../../src/vcpu/memory.js';
+import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
+import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 
 const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
@@ -185,6 +185,62 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     });
     for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
     assert.equal(results[0].regs[9], 1n + 49n * 100n);
+  });
+
+  it('a page made read-only between two runs of a tier-2 loop that stored to it faults in the second run', () => {
+    // Tier 2 remembers the pages it found writable across calls while the page flags' generation stands (memory.ts FLAGS_GEN).
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 95),
+        rv.addi(7, 7, 3),          // 4: loop
+        rv.sd(7, 10, 8),
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -12),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 500n); setReg(c, 10, BigInt(DATA)); });
+      const first = run(cpu, 1_000_000);
+      const m = (cpu as unknown as { mem: GuestMemory }).mem;
+      m.pageFlags[DATA / PAGE_SIZE] = PAGE_R; // as mm.ts's mprotect does, then:
+      m.flagsChanged();
+      cpu.state.pc = CODE; setReg(cpu, 5, 500n);
+      return [first, run(cpu, 1_000_000)];
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    const [first, second] = results[0];
+    assert.equal(first.stop, Stop.Syscall);
+    assert.equal(second.stop, Stop.Fault);
+    assert.deepEqual(second.fault, [SIGSEGV, SEGV_ACCERR, DATA + 8]);
+    assert.equal(second.pc, CODE + 8);
+  });
+
+  it('a store by a tier-2 loop to a page it stored to before reaches code decoded there since', () => {
+    // The loop stores into page P while no code was decoded there; code is then decoded and run on P
+    // (P turns PAGE_CODE); the loop's next store over it must drop that block.
+    const P = CODE + PAGE_SIZE;
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 97),
+        rv.sw(12, 14, 0),          // 4: loop: *P = x12
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -8),          // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 300n); setReg(c, 14, BigInt(P)); setReg(c, 12, BigInt(rv.addi(10, 10, 1))); });
+      const m = (cpu as unknown as { mem: GuestMemory }).mem;
+      m.pageFlags[P / PAGE_SIZE] = PAGE_R | PAGE_W | PAGE_X;
+      m.view.setUint32(P + 4, rv.ecall(), true);
+      const out = [run(cpu, 1_000_000)];
+      cpu.state.pc = P; // runs addi x10, x10, 1 from P
+      out.push(run(cpu, 1_000_000));
+      cpu.state.pc = CODE; setReg(cpu, 5, 300n); setReg(cpu, 12, BigInt(rv.addi(10, 10, 100)));
+      out.push(run(cpu, 1_000_000));
+      cpu.state.pc = P; // runs the rewritten addi x10, x10, 100
+      out.push(run(cpu, 1_000_000));
+      return out;
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    assert.equal(results[0][3].regs[9], 101n);
   });
 
   it('with mt set (other threads share the memory), tier 2 runs on with the same results', () => {
