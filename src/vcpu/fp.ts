@@ -208,6 +208,8 @@ export function fmaD(s: ThreadState, d: number, ra: number, rb: number, rc: numb
   rm = rmOf(s, rm);
   if (infZero) { FL |= NV; writeD(s, d, NaN); s.fcsr |= FL; return; }
   if (rm === RNE) {
+    // A zero factor (the other finite): the product is an exact ±0 and the sum exact, no flags.
+    if (a === 0 || b === 0) { s.f[d] = a * b + c; s.fcsr |= FL; return; }
     const p = a * b, ap = Math.abs(p), ac = Math.abs(c);
     if (ap >= SMALL_FMA && ap < BIG && Math.abs(a) < BIG && Math.abs(b) < BIG && (c === 0 || (ac >= SMALL_FMA && ac < BIG))) {
       const pe = prodErr(a, b, p);

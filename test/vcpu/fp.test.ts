@@ -105,6 +105,20 @@ describeEngines('vcpu floating point', () => {
     assert.equal(new Float64Array(new BigUint64Array([getRegU(cpu, 5)]).buffer)[0], 2 ** -104);
   });
 
+  it('fmadd.d with a zero factor gives the exact sum, signed zeros as IEEE adds them, and no flags', () => {
+    const bits = (v: number) => new BigInt64Array(new Float64Array([v]).buffer)[0];
+    const cases: [number, number, number, bigint][] = [
+      [0, 3, -0, 0n], [-0, 3, -0, 1n << 63n], [0, -3, -0, 1n << 63n], [5e-324, 0, 2.5, bits(2.5)], [0, 1e308, -Infinity, bits(-Infinity)],
+    ];
+    for (const [a, b, c, want] of cases) {
+      const cpu = boot(new Asm().w(fmvDX(1, 1), fmvDX(2, 2), fmvDX(3, 4), R4(3, 1, 2, 1, 0, 0, 0x43), fmvXD(5, 0), rv.csrrs(6, 0x001, 0), rv.ecall()));
+      setReg(cpu, 1, bits(a)); setReg(cpu, 2, bits(b)); setReg(cpu, 4, bits(c));
+      assert.equal(cpu.run(10), Stop.Syscall);
+      assert.equal(getRegU(cpu, 5), BigInt.asUintN(64, want), `${a} * ${b} + ${c}`);
+      assert.equal(getRegU(cpu, 6), 0n, `${a} * ${b} + ${c}: no flags`);
+    }
+  });
+
   // Found by the random differential test (fixtures/random, seed 1 block 190):
   // both operands below the fast path's 2^995 bound, product past DBL_MAX.
   it('fmul.d overflowing from moderate operands gives inf with OF|NX (rne), DBL_MAX with OF|NX (rtz)', () => {
