@@ -182,6 +182,31 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     if (labels.has(t)) go(t, k + 1);
     else exitNow(t, k + 1);
   };
+  /** The cases by pc, for a jalr's target: [pc, case]. */
+  const targets = [...caseOf].sort((x, y) => x[0] - y[0]);
+  /**
+   * A jalr's target A among targets[lo, hi): a binary search down to runs of
+   * a few, each compared in turn; a case found goes round the region's loop
+   * to it, none found falls through.
+   */
+  const search = (lo: number, hi: number): void => {
+    if (hi - lo <= 4) {
+      for (let i = lo; i < hi; i++) {
+        b.get(A).i64(targets[i][0]).op(W.i64Eq);
+        open();
+        b.i32(targets[i][1]).set(P).op(W.br).u(toTop());
+        close();
+      }
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    b.get(A).i64(targets[mid][0]).op(W.i64LtU);
+    open();
+    search(lo, mid);
+    b.op(W.else);
+    search(mid, hi);
+    close();
+  };
   /** The fault exit of an access (Cpu.segv called after the registers are written back). */
   const fault = (pc: number, k: number, size: number, need: number): void => {
     b.get(A).set(FA).i32(size).set(FSZ).i32(need).set(FNEED).i32(pc).set(FPC);
@@ -279,12 +304,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
         if (labels.size > 0) {
           b.get(N).i32(chunk).op(W.i32LtS);
           open();
-          for (const [t, c] of caseOf) {
-            b.get(A).i64(t).op(W.i64Eq);
-            open();
-            b.i32(c).set(P).op(W.br).u(toTop());
-            close();
-          }
+          search(0, targets.length);
           close();
         }
         exitNow(null, 0);
