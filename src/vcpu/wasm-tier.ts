@@ -298,7 +298,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       case 'jalr': {
         R(rs1).i64(imm).op(W.i64Add).i64(-2).op(W.i64And).set(A);
         if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
-        b.get(A).op(W.f64ConvertI64S).set(NPC);
         b.get(N).i32(k + 1).op(W.i32Add).set(N);
         // In a region, a target that is a case runs on inside (unless the chunk is done); any other leaves.
         if (labels.size > 0) {
@@ -307,6 +306,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
           search(0, targets.length);
           close();
         }
+        b.get(A).op(W.f64ConvertI64S).set(NPC);
         exitNow(null, 0);
         return true;
       }
