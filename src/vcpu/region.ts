@@ -18,7 +18,7 @@ import type { Piece } from './codegen.js';
 import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
-export const REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 16, REGION_INSNS = 1024;
+export const REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32, REGION_INSNS = 1024;
 
 /**
  * The pieces of the region of promoted block `b` (b first, from its kept
