@@ -34,7 +34,7 @@
 // the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
-// The miss paths and the chunk's exits are hinted cold (branch hints), so
+// The miss paths and the chunk's exits are hinted cold (branch hints, compileHinted), so
 // that V8 lays them out of the loops and keeps the loops' registers in
 // machine registers.
 // With `mt` set, fence is a full barrier (atomic.fence) as in tier 1, and
@@ -49,9 +49,25 @@ import type { BlockFn } from './block.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { setFlagsFromString } from 'node:v8';
 
-// V8 reads branch hints (wasm-encode.ts Body.hint) only behind this flag in Node 20; without the hints
-// TurboFan lays the page-cache miss path (an imported call) inside the loops and spills their registers.
-setFlagsFromString('--experimental-wasm-branch-hinting');
+/**
+ * A module compiled from `bytes` with V8's branch hints read (wasm-encode.ts
+ * Body.hint): Node 20's V8 decodes them only behind a flag, without which
+ * TurboFan lays the page-miss paths (imported calls) inside the loops and
+ * spills the loops' registers. The flag is on only while the module is
+ * decoded (the module keeps the hints): V8 rejects code caches made under
+ * other flags, so a flag left on would turn away every bundle's cache
+ * loaded after it.
+ */
+function compileHinted(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  if (HINTS_ON) return new WebAssembly.Module(bytes);
+  setFlagsFromString('--experimental-wasm-branch-hinting');
+  try {
+    return new WebAssembly.Module(bytes);
+  } finally {
+    setFlagsFromString('--no-experimental-wasm-branch-hinting');
+  }
+}
+const HINTS_ON = process.execArgv.includes('--experimental-wasm-branch-hinting');
 
 /** The guest memory's size in wasm pages (4 GiB). */
 const MEMORY_PAGES = 65536;
@@ -466,7 +482,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     globals: GLOBALS,
     body: b,
   });
-  return { module: new WebAssembly.Module(bytes), used, written };
+  return { module: compileHinted(bytes), used, written };
 }
 
 /** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
