@@ -45,6 +45,7 @@ import { onTrial, onWatch, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
+import { firstDue, ripe } from './promotion.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
 import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
@@ -127,6 +128,8 @@ export class Cpu {
   linkFrom: Tier0Block | null = null;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
+  /** Calls of run(), i.e. returns from the kernel (promotion.ts counts them: system calls). */
+  entries = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
@@ -176,7 +179,7 @@ export class Cpu {
     const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     x[0] = 0; x[1] = 0;
     this.resAddr = -1;
-    this.linkFrom = null;
+    this.linkFrom = null; this.entries++;
     let pc = s.pc;
     let n = 0;
     let stop: Stop;
@@ -214,9 +217,7 @@ export class Cpu {
   }
 
   /** Drop decoded blocks overlapping [addr, addr+len). */
-  invalidateCode(addr: number, len: number): void {
-    this.dropRange(addr, len);
-  }
+  invalidateCode(addr: number, len: number): void { this.dropRange(addr, len); }
 
   /** Drop every decoded block (exec, fence.i). */
   flushCode(): void {
@@ -303,19 +304,19 @@ export class Cpu {
   /** Register a tier-0 block over [pc, end) running pre-decoded `code`. */
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
-    b.code = code;
-    b.pre = code;
+    b.code = b.pre = code;
+    b.due = firstDue(this.promoteAt);
     return b;
   }
 
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
-    if (b.heat >= this.promoteAt) {
+    if (b.heat >= b.due && ripe(b, this, this.promoteAt)) {
       this.promote(b);
       return b.fn(s, s.x, s.fbits);
     }
     b.heat++;
-    const r = this.interp.run(b, s, this.promoteAt, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    const r = this.interp.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
