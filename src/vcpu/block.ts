@@ -15,9 +15,9 @@ export class Block implements Tier0Block, Promotable {
   /** Tier-0 runs and backward jumps so far (interp.ts). */
   heat = 0;
   /** Heat at which the run loop next asks promotion.ts whether to compile it (Cpu sets it; tier 0 stops chaining into it there). */
-  due = Infinity;
-  /** promotion.ts's mark: the vCPU's instret and run() calls when the heat passed its first mark (mark -1 before). */
-  mark = -1;
+  due = 0;
+  /** promotion.ts's mark: the vCPU's instret and run() calls when the heat passed its first mark (mark -Infinity before: a double from the start, see state.ts WIDE_ZERO). */
+  mark = -Infinity;
   markEntries = 0;
   /** The block that followed this one last time (trace.ts follows it from a jalr); valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;

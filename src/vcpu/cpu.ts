@@ -37,7 +37,7 @@ import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, 
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
-import { FaultInfo, Stop, ThreadState } from './state.js';
+import { FaultInfo, Stop, ThreadState, WIDE_ZERO } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
@@ -84,9 +84,9 @@ export class Cpu {
   state: ThreadState = new ThreadState();
   readonly fault: FaultInfo = new FaultInfo();
   /** Instructions retired by this Cpu so far. */
-  instret = 0;
+  instret = WIDE_ZERO;
   /** Next pc, written by block functions. Internal. */
-  npc = 0;
+  npc = WIDE_ZERO;
 
   private readonly mem: GuestMemory;
   private readonly interrupt: Int32Array;
@@ -112,8 +112,8 @@ export class Cpu {
   private readonly blocks = new Map<number, Block>();
   /** Live blocks overlapping each page. */
   private readonly pageBlocks = new Map<number, Block[]>();
-  /** LR reservation: address (-1: none), size, and the value loaded. */
-  private resAddr = -1;
+  /** LR reservation: address (-1: none; every run() starts with none), size, and the value loaded. */
+  private resAddr = WIDE_ZERO;
   private resSize = 0;
   private resVal: number | bigint = 0;
   /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
@@ -171,7 +171,7 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }));
   }
 
   /** Run the current thread; see the file comment for the contract. */

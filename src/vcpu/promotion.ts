@@ -31,7 +31,7 @@ export interface Promotable {
   heat: number;
   /** Heat at which the run loop next asks `ripe` (see the file comment). */
   due: number;
-  /** The vCPU's instret when the block's heat passed its first mark (density's start), -1 before. */
+  /** The vCPU's instret when the block's heat passed its first mark (density's start), negative before. */
   mark: number;
   /** The vCPU's run() calls (`entries`) at the mark. */
   markEntries: number;

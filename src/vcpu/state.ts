@@ -14,6 +14,18 @@
 // - A ThreadState is owned by exactly one CPU while it runs; the kernel reads
 //   and writes it only while the thread is stopped.
 
+/**
+ * The initial value of number fields that later hold pcs or addresses
+ * (above 2^31 in most programs): -0, which equals 0 in every comparison
+ * and arithmetic operation. V8 gives an object field the representation of
+ * the first value stored; a small integer first and a larger number later
+ * changes it, which deprecates the map of every object of the class and
+ * aborts the optimizing compiles in flight that use it ("Maps became
+ * deprecated during optimization": the interpreter's, after the warm-up).
+ * -0 is not a small integer, so such a field holds a double from the start.
+ */
+export const WIDE_ZERO = -0;
+
 export class ThreadState {
   /**
    * Registers live in a SharedArrayBuffer, so that one can be a vCPU
@@ -27,7 +39,7 @@ export class ThreadState {
   readonly f: Float64Array;
   readonly fbits: Int32Array;
   private readonly scalars: Float64Array;
-  pc = 0;
+  pc = WIDE_ZERO;
   fcsr = 0;
 
   /** Bytes of a thread's shared register file: x (256), f (256), pc and fcsr (16). */
@@ -126,5 +138,5 @@ export class FaultInfo {
   /** si_code: SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT... */
   code = 0;
   /** si_addr: the faulting data address, or the pc for SIGILL/SIGTRAP. */
-  addr = 0;
+  addr = WIDE_ZERO;
 }
