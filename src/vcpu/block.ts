@@ -3,22 +3,16 @@
 
 import type { ThreadState } from './state.js';
 import type { Tier0Block } from './interp.js';
-import type { Promotable } from './promotion.js';
 import { PAGE_SIZE } from './memory.js';
 
 /** A compiled block: runs on the thread's state and returns (retired << 3) | stop, next pc in cpu.npc. */
 export type BlockFn = (s: ThreadState, x: Int32Array, fb: Int32Array) => number;
 
-export class Block implements Tier0Block, Promotable {
+export class Block implements Tier0Block {
   /** The pre-decoded form while in tier 0 (ops.ts), null once compiled or dropped. */
   code: Int32Array | null = null;
   /** Tier-0 runs and backward jumps so far (interp.ts). */
   heat = 0;
-  /** Heat at which the run loop next asks promotion.ts whether to compile it (Cpu sets it; tier 0 stops chaining into it there). */
-  due = 0;
-  /** promotion.ts's mark: the vCPU's instret and run() calls when the heat passed its first mark (mark -Infinity before: a double from the start, see state.ts WIDE_ZERO). */
-  mark = -Infinity;
-  markEntries = 0;
   /** The block that followed this one last time (trace.ts follows it from a jalr); valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;
   linkEpoch = -1;

@@ -45,7 +45,6 @@ import { onTrial, onWatch, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
-import { firstDue, ripe } from './promotion.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
 import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
@@ -128,8 +127,6 @@ export class Cpu {
   linkFrom: Tier0Block | null = null;
   /** Blocks compiled so far (statistics). */
   compiled = 0;
-  /** Calls of run(), i.e. returns from the kernel (promotion.ts counts them: system calls). */
-  entries = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
@@ -179,7 +176,7 @@ export class Cpu {
     const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     x[0] = 0; x[1] = 0;
     this.resAddr = -1;
-    this.linkFrom = null; this.entries++;
+    this.linkFrom = null;
     let pc = s.pc;
     let n = 0;
     let stop: Stop;
@@ -305,18 +302,17 @@ export class Cpu {
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = b.pre = code;
-    b.due = firstDue(this.promoteAt);
     return b;
   }
 
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
-    if (b.heat >= b.due && ripe(b, this, this.promoteAt)) {
+    if (b.heat >= this.promoteAt) {
       this.promote(b);
       return b.fn(s, s.x, s.fbits);
     }
     b.heat++;
-    const r = this.interp.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    const r = this.interp.run(b, s, this.promoteAt, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }

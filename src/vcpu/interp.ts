@@ -1,6 +1,6 @@
 // Tier 0: runs a block's pre-decoded form (ops.ts) with no code generation.
 //
-// Contract: Interpreter.run(b, s, limit) has exactly the contract of a
+// Contract: Interpreter.run(b, s, promoteAt, limit) has exactly the contract of a
 // compiled block function (codegen.ts): it runs the block's instructions on
 // thread state `s` and returns (retired << 3) | stop with the next pc in
 // cpu.npc (the faulting instruction's pc for Stop.Fault). Retired counts,
@@ -13,9 +13,8 @@
 // their instructions in the same count. A taken branch
 // or jal to one of the block's own instructions continues inside the block;
 // a backward one returns to the run loop when LOOP_CHUNK instructions have
-// retired in this call, or when the block's heat reaches its `due` (each
-// such jump adds LOOP_HEAT; promotion.ts), so that a hot loop moves to
-// compiled code promptly.
+// retired in this call, or when the block's heat reaches `promoteAt` (each
+// such jump adds LOOP_HEAT), so that a hot loop moves to compiled code promptly.
 //
 // Registers stay in s.x / s.fbits (int32 halves). The semantics that need
 // more than a few integer operations are not repeated here: M goes through
@@ -51,8 +50,6 @@ export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
   heat: number;
-  /** Heat at which the block goes back to the run loop for promotion.ts's rule (not entered by chaining, loops leave). */
-  due: number;
   next: Tier0Block | null;
   linkEpoch: number;
 }
@@ -108,7 +105,7 @@ export class Interpreter {
    * a jump without chaining, `cpu.linkFrom` is the block left, for the run
    * loop to link to the block it finds.
    */
-  run(b: Tier0Block, s: ThreadState, limit: number): number {
+  run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
     const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     const M = cpu.mt;
     let code = b.code as Int32Array, base = b.pc;
@@ -348,7 +345,7 @@ export class Interpreter {
       if (out < 0) {
         const target = code[cur + Field.AUX];
         if (target >= 0) {
-          if (target > cur || (k < Tier0.CHUNK && (b.heat += Heat.LOOP) < b.due)) { o = target; continue; }
+          if (target > cur || (k < Tier0.CHUNK && (b.heat += Heat.LOOP) < promoteAt)) { o = target; continue; }
           cpu.npc = base + (code[target + Field.POS] & 0xffff);
           return k << 3;
         }
@@ -359,7 +356,7 @@ export class Interpreter {
       // flushes clear their entries), else back to the run loop. The block
       // is linked as `b`'s successor for trace.ts.
       const nb = cache[(out >>> 1) & BlockCache.MASK];
-      if (nb.pc === out && nb.code !== null && k < limit && nb.heat < nb.due && intr[0] === 0) {
+      if (nb.pc === out && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
         b.next = nb; b.linkEpoch = cpu.codeEpoch;
         nb.heat++;
         b = nb; code = nb.code; base = nb.pc; o = 0;
