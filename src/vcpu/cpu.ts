@@ -37,7 +37,7 @@ import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, 
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
-import { FaultInfo, Stop, ThreadState, WIDE_ZERO } from './state.js';
+import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
@@ -83,9 +83,9 @@ export class Cpu {
   state: ThreadState = new ThreadState();
   readonly fault: FaultInfo = new FaultInfo();
   /** Instructions retired by this Cpu so far. */
-  instret = WIDE_ZERO;
+  instret = AS_DOUBLE;
   /** Next pc, written by block functions. Internal. */
-  npc = WIDE_ZERO;
+  npc = AS_DOUBLE;
 
   private readonly mem: GuestMemory;
   private readonly interrupt: Int32Array;
@@ -111,8 +111,8 @@ export class Cpu {
   private readonly blocks = new Map<number, Block>();
   /** Live blocks overlapping each page. */
   private readonly pageBlocks = new Map<number, Block[]>();
-  /** LR reservation: address (-1: none; every run() starts with none), size, and the value loaded. */
-  private resAddr = WIDE_ZERO;
+  /** LR reservation: address (-1: none), size, and the value loaded. */
+  private resAddr = AS_DOUBLE;
   private resSize = 0;
   private resVal: number | bigint = 0;
   /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
@@ -146,6 +146,7 @@ export class Cpu {
 
   constructor(mem: GuestMemory, interrupt?: Int32Array, options: CpuOptions = {}) {
     this.mem = mem;
+    this.instret = this.npc = 0; this.resAddr = -1; // Doubles from the start: state.ts AS_DOUBLE.
     this.interrupt = interrupt ?? new Int32Array(1);
     this.dv = mem.view;
     this.pf = mem.pageFlags;
