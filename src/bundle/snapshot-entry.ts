@@ -43,6 +43,8 @@ const internals = Module as unknown as ModuleInternals & typeof Module;
 
 const DIST = path.resolve(__dirname, '..', '..');
 const BUNDLES = path.join(DIST, 'bundle');
+/** snapshot.ts SNAPSHOT_WITHOUT_KERNEL_ENV: set (to 1) while the build runs this, the blob holds boot's bundle only. */
+const WITHOUT_KERNEL_ENV = 'TSVISOR_SNAPSHOT_WITHOUT_KERNEL';
 /** entry.ts SNAPSHOT_MARK. */
 const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
 
@@ -123,6 +125,22 @@ const boot = compile('boot');
 boot(loaderModule('boot'), Module.createRequire(bootModule.filename), BUNDLES, true);
 boot(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
 const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
+
+// The kernel's bundle, run the same way (boot requires it after its sync
+// byte): its modules' top levels have run, those that read the process's
+// clock or environment through bundle/process-start.ts, which reads them
+// again when the process starts. Its loader module goes into Node's
+// require.cache under kernel.js's name, so boot's require of that file
+// (entryScript('kernel')) returns the kernel's exports without loading
+// anything.
+if (process.env[WITHOUT_KERNEL_ENV] !== '1') {
+  const kernelModule = loaderModule('kernel');
+  const kernel = compile('kernel');
+  kernel(loaderModule('kernel'), Module.createRequire(kernelModule.filename), BUNDLES, true);
+  kernel(kernelModule, Module.createRequire(kernelModule.filename), BUNDLES, false);
+  kernelModule.loaded = true;
+  internals._cache[kernelModule.filename] = kernelModule;
+}
 
 internals._load = original;
 building = false;

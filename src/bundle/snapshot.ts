@@ -47,6 +47,7 @@ export interface Manifest {
 /** The files the snapshot holds the code of (relative to dist): a change to one makes it stale. */
 export const SNAPSHOT_SOURCES = [
   `${BUNDLE_DIR}/boot.code.js`,
+  `${BUNDLE_DIR}/kernel.code.js`,
   'src/bundle/snapshot-entry.js',
 ] as const;
 
