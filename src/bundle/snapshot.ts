@@ -94,12 +94,21 @@ export function snapshotUnusable(bundles = BUNDLES, distDir = DIST, env: NodeJS.
 let chosen: string[] | undefined;
 
 /**
- * Node's arguments that start boot from its snapshot (before the script,
- * after BOOT_NODE_FLAGS), or none when it is unusable (snapshotUnusable) or
- * boot would not start from its bundle anyway (entry.ts). Decided once per
- * process.
+ * Set (to 1) to start a long-lived boot from the snapshot too: one that
+ * `create` or `run --detach` starts, or a parent runtime through bin/tsvisor.
+ * Without it such a boot starts from its bundle: it saves less at its start
+ * than the blob costs it in memory for its life (docs/STARTUP.md).
  */
-export function bootSnapshotArgs(): string[] {
+export const SNAPSHOT_ENV = 'TSVISOR_SNAPSHOT';
+
+/**
+ * Node's arguments that start boot from its snapshot (before the script,
+ * after BOOT_NODE_FLAGS), or none when it is unusable (snapshotUnusable),
+ * boot would not start from its bundle anyway (entry.ts), or the boot is
+ * `detached` and SNAPSHOT_ENV is not 1. Decided once per process.
+ */
+export function bootSnapshotArgs(detached = false): string[] {
+  if (detached && process.env[SNAPSHOT_ENV] !== '1') return [];
   if (chosen === undefined) {
     const fromBundles = entryScript('boot').startsWith(BUNDLES + path.sep);
     chosen = fromBundles && snapshotUnusable() === null ? ['--snapshot-blob', path.join(BUNDLES, SNAPSHOT_BLOB)] : [];
