@@ -80,6 +80,20 @@ describe("bin/tsvisor's shell half", function () {
     }
   });
 
+  it('finds its files through a symbolic link to it (a runtime configured with /usr/local/bin/tsvisor)', () => {
+    const c = copyTree();
+    try {
+      const link = path.join(c.top, 'link-to-tsvisor');
+      fs.symlinkSync(c.bin, link);
+      const r = spawnSync(link, bootArgs, { encoding: 'utf8', env: { PATH: `${c.fakeBin}:${process.env.PATH}`, NODE_OPTIONS: '', [SNAPSHOT_ENV]: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      const top = fs.realpathSync(c.top);
+      assert.deepEqual(r.stdout.split('\n').slice(0, BOOT_NODE_FLAGS.length + 3), [...BOOT_NODE_FLAGS, '--snapshot-blob', `${top}/bin/../dist/bundle/boot.blob`, `${top}/bin/../dist/bundle/boot.js`]);
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
   it('otherwise starts boot with its flags alone, and every other command as Node on itself', () => {
     const c = copyTree();
     try {
