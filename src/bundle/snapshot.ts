@@ -177,7 +177,7 @@ export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST): Manife
 }
 
 /** Beside the blob: what bin/tsvisor's shell half reads (writeLauncherCheck). */
-export const LAUNCHER_CHECK = 'boot.blob.sh';
+export const LAUNCHER_CHECK = 'boot.blob.check';
 
 /**
  * The files bin/tsvisor's shell half checks before it starts `tsvisor boot`
