@@ -4,10 +4,10 @@
 // Contract: `engineStats` is always there and always counts tier-0
 // instructions (one addition per tier-0 run); the other counters and the
 // timings are kept only while `statsEnabled` (the environment variable is
-// read once, at load, or at the start of a
-// process made from a snapshot: bundle/process-start.ts). With it, each thread that ran guest code writes one
-// line to stderr when it ends (reportEngineStats): `tsvisor-engine {json}`
-// with the fields below plus `thread`.
+// read once, at load, and again at the start of a process made from a
+// snapshot: bundle/process-start.ts). With it, each thread that ran guest
+// code writes one line to stderr when it ends (reportEngineStats):
+// `tsvisor-engine {json}` with the fields below plus `thread`.
 
 import { writeSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
