@@ -12,14 +12,17 @@
 // is paused is refused: pause only after the process's bundle is compiled.
 // Resuming restores the flags exactly (a cache is taken again).
 
-import * as v8 from 'node:v8';
+// node:v8 loads at the first call: boot's bundle (and its startup snapshot)
+// holds the CLI, and with it this file, but never calls it.
+
+const setFlags = (flags: string) => (require('node:v8') as typeof import('node:v8')).setFlagsFromString(flags);
 
 /** Functions stay in V8's interpreter and baseline code from here on. */
 export function pauseOptimizer(): void {
-  v8.setFlagsFromString('--no-turbofan');
+  setFlags('--no-turbofan');
 }
 
 /** Hot functions are optimized again (V8's default). */
 export function resumeOptimizer(): void {
-  v8.setFlagsFromString('--turbofan');
+  setFlags('--turbofan');
 }
