@@ -17,9 +17,8 @@ import { resumeOptimizer } from './jit.js';
  * at its start, src/main/jit.ts): a sandbox's start stays well under it (the
  * idle cat fixture: 11 requests; busybox's sh running echo: 30; ls of its
  * 270 applets: ~570), and a guest that works its files passes it within
- * milliseconds, after which
- * the gofer's hot paths are optimized as before (without it, creating and
- * listing 3,000 files took the gofer 45% more CPU).
+ * milliseconds, after which the gofer's hot paths are optimized as before
+ * (without it, creating and listing 3,000 files took the gofer 45% more CPU).
  */
 const BUSY_REQUESTS = 1000;
 
