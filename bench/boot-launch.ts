@@ -41,9 +41,9 @@ function ms(t0: bigint): number {
 }
 
 /**
- * Boots the bundle, starts it, and waits for it to exit: `node bin/tsvisor
- * boot`, as a parent runtime starts it, or with `nodeArgs` (Node's flags and
- * the script) in place of bin/tsvisor. With `idleMs`, the
+ * Boots the bundle, starts it, and waits for it to exit: `bin/tsvisor boot`,
+ * executed as a parent runtime executes it (its shell half picks Node's
+ * flags), or `node` with `nodeArgs` (Node's flags and the script). With `idleMs`, the
  * application's stdin stays open that long after StartRoot
  * (so a reader blocks), its RSS is sampled, then stdin is closed.
  */
@@ -58,7 +58,8 @@ export async function bootOnce(bundle: string, idleMs = 0, timeoutMs = 120_000, 
   const t0 = process.hrtime.bigint();
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...(nodeArgs ?? [path.join(repoRoot(), 'bin', 'tsvisor')]), 'boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=6,7,8', 'bench'], {
+    const [exe, ...args] = nodeArgs ? [process.execPath, ...nodeArgs] : [path.join(repoRoot(), 'bin', 'tsvisor')];
+    child = spawn(exe, [...args, 'boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=6,7,8', 'bench'], {
       stdio: ['ignore', 'ignore', 'pipe', specFd, ctrl, sync[1], 'pipe', 'pipe', 'pipe'],
     });
   } finally {

@@ -10,9 +10,10 @@
 // - Process state: a top level that read the environment, the pid, argv,
 //   an fd, the clock, or started a timer, would keep the build's. Boot's
 //   modules read none at load time (docs/STARTUP.md, the audit); the
-//   kernel's bundle, several of whose modules read the clock or the
-//   environment at load time, is not in it (it loads after the sync byte,
-//   with its code cache, as before).
+//   kernel's and the vCPU's modules that read the clock or the environment
+//   do it through bundle/process-start.ts, again at each process's start.
+//   The kernel's bundle is in the blob only when asked for (below); by
+//   default it loads after the sync byte, with its code cache, as before.
 // - Packages: a require of anything but Node's own modules gets a stand-in
 //   that loads the package at its first use, after deserialization (koffi
 //   is a native addon, which a snapshot cannot hold). A package a top level
@@ -43,6 +44,8 @@ const internals = Module as unknown as ModuleInternals & typeof Module;
 
 const DIST = path.resolve(__dirname, '..', '..');
 const BUNDLES = path.join(DIST, 'bundle');
+/** snapshot.ts SNAPSHOT_WITH_KERNEL_ENV: set (to 1) while this runs, the blob holds the kernel's bundle too. */
+const WITH_KERNEL_ENV = 'TSVISOR_SNAPSHOT_WITH_KERNEL';
 /** entry.ts SNAPSHOT_MARK. */
 const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
 
@@ -123,6 +126,23 @@ const boot = compile('boot');
 boot(loaderModule('boot'), Module.createRequire(bootModule.filename), BUNDLES, true);
 boot(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
 const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
+
+// With WITH_KERNEL_ENV=1 (not the build's default: docs/STARTUP.md, the
+// fifth pass, has why), the kernel's bundle, run the same way (boot requires
+// it after its sync byte): its modules' top levels have run, those that
+// read the process's clock or environment through bundle/process-start.ts,
+// which reads them again when the process starts. Its loader module goes
+// into Node's require.cache under kernel.js's name, so boot's require of
+// that file (entryScript('kernel')) returns the kernel's exports without
+// loading anything.
+if (process.env[WITH_KERNEL_ENV] === '1') {
+  const kernelModule = loaderModule('kernel');
+  const kernel = compile('kernel');
+  kernel(loaderModule('kernel'), Module.createRequire(kernelModule.filename), BUNDLES, true);
+  kernel(kernelModule, Module.createRequire(kernelModule.filename), BUNDLES, false);
+  kernelModule.loaded = true;
+  internals._cache[kernelModule.filename] = kernelModule;
+}
 
 internals._load = original;
 building = false;

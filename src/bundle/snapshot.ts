@@ -18,7 +18,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BOOT_NODE_FLAGS, BUNDLE_DIR, entryScript, NO_BUNDLE_ENV } from './entry.js';
+import { BOOT_NODE_FLAGS, BUNDLE_DIR, BUNDLE_ENTRIES, entryScript, NO_BUNDLE_ENV } from './entry.js';
+
+/**
+ * Set (to 1) in the build's environment (writeBootSnapshot's `withKernel`),
+ * the blob holds the kernel's bundle too, its top levels run: measured and
+ * not the default (docs/STARTUP.md, the fifth pass).
+ */
+export const SNAPSHOT_WITH_KERNEL_ENV = 'TSVISOR_SNAPSHOT_WITH_KERNEL';
 
 /** Set (to 1) to start boot without its snapshot (to compare, or to rule it out). */
 export const NO_SNAPSHOT_ENV = 'TSVISOR_NO_SNAPSHOT';
@@ -47,6 +54,7 @@ export interface Manifest {
 /** The files the snapshot holds the code of (relative to dist): a change to one makes it stale. */
 export const SNAPSHOT_SOURCES = [
   `${BUNDLE_DIR}/boot.code.js`,
+  `${BUNDLE_DIR}/kernel.code.js`,
   'src/bundle/snapshot-entry.js',
 ] as const;
 
@@ -86,12 +94,21 @@ export function snapshotUnusable(bundles = BUNDLES, distDir = DIST, env: NodeJS.
 let chosen: string[] | undefined;
 
 /**
- * Node's arguments that start boot from its snapshot (before the script,
- * after BOOT_NODE_FLAGS), or none when it is unusable (snapshotUnusable) or
- * boot would not start from its bundle anyway (entry.ts). Decided once per
- * process.
+ * Set (to 1) to start a long-lived boot from the snapshot too: one that
+ * `create` or `run --detach` starts, or a parent runtime through bin/tsvisor.
+ * Without it such a boot starts from its bundle: it saves less at its start
+ * than the blob costs it in memory for its life (docs/STARTUP.md).
  */
-export function bootSnapshotArgs(): string[] {
+export const SNAPSHOT_ENV = 'TSVISOR_SNAPSHOT';
+
+/**
+ * Node's arguments that start boot from its snapshot (before the script,
+ * after BOOT_NODE_FLAGS), or none when it is unusable (snapshotUnusable),
+ * boot would not start from its bundle anyway (entry.ts), or the boot is
+ * `detached` and SNAPSHOT_ENV is not 1. Decided once per process.
+ */
+export function bootSnapshotArgs(detached = false): string[] {
+  if (detached && process.env[SNAPSHOT_ENV] !== '1') return [];
   if (chosen === undefined) {
     const fromBundles = entryScript('boot').startsWith(BUNDLES + path.sep);
     chosen = fromBundles && snapshotUnusable() === null ? ['--snapshot-blob', path.join(BUNDLES, SNAPSHOT_BLOB)] : [];
@@ -104,10 +121,11 @@ export function bootSnapshotArgs(): string[] {
  * `bundles` (under `distDir`). Returns the blob's size, or throws (the build
  * then goes on without a snapshot; any old one is gone first).
  */
-export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES): number {
+export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES, withKernel = process.env[SNAPSHOT_WITH_KERNEL_ENV] === '1'): number {
   const blob = path.join(bundles, SNAPSHOT_BLOB);
   const manifest = path.join(bundles, SNAPSHOT_MANIFEST);
   fs.rmSync(manifest, { force: true });
+  fs.rmSync(path.join(bundles, LAUNCHER_CHECK), { force: true });
   fs.rmSync(blob, { force: true });
   // Node's snapshot builder runs its script without CommonJS's `exports`,
   // and no file of ours may go through Node's module loader before the
@@ -128,13 +146,19 @@ export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES): number {
       '',
     ].join('\n'),
   );
-  const r = spawnSync(process.execPath, [...BOOT_NODE_FLAGS, '--snapshot-blob', blob, '--build-snapshot', entry], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, [...BOOT_NODE_FLAGS, '--snapshot-blob', blob, '--build-snapshot', entry], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', [SNAPSHOT_WITH_KERNEL_ENV]: withKernel ? '1' : '' } });
   if (r.status !== 0 || !fs.existsSync(blob)) {
     fs.rmSync(blob, { force: true });
     const why = r.error?.message ?? r.stderr.split('\n').filter((l) => l.trim() !== '' && !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).slice(0, 3).join(' / ');
     throw new Error(`node --build-snapshot exited ${r.status ?? r.signal}: ${why}`);
   }
-  return writeSnapshotManifest(bundles, distDir).blob.size;
+  const size = writeSnapshotManifest(bundles, distDir).blob.size;
+  try {
+    writeLauncherCheck(bundles, distDir);
+  } catch (e) {
+    process.stderr.write(`bundle: bin/tsvisor will start \`tsvisor boot\` without the snapshot (${(e as Error).message})\n`);
+  }
+  return size;
 }
 
 /** Writes the manifest of the blob in `bundles` (its size and time, those of its sources under `distDir`, this Node, BOOT_NODE_FLAGS) and returns it. */
@@ -150,4 +174,50 @@ export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST): Manife
   const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...BOOT_NODE_FLAGS], blob, sources };
   fs.writeFileSync(path.join(bundles, SNAPSHOT_MANIFEST), JSON.stringify(m, null, 1) + '\n');
   return m;
+}
+
+/** Beside the blob: what bin/tsvisor's shell half reads (writeLauncherCheck). */
+export const LAUNCHER_CHECK = 'boot.blob.check';
+
+/**
+ * The files bin/tsvisor's shell half checks before it starts `tsvisor boot`
+ * from the blob, relative to dist: the blob, its sources, the loader it
+ * names, and the CLI's tsc output (rewritten by every tsc run: entryScript
+ * then takes tsc's files, not the bundles the blob holds). Node's binary
+ * comes first, outside dist.
+ */
+export const LAUNCHER_FILES = [`${BUNDLE_DIR}/${SNAPSHOT_BLOB}`, ...SNAPSHOT_SOURCES, `${BUNDLE_DIR}/boot.js`, BUNDLE_ENTRIES.boot.entry] as const;
+
+/** The shell's single quotes around `s`. */
+const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Writes LAUNCHER_CHECK in `bundles`: a /bin/sh fragment that bin/tsvisor
+ * sources (it cannot run JavaScript before it picks Node's flags, and a
+ * second Node start to run snapshotUnusable would cost more than the
+ * snapshot saves). It sets `boot_flags` (BOOT_NODE_FLAGS) and `boot_stamp`,
+ * what `stat -L` prints of Node's binary (`node`: the one the blob was made
+ * by) and of LAUNCHER_FILES now, and defines `boot_stat`, which prints the
+ * same of the files the launcher would use (the Node it found, and
+ * LAUNCHER_FILES under its own dist): equal output, the same files as the
+ * build left them (size and time to the nanosecond). Needs GNU stat's
+ * --printf; where it fails, no fragment, and bin/tsvisor starts boot as
+ * before.
+ */
+export function writeLauncherCheck(bundles = BUNDLES, distDir = DIST, node = process.execPath): void {
+  const file = path.join(bundles, LAUNCHER_CHECK);
+  fs.rmSync(file, { force: true });
+  const FORMAT = '%s %.9Y\\n';
+  const r = spawnSync('stat', ['-L', '--printf', FORMAT, '--', node, ...LAUNCHER_FILES.map((f) => path.join(distDir, f))], { encoding: 'utf8' });
+  if (r.status !== 0 || r.stdout.split('\n').length !== LAUNCHER_FILES.length + 2) throw new Error(`stat: ${r.error?.message ?? r.stderr.trim()}`);
+  fs.writeFileSync(
+    file,
+    [
+      `# Generated by src/bundle/snapshot.ts (writeLauncherCheck): what bin/tsvisor checks before it starts boot from ${SNAPSHOT_BLOB}.`,
+      `boot_flags=${shQuote(BOOT_NODE_FLAGS.join(' '))}`,
+      `boot_stamp=${shQuote(r.stdout.replace(/\n$/, ''))}`,
+      `boot_stat() { stat -L --printf '${FORMAT}' -- "$1" ${LAUNCHER_FILES.map((f) => `"$dist"/${shQuote(f)}`).join(' ')} 2>/dev/null; }`,
+      '',
+    ].join('\n'),
+  );
 }

@@ -61,7 +61,12 @@ export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
  * umask does not decide what a guest sees:
  *
  *   /bin/busybox               a copy of `busybox`, 0755
- *   /bin/APPLET -> busybox     one symlink per applet (busybox --install -s)
+ *   /bin/APPLET -> busybox     one symlink per applet (busybox --install -s),
+ *                              or with `links` 'hard' one hard link to
+ *                              /bin/busybox (busybox --install): no inode
+ *                              to create per applet (docs/STARTUP.md, the
+ *                              fifth pass: `tsvisor do` lays this out at
+ *                              every start)
  *   /sbin -> bin, /usr/bin -> ../bin, /usr/sbin -> ../bin
  *                              so every path `busybox --list-full` names works
  *   /etc/passwd, /etc/group    root, daemon, nobody; /etc/hostname
@@ -69,7 +74,7 @@ export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
  *
  * Returns the applets linked.
  */
-export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME): string[] {
+export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'symbolic'): string[] {
   const bin = fs.readFileSync(busybox);
   checkRiscv64Elf(bin, busybox);
   const applets = busyboxApplets(bin, busybox);
@@ -88,7 +93,12 @@ export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = 
   dir('tmp', 0o1777);
   dir('root', 0o700);
   file('bin/busybox', bin, 0o755);
-  for (const a of applets) if (a !== 'busybox') fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  const own = path.join(rootfs, 'bin', 'busybox');
+  for (const a of applets) {
+    if (a === 'busybox') continue;
+    if (links === 'hard') fs.linkSync(own, path.join(rootfs, 'bin', a));
+    else fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+  }
   fs.symlinkSync('bin', path.join(rootfs, 'sbin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'bin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'sbin'));

@@ -16,7 +16,7 @@ import { Donor } from './donor.js';
  * Serves `exp` on a connected stream socket fd until the peer closes it.
  * Resolves when the connection is over.
  */
-export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m: string) => void = () => {}): Promise<void> {
+export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m: string) => void = () => {}, served: (requests: number) => void = () => {}): Promise<void> {
   return new Promise((resolve) => {
     const sock = new net.Socket({ fd, readable: true, writable: true });
     const conn = new Connection(
@@ -29,7 +29,11 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
       },
       { pause: () => sock.pause(), resume: () => sock.resume() },
     );
-    sock.on('data', (chunk: Buffer) => conn.receive(chunk));
+    sock.on('data', (chunk: Buffer) => {
+      const before = conn.stats.requests;
+      conn.receive(chunk);
+      served(conn.stats.requests - before);
+    });
     // The peer going away (EPIPE, ECONNRESET on a late reply) is how a connection ends, not a problem.
     sock.on('error', (e) => {
       const code = (e as NodeJS.ErrnoException).code;
@@ -47,8 +51,10 @@ export function serveFd(fd: number, exp: Export, io: IoPool | undefined, log: (m
  * `opened` runs once every export is open, before the first request is read
  * (the gofer command locks itself down there); what it throws ends the serving.
  * `donateFd` (>= 0): the donation channel every connection's Tdonate sends on (./donor.ts).
+ * `busy`: `then` runs once, when the connections together have received
+ * `requests` requests (the gofer command resumes V8's optimizing compiler there).
  */
-export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void, opened: () => void = () => {}, donateFd = -1): Promise<void> {
+export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly number[], log: (m: string) => void, opened: () => void = () => {}, donateFd = -1, busy?: { requests: number; then(): void }): Promise<void> {
   if (ioFds.length !== exps.length) throw new Error(`--io-fds has ${ioFds.length} fds but the spec has ${exps.length} filesystems (the root and ${exps.length - 1} bind mounts)`);
   const backends: DirectBackend[] = [];
   try {
@@ -60,7 +66,12 @@ export async function serveExports(exps: readonly ExportSpec[], ioFds: readonly 
   }
   const io = new IoPool();
   const donor = donateFd >= 0 ? new Donor(donateFd) : undefined;
-  await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath, donor }, io, log)));
+  let left = busy?.requests ?? Infinity;
+  const served = (n: number) => {
+    if (left <= 0 || (left -= n) > 0) return;
+    busy!.then();
+  };
+  await Promise.all(ioFds.map((fd, i) => serveFd(fd, { backend: backends[i], hostPath: exps[i].hostPath, donor }, io, log, served)));
   donor?.close();
   for (const b of backends) b.close();
   await io.close();

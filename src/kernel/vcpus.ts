@@ -20,10 +20,15 @@ import { WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
 
-/** Atomics.waitAsync (V8 has it; this TypeScript lib level does not declare it). */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
+/**
+ * Atomics.waitAsync (V8 has it; this TypeScript lib level does not declare
+ * it), looked up at each call: a startup snapshot's build, where this module's
+ * top level may run, has no Atomics.
+ */
+const waitAsync = (a: Int32Array, index: number, value: number) =>
+  (Atomics as unknown as {
+    waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+  }).waitAsync(a, index, value);
 
 /**
  * Whether a thread of `task`'s address space other than `task` may run on

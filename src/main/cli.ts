@@ -5,6 +5,7 @@ import { parseFlags, formatUsage, UsageError, FlagDef, FlagValues } from './flag
 import { debugLogFile, Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions } from './common.js';
 import { SpecError } from '../spec/load.js';
 import { createDebugLog } from '../log/log.js';
+import { pauseOptimizer } from './jit.js';
 /** What a subcommand's module provides once loaded. */
 interface CommandModule {
   synopsis: string;
@@ -21,6 +22,12 @@ interface Command {
    * "Start-up").
    */
   load(): Promise<CommandModule>;
+  /**
+   * The process mostly waits (run) or may sit idle (the gofer): V8's
+   * optimizing compiler is paused before its module loads (./jit.ts); the
+   * gofer resumes it once it is busy.
+   */
+  waits?: true;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -30,6 +37,7 @@ const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'create and run a container from a bundle',
+    waits: true,
     load: async () => { const m = (require('./run.js') as typeof import('./run.js')); return { synopsis: m.RUN_SYNOPSIS, flags: m.RUN_FLAGS, main: (g, f, p) => m.run(g, f, p) }; },
   },
   create: {
@@ -102,6 +110,7 @@ const COMMANDS: Record<string, Command> = {
   },
   gofer: {
     summary: "serve the container's filesystems over 9P2000.L on the io fds (started by run)",
+    waits: true,
     load: async () => { const m = (require('./gofer-command.js') as typeof import('./gofer-command.js')); return { synopsis: m.GOFER_SYNOPSIS, flags: m.GOFER_FLAGS, main: (g, f, p) => m.goferCommand(g, f, p) }; },
   },
   spec: {
@@ -149,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = COMMANDS[name];
     if (!cmd) throw new Fatal(`unknown command "${name}"`, true);
     opts.debugLog = debugLogFile(opts.debugLog, name);
+    if (cmd.waits) pauseOptimizer();
     const mod = await cmd.load();
     usage = () => formatUsage(mod.synopsis, mod.flags);
     const parsed = parseFlags(mod.flags, rest);

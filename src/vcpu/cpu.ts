@@ -37,7 +37,7 @@ import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, 
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
-import { FaultInfo, Stop, ThreadState } from './state.js';
+import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
@@ -83,9 +83,9 @@ export class Cpu {
   state: ThreadState = new ThreadState();
   readonly fault: FaultInfo = new FaultInfo();
   /** Instructions retired by this Cpu so far. */
-  instret = 0;
+  instret = AS_DOUBLE;
   /** Next pc, written by block functions. Internal. */
-  npc = 0;
+  npc = AS_DOUBLE;
 
   private readonly mem: GuestMemory;
   private readonly interrupt: Int32Array;
@@ -112,7 +112,7 @@ export class Cpu {
   /** Live blocks overlapping each page. */
   private readonly pageBlocks = new Map<number, Block[]>();
   /** LR reservation: address (-1: none), size, and the value loaded. */
-  private resAddr = -1;
+  private resAddr = AS_DOUBLE;
   private resSize = 0;
   private resVal: number | bigint = 0;
   /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
@@ -146,6 +146,7 @@ export class Cpu {
 
   constructor(mem: GuestMemory, interrupt?: Int32Array, options: CpuOptions = {}) {
     this.mem = mem;
+    this.instret = this.npc = 0; this.resAddr = -1; // Doubles from the start: state.ts AS_DOUBLE.
     this.interrupt = interrupt ?? new Int32Array(1);
     this.dv = mem.view;
     this.pf = mem.pageFlags;
@@ -168,7 +169,7 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'interp' }));
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }));
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -214,9 +215,7 @@ export class Cpu {
   }
 
   /** Drop decoded blocks overlapping [addr, addr+len). */
-  invalidateCode(addr: number, len: number): void {
-    this.dropRange(addr, len);
-  }
+  invalidateCode(addr: number, len: number): void { this.dropRange(addr, len); }
 
   /** Drop every decoded block (exec, fence.i). */
   flushCode(): void {
@@ -303,8 +302,7 @@ export class Cpu {
   /** Register a tier-0 block over [pc, end) running pre-decoded `code`. */
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
     const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
-    b.code = code;
-    b.pre = code;
+    b.code = b.pre = code;
     return b;
   }
 

@@ -4,12 +4,14 @@
 // Contract: `engineStats` is always there and always counts tier-0
 // instructions (one addition per tier-0 run); the other counters and the
 // timings are kept only while `statsEnabled` (the environment variable is
-// read once, at load). With it, each thread that ran guest code writes one
-// line to stderr when it ends (reportEngineStats): `tsvisor-engine {json}`
-// with the fields below plus `thread`.
+// read once, at load, and again at the start of a process made from a
+// snapshot: bundle/process-start.ts). With it, each thread that ran guest
+// code writes one line to stderr when it ends (reportEngineStats):
+// `tsvisor-engine {json}` with the fields below plus `thread`.
 
 import { writeSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
+import { atProcessStart } from '../bundle/process-start.js';
 
 export interface EngineStats {
   /** Blocks decoded into tier 0. */
@@ -39,7 +41,11 @@ export interface EngineStats {
   compileMs: number;
 }
 
-export const statsEnabled = process.env.TSVISOR_ENGINE_STATS === '1';
+export let statsEnabled = false;
+atProcessStart(() => {
+  statsEnabled = process.env.TSVISOR_ENGINE_STATS === '1';
+  if (statsEnabled) process.on('exit', reportEngineStats);
+});
 
 export const engineStats: EngineStats = {
   tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
@@ -67,5 +73,3 @@ export function reportEngineStats(): void {
   reported = true;
   writeSync(2, formatEngineStats() + '\n');
 }
-
-if (statsEnabled) process.on('exit', reportEngineStats);

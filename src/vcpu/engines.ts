@@ -2,6 +2,8 @@
 // block is promoted, and the defaults the environment sets (TSVISOR_ENGINE,
 // TSVISOR_PROMOTE_AFTER, TSVISOR_WASM, TSVISOR_WASM_MIN_RUN).
 
+import { atProcessStart } from '../bundle/process-start.js';
+
 /**
  * Which tier runs blocks: 'interp' only tier 0, 'jit' only tier 1 (every
  * block compiled at its first fetch), 'wasm' tier 2 where it can (every
@@ -32,7 +34,8 @@ export const PROMOTE_AFTER = 100_000;
 
 /** Calls of a promoted block's tier-1 function counted before tier 2 is considered, and the instructions a call must retire on average to move there (TSVISOR_WASM_MIN_RUN). */
 export const WASM_PROBE_CALLS = 32;
-export const WASM_MIN_RUN = Number(process.env.TSVISOR_WASM_MIN_RUN ?? '') || 200;
+export let WASM_MIN_RUN = 200;
+atProcessStart(() => (WASM_MIN_RUN = Number(process.env.TSVISOR_WASM_MIN_RUN ?? '') || 200));
 
 /** The engine TSVISOR_ENGINE names ('auto' when unset); throws for an unknown name. */
 export function engineFromEnv(): Engine {

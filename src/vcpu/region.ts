@@ -16,9 +16,12 @@
 import type { Block, BlockFn } from './block.js';
 import type { Piece } from './codegen.js';
 import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
+import { atProcessStart } from '../bundle/process-start.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
-export const REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32, REGION_INSNS = 1024;
+export let REGION_BLOCKS = 32;
+export const REGION_INSNS = 1024;
+atProcessStart(() => (REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32));
 
 /**
  * The pieces of the region of promoted block `b` (b first, from its kept

@@ -20,7 +20,7 @@
 import { decode, type Insn } from './decode.js';
 import type { FramePool } from './frames.js';
 import { GuestMemory, GUEST_PAGES, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_SIZE, pageOf } from './memory.js';
-import type { ThreadState } from './state.js';
+import { AS_DOUBLE, type ThreadState } from './state.js';
 
 export const STEP_NONE = 0, STEP_DONE = 1, STEP_BUS = 2, STEP_FAULT_IN = 3;
 
@@ -37,9 +37,9 @@ const MAX_DECODED = 4096;
 
 export class SharedPages {
   /** After STEP_DONE: the next pc. */
-  next = 0;
+  next = AS_DOUBLE;
   /** After STEP_BUS or STEP_FAULT_IN: the first byte on a page without a frame. */
-  badAddr = 0;
+  badAddr = AS_DOUBLE;
   private readonly pf: Uint8Array;
   private readonly mem: GuestMemory;
   private readonly dv: DataView;
@@ -55,6 +55,7 @@ export class SharedPages {
     this.pf = mem.pageFlags;
     this.mem = mem;
     this.dv = mem.view;
+    this.next = this.badAddr = 0;
   }
 
   /**

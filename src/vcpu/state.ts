@@ -14,6 +14,19 @@
 // - A ThreadState is owned by exactly one CPU while it runs; the kernel reads
 //   and writes it only while the thread is stopped.
 
+/**
+ * The first value of number fields that later hold pcs or addresses
+ * (above 2^31 in most programs); each class's constructor then sets the
+ * real initial value. V8 gives an object field the representation of the
+ * first value stored: a small integer first and a larger number later
+ * changes it, which deprecates the map of every object of the class and
+ * aborts the optimizing compiles in flight that use it ("Maps became
+ * deprecated during optimization": the interpreter's, after the warm-up).
+ * 0.5 is not a small integer, so such a field holds a double from the
+ * start, and a 0 stored later keeps it one.
+ */
+export const AS_DOUBLE = 0.5;
+
 export class ThreadState {
   /**
    * Registers live in a SharedArrayBuffer, so that one can be a vCPU
@@ -27,7 +40,7 @@ export class ThreadState {
   readonly f: Float64Array;
   readonly fbits: Int32Array;
   private readonly scalars: Float64Array;
-  pc = 0;
+  pc = AS_DOUBLE;
   fcsr = 0;
 
   /** Bytes of a thread's shared register file: x (256), f (256), pc and fcsr (16). */
@@ -35,6 +48,7 @@ export class ThreadState {
 
   /** A fresh, zeroed register file, or a view of one made elsewhere (in another worker). */
   constructor(shared?: SharedArrayBuffer) {
+    this.pc = 0;
     this.shared = shared ?? new SharedArrayBuffer(ThreadState.SHARED_BYTES);
     this.x = new Int32Array(this.shared, 0, 64);
     this.f = new Float64Array(this.shared, 256, 32);
@@ -126,5 +140,9 @@ export class FaultInfo {
   /** si_code: SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT... */
   code = 0;
   /** si_addr: the faulting data address, or the pc for SIGILL/SIGTRAP. */
-  addr = 0;
+  addr = AS_DOUBLE;
+
+  constructor() {
+    this.addr = 0;
+  }
 }

@@ -5,9 +5,12 @@
 import type { Block } from './block.js';
 import type { Piece } from './codegen.js';
 import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
+import { atProcessStart } from '../bundle/process-start.js';
 
 /** Most blocks (TSVISOR_TRACE_BLOCKS; 1: no traces), and instructions, compiled into one trace. */
-export const TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? '') || 4, TRACE_INSNS = 256;
+export let TRACE_BLOCKS = 4;
+export const TRACE_INSNS = 256;
+atProcessStart(() => (TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? '') || 4));
 
 /**
  * The blocks promoted block `b` is compiled with (b first, with its

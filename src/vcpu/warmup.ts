@@ -53,11 +53,17 @@ const ECALL = 0x00000073;
  * load, ld included, takes its aligned path (the others' offsets are odd):
  * with 12 there, no ld of the warm-up was aligned outside `mt`, and a
  * program's first aligned ld threw the optimized interpreter away
- * (docs/FILES.md, rand-rw after the tier-0 rework).
+ * (docs/FILES.md, rand-rw after the tier-0 rework). Its rd field, a
+ * store's low offset bits, is 16 too: with 10 there the first stores the
+ * warm-up ran were misaligned, V8's first compile had not seen an aligned
+ * sw, and `bash -c true` threw it away at its first one. Its rm is 7
+ * (dynamic, what compilers emit for most F/D instructions): with rm 7
+ * only in the second, python's first such instruction often threw the
+ * first compile away (at the check for a reserved frm).
  */
 const PATTERNS = [
-  (10 << 7) | (11 << 15) | (16 << 20),
-  (13 << 7) | (11 << 15) | (14 << 20) | (7 << 12) | (0x7f << 25),
+  (16 << 7) | (11 << 15) | (16 << 20) | (7 << 12),
+  (13 << 7) | (11 << 15) | (14 << 20) | (0x7f << 25),
   (0 << 7) | (11 << 15) | (15 << 20) | (1 << 12) | (0x10 << 25),
 ];
 /**

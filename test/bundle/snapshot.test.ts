@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBundle, removeBundle, repoRoot } from '../util/bundle.js';
 import { BOOT_NODE_FLAGS, BUNDLE_DIR } from '../../src/bundle/entry.js';
-import { bootSnapshotArgs, NO_SNAPSHOT_ENV, SNAPSHOT_BLOB, SNAPSHOT_MANIFEST, SNAPSHOT_SOURCES, snapshotUnusable, writeSnapshotManifest } from '../../src/bundle/snapshot.js';
+import { bootSnapshotArgs, NO_SNAPSHOT_ENV, SNAPSHOT_ENV, SNAPSHOT_BLOB, SNAPSHOT_MANIFEST, SNAPSHOT_SOURCES, snapshotUnusable, writeSnapshotManifest } from '../../src/bundle/snapshot.js';
 
 const DIST = path.join(repoRoot(), 'dist');
 const BUNDLES = path.join(DIST, BUNDLE_DIR);
@@ -53,7 +53,7 @@ function touch(file: string): void {
 
 describe("boot's startup snapshot", function () {
   this.timeout(120_000);
-  const clean = { [NO_SNAPSHOT_ENV]: '', NODE_OPTIONS: '' };
+  const clean = { [NO_SNAPSHOT_ENV]: '', [SNAPSHOT_ENV]: '', NODE_OPTIONS: '' };
 
   it('the build wrote the blob and its manifest, and run may start boot from it', () => {
     assert.ok(fs.statSync(BLOB).size > 1 << 20, 'a blob of Node and boot');
@@ -98,25 +98,33 @@ describe("boot's startup snapshot", function () {
     }
   });
 
-  it('a detached sandbox (create) boots without it: a long-lived boot keeps the smaller memory', async () => {
+  it('a detached sandbox (create) boots without it: a long-lived boot keeps the smaller memory; with TSVISOR_SNAPSHOT=1, from it', async () => {
     const bundle = makeBundle({ args: ['/bin/hello'] });
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-state-'));
-    const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-snapshot-logs-'));
     try {
-      const c = await tsvisor(['--root', root, '--debug', '--debug-log', `${logs}/`, 'create', '--bundle', bundle, 'snapc'], clean);
-      assert.equal(c.code, 0, c.stderr);
-      const boot = fs.readdirSync(logs).find((f) => f.endsWith('.boot.log'));
-      assert.ok(boot, 'a boot log');
-      for (let waited = 0; !fs.readFileSync(path.join(logs, boot), 'utf8').includes('startup snapshot'); waited += 50) {
-        assert.ok(waited < 30_000, 'boot says how it started');
-        await new Promise((r) => setTimeout(r, 50));
+      for (const [id, env, says] of [
+        ['snapc', clean, 'started without the startup snapshot'],
+        ['snapc1', { ...clean, [SNAPSHOT_ENV]: '1' }, 'started from the startup snapshot'],
+      ] as const) {
+        const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-snapshot-logs-'));
+        try {
+          const c = await tsvisor(['--root', root, '--debug', '--debug-log', `${logs}/`, 'create', '--bundle', bundle, id], env);
+          assert.equal(c.code, 0, c.stderr);
+          const boot = fs.readdirSync(logs).find((f) => f.endsWith('.boot.log'));
+          assert.ok(boot, 'a boot log');
+          for (let waited = 0; !fs.readFileSync(path.join(logs, boot), 'utf8').includes('startup snapshot'); waited += 50) {
+            assert.ok(waited < 30_000, 'boot says how it started');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          assert.match(fs.readFileSync(path.join(logs, boot), 'utf8'), new RegExp(`boot ${id}: ${says}`));
+        } finally {
+          await tsvisor(['--root', root, 'delete', '--force', id], clean);
+          fs.rmSync(logs, { recursive: true, force: true });
+        }
       }
-      assert.match(fs.readFileSync(path.join(logs, boot), 'utf8'), /boot snapc: started without the startup snapshot/);
     } finally {
-      await tsvisor(['--root', root, 'delete', '--force', 'snapc'], clean);
       removeBundle(bundle);
       fs.rmSync(root, { recursive: true, force: true });
-      fs.rmSync(logs, { recursive: true, force: true });
     }
   });
 

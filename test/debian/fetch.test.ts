@@ -177,6 +177,23 @@ describe('do: busybox binary and rootfs', () => {
     assert.throws(() => busyboxApplets(fs.readFileSync(path.join(fixturesDir(), 'bin', 'hello'))), /no applet table/);
   });
 
+  it("lays out the rootfs with hard links (tsvisor do's): each applet is busybox's inode", () => {
+    const dir = tmpdir();
+    const rootfs = path.join(dir, 'rootfs');
+    try {
+      const applets = layoutBusyboxRootfs(rootfs, BUSYBOX, undefined, 'hard');
+      const own = fs.lstatSync(path.join(rootfs, 'bin/busybox'));
+      assert.equal(own.nlink, new Set([...applets, 'busybox']).size);
+      for (const a of applets.filter((x) => x !== 'busybox')) {
+        const st = fs.lstatSync(path.join(rootfs, 'bin', a));
+        assert.ok(st.isFile() && st.ino === own.ino && (st.mode & 0o7777) === 0o755, a);
+      }
+      assert.equal(lookPathInRootfs(rootfs, 'true', '/usr/bin'), '/usr/bin/true');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lays out the rootfs: busybox, a link per applet, usr/sbin aliases, etc files, modes', () => {
     const dir = tmpdir();
     const rootfs = path.join(dir, 'rootfs');

@@ -13,6 +13,20 @@ describe('tsvisor run', function () {
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
+  it("never optimizes a function in run's own process (V8's optimizing compiler stays paused: src/main/jit.ts)", () => {
+    // Before the pause, run optimized path.normalize's inner loop while koffi
+    // was looked up, mapping 3.5-4.5 MiB of node's compiler code (docs/STARTUP.md).
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const r = spawnSync(process.execPath, ['--trace-opt', TSVISOR, '--root', root, 'run', '--no-confine', '--bundle', bundle, 'no-turbofan'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /hello from riscv64/);
+      assert.doesNotMatch(r.stdout, /TURBOFAN/, 'run optimized a function');
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
   it('says in one line that the sandbox died when boot exits before the start-sync byte', async () => {
     const bundle = makeBundle({ args: ['/bin/hello'] });
     try {

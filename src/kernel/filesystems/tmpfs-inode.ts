@@ -12,12 +12,14 @@ import { Inode, type NewOwner, type OpenContext } from '../vfs/inode.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { Tmpfs } from './tmpfs.js';
 import type { TmpAttrRecord } from '../checkpoint-records.js';
+import { atProcessStart } from '../../bundle/process-start.js';
 
 /** tmpfs's page size: the unit of file data, st_blksize, and statfs's blocks. */
 export const PAGE = 4096;
 
-/** The thread's time origin (a constant; reading `performance.timeOrigin` calls into Node each time). */
-const TIME_ORIGIN_MS = performance.timeOrigin;
+/** The thread's time origin (kept: reading `performance.timeOrigin` calls into Node each time; set again in a process started from a snapshot). */
+let TIME_ORIGIN_MS = 0;
+atProcessStart(() => (TIME_ORIGIN_MS = performance.timeOrigin));
 
 /** Wall-clock time as [sec, nsec], microsecond-accurate. */
 export function now(): [number, number] {

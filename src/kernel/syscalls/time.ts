@@ -21,8 +21,11 @@ import type { Process } from '../task.js';
 import { StructReader, StructWriter } from '../usercopy.js';
 import { atDeadline } from '../deadline.js';
 import { SysCtx, SysResult } from './context.js';
+import { atProcessStart } from '../../bundle/process-start.js';
 
-const realOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+/** CLOCK_REALTIME minus the monotonic clock, read when the process starts (a snapshot's build is another process, maybe before a host reboot). */
+let realOffsetNs = 0n;
+atProcessStart(() => (realOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()));
 
 function nowNs(c: SysCtx, clock: number): bigint | Errno {
   switch (clock) {

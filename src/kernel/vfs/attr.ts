@@ -2,8 +2,11 @@
 // pipes, host stdio).
 
 import type { Attr } from '../../backend/backend.js';
+import { atProcessStart } from '../../bundle/process-start.js';
 
-const bootTime = Date.now();
+/** When this process started (ms since the epoch): the times of the kernel's own files. */
+let bootTime = 0;
+atProcessStart(() => (bootTime = Date.now()));
 let nextIno = 1000n;
 
 /** A fresh inode number for a kernel-made file. */

@@ -204,8 +204,10 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // of CPU sooner, for ~10 MiB more of private memory while it lives (the
   // blob, read into memory). Detached (create, run --detach), from its bundle:
   // a container that outlives the command is a service, whose memory counts
-  // for longer than its start (docs/STARTUP.md, the fourth pass).
-  let args = [...BOOT_NODE_FLAGS, ...(o.detached ? [] : bootSnapshotArgs()), entryScript('boot'), ...bootArgs];
+  // for longer than its start (docs/STARTUP.md, the fourth pass), unless
+  // TSVISOR_SNAPSHOT=1 asks for the snapshot there too (as it does of
+  // bin/tsvisor for a parent runtime's boot).
+  let args = [...BOOT_NODE_FLAGS, ...bootSnapshotArgs(o.detached), entryScript('boot'), ...bootArgs];
   if (global.confine) {
     ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
     env = confinedEnv(env);

@@ -1,0 +1,164 @@
+// bin/tsvisor's shell half (its comment says why it is one): executed, it
+// starts `tsvisor boot` with boot's Node flags, and from the startup
+// snapshot when TSVISOR_SNAPSHOT=1 and the build's check file says the blob
+// and everything it was made from are as the build left them; anything
+// else goes to Node on bin/tsvisor itself. A copy of bin/tsvisor beside a
+// copy of those files, and a `node` first on PATH that prints the arguments
+// it was given, show each decision; the last test runs the real one.
+
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { repoRoot } from '../util/bundle.js';
+import { BOOT_NODE_FLAGS, cliBundleFor } from '../../src/bundle/entry.js';
+import { LAUNCHER_CHECK, LAUNCHER_FILES, NO_SNAPSHOT_ENV, SNAPSHOT_ENV, writeLauncherCheck } from '../../src/bundle/snapshot.js';
+
+const DIST = path.join(repoRoot(), 'dist');
+const TSVISOR = path.join(repoRoot(), 'bin', 'tsvisor');
+
+interface Copy {
+  top: string;
+  bin: string;
+  dist: string;
+  fakeBin: string;
+}
+
+/** bin/tsvisor and LAUNCHER_FILES copied under a folder of their own, a fake node, and the check file written for them. */
+function copyTree(): Copy {
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-launcher-'));
+  const bin = path.join(top, 'bin', 'tsvisor');
+  const dist = path.join(top, 'dist');
+  fs.mkdirSync(path.dirname(bin));
+  fs.copyFileSync(TSVISOR, bin);
+  fs.chmodSync(bin, 0o755);
+  for (const f of LAUNCHER_FILES) {
+    fs.mkdirSync(path.dirname(path.join(dist, f)), { recursive: true });
+    fs.copyFileSync(path.join(DIST, f), path.join(dist, f));
+  }
+  const fakeBin = path.join(top, 'fake-bin');
+  fs.mkdirSync(fakeBin);
+  fs.writeFileSync(path.join(fakeBin, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
+  writeLauncherCheck(path.join(dist, 'bundle'), dist, path.join(fakeBin, 'node'));
+  return { top, bin, dist, fakeBin };
+}
+
+/** The arguments the (fake) node got from the copy's bin/tsvisor for `args`. */
+function nodeArgs(c: Copy, args: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  const r = spawnSync(c.bin, args, {
+    encoding: 'utf8',
+    env: { PATH: `${c.fakeBin}:${process.env.PATH}`, NODE_OPTIONS: '', [NO_SNAPSHOT_ENV]: '', [SNAPSHOT_ENV]: '1', ...env },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').slice(0, -1);
+}
+
+/** Sets a file's modification time one second later (a rewrite by anything but the build). */
+function touch(file: string): void {
+  const st = fs.statSync(file);
+  fs.utimesSync(file, st.atime, new Date(st.mtimeMs + 1000));
+}
+
+describe("bin/tsvisor's shell half", function () {
+  this.timeout(60_000);
+  const bootArgs = ['--root', '/run/x', 'boot', '--bundle', '/b', 'cid'];
+
+  it('writes a check file at build time that names every file it checks', () => {
+    const text = fs.readFileSync(path.join(DIST, 'bundle', LAUNCHER_CHECK), 'utf8');
+    assert.match(text, new RegExp(`^boot_flags='${BOOT_NODE_FLAGS.join(' ')}'$`, 'm'));
+    for (const f of LAUNCHER_FILES) assert.ok(text.includes(`"$dist"/'${f}'`), f);
+  });
+
+  it('starts boot from the snapshot with its flags when asked and everything is as the build left it', () => {
+    const c = copyTree();
+    try {
+      const bundles = `${c.top}/bin/../dist/bundle`;
+      assert.deepEqual(nodeArgs(c, bootArgs), [...BOOT_NODE_FLAGS, '--snapshot-blob', `${bundles}/boot.blob`, `${bundles}/boot.js`, ...bootArgs]);
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
+  it('finds its files through a symbolic link to it (a runtime configured with /usr/local/bin/tsvisor)', () => {
+    const c = copyTree();
+    try {
+      const link = path.join(c.top, 'link-to-tsvisor');
+      fs.symlinkSync(c.bin, link);
+      const r = spawnSync(link, bootArgs, { encoding: 'utf8', env: { PATH: `${c.fakeBin}:${process.env.PATH}`, NODE_OPTIONS: '', [SNAPSHOT_ENV]: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      const top = fs.realpathSync(c.top);
+      assert.deepEqual(r.stdout.split('\n').slice(0, BOOT_NODE_FLAGS.length + 3), [...BOOT_NODE_FLAGS, '--snapshot-blob', `${top}/bin/../dist/bundle/boot.blob`, `${top}/bin/../dist/bundle/boot.js`]);
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
+  it('otherwise starts boot with its flags alone, and every other command as Node on itself', () => {
+    const c = copyTree();
+    try {
+      const plain = (args: string[]) => [c.bin, ...args];
+      const flagsOnly = (args: string[]) => [...BOOT_NODE_FLAGS, c.bin, ...args];
+      assert.deepEqual(nodeArgs(c, bootArgs, { [SNAPSHOT_ENV]: '' }), flagsOnly(bootArgs), 'a long-lived boot by default');
+      assert.deepEqual(nodeArgs(c, bootArgs, { NODE_OPTIONS: '--max-old-space-size=100' }), flagsOnly(bootArgs), 'NODE_OPTIONS');
+      assert.deepEqual(nodeArgs(c, bootArgs, { [NO_SNAPSHOT_ENV]: '1' }), flagsOnly(bootArgs), NO_SNAPSHOT_ENV);
+      assert.deepEqual(nodeArgs(c, bootArgs, { TSVISOR_NO_BUNDLE: '1' }), flagsOnly(bootArgs), 'TSVISOR_NO_BUNDLE');
+      for (const args of [['run', '--bundle', '/b', 'boot'], ['--root', 'run', 'boot'], ['spec'], ['--debug', 'do', '--', 'true'], ['gofer'], []]) {
+        assert.deepEqual(nodeArgs(c, args), plain(args), args.join(' '));
+        assert.notEqual(cliBundleFor(args), 'boot', `entry.ts agrees: ${args.join(' ')}`);
+      }
+      for (const args of [['boot'], ['--root=/x', 'boot'], ['--debug', '--root', '/x', 'boot', 'run']]) assert.equal(cliBundleFor(args), 'boot', args.join(' '));
+      assert.deepEqual(nodeArgs(c, ['--debug', '--root', '/x', 'boot', 'run']).slice(0, 2), [...BOOT_NODE_FLAGS, '--snapshot-blob']);
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
+  it('turns away a blob that is damaged, truncated, missing or stale, another Node, or a tsc run since the build', () => {
+    const blob = (c: Copy) => path.join(c.dist, 'bundle', 'boot.blob');
+    const cases: [string, (c: Copy) => void][] = [
+      ['damaged in place', (c) => {
+        const fd = fs.openSync(blob(c), 'r+');
+        fs.writeSync(fd, Buffer.from('x'), 0, 1, 4096);
+        fs.closeSync(fd);
+        touch(blob(c));
+      }],
+      ['truncated', (c) => fs.truncateSync(blob(c), 4096)],
+      ['missing', (c) => fs.rmSync(blob(c))],
+      ["the kernel's bundle rebuilt", (c) => touch(path.join(c.dist, 'bundle', 'kernel.code.js'))],
+      ['tsc ran since', (c) => touch(path.join(c.dist, 'src', 'main', 'cli.js'))],
+      ['another Node', (c) => fs.appendFileSync(path.join(c.fakeBin, 'node'), '# another build\n')],
+    ];
+    for (const [what, spoil] of cases) {
+      const c = copyTree();
+      try {
+        assert.equal(nodeArgs(c, bootArgs)[1], '--snapshot-blob', `${what}: the intact copy is usable`);
+        spoil(c);
+        assert.deepEqual(nodeArgs(c, bootArgs), [...BOOT_NODE_FLAGS, c.bin, ...bootArgs], what);
+      } finally {
+        fs.rmSync(c.top, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('without the check file (a build whose snapshot step failed), boot goes to Node as before', () => {
+    const c = copyTree();
+    try {
+      fs.rmSync(path.join(c.dist, 'bundle', LAUNCHER_CHECK));
+      assert.deepEqual(nodeArgs(c, bootArgs), [c.bin, ...bootArgs]);
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
+  it('is still a Node script: `node bin/tsvisor` runs the CLI, and so does bin/tsvisor executed', () => {
+    for (const cmd of [[process.execPath, TSVISOR], [TSVISOR]]) {
+      const r = spawnSync(cmd[0], [...cmd.slice(1), 'boot'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', [SNAPSHOT_ENV]: '1' } });
+      assert.equal(r.status, 128, r.stderr);
+      assert.match(r.stderr, /^tsvisor: missing required flags: --spec-fd, --controller-fd, --start-sync-fd$/m);
+      const s = spawnSync(cmd[0], [...cmd.slice(1), 'spec', '--bundle', os.tmpdir(), '--no-such-flag'], { encoding: 'utf8' });
+      assert.equal(s.status, 128, s.stderr);
+      assert.match(s.stderr, /no-such-flag/);
+    }
+  });
+});
