@@ -68,7 +68,7 @@ describe('values a top level reads at process start, in a startup snapshot', fun
     const plain = run({});
     assert.ok(plain.v.attrMs >= plain.t0 - 5 && plain.v.attrMs > built + 1000, `bootTime ${plain.v.attrMs}: the run's (started ${plain.t0}), not the build's (${built})`);
     assert.ok(plain.v.attrMs <= plain.v.now);
-    assert.deepEqual([plain.v.wasmMinRun, plain.v.traceBlocks, plain.v.regionBlocks, plain.v.stats], [200, 4, 16, false], 'the defaults: the build had other values set');
+    assert.deepEqual([plain.v.wasmMinRun, plain.v.traceBlocks, plain.v.regionBlocks, plain.v.stats], [200, 4, 32, false], 'the defaults: the build had other values set');
     const set = run({ TSVISOR_WASM_MIN_RUN: '9', TSVISOR_TRACE_BLOCKS: '1', TSVISOR_REGION_BLOCKS: '5', TSVISOR_ENGINE_STATS: '1' });
     assert.deepEqual([set.v.wasmMinRun, set.v.traceBlocks, set.v.regionBlocks, set.v.stats], [9, 1, 5, true]);
   });
