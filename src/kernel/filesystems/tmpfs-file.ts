@@ -122,20 +122,8 @@ export class TmpFile extends TmpInode {
       put(frame !== undefined ? frameBytes(frame, inPage, inPage + n) : ZERO_PAGE.subarray(0, n), pos - offset);
       pos += n;
     }
-    if (this.atimeStale()) this.atime = now();
+    this.atime = now();
     return end - offset;
-  }
-
-  /**
-   * Linux's relatime, the default of every mount: a read moves atime only
-   * when it is not after mtime or ctime (the first read since a change), or
-   * is a day old. Saves a clock read and a time stamp per read.
-   */
-  private atimeStale(): boolean {
-    const a = this.atime, m = this.mtime, c = this.ctime;
-    if (a[0] < m[0] || (a[0] === m[0] && a[1] <= m[1])) return true;
-    if (a[0] < c[0] || (a[0] === c[0] && a[1] <= c[1])) return true;
-    return Date.now() / 1000 - a[0] >= 24 * 3600;
   }
 
   /** Checkpoint: the file's bytes (holes as zeros), base64. */

@@ -91,28 +91,6 @@ describe('kernel/fs/tmpfs', () => {
       assert.equal(await f.lseek(20 * MiB, abi.SEEK_DATA), ENXIO);
     });
 
-    it('reads move atime as Linux relatime does: when it is not after mtime or ctime, or a day old', async () => {
-      const f = create(root, 'rel');
-      assert.equal(await f.pwrite(Buffer.from('data'), 0), 4);
-      const inode = child(root, 'rel') as unknown as { atime: [number, number]; mtime: [number, number]; ctime: [number, number] };
-      const times = (t: [number, number]) => t[0] * 1e9 + t[1];
-      inode.atime = [1000, 0];
-      ok(await f.pread(4, 0));
-      assert.ok(times(inode.atime) >= times(inode.mtime), 'atime before mtime: the read moves it');
-      const first = inode.atime;
-      inode.mtime = inode.ctime = [first[0] - 10, 0];
-      ok(await f.pread(4, 0));
-      assert.equal(inode.atime, first, 'atime after mtime and ctime, and recent: left alone');
-      inode.ctime = first;
-      ok(await f.pread(4, 0));
-      assert.notEqual(inode.atime, first, 'atime equal to ctime: moved');
-      const second = inode.atime;
-      inode.mtime = inode.ctime = [1, 0];
-      inode.atime = [Math.floor(Date.now() / 1000) - 25 * 3600, 0];
-      ok(await f.pread(4, 0));
-      assert.ok(inode.atime[0] >= second[0], 'a day old: moved to now');
-    });
-
     it('O_APPEND writes at the end; read advances the position', async () => {
       const f = create(root, 'log');
       await f.write(Buffer.from('abc'));
