@@ -51,7 +51,12 @@ export class FrameAllocator {
   alloc(account: FrameAccount): number {
     if (this.free.length === 0 && this.fresh >= POOL_FRAMES) return -1;
     if (!account.charge(PAGE_SIZE)) return -1;
-    const f = this.free.length > 0 ? (this.free.pop() as number) : this.fresh++;
+    // A frame never handed out goes through the free list too, so the pop
+    // below runs from the first allocation on: a branch first taken once
+    // V8 has optimized its callers (the first reuse, after a run of fresh
+    // frames) would throw their code away ("insufficient type feedback").
+    if (this.free.length === 0) this.free.push(this.fresh++);
+    const f = this.free.pop() as number;
     this.refs[f] = 1;
     this.inUse++;
     return f;

@@ -16,7 +16,7 @@ import { Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 import { FRAME_ABSENT, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_R, PAGE_W, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
-import { ok, tmpfsFile } from '../util/tmpfs-file.js';
+import { dropTmpfsFile, ok, tmpfsFile } from '../util/tmpfs-file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
 /** The file's size: 40 pages and a bit, each page filled with its index. */
@@ -27,10 +27,12 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
   let file: File;
   let spaces: AddressSpace[];
   const alloc = FrameAllocator.local();
-  const baseline = alloc.inUse;
+  /** Frames in use before the test's file is made (other suites' tmpfs files keep theirs). */
+  let baseline: number;
   let reads: number;
 
   beforeEach(() => {
+    baseline = alloc.inUse;
     account = new MemoryAccount(64 << 20);
     file = tmpfsFile(account);
     const data = new Uint8Array(FILE_PAGES * PAGE_SIZE + 100);
@@ -47,7 +49,7 @@ describe('kernel/mappings loaded on touch, and the high range', () => {
   afterEach(async () => {
     for (const s of spaces) s.release();
     await PageCache.settleAll();
-    void file.unref();
+    await dropTmpfsFile(file);
     assert.equal(alloc.inUse, baseline, 'every frame given back');
   });
 

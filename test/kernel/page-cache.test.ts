@@ -13,7 +13,7 @@ import { ENOMEM, Errno, isErrno } from '../../src/linux/errno.js';
 import * as abi from '../../src/linux/abi.js';
 import { FRAME_ABSENT, GUEST_VA_LIMIT, PAGE_R, PAGE_SIZE, PAGE_SHIFT } from '../../src/vcpu/memory.js';
 import type { File } from '../../src/kernel/files/file.js';
-import { ok, tmpfsFile } from '../util/tmpfs-file.js';
+import { dropTmpfsFile, ok, tmpfsFile } from '../util/tmpfs-file.js';
 
 const RW = abi.PROT_READ | abi.PROT_WRITE;
 
@@ -21,17 +21,19 @@ describe('kernel/page cache', () => {
   let account: MemoryAccount;
   let file: File;
   let spaces: AddressSpace[];
-  const baseline = FrameAllocator.local().inUse;
+  /** Frames in use with the test's file written: its own two pages are frames of the pool too (tmpfs-file.ts). */
+  let baseline: number;
 
   beforeEach(() => {
     account = new MemoryAccount(64 << 20);
     file = tmpfsFile(account);
     ok(file.pwrite(new Uint8Array(6000).fill(0x61), 0) as number | Errno);
     spaces = [new AddressSpace(account), new AddressSpace(account)];
+    baseline = FrameAllocator.local().inUse;
   });
-  afterEach(() => {
+  afterEach(async () => {
     for (const s of spaces) s.release();
-    void file.unref();
+    await dropTmpfsFile(file);
   });
 
   /** Map pages [0, 3) of the file shared in `vm`; its address. */
@@ -136,9 +138,10 @@ describe('kernel/page cache', () => {
     // 128 MiB, sparse (one page written), against a 64 MiB account.
     ok(file.pwrite(new Uint8Array([1]), (128 << 20) - 1) as number | Errno);
     const seen = countReads();
+    const before = FrameAllocator.local().inUse;
     assert.equal(await PageCache.map(file, 0, (128 << 20) / PAGE_SIZE, account), ENOMEM);
     assert.equal(seen.reads, 0);
-    assert.equal(FrameAllocator.local().inUse, baseline);
+    assert.equal(FrameAllocator.local().inUse, before);
   });
 
   it('hasRoomFor says whether mapAnywhere could place a length now', () => {

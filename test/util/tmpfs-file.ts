@@ -24,3 +24,15 @@ export function tmpfsFile(account: MemoryAccount): File {
   file.dentry = new Dentry('f', root, ok(fdInodeOps(file)?.fdInode?.() ?? Errno.of(22)));
   return file;
 }
+
+/**
+ * Close a file tmpfsFile made and unlink its name, so its pages (frames of
+ * the pool, kernel/filesystems/tmpfs-file.ts) go back: a test that counts
+ * the pool's frames in use sees none left by the file.
+ */
+export async function dropTmpfsFile(file: File): Promise<void> {
+  const d = file.dentry;
+  if (!d?.parent) assert.fail('not a file made by tmpfsFile');
+  assert.equal(await d.parent.inode.unlink(d.name, false), 0);
+  await file.unref();
+}

@@ -5,7 +5,15 @@
 //   write past the end leaves a hole that reads as zeros and costs nothing).
 //   Every page is charged to the mount (Tmpfs.chargePages: the memory
 //   account and size=); a file's pages go back when its last name and its
-//   last open file are gone.
+//   last open file are gone, and on a truncate below them.
+// - A page is a frame of the sandbox's frame pool (src/kernel/frames.ts,
+//   the memory shared mappings use), held by one reference of the file and
+//   charged once, by chargePages (the allocator is handed an account that
+//   charges nothing). A freed frame is zeroed and reused by the next page
+//   anyone allocates, so a file written, deleted and written again costs no
+//   new host memory and no garbage: the pool's memory the host committed
+//   is the high-water mark of what was charged, never more than the
+//   sandbox's memory limit (docs/FILES.md, "tmpfs pages from the frame pool").
 // - Reads and writes are synchronous (the hot path: no Promise per call).
 // - Seals (fcntl F_ADD_SEALS, memfd_create's MFD_ALLOW_SEALING) are kept
 //   here and enforced by write, truncate and allocate: F_SEAL_WRITE and
@@ -25,6 +33,7 @@ import { File } from '../files/file.js';
 import type { FdInodeOps, Inode } from '../vfs/inode.js';
 import type { Attr, SetAttr } from '../../backend/backend.js';
 import { now, PAGE, TmpInode } from './tmpfs-inode.js';
+import { type FrameAccount, FrameAllocator } from '../frames.js';
 
 /** Largest file size (MAX_LFS_FILESIZE is larger; a JS number indexes bytes exactly up to here). */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
@@ -32,10 +41,19 @@ const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 /** What a hole reads as (never written). */
 const ZERO_PAGE = new Uint8Array(PAGE);
 
+/** What the frame allocator charges for a file's page: nothing, chargePages did (see the file comment). */
+const CHARGED: FrameAccount = { charge: () => true, uncharge: () => undefined };
+
+/** Bytes [from, to) of frame `frame` of this thread's pool (a view, not a copy). */
+function frameBytes(frame: number, from: number, to: number): Uint8Array {
+  const base = frame * PAGE;
+  return FrameAllocator.local().pool.u8.subarray(base + from, base + to);
+}
+
 /** A regular file: its pages, its size, and how many open files keep it alive. */
 export class TmpFile extends TmpInode {
-  /** Page index → 4 KiB of data; absent pages are holes (zeros). */
-  private readonly data = new Map<number, Uint8Array>();
+  /** Page index → the frame holding its 4 KiB; absent pages are holes (zeros). */
+  private readonly data = new Map<number, number>();
   private bytes = 0;
   /** Open files of this inode: its pages stay while one is open, even with no name left. */
   private opens = 0;
@@ -78,6 +96,8 @@ export class TmpFile extends TmpInode {
 
   protected override maybeFree(): void {
     if (this.nlink > 0 || this.opens > 0) return;
+    const alloc = FrameAllocator.local();
+    for (const frame of this.data.values()) alloc.unref(frame, CHARGED);
     this.sb.unchargePages(this.data.size);
     this.data.clear();
     this.bytes = 0;
@@ -98,8 +118,8 @@ export class TmpFile extends TmpInode {
       const idx = Math.floor(pos / PAGE);
       const inPage = pos - idx * PAGE;
       const n = Math.min(PAGE - inPage, end - pos);
-      const page = this.data.get(idx);
-      put(page ? page.subarray(inPage, inPage + n) : ZERO_PAGE.subarray(0, n), pos - offset);
+      const frame = this.data.get(idx);
+      put(frame !== undefined ? frameBytes(frame, inPage, inPage + n) : ZERO_PAGE.subarray(0, n), pos - offset);
       pos += n;
     }
     this.atime = now();
@@ -109,7 +129,7 @@ export class TmpFile extends TmpInode {
   /** Checkpoint: the file's bytes (holes as zeros), base64. */
   saveData(): string {
     const out = Buffer.alloc(this.bytes);
-    for (const [idx, page] of this.data) out.set(page.subarray(0, Math.min(PAGE, this.bytes - idx * PAGE)), idx * PAGE);
+    for (const [idx, frame] of this.data) out.set(frameBytes(frame, 0, Math.min(PAGE, this.bytes - idx * PAGE)), idx * PAGE);
     return out.toString('base64');
   }
 
@@ -152,13 +172,13 @@ export class TmpFile extends TmpInode {
         if (done === 0) return EPERM;
         break;
       }
-      let page = this.data.get(idx);
-      if (!page) {
-        if (!this.sb.chargePages(1)) break;
-        page = new Uint8Array(PAGE);
-        this.data.set(idx, page);
+      let frame = this.data.get(idx);
+      if (frame === undefined) {
+        frame = this.newPage();
+        if (frame < 0) break;
+        this.data.set(idx, frame);
       }
-      get(page.subarray(inPage, inPage + n), done);
+      get(frameBytes(frame, inPage, inPage + n), done);
       done += n;
     }
     if (done === 0 && len > 0) return ENOSPC;
@@ -169,23 +189,33 @@ export class TmpFile extends TmpInode {
     return done;
   }
 
+  /** A zeroed frame for a new page, charged to the mount; -1 when the mount, the account or the pool is full. */
+  private newPage(): number {
+    if (!this.sb.chargePages(1)) return -1;
+    const frame = FrameAllocator.local().alloc(CHARGED);
+    if (frame < 0) this.sb.unchargePages(1);
+    return frame;
+  }
+
   protected override truncate(size: number): 0 | Errno {
     if (!Number.isSafeInteger(size) || size < 0) return EINVAL;
     if (size > MAX_FILE_SIZE) return EFBIG;
     if ((size < this.bytes && this.seals & abi.F_SEAL_SHRINK) || (size > this.bytes && this.seals & abi.F_SEAL_GROW)) return EPERM;
     if (size < this.bytes) {
       const keep = Math.ceil(size / PAGE);
+      const alloc = FrameAllocator.local();
       let freed = 0;
-      for (const idx of [...this.data.keys()]) {
+      for (const [idx, frame] of [...this.data]) {
         if (idx >= keep) {
           this.data.delete(idx);
+          alloc.unref(frame, CHARGED);
           freed++;
         }
       }
       this.sb.unchargePages(freed);
       // The tail of the last kept page must read as zeros if the file grows again.
       const last = this.data.get(keep - 1);
-      if (last && size % PAGE !== 0) last.fill(0, size % PAGE);
+      if (last !== undefined && size % PAGE !== 0) frameBytes(last, size % PAGE, PAGE).fill(0);
     }
     this.bytes = size;
     this.mtime = this.ctime = now();
@@ -203,8 +233,9 @@ export class TmpFile extends TmpInode {
     const last = Math.ceil(end / PAGE); // exclusive
     let present = 0;
     for (const idx of this.data.keys()) if (idx >= first && idx < last) present++;
-    if (!this.sb.chargePages(last - first - present)) return ENOSPC;
-    for (let idx = first; idx < last; idx++) if (!this.data.has(idx)) this.data.set(idx, new Uint8Array(PAGE));
+    const missing = last - first - present;
+    if (missing > FrameAllocator.local().available || !this.sb.chargePages(missing)) return ENOSPC;
+    for (let idx = first; idx < last; idx++) if (!this.data.has(idx)) this.data.set(idx, FrameAllocator.local().alloc(CHARGED));
     if (end > this.bytes) this.bytes = end;
     this.ctime = now();
     return 0;

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Tmpfs, parseTmpfsOptions } from '../../../src/kernel/filesystems/tmpfs.js';
 import { TmpDir } from '../../../src/kernel/filesystems/tmpfs-dir.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
+import { FrameAllocator } from '../../../src/kernel/frames.js';
 import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../../src/linux/errno.js';
 import * as abi from '../../../src/linux/abi.js';
 import type { File } from '../../../src/kernel/files/file.js';
@@ -189,6 +190,36 @@ describe('kernel/fs/tmpfs', () => {
       assert.equal(await (f as unknown as { fdAllocate(o: number, l: number): 0 | Errno }).fdAllocate(0, 2 ** 40), ENOSPC);
       assert.ok(Date.now() - t0 < 1000);
       assert.equal(account.used, 4096);
+    });
+
+    it('file pages are frames of the pool, charged once: a truncate and the last close of an unlinked file give them back, zeroed for the next file', async () => {
+      const alloc = FrameAllocator.local();
+      const before = alloc.inUse;
+      const setSize = (file: File, size: number) => (file as unknown as { fdSetattr(set: { size: number }): 0 | Errno }).fdSetattr({ size });
+      const f = create(root, 'paged');
+      assert.equal(await f.pwrite(Buffer.alloc(3 * 4096, 0x5a), 0), 3 * 4096);
+      assert.equal(alloc.inUse, before + 3, 'one frame per page written');
+      assert.equal(account.used, 3 * 4096, 'charged by the mount only, not again by the allocator');
+      ok(setSize(f, 4096 + 10));
+      assert.equal(alloc.inUse, before + 2, 'the page past the new size is freed');
+      assert.equal(account.used, 2 * 4096);
+      assert.deepEqual([...ok(await f.pread(4, 4096 + 8))], [0x5a, 0x5a], 'the end is the new size');
+      ok(setSize(f, 3 * 4096));
+      assert.ok(ok(await f.pread(4096, 4096 + 10)).every((b) => b === 0), 'the kept page tail reads as zeros once the file grows');
+      ok(await root.unlink('paged', false));
+      assert.equal(alloc.inUse, before + 2, 'open: the pages stay');
+      await f.unref();
+      assert.equal(alloc.inUse, before, 'last name and open file gone');
+      assert.equal(account.used, 0);
+      const g = create(root, 'next');
+      assert.equal(await g.pwrite(Buffer.from('y'), 4096 + 100), 1);
+      assert.equal(alloc.inUse, before + 1, 'a recycled frame');
+      const page = ok(await g.pread(8192, 0));
+      assert.equal(page.length, 4096 + 101);
+      assert.ok(page.every((b, i) => b === (i === 4096 + 100 ? 0x79 : 0)), 'a hole, then a recycled page holding nothing of the old file');
+      ok(await root.unlink('next', false));
+      await g.unref();
+      assert.equal(alloc.inUse, before);
     });
 
     it('nr_inodes bounds the number of files', async () => {
