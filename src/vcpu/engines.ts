@@ -34,7 +34,7 @@ export const PROMOTE_AFTER = 100_000;
 
 /** Calls of a promoted block's tier-1 function counted before tier 2 is considered, and the instructions a call must retire on average to move there (TSVISOR_WASM_MIN_RUN). */
 export const WASM_PROBE_CALLS = 32;
-export let WASM_MIN_RUN = 200;
+export let WASM_MIN_RUN = 0;
 atProcessStart(() => (WASM_MIN_RUN = Number(process.env.TSVISOR_WASM_MIN_RUN ?? '') || 200));
 
 /** The engine TSVISOR_ENGINE names ('auto' when unset); throws for an unknown name. */

@@ -19,7 +19,7 @@ import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
 import { atProcessStart } from '../bundle/process-start.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
-export let REGION_BLOCKS = 32;
+export let REGION_BLOCKS = 0;
 export const REGION_INSNS = 1024;
 atProcessStart(() => (REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32));
 

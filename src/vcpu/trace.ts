@@ -8,7 +8,7 @@ import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
 import { atProcessStart } from '../bundle/process-start.js';
 
 /** Most blocks (TSVISOR_TRACE_BLOCKS; 1: no traces), and instructions, compiled into one trace. */
-export let TRACE_BLOCKS = 4;
+export let TRACE_BLOCKS = 0;
 export const TRACE_INSNS = 256;
 atProcessStart(() => (TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? '') || 4));
 
