@@ -141,7 +141,7 @@ if ($reply =~ /^\s*\{"success":true,"err":"","result":(\d+)\}\s*$/) {
   my $w = $1;
   exit(($w & 0x7f) ? 128 + ($w & 0x7f) : ($w >> 8) & 0xff);
 }
-my $why = $reply =~ /^\s*\{"success":false,"err":"((?:[^"\\]|\\.)*)"/ ? $1 : "boot exited without giving the container's status";
+my $why = $reply =~ /^\s*\{"success":false,"err":"((?:[^"\\]|\\.)*)"/ ? $1 =~ s/\\(.)/$1/gr : "boot exited without giving the container's status";
 print STDERR "tsvisor: the sandbox ended: $why\n";
 exit 128;
 `;
