@@ -204,8 +204,9 @@ export function execWaiter(perl: string, plan: WaiterPlan): number {
   // Node spawns later get their stdio from spawn's own dup2s, so clearing
   // the flag costs the fallback nothing.
   for (const fd of [0, 1, 2, plan.controlFd]) setCloexec(fd, false);
-  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  const r = execve(perl, argv, env);
+  // An empty environment: the waiter reads none, and the user's PERL5LIB,
+  // PERL5OPT or an uninstalled locale would only reach into perl's start.
+  const r = execve(perl, argv, []);
   threadSignalMask(SIG_UNBLOCK, numbers);
   return r;
 }
