@@ -199,6 +199,21 @@ describe('tsvisor run and the sandbox it starts', function () {
     }
   });
 
+  it("exec never optimizes a function in its own process either (it only waits: src/main/jit.ts)", async () => {
+    const c = await startCat('exec-no-turbofan');
+    try {
+      const r = spawnSync(process.execPath, ['--trace-opt', TSVISOR, '--root', root, 'exec', 'exec-no-turbofan', '/bin/hello'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /hello from riscv64/);
+      assert.doesNotMatch(r.stdout, /TURBOFAN/, 'exec optimized a function');
+      c.run.kill('SIGTERM');
+      assert.equal(await c.exited, 143);
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
   it("debug --stacks prints the sandbox's thread dump: cat's one thread blocked reading stdin", async () => {
     const c = await startCat('stacks-run');
     try {
