@@ -1,6 +1,7 @@
 // Many sandboxes on one host, measured as a user starts them: `tsvisor run`
 // (which starts the gofer and boot) with stdio pipes, and the resident size
-// of each sandbox counted over all its host processes (run, gofer, boot).
+// of each sandbox counted over all its host processes (run, which is its Perl
+// waiter once the container runs, src/main/waiter.ts; the gofer; boot).
 // QEMU's counterpart is its one process per program.
 
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -177,7 +177,7 @@ export function densityBenchmarks(): Benchmark[] {
   return [
     ...rowsOfOneMeasurement(
       [
-        { name: `idle-rss-${FLEET}`, group: 'density', what: `${FLEET} idle sandboxes (tsvisor run: run, gofer, boot) started at once, guest cat blocked on stdin: resident size per sandbox, all its processes (the note: their proportional set size, node's shared code counted once)`, unit: 'MiB', better: 'lower' },
+        { name: `idle-rss-${FLEET}`, group: 'density', what: `${FLEET} idle sandboxes (tsvisor run: run, by then its Perl waiter, the gofer, boot) started at once, guest cat blocked on stdin: resident size per sandbox, all its processes (the note: their proportional set size, node's shared code counted once)`, unit: 'MiB', better: 'lower' },
         { name: `ready-${FLEET}`, group: 'density', what: `the same ${FLEET} started at once: launch until every one has echoed a line back`, unit: 'ms', better: 'lower' },
       ],
       (target, ctx) => fleet(target, ctx, FLEET),

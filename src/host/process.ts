@@ -1,11 +1,12 @@
-// This process: execve, prctl, capability sets and resource limits (boot
-// applies the spec's capabilities with these, src/main/caps.ts; a confined
-// process drops them all, src/main/confine.ts).
+// This process: execve, the calling thread's signal mask, prctl, capability
+// sets and resource limits (boot applies the spec's capabilities with these,
+// src/main/caps.ts; a confined process drops them all, src/main/confine.ts).
 
-import { bindLazily, check, negErrno, type Fn } from './libc.js';
+import { bindLazily, check, negErrno, EINVAL_NEG, type Fn } from './libc.js';
 
 interface ProcessLib {
   execve: Fn;
+  pthreadSigmask: Fn;
   prctl: Fn;
   capget: Fn;
   capset: Fn;
@@ -17,6 +18,7 @@ const lib = bindLazily(
   (c): ProcessLib =>
     ({
       execve: c.func('int execve(const char *, const char **, const char **)'),
+      pthreadSigmask: c.func('int pthread_sigmask(int, void *, void *)'),
       prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
       capget: c.func('int capget(void *, void *)'),
       capset: c.func('int capset(void *, void *)'),
@@ -29,6 +31,30 @@ const lib = bindLazily(
 export function execve(path: string, argv: string[], env: string[]): number {
   const r = lib().execve(path, [...argv, null], [...env, null]);
   return r < 0 ? negErrno() : r;
+}
+
+// ---- the calling thread's signal mask ----
+
+export const SIG_BLOCK = 0;
+export const SIG_UNBLOCK = 1;
+
+/** glibc's sigset_t: 1024 bits, signal n at bit n-1. */
+const SIGSET_BYTES = 128;
+
+/**
+ * pthread_sigmask(3) for the calling thread only (other threads keep
+ * theirs): `how` SIG_BLOCK or SIG_UNBLOCK, the signals by number. The mask
+ * survives execve, and a blocked signal sent meanwhile stays pending for the
+ * new program (execve(2)); returns 0 or a negative errno.
+ */
+export function threadSignalMask(how: number, signals: readonly number[]): number {
+  const set = Buffer.alloc(SIGSET_BYTES);
+  for (const n of signals) {
+    if (!Number.isInteger(n) || n < 1 || n > SIGSET_BYTES * 8) return EINVAL_NEG;
+    set[(n - 1) >> 3] |= 1 << ((n - 1) & 7);
+  }
+  const r = lib().pthreadSigmask(how, set, null);
+  return r === 0 ? 0 : -r; // pthread_* return the error number itself
 }
 
 // ---- prctl ----

@@ -50,6 +50,21 @@ export function setTerminalAttr(fd: number, attr: Buffer, when = TCSANOW): numbe
   return lib().tcsetattr(fd, when, attr) < 0 ? negErrno() : 0;
 }
 
+/**
+ * The kernel's struct termios (what the TCSETS family of ioctls takes) in
+ * settings from getTerminalAttr: glibc's struct begins with it (the four
+ * flag words, c_line, then the kernel's 19 control characters of glibc's
+ * 32), and glibc's tcsetattr copies that part to the kernel (clearing only
+ * an input-speed bit of its own, never set by tcgetattr). For a program
+ * that sets the terminal without glibc's wrapper: `tsvisor run`'s waiter
+ * (src/main/waiter.ts) restores a terminal with these bytes.
+ */
+export function kernelTermios(attr: Buffer): Buffer {
+  return Buffer.from(attr.subarray(0, KERNEL_TERMIOS_SIZE));
+}
+/** sizeof(struct termios) of asm-generic (x86_64, arm64, riscv64): 4 x 4 + 1 + 19. */
+const KERNEL_TERMIOS_SIZE = 36;
+
 /** cfmakeraw(3) applied to a copy of `attr`: no echo, no line editing, no signals, no output processing. */
 export function rawTerminalAttr(attr: Buffer): Buffer {
   const b = Buffer.from(attr);

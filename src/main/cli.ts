@@ -23,7 +23,7 @@ interface Command {
    */
   load(): Promise<CommandModule>;
   /**
-   * The process mostly waits (run) or may sit idle (the gofer): V8's
+   * The process mostly waits (run, exec) or may sit idle (the gofer): V8's
    * optimizing compiler is paused before its module loads (./jit.ts); the
    * gofer resumes it once it is busy.
    */
@@ -74,6 +74,7 @@ const COMMANDS: Record<string, Command> = {
   },
   exec: {
     summary: 'run a new process in a running container',
+    waits: true,
     load: async () => { const m = (require('./oci/exec.js') as typeof import('./oci/exec.js')); return { synopsis: m.EXEC_SYNOPSIS, flags: m.EXEC_FLAGS, main: (g, f, p, raw) => m.execCommand(g, f, p, raw) }; },
   },
   pause: {

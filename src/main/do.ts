@@ -90,11 +90,12 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     const spec = doSpec(rootfs, positional, cwd, process.stdin.isTTY === true, readonly, global.network !== 'none');
     fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
     // State under --root when the user gave one; else beside the bundle,
-    // so that `do` needs no writable /var/run.
+    // so that `do` needs no writable /var/run. run removes `work` at the
+    // end, also when its waiter (src/main/waiter.ts) has replaced this process.
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid]);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

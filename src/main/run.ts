@@ -3,7 +3,9 @@
 // spec, controller socket, start-sync pipe, stdio), read the sync byte,
 // StartRoot, Wait, and exit with the container's status, running the spec's
 // hooks on the way as runc's run does. With -d (runc's run --detach): create
-// then start, and exit 0 with the container running.
+// then start, and exit 0 with the container running. Once the container
+// runs, run replaces itself with a waiter that is not Node when it can
+// (src/main/waiter.ts): an idle sandbox then holds no third Node process.
 
 import * as fs from 'node:fs';
 import { FlagDef, FlagValues } from './flags.js';
@@ -15,6 +17,7 @@ import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } f
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
+import { execWaiter, findPerl } from './waiter.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -34,7 +37,11 @@ export const RUN_FLAGS: FlagDef[] = [
 ];
 export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[]): Promise<number> {
+/**
+ * `cleanUp`: paths to remove once the sandbox is gone, after its state
+ * (`do`'s generated bundle), as the waiter does when run hands over to it.
+ */
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = []): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -95,12 +102,16 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       // boot is gone
     }
   };
+  // Signals on their way to init: the hand-over to the waiter waits for them.
+  const forwarding = new Set<Promise<unknown>>();
   const onSignal = (sig: NodeJS.Signals) => {
     if (sig === 'SIGWINCH' && term?.own) return resizeConsole();
     if (started) {
-      void UrpcClient.connect(sockPath)
+      const sent = UrpcClient.connect(sockPath)
         .then((c) => c.call('containerManager.Signal', { CID: cid, Signo: osSignal(sig), PID: 0, Mode: 0 }).finally(() => c.close()))
         .catch(() => undefined);
+      forwarding.add(sent);
+      void sent.finally(() => forwarding.delete(sent));
     } else if (sig !== 'SIGWINCH' && !aborted) {
       aborted = sig;
       child.kill('SIGKILL');
@@ -155,6 +166,30 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       client.close();
       throw e;
     });
+    // From here run only waits: it hands that over to the waiter when it can
+    // (src/main/waiter.ts; poststop hooks are run's own code, so it waits
+    // for them itself). The execve returns only if it failed.
+    const perl = (hooks?.poststop ?? []).length === 0 ? findPerl() : undefined;
+    if (perl && client.fd !== undefined) {
+      while (forwarding.size > 0) await Promise.all([...forwarding]);
+      // Boot or the gofer reaped already (Node reaps in its event loop, so
+      // not between this check and the execve): the waiter could not wait for it.
+      const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
+      if (!gone(child)) {
+        execWaiter(perl, {
+          cid,
+          bootChild: child.pid!,
+          goferChild: gofer && !gone(gofer.child) ? gofer.child.pid! : 0,
+          bootPid: l.bootPid(),
+          controlFd: client.fd,
+          stateDir: l.stateDir,
+          signals: FORWARDED_SIGNALS.map((sig) => ({ name: sig, number: osSignal(sig), action: sig === 'SIGWINCH' && term?.own ? 'resize' : 'forward' })),
+          terminal: term?.own ? term.saved : undefined,
+          goferGraceMs: GOFER_GRACE_MS,
+          remove: [l.stateDir, ...cleanUp],
+        });
+      }
+    }
     const status = (await client.call('containerManager.Wait', cid)) as number;
     client.close();
     await l.exited;
@@ -165,6 +200,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     await gofer?.finished(GOFER_GRACE_MS);
     term?.restore();
     fs.rmSync(l.stateDir, { recursive: true, force: true });
+    for (const p of cleanUp) fs.rmSync(p, { recursive: true, force: true });
     // Once the container is gone; run's status stays the container's (runc only warns).
     if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));
   }

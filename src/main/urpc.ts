@@ -14,6 +14,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
 
+/** One request's bytes on the wire (throws for an argument JSON cannot encode). */
+export function urpcRequest(method: string, arg: unknown): string {
+  return JSON.stringify({ method, arg: arg === undefined ? null : arg });
+}
+
 /** The stream is not a sequence of JSON values; it cannot be read further. */
 export class MalformedStreamError extends Error {
   constructor(message: string) {
@@ -279,7 +284,15 @@ export class UrpcClient {
   private readonly splitter: JsonValueSplitter;
   private closedError: Error | undefined;
 
-  private constructor(private readonly sock: net.Socket, maxReplyBytes: number) {
+  /**
+   * The connection's fd, for a client made by connect(): what `tsvisor run`
+   * hands to its waiter across an execve (src/main/waiter.ts), once no call
+   * is pending; undefined for one over a socket made elsewhere.
+   */
+  readonly fd: number | undefined;
+
+  private constructor(private readonly sock: net.Socket, maxReplyBytes: number, fd?: number) {
+    this.fd = fd;
     this.splitter = new JsonValueSplitter({ maxBytes: maxReplyBytes, maxDepth: 1000 });
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', (e) => this.shutdown(new Error(`urpc connection closed: ${e.message}`)));
@@ -297,7 +310,7 @@ export class UrpcClient {
       const code = Object.entries(os.constants.errno).find(([, n]) => n === -fd)?.[0] ?? `errno ${-fd}`;
       return Promise.reject(new Error(`urpc: cannot connect to ${path}: connect ${code} ${path}`));
     }
-    return Promise.resolve(new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024));
+    return Promise.resolve(new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024, fd));
   }
 
   /**
@@ -309,7 +322,7 @@ export class UrpcClient {
    * client (for further calls) and the call's result.
    */
   static callWithFiles(path: string, method: string, arg: unknown, files: number[], opts: { maxReplyBytes?: number } = {}): { client: UrpcClient; result: Promise<unknown> } {
-    const text = Buffer.from(JSON.stringify({ method, arg: arg === undefined ? null : arg }));
+    const text = Buffer.from(urpcRequest(method, arg));
     const fd = connectUnixSocket(path);
     if (fd < 0) throw new Error(`urpc: cannot connect to ${path}: errno ${-fd}`);
     const sent = sendFds(fd, files, text);
@@ -332,7 +345,7 @@ export class UrpcClient {
     if (this.closedError) return Promise.reject(this.closedError);
     let text: string;
     try {
-      text = JSON.stringify({ method, arg: arg === undefined ? null : arg });
+      text = urpcRequest(method, arg);
     } catch (e) {
       return Promise.reject(new Error(`urpc: cannot encode the argument of ${method}: ${(e as Error).message}`));
     }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { makeBundle, removeBundle } from '../util/bundle.js';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
+import { findPerl } from '../../src/main/waiter.js';
 
 describe('tsvisor run', function () {
   this.timeout(60000);
@@ -109,13 +110,13 @@ describe('tsvisor run and the sandbox it starts', function () {
    * boot). Its stdin is a FIFO this test holds open for reading and writing,
    * so cat never sees end-of-file from anything but the sandbox's own end.
    */
-  async function startCat(id: string, opts: { ownGroup?: boolean } = {}): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string; stdinFd: number }> {
+  async function startCat(id: string, opts: { ownGroup?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<{ run: ChildProcess; bootPid: number; exited: Promise<number>; bundle: string; stdinFd: number }> {
     const bundle = makeBundle({ args: ['/bin/cat'] });
     const pidFile = path.join(bundle, 'boot.pid');
     const fifo = path.join(bundle, 'stdin.fifo');
     execFileSync('mkfifo', [fifo]);
     const stdinFd = fs.openSync(fifo, fs.constants.O_RDWR);
-    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: [stdinFd, 'pipe', 'pipe'], detached: opts.ownGroup === true });
+    const run = spawn(TSVISOR, ['--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: [stdinFd, 'pipe', 'pipe'], detached: opts.ownGroup === true, env: { ...process.env, ...opts.env } });
     const exited = new Promise<number>((resolve) => run.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? os.constants.signals[sig] : 0))));
     fs.writeSync(stdinFd, 'ready\n');
     // cat echoes the line once the container runs.
@@ -152,6 +153,61 @@ describe('tsvisor run and the sandbox it starts', function () {
       assert.equal(await c.exited, 143);
       assert.equal(fs.existsSync(path.join(root, 'recorded-run')), false, 'the state directory is removed with the container');
       assert.equal((await tsvisor(['--root', root, 'state', 'recorded-run'])).code, 1);
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
+  /** VmRSS of a process, in KiB. */
+  function rssKb(pid: number): number {
+    return Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  }
+
+  it('waits in Perl once the container runs (src/main/waiter.ts): run is no Node process any more, a few MiB, and still ends with the container', async function () {
+    if (!findPerl()) this.skip(); // no perl here: run waits in Node (the next test)
+    const c = await startCat('perl-waiter');
+    try {
+      // The execve follows StartRoot's reply; cat may echo before it.
+      const deadline = Date.now() + 20000;
+      while (!/perl/.test(fs.readlinkSync(`/proc/${c.run.pid}/exe`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.match(fs.readlinkSync(`/proc/${c.run.pid}/exe`), /perl/);
+      assert.equal(fs.readFileSync(`/proc/${c.run.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(), 'tsvisor run perl-waiter (waiting)');
+      assert.ok(rssKb(c.run.pid!) < 16 * 1024, `the waiter holds ${rssKb(c.run.pid!)} KiB`);
+      fs.writeSync(c.stdinFd, 'still there\n');
+      const kill = await tsvisor(['--root', root, 'kill', 'perl-waiter', 'KILL']);
+      assert.equal(kill.code, 0, kill.stderr.toString());
+      assert.equal(await c.exited, 137);
+      assert.equal(fs.existsSync(path.join(root, 'perl-waiter')), false, 'the state directory is removed with the container');
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
+  it('waits in Node with TSVISOR_NO_WAITER=1, with the same outcome', async () => {
+    const c = await startCat('node-waiter', { env: { TSVISOR_NO_WAITER: '1' } });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(fs.readlinkSync(`/proc/${c.run.pid}/exe`), /\/node[^/]*$/);
+      c.run.kill('SIGTERM');
+      assert.equal(await c.exited, 143);
+      assert.equal(fs.existsSync(path.join(root, 'node-waiter')), false, 'the state directory is removed with the container');
+    } finally {
+      fs.closeSync(c.stdinFd);
+      removeBundle(c.bundle);
+    }
+  });
+
+  it("exec never optimizes a function in its own process either (it only waits: src/main/jit.ts)", async () => {
+    const c = await startCat('exec-no-turbofan');
+    try {
+      const r = spawnSync(process.execPath, ['--trace-opt', TSVISOR, '--root', root, 'exec', 'exec-no-turbofan', '/bin/hello'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /hello from riscv64/);
+      assert.doesNotMatch(r.stdout, /TURBOFAN/, 'exec optimized a function');
+      c.run.kill('SIGTERM');
+      assert.equal(await c.exited, 143);
     } finally {
       fs.closeSync(c.stdinFd);
       removeBundle(c.bundle);

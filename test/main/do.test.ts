@@ -142,6 +142,19 @@ describe('tsvisor do: running busybox', function () {
     assert.deepEqual(sh, { code: 42, stdout: '42\n', stderr: '/bin:/sbin:/usr/bin:/usr/sbin\n' });
   });
 
+  it('leaves nothing behind in the temporary directory: its rootfs and state go when the command ends, also when run waited in Perl (src/main/waiter.ts) or in Node', async () => {
+    for (const env of [{}, { TSVISOR_NO_WAITER: '1' }]) {
+      const tmp = tmpdir('left');
+      try {
+        const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', 'exit 7'], { ...env, TMPDIR: tmp });
+        assert.equal(r.code, 7, r.stderr);
+        assert.deepEqual(fs.readdirSync(tmp), [], JSON.stringify(env));
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('keeps the command\'s argv[0] as typed (runsc and runc do), the program found in PATH inside the sandbox', async () => {
     // Shells name themselves in messages by argv[0]: Debian's bash said "/bin/bash: line 1: ..." where Linux says "bash: ...".
     const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', 'echo "$0"']);

@@ -276,6 +276,8 @@ export interface Terminal {
   slave?: number;
   /** This command's own terminal (not a pty sent away). */
   own: boolean;
+  /** Its settings before boot started (own terminal only): what restore() puts back. */
+  saved?: Buffer;
   /** Put the terminal back as it was before boot (which makes it raw) started. */
   restore(): void;
 }
@@ -316,7 +318,7 @@ export function openTerminal(consoleSocket: string, size: { height: number; widt
     setTerminalAttr(0, saved, TCSADRAIN);
   };
   process.on('exit', restore);
-  return { own: true, restore };
+  return { own: true, saved, restore };
 }
 
 /**
