@@ -10,6 +10,7 @@
 //   terminal.ts  termios, window size, controlling terminal, ptys
 //   process.ts   execve, prctl, capabilities, resource limits
 //   mounts.ts    mount, umount2, pivot_root
+//   memory.ts    madvise(MADV_DONTNEED) on a WebAssembly.Memory's bytes, at a checked host address
 //   seccomp.ts   seccomp-bpf filters built from an allowlist (with bpf.ts,
 //                the assembler, and syscall-numbers.ts, the host's numbers)
 //
@@ -23,5 +24,6 @@ export * from './inet.js';
 export * from './terminal.js';
 export * from './process.js';
 export * from './mounts.js';
+export * from './memory.js';
 export * from './seccomp.js';
 export * from './syscall-numbers.js';
