@@ -10,9 +10,12 @@
 //   terminal.ts  termios, window size, controlling terminal, ptys
 //   process.ts   execve, prctl, capabilities, resource limits
 //   mounts.ts    mount, umount2, pivot_root
-//   memory.ts    madvise(MADV_DONTNEED) on a WebAssembly.Memory's bytes, at a checked host address
 //   seccomp.ts   seccomp-bpf filters built from an allowlist (with bpf.ts,
 //                the assembler, and syscall-numbers.ts, the host's numbers)
+//
+// memory.ts (madvise on a WebAssembly.Memory's bytes, at a checked host
+// address) is not gathered here: the kernel's frame allocator imports it
+// directly, so boot's bundle and startup snapshot do not carry it.
 //
 // Every function returns Linux's result convention turned into values: a
 // non-negative result, or a negative errno. Nothing here throws for a failed
@@ -24,6 +27,5 @@ export * from './inet.js';
 export * from './terminal.js';
 export * from './process.js';
 export * from './mounts.js';
-export * from './memory.js';
 export * from './seccomp.js';
 export * from './syscall-numbers.js';

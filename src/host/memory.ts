@@ -17,22 +17,27 @@
 //   reads zeros. Callers that must not depend on the mapping's kind zero the
 //   bytes first. Returns 0 or a negative errno, as the rest of src/host.
 // - Boot's seccomp allowlist (src/main/confine.ts) allows madvise.
+// - koffi (and libc.ts, which loads it) are required at the first call, not
+//   when this module loads: the kernel's memory modules import this one, and
+//   a startup snapshot holding them cannot hold a native addon
+//   (test/bundle/process-start.test.ts builds one of tmpfs's modules).
 
 import { randomFillSync } from 'node:crypto';
-import koffi from 'koffi';
-import { bindLazily, check, type Fn } from './libc.js';
+import type { Fn } from './libc.js';
 
 export const MADV_DONTNEED = 4;
 const HOST_PAGE = 4096;
 
-const lib = bindLazily((c) => ({ madvise: c.func('int madvise(void *addr, size_t length, int advice)') as unknown as Fn }));
+const koffi = () => require('koffi') as typeof import('koffi');
+const libcModule = () => require('./libc.js') as typeof import('./libc.js');
+let madvise: Fn | undefined;
 
 /** The host address of view[0], checked (see the file comment); undefined when it cannot be vouched for. */
 export function hostAddress(view: Uint8Array): bigint | undefined {
   if (view.length < 32) return undefined;
   let base: bigint;
   try {
-    base = koffi.address(view);
+    base = koffi().address(view);
   } catch {
     return undefined;
   }
@@ -43,7 +48,7 @@ export function hostAddress(view: Uint8Array): bigint | undefined {
     view.set(cookie, off);
     let seen: Uint8Array;
     try {
-      seen = koffi.decode(base + BigInt(off), 'uint8_t', 16) as Uint8Array;
+      seen = koffi().decode(base + BigInt(off), 'uint8_t', 16) as Uint8Array;
     } catch {
       view.set(saved, off);
       return undefined;
@@ -57,5 +62,7 @@ export function hostAddress(view: Uint8Array): bigint | undefined {
 
 /** madvise(addr, len, MADV_DONTNEED): 0, or a negative errno. `addr` and `len` must be multiples of the host page. */
 export function dontNeed(addr: bigint, len: number): number {
-  return check(lib().madvise(addr, len, MADV_DONTNEED));
+  const c = libcModule();
+  madvise ??= c.libc().func('int madvise(void *addr, size_t length, int advice)') as unknown as Fn;
+  return c.check(madvise(addr, len, MADV_DONTNEED));
 }
