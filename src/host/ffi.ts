@@ -13,6 +13,10 @@
 //   seccomp.ts   seccomp-bpf filters built from an allowlist (with bpf.ts,
 //                the assembler, and syscall-numbers.ts, the host's numbers)
 //
+// memory.ts (madvise on a WebAssembly.Memory's bytes, at a checked host
+// address) is not gathered here: the kernel's frame allocator imports it
+// directly, so boot's bundle and startup snapshot do not carry it.
+//
 // Every function returns Linux's result convention turned into values: a
 // non-negative result, or a negative errno. Nothing here throws for a failed
 // system call. Loaded lazily: importing costs nothing until a call is made.

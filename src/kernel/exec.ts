@@ -121,7 +121,7 @@ async function findProgram(k: Kernel, proc: Process, path: string, argv: string[
   if (isErrno(attr)) return attr;
   if ((attr.mode & abi.S_IFMT) !== abi.S_IFREG) return EACCES;
   if (!mayExecute(proc.creds, attr.mode, attr.uid, attr.gid)) return EACCES;
-  const bytes = await readWhole(dentry);
+  const bytes = await readWhole(dentry, attr.size);
   if (isErrno(bytes)) return bytes;
   if (bytes[0] === 0x23 && bytes[1] === 0x21) {
     if (depth >= MAX_SCRIPT_DEPTH) return ELOOP;
@@ -197,22 +197,47 @@ function mayExecute(creds: Creds, mode: number, uid: number, gid: number): boole
  */
 export const EXEC_READ_CHUNK = 64 * 1024;
 
-/** A program's whole image, read in EXEC_READ_CHUNK reads; ENOEXEC past 1 GiB. */
-export async function readWhole(dentry: Dentry): Promise<Uint8Array | Errno> {
+/**
+ * A program's whole image, read in EXEC_READ_CHUNK reads; ENOEXEC past 1 GiB.
+ * The bytes go into one array sized by `sizeHint` (the size getattr gave;
+ * doubled when the file is longer), straight from the file's pages or host
+ * fd where it has the copy-free read (File.readTo), else one pread per
+ * chunk: an exec of busybox (1.6 MB) allocates 1.6 MB, where a chunk list
+ * copied and joined allocated three times that, and the garbage collector
+ * ran a full collection every few execs of a shell loop to free it
+ * (src/kernel/README.md, "Freed frames given back to the host").
+ */
+export async function readWhole(dentry: Dentry, sizeHint = 0): Promise<Uint8Array | Errno> {
   const f = await dentry.inode.open(abi.O_RDONLY, dentry.path());
   if (isErrno(f)) return f;
   try {
-    const chunks: Uint8Array[] = [];
+    // One byte more than the hint, so the read that finds the end asks for one byte, not a new array.
+    let out = new Uint8Array(sizeHint > 0 ? Math.min(sizeHint, 1 << 30) + 1 : EXEC_READ_CHUNK);
     let off = 0;
+    const put = (bytes: Uint8Array, pos: number): void => out.set(bytes, off + pos);
     for (;;) {
-      const c = await f.pread(EXEC_READ_CHUNK, off);
-      if (isErrno(c)) return c;
-      if (c.length === 0) break;
-      chunks.push(c.slice());
-      off += c.length;
+      if (off === out.length) {
+        const grown = new Uint8Array(out.length * 2);
+        grown.set(out);
+        out = grown;
+      }
+      const len = Math.min(EXEC_READ_CHUNK, out.length - off);
+      let n: number;
+      if (f.readTo) {
+        const r = f.readTo(len, off, put);
+        if (isErrno(r)) return r;
+        n = r;
+      } else {
+        const c = await f.pread(len, off);
+        if (isErrno(c)) return c;
+        n = Math.min(c.length, len);
+        out.set(c.subarray(0, n), off);
+      }
+      if (n === 0) break;
+      off += n;
       if (off > 1 << 30) return ENOEXEC;
     }
-    return Buffer.concat(chunks);
+    return out.subarray(0, off);
   } finally {
     await f.unref();
   }

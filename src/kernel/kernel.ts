@@ -31,6 +31,7 @@ import { InetStack, type NetworkMode } from './net/inet-stack.js';
 import { NetlinkPorts } from './net/netlink-socket.js';
 import { HostNat } from './net/nat.js';
 import { publish, type PublishedPort } from './net/published.js';
+import { AS_DOUBLE } from '../vcpu/state.js';
 
 export interface KernelConfig {
   hostname: string;
@@ -69,8 +70,8 @@ export class Kernel {
   readonly futexes = new FutexTable();
   readonly account: MemoryAccount;
   readonly bootTime = Date.now();
-  /** Guest instructions retired by processes that have exited. */
-  exitedInstructions = 0;
+  /** Guest instructions retired by processes that have exited (a double from the start: task.ts). */
+  exitedInstructions = AS_DOUBLE;
   /**
    * The task whose system call handler is running now, synchronously (null
    * between calls and when a blocked call resumes): Linux's `current`, for
@@ -104,6 +105,7 @@ export class Kernel {
     /** Opens the sandbox's terminal (--console), for /dev/tty; an Errno without one. */
     readonly openTty: (flags: number, path: string) => File | Errno,
   ) {
+    this.exitedInstructions = 0;
     this.account = new MemoryAccount(config.totalMemory);
     this.inet = new InetStack(config.network ?? 'sandbox');
     if (this.inet.mode === 'sandbox' && config.outbound) this.inet.outbound = new HostNat(this.inet.poller);

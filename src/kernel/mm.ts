@@ -41,6 +41,7 @@ import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
 import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
+import { AS_DOUBLE } from '../vcpu/state.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, FRAME_ABSENT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT, pageOf } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;
@@ -51,8 +52,11 @@ export const MMAP_MIN = 0x1000_0000;
 
 /** Sandbox-wide memory accounting (bytes of mapped pages). */
 export class MemoryAccount {
-  used = 0;
-  constructor(readonly limit: number) {}
+  /** Bytes charged: a double from the start (task.ts, AS_DOUBLE), as it passes 2^31. */
+  used = AS_DOUBLE;
+  constructor(readonly limit: number) {
+    this.used = 0;
+  }
   charge(bytes: number): boolean {
     if (this.used + bytes > this.limit) return false;
     this.used += bytes;
@@ -110,8 +114,9 @@ export function protToFlags(prot: number): number {
 export class MemoryManager {
   /** Sorted by start, non-overlapping. */
   private vmas: Vma[] = [];
-  brkStart = 0;
-  brkEnd = 0;
+  /** Guest addresses, decoded from registers: doubles from the start (task.ts, AS_DOUBLE). */
+  brkStart = AS_DOUBLE;
+  brkEnd = AS_DOUBLE;
   stackSize = DEFAULT_STACK_SIZE;
   mmapTop = STACK_TOP - DEFAULT_STACK_SIZE - (1 << 20);
 
@@ -119,7 +124,9 @@ export class MemoryManager {
     readonly mem: GuestMemory,
     readonly account: MemoryAccount,
     private readonly codeChanged: (addr: number, len: number) => void,
-  ) {}
+  ) {
+    this.brkStart = this.brkEnd = 0;
+  }
 
   mappings(): readonly Vma[] {
     return this.vmas;
@@ -148,7 +155,12 @@ export class MemoryManager {
     len = pageAlignUp(len);
     if (!this.fits(start, len, shared)) return ENOMEM;
     const replaced = this.overlapCharged(start, start + len);
-    const v: Vma = { start, end: start + len, prot, name, shared };
+    // start and end as doubles from the first VMA on (task.ts, AS_DOUBLE): the
+    // first mappings' small ends would otherwise give the literal's map small
+    // integers, deprecated at the first end above 2^31.
+    const v: Vma = { start: AS_DOUBLE, end: AS_DOUBLE, prot, name, shared };
+    v.start = start;
+    v.end = start + len;
     const cost = charged(v, start, start + len);
     if (this.account.used - replaced + cost > this.account.limit) return ENOMEM;
     this.carve(start, start + len, true);

@@ -4,7 +4,7 @@
 // per-thread kernel state. A Process owns what its threads share: the address
 // space, fd table, filesystem context, credentials, limits and signal actions.
 
-import { ThreadState } from '../vcpu/state.js';
+import { AS_DOUBLE, ThreadState } from '../vcpu/state.js';
 import type { GuestMemory } from '../vcpu/memory.js';
 import type { Cpu } from '../vcpu/cpu.js';
 import type { MemoryManager } from './mm.js';
@@ -105,14 +105,20 @@ export class Task {
   readonly regs = new ThreadState();
   state = TaskState.Runnable;
   sigmask = 0n;
+  // Fields that take guest addresses and counts above 2^31, or numbers
+  // decoded from registers (heap numbers even when small), start as doubles
+  // (AS_DOUBLE, replaced in the constructor): a field that starts as a small
+  // integer changes representation at its first such value, which deprecates
+  // the class's maps and the optimized code using them (README.md, "No map
+  // deprecations in the kernel's classes"; test/kernel/maps.test.ts).
   /** set_tid_address / CLONE_CHILD_CLEARTID: cleared and futex-woken at exit. */
-  clearChildTid = 0;
-  robustList = 0;
-  robustListLen = 0;
+  clearChildTid = AS_DOUBLE;
+  robustList = AS_DOUBLE;
+  robustListLen = AS_DOUBLE;
   /** Signals sent to this thread, not yet delivered. */
   pending = 0n;
   /** Guest CPU time of this thread, in instructions retired. */
-  instructions = 0;
+  instructions = AS_DOUBLE;
   /** sigaltstack: ss_sp, ss_flags (SS_DISABLE when none), ss_size. */
   altstack = { sp: 0, flags: 2, size: 0 };
   /** a0 at the last ecall (the first argument), for restarting the call. */
@@ -148,7 +154,9 @@ export class Task {
   constructor(
     readonly tid: number,
     readonly process: Process,
-  ) {}
+  ) {
+    this.clearChildTid = this.robustList = this.robustListLen = this.instructions = 0;
+  }
 
   // Interrupting a blocked call. A handler that waits registers how a signal
   // ends its wait (onInterrupt); signal delivery calls interrupt(); the
@@ -249,6 +257,13 @@ export class Task {
   }
 }
 
+/** SIG_DFL with no flags; handler and flags are doubles from the start (AS_DOUBLE: rt_sigaction's come from 64-bit fields). */
+function defaultAction(): SigAction {
+  const a = { handler: AS_DOUBLE, flags: AS_DOUBLE, mask: 0n };
+  a.handler = a.flags = 0;
+  return a;
+}
+
 /** A timer_create timer: its clock timer and how it notifies. */
 export interface PosixTimer {
   timer: GuestTimer;
@@ -262,16 +277,16 @@ export interface PosixTimer {
 
 export class Process {
   readonly threads = new Set<Task>();
-  sigactions: SigAction[] = Array.from({ length: NSIG + 1 }, () => ({ handler: 0, flags: 0, mask: 0n }));
+  sigactions: SigAction[] = Array.from({ length: NSIG + 1 }, defaultAction);
   /** Signals sent to the process, not yet delivered. */
   pending = 0n;
   /** Linux wait status once the process is dead (zombie or reaped). */
   exitStatus: number | undefined;
   readonly startTime = Date.now();
-  /** Guest instructions retired by threads that have exited. */
-  deadInstructions = 0;
+  /** Guest instructions retired by threads that have exited (a double from the start, as Task's counters). */
+  deadInstructions = AS_DOUBLE;
   /** Guest instructions of reaped children and their descendants (RUSAGE_CHILDREN). */
-  childInstructions = 0;
+  childInstructions = AS_DOUBLE;
   pgid: number;
   sid: number;
   umask = 0o022;
@@ -311,8 +326,8 @@ export class Process {
   remoteThreadsAtExit = 0;
   handlersInFlight = 0;
   private vmReleased = false;
-  /** Time the process ended, for /proc and rusage. */
-  endTime = 0;
+  /** Time the process ended (ms since the epoch, above 2^31), for /proc and rusage. */
+  endTime = AS_DOUBLE;
   /** Told the wait status once, when the process dies (a process the runtime exec'd: its WaitPID). */
   onExit?: (status: number) => void;
 
@@ -329,6 +344,7 @@ export class Process {
   ) {
     this.pgid = pid;
     this.sid = pid;
+    this.deadInstructions = this.childInstructions = this.endTime = 0;
   }
 
   /**

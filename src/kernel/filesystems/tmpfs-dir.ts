@@ -24,10 +24,23 @@ const BOGO_DIRENT_SIZE = 20;
 /** Most hard links to one inode. */
 const LINK_MAX = 0xffffffff;
 
-/** A directory entry: the inode and the sequence number that orders listings. */
+/**
+ * A directory entry: the inode, the sequence number that orders listings,
+ * and what getdents64 reports of it, made once when the name is linked (an
+ * inode's number and file type never change), so that listing a large
+ * directory allocates nothing per entry.
+ */
 interface Entry {
   inode: TmpInode;
   seq: number;
+  dirent: DirEntry;
+  /** Bytes of its linux_dirent64 record (8-aligned). */
+  reclen: number;
+}
+
+/** The size of the linux_dirent64 record of `name`: 19 bytes of header, the name, its NUL, 8-aligned. */
+function reclenOf(name: string): number {
+  return (19 + Buffer.byteLength(name) + 1 + 7) & ~7;
 }
 
 /** First sequence number of a real entry: cookies 1 and 2 are "." and "..". */
@@ -66,25 +79,24 @@ export class TmpDir extends TmpInode {
    * resuming is the scan from the start without the entries it would skip:
    * each entry of a large directory listed once, not once per getdents64.
    */
-  private listing: { cookie: number; it: IterableIterator<[string, Entry]>; held: [string, Entry] | undefined } | undefined;
+  private listing: { cookie: number; it: IterableIterator<Entry>; held: Entry | undefined } | undefined;
 
   /** The entries after cookie `cookie`, "." and ".." first, at most about `maxBytes` of them. */
   list(cookie: number, maxBytes: number): DirEntry[] {
     const out: DirEntry[] = [];
     let used = 0;
-    const push = (name: string, ino: bigint, type: number, next: number): boolean => {
-      const size = (19 + Buffer.byteLength(name) + 1 + 7) & ~7;
+    const push = (d: DirEntry, size: number): boolean => {
       if (out.length > 0 && used + size > maxBytes) return false;
-      out.push({ name, ino, type, next });
+      out.push(d);
       used += size;
       return true;
     };
-    if (cookie < 1 && !push('.', this.ino, abi.DT_DIR, 1)) return out;
-    if (cookie < 2 && !push('..', (this.parentDir ?? this).ino, abi.DT_DIR, 2)) return out;
+    if (cookie < 1 && !push({ name: '.', ino: this.ino, type: abi.DT_DIR, next: 1 }, reclenOf('.'))) return out;
+    if (cookie < 2 && !push({ name: '..', ino: (this.parentDir ?? this).ino, type: abi.DT_DIR, next: 2 }, reclenOf('..'))) return out;
     const resume = this.listing !== undefined && this.listing.cookie === cookie && cookie >= FIRST_SEQ ? this.listing : undefined;
-    const it = resume ? resume.it : this.entries.entries();
+    const it = resume ? resume.it : this.entries.values();
     // The entry held back last time, unless it has been unlinked since (a new entry of that name comes later).
-    let next = resume?.held && this.entries.get(resume.held[0]) === resume.held[1] ? resume.held : undefined;
+    let next = resume?.held && this.entries.get(resume.held.dirent.name) === resume.held ? resume.held : undefined;
     this.listing = undefined;
     for (;;) {
       if (next === undefined) {
@@ -92,9 +104,9 @@ export class TmpDir extends TmpInode {
         if (r.done) return out;
         next = r.value;
       }
-      const [name, e] = next;
+      const e = next;
       if (e.seq > cookie) {
-        if (!push(name, e.inode.ino, abi.dtypeOf(e.inode.mode), e.seq)) {
+        if (!push(e.dirent, e.reclen)) {
           this.listing = { cookie: out[out.length - 1].next, it, held: next };
           return out;
         }
@@ -109,7 +121,8 @@ export class TmpDir extends TmpInode {
 
   /** @internal: link `inode` under `name` (the caller checked it is free). */
   insert(name: string, inode: TmpInode): void {
-    this.entries.set(name, { inode, seq: this.nextSeq++ });
+    const seq = this.nextSeq++;
+    this.entries.set(name, { inode, seq, dirent: { name, ino: inode.ino, type: abi.dtypeOf(inode.mode), next: seq }, reclen: reclenOf(name) });
     if (inode instanceof TmpDir) {
       this.nlink++;
       inode.parentDir = this;

@@ -34,6 +34,7 @@ import type { FdInodeOps, Inode } from '../vfs/inode.js';
 import type { Attr, SetAttr } from '../../backend/backend.js';
 import { now, PAGE, TmpInode } from './tmpfs-inode.js';
 import { type FrameAccount, FrameAllocator } from '../frames.js';
+import { AS_DOUBLE } from '../../vcpu/state.js';
 
 /** Largest file size (MAX_LFS_FILESIZE is larger; a JS number indexes bytes exactly up to here). */
 const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
@@ -54,13 +55,19 @@ function frameBytes(frame: number, from: number, to: number): Uint8Array {
 export class TmpFile extends TmpInode {
   /** Page index → the frame holding its 4 KiB; absent pages are holes (zeros). */
   private readonly data = new Map<number, number>();
-  private bytes = 0;
+  /** The size: a double from the start (src/kernel/task.ts, AS_DOUBLE), as write offsets come from registers. */
+  private bytes = AS_DOUBLE;
   /** Open files of this inode: its pages stay while one is open, even with no name left. */
   private opens = 0;
   /** O_TMPFILE without O_EXCL: linkat may give it a name. */
   linkable = false;
   /** F_SEAL_* bits in force (see the file comment). */
   seals = abi.F_SEAL_SEAL;
+
+  constructor(...args: ConstructorParameters<typeof TmpInode>) {
+    super(...args);
+    this.bytes = 0;
+  }
 
   protected override get size(): number {
     return this.bytes;
@@ -265,7 +272,8 @@ export function sealsOf(f: File): number | undefined {
 
 /** An open regular file of a tmpfs. */
 export class TmpOpenFile extends File implements FdInodeOps {
-  private pos = 0;
+  /** The file position: a double from the start (src/kernel/task.ts, AS_DOUBLE), as lseek's offsets come from registers. */
+  private pos = AS_DOUBLE;
 
   constructor(
     readonly inode: TmpFile,
@@ -273,6 +281,7 @@ export class TmpOpenFile extends File implements FdInodeOps {
     path: string,
   ) {
     super(flags, path);
+    this.pos = 0;
   }
 
   override read(len: number): Uint8Array {

@@ -15,6 +15,7 @@ import type { Attr, BackendFile, BackendNode, DirEntry, FilesystemBackend, SetAt
 import { IdleHandles, PRIVATE_OPEN, SharedHandle, sharedIdleHandles } from './backend-handle.js';
 import { Unsupported, type FileRecord } from '../checkpoint-records.js';
 import { fstat, preadFd, pwriteFd } from '../../backend/host-attr.js';
+import { AS_DOUBLE } from '../../vcpu/state.js';
 
 /**
  * The pipes behind a backend's FIFOs, by inode: every open of one FIFO, by
@@ -336,9 +337,10 @@ export class BackendInode extends Inode {
 
 /** An open regular file or directory of a backend, with its own position. */
 export class BackendOpenFile extends File implements FdInodeOps {
-  protected pos = 0;
+  // Offsets set by lseek and cookies from the backend: doubles from the start (src/kernel/task.ts, AS_DOUBLE).
+  protected pos = AS_DOUBLE;
   /** Directory entries fetched but not yet returned by readdir. */
-  private dirCookie = 0;
+  private dirCookie = AS_DOUBLE;
 
   constructor(
     protected readonly file: BackendFile,
@@ -349,6 +351,7 @@ export class BackendOpenFile extends File implements FdInodeOps {
     protected readonly mount: BackendMount,
   ) {
     super(flags, path);
+    this.pos = this.dirCookie = 0;
   }
 
   override read(len: number): MaybeAsync<Uint8Array | Errno> {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Tmpfs, parseTmpfsOptions } from '../../../src/kernel/filesystems/tmpfs.js';
 import { TmpDir } from '../../../src/kernel/filesystems/tmpfs-dir.js';
+import type { TmpInode } from '../../../src/kernel/filesystems/tmpfs-inode.js';
 import { MemoryAccount } from '../../../src/kernel/mm.js';
 import { FrameAllocator } from '../../../src/kernel/frames.js';
 import { EEXIST, EISDIR, ENOENT, ENOSPC, ENOTDIR, ENOTEMPTY, ENXIO, EPERM, EROFS, EXDEV, Errno, isErrno } from '../../../src/linux/errno.js';
@@ -299,6 +300,30 @@ describe('kernel/fs/tmpfs', () => {
       const rest: string[] = [];
       for (let b = await batch(dir, 24 * 3); b.length > 0; b = await batch(dir, 24 * 3)) rest.push(...b);
       assert.deepEqual(rest, [...Array.from({ length: 14 }, (_, i) => `f${i + 6}`), 'f5']);
+    });
+
+    it('a rename part way gives the entry a new place at the end, with its inode and type; an exchange swaps them', async () => {
+      for (let i = 0; i < 6; i++) create(root, `f${i}`);
+      ok(root.mkdir('d', 0o755, ROOT));
+      const ino = (name: string) => (root.lookup(name) as TmpInode).ino;
+      const f0 = ino('f0');
+      const dir = ok(root.open(abi.O_RDONLY, '/'));
+      assert.deepEqual(await batch(dir, 24 * 4), ['.', '..', 'f0', 'f1']);
+      assert.equal(root.rename('f0', root, 'g0', 0), 0); // already listed: shows again under its new name, as Linux's stable offsets do
+      assert.equal(root.rename('f3', root, 'g3', 0), 0); // not yet listed: shows once, at the end
+      assert.equal(root.rename('f4', root, 'd', abi.RENAME_EXCHANGE), 0);
+      const rest = ok(await dir.readdir(1 << 16));
+      assert.deepEqual(rest.map((e) => e.name), ['f2', 'f5', 'g0', 'g3', 'd', 'f4']);
+      const by = new Map(rest.map((e) => [e.name, e]));
+      assert.equal(by.get('g0')!.ino, f0);
+      assert.equal(by.get('g0')!.type, abi.DT_REG);
+      assert.equal(by.get('d')!.type, abi.DT_REG, 'd names the file now');
+      assert.equal(by.get('f4')!.type, abi.DT_DIR, 'f4 names the directory now');
+      for (const e of rest) assert.equal(e.ino, ino(e.name), e.name);
+      // Cookies keep growing in listing order, and a listing from a cookie resumes after it.
+      assert.ok(rest.every((e, i) => i === 0 || e.next > rest[i - 1].next));
+      dir.seekdir(rest[2].next);
+      assert.deepEqual(ok(await dir.readdir(1 << 16)).map((e) => e.name), ['g3', 'd', 'f4']);
     });
 
     it('two open files listing one directory in turns, and a rewind, each see every entry once', async () => {
