@@ -407,7 +407,7 @@ export class Cpu {
     if (region === null) return js;
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
+    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot) ?? js;
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
