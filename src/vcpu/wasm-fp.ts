@@ -24,8 +24,10 @@
 // - A dynamic rounding mode under a reserved frm is SIGILL at the
 //   instruction, as in tier 1 (a region writes no CSR, so frm is the one
 //   passed in at entry).
-// - fflags raised are kept in the i32 local `ff` (started from fcsr's);
-//   wasm-tier.ts returns them in bits 24..28 of the function's result.
+// - fflags live in the i32 local `ff` (from fcsr at entry; raised by the
+//   instructions, read and written by the fflags CSR instructions tier 2
+//   takes, isFpCsr); wasm-tier.ts returns them in bits 24..28 of the
+//   function's result, and bindRegion puts them into fcsr.
 
 import type { Insn } from './decode.js';
 import { fpHelper } from './codegen.js';
@@ -45,9 +47,24 @@ export function isFp(op: string): boolean {
   return op.charCodeAt(0) === 102 /* f */ && !op.startsWith('fence');
 }
 
+const CSR_OPS: Readonly<Record<string, number>> = { csrrw: 1, csrrs: 2, csrrc: 3, csrrwi: 5, csrrsi: 6, csrrci: 7 };
+
+/**
+ * Whether `ins` is a CSR instruction tier 2 runs (emitFp): any access to
+ * fflags, a read of frm or fcsr that writes neither (frm stays the one the
+ * region was entered with). As csr.ts csrAccess.
+ */
+export function isFpCsr(ins: Insn): boolean {
+  const kind = CSR_OPS[ins.op];
+  if (kind === undefined) return false;
+  const writes = (kind & 3) === 1 || (kind >= 5 ? ins.imm !== 0 : ins.rs1 !== 0);
+  return ins.csr === 1 || ((ins.csr === 2 || ins.csr === 3) && !writes);
+}
+
 /** The registers an F/D instruction reads and writes: f sources, f destination, x sources, x destination (-1: none). */
 export function fpRegs(ins: Insn): { fs: number[]; fd: number; xs: number[]; xd: number } {
   const { op, rd, rs1, rs2 } = ins;
+  if (op in CSR_OPS) return { fs: [], fd: -1, xs: CSR_OPS[op] >= 5 ? [] : [rs1], xd: rd };
   if (op === 'flw' || op === 'fld') return { fs: [], fd: rd, xs: [rs1], xd: -1 };
   if (op === 'fsw' || op === 'fsd') return { fs: [rs2], fd: -1, xs: [rs1], xd: -1 };
   if (/^(fmv\.x\.|fclass\.|fcvt\.[wl]u?\.)/.test(op)) return { fs: [rs1], fd: -1, xs: [], xd: rd };
@@ -80,10 +97,11 @@ export interface FpEmitter {
   readonly fcsr: number;
   readonly slot: number;
   readonly fslot: number;
-  /** Locals: the flags raised (i32), 18 f64 scratch, one i64 scratch. */
+  /** Locals: fflags (i32), 18 f64 scratch, one i64 and one i32 scratch. */
   readonly ff: number;
   readonly d: readonly number[];
   readonly t: number;
+  readonly t32: number;
   /** The import index of fx. */
   readonly fx: number;
   /** The index fx knows `ins` by (slowPathSource's case). */
@@ -174,6 +192,24 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
   };
   const done = (): void => { b.op(W.br, 1); };
 
+  const kind = CSR_OPS[op];
+  if (kind !== undefined) {
+    // The old value; then fflags written (csrrw always; csrrs/csrrc with a source); rd the old value.
+    if (ins.csr === 1) b.get(e.ff);
+    else if (ins.csr === 2) b.get(e.fcsr).i32(5).op(W.i32ShrU).i32(7).op(W.i32And);
+    else b.get(e.fcsr).i32(224).op(W.i32And).get(e.ff).op(W.i32Or);
+    b.set(e.t32);
+    if (ins.csr === 1 && ((kind & 3) === 1 || (kind >= 5 ? ins.imm !== 0 : rs1 !== 0))) {
+      if (kind >= 5) b.i32(ins.imm);
+      else { e.x(rs1); b.op(W.i32WrapI64); }
+      if ((kind & 3) === 2) b.get(e.t32).op(W.i32Or);
+      if ((kind & 3) === 3) b.i32(-1).op(W.i32Xor).get(e.t32).op(W.i32And);
+      b.i32(31).op(W.i32And).set(e.ff);
+    }
+    b.get(e.t32).op(W.i64ExtendI32U);
+    e.setX(rd);
+    return;
+  }
   switch (op) {
     case 'fld':
       e.address(ins, pc, k, 8, PAGE_R);

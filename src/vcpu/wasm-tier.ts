@@ -47,7 +47,7 @@ import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
-import { emitFp, fpRegs, isFp, slowPathSource } from './wasm-fp.js';
+import { emitFp, fpRegs, isFp, isFpCsr, slowPathSource } from './wasm-fp.js';
 import * as FP from './fp.js';
 import type { ThreadState } from './state.js';
 import { setFlagsFromString } from 'node:v8';
@@ -107,7 +107,7 @@ export interface WasmRegion {
   used: number[];
   /** Registers it writes (stores into the slot before it returns). */
   written: number[];
-  /** Whether it holds F/D instructions (wasm-fp.ts): then also the f registers it reads and writes (the f slot), and the instructions of its slow path (fx's). */
+  /** Whether it holds F/D instructions or fflags accesses (wasm-fp.ts): then also the f registers it reads and writes (the f slot), and the instructions of its slow path (fx's). */
   fp: boolean;
   fUsed: number[];
   fWritten: number[];
@@ -126,9 +126,11 @@ const VOID = 0x40;
 export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | null {
   const usedSet = new Set<number>(), writtenSet = new Set<number>();
   const fUsedSet = new Set<number>(), fWrittenSet = new Set<number>();
+  let fp = false;
   for (const p of pieces) {
     for (const ins of p.insns) {
-      if (isFp(ins.op)) {
+      if (isFp(ins.op) || isFpCsr(ins)) {
+        fp = true;
         const { fs, fd, xs, xd } = fpRegs(ins);
         for (const r of xs) if (r !== 0) usedSet.add(r);
         if (xd > 0) { usedSet.add(xd); writtenSet.add(xd); }
@@ -145,7 +147,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const written = [...writtenSet].sort((a, b) => a - b);
   const fUsed = [...fUsedSet].sort((a, b) => a - b);
   const fWritten = [...fWrittenSet].sort((a, b) => a - b);
-  const fp = fUsed.length > 0;
   const slow: Insn[] = [];
   const start = pieces[0].pcs[0];
   const labels = regionLabels(pieces);
@@ -170,6 +171,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of fUsed) fLocal.set(r, local(F64));
   const FF = fp ? local(I32) : -1;
   const FD = fp ? Array.from({ length: 18 }, () => local(F64)) : [];
+  const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
   // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
@@ -318,7 +320,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
-    b, address, stored, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, fx: FX,
+    b, address, stored, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
     x: (r: number): void => { R(r); },
     setX: (rd: number): void => { setRd(rd); },
     f: (r: number): number => fLocal.get(r) as number,
@@ -344,7 +346,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       stored(size, nextPc, k);
       return false;
     }
-    if (isFp(op)) {
+    if (isFp(op) || isFpCsr(ins)) {
       emitFp(fpEmitter, ins, pc, k);
       return false;
     }
@@ -516,7 +518,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.op(W.else).get(FSIG).op(W.if, I32);
   b.get(FSIG).get(FPC).get(FK).op(W.call).u(TP);
   b.op(W.else).get(RET).op(W.end, W.end);
-  // The flags raised, above the retired count (bindRegion ORs them into fcsr).
+  // fflags, above the retired count (bindRegion puts them into fcsr).
   if (fp) b.get(FF).i32(24).op(W.i32Shl, W.i32Or);
 
   const i32s = (k: number): number[] => new Array<number>(k).fill(I32);
@@ -627,7 +629,7 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
   const count = statsEnabled ? 'E.tier2Insns+=r>>>3;' : '';
   const call = region.fp
-    ? `${fcopy(region.fUsed, true)}const q=W(c.mt?1:0,${slot},s.fcsr,${fslot});s.fcsr|=q>>>24;const r=q&16777215;${fcopy(region.fWritten, false)}`
+    ? `${fcopy(region.fUsed, true)}const q=W(c.mt?1:0,${slot},s.fcsr,${fslot});s.fcsr=(s.fcsr&224)|(q>>>24);const r=q&16777215;${fcopy(region.fWritten, false)}`
     : `const r=W(c.mt?1:0,${slot});`;
   const body = `${copy(region.used, true)}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
