@@ -5,7 +5,11 @@
 //
 // Contract: compileRegionWasm(pieces, chunk) returns the module and the
 // registers it reads and writes, or null when some instruction is not one
-// tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in JavaScript).
+// tier 2 compiles (AMO, LR/SC, a CSR other than fflags or a read of frm or
+// fcsr: the region stays in JavaScript). F/D instructions and fflags are
+// wasm-fp.ts's: such a region's function is "run(mt, slot, fcsr, fslot)",
+// with the f registers through the thread's second slot (fpSlot), and
+// returns fflags in bits 24..28 of its result; bindRegion copies them.
 // The module's function "run(mt, slot)" loads the `used` registers from
 // the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
 // regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
@@ -19,7 +23,8 @@
 // between the thread's state and the slot around each call.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
-// blocks; f.sg, f.tp, f.fi.
+// blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
+// (wasm-fp.ts slowPathSource).
 //
 // Page flags: the instance keeps the last two pages of each kind it found
 // readable (or writable and not PAGE_CODE) in globals, with the page flags'

@@ -9,7 +9,9 @@
 
 import { strict as assert } from 'node:assert';
 import { Cpu, LOOP_CHUNK, Stop, type Engine } from '../../src/vcpu/cpu.js';
-import { Asm, CODE, DATA, R4, fop, fp, resetMemory, rtype, rv, setReg } from './asm.js';
+import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W, PAGE_X } from '../../src/vcpu/memory.js';
+import { fpSlot, regSlot } from '../../src/vcpu/wasm-tier.js';
+import { Asm, CODE, DATA, R4, fop, fp, memory, resetMemory, rtype, rv, setReg } from './asm.js';
 
 const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
 
@@ -160,8 +162,13 @@ function untagged(o: Outcome): Outcome {
 
 function runFp(engine: Engine, frm: number, budget: number, tag: number): { o: Outcome; cpu: Cpu } {
   const m = resetMemory(fpLoop(tag).bytes());
-  TABLE.flat().forEach((v, i) => m.view.setBigUint64(DATA + 8 * i, v, true));
   const cpu = new Cpu(m, undefined, { engine, promoteAfter: engine === 'auto' ? 2 : undefined });
+  return { o: runOn(cpu, m, frm, budget), cpu };
+}
+
+/** The loop already at CODE in `m`, run by `cpu` from the start with the table in place. */
+function runOn(cpu: Cpu, m: GuestMemory, frm: number, budget: number): Outcome {
+  TABLE.flat().forEach((v, i) => m.view.setBigUint64(DATA + 8 * i, v, true));
   cpu.state.pc = CODE;
   cpu.state.fcsr = frm << 5;
   setReg(cpu, 5, BigInt(TABLE.length));
@@ -177,12 +184,16 @@ function runFp(engine: Engine, frm: number, budget: number, tag: number): { o: O
   }
   const s = cpu.state;
   return {
-    o: {
-      stop, instret: cpu.instret, pc: s.pc, fault: [cpu.fault.signal, cpu.fault.code, cpu.fault.addr],
-      x: [...s.x], f: [...s.fbits], fcsr: s.fcsr, data: [...m.u8.slice(DATA + 0x2000, DATA + 0x2010)],
-    },
-    cpu,
+    stop, instret: cpu.instret, pc: s.pc, fault: [cpu.fault.signal, cpu.fault.code, cpu.fault.addr],
+    x: [...s.x], f: [...s.fbits], fcsr: s.fcsr, data: [...m.u8.slice(DATA + 0x2000, DATA + 0x2010)],
   };
+}
+
+/** Tier 2 compiled the loop's blocks, and the thread has the f slot they run with (else they would be bound to tier 1). */
+function inTier2(cpu: Cpu): void {
+  assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the F/D loop');
+  const m = memory();
+  assert.ok(fpSlot(m.memory, new Int32Array(m.memory.buffer)) > 0, 'the thread has an f slot');
 }
 
 describe('vcpu tier 2 F/D instructions (WebAssembly)', () => {
@@ -192,7 +203,7 @@ describe('vcpu tier 2 F/D instructions (WebAssembly)', () => {
         // Each engine its own code bytes (a Cpu reuses the blocks another compiled from the same bytes).
         const results = ENGINES.map((engine, ei) => {
           const { o, cpu } = runFp(engine, frm, budget, 100 + 4 * (8 * frm + bi) + ei);
-          if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the F/D loop');
+          if (engine === 'wasm') inTier2(cpu);
           return untagged(o);
         });
         for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${ENGINES[i]} vs interp, frm ${frm}, budget ${budget}`);
@@ -202,11 +213,27 @@ describe('vcpu tier 2 F/D instructions (WebAssembly)', () => {
     }
   });
 
+  it('with a register slot but no f slot free, a region with F/D runs in tier 1 with the same results', () => {
+    const want = untagged(runFp('interp', 0, 1_000_000, 480).o);
+    const full = GuestMemory.create();
+    const i32 = new Int32Array(full.buffer);
+    Atomics.store(i32, 0, 0x7ffe); // every slot but the first taken by other threads
+    const code = fpLoop(481).bytes();
+    full.u8.set(code, CODE);
+    for (let p = 0; p * PAGE_SIZE < code.length; p++) full.pageFlags[CODE / PAGE_SIZE + p] = PAGE_R | PAGE_X;
+    for (let p = 0; p < 4; p++) full.pageFlags[DATA / PAGE_SIZE + p] = PAGE_R | PAGE_W;
+    const cpu = new Cpu(full, undefined, { engine: 'wasm' });
+    const o = untagged(runOn(cpu, full, 0, 1_000_000));
+    assert.deepEqual(o, want);
+    assert.equal(regSlot(full.memory, i32), 256);
+    assert.equal(fpSlot(full.memory, i32), -1);
+  });
+
   it('a dynamic rounding mode under a reserved frm is SIGILL at that instruction in tier 2, earlier results written back', () => {
     for (const frm of [5, 6, 7]) {
       const results = ENGINES.map((engine, ei) => {
         const { o, cpu } = runFp(engine, frm, 1_000_000, 400 + 4 * frm + ei);
-        if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0);
+        if (engine === 'wasm') inTier2(cpu);
         return untagged(o);
       });
       for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${ENGINES[i]} vs interp, frm ${frm}`);
