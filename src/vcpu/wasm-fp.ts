@@ -8,15 +8,16 @@
 //   arithmetic never writes a register with a NaN: a NaN operand or result
 //   takes the slow path.
 // - Every instruction matches fp.ts (tier 1) bit for bit, fflags included.
-//   Loads, stores, moves and fsgnj.d are exact bit operations. The D
-//   arithmetic, compares, min/max and the conversions between double and
-//   integer or single have a fast path under round-to-nearest (or the
+//   Loads, stores, moves and sign injection are exact bit operations. The
+//   D arithmetic, add/sub/mul/div/sqrt.s, compares, min/max.d and the
+//   conversions between double and integer or single have a fast path
+//   under round-to-nearest (or the
 //   rounding mode a conversion names), in the ranges fp.ts's own fast path
 //   takes (fp-rounding.ts SMALL, BIG...), with the inexact flag from the
 //   same error-free transformations; it is computed only while fflags do
 //   not hold NX yet (the flags are sticky, and a region writes no CSR).
 //   Anything else (NaNs, infinities, results near overflow or underflow,
-//   other rounding modes, single-precision arithmetic, fclass) is the slow
+//   other rounding modes, fma and conversions of singles, fclass) is the slow
 //   path: the operands are stored into the thread's slots, the imported
 //   `fx(index, flags)` runs fp.ts's own helper for that instruction on the
 //   thread's state (slowPathSource) and returns the flags, and the result
@@ -37,7 +38,7 @@ import { BIG, SMALL, SMALL_FMA, SMALL_S } from './fp-rounding.js';
 import { type Body, W } from './wasm-encode.js';
 
 const VOID = 0x40;
-const SIGN = -(2 ** 63);
+const SIGN = -(2 ** 63), SIGN_S = -(2 ** 31), CANON_S = 0x7fc00000;
 const HIGH_ONES = -(2 ** 32);
 const SPLITTER = 134217729; // 2^27 + 1, as fp-rounding.ts prodErr
 const INF = Infinity;
@@ -377,8 +378,82 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
       });
       return;
   }
-  // The rest (single-precision arithmetic, compares, conversions, fsgnj.s, min/max, fclass): fp.ts alone.
+  switch (op) {
+    case 'fadd.s': case 'fsub.s': case 'fmul.s': case 'fdiv.s':
+      // fp.ts binS: the double result of the two singles, rounded once more to single.
+      withSlow(() => {
+        single(rs1, A);
+        single(rs2, B);
+        if (op === 'fsub.s') b.get(B).op(W.f64Neg).set(B);
+        b.get(A).get(B).op(op === 'fmul.s' ? W.f64Mul : op === 'fdiv.s' ? W.f64Div : W.f64Add).tee(R);
+        b.op(W.f32DemoteF64, W.f64PromoteF32).set(P);
+        absIn(P, SMALL_S, INF);
+        // Or an exact zero (of finite operands; a quotient only by a finite nonzero divisor).
+        b.get(R).f64(0).op(W.f64Eq);
+        if (op === 'fdiv.s') { absLt(B, INF); b.op(W.i32And).get(B).f64(0).op(W.f64Ne, W.i32And); }
+        b.op(W.i32Or);
+        orSlow();
+        inexact(() => {
+          b.get(P).get(R).op(W.f64Ne, W.f64ConvertI32U);
+          if (op === 'fadd.s' || op === 'fsub.s') { sumErr(A, B, R); b.op(W.f64Abs, W.f64Add); }
+        });
+        boxSingle(R);
+        done();
+      });
+      return;
+    case 'fsqrt.s':
+      withSlow(() => {
+        single(rs1, A);
+        b.get(A).f64(SMALL_S).op(W.f64Ge).get(A).f64(INF).op(W.f64Lt, W.i32And);
+        orSlow();
+        b.get(A).op(W.f64Sqrt).tee(R).op(W.f32DemoteF64, W.f64PromoteF32).set(P);
+        b.get(e.ff).get(P).get(R).op(W.f64Ne, W.i32Or).set(e.ff);
+        boxSingle(R);
+        done();
+      });
+      return;
+    case 'feq.s': case 'flt.s': case 'fle.s':
+      withSlow(() => {
+        single(rs1, A);
+        single(rs2, B);
+        b.get(A).get(B).op(op === 'feq.s' ? W.f64Eq : op === 'flt.s' ? W.f64Lt : W.f64Le, W.i64ExtendI32U);
+        e.setX(rd);
+        done();
+      }, false);
+      return;
+    case 'fsgnj.s': case 'fsgnjn.s': case 'fsgnjx.s':
+      // fp.ts fsgnjS: on the unboxed bits (an unboxed register reads as the canonical NaN), boxed.
+      sBits(rs1);
+      b.i32(0x7fffffff).op(W.i32And);
+      sBits(rs2);
+      if (op === 'fsgnjn.s') b.i32(-1).op(W.i32Xor);
+      if (op === 'fsgnjx.s') { sBits(rs1); b.op(W.i32Xor); }
+      b.i32(SIGN_S).op(W.i32And, W.i32Or, W.i64ExtendI32U);
+      box();
+      b.set(F(rd));
+      return;
+  }
+  // The rest (fma and conversions of singles, min/max.s, fclass): fp.ts alone.
   withSlow(null);
+
+  /** Single register r's value as a double into `to`; the slow path (br 0) when it is not boxed or is a NaN. */
+  function single(r: number, to: number): void {
+    b.get(F(r)).op(W.i64ReinterpretF64).tee(e.t).i64(32).op(W.i64ShrU).i64(4294967295).op(W.i64Eq);
+    orSlow();
+    b.get(e.t).op(W.i32WrapI64, W.f32ReinterpretI32, W.f64PromoteF32).tee(to).get(to).op(W.f64Eq);
+    orSlow();
+  }
+  /** Push single register r's bits (i32), the canonical NaN when it is not boxed (fp.ts sBits). */
+  function sBits(r: number): void {
+    b.get(F(r)).op(W.i64ReinterpretF64, W.i32WrapI64).i32(CANON_S);
+    b.get(F(r)).op(W.i64ReinterpretF64).i64(32).op(W.i64ShrU).i64(4294967295).op(W.i64Eq, W.select);
+  }
+  /** rd = the double `v` rounded to single, boxed. */
+  function boxSingle(v: number): void {
+    b.get(v).op(W.f32DemoteF64, W.i32ReinterpretF32, W.i64ExtendI32U);
+    box();
+    b.set(F(rd));
+  }
 
   /** fp.ts fmaD's fast path: a·b + c negated per `negProd`/`negAdd`, one rounding. */
   function fma(negProd: boolean, negAdd: boolean): void {
