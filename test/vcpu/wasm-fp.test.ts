@@ -170,20 +170,20 @@ function untagged(o: Outcome): Outcome {
   return { ...o, x };
 }
 
-function runFp(engine: Engine, frm: number, budget: number, tag: number): { o: Outcome; cpu: Cpu } {
+function runFp(engine: Engine, frm: number, budget: number, tag: number, stores = DATA + 0x2000): { o: Outcome; cpu: Cpu } {
   const m = resetMemory(fpLoop(tag).bytes());
   const cpu = new Cpu(m, undefined, { engine, promoteAfter: engine === 'auto' ? 2 : undefined });
-  return { o: runOn(cpu, m, frm, budget), cpu };
+  return { o: runOn(cpu, m, frm, budget, stores), cpu };
 }
 
 /** The loop already at CODE in `m`, run by `cpu` from the start with the table in place. */
-function runOn(cpu: Cpu, m: GuestMemory, frm: number, budget: number): Outcome {
+function runOn(cpu: Cpu, m: GuestMemory, frm: number, budget: number, stores = DATA + 0x2000): Outcome {
   TABLE.flat().forEach((v, i) => m.view.setBigUint64(DATA + 8 * i, v, true));
   cpu.state.pc = CODE;
   cpu.state.fcsr = frm << 5;
   setReg(cpu, 5, BigInt(TABLE.length));
   setReg(cpu, 10, BigInt(DATA));
-  setReg(cpu, 11, BigInt(DATA + 0x2000));
+  setReg(cpu, 11, BigInt(stores));
   setReg(cpu, 22, 0x9e3779b97f4a7c15n);
   let stop: Stop, last = 0;
   for (;;) {
@@ -237,6 +237,19 @@ describe('vcpu tier 2 F/D instructions (WebAssembly)', () => {
     assert.deepEqual(o, want);
     assert.equal(regSlot(full.memory, i32), 256);
     assert.equal(fpSlot(full.memory, i32), -1);
+  });
+
+  it('an F/D store to an unmapped page faults in tier 2 with the f registers and fflags of the instructions before it written back', () => {
+    const results = ENGINES.map((engine, ei) => {
+      const { o, cpu } = runFp(engine, 0, 1_000_000, 440 + ei, 0x7000_0000);
+      if (engine === 'wasm') inTier2(cpu);
+      return untagged(o);
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    assert.equal(results[0].stop, Stop.Fault);
+    assert.equal(results[0].fault[0], 11);
+    assert.equal(results[0].fault[2], 0x7000_0000);
+    assert.notEqual(results[0].f.slice(8, 10).join(), '0,0', 'f4 written before the fault');
   });
 
   it('a dynamic rounding mode under a reserved frm is SIGILL at that instruction in tier 2, earlier results written back', () => {
