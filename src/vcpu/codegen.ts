@@ -335,16 +335,31 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
   }
 
   // Remaining FP operations go through helpers.
-  let pre = '';
-  if (FP_RM_OPS.has(op) && i.rm === 7) pre = `if((s.fcsr&224)>128)${TRAP_ILL(pc, k)}`;
-  const rm = i.rm;
+  const h = fpHelper(i);
+  if (h !== null) {
+    const pre = FP_RM_OPS.has(op) && i.rm === 7 ? `if((s.fcsr&224)>128)${TRAP_ILL(pc, k)}` : '';
+    return { code: pre + spill(h.intSrc, h.intDst) + h.call + ';' + reload(h.intDst), ends: false };
+  }
+  // Unknown to the generator: treat as illegal (never expected).
+  return { code: TRAP_ILL(pc, k), ends: true };
+}
+
+/**
+ * The fp.ts call that runs F/D instruction `i` on a ThreadState `s`
+ * (`call`), and the integer registers it reads (`intSrc`: fcvt from an
+ * integer) and writes (`intDst`: compares, fclass, fcvt to an integer)
+ * through `s.x` (0: none); null for the F/D instructions compiled inline
+ * (loads, stores, moves, fsgnj.d) and for every other instruction. Tier 1
+ * calls it for the instruction itself, tier 2 (wasm-fp.ts) on its slow path.
+ * A dynamic rounding mode under a reserved frm is the caller's to reject.
+ */
+export function fpHelper(i: Insn): { call: string; intSrc: number; intDst: number } | null {
+  const { op, rd, rs1, rs2, rm } = i;
   const [base, fmt] = splitOp(op);
   const D = fmt === 'd';
-  // Helpers that read an integer source (fcvt from int) or write an integer rd
-  // (compares, fclass, fcvt to int) go through x.
-  const intSrc = op.startsWith('fcvt.') && /^fcvt\.[sd]\.[wl]/.test(op) ? rs1 : 0;
+  const intSrc = /^fcvt\.[sd]\.[wl]/.test(op) ? rs1 : 0;
   const intDst = /^(feq|flt|fle|fclass)\./.test(op) || /^fcvt\.[wl]u?\./.test(op) ? rd : 0;
-  const call = (fn: string, args: string) => ({ code: pre + spill(intSrc, intDst) + `F.${fn}(s,${args});` + reload(intDst), ends: false });
+  const call = (fn: string, args: string) => ({ call: `F.${fn}(s,${args})`, intSrc, intDst });
   switch (base) {
     case 'fadd': return call(D ? 'faddD' : 'faddS', `${rd},${rs1},${rs2},${rm}`);
     case 'fsub': return call(D ? 'fsubD' : 'fsubS', `${rd},${rs1},${rs2},${rm}`);
@@ -356,7 +371,7 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
       return call(D ? 'fmaD' : 'fmaS', `${rd},${rs1},${rs2},${i.rs3},${rm},${kind}`);
     }
     case 'fsgnj': case 'fsgnjn': case 'fsgnjx':
-      return call('fsgnjS', `${rd},${rs1},${rs2},${['fsgnj', 'fsgnjn', 'fsgnjx'].indexOf(base)}`);
+      return D ? null : call('fsgnjS', `${rd},${rs1},${rs2},${['fsgnj', 'fsgnjn', 'fsgnjx'].indexOf(base)}`);
     case 'fmin': case 'fmax':
       return call(D ? 'fminmaxD' : 'fminmaxS', `${rd},${rs1},${rs2},${base === 'fmax'}`);
     case 'fle': case 'flt': case 'feq':
@@ -366,16 +381,13 @@ export function emit(i: Insn, pc: number, k: number, loop = false): Emitted {
   }
   // Conversions: fcvt.<to>.<from>.
   const parts = op.split('.');
-  if (parts[0] === 'fcvt') {
-    const to = parts[1], from = parts[2];
-    const ik = ['w', 'wu', 'l', 'lu'];
-    if (to === 's' && from === 'd') return call('fcvtSD', `${rd},${rs1},${rm}`);
-    if (to === 'd' && from === 's') return call('fcvtDS', `${rd},${rs1}`);
-    if (ik.includes(to)) return call(from === 'd' ? 'fcvtIntD' : 'fcvtIntS', `${rd},${rs1},${rm},${ik.indexOf(to)}`);
-    return call(to === 'd' ? 'fcvtFromIntD' : 'fcvtFromIntS', `${rd},${rs1},${rm},${ik.indexOf(from)}`);
-  }
-  // Unknown to the generator: treat as illegal (never expected).
-  return { code: TRAP_ILL(pc, k), ends: true };
+  if (parts[0] !== 'fcvt') return null;
+  const to = parts[1], from = parts[2];
+  const ik = ['w', 'wu', 'l', 'lu'];
+  if (to === 's' && from === 'd') return call('fcvtSD', `${rd},${rs1},${rm}`);
+  if (to === 'd' && from === 's') return call('fcvtDS', `${rd},${rs1}`);
+  if (ik.includes(to)) return call(from === 'd' ? 'fcvtIntD' : 'fcvtIntS', `${rd},${rs1},${rm},${ik.indexOf(to)}`);
+  return call(to === 'd' ? 'fcvtFromIntD' : 'fcvtFromIntS', `${rd},${rs1},${rm},${ik.indexOf(from)}`);
 }
 
 function splitOp(op: string): [string, string] {

@@ -390,7 +390,7 @@ export class Cpu {
   /**
    * The block function of `pieces` in tier 2 when this Cpu uses it and it
    * compiles them (wasm-tier.ts) and this thread has a register slot in
-   * the memory (regSlot); else `js`, their tier-1 function.
+   * the memory (regSlot; with F/D also fpSlot); else `js`, their tier-1 function.
    */
   private tier2(pieces: Piece[], js: BlockFn, count = true): BlockFn {
     const slot = this.wasm ? regSlot(this.mem.memory, this.i32) : -1;
@@ -407,7 +407,7 @@ export class Cpu {
     if (region === null) return js;
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
+    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot) ?? js;
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */

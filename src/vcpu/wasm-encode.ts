@@ -27,6 +27,13 @@ export const enum W {
   i64Add = 0x7c, i64Sub = 0x7d, i64Mul = 0x7e, i64DivS = 0x7f, i64DivU = 0x80, i64RemS = 0x81, i64RemU = 0x82,
   i64And = 0x83, i64Or = 0x84, i64Xor = 0x85, i64Shl = 0x86, i64ShrS = 0x87, i64ShrU = 0x88,
   i32WrapI64 = 0xa7, i64ExtendI32S = 0xac, i64ExtendI32U = 0xad, f64ConvertI32U = 0xb8, f64ConvertI64S = 0xb9,
+  // F/D (wasm-fp.ts).
+  f64Load = 0x2b, f64Eq = 0x61, f64Ne = 0x62, f64Lt = 0x63, f64Gt = 0x64, f64Le = 0x65, f64Ge = 0x66,
+  f64Abs = 0x99, f64Neg = 0x9a, f64Ceil = 0x9b, f64Floor = 0x9c, f64Trunc = 0x9d, f64Nearest = 0x9e, f64Sqrt = 0x9f,
+  f64Add = 0xa0, f64Sub = 0xa1, f64Mul = 0xa2, f64Div = 0xa3, f64Min = 0xa4, f64Max = 0xa5,
+  f32DemoteF64 = 0xb6, f64ConvertI32S = 0xb7, f64ConvertI64U = 0xba, f64PromoteF32 = 0xbb,
+  i64TruncF64S = 0xb0, i64TruncF64U = 0xb1,
+  i32ReinterpretF32 = 0xbc, i64ReinterpretF64 = 0xbd, f32ReinterpretI32 = 0xbe, f64ReinterpretI64 = 0xbf,
 }
 
 /** The instruction bytes of one function body. */

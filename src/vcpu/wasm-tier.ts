@@ -5,7 +5,11 @@
 //
 // Contract: compileRegionWasm(pieces, chunk) returns the module and the
 // registers it reads and writes, or null when some instruction is not one
-// tier 2 compiles (F/D, AMO, LR/SC, CSR: the region stays in JavaScript).
+// tier 2 compiles (AMO, LR/SC, a CSR other than fflags or a read of frm or
+// fcsr: the region stays in JavaScript). F/D instructions and fflags are
+// wasm-fp.ts's: such a region's function is "run(mt, slot, fcsr, fslot)",
+// with the f registers through the thread's second slot (fpSlot), and
+// returns fflags in bits 24..28 of its result; bindRegion copies them.
 // The module's function "run(mt, slot)" loads the `used` registers from
 // the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
 // regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
@@ -19,7 +23,8 @@
 // between the thread's state and the slot around each call.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
-// blocks; f.sg, f.tp, f.fi.
+// blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
+// (wasm-fp.ts slowPathSource).
 //
 // Page flags: the instance keeps the last two pages of each kind it found
 // readable (or writable and not PAGE_CODE) in globals, with the page flags'
@@ -47,6 +52,9 @@ import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
+import { emitFp, fpRegs, isFp, isFpCsr, slowPathSource } from './wasm-fp.js';
+import * as FP from './fp.js';
+import type { ThreadState } from './state.js';
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -104,10 +112,15 @@ export interface WasmRegion {
   used: number[];
   /** Registers it writes (stores into the slot before it returns). */
   written: number[];
+  /** Whether it holds F/D instructions or fflags accesses (wasm-fp.ts): then also the f registers it reads and writes (the f slot), and the instructions of its slow path (fx's). */
+  fp: boolean;
+  fUsed: number[];
+  fWritten: number[];
+  slow: Insn[];
 }
 
 /** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6;
 const VOID = 0x40;
 
 /**
@@ -117,8 +130,19 @@ const VOID = 0x40;
  */
 export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | null {
   const usedSet = new Set<number>(), writtenSet = new Set<number>();
+  const fUsedSet = new Set<number>(), fWrittenSet = new Set<number>();
+  let fp = false;
   for (const p of pieces) {
     for (const ins of p.insns) {
+      if (isFp(ins.op) || isFpCsr(ins)) {
+        fp = true;
+        const { fs, fd, xs, xd } = fpRegs(ins);
+        for (const r of xs) if (r !== 0) usedSet.add(r);
+        if (xd > 0) { usedSet.add(xd); writtenSet.add(xd); }
+        for (const r of fs) fUsedSet.add(r);
+        if (fd >= 0) { fUsedSet.add(fd); fWrittenSet.add(fd); }
+        continue;
+      }
       if (!wasmSupports(ins.op)) return null;
       for (const r of [ins.rs1, ins.rs2]) if (r !== 0) usedSet.add(r);
       if (writesRd(ins.op) && ins.rd !== 0) { usedSet.add(ins.rd); writtenSet.add(ins.rd); }
@@ -126,6 +150,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   }
   const used = [...usedSet].sort((a, b) => a - b);
   const written = [...writtenSet].sort((a, b) => a - b);
+  const fUsed = [...fUsedSet].sort((a, b) => a - b);
+  const fWritten = [...fWrittenSet].sort((a, b) => a - b);
+  const slow: Insn[] = [];
   const start = pieces[0].pcs[0];
   const labels = regionLabels(pieces);
   // Case numbers in the order the code is laid out: start 0, then each label as reached.
@@ -135,12 +162,21 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Locals: the parameters, then one i64 per used register, then scratch.
   const locals: number[] = [];
-  /** Parameter 0: whether other threads share the memory (Cpu.mt); 1: the register slot's address (see regSlot). */
-  const MT = 0, SLOT = 1;
-  let next = 2;
+  /**
+   * Parameter 0: whether other threads share the memory (Cpu.mt); 1: the
+   * register slot's address (see regSlot); with F/D, 2: fcsr, 3: the f
+   * slot's address (fpSlot).
+   */
+  const MT = 0, SLOT = 1, FCSR = 2, FSLOT = 3;
+  let next = fp ? 4 : 2;
   const local = (t: number): number => { locals.push(t); return next++; };
   const regLocal = new Map<number, number>();
   for (const r of used) regLocal.set(r, local(I64));
+  const fLocal = new Map<number, number>();
+  for (const r of fUsed) fLocal.set(r, local(F64));
+  const FF = fp ? local(I32) : -1;
+  const FD = fp ? Array.from({ length: 18 }, () => local(F64)) : [];
+  const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
   // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
@@ -274,6 +310,29 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(A).op(W.i32WrapI64).set(AI);
   };
 
+  /** After a store of `size` bytes at AI: a store into decoded code drops those blocks and ends the region after it. */
+  const stored = (size: number, nextPc: number, k: number): void => {
+    b.get(FL).i32(PAGE_CODE).op(W.i32And).hint(0);
+    open();
+    b.get(AI).i32(size).op(W.call).u(CW);
+    open();
+    exitNow(nextPc, k + 1);
+    close();
+    close();
+  };
+  /** SIGTRAP (5) or SIGILL (4) at pc (Cpu.trap, called after the registers are written back). */
+  const trapAt = (signal: number, pc: number, k: number): void => {
+    b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+  };
+  const fpEmitter = {
+    b, address, stored, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
+    x: (r: number): void => { R(r); },
+    setX: (rd: number): void => { setRd(rd); },
+    f: (r: number): number => fLocal.get(r) as number,
+    trapIll: (pc: number, k: number): void => trapAt(4, pc, k),
+    slow: (ins: Insn): number => slow.push(ins) - 1,
+  };
+
   /** One instruction (the k-th of its segment); true when control does not fall through. */
   const insn = (ins: Insn, pc: number, k: number): boolean => {
     const { op, rd, rs1, rs2, imm } = ins;
@@ -289,14 +348,11 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       address(ins, pc, k, size, PAGE_W);
       b.get(AI);
       R(rs2).mem(st);
-      // A store into decoded code drops those blocks and ends the region after it.
-      b.get(FL).i32(PAGE_CODE).op(W.i32And).hint(0);
-      open();
-      b.get(AI).i32(size).op(W.call).u(CW);
-      open();
-      exitNow(nextPc, k + 1);
-      close();
-      close();
+      stored(size, nextPc, k);
+      return false;
+    }
+    if (isFp(op) || isFpCsr(ins)) {
+      emitFp(fpEmitter, ins, pc, k);
       return false;
     }
     if (op in BRANCH) {
@@ -330,8 +386,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
         exitNow(nextPc, k + 1, 1);
         return true;
       case 'ebreak': case 'illegal':
-        // SIGTRAP or SIGILL at this pc (Cpu.trap, called after the registers are written back).
-        b.i32(op === 'ebreak' ? 5 : 4).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+        trapAt(op === 'ebreak' ? 5 : 4, pc, k);
         return true;
       case 'fence.i':
         b.op(W.call).u(FI);
@@ -417,6 +472,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
 
   // Prologue: registers from the slot; the remembered pages forgotten if the page flags changed since.
   for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
+  for (const r of fUsed) b.get(FSLOT).mem8(W.f64Load, 8 * r).set(fLocal.get(r) as number);
+  if (fp) b.get(FCSR).i32(31).op(W.i32And).set(FF);
   b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
   for (const v of [RV0, RV1, WV0, WV1]) b.i64(0).gset(v);
   b.get(T1).gset(GEN).op(W.end);
@@ -459,12 +516,15 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   close();
   b.get(SLOT).get(NPC).mem8(W.f64Store, 0);
   for (const r of written) b.get(SLOT).get(regLocal.get(r) as number).mem8(W.i64Store, 8 * r);
+  for (const r of fWritten) b.get(FSLOT).get(fLocal.get(r) as number).mem8(W.f64Store, 8 * r);
   b.get(FSZ).op(W.if, I32);
   b.get(FA).op(W.i32WrapI64).get(FA).i64(32).op(W.i64ShrS, W.i32WrapI64);
   b.get(FSZ).get(FNEED).get(FPC).get(FK).op(W.call).u(SG);
   b.op(W.else).get(FSIG).op(W.if, I32);
   b.get(FSIG).get(FPC).get(FK).op(W.call).u(TP);
   b.op(W.else).get(RET).op(W.end, W.end);
+  // fflags, above the retired count (bindRegion puts them into fcsr).
+  if (fp) b.get(FF).i32(24).op(W.i32Shl, W.i32Or);
 
   const i32s = (k: number): number[] => new Array<number>(k).fill(I32);
   const bytes = moduleBytes({
@@ -476,18 +536,21 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'sg', type: { params: i32s(6), results: [I32] } },
       { name: 'tp', type: { params: i32s(3), results: [I32] } },
       { name: 'fi', type: { params: [], results: [] } },
+      { name: 'fx', type: { params: [I32, I32], results: [I32] } },
     ],
-    type: { params: [I32, I32], results: [I32] },
+    type: { params: fp ? i32s(4) : i32s(2), results: [I32] },
     locals,
     globals: GLOBALS,
     body: b,
   });
-  return { module: compileHinted(bytes), used, written };
+  return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
 }
 
 /** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
 export interface Tier2Host {
   readonly mt: boolean;
+  /** The thread running (the slow path of F/D instructions runs fp.ts on it). */
+  readonly state: ThreadState;
   npc: number;
   flags2(a: number, size: number): number;
   codeWrite(a: number, size: number): boolean;
@@ -498,8 +561,9 @@ export interface Tier2Host {
 
 /** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
 const SLOT_BYTES = 256, SLOTS = 15;
-/** This thread's slot in each memory it has claimed one in. */
+/** This thread's slot in each memory it has claimed one in, and its second slot for f registers (fpSlot). */
 const slots = new WeakMap<WebAssembly.Memory, number>();
+const fSlots = new WeakMap<WebAssembly.Memory, number>();
 
 /**
  * The address of this thread's register slot in `memory` (tier 2's
@@ -510,15 +574,30 @@ const slots = new WeakMap<WebAssembly.Memory, number>();
  * function at a time, and Cpus of one thread over one memory take turns.
  */
 export function regSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
-  const had = slots.get(memory);
+  return claim(slots, memory, i32);
+}
+
+/**
+ * The address of this thread's second slot in `memory`, claimed like
+ * regSlot's when the thread first binds a region with F/D instructions:
+ * f0..f31 as 8-byte bit patterns at 8*r. -1 when every slot is taken (the
+ * region then stays in tier 1), so threads that run only integer code keep
+ * SLOTS slots among them.
+ */
+export function fpSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
+  return claim(fSlots, memory, i32);
+}
+
+function claim(of: WeakMap<WebAssembly.Memory, number>, memory: WebAssembly.Memory, i32: Int32Array): number {
+  const had = of.get(memory);
   if (had !== undefined) return had;
   for (let i = 0; i < SLOTS; i++) {
     if ((Atomics.or(i32, 0, 1 << i) & (1 << i)) === 0) {
-      slots.set(memory, SLOT_BYTES * (i + 1));
+      of.set(memory, SLOT_BYTES * (i + 1));
       return SLOT_BYTES * (i + 1);
     }
   }
-  slots.set(memory, -1);
+  of.set(memory, -1);
   return -1;
 }
 
@@ -527,12 +606,18 @@ export function regSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
  * `i32` and `f64`) for `host`, as a block function: the registers it
  * reads copied from x into this thread's `slot` (regSlot), host.mt and the
  * slot passed in, the registers it wrote and the next pc copied back out.
+ * With F/D instructions, the f registers likewise through the thread's f
+ * slot (fpSlot; null when it has none), fcsr passed in and the flags
+ * raised ORed into it.
  */
 export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array,
-  i32: Int32Array, f64: Float64Array, slot: number): BlockFn {
-  const o = slot >> 2;
-  const copy = (regs: number[], into: boolean): string =>
-    regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${o + h}]=x[${h}];` : `x[${h}]=M[${o + h}];`)).join('')).join('');
+  i32: Int32Array, f64: Float64Array, slot: number): BlockFn | null {
+  const fslot = region.fp ? fpSlot(memory, i32) : 0;
+  if (fslot < 0) return null;
+  const o = slot >> 2, fo = fslot >> 2;
+  const copyOf = (at: number, file: string) => (regs: number[], into: boolean): string =>
+    regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${at + h}]=${file}[${h}];` : `${file}[${h}]=M[${at + h}];`)).join('')).join('');
+  const copy = copyOf(o, 'x'), fcopy = copyOf(fo, 'fb');
   const f = {
     pf: (page: number): number => pf[page],
     fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
@@ -541,10 +626,17 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
       host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
     tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
     fi: (): void => host.flushCode(),
+    fx: region.fp
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      ? new Function('c', 'F', 'M', `return function(i,ff){${slowPathSource(region.slow, o, fo)}};`)(host, FP, i32) as (i: number, ff: number) => number
+      : (): number => 0,
   };
   const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
   const count = statsEnabled ? 'E.tier2Insns+=r>>>3;' : '';
-  const body = `${copy(region.used, true)}const r=W(c.mt?1:0,${slot});${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
+  const call = region.fp
+    ? `${fcopy(region.fUsed, true)}const q=W(c.mt?1:0,${slot},s.fcsr,${fslot});s.fcsr=(s.fcsr&224)|(q>>>24);const r=q&16777215;${fcopy(region.fWritten, false)}`
+    : `const r=W(c.mt?1:0,${slot});`;
+  const body = `${copy(region.used, true)}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('W', 'c', 'E', 'M', 'D', `return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
 }
