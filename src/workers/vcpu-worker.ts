@@ -53,6 +53,11 @@ function takeNews(): void {
       spaces.delete(news.id);
       continue;
     }
+    if (news.kind === 'regions') {
+      const cpu = spaces.get(news.id)?.cpu;
+      if (cpu) for (const r of news.regions) cpu.adopt(r);
+      continue;
+    }
     const mem = GuestMemory.attach(news.shared);
     const epoch = new Int32Array(news.epoch);
     spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });
@@ -89,6 +94,8 @@ function run(space: Space): void {
   mb[MB.INSTRET_HI] = Math.floor(n / 0x100000000);
 }
 
+// From here on the kernel may hand this worker threads (MB.READY).
+Atomics.store(mb, MB.READY, 1);
 let seq = 0;
 for (;;) {
   // A command is a new CMD_SEQ, never a wake-up: the kernel bumps CMD_SEQ
