@@ -434,13 +434,15 @@ export class Scheduler {
   }
 
   /**
-   * Collect threads the workers have handed back (cheap when none has), and
+   * Collect threads the workers have handed back (cheap when none has),
+   * offer the others the tier-2 regions their thread's address space got
+   * meanwhile (RemoteVcpu.offerRegions: a length compare when none), and
    * preempt a worker whose thread has had its slice while others wait: a
    * worker runs its thread until a stop or this interrupt, so a lone thread
    * on a worker is never handed back just because its slice ended.
    */
   private pollRemotes(): void {
-    for (const v of this.remotes) v.poll();
+    for (const v of this.remotes) if (!v.poll()) v.offerRegions();
     // Threads queued beyond the one vCPU 0 takes next when free: vCPU 0's own
     // thread, queued at the end of its slice, is no reason to preempt a worker.
     if (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {

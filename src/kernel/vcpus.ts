@@ -194,6 +194,12 @@ export class RemoteVcpu {
     if (list.length === from) return;
     this.post({ kind: 'regions', id: vm.memId, regions: list.slice(from) });
     this.regionsSent.set(vm.memId, { list, n: list.length });
+    Atomics.store(this.mb, MB.NEWS, 1);
+  }
+
+  /** While this worker runs a thread: post the regions its address space's Cpu kept since (the worker takes them between its slices). */
+  offerRegions(): void {
+    if (this.task !== null) this.postRegions(this.task.process.vm);
   }
 
   private post(news: VcpuNews): void {

@@ -49,6 +49,8 @@ export const MB = {
    * still starting would wait that long while vCPU 0 could run it (src/workers/README.md).
    */
   READY: 13,
+  /** Set by the kernel after posting news while the worker runs a thread; the worker takes the news between its slices of the run. */
+  NEWS: 14,
   WORDS: 16,
 } as const;
 
