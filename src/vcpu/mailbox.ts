@@ -2,7 +2,9 @@
 // mailbox (Int32 words in a SharedArrayBuffer) for commands and stops, the
 // worker's register file (a ThreadState over a SharedArrayBuffer of its own),
 // and a MessagePort for the rare, larger news (an address space the worker
-// has not seen), which the worker drains synchronously before each command.
+// has not seen, tier-2 regions to adopt), which the worker drains
+// synchronously before each command, and between slices of a run when the
+// kernel has set NEWS.
 //
 // Protocol: the kernel copies the thread's registers into the worker's
 // register file and fills the command words, then bumps CMD_SEQ and

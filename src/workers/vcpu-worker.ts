@@ -3,8 +3,10 @@
 // hands it back. It holds no kernel state: the kernel copies a thread's
 // registers into this worker's register file before each run and out after
 // it, memory is the address space's shared memory; what it keeps is its own
-// decoded blocks per address space, until the kernel says it dropped that
-// address space ('forget' news). The vCPU mailbox (src/vcpu, `MB`) has
+// decoded blocks per address space (and the tier-2 regions of the kernel's
+// Cpu it adopted: 'regions' news, src/vcpu/region-share.ts), until the kernel
+// says it dropped that address space ('forget' news). It says it has started
+// (MB.READY) before the kernel hands it any thread. The vCPU mailbox (src/vcpu, `MB`) has
 // the protocol; the kernel's side is its RemoteVcpu (src/kernel).
 
 import { performance } from 'node:perf_hooks';
