@@ -429,6 +429,7 @@ export class Scheduler {
     };
     task.remote = vcpu;
     task.lastCpu = vcpu.index;
+    if (!vcpu.handedAny) this.k.logs.debug(`vCPU ${vcpu.index}: first thread ${task.tid}, ${(performance.now() - vcpu.createdAt).toFixed(1)} ms after its worker was created`);
     vcpu.run(task, vm);
     this.startSweep();
   }

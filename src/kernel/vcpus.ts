@@ -83,6 +83,9 @@ export class RemoteVcpu {
   private doneSeq = 0;
   /** The worker said it has started (MB.READY): from then on it may be handed threads. */
   private started = false;
+  /** When the Worker was created (performance.now()), and whether it has been handed a thread yet. */
+  readonly createdAt = performance.now();
+  handedAny = false;
 
   constructor(
     readonly index: number,
@@ -111,6 +114,8 @@ export class RemoteVcpu {
 
   /** Hand `task` (of address space `vm`) to this worker, which must be ready(). */
   run(task: Task, vm: AddressSpace): void {
+    if (!this.ready()) this.kernelBug(`thread ${task.tid} handed to vCPU ${this.index} before its worker started`);
+    this.handedAny = true;
     if (!this.knownMemories.has(vm.memId)) {
       this.post({ kind: 'memory', id: vm.memId, shared: vm.mem.share(), epoch: vm.codeEpoch.buffer as SharedArrayBuffer });
       this.knownMemories.add(vm.memId);
