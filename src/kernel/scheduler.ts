@@ -357,13 +357,17 @@ export class Scheduler {
   }
 
   /**
-   * Give queued threads to idle vCPU workers, keeping the oldest for this
-   * worker's own vCPU when it is free (runSlice takes it next).
+   * Give queued threads to idle vCPU workers that have started
+   * (RemoteVcpu.ready), keeping the oldest for this worker's own vCPU when
+   * it is free (runSlice takes it next). A thread never waits for a worker
+   * to start: it stays queued and takes its turns on vCPU 0 meanwhile, and
+   * goes to the worker at the first look after it started (pollRemotes and
+   * this, between vCPU 0's runs of at most BUDGET_WITH_REMOTES).
    */
   private feedRemotes(): void {
     if (this.paused) return;
     while (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {
-      const vcpu = this.idleRemote();
+      const vcpu = this.idleRemote(this.runQueue.length - (this.ownVcpuBusy ? 0 : 1));
       if (!vcpu) return;
       const task = this.runQueue.pop()!;
       if (task.state !== TaskState.Runnable) continue;
@@ -372,9 +376,16 @@ export class Scheduler {
     }
   }
 
-  private idleRemote(): RemoteVcpu | null {
-    for (const v of this.remotes) if (v.task === null) return v;
-    return this.addRemote();
+  /** An idle worker that has started, or null after booting more if fewer than `waiting` (threads) are starting. */
+  private idleRemote(waiting: number): RemoteVcpu | null {
+    let starting = 0;
+    for (const v of this.remotes) {
+      if (v.task !== null) continue;
+      if (v.ready()) return v;
+      starting++;
+    }
+    for (; starting < waiting && this.addRemote() !== null; starting++);
+    return null;
   }
 
   /** Start one more vCPU worker, unless --cpu-num are there already. */
@@ -418,18 +429,21 @@ export class Scheduler {
     };
     task.remote = vcpu;
     task.lastCpu = vcpu.index;
+    if (!vcpu.handedAny) this.k.logs.debug(`vCPU ${vcpu.index}: first thread ${task.tid}, ${(performance.now() - vcpu.createdAt).toFixed(1)} ms after its worker was created`);
     vcpu.run(task, vm);
     this.startSweep();
   }
 
   /**
-   * Collect threads the workers have handed back (cheap when none has), and
+   * Collect threads the workers have handed back (cheap when none has),
+   * offer the others the tier-2 regions their thread's address space got
+   * meanwhile (RemoteVcpu.offerRegions: a length compare when none), and
    * preempt a worker whose thread has had its slice while others wait: a
    * worker runs its thread until a stop or this interrupt, so a lone thread
    * on a worker is never handed back just because its slice ended.
    */
   private pollRemotes(): void {
-    for (const v of this.remotes) v.poll();
+    for (const v of this.remotes) if (!v.poll()) v.offerRegions();
     // Threads queued beyond the one vCPU 0 takes next when free: vCPU 0's own
     // thread, queued at the end of its slice, is no reason to preempt a worker.
     if (this.runQueue.length > (this.ownVcpuBusy ? 0 : 1)) {

@@ -37,7 +37,7 @@ export function threadDump(k: Kernel, now = performance.now()): string {
     `scheduler: run queue [${s.runQueue.join(', ')}], slice scheduled ${yesNo(s.sliceScheduled)}, vCPU 0 busy ${yesNo(s.ownVcpuBusy)}, paused ${yesNo(s.paused)}, worker sweep ${yesNo(s.sweeping)}`,
   ];
   for (const v of s.remotes) {
-    const what = v.tid === null ? 'idle' : `thread ${v.tid} for ${v.runningMs.toFixed(1)} ms${v.preempted ? ' (preempted)' : ''}`;
+    const what = v.tid === null ? (v.ready ? 'idle' : 'starting') : `thread ${v.tid} for ${v.runningMs.toFixed(1)} ms${v.preempted ? ' (preempted)' : ''}`;
     lines.push(`vCPU ${v.index}: ${what}; mailbox: ${v.commands} commands, ${v.stops} stops reported, ${v.collected} collected, interrupt ${v.interrupt}`);
   }
   const procs = [...k.processes.values()].sort((a, b) => a.pid - b.pid);

@@ -16,6 +16,7 @@ import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 import { ThreadState, type Stop } from '../vcpu/state.js';
 import { FramePool } from '../vcpu/frames.js';
+import type { SharedRegion } from '../vcpu/region-share.js';
 import { WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
 import type { AddressSpace } from './address-space.js';
 import type { Task } from './task.js';
@@ -51,6 +52,8 @@ export interface VcpuView {
   index: number;
   /** The thread it runs, or null when idle. */
   tid: number | null;
+  /** The worker has started (MB.READY): until then it is handed no thread. */
+  ready: boolean;
   runningMs: number;
   preempted: boolean;
   /** Commands sent (CMD_SEQ), stops the worker reported (DONE_SEQ), stops the kernel collected. */
@@ -71,11 +74,18 @@ export class RemoteVcpu {
   /** The kernel interrupted the current run to give the vCPU to a waiting thread. */
   preempted = false;
   private readonly knownMemories = new Set<number>();
+  /** Per address space (memId): the kernel Cpu's list of kept tier-2 regions last seen, and how many of it were posted. */
+  private readonly regionsSent = new Map<number, { list: SharedRegion[]; n: number }>();
   /** The worker's register file: the running thread's registers while it is away. */
   private readonly regs = new ThreadState();
   /** What was handed over, to check at collect() that the kernel left Task.regs alone meanwhile. */
   private readonly handed = new ThreadState();
   private doneSeq = 0;
+  /** The worker said it has started (MB.READY): from then on it may be handed threads. */
+  private started = false;
+  /** When the Worker was created (performance.now()), and whether it has been handed a thread yet. */
+  readonly createdAt = performance.now();
+  handedAny = false;
 
   constructor(
     readonly index: number,
@@ -96,12 +106,21 @@ export class RemoteVcpu {
     this.worker.unref();
   }
 
-  /** Hand `task` (of address space `vm`) to this worker. */
+  /** Whether the worker has started (MB.READY) and may be handed a thread: one atomic load until it has. */
+  ready(): boolean {
+    if (!this.started) this.started = Atomics.load(this.mb, MB.READY) === 1;
+    return this.started;
+  }
+
+  /** Hand `task` (of address space `vm`) to this worker, which must be ready(). */
   run(task: Task, vm: AddressSpace): void {
+    if (!this.ready()) this.kernelBug(`thread ${task.tid} handed to vCPU ${this.index} before its worker started`);
+    this.handedAny = true;
     if (!this.knownMemories.has(vm.memId)) {
       this.post({ kind: 'memory', id: vm.memId, shared: vm.mem.share(), epoch: vm.codeEpoch.buffer as SharedArrayBuffer });
       this.knownMemories.add(vm.memId);
     }
+    this.postRegions(vm);
     this.task = task;
     this.runSince = performance.now();
     this.preempted = false;
@@ -151,6 +170,7 @@ export class RemoteVcpu {
     return {
       index: this.index,
       tid: this.task?.tid ?? null,
+      ready: this.ready(),
       runningMs: this.task ? now - this.runSince : 0,
       preempted: this.preempted,
       commands: Atomics.load(mb, MB.CMD_SEQ),
@@ -163,7 +183,28 @@ export class RemoteVcpu {
   /** `memId`'s address space is gone for good: the worker lets go of its memory and blocks. */
   forget(memId: number): void {
     if (!this.knownMemories.delete(memId)) return;
+    this.regionsSent.delete(memId);
     this.post({ kind: 'forget', id: memId });
+  }
+
+  /**
+   * The tier-2 regions `vm`'s own Cpu kept that this worker has not been
+   * sent (region-share.ts): the thread handed over next runs its hot loops
+   * compiled at once instead of warming them up again here.
+   */
+  private postRegions(vm: AddressSpace): void {
+    const list = vm.cpu.regions.list;
+    const sent = this.regionsSent.get(vm.memId);
+    const from = sent !== undefined && sent.list === list ? sent.n : 0;
+    if (list.length === from) return;
+    this.post({ kind: 'regions', id: vm.memId, regions: list.slice(from) });
+    this.regionsSent.set(vm.memId, { list, n: list.length });
+    Atomics.store(this.mb, MB.NEWS, 1);
+  }
+
+  /** While this worker runs a thread: post the regions its address space's Cpu kept since (the worker takes them between its slices). */
+  offerRegions(): void {
+    if (this.task !== null) this.postRegions(this.task.process.vm);
   }
 
   private post(news: VcpuNews): void {

@@ -43,6 +43,7 @@ import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
+import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
@@ -131,6 +132,8 @@ export class Cpu {
   traces = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
+  /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
+  readonly regions = new RegionExport();
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus. */
@@ -223,19 +226,28 @@ export class Cpu {
     this.blocks.clear();
     this.pageBlocks.clear();
     this.cache.fill(NO_BLOCK);
+    this.regions.flushed();
+  }
+
+  /** Take tier-2 region `r`, kept by another vCPU's Cpu, as the block at its pc (for a tier-0 one there): unless a compiled one is there, or its bytes are not (region-share.ts). */
+  adopt(r: SharedRegion): void {
+    const slot = this.wasm ? regSlot(this.mem.memory, this.i32) : -1;
+    if (slot < 0 || this.blocks.get(r.pc)?.code === null || !stillThere(r, this.mem)) return;
+    const fn = bindRegion(r.region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
+    if (fn === null) return; // a region with F/D and no f slot left: the block stays as it is
+    this.dropRange(r.pc, 1);
+    const b = this.register(new Block(r.pc, r.end, r.n, fn));
+    b.extra = r.extra;
+    this.registerPages(b);
+    if (statsEnabled) engineStats.adoptedRegions++;
   }
 
   // ---------------------------------------------------------------------------
   // Block building.
 
   private lookup(pc: number): Block | null {
-    let b = this.blocks.get(pc);
-    if (b === undefined) {
-      const nb = this.build(pc);
-      if (nb === null) return null;
-      b = nb;
-    }
-    this.cache[(pc >>> 1) & BlockCache.MASK] = b;
+    const b = this.blocks.get(pc) ?? this.build(pc);
+    if (b !== null) this.cache[(pc >>> 1) & BlockCache.MASK] = b;
     return b;
   }
 
@@ -259,13 +271,8 @@ export class Cpu {
     let p = pc, n = 0;
     const insns: Insn[] = [], pcs: number[] = [];
     const page = Math.floor(pc / PAGE_SIZE);
-    if (pc % 2 !== 0) {
-      // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
-      const f = this.fault;
-      f.signal = SIGBUS; f.code = BUS_ADRALN; f.addr = pc;
-      this.npc = pc;
-      return null;
-    }
+    // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
+    if (pc % 2 !== 0) { this.busError(pc, pc, 0); return null; }
     const reused = this.reuse(pc);
     if (reused !== null) return reused;
     const t0 = statsEnabled ? performance.now() : 0;
@@ -374,14 +381,14 @@ export class Cpu {
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
     const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8), w = Math.max(tried, wide.pieces.length);
-    const narrow = (): BlockFn => (loop ? this.tier2(pieces, js) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
+    const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
     const extra = b.extra;
     b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
     this.registerPages(b);
     return onTrial(b, fn, WASM_PROBE_CALLS, WASM_MIN_RUN, (keep) => {
-      if (keep) return fn;
+      if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
       return narrow();
     });
@@ -407,7 +414,7 @@ export class Cpu {
     if (region === null) return js;
     this.wasmCompiled++;
     if (statsEnabled) engineStats.tier2Blocks++;
-    return bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot) ?? js;
+    return this.regions.noteCompiled(bindRegion(region, this, this.mem.memory, this.pf, this.i32, this.f64, slot), region) ?? js;
   }
 
   /** A new block factory for `insns`, recorded in SHARED_BLOCKS under the bytes it was decoded from. */
@@ -583,11 +590,6 @@ export class Cpu {
   /** Drop the blocks decoded from bytes a store overwrote (for shared-pages.ts). */
   private readonly dropCode = (a: number, size: number): void => { this.dropRange(a, size); };
 
-  /** SIGSEGV/SEGV_ACCERR for an AMO on a present high page that does not allow it. */
-  private segvHigh(a: number, pc: number, k: number): number {
-    return this.stopWith(SIGSEGV, SEGV_ACCERR, a, pc, k);
-  }
-
   /** Report a trap whose address is the pc (SIGILL, SIGTRAP). */
   trap(signal: number, code: number, pc: number, k: number): number {
     return this.stopWith(signal, code, pc, pc, k);
@@ -639,7 +641,7 @@ export class Cpu {
         // The high range: a present page with the permissions, or the kernel decides.
         const perms = this.mem.high.perms(pageOf(a));
         if (perms === 0) return this.faultIn(a, need, pc, k);
-        if ((perms & need) !== need) return this.segvHigh(a, pc, k);
+        if ((perms & need) !== need) return this.stopWith(SIGSEGV, SEGV_ACCERR, a, pc, k); // present, not allowed
       } else if ((fl & PAGE_SHARED) === 0 || ((fl >>> SHARED_SHIFT) & need) !== need) return this.segv(a, size, need, pc, k);
       // A shared page: the same operation on its frame in the pool.
       off = this.shared.offset(a, op !== 0);

@@ -32,6 +32,8 @@ export interface EngineStats {
   tier2Insns: number;
   /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
   reusedBlocks: number;
+  /** Tier-2 regions taken from another vCPU's Cpu (region-share.ts, Cpu.adopt). */
+  adoptedRegions: number;
   /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
   tier0Insns: number;
   /** Instructions retired by every Cpu of the thread, both tiers (summed by the Cpus at their runs' ends). */
@@ -48,7 +50,7 @@ atProcessStart(() => {
 });
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */

@@ -2,7 +2,9 @@
 // mailbox (Int32 words in a SharedArrayBuffer) for commands and stops, the
 // worker's register file (a ThreadState over a SharedArrayBuffer of its own),
 // and a MessagePort for the rare, larger news (an address space the worker
-// has not seen), which the worker drains synchronously before each command.
+// has not seen, tier-2 regions to adopt), which the worker drains
+// synchronously before each command, and between slices of a run when the
+// kernel has set NEWS.
 //
 // Protocol: the kernel copies the thread's registers into the worker's
 // register file and fills the command words, then bumps CMD_SEQ and
@@ -25,6 +27,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedGuestMemory } from './memory.js';
 import type { SharedFramePool } from './frames.js';
+import type { SharedRegion } from './region-share.js';
 
 export const MB = {
   CMD_SEQ: 0,
@@ -42,6 +45,14 @@ export const MB = {
   INSTRET_HI: 11,
   /** 1 when another vCPU may run a thread of the same address space (Cpu.mt). */
   MT: 12,
+  /**
+   * 1 once the worker has loaded and watches CMD_SEQ (set by the worker, once). Until then the
+   * kernel hands it no thread: a Worker takes 30-100 ms to start here, and a thread handed to one
+   * still starting would wait that long while vCPU 0 could run it (src/workers/README.md).
+   */
+  READY: 13,
+  /** Set by the kernel after posting news while the worker runs a thread; the worker takes the news between its slices of the run. */
+  NEWS: 14,
   WORDS: 16,
 } as const;
 
@@ -50,11 +61,14 @@ export const CMD_QUIT = 2;
 
 /**
  * Port messages from the kernel to a vCPU worker: an address space to run
- * threads of ('memory'), and one the kernel has dropped for good ('forget':
- * the worker lets go of its memory and decoded blocks, so they can be freed).
+ * threads of ('memory'), tier-2 regions the kernel's own Cpu of that space
+ * kept since the last such news ('regions': the worker's Cpu adopts them,
+ * region-share.ts), and one the kernel has dropped for good ('forget': the
+ * worker lets go of its memory and decoded blocks, so they can be freed).
  */
 export type VcpuNews =
   | { kind: 'memory'; id: number; shared: SharedGuestMemory; epoch: SharedArrayBuffer }
+  | { kind: 'regions'; id: number; regions: SharedRegion[] }
   | { kind: 'forget'; id: number };
 
 export interface VcpuWorkerData {

@@ -3,8 +3,10 @@
 // hands it back. It holds no kernel state: the kernel copies a thread's
 // registers into this worker's register file before each run and out after
 // it, memory is the address space's shared memory; what it keeps is its own
-// decoded blocks per address space, until the kernel says it dropped that
-// address space ('forget' news). The vCPU mailbox (src/vcpu, `MB`) has
+// decoded blocks per address space (and the tier-2 regions of the kernel's
+// Cpu it adopted: 'regions' news, src/vcpu/region-share.ts), until the kernel
+// says it dropped that address space ('forget' news). It says it has started
+// (MB.READY) before the kernel hands it any thread. The vCPU mailbox (src/vcpu, `MB`) has
 // the protocol; the kernel's side is its RemoteVcpu (src/kernel).
 
 import { performance } from 'node:perf_hooks';
@@ -16,8 +18,14 @@ import { FramePool } from '../vcpu/frames.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 
-/** Instructions per Cpu.run() between checks of the clock. */
-const BUDGET = 200_000;
+/**
+ * Instructions per Cpu.run() between checks of the clock and of MB.NEWS: a
+ * region the kernel's Cpu kept meanwhile is taken within this many
+ * instructions, well before this worker's own tier 0 would promote the same
+ * loop (a block's PROMOTE_AFTER heat is some 200 000 instructions of a tight
+ * loop). A check costs well under 0.1 µs, against ~20 µs of a tier-2 loop.
+ */
+const BUDGET = 50_000;
 /**
  * Longest a thread runs here before it is handed back anyway, so that the
  * kernel's count of its instructions (CPU clocks, rusage, /proc) is never
@@ -53,6 +61,11 @@ function takeNews(): void {
       spaces.delete(news.id);
       continue;
     }
+    if (news.kind === 'regions') {
+      const cpu = spaces.get(news.id)?.cpu;
+      if (cpu) for (const r of news.regions) cpu.adopt(r);
+      continue;
+    }
     const mem = GuestMemory.attach(news.shared);
     const epoch = new Int32Array(news.epoch);
     spaces.set(news.id, { cpu: new Cpu(mem, interrupt), epoch, seen: Atomics.load(epoch, 0) });
@@ -75,6 +88,11 @@ function run(space: Space): void {
   for (;;) {
     stop = cpu.run(BUDGET);
     if (stop !== Stop.Budget || performance.now() >= until) break;
+    // Regions the kernel's Cpu kept while this thread ran here (MB.NEWS): this loop may be one of them.
+    if (Atomics.load(mb, MB.NEWS) !== 0) {
+      Atomics.store(mb, MB.NEWS, 0);
+      takeNews();
+    }
   }
   regs.storeScalars();
   const n = cpu.instret - before;
@@ -89,6 +107,8 @@ function run(space: Space): void {
   mb[MB.INSTRET_HI] = Math.floor(n / 0x100000000);
 }
 
+// From here on the kernel may hand this worker threads (MB.READY).
+Atomics.store(mb, MB.READY, 1);
 let seq = 0;
 for (;;) {
   // A command is a new CMD_SEQ, never a wake-up: the kernel bumps CMD_SEQ

@@ -35,7 +35,7 @@ describe('vCPU workers (--cpu-num)', function () {
     }
   }
 
-  it('boots no vCPU worker for a program that never clones, and the spare from its first clone (boot\'s debug log)', async () => {
+  it('boots no vCPU worker for a program that never clones, and the spare from its first clone, handed threads only once started (boot\'s debug log)', async () => {
     const startedIn = async (opts: Parameters<typeof makeBundle>[0], id: string): Promise<string[]> => {
       const bundle = makeBundle(opts);
       const logs = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-vcpu-log-'));
@@ -44,7 +44,7 @@ describe('vCPU workers (--cpu-num)', function () {
         assert.equal(r.code, 0, r.stderr.toString());
         const text = fs.readdirSync(logs).filter((f) => f.includes('.boot.')).map((f) => fs.readFileSync(path.join(logs, f), 'utf8')).join('');
         assert.match(text, /init exited/, 'the boot log was read');
-        return text.split('\n').filter((l) => / worker started/.test(l));
+        return text.split('\n').filter((l) => / worker started|: first thread |KERNEL BUG/.test(l));
       } finally {
         removeBundle(bundle);
         fs.rmSync(logs, { recursive: true, force: true });
@@ -53,8 +53,11 @@ describe('vCPU workers (--cpu-num)', function () {
     assert.deepEqual(await startedIn({ args: ['/bin/hello'] }, 'no-clone'), []);
     const threads = loadCases().find((c) => c.name === 'threads')!;
     const lines = await startedIn(bundleOptionsFor(threads), 'clones');
-    assert.equal(lines.length, 1, lines.join('\n'));
+    // A thread is never handed to a worker before it says it started (RemoteVcpu.run logs a KERNEL BUG if one is);
+    // whether one is handed at all depends on how long the threads run meanwhile on vCPU 0.
+    assert.ok(lines.length === 1 || lines.length === 2, lines.join('\n'));
     assert.match(lines[0], /vCPU 1: worker started/);
+    if (lines.length === 2) assert.match(lines[1], /vCPU 1: first thread \d+, [\d.]+ ms after its worker was created/);
   });
 
   it('the guest sees --cpu-num CPUs (sysconf, get_nprocs, affinity, /sys), and may narrow its affinity', async () => {

@@ -5,10 +5,12 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, type VcpuNews, type VcpuWorkerData } from '../../src/vcpu/mailbox.js';
-import { GuestMemory, GUEST_VA_LIMIT, PAGE_R, PAGE_SHIFT, PAGE_SIZE, PAGE_X } from '../../src/vcpu/memory.js';
+import { GuestMemory, GUEST_VA_LIMIT, PAGE_R, PAGE_SHIFT, PAGE_SIZE, PAGE_W, PAGE_X } from '../../src/vcpu/memory.js';
 import { FAULT_IN } from '../../src/vcpu/cpu.js';
 import { Stop, ThreadState } from '../../src/vcpu/state.js';
 import { FramePool } from '../../src/vcpu/frames.js';
+import { Cpu } from '../../src/vcpu/cpu.js';
+import { rv } from '../vcpu/asm.js';
 
 const CODE = 0x10000;
 const ECALL = 0x00000073;
@@ -134,6 +136,138 @@ describe('vCPU worker mailbox', () => {
       mb[MB.CMD] = CMD_QUIT;
       Atomics.add(mb, MB.CMD_SEQ, 1);
       Atomics.notify(mb, MB.CMD_SEQ);
+    } finally {
+      channel.port1.close();
+      await worker.terminate();
+    }
+  });
+
+  it('says when it has started (READY), and runs a tier-2 region posted with its memory instead of compiling its own', async () => {
+    const mem = GuestMemory.create();
+    mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
+    // x6 += step until x5 is 0, then an ecall.
+    const put = (step: number) =>
+      [rv.addi(0, 0, 1234), rv.addi(6, 6, step), rv.addi(5, 5, -1), rv.bne(5, 0, -12), ECALL].forEach((w, i) => mem.view.setUint32(CODE + 4 * i, w, true));
+    // The kernel's Cpu here compiles the loop adding 2 and keeps it in tier 2 ...
+    put(2);
+    const own = new Cpu(mem, undefined, { engine: 'auto', promoteAfter: 2, wasm: true });
+    own.state.pc = CODE;
+    own.state.setS(5, 1_000_000);
+    while (own.run(1_000_000) !== Stop.Syscall);
+    assert.equal(own.state.getU(6), 2_000_000);
+    assert.equal(own.regions.list.length, 1);
+    const r = own.regions.list[0];
+    // ... and the memory then holds the loop adding 1, which the record claims: if the worker
+    // adopts the posted region, the thread adds 2; had it decoded the memory itself, 1.
+    put(1);
+    const forged = { ...r, bytes: mem.u8.slice(r.pc, r.end) };
+    assert.equal(r.extra, null);
+    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
+    const mb = new Int32Array(mailbox);
+    const regs = new ThreadState();
+    const channel = new MessageChannel();
+    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
+    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (Atomics.load(mb, MB.READY) !== 1) {
+        if (Date.now() > deadline) throw new Error('the worker never said it started');
+        await sleep(1);
+      }
+      const memory: VcpuNews = { kind: 'memory', id: 9, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
+      const regions: VcpuNews = { kind: 'regions', id: 9, regions: [forged] };
+      channel.port1.postMessage(memory);
+      channel.port1.postMessage(regions);
+      regs.pc = CODE;
+      regs.setS(5, 1_000_000);
+      regs.setS(6, 0);
+      regs.storeScalars();
+      // A run is handed back after 50 ms at most (a loaded host): run on until the ecall.
+      for (let n = 1; ; n++) {
+        mb[MB.CMD] = CMD_RUN;
+        mb[MB.MEM_ID] = 9;
+        Atomics.add(mb, MB.CMD_SEQ, 1);
+        Atomics.notify(mb, MB.CMD_SEQ);
+        await doneSeq(mb, n);
+        if (mb[MB.STOP] !== Stop.Budget) break;
+      }
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Syscall);
+      assert.equal(regs.getU(6), 2_000_000, 'the posted region ran');
+      mb[MB.CMD] = CMD_QUIT;
+      Atomics.add(mb, MB.CMD_SEQ, 1);
+      Atomics.notify(mb, MB.CMD_SEQ);
+    } finally {
+      channel.port1.close();
+      await worker.terminate();
+    }
+  });
+
+  // The news may be taken between two slices of the run it came in (what MB.NEWS is for) or at the
+  // next command's start, whichever comes first on a loaded host; either way the loop runs on in the
+  // adopted region from then on, which the sum shows.
+  it('takes regions posted while it runs the thread (MB.NEWS), in place of the tier-0 block it is running', async () => {
+    const DATA = 0x40000;
+    const mem = GuestMemory.create();
+    mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
+    mem.pageFlags[DATA >>> PAGE_SHIFT] = PAGE_R | PAGE_W;
+    // x6 += step and stored at DATA (x7), until x5 is 0; then an ecall.
+    const put = (step: number) =>
+      [rv.addi(0, 0, 1235), rv.addi(6, 6, step), rv.sd(6, 7, 0), rv.addi(5, 5, -1), rv.bne(5, 0, -16), ECALL].forEach((w, i) => mem.view.setUint32(CODE + 4 * i, w, true));
+    put(2);
+    const own = new Cpu(mem, undefined, { engine: 'auto', promoteAfter: 2, wasm: true });
+    own.state.pc = CODE;
+    own.state.setS(5, 1_000_000);
+    own.state.setS(7, DATA);
+    while (own.run(1_000_000) !== Stop.Syscall);
+    assert.equal(own.regions.list.length, 1);
+    const r = own.regions.list[0];
+    put(1);
+    const forged = { ...r, bytes: mem.u8.slice(r.pc, r.end) };
+    mem.view.setBigUint64(DATA, 0n, true);
+    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
+    const mb = new Int32Array(mailbox);
+    const regs = new ThreadState();
+    const channel = new MessageChannel();
+    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
+    // This worker's own tier 0 never promotes: the loop runs interpreted until the region comes.
+    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'),
+      { workerData: data, transferList: [channel.port2], env: { ...process.env, TSVISOR_PROMOTE_AFTER: String(2 ** 40) } });
+    try {
+      const memory: VcpuNews = { kind: 'memory', id: 10, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
+      channel.port1.postMessage(memory);
+      const passes = 50_000_000;
+      regs.pc = CODE;
+      regs.setS(5, passes);
+      regs.setS(6, 0);
+      regs.setS(7, DATA);
+      regs.storeScalars();
+      let posted = false;
+      for (let n = 1; ; n++) {
+        mb[MB.CMD] = CMD_RUN;
+        mb[MB.MEM_ID] = 10;
+        Atomics.add(mb, MB.CMD_SEQ, 1);
+        Atomics.notify(mb, MB.CMD_SEQ);
+        if (!posted) {
+          // Once the loop runs (its count in memory moves), the kernel's news arrives.
+          const deadline = Date.now() + 10_000;
+          while (mem.view.getBigUint64(DATA, true) === 0n) {
+            if (Date.now() > deadline) throw new Error('the loop never ran');
+            await sleep(1);
+          }
+          const regions: VcpuNews = { kind: 'regions', id: 10, regions: [forged] };
+          channel.port1.postMessage(regions);
+          Atomics.store(mb, MB.NEWS, 1);
+          posted = true;
+        }
+        await doneSeq(mb, n);
+        if (mb[MB.STOP] !== Stop.Budget) break;
+      }
+      regs.loadScalars();
+      assert.equal(mb[MB.STOP], Stop.Syscall);
+      const sum = regs.getU(6);
+      assert.ok(sum > passes && sum < 2 * passes, `x6 = ${sum}: the passes after the news added 2`);
+      assert.equal(BigInt(sum), mem.view.getBigUint64(DATA, true));
     } finally {
       channel.port1.close();
       await worker.terminate();
