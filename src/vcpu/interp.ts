@@ -263,8 +263,28 @@ export class Interpreter {
         case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
         case Op.ORI: x[2 * rd] = x[2 * rs1] | imm; x[2 * rd + 1] = x[2 * rs1 + 1] | (imm >> 31); continue;
         case Op.ANDI: x[2 * rd] = x[2 * rs1] & imm; x[2 * rd + 1] = x[2 * rs1 + 1] & (imm >> 31); continue;
-        case Op.SLLI: case Op.SRLI: case Op.SRAI: case Op.SLL: case Op.SRL: case Op.SRA:
-          this.shift(x, op, rd, rs1, op <= Op.SRAI ? imm : x[2 * rs2] & 63);
+        // Shifts by n = 0..63 (the immediate, or rs2's low 6 bits) on the
+        // halves: `(v >>> 1) >>> (31 - n)` is `v >>> (32 - n)` for n = 1..31
+        // and 0 for n = 0 (where a JavaScript shift by 32 would shift by 0),
+        // so that each case has one test; a shift by 32..63 is one by n - 32
+        // in JavaScript.
+        case Op.SLLI: case Op.SLL:
+          t = op === Op.SLLI ? imm : x[2 * rs2] & 63;
+          lo = x[2 * rs1];
+          if (t >= 32) { x[2 * rd + 1] = lo << t; x[2 * rd] = 0; }
+          else { x[2 * rd + 1] = (x[2 * rs1 + 1] << t) | ((lo >>> 1) >>> (31 - t)); x[2 * rd] = lo << t; }
+          continue;
+        case Op.SRLI: case Op.SRL:
+          t = op === Op.SRLI ? imm : x[2 * rs2] & 63;
+          u = x[2 * rs1 + 1];
+          if (t >= 32) { x[2 * rd] = u >>> t; x[2 * rd + 1] = 0; }
+          else { x[2 * rd] = (x[2 * rs1] >>> t) | ((u << 1) << (31 - t)); x[2 * rd + 1] = u >>> t; }
+          continue;
+        case Op.SRAI: case Op.SRA:
+          t = op === Op.SRAI ? imm : x[2 * rs2] & 63;
+          u = x[2 * rs1 + 1];
+          if (t >= 32) { x[2 * rd] = u >> t; x[2 * rd + 1] = u >> 31; }
+          else { x[2 * rd] = (x[2 * rs1] >>> t) | ((u << 1) << (31 - t)); x[2 * rd + 1] = u >> t; }
           continue;
         case Op.ADDIW: t = (x[2 * rs1] + imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SLLIW: t = x[2 * rs1] << imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
@@ -387,18 +407,6 @@ export class Interpreter {
 
   private addr(x: Int32Array, rs1: number, imm: number): number {
     return (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
-  }
-
-  /** Shifts by `n` (0..63) of rs1 into rd: op is one of SLL(I), SRL(I), SRA(I). */
-  private shift(x: Int32Array, op: Op, rd: number, rs1: number, n: number): void {
-    let lo = x[2 * rs1], hi = x[2 * rs1 + 1];
-    if (op === Op.SLLI || op === Op.SLL) {
-      if (n >= 32) { hi = lo << (n - 32); lo = 0; } else if (n !== 0) { hi = (hi << n) | (lo >>> (32 - n)); lo <<= n; }
-    } else if (op === Op.SRLI || op === Op.SRL) {
-      if (n >= 32) { lo = hi >>> (n - 32); hi = 0; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>>= n; }
-    } else if (n >= 32) { lo = hi >> (n - 32); hi >>= 31; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>= n; }
-    x[2 * rd] = lo;
-    x[2 * rd + 1] = hi;
   }
 
   /** The 8 bytes at `a` (a multiple of 8) into r[2i], r[2i+1] as one host access: single-copy atomic (see codegen.ts). */
