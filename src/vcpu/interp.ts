@@ -162,26 +162,7 @@ export class Interpreter {
         // word is 0 (every address below Limit.GUEST_VA = 2^32), the only
         // case the fast path takes; any other address, or an access
         // straddling a page, takes flags() and segv() with the exact value.
-        // A run of AUX (2 or more) lds on one base register (ops.ts, LDM),
-        // or of sds (SDM): while no other thread shares the memory, each
-        // access in turn that is aligned, below 2^32 and allowed by its page
-        // (a store: writable, no decoded code) is done here without a
-        // dispatch of its own; the first one that is not leaves the run there
-        // and runs as the plain ld or sd its record also is (the run's first
-        // one: below, in this case).
-        case Op.LDM: case Op.LD:
-          if (op === Op.LDM && !M) {
-            const n = code[cur + Field.AUX], hi = x[2 * rs1 + 1];
-            let i = 0, q = cur, d = 0;
-            lo = x[2 * rs1];
-            for (; i < n; i++, q += Tier0.STRIDE) {
-              d = code[q + Field.IMM]; u = (lo + d) | 0;
-              if (((hi + (d >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) !== 0 || (u & 7) !== 0 || (pf[u >>> 12] & Flag.R) === 0) break;
-              d = (code[q] >>> 8) & 31;
-              if (d !== 0) { x[2 * d] = i32[u >>> 2]; x[2 * d + 1] = i32[(u >>> 2) + 1]; }
-            }
-            if (i > 0) { o = q; continue; }
-          }
+        case Op.LD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);
@@ -209,19 +190,7 @@ export class Interpreter {
           if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.R, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (rd !== 0) { x[2 * rd] = u8[u >>> 0]; x[2 * rd + 1] = 0; }
           continue;
-        case Op.SDM: case Op.SD:
-          if (op === Op.SDM && !M) {
-            const n = code[cur + Field.AUX], hi = x[2 * rs1 + 1];
-            let i = 0, q = cur, d = 0;
-            lo = x[2 * rs1];
-            for (; i < n; i++, q += Tier0.STRIDE) {
-              d = code[q + Field.IMM]; u = (lo + d) | 0;
-              if (((hi + (d >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) !== 0 || (u & 7) !== 0 || (pf[u >>> 12] & (Flag.W | Flag.CODE)) !== Flag.W) break;
-              d = (code[q] >>> 18) & 31;
-              i32[u >>> 2] = x[2 * d]; i32[(u >>> 2) + 1] = x[2 * d + 1];
-            }
-            if (i > 0) { o = q; continue; }
-          }
+        case Op.SD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);

@@ -13,9 +13,7 @@
 //   AUX  rs3 (fused multiply-add), the CSR number (Zicsr), the AMO kind
 //        (index in AMO_OPS), the in-block target of a branch or jal (its
 //        instruction's offset in this array, or -1 when outside the block),
-//        for Op.NOP the Op it stands for, for Op.LDM / Op.SDM (the first ld
-//        or sd of a run on one base register: they stand for LD / SD) the
-//        run's length
+//        or, for Op.NOP, the Op it stands for
 //   RM   the rounding-mode field (F/D), the CSR kind (CSR_KIND), the AMO size,
 //        the access size in bytes of a load or store
 //   POS  offset of the instruction from the block's first pc | length << 16
@@ -44,8 +42,6 @@ export const enum Op {
   NOP,
   /** After a block's last instruction: fall through to the block's end. */
   END,
-  /** The first of a run of lds (LDM) or sds (SDM) on one base register; AUX holds the run's length (see predecode). */
-  LDM, SDM,
 }
 
 const OP_OF_NAME: Record<string, Op> = {
@@ -86,8 +82,6 @@ export const OP_NAMES: readonly string[] = (() => {
   for (const [name, op] of Object.entries(OP_OF_NAME)) names[op] = name;
   names[Op.NOP] = 'nop';
   names[Op.END] = 'end';
-  names[Op.LDM] = 'ldm';
-  names[Op.SDM] = 'sdm';
   return names;
 })();
 for (const m of MNEMONICS) if (OP_OF_NAME[m] === undefined) throw new Error(`ops.ts: no Op for ${m}`);
@@ -210,24 +204,6 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
     code[o + Field.RM] = rm;
     code[o + Field.POS] = (pcs[j] - base) | (i.len << 16);
   }
-  // Runs of two or more lds, or sds, on one base register (stack frames
-  // saved and restored, fields of one object): the first record of a run
-  // becomes LDM or SDM with the run's length in AUX, so that tier 0 does
-  // them in one dispatch; the others stay as they are (a jump into the run
-  // runs them one by one). An ld that writes the base register ends its
-  // run (the next one would use the new base).
-  for (let j = 0; j < n;) {
-    const op = code[j * STRIDE] & OP_MASK, rs1 = insns[j].rs1;
-    let m = 1;
-    if (op === Op.LD || op === Op.SD) {
-      while (j + m < n && (code[(j + m) * STRIDE] & OP_MASK) === op && insns[j + m].rs1 === rs1 && (op === Op.SD || insns[j + m - 1].rd !== rs1)) m++;
-      if (m > 1) {
-        code[j * STRIDE + Field.OP] += (op === Op.LD ? Op.LDM : Op.SDM) - op;
-        code[j * STRIDE + Field.AUX] = m;
-      }
-    }
-    j += m;
-  }
   code[n * STRIDE + Field.OP] = Op.END;
   code[n * STRIDE + Field.POS] = end - base;
   return code;
@@ -238,7 +214,7 @@ export function toInsns(code: Int32Array, base: number): { insns: Insn[]; pcs: n
   const insns: Insn[] = [], pcs: number[] = [];
   for (let o = 0; (code[o + Field.OP] & OP_MASK) !== Op.END; o += STRIDE) {
     const raw = code[o + Field.OP] & OP_MASK;
-    const op = OP_NAMES[raw === Op.NOP ? code[o + Field.AUX] : raw === Op.LDM ? Op.LD : raw === Op.SDM ? Op.SD : raw];
+    const op = OP_NAMES[raw === Op.NOP ? code[o + Field.AUX] : raw];
     const aux = code[o + Field.AUX], pos = code[o + Field.POS];
     const isCsr = CSR_KIND[op] !== undefined;
     insns.push({

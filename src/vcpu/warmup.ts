@@ -164,7 +164,7 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   const words = warmUpWords();
   // The last word of the code pages: a block that ends at the page end (the interpreter's END), then ecall on the next page.
   const pageEnd = CODE + CODE_PAGES * PAGE_SIZE - 4;
-  if (words.length * 8 + 72 > pageEnd - CODE) throw new Error('warmup.ts: the code pages are too few');
+  if (words.length * 8 + 20 > pageEnd - CODE) throw new Error('warmup.ts: the code pages are too few');
   mem.pageFlags[CODE / PAGE_SIZE + CODE_PAGES] = PAGE_R | PAGE_X;
   dv.setInt32(pageEnd, 0x00128293, true); // addi x5, x5, 1
   dv.setInt32(pageEnd + 4, ECALL, true);
@@ -179,15 +179,6 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   dv.setInt32(loop + 8, ECALL, true);
   dv.setInt32(fenceI, 0x0000100f, true);
   dv.setInt32(fenceI + 4, ECALL, true);
-  // Runs of lds and sds on one base (x11), which tier 0 does in one
-  // dispatch (ops.ts LDM, SDM): an aligned pair, then a run whose third
-  // access is misaligned (it leaves the run there), tried with every
-  // register file: x12..x14 from and to 16, 24 and 29 past the base.
-  const runs0 = fenceI + 8;
-  const ld = (rd: number, off: number) => (off << 20) | (11 << 15) | (3 << 12) | (rd << 7) | 0x03;
-  const sd = (rs2: number, off: number) => ((off >> 5) << 25) | (rs2 << 20) | (11 << 15) | (3 << 12) | ((off & 31) << 7) | 0x23;
-  [ld(12, 16), ld(13, 24), sd(12, 16), sd(13, 24), ECALL, ld(12, 16), ld(13, 24), ld(14, 29), sd(12, 16), sd(13, 24), sd(14, 29), ECALL]
-    .forEach((w, i) => dv.setInt32(runs0 + 4 * i, w, true));
   // fence.i first: it bumps the Cpu's codeEpoch, and the first store to a
   // field V8 has seen only initialized turns it from constant to mutable,
   // which throws away every compile that relied on it. Run last, it aborted
@@ -229,14 +220,6 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   // had seen no address above 2^31 and was thrown away at the program's
   // first load from its stack.
   const runs = [...EVERY_RUN, ...MEMORY_RUNS];
-  for (const [set, mt] of runs) {
-    for (const at of [runs0, runs0 + 20]) {
-      cpu.mt = mt;
-      setRegisters(cpu, set);
-      cpu.state.pc = at;
-      cpu.run(2);
-    }
-  }
   for (let j = 0; j < words.length; j++) {
     const memory = memoryOrFloat(words[j]);
     for (let r = 0; r < runs.length; r++) {
