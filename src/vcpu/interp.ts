@@ -109,20 +109,22 @@ export class Interpreter {
     const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     const M = cpu.mt;
     let code = b.code as Int32Array, base = b.pc;
-    let o = 0, k = 0;
+    // No count per instruction: with the record at `cur` running,
+    // k0 + (cur >> 3) + 1 instructions have retired in this call (k0 moves
+    // at each jump inside a block and at each block chained into).
+    let o = 0, k0 = 0;
     for (;;) {
       const cur = o;
       const w = code[o], op = w & 0xff, rd = (w >>> 8) & 31, rs1 = (w >>> 13) & 31, rs2 = (w >>> 18) & 31;
       const imm = code[o + Field.IMM];
       o += Tier0.STRIDE;
-      k++;
       let a = 0, t = 0, fl = 0, size = 0, out = -1, lo = 0, u = 0;
       switch (op) {
         case Op.NOP: case Op.FENCE:
           if (op === Op.FENCE && M) Atomics.store(cpu.fenceWord, 0, 0);
           continue;
         case Op.END:
-          k--;
+          k0--;
           out = base + code[cur + Field.POS];
           break;
         case Op.LUI: x[2 * rd] = imm; x[2 * rd + 1] = imm >> 31; continue;
@@ -164,7 +166,7 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);
-          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.R, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (rd !== 0) {
             if ((u & 7) !== 0) { x[2 * rd] = dv.getInt32(u >>> 0, true); x[2 * rd + 1] = dv.getInt32((u >>> 0) + 4, true); }
             else if (M) this.load64(x, rd, u >>> 0);
@@ -175,7 +177,7 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 4);
-          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.R, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (rd !== 0) {
             t = (u & 3) === 0 ? i32[u >>> 2] : dv.getInt32(u >>> 0, true);
             x[2 * rd] = t; x[2 * rd + 1] = op === Op.LW ? t >> 31 : 0;
@@ -185,34 +187,34 @@ export class Interpreter {
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 1);
-          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.R, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (rd !== 0) { x[2 * rd] = u8[u >>> 0]; x[2 * rd + 1] = 0; }
           continue;
         case Op.SD:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4088) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 8);
-          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 8, Flag.W, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if ((u & 7) !== 0) { dv.setInt32(u >>> 0, x[2 * rs2], true); dv.setInt32((u >>> 0) + 4, x[2 * rs2 + 1], true); }
           else if (M) this.store64(x, rs2, u >>> 0);
           else { i32[u >>> 2] = x[2 * rs2]; i32[(u >>> 2) + 1] = x[2 * rs2 + 1]; }
-          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 8, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 8, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return (k0 + (cur >> 3) + 1) << 3;
           continue;
         case Op.SW:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0 && (u & 4095) <= 4092) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 4);
-          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 4, Flag.W, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if ((u & 3) === 0) i32[u >>> 2] = x[2 * rs2]; else dv.setInt32(u >>> 0, x[2 * rs2], true);
-          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 4, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 4, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return (k0 + (cur >> 3) + 1) << 3;
           continue;
         case Op.SB:
           lo = x[2 * rs1]; u = (lo + imm) | 0;
           if (((x[2 * rs1 + 1] + (imm >> 31) + ((u >>> 0) < (lo >>> 0) ? 1 : 0)) | 0) === 0) fl = pf[u >>> 12];
           else fl = this.flags(this.addr(x, rs1, imm), 1);
-          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(this.addr(x, rs1, imm), 1, Flag.W, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           u8[u >>> 0] = x[2 * rs2];
-          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 1, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(u >>> 0, 1, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return (k0 + (cur >> 3) + 1) << 3;
           continue;
 
         case Op.LB: case Op.LH: case Op.LHU: case Op.FLW: case Op.FLD:
@@ -220,7 +222,7 @@ export class Interpreter {
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
           fl = a >= 0 && a < Limit.GUEST_VA && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
-          if ((fl & Flag.R) === 0) return cpu.segv(a, size, Flag.R, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.R) === 0) return cpu.segv(a, size, Flag.R, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           switch (op) {
             case Op.LB: if (rd !== 0) { t = dv.getInt8(a); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
             case Op.LH: if (rd !== 0) { t = dv.getInt16(a, true); x[2 * rd] = t; x[2 * rd + 1] = t >> 31; } break;
@@ -240,7 +242,7 @@ export class Interpreter {
           a = (x[2 * rs1] >>> 0) + imm;
           if (x[2 * rs1 + 1] !== 0) a += x[2 * rs1 + 1] * TWO32;
           fl = a >= 0 && a < Limit.GUEST_VA && (a & 4095) <= 4096 - size ? pf[a >>> 12] : this.flags(a, size);
-          if ((fl & Flag.W) === 0) return cpu.segv(a, size, Flag.W, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if ((fl & Flag.W) === 0) return cpu.segv(a, size, Flag.W, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           switch (op) {
             case Op.SH: dv.setInt16(a, x[2 * rs2], true); break;
             case Op.FSW: if (M && (a & 3) === 0) i32[a >>> 2] = fb[2 * rs2]; else dv.setInt32(a, fb[2 * rs2], true); break;
@@ -249,7 +251,7 @@ export class Interpreter {
               else { dv.setInt32(a, fb[2 * rs2], true); dv.setInt32(a + 4, fb[2 * rs2 + 1], true); }
               break;
           }
-          if ((fl & Flag.CODE) !== 0 && this.storedToCode(a, size, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return k << 3;
+          if ((fl & Flag.CODE) !== 0 && this.storedToCode(a, size, base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16))) return (k0 + (cur >> 3) + 1) << 3;
           continue;
 
         // 64-bit additions on int32 halves: the carry is an unsigned compare of the low words.
@@ -263,8 +265,28 @@ export class Interpreter {
         case Op.XORI: x[2 * rd] = x[2 * rs1] ^ imm; x[2 * rd + 1] = x[2 * rs1 + 1] ^ (imm >> 31); continue;
         case Op.ORI: x[2 * rd] = x[2 * rs1] | imm; x[2 * rd + 1] = x[2 * rs1 + 1] | (imm >> 31); continue;
         case Op.ANDI: x[2 * rd] = x[2 * rs1] & imm; x[2 * rd + 1] = x[2 * rs1 + 1] & (imm >> 31); continue;
-        case Op.SLLI: case Op.SRLI: case Op.SRAI: case Op.SLL: case Op.SRL: case Op.SRA:
-          this.shift(x, op, rd, rs1, op <= Op.SRAI ? imm : x[2 * rs2] & 63);
+        // Shifts by n = 0..63 (the immediate, or rs2's low 6 bits) on the
+        // halves: `(v >>> 1) >>> (31 - n)` is `v >>> (32 - n)` for n = 1..31
+        // and 0 for n = 0 (where a JavaScript shift by 32 would shift by 0),
+        // so that each case has one test; a shift by 32..63 is one by n - 32
+        // in JavaScript.
+        case Op.SLLI: case Op.SLL:
+          t = op === Op.SLLI ? imm : x[2 * rs2] & 63;
+          lo = x[2 * rs1];
+          if (t >= 32) { x[2 * rd + 1] = lo << t; x[2 * rd] = 0; }
+          else { x[2 * rd + 1] = (x[2 * rs1 + 1] << t) | ((lo >>> 1) >>> (31 - t)); x[2 * rd] = lo << t; }
+          continue;
+        case Op.SRLI: case Op.SRL:
+          t = op === Op.SRLI ? imm : x[2 * rs2] & 63;
+          u = x[2 * rs1 + 1];
+          if (t >= 32) { x[2 * rd] = u >>> t; x[2 * rd + 1] = 0; }
+          else { x[2 * rd] = (x[2 * rs1] >>> t) | ((u << 1) << (31 - t)); x[2 * rd + 1] = u >>> t; }
+          continue;
+        case Op.SRAI: case Op.SRA:
+          t = op === Op.SRAI ? imm : x[2 * rs2] & 63;
+          u = x[2 * rs1 + 1];
+          if (t >= 32) { x[2 * rd] = u >> t; x[2 * rd + 1] = u >> 31; }
+          else { x[2 * rd] = (x[2 * rs1] >>> t) | ((u << 1) << (31 - t)); x[2 * rd + 1] = u >> t; }
           continue;
         case Op.ADDIW: t = (x[2 * rs1] + imm) | 0; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.SLLIW: t = x[2 * rs1] << imm; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
@@ -307,25 +329,25 @@ export class Interpreter {
         case Op.FENCE_I:
           cpu.flushCode();
           cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-          return k << 3;
+          return (k0 + (cur >> 3) + 1) << 3;
         case Op.ECALL:
           cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-          return (k << 3) | 1;
-        case Op.EBREAK: return cpu.trap(SIGTRAP, TRAP_BRKPT, base + (code[cur + Field.POS] & 0xffff), k - 1);
-        case Op.ILLEGAL: return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          return ((k0 + (cur >> 3) + 1) << 3) | 1;
+        case Op.EBREAK: return cpu.trap(SIGTRAP, TRAP_BRKPT, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
+        case Op.ILLEGAL: return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
         case Op.CSRRW: case Op.CSRRS: case Op.CSRRC: case Op.CSRRWI: case Op.CSRRSI: case Op.CSRRCI:
-          t = cpu.csr(code[cur + Field.RM], code[cur + Field.AUX], rd, rs1, imm, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          t = cpu.csr(code[cur + Field.RM], code[cur + Field.AUX], rd, rs1, imm, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (t !== 0) return t;
           continue;
         case Op.LR_W: case Op.SC_W: case Op.AMOSWAP_W: case Op.AMOADD_W: case Op.AMOXOR_W: case Op.AMOAND_W:
         case Op.AMOOR_W: case Op.AMOMIN_W: case Op.AMOMAX_W: case Op.AMOMINU_W: case Op.AMOMAXU_W:
         case Op.LR_D: case Op.SC_D: case Op.AMOSWAP_D: case Op.AMOADD_D: case Op.AMOXOR_D: case Op.AMOAND_D:
         case Op.AMOOR_D: case Op.AMOMIN_D: case Op.AMOMAX_D: case Op.AMOMINU_D: case Op.AMOMAXU_D:
-          t = cpu.amo(code[cur + Field.AUX], code[cur + Field.RM], rd, rs1, rs2, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          t = cpu.amo(code[cur + Field.AUX], code[cur + Field.RM], rd, rs1, rs2, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           if (t === 0) continue;
           if (t > 0) return t;
           cpu.npc = base + (code[cur + Field.POS] & 0xffff) + (code[cur + Field.POS] >>> 16);
-          return k << 3;
+          return (k0 + (cur >> 3) + 1) << 3;
 
         case Op.FMV_X_W: t = fb[2 * rs1]; x[2 * rd] = t; x[2 * rd + 1] = t >> 31; continue;
         case Op.FMV_W_X: fb[2 * rd] = x[2 * rs1]; fb[2 * rd + 1] = -1; continue;
@@ -335,7 +357,7 @@ export class Interpreter {
           // Every other F/D instruction: a helper of fp.ts. rm 7 (dynamic)
           // with a reserved frm in fcsr is SIGILL before anything changes.
           const rm = code[cur + Field.RM];
-          if (rm === 7 && (s.fcsr & 224) > 128) return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k - 1);
+          if (rm === 7 && (s.fcsr & 224) > 128) return cpu.trap(SIGILL, ILL_ILLOPC, base + (code[cur + Field.POS] & 0xffff), k0 + (cur >> 3));
           floatOp(s, op, rd, rs1, rs2, code[cur + Field.AUX], rm);
           continue;
         }
@@ -345,9 +367,9 @@ export class Interpreter {
       if (out < 0) {
         const target = code[cur + Field.AUX];
         if (target >= 0) {
-          if (target > cur || (k < Tier0.CHUNK && (b.heat += Heat.LOOP) < promoteAt)) { o = target; continue; }
+          if (target > cur || (k0 + (cur >> 3) + 1 < Tier0.CHUNK && (b.heat += Heat.LOOP) < promoteAt)) { k0 += ((cur - target) >> 3) + 1; o = target; continue; }
           cpu.npc = base + (code[target + Field.POS] & 0xffff);
-          return k << 3;
+          return (k0 + (cur >> 3) + 1) << 3;
         }
         out = base + (code[cur + Field.POS] & 0xffff) + imm;
       }
@@ -355,11 +377,11 @@ export class Interpreter {
       // holds it in tier 0 (every live block it holds is valid: drops and
       // flushes clear their entries), else back to the run loop. The block
       // is linked as `b`'s successor for trace.ts.
-      const nb = cache[(out >>> 1) & BlockCache.MASK];
+      const nb = cache[(out >>> 1) & BlockCache.MASK], k = k0 + (cur >> 3) + 1;
       if (nb.pc === out && nb.code !== null && k < limit && nb.heat < promoteAt && intr[0] === 0) {
         b.next = nb; b.linkEpoch = cpu.codeEpoch;
         nb.heat++;
-        b = nb; code = nb.code; base = nb.pc; o = 0;
+        b = nb; code = nb.code; base = nb.pc; o = 0; k0 = k;
         continue;
       }
       cpu.npc = out;
@@ -387,18 +409,6 @@ export class Interpreter {
 
   private addr(x: Int32Array, rs1: number, imm: number): number {
     return (x[2 * rs1] >>> 0) + imm + x[2 * rs1 + 1] * TWO32;
-  }
-
-  /** Shifts by `n` (0..63) of rs1 into rd: op is one of SLL(I), SRL(I), SRA(I). */
-  private shift(x: Int32Array, op: Op, rd: number, rs1: number, n: number): void {
-    let lo = x[2 * rs1], hi = x[2 * rs1 + 1];
-    if (op === Op.SLLI || op === Op.SLL) {
-      if (n >= 32) { hi = lo << (n - 32); lo = 0; } else if (n !== 0) { hi = (hi << n) | (lo >>> (32 - n)); lo <<= n; }
-    } else if (op === Op.SRLI || op === Op.SRL) {
-      if (n >= 32) { lo = hi >>> (n - 32); hi = 0; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>>= n; }
-    } else if (n >= 32) { lo = hi >> (n - 32); hi >>= 31; } else if (n !== 0) { lo = (lo >>> n) | (hi << (32 - n)); hi >>= n; }
-    x[2 * rd] = lo;
-    x[2 * rd + 1] = hi;
   }
 
   /** The 8 bytes at `a` (a multiple of 8) into r[2i], r[2i+1] as one host access: single-copy atomic (see codegen.ts). */

@@ -106,6 +106,28 @@ describe('vcpu execution tiers', () => {
     assert.ok(cpu2.instret < 40, `instret ${cpu2.instret}`);
   });
 
+  it('a block cut at its length limit or at a page end runs on into the next with exact counts', () => {
+    // 130 addi x5 (the first block holds 128: MAX_BLOCK), then ecall; and the same lying across a page end.
+    for (const [engine, at] of [['interp', 0], ['interp', 4096 - 20], ['jit', 0], ['auto', 4096 - 20]] as const) {
+      const asm = new Asm();
+      for (let i = 0; i < at / 4; i++) asm.w(rv.addi(0, 0, 0));
+      for (let i = 0; i < 130; i++) asm.w(rv.addi(5, 5, 1));
+      asm.w(rv.ecall());
+      const cpu = cpuWith(asm, engine, 2);
+      cpu.state.pc = CODE + at;
+      assert.equal(cpu.run(1_000_000), Stop.Syscall, `${engine} ${at}`);
+      assert.equal(getReg(cpu, 5), 130n);
+      assert.equal(cpu.instret, 131, `${engine} ${at}`);
+      // Budget 3: the run stops after the first block (5 or 128 instructions), at the next block's start.
+      const again = cpuWith(asm, engine, 2);
+      again.state.pc = CODE + at;
+      assert.equal(again.run(3), Stop.Budget);
+      assert.equal(again.instret, at === 0 ? 128 : 5, `${engine} ${at}`);
+      assert.equal(again.state.pc, CODE + at + 4 * again.instret);
+      assert.equal(getReg(again, 5), BigInt(again.instret));
+    }
+  });
+
   it('a chained successor rewritten and invalidated runs its new code', () => {
     const cpu = cpuWith(callLoop(2), 'interp');
     setReg(cpu, 5, 10n);
