@@ -67,7 +67,7 @@ export function launchRun(root: string, bundle: string, id: string, extra: strin
 }
 
 /** Every descendant of `pid` (from /proc's parent links). */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const parentOf = new Map<number, number>();
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bundleOver, launchRun, stateDir } from '../../bench/density-launch.js';
+import { bundleOver, descendants, launchRun, stateDir } from '../../bench/density-launch.js';
 import { rssKb } from '../../bench/boot-launch.js';
 import { makeSpec } from '../util/bundle.js';
 import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
@@ -18,23 +18,8 @@ const BUSYBOX = path.join(repoRoot(), 'fixtures', 'busybox', 'busybox');
 
 /** The pid of the `tsvisor boot` process under `pid` (found by its command line: the node process, not a launcher shell's), or undefined. */
 function bootUnder(pid: number): number | undefined {
-  const parentOf = new Map<number, number>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      parentOf.set(Number(e), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const isUnder = (p: number): boolean => {
-    for (let q = parentOf.get(p); q !== undefined && q > 1; q = parentOf.get(q)) if (q === pid) return true;
-    return false;
-  };
   let found: number | undefined;
-  for (const p of parentOf.keys()) {
-    if (!isUnder(p)) continue;
+  for (const p of descendants(pid)) {
     try {
       if (fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('boot') && (found === undefined || rssKb(p) > rssKb(found))) found = p;
     } catch {
