@@ -46,20 +46,6 @@ const SIGILL = 4, ILL_ILLOPC = 1, SIGTRAP = 5, TRAP_BRKPT = 1;
 const enum Heat { LOOP = 5 }
 /** (Heat.LOOP is the same as a literal for the interpreter: memory.ts `Flag` says why.) */
 export const LOOP_HEAT: number = Heat.LOOP;
-/**
- * Set once, by the warm-up (warmup.ts), when its tests have run every case:
- * `taught.done` goes from 0 to 1 and never changes again. Interpreter.run
- * reads it (and does nothing with it) so that its compiles rely on it: V8
- * treats a field that has only held its first value as constant, and the
- * first store of another value throws away every compile that read it,
- * installed or still running. V8 starts compiling the interpreter at the
- * warm-up's first loop, with almost no feedback, and that compile, finished
- * after the tests on a loaded host, was thrown away at the program's first
- * lui, add or bne out of a loop ("Insufficient type feedback"), leaving it
- * in baseline code until another compile was done (README.md, the tier-0
- * dispatch decision).
- */
-export const taught = { done: 0 };
 export interface Tier0Block {
   readonly pc: number;
   code: Int32Array | null;
@@ -122,7 +108,6 @@ export class Interpreter {
   run(b: Tier0Block, s: ThreadState, promoteAt: number, limit: number): number {
     const cpu = this.cpu, dv = this.dv, pf = this.pf, i32 = this.i32, u8 = this.u8, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
     const M = cpu.mt;
-    void taught.done;
     let code = b.code as Int32Array, base = b.pc;
     // No count per instruction: with the record at `cur` running,
     // k0 + (cur >> 3) + 1 instructions have retired in this call (k0 moves

@@ -31,7 +31,6 @@ import type { Cpu } from './cpu.js';
 import { ENCODINGS } from './decode.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from './memory.js';
 import { engineStats } from './engine-stats.js';
-import { taught } from './interp.js';
 
 /**
  * Code pages (one slot of 8 bytes per test: the instruction, then ecall), a
@@ -132,11 +131,6 @@ const MEMORY_RUNS: readonly (readonly [number, boolean])[] = [[0, true], [2, fal
  * runs once, first.
  */
 export function warmUpWords(): number[] {
-  return warmUpLists().flat();
-}
-
-/** warmUpWords in two lists: one word of each encoding, then the others. */
-function warmUpLists(): [number[], number[]] {
   const firsts: number[] = [], rest: number[] = [];
   for (const [name, mask, match] of ENCODINGS) {
     if (name === 'ecall' || name === 'fence.i') continue;
@@ -151,8 +145,7 @@ function warmUpLists(): [number[], number[]] {
   // patterns; loads and stores (the floating-point ones too) ahead in both,
   // as every program runs them at once.
   const access = (w: number) => [0x03, 0x23, 0x07, 0x27].includes(w & 0x7f);
-  const order = (ws: number[]) => [...ws.filter(access), ...ws.filter((w) => !access(w))];
-  return [order(firsts), order(rest)];
+  return [firsts, rest].flatMap((ws) => [...ws.filter(access), ...ws.filter((w) => !access(w))]);
 }
 
 let warmedUp = false;
@@ -168,7 +161,7 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   mem.pageFlags[DATA / PAGE_SIZE] = PAGE_R | PAGE_W;
   mem.pageFlags[DATA / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
   mem.pageFlags[HIGH / PAGE_SIZE] = PAGE_R | PAGE_W;
-  const lists = warmUpLists(), words = lists.flat();
+  const words = warmUpWords();
   // The last word of the code pages: a block that ends at the page end (the interpreter's END), then ecall on the next page.
   const pageEnd = CODE + CODE_PAGES * PAGE_SIZE - 4;
   if (words.length * 8 + 20 > pageEnd - CODE) throw new Error('warmup.ts: the code pages are too few');
@@ -213,10 +206,6 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
     cpu.state.x[10] = -1;
     cpu.state.x[11] = -1;
     cpu.state.pc = loop;
-    // A few short runs first: the interpreter's first compile starts in the
-    // long one, and must see the feedback of its first lines (interp.ts
-    // taught), which runs before the feedback vector exists.
-    for (let i = 0; i < 16; i++) cpu.run(2);
     cpu.run(2000);
     for (let i = 0; i < pageEnds; i++) {
       cpu.state.pc = pageEnd;
@@ -232,13 +221,6 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu): void {
   // first load from its stack.
   const runs = [...EVERY_RUN, ...MEMORY_RUNS];
   for (let j = 0; j < words.length; j++) {
-    // Every case has run, with every register file: V8's compiles of the
-    // interpreter started before (at the first loop), with a part of this
-    // feedback, are thrown away (interp.ts taught); the next one starts
-    // with it. Not after the other patterns: the compile started during
-    // them, most often a good one, was thrown away then (bash -c, one run
-    // with --trace-opt), and the program waited for another.
-    if (j === lists[0].length) taught.done = 1;
     const memory = memoryOrFloat(words[j]);
     for (let r = 0; r < runs.length; r++) {
       if (r >= EVERY_RUN.length && !memory) continue;
