@@ -17,7 +17,7 @@ import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } f
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
-import { execWaiter, findPerl } from './waiter.js';
+import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -170,8 +170,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // (src/main/waiter.ts; poststop hooks are run's own code, so it waits
     // for them itself). The execve returns only if it failed.
     const perl = (hooks?.poststop ?? []).length === 0 ? findPerl() : undefined;
-    if (perl && client.fd !== undefined) {
-      while (forwarding.size > 0) await Promise.all([...forwarding]);
+    const held = FORWARDED_SIGNALS.map(osSignal);
+    if (perl && client.fd !== undefined && (await holdSignals(held, () => [...forwarding])) === 0) {
       // Boot or the gofer reaped already (Node reaps in its event loop, so
       // not between this check and the execve): the waiter could not wait for it.
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
@@ -189,6 +189,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
           remove: [l.stateDir, ...cleanUp],
         });
       }
+      releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
     const status = (await client.call('containerManager.Wait', cid)) as number;
     client.close();

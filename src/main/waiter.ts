@@ -190,6 +190,35 @@ export function waiterArgv(perl: string, plan: WaiterPlan): string[] {
 }
 
 /**
+ * Readies run's signals for the execve: blocks `numbers` on this (the main)
+ * thread, then lets Node's event loop hand run's handlers every one of them
+ * that Node's own signal handler took before the block: that handler only
+ * writes the signal into a pipe the loop reads in its poll phase, and an
+ * execve before that read would lose it (a signal sent to run's process
+ * group just as the container started was lost so under load). `pending`
+ * names the forwards the handlers started; the loop turns until a pass finds
+ * none. Returns 0, or a negative errno with nothing blocked. Left open: a
+ * signal another of Node's threads takes in the synchronous code between
+ * the last poll and the execve.
+ */
+export async function holdSignals(numbers: readonly number[], pending: () => readonly Promise<unknown>[]): Promise<number> {
+  const r = threadSignalMask(SIG_BLOCK, numbers);
+  if (r < 0) return r;
+  for (;;) {
+    // The first turn may end in this iteration's check phase; the second comes after a poll phase.
+    for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    const forwards = pending();
+    if (forwards.length === 0) return 0;
+    await Promise.all(forwards);
+  }
+}
+
+/** Undoes holdSignals when run waits in Node after all. */
+export function releaseSignals(numbers: readonly number[]): void {
+  threadSignalMask(SIG_UNBLOCK, numbers);
+}
+
+/**
  * Replaces this process with the waiter. Returns only when the execve
  * failed (a negative errno), with the signal mask as it was; the caller
  * then waits in Node.

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
-import { findPerl, NO_WAITER_ENV } from '../../src/main/waiter.js';
+import { findPerl, holdSignals, NO_WAITER_ENV, releaseSignals } from '../../src/main/waiter.js';
 
 const DIST = path.join(__dirname, '..', '..');
 
@@ -183,6 +183,30 @@ describe("main/waiter: run's last stretch in Perl", function () {
     assert.equal(await closed.exited, 128);
     assert.equal(closed.err(), "tsvisor: the sandbox ended: boot exited without giving the container's status\n");
     assert.equal(fs.existsSync(closed.state), false);
+  });
+
+  it("holdSignals: a signal Node's handler took before the block reaches run's handler before it returns, and its forward is awaited", async () => {
+    const SIGUSR2 = os.constants.signals.SIGUSR2;
+    let taken = 0;
+    let forwarded = false;
+    const forwards: Promise<unknown>[] = [];
+    const onSignal = () => {
+      taken++;
+      forwards.push(new Promise<void>((resolve) => setTimeout(() => { forwarded = true; resolve(); }, 20)));
+    };
+    process.on('SIGUSR2', onSignal);
+    try {
+      // Node's handler takes it at once and writes it into the loop's pipe; the JavaScript event
+      // comes only at a later poll, which an execve right after the block would never reach.
+      process.kill(process.pid, 'SIGUSR2');
+      assert.equal(taken, 0);
+      assert.equal(await holdSignals([SIGUSR2], () => forwards.splice(0)), 0);
+      assert.equal(taken, 1, 'the signal reached the handler');
+      assert.ok(forwarded, 'and its forward finished');
+    } finally {
+      releaseSignals([SIGUSR2]);
+      process.off('SIGUSR2', onSignal);
+    }
   });
 
   it('findPerl: none with TSVISOR_NO_WAITER=1 or without perl in PATH', () => {
