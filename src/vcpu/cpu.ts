@@ -41,7 +41,7 @@ import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
 import { decode, type Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
-import { onTrial, onWatch, regionFrom } from './region.js';
+import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom } from './region.js';
 import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-tier.js';
 import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
@@ -377,17 +377,17 @@ export class Cpu {
   /**
    * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict): its wide region
    * (region.ts) on trial in tier 2 if wider than `pieces` and than `tried` (the widest tried before), kept if it averages
-   * WASM_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
+   * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
-    const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8), w = Math.max(tried, wide.pieces.length);
+    const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
     const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
     const extra = b.extra;
     b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
     this.registerPages(b);
-    return onTrial(b, fn, WASM_PROBE_CALLS, WASM_MIN_RUN, (keep) => {
+    return onTrial(b, fn, WASM_PROBE_CALLS, REGION_MIN_RUN, (keep) => {
       if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
       return narrow();

@@ -22,6 +22,18 @@ import { atProcessStart } from '../bundle/process-start.js';
 export let REGION_BLOCKS = 0;
 export const REGION_INSNS = 1024;
 atProcessStart(() => (REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32));
+/**
+ * A region's blocks after its first need a heat of the Cpu's promotion
+ * count over REGION_HOT (TSVISOR_REGION_HOT), and a wide region on trial
+ * is kept when its calls average REGION_MIN_RUN instructions
+ * (TSVISOR_REGION_MIN_RUN; a lone block's bar is engines.ts WASM_MIN_RUN):
+ * see README.md, "Decision: a lower bar for wide regions".
+ */
+export let REGION_HOT = 0, REGION_MIN_RUN = 0;
+atProcessStart(() => {
+  REGION_HOT = Number(process.env.TSVISOR_REGION_HOT ?? '') || 32;
+  REGION_MIN_RUN = Number(process.env.TSVISOR_REGION_MIN_RUN ?? '') || 50;
+});
 
 /**
  * The pieces of the region of promoted block `b` (b first, from its kept

@@ -3,11 +3,12 @@
 // tier-1 trace holds runs as one WebAssembly function under 'auto', with
 // results and counts equal to every other engine's, and a thread that
 // finds no free slot keeps to tier 1; and a block whose first calls are
-// short moves to tier 2 at a later look (region.ts onWatch).
+// short moves to tier 2 at a later look (region.ts onWatch), and a wide
+// region whose calls are too short for a lone block is kept at its probe.
 
 import { strict as assert } from 'node:assert';
-import { Cpu, LOOP_CHUNK, Stop, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
-import { LOOK_CALLS } from '../../src/vcpu/region.js';
+import { Cpu, LOOP_CHUNK, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
+import { LOOK_CALLS, REGION_MIN_RUN } from '../../src/vcpu/region.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { regSlot } from '../../src/vcpu/wasm-tier.js';
 import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
@@ -177,5 +178,37 @@ describe('vcpu tier 2 wide regions and register slots', () => {
     assert.equal(results[0][2], BigInt(outer));
     assert.deepEqual(results[1], results[0]);
     assert.deepEqual(results[2], results[0]);
+  });
+
+  it('a wide region whose calls average between REGION_MIN_RUN and WASM_MIN_RUN is kept at its probe', () => {
+    // Seven blocks of 16 instructions chained by jal, then an ecall; every call starts at the first
+    // from the run loop. Its tier-1 trace holds four blocks (64 instructions a call: under
+    // WASM_MIN_RUN, not a loop); its wide region holds all seven (113 a call, over REGION_MIN_RUN).
+    // `first`: what the first run of budget 1 of the last call retired (a block, a trace or the region).
+    const run = (wasm: boolean): { first: number; x8: bigint; instret: number } => {
+      const words: number[] = [];
+      for (let k = 0; k < 7; k++) {
+        for (let i = 0; i < 15; i++) words.push(rv.addi(8, 8, 1));
+        words.push(rv.jal(0, 4));
+      }
+      words.push(rv.ecall());
+      const cpu = new Cpu(resetMemory(new Asm().w(...words).bytes()), undefined, { engine: 'auto', promoteAfter: 2, wasm });
+      let first = 0;
+      for (let call = 0; call < 4 * WASM_PROBE_CALLS; call++) {
+        cpu.state.pc = CODE;
+        const before = cpu.instret;
+        let stop = cpu.run(1);
+        first = cpu.instret - before;
+        while (stop === Stop.Budget) stop = cpu.run(1);
+        assert.equal(stop, Stop.Syscall);
+      }
+      return { first, x8: getReg(cpu, 8), instret: cpu.instret };
+    };
+    assert.ok(REGION_MIN_RUN <= 100 && WASM_MIN_RUN > 113, `bars ${REGION_MIN_RUN}, ${WASM_MIN_RUN}`);
+    const t1 = run(false), t2 = run(true);
+    assert.equal(t1.x8, BigInt(4 * WASM_PROBE_CALLS * 105));
+    assert.deepEqual({ ...t2, first: 0 }, { ...t1, first: 0 });
+    assert.ok(t1.first < 100, `tier 1 retired ${t1.first} in its first run of a call`);
+    assert.equal(t2.first, 113, 'the wide region runs the whole call');
   });
 });
