@@ -168,11 +168,13 @@ describe('tsvisor run and the sandbox it starts', function () {
     if (!findPerl()) this.skip(); // no perl here: run waits in Node (the next test)
     const c = await startCat('perl-waiter');
     try {
-      // The execve follows StartRoot's reply; cat may echo before it.
+      // The execve follows StartRoot's reply; cat may echo before it. Perl then names
+      // itself ($0) as its script's first line: the exe changes before the command line.
+      const cmdline = () => fs.readFileSync(`/proc/${c.run.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       const deadline = Date.now() + 20000;
-      while (!/perl/.test(fs.readlinkSync(`/proc/${c.run.pid}/exe`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!(/perl/.test(fs.readlinkSync(`/proc/${c.run.pid}/exe`)) && cmdline().endsWith('(waiting)')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.match(fs.readlinkSync(`/proc/${c.run.pid}/exe`), /perl/);
-      assert.equal(fs.readFileSync(`/proc/${c.run.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(), 'tsvisor run perl-waiter (waiting)');
+      assert.equal(cmdline(), 'tsvisor run perl-waiter (waiting)');
       assert.ok(rssKb(c.run.pid!) < 16 * 1024, `the waiter holds ${rssKb(c.run.pid!)} KiB`);
       fs.writeSync(c.stdinFd, 'still there\n');
       const kill = await tsvisor(['--root', root, 'kill', 'perl-waiter', 'KILL']);
