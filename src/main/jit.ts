@@ -1,9 +1,9 @@
 // V8's optimizing compiler (TurboFan) in the processes of a sandbox that
 // mostly wait: run, a waiter once boot is up (until it hands over to its
 // Perl waiter, waiter.ts), exec, which waits for its process, and the gofer,
-// idle while its guest does no file work. A process's first optimized function maps 3.5-4.5
-// MiB of node's compiler code (and its tables) into its resident set, and
-// these two processes optimized one at every start whatever came after
+// idle while its guest does no file work. A process's first optimized
+// function maps 3.5-4.5 MiB of node's compiler code (and its tables) into
+// its resident set, and these processes optimized one at every start whatever came after
 // (path.normalize's inner loop, hot in Node's lookup of koffi under
 // node_modules). With the compiler paused while they start, an idle one
 // never maps it (docs/STARTUP.md, "What an idle sandbox holds").

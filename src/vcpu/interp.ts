@@ -111,7 +111,8 @@ export class Interpreter {
     let code = b.code as Int32Array, base = b.pc;
     // No count per instruction: with the record at `cur` running,
     // k0 + (cur >> 3) + 1 instructions have retired in this call (k0 moves
-    // at each jump inside a block and at each block chained into).
+    // at each jump inside a block and at each block chained into). `>> 3`
+    // is the division by Tier0.STRIDE (8 ints a record), written as a shift.
     let o = 0, k0 = 0;
     for (;;) {
       const cur = o;

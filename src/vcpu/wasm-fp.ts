@@ -151,6 +151,12 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
     b.get(AH).get(BH).op(W.f64Mul).get(p).op(W.f64Sub).get(AH).get(BL).op(W.f64Mul, W.f64Add);
     b.get(AL).get(BH).op(W.f64Mul, W.f64Add).get(AL).get(BL).op(W.f64Mul, W.f64Add);
   };
+  /** For a rounded result R of A / x (or of sqrt(A), x = R): pushes an f64 that is 0 only when R * x is A exactly (no rounding in R). */
+  const unlessExact = (x: number): void => {
+    b.get(R).get(x).op(W.f64Mul).tee(P).get(A).op(W.f64Ne, W.f64ConvertI32U);
+    prodErr(R, x, P);
+    b.op(W.f64Abs, W.f64Add);
+  };
   /** ff |= NX when the f64 `err` pushes is not 0, computed only while ff lacks NX (and `also`, an i32 pushed, holds). */
   const inexact = (err: () => void, also?: () => void): void => {
     b.get(e.ff).i32(1).op(W.i32And, W.i32Eqz);
@@ -278,11 +284,7 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
         b.get(F(rs1)).tee(A).get(F(rs2)).tee(B).op(W.f64Div).set(R);
         absIn(R, SMALL, BIG); absIn(A, SMALL, INF); b.op(W.i32And); absLt(B, BIG); b.op(W.i32And);
         orSlow();
-        inexact(() => {
-          b.get(R).get(B).op(W.f64Mul).tee(P).get(A).op(W.f64Ne, W.f64ConvertI32U);
-          prodErr(R, B, P);
-          b.op(W.f64Abs, W.f64Add);
-        });
+        inexact(() => unlessExact(B));
         b.get(R).set(F(rd));
         done();
       });
@@ -292,11 +294,7 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
         b.get(F(rs1)).tee(A).f64(SMALL).op(W.f64Ge).get(A).f64(INF).op(W.f64Lt, W.i32And);
         orSlow();
         b.get(A).op(W.f64Sqrt).set(R);
-        inexact(() => {
-          b.get(R).get(R).op(W.f64Mul).tee(P).get(A).op(W.f64Ne, W.f64ConvertI32U);
-          prodErr(R, R, P);
-          b.op(W.f64Abs, W.f64Add);
-        });
+        inexact(() => unlessExact(R));
         b.get(R).set(F(rd));
         done();
       });

@@ -8,6 +8,7 @@ import { makeBundle, removeBundle } from '../util/bundle.js';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { stateRoot, tsvisor, TSVISOR } from './run-util.js';
 import { findPerl } from '../../src/main/waiter.js';
+import { alive } from '../util/pids.js';
 
 describe('tsvisor run', function () {
   this.timeout(60000);
@@ -125,15 +126,6 @@ describe('tsvisor run and the sandbox it starts', function () {
       run.once('exit', () => reject(new Error('run exited early')));
     });
     return { run, bootPid: Number(fs.readFileSync(pidFile, 'utf8')), exited, bundle, stdinFd };
-  }
-
-  function alive(pid: number): boolean {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   it('records the container as runc run does: list, state and ps find it, exec runs in it, kill reaches it, and its state goes with it', async () => {

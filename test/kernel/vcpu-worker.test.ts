@@ -28,6 +28,25 @@ async function doneSeq(mb: Int32Array, n: number): Promise<void> {
   }
 }
 
+/** A vCPU worker over a fresh mailbox and register file, started as the kernel starts one (src/kernel/vcpus.ts). */
+function startWorker(frames: FramePool = FramePool.local(), env?: NodeJS.ProcessEnv): { mb: Int32Array; regs: ThreadState; channel: MessageChannel; worker: Worker } {
+  const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
+  const mb = new Int32Array(mailbox);
+  const regs = new ThreadState();
+  const channel = new MessageChannel();
+  const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: frames.share() };
+  const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2], ...(env ? { env } : {}) });
+  return { mb, regs, channel, worker };
+}
+
+/** Command `cmd` as the kernel gives it (CMD_RUN: a thread of address space `memId`); `notify` false: the worker must see it by spinning. */
+function command(mb: Int32Array, cmd: number, memId = 0, notify = true): void {
+  mb[MB.CMD] = cmd;
+  if (cmd === CMD_RUN) mb[MB.MEM_ID] = memId;
+  Atomics.add(mb, MB.CMD_SEQ, 1);
+  if (notify) Atomics.notify(mb, MB.CMD_SEQ);
+}
+
 describe('vCPU worker mailbox', () => {
   it('runs each command once: a notify that comes after the worker took the command by spinning runs nothing', async () => {
     const mem = GuestMemory.create();
@@ -35,24 +54,16 @@ describe('vCPU worker mailbox', () => {
     // a0 += 1, then a system call: each run of the thread from CODE adds one.
     mem.view.setUint32(CODE, ADDI_A0_A0_1, true);
     mem.view.setUint32(CODE + 4, ECALL, true);
-    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
-    const mb = new Int32Array(mailbox);
-    const regs = new ThreadState();
-    const channel = new MessageChannel();
-    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
-    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    const { mb, regs, channel, worker } = startWorker();
     try {
       const news: VcpuNews = { kind: 'memory', id: 7, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
       channel.port1.postMessage(news);
-      const command = (notify: boolean) => {
+      const runFromCode = (notify: boolean) => {
         regs.pc = CODE;
         regs.storeScalars();
-        mb[MB.CMD] = CMD_RUN;
-        mb[MB.MEM_ID] = 7;
-        Atomics.add(mb, MB.CMD_SEQ, 1);
-        if (notify) Atomics.notify(mb, MB.CMD_SEQ);
+        command(mb, CMD_RUN, 7, notify);
       };
-      command(true);
+      runFromCode(true);
       await doneSeq(mb, 1);
       regs.loadScalars();
       assert.equal(mb[MB.STOP], Stop.Syscall);
@@ -67,7 +78,7 @@ describe('vCPU worker mailbox', () => {
       assert.equal(Atomics.load(mb, MB.DONE_SEQ), 1, 'no second run');
       assert.equal(regs.getU(10), 1, 'the registers were not run on');
       // The next real command runs once more.
-      command(true);
+      runFromCode(true);
       await doneSeq(mb, 2);
       assert.equal(regs.getU(10), 2);
       // Once the kernel says the address space is gone, the worker holds
@@ -75,14 +86,12 @@ describe('vCPU worker mailbox', () => {
       const forget: VcpuNews = { kind: 'forget', id: 7 };
       channel.port1.postMessage(forget);
       await sleep(50);
-      command(true);
+      runFromCode(true);
       await doneSeq(mb, 3);
       regs.loadScalars();
       assert.equal(mb[MB.STOP], Stop.Interrupted);
       assert.equal(regs.getU(10), 2, 'the forgotten space ran nothing');
-      mb[MB.CMD] = CMD_QUIT;
-      Atomics.add(mb, MB.CMD_SEQ, 1);
-      Atomics.notify(mb, MB.CMD_SEQ);
+      command(mb, CMD_QUIT);
       const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
       assert.equal(code, 0);
     } finally {
@@ -100,12 +109,7 @@ describe('vCPU worker mailbox', () => {
     const frame = 4003;
     const pool = FramePool.local();
     pool.view.setUint32(frame * PAGE_SIZE + 0x234, 5, true);
-    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
-    const mb = new Int32Array(mailbox);
-    const regs = new ThreadState();
-    const channel = new MessageChannel();
-    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: pool.share() };
-    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    const { mb, regs, channel, worker } = startWorker(pool);
     try {
       const news: VcpuNews = { kind: 'memory', id: 8, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
       channel.port1.postMessage(news);
@@ -113,10 +117,7 @@ describe('vCPU worker mailbox', () => {
         regs.pc = CODE;
         regs.setS(12, high);
         regs.storeScalars();
-        mb[MB.CMD] = CMD_RUN;
-        mb[MB.MEM_ID] = 8;
-        Atomics.add(mb, MB.CMD_SEQ, 1);
-        Atomics.notify(mb, MB.CMD_SEQ);
+        command(mb, CMD_RUN, 8);
       };
       run();
       await doneSeq(mb, 1);
@@ -133,9 +134,7 @@ describe('vCPU worker mailbox', () => {
       regs.loadScalars();
       assert.equal(mb[MB.STOP], Stop.Syscall);
       assert.equal(regs.getU(11), 5);
-      mb[MB.CMD] = CMD_QUIT;
-      Atomics.add(mb, MB.CMD_SEQ, 1);
-      Atomics.notify(mb, MB.CMD_SEQ);
+      command(mb, CMD_QUIT);
     } finally {
       channel.port1.close();
       await worker.terminate();
@@ -162,12 +161,7 @@ describe('vCPU worker mailbox', () => {
     put(1);
     const forged = { ...r, bytes: mem.u8.slice(r.pc, r.end) };
     assert.equal(r.extra, null);
-    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
-    const mb = new Int32Array(mailbox);
-    const regs = new ThreadState();
-    const channel = new MessageChannel();
-    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
-    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2] });
+    const { mb, regs, channel, worker } = startWorker();
     try {
       const deadline = Date.now() + 10_000;
       while (Atomics.load(mb, MB.READY) !== 1) {
@@ -184,19 +178,14 @@ describe('vCPU worker mailbox', () => {
       regs.storeScalars();
       // A run is handed back after 50 ms at most (a loaded host): run on until the ecall.
       for (let n = 1; ; n++) {
-        mb[MB.CMD] = CMD_RUN;
-        mb[MB.MEM_ID] = 9;
-        Atomics.add(mb, MB.CMD_SEQ, 1);
-        Atomics.notify(mb, MB.CMD_SEQ);
+        command(mb, CMD_RUN, 9);
         await doneSeq(mb, n);
         if (mb[MB.STOP] !== Stop.Budget) break;
       }
       regs.loadScalars();
       assert.equal(mb[MB.STOP], Stop.Syscall);
       assert.equal(regs.getU(6), 2_000_000, 'the posted region ran');
-      mb[MB.CMD] = CMD_QUIT;
-      Atomics.add(mb, MB.CMD_SEQ, 1);
-      Atomics.notify(mb, MB.CMD_SEQ);
+      command(mb, CMD_QUIT);
     } finally {
       channel.port1.close();
       await worker.terminate();
@@ -225,14 +214,8 @@ describe('vCPU worker mailbox', () => {
     put(1);
     const forged = { ...r, bytes: mem.u8.slice(r.pc, r.end) };
     mem.view.setBigUint64(DATA, 0n, true);
-    const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
-    const mb = new Int32Array(mailbox);
-    const regs = new ThreadState();
-    const channel = new MessageChannel();
-    const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: FramePool.local().share() };
     // This worker's own tier 0 never promotes: the loop runs interpreted until the region comes.
-    const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'),
-      { workerData: data, transferList: [channel.port2], env: { ...process.env, TSVISOR_PROMOTE_AFTER: String(2 ** 40) } });
+    const { mb, regs, channel, worker } = startWorker(FramePool.local(), { ...process.env, TSVISOR_PROMOTE_AFTER: String(2 ** 40) });
     try {
       const memory: VcpuNews = { kind: 'memory', id: 10, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
       channel.port1.postMessage(memory);
@@ -244,10 +227,7 @@ describe('vCPU worker mailbox', () => {
       regs.storeScalars();
       let posted = false;
       for (let n = 1; ; n++) {
-        mb[MB.CMD] = CMD_RUN;
-        mb[MB.MEM_ID] = 10;
-        Atomics.add(mb, MB.CMD_SEQ, 1);
-        Atomics.notify(mb, MB.CMD_SEQ);
+        command(mb, CMD_RUN, 10);
         if (!posted) {
           // Once the loop runs (its count in memory moves), the kernel's news arrives.
           const deadline = Date.now() + 10_000;

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { findPerl, holdSignals, NO_WAITER_ENV, releaseSignals } from '../../src/main/waiter.js';
+import { alive } from '../util/pids.js';
 
 const DIST = path.join(__dirname, '..', '..');
 
@@ -105,15 +106,6 @@ async function until(what: string, cond: () => boolean, ms = 30000): Promise<voi
 
 /** The waiter has its handlers in place once it has sent Wait (the fake boot prints it). */
 const waiting = (w: Waiter) => until('the Wait request', () => /request /.test(w.out()));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("main/waiter: run's last stretch in Perl", function () {
   this.timeout(60000);
