@@ -46,7 +46,8 @@ import { bindRegion, compileRegionWasm, regSlot, type WasmRegion } from './wasm-
 import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
-import { Block, type BlockFn, NO_BLOCK, NO_BLOCK_FN } from './block.js';
+import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
+import { BlockTable } from './block-table.js';
 import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
@@ -106,12 +107,8 @@ export class Cpu {
   mt = false;
   /** A word of this vCPU's own that `fence` stores to atomically: a full host barrier (codegen.ts). */
   readonly fenceWord = new Int32Array(new SharedArrayBuffer(4));
-  /** Direct-mapped block cache indexed by (pc >>> 1) & BlockCache.MASK. */
-  private readonly cache: Block[] = new Array<Block>(BlockCache.MASK + 1).fill(NO_BLOCK);
-  /** Every live block by start pc. */
-  private readonly blocks = new Map<number, Block>();
-  /** Live blocks overlapping each page. */
-  private readonly pageBlocks = new Map<number, Block[]>();
+  /** The live blocks: by pc, by page, and the direct-mapped cache (block-table.ts). */
+  private readonly table: BlockTable;
   /** LR reservation: address (-1: none), size, and the value loaded. */
   private resAddr = AS_DOUBLE;
   private resSize = 0;
@@ -161,7 +158,8 @@ export class Cpu {
     const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
-    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.cache);
+    this.table = new BlockTable(mem);
+    this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
@@ -177,7 +175,7 @@ export class Cpu {
 
   /** Run the current thread; see the file comment for the contract. */
   run(budget: number): Stop {
-    const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.cache;
+    const s = this.state, x = s.x, fb = s.fbits, intr = this.interrupt, cache = this.table.cache;
     x[0] = 0; x[1] = 0;
     this.resAddr = -1;
     this.linkFrom = null;
@@ -223,22 +221,20 @@ export class Cpu {
   /** Drop every decoded block (exec, fence.i). */
   flushCode(): void {
     this.codeEpoch++;
-    this.blocks.clear();
-    this.pageBlocks.clear();
-    this.cache.fill(NO_BLOCK);
+    this.table.clear();
     this.regions.flushed();
   }
 
   /** Take tier-2 region `r`, kept by another vCPU's Cpu, as the block at its pc (for a tier-0 one there): unless a compiled one is there, or its bytes are not (region-share.ts). */
   adopt(r: SharedRegion): void {
     const slot = this.wasm ? regSlot(this.mem.memory, this.i32) : -1;
-    if (slot < 0 || this.blocks.get(r.pc)?.code === null || !stillThere(r, this.mem)) return;
+    if (slot < 0 || this.table.byPc.get(r.pc)?.code === null || !stillThere(r, this.mem)) return;
     const fn = bindRegion(r.region, this, this.mem.memory, this.pf, this.i32, this.f64, slot);
     if (fn === null) return; // a region with F/D and no f slot left: the block stays as it is
     this.dropRange(r.pc, 1);
-    const b = this.register(new Block(r.pc, r.end, r.n, fn));
+    const b = this.table.register(new Block(r.pc, r.end, r.n, fn));
     b.extra = r.extra;
-    this.registerPages(b);
+    this.table.registerPages(b);
     if (statsEnabled) engineStats.adoptedRegions++;
   }
 
@@ -246,8 +242,8 @@ export class Cpu {
   // Block building.
 
   private lookup(pc: number): Block | null {
-    const b = this.blocks.get(pc) ?? this.build(pc);
-    if (b !== null) this.cache[(pc >>> 1) & BlockCache.MASK] = b;
+    const b = this.table.byPc.get(pc) ?? this.build(pc);
+    if (b !== null) this.table.cacheIt(b);
     return b;
   }
 
@@ -308,7 +304,7 @@ export class Cpu {
 
   /** Register a tier-0 block over [pc, end) running pre-decoded `code`. */
   private tier0Block(pc: number, end: number, n: number, code: Int32Array): Block {
-    const b = this.register(new Block(pc, end, n, NO_BLOCK_FN));
+    const b = this.table.register(new Block(pc, end, n, NO_BLOCK_FN));
     b.code = b.pre = code;
     return b;
   }
@@ -332,14 +328,14 @@ export class Cpu {
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
-    const trace = traceFrom(b, this.blocks, this.codeEpoch, this.promoteAt / 8);
+    const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
       b.fn = this.probe(b, trace.pieces, this.bind(this.factoryOf(b.pc, body)));
       b.code = null;
       // Registered under the other blocks' pages too, so that a write to their code drops it.
       b.extra = trace.blocks.slice(1).flatMap((o) => [o.pc, o.end]);
-      this.registerPages(b);
+      this.table.registerPages(b);
       this.traces++;
       if (statsEnabled) { engineStats.traces++; engineStats.traceBlocks += trace.pieces.length; }
     } else {
@@ -356,7 +352,7 @@ export class Cpu {
     const factory = this.makeFactory(pc, p, insns, pcs);
     const fn = this.tier2([{ insns, pcs, end: p }], this.bind(factory));
     if (statsEnabled) { engineStats.compileMs += performance.now() - t0; engineStats.tier1Blocks++; }
-    return this.register(new Block(pc, p, insns.length, fn));
+    return this.table.register(new Block(pc, p, insns.length, fn));
   }
 
   /**
@@ -380,13 +376,13 @@ export class Cpu {
    * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
-    const wide = regionFrom(b, this.blocks, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
+    const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
     const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
     const extra = b.extra;
     b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
-    this.registerPages(b);
+    this.table.registerPages(b);
     return onTrial(b, fn, WASM_PROBE_CALLS, REGION_MIN_RUN, (keep) => {
       if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
@@ -444,7 +440,7 @@ export class Cpu {
     // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
     if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;
-      return this.register(new Block(pc, end, e.n, this.bind(e.factory)));
+      return this.table.register(new Block(pc, end, e.n, this.bind(e.factory)));
     }
     if (e.decoded !== null && this.promoteAt !== 0) {
       if (statsEnabled) engineStats.reusedBlocks++;
@@ -458,64 +454,11 @@ export class Cpu {
     return factory(this, this.dv, this.pf, alu, fp, this.i32, this.f64, this.scratch);
   }
 
-  /** Record new block `b` over [b.pc, b.end) (lookups, invalidation) and mark its pages PAGE_CODE. */
-  private register(b: Block): Block {
-    this.blocks.set(b.pc, b);
-    // A new block is in no page's list yet: no search (registerPages is for traces).
-    for (let pg = b.pc >>> PAGE_SHIFT, last = (b.end - 1) >>> PAGE_SHIFT; pg <= last; pg++) {
-      const list = this.pageBlocks.get(pg);
-      if (list === undefined) this.pageBlocks.set(pg, [b]);
-      else list.push(b);
-      if ((Atomics.or(this.pf, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
-    }
-    return b;
-  }
-
-  /** Record `b` under the pages of its code (b.pages(), the pages of a trace's other blocks too) where it is not yet, and mark them PAGE_CODE. */
-  private registerPages(b: Block): void {
-    for (const pg of b.pages()) {
-      let list = this.pageBlocks.get(pg);
-      if (list === undefined) { list = []; this.pageBlocks.set(pg, list); }
-      if (!list.includes(b)) list.push(b);
-      if ((Atomics.or(this.pf, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
-    }
-  }
-
   /** Drop blocks overlapping [addr, addr+len); true if any was dropped. */
   private dropRange(addr: number, len: number): boolean {
-    if (len <= 0) return false;
-    const end = addr + len;
-    let dropped = false;
-    const first = Math.floor(addr / PAGE_SIZE), last = Math.floor((end - 1) / PAGE_SIZE);
-    for (let pg = first; pg <= last; pg++) {
-      const list = this.pageBlocks.get(pg);
-      if (list === undefined) continue;
-      for (let j = list.length - 1; j >= 0; j--) {
-        const b = list[j];
-        if (b.overlaps(addr, end)) {
-          dropped = true;
-          this.codeEpoch++;
-          list.splice(j, 1);
-          this.removeBlock(b);
-        }
-      }
-      if (list.length === 0) this.pageBlocks.delete(pg);
-    }
-    return dropped;
-  }
-
-  private removeBlock(b: Block): void {
-    if (this.blocks.get(b.pc) === b) this.blocks.delete(b.pc);
-    const i = (b.pc >>> 1) & BlockCache.MASK;
-    if (this.cache[i] === b) this.cache[i] = NO_BLOCK;
-    // Also remove it from the other pages it spans.
-    for (const pg of b.pages()) {
-      const list = this.pageBlocks.get(pg);
-      if (list === undefined) continue;
-      const j = list.indexOf(b);
-      if (j >= 0) list.splice(j, 1);
-      if (list.length === 0) this.pageBlocks.delete(pg);
-    }
+    if (!this.table.drop(addr, len)) return false;
+    this.codeEpoch++;
+    return true;
   }
 
   // ---------------------------------------------------------------------------
