@@ -27,7 +27,7 @@
 // blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
 // (wasm-fp.ts slowPathSource).
 //
-// Page flags: the instance keeps the last two runs of pages of each kind it
+// Page flags: the instance keeps the last three runs of pages of each kind it
 // found readable (or writable and not PAGE_CODE; a run: consecutive pages
 // with one flags byte, found by runOf on a miss) in globals, with the page flags'
 // generation they were found under (memory.ts FLAGS_GEN, bumped by every
@@ -184,10 +184,10 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
-  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
-  // (0: empty, -1: valid) of two pages each for loads and for stores.
+  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and limit
+  // (the run's length less 7; 0: empty) of three runs of pages each for loads and for stores, the last found first.
   // GEN: the page flags' generation they were found under (memory.ts FLAGS_GEN).
-  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, GLOBALS = 9;
+  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -272,7 +272,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /**
    * The address of an access into A, checked for `need`; FL holds the
    * flags when they had to be read (a store then checks PAGE_CODE). Fast
-   * path: A inside one of the two runs of pages remembered for this kind of
+   * path: A inside one of the three runs of pages remembered for this kind of
    * access, with room for 8 bytes: (A - base) <u limit (the run's length
    * less 7; 0 for an empty entry). That one test also rules out addresses
    * ≥ 2^32 and accesses straddling out of the run, which take the slow
@@ -281,13 +281,14 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
    * (pf, see runOf).
    */
   const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
-    const [c0, v0, c1, v1] = need === PAGE_R ? [RC0, RV0, RC1, RV1] : [WC0, WV0, WC1, WV1];
+    const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
     R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
     if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
     b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).gget(c1).op(W.i64Sub).gget(v1).op(W.i64LtU).hint(1).op(W.brIf, 0);
+    b.get(A).gget(c2).op(W.i64Sub).gget(v2).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).i64(LIMIT - size).op(W.i64GtU);
     open();
     fault(pc, k, size, need);
@@ -310,7 +311,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       open();
     }
     // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
-    b.gget(c0).gset(c1).gget(v0).gset(v1);
+    b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
     b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
     b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
     b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
@@ -486,7 +487,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of fUsed) b.get(FSLOT).mem8(W.f64Load, 8 * r).set(fLocal.get(r) as number);
   if (fp) b.get(FCSR).i32(31).op(W.i32And).set(FF);
   b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
-  for (const v of [RV0, RV1, WV0, WV1]) b.i64(0).gset(v);
+  for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
   b.get(T1).gset(GEN).op(W.end);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
@@ -566,12 +567,12 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
  * that the function remembers the whole run: a program reaching all over a
  * large mapping (a shuffle, a sieve) then misses once per run, not once
  * per page. The runs found are kept for the flags' generation (RUNS of
- * them, replaced in turn), so a function missing between a few runs does
- * not scan again.
+ * them, replaced in turn; the last one found is tried first), so a
+ * function missing between a few runs does not scan again.
  */
 function runOf(pf: Uint8Array, i32: Int32Array): (page: number, need: number) => number {
   const lo = new Int32Array(RUNS), hi = new Int32Array(RUNS).fill(-1);
-  let gen = -1, next = 0;
+  let gen = -1, next = 0, last = 0;
   return (page, need) => {
     const f = pf[page];
     if ((f & need) === 0 || (need === PAGE_W && (f & PAGE_CODE) !== 0)) return f;
@@ -580,8 +581,11 @@ function runOf(pf: Uint8Array, i32: Int32Array): (page: number, need: number) =>
       gen = g;
       hi.fill(-1);
     }
-    let i = 0;
-    while (i < RUNS && !(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) i++;
+    let i = last;
+    if (!(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) {
+      i = 0;
+      while (i < RUNS && !(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) i++;
+    }
     if (i === RUNS) {
       i = next;
       next = (next + 1) % RUNS;
@@ -592,6 +596,7 @@ function runOf(pf: Uint8Array, i32: Int32Array): (page: number, need: number) =>
       lo[i] = a;
       hi[i] = z;
     }
+    last = i;
     const back = Math.min(page - lo[i], RUN_MAX), fwd = Math.min(hi[i] - page, RUN_MAX);
     return f | back << 8 | fwd << 19;
   };
