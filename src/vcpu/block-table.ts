@@ -50,6 +50,8 @@ export class BlockTable {
   }
 
   private markCode(pg: number): void {
+    // Most blocks lie on a page already marked: a plain read first (the flag is only ever cleared by the kernel, with the page's mapping).
+    if ((this.mem.pageFlags[pg] & PAGE_CODE) !== 0) return;
     if ((Atomics.or(this.mem.pageFlags, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
   }
 

@@ -38,7 +38,7 @@ import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
-import { decode, type Insn } from './decode.js';
+import type { Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom } from './region.js';
@@ -48,7 +48,7 @@ export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
 import { BlockTable } from './block-table.js';
-import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -170,7 +170,13 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }));
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
+  }
+
+  /** Decode (and cache) the block at `pc` without running it: its end, or -1 (warmup-decode.ts teaches V8 block building with it). Internal. */
+  decodeAt(pc: number): number {
+    const b = this.lookup(pc);
+    return b === null ? -1 : b.end;
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -263,41 +269,22 @@ export class Cpu {
   }
 
   private build(pc: number): Block | null {
-    const dv = this.dv;
-    let p = pc, n = 0;
-    const insns: Insn[] = [], pcs: number[] = [];
-    const page = Math.floor(pc / PAGE_SIZE);
     // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
     if (pc % 2 !== 0) { this.busError(pc, pc, 0); return null; }
     const reused = this.reuse(pc);
     if (reused !== null) return reused;
     const t0 = statsEnabled ? performance.now() : 0;
-    for (;;) {
-      if (!this.fetchable(p)) {
-        if (n === 0) { this.fetchFault(p, pc); return null; }
-        break;
-      }
-      const lo = dv.getUint16(p, true);
-      let hi = 0;
-      if ((lo & 3) === 3) {
-        if (!this.fetchable(p + 2)) {
-          if (n === 0) { this.fetchFault(p + 2, pc); return null; }
-          break;
-        }
-        hi = dv.getUint16(p + 2, true);
-      }
-      const insn = decode(lo, hi);
-      insns.push(insn); pcs.push(p);
-      n++;
-      p += insn.len;
-      if (ENDS_BLOCK.has(insn.op)) break;
-      if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
-    }
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
-    if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
-    const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
-    SHARED_BLOCKS.entry(this.mem, pc, p, n).decoded = b.code;
+    const code = predecodeBlock(this.mem.u8, this.pf, pc, MAX_BLOCK);
+    if (code === null) { this.fetchFault(this.fetchable(pc) ? pc + 2 : pc, pc); return null; }
+    const n = code.length / Tier0.STRIDE - 1, end = pc + code[n * Tier0.STRIDE + Field.POS];
+    if (this.promoteAt === 0) {
+      const { insns, pcs } = toInsns(code, pc);
+      return this.compile(pc, end, insns, pcs, t0);
+    }
+    const b = this.tier0Block(pc, end, n, code);
+    SHARED_BLOCKS.entry(this.mem, pc, end, n).decoded = code;
     if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
     return b;
   }

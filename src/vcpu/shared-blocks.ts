@@ -31,9 +31,14 @@ function sameBytes(code: Uint8Array, u8: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** Entries' bytes are copied into slabs of this many (a copy of its own per block was an ArrayBuffer each, see ops.ts SLAB_INTS). */
+const SLAB_BYTES = 1 << 16;
+
 export class SharedBlocks<F> {
   private readonly byPc = new Map<number, SharedBlock<F>[]>();
   private count = 0;
+  private slab = new Uint8Array(SLAB_BYTES);
+  private slabUsed = 0;
 
   constructor(private readonly max: number) {}
 
@@ -56,15 +61,28 @@ export class SharedBlocks<F> {
     return null;
   }
 
+  /** Start a new slab of bytes at the next entry (warmup-decode.ts). */
+  retireSlab(): void {
+    this.slabUsed = this.slab.length;
+  }
+
+  /** Forget every entry. */
+  clear(): void {
+    this.byPc.clear();
+    this.count = 0;
+  }
+
   /** The entry for the bytes now over [pc, end) of `mem` holding `n` instructions, made if there is none. */
   entry(mem: GuestMemory, pc: number, end: number, n: number): SharedBlock<F> {
     const found = this.find(mem, pc, end);
     if (found !== null) return found;
-    if (this.count >= this.max) {
-      this.byPc.clear();
-      this.count = 0;
-    }
-    const e: SharedBlock<F> = { code: mem.u8.slice(pc, end), n, decoded: null, factory: null };
+    if (this.count >= this.max) this.clear();
+    const len = end - pc;
+    if (this.slabUsed + len > this.slab.length) { this.slab = new Uint8Array(Math.max(SLAB_BYTES, len)); this.slabUsed = 0; }
+    const at = this.slabUsed, code = this.slab.subarray(at, at + len), u8 = mem.u8;
+    for (let i = 0; i < len; i++) code[i] = u8[pc + i];
+    this.slabUsed += len;
+    const e: SharedBlock<F> = { code, n, decoded: null, factory: null };
     const list = this.byPc.get(pc);
     if (list === undefined) this.byPc.set(pc, [e]);
     else list.push(e);
