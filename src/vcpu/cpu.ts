@@ -48,7 +48,7 @@ export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
 import { BlockTable } from './block-table.js';
-import { BlockCache, Field, LOOP_CHUNK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, MAX_BLOCK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -70,8 +70,7 @@ export const FAULT_IN = -1;
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
 
-/** Most instructions in one block. */
-export const MAX_BLOCK = 128;
+export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
@@ -171,12 +170,6 @@ export class Cpu {
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
     warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
-  }
-
-  /** Decode (and cache) the block at `pc` without running it: its end, or -1 (warmup-decode.ts teaches V8 block building with it). Internal. */
-  decodeAt(pc: number): number {
-    const b = this.lookup(pc);
-    return b === null ? -1 : b.end;
   }
 
   /** Run the current thread; see the file comment for the contract. */

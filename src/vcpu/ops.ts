@@ -23,7 +23,7 @@
 // be compiled later without decoding its bytes again.
 
 import { Dec, decodeInto, MNEMONICS, type Insn } from './decode.js';
-import { GUEST_VA_LIMIT, PAGE_SHIFT, PAGE_SIZE, PAGE_X } from './memory.js';
+import { Flag, Limit, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
 
 export const enum Op {
   ILLEGAL, LUI, AUIPC, JAL, JALR, BEQ, BNE, BLT, BGE, BLTU, BGEU, LB, LH, LW, LD, LBU, LHU, LWU, SB, SH, SW,
@@ -203,16 +203,16 @@ function finishRecord(code: Int32Array, o: number, offset: number): number {
 
 /** Close the block of `n` records at code[0..] ending `end` bytes after its start: its END record, and the in-block targets of its jumps. */
 function closeBlock(code: Int32Array, n: number, end: number): void {
-  const last = n * STRIDE;
+  const last = n * Tier0.STRIDE;
   code[last + Field.OP] = Op.END;
-  for (let f = 1; f < STRIDE; f++) code[last + f] = 0;
+  for (let f = 1; f < Tier0.STRIDE; f++) code[last + f] = 0;
   code[last + Field.POS] = end;
-  for (let o = 0; o < last; o += STRIDE) {
+  for (let o = 0; o < last; o += Tier0.STRIDE) {
     if (KIND[code[o + Field.OP] & OP_MASK] !== Kind.Jump) continue;
     // The target's record offset when it is one of the block's own instructions (they lie in order), else -1.
     const target = (code[o + Field.POS] & 0xffff) + code[o + Field.IMM];
     let aux = -1;
-    if (target >= 0 && target < end) for (let k = 0; k < last; k += STRIDE) if ((code[k + Field.POS] & 0xffff) === target) { aux = k; break; }
+    if (target >= 0 && target < end) for (let k = 0; k < last; k += Tier0.STRIDE) if ((code[k + Field.POS] & 0xffff) === target) { aux = k; break; }
     code[o + Field.AUX] = aux;
   }
 }
@@ -237,6 +237,13 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
   return code;
 }
 
+/** Most instructions in one block. */
+export const MAX_BLOCK = 128;
+
+/** memory.ts's PAGE_SHIFT and PAGE_SIZE as literals for predecodeBlock (checked below). */
+const enum Page { SHIFT = 12, SIZE = 4096 }
+if (PAGE_SHIFT !== (Page.SHIFT as number) || PAGE_SIZE !== (Page.SIZE as number)) throw new Error('ops.ts: the page size moved');
+
 /**
  * Pre-decoded blocks are cut from slabs of this many ints: one array (and
  * one backing store) per block cost ~1 us and most of the collector's work
@@ -259,28 +266,29 @@ export function retireSlab(): void {
  * be fetched.
  */
 export function predecodeBlock(u8: Uint8Array, pf: Uint8Array, pc: number, max: number): Int32Array | null {
-  if (slab.length - slabUsed < (max + 1) * STRIDE) { slab = new Int32Array(SLAB_INTS); slabUsed = 0; }
-  const code = slab, start = slabUsed, page = Math.floor(pc / PAGE_SIZE);
+  // Literals throughout (const enums): a constant imported from another module was a property load each time, the most of this loop's time.
+  if (slab.length - slabUsed < (max + 1) * Tier0.STRIDE) { slab = new Int32Array(SLAB_INTS); slabUsed = 0; }
+  const code = slab, start = slabUsed, pageEnd = (Math.floor(pc / Page.SIZE) + 1) * Page.SIZE;
   let p = pc, o = start, n = 0;
   for (;;) {
-    if (!(p >= 0 && p < GUEST_VA_LIMIT - 1 && (pf[p >>> PAGE_SHIFT] & PAGE_X) !== 0)) break;
+    if (!(p >= 0 && p < Limit.GUEST_VA - 1 && (pf[p >>> Page.SHIFT] & Flag.X) !== 0)) break;
     const lo = u8[p] | (u8[p + 1] << 8);
     let hi = 0;
     if ((lo & 3) === 3) {
-      if (!(p + 2 < GUEST_VA_LIMIT - 1 && (pf[(p + 2) >>> PAGE_SHIFT] & PAGE_X) !== 0)) break;
+      if (!(p + 2 < Limit.GUEST_VA - 1 && (pf[(p + 2) >>> Page.SHIFT] & Flag.X) !== 0)) break;
       hi = u8[p + 2] | (u8[p + 3] << 8);
     }
     decodeInto(lo, hi, code, o);
     const op = code[o + Field.OP];
     p += finishRecord(code, o, p - pc);
     n++;
-    o += STRIDE;
-    if (ENDS[op] === 1 || n >= max || Math.floor(p / PAGE_SIZE) !== page) break;
+    o += Tier0.STRIDE;
+    if (ENDS[op] === 1 || n >= max || p >= pageEnd) break;
   }
   if (n === 0) return null;
-  const block = code.subarray(start, o + STRIDE);
+  const block = code.subarray(start, o + Tier0.STRIDE);
   closeBlock(block, n, p - pc);
-  slabUsed = o + STRIDE;
+  slabUsed = o + Tier0.STRIDE;
   return block;
 }
 

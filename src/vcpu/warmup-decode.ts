@@ -10,27 +10,26 @@
 // a cold start's blocks were built by unoptimized code (~9 us a block; see
 // README.md, "Decision: building blocks without objects").
 //
-// Contract: decodeDrill(cpu, mem, retire) writes a fixed stream of
+// Contract: decodeDrill(mem, words, retire) writes a fixed stream of
 // instructions (every compressed quadrant and funct3 with operand fields that
 // take each of decode.ts's paths, 32-bit words from the warm-up between them,
 // a run longer than a block, a page end and a 32-bit parcel cut by a page that
 // is not executable) on two pages from DRILL of the warm-up's own memory,
-// decodes its blocks (without running them) through `cpu`, calling
-// `retire` (new slabs at the next block) twice, and leaves those pages
-// unmapped again. Costs ~3 ms of CPU once per thread.
+// decodes its blocks with ops.ts predecodeBlock (no Cpu: nothing is
+// registered or run), calling `retire` (new slabs for the next block and
+// the next shared entry) early and at the end, and leaves those pages
+// unmapped again.
 
 import type { GuestMemory } from './memory.js';
 import { PAGE_R, PAGE_SIZE, PAGE_X } from './memory.js';
-
-/** What the drill needs of a Cpu: decode the block at `pc` without running it (its end, or -1 when it cannot be fetched). */
-export interface Decoder { decodeAt(pc: number): number }
+import { Field, MAX_BLOCK, predecodeBlock, STRIDE } from './ops.js';
 
 /** Two executable pages of the warm-up's memory that its own code does not use (warmup.ts CODE is 0xe000_0000, 7 pages). */
 const DRILL = 0xe000_8000;
 
 /** Compressed parcels: per quadrant and funct3, bits 12..2 in patterns covering rd/rs2 0 and 2, every sub-op (11:10) and op2 (6:5), a zero immediate. */
 function compressedParcels(): number[] {
-  const fields = [[0, 0, 0, 0], [0, 2, 0, 0], [1, 1, 1, 5], [2, 3, 2, 1], [3, 5, 3, 7], [0, 2, 0, 5], [2, 0, 1, 0], [1, 0, 0, 3]];
+  const fields = [[0, 0, 0, 0], [0, 2, 0, 0], [1, 1, 1, 5], [2, 3, 2, 1], [3, 5, 3, 7]];
   const out: number[] = [];
   for (let q = 0; q < 3; q++) {
     for (let f3 = 0; f3 < 8; f3++) {
@@ -54,7 +53,11 @@ function writeStream(mem: GuestMemory, at: number, words: number[]): number {
 }
 
 /** Run the drill (see the file comment); `words` are 32-bit instructions (the warm-up's). */
-export function decodeDrill(cpu: Decoder, mem: GuestMemory, words: number[], retire: () => void): void {
+export function decodeDrill(mem: GuestMemory, words: number[], retire: () => void): void {
+  const decodeAt = (pc: number): number => {
+    const code = predecodeBlock(mem.u8, mem.pageFlags, pc, MAX_BLOCK);
+    return code === null ? -1 : pc + code[code.length - STRIDE + Field.POS];
+  };
   const pages = [DRILL / PAGE_SIZE, DRILL / PAGE_SIZE + 1];
   for (const pg of pages) mem.pageFlags[pg] = PAGE_R | PAGE_X;
   // The stream crosses from the first page into the second; the second ends in c.addi and half a 32-bit lui (the next page is not executable).
@@ -62,17 +65,16 @@ export function decodeDrill(cpu: Decoder, mem: GuestMemory, words: number[], ret
   if (end > DRILL + 2 * PAGE_SIZE - 4) throw new Error('warmup-decode.ts: the drill is longer than its pages');
   mem.view.setUint16(DRILL + 2 * PAGE_SIZE - 4, 0x0405, true);
   mem.view.setUint16(DRILL + 2 * PAGE_SIZE - 2, 0x0537, true);
-  // Two walks, block after block: from the stream's start, then one parcel on (other blocks, 32-bit words read from their middle).
-  // New slabs early (V8 allocates a function's feedback after its first few calls, and its first compile starts during the first walk) and again at the second.
+  // One walk, block after block, new slabs early in it (V8 allocates a
+  // function's feedback after its first few calls, and its first compile
+  // starts during the walk) and again at its end for the warm-up's blocks.
   let blocks = 0;
-  for (const from of [start, start + 2]) {
-    for (let pc = from; pc < DRILL + 2 * PAGE_SIZE; blocks++) {
-      if (blocks === 16) retire();
-      const e = cpu.decodeAt(pc);
-      pc = e < 0 ? pc + 2 : e;
-    }
-    retire();
+  for (let pc = start; pc < DRILL + 2 * PAGE_SIZE; blocks++) {
+    if (blocks === 16) retire();
+    const e = decodeAt(pc);
+    pc = e < 0 ? pc + 2 : e;
   }
-  cpu.decodeAt(DRILL + 2 * PAGE_SIZE); // not executable: no block
+  retire();
+  decodeAt(DRILL + 2 * PAGE_SIZE); // not executable: no block
   for (const pg of pages) mem.pageFlags[pg] = 0;
 }

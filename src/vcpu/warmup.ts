@@ -188,7 +188,7 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () =
   // code until a second one finished.
   cpu.state.pc = fenceI;
   cpu.run(2);
-  decodeDrill(cpu, mem, words, retireSlabs);
+  decodeDrill(mem, words, retireSlabs);
   // V8 records no type feedback for a function until it has run a while
   // (lazy feedback allocation): the first tests (lui, beq...) left none, and
   // the first compile was thrown away at a program's first lui. So first a
