@@ -416,7 +416,7 @@ export class Cpu {
   private reuse(pc: number): Block | null {
     const e = SHARED_BLOCKS.find(this.mem, pc);
     if (e === null) return null;
-    const end = pc + e.code.length;
+    const end = pc + e.len;
     // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
     if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;
