@@ -291,38 +291,35 @@ function sext(v: number, bits: number): number {
   return (v << s) >> s;
 }
 
-/** Bit field [hi:lo] of h. */
-function bits(h: number, hi: number, lo: number): number {
-  return (h >>> lo) & ((1 << (hi - lo + 1)) - 1);
-}
-
 /**
  * Expand a compressed instruction (low two bits not 11) into the record of
  * its 32-bit equivalent, per the RVC tables for RV64. Reserved encodings
  * (including the all-zero parcel) are 'illegal'; HINTs decode as the
  * base instruction they alias, which has no architectural effect.
+ * Bit fields [hi:lo] of h are written out as (h >>> lo) & (2^(hi-lo+1) - 1):
+ * a helper call per field was past V8's inlining budget here, a call each.
  */
 function decode16(h: number, f: Int32Array, o: number): void {
   h &= 0xffff;
   const q = h & 3, f3 = h >>> 13;
-  const rdp = bits(h, 4, 2) + 8;      // rd'/rs2' at 4:2
-  const rs1p = bits(h, 9, 7) + 8;     // rs1'/rd' at 9:7
-  const rd = bits(h, 11, 7), rs2 = bits(h, 6, 2);
-  const imm6 = sext((bits(h, 12, 12) << 5) | bits(h, 6, 2), 6);
+  const rdp = ((h >>> 2) & 7) + 8;      // rd'/rs2' at 4:2
+  const rs1p = ((h >>> 7) & 7) + 8;     // rs1'/rd' at 9:7
+  const rd = ((h >>> 7) & 31), rs2 = ((h >>> 2) & 31);
+  const imm6 = sext((((h >>> 12) & 1) << 5) | ((h >>> 2) & 31), 6);
   if (q === 0) {
     switch (f3) {
       case 0: { // c.addi4spn
-        const u = (bits(h, 12, 11) << 4) | (bits(h, 10, 7) << 6) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 3);
+        const u = (((h >>> 11) & 3) << 4) | (((h >>> 7) & 15) << 6) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 3);
         if (u === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
         return put(f, o, C_ADDI, rdp, 2, 0, u, 2);
       }
-      case 1: return put(f, o, C_FLD, rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
-      case 2: return put(f, o, C_LW, rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
-      case 3: return put(f, o, C_LD, rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 1: return put(f, o, C_FLD, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
+      case 2: return put(f, o, C_LW, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 6), 2);
+      case 3: return put(f, o, C_LD, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
       case 4: return put(f, o, 0, 0, 0, 0, 0, 2);
-      case 5: return put(f, o, C_FSD, 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
-      case 6: return put(f, o, C_SW, 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
-      default: return put(f, o, C_SD, 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 5: return put(f, o, C_FSD, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
+      case 6: return put(f, o, C_SW, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 6), 2);
+      default: return put(f, o, C_SD, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
     }
   }
   if (q === 1) {
@@ -334,8 +331,8 @@ function decode16(h: number, f: Int32Array, o: number): void {
       case 2: return put(f, o, C_ADDI, rd, 0, 0, imm6, 2);
       case 3: {
         if (rd === 2) {
-          const v = sext((bits(h, 12, 12) << 9) | (bits(h, 6, 6) << 4) | (bits(h, 5, 5) << 6) |
-            (bits(h, 4, 3) << 7) | (bits(h, 2, 2) << 5), 10);
+          const v = sext((((h >>> 12) & 1) << 9) | (((h >>> 6) & 1) << 4) | (((h >>> 5) & 1) << 6) |
+            (((h >>> 3) & 3) << 7) | (((h >>> 2) & 1) << 5), 10);
           if (v === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
           return put(f, o, C_ADDI, 2, 2, 0, v, 2);
         }
@@ -343,13 +340,13 @@ function decode16(h: number, f: Int32Array, o: number): void {
         return put(f, o, C_LUI, rd, 0, 0, imm6 << 12, 2);
       }
       case 4: {
-        const sub = bits(h, 11, 10);
-        const sh = (bits(h, 12, 12) << 5) | bits(h, 6, 2);
+        const sub = ((h >>> 10) & 3);
+        const sh = (((h >>> 12) & 1) << 5) | ((h >>> 2) & 31);
         if (sub === 0) return put(f, o, C_SRLI, rs1p, rs1p, 0, sh, 2);
         if (sub === 1) return put(f, o, C_SRAI, rs1p, rs1p, 0, sh, 2);
         if (sub === 2) return put(f, o, C_ANDI, rs1p, rs1p, 0, imm6, 2);
-        const op2 = bits(h, 6, 5);
-        if (bits(h, 12, 12) === 0) {
+        const op2 = ((h >>> 5) & 3);
+        if (((h >>> 12) & 1) === 0) {
           return put(f, o, C_SUB_XOR_OR_AND[op2], rs1p, rs1p, rdp, 0, 2);
         }
         if (op2 === 0) return put(f, o, C_SUBW, rs1p, rs1p, rdp, 0, 2);
@@ -357,30 +354,30 @@ function decode16(h: number, f: Int32Array, o: number): void {
         return put(f, o, 0, 0, 0, 0, 0, 2);
       }
       case 5: {
-        const off = sext((bits(h, 12, 12) << 11) | (bits(h, 11, 11) << 4) | (bits(h, 10, 9) << 8) |
-          (bits(h, 8, 8) << 10) | (bits(h, 7, 7) << 6) | (bits(h, 6, 6) << 7) | (bits(h, 5, 3) << 1) |
-          (bits(h, 2, 2) << 5), 12);
+        const off = sext((((h >>> 12) & 1) << 11) | (((h >>> 11) & 1) << 4) | (((h >>> 9) & 3) << 8) |
+          (((h >>> 8) & 1) << 10) | (((h >>> 7) & 1) << 6) | (((h >>> 6) & 1) << 7) | (((h >>> 3) & 7) << 1) |
+          (((h >>> 2) & 1) << 5), 12);
         return put(f, o, C_JAL, 0, 0, 0, off, 2);
       }
       default: {
-        const off = sext((bits(h, 12, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) |
-          (bits(h, 4, 3) << 1) | (bits(h, 2, 2) << 5), 9);
+        const off = sext((((h >>> 12) & 1) << 8) | (((h >>> 10) & 3) << 3) | (((h >>> 5) & 3) << 6) |
+          (((h >>> 3) & 3) << 1) | (((h >>> 2) & 1) << 5), 9);
         return put(f, o, f3 === 6 ? C_BEQ : C_BNE, 0, rs1p, 0, off, 2);
       }
     }
   }
   if (q === 2) {
     switch (f3) {
-      case 0: return put(f, o, C_SLLI, rd, rd, 0, (bits(h, 12, 12) << 5) | bits(h, 6, 2), 2);
-      case 1: return put(f, o, C_FLD, rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+      case 0: return put(f, o, C_SLLI, rd, rd, 0, (((h >>> 12) & 1) << 5) | ((h >>> 2) & 31), 2);
+      case 1: return put(f, o, C_FLD, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 5) & 3) << 3) | (((h >>> 2) & 7) << 6), 2);
       case 2:
         if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
-        return put(f, o, C_LW, rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6), 2);
+        return put(f, o, C_LW, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 4) & 7) << 2) | (((h >>> 2) & 3) << 6), 2);
       case 3:
         if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
-        return put(f, o, C_LD, rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+        return put(f, o, C_LD, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 5) & 3) << 3) | (((h >>> 2) & 7) << 6), 2);
       case 4:
-        if (bits(h, 12, 12) === 0) {
+        if (((h >>> 12) & 1) === 0) {
           if (rs2 === 0) {
             if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
             return put(f, o, C_JALR, 0, rd, 0, 0, 2);
@@ -392,9 +389,9 @@ function decode16(h: number, f: Int32Array, o: number): void {
           return put(f, o, C_JALR, 1, rd, 0, 0, 2);
         }
         return put(f, o, C_ADD, rd, rd, rs2, 0, 2);
-      case 5: return put(f, o, C_FSD, 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
-      case 6: return put(f, o, C_SW, 0, 2, rs2, (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6), 2);
-      default: return put(f, o, C_SD, 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
+      case 5: return put(f, o, C_FSD, 0, 2, rs2, (((h >>> 10) & 7) << 3) | (((h >>> 7) & 7) << 6), 2);
+      case 6: return put(f, o, C_SW, 0, 2, rs2, (((h >>> 9) & 15) << 2) | (((h >>> 7) & 3) << 6), 2);
+      default: return put(f, o, C_SD, 0, 2, rs2, (((h >>> 10) & 7) << 3) | (((h >>> 7) & 7) << 6), 2);
     }
   }
   decode32(h, f, o);
