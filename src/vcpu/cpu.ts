@@ -38,7 +38,7 @@ import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
-import { decode, type Insn } from './decode.js';
+import type { Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom } from './region.js';
@@ -48,7 +48,7 @@ export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
 import { BlockTable } from './block-table.js';
-import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, MAX_BLOCK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -70,8 +70,7 @@ export const FAULT_IN = -1;
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
 
-/** Most instructions in one block. */
-export const MAX_BLOCK = 128;
+export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
@@ -170,7 +169,7 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }));
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -263,41 +262,22 @@ export class Cpu {
   }
 
   private build(pc: number): Block | null {
-    const dv = this.dv;
-    let p = pc, n = 0;
-    const insns: Insn[] = [], pcs: number[] = [];
-    const page = Math.floor(pc / PAGE_SIZE);
     // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
     if (pc % 2 !== 0) { this.busError(pc, pc, 0); return null; }
     const reused = this.reuse(pc);
     if (reused !== null) return reused;
     const t0 = statsEnabled ? performance.now() : 0;
-    for (;;) {
-      if (!this.fetchable(p)) {
-        if (n === 0) { this.fetchFault(p, pc); return null; }
-        break;
-      }
-      const lo = dv.getUint16(p, true);
-      let hi = 0;
-      if ((lo & 3) === 3) {
-        if (!this.fetchable(p + 2)) {
-          if (n === 0) { this.fetchFault(p + 2, pc); return null; }
-          break;
-        }
-        hi = dv.getUint16(p + 2, true);
-      }
-      const insn = decode(lo, hi);
-      insns.push(insn); pcs.push(p);
-      n++;
-      p += insn.len;
-      if (ENDS_BLOCK.has(insn.op)) break;
-      if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
-    }
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
-    if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
-    const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
-    SHARED_BLOCKS.entry(this.mem, pc, p, n).decoded = b.code;
+    const code = predecodeBlock(this.mem.u8, this.pf, pc, MAX_BLOCK);
+    if (code === null) { this.fetchFault(this.fetchable(pc) ? pc + 2 : pc, pc); return null; }
+    const n = code.length / Tier0.STRIDE - 1, end = pc + code[n * Tier0.STRIDE + Field.POS];
+    if (this.promoteAt === 0) {
+      const { insns, pcs } = toInsns(code, pc);
+      return this.compile(pc, end, insns, pcs, t0);
+    }
+    const b = this.tier0Block(pc, end, n, code);
+    SHARED_BLOCKS.entry(this.mem, pc, end, n).decoded = code;
     if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
     return b;
   }
@@ -436,7 +416,7 @@ export class Cpu {
   private reuse(pc: number): Block | null {
     const e = SHARED_BLOCKS.find(this.mem, pc);
     if (e === null) return null;
-    const end = pc + e.code.length;
+    const end = pc + e.len;
     // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
     if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;
