@@ -1,23 +1,23 @@
 // Tier 0 in WebAssembly against tier 0 in JavaScript, per instruction, on the
 // same pre-decoded blocks (src/vcpu/README.md, "Decision: a tier 0 in
 // WebAssembly, measured"):
-//   npm run build && node dist/bench/tier0-wasm.js [rounds]
+//   npm run build && node dist/bench/tier0-wasm.js [rounds] [--per-block]
 // Each kernel runs under a Cpu forced to tier 0 (`interp`: Interpreter.run
 // and the run loop), then under src/vcpu/wasm-interp.ts's module driven by a
 // small loop here (blocks decoded and pre-decoded as the Cpu does, copied to
 // records in the guest memory, chained through the module's table), in turn
 // for `rounds` rounds; both must leave the same registers. Prints MIPS of CPU
-// time (process.cpuUsage) for each.
+// time (process.cpuUsage) for each. With --per-block the module chains
+// nothing (every block returns to the loop here) and the registers are
+// copied from an Int32Array of halves (as ThreadState.x) into its slot and
+// back around each call: the cost of an integration without chaining.
 
 import { Cpu, Stop } from '../src/vcpu/cpu.js';
-import { decode, type Insn } from '../src/vcpu/decode.js';
-import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../src/vcpu/memory.js';
-import { ENDS_BLOCK, predecode } from '../src/vcpu/ops.js';
-import { Area, Exit, toWasmRecords, wasmInterpModule, wasmRecordBytes } from '../src/vcpu/wasm-interp.js';
+import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../src/vcpu/memory.js';
 import { Asm, rv, rtype } from '../test/vcpu/asm.js';
+import { drive, WasmTier0, XS } from '../test/vcpu/wasm-tier0.js';
 
-const CODE = 0x10000, DATA = 0x100000, AREA = 0x40000000;
-const XS = AREA + Area.BYTES, RECS = XS + 512;
+const CODE = 0x10000, DATA = 0x100000;
 
 interface Kernel { name: string; asm: Asm; regs: [number, number][] }
 
@@ -85,88 +85,22 @@ function runJs(m: GuestMemory, k: Kernel): [number, number, bigint[]] {
   return [cpu.instret, ms, regs];
 }
 
-class WasmTier0 {
-  readonly run: (rec: number, limit: number, xs: number) => number;
-  private readonly blocks = new Map<number, number>();
-  private next = RECS;
-  constructor(private readonly m: GuestMemory) {
-    const i32 = new Int32Array(m.buffer);
-    const mod = new WebAssembly.Module(wasmInterpModule(AREA, 65536));
-    const inst = new WebAssembly.Instance(mod, {
-      m: { m: m.memory },
-      f: {
-        pf: (lo: number, hi: number, size: number): number => {
-          if (hi !== 0) return 0;
-          const a = lo >>> 0, p = a >>> 12;
-          const f = m.pageFlags[p] & (((a & 4095) > 4096 - size) ? m.pageFlags[p + 1] : 0xff);
-          if ((a & 4095) <= 4096 - size) {
-            if (f & PAGE_R) i32[(AREA + Area.RTAB + (p & Area.PAGES_MASK) * 4) >> 2] = p;
-            if ((f & PAGE_W) && !(f & PAGE_CODE)) i32[(AREA + Area.WTAB + (p & Area.PAGES_MASK) * 4) >> 2] = p;
-          }
-          return f;
-        },
-        cw: (): number => 0,
-      },
-    });
-    this.run = inst.exports.run as (rec: number, limit: number, xs: number) => number;
-  }
-  reset(): void {
-    const i32 = new Int32Array(this.m.buffer);
-    i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.BYTES) >> 2);
-    for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) { i32[(AREA + e * 8) >> 2] = 1; i32[(AREA + e * 8 + 4) >> 2] = 0; }
-    i32.fill(0, XS >> 2, (XS + 512) >> 2);
-    this.blocks.clear();
-    this.next = RECS;
-  }
-  /** The record address of the block at `pc` (decoded as Cpu.build does). */
-  block(pc: number): number {
-    const got = this.blocks.get(pc);
-    if (got !== undefined) return got;
-    const insns: Insn[] = [], pcs: number[] = [];
-    let p = pc;
-    for (;;) {
-      const lo = this.m.view.getUint16(p, true), hi = (lo & 3) === 3 ? this.m.view.getUint16(p + 2, true) : 0;
-      const insn = decode(lo, hi);
-      insns.push(insn); pcs.push(p);
-      p += insn.len;
-      if (ENDS_BLOCK.has(insn.op) || insns.length >= 128 || (p >>> 12) !== (pc >>> 12)) break;
-    }
-    const code = predecode(insns, pcs, p);
-    const at = this.next;
-    this.next += wasmRecordBytes(code);
-    toWasmRecords(code, pc, new Int32Array(this.m.buffer), at);
-    this.blocks.set(pc, at);
-    const e = AREA + ((pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 8;
-    const i32 = new Int32Array(this.m.buffer);
-    i32[e >> 2] = pc; i32[(e + 4) >> 2] = at;
-    return at;
-  }
-}
-
 function runWasm(m: GuestMemory, w: WasmTier0, k: Kernel): [number, number, bigint[]] {
   setUp(m, k);
   w.reset();
   const i64 = new BigInt64Array(m.buffer), i32 = new Int32Array(m.buffer);
   for (const [r, v] of k.regs) i64[(XS >> 3) + r] = BigInt(v);
   let n = 0;
-  const ms = cpuMs(() => {
-    let pc = CODE;
-    for (;;) {
-      n += w.run(w.block(pc) + 16, 16384, XS);
-      const why = i32[(XS + 280) >> 2];
-      pc = Number(i64[(XS + 264) >> 3]);
-      if ((why & 15) === Exit.UNSUPPORTED) break; // the ecall
-      if ((why & 15) === Exit.FAULT) throw new Error(`fault at ${pc.toString(16)}`);
-    }
-  });
+  const ms = cpuMs(() => { n = drive(w, i32, CODE, PER_BLOCK).n; });
   const regs: bigint[] = [];
   for (let r = 0; r < 32; r++) regs.push(i64[(XS >> 3) + r]);
   return [n + 1, ms, regs];
 }
 
 const rounds = Number(process.argv[2] ?? '3');
+const PER_BLOCK = process.argv.includes('--per-block');
 const m = GuestMemory.create();
-const w = new WasmTier0(m);
+const w = new WasmTier0(m, PER_BLOCK);
 for (const k of KERNELS) {
   const js: number[] = [], wa: number[] = [];
   for (let r = 0; r < rounds; r++) {
