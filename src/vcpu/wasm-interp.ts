@@ -4,14 +4,18 @@
 // interpreter (interp.ts) on the same pre-decoded blocks.
 //
 // Contract: wasmInterpModule(area) builds one module over the guest's memory
-// whose function run(rec, limit, xs) interprets records from `rec` on (a
-// record's address in the guest memory), the 64-bit registers x0..x31 as
-// 8-byte words at xs + 8r (x0 always 0; writes to x0 go to the word at
-// xs + 256), and returns the instructions it retired. It runs on across
-// taken branches and jumps: into the same block's records (the record's
-// target address in AUX), or into another block the chaining table at
-// `area` holds for the target pc (direct mapped, CHAIN entries of [pc,
-// record address]), while fewer than `limit` instructions have retired.
+// whose function run(hdr, limit, xs, epoch, promote) interprets the block
+// whose records (below) start at `hdr` (an address in the guest memory),
+// the 64-bit registers x0..x31 as 8-byte words at xs + 8r (x0 always 0;
+// writes to x0 go to the word at xs + 256), and returns the instructions it
+// retired. It runs on across taken branches and jumps: into the same
+// block's records (the record's target address in AUX; a backward one adds
+// 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
+// chaining table at `area` holds for the target pc (direct mapped by
+// (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
+// only when its epoch is `epoch`; entering adds 1 to the block's heat),
+// while fewer than `limit` instructions have retired and no heat reached
+// `promote` (it then leaves with the pc of the block due, not entered).
 // Before it returns it writes the next pc (an i64) at xs + 264, the reason
 // at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
 // in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag).
@@ -20,7 +24,7 @@
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
 // the fast path checks (entries hold the page number; -1 empty); a store on
 // a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
-// returns 1 (blocks were dropped).
+// returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
 // Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
 // per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 6 | rs1
@@ -37,7 +41,7 @@ import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5 }
 
 /** Layout of the engine area (offsets from `area`). */
-export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 17, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
+export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
 
 /** The Ops the WebAssembly interpreter runs, in the order of its br_table (index 0: none). */
 const WOPS: readonly Op[] = [
@@ -47,6 +51,10 @@ const WOPS: readonly Op[] = [
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
   Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE,
 ];
+/** Whether the module runs `op` (else it leaves before it). */
+export function runsOp(op: number): boolean {
+  return WOP_OF[op] !== 0;
+}
 const WOP_OF: Int32Array = (() => {
   const t = new Int32Array(256);
   WOPS.forEach((op, i) => { if (i > 0) t[op] = i; });
@@ -74,8 +82,8 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   }
 }
 
-// Locals.
-const REC = 0, LIMIT = 1, XS = 2, WD = 3, IMM = 4, K = 5, A = 6, PG = 7, T = 8, WHY = 9, NPC = 10;
+// Parameters, then locals.
+const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13;
 
 /** The module's bytes for an engine area at `area` (see the file comment). */
 export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<ArrayBuffer> {
@@ -93,6 +101,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   // The instruction's length: 4, or 2 when the bit is set.
   const len64 = () => b.i64(4).get(WD).i32(21).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
 
+  b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
   b.op(W.loop, 0x40); // $L
   b.op(W.block, 0x40); // $jump: A = target pc, T = in-block record or 0
@@ -164,7 +173,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const r2 = () => { rs2(); b.op(W.i32WrapI64); };
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
-      case Op.NOP: case Op.FENCE: next(); break;
+      case Op.NOP: next(); break;
+      case Op.FENCE: b.op(0xfe, 0x03, 0x00); next(); break; // atomic.fence
       case Op.END:
         b.get(K).i32(1).op(W.i32Sub).set(K);
         pc64().set(A); b.i32(0).set(T); b.op(W.br).u(toJump);
@@ -242,17 +252,28 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     exitAt(Exit.LIMIT, 1);
     b.op(W.end);
     b.get(T).op(W.if, 0x40);
+    // A backward jump inside the block: heat + LOOP_HEAT, and back to the run loop at the promotion's heat.
+    b.get(T).get(REC).i32(16).op(W.i32Sub).op(W.i32LeU).op(W.if, 0x40);
+    b.get(HDR).get(HDR).op(W.i32Load, 2, 0).i32(5).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
+    exitAt(Exit.LIMIT, 3);
+    b.op(W.end);
+    b.op(W.end);
     b.get(T).set(REC).op(W.br).u(toL + 1);
     b.op(W.end);
     // Chaining: the table entry for A's low word (A below 2^32).
     b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
-    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(3).op(W.i32Shl).tee(T)
+    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
       .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq).op(W.i32And);
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
     b.op(W.if, 0x40);
-    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4).tee(REC);
-    // The block's heat (its header) + 1.
-    b.get(REC).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).op(W.i32Store, 2, 0);
-    b.get(REC).i32(16).op(W.i32Add).set(REC);
+    // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4).tee(T);
+    b.get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
+    exitAt(Exit.JUMP, 2);
+    b.op(W.end);
+    b.get(T).tee(HDR).i32(16).op(W.i32Add).set(REC);
     b.op(W.br).u(toL + 1);
     b.op(W.end);
     exitAt(Exit.JUMP, 0);
@@ -269,8 +290,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
     ],
-    type: { params: [I32, I32, I32], results: [I32] },
-    locals: [I32, I32, I32, I64, I32, I32, I32, I64],
+    type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],
     body: b,
   });
 }

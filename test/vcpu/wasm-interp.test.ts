@@ -117,7 +117,7 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     w.reset();
     const i32 = new Int32Array(m.buffer), i64 = new BigInt64Array(m.buffer);
     i64[(XS >> 3) + 9] = 0x7000_0000n; // unmapped
-    const n = w.run(w.block(CODE) + 16, 16384, XS);
+    const n = w.run(w.block(CODE), 16384, XS, 0, 0x7fffffff);
     assert.equal(n, 2);
     assert.equal(i32[(XS + 280) >> 2], Exit.FAULT | (8 << 4) | (PAGE_R << 8));
     assert.equal(i64[(XS + 264) >> 3], BigInt(CODE + 8));

@@ -16,7 +16,7 @@ export const XS = AREA + Area.BYTES;
 const RECS = XS + 512;
 
 export class WasmTier0 {
-  readonly run: (rec: number, limit: number, xs: number) => number;
+  readonly run: (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
   private readonly blocks = new Map<number, number>();
   private next = RECS;
   /** perBlock: fill no chaining entries (every block returns to drive()). */
@@ -39,17 +39,17 @@ export class WasmTier0 {
         cw: (): number => 0,
       },
     });
-    this.run = inst.exports.run as (rec: number, limit: number, xs: number) => number;
+    this.run = inst.exports.run as (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
   }
   reset(): void {
     const i32 = new Int32Array(this.m.buffer);
     i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.BYTES) >> 2);
-    for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) { i32[(AREA + e * 8) >> 2] = 1; i32[(AREA + e * 8 + 4) >> 2] = 0; }
+    for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) i32[(AREA + e * 16) >> 2] = 1;
     i32.fill(0, XS >> 2, (XS + 512) >> 2);
     this.blocks.clear();
     this.next = RECS;
   }
-  /** The record address of the block at `pc` (decoded as Cpu.build does). */
+  /** The header address of the block at `pc` (decoded as Cpu.build does). */
   block(pc: number): number {
     const got = this.blocks.get(pc);
     if (got !== undefined) return got;
@@ -68,9 +68,9 @@ export class WasmTier0 {
     toWasmRecords(code, pc, new Int32Array(this.m.buffer), at);
     this.blocks.set(pc, at);
     if (!this.perBlock) {
-      const e = AREA + ((pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 8;
+      const e = AREA + ((pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16;
       const i32 = new Int32Array(this.m.buffer);
-      i32[e >> 2] = pc; i32[(e + 4) >> 2] = at;
+      i32[e >> 2] = pc; i32[(e + 4) >> 2] = at; i32[(e + 8) >> 2] = 0;
     }
     return at;
   }
@@ -89,7 +89,7 @@ export function drive(w: WasmTier0, i32: Int32Array, start: number, perBlock: bo
   for (let r = 0; r < 64; r++) x[r] = i32[xs + r];
   for (;;) {
     if (perBlock) for (let r = 2; r < 64; r++) i32[xs + r] = x[r];
-    n += w.run(w.block(pc) + 16, 16384, XS);
+    n += w.run(w.block(pc), 16384, XS, 0, 0x7fffffff);
     if (perBlock) for (let r = 2; r < 64; r++) x[r] = i32[xs + r];
     const why = i32[(XS + 280) >> 2];
     pc = i32[(XS + 268) >> 2] === 0 ? i32[(XS + 264) >> 2] >>> 0 : (i32[(XS + 264) >> 2] >>> 0) + i32[(XS + 268) >> 2] * 4294967296;
