@@ -68,7 +68,7 @@ export function wasmRecordBytes(code: Int32Array): number {
 
 /** Write block `code` (pre-decoded, starting at pc `base`) as records at byte address `at` of `i32` (the guest memory). */
 export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, at: number): void {
-  let q = at >> 2;
+  let q = at >>> 2;
   i32[q] = 0; i32[q + 1] = 0; i32[q + 2] = 0; i32[q + 3] = 0;
   q += 4;
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
