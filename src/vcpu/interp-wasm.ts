@@ -8,7 +8,8 @@
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
 // leaves to the JavaScript interpreter (M beyond mul/mulw, F/D, CSRs, AMOs,
-// LR/SC, ecall, ebreak, fence.i, illegal encodings): the caller runs that
+// LR/SC, ebreak, fence.i, illegal encodings; an ecall it runs, leaving with
+// Stop.Syscall): the caller runs that
 // block in JavaScript. The module leaves before any such instruction in a
 // block with the instructions before it retired, and the run loop then
 // finds (builds) the block starting at it. sync(b) brings b.heat up to the
@@ -34,7 +35,7 @@
 import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
-import type { ThreadState } from './state.js';
+import { Stop, type ThreadState } from './state.js';
 import { Area, Exit, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
 /** The engine area (see the file comment). */
@@ -171,6 +172,6 @@ export class Tier0Wasm {
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
     cpu.npc = npc;
-    return n << 3;
+    return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;
   }
 }

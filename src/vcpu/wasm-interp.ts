@@ -38,7 +38,7 @@ import { Field, Op, STRIDE } from './ops.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 
 /** Why run() returned. */
-export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5 }
+export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
 
 /** Layout of the engine area (offsets from `area`). */
 export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
@@ -49,7 +49,7 @@ const WOPS: readonly Op[] = [
   Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.LWU, Op.SB, Op.SH, Op.SW, Op.SD,
   Op.ADDI, Op.SLTI, Op.SLTIU, Op.XORI, Op.ORI, Op.ANDI, Op.SLLI, Op.SRLI, Op.SRAI, Op.ADDIW, Op.SLLIW, Op.SRLIW, Op.SRAIW,
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
-  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE,
+  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
 ];
 /** Whether the module runs `op` (else it leaves before it). */
 export function runsOp(op: number): boolean {
@@ -174,6 +174,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
       case Op.NOP: next(); break;
+      // ecall retires and leaves with the pc after it (Exit.SYSCALL).
+      case Op.ECALL: pc64(); len64(); b.op(W.i64Add).set(NPC); exit(Exit.SYSCALL); break;
       case Op.FENCE: b.op(0xfe, 0x03, 0x00); next(); break; // atomic.fence
       case Op.END:
         b.get(K).i32(1).op(W.i32Sub).set(K);

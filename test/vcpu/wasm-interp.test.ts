@@ -60,7 +60,7 @@ function underWasm(w: WasmTier0, code: Asm, regs: bigint[]): Outcome {
   const i64 = new BigInt64Array(m.buffer);
   regs.forEach((v, i) => { if (i > 0) i64[(XS >> 3) + i] = v; });
   const { n, pc } = drive(w, new Int32Array(m.buffer), CODE, false);
-  return { regs: regs.map((_, i) => i64[(XS >> 3) + i]), data: m.u8.slice(DATA, DATA + 8192), retired: n, pc };
+  return { regs: regs.map((_, i) => i64[(XS >> 3) + i]), data: m.u8.slice(DATA, DATA + 8192), retired: n - 1, pc: pc - 4 };
 }
 
 function seedData(u8: Uint8Array): void {

@@ -77,9 +77,9 @@ export class WasmTier0 {
 }
 
 /**
- * Run from `start` to the first instruction the module leaves to JavaScript
- * for (an ecall, say), the registers in the slot at XS; returns the
- * instructions retired and that instruction's pc. With `perBlock`, the
+ * Run from `start` to the first ecall (which retires: `pc` is the one
+ * after it) or instruction the module leaves to JavaScript (`pc` is its),
+ * the registers in the slot at XS; returns the instructions retired and pc. With `perBlock`, the
  * registers are copied from an Int32Array of halves (as ThreadState.x) into
  * the slot and back around each call. A fault throws.
  */
@@ -93,7 +93,7 @@ export function drive(w: WasmTier0, i32: Int32Array, start: number, perBlock: bo
     if (perBlock) for (let r = 2; r < 64; r++) x[r] = i32[xs + r];
     const why = i32[(XS + 280) >> 2];
     pc = i32[(XS + 268) >> 2] === 0 ? i32[(XS + 264) >> 2] >>> 0 : (i32[(XS + 264) >> 2] >>> 0) + i32[(XS + 268) >> 2] * 4294967296;
-    if ((why & 15) === Exit.UNSUPPORTED) return { n, pc };
+    if ((why & 15) === Exit.UNSUPPORTED || (why & 15) === Exit.SYSCALL) return { n, pc };
     if ((why & 15) === Exit.FAULT) throw new Error(`fault at ${pc.toString(16)}`);
   }
 }
