@@ -1,7 +1,7 @@
-// A tier-0 interpreter written in WebAssembly: the measurement of issue 14's
-// next step (README.md, "Decision: a tier 0 in WebAssembly, measured"). It is
-// not wired into the Cpu; bench/tier0-wasm.ts runs it beside the JavaScript
-// interpreter (interp.ts) on the same pre-decoded blocks.
+// A tier-0 interpreter written in WebAssembly (README.md, "Decision: a tier 0
+// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu behind the
+// option TSVISOR_TIER0=wasm; bench/tier0-wasm.ts runs it beside the
+// JavaScript interpreter (interp.ts) on the same pre-decoded blocks.
 //
 // Contract: wasmInterpModule(area) builds one module over the guest's memory
 // whose function run(hdr, limit, xs, epoch, promote) interprets the block
