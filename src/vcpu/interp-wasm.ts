@@ -7,7 +7,8 @@
 // Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
-// leaves to the JavaScript interpreter (M beyond mul/mulw, F/D, CSRs, AMOs,
+// leaves to the JavaScript interpreter (M beyond mul/mulw, F/D but its
+// loads, stores and fmv moves, CSRs, AMOs,
 // LR/SC, ebreak, fence.i, illegal encodings; an ecall it runs, leaving with
 // Stop.Syscall): the caller runs that
 // block in JavaScript. The module leaves before any such instruction in a
@@ -27,8 +28,8 @@
 // if the guest has mapped one, the region is given up for good and the
 // thread's Cpus keep to the JavaScript tier 0 there (a guest's MAP_FIXED
 // racing a running vCPU of another thread is not seen: see Known gaps).
-// The registers are copied from the thread's state into the slot and back
-// around each call. Chaining entries hold an epoch that moves whenever
+// The registers (x and f) are copied from the thread's state into the slot
+// and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
 
@@ -36,7 +37,7 @@ import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
-import { Area, Exit, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { Area, Exit, F_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
 /** The engine area (see the file comment). */
 export const ENGINE_BASE = 0xf800_0000;
@@ -46,7 +47,7 @@ export const ENGINE_REGIONS = 8;
 export const ENGINE_CLAIM = 16;
 
 const TWO32 = 4294967296;
-const XS = Area.BYTES, RECS = XS + 512;
+const XS = Area.BYTES, RECS = XS + 1024;
 const MAX_HEAT = 0x3fffffff;
 
 /** The compiled module for each region's base (one per process, shared by its Cpus). */
@@ -161,11 +162,13 @@ export class Tier0Wasm {
     i32[e] = b.pc; i32[e + 1] = hdr; i32[e + 2] = r.chainEpoch;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
-    const x = s.x, xs = (base + XS) >>> 2;
+    const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
     i32[xs] = 0; i32[xs + 1] = 0;
     for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
+    for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
     for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
+    for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;

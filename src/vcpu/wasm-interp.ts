@@ -7,7 +7,8 @@
 // whose function run(hdr, limit, xs, epoch, promote) interprets the block
 // whose records (below) start at `hdr` (an address in the guest memory),
 // the 64-bit registers x0..x31 as 8-byte words at xs + 8r (x0 always 0;
-// writes to x0 go to the word at xs + 256), and returns the instructions it
+// writes to x0 go to the word at xs + 256) and f0..f31 at xs + 512 + 8r
+// (F_SLOT; the bit patterns, as ThreadState.fbits holds them), and returns the instructions it
 // retired. It runs on across taken branches and jumps: into the same
 // block's records (the record's target address in AUX; a backward one adds
 // 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
@@ -50,7 +51,10 @@ const WOPS: readonly Op[] = [
   Op.ADDI, Op.SLTI, Op.SLTIU, Op.XORI, Op.ORI, Op.ANDI, Op.SLLI, Op.SRLI, Op.SRAI, Op.ADDIW, Op.SLLIW, Op.SRLIW, Op.SRAIW,
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
   Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
+  Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
 ];
+/** The f registers' words: at xs + F_SLOT + 8r. */
+export const F_SLOT = 512;
 /** Whether the module runs `op` (else it leaves before it). */
 export function runsOp(op: number): boolean {
   return WOP_OF[op] !== 0;
@@ -73,7 +77,9 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   q += 4;
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
     const op = code[o] & 0xff, pos = code[o + Field.POS];
-    const rd = code[o + Field.RD] === 0 ? 32 : code[o + Field.RD];
+    // x0 is written to the 33rd word; f0 is a register.
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X;
+    const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
     i32[q] = WOP_OF[op] | (rd << 6) | (code[o + Field.RS1] << 12) | (code[o + Field.RS2] << 17) | ((pos >>> 16) === 2 ? 1 << 22 : 0);
     i32[q + 1] = code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
@@ -95,6 +101,10 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   const rs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
   const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
   const store = () => b.op(W.i64Store, 3, 0);
+  // The same for the f registers' words.
+  const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
+  const frs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
   // The current instruction's pc (its record is at REC - 16) as an i64.
   const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
   const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
@@ -164,9 +174,11 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const load = (size: number, op: W, align: number) => access(size, 1, Area.RTAB, () => {
       rdAddr(); b.get(PG).op(op, align, 0); store();
     }, false);
-    const st = (size: number, op: W, align: number) => access(size, 2, Area.WTAB, () => {
-      b.get(PG); rs2(); b.op(op, align, 0);
+    const st = (size: number, op: W, align: number, value = rs2) => access(size, 2, Area.WTAB, () => {
+      b.get(PG); value(); b.op(op, align, 0);
     }, true);
+    // A single in an f register is NaN-boxed: its high word all ones.
+    const box = () => b.i64(-4294967296).op(W.i64Or);
     const alu = (f: () => void) => { rdAddr(); f(); store(); next(); };
     const aluW = (f: () => void) => { rdAddr(); f(); b.op(W.i64Extend32S); store(); next(); };
     const r1 = () => { rs1(); b.op(W.i32WrapI64); };
@@ -242,6 +254,14 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.SRAW: aluW(() => { r1(); r2(); b.op(W.i32ShrS, W.i64ExtendI32U); }); break;
       case Op.MUL: alu(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
       case Op.MULW: aluW(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
+      case Op.FLW: access(4, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load32U, 0, 0); box(); fStore(); }, false); break;
+      case Op.FLD: access(8, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load, 0, 0); fStore(); }, false); break;
+      case Op.FSW: st(4, W.i64Store32, 0, frs2); break;
+      case Op.FSD: st(8, W.i64Store, 0, frs2); break;
+      case Op.FMV_X_W: alu(() => { frs1(); b.op(W.i64Extend32S); }); break;
+      case Op.FMV_X_D: alu(() => frs1()); break;
+      case Op.FMV_W_X: rdAddr(); rs1(); b.i64(0xffffffff).op(W.i64And); box(); fStore(); next(); break;
+      case Op.FMV_D_X: rdAddr(); rs1(); fStore(); next(); break;
       default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
     }
   }

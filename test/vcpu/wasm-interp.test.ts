@@ -1,13 +1,13 @@
-// Tier 0 in WebAssembly (wasm-interp.ts, the measured prototype): on random
-// blocks of the instructions it runs, and on calls, loops and a fault, it
+// Tier 0 in WebAssembly (wasm-interp.ts): on random blocks of the
+// instructions it runs (f-register loads, stores and moves among them), and on calls, loops and a fault, it
 // must leave exactly what the JavaScript tier 0 (a Cpu forced to `interp`)
-// leaves: registers, memory, retired count, the pc it stops at.
+// leaves: x and f registers, memory, retired count, the pc it stops at.
 
 import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W } from '../../src/vcpu/memory.js';
-import { Exit } from '../../src/vcpu/wasm-interp.js';
-import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
+import { Exit, F_SLOT } from '../../src/vcpu/wasm-interp.js';
+import { Asm, CODE, DATA, fop, fp, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 import { drive, WasmTier0, XS } from './wasm-tier0.js';
 
 /** A small deterministic generator (xorshift), so that a failure repeats. */
@@ -20,7 +20,7 @@ const BASE = 31; // holds DATA + 2048 throughout: loads and stores are x31 + imm
 
 /** One random instruction of those the module runs (x31 never written; branches skip the next instruction). */
 function randomInsn(r: () => number): number {
-  const rd = r() % 31, a = r() % 32, b = r() % 32, imm = (r() % 4096) - 2048, sh = r() % 64, shw = r() % 32;
+  const rd = r() % 31, a = r() % 32, b = r() % 32, imm = (r() % 4096) - 2048, sh = r() % 64, shw = r() % 32, f = r() % 32;
   const mem = (r() % 2048) - 1024 + ((r() & 1) === 0 ? 0 : 1020);
   const all = [
     () => rv.lui(rd, r() & 0xfffff), () => rv.auipc(rd, r() & 0xfffff), () => rv.addi(rd, a, imm), () => rv.slti(rd, a, imm),
@@ -32,35 +32,40 @@ function randomInsn(r: () => number): number {
     () => rv.lb(rd, BASE, mem), () => rv.lh(rd, BASE, mem), () => rv.lw(rd, BASE, mem), () => rv.ld(rd, BASE, mem),
     () => rv.lbu(rd, BASE, mem), () => rv.lhu(rd, BASE, mem), () => rv.lwu(rd, BASE, mem),
     () => rv.sb(b, BASE, mem), () => rv.sh(b, BASE, mem), () => rv.sw(b, BASE, mem), () => rv.sd(b, BASE, mem),
+    () => fp.flw(f, BASE, mem), () => fp.fld(f, BASE, mem), () => fp.fsw(f, BASE, mem), () => fp.fsd(f, BASE, mem),
+    () => fop(0x70, rd, f, 0, 0), () => fop(0x78, f, a, 0, 0), () => fop(0x71, rd, f, 0, 0), () => fop(0x79, f, a, 0, 0),
     () => rv.beq(a, b, 8), () => rv.bne(a, b, 8), () => rv.blt(a, b, 8), () => rv.bge(a, b, 8), () => rv.bltu(a, b, 8), () => rv.bgeu(a, b, 8),
   ];
   return all[r() % all.length]();
 }
 
-interface Outcome { regs: bigint[]; data: Uint8Array; retired: number; pc: number }
+interface Outcome { regs: bigint[]; fbits: number[]; data: Uint8Array; retired: number; pc: number }
 
-function underJs(code: Asm, regs: bigint[]): Outcome {
+function underJs(code: Asm, regs: bigint[], fbits: number[]): Outcome {
   const m = resetMemory(code.bytes());
   seedData(m.u8);
   const cpu = new Cpu(m, undefined, { engine: 'interp' });
   cpu.state.pc = CODE;
   regs.forEach((v, i) => { if (i > 0) setReg(cpu, i, v); });
+  fbits.forEach((v, i) => { cpu.state.fbits[i] = v; });
   let stop: Stop;
   do stop = cpu.run(1e9); while (stop === Stop.Budget);
   assert.equal(stop, Stop.Syscall);
   return {
-    regs: regs.map((_, i) => getReg(cpu, i)), data: m.u8.slice(DATA, DATA + 8192), retired: cpu.instret - 1, pc: cpu.state.pc - 4,
+    regs: regs.map((_, i) => getReg(cpu, i)), fbits: [...cpu.state.fbits], data: m.u8.slice(DATA, DATA + 8192), retired: cpu.instret - 1, pc: cpu.state.pc - 4,
   };
 }
 
-function underWasm(w: WasmTier0, code: Asm, regs: bigint[]): Outcome {
+function underWasm(w: WasmTier0, code: Asm, regs: bigint[], fbits: number[]): Outcome {
   const m = resetMemory(code.bytes());
   seedData(m.u8);
   w.reset();
   const i64 = new BigInt64Array(m.buffer);
+  const i32 = new Int32Array(m.buffer), fs = (XS + F_SLOT) >> 2;
   regs.forEach((v, i) => { if (i > 0) i64[(XS >> 3) + i] = v; });
-  const { n, pc } = drive(w, new Int32Array(m.buffer), CODE, false);
-  return { regs: regs.map((_, i) => i64[(XS >> 3) + i]), data: m.u8.slice(DATA, DATA + 8192), retired: n - 1, pc: pc - 4 };
+  fbits.forEach((v, i) => { i32[fs + i] = v; });
+  const { n, pc } = drive(w, i32, CODE, false);
+  return { regs: regs.map((_, i) => i64[(XS >> 3) + i]), fbits: fbits.map((_, i) => i32[fs + i]), data: m.u8.slice(DATA, DATA + 8192), retired: n - 1, pc: pc - 4 };
 }
 
 function seedData(u8: Uint8Array): void {
@@ -82,8 +87,11 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       const regs: bigint[] = [0n];
       for (let i = 1; i < 32; i++) regs.push(BigInt.asIntN(64, (BigInt(r()) << 32n) | BigInt(r() % 5 === 0 ? 0xffffffff : r())));
       regs[BASE] = BigInt(DATA + 2048);
-      const js = underJs(code, regs), wa = underWasm(w, code, regs);
+      const fbits: number[] = [];
+      for (let i = 0; i < 64; i++) fbits.push(r() | 0);
+      const js = underJs(code, regs, fbits), wa = underWasm(w, code, regs, fbits);
       assert.deepEqual(wa.regs, js.regs, `block ${t}: registers`);
+      assert.deepEqual(wa.fbits, js.fbits, `block ${t}: f registers`);
       assert.deepEqual(wa.data, js.data, `block ${t}: memory`);
       assert.equal(wa.retired, js.retired, `block ${t}: retired`);
       assert.equal(wa.pc, js.pc, `block ${t}: the ecall's pc`);
@@ -102,7 +110,7 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       .w(rv.jalr(0, 1, 0));   // 26: return
     const regs = new Array<bigint>(32).fill(0n);
     regs[5] = 1000n;
-    const js = underJs(code, regs), wa = underWasm(w, code, regs);
+    const js = underJs(code, regs, []), wa = underWasm(w, code, regs, []);
     assert.deepEqual(wa.regs, js.regs);
     assert.equal(wa.regs[10], 500500n);
     assert.equal(wa.regs[11], 1000n);

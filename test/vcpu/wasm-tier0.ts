@@ -11,9 +11,9 @@ import { ENDS_BLOCK, predecode } from '../../src/vcpu/ops.js';
 import { Area, Exit, toWasmRecords, wasmInterpModule, wasmRecordBytes } from '../../src/vcpu/wasm-interp.js';
 
 export const AREA = 0x40000000;
-/** The register slot: x_r at XS + 8r. */
+/** The register slot: x_r at XS + 8r, f_r at XS + F_SLOT + 8r. */
 export const XS = AREA + Area.BYTES;
-const RECS = XS + 512;
+const RECS = XS + 1024;
 
 export class WasmTier0 {
   readonly run: (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
@@ -45,7 +45,7 @@ export class WasmTier0 {
     const i32 = new Int32Array(this.m.buffer);
     i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.BYTES) >> 2);
     for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) i32[(AREA + e * 16) >> 2] = 1;
-    i32.fill(0, XS >> 2, (XS + 512) >> 2);
+    i32.fill(0, XS >> 2, (XS + 1024) >> 2);
     this.blocks.clear();
     this.next = RECS;
   }
