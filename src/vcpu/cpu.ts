@@ -32,7 +32,8 @@
 import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
-import { engineFromEnv, PROMOTE_AFTER, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine } from './engines.js';
+import { engineFromEnv, PROMOTE_AFTER, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
+import { Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
@@ -136,12 +137,16 @@ export class Cpu {
   static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
   /** Whether new Cpus under 'auto' promote to tier 2. */
   static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
+  /** Which interpreter tier 0 uses when the options do not say (TSVISOR_TIER0). */
+  static defaultTier0: Tier0Kind = tier0FromEnv();
   readonly engine: Engine;
   /** Whether compiled blocks go to tier 2 where it can compile them. */
   private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
   private readonly interp: Interpreter;
+  /** Tier 0 in WebAssembly (interp-wasm.ts), or null: the JavaScript interpreter runs tier 0. */
+  private readonly t0w: Tier0Wasm | null;
 
   constructor(mem: GuestMemory, interrupt?: Int32Array, options: CpuOptions = {}) {
     this.mem = mem;
@@ -159,6 +164,7 @@ export class Cpu {
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.table = new BlockTable(mem);
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
+    this.t0w = this.promoteAt > 0 && (options.tier0 ?? Cpu.defaultTier0) === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
@@ -291,12 +297,19 @@ export class Cpu {
 
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
+    const w = this.t0w;
+    if (w !== null) w.sync(b);
     if (b.heat >= this.promoteAt) {
       this.promote(b);
       return b.fn(s, s.x, s.fbits);
     }
+    if (w !== null) {
+      const r = w.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK, this.promoteAt);
+      if (r >= 0) { engineStats.tier0Insns += r >>> 3; return r; }
+    }
     b.heat++;
-    const r = this.interp.run(b, s, this.promoteAt, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    // Beside the WebAssembly tier 0, the JavaScript one runs only the block it is given (a promotion threshold of 0 chains nothing).
+    const r = this.interp.run(b, s, w === null ? this.promoteAt : 0, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
