@@ -7,18 +7,22 @@
 // QEMU's own process in the same state. The whole commands as a user types
 // them: `tsvisor run` of hello (confined, with its gofer) and `tsvisor do --
 // true`, from the command's start to its exit, beside QEMU running the same
-// binary (docs/STARTUP.md has the breakdown).
+// binary (docs/STARTUP.md has the breakdown); bin/tsvisor executed, as a
+// shell does for a user (its shell half starts them from their startup
+// snapshots, src/bundle/snapshot.ts).
 
 import type { Benchmark, BenchContext, Figure, Target } from '../measure.js';
 import { WrongOutput } from '../measure.js';
 import { bootOnce, qemuOnce } from '../boot-launch.js';
 import { fixtureBin, repoRoot } from '../../test/util/bundle.js';
-import { launch, launchRun, stateDir } from '../density-launch.js';
+import { launch, stateDir } from '../density-launch.js';
 import { BOOT_NODE_FLAGS, entryScript } from '../../src/bundle/entry.js';
 import { bootSnapshotArgs } from '../../src/bundle/snapshot.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The command a user runs (executed: its shell half picks Node's arguments). */
+const TSVISOR = path.join(repoRoot(), 'bin', 'tsvisor');
 /** hello's first line: the first byte timed is its first. */
 const HELLO_FIRST = 'hello from riscv64\n';
 /** How long the idle guest sits before its RSS is read. */
@@ -63,7 +67,7 @@ let serial = 0;
 async function runHello(ctx: BenchContext): Promise<number> {
   const root = stateDir();
   try {
-    const r = await wallOf(() => launchRun(root, ctx.bundle(['/bin/hello']), `startup-${process.pid}-${serial++}`));
+    const r = await wallOf(() => launch(TSVISOR, ['--root', root, 'run', '--bundle', ctx.bundle(['/bin/hello']), `startup-${process.pid}-${serial++}`]));
     checkHello('tsvisor', r.status, r.stdout);
     return r.ms;
   } finally {
@@ -80,7 +84,7 @@ function checkTrue(target: Target, r: { status: number; stdout: string; stderr: 
 
 /** `tsvisor do -- true` over the default busybox rootfs (--busybox: that binary, not the user cache, so no download is timed). */
 async function doTrue(): Promise<number> {
-  const r = await wallOf(() => launch(process.execPath, [path.join(repoRoot(), 'bin', 'tsvisor'), 'do', '--busybox', busybox(), '--', 'true']));
+  const r = await wallOf(() => launch(TSVISOR, ['do', '--busybox', busybox(), '--', 'true']));
   checkTrue('tsvisor', r);
   return r.ms;
 }

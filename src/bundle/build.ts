@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { BUNDLE_DIR, BUNDLE_ENTRIES, type BundleSpec } from './entry.js';
 import { startBundle } from './runtime.js';
 import { codeFile, writeCodeCache } from './load.js';
-import { writeBootSnapshot } from './snapshot.js';
+import { SNAPSHOT_FLAGS, writeBootSnapshot, writeSnapshot, type SnapshotName } from './snapshot.js';
 
 /** A relative require with a literal argument, as tsc emits it (either quote). */
 const RELATIVE_REQUIRE = /\brequire\((['"])(\.\.?\/[^'"]+)\1\)/g;
@@ -137,10 +137,13 @@ function codeCacheUnder(flags: readonly string[], outDir: string, name: string):
 if (require.main === module) {
   const report = writeBundles(path.resolve(__dirname, '..', '..'));
   process.stdout.write(`bundles: ${Object.entries(report).map(([n, r]) => `${n} (${r.modules} modules, ${Math.round(r.cacheBytes / 1024)} KiB of code cache)`).join(', ')}\n`);
-  // Boot's startup snapshot (snapshot.ts): without one, boot starts from its bundle as before.
-  try {
-    process.stdout.write(`boot's startup snapshot: ${(writeBootSnapshot() / 1024 ** 2).toFixed(1)} MiB\n`);
-  } catch (e) {
-    process.stderr.write(`bundle: no startup snapshot for boot (${(e as Error).message}); boot starts from its bundle\n`);
+  // The startup snapshots of boot, run and do (snapshot.ts): without one, that command starts from its bundle as before.
+  for (const name of Object.keys(SNAPSHOT_FLAGS) as SnapshotName[]) {
+    try {
+      const size = name === 'boot' ? writeBootSnapshot() : writeSnapshot(name);
+      process.stdout.write(`${name}'s startup snapshot: ${(size / 1024 ** 2).toFixed(1)} MiB\n`);
+    } catch (e) {
+      process.stderr.write(`bundle: no startup snapshot for ${name} (${(e as Error).message}); it starts from its bundle\n`);
+    }
   }
 }

@@ -1,17 +1,22 @@
-// The script boot's V8 startup snapshot is made from (snapshot.ts runs
-// `node BOOT_NODE_FLAGS --snapshot-blob dist/bundle/boot.blob --build-snapshot`
-// over it at build time; README.md beside this file).
+// The script the V8 startup snapshots of boot, run and do are made from
+// (snapshot.ts runs `node FLAGS --snapshot-blob dist/bundle/NAME.blob
+// --build-snapshot` over it at build time, with TSVISOR_SNAPSHOT_BUNDLE=NAME;
+// README.md beside this file).
 //
-// The snapshot holds boot's bundle, run: every module's top level has run
-// (boot's command's too, which the CLI would load at its first call), so a
-// boot started from it calls the CLI's main at once, without compiling or
-// running its ~30 modules, nor Node's own modules they load (net, among
+// A snapshot holds its bundle, run: every module's top level has run
+// (the command's too, which the CLI would load at its first call), so a
+// process started from it calls the CLI's main at once, without compiling or
+// running its ~30-50 modules, nor Node's own modules they load (net, among
 // others). What must stay out of it:
 // - Process state: a top level that read the environment, the pid, argv,
 //   an fd, the clock, or started a timer, would keep the build's. Boot's
 //   modules read none at load time (docs/STARTUP.md, the audit); the
 //   kernel's and the vCPU's modules that read the clock or the environment
 //   do it through bundle/process-start.ts, again at each process's start.
+//   run's and do's own modules (run.ts, oci/launch.ts, state.ts, hooks.ts,
+//   lifecycle.ts, waiter.ts, gofer-launch.ts, snapshot.ts, do.ts and
+//   src/debian's) keep constants only at their top levels (the seventh
+//   pass's audit).
 //   The kernel's bundle is in the blob only when asked for (below); by
 //   default it loads after the sync byte, with its code cache, as before.
 // - Packages: a require of anything but Node's own modules gets a stand-in
@@ -46,6 +51,10 @@ const DIST = path.resolve(__dirname, '..', '..');
 const BUNDLES = path.join(DIST, 'bundle');
 /** snapshot.ts SNAPSHOT_WITH_KERNEL_ENV: set (to 1) while this runs, the blob holds the kernel's bundle too. */
 const WITH_KERNEL_ENV = 'TSVISOR_SNAPSHOT_WITH_KERNEL';
+/** snapshot.ts SNAPSHOT_BUNDLE_ENV: the bundle the blob holds (boot, run or do; boot when unset). */
+const BUNDLE_ENV = 'TSVISOR_SNAPSHOT_BUNDLE';
+const NAME = process.env[BUNDLE_ENV] || 'boot';
+if (!/^(boot|run|do)$/.test(NAME)) throw new Error(`${BUNDLE_ENV}=${NAME}: not a bundle with a snapshot`);
 /** entry.ts SNAPSHOT_MARK. */
 const SNAPSHOT_MARK = Symbol.for('tsvisor.startup-snapshot');
 
@@ -100,6 +109,15 @@ let building = true;
 internals._load = function (request: string, parent: NodeJS.Module, isMain: boolean) {
   const builtin = request.startsWith('node:') || Module.isBuiltin(request);
   if (builtin || request.startsWith('.') || path.isAbsolute(request)) return original.call(this, request, parent, isMain);
+  // Resolved once here, not loaded: Node's resolver (its package.json
+  // reader, the `exports` resolution modules it compiles at first use) and
+  // its path cache are then in the blob, so the first use after
+  // deserialization only loads the file.
+  try {
+    internals._resolveFilename(request, parent, false);
+  } catch {
+    // resolved again, and failing as it would have, at the first use
+  }
   return packageStandIn(request, parent);
 };
 
@@ -121,9 +139,9 @@ function loaderModule(name: string): NodeJS.Module {
 // command, boot.ts and what it imports, only once main runs: here they run
 // now, each in Node's require.cache), then the entry, whose requires find
 // those instances there (runtime.ts), as a later bundle of the thread would.
-const bootModule = loaderModule('boot');
-const boot = compile('boot');
-boot(loaderModule('boot'), Module.createRequire(bootModule.filename), BUNDLES, true);
+const bootModule = loaderModule(NAME);
+const boot = compile(NAME);
+boot(loaderModule(NAME), Module.createRequire(bootModule.filename), BUNDLES, true);
 boot(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
 const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
 
@@ -135,7 +153,7 @@ const { main } = bootModule.exports as { main: (argv: string[]) => Promise<numbe
 // into Node's require.cache under kernel.js's name, so boot's require of
 // that file (entryScript('kernel')) returns the kernel's exports without
 // loading anything.
-if (process.env[WITH_KERNEL_ENV] === '1') {
+if (NAME === 'boot' && process.env[WITH_KERNEL_ENV] === '1') {
   const kernelModule = loaderModule('kernel');
   const kernel = compile('kernel');
   kernel(loaderModule('kernel'), Module.createRequire(kernelModule.filename), BUNDLES, true);

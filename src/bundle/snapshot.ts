@@ -1,8 +1,11 @@
-// Boot's V8 startup snapshot (docs/STARTUP.md, the fourth pass): the build
-// makes dist/bundle/boot.blob (boot's bundle, loaded) from snapshot-entry.ts, in a Node started with
-// BOOT_NODE_FLAGS, and a manifest beside it (boot.blob.json); run, create
-// and do start boot with `--snapshot-blob` (bootSnapshotArgs) when the blob
-// is usable, else as before, from boot's bundle.
+// V8 startup snapshots of boot (docs/STARTUP.md, the fourth pass) and of
+// run's and do's CLI (the seventh): the build makes dist/bundle/NAME.blob
+// (that bundle, loaded) from snapshot-entry.ts, in a Node started with the
+// bundle's flags (SNAPSHOT_FLAGS), and beside it a manifest (NAME.blob.json)
+// and bin/tsvisor's check (NAME.blob.check). run, create and do start boot
+// with `--snapshot-blob` (bootSnapshotArgs) when the blob is usable, else as
+// before, from boot's bundle; bin/tsvisor's shell half starts `tsvisor run`
+// and `tsvisor do` from theirs (and `tsvisor boot` from boot's, on request).
 //
 // Node cannot fall back by itself: a blob of another Node or made under
 // other V8 flags makes it exit 14 before any of our code runs, a damaged one
@@ -29,16 +32,29 @@ export const SNAPSHOT_WITH_KERNEL_ENV = 'TSVISOR_SNAPSHOT_WITH_KERNEL';
 
 /** Set (to 1) to start boot without its snapshot (to compare, or to rule it out). */
 export const NO_SNAPSHOT_ENV = 'TSVISOR_NO_SNAPSHOT';
-export const SNAPSHOT_BLOB = 'boot.blob';
-export const SNAPSHOT_MANIFEST = 'boot.blob.json';
+
+/** The bundles with a startup snapshot, and the V8 flags each is made and started with. */
+export const SNAPSHOT_FLAGS = { boot: BOOT_NODE_FLAGS, run: [], do: [] } as const satisfies Record<string, readonly string[]>;
+export type SnapshotName = keyof typeof SNAPSHOT_FLAGS;
+/** Set (to a SnapshotName) in the environment of the Node that builds a blob: which bundle snapshot-entry.ts runs. */
+export const SNAPSHOT_BUNDLE_ENV = 'TSVISOR_SNAPSHOT_BUNDLE';
+
+/** NAME's blob, its manifest, and bin/tsvisor's check beside them (in dist/bundle). */
+export const blobOf = (name: SnapshotName) => `${name}.blob`;
+export const manifestOf = (name: SnapshotName) => `${name}.blob.json`;
+export const checkOf = (name: SnapshotName) => `${name}.blob.check`;
+
+export const SNAPSHOT_BLOB = blobOf('boot');
+export const SNAPSHOT_MANIFEST = manifestOf('boot');
 
 const DIST = path.resolve(__dirname, '..', '..');
 const BUNDLES = path.join(DIST, BUNDLE_DIR);
 
-/** A file as the build left it. */
+/** A file as the build left it (the inode: a copy of the tree, times kept, is not the build's; the blob holds its paths). */
 interface Stamp {
   size: number;
   mtimeMs: number;
+  ino: number;
 }
 
 /** What the build writes beside the blob. */
@@ -51,23 +67,20 @@ export interface Manifest {
   sources: Record<string, Stamp>;
 }
 
-/** The files the snapshot holds the code of (relative to dist): a change to one makes it stale. */
-export const SNAPSHOT_SOURCES = [
-  `${BUNDLE_DIR}/boot.code.js`,
-  `${BUNDLE_DIR}/kernel.code.js`,
-  'src/bundle/snapshot-entry.js',
-] as const;
+/** The files NAME's snapshot holds the code of (relative to dist): a change to one makes it stale. Boot's names the kernel's, which the build may put in it. */
+export const snapshotSources = (name: SnapshotName): string[] => [`${BUNDLE_DIR}/${name}.code.js`, ...(name === 'boot' ? [`${BUNDLE_DIR}/kernel.code.js`] : []), 'src/bundle/snapshot-entry.js'];
+export const SNAPSHOT_SOURCES = snapshotSources('boot');
 
 function stamp(file: string): Stamp | undefined {
   try {
     const st = fs.statSync(file);
-    return { size: st.size, mtimeMs: st.mtimeMs };
+    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   } catch {
     return undefined;
   }
 }
 
-const same = (a: Stamp | undefined, b: Stamp | undefined) => a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
+const same = (a: Stamp | undefined, b: Stamp | undefined) => a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 
 /**
  * Why boot's snapshot in `bundles` (dist/bundle) cannot be used by a boot
@@ -117,15 +130,20 @@ export function bootSnapshotArgs(detached = false): string[] {
 }
 
 /**
- * The build's step after the bundles: makes boot.blob and its manifest in
- * `bundles` (under `distDir`). Returns the blob's size, or throws (the build
- * then goes on without a snapshot; any old one is gone first).
+ * The build's step after the bundles: makes boot.blob, its manifest and
+ * check in `bundles` (under `distDir`). Returns the blob's size, or throws
+ * (the build then goes on without a snapshot; any old one is gone first).
  */
 export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES, withKernel = process.env[SNAPSHOT_WITH_KERNEL_ENV] === '1'): number {
-  const blob = path.join(bundles, SNAPSHOT_BLOB);
-  const manifest = path.join(bundles, SNAPSHOT_MANIFEST);
+  return writeSnapshot('boot', distDir, bundles, withKernel);
+}
+
+/** writeBootSnapshot for any SnapshotName (`withKernel`: boot's only). */
+export function writeSnapshot(name: SnapshotName, distDir = DIST, bundles = BUNDLES, withKernel = false): number {
+  const blob = path.join(bundles, blobOf(name));
+  const manifest = path.join(bundles, manifestOf(name));
   fs.rmSync(manifest, { force: true });
-  fs.rmSync(path.join(bundles, LAUNCHER_CHECK), { force: true });
+  fs.rmSync(path.join(bundles, checkOf(name)), { force: true });
   fs.rmSync(blob, { force: true });
   // Node's snapshot builder runs its script without CommonJS's `exports`,
   // and no file of ours may go through Node's module loader before the
@@ -146,77 +164,81 @@ export function writeBootSnapshot(distDir = DIST, bundles = BUNDLES, withKernel 
       '',
     ].join('\n'),
   );
-  const r = spawnSync(process.execPath, [...BOOT_NODE_FLAGS, '--snapshot-blob', blob, '--build-snapshot', entry], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', [SNAPSHOT_WITH_KERNEL_ENV]: withKernel ? '1' : '' } });
+  const env = { ...process.env, NODE_OPTIONS: '', [SNAPSHOT_WITH_KERNEL_ENV]: withKernel && name === 'boot' ? '1' : '', [SNAPSHOT_BUNDLE_ENV]: name };
+  const r = spawnSync(process.execPath, [...SNAPSHOT_FLAGS[name], '--snapshot-blob', blob, '--build-snapshot', entry], { encoding: 'utf8', env });
   if (r.status !== 0 || !fs.existsSync(blob)) {
     fs.rmSync(blob, { force: true });
     const why = r.error?.message ?? r.stderr.split('\n').filter((l) => l.trim() !== '' && !/not yet fully verified|may still work|To request support|--trace-warnings/.test(l)).slice(0, 3).join(' / ');
     throw new Error(`node --build-snapshot exited ${r.status ?? r.signal}: ${why}`);
   }
-  const size = writeSnapshotManifest(bundles, distDir).blob.size;
+  const size = writeSnapshotManifest(bundles, distDir, name).blob.size;
   try {
-    writeLauncherCheck(bundles, distDir);
+    writeLauncherCheck(bundles, distDir, process.execPath, name);
   } catch (e) {
-    process.stderr.write(`bundle: bin/tsvisor will start \`tsvisor boot\` without the snapshot (${(e as Error).message})\n`);
+    process.stderr.write(`bundle: bin/tsvisor will start \`tsvisor ${name}\` without the snapshot (${(e as Error).message})\n`);
   }
   return size;
 }
 
-/** Writes the manifest of the blob in `bundles` (its size and time, those of its sources under `distDir`, this Node, BOOT_NODE_FLAGS) and returns it. */
-export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST): Manifest {
+/** Writes the manifest of NAME's blob in `bundles` (its size and time, those of its sources under `distDir`, this Node, its flags) and returns it. */
+export function writeSnapshotManifest(bundles = BUNDLES, distDir = DIST, name: SnapshotName = 'boot'): Manifest {
   const sources: Record<string, Stamp> = {};
-  for (const src of SNAPSHOT_SOURCES) {
+  for (const src of snapshotSources(name)) {
     const s = stamp(path.join(distDir, src));
     if (!s) throw new Error(`${src} is missing`);
     sources[src] = s;
   }
-  const blob = stamp(path.join(bundles, SNAPSHOT_BLOB));
-  if (!blob) throw new Error(`${SNAPSHOT_BLOB} is missing`);
-  const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...BOOT_NODE_FLAGS], blob, sources };
-  fs.writeFileSync(path.join(bundles, SNAPSHOT_MANIFEST), JSON.stringify(m, null, 1) + '\n');
+  const blob = stamp(path.join(bundles, blobOf(name)));
+  if (!blob) throw new Error(`${blobOf(name)} is missing`);
+  const m: Manifest = { node: process.version, v8: process.versions.v8, flags: [...SNAPSHOT_FLAGS[name]], blob, sources };
+  fs.writeFileSync(path.join(bundles, manifestOf(name)), JSON.stringify(m, null, 1) + '\n');
   return m;
 }
 
-/** Beside the blob: what bin/tsvisor's shell half reads (writeLauncherCheck). */
-export const LAUNCHER_CHECK = 'boot.blob.check';
+/** Beside boot's blob: what bin/tsvisor's shell half reads (writeLauncherCheck). */
+export const LAUNCHER_CHECK = checkOf('boot');
 
 /**
- * The files bin/tsvisor's shell half checks before it starts `tsvisor boot`
- * from the blob, relative to dist: the blob, its sources, the loader it
+ * The files bin/tsvisor's shell half checks before it starts `tsvisor NAME`
+ * from NAME's blob, relative to dist: the blob, its sources, the loader it
  * names, and the CLI's tsc output (rewritten by every tsc run: entryScript
  * then takes tsc's files, not the bundles the blob holds). Node's binary
  * comes first, outside dist.
  */
-export const LAUNCHER_FILES = [`${BUNDLE_DIR}/${SNAPSHOT_BLOB}`, ...SNAPSHOT_SOURCES, `${BUNDLE_DIR}/boot.js`, BUNDLE_ENTRIES.boot.entry] as const;
+export const launcherFiles = (name: SnapshotName): string[] => [`${BUNDLE_DIR}/${blobOf(name)}`, ...snapshotSources(name), `${BUNDLE_DIR}/${name}.js`, BUNDLE_ENTRIES[name].entry];
+export const LAUNCHER_FILES = launcherFiles('boot');
 
 /** The shell's single quotes around `s`. */
 const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
- * Writes LAUNCHER_CHECK in `bundles`: a /bin/sh fragment that bin/tsvisor
- * sources (it cannot run JavaScript before it picks Node's flags, and a
- * second Node start to run snapshotUnusable would cost more than the
- * snapshot saves). It sets `boot_flags` (BOOT_NODE_FLAGS) and `boot_stamp`,
- * what `stat -L` prints of Node's binary (`node`: the one the blob was made
- * by) and of LAUNCHER_FILES now, and defines `boot_stat`, which prints the
- * same of the files the launcher would use (the Node it found, and
- * LAUNCHER_FILES under its own dist): equal output, the same files as the
- * build left them (size and time to the nanosecond). Needs GNU stat's
- * --printf; where it fails, no fragment, and bin/tsvisor starts boot as
- * before.
+ * Writes NAME's check (checkOf) in `bundles`: a /bin/sh fragment that
+ * bin/tsvisor sources (it cannot run JavaScript before it picks Node's
+ * flags, and a second Node start to run snapshotUnusable would cost more
+ * than the snapshot saves). It sets `snap_flags` (SNAPSHOT_FLAGS[name]) and
+ * `snap_stamp`, what `stat -L` prints of Node's binary (`node`: the one the
+ * blob was made by) and of launcherFiles(name) now, and defines
+ * `snap_stat`, which prints the same of the files the launcher would use
+ * (the Node it found, and those files under its own dist): equal output,
+ * the same files as the build left them (size, time to the nanosecond, and
+ * inode: a copy of the tree is not the build's, and the blob holds the
+ * build's paths). Needs GNU stat's --printf; where it fails, no fragment,
+ * and bin/tsvisor starts the command as before.
  */
-export function writeLauncherCheck(bundles = BUNDLES, distDir = DIST, node = process.execPath): void {
-  const file = path.join(bundles, LAUNCHER_CHECK);
+export function writeLauncherCheck(bundles = BUNDLES, distDir = DIST, node = process.execPath, name: SnapshotName = 'boot'): void {
+  const file = path.join(bundles, checkOf(name));
   fs.rmSync(file, { force: true });
-  const FORMAT = '%s %.9Y\\n';
-  const r = spawnSync('stat', ['-L', '--printf', FORMAT, '--', node, ...LAUNCHER_FILES.map((f) => path.join(distDir, f))], { encoding: 'utf8' });
-  if (r.status !== 0 || r.stdout.split('\n').length !== LAUNCHER_FILES.length + 2) throw new Error(`stat: ${r.error?.message ?? r.stderr.trim()}`);
+  const FORMAT = '%s %.9Y %i\\n';
+  const files = launcherFiles(name);
+  const r = spawnSync('stat', ['-L', '--printf', FORMAT, '--', node, ...files.map((f) => path.join(distDir, f))], { encoding: 'utf8' });
+  if (r.status !== 0 || r.stdout.split('\n').length !== files.length + 2) throw new Error(`stat: ${r.error?.message ?? r.stderr.trim()}`);
   fs.writeFileSync(
     file,
     [
-      `# Generated by src/bundle/snapshot.ts (writeLauncherCheck): what bin/tsvisor checks before it starts boot from ${SNAPSHOT_BLOB}.`,
-      `boot_flags=${shQuote(BOOT_NODE_FLAGS.join(' '))}`,
-      `boot_stamp=${shQuote(r.stdout.replace(/\n$/, ''))}`,
-      `boot_stat() { stat -L --printf '${FORMAT}' -- "$1" ${LAUNCHER_FILES.map((f) => `"$dist"/${shQuote(f)}`).join(' ')} 2>/dev/null; }`,
+      `# Generated by src/bundle/snapshot.ts (writeLauncherCheck): what bin/tsvisor checks before it starts ${name} from ${blobOf(name)}.`,
+      `snap_flags=${shQuote(SNAPSHOT_FLAGS[name].join(' '))}`,
+      `snap_stamp=${shQuote(r.stdout.replace(/\n$/, ''))}`,
+      `snap_stat() { stat -L --printf '${FORMAT}' -- "$1" ${files.map((f) => `"$dist"/${shQuote(f)}`).join(' ')} 2>/dev/null; }`,
       '',
     ].join('\n'),
   );

@@ -14,7 +14,7 @@
 
 import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
-import { ThreadState, type Stop } from '../vcpu/state.js';
+import { AS_DOUBLE, ThreadState, type Stop } from '../vcpu/state.js';
 import { FramePool } from '../vcpu/frames.js';
 import type { SharedRegion } from '../vcpu/region-share.js';
 import { WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
@@ -69,8 +69,13 @@ export class RemoteVcpu {
   private readonly port: MessagePort;
   /** The thread it runs now, or null when idle. */
   task: Task | null = null;
-  /** When the current run began (performance.now()). */
-  runSince = 0;
+  /**
+   * When the current run began (performance.now()): a double from the start
+   * (state.ts AS_DOUBLE), so that run()'s first store keeps this class's map;
+   * from 0, a small integer, it deprecated the map at the first hand-over and
+   * threw away the compiles of ready() and its callers, in the 2-vCPU window.
+   */
+  runSince = AS_DOUBLE;
   /** The kernel interrupted the current run to give the vCPU to a waiting thread. */
   preempted = false;
   private readonly knownMemories = new Set<number>();
@@ -104,6 +109,7 @@ export class RemoteVcpu {
     const data: VcpuWorkerData = { mailbox: sab, regs: this.regs.shared, port: channel.port2, index, frames: FramePool.local().share() };
     this.worker = new Worker(entry, { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_RESOURCE_LIMITS });
     this.worker.unref();
+    this.runSince = 0;
   }
 
   /** Whether the worker has started (MB.READY) and may be handed a thread: one atomic load until it has. */

@@ -8,7 +8,7 @@
 // from all three, and the caller bumps the Cpu's codeEpoch when they did.
 
 import { Block, NO_BLOCK } from './block.js';
-import { PAGE_CODE, PAGE_SHIFT, PAGE_SIZE, type GuestMemory } from './memory.js';
+import { Flag, PAGE_SHIFT, PAGE_SIZE, type GuestMemory } from './memory.js';
 import { BlockCache } from './ops.js';
 
 export class BlockTable {
@@ -50,7 +50,9 @@ export class BlockTable {
   }
 
   private markCode(pg: number): void {
-    if ((Atomics.or(this.mem.pageFlags, pg, PAGE_CODE) & PAGE_CODE) === 0) this.mem.flagsChanged();
+    // Most blocks lie on a page already marked: a plain read first (the flag is only ever cleared by the kernel, with the page's mapping).
+    if ((this.mem.pageFlags[pg] & Flag.CODE) !== 0) return;
+    if ((Atomics.or(this.mem.pageFlags, pg, Flag.CODE) & Flag.CODE) === 0) this.mem.flagsChanged();
   }
 
   /** Drop the blocks overlapping [addr, addr+len); true if any was dropped. */

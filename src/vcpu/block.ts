@@ -23,6 +23,9 @@ export class Block implements Tier0Block {
    * pairs, so that a write to any of it drops this block too.
    */
   extra: number[] | null = null;
+  /** Tier 0 in WebAssembly (interp-wasm.ts): the address of this block's records in the guest memory, valid while wepoch is the region's record epoch. */
+  wrec = 0;
+  wepoch = -1;
   constructor(
     /** Guest address of the first instruction. */
     readonly pc: number,

@@ -32,13 +32,14 @@
 import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
-import { engineFromEnv, PROMOTE_AFTER, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine } from './engines.js';
+import { engineFromEnv, PROMOTE_AFTER, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
+import { Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
 import { performance } from 'node:perf_hooks';
 import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
-import { decode, type Insn } from './decode.js';
+import type { Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom } from './region.js';
@@ -48,7 +49,7 @@ export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
 import { Interpreter, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
 import { BlockTable } from './block-table.js';
-import { BlockCache, ENDS_BLOCK, LOOP_CHUNK, predecode, Tier0, toInsns } from './ops.js';
+import { BlockCache, Field, LOOP_CHUNK, MAX_BLOCK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
 import { engineStats, statsEnabled } from './engine-stats.js';
 import { warmUpOnce } from './warmup.js';
 import * as alu from './alu.js';
@@ -70,8 +71,7 @@ export const FAULT_IN = -1;
 /** The rdtime frequency: 10 MHz, as on QEMU's virt machine. */
 export const TIMEBASE_HZ = 10_000_000;
 
-/** Most instructions in one block. */
-export const MAX_BLOCK = 128;
+export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
 export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
@@ -137,12 +137,16 @@ export class Cpu {
   static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
   /** Whether new Cpus under 'auto' promote to tier 2. */
   static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
+  /** Which interpreter tier 0 uses when the options do not say (TSVISOR_TIER0). */
+  static defaultTier0: Tier0Kind = tier0FromEnv();
   readonly engine: Engine;
   /** Whether compiled blocks go to tier 2 where it can compile them. */
   private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
   private readonly interp: Interpreter;
+  /** Tier 0 in WebAssembly (interp-wasm.ts), or null: the JavaScript interpreter runs tier 0. */
+  private readonly t0w: Tier0Wasm | null;
 
   constructor(mem: GuestMemory, interrupt?: Int32Array, options: CpuOptions = {}) {
     this.mem = mem;
@@ -160,6 +164,7 @@ export class Cpu {
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.table = new BlockTable(mem);
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
+    this.t0w = this.promoteAt > 0 && (options.tier0 ?? Cpu.defaultTier0) === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
@@ -170,7 +175,7 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }));
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30 }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -263,41 +268,22 @@ export class Cpu {
   }
 
   private build(pc: number): Block | null {
-    const dv = this.dv;
-    let p = pc, n = 0;
-    const insns: Insn[] = [], pcs: number[] = [];
-    const page = Math.floor(pc / PAGE_SIZE);
     // Instruction address misaligned: Linux sends SIGBUS/BUS_ADRALN.
     if (pc % 2 !== 0) { this.busError(pc, pc, 0); return null; }
     const reused = this.reuse(pc);
     if (reused !== null) return reused;
     const t0 = statsEnabled ? performance.now() : 0;
-    for (;;) {
-      if (!this.fetchable(p)) {
-        if (n === 0) { this.fetchFault(p, pc); return null; }
-        break;
-      }
-      const lo = dv.getUint16(p, true);
-      let hi = 0;
-      if ((lo & 3) === 3) {
-        if (!this.fetchable(p + 2)) {
-          if (n === 0) { this.fetchFault(p + 2, pc); return null; }
-          break;
-        }
-        hi = dv.getUint16(p + 2, true);
-      }
-      const insn = decode(lo, hi);
-      insns.push(insn); pcs.push(p);
-      n++;
-      p += insn.len;
-      if (ENDS_BLOCK.has(insn.op)) break;
-      if (n >= MAX_BLOCK || Math.floor(p / PAGE_SIZE) !== page) break;
-    }
     // Conditional branches do not end a block: a taken branch leaves it, or
     // jumps inside it when its target is one of its instructions (loops).
-    if (this.promoteAt === 0) return this.compile(pc, p, insns, pcs, t0);
-    const b = this.tier0Block(pc, p, n, predecode(insns, pcs, p));
-    SHARED_BLOCKS.entry(this.mem, pc, p, n).decoded = b.code;
+    const code = predecodeBlock(this.mem.u8, this.pf, pc, MAX_BLOCK);
+    if (code === null) { this.fetchFault(this.fetchable(pc) ? pc + 2 : pc, pc); return null; }
+    const n = code.length / Tier0.STRIDE - 1, end = pc + code[n * Tier0.STRIDE + Field.POS];
+    if (this.promoteAt === 0) {
+      const { insns, pcs } = toInsns(code, pc);
+      return this.compile(pc, end, insns, pcs, t0);
+    }
+    const b = this.tier0Block(pc, end, n, code);
+    SHARED_BLOCKS.entry(this.mem, pc, end, n).decoded = code;
     if (statsEnabled) { engineStats.decodeMs += performance.now() - t0; engineStats.tier0Blocks++; }
     return b;
   }
@@ -311,12 +297,19 @@ export class Cpu {
 
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
+    const w = this.t0w;
+    if (w !== null) w.sync(b);
     if (b.heat >= this.promoteAt) {
       this.promote(b);
       return b.fn(s, s.x, s.fbits);
     }
+    if (w !== null) {
+      const r = w.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK, this.promoteAt);
+      if (r >= 0) { engineStats.tier0Insns += r >>> 3; return r; }
+    }
     b.heat++;
-    const r = this.interp.run(b, s, this.promoteAt, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    // Beside the WebAssembly tier 0, the JavaScript one runs only the block it is given (a promotion threshold of 0 chains nothing).
+    const r = this.interp.run(b, s, w === null ? this.promoteAt : 0, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
@@ -436,7 +429,7 @@ export class Cpu {
   private reuse(pc: number): Block | null {
     const e = SHARED_BLOCKS.find(this.mem, pc);
     if (e === null) return null;
-    const end = pc + e.code.length;
+    const end = pc + e.len;
     // Under 'wasm' a block is compiled anew (tier 2 where it can): shared factories are tier 1's.
     if (e.factory !== null && this.promoteAt !== Infinity && this.engine !== 'wasm') {
       if (statsEnabled) engineStats.reusedBlocks++;

@@ -4,16 +4,28 @@
 // - decode(lo16, hi16) turns the raw parcels at a pc into one `Insn` record,
 //   or an Insn with op 'illegal' for every encoding this CPU does not
 //   implement (reserved, unknown, all-zero). It never throws.
+//   decodeInto(lo16, hi16, f, o) is the same decoder writing the record's
+//   fields as integers into f[o..o+8) (`Dec`), for block building.
 // - 32-bit instructions are recognised from one table of (mask, match) rows,
 //   grouped by major opcode. Compressed instructions are expanded, at decode
 //   time, into the very same records their 32-bit equivalents produce
 //   (len 2 instead of 4), so the code generator knows only base forms.
-// - Decoding happens once per block build; nothing here is on the hot path.
+// - Decoding happens once per block build: not on the hot path, but on the
+//   path of every new block of a cold start (see README.md, "Decision:
+//   building blocks without objects").
 
 /** Operand layouts of the decode table. */
 const enum Fmt {
   None, R, I, S, B, U, J, Sh6, Sh5, Csr, CsrI, R4, FR, Amo,
 }
+
+/**
+ * decodeInto's fields, in this order (ops.ts lays its pre-decoded records
+ * over them): MN the mnemonic number (index in MNEMONICS + 1; 0 for
+ * 'illegal'), RD, RS1, RS2, IMM as in Insn, X rs3 (fused multiply-add) or
+ * the CSR number (Zicsr) (no format has both), RM, LEN.
+ */
+export const enum Dec { MN, RD, RS1, RS2, IMM, X, RM, LEN, SIZE }
 
 /** One decoded instruction. Fields a format does not use are 0. */
 export interface Insn {
@@ -198,9 +210,9 @@ const ROWS: Row[] = [
 ];
 
 /** Rows grouped by major opcode (bits 6:0). */
-const BY_OPCODE: Row[][] = [];
+const BY_OPCODE: number[][] = [];
 for (let i = 0; i < 128; i++) BY_OPCODE.push([]);
-for (const r of ROWS) BY_OPCODE[r[2] & 0x7f].push(r);
+ROWS.forEach((r, k) => BY_OPCODE[r[2] & 0x7f].push(k));
 
 /** Every mnemonic decode() can produce, besides 'illegal'. */
 export const MNEMONICS: readonly string[] = ROWS.map((r) => r[0]);
@@ -208,47 +220,69 @@ export const MNEMONICS: readonly string[] = ROWS.map((r) => r[0]);
 /** Every 32-bit encoding as (mnemonic, mask, match): a word w is that instruction when (w & mask) === match. */
 export const ENCODINGS: readonly (readonly [name: string, mask: number, match: number])[] = ROWS.map((r) => [r[0], r[1], r[2]] as const);
 
-function insn(op: string, rd: number, rs1: number, rs2: number, imm: number, len: number): Insn {
-  return { op, rd, rs1, rs2, rs3: 0, imm, rm: 0, csr: 0, len };
+/** The mnemonic number of `name` (its index in MNEMONICS + 1). */
+function mn(name: string): number {
+  const i = MNEMONICS.indexOf(name);
+  if (i < 0) throw new Error(`decode.ts: no row for ${name}`);
+  return i + 1;
 }
 
-const ILLEGAL4: Insn = Object.freeze(insn('illegal', 0, 0, 0, 0, 4)) as Insn;
-const ILLEGAL2: Insn = Object.freeze(insn('illegal', 0, 0, 0, 0, 2)) as Insn;
+/** The mnemonics compressed instructions expand into. */
+const C_ADDI = mn('addi'), C_ADDIW = mn('addiw'), C_ADDW = mn('addw'), C_ADD = mn('add'), C_ANDI = mn('andi'),
+  C_EBREAK = mn('ebreak'), C_FLD = mn('fld'), C_FSD = mn('fsd'), C_JAL = mn('jal'), C_JALR = mn('jalr'), C_LD = mn('ld'),
+  C_LUI = mn('lui'), C_LW = mn('lw'), C_SD = mn('sd'), C_SLLI = mn('slli'), C_SRAI = mn('srai'), C_SRLI = mn('srli'),
+  C_SUBW = mn('subw'), C_SW = mn('sw'), C_BEQ = mn('beq'), C_BNE = mn('bne');
+const C_SUB_XOR_OR_AND = [mn('sub'), mn('xor'), mn('or'), mn('and')];
 
-/** Decode a 32-bit instruction word (low two bits 11). */
-export function decode32(w: number): Insn {
+/** The fields of one instruction at f[o..o+8): every one written, those its format does not use 0. */
+function put(f: Int32Array, o: number, m: number, rd: number, rs1: number, rs2: number, imm: number, len: number): void {
+  f[o + Dec.MN] = m; f[o + Dec.RD] = rd; f[o + Dec.RS1] = rs1; f[o + Dec.RS2] = rs2;
+  f[o + Dec.IMM] = imm; f[o + Dec.X] = 0; f[o + Dec.RM] = 0; f[o + Dec.LEN] = len;
+}
+
+/** Decode a 32-bit instruction word (low two bits 11) into f[o..o+8). */
+function decode32(w: number, f: Int32Array, o: number): void {
   w |= 0;
   const rows = BY_OPCODE[w & 0x7f];
   for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
+    const k = rows[i], r = ROWS[k];
     if ((w & r[1]) !== (r[2] | 0)) continue;
     const rd = (w >> 7) & 31, rs1 = (w >> 15) & 31, rs2 = (w >> 20) & 31;
-    const d = insn(r[0], rd, rs1, rs2, 0, 4);
+    put(f, o, k + 1, rd, rs1, rs2, 0, 4);
     switch (r[3]) {
-      case Fmt.None: d.rd = d.rs1 = d.rs2 = 0; break;
+      case Fmt.None: f[o + Dec.RD] = f[o + Dec.RS1] = f[o + Dec.RS2] = 0; break;
       case Fmt.R: case Fmt.Amo: break;
-      case Fmt.I: d.rs2 = 0; d.imm = w >> 20; break;
-      case Fmt.S: d.rd = 0; d.imm = ((w >> 25) << 5) | ((w >> 7) & 31); break;
+      case Fmt.I: f[o + Dec.RS2] = 0; f[o + Dec.IMM] = w >> 20; break;
+      case Fmt.S: f[o + Dec.RD] = 0; f[o + Dec.IMM] = ((w >> 25) << 5) | ((w >> 7) & 31); break;
       case Fmt.B:
-        d.rd = 0;
-        d.imm = ((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 63) << 5) | (((w >> 8) & 15) << 1);
+        f[o + Dec.RD] = 0;
+        f[o + Dec.IMM] = ((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 63) << 5) | (((w >> 8) & 15) << 1);
         break;
-      case Fmt.U: d.rs1 = d.rs2 = 0; d.imm = w & ~0xfff; break;
+      case Fmt.U: f[o + Dec.RS1] = f[o + Dec.RS2] = 0; f[o + Dec.IMM] = w & ~0xfff; break;
       case Fmt.J:
-        d.rs1 = d.rs2 = 0;
-        d.imm = ((w >> 31) << 20) | (w & 0xff000) | (((w >> 20) & 1) << 11) | (((w >> 21) & 1023) << 1);
+        f[o + Dec.RS1] = f[o + Dec.RS2] = 0;
+        f[o + Dec.IMM] = ((w >> 31) << 20) | (w & 0xff000) | (((w >> 20) & 1) << 11) | (((w >> 21) & 1023) << 1);
         break;
-      case Fmt.Sh6: d.rs2 = 0; d.imm = (w >> 20) & 63; break;
-      case Fmt.Sh5: d.rs2 = 0; d.imm = (w >> 20) & 31; break;
-      case Fmt.Csr: d.rs2 = 0; d.csr = (w >>> 20) & 0xfff; break;
-      case Fmt.CsrI: d.rs2 = 0; d.imm = rs1; d.rs1 = 0; d.csr = (w >>> 20) & 0xfff; break;
-      case Fmt.R4: d.rs3 = (w >>> 27) & 31; d.rm = (w >> 12) & 7; break;
-      case Fmt.FR: d.rm = (w >> 12) & 7; break;
+      case Fmt.Sh6: f[o + Dec.RS2] = 0; f[o + Dec.IMM] = (w >> 20) & 63; break;
+      case Fmt.Sh5: f[o + Dec.RS2] = 0; f[o + Dec.IMM] = (w >> 20) & 31; break;
+      case Fmt.Csr: f[o + Dec.RS2] = 0; f[o + Dec.X] = (w >>> 20) & 0xfff; break;
+      case Fmt.CsrI: f[o + Dec.RS2] = 0; f[o + Dec.IMM] = rs1; f[o + Dec.RS1] = 0; f[o + Dec.X] = (w >>> 20) & 0xfff; break;
+      case Fmt.R4: {
+        const rm = (w >> 12) & 7;
+        if (rm === 5 || rm === 6) return put(f, o, 0, 0, 0, 0, 0, 4);
+        f[o + Dec.X] = (w >>> 27) & 31; f[o + Dec.RM] = rm;
+        break;
+      }
+      case Fmt.FR: {
+        const rm = (w >> 12) & 7;
+        if (rm === 5 || rm === 6) return put(f, o, 0, 0, 0, 0, 0, 4);
+        f[o + Dec.RM] = rm;
+        break;
+      }
     }
-    if ((r[3] === Fmt.R4 || r[3] === Fmt.FR) && (d.rm === 5 || d.rm === 6)) return ILLEGAL4;
-    return d;
+    return;
   }
-  return ILLEGAL4;
+  put(f, o, 0, 0, 0, 0, 0, 4);
 }
 
 /** Sign-extend the low `bits` bits of v. */
@@ -257,117 +291,132 @@ function sext(v: number, bits: number): number {
   return (v << s) >> s;
 }
 
-/** Bit field [hi:lo] of h. */
-function bits(h: number, hi: number, lo: number): number {
-  return (h >>> lo) & ((1 << (hi - lo + 1)) - 1);
-}
-
 /**
  * Expand a compressed instruction (low two bits not 11) into the record of
  * its 32-bit equivalent, per the RVC tables for RV64. Reserved encodings
  * (including the all-zero parcel) are 'illegal'; HINTs decode as the
  * base instruction they alias, which has no architectural effect.
+ * Bit fields [hi:lo] of h are written out as (h >>> lo) & (2^(hi-lo+1) - 1):
+ * a helper call per field was past V8's inlining budget here, a call each.
  */
-export function decode16(h: number): Insn {
+function decode16(h: number, f: Int32Array, o: number): void {
   h &= 0xffff;
   const q = h & 3, f3 = h >>> 13;
-  const rdp = bits(h, 4, 2) + 8;      // rd'/rs2' at 4:2
-  const rs1p = bits(h, 9, 7) + 8;     // rs1'/rd' at 9:7
-  const rd = bits(h, 11, 7), rs2 = bits(h, 6, 2);
-  const imm6 = sext((bits(h, 12, 12) << 5) | bits(h, 6, 2), 6);
+  const rdp = ((h >>> 2) & 7) + 8;      // rd'/rs2' at 4:2
+  const rs1p = ((h >>> 7) & 7) + 8;     // rs1'/rd' at 9:7
+  const rd = ((h >>> 7) & 31), rs2 = ((h >>> 2) & 31);
+  const imm6 = sext((((h >>> 12) & 1) << 5) | ((h >>> 2) & 31), 6);
   if (q === 0) {
     switch (f3) {
       case 0: { // c.addi4spn
-        const u = (bits(h, 12, 11) << 4) | (bits(h, 10, 7) << 6) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 3);
-        if (u === 0) return ILLEGAL2;
-        return insn('addi', rdp, 2, 0, u, 2);
+        const u = (((h >>> 11) & 3) << 4) | (((h >>> 7) & 15) << 6) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 3);
+        if (u === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+        return put(f, o, C_ADDI, rdp, 2, 0, u, 2);
       }
-      case 1: return insn('fld', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
-      case 2: return insn('lw', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
-      case 3: return insn('ld', rdp, rs1p, 0, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
-      case 4: return ILLEGAL2;
-      case 5: return insn('fsd', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
-      case 6: return insn('sw', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 6) << 2) | (bits(h, 5, 5) << 6), 2);
-      default: return insn('sd', 0, rs1p, rdp, (bits(h, 12, 10) << 3) | (bits(h, 6, 5) << 6), 2);
+      case 1: return put(f, o, C_FLD, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
+      case 2: return put(f, o, C_LW, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 6), 2);
+      case 3: return put(f, o, C_LD, rdp, rs1p, 0, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
+      case 4: return put(f, o, 0, 0, 0, 0, 0, 2);
+      case 5: return put(f, o, C_FSD, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
+      case 6: return put(f, o, C_SW, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 6) & 1) << 2) | (((h >>> 5) & 1) << 6), 2);
+      default: return put(f, o, C_SD, 0, rs1p, rdp, (((h >>> 10) & 7) << 3) | (((h >>> 5) & 3) << 6), 2);
     }
   }
   if (q === 1) {
     switch (f3) {
-      case 0: return insn('addi', rd, rd, 0, imm6, 2);
+      case 0: return put(f, o, C_ADDI, rd, rd, 0, imm6, 2);
       case 1:
-        if (rd === 0) return ILLEGAL2;
-        return insn('addiw', rd, rd, 0, imm6, 2);
-      case 2: return insn('addi', rd, 0, 0, imm6, 2);
+        if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+        return put(f, o, C_ADDIW, rd, rd, 0, imm6, 2);
+      case 2: return put(f, o, C_ADDI, rd, 0, 0, imm6, 2);
       case 3: {
         if (rd === 2) {
-          const v = sext((bits(h, 12, 12) << 9) | (bits(h, 6, 6) << 4) | (bits(h, 5, 5) << 6) |
-            (bits(h, 4, 3) << 7) | (bits(h, 2, 2) << 5), 10);
-          if (v === 0) return ILLEGAL2;
-          return insn('addi', 2, 2, 0, v, 2);
+          const v = sext((((h >>> 12) & 1) << 9) | (((h >>> 6) & 1) << 4) | (((h >>> 5) & 1) << 6) |
+            (((h >>> 3) & 3) << 7) | (((h >>> 2) & 1) << 5), 10);
+          if (v === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+          return put(f, o, C_ADDI, 2, 2, 0, v, 2);
         }
-        if (imm6 === 0) return ILLEGAL2;
-        return insn('lui', rd, 0, 0, imm6 << 12, 2);
+        if (imm6 === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+        return put(f, o, C_LUI, rd, 0, 0, imm6 << 12, 2);
       }
       case 4: {
-        const sub = bits(h, 11, 10);
-        const sh = (bits(h, 12, 12) << 5) | bits(h, 6, 2);
-        if (sub === 0) return insn('srli', rs1p, rs1p, 0, sh, 2);
-        if (sub === 1) return insn('srai', rs1p, rs1p, 0, sh, 2);
-        if (sub === 2) return insn('andi', rs1p, rs1p, 0, imm6, 2);
-        const op2 = bits(h, 6, 5);
-        if (bits(h, 12, 12) === 0) {
-          return insn(['sub', 'xor', 'or', 'and'][op2], rs1p, rs1p, rdp, 0, 2);
+        const sub = ((h >>> 10) & 3);
+        const sh = (((h >>> 12) & 1) << 5) | ((h >>> 2) & 31);
+        if (sub === 0) return put(f, o, C_SRLI, rs1p, rs1p, 0, sh, 2);
+        if (sub === 1) return put(f, o, C_SRAI, rs1p, rs1p, 0, sh, 2);
+        if (sub === 2) return put(f, o, C_ANDI, rs1p, rs1p, 0, imm6, 2);
+        const op2 = ((h >>> 5) & 3);
+        if (((h >>> 12) & 1) === 0) {
+          return put(f, o, C_SUB_XOR_OR_AND[op2], rs1p, rs1p, rdp, 0, 2);
         }
-        if (op2 === 0) return insn('subw', rs1p, rs1p, rdp, 0, 2);
-        if (op2 === 1) return insn('addw', rs1p, rs1p, rdp, 0, 2);
-        return ILLEGAL2;
+        if (op2 === 0) return put(f, o, C_SUBW, rs1p, rs1p, rdp, 0, 2);
+        if (op2 === 1) return put(f, o, C_ADDW, rs1p, rs1p, rdp, 0, 2);
+        return put(f, o, 0, 0, 0, 0, 0, 2);
       }
       case 5: {
-        const off = sext((bits(h, 12, 12) << 11) | (bits(h, 11, 11) << 4) | (bits(h, 10, 9) << 8) |
-          (bits(h, 8, 8) << 10) | (bits(h, 7, 7) << 6) | (bits(h, 6, 6) << 7) | (bits(h, 5, 3) << 1) |
-          (bits(h, 2, 2) << 5), 12);
-        return insn('jal', 0, 0, 0, off, 2);
+        const off = sext((((h >>> 12) & 1) << 11) | (((h >>> 11) & 1) << 4) | (((h >>> 9) & 3) << 8) |
+          (((h >>> 8) & 1) << 10) | (((h >>> 7) & 1) << 6) | (((h >>> 6) & 1) << 7) | (((h >>> 3) & 7) << 1) |
+          (((h >>> 2) & 1) << 5), 12);
+        return put(f, o, C_JAL, 0, 0, 0, off, 2);
       }
       default: {
-        const off = sext((bits(h, 12, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) |
-          (bits(h, 4, 3) << 1) | (bits(h, 2, 2) << 5), 9);
-        return insn(f3 === 6 ? 'beq' : 'bne', 0, rs1p, 0, off, 2);
+        const off = sext((((h >>> 12) & 1) << 8) | (((h >>> 10) & 3) << 3) | (((h >>> 5) & 3) << 6) |
+          (((h >>> 3) & 3) << 1) | (((h >>> 2) & 1) << 5), 9);
+        return put(f, o, f3 === 6 ? C_BEQ : C_BNE, 0, rs1p, 0, off, 2);
       }
     }
   }
   if (q === 2) {
     switch (f3) {
-      case 0: return insn('slli', rd, rd, 0, (bits(h, 12, 12) << 5) | bits(h, 6, 2), 2);
-      case 1: return insn('fld', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+      case 0: return put(f, o, C_SLLI, rd, rd, 0, (((h >>> 12) & 1) << 5) | ((h >>> 2) & 31), 2);
+      case 1: return put(f, o, C_FLD, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 5) & 3) << 3) | (((h >>> 2) & 7) << 6), 2);
       case 2:
-        if (rd === 0) return ILLEGAL2;
-        return insn('lw', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 4) << 2) | (bits(h, 3, 2) << 6), 2);
+        if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+        return put(f, o, C_LW, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 4) & 7) << 2) | (((h >>> 2) & 3) << 6), 2);
       case 3:
-        if (rd === 0) return ILLEGAL2;
-        return insn('ld', rd, 2, 0, (bits(h, 12, 12) << 5) | (bits(h, 6, 5) << 3) | (bits(h, 4, 2) << 6), 2);
+        if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+        return put(f, o, C_LD, rd, 2, 0, (((h >>> 12) & 1) << 5) | (((h >>> 5) & 3) << 3) | (((h >>> 2) & 7) << 6), 2);
       case 4:
-        if (bits(h, 12, 12) === 0) {
+        if (((h >>> 12) & 1) === 0) {
           if (rs2 === 0) {
-            if (rd === 0) return ILLEGAL2;
-            return insn('jalr', 0, rd, 0, 0, 2);
+            if (rd === 0) return put(f, o, 0, 0, 0, 0, 0, 2);
+            return put(f, o, C_JALR, 0, rd, 0, 0, 2);
           }
-          return insn('add', rd, 0, rs2, 0, 2);
+          return put(f, o, C_ADD, rd, 0, rs2, 0, 2);
         }
         if (rs2 === 0) {
-          if (rd === 0) return insn('ebreak', 0, 0, 0, 0, 2);
-          return insn('jalr', 1, rd, 0, 0, 2);
+          if (rd === 0) return put(f, o, C_EBREAK, 0, 0, 0, 0, 2);
+          return put(f, o, C_JALR, 1, rd, 0, 0, 2);
         }
-        return insn('add', rd, rd, rs2, 0, 2);
-      case 5: return insn('fsd', 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
-      case 6: return insn('sw', 0, 2, rs2, (bits(h, 12, 9) << 2) | (bits(h, 8, 7) << 6), 2);
-      default: return insn('sd', 0, 2, rs2, (bits(h, 12, 10) << 3) | (bits(h, 9, 7) << 6), 2);
+        return put(f, o, C_ADD, rd, rd, rs2, 0, 2);
+      case 5: return put(f, o, C_FSD, 0, 2, rs2, (((h >>> 10) & 7) << 3) | (((h >>> 7) & 7) << 6), 2);
+      case 6: return put(f, o, C_SW, 0, 2, rs2, (((h >>> 9) & 15) << 2) | (((h >>> 7) & 3) << 6), 2);
+      default: return put(f, o, C_SD, 0, 2, rs2, (((h >>> 10) & 7) << 3) | (((h >>> 7) & 7) << 6), 2);
     }
   }
-  return decode32(h);
+  decode32(h, f, o);
 }
 
-/** Decode the instruction whose first parcel is `lo` (and second `hi`, if 32-bit). */
+/**
+ * Decode the instruction whose first parcel is `lo` (and second `hi`, if
+ * 32-bit) into f[o..o+8), at the offsets of `Dec`. Block building calls
+ * this straight into its pre-decoded records (ops.ts), with no object per
+ * instruction.
+ */
+export function decodeInto(lo: number, hi: number, f: Int32Array, o: number): void {
+  if ((lo & 3) !== 3) decode16(lo, f, o);
+  else decode32((lo & 0xffff) | (hi << 16), f, o);
+}
+
+/** The fields of the last decode(). */
+const scratch = new Int32Array(Dec.SIZE);
+
+/** Decode the instruction whose first parcel is `lo` (and second `hi`, if 32-bit) into an Insn. */
 export function decode(lo: number, hi: number): Insn {
-  if ((lo & 3) !== 3) return decode16(lo);
-  return decode32((lo & 0xffff) | (hi << 16));
+  decodeInto(lo, hi, scratch, 0);
+  const m = scratch[Dec.MN], x = scratch[Dec.X], fmt = m === 0 ? Fmt.None : ROWS[m - 1][3];
+  return {
+    op: m === 0 ? 'illegal' : ROWS[m - 1][0], rd: scratch[Dec.RD], rs1: scratch[Dec.RS1], rs2: scratch[Dec.RS2],
+    rs3: fmt === Fmt.R4 ? x : 0, imm: scratch[Dec.IMM], rm: scratch[Dec.RM], csr: fmt === Fmt.Csr || fmt === Fmt.CsrI ? x : 0, len: scratch[Dec.LEN],
+  };
 }

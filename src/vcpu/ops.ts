@@ -22,8 +22,8 @@
 // of the Insn records it came from (toInsns gives them back), so a block can
 // be compiled later without decoding its bytes again.
 
-import type { Insn } from './decode.js';
-import { MNEMONICS } from './decode.js';
+import { Dec, decodeInto, MNEMONICS, type Insn } from './decode.js';
+import { Flag, Limit, PAGE_SHIFT, PAGE_SIZE } from './memory.js';
 
 export const enum Op {
   ILLEGAL, LUI, AUIPC, JAL, JALR, BEQ, BNE, BLT, BGE, BLTU, BGEU, LB, LH, LW, LD, LBU, LHU, LWU, SB, SH, SW,
@@ -154,26 +154,68 @@ export const OP_MASK = 0xff;
 /** Field offsets of one pre-decoded instruction (see the file comment). */
 export const enum Field { OP, RD, RS1, RS2, IMM, AUX, RM, POS }
 
-/** How predecode fills AUX and RM for a mnemonic. */
+/** How a record's AUX and RM are filled for an Op. */
 const enum Kind { Plain, Csr, R4, Amo, Access, Jump }
 
-/** What predecode needs of each mnemonic, looked up once per instruction (block building is on the cold path of every new block). */
-interface OpInfo { op: Op; kind: Kind; rm: number; aux: number; pure: boolean }
+// decode.ts's mnemonic numbers are the Ops, and its fields lie where the records' are: decodeInto writes into a record, which is then finished in place.
+MNEMONICS.forEach((m, k) => { if (OP_OF_NAME[m] !== k + 1) throw new Error(`ops.ts: the Op of ${m} is not its mnemonic number`); });
+if ((Dec.RD as number) !== Field.RD || (Dec.RS1 as number) !== Field.RS1 || (Dec.RS2 as number) !== Field.RS2 || (Dec.IMM as number) !== Field.IMM ||
+  (Dec.X as number) !== Field.AUX || (Dec.RM as number) !== Field.RM || (Dec.LEN as number) !== Field.POS || (Dec.SIZE as number) !== Tier0.STRIDE) throw new Error('ops.ts: decode.ts fields moved');
 
-const OP_INFO: ReadonlyMap<string, OpInfo> = (() => {
-  const m = new Map<string, OpInfo>();
-  for (const [name, op] of Object.entries(OP_OF_NAME)) {
-    let kind = Kind.Plain, rm = 0, aux = 0;
-    if (CSR_KIND[name] !== undefined) { kind = Kind.Csr; rm = CSR_KIND[name]; }
-    else if (R4_OPS.has(name)) kind = Kind.R4;
-    else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { kind = Kind.Amo; aux = AMO_OPS.indexOf(name.split('.')[0]); rm = name.endsWith('.d') ? 8 : 4; }
-    else if (ACCESS_SIZE[name] !== undefined) { kind = Kind.Access; rm = ACCESS_SIZE[name]; }
-    else if (name === 'jal' || BRANCHES.has(name)) kind = Kind.Jump;
-    else aux = -1;
-    m.set(name, { op, kind, rm, aux, pure: PURE.has(name) });
+/** Per Op (index = Op, looked up once per instruction: block building is on the cold path of every new block): its Kind, its RM and AUX where fixed, whether it is PURE, whether it ENDS_BLOCK. */
+const KIND = new Uint8Array(Op.END + 1), FIXED_RM = new Int32Array(Op.END + 1), FIXED_AUX = new Int32Array(Op.END + 1);
+const IS_PURE = new Uint8Array(Op.END + 1), ENDS = new Uint8Array(Op.END + 1);
+for (const [name, op] of Object.entries(OP_OF_NAME)) {
+  let kind = Kind.Plain, rm = 0, aux = 0;
+  if (CSR_KIND[name] !== undefined) { kind = Kind.Csr; rm = CSR_KIND[name]; }
+  else if (R4_OPS.has(name)) kind = Kind.R4;
+  else if (op >= Op.LR_W && op <= Op.AMOMAXU_D) { kind = Kind.Amo; aux = AMO_OPS.indexOf(name.split('.')[0]); rm = name.endsWith('.d') ? 8 : 4; }
+  else if (ACCESS_SIZE[name] !== undefined) { kind = Kind.Access; rm = ACCESS_SIZE[name]; }
+  else if (name === 'jal' || BRANCHES.has(name)) kind = Kind.Jump;
+  else aux = -1;
+  KIND[op] = kind; FIXED_RM[op] = rm; FIXED_AUX[op] = aux;
+  IS_PURE[op] = PURE.has(name) ? 1 : 0;
+  ENDS[op] = ENDS_BLOCK.has(name) ? 1 : 0;
+}
+
+/**
+ * Turn the fields decode.ts left at code[o..] (Op in OP, rs3 or the CSR in
+ * AUX, the length in POS) into the record of an instruction at `offset`
+ * from the block's start; a jump's in-block target is left -1 (linkJumps).
+ * Returns the length.
+ */
+function finishRecord(code: Int32Array, o: number, offset: number): number {
+  let op = code[o + Field.OP], aux = code[o + Field.AUX], rm = code[o + Field.RM];
+  const rd = code[o + Field.RD], len = code[o + Field.POS];
+  switch (KIND[op]) {
+    case Kind.Csr: rm = FIXED_RM[op]; break;
+    case Kind.R4: break;
+    case Kind.Amo: case Kind.Access: aux = FIXED_AUX[op]; rm = FIXED_RM[op]; break;
+    default: aux = -1;
   }
-  return m;
-})();
+  if (rd === 0 && IS_PURE[op] === 1) { aux = op; op = Op.NOP; }
+  code[o + Field.OP] = op | (rd << 8) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18);
+  code[o + Field.AUX] = aux;
+  code[o + Field.RM] = rm;
+  code[o + Field.POS] = offset | (len << 16);
+  return len;
+}
+
+/** Close the block of `n` records at code[0..] ending `end` bytes after its start: its END record, and the in-block targets of its jumps. */
+function closeBlock(code: Int32Array, n: number, end: number): void {
+  const last = n * Tier0.STRIDE;
+  code[last + Field.OP] = Op.END;
+  for (let f = 1; f < Tier0.STRIDE; f++) code[last + f] = 0;
+  code[last + Field.POS] = end;
+  for (let o = 0; o < last; o += Tier0.STRIDE) {
+    if (KIND[code[o + Field.OP] & OP_MASK] !== Kind.Jump) continue;
+    // The target's record offset when it is one of the block's own instructions (they lie in order), else -1.
+    const target = (code[o + Field.POS] & 0xffff) + code[o + Field.IMM];
+    let aux = -1;
+    if (target >= 0 && target < end) for (let k = 0; k < last; k += Tier0.STRIDE) if ((code[k + Field.POS] & 0xffff) === target) { aux = k; break; }
+    code[o + Field.AUX] = aux;
+  }
+}
 
 /** The pre-decoded form of the instructions `insns` at `pcs` (ascending, from pcs[0]), ending at `end`. */
 export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array {
@@ -181,32 +223,73 @@ export function predecode(insns: Insn[], pcs: number[], end: number): Int32Array
   const code = new Int32Array((n + 1) * STRIDE);
   for (let j = 0; j < n; j++) {
     const i = insns[j], o = j * STRIDE;
-    const info = OP_INFO.get(i.op) as OpInfo;
-    let op = info.op, aux = info.aux, rm = i.rm;
-    switch (info.kind) {
-      case Kind.Csr: aux = i.csr; rm = info.rm; break;
-      case Kind.R4: aux = i.rs3; break;
-      case Kind.Amo: case Kind.Access: rm = info.rm; break;
-      case Kind.Jump: {
-        // The target's record offset when it is one of the block's own instructions, else -1.
-        const k = pcs.indexOf(pcs[j] + i.imm);
-        aux = k < 0 ? -1 : k * STRIDE;
-        break;
-      }
-    }
-    if (i.rd === 0 && info.pure) { aux = op; op = Op.NOP; }
-    code[o + Field.OP] = op | (i.rd << 8) | (i.rs1 << 13) | (i.rs2 << 18);
+    code[o + Field.OP] = opOf(i.op);
     code[o + Field.RD] = i.rd;
     code[o + Field.RS1] = i.rs1;
     code[o + Field.RS2] = i.rs2;
     code[o + Field.IMM] = i.imm;
-    code[o + Field.AUX] = aux;
-    code[o + Field.RM] = rm;
-    code[o + Field.POS] = (pcs[j] - base) | (i.len << 16);
+    code[o + Field.AUX] = i.rs3 !== 0 ? i.rs3 : i.csr;
+    code[o + Field.RM] = i.rm;
+    code[o + Field.POS] = i.len;
+    finishRecord(code, o, pcs[j] - base);
   }
-  code[n * STRIDE + Field.OP] = Op.END;
-  code[n * STRIDE + Field.POS] = end - base;
+  closeBlock(code, n, end - base);
   return code;
+}
+
+/** Most instructions in one block. */
+export const MAX_BLOCK = 128;
+
+/** memory.ts's PAGE_SHIFT and PAGE_SIZE as literals for predecodeBlock (checked below). */
+const enum Page { SHIFT = 12, SIZE = 4096 }
+if (PAGE_SHIFT !== (Page.SHIFT as number) || PAGE_SIZE !== (Page.SIZE as number)) throw new Error('ops.ts: the page size moved');
+
+/**
+ * Pre-decoded blocks are cut from slabs of this many ints: one array (and
+ * one backing store) per block cost ~1 us and most of the collector's work
+ * while a program starts (see README.md, "Decision: building blocks
+ * without objects"). A block keeps its slab alive.
+ */
+const SLAB_INTS = 1 << 18;
+let slab = new Int32Array(SLAB_INTS), slabUsed = 0;
+
+/** Start a new slab at the next block (warmup-decode.ts: so that V8 has seen it done before a program needs it). */
+export function retireSlab(): void {
+  slabUsed = slab.length;
+}
+
+/**
+ * Decode the block at `pc` from `u8` (page flags `pf`): instructions up to
+ * `max`, stopping after one that ENDS_BLOCK, before a parcel not on an
+ * executable page, or at a page end. Its pre-decoded form (a view of a
+ * slab, read-only from then on), or null when the first instruction cannot
+ * be fetched.
+ */
+export function predecodeBlock(u8: Uint8Array, pf: Uint8Array, pc: number, max: number): Int32Array | null {
+  // Literals throughout (const enums): a constant imported from another module was a property load each time, the most of this loop's time.
+  if (slab.length - slabUsed < (max + 1) * Tier0.STRIDE) { slab = new Int32Array(SLAB_INTS); slabUsed = 0; }
+  const code = slab, start = slabUsed, pageEnd = (Math.floor(pc / Page.SIZE) + 1) * Page.SIZE;
+  let p = pc, o = start, n = 0;
+  for (;;) {
+    if (!(p >= 0 && p < Limit.GUEST_VA - 1 && (pf[p >>> Page.SHIFT] & Flag.X) !== 0)) break;
+    const lo = u8[p] | (u8[p + 1] << 8);
+    let hi = 0;
+    if ((lo & 3) === 3) {
+      if (!(p + 2 < Limit.GUEST_VA - 1 && (pf[(p + 2) >>> Page.SHIFT] & Flag.X) !== 0)) break;
+      hi = u8[p + 2] | (u8[p + 3] << 8);
+    }
+    decodeInto(lo, hi, code, o);
+    const op = code[o + Field.OP];
+    p += finishRecord(code, o, p - pc);
+    n++;
+    o += Tier0.STRIDE;
+    if (ENDS[op] === 1 || n >= max || p >= pageEnd) break;
+  }
+  if (n === 0) return null;
+  const block = code.subarray(start, o + Tier0.STRIDE);
+  closeBlock(block, n, p - pc);
+  slabUsed = o + Tier0.STRIDE;
+  return block;
 }
 
 /** The Insn records and their pcs back from a pre-decoded block starting at `base`. */

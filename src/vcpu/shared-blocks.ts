@@ -8,15 +8,19 @@
 // so Cpus share the array itself; each keeps its own heat. Bounded; cleared
 // wholesale when full.
 
-import { GUEST_VA_LIMIT, PAGE_SHIFT, PAGE_X, type GuestMemory } from './memory.js';
+import { Flag, Limit, PAGE_SHIFT, type GuestMemory } from './memory.js';
 
 export interface SharedBlock<F> {
-  /** The bytes the block was decoded from, at its pc. */
-  code: Uint8Array;
+  /** The bytes the block was decoded from (its pc's), at bytes[at..at+len): a slab several entries share. */
+  readonly bytes: Uint8Array;
+  readonly at: number;
+  readonly len: number;
   /** Its instruction count. */
   n: number;
   decoded: Int32Array | null;
   factory: F | null;
+  /** The entry decoded from other bytes at the same pc, or null. */
+  next: SharedBlock<F> | null;
 }
 
 /**
@@ -26,14 +30,21 @@ export interface SharedBlock<F> {
  * time), 13% of the worker's CPU in the cold busybox script (30 execs of
  * the same binary, every block found here).
  */
-function sameBytes(code: Uint8Array, u8: Uint8Array, at: number): boolean {
-  for (let i = 0; i < code.length; i++) if (code[i] !== u8[at + i]) return false;
+function sameBytes<F>(e: SharedBlock<F>, u8: Uint8Array, pc: number): boolean {
+  const bytes = e.bytes, at = e.at;
+  for (let i = 0; i < e.len; i++) if (bytes[at + i] !== u8[pc + i]) return false;
   return true;
 }
 
+/** Entries' bytes are copied into slabs of this many (a copy of its own per block was an ArrayBuffer each, and a view of a slab one more object; see ops.ts SLAB_INTS). */
+const SLAB_BYTES = 1 << 16;
+
 export class SharedBlocks<F> {
-  private readonly byPc = new Map<number, SharedBlock<F>[]>();
+  /** The entries at each pc, chained by `next`. */
+  private readonly byPc = new Map<number, SharedBlock<F>>();
   private count = 0;
+  private slab = new Uint8Array(SLAB_BYTES);
+  private slabUsed = 0;
 
   constructor(private readonly max: number) {}
 
@@ -43,31 +54,40 @@ export class SharedBlocks<F> {
    * only one covering exactly [pc, blockEnd).
    */
   find(mem: GuestMemory, pc: number, blockEnd = -1): SharedBlock<F> | null {
-    const list = this.byPc.get(pc);
-    if (list === undefined) return null;
     const u8 = mem.u8, pf = mem.pageFlags;
-    for (const e of list) {
-      const end = pc + e.code.length;
-      if (end > GUEST_VA_LIMIT || (blockEnd >= 0 && end !== blockEnd)) continue;
+    for (let e = this.byPc.get(pc) ?? null; e !== null; e = e.next) {
+      const end = pc + e.len;
+      if (end > Limit.GUEST_VA || (blockEnd >= 0 && end !== blockEnd)) continue;
       let executable = true;
-      for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((pf[pg] & PAGE_X) === 0) executable = false;
-      if (executable && sameBytes(e.code, u8, pc)) return e;
+      for (let pg = pc >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) if ((pf[pg] & Flag.X) === 0) executable = false;
+      if (executable && sameBytes(e, u8, pc)) return e;
     }
     return null;
+  }
+
+  /** Start a new slab of bytes at the next entry (warmup-decode.ts). */
+  retireSlab(): void {
+    this.slabUsed = this.slab.length;
+  }
+
+  /** Forget every entry. */
+  clear(): void {
+    this.byPc.clear();
+    this.count = 0;
   }
 
   /** The entry for the bytes now over [pc, end) of `mem` holding `n` instructions, made if there is none. */
   entry(mem: GuestMemory, pc: number, end: number, n: number): SharedBlock<F> {
     const found = this.find(mem, pc, end);
     if (found !== null) return found;
-    if (this.count >= this.max) {
-      this.byPc.clear();
-      this.count = 0;
-    }
-    const e: SharedBlock<F> = { code: mem.u8.slice(pc, end), n, decoded: null, factory: null };
-    const list = this.byPc.get(pc);
-    if (list === undefined) this.byPc.set(pc, [e]);
-    else list.push(e);
+    if (this.count >= this.max) this.clear();
+    const len = end - pc;
+    if (this.slabUsed + len > this.slab.length) { this.slab = new Uint8Array(Math.max(SLAB_BYTES, len)); this.slabUsed = 0; }
+    const bytes = this.slab, at = this.slabUsed, u8 = mem.u8;
+    for (let i = 0; i < len; i++) bytes[at + i] = u8[pc + i];
+    this.slabUsed += len;
+    const e: SharedBlock<F> = { bytes, at, len, n, decoded: null, factory: null, next: this.byPc.get(pc) ?? null };
+    this.byPc.set(pc, e);
     this.count++;
     return e;
   }

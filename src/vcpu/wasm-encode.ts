@@ -33,6 +33,8 @@ export const enum W {
   f64Add = 0xa0, f64Sub = 0xa1, f64Mul = 0xa2, f64Div = 0xa3, f64Min = 0xa4, f64Max = 0xa5,
   f32DemoteF64 = 0xb6, f64ConvertI32S = 0xb7, f64ConvertI64U = 0xba, f64PromoteF32 = 0xbb,
   i64TruncF64S = 0xb0, i64TruncF64U = 0xb1,
+  // Tier 0 in WebAssembly (wasm-interp.ts).
+  i32Load = 0x28, i32Store = 0x36, i32GtS = 0x4a, i32LeS = 0x4c, i32LeU = 0x4d, i64Extend32S = 0xc4,
   i32ReinterpretF32 = 0xbc, i64ReinterpretF64 = 0xbd, f32ReinterpretI32 = 0xbe, f64ReinterpretI64 = 0xbf,
 }
 

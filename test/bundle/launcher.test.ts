@@ -1,8 +1,9 @@
 // bin/tsvisor's shell half (its comment says why it is one): executed, it
-// starts `tsvisor boot` with boot's Node flags, and from the startup
-// snapshot when TSVISOR_SNAPSHOT=1 and the build's check file says the blob
-// and everything it was made from are as the build left them; anything
-// else goes to Node on bin/tsvisor itself. A copy of bin/tsvisor beside a
+// starts `tsvisor run` and `tsvisor do` from their startup snapshots, and
+// `tsvisor boot` with boot's Node flags, and from its snapshot when
+// TSVISOR_SNAPSHOT=1, when the build's check file says the blob and
+// everything it was made from are as the build left them; anything else
+// goes to Node on bin/tsvisor itself. A copy of bin/tsvisor beside a
 // copy of those files, and a `node` first on PATH that prints the arguments
 // it was given, show each decision; the last test runs the real one.
 
@@ -13,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../util/bundle.js';
 import { BOOT_NODE_FLAGS, cliBundleFor } from '../../src/bundle/entry.js';
-import { LAUNCHER_CHECK, LAUNCHER_FILES, NO_SNAPSHOT_ENV, SNAPSHOT_ENV, writeLauncherCheck } from '../../src/bundle/snapshot.js';
+import { checkOf, launcherFiles, LAUNCHER_CHECK, NO_SNAPSHOT_ENV, SNAPSHOT_ENV, SNAPSHOT_FLAGS, writeLauncherCheck, type SnapshotName } from '../../src/bundle/snapshot.js';
 
 const DIST = path.join(repoRoot(), 'dist');
 const TSVISOR = path.join(repoRoot(), 'bin', 'tsvisor');
@@ -25,7 +26,9 @@ interface Copy {
   fakeBin: string;
 }
 
-/** bin/tsvisor and LAUNCHER_FILES copied under a folder of their own, a fake node, and the check file written for them. */
+const NAMES = Object.keys(SNAPSHOT_FLAGS) as SnapshotName[];
+
+/** bin/tsvisor and each snapshot's launcherFiles copied under a folder of their own, a fake node, and the check files written for them. */
 function copyTree(): Copy {
   const top = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-launcher-'));
   const bin = path.join(top, 'bin', 'tsvisor');
@@ -33,14 +36,14 @@ function copyTree(): Copy {
   fs.mkdirSync(path.dirname(bin));
   fs.copyFileSync(TSVISOR, bin);
   fs.chmodSync(bin, 0o755);
-  for (const f of LAUNCHER_FILES) {
+  for (const f of new Set(NAMES.flatMap(launcherFiles))) {
     fs.mkdirSync(path.dirname(path.join(dist, f)), { recursive: true });
     fs.copyFileSync(path.join(DIST, f), path.join(dist, f));
   }
   const fakeBin = path.join(top, 'fake-bin');
   fs.mkdirSync(fakeBin);
   fs.writeFileSync(path.join(fakeBin, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
-  writeLauncherCheck(path.join(dist, 'bundle'), dist, path.join(fakeBin, 'node'));
+  for (const name of NAMES) writeLauncherCheck(path.join(dist, 'bundle'), dist, path.join(fakeBin, 'node'), name);
   return { top, bin, dist, fakeBin };
 }
 
@@ -64,10 +67,47 @@ describe("bin/tsvisor's shell half", function () {
   this.timeout(60_000);
   const bootArgs = ['--root', '/run/x', 'boot', '--bundle', '/b', 'cid'];
 
-  it('writes a check file at build time that names every file it checks', () => {
-    const text = fs.readFileSync(path.join(DIST, 'bundle', LAUNCHER_CHECK), 'utf8');
-    assert.match(text, new RegExp(`^boot_flags='${BOOT_NODE_FLAGS.join(' ')}'$`, 'm'));
-    for (const f of LAUNCHER_FILES) assert.ok(text.includes(`"$dist"/'${f}'`), f);
+  it('writes a check file at build time for each snapshot that names every file it checks', () => {
+    for (const name of NAMES) {
+      const text = fs.readFileSync(path.join(DIST, 'bundle', checkOf(name)), 'utf8');
+      assert.match(text, new RegExp(`^snap_flags='${SNAPSHOT_FLAGS[name].join(' ')}'$`, 'm'), name);
+      for (const f of launcherFiles(name)) assert.ok(text.includes(`"$dist"/'${f}'`), `${name}: ${f}`);
+    }
+  });
+
+  it('starts run and do from their snapshots, without flags, with or without TSVISOR_SNAPSHOT', () => {
+    const c = copyTree();
+    try {
+      const bundles = `${c.top}/bin/../dist/bundle`;
+      for (const args of [['--root', '/run/x', 'run', '--bundle', '/b', 'cid'], ['--debug', 'do', '--', 'true'], ['run', '--bundle', '/b', 'boot'], ['--root', 'run', 'boot']]) {
+        const name = args.find((a) => a === 'run' || a === 'do')!;
+        assert.equal(cliBundleFor(args), name, `entry.ts agrees: ${args.join(' ')}`);
+        for (const env of [{}, { [SNAPSHOT_ENV]: '' }]) assert.deepEqual(nodeArgs(c, args, env), ['--snapshot-blob', `${bundles}/${name}.blob`, `${bundles}/${name}.js`, ...args], args.join(' '));
+        assert.deepEqual(nodeArgs(c, args, { [NO_SNAPSHOT_ENV]: '1' }), [c.bin, ...args], `${NO_SNAPSHOT_ENV}: ${args.join(' ')}`);
+        assert.deepEqual(nodeArgs(c, args, { NODE_OPTIONS: '--max-old-space-size=100' }), [c.bin, ...args], `NODE_OPTIONS: ${args.join(' ')}`);
+      }
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
+  });
+
+  it('turns away a copy of the tree whose files kept their sizes and times (the blob holds the paths of the build)', () => {
+    const c = copyTree();
+    try {
+      const args = ['run', '--bundle', '/b', 'cid'];
+      const blob = path.join(c.dist, 'bundle', 'run.blob');
+      // A time of whole milliseconds, which utimes can set again exactly.
+      const when = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+      fs.utimesSync(blob, when, when);
+      writeLauncherCheck(path.join(c.dist, 'bundle'), c.dist, path.join(c.fakeBin, 'node'), 'run');
+      assert.equal(nodeArgs(c, args)[0], '--snapshot-blob', 'the copy as its check file was written');
+      fs.copyFileSync(blob, `${blob}.new`);
+      fs.renameSync(`${blob}.new`, blob);
+      fs.utimesSync(blob, when, when);
+      assert.deepEqual(nodeArgs(c, args), [c.bin, ...args], 'the same bytes, size and time in another file');
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
+    }
   });
 
   it('starts boot from the snapshot with its flags when asked and everything is as the build left it', () => {
@@ -94,7 +134,7 @@ describe("bin/tsvisor's shell half", function () {
     }
   });
 
-  it('otherwise starts boot with its flags alone, and every other command as Node on itself', () => {
+  it('otherwise starts boot with its flags alone, and every other command but run and do as Node on itself', () => {
     const c = copyTree();
     try {
       const plain = (args: string[]) => [c.bin, ...args];
@@ -103,9 +143,9 @@ describe("bin/tsvisor's shell half", function () {
       assert.deepEqual(nodeArgs(c, bootArgs, { NODE_OPTIONS: '--max-old-space-size=100' }), flagsOnly(bootArgs), 'NODE_OPTIONS');
       assert.deepEqual(nodeArgs(c, bootArgs, { [NO_SNAPSHOT_ENV]: '1' }), flagsOnly(bootArgs), NO_SNAPSHOT_ENV);
       assert.deepEqual(nodeArgs(c, bootArgs, { TSVISOR_NO_BUNDLE: '1' }), flagsOnly(bootArgs), 'TSVISOR_NO_BUNDLE');
-      for (const args of [['run', '--bundle', '/b', 'boot'], ['--root', 'run', 'boot'], ['spec'], ['--debug', 'do', '--', 'true'], ['gofer'], []]) {
+      for (const args of [['spec'], ['gofer'], []]) {
         assert.deepEqual(nodeArgs(c, args), plain(args), args.join(' '));
-        assert.notEqual(cliBundleFor(args), 'boot', `entry.ts agrees: ${args.join(' ')}`);
+        assert.ok(!['boot', 'run', 'do'].includes(cliBundleFor(args)), `entry.ts agrees: ${args.join(' ')}`);
       }
       for (const args of [['boot'], ['--root=/x', 'boot'], ['--debug', '--root', '/x', 'boot', 'run']]) assert.equal(cliBundleFor(args), 'boot', args.join(' '));
       assert.deepEqual(nodeArgs(c, ['--debug', '--root', '/x', 'boot', 'run']).slice(0, 2), [...BOOT_NODE_FLAGS, '--snapshot-blob']);
@@ -141,11 +181,14 @@ describe("bin/tsvisor's shell half", function () {
     }
   });
 
-  it('without the check file (a build whose snapshot step failed), boot goes to Node as before', () => {
+  it('without the check file (a build whose snapshot step failed), boot and run go to Node as before', () => {
     const c = copyTree();
     try {
       fs.rmSync(path.join(c.dist, 'bundle', LAUNCHER_CHECK));
+      fs.rmSync(path.join(c.dist, 'bundle', checkOf('run')));
       assert.deepEqual(nodeArgs(c, bootArgs), [c.bin, ...bootArgs]);
+      const runArgs = ['run', '--bundle', '/b', 'cid'];
+      assert.deepEqual(nodeArgs(c, runArgs), [c.bin, ...runArgs]);
     } finally {
       fs.rmSync(c.top, { recursive: true, force: true });
     }
@@ -159,6 +202,12 @@ describe("bin/tsvisor's shell half", function () {
       const s = spawnSync(cmd[0], [...cmd.slice(1), 'spec', '--bundle', os.tmpdir(), '--no-such-flag'], { encoding: 'utf8' });
       assert.equal(s.status, 128, s.stderr);
       assert.match(s.stderr, /no-such-flag/);
+      // run and do: from their snapshots when executed (their usage errors come from the CLI's main there).
+      for (const [args, line] of [[['run'], /^tsvisor: expected exactly one container id, got 0$/m], [['do'], /^tsvisor: no command given$/m]] as const) {
+        const u = spawnSync(cmd[0], [...cmd.slice(1), ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', [NO_SNAPSHOT_ENV]: '' } });
+        assert.equal(u.status, 128, `${args.join(' ')}: ${u.stderr}`);
+        assert.match(u.stderr, line);
+      }
     }
   });
 });

@@ -1,0 +1,180 @@
+// Tier 0 in WebAssembly bound to a Cpu (option `tier0: 'wasm'`,
+// TSVISOR_TIER0=wasm; README.md, "Decision: a tier 0 in WebAssembly,
+// measured"): wasm-interp.ts's module runs a tier-0 block and the tier-0
+// blocks it chains into, behind tier 0's contract (Interpreter.run's: the
+// retired count and stop, the next pc in cpu.npc, faults through Cpu.segv).
+//
+// Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
+// in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
+// (retired << 3) | stop, or -1 when its first instruction is one the module
+// leaves to the JavaScript interpreter (M beyond mul/mulw, F/D but its
+// loads, stores and fmv moves, CSRs, AMOs,
+// LR/SC, ebreak, fence.i, illegal encodings; an ecall it runs, leaving with
+// Stop.Syscall): the caller runs that
+// block in JavaScript. The module leaves before any such instruction in a
+// block with the instructions before it retired, and the run loop then
+// finds (builds) the block starting at it. sync(b) brings b.heat up to the
+// heat the module counted (runs and backward jumps), which the run loop's
+// promotion reads.
+//
+// The engine area: ENGINE_REGIONS regions of 16 MiB from ENGINE_BASE
+// (0xf800_0000, above the stack and the signal trampoline, where mm.ts
+// places nothing: only a guest's MAP_FIXED can map there). Each thread
+// claims one region per memory (a bit of the word at byte ENGINE_CLAIM of
+// page 0, memory.ts) and its Cpus over that memory take turns in it: the
+// chaining table, the page tables, the register slot, then the records,
+// allocated upwards and all dropped when the region is full. Whenever the
+// page flags' generation moves, the region's pages are checked unmapped;
+// if the guest has mapped one, the region is given up for good and the
+// thread's Cpus keep to the JavaScript tier 0 there (a guest's MAP_FIXED
+// racing a running vCPU of another thread is not seen: see Known gaps).
+// The registers (x and f) are copied from the thread's state into the slot
+// and back around each call. Chaining entries hold an epoch that moves whenever
+// another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
+// flush of blocks), so that no entry outlives the block it names.
+
+import type { Block } from './block.js';
+import type { Cpu } from './cpu.js';
+import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
+import { Stop, type ThreadState } from './state.js';
+import { Area, Exit, F_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+
+/** The engine area (see the file comment). */
+export const ENGINE_BASE = 0xf800_0000;
+export const ENGINE_REGION = 16 << 20;
+export const ENGINE_REGIONS = 8;
+/** The byte of page 0 whose word's bits claim the regions. */
+export const ENGINE_CLAIM = 16;
+
+const TWO32 = 4294967296;
+const XS = Area.BYTES, RECS = XS + 1024;
+const MAX_HEAT = 0x3fffffff;
+
+/** The compiled module for each region's base (one per process, shared by its Cpus). */
+const modules = new Map<number, WebAssembly.Module>();
+
+type RunFn = (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
+
+/** A thread's region in one memory. */
+class Region {
+  readonly run: RunFn;
+  readonly i32: Int32Array;
+  next: number;
+  recEpoch = 0;
+  chainEpoch = 0;
+  owner: Cpu | null = null;
+  ownerEpoch = -1;
+  gen = -1;
+  off = false;
+
+  constructor(readonly mem: GuestMemory, readonly base: number) {
+    this.i32 = new Int32Array(mem.buffer);
+    this.next = base + RECS;
+    let mod = modules.get(base);
+    if (mod === undefined) {
+      mod = new WebAssembly.Module(wasmInterpModule(base, GUEST_VA_LIMIT / 65536));
+      modules.set(base, mod);
+    }
+    const inst = new WebAssembly.Instance(mod, {
+      m: { m: mem.memory },
+      f: { pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size), cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0) },
+    });
+    this.run = inst.exports.run as RunFn;
+  }
+
+  /** Page flags for the module's miss path; fills its page tables with what it may take unchecked. */
+  private flags(lo: number, hi: number, size: number): number {
+    const a = (lo >>> 0) + hi * TWO32;
+    if (a < 0 || a > GUEST_VA_LIMIT - size) return 0;
+    if ((a & 4095) > 4096 - size) return (this.owner as Cpu).flags2(a, size);
+    const p = a >>> 12, f = this.mem.pageFlags[p], i32 = this.i32;
+    if ((f & PAGE_R) !== 0) i32[(this.base + Area.RTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
+    if ((f & PAGE_W) !== 0 && (f & PAGE_CODE) === 0) i32[(this.base + Area.WTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
+    return f;
+  }
+
+  /** After the flags' generation moved: the page tables emptied; false (and the region given up) when the guest mapped any of its pages. */
+  refresh(gen: number): boolean {
+    this.gen = gen;
+    this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.BYTES) >>> 2);
+    const pf = this.mem.pageFlags;
+    for (let p = this.base >>> 12, end = (this.base + ENGINE_REGION) >>> 12; p < end; p++) {
+      if (pf[p] !== 0) { this.off = true; return false; }
+    }
+    return true;
+  }
+
+  /** Drop every block's records and every chaining entry. */
+  reset(): void {
+    this.recEpoch++;
+    this.chainEpoch++;
+    this.next = this.base + RECS;
+  }
+}
+
+/** Each thread's region in each memory (null: none left). */
+const regions = new WeakMap<WebAssembly.Memory, Region | null>();
+
+function regionOf(mem: GuestMemory): Region | null {
+  let r = regions.get(mem.memory);
+  if (r === undefined) {
+    r = null;
+    const i32 = new Int32Array(mem.buffer);
+    for (let i = 0; i < ENGINE_REGIONS; i++) {
+      if ((Atomics.or(i32, ENGINE_CLAIM >> 2, 1 << i) & (1 << i)) === 0) { r = new Region(mem, ENGINE_BASE + i * ENGINE_REGION); break; }
+    }
+    regions.set(mem.memory, r);
+  }
+  return r;
+}
+
+export class Tier0Wasm {
+  private constructor(private readonly cpu: Cpu, private readonly r: Region) {}
+
+  static for(cpu: Cpu, mem: GuestMemory): Tier0Wasm | null {
+    const r = regionOf(mem);
+    return r === null ? null : new Tier0Wasm(cpu, r);
+  }
+
+  /** b.heat raised to what the module counted in its records' header. */
+  sync(b: Block): void {
+    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) {
+      const h = this.r.i32[b.wrec >>> 2];
+      if (h > b.heat) b.heat = h;
+    }
+  }
+
+  run(b: Block, s: ThreadState, limit: number, promoteAt: number): number {
+    const r = this.r, i32 = r.i32, code = b.code as Int32Array, cpu = this.cpu;
+    if (r.off || !runsOp(code[0] & 0xff)) return -1;
+    const gen = i32[FLAGS_GEN >> 2];
+    if (gen !== r.gen && !r.refresh(gen)) return -1;
+    if (r.owner !== cpu || r.ownerEpoch !== cpu.codeEpoch) { r.owner = cpu; r.ownerEpoch = cpu.codeEpoch; r.chainEpoch++; }
+    if (b.wepoch !== r.recEpoch) {
+      const size = wasmRecordBytes(code);
+      if (r.next + size > r.base + ENGINE_REGION) r.reset();
+      toWasmRecords(code, b.pc, i32, r.next);
+      b.wrec = r.next; b.wepoch = r.recEpoch;
+      r.next += size;
+    }
+    const hdr = b.wrec, base = r.base;
+    const e = (base + Area.CHAIN + ((b.pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16) >>> 2;
+    i32[e] = b.pc; i32[e + 1] = hdr; i32[e + 2] = r.chainEpoch;
+    b.heat++;
+    i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
+    i32[xs] = 0; i32[xs + 1] = 0;
+    for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
+    for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
+    const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
+    for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
+    for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
+    const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
+    if ((why & 15) === Exit.FAULT) {
+      const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;
+      return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
+    }
+    cpu.npc = npc;
+    return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;
+  }
+}

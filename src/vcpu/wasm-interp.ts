@@ -1,0 +1,319 @@
+// A tier-0 interpreter written in WebAssembly (README.md, "Decision: a tier 0
+// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu behind the
+// option TSVISOR_TIER0=wasm; bench/tier0-wasm.ts runs it beside the
+// JavaScript interpreter (interp.ts) on the same pre-decoded blocks.
+//
+// Contract: wasmInterpModule(area) builds one module over the guest's memory
+// whose function run(hdr, limit, xs, epoch, promote) interprets the block
+// whose records (below) start at `hdr` (an address in the guest memory),
+// the 64-bit registers x0..x31 as 8-byte words at xs + 8r (x0 always 0;
+// writes to x0 go to the word at xs + 256) and f0..f31 at xs + 512 + 8r
+// (F_SLOT; the bit patterns, as ThreadState.fbits holds them), and returns the instructions it
+// retired. It runs on across taken branches and jumps: into the same
+// block's records (the record's target address in AUX; a backward one adds
+// 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
+// chaining table at `area` holds for the target pc (direct mapped by
+// (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
+// only when its epoch is `epoch`; entering adds 1 to the block's heat),
+// while fewer than `limit` instructions have retired and no heat reached
+// `promote` (it then leaves with the pc of the block due, not entered).
+// Before it returns it writes the next pc (an i64) at xs + 264, the reason
+// at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
+// in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag).
+// Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
+// caller (the JavaScript side) may fill two direct-mapped tables of pages
+// at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
+// the fast path checks (entries hold the page number; -1 empty); a store on
+// a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
+// returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
+//
+// Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
+// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 6 | rs1
+// << 12 | rs2 << 17 | (len === 2) << 22, rd = 32 for x0, `wop` the index in
+// WOPS (0 for an Op run only by the JavaScript interpreter: the function
+// leaves before it with Exit.UNSUPPORTED), aux the absolute record address
+// of an in-block target (0 for none), pc the instruction's address (the
+// block's end for the END record).
+
+import { Field, Op, STRIDE } from './ops.js';
+import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
+
+/** Why run() returned. */
+export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
+
+/** Layout of the engine area (offsets from `area`). */
+export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
+
+/** The Ops the WebAssembly interpreter runs, in the order of its br_table (index 0: none). */
+const WOPS: readonly Op[] = [
+  Op.ILLEGAL, Op.NOP, Op.END, Op.LUI, Op.AUIPC, Op.JAL, Op.JALR, Op.BEQ, Op.BNE, Op.BLT, Op.BGE, Op.BLTU, Op.BGEU,
+  Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.LWU, Op.SB, Op.SH, Op.SW, Op.SD,
+  Op.ADDI, Op.SLTI, Op.SLTIU, Op.XORI, Op.ORI, Op.ANDI, Op.SLLI, Op.SRLI, Op.SRAI, Op.ADDIW, Op.SLLIW, Op.SRLIW, Op.SRAIW,
+  Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
+  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
+  Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
+];
+/** The f registers' words: at xs + F_SLOT + 8r. */
+export const F_SLOT = 512;
+/** Whether the module runs `op` (else it leaves before it). */
+export function runsOp(op: number): boolean {
+  return WOP_OF[op] !== 0;
+}
+const WOP_OF: Int32Array = (() => {
+  const t = new Int32Array(256);
+  WOPS.forEach((op, i) => { if (i > 0) t[op] = i; });
+  return t;
+})();
+
+/** Record bytes of a block of `code` (its pre-decoded form) with the header. */
+export function wasmRecordBytes(code: Int32Array): number {
+  return 16 + (code.length / STRIDE) * 16;
+}
+
+/** Write block `code` (pre-decoded, starting at pc `base`) as records at byte address `at` of `i32` (the guest memory). */
+export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, at: number): void {
+  let q = at >>> 2;
+  i32[q] = 0; i32[q + 1] = 0; i32[q + 2] = 0; i32[q + 3] = 0;
+  q += 4;
+  for (let o = 0; o < code.length; o += STRIDE, q += 4) {
+    const op = code[o] & 0xff, pos = code[o + Field.POS];
+    // x0 is written to the 33rd word; f0 is a register.
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X;
+    const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
+    i32[q] = WOP_OF[op] | (rd << 6) | (code[o + Field.RS1] << 12) | (code[o + Field.RS2] << 17) | ((pos >>> 16) === 2 ? 1 << 22 : 0);
+    i32[q + 1] = code[o + Field.IMM];
+    const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
+    i32[q + 2] = jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
+    i32[q + 3] = base + (pos & 0xffff);
+  }
+}
+
+// Parameters, then locals.
+const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13;
+
+/** The module's bytes for an engine area at `area` (see the file comment). */
+export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<ArrayBuffer> {
+  const b = new Body();
+  const n = WOPS.length;
+  // Register addresses from the record word.
+  const rdAddr = () => b.get(XS).get(WD).i32(3).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
+  const rs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
+  const store = () => b.op(W.i64Store, 3, 0);
+  // The same for the f registers' words.
+  const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
+  const frs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  // The current instruction's pc (its record is at REC - 16) as an i64.
+  const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
+  const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
+  // The instruction's length: 4, or 2 when the bit is set.
+  const len64 = () => b.i64(4).get(WD).i32(21).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
+
+  b.get(HDR).i32(16).op(W.i32Add).set(REC);
+  b.op(W.block, 0x40); // $out
+  b.op(W.loop, 0x40); // $L
+  b.op(W.block, 0x40); // $jump: A = target pc, T = in-block record or 0
+  for (let i = n - 1; i >= 0; i--) b.op(W.block, 0x40);
+  // Fetch.
+  b.get(REC).op(W.i32Load, 2, 0).set(WD);
+  b.get(REC).op(W.i32Load, 2, 4).set(IMM);
+  b.get(REC).i32(16).op(W.i32Add).set(REC);
+  b.get(K).i32(1).op(W.i32Add).set(K);
+  b.get(WD).i32(63).op(W.i32And);
+  b.op(W.brTable).u(n);
+  for (let i = 0; i < n; i++) b.u(i);
+  b.u(0);
+  for (let i = 0; i < n; i++) {
+    b.op(W.end);
+    const toJump = n - 1 - i, toL = toJump + 1, toOut = toJump + 2;
+    // d: the blocks and ifs opened inside the case.
+    const next = (d = 0) => b.op(W.br).u(toL + d);
+    const exit = (why: number, d = 0) => b.i32(why).set(WHY).op(W.br).u(toOut + d);
+    // Leave before this instruction (not retired).
+    const before = (why: number) => { pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K); exit(why); };
+    const branch = (cmp: W) => {
+      rs1(); rs2(); b.op(cmp, W.if, 0x40);
+      pc64(); imm64(); b.op(W.i64Add).set(A);
+      aux().set(T);
+      b.op(W.br).u(toJump + 1);
+      b.op(W.end);
+      next();
+    };
+    // Effective address into A; PG = its low word when the high word is 0 and
+    // the access lies in a page the table `tab` holds, else the slow path.
+    const access = (size: number, need: number, tab: number, body: () => void, isStore: boolean) => {
+      rs1(); imm64(); b.op(W.i64Add).set(A);
+      b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
+      b.get(A).op(W.i32WrapI64).tee(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl)
+        .op(W.i32Load, 2).u(area + tab).get(T).op(W.i32Eq).op(W.i32And);
+      if (size > 1) b.get(PG).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32LeU).op(W.i32And);
+      b.op(W.if, 0x40);
+      body();
+      next(1);
+      b.op(W.end);
+      // Slow path: the flags through the import.
+      b.get(PG).get(A).i64(32).op(W.i64ShrU).op(W.i32WrapI64).i32(size).op(W.call).u(0).tee(T);
+      b.i32(need).op(W.i32And).op(W.i32Eqz);
+      b.op(W.if, 0x40);
+      pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K);
+      exit(Exit.FAULT | (size << 4) | (need << 8), 1);
+      b.op(W.end);
+      body();
+      if (isStore) {
+        b.get(T).i32(8).op(W.i32And).op(W.if, 0x40);
+        b.get(PG).i32(size).op(W.call).u(1).op(W.if, 0x40);
+        pc64(); len64(); b.op(W.i64Add).set(NPC);
+        exit(Exit.CODE_WRITE, 2);
+        b.op(W.end);
+        b.op(W.end);
+      }
+      next();
+    };
+    const load = (size: number, op: W, align: number) => access(size, 1, Area.RTAB, () => {
+      rdAddr(); b.get(PG).op(op, align, 0); store();
+    }, false);
+    const st = (size: number, op: W, align: number, value = rs2) => access(size, 2, Area.WTAB, () => {
+      b.get(PG); value(); b.op(op, align, 0);
+    }, true);
+    // A single in an f register is NaN-boxed: its high word all ones.
+    const box = () => b.i64(-4294967296).op(W.i64Or);
+    const alu = (f: () => void) => { rdAddr(); f(); store(); next(); };
+    const aluW = (f: () => void) => { rdAddr(); f(); b.op(W.i64Extend32S); store(); next(); };
+    const r1 = () => { rs1(); b.op(W.i32WrapI64); };
+    const r2 = () => { rs2(); b.op(W.i32WrapI64); };
+    switch (WOPS[i]) {
+      case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
+      case Op.NOP: next(); break;
+      // ecall retires and leaves with the pc after it (Exit.SYSCALL).
+      case Op.ECALL: pc64(); len64(); b.op(W.i64Add).set(NPC); exit(Exit.SYSCALL); break;
+      case Op.FENCE: b.op(0xfe, 0x03, 0x00); next(); break; // atomic.fence
+      case Op.END:
+        b.get(K).i32(1).op(W.i32Sub).set(K);
+        pc64().set(A); b.i32(0).set(T); b.op(W.br).u(toJump);
+        break;
+      case Op.LUI: alu(() => imm64()); break;
+      case Op.AUIPC: alu(() => { pc64(); imm64(); b.op(W.i64Add); }); break;
+      case Op.JAL:
+        pc64(); imm64(); b.op(W.i64Add).set(A);
+        rdAddr(); pc64(); len64(); b.op(W.i64Add); store();
+        aux().set(T);
+        b.op(W.br).u(toJump);
+        break;
+      case Op.JALR:
+        rs1(); imm64(); b.op(W.i64Add).i64(-2).op(W.i64And).set(A);
+        rdAddr(); pc64(); len64(); b.op(W.i64Add); store();
+        b.i32(0).set(T);
+        b.op(W.br).u(toJump);
+        break;
+      case Op.BEQ: branch(W.i64Eq); break;
+      case Op.BNE: branch(W.i64Ne); break;
+      case Op.BLT: branch(W.i64LtS); break;
+      case Op.BGE: branch(W.i64GeS); break;
+      case Op.BLTU: branch(W.i64LtU); break;
+      case Op.BGEU: branch(W.i64GeU); break;
+      case Op.LB: load(1, W.i64Load8S, 0); break;
+      case Op.LH: load(2, W.i64Load16S, 0); break;
+      case Op.LW: load(4, W.i64Load32S, 0); break;
+      case Op.LD: load(8, W.i64Load, 0); break;
+      case Op.LBU: load(1, W.i64Load8U, 0); break;
+      case Op.LHU: load(2, W.i64Load16U, 0); break;
+      case Op.LWU: load(4, W.i64Load32U, 0); break;
+      case Op.SB: st(1, W.i64Store8, 0); break;
+      case Op.SH: st(2, W.i64Store16, 0); break;
+      case Op.SW: st(4, W.i64Store32, 0); break;
+      case Op.SD: st(8, W.i64Store, 0); break;
+      case Op.ADDI: alu(() => { rs1(); imm64(); b.op(W.i64Add); }); break;
+      case Op.SLTI: alu(() => { rs1(); imm64(); b.op(W.i64LtS, W.i64ExtendI32U); }); break;
+      case Op.SLTIU: alu(() => { rs1(); imm64(); b.op(W.i64LtU, W.i64ExtendI32U); }); break;
+      case Op.XORI: alu(() => { rs1(); imm64(); b.op(W.i64Xor); }); break;
+      case Op.ORI: alu(() => { rs1(); imm64(); b.op(W.i64Or); }); break;
+      case Op.ANDI: alu(() => { rs1(); imm64(); b.op(W.i64And); }); break;
+      case Op.SLLI: alu(() => { rs1(); imm64(); b.op(W.i64Shl); }); break;
+      case Op.SRLI: alu(() => { rs1(); imm64(); b.op(W.i64ShrU); }); break;
+      case Op.SRAI: alu(() => { rs1(); imm64(); b.op(W.i64ShrS); }); break;
+      case Op.ADDIW: aluW(() => { rs1(); imm64(); b.op(W.i64Add); }); break;
+      case Op.SLLIW: aluW(() => { r1(); b.get(IMM).op(W.i32Shl, W.i64ExtendI32U); }); break;
+      case Op.SRLIW: aluW(() => { r1(); b.get(IMM).op(W.i32ShrU, W.i64ExtendI32U); }); break;
+      case Op.SRAIW: aluW(() => { r1(); b.get(IMM).op(W.i32ShrS, W.i64ExtendI32U); }); break;
+      case Op.ADD: alu(() => { rs1(); rs2(); b.op(W.i64Add); }); break;
+      case Op.SUB: alu(() => { rs1(); rs2(); b.op(W.i64Sub); }); break;
+      case Op.SLL: alu(() => { rs1(); rs2(); b.op(W.i64Shl); }); break;
+      case Op.SLT: alu(() => { rs1(); rs2(); b.op(W.i64LtS, W.i64ExtendI32U); }); break;
+      case Op.SLTU: alu(() => { rs1(); rs2(); b.op(W.i64LtU, W.i64ExtendI32U); }); break;
+      case Op.XOR: alu(() => { rs1(); rs2(); b.op(W.i64Xor); }); break;
+      case Op.SRL: alu(() => { rs1(); rs2(); b.op(W.i64ShrU); }); break;
+      case Op.SRA: alu(() => { rs1(); rs2(); b.op(W.i64ShrS); }); break;
+      case Op.OR: alu(() => { rs1(); rs2(); b.op(W.i64Or); }); break;
+      case Op.AND: alu(() => { rs1(); rs2(); b.op(W.i64And); }); break;
+      case Op.ADDW: aluW(() => { rs1(); rs2(); b.op(W.i64Add); }); break;
+      case Op.SUBW: aluW(() => { rs1(); rs2(); b.op(W.i64Sub); }); break;
+      case Op.SLLW: aluW(() => { r1(); r2(); b.op(W.i32Shl, W.i64ExtendI32U); }); break;
+      case Op.SRLW: aluW(() => { r1(); r2(); b.op(W.i32ShrU, W.i64ExtendI32U); }); break;
+      case Op.SRAW: aluW(() => { r1(); r2(); b.op(W.i32ShrS, W.i64ExtendI32U); }); break;
+      case Op.MUL: alu(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
+      case Op.MULW: aluW(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
+      case Op.FLW: access(4, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load32U, 0, 0); box(); fStore(); }, false); break;
+      case Op.FLD: access(8, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load, 0, 0); fStore(); }, false); break;
+      case Op.FSW: st(4, W.i64Store32, 0, frs2); break;
+      case Op.FSD: st(8, W.i64Store, 0, frs2); break;
+      case Op.FMV_X_W: alu(() => { frs1(); b.op(W.i64Extend32S); }); break;
+      case Op.FMV_X_D: alu(() => frs1()); break;
+      case Op.FMV_W_X: rdAddr(); rs1(); b.i64(0xffffffff).op(W.i64And); box(); fStore(); next(); break;
+      case Op.FMV_D_X: rdAddr(); rs1(); fStore(); next(); break;
+      default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
+    }
+  }
+  b.op(W.end); // $jump
+  // A taken jump to A: into the record T of this block, or a chained block.
+  {
+    const toL = 0, toOut = 1;
+    const exitAt = (why: number, d: number) => { b.get(A).set(NPC).i32(why).set(WHY).op(W.br).u(toOut + d); };
+    b.get(K).get(LIMIT).op(W.i32GeS).op(W.if, 0x40);
+    exitAt(Exit.LIMIT, 1);
+    b.op(W.end);
+    b.get(T).op(W.if, 0x40);
+    // A backward jump inside the block: heat + LOOP_HEAT, and back to the run loop at the promotion's heat.
+    b.get(T).get(REC).i32(16).op(W.i32Sub).op(W.i32LeU).op(W.if, 0x40);
+    b.get(HDR).get(HDR).op(W.i32Load, 2, 0).i32(5).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
+    exitAt(Exit.LIMIT, 3);
+    b.op(W.end);
+    b.op(W.end);
+    b.get(T).set(REC).op(W.br).u(toL + 1);
+    b.op(W.end);
+    // Chaining: the table entry for A's low word (A below 2^32).
+    b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
+    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
+      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq).op(W.i32And);
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
+    b.op(W.if, 0x40);
+    // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4).tee(T);
+    b.get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
+    exitAt(Exit.JUMP, 2);
+    b.op(W.end);
+    b.get(T).tee(HDR).i32(16).op(W.i32Add).set(REC);
+    b.op(W.br).u(toL + 1);
+    b.op(W.end);
+    exitAt(Exit.JUMP, 0);
+  }
+  b.op(W.end); // $L
+  b.op(W.end); // $out
+  b.get(XS).get(NPC).op(W.i64Store, 3).u(264);
+  b.get(XS).get(WHY).op(W.i32Store, 2).u(280);
+  b.get(XS).get(A).op(W.i64Store, 3).u(272);
+  b.get(K);
+  return moduleBytes({
+    memoryPages,
+    imports: [
+      { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
+      { name: 'cw', type: { params: [I32, I32], results: [I32] } },
+    ],
+    type: { params: [I32, I32, I32, I32, I32], results: [I32] },
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],
+    body: b,
+  });
+}

@@ -1,0 +1,53 @@
+// The warm-up (src/vcpu/warmup.ts) gives tier 0 the type feedback of a
+// thread's stack accesses on several vCPUs: with Cpu.mt set, an aligned ld
+// or sd goes through Interpreter.load64/store64 at an address above 2^31
+// (where stacks are), and an interpreter optimized without that feedback
+// was thrown away ("lost precision") at the first such access, as the
+// parallel fixture's threads started on 2 vCPUs (src/workers/README.md).
+// Whether V8 keeps its optimized code needs --allow-natives-syntax
+// (%OptimizeFunctionOnNextCall, %GetOptimizationStatus), so the check runs
+// in a child node, with compiles on its own thread (no concurrent
+// recompilation) so that the outcome does not depend on timing.
+
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+
+/** %GetOptimizationStatus's bit for "has optimized code" (V8's OptimizationStatus::kOptimized). */
+const OPTIMIZED = 1 << 4;
+
+describe('the tier-0 warm-up and threads on several vCPUs', () => {
+  it('an interpreter optimized after the warm-up keeps its code through an mt ld and sd of a page above 2^31', function () {
+    this.timeout(120_000);
+    const dir = path.join(__dirname, '..', '..', 'src', 'vcpu');
+    const script = `
+      const { Cpu } = require(${JSON.stringify(path.join(dir, 'cpu.js'))});
+      const { GuestMemory, PAGE_R, PAGE_W, PAGE_X } = require(${JSON.stringify(path.join(dir, 'memory.js'))});
+      const { Interpreter } = require(${JSON.stringify(path.join(dir, 'interp.js'))});
+      const m = GuestMemory.create();
+      const cpu = new Cpu(m); // the thread's first Cpu: the warm-up runs first
+      const CODE = 0x10000, STACK = 0xf0000000;
+      m.view.setUint32(CODE, 0x0105b503, true);     // ld x10, 16(x11)
+      m.view.setUint32(CODE + 4, 0x00a5bc23, true); // sd x10, 24(x11)
+      m.view.setUint32(CODE + 8, 0x00000073, true); // ecall
+      m.pageFlags[CODE / 4096] = PAGE_R | PAGE_X;
+      m.pageFlags[STACK / 4096] = PAGE_R | PAGE_W;
+      m.view.setUint32(STACK + 16, 0x12345678, true);
+      m.view.setUint32(STACK + 20, 0x9abcdef0, true);
+      const run = Interpreter.prototype.run;
+      cpu.mt = true;
+      cpu.state.pc = CODE;
+      cpu.state.x[22] = STACK | 0; // x11, low and high words
+      cpu.state.x[23] = 0;
+      %OptimizeFunctionOnNextCall(run);
+      const stop = cpu.run(10);
+      console.log(JSON.stringify({ stop, status: %GetOptimizationStatus(run),
+        stored: [m.view.getUint32(STACK + 24, true), m.view.getUint32(STACK + 28, true)] }));`;
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8' });
+    const r = JSON.parse(out) as { stop: number; status: number; stored: number[] };
+    // The guest's result first: the ld and sd ran (and the ecall stopped the run: Stop.Syscall).
+    assert.deepEqual(r.stored, [0x12345678, 0x9abcdef0]);
+    assert.equal(r.stop, 1);
+    assert.ok((r.status & OPTIMIZED) !== 0, `the interpreter's optimized code was thrown away (%GetOptimizationStatus ${r.status})`);
+  });
+});
