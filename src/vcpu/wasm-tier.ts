@@ -21,13 +21,15 @@
 // pc, retired)` (Cpu.trap), and it returns that result; fence.i calls
 // `fi()` (Cpu.flushCode) and leaves. bindRegion copies the registers
 // between the thread's state and the slot around each call.
-// Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page) -> flags;
+// Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page, need) -> flags
+// with the run of pages around it that may be remembered (runOf);
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
 // (wasm-fp.ts slowPathSource).
 //
-// Page flags: the instance keeps the last two pages of each kind it found
-// readable (or writable and not PAGE_CODE) in globals, with the page flags'
+// Page flags: the instance keeps the last three runs of pages of each kind it
+// found readable (or writable and not PAGE_CODE; a run: consecutive pages
+// with one flags byte, found by runOf on a miss) in globals, with the page flags'
 // generation they were found under (memory.ts FLAGS_GEN, bumped by every
 // change of flags: mm.ts, and cpu.ts when a page turns PAGE_CODE); at entry
 // it forgets them if the generation moved, and it reads the flags (an
@@ -119,6 +121,9 @@ export interface WasmRegion {
   slow: Insn[];
 }
 
+/** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (runOf). */
+const RUN_MAX = 2047;
+
 /** Import indices. */
 const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6;
 const VOID = 0x40;
@@ -179,10 +184,10 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
-  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and valid mask
-  // (0: empty, -1: valid) of two pages each for loads and for stores.
+  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and limit
+  // (the run's length less 7; 0: empty) of three runs of pages each for loads and for stores, the last found first.
   // GEN: the page flags' generation they were found under (memory.ts FLAGS_GEN).
-  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, GLOBALS = 9;
+  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -267,20 +272,23 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /**
    * The address of an access into A, checked for `need`; FL holds the
    * flags when they had to be read (a store then checks PAGE_CODE). Fast
-   * path: A inside one of the two pages remembered for this kind of access,
-   * with room for `size` bytes: (A - base) <u (4097 - size), masked to 0 by
-   * an empty entry. That one test also rules out addresses ≥ 2^32 and
-   * accesses straddling into the next page, which take the slow path: the
-   * range, both pages' flags (Cpu.flags2, never remembered), or the page's.
+   * path: A inside one of the three runs of pages remembered for this kind of
+   * access, with room for 8 bytes: (A - base) <u limit (the run's length
+   * less 7; 0 for an empty entry). That one test also rules out addresses
+   * ≥ 2^32 and accesses straddling out of the run, which take the slow
+   * path: the range, both pages' flags (Cpu.flags2, never remembered), or
+   * the page's with the run of pages around it that have the same flags
+   * (pf, see runOf).
    */
   const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
-    const [c0, v0, c1, v1] = need === PAGE_R ? [RC0, RV0, RC1, RV1] : [WC0, WV0, WC1, WV1];
+    const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
     R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
     if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
-    b.get(A).gget(c0).op(W.i64Sub).gget(v0).i64(4097 - size).op(W.i64And, W.i64LtU).hint(1).op(W.brIf, 0);
-    b.get(A).gget(c1).op(W.i64Sub).gget(v1).i64(4097 - size).op(W.i64And, W.i64LtU).hint(1).op(W.brIf, 0);
+    b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
+    b.get(A).gget(c1).op(W.i64Sub).gget(v1).op(W.i64LtU).hint(1).op(W.brIf, 0);
+    b.get(A).gget(c2).op(W.i64Sub).gget(v2).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).i64(LIMIT - size).op(W.i64GtU);
     open();
     fault(pc, k, size, need);
@@ -293,7 +301,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     fault(pc, k, size, need);
     close();
     b.op(W.else);
-    b.get(AI).i32(12).op(W.i32ShrU).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
@@ -302,7 +310,11 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
       open();
     }
-    b.gget(c0).gset(c1).gget(v0).gset(v1).get(A).i64(-4096).op(W.i64And).gset(c0).i64(-1).gset(v0);
+    // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
+    b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
+    b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
+    b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
+    b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
     if (need === PAGE_W) close();
     close();
     b.op(W.end);
@@ -475,7 +487,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of fUsed) b.get(FSLOT).mem8(W.f64Load, 8 * r).set(fLocal.get(r) as number);
   if (fp) b.get(FCSR).i32(31).op(W.i32And).set(FF);
   b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
-  for (const v of [RV0, RV1, WV0, WV1]) b.i64(0).gset(v);
+  for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
   b.get(T1).gset(GEN).op(W.end);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
@@ -530,7 +542,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const bytes = moduleBytes({
     memoryPages: MEMORY_PAGES,
     imports: [
-      { name: 'pf', type: { params: [I32], results: [I32] } },
+      { name: 'pf', type: { params: [I32, I32], results: [I32] } },
       { name: 'fl2', type: { params: [I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
       { name: 'sg', type: { params: i32s(6), results: [I32] } },
@@ -545,6 +557,51 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   });
   return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
 }
+
+/**
+ * The page-flag import of a tier-2 function over `pf` (the memory's flags,
+ * its generation at FLAGS_GEN in `i32`): (page, need) -> the page's flags,
+ * and where they grant `need` (for a store: and the page holds no decoded
+ * code) the run of pages around it with the same flags byte, up to RUN_MAX
+ * either side, as `back << 8 | fwd << 19` (pages before and after it), so
+ * that the function remembers the whole run: a program reaching all over a
+ * large mapping (a shuffle, a sieve) then misses once per run, not once
+ * per page. The runs found are kept for the flags' generation (RUNS of
+ * them, replaced in turn; the last one found is tried first), so a
+ * function missing between a few runs does not scan again.
+ */
+function runOf(pf: Uint8Array, i32: Int32Array): (page: number, need: number) => number {
+  const lo = new Int32Array(RUNS), hi = new Int32Array(RUNS).fill(-1);
+  let gen = -1, next = 0, last = 0;
+  return (page, need) => {
+    const f = pf[page];
+    if ((f & need) === 0 || (need === PAGE_W && (f & PAGE_CODE) !== 0)) return f;
+    const g = i32[FLAGS_GEN >> 2];
+    if (g !== gen) {
+      gen = g;
+      hi.fill(-1);
+    }
+    let i = last;
+    if (!(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) {
+      i = 0;
+      while (i < RUNS && !(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) i++;
+    }
+    if (i === RUNS) {
+      i = next;
+      next = (next + 1) % RUNS;
+      let a = page, z = page;
+      const aMin = Math.max(1, page - RUN_MAX), zMax = Math.min(pf.length - 1, page + RUN_MAX);
+      while (a > aMin && pf[a - 1] === f) a--;
+      while (z < zMax && pf[z + 1] === f) z++;
+      lo[i] = a;
+      hi[i] = z;
+    }
+    last = i;
+    const back = Math.min(page - lo[i], RUN_MAX), fwd = Math.min(hi[i] - page, RUN_MAX);
+    return f | back << 8 | fwd << 19;
+  };
+}
+const RUNS = 8;
 
 /** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
 export interface Tier2Host {
@@ -619,7 +676,7 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
     regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${at + h}]=${file}[${h}];` : `${file}[${h}]=M[${at + h}];`)).join('')).join('');
   const copy = copyOf(o, 'x'), fcopy = copyOf(fo, 'fb');
   const f = {
-    pf: (page: number): number => pf[page],
+    pf: runOf(pf, i32),
     fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
     cw: (a: number, size: number): number => (host.codeWrite(a >>> 0, size) ? 1 : 0),
     sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>

@@ -243,6 +243,52 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0][3].regs[9], 101n);
   });
 
+  it('a run of pages remembered by tier 2 ends at a page with other flags and at the end of the mapping', () => {
+    // On a miss tier 2 remembers the pages around the one missed that have its flags (wasm-tier.ts runOf).
+    // Stores every 512 bytes over DATA's pages, the third made read-only: the run found at the first page must stop before it.
+    const stores = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 98),
+        rv.sd(5, 10, 0),           // 4: loop
+        rv.addi(10, 10, 512),
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -12),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 40n); setReg(c, 10, BigInt(DATA)); });
+      (cpu as unknown as { mem: GuestMemory }).mem.pageFlags[DATA / PAGE_SIZE + 2] = PAGE_R;
+      const o = run(cpu, 1_000_000);
+      if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the loop');
+      return o;
+    });
+    for (let i = 1; i < stores.length; i++) assert.deepEqual(stores[i], stores[0], ENGINES[i]);
+    assert.equal(stores[0].stop, Stop.Fault);
+    assert.deepEqual(stores[0].fault, [SIGSEGV, SEGV_ACCERR, DATA + 2 * PAGE_SIZE]);
+    assert.equal(stores[0].pc, CODE + 4);
+    // Loads of 8 bytes every 4 up to the last page of the mapping: the last one inside it runs, the next one straddles out and faults.
+    const end = DATA + 4 * PAGE_SIZE;
+    const loads = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 99),
+        rv.ld(6, 10, 0),           // 4: loop
+        rtype('add', 7, 7, 6),
+        rv.addi(10, 10, 4),
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -16),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 100n); setReg(c, 10, BigInt(end - 40)); });
+      const m = (cpu as unknown as { mem: GuestMemory }).mem;
+      for (let a = end - 40; a < end; a += 4) m.view.setUint32(a, a, true);
+      return run(cpu, 1_000_000);
+    });
+    for (let i = 1; i < loads.length; i++) assert.deepEqual(loads[i], loads[0], ENGINES[i]);
+    assert.equal(loads[0].stop, Stop.Fault);
+    assert.equal(loads[0].fault[0], SIGSEGV);
+    assert.equal(loads[0].regs[9], BigInt(end - 4), 'x10 at the load that straddles out');
+    assert.equal(loads[0].pc, CODE + 4);
+  });
+
   it('with mt set (other threads share the memory), tier 2 runs on with the same results', () => {
     const results = [false, true].map((mt) => {
       const cpu = start(mixLoop(600), 'wasm', (c) => { mixSetup(100)(c); setReg(c, 12, 3n); });
