@@ -66,7 +66,13 @@ export class ThreadState {
   /** Take pc and fcsr from the shared register file (after another thread ran this one). */
   loadScalars(): void {
     this.pc = this.scalars[0];
-    this.fcsr = this.scalars[1];
+    // `| 0`: fcsr is a small integer field, and the element read is a
+    // double; stored as such it turned the field into a double and
+    // deprecated every ThreadState's map, which threw away the kernel's
+    // optimized interpreter ("wrong map") at the first hand-over to a vCPU
+    // worker, inside the 2-vCPU window (src/vcpu/README.md, "Decision: the
+    // warm-up's last compile, looked at again").
+    this.fcsr = this.scalars[1] | 0;
   }
 
   /** Register xi as an unsigned number; exact while it is below 2^53. */

@@ -50,4 +50,45 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
     assert.equal(r.stop, 1);
     assert.ok((r.status & OPTIMIZED) !== 0, `the interpreter's optimized code was thrown away (%GetOptimizationStatus ${r.status})`);
   });
+
+  // On several vCPUs the kernel takes a thread's registers back from a
+  // vCPU worker with ThreadState.loadScalars (src/kernel/vcpus.ts). Its
+  // first call must not change ThreadState's map: fcsr, stored as the
+  // double it is read as, became a double field, which deprecated the map of
+  // every ThreadState, the warm-up's included, and threw the optimized
+  // interpreter away ("wrong map") at the first hand-over.
+  it('an interpreter optimized after the warm-up keeps its code when registers are first taken back from a vCPU worker', function () {
+    this.timeout(120_000);
+    const dir = path.join(__dirname, '..', '..', 'src', 'vcpu');
+    const script = `
+      const { Cpu } = require(${JSON.stringify(path.join(dir, 'cpu.js'))});
+      const { GuestMemory, PAGE_R, PAGE_X } = require(${JSON.stringify(path.join(dir, 'memory.js'))});
+      const { Interpreter } = require(${JSON.stringify(path.join(dir, 'interp.js'))});
+      const { ThreadState } = require(${JSON.stringify(path.join(dir, 'state.js'))});
+      const m = GuestMemory.create();
+      const cpu = new Cpu(m); // the thread's first Cpu: the warm-up runs first
+      const CODE = 0x10000;
+      m.view.setUint32(CODE, 0x00150513, true);     // addi x10, x10, 1
+      m.view.setUint32(CODE + 4, 0x00000073, true); // ecall
+      m.pageFlags[CODE / 4096] = PAGE_R | PAGE_X;
+      const run = Interpreter.prototype.run;
+      %OptimizeFunctionOnNextCall(run);
+      cpu.state.pc = CODE;
+      cpu.run(10);
+      // A register file handed back: written by the worker's side, read by the kernel's.
+      const remote = new ThreadState(), regs = new ThreadState(remote.shared);
+      remote.pc = 0x10004; remote.fcsr = 0xe5; remote.storeScalars();
+      regs.loadScalars();
+      cpu.state.pc = CODE;
+      const stop = cpu.run(10);
+      console.log(JSON.stringify({ stop, a0: cpu.state.x[20], fcsr: regs.fcsr, pc: regs.pc, status: %GetOptimizationStatus(run) }));`;
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8' });
+    const r = JSON.parse(out) as { stop: number; a0: number; fcsr: number; pc: number; status: number };
+    // The guest's result and the registers handed back first.
+    assert.equal(r.stop, 1);
+    assert.equal(r.a0, 2);
+    assert.equal(r.fcsr, 0xe5);
+    assert.equal(r.pc, 0x10004);
+    assert.ok((r.status & OPTIMIZED) !== 0, `the interpreter's optimized code was thrown away (%GetOptimizationStatus ${r.status})`);
+  });
 });
