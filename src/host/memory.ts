@@ -16,7 +16,11 @@
 //   anonymous mapping (what V8 maps a WebAssembly.Memory with: rw-p, no file)
 //   reads zeros. Callers that must not depend on the mapping's kind zero the
 //   bytes first. Returns 0 or a negative errno, as the rest of src/host.
-// - Boot's seccomp allowlist (src/main/confine.ts) allows madvise.
+// - residency(addr, len, vec) is mincore(2): bit 0 of vec[i] is set when page i
+//   of [addr, addr + len) is in host memory. A page of a private anonymous
+//   mapping that is not resident was never touched, was given back, or was
+//   swapped out: only in the last case does it hold data.
+// - Boot's seccomp allowlist (src/main/confine.ts) allows madvise and mincore.
 // - koffi (and libc.ts, which loads it) are required at the first call, not
 //   when this module loads: the kernel's memory modules import this one, and
 //   a startup snapshot holding them cannot hold a native addon
@@ -31,6 +35,7 @@ const HOST_PAGE = 4096;
 const koffi = () => require('koffi') as typeof import('koffi');
 const libcModule = () => require('./libc.js') as typeof import('./libc.js');
 let madvise: Fn | undefined;
+let mincore: Fn | undefined;
 
 /** The host address of view[0], checked (see the file comment); undefined when it cannot be vouched for. */
 export function hostAddress(view: Uint8Array): bigint | undefined {
@@ -65,4 +70,11 @@ export function dontNeed(addr: bigint, len: number): number {
   const c = libcModule();
   madvise ??= c.libc().func('int madvise(void *addr, size_t length, int advice)') as unknown as Fn;
   return c.check(madvise(addr, len, MADV_DONTNEED));
+}
+
+/** mincore(addr, len, vec): 0, or a negative errno. `vec` needs one byte per host page of the range. */
+export function residency(addr: bigint, len: number, vec: Uint8Array): number {
+  const c = libcModule();
+  mincore ??= c.libc().func('int mincore(void *addr, size_t length, _Out_ uint8_t *vec)') as unknown as Fn;
+  return c.check(mincore(addr, len, vec));
 }

@@ -36,6 +36,7 @@
 //   SysV shared memory, a mapping straddling 4 GiB) goes there.
 
 import { FrameAllocator } from './frames.js';
+import { copyNonZeroPages, forEachNonZeroPage, scrubReleased, zeroDataPages } from './scrub.js';
 import { loadsOnTouch, type SharedBacking } from './shared-object.js';
 import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
@@ -420,7 +421,7 @@ export class MemoryManager {
         this.fillFlags(s, e, 0);
         // Shared pages leave the memory's own bytes zero (memory.ts): only private ones need scrubbing.
         if (v.shared) this.dropFrames(v, s, e);
-        else forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+        else zeroDataPages(this.mem, s, e);
         this.account.uncharge(charged(v, s, e));
         if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
       }
@@ -454,7 +455,7 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.end <= start || v.start >= end || v.shared) continue;
       const s = Math.max(v.start, start), e = Math.min(v.end, end);
-      forEachNonZeroPage(this.mem, s, e, (page) => this.mem.u8.set(ZERO_PAGE, page));
+      zeroDataPages(this.mem, s, e);
       if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
     }
   }
@@ -468,13 +469,15 @@ export class MemoryManager {
    * The address space is being discarded (its last user is gone): give its
    * pages back to the account and leave the memory as a fresh one, all zero
    * and unmapped, so it can be reused. Only pages holding data are written:
-   * zeroing an untouched page would make the host commit it.
+   * zeroing an untouched page would make the host commit it. Private pages
+   * the host holds no memory for are not even read (scrub.ts scrubReleased):
+   * the caller is the memory's last user.
    */
   release(): void {
     for (const v of this.vmas) {
       this.account.uncharge(charged(v, v.start, v.end));
       if (v.shared) this.dropFrames(v, v.start, v.end);
-      else forEachNonZeroPage(this.mem, v.start, v.end, (page) => this.mem.u8.set(ZERO_PAGE, page));
+      else scrubReleased(this.mem, v.start, v.end);
       this.fillFlags(v.start, v.end, 0);
     }
     this.vmas = [];
@@ -593,20 +596,4 @@ export class MemoryManager {
 /** What [s, e) of mapping `v` costs the memory account (shared frames are charged when allocated). */
 function charged(v: Vma, s: number, e: number): number {
   return v.prot === PROT_NONE || v.shared ? 0 : e - s;
-}
-
-/** One page of zeros: compared against (memcmp) and copied from, both far faster than JS loops or fill(). */
-const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
-
-/** Call `fn` with the address of each page of [start, end) that holds a non-zero byte. */
-function forEachNonZeroPage(mem: GuestMemory, start: number, end: number, fn: (page: number) => void): void {
-  const u8 = mem.u8;
-  for (let page = start; page < end; page += PAGE_SIZE) {
-    if (Buffer.compare(ZERO_PAGE, u8.subarray(page, page + PAGE_SIZE)) !== 0) fn(page);
-  }
-}
-
-/** Copy the pages of [start, end) that hold any non-zero byte from `src` to `dst`. */
-function copyNonZeroPages(src: GuestMemory, dst: GuestMemory, start: number, end: number): void {
-  forEachNonZeroPage(src, start, end, (page) => dst.u8.set(src.u8.subarray(page, page + PAGE_SIZE), page));
 }
