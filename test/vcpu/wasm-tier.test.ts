@@ -244,7 +244,7 @@ describe('vcpu tier 2 (WebAssembly)', () => {
   });
 
   it('a run of pages remembered by tier 2 ends at a page with other flags and at the end of the mapping', () => {
-    // On a miss tier 2 remembers the pages around the one missed that have its flags (wasm-tier.ts runOf).
+    // On a miss tier 2 remembers the pages around the one missed that have its flags (wasm-bind.ts runOf).
     // Stores every 512 bytes over DATA's pages, the third made read-only: the run found at the first page must stop before it.
     const stores = ENGINES.map((engine) => {
       const asm = new Asm().w(
