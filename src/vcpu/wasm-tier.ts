@@ -267,8 +267,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   /**
-   * The address of an access into A, checked for `need`; FL holds the
-   * flags when they had to be read (a store then checks PAGE_CODE). Fast
+   * The address of an access into A (and AI), checked for `need`; on the
+   * slow path a page holding decoded code runs `onCode` (a store's: see
+   * store) instead of being remembered. Fast
    * path: A inside one of the three runs of pages remembered for this kind of
    * access, with room for 8 bytes: (A - base) <u limit (the run's length
    * less 7; 0 for an empty entry). That one test also rules out addresses
@@ -277,10 +278,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
    * the page's with the run of pages around it that have the same flags
    * (pf, see runOf).
    */
-  const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
+  const address = (ins: Insn, pc: number, k: number, size: number, need: number, onCode?: () => void): void => {
     const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
     R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
-    if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
     b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
@@ -297,44 +297,67 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     open();
     fault(pc, k, size, need);
     close();
+    if (onCode) {
+      b.get(FL).i32(PAGE_CODE).op(W.i32And);
+      open();
+      onCode();
+      close();
+    }
     b.op(W.else);
     b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
-    // Remember the page; a store's only if it holds no decoded code.
-    if (need === PAGE_W) {
-      b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
+    // Remember the run; a store's only if its page holds no decoded code (that store is onCode's).
+    if (onCode) {
+      b.get(FL).i32(PAGE_CODE).op(W.i32And);
       open();
+      onCode();
+      b.op(W.else);
     }
     // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
     b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
     b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
     b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
     b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
-    if (need === PAGE_W) close();
+    if (onCode) close();
     close();
     b.op(W.end);
     extra--;
     b.get(A).op(W.i32WrapI64).set(AI);
   };
 
-  /** After a store of `size` bytes at AI: a store into decoded code drops those blocks and ends the region after it. */
-  const stored = (size: number, nextPc: number, k: number): void => {
-    b.get(FL).i32(PAGE_CODE).op(W.i32And).hint(0);
-    open();
-    b.get(AI).i32(size).op(W.call).u(CW);
-    open();
-    exitNow(nextPc, k + 1);
-    close();
-    close();
+  /**
+   * A store of `size` bytes (`emit`: the wasm store at AI) checked as
+   * address checks it. A store into a page holding decoded code is made on
+   * the slow path, inside `address`, and then calls cw: blocks dropped end
+   * the region after it; else it goes on after the store. So a remembered
+   * run's store (never a PAGE_CODE page) needs no test after it, and no
+   * value flows from the slow path into the fast one (TurboFan then keeps
+   * the fast path in line instead of an edge block with a move).
+   */
+  const store = (ins: Insn, pc: number, k: number, size: number, emit: () => void): void => {
+    b.op(W.block, VOID);
+    extra++;
+    const done = extra;
+    address(ins, pc, k, size, PAGE_W, () => {
+      emit();
+      b.get(AI).i32(size).op(W.call).u(CW);
+      open();
+      exitNow(pc + ins.len, k + 1);
+      close();
+      b.op(W.br).u(extra - done);
+    });
+    emit();
+    b.op(W.end);
+    extra--;
   };
   /** SIGTRAP (5) or SIGILL (4) at pc (Cpu.trap, called after the registers are written back). */
   const trapAt = (signal: number, pc: number, k: number): void => {
     b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
-    b, address, stored, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
+    b, address, store, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
     x: (r: number): void => { R(r); },
     setX: (rd: number): void => { setRd(rd); },
     f: (r: number): number => fLocal.get(r) as number,
@@ -354,10 +377,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     }
     if (op in STORES) {
       const [st, size] = STORES[op];
-      address(ins, pc, k, size, PAGE_W);
-      b.get(AI);
-      R(rs2).mem(st);
-      stored(size, nextPc, k);
+      store(ins, pc, k, size, () => { b.get(AI); R(rs2).mem(st); });
       return false;
     }
     if (isFp(op) || isFpCsr(ins)) {
