@@ -83,7 +83,7 @@ export function pagePerms(flags: number): number {
 /**
  * Page 0 is never mapped (mm.ts), so guest accesses never reach it: its first
  * 256 bytes hold a word at 0 by which threads claim tier 2's register slots
- * (wasm-tier.ts regSlot and fpSlot, the slots from byte 256 on), at FLAGS_GEN, the
+ * (wasm-bind.ts regSlot and fpSlot, the slots from byte 256 on), at FLAGS_GEN, the
  * page flags' generation (GuestMemory.flagsChanged), and at byte 16 the word
  * by which threads claim the engine regions of tier 0 in WebAssembly
  * (interp-wasm.ts ENGINE_CLAIM).

@@ -12,7 +12,7 @@
 //
 // Contract: a record depends only on guest code bytes (its ranges, copied
 // when it was kept), never on the Cpu that made it: the adopting Cpu binds
-// it to its own memory, flags and register slot (wasm-tier.ts bindRegion).
+// it to its own memory, flags and register slot (wasm-bind.ts bindRegion).
 // The list is append-only until the Cpu drops every block (flushCode), when
 // it is replaced by a new, empty one.
 

@@ -33,7 +33,7 @@
 import type { Insn } from './decode.js';
 import { fpHelper } from './codegen.js';
 import { FP_RM_OPS } from './ops.js';
-import { PAGE_R, PAGE_W } from './memory.js';
+import { PAGE_R } from './memory.js';
 import { BIG, SMALL, SMALL_FMA, SMALL_S } from './fp-rounding.js';
 import { type Body, W } from './wasm-encode.js';
 
@@ -88,8 +88,8 @@ export interface FpEmitter {
   /** The checked address of an access, into the i32 local `ai` (wasm-tier.ts address). */
   address(ins: Insn, pc: number, k: number, size: number, need: number): void;
   readonly ai: number;
-  /** After a store of `size` bytes at ai: a store into decoded code drops it and leaves the region before `next`. */
-  stored(size: number, next: number, k: number): void;
+  /** A checked store of `size` bytes, `emit` the wasm store at ai (wasm-tier.ts store: a store into decoded code drops it and leaves the region after it). */
+  store(ins: Insn, pc: number, k: number, size: number, emit: () => void): void;
   /** Leave with SIGILL at `pc`, k instructions of the segment retired (inside an `if` of open/close). */
   trapIll(pc: number, k: number): void;
   open(): void;
@@ -229,14 +229,10 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
       b.set(F(rd));
       return;
     case 'fsd':
-      e.address(ins, pc, k, 8, PAGE_W);
-      b.get(e.ai).get(F(rs2)).mem(W.f64Store);
-      e.stored(8, pc + ins.len, k);
+      e.store(ins, pc, k, 8, () => { b.get(e.ai).get(F(rs2)).mem(W.f64Store); });
       return;
     case 'fsw':
-      e.address(ins, pc, k, 4, PAGE_W);
-      b.get(e.ai).get(F(rs2)).op(W.i64ReinterpretF64).mem(W.i64Store32);
-      e.stored(4, pc + ins.len, k);
+      e.store(ins, pc, k, 4, () => { b.get(e.ai).get(F(rs2)).op(W.i64ReinterpretF64).mem(W.i64Store32); });
       return;
     case 'fmv.x.d': b.get(F(rs1)).op(W.i64ReinterpretF64); e.setX(rd); return;
     case 'fmv.x.w': b.get(F(rs1)).op(W.i64ReinterpretF64, W.i32WrapI64, W.i64ExtendI32S); e.setX(rd); return;

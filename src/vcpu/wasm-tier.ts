@@ -19,10 +19,10 @@
 // the instruction); a faulting access then calls `sg(lo, hi, size, need,
 // pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
 // pc, retired)` (Cpu.trap), and it returns that result; fence.i calls
-// `fi()` (Cpu.flushCode) and leaves. bindRegion copies the registers
-// between the thread's state and the slot around each call.
+// `fi()` (Cpu.flushCode) and leaves. wasm-bind.ts bindRegion copies the
+// registers between the thread's state and the slot around each call.
 // Imports: memory m.m (the guest's, 4 GiB, shared); f.pf(page, need) -> flags
-// with the run of pages around it that may be remembered (runOf);
+// with the run of pages around it that may be remembered (wasm-bind.ts runOf);
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
 // (wasm-fp.ts slowPathSource).
@@ -53,10 +53,7 @@ import { regionLabels, type Piece } from './codegen.js';
 import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
-import { engineStats, statsEnabled } from './engine-stats.js';
-import { emitFp, fpRegs, isFp, isFpCsr, slowPathSource } from './wasm-fp.js';
-import * as FP from './fp.js';
-import type { ThreadState } from './state.js';
+import { emitFp, fpRegs, isFp, isFpCsr } from './wasm-fp.js';
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -121,8 +118,8 @@ export interface WasmRegion {
   slow: Insn[];
 }
 
-/** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (runOf). */
-const RUN_MAX = 2047;
+/** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (wasm-bind.ts runOf). */
+export const RUN_MAX = 2047;
 
 /** Import indices. */
 const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6;
@@ -270,8 +267,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   /**
-   * The address of an access into A, checked for `need`; FL holds the
-   * flags when they had to be read (a store then checks PAGE_CODE). Fast
+   * The address of an access into A (and AI), checked for `need`; on the
+   * slow path a page holding decoded code runs `onCode` (a store's: see
+   * store) instead of being remembered. Fast
    * path: A inside one of the three runs of pages remembered for this kind of
    * access, with room for 8 bytes: (A - base) <u limit (the run's length
    * less 7; 0 for an empty entry). That one test also rules out addresses
@@ -280,10 +278,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
    * the page's with the run of pages around it that have the same flags
    * (pf, see runOf).
    */
-  const address = (ins: Insn, pc: number, k: number, size: number, need: number): void => {
+  const address = (ins: Insn, pc: number, k: number, size: number, need: number, onCode?: () => void): void => {
     const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
     R(ins.rs1).i64(ins.imm).op(W.i64Add).set(A);
-    if (need === PAGE_W) b.i32(0).set(FL);
     b.op(W.block, VOID);
     extra++;
     b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
@@ -300,44 +297,67 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     open();
     fault(pc, k, size, need);
     close();
+    if (onCode) {
+      b.get(FL).i32(PAGE_CODE).op(W.i32And);
+      open();
+      onCode();
+      close();
+    }
     b.op(W.else);
     b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
-    // Remember the page; a store's only if it holds no decoded code.
-    if (need === PAGE_W) {
-      b.get(FL).i32(PAGE_CODE).op(W.i32And).op(W.i32Eqz);
+    // Remember the run; a store's only if its page holds no decoded code (that store is onCode's).
+    if (onCode) {
+      b.get(FL).i32(PAGE_CODE).op(W.i32And);
       open();
+      onCode();
+      b.op(W.else);
     }
     // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
     b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
     b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
     b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
     b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
-    if (need === PAGE_W) close();
+    if (onCode) close();
     close();
     b.op(W.end);
     extra--;
     b.get(A).op(W.i32WrapI64).set(AI);
   };
 
-  /** After a store of `size` bytes at AI: a store into decoded code drops those blocks and ends the region after it. */
-  const stored = (size: number, nextPc: number, k: number): void => {
-    b.get(FL).i32(PAGE_CODE).op(W.i32And).hint(0);
-    open();
-    b.get(AI).i32(size).op(W.call).u(CW);
-    open();
-    exitNow(nextPc, k + 1);
-    close();
-    close();
+  /**
+   * A store of `size` bytes (`emit`: the wasm store at AI) checked as
+   * address checks it. A store into a page holding decoded code is made on
+   * the slow path, inside `address`, and then calls cw: blocks dropped end
+   * the region after it; else it goes on after the store. So a remembered
+   * run's store (never a PAGE_CODE page) needs no test after it, and no
+   * value flows from the slow path into the fast one (TurboFan then keeps
+   * the fast path in line instead of an edge block with a move).
+   */
+  const store = (ins: Insn, pc: number, k: number, size: number, emit: () => void): void => {
+    b.op(W.block, VOID);
+    extra++;
+    const done = extra;
+    address(ins, pc, k, size, PAGE_W, () => {
+      emit();
+      b.get(AI).i32(size).op(W.call).u(CW);
+      open();
+      exitNow(pc + ins.len, k + 1);
+      close();
+      b.op(W.br).u(extra - done);
+    });
+    emit();
+    b.op(W.end);
+    extra--;
   };
   /** SIGTRAP (5) or SIGILL (4) at pc (Cpu.trap, called after the registers are written back). */
   const trapAt = (signal: number, pc: number, k: number): void => {
     b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
-    b, address, stored, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
+    b, address, store, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
     x: (r: number): void => { R(r); },
     setX: (rd: number): void => { setRd(rd); },
     f: (r: number): number => fLocal.get(r) as number,
@@ -357,10 +377,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     }
     if (op in STORES) {
       const [st, size] = STORES[op];
-      address(ins, pc, k, size, PAGE_W);
-      b.get(AI);
-      R(rs2).mem(st);
-      stored(size, nextPc, k);
+      store(ins, pc, k, size, () => { b.get(AI); R(rs2).mem(st); });
       return false;
     }
     if (isFp(op) || isFpCsr(ins)) {
@@ -556,144 +573,4 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     body: b,
   });
   return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
-}
-
-/**
- * The page-flag import of a tier-2 function over `pf` (the memory's flags,
- * its generation at FLAGS_GEN in `i32`): (page, need) -> the page's flags,
- * and where they grant `need` (for a store: and the page holds no decoded
- * code) the run of pages around it with the same flags byte, up to RUN_MAX
- * either side, as `back << 8 | fwd << 19` (pages before and after it), so
- * that the function remembers the whole run: a program reaching all over a
- * large mapping (a shuffle, a sieve) then misses once per run, not once
- * per page. The runs found are kept for the flags' generation (RUNS of
- * them, replaced in turn; the last one found is tried first), so a
- * function missing between a few runs does not scan again.
- */
-function runOf(pf: Uint8Array, i32: Int32Array): (page: number, need: number) => number {
-  const lo = new Int32Array(RUNS), hi = new Int32Array(RUNS).fill(-1);
-  let gen = -1, next = 0, last = 0;
-  return (page, need) => {
-    const f = pf[page];
-    if ((f & need) === 0 || (need === PAGE_W && (f & PAGE_CODE) !== 0)) return f;
-    const g = i32[FLAGS_GEN >> 2];
-    if (g !== gen) {
-      gen = g;
-      hi.fill(-1);
-    }
-    let i = last;
-    if (!(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) {
-      i = 0;
-      while (i < RUNS && !(page >= lo[i] && page <= hi[i] && pf[lo[i]] === f)) i++;
-    }
-    if (i === RUNS) {
-      i = next;
-      next = (next + 1) % RUNS;
-      let a = page, z = page;
-      const aMin = Math.max(1, page - RUN_MAX), zMax = Math.min(pf.length - 1, page + RUN_MAX);
-      while (a > aMin && pf[a - 1] === f) a--;
-      while (z < zMax && pf[z + 1] === f) z++;
-      lo[i] = a;
-      hi[i] = z;
-    }
-    last = i;
-    const back = Math.min(page - lo[i], RUN_MAX), fwd = Math.min(hi[i] - page, RUN_MAX);
-    return f | back << 8 | fwd << 19;
-  };
-}
-const RUNS = 8;
-
-/** What a tier-2 function calls back on its Cpu (cpu.ts): the block contract's fields and fault helpers. */
-export interface Tier2Host {
-  readonly mt: boolean;
-  /** The thread running (the slow path of F/D instructions runs fp.ts on it). */
-  readonly state: ThreadState;
-  npc: number;
-  flags2(a: number, size: number): number;
-  codeWrite(a: number, size: number): boolean;
-  segv(a: number, size: number, need: number, pc: number, k: number): number;
-  trap(signal: number, code: number, pc: number, k: number): number;
-  flushCode(): void;
-}
-
-/** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
-const SLOT_BYTES = 256, SLOTS = 15;
-/** This thread's slot in each memory it has claimed one in, and its second slot for f registers (fpSlot). */
-const slots = new WeakMap<WebAssembly.Memory, number>();
-const fSlots = new WeakMap<WebAssembly.Memory, number>();
-
-/**
- * The address of this thread's register slot in `memory` (tier 2's
- * registers in and out: x1..x31 as 8-byte words at 8*r, the next pc as a
- * double at 0), claimed once per thread and memory with an atomic or on
- * the claim word, or -1 when every slot is taken (the Cpu then keeps to
- * tier 1). One slot per thread is enough: a thread runs one tier-2
- * function at a time, and Cpus of one thread over one memory take turns.
- */
-export function regSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
-  return claim(slots, memory, i32);
-}
-
-/**
- * The address of this thread's second slot in `memory`, claimed like
- * regSlot's when the thread first binds a region with F/D instructions:
- * f0..f31 as 8-byte bit patterns at 8*r. -1 when every slot is taken (the
- * region then stays in tier 1), so threads that run only integer code keep
- * SLOTS slots among them.
- */
-export function fpSlot(memory: WebAssembly.Memory, i32: Int32Array): number {
-  return claim(fSlots, memory, i32);
-}
-
-function claim(of: WeakMap<WebAssembly.Memory, number>, memory: WebAssembly.Memory, i32: Int32Array): number {
-  const had = of.get(memory);
-  if (had !== undefined) return had;
-  for (let i = 0; i < SLOTS; i++) {
-    if ((Atomics.or(i32, 0, 1 << i) & (1 << i)) === 0) {
-      of.set(memory, SLOT_BYTES * (i + 1));
-      return SLOT_BYTES * (i + 1);
-    }
-  }
-  of.set(memory, -1);
-  return -1;
-}
-
-/**
- * `region` instantiated over `memory` (page flags `pf`, the memory as
- * `i32` and `f64`) for `host`, as a block function: the registers it
- * reads copied from x into this thread's `slot` (regSlot), host.mt and the
- * slot passed in, the registers it wrote and the next pc copied back out.
- * With F/D instructions, the f registers likewise through the thread's f
- * slot (fpSlot; null when it has none), fcsr passed in and the flags
- * raised ORed into it.
- */
-export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssembly.Memory, pf: Uint8Array,
-  i32: Int32Array, f64: Float64Array, slot: number): BlockFn | null {
-  const fslot = region.fp ? fpSlot(memory, i32) : 0;
-  if (fslot < 0) return null;
-  const o = slot >> 2, fo = fslot >> 2;
-  const copyOf = (at: number, file: string) => (regs: number[], into: boolean): string =>
-    regs.map((r) => [2 * r, 2 * r + 1].map((h) => (into ? `M[${at + h}]=${file}[${h}];` : `${file}[${h}]=M[${at + h}];`)).join('')).join('');
-  const copy = copyOf(o, 'x'), fcopy = copyOf(fo, 'fb');
-  const f = {
-    pf: runOf(pf, i32),
-    fl2: (a: number, size: number): number => host.flags2(a >>> 0, size),
-    cw: (a: number, size: number): number => (host.codeWrite(a >>> 0, size) ? 1 : 0),
-    sg: (lo: number, hi: number, size: number, need: number, pc: number, k: number): number =>
-      host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
-    tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
-    fi: (): void => host.flushCode(),
-    fx: region.fp
-      // eslint-disable-next-line @typescript-eslint/no-implied-eval
-      ? new Function('c', 'F', 'M', `return function(i,ff){${slowPathSource(region.slow, o, fo)}};`)(host, FP, i32) as (i: number, ff: number) => number
-      : (): number => 0,
-  };
-  const run = new WebAssembly.Instance(region.module, { m: { m: memory }, f }).exports.run;
-  const count = statsEnabled ? 'E.tier2Insns+=r>>>3;' : '';
-  const call = region.fp
-    ? `${fcopy(region.fUsed, true)}const q=W(c.mt?1:0,${slot},s.fcsr,${fslot});s.fcsr=(s.fcsr&224)|(q>>>24);const r=q&16777215;${fcopy(region.fWritten, false)}`
-    : `const r=W(c.mt?1:0,${slot});`;
-  const body = `${copy(region.used, true)}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('W', 'c', 'E', 'M', 'D', `return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
 }

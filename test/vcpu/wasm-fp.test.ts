@@ -10,7 +10,7 @@
 import { strict as assert } from 'node:assert';
 import { Cpu, LOOP_CHUNK, Stop, type Engine } from '../../src/vcpu/cpu.js';
 import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W, PAGE_X } from '../../src/vcpu/memory.js';
-import { fpSlot, regSlot } from '../../src/vcpu/wasm-tier.js';
+import { fpSlot, regSlot } from '../../src/vcpu/wasm-bind.js';
 import { Asm, CODE, DATA, R4, fop, fp, memory, resetMemory, rtype, rv, setReg } from './asm.js';
 
 const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];

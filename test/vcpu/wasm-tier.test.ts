@@ -187,6 +187,33 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].regs[9], 1n + 49n * 100n);
   });
 
+  it('stores by a tier-2 loop into its code page but outside its instructions land, and the loop goes on', () => {
+    // The page holds decoded code, so each store takes tier 2's slow path (the store there, then Cpu.codeWrite,
+    // which drops nothing, and the loop goes on after the store): every store must land where every engine puts it.
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 96),
+        rv.addi(7, 7, 3),          // 4: loop
+        rv.sd(7, 14, 0x400),       // into the code page, past the code
+        rv.sw(7, 14, 0x10),
+        rv.ld(8, 14, 0x400),
+        rtype('add', 9, 9, 8),
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -24),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 500n); setReg(c, 14, BigInt(CODE + 0x400)); }, 1 | 4 | PAGE_W);
+      const o = run(cpu, 1_000_000);
+      if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the loop');
+      const m = cpu as unknown as { mem: { view: DataView } };
+      return { ...o, at: [m.mem.view.getBigUint64(CODE + 0x800, true), m.mem.view.getUint32(CODE + 0x410, true)] };
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    assert.equal(results[0].stop, Stop.Syscall);
+    assert.equal(results[0].regs[8], 3n * 500n * 501n / 2n);
+    assert.deepEqual(results[0].at, [1500n, 1500]);
+  });
+
   it('a page made read-only between two runs of a tier-2 loop that stored to it faults in the second run', () => {
     // Tier 2 remembers the pages it found writable across calls while the page flags' generation stands (memory.ts FLAGS_GEN).
     const results = ENGINES.map((engine) => {
@@ -244,7 +271,7 @@ describe('vcpu tier 2 (WebAssembly)', () => {
   });
 
   it('a run of pages remembered by tier 2 ends at a page with other flags and at the end of the mapping', () => {
-    // On a miss tier 2 remembers the pages around the one missed that have its flags (wasm-tier.ts runOf).
+    // On a miss tier 2 remembers the pages around the one missed that have its flags (wasm-bind.ts runOf).
     // Stores every 512 bytes over DATA's pages, the third made read-only: the run found at the first page must stop before it.
     const stores = ENGINES.map((engine) => {
       const asm = new Asm().w(

@@ -1,5 +1,5 @@
 // Tier 2's wide regions (region.ts, cpu.ts tier2Region) and its register
-// slots (wasm-tier.ts regSlot): a loop spread over more blocks than a
+// slots (wasm-bind.ts regSlot): a loop spread over more blocks than a
 // tier-1 trace holds runs as one WebAssembly function under 'auto', with
 // results and counts equal to every other engine's, and a thread that
 // finds no free slot keeps to tier 1; and a block whose first calls are
@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { Cpu, LOOP_CHUNK, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { LOOK_CALLS, REGION_MIN_RUN } from '../../src/vcpu/region.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../../src/vcpu/memory.js';
-import { regSlot } from '../../src/vcpu/wasm-tier.js';
+import { regSlot } from '../../src/vcpu/wasm-bind.js';
 import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
 
 /** Where the loop's third block (B3) holds the instruction the test rewrites at the system call. */
