@@ -295,6 +295,13 @@ export class Cpu {
     return b;
   }
 
+  /** Tier 0 in WebAssembly's chaining miss (interp-wasm.ts): the tier-0 block at `pc`, found or built and cached; null for a compiled one, a fault (taken again by the run loop) or an interrupt pending. */
+  tier0At(pc: number): Block | null {
+    if (this.interrupt[0] !== 0) return null;
+    const b = this.lookup(pc);
+    return b !== null && b.code !== null ? b : null;
+  }
+
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
     const w = this.t0w;

@@ -77,7 +77,11 @@ class Region {
     }
     const inst = new WebAssembly.Instance(mod, {
       m: { m: mem.memory },
-      f: { pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size), cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0) },
+      f: {
+        pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
+        cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
+        lk: (lo: number) => this.chain(lo >>> 0),
+      },
     });
     this.run = inst.exports.run as RunFn;
   }
@@ -91,6 +95,49 @@ class Region {
     if ((f & PAGE_R) !== 0) i32[(this.base + Area.RTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
     if ((f & PAGE_W) !== 0 && (f & PAGE_CODE) === 0) i32[(this.base + Area.WTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
     return f;
+  }
+
+  /**
+   * The import lk, the module's chaining miss at `pc`: the owner's tier-0
+   * block there (found or built) with its records and chaining entry
+   * written, its header's heat b.heat (the module adds the run); 0 (the
+   * module leaves for the run loop) for a compiled block, a fault, an
+   * interrupt pending, a first instruction the module leaves, a region
+   * full (only a call's start may reset it: the running block's records are
+   * in it), or blocks dropped or page flags changed under the call.
+   */
+  private chain(pc: number): number {
+    const cpu = this.owner as Cpu;
+    const b = this.off ? null : cpu.tier0At(pc);
+    if (b === null || cpu.codeEpoch !== this.ownerEpoch) return 0;
+    const code = b.code as Int32Array;
+    if (!runsOp(code[0] & 0xff)) return 0;
+    const gen = this.i32[FLAGS_GEN >> 2];
+    if (gen !== this.gen && !this.refresh(gen)) return 0;
+    if (b.wepoch !== this.recEpoch) {
+      if (this.next + wasmRecordBytes(code) > this.base + ENGINE_REGION) return 0;
+      this.place(b);
+    } else {
+      const h = this.i32[b.wrec >>> 2];
+      if (h > b.heat) b.heat = h;
+    }
+    this.enter(b);
+    this.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    return b.wrec;
+  }
+
+  /** Copy b's records to the region (room checked by the caller). */
+  place(b: Block): void {
+    const code = b.code as Int32Array;
+    toWasmRecords(code, b.pc, this.i32, this.next);
+    b.wrec = this.next; b.wepoch = this.recEpoch;
+    this.next += wasmRecordBytes(code);
+  }
+
+  /** The chaining entry of b (records placed) under the current epoch. */
+  enter(b: Block): void {
+    const e = (this.base + Area.CHAIN + ((b.pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16) >>> 2, i32 = this.i32;
+    i32[e] = b.pc; i32[e + 1] = b.wrec; i32[e + 2] = this.chainEpoch;
   }
 
   /** After the flags' generation moved: the page tables emptied; false (and the region given up) when the guest mapped any of its pages. */
@@ -151,15 +198,11 @@ export class Tier0Wasm {
     if (gen !== r.gen && !r.refresh(gen)) return -1;
     if (r.owner !== cpu || r.ownerEpoch !== cpu.codeEpoch) { r.owner = cpu; r.ownerEpoch = cpu.codeEpoch; r.chainEpoch++; }
     if (b.wepoch !== r.recEpoch) {
-      const size = wasmRecordBytes(code);
-      if (r.next + size > r.base + ENGINE_REGION) r.reset();
-      toWasmRecords(code, b.pc, i32, r.next);
-      b.wrec = r.next; b.wepoch = r.recEpoch;
-      r.next += size;
+      if (r.next + wasmRecordBytes(code) > r.base + ENGINE_REGION) r.reset();
+      r.place(b);
     }
+    r.enter(b);
     const hdr = b.wrec, base = r.base;
-    const e = (base + Area.CHAIN + ((b.pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16) >>> 2;
-    i32[e] = b.pc; i32[e + 1] = hdr; i32[e + 2] = r.chainEpoch;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
     const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);

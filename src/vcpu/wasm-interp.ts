@@ -28,8 +28,8 @@
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
 // Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
-// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 6 | rs1
-// << 12 | rs2 << 17 | (len === 2) << 22, rd = 32 for x0, `wop` the index in
+// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 7 | rs1
+// << 13 | rs2 << 18 | (len === 2) << 23, rd = 32 for x0, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
 // leaves before it with Exit.UNSUPPORTED), aux the absolute record address
 // of an in-block target (0 for none), pc the instruction's address (the
@@ -52,6 +52,7 @@ const WOPS: readonly Op[] = [
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
   Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
+  Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
@@ -80,7 +81,7 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
     // x0 is written to the 33rd word; f0 is a register.
     const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X;
     const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
-    i32[q] = WOP_OF[op] | (rd << 6) | (code[o + Field.RS1] << 12) | (code[o + Field.RS2] << 17) | ((pos >>> 16) === 2 ? 1 << 22 : 0);
+    i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
     i32[q + 1] = code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
     i32[q + 2] = jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
@@ -96,20 +97,20 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   const b = new Body();
   const n = WOPS.length;
   // Register addresses from the record word.
-  const rdAddr = () => b.get(XS).get(WD).i32(3).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
-  const rs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
-  const rs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rdAddr = () => b.get(XS).get(WD).i32(4).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
+  const rs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
   const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
   const store = () => b.op(W.i64Store, 3, 0);
   // The same for the f registers' words.
   const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
-  const frs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
-  const frs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
   // The current instruction's pc (its record is at REC - 16) as an i64.
   const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
   const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
   // The instruction's length: 4, or 2 when the bit is set.
-  const len64 = () => b.i64(4).get(WD).i32(21).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
+  const len64 = () => b.i64(4).get(WD).i32(22).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
 
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
@@ -121,7 +122,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   b.get(REC).op(W.i32Load, 2, 4).set(IMM);
   b.get(REC).i32(16).op(W.i32Add).set(REC);
   b.get(K).i32(1).op(W.i32Add).set(K);
-  b.get(WD).i32(63).op(W.i32And);
+  b.get(WD).i32(127).op(W.i32And);
   b.op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(0);
@@ -262,6 +263,22 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.FMV_X_D: alu(() => frs1()); break;
       case Op.FMV_W_X: rdAddr(); rs1(); b.i64(0xffffffff).op(W.i64And); box(); fStore(); next(); break;
       case Op.FMV_D_X: rdAddr(); rs1(); fStore(); next(); break;
+      // M's divisions as RISC-V defines them (no traps): x / 0 = -1 (all ones), x % 0 = x, MIN / -1 = MIN
+      // (0 - MIN wraps to MIN), MIN % -1 = 0 (what WebAssembly's rem_s gives); W forms sign-extend 32-bit results.
+      case Op.DIV:
+        rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64).i64(-1).op(W.else);
+        rs2(); b.i64(-1).op(W.i64Eq, W.if, I64).i64(0); rs1(); b.op(W.i64Sub, W.else); rs1(); rs2(); b.op(W.i64DivS, W.end);
+        b.op(W.end); store(); next(); break;
+      case Op.DIVU: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64).i64(-1).op(W.else); rs1(); rs2(); b.op(W.i64DivU, W.end); store(); next(); break;
+      case Op.REM: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64); rs1(); b.op(W.else); rs1(); rs2(); b.op(W.i64RemS, W.end); store(); next(); break;
+      case Op.REMU: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64); rs1(); b.op(W.else); rs1(); rs2(); b.op(W.i64RemU, W.end); store(); next(); break;
+      case Op.DIVW:
+        rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32).i32(-1).op(W.else);
+        r2(); b.i32(-1).op(W.i32Eq, W.if, I32).i32(0); r1(); b.op(W.i32Sub, W.else); r1(); r2(); b.op(W.i32DivS, W.end);
+        b.op(W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.DIVUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32).i32(-1).op(W.else); r1(); r2(); b.op(W.i32DivU, W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.REMW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemS, W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.REMUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemU, W.end, W.i64ExtendI32S); store(); next(); break;
       default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
     }
   }
@@ -283,20 +300,26 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.op(W.end);
     b.get(T).set(REC).op(W.br).u(toL + 1);
     b.op(W.end);
-    // Chaining: the table entry for A's low word (A below 2^32).
-    b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
+    // Chaining: the table entry for A's low word (A below 2^32); on a miss, the import lk (the Cpu's
+    // block there, its records and entry written: its header, or 0 to leave).
+    b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).op(W.if, 0x40);
     b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
-      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq).op(W.i32And);
+      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq);
     b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
+    b.op(W.if, I32);
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4);
+    b.op(W.else);
+    b.get(PG).op(W.call).u(2);
+    b.op(W.end).tee(T);
     b.op(W.if, 0x40);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
-    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4).tee(T);
-    b.get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(T).get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
     b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
-    exitAt(Exit.JUMP, 2);
+    exitAt(Exit.JUMP, 3);
     b.op(W.end);
     b.get(T).tee(HDR).i32(16).op(W.i32Add).set(REC);
-    b.op(W.br).u(toL + 1);
+    b.op(W.br).u(toL + 2);
+    b.op(W.end);
     b.op(W.end);
     exitAt(Exit.JUMP, 0);
   }
@@ -311,6 +334,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     imports: [
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
+      { name: 'lk', type: { params: [I32], results: [I32] } },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
     locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],

@@ -27,7 +27,8 @@ function randomInsn(r: () => number): number {
     () => rv.sltiu(rd, a, imm), () => rv.xori(rd, a, imm), () => rv.ori(rd, a, imm), () => rv.andi(rd, a, imm),
     () => rv.slli(rd, a, sh), () => rv.srli(rd, a, sh), () => rv.srai(rd, a, sh), () => rv.addiw(rd, a, imm),
     () => rv.slliw(rd, a, shw), () => rv.srliw(rd, a, shw), () => rv.sraiw(rd, a, shw),
-    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw']
+    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw',
+      'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw']
       .map((n) => () => rtype(n, rd, a, b)),
     () => rv.lb(rd, BASE, mem), () => rv.lh(rd, BASE, mem), () => rv.lw(rd, BASE, mem), () => rv.ld(rd, BASE, mem),
     () => rv.lbu(rd, BASE, mem), () => rv.lhu(rd, BASE, mem), () => rv.lwu(rd, BASE, mem),
@@ -96,6 +97,25 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       assert.equal(wa.retired, js.retired, `block ${t}: retired`);
       assert.equal(wa.pc, js.pc, `block ${t}: the ecall's pc`);
     }
+  });
+
+  it('divides as RISC-V does where WebAssembly would trap: by zero, MIN by -1, the W forms', () => {
+    // x1 = MIN64, x2 = -1, x3 = 0, x4 = MIN32 sign-extended (with junk above for the W forms: x5), x6 = 7.
+    const ops = ['div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw'];
+    const pairs = [[1, 2], [1, 3], [5, 2], [5, 3], [6, 3], [1, 6], [5, 6], [2, 6]];
+    const code = new Asm();
+    let rd = 7;
+    const want: [number, bigint][] = [];
+    for (const [a, b] of pairs) for (const op of ops) { if (rd < 31) code.w(rtype(op, rd, a, b)); rd++; }
+    code.w(rv.ecall());
+    const regs = new Array<bigint>(32).fill(0n);
+    regs[1] = -(1n << 63n); regs[2] = -1n; regs[4] = -(1n << 31n); regs[5] = 0x1234_5678_8000_0000n; regs[6] = 7n;
+    const js = underJs(code, regs, []), wa = underWasm(w, code, regs, []);
+    assert.deepEqual(wa.regs, js.regs);
+    // Spot checks against the ISA manual's table: MIN / -1 = MIN, MIN % -1 = 0, x / 0 = -1, x % 0 = x.
+    want.push([7, -(1n << 63n)], [9, 0n], [15, -1n], [17, -(1n << 63n)], [19, -1n], [27, -(1n << 31n)], [29, 0n]);
+    for (const [r, v] of want) assert.equal(wa.regs[r], v, `x${r}`);
+    assert.equal(wa.retired, 24);
   });
 
   it('runs calls, returns and loops across blocks (chained), 32- and 16-bit', () => {
