@@ -217,6 +217,8 @@ export class Tier0Wasm {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
+    // Left at b's first instruction (an AMO off its fast path, a compare with a NaN): the JavaScript interpreter runs b.
+    if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT; return -1; }
     cpu.npc = npc;
     return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;
   }

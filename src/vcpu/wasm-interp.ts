@@ -36,6 +36,7 @@
 // block's end for the END record).
 
 import { Field, Op, STRIDE } from './ops.js';
+import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 
 /** Why run() returned. */
@@ -53,6 +54,8 @@ const WOPS: readonly Op[] = [
   Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
+  Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
+  Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D, Op.FLE_D, Op.FLT_D, Op.FEQ_D,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
@@ -79,7 +82,7 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
     const op = code[o] & 0xff, pos = code[o + Field.POS];
     // x0 is written to the 33rd word; f0 is a register.
-    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X;
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (op >= Op.FSGNJ_D && op <= Op.FSGNJX_D);
     const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
     i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
     i32[q + 1] = code[o + Field.IMM];
@@ -133,7 +136,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const next = (d = 0) => b.op(W.br).u(toL + d);
     const exit = (why: number, d = 0) => b.i32(why).set(WHY).op(W.br).u(toOut + d);
     // Leave before this instruction (not retired).
-    const before = (why: number) => { pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K); exit(why); };
+    const before = (why: number, d = 0) => { pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K); exit(why, d); };
     const branch = (cmp: W) => {
       rs1(); rs2(); b.op(cmp, W.if, 0x40);
       pc64(); imm64(); b.op(W.i64Add).set(A);
@@ -184,6 +187,38 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const aluW = (f: () => void) => { rdAddr(); f(); b.op(W.i64Extend32S); store(); next(); };
     const r1 = () => { rs1(); b.op(W.i32WrapI64); };
     const r2 = () => { rs2(); b.op(W.i32WrapI64); };
+    // An AMO (0xfe-prefixed read-modify-write `rmw`) on an aligned address below 2^32 whose page is readable,
+    // writable and not PAGE_CODE (the tables, else pf); anything else (misaligned, a shared, high, code or
+    // unmapped page) leaves before it for the JavaScript interpreter (Cpu.amo: its faults, pool, code drops).
+    // No reservation is touched: Cpu.amo keeps LR's only for LR/SC.
+    const amo = (size: number, rmw: number) => {
+      rs1().set(A);
+      b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).get(A).op(W.i32WrapI64).tee(PG).i32(size - 1).op(W.i32And).op(W.i32Eqz).op(W.i32And);
+      b.op(W.if, 0x40);
+      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.RTAB).get(T).op(W.i32Eq);
+      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.WTAB).get(T).op(W.i32Eq).op(W.i32And);
+      b.op(W.if, I32).i32(1).op(W.else);
+      b.get(PG).i32(0).i32(size).op(W.call).u(0).i32(Flag.R | Flag.W | Flag.CODE).op(W.i32And).i32(Flag.R | Flag.W).op(W.i32Eq);
+      b.op(W.end, W.if, 0x40);
+      rdAddr(); b.get(PG);
+      if (size === 8) { rs2(); b.op(0xfe, rmw + 1, 3, 0); } else { r2(); b.op(0xfe, rmw, 2, 0, W.i64ExtendI32S); }
+      store(); next(2);
+      b.op(W.end, W.end);
+      before(Exit.UNSUPPORTED);
+    };
+    // A double from an f register's bits.
+    const fd1 = () => { frs1(); b.op(W.f64ReinterpretI64); };
+    const fd2 = () => { frs2(); b.op(W.f64ReinterpretI64); };
+    // A compare of doubles: with a NaN (fflags to raise) it leaves before it for fp.ts.
+    const fcmp = (cmp: W) => {
+      fd1(); fd1(); b.op(W.f64Ne); fd2(); fd2(); b.op(W.f64Ne, W.i32Or, W.if, 0x40);
+      before(Exit.UNSUPPORTED, 1);
+      b.op(W.end);
+      rdAddr(); fd1(); fd2(); b.op(cmp, W.i64ExtendI32U); store(); next();
+    };
+    const SIGN = -9223372036854775808;
+    // Sign injection: rs1's bits without the sign, the sign from `sign`.
+    const fsgnj = (sign: () => void) => { rdAddr(); frs1(); b.i64(1).op(W.i64Shl).i64(1).op(W.i64ShrU); sign(); b.i64(SIGN).op(W.i64And, W.i64Or); fStore(); next(); };
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
       case Op.NOP: next(); break;
@@ -279,6 +314,23 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.DIVUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32).i32(-1).op(W.else); r1(); r2(); b.op(W.i32DivU, W.end, W.i64ExtendI32S); store(); next(); break;
       case Op.REMW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemS, W.end, W.i64ExtendI32S); store(); next(); break;
       case Op.REMUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemU, W.end, W.i64ExtendI32S); store(); next(); break;
+      // amoswap/add/xor/and/or (.w: the i32 form, 0x41/0x1e/0x3a/0x2c/0x33; .d: the next opcode, i64).
+      case Op.AMOSWAP_W: amo(4, 0x41); break;
+      case Op.AMOADD_W: amo(4, 0x1e); break;
+      case Op.AMOXOR_W: amo(4, 0x3a); break;
+      case Op.AMOAND_W: amo(4, 0x2c); break;
+      case Op.AMOOR_W: amo(4, 0x33); break;
+      case Op.AMOSWAP_D: amo(8, 0x41); break;
+      case Op.AMOADD_D: amo(8, 0x1e); break;
+      case Op.AMOXOR_D: amo(8, 0x3a); break;
+      case Op.AMOAND_D: amo(8, 0x2c); break;
+      case Op.AMOOR_D: amo(8, 0x33); break;
+      case Op.FSGNJ_D: fsgnj(frs2); break;
+      case Op.FSGNJN_D: fsgnj(() => { frs2(); b.i64(-1).op(W.i64Xor); }); break;
+      case Op.FSGNJX_D: fsgnj(() => { frs1(); frs2(); b.op(W.i64Xor); }); break;
+      case Op.FLE_D: fcmp(W.f64Le); break;
+      case Op.FLT_D: fcmp(W.f64Lt); break;
+      case Op.FEQ_D: fcmp(W.f64Eq); break;
       default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
     }
   }
