@@ -37,7 +37,7 @@ import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
-import { Area, Exit, F_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
 /** The engine area (see the file comment). */
 export const ENGINE_BASE = 0xf800_0000;
@@ -209,9 +209,11 @@ export class Tier0Wasm {
     i32[xs] = 0; i32[xs + 1] = 0;
     for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
     for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
+    i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
     for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
     for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
+    s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;

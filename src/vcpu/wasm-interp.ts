@@ -56,9 +56,12 @@ const WOPS: readonly Op[] = [
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
   Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
   Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D, Op.FLE_D, Op.FLT_D, Op.FEQ_D,
+  Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
+/** The word of fcsr (ThreadState.fcsr: fflags in bits 0..4, frm in 5..7): at xs + FCSR_SLOT. */
+export const FCSR_SLOT = 288;
 /** Whether the module runs `op` (else it leaves before it). */
 export function runsOp(op: number): boolean {
   return WOP_OF[op] !== 0;
@@ -87,7 +90,9 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
     i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
     i32[q + 1] = code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
-    i32[q + 2] = jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
+    // A CSR access: its number (the module runs fflags, frm and fcsr: 1..3; it leaves before any other).
+    const csr = op >= Op.CSRRW && op <= Op.CSRRCI;
+    i32[q + 2] = csr ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
     i32[q + 3] = base + (pos & 0xffff);
   }
 }
@@ -216,6 +221,33 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       b.op(W.end);
       rdAddr(); fd1(); fd2(); b.op(cmp, W.i64ExtendI32U); store(); next();
     };
+    // Zicsr on fflags (1), frm (2), fcsr (3) as views of the fcsr word (csr.ts csrAccess): `op` 1 write,
+    // 2 set, 3 clear; the source the immediate (uimm) or rs1, a set or clear with x0 or 0 writing nothing.
+    // T the CSR, PG the old value, WHY the new one (a temporary: it is set again at every exit).
+    const csrOp = (op: number, imm: boolean) => {
+      aux().tee(T).i32(1).op(W.i32Sub).i32(3).op(W.i32GeU).op(W.if, 0x40);
+      before(Exit.UNSUPPORTED, 1);
+      b.op(W.end);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).set(WHY);
+      b.get(T).i32(1).op(W.i32Eq).op(W.if, I32).get(WHY).i32(0x1f).op(W.i32And).op(W.else);
+      b.get(T).i32(2).op(W.i32Eq).op(W.if, I32).get(WHY).i32(5).op(W.i32ShrU).i32(7).op(W.i32And).op(W.else);
+      b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end).set(PG);
+      const src = () => { if (imm) b.get(IMM); else r1(); };
+      if (op !== 1) {
+        if (imm) b.get(IMM); else b.get(WD).i32(13).op(W.i32ShrU).i32(31).op(W.i32And);
+        b.op(W.if, 0x40);
+      }
+      if (op === 1) src(); else if (op === 2) { b.get(PG); src(); b.op(W.i32Or); } else { src(); b.i32(-1).op(W.i32Xor).get(PG).op(W.i32And); }
+      b.set(WHY).get(XS);
+      b.get(T).i32(1).op(W.i32Eq).op(W.if, I32);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).i32(~0x1f).op(W.i32And).get(WHY).i32(0x1f).op(W.i32And).op(W.i32Or).op(W.else);
+      b.get(T).i32(2).op(W.i32Eq).op(W.if, I32);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).i32(~0xe0).op(W.i32And).get(WHY).i32(7).op(W.i32And).i32(5).op(W.i32Shl).op(W.i32Or).op(W.else);
+      b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end);
+      b.op(W.i32Store, 2).u(FCSR_SLOT);
+      if (op !== 1) b.op(W.end);
+      rdAddr(); b.get(PG).op(W.i64ExtendI32U); store(); next();
+    };
     const SIGN = -9223372036854775808;
     // Sign injection: rs1's bits without the sign, the sign from `sign`.
     const fsgnj = (sign: () => void) => { rdAddr(); frs1(); b.i64(1).op(W.i64Shl).i64(1).op(W.i64ShrU); sign(); b.i64(SIGN).op(W.i64And, W.i64Or); fStore(); next(); };
@@ -328,6 +360,12 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.FSGNJ_D: fsgnj(frs2); break;
       case Op.FSGNJN_D: fsgnj(() => { frs2(); b.i64(-1).op(W.i64Xor); }); break;
       case Op.FSGNJX_D: fsgnj(() => { frs1(); frs2(); b.op(W.i64Xor); }); break;
+      case Op.CSRRW: csrOp(1, false); break;
+      case Op.CSRRS: csrOp(2, false); break;
+      case Op.CSRRC: csrOp(3, false); break;
+      case Op.CSRRWI: csrOp(1, true); break;
+      case Op.CSRRSI: csrOp(2, true); break;
+      case Op.CSRRCI: csrOp(3, true); break;
       case Op.FLE_D: fcmp(W.f64Le); break;
       case Op.FLT_D: fcmp(W.f64Lt); break;
       case Op.FEQ_D: fcmp(W.f64Eq); break;

@@ -41,6 +41,8 @@ function randomInsn(r: () => number): number {
     () => fop(0x70, rd, f, 0, 0), () => fop(0x78, f, a, 0, 0), () => fop(0x71, rd, f, 0, 0), () => fop(0x79, f, a, 0, 0),
     ...['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor'].flatMap((n) => [() => amo(n, false, rd, BASE, b), () => amo(n, true, rd, BASE, b)]),
     () => fop(0x11, f, g, a, k), () => fop(0x51, rd, o1, o2, k), // fsgnj{,n,x}.d; f{le,lt,eq}.d of ordinary doubles
+    () => rv.csrrw(rd, 1 + (r() % 3), a), () => rv.csrrs(rd, 1 + (r() % 3), a), () => rv.csrrc(rd, 1 + (r() % 3), a), // fflags, frm, fcsr
+    () => rv.csrrwi(rd, 1 + (r() % 3), shw), () => rv.csrrsi(rd, 1 + (r() % 3), shw), () => rv.csrrci(rd, 1 + (r() % 3), shw),
     () => rv.beq(a, b, 8), () => rv.bne(a, b, 8), () => rv.blt(a, b, 8), () => rv.bge(a, b, 8), () => rv.bltu(a, b, 8), () => rv.bgeu(a, b, 8),
   ];
   return all[r() % all.length]();
@@ -152,6 +154,7 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     for (const [insn, setup] of [
       [fop(0x51, 7, 1, 2, 1), (i64: BigInt64Array) => { i64[(XS + F_SLOT) / 8 + 1] = 0x7ff8_0000_0000_0000n; }], // flt.d x7, f1(NaN), f2
       [amo('amoswap', false, 7, 9, 6), (i64: BigInt64Array) => { i64[XS / 8 + 9] = BigInt(DATA + 2); }], // misaligned
+      [rv.csrrs(7, 0xc01, 0), () => undefined], // rdtime: csr.ts's
     ] as [number, (i64: BigInt64Array) => void][]) {
       const code = new Asm().w(rv.addi(6, 0, 1), insn, rv.ecall());
       const m = resetMemory(code.bytes());
