@@ -7,13 +7,17 @@
 // Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
-// leaves to the JavaScript interpreter (M beyond mul/mulw, F/D but its
-// loads, stores and fmv moves, CSRs, AMOs,
-// LR/SC, ebreak, fence.i, illegal encodings; an ecall it runs, leaving with
-// Stop.Syscall): the caller runs that
-// block in JavaScript. The module leaves before any such instruction in a
-// block with the instructions before it retired, and the run loop then
-// finds (builds) the block starting at it. sync(b) brings b.heat up to the
+// leaves to the JavaScript interpreter (mulh*, F/D arithmetic and
+// conversions, LR/SC, AMOs min/max, CSRs other than fflags, frm and fcsr,
+// ebreak, fence.i, illegal encodings; an AMO off its fast path, a compare
+// of doubles with a NaN; an ecall it runs, leaving with Stop.Syscall): the
+// caller runs that block in JavaScript. The module leaves before any such
+// instruction in a block with the instructions before it retired, and the
+// run loop then finds (builds) the block starting at it. On a chaining
+// miss the module asks its Region (the import lk) for the Cpu's tier-0
+// block at the target (Cpu.tier0At: found or built), whose records and
+// chaining entry are then written, and goes on into it without returning.
+// sync(b) brings b.heat up to the
 // heat the module counted (runs and backward jumps), which the run loop's
 // promotion reads.
 //
@@ -28,8 +32,8 @@
 // if the guest has mapped one, the region is given up for good and the
 // thread's Cpus keep to the JavaScript tier 0 there (a guest's MAP_FIXED
 // racing a running vCPU of another thread is not seen: see Known gaps).
-// The registers (x and f) are copied from the thread's state into the slot
-// and back around each call. Chaining entries hold an epoch that moves whenever
+// The registers (x and f) and fcsr are copied from the thread's state into
+// the slot and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
 

@@ -14,12 +14,18 @@
 // 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
 // chaining table at `area` holds for the target pc (direct mapped by
 // (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
-// only when its epoch is `epoch`; entering adds 1 to the block's heat),
+// only when its epoch is `epoch`, else the one the import f.lk(pc) -> header
+// gives, 0 for none: entering adds 1 to the block's heat),
 // while fewer than `limit` instructions have retired and no heat reached
 // `promote` (it then leaves with the pc of the block due, not entered).
 // Before it returns it writes the next pc (an i64) at xs + 264, the reason
 // at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
-// in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag).
+// in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag). The
+// word at xs + FCSR_SLOT is fcsr, which the CSR accesses it runs (fflags,
+// frm, fcsr) read and write. Off its fast paths an instruction leaves
+// before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
+// tables hold or pf calls readable, writable and not PAGE_CODE, a compare
+// of doubles with a NaN (fflags), any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
 // caller (the JavaScript side) may fill two direct-mapped tables of pages
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
@@ -32,7 +38,7 @@
 // << 13 | rs2 << 18 | (len === 2) << 23, rd = 32 for x0, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
 // leaves before it with Exit.UNSUPPORTED), aux the absolute record address
-// of an in-block target (0 for none), pc the instruction's address (the
+// of an in-block target (0 for none; a CSR access's number), pc the instruction's address (the
 // block's end for the END record).
 
 import { Field, Op, STRIDE } from './ops.js';
