@@ -328,6 +328,7 @@ export class Cpu {
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
+    this.t0w?.syncAll(); // the heat tier 0 in WebAssembly counted, which traces read
     const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
@@ -376,6 +377,7 @@ export class Cpu {
    * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
+    this.t0w?.syncAll();
     const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
     const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;

@@ -70,6 +70,10 @@ class Region {
   ownerEpoch = -1;
   gen = -1;
   off = false;
+  /** The blocks given records since the last reset, by their header's address (links, syncAll), and the count of calls (syncAll skips when none ran since). */
+  readonly placed = new Map<number, Block>();
+  calls = 0;
+  syncedAt = -1;
 
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
@@ -84,7 +88,7 @@ class Region {
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
-        lk: (lo: number) => this.chain(lo >>> 0),
+        lk: (lo: number, from: number) => this.chain(lo >>> 0, from),
       },
     });
     this.run = inst.exports.run as RunFn;
@@ -108,12 +112,18 @@ class Region {
    * module leaves for the run loop) for a compiled block, a fault, an
    * interrupt pending, a first instruction the module leaves, a region
    * full (only a call's start may reset it: the running block's records are
-   * in it), or blocks dropped or page flags changed under the call.
+   * in it), or blocks dropped or page flags changed under the call. The
+   * block at header `from` (the one jumping) links to it (Block.next, which
+   * trace.ts follows from a jalr), as the JavaScript tier 0 links the
+   * blocks it runs on into; only at a miss, so a link is the first
+   * successor seen since the entries' epoch moved, not the last.
    */
-  private chain(pc: number): number {
+  private chain(pc: number, from: number): number {
     const cpu = this.owner as Cpu;
     const b = this.off ? null : cpu.tier0At(pc);
     if (b === null || cpu.codeEpoch !== this.ownerEpoch) return 0;
+    const f = this.placed.get(from);
+    if (f !== undefined && f.wrec === from && f.wepoch === this.recEpoch) { f.next = b; f.linkEpoch = cpu.codeEpoch; }
     const code = b.code as Int32Array;
     if (!runsOp(code[0] & 0xff)) return 0;
     const gen = this.i32[FLAGS_GEN >> 2];
@@ -136,6 +146,7 @@ class Region {
     toWasmRecords(code, b.pc, this.i32, this.next);
     b.wrec = this.next; b.wepoch = this.recEpoch;
     this.next += wasmRecordBytes(code);
+    this.placed.set(b.wrec, b);
   }
 
   /** The chaining entry of b (records placed) under the current epoch. */
@@ -160,6 +171,7 @@ class Region {
     this.recEpoch++;
     this.chainEpoch++;
     this.next = this.base + RECS;
+    this.placed.clear();
   }
 }
 
@@ -195,6 +207,23 @@ export class Tier0Wasm {
     }
   }
 
+  /**
+   * Every block with records raised to the heat the module counted: the
+   * heat of blocks entered only by chaining, which trace.ts and region.ts
+   * read from the block (Cpu.promote, Cpu.tier2Region call this first).
+   */
+  syncAll(): void {
+    const r = this.r;
+    if (r.syncedAt === r.calls) return;
+    r.syncedAt = r.calls;
+    const i32 = r.i32, ep = r.recEpoch;
+    for (const b of r.placed.values()) {
+      if (b.wepoch !== ep) continue;
+      const h = i32[b.wrec >>> 2];
+      if (h > b.heat) b.heat = h;
+    }
+  }
+
   run(b: Block, s: ThreadState, limit: number, promoteAt: number): number {
     const r = this.r, i32 = r.i32, code = b.code as Int32Array, cpu = this.cpu;
     if (r.off || !runsOp(code[0] & 0xff)) return -1;
@@ -214,6 +243,7 @@ export class Tier0Wasm {
     for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
     for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
+    r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
     for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
     for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];

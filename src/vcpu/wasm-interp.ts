@@ -14,8 +14,9 @@
 // 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
 // chaining table at `area` holds for the target pc (direct mapped by
 // (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
-// only when its epoch is `epoch`, else the one the import f.lk(pc) -> header
-// gives, 0 for none: entering adds 1 to the block's heat),
+// only when its epoch is `epoch`, else the one the import f.lk(pc, from) ->
+// header gives (`from`: the header of the block jumping), 0 for none:
+// entering adds 1 to the block's heat),
 // while fewer than `limit` instructions have retired and no heat reached
 // `promote` (it then leaves with the pc of the block due, not entered).
 // Before it returns it writes the next pc (an i64) at xs + 264, the reason
@@ -397,7 +398,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.get(T).set(REC).op(W.br).u(toL + 1);
     b.op(W.end);
     // Chaining: the table entry for A's low word (A below 2^32); on a miss, the import lk (the Cpu's
-    // block there, its records and entry written: its header, or 0 to leave).
+    // block there, its records and entry written: its header, or 0 to leave; told the block jumping).
     b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).op(W.if, 0x40);
     b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
       .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq);
@@ -405,7 +406,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.op(W.if, I32);
     b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4);
     b.op(W.else);
-    b.get(PG).op(W.call).u(2);
+    b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);
     b.op(W.if, 0x40);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
@@ -430,7 +431,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     imports: [
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
-      { name: 'lk', type: { params: [I32], results: [I32] } },
+      { name: 'lk', type: { params: [I32, I32], results: [I32] } },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
     locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],
