@@ -53,7 +53,7 @@ interface Outcome { regs: bigint[]; fbits: number[]; data: Uint8Array; retired: 
 function underJs(code: Asm, regs: bigint[], fbits: number[]): Outcome {
   const m = resetMemory(code.bytes());
   seedData(m.u8);
-  const cpu = new Cpu(m, undefined, { engine: 'interp' });
+  const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'js' });
   cpu.state.pc = CODE;
   regs.forEach((v, i) => { if (i > 0) setReg(cpu, i, v); });
   fbits.forEach((v, i) => { cpu.state.fbits[i] = v; });
