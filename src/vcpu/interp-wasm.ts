@@ -1,5 +1,5 @@
-// Tier 0 in WebAssembly bound to a Cpu (option `tier0: 'wasm'`,
-// TSVISOR_TIER0=wasm; README.md, "Decision: a tier 0 in WebAssembly,
+// Tier 0 in WebAssembly bound to a Cpu (option `tier0: 'wasm'`, the
+// default; TSVISOR_TIER0=js for the JavaScript one; README.md, "Decision: a tier 0 in WebAssembly,
 // measured"): wasm-interp.ts's module runs a tier-0 block and the tier-0
 // blocks it chains into, behind tier 0's contract (Interpreter.run's: the
 // retired count and stop, the next pc in cpu.npc, faults through Cpu.segv).

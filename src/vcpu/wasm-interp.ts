@@ -1,6 +1,7 @@
 // A tier-0 interpreter written in WebAssembly (README.md, "Decision: a tier 0
-// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu behind the
-// option TSVISOR_TIER0=wasm; bench/tier0-wasm.ts runs it beside the
+// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu as tier 0's
+// default interpreter (TSVISOR_TIER0=js: the JavaScript one instead);
+// bench/tier0-wasm.ts runs it beside the
 // JavaScript interpreter (interp.ts) on the same pre-decoded blocks.
 //
 // Contract: wasmInterpModule(area) builds one module over the guest's memory
