@@ -76,7 +76,7 @@ function cpuMs(f: () => void): number {
 /** The kernel under the JavaScript tier 0: [instructions, ms, registers]. */
 function runJs(m: GuestMemory, k: Kernel): [number, number, bigint[]] {
   setUp(m, k);
-  const cpu = new Cpu(m, undefined, { engine: 'interp' });
+  const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'js' });
   cpu.state.pc = CODE;
   for (const [r, v] of k.regs) cpu.state.setS(r, v);
   const ms = cpuMs(() => { let stop: Stop; do stop = cpu.run(50_000_000); while (stop === Stop.Budget); });

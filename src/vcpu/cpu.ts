@@ -296,6 +296,13 @@ export class Cpu {
     return b;
   }
 
+  /** Tier 0 in WebAssembly's chaining miss (interp-wasm.ts): the tier-0 block at `pc`, found or built and cached; null for a compiled one, a fault (taken again by the run loop) or an interrupt pending. */
+  tier0At(pc: number): Block | null {
+    if (this.interrupt[0] !== 0) return null;
+    const b = this.lookup(pc);
+    return b !== null && b.code !== null ? b : null;
+  }
+
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
     const w = this.t0w;
@@ -322,6 +329,7 @@ export class Cpu {
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
+    this.t0w?.syncAll(); // the heat tier 0 in WebAssembly counted, which traces read
     const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
@@ -370,6 +378,7 @@ export class Cpu {
    * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
+    this.t0w?.syncAll();
     const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
     const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;

@@ -22,16 +22,16 @@ export interface CpuOptions {
   promoteAfter?: number;
   /** Whether 'auto' promotes to tier 2 (WebAssembly) where it can; default: TSVISOR_WASM unless '0'. */
   wasm?: boolean;
-  /** Which interpreter runs tier 0: 'js' (interp.ts) or 'wasm' (interp-wasm.ts, the JavaScript one for what it leaves); default: TSVISOR_TIER0, else 'js'. */
+  /** Which interpreter runs tier 0: 'js' (interp.ts) or 'wasm' (interp-wasm.ts, the JavaScript one for what it leaves); default: TSVISOR_TIER0, else 'wasm' (README.md, "Decision: a tier 0 in WebAssembly, measured"). */
   tier0?: Tier0Kind;
 }
 
 export type Tier0Kind = 'js' | 'wasm';
 
-/** The tier-0 interpreter TSVISOR_TIER0 names ('js' when unset); throws for an unknown name. */
+/** The tier-0 interpreter TSVISOR_TIER0 names ('wasm' when unset); throws for an unknown name. */
 export function tier0FromEnv(): Tier0Kind {
   const e = process.env.TSVISOR_TIER0;
-  if (e === undefined || e === '') return 'js';
+  if (e === undefined || e === '') return 'wasm';
   if (e !== 'js' && e !== 'wasm') throw new Error(`TSVISOR_TIER0=${e}: expected js or wasm`);
   return e;
 }

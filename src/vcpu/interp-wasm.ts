@@ -1,5 +1,5 @@
-// Tier 0 in WebAssembly bound to a Cpu (option `tier0: 'wasm'`,
-// TSVISOR_TIER0=wasm; README.md, "Decision: a tier 0 in WebAssembly,
+// Tier 0 in WebAssembly bound to a Cpu (option `tier0: 'wasm'`, the
+// default; TSVISOR_TIER0=js for the JavaScript one; README.md, "Decision: a tier 0 in WebAssembly,
 // measured"): wasm-interp.ts's module runs a tier-0 block and the tier-0
 // blocks it chains into, behind tier 0's contract (Interpreter.run's: the
 // retired count and stop, the next pc in cpu.npc, faults through Cpu.segv).
@@ -7,13 +7,17 @@
 // Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
-// leaves to the JavaScript interpreter (M beyond mul/mulw, F/D but its
-// loads, stores and fmv moves, CSRs, AMOs,
-// LR/SC, ebreak, fence.i, illegal encodings; an ecall it runs, leaving with
-// Stop.Syscall): the caller runs that
-// block in JavaScript. The module leaves before any such instruction in a
-// block with the instructions before it retired, and the run loop then
-// finds (builds) the block starting at it. sync(b) brings b.heat up to the
+// leaves to the JavaScript interpreter (mulh*, F/D arithmetic and
+// conversions, LR/SC, AMOs min/max, CSRs other than fflags, frm and fcsr,
+// ebreak, fence.i, illegal encodings; an AMO off its fast path, a compare
+// of doubles with a NaN; an ecall it runs, leaving with Stop.Syscall): the
+// caller runs that block in JavaScript. The module leaves before any such
+// instruction in a block with the instructions before it retired, and the
+// run loop then finds (builds) the block starting at it. On a chaining
+// miss the module asks its Region (the import lk) for the Cpu's tier-0
+// block at the target (Cpu.tier0At: found or built), whose records and
+// chaining entry are then written, and goes on into it without returning.
+// sync(b) brings b.heat up to the
 // heat the module counted (runs and backward jumps), which the run loop's
 // promotion reads.
 //
@@ -28,8 +32,8 @@
 // if the guest has mapped one, the region is given up for good and the
 // thread's Cpus keep to the JavaScript tier 0 there (a guest's MAP_FIXED
 // racing a running vCPU of another thread is not seen: see Known gaps).
-// The registers (x and f) are copied from the thread's state into the slot
-// and back around each call. Chaining entries hold an epoch that moves whenever
+// The registers (x and f) and fcsr are copied from the thread's state into
+// the slot and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
 
@@ -37,7 +41,7 @@ import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
-import { Area, Exit, F_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
 /** The engine area (see the file comment). */
 export const ENGINE_BASE = 0xf800_0000;
@@ -66,6 +70,10 @@ class Region {
   ownerEpoch = -1;
   gen = -1;
   off = false;
+  /** The blocks given records since the last reset, by their header's address (links, syncAll), and the count of calls (syncAll skips when none ran since). */
+  readonly placed = new Map<number, Block>();
+  calls = 0;
+  syncedAt = -1;
 
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
@@ -77,7 +85,11 @@ class Region {
     }
     const inst = new WebAssembly.Instance(mod, {
       m: { m: mem.memory },
-      f: { pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size), cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0) },
+      f: {
+        pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
+        cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
+        lk: (lo: number, from: number) => this.chain(lo >>> 0, from),
+      },
     });
     this.run = inst.exports.run as RunFn;
   }
@@ -91,6 +103,56 @@ class Region {
     if ((f & PAGE_R) !== 0) i32[(this.base + Area.RTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
     if ((f & PAGE_W) !== 0 && (f & PAGE_CODE) === 0) i32[(this.base + Area.WTAB + (p & Area.PAGES_MASK) * 4) >>> 2] = p;
     return f;
+  }
+
+  /**
+   * The import lk, the module's chaining miss at `pc`: the owner's tier-0
+   * block there (found or built) with its records and chaining entry
+   * written, its header's heat b.heat (the module adds the run); 0 (the
+   * module leaves for the run loop) for a compiled block, a fault, an
+   * interrupt pending, a first instruction the module leaves, a region
+   * full (only a call's start may reset it: the running block's records are
+   * in it), or blocks dropped or page flags changed under the call. The
+   * block at header `from` (the one jumping) links to it (Block.next, which
+   * trace.ts follows from a jalr), as the JavaScript tier 0 links the
+   * blocks it runs on into; only at a miss, so a link is the first
+   * successor seen since the entries' epoch moved, not the last.
+   */
+  private chain(pc: number, from: number): number {
+    const cpu = this.owner as Cpu;
+    const b = this.off ? null : cpu.tier0At(pc);
+    if (b === null || cpu.codeEpoch !== this.ownerEpoch) return 0;
+    const f = this.placed.get(from);
+    if (f !== undefined && f.wrec === from && f.wepoch === this.recEpoch) { f.next = b; f.linkEpoch = cpu.codeEpoch; }
+    const code = b.code as Int32Array;
+    if (!runsOp(code[0] & 0xff)) return 0;
+    const gen = this.i32[FLAGS_GEN >> 2];
+    if (gen !== this.gen && !this.refresh(gen)) return 0;
+    if (b.wepoch !== this.recEpoch) {
+      if (this.next + wasmRecordBytes(code) > this.base + ENGINE_REGION) return 0;
+      this.place(b);
+    } else {
+      const h = this.i32[b.wrec >>> 2];
+      if (h > b.heat) b.heat = h;
+    }
+    this.enter(b);
+    this.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    return b.wrec;
+  }
+
+  /** Copy b's records to the region (room checked by the caller). */
+  place(b: Block): void {
+    const code = b.code as Int32Array;
+    toWasmRecords(code, b.pc, this.i32, this.next);
+    b.wrec = this.next; b.wepoch = this.recEpoch;
+    this.next += wasmRecordBytes(code);
+    this.placed.set(b.wrec, b);
+  }
+
+  /** The chaining entry of b (records placed) under the current epoch. */
+  enter(b: Block): void {
+    const e = (this.base + Area.CHAIN + ((b.pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16) >>> 2, i32 = this.i32;
+    i32[e] = b.pc; i32[e + 1] = b.wrec; i32[e + 2] = this.chainEpoch;
   }
 
   /** After the flags' generation moved: the page tables emptied; false (and the region given up) when the guest mapped any of its pages. */
@@ -109,6 +171,7 @@ class Region {
     this.recEpoch++;
     this.chainEpoch++;
     this.next = this.base + RECS;
+    this.placed.clear();
   }
 }
 
@@ -144,6 +207,23 @@ export class Tier0Wasm {
     }
   }
 
+  /**
+   * Every block with records raised to the heat the module counted: the
+   * heat of blocks entered only by chaining, which trace.ts and region.ts
+   * read from the block (Cpu.promote, Cpu.tier2Region call this first).
+   */
+  syncAll(): void {
+    const r = this.r;
+    if (r.syncedAt === r.calls) return;
+    r.syncedAt = r.calls;
+    const i32 = r.i32, ep = r.recEpoch;
+    for (const b of r.placed.values()) {
+      if (b.wepoch !== ep) continue;
+      const h = i32[b.wrec >>> 2];
+      if (h > b.heat) b.heat = h;
+    }
+  }
+
   run(b: Block, s: ThreadState, limit: number, promoteAt: number): number {
     const r = this.r, i32 = r.i32, code = b.code as Int32Array, cpu = this.cpu;
     if (r.off || !runsOp(code[0] & 0xff)) return -1;
@@ -151,29 +231,30 @@ export class Tier0Wasm {
     if (gen !== r.gen && !r.refresh(gen)) return -1;
     if (r.owner !== cpu || r.ownerEpoch !== cpu.codeEpoch) { r.owner = cpu; r.ownerEpoch = cpu.codeEpoch; r.chainEpoch++; }
     if (b.wepoch !== r.recEpoch) {
-      const size = wasmRecordBytes(code);
-      if (r.next + size > r.base + ENGINE_REGION) r.reset();
-      toWasmRecords(code, b.pc, i32, r.next);
-      b.wrec = r.next; b.wepoch = r.recEpoch;
-      r.next += size;
+      if (r.next + wasmRecordBytes(code) > r.base + ENGINE_REGION) r.reset();
+      r.place(b);
     }
+    r.enter(b);
     const hdr = b.wrec, base = r.base;
-    const e = (base + Area.CHAIN + ((b.pc >>> 1) & ((1 << Area.CHAIN_BITS) - 1)) * 16) >>> 2;
-    i32[e] = b.pc; i32[e + 1] = hdr; i32[e + 2] = r.chainEpoch;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
     const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
     i32[xs] = 0; i32[xs + 1] = 0;
     for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
     for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
+    i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
+    r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
     for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
     for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
+    s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
+    // Left at b's first instruction (an AMO off its fast path, a compare with a NaN): the JavaScript interpreter runs b.
+    if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT; return -1; }
     cpu.npc = npc;
     return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;
   }

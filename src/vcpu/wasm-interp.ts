@@ -1,6 +1,7 @@
 // A tier-0 interpreter written in WebAssembly (README.md, "Decision: a tier 0
-// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu behind the
-// option TSVISOR_TIER0=wasm; bench/tier0-wasm.ts runs it beside the
+// in WebAssembly, measured"): interp-wasm.ts binds it to a Cpu as tier 0's
+// default interpreter (TSVISOR_TIER0=js: the JavaScript one instead);
+// bench/tier0-wasm.ts runs it beside the
 // JavaScript interpreter (interp.ts) on the same pre-decoded blocks.
 //
 // Contract: wasmInterpModule(area) builds one module over the guest's memory
@@ -14,12 +15,19 @@
 // 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
 // chaining table at `area` holds for the target pc (direct mapped by
 // (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
-// only when its epoch is `epoch`; entering adds 1 to the block's heat),
+// only when its epoch is `epoch`, else the one the import f.lk(pc, from) ->
+// header gives (`from`: the header of the block jumping), 0 for none:
+// entering adds 1 to the block's heat),
 // while fewer than `limit` instructions have retired and no heat reached
 // `promote` (it then leaves with the pc of the block due, not entered).
 // Before it returns it writes the next pc (an i64) at xs + 264, the reason
 // at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
-// in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag).
+// in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag). The
+// word at xs + FCSR_SLOT is fcsr, which the CSR accesses it runs (fflags,
+// frm, fcsr) read and write. Off its fast paths an instruction leaves
+// before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
+// tables hold or pf calls readable, writable and not PAGE_CODE, a compare
+// of doubles with a NaN (fflags), any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
 // caller (the JavaScript side) may fill two direct-mapped tables of pages
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
@@ -28,14 +36,15 @@
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
 // Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
-// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 6 | rs1
-// << 12 | rs2 << 17 | (len === 2) << 22, rd = 32 for x0, `wop` the index in
+// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 7 | rs1
+// << 13 | rs2 << 18 | (len === 2) << 23, rd = 32 for x0, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
 // leaves before it with Exit.UNSUPPORTED), aux the absolute record address
-// of an in-block target (0 for none), pc the instruction's address (the
+// of an in-block target (0 for none; a CSR access's number), pc the instruction's address (the
 // block's end for the END record).
 
 import { Field, Op, STRIDE } from './ops.js';
+import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 
 /** Why run() returned. */
@@ -52,9 +61,15 @@ const WOPS: readonly Op[] = [
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
   Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
+  Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
+  Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
+  Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D, Op.FLE_D, Op.FLT_D, Op.FEQ_D,
+  Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
+/** The word of fcsr (ThreadState.fcsr: fflags in bits 0..4, frm in 5..7): at xs + FCSR_SLOT. */
+export const FCSR_SLOT = 288;
 /** Whether the module runs `op` (else it leaves before it). */
 export function runsOp(op: number): boolean {
   return WOP_OF[op] !== 0;
@@ -78,12 +93,14 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
     const op = code[o] & 0xff, pos = code[o + Field.POS];
     // x0 is written to the 33rd word; f0 is a register.
-    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X;
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (op >= Op.FSGNJ_D && op <= Op.FSGNJX_D);
     const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
-    i32[q] = WOP_OF[op] | (rd << 6) | (code[o + Field.RS1] << 12) | (code[o + Field.RS2] << 17) | ((pos >>> 16) === 2 ? 1 << 22 : 0);
+    i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
     i32[q + 1] = code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
-    i32[q + 2] = jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
+    // A CSR access: its number (the module runs fflags, frm and fcsr: 1..3; it leaves before any other).
+    const csr = op >= Op.CSRRW && op <= Op.CSRRCI;
+    i32[q + 2] = csr ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
     i32[q + 3] = base + (pos & 0xffff);
   }
 }
@@ -96,20 +113,20 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   const b = new Body();
   const n = WOPS.length;
   // Register addresses from the record word.
-  const rdAddr = () => b.get(XS).get(WD).i32(3).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
-  const rs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
-  const rs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rdAddr = () => b.get(XS).get(WD).i32(4).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
+  const rs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
   const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
   const store = () => b.op(W.i64Store, 3, 0);
   // The same for the f registers' words.
   const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
-  const frs1 = () => b.get(XS).get(WD).i32(9).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
-  const frs2 = () => b.get(XS).get(WD).i32(14).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
   // The current instruction's pc (its record is at REC - 16) as an i64.
   const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
   const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
   // The instruction's length: 4, or 2 when the bit is set.
-  const len64 = () => b.i64(4).get(WD).i32(21).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
+  const len64 = () => b.i64(4).get(WD).i32(22).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
 
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
@@ -121,7 +138,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   b.get(REC).op(W.i32Load, 2, 4).set(IMM);
   b.get(REC).i32(16).op(W.i32Add).set(REC);
   b.get(K).i32(1).op(W.i32Add).set(K);
-  b.get(WD).i32(63).op(W.i32And);
+  b.get(WD).i32(127).op(W.i32And);
   b.op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(0);
@@ -132,7 +149,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const next = (d = 0) => b.op(W.br).u(toL + d);
     const exit = (why: number, d = 0) => b.i32(why).set(WHY).op(W.br).u(toOut + d);
     // Leave before this instruction (not retired).
-    const before = (why: number) => { pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K); exit(why); };
+    const before = (why: number, d = 0) => { pc64().set(NPC); b.get(K).i32(1).op(W.i32Sub).set(K); exit(why, d); };
     const branch = (cmp: W) => {
       rs1(); rs2(); b.op(cmp, W.if, 0x40);
       pc64(); imm64(); b.op(W.i64Add).set(A);
@@ -183,6 +200,65 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const aluW = (f: () => void) => { rdAddr(); f(); b.op(W.i64Extend32S); store(); next(); };
     const r1 = () => { rs1(); b.op(W.i32WrapI64); };
     const r2 = () => { rs2(); b.op(W.i32WrapI64); };
+    // An AMO (0xfe-prefixed read-modify-write `rmw`) on an aligned address below 2^32 whose page is readable,
+    // writable and not PAGE_CODE (the tables, else pf); anything else (misaligned, a shared, high, code or
+    // unmapped page) leaves before it for the JavaScript interpreter (Cpu.amo: its faults, pool, code drops).
+    // No reservation is touched: Cpu.amo keeps LR's only for LR/SC.
+    const amo = (size: number, rmw: number) => {
+      rs1().set(A);
+      b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).get(A).op(W.i32WrapI64).tee(PG).i32(size - 1).op(W.i32And).op(W.i32Eqz).op(W.i32And);
+      b.op(W.if, 0x40);
+      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.RTAB).get(T).op(W.i32Eq);
+      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.WTAB).get(T).op(W.i32Eq).op(W.i32And);
+      b.op(W.if, I32).i32(1).op(W.else);
+      b.get(PG).i32(0).i32(size).op(W.call).u(0).i32(Flag.R | Flag.W | Flag.CODE).op(W.i32And).i32(Flag.R | Flag.W).op(W.i32Eq);
+      b.op(W.end, W.if, 0x40);
+      rdAddr(); b.get(PG);
+      if (size === 8) { rs2(); b.op(0xfe, rmw + 1, 3, 0); } else { r2(); b.op(0xfe, rmw, 2, 0, W.i64ExtendI32S); }
+      store(); next(2);
+      b.op(W.end, W.end);
+      before(Exit.UNSUPPORTED);
+    };
+    // A double from an f register's bits.
+    const fd1 = () => { frs1(); b.op(W.f64ReinterpretI64); };
+    const fd2 = () => { frs2(); b.op(W.f64ReinterpretI64); };
+    // A compare of doubles: with a NaN (fflags to raise) it leaves before it for fp.ts.
+    const fcmp = (cmp: W) => {
+      fd1(); fd1(); b.op(W.f64Ne); fd2(); fd2(); b.op(W.f64Ne, W.i32Or, W.if, 0x40);
+      before(Exit.UNSUPPORTED, 1);
+      b.op(W.end);
+      rdAddr(); fd1(); fd2(); b.op(cmp, W.i64ExtendI32U); store(); next();
+    };
+    // Zicsr on fflags (1), frm (2), fcsr (3) as views of the fcsr word (csr.ts csrAccess): `op` 1 write,
+    // 2 set, 3 clear; the source the immediate (uimm) or rs1, a set or clear with x0 or 0 writing nothing.
+    // T the CSR, PG the old value, WHY the new one (a temporary: it is set again at every exit).
+    const csrOp = (op: number, imm: boolean) => {
+      aux().tee(T).i32(1).op(W.i32Sub).i32(3).op(W.i32GeU).op(W.if, 0x40);
+      before(Exit.UNSUPPORTED, 1);
+      b.op(W.end);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).set(WHY);
+      b.get(T).i32(1).op(W.i32Eq).op(W.if, I32).get(WHY).i32(0x1f).op(W.i32And).op(W.else);
+      b.get(T).i32(2).op(W.i32Eq).op(W.if, I32).get(WHY).i32(5).op(W.i32ShrU).i32(7).op(W.i32And).op(W.else);
+      b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end).set(PG);
+      const src = () => { if (imm) b.get(IMM); else r1(); };
+      if (op !== 1) {
+        if (imm) b.get(IMM); else b.get(WD).i32(13).op(W.i32ShrU).i32(31).op(W.i32And);
+        b.op(W.if, 0x40);
+      }
+      if (op === 1) src(); else if (op === 2) { b.get(PG); src(); b.op(W.i32Or); } else { src(); b.i32(-1).op(W.i32Xor).get(PG).op(W.i32And); }
+      b.set(WHY).get(XS);
+      b.get(T).i32(1).op(W.i32Eq).op(W.if, I32);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).i32(~0x1f).op(W.i32And).get(WHY).i32(0x1f).op(W.i32And).op(W.i32Or).op(W.else);
+      b.get(T).i32(2).op(W.i32Eq).op(W.if, I32);
+      b.get(XS).op(W.i32Load, 2).u(FCSR_SLOT).i32(~0xe0).op(W.i32And).get(WHY).i32(7).op(W.i32And).i32(5).op(W.i32Shl).op(W.i32Or).op(W.else);
+      b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end);
+      b.op(W.i32Store, 2).u(FCSR_SLOT);
+      if (op !== 1) b.op(W.end);
+      rdAddr(); b.get(PG).op(W.i64ExtendI32U); store(); next();
+    };
+    const SIGN = -9223372036854775808;
+    // Sign injection: rs1's bits without the sign, the sign from `sign`.
+    const fsgnj = (sign: () => void) => { rdAddr(); frs1(); b.i64(1).op(W.i64Shl).i64(1).op(W.i64ShrU); sign(); b.i64(SIGN).op(W.i64And, W.i64Or); fStore(); next(); };
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
       case Op.NOP: next(); break;
@@ -262,6 +338,45 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.FMV_X_D: alu(() => frs1()); break;
       case Op.FMV_W_X: rdAddr(); rs1(); b.i64(0xffffffff).op(W.i64And); box(); fStore(); next(); break;
       case Op.FMV_D_X: rdAddr(); rs1(); fStore(); next(); break;
+      // M's divisions as RISC-V defines them (no traps): x / 0 = -1 (all ones), x % 0 = x, MIN / -1 = MIN
+      // (0 - MIN wraps to MIN), MIN % -1 = 0 (what WebAssembly's rem_s gives); W forms sign-extend 32-bit results.
+      case Op.DIV:
+        rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64).i64(-1).op(W.else);
+        rs2(); b.i64(-1).op(W.i64Eq, W.if, I64).i64(0); rs1(); b.op(W.i64Sub, W.else); rs1(); rs2(); b.op(W.i64DivS, W.end);
+        b.op(W.end); store(); next(); break;
+      case Op.DIVU: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64).i64(-1).op(W.else); rs1(); rs2(); b.op(W.i64DivU, W.end); store(); next(); break;
+      case Op.REM: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64); rs1(); b.op(W.else); rs1(); rs2(); b.op(W.i64RemS, W.end); store(); next(); break;
+      case Op.REMU: rdAddr(); rs2(); b.op(W.i64Eqz, W.if, I64); rs1(); b.op(W.else); rs1(); rs2(); b.op(W.i64RemU, W.end); store(); next(); break;
+      case Op.DIVW:
+        rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32).i32(-1).op(W.else);
+        r2(); b.i32(-1).op(W.i32Eq, W.if, I32).i32(0); r1(); b.op(W.i32Sub, W.else); r1(); r2(); b.op(W.i32DivS, W.end);
+        b.op(W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.DIVUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32).i32(-1).op(W.else); r1(); r2(); b.op(W.i32DivU, W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.REMW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemS, W.end, W.i64ExtendI32S); store(); next(); break;
+      case Op.REMUW: rdAddr(); r2(); b.op(W.i32Eqz, W.if, I32); r1(); b.op(W.else); r1(); r2(); b.op(W.i32RemU, W.end, W.i64ExtendI32S); store(); next(); break;
+      // amoswap/add/xor/and/or (.w: the i32 form, 0x41/0x1e/0x3a/0x2c/0x33; .d: the next opcode, i64).
+      case Op.AMOSWAP_W: amo(4, 0x41); break;
+      case Op.AMOADD_W: amo(4, 0x1e); break;
+      case Op.AMOXOR_W: amo(4, 0x3a); break;
+      case Op.AMOAND_W: amo(4, 0x2c); break;
+      case Op.AMOOR_W: amo(4, 0x33); break;
+      case Op.AMOSWAP_D: amo(8, 0x41); break;
+      case Op.AMOADD_D: amo(8, 0x1e); break;
+      case Op.AMOXOR_D: amo(8, 0x3a); break;
+      case Op.AMOAND_D: amo(8, 0x2c); break;
+      case Op.AMOOR_D: amo(8, 0x33); break;
+      case Op.FSGNJ_D: fsgnj(frs2); break;
+      case Op.FSGNJN_D: fsgnj(() => { frs2(); b.i64(-1).op(W.i64Xor); }); break;
+      case Op.FSGNJX_D: fsgnj(() => { frs1(); frs2(); b.op(W.i64Xor); }); break;
+      case Op.CSRRW: csrOp(1, false); break;
+      case Op.CSRRS: csrOp(2, false); break;
+      case Op.CSRRC: csrOp(3, false); break;
+      case Op.CSRRWI: csrOp(1, true); break;
+      case Op.CSRRSI: csrOp(2, true); break;
+      case Op.CSRRCI: csrOp(3, true); break;
+      case Op.FLE_D: fcmp(W.f64Le); break;
+      case Op.FLT_D: fcmp(W.f64Lt); break;
+      case Op.FEQ_D: fcmp(W.f64Eq); break;
       default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
     }
   }
@@ -283,20 +398,26 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.op(W.end);
     b.get(T).set(REC).op(W.br).u(toL + 1);
     b.op(W.end);
-    // Chaining: the table entry for A's low word (A below 2^32).
-    b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
+    // Chaining: the table entry for A's low word (A below 2^32); on a miss, the import lk (the Cpu's
+    // block there, its records and entry written: its header, or 0 to leave; told the block jumping).
+    b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).op(W.if, 0x40);
     b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
-      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq).op(W.i32And);
+      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq);
     b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
+    b.op(W.if, I32);
+    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4);
+    b.op(W.else);
+    b.get(PG).get(HDR).op(W.call).u(2);
+    b.op(W.end).tee(T);
     b.op(W.if, 0x40);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
-    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4).tee(T);
-    b.get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    b.get(T).get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
     b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
-    exitAt(Exit.JUMP, 2);
+    exitAt(Exit.JUMP, 3);
     b.op(W.end);
     b.get(T).tee(HDR).i32(16).op(W.i32Add).set(REC);
-    b.op(W.br).u(toL + 1);
+    b.op(W.br).u(toL + 2);
+    b.op(W.end);
     b.op(W.end);
     exitAt(Exit.JUMP, 0);
   }
@@ -311,6 +432,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     imports: [
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
+      { name: 'lk', type: { params: [I32, I32], results: [I32] } },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
     locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],

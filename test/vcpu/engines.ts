@@ -17,11 +17,12 @@ interface EngineCase {
  * first fetch), tier 2 wherever it compiles a block (every block at its
  * first fetch, tier 1 for the others), and 'auto' promoting after 2 runs,
  * so that nearly every block of a test runs in both tiers and many loops
- * change tier midway; then tier 0 alone again with its WebAssembly
- * interpreter (interp-wasm.ts, the JavaScript one for what it leaves).
+ * change tier midway; tier 0 alone runs first with the JavaScript
+ * interpreter (interp.ts) and again with the WebAssembly one (interp-wasm.ts,
+ * the default, the JavaScript one for what it leaves), which 'auto' uses.
  */
 export const ENGINE_CASES: readonly EngineCase[] = [
-  { engine: 'interp', label: 'engine interp' },
+  { engine: 'interp', tier0: 'js', label: 'engine interp' },
   { engine: 'jit', label: 'engine jit' },
   { engine: 'wasm', label: 'engine wasm' },
   { engine: 'auto', promoteAfter: 2, label: 'engine auto, promotion after 2 runs' },

@@ -37,6 +37,8 @@ export class WasmTier0 {
           return f;
         },
         cw: (): number => 0,
+        // A chaining miss: the block built there (its header), as the Cpu's lookup would; none per block.
+        lk: (pc: number): number => (this.perBlock ? 0 : this.block(pc >>> 0)),
       },
     });
     this.run = inst.exports.run as (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
