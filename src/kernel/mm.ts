@@ -3,7 +3,9 @@
 //
 // Contract:
 // - Guest addresses are [0, GUEST_VA_LIMIT); page 0 is never mapped (null
-//   dereferences fault). Layout: the executable where it asks (non-PIE) or at
+//   dereferences fault), nor is the engine area [ENGINE_BASE,
+//   GUEST_VA_LIMIT) (the vCPUs' own bytes: a mapping there fails with
+//   ENOMEM, as one past the address space's end does on Linux). Layout: the executable where it asks (non-PIE) or at
 //   PIE_BASE; brk grows up from its end; the stack ends at STACK_TOP; other
 //   mappings are placed top-down below the stack region.
 // - Mapped pages (but PROT_NONE reservations, which cannot be touched) are
@@ -43,7 +45,7 @@ import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 import { EACCES, EINVAL, ENOMEM, EEXIST, Errno } from '../linux/errno.js';
 import { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../linux/abi.js';
 import { AS_DOUBLE } from '../vcpu/state.js';
-import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, FRAME_ABSENT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT, pageOf } from '../vcpu/memory.js';
+import { GuestMemory, ENGINE_BASE, GUEST_VA_LIMIT, HIGH_VA_LIMIT, FRAME_ABSENT, PAGE_SIZE, PAGE_SHIFT, PAGE_R, PAGE_W, PAGE_X, PAGE_SHARED, SHARED_SHIFT, pageOf } from '../vcpu/memory.js';
 
 export const STACK_TOP = 0xf000_0000;
 export const DEFAULT_STACK_SIZE = 8 << 20;
@@ -179,9 +181,9 @@ export class MemoryManager {
     return 0;
   }
 
-  /** Whether [start, start+len) may hold a mapping backed by `shared`: below 4 GiB, or in the high range for objects loading on touch. */
+  /** Whether [start, start+len) may hold a mapping backed by `shared`: below the engine area (memory.ts ENGINE_BASE, which no mapping may touch), or in the high range for objects loading on touch. */
   private fits(start: number, len: number, shared: SharedBacking | undefined): boolean {
-    if (start + len <= GUEST_VA_LIMIT) return true;
+    if (start + len <= ENGINE_BASE) return true;
     return loadsOnTouch(shared) && start >= GUEST_VA_LIMIT && start + len <= HIGH_VA_LIMIT;
   }
 

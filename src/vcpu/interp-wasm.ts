@@ -22,16 +22,12 @@
 // promotion reads.
 //
 // The engine area: ENGINE_REGIONS regions of 16 MiB from ENGINE_BASE
-// (0xf800_0000, above the stack and the signal trampoline, where mm.ts
-// places nothing: only a guest's MAP_FIXED can map there). Each thread
+// (memory.ts: 0xf800_0000, above the stack and the signal trampoline,
+// where mm.ts maps nothing, whatever the guest asks). Each thread
 // claims one region per memory (a bit of the word at byte ENGINE_CLAIM of
 // page 0, memory.ts) and its Cpus over that memory take turns in it: the
 // chaining table, the page tables, the register slot, then the records,
-// allocated upwards and all dropped when the region is full. Whenever the
-// page flags' generation moves, the region's pages are checked unmapped;
-// if the guest has mapped one, the region is given up for good and the
-// thread's Cpus keep to the JavaScript tier 0 there (a guest's MAP_FIXED
-// racing a running vCPU of another thread is not seen: see Known gaps).
+// allocated upwards and all dropped when the region is full.
 // The registers (x and f) and fcsr are copied from the thread's state into
 // the slot and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
@@ -39,12 +35,12 @@
 
 import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
-import { FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
+import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
-/** The engine area (see the file comment). */
-export const ENGINE_BASE = 0xf800_0000;
+/** The engine area (see the file comment; memory.ts ENGINE_BASE). */
+export { ENGINE_BASE };
 export const ENGINE_REGION = 16 << 20;
 export const ENGINE_REGIONS = 8;
 /** The byte of page 0 whose word's bits claim the regions. */
@@ -69,7 +65,6 @@ class Region {
   owner: Cpu | null = null;
   ownerEpoch = -1;
   gen = -1;
-  off = false;
   /** The blocks given records since the last reset, by their header's address (links, syncAll), and the count of calls (syncAll skips when none ran since). */
   readonly placed = new Map<number, Block>();
   calls = 0;
@@ -120,14 +115,14 @@ class Region {
    */
   private chain(pc: number, from: number): number {
     const cpu = this.owner as Cpu;
-    const b = this.off ? null : cpu.tier0At(pc);
+    const b = cpu.tier0At(pc);
     if (b === null || cpu.codeEpoch !== this.ownerEpoch) return 0;
     const f = this.placed.get(from);
     if (f !== undefined && f.wrec === from && f.wepoch === this.recEpoch) { f.next = b; f.linkEpoch = cpu.codeEpoch; }
     const code = b.code as Int32Array;
     if (!runsOp(code[0] & 0xff)) return 0;
     const gen = this.i32[FLAGS_GEN >> 2];
-    if (gen !== this.gen && !this.refresh(gen)) return 0;
+    if (gen !== this.gen) this.refresh(gen);
     if (b.wepoch !== this.recEpoch) {
       if (this.next + wasmRecordBytes(code) > this.base + ENGINE_REGION) return 0;
       this.place(b);
@@ -155,15 +150,10 @@ class Region {
     i32[e] = b.pc; i32[e + 1] = b.wrec; i32[e + 2] = this.chainEpoch;
   }
 
-  /** After the flags' generation moved: the page tables emptied; false (and the region given up) when the guest mapped any of its pages. */
-  refresh(gen: number): boolean {
+  /** After the flags' generation moved: the page tables emptied (mm.ts never maps the region itself: memory.ts ENGINE_BASE). */
+  refresh(gen: number): void {
     this.gen = gen;
     this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.BYTES) >>> 2);
-    const pf = this.mem.pageFlags;
-    for (let p = this.base >>> 12, end = (this.base + ENGINE_REGION) >>> 12; p < end; p++) {
-      if (pf[p] !== 0) { this.off = true; return false; }
-    }
-    return true;
   }
 
   /** Drop every block's records and every chaining entry. */
@@ -226,9 +216,9 @@ export class Tier0Wasm {
 
   run(b: Block, s: ThreadState, limit: number, promoteAt: number): number {
     const r = this.r, i32 = r.i32, code = b.code as Int32Array, cpu = this.cpu;
-    if (r.off || !runsOp(code[0] & 0xff)) return -1;
+    if (!runsOp(code[0] & 0xff)) return -1;
     const gen = i32[FLAGS_GEN >> 2];
-    if (gen !== r.gen && !r.refresh(gen)) return -1;
+    if (gen !== r.gen) r.refresh(gen);
     if (r.owner !== cpu || r.ownerEpoch !== cpu.codeEpoch) { r.owner = cpu; r.ownerEpoch = cpu.codeEpoch; r.chainEpoch++; }
     if (b.wepoch !== r.recEpoch) {
       if (r.next + wasmRecordBytes(code) > r.base + ENGINE_REGION) r.reset();

@@ -54,6 +54,15 @@ export const enum Flag { R = 1, W = 2, X = 4, CODE = 8, SHARED = 16 }
 /** First address that is never mapped: 4 GiB, the most one WebAssembly.Memory holds. */
 export const GUEST_VA_LIMIT: number = Limit.GUEST_VA;
 export const GUEST_PAGES = GUEST_VA_LIMIT / PAGE_SIZE;
+/**
+ * The engine area [ENGINE_BASE, GUEST_VA_LIMIT): bytes of this memory that
+ * belong to the vCPUs (tier 0's regions: interp-wasm.ts), never to the
+ * guest. The kernel's mm maps nothing there, whatever the guest asks
+ * (MAP_FIXED, mremap, an ELF segment: ENOMEM or an error), so the guest
+ * can neither read nor change them, and its private mappings all lie
+ * below ENGINE_BASE.
+ */
+export const ENGINE_BASE = 0xf800_0000;
 const WASM_PAGE = 65536;
 
 /** A frame table entry for a shared page not loaded yet: an access asks the kernel (see the file comment). */

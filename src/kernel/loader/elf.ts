@@ -5,7 +5,7 @@ import { EINVAL, ENOEXEC, Errno, isErrno } from '../../linux/errno.js';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../../linux/abi.js';
 import { MemoryManager, pageAlignDown, pageAlignUp } from '../mm.js';
 import type { UserMemory } from '../usercopy.js';
-import { GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
+import { ENGINE_BASE, GUEST_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 
 export const ET_EXEC = 2;
 export const ET_DYN = 3;
@@ -73,7 +73,7 @@ export function parseElf(file: Uint8Array): ElfImage | { error: string } {
     if (ph.type === PT_LOAD) {
       if (ph.filesz > ph.memsz) return { error: `segment ${i}: file size exceeds memory size` };
       if (ph.offset + ph.filesz > file.length) return { error: `segment ${i} lies outside the file` };
-      if (ph.vaddr + ph.memsz > GUEST_VA_LIMIT) return { error: `segment ${i} lies outside the 4 GiB guest address space` };
+      if (ph.vaddr + ph.memsz > ENGINE_BASE) return { error: `segment ${i} lies outside the guest's private address space (below 0x${ENGINE_BASE.toString(16)})` };
       if ((ph.vaddr - ph.offset) % PAGE_SIZE !== 0) return { error: `segment ${i}: address and offset disagree modulo the page size` };
       phdrs.push(ph);
     } else if (ph.type === PT_INTERP) {

@@ -5,7 +5,7 @@ import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM, ESPIPE, isErrno } from '
 import { sealsOf } from '../filesystems/tmpfs-file.js';
 import { pageAlignUp } from '../mm.js';
 import { ANON_GROWN, type SharedBacking } from '../shared-object.js';
-import { GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
+import { ENGINE_BASE, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_SIZE } from '../../vcpu/memory.js';
 import { SysCtx, SysResult } from './context.js';
 import { PageCache } from '../page-cache.js';
 import type { File } from '../files/file.js';
@@ -133,8 +133,8 @@ function remap(c: SysCtx): SysResult {
   // A shared mapping grows with the next pages of its object (none for anonymous memory: SIGBUS there), and moves with its frames.
   const backingAt = (addr: number): SharedBacking | undefined =>
     vma.shared ? { ...vma.shared, obj: vma.shared.obj ?? ANON_GROWN, pgoff: vma.shared.pgoff + (addr - vma.start) / PAGE_SIZE } : undefined;
-  // In place when free and inside the range the mapping lies in (below 4 GiB, or the high range for a file's).
-  const limit = old >= GUEST_VA_LIMIT ? HIGH_VA_LIMIT : GUEST_VA_LIMIT;
+  // In place when free and inside the range the mapping lies in (below the engine area, or the high range for a file's).
+  const limit = old >= GUEST_VA_LIMIT ? HIGH_VA_LIMIT : ENGINE_BASE;
   if (mm.isFree(old + oldLen, old + newLen) && old + newLen <= limit) {
     const r = mm.mapFixed(old + oldLen, newLen - oldLen, vma.prot, vma.name, backingAt(old + oldLen));
     if (r === 0) mm.mergeAt(old + oldLen);
