@@ -1,7 +1,7 @@
 // A decoded block as the Cpu keeps it (cpu.ts): where it lies, which tier
 // runs it, and what tier 0 needs to run it and chain from it (interp.ts).
 
-import type { ThreadState } from './state.js';
+import { AS_DOUBLE, type ThreadState } from './state.js';
 import type { Tier0Block } from './interp.js';
 import { PAGE_SIZE } from './memory.js';
 
@@ -24,7 +24,7 @@ export class Block implements Tier0Block {
    */
   extra: number[] | null = null;
   /** Tier 0 in WebAssembly (interp-wasm.ts): the address of this block's records in the guest memory, valid while wepoch is the region's record epoch. */
-  wrec = 0;
+  wrec = AS_DOUBLE; // records lie above 2^31: a double from the start (state.ts AS_DOUBLE), or the first would deprecate every Block's map
   wepoch = -1;
   constructor(
     /** Guest address of the first instruction. */
@@ -35,7 +35,9 @@ export class Block implements Tier0Block {
     readonly n: number,
     /** The compiled function, which the run loop calls once `code` is null (before: NO_BLOCK_FN; the run loop interprets `code`). */
     public fn: BlockFn,
-  ) {}
+  ) {
+    this.wrec = 0;
+  }
 
   /** Whether code this block runs was decoded from bytes in [addr, end). */
   overlaps(addr: number, end: number): boolean {

@@ -158,7 +158,7 @@ export function warmUpWords(): number[] {
 let warmedUp = false;
 
 /** Run the warm-up program on a Cpu of `makeCpu`, the first time only (see the file comment); `retireSlabs` for block building's drill (warmup-decode.ts). */
-export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () => void = () => undefined): void {
+export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () => void = () => undefined, makeWasmCpu?: (mem: GuestMemory) => Cpu): void {
   if (warmedUp) return;
   warmedUp = true;
   const saved = { ...engineStats };
@@ -244,6 +244,23 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () =
     cpu.state.x[10] = 50;   // x5's low half: 50 turns of the loop
     cpu.state.pc = loop;
     cpu.run(1000);
+  }
+  // Tier 0 in WebAssembly (the default, interp-wasm.ts) runs most of a
+  // program; the JavaScript interpreter above runs only the blocks it leaves,
+  // so the tests ran there (makeCpu's Cpu uses it alone). Then a few turns of
+  // the loop and the tests through the module on a second Cpu: the module is
+  // built and compiled here (once per process for this region's base, which
+  // a program's first region shares), and Cpu.run learns that path.
+  if (makeWasmCpu !== undefined) {
+    const wasmCpu = makeWasmCpu(mem);
+    setRegisters(wasmCpu, 0);
+    for (let j = 0; j < words.length; j++) {
+      wasmCpu.state.pc = CODE + 8 * j;
+      wasmCpu.run(2);
+    }
+    wasmCpu.state.x[10] = 50;
+    wasmCpu.state.pc = loop;
+    wasmCpu.run(1000);
   }
   // Only the counters the warm-up changed are put back: a store to the others would make them mutable too (see fence.i above).
   for (const k of Object.keys(saved) as (keyof typeof saved)[]) if (engineStats[k] !== saved[k]) engineStats[k] = saved[k];
