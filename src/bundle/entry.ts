@@ -40,7 +40,7 @@ export interface BundleSpec {
  * and with its bundles' second code caches, made without these flags
  * (BundleSpec.nodeFlags, load.ts).
  */
-export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2', '--min-semi-space-size=2', '--initial-old-space-size=32'] as const;
 
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
