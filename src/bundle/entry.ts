@@ -34,13 +34,20 @@ export interface BundleSpec {
  * Node's flags for a boot process that tsvisor starts itself (run, create,
  * do: src/main/oci/launch.ts). Its main thread runs the kernel, and its
  * young generation is capped as the vCPU workers' are (semi-spaces of 2 MiB;
- * WORKER_RESOURCE_LIMITS says why). A heap's limits are fixed when it is
+ * WORKER_RESOURCE_LIMITS says why). That young generation starts at its
+ * cap rather than growing to it from 1 MiB, and old space's first limit is
+ * 32 MiB rather than V8's ~15: a program's start (ld.so, bash, a busybox
+ * script) then runs without the Mark-Compact that old space's first limit
+ * set off, and with one or two scavenges fewer, while an idle sandbox's RSS
+ * did not move (docs/STARTUP.md, "GC on the cold path"). V8's flags are the
+ * process's, so the vCPU workers' heaps get them too (their young
+ * generation's cap is WORKER_RESOURCE_LIMITS). A heap's limits are fixed when it is
  * made, so for a main thread only the command line sets them; a boot that
  * another parent runtime starts through bin/tsvisor runs with V8's default,
  * and with its bundles' second code caches, made without these flags
  * (BundleSpec.nodeFlags, load.ts).
  */
-export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2'] as const;
+export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2', '--min-semi-space-size=2', '--initial-old-space-size=32'] as const;
 
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {

@@ -148,7 +148,7 @@ describe("bin/tsvisor's shell half", function () {
         assert.ok(!['boot', 'run', 'do'].includes(cliBundleFor(args)), `entry.ts agrees: ${args.join(' ')}`);
       }
       for (const args of [['boot'], ['--root=/x', 'boot'], ['--debug', '--root', '/x', 'boot', 'run']]) assert.equal(cliBundleFor(args), 'boot', args.join(' '));
-      assert.deepEqual(nodeArgs(c, ['--debug', '--root', '/x', 'boot', 'run']).slice(0, 2), [...BOOT_NODE_FLAGS, '--snapshot-blob']);
+      assert.deepEqual(nodeArgs(c, ['--debug', '--root', '/x', 'boot', 'run']).slice(0, BOOT_NODE_FLAGS.length + 1), [...BOOT_NODE_FLAGS, '--snapshot-blob']);
     } finally {
       fs.rmSync(c.top, { recursive: true, force: true });
     }
@@ -172,7 +172,7 @@ describe("bin/tsvisor's shell half", function () {
     for (const [what, spoil] of cases) {
       const c = copyTree();
       try {
-        assert.equal(nodeArgs(c, bootArgs)[1], '--snapshot-blob', `${what}: the intact copy is usable`);
+        assert.equal(nodeArgs(c, bootArgs)[BOOT_NODE_FLAGS.length], '--snapshot-blob', `${what}: the intact copy is usable`);
         spoil(c);
         assert.deepEqual(nodeArgs(c, bootArgs), [...BOOT_NODE_FLAGS, c.bin, ...bootArgs], what);
       } finally {
