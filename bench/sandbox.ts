@@ -12,7 +12,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/umd/node-adapter';
@@ -22,7 +21,7 @@ import type { SandboxMount } from '../src/spec/mounts.js';
 import type { EngineStats } from '../src/vcpu/engine-stats.js';
 import { closeFd, socketpair, O_CLOEXEC, SOCK_SEQPACKET, SOCK_STREAM } from '../src/host/ffi.js';
 import { DirectBackend } from '../src/fs-gofer/direct.js';
-import { BOOT_NODE_FLAGS, WORKER_RESOURCE_LIMITS } from '../src/bundle/entry.js';
+import { WORKER_RESOURCE_LIMITS } from '../src/bundle/entry.js';
 import { serveFd } from '../src/fs-gofer/gofer.js';
 import { Donor } from '../src/fs-gofer/donor.js';
 
@@ -69,8 +68,6 @@ export interface GuestResult {
 }
 
 let serial = 0;
-/** Whether BOOT_NODE_FLAGS are set in this process's V8 (runInSandbox, once). */
-let bootFlagsSet = false;
 
 export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<GuestResult> {
   const base = path.join(os.tmpdir(), `tsvisor-bench-${process.pid}-${serial++}`);
@@ -90,12 +87,9 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
   // 6 MiB young generation), else this worker takes V8's default nursery,
   // scavenges about a third less often than boot does, and the cold rows
   // would not time what run does (docs/STARTUP.md, "GC on the cold path").
-  // Boot's other heap flags are process-wide V8 flags that a worker's heap
-  // reads when it is made: set here, before the first worker.
-  if (!bootFlagsSet) {
-    for (const f of BOOT_NODE_FLAGS) v8.setFlagsFromString(f);
-    bootFlagsSet = true;
-  }
+  // Boot's other heap flags (BOOT_NODE_FLAGS) are process-wide V8 flags: not
+  // set here, as V8 then takes no code cache made without them (the bundles'
+  // vCPU workers) and they would outlast the row in a test process.
   const worker = new Worker(path.join(__dirname, '..', 'src', 'workers', 'kernel-worker.js'), { workerData: cfg, resourceLimits: WORKER_RESOURCE_LIMITS });
   const k = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
   // A worker that dies (an exception, process.exit in the worker) would leave

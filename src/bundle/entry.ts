@@ -57,7 +57,8 @@ export const BUNDLE_ENTRIES = {
   boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
   kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS },
-  'vcpu-worker': { entry: 'src/workers/vcpu-worker.js' },
+  // vCPU workers run inside boot (its flags are their process's) or in a process without them (tests, the in-process bench).
+  'vcpu-worker': { entry: 'src/workers/vcpu-worker.js', nodeFlags: BOOT_NODE_FLAGS },
 } as const satisfies Record<string, BundleSpec>;
 
 export type EntryName = keyof typeof BUNDLE_ENTRIES;

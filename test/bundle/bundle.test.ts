@@ -183,18 +183,24 @@ describe('bundled entry points', () => {
 
 describe('heap limits and code caches', () => {
   /** Whether V8 takes bundle `name`'s code cache in `code`'s thread (which posts the answer). */
-  const cacheProbe = (name: string) => `const vm = require('node:vm'), fs = require('node:fs');
-        const s = new vm.Script(fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.code.js'))}, 'latin1'), { cachedData: fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.cache'))}) });
+  const cacheProbe = (name: string, plain = false) => `const vm = require('node:vm'), fs = require('node:fs');
+        const s = new vm.Script(fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + '.code.js'))}, 'latin1'), { cachedData: fs.readFileSync(${JSON.stringify(path.join(DIST, BUNDLE_DIR, name + (plain ? '.plain.cache' : '.cache')))}) });
         const taken = !s.cachedDataRejected;`;
 
-  it("the vCPU worker's code cache is taken in a thread started with the workers' limits", async () => {
-    const w = new Worker(`${cacheProbe('vcpu-worker')} require('node:worker_threads').parentPort.postMessage(taken);`, { eval: true, resourceLimits: WORKER_RESOURCE_LIMITS });
+  it("the vCPU worker's code cache is taken in a thread started with the workers' limits, in boot (its flags) and without them", async () => {
+    // Without boot's flags (this test process, the in-process bench): NAME.plain.cache.
+    const w = new Worker(`${cacheProbe('vcpu-worker', true)} require('node:worker_threads').parentPort.postMessage(taken);`, { eval: true, resourceLimits: WORKER_RESOURCE_LIMITS });
     const taken = await new Promise((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', reject);
     });
     await w.terminate();
     assert.equal(taken, true);
+    // Inside boot, whose flags are the worker's process's: NAME.cache.
+    const inBoot = `const { Worker } = require('node:worker_threads');
+      const w = new Worker(${JSON.stringify(`${cacheProbe('vcpu-worker')} require('node:worker_threads').parentPort.postMessage(taken);`)}, { eval: true, resourceLimits: ${JSON.stringify(WORKER_RESOURCE_LIMITS)} });
+      w.once('message', (t) => { process.stdout.write(String(t)); w.terminate(); });`;
+    assert.equal(node([...BOOT_NODE_FLAGS, '-e', inBoot]).stdout, 'true');
   });
 
   it("every process's bundle has its code cache taken under the node flags it starts with, boot's and the kernel's only under those", () => {
