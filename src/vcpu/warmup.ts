@@ -13,9 +13,12 @@
 // the run loop, block building and decoding around it) the feedback real
 // programs would give, so it is optimized once.
 //
-// Contract: warmUpOnce(makeCpu), on its first call in a thread, makes a
-// Cpu over a fresh GuestMemory of its own with `makeCpu`, runs a fixed
-// throwaway program on it and drops both; later calls do nothing. It
+// Contract: warmUpOnce(makeCpu, retire, makeWasmCpu), on its first call in
+// a thread, makes a Cpu over a fresh GuestMemory of its own with `makeCpu`
+// (and, under tier 0 in WebAssembly, a second one with `makeWasmCpu`: the
+// tests that module hands over run through it, the others in the
+// JavaScript interpreter with fewer register files), runs a fixed
+// throwaway program on them and drops them; later calls do nothing. It
 // touches nothing the thread's other Cpus see but the shared block cache,
 // which gets the warm-up's blocks at pcs from CODE (blocks there are reused
 // only after a byte compare);
