@@ -176,7 +176,7 @@ export class Cpu {
   static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
   /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    // The tests run in the JavaScript interpreter (the blocks the WebAssembly tier 0 leaves run there); the module gets a short pass of its own.
+    // Under the WebAssembly tier 0 the tests it hands over run through a Cpu of that tier (the JavaScript interpreter as a program reaches it), the others in the JavaScript interpreter with fewer register files; TSVISOR_TIER0=js: the full warm-up there alone.
     const make = (tier0: Tier0Kind) => (m: GuestMemory) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30, tier0 });
     warmUpOnce(make('js'), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); }, Cpu.defaultTier0 === 'wasm' ? make('wasm') : undefined);
   }

@@ -13,9 +13,12 @@
 // the run loop, block building and decoding around it) the feedback real
 // programs would give, so it is optimized once.
 //
-// Contract: warmUpOnce(makeCpu), on its first call in a thread, makes a
-// Cpu over a fresh GuestMemory of its own with `makeCpu`, runs a fixed
-// throwaway program on it and drops both; later calls do nothing. It
+// Contract: warmUpOnce(makeCpu, retire, makeWasmCpu), on its first call in
+// a thread, makes a Cpu over a fresh GuestMemory of its own with `makeCpu`
+// (and, under tier 0 in WebAssembly, a second one with `makeWasmCpu`: the
+// tests that module hands over run through it, the others in the
+// JavaScript interpreter with fewer register files), runs a fixed
+// throwaway program on them and drops them; later calls do nothing. It
 // touches nothing the thread's other Cpus see but the shared block cache,
 // which gets the warm-up's blocks at pcs from CODE (blocks there are reused
 // only after a byte compare);
@@ -28,10 +31,12 @@
 // fixture procfs), so their tier 0 learns from the program as before.
 
 import type { Cpu } from './cpu.js';
-import { ENCODINGS } from './decode.js';
+import { decode, ENCODINGS } from './decode.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from './memory.js';
 import { engineStats } from './engine-stats.js';
 import { decodeDrill } from './warmup-decode.js';
+import { opOf } from './ops.js';
+import { runsOp } from './wasm-interp.js';
 
 /**
  * Code pages (one slot of 8 bytes per test: the instruction, then ecall), a
@@ -118,6 +123,24 @@ const f64 = new Float64Array(1), f32 = new Float32Array(f64.buffer), i32 = new I
 function memoryOrFloat(word: number): boolean {
   const opcode = word & 0x7f;
   return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f || opcode === 0x53 || opcode === 0x67 || (opcode >= 0x43 && opcode <= 0x4f);
+}
+
+/**
+ * Whether the WebAssembly tier 0 hands a block starting with `word` to the
+ * JavaScript interpreter, at least with some operands: an op it lacks
+ * (wasm-interp.ts runsOp), or one it leaves off its fast paths (AMOs
+ * misaligned or shared, compares with a NaN, CSRs other than fflags, frm and
+ * fcsr).
+ */
+function handedOver(word: number): boolean {
+  const opcode = word & 0x7f;
+  return opcode === 0x2f || opcode === 0x53 || opcode === 0x73 || !runsOp(opOf(decode(word & 0xffff, word >>> 16).op));
+}
+
+/** Whether `word` may access guest memory (loads, stores, AMOs, jalr's target aside). */
+function accessesMemory(word: number): boolean {
+  const opcode = word & 0x7f;
+  return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f;
 }
 
 /** (register file, cpu.mt) tried with every instruction, and those tried with memoryOrFloat ones only. */
@@ -228,39 +251,47 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () =
   // had seen no address above 2^31 and was thrown away at the program's
   // first load from its stack.
   const runs = [...EVERY_RUN, ...MEMORY_RUNS];
+  // Under tier 0 in WebAssembly (makeWasmCpu given) the JavaScript
+  // interpreter runs only what the module hands over: blocks that start with
+  // an op it lacks or leaves (handedOver), one at a time (promoteAt 0). Those
+  // tests run through a Cpu of that tier, every register file, so the
+  // interpreter learns them on that path; the others run in the JavaScript
+  // interpreter with EVERY_RUN alone (they still follow a handed-over op in
+  // its blocks) and once through the module (it is built and compiled here,
+  // once per process for this region's base, and Cpu.run learns that path).
+  const wasmCpu = makeWasmCpu === undefined ? null : makeWasmCpu(mem);
   for (let j = 0; j < words.length; j++) {
-    const memory = memoryOrFloat(words[j]);
+    const memory = memoryOrFloat(words[j]), handed = wasmCpu !== null && handedOver(words[j]);
     for (let r = 0; r < runs.length; r++) {
-      if (r >= EVERY_RUN.length && !memory) continue;
-      cpu.mt = runs[r][1];
-      setRegisters(cpu, runs[r][0]);
-      cpu.state.pc = CODE + 8 * j;
-      cpu.run(2);
+      if (r >= EVERY_RUN.length && (!memory || (wasmCpu !== null && !handed))) continue;
+      // F/D arithmetic touches no memory: `mt` changes nothing there, and the register file was run without it.
+      if (handed && runs[r][1] && r >= EVERY_RUN.length && !accessesMemory(words[j])) continue;
+      const c = handed ? wasmCpu as Cpu : cpu;
+      c.mt = runs[r][1];
+      setRegisters(c, runs[r][0]);
+      c.state.pc = CODE + 8 * j;
+      c.run(2);
     }
-  }
-  for (const [set, mt] of runs) {
-    cpu.mt = mt;
-    setRegisters(cpu, set);
-    cpu.state.x[10] = 50;   // x5's low half: 50 turns of the loop
-    cpu.state.pc = loop;
-    cpu.run(1000);
-  }
-  // Tier 0 in WebAssembly (the default, interp-wasm.ts) runs most of a
-  // program; the JavaScript interpreter above runs only the blocks it leaves,
-  // so the tests ran there (makeCpu's Cpu uses it alone). Then a few turns of
-  // the loop and the tests through the module on a second Cpu: the module is
-  // built and compiled here (once per process for this region's base, which
-  // a program's first region shares), and Cpu.run learns that path.
-  if (makeWasmCpu !== undefined) {
-    const wasmCpu = makeWasmCpu(mem);
-    setRegisters(wasmCpu, 0);
-    for (let j = 0; j < words.length; j++) {
+    if (wasmCpu !== null && !handed) {
+      wasmCpu.mt = false;
+      setRegisters(wasmCpu, 0);
       wasmCpu.state.pc = CODE + 8 * j;
       wasmCpu.run(2);
     }
-    wasmCpu.state.x[10] = 50;
-    wasmCpu.state.pc = loop;
-    wasmCpu.run(1000);
+  }
+  // The loop with each register file. Those with a high word in x5 run a
+  // whole LOOP_CHUNK in the JavaScript interpreter (8-17 ms each on this
+  // host); the first loops above took that path already, so under the
+  // WebAssembly tier 0, where the interpreter gets a loop only inside a
+  // handed-over block, it runs the small count alone.
+  for (const [set, mt] of runs) {
+    for (const c of wasmCpu === null ? [cpu] : set === 0 ? [cpu, wasmCpu] : [wasmCpu]) {
+      c.mt = mt;
+      setRegisters(c, set);
+      c.state.x[10] = 50;   // x5's low half: 50 turns of the loop
+      c.state.pc = loop;
+      c.run(1000);
+    }
   }
   // Only the counters the warm-up changed are put back: a store to the others would make them mutable too (see fence.i above).
   for (const k of Object.keys(saved) as (keyof typeof saved)[]) if (engineStats[k] !== saved[k]) engineStats[k] = saved[k];
