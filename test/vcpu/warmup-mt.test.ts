@@ -13,6 +13,14 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
+/**
+ * The child runs with the JavaScript tier 0 (TSVISOR_TIER0=js) and its full
+ * warm-up: under the default, tier 0 in WebAssembly, these few instructions
+ * would run in the module and never reach Interpreter.run
+ * (warmup-programs.test.ts checks the default's hand-overs).
+ */
+const JS_TIER0 = { ...process.env, TSVISOR_TIER0: 'js' };
+
 /** %GetOptimizationStatus's bit for "has optimized code" (V8's OptimizationStatus::kOptimized). */
 const OPTIMIZED = 1 << 4;
 
@@ -43,7 +51,7 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
       const stop = cpu.run(10);
       console.log(JSON.stringify({ stop, status: %GetOptimizationStatus(run),
         stored: [m.view.getUint32(STACK + 24, true), m.view.getUint32(STACK + 28, true)] }));`;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', env: JS_TIER0 });
     const r = JSON.parse(out) as { stop: number; status: number; stored: number[] };
     // The guest's result first: the ld and sd ran (and the ecall stopped the run: Stop.Syscall).
     assert.deepEqual(r.stored, [0x12345678, 0x9abcdef0]);
@@ -82,7 +90,7 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
       cpu.state.pc = CODE;
       const stop = cpu.run(10);
       console.log(JSON.stringify({ stop, a0: cpu.state.x[20], fcsr: regs.fcsr, pc: regs.pc, status: %GetOptimizationStatus(run) }));`;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', env: JS_TIER0 });
     const r = JSON.parse(out) as { stop: number; a0: number; fcsr: number; pc: number; status: number };
     // The guest's result and the registers handed back first.
     assert.equal(r.stop, 1);
