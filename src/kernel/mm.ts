@@ -38,7 +38,7 @@
 //   SysV shared memory, a mapping straddling 4 GiB) goes there.
 
 import { FrameAllocator } from './frames.js';
-import { copyNonZeroPages, forEachNonZeroPage, scrubReleased, zeroDataPages } from './scrub.js';
+import { copyNonZeroPages, discardReleased, forEachNonZeroPage, scrubReleased, zeroDataPages } from './scrub.js';
 import { loadsOnTouch, type SharedBacking } from './shared-object.js';
 import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
@@ -485,6 +485,13 @@ export class MemoryManager {
     this.vmas = [];
     this.lazyMappings = false;
     this.brkStart = this.brkEnd = 0;
+    // The engine area (tier 0's records and tables) given back whole, so that a
+    // pooled memory holds none of it. Tier 0 trusts nothing there by address
+    // alone (interp-wasm.ts: records and chaining entries through epochs that
+    // the release's flush moves, page tables refilled when the flags'
+    // generation moves, as it does here).
+    discardReleased(this.mem, ENGINE_BASE, GUEST_VA_LIMIT);
+    this.mem.flagsChanged();
   }
 
   /**

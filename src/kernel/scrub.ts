@@ -87,6 +87,18 @@ function clearAbsent(mem: GuestMemory, base: bigint, start: number, end: number)
   if (end - start < MIN_DISCARD_PAGES * PAGE_SIZE || dontNeed(base + BigInt(start), end - start) !== 0) zeroDataPages(mem, start, end);
 }
 
+/**
+ * Give the host back every page of [start, end) of a memory nobody is using,
+ * whatever they hold: one madvise(MADV_DONTNEED), after which they read zero;
+ * false (nothing done) where scrubReleased could not vouch for it either.
+ * For the engine area of a released memory (memory.ts ENGINE_BASE), which
+ * holds no mapping's bytes, only tier 0's records and tables.
+ */
+export function discardReleased(mem: GuestMemory, start: number, end: number): boolean {
+  const base = hostBase(mem);
+  return base !== null && dontNeed(base + BigInt(start), end - start) === 0;
+}
+
 /** Leave [start, end) of a memory nobody else is using reading zero; see the file comment. */
 export function scrubReleased(mem: GuestMemory, start: number, end: number): void {
   const base = hostBase(mem);

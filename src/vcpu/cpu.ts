@@ -231,6 +231,7 @@ export class Cpu {
     this.codeEpoch++;
     this.table.clear();
     this.regions.flushed();
+    this.t0w?.flushed();
   }
 
   /** Take tier-2 region `r`, kept by another vCPU's Cpu, as the block at its pc (for a tier-0 one there): unless a compiled one is there, or its bytes are not (region-share.ts). */

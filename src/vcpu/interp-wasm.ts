@@ -184,6 +184,16 @@ function regionOf(mem: GuestMemory): Region | null {
 export class Tier0Wasm {
   private constructor(private readonly cpu: Cpu, private readonly r: Region) {}
 
+  /**
+   * Every block dropped (Cpu.flushCode: exec, fence.i, the memory's release):
+   * the region's records, chaining entries and list of placed blocks go too,
+   * so that a pooled memory's region holds no dead block (the kernel may give
+   * the engine area's pages back at the release: mm.ts) and none is trusted.
+   */
+  flushed(): void {
+    this.r.reset();
+  }
+
   static for(cpu: Cpu, mem: GuestMemory): Tier0Wasm | null {
     const r = regionOf(mem);
     return r === null ? null : new Tier0Wasm(cpu, r);

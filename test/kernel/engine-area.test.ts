@@ -66,4 +66,15 @@ describe('kernel/mm: the engine area is never mapped', () => {
     const ok = parseElf(elfWithSegment(0x10000, PAGE_SIZE));
     assert.ok(!('error' in ok), JSON.stringify(ok));
   });
+
+  it("a released memory's engine area is given back whole (a pooled memory holds none of tier 0's records)", () => {
+    const mem = GuestMemory.create();
+    const mm = new MemoryManager(mem, new MemoryAccount(1 << 30), () => undefined);
+    assert.equal(mm.mapFixed(0x10000, PAGE_SIZE, RW, 'test'), 0);
+    mem.u8[ENGINE_BASE + 123] = 7;
+    mem.u8[ENGINE_BASE + ENGINE_REGION + 5] = 8;
+    mem.u8[GUEST_VA_LIMIT - 1] = 9;
+    mm.release();
+    assert.deepEqual([mem.u8[ENGINE_BASE + 123], mem.u8[ENGINE_BASE + ENGINE_REGION + 5], mem.u8[GUEST_VA_LIMIT - 1]], [0, 0, 0]);
+  });
 });
