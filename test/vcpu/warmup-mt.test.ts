@@ -21,19 +21,32 @@ import * as path from 'node:path';
  */
 const JS_TIER0 = { ...process.env, TSVISOR_TIER0: 'js' };
 
+const DIR = path.join(__dirname, '..', '..', 'src', 'vcpu');
+
+/**
+ * What `body` prints, run in the child after the vCPU's modules are loaded
+ * and the thread's first Cpu `cpu` is made over memory `m` (the warm-up
+ * runs first).
+ */
+function afterWarmUp(body: string): string {
+  const script = `
+      const { Cpu } = require(${JSON.stringify(path.join(DIR, 'cpu.js'))});
+      const { GuestMemory, PAGE_R, PAGE_W, PAGE_X } = require(${JSON.stringify(path.join(DIR, 'memory.js'))});
+      const { Interpreter } = require(${JSON.stringify(path.join(DIR, 'interp.js'))});
+      const { ThreadState } = require(${JSON.stringify(path.join(DIR, 'state.js'))});
+      const m = GuestMemory.create();
+      const cpu = new Cpu(m);
+      ${body}`;
+  return execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', env: JS_TIER0 });
+}
+
 /** %GetOptimizationStatus's bit for "has optimized code" (V8's OptimizationStatus::kOptimized). */
 const OPTIMIZED = 1 << 4;
 
 describe('the tier-0 warm-up and threads on several vCPUs', () => {
   it('an interpreter optimized after the warm-up keeps its code through an mt ld and sd of a page above 2^31', function () {
     this.timeout(120_000);
-    const dir = path.join(__dirname, '..', '..', 'src', 'vcpu');
     const script = `
-      const { Cpu } = require(${JSON.stringify(path.join(dir, 'cpu.js'))});
-      const { GuestMemory, PAGE_R, PAGE_W, PAGE_X } = require(${JSON.stringify(path.join(dir, 'memory.js'))});
-      const { Interpreter } = require(${JSON.stringify(path.join(dir, 'interp.js'))});
-      const m = GuestMemory.create();
-      const cpu = new Cpu(m); // the thread's first Cpu: the warm-up runs first
       const CODE = 0x10000, STACK = 0xf0000000;
       m.view.setUint32(CODE, 0x0105b503, true);     // ld x10, 16(x11)
       m.view.setUint32(CODE + 4, 0x00a5bc23, true); // sd x10, 24(x11)
@@ -51,7 +64,7 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
       const stop = cpu.run(10);
       console.log(JSON.stringify({ stop, status: %GetOptimizationStatus(run),
         stored: [m.view.getUint32(STACK + 24, true), m.view.getUint32(STACK + 28, true)] }));`;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', env: JS_TIER0 });
+    const out = afterWarmUp(script);
     const r = JSON.parse(out) as { stop: number; status: number; stored: number[] };
     // The guest's result first: the ld and sd ran (and the ecall stopped the run: Stop.Syscall).
     assert.deepEqual(r.stored, [0x12345678, 0x9abcdef0]);
@@ -67,14 +80,7 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
   // interpreter away ("wrong map") at the first hand-over.
   it('an interpreter optimized after the warm-up keeps its code when registers are first taken back from a vCPU worker', function () {
     this.timeout(120_000);
-    const dir = path.join(__dirname, '..', '..', 'src', 'vcpu');
     const script = `
-      const { Cpu } = require(${JSON.stringify(path.join(dir, 'cpu.js'))});
-      const { GuestMemory, PAGE_R, PAGE_X } = require(${JSON.stringify(path.join(dir, 'memory.js'))});
-      const { Interpreter } = require(${JSON.stringify(path.join(dir, 'interp.js'))});
-      const { ThreadState } = require(${JSON.stringify(path.join(dir, 'state.js'))});
-      const m = GuestMemory.create();
-      const cpu = new Cpu(m); // the thread's first Cpu: the warm-up runs first
       const CODE = 0x10000;
       m.view.setUint32(CODE, 0x00150513, true);     // addi x10, x10, 1
       m.view.setUint32(CODE + 4, 0x00000073, true); // ecall
@@ -90,7 +96,7 @@ describe('the tier-0 warm-up and threads on several vCPUs', () => {
       cpu.state.pc = CODE;
       const stop = cpu.run(10);
       console.log(JSON.stringify({ stop, a0: cpu.state.x[20], fcsr: regs.fcsr, pc: regs.pc, status: %GetOptimizationStatus(run) }));`;
-    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '-e', script], { encoding: 'utf8', env: JS_TIER0 });
+    const out = afterWarmUp(script);
     const r = JSON.parse(out) as { stop: number; a0: number; fcsr: number; pc: number; status: number };
     // The guest's result and the registers handed back first.
     assert.equal(r.stop, 1);
