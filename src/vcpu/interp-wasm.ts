@@ -38,6 +38,7 @@ import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { fpSlowPath } from './wasm-interp-fp.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
 export { ENGINE_BASE };
@@ -84,6 +85,7 @@ class Region {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
         lk: (lo: number, from: number) => this.chain(lo >>> 0, from),
+        fx: fpSlowPath(base + Area.FX, this.i32),
       },
     });
     this.run = inst.exports.run as RunFn;
@@ -153,7 +155,7 @@ class Region {
   /** After the flags' generation moved: the page tables emptied (mm.ts never maps the region itself: memory.ts ENGINE_BASE). */
   refresh(gen: number): void {
     this.gen = gen;
-    this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.BYTES) >>> 2);
+    this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.FX) >>> 2);
   }
 
   /** Drop every block's records and every chaining entry. */

@@ -46,12 +46,14 @@
 import { Field, Op, STRIDE } from './ops.js';
 import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
+import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpPrologue, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
 
 /** Why run() returned. */
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
 
 /** Layout of the engine area (offsets from `area`). */
-export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
+export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, FX = WTAB + 4096, BYTES = FX + 128, PAGES_MASK = 1023 }
+if ((Area.BYTES as number) - Area.FX !== FP_SCRATCH) throw new Error('wasm-interp: the F/D scratch slot moved');
 
 /** The Ops the WebAssembly interpreter runs, in the order of its br_table (index 0: none). */
 const WOPS: readonly Op[] = [
@@ -63,8 +65,8 @@ const WOPS: readonly Op[] = [
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
   Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
-  Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D, Op.FLE_D, Op.FLT_D, Op.FEQ_D,
   Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI,
+  ...FP_OPS,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
@@ -77,6 +79,13 @@ export function runsOp(op: number): boolean {
 const WOP_OF: Int32Array = (() => {
   const t = new Int32Array(256);
   WOPS.forEach((op, i) => { if (i > 0) t[op] = i; });
+  if (WOPS.length > 256) throw new Error('wasm-interp: more Ops than the record word holds');
+  return t;
+})();
+/** Per Op: 1 for the F/D arithmetic of wasm-interp-fp.ts, 2 when it writes an f register, 4 for a fused multiply-add. */
+const FP_KIND: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const op of FP_OPS) t[op] = 1 | (fpWritesF(op) ? 2 : 0) | (op >= Op.FMADD_S && op <= Op.FNMADD_D ? 4 : 0);
   return t;
 })();
 
@@ -93,14 +102,16 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
     const op = code[o] & 0xff, pos = code[o + Field.POS];
     // x0 is written to the 33rd word; f0 is a register.
-    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (op >= Op.FSGNJ_D && op <= Op.FSGNJX_D);
+    const fp = FP_KIND[op];
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (fp & 2) !== 0;
     const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
-    i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
-    i32[q + 1] = code[o + Field.IMM];
+    i32[q] = WOP_OF[op] | (rd << 8) | (code[o + Field.RS1] << 14) | (code[o + Field.RS2] << 19) | ((pos >>> 16) === 2 ? 1 << 24 : 0);
+    // F/D arithmetic: the rounding-mode field in place of the immediate, rs3 in aux.
+    i32[q + 1] = fp !== 0 ? code[o + Field.RM] : code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
     // A CSR access: its number (the module runs fflags, frm and fcsr: 1..3; it leaves before any other).
     const csr = op >= Op.CSRRW && op <= Op.CSRRCI;
-    i32[q + 2] = csr ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
+    i32[q + 2] = csr || (fp & 4) !== 0 ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
     i32[q + 3] = base + (pos & 0xffff);
   }
 }
@@ -113,21 +124,30 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   const b = new Body();
   const n = WOPS.length;
   // Register addresses from the record word.
-  const rdAddr = () => b.get(XS).get(WD).i32(4).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
-  const rs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
-  const rs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rdAddr = () => b.get(XS).get(WD).i32(5).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
+  const rs1Addr = () => b.get(XS).get(WD).i32(11).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add);
+  const rs2Addr = () => b.get(XS).get(WD).i32(16).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add);
+  const rs1 = () => rs1Addr().op(W.i64Load, 3, 0);
+  const rs2 = () => rs2Addr().op(W.i64Load, 3, 0);
   const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
   const store = () => b.op(W.i64Store, 3, 0);
   // The same for the f registers' words.
   const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
-  const frs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
-  const frs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs1 = () => rs1Addr().op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => rs2Addr().op(W.i64Load, 3).u(F_SLOT);
   // The current instruction's pc (its record is at REC - 16) as an i64.
   const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
   const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
   // The instruction's length: 4, or 2 when the bit is set.
-  const len64 = () => b.i64(4).get(WD).i32(22).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
+  const len64 = () => b.i64(4).get(WD).i32(23).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
 
+  // The F/D cases (wasm-interp-fp.ts): their locals follow REC.
+  const fpBase = {
+    b, first: REC + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fx: area + Area.FX, fxImport: 3,
+    rdAddr: () => { rdAddr(); }, rs1Addr: () => { rs1Addr(); }, rs2Addr: () => { rs2Addr(); },
+    rs3Addr: () => { b.get(XS); aux().i32(3).op(W.i32Shl, W.i32Add); },
+  };
+  fpPrologue(fpBase);
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
   b.op(W.loop, 0x40); // $L
@@ -138,7 +158,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   b.get(REC).op(W.i32Load, 2, 4).set(IMM);
   b.get(REC).i32(16).op(W.i32Add).set(REC);
   b.get(K).i32(1).op(W.i32Add).set(K);
-  b.get(WD).i32(127).op(W.i32And);
+  b.get(WD).i32(255).op(W.i32And);
   b.op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(0);
@@ -219,16 +239,6 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       b.op(W.end, W.end);
       before(Exit.UNSUPPORTED);
     };
-    // A double from an f register's bits.
-    const fd1 = () => { frs1(); b.op(W.f64ReinterpretI64); };
-    const fd2 = () => { frs2(); b.op(W.f64ReinterpretI64); };
-    // A compare of doubles: with a NaN (fflags to raise) it leaves before it for fp.ts.
-    const fcmp = (cmp: W) => {
-      fd1(); fd1(); b.op(W.f64Ne); fd2(); fd2(); b.op(W.f64Ne, W.i32Or, W.if, 0x40);
-      before(Exit.UNSUPPORTED, 1);
-      b.op(W.end);
-      rdAddr(); fd1(); fd2(); b.op(cmp, W.i64ExtendI32U); store(); next();
-    };
     // Zicsr on fflags (1), frm (2), fcsr (3) as views of the fcsr word (csr.ts csrAccess): `op` 1 write,
     // 2 set, 3 clear; the source the immediate (uimm) or rs1, a set or clear with x0 or 0 writing nothing.
     // T the CSR, PG the old value, WHY the new one (a temporary: it is set again at every exit).
@@ -242,7 +252,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end).set(PG);
       const src = () => { if (imm) b.get(IMM); else r1(); };
       if (op !== 1) {
-        if (imm) b.get(IMM); else b.get(WD).i32(13).op(W.i32ShrU).i32(31).op(W.i32And);
+        if (imm) b.get(IMM); else b.get(WD).i32(14).op(W.i32ShrU).i32(31).op(W.i32And);
         b.op(W.if, 0x40);
       }
       if (op === 1) src(); else if (op === 2) { b.get(PG); src(); b.op(W.i32Or); } else { src(); b.i32(-1).op(W.i32Xor).get(PG).op(W.i32And); }
@@ -256,9 +266,6 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       if (op !== 1) b.op(W.end);
       rdAddr(); b.get(PG).op(W.i64ExtendI32U); store(); next();
     };
-    const SIGN = -9223372036854775808;
-    // Sign injection: rs1's bits without the sign, the sign from `sign`.
-    const fsgnj = (sign: () => void) => { rdAddr(); frs1(); b.i64(1).op(W.i64Shl).i64(1).op(W.i64ShrU); sign(); b.i64(SIGN).op(W.i64And, W.i64Or); fStore(); next(); };
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
       case Op.NOP: next(); break;
@@ -365,19 +372,15 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.AMOXOR_D: amo(8, 0x3a); break;
       case Op.AMOAND_D: amo(8, 0x2c); break;
       case Op.AMOOR_D: amo(8, 0x33); break;
-      case Op.FSGNJ_D: fsgnj(frs2); break;
-      case Op.FSGNJN_D: fsgnj(() => { frs2(); b.i64(-1).op(W.i64Xor); }); break;
-      case Op.FSGNJX_D: fsgnj(() => { frs1(); frs2(); b.op(W.i64Xor); }); break;
       case Op.CSRRW: csrOp(1, false); break;
       case Op.CSRRS: csrOp(2, false); break;
       case Op.CSRRC: csrOp(3, false); break;
       case Op.CSRRWI: csrOp(1, true); break;
       case Op.CSRRSI: csrOp(2, true); break;
       case Op.CSRRCI: csrOp(3, true); break;
-      case Op.FLE_D: fcmp(W.f64Le); break;
-      case Op.FLT_D: fcmp(W.f64Lt); break;
-      case Op.FEQ_D: fcmp(W.f64Eq); break;
-      default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
+      default:
+        if (FP_KIND[WOPS[i]] === 0) throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
+        emitFpCase({ ...fpBase, leave: (d: number) => { before(Exit.UNSUPPORTED, d); }, next: (d: number) => { next(d); } }, WOPS[i]);
     }
   }
   b.op(W.end); // $jump
@@ -433,9 +436,10 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
       { name: 'lk', type: { params: [I32, I32], results: [I32] } },
+      { name: 'fx', type: FX_TYPE },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, ...FP_LOCALS],
     body: b,
   });
 }
