@@ -46,6 +46,7 @@
 import { Field, Op, STRIDE } from './ops.js';
 import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
+import { emitMulHigh } from './wasm-alu.js';
 import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpPrologue, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
 
 /** Why run() returned. */
@@ -61,7 +62,7 @@ const WOPS: readonly Op[] = [
   Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.LWU, Op.SB, Op.SH, Op.SW, Op.SD,
   Op.ADDI, Op.SLTI, Op.SLTIU, Op.XORI, Op.ORI, Op.ANDI, Op.SLLI, Op.SRLI, Op.SRAI, Op.ADDIW, Op.SLLIW, Op.SRLIW, Op.SRAIW,
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
-  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
+  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.MULH, Op.MULHSU, Op.MULHU, Op.FENCE, Op.ECALL,
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
   Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
@@ -117,7 +118,7 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
 }
 
 // Parameters, then locals.
-const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13;
+const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13, M1 = 14, M2 = 15, M3 = 16;
 
 /** The module's bytes for an engine area at `area` (see the file comment). */
 export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<ArrayBuffer> {
@@ -143,7 +144,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
 
   // The F/D cases (wasm-interp-fp.ts): their locals follow REC.
   const fpBase = {
-    b, first: REC + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fx: area + Area.FX, fxImport: 3,
+    b, first: M3 + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fx: area + Area.FX, fxImport: 3,
     rdAddr: () => { rdAddr(); }, rs1Addr: () => { rs1Addr(); }, rs2Addr: () => { rs2Addr(); },
     rs3Addr: () => { b.get(XS); aux().i32(3).op(W.i32Shl, W.i32Add); },
   };
@@ -337,6 +338,10 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.SRAW: aluW(() => { r1(); r2(); b.op(W.i32ShrS, W.i64ExtendI32U); }); break;
       case Op.MUL: alu(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
       case Op.MULW: aluW(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
+      // The high halves (wasm-alu.ts): rs1 in A, rs2 in M1, scratch M2 and M3.
+      case Op.MULH: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulh', A, M1, M2, M3); }); break;
+      case Op.MULHSU: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulhsu', A, M1, M2, M3); }); break;
+      case Op.MULHU: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulhu', A, M1, M2, M3); }); break;
       case Op.FLW: access(4, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load32U, 0, 0); box(); fStore(); }, false); break;
       case Op.FLD: access(8, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load, 0, 0); fStore(); }, false); break;
       case Op.FSW: st(4, W.i64Store32, 0, frs2); break;
@@ -439,7 +444,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       { name: 'fx', type: FX_TYPE },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, ...FP_LOCALS],
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, I64, I64, I64, ...FP_LOCALS],
     body: b,
   });
 }

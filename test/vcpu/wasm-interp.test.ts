@@ -31,7 +31,7 @@ function randomInsn(r: () => number): number {
     () => rv.sltiu(rd, a, imm), () => rv.xori(rd, a, imm), () => rv.ori(rd, a, imm), () => rv.andi(rd, a, imm),
     () => rv.slli(rd, a, sh), () => rv.srli(rd, a, sh), () => rv.srai(rd, a, sh), () => rv.addiw(rd, a, imm),
     () => rv.slliw(rd, a, shw), () => rv.srliw(rd, a, shw), () => rv.sraiw(rd, a, shw),
-    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw',
+    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw', 'mulh', 'mulhsu', 'mulhu',
       'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw']
       .map((n) => () => rtype(n, rd, a, b)),
     () => rv.lb(rd, BASE, mem), () => rv.lh(rd, BASE, mem), () => rv.lw(rd, BASE, mem), () => rv.ld(rd, BASE, mem),
