@@ -7,10 +7,11 @@
 // Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
-// leaves to the JavaScript interpreter (mulh*, F/D arithmetic and
-// conversions, LR/SC, AMOs min/max, CSRs other than fflags, frm and fcsr,
-// ebreak, fence.i, illegal encodings; an AMO off its fast path, a compare
-// of doubles with a NaN; an ecall it runs, leaving with Stop.Syscall): the
+// leaves to the JavaScript interpreter (LR/SC, AMOs min/max, CSRs other
+// than fflags, frm and fcsr, ebreak, fence.i, illegal encodings; an AMO off
+// its fast path, F/D arithmetic under a rounding mode other than
+// round-to-nearest but for conversions to integers, or a reserved frm; an
+// ecall it runs, leaving with Stop.Syscall): the
 // caller runs that block in JavaScript. The module leaves before any such
 // instruction in a block with the instructions before it retired, and the
 // run loop then finds (builds) the block starting at it. On a chaining
@@ -26,7 +27,7 @@
 // where mm.ts maps nothing, whatever the guest asks). Each thread
 // claims one region per memory (a bit of the word at byte ENGINE_CLAIM of
 // page 0, memory.ts) and its Cpus over that memory take turns in it: the
-// chaining table, the page tables, the register slot, then the records,
+// chaining table, the page tables, the F/D scratch slot, the register slot, then the records,
 // allocated upwards and all dropped when the region is full.
 // The registers (x and f) and fcsr are copied from the thread's state into
 // the slot and back around each call. Chaining entries hold an epoch that moves whenever
@@ -255,7 +256,7 @@ export class Tier0Wasm {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
-    // Left at b's first instruction (an AMO off its fast path, a compare with a NaN): the JavaScript interpreter runs b.
+    // Left at b's first instruction (an AMO off its fast path, F/D arithmetic in another rounding mode): the JavaScript interpreter runs b.
     if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT; return -1; }
     cpu.npc = npc;
     return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;

@@ -24,10 +24,14 @@
 // at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
 // in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag). The
 // word at xs + FCSR_SLOT is fcsr, which the CSR accesses it runs (fflags,
-// frm, fcsr) read and write. Off its fast paths an instruction leaves
+// frm, fcsr) read and write, and the F/D arithmetic (wasm-interp-fp.ts)
+// reads (frm) and raises flags in; that arithmetic's slow path is the import
+// f.fx(i, fflags) -> fflags (wasm-interp-fp.ts fpSlowPath), through a
+// scratch slot at area + FX. Off its fast paths an instruction leaves
 // before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
-// tables hold or pf calls readable, writable and not PAGE_CODE, a compare
-// of doubles with a NaN (fflags), any other CSR.
+// tables hold or pf calls readable, writable and not PAGE_CODE, F/D
+// arithmetic under a rounding mode other than round-to-nearest (but
+// conversions to integers) or a reserved frm, any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
 // caller (the JavaScript side) may fill two direct-mapped tables of pages
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
@@ -36,11 +40,13 @@
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
 // Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
-// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 7 | rs1
-// << 13 | rs2 << 18 | (len === 2) << 23, rd = 32 for x0, `wop` the index in
+// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 8 | rs1
+// << 14 | rs2 << 19 | (len === 2) << 24, rd = 32 for an x0 destination, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
-// leaves before it with Exit.UNSUPPORTED), aux the absolute record address
-// of an in-block target (0 for none; a CSR access's number), pc the instruction's address (the
+// leaves before it with Exit.UNSUPPORTED), imm the immediate (F/D
+// arithmetic: the rounding-mode field), aux the absolute record address
+// of an in-block target (0 for none; a CSR access's number; a fused
+// multiply-add's rs3), pc the instruction's address (the
 // block's end for the END record).
 
 import { Field, Op, STRIDE } from './ops.js';
