@@ -85,7 +85,7 @@ class Region {
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
-        lk: (lo: number, from: number) => this.chain(lo >>> 0, from),
+        lk: (lo: number, from: number) => this.chain(lo >>> 0, from >>> 0),
         fx: fpSlowPath(base + Area.FX, this.i32),
       },
     });
@@ -113,8 +113,10 @@ class Region {
    * in it), or blocks dropped or page flags changed under the call. The
    * block at header `from` (the one jumping) links to it (Block.next, which
    * trace.ts follows from a jalr), as the JavaScript tier 0 links the
-   * blocks it runs on into; only at a miss, so a link is the first
-   * successor seen since the entries' epoch moved, not the last.
+   * blocks it runs on into; a block the module goes on into is linked
+   * again at every jump, hit or miss, in the jumping block's header
+   * (syncAll), so the link is the last successor entered, as in the
+   * JavaScript tier 0.
    */
   private chain(pc: number, from: number): number {
     const cpu = this.owner as Cpu;
@@ -211,19 +213,29 @@ export class Tier0Wasm {
   }
 
   /**
-   * Every block with records raised to the heat the module counted: the
-   * heat of blocks entered only by chaining, which trace.ts and region.ts
-   * read from the block (Cpu.promote, Cpu.tier2Region call this first).
+   * Every block with records raised to the heat the module counted, and
+   * linked (Block.next) to the block it last chained into: the heat of
+   * blocks entered only by chaining and their successors, which trace.ts
+   * and region.ts read from the block (Cpu.promote, Cpu.tier2Region call
+   * this first). Without the links of chaining hits, a return into a block
+   * entered before was never linked: compute's qsort comparator (a block
+   * ending in a jalr) was promoted alone, not with the loop it returns to,
+   * and its calls stayed in tier 1 (see README.md, "Decision: F/D
+   * arithmetic and mulh in the WebAssembly tier 0").
    */
   syncAll(): void {
     const r = this.r;
     if (r.syncedAt === r.calls) return;
     r.syncedAt = r.calls;
-    const i32 = r.i32, ep = r.recEpoch;
+    const i32 = r.i32, ep = r.recEpoch, epoch = this.cpu.codeEpoch;
     for (const b of r.placed.values()) {
       if (b.wepoch !== ep) continue;
-      const h = i32[b.wrec >>> 2];
+      const h = i32[b.wrec >>> 2], l = i32[(b.wrec >>> 2) + 1];
       if (h > b.heat) b.heat = h;
+      if (l !== 0) {
+        const nb = r.placed.get(l >>> 0);
+        if (nb !== undefined && nb.wepoch === ep) { b.next = nb; b.linkEpoch = epoch; }
+      }
     }
   }
 
