@@ -150,6 +150,31 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(wa.retired, 6000);
   });
 
+  it('links a block to the block it returns into, entered before (Block.next, which traces follow from a jalr)', () => {
+    // A loop calling a leaf at 20 whose return (a jalr) goes back to 4, a block the loop entered before.
+    const code = new Asm().w(
+      rv.jal(1, 20),          // 0: call 20
+      rv.addi(5, 5, -1),      // 4
+      rv.bne(5, 0, -8),       // 8 -> 0
+      rv.ecall(),             // 12
+      rv.ecall(),             // 16
+      rtype('add', 10, 10, 5), // 20
+      rv.jalr(0, 1, 0));      // 24: return
+    const m = resetMemory(code.bytes());
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 50n);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    const inner = cpu as unknown as { table: { byPc: Map<number, { next: { pc: number } | null; linkEpoch: number }> }; t0w: { syncAll(): void }; codeEpoch: number };
+    inner.t0w.syncAll();
+    const leaf = inner.table.byPc.get(CODE + 20);
+    assert.ok(leaf !== undefined);
+    assert.equal(leaf.next?.pc, CODE + 4);
+    assert.equal(leaf.linkEpoch, inner.codeEpoch);
+    assert.equal(getReg(cpu, 10), 1275n);
+  });
+
   it('leaves before a rounding mode other than RNE, a reserved frm and a misaligned AMO (for the JavaScript interpreter)', () => {
     for (const [insn, setup] of [
       [fop(0x01, 7, 1, 2, 3), () => undefined], // fadd.d f7, f1, f2, rup
