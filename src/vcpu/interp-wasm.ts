@@ -10,7 +10,7 @@
 // leaves to the JavaScript interpreter (LR/SC, AMOs min/max, CSRs other
 // than fflags, frm and fcsr, ebreak, fence.i, illegal encodings; an AMO off
 // its fast path, F/D arithmetic under a rounding mode other than
-// round-to-nearest but for conversions to integers, or a reserved frm; an
+// round-to-nearest (or RTZ for a conversion to an integer), or a reserved frm; an
 // ecall it runs, leaving with Stop.Syscall): the
 // caller runs that block in JavaScript. The module leaves before any such
 // instruction in a block with the instructions before it retired, and the

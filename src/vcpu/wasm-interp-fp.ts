@@ -15,8 +15,8 @@
 // - Rounding mode: the record's rm (in its immediate word; 7 = frm from
 //   fcsr) is resolved at run time. Under round-to-nearest (rm 0, or 7 with
 //   frm 0: what programs run under) the stand-in has rm 0, so emitFp's fast
-//   paths apply. Conversions to an integer also have one stand-in per static
-//   mode 1..4 (C's casts are rtz). Any other mode, and a reserved frm, leaves
+//   paths apply. Conversions to an integer also have a stand-in for RTZ
+//   (C's casts). Any other mode, and a reserved frm, leaves
 //   before the instruction (Exit.UNSUPPORTED) for the JavaScript interpreter
 //   (which raises SIGILL for the reserved frm).
 // - fflags: read from the fcsr word into emitFp's `ff` local before the
@@ -61,8 +61,8 @@ function isToInt(op: Op): boolean {
   return (op >= Op.FCVT_W_S && op <= Op.FCVT_LU_S) || (op >= Op.FCVT_W_D && op <= Op.FCVT_LU_D);
 }
 
-/** The stand-in Insns: per Op of FP_OPS, rm 0, then for the conversions to an integer rm 1..4. */
-const STAND_IN: readonly Insn[] = FP_OPS.flatMap((op) => (isToInt(op) ? [0, 1, 2, 3, 4] : [0]).map((rm) => ({
+/** The stand-in Insns: per Op of FP_OPS, rm 0, then for the conversions to an integer rm 1 (RTZ). */
+const STAND_IN: readonly Insn[] = FP_OPS.flatMap((op) => (isToInt(op) ? [0, 1] : [0]).map((rm) => ({
   op: OP_NAMES[op], rd: D, rs1: S1, rs2: S2, rs3: S3, imm: 0, rm, csr: 0, len: 4,
 })));
 /** Those with a slow path (fp.ts has a helper for all but fsgnj.d, which is bit operations alone), in fx's index order. */
@@ -148,16 +148,14 @@ export function emitFpCase(c: InterpFp, op: Op): void {
     body(rm0, 0);
     return;
   }
-  // A conversion to an integer: one stand-in per mode 0..4, a reserved one leaves.
-  b.op(W.block, VOID);
-  for (let k = 4; k >= 0; k--) b.op(W.block, VOID);
-  b.get(RM).op(W.brTable).u(5).u(0).u(1).u(2).u(3).u(4).u(5);
-  for (let k = 0; k <= 4; k++) {
-    b.op(W.end);
-    body(standIn(op, k), 1 + (4 - k));
-  }
+  // A conversion to an integer: RNE or RTZ; any other mode leaves.
+  b.get(RM).i32(1).op(W.i32GtU).hint(0).op(W.if, VOID);
+  c.leave(1);
   b.op(W.end);
-  c.leave(0);
+  b.get(RM).op(W.if, VOID);
+  body(standIn(op, 1), 1);
+  b.op(W.end);
+  body(rm0, 0);
 }
 
 /**

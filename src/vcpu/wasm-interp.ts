@@ -30,8 +30,8 @@
 // scratch slot at area + FX. Off its fast paths an instruction leaves
 // before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
 // tables hold or pf calls readable, writable and not PAGE_CODE, F/D
-// arithmetic under a rounding mode other than round-to-nearest (but
-// conversions to integers) or a reserved frm, any other CSR.
+// arithmetic under a rounding mode other than round-to-nearest (or RTZ for
+// a conversion to an integer) or a reserved frm, any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
 // caller (the JavaScript side) may fill two direct-mapped tables of pages
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that

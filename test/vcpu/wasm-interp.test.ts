@@ -277,13 +277,13 @@ describe('tier 0 in WebAssembly: F/D arithmetic (wasm-interp-fp.ts)', function (
   let w: WasmTier0;
   before(() => { w = new WasmTier0(resetMemory(new Uint8Array(4))); });
 
-  it('runs 400 random blocks of F/D arithmetic under round-to-nearest (and conversions to integers in every mode) in the module, as the JavaScript tier 0 does', () => {
+  it('runs 400 random blocks of F/D arithmetic under round-to-nearest (conversions to integers also under RTZ) in the module, as the JavaScript tier 0 does', () => {
     const r = rng(61);
     let slow = 0;
     for (let t = 0; t < 400; t++) {
       const code = new Asm();
       const n = 1 + (r() % 40);
-      for (let i = 0; i < n; i++) code.w(randomFpInsn(r, (toInt) => (toInt ? [0, 1, 2, 3, 4, 7][r() % 6] : [0, 7][r() % 2])));
+      for (let i = 0; i < n; i++) code.w(randomFpInsn(r, (toInt) => (toInt ? [0, 1, 7][r() % 3] : [0, 7][r() % 2])));
       code.w(rv.ecall());
       const { regs, fbits } = fpSetup(r);
       const fcsr = r() % 32; // frm 0 (RNE), some flags already raised
