@@ -39,8 +39,9 @@
 // a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
-// Records (toWasmRecords): a 16-byte header [heat, link, 0, 0] (link: the
-// header of the block it last chained into, 0 for none), then 16 bytes
+// Records (toWasmRecords): a 16-byte header [heat, link, number, 0]
+// (number: the JavaScript side's for the block, 0 for none; link: the
+// number of the block it last chained into, 0 for none), then 16 bytes
 // per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 8 | rs1
 // << 14 | rs2 << 19 | (len === 2) << 24, rd = 32 for an x0 destination, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
@@ -425,8 +426,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);
     b.op(W.if, 0x40);
-    // The block jumping links to it: its header's second word (Tier0Wasm.syncAll makes it Block.next).
-    b.get(HDR).get(T).op(W.i32Store, 2).u(4);
+    // The block jumping links to it: the target's number into the jumping block's link word (Tier0Wasm.syncAll makes it Block.next).
+    b.get(HDR).get(T).op(W.i32Load, 2).u(8).op(W.i32Store, 2).u(4);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
     b.get(T).get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
     b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
