@@ -24,7 +24,7 @@ interface Booted {
 }
 
 /** Launch boot the way runsc's parent does; the spec fd's offset is left at its end. */
-function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string, keepStdinOpen = false): Booted {
+function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string, keepStdinOpen = false, env: NodeJS.ProcessEnv = process.env): Booted {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-boot-'));
   const sockPath = path.join(dir, 'ctl.sock');
   const ctrl = bindUnixSocket(sockPath);
@@ -36,6 +36,7 @@ function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string,
   const sync = pipe2(O_CLOEXEC) as [number, number];
   const child = spawn(TSVISOR, ['boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd', '4', '--start-sync-fd=5', '--stdio-fds=6,7,8', ...extraArgs, 'test-cid'], {
     stdio: ['ignore', 'ignore', 'pipe', specFd, ctrl, sync[1], 'pipe', 'pipe', 'pipe'],
+    env,
   });
   closeFd(ctrl);
   closeFd(sync[1]);
@@ -80,6 +81,25 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
       assert.equal(await b.exit, 42);
       assert.match(b.appOut(), /^hello from riscv64\n/);
       assert.match(b.appOut(), /GREETING=from the spec\n/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it("runs without NODE_EXTRA_CA_CERTS from its parent's environment (a cost to Node's start only), the rest of it kept", async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const b = launchBoot(bundle, [], undefined, false, { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', TSVISOR_TEST_KEPT: 'kept' });
+      assert.deepEqual([...(await b.sync)], [0], b.bootErr());
+      const environ = fs.readFileSync(`/proc/${b.child.pid}/environ`, 'latin1').split('\0');
+      assert.ok(environ.includes('TSVISOR_TEST_KEPT=kept'), 'the environment boot was started with');
+      assert.equal(environ.filter((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')).length, 0);
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
+      client.close();
+      assert.equal(await b.exit, 0);
+      assert.match(b.appOut(), /^hello from riscv64\n/);
     } finally {
       removeBundle(bundle);
     }
