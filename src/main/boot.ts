@@ -115,19 +115,26 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     };
     if (cfg.console) process.on('SIGWINCH', onWinch);
     const sandbox = new SandboxController(cid, kernel);
-    const server = await ControlServer.serveFd(flags['controller-fd'] as number, sandbox, {
-      debug: (m) => logs.debug.debug(m),
-      warn: (m) => logs.debug.warn(m),
-    });
-    // 5. Booted and listening: one zero byte on the start-sync fd.
+    // 5. The control socket listens (a bound one is made to: listen(2)), then
+    // one zero byte on the start-sync fd, then the control server serves it,
+    // before this turn ends: a connection made after the byte waits in the
+    // socket's queue for that, and the byte does not wait for Node's
+    // networking to load (ControlServer.listenFd; docs/STARTUP.md, "Boot to
+    // sync for a parent runtime").
+    const ctlFd = flags['controller-fd'] as number;
+    ControlServer.listenFd(ctlFd);
     const syncFd = flags['start-sync-fd'] as number;
     try {
       fs.writeSync(syncFd, Buffer.from([0]));
       fs.closeSync(syncFd);
     } catch (e) {
-      await server.close();
+      closeFd(ctlFd);
       throw new Fatal(`cannot signal the start-sync fd ${syncFd}: ${(e as Error).message}`);
     }
+    const server = await ControlServer.serveFd(ctlFd, sandbox, {
+      debug: (m) => logs.debug.debug(m),
+      warn: (m) => logs.debug.warn(m),
+    });
     // 6. The kernel's code loads now, while the parent reads the sync byte
     // and sends StartRoot (served once it is loaded). 7. Run, wait for init to exit.
     setImmediate(load);

@@ -2,7 +2,7 @@
 // the start-sync byte, StartRoot/Wait over urpc JSON, and boot's failures.
 
 import * as assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -103,6 +103,14 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     } finally {
       removeBundle(bundle);
     }
+  });
+
+  it("loads its command without node:net, which its control server loads once the sync byte is written (ControlServer.listenFd)", () => {
+    // A process of its own, which has loaded nothing else: what boot.ts and its imports load at their top levels.
+    const script = `require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'main', 'boot.js'))}); const l = process.moduleLoadList; console.log(JSON.stringify(['net', 'stream', 'cluster', 'child_process'].filter((m) => l.includes('NativeModule ' + m))));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
   });
 
   it('keeps running through unknown methods, bad arguments and malformed JSON; a later Wait still answers', async () => {
