@@ -28,6 +28,15 @@ export interface BundleSpec {
    * process started without them (build.ts, load.ts).
    */
   nodeFlags?: readonly string[];
+  /**
+   * A function of the bundle (its module, as a path under dist, and its
+   * export) that the build's code-cache step calls once every module has
+   * loaded (load.ts writeCodeCache): it runs what the process runs at its
+   * start that is pure (no process state, file or fd touched), so the cache
+   * holds those functions' bytecode and the process does not compile them
+   * as it starts.
+   */
+  warmUp?: { module: string; export: string };
 }
 
 /**
@@ -78,7 +87,7 @@ export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
   run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
   do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
-  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS },
+  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/main/boot.js', export: 'warmCodeCache' } },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
   kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS },
   // vCPU workers run inside boot (its flags are their process's) or in a process without them (tests, the in-process bench).

@@ -9,20 +9,20 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FlagDef, FlagValues } from './flags.js';
+import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { entryScript, startedFromSnapshot } from '../bundle/entry.js';
-import { readSpecFromFd } from '../spec/load.js';
+import { defaultSpec, parseSpec, readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
-import { Fatal, GlobalOptions, openLogs } from './common.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
+import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, getTerminalAttr, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { buildFilter, closeFd, execve, getTerminalAttr, hostSyscalls, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, SECCOMP_RET_KILL_PROCESS, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 /** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
 export const FILE_ACCESS_FLAGS: FlagDef[] = [
@@ -148,6 +148,25 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     restoreConsole();
     logs.close();
   }
+}
+
+/**
+ * The build's code-cache step for boot's bundle calls this (src/bundle,
+ * BundleSpec.warmUp) once every module has loaded: the pure part of what
+ * boot runs before its sync byte (the flags, the spec's check, the network
+ * plan, the seccomp filter's assembly), so that the cache holds those
+ * functions' bytecode and a boot does not compile them at its start
+ * (docs/STARTUP.md, "Boot to sync for a parent runtime"). It reads no
+ * process state and touches no file, fd or system call.
+ */
+export function warmCodeCache(): void {
+  const argv = ['--root=/run/tsvisor', 'boot', '--bundle=/b', '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=0,1,2', '--io-fds=6,7', '--donate-fd=8', '--cpu-num=2', 'cid'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  const global = globalOptions(g.flags, argv.slice(0, argv.length - g.rest.length));
+  parseFlags(BOOT_FLAGS, g.rest.slice(1));
+  const spec = parseSpec(JSON.stringify(defaultSpec()));
+  const table = hostSyscalls();
+  if (table) buildFilter(confinePolicy(networkConfinement(networkPlan(global.network, spec)), SECCOMP_RET_KILL_PROCESS), table);
 }
 
 /**
