@@ -69,22 +69,9 @@ class Region {
   readonly placed = new Map<number, Block>();
   calls = 0;
   syncedAt = -1;
-  /**
-   * The register words the module reads and writes, as views made once:
-   * x0..x31 (64 words at xs), x1..x31 alone (62 words at xs + 8), the f
-   * registers (64 words at xs + F_SLOT). A call's copies in and out are
-   * four TypedArray.set (memmoves): the element loops they replaced were
-   * over a quarter of the stat row's loop (docs/FILES.md).
-   */
-  readonly xIn: Int32Array;
-  readonly xOut: Int32Array;
-  readonly fRegs: Int32Array;
 
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
-    this.xIn = new Int32Array(mem.buffer, base + XS, 64);
-    this.xOut = new Int32Array(mem.buffer, base + XS + 8, 62);
-    this.fRegs = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
     let mod = modules.get(base);
     if (mod === undefined) {
@@ -251,15 +238,15 @@ export class Tier0Wasm {
     const hdr = b.wrec, base = r.base;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
-    const x = s.x, xs = (base + XS) >>> 2;
-    r.xIn.set(x);
+    const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
     i32[xs] = 0; i32[xs + 1] = 0;
-    r.fRegs.set(s.fbits);
+    for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
+    for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
     r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
-    x.set(r.xOut, 2);
-    s.fbits.set(r.fRegs);
+    for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
+    for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
