@@ -55,6 +55,17 @@ import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { emitFp, fpRegs, isFp, isFpCsr } from './wasm-fp.js';
 import { setFlagsFromString } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { atProcessStart } from '../bundle/process-start.js';
+
+/**
+ * TSVISOR_WASM_DUMP=DIR: each tier-2 module is also written to
+ * DIR/r<start pc>-<n>.wasm, to read what was generated (the function is
+ * named r<start pc>, as profiles and V8's --print-wasm-code show it).
+ */
+let DUMP: string | undefined;
+atProcessStart(() => (DUMP = process.env.TSVISOR_WASM_DUMP || undefined));
+let dumped = 0;
 
 /**
  * A module compiled from `bytes` with V8's branch hints read (wasm-encode.ts
@@ -571,6 +582,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     locals,
     globals: GLOBALS,
     body: b,
+    name: `r${start.toString(16)}`,
   });
+  if (DUMP !== undefined) writeFileSync(`${DUMP}/r${start.toString(16)}-${String(dumped++).padStart(3, '0')}.wasm`, bytes);
   return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
 }
