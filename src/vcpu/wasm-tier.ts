@@ -49,7 +49,7 @@
 // on x86-64, as tier 1's typed-array accesses).
 
 import type { Insn } from './decode.js';
-import { regionLabels, type Piece } from './codegen.js';
+import { directTarget, regionLabels, type Piece } from './codegen.js';
 import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
@@ -132,8 +132,125 @@ export interface WasmRegion {
 /** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (wasm-bind.ts runOf). */
 export const RUN_MAX = 2047;
 
-/** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6;
+/** A case's code: instructions [from, to) of piece `piece`, starting at the case's pc `at`. */
+interface Segment { at: number; piece: number; from: number; to: number }
+
+let LAYOUT = 'rpo';
+atProcessStart(() => (LAYOUT = process.env.TSVISOR_T2_LAYOUT || 'rpo'));
+
+/**
+ * The region's cases (its start, then each label: regionLabels) in the
+ * order their code is laid out. A jump to a case laid out later is a `br`
+ * out of the blocks between; one to an earlier case goes round the
+ * region's loop and its br_table (one to the case's own start: its loop).
+ * So the order is a reverse postorder of a depth-first walk from the start
+ * over the jumps between cases (branches, jal, a call's return site, the
+ * fall from one case into the next), the fall visited last so that it
+ * tends to be laid out next: every cycle then costs one trip round the
+ * region's loop at its head rather than one per jump that goes back in
+ * address order (coremix's list merge: three per element in address
+ * order). Cases no walk reaches (a jalr's targets only) follow in address
+ * order.
+ */
+function layout(pieces: readonly Piece[], labels: ReadonlySet<number>): Segment[] {
+  const start = pieces[0].pcs[0];
+  const segs = new Map<number, Segment>();
+  const order: Segment[] = [];
+  pieces.forEach((p, i) => {
+    let from = 0;
+    for (let j = 1; j <= p.insns.length; j++) {
+      if (j === p.insns.length || labels.has(p.pcs[j])) {
+        const g = { at: p.pcs[from], piece: i, from, to: j };
+        segs.set(g.at, g);
+        order.push(g);
+        from = j;
+      }
+    }
+  });
+  if (LAYOUT === 'addr') return order;
+  const next = (g: Segment): number[] => {
+    const { insns, pcs, end } = pieces[g.piece];
+    const out: number[] = [];
+    let falls = true;
+    for (let j = g.from; j < g.to; j++) {
+      const ins = insns[j];
+      const t = directTarget(ins, pcs[j]);
+      if (t !== null && segs.has(t)) out.push(t);
+      if ((ins.op === 'jal' || ins.op === 'jalr') && ins.rd !== 0 && segs.has(pcs[j] + ins.len)) out.push(pcs[j] + ins.len);
+      if (ENDS.has(ins.op)) falls = false;
+    }
+    const fall = g.to < insns.length ? pcs[g.to] : end;
+    if (falls && segs.has(fall)) out.push(fall);
+    return out;
+  };
+  // Iterative depth-first walk; a segment is finished when all its successors are.
+  const seen = new Set<number>([start]);
+  const post: Segment[] = [];
+  const stack: [Segment, number[]][] = [[segs.get(start) as Segment, next(segs.get(start) as Segment)]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const t = top[1].shift();
+    if (t === undefined) {
+      post.push(top[0]);
+      stack.pop();
+    } else if (!seen.has(t)) {
+      seen.add(t);
+      const g = segs.get(t) as Segment;
+      stack.push([g, next(g)]);
+    }
+  }
+  post.reverse();
+  for (const g of order) if (!seen.has(g.at)) post.push(g);
+  return post;
+}
+/** The pcs of the region's cases in the order tier 2 lays their code out (see layout). */
+export function caseOrder(pieces: readonly Piece[]): number[] {
+  return layout(pieces, regionLabels(pieces)).map((g) => g.at);
+}
+
+/** Instructions after which control does not fall through. */
+const ENDS = new Set(['jal', 'jalr', 'ecall', 'ebreak', 'illegal', 'fence.i']);
+
+/** Import indices; then the region's function (RUN, exported) and the two slow paths of an access (missFunction). */
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MISS_R = 8, MISS_W = 9;
+
+/**
+ * The page caches, in globals (no loop-carried locals for V8 to keep in
+ * registers): base and limit (the run's length less 7; 0: empty) of three
+ * runs of pages each for loads and for stores, the last found first; GEN:
+ * the page flags' generation they were found under (memory.ts FLAGS_GEN).
+ */
+const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
+
+/**
+ * The slow path of an access needing `need` (PAGE_R or PAGE_W), a function
+ * of its own in each module so that the region's function holds only a call
+ * per access (a smaller function: TurboFan compiles it in less time):
+ * (a: the address, size) -> the flags, which grant `need` or make the
+ * caller fault. 0 for an address that leaves the 4 GiB; an access
+ * straddling two pages gets both pages' flags (Cpu.flags2, never
+ * remembered); any other the page's (pf), and when they grant `need` (a
+ * store: and the page holds no decoded code, which the caller then
+ * handles) its run of pages is remembered as the newest of the kind's three.
+ */
+function missFunction(need: number): { type: { params: number[]; results: number[] }; locals: number[]; body: Body; name: string } {
+  const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
+  const A = 0, SIZE = 1, AI = 2, FL = 3;
+  const b = new Body();
+  b.get(A).i64(LIMIT).get(SIZE).op(W.i64ExtendI32U, W.i64Sub, W.i64GtU, W.if, VOID).i32(0).op(W.return, W.end);
+  b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096).get(SIZE).op(W.i32Sub, W.i32GtU, W.if, VOID);
+  b.get(AI).get(SIZE).op(W.call).u(FL2).op(W.return, W.end);
+  b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And, W.i32Eqz);
+  if (need === PAGE_W) b.get(FL).i32(PAGE_CODE).op(W.i32And, W.i32Or);
+  b.op(W.if, VOID).get(FL).op(W.return, W.end);
+  // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
+  b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
+  b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
+  b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
+  b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
+  b.get(FL);
+  return { type: { params: [I64, I32], results: [I32] }, locals: [I32, I32], body: b, name: need === PAGE_R ? 'missR' : 'missW' };
+}
 const VOID = 0x40;
 
 /**
@@ -168,9 +285,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const slow: Insn[] = [];
   const start = pieces[0].pcs[0];
   const labels = regionLabels(pieces);
-  // Case numbers in the order the code is laid out: start 0, then each label as reached.
-  const caseOf = new Map<number, number>([[start, 0]]);
-  for (const p of pieces) for (const pc of p.pcs) if (labels.has(pc) && !caseOf.has(pc)) caseOf.set(pc, caseOf.size);
+  // Case numbers in the order the code is laid out (layout): start 0.
+  const segments = layout(pieces, labels);
+  const caseOf = new Map<number, number>(segments.map((g, i) => [g.at, i]));
   const n = caseOf.size;
 
   // Locals: the parameters, then one i64 per used register, then scratch.
@@ -192,10 +309,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
-  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and limit
-  // (the run's length less 7; 0: empty) of three runs of pages each for loads and for stores, the last found first.
-  // GEN: the page flags' generation they were found under (memory.ts FLAGS_GEN).
-  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -297,42 +410,18 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).gget(c1).op(W.i64Sub).gget(v1).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).gget(c2).op(W.i64Sub).gget(v2).op(W.i64LtU).hint(1).op(W.brIf, 0);
-    b.get(A).i64(LIMIT - size).op(W.i64GtU);
-    open();
-    fault(pc, k, size, need);
-    close();
-    b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32GtU);
-    // An access straddling two pages: both pages' flags, every time.
-    open();
-    b.get(AI).i32(size).op(W.call).u(FL2).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    // The slow path, out of line (missFunction): the page's flags, 0 for an address out of range.
+    b.get(A).i32(size).op(W.call).u(need === PAGE_R ? MISS_R : MISS_W).tee(FL).i32(need).op(W.i32And, W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
     if (onCode) {
       b.get(FL).i32(PAGE_CODE).op(W.i32And);
       open();
+      b.get(A).op(W.i32WrapI64).set(AI);
       onCode();
       close();
     }
-    b.op(W.else);
-    b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
-    open();
-    fault(pc, k, size, need);
-    close();
-    // Remember the run; a store's only if its page holds no decoded code (that store is onCode's).
-    if (onCode) {
-      b.get(FL).i32(PAGE_CODE).op(W.i32And);
-      open();
-      onCode();
-      b.op(W.else);
-    }
-    // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
-    b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
-    b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
-    b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
-    b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
-    if (onCode) close();
-    close();
     b.op(W.end);
     extra--;
     b.get(A).op(W.i32WrapI64).set(AI);
@@ -522,30 +611,22 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.get(P).op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(n).op(W.end);
-  // Cases, laid out as compileRegion lays out its switch, each in a loop of its own (a jump back to its start).
+  // Cases in layout's order, each in a loop of its own (a jump back to its start).
   b.op(W.loop, VOID);
   extra++;
-  for (const piece of pieces) {
-    const { insns, pcs } = piece;
+  segments.forEach((g, i) => {
+    const { insns, pcs, end } = pieces[g.piece];
+    if (i > 0) b.op(W.end, W.end, W.loop, VOID);
+    cur = i;
     let k = 0;
-    let ended = false;
-    for (let j = 0; j < insns.length; j++) {
-      const pc = pcs[j];
-      if (labels.has(pc) && pc !== start) {
-        if (k > 0) b.get(N).i32(k).op(W.i32Add).set(N);
-        b.op(W.end, W.end, W.loop, VOID);
-        cur = caseOf.get(pc) as number;
-        k = 0;
-      }
-      ended = insn(insns[j], pc, k);
-      k++;
-      if (ended) break;
+    for (let j = g.from; j < g.to; j++) {
+      if (insn(insns[j], pcs[j], k++)) return;
     }
-    if (!ended) {
-      if (labels.has(piece.end)) go(piece.end, k);
-      else exitNow(piece.end, k);
-    }
-  }
+    // Falling out of the segment: into the next instruction of its piece (a case), or at the piece's end.
+    const t = g.to < insns.length ? pcs[g.to] : end;
+    if (labels.has(t)) go(t, k);
+    else exitNow(t, k);
+  });
   b.op(W.end);
   extra--;
   b.op(W.end, W.unreachable, W.end, W.end);
@@ -583,6 +664,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     globals: GLOBALS,
     body: b,
     name: `r${start.toString(16)}`,
+    helpers: [missFunction(PAGE_R), missFunction(PAGE_W)],
   });
   if (DUMP !== undefined) writeFileSync(`${DUMP}/r${start.toString(16)}-${String(dumped++).padStart(3, '0')}.wasm`, bytes);
   return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
