@@ -49,7 +49,8 @@
 // on x86-64, as tier 1's typed-array accesses).
 
 import type { Insn } from './decode.js';
-import { directTarget, regionLabels, type Piece } from './codegen.js';
+import { regionLabels, type Piece } from './codegen.js';
+import { layout } from './wasm-layout.js';
 import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
@@ -131,85 +132,6 @@ export interface WasmRegion {
 
 /** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (wasm-bind.ts runOf). */
 export const RUN_MAX = 2047;
-
-/** A case's code: instructions [from, to) of piece `piece`, starting at the case's pc `at`. */
-interface Segment { at: number; piece: number; from: number; to: number }
-
-let LAYOUT = 'rpo';
-atProcessStart(() => (LAYOUT = process.env.TSVISOR_T2_LAYOUT || 'rpo'));
-
-/**
- * The region's cases (its start, then each label: regionLabels) in the
- * order their code is laid out. A jump to a case laid out later is a `br`
- * out of the blocks between; one to an earlier case goes round the
- * region's loop and its br_table (one to the case's own start: its loop).
- * So the order is a reverse postorder of a depth-first walk from the start
- * over the jumps between cases (branches, jal, a call's return site, the
- * fall from one case into the next), the fall visited last so that it
- * tends to be laid out next: every cycle then costs one trip round the
- * region's loop at its head rather than one per jump that goes back in
- * address order (coremix's list merge: three per element in address
- * order). Cases no walk reaches (a jalr's targets only) follow in address
- * order.
- */
-function layout(pieces: readonly Piece[], labels: ReadonlySet<number>): Segment[] {
-  const start = pieces[0].pcs[0];
-  const segs = new Map<number, Segment>();
-  const order: Segment[] = [];
-  pieces.forEach((p, i) => {
-    let from = 0;
-    for (let j = 1; j <= p.insns.length; j++) {
-      if (j === p.insns.length || labels.has(p.pcs[j])) {
-        const g = { at: p.pcs[from], piece: i, from, to: j };
-        segs.set(g.at, g);
-        order.push(g);
-        from = j;
-      }
-    }
-  });
-  if (LAYOUT === 'addr') return order;
-  const next = (g: Segment): number[] => {
-    const { insns, pcs, end } = pieces[g.piece];
-    const out: number[] = [];
-    let falls = true;
-    for (let j = g.from; j < g.to; j++) {
-      const ins = insns[j];
-      const t = directTarget(ins, pcs[j]);
-      if (t !== null && segs.has(t)) out.push(t);
-      if ((ins.op === 'jal' || ins.op === 'jalr') && ins.rd !== 0 && segs.has(pcs[j] + ins.len)) out.push(pcs[j] + ins.len);
-      if (ENDS.has(ins.op)) falls = false;
-    }
-    const fall = g.to < insns.length ? pcs[g.to] : end;
-    if (falls && segs.has(fall)) out.push(fall);
-    return out;
-  };
-  // Iterative depth-first walk; a segment is finished when all its successors are.
-  const seen = new Set<number>([start]);
-  const post: Segment[] = [];
-  const stack: [Segment, number[]][] = [[segs.get(start) as Segment, next(segs.get(start) as Segment)]];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    const t = top[1].shift();
-    if (t === undefined) {
-      post.push(top[0]);
-      stack.pop();
-    } else if (!seen.has(t)) {
-      seen.add(t);
-      const g = segs.get(t) as Segment;
-      stack.push([g, next(g)]);
-    }
-  }
-  post.reverse();
-  for (const g of order) if (!seen.has(g.at)) post.push(g);
-  return post;
-}
-/** The pcs of the region's cases in the order tier 2 lays their code out (see layout). */
-export function caseOrder(pieces: readonly Piece[]): number[] {
-  return layout(pieces, regionLabels(pieces)).map((g) => g.at);
-}
-
-/** Instructions after which control does not fall through. */
-const ENDS = new Set(['jal', 'jalr', 'ecall', 'ebreak', 'illegal', 'fence.i']);
 
 /** Import indices; then the region's function (RUN, exported) and the two slow paths of an access (missFunction). */
 const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MISS_R = 8, MISS_W = 9;

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
-import { caseOrder } from '../../src/vcpu/wasm-tier.js';
+import { caseOrder } from '../../src/vcpu/wasm-layout.js';
 import type { Piece } from '../../src/vcpu/codegen.js';
 import { decode, type Insn } from '../../src/vcpu/decode.js';
 
