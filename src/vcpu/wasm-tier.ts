@@ -50,7 +50,6 @@
 
 import type { Insn } from './decode.js';
 import { regionLabels, type Piece } from './codegen.js';
-import { layout } from './wasm-layout.js';
 import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
@@ -207,9 +206,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const slow: Insn[] = [];
   const start = pieces[0].pcs[0];
   const labels = regionLabels(pieces);
-  // Case numbers in the order the code is laid out (layout): start 0.
-  const segments = layout(pieces, labels);
-  const caseOf = new Map<number, number>(segments.map((g, i) => [g.at, i]));
+  // Case numbers in the order the code is laid out: start 0, then each label as reached.
+  const caseOf = new Map<number, number>([[start, 0]]);
+  for (const p of pieces) for (const pc of p.pcs) if (labels.has(pc) && !caseOf.has(pc)) caseOf.set(pc, caseOf.size);
   const n = caseOf.size;
 
   // Locals: the parameters, then one i64 per used register, then scratch.
@@ -533,22 +532,30 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.get(P).op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(n).op(W.end);
-  // Cases in layout's order, each in a loop of its own (a jump back to its start).
+  // Cases, laid out as compileRegion lays out its switch, each in a loop of its own (a jump back to its start).
   b.op(W.loop, VOID);
   extra++;
-  segments.forEach((g, i) => {
-    const { insns, pcs, end } = pieces[g.piece];
-    if (i > 0) b.op(W.end, W.end, W.loop, VOID);
-    cur = i;
+  for (const piece of pieces) {
+    const { insns, pcs } = piece;
     let k = 0;
-    for (let j = g.from; j < g.to; j++) {
-      if (insn(insns[j], pcs[j], k++)) return;
+    let ended = false;
+    for (let j = 0; j < insns.length; j++) {
+      const pc = pcs[j];
+      if (labels.has(pc) && pc !== start) {
+        if (k > 0) b.get(N).i32(k).op(W.i32Add).set(N);
+        b.op(W.end, W.end, W.loop, VOID);
+        cur = caseOf.get(pc) as number;
+        k = 0;
+      }
+      ended = insn(insns[j], pc, k);
+      k++;
+      if (ended) break;
     }
-    // Falling out of the segment: into the next instruction of its piece (a case), or at the piece's end.
-    const t = g.to < insns.length ? pcs[g.to] : end;
-    if (labels.has(t)) go(t, k);
-    else exitNow(t, k);
-  });
+    if (!ended) {
+      if (labels.has(piece.end)) go(piece.end, k);
+      else exitNow(piece.end, k);
+    }
+  }
   b.op(W.end);
   extra--;
   b.op(W.end, W.unreachable, W.end, W.end);
