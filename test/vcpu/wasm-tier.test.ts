@@ -3,6 +3,10 @@
 // count, stop, fault), and checks that tier 2 did run the code.
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
@@ -399,4 +403,31 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].second.regs[9], BigInt(DATA + 4 * PAGE_SIZE - 7), 'x10 at the first ld straddling out');
     assert.equal(results[0].second.pc, CODE + 4);
   });
+
+  it('TSVISOR_WASM_DUMP writes each module, valid, its function named after the region\'s start', function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-dump-'));
+    try {
+      const src = path.join(__dirname, '..', '..', 'src', 'vcpu');
+      const script = `
+        const { compileRegionWasm } = require(${JSON.stringify(path.join(src, 'wasm-tier.js'))});
+        const { decode } = require(${JSON.stringify(path.join(src, 'decode.js'))});
+        const { rv } = require(${JSON.stringify(path.join(__dirname, 'asm.js'))});
+        const words = [rv.ld(6, 10, 0), rv.addi(5, 5, -1), rv.bne(5, 0, -8), rv.ecall()];
+        const insns = words.map((w) => decode(w & 0xffff, w >>> 16));
+        compileRegionWasm([{ insns, pcs: [0x12340, 0x12344, 0x12348, 0x1234c], end: 0x12350 }], 16384);`;
+      execFileSync(process.execPath, ['-e', script], { env: { ...process.env, TSVISOR_WASM_DUMP: dir } });
+      const files = fs.readdirSync(dir);
+      assert.deepEqual(files, ['r12340-000.wasm']);
+      const bytes = fs.readFileSync(path.join(dir, files[0]));
+      assert.ok(WebAssembly.validate(bytes));
+      const mod = new WebAssembly.Module(bytes);
+      assert.deepEqual(WebAssembly.Module.exports(mod), [{ name: 'run', kind: 'function' }]);
+      const names = Buffer.from(WebAssembly.Module.customSections(mod, 'name')[0]);
+      for (const name of ['r12340', 'missR', 'missW']) assert.ok(names.includes(name), name);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
