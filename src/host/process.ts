@@ -6,6 +6,7 @@ import { bindLazily, check, negErrno, EINVAL_NEG, type Fn } from './libc.js';
 
 interface ProcessLib {
   execve: Fn;
+  exit: Fn;
   pthreadSigmask: Fn;
   prctl: Fn;
   capget: Fn;
@@ -18,6 +19,7 @@ const lib = bindLazily(
   (c): ProcessLib =>
     ({
       execve: c.func('int execve(const char *, const char **, const char **)'),
+      exit: c.func('void _exit(int)'),
       pthreadSigmask: c.func('int pthread_sigmask(int, void *, void *)'),
       prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
       capget: c.func('int capget(void *, void *)'),
@@ -31,6 +33,19 @@ const lib = bindLazily(
 export function execve(path: string, argv: string[], env: string[]): number {
   const r = lib().execve(path, [...argv, null], [...env, null]);
   return r < 0 ? negErrno() : r;
+}
+
+/**
+ * _exit(2): ends the process now with `code`, every thread at once. Nothing
+ * of Node's own teardown runs: no 'exit' listeners, no wait for its
+ * platform's background tasks (a V8 compile still running is joined at a
+ * normal exit: 20-55 ms of boot's exit, docs/STARTUP.md, the ninth pass),
+ * no heap teardown. So the caller must have written out everything first;
+ * Node's writes to files, pipes and terminals on Linux are synchronous.
+ */
+export function exitAtOnce(code: number): never {
+  lib().exit(code & 0xff);
+  throw new Error('_exit returned');
 }
 
 // ---- the calling thread's signal mask ----

@@ -11,6 +11,10 @@ import * as net from 'node:net';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { EIO, Errno } from '../linux/errno.js';
+import { inetShutdown } from '../host/inet.js';
+
+/** shutdown(2)'s "both directions". */
+const SHUT_RDWR = 2;
 
 /** The byte stream under a client (a net.Socket, or anything with the same few methods). */
 export interface Transport {
@@ -31,16 +35,23 @@ export class P9Client {
   private nextFid = 1;
   private readonly freeFids: number[] = [];
   private broken: string | undefined;
+  /** The socket's fd when the client was made over one (overFd). */
+  private fd: number | undefined;
 
   constructor(private readonly t: Transport) {
     t.on('data', (b) => this.receive(b));
-    t.on('close', () => this.breakConn('connection closed'));
+    t.on('close', () => {
+      this.fd = undefined; // the number may be another file's from now on
+      this.breakConn('connection closed');
+    });
     t.on('error', (e) => this.breakConn(e.message));
   }
 
   /** A client over a connected stream socket fd (it takes the fd over). */
   static overFd(fd: number): P9Client {
-    return new P9Client(new net.Socket({ fd, readable: true, writable: true }));
+    const c = new P9Client(new net.Socket({ fd, readable: true, writable: true }));
+    c.fd = fd;
+    return c;
   }
 
   /** Why the connection is broken, if it is. */
@@ -95,6 +106,11 @@ export class P9Client {
 
   /** Ends the connection; pending calls get EIO. */
   close(): void {
+    // Shut down, not only closed: other processes may hold copies of the fd
+    // (boot's launchers do until boot has exited), and the server should see
+    // its end now (the gofer then exits beside boot, not after it).
+    if (this.fd !== undefined) inetShutdown(this.fd, SHUT_RDWR);
+    this.fd = undefined;
     this.breakConn('closed by the client');
     this.t.destroy();
   }
