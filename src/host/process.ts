@@ -36,12 +36,11 @@ export function execve(path: string, argv: string[], env: string[]): number {
 }
 
 /**
- * _exit(2): ends the process now with `code`, every thread at once. Nothing
- * of Node's own teardown runs: no 'exit' listeners, no wait for its
- * platform's background tasks (a V8 compile still running is joined at a
- * normal exit: 20-55 ms of boot's exit, docs/STARTUP.md, the ninth pass),
- * no heap teardown. So the caller must have written out everything first;
- * Node's writes to files, pipes and terminals on Linux are synchronous.
+ * _exit(2): ends the process now with `code` (its low 8 bits), every thread
+ * at once. Nothing of Node's own teardown runs: no 'exit' listeners, no
+ * wait for its platform's background tasks, no heap teardown, no profile
+ * written. So the caller must have written out everything first (src/main
+ * common.ts endProcess says when that holds).
  */
 export function exitAtOnce(code: number): never {
   lib().exit(code & 0xff);

@@ -17,12 +17,12 @@ import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, Proc
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
-import { Fatal, GlobalOptions, openLogs } from './common.js';
+import { endProcess, Fatal, GlobalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, exitAtOnce, getTerminalAttr, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { closeFd, execve, getTerminalAttr, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 /** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
 export const FILE_ACCESS_FLAGS: FlagDef[] = [
@@ -70,7 +70,7 @@ function dieWithParent(): void {
 
 /**
  * Runs boot. Once the container's status is known and reported, the process
- * ends with it (exitBoot); boot's own failures reject (Fatal), and the CLI
+ * ends with it (common.ts endProcess); boot's own failures reject (Fatal), and the CLI
  * prints them and exits 128.
  */
 export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
@@ -149,24 +149,10 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     restoreConsole();
     logs.close();
   }
-  exitBoot(code);
+  // Boot's last step: the status is known and reported, nothing is left to write (common.ts endProcess).
+  endProcess(code);
 }
 
-/**
- * Boot's last step once the container's status is known and reported: the
- * process ends at once (_exit) rather than through Node's teardown, which
- * waits for its platform's background tasks (a V8 compile of the engine's
- * code in flight) and frees the heap: 40-55 ms of boot's exit in a traced
- * run of hello (docs/STARTUP.md, the ninth pass). Nothing is left to write:
- * the guest's output, the logs and the control replies went out
- * synchronously or were drained, the workers only compute. With
- * TSVISOR_ENGINE_STATS=1 the orderly exit stays, so that each worker's
- * counters (written as it is told to quit) are not cut off.
- */
-function exitBoot(code: number): never {
-  if (process.env.TSVISOR_ENGINE_STATS === '1') process.exit(code);
-  exitAtOnce(code);
-}
 
 /**
  * The kernel on boot's main thread (docs/ARCHITECTURE.md, "Threads"): its

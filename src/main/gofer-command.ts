@@ -6,13 +6,12 @@
 // (its end of each: boot shuts them down as its kernel closes them).
 
 import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions } from './common.js';
+import { endProcess, Fatal, GlobalOptions } from './common.js';
 import { readSpecFromFd } from '../spec/load.js';
 import { exportsOf, type ExportSpec } from '../spec/mounts.js';
 import { serveExports } from '../fs-gofer/gofer.js';
 import { capabilityMask, enterConfinedRoot, GOFER_CAPABILITIES, lockDown } from './confine.js';
 import { resumeOptimizer } from './jit.js';
-import { exitAtOnce } from '../host/ffi.js';
 
 /**
  * Requests served before the gofer resumes V8's optimizing compiler (paused
@@ -61,8 +60,6 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
     throw new Fatal((e as Error).message);
   }
   // Every connection has closed, each request answered and the I/O pool's
-  // jobs done (serveExports): the gofer ends at once, as boot does
-  // (boot.ts exitBoot), not through Node's teardown (~15 ms of a traced
-  // run's exit, on the path to the command's own exit: docs/STARTUP.md, the ninth pass).
-  exitAtOnce(0);
+  // jobs done (serveExports): the gofer ends at once (common.ts endProcess).
+  endProcess(0);
 }
