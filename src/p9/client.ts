@@ -35,22 +35,20 @@ export class P9Client {
   private nextFid = 1;
   private readonly freeFids: number[] = [];
   private broken: string | undefined;
-  /** The socket's fd when the client was made over one (overFd). */
-  private fd: number | undefined;
+  /** The socket and its fd when the client was made over one (overFd). */
+  private over: { sock: net.Socket; fd: number } | undefined;
 
   constructor(private readonly t: Transport) {
     t.on('data', (b) => this.receive(b));
-    t.on('close', () => {
-      this.fd = undefined; // the number may be another file's from now on
-      this.breakConn('connection closed');
-    });
+    t.on('close', () => this.breakConn('connection closed'));
     t.on('error', (e) => this.breakConn(e.message));
   }
 
   /** A client over a connected stream socket fd (it takes the fd over). */
   static overFd(fd: number): P9Client {
-    const c = new P9Client(new net.Socket({ fd, readable: true, writable: true }));
-    c.fd = fd;
+    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const c = new P9Client(sock);
+    c.over = { sock, fd };
     return c;
   }
 
@@ -108,9 +106,9 @@ export class P9Client {
   close(): void {
     // Shut down, not only closed: other processes may hold copies of the fd
     // (boot's launchers do until boot has exited), and the server should see
-    // its end now (the gofer then exits beside boot, not after it).
-    if (this.fd !== undefined) inetShutdown(this.fd, SHUT_RDWR);
-    this.fd = undefined;
+    // its end now (the gofer then exits beside boot, not after it). Not once
+    // the socket is destroyed: its number may be another file's by then.
+    if (this.over && !this.over.sock.destroyed) inetShutdown(this.over.fd, SHUT_RDWR);
     this.breakConn('closed by the client');
     this.t.destroy();
   }
