@@ -82,15 +82,20 @@ export interface WaiterPlan {
  * its end in a traced run (docs/STARTUP.md, the ninth pass), so the errno
  * numbers come as arguments and the removal is its own (rmtree: lstat, so
  * a symbolic link is removed, never followed; a directory made writable
- * first, as File::Path does; it runs once boot and the gofer are reaped,
- * so nothing in the sandbox can change the tree under it).
+ * first, as File::Path does). It removes only what nothing in the sandbox
+ * can change any more: once the gofer's launcher has ended normally (it
+ * waits for the gofer), boot reaches the files no other way (confined to a
+ * root of its own; with --directfs there is no gofer, and this waits for
+ * boot), so the removal goes ahead while boot's exit finishes (do's
+ * busybox tree: 11-25 ms on this host's ext4); then once more after every
+ * child is reaped, which takes what is left and says what it could not.
  *
  * What it does, in run's order (run.ts): handlers for the signals, which it
  * then unblocks; containerManager.Wait on run's control connection (the
  * server's replies are JSON of a fixed shape, control-server.ts, so a
  * pattern reads them); boot's launcher reaped, the gofer given its grace
- * and reaped; run's terminal put back; the state (and `do`'s bundle)
- * removed; and the exit status as run's: the Wait status turned into a
+ * and reaped (the state and `do`'s bundle removed as soon as the gofer is
+ * gone, see below); run's terminal put back; the removal finished; and the exit status as run's: the Wait status turned into a
  * shell's (boot.ts exitCodeOf's rule), else 128 and one line saying why.
  */
 const SCRIPT = String.raw`
@@ -151,10 +156,12 @@ if (open(my $s, '+<&=', $ctl)) {
 $SIG{ALRM} = sub { kill 'KILL', $gofer if $gofer };
 while ((my $pid = waitpid(-1, 0)) > 0) {
   if ($pid == $child) {
+    $child = 0;
     alarm $grace if $gofer;
   } elsif ($pid == $gofer) {
     $gofer = 0;
     alarm 0;
+    rmtree($_) for ($? & 127) == 0 && $child ? @remove : ();
   }
 }
 chdir '/';
