@@ -84,11 +84,13 @@ export interface WaiterPlan {
  * a symbolic link is removed, never followed; a directory made writable
  * first, as File::Path does). It removes only what nothing in the sandbox
  * can change any more: once the gofer's launcher has ended normally (it
- * waits for the gofer), boot reaches the files no other way (confined to a
- * root of its own; with --directfs there is no gofer, and this waits for
- * boot), so the removal goes ahead while boot's exit finishes (do's
- * busybox tree: 11-25 ms on this host's ext4); then once more after every
- * child is reaped, which takes what is left and says what it could not.
+ * waits for the gofer), no one serves the guest's files any more (with io
+ * fds, boot's kernel reaches them only through the gofer, which exits once
+ * its connections have ended and every request on them is answered; with
+ * --directfs there is no gofer, and this waits for boot), so the removal goes ahead
+ * while boot's exit finishes (do's busybox tree: 11-25 ms on this host's
+ * ext4); then once more after every child is reaped, which takes what is
+ * left and says what it could not.
  *
  * What it does, in run's order (run.ts): handlers for the signals, which it
  * then unblocks; containerManager.Wait on run's control connection (the
