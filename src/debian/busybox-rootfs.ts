@@ -84,7 +84,7 @@ export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = 
  * applets named in `now` (as a command's name or path gives them: its last
  * component), then the returned function makes the others. `tsvisor do`
  * calls it once the sandbox's processes are starting, which need none of
- * them before StartRoot (docs/STARTUP.md, the ninth pass).
+ * them before StartRoot (docs/STARTUP.md, the tenth pass).
  */
 export function layoutBusyboxRootfsInTwo(rootfs: string, busybox: string, now: readonly string[], hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'hard'): () => void {
   const early = new Set(now.map((n) => path.posix.basename(n)));

@@ -141,7 +141,7 @@ export function openLogs(g: GlobalOptions, userLogFd: number): Logs {
  * (_exit, src/host/process.ts exitAtOnce) rather than through Node's
  * teardown, which joins its platform's background tasks (a V8 compile in
  * flight) and frees the heap: 40-55 ms of boot's exit and ~15 of the
- * gofer's in a traced `run` of hello (docs/STARTUP.md, the ninth pass).
+ * gofer's in a traced `run` of hello (docs/STARTUP.md, the tenth pass).
  * The caller has written out everything: Node's writes to files, pipes and
  * terminals are synchronous on Linux. The orderly exit stays where
  * something is written at Node's own exit: a V8 profile or coverage

@@ -128,7 +128,7 @@ export async function packageRootfs(list: string, refresh: boolean): Promise<str
  * before the start needs it); the returned function makes the other links,
  * run calls it once it has launched the sandbox: its ~20 ms of CPU then
  * overlap the gofer's and boot's starts instead of coming before them
- * (docs/STARTUP.md, the ninth pass).
+ * (docs/STARTUP.md, the tenth pass).
  */
 async function layoutDefaultRootfs(rootfs: string, busyboxFile: string, command: string): Promise<() => void> {
   try {

@@ -79,7 +79,7 @@ export interface WaiterPlan {
  * per signal (an empty request: SIGWINCH to boot), '--', and the paths to
  * remove. ASCII only, and no module at all: Errno and File::Path, which it
  * used before, cost ~30 ms of Perl's compiling at its start and ~75 ms at
- * its end in a traced run (docs/STARTUP.md, the ninth pass), so the errno
+ * its end in a traced run (docs/STARTUP.md, the tenth pass), so the errno
  * numbers come as arguments and the removal is its own (rmtree: lstat, so
  * a symbolic link is removed, never followed; a directory made writable
  * first, as File::Path does). It removes only what nothing in the sandbox

@@ -1,4 +1,4 @@
-// The sandbox's teardown as a user sees it (docs/STARTUP.md, the ninth
+// The sandbox's teardown as a user sees it (docs/STARTUP.md, the tenth
 // pass: boot and the gofer end with _exit once the container's status is
 // reported, boot shuts its 9P connections down so the gofer ends beside it,
 // run's Perl waiter removes the state without modules). However fast the

@@ -2,7 +2,7 @@
 // connection's end at once even while another copy of the fd stays open, as
 // boot's launchers hold copies of its io fds until boot has exited. The
 // gofer ends on that end, so this is what lets it exit beside boot rather
-// than after it (docs/STARTUP.md, the ninth pass).
+// than after it (docs/STARTUP.md, the tenth pass).
 
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
