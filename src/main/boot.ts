@@ -17,7 +17,7 @@ import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, Proc
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
-import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
+import { endProcess, Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
@@ -52,7 +52,6 @@ export const BOOT_FLAGS: FlagDef[] = [
 export const BOOT_SYNOPSIS = 'tsvisor [global flags] boot [flags] <container id>';
 const DEFAULT_TOTAL_MEMORY = 2 * 1024 ** 3;
 
-/** Run boot; resolves with the process exit code. */
 /**
  * Set by `tsvisor run` to its own pid: boot then asks the host kernel for
  * SIGKILL when its parent dies, so a killed `run` never leaves a sandbox
@@ -69,7 +68,13 @@ function dieWithParent(): void {
   if (String(process.ppid) !== parent) process.exit(128 + 9);
 }
 
+/**
+ * Runs boot. Once the container's status is known and reported, the process
+ * ends with it (common.ts endProcess); boot's own failures reject (Fatal), and the CLI
+ * prints them and exits 128.
+ */
 export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
+  let code: number;
   // 1. Required fds and exactly one container id.
   const missing = ['spec-fd', 'controller-fd', 'start-sync-fd'].filter((n) => (flags[n] as number) < 0);
   if (missing.length > 0 || positional.length !== 1) {
@@ -140,14 +145,19 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     setImmediate(load);
     const status = await Promise.race([sandbox.exited, died]);
     logs.debug.debug(`boot ${cid}: init exited with wait status ${status}`);
+    // The status is known and every Wait answered once the server has
+    // drained; the kernel's shutdown writes shared mappings' stores through
+    // the gofer, then closes its connections (the gofer sees their end then).
     await server.shutdown();
     await kernel.shutdown().catch(() => {});
     process.off('SIGWINCH', onWinch);
-    return exitCodeOf(status);
+    code = exitCodeOf(status);
   } finally {
     restoreConsole();
     logs.close();
   }
+  // Boot's last step: the status is known and reported, nothing is left to write (common.ts endProcess).
+  endProcess(code);
 }
 
 /**
