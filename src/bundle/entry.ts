@@ -65,7 +65,9 @@ export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2', '--min-semi-space-siz
  * certificates (and loads OpenSSL's configuration for it) before V8 starts,
  * where a bare start reads neither: 50-90 ms of CPU on this host with
  * Debian's bundle of ~140 roots, against ~30 ms for the whole rest of
- * `node -e 0` (docs/STARTUP.md, "Boot to sync for a parent runtime"). Boot
+ * `node -e 0` (docs/STARTUP.md, "Boot to sync for a parent runtime"); the
+ * other commands get the file's name as TSVISOR_EXTRA_CA_CERTS instead
+ * (bin/tsvisor, src/debian/fetch.ts EXTRA_CA_ENV). Boot
  * and the gofer make no TLS connection (the guest's own go through host
  * sockets, never through Node's TLS), so they start without them: run,
  * create and do leave them out of boot's and the gofer's environment
@@ -73,7 +75,7 @@ export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2', '--min-semi-space-siz
  * for `tsvisor boot` and `tsvisor gofer` (test/bundle/launcher.test.ts
  * checks that the two lists agree).
  */
-export const SANDBOX_UNSET_ENV = ['NODE_EXTRA_CA_CERTS'] as const;
+export const SANDBOX_UNSET_ENV = ['NODE_EXTRA_CA_CERTS', 'TSVISOR_EXTRA_CA_CERTS'] as const;
 
 /** `env` without SANDBOX_UNSET_ENV: the environment boot and the gofer are started with. */
 export function sandboxProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
