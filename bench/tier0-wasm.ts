@@ -14,7 +14,7 @@
 
 import { Cpu, Stop } from '../src/vcpu/cpu.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from '../src/vcpu/memory.js';
-import { Asm, rv, rtype } from '../test/vcpu/asm.js';
+import { Asm, fop, R4, rv, rtype } from '../test/vcpu/asm.js';
 import { drive, WasmTier0, XS } from '../test/vcpu/wasm-tier0.js';
 
 const CODE = 0x10000, DATA = 0x100000;
@@ -55,6 +55,20 @@ const KERNELS: Kernel[] = [
     rv.sw(10, 2, 32), rv.lw(15, 2, 32), rv.addiw(15, 15, 7), rv.sw(15, 2, 36), rv.jalr(0, 1, 0)), // 124
   regs: [[2, DATA + 0x2000], [20, DATA], [9, DATA + 1000], [18, DATA + 0x1000], [19, Math.round(N / 9500)]] },
 ];
+
+/**
+ * F/D arithmetic (fmadd.d, fmul.d, fdiv.d, fsub.d under the dynamic mode, fcvt.w.d rtz): `nan` false, on
+ * ordinary doubles (the module's fast paths, src/vcpu/wasm-interp-fp.ts); true, f1 a NaN made first (0/0), so
+ * that every one of them takes the slow path, a call from the module into fp.ts (as if every F/D instruction
+ * called its JavaScript helper).
+ */
+function fpKernel(nan: boolean): Kernel {
+  const asm = new Asm().w(fop(0x69, 1, 6, 0, 7), fop(0x69, 2, 7, 0, 7), nan ? fop(0x0d, 1, 3, 3, 7) : fop(0x09, 1, 1, 1, 7));
+  asm.w(R4(4, 1, 2, 1, 7, 4, 0x43), fop(0x09, 5, 4, 1, 7), fop(0x0d, 6, 5, 2, 7), fop(0x05, 7, 6, 1, 7), fop(0x61, 10, 7, 0, 1),
+    rv.addi(5, 5, -1), rv.bne(5, 0, -24), rv.ecall());
+  return { name: nan ? 'fp (NaNs)' : 'fp', asm, regs: [[5, Math.round(N / 7)], [6, 3], [7, 7]] };
+}
+KERNELS.push(fpKernel(false), fpKernel(true));
 
 function setUp(m: GuestMemory, k: Kernel): void {
   m.pageFlags.fill(0);

@@ -7,10 +7,11 @@
 // Contract: Tier0Wasm.for(cpu, mem) is null when no engine region is left
 // in `mem`; run(b, s, limit, promoteAt) runs tier-0 block `b` and returns
 // (retired << 3) | stop, or -1 when its first instruction is one the module
-// leaves to the JavaScript interpreter (mulh*, F/D arithmetic and
-// conversions, LR/SC, AMOs min/max, CSRs other than fflags, frm and fcsr,
-// ebreak, fence.i, illegal encodings; an AMO off its fast path, a compare
-// of doubles with a NaN; an ecall it runs, leaving with Stop.Syscall): the
+// leaves to the JavaScript interpreter (LR/SC, AMOs min/max, CSRs other
+// than fflags, frm and fcsr, ebreak, fence.i, illegal encodings; an AMO off
+// its fast path, F/D arithmetic under a rounding mode other than
+// round-to-nearest (or RTZ for a conversion to an integer), or a reserved frm; an
+// ecall it runs, leaving with Stop.Syscall): the
 // caller runs that block in JavaScript. The module leaves before any such
 // instruction in a block with the instructions before it retired, and the
 // run loop then finds (builds) the block starting at it. On a chaining
@@ -26,7 +27,7 @@
 // where mm.ts maps nothing, whatever the guest asks). Each thread
 // claims one region per memory (a bit of the word at byte ENGINE_CLAIM of
 // page 0, memory.ts) and its Cpus over that memory take turns in it: the
-// chaining table, the page tables, the register slot, then the records,
+// chaining table, the page tables, the F/D scratch slot, the register slot, then the records,
 // allocated upwards and all dropped when the region is full.
 // The registers (x and f) and fcsr are copied from the thread's state into
 // the slot and back around each call. Chaining entries hold an epoch that moves whenever
@@ -38,6 +39,7 @@ import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { fpSlowPath } from './wasm-interp-fp.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
 export { ENGINE_BASE };
@@ -65,8 +67,18 @@ class Region {
   owner: Cpu | null = null;
   ownerEpoch = -1;
   gen = -1;
-  /** The blocks given records since the last reset, by their header's address (links, syncAll), and the count of calls (syncAll skips when none ran since). */
-  readonly placed = new Map<number, Block>();
+  /**
+   * The blocks given records since the last reset, the k-th numbered k + 1
+   * in its header's third word (the module links by number); per block,
+   * its header's word index and the heat and link syncAll last saw there
+   * (`seen`, three ints per block), so that syncAll touches only the
+   * blocks whose header changed: python3's start places 22 000 blocks and
+   * syncs 36 times, which through a map by header address and every
+   * Block cost 6 ms a time. And the count of calls (syncAll skips when
+   * none ran since).
+   */
+  readonly placed: Block[] = [];
+  seen = new Int32Array(3 * 1024);
   calls = 0;
   syncedAt = -1;
 
@@ -83,7 +95,8 @@ class Region {
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
-        lk: (lo: number, from: number) => this.chain(lo >>> 0, from),
+        lk: (lo: number, from: number) => this.chain(lo >>> 0, from >>> 0),
+        fx: fpSlowPath(base + Area.FX, this.i32),
       },
     });
     this.run = inst.exports.run as RunFn;
@@ -110,14 +123,16 @@ class Region {
    * in it), or blocks dropped or page flags changed under the call. The
    * block at header `from` (the one jumping) links to it (Block.next, which
    * trace.ts follows from a jalr), as the JavaScript tier 0 links the
-   * blocks it runs on into; only at a miss, so a link is the first
-   * successor seen since the entries' epoch moved, not the last.
+   * blocks it runs on into; a block the module goes on into is linked
+   * again at every jump, hit or miss, in the jumping block's header
+   * (syncAll), so the link is the last successor entered, as in the
+   * JavaScript tier 0.
    */
   private chain(pc: number, from: number): number {
     const cpu = this.owner as Cpu;
     const b = cpu.tier0At(pc);
     if (b === null || cpu.codeEpoch !== this.ownerEpoch) return 0;
-    const f = this.placed.get(from);
+    const f = this.placed[this.i32[(from >>> 2) + 2] - 1];
     if (f !== undefined && f.wrec === from && f.wepoch === this.recEpoch) { f.next = b; f.linkEpoch = cpu.codeEpoch; }
     const code = b.code as Int32Array;
     if (!runsOp(code[0] & 0xff)) return 0;
@@ -141,7 +156,10 @@ class Region {
     toWasmRecords(code, b.pc, this.i32, this.next);
     b.wrec = this.next; b.wepoch = this.recEpoch;
     this.next += wasmRecordBytes(code);
-    this.placed.set(b.wrec, b);
+    const k = this.placed.push(b) - 1;
+    this.i32[(b.wrec >>> 2) + 2] = k + 1;
+    if (3 * k + 3 > this.seen.length) { const s = new Int32Array(2 * this.seen.length); s.set(this.seen); this.seen = s; }
+    this.seen[3 * k] = b.wrec >>> 2; this.seen[3 * k + 1] = -1; this.seen[3 * k + 2] = 0;
   }
 
   /** The chaining entry of b (records placed) under the current epoch. */
@@ -153,7 +171,7 @@ class Region {
   /** After the flags' generation moved: the page tables emptied (mm.ts never maps the region itself: memory.ts ENGINE_BASE). */
   refresh(gen: number): void {
     this.gen = gen;
-    this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.BYTES) >>> 2);
+    this.i32.fill(-1, (this.base + Area.RTAB) >>> 2, (this.base + Area.FX) >>> 2);
   }
 
   /** Drop every block's records and every chaining entry. */
@@ -161,7 +179,7 @@ class Region {
     this.recEpoch++;
     this.chainEpoch++;
     this.next = this.base + RECS;
-    this.placed.clear();
+    this.placed.length = 0;
   }
 }
 
@@ -208,19 +226,33 @@ export class Tier0Wasm {
   }
 
   /**
-   * Every block with records raised to the heat the module counted: the
-   * heat of blocks entered only by chaining, which trace.ts and region.ts
-   * read from the block (Cpu.promote, Cpu.tier2Region call this first).
+   * Every block with records raised to the heat the module counted, and
+   * linked (Block.next) to the block it last chained into: the heat of
+   * blocks entered only by chaining and their successors, which trace.ts
+   * and region.ts read from the block (Cpu.promote, Cpu.tier2Region call
+   * this first). Without the links of chaining hits, a return into a block
+   * entered before was never linked: compute's qsort comparator (a block
+   * ending in a jalr) was promoted alone, not with the loop it returns to,
+   * and its calls stayed in tier 1 (see README.md, "Decision: F/D
+   * arithmetic and mulh in the WebAssembly tier 0").
    */
   syncAll(): void {
     const r = this.r;
     if (r.syncedAt === r.calls) return;
     r.syncedAt = r.calls;
-    const i32 = r.i32, ep = r.recEpoch;
-    for (const b of r.placed.values()) {
+    const i32 = r.i32, ep = r.recEpoch, epoch = this.cpu.codeEpoch, list = r.placed, seen = r.seen, n = list.length;
+    for (let k = 0; k < n; k++) {
+      const w = seen[3 * k], h = i32[w], l = i32[w + 1];
+      if (h === seen[3 * k + 1] && l === seen[3 * k + 2]) continue;
+      seen[3 * k + 1] = h; seen[3 * k + 2] = l;
+      const b = list[k];
       if (b.wepoch !== ep) continue;
-      const h = i32[b.wrec >>> 2];
       if (h > b.heat) b.heat = h;
+      // A new link (a link seen before was made Block.next then, or again at a chaining miss since: Region.chain).
+      if (l > 0 && l <= n) {
+        const nb = list[l - 1];
+        if (nb.wepoch === ep) { b.next = nb; b.linkEpoch = epoch; }
+      }
     }
   }
 
@@ -253,7 +285,7 @@ export class Tier0Wasm {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
-    // Left at b's first instruction (an AMO off its fast path, a compare with a NaN): the JavaScript interpreter runs b.
+    // Left at b's first instruction (an AMO off its fast path, F/D arithmetic in another rounding mode): the JavaScript interpreter runs b.
     if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT; return -1; }
     cpu.npc = npc;
     return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;

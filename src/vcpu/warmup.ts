@@ -129,12 +129,12 @@ function memoryOrFloat(word: number): boolean {
  * Whether the WebAssembly tier 0 hands a block starting with `word` to the
  * JavaScript interpreter, at least with some operands: an op it lacks
  * (wasm-interp.ts runsOp), or one it leaves off its fast paths (AMOs
- * misaligned or shared, compares with a NaN, CSRs other than fflags, frm and
- * fcsr).
+ * misaligned or shared, F/D arithmetic under a rounding mode other than
+ * round-to-nearest, CSRs other than fflags, frm and fcsr).
  */
 function handedOver(word: number): boolean {
   const opcode = word & 0x7f;
-  return opcode === 0x2f || opcode === 0x53 || opcode === 0x73 || !runsOp(opOf(decode(word & 0xffff, word >>> 16).op));
+  return opcode === 0x2f || opcode === 0x53 || (opcode >= 0x43 && opcode <= 0x4f) || opcode === 0x73 || !runsOp(opOf(decode(word & 0xffff, word >>> 16).op));
 }
 
 /** Whether `word` may access guest memory (loads, stores, AMOs, jalr's target aside). */

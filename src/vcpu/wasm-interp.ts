@@ -24,10 +24,14 @@
 // at xs + 280 (Exit), and for a fault the address at xs + 272 and the access
 // in the reason's bits 4..7 (size) and 8..11 (need, memory.ts Flag). The
 // word at xs + FCSR_SLOT is fcsr, which the CSR accesses it runs (fflags,
-// frm, fcsr) read and write. Off its fast paths an instruction leaves
+// frm, fcsr) read and write, and the F/D arithmetic (wasm-interp-fp.ts)
+// reads (frm) and raises flags in; that arithmetic's slow path is the import
+// f.fx(i, fflags) -> fflags (wasm-interp-fp.ts fpSlowPath), through a
+// scratch slot at area + FX. Off its fast paths an instruction leaves
 // before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
-// tables hold or pf calls readable, writable and not PAGE_CODE, a compare
-// of doubles with a NaN (fflags), any other CSR.
+// tables hold or pf calls readable, writable and not PAGE_CODE, F/D
+// arithmetic under a rounding mode other than round-to-nearest (or RTZ for
+// a conversion to an integer) or a reserved frm, any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
 // caller (the JavaScript side) may fill two direct-mapped tables of pages
 // at area + RTAB (readable) and area + WTAB (writable and not PAGE_CODE) that
@@ -35,23 +39,30 @@
 // a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
-// Records (toWasmRecords): a 16-byte header [heat, 0, 0, 0], then 16 bytes
-// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 7 | rs1
-// << 13 | rs2 << 18 | (len === 2) << 23, rd = 32 for x0, `wop` the index in
+// Records (toWasmRecords): a 16-byte header [heat, link, number, 0]
+// (number: the JavaScript side's for the block, 0 for none; link: the
+// number of the block it last chained into, 0 for none), then 16 bytes
+// per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 8 | rs1
+// << 14 | rs2 << 19 | (len === 2) << 24, rd = 32 for an x0 destination, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
-// leaves before it with Exit.UNSUPPORTED), aux the absolute record address
-// of an in-block target (0 for none; a CSR access's number), pc the instruction's address (the
+// leaves before it with Exit.UNSUPPORTED), imm the immediate (F/D
+// arithmetic: the rounding-mode field), aux the absolute record address
+// of an in-block target (0 for none; a CSR access's number; a fused
+// multiply-add's rs3), pc the instruction's address (the
 // block's end for the END record).
 
 import { Field, Op, STRIDE } from './ops.js';
 import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
+import { emitMulHigh } from './wasm-alu.js';
+import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpPrologue, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
 
 /** Why run() returned. */
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
 
 /** Layout of the engine area (offsets from `area`). */
-export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, BYTES = WTAB + 4096, PAGES_MASK = 1023 }
+export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, FX = WTAB + 4096, BYTES = FX + 128, PAGES_MASK = 1023 }
+if ((Area.BYTES as number) - Area.FX !== FP_SCRATCH) throw new Error('wasm-interp: the F/D scratch slot moved');
 
 /** The Ops the WebAssembly interpreter runs, in the order of its br_table (index 0: none). */
 const WOPS: readonly Op[] = [
@@ -59,12 +70,12 @@ const WOPS: readonly Op[] = [
   Op.LB, Op.LH, Op.LW, Op.LD, Op.LBU, Op.LHU, Op.LWU, Op.SB, Op.SH, Op.SW, Op.SD,
   Op.ADDI, Op.SLTI, Op.SLTIU, Op.XORI, Op.ORI, Op.ANDI, Op.SLLI, Op.SRLI, Op.SRAI, Op.ADDIW, Op.SLLIW, Op.SRLIW, Op.SRAIW,
   Op.ADD, Op.SUB, Op.SLL, Op.SLT, Op.SLTU, Op.XOR, Op.SRL, Op.SRA, Op.OR, Op.AND,
-  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.FENCE, Op.ECALL,
+  Op.ADDW, Op.SUBW, Op.SLLW, Op.SRLW, Op.SRAW, Op.MUL, Op.MULW, Op.MULH, Op.MULHSU, Op.MULHU, Op.FENCE, Op.ECALL,
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
   Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
-  Op.FSGNJ_D, Op.FSGNJN_D, Op.FSGNJX_D, Op.FLE_D, Op.FLT_D, Op.FEQ_D,
   Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI,
+  ...FP_OPS,
 ];
 /** The f registers' words: at xs + F_SLOT + 8r. */
 export const F_SLOT = 512;
@@ -77,6 +88,13 @@ export function runsOp(op: number): boolean {
 const WOP_OF: Int32Array = (() => {
   const t = new Int32Array(256);
   WOPS.forEach((op, i) => { if (i > 0) t[op] = i; });
+  if (WOPS.length > 256) throw new Error('wasm-interp: more Ops than the record word holds');
+  return t;
+})();
+/** Per Op: 1 for the F/D arithmetic of wasm-interp-fp.ts, 2 when it writes an f register, 4 for a fused multiply-add. */
+const FP_KIND: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const op of FP_OPS) t[op] = 1 | (fpWritesF(op) ? 2 : 0) | (op >= Op.FMADD_S && op <= Op.FNMADD_D ? 4 : 0);
   return t;
 })();
 
@@ -93,41 +111,52 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
   for (let o = 0; o < code.length; o += STRIDE, q += 4) {
     const op = code[o] & 0xff, pos = code[o + Field.POS];
     // x0 is written to the 33rd word; f0 is a register.
-    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (op >= Op.FSGNJ_D && op <= Op.FSGNJX_D);
+    const fp = FP_KIND[op];
+    const fDest = op === Op.FLW || op === Op.FLD || op === Op.FMV_W_X || op === Op.FMV_D_X || (fp & 2) !== 0;
     const rd = code[o + Field.RD] === 0 && !fDest ? 32 : code[o + Field.RD];
-    i32[q] = WOP_OF[op] | (rd << 7) | (code[o + Field.RS1] << 13) | (code[o + Field.RS2] << 18) | ((pos >>> 16) === 2 ? 1 << 23 : 0);
-    i32[q + 1] = code[o + Field.IMM];
+    i32[q] = WOP_OF[op] | (rd << 8) | (code[o + Field.RS1] << 14) | (code[o + Field.RS2] << 19) | ((pos >>> 16) === 2 ? 1 << 24 : 0);
+    // F/D arithmetic: the rounding-mode field in place of the immediate, rs3 in aux.
+    i32[q + 1] = fp !== 0 ? code[o + Field.RM] : code[o + Field.IMM];
     const jumps = op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU);
     // A CSR access: its number (the module runs fflags, frm and fcsr: 1..3; it leaves before any other).
     const csr = op >= Op.CSRRW && op <= Op.CSRRCI;
-    i32[q + 2] = csr ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
+    i32[q + 2] = csr || (fp & 4) !== 0 ? code[o + Field.AUX] : jumps && code[o + Field.AUX] >= 0 ? at + 16 + (code[o + Field.AUX] / STRIDE) * 16 : 0;
     i32[q + 3] = base + (pos & 0xffff);
   }
 }
 
 // Parameters, then locals.
-const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13;
+const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13, M1 = 14, M2 = 15, M3 = 16;
 
 /** The module's bytes for an engine area at `area` (see the file comment). */
 export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<ArrayBuffer> {
   const b = new Body();
   const n = WOPS.length;
   // Register addresses from the record word.
-  const rdAddr = () => b.get(XS).get(WD).i32(4).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
-  const rs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
-  const rs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3, 0);
+  const rdAddr = () => b.get(XS).get(WD).i32(5).op(W.i32ShrU).i32(0x1f8).op(W.i32And).op(W.i32Add);
+  const rs1Addr = () => b.get(XS).get(WD).i32(11).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add);
+  const rs2Addr = () => b.get(XS).get(WD).i32(16).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add);
+  const rs1 = () => rs1Addr().op(W.i64Load, 3, 0);
+  const rs2 = () => rs2Addr().op(W.i64Load, 3, 0);
   const imm64 = () => b.get(IMM).op(W.i64ExtendI32S);
   const store = () => b.op(W.i64Store, 3, 0);
   // The same for the f registers' words.
   const fStore = () => b.op(W.i64Store, 3).u(F_SLOT);
-  const frs1 = () => b.get(XS).get(WD).i32(10).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
-  const frs2 = () => b.get(XS).get(WD).i32(15).op(W.i32ShrU).i32(0xf8).op(W.i32And).op(W.i32Add).op(W.i64Load, 3).u(F_SLOT);
+  const frs1 = () => rs1Addr().op(W.i64Load, 3).u(F_SLOT);
+  const frs2 = () => rs2Addr().op(W.i64Load, 3).u(F_SLOT);
   // The current instruction's pc (its record is at REC - 16) as an i64.
   const pc64 = () => b.get(REC).i32(4).op(W.i32Sub).op(W.i32Load, 2, 0).op(W.i64ExtendI32U);
   const aux = () => b.get(REC).i32(8).op(W.i32Sub).op(W.i32Load, 2, 0);
   // The instruction's length: 4, or 2 when the bit is set.
-  const len64 = () => b.i64(4).get(WD).i32(22).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
+  const len64 = () => b.i64(4).get(WD).i32(23).op(W.i32ShrU).i32(2).op(W.i32And).op(W.i64ExtendI32U).op(W.i64Sub);
 
+  // The F/D cases (wasm-interp-fp.ts): their locals follow REC.
+  const fpBase = {
+    b, first: M3 + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fx: area + Area.FX, fxImport: 3,
+    rdAddr: () => { rdAddr(); }, rs1Addr: () => { rs1Addr(); }, rs2Addr: () => { rs2Addr(); },
+    rs3Addr: () => { b.get(XS); aux().i32(3).op(W.i32Shl, W.i32Add); },
+  };
+  fpPrologue(fpBase);
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
   b.op(W.loop, 0x40); // $L
@@ -138,7 +167,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
   b.get(REC).op(W.i32Load, 2, 4).set(IMM);
   b.get(REC).i32(16).op(W.i32Add).set(REC);
   b.get(K).i32(1).op(W.i32Add).set(K);
-  b.get(WD).i32(127).op(W.i32And);
+  b.get(WD).i32(255).op(W.i32And);
   b.op(W.brTable).u(n);
   for (let i = 0; i < n; i++) b.u(i);
   b.u(0);
@@ -219,16 +248,6 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       b.op(W.end, W.end);
       before(Exit.UNSUPPORTED);
     };
-    // A double from an f register's bits.
-    const fd1 = () => { frs1(); b.op(W.f64ReinterpretI64); };
-    const fd2 = () => { frs2(); b.op(W.f64ReinterpretI64); };
-    // A compare of doubles: with a NaN (fflags to raise) it leaves before it for fp.ts.
-    const fcmp = (cmp: W) => {
-      fd1(); fd1(); b.op(W.f64Ne); fd2(); fd2(); b.op(W.f64Ne, W.i32Or, W.if, 0x40);
-      before(Exit.UNSUPPORTED, 1);
-      b.op(W.end);
-      rdAddr(); fd1(); fd2(); b.op(cmp, W.i64ExtendI32U); store(); next();
-    };
     // Zicsr on fflags (1), frm (2), fcsr (3) as views of the fcsr word (csr.ts csrAccess): `op` 1 write,
     // 2 set, 3 clear; the source the immediate (uimm) or rs1, a set or clear with x0 or 0 writing nothing.
     // T the CSR, PG the old value, WHY the new one (a temporary: it is set again at every exit).
@@ -242,7 +261,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       b.get(WHY).i32(0xff).op(W.i32And).op(W.end, W.end).set(PG);
       const src = () => { if (imm) b.get(IMM); else r1(); };
       if (op !== 1) {
-        if (imm) b.get(IMM); else b.get(WD).i32(13).op(W.i32ShrU).i32(31).op(W.i32And);
+        if (imm) b.get(IMM); else b.get(WD).i32(14).op(W.i32ShrU).i32(31).op(W.i32And);
         b.op(W.if, 0x40);
       }
       if (op === 1) src(); else if (op === 2) { b.get(PG); src(); b.op(W.i32Or); } else { src(); b.i32(-1).op(W.i32Xor).get(PG).op(W.i32And); }
@@ -256,9 +275,6 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       if (op !== 1) b.op(W.end);
       rdAddr(); b.get(PG).op(W.i64ExtendI32U); store(); next();
     };
-    const SIGN = -9223372036854775808;
-    // Sign injection: rs1's bits without the sign, the sign from `sign`.
-    const fsgnj = (sign: () => void) => { rdAddr(); frs1(); b.i64(1).op(W.i64Shl).i64(1).op(W.i64ShrU); sign(); b.i64(SIGN).op(W.i64And, W.i64Or); fStore(); next(); };
     switch (WOPS[i]) {
       case Op.ILLEGAL: before(Exit.UNSUPPORTED); break;
       case Op.NOP: next(); break;
@@ -330,6 +346,10 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.SRAW: aluW(() => { r1(); r2(); b.op(W.i32ShrS, W.i64ExtendI32U); }); break;
       case Op.MUL: alu(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
       case Op.MULW: aluW(() => { rs1(); rs2(); b.op(W.i64Mul); }); break;
+      // The high halves (wasm-alu.ts): rs1 in A, rs2 in M1, scratch M2 and M3.
+      case Op.MULH: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulh', A, M1, M2, M3); }); break;
+      case Op.MULHSU: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulhsu', A, M1, M2, M3); }); break;
+      case Op.MULHU: alu(() => { rs1().set(A); rs2().set(M1); emitMulHigh(b, 'mulhu', A, M1, M2, M3); }); break;
       case Op.FLW: access(4, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load32U, 0, 0); box(); fStore(); }, false); break;
       case Op.FLD: access(8, 1, Area.RTAB, () => { rdAddr(); b.get(PG).op(W.i64Load, 0, 0); fStore(); }, false); break;
       case Op.FSW: st(4, W.i64Store32, 0, frs2); break;
@@ -365,19 +385,15 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       case Op.AMOXOR_D: amo(8, 0x3a); break;
       case Op.AMOAND_D: amo(8, 0x2c); break;
       case Op.AMOOR_D: amo(8, 0x33); break;
-      case Op.FSGNJ_D: fsgnj(frs2); break;
-      case Op.FSGNJN_D: fsgnj(() => { frs2(); b.i64(-1).op(W.i64Xor); }); break;
-      case Op.FSGNJX_D: fsgnj(() => { frs1(); frs2(); b.op(W.i64Xor); }); break;
       case Op.CSRRW: csrOp(1, false); break;
       case Op.CSRRS: csrOp(2, false); break;
       case Op.CSRRC: csrOp(3, false); break;
       case Op.CSRRWI: csrOp(1, true); break;
       case Op.CSRRSI: csrOp(2, true); break;
       case Op.CSRRCI: csrOp(3, true); break;
-      case Op.FLE_D: fcmp(W.f64Le); break;
-      case Op.FLT_D: fcmp(W.f64Lt); break;
-      case Op.FEQ_D: fcmp(W.f64Eq); break;
-      default: throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
+      default:
+        if (FP_KIND[WOPS[i]] === 0) throw new Error(`wasm-interp: no case for op ${WOPS[i]}`);
+        emitFpCase({ ...fpBase, leave: (d: number) => { before(Exit.UNSUPPORTED, d); }, next: (d: number) => { next(d); } }, WOPS[i]);
     }
   }
   b.op(W.end); // $jump
@@ -410,6 +426,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);
     b.op(W.if, 0x40);
+    // The block jumping links to it: the target's number into the jumping block's link word (Tier0Wasm.syncAll makes it Block.next).
+    b.get(HDR).get(T).op(W.i32Load, 2).u(8).op(W.i32Store, 2).u(4);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
     b.get(T).get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
     b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
@@ -433,9 +451,10 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       { name: 'pf', type: { params: [I32, I32, I32], results: [I32] } },
       { name: 'cw', type: { params: [I32, I32], results: [I32] } },
       { name: 'lk', type: { params: [I32, I32], results: [I32] } },
+      { name: 'fx', type: FX_TYPE },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32],
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, I64, I64, I64, ...FP_LOCALS],
     body: b,
   });
 }

@@ -54,6 +54,7 @@ import { FLAGS_GEN, PAGE_CODE, PAGE_R, PAGE_W } from './memory.js';
 import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { emitFp, fpRegs, isFp, isFpCsr } from './wasm-fp.js';
+import { emitMulHigh } from './wasm-alu.js';
 import { setFlagsFromString } from 'node:v8';
 import { writeFileSync } from 'node:fs';
 import { atProcessStart } from '../bundle/process-start.js';
@@ -508,16 +509,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   };
   /** The high 64 bits of the 128-bit product (mulhu from four 32x32 products; mulh and mulhsu corrected for the signs). */
   const mulHigh = (op: string, rs1: number, rs2: number): void => {
-    const M = 4294967295;
     R(rs1).set(T1); R(rs2).set(T2);
-    b.get(T1).i64(M).op(W.i64And).get(T2).i64(32).op(W.i64ShrU, W.i64Mul).set(T3);
-    b.get(T1).i64(32).op(W.i64ShrU).get(T2).i64(M).op(W.i64And, W.i64Mul).set(T4);
-    b.get(T1).i64(32).op(W.i64ShrU).get(T2).i64(32).op(W.i64ShrU, W.i64Mul);
-    b.get(T3).i64(32).op(W.i64ShrU, W.i64Add).get(T4).i64(32).op(W.i64ShrU, W.i64Add);
-    b.get(T1).i64(M).op(W.i64And).get(T2).i64(M).op(W.i64And, W.i64Mul).i64(32).op(W.i64ShrU);
-    b.get(T3).i64(M).op(W.i64And, W.i64Add).get(T4).i64(M).op(W.i64And, W.i64Add).i64(32).op(W.i64ShrU, W.i64Add);
-    if (op !== 'mulhu') b.get(T1).i64(63).op(W.i64ShrS).get(T2).op(W.i64And, W.i64Sub);
-    if (op === 'mulh') b.get(T2).i64(63).op(W.i64ShrS).get(T1).op(W.i64And, W.i64Sub);
+    emitMulHigh(b, op as 'mulh' | 'mulhsu' | 'mulhu', T1, T2, T3, T4);
   };
 
   // Prologue: registers from the slot; the remembered pages forgotten if the page flags changed since.

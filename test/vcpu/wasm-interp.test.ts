@@ -6,8 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W } from '../../src/vcpu/memory.js';
-import { Exit, F_SLOT } from '../../src/vcpu/wasm-interp.js';
-import { amo, Asm, CODE, DATA, fop, fp, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
+import { Exit, F_SLOT, FCSR_SLOT } from '../../src/vcpu/wasm-interp.js';
+import { amo, Asm, CODE, DATA, fop, fp, getReg, R4, resetMemory, rtype, rv, setReg } from './asm.js';
 import { drive, WasmTier0, XS } from './wasm-tier0.js';
 
 /** A small deterministic generator (xorshift), so that a failure repeats. */
@@ -31,7 +31,7 @@ function randomInsn(r: () => number): number {
     () => rv.sltiu(rd, a, imm), () => rv.xori(rd, a, imm), () => rv.ori(rd, a, imm), () => rv.andi(rd, a, imm),
     () => rv.slli(rd, a, sh), () => rv.srli(rd, a, sh), () => rv.srai(rd, a, sh), () => rv.addiw(rd, a, imm),
     () => rv.slliw(rd, a, shw), () => rv.srliw(rd, a, shw), () => rv.sraiw(rd, a, shw),
-    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw',
+    ...['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw', 'mul', 'mulw', 'mulh', 'mulhsu', 'mulhu',
       'div', 'divu', 'rem', 'remu', 'divw', 'divuw', 'remw', 'remuw']
       .map((n) => () => rtype(n, rd, a, b)),
     () => rv.lb(rd, BASE, mem), () => rv.lh(rd, BASE, mem), () => rv.lw(rd, BASE, mem), () => rv.ld(rd, BASE, mem),
@@ -150,9 +150,36 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(wa.retired, 6000);
   });
 
-  it('leaves before a compare with a NaN and before a misaligned AMO (for the JavaScript interpreter)', () => {
+  it('links a block to the block it returns into, entered before (Block.next, which traces follow from a jalr)', () => {
+    // A loop calling a leaf at 20 whose return (a jalr) goes back to 4, a block the loop entered before.
+    const code = new Asm().w(
+      rv.jal(1, 20),          // 0: call 20
+      rv.addi(5, 5, -1),      // 4
+      rv.bne(5, 0, -8),       // 8 -> 0
+      rv.ecall(),             // 12
+      rv.ecall(),             // 16
+      rtype('add', 10, 10, 5), // 20
+      rv.jalr(0, 1, 0));      // 24: return
+    const m = resetMemory(code.bytes());
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 50n);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    const inner = cpu as unknown as { table: { byPc: Map<number, { next: { pc: number } | null; linkEpoch: number }> }; t0w: { syncAll(): void }; codeEpoch: number };
+    inner.t0w.syncAll();
+    const leaf = inner.table.byPc.get(CODE + 20);
+    assert.ok(leaf !== undefined);
+    assert.equal(leaf.next?.pc, CODE + 4);
+    assert.equal(leaf.linkEpoch, inner.codeEpoch);
+    assert.equal(getReg(cpu, 10), 1275n);
+  });
+
+  it('leaves before a rounding mode other than RNE, a reserved frm and a misaligned AMO (for the JavaScript interpreter)', () => {
     for (const [insn, setup] of [
-      [fop(0x51, 7, 1, 2, 1), (i64: BigInt64Array) => { i64[(XS + F_SLOT) / 8 + 1] = 0x7ff8_0000_0000_0000n; }], // flt.d x7, f1(NaN), f2
+      [fop(0x01, 7, 1, 2, 3), () => undefined], // fadd.d f7, f1, f2, rup
+      [fop(0x01, 7, 1, 2, 7), (i64: BigInt64Array) => { i64[(XS + FCSR_SLOT) / 8] = 2n << 5n; }], // fadd.d, dyn, frm = rdn
+      [fop(0x61, 7, 1, 0, 7), (i64: BigInt64Array) => { i64[(XS + FCSR_SLOT) / 8] = 5n << 5n; }], // fcvt.w.d x7, f1, dyn, frm reserved
       [amo('amoswap', false, 7, 9, 6), (i64: BigInt64Array) => { i64[XS / 8 + 9] = BigInt(DATA + 2); }], // misaligned
       [rv.csrrs(7, 0xc01, 0), () => undefined], // rdtime: csr.ts's
     ] as [number, (i64: BigInt64Array) => void][]) {
@@ -167,6 +194,7 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       assert.equal(i32[(XS + 280) >> 2], Exit.UNSUPPORTED);
       assert.equal(i32[(XS + 264) >> 2], CODE + 4);
       assert.equal(i64[XS / 8 + 7], 0n);
+      assert.equal(i64[(XS + F_SLOT) / 8 + 7], 0n);
     }
   });
 
@@ -184,5 +212,110 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(i64[(XS + 272) >> 3], 0x7000_0000n);
     assert.equal(i64[(XS >> 3) + 7], 2n);
     assert.equal(i64[(XS >> 3) + 8], 0n);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// F/D arithmetic (wasm-interp-fp.ts): tier 2's code per instruction, its slow path through fp.ts.
+
+const D_VALUES = [0, -0, 1, -1, 1.5, 0.1, -3, 2 ** 53 + 2, 1e308, -1.7976931348623157e308, 5e-324, -2.2250738585072014e-308, 1e-310,
+  Infinity, -Infinity, 2147483647.5, -2147483648.7, 4294967295.5, 9.3e18, 1.9e19, -9.3e18, 123456.75, 0.5, 2.5];
+const S_VALUES = [0, -0, 1, -1.5, 0.1, 3.4028234663852886e38, 1.401298464324817e-45, 1.1754943508222875e-38, Infinity, -Infinity, 16777217, 2.5, -7.25];
+const NAN_BITS = [[0, 0x7ff80000], [1, 0x7ff00000], [0x1234, 0xfff40000], [0x7fc00000, -1], [0x7f800001, -1], [0xffa00000 | 0, -1], [0x3f800000, 0]];
+
+/** Bits of f register values: doubles, NaN-boxed singles, NaNs (quiet, signalling, with payloads), a single not boxed, random bits. */
+function randomF(r: () => number): [number, number] {
+  const k = r() % 10;
+  if (k < 4) { const h = new Int32Array(new Float64Array([D_VALUES[r() % D_VALUES.length] * (k === 0 ? 1 + (r() % 1000) / 7 : 1)]).buffer); return [h[0], h[1]]; }
+  if (k < 7) { const h = new Int32Array(new Float32Array([S_VALUES[r() % S_VALUES.length] * (k === 4 ? 1 + (r() % 100) / 3 : 1)]).buffer); return [h[0], -1]; }
+  if (k < 8) return NAN_BITS[r() % NAN_BITS.length] as [number, number];
+  return [r() | 0, k === 8 ? -1 : r() | 0];
+}
+
+/** One random F/D arithmetic instruction, rounding mode `rm(isToInt)` (f and x registers 1..30, x31 the base). */
+function randomFpInsn(r: () => number, rm: (toInt: boolean) => number): number {
+  const d = 1 + (r() % 30), a = 1 + (r() % 30), b = 1 + (r() % 30), c = 1 + (r() % 30), fmt = r() & 1, m = rm(false);
+  const all = [
+    ...[0x00, 0x04, 0x08, 0x0c].map((f7) => () => fop(f7 | fmt, d, a, b, m)), // fadd, fsub, fmul, fdiv
+    () => fop(0x2c | fmt, d, a, 0, m), // fsqrt
+    () => fop(0x10 | fmt, d, a, b, r() % 3), () => fop(0x14 | fmt, d, a, b, r() % 2), // fsgnj*, fmin/fmax
+    () => fop(0x50 | fmt, d, a, b, r() % 3), () => fop(0x70 | fmt, d, a, 0, 1), // fle/flt/feq, fclass
+    () => fop(0x60 | fmt, d, a, r() % 4, rm(true)), () => fop(0x68 | fmt, d, a, r() % 4, m), // fcvt to and from w/wu/l/lu
+    () => fop(0x20, d, a, 1, m), () => fop(0x21, d, a, 0, m), // fcvt.s.d, fcvt.d.s
+    ...[0x43, 0x47, 0x4b, 0x4f].map((op) => () => R4(c, fmt, b, a, m, d, op)), // fmadd, fmsub, fnmsub, fnmadd
+    () => fop(0x78 | fmt, d, a, 0, 0), () => fop(0x79 - 8 + 8 * fmt, d, a, 0, 0), // fmv from x (the other way: fmv.x.*)
+  ];
+  return all[r() % all.length]();
+}
+
+interface FpOutcome { regs: bigint[]; fbits: number[]; fcsr: number; pc: number; stop: number }
+
+function fpSetup(r: () => number): { regs: bigint[]; fbits: number[] } {
+  const regs: bigint[] = [0n];
+  const ints = [0n, 1n, -1n, 1n << 53n, (1n << 53n) + 1n, -(1n << 63n), (1n << 63n) - 1n, 0xffffffffn, 0x80000000n, 16777217n];
+  for (let i = 1; i < 32; i++) regs.push(r() % 2 === 0 ? ints[r() % ints.length] : BigInt.asIntN(64, (BigInt(r()) << 32n) | BigInt(r())));
+  const fbits: number[] = [];
+  for (let i = 0; i < 32; i++) fbits.push(...randomF(r));
+  return { regs, fbits };
+}
+
+/** Under a Cpu of tier 0 alone, its interpreter `tier0`: the module (and the JavaScript interpreter for what it leaves), or JavaScript alone. */
+function fpUnderCpu(tier0: 'js' | 'wasm', code: Asm, regs: bigint[], fbits: number[], fcsr: number): FpOutcome {
+  const m = resetMemory(code.bytes());
+  const cpu = new Cpu(m, undefined, { engine: 'interp', tier0 });
+  cpu.state.pc = CODE;
+  regs.forEach((v, i) => { if (i > 0) setReg(cpu, i, v); });
+  fbits.forEach((v, i) => { cpu.state.fbits[i] = v; });
+  cpu.state.fcsr = fcsr;
+  let stop: Stop;
+  do stop = cpu.run(1e9); while (stop === Stop.Budget);
+  return { regs: regs.map((_, i) => getReg(cpu, i)), fbits: [...cpu.state.fbits], fcsr: cpu.state.fcsr, pc: cpu.state.pc, stop };
+}
+
+describe('tier 0 in WebAssembly: F/D arithmetic (wasm-interp-fp.ts)', function () {
+  this.timeout(120_000);
+  let w: WasmTier0;
+  before(() => { w = new WasmTier0(resetMemory(new Uint8Array(4))); });
+
+  it('runs 400 random blocks of F/D arithmetic under round-to-nearest (conversions to integers also under RTZ) in the module, as the JavaScript tier 0 does', () => {
+    const r = rng(61);
+    let slow = 0;
+    for (let t = 0; t < 400; t++) {
+      const code = new Asm();
+      const n = 1 + (r() % 40);
+      for (let i = 0; i < n; i++) code.w(randomFpInsn(r, (toInt) => (toInt ? [0, 1, 7][r() % 3] : [0, 7][r() % 2])));
+      code.w(rv.ecall());
+      const { regs, fbits } = fpSetup(r);
+      const fcsr = r() % 32; // frm 0 (RNE), some flags already raised
+      const js = fpUnderCpu('js', code, regs, fbits, fcsr);
+      const m = resetMemory(code.bytes());
+      w.reset();
+      const i64 = new BigInt64Array(m.buffer), i32 = new Int32Array(m.buffer), fs = (XS + F_SLOT) >> 2;
+      regs.forEach((v, i) => { if (i > 0) i64[(XS >> 3) + i] = v; });
+      fbits.forEach((v, i) => { i32[fs + i] = v; });
+      i32[(XS + FCSR_SLOT) >> 2] = fcsr;
+      const got = drive(w, i32, CODE, false);
+      assert.equal(got.pc, js.pc, `block ${t}: ran to the ecall in the module`);
+      assert.equal(got.n, n + 1, `block ${t}: retired`);
+      assert.deepEqual(regs.map((_, i) => i64[(XS >> 3) + i]), js.regs, `block ${t}: x registers`);
+      assert.deepEqual(fbits.map((_, i) => i32[fs + i]), js.fbits, `block ${t}: f registers`);
+      assert.equal(i32[(XS + FCSR_SLOT) >> 2], js.fcsr, `block ${t}: fcsr`);
+      if (js.fcsr !== fcsr) slow++;
+    }
+    assert.ok(slow > 100, `flags raised in ${slow} blocks`);
+  });
+
+  it('leaves what the JavaScript tier 0 leaves in every rounding mode, static and dynamic, reserved frm included (400 random blocks)', () => {
+    const r = rng(62);
+    for (let t = 0; t < 400; t++) {
+      const code = new Asm();
+      const n = 1 + (r() % 40);
+      for (let i = 0; i < n; i++) code.w(randomFpInsn(r, () => [0, 1, 2, 3, 4, 7, 7, 7][r() % 8]));
+      code.w(rv.ecall());
+      const { regs, fbits } = fpSetup(r);
+      const fcsr = ([0, 0, 0, 1, 2, 3, 4, 5, 7][r() % 9] << 5) | (r() % 32);
+      const js = fpUnderCpu('js', code, regs, fbits, fcsr), wa = fpUnderCpu('wasm', code, regs, fbits, fcsr);
+      assert.deepEqual(wa, js, `block ${t}`);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { decode, type Insn } from '../../src/vcpu/decode.js';
 import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_W } from '../../src/vcpu/memory.js';
 import { ENDS_BLOCK, predecode } from '../../src/vcpu/ops.js';
 import { Area, Exit, toWasmRecords, wasmInterpModule, wasmRecordBytes } from '../../src/vcpu/wasm-interp.js';
+import { fpSlowPath } from '../../src/vcpu/wasm-interp-fp.js';
 
 export const AREA = 0x40000000;
 /** The register slot: x_r at XS + 8r, f_r at XS + F_SLOT + 8r. */
@@ -39,13 +40,14 @@ export class WasmTier0 {
         cw: (): number => 0,
         // A chaining miss: the block built there (its header), as the Cpu's lookup would; none per block.
         lk: (pc: number): number => (this.perBlock ? 0 : this.block(pc >>> 0)),
+        fx: fpSlowPath(AREA + Area.FX, i32),
       },
     });
     this.run = inst.exports.run as (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
   }
   reset(): void {
     const i32 = new Int32Array(this.m.buffer);
-    i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.BYTES) >> 2);
+    i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.FX) >> 2);
     for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) i32[(AREA + e * 16) >> 2] = 1;
     i32.fill(0, XS >> 2, (XS + 1024) >> 2);
     this.blocks.clear();
