@@ -70,8 +70,16 @@ class Region {
   calls = 0;
   syncedAt = -1;
 
+  /** The slot's x registers (x0..x31 as halves), those from x1 on, and the f registers' words: views for block copies. */
+  readonly xv: Int32Array;
+  readonly xv2: Int32Array;
+  readonly fv: Int32Array;
+
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
+    this.xv = new Int32Array(mem.buffer, base + XS, 64);
+    this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
+    this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
     let mod = modules.get(base);
     if (mod === undefined) {
@@ -238,15 +246,15 @@ export class Tier0Wasm {
     const hdr = b.wrec, base = r.base;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
-    const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
-    i32[xs] = 0; i32[xs + 1] = 0;
-    for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
-    for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
+    const xs = (base + XS) >>> 2;
+    // Block copies (memmove) rather than element loops: this runs at every entry from the run loop (millions of times for warm code).
+    r.xv.set(s.x); r.xv[0] = 0; r.xv[1] = 0;
+    r.fv.set(s.fbits);
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
     r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
-    for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
-    for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
+    s.x.set(r.xv2, 2);
+    s.fbits.set(r.fv);
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
