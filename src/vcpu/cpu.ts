@@ -32,7 +32,7 @@
 import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
-import { engineFromEnv, PROMOTE_AFTER, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
+import { engineFromEnv, PROMOTE_AFTER, PROMOTE_AFTER_JS, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
 import { Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
@@ -74,7 +74,10 @@ export const TIMEBASE_HZ = 10_000_000;
 
 export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
-export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
+export { ENGINES, PROMOTE_AFTER, PROMOTE_AFTER_JS, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
+
+/** A demoted block's next promotion: after DEMOTE_FACTOR^k promotions' heat for its k-th demotion, none after MAX_DEMOTIONS (Cpu.demote); heats stay above -MAX_HEAT (an i32 in the module's records). */
+const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3, MAX_HEAT = 0x3fffffff;
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
@@ -128,14 +131,16 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
+  /** Promoted blocks sent back to tier 0 (demote; statistics). */
+  demoted = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
   /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
   readonly regions = new RegionExport();
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
-  /** The default promotion threshold of new Cpus. */
-  static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
+  /** The default promotion threshold of new Cpus (undefined: engines.ts PROMOTE_AFTER, or PROMOTE_AFTER_JS under the JavaScript tier 0). */
+  static defaultPromoteAfter: number | undefined = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || undefined;
   /** Whether new Cpus under 'auto' promote to tier 2. */
   static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
   /** Which interpreter tier 0 uses when the options do not say (TSVISOR_TIER0). */
@@ -160,12 +165,13 @@ export class Cpu {
     this.f64 = new Float64Array(mem.buffer);
     this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
-    const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
+    const tier0 = options.tier0 ?? Cpu.defaultTier0;
+    const after = options.promoteAfter ?? Cpu.defaultPromoteAfter ?? (tier0 === 'wasm' ? PROMOTE_AFTER : PROMOTE_AFTER_JS);
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.table = new BlockTable(mem);
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
-    this.t0w = this.promoteAt > 0 && (options.tier0 ?? Cpu.defaultTier0) === 'wasm' ? Tier0Wasm.for(this, mem) : null;
+    this.t0w = this.promoteAt > 0 && tier0 === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
@@ -202,6 +208,7 @@ export class Cpu {
       // Tier 0 left a block for this one: link them (trace.ts follows the link from a jalr).
       const from = this.linkFrom as Tier0Block | null;
       if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
+      if (statsEnabled) { if (b.code !== null) engineStats.tier0Calls++; else engineStats.compiledCalls++; }
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
@@ -306,6 +313,18 @@ export class Cpu {
     return b !== null && b.code !== null ? b : null;
   }
 
+  /**
+   * A block's heat with what tier 0 in WebAssembly counted for it brought in
+   * (blocks entered only by the module's chaining): what traces and regions
+   * read of the blocks they consider, synced one by one rather than every
+   * placed block at each promotion (python's imports: 28 000 placed blocks,
+   * ~900 looks).
+   */
+  private readonly heatOf = (o: Block): number => {
+    this.t0w?.sync(o);
+    return o.heat;
+  };
+
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
     const w = this.t0w;
@@ -332,8 +351,7 @@ export class Cpu {
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
-    this.t0w?.syncAll(); // the heat tier 0 in WebAssembly counted, which traces read
-    const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8);
+    const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8, this.heatOf);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
       b.fn = this.probe(b, trace.pieces, this.bind(this.factoryOf(b.pc, body)));
@@ -381,9 +399,10 @@ export class Cpu {
    * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
-    this.t0w?.syncAll();
-    const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
-    const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
+    const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), w = Math.max(tried, wide.pieces.length);
+    const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem)
+      : this.t0w !== null ? this.demote(b)
+        : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
     const extra = b.extra;
@@ -394,6 +413,28 @@ export class Cpu {
       b.extra = extra;
       return narrow();
     });
+  }
+
+  /**
+   * Promoted block `b`, found no loop by its probe and no wider region kept,
+   * sent back to tier 0 under tier 0 in WebAssembly (rather than left in
+   * tier 1): its calls are short, and each call of a compiled block from
+   * code the module runs is a return to the run loop and a new entry into
+   * the module, which cost more than the block's instructions save (README.md,
+   * "Decision: warm code stays in tier 0"). Its heat goes down so that the
+   * next promotion comes after DEMOTE_FACTOR^k times the promotion's heat (k:
+   * its demotions so far), and never after MAX_DEMOTIONS: a later promotion
+   * is a later look (its calls may have grown long, its neighbours hot).
+   * Returns the function the run loop never calls while `b.code` is set.
+   */
+  private demote(b: Block): BlockFn {
+    const k = ++b.demotions;
+    b.code = b.pre;
+    b.heat = k > MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
+    this.t0w?.reheat(b);
+    this.demoted++;
+    if (statsEnabled) engineStats.demoted++;
+    return NO_BLOCK_FN;
   }
 
   /**

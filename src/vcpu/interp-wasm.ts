@@ -65,10 +65,8 @@ class Region {
   owner: Cpu | null = null;
   ownerEpoch = -1;
   gen = -1;
-  /** The blocks given records since the last reset, by their header's address (links, syncAll), and the count of calls (syncAll skips when none ran since). */
+  /** The blocks given records since the last reset, by their header's address (the links chain() writes). */
   readonly placed = new Map<number, Block>();
-  calls = 0;
-  syncedAt = -1;
 
   /** The slot's x registers (x0..x31 as halves), those from x1 on, and the f registers' words: views for block copies. */
   readonly xv: Int32Array;
@@ -207,27 +205,15 @@ export class Tier0Wasm {
     return r === null ? null : new Tier0Wasm(cpu, r);
   }
 
+  /** b's records' header (if placed) set to b.heat, which the Cpu lowered (a block sent back to tier 0: the module must enter it again). */
+  reheat(b: Block): void {
+    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) this.r.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+  }
+
   /** b.heat raised to what the module counted in its records' header. */
   sync(b: Block): void {
     if (b.wepoch === this.r.recEpoch && b.wrec !== 0) {
       const h = this.r.i32[b.wrec >>> 2];
-      if (h > b.heat) b.heat = h;
-    }
-  }
-
-  /**
-   * Every block with records raised to the heat the module counted: the
-   * heat of blocks entered only by chaining, which trace.ts and region.ts
-   * read from the block (Cpu.promote, Cpu.tier2Region call this first).
-   */
-  syncAll(): void {
-    const r = this.r;
-    if (r.syncedAt === r.calls) return;
-    r.syncedAt = r.calls;
-    const i32 = r.i32, ep = r.recEpoch;
-    for (const b of r.placed.values()) {
-      if (b.wepoch !== ep) continue;
-      const h = i32[b.wrec >>> 2];
       if (h > b.heat) b.heat = h;
     }
   }
@@ -251,7 +237,6 @@ export class Tier0Wasm {
     r.xv.set(s.x); r.xv[0] = 0; r.xv[1] = 0;
     r.fv.set(s.fbits);
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
-    r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
     s.x.set(r.xv2, 2);
     s.fbits.set(r.fv);
