@@ -77,7 +77,8 @@ export { LOOP_CHUNK } from './ops.js';
 export { ENGINES, PROMOTE_AFTER, PROMOTE_AFTER_JS, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
 /** A demoted block's next promotion: after DEMOTE_FACTOR^k promotions' heat for its k-th demotion, none after MAX_DEMOTIONS (Cpu.demote); heats stay above -MAX_HEAT (an i32 in the module's records). */
-const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3, MAX_HEAT = 0x3fffffff;
+export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
+const MAX_HEAT = 0x3fffffff;
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
@@ -430,7 +431,7 @@ export class Cpu {
   private demote(b: Block): BlockFn {
     const k = ++b.demotions;
     b.code = b.pre;
-    b.heat = k > MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
+    b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
     this.t0w?.reheat(b);
     this.demoted++;
     if (statsEnabled) engineStats.demoted++;
