@@ -151,6 +151,8 @@ export class Cpu {
   private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
+  /** Beside tier 0 in WebAssembly under the default threshold, the heat a block run by the JavaScript interpreter counts per unit (PROMOTE_AFTER over PROMOTE_AFTER_JS): it is promoted after as many runs as under the JavaScript tier 0. */
+  private readonly jsHeat: number;
   private readonly interp: Interpreter;
   /** Tier 0 in WebAssembly (interp-wasm.ts), or null: the JavaScript interpreter runs tier 0. */
   private readonly t0w: Tier0Wasm | null;
@@ -172,6 +174,7 @@ export class Cpu {
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.table = new BlockTable(mem);
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
+    this.jsHeat = options.promoteAfter === undefined && Cpu.defaultPromoteAfter === undefined ? PROMOTE_AFTER / PROMOTE_AFTER_JS : 1;
     this.t0w = this.promoteAt > 0 && tier0 === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
@@ -338,9 +341,12 @@ export class Cpu {
       const r = w.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK, this.promoteAt);
       if (r >= 0) { engineStats.tier0Insns += r >>> 3; return r; }
     }
+    const h0 = b.heat;
     b.heat++;
     // Beside the WebAssembly tier 0, the JavaScript one runs only the block it is given (a promotion threshold of 0 chains nothing).
     const r = this.interp.run(b, s, w === null ? this.promoteAt : 0, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    // A block the module does not run (F/D arithmetic, CSRs...) heats JS_HEAT times as fast: promoted after the JavaScript tier 0's count of runs.
+    if (w !== null) b.heat = h0 + (b.heat - h0) * this.jsHeat;
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
@@ -402,7 +408,7 @@ export class Cpu {
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
     const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), w = Math.max(tried, wide.pieces.length);
     const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem)
-      : this.t0w !== null ? this.demote(b)
+      : this.t0w !== null && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) ? this.demote(b)
         : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
@@ -419,7 +425,8 @@ export class Cpu {
   /**
    * Promoted block `b`, found no loop by its probe and no wider region kept,
    * sent back to tier 0 under tier 0 in WebAssembly (rather than left in
-   * tier 1): its calls are short, and each call of a compiled block from
+   * tier 1) when the module runs all of it (not F/D arithmetic, which it
+   * would leave to the JavaScript interpreter): its calls are short, and each call of a compiled block from
    * code the module runs is a return to the run loop and a new entry into
    * the module, which cost more than the block's instructions save (README.md,
    * "Decision: warm code stays in tier 0"). Its heat goes down so that the

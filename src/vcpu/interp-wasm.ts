@@ -37,6 +37,7 @@ import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
+import { Tier0 } from './ops.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
@@ -203,6 +204,12 @@ export class Tier0Wasm {
   static for(cpu: Cpu, mem: GuestMemory): Tier0Wasm | null {
     const r = regionOf(mem);
     return r === null ? null : new Tier0Wasm(cpu, r);
+  }
+
+  /** Whether the module runs every instruction of block `b` (n instructions of pre-decoded `code`): a block it would leave part-way runs partly in the JavaScript interpreter. */
+  static runsAll(code: Int32Array, n: number): boolean {
+    for (let i = 0; i < n; i++) if (!runsOp(code[i * Tier0.STRIDE] & 0xff)) return false;
+    return true;
   }
 
   /** b's records' header (if placed) set to b.heat, which the Cpu lowered (a block sent back to tier 0: the module must enter it again). */
