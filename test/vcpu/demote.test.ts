@@ -9,7 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { Cpu, DEMOTE_FACTOR, MAX_DEMOTIONS, PROMOTE_AFTER, PROMOTE_AFTER_JS, Stop, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { engineStats } from '../../src/vcpu/engine-stats.js';
-import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
+import { Asm, CODE, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 
 /** A block of three instructions ending in an ecall: x8 += 1; `tag` keeps its bytes apart from other tests' (shared blocks). */
 const short = (tag: number): Asm => new Asm().w(rv.addi(8, 8, 1), rv.addi(0, 0, tag), rv.ecall());
@@ -54,17 +54,20 @@ describe('vcpu warm code: demotion to tier 0 in WebAssembly', () => {
   });
 
   it('a loop whose first calls are short reaches tier 2 at a later promotion, with the results of tier 0 alone', () => {
-    // A: x6 += 1, x7 = x6, ecall. B (entered from the run loop after each system call): an inner loop of x7 passes,
-    // x5 -= 1, back to A; ebreak at the end. B's calls grow by 3 instructions each: its first probe finds them short.
+    // A: x6 += 1, x10 += x6, x7 = x10 / 32 + 1, ecall. B (entered from the run loop after each system call): an inner
+    // loop of x7 passes, x5 -= 1, back to A; then a jump to an ebreak (a block of its own: the module leaves before an ebreak,
+    // and only blocks it runs whole go back to tier 0). B's calls grow with the square of the calls made: at its first promotion
+    // (a heat of 50) its probe finds them short, and it reaches tier 2 at a later one.
+    // `tag` in both blocks: Cpus of this thread share blocks by their bytes, and a block arriving compiled is never probed.
     const asm = (tag: number): Asm => new Asm().w(
-      rv.addi(6, 6, 1), rv.addi(7, 6, 0), rv.addi(0, 0, tag), rv.ecall(),
-      rv.addi(7, 7, -1), rv.addi(8, 8, 3), rv.bne(7, 0, -8), rv.addi(5, 5, -1), rv.bne(5, 0, -32), rv.ebreak(),
+      rv.addi(6, 6, 1), rtype('add', 10, 10, 6), rv.srli(7, 10, 5), rv.addi(7, 7, 1), rv.addi(0, 0, tag), rv.ecall(),
+      rv.addi(0, 0, tag), rv.addi(7, 7, -1), rv.addi(8, 8, 3), rv.bne(7, 0, -8), rv.addi(5, 5, -1), rv.bne(5, 0, -44), rv.jal(0, 4), rv.ebreak(),
     );
-    const outer = 400;
+    const outer = 300;
     const results: [Stop, number, bigint, bigint][] = [];
     let demoted = 0, compiled = 0;
     for (const engine of ['interp', 'auto'] as Engine[]) {
-      const cpu = new Cpu(resetMemory(asm(910 + results.length).bytes()), undefined, { engine, promoteAfter: 2, tier0: 'wasm' });
+      const cpu = new Cpu(resetMemory(asm(910 + results.length).bytes()), undefined, { engine, promoteAfter: 50, tier0: 'wasm' });
       cpu.state.pc = CODE;
       setReg(cpu, 5, BigInt(outer));
       let stop: Stop;
