@@ -423,23 +423,20 @@ export class Cpu {
   }
 
   /**
-   * Promoted block `b`, found no loop by its probe and no wider region kept,
-   * sent back to tier 0 under tier 0 in WebAssembly (rather than left in
-   * tier 1) when the module runs all of it (not F/D arithmetic, which it
-   * would leave to the JavaScript interpreter): its calls are short, and each call of a compiled block from
-   * code the module runs is a return to the run loop and a new entry into
-   * the module, which cost more than the block's instructions save (README.md,
-   * "Decision: warm code stays in tier 0"). Its heat goes down so that the
-   * next promotion comes after DEMOTE_FACTOR^k times the promotion's heat (k:
-   * its demotions so far), and never after MAX_DEMOTIONS: a later promotion
-   * is a later look (its calls may have grown long, its neighbours hot).
-   * Returns the function the run loop never calls while `b.code` is set.
+   * Promoted block `b` (no loop by its probe, no wider region kept, all of it run by tier 0 in WebAssembly) back
+   * to tier 0: each call of a compiled block from code the module runs is a return to the run loop and a new
+   * entry into the module, which cost more than a short call saves (README.md, "Decision: warm code stays in
+   * tier 0"). Its next promotion (a later look) comes after DEMOTE_FACTOR^k times the promotion's heat (k: its
+   * demotions), none after MAX_DEMOTIONS; another Cpu finding its bytes starts it in tier 0 too (no shared
+   * factory). Returns the function the run loop never calls while `b.code` is set.
    */
   private demote(b: Block): BlockFn {
     const k = ++b.demotions;
     b.code = b.pre;
     b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
     this.t0w?.reheat(b);
+    const e = SHARED_BLOCKS.find(this.mem, b.pc, b.end);
+    if (e !== null) e.factory = null;
     this.demoted++;
     if (statsEnabled) engineStats.demoted++;
     return NO_BLOCK_FN;

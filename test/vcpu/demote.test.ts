@@ -51,6 +51,9 @@ describe('vcpu warm code: demotion to tier 0 in WebAssembly', () => {
       `after the last demotion: ${inTier0[MAX_DEMOTIONS]} of ${total} calls in tier 0`);
     // The last stretch is all tier 0.
     for (let i = 0; i < 100; i++) assert.ok(call(cpu));
+    // Another Cpu finding the same bytes (a forked child, the next exec) starts the block in tier 0 too, not from a shared tier-1 factory.
+    const next = new Cpu(resetMemory(short(901).bytes()), undefined, { engine: 'auto', promoteAfter: P, tier0: 'wasm' });
+    assert.ok(call(next), 'the next Cpu runs the demoted block in tier 0');
   });
 
   it('a loop whose first calls are short reaches tier 2 at a later promotion, with the results of tier 0 alone', () => {
