@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { bindUnixSocket, closeFd, pipe2, O_CLOEXEC } from '../src/host/ffi.js';
 import { UrpcClient } from '../src/main/urpc.js';
 import { repoRoot } from '../test/util/bundle.js';
+import { sandboxProcessEnv } from '../src/bundle/entry.js';
 
 export interface BootRun {
   /** Launch to the start-sync byte. */
@@ -61,6 +62,8 @@ export async function bootOnce(bundle: string, idleMs = 0, timeoutMs = 120_000, 
     const [exe, ...args] = nodeArgs ? [process.execPath, ...nodeArgs] : [path.join(repoRoot(), 'bin', 'tsvisor')];
     child = spawn(exe, [...args, 'boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=6,7,8', 'bench'], {
       stdio: ['ignore', 'ignore', 'pipe', specFd, ctrl, sync[1], 'pipe', 'pipe', 'pipe'],
+      // Node started directly: the environment run gives boot (bin/tsvisor's shell part makes its own).
+      env: nodeArgs ? sandboxProcessEnv(process.env) : process.env,
     });
   } finally {
     closeFd(ctrl);

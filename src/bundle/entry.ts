@@ -28,6 +28,15 @@ export interface BundleSpec {
    * process started without them (build.ts, load.ts).
    */
   nodeFlags?: readonly string[];
+  /**
+   * A function of the bundle (its module, as a path under dist, and its
+   * export) that the build's code-cache step calls once every module has
+   * loaded (load.ts writeCodeCache): it runs what the process runs at its
+   * start that is pure (no process state, file or fd touched), so the cache
+   * holds those functions' bytecode and the process does not compile them
+   * as it starts.
+   */
+  warmUp?: { module: string; export: string };
 }
 
 /**
@@ -49,12 +58,38 @@ export interface BundleSpec {
  */
 export const BOOT_NODE_FLAGS = ['--max-semi-space-size=2', '--min-semi-space-size=2', '--initial-old-space-size=32'] as const;
 
+/**
+ * Variables of the environment that a sandbox's own processes, boot and the
+ * gofer, have no use for but that cost each Node start: with
+ * NODE_EXTRA_CA_CERTS set, Node 20 reads and parses that file of TLS root
+ * certificates (and loads OpenSSL's configuration for it) before V8 starts,
+ * where a bare start reads neither: 50-90 ms of CPU on this host with
+ * Debian's bundle of ~140 roots, against ~30 ms for the whole rest of
+ * `node -e 0` (docs/STARTUP.md, "Boot to sync for a parent runtime"); the
+ * other commands get the file's name as TSVISOR_EXTRA_CA_CERTS instead
+ * (bin/tsvisor, src/debian/fetch.ts EXTRA_CA_ENV). Boot
+ * and the gofer make no TLS connection (the guest's own go through host
+ * sockets, never through Node's TLS), so they start without them: run,
+ * create and do leave them out of boot's and the gofer's environment
+ * (`sandboxProcessEnv`), and bin/tsvisor's shell part unsets the same names
+ * for `tsvisor boot` and `tsvisor gofer` (test/bundle/launcher.test.ts
+ * checks that the two lists agree).
+ */
+export const SANDBOX_UNSET_ENV = ['NODE_EXTRA_CA_CERTS', 'TSVISOR_EXTRA_CA_CERTS'] as const;
+
+/** `env` without SANDBOX_UNSET_ENV: the environment boot and the gofer are started with. */
+export function sandboxProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of SANDBOX_UNSET_ENV) delete out[name];
+  return out;
+}
+
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
   run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
   do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
-  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS },
+  boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/main/boot.js', export: 'warmCodeCache' } },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
   kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS },
   // vCPU workers run inside boot (its flags are their process's) or in a process without them (tests, the in-process bench).

@@ -54,7 +54,8 @@ export function runBundle(module: NodeJS.Module, require: NodeJS.Require, dir: s
 /**
  * The build's step after writing NAME.code.js: compiles it, runs every
  * module but the entry (whose top level is a process's or thread's start:
- * it runs at start-up anyway, where V8 compiles it lazily), and writes what
+ * it runs at start-up anyway, where V8 compiles it lazily), then the
+ * bundle's warm-up function if it names one (BundleSpec.warmUp), and writes what
  * V8 compiled as NAME.cache (`plain`: NAME.plain.cache, see above). Returns
  * the cache's size in bytes.
  */
@@ -62,6 +63,14 @@ export function writeCodeCache(dir: string, name: string, require: NodeJS.Requir
   const script = compile(dir, name, undefined);
   const loader = { exports: {} } as NodeJS.Module;
   (script.runInThisContext() as BundleCode)(loader, require, dir, true);
+  const warmUp = (BUNDLE_ENTRIES as Record<string, BundleSpec>)[name]?.warmUp;
+  if (warmUp) {
+    // Every module of the bundle is in require.cache under its own file name now (runtime.ts).
+    const file = path.join(dir, '..', warmUp.module);
+    const fn = (require.cache[file]?.exports as Record<string, unknown> | undefined)?.[warmUp.export];
+    if (typeof fn !== 'function') throw new Error(`${name}: no function ${warmUp.export} in ${warmUp.module} to warm the code cache with`);
+    (fn as () => void)();
+  }
   const data = script.createCachedData();
   fs.writeFileSync(cacheFile(dir, name, plain), data);
   return data.length;

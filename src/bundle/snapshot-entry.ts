@@ -144,6 +144,10 @@ const boot = compile(NAME);
 boot(loaderModule(NAME), Module.createRequire(bootModule.filename), BUNDLES, true);
 boot(bootModule, Module.createRequire(bootModule.filename), BUNDLES, false);
 const { main } = bootModule.exports as { main: (argv: string[]) => Promise<number> };
+// node:net, which src/main/urpc.ts loads at its first use (so that a boot
+// started from its bundle writes its sync byte before loading it): in the
+// blob it costs nothing at start, as when the control server imported it.
+require('node:net');
 
 // With WITH_KERNEL_ENV=1 (not the build's default: docs/STARTUP.md, the
 // fifth pass, has why), the kernel's bundle, run the same way (boot requires

@@ -75,6 +75,24 @@ export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
  * Returns the applets linked.
  */
 export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'symbolic'): string[] {
+  const l = layout(rootfs, busybox, hostname, links, () => true);
+  return l.applets;
+}
+
+/**
+ * layoutBusyboxRootfs in two steps: the tree with only the links of the
+ * applets named in `now` (as a command's name or path gives them: its last
+ * component), then the returned function makes the others. `tsvisor do`
+ * calls it once the sandbox's processes are starting, which need none of
+ * them before StartRoot (docs/STARTUP.md, the tenth pass).
+ */
+export function layoutBusyboxRootfsInTwo(rootfs: string, busybox: string, now: readonly string[], hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'hard'): () => void {
+  const early = new Set(now.map((n) => path.posix.basename(n)));
+  return layout(rootfs, busybox, hostname, links, (a) => early.has(a)).rest;
+}
+
+/** The layout; the links of applets for which `early` is false are left to `rest`. */
+function layout(rootfs: string, busybox: string, hostname: string, links: 'symbolic' | 'hard', early: (applet: string) => boolean): { applets: string[]; rest: () => void } {
   const bin = fs.readFileSync(busybox);
   checkRiscv64Elf(bin, busybox);
   const applets = busyboxApplets(bin, busybox);
@@ -94,18 +112,17 @@ export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = 
   dir('root', 0o700);
   file('bin/busybox', bin, 0o755);
   const own = path.join(rootfs, 'bin', 'busybox');
-  for (const a of applets) {
-    if (a === 'busybox') continue;
-    if (links === 'hard') fs.linkSync(own, path.join(rootfs, 'bin', a));
-    else fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
-  }
+  const link = (a: string) => (links === 'hard' ? fs.linkSync(own, path.join(rootfs, 'bin', a)) : fs.symlinkSync('busybox', path.join(rootfs, 'bin', a)));
+  const linked = applets.filter((a) => a !== 'busybox');
+  const [now, later] = [linked.filter(early), linked.filter((a) => !early(a))];
+  now.forEach(link);
   fs.symlinkSync('bin', path.join(rootfs, 'sbin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'bin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'sbin'));
   file('etc/passwd', PASSWD, 0o644);
   file('etc/group', GROUP, 0o644);
   file('etc/hostname', `${hostname}\n`, 0o644);
-  return applets;
+  return { applets, rest: () => later.forEach(link) };
 }
 
 /**

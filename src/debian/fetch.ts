@@ -197,8 +197,9 @@ function fetchOnce(url: string, progress: ProgressSink | undefined, redirects: n
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new FetchError(`${url}: unsupported URL scheme`));
   // node:http and node:https are loaded here, on a download, not by every `tsvisor do` that imports this module.
   const get = u.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).get : (require('node:http') as typeof import('node:http')).get;
+  const tlsRoots = u.protocol === 'https:' ? extraTlsRoots() : undefined;
   return new Promise((resolve, reject) => {
-    const req = get(u, (res) => {
+    const req = get(u, tlsRoots ? { ca: tlsRoots } : {}, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
@@ -229,6 +230,38 @@ function fetchOnce(url: string, progress: ProgressSink | undefined, redirects: n
       reject(new FetchError(offline ? `cannot reach ${u.protocol}//${u.host} (${e.code}): no network?` : `${url}: ${e.message}`));
     });
   });
+}
+
+/**
+ * The variable bin/tsvisor's shell part moves NODE_EXTRA_CA_CERTS to: with
+ * NODE_EXTRA_CA_CERTS set, Node 20 reads and parses that file at every
+ * start, 50-90 ms of CPU (docs/STARTUP.md), which run, do and the other
+ * commands would pay although only a download here makes a TLS connection.
+ * So the shell part starts them without it and names the file here instead.
+ */
+export const EXTRA_CA_ENV = 'TSVISOR_EXTRA_CA_CERTS';
+
+let extraRootsWarned = false;
+
+/**
+ * The roots an https download trusts when EXTRA_CA_ENV names a file: Node's
+ * bundled roots plus that file's certificates, which is what Node itself
+ * trusts under NODE_EXTRA_CA_CERTS (this Node uses its bundled store, not
+ * OpenSSL's). Undefined when the variable is unset: Node's defaults (which
+ * include NODE_EXTRA_CA_CERTS's certificates when Node was started with it).
+ * An unreadable file is warned about once and ignored, as Node does.
+ */
+function extraTlsRoots(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const file = env[EXTRA_CA_ENV];
+  if (!file) return undefined;
+  try {
+    const pem = fs.readFileSync(file, 'utf8');
+    return [...(require('node:tls') as typeof import('node:tls')).rootCertificates, pem];
+  } catch (e) {
+    if (!extraRootsWarned) process.stderr.write(`tsvisor: warning: ignoring extra certificates from ${file} (${EXTRA_CA_ENV}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    extraRootsWarned = true;
+    return undefined;
+  }
 }
 
 export function sha256(data: Buffer): string {

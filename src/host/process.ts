@@ -6,6 +6,7 @@ import { bindLazily, check, negErrno, EINVAL_NEG, type Fn } from './libc.js';
 
 interface ProcessLib {
   execve: Fn;
+  exit: Fn;
   pthreadSigmask: Fn;
   prctl: Fn;
   capget: Fn;
@@ -18,6 +19,7 @@ const lib = bindLazily(
   (c): ProcessLib =>
     ({
       execve: c.func('int execve(const char *, const char **, const char **)'),
+      exit: c.func('void _exit(int)'),
       pthreadSigmask: c.func('int pthread_sigmask(int, void *, void *)'),
       prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
       capget: c.func('int capget(void *, void *)'),
@@ -31,6 +33,18 @@ const lib = bindLazily(
 export function execve(path: string, argv: string[], env: string[]): number {
   const r = lib().execve(path, [...argv, null], [...env, null]);
   return r < 0 ? negErrno() : r;
+}
+
+/**
+ * _exit(2): ends the process now with `code` (its low 8 bits), every thread
+ * at once. Nothing of Node's own teardown runs: no 'exit' listeners, no
+ * wait for its platform's background tasks, no heap teardown, no profile
+ * written. So the caller must have written out everything first (src/main
+ * common.ts endProcess says when that holds).
+ */
+export function exitAtOnce(code: number): never {
+  lib().exit(code & 0xff);
+  throw new Error('_exit returned');
 }
 
 // ---- the calling thread's signal mask ----

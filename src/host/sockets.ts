@@ -25,6 +25,7 @@ interface SocketLib {
   socket: Fn;
   bind: Fn;
   connect: Fn;
+  listen: Fn;
   sendmsg: Fn;
   recvmsg: Fn;
   close: Fn;
@@ -41,6 +42,7 @@ const lib = bindLazily((c): SocketLib => {
     socket: c.func('int socket(int, int, int)'),
     bind: c.func('int bind(int, void *, uint32_t)'),
     connect: c.func('int connect(int, void *, uint32_t)'),
+    listen: c.func('int listen(int, int)'),
     sendmsg: c.func('long sendmsg(int, const tsv_msghdr *, int)'),
     recvmsg: c.func('long recvmsg(int, _Inout_ tsv_msghdr *, int)'),
     close: c.func('int close(int)'),
@@ -65,6 +67,11 @@ export function socketState(fd: number): SocketState {
   alen[0] = 128;
   if (l.getsockname(fd, addr, alen) === 0 && alen[0] > 2) return 'bound';
   return 'unbound';
+}
+
+/** listen(2): `fd` accepts connections into a queue of `backlog`; 0 or a negative errno. */
+export function listenSocket(fd: number, backlog: number): number {
+  return lib().listen(fd, backlog) < 0 ? negErrno() : 0;
 }
 
 /** SO_TYPE of a socket, or a negative errno. */

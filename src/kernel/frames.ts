@@ -82,12 +82,16 @@ export class FrameAllocator {
   alloc(account: FrameAccount): number {
     if (this.free.length === 0 && this.given.length === 0 && this.fresh >= POOL_FRAMES) return -1;
     if (!account.charge(PAGE_SIZE)) return -1;
-    // A frame never handed out, or given back, goes through the free list
-    // too, so the pop below runs from the first allocation on: a branch
-    // first taken once V8 has optimized its callers (the first reuse, after
-    // a run of fresh frames) would throw their code away ("insufficient
-    // type feedback").
-    if (this.free.length === 0) this.free.push(this.given.length > 0 ? (this.given.pop() as number) : this.fresh++);
+    // A frame never handed out goes through the given-back list, and a
+    // given-back one through the free list, so both pops run from the first
+    // allocation on: a branch first taken once V8 has optimized alloc (the
+    // first reuse after a run of fresh frames; the first given-back frame,
+    // which rand-rw's timed pass met half way) would throw its code away
+    // ("insufficient type feedback").
+    if (this.free.length === 0) {
+      if (this.given.length === 0) this.given.push(this.fresh++);
+      this.free.push(this.given.pop() as number);
+    }
     const f = this.free.pop() as number;
     this.refs[f] = 1;
     this.inUse++;

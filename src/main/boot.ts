@@ -9,20 +9,20 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FlagDef, FlagValues } from './flags.js';
+import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { entryScript, startedFromSnapshot } from '../bundle/entry.js';
-import { readSpecFromFd } from '../spec/load.js';
+import { defaultSpec, parseSpec, readSpecFromFd } from '../spec/load.js';
 import type { Spec } from '../spec/types.js';
 import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, ProcessInfo, SignalArg, type WaitPidArg } from './control-server.js';
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
-import { Fatal, GlobalOptions, openLogs } from './common.js';
+import { endProcess, Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
+import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
-import { closeFd, execve, getTerminalAttr, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
+import { buildFilter, closeFd, execve, getTerminalAttr, hostSyscalls, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, SECCOMP_RET_KILL_PROCESS, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
 
 /** How the sandbox caches its filesystems' metadata: boot's flags, which `run` and `do` take too and pass on to boot. */
 export const FILE_ACCESS_FLAGS: FlagDef[] = [
@@ -52,7 +52,6 @@ export const BOOT_FLAGS: FlagDef[] = [
 export const BOOT_SYNOPSIS = 'tsvisor [global flags] boot [flags] <container id>';
 const DEFAULT_TOTAL_MEMORY = 2 * 1024 ** 3;
 
-/** Run boot; resolves with the process exit code. */
 /**
  * Set by `tsvisor run` to its own pid: boot then asks the host kernel for
  * SIGKILL when its parent dies, so a killed `run` never leaves a sandbox
@@ -69,7 +68,13 @@ function dieWithParent(): void {
   if (String(process.ppid) !== parent) process.exit(128 + 9);
 }
 
+/**
+ * Runs boot. Once the container's status is known and reported, the process
+ * ends with it (common.ts endProcess); boot's own failures reject (Fatal), and the CLI
+ * prints them and exits 128.
+ */
 export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
+  let code: number;
   // 1. Required fds and exactly one container id.
   const missing = ['spec-fd', 'controller-fd', 'start-sync-fd'].filter((n) => (flags[n] as number) < 0);
   if (missing.length > 0 || positional.length !== 1) {
@@ -115,32 +120,63 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     };
     if (cfg.console) process.on('SIGWINCH', onWinch);
     const sandbox = new SandboxController(cid, kernel);
-    const server = await ControlServer.serveFd(flags['controller-fd'] as number, sandbox, {
-      debug: (m) => logs.debug.debug(m),
-      warn: (m) => logs.debug.warn(m),
-    });
-    // 5. Booted and listening: one zero byte on the start-sync fd.
+    // 5. The control socket listens (a bound one is made to: listen(2)), then
+    // one zero byte on the start-sync fd, then the control server serves it,
+    // before this turn ends: a connection made after the byte waits in the
+    // socket's queue for that, and the byte does not wait for Node's
+    // networking to load (ControlServer.listenFd; docs/STARTUP.md, "Boot to
+    // sync for a parent runtime").
+    const ctlFd = flags['controller-fd'] as number;
+    ControlServer.listenFd(ctlFd);
     const syncFd = flags['start-sync-fd'] as number;
     try {
       fs.writeSync(syncFd, Buffer.from([0]));
       fs.closeSync(syncFd);
     } catch (e) {
-      await server.close();
+      closeFd(ctlFd);
       throw new Fatal(`cannot signal the start-sync fd ${syncFd}: ${(e as Error).message}`);
     }
+    const server = await ControlServer.serveFd(ctlFd, sandbox, {
+      debug: (m) => logs.debug.debug(m),
+      warn: (m) => logs.debug.warn(m),
+    });
     // 6. The kernel's code loads now, while the parent reads the sync byte
     // and sends StartRoot (served once it is loaded). 7. Run, wait for init to exit.
     setImmediate(load);
     const status = await Promise.race([sandbox.exited, died]);
     logs.debug.debug(`boot ${cid}: init exited with wait status ${status}`);
+    // The status is known and every Wait answered once the server has
+    // drained; the kernel's shutdown writes shared mappings' stores through
+    // the gofer, then closes its connections (the gofer sees their end then).
     await server.shutdown();
     await kernel.shutdown().catch(() => {});
     process.off('SIGWINCH', onWinch);
-    return exitCodeOf(status);
+    code = exitCodeOf(status);
   } finally {
     restoreConsole();
     logs.close();
   }
+  // Boot's last step: the status is known and reported, nothing is left to write (common.ts endProcess).
+  endProcess(code);
+}
+
+/**
+ * The build's code-cache step for boot's bundle calls this (src/bundle,
+ * BundleSpec.warmUp) once every module has loaded: the pure part of what
+ * boot runs before its sync byte (the flags, the spec's check, the network
+ * plan, the seccomp filter's assembly), so that the cache holds those
+ * functions' bytecode and a boot does not compile them at its start
+ * (docs/STARTUP.md, "Boot to sync for a parent runtime"). It reads no
+ * process state and touches no file, fd or system call.
+ */
+export function warmCodeCache(): void {
+  const argv = ['--root=/run/tsvisor', 'boot', '--bundle=/b', '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=0,1,2', '--io-fds=6,7', '--donate-fd=8', '--cpu-num=2', 'cid'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  const global = globalOptions(g.flags, argv.slice(0, argv.length - g.rest.length));
+  parseFlags(BOOT_FLAGS, g.rest.slice(1));
+  const spec = parseSpec(JSON.stringify(defaultSpec()));
+  const table = hostSyscalls();
+  if (table) buildFilter(confinePolicy(networkConfinement(networkPlan(global.network, spec)), SECCOMP_RET_KILL_PROCESS), table);
 }
 
 /**

@@ -25,9 +25,9 @@
 //   unread. A method that takes files owns them; the others' are closed once
 //   the call is answered. A donated connected fd is read as a plain stream.
 
-import * as net from 'node:net';
-import { closeFd, recvFds, SOCK_STREAM, socketState, socketType } from '../host/ffi.js';
-import { JsonValueSplitter, MalformedStreamError, UrpcClient, oneLine, valuesBeforeFailure } from './urpc.js';
+import type * as net from 'node:net';
+import { closeFd, listenSocket, recvFds, SOCK_STREAM, socketState, socketType, type SocketState } from '../host/ffi.js';
+import { JsonValueSplitter, MalformedStreamError, UrpcClient, nodeNet, oneLine, valuesBeforeFailure } from './urpc.js';
 import { ArgError, CallFiles, checkpointArg, containerId, execArg, restoreArg, signalArg, waitPidArg, type CheckpointArg, type ExecArg, type ProcessInfo, type SignalArg, type WaitPidArg } from './control-args.js';
 
 export { UrpcClient };
@@ -380,6 +380,9 @@ class Connection {
   }
 }
 
+/** listen(2)'s backlog for a bound controller socket: Node's own for server.listen. */
+const LISTEN_BACKLOG = 511;
+
 /** A malformed-stream reply, queued behind the calls that came before it. */
 class MalformedMarker {
   constructor(readonly message: string) {}
@@ -402,21 +405,43 @@ export class ControlServer {
   ) {}
 
   /**
-   * Serves the donated controller socket `fd` (see the contract above); the
-   * server owns the fd from here on. Resolves once listening (bound or
-   * listening fd) or serving (connected fd); rejects with a clear Error for an
-   * fd that is none of these.
+   * What serveFd checks first, alone and synchronously, without Node's
+   * networking: throws the same Error for an fd that is not a bound,
+   * listening or connected stream socket, and makes a bound one listen
+   * (listen(2), the backlog Node's own listen gives it), so that from here
+   * on a peer's connect succeeds and its connection waits in the socket's
+   * queue until serveFd accepts it. Boot calls it before its sync byte and
+   * serveFd right after (boot.ts): the byte still means that the control
+   * socket takes connections, without waiting for node:net to load.
+   * Returns the socket's state as found.
    */
-  static async serveFd(fd: number, manager: ContainerManager, log: ControlLog = noLog): Promise<ControlServer> {
+  static listenFd(fd: number): Exclude<SocketState, 'unbound' | 'not-a-socket'> {
     if (!Number.isInteger(fd) || fd < 0) throw new Error(`controller fd ${fd}: not a file descriptor`);
     const state = socketState(fd);
     if (state === 'not-a-socket') throw new Error(`controller fd ${fd}: not a socket (or not open)`);
     const type = socketType(fd);
     if (type !== SOCK_STREAM) throw new Error(`controller fd ${fd}: not a stream socket (SO_TYPE ${type})`);
+    if (state !== 'bound' && state !== 'listening' && state !== 'connected') throw new Error(`controller fd ${fd}: a socket that is neither bound, listening nor connected (${state})`);
+    if (state === 'bound') {
+      const r = listenSocket(fd, LISTEN_BACKLOG);
+      if (r < 0) throw new Error(`controller fd ${fd}: cannot listen: errno ${-r}`);
+    }
+    return state;
+  }
+
+  /**
+   * Serves the donated controller socket `fd` (see the contract above); the
+   * server owns the fd from here on. Resolves once listening (bound or
+   * listening fd) or serving (connected fd); rejects with a clear Error for an
+   * fd that is none of these (listenFd's checks).
+   */
+  static async serveFd(fd: number, manager: ContainerManager, log: ControlLog = noLog): Promise<ControlServer> {
+    const state = ControlServer.listenFd(fd);
+    const { createServer, Socket } = nodeNet();
     switch (state) {
       case 'bound':
       case 'listening': {
-        const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+        const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
         const cs = new ControlServer(manager, log, server);
         server.on('connection', (sock) => cs.serve(sock, handleFd(sock)));
         await new Promise<void>((resolve, reject) => {
@@ -436,7 +461,7 @@ export class ControlServer {
         const cs = new ControlServer(manager, log, undefined);
         let sock: net.Socket;
         try {
-          sock = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+          sock = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
         } catch (e) {
           throw new Error(`controller fd ${fd}: cannot use the connected socket: ${(e as Error).message}`);
         }
@@ -444,8 +469,6 @@ export class ControlServer {
         log.debug(`control: serving the connected socket on fd ${fd}`);
         return cs;
       }
-      default:
-        throw new Error(`controller fd ${fd}: a socket that is neither bound, listening nor connected (${state})`);
     }
   }
 

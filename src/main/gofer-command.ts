@@ -2,10 +2,11 @@
 // serves the container's filesystems over 9P2000.L, one connection per io fd:
 // fd 0 of the list serves the rootfs, fd i the spec's i-th bind mount (in
 // spec order, as exportsOf lists them). The serving itself is
-// src/fs-gofer's (serveExports). The gofer exits 0 when every connection has closed.
+// src/fs-gofer's (serveExports). The gofer exits 0 when every connection has closed
+// (its end of each: boot shuts them down as its kernel closes them).
 
 import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions } from './common.js';
+import { endProcess, Fatal, GlobalOptions } from './common.js';
 import { readSpecFromFd } from '../spec/load.js';
 import { exportsOf, type ExportSpec } from '../spec/mounts.js';
 import { serveExports } from '../fs-gofer/gofer.js';
@@ -58,5 +59,7 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
   } catch (e) {
     throw new Fatal((e as Error).message);
   }
-  return 0;
+  // Every connection has closed, each request answered and the I/O pool's
+  // jobs done (serveExports): the gofer ends at once (common.ts endProcess).
+  endProcess(0);
 }

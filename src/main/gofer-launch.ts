@@ -10,6 +10,7 @@ import { closeFd, socketpair, O_CLOEXEC, SOCK_SEQPACKET, SOCK_STREAM } from '../
 import { Fatal } from './common.js';
 import { confinedCommand, confinedEnv, confinedPid, GOFER_CAPABILITIES } from './confine.js';
 import type { Spec } from '../spec/types.js';
+import { sandboxProcessEnv } from '../bundle/entry.js';
 import { exportsOf } from '../spec/mounts.js';
 
 export interface RunningGofer {
@@ -72,7 +73,7 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
   // The gofer needs no die-with-parent: it ends when boot's connections close.
   if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false, inetSockets: false }));
   const child = spawn(file, args, {
-    env: confine ? confinedEnv(process.env) : process.env,
+    env: confine ? confinedEnv(sandboxProcessEnv(process.env)) : sandboxProcessEnv(process.env),
     stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds, donate[0]],
     // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
     // must not end the gofer under a sandbox that carries on.

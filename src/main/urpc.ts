@@ -10,9 +10,17 @@
 // depth, costs O(bytes) however the stream is cut into chunks, and never
 // recurses.
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import * as os from 'node:os';
 import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
+
+/**
+ * node:net, loaded at its first use rather than with this module: boot
+ * imports this module (through its control server) before its sync byte,
+ * where net, its streams and the cluster module it pulls in are CPU that the
+ * byte need not wait for (docs/STARTUP.md, "Boot to sync for a parent runtime").
+ */
+export const nodeNet = (): typeof import('node:net') => require('node:net');
 
 /** One request's bytes on the wire (throws for an argument JSON cannot encode). */
 export function urpcRequest(method: string, arg: unknown): string {
@@ -310,7 +318,7 @@ export class UrpcClient {
       const code = Object.entries(os.constants.errno).find(([, n]) => n === -fd)?.[0] ?? `errno ${-fd}`;
       return Promise.reject(new Error(`urpc: cannot connect to ${path}: connect ${code} ${path}`));
     }
-    return Promise.resolve(new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024, fd));
+    return Promise.resolve(new UrpcClient(new (nodeNet().Socket)({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024, fd));
   }
 
   /**
@@ -330,7 +338,7 @@ export class UrpcClient {
       closeFd(fd);
       throw new Error(`urpc: cannot send ${method} to ${path}: ${sent < 0 ? `errno ${-sent}` : 'short write'}`);
     }
-    const client = new UrpcClient(new net.Socket({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024);
+    const client = new UrpcClient(new (nodeNet().Socket)({ fd, readable: true, writable: true }), opts.maxReplyBytes ?? 64 * 1024 * 1024);
     const result = new Promise<unknown>((resolve, reject) => client.pending.push({ resolve, reject }));
     return { client, result };
   }

@@ -29,6 +29,7 @@
 // Node's handler and lost with Node.
 
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { execve, hostSyscalls, setCloexec, kernelTermios, threadSignalMask, SIG_BLOCK, SIG_UNBLOCK, SOCK_STREAM } from '../host/ffi.js';
 import { AF_UNIX, TCSETSW } from '../linux/abi.js';
@@ -73,21 +74,34 @@ export interface WaiterPlan {
  * gofer's child (0: none), boot's pid, the state directory,
  * rt_sigprocmask's number, the mask to unblock, TCSETSW, the terminal's
  * kernel termios in hex ('' for none), the gofer's grace in seconds,
- * AF_UNIX, SOCK_STREAM, the Wait request, the control connection's fd
- * (non-blocking: Node made it so), then NAME<TAB>REQUEST per signal
- * (an empty request: SIGWINCH to boot), '--', and the paths to remove.
- * ASCII only; nothing but perl-base (Errno for $!{EINTR}, File::Path).
+ * AF_UNIX, SOCK_STREAM, EINTR, EAGAIN, the Wait request, the control
+ * connection's fd (non-blocking: Node made it so), then NAME<TAB>REQUEST
+ * per signal (an empty request: SIGWINCH to boot), '--', and the paths to
+ * remove. ASCII only, and no module at all: Errno and File::Path, which it
+ * used before, cost ~30 ms of Perl's compiling at its start and ~75 ms at
+ * its end in a traced run (docs/STARTUP.md, the tenth pass), so the errno
+ * numbers come as arguments and the removal is its own (rmtree: lstat, so
+ * a symbolic link is removed, never followed; a directory made writable
+ * first, as File::Path does). It removes only what nothing in the sandbox
+ * can change any more: once the gofer's launcher has ended normally (it
+ * waits for the gofer), no one serves the guest's files any more (with io
+ * fds, boot's kernel reaches them only through the gofer, which exits once
+ * its connections have ended and every request on them is answered; with
+ * --directfs there is no gofer, and this waits for boot), so the removal goes ahead
+ * while boot's exit finishes (do's busybox tree: 11-25 ms on this host's
+ * ext4); then once more after every child is reaped, which takes what is
+ * left and says what it could not.
  *
  * What it does, in run's order (run.ts): handlers for the signals, which it
  * then unblocks; containerManager.Wait on run's control connection (the
  * server's replies are JSON of a fixed shape, control-server.ts, so a
  * pattern reads them); boot's launcher reaped, the gofer given its grace
- * and reaped; run's terminal put back; the state (and `do`'s bundle)
- * removed; and the exit status as run's: the Wait status turned into a
+ * and reaped (the state and `do`'s bundle removed as soon as the gofer is
+ * gone, see below); run's terminal put back; the removal finished; and the exit status as run's: the Wait status turned into a
  * shell's (boot.ts exitCodeOf's rule), else 128 and one line saying why.
  */
 const SCRIPT = String.raw`
-my ($cid, $child, $gofer, $boot, $dir, $nr, $mask, $tcsetsw, $term, $grace, $afunix, $stream, $wait, $ctl, @rest) = @ARGV;
+my ($cid, $child, $gofer, $boot, $dir, $nr, $mask, $tcsetsw, $term, $grace, $afunix, $stream, $eintr, $eagain, $wait, $ctl, @rest) = @ARGV;
 $0 = "tsvisor run $cid (waiting)";
 my %req;
 while (@rest && $rest[0] ne '--') { my ($name, $body) = split /\t/, shift(@rest), 2; $req{$name} = $body; }
@@ -99,6 +113,22 @@ sub control {
   socket(my $s, $afunix, $stream, 0) or return;
   connect($s, pack('S', $afunix) . "control.sock\0") or return;
   return $s;
+}
+my $failed;
+sub rmtree {
+  my $p = shift;
+  lstat($p) or return;
+  if (-d _) {
+    chmod 0700, $p;
+    if (opendir(my $d, $p)) {
+      my @names = grep { $_ ne '.' && $_ ne '..' } readdir $d;
+      closedir $d;
+      rmtree("$p/$_") for @names;
+    }
+    rmdir $p or $failed = "$p: $!";
+  } else {
+    unlink $p or $failed = "$p: $!";
+  }
 }
 sub forward {
   my $s = control() or return;
@@ -121,22 +151,28 @@ if (open(my $s, '+<&=', $ctl)) {
   while ($reply !~ /(?<!\\)"result":(?:null|-?\d+)\}\s*$/) {
     select(my $ready = $r, undef, undef, undef);
     my $n = sysread($s, $reply, 65536, length $reply);
-    last if defined $n ? $n == 0 : !($!{EINTR} || $!{EAGAIN});
+    last if defined $n ? $n == 0 : !($! == $eintr || $! == $eagain);
   }
   close $s;
 }
 $SIG{ALRM} = sub { kill 'KILL', $gofer if $gofer };
 while ((my $pid = waitpid(-1, 0)) > 0) {
   if ($pid == $child) {
+    $child = 0;
     alarm $grace if $gofer;
   } elsif ($pid == $gofer) {
     $gofer = 0;
     alarm 0;
+    rmtree($_) for ($? & 127) == 0 && $child ? @remove : ();
   }
 }
 chdir '/';
 ioctl(STDIN, $tcsetsw, pack('H*', $term)) if $term ne '';
-if (@remove) { require File::Path; File::Path::remove_tree(@remove); }
+for my $p (@remove) {
+  $failed = undef;
+  rmtree($p);
+  print STDERR "tsvisor: cannot remove $failed\n" if defined $failed;
+}
 if ($reply =~ /^\s*\{"success":true,"err":"","result":(\d+)\}\s*$/) {
   my $w = $1;
   exit(($w & 0x7f) ? 128 + ($w & 0x7f) : ($w >> 8) & 0xff);
@@ -181,6 +217,8 @@ export function waiterArgv(perl: string, plan: WaiterPlan): string[] {
     String(Math.max(1, Math.ceil(plan.goferGraceMs / 1000))),
     String(AF_UNIX),
     String(SOCK_STREAM),
+    String(os.constants.errno.EINTR),
+    String(os.constants.errno.EAGAIN),
     urpcRequest('containerManager.Wait', plan.cid),
     String(plan.controlFd),
     ...sigArgs,

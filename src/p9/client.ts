@@ -11,6 +11,10 @@ import * as net from 'node:net';
 import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { EIO, Errno } from '../linux/errno.js';
+import { inetShutdown } from '../host/inet.js';
+
+/** shutdown(2)'s "both directions". */
+const SHUT_RDWR = 2;
 
 /** The byte stream under a client (a net.Socket, or anything with the same few methods). */
 export interface Transport {
@@ -31,6 +35,8 @@ export class P9Client {
   private nextFid = 1;
   private readonly freeFids: number[] = [];
   private broken: string | undefined;
+  /** The socket and its fd when the client was made over one (overFd). */
+  private over: { sock: net.Socket; fd: number } | undefined;
 
   constructor(private readonly t: Transport) {
     t.on('data', (b) => this.receive(b));
@@ -40,7 +46,10 @@ export class P9Client {
 
   /** A client over a connected stream socket fd (it takes the fd over). */
   static overFd(fd: number): P9Client {
-    return new P9Client(new net.Socket({ fd, readable: true, writable: true }));
+    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const c = new P9Client(sock);
+    c.over = { sock, fd };
+    return c;
   }
 
   /** Why the connection is broken, if it is. */
@@ -95,6 +104,11 @@ export class P9Client {
 
   /** Ends the connection; pending calls get EIO. */
   close(): void {
+    // Shut down, not only closed: other processes may hold copies of the fd
+    // (boot's launchers do until boot has exited), and the server should see
+    // its end now (the gofer then exits beside boot, not after it). Not once
+    // the socket is destroyed: its number may be another file's by then.
+    if (this.over && !this.over.sock.destroyed) inetShutdown(this.over.fd, SHUT_RDWR);
     this.breakConn('closed by the client');
     this.t.destroy();
   }

@@ -110,6 +110,10 @@ export interface ModuleSpec {
   /** Mutable i64 globals defined by the module (indices 0..n-1), each starting at 0. */
   globals?: number;
   body: Body;
+  /** The function's name in a name section (V8 shows it in profiles and code dumps); none when absent. */
+  name?: string;
+  /** More functions, not exported, after it (indices imports.length + 1...), each with its own type, locals and body (no branch hints). */
+  helpers?: { type: FuncType; locals: number[]; body: Body; name: string }[];
 }
 
 function vec(out: number[], items: number[][]): void {
@@ -151,10 +155,31 @@ function funcType(t: FuncType): number[] {
   return out;
 }
 
+/** One function's entry in the code section (size, locals as runs of one type, body, end), and how many bytes its locals take. */
+function code(locals: number[], body: Body): { bytes: number[]; localsLength: number } {
+  const runs: number[][] = [];
+  for (const t of locals) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[1] === t) last[0]++;
+    else runs.push([1, t]);
+  }
+  const fn: number[] = [];
+  uleb(fn, runs.length);
+  for (const [n, t] of runs) { uleb(fn, n); fn.push(t); }
+  const localsLength = fn.length;
+  append(fn, body.bytes);
+  fn.push(W.end);
+  const bytes: number[] = [];
+  uleb(bytes, fn.length);
+  append(bytes, fn);
+  return { bytes, localsLength };
+}
+
 /** The bytes of the module `m` describes. */
 export function moduleBytes(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const types = [...m.imports.map((i) => funcType(i.type)), funcType(m.type)];
+  const helpers = m.helpers ?? [];
+  const types = [...m.imports.map((i) => funcType(i.type)), funcType(m.type), ...helpers.map((h) => funcType(h.type))];
   const typeSec: number[] = [];
   vec(typeSec, types);
   section(out, 1, typeSec);
@@ -172,7 +197,7 @@ export function moduleBytes(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   vec(importSec, imports);
   section(out, 2, importSec);
   const fnSec: number[] = [];
-  vec(fnSec, [(() => { const t: number[] = []; uleb(t, m.imports.length); return t; })()]);
+  vec(fnSec, [0, ...helpers.map((_, i) => i + 1)].map((i) => { const t: number[] = []; uleb(t, m.imports.length + i); return t; }));
   section(out, 3, fnSec);
   if (m.globals) {
     const globalSec: number[] = [];
@@ -184,32 +209,31 @@ export function moduleBytes(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   uleb(ex, m.imports.length);
   vec(exportSec, [ex]);
   section(out, 7, exportSec);
-  // Locals as runs of one type.
-  const runs: number[][] = [];
-  for (const t of m.locals) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[1] === t) last[0]++;
-    else runs.push([1, t]);
-  }
-  const fn: number[] = [];
-  uleb(fn, runs.length);
-  for (const [n, t] of runs) { uleb(fn, n); fn.push(t); }
+  const codes = [code(m.locals, m.body), ...helpers.map((h) => code(h.locals, h.body))];
   if (m.body.hints.length > 0) {
     // The branch-hint custom section (before the code section): offsets from the body's start (its locals included).
     const hs: number[] = [...name('metadata.code.branch_hint')];
     uleb(hs, 1);
     uleb(hs, m.imports.length);
     uleb(hs, m.body.hints.length);
-    for (const [at, v] of m.body.hints) { uleb(hs, fn.length + at); hs.push(1, v); }
+    for (const [at, v] of m.body.hints) { uleb(hs, codes[0].localsLength + at); hs.push(1, v); }
     section(out, 0, hs);
   }
-  append(fn, m.body.bytes);
-  fn.push(W.end);
-  const code: number[] = [];
-  uleb(code, fn.length);
-  append(code, fn);
   const codeSec: number[] = [];
-  vec(codeSec, [code]);
+  vec(codeSec, codes.map((c) => c.bytes));
   section(out, 10, codeSec);
+  if (m.name !== undefined) {
+    // The name section (after the code section): subsection 1, the function names.
+    const names: number[] = [];
+    uleb(names, 1 + helpers.length);
+    [m.name, ...helpers.map((h) => h.name)].forEach((fname, i) => {
+      uleb(names, m.imports.length + i);
+      append(names, name(fname));
+    });
+    const ns = [...name('name'), 1];
+    uleb(ns, names.length);
+    append(ns, names);
+    section(out, 0, ns);
+  }
   return new Uint8Array(out);
 }

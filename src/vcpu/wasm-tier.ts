@@ -55,6 +55,17 @@ import { Body, F64, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import type { BlockFn } from './block.js';
 import { emitFp, fpRegs, isFp, isFpCsr } from './wasm-fp.js';
 import { setFlagsFromString } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { atProcessStart } from '../bundle/process-start.js';
+
+/**
+ * TSVISOR_WASM_DUMP=DIR: each tier-2 module is also written to
+ * DIR/r<start pc>-<n>.wasm, to read what was generated (the function is
+ * named r<start pc>, as profiles and V8's --print-wasm-code show it).
+ */
+let DUMP: string | undefined;
+atProcessStart(() => (DUMP = process.env.TSVISOR_WASM_DUMP || undefined));
+let dumped = 0;
 
 /**
  * A module compiled from `bytes` with V8's branch hints read (wasm-encode.ts
@@ -121,8 +132,46 @@ export interface WasmRegion {
 /** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (wasm-bind.ts runOf). */
 export const RUN_MAX = 2047;
 
-/** Import indices. */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6;
+/** Import indices; then the region's function (RUN, exported) and the two slow paths of an access (missFunction). */
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MISS_R = 8, MISS_W = 9;
+
+/**
+ * The page caches, in globals (no loop-carried locals for V8 to keep in
+ * registers): base and limit (the run's length less 7; 0: empty) of three
+ * runs of pages each for loads and for stores, the last found first; GEN:
+ * the page flags' generation they were found under (memory.ts FLAGS_GEN).
+ */
+const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
+
+/**
+ * The slow path of an access needing `need` (PAGE_R or PAGE_W), a function
+ * of its own in each module so that the region's function holds only a call
+ * per access (a smaller function: TurboFan compiles it in less time):
+ * (a: the address, size) -> the flags, which grant `need` or make the
+ * caller fault. 0 for an address that leaves the 4 GiB; an access
+ * straddling two pages gets both pages' flags (Cpu.flags2, never
+ * remembered); any other the page's (pf), and when they grant `need` (a
+ * store: and the page holds no decoded code, which the caller then
+ * handles) its run of pages is remembered as the newest of the kind's three.
+ */
+function missFunction(need: number): { type: { params: number[]; results: number[] }; locals: number[]; body: Body; name: string } {
+  const [c0, v0, c1, v1, c2, v2] = need === PAGE_R ? [RC0, RV0, RC1, RV1, RC2, RV2] : [WC0, WV0, WC1, WV1, WC2, WV2];
+  const A = 0, SIZE = 1, AI = 2, FL = 3;
+  const b = new Body();
+  b.get(A).i64(LIMIT).get(SIZE).op(W.i64ExtendI32U, W.i64Sub, W.i64GtU, W.if, VOID).i32(0).op(W.return, W.end);
+  b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096).get(SIZE).op(W.i32Sub, W.i32GtU, W.if, VOID);
+  b.get(AI).get(SIZE).op(W.call).u(FL2).op(W.return, W.end);
+  b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And, W.i32Eqz);
+  if (need === PAGE_W) b.get(FL).i32(PAGE_CODE).op(W.i32And, W.i32Or);
+  b.op(W.if, VOID).get(FL).op(W.return, W.end);
+  // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
+  b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
+  b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
+  b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
+  b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
+  b.get(FL);
+  return { type: { params: [I64, I32], results: [I32] }, locals: [I32, I32], body: b, name: need === PAGE_R ? 'missR' : 'missW' };
+}
 const VOID = 0x40;
 
 /**
@@ -181,10 +230,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
   const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
-  // The page caches, in globals (no loop-carried locals for V8 to keep in registers): base and limit
-  // (the run's length less 7; 0: empty) of three runs of pages each for loads and for stores, the last found first.
-  // GEN: the page flags' generation they were found under (memory.ts FLAGS_GEN).
-  const RC0 = 0, RV0 = 1, RC1 = 2, RV1 = 3, WC0 = 4, WV0 = 5, WC1 = 6, WV1 = 7, GEN = 8, RC2 = 9, RV2 = 10, WC2 = 11, WV2 = 12, GLOBALS = 13;
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -286,42 +331,18 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(A).gget(c0).op(W.i64Sub).gget(v0).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).gget(c1).op(W.i64Sub).gget(v1).op(W.i64LtU).hint(1).op(W.brIf, 0);
     b.get(A).gget(c2).op(W.i64Sub).gget(v2).op(W.i64LtU).hint(1).op(W.brIf, 0);
-    b.get(A).i64(LIMIT - size).op(W.i64GtU);
-    open();
-    fault(pc, k, size, need);
-    close();
-    b.get(A).op(W.i32WrapI64).tee(AI).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32GtU);
-    // An access straddling two pages: both pages' flags, every time.
-    open();
-    b.get(AI).i32(size).op(W.call).u(FL2).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
+    // The slow path, out of line (missFunction): the page's flags, 0 for an address out of range.
+    b.get(A).i32(size).op(W.call).u(need === PAGE_R ? MISS_R : MISS_W).tee(FL).i32(need).op(W.i32And, W.i32Eqz);
     open();
     fault(pc, k, size, need);
     close();
     if (onCode) {
       b.get(FL).i32(PAGE_CODE).op(W.i32And);
       open();
+      b.get(A).op(W.i32WrapI64).set(AI);
       onCode();
       close();
     }
-    b.op(W.else);
-    b.get(AI).i32(12).op(W.i32ShrU).i32(need).op(W.call).u(PF).tee(FL).i32(need).op(W.i32And).op(W.i32Eqz);
-    open();
-    fault(pc, k, size, need);
-    close();
-    // Remember the run; a store's only if its page holds no decoded code (that store is onCode's).
-    if (onCode) {
-      b.get(FL).i32(PAGE_CODE).op(W.i32And);
-      open();
-      onCode();
-      b.op(W.else);
-    }
-    // The run pf found: base (page - back) << 12, limit (back + fwd + 1) << 12 less 7 (room for 8 bytes).
-    b.gget(c1).gset(c2).gget(v1).gset(v2).gget(c0).gset(c1).gget(v0).gset(v1);
-    b.get(AI).i32(12).op(W.i32ShrU).get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And, W.i32Sub).i32(12).op(W.i32Shl, W.i64ExtendI32U).gset(c0);
-    b.get(FL).i32(8).op(W.i32ShrU).i32(RUN_MAX).op(W.i32And).get(FL).i32(19).op(W.i32ShrU, W.i32Add).i32(1).op(W.i32Add);
-    b.i32(12).op(W.i32Shl).i32(7).op(W.i32Sub, W.i64ExtendI32U).gset(v0);
-    if (onCode) close();
-    close();
     b.op(W.end);
     extra--;
     b.get(A).op(W.i32WrapI64).set(AI);
@@ -571,6 +592,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     locals,
     globals: GLOBALS,
     body: b,
+    name: `r${start.toString(16)}`,
+    helpers: [missFunction(PAGE_R), missFunction(PAGE_W)],
   });
+  if (DUMP !== undefined) writeFileSync(`${DUMP}/r${start.toString(16)}-${String(dumped++).padStart(3, '0')}.wasm`, bytes);
   return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
 }

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { repoRoot } from '../util/bundle.js';
-import { BOOT_NODE_FLAGS, cliBundleFor } from '../../src/bundle/entry.js';
+import { BOOT_NODE_FLAGS, cliBundleFor, SANDBOX_UNSET_ENV, sandboxProcessEnv } from '../../src/bundle/entry.js';
 import { checkOf, launcherFiles, LAUNCHER_CHECK, NO_SNAPSHOT_ENV, SNAPSHOT_ENV, SNAPSHOT_FLAGS, writeLauncherCheck, type SnapshotName } from '../../src/bundle/snapshot.js';
 
 const DIST = path.join(repoRoot(), 'dist');
@@ -42,7 +42,8 @@ function copyTree(): Copy {
   }
   const fakeBin = path.join(top, 'fake-bin');
   fs.mkdirSync(fakeBin);
-  fs.writeFileSync(path.join(fakeBin, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
+  // Its arguments on stdout; on stderr, the environment's NODE_EXTRA_CA_CERTS and TSVISOR_EXTRA_CA_CERTS, or that each is unset.
+  fs.writeFileSync(path.join(fakeBin, 'node'), '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\nprintf "%s %s\\n" "${NODE_EXTRA_CA_CERTS-(unset)}" "${TSVISOR_EXTRA_CA_CERTS-(unset)}" >&2\n', { mode: 0o755 });
   for (const name of NAMES) writeLauncherCheck(path.join(dist, 'bundle'), dist, path.join(fakeBin, 'node'), name);
   return { top, bin, dist, fakeBin };
 }
@@ -178,6 +179,34 @@ describe("bin/tsvisor's shell half", function () {
       } finally {
         fs.rmSync(c.top, { recursive: true, force: true });
       }
+    }
+  });
+
+  it("starts every command without NODE_EXTRA_CA_CERTS (a cost to each Node start): boot and the gofer without the file, the others with it as TSVISOR_EXTRA_CA_CERTS", () => {
+    const c = copyTree();
+    try {
+      const certs = '/etc/ssl/certs/some-bundle.crt';
+      const seen = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+        const r = spawnSync(c.bin, args, { encoding: 'utf8', env: { PATH: `${c.fakeBin}:${process.env.PATH}`, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: certs, ...env } });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stderr.trim();
+      };
+      for (const env of [{ [SNAPSHOT_ENV]: '1' }, { [SNAPSHOT_ENV]: '' }, { [NO_SNAPSHOT_ENV]: '1' }]) {
+        assert.equal(seen(bootArgs, env), '(unset) (unset)', `boot, ${JSON.stringify(env)}`);
+        assert.equal(seen(bootArgs, { ...env, TSVISOR_EXTRA_CA_CERTS: certs }), '(unset) (unset)', `boot given the moved name, ${JSON.stringify(env)}`);
+      }
+      assert.equal(seen(['--debug', 'gofer', '--bundle=/b']), '(unset) (unset)', 'gofer');
+      for (const args of [['run', '--bundle', '/b', 'cid'], ['do', '--', 'true'], ['spec'], []]) assert.equal(seen(args), `(unset) ${certs}`, args.join(' ') || 'no command');
+      // Without NODE_EXTRA_CA_CERTS, a TSVISOR_EXTRA_CA_CERTS of the caller's own goes through; with neither, neither is set.
+      assert.equal(seen(['do', '--', 'true'], { NODE_EXTRA_CA_CERTS: undefined, TSVISOR_EXTRA_CA_CERTS: '/x.pem' }), '(unset) /x.pem');
+      assert.equal(seen(['do', '--', 'true'], { NODE_EXTRA_CA_CERTS: undefined }), '(unset) (unset)');
+      // The shell part's list is entry.ts's, which run and create apply to the boot and gofer they start.
+      const unset = /^\s*boot\|gofer\) unset ([A-Z_ ]+) ;;$/m.exec(fs.readFileSync(TSVISOR, 'utf8'));
+      assert.ok(unset, "bin/tsvisor's unset line");
+      assert.deepEqual(unset[1].trim().split(/ +/), [...SANDBOX_UNSET_ENV]);
+      assert.deepEqual(sandboxProcessEnv({ NODE_EXTRA_CA_CERTS: certs, TSVISOR_EXTRA_CA_CERTS: certs, PATH: '/bin', TSVISOR_SNAPSHOT: '1' }), { PATH: '/bin', TSVISOR_SNAPSHOT: '1' });
+    } finally {
+      fs.rmSync(c.top, { recursive: true, force: true });
     }
   });
 

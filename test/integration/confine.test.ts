@@ -79,9 +79,9 @@ describe('confinement of boot and the gofer', function () {
   });
 
   /** `tsvisor [global] run` of cat, whose stdin we hold open: the guest runs until end() is called. */
-  function runCat(id: string, global: string[] = [], flags: string[] = []) {
+  function runCat(id: string, global: string[] = [], flags: string[] = [], env: NodeJS.ProcessEnv = process.env) {
     const pidFile = path.join(root, `${id}.pid`);
-    const child = spawn(TSVISOR, [...global, '--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, ...flags, id], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(TSVISOR, [...global, '--root', root, 'run', '--bundle', bundle, '--pid-file', pidFile, ...flags, id], { stdio: ['pipe', 'pipe', 'pipe'], env });
     running.push(child);
     let out = '';
     let err = '';
@@ -99,6 +99,20 @@ describe('confinement of boot and the gofer', function () {
       },
     };
   }
+
+  it("boot and the gofer start without run's NODE_EXTRA_CA_CERTS (a cost to Node's start only), with the rest of its environment", async () => {
+    const r = runCat('environment', [], [], { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', TSVISOR_TEST_KEPT: 'kept' });
+    r.write('hello\n');
+    await waitFor('the guest to echo', () => (r.out().includes('hello\n') ? true : undefined));
+    for (const verb of ['boot', 'gofer']) {
+      const pid = findTsvisor(verb, bundle);
+      assert.ok(pid, `a ${verb} runs`);
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      assert.ok(environ.includes('TSVISOR_TEST_KEPT=kept'), `${verb}: run's environment`);
+      assert.deepEqual(environ.filter((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')), [], verb);
+    }
+    assert.equal(await r.end(), 0, r.err());
+  });
 
   it('boot and the gofer run with seccomp, no_new_privs, no capabilities, and namespaces of their own', async () => {
     const r = runCat('confined');

@@ -12,7 +12,7 @@
 // unreachable.
 
 import * as assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -67,8 +67,23 @@ async function getFromSandbox(args: string[], url: string): Promise<string> {
       await new Promise((r) => setTimeout(r, 300));
     }
   } finally {
-    child.kill('SIGKILL');
+    await stop(child);
   }
+}
+
+/**
+ * Ends a server the way a user does (SIGTERM: the command forwards it, the
+ * container ends, the command removes what it laid out on the host), SIGKILL
+ * only if it is still there 20 s later. A SIGKILL first would leave `do`'s
+ * temporary rootfs behind on every run of the suite.
+ */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const late = setTimeout(() => child.kill('SIGKILL'), 20000);
+  await exited;
+  clearTimeout(late);
 }
 
 /** A Node HTTP server on `ip` answering "host page " and the path. */
@@ -138,7 +153,7 @@ describe('tsvisor --network', function () {
       assert.equal(code, 0, err);
       assert.match(out, /^serve_peer: len=16 family=AF_INET addr=127\.0\.0\.1 port=ephemeral$/m);
     } finally {
-      child.kill('SIGKILL');
+      await stop(child);
       removeBundle(bundle);
     }
   });

@@ -2,7 +2,7 @@
 // the start-sync byte, StartRoot/Wait over urpc JSON, and boot's failures.
 
 import * as assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -24,7 +24,7 @@ interface Booted {
 }
 
 /** Launch boot the way runsc's parent does; the spec fd's offset is left at its end. */
-function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string, keepStdinOpen = false): Booted {
+function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string, keepStdinOpen = false, env: NodeJS.ProcessEnv = process.env): Booted {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-boot-'));
   const sockPath = path.join(dir, 'ctl.sock');
   const ctrl = bindUnixSocket(sockPath);
@@ -36,6 +36,7 @@ function launchBoot(bundle: string, extraArgs: string[] = [], specText?: string,
   const sync = pipe2(O_CLOEXEC) as [number, number];
   const child = spawn(TSVISOR, ['boot', `--bundle=${bundle}`, '--spec-fd=3', '--controller-fd', '4', '--start-sync-fd=5', '--stdio-fds=6,7,8', ...extraArgs, 'test-cid'], {
     stdio: ['ignore', 'ignore', 'pipe', specFd, ctrl, sync[1], 'pipe', 'pipe', 'pipe'],
+    env,
   });
   closeFd(ctrl);
   closeFd(sync[1]);
@@ -83,6 +84,43 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     } finally {
       removeBundle(bundle);
     }
+  });
+
+  it("runs without NODE_EXTRA_CA_CERTS from its parent's environment (a cost to Node's start only), the rest of it kept", async () => {
+    const bundle = makeBundle({ args: ['/bin/hello'] });
+    try {
+      const b = launchBoot(bundle, [], undefined, false, { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt', TSVISOR_TEST_KEPT: 'kept' });
+      assert.deepEqual([...(await b.sync)], [0], b.bootErr());
+      const environ = fs.readFileSync(`/proc/${b.child.pid}/environ`, 'latin1').split('\0');
+      assert.ok(environ.includes('TSVISOR_TEST_KEPT=kept'), 'the environment boot was started with');
+      assert.equal(environ.filter((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')).length, 0);
+      const client = await UrpcClient.connect(b.sockPath);
+      await client.call('containerManager.StartRoot', 'test-cid');
+      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
+      client.close();
+      assert.equal(await b.exit, 0);
+      assert.match(b.appOut(), /^hello from riscv64\n/);
+    } finally {
+      removeBundle(bundle);
+    }
+  });
+
+  it("loads its command without node:net, which its control server loads once the sync byte is written (ControlServer.listenFd)", () => {
+    // A process of its own, which has loaded nothing else: what boot.ts and its imports load at their top levels.
+    const script = `require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'main', 'boot.js'))}); const l = process.moduleLoadList; console.log(JSON.stringify(['net', 'stream', 'cluster', 'child_process'].filter((m) => l.includes('NativeModule ' + m))));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), []);
+  });
+
+  it("warmCodeCache (run by the build, to put what boot runs before its byte into its code cache) opens, reads and changes nothing of the process", () => {
+    const boot = path.join(__dirname, '..', '..', 'src', 'main', 'boot.js');
+    const script = `const fs = require('node:fs'); const { warmCodeCache } = require(${JSON.stringify(boot)});
+      const state = () => JSON.stringify([fs.readdirSync('/proc/self/fd').length, process.env, process.cwd(), fs.readFileSync('/proc/self/status', 'utf8').match(/^(Seccomp|CapEff|NoNewPrivs):.*$/gm)]);
+      const before = state(); warmCodeCache(); warmCodeCache(); console.log(before === state());`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'true');
   });
 
   it('keeps running through unknown methods, bad arguments and malformed JSON; a later Wait still answers', async () => {

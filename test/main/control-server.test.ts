@@ -418,6 +418,36 @@ describe('control server', function () {
       assert.equal(server.connections, 1);
     });
 
+    it('listenFd (boot, before its sync byte) makes a bound socket listen: a call made before serveFd waits in its queue and is answered once served', async () => {
+      const m = new FakeManager();
+      const p = path.join(dir, `s${n++}`);
+      const fd = unixSocket();
+      bindTo(fd, p);
+      assert.equal(ControlServer.listenFd(fd), 'bound');
+      // connect(2) succeeds with no server yet: the socket listens.
+      const cl = await client(p);
+      const answer = cl.call('containerManager.StartRoot', 'c1');
+      await tick(50);
+      assert.deepEqual(m.calls, [], 'nothing is served before serveFd');
+      assert.equal(ControlServer.listenFd(fd), 'listening', 'listenFd again finds it listening');
+      const server = await ControlServer.serveFd(fd, m);
+      servers.push(server);
+      assert.equal(await answer, null);
+      assert.deepEqual(m.calls, ['StartRoot c1']);
+    });
+
+    it('listenFd refuses, synchronously, what serveFd refuses', () => {
+      const unbound = unixSocket();
+      assert.throws(() => ControlServer.listenFd(unbound), /controller fd \d+: a socket that is neither bound, listening nor connected \(unbound\)/);
+      c().close(unbound);
+      const dgram = unixSocket(SOCK_DGRAM);
+      bindTo(dgram, path.join(dir, `d${n++}`));
+      assert.throws(() => ControlServer.listenFd(dgram), /controller fd \d+: not a stream socket/);
+      c().close(dgram);
+      assert.throws(() => ControlServer.listenFd(999_999), /not a socket/);
+      assert.throws(() => ControlServer.listenFd(-1), /not a file descriptor/);
+    });
+
     it('rejects an unbound socket, a datagram socket, a non-socket and a closed fd with a clear error', async () => {
       const m = new FakeManager();
       const unbound = unixSocket();

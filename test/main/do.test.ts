@@ -14,7 +14,7 @@ import { fixturesDir } from '../util/bundle.js';
 import { makeDeb, makeTar, sha256, tsvisor, Result } from './do-util.js';
 import { spawn } from 'node:child_process';
 import { TSVISOR } from '../integration/run-util.js';
-import { layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
+import { busyboxApplets, layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
 const VERSION = '1:1.0-1';
@@ -217,6 +217,12 @@ describe('tsvisor do: running busybox', function () {
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '/tmp\ntsvisor\nroot:x:0:0:root:/root:/bin/sh\nchroot applet: 0\n0\n');
     assert.equal(r.code, 0);
+    // The applets' links are made while the sandbox starts (do.ts
+    // layoutDefaultRootfs): the command finds every one of them.
+    const applets = busyboxApplets(fs.readFileSync(BUSYBOX));
+    const ls = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'ls', '/bin']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(ls.stdout.split(/\s+/).filter(Boolean).sort(), [...new Set([...applets, 'busybox'])].sort());
   });
 
   it('with --rootfs runs in that directory as it is, and its writes stay there', async () => {

@@ -126,6 +126,32 @@ describe("main/waiter: run's last stretch in Perl", function () {
     assert.equal(w.err(), '');
   });
 
+  it("removes a tree as the guest may have left it: symbolic links removed, never followed; directories without permissions; deep paths", async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-waiter-outside-'));
+    try {
+      fs.writeFileSync(path.join(outside, 'keep'), 'keep');
+      const w = startWaiter();
+      const root = path.join(w.extra, 'rootfs');
+      fs.symlinkSync(outside, path.join(root, 'to-dir'));
+      fs.symlinkSync(path.join(outside, 'keep'), path.join(root, 'to-file'));
+      fs.mkdirSync(path.join(root, 'a', 'b', 'c'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'a', 'b', 'c', 'f'), 'x');
+      fs.linkSync(path.join(root, 'a', 'b', 'c', 'f'), path.join(root, 'a', 'hard'));
+      fs.mkdirSync(path.join(root, 'locked'));
+      fs.writeFileSync(path.join(root, 'locked', 'f'), 'x');
+      fs.chmodSync(path.join(root, 'locked'), 0);
+      await waiting(w);
+      w.answer('0');
+      assert.equal(await w.exited, 0, w.err());
+      assert.equal(w.err(), '');
+      assert.equal(fs.existsSync(w.extra), false, 'the tree is removed');
+      assert.deepEqual(fs.readdirSync(outside), ['keep'], 'what the links pointed at is untouched');
+      assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'keep');
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('passes a signal it gets to init (containerManager.Signal on control.sock); a container killed by it gives 128+N', async () => {
     const w = startWaiter();
     const got: string[] = [];

@@ -3,6 +3,10 @@
 // count, stop, fault), and checks that tier 2 did run the code.
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
@@ -341,4 +345,89 @@ describe('vcpu tier 2 (WebAssembly)', () => {
       assert.equal(cpu.wasmCompiled, wasm ? 1 : 0);
     }
   });
+
+  it('a loop through a block laid out after it, jumping back into its middle, agrees under any budget', () => {
+    // As coremix's list merge: L branches forward to O, O jumps back to M, M back to L: two of the
+    // region's jumps go to earlier cases (each round the region's loop), one of them into the middle of L's block.
+    const asm = (tag: number): Asm => new Asm().w(
+      rv.addi(3, 0, tag),
+      rv.bne(11, 0, 24),           // 4: L -> O (28)
+      rv.addi(7, 7, 1),            // 8
+      rv.xori(11, 11, 1),          // 12: M
+      rv.addi(5, 5, -1),
+      rv.bne(5, 0, -16),           // 20 -> L
+      rv.ecall(),                  // 24
+      rv.addi(8, 8, 2),            // 28: O
+      rv.jal(0, -20),              // 32 -> M
+    );
+    for (const budget of [1, 3, 17, 1000, 1_000_000]) {
+      const results = ENGINES.map((engine) => {
+        const cpu = start(asm(800 + (budget % 7)), engine, (c) => { setReg(c, 5, 301n); setReg(c, 11, 1n); });
+        const o = run(cpu, budget);
+        if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the loop');
+        return o;
+      });
+      for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${ENGINES[i]} vs interp, budget ${budget}`);
+      assert.equal(results[0].stop, Stop.Syscall);
+      assert.deepEqual([results[0].regs[6], results[0].regs[7]], [150n, 2n * 151n], 'passes through X and through O');
+    }
+  });
+
+  it('loads and stores straddling two mapped pages run in tier 2 (the slow path, never remembered) and agree', () => {
+    // x10 walks byte by byte across the end of DATA's first page: an 8-byte ld and sd at each address, 7 of them
+    // straddling; then past the 4 pages of DATA, where the next straddle faults.
+    const results = ENGINES.map((engine) => {
+      const asm = new Asm().w(
+        rv.addi(3, 0, 94),
+        rv.ld(6, 10, 0),           // 4: loop
+        rtype('add', 7, 7, 6),
+        rv.addi(7, 7, 1),
+        rv.sd(7, 10, 0),
+        rv.addi(10, 10, 1),
+        rv.addi(5, 5, -1),
+        rv.bne(5, 0, -24),         // -> 4
+        rv.ecall(),
+      );
+      const cpu = start(asm, engine, (c) => { setReg(c, 5, 40n); setReg(c, 10, BigInt(DATA + PAGE_SIZE - 20)); });
+      const m = (cpu as unknown as { mem: GuestMemory }).mem;
+      for (let a = DATA + PAGE_SIZE - 24; a < DATA + PAGE_SIZE + 32; a++) m.u8[a] = (a * 7) & 0xff;
+      const first = run(cpu, 1_000_000);
+      if (engine === 'wasm') assert.ok(cpu.wasmCompiled > 0, 'tier 2 compiled the loop');
+      const bytes = [...m.u8.slice(DATA + PAGE_SIZE - 24, DATA + PAGE_SIZE + 32)];
+      cpu.state.pc = CODE; setReg(cpu, 5, 40n); setReg(cpu, 10, BigInt(DATA + 4 * PAGE_SIZE - 20));
+      return { first, bytes, second: run(cpu, 1_000_000) };
+    });
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], ENGINES[i]);
+    assert.equal(results[0].first.stop, Stop.Syscall);
+    assert.equal(results[0].second.stop, Stop.Fault);
+    assert.equal(results[0].second.regs[9], BigInt(DATA + 4 * PAGE_SIZE - 7), 'x10 at the first ld straddling out');
+    assert.equal(results[0].second.pc, CODE + 4);
+  });
+
+  it('TSVISOR_WASM_DUMP writes each module, valid, its function named after the region\'s start', function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-dump-'));
+    try {
+      const src = path.join(__dirname, '..', '..', 'src', 'vcpu');
+      const script = `
+        const { compileRegionWasm } = require(${JSON.stringify(path.join(src, 'wasm-tier.js'))});
+        const { decode } = require(${JSON.stringify(path.join(src, 'decode.js'))});
+        const { rv } = require(${JSON.stringify(path.join(__dirname, 'asm.js'))});
+        const words = [rv.ld(6, 10, 0), rv.addi(5, 5, -1), rv.bne(5, 0, -8), rv.ecall()];
+        const insns = words.map((w) => decode(w & 0xffff, w >>> 16));
+        compileRegionWasm([{ insns, pcs: [0x12340, 0x12344, 0x12348, 0x1234c], end: 0x12350 }], 16384);`;
+      execFileSync(process.execPath, ['-e', script], { env: { ...process.env, TSVISOR_WASM_DUMP: dir } });
+      const files = fs.readdirSync(dir);
+      assert.deepEqual(files, ['r12340-000.wasm']);
+      const bytes = fs.readFileSync(path.join(dir, files[0]));
+      assert.ok(WebAssembly.validate(bytes));
+      const mod = new WebAssembly.Module(bytes);
+      assert.deepEqual(WebAssembly.Module.exports(mod), [{ name: 'run', kind: 'function' }]);
+      const names = Buffer.from(WebAssembly.Module.customSections(mod, 'name')[0]);
+      for (const name of ['r12340', 'missR', 'missW']) assert.ok(names.includes(name), name);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -11,7 +11,7 @@ import { blockingRead, blockingWrite, taskBlocker } from '../files/blocking.js';
 import type { IoVec } from '../usercopy.js';
 import type { SysCtx, SysResult } from './context.js';
 import { PAGE_W } from '../../vcpu/memory.js';
-import { coherentIo } from '../page-cache.js';
+import { coherentIo, PageCache } from '../page-cache.js';
 
 function body_read(c: SysCtx): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
@@ -21,8 +21,9 @@ function body_read(c: SysCtx): SysResult | Promise<SysResult> {
   const addr = c.u(1);
   const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
   if (len === 0) return 0;
-  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
+  // readToUser checks the buffer itself (canWrite: a stricter check than accessible).
   if (f.readTo) return readToUser(c, f, len, null, addr);
+  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
   return settle(blockingRead(taskBlocker(c.kernel, c.task), f, () => f.read(len)), (data) => copyData(c, addr, data));
 }
 
@@ -35,8 +36,8 @@ function body_pread64(c: SysCtx): SysResult | Promise<SysResult> {
   const len = Math.min(c.u(2), abi.MAX_RW_COUNT);
   const off = c.s(3);
   if (off < 0) return EINVAL;
-  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
   if (f.readTo) return readToUser(c, f, len, off, addr);
+  if (!c.user.mem.accessible(addr, len, PAGE_W)) return EFAULT;
   return settle(f.pread(len, off), (data) => copyData(c, addr, data));
 }
 
@@ -210,7 +211,8 @@ async function body_fsync(c: SysCtx): Promise<SysResult> {
  */
 function coherent(c: SysCtx, body: (c: SysCtx) => SysResult | Promise<SysResult>, changes: boolean, range?: (c: SysCtx) => [number, number]): SysResult | Promise<SysResult> {
   const f = c.proc.fds.get(c.i32(0));
-  if (isErrno(f)) return body(c);
+  // Unmapped (the common case): the body at once, with no closure made for coherentIo.
+  if (isErrno(f) || PageCache.of(f) === undefined) return body(c);
   return changes ? coherentIo(undefined, f, () => body(c), range?.(c)) : coherentIo(f, undefined, () => body(c));
 }
 

@@ -82,11 +82,20 @@ function attrOf(target: Dentry | File): MaybeAsync<Attr | Errno> {
  */
 function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, encode: (a: Attr) => Uint8Array): MaybeAsync<SysResult> {
   if (isErrno(target)) return target;
-  return andThen(attrOf(target), (a) => {
-    if (isErrno(a)) return a;
-    const r = c.user.copyOut(addr, encode(a));
-    return isErrno(r) ? r : 0;
-  });
+  const a = attrOf(target);
+  // No closure on the synchronous path (a stat of a cached file): it is the common one.
+  return a instanceof Promise ? a.then((x) => copyStat(c, x, addr, encode)) : copyStat(c, a, addr, encode);
+}
+
+function copyStat(c: SysCtx, a: Attr | Errno, addr: number, encode: (a: Attr) => Uint8Array): SysResult {
+  if (isErrno(a)) return a;
+  const r = c.user.copyOut(addr, encode(a));
+  return isErrno(r) ? r : 0;
+}
+
+/** statOut of what resolveAt gave, now or once it settles. */
+function statAt(c: SysCtx, t: MaybeAsync<Dentry | File | Errno>, addr: number, encode: (a: Attr) => Uint8Array): MaybeAsync<SysResult> {
+  return t instanceof Promise ? t.then((x) => statOut(c, x, addr, encode)) : statOut(c, t, addr, encode);
 }
 
 export function sys_fstat(c: SysCtx): MaybeAsync<SysResult> {
@@ -96,16 +105,14 @@ export function sys_fstat(c: SysCtx): MaybeAsync<SysResult> {
 export function sys_newfstatat(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(3);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT)) return EINVAL;
-  const addr = c.u(2);
-  return andThen(resolveAt(c, c.i32(0), c.u(1), flags), (t) => statOut(c, t, addr, encodeStat));
+  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(2), encodeStat);
 }
 
 export function sys_statx(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(2);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT | abi.AT_STATX_SYNC_TYPE)) return EINVAL;
   if ((flags & abi.AT_STATX_SYNC_TYPE) === abi.AT_STATX_SYNC_TYPE) return EINVAL;
-  const addr = c.u(4);
-  return andThen(resolveAt(c, c.i32(0), c.u(1), flags), (t) => statOut(c, t, addr, encodeStatx));
+  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(4), encodeStatx);
 }
 
 export async function sys_faccessat(c: SysCtx, flagsArg = 0): Promise<SysResult> {

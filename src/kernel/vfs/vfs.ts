@@ -153,7 +153,8 @@ export class Vfs {
    * attribute fetch or readlink has to wait).
    */
   resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): MaybeAsync<Dentry | Errno> {
-    return andThen(syncFirst(this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds)), (r) => (isErrno(r) ? r : r.dir));
+    const r = syncFirst(this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds));
+    return r instanceof Promise ? r.then(dirOf) : dirOf(r);
   }
 
   /**
@@ -236,6 +237,11 @@ export class Vfs {
     if (trailingSlash && !cur.inode.isDir) return ENOTDIR;
     return { dir: cur, name: '', trailingSlash };
   }
+}
+
+/** The dentry a walk ended at (resolve's answer; a module function, so a resolve makes no closure). */
+function dirOf(r: ParentAndName | Errno): Dentry | Errno {
+  return isErrno(r) ? r : r.dir;
 }
 
 /** The first index at or after `i` that is not a slash (`path.length` when none is). */
