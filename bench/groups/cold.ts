@@ -3,13 +3,16 @@
 // survives from an earlier run) and a fresh QEMU process, timed from start to
 // exit; the figure is the whole run, start-up included, because that is what
 // the user waits for. Programs: a busybox script of 30-odd applets (a fork and
-// exec each), `bash -c true` and `python3 -c pass` from Debian's packages
+// exec each), `bash -c true`, `python3 -c pass` and python3 importing a few
+// modules compiled from source (warm code) from Debian's packages
 // (src/debian: the rootfs is built once into the package cache, which needs
 // the mirror the first time; without it those rows have no figure). The
 // package rootfs is finished as an installed Debian system would be: python's
 // modules byte-compiled by the guest's own python3 in a sandbox, once, cached
 // with the rootfs (src/debian/postinst.ts), so python3 loads .pyc files
-// under both targets instead of compiling its modules at every start.
+// under both targets instead of compiling its modules at every start (but in
+// cold-python3-imports, which points python at an empty cache tree so that
+// it compiles what it imports: warm code, issue 14).
 
 import type { Benchmark, BenchContext } from '../measure.js';
 import { exactly, programBench } from '../program.js';
@@ -76,7 +79,8 @@ interface ColdSpec {
  * retired in tier 0 (the interpreter) of all the guest retired, and, when the
  * suite runs under TSVISOR_ENGINE_STATS=1 (src/vcpu/engine-stats.ts), the
  * share in tier 2, blocks decoded and promoted, traces and tier-2 blocks,
- * and the time spent decoding and compiling (the rest ran in tier 1).
+ * promoted blocks sent back to tier 0, the run loop's dispatches (entries
+ * into tier 0 and calls of compiled blocks), and the time spent decoding and compiling (the rest ran in tier 1).
  * Counted by the kernel worker, whose vCPU runs every guest thread of a
  * one-vCPU sandbox.
  */
@@ -87,7 +91,8 @@ export function tierNote(r: GuestResult): string {
   let note = `tier 0 ${share.toFixed(1)}% of ${(r.instructions / 1e6).toFixed(1)} M insns`;
   if (e.totalInsns > 0) {
     note += `, tier 2 ${((100 * e.tier2Insns) / r.instructions).toFixed(1)}%, ${e.tier0Blocks + e.reusedBlocks} blocks (${e.reusedBlocks} reused), ` +
-      `${e.promoted} promoted (${e.traces} traces, ${e.tier2Blocks} in tier 2), decode ${e.decodeMs.toFixed(0)} ms, compile ${e.compileMs.toFixed(0)} ms`;
+      `${e.promoted} promoted (${e.traces} traces, ${e.tier2Blocks} in tier 2, ${e.demoted} back to tier 0), ` +
+      `${((e.tier0Calls + e.compiledCalls) / 1e6).toFixed(1)} M dispatches, decode ${e.decodeMs.toFixed(0)} ms, compile ${e.compileMs.toFixed(0)} ms`;
   }
   return note;
 }
@@ -129,6 +134,16 @@ export function coldBenchmarks(): Benchmark[] {
       run: { args: ['/usr/bin/python3', '-c', 'print("ok")'], ...readonlyRun },
       stdout: ['ok'],
     }),
+    coldBench({
+      name: 'cold-python3-imports',
+      what: "Debian's python3 importing json, decimal, fractions, email.parser, urllib.parse and sqlite3 compiled from source (no .pyc read: PYTHONPYCACHEPREFIX names an empty tree), ~1 G instructions of warm code in CPython's compiler",
+      rootfs: () => packageRootfs(['python3']),
+      run: { args: ['/usr/bin/python3', '-c', PY_IMPORTS], ...readonlyRun, env: [...readonlyRun.env, 'PYTHONPYCACHEPREFIX=/tmp/no-pyc'] },
+      stdout: ['ready'],
+    }),
   ];
 }
+
+/** The imports of the cold-python3-imports row (issue 14: warm code, src/vcpu/README.md "Decision: warm code stays in tier 0"). */
+export const PY_IMPORTS = 'import json, decimal, fractions, email.parser, urllib.parse, sqlite3, sys\nprint("ready")';
 

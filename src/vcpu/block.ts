@@ -16,6 +16,8 @@ export class Block implements Tier0Block {
   /** The block that followed this one last time (trace.ts follows it from a jalr); valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;
   linkEpoch = -1;
+  /** Times this block was sent back from tier 1 to tier 0 (cpu.ts demote): each puts its next promotion further off. */
+  demotions = 0;
   /** The pre-decoded form, kept after promotion too: a later trace (cpu.ts) compiles it again into its own function. */
   pre: Int32Array | null = null;
   /**

@@ -32,7 +32,7 @@
 import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
-import { engineFromEnv, PROMOTE_AFTER, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
+import { engineFromEnv, PROMOTE_AFTER, PROMOTE_AFTER_JS, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
 import { Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
@@ -74,7 +74,11 @@ export const TIMEBASE_HZ = 10_000_000;
 
 export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
-export { ENGINES, PROMOTE_AFTER, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
+export { ENGINES, PROMOTE_AFTER, PROMOTE_AFTER_JS, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
+
+/** A demoted block's next promotion: after DEMOTE_FACTOR^k promotions' heat for its k-th demotion, none after MAX_DEMOTIONS (Cpu.demote); heats stay above -MAX_HEAT (an i32 in the module's records). */
+export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
+const MAX_HEAT = 0x3fffffff;
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
@@ -128,14 +132,16 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
+  /** Promoted blocks sent back to tier 0 (demote; statistics). */
+  demoted = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
   /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
   readonly regions = new RegionExport();
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
-  /** The default promotion threshold of new Cpus. */
-  static defaultPromoteAfter: number = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || PROMOTE_AFTER;
+  /** The default promotion threshold of new Cpus (undefined: engines.ts PROMOTE_AFTER, or PROMOTE_AFTER_JS under the JavaScript tier 0). */
+  static defaultPromoteAfter: number | undefined = Number(process.env.TSVISOR_PROMOTE_AFTER ?? '') || undefined;
   /** Whether new Cpus under 'auto' promote to tier 2. */
   static defaultWasm: boolean = process.env.TSVISOR_WASM !== '0';
   /** Which interpreter tier 0 uses when the options do not say (TSVISOR_TIER0). */
@@ -145,6 +151,8 @@ export class Cpu {
   private readonly wasm: boolean;
   /** Tier-0 runs after which a block is compiled (Infinity: never; 0: at once). */
   private readonly promoteAt: number;
+  /** Beside tier 0 in WebAssembly under the default threshold, the heat a block run by the JavaScript interpreter counts per unit (PROMOTE_AFTER over PROMOTE_AFTER_JS): it is promoted after as many runs as under the JavaScript tier 0. */
+  private readonly jsHeat: number;
   private readonly interp: Interpreter;
   /** Tier 0 in WebAssembly (interp-wasm.ts), or null: the JavaScript interpreter runs tier 0. */
   private readonly t0w: Tier0Wasm | null;
@@ -160,12 +168,14 @@ export class Cpu {
     this.f64 = new Float64Array(mem.buffer);
     this.shared = new SharedPages(mem, FramePool.local(), this.scratch);
     this.engine = options.engine ?? Cpu.defaultEngine;
-    const after = options.promoteAfter ?? Cpu.defaultPromoteAfter;
+    const tier0 = options.tier0 ?? Cpu.defaultTier0;
+    const after = options.promoteAfter ?? Cpu.defaultPromoteAfter ?? (tier0 === 'wasm' ? PROMOTE_AFTER : PROMOTE_AFTER_JS);
     this.promoteAt = this.engine === 'interp' ? Infinity : this.engine === 'jit' || this.engine === 'wasm' ? 0 : Math.max(1, after);
     this.wasm = this.engine === 'wasm' || (this.engine === 'auto' && (options.wasm ?? Cpu.defaultWasm));
     this.table = new BlockTable(mem);
     this.interp = new Interpreter(this, this.dv, this.pf, this.i32, this.f64, this.scratch, this.interrupt, this.table.cache);
-    this.t0w = this.promoteAt > 0 && (options.tier0 ?? Cpu.defaultTier0) === 'wasm' ? Tier0Wasm.for(this, mem) : null;
+    this.jsHeat = options.promoteAfter === undefined && Cpu.defaultPromoteAfter === undefined ? PROMOTE_AFTER / PROMOTE_AFTER_JS : 1;
+    this.t0w = this.promoteAt > 0 && tier0 === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
     if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
@@ -202,6 +212,7 @@ export class Cpu {
       // Tier 0 left a block for this one: link them (trace.ts follows the link from a jalr).
       const from = this.linkFrom as Tier0Block | null;
       if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
+      if (statsEnabled) { if (b.code !== null) engineStats.tier0Calls++; else engineStats.compiledCalls++; }
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
@@ -306,6 +317,18 @@ export class Cpu {
     return b !== null && b.code !== null ? b : null;
   }
 
+  /**
+   * A block's heat with what tier 0 in WebAssembly counted for it brought in
+   * (blocks entered only by the module's chaining): what traces and regions
+   * read of the blocks they consider, synced one by one rather than every
+   * placed block at each promotion (python's imports: 28 000 placed blocks,
+   * ~900 looks).
+   */
+  private readonly heatOf = (o: Block): number => {
+    this.t0w?.sync(o);
+    return o.heat;
+  };
+
   /** Tier 0's entry for block `b`: interpret it, or compile it first once it is hot. */
   private runTier0(b: Block, s: ThreadState, limit: number): number {
     const w = this.t0w;
@@ -318,9 +341,12 @@ export class Cpu {
       const r = w.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK, this.promoteAt);
       if (r >= 0) { engineStats.tier0Insns += r >>> 3; return r; }
     }
+    const h0 = b.heat;
     b.heat++;
     // Beside the WebAssembly tier 0, the JavaScript one runs only the block it is given (a promotion threshold of 0 chains nothing).
     const r = this.interp.run(b, s, w === null ? this.promoteAt : 0, limit < Tier0.CHUNK ? limit : Tier0.CHUNK);
+    // A block the module does not run (F/D arithmetic, CSRs...) heats JS_HEAT times as fast: promoted after the JavaScript tier 0's count of runs.
+    if (w !== null) b.heat = h0 + (b.heat - h0) * this.jsHeat;
     engineStats.tier0Insns += r >>> 3;
     return r;
   }
@@ -332,8 +358,7 @@ export class Cpu {
    */
   private promote(b: Block): void {
     const t0 = statsEnabled ? performance.now() : 0;
-    this.t0w?.syncAll(); // the heat tier 0 in WebAssembly counted, which traces read
-    const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8);
+    const trace = traceFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / 8, this.heatOf);
     if (trace.pieces.length > 1) {
       const body = compileRegion(trace.pieces, LOOP_CHUNK);
       b.fn = this.probe(b, trace.pieces, this.bind(this.factoryOf(b.pc, body)));
@@ -381,9 +406,10 @@ export class Cpu {
    * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
-    this.t0w?.syncAll();
-    const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT), w = Math.max(tried, wide.pieces.length);
-    const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem) : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
+    const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), w = Math.max(tried, wide.pieces.length);
+    const narrow = (): BlockFn => (loop ? this.regions.kept(b, this.tier2(pieces, js), this.mem)
+      : this.t0w !== null && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) ? this.demote(b)
+        : onWatch(b, js, WASM_MIN_RUN, round, (r, l) => this.tier2Region(b, pieces, js, l, r, w)));
     const fn = wide.pieces.length > Math.max(pieces.length, tried) ? this.tier2(wide.pieces, js, false) : js;
     if (fn === js) return narrow();
     const extra = b.extra;
@@ -394,6 +420,26 @@ export class Cpu {
       b.extra = extra;
       return narrow();
     });
+  }
+
+  /**
+   * Promoted block `b` (no loop by its probe, no wider region kept, all of it run by tier 0 in WebAssembly) back
+   * to tier 0: each call of a compiled block from code the module runs is a return to the run loop and a new
+   * entry into the module, which cost more than a short call saves (README.md, "Decision: warm code stays in
+   * tier 0"). Its next promotion (a later look) comes after DEMOTE_FACTOR^k times the promotion's heat (k: its
+   * demotions), none after MAX_DEMOTIONS; another Cpu finding its bytes starts it in tier 0 too (no shared
+   * factory). Returns the function the run loop never calls while `b.code` is set.
+   */
+  private demote(b: Block): BlockFn {
+    const k = ++b.demotions;
+    b.code = b.pre;
+    b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
+    this.t0w?.reheat(b);
+    const e = SHARED_BLOCKS.find(this.mem, b.pc, b.end);
+    if (e !== null) e.factory = null;
+    this.demoted++;
+    if (statsEnabled) engineStats.demoted++;
+    return NO_BLOCK_FN;
   }
 
   /**

@@ -28,6 +28,8 @@ export interface EngineStats {
   tier2Refused: number;
   /** Promoted blocks kept in tier 1 after their probe (their calls were too short for tier 2: cpu.ts probe). */
   tier2Declined: number;
+  /** Promoted blocks sent back to tier 0 after their probe and region trial (cpu.ts demote; counted among tier2Declined too). */
+  demoted: number;
   /** Instructions retired in tier 2 (counted only while statsEnabled). */
   tier2Insns: number;
   /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
@@ -38,6 +40,9 @@ export interface EngineStats {
   tier0Insns: number;
   /** Instructions retired by every Cpu of the thread, both tiers (summed by the Cpus at their runs' ends). */
   totalInsns: number;
+  /** Blocks the run loop entered in tier 0 (each a call into the interpreter, which may chain on through more) and in a compiled tier (1 or 2): their sum is the run loop's dispatches, each a move between tiers or a return through the run loop (counted only while statsEnabled). */
+  tier0Calls: number;
+  compiledCalls: number;
   /** Time spent decoding blocks into tier 0, and compiling blocks (generating the source and new Function), ms. */
   decodeMs: number;
   compileMs: number;
@@ -50,7 +55,7 @@ atProcessStart(() => {
 });
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */

@@ -18,7 +18,7 @@ export const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
 export interface CpuOptions {
   /** Default: TSVISOR_ENGINE, else 'auto'. */
   engine?: Engine;
-  /** Heat (a run 1, a backward jump inside it interp.ts's LOOP_HEAT) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER. */
+  /** Heat (a run 1, a backward jump inside it interp.ts's LOOP_HEAT) after which 'auto' compiles a block; default: TSVISOR_PROMOTE_AFTER, else PROMOTE_AFTER (PROMOTE_AFTER_JS under the JavaScript tier 0). */
   promoteAfter?: number;
   /** Whether 'auto' promotes to tier 2 (WebAssembly) where it can; default: TSVISOR_WASM unless '0'. */
   wasm?: boolean;
@@ -37,12 +37,18 @@ export function tier0FromEnv(): Tier0Kind {
 }
 
 /**
- * Tier-0 runs after which a block is compiled. Measured on busybox scripts,
- * python3 -c pass and the cpu benchmarks (README.md, "Tiers", and
- * "Decision: tier 2 for loops": 20 000 until V8's compiling of traces cost
- * python's cold start 0.8 s of CPU).
+ * Tier-0 runs after which a block is compiled under tier 0 in WebAssembly
+ * (the default), and under the JavaScript tier 0 (PROMOTE_AFTER_JS).
+ * Measured on busybox scripts, python3 -c pass and the cpu benchmarks
+ * (README.md, "Tiers", and "Decision: tier 2 for loops": 20 000 until V8's
+ * compiling of traces cost python's cold start 0.8 s of CPU), then on
+ * python's imports compiled from source ("Decision: warm code stays in tier
+ * 0": each promotion costs some 20 ms of V8's CPU, most of it on its
+ * background threads, against a tier 0 in WebAssembly that runs warm code
+ * at about the speed of tier 1).
  */
-export const PROMOTE_AFTER = 100_000;
+export const PROMOTE_AFTER = 400_000;
+export const PROMOTE_AFTER_JS = 100_000;
 
 /** Calls of a promoted block's tier-1 function counted before tier 2 is considered, and the instructions a call must retire on average to move there (TSVISOR_WASM_MIN_RUN). */
 export const WASM_PROBE_CALLS = 32;

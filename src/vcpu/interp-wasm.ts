@@ -38,6 +38,7 @@ import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, type ThreadState } from './state.js';
+import { Tier0 } from './ops.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 import { fpSlowPath } from './wasm-interp-fp.js';
 
@@ -69,21 +70,22 @@ class Region {
   gen = -1;
   /**
    * The blocks given records since the last reset, the k-th numbered k + 1
-   * in its header's third word (the module links by number); per block,
-   * its header's word index and the heat and link syncAll last saw there
-   * (`seen`, three ints per block), so that syncAll touches only the
-   * blocks whose header changed: python3's start places 22 000 blocks and
-   * syncs 36 times, which through a map by header address and every
-   * Block cost 6 ms a time. And the count of calls (syncAll skips when
-   * none ran since).
+   * in its header's third word: the module links by number (a jumping
+   * block's header's second word: the number of the block it went on into),
+   * and `sync` turns the number back into the block.
    */
   readonly placed: Block[] = [];
-  seen = new Int32Array(3 * 1024);
-  calls = 0;
-  syncedAt = -1;
+
+  /** The slot's x registers (x0..x31 as halves), those from x1 on, and the f registers' words: views for block copies. */
+  readonly xv: Int32Array;
+  readonly xv2: Int32Array;
+  readonly fv: Int32Array;
 
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
+    this.xv = new Int32Array(mem.buffer, base + XS, 64);
+    this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
+    this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
     let mod = modules.get(base);
     if (mod === undefined) {
@@ -125,7 +127,7 @@ class Region {
    * trace.ts follows from a jalr), as the JavaScript tier 0 links the
    * blocks it runs on into; a block the module goes on into is linked
    * again at every jump, hit or miss, in the jumping block's header
-   * (syncAll), so the link is the last successor entered, as in the
+   * (Tier0Wasm.sync), so the link is the last successor entered, as in the
    * JavaScript tier 0.
    */
   private chain(pc: number, from: number): number {
@@ -156,10 +158,7 @@ class Region {
     toWasmRecords(code, b.pc, this.i32, this.next);
     b.wrec = this.next; b.wepoch = this.recEpoch;
     this.next += wasmRecordBytes(code);
-    const k = this.placed.push(b) - 1;
-    this.i32[(b.wrec >>> 2) + 2] = k + 1;
-    if (3 * k + 3 > this.seen.length) { const s = new Int32Array(2 * this.seen.length); s.set(this.seen); this.seen = s; }
-    this.seen[3 * k] = b.wrec >>> 2; this.seen[3 * k + 1] = -1; this.seen[3 * k + 2] = 0;
+    this.i32[(b.wrec >>> 2) + 2] = this.placed.push(b);
   }
 
   /** The chaining entry of b (records placed) under the current epoch. */
@@ -217,42 +216,36 @@ export class Tier0Wasm {
     return r === null ? null : new Tier0Wasm(cpu, r);
   }
 
-  /** b.heat raised to what the module counted in its records' header. */
-  sync(b: Block): void {
-    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) {
-      const h = this.r.i32[b.wrec >>> 2];
-      if (h > b.heat) b.heat = h;
-    }
+  /** Whether the module runs every instruction of block `b` (n instructions of pre-decoded `code`): a block it would leave part-way runs partly in the JavaScript interpreter. */
+  static runsAll(code: Int32Array, n: number): boolean {
+    for (let i = 0; i < n; i++) if (!runsOp(code[i * Tier0.STRIDE] & 0xff)) return false;
+    return true;
+  }
+
+  /** b's records' header (if placed) set to b.heat, which the Cpu lowered (a block sent back to tier 0: the module must enter it again). */
+  reheat(b: Block): void {
+    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) this.r.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
   }
 
   /**
-   * Every block with records raised to the heat the module counted, and
-   * linked (Block.next) to the block it last chained into: the heat of
-   * blocks entered only by chaining and their successors, which trace.ts
-   * and region.ts read from the block (Cpu.promote, Cpu.tier2Region call
-   * this first). Without the links of chaining hits, a return into a block
-   * entered before was never linked: compute's qsort comparator (a block
-   * ending in a jalr) was promoted alone, not with the loop it returns to,
-   * and its calls stayed in tier 1 (see README.md, "Decision: F/D
-   * arithmetic and mulh in the WebAssembly tier 0").
+   * b.heat raised to what the module counted in its records' header, and b
+   * linked (Block.next) to the block the module last chained into from it:
+   * the heat of blocks entered only by chaining and their successors, which
+   * trace.ts and region.ts read of the blocks they consider (the Cpu's
+   * heatOf calls this for each). Without the links of chaining hits, a
+   * return into a block entered before was never linked: compute's qsort
+   * comparator (a block ending in a jalr) was promoted alone, not with the
+   * loop it returns to, and its calls stayed in tier 1 (README.md,
+   * "Decision: F/D arithmetic and mulh in the WebAssembly tier 0").
    */
-  syncAll(): void {
+  sync(b: Block): void {
     const r = this.r;
-    if (r.syncedAt === r.calls) return;
-    r.syncedAt = r.calls;
-    const i32 = r.i32, ep = r.recEpoch, epoch = this.cpu.codeEpoch, list = r.placed, seen = r.seen, n = list.length;
-    for (let k = 0; k < n; k++) {
-      const w = seen[3 * k], h = i32[w], l = i32[w + 1];
-      if (h === seen[3 * k + 1] && l === seen[3 * k + 2]) continue;
-      seen[3 * k + 1] = h; seen[3 * k + 2] = l;
-      const b = list[k];
-      if (b.wepoch !== ep) continue;
-      if (h > b.heat) b.heat = h;
-      // A new link (a link seen before was made Block.next then, or again at a chaining miss since: Region.chain).
-      if (l > 0 && l <= n) {
-        const nb = list[l - 1];
-        if (nb.wepoch === ep) { b.next = nb; b.linkEpoch = epoch; }
-      }
+    if (b.wepoch !== r.recEpoch || b.wrec === 0) return;
+    const w = b.wrec >>> 2, h = r.i32[w], l = r.i32[w + 1];
+    if (h > b.heat) b.heat = h;
+    if (l > 0 && l <= r.placed.length) {
+      const nb = r.placed[l - 1];
+      if (nb.wepoch === r.recEpoch) { b.next = nb; b.linkEpoch = this.cpu.codeEpoch; }
     }
   }
 
@@ -270,15 +263,14 @@ export class Tier0Wasm {
     const hdr = b.wrec, base = r.base;
     b.heat++;
     i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
-    const x = s.x, fb = s.fbits, xs = (base + XS) >>> 2, fs = xs + (F_SLOT >> 2);
-    i32[xs] = 0; i32[xs + 1] = 0;
-    for (let k = 2; k < 64; k++) i32[xs + k] = x[k];
-    for (let k = 0; k < 64; k++) i32[fs + k] = fb[k];
+    const xs = (base + XS) >>> 2;
+    // Block copies (memmove) rather than element loops: this runs at every entry from the run loop (millions of times for warm code).
+    r.xv.set(s.x); r.xv[0] = 0; r.xv[1] = 0;
+    r.fv.set(s.fbits);
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
-    r.calls++;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
-    for (let k = 2; k < 64; k++) x[k] = i32[xs + k];
-    for (let k = 0; k < 64; k++) fb[k] = i32[fs + k];
+    s.x.set(r.xv2, 2);
+    s.fbits.set(r.fv);
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {

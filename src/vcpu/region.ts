@@ -41,7 +41,7 @@ atProcessStart(() => {
  * its branches and jal, its fall-through end, the return site of a linking
  * jal or jalr, and for a piece ending in a jalr the block that followed it
  * last in tier 0, if linked in `epoch`) when they are live blocks of `live`
- * with their pre-decoded form kept and a heat of at least `hot`. A
+ * with their pre-decoded form kept and a heat (`heat(o)`) of at least `hot`. A
  * successor already inside a piece is left to the region's cases; a block
  * running into code already taken is cut there (its piece then falls
  * through to that case); pcs stay disjoint. At most `maxBlocks` pieces and
@@ -49,7 +49,7 @@ atProcessStart(() => {
  * (for invalidation: all of their code, not only the pieces' parts).
  */
 export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
-  maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
+  heat: (o: Block) => number = (o) => o.heat, maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
   const blocks: Block[] = [b];
   const first = toInsns(b.pre as Int32Array, b.pc);
   const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
@@ -70,7 +70,7 @@ export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: nu
     for (const t of targets) {
       if (blocks.length >= maxBlocks || taken.has(t)) continue;
       const o = live.get(t);
-      if (o === undefined || o.pre === null || o.heat < hot) continue;
+      if (o === undefined || o.pre === null || heat(o) < hot) continue;
       const d = toInsns(o.pre, o.pc);
       let cut = d.pcs.findIndex((pc) => taken.has(pc));
       if (cut < 0) cut = d.pcs.length;

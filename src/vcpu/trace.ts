@@ -21,12 +21,14 @@ atProcessStart(() => (TRACE_BLOCKS = Number(process.env.TSVISOR_TRACE_BLOCKS ?? 
  * fall-through end, for a call (jal or jalr linking a register) the block
  * it returns to, and for a block ending in a jalr (an indirect call, a
  * return) the block that followed it last in tier 0 (its `next`, if linked
- * in `epoch`). Up to TRACE_BLOCKS blocks and TRACE_INSNS instructions. In
+ * in `epoch`); a block's heat is `heat(o)` (the Cpu's brings in what
+ * tier 0 in WebAssembly counted). Up to TRACE_BLOCKS blocks and TRACE_INSNS instructions. In
  * the compiled trace a jalr to any block in it runs on inside (codegen.ts
  * compileRegion), so calls through a function pointer and their returns (a
  * sort's comparator) do not go through the run loop.
  */
-export function traceFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number): { blocks: Block[]; pieces: Piece[] } {
+export function traceFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
+  heat: (o: Block) => number = (o) => o.heat): { blocks: Block[]; pieces: Piece[] } {
   const blocks: Block[] = [b];
   const first = toInsns(b.pre as Int32Array, b.pc);
   const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
@@ -45,7 +47,7 @@ export function traceFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: num
     for (const t of targets) {
       if (blocks.length >= TRACE_BLOCKS || taken.has(t)) continue;
       const o = live.get(t);
-      if (o === undefined || o.pre === null || o.heat < hot || total + o.n > TRACE_INSNS) continue;
+      if (o === undefined || o.pre === null || heat(o) < hot || total + o.n > TRACE_INSNS) continue;
       const d = toInsns(o.pre, o.pc);
       if (d.pcs.some((pc) => taken.has(pc))) continue;
       for (const pc of d.pcs) taken.add(pc);

@@ -426,7 +426,7 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);
     b.op(W.if, 0x40);
-    // The block jumping links to it: the target's number into the jumping block's link word (Tier0Wasm.syncAll makes it Block.next).
+    // The block jumping links to it: the target's number into the jumping block's link word (Tier0Wasm.sync makes it Block.next).
     b.get(HDR).get(T).op(W.i32Load, 2).u(8).op(W.i32Store, 2).u(4);
     // The block's heat (its header) + 1; at the promotion's heat, back to the run loop (which promotes it).
     b.get(T).get(T).op(W.i32Load, 2, 0).i32(1).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);

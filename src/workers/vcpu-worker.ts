@@ -22,7 +22,7 @@ import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox
  * Instructions per Cpu.run() between checks of the clock and of MB.NEWS: a
  * region the kernel's Cpu kept meanwhile is taken within this many
  * instructions, well before this worker's own tier 0 would promote the same
- * loop (a block's PROMOTE_AFTER heat is some 200 000 instructions of a tight
+ * loop (a block's PROMOTE_AFTER heat is some 800 000 instructions of a tight
  * loop). A check costs well under 0.1 µs, against ~20 µs of a tier-2 loop.
  */
 const BUDGET = 50_000;

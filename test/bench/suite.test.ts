@@ -82,7 +82,7 @@ describe('bench: arguments', () => {
     const all = allBenchmarks();
     const names = all.map((b) => b.name);
     assert.equal(new Set(names).size, names.length);
-    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'rand-rw-gofer', 'rand-rw-9p', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'boot-to-sync-run', 'launch-to-hello', 'run-hello', 'do-true', 'idle-rss', 'speedup-1to2-vcpu', 'js-threads-1to2', 'speedup-share-of-host', 'futex-pingpong', 'futex-pingpong-2vcpu', 'cold-busybox-script', 'cold-bash-true', 'cold-python3']) {
+    for (const want of ['compute', 'coremix-int', 'coremix-fp', 'coremix-mem', 'getpid', 'write-devnull', 'open-close', 'pipe-pingpong-threads', 'pipe-pingpong-procs', 'seq-rw', 'rand-rw', 'rand-rw-gofer', 'rand-rw-9p', 'stat', 'readdir-10k', 'fork-exec-wait', 'busybox-sh-loop', 'boot-to-sync', 'boot-to-sync-run', 'launch-to-hello', 'run-hello', 'do-true', 'idle-rss', 'speedup-1to2-vcpu', 'js-threads-1to2', 'speedup-share-of-host', 'futex-pingpong', 'futex-pingpong-2vcpu', 'cold-busybox-script', 'cold-bash-true', 'cold-python3', 'cold-python3-imports']) {
       assert.ok(names.includes(want), want);
     }
     assert.deepEqual(selectBenchmarks(all, { groups: ['startup'], only: [] }).map((b) => b.name), ['boot-to-sync', 'boot-to-sync-run', 'launch-to-hello', 'run-hello', 'do-true', 'idle-rss']);
@@ -131,16 +131,16 @@ describe('bench: output checks', () => {
 
 describe('bench: the cold rows\' tier note', () => {
   const zero: EngineStats = {
-    tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, tier2Insns: 0, promoted: 0, traces: 0,
-    traceBlocks: 0, reusedBlocks: 0, adoptedRegions: 0, tier0Insns: 0, totalInsns: 0, decodeMs: 0, compileMs: 0,
+    tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, tier2Insns: 0, promoted: 0, traces: 0,
+    traceBlocks: 0, reusedBlocks: 0, adoptedRegions: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
   };
   const run = { seconds: 1, status: 0, stdout: '', stderr: '' };
   it('gives the tier-0 share always, and blocks, promotions and timings when TSVISOR_ENGINE_STATS counted them', () => {
     assert.equal(tierNote({ ...run, instructions: 0 }), '');
     assert.equal(tierNote({ ...run, instructions: 4_000_000, engine: { ...zero, tier0Insns: 3_000_000 } }), 'tier 0 75.0% of 4.0 M insns');
-    const full = { ...zero, tier0Insns: 1_000_000, totalInsns: 2_000_000, tier0Blocks: 90, reusedBlocks: 10, promoted: 5, traces: 2, tier2Blocks: 1, tier2Insns: 500_000, decodeMs: 12.4, compileMs: 3.6 };
+    const full = { ...zero, tier0Insns: 1_000_000, totalInsns: 2_000_000, tier0Blocks: 90, reusedBlocks: 10, promoted: 5, traces: 2, tier2Blocks: 1, tier2Insns: 500_000, demoted: 3, tier0Calls: 150_000, compiledCalls: 100_000, decodeMs: 12.4, compileMs: 3.6 };
     assert.equal(tierNote({ ...run, instructions: 2_000_000, engine: full }),
-      'tier 0 50.0% of 2.0 M insns, tier 2 25.0%, 100 blocks (10 reused), 5 promoted (2 traces, 1 in tier 2), decode 12 ms, compile 4 ms');
+      'tier 0 50.0% of 2.0 M insns, tier 2 25.0%, 100 blocks (10 reused), 5 promoted (2 traces, 1 in tier 2, 3 back to tier 0), 0.3 M dispatches, decode 12 ms, compile 4 ms');
   });
 });
 
@@ -186,7 +186,7 @@ describe('bench: medians, ratios and rows', () => {
     assert.equal(await b.once('tsvisor', ctx), null);
     assert.equal(ran, true, 'the run is described first; its rootfs decides');
     const cold = allBenchmarks().filter((x) => x.group === 'cold').map((x) => x.name);
-    assert.deepEqual(cold, ['cold-busybox-script', 'cold-bash-true', 'cold-python3']);
+    assert.deepEqual(cold, ['cold-busybox-script', 'cold-bash-true', 'cold-python3', 'cold-python3-imports']);
   });
 
   it('fails a row whose two targets printed different things', async () => {

@@ -33,7 +33,7 @@ export const ENGINE_CASES: readonly EngineCase[] = [
 export function describeEngines(title: string, body: (this: Mocha.Suite) => void): void {
   for (const c of ENGINE_CASES) {
     describe(`${title} [${c.label}]`, function () {
-      let saved: [Engine, number, Tier0Kind];
+      let saved: [Engine, number | undefined, Tier0Kind];
       before(() => {
         saved = [Cpu.defaultEngine, Cpu.defaultPromoteAfter, Cpu.defaultTier0];
         Cpu.defaultEngine = c.engine;

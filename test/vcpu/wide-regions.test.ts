@@ -3,7 +3,8 @@
 // tier-1 trace holds runs as one WebAssembly function under 'auto', with
 // results and counts equal to every other engine's, and a thread that
 // finds no free slot keeps to tier 1; and a block whose first calls are
-// short moves to tier 2 at a later look (region.ts onWatch), and a wide
+// short moves to tier 2 at a later look (region.ts onWatch, under the
+// JavaScript tier 0; demote.test.ts has tier 0 in WebAssembly's), and a wide
 // region whose calls are too short for a lone block is kept at its probe.
 
 import { strict as assert } from 'node:assert';
@@ -165,7 +166,9 @@ describe('vcpu tier 2 wide regions and register slots', () => {
     };
     const results: [Stop, number, bigint, bigint, bigint][] = [];
     for (const [engine, wasm] of [['interp', true], ['auto', false], ['auto', true]] as [Engine, boolean][]) {
-      const cpu = new Cpu(resetMemory(asm(880 + results.length).bytes()), undefined, { engine, promoteAfter: 2, wasm });
+      // The JavaScript tier 0: under tier 0 in WebAssembly a block its probe finds short goes back to tier 0 instead of being
+      // watched in tier 1 (cpu.ts demote), and its later promotion is the later look (demote.test.ts).
+      const cpu = new Cpu(resetMemory(asm(880 + results.length).bytes()), undefined, { engine, promoteAfter: 2, wasm, tier0: 'js' });
       cpu.state.pc = CODE;
       setReg(cpu, 5, BigInt(outer));
       assert.equal(runTo(cpu, LOOK_CALLS[0] / 2), Stop.Syscall);
