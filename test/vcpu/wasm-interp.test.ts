@@ -166,10 +166,11 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     setReg(cpu, 5, 50n);
     let stop: Stop;
     do stop = cpu.run(1e9); while (stop === Stop.Budget);
-    const inner = cpu as unknown as { table: { byPc: Map<number, { next: { pc: number } | null; linkEpoch: number }> }; t0w: { syncAll(): void }; codeEpoch: number };
-    inner.t0w.syncAll();
+    type B = { next: { pc: number } | null; linkEpoch: number };
+    const inner = cpu as unknown as { table: { byPc: Map<number, B> }; t0w: { sync(b: B): void }; codeEpoch: number };
     const leaf = inner.table.byPc.get(CODE + 20);
     assert.ok(leaf !== undefined);
+    inner.t0w.sync(leaf); // as the Cpu's heatOf does for each block a trace or region looks at
     assert.equal(leaf.next?.pc, CODE + 4);
     assert.equal(leaf.linkEpoch, inner.codeEpoch);
     assert.equal(getReg(cpu, 10), 1275n);
