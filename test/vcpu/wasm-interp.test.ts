@@ -176,6 +176,33 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(getReg(cpu, 10), 1275n);
   });
 
+  it('links a leaf to a return site entered before by a jump (a chaining hit: the link the module writes, which Tier0Wasm.sync brings in)', () => {
+    // Block 0 jumps to 12 first; the loop at 4 then calls the leaf at 24, whose return goes to 12, already entered.
+    const code = new Asm().w(
+      rv.jal(0, 12),          // 0: -> 12
+      rv.addi(5, 5, -1),      // 4
+      rv.jal(1, 16),          // 8: call 24
+      rv.bne(5, 0, -8),       // 12 -> 4
+      rv.ecall(),             // 16
+      rv.ecall(),             // 20
+      rtype('add', 10, 10, 5), // 24
+      rv.jalr(0, 1, 0));      // 28: return to 12
+    const m = resetMemory(code.bytes());
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 50n);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    assert.equal(getReg(cpu, 10), 1225n);
+    type B = { next: { pc: number } | null; linkEpoch: number };
+    const inner = cpu as unknown as { table: { byPc: Map<number, B> }; t0w: { sync(b: B): void }; codeEpoch: number };
+    const leaf = inner.table.byPc.get(CODE + 24);
+    assert.ok(leaf !== undefined);
+    inner.t0w.sync(leaf);
+    assert.equal(leaf.next?.pc, CODE + 12);
+    assert.equal(leaf.linkEpoch, inner.codeEpoch);
+  });
+
   it('leaves before a rounding mode other than RNE, a reserved frm and a misaligned AMO (for the JavaScript interpreter)', () => {
     for (const [insn, setup] of [
       [fop(0x01, 7, 1, 2, 3), () => undefined], // fadd.d f7, f1, f2, rup
