@@ -150,6 +150,25 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(wa.retired, 6000);
   });
 
+  /**
+   * `code` run to its ecall from CODE with x5 = 50 on a Cpu whose tier 0 is the module; then the block at
+   * CODE + `leaf` synced as the Cpu's heatOf does for each block a trace or region looks at: a0, and the pc of
+   * the block the leaf is linked to (Block.next), the epoch of that link and the Cpu's.
+   */
+  function runLinked(code: Asm, leaf: number): { a0: bigint; next: number | undefined; linkEpoch: number; codeEpoch: number } {
+    const cpu = new Cpu(resetMemory(code.bytes()), undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 50n);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    type B = { next: { pc: number } | null; linkEpoch: number };
+    const inner = cpu as unknown as { table: { byPc: Map<number, B> }; t0w: { sync(b: B): void }; codeEpoch: number };
+    const b = inner.table.byPc.get(CODE + leaf);
+    assert.ok(b !== undefined);
+    inner.t0w.sync(b);
+    return { a0: getReg(cpu, 10), next: b.next?.pc, linkEpoch: b.linkEpoch, codeEpoch: inner.codeEpoch };
+  }
+
   it('links a block to the block it returns into, entered before (Block.next, which traces follow from a jalr)', () => {
     // A loop calling a leaf at 20 whose return (a jalr) goes back to 4, a block the loop entered before.
     const code = new Asm().w(
@@ -160,20 +179,10 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       rv.ecall(),             // 16
       rtype('add', 10, 10, 5), // 20
       rv.jalr(0, 1, 0));      // 24: return
-    const m = resetMemory(code.bytes());
-    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
-    cpu.state.pc = CODE;
-    setReg(cpu, 5, 50n);
-    let stop: Stop;
-    do stop = cpu.run(1e9); while (stop === Stop.Budget);
-    type B = { next: { pc: number } | null; linkEpoch: number };
-    const inner = cpu as unknown as { table: { byPc: Map<number, B> }; t0w: { sync(b: B): void }; codeEpoch: number };
-    const leaf = inner.table.byPc.get(CODE + 20);
-    assert.ok(leaf !== undefined);
-    inner.t0w.sync(leaf); // as the Cpu's heatOf does for each block a trace or region looks at
-    assert.equal(leaf.next?.pc, CODE + 4);
-    assert.equal(leaf.linkEpoch, inner.codeEpoch);
-    assert.equal(getReg(cpu, 10), 1275n);
+    const { a0, next, linkEpoch, codeEpoch } = runLinked(code, 20);
+    assert.equal(next, CODE + 4);
+    assert.equal(linkEpoch, codeEpoch);
+    assert.equal(a0, 1275n);
   });
 
   it('links a leaf to a return site entered before by a jump (a chaining hit: the link the module writes, which Tier0Wasm.sync brings in)', () => {
@@ -187,20 +196,10 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
       rv.ecall(),             // 20
       rtype('add', 10, 10, 5), // 24
       rv.jalr(0, 1, 0));      // 28: return to 12
-    const m = resetMemory(code.bytes());
-    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
-    cpu.state.pc = CODE;
-    setReg(cpu, 5, 50n);
-    let stop: Stop;
-    do stop = cpu.run(1e9); while (stop === Stop.Budget);
-    assert.equal(getReg(cpu, 10), 1225n);
-    type B = { next: { pc: number } | null; linkEpoch: number };
-    const inner = cpu as unknown as { table: { byPc: Map<number, B> }; t0w: { sync(b: B): void }; codeEpoch: number };
-    const leaf = inner.table.byPc.get(CODE + 24);
-    assert.ok(leaf !== undefined);
-    inner.t0w.sync(leaf);
-    assert.equal(leaf.next?.pc, CODE + 12);
-    assert.equal(leaf.linkEpoch, inner.codeEpoch);
+    const { a0, next, linkEpoch, codeEpoch } = runLinked(code, 24);
+    assert.equal(a0, 1225n);
+    assert.equal(next, CODE + 12);
+    assert.equal(linkEpoch, codeEpoch);
   });
 
   it('leaves before a rounding mode other than RNE, a reserved frm and a misaligned AMO (for the JavaScript interpreter)', () => {
