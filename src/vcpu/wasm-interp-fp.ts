@@ -88,8 +88,8 @@ export interface InterpFp {
   /** Byte offsets in the slot: the f registers, the fcsr word. */
   readonly fSlot: number;
   readonly fcsrSlot: number;
-  /** The scratch slot's address (FP_SCRATCH bytes). */
-  readonly fx: number;
+  /** Push the scratch slot's address (FP_SCRATCH bytes; an i32). */
+  fxAddr(): void;
   /** The import index of fx. */
   readonly fxImport: number;
   /** Push the i32 address xs + 8r of the record's rd, rs1, rs2, or (rs3) its aux word's register. */
@@ -103,8 +103,9 @@ export interface InterpFp {
 }
 
 /** The prologue of the run function: the scratch slot's addresses into their locals. */
-export function fpPrologue(c: Pick<InterpFp, 'b' | 'first' | 'fx'>): void {
-  c.b.i32(c.fx).set(c.first + 28).i32(c.fx + X_WORDS).set(c.first + 29);
+export function fpPrologue(c: Pick<InterpFp, 'b' | 'first' | 'fxAddr'>): void {
+  c.fxAddr();
+  c.b.set(c.first + 28).get(c.first + 28).i32(X_WORDS).op(W.i32Add).set(c.first + 29);
 }
 
 /** The case of F/D Op `op` (in FP_OPS). */
