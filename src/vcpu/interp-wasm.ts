@@ -33,6 +33,13 @@
 // the slot and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
+//
+// The module itself is one per thread, for every region of every memory
+// (the region's base comes in with the register slot's address), and one
+// per sandbox: the kernel's thread builds it (tier0Module) and hands it to
+// each vCPU worker it starts, which adopts it (adoptTier0Module) rather
+// than building and compiling its own (README.md, "Decision: one tier-0
+// module per sandbox").
 
 import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';

@@ -58,7 +58,7 @@ import { Field, Op, STRIDE } from './ops.js';
 import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import { emitMulHigh } from './wasm-alu.js';
-import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpPrologue, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
+import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
 
 /** Why run() returned. */
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
@@ -130,8 +130,13 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
 
 // Parameters, then locals.
 const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13, M1 = 14, M2 = 15, M3 = 16;
-/** The engine area's address (xs - Area.BYTES), after the F/D cases' locals. */
-const AREA = M3 + 1 + FP_LOCALS.length;
+/**
+ * Push xs + (off - Area.BYTES): the engine area's byte `off` (the area ends where the register slot
+ * starts). Computed from xs, which every case holds in a register anyway, and a constant (that
+ * V8 folds into the access): a local of the area's address, live across the whole loop, slowed
+ * the integer cases by 5-35% (README.md, "Decision: one tier-0 module per sandbox").
+ */
+const areaAt = (b: Body, off: number): void => { b.get(XS).op(W.i32Add).i32(off - Area.BYTES).op(W.i32Add); };
 
 /**
  * The build's code-cache step for the kernel's bundle calls this (src/bundle,
@@ -170,12 +175,10 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
   // The F/D cases (wasm-interp-fp.ts): their locals follow REC.
   const fpBase = {
     b, first: M3 + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fxImport: 3,
-    fxAddr: () => { b.get(AREA).i32(Area.FX).op(W.i32Add); },
+    fxAddr: () => { b.get(XS).i32(Area.FX - Area.BYTES).op(W.i32Add); },
     rdAddr: () => { rdAddr(); }, rs1Addr: () => { rs1Addr(); }, rs2Addr: () => { rs2Addr(); },
     rs3Addr: () => { b.get(XS); aux().i32(3).op(W.i32Shl, W.i32Add); },
   };
-  b.get(XS).i32(Area.BYTES).op(W.i32Sub).set(AREA);
-  fpPrologue(fpBase);
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
   b.op(W.loop, 0x40); // $L
@@ -211,8 +214,9 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
     const access = (size: number, need: number, tab: number, body: () => void, isStore: boolean) => {
       rs1(); imm64(); b.op(W.i64Add).set(A);
       b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
-      b.get(A).op(W.i32WrapI64).tee(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl)
-        .get(AREA).op(W.i32Add).op(W.i32Load, 2).u(tab).get(T).op(W.i32Eq).op(W.i32And);
+      b.get(A).op(W.i32WrapI64).tee(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl);
+      areaAt(b, tab);
+      b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq).op(W.i32And);
       if (size > 1) b.get(PG).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32LeU).op(W.i32And);
       b.op(W.if, 0x40);
       body();
@@ -256,8 +260,8 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
       rs1().set(A);
       b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).get(A).op(W.i32WrapI64).tee(PG).i32(size - 1).op(W.i32And).op(W.i32Eqz).op(W.i32And);
       b.op(W.if, 0x40);
-      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).get(AREA).op(W.i32Add).op(W.i32Load, 2).u(Area.RTAB).get(T).op(W.i32Eq);
-      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).get(AREA).op(W.i32Add).op(W.i32Load, 2).u(Area.WTAB).get(T).op(W.i32Eq).op(W.i32And);
+      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.RTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq);
+      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.WTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq).op(W.i32And);
       b.op(W.if, I32).i32(1).op(W.else);
       b.get(PG).i32(0).i32(size).op(W.call).u(0).i32(Flag.R | Flag.W | Flag.CODE).op(W.i32And).i32(Flag.R | Flag.W).op(W.i32Eq);
       b.op(W.end, W.if, 0x40);
@@ -436,11 +440,12 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
     // Chaining: the table entry for A's low word (A below 2^32); on a miss, the import lk (the Cpu's
     // block there, its records and entry written: its header, or 0 to leave; told the block jumping).
     b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).op(W.if, 0x40);
-    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).get(AREA).op(W.i32Add).tee(T)
-      .op(W.i32Load, 2).u(Area.CHAIN).get(PG).op(W.i32Eq);
-    b.get(T).op(W.i32Load, 2).u(Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
+    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl);
+    areaAt(b, Area.CHAIN);
+    b.tee(T).op(W.i32Load, 2, 0).get(PG).op(W.i32Eq);
+    b.get(T).op(W.i32Load, 2, 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
     b.op(W.if, I32);
-    b.get(T).op(W.i32Load, 2).u(Area.CHAIN + 4);
+    b.get(T).op(W.i32Load, 2, 4);
     b.op(W.else);
     b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);
@@ -473,7 +478,7 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
       { name: 'fx', type: FX_TYPE },
     ],
     type: { params: [I32, I32, I32, I32, I32], results: [I32] },
-    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, I64, I64, I64, ...FP_LOCALS, I32],
+    locals: [I32, I32, I32, I64, I32, I32, I32, I64, I32, I64, I64, I64, ...FP_LOCALS],
     body: b,
   });
 }
