@@ -16,6 +16,8 @@ import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
 import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 import { AS_DOUBLE, ThreadState, type Stop } from '../vcpu/state.js';
 import { FramePool } from '../vcpu/frames.js';
+import { Cpu } from '../vcpu/cpu.js';
+import { tier0Module } from '../vcpu/interp-wasm.js';
 import type { SharedRegion } from '../vcpu/region-share.js';
 import { WORKER_RESOURCE_LIMITS } from '../bundle/entry.js';
 import type { AddressSpace } from './address-space.js';
@@ -107,6 +109,8 @@ export class RemoteVcpu {
     const channel = new MessageChannel();
     this.port = channel.port1;
     const data: VcpuWorkerData = { mailbox: sab, regs: this.regs.shared, port: channel.port2, index, frames: FramePool.local().share() };
+    // This thread's tier-0 module (vCPU 0's, built at its warm-up): posted, not compiled again by the worker.
+    if (Cpu.defaultTier0 === 'wasm') data.tier0 = tier0Module();
     this.worker = new Worker(entry, { workerData: data, transferList: [channel.port2], resourceLimits: WORKER_RESOURCE_LIMITS });
     this.worker.unref();
     this.runSince = 0;

@@ -36,6 +36,8 @@ export interface EngineStats {
   reusedBlocks: number;
   /** Tier-2 regions taken from another vCPU's Cpu (region-share.ts, Cpu.adopt). */
   adoptedRegions: number;
+  /** Tier-0 WebAssembly modules this thread built and compiled itself (interp-wasm.ts tier0Module; counted always): 1 in the thread that made the sandbox's, 0 in a vCPU worker handed it. */
+  tier0Modules: number;
   /** Instructions retired in tier 0 (those in tier 1 are Cpu.instret minus these). */
   tier0Insns: number;
   /** Instructions retired by every Cpu of the thread, both tiers (summed by the Cpus at their runs' ends). */
@@ -55,7 +57,7 @@ atProcessStart(() => {
 });
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Modules: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */

@@ -33,6 +33,13 @@
 // the slot and back around each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
+//
+// The module itself is one per thread, for every region of every memory
+// (the region's base comes in with the register slot's address), and one
+// per sandbox: the kernel's thread builds it (tier0Module) and hands it to
+// each vCPU worker it starts, which adopts it (adoptTier0Module) rather
+// than building and compiling its own (README.md, "Decision: one tier-0
+// module per sandbox").
 
 import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
@@ -41,6 +48,7 @@ import { Stop, type ThreadState } from './state.js';
 import { Tier0 } from './ops.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 import { fpSlowPath } from './wasm-interp-fp.js';
+import { engineStats } from './engine-stats.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
 export { ENGINE_BASE };
@@ -53,8 +61,33 @@ const TWO32 = 4294967296;
 const XS = Area.BYTES, RECS = XS + 1024;
 const MAX_HEAT = 0x3fffffff;
 
-/** The compiled module for each region's base (one per process, shared by its Cpus). */
-const modules = new Map<number, WebAssembly.Module>();
+/**
+ * This thread's compiled module, one for every region (the base comes in
+ * with the register slot's address): built and compiled at the thread's
+ * first Region, or adopted from the thread that built it (a vCPU worker
+ * gets the kernel's in its start message; README.md, "Decision: one tier-0
+ * module per sandbox").
+ */
+let shared: WebAssembly.Module | null = null;
+
+/**
+ * This thread's tier-0 module, built and compiled now if it has none: what
+ * the kernel hands each vCPU worker it starts (a WebAssembly.Module is
+ * posted without a recompile: the worker's instances run the code compiled
+ * here, and V8's later optimized code of it too).
+ */
+export function tier0Module(): WebAssembly.Module {
+  if (shared === null) {
+    shared = new WebAssembly.Module(wasmInterpModule(GUEST_VA_LIMIT / 65536));
+    engineStats.tier0Modules++;
+  }
+  return shared;
+}
+
+/** Take `mod` (another thread's tier0Module()) as this thread's, before its first Region; no effect once it has one. */
+export function adoptTier0Module(mod: WebAssembly.Module): void {
+  if (shared === null) shared = mod;
+}
 
 type RunFn = (hdr: number, limit: number, xs: number, epoch: number, promote: number) => number;
 
@@ -87,12 +120,7 @@ class Region {
     this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
     this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
-    let mod = modules.get(base);
-    if (mod === undefined) {
-      mod = new WebAssembly.Module(wasmInterpModule(base, GUEST_VA_LIMIT / 65536));
-      modules.set(base, mod);
-    }
-    const inst = new WebAssembly.Instance(mod, {
+    const inst = new WebAssembly.Instance(tier0Module(), {
       m: { m: mem.memory },
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),

@@ -53,6 +53,11 @@ export const MB = {
   READY: 13,
   /** Set by the kernel after posting news while the worker runs a thread; the worker takes the news between its slices of the run. */
   NEWS: 14,
+  /**
+   * Tier-0 WebAssembly modules the worker built itself (EngineStats.tier0Modules), written by the
+   * worker after each run: 0 when it runs the one it was handed (VcpuWorkerData.tier0).
+   */
+  TIER0_BUILT: 15,
   WORDS: 16,
 } as const;
 
@@ -79,4 +84,9 @@ export interface VcpuWorkerData {
   index: number;
   /** The sandbox's shared frame pool (frames.ts), adopted once at start-up. */
   frames: SharedFramePool;
+  /**
+   * The kernel's tier-0 WebAssembly module (interp-wasm.ts tier0Module), absent under the JavaScript
+   * tier 0: the worker's Cpus run it instead of building and compiling one of their own.
+   */
+  tier0?: WebAssembly.Module;
 }

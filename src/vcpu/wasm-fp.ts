@@ -94,10 +94,11 @@ export interface FpEmitter {
   trapIll(pc: number, k: number): void;
   open(): void;
   close(): void;
-  /** Parameters: fcsr at entry (i32), the x slot's and the f slot's addresses (i32). */
+  /** Parameter: fcsr at entry (i32). */
   readonly fcsr: number;
-  readonly slot: number;
-  readonly fslot: number;
+  /** Push the x slot's and the f slot's addresses (i32), where the slow path passes operands and results. */
+  slot(): void;
+  fslot(): void;
   /** Locals: fflags (i32), 18 f64 scratch, one i64 and one i32 scratch. */
   readonly ff: number;
   readonly d: readonly number[];
@@ -191,11 +192,11 @@ export function emitFp(e: FpEmitter, ins: Insn, pc: number, k: number): void {
   const slowPath = (): void => {
     const regs = fpRegs(ins);
     const h = fpHelper(ins) as { intSrc: number; intDst: number };
-    for (const r of regs.fs) b.get(e.fslot).get(F(r)).mem8(W.f64Store, 8 * r);
-    if (h.intSrc !== 0) { b.get(e.slot); e.x(h.intSrc); b.mem8(W.i64Store, 8 * h.intSrc); }
+    for (const r of regs.fs) { e.fslot(); b.get(F(r)).mem8(W.f64Store, 8 * r); }
+    if (h.intSrc !== 0) { e.slot(); e.x(h.intSrc); b.mem8(W.i64Store, 8 * h.intSrc); }
     b.i32(e.slow(ins)).get(e.ff).op(W.call).u(e.fx).set(e.ff);
-    if (regs.fd >= 0) b.get(e.fslot).mem8(W.f64Load, 8 * regs.fd).set(F(rd));
-    if (h.intDst !== 0) { b.get(e.slot).mem8(W.i64Load, 8 * h.intDst); e.setX(h.intDst); }
+    if (regs.fd >= 0) { e.fslot(); b.mem8(W.f64Load, 8 * regs.fd).set(F(rd)); }
+    if (h.intDst !== 0) { e.slot(); b.mem8(W.i64Load, 8 * h.intDst); e.setX(h.intDst); }
   };
   const done = (): void => { b.op(W.br, 1); };
 

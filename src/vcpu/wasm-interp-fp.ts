@@ -75,7 +75,7 @@ export function fpWritesF(op: Op): boolean {
 }
 
 /** The locals the F/D cases need, after the interpreter's own (their types, in order). */
-export const FP_LOCALS: readonly number[] = [...new Array<number>(22).fill(F64), I64, I64, I32, I32, I32, I32, I32, I32];
+export const FP_LOCALS: readonly number[] = [...new Array<number>(22).fill(F64), I64, I64, I32, I32, I32, I32];
 
 /** What the F/D cases need of the interpreter (wasm-interp.ts). */
 export interface InterpFp {
@@ -88,8 +88,8 @@ export interface InterpFp {
   /** Byte offsets in the slot: the f registers, the fcsr word. */
   readonly fSlot: number;
   readonly fcsrSlot: number;
-  /** The scratch slot's address (FP_SCRATCH bytes). */
-  readonly fx: number;
+  /** Push the scratch slot's address (FP_SCRATCH bytes; an i32). */
+  fxAddr(): void;
   /** The import index of fx. */
   readonly fxImport: number;
   /** Push the i32 address xs + 8r of the record's rd, rs1, rs2, or (rs3) its aux word's register. */
@@ -102,19 +102,17 @@ export interface InterpFp {
   next(d: number): void;
 }
 
-/** The prologue of the run function: the scratch slot's addresses into their locals. */
-export function fpPrologue(c: Pick<InterpFp, 'b' | 'first' | 'fx'>): void {
-  c.b.i32(c.fx).set(c.first + 28).i32(c.fx + X_WORDS).set(c.first + 29);
-}
-
 /** The case of F/D Op `op` (in FP_OPS). */
 export function emitFpCase(c: InterpFp, op: Op): void {
   const { b } = c;
   const L = c.first, F1 = L + 18, F2 = L + 19, F3 = L + 20, FD = L + 21, T = L + 22, XT = L + 23;
-  const T32 = L + 24, FF = L + 25, FCSR = L + 26, RM = L + 27, SLOT = L + 29, FSLOT = L + 28;
+  const T32 = L + 24, FF = L + 25, FCSR = L + 26, RM = L + 27;
   const rm0 = standIn(op, 0), regs = fpRegs(rm0);
   const e: FpEmitter = {
-    b, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: Array.from({ length: 18 }, (_, i) => L + i), t: T, t32: T32, fx: c.fxImport,
+    b, fcsr: FCSR, ff: FF,
+    // The scratch slot's addresses, from the register slot's at each use: locals of them, live
+    // across the whole loop, slowed the integer cases (README.md, "Decision: one tier-0 module per sandbox").
+    fslot: () => { c.fxAddr(); }, slot: () => { c.fxAddr(); b.i32(X_WORDS).op(W.i32Add); }, d: Array.from({ length: 18 }, (_, i) => L + i), t: T, t32: T32, fx: c.fxImport,
     ai: T32,
     x: (r) => { if (r !== S1) throw new Error('wasm-interp-fp: x source'); c.rs1Addr(); b.mem8(W.i64Load, 0); },
     setX: (r) => { if (r !== D) throw new Error('wasm-interp-fp: x destination'); b.set(XT); c.rdAddr(); b.get(XT).mem8(W.i64Store, 0); },

@@ -4,9 +4,12 @@
 // bench/tier0-wasm.ts runs it beside the
 // JavaScript interpreter (interp.ts) on the same pre-decoded blocks.
 //
-// Contract: wasmInterpModule(area) builds one module over the guest's memory
+// Contract: wasmInterpModule(memoryPages) builds one module over the guest's memory
 // whose function run(hdr, limit, xs, epoch, promote) interprets the block
 // whose records (below) start at `hdr` (an address in the guest memory),
+// the engine area at `area` = xs - Area.BYTES (the register slot follows it:
+// one module serves every region base, README.md "Decision: one tier-0 module
+// per sandbox"),
 // the 64-bit registers x0..x31 as 8-byte words at xs + 8r (x0 always 0;
 // writes to x0 go to the word at xs + 256) and f0..f31 at xs + 512 + 8r
 // (F_SLOT; the bit patterns, as ThreadState.fbits holds them), and returns the instructions it
@@ -55,7 +58,7 @@ import { Field, Op, STRIDE } from './ops.js';
 import { Flag } from './memory.js';
 import { Body, I32, I64, moduleBytes, W } from './wasm-encode.js';
 import { emitMulHigh } from './wasm-alu.js';
-import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpPrologue, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
+import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpWritesF, FX_TYPE } from './wasm-interp-fp.js';
 
 /** Why run() returned. */
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
@@ -127,9 +130,28 @@ export function toWasmRecords(code: Int32Array, base: number, i32: Int32Array, a
 
 // Parameters, then locals.
 const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7, A = 8, PG = 9, T = 10, WHY = 11, NPC = 12, REC = 13, M1 = 14, M2 = 15, M3 = 16;
+/**
+ * Push xs + (off - Area.BYTES): the engine area's byte `off` (the area ends where the register slot
+ * starts). Computed from xs, which every case holds in a register anyway, and a constant (that
+ * V8 folds into the access): a local of the area's address, live across the whole loop, slowed
+ * the integer cases by 5-35% (README.md, "Decision: one tier-0 module per sandbox").
+ */
+const areaAt = (b: Body, off: number): void => { b.get(XS).op(W.i32Add).i32(off - Area.BYTES).op(W.i32Add); };
 
-/** The module's bytes for an engine area at `area` (see the file comment). */
-export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<ArrayBuffer> {
+/**
+ * The build's code-cache step for the kernel's bundle calls this (src/bundle,
+ * BundleSpec.warmUp): the module built once and thrown away, so that the
+ * cache holds the builder's bytecode (this file's, wasm-interp-fp.ts's,
+ * the emitters it calls) and the kernel's first Cpu does not compile it
+ * (README.md, "Decision: one tier-0 module per sandbox"). Pure: no process
+ * state, no file.
+ */
+export function warmCodeCache(): void {
+  wasmInterpModule(65536);
+}
+
+/** The module's bytes, over a memory of `memoryPages` (see the file comment): the same for every engine area. */
+export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
   const b = new Body();
   const n = WOPS.length;
   // Register addresses from the record word.
@@ -152,11 +174,11 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
 
   // The F/D cases (wasm-interp-fp.ts): their locals follow REC.
   const fpBase = {
-    b, first: M3 + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fx: area + Area.FX, fxImport: 3,
+    b, first: M3 + 1, xs: XS, imm: IMM, fSlot: F_SLOT, fcsrSlot: FCSR_SLOT, fxImport: 3,
+    fxAddr: () => { b.get(XS).i32(Area.FX - Area.BYTES).op(W.i32Add); },
     rdAddr: () => { rdAddr(); }, rs1Addr: () => { rs1Addr(); }, rs2Addr: () => { rs2Addr(); },
     rs3Addr: () => { b.get(XS); aux().i32(3).op(W.i32Shl, W.i32Add); },
   };
-  fpPrologue(fpBase);
   b.get(HDR).i32(16).op(W.i32Add).set(REC);
   b.op(W.block, 0x40); // $out
   b.op(W.loop, 0x40); // $L
@@ -192,8 +214,9 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     const access = (size: number, need: number, tab: number, body: () => void, isStore: boolean) => {
       rs1(); imm64(); b.op(W.i64Add).set(A);
       b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
-      b.get(A).op(W.i32WrapI64).tee(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl)
-        .op(W.i32Load, 2).u(area + tab).get(T).op(W.i32Eq).op(W.i32And);
+      b.get(A).op(W.i32WrapI64).tee(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl);
+      areaAt(b, tab);
+      b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq).op(W.i32And);
       if (size > 1) b.get(PG).i32(4095).op(W.i32And).i32(4096 - size).op(W.i32LeU).op(W.i32And);
       b.op(W.if, 0x40);
       body();
@@ -237,8 +260,8 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
       rs1().set(A);
       b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).get(A).op(W.i32WrapI64).tee(PG).i32(size - 1).op(W.i32And).op(W.i32Eqz).op(W.i32And);
       b.op(W.if, 0x40);
-      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.RTAB).get(T).op(W.i32Eq);
-      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl).op(W.i32Load, 2).u(area + Area.WTAB).get(T).op(W.i32Eq).op(W.i32And);
+      b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.RTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq);
+      b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.WTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq).op(W.i32And);
       b.op(W.if, I32).i32(1).op(W.else);
       b.get(PG).i32(0).i32(size).op(W.call).u(0).i32(Flag.R | Flag.W | Flag.CODE).op(W.i32And).i32(Flag.R | Flag.W).op(W.i32Eq);
       b.op(W.end, W.if, 0x40);
@@ -417,11 +440,12 @@ export function wasmInterpModule(area: number, memoryPages: number): Uint8Array<
     // Chaining: the table entry for A's low word (A below 2^32); on a miss, the import lk (the Cpu's
     // block there, its records and entry written: its header, or 0 to leave; told the block jumping).
     b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).op(W.if, 0x40);
-    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl).tee(T)
-      .op(W.i32Load, 2).u(area + Area.CHAIN).get(PG).op(W.i32Eq);
-    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
+    b.get(A).op(W.i32WrapI64).tee(PG).i32(1).op(W.i32ShrU).i32((1 << Area.CHAIN_BITS) - 1).op(W.i32And).i32(4).op(W.i32Shl);
+    areaAt(b, Area.CHAIN);
+    b.tee(T).op(W.i32Load, 2, 0).get(PG).op(W.i32Eq);
+    b.get(T).op(W.i32Load, 2, 8).get(EPOCH).op(W.i32Eq).op(W.i32And);
     b.op(W.if, I32);
-    b.get(T).op(W.i32Load, 2).u(area + Area.CHAIN + 4);
+    b.get(T).op(W.i32Load, 2, 4);
     b.op(W.else);
     b.get(PG).get(HDR).op(W.call).u(2);
     b.op(W.end).tee(T);

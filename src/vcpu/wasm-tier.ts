@@ -379,7 +379,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
-    b, address, store, open, close, ai: AI, fcsr: FCSR, slot: SLOT, fslot: FSLOT, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
+    b, address, store, open, close, ai: AI, fcsr: FCSR, slot: (): void => { b.get(SLOT); }, fslot: (): void => { b.get(FSLOT); }, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
     x: (r: number): void => { R(r); },
     setX: (rd: number): void => { setRd(rd); },
     f: (r: number): number => fLocal.get(r) as number,

@@ -12,7 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Cpu } from '../vcpu/cpu.js';
-import { reportEngineStats } from '../vcpu/engine-stats.js';
+import { engineStats, reportEngineStats } from '../vcpu/engine-stats.js';
+import { adoptTier0Module } from '../vcpu/interp-wasm.js';
 import { GuestMemory } from '../vcpu/memory.js';
 import { FramePool } from '../vcpu/frames.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
@@ -39,6 +40,8 @@ const SPIN_MS = 0.05;
 const data = workerData as VcpuWorkerData;
 // Before any Cpu exists: every Cpu of this worker reads shared pages from the kernel's pool.
 FramePool.adopt(data.frames);
+// The kernel's tier-0 module: no build nor compile of one here, at the first thread handed over.
+if (data.tier0) adoptTier0Module(data.tier0);
 // No warm-up of tier 0 here (warmup.ts): it would hold up the thread handed to this worker while it runs.
 Cpu.warmUpFirst = false;
 const mb = new Int32Array(data.mailbox);
@@ -103,6 +106,7 @@ function run(space: Space): void {
     mb[MB.FAULT_ADDR_LO] = cpu.fault.addr % 0x100000000;
     mb[MB.FAULT_ADDR_HI] = Math.floor(cpu.fault.addr / 0x100000000);
   }
+  mb[MB.TIER0_BUILT] = engineStats.tier0Modules;
   mb[MB.INSTRET_LO] = n % 0x100000000;
   mb[MB.INSTRET_HI] = Math.floor(n / 0x100000000);
 }

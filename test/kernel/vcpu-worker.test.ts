@@ -10,6 +10,7 @@ import { FAULT_IN } from '../../src/vcpu/cpu.js';
 import { Stop, ThreadState } from '../../src/vcpu/state.js';
 import { FramePool } from '../../src/vcpu/frames.js';
 import { Cpu } from '../../src/vcpu/cpu.js';
+import { tier0Module } from '../../src/vcpu/interp-wasm.js';
 import { rv } from '../vcpu/asm.js';
 
 const CODE = 0x10000;
@@ -29,12 +30,12 @@ async function doneSeq(mb: Int32Array, n: number): Promise<void> {
 }
 
 /** A vCPU worker over a fresh mailbox and register file, started as the kernel starts one (src/kernel/vcpus.ts). */
-function startWorker(frames: FramePool = FramePool.local(), env?: NodeJS.ProcessEnv): { mb: Int32Array; regs: ThreadState; channel: MessageChannel; worker: Worker } {
+function startWorker(frames: FramePool = FramePool.local(), env?: NodeJS.ProcessEnv, tier0?: WebAssembly.Module): { mb: Int32Array; regs: ThreadState; channel: MessageChannel; worker: Worker } {
   const mailbox = new SharedArrayBuffer(MB.WORDS * 4);
   const mb = new Int32Array(mailbox);
   const regs = new ThreadState();
   const channel = new MessageChannel();
-  const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: frames.share() };
+  const data: VcpuWorkerData = { mailbox, regs: regs.shared, port: channel.port2, index: 1, frames: frames.share(), ...(tier0 ? { tier0 } : {}) };
   const worker = new Worker(path.join(__dirname, '..', '..', 'src', 'workers', 'vcpu-worker.js'), { workerData: data, transferList: [channel.port2], ...(env ? { env } : {}) });
   return { mb, regs, channel, worker };
 }
@@ -97,6 +98,40 @@ describe('vCPU worker mailbox', () => {
     } finally {
       channel.port1.close();
       await worker.terminate();
+    }
+  });
+
+  it("runs tier 0 in the kernel's WebAssembly module when handed it (VcpuWorkerData.tier0): builds none of its own (MB.TIER0_BUILT 0), and builds one when not", async () => {
+    // Tier 0 in WebAssembly, whatever this run's environment says (TSVISOR_TIER0=js, a forced engine).
+    const env: NodeJS.ProcessEnv = { ...process.env, TSVISOR_TIER0: 'wasm' };
+    delete env.TSVISOR_ENGINE;
+    for (const handed of [true, false]) {
+      const mem = GuestMemory.create();
+      mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
+      // a0 += 1 five times in a loop (a1 counts down), then a system call: integer code the module runs.
+      const prog = [rv.addi(11, 0, 5), ADDI_A0_A0_1, rv.addi(11, 11, -1), rv.bne(11, 0, -8), ECALL];
+      prog.forEach((w, i) => mem.view.setUint32(CODE + 4 * i, w, true));
+      const { mb, regs, channel, worker } = startWorker(FramePool.local(), env, handed ? tier0Module() : undefined);
+      try {
+        const news: VcpuNews = { kind: 'memory', id: 3, shared: mem.share(), epoch: new SharedArrayBuffer(4) };
+        channel.port1.postMessage(news);
+        for (let n = 1; n <= 2; n++) {
+          regs.pc = CODE;
+          regs.storeScalars();
+          command(mb, CMD_RUN, 3);
+          await doneSeq(mb, n);
+          regs.loadScalars();
+          assert.equal(mb[MB.STOP], Stop.Syscall);
+          assert.equal(regs.pc, CODE + 4 * prog.length);
+          assert.equal(regs.getU(10), 5 * n);
+          assert.equal(Atomics.load(mb, MB.TIER0_BUILT), handed ? 0 : 1, handed ? 'the worker compiled a module of its own' : 'the worker ran no tier-0 module');
+        }
+        command(mb, CMD_QUIT);
+        assert.equal(await new Promise<number>((resolve) => worker.once('exit', resolve)), 0);
+      } finally {
+        channel.port1.close();
+        await worker.terminate();
+      }
     }
   });
 

@@ -154,6 +154,7 @@ describe('vcpu execution tiers', () => {
     assert.ok(!seen.has('illegal'));
   });
 
+  // But tier0Modules: the module the warm-up built is the thread's, which its Cpus then run (interp-wasm.ts tier0Module), one in all.
   it("the warm-up, in a fresh thread, leaves the engine counters as they were and the thread's Cpus work", async () => {
     const dist = path.join(__dirname, '..', '..', 'src', 'vcpu');
     const src = `
@@ -169,13 +170,15 @@ describe('vcpu execution tiers', () => {
       const cpu = new Cpu(m, undefined, { engine: 'interp' });
       cpu.state.pc = 0x10000;
       const stop = cpu.run(100);
-      parentPort.postMessage({ before, after: JSON.stringify({ ...engineStats, tier0Insns: engineStats.tier0Insns - 2 }), stop, a0: cpu.state.x[20], instret: cpu.instret });`;
-    const r = await new Promise<{ before: string; after: string; stop: number; a0: number; instret: number }>((resolve, reject) => {
+      const modules = engineStats.tier0Modules;
+      parentPort.postMessage({ before, after: JSON.stringify({ ...engineStats, tier0Insns: engineStats.tier0Insns - 2, tier0Modules: 0 }), stop, a0: cpu.state.x[20], instret: cpu.instret, modules, tier0: Cpu.defaultTier0 });`;
+    const r = await new Promise<{ before: string; after: string; stop: number; a0: number; instret: number; modules: number; tier0: string }>((resolve, reject) => {
       const w = new Worker(src, { eval: true });
       w.once('message', (m) => { resolve(m); void w.terminate(); });
       w.once('error', reject);
     });
     assert.equal(r.after, r.before);
+    assert.equal(r.modules, r.tier0 === 'wasm' ? 1 : 0);
     assert.equal(r.stop, Stop.Syscall);
     assert.equal(r.a0, 42);
     assert.equal(r.instret, 2);

@@ -5,7 +5,9 @@
 
 import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
-import { PAGE_R, PAGE_W } from '../../src/vcpu/memory.js';
+import { ENGINE_BASE, GuestMemory, PAGE_R, PAGE_W, PAGE_X } from '../../src/vcpu/memory.js';
+import { ENGINE_CLAIM, ENGINE_REGION } from '../../src/vcpu/interp-wasm.js';
+import { engineStats } from '../../src/vcpu/engine-stats.js';
 import { Exit, F_SLOT, FCSR_SLOT } from '../../src/vcpu/wasm-interp.js';
 import { amo, Asm, CODE, DATA, fop, fp, getReg, R4, resetMemory, rtype, rv, setReg } from './asm.js';
 import { drive, WasmTier0, XS } from './wasm-tier0.js';
@@ -200,6 +202,40 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(a0, 1225n);
     assert.equal(next, CODE + 12);
     assert.equal(linkEpoch, codeEpoch);
+  });
+
+  it('runs every region base with the one module (the base comes with the register slot): a thread in the second region leaves the first untouched', () => {
+    const m = GuestMemory.create();
+    // Another thread holds region 0 of this memory: this thread's Cpu takes region 1.
+    Atomics.or(new Int32Array(m.buffer), ENGINE_CLAIM >> 2, 1);
+    const code = new Asm().w(
+      rv.lui(6, DATA >> 12),   // 0: x6 = DATA
+      rv.jal(1, 28),           // 4: call 32
+      rv.sd(5, 6, 0),          // 8
+      rv.ld(7, 6, 0),          // 12
+      rtype('add', 10, 10, 7), // 16
+      rv.addi(5, 5, -1),       // 20
+      rv.bne(5, 0, -20),       // 24 -> 4
+      rv.ecall(),              // 28
+      rv.addi(11, 11, 1),      // 32: the leaf
+      rv.jalr(0, 1, 0));       // 36: return
+    m.u8.set(code.bytes(), CODE);
+    m.pageFlags[CODE >>> 12] = PAGE_R | PAGE_X;
+    m.pageFlags[DATA >>> 12] = PAGE_R | PAGE_W;
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, 5, 100n);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    assert.equal(stop, Stop.Syscall);
+    assert.equal(getReg(cpu, 10), 5050n);
+    assert.equal(getReg(cpu, 11), 100n);
+    assert.equal(cpu.state.pc, CODE + 32);
+    const used = (base: number) => m.u8.subarray(base, base + ENGINE_REGION).some((x) => x !== 0);
+    assert.ok(used(ENGINE_BASE + ENGINE_REGION), "region 1 holds the thread's chaining entries, tables and records");
+    assert.ok(!used(ENGINE_BASE), 'region 0 was written: the module took another base than its register slot\'s');
+    // One module in this thread, whatever the number of regions and memories it ran.
+    assert.equal(engineStats.tier0Modules, 1);
   });
 
   it('leaves before a rounding mode other than RNE, a reserved frm and a misaligned AMO (for the JavaScript interpreter)', () => {

@@ -23,7 +23,7 @@ export class WasmTier0 {
   /** perBlock: fill no chaining entries (every block returns to drive()). */
   constructor(private readonly m: GuestMemory, private readonly perBlock = false) {
     const i32 = new Int32Array(m.buffer);
-    const mod = new WebAssembly.Module(wasmInterpModule(AREA, 65536));
+    const mod = new WebAssembly.Module(wasmInterpModule(65536));
     const inst = new WebAssembly.Instance(mod, {
       m: { m: m.memory },
       f: {
