@@ -40,7 +40,7 @@ export function execve(path: string, argv: string[], env: string[]): number {
  * at once. Nothing of Node's own teardown runs: no 'exit' listeners, no
  * wait for its platform's background tasks, no heap teardown, no profile
  * written. So the caller must have written out everything first (src/main
- * common.ts endProcess says when that holds).
+ * src/main/end-process.ts says when that holds).
  */
 export function exitAtOnce(code: number): never {
   lib().exit(code & 0xff);

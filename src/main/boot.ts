@@ -17,7 +17,8 @@ import { ContainerManager, ControlServer, type CheckpointArg, type ExecArg, Proc
 import type { FileAccess, SandboxConfig } from '../sandbox/config.js';
 import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
-import { endProcess, Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
+import { endProcess } from './end-process.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
@@ -70,7 +71,7 @@ function dieWithParent(): void {
 
 /**
  * Runs boot. Once the container's status is known and reported, the process
- * ends with it (common.ts endProcess); boot's own failures reject (Fatal), and the CLI
+ * ends with it (end-process.ts); boot's own failures reject (Fatal), and the CLI
  * prints them and exits 128.
  */
 export async function boot(global: GlobalOptions, flags: FlagValues, positional: string[], argvForReexec: string[]): Promise<number> {
@@ -156,7 +157,7 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     restoreConsole();
     logs.close();
   }
-  // Boot's last step: the status is known and reported, nothing is left to write (common.ts endProcess).
+  // Boot's last step: the status is known and reported, nothing is left to write (end-process.ts).
   endProcess(code);
 }
 

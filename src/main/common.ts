@@ -1,13 +1,11 @@
 // What every subcommand shares: the global flags (runsc's top-level options),
-// the logs they open, the one way boot-side failures end the process, and
-// how boot and the gofer end once their work is done (endProcess).
+// the logs they open, and the one way boot-side failures end the process.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues } from './flags.js';
 import { createDebugLog, createUserLog, type DebugLog, type UserLog } from '../log/log.js';
 import type { NetworkMode } from '../kernel/net/inet-stack.js';
-import { exitAtOnce } from '../host/process.js';
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'root', kind: 'string', usage: 'directory for container state (default /run/tsvisor for root, else $XDG_RUNTIME_DIR/tsvisor, else ~/.local/state/tsvisor)', default: '' },
@@ -134,23 +132,4 @@ export function openLogs(g: GlobalOptions, userLogFd: number): Logs {
       user.close();
     },
   };
-}
-
-/**
- * Ends boot or the gofer once its work is done and reported: at once
- * (_exit, src/host/process.ts exitAtOnce) rather than through Node's
- * teardown, which joins its platform's background tasks (a V8 compile in
- * flight) and frees the heap: 40-55 ms of boot's exit and ~15 of the
- * gofer's in a traced `run` of hello (docs/STARTUP.md, the tenth pass).
- * The caller has written out everything: Node's writes to files, pipes and
- * terminals are synchronous on Linux. The orderly exit stays where
- * something is written at Node's own exit: a V8 profile or coverage
- * (--cpu-prof, --heap-prof, --prof, NODE_V8_COVERAGE) or the engine's
- * counters (TSVISOR_ENGINE_STATS=1, which vCPU workers write as they are
- * told to quit).
- */
-export function endProcess(code: number): never {
-  const nodeArgs = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
-  if (process.env.TSVISOR_ENGINE_STATS === '1' || process.env.NODE_V8_COVERAGE || /--(cpu-prof|heap-prof|prof)\b/.test(nodeArgs)) process.exit(code);
-  exitAtOnce(code);
 }

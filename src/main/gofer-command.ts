@@ -6,7 +6,8 @@
 // (its end of each: boot shuts them down as its kernel closes them).
 
 import { FlagDef, FlagValues } from './flags.js';
-import { endProcess, Fatal, GlobalOptions } from './common.js';
+import { Fatal, GlobalOptions } from './common.js';
+import { endProcess } from './end-process.js';
 import { readSpecFromFd } from '../spec/load.js';
 import { exportsOf, type ExportSpec } from '../spec/mounts.js';
 import { serveExports } from '../fs-gofer/gofer.js';
@@ -60,6 +61,6 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
     throw new Fatal((e as Error).message);
   }
   // Every connection has closed, each request answered and the I/O pool's
-  // jobs done (serveExports): the gofer ends at once (common.ts endProcess).
+  // jobs done (serveExports): the gofer ends at once (end-process.ts).
   endProcess(0);
 }
