@@ -8,17 +8,13 @@
 import * as assert from 'node:assert/strict';
 import * as abi from '../../../src/linux/abi.js';
 import { EFAULT, ENOENT } from '../../../src/linux/errno.js';
-import { Tmpfs } from '../../../src/kernel/filesystems/tmpfs.js';
-import { MemoryAccount } from '../../../src/kernel/mm.js';
-import { Vfs } from '../../../src/kernel/vfs/vfs.js';
 import * as open from '../../../src/kernel/syscalls/open.js';
 import * as stat from '../../../src/kernel/syscalls/stat.js';
 import * as names from '../../../src/kernel/syscalls/names.js';
 import * as attrs from '../../../src/kernel/syscalls/attrs.js';
 import * as rw from '../../../src/kernel/syscalls/read-write.js';
-import type { SysCtx, SysResult } from '../../../src/kernel/syscalls/context.js';
-import { PAGE_R, PAGE_SIZE } from '../../../src/vcpu/memory.js';
-import { FakeProc, FAKE_PROC_BUF, callAs } from '../../util/fake-proc.js';
+import { PAGE_SIZE } from '../../../src/vcpu/memory.js';
+import { FAKE_PROC_BUF, tmpfsProc } from '../../util/fake-proc.js';
 
 const BUF = FAKE_PROC_BUF;
 const PATH_A = BUF + 3 * PAGE_SIZE, PATH_B = PATH_A + 256;
@@ -26,12 +22,8 @@ const ST = BUF + 2 * PAGE_SIZE;
 const UNMAPPED = 0x4000_0000;
 
 describe('kernel/syscalls/stat: newfstatat and statx see every change at once', () => {
-  const tmp = new Tmpfs(new MemoryAccount(1 << 24), { mode: 0o1777 });
-  const vfs = new Vfs(tmp.root);
-  const proc = new FakeProc(vfs.root, 1, 5);
-  const RO = BUF + 4 * PAGE_SIZE;
-  proc.mem.pageFlags[RO / PAGE_SIZE] = PAGE_R;
-  const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => callAs({ vfs }, proc, fn, ...args);
+  // Pages 0-3 read-write, page 4 (RO) read-only.
+  const { proc, ro: RO, call } = tmpfsProc();
   const path = (at: number, p: string) => assert.equal(proc.user.copyOut(at, new TextEncoder().encode(p + '\0')), 0);
   const dv = () => new DataView(proc.mem.u8.buffer, proc.mem.u8.byteOffset + ST, 256);
 
