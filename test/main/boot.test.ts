@@ -94,12 +94,7 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
       const environ = fs.readFileSync(`/proc/${b.child.pid}/environ`, 'latin1').split('\0');
       assert.ok(environ.includes('TSVISOR_TEST_KEPT=kept'), 'the environment boot was started with');
       assert.equal(environ.filter((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')).length, 0);
-      const client = await UrpcClient.connect(b.sockPath);
-      await client.call('containerManager.StartRoot', 'test-cid');
-      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
-      client.close();
-      assert.equal(await b.exit, 0);
-      assert.match(b.appOut(), /^hello from riscv64\n/);
+      await helloRuns(b);
     } finally {
       removeBundle(bundle);
     }
@@ -256,12 +251,7 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     try {
       const b = launchBoot(bundle, ['--file-access=shared', '--file-access-mounts', 'exclusive', '--dcache-size=16']);
       await b.sync;
-      const client = await UrpcClient.connect(b.sockPath);
-      await client.call('containerManager.StartRoot', 'test-cid');
-      assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
-      client.close();
-      assert.equal(await b.exit, 0);
-      assert.match(b.appOut(), /^hello from riscv64\n/);
+      await helloRuns(b);
       for (const flags of [['--file-access=cached'], ['--file-access-mounts=none'], ['--dcache-size=-1']]) {
         const bad = launchBoot(bundle, flags);
         assert.equal(await bad.exit, 128);
@@ -291,6 +281,16 @@ describe('tsvisor boot, launched as a parent runtime launches runsc', function (
     }
   });
 });
+
+/** StartRoot and Wait on booted `b` (its sync byte written), whose program is hello: it exits 0 and so does boot, hello's greeting on its stdout. */
+async function helloRuns(b: Booted): Promise<void> {
+  const client = await UrpcClient.connect(b.sockPath);
+  await client.call('containerManager.StartRoot', 'test-cid');
+  assert.equal(await client.call('containerManager.Wait', 'test-cid'), 0);
+  client.close();
+  assert.equal(await b.exit, 0);
+  assert.match(b.appOut(), /^hello from riscv64\n/);
+}
 
 function runPlain(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
