@@ -12,9 +12,7 @@ import * as p9 from './codec.js';
 import { MsgType, type Msg } from './codec.js';
 import { EIO, Errno } from '../linux/errno.js';
 import { inetShutdown } from '../host/inet.js';
-
-/** shutdown(2)'s "both directions". */
-const SHUT_RDWR = 2;
+import { SHUT_RDWR } from '../linux/abi.js';
 
 /** The byte stream under a client (a net.Socket, or anything with the same few methods). */
 export interface Transport {

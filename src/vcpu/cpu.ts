@@ -33,7 +33,7 @@ import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
 import { engineFromEnv, PROMOTE_AFTER, PROMOTE_AFTER_JS, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
-import { Tier0Wasm } from './interp-wasm.js';
+import { MAX_HEAT, Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
@@ -78,7 +78,6 @@ export { ENGINES, PROMOTE_AFTER, PROMOTE_AFTER_JS, WASM_PROBE_CALLS, WASM_MIN_RU
 
 /** A demoted block's next promotion: after DEMOTE_FACTOR^k promotions' heat for its k-th demotion, none after MAX_DEMOTIONS (Cpu.demote); heats stay above -MAX_HEAT (an i32 in the module's records). */
 export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
-const MAX_HEAT = 0x3fffffff;
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;

@@ -59,7 +59,11 @@ export const ENGINE_CLAIM = 16;
 
 const TWO32 = 4294967296;
 const XS = Area.BYTES, RECS = XS + 1024;
-const MAX_HEAT = 0x3fffffff;
+/** The largest heat a records' header holds (an i32 the module adds to); the Cpu keeps demoted heats above its negative. */
+export const MAX_HEAT = 0x3fffffff;
+
+/** A block's heat as its records' header holds it (clamped to MAX_HEAT). */
+const headerHeat = (h: number): number => (h < MAX_HEAT ? h : MAX_HEAT);
 
 /**
  * This thread's compiled module, one for every region (the base comes in
@@ -176,7 +180,7 @@ class Region {
       if (h > b.heat) b.heat = h;
     }
     this.enter(b);
-    this.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    this.i32[b.wrec >>> 2] = headerHeat(b.heat);
     return b.wrec;
   }
 
@@ -252,7 +256,7 @@ export class Tier0Wasm {
 
   /** b's records' header (if placed) set to b.heat, which the Cpu lowered (a block sent back to tier 0: the module must enter it again). */
   reheat(b: Block): void {
-    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) this.r.i32[b.wrec >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) this.r.i32[b.wrec >>> 2] = headerHeat(b.heat);
   }
 
   /**
@@ -290,13 +294,13 @@ export class Tier0Wasm {
     r.enter(b);
     const hdr = b.wrec, base = r.base;
     b.heat++;
-    i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT;
+    i32[hdr >>> 2] = headerHeat(b.heat);
     const xs = (base + XS) >>> 2;
     // Block copies (memmove) rather than element loops: this runs at every entry from the run loop (millions of times for warm code).
     r.xv.set(s.x); r.xv[0] = 0; r.xv[1] = 0;
     r.fv.set(s.fbits);
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
-    const n = r.run(hdr, limit, base + XS, r.chainEpoch, promoteAt < MAX_HEAT ? promoteAt : MAX_HEAT);
+    const n = r.run(hdr, limit, base + XS, r.chainEpoch, headerHeat(promoteAt));
     s.x.set(r.xv2, 2);
     s.fbits.set(r.fv);
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
@@ -306,7 +310,7 @@ export class Tier0Wasm {
       return cpu.segv(a, (why >> 4) & 15, (why >> 8) & 15, npc, n);
     }
     // Left at b's first instruction (an AMO off its fast path, F/D arithmetic in another rounding mode): the JavaScript interpreter runs b.
-    if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = b.heat < MAX_HEAT ? b.heat : MAX_HEAT; return -1; }
+    if ((why & 15) === Exit.UNSUPPORTED && n === 0) { b.heat--; i32[hdr >>> 2] = headerHeat(b.heat); return -1; }
     cpu.npc = npc;
     return (why & 15) === Exit.SYSCALL ? (n << 3) | Stop.Syscall : n << 3;
   }
