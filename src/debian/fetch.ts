@@ -197,9 +197,9 @@ function fetchOnce(url: string, progress: ProgressSink | undefined, redirects: n
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new FetchError(`${url}: unsupported URL scheme`));
   // node:http and node:https are loaded here, on a download, not by every `tsvisor do` that imports this module.
   const get = u.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).get : (require('node:http') as typeof import('node:http')).get;
-  const tlsRoots = u.protocol === 'https:' ? extraTlsRoots() : undefined;
+  const agent = u.protocol === 'https:' ? extraTlsAgent() : undefined;
   return new Promise((resolve, reject) => {
-    const req = get(u, tlsRoots ? { ca: tlsRoots } : {}, (res) => {
+    const req = get(u, agent ? { agent } : {}, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
@@ -241,27 +241,34 @@ function fetchOnce(url: string, progress: ProgressSink | undefined, redirects: n
  */
 export const EXTRA_CA_ENV = 'TSVISOR_EXTRA_CA_CERTS';
 
-let extraRootsWarned = false;
+/** The agent extraTlsAgent made, by the file it read (null: unreadable, warned about once). */
+let extraAgent: { file: string; agent: import('node:https').Agent | null } | undefined;
 
 /**
- * The roots an https download trusts when EXTRA_CA_ENV names a file: Node's
- * bundled roots plus that file's certificates, which is what Node itself
- * trusts under NODE_EXTRA_CA_CERTS (this Node uses its bundled store, not
- * OpenSSL's). Undefined when the variable is unset: Node's defaults (which
- * include NODE_EXTRA_CA_CERTS's certificates when Node was started with it).
- * An unreadable file is warned about once and ignored, as Node does.
+ * The agent an https download goes through when EXTRA_CA_ENV names a file:
+ * its connections trust Node's bundled roots plus that file's certificates,
+ * which is what Node itself trusts under NODE_EXTRA_CA_CERTS (this Node uses
+ * its bundled store, not OpenSSL's). One per process, with its own pool of
+ * kept-alive connections (the TLS context, some 300 certificates parsed, is
+ * made once, not for each of a rootfs's packages). Undefined when the
+ * variable is unset: Node's global agent and defaults (which include
+ * NODE_EXTRA_CA_CERTS's certificates when Node was started with it). An
+ * unreadable file is warned about once and ignored, as Node does.
  */
-function extraTlsRoots(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+function extraTlsAgent(env: NodeJS.ProcessEnv = process.env): import('node:https').Agent | undefined {
   const file = env[EXTRA_CA_ENV];
   if (!file) return undefined;
-  try {
-    const pem = fs.readFileSync(file, 'utf8');
-    return [...(require('node:tls') as typeof import('node:tls')).rootCertificates, pem];
-  } catch (e) {
-    if (!extraRootsWarned) process.stderr.write(`tsvisor: warning: ignoring extra certificates from ${file} (${EXTRA_CA_ENV}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
-    extraRootsWarned = true;
-    return undefined;
+  if (extraAgent?.file !== file) {
+    const tls = require('node:tls') as typeof import('node:tls');
+    const https = require('node:https') as typeof import('node:https');
+    try {
+      extraAgent = { file, agent: new https.Agent({ keepAlive: true, secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, fs.readFileSync(file, 'utf8')] }) }) };
+    } catch (e) {
+      process.stderr.write(`tsvisor: warning: ignoring extra certificates from ${file} (${EXTRA_CA_ENV}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      extraAgent = { file, agent: null };
+    }
   }
+  return extraAgent.agent ?? undefined;
 }
 
 export function sha256(data: Buffer): string {
