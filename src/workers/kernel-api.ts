@@ -337,6 +337,7 @@ const api = {
   },
   async shutdown(): Promise<void> {
     reportEngineStats();
+    sandbox?.kernel.drainReleases();
     sandbox?.kernel.scheduler.shutdown();
     // Stores into shared file mappings reach their files before the filesystems close.
     await PageCache.settleAll();
