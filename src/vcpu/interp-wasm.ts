@@ -128,13 +128,16 @@ class Region {
     this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
     this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
+    // The F/D slow path (fp.ts through generated code) made at its first call: making it cost 3-5 ms of a
+    // cold start, and programs without F/D arithmetic off the module's fast paths (`bash -c true`) never call it.
+    let slow: ((i: number, ff: number) => number) | null = null;
     const inst = new WebAssembly.Instance(tier0Module(), {
       m: { m: mem.memory },
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
         lk: (lo: number, from: number) => this.chain(lo >>> 0, from >>> 0),
-        fx: fpSlowPath(base + Area.FX, this.i32),
+        fx: (i: number, ff: number) => (slow ??= fpSlowPath(base + Area.FX, this.i32))(i, ff),
       },
     });
     this.run = inst.exports.run as RunFn;
