@@ -33,7 +33,8 @@ describe('vcpu: tier 0 module bytes made by the build', () => {
     return { file, sources };
   }
 
-  it('the build wrote the bytes the generator makes now', () => {
+  it('the build wrote the bytes the generator makes now', function () {
+    this.timeout(60_000);
     const shipped = readTier0Bytes(TIER0_BYTES_FILE, PAGES);
     assert.ok(shipped, `${TIER0_BYTES_FILE} is missing or not current: npm run build writes it`);
     assert.deepEqual(Buffer.from(shipped), Buffer.from(wasmInterpModule(PAGES)));
@@ -53,7 +54,8 @@ describe('vcpu: tier 0 module bytes made by the build', () => {
     return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
   }
 
-  it('tier0Module compiles the build\'s bytes, and makes its own when the file is stale', () => {
+  it('tier0Module compiles the build\'s bytes, and makes its own when the file is stale', function () {
+    this.timeout(120_000);
     assert.equal(generatorRuns(path.dirname(TIER0_BYTES_FILE)), 0);
     // A copy of the compiled tree (its modules only: what interp-wasm.js loads lies in src/ and Node's own).
     const src = path.join(dir, 'src'), vcpu = path.join(src, 'vcpu');
@@ -95,7 +97,8 @@ describe('vcpu: tier 0 module bytes made by the build', () => {
     assert.equal(readTier0Bytes(path.join(dir, 'absent.bin'), PAGES), null);
   });
 
-  it('the build step keys the file by the generator\'s module graph; a copy of the tree stays current until edited', () => {
+  it('the build step keys the file by the generator\'s module graph; a copy of the tree stays current until edited', function () {
+    this.timeout(60_000);
     const closure = moduleClosure(require.resolve('../../src/vcpu/wasm-interp.js'), path.join(__dirname, '..', '..', 'src'));
     const names = closure.map((f) => path.basename(f));
     assert.ok(names.includes('wasm-interp.js') && names.includes('wasm-encode.js') && names.includes('codegen.js'), names.join(' '));
