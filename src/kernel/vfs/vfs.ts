@@ -167,6 +167,9 @@ export class Vfs {
   /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may); synchronous when the attributes are cached. */
   private searchable(d: Dentry, creds: Cred | undefined): MaybeAsync<Errno | undefined> {
     if (!creds || hasCap(creds, CAP_DAC_OVERRIDE) || hasCap(creds, CAP_DAC_READ_SEARCH)) return undefined;
+    // A tmpfs directory's own fields, else its attributes (a new Attr each time for some filesystems).
+    const o = d.inode.owned();
+    if (o !== undefined) return permitted(creds, o, X_OK) ? undefined : EACCES;
     const a = d.inode.getattr();
     return a instanceof Promise ? a.then((at) => searchCheck(creds, at)) : searchCheck(creds, a);
   }
