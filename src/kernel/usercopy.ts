@@ -183,7 +183,13 @@ export class UserMemory {
   readCString(addr: number, max = PATH_MAX): string | Errno {
     const n = this.scanCString(addr, max);
     if (n instanceof Errno) return n;
-    if (!this.scannedShared && addr + n <= GUEST_VA_LIMIT) return (this.bytes ??= Buffer.from(this.mem.buffer)).toString('utf8', addr, addr + n);
+    if (!this.scannedShared && addr + n <= GUEST_VA_LIMIT) {
+      const s = (this.bytes ??= Buffer.from(this.mem.buffer)).toString('utf8', addr, addr + n);
+      // The bytes are read twice (scan, decoding): a thread of the guest on another vCPU may have
+      // written a NUL between the two, and the string then ends there, as if written before the scan.
+      const nul = s.indexOf('\0');
+      return nul < 0 ? s : s.slice(0, nul);
+    }
     const bytes = this.copyIn(addr, n) as Uint8Array;
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   }

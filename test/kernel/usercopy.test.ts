@@ -65,6 +65,16 @@ describe('kernel/usercopy: C strings and struct fields', () => {
     assert.equal(um.readCString(page), '');
   });
 
+  it('readCString: a NUL another vCPU writes between the scan and the decoding ends the string there (no NUL inside a path)', () => {
+    const at = page + 300;
+    put(at, enc('abc\0def\0'));
+    // The scan as it was before the NUL at 3 was written: 7 bytes.
+    const raced = Object.create(um) as UserMemory;
+    (raced as unknown as { scanCString: () => number }).scanCString = () => 7;
+    assert.equal(raced.readCString(at), 'abc');
+    assert.equal(um.readCString(at), 'abc');
+  });
+
   it('readCString: EFAULT when the string runs into an unmapped page, ENAMETOOLONG past max', () => {
     const end = page + 2 * PAGE_SIZE;
     put(end - 3, enc('abc'));
