@@ -15,8 +15,9 @@
 
 import type { Block, BlockFn } from './block.js';
 import type { Piece } from './codegen.js';
-import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
+import { BRANCHES, ENDS_BLOCK, Field, Op, OP_MASK, Tier0, toInsns } from './ops.js';
 import { atProcessStart } from '../bundle/process-start.js';
+import { MAX_HEAT } from './interp-wasm.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
 export let REGION_BLOCKS = 0;
@@ -82,6 +83,53 @@ export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: nu
     }
   }
   return { blocks, pieces };
+}
+
+/** A block's next promotion after its k-th return to tier 0 (Cpu.demote) or stay there at its promotion (Cpu.runTier0, declined): after DEMOTE_FACTOR^k promotions' heat, none after MAX_DEMOTIONS; heats stay above -MAX_HEAT (an i32 in the module's records). */
+export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
+
+/** Block `b` lowered for its next return to, or stay in, tier 0 under promotion heat `promoteAt` (see DEMOTE_FACTOR); its trips counted afresh from there. */
+export function lower(b: { demotions: number; heat: number; heatBase: number; trips: number }, promoteAt: number): void {
+  const k = ++b.demotions;
+  b.heatBase = b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, promoteAt - promoteAt * DEMOTE_FACTOR ** k);
+  b.trips = 0;
+}
+
+/** What declined() reads of a tier-0 block: its counts since its heat was `heatBase` (interp-wasm.ts counts `trips`). */
+export interface Counted { heat: number; heatBase: number; trips: number; n: number; pre: Int32Array | null }
+
+/** Entries of `o` since its heat was heatBase: its heat less `loopHeat` per trip, the rest one per entry. */
+const entriesOf = (o: Counted, loopHeat: number): number => o.heat - o.heatBase - loopHeat * o.trips;
+
+/** The longest loop inside pre-decoded block `code`: the instructions from a backward branch's or jal's in-block target to it (0: none). */
+export function loopSpan(code: Int32Array): number {
+  let span = 0;
+  for (let o = 0; o < code.length; o += Tier0.STRIDE) {
+    const op = code[o] & OP_MASK, aux = code[o + Field.AUX];
+    if ((op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU)) && aux >= 0 && aux <= o) span = Math.max(span, (o - aux) / Tier0.STRIDE + 1);
+  }
+  return span;
+}
+
+/**
+ * Whether the probe would decline tier-0 block `b` (the first of `region`, its wide region from regionFrom) and
+ * its region would find no loop to keep, read from the counts tier 0 keeps, before anything is compiled
+ * (README.md, "Decision: no promotion of a short-trip loop"): `b` loops inside itself (trips) but few trips
+ * an entry, so that an entry runs fewer than `minRun` instructions (its n, plus its longest loop per trip:
+ * at most), and no other block of the region loops inside itself or ran more than twice per entry of `b`
+ * (no loop around `b` or beside it), and one pass through them all with `b`'s run stays under `minRun` too.
+ * A block with no trips (straight code, or a block of a loop that spans several blocks) is left to the probe.
+ */
+export function declined(region: readonly Counted[], loopHeat: number, minRun: number): boolean {
+  const b = region[0], entries = entriesOf(b, loopHeat);
+  if (b.trips === 0 || entries <= 0 || b.pre === null) return false;
+  let run = b.n + (loopSpan(b.pre) * b.trips) / entries;
+  for (let i = 1; i < region.length; i++) {
+    const o = region[i];
+    if (o.trips !== 0 || entriesOf(o, loopHeat) > 2 * entries) return false;
+    run += o.n;
+  }
+  return run < minRun;
 }
 
 /**
