@@ -130,8 +130,9 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
-  /** Promoted blocks sent back to tier 0 (demote; statistics). */
+  /** Promoted blocks sent back to tier 0 (demote; statistics), and tier-0 blocks kept there at their promotion's heat (runTier0). */
   demoted = 0;
+  held = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
   /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
@@ -338,7 +339,7 @@ export class Cpu {
     if (w !== null) w.sync(b);
     if (b.heat >= this.promoteAt) {
       // A loop of few trips an entry stays in tier 0 (README.md, "Decision: no promotion of a short-trip loop").
-      if (this.wasm && w !== null && b.trips > 0 && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) && declined(regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf).blocks, LOOP_HEAT, WASM_MIN_RUN)) { lower(b, this.promoteAt); w.reheat(b); if (statsEnabled) engineStats.held++; }
+      if (this.wasm && w !== null && b.trips > 0 && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) && declined(regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), this.codeEpoch, LOOP_HEAT, WASM_MIN_RUN)) { lower(b, this.promoteAt); w.reheat(b); this.held++; if (statsEnabled) engineStats.held++; }
       else return this.promote(b), b.fn(s, s.x, s.fbits);
     }
     if (w !== null) {
