@@ -339,7 +339,7 @@ export class Cpu {
     if (w !== null) w.sync(b);
     if (b.heat >= this.promoteAt) {
       // A loop of few trips an entry stays in tier 0 (README.md, "Decision: no promotion of a short-trip loop").
-      if (this.wasm && w !== null && b.trips > 0 && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) && declined(regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), this.codeEpoch, LOOP_HEAT, WASM_MIN_RUN)) { lower(b, this.promoteAt); w.reheat(b); this.held++; if (statsEnabled) engineStats.held++; }
+      if (this.wasm && w !== null && b.trips > 0 && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) && declined(regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), this.codeEpoch, LOOP_HEAT, WASM_MIN_RUN, WASM_PROBE_CALLS)) { lower(b, this.promoteAt); w.reheat(b); this.held++; if (statsEnabled) engineStats.held++; }
       else return this.promote(b), b.fn(s, s.x, s.fbits);
     }
     if (w !== null) {

@@ -105,11 +105,13 @@ export function loopSpan(code: Int32Array): number {
  * trip: at most); no other block of the region loops inside itself or ran more than twice per entry of `b`,
  * and its pieces form no cycle (regionLoops: no loop around `b` or beside it); and one pass through them all
  * with `b`'s run stays under `minRun` too. A block with no trips (straight code, or a block of a loop that
- * spans several blocks) is left to the probe.
+ * spans several blocks) is left to the probe, and so is one entered fewer than `minEntries` times (as many
+ * calls as the probe averages: the entry the promotion's heat cut short is counted, so a few entries tell
+ * nothing, as with a tiny threshold).
  */
-export function declined(r: { blocks: Block[]; pieces: Piece[] }, epoch: number, loopHeat: number, minRun: number): boolean {
+export function declined(r: { blocks: Block[]; pieces: Piece[] }, epoch: number, loopHeat: number, minRun: number, minEntries: number): boolean {
   const b = r.blocks[0], entries = entriesOf(b, loopHeat);
-  if (b.trips === 0 || entries <= 0 || b.pre === null) return false;
+  if (b.trips === 0 || entries < minEntries || b.pre === null) return false;
   let run = b.n + (loopSpan(b.pre) * b.trips) / entries;
   for (let i = 1; i < r.blocks.length; i++) {
     const o = r.blocks[i];
