@@ -396,7 +396,7 @@ export class Cpu {
     return onTrial(b, js, WASM_PROBE_CALLS, WASM_MIN_RUN, (loop) => {
       if (!loop && statsEnabled) engineStats.tier2Declined++;
       return this.tier2Region(b, pieces, js, loop);
-    });
+    }, true);
   }
 
   /**
@@ -418,7 +418,7 @@ export class Cpu {
       if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
       return narrow();
-    });
+    }, true);
   }
 
   /**
