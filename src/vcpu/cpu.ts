@@ -92,9 +92,11 @@ export class Cpu {
   instret = AS_DOUBLE;
   /** Next pc, written by block functions. Internal. */
   npc = AS_DOUBLE;
+  /** The run loop's budget left when it calls a compiled block (tier 2 runs on past a chunk within it: wasm-bind.ts). */
+  left = 0;
 
   private readonly mem: GuestMemory;
-  private readonly interrupt: Int32Array;
+  readonly interrupt: Int32Array;
   private readonly dv: DataView;
   private readonly pf: Uint8Array;
   private readonly i64: BigInt64Array;
@@ -212,6 +214,7 @@ export class Cpu {
       const from = this.linkFrom as Tier0Block | null;
       if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
       if (statsEnabled) { if (b.code !== null) engineStats.tier0Calls++; else engineStats.compiledCalls++; }
+      this.left = budget - n;
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
@@ -451,7 +454,7 @@ export class Cpu {
     if (slot < 0) return js;
     let region: WasmRegion | null;
     try {
-      region = compileRegionWasm(pieces, LOOP_CHUNK);
+      region = compileRegionWasm(pieces, Number(process.env.TCHUNK) || LOOP_CHUNK);
     } catch (e) {
       // A module V8 rejects is a bug of tier 2, never the guest's doing: the block stays in tier 1.
       if (statsEnabled) process.stderr.write(`tsvisor-engine: tier 2 rejected the block at ${pieces[0].pcs[0].toString(16)}: ${(e as Error).message}\n`);

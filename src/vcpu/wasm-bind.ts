@@ -68,7 +68,18 @@ export interface Tier2Host {
   segv(a: number, size: number, need: number, pc: number, k: number): number;
   trap(signal: number, code: number, pc: number, k: number): number;
   flushCode(): void;
+  /** Instructions the run loop may still retire in the call now made (its budget less those retired: Cpu.run). */
+  readonly left: number;
+  /** The vCPU's interrupt flag (Stop.Interrupted when not 0). */
+  readonly interrupt: Int32Array;
 }
+
+/**
+ * The most instructions one call of a tier-2 function retires before it
+ * leaves at its next chunk (its result holds the count in 21 bits, with the
+ * stop and, for F/D, the flags: wasm-tier.ts).
+ */
+export const CALL_MAX = 1 << 20;
 
 /** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
 const SLOT_BYTES = 256, SLOTS = 15;
@@ -137,6 +148,8 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
       host.segv(hi * 4294967296 + (lo >>> 0), size, need, pc >>> 0, k),
     tp: (signal: number, pc: number, k: number): number => host.trap(signal, 1, pc >>> 0, k),
     fi: (): void => host.flushCode(),
+    // At each LOOP_CHUNK a call has run (n retired so far): on within the run loop's budget, unless interrupted.
+    mo: (n: number): number => (n < host.left && n < CALL_MAX && host.interrupt[0] === 0 ? 1 : 0),
     fx: region.fp
       // eslint-disable-next-line @typescript-eslint/no-implied-eval
       ? new Function('c', 'F', 'M', `return function(i,ff){${slowPathSource(region.slow, o, fo)}};`)(host, FP, i32) as (i: number, ff: number) => number

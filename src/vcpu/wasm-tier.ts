@@ -134,7 +134,7 @@ export interface WasmRegion {
 export const RUN_MAX = 2047;
 
 /** Import indices; then the region's function (RUN, exported) and the two slow paths of an access (missFunction). */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MISS_R = 8, MISS_W = 9;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MO = 7, MISS_R = 9, MISS_W = 10;
 
 /**
  * The page caches, in globals (no loop-carried locals for V8 to keep in
@@ -230,7 +230,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FD = fp ? Array.from({ length: 18 }, () => local(F64)) : [];
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
-  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
+  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32), DONE = local(I32);
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -248,11 +248,37 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /** Leave with the next pc `npc` (null: NPC already set), N + k retired, `stop`. */
   const exitNow = (npc: number | null, k: number, stop = 0): void => {
     if (npc !== null) b.f64(npc).set(NPC);
-    b.get(N);
+    b.get(N).get(DONE).op(W.i32Add);
     if (k !== 0) b.i32(k).op(W.i32Add);
     b.i32(3).op(W.i32Shl);
     if (stop !== 0) b.i32(stop).op(W.i32Or);
     b.set(RET).op(W.br).u(toExit());
+  };
+  /**
+   * The page caches forgotten if the page flags' generation moved since they
+   * were found (at entry, and at each chunk a call runs on into).
+   */
+  const forgetIfMoved = (): void => {
+    b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
+    for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
+    b.get(T1).gset(GEN).op(W.end);
+  };
+  /**
+   * At a jump that may close a cycle, once N reached the chunk: whether the
+   * call runs on (mo: budget left, no interrupt, see wasm-bind.ts); if so N
+   * moves into DONE and the pages are checked again, else `leave` (which
+   * leaves the function). The test of N is the only code on the hot path.
+   */
+  const chunkCheck = (leave: () => void): void => {
+    b.get(N).i32(chunk).op(W.i32GeS).hint(0);
+    open();
+    b.get(N).get(DONE).op(W.i32Add).op(W.call).u(MO).op(W.i32Eqz);
+    open();
+    leave();
+    close();
+    b.get(DONE).get(N).op(W.i32Add).set(DONE).i32(0).set(N);
+    forgetIfMoved();
+    close();
   };
   /**
    * Go on at t inside the region, `retired` instructions of this segment
@@ -269,10 +295,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.op(W.br).u(c - cur - 1 + extra);
       return;
     }
-    b.get(N).i32(chunk).op(W.i32GeS).hint(0);
-    open();
-    exitNow(t, 0);
-    close();
+    chunkCheck(() => exitNow(t, 0));
     // This case's own start: its loop (the outermost of the labels `extra` counts).
     if (c === cur) b.op(W.br).u(extra - 1);
     else b.i32(c).set(P).op(W.br).u(toTop());
@@ -310,7 +333,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /** The fault exit of an access (Cpu.segv called after the registers are written back). */
   const fault = (pc: number, k: number, size: number, need: number): void => {
     b.get(A).set(FA).i32(size).set(FSZ).i32(need).set(FNEED).i32(pc).set(FPC);
-    b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+    b.get(N).get(DONE).op(W.i32Add).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   /**
    * The address of an access into A (and AI), checked for `need`; on the
@@ -376,7 +399,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   };
   /** SIGTRAP (5) or SIGILL (4) at pc (Cpu.trap, called after the registers are written back). */
   const trapAt = (signal: number, pc: number, k: number): void => {
-    b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+    b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).get(DONE).op(W.i32Add).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
     b, address, store, open, close, ai: AI, fcsr: FCSR, slot: (): void => { b.get(SLOT); }, fslot: (): void => { b.get(FSLOT); }, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
@@ -423,13 +446,11 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
         if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
         b.get(N).i32(k + 1).op(W.i32Add).set(N);
         // In a region, a target that is a case runs on inside (unless the chunk is done); any other leaves.
-        if (labels.size > 0) {
-          b.get(N).i32(chunk).op(W.i32LtS);
-          open();
-          search(0, targets.length);
-          close();
-        }
         b.get(A).op(W.f64ConvertI64S).set(NPC);
+        if (labels.size > 0) {
+          chunkCheck(() => exitNow(null, 0));
+          search(0, targets.length);
+        }
         exitNow(null, 0);
         return true;
       }
@@ -517,9 +538,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
   for (const r of fUsed) b.get(FSLOT).mem8(W.f64Load, 8 * r).set(fLocal.get(r) as number);
   if (fp) b.get(FCSR).i32(31).op(W.i32And).set(FF);
-  b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
-  for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
-  b.get(T1).gset(GEN).op(W.end);
+  forgetIfMoved();
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -580,6 +599,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'tp', type: { params: i32s(3), results: [I32] } },
       { name: 'fi', type: { params: [], results: [] } },
       { name: 'fx', type: { params: [I32, I32], results: [I32] } },
+      { name: 'mo', type: { params: [I32], results: [I32] } },
     ],
     type: { params: fp ? i32s(4) : i32s(2), results: [I32] },
     locals,

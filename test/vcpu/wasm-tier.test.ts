@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
+import { CALL_MAX } from '../../src/vcpu/wasm-bind.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 
 const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
@@ -402,6 +403,47 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].second.stop, Stop.Fault);
     assert.equal(results[0].second.regs[9], BigInt(DATA + 4 * PAGE_SIZE - 7), 'x10 at the first ld straddling out');
     assert.equal(results[0].second.pc, CODE + 4);
+  });
+
+  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, and leaves at a chunk when interrupted', () => {
+    // The run loop sets Cpu.left before each call of a compiled block (counted: the dispatches); tier 2
+    // reads it at each chunk it may run on into (counted: the chunks), the interrupt flag raised at
+    // the `raiseAt`-th such read.
+    const watched = (cpu: Cpu, raiseAt = 0): { calls: number; chunks: number } => {
+      const seen = { calls: 0, chunks: 0 };
+      let left = 0;
+      Object.defineProperty(cpu, 'left', {
+        get: () => { if (++seen.chunks === raiseAt) cpu.interrupt[0] = 1; return left; },
+        set: (v: number) => { seen.calls++; left = v; },
+      });
+      return seen;
+    };
+    const passes = 160_000; // 27 instructions a pass: 4.3 M in all, over CALL_MAX
+    const ref = run(start(mixLoop(650), 'interp', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); }), 1e9);
+    assert.equal(ref.stop, Stop.Syscall);
+
+    // A budget of 500 000: one call of the region runs it all, leaving at the first chunk past it.
+    let cpu = start(mixLoop(650), 'wasm', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); });
+    let seen = watched(cpu);
+    assert.equal(cpu.run(500_000), Stop.Budget);
+    assert.ok(cpu.instret >= 500_000 && cpu.instret <= 500_000 + LOOP_CHUNK + 27, `ran ${cpu.instret}`);
+    assert.ok(seen.calls <= 2 && seen.chunks >= 500_000 / LOOP_CHUNK - 1, `${seen.calls} calls, ${seen.chunks} chunks`);
+    // On to the end: no call retires more than CALL_MAX and a chunk, so 4.3 M take at least five.
+    seen.calls = 0;
+    const o = run(cpu, 1e9);
+    assert.ok(cpu.wasmCompiled > 0);
+    assert.ok(seen.calls >= Math.ceil((ref.instret - 500_000) / (CALL_MAX + LOOP_CHUNK + 27)), `${seen.calls} calls`);
+    assert.ok(seen.calls < ref.instret / LOOP_CHUNK / 4, `${seen.calls} calls`);
+    assert.deepEqual(o, ref);
+
+    // Interrupted at the third chunk: the call leaves there, the run loop stops, and the loop goes on after.
+    cpu = start(mixLoop(650), 'wasm', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); });
+    seen = watched(cpu, 3);
+    assert.equal(cpu.run(1e9), Stop.Interrupted);
+    assert.ok(cpu.instret >= 3 * LOOP_CHUNK && cpu.instret <= 3 * (LOOP_CHUNK + 27) + 1, `ran ${cpu.instret}`);
+    assert.equal(seen.calls, 1);
+    cpu.interrupt[0] = 0;
+    assert.deepEqual(run(cpu, 1e9), ref);
   });
 
   it('TSVISOR_WASM_DUMP writes each module, valid, its function named after the region\'s start', function () {
