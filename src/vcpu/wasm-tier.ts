@@ -13,8 +13,11 @@
 // The module's function "run(mt, slot)" loads the `used` registers from
 // the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
 // regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
-// function does (same exits, same exact retired counts, same LOOP_CHUNK
-// rule). Before it returns it stores the `written` registers into the slot
+// function does (same exits, same exact retired counts), except that at a
+// jump closing a cycle once `chunk` (LOOP_CHUNK) instructions have run it
+// asks `mo(retired)` whether to run on for another chunk (the run loop's
+// budget not yet spent, no interrupt: wasm-bind.ts) and leaves only if
+// not, so one call retires at most its budget and a chunk. Before it returns it stores the `written` registers into the slot
 // and the next pc as a double at slot + 0 (for a fault or trap: the pc of
 // the instruction); a faulting access then calls `sg(lo, hi, size, need,
 // pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
@@ -25,19 +28,20 @@
 // with the run of pages around it that may be remembered (wasm-bind.ts runOf);
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
-// (wasm-fp.ts slowPathSource).
+// (wasm-fp.ts slowPathSource); f.mo(retired) -> 1 to run on past a chunk.
 //
 // Page flags: the instance keeps the last three runs of pages of each kind it
 // found readable (or writable and not PAGE_CODE; a run: consecutive pages
 // with one flags byte, found by runOf on a miss) in globals, with the page flags'
 // generation they were found under (memory.ts FLAGS_GEN, bumped by every
 // change of flags: mm.ts, and cpu.ts when a page turns PAGE_CODE); at entry
-// it forgets them if the generation moved, and it reads the flags (an
+// it forgets them if the generation moved (and again at each chunk it runs
+// on into), and it reads the flags (an
 // imported call) only on a miss. For a lone thread that is exact: only a
 // system call, which ends the function, or the Cpu between two calls
 // changes its flags. While other threads share the memory (`mt`, the first
 // parameter) another thread's munmap or mprotect is seen at this function's
-// next call, up to LOOP_CHUNK instructions later, where tier 1 sees it at
+// next call or chunk, up to LOOP_CHUNK instructions later, where tier 1 sees it at
 // the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
