@@ -96,7 +96,7 @@ export class Cpu {
   left = 0;
 
   private readonly mem: GuestMemory;
-  readonly interrupt: Int32Array;
+  private readonly interrupt: Int32Array;
   private readonly dv: DataView;
   private readonly pf: Uint8Array;
   private readonly i64: BigInt64Array;

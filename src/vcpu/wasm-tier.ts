@@ -15,9 +15,9 @@
 // regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
 // function does (same exits, same exact retired counts), except that at a
 // jump closing a cycle once `chunk` (LOOP_CHUNK) instructions have run it
-// asks `mo(retired)` whether to run on for another chunk (the run loop's
-// budget not yet spent, no interrupt: wasm-bind.ts) and leaves only if
-// not, so one call retires at most its budget and a chunk. Before it returns it stores the `written` registers into the slot
+// runs on for another chunk while it has retired fewer than the i32 at
+// slot + 0 (written by bindRegion: the run loop's budget left, at most
+// CALL_MAX; 0 under mt), so one call retires at most that and a chunk. Before it returns it stores the `written` registers into the slot
 // and the next pc as a double at slot + 0 (for a fault or trap: the pc of
 // the instruction); a faulting access then calls `sg(lo, hi, size, need,
 // pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
@@ -28,20 +28,20 @@
 // with the run of pages around it that may be remembered (wasm-bind.ts runOf);
 // f.fl2(a, size) -> Cpu.flags2; f.cw(a, size) -> 1 if Cpu.codeWrite dropped
 // blocks; f.sg, f.tp, f.fi; f.fx(i, fflags) -> fflags, the F/D slow path
-// (wasm-fp.ts slowPathSource); f.mo(retired) -> 1 to run on past a chunk.
+// (wasm-fp.ts slowPathSource).
 //
 // Page flags: the instance keeps the last three runs of pages of each kind it
 // found readable (or writable and not PAGE_CODE; a run: consecutive pages
 // with one flags byte, found by runOf on a miss) in globals, with the page flags'
 // generation they were found under (memory.ts FLAGS_GEN, bumped by every
 // change of flags: mm.ts, and cpu.ts when a page turns PAGE_CODE); at entry
-// it forgets them if the generation moved (and again at each chunk it runs
-// on into), and it reads the flags (an
+// it forgets them if the generation moved, and it reads the flags (an
 // imported call) only on a miss. For a lone thread that is exact: only a
 // system call, which ends the function, or the Cpu between two calls
 // changes its flags. While other threads share the memory (`mt`, the first
 // parameter) another thread's munmap or mprotect is seen at this function's
-// next call or chunk, up to LOOP_CHUNK instructions later, where tier 1 sees it at
+// next call, up to LOOP_CHUNK instructions later (such a call never runs on
+// past a chunk), where tier 1 sees it at
 // the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
@@ -138,7 +138,7 @@ export interface WasmRegion {
 export const RUN_MAX = 2047;
 
 /** Import indices; then the region's function (RUN, exported) and the two slow paths of an access (missFunction). */
-const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MO = 7, MISS_R = 9, MISS_W = 10;
+const PF = 0, FL2 = 1, CW = 2, SG = 3, TP = 4, FI = 5, FX = 6, MISS_R = 8, MISS_W = 9;
 
 /**
  * The page caches, in globals (no loop-carried locals for V8 to keep in
@@ -259,29 +259,25 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.set(RET).op(W.br).u(toExit());
   };
   /**
-   * The page caches forgotten if the page flags' generation moved since they
-   * were found (at entry, and at each chunk a call runs on into).
-   */
-  const forgetIfMoved = (): void => {
-    b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
-    for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
-    b.get(T1).gset(GEN).op(W.end);
-  };
-  /**
    * At a jump that may close a cycle, once N reached the chunk: whether the
-   * call runs on (mo: budget left, no interrupt, see wasm-bind.ts); if so N
-   * moves into DONE and the pages are checked again, else `leave` (which
-   * leaves the function). The test of N is the only code on the hot path.
+   * call runs on (while it has retired fewer than the limit the binding
+   * wrote as an i32 at slot + 0: wasm-bind.ts; 0 while other threads share
+   * the memory, so that their munmap is seen at the next call, as before);
+   * if so N moves into DONE, else `leave` (which leaves the function). The
+   * test of N is the only code on the hot path; `onward` (if given) ends
+   * the cold one, so that it need not run into the loop's own back edge,
+   * and the cold path holds no call and no store (V8 then still unrolls a
+   * small loop).
    */
-  const chunkCheck = (leave: () => void): void => {
+  const chunkCheck = (leave: () => void, onward?: () => void): void => {
     b.get(N).i32(chunk).op(W.i32GeS).hint(0);
     open();
-    b.get(N).get(DONE).op(W.i32Add).op(W.call).u(MO).op(W.i32Eqz);
+    b.get(N).get(DONE).op(W.i32Add).get(SLOT).op(W.i32Load, 2).u(0).op(W.i32GeU);
     open();
     leave();
     close();
     b.get(DONE).get(N).op(W.i32Add).set(DONE).i32(0).set(N);
-    forgetIfMoved();
+    onward?.();
     close();
   };
   /**
@@ -299,7 +295,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.op(W.br).u(c - cur - 1 + extra);
       return;
     }
-    chunkCheck(() => exitNow(t, 0));
+    // Past a chunk, on through the region's br_table.
+    chunkCheck(() => exitNow(t, 0), () => b.i32(c).set(P).op(W.br).u(toTop()));
     // This case's own start: its loop (the outermost of the labels `extra` counts).
     if (c === cur) b.op(W.br).u(extra - 1);
     else b.i32(c).set(P).op(W.br).u(toTop());
@@ -542,7 +539,9 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   for (const r of used) b.get(SLOT).mem8(W.i64Load, 8 * r).set(regLocal.get(r) as number);
   for (const r of fUsed) b.get(FSLOT).mem8(W.f64Load, 8 * r).set(fLocal.get(r) as number);
   if (fp) b.get(FCSR).i32(31).op(W.i32And).set(FF);
-  forgetIfMoved();
+  b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).hint(0).op(W.if, VOID);
+  for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
+  b.get(T1).gset(GEN).op(W.end);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -603,7 +602,6 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       { name: 'tp', type: { params: i32s(3), results: [I32] } },
       { name: 'fi', type: { params: [], results: [] } },
       { name: 'fx', type: { params: [I32, I32], results: [I32] } },
-      { name: 'mo', type: { params: [I32], results: [I32] } },
     ],
     type: { params: fp ? i32s(4) : i32s(2), results: [I32] },
     locals,

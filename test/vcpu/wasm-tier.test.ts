@@ -405,44 +405,60 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].second.pc, CODE + 4);
   });
 
-  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, and leaves at a chunk when interrupted', () => {
-    // The run loop sets Cpu.left before each call of a compiled block (counted: the dispatches); tier 2
-    // reads it at each chunk it may run on into (counted: the chunks), the interrupt flag raised at
-    // the `raiseAt`-th such read.
-    const watched = (cpu: Cpu, raiseAt = 0): { calls: number; chunks: number } => {
-      const seen = { calls: 0, chunks: 0 };
+  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, an interrupt waiting for its end; not under mt', () => {
+    // The run loop sets Cpu.left before each call of a compiled block, and tier 2's binding reads it once
+    // per call (counted: the calls); `raise` raises the interrupt flag at the first read.
+    const watched = (cpu: Cpu, raise?: Int32Array): { calls: number } => {
+      const seen = { calls: 0 };
       let left = 0;
       Object.defineProperty(cpu, 'left', {
-        get: () => { if (++seen.chunks === raiseAt) cpu.interrupt[0] = 1; return left; },
-        set: (v: number) => { seen.calls++; left = v; },
+        get: () => { if (++seen.calls === 1 && raise) raise[0] = 1; return left; },
+        set: (v: number) => { left = v; },
       });
       return seen;
     };
-    const passes = 160_000; // 27 instructions a pass: 4.3 M in all, over CALL_MAX
-    const ref = run(start(mixLoop(650), 'interp', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); }), 1e9);
+    const passes = 40_000; // 27 instructions a pass: 1.08 M in all, over CALL_MAX
+    const make = (engine: Engine, intr?: Int32Array): Cpu => {
+      const cpu = new Cpu(resetMemory(mixLoop(650).bytes()), intr, { engine });
+      dataBytes = () => (cpu as unknown as { mem: GuestMemory }).mem.u8.slice(DATA, DATA + 32);
+      cpu.state.pc = CODE;
+      mixSetup(passes)(cpu);
+      setReg(cpu, 12, 3n);
+      return cpu;
+    };
+    const ref = run(make('interp'), 1e9);
     assert.equal(ref.stop, Stop.Syscall);
 
-    // A budget of 500 000: one call of the region runs it all, leaving at the first chunk past it.
-    let cpu = start(mixLoop(650), 'wasm', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); });
+    // A budget of 100 000: one call of the region runs it all, leaving at the first chunk past it.
+    let cpu = make('wasm');
     let seen = watched(cpu);
-    assert.equal(cpu.run(500_000), Stop.Budget);
-    assert.ok(cpu.instret >= 500_000 && cpu.instret <= 500_000 + LOOP_CHUNK + 27, `ran ${cpu.instret}`);
-    assert.ok(seen.calls <= 2 && seen.chunks >= 500_000 / LOOP_CHUNK - 1, `${seen.calls} calls, ${seen.chunks} chunks`);
-    // On to the end: no call retires more than CALL_MAX and a chunk, so 4.3 M take at least five.
+    assert.equal(cpu.run(100_000), Stop.Budget);
+    assert.ok(cpu.instret >= 100_000 && cpu.instret <= 100_000 + LOOP_CHUNK + 27, `ran ${cpu.instret}`);
+    assert.equal(seen.calls, 1);
+    // On to the end: no call retires more than CALL_MAX and a chunk.
     seen.calls = 0;
     const o = run(cpu, 1e9);
     assert.ok(cpu.wasmCompiled > 0);
-    assert.ok(seen.calls >= Math.ceil((ref.instret - 500_000) / (CALL_MAX + LOOP_CHUNK + 27)), `${seen.calls} calls`);
-    assert.ok(seen.calls < ref.instret / LOOP_CHUNK / 4, `${seen.calls} calls`);
+    const least = Math.ceil((ref.instret - 100_000) / (CALL_MAX + LOOP_CHUNK + 27));
+    assert.ok(seen.calls >= least && seen.calls <= least + 1, `${seen.calls} calls`);
     assert.deepEqual(o, ref);
 
-    // Interrupted at the third chunk: the call leaves there, the run loop stops, and the loop goes on after.
-    cpu = start(mixLoop(650), 'wasm', (c) => { mixSetup(passes)(c); setReg(c, 12, 3n); });
-    seen = watched(cpu, 3);
+    // The flag raised as the first call starts: the run loop sees it when that call ends, at CALL_MAX.
+    const intr = new Int32Array(1);
+    cpu = make('wasm', intr);
+    seen = watched(cpu, intr);
     assert.equal(cpu.run(1e9), Stop.Interrupted);
-    assert.ok(cpu.instret >= 3 * LOOP_CHUNK && cpu.instret <= 3 * (LOOP_CHUNK + 27) + 1, `ran ${cpu.instret}`);
+    assert.ok(cpu.instret >= CALL_MAX && cpu.instret <= CALL_MAX + LOOP_CHUNK + 28, `ran ${cpu.instret}`);
     assert.equal(seen.calls, 1);
-    cpu.interrupt[0] = 0;
+    intr[0] = 0;
+    assert.deepEqual(run(cpu, 1e9), ref);
+
+    // While other threads share the memory a call leaves at every chunk, as before.
+    cpu = make('wasm');
+    cpu.mt = true;
+    seen = watched(cpu);
+    assert.equal(cpu.run(100_000), Stop.Budget);
+    assert.ok(seen.calls >= 100_000 / (LOOP_CHUNK + 27), `${seen.calls} calls under mt`);
     assert.deepEqual(run(cpu, 1e9), ref);
   });
 
