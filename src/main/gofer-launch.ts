@@ -71,9 +71,10 @@ export function startGofer(cli: string, globalArgv: string[], confine: boolean, 
   let file = process.execPath;
   let args = [cli, ...globalArgv, 'gofer', `--bundle=${bundle}`, '--spec-fd=3', `--io-fds=${ioFds.join(',')}`, `--donate-fd=${4 + n}`];
   // The gofer needs no die-with-parent: it ends when boot's connections close.
-  if (confine) ({ file, args } = confinedCommand([file, ...args], { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES }, { hostNetwork: false, inetSockets: false }));
+  const shape = { dieWithParent: false, newSession: false, keep: GOFER_CAPABILITIES };
+  if (confine) ({ file, args } = confinedCommand([file, ...args], shape, { hostNetwork: false, inetSockets: false }));
   const child = spawn(file, args, {
-    env: confine ? confinedEnv(sandboxProcessEnv(process.env)) : sandboxProcessEnv(process.env),
+    env: confine ? confinedEnv(sandboxProcessEnv(process.env), shape) : sandboxProcessEnv(process.env),
     stdio: ['ignore', 'ignore', stderr, specFd, ...goferEnds, donate[0]],
     // A session of its own: a signal for run's process group (Ctrl-C, `timeout`)
     // must not end the gofer under a sandbox that carries on.

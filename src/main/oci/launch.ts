@@ -210,8 +210,9 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // bin/tsvisor for a parent runtime's boot).
   let args = [...BOOT_NODE_FLAGS, ...bootSnapshotArgs(o.detached), entryScript('boot'), ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
-    env = confinedEnv(env);
+    const shape = { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached };
+    ({ file, args } = confinedCommand([file, ...args], shape, networkConfinement(networkPlan(global.network, spec))));
+    env = confinedEnv(env, shape);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
   }
