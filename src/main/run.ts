@@ -183,12 +183,23 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // for them itself). The execve returns only if it failed.
     const perl = (hooks?.poststop ?? []).length === 0 ? findPerl() : undefined;
     const held = FORWARDED_SIGNALS.map(osSignal);
+    // Wait, when sent here rather than by the waiter (below).
+    let waiting: Promise<unknown> | undefined;
     if (perl && client.fd !== undefined && (await holdSignals(held, () => [...forwarding])) === 0) {
       // Boot or the gofer reaped already (Node reaps in its event loop, so
       // not between this check and the execve): the waiter could not wait for it.
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
       if (!gone(child)) {
-        execWaiter(perl, {
+        // Wait goes out now, on a connection then shut for writing, rather
+        // than from the waiter once Perl has started: boot answers it as
+        // init exits and ends the connection by itself, so neither the Wait
+        // nor boot's exit waits for the execve and Perl's start (a short
+        // program such as hello exits within them; docs/STARTUP.md, the
+        // eleventh pass). The waiter only reads the reply.
+        const sent = client.callAndEnd('containerManager.Wait', cid);
+        waiting = sent?.reply;
+        if (sent?.whole) execWaiter(perl, {
+          waitSent: true,
           cid,
           bootChild: child.pid!,
           goferChild: gofer && !gone(gofer.child) ? gofer.child.pid! : 0,
@@ -203,7 +214,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
-    const status = (await client.call('containerManager.Wait', cid)) as number;
+    const status = (await (waiting ?? client.call('containerManager.Wait', cid))) as number;
     client.close();
     await l.exited;
     return exitCodeOf(status);

@@ -11,8 +11,10 @@
 // recurses.
 
 import type * as net from 'node:net';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
+import { closeFd, connectUnixSocket, inetShutdown, sendFds } from '../host/ffi.js';
+import { SHUT_WR } from '../linux/abi.js';
 
 /**
  * node:net, loaded at its first use rather than with this module: boot
@@ -361,6 +363,38 @@ export class UrpcClient {
       this.pending.push({ resolve, reject });
       this.sock.write(text);
     });
+  }
+
+  /**
+   * `method` as this connection's last call, for a client made by
+   * connect() with no call pending: its request written at once (a
+   * synchronous write(2) on the fd), then this side shut for writing
+   * (shutdown(2) SHUT_WR), so the server, which answers a half-closed
+   * connection's calls and then ends it (control-server.ts), does not wait
+   * for this process to close it. `tsvisor run` sends Wait so just before
+   * its execve into the waiter (waiter.ts), which then only reads the
+   * reply: no turn of Node's loop comes between the write and the execve,
+   * so Node never reads the reply, which waits in the socket. Returns the
+   * reply's promise (for a caller that goes on in Node after all), with
+   * `whole` false when the request could not go out at once and went the
+   * usual way (written and ended by Node's socket, later in the loop: only
+   * this process can then read the reply); undefined when this client
+   * cannot (no fd, closed).
+   */
+  callAndEnd(method: string, arg: unknown): { reply: Promise<unknown>; whole: boolean } | undefined {
+    if (this.closedError || this.fd === undefined) return undefined;
+    const text = Buffer.from(urpcRequest(method, arg));
+    let n = 0;
+    try {
+      n = fs.writeSync(this.fd, text);
+    } catch {
+      // EAGAIN (a full socket): the whole request goes through the socket below
+    }
+    const reply = new Promise<unknown>((resolve, reject) => this.pending.push({ resolve, reject }));
+    if (n === text.length && inetShutdown(this.fd, SHUT_WR) === 0) return { reply, whole: true };
+    if (n < text.length) this.sock.write(text.subarray(n));
+    this.sock.end();
+    return { reply, whole: false };
   }
 
   /** Closes the connection; calls still waiting reject. */
