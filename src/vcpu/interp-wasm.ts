@@ -49,6 +49,7 @@ import { Tier0 } from './ops.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 import { fpSlowPath } from './wasm-interp-fp.js';
 import { engineStats } from './engine-stats.js';
+import { readTier0Bytes, TIER0_BYTES_FILE } from './tier0-bytes.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
 export { ENGINE_BASE };
@@ -75,14 +76,17 @@ const headerHeat = (h: number): number => (h < MAX_HEAT ? h : MAX_HEAT);
 let shared: WebAssembly.Module | null = null;
 
 /**
- * This thread's tier-0 module, built and compiled now if it has none: what
- * the kernel hands each vCPU worker it starts (a WebAssembly.Module is
+ * This thread's tier-0 module, compiled now if it has none (from the bytes
+ * the build made, tier0-bytes.ts, or, with no current file, bytes made
+ * here): what the kernel hands each vCPU worker it starts (a WebAssembly.Module is
  * posted without a recompile: the worker's instances run the code compiled
  * here, and V8's later optimized code of it too).
  */
 export function tier0Module(): WebAssembly.Module {
   if (shared === null) {
-    shared = new WebAssembly.Module(wasmInterpModule(GUEST_VA_LIMIT / 65536));
+    // The bytes the build made (tier0-bytes.ts), when current; else made here.
+    const pages = GUEST_VA_LIMIT / 65536;
+    shared = new WebAssembly.Module(readTier0Bytes(TIER0_BYTES_FILE, pages) ?? wasmInterpModule(pages));
     engineStats.tier0Modules++;
   }
   return shared;
@@ -124,13 +128,16 @@ class Region {
     this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
     this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
     this.next = base + RECS;
+    // The F/D slow path (fp.ts through generated code) made at its first call: making it cost 3-5 ms of a
+    // cold start, and programs without F/D arithmetic off the module's fast paths (`bash -c true`) never call it.
+    let slow: ((i: number, ff: number) => number) | null = null;
     const inst = new WebAssembly.Instance(tier0Module(), {
       m: { m: mem.memory },
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
         lk: (lo: number, from: number) => this.chain(lo >>> 0, from >>> 0),
-        fx: fpSlowPath(base + Area.FX, this.i32),
+        fx: (i: number, ff: number) => (slow ??= fpSlowPath(base + Area.FX, this.i32))(i, ff),
       },
     });
     this.run = inst.exports.run as RunFn;
