@@ -20,7 +20,7 @@ import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { endProcess } from './end-process.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
+import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement, takeNewSession } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
 import { buildFilter, closeFd, execve, getTerminalAttr, hostSyscalls, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, SECCOMP_RET_KILL_PROCESS, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
@@ -83,6 +83,8 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     throw new Fatal(why, true);
   }
   const cid = positional[0];
+  // Confined by run or create: a session of its own first (confine.ts), then die-with-parent.
+  takeNewSession();
   dieWithParent();
   const logs = openLogs(global, flags['user-log-fd'] as number);
   let restoreConsole = () => {};
@@ -206,6 +208,7 @@ function kernelOnThisThread(cfg: SandboxConfig): { kernel: AsyncKernelApi; died:
       // Tier 0's warm-up on the next turn, not at the first Cpu: a StartRoot
       // already here goes first as far as its first wait for the gofer, and the
       // warm-up then runs in that wait; one that comes later finds it done.
+      // (The JavaScript tier 0's alone: beside the WebAssembly one it does nothing, Cpu.warmsUp.)
       setImmediate(() => api.warmUp());
     } catch (e) {
       failed(e as Error);

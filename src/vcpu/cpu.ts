@@ -90,9 +90,8 @@ export class Cpu {
   readonly fault: FaultInfo = new FaultInfo();
   /** Instructions retired by this Cpu so far. */
   instret = AS_DOUBLE;
-  /** Next pc, written by block functions. Internal. */
+  /** Next pc, written by block functions; `left`: the run loop's budget left at a compiled block's call (tier 2 runs on past a chunk within it: wasm-bind.ts). Internal. */
   npc = AS_DOUBLE;
-  /** The run loop's budget left when it calls a compiled block (tier 2 runs on past a chunk within it: wasm-bind.ts). */
   left = 0;
 
   private readonly mem: GuestMemory;
@@ -179,17 +178,22 @@ export class Cpu {
     this.t0w = this.promoteAt > 0 && tier0 === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
+    if (Cpu.warmsUp(this.engine, tier0)) Cpu.warmUp();
   }
 
-  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` does (tier 0 runs first). */
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` and `tier0` does. */
   static warmUpFirst = true;
-  static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
-  /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
+  /**
+   * Only the JavaScript tier 0 is warmed up: beside the WebAssembly one the
+   * JavaScript interpreter runs a few hundred blocks in a whole program, and
+   * the warm-up cost every cold row more CPU than it saved (README.md,
+   * "Decision: no warm-up beside the WebAssembly tier 0").
+   */
+  static warmsUp = (engine: Engine = Cpu.defaultEngine, tier0: Tier0Kind = Cpu.defaultTier0): boolean =>
+    Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm' && tier0 === 'js';
+  /** Teach V8 the JavaScript tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    // Under the WebAssembly tier 0 the tests it hands over run through a Cpu of that tier (the JavaScript interpreter as a program reaches it), the others in the JavaScript interpreter with fewer register files; TSVISOR_TIER0=js: the full warm-up there alone.
-    const make = (tier0: Tier0Kind) => (m: GuestMemory) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30, tier0 });
-    warmUpOnce(make('js'), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); }, Cpu.defaultTier0 === 'wasm' ? make('wasm') : undefined);
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30, tier0: 'js' }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
   }
 
   /** Run the current thread; see the file comment for the contract. */
@@ -388,11 +392,9 @@ export class Cpu {
   }
 
   /**
-   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting
-   * its first WASM_PROBE_CALLS calls when this Cpu uses tier 2: then `b`
-   * moves to tier 2 if a call retired WASM_MIN_RUN instructions or more on
-   * average (a loop), else stays in `js` (see README.md, "Decision: tier 2
-   * for loops").
+   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting its first WASM_PROBE_CALLS calls
+   * (or fewer, onTrial's early verdict) when this Cpu uses tier 2: then `b` moves to tier 2 if a call retired
+   * WASM_MIN_RUN instructions or more on average (a loop), else stays in `js` (README.md, "Decision: tier 2 for loops").
    */
   private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
     if (!this.wasm) return js;
@@ -454,7 +456,7 @@ export class Cpu {
     if (slot < 0) return js;
     let region: WasmRegion | null;
     try {
-      region = compileRegionWasm(pieces, Number(process.env.TCHUNK) || LOOP_CHUNK);
+      region = compileRegionWasm(pieces, LOOP_CHUNK);
     } catch (e) {
       // A module V8 rejects is a bug of tier 2, never the guest's doing: the block stays in tier 1.
       if (statsEnabled) process.stderr.write(`tsvisor-engine: tier 2 rejected the block at ${pieces[0].pcs[0].toString(16)}: ${(e as Error).message}\n`);
