@@ -65,64 +65,64 @@ export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
  *                              or with `links` 'hard' one hard link to
  *                              /bin/busybox (busybox --install): no inode
  *                              to create per applet (docs/STARTUP.md, the
- *                              fifth pass: `tsvisor do` lays this out at
- *                              every start)
+ *                              fifth pass)
+ *   the skeleton               layoutBusyboxSkeleton's
+ *
+ * Returns the applets linked.
+ */
+export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'symbolic'): string[] {
+  const bin = fs.readFileSync(busybox);
+  checkRiscv64Elf(bin, busybox);
+  const applets = busyboxApplets(bin, busybox);
+  layoutBusyboxSkeleton(rootfs, hostname);
+  writeFile(path.join(rootfs, 'bin', 'busybox'), bin, 0o755);
+  linkApplets(path.join(rootfs, 'bin'), applets, links);
+  return applets;
+}
+
+/**
+ * Every directory and file of layoutBusyboxRootfs's tree but what /bin holds
+ * (left an empty directory, 0755):
+ *
  *   /sbin -> bin, /usr/bin -> ../bin, /usr/sbin -> ../bin
  *                              so every path `busybox --list-full` names works
  *   /etc/passwd, /etc/group    root, daemon, nobody; /etc/hostname
  *   /tmp 1777; /proc, /dev (mount points) 0755; /root 0700
  *
- * Returns the applets linked.
+ * `tsvisor do` lays this out at every start and mounts its cached /bin over
+ * the empty one (src/debian/busybox-template.ts).
  */
-export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'symbolic'): string[] {
-  const l = layout(rootfs, busybox, hostname, links, () => true);
-  return l.applets;
-}
-
-/**
- * layoutBusyboxRootfs in two steps: the tree with only the links of the
- * applets named in `now` (as a command's name or path gives them: its last
- * component), then the returned function makes the others. `tsvisor do`
- * calls it once the sandbox's processes are starting, which need none of
- * them before StartRoot (docs/STARTUP.md, the tenth pass).
- */
-export function layoutBusyboxRootfsInTwo(rootfs: string, busybox: string, now: readonly string[], hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'hard'): () => void {
-  const early = new Set(now.map((n) => path.posix.basename(n)));
-  return layout(rootfs, busybox, hostname, links, (a) => early.has(a)).rest;
-}
-
-/** The layout; the links of applets for which `early` is false are left to `rest`. */
-function layout(rootfs: string, busybox: string, hostname: string, links: 'symbolic' | 'hard', early: (applet: string) => boolean): { applets: string[]; rest: () => void } {
-  const bin = fs.readFileSync(busybox);
-  checkRiscv64Elf(bin, busybox);
-  const applets = busyboxApplets(bin, busybox);
+export function layoutBusyboxSkeleton(rootfs: string, hostname = DO_HOSTNAME): void {
   const dir = (rel: string, mode: number): void => {
     const p = path.join(rootfs, rel);
     fs.mkdirSync(p, { recursive: true });
-    fs.chmodSync(p, mode);
-  };
-  const file = (rel: string, content: string | Buffer, mode: number): void => {
-    const p = path.join(rootfs, rel);
-    fs.writeFileSync(p, content);
     fs.chmodSync(p, mode);
   };
   dir('.', 0o755);
   for (const d of ['bin', 'etc', 'usr', 'proc', 'dev']) dir(d, 0o755);
   dir('tmp', 0o1777);
   dir('root', 0o700);
-  file('bin/busybox', bin, 0o755);
-  const own = path.join(rootfs, 'bin', 'busybox');
-  const link = (a: string) => (links === 'hard' ? fs.linkSync(own, path.join(rootfs, 'bin', a)) : fs.symlinkSync('busybox', path.join(rootfs, 'bin', a)));
-  const linked = applets.filter((a) => a !== 'busybox');
-  const [now, later] = [linked.filter(early), linked.filter((a) => !early(a))];
-  now.forEach(link);
   fs.symlinkSync('bin', path.join(rootfs, 'sbin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'bin'));
   fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'sbin'));
-  file('etc/passwd', PASSWD, 0o644);
-  file('etc/group', GROUP, 0o644);
-  file('etc/hostname', `${hostname}\n`, 0o644);
-  return { applets, rest: () => later.forEach(link) };
+  writeFile(path.join(rootfs, 'etc', 'passwd'), PASSWD, 0o644);
+  writeFile(path.join(rootfs, 'etc', 'group'), GROUP, 0o644);
+  writeFile(path.join(rootfs, 'etc', 'hostname'), `${hostname}\n`, 0o644);
+}
+
+/** Links each applet but busybox itself in `binDir` to `binDir`/busybox. */
+export function linkApplets(binDir: string, applets: readonly string[], links: 'symbolic' | 'hard'): void {
+  const own = path.join(binDir, 'busybox');
+  for (const a of applets) {
+    if (a === 'busybox') continue;
+    if (links === 'hard') fs.linkSync(own, path.join(binDir, a));
+    else fs.symlinkSync('busybox', path.join(binDir, a));
+  }
+}
+
+function writeFile(p: string, content: string | Buffer, mode: number): void {
+  fs.writeFileSync(p, content);
+  fs.chmodSync(p, mode);
 }
 
 /**

@@ -40,11 +40,8 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 /**
  * `cleanUp`: paths to remove once the sandbox is gone, after its state
  * (`do`'s generated bundle), as the waiter does when run hands over to it.
- * `afterLaunch`: work that must be done before StartRoot but not before the
- * gofer and boot start (`do`'s applet links): run calls it right after
- * launching them; what it throws ends the sandbox.
  */
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], afterLaunch?: () => void): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = []): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -126,15 +123,6 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     return 128 + osSignal(aborted!);
   };
   try {
-    if (afterLaunch) {
-      try {
-        afterLaunch();
-      } catch (e) {
-        child.kill('SIGKILL');
-        await l.exited;
-        throw e instanceof Fatal ? e : new Fatal((e as Error).message);
-      }
-    }
     const ready = await readSyncByte(l.syncFd);
     if (aborted) return await abortedStatus();
     if (!ready) {
