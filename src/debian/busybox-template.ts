@@ -11,9 +11,9 @@
 //   busybox-rootfs/L-SHA256/info.json  the hash, the applet count, and the
 //                                      identity of root/bin/busybox (device,
 //                                      inode, size, change and modify times)
-//   busybox-rootfs/files/KEY           the content hash of a --busybox file,
-//                                      by that file's identity (KEY: a hash
-//                                      of its path and identity)
+//   busybox-rootfs/files/IDENTITY      the content hash of a --busybox file,
+//                                      by that file's identity (any path to
+//                                      the same inode in the same state)
 //
 // A tree is built in a temporary directory beside and renamed into place, so
 // a concurrent `do` sees none or a whole one. A start checks the tree with
@@ -49,9 +49,12 @@ interface TemplateInfo {
   busybox: string;
 }
 
-/** A file's identity: what any change to its content or links changes. */
+/**
+ * A file's identity: what any change to its content, mode or links changes
+ * (the change time, which no call can set back, moves with each of them).
+ */
 function identity(st: fs.BigIntStats): string {
-  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join('-');
 }
 
 function templateDir(cache: string, hash: string): string {
@@ -152,15 +155,14 @@ export function makeTemplate(cache: string, bin: Buffer, what: string, linkFrom?
 
 /**
  * The tree for the busybox binary at `file` (--busybox). Its content hash is
- * remembered by the file's path and identity, so a start with the file
- * unchanged reads nothing of it: a stat, one small file, and
+ * remembered by the file's identity, so a start with the file unchanged reads
+ * nothing of it and hashes nothing: a stat, one small file, and
  * cachedTemplate's check. Errors as makeTemplate's.
  */
 export function fileTemplate(cache: string, file: string): BusyboxTemplate {
   const abs = path.resolve(file);
   const st = fs.statSync(abs, { bigint: true });
-  const key = sha256(Buffer.from(`${abs}\0${identity(st)}`));
-  const index = path.join(cache, TEMPLATE_DIR, 'files', key);
+  const index = path.join(cache, TEMPLATE_DIR, 'files', identity(st));
   try {
     const hash = fs.readFileSync(index, 'utf8').trim();
     const t = cachedTemplate(cache, hash);
