@@ -136,16 +136,22 @@ export function makeTemplate(cache: string, bin: Buffer, what: string, linkFrom?
     linkApplets(path.join(root, 'bin'), applets, 'hard');
     const info: TemplateInfo = { layout: TEMPLATE_LAYOUT, sha256: hash, applets: applets.length, busybox: identity(fs.statSync(own, { bigint: true })) };
     fs.writeFileSync(path.join(tmp, 'info.json'), JSON.stringify(info) + '\n');
-    fs.rmSync(final, { recursive: true, force: true }); // a damaged one (cachedTemplate refused it)
-    try {
-      fs.renameSync(tmp, final);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-      // Another `do` has just put one there.
-      const theirs = cachedTemplate(cache, hash);
-      if (!theirs) throw e;
-      return theirs;
+    // Into place. A tree already there is another `do`'s, just made, and
+    // used as it is (a run may be starting in it: a sound tree is never
+    // removed), or a damaged one, moved aside and removed.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        fs.renameSync(tmp, final);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || attempt > 0) throw e;
+        const theirs = cachedTemplate(cache, hash);
+        if (theirs) return theirs;
+        const aside = `${tmp}.damaged`;
+        fs.renameSync(final, aside);
+        fs.rmSync(aside, { recursive: true, force: true });
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
