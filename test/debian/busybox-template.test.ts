@@ -4,6 +4,7 @@
 // out for the run alone where the cache cannot be written.
 
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -124,6 +125,28 @@ describe('do: the kept busybox tree (busybox-template.ts)', function () {
     const t2 = fileTemplate(cache, file);
     assert.notEqual(t2.root, t.root);
     assert.ok(fs.readFileSync(path.join(t2.bin, 'busybox')).equals(changed));
+  });
+
+  it('four processes making the same tree at once all get the one sound tree, and leave nothing beside it', async () => {
+    const script = `const t = require(${JSON.stringify(require.resolve('../../src/debian/busybox-template.js'))}).makeTemplate(process.argv[1], require('node:fs').readFileSync(process.argv[2]), 'fixture'); process.stdout.write(t.root)`;
+    const roots = await Promise.all(
+      [0, 1, 2, 3].map(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const c = spawn(process.execPath, ['-e', script, cache, BUSYBOX], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            let err = '';
+            c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+            c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+            c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+          }),
+      ),
+    );
+    const t = cachedTemplate(cache, sha(bin));
+    assert.ok(t);
+    assert.deepEqual(roots, [t.root, t.root, t.root, t.root]);
+    assert.deepEqual(fs.readdirSync(path.join(cache, TEMPLATE_DIR)), [path.basename(path.dirname(t.root))]);
+    assert.equal(fs.statSync(path.join(t.bin, 'busybox')).nlink, new Set([...busyboxApplets(bin), 'busybox']).size);
   });
 
   it('lays the tree out under scratch, for this run alone, where the cache cannot be written', async () => {
