@@ -218,8 +218,8 @@ describe('tsvisor do: running busybox', function () {
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '/tmp\ntsvisor\nroot:x:0:0:root:/root:/bin/sh\nchroot applet: 0\n0\n');
     assert.equal(r.code, 0);
-    // The applets' links are made while the sandbox starts (do.ts
-    // layoutDefaultRootfs): the command finds every one of them.
+    // /bin is the kept tree's (src/debian/busybox-template.ts), mounted over
+    // the skeleton's empty one: every applet is there.
     const applets = busyboxApplets(fs.readFileSync(BUSYBOX));
     const ls = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'ls', '/bin']);
     assert.equal(ls.code, 0, ls.stderr);
