@@ -25,7 +25,8 @@ import { CAPABILITIES } from './caps.js';
 import { run } from './run.js';
 import { FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption } from './oci/launch.js';
-import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxSkeleton, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { takeSkeleton, type KeptSkeleton } from '../debian/skeleton-spare.js';
 import { busyboxTemplate } from '../debian/busybox-template.js';
 import { cacheDir } from '../debian/deb-cache.js';
 import { FetchError, terminalProgress } from '../debian/fetch.js';
@@ -67,6 +68,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     let readonly = false;
     // The default rootfs's kept tree: the command is looked up in it, its bin mounted at /bin.
     let template: { root: string; bin: string } | undefined;
+    let keep: KeptSkeleton | undefined;
     if (packages) {
       rootfs = await packageRootfs(packages, flags.refresh === true);
       readonly = true;
@@ -81,7 +83,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
       if (!st.isDirectory()) throw new Fatal(`--rootfs ${rootfs}: not a directory`);
     } else {
       rootfs = path.join(work, 'rootfs');
-      template = await defaultRootfs(rootfs, busyboxFile, path.join(work, 'busybox'));
+      ({ template, keep } = await defaultRootfs(rootfs, busyboxFile, path.join(work, 'busybox')));
     }
     if (lookPathInRootfs(template?.root ?? rootfs, positional[0], DO_PATH) === undefined) {
       process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
@@ -100,7 +102,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: work };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work]);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work], keep);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -127,19 +129,20 @@ export async function packageRootfs(list: string, refresh: boolean): Promise<str
 }
 
 /**
- * Lays out the default rootfs's skeleton at `rootfs` and returns the kept
- * busybox tree around `busyboxFile` or the cached Debian binary, whose bin
- * the sandbox mounts read-only at /bin: no start copies busybox or links its
- * ~270 applets, nor removes them (docs/STARTUP.md, "do's own cost").
- * `scratch`: where the tree is laid out for this run alone when the cache
- * cannot be written.
+ * Puts the default rootfs's skeleton at `rootfs` (a spare one from the
+ * cache when there is one: src/debian/skeleton-spare.ts; `keep` says how to
+ * keep it at the end) and returns the kept busybox tree around
+ * `busyboxFile` or the cached Debian binary, whose bin the sandbox mounts
+ * read-only at /bin: no start copies busybox or links its ~270 applets,
+ * nor removes them (docs/STARTUP.md, "do's own cost"). `scratch`: where the
+ * tree is laid out for this run alone when the cache cannot be written.
  */
-async function defaultRootfs(rootfs: string, busyboxFile: string, scratch: string): Promise<{ root: string; bin: string }> {
+async function defaultRootfs(rootfs: string, busyboxFile: string, scratch: string): Promise<{ template: { root: string; bin: string }; keep?: KeptSkeleton }> {
   if (busyboxFile && !fs.existsSync(busyboxFile)) throw new Fatal(`--busybox ${busyboxFile}: no such file`);
   try {
-    const template = await busyboxTemplate({ cache: cacheDir(), busybox: busyboxFile || undefined, scratch, progress: (label) => terminalProgress(process.stderr, label) });
-    layoutBusyboxSkeleton(rootfs);
-    return template;
+    const cache = cacheDir();
+    const template = await busyboxTemplate({ cache, busybox: busyboxFile || undefined, scratch, progress: (label) => terminalProgress(process.stderr, label) });
+    return { template, keep: takeSkeleton(cache, rootfs) };
   } catch (e) {
     if (e instanceof FetchError || e instanceof BusyboxError) throw new Fatal(`cannot prepare the default rootfs: ${e.message}`);
     throw e;
