@@ -110,7 +110,7 @@ export function keepOrRemove(k: KeptSkeleton): void {
   }
   if (room && untouched(k)) {
     try {
-      fs.renameSync(k.path, path.join(k.spares, `${process.pid}-${Date.now()}`));
+      fs.renameSync(k.path, path.join(k.spares, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`));
       return;
     } catch {
       // removed below

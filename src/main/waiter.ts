@@ -203,7 +203,7 @@ if ($keep ne '') {
   my $n = 0;
   if (opendir(my $d, $spares)) { $n = grep { !/^\./ } readdir $d; closedir $d; }
   $skip = '';
-  rmtree($keep) unless $n < $maxspares && untouched() && rename($keep, "$spares/$$-" . time());
+  rmtree($keep) unless $n < $maxspares && untouched() && rename($keep, "$spares/$$-" . time() . '-' . int(rand(1e9)));
 }
 for my $p (@remove) {
   $failed = undef;

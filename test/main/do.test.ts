@@ -260,6 +260,42 @@ describe('tsvisor do: running busybox', function () {
     }
   });
 
+  it('keeps a skeleton its run left untouched for the next run, and removes one the guest changed (the waiter in Perl, and run in Node)', async function () {
+    this.timeout(180000);
+    // What every run must find: a skeleton as laid out, whatever the runs before it did.
+    const PRISTINE = 'ls -A /tmp /root; stat -c %a /etc; cat /etc/hostname';
+    const CLEAN = '/root:\n\n/tmp:\n755\ntsvisor\n';
+    for (const extra of [{}, { TSVISOR_NO_WAITER: '1' }]) {
+      const dir = tmpdir('spare');
+      try {
+        const env = { ...extra, XDG_CACHE_HOME: path.join(dir, 'cache'), TMPDIR: path.join(dir, 'tmp') };
+        fs.mkdirSync(env.TMPDIR);
+        const spares = (): string[] => fs.readdirSync(path.join(dir, 'cache', 'tsvisor', 'busybox-rootfs', 'spare'));
+        const run = async (script: string): Promise<string> => {
+          const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', script], env);
+          assert.equal(r.code, 0, `${script}: ${r.stderr}`);
+          return r.stdout;
+        };
+        const first = await run(`ls -id / | cut -d" " -f1; ${PRISTINE}`);
+        assert.match(first, new RegExp(`^\\d+\\n${CLEAN}$`));
+        assert.equal(spares().length, 1);
+        assert.equal(await run(`ls -id / | cut -d" " -f1; ${PRISTINE}`), first, 'the same skeleton again');
+        assert.equal(spares().length, 1);
+        // A change of any kind, however quick (the check is to the nanosecond): removed, no spare left.
+        const ops = 'TSVISOR_NO_WAITER' in extra ? ['chmod 700 /etc'] : ['echo x > /tmp/x', 'chmod 700 /etc', 'touch /etc/passwd', 'ln /etc/passwd /root/p'];
+        for (const op of ops) {
+          assert.equal(await run(`${PRISTINE}; ${op}`), CLEAN, op);
+          assert.deepEqual(spares(), [], op);
+        }
+        assert.equal(await run(PRISTINE), CLEAN);
+        assert.equal(spares().length, 1);
+        assert.deepEqual(fs.readdirSync(env.TMPDIR), []);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('with --rootfs runs in that directory as it is, and its writes stay there', async () => {
     const dir = tmpdir('rootfs');
     try {
