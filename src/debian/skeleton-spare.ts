@@ -30,14 +30,21 @@ import { TEMPLATE_DIR } from './busybox-template.js';
 /** How many spare skeletons the cache keeps (runs at once beyond it remove theirs). */
 export const MAX_SPARES = 4;
 
-/** What the end of a run needs to keep its skeleton: see the file's comment. */
+/**
+ * What the end of a run needs to keep its skeleton: see the file's comment.
+ * src/main takes it by type alone (its bundles stay without this folder).
+ */
 export interface KeptSkeleton {
   /** The skeleton, where the run has it. */
   path: string;
   /** The spares' directory. */
   spares: string;
+  /** How many spares the directory may hold (MAX_SPARES). */
+  maxSpares: number;
   /** Each entry's identity as "REL<TAB>INODE<TAB>CTIME_SEC<TAB>CTIME_NSEC" (REL "." for the root). */
   entries: string[];
+  /** The end of a run that waits in Node: keepOrRemove. */
+  finish(): void;
 }
 
 export function sparesDir(cache: string): string {
@@ -76,7 +83,8 @@ export function takeSkeleton(cache: string, rootfs: string, hostname = DO_HOSTNA
   } catch {
     return undefined;
   }
-  return { path: rootfs, spares, entries: skeletonIdentities(rootfs, hostname) };
+  const kept: KeptSkeleton = { path: rootfs, spares, maxSpares: MAX_SPARES, entries: skeletonIdentities(rootfs, hostname), finish: () => keepOrRemove(kept) };
+  return kept;
 }
 
 /** Each skeleton entry's identity under `rootfs`, as KeptSkeleton's `entries`. */
@@ -104,7 +112,7 @@ export function untouched(k: KeptSkeleton): boolean {
 export function keepOrRemove(k: KeptSkeleton): void {
   let room = false;
   try {
-    room = fs.readdirSync(k.spares).length < MAX_SPARES;
+    room = fs.readdirSync(k.spares).length < k.maxSpares;
   } catch {
     // no spares' directory
   }

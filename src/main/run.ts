@@ -18,7 +18,7 @@ import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js'
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
 import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
-import { keepOrRemove, type KeptSkeleton } from '../debian/skeleton-spare.js';
+import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -207,7 +207,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     term?.restore();
     fs.rmSync(l.stateDir, { recursive: true, force: true });
     // Kept only once boot is gone (here on every path but an internal error).
-    if (keep) (child.exitCode !== null || child.signalCode !== null ? keepOrRemove(keep) : fs.rmSync(keep.path, { recursive: true, force: true }));
+    if (keep) (child.exitCode !== null || child.signalCode !== null ? keep.finish() : fs.rmSync(keep.path, { recursive: true, force: true }));
     for (const p of cleanUp) fs.rmSync(p, { recursive: true, force: true });
     // Once the container is gone; run's status stays the container's (runc only warns).
     if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));

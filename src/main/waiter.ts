@@ -35,7 +35,6 @@ import { execve, hostSyscalls, setCloexec, kernelTermios, threadSignalMask, SIG_
 import { AF_UNIX, TCSETSW } from '../linux/abi.js';
 import { urpcRequest } from './urpc.js';
 import type { KeptSkeleton } from '../debian/skeleton-spare.js';
-import { MAX_SPARES } from '../debian/skeleton-spare.js';
 
 /** Set to 1: `tsvisor run` waits in Node, never in the Perl waiter. */
 export const NO_WAITER_ENV = 'TSVISOR_NO_WAITER';
@@ -261,7 +260,7 @@ export function waiterArgv(perl: string, plan: WaiterPlan): string[] {
     String(hostSyscalls()!.numbers.statx),
     plan.keep?.path ?? '',
     plan.keep?.spares ?? '',
-    String(MAX_SPARES),
+    String(plan.keep?.maxSpares ?? 0),
     ...sigArgs,
     '--',
     ...plan.remove,
