@@ -91,7 +91,7 @@ export const BUNDLE_ENTRIES = {
   do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
   boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/main/boot.js', export: 'warmCodeCache' } },
   gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
-  kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/vcpu/wasm-interp.js', export: 'warmCodeCache' } },
+  kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/vcpu/tier0-bytes.js', export: 'warmCodeCache' } },
   // vCPU workers run inside boot (its flags are their process's) or in a process without them (tests, the in-process bench).
   'vcpu-worker': { entry: 'src/workers/vcpu-worker.js', nodeFlags: BOOT_NODE_FLAGS },
 } as const satisfies Record<string, BundleSpec>;

@@ -263,7 +263,9 @@ export class ProcessLifecycle {
     // must not find the memory scrubbed and handed to another process: the
     // last of them releases it.
     proc.remoteThreadsAtExit = stillRunning;
-    proc.releaseVmOnceIdle();
+    // Init's memory after its status is out (the container ends here: Kernel.releaseLater).
+    if (proc.pid === 1) k.releaseLater(proc);
+    else proc.releaseVmOnceIdle();
     if (--proc.fds.users === 0) void proc.fds.closeAll();
     vforkRelease(proc);
     if (proc.sid === proc.pid) k.onSessionLeaderExit?.(proc.sid);

@@ -20,9 +20,6 @@ import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from '../linux/abi.js';
 import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_PAGES, GUEST_VA_LIMIT, HIGH_VA_LIMIT, pageOf } from '../vcpu/memory.js';
 import { FramePool } from '../vcpu/frames.js';
 
-/** readCString's decoding buffer (a kernel worker runs one call at a time). */
-const stringScratch = Buffer.allocUnsafeSlow(PATH_MAX);
-
 /** check(): the range may not be accessed; it lies on private pages only; it touches a shared page. */
 const BAD = 0, PRIVATE = 1, SHARED = 2;
 
@@ -33,6 +30,10 @@ export interface IoVec {
 
 export class UserMemory {
   private readonly pool = FramePool.local();
+  /** The whole address space as one Buffer (made at the first string read): readCString decodes from it in place. */
+  private bytes: Buffer | null = null;
+  /** Whether the last scanCString met a shared page (its bytes are then not at their address in `mem`). */
+  private scannedShared = false;
 
   constructor(
     readonly mem: GuestMemory,
@@ -124,6 +125,31 @@ export class UserMemory {
     return 0;
   }
 
+  /**
+   * The struct `fill(w, v)` writes, `w`'s size, stored at `addr`: on private
+   * pages straight into the guest's memory (copying a buffer into the shared
+   * memory cost more than setting the fields there), else into w's own bytes,
+   * then copied out. `fill` must write every byte of the struct, padding
+   * included (in place, nothing else zeroes it).
+   */
+  writeStruct<T>(addr: number, w: StructWriter, fill: (w: StructWriter, v: T) => void, v: T): 0 | Errno {
+    const size = w.bytes.length;
+    const k = this.check(addr, size, PAGE_W);
+    if (k === BAD) return EFAULT;
+    if (k === SHARED || addr + size > GUEST_VA_LIMIT) {
+      fill(w, v);
+      return this.copyOut(addr, w.bytes);
+    }
+    w.aim(this.mem.view, addr);
+    try {
+      fill(w, v);
+    } finally {
+      w.home();
+    }
+    this.noteWrite(addr, size);
+    return 0;
+  }
+
   /** Fill [addr, addr+len) with zero bytes. */
   zero(addr: number, len: number): 0 | Errno {
     const k = this.check(addr, len, PAGE_W);
@@ -149,35 +175,42 @@ export class UserMemory {
   /**
    * A NUL-terminated string of at most `max` bytes (without the NUL), decoded
    * as UTF-8 (invalid sequences replaced; `readCBytes` gives the exact bytes).
-   * The hot path of every call with a path: the bytes are read in place and
-   * decoded from a scratch buffer, making no typed view of the guest memory
-   * (each such view of the shared memory costs about half a microsecond).
+   * The hot path of every call with a path: on private pages the bytes are
+   * decoded where they lie, through one Buffer over the whole memory, making
+   * no copy and no typed view of the guest memory (each such view of the
+   * shared memory costs about half a microsecond).
    */
   readCString(addr: number, max = PATH_MAX): string | Errno {
-    const n = this.scanCString(addr, max, stringScratch);
+    const n = this.scanCString(addr, max);
     if (n instanceof Errno) return n;
-    if (n <= stringScratch.length) return stringScratch.toString('utf8', 0, n);
+    if (!this.scannedShared && addr + n <= GUEST_VA_LIMIT) {
+      const s = (this.bytes ??= Buffer.from(this.mem.buffer)).toString('utf8', addr, addr + n);
+      // The bytes are read twice (scan, decoding): a thread of the guest on another vCPU may have
+      // written a NUL between the two, and the string then ends there, as if written before the scan.
+      const nul = s.indexOf('\0');
+      return nul < 0 ? s : s.slice(0, nul);
+    }
     const bytes = this.copyIn(addr, n) as Uint8Array;
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   }
 
   /** The bytes of a NUL-terminated string (without the NUL); ENAMETOOLONG past `max`. */
   readCBytes(addr: number, max = PATH_MAX): Uint8Array | Errno {
-    const n = this.scanCString(addr, max, null);
+    const n = this.scanCString(addr, max);
     return n instanceof Errno ? n : this.copyIn(addr, n);
   }
 
   /**
-   * The length of the NUL-terminated string at `addr`, its bytes copied into
-   * `dst` as far as it has room: EFAULT at an unreadable page before the NUL
-   * (or at the end of the address space), ENAMETOOLONG when no NUL comes
-   * within `max` bytes. Pages are checked one at a time as the scan reaches
-   * them, as Linux's strncpy_from_user does.
+   * The length of the NUL-terminated string at `addr`: EFAULT at an
+   * unreadable page before the NUL (or at the end of the address space),
+   * ENAMETOOLONG when no NUL comes within `max` bytes. Pages are checked one
+   * at a time as the scan reaches them, as Linux's strncpy_from_user does;
+   * `scannedShared` says whether any of them was shared.
    */
-  private scanCString(addr: number, max: number, dst: Uint8Array | null): number | Errno {
+  private scanCString(addr: number, max: number): number | Errno {
+    this.scannedShared = false;
     if (!Number.isSafeInteger(addr) || addr < 0 || addr >= HIGH_VA_LIMIT) return EFAULT;
     const mem = this.mem;
-    const room = dst ? dst.length : 0;
     const limit = Math.min(max + 1, HIGH_VA_LIMIT - addr);
     let pos = 0;
     while (pos < limit) {
@@ -190,16 +223,13 @@ export class UserMemory {
         if (f <= 0) return EFAULT;
         src = this.pool.u8;
         base = (f - 1) * PAGE_SIZE - p * PAGE_SIZE;
+        this.scannedShared = true;
       } else {
         src = this.mem.u8;
         base = 0;
       }
       const stop = Math.min(limit, pos + PAGE_SIZE - (a % PAGE_SIZE));
-      for (let i = a + base; pos < stop; pos++, i++) {
-        const c = src[i];
-        if (c === 0) return pos;
-        if (pos < room) dst![pos] = c;
-      }
+      for (let i = a + base; pos < stop; pos++, i++) if (src[i] === 0) return pos;
     }
     return pos > max ? ENAMETOOLONG : EFAULT;
   }
@@ -316,30 +346,49 @@ export class UserMemory {
   }
 }
 
-/** A little-endian byte buffer for building guest structs before one copyOut. */
+/**
+ * A little-endian byte buffer for building guest structs before one copyOut;
+ * or, aimed by UserMemory.writeStruct, the same fields written in place in
+ * the guest's memory from the struct's address on.
+ */
 export class StructWriter {
   readonly bytes: Uint8Array;
-  private readonly dv: DataView;
+  private readonly own: DataView;
+  private dv: DataView;
+  /** Where the struct starts in `dv`. */
+  private base = 0;
 
   constructor(size: number) {
     this.bytes = new Uint8Array(size);
-    this.dv = new DataView(this.bytes.buffer);
+    this.own = this.dv = new DataView(this.bytes.buffer);
+  }
+
+  /** @internal (UserMemory.writeStruct): the fields go to `dv` from byte `base` on, until home(). */
+  aim(dv: DataView, base: number): void {
+    this.dv = dv;
+    this.base = base;
+  }
+
+  /** @internal: back to the writer's own bytes. */
+  home(): void {
+    this.dv = this.own;
+    this.base = 0;
   }
 
   u8(off: number, v: number): this {
-    this.dv.setUint8(off, v);
+    this.dv.setUint8(this.base + off, v);
     return this;
   }
   u16(off: number, v: number): this {
-    this.dv.setUint16(off, v, true);
+    this.dv.setUint16(this.base + off, v, true);
     return this;
   }
   u32(off: number, v: number): this {
-    this.dv.setUint32(off, v >>> 0, true);
+    this.dv.setUint32(this.base + off, v >>> 0, true);
     return this;
   }
   i32(off: number, v: number): this {
-    this.dv.setInt32(off, v, true);
+    this.dv.setInt32(this.base + off, v, true);
     return this;
   }
   /**
@@ -348,18 +397,20 @@ export class StructWriter {
    * common case) is written as two 32-bit halves, with no BigInt made.
    */
   u64(off: number, v: number | bigint): this {
+    const at = this.base + off;
     if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
       const t = Math.trunc(v);
-      this.dv.setUint32(off, t >>> 0, true);
-      this.dv.setUint32(off + 4, Math.floor(t / 0x1_0000_0000), true);
+      this.dv.setUint32(at, t >>> 0, true);
+      this.dv.setUint32(at + 4, Math.floor(t / 0x1_0000_0000), true);
       return this;
     }
     // setBigUint64 itself takes the value modulo 2^64 (negative ones as two's complement): no BigInt.asUintN copy.
-    this.dv.setBigUint64(off, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)), true);
+    this.dv.setBigUint64(at, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)), true);
     return this;
   }
   /** A NUL-padded string in a fixed-size char array (truncated to leave the NUL). */
   str(off: number, s: string, size: number): this {
+    if (this.dv !== this.own) throw new Error('StructWriter.str writes only into the writer\'s own bytes');
     const b = Buffer.from(s, 'utf8').subarray(0, size - 1);
     this.bytes.set(b, off);
     return this;

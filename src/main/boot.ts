@@ -206,6 +206,7 @@ function kernelOnThisThread(cfg: SandboxConfig): { kernel: AsyncKernelApi; died:
       // Tier 0's warm-up on the next turn, not at the first Cpu: a StartRoot
       // already here goes first as far as its first wait for the gofer, and the
       // warm-up then runs in that wait; one that comes later finds it done.
+      // (The JavaScript tier 0's alone: beside the WebAssembly one it does nothing, Cpu.warmsUp.)
       setImmediate(() => api.warmUp());
     } catch (e) {
       failed(e as Error);

@@ -177,17 +177,22 @@ export class Cpu {
     this.t0w = this.promoteAt > 0 && tier0 === 'wasm' ? Tier0Wasm.for(this, mem) : null;
     // Guest memory is little-endian; the typed arrays use the host's order.
     if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('tsvisor needs a little-endian host');
-    if (Cpu.warmsUp(this.engine)) Cpu.warmUp();
+    if (Cpu.warmsUp(this.engine, tier0)) Cpu.warmUp();
   }
 
-  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` does (tier 0 runs first). */
+  /** Whether the thread's first Cpu runs warmUp() (a vCPU worker clears it: see warmup.ts); warmsUp: whether one with `engine` and `tier0` does. */
   static warmUpFirst = true;
-  static warmsUp = (engine: Engine = Cpu.defaultEngine): boolean => Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm';
-  /** Teach V8 tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
+  /**
+   * Only the JavaScript tier 0 is warmed up: beside the WebAssembly one the
+   * JavaScript interpreter runs a few hundred blocks in a whole program, and
+   * the warm-up cost every cold row more CPU than it saved (README.md,
+   * "Decision: no warm-up beside the WebAssembly tier 0").
+   */
+  static warmsUp = (engine: Engine = Cpu.defaultEngine, tier0: Tier0Kind = Cpu.defaultTier0): boolean =>
+    Cpu.warmUpFirst && engine !== 'jit' && engine !== 'wasm' && tier0 === 'js';
+  /** Teach V8 the JavaScript tier 0 on a throwaway Cpu, once per thread (warmup.ts). */
   static warmUp(): void {
-    // Under the WebAssembly tier 0 the tests it hands over run through a Cpu of that tier (the JavaScript interpreter as a program reaches it), the others in the JavaScript interpreter with fewer register files; TSVISOR_TIER0=js: the full warm-up there alone.
-    const make = (tier0: Tier0Kind) => (m: GuestMemory) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30, tier0 });
-    warmUpOnce(make('js'), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); }, Cpu.defaultTier0 === 'wasm' ? make('wasm') : undefined);
+    warmUpOnce((m) => new Cpu(m, undefined, { engine: 'auto', promoteAfter: 2 ** 30, tier0: 'js' }), () => { retireSlab(); SHARED_BLOCKS.retireSlab(); });
   }
 
   /** Run the current thread; see the file comment for the contract. */

@@ -29,8 +29,9 @@
 // page 0, memory.ts) and its Cpus over that memory take turns in it: the
 // chaining table, the page tables, the F/D scratch slot, the register slot, then the records,
 // allocated upwards and all dropped when the region is full.
-// The registers (x and f) and fcsr are copied from the thread's state into
-// the slot and back around each call. Chaining entries hold an epoch that moves whenever
+// The registers (x and f, as ThreadState.file: one block copy each way)
+// and fcsr are copied from the thread's state into the slot and back around
+// each call. Chaining entries hold an epoch that moves whenever
 // another Cpu takes the region or the Cpu's codeEpoch moves (a drop or
 // flush of blocks), so that no entry outlives the block it names.
 //
@@ -44,11 +45,12 @@
 import type { Block } from './block.js';
 import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
-import { Stop, type ThreadState } from './state.js';
+import { Stop, ThreadState } from './state.js';
 import { Tier0 } from './ops.js';
 import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 import { fpSlowPath } from './wasm-interp-fp.js';
 import { engineStats } from './engine-stats.js';
+import { readTier0Bytes, TIER0_BYTES_FILE } from './tier0-bytes.js';
 
 /** The engine area (see the file comment; memory.ts ENGINE_BASE). */
 export { ENGINE_BASE };
@@ -59,6 +61,7 @@ export const ENGINE_CLAIM = 16;
 
 const TWO32 = 4294967296;
 const XS = Area.BYTES, RECS = XS + 1024;
+if (F_SLOT !== ThreadState.FILE_F_OFFSET || FCSR_SLOT < 264 || FCSR_SLOT >= F_SLOT) throw new Error('interp-wasm: the register slot and the register file disagree');
 /** The largest heat a records' header holds (an i32 the module adds to); the Cpu keeps demoted heats above its negative. */
 export const MAX_HEAT = 0x3fffffff;
 
@@ -75,14 +78,17 @@ const headerHeat = (h: number): number => (h < MAX_HEAT ? h : MAX_HEAT);
 let shared: WebAssembly.Module | null = null;
 
 /**
- * This thread's tier-0 module, built and compiled now if it has none: what
- * the kernel hands each vCPU worker it starts (a WebAssembly.Module is
+ * This thread's tier-0 module, compiled now if it has none (from the bytes
+ * the build made, tier0-bytes.ts, or, with no current file, bytes made
+ * here): what the kernel hands each vCPU worker it starts (a WebAssembly.Module is
  * posted without a recompile: the worker's instances run the code compiled
  * here, and V8's later optimized code of it too).
  */
 export function tier0Module(): WebAssembly.Module {
   if (shared === null) {
-    shared = new WebAssembly.Module(wasmInterpModule(GUEST_VA_LIMIT / 65536));
+    // The bytes the build made (tier0-bytes.ts), when current; else made here.
+    const pages = GUEST_VA_LIMIT / 65536;
+    shared = new WebAssembly.Module(readTier0Bytes(TIER0_BYTES_FILE, pages) ?? wasmInterpModule(pages));
     engineStats.tier0Modules++;
   }
   return shared;
@@ -113,24 +119,23 @@ class Region {
    */
   readonly placed: Block[] = [];
 
-  /** The slot's x registers (x0..x31 as halves), those from x1 on, and the f registers' words: views for block copies. */
-  readonly xv: Int32Array;
-  readonly xv2: Int32Array;
-  readonly fv: Int32Array;
+  /** The register slot from x0 to f31 (ThreadState.file's layout): the view for block copies. */
+  readonly file: Int32Array;
 
   constructor(readonly mem: GuestMemory, readonly base: number) {
     this.i32 = new Int32Array(mem.buffer);
-    this.xv = new Int32Array(mem.buffer, base + XS, 64);
-    this.xv2 = new Int32Array(mem.buffer, base + XS + 8, 62);
-    this.fv = new Int32Array(mem.buffer, base + XS + F_SLOT, 64);
+    this.file = new Int32Array(mem.buffer, base + XS, (F_SLOT + 256) / 4);
     this.next = base + RECS;
+    // The F/D slow path (fp.ts through generated code) made at its first call: making it cost 3-5 ms of a
+    // cold start, and programs without F/D arithmetic off the module's fast paths (`bash -c true`) never call it.
+    let slow: ((i: number, ff: number) => number) | null = null;
     const inst = new WebAssembly.Instance(tier0Module(), {
       m: { m: mem.memory },
       f: {
         pf: (lo: number, hi: number, size: number) => this.flags(lo, hi, size),
         cw: (lo: number, size: number) => ((this.owner as Cpu).codeWrite(lo >>> 0, size) ? 1 : 0),
         lk: (lo: number, from: number) => this.chain(lo >>> 0, from >>> 0),
-        fx: fpSlowPath(base + Area.FX, this.i32),
+        fx: (i: number, ff: number) => (slow ??= fpSlowPath(base + Area.FX, this.i32))(i, ff),
       },
     });
     this.run = inst.exports.run as RunFn;
@@ -296,13 +301,15 @@ export class Tier0Wasm {
     b.heat++;
     i32[hdr >>> 2] = headerHeat(b.heat);
     const xs = (base + XS) >>> 2;
-    // Block copies (memmove) rather than element loops: this runs at every entry from the run loop (millions of times for warm code).
-    r.xv.set(s.x); r.xv[0] = 0; r.xv[1] = 0;
-    r.fv.set(s.fbits);
+    // One block copy each way (x, the gap, f: the slot's layout is the register file's): this runs at
+    // every entry from the run loop, each system call included, and a copy into or out of the shared
+    // memory costs mostly per call, not per byte. The gap's words in the slot are outputs (the module's
+    // next pc, reason, fault address) and fcsr, set after the copy; x0 reads 0 (the module writes x0's
+    // results to the gap's first word), so the copy back leaves the file's x0 at 0.
+    r.file.set(s.file); i32[xs] = 0; i32[xs + 1] = 0;
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, headerHeat(promoteAt));
-    s.x.set(r.xv2, 2);
-    s.fbits.set(r.fv);
+    s.file.set(r.file);
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {

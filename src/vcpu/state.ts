@@ -39,21 +39,32 @@ export class ThreadState {
   readonly x: Int32Array;
   readonly f: Float64Array;
   readonly fbits: Int32Array;
+  /**
+   * x and f with the gap between them, laid out as the WebAssembly tier 0's
+   * register slot is (x at 0, f at FILE_F_OFFSET): one block copy each way
+   * at its entries and exits (interp-wasm.ts). The gap holds nothing of the
+   * thread's.
+   */
+  readonly file: Int32Array;
   private readonly scalars: Float64Array;
   pc = AS_DOUBLE;
   fcsr = 0;
 
-  /** Bytes of a thread's shared register file: x (256), f (256), pc and fcsr (16). */
-  static readonly SHARED_BYTES = 528;
+  /** Where f starts in the register file (bytes). */
+  static readonly FILE_F_OFFSET = 512;
+  /** Bytes of a thread's shared register file: x (256), a gap (256), f (256), pc and fcsr (16). */
+  static readonly SHARED_BYTES = 784;
 
   /** A fresh, zeroed register file, or a view of one made elsewhere (in another worker). */
   constructor(shared?: SharedArrayBuffer) {
     this.pc = 0;
     this.shared = shared ?? new SharedArrayBuffer(ThreadState.SHARED_BYTES);
+    const F = ThreadState.FILE_F_OFFSET;
     this.x = new Int32Array(this.shared, 0, 64);
-    this.f = new Float64Array(this.shared, 256, 32);
-    this.fbits = new Int32Array(this.shared, 256, 64);
-    this.scalars = new Float64Array(this.shared, 512, 2);
+    this.f = new Float64Array(this.shared, F, 32);
+    this.fbits = new Int32Array(this.shared, F, 64);
+    this.file = new Int32Array(this.shared, 0, (F + 256) / 4);
+    this.scalars = new Float64Array(this.shared, F + 256, 2);
     if (shared) this.loadScalars();
   }
 

@@ -13,30 +13,30 @@
 // the run loop, block building and decoding around it) the feedback real
 // programs would give, so it is optimized once.
 //
-// Contract: warmUpOnce(makeCpu, retire, makeWasmCpu), on its first call in
-// a thread, makes a Cpu over a fresh GuestMemory of its own with `makeCpu`
-// (and, under tier 0 in WebAssembly, a second one with `makeWasmCpu`: the
-// tests that module hands over run through it, the others in the
-// JavaScript interpreter with fewer register files), runs a fixed
-// throwaway program on them and drops them; later calls do nothing. It
+// Contract: warmUpOnce(makeCpu, retire), on its first call in a thread,
+// makes a Cpu over a fresh GuestMemory of its own with `makeCpu`, runs a
+// fixed throwaway program on it and drops it; later calls do nothing. It
 // touches nothing the thread's other Cpus see but the shared block cache,
 // which gets the warm-up's blocks at pcs from CODE (blocks there are reused
 // only after a byte compare);
-// the engine counters are left as they were (but tier0Modules: the module it built is the thread's). It costs about 100 ms of CPU
-// once per thread and saved 20-25% of the CPU time of `python3 -c pass`.
-// The kernel worker runs it at its first Cpu, before the first program;
+// the engine counters are left as they were. It costs about 100 ms of CPU
+// once per thread and saved 20-25% of the CPU time of `python3 -c pass`
+// under the JavaScript tier 0. It is for that tier alone (TSVISOR_TIER0=js,
+// Cpu.warmsUp): beside the WebAssembly tier 0, the default, the JavaScript
+// interpreter runs only the blocks the module hands over, a few hundred in a
+// whole program, and the warm-up cost each cold row more than it saved
+// (README.md, "Decision: no warm-up beside the WebAssembly tier 0").
+// The kernel's thread runs it at its first Cpu, before the first program;
 // vCPU workers do not (Cpu.warmUpFirst): a worker is handed threads as soon
 // as it starts, and one that warmed up first held them up (a forked child
 // on a loaded host exited before its parent, on a new worker, looked at it:
 // fixture procfs), so their tier 0 learns from the program as before.
 
 import type { Cpu } from './cpu.js';
-import { decode, ENCODINGS } from './decode.js';
+import { ENCODINGS } from './decode.js';
 import { GuestMemory, PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE } from './memory.js';
 import { engineStats } from './engine-stats.js';
 import { decodeDrill } from './warmup-decode.js';
-import { opOf } from './ops.js';
-import { runsOp } from './wasm-interp.js';
 
 /**
  * Code pages (one slot of 8 bytes per test: the instruction, then ecall), a
@@ -125,24 +125,6 @@ function memoryOrFloat(word: number): boolean {
   return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f || opcode === 0x53 || opcode === 0x67 || (opcode >= 0x43 && opcode <= 0x4f);
 }
 
-/**
- * Whether the WebAssembly tier 0 hands a block starting with `word` to the
- * JavaScript interpreter, at least with some operands: an op it lacks
- * (wasm-interp.ts runsOp), or one it leaves off its fast paths (AMOs
- * misaligned or shared, F/D arithmetic under a rounding mode other than
- * round-to-nearest, CSRs other than fflags, frm and fcsr).
- */
-function handedOver(word: number): boolean {
-  const opcode = word & 0x7f;
-  return opcode === 0x2f || opcode === 0x53 || (opcode >= 0x43 && opcode <= 0x4f) || opcode === 0x73 || !runsOp(opOf(decode(word & 0xffff, word >>> 16).op));
-}
-
-/** Whether `word` may access guest memory (loads, stores, AMOs, jalr's target aside). */
-function accessesMemory(word: number): boolean {
-  const opcode = word & 0x7f;
-  return opcode === 0x03 || opcode === 0x23 || opcode === 0x07 || opcode === 0x27 || opcode === 0x2f;
-}
-
 /** (register file, cpu.mt) tried with every instruction, and those tried with memoryOrFloat ones only. */
 const EVERY_RUN: readonly (readonly [number, boolean])[] = [[0, false], [1, true]];
 /**
@@ -180,8 +162,13 @@ export function warmUpWords(): number[] {
 
 let warmedUp = false;
 
+/** Whether this thread ran the warm-up (warmUpOnce). */
+export function warmedUpHere(): boolean {
+  return warmedUp;
+}
+
 /** Run the warm-up program on a Cpu of `makeCpu`, the first time only (see the file comment); `retireSlabs` for block building's drill (warmup-decode.ts). */
-export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () => void = () => undefined, makeWasmCpu?: (mem: GuestMemory) => Cpu): void {
+export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () => void = () => undefined): void {
   if (warmedUp) return;
   warmedUp = true;
   const saved = { ...engineStats };
@@ -251,49 +238,24 @@ export function warmUpOnce(makeCpu: (mem: GuestMemory) => Cpu, retireSlabs: () =
   // had seen no address above 2^31 and was thrown away at the program's
   // first load from its stack.
   const runs = [...EVERY_RUN, ...MEMORY_RUNS];
-  // Under tier 0 in WebAssembly (makeWasmCpu given) the JavaScript
-  // interpreter runs only what the module hands over: blocks that start with
-  // an op it lacks or leaves (handedOver), one at a time (promoteAt 0). Those
-  // tests run through a Cpu of that tier, every register file, so the
-  // interpreter learns them on that path; the others run in the JavaScript
-  // interpreter with EVERY_RUN alone (they still follow a handed-over op in
-  // its blocks) and once through the module (it is built and compiled here,
-  // once per process for this region's base, and Cpu.run learns that path).
-  const wasmCpu = makeWasmCpu === undefined ? null : makeWasmCpu(mem);
   for (let j = 0; j < words.length; j++) {
-    const memory = memoryOrFloat(words[j]), handed = wasmCpu !== null && handedOver(words[j]);
+    const memory = memoryOrFloat(words[j]);
     for (let r = 0; r < runs.length; r++) {
-      if (r >= EVERY_RUN.length && (!memory || (wasmCpu !== null && !handed))) continue;
-      // F/D arithmetic touches no memory: `mt` changes nothing there, and the register file was run without it.
-      if (handed && runs[r][1] && r >= EVERY_RUN.length && !accessesMemory(words[j])) continue;
-      const c = handed ? wasmCpu as Cpu : cpu;
-      c.mt = runs[r][1];
-      setRegisters(c, runs[r][0]);
-      c.state.pc = CODE + 8 * j;
-      c.run(2);
-    }
-    if (wasmCpu !== null && !handed) {
-      wasmCpu.mt = false;
-      setRegisters(wasmCpu, 0);
-      wasmCpu.state.pc = CODE + 8 * j;
-      wasmCpu.run(2);
+      if (r >= EVERY_RUN.length && !memory) continue;
+      cpu.mt = runs[r][1];
+      setRegisters(cpu, runs[r][0]);
+      cpu.state.pc = CODE + 8 * j;
+      cpu.run(2);
     }
   }
-  // The loop with each register file. Those with a high word in x5 run a
-  // whole LOOP_CHUNK in the JavaScript interpreter (8-17 ms each on this
-  // host); the first loops above took that path already, so under the
-  // WebAssembly tier 0, where the interpreter gets a loop only inside a
-  // handed-over block, it runs the small count alone.
+  // The loop with each register file.
   for (const [set, mt] of runs) {
-    for (const c of wasmCpu === null ? [cpu] : set === 0 ? [cpu, wasmCpu] : [wasmCpu]) {
-      c.mt = mt;
-      setRegisters(c, set);
-      c.state.x[10] = 50;   // x5's low half: 50 turns of the loop
-      c.state.pc = loop;
-      c.run(1000);
-    }
+    cpu.mt = mt;
+    setRegisters(cpu, set);
+    cpu.state.x[10] = 50;   // x5's low half: 50 turns of the loop
+    cpu.state.pc = loop;
+    cpu.run(1000);
   }
   // Only the counters the warm-up changed are put back: a store to the others would make them mutable too (see fence.i above).
-  // The tier-0 module the warm-up built is the thread's (interp-wasm.ts tier0Module): its count stays.
-  for (const k of Object.keys(saved) as (keyof typeof saved)[]) if (engineStats[k] !== saved[k] && k !== 'tier0Modules') engineStats[k] = saved[k];
+  for (const k of Object.keys(saved) as (keyof typeof saved)[]) if (engineStats[k] !== saved[k]) engineStats[k] = saved[k];
 }

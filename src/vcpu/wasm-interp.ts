@@ -138,18 +138,6 @@ const HDR = 0, LIMIT = 1, XS = 2, EPOCH = 3, PROMOTE = 4, WD = 5, IMM = 6, K = 7
  */
 const areaAt = (b: Body, off: number): void => { b.get(XS).op(W.i32Add).i32(off - Area.BYTES).op(W.i32Add); };
 
-/**
- * The build's code-cache step for the kernel's bundle calls this (src/bundle,
- * BundleSpec.warmUp): the module built once and thrown away, so that the
- * cache holds the builder's bytecode (this file's, wasm-interp-fp.ts's,
- * the emitters it calls) and the kernel's first Cpu does not compile it
- * (README.md, "Decision: one tier-0 module per sandbox"). Pure: no process
- * state, no file.
- */
-export function warmCodeCache(): void {
-  wasmInterpModule(65536);
-}
-
 /** The module's bytes, over a memory of `memoryPages` (see the file comment): the same for every engine area. */
 export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
   const b = new Body();

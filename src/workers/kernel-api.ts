@@ -126,7 +126,8 @@ function followHostTerminalSize(pid: number): boolean {
 const api = {
   /**
    * Tier 0's warm-up (src/vcpu/warmup.ts), which the thread's first Cpu
-   * would run, now, once per thread: boot calls it right after loading the
+   * would run, now, once per thread (the JavaScript tier 0's alone: none
+   * beside the WebAssembly one, Cpu.warmsUp): boot calls it right after loading the
    * kernel, while the parent's StartRoot is on its way (create, then start:
    * maybe long after), so the first program does not wait for it.
    */
@@ -336,6 +337,7 @@ const api = {
   },
   async shutdown(): Promise<void> {
     reportEngineStats();
+    sandbox?.kernel.drainReleases();
     sandbox?.kernel.scheduler.shutdown();
     // Stores into shared file mappings reach their files before the filesystems close.
     await PageCache.settleAll();

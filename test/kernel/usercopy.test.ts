@@ -7,7 +7,7 @@ import { AddressSpace } from '../../src/kernel/address-space.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { EFAULT, ENAMETOOLONG, Errno, isErrno } from '../../src/linux/errno.js';
 import { PATH_MAX, PROT_READ, PROT_WRITE } from '../../src/linux/abi.js';
-import { GuestMemory, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_VA_LIMIT } from '../../src/vcpu/memory.js';
+import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_VA_LIMIT } from '../../src/vcpu/memory.js';
 
 describe('kernel/usercopy: guest ranges', () => {
   const mem = GuestMemory.create();
@@ -65,6 +65,16 @@ describe('kernel/usercopy: C strings and struct fields', () => {
     assert.equal(um.readCString(page), '');
   });
 
+  it('readCString: a NUL another vCPU writes between the scan and the decoding ends the string there (no NUL inside a path)', () => {
+    const at = page + 300;
+    put(at, enc('abc\0def\0'));
+    // The scan as it was before the NUL at 3 was written: 7 bytes.
+    const raced = Object.create(um) as UserMemory;
+    (raced as unknown as { scanCString: () => number }).scanCString = () => 7;
+    assert.equal(raced.readCString(at), 'abc');
+    assert.equal(um.readCString(at), 'abc');
+  });
+
   it('readCString: EFAULT when the string runs into an unmapped page, ENAMETOOLONG past max', () => {
     const end = page + 2 * PAGE_SIZE;
     put(end - 3, enc('abc'));
@@ -94,6 +104,53 @@ describe('kernel/usercopy: C strings and struct fields', () => {
     } finally {
       vm.release();
     }
+  });
+
+  it('writeStruct: in place on private pages (across a page boundary), every byte the fill writes; through the pool on shared pages; EFAULT leaves the page as it was', () => {
+    const fill = (w: StructWriter, v: number) => { w.u64(0, v).u32(8, 7).i32(12, -2).u16(16, 0xbeef).u16(18, 0).u32(20, 0).u64(24, 2n ** 63n); };
+    const want = new StructWriter(32);
+    fill(want, 2 ** 40 + 3);
+    for (const at of [page + 64, page + PAGE_SIZE - 12]) {
+      mem.u8.fill(0xff, at - 8, at + 40);
+      const w = new StructWriter(32);
+      assert.equal(um.writeStruct(at, w, fill, 2 ** 40 + 3), 0);
+      assert.deepEqual(mem.u8.slice(at, at + 32), want.bytes, `at ${at}`);
+      assert.deepEqual(mem.u8.slice(at - 8, at), new Uint8Array(8).fill(0xff), 'nothing before the struct');
+      assert.deepEqual(mem.u8.slice(at + 32, at + 40), new Uint8Array(8).fill(0xff), 'nothing after it');
+      assert.deepEqual(w.bytes, new Uint8Array(32), 'its own bytes untouched');
+      // Back on its own bytes afterwards, as a copy-out writer.
+      assert.deepEqual(w.u32(0, 5).bytes.slice(0, 4), Uint8Array.of(5, 0, 0, 0));
+    }
+    // The end of the mapped pages: EFAULT, nothing written.
+    const end = page + 2 * PAGE_SIZE - 16;
+    mem.u8.fill(0xee, end, end + 16);
+    assert.equal(um.writeStruct(end, new StructWriter(32), fill, 1), EFAULT);
+    assert.deepEqual(mem.u8.slice(end, end + 16), new Uint8Array(16).fill(0xee));
+    // A fill that throws leaves the writer on its own bytes.
+    const w = new StructWriter(8);
+    assert.throws(() => um.writeStruct(page, w, () => { throw new Error('boom'); }, 0), /boom/);
+    assert.equal(w.u8(0, 9).bytes[0], 9);
+
+    const account = new MemoryAccount(16 << 20);
+    const vm = new AddressSpace(account);
+    try {
+      const at = vm.mm.mapAnywhere(2 * PAGE_SIZE, PROT_READ | PROT_WRITE, '', 0, { pgoff: 0 });
+      assert.ok(!isErrno(at));
+      assert.equal(vm.user.writeStruct(at + PAGE_SIZE - 12, new StructWriter(32), fill, 2 ** 40 + 3), 0);
+      assert.deepEqual(vm.user.copyIn(at + PAGE_SIZE - 12, 32), want.bytes, 'read back through the pool');
+      assert.equal(vm.mem.u8[at + PAGE_SIZE - 12], 0, 'the bytes live in the pool, not at the address');
+    } finally {
+      vm.release();
+    }
+  });
+
+  it('writeStruct on a page holding decoded code tells the CPUs, as copyOut does', () => {
+    const seen: [number, number][] = [];
+    const m2 = GuestMemory.create();
+    m2.pageFlags[page / PAGE_SIZE] = PAGE_R | PAGE_W | PAGE_CODE;
+    const u2 = new UserMemory(m2, (a, len) => seen.push([a, len]));
+    assert.equal(u2.writeStruct(page + 16, new StructWriter(8), (w) => { w.u64(0, 1); }, 0), 0);
+    assert.deepEqual(seen, [[page + 16, 8]]);
   });
 
   it('StructWriter.u64: numbers (small, past 32 bits, the largest safe, negative, fractional) and BigInts, little-endian', () => {

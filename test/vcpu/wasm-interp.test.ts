@@ -5,6 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { Cpu, Stop } from '../../src/vcpu/cpu.js';
+import { ThreadState } from '../../src/vcpu/state.js';
 import { ENGINE_BASE, GuestMemory, PAGE_R, PAGE_W, PAGE_X } from '../../src/vcpu/memory.js';
 import { ENGINE_CLAIM, ENGINE_REGION } from '../../src/vcpu/interp-wasm.js';
 import { engineStats } from '../../src/vcpu/engine-stats.js';
@@ -202,6 +203,53 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(a0, 1225n);
     assert.equal(next, CODE + 12);
     assert.equal(linkEpoch, codeEpoch);
+  });
+
+  it('keeps every register across its entries and exits (one block copy each way of ThreadState.file): x0 stays 0, f and fcsr survive, the file\'s gap is no register', () => {
+    const m = GuestMemory.create();
+    const code = new Asm().w(
+      rv.addi(0, 1, 5),        // 0: a write to x0 (the slot's sink word)
+      rv.addi(5, 5, 1),        // 4
+      rv.ecall(),              // 8
+      rv.addi(6, 6, 1),        // 12
+      fop(0x79, 3, 6, 0, 0),   // 16: fmv.d.x f3, x6
+      fop(0x71, 7, 4, 0, 0),   // 20: fmv.x.d x7, f4
+      rv.ecall());             // 24
+    m.u8.set(code.bytes(), CODE);
+    m.pageFlags[CODE >>> 12] = PAGE_R | PAGE_X;
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    const s = cpu.state;
+    s.pc = CODE;
+    const xv = (i: number) => (BigInt(i) << 40n) | (0x1234n * BigInt(i)) | (i % 2 ? 1n << 63n : 0n);
+    for (let i = 1; i < 32; i++) setReg(cpu, i, BigInt.asIntN(64, xv(i)));
+    for (let i = 0; i < 64; i++) s.fbits[i] = (i * 0x9e3779b9) | 0;
+    s.fcsr = (3 << 5) | 0x15;
+    // Whatever the file's gap holds is not the thread's.
+    s.file.fill(0x7eadbeef, 64, ThreadState.FILE_F_OFFSET / 4);
+    const fbits = [...s.fbits];
+    const run = () => { let stop: Stop; do stop = cpu.run(1e9); while (stop === Stop.Budget); assert.equal(stop, Stop.Syscall); };
+    run();
+    assert.equal(s.pc, CODE + 12);
+    assert.equal(getReg(cpu, 0), 0n, 'x0');
+    assert.equal(s.x[0], 0);
+    assert.equal(s.x[1], 0);
+    for (let i = 1; i < 32; i++) assert.equal(BigInt.asUintN(64, getReg(cpu, i)), BigInt.asUintN(64, xv(i) + (i === 5 ? 1n : 0n)), `x${i}`);
+    assert.deepEqual([...s.fbits], fbits);
+    assert.equal(s.fcsr, (3 << 5) | 0x15);
+    // The kernel answers the call (a0) and changes an f register and fcsr: the next entry takes them.
+    s.setS(10, 42);
+    s.fbits[8] = 0x11223344; s.fbits[9] = 0x55667788;
+    s.fcsr = 1 << 5;
+    s.file.fill(0x5a5a5a5a, 64, ThreadState.FILE_F_OFFSET / 4);
+    run();
+    assert.equal(s.pc, CODE + 28);
+    assert.equal(getReg(cpu, 10), 42n);
+    assert.equal(BigInt.asUintN(64, getReg(cpu, 7)), 0x5566778811223344n, 'x7 = f4 as the kernel left it');
+    assert.equal(s.fbits[6], s.x[12]);
+    assert.equal(s.fbits[7], s.x[13], 'f3 = x6');
+    assert.equal(BigInt.asUintN(64, getReg(cpu, 6)), BigInt.asUintN(64, xv(6) + 1n));
+    assert.equal(s.fcsr, 1 << 5);
+    assert.equal(getReg(cpu, 0), 0n);
   });
 
   it('runs every region base with the one module (the base comes with the register slot): a thread in the second region leaves the first untouched', () => {

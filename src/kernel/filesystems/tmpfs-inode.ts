@@ -9,6 +9,7 @@ import type { File, MaybeAsync } from '../files/file.js';
 import { Fifo } from '../files/pipe.js';
 import { namedPipeOpen } from '../vfs/named-pipe.js';
 import { Inode, type NewOwner, type OpenContext } from '../vfs/inode.js';
+import type { Owned } from '../vfs/perm.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { Tmpfs } from './tmpfs.js';
 import type { TmpAttrRecord } from '../checkpoint-records.js';
@@ -55,6 +56,11 @@ export abstract class TmpInode extends Inode {
 
   get type(): number {
     return this.mode & abi.S_IFMT;
+  }
+
+  /** Its own fields are its mode and owner. */
+  override owned(): Owned {
+    return this;
   }
 
   override get readonlyFs(): boolean {

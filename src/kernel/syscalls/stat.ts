@@ -14,42 +14,45 @@ import type { SysCtx, SysResult } from './context.js';
 import { resolveAt } from './at-path.js';
 
 /**
- * One writer per struct, reused: each encode writes the same fields (the
- * padding stays zero), and the bytes are copied out before the next call
- * (a kernel worker runs one call at a time). A 128-byte buffer lives
- * outside V8's heap, so making one per stat cost more than filling it.
+ * One writer per struct, reused: the stat family's structs are written
+ * straight into the guest's memory through it (UserMemory.writeStruct), or
+ * filled in its own bytes and copied out (a kernel worker runs one call at
+ * a time). A 128-byte buffer lives outside V8's heap, so making one per stat
+ * cost more than filling it.
  */
 const statWriter = new StructWriter(abi.STAT.size);
 const statxWriter = new StructWriter(abi.STATX.size);
 
-/** struct stat of `a`: valid until the next call (see statWriter). */
-export function encodeStat(a: Attr): Uint8Array {
+/** struct stat of `a` into `w`, every byte of it (writeStruct's contract: the padding too). */
+export function fillStat(w: StructWriter, a: Attr): void {
   const S = abi.STAT;
-  return statWriter
-    .u64(S.st_dev, a.dev)
+  w.u64(S.st_dev, a.dev)
     .u64(S.st_ino, a.ino)
     .u32(S.st_mode, a.mode)
     .u32(S.st_nlink, a.nlink)
     .u32(S.st_uid, a.uid)
     .u32(S.st_gid, a.gid)
     .u64(S.st_rdev, a.rdev)
+    .u64(S.st_rdev + 8, 0) // __pad1
     .u64(S.st_size, a.size)
     .i32(S.st_blksize, a.blksize)
+    .u32(S.st_blksize + 4, 0) // __pad2
     .u64(S.st_blocks, a.blocks)
     .u64(S.st_atime, a.atimeSec)
     .u64(S.st_atime_nsec, a.atimeNsec)
     .u64(S.st_mtime, a.mtimeSec)
     .u64(S.st_mtime_nsec, a.mtimeNsec)
     .u64(S.st_ctime, a.ctimeSec)
-    .u64(S.st_ctime_nsec, a.ctimeNsec).bytes;
+    .u64(S.st_ctime_nsec, a.ctimeNsec)
+    .u64(S.st_ctime_nsec + 8, 0); // __unused4, __unused5
 }
 
-function encodeStatx(a: Attr): Uint8Array {
+/** struct statx of `a` into `w`, a writer over its own bytes (the fields it does not set stay zero there). */
+function encodeStatx(w: StructWriter, a: Attr): void {
   const X = abi.STATX;
   const devMajor = Number((a.dev >> 8n) & 0xfffn);
   const devMinor = Number((a.dev & 0xffn) | ((a.dev >> 12n) & 0xfff00n));
-  const w = statxWriter
-    .u32(X.stx_mask, abi.STATX_BASIC_STATS)
+  w.u32(X.stx_mask, abi.STATX_BASIC_STATS)
     .u32(X.stx_blksize, a.blksize)
     .u32(X.stx_nlink, a.nlink)
     .u32(X.stx_uid, a.uid)
@@ -68,51 +71,58 @@ function encodeStatx(a: Attr): Uint8Array {
     .u32(X.stx_rdev_minor, Number((a.rdev & 0xffn) | ((a.rdev >> 12n) & 0xfff00n)))
     .u32(X.stx_dev_major, devMajor)
     .u32(X.stx_dev_minor, devMinor);
-  return w.bytes;
 }
 
 function attrOf(target: Dentry | File): MaybeAsync<Attr | Errno> {
   return target instanceof File ? target.getattr() : target.inode.getattr();
 }
 
-/**
- * The stat family's tail: attributes of `target`, encoded, copied out to
- * `addr`; synchronous when the attributes are at hand (tmpfs, cached
- * attributes of an exclusive mount).
- */
-function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, encode: (a: Attr) => Uint8Array): MaybeAsync<SysResult> {
-  if (isErrno(target)) return target;
-  const a = attrOf(target);
-  // No closure on the synchronous path (a stat of a cached file): it is the common one.
-  return a instanceof Promise ? a.then((x) => copyStat(c, x, addr, encode)) : copyStat(c, a, addr, encode);
-}
+/** How a struct reaches the guest: stat's in place, statx's (mostly spare fields) through its writer's own bytes. */
+type PutAttr = (c: SysCtx, addr: number, a: Attr) => SysResult;
 
-function copyStat(c: SysCtx, a: Attr | Errno, addr: number, encode: (a: Attr) => Uint8Array): SysResult {
-  if (isErrno(a)) return a;
-  const r = c.user.copyOut(addr, encode(a));
+function putStat(c: SysCtx, addr: number, a: Attr): SysResult {
+  const r = c.user.writeStruct(addr, statWriter, fillStat, a);
   return isErrno(r) ? r : 0;
 }
 
+function putStatx(c: SysCtx, addr: number, a: Attr): SysResult {
+  encodeStatx(statxWriter, a);
+  const r = c.user.copyOut(addr, statxWriter.bytes);
+  return isErrno(r) ? r : 0;
+}
+
+/**
+ * The stat family's tail: attributes of `target` put at `addr`;
+ * synchronous when the attributes are at hand (tmpfs, cached attributes of
+ * an exclusive mount).
+ */
+function statOut(c: SysCtx, target: Dentry | File | Errno, addr: number, put: PutAttr): MaybeAsync<SysResult> {
+  if (isErrno(target)) return target;
+  const a = attrOf(target);
+  // No closure on the synchronous path (a stat of a cached file): it is the common one.
+  return a instanceof Promise ? a.then((x) => (isErrno(x) ? x : put(c, addr, x))) : isErrno(a) ? a : put(c, addr, a);
+}
+
 /** statOut of what resolveAt gave, now or once it settles. */
-function statAt(c: SysCtx, t: MaybeAsync<Dentry | File | Errno>, addr: number, encode: (a: Attr) => Uint8Array): MaybeAsync<SysResult> {
-  return t instanceof Promise ? t.then((x) => statOut(c, x, addr, encode)) : statOut(c, t, addr, encode);
+function statAt(c: SysCtx, t: MaybeAsync<Dentry | File | Errno>, addr: number, put: PutAttr): MaybeAsync<SysResult> {
+  return t instanceof Promise ? t.then((x) => statOut(c, x, addr, put)) : statOut(c, t, addr, put);
 }
 
 export function sys_fstat(c: SysCtx): MaybeAsync<SysResult> {
-  return statOut(c, c.proc.fds.get(c.i32(0)), c.u(1), encodeStat);
+  return statOut(c, c.proc.fds.get(c.i32(0)), c.u(1), putStat);
 }
 
 export function sys_newfstatat(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(3);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT)) return EINVAL;
-  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(2), encodeStat);
+  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(2), putStat);
 }
 
 export function sys_statx(c: SysCtx): MaybeAsync<SysResult> {
   const flags = c.i32(2);
   if (flags & ~(abi.AT_SYMLINK_NOFOLLOW | abi.AT_EMPTY_PATH | abi.AT_NO_AUTOMOUNT | abi.AT_STATX_SYNC_TYPE)) return EINVAL;
   if ((flags & abi.AT_STATX_SYNC_TYPE) === abi.AT_STATX_SYNC_TYPE) return EINVAL;
-  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(4), encodeStatx);
+  return statAt(c, resolveAt(c, c.i32(0), c.u(1), flags), c.u(4), putStatx);
 }
 
 export async function sys_faccessat(c: SysCtx, flagsArg = 0): Promise<SysResult> {

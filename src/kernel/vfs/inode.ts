@@ -12,6 +12,7 @@ import { S_IFDIR, S_IFMT } from '../../linux/abi.js';
 import type { Attr, SetAttr, StatFs } from '../../backend/backend.js';
 import type { File, MaybeAsync } from '../files/file.js';
 import type { Blocker } from '../files/blocking.js';
+import type { Owned } from './perm.js';
 
 export interface Credentials {
   uid: number;
@@ -64,6 +65,15 @@ export abstract class Inode {
   abstract readonly type: number;
 
   abstract getattr(): MaybeAsync<Attr | Errno>;
+
+  /**
+   * The mode and owner as they are now, when the inode holds them itself
+   * (nothing fetched, nothing made): what the path walk's search check
+   * reads of each directory. undefined: only getattr knows them.
+   */
+  owned(): Owned | undefined {
+    return undefined;
+  }
 
   /**
    * The child `name` (never "", ".", ".." or containing "/"). `caller` is

@@ -40,8 +40,15 @@ export function hasCap(cr: Cred, cap: number): boolean {
 let lastSet = 0n;
 let lastLow = 0;
 
+/** What a permission check reads of a file: its mode (S_IFMT bits included) and owner. An Attr is one. */
+export interface Owned {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** May `cr` access a file with `attr` for `mask` (R_OK|W_OK|X_OK)? generic_permission, then the capability overrides. */
-export function permitted(cr: Cred, attr: Attr, mask: number): boolean {
+export function permitted(cr: Cred, attr: Owned, mask: number): boolean {
   let bits: number;
   if (cr.euid === attr.uid) bits = (attr.mode >> 6) & 7;
   else if (inGroup(cr, attr.gid)) bits = (attr.mode >> 3) & 7;

@@ -15,7 +15,6 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, hasCap, permitted, type Cred } f
 import { SynthDir } from '../filesystems/synthetic.js';
 import { DentryCache } from './dcache.js';
 import type { MaybeAsync } from '../files/file.js';
-import { andThen, syncFirst } from '../files/maybe-async.js';
 import type { Attr } from '../../backend/backend.js';
 
 export const MAX_SYMLINKS = 40;
@@ -153,7 +152,7 @@ export class Vfs {
    * attribute fetch or readlink has to wait).
    */
   resolve(root: Dentry, start: Dentry, path: string, opts: ResolveOptions): MaybeAsync<Dentry | Errno> {
-    const r = syncFirst(this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds));
+    const r = this.walk(root, start, path, opts.followLast, false, opts.caller, opts.creds);
     return r instanceof Promise ? r.then(dirOf) : dirOf(r);
   }
 
@@ -162,19 +161,21 @@ export class Vfs {
    * be created in or removed from, and that name (synchronous as resolve is).
    */
   resolveParent(root: Dentry, start: Dentry, path: string, caller?: Caller, creds?: Cred): MaybeAsync<ParentAndName | Errno> {
-    return syncFirst(this.walk(root, start, path, false, true, caller, creds));
+    return this.walk(root, start, path, false, true, caller, creds);
   }
 
   /** EACCES unless `creds` may search directory `d` (CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH always may); synchronous when the attributes are cached. */
   private searchable(d: Dentry, creds: Cred | undefined): MaybeAsync<Errno | undefined> {
     if (!creds || hasCap(creds, CAP_DAC_OVERRIDE) || hasCap(creds, CAP_DAC_READ_SEARCH)) return undefined;
+    // A tmpfs directory's own fields, else its attributes (a new Attr each time for some filesystems).
+    const o = d.inode.owned();
+    if (o !== undefined) return permitted(creds, o, X_OK) ? undefined : EACCES;
     const a = d.inode.getattr();
-    const check = (at: Attr | Errno): Errno | undefined => (isErrno(at) ? at : permitted(creds, at, X_OK) ? undefined : EACCES);
-    return a instanceof Promise ? a.then(check) : check(a);
+    return a instanceof Promise ? a.then((at) => searchCheck(creds, at)) : searchCheck(creds, a);
   }
 
-  /** The path walk, as a syncFirst body (files/maybe-async.ts). */
-  private *walk(
+  /** The path walk: its state, then walkOn from the first component. */
+  private walk(
     root: Dentry,
     start: Dentry,
     path: string,
@@ -182,61 +183,121 @@ export class Vfs {
     stopBeforeLast: boolean,
     caller?: Caller,
     creds?: Cred,
-  ): Generator<unknown, ParentAndName | Errno, unknown> {
+  ): MaybeAsync<ParentAndName | Errno> {
     if (path.length === 0) return ENOENT;
     if (path.length >= PATH_MAX) return ENAMETOOLONG;
-    let cur = path.startsWith('/') ? root : start;
-    const trailingSlash = endsInSlash(path);
-    // The names still to walk are those of `rest` from `pos` on (empty ones
-    // between slashes skipped); a symlink's target is put in front of them.
-    let rest = path;
-    let pos = skipSlashes(rest, 0);
-    let links = 0;
-    while (pos < rest.length) {
-      let end = rest.indexOf('/', pos);
-      if (end < 0) end = rest.length;
-      const name = rest.slice(pos, end);
-      pos = skipSlashes(rest, end);
-      const last = pos >= rest.length;
-      if (!cur.inode.isDir) return ENOTDIR;
-      let denied = this.searchable(cur, creds);
-      if (denied instanceof Promise) denied = (yield denied) as Errno | undefined;
-      if (denied) return denied;
-      if (last && stopBeforeLast && name !== '.' && name !== '..') {
-        if (name.length > NAME_MAX) return ENAMETOOLONG;
-        return { dir: cur, name, trailingSlash };
+    const w: Walk = {
+      root, cur: path.startsWith('/') ? root : start, rest: path, pos: skipSlashes(path, 0), links: 0,
+      trailingSlash: endsInSlash(path), followLast, stopBeforeLast, caller, creds, name: '', last: false,
+    };
+    return this.walkOn(w, Step.Next, undefined);
+  }
+
+  /**
+   * The walk from step `step` of the component in hand, `settled` being
+   * what the step before it waited for: synchronous to its end while no step
+   * has to wait, else a Promise that goes on from the step that waited
+   * (one function for both, so a cached path makes no generator, closure or
+   * Promise). The names still to walk are those of `w.rest` from `w.pos` on
+   * (empty ones between slashes skipped); a symlink's target is put in front
+   * of them.
+   */
+  private walkOn(w: Walk, step: Step, settled: unknown): MaybeAsync<ParentAndName | Errno> {
+    for (;;) {
+      if (step === Step.Next) {
+        if (w.pos >= w.rest.length) {
+          if (w.trailingSlash && !w.cur.inode.isDir) return ENOTDIR;
+          return { dir: w.cur, name: '', trailingSlash: w.trailingSlash };
+        }
+        const rest = w.rest;
+        let end = rest.indexOf('/', w.pos);
+        if (end < 0) end = rest.length;
+        w.name = rest.slice(w.pos, end);
+        w.pos = skipSlashes(rest, end);
+        w.last = w.pos >= rest.length;
+        if (!w.cur.inode.isDir) return ENOTDIR;
+        const denied = this.searchable(w.cur, w.creds);
+        if (denied instanceof Promise) return denied.then((v) => this.walkOn(w, Step.Searched, v));
+        settled = denied;
+        step = Step.Searched;
       }
-      if (name === '.') continue;
-      if (name === '..') {
-        if (cur !== root && cur.parent) cur = cur.parent;
-        continue;
-      }
-      if (name.length > NAME_MAX) return ENAMETOOLONG;
-      let child = this.lookup(cur, name, caller);
-      if (child instanceof Promise) child = (yield child) as Dentry | Errno;
-      if (isErrno(child)) return child;
-      if ((child.inode.type & S_IFMT) === S_IFLNK && (!last || followLast || trailingSlash)) {
-        if (++links > MAX_SYMLINKS) return ELOOP;
-        const magic = child.inode.followLink(caller);
-        if (magic !== undefined) {
-          if (isErrno(magic)) return magic;
-          cur = magic;
+      if (step === Step.Searched) {
+        if (settled) return settled as Errno;
+        const name = w.name;
+        if (w.last && w.stopBeforeLast && name !== '.' && name !== '..') {
+          if (name.length > NAME_MAX) return ENAMETOOLONG;
+          return { dir: w.cur, name, trailingSlash: w.trailingSlash };
+        }
+        step = Step.Next;
+        if (name === '.') continue;
+        if (name === '..') {
+          if (w.cur !== w.root && w.cur.parent) w.cur = w.cur.parent;
           continue;
         }
-        let target = child.inode.readlink(caller);
-        if (target instanceof Promise) target = (yield target) as string | Errno;
-        if (isErrno(target)) return target;
-        if (target.length === 0) return ENOENT;
-        if (target.startsWith('/')) cur = root;
-        rest = last ? target : target + '/' + rest.slice(pos);
-        pos = skipSlashes(rest, 0);
-        continue;
+        if (name.length > NAME_MAX) return ENAMETOOLONG;
+        const child = this.lookup(w.cur, name, w.caller);
+        if (child instanceof Promise) return child.then((v) => this.walkOn(w, Step.Looked, v));
+        settled = child;
+        step = Step.Looked;
       }
-      cur = child;
+      if (step === Step.Looked) {
+        const child = settled as Dentry | Errno;
+        if (isErrno(child)) return child;
+        step = Step.Next;
+        if ((child.inode.type & S_IFMT) !== S_IFLNK || (w.last && !w.followLast && !w.trailingSlash)) {
+          w.cur = child;
+          continue;
+        }
+        if (++w.links > MAX_SYMLINKS) return ELOOP;
+        const magic = child.inode.followLink(w.caller);
+        if (magic !== undefined) {
+          if (isErrno(magic)) return magic;
+          w.cur = magic;
+          continue;
+        }
+        const target = child.inode.readlink(w.caller);
+        if (target instanceof Promise) return target.then((v) => this.walkOn(w, Step.Linked, v));
+        settled = target;
+        step = Step.Linked;
+      }
+      // Step.Linked: the symlink's target, in front of the names left.
+      const target = settled as string | Errno;
+      if (isErrno(target)) return target;
+      if (target.length === 0) return ENOENT;
+      if (target.startsWith('/')) w.cur = w.root;
+      w.rest = w.last ? target : target + '/' + w.rest.slice(w.pos);
+      w.pos = skipSlashes(w.rest, 0);
+      step = Step.Next;
     }
-    if (trailingSlash && !cur.inode.isDir) return ENOTDIR;
-    return { dir: cur, name: '', trailingSlash };
   }
+}
+
+/** Where walkOn takes up a component: its start, after the search check, after the lookup, after a readlink. */
+const enum Step { Next, Searched, Looked, Linked }
+
+/** A path walk's state (Vfs.walkOn). */
+interface Walk {
+  readonly root: Dentry;
+  /** The directory reached so far. */
+  cur: Dentry;
+  /** The path (with a symlink's target spliced in) and where its next name starts. */
+  rest: string;
+  pos: number;
+  /** Symlinks followed so far (ELOOP past MAX_SYMLINKS). */
+  links: number;
+  readonly trailingSlash: boolean;
+  readonly followLast: boolean;
+  readonly stopBeforeLast: boolean;
+  readonly caller: Caller | undefined;
+  readonly creds: Cred | undefined;
+  /** The component in hand, and whether it is the path's last. */
+  name: string;
+  last: boolean;
+}
+
+/** searchable's answer from directory attributes `at`. */
+function searchCheck(creds: Cred, at: Attr | Errno): Errno | undefined {
+  return isErrno(at) ? at : permitted(creds, at, X_OK) ? undefined : EACCES;
 }
 
 /** The dentry a walk ended at (resolve's answer; a module function, so a resolve makes no closure). */

@@ -88,6 +88,24 @@ describe('kernel/syscalls/stat: newfstatat and statx see every change at once', 
     assert.equal(dv().getUint32(abi.STAT.st_nlink, true), 1, 'fstat of the open file agrees');
   });
 
+  it('newfstatat writes every byte of struct stat in place: the padding is zeroed over whatever the buffer held', async () => {
+    path(PATH_A, '/p');
+    const fd = (await call(open.sys_openat, abi.AT_FDCWD, PATH_A, abi.O_CREAT | abi.O_RDWR, 0o640)) as number;
+    assert.ok(fd >= 0);
+    proc.mem.u8.fill(0xff, ST, ST + 256);
+    assert.equal(await call(stat.sys_newfstatat, abi.AT_FDCWD, PATH_A, ST, 0), 0);
+    const S = abi.STAT, d = dv();
+    for (const [off, len] of [[40, 8], [60, 4], [120, 8]]) assert.deepEqual(proc.mem.u8.slice(ST + off, ST + off + len), new Uint8Array(len), `padding at ${off}`);
+    assert.deepEqual(proc.mem.u8.slice(ST + S.size, ST + 256), new Uint8Array(256 - S.size).fill(0xff), 'nothing past the struct');
+    assert.equal(d.getUint32(S.st_mode, true), abi.S_IFREG | 0o640);
+    assert.equal(d.getInt32(S.st_blksize, true), PAGE_SIZE);
+    // fstat of the same file gives the same bytes.
+    const viaPath = proc.mem.u8.slice(ST, ST + S.size);
+    proc.mem.u8.fill(0xaa, ST, ST + S.size);
+    assert.equal(await call(stat.sys_fstat, fd, ST), 0);
+    assert.deepEqual(proc.mem.u8.slice(ST, ST + S.size), viaPath);
+  });
+
   it('a struct pointer the guest may not write is EFAULT, and the page stays as it was', async () => {
     path(PATH_A, '/e');
     const fd = (await call(open.sys_openat, abi.AT_FDCWD, PATH_A, abi.O_CREAT | abi.O_RDWR, 0o644)) as number;
