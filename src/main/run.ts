@@ -164,6 +164,14 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       return await abortedStatus();
     }
     started = true;
+    // Wait goes out now, on the connection StartRoot went over, which is then
+    // shut for writing: boot answers it as init exits and ends the connection
+    // by itself, so neither the Wait nor boot's exit waits for run's last
+    // steps, its execve and Perl's start (a program as short as hello exits
+    // within them; docs/STARTUP.md, the eleventh pass). The waiter, if run
+    // becomes it, only reads the reply.
+    const wait = client.callAndEnd('containerManager.Wait', cid);
+    wait?.reply.catch(() => undefined); // awaited below, unless a failure on the way closes the client first
     recorded.status = 'running';
     await store.withLock(cid, () => store.save(recorded));
     await hook(['poststart'], 'running').catch((e: Error) => {
@@ -175,12 +183,15 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // for them itself). The execve returns only if it failed.
     const perl = (hooks?.poststop ?? []).length === 0 ? findPerl() : undefined;
     const held = FORWARDED_SIGNALS.map(osSignal);
-    if (perl && client.fd !== undefined && (await holdSignals(held, () => [...forwarding])) === 0) {
+    if (perl && client.fd !== undefined && wait?.whole && (await holdSignals(held, () => [...forwarding])) === 0) {
       // Boot or the gofer reaped already (Node reaps in its event loop, so
-      // not between this check and the execve): the waiter could not wait for it.
+      // not between this check and the execve): the waiter could not wait
+      // for it. Nor could it read a reply Node has read already (the
+      // container is over then: run ends in Node).
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
-      if (!gone(child)) {
+      if (!gone(child) && !wait.answered()) {
         execWaiter(perl, {
+          waitSent: true,
           cid,
           bootChild: child.pid!,
           goferChild: gofer && !gone(gofer.child) ? gofer.child.pid! : 0,
@@ -196,7 +207,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
-    const status = (await client.call('containerManager.Wait', cid)) as number;
+    const status = (await (wait?.reply ?? client.call('containerManager.Wait', cid))) as number;
     client.close();
     await l.exited;
     return exitCodeOf(status);

@@ -55,6 +55,12 @@ export interface WaiterPlan {
    * gone by the time the waiter could connect.
    */
   controlFd: number;
+  /**
+   * Wait went out on that connection already, which was then shut for
+   * writing (run.ts, urpc.ts `callAndEnd`): the waiter only reads the reply.
+   * Otherwise it sends Wait itself.
+   */
+  waitSent?: boolean;
   /** The container's state directory, which holds control.sock. */
   stateDir: string;
   /**
@@ -82,7 +88,8 @@ export interface WaiterPlan {
  * gofer's child (0: none), boot's pid, the state directory,
  * rt_sigprocmask's number, the mask to unblock, TCSETSW, the terminal's
  * kernel termios in hex ('' for none), the gofer's grace in seconds,
- * AF_UNIX, SOCK_STREAM, EINTR, EAGAIN, the Wait request, the control
+ * AF_UNIX, SOCK_STREAM, EINTR, EAGAIN, the Wait request ('' when run sent
+ * it already: WaiterPlan.waitSent), the control
  * connection's fd (non-blocking: Node made it so), statx's number, the
  * kept skeleton, its spares' directory (both '' for none) and how many
  * spares there may be, then NAME<TAB>REQUEST per signal (an empty request:
@@ -110,7 +117,7 @@ export interface WaiterPlan {
  * What it does, in run's order (run.ts): handlers for the signals, which it
  * then unblocks; containerManager.Wait on run's control connection (the
  * server's replies are JSON of a fixed shape, control-server.ts, so a
- * pattern reads them); boot's launcher reaped, the gofer given its grace
+ * pattern reads them), or only its reply when run sent it; boot's launcher reaped, the gofer given its grace
  * and reaped (the state and `do`'s bundle removed as soon as the gofer is
  * gone, see below); run's terminal put back; the removal finished; and the exit status as run's: the Wait status turned into a
  * shell's (boot.ts exitCodeOf's rule), else 128 and one line saying why.
@@ -177,7 +184,7 @@ my $reply = '';
 if (open(my $s, '+<&=', $ctl)) {
   my $r = '';
   vec($r, $ctl, 1) = 1;
-  syswrite($s, $wait);
+  syswrite($s, $wait) if $wait ne '';
   while ($reply !~ /(?<!\\)"result":(?:null|-?\d+)\}\s*$/) {
     select(my $ready = $r, undef, undef, undef);
     my $n = sysread($s, $reply, 65536, length $reply);
@@ -255,7 +262,7 @@ export function waiterArgv(perl: string, plan: WaiterPlan): string[] {
     String(SOCK_STREAM),
     String(os.constants.errno.EINTR),
     String(os.constants.errno.EAGAIN),
-    urpcRequest('containerManager.Wait', plan.cid),
+    plan.waitSent ? '' : urpcRequest('containerManager.Wait', plan.cid),
     String(plan.controlFd),
     String(hostSyscalls()!.numbers.statx),
     plan.keep?.path ?? '',
