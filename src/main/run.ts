@@ -18,6 +18,7 @@ import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js'
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
 import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
+import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -40,11 +41,11 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 /**
  * `cleanUp`: paths to remove once the sandbox is gone, after its state
  * (`do`'s generated bundle), as the waiter does when run hands over to it.
- * `afterLaunch`: work that must be done before StartRoot but not before the
- * gofer and boot start (`do`'s applet links): run calls it right after
- * launching them; what it throws ends the sandbox.
+ * `keep`: `do`'s skeleton rootfs (it may lie inside `cleanUp`), kept among
+ * the spares once the sandbox is gone if the run left it untouched, else
+ * removed (src/debian/skeleton-spare.ts).
  */
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], afterLaunch?: () => void): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -126,15 +127,6 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     return 128 + osSignal(aborted!);
   };
   try {
-    if (afterLaunch) {
-      try {
-        afterLaunch();
-      } catch (e) {
-        child.kill('SIGKILL');
-        await l.exited;
-        throw e instanceof Fatal ? e : new Fatal((e as Error).message);
-      }
-    }
     const ready = await readSyncByte(l.syncFd);
     if (aborted) return await abortedStatus();
     if (!ready) {
@@ -210,6 +202,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
           terminal: term?.own ? term.saved : undefined,
           goferGraceMs: GOFER_GRACE_MS,
           remove: [l.stateDir, ...cleanUp],
+          keep,
         });
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
@@ -224,6 +217,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     await gofer?.finished(GOFER_GRACE_MS);
     term?.restore();
     fs.rmSync(l.stateDir, { recursive: true, force: true });
+    // Kept only once boot is gone (here on every path but an internal error).
+    if (keep) (child.exitCode !== null || child.signalCode !== null ? keep.finish() : fs.rmSync(keep.path, { recursive: true, force: true }));
     for (const p of cleanUp) fs.rmSync(p, { recursive: true, force: true });
     // Once the container is gone; run's status stays the container's (runc only warns).
     if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));
