@@ -132,7 +132,7 @@ export function startupBenchmarks(): Benchmark[] {
     ),
     startupBench(
       'do-true',
-      '`tsvisor do -- true` (a fresh busybox rootfs laid out, confined run, removed) from start to exit; QEMU: busybox true, start to exit',
+      '`tsvisor do -- true` (a fresh rootfs: a skeleton, laid out or a spare one, with the busybox tree kept in the cache mounted read-only at /bin; confined run) from start to exit; QEMU: busybox true, start to exit',
       'ms',
       doTrue,
       async (q) => {

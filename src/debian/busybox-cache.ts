@@ -38,11 +38,26 @@ export interface CachedBusybox {
   applets: number;
 }
 
+const currentFile = (cache: string): string => path.join(cache, BUSYBOX_PACKAGE, 'current.json');
+
+/**
+ * The sha256 current.json gives for the binary in use, without reading the
+ * binary (busybox-template.ts checks its own copy); undefined without one.
+ */
+export function currentBusyboxSha256(cache: string): string | undefined {
+  try {
+    const hash = (JSON.parse(fs.readFileSync(currentFile(cache), 'utf8')) as Partial<CachedBusybox>).sha256;
+    return typeof hash === 'string' && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The cached busybox, if present and intact. */
 export function cachedBusybox(cache: string): CachedBusybox | undefined {
   let info: CachedBusybox;
   try {
-    info = JSON.parse(fs.readFileSync(path.join(cache, BUSYBOX_PACKAGE, 'current.json'), 'utf8')) as CachedBusybox;
+    info = JSON.parse(fs.readFileSync(currentFile(cache), 'utf8')) as CachedBusybox;
     const bin = fs.readFileSync(path.join(cache, BUSYBOX_PACKAGE, versionDir(info.version), 'busybox'));
     if (sha256(bin) !== info.sha256) return undefined;
   } catch {
@@ -104,7 +119,7 @@ export async function ensureBusybox(opts: EnsureOptions): Promise<CachedBusybox>
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  const current = path.join(pkgDir, 'current.json');
+  const current = currentFile(opts.cache);
   fs.writeFileSync(`${current}.${process.pid}`, JSON.stringify(info, null, 2) + '\n');
   fs.renameSync(`${current}.${process.pid}`, current);
   const cached = cachedBusybox(opts.cache);

@@ -65,64 +65,116 @@ export const GROUP = 'root:x:0:\n' + 'daemon:x:1:\n' + 'nogroup:x:65534:\n';
  *                              or with `links` 'hard' one hard link to
  *                              /bin/busybox (busybox --install): no inode
  *                              to create per applet (docs/STARTUP.md, the
- *                              fifth pass: `tsvisor do` lays this out at
- *                              every start)
- *   /sbin -> bin, /usr/bin -> ../bin, /usr/sbin -> ../bin
- *                              so every path `busybox --list-full` names works
- *   /etc/passwd, /etc/group    root, daemon, nobody; /etc/hostname
- *   /tmp 1777; /proc, /dev (mount points) 0755; /root 0700
+ *                              fifth pass)
+ *   the skeleton               layoutBusyboxSkeleton's
  *
  * Returns the applets linked.
  */
 export function layoutBusyboxRootfs(rootfs: string, busybox: string, hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'symbolic'): string[] {
-  const l = layout(rootfs, busybox, hostname, links, () => true);
-  return l.applets;
-}
-
-/**
- * layoutBusyboxRootfs in two steps: the tree with only the links of the
- * applets named in `now` (as a command's name or path gives them: its last
- * component), then the returned function makes the others. `tsvisor do`
- * calls it once the sandbox's processes are starting, which need none of
- * them before StartRoot (docs/STARTUP.md, the tenth pass).
- */
-export function layoutBusyboxRootfsInTwo(rootfs: string, busybox: string, now: readonly string[], hostname = DO_HOSTNAME, links: 'symbolic' | 'hard' = 'hard'): () => void {
-  const early = new Set(now.map((n) => path.posix.basename(n)));
-  return layout(rootfs, busybox, hostname, links, (a) => early.has(a)).rest;
-}
-
-/** The layout; the links of applets for which `early` is false are left to `rest`. */
-function layout(rootfs: string, busybox: string, hostname: string, links: 'symbolic' | 'hard', early: (applet: string) => boolean): { applets: string[]; rest: () => void } {
   const bin = fs.readFileSync(busybox);
   checkRiscv64Elf(bin, busybox);
   const applets = busyboxApplets(bin, busybox);
-  const dir = (rel: string, mode: number): void => {
-    const p = path.join(rootfs, rel);
-    fs.mkdirSync(p, { recursive: true });
-    fs.chmodSync(p, mode);
-  };
-  const file = (rel: string, content: string | Buffer, mode: number): void => {
-    const p = path.join(rootfs, rel);
-    fs.writeFileSync(p, content);
-    fs.chmodSync(p, mode);
-  };
-  dir('.', 0o755);
-  for (const d of ['bin', 'etc', 'usr', 'proc', 'dev']) dir(d, 0o755);
-  dir('tmp', 0o1777);
-  dir('root', 0o700);
-  file('bin/busybox', bin, 0o755);
-  const own = path.join(rootfs, 'bin', 'busybox');
-  const link = (a: string) => (links === 'hard' ? fs.linkSync(own, path.join(rootfs, 'bin', a)) : fs.symlinkSync('busybox', path.join(rootfs, 'bin', a)));
-  const linked = applets.filter((a) => a !== 'busybox');
-  const [now, later] = [linked.filter(early), linked.filter((a) => !early(a))];
-  now.forEach(link);
-  fs.symlinkSync('bin', path.join(rootfs, 'sbin'));
-  fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'bin'));
-  fs.symlinkSync('../bin', path.join(rootfs, 'usr', 'sbin'));
-  file('etc/passwd', PASSWD, 0o644);
-  file('etc/group', GROUP, 0o644);
-  file('etc/hostname', `${hostname}\n`, 0o644);
-  return { applets, rest: () => later.forEach(link) };
+  layoutBusyboxSkeleton(rootfs, hostname);
+  writeFile(path.join(rootfs, 'bin', 'busybox'), bin, 0o755);
+  linkApplets(path.join(rootfs, 'bin'), applets, links);
+  return applets;
+}
+
+/** One entry of the skeleton: a directory, a symbolic link or a small file, with its mode. */
+export type SkeletonEntry =
+  | { rel: string; type: 'dir'; mode: number; children: string[] }
+  | { rel: string; type: 'link'; target: string }
+  | { rel: string; type: 'file'; mode: number; content: string };
+
+/**
+ * Every directory and file of layoutBusyboxRootfs's tree but what /bin holds
+ * (left an empty directory, 0755), parents before their children:
+ *
+ *   /sbin -> bin, /usr/bin -> ../bin, /usr/sbin -> ../bin
+ *                              so every path `busybox --list-full` names works
+ *   /etc/passwd, /etc/group    root, daemon, nobody; /etc/hostname
+ *   /tmp 1777; /proc, /dev (mount points) 0755; /root 0700
+ */
+export function busyboxSkeleton(hostname = DO_HOSTNAME): SkeletonEntry[] {
+  const dir = (rel: string, mode: number, children: string[] = []): SkeletonEntry => ({ rel, type: 'dir', mode, children });
+  return [
+    dir('.', 0o755, ['bin', 'dev', 'etc', 'proc', 'root', 'sbin', 'tmp', 'usr']),
+    dir('bin', 0o755),
+    dir('etc', 0o755, ['group', 'hostname', 'passwd']),
+    dir('usr', 0o755, ['bin', 'sbin']),
+    dir('proc', 0o755),
+    dir('dev', 0o755),
+    dir('tmp', 0o1777),
+    dir('root', 0o700),
+    { rel: 'sbin', type: 'link', target: 'bin' },
+    { rel: 'usr/bin', type: 'link', target: '../bin' },
+    { rel: 'usr/sbin', type: 'link', target: '../bin' },
+    { rel: 'etc/passwd', type: 'file', mode: 0o644, content: PASSWD },
+    { rel: 'etc/group', type: 'file', mode: 0o644, content: GROUP },
+    { rel: 'etc/hostname', type: 'file', mode: 0o644, content: `${hostname}\n` },
+  ];
+}
+
+/**
+ * Lays out busyboxSkeleton at `rootfs` (empty or absent), modes set
+ * explicitly so the umask does not decide what a guest sees. `tsvisor do`
+ * runs in one at every start, its /bin a mount of the kept tree
+ * (src/debian/busybox-template.ts).
+ */
+export function layoutBusyboxSkeleton(rootfs: string, hostname = DO_HOSTNAME): void {
+  for (const e of busyboxSkeleton(hostname)) {
+    const p = path.join(rootfs, e.rel);
+    if (e.type === 'dir') {
+      fs.mkdirSync(p, { recursive: true });
+      fs.chmodSync(p, e.mode);
+    } else if (e.type === 'link') {
+      fs.symlinkSync(e.target, p);
+    } else {
+      writeFile(p, e.content, e.mode);
+    }
+  }
+}
+
+/**
+ * True when `rootfs` holds exactly busyboxSkeleton: no other name, every
+ * entry of its type, mode, owner (this process's) and content.
+ */
+export function isBusyboxSkeleton(rootfs: string, hostname = DO_HOSTNAME): boolean {
+  const uid = process.geteuid?.();
+  const gid = process.getegid?.();
+  try {
+    for (const e of busyboxSkeleton(hostname)) {
+      const p = path.join(rootfs, e.rel);
+      const st = fs.lstatSync(p);
+      if ((uid !== undefined && st.uid !== uid) || (gid !== undefined && st.gid !== gid)) return false;
+      if (e.type === 'dir') {
+        if (!st.isDirectory() || (st.mode & 0o7777) !== e.mode) return false;
+        if (fs.readdirSync(p).sort().join('/') !== e.children.join('/')) return false;
+      } else if (e.type === 'link') {
+        if (!st.isSymbolicLink() || fs.readlinkSync(p) !== e.target) return false;
+      } else if (!st.isFile() || (st.mode & 0o7777) !== e.mode || st.nlink !== 1 || fs.readFileSync(p, 'utf8') !== e.content) {
+        return false;
+      }
+    }
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Links each applet but busybox itself in `binDir` to `binDir`/busybox. */
+export function linkApplets(binDir: string, applets: readonly string[], links: 'symbolic' | 'hard'): void {
+  const own = path.join(binDir, 'busybox');
+  for (const a of applets) {
+    if (a === 'busybox') continue;
+    if (links === 'hard') fs.linkSync(own, path.join(binDir, a));
+    else fs.symlinkSync('busybox', path.join(binDir, a));
+  }
+}
+
+function writeFile(p: string, content: string | Buffer, mode: number): void {
+  fs.writeFileSync(p, content);
+  fs.chmodSync(p, mode);
 }
 
 /**

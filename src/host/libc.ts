@@ -6,8 +6,61 @@
 // value, a non-negative result or a negative errno; nothing throws for a
 // failed system call.
 
-import koffi, { type LibraryHandle } from 'koffi';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LibraryHandle } from 'koffi';
 import { EINVAL, ENAMETOOLONG } from '../linux/errno.js';
+
+type Koffi = typeof import('koffi');
+let koffiApi: Koffi | undefined;
+
+/**
+ * koffi, loaded at the first call. Its package's loader (index.cjs, then
+ * its platform package's) finds the native module by reading the ELF
+ * program headers of Node's own binary to tell glibc from musl, through
+ * ~20 KB of JavaScript that each process compiled at its start: 17-37 ms
+ * of wall per process measured here, against 2-11 ms for the native module
+ * alone, and run, boot and the gofer each paid it before their first
+ * system call through it (docs/STARTUP.md, the eleventh pass). So the
+ * native module is required directly, from the platform package koffi
+ * itself would load (its optional dependency, installed beside it),
+ * glibc's build first and musl's next, as that package's
+ * loader falls back when its detection fails (a build for the other C
+ * library fails to load, it does not load wrongly); it is taken only when
+ * its version is koffi's, the check koffi's loader makes. Anything else
+ * (another platform, a layout this does not know) goes through koffi's own
+ * loader. The native module's object is what koffi exports (koffi's
+ * loader only adds deprecated aliases, which nothing here uses), and
+ * Node's require cache keys it by its real path, so a later
+ * `require('koffi')` in the same process (tests do) shares its types.
+ */
+export function koffi(): Koffi {
+  koffiApi ??= koffiNative() ?? (require('koffi') as Koffi);
+  return koffiApi;
+}
+
+/** koffi's native module for this host, or undefined (koffi()). */
+export function koffiNative(): Koffi | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    // The platform package has no `exports` map, so this is a plain lookup
+    // (koffi's has one, whose resolution compiled Node's resolver for ~6 ms);
+    // koffi itself is its sibling, in the same node_modules.
+    const dir = path.dirname(require.resolve(`@koromix/koffi-${process.platform}-${process.arch}/package.json`));
+    const version = (JSON.parse(fs.readFileSync(path.join(dir, '..', '..', 'koffi', 'package.json'), 'utf8')) as { version?: unknown }).version;
+    for (const libc of ['linux', 'musl']) {
+      try {
+        const native = require(path.join(dir, `${libc}_${process.arch}`, 'koffi.node')) as Koffi;
+        if (native.version === version) return native;
+      } catch {
+        // the other C library's build, then koffi's own loader
+      }
+    }
+  } catch {
+    // not laid out as npm installs koffi: koffi's own loader
+  }
+  return undefined;
+}
 
 /** A bound libc function, seen loosely (koffi converts the arguments). */
 export type Fn = (...args: unknown[]) => number;
@@ -17,7 +70,7 @@ let errnoLoc: (() => unknown) | undefined;
 
 /** The host's libc, loaded once. */
 export function libc(): LibraryHandle {
-  c ??= koffi.load('libc.so.6');
+  c ??= koffi().load('libc.so.6');
   return c;
 }
 
@@ -30,7 +83,7 @@ export function bindLazily<T>(bind: (c: LibraryHandle) => T): () => T {
 /** The calling thread's errno, negated; call right after a failed call. */
 export function negErrno(): number {
   errnoLoc ??= libc().func('int *__errno_location()') as unknown as () => unknown;
-  return -(koffi.decode(errnoLoc(), 'int') as number);
+  return -(koffi().decode(errnoLoc(), 'int') as number);
 }
 
 /** A libc return value as the convention: itself when non-negative, else the negated errno. */

@@ -32,8 +32,8 @@ import type { Fn } from './libc.js';
 export const MADV_DONTNEED = 4;
 const HOST_PAGE = 4096;
 
-const koffi = () => require('koffi') as typeof import('koffi');
 const libcModule = () => require('./libc.js') as typeof import('./libc.js');
+const koffi = () => libcModule().koffi();
 let madvise: Fn | undefined;
 let mincore: Fn | undefined;
 

@@ -1,4 +1,4 @@
-// This process: execve, the calling thread's signal mask, prctl, capability
+// This process: execve, setsid, the calling thread's signal mask, prctl, capability
 // sets and resource limits (boot applies the spec's capabilities with these,
 // src/main/caps.ts; a confined process drops them all, src/main/confine.ts).
 
@@ -7,6 +7,7 @@ import { bindLazily, check, negErrno, EINVAL_NEG, type Fn } from './libc.js';
 interface ProcessLib {
   execve: Fn;
   exit: Fn;
+  setsid: Fn;
   pthreadSigmask: Fn;
   prctl: Fn;
   capget: Fn;
@@ -20,6 +21,7 @@ const lib = bindLazily(
     ({
       execve: c.func('int execve(const char *, const char **, const char **)'),
       exit: c.func('void _exit(int)'),
+      setsid: c.func('int setsid()'),
       pthreadSigmask: c.func('int pthread_sigmask(int, void *, void *)'),
       prctl: c.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)'),
       capget: c.func('int capget(void *, void *)'),
@@ -33,6 +35,15 @@ const lib = bindLazily(
 export function execve(path: string, argv: string[], env: string[]): number {
   const r = lib().execve(path, [...argv, null], [...env, null]);
   return r < 0 ? negErrno() : r;
+}
+
+/**
+ * setsid(2): this process leads a new session and process group, with no
+ * controlling terminal. Returns the session id, or a negative errno (EPERM
+ * for a process that leads a process group already).
+ */
+export function setsid(): number {
+  return check(lib().setsid());
 }
 
 /**

@@ -20,9 +20,8 @@
 // every thread of the process at once, or fails without installing it.
 // Filters only ever add up: one installed cannot be removed or loosened.
 
-import koffi from 'koffi';
 import { BpfProgram, NEXT, to } from './bpf.js';
-import { bindLazily, negErrno, type Fn } from './libc.js';
+import { bindLazily, koffi, negErrno, type Fn } from './libc.js';
 import { hostSyscalls, type HostSyscallTable } from './syscall-numbers.js';
 import { prctl, PR_SET_NO_NEW_PRIVS } from './process.js';
 
@@ -139,7 +138,7 @@ export function installFilter(program: Buffer, table: HostSyscallTable): number 
   // struct sock_fprog: unsigned short len; (padding) struct sock_filter *filter.
   const fprog = Buffer.alloc(16);
   fprog.writeUInt16LE(program.length / 8, 0);
-  fprog.writeBigUInt64LE(koffi.address(program) as bigint, 8);
+  fprog.writeBigUInt64LE(koffi().address(program) as bigint, 8);
   const r = lib().syscall(table.numbers.seccomp, 'uint', SECCOMP_SET_MODE_FILTER, 'uint', SECCOMP_FILTER_FLAG_TSYNC, 'void *', fprog);
   if (r < 0) return negErrno();
   // With TSYNC, a positive result is the id of a thread that could not be moved to the filter.

@@ -3,9 +3,8 @@
 // fds), and passing an fd over a socket with SCM_RIGHTS (the console socket).
 // These values are the host's; they are the same on x86_64, arm64 and riscv64.
 
-import koffi from 'koffi';
 import { AT_FDCWD, HOST, O_CLOEXEC, openat } from './files.js';
-import { bindLazily, negErrno, EINVAL_NEG, ENAMETOOLONG_NEG, type Fn } from './libc.js';
+import { bindLazily, koffi, negErrno, EINVAL_NEG, ENAMETOOLONG_NEG, type Fn } from './libc.js';
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
@@ -32,8 +31,9 @@ interface SocketLib {
 }
 
 const lib = bindLazily((c): SocketLib => {
-  const iovec = koffi.struct('tsv_iovec', { iov_base: 'void *', iov_len: 'size_t' });
-  koffi.struct('tsv_msghdr', { msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: koffi.pointer(iovec), msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
+  const k = koffi();
+  const iovec = k.struct('tsv_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+  k.struct('tsv_msghdr', { msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: k.pointer(iovec), msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
   return {
     getsockopt: c.func('int getsockopt(int, int, int, _Out_ int *, _Inout_ uint32_t *)'),
     getpeername: c.func('int getpeername(int, void *, _Inout_ uint32_t *)'),

@@ -20,7 +20,7 @@ import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { endProcess } from './end-process.js';
 import { applyCapabilities, capMask } from './caps.js';
-import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement } from './confine.js';
+import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement, takeNewSession } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
 import { exportsOf } from '../spec/mounts.js';
 import { buildFilter, closeFd, execve, getTerminalAttr, hostSyscalls, setCloexec, prctl, PR_SET_PDEATHSIG, rawTerminalAttr, SECCOMP_RET_KILL_PROCESS, setControllingTerminal, setTerminalAttr, takeCanonicalInput, TCSADRAIN, terminalSize } from '../host/ffi.js';
@@ -83,6 +83,8 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
     throw new Fatal(why, true);
   }
   const cid = positional[0];
+  // Confined by run or create: a session of its own first (confine.ts), then die-with-parent.
+  takeNewSession();
   dieWithParent();
   const logs = openLogs(global, flags['user-log-fd'] as number);
   let restoreConsole = () => {};

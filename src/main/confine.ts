@@ -9,7 +9,9 @@
 //      namespaces, and a new network namespace unless boot stays in its
 //      caller's (src/main/network.ts); a user namespace too when the caller is not root.
 //      `setpriv` narrows the capabilities Node starts with to the two the
-//      next stage needs (and, for the gofer, the file ones it keeps). A PID namespace cannot be entered by the process
+//      next stage needs (and, for the gofer, the file ones it keeps): before
+//      `unshare` as root, after it in a new user namespace, whose bounding
+//      set starts full. A PID namespace cannot be entered by the process
 //      that makes it, so `unshare` forks: boot and the gofer are pid 1 of
 //      their namespaces, children of the `unshare` process the parent
 //      spawned (`confinedPid` finds their pid as the host sees it).
@@ -39,6 +41,8 @@ import { AF_INET, AF_UNIX, FIOCLEX, FIONBIO, TCGETS, TCSETS, TIOCGWINSZ } from '
 
 /** Set by `confinedCommand` for the child: it was started in new namespaces, so stage 2 may remount its root. */
 export const CONFINED_LAUNCH_ENV = 'TSVISOR_CONFINED_LAUNCH';
+/** Set by `confinedEnv` for a child launched with `newSession`: its first step is setsid (`takeNewSession`). */
+export const NEW_SESSION_ENV = 'TSVISOR_NEW_SESSION';
 /** Developers: TSVISOR_SECCOMP=log makes a refused call be logged by the host kernel (dmesg, audit) and run, instead of killing the process. */
 export const SECCOMP_MODE_ENV = 'TSVISOR_SECCOMP';
 
@@ -98,41 +102,70 @@ export interface LaunchShape {
 
 /**
  * The command that starts `argv` (node and its arguments) confined: the
- * executable and its arguments, to spawn in place of argv. Fails closed
- * with a Fatal when this host cannot confine (`checkCanConfine`).
+ * executable and its arguments, to spawn in place of argv (with
+ * `confinedEnv(env, shape)` as its environment). Fails closed with a Fatal
+ * when this host cannot confine (`checkCanConfine`).
+ *
+ * As few launchers as the shape allows, each one an exec the child's start
+ * waits for (3-5 ms each here, more under load: docs/STARTUP.md, the
+ * eleventh pass): `setpriv` narrows the capabilities in the same exec that
+ * sets the parent-death signal when it can come before `unshare`, i.e. as
+ * root, where unshare makes no user namespace; a new user namespace (not
+ * root: --map-root-user) starts with a full bounding set, so there the
+ * narrowing setpriv must come after unshare. A new session is the child's
+ * own first step (`takeNewSession`) instead of a `setsid` exec.
  */
 export function confinedCommand(argv: readonly string[], shape: LaunchShape, o: ConfineOptions): { file: string; args: string[] } {
   const tools = checkCanConfine();
   const root = process.getuid?.() === 0;
   const args: string[] = [];
-  // The outer setpriv: `unshare` dies with our process (its forked child, with it: --kill-child).
-  if (shape.dieWithParent) args.push(tools.setpriv, '--pdeathsig', 'KILL', '--');
+  // Node starts with only what stage 2 needs (mounts, pivot_root; dropping the bounding set), so threads started before stage 3 never hold more.
+  const narrow = ['--inh-caps=-all', `--bounding-set=${['-all', 'sys_admin', 'setpcap', ...shape.keep].join(',+')}`];
+  // The outer setpriv: `unshare` dies with our process (its forked child, with it: --kill-child); as root, it narrows the capabilities too.
+  const outer = [...(shape.dieWithParent ? ['--pdeathsig', 'KILL'] : []), ...(root ? narrow : [])];
+  if (outer.length > 0) args.push(tools.setpriv, ...outer, '--');
   args.push(tools.unshare, '--mount', '--pid', '--ipc', '--uts', '--fork');
   if (!shape.outlivesLauncher) args.push('--kill-child');
   if (!o.hostNetwork) args.push('--net');
   if (!root) args.push('--map-root-user');
   args.push('--');
-  if (shape.newSession) args.push(tools.setsid, '--');
-  // Node starts with only what stage 2 needs (mounts, pivot_root; dropping the bounding set), so threads started before stage 3 never hold more.
-  args.push(tools.setpriv, '--inh-caps=-all', `--bounding-set=${['-all', 'sys_admin', 'setpcap', ...shape.keep].join(',+')}`, '--');
+  if (!root) args.push(tools.setpriv, ...narrow, '--');
   args.push(...argv);
   return { file: args[0], args: args.slice(1) };
 }
 
-/** The environment for a confined child: `env` and the mark that it was launched in new namespaces. */
-export function confinedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, [CONFINED_LAUNCH_ENV]: '1' };
+/**
+ * The environment for a confined child: `env`, the mark that it was
+ * launched in new namespaces, and, for a shape with `newSession`, the mark
+ * that it must lead a session of its own (`takeNewSession`).
+ */
+export function confinedEnv(env: NodeJS.ProcessEnv, shape: Pick<LaunchShape, 'newSession'>): NodeJS.ProcessEnv {
+  return { ...env, [CONFINED_LAUNCH_ENV]: '1', ...(shape.newSession ? { [NEW_SESSION_ENV]: '1' } : {}) };
+}
+
+/**
+ * A confined child launched with `newSession` (boot) calls this first:
+ * setsid(2), before anything that depends on its session (taking a
+ * terminal as its controlling one). Reads and forgets the mark. It cannot
+ * lead a process group already: it is unshare's forked child, in its
+ * parent's group. Throws a Fatal if setsid fails.
+ */
+export function takeNewSession(): void {
+  const asked = process.env[NEW_SESSION_ENV] === '1';
+  delete process.env[NEW_SESSION_ENV];
+  if (!asked) return;
+  const r = ffi.setsid();
+  if (r < 0) throw new Fatal(`cannot start a session of its own: setsid: errno ${-r}`);
 }
 
 interface Tools {
   unshare: string;
   setpriv: string;
-  setsid: string;
 }
 
 /**
- * Whether this host can confine tsvisor's processes: util-linux's unshare,
- * setpriv and setsid, a system call table for this architecture, seccomp
+ * Whether this host can confine tsvisor's processes: util-linux's unshare
+ * and setpriv, a system call table for this architecture, seccomp
  * filters, and, when not root, user namespaces. Throws a one-line Fatal
  * naming what is missing.
  */
@@ -150,7 +183,7 @@ export function checkCanConfine(): Tools {
     }
     throw new Fatal(`cannot confine the sandbox: ${name} (util-linux) is not in the PATH${hint}`);
   };
-  const tools = { unshare: find('unshare'), setpriv: find('setpriv'), setsid: find('setsid') };
+  const tools = { unshare: find('unshare'), setpriv: find('setpriv') };
   if (!ffi.hostSyscalls()) throw new Fatal(`cannot confine the sandbox: no seccomp filter for ${process.arch} hosts yet${hint}`);
   if (!ffi.seccompAvailable()) throw new Fatal(`cannot confine the sandbox: the host kernel has no seccomp${hint}`);
   if (process.getuid?.() !== 0) {

@@ -1,9 +1,10 @@
 // `tsvisor do [--rootfs DIR | --busybox FILE | --packages LIST] [flags] [--]
 // CMD ARGS...`: runs one command in a sandbox without a bundle, as runsc's
-// `do` does. By default it lays out a fresh rootfs around Debian's riscv64
+// `do` does. By default it runs in a fresh rootfs around Debian's riscv64
 // busybox-static (fetched and verified once into the user cache, see
-// src/debian/busybox-cache.ts; or the binary given with --busybox) and removes it
-// afterwards; with --rootfs it runs in that directory as it is, writes
+// src/debian/busybox-cache.ts; or the binary given with --busybox): a small
+// skeleton laid out for the run and removed afterwards, with /bin a read-only
+// mount of the busybox tree kept in the cache (src/debian/busybox-template.ts); with --rootfs it runs in that directory as it is, writes
 // included; with --packages it runs in the cached rootfs of those Debian
 // packages (src/debian/package-rootfs.ts), read-only, with a fresh tmpfs on
 // each of PACKAGES_SCRATCH so the cache is never written. The generated spec: the command as given (its argv[0] kept;
@@ -24,8 +25,9 @@ import { CAPABILITIES } from './caps.js';
 import { run } from './run.js';
 import { FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption } from './oci/launch.js';
-import { DO_HOSTNAME, DO_PATH, BusyboxError, layoutBusyboxRootfsInTwo, lookPathInRootfs } from '../debian/busybox-rootfs.js';
-import { ensureBusybox } from '../debian/busybox-cache.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { takeSkeleton, type KeptSkeleton } from '../debian/skeleton-spare.js';
+import { busyboxTemplate } from '../debian/busybox-template.js';
 import { cacheDir } from '../debian/deb-cache.js';
 import { FetchError, terminalProgress } from '../debian/fetch.js';
 
@@ -64,7 +66,9 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
   try {
     let rootfs: string;
     let readonly = false;
-    let finishRootfs: (() => void) | undefined;
+    // The default rootfs's kept tree: the command is looked up in it, its bin mounted at /bin.
+    let template: { root: string; bin: string } | undefined;
+    let keep: KeptSkeleton | undefined;
     if (packages) {
       rootfs = await packageRootfs(packages, flags.refresh === true);
       readonly = true;
@@ -79,24 +83,26 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
       if (!st.isDirectory()) throw new Fatal(`--rootfs ${rootfs}: not a directory`);
     } else {
       rootfs = path.join(work, 'rootfs');
-      finishRootfs = await layoutDefaultRootfs(rootfs, busyboxFile, positional[0]);
+      ({ template, keep } = await defaultRootfs(rootfs, busyboxFile, path.join(work, 'busybox')));
     }
-    if (lookPathInRootfs(rootfs, positional[0], DO_PATH) === undefined) {
+    if (lookPathInRootfs(template?.root ?? rootfs, positional[0], DO_PATH) === undefined) {
       process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
       return NOT_FOUND_STATUS;
     }
     // The command keeps its argv[0] as typed (runc and runsc do the same): the
     // sandbox's kernel finds it in PATH at start; the lookup above only turns a
     // missing command into status 127 before anything boots.
-    const spec = doSpec(rootfs, positional, cwd, process.stdin.isTTY === true, readonly, global.network !== 'none');
+    const spec = doSpec(rootfs, positional, cwd, process.stdin.isTTY === true, readonly, global.network !== 'none', template?.bin);
     fs.writeFileSync(path.join(work, 'config.json'), JSON.stringify(spec, null, 2) + '\n');
-    // State under --root when the user gave one; else beside the bundle,
-    // so that `do` needs no writable /var/run. run removes `work` at the
-    // end, also when its waiter (src/main/waiter.ts) has replaced this process.
+    // State under --root when the user gave one; else in the bundle's own
+    // directory (work/CID: one directory fewer to make and remove, each a
+    // block freed, which this host's ext4 discards synchronously: ~2-4 ms of
+    // the end), so that `do` needs no writable /var/run. run removes `work`
+    // at the end, also when its waiter (src/main/waiter.ts) has replaced this process.
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
-    const g = explicitRoot ? global : { ...global, root: path.join(work, 'state') };
+    const g = explicitRoot ? global : { ...global, root: work };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work], finishRootfs);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work], keep);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -123,43 +129,32 @@ export async function packageRootfs(list: string, refresh: boolean): Promise<str
 }
 
 /**
- * Lays out the default busybox rootfs at `rootfs`, around `busyboxFile` or
- * the cached Debian binary, with only `command`'s applet link (the lookup
- * before the start needs it); the returned function makes the other links,
- * run calls it once it has launched the sandbox: its ~20 ms of CPU then
- * overlap the gofer's and boot's starts instead of coming before them
- * (docs/STARTUP.md, the tenth pass).
+ * Puts the default rootfs's skeleton at `rootfs` (a spare one from the
+ * cache when there is one: src/debian/skeleton-spare.ts; `keep` says how to
+ * keep it at the end) and returns the kept busybox tree around
+ * `busyboxFile` or the cached Debian binary, whose bin the sandbox mounts
+ * read-only at /bin: no start copies busybox or links its ~270 applets,
+ * nor removes them (docs/STARTUP.md, "do's own cost"). `scratch`: where the
+ * tree is laid out for this run alone when the cache cannot be written.
  */
-async function layoutDefaultRootfs(rootfs: string, busyboxFile: string, command: string): Promise<() => void> {
+async function defaultRootfs(rootfs: string, busyboxFile: string, scratch: string): Promise<{ template: { root: string; bin: string }; keep?: KeptSkeleton }> {
+  if (busyboxFile && !fs.existsSync(busyboxFile)) throw new Fatal(`--busybox ${busyboxFile}: no such file`);
   try {
-    let binary = busyboxFile;
-    if (!binary) {
-      const cached = await ensureBusybox({ cache: cacheDir(), progress: (label) => terminalProgress(process.stderr, label) });
-      binary = cached.binary;
-    } else if (!fs.existsSync(binary)) {
-      throw new Fatal(`--busybox ${binary}: no such file`);
-    }
-    // Hard links, not symlinks, for the ~400 applets: a link makes no
-    // inode, and making one is most of the layout's cost (on the shared
-    // host's ext4, 400 symlinks took 325-440 ms of CPU, 400 hard links 17:
-    // docs/STARTUP.md, the fifth pass). busybox runs the applet its
-    // argv[0] names either way.
-    const rest = layoutBusyboxRootfsInTwo(rootfs, binary, [command], undefined, 'hard');
-    return () => {
-      try {
-        rest();
-      } catch (e) {
-        throw new Fatal(`cannot prepare the default rootfs: ${(e as Error).message}`);
-      }
-    };
+    const cache = cacheDir();
+    const template = await busyboxTemplate({ cache, busybox: busyboxFile || undefined, scratch, progress: (label) => terminalProgress(process.stderr, label) });
+    return { template, keep: takeSkeleton(cache, rootfs) };
   } catch (e) {
     if (e instanceof FetchError || e instanceof BusyboxError) throw new Fatal(`cannot prepare the default rootfs: ${e.message}`);
     throw e;
   }
 }
 
-/** The OCI spec `do` runs: runsc spec's defaults, narrowed to what `do` promises. */
-export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean, readonly = false, callerNetwork = false): Record<string, unknown> {
+/**
+ * The OCI spec `do` runs: runsc spec's defaults, narrowed to what `do`
+ * promises. `bin`: a host directory mounted read-only at /bin (the default
+ * rootfs's kept busybox tree).
+ */
+export function doSpec(rootfs: string, args: string[], cwd: string, terminal: boolean, readonly = false, callerNetwork = false, bin?: string): Record<string, unknown> {
   const spec = defaultSpec();
   const proc = spec.process!;
   proc.args = args;
@@ -175,6 +170,7 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
   if (callerNetwork && spec.linux) spec.linux.namespaces = (spec.linux.namespaces ?? []).filter((n) => n.type !== 'network');
   spec.hostname = DO_HOSTNAME;
   spec.mounts = (spec.mounts ?? []).filter((m) => m.destination === '/proc' || m.destination === '/dev');
+  if (bin !== undefined) spec.mounts.push({ destination: '/bin', type: 'bind', source: bin, options: ['rbind', 'ro'] });
   if (readonly) {
     proc.env.push('HOME=/root');
     for (const d of PACKAGES_SCRATCH) spec.mounts.push({ destination: d, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', d === '/root' ? 'mode=700' : 'mode=1777'] });

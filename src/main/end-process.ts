@@ -1,14 +1,16 @@
-// How boot and the gofer end once their work is done (endProcess). A module
-// of its own, not common.ts: it binds _exit through koffi (src/host), and
-// common.ts is loaded by every command before run, exec and the other
-// waiting commands pause V8's optimizer (jit.ts): koffi's lookup under
-// node_modules there made path.normalize's loop hot enough to be optimized
-// (test/integration/run.test.ts, "never optimizes a function").
+// How boot and the gofer end once their work is done (endProcess), and run
+// and do once their sandbox is gone (cli.ts `endsAtOnce`). It binds _exit
+// through koffi (src/host) at its first call only: koffi loads then, never
+// when the CLI loads this module, before run, exec and the other waiting
+// commands pause V8's optimizer (jit.ts; koffi's lookup under node_modules
+// once made path.normalize's loop hot enough to be optimized there:
+// test/integration/run.test.ts, "never optimizes a function").
 
 import { exitAtOnce } from '../host/process.js';
 
 /**
- * Ends boot or the gofer once its work is done and reported: at once
+ * Ends boot or the gofer once its work is done and reported (run and do
+ * once their sandbox is gone): at once
  * (_exit, src/host/process.ts exitAtOnce) rather than through Node's
  * teardown, which joins its platform's background tasks (a V8 compile in
  * flight) and frees the heap: 40-55 ms of boot's exit and ~15 of the

@@ -18,6 +18,7 @@ import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js'
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
 import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
+import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 export { specCpus } from './oci/launch.js';
 
@@ -40,11 +41,11 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
 /**
  * `cleanUp`: paths to remove once the sandbox is gone, after its state
  * (`do`'s generated bundle), as the waiter does when run hands over to it.
- * `afterLaunch`: work that must be done before StartRoot but not before the
- * gofer and boot start (`do`'s applet links): run calls it right after
- * launching them; what it throws ends the sandbox.
+ * `keep`: `do`'s skeleton rootfs (it may lie inside `cleanUp`), kept among
+ * the spares once the sandbox is gone if the run left it untouched, else
+ * removed (src/debian/skeleton-spare.ts).
  */
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], afterLaunch?: () => void): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -126,15 +127,6 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     return 128 + osSignal(aborted!);
   };
   try {
-    if (afterLaunch) {
-      try {
-        afterLaunch();
-      } catch (e) {
-        child.kill('SIGKILL');
-        await l.exited;
-        throw e instanceof Fatal ? e : new Fatal((e as Error).message);
-      }
-    }
     const ready = await readSyncByte(l.syncFd);
     if (aborted) return await abortedStatus();
     if (!ready) {
@@ -172,6 +164,14 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       return await abortedStatus();
     }
     started = true;
+    // Wait goes out now, on the connection StartRoot went over, which is then
+    // shut for writing: boot answers it as init exits and ends the connection
+    // by itself, so neither the Wait nor boot's exit waits for run's last
+    // steps, its execve and Perl's start (a program as short as hello exits
+    // within them; docs/STARTUP.md, the eleventh pass). The waiter, if run
+    // becomes it, only reads the reply.
+    const wait = client.callAndEnd('containerManager.Wait', cid);
+    wait?.reply.catch(() => undefined); // awaited below, unless a failure on the way closes the client first
     recorded.status = 'running';
     await store.withLock(cid, () => store.save(recorded));
     await hook(['poststart'], 'running').catch((e: Error) => {
@@ -183,12 +183,15 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // for them itself). The execve returns only if it failed.
     const perl = (hooks?.poststop ?? []).length === 0 ? findPerl() : undefined;
     const held = FORWARDED_SIGNALS.map(osSignal);
-    if (perl && client.fd !== undefined && (await holdSignals(held, () => [...forwarding])) === 0) {
+    if (perl && client.fd !== undefined && wait?.whole && (await holdSignals(held, () => [...forwarding])) === 0) {
       // Boot or the gofer reaped already (Node reaps in its event loop, so
-      // not between this check and the execve): the waiter could not wait for it.
+      // not between this check and the execve): the waiter could not wait
+      // for it. Nor could it read a reply Node has read already (the
+      // container is over then: run ends in Node).
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
-      if (!gone(child)) {
+      if (!gone(child) && !wait.answered()) {
         execWaiter(perl, {
+          waitSent: true,
           cid,
           bootChild: child.pid!,
           goferChild: gofer && !gone(gofer.child) ? gofer.child.pid! : 0,
@@ -199,11 +202,12 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
           terminal: term?.own ? term.saved : undefined,
           goferGraceMs: GOFER_GRACE_MS,
           remove: [l.stateDir, ...cleanUp],
+          keep,
         });
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
-    const status = (await client.call('containerManager.Wait', cid)) as number;
+    const status = (await (wait?.reply ?? client.call('containerManager.Wait', cid))) as number;
     client.close();
     await l.exited;
     return exitCodeOf(status);
@@ -213,6 +217,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     await gofer?.finished(GOFER_GRACE_MS);
     term?.restore();
     fs.rmSync(l.stateDir, { recursive: true, force: true });
+    // Kept only once boot is gone (here on every path but an internal error).
+    if (keep) (child.exitCode !== null || child.signalCode !== null ? keep.finish() : fs.rmSync(keep.path, { recursive: true, force: true }));
     for (const p of cleanUp) fs.rmSync(p, { recursive: true, force: true });
     // Once the container is gone; run's status stays the container's (runc only warns).
     if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));

@@ -11,8 +11,10 @@
 // recurses.
 
 import type * as net from 'node:net';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { closeFd, connectUnixSocket, sendFds } from '../host/ffi.js';
+import { closeFd, connectUnixSocket, inetShutdown, sendFds } from '../host/ffi.js';
+import { SHUT_WR } from '../linux/abi.js';
 
 /**
  * node:net, loaded at its first use rather than with this module: boot
@@ -361,6 +363,48 @@ export class UrpcClient {
       this.pending.push({ resolve, reject });
       this.sock.write(text);
     });
+  }
+
+  /**
+   * `method` as this connection's last call, for a client made by
+   * connect() with no call pending: its request written at once (a
+   * synchronous write(2) on the fd), then this side shut for writing
+   * (shutdown(2) SHUT_WR), so the server, which answers a half-closed
+   * connection's calls and then ends it (control-server.ts), does not wait
+   * for this process to close it. `tsvisor run` sends Wait so as soon as
+   * StartRoot is answered; when it then becomes its waiter (waiter.ts), the
+   * waiter reads the reply, unless `answered()` says Node has read it
+   * already (run then waits in Node). Returns the
+   * reply's promise (for a caller that goes on in Node after all), with
+   * `whole` false when the request could not go out at once and went the
+   * usual way (written and ended by Node's socket, later in the loop: only
+   * this process can then read the reply); undefined when this client
+   * cannot (no fd, closed).
+   */
+  callAndEnd(method: string, arg: unknown): { reply: Promise<unknown>; whole: boolean; answered(): boolean } | undefined {
+    if (this.closedError || this.fd === undefined) return undefined;
+    const text = Buffer.from(urpcRequest(method, arg));
+    let n = 0;
+    try {
+      n = fs.writeSync(this.fd, text);
+    } catch {
+      // EAGAIN (a full socket): the whole request goes through the socket below
+    }
+    // Set as the reply is read (Node reads in its poll phase and settles in
+    // the same callback), so a caller that finds it unset knows the reply is
+    // still in the socket until its next turn of the loop.
+    let settled = false;
+    const reply = new Promise<unknown>((resolve, reject) =>
+      this.pending.push({
+        resolve: (v) => ((settled = true), resolve(v)),
+        reject: (e) => ((settled = true), reject(e)),
+      }),
+    );
+    const answered = () => settled;
+    if (n === text.length && inetShutdown(this.fd, SHUT_WR) === 0) return { reply, whole: true, answered };
+    if (n < text.length) this.sock.write(text.subarray(n));
+    this.sock.end();
+    return { reply, whole: false, answered };
   }
 
   /** Closes the connection; calls still waiting reject. */

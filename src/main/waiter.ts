@@ -34,6 +34,7 @@ import * as path from 'node:path';
 import { execve, hostSyscalls, setCloexec, kernelTermios, threadSignalMask, SIG_BLOCK, SIG_UNBLOCK, SOCK_STREAM } from '../host/ffi.js';
 import { AF_UNIX, TCSETSW } from '../linux/abi.js';
 import { urpcRequest } from './urpc.js';
+import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 /** Set to 1: `tsvisor run` waits in Node, never in the Perl waiter. */
 export const NO_WAITER_ENV = 'TSVISOR_NO_WAITER';
@@ -54,6 +55,12 @@ export interface WaiterPlan {
    * gone by the time the waiter could connect.
    */
   controlFd: number;
+  /**
+   * Wait went out on that connection already, which was then shut for
+   * writing (run.ts, urpc.ts `callAndEnd`): the waiter only reads the reply.
+   * Otherwise it sends Wait itself.
+   */
+  waitSent?: boolean;
   /** The container's state directory, which holds control.sock. */
   stateDir: string;
   /**
@@ -67,6 +74,13 @@ export interface WaiterPlan {
   goferGraceMs: number;
   /** Absolute paths removed at the end (the state directory first). */
   remove: string[];
+  /**
+   * `do`'s skeleton rootfs, which may lie inside a path of `remove`: left
+   * out of the removal while boot may live, then once every child is
+   * reaped moved among the spares when untouched, else removed
+   * (src/debian/skeleton-spare.ts).
+   */
+  keep?: KeptSkeleton;
 }
 
 /**
@@ -74,10 +88,18 @@ export interface WaiterPlan {
  * gofer's child (0: none), boot's pid, the state directory,
  * rt_sigprocmask's number, the mask to unblock, TCSETSW, the terminal's
  * kernel termios in hex ('' for none), the gofer's grace in seconds,
- * AF_UNIX, SOCK_STREAM, EINTR, EAGAIN, the Wait request, the control
- * connection's fd (non-blocking: Node made it so), then NAME<TAB>REQUEST
- * per signal (an empty request: SIGWINCH to boot), '--', and the paths to
- * remove. ASCII only, and no module at all: Errno and File::Path, which it
+ * AF_UNIX, SOCK_STREAM, EINTR, EAGAIN, the Wait request ('' when run sent
+ * it already: WaiterPlan.waitSent), the control
+ * connection's fd (non-blocking: Node made it so), statx's number, the
+ * kept skeleton, its spares' directory (both '' for none) and how many
+ * spares there may be, then NAME<TAB>REQUEST per signal (an empty request:
+ * SIGWINCH to boot), '--', the paths to remove, '--', and the kept
+ * skeleton's entries (src/debian/skeleton-spare.ts: REL, inode, change
+ * time's seconds and nanoseconds, tab-separated; statx's struct has the
+ * inode at byte 32 and the change time at 96 on every architecture).
+ * The skeleton is left out of the removal until every child is reaped,
+ * then moved among the spares if every entry is as recorded and there is
+ * room, else removed. ASCII only, and no module at all: Errno and File::Path, which it
  * used before, cost ~30 ms of Perl's compiling at its start and ~75 ms at
  * its end in a traced run (docs/STARTUP.md, the tenth pass), so the errno
  * numbers come as arguments and the removal is its own (rmtree: lstat, so
@@ -95,18 +117,22 @@ export interface WaiterPlan {
  * What it does, in run's order (run.ts): handlers for the signals, which it
  * then unblocks; containerManager.Wait on run's control connection (the
  * server's replies are JSON of a fixed shape, control-server.ts, so a
- * pattern reads them); boot's launcher reaped, the gofer given its grace
+ * pattern reads them), or only its reply when run sent it; boot's launcher reaped, the gofer given its grace
  * and reaped (the state and `do`'s bundle removed as soon as the gofer is
  * gone, see below); run's terminal put back; the removal finished; and the exit status as run's: the Wait status turned into a
  * shell's (boot.ts exitCodeOf's rule), else 128 and one line saying why.
  */
 const SCRIPT = String.raw`
-my ($cid, $child, $gofer, $boot, $dir, $nr, $mask, $tcsetsw, $term, $grace, $afunix, $stream, $eintr, $eagain, $wait, $ctl, @rest) = @ARGV;
+my ($cid, $child, $gofer, $boot, $dir, $nr, $mask, $tcsetsw, $term, $grace, $afunix, $stream, $eintr, $eagain, $wait, $ctl, $statx, $keep, $spares, $maxspares, @rest) = @ARGV;
 $0 = "tsvisor run $cid (waiting)";
 my %req;
 while (@rest && $rest[0] ne '--') { my ($name, $body) = split /\t/, shift(@rest), 2; $req{$name} = $body; }
 shift @rest;
-my @remove = @rest;
+my @remove;
+push @remove, shift @rest while @rest && $rest[0] ne '--';
+shift @rest;
+my @kept = @rest;
+my $skip = $keep;
 chdir $dir or die "tsvisor: waiter: cannot enter $dir: $!\n";
 $SIG{PIPE} = 'IGNORE';
 sub control {
@@ -117,6 +143,7 @@ sub control {
 my $failed;
 sub rmtree {
   my $p = shift;
+  return if $skip ne '' && $p eq $skip;
   lstat($p) or return;
   if (-d _) {
     chmod 0700, $p;
@@ -129,6 +156,16 @@ sub rmtree {
   } else {
     unlink $p or $failed = "$p: $!";
   }
+}
+sub untouched {
+  for (@kept) {
+    my ($rel, $ino, $sec, $nsec) = split /\t/;
+    my $buf = "\0" x 256;
+    syscall($statx, -100, $rel eq '.' ? $keep : "$keep/$rel", 0x100, 0x180, $buf) == 0 or return 0;
+    my ($i, $s, $n) = (unpack('Q', substr($buf, 32, 8)), unpack('q L', substr($buf, 96, 12)));
+    return 0 unless $i == $ino && $s == $sec && $n == $nsec;
+  }
+  return 1;
 }
 sub forward {
   my $s = control() or return;
@@ -147,7 +184,7 @@ my $reply = '';
 if (open(my $s, '+<&=', $ctl)) {
   my $r = '';
   vec($r, $ctl, 1) = 1;
-  syswrite($s, $wait);
+  syswrite($s, $wait) if $wait ne '';
   while ($reply !~ /(?<!\\)"result":(?:null|-?\d+)\}\s*$/) {
     select(my $ready = $r, undef, undef, undef);
     my $n = sysread($s, $reply, 65536, length $reply);
@@ -168,6 +205,12 @@ while ((my $pid = waitpid(-1, 0)) > 0) {
 }
 chdir '/';
 ioctl(STDIN, $tcsetsw, pack('H*', $term)) if $term ne '';
+if ($keep ne '') {
+  my $n = 0;
+  if (opendir(my $d, $spares)) { $n = grep { !/^\./ } readdir $d; closedir $d; }
+  $skip = '';
+  rmtree($keep) unless $n < $maxspares && untouched() && rename($keep, "$spares/$$-" . time() . '-' . int(rand(1e9)));
+}
 for my $p (@remove) {
   $failed = undef;
   rmtree($p);
@@ -219,11 +262,17 @@ export function waiterArgv(perl: string, plan: WaiterPlan): string[] {
     String(SOCK_STREAM),
     String(os.constants.errno.EINTR),
     String(os.constants.errno.EAGAIN),
-    urpcRequest('containerManager.Wait', plan.cid),
+    plan.waitSent ? '' : urpcRequest('containerManager.Wait', plan.cid),
     String(plan.controlFd),
+    String(hostSyscalls()!.numbers.statx),
+    plan.keep?.path ?? '',
+    plan.keep?.spares ?? '',
+    String(plan.keep?.maxSpares ?? 0),
     ...sigArgs,
     '--',
     ...plan.remove,
+    '--',
+    ...(plan.keep?.entries ?? []),
   ];
 }
 

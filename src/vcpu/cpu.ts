@@ -89,8 +89,9 @@ export class Cpu {
   readonly fault: FaultInfo = new FaultInfo();
   /** Instructions retired by this Cpu so far. */
   instret = AS_DOUBLE;
-  /** Next pc, written by block functions. Internal. */
+  /** Next pc, written by block functions; `left`: the run loop's budget left at a compiled block's call (tier 2 runs on past a chunk within it: wasm-bind.ts). Internal. */
   npc = AS_DOUBLE;
+  left = 0;
 
   private readonly mem: GuestMemory;
   private readonly interrupt: Int32Array;
@@ -217,6 +218,7 @@ export class Cpu {
       const from = this.linkFrom as Tier0Block | null;
       if (from !== null) { from.next = b; from.linkEpoch = this.codeEpoch; this.linkFrom = null; }
       if (statsEnabled) { if (b.code !== null) engineStats.tier0Calls++; else engineStats.compiledCalls++; }
+      this.left = budget - n;
       const r = b.code !== null ? this.runTier0(b, s, budget - n) : b.fn(s, x, fb);
       n += r >>> 3;
       this.instret += r >>> 3;
@@ -391,18 +393,16 @@ export class Cpu {
   }
 
   /**
-   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting
-   * its first WASM_PROBE_CALLS calls when this Cpu uses tier 2: then `b`
-   * moves to tier 2 if a call retired WASM_MIN_RUN instructions or more on
-   * average (a loop), else stays in `js` (see README.md, "Decision: tier 2
-   * for loops").
+   * Tier 1's function `js` of promoted block `b` (code `pieces`), counting its first WASM_PROBE_CALLS calls
+   * (or fewer, onTrial's early verdict) when this Cpu uses tier 2: then `b` moves to tier 2 if a call retired
+   * WASM_MIN_RUN instructions or more on average (a loop), else stays in `js` (README.md, "Decision: tier 2 for loops").
    */
   private probe(b: Block, pieces: Piece[], js: BlockFn): BlockFn {
     if (!this.wasm) return js;
     return onTrial(b, js, WASM_PROBE_CALLS, WASM_MIN_RUN, (loop) => {
       if (!loop && statsEnabled) engineStats.tier2Declined++;
       return this.tier2Region(b, pieces, js, loop);
-    });
+    }, true);
   }
 
   /**
@@ -424,7 +424,7 @@ export class Cpu {
       if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
       return narrow();
-    });
+    }, true);
   }
 
   /**

@@ -161,14 +161,20 @@ export function regionLoops(r: { blocks: Block[]; pieces: Piece[] }, epoch: numb
 /**
  * `fn` as block `b`'s function on trial: after `calls` calls, `settle(loops)`
  * gives the function that replaces it (loops: whether the calls retired
- * `minRun` instructions or more on average).
+ * `minRun` instructions or more on average). With `early`, the trial
+ * settles as soon as its calls have retired `minRun * calls` instructions,
+ * the verdict the full count would give (loops), so that a loop nest whose
+ * every call runs thousands of instructions is not run `calls` times in
+ * the function on trial (a tier-1 function runs in V8's interpreter at
+ * first: see README.md, "Decision: trials that settle early").
  */
-export function onTrial(b: { fn: BlockFn }, fn: BlockFn, calls: number, minRun: number, settle: (loops: boolean) => BlockFn): BlockFn {
+export function onTrial(b: { fn: BlockFn }, fn: BlockFn, calls: number, minRun: number, settle: (loops: boolean) => BlockFn, early = false): BlockFn {
   let n = 0, insns = 0;
+  const enough = early ? minRun * calls : Infinity;
   return (s, x, fb) => {
     const r = fn(s, x, fb);
     insns += r >>> 3;
-    if (++n === calls) b.fn = settle(insns >= minRun * n);
+    if (++n === calls || insns >= enough) b.fn = settle(insns >= minRun * n);
     return r;
   };
 }

@@ -68,7 +68,18 @@ export interface Tier2Host {
   segv(a: number, size: number, need: number, pc: number, k: number): number;
   trap(signal: number, code: number, pc: number, k: number): number;
   flushCode(): void;
+  /** Instructions the run loop may still retire in the call now made (its budget less those retired: Cpu.run). */
+  readonly left: number;
 }
+
+/**
+ * The most instructions one call of a tier-2 function runs on to before it
+ * leaves at its next chunk: the call does not see the interrupt flag, which
+ * the run loop reads between calls, so this bounds how late an interrupt is
+ * seen (the kernel's budgets, 200 000 and less, bound it first); and the
+ * result's count must fit its 21 bits (wasm-tier.ts).
+ */
+export const CALL_MAX = 1 << 18;
 
 /** Register slots in page 0, which no process maps (mm.ts): a claim word at 0, then SLOTS slots of 256 bytes. */
 const SLOT_BYTES = 256, SLOTS = 15;
@@ -147,7 +158,10 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
   const call = region.fp
     ? `${fcopy(region.fUsed, true)}const q=W(c.mt?1:0,${slot},s.fcsr,${fslot});s.fcsr=(s.fcsr&224)|(q>>>24);const r=q&16777215;${fcopy(region.fWritten, false)}`
     : `const r=W(c.mt?1:0,${slot});`;
-  const body = `${copy(region.used, true)}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
+  // The limit a call runs on to past its chunks (read at slot + 0, where it leaves the next pc): none while other
+  // threads share the memory (their munmap or mprotect is then seen at the next call, within a chunk).
+  const limit = `const l=c.left;M[${o}]=c.mt?0:l<${CALL_MAX}?l:${CALL_MAX};`;
+  const body = `${copy(region.used, true)}${limit}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('W', 'c', 'E', 'M', 'D', `return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
 }

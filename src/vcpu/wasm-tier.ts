@@ -13,8 +13,11 @@
 // The module's function "run(mt, slot)" loads the `used` registers from
 // the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
 // regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
-// function does (same exits, same exact retired counts, same LOOP_CHUNK
-// rule). Before it returns it stores the `written` registers into the slot
+// function does (same exits, same exact retired counts), except that at a
+// jump closing a cycle once `chunk` (LOOP_CHUNK) instructions have run it
+// runs on for another chunk while it has retired fewer than the i32 at
+// slot + 0 (written by bindRegion: the run loop's budget left, at most
+// CALL_MAX; 0 under mt), so one call retires at most that and a chunk. Before it returns it stores the `written` registers into the slot
 // and the next pc as a double at slot + 0 (for a fault or trap: the pc of
 // the instruction); a faulting access then calls `sg(lo, hi, size, need,
 // pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
@@ -37,7 +40,8 @@
 // system call, which ends the function, or the Cpu between two calls
 // changes its flags. While other threads share the memory (`mt`, the first
 // parameter) another thread's munmap or mprotect is seen at this function's
-// next call, up to LOOP_CHUNK instructions later, where tier 1 sees it at
+// next call, up to LOOP_CHUNK instructions later (such a call never runs on
+// past a chunk), where tier 1 sees it at
 // the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
@@ -230,7 +234,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   const FD = fp ? Array.from({ length: 18 }, () => local(F64)) : [];
   const FT = fp ? local(I32) : -1;
   const A = local(I64), T1 = local(I64), T2 = local(I64), T3 = local(I64), T4 = local(I64), FA = local(I64);
-  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32);
+  const AI = local(I32), N = local(I32), P = local(I32), RET = local(I32), FL = local(I32), DONE = local(I32);
   const FSZ = local(I32), FNEED = local(I32), FPC = local(I32), FK = local(I32), FSIG = local(I32);
   const NPC = local(F64);
 
@@ -248,11 +252,33 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /** Leave with the next pc `npc` (null: NPC already set), N + k retired, `stop`. */
   const exitNow = (npc: number | null, k: number, stop = 0): void => {
     if (npc !== null) b.f64(npc).set(NPC);
-    b.get(N);
+    b.get(N).get(DONE).op(W.i32Add);
     if (k !== 0) b.i32(k).op(W.i32Add);
     b.i32(3).op(W.i32Shl);
     if (stop !== 0) b.i32(stop).op(W.i32Or);
     b.set(RET).op(W.br).u(toExit());
+  };
+  /**
+   * At a jump that may close a cycle, once N reached the chunk: whether the
+   * call runs on (while it has retired fewer than the limit the binding
+   * wrote as an i32 at slot + 0: wasm-bind.ts; 0 while other threads share
+   * the memory, so that their munmap is seen at the next call, as before);
+   * if so N moves into DONE, else `leave` (which leaves the function). The
+   * test of N is the only code on the hot path; `onward` (if given) ends
+   * the cold one, so that it need not run into the loop's own back edge,
+   * and the cold path holds no call and no store (V8 then still unrolls a
+   * small loop).
+   */
+  const chunkCheck = (leave: () => void, onward?: () => void): void => {
+    b.get(N).i32(chunk).op(W.i32GeS).hint(0);
+    open();
+    b.get(N).get(DONE).op(W.i32Add).get(SLOT).op(W.i32Load, 2).u(0).op(W.i32GeU);
+    open();
+    leave();
+    close();
+    b.get(DONE).get(N).op(W.i32Add).set(DONE).i32(0).set(N);
+    onward?.();
+    close();
   };
   /**
    * Go on at t inside the region, `retired` instructions of this segment
@@ -269,10 +295,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
       b.op(W.br).u(c - cur - 1 + extra);
       return;
     }
-    b.get(N).i32(chunk).op(W.i32GeS).hint(0);
-    open();
-    exitNow(t, 0);
-    close();
+    // Past a chunk, on through the region's br_table.
+    chunkCheck(() => exitNow(t, 0), () => b.i32(c).set(P).op(W.br).u(toTop()));
     // This case's own start: its loop (the outermost of the labels `extra` counts).
     if (c === cur) b.op(W.br).u(extra - 1);
     else b.i32(c).set(P).op(W.br).u(toTop());
@@ -310,7 +334,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /** The fault exit of an access (Cpu.segv called after the registers are written back). */
   const fault = (pc: number, k: number, size: number, need: number): void => {
     b.get(A).set(FA).i32(size).set(FSZ).i32(need).set(FNEED).i32(pc).set(FPC);
-    b.get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+    b.get(N).get(DONE).op(W.i32Add).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   /**
    * The address of an access into A (and AI), checked for `need`; on the
@@ -376,7 +400,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   };
   /** SIGTRAP (5) or SIGILL (4) at pc (Cpu.trap, called after the registers are written back). */
   const trapAt = (signal: number, pc: number, k: number): void => {
-    b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
+    b.i32(signal).set(FSIG).i32(pc).set(FPC).get(N).get(DONE).op(W.i32Add).i32(k).op(W.i32Add).set(FK).op(W.br).u(toExit());
   };
   const fpEmitter = {
     b, address, store, open, close, ai: AI, fcsr: FCSR, slot: (): void => { b.get(SLOT); }, fslot: (): void => { b.get(FSLOT); }, ff: FF, d: FD, t: T1, t32: FT, fx: FX,
@@ -423,13 +447,11 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
         if (rd !== 0) b.i64(nextPc).set(regLocal.get(rd) as number);
         b.get(N).i32(k + 1).op(W.i32Add).set(N);
         // In a region, a target that is a case runs on inside (unless the chunk is done); any other leaves.
-        if (labels.size > 0) {
-          b.get(N).i32(chunk).op(W.i32LtS);
-          open();
-          search(0, targets.length);
-          close();
-        }
         b.get(A).op(W.f64ConvertI64S).set(NPC);
+        if (labels.size > 0) {
+          chunkCheck(() => exitNow(null, 0));
+          search(0, targets.length);
+        }
         exitNow(null, 0);
         return true;
       }

@@ -141,6 +141,12 @@ describe('confinement of boot and the gofer', function () {
       assert.match(p.status.NSpid, new RegExp(`^${p.pid}\\s+1$`));
     }
     assert.notEqual(inspect(bootPid).ns.net, me.ns.net, 'boot has a network namespace of its own');
+    // Boot leads a session of its own, made by its own first step (confine.ts takeNewSession), with no
+    // launcher left between it and unshare; the gofer stays in its launcher's session.
+    const stat = (pid: number) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    assert.equal(Number(stat(bootPid)[3]), bootPid, "boot's session id is its own pid");
+    assert.notEqual(Number(stat(goferPid)[3]), goferPid, 'the gofer leads no session');
+    assert.equal(path.basename(fs.readFileSync(`/proc/${stat(bootPid)[1]}/cmdline`, 'utf8').split('\0')[0]), 'unshare', "boot's parent is its unshare");
     // boot's root holds nothing of the host but tsvisor's code (read-only) and its own /proc.
     assert.throws(() => fs.readdirSync(`/proc/${bootPid}/root/etc`), /ENOENT|EACCES/);
     assert.ok(fs.existsSync(`/proc/${bootPid}/root/proc/1/status`), 'its /proc is its own PID namespace\'s');

@@ -179,6 +179,33 @@ describe('tsvisor run and the sandbox it starts', function () {
     }
   });
 
+  it("sends Wait before it becomes the waiter: boot ends without waiting for Perl's start, and the waiter still reads init's status", async function () {
+    const perl = findPerl();
+    if (!perl) this.skip(); // no perl here: run waits in Node
+    // A perl that starts only once boot has exited (its pid, the waiter's 4th
+    // argument after the script, gone or a zombie), then says so and runs the
+    // real one. Had boot waited for the waiter's Wait, it would have cut the
+    // connection after its drain's grace and the status would be lost (128).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-late-perl-'));
+    const mark = path.join(dir, 'boot-gone');
+    fs.writeFileSync(
+      path.join(dir, 'perl'),
+      `#!/bin/sh\nboot=$6\nn=0\nwhile [ -d /proc/$boot ] && ! grep -q '^State:.*Z' /proc/$boot/status 2>/dev/null; do\n  n=$((n+1)); [ $n -gt 1200 ] && break; sleep 0.05\ndone\n[ -d /proc/$boot ] && ! grep -q '^State:.*Z' /proc/$boot/status 2>/dev/null || : > ${mark}\nexec ${perl} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const bundle = makeBundle({ args: ['/bin/exitgroup', '_exit', '6', '7'] });
+    try {
+      const r = spawnSync(TSVISOR, ['--root', root, 'run', '--bundle', bundle, 'late-perl'], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, timeout: 120000 });
+      assert.equal(r.status, 42, r.stderr);
+      assert.match(r.stdout, /exitgroup: _exit\(42\)/);
+      assert.ok(fs.existsSync(mark), 'the waiter started after boot had exited');
+      assert.equal(fs.existsSync(path.join(root, 'late-perl')), false, 'the state directory is removed');
+    } finally {
+      removeBundle(bundle);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('waits in Node with TSVISOR_NO_WAITER=1, with the same outcome', async () => {
     const c = await startCat('node-waiter', { env: { TSVISOR_NO_WAITER: '1' } });
     try {

@@ -15,6 +15,7 @@ import { makeDeb, makeTar, sha256, tsvisor, Result } from './do-util.js';
 import { spawn } from 'node:child_process';
 import { TSVISOR } from '../integration/run-util.js';
 import { busyboxApplets, layoutBusyboxRootfs } from '../../src/debian/busybox-rootfs.js';
+import { cachedTemplate } from '../../src/debian/busybox-template.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
 const VERSION = '1:1.0-1';
@@ -217,12 +218,82 @@ describe('tsvisor do: running busybox', function () {
     assert.equal(r.stderr, '');
     assert.equal(r.stdout, '/tmp\ntsvisor\nroot:x:0:0:root:/root:/bin/sh\nchroot applet: 0\n0\n');
     assert.equal(r.code, 0);
-    // The applets' links are made while the sandbox starts (do.ts
-    // layoutDefaultRootfs): the command finds every one of them.
+    // /bin is the kept tree's (src/debian/busybox-template.ts), mounted over
+    // the skeleton's empty one: every applet is there.
     const applets = busyboxApplets(fs.readFileSync(BUSYBOX));
     const ls = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'ls', '/bin']);
     assert.equal(ls.code, 0, ls.stderr);
     assert.deepEqual(ls.stdout.split(/\s+/).filter(Boolean).sort(), [...new Set([...applets, 'busybox'])].sort());
+  });
+
+  it("keeps the guest's writes off the cached /bin (a read-only mount of the kept tree) and its other writes in the run's own rootfs", async () => {
+    const dir = tmpdir('kept');
+    try {
+      const env = { XDG_CACHE_HOME: path.join(dir, 'cache') };
+      const bin = fs.readFileSync(BUSYBOX);
+      const first = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'true'], env);
+      assert.equal(first.code, 0, first.stderr);
+      const kept = cachedTemplate(path.join(dir, 'cache', 'tsvisor'), sha256(bin));
+      assert.ok(kept, 'the tree is kept in the cache');
+      const snapshot = (): string[] =>
+        fs.readdirSync(kept.bin).sort().map((n) => {
+          const st = fs.lstatSync(path.join(kept.bin, n));
+          return `${n} ${st.ino} ${st.mode.toString(8)} ${st.nlink} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+        });
+      const before = snapshot();
+      // Every way a root guest could change a file or the directory: none may work.
+      const ops = ['echo x > /bin/new', 'echo x > /bin/busybox', 'echo x >> /usr/bin/ls', ': > /sbin/cat', 'rm /bin/ls', 'mv /bin/cat /bin/cat2', 'chmod 4777 /bin/sh', 'chown 1:1 /bin/sh',
+        'touch /bin/true', 'ln -s busybox /bin/link', 'ln /bin/busybox /bin/hard', 'ln /bin/busybox /tmp/hard', 'mkdir /bin/d', 'rmdir /bin', 'mv /bin /gone', 'chmod 700 /bin'];
+      const script = ops.map((op) => `if (${op}) 2>/dev/null; then echo "changed: ${op.replace(/"/g, '')}"; fi`).join('; ') +
+        '; echo x > /bin/new; echo y > /etc/new && echo z > /new && cat /etc/new /new';
+      const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', script], env);
+      assert.deepEqual(r, { code: 0, stdout: 'y\nz\n', stderr: "sh: can't create /bin/new: Read-only file system\n" });
+      assert.deepEqual(snapshot(), before);
+      assert.ok(fs.readFileSync(path.join(kept.bin, 'busybox')).equals(bin));
+      // The next run starts from a fresh rootfs around the same tree.
+      const next = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', 'ls /etc /; ls /bin | wc -l'], env);
+      assert.equal(next.code, 0, next.stderr);
+      assert.doesNotMatch(next.stdout, /\bnew\b/);
+      assert.match(next.stdout, new RegExp(`\\n${new Set([...busyboxApplets(bin), 'busybox']).size}\\n$`));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a skeleton its run left untouched for the next run, and removes one the guest changed (the waiter in Perl, and run in Node)', async function () {
+    this.timeout(180000);
+    // What every run must find: a skeleton as laid out, whatever the runs before it did.
+    const PRISTINE = 'ls -A /tmp /root; stat -c %a /etc; cat /etc/hostname';
+    const CLEAN = '/root:\n\n/tmp:\n755\ntsvisor\n';
+    for (const extra of [{}, { TSVISOR_NO_WAITER: '1' }]) {
+      const dir = tmpdir('spare');
+      try {
+        const env = { ...extra, XDG_CACHE_HOME: path.join(dir, 'cache'), TMPDIR: path.join(dir, 'tmp') };
+        fs.mkdirSync(env.TMPDIR);
+        const spares = (): string[] => fs.readdirSync(path.join(dir, 'cache', 'tsvisor', 'busybox-rootfs', 'spare'));
+        const run = async (script: string): Promise<string> => {
+          const r = await tsvisor(['do', '--busybox', BUSYBOX, '--', 'sh', '-c', script], env);
+          assert.equal(r.code, 0, `${script}: ${r.stderr}`);
+          return r.stdout;
+        };
+        const first = await run(`ls -id / | cut -d" " -f1; ${PRISTINE}`);
+        assert.match(first, new RegExp(`^\\d+\\n${CLEAN}$`));
+        assert.equal(spares().length, 1);
+        assert.equal(await run(`ls -id / | cut -d" " -f1; ${PRISTINE}`), first, 'the same skeleton again');
+        assert.equal(spares().length, 1);
+        // A change of any kind, however quick (the check is to the nanosecond): removed, no spare left.
+        const ops = 'TSVISOR_NO_WAITER' in extra ? ['chmod 700 /etc'] : ['echo x > /tmp/x', 'chmod 700 /etc', 'touch /etc/passwd', 'ln /etc/passwd /root/p'];
+        for (const op of ops) {
+          assert.equal(await run(`${PRISTINE}; ${op}`), CLEAN, op);
+          assert.deepEqual(spares(), [], op);
+        }
+        assert.equal(await run(PRISTINE), CLEAN);
+        assert.equal(spares().length, 1);
+        assert.deepEqual(fs.readdirSync(env.TMPDIR), []);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('with --rootfs runs in that directory as it is, and its writes stay there', async () => {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
+import { CALL_MAX } from '../../src/vcpu/wasm-bind.js';
 import { Asm, CODE, DATA, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 
 const ENGINES: readonly Engine[] = ['interp', 'jit', 'wasm', 'auto'];
@@ -402,6 +403,63 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].second.stop, Stop.Fault);
     assert.equal(results[0].second.regs[9], BigInt(DATA + 4 * PAGE_SIZE - 7), 'x10 at the first ld straddling out');
     assert.equal(results[0].second.pc, CODE + 4);
+  });
+
+  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, an interrupt waiting for its end; not under mt', () => {
+    // The run loop sets Cpu.left before each call of a compiled block, and tier 2's binding reads it once
+    // per call (counted: the calls); `raise` raises the interrupt flag at the first read.
+    const watched = (cpu: Cpu, raise?: Int32Array): { calls: number } => {
+      const seen = { calls: 0 };
+      let left = 0;
+      Object.defineProperty(cpu, 'left', {
+        get: () => { if (++seen.calls === 1 && raise) raise[0] = 1; return left; },
+        set: (v: number) => { left = v; },
+      });
+      return seen;
+    };
+    const passes = 40_000; // 27 instructions a pass: 1.08 M in all, over CALL_MAX
+    const make = (engine: Engine, intr?: Int32Array): Cpu => {
+      const cpu = new Cpu(resetMemory(mixLoop(650).bytes()), intr, { engine });
+      dataBytes = () => (cpu as unknown as { mem: GuestMemory }).mem.u8.slice(DATA, DATA + 32);
+      cpu.state.pc = CODE;
+      mixSetup(passes)(cpu);
+      setReg(cpu, 12, 3n);
+      return cpu;
+    };
+    const ref = run(make('interp'), 1e9);
+    assert.equal(ref.stop, Stop.Syscall);
+
+    // A budget of 100 000: one call of the region runs it all, leaving at the first chunk past it.
+    let cpu = make('wasm');
+    let seen = watched(cpu);
+    assert.equal(cpu.run(100_000), Stop.Budget);
+    assert.ok(cpu.instret >= 100_000 && cpu.instret <= 100_000 + LOOP_CHUNK + 27, `ran ${cpu.instret}`);
+    assert.equal(seen.calls, 1);
+    // On to the end: no call retires more than CALL_MAX and a chunk.
+    seen.calls = 0;
+    const o = run(cpu, 1e9);
+    assert.ok(cpu.wasmCompiled > 0);
+    const least = Math.ceil((ref.instret - 100_000) / (CALL_MAX + LOOP_CHUNK + 27));
+    assert.ok(seen.calls >= least && seen.calls <= least + 1, `${seen.calls} calls`);
+    assert.deepEqual(o, ref);
+
+    // The flag raised as the first call starts: the run loop sees it when that call ends, at CALL_MAX.
+    const intr = new Int32Array(1);
+    cpu = make('wasm', intr);
+    seen = watched(cpu, intr);
+    assert.equal(cpu.run(1e9), Stop.Interrupted);
+    assert.ok(cpu.instret >= CALL_MAX && cpu.instret <= CALL_MAX + LOOP_CHUNK + 28, `ran ${cpu.instret}`);
+    assert.equal(seen.calls, 1);
+    intr[0] = 0;
+    assert.deepEqual(run(cpu, 1e9), ref);
+
+    // While other threads share the memory a call leaves at every chunk, as before.
+    cpu = make('wasm');
+    cpu.mt = true;
+    seen = watched(cpu);
+    assert.equal(cpu.run(100_000), Stop.Budget);
+    assert.ok(seen.calls >= 100_000 / (LOOP_CHUNK + 27), `${seen.calls} calls under mt`);
+    assert.deepEqual(run(cpu, 1e9), ref);
   });
 
   it('TSVISOR_WASM_DUMP writes each module, valid, its function named after the region\'s start', function () {

@@ -214,4 +214,31 @@ describe('vcpu tier 2 wide regions and register slots', () => {
     assert.ok(t1.first < 100, `tier 1 retired ${t1.first} in its first run of a call`);
     assert.equal(t2.first, 113, 'the wide region runs the whole call');
   });
+
+  it("a loop whose first call runs long leaves its probe after that call (region.ts onTrial's early verdict)", () => {
+    // One block: an inner loop of 4 instructions (one a tag: Cpus of this thread share blocks by their
+    // bytes) run 100 000 times, then ebreak. Each call of its tier-1 function returns after LOOP_CHUNK
+    // instructions, so WASM_PROBE_CALLS calls would be more than the whole loop; the probe settles
+    // once its calls retired WASM_MIN_RUN * WASM_PROBE_CALLS instructions.
+    assert.ok(LOOP_CHUNK >= WASM_MIN_RUN * WASM_PROBE_CALLS && LOOP_CHUNK * WASM_PROBE_CALLS > 400_000, `chunk ${LOOP_CHUNK}`);
+    const results: [Stop, number, bigint, number][] = [];
+    for (const [engine, wasm] of [['interp', true], ['auto', false], ['auto', true]] as [Engine, boolean][]) {
+      const cpu = new Cpu(resetMemory(new Asm().w(
+        rv.addi(7, 7, -1),           // +0
+        rv.addi(8, 8, 3),            // +4
+        rv.addi(0, 0, 870 + results.length), // +8
+        rv.bne(7, 0, -12),           // +12 -> +0
+        rv.ebreak(),                 // +16
+      ).bytes()), undefined, { engine, promoteAfter: 2, wasm });
+      cpu.state.pc = CODE;
+      setReg(cpu, 7, 100_000n);
+      let stop: Stop, runs = 0;
+      do { stop = cpu.run(1_000_000_000); runs++; } while (stop === Stop.Budget);
+      results.push([stop, cpu.instret, getReg(cpu, 8), cpu.state.pc]);
+      assert.equal(cpu.wasmCompiled > 0, engine === 'auto' && wasm, `${engine} (wasm ${wasm}): ${cpu.wasmCompiled} compiled after ${runs} runs`);
+    }
+    assert.deepEqual(results[0], [Stop.Fault, 400_000, 300_000n, CODE + 16]);
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+  });
 });

@@ -19,7 +19,7 @@ import { closePublished, networkPlan, openPublished, publishArg, type PublishReq
 import { parseSpec } from '../../spec/load.js';
 import type { Spec } from '../../spec/types.js';
 import { bindUnixSocket, closeFd, connectUnixSocket, getTerminalAttr, openPty, pipe2, sendFd, setTerminalAttr, setTerminalSize, O_CLOEXEC, TCSADRAIN } from '../../host/ffi.js';
-import { startGofer, type RunningGofer } from '../gofer-launch.js';
+import { prepareGofer, type RunningGofer } from '../gofer-launch.js';
 import { checkId, ContainerExists, OciError } from './state.js';
 import { BOOT_NODE_FLAGS, entryScript, sandboxProcessEnv } from '../../bundle/entry.js';
 import { bootSnapshotArgs } from '../../bundle/snapshot.js';
@@ -163,12 +163,12 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // sandbox lives; without a terminal on stdin, plain stdio. A detached
   // sandbox never takes this command's terminal.
   const term = spec.process?.terminal === true && (o.consoleSocket || !o.detached) ? openTerminal(o.consoleSocket, spec.process.consoleSize) : null;
-  // The gofer first (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one socket pair each.
+  // The gofer's socket pairs (src/fs-gofer, started by gofer-launch.ts): boot reaches the filesystems through it, one pair each.
   const globalArgv = childGlobalArgv(global);
-  const gofer = o.directfs ? null : startGofer(entryScript('gofer'), globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
+  const goferPlan = o.directfs ? null : prepareGofer(entryScript('gofer'), globalArgv, global.confine, bundle.dir, bundle.configPath, spec, term?.slave ?? 'inherit');
   // The gofer's fds: its io fds from 6, then the donation channel's end.
-  const goferFds = gofer ? [...gofer.bootEnds, gofer.donateEnd] : [];
-  const ioFdArgs = gofer ? [`--io-fds=${gofer.bootEnds.map((_, i) => 6 + i).join(',')}`, `--donate-fd=${6 + gofer.bootEnds.length}`] : [];
+  const goferFds = goferPlan ? [...goferPlan.bootEnds, goferPlan.donateEnd] : [];
+  const ioFdArgs = goferPlan ? [`--io-fds=${goferPlan.bootEnds.map((_, i) => 6 + i).join(',')}`, `--donate-fd=${6 + goferPlan.bootEnds.length}`] : [];
   // Published ports: host sockets opened in our own network namespace (src/main/network.ts), after the gofer's fds.
   const published = openPublished(o.publish ?? [], o.exitCode);
   const publishFdBase = 6 + goferFds.length;
@@ -210,8 +210,9 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
   // bin/tsvisor for a parent runtime's boot).
   let args = [...BOOT_NODE_FLAGS, ...bootSnapshotArgs(o.detached), entryScript('boot'), ...bootArgs];
   if (global.confine) {
-    ({ file, args } = confinedCommand([file, ...args], { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached }, networkConfinement(networkPlan(global.network, spec))));
-    env = confinedEnv(env);
+    const shape = { dieWithParent: !o.detached, newSession: true, keep: [], outlivesLauncher: o.detached };
+    ({ file, args } = confinedCommand([file, ...args], shape, networkConfinement(networkPlan(global.network, spec))));
+    env = confinedEnv(env, shape);
   } else if (!o.detached) {
     env[DIE_WITH_PARENT_ENV] = String(process.pid);
   }
@@ -231,10 +232,22 @@ function launchIn(global: GlobalOptions, o: LaunchOptions, spec: Spec, stateDir:
     // and run passes it the terminal's SIGWINCH (run.ts).
     detached: true,
   });
+  // The gofer right after boot, whose start (a Node start, its spec and
+  // lock-down, then the kernel's load after its sync byte) is the longer
+  // road: boot first asks the gofer for anything once its kernel has loaded.
+  let gofer: RunningGofer | null = null;
+  try {
+    gofer = goferPlan?.start() ?? null;
+  } catch (e) {
+    // Boot without its gofer is no sandbox. (What can throw here, the spec
+    // file's open and the confinement check, passed for boot a moment ago.)
+    child.kill('SIGKILL');
+    throw e;
+  }
   if (term?.slave !== undefined) fs.closeSync(term.slave);
   closeFd(sync[1]);
   closeFd(ctrlFd);
-  gofer?.closeBootEnds();
+  goferPlan?.closeBootEnds();
   closePublished(published);
   fs.closeSync(specFd);
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? 128 + (sig ? osSignal(sig) : 0))));
