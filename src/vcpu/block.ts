@@ -16,6 +16,13 @@ export class Block implements Tier0Block {
   /** The block that followed this one last time (trace.ts follows it from a jalr); valid while linkEpoch is the Cpu's codeEpoch. */
   next: Tier0Block | null = null;
   linkEpoch = -1;
+  /**
+   * Tier 0 in WebAssembly: the backward jumps inside this block the module counted since `heatBase` was its
+   * heat (its first run, or its last return to tier 0), so that heat - heatBase - LOOP_HEAT * trips is its
+   * entries (cpu.ts shortRuns).
+   */
+  trips = 0;
+  heatBase = 0;
   /** Times this block was sent back from tier 1 to tier 0 (cpu.ts demote): each puts its next promotion further off. */
   demotions = 0;
   /** The pre-decoded form, kept after promotion too: a later trace (cpu.ts) compiles it again into its own function. */

@@ -33,7 +33,7 @@ import { amo32, amo64 } from './amo.js';
 import { csrAccess } from './csr.js';
 import { SharedBlocks } from './shared-blocks.js';
 import { engineFromEnv, PROMOTE_AFTER, PROMOTE_AFTER_JS, tier0FromEnv, WASM_MIN_RUN, WASM_PROBE_CALLS, type CpuOptions, type Engine, type Tier0Kind } from './engines.js';
-import { MAX_HEAT, Tier0Wasm } from './interp-wasm.js';
+import { Tier0Wasm } from './interp-wasm.js';
 import { GuestMemory, GUEST_VA_LIMIT, HIGH_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, PAGE_X, PAGE_SHIFT, PAGE_SIZE, PAGE_SHARED, SHARED_SHIFT, pagePerms, pageOf } from './memory.js';
 import { FramePool } from './frames.js';
 import { SharedPages, STEP_BUS, STEP_DONE, STEP_FAULT_IN, NOT_LOADED } from './shared-pages.js';
@@ -42,12 +42,12 @@ import { AS_DOUBLE, FaultInfo, Stop, ThreadState } from './state.js';
 import type { Insn } from './decode.js';
 import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.js';
 import { traceFrom } from './trace.js';
-import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom } from './region.js';
+import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom, declined, lower } from './region.js';
 import { compileRegionWasm, type WasmRegion } from './wasm-tier.js';
 import { bindRegion, regSlot } from './wasm-bind.js';
 import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
-import { Interpreter, type Tier0Block } from './interp.js';
+import { Interpreter, LOOP_HEAT, type Tier0Block } from './interp.js';
 import { Block, type BlockFn, NO_BLOCK_FN } from './block.js';
 import { BlockTable } from './block-table.js';
 import { BlockCache, Field, LOOP_CHUNK, MAX_BLOCK, predecodeBlock, retireSlab, Tier0, toInsns } from './ops.js';
@@ -76,8 +76,7 @@ export { MAX_BLOCK } from './ops.js';
 export { LOOP_CHUNK } from './ops.js';
 export { ENGINES, PROMOTE_AFTER, PROMOTE_AFTER_JS, WASM_PROBE_CALLS, WASM_MIN_RUN, type Engine, type CpuOptions } from './engines.js';
 
-/** A demoted block's next promotion: after DEMOTE_FACTOR^k promotions' heat for its k-th demotion, none after MAX_DEMOTIONS (Cpu.demote); heats stay above -MAX_HEAT (an i32 in the module's records). */
-export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
+export { DEMOTE_FACTOR, MAX_DEMOTIONS } from './region.js';
 
 /** Shape of the generated block factory. */
 type Factory = (c: Cpu, dv: DataView, pf: Uint8Array, A: typeof alu, F: typeof fp, I4: Int32Array, F8: Float64Array, SD: DataView) => BlockFn;
@@ -132,8 +131,9 @@ export class Cpu {
   compiled = 0;
   /** Of those, promoted blocks compiled as traces (statistics). */
   traces = 0;
-  /** Promoted blocks sent back to tier 0 (demote; statistics). */
+  /** Promoted blocks sent back to tier 0 (demote; statistics), and tier-0 blocks kept there at their promotion's heat (runTier0). */
   demoted = 0;
+  held = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
   /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
@@ -340,8 +340,9 @@ export class Cpu {
     const w = this.t0w;
     if (w !== null) w.sync(b);
     if (b.heat >= this.promoteAt) {
-      this.promote(b);
-      return b.fn(s, s.x, s.fbits);
+      // A loop of few trips an entry stays in tier 0 (README.md, "Decision: no promotion of a short-trip loop").
+      if (this.wasm && w !== null && b.trips > 0 && Tier0Wasm.runsAll(b.pre as Int32Array, b.n) && declined(regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), this.codeEpoch, LOOP_HEAT, WASM_MIN_RUN, WASM_PROBE_CALLS)) { lower(b, this.promoteAt); w.reheat(b); this.held++; if (statsEnabled) engineStats.held++; }
+      else return this.promote(b), b.fn(s, s.x, s.fbits);
     }
     if (w !== null) {
       const r = w.run(b, s, limit < Tier0.CHUNK ? limit : Tier0.CHUNK, this.promoteAt);
@@ -435,9 +436,8 @@ export class Cpu {
    * factory). Returns the function the run loop never calls while `b.code` is set.
    */
   private demote(b: Block): BlockFn {
-    const k = ++b.demotions;
     b.code = b.pre;
-    b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, this.promoteAt - this.promoteAt * DEMOTE_FACTOR ** k);
+    lower(b, this.promoteAt);
     this.t0w?.reheat(b);
     const e = SHARED_BLOCKS.find(this.mem, b.pc, b.end);
     if (e !== null) e.factory = null;

@@ -194,6 +194,7 @@ class Region {
     const code = b.code as Int32Array;
     toWasmRecords(code, b.pc, this.i32, this.next);
     b.wrec = this.next; b.wepoch = this.recEpoch;
+    this.i32[(b.wrec >>> 2) + 3] = b.trips;
     this.next += wasmRecordBytes(code);
     this.i32[(b.wrec >>> 2) + 2] = this.placed.push(b);
   }
@@ -259,13 +260,13 @@ export class Tier0Wasm {
     return true;
   }
 
-  /** b's records' header (if placed) set to b.heat, which the Cpu lowered (a block sent back to tier 0: the module must enter it again). */
+  /** b's records' header (if placed) set to b.heat and b.trips, which the Cpu lowered (a block sent back to or kept in tier 0: the module must enter it again). */
   reheat(b: Block): void {
-    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) this.r.i32[b.wrec >>> 2] = headerHeat(b.heat);
+    if (b.wepoch === this.r.recEpoch && b.wrec !== 0) { this.r.i32[b.wrec >>> 2] = headerHeat(b.heat); this.r.i32[(b.wrec >>> 2) + 3] = b.trips; }
   }
 
   /**
-   * b.heat raised to what the module counted in its records' header, and b
+   * b.heat and b.trips raised to what the module counted in its records' header, and b
    * linked (Block.next) to the block the module last chained into from it:
    * the heat of blocks entered only by chaining and their successors, which
    * trace.ts and region.ts read of the blocks they consider (the Cpu's
@@ -278,8 +279,9 @@ export class Tier0Wasm {
   sync(b: Block): void {
     const r = this.r;
     if (b.wepoch !== r.recEpoch || b.wrec === 0) return;
-    const w = b.wrec >>> 2, h = r.i32[w], l = r.i32[w + 1];
+    const w = b.wrec >>> 2, h = r.i32[w], l = r.i32[w + 1], t = r.i32[w + 3];
     if (h > b.heat) b.heat = h;
+    if (t > b.trips) b.trips = t;
     if (l > 0 && l <= r.placed.length) {
       const nb = r.placed[l - 1];
       if (nb.wepoch === r.recEpoch) { b.next = nb; b.linkEpoch = this.cpu.codeEpoch; }

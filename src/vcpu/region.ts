@@ -15,8 +15,9 @@
 
 import type { Block, BlockFn } from './block.js';
 import type { Piece } from './codegen.js';
-import { BRANCHES, ENDS_BLOCK, toInsns } from './ops.js';
+import { BRANCHES, ENDS_BLOCK, Field, Op, OP_MASK, Tier0, toInsns } from './ops.js';
 import { atProcessStart } from '../bundle/process-start.js';
+import { MAX_HEAT } from './interp-wasm.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
 export let REGION_BLOCKS = 0;
@@ -56,18 +57,7 @@ export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: nu
   const taken = new Set<number>(first.pcs);
   let total = first.insns.length;
   for (let i = 0; i < pieces.length && blocks.length < maxBlocks; i++) {
-    const { insns, pcs, end } = pieces[i];
-    const last = insns[insns.length - 1];
-    const targets: number[] = [];
-    const from = blocks[i];
-    // The block that followed a jalr last: only when the piece still ends in the block's own jalr.
-    if (last.op === 'jalr' && end === from.end && from.next !== null && from.linkEpoch === epoch) targets.push(from.next.pc);
-    insns.forEach((ins, j) => {
-      if (ins.op === 'jal' || BRANCHES.has(ins.op)) targets.push(pcs[j] + ins.imm);
-      else if (ins.op === 'jalr' && ins.rd !== 0) targets.push(pcs[j] + ins.len);
-    });
-    if (!ENDS_BLOCK.has(last.op) || (last.op === 'jal' && last.rd !== 0)) targets.push(end);
-    for (const t of targets) {
+    for (const t of targetsOf(pieces[i], blocks[i], epoch)) {
       if (blocks.length >= maxBlocks || taken.has(t)) continue;
       const o = live.get(t);
       if (o === undefined || o.pre === null || heat(o) < hot) continue;
@@ -82,6 +72,90 @@ export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: nu
     }
   }
   return { blocks, pieces };
+}
+
+/** A block's next promotion after its k-th return to tier 0 (Cpu.demote) or stay there at its promotion (Cpu.runTier0, declined): after DEMOTE_FACTOR^k promotions' heat, none after MAX_DEMOTIONS; heats stay above -MAX_HEAT (an i32 in the module's records). */
+export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;
+
+/** Block `b` lowered for its next return to, or stay in, tier 0 under promotion heat `promoteAt` (see DEMOTE_FACTOR); its trips counted afresh from there. */
+export function lower(b: { demotions: number; heat: number; heatBase: number; trips: number }, promoteAt: number): void {
+  const k = ++b.demotions;
+  b.heatBase = b.heat = k >= MAX_DEMOTIONS ? -MAX_HEAT : Math.max(-MAX_HEAT, promoteAt - promoteAt * DEMOTE_FACTOR ** k);
+  b.trips = 0;
+}
+
+/** Entries of tier-0 block `o` since its heat was heatBase: its heat less `loopHeat` per trip (interp-wasm.ts counts them), the rest one per entry. */
+const entriesOf = (o: Block, loopHeat: number): number => o.heat - o.heatBase - loopHeat * o.trips;
+
+/** The longest loop inside pre-decoded block `code`: the instructions from a backward branch's or jal's in-block target to it (0: none). */
+export function loopSpan(code: Int32Array): number {
+  let span = 0;
+  for (let o = 0; o < code.length; o += Tier0.STRIDE) {
+    const op = code[o] & OP_MASK, aux = code[o + Field.AUX];
+    if ((op === Op.JAL || (op >= Op.BEQ && op <= Op.BGEU)) && aux >= 0 && aux <= o) span = Math.max(span, (o - aux) / Tier0.STRIDE + 1);
+  }
+  return span;
+}
+
+/**
+ * Whether the probe would decline tier-0 block `b` (the first of `r`, its wide region from regionFrom in code
+ * epoch `epoch`) and its region would find no loop to keep, read from the counts tier 0 keeps, before anything
+ * is compiled (README.md, "Decision: no promotion of a short-trip loop"): `b` loops inside itself (trips) but
+ * few trips an entry, so that an entry runs fewer than `minRun` instructions (its n, plus its longest loop per
+ * trip: at most); no other block of the region loops inside itself or ran more than twice per entry of `b`,
+ * and its pieces form no cycle (regionLoops: no loop around `b` or beside it); and one pass through them all
+ * with `b`'s run stays under `minRun` too. A block with no trips (straight code, or a block of a loop that
+ * spans several blocks) is left to the probe, and so is one entered fewer than `minEntries` times (as many
+ * calls as the probe averages: the entry the promotion's heat cut short is counted, so a few entries tell
+ * nothing, as with a tiny threshold).
+ */
+export function declined(r: { blocks: Block[]; pieces: Piece[] }, epoch: number, loopHeat: number, minRun: number, minEntries: number): boolean {
+  const b = r.blocks[0], entries = entriesOf(b, loopHeat);
+  if (b.trips === 0 || entries < minEntries || b.pre === null) return false;
+  let run = b.n + (loopSpan(b.pre) * b.trips) / entries;
+  for (let i = 1; i < r.blocks.length; i++) {
+    const o = r.blocks[i];
+    if (o.trips !== 0 || entriesOf(o, loopHeat) > 2 * entries) return false;
+    run += o.n;
+  }
+  return run < minRun && !regionLoops(r, epoch);
+}
+
+/**
+ * Where piece `p` (of block `from`) may go on to: the targets of its branches and jal, its fall-through end,
+ * the return site of a linking jal or jalr, and for a piece ending in its block's own jalr the block that
+ * followed it last in tier 0 (if linked in `epoch`).
+ */
+function targetsOf(p: Piece, from: Block, epoch: number): number[] {
+  const { insns, pcs, end } = p, last = insns[insns.length - 1], targets: number[] = [];
+  if (last.op === 'jalr' && end === from.end && from.next !== null && from.linkEpoch === epoch) targets.push(from.next.pc);
+  insns.forEach((ins, j) => {
+    if (ins.op === 'jal' || BRANCHES.has(ins.op)) targets.push(pcs[j] + ins.imm);
+    else if (ins.op === 'jalr' && ins.rd !== 0) targets.push(pcs[j] + ins.len);
+  });
+  if (!ENDS_BLOCK.has(last.op) || (last.op === 'jal' && last.rd !== 0)) targets.push(end);
+  return targets;
+}
+
+/**
+ * Whether region `r` (regionFrom's, of block `blocks[0]`) holds a loop other than its first piece's jumps
+ * into itself: a cycle among its pieces, each piece going on to the pieces that hold its targets (an entry
+ * case mid-piece included). Without one, a call of the region runs its first block, then each other piece
+ * at most once.
+ */
+export function regionLoops(r: { blocks: Block[]; pieces: Piece[] }, epoch: number): boolean {
+  const at = new Map<number, number>();
+  r.pieces.forEach((p, i) => { for (const pc of p.pcs) at.set(pc, i); });
+  const next = r.pieces.map((p, i) => targetsOf(p, r.blocks[i], epoch).map((t) => at.get(t) ?? -1).filter((j) => j >= 0 && !(i === 0 && j === 0)));
+  // Depth first: 1 on the path, 2 done.
+  const state = new Uint8Array(r.pieces.length);
+  const visit = (i: number): boolean => {
+    state[i] = 1;
+    for (const j of next[i]) if (state[j] === 1 || (state[j] === 0 && visit(j))) return true;
+    state[i] = 2;
+    return false;
+  };
+  return visit(0);
 }
 
 /**

@@ -15,7 +15,7 @@
 // (F_SLOT; the bit patterns, as ThreadState.fbits holds them), and returns the instructions it
 // retired. It runs on across taken branches and jumps: into the same
 // block's records (the record's target address in AUX; a backward one adds
-// 5, interp.ts LOOP_HEAT, to the block's heat), or into another block the
+// 5, interp.ts LOOP_HEAT, to the block's heat and 1 to its trips), or into another block the
 // chaining table at `area` holds for the target pc (direct mapped by
 // (pc >>> 1), 2^CHAIN_BITS entries of [pc, header address, epoch, 0], taken
 // only when its epoch is `epoch`, else the one the import f.lk(pc, from) ->
@@ -42,9 +42,10 @@
 // a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
 //
-// Records (toWasmRecords): a 16-byte header [heat, link, number, 0]
+// Records (toWasmRecords): a 16-byte header [heat, link, number, trips]
 // (number: the JavaScript side's for the block, 0 for none; link: the
-// number of the block it last chained into, 0 for none), then 16 bytes
+// number of the block it last chained into, 0 for none; trips: its
+// backward jumps inside itself), then 16 bytes
 // per pre-decoded record: [w, imm, aux, pc] with w = wop | rd << 8 | rs1
 // << 14 | rs2 << 19 | (len === 2) << 24, rd = 32 for an x0 destination, `wop` the index in
 // WOPS (0 for an Op run only by the JavaScript interpreter: the function
@@ -419,6 +420,8 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
     // A backward jump inside the block: heat + LOOP_HEAT, and back to the run loop at the promotion's heat.
     b.get(T).get(REC).i32(16).op(W.i32Sub).op(W.i32LeU).op(W.if, 0x40);
     b.get(HDR).get(HDR).op(W.i32Load, 2, 0).i32(5).op(W.i32Add).tee(PG).op(W.i32Store, 2, 0);
+    // ... and its trips (the header's fourth word): what the heat holds beside them is its entries (Cpu.shortRuns).
+    b.get(HDR).get(HDR).op(W.i32Load, 2, 12).i32(1).op(W.i32Add).op(W.i32Store, 2, 12);
     b.get(PG).get(PROMOTE).op(W.i32GeS).op(W.if, 0x40);
     exitAt(Exit.LIMIT, 3);
     b.op(W.end);
