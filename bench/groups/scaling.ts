@@ -107,16 +107,24 @@ function checkControl(one: number[], two: number[]): void {
 }
 
 /** A sample counts as taken on a quiet host when the rest of the machine kept less than this many cores busy meanwhile. */
-const QUIET_CORES = 0.1;
+export const QUIET_CORES = 0.1;
 /** Tries per sample at most: a sample taken while the host was busier is taken again, and the quietest kept. */
-const SAMPLE_TRIES = 3;
+export const SAMPLE_TRIES = 3;
+
+export interface QuietSample {
+  seconds: number;
+  /** The host's other load during the kept try, in cores (bench/host-load.ts). */
+  foreign: number;
+  /** Tries made (1: the first was quiet). */
+  tries: number;
+}
 
 /** One timed sample, taken again (SAMPLE_TRIES in all) while the host's other processes were busy; the quietest try is kept. */
-async function quietSample(take: () => Promise<number>): Promise<{ seconds: number; foreign: number; tries: number }> {
-  let best: { seconds: number; foreign: number; tries: number } | undefined;
+export async function quietSample(take: () => Promise<number>, measure: typeof withHostLoad = withHostLoad): Promise<QuietSample> {
+  let best: QuietSample | undefined;
   for (let tries = 1; tries <= SAMPLE_TRIES; tries++) {
-    const { result, foreign } = await withHostLoad(take);
-    if (!best || !(foreign >= best.foreign)) best = { seconds: result, foreign, tries };
+    const { result, foreign } = await measure(take);
+    if (!best || foreign < best.foreign) best = { seconds: result, foreign, tries };
     best.tries = tries;
     if (!(foreign >= QUIET_CORES)) break; // quiet, or no /proc/stat to tell
   }
@@ -145,7 +153,7 @@ function speedupShareBench(): Benchmark {
       if (target === 'qemu') return null;
       const controlFirst = passes++ % 2 === 1;
       const sums: number[][] = [];
-      const samples: { seconds: number; foreign: number; tries: number }[] = [];
+      const samples: QuietSample[] = [];
       let unrunnable = false;
       for (const n of [1, 2] as const) {
         const tsvisor = async (): Promise<number> => {
