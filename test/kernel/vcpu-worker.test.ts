@@ -294,7 +294,7 @@ describe('vCPU worker mailbox', () => {
   // again (13 ms on average at load 10, bench/README.md). Now it runs until it stops, and the count goes
   // on in MB.PROGRESS meanwhile.
   it('runs a thread until it stops, however long, and publishes its instructions so far (MB.PROGRESS) while it runs', async () => {
-    const N = 60_000_000; // ~180 M instructions: well over 50 ms in any tier
+    const N = 150_000_000; // 450 M instructions: well over 50 ms in any tier
     const mem = GuestMemory.create();
     mem.pageFlags[CODE >>> PAGE_SHIFT] = PAGE_R | PAGE_X;
     // x6 += 1 until x5 is 0, then an ecall.
