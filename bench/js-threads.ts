@@ -52,7 +52,8 @@ function hashRounds(job: Job): number {
       const carry = (((q * 0x1b3) >>> 16) + w * 0x1b3) / 65536;
       hh = (Math.floor(carry) + Math.imul(hh, 0x1b3) + xl) | 0;
       hl = lo;
-      const store = ((hl >>> 17) | (hh << 15)) + r;
+      // | 0: the int32 the store keeps anyway; without it V8's optimized loop deoptimized on an add that overflowed (a hash value near 2^31), in the timed pass, and ran baseline code until a recompile landed.
+      const store = (((hl >>> 17) | (hh << 15)) + r) | 0;
       if ((a & 3) === 0) i32[a >>> 2] = store;
       else dv.setInt32(a, store, true);
     }
@@ -60,9 +61,18 @@ function hashRounds(job: Job): number {
   return (hl ^ hh) >>> 0;
 }
 
+/**
+ * Calls the warm-up is cut into per job: V8 then compiles hashRounds whole,
+ * having seen its return, not only the loop on stack replacement (one call:
+ * the timed call started in baseline code and the optimized one was thrown
+ * away at the return, "insufficient type feedback").
+ */
+const WARM_CALLS = 4;
+
 /** A worker's life: warm up on each of its jobs, say so, wait for the go word, run its jobs, post their checksums, stay until terminated. */
 function workerMain(order: WorkerOrder): void {
-  for (const job of order.jobs) hashRounds({ ...job, rounds: order.warmRounds });
+  const rounds = Math.max(1, Math.round(order.warmRounds / WARM_CALLS));
+  for (let i = 0; i < WARM_CALLS; i++) for (const job of order.jobs) hashRounds({ ...job, rounds });
   parentPort!.postMessage('warm');
   while (Atomics.load(order.go, 0) === 0) Atomics.wait(order.go, 0, 0);
   parentPort!.postMessage(order.jobs.map(hashRounds));
