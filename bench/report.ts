@@ -98,15 +98,24 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   byte) to the first byte of \`hello\`'s stdout; QEMU: process launch to its first byte.
   **idle-rss**: VmRSS of the boot process (direct mode, no gofer) while its guest, \`cat\`,
   is blocked reading an open stdin, 1.5 s after StartRoot; QEMU: its process in the same state.
-- **scaling**: \`parallel 2 N time\` on 1 and then at once on 2 vCPUs (QEMU held to 1 and
-  2 host CPUs with taskset), timed by the guest from its first pthread_create to its last
-  join; each run's figure is the ratio of its pair, the row the median of the runs.
-  **js-threads-1to2**: the control: the same loop in plain JavaScript over shared memory
-  (bench/js-threads.ts), two rounds on one thread over one round on each of two worker
-  threads: the ceiling this host gives two busy JavaScript threads.
-  **speedup-share-of-host**: each run measures the tsvisor pair and then the control, and
-  its figure is the first speed-up over the second (the host's ceiling swings from minute
-  to minute, so the two rows above, measured minutes apart, do not compare well).
+- **scaling**: \`parallel 2 N time warm\` on 1 and then at once on 2 vCPUs (QEMU held to 1
+  and 2 host CPUs with taskset). \`warm\` runs the same two threads for N/4 rounds first,
+  untimed (their start, the vCPU worker's start and the loop's compiles: QEMU's
+  translation likewise), then the guest times the second pass from its first
+  pthread_create to its last join; each run's figure is the ratio of its pair, the row the
+  median of the runs. **js-threads-1to2**: the control: the same loop in plain JavaScript
+  over shared memory (bench/js-threads.ts), timed the same way: worker threads started
+  and warmed up on N/4 rounds, then a go word; one warm thread running both jobs over two
+  running one each: the ceiling this host gives two busy JavaScript threads.
+  **speedup-share-of-host**: each run is one pass of four samples in this process, tsvisor's
+  and the control's interleaved (1 vCPU, 1 control thread, 2 vCPUs, 2 control threads; the
+  control first in every other run), and its figure is the tsvisor speed-up over the
+  control's from that pass. Beside every sample the CPU the host's other processes used
+  meanwhile is measured (/proc/stat less this process, bench/host-load.ts); a sample taken
+  while they kept more than 0.1 core busy is taken again (3 tries at most, the quietest
+  kept), and the note gives the largest such load left in the pass: on this shared 2-core
+  host a busy neighbour takes the second core from a 2-thread sample and not from a
+  1-thread one, which no pairing cancels.
   **futex-pingpong-2vcpu**: the futex round trip with the threads on two vCPUs.
 - **cold**: the first run of real programs, start-up included, each run in a fresh sandbox (a
   new kernel worker: nothing decoded or compiled survives from an earlier run) and a fresh

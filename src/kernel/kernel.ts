@@ -153,7 +153,7 @@ export class Kernel {
         uid: p.creds.ruid,
         cmd: p.argv.join(' ') || p.exePath,
         startTime: p.startTime,
-        cpuInstructions: p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0),
+        cpuInstructions: p.cpuInstructions(),
       }));
   }
 }

@@ -130,6 +130,11 @@ export class Task {
   loadedForCall = false;
   /** The vCPU worker running this thread now (null: none, or the kernel worker's own vCPU). */
   remote: RemoteVcpu | null = null;
+
+  /** Guest CPU time of this thread now, in instructions: those counted, and those of a run still going on a vCPU worker. */
+  cpuInstructions(): number {
+    return this.instructions + (this.remote === null ? 0 : this.remote.runningInstructions());
+  }
   /** The vCPU that last ran this thread (getcpu): 0 is the kernel worker's own. */
   lastCpu = 0;
   /** sched_setaffinity's mask (bit i: vCPU i); null: every vCPU. Not used for placement. */
@@ -325,6 +330,13 @@ export class Process {
    */
   remoteThreadsAtExit = 0;
   handlersInFlight = 0;
+
+  /** Guest CPU time of the process, in instructions: its threads' now (Task.cpuInstructions) and those of threads that exited. */
+  cpuInstructions(): number {
+    let n = this.deadInstructions;
+    for (const t of this.threads) n += t.cpuInstructions();
+    return n;
+  }
   private vmReleased = false;
   /** Time the process ended (ms since the epoch, above 2^31), for /proc and rusage. */
   endTime = AS_DOUBLE;

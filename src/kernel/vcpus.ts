@@ -13,7 +13,7 @@
 // src/kernel/README.md).
 
 import { Worker, MessageChannel, MessagePort } from 'node:worker_threads';
-import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
+import { CMD_QUIT, CMD_RUN, MB, PROGRESS_UNIT, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 import { AS_DOUBLE, ThreadState, type Stop } from '../vcpu/state.js';
 import { FramePool } from '../vcpu/frames.js';
 import { Cpu } from '../vcpu/cpu.js';
@@ -142,9 +142,20 @@ export class RemoteVcpu {
     this.mb[MB.MT] = mayRunConcurrently(task) ? 1 : 0;
     // Cleared here, not by the worker: an interrupt() between now and the worker taking the command stays seen.
     Atomics.store(this.mb, MB.INTERRUPT, 0);
+    Atomics.store(this.mb, MB.PROGRESS, 0);
     Atomics.add(this.mb, MB.CMD_SEQ, 1);
     Atomics.notify(this.mb, MB.CMD_SEQ);
     this.awaitStop();
+  }
+
+  /**
+   * Instructions the thread handed over has retired so far on this worker and
+   * that the kernel has not counted yet (MB.PROGRESS, at most one BUDGET of
+   * the worker behind); 0 when idle. Added to the thread's count until
+   * collect() adds the run's exact total.
+   */
+  runningInstructions(): number {
+    return this.task === null ? 0 : Atomics.load(this.mb, MB.PROGRESS) * PROGRESS_UNIT;
   }
 
   /** Ask for the running thread back as soon as possible (between blocks). */

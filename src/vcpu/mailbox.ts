@@ -58,8 +58,18 @@ export const MB = {
    * worker after each run: 0 when it runs the one it was handed (VcpuWorkerData.tier0).
    */
   TIER0_BUILT: 15,
-  WORDS: 16,
+  /**
+   * Instructions the current run has retired so far, in units of PROGRESS_UNIT: written by the
+   * worker between its slices of a run, zeroed by the kernel with each command. A lone thread is
+   * handed back only at a stop or an interrupt, so this is how the kernel's CPU-time counts see
+   * the instructions of a thread still running on a worker (Task.cpuInstructions).
+   */
+  PROGRESS: 16,
+  WORDS: 17,
 } as const;
+
+/** MB.PROGRESS counts in these (one word holds 2^31 of them: far more than any run). */
+export const PROGRESS_UNIT = 1024;
 
 export const CMD_RUN = 1;
 export const CMD_QUIT = 2;

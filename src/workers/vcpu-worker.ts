@@ -17,23 +17,21 @@ import { adoptTier0Module } from '../vcpu/interp-wasm.js';
 import { GuestMemory } from '../vcpu/memory.js';
 import { FramePool } from '../vcpu/frames.js';
 import { Stop, ThreadState } from '../vcpu/state.js';
-import { CMD_QUIT, CMD_RUN, MB, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
+import { CMD_QUIT, CMD_RUN, MB, PROGRESS_UNIT, VcpuNews, VcpuWorkerData } from '../vcpu/mailbox.js';
 
 /**
- * Instructions per Cpu.run() between checks of the clock and of MB.NEWS: a
- * region the kernel's Cpu kept meanwhile is taken within this many
+ * Instructions per Cpu.run() between updates of MB.PROGRESS and checks of
+ * MB.NEWS: a region the kernel's Cpu kept meanwhile is taken within this many
  * instructions, well before this worker's own tier 0 would promote the same
  * loop (a block's PROMOTE_AFTER heat is some 800 000 instructions of a tight
  * loop). A check costs well under 0.1 µs, against ~20 µs of a tier-2 loop.
+ * A thread runs here until it stops (system call, fault) or the kernel
+ * interrupts it (a signal, a code change, another thread waiting: time
+ * slicing is the kernel's, Scheduler.pollRemotes); never handed back just
+ * to bring the kernel's count of its instructions up to date, which
+ * MB.PROGRESS does without a round trip through the kernel's thread.
  */
 const BUDGET = 50_000;
-/**
- * Longest a thread runs here before it is handed back anyway, so that the
- * kernel's count of its instructions (CPU clocks, rusage, /proc) is never
- * further behind. Time slicing is the kernel's: it interrupts this vCPU
- * when another thread waits (the kernel's Scheduler, pollRemotes).
- */
-const MAX_RUN_MS = 50;
 /** How long a worker watches for its next command after a hand-back before it sleeps. */
 const SPIN_MS = 0.05;
 
@@ -86,11 +84,11 @@ function run(space: Space): void {
   cpu.state = regs;
   cpu.mt = mb[MB.MT] !== 0;
   const before = cpu.instret;
-  const until = performance.now() + MAX_RUN_MS;
   let stop: Stop;
   for (;;) {
     stop = cpu.run(BUDGET);
-    if (stop !== Stop.Budget || performance.now() >= until) break;
+    if (stop !== Stop.Budget) break;
+    Atomics.store(mb, MB.PROGRESS, Math.floor((cpu.instret - before) / PROGRESS_UNIT));
     // Regions the kernel's Cpu kept while this thread ran here (MB.NEWS): this loop may be one of them.
     if (Atomics.load(mb, MB.NEWS) !== 0) {
       Atomics.store(mb, MB.NEWS, 0);

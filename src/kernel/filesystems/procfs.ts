@@ -145,15 +145,11 @@ function ticks(instructions: number): number {
   return Math.floor(instructions / 1e7);
 }
 
-function cpuInstructions(p: Process): number {
-  return p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0);
-}
-
 /** /proc/PID/stat: the 52 fields of fs/proc/array.c's do_task_stat. */
 function procStat(k: Kernel, p: Process, t: Task | undefined): string {
   const vsize = p.alive ? p.mm.mappedBytes() : 0;
   const rssPages = Math.ceil(vsize / 4096);
-  const utime = ticks(t ? t.instructions : cpuInstructions(p));
+  const utime = ticks(t ? t.cpuInstructions() : p.cpuInstructions());
   const cutime = ticks(p.childInstructions);
   const start = Math.floor((p.startTime - k.bootTime) / 10);
   const fields = [
@@ -181,7 +177,7 @@ function loadavg(k: Kernel): string {
 /** /proc/stat: CPU time lines (guest user time only), boot time, process counts. */
 function systemStat(k: Kernel): string {
   const all = [...k.processes.values()];
-  const user = ticks(k.exitedInstructions + all.reduce((s, p) => s + (p.alive ? cpuInstructions(p) : 0), 0));
+  const user = ticks(k.exitedInstructions + all.reduce((s, p) => s + (p.alive ? p.cpuInstructions() : 0), 0));
   const up = Math.floor((Date.now() - k.bootTime) / 10);
   const idle = Math.max(0, up * k.config.cpuNum - user);
   const line = (name: string, u: number, i: number) => `${name} ${u} 0 0 ${i} 0 0 0 0 0 0`;

@@ -80,7 +80,7 @@ export function sys_setsid(c: SysCtx): SysResult {
 /** A process's guest CPU time in nanoseconds (one per instruction, as the CPU-time clocks count). */
 function cpuNs(p: Process, children: boolean): number {
   if (children) return p.childInstructions;
-  return p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0);
+  return p.cpuInstructions();
 }
 
 /** struct rusage for `p` (or its reaped children): user time from guest instructions, max RSS from its mappings. */
@@ -96,7 +96,7 @@ export function sys_getrusage(c: SysCtx): SysResult {
   let bytes: Uint8Array;
   if (who === abi.RUSAGE_SELF) bytes = rusageOf(c.proc, false);
   else if (who === abi.RUSAGE_CHILDREN) bytes = rusageOf(c.proc, true);
-  else if (who === abi.RUSAGE_THREAD) bytes = rusageOf(c.proc, false, c.task.instructions);
+  else if (who === abi.RUSAGE_THREAD) bytes = rusageOf(c.proc, false, c.task.cpuInstructions());
   else return EINVAL;
   const r = c.user.copyOut(c.u(1), bytes);
   return isErrno(r) ? r : 0;

@@ -40,14 +40,14 @@ function nowNs(c: SysCtx, clock: number): bigint | Errno {
     case abi.CLOCK_PROCESS_CPUTIME_ID:
       return processCpuNs(c.proc);
     case abi.CLOCK_THREAD_CPUTIME_ID:
-      return BigInt(c.task.instructions);
+      return BigInt(c.task.cpuInstructions());
     default:
       return clock < 0 ? cpuClockNs(c, clock) : EINVAL;
   }
 }
 
 function processCpuNs(p: Process): bigint {
-  return BigInt(p.deadInstructions + [...p.threads].reduce((s, t) => s + t.instructions, 0));
+  return BigInt(p.cpuInstructions());
 }
 
 /** The low three bits of a CPU clock id: CPUCLOCK_PERTHREAD_MASK and which clock (PROF 0, VIRT 1, SCHED 2). */
@@ -64,8 +64,8 @@ function cpuClockNs(c: SysCtx, clock: number): bigint | Errno {
   if ((clock & CPUCLOCK_WHICH) === CPUCLOCK_WHICH) return EINVAL;
   const id = ~(clock >> 3);
   if (clock & CPUCLOCK_PERTHREAD) {
-    if (id === 0) return BigInt(c.task.instructions);
-    for (const t of c.proc.threads) if (t.tid === id) return BigInt(t.instructions);
+    if (id === 0) return BigInt(c.task.cpuInstructions());
+    for (const t of c.proc.threads) if (t.tid === id) return BigInt(t.cpuInstructions());
     return EINVAL;
   }
   const p = id === 0 ? c.proc : c.kernel.processes.get(id);
