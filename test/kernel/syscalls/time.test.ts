@@ -21,10 +21,14 @@ describe('kernel/syscalls/time: CPU clock ids and setting clocks', () => {
   const mem = GuestMemory.create();
   const user = new UserMemory(mem);
   for (let p = 0; p < 2; p++) mem.pageFlags[BUF / PAGE_SIZE + p] = PAGE_R | PAGE_W;
-  const t1 = { tid: 10, instructions: 5_000 };
-  const t2 = { tid: 11, instructions: 7_000_000_123 };
-  const proc = { pid: 10, threads: new Set([t1, t2]), deadInstructions: 1_000 };
-  const other = { pid: 20, threads: new Set([{ tid: 20, instructions: 3 }]), deadInstructions: 0 };
+  // Stand-ins with Task's and Process's CPU counts (a thread's retired instructions; the process adds the dead threads').
+  const standInThread = (tid: number, instructions: number) => ({ tid, cpuInstructions: () => instructions });
+  const standInProcess = (pid: number, threads: ReturnType<typeof standInThread>[], deadInstructions: number) =>
+    ({ pid, threads: new Set(threads), cpuInstructions: () => threads.reduce((n, t) => n + t.cpuInstructions(), deadInstructions) });
+  const t1 = standInThread(10, 5_000);
+  const t2 = standInThread(11, 7_000_000_123);
+  const proc = standInProcess(10, [t1, t2], 1_000);
+  const other = standInProcess(20, [standInThread(20, 3)], 0);
   const kernel = { processes: new Map<number, unknown>([[10, proc], [20, other]]) };
 
   const call = (fn: (c: SysCtx) => SysResult | Promise<SysResult>, ...args: number[]) => {
