@@ -33,7 +33,7 @@ export function headlines(results: readonly Result[]): string[] {
   const s = find(results, 'speedup-1to2-vcpu');
   const j = find(results, 'js-threads-1to2');
   const sh = find(results, 'speedup-share-of-host');
-  if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x${j ? `; plain JavaScript threads on this host: ${fmt(j.tsvisor)}x` : ''}${sh ? `; measured in the same runs as the control, ${fmt(sh.tsvisor)} of the host's ceiling` : ''}).`);
+  if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x${j ? `; plain JavaScript threads on this host: ${fmt(j.tsvisor)}x` : ''}${sh ? `; measured in the same runs as the control, ${fmt(sh.tsvisor)} of the host's ceiling` : ''})${s.tsvisor > 2 ? '; above 2 is not scaling: two threads time-sliced on one vCPU run slower than one thread doing their work, which inflates the 1-vCPU sample (bench/README.md)' : ''}.`);
   const b = find(results, 'boot-to-sync');
   const h = find(results, 'launch-to-hello');
   if (b || h) out.push(`start-up: boot to the start-sync byte ${b ? fmt(b.tsvisor) : '—'} ms, launch to hello's first byte ${h ? fmt(h.tsvisor) : '—'} ms (QEMU ${h ? fmt(h.qemu) : '—'} ms).`);
