@@ -52,6 +52,11 @@ export class RegionExport {
     return fn;
   }
 
+  /** The tier-2 region block function `fn` runs (noteCompiled), if any. */
+  regionOf(fn: BlockFn): WasmRegion | undefined {
+    return this.compiled.get(fn);
+  }
+
   /** `fn` was kept as block `b`'s function: listed if it runs a tier-2 region (noteCompiled). Returns `fn`. */
   kept(b: Block, fn: BlockFn, mem: GuestMemory): BlockFn {
     const region = this.compiled.get(fn);
