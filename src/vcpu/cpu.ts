@@ -44,7 +44,7 @@ import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom, declined, lower } from './region.js';
 import { compileRegionWasm, type WasmRegion } from './wasm-tier.js';
-import { install } from './region-entry.js';
+import { entered } from './region-entry.js';
 import { bindRegion, regSlot } from './wasm-bind.js';
 import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
@@ -137,8 +137,8 @@ export class Cpu {
   held = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
-  /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
-  readonly regions = new RegionExport();
+  /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts), each then entered at its cases too (region-entry.ts). */
+  readonly regions = new RegionExport((b, fn) => entered({ table: this.table, t0w: this.t0w, regions: this.regions, promoteAt: this.promoteAt }, b, fn, WASM_PROBE_CALLS));
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus (undefined: engines.ts PROMOTE_AFTER, or PROMOTE_AFTER_JS under the JavaScript tier 0). */
@@ -409,7 +409,7 @@ export class Cpu {
   /**
    * Promoted block `b` after its probe (tier 1: `pieces`, function `js`; `loop`: the probe's verdict): its wide region
    * (region.ts) on trial in tier 2 if wider than `pieces` and than `tried` (the widest tried before), kept if it averages
-   * REGION_MIN_RUN a call (its other blocks then enter it at their cases: region-entry.ts); else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
+   * REGION_MIN_RUN a call; else `pieces` in tier 2 for a loop, else `js` watched for look `round` (region.ts onWatch).
    */
   private tier2Region(b: Block, pieces: Piece[], js: BlockFn, loop: boolean, round = 0, tried = 0): BlockFn {
     const wide = regionFrom(b, this.table.byPc, this.codeEpoch, this.promoteAt / REGION_HOT, this.heatOf), w = Math.max(tried, wide.pieces.length);
@@ -422,7 +422,7 @@ export class Cpu {
     b.extra = wide.blocks.slice(1).flatMap((o) => [o.pc, o.end]).concat(extra ?? []);
     this.table.registerPages(b);
     return onTrial(b, fn, WASM_PROBE_CALLS, REGION_MIN_RUN, (keep) => {
-      if (keep) return install({ table: this.table, t0w: this.t0w, regions: this.regions, promoteAt: this.promoteAt }, b, fn, WASM_PROBE_CALLS, REGION_MIN_RUN), this.regions.kept(b, fn, this.mem);
+      if (keep) return this.regions.kept(b, fn, this.mem);
       b.extra = extra;
       return narrow();
     }, true);

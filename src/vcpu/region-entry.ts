@@ -1,19 +1,21 @@
 // Entries of a kept tier-2 region at its cases (README.md, "Decision: a
 // region entered at its cases"). A region is a block's function: the run
-// loop calls it only at the block's pc. When it leaves at one of its own
-// cases (its chunk or the run loop's budget ran out at a loop head, or a
-// jump it could not follow came back inside), or tier 0 reaches one of its
-// blocks some other way, that block ran in tier 0 until some region's start
-// came round. Here each other block the region was formed from becomes a
-// way into the same instance at the case of its pc (as is any other tier-0
-// block starting at a case), on trial as the region was: kept if its calls
-// average the region's bar, else sent back to tier 0.
+// loop calls it only at the block's pc. When a call leaves at one of its
+// own cases (its chunk or the run loop's budget ran out at a loop head, or
+// a jump it could not follow came back inside), or tier 0 reaches one of
+// its blocks from outside (a function's start before the loop the region
+// begins at), the blocks there ran in tier 0 until some region's start
+// came round. Here each tier-0 block starting at a case becomes a way into
+// the same instance at that case, on trial: kept if its calls are long,
+// else sent back to tier 0.
 //
-// Contract: install() is called once a wide region's trial kept it; it only
-// turns live tier-0 blocks starting at a case into compiled blocks; each is registered under the pages of
-// all the region's code (a write to any of it drops the entry too), and its
-// records' heat is raised to the promotion's so that tier 0 in WebAssembly
-// leaves at it for the run loop instead of running it.
+// Contract: entered() is called once a region's trial (or probe) kept it
+// (region-share.ts RegionExport.kept, cpu.ts); it only turns live
+// tier-0 blocks starting at a case into compiled blocks; each is
+// registered under the pages of all the region's code (a write to any of
+// it drops the entry too), and its records' heat is raised to the
+// promotion's so that tier 0 in WebAssembly leaves at it for the run loop
+// instead of running it.
 
 import type { Block, BlockFn } from './block.js';
 import { NO_BLOCK_FN } from './block.js';
@@ -23,8 +25,17 @@ import type { Tier0Wasm } from './interp-wasm.js';
 import { onTrial } from './region.js';
 import type { RegionExport } from './region-share.js';
 import { caseEntry } from './wasm-bind.js';
+import { atProcessStart } from '../bundle/process-start.js';
 
-/** What install() reads and changes of its Cpu (cpu.ts). */
+/**
+ * The instructions an entry's calls must average over its trial to be kept (TSVISOR_ENTRY_MIN_RUN). An entry
+ * replaces tier 0's chaining into its block with a return to the run loop and a call, which a short call does
+ * not pay back.
+ */
+export let ENTRY_MIN_RUN = 0;
+atProcessStart(() => (ENTRY_MIN_RUN = Number(process.env.TSVISOR_ENTRY_MIN_RUN ?? '') || 200));
+
+/** What the entries read and change of their Cpu (cpu.ts). */
 export interface EntryHost {
   readonly table: BlockTable;
   readonly t0w: Tier0Wasm | null;
@@ -36,15 +47,14 @@ export interface EntryHost {
  * Block `b`'s kept region function `fn` (a tier-2 region: its code is all registered under b's pages) entered
  * at its cases too: each live tier-0 block starting at one of the region's cases other than its start (a
  * block of the region, or one that begins inside another's piece, as after a branch into a loop's body)
- * gets the function entering there (which runs the same bytes from there on), on trial for `calls` calls (kept when they average
- * `minRun` instructions, else the block goes back to tier 0 with its heat as it was). Returns the
- * number of entries made.
+ * gets the function entering there (which runs the same bytes from there on), on trial for `calls` calls,
+ * kept when they average ENTRY_MIN_RUN instructions, else the block goes back to tier 0 with its heat as it
+ * was. Returns `fn`, the function b keeps.
  */
-export function install(host: EntryHost, b: Block, fn: BlockFn, calls: number, minRun: number): number {
+export function entered(host: EntryHost, b: Block, fn: BlockFn, calls: number): BlockFn {
   const cases = host.regions.regionOf(fn)?.cases;
-  if (cases === undefined) return 0;
+  if (cases === undefined) return fn;
   const ranges = [b.pc, b.end, ...(b.extra ?? [])];
-  let made = 0;
   for (const [pc, c] of cases) {
     const o = host.table.byPc.get(pc);
     if (o === undefined || o === b || c === 0 || o.code === null || o.pre === null) continue;
@@ -58,11 +68,10 @@ export function install(host: EntryHost, b: Block, fn: BlockFn, calls: number, m
     const heat = o.heat;
     if (o.heat < host.promoteAt) o.heat = host.promoteAt;
     host.t0w?.reheat(o);
-    o.fn = onTrial(o, entry, calls, minRun, (keep) => (keep ? entry : back(host, o, heat)), true);
-    made++;
+    o.fn = onTrial(o, entry, calls, ENTRY_MIN_RUN, (keep) => (keep ? entry : back(host, o, heat)), true);
+    if (statsEnabled) engineStats.caseEntries++;
   }
-  if (statsEnabled) engineStats.caseEntries += made;
-  return made;
+  return fn;
 }
 
 /**
