@@ -33,7 +33,15 @@ import { atProcessStart } from '../bundle/process-start.js';
  * not pay back.
  */
 export let ENTRY_MIN_RUN = 0;
-atProcessStart(() => (ENTRY_MIN_RUN = Number(process.env.TSVISOR_ENTRY_MIN_RUN ?? '') || 200));
+/**
+ * The instructions a kept region's first calls must average for it to get entries at all (TSVISOR_ENTRY_REGION_RUN):
+ * warm code's regions (python's imports) run short calls and their entries' calls are short too.
+ */
+export let REGION_RUN = 0;
+atProcessStart(() => {
+  ENTRY_MIN_RUN = Number(process.env.TSVISOR_ENTRY_MIN_RUN ?? '') || 200;
+  REGION_RUN = Number(process.env.TSVISOR_ENTRY_REGION_RUN ?? '') || 1000;
+});
 
 /** What the entries read and change of their Cpu (cpu.ts). */
 export interface EntryHost {
@@ -44,16 +52,27 @@ export interface EntryHost {
 }
 
 /**
- * Block `b`'s kept region function `fn` (a tier-2 region: its code is all registered under b's pages) entered
- * at its cases too: each live tier-0 block starting at one of the region's cases other than its start (a
- * block of the region, or one that begins inside another's piece, as after a branch into a loop's body)
- * gets the function entering there (which runs the same bytes from there on), on trial for `calls` calls,
- * kept when they average ENTRY_MIN_RUN instructions, else the block goes back to tier 0 with its heat as it
- * was. Returns `fn`, the function b keeps.
+ * Block `b`'s kept region function `fn` watched for `calls` calls (or fewer: onTrial's early verdict); if they
+ * averaged REGION_RUN instructions or more (a loop nest, not warm code passing through), the region is entered
+ * at its cases too (install). Returns the function b keeps (`fn`, itself, after the watch).
  */
 export function entered(host: EntryHost, b: Block, fn: BlockFn, calls: number): BlockFn {
   const cases = host.regions.regionOf(fn)?.cases;
-  if (cases === undefined) return fn;
+  if (cases === undefined || cases.size < 2) return fn;
+  return onTrial(b, fn, calls, REGION_RUN, (long) => {
+    if (long) install(host, b, fn, cases, calls);
+    return fn;
+  }, true);
+}
+
+/**
+ * Each live tier-0 block starting at one of `cases` (of block `b`'s region function `fn`; its code is all
+ * registered under b's pages) other than the start (a block of the region, or one that begins inside another's
+ * piece, as after a branch into a loop's body) gets the function entering there (which runs the same bytes from
+ * there on), on trial for `calls` calls, kept when they average ENTRY_MIN_RUN instructions, else the block goes
+ * back to tier 0 with its heat as it was.
+ */
+function install(host: EntryHost, b: Block, fn: BlockFn, cases: ReadonlyMap<number, number>, calls: number): void {
   const ranges = [b.pc, b.end, ...(b.extra ?? [])];
   for (const [pc, c] of cases) {
     const o = host.table.byPc.get(pc);
@@ -71,7 +90,6 @@ export function entered(host: EntryHost, b: Block, fn: BlockFn, calls: number): 
     o.fn = onTrial(o, entry, calls, ENTRY_MIN_RUN, (keep) => (keep ? entry : back(host, o, heat)), true);
     if (statsEnabled) engineStats.caseEntries++;
   }
-  return fn;
 }
 
 /**
