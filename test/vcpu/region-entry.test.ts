@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { Cpu, Stop, WASM_PROBE_CALLS } from '../../src/vcpu/cpu.js';
 import { engineStats } from '../../src/vcpu/engine-stats.js';
 import { ENTRY_MIN_RUN } from '../../src/vcpu/region-entry.js';
-import { Asm, CODE, getReg, resetMemory, rv, setReg } from './asm.js';
+import { Asm, CODE, getReg, resetMemory, rtype, rv, setReg } from './asm.js';
 
 /**
  * One block from CODE (S): x6 = x10; L (CODE + 4): x7 += 1, x6 -= 1, back to L while x6 != 0; x5 -= 1, back
@@ -82,5 +82,39 @@ describe('vcpu tier 2: a region entered at its cases', () => {
     assert.equal(getReg(cpu, 7), BigInt(WARM_X7 + inner * calls));
     assert.equal(getReg(cpu, 9), BigInt(2 * (2 + calls)));
     assert.equal(cpu.instret, WARM_INSNS + (3 * inner + 4) * calls);
+  });
+});
+
+/**
+ * A switch in a loop (from CODE): x11 = x5 & 3, a jr to CASES + 8 * x11, each case adds 1 to its own register
+ * (x7, x8, x9, x14) and jumps to the latch: x5 -= 1, back to the top while x5 != 0, ecall. x13 holds CASES.
+ * No block loops inside itself; the jr's four targets take turns.
+ */
+const CASES = CODE + 16;
+const switchLoop = (tag: number): Asm => new Asm().w(
+  rv.andi(11, 5, 3), rv.slli(11, 11, 3), rtype('add', 12, 13, 11), rv.jalr(0, 12, 0),
+  rv.addi(7, 7, 1), rv.jal(0, 28), rv.addi(8, 8, 1), rv.jal(0, 20), rv.addi(9, 9, 1), rv.jal(0, 12), rv.addi(14, 14, 1), rv.jal(0, 4),
+  rv.addi(5, 5, -1), rv.bne(5, 0, -52), rv.addi(15, 15, tag), rv.ecall());
+
+describe('vcpu tier 2: a switch\'s targets in the region', () => {
+  it('all four targets of a jr in a loop are cases of its region: the loop runs in tier 2, with tier 0\'s results', () => {
+    const run = (engine: 'auto' | 'interp', n: number): [Cpu, number] => {
+      const cpu = new Cpu(resetMemory(switchLoop(5).bytes()), undefined, { engine, promoteAfter: 2_000, tier0: 'wasm' });
+      const t0 = engineStats.tier0Insns;
+      cpu.state.pc = CODE;
+      setReg(cpu, 5, BigInt(n));
+      setReg(cpu, 13, BigInt(CASES));
+      assert.equal(cpu.run(100_000_000), Stop.Syscall);
+      return [cpu, engineStats.tier0Insns - t0];
+    };
+    const n = 400_000;
+    const [cpu, t0] = run('auto', n);
+    // Without the targets in the region three calls in four left it for tier 0, and the region was declined.
+    assert.ok(t0 < n, `${t0} tier-0 instructions of ${cpu.instret}`);
+    const [ref] = run('interp', n);
+    for (const r of [5, 7, 8, 9, 14, 15]) assert.equal(getReg(cpu, r), getReg(ref, r), `x${r}`);
+    assert.equal(getReg(cpu, 7), BigInt(n / 4));
+    assert.equal(cpu.instret, ref.instret);
+    assert.equal(cpu.instret, n * 8 + 2);
   });
 });
