@@ -39,7 +39,7 @@ export let ENTRY_MIN_RUN = 0;
  */
 export let REGION_RUN = 0;
 atProcessStart(() => {
-  ENTRY_MIN_RUN = Number(process.env.TSVISOR_ENTRY_MIN_RUN ?? '') || 200;
+  ENTRY_MIN_RUN = Number(process.env.TSVISOR_ENTRY_MIN_RUN ?? '') || 500;
   REGION_RUN = Number(process.env.TSVISOR_ENTRY_REGION_RUN ?? '') || 1000;
 });
 

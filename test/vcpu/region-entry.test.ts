@@ -55,7 +55,7 @@ const WARM_INSNS = 7 + OUTER * 6 + 2, WARM_X7 = 1 + OUTER;
 describe('vcpu tier 2: a region entered at its cases', () => {
   for (const [tier0, tag] of [['wasm', 1], ['js', 3]] as const) {
     it(`a tier-0 block at an inner loop's head enters the kept region there, with tier 0's results (tier 0 in ${tier0})`, () => {
-      const inner = 100, calls = 3 * WASM_PROBE_CALLS;
+      const inner = 200, calls = 3 * WASM_PROBE_CALLS;
       assert.ok(3 * inner + 4 >= ENTRY_MIN_RUN, 'a call is long enough to keep the entry');
       const cpu = warm(tag, tier0);
       assert.ok(!tier0At(cpu, L), 'L is compiled: the region\'s entry');
