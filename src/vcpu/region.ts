@@ -45,9 +45,14 @@ atProcessStart(() => {
  * with their pre-decoded form kept and a heat (`heat(o)`) of at least `hot`. A
  * successor already inside a piece is left to the region's cases; a block
  * running into code already taken is cut there (its piece then falls
- * through to that case); pcs stay disjoint. At most `maxBlocks` pieces and
- * `maxInsns` instructions; `blocks` are the blocks the pieces came from
- * (for invalidation: all of their code, not only the pieces' parts).
+ * through to that case); pcs stay disjoint. When a piece ends in a switch's
+ * jump (isSwitch) and the region spans at most SWITCH_SPAN bytes, the other
+ * hot live blocks inside that span join it once that search is done (and
+ * the search goes on from them), and those starting inside a piece become
+ * cases of it (Piece.entries), so that the jump finds all of them. At most
+ * `maxBlocks` pieces and `maxInsns` instructions; `blocks` are the blocks
+ * the pieces came from (for invalidation: all of their code, not only the
+ * pieces' parts).
  */
 export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
   heat: (o: Block) => number = (o) => o.heat, maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
