@@ -18,7 +18,6 @@ import type { Piece } from './codegen.js';
 import { BRANCHES, ENDS_BLOCK, Field, Op, OP_MASK, Tier0, toInsns } from './ops.js';
 import { atProcessStart } from '../bundle/process-start.js';
 import { MAX_HEAT } from './interp-wasm.js';
-import { LOOP_HEAT } from './interp.js';
 
 /** Most blocks (TSVISOR_REGION_BLOCKS) and instructions in one tier-2 region. */
 export let REGION_BLOCKS = 0;
@@ -26,19 +25,15 @@ export const REGION_INSNS = 1024;
 atProcessStart(() => (REGION_BLOCKS = Number(process.env.TSVISOR_REGION_BLOCKS ?? '') || 32));
 /**
  * A region's blocks after its first need a heat of the Cpu's promotion
- * count over REGION_HOT (TSVISOR_REGION_HOT), or of the first block's
- * entries over REGION_REL (TSVISOR_REGION_REL; 0: off) where that is lower,
- * down to an eighth of the first bar (regionFrom), and a wide region on trial
+ * count over REGION_HOT (TSVISOR_REGION_HOT), and a wide region on trial
  * is kept when its calls average REGION_MIN_RUN instructions
  * (TSVISOR_REGION_MIN_RUN; a lone block's bar is engines.ts WASM_MIN_RUN):
  * see README.md, "Decision: a lower bar for wide regions".
  */
-export let REGION_HOT = 0, REGION_MIN_RUN = 0, REGION_REL = 0;
+export let REGION_HOT = 0, REGION_MIN_RUN = 0;
 atProcessStart(() => {
   REGION_HOT = Number(process.env.TSVISOR_REGION_HOT ?? '') || 32;
   REGION_MIN_RUN = Number(process.env.TSVISOR_REGION_MIN_RUN ?? '') || 50;
-  const rel = process.env.TSVISOR_REGION_REL;
-  REGION_REL = rel === undefined || rel === '' ? 2 : Number(rel) || 0;
 });
 
 /**
@@ -62,9 +57,6 @@ atProcessStart(() => {
 export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
   heat: (o: Block) => number = (o) => o.heat, maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
   const blocks: Block[] = [b];
-  // Blocks entered half as often as b or more join too (b's entries: its heat less its trips' share), down to hot / 8:
-  // the loop around a block whose own trips promoted it (README.md, "Decision: a region entered at its cases").
-  if (REGION_REL > 0) hot = Math.min(hot, Math.max(hot / 8, entriesOf(b, LOOP_HEAT) / REGION_REL));
   const first = toInsns(b.pre as Int32Array, b.pc);
   const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
   const taken = new Set<number>(first.pcs);
