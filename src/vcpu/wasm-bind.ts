@@ -1,6 +1,6 @@
 // Tier 2's binding to a Cpu (the module itself: wasm-tier.ts): a compiled
 // region instantiated over a memory for one Cpu behind the block contract
-// (bindRegion), the page-flag import that finds runs of pages to remember
+// (bindRegion; entered at another of its cases: caseEntry), the page-flag import that finds runs of pages to remember
 // (runOf), and the register slots in page 0 through which the registers go
 // in and out (regSlot, fpSlot).
 
