@@ -39,7 +39,7 @@ export interface FrameAccount {
 export const KEEP_FREE = 1024;
 /** Frames freed past KEEP_FREE before a give-back is due (1 MiB): one sort and a few madvise calls per batch. */
 export const GIVE_BATCH = 256;
-/** How long a due give-back waits, so that frames freed and wanted again at once are reused committed (src/kernel/README.md, "Decision: freed frames given back a moment late"). */
+/** How long a due give-back waits, so that frames freed and wanted again at once are reused committed (src/kernel/README.md, "Given back a moment late"). */
 export const GIVE_BACK_DELAY_MS = 1000;
 
 /** One page of zeros, compared against to skip zeroing untouched frames. */
