@@ -116,8 +116,10 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
     try {
       if (spec.nodeFlags?.length) {
         cacheBytes = codeCacheUnder(spec.nodeFlags, outDir, name);
-        writeCodeCache(outDir, name, require, true);
-      } else cacheBytes = writeCodeCache(outDir, name, require);
+        // A prime runs a program: in a Node of its own, not in this process.
+        if (spec.prime) codeCacheUnder([], outDir, name, true);
+        else writeCodeCache(outDir, name, require, true);
+      } else cacheBytes = writeCodeCache(outDir, name, require) as number;
     } catch (e) {
       process.stderr.write(`bundle: no code cache for ${name} (${(e as Error).message}); it compiles at each start\n`);
     }
@@ -126,9 +128,15 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
   return report;
 }
 
-/** writeCodeCache in a Node started with `flags` (those of the process that runs the bundle: V8 takes a cache made under other flags for none). */
-function codeCacheUnder(flags: readonly string[], outDir: string, name: string): number {
-  const script = `process.stdout.write(String(require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require)))`;
+/**
+ * writeCodeCache in a Node started with `flags` (those of the process that
+ * runs the bundle: V8 takes a cache made under other flags for none; none
+ * for the `plain` one). That Node exits once the cache is written: a prime's
+ * sandbox may leave handles open.
+ */
+function codeCacheUnder(flags: readonly string[], outDir: string, name: string, plain = false): number {
+  const call = `require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require, ${plain})`;
+  const script = `Promise.resolve(${call}).then((n) => { process.stdout.write(String(n)); process.exit(0); }, (e) => { console.error(e && e.stack || e); process.exit(1); })`;
   const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`node ${flags.join(' ')}: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
   return Number(r.stdout);
