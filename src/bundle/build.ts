@@ -128,6 +128,9 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
   return report;
 }
 
+/** The longest a code-cache step in a Node of its own may take (a prime's program runs in ~1-2 s on a loaded host). */
+const CACHE_STEP_TIMEOUT_MS = 300_000;
+
 /**
  * writeCodeCache in a Node started with `flags` (those of the process that
  * runs the bundle: V8 takes a cache made under other flags for none; none
@@ -137,8 +140,10 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
 function codeCacheUnder(flags: readonly string[], outDir: string, name: string, plain = false): number {
   const call = `require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require, ${plain})`;
   const script = `Promise.resolve(${call}).then((n) => { process.stdout.write(String(n)); process.exit(0); }, (e) => { console.error(e && e.stack || e); process.exit(1); })`;
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+  // A prime that never ends (a kernel bug in its program) must not hang the build: it then has no cache, and says so.
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: CACHE_STEP_TIMEOUT_MS });
   if (r.status !== 0) throw new Error(`node ${flags.join(' ')}: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  if (r.stderr) process.stderr.write(r.stderr);
   return Number(r.stdout);
 }
 

@@ -78,7 +78,11 @@ export function writeCodeCache(dir: string, name: string, require: NodeJS.Requir
   // The entry too (the others are in require.cache, so only its top level runs), then the program, through the bundle's modules.
   code({ exports: {} } as NodeJS.Module, require, dir, false);
   const prime = exportedFunction(require, dir, name, spec.prime, false) as () => Promise<void>;
-  return prime().then(write);
+  // A prime that fails (its program did not run through) still leaves a cache of what compiled until then: written, with a warning.
+  return prime().then(write, (e: Error) => {
+    process.stderr.write(`bundle: ${name}'s prime failed (${e.message}); its code cache holds what ran before\n`);
+    return write();
+  });
 }
 
 /** Function `ref.export` of module `ref.module` (under dist): the bundle's instance, or with `bundledOnly` false Node's require of the file when the bundle does not hold it. */

@@ -28,7 +28,8 @@ const REPO = path.join(__dirname, '..', '..', '..');
  * What the guest runs: busybox's shell forking and exec'ing applets through
  * pipes and files on a tmpfs and on the root, then the memory fixture.
  * Every line must succeed (`set -e`): a failure means the kernel the cache
- * is made from is broken, and the build says so.
+ * is made from is broken; the build says so (load.ts writeCodeCache) and
+ * test/bundle/kernel-prime.test.ts fails.
  */
 export const PRIME_SCRIPT = [
   'set -e',
