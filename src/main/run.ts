@@ -18,6 +18,7 @@ import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js'
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
 import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
+import { setCloexec } from '../host/ffi.js';
 import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 export { specCpus } from './oci/launch.js';
@@ -44,8 +45,11 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
  * `keep`: `do`'s skeleton rootfs (it may lie inside `cleanUp`), kept among
  * the spares once the sandbox is gone if the run left it untouched, else
  * removed (src/debian/skeleton-spare.ts).
+ * `holdOpen`: fds (close-on-exec) that must stay open until the sandbox is gone
+ * (do's lock on the busybox tree it mounts, src/debian/busybox-prune.ts): run
+ * keeps them, and its waiter inherits them.
  */
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton, holdOpen: number[] = []): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -190,6 +194,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       // container is over then: run ends in Node).
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
       if (!gone(child) && !wait.answered()) {
+        // Past the execve (no spawn comes after it): the waiter holds them until it exits.
+        for (const fd of holdOpen) setCloexec(fd, false);
         execWaiter(perl, {
           waitSent: true,
           cid,
@@ -204,6 +210,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
           remove: [l.stateDir, ...cleanUp],
           keep,
         });
+        for (const fd of holdOpen) setCloexec(fd, true);
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
