@@ -149,6 +149,25 @@ const { main } = bootModule.exports as { main: (argv: string[]) => Promise<numbe
 // blob it costs nothing at start, as when the control server imported it.
 require('node:net');
 
+// The pure part of what the command does before its first system call of
+// note, called once here (boot: its flags, the spec's check, the network
+// plan, the seccomp filter's assembly; run and do: their flags and the
+// spec's check): a blob holds the bytecode of the functions that ran while
+// it was built, and the modules they load at their first call (the spec's
+// validator) loaded, so a start neither compiles nor loads them
+// (docs/STARTUP.md, the thirteenth pass). Each reads no process state.
+const WARM_UP: Record<string, { module: string; fn: string }> = {
+  boot: { module: 'src/main/boot.js', fn: 'warmCodeCache' },
+  run: { module: 'src/main/run.js', fn: 'warmSnapshot' },
+  do: { module: 'src/main/run.js', fn: 'warmSnapshot' },
+};
+{
+  const { module, fn } = WARM_UP[NAME];
+  const warm = (internals._cache[path.join(DIST, module)]?.exports as Record<string, unknown> | undefined)?.[fn];
+  if (typeof warm !== 'function') throw new Error(`${NAME}: no function ${fn} in ${module} to warm the snapshot with`);
+  (warm as () => void)();
+}
+
 // With WITH_KERNEL_ENV=1 (not the build's default: docs/STARTUP.md, the
 // fifth pass, has why), the kernel's bundle, run the same way (boot requires
 // it after its sync byte): its modules' top levels have run, those that
