@@ -149,22 +149,19 @@ const { main } = bootModule.exports as { main: (argv: string[]) => Promise<numbe
 // blob it costs nothing at start, as when the control server imported it.
 require('node:net');
 
-// The pure part of what the command does before its first system call of
-// note, called once here (boot: its flags, the spec's check, the network
-// plan, the seccomp filter's assembly; run and do: their flags and the
-// spec's check): a blob holds the bytecode of the functions that ran while
-// it was built, and the modules they load at their first call (the spec's
-// validator) loaded, so a start neither compiles nor loads them
-// (docs/STARTUP.md, the thirteenth pass). Each reads no process state.
-const WARM_UP: Record<string, { module: string; fn: string }> = {
-  boot: { module: 'src/main/boot.js', fn: 'warmCodeCache' },
-  run: { module: 'src/main/run.js', fn: 'warmSnapshot' },
-  do: { module: 'src/main/run.js', fn: 'warmSnapshot' },
-};
+// The bundle's warm-up (entry.ts BundleSpec.warmUp, the function its code
+// cache is made after: boot's flags, the spec's check, the network plan and
+// the seccomp filter's assembly; run's and do's flags and spec check), called
+// once here too: a blob holds the bytecode of the functions that ran while it
+// was built, so a start does not compile them at their first call
+// (docs/STARTUP.md, the thirteenth pass). entry.ts is in the bundle, run
+// above, so its table is read from Node's require.cache.
 {
-  const { module, fn } = WARM_UP[NAME];
-  const warm = (internals._cache[path.join(DIST, module)]?.exports as Record<string, unknown> | undefined)?.[fn];
-  if (typeof warm !== 'function') throw new Error(`${NAME}: no function ${fn} in ${module} to warm the snapshot with`);
+  const entries = (internals._cache[path.join(DIST, 'src', 'bundle', 'entry.js')]?.exports as { BUNDLE_ENTRIES?: Record<string, { warmUp?: { module: string; export: string } }> } | undefined)?.BUNDLE_ENTRIES;
+  const spec = entries?.[NAME]?.warmUp;
+  if (!spec) throw new Error(`${NAME}: no warm-up in entry.ts's BUNDLE_ENTRIES`);
+  const warm = (internals._cache[path.join(DIST, spec.module)]?.exports as Record<string, unknown> | undefined)?.[spec.export];
+  if (typeof warm !== 'function') throw new Error(`${NAME}: no function ${spec.export} in ${spec.module} to warm the snapshot with`);
   (warm as () => void)();
 }
 
