@@ -20,12 +20,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
-import { defaultSpec } from '../spec/load.js';
+import { defaultSpec, parseSpec } from '../spec/load.js';
 import { CAPABILITIES } from './caps.js';
-import { run } from './run.js';
+import { run, warmSnapshot as warmRun } from './run.js';
 import { FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption } from './oci/launch.js';
-import { DO_HOSTNAME, DO_PATH, BusyboxError, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, busyboxSkeleton, lookPathInRootfs } from '../debian/busybox-rootfs.js';
 import { takeSkeleton, type KeptSkeleton } from '../debian/skeleton-spare.js';
 import { heldTemplate } from '../debian/busybox-template.js';
 import { cacheDir } from '../debian/deb-cache.js';
@@ -178,4 +178,21 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
     for (const d of PACKAGES_SCRATCH) spec.mounts.push({ destination: d, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', d === '/root' ? 'mode=700' : 'mode=1777'] });
   }
   return spec as unknown as Record<string, unknown>;
+}
+
+/**
+ * The pure part of do's start (its flags, its spec made and checked, the
+ * skeleton's description) and run's (run.ts warmSnapshot), run once while
+ * do's startup snapshot and code cache are made (src/bundle/entry.ts
+ * BundleSpec.warmUp): a start then finds those functions compiled
+ * (docs/STARTUP.md, the thirteenth pass). It reads no process state and
+ * touches no file, fd or system call.
+ */
+export function warmSnapshot(): void {
+  warmRun();
+  const argv = ['do', '--busybox', '/b', '--', 'true'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  parseFlags(DO_FLAGS, g.rest.slice(1));
+  parseSpec(JSON.stringify(doSpec('/w/rootfs', ['true'], '/', false, false, false, '/c/bin')));
+  busyboxSkeleton(DO_HOSTNAME);
 }
