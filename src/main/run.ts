@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { parsePublish } from './network.js';
-import { UrpcClient } from './urpc.js';
+import { JsonValueSplitter, UrpcClient, urpcRequest } from './urpc.js';
 import { exitCodeOf, FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
@@ -235,7 +235,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
 
 /**
  * The pure part of run's start before its first spawn (the flags, the spec's
- * check), run once while run's and do's startup snapshots are built
+ * check) and of its calls to boot (urpc's requests and replies), run once while run's and do's startup snapshots are built
  * (src/bundle/snapshot-entry.ts): the blob then holds those functions
  * compiled, and the validator's module loaded, instead of each start
  * compiling them at their first call (1.9 ms of run's wall before boot's
@@ -248,6 +248,9 @@ export function warmSnapshot(): void {
   parseFlags(RUN_FLAGS, g.rest.slice(1));
   parsePublish([]);
   parseSpec(JSON.stringify(defaultSpec()));
+  // StartRoot's and Wait's requests, and their replies read.
+  urpcRequest('containerManager.StartRoot', 'cid');
+  new JsonValueSplitter({ maxBytes: 1 << 20, maxDepth: 64 }).push(Buffer.from('{"success":true,"err":"","result":null}{"success":true,"err":"","result":0}'));
 }
 
 /** How long run waits for the gofer to end by itself once boot is gone, before killing it. */
