@@ -14,6 +14,43 @@ import { holdTree, MAX_FILE_INDEX, MAX_TREES, pruneTemplates, STALE_MS } from '.
 import { fixturesDir, repoRoot } from '../util/bundle.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
+
+/** Every process below `pid` (from /proc's parent links). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** What each fd of process `pid` leads to (readlink of /proc/PID/fd/N). */
+function fdTargets(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.push(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
 const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
 
 describe('do: the kept busybox trees are bounded (busybox-prune.ts)', function () {
@@ -169,6 +206,13 @@ describe('do: the kept busybox trees are bounded (busybox-prune.ts)', function (
       // The sandbox runs, and run has become its waiter by now (or waits in Node).
       const n = name(variant(200));
       assert.ok(trees().includes(n));
+      // The lock's fd stays with run (its waiter): no process of the sandbox
+      // (boot, the gofer, their launchers) holds the tree's directory open.
+      const treeDir = path.join(base, n);
+      const below = descendants(child.pid!);
+      assert.ok(below.length >= 2, `the sandbox's processes: ${below}`);
+      for (const pid of below) assert.ok(!fdTargets(pid).includes(treeDir), `process ${pid} (${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}) holds the tree's directory`);
+      assert.ok(fdTargets(child.pid!).includes(treeDir), 'run (its waiter) holds the lock');
       usedAgo(n, 1000);
       // Each made in another process, as another do would.
       for (let i = 1; i <= MAX_TREES + 1; i++) {
