@@ -119,6 +119,11 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
         // A prime runs a program: in a Node of its own, not in this process.
         if (spec.prime) codeCacheUnder([], outDir, name, true);
         else writeCodeCache(outDir, name, require, true);
+      } else if (spec.warmUp) {
+        // A Node of its own: in this one an earlier bundle (cli's) has put its
+        // instances of the shared modules in require.cache, where the warm-up
+        // is looked up, and would warm those instead of this bundle's.
+        cacheBytes = codeCacheUnder([], outDir, name);
       } else cacheBytes = writeCodeCache(outDir, name, require) as number;
     } catch (e) {
       process.stderr.write(`bundle: no code cache for ${name} (${(e as Error).message}); it compiles at each start\n`);

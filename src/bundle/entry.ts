@@ -98,10 +98,10 @@ export function sandboxProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
-  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
-  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
+  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'], warmUp: { module: 'src/main/run.js', export: 'warmSnapshot' } },
+  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'], warmUp: { module: 'src/main/do.js', export: 'warmSnapshot' } },
   boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/main/boot.js', export: 'warmCodeCache' } },
-  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
+  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'], warmUp: { module: 'src/main/gofer-command.js', export: 'warmCodeCache' } },
   kernel: {
     entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS,
     warmUp: { module: 'src/vcpu/tier0-bytes.js', export: 'warmCodeCache' },
