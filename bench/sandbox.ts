@@ -1,7 +1,8 @@
 // One guest program through the whole sandbox (kernel worker, loader,
 // syscalls, vCPUs), in this process, as `tsvisor boot` runs it but without
 // the boot process's start-up: the benchmarks time the guest, not Node's
-// start. With `gofer`, the root is served over 9P by a gofer Connection on
+// start. The worker runs the kernel bundle's code with its code cache, as
+// boot does (src/workers/kernel-worker.ts). With `gofer`, the root is served over 9P by a gofer Connection on
 // this process's main thread (as the gofer process serves it under `tsvisor
 // run`), with or without the fd donation channel (src/p9/donation.ts).
 // Returns the wall time from start (the worker loaded, the kernel

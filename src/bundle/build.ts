@@ -116,8 +116,15 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
     try {
       if (spec.nodeFlags?.length) {
         cacheBytes = codeCacheUnder(spec.nodeFlags, outDir, name);
-        writeCodeCache(outDir, name, require, true);
-      } else cacheBytes = writeCodeCache(outDir, name, require);
+        // A prime runs a program: in a Node of its own, not in this process.
+        if (spec.prime) codeCacheUnder([], outDir, name, true);
+        else writeCodeCache(outDir, name, require, true);
+      } else if (spec.warmUp) {
+        // A Node of its own: in this one an earlier bundle (cli's) has put its
+        // instances of the shared modules in require.cache, where the warm-up
+        // is looked up, and would warm those instead of this bundle's.
+        cacheBytes = codeCacheUnder([], outDir, name);
+      } else cacheBytes = writeCodeCache(outDir, name, require) as number;
     } catch (e) {
       process.stderr.write(`bundle: no code cache for ${name} (${(e as Error).message}); it compiles at each start\n`);
     }
@@ -126,11 +133,22 @@ export function writeBundles(distDir: string): Record<string, BundleReport> {
   return report;
 }
 
-/** writeCodeCache in a Node started with `flags` (those of the process that runs the bundle: V8 takes a cache made under other flags for none). */
-function codeCacheUnder(flags: readonly string[], outDir: string, name: string): number {
-  const script = `process.stdout.write(String(require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require)))`;
-  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8' });
+/** The longest a code-cache step in a Node of its own may take (a prime's program runs in ~1-2 s on a loaded host). */
+const CACHE_STEP_TIMEOUT_MS = 300_000;
+
+/**
+ * writeCodeCache in a Node started with `flags` (those of the process that
+ * runs the bundle: V8 takes a cache made under other flags for none; none
+ * for the `plain` one). That Node exits once the cache is written: a prime's
+ * sandbox may leave handles open.
+ */
+function codeCacheUnder(flags: readonly string[], outDir: string, name: string, plain = false): number {
+  const call = `require(${JSON.stringify(path.join(__dirname, 'load.js'))}).writeCodeCache(${JSON.stringify(outDir)}, ${JSON.stringify(name)}, require, ${plain})`;
+  const script = `Promise.resolve(${call}).then((n) => { process.stdout.write(String(n)); process.exit(0); }, (e) => { console.error(e && e.stack || e); process.exit(1); })`;
+  // A prime that never ends (a kernel bug in its program) must not hang the build: it then has no cache, and says so.
+  const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: CACHE_STEP_TIMEOUT_MS });
   if (r.status !== 0) throw new Error(`node ${flags.join(' ')}: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  if (r.stderr) process.stderr.write(r.stderr);
   return Number(r.stdout);
 }
 

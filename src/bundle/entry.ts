@@ -37,6 +37,17 @@ export interface BundleSpec {
    * as it starts.
    */
   warmUp?: { module: string; export: string };
+  /**
+   * A program the build's code-cache step runs after the warm-up, with the
+   * bundle's entry loaded too: an async function (its module, as a path
+   * under dist, which need not be in the bundle, and its export) whose work
+   * goes through the bundle's code, so that the cache also holds what that
+   * work compiled. The kernel's runs a small guest program in a sandbox
+   * (src/workers/kernel-prime.ts): block building, the engine's JavaScript
+   * side, exec, fork, page faults and the system calls a program's start
+   * makes, each compiled lazily at a sandbox's first program otherwise.
+   */
+  prime?: { module: string; export: string };
 }
 
 /**
@@ -87,11 +98,15 @@ export function sandboxProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 /** Every bundle the build writes. */
 export const BUNDLE_ENTRIES = {
   cli: { entry: 'src/main/cli.js' },
-  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'] },
-  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'] },
+  run: { entry: 'src/main/cli.js', commands: ['src/main/run.js'], warmUp: { module: 'src/main/run.js', export: 'warmSnapshot' } },
+  do: { entry: 'src/main/cli.js', commands: ['src/main/do.js'], warmUp: { module: 'src/main/do.js', export: 'warmSnapshot' } },
   boot: { entry: 'src/main/cli.js', commands: ['src/main/boot.js'], nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/main/boot.js', export: 'warmCodeCache' } },
-  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'] },
-  kernel: { entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS, warmUp: { module: 'src/vcpu/tier0-bytes.js', export: 'warmCodeCache' } },
+  gofer: { entry: 'src/main/cli.js', commands: ['src/main/gofer-command.js'], warmUp: { module: 'src/main/gofer-command.js', export: 'warmCodeCache' } },
+  kernel: {
+    entry: 'src/workers/kernel-api.js', nodeFlags: BOOT_NODE_FLAGS,
+    warmUp: { module: 'src/vcpu/tier0-bytes.js', export: 'warmCodeCache' },
+    prime: { module: 'src/workers/kernel-prime.js', export: 'primeKernelCache' },
+  },
   // vCPU workers run inside boot (its flags are their process's) or in a process without them (tests, the in-process bench).
   'vcpu-worker': { entry: 'src/workers/vcpu-worker.js', nodeFlags: BOOT_NODE_FLAGS },
 } as const satisfies Record<string, BundleSpec>;

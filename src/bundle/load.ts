@@ -57,21 +57,39 @@ export function runBundle(module: NodeJS.Module, require: NodeJS.Require, dir: s
  * it runs at start-up anyway, where V8 compiles it lazily), then the
  * bundle's warm-up function if it names one (BundleSpec.warmUp), and writes what
  * V8 compiled as NAME.cache (`plain`: NAME.plain.cache, see above). Returns
- * the cache's size in bytes.
+ * the cache's size in bytes. A bundle that names a prime (BundleSpec.prime)
+ * also gets its entry loaded and that program run first, so the result is
+ * a promise then: V8 puts in a cache the bytecode of every function compiled
+ * so far, those the program ran included.
  */
-export function writeCodeCache(dir: string, name: string, require: NodeJS.Require, plain = false): number {
+export function writeCodeCache(dir: string, name: string, require: NodeJS.Require, plain = false): number | Promise<number> {
   const script = compile(dir, name, undefined);
-  const loader = { exports: {} } as NodeJS.Module;
-  (script.runInThisContext() as BundleCode)(loader, require, dir, true);
-  const warmUp = (BUNDLE_ENTRIES as Record<string, BundleSpec>)[name]?.warmUp;
-  if (warmUp) {
-    // Every module of the bundle is in require.cache under its own file name now (runtime.ts).
-    const file = path.join(dir, '..', warmUp.module);
-    const fn = (require.cache[file]?.exports as Record<string, unknown> | undefined)?.[warmUp.export];
-    if (typeof fn !== 'function') throw new Error(`${name}: no function ${warmUp.export} in ${warmUp.module} to warm the code cache with`);
-    (fn as () => void)();
-  }
-  const data = script.createCachedData();
-  fs.writeFileSync(cacheFile(dir, name, plain), data);
-  return data.length;
+  const code = script.runInThisContext() as BundleCode;
+  code({ exports: {} } as NodeJS.Module, require, dir, true);
+  const spec = (BUNDLE_ENTRIES as Record<string, BundleSpec>)[name];
+  // Every module of the bundle is in require.cache under its own file name now (runtime.ts).
+  if (spec?.warmUp) exportedFunction(require, dir, name, spec.warmUp, true)();
+  const write = (): number => {
+    const data = script.createCachedData();
+    fs.writeFileSync(cacheFile(dir, name, plain), data);
+    return data.length;
+  };
+  if (!spec?.prime) return write();
+  // The entry too (the others are in require.cache, so only its top level runs), then the program, through the bundle's modules.
+  code({ exports: {} } as NodeJS.Module, require, dir, false);
+  const prime = exportedFunction(require, dir, name, spec.prime, false) as () => Promise<void>;
+  // A prime that fails (its program did not run through) still leaves a cache of what compiled until then: written, with a warning.
+  return prime().then(write, (e: Error) => {
+    process.stderr.write(`bundle: ${name}'s prime failed (${e.message}); its code cache holds what ran before\n`);
+    return write();
+  });
+}
+
+/** Function `ref.export` of module `ref.module` (under dist): the bundle's instance, or with `bundledOnly` false Node's require of the file when the bundle does not hold it. */
+function exportedFunction(require: NodeJS.Require, dir: string, name: string, ref: { module: string; export: string }, bundledOnly: boolean): () => unknown {
+  const file = path.join(dir, '..', ref.module);
+  const exports = (require.cache[file]?.exports ?? (bundledOnly ? undefined : require(file))) as Record<string, unknown> | undefined;
+  const fn = exports?.[ref.export];
+  if (typeof fn !== 'function') throw new Error(`${name}: no function ${ref.export} in ${ref.module} for its code cache`);
+  return fn as () => unknown;
 }

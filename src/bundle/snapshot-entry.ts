@@ -149,6 +149,22 @@ const { main } = bootModule.exports as { main: (argv: string[]) => Promise<numbe
 // blob it costs nothing at start, as when the control server imported it.
 require('node:net');
 
+// The bundle's warm-up (entry.ts BundleSpec.warmUp, the function its code
+// cache is made after: boot's flags, the spec's check, the network plan and
+// the seccomp filter's assembly; run's and do's flags and spec check), called
+// once here too: a blob holds the bytecode of the functions that ran while it
+// was built, so a start does not compile them at their first call
+// (docs/STARTUP.md, the thirteenth pass). entry.ts is in the bundle, run
+// above, so its table is read from Node's require.cache.
+{
+  const entries = (internals._cache[path.join(DIST, 'src', 'bundle', 'entry.js')]?.exports as { BUNDLE_ENTRIES?: Record<string, { warmUp?: { module: string; export: string } }> } | undefined)?.BUNDLE_ENTRIES;
+  const spec = entries?.[NAME]?.warmUp;
+  if (!spec) throw new Error(`${NAME}: no warm-up in entry.ts's BUNDLE_ENTRIES`);
+  const warm = (internals._cache[path.join(DIST, spec.module)]?.exports as Record<string, unknown> | undefined)?.[spec.export];
+  if (typeof warm !== 'function') throw new Error(`${NAME}: no function ${spec.export} in ${spec.module} to warm the snapshot with`);
+  (warm as () => void)();
+}
+
 // With WITH_KERNEL_ENV=1 (not the build's default: docs/STARTUP.md, the
 // fifth pass, has why), the kernel's bundle, run the same way (boot requires
 // it after its sync byte): its modules' top levels have run, those that

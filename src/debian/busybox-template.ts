@@ -15,6 +15,10 @@
 //                                      by that file's identity (any path to
 //                                      the same inode in the same state)
 //
+// At most busybox-prune.ts's MAX_TREES trees are kept, the least recently
+// used pruned when a tree is made; a start holds its tree (a shared lock) for
+// the sandbox's life, and a held tree is never removed (heldTemplate).
+//
 // A tree is built in a temporary directory beside and renamed into place, so
 // a concurrent `do` sees none or a whole one. A start checks the tree with
 // one stat: any write to the binary (or a new link to it) changes its
@@ -29,6 +33,7 @@ import * as path from 'node:path';
 import { sha256, writeBeside } from './fetch.js';
 import { BusyboxError, busyboxApplets, checkRiscv64Elf, DO_HOSTNAME, layoutBusyboxRootfs, layoutBusyboxSkeleton, linkApplets } from './busybox-rootfs.js';
 import { currentBusyboxSha256, ensureBusybox, EnsureOptions } from './busybox-cache.js';
+import { holdTree, pruneTemplates } from './busybox-prune.js';
 
 /** Bumped when the tree's layout changes, so that older trees are not used. */
 export const TEMPLATE_LAYOUT = 1;
@@ -156,6 +161,10 @@ export function makeTemplate(cache: string, bin: Buffer, what: string, linkFrom?
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  // The cache grew: the least recently used trees beyond the bound go (never
+  // this one, the cached Debian binary's, or one a start holds).
+  const current = currentBusyboxSha256(cache);
+  pruneTemplates(path.dirname(final), [path.basename(final), ...(current === undefined ? [] : [`${TEMPLATE_LAYOUT}-${current}`])]);
   return templateAt(final);
 }
 
@@ -189,6 +198,28 @@ export function fileTemplate(cache: string, file: string): BusyboxTemplate {
   // Remembered only when the bytes read are those of the identity stat saw.
   if (same) writeBeside(index, sha256(bin) + '\n');
   return t;
+}
+
+/** Whether `t` is a tree kept in `cache` (not one laid out for a run alone). */
+function isKept(cache: string, t: BusyboxTemplate): boolean {
+  return path.dirname(path.dirname(t.root)) === path.join(cache, TEMPLATE_DIR);
+}
+
+/**
+ * busyboxTemplate's tree, held for the caller: `held` is an fd with a shared
+ * lock on the kept tree (busybox-prune.ts holdTree), which no prune removes
+ * while it is open; the caller keeps it open until the sandbox that uses the
+ * tree is gone. Absent for a tree laid out for the run alone.
+ */
+export async function heldTemplate(opts: EnsureOptions & { busybox?: string; scratch: string }): Promise<{ template: BusyboxTemplate; held?: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const template = await busyboxTemplate(opts);
+    if (!isKept(opts.cache, template)) return { template };
+    const held = holdTree(path.dirname(template.root));
+    if (held !== undefined) return { template, held };
+    // Pruned between the lookup and the lock: look it up (build it) again.
+    if (attempt === 2) throw new Error(`the busybox tree at ${path.dirname(template.root)} keeps being removed`);
+  }
 }
 
 /**

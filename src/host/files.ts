@@ -20,6 +20,7 @@ interface FileLib {
   close: Fn;
   pipe2: Fn;
   fcntl: Fn;
+  flock: Fn;
   poll: Fn;
   readlinkat: Fn;
   mkdirat: Fn;
@@ -50,6 +51,7 @@ const lib = bindLazily((c): FileLib => {
     close: c.func('int close(int)'),
     pipe2: c.func('int pipe2(_Out_ int *fds, int flags)'),
     fcntl: c.func('int fcntl(int, int, ...)'),
+    flock: c.func('int flock(int, int)'),
     poll: c.func('int poll(void *, unsigned long, int)'),
     readlinkat: c.func('long readlinkat(int, const char *, void *, size_t)'),
     mkdirat: c.func('int mkdirat(int, const char *, uint32_t)'),
@@ -159,6 +161,22 @@ export function setCloexec(fd: number, on: boolean): number {
   const cur = l.fcntl(fd, F_GETFD);
   if (cur < 0) return negErrno();
   return check(l.fcntl(fd, F_SETFD, 'int', on ? cur | FD_CLOEXEC : cur & ~FD_CLOEXEC));
+}
+
+/** flock(2)'s operations (the same on every Linux architecture). */
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/**
+ * flock(2) on a host fd (a directory opened for reading will do): 0, or a
+ * negative errno (-EWOULDBLOCK with LOCK_NB when another open file holds a
+ * conflicting lock). The lock belongs to the open file: it lasts while any fd
+ * for it is open, across fork and execve.
+ */
+export function flock(fd: number, op: number): number {
+  return check(lib().flock(fd, op));
 }
 
 /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file, or a negative errno. */

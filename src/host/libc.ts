@@ -74,10 +74,65 @@ export function libc(): LibraryHandle {
   return c;
 }
 
-/** A getter that binds a module's functions on first use, once. */
+/**
+ * A getter for a module's libc functions, each bound (koffi parses its C
+ * declaration and looks its symbol up) at its own first use: `bind` gets a
+ * handle whose func() defers that. A topic module declares 10-25 functions,
+ * 0.4-1 ms of koffi's work when they were all bound at the first call of
+ * any, where a process's start uses a few (docs/STARTUP.md, the thirteenth
+ * pass). A function that is a property of what `bind` returns is bound at
+ * the property's first read, which then holds koffi's function itself (no
+ * indirection on later calls); one `bind` keeps in a closure of its own is
+ * bound at its first call. A declaration koffi refuses throws there.
+ */
 export function bindLazily<T>(bind: (c: LibraryHandle) => T): () => T {
   let bound: T | undefined;
-  return () => (bound ??= bind(libc()));
+  return () => (bound ??= settle(bind(deferringHandle())));
+}
+
+/** How many functions bindLazily's modules have had koffi bind in this thread so far (for tests and the start-up notes). */
+export let lazyBindings = 0;
+
+type Deferred = ((...args: unknown[]) => unknown) & { [BIND]: () => (...args: unknown[]) => unknown };
+const BIND = Symbol('bind');
+
+/** A handle whose func(DECL) returns a stand-in that binds DECL once, at its first call (or its property's first read: settle). */
+function deferringHandle(): LibraryHandle {
+  const real = libc();
+  const func = (...decl: unknown[]): Deferred => {
+    let f: ((...args: unknown[]) => unknown) | undefined;
+    const bindNow = () => {
+      if (!f) {
+        f = (real.func as unknown as (...d: unknown[]) => (...args: unknown[]) => unknown).apply(real, decl);
+        lazyBindings++;
+      }
+      return f;
+    };
+    const standIn = ((...args: unknown[]) => bindNow()(...args)) as Deferred;
+    standIn[BIND] = bindNow;
+    return standIn;
+  };
+  return { func } as unknown as LibraryHandle;
+}
+
+/** Makes each stand-in property of `lib` a getter that binds it and puts koffi's function in its place. */
+function settle<T>(lib: T): T {
+  const o = lib as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    const v = o[key];
+    const bindNow = typeof v === 'function' ? (v as Partial<Deferred>)[BIND] : undefined;
+    if (!bindNow) continue;
+    Object.defineProperty(o, key, {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        const fn = bindNow();
+        Object.defineProperty(o, key, { value: fn, writable: true, configurable: true, enumerable: true });
+        return fn;
+      },
+    });
+  }
+  return lib;
 }
 
 /** The calling thread's errno, negated; call right after a failed call. */

@@ -3,14 +3,15 @@
 // madvise(MADV_DONTNEED) on ranges of it.
 //
 // Contract:
-// - hostAddress(view) is the host address of view[0], or undefined when it
+// - hostAddress(view, at) is the host address of view[0], or undefined when it
 //   cannot be vouched for. koffi gives the data pointer of a typed array; the
-//   address is then checked by writing a random cookie at the view's first
-//   and last 16 bytes through JavaScript and reading it back through the
+//   address is then checked by writing a random cookie at 16 bytes of the
+//   view at each offset of `at` (by default its first and last 16 bytes)
+//   through JavaScript and reading it back through the
 //   address (and the bytes restored), and it must be page aligned. A wrong
 //   address passed to madvise would discard memory of the host process
 //   itself, so nothing uses one that fails the check. The caller must own
-//   those bytes while checking (no other thread may write them).
+//   those bytes while checking (no other thread may read or write them).
 // - dontNeed(addr, len) discards the pages of [addr, addr + len): the host
 //   process's RSS falls, and the next access to a page of a private
 //   anonymous mapping (what V8 maps a WebAssembly.Memory with: rw-p, no file)
@@ -38,8 +39,8 @@ let madvise: Fn | undefined;
 let mincore: Fn | undefined;
 
 /** The host address of view[0], checked (see the file comment); undefined when it cannot be vouched for. */
-export function hostAddress(view: Uint8Array): bigint | undefined {
-  if (view.length < 32) return undefined;
+export function hostAddress(view: Uint8Array, at: readonly number[] = [0, view.length - 16]): bigint | undefined {
+  if (view.length < 32 || at.some((off) => off < 0 || off + 16 > view.length)) return undefined;
   let base: bigint;
   try {
     base = koffi().address(view);
@@ -47,7 +48,7 @@ export function hostAddress(view: Uint8Array): bigint | undefined {
     return undefined;
   }
   if (typeof base !== 'bigint' || base === 0n || base % BigInt(HOST_PAGE) !== 0n) return undefined;
-  for (const off of [0, view.length - 16]) {
+  for (const off of at) {
     const saved = view.slice(off, off + 16);
     const cookie = randomFillSync(new Uint8Array(16));
     view.set(cookie, off);

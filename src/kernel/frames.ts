@@ -11,10 +11,14 @@
 //   and uncharges the same account. A shared page thus counts once against
 //   --total-memory, however many address spaces map it.
 // - Freed frames stay committed for reuse (the most recently freed first),
-//   up to KEEP_FREE of them; past KEEP_FREE + GIVE_BATCH, the oldest freed
-//   beyond KEEP_FREE are given back to the host (madvise MADV_DONTNEED on
-//   runs of adjacent frames, src/host/memory.ts), so the host's RSS follows
-//   what the guest holds instead of its high-water mark. A frame given back
+//   up to KEEP_FREE of them; once more than KEEP_FREE + GIVE_BATCH are free,
+//   a give-back runs GIVE_BACK_DELAY_MS later (a timer that keeps nothing
+//   alive): the oldest freed beyond KEEP_FREE then are given back to the
+//   host (madvise MADV_DONTNEED on runs of adjacent frames,
+//   src/host/memory.ts), so the host's RSS follows what the guest holds
+//   instead of its high-water mark, a moment late. Frames allocated in the
+//   meantime are taken from the committed ones, so a file deleted and
+//   written again at once costs no host page faults. A frame given back
 //   was zeroed when freed and reads zeros again when reused, whatever the
 //   mapping's kind. Without a checked host address of the pool (or once a
 //   madvise fails) nothing is given back: frames stay committed, as before.
@@ -33,8 +37,10 @@ export interface FrameAccount {
 
 /** Freed frames kept committed for reuse (4 MiB). */
 export const KEEP_FREE = 1024;
-/** Frames freed past KEEP_FREE before a give-back runs (1 MiB): one sort and a few madvise calls per batch. */
+/** Frames freed past KEEP_FREE before a give-back is due (1 MiB): one sort and a few madvise calls per batch. */
 export const GIVE_BATCH = 256;
+/** How long a due give-back waits, so that frames freed and wanted again at once are reused committed (src/kernel/README.md, "Given back a moment late"). */
+export const GIVE_BACK_DELAY_MS = 1000;
 
 /** One page of zeros, compared against to skip zeroing untouched frames. */
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
@@ -56,6 +62,8 @@ export class FrameAllocator {
   /** Frames given back so far (madvise calls: `giveBacks`). */
   framesGiven = 0;
   giveBacks = 0;
+  /** The timer of a due give-back, if one is. */
+  private giveBackTimer: NodeJS.Timeout | undefined;
 
   private constructor(readonly pool: FramePool) {
     // Checked while no frame is in use: the check writes a cookie at the
@@ -117,7 +125,22 @@ export class FrameAllocator {
     this.free.push(frame);
     this.inUse--;
     account.uncharge(PAGE_SIZE);
-    if (this.free.length > KEEP_FREE + GIVE_BATCH && this.hostBase !== null) this.giveBack();
+    if (this.free.length > KEEP_FREE + GIVE_BATCH && this.hostBase !== null && this.giveBackTimer === undefined) {
+      this.giveBackTimer = setTimeout(() => this.giveBackNow(), GIVE_BACK_DELAY_MS);
+      this.giveBackTimer.unref();
+    }
+  }
+
+  /** Run the due give-back now (its timer, and tests): the freed frames beyond KEEP_FREE go back to the host. */
+  giveBackNow(): void {
+    if (this.giveBackTimer !== undefined) clearTimeout(this.giveBackTimer);
+    this.giveBackTimer = undefined;
+    if (this.free.length > KEEP_FREE) this.giveBack();
+  }
+
+  /** Whether a give-back is due (its timer set). */
+  get giveBackDue(): boolean {
+    return this.giveBackTimer !== undefined;
   }
 
   /** The bytes of `frame` (a view into the pool, not a copy). */

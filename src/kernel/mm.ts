@@ -38,7 +38,7 @@
 //   SysV shared memory, a mapping straddling 4 GiB) goes there.
 
 import { FrameAllocator } from './frames.js';
-import { copyNonZeroPages, discardReleased, forEachNonZeroPage, scrubReleased, zeroDataPages } from './scrub.js';
+import { copyNonZeroPages, discardReleased, forEachNonZeroPage, learnHostBase, scrubLive, scrubReleased } from './scrub.js';
 import { loadsOnTouch, type SharedBacking } from './shared-object.js';
 import { Unsupported, type AddressSpaceRecord } from './checkpoint-records.js';
 
@@ -423,7 +423,7 @@ export class MemoryManager {
         this.fillFlags(s, e, 0);
         // Shared pages leave the memory's own bytes zero (memory.ts): only private ones need scrubbing.
         if (v.shared) this.dropFrames(v, s, e);
-        else zeroDataPages(this.mem, s, e);
+        else scrubLive(this.mem, s, e);
         this.account.uncharge(charged(v, s, e));
         if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
       }
@@ -457,9 +457,19 @@ export class MemoryManager {
     for (const v of this.vmas) {
       if (v.end <= start || v.start >= end || v.shared) continue;
       const s = Math.max(v.start, start), e = Math.min(v.end, end);
-      zeroDataPages(this.mem, s, e);
+      scrubLive(this.mem, s, e);
       if (v.prot & PROT_EXEC) this.codeChanged(s, e - s);
     }
+  }
+
+  /**
+   * The memory is about to have threads (a clone with CLONE_VM): from now on
+   * munmap and MADV_DONTNEED of a long private range are one madvise of its
+   * host pages (scrub.ts scrubLive), not a read of every page; a thread's exit
+   * gives back most of its 8 MiB stack so.
+   */
+  prepareForThreads(): void {
+    learnHostBase(this.mem);
   }
 
   /** Unmap everything, zeroing the pages (the memory stays in use). */

@@ -160,6 +160,7 @@ export class ProcessLifecycle {
     if (req.exitSignal < 0 || req.exitSignal > abi.NSIG) return EINVAL;
     const limit = this.k.config.pidsLimit ?? 0;
     if (limit > 0 && this.taskCount() >= limit) return EAGAIN;
+    if (f & abi.CLONE_VM) parent.vm.mm.prepareForThreads();
     if (f & abi.CLONE_THREAD) return this.cloneThread(task, req);
     let realParent = parent;
     if (f & abi.CLONE_PARENT) {

@@ -14,6 +14,7 @@ import { isErrno } from '../linux/errno.js';
 import { Stop } from '../vcpu/state.js';
 import { FAULT_IN } from '../vcpu/cpu.js';
 import { faultIn } from './fault-in.js';
+import { LookBudget } from './look-budget.js';
 import { SIGSYS, signalStatus } from '../linux/abi.js';
 import { Process, Task, TaskState } from './task.js';
 import { RemoteVcpu, RemoteStop, mayRunConcurrently, type VcpuView } from './vcpus.js';
@@ -27,8 +28,15 @@ const SPIN_MS = 0.05;
 const SPIN_MAX_MS = 2;
 /** Instructions per CPU.run() call between checks of the slice deadline. */
 const BUDGET = 200_000;
-/** The same while vCPU workers run threads: the kernel worker looks at their stops between runs. */
-const BUDGET_WITH_REMOTES = 20_000;
+/**
+ * vCPU 0's budget while vCPU workers run threads (the kernel worker looks at
+ * their stops between runs): adapted between these bounds so that a run
+ * takes about REMOTE_LOOK_MS, which bounds how long a worker's system call
+ * waits for the look (look-budget.ts).
+ */
+const BUDGET_WITH_REMOTES_MIN = 20_000;
+const BUDGET_WITH_REMOTES_MAX = 320_000;
+const REMOTE_LOOK_MS = 0.1;
 /**
  * System calls between two looks at the clock for the turn's deadline on
  * vCPU 0 while calls come quickly: a clock read cost 0.15-0.2 µs on the
@@ -68,6 +76,8 @@ export interface SchedulerView {
   paused: boolean;
   /** vCPU 0 (this thread's own) runs a guest thread now. */
   ownVcpuBusy: boolean;
+  /** Instructions vCPU 0 runs between two looks at the workers while they run threads (look-budget.ts). */
+  lookBudget: number;
   /** The 1 ms sweep of the workers' mailboxes is armed. */
   sweeping: boolean;
   remotes: VcpuView[];
@@ -130,6 +140,7 @@ export class Scheduler {
       sliceScheduled: this.loopScheduled,
       paused: this.paused,
       ownVcpuBusy: this.ownVcpuBusy,
+      lookBudget: this.lookBudget.next,
       sweeping: this.sweep !== undefined,
       remotes: this.remotes.map((v) => v.describe(now)),
     };
@@ -189,6 +200,8 @@ export class Scheduler {
 
   /** Whether this worker's own vCPU is running a thread now (runTask is on the stack). */
   private ownVcpuBusy = false;
+  /** vCPU 0's budget while workers run threads. */
+  private readonly lookBudget = new LookBudget(BUDGET_WITH_REMOTES_MIN, BUDGET_WITH_REMOTES_MAX, REMOTE_LOOK_MS);
 
   private runTask(task: Task, until: number): void {
     this.ownVcpuBusy = true;
@@ -212,9 +225,11 @@ export class Scheduler {
       const before = cpu.instret;
       const remotes = this.remotes.length > 0;
       cpu.mt = remotes && mayRunConcurrently(task);
-      const stop = cpu.run(remotes ? BUDGET_WITH_REMOTES : BUDGET);
+      const start = remotes ? performance.now() : 0;
+      const stop = cpu.run(remotes ? this.lookBudget.next : BUDGET);
       task.instructions += cpu.instret - before;
       if (remotes) {
+        if (stop === Stop.Budget) this.lookBudget.ran(performance.now() - start);
         // Serve the workers' stops now rather than after this slice; they may end or stop this thread.
         this.pollRemotes();
         this.feedRemotes();
@@ -391,7 +406,7 @@ export class Scheduler {
    * it is free (runSlice takes it next). A thread never waits for a worker
    * to start: it stays queued and takes its turns on vCPU 0 meanwhile, and
    * goes to the worker at the first look after it started (pollRemotes and
-   * this, between vCPU 0's runs of at most BUDGET_WITH_REMOTES).
+   * this, between vCPU 0's runs of about REMOTE_LOOK_MS).
    */
   private feedRemotes(): void {
     if (this.paused) return;

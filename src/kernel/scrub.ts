@@ -16,15 +16,30 @@
 //   Pages in host memory are compared and zeroed as
 //   before, so they stay committed for the memory's next user (the pool's
 //   point, address-space.ts). It is used only where no other thread can be
-//   using the memory (the last user's release): finding the host address
-//   writes and restores a cookie in page 0, which tier 2's slot claims share.
+//   using the memory (the last user's release).
+// - scrubLive(mem, start, end) leaves [start, end) reading zero while the
+//   guest's other threads may run on the memory (munmap and MADV_DONTNEED of
+//   private pages): where the memory's host address is known already
+//   (learnHostBase, or an earlier release of the memory), a range of
+//   MIN_DISCARD_PAGES or more is given back whole with one madvise (the
+//   host's pages decommitted, as Linux frees them); else, or for a shorter
+//   range, it is zeroed as zeroDataPages does. learnHostBase(mem) finds the
+//   address (and loads the native module, 3-8 ms the first time in a
+//   thread): the kernel calls it at a process's first CLONE_VM, not on a
+//   single-threaded program's start. glibc gives back each
+//   thread's 8 MiB stack so at the thread's exit: read page by page that cost
+//   the kernel's thread 4-20 ms (a host fault per untouched page), while it
+//   also runs vCPU 0 (src/kernel/README.md, "vCPU 0's runs while workers run").
+// - Finding a memory's host address writes and restores a cookie at
+//   HOST_COOKIE in page 0 (memory.ts), bytes no thread reads, so it may be
+//   found while threads run.
 // - It falls back to zeroDataPages wherever it cannot vouch for the result:
 //   no host address (hostAddress refused), mincore or madvise failing, or a
 //   probe finding that MADV_DONTNEED does not zero a WebAssembly.Memory's
 //   pages in this process (V8 maps them private and anonymous; the probe
 //   runs once per thread on a memory of its own).
 
-import { GuestMemory, PAGE_SIZE } from '../vcpu/memory.js';
+import { GuestMemory, HOST_COOKIE, PAGE_SIZE } from '../vcpu/memory.js';
 import { dontNeed, hostAddress, residency } from '../host/memory.js';
 
 /** One page of zeros: compared against (memcmp) and copied from, both far faster than JS loops or fill(). */
@@ -71,7 +86,7 @@ function hostBase(mem: GuestMemory): bigint | null {
   let base = hostBases.get(mem);
   if (base === undefined) {
     discardZeroes ??= probeDiscard();
-    base = discardZeroes ? (hostAddress(mem.u8.subarray(0, PAGE_SIZE)) ?? null) : null;
+    base = discardZeroes ? (hostAddress(mem.u8.subarray(0, PAGE_SIZE), [HOST_COOKIE, HOST_COOKIE + 16]) ?? null) : null;
     hostBases.set(mem, base);
   }
   return base;
@@ -97,6 +112,17 @@ function clearAbsent(mem: GuestMemory, base: bigint, start: number, end: number)
 export function discardReleased(mem: GuestMemory, start: number, end: number): boolean {
   const base = hostBase(mem);
   return base !== null && dontNeed(base + BigInt(start), end - start) === 0;
+}
+
+/** Leave [start, end) reading zero while other threads may use the memory; see the file comment. */
+export function scrubLive(mem: GuestMemory, start: number, end: number): void {
+  const base = end - start < MIN_DISCARD_PAGES * PAGE_SIZE ? undefined : hostBases.get(mem);
+  if (base === undefined || base === null || dontNeed(base + BigInt(start), end - start) !== 0) zeroDataPages(mem, start, end);
+}
+
+/** Find `mem`'s host address for scrubLive (kept with the memory); see the file comment. */
+export function learnHostBase(mem: GuestMemory): void {
+  hostBase(mem);
 }
 
 /** Leave [start, end) of a memory nobody else is using reading zero; see the file comment. */

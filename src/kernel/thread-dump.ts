@@ -34,7 +34,7 @@ const hex = (n: number | bigint): string => '0x' + n.toString(16);
 export function threadDump(k: Kernel, now = performance.now()): string {
   const s = k.scheduler.describe(now);
   const lines = [
-    `scheduler: run queue [${s.runQueue.join(', ')}], slice scheduled ${yesNo(s.sliceScheduled)}, vCPU 0 busy ${yesNo(s.ownVcpuBusy)}, paused ${yesNo(s.paused)}, worker sweep ${yesNo(s.sweeping)}`,
+    `scheduler: run queue [${s.runQueue.join(', ')}], slice scheduled ${yesNo(s.sliceScheduled)}, vCPU 0 busy ${yesNo(s.ownVcpuBusy)}, vCPU 0 budget ${s.lookBudget}, paused ${yesNo(s.paused)}, worker sweep ${yesNo(s.sweeping)}`,
   ];
   for (const v of s.remotes) {
     const what = v.tid === null ? (v.ready ? 'idle' : 'starting') : `thread ${v.tid} for ${v.runningMs.toFixed(1)} ms${v.preempted ? ' (preempted)' : ''}`;

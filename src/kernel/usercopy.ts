@@ -17,7 +17,7 @@
 
 import { EFAULT, EINVAL, ENAMETOOLONG, Errno } from '../linux/errno.js';
 import { IOVEC, UIO_MAXIOV, MAX_RW_COUNT, PATH_MAX } from '../linux/abi.js';
-import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SIZE, PAGE_W, GUEST_PAGES, GUEST_VA_LIMIT, HIGH_VA_LIMIT, pageOf } from '../vcpu/memory.js';
+import { GuestMemory, PAGE_CODE, PAGE_R, PAGE_SHARED, PAGE_SIZE, PAGE_W, GUEST_PAGES, GUEST_VA_LIMIT, HIGH_VA_LIMIT, pageOf } from '../vcpu/memory.js';
 import { FramePool } from '../vcpu/frames.js';
 
 /** check(): the range may not be accessed; it lies on private pages only; it touches a shared page. */
@@ -48,10 +48,25 @@ export class UserMemory {
   private check(addr: number, len: number, need: number): number {
     if (len === 0) return PRIVATE;
     if (!Number.isSafeInteger(addr) || addr < 0 || len < 0 || addr + len > HIGH_VA_LIMIT) return BAD;
+    const first = pageOf(addr), last = pageOf(addr + len - 1);
+    // Private pages below 4 GiB (nearly every buffer): their flags hold the
+    // permissions as they are (pagePerms adds nothing without PAGE_SHARED),
+    // so one load per page, with no call, decides.
+    if (last < GUEST_PAGES) {
+      const flags = this.mem.pageFlags;
+      const want = need | PAGE_SHARED;
+      let p = first;
+      while (p <= last && (flags[p] & want) === need) p++;
+      if (p > last) return PRIVATE;
+    }
+    return this.checkPages(first, last, need);
+  }
+
+  /** check() over pages [first, last] of any kind: shared, high, or not allowed. */
+  private checkPages(first: number, last: number, need: number): number {
     const mem = this.mem;
     let kind = PRIVATE;
-    const last = pageOf(addr + len - 1);
-    for (let p = pageOf(addr); p <= last; p++) {
+    for (let p = first; p <= last; p++) {
       if ((mem.permsAt(p) & need) !== need) return BAD;
       if (mem.isShared(p)) {
         if (mem.frameEntry(p) <= 0) return BAD;
@@ -124,6 +139,71 @@ export class UserMemory {
     this.noteWrite(addr, src.length);
     return 0;
   }
+
+  /**
+   * The window: one guest range checked once (openOut, openIn) that a
+   * file's readTo or writeFrom (src/kernel/files/file.ts) then fills or
+   * reads piece by piece through putOut and getIn. Those two functions are
+   * made once per UserMemory, so a read or write makes no closure and the
+   * file's call site always meets the same function; a piece on private
+   * pages is one TypedArray.set, with no second check. The kernel runs one
+   * call at a time on its thread and readTo/writeFrom are synchronous, so
+   * one window per UserMemory suffices (the next open replaces it, so a
+   * handler that threw leaves nothing behind); a piece outside the window
+   * is a kernel bug and throws (the dispatcher then kills the caller).
+   */
+  private winAddr = 0;
+  private winLen = 0;
+  private winKind = BAD;
+
+  /** Open the window [addr, addr+len) for putOut: EFAULT unless all of it may be written. */
+  openOut(addr: number, len: number): 0 | Errno {
+    return this.openWindow(addr, len, PAGE_W);
+  }
+
+  /** Open the window [addr, addr+len) for getIn: EFAULT unless all of it may be read. */
+  openIn(addr: number, len: number): 0 | Errno {
+    return this.openWindow(addr, len, PAGE_R);
+  }
+
+  private openWindow(addr: number, len: number, need: number): 0 | Errno {
+    const k = this.check(addr, len, need);
+    this.winKind = k;
+    if (k === BAD) return EFAULT;
+    this.winAddr = addr;
+    this.winLen = len;
+    return 0;
+  }
+
+  /** The window's first `count` bytes were written through putOut (or nothing, for an Errno): CPUs decoding code there are told. */
+  closeOut(count: number | Errno): void {
+    if (this.winKind === PRIVATE && typeof count === 'number' && count > 0) this.noteWrite(this.winAddr, Math.min(count, this.winLen));
+    this.winKind = BAD;
+  }
+
+  /** The window closed after getIn. */
+  closeIn(): void {
+    this.winKind = BAD;
+  }
+
+  private piece(pos: number, n: number): number {
+    if (this.winKind === BAD || !(pos >= 0 && pos + n <= this.winLen)) throw new Error(`kernel bug: a copy of ${n} bytes at ${pos} outside the window (${this.winLen} bytes)`);
+    return this.winAddr + pos;
+  }
+
+  /** File.readTo's `put`: `bytes` stored at the window's byte `pos`. */
+  readonly putOut = (bytes: Uint8Array, pos: number): void => {
+    const addr = this.piece(pos, bytes.length);
+    if (this.winKind === PRIVATE) this.mem.u8.set(bytes, addr);
+    else this.copyOut(addr, bytes);
+  };
+
+  /** File.writeFrom's `get`: `dst` filled from the window's bytes at `pos`. */
+  readonly getIn = (dst: Uint8Array, pos: number): void => {
+    const addr = this.piece(pos, dst.length);
+    if (this.winKind === PRIVATE) dst.set(this.mem.u8.subarray(addr, addr + dst.length));
+    else this.readInto(addr, dst);
+  };
 
   /**
    * The struct `fill(w, v)` writes, `w`'s size, stored at `addr`: on private

@@ -19,6 +19,8 @@ import { sandboxMounts, type SandboxMount } from '../spec/mounts.js';
 import type { AsyncKernelApi, KernelApi } from '../workers/kernel-api.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, globalOptions, openLogs } from './common.js';
 import { endProcess } from './end-process.js';
+import { JsonValueSplitter, urpcRequest } from './urpc.js';
+import { containerId } from './control-args.js';
 import { applyCapabilities, capMask } from './caps.js';
 import { confinePolicy, debugLogBinds, enterConfinedRoot, lockDown, networkConfinement, takeNewSession } from './confine.js';
 import { networkPlan, parsePublishArg } from './network.js';
@@ -167,10 +169,12 @@ export async function boot(global: GlobalOptions, flags: FlagValues, positional:
  * The build's code-cache step for boot's bundle calls this (src/bundle,
  * BundleSpec.warmUp) once every module has loaded: the pure part of what
  * boot runs before its sync byte (the flags, the spec's check, the network
- * plan, the seccomp filter's assembly), so that the cache holds those
+ * plan, the seccomp filter's assembly) and, after it, the first requests'
+ * reading (urpc's splitter, the container id's check), so that the cache,
+ * and boot's startup snapshot (src/bundle/snapshot-entry.ts), hold those
  * functions' bytecode and a boot does not compile them at its start
- * (docs/STARTUP.md, "Boot to sync for a parent runtime"). It reads no
- * process state and touches no file, fd or system call.
+ * (docs/STARTUP.md, "Boot to sync for a parent runtime", and the thirteenth
+ * pass). It reads no process state and touches no file, fd or system call.
  */
 export function warmCodeCache(): void {
   const argv = ['--root=/run/tsvisor', 'boot', '--bundle=/b', '--spec-fd=3', '--controller-fd=4', '--start-sync-fd=5', '--stdio-fds=0,1,2', '--io-fds=6,7', '--donate-fd=8', '--cpu-num=2', 'cid'];
@@ -180,6 +184,8 @@ export function warmCodeCache(): void {
   const spec = parseSpec(JSON.stringify(defaultSpec()));
   const table = hostSyscalls();
   if (table) buildFilter(confinePolicy(networkConfinement(networkPlan(global.network, spec)), SECCOMP_RET_KILL_PROCESS), table);
+  new JsonValueSplitter({ maxBytes: 1 << 20, maxDepth: 64 }).push(Buffer.from(urpcRequest('containerManager.StartRoot', 'cid') + urpcRequest('containerManager.Wait', 'cid')));
+  containerId('containerManager.StartRoot', 'cid');
 }
 
 /**

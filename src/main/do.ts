@@ -20,14 +20,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FlagDef, FlagValues, parseFlags } from './flags.js';
 import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
-import { defaultSpec } from '../spec/load.js';
+import { defaultSpec, parseSpec } from '../spec/load.js';
 import { CAPABILITIES } from './caps.js';
-import { run } from './run.js';
+import { run, warmSnapshot as warmRun } from './run.js';
 import { FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption } from './oci/launch.js';
-import { DO_HOSTNAME, DO_PATH, BusyboxError, lookPathInRootfs } from '../debian/busybox-rootfs.js';
+import { DO_HOSTNAME, DO_PATH, BusyboxError, busyboxSkeleton, lookPathInRootfs } from '../debian/busybox-rootfs.js';
 import { takeSkeleton, type KeptSkeleton } from '../debian/skeleton-spare.js';
-import { busyboxTemplate } from '../debian/busybox-template.js';
+import { heldTemplate } from '../debian/busybox-template.js';
 import { cacheDir } from '../debian/deb-cache.js';
 import { FetchError, terminalProgress } from '../debian/fetch.js';
 
@@ -69,6 +69,8 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     // The default rootfs's kept tree: the command is looked up in it, its bin mounted at /bin.
     let template: { root: string; bin: string } | undefined;
     let keep: KeptSkeleton | undefined;
+    // The kept tree's lock (busybox-prune.ts): open until the sandbox is gone, so no prune removes the tree under it.
+    let held: number | undefined;
     if (packages) {
       rootfs = await packageRootfs(packages, flags.refresh === true);
       readonly = true;
@@ -83,7 +85,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
       if (!st.isDirectory()) throw new Fatal(`--rootfs ${rootfs}: not a directory`);
     } else {
       rootfs = path.join(work, 'rootfs');
-      ({ template, keep } = await defaultRootfs(rootfs, busyboxFile, path.join(work, 'busybox')));
+      ({ template, keep, held } = await defaultRootfs(rootfs, busyboxFile, path.join(work, 'busybox')));
     }
     if (lookPathInRootfs(template?.root ?? rootfs, positional[0], DO_PATH) === undefined) {
       process.stderr.write(`tsvisor: ${positional[0]}: ${positional[0].includes('/') ? 'no executable file at that path' : `not found in the PATH (${DO_PATH})`} of ${given ? `the rootfs ${rootfs}` : packages ? `the rootfs of ${packages}` : 'the default rootfs'}\n`);
@@ -102,7 +104,7 @@ export async function doCommand(global: GlobalOptions, flags: FlagValues, positi
     const explicitRoot = parseFlags(GLOBAL_FLAGS, global.argv).seen.has('root');
     const g = explicitRoot ? global : { ...global, root: work };
     const cid = `do-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work], keep);
+    return await run(g, { bundle: work, 'pid-file': '', 'cpu-num': flags['cpu-num'], 'total-memory': flags['total-memory'], 'file-access': flags['file-access'], 'file-access-mounts': flags['file-access-mounts'], 'no-confine': flags['no-confine'], publish: flags.publish, p: flags.p }, [cid], [work], keep, held === undefined ? [] : [held]);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -137,12 +139,12 @@ export async function packageRootfs(list: string, refresh: boolean): Promise<str
  * nor removes them (docs/STARTUP.md, "do's own cost"). `scratch`: where the
  * tree is laid out for this run alone when the cache cannot be written.
  */
-async function defaultRootfs(rootfs: string, busyboxFile: string, scratch: string): Promise<{ template: { root: string; bin: string }; keep?: KeptSkeleton }> {
+async function defaultRootfs(rootfs: string, busyboxFile: string, scratch: string): Promise<{ template: { root: string; bin: string }; keep?: KeptSkeleton; held?: number }> {
   if (busyboxFile && !fs.existsSync(busyboxFile)) throw new Fatal(`--busybox ${busyboxFile}: no such file`);
   try {
     const cache = cacheDir();
-    const template = await busyboxTemplate({ cache, busybox: busyboxFile || undefined, scratch, progress: (label) => terminalProgress(process.stderr, label) });
-    return { template, keep: takeSkeleton(cache, rootfs) };
+    const { template, held } = await heldTemplate({ cache, busybox: busyboxFile || undefined, scratch, progress: (label) => terminalProgress(process.stderr, label) });
+    return { template, keep: takeSkeleton(cache, rootfs), held };
   } catch (e) {
     if (e instanceof FetchError || e instanceof BusyboxError) throw new Fatal(`cannot prepare the default rootfs: ${e.message}`);
     throw e;
@@ -176,4 +178,21 @@ export function doSpec(rootfs: string, args: string[], cwd: string, terminal: bo
     for (const d of PACKAGES_SCRATCH) spec.mounts.push({ destination: d, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', d === '/root' ? 'mode=700' : 'mode=1777'] });
   }
   return spec as unknown as Record<string, unknown>;
+}
+
+/**
+ * The pure part of do's start (its flags, its spec made and checked, the
+ * skeleton's description) and run's (run.ts warmSnapshot), run once while
+ * do's startup snapshot and code cache are made (src/bundle/entry.ts
+ * BundleSpec.warmUp): a start then finds those functions compiled
+ * (docs/STARTUP.md, the thirteenth pass). It reads no process state and
+ * touches no file, fd or system call.
+ */
+export function warmSnapshot(): void {
+  warmRun();
+  const argv = ['do', '--busybox', '/b', '--', 'true'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  parseFlags(DO_FLAGS, g.rest.slice(1));
+  parseSpec(JSON.stringify(doSpec('/w/rootfs', ['true'], '/', false, false, false, '/c/bin')));
+  busyboxSkeleton(DO_HOSTNAME);
 }

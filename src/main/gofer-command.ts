@@ -5,10 +5,10 @@
 // src/fs-gofer's (serveExports). The gofer exits 0 when every connection has closed
 // (its end of each: boot shuts them down as its kernel closes them).
 
-import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions } from './common.js';
+import { FlagDef, FlagValues, parseFlags } from './flags.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions } from './common.js';
 import { endProcess } from './end-process.js';
-import { readSpecFromFd } from '../spec/load.js';
+import { defaultSpec, parseSpec, readSpecFromFd } from '../spec/load.js';
 import { exportsOf, type ExportSpec } from '../spec/mounts.js';
 import { serveExports } from '../fs-gofer/gofer.js';
 import { capabilityMask, enterConfinedRoot, GOFER_CAPABILITIES, lockDown } from './confine.js';
@@ -63,4 +63,19 @@ export async function goferCommand(g: GlobalOptions, flags: FlagValues, position
   // Every connection has closed, each request answered and the I/O pool's
   // jobs done (serveExports): the gofer ends at once (end-process.ts).
   endProcess(0);
+}
+
+/**
+ * The build's code-cache step for the gofer's bundle calls this
+ * (src/bundle/entry.ts, BundleSpec.warmUp) once every module has loaded:
+ * the pure part of the gofer's start (its flags, the spec's check, the
+ * exports), so that the cache holds those functions compiled and a gofer
+ * does not compile them at its start (docs/STARTUP.md, the thirteenth
+ * pass). It reads no process state and touches no file, fd or system call.
+ */
+export function warmCodeCache(): void {
+  const argv = ['--root=/run/tsvisor', 'gofer', '--bundle=/b', '--spec-fd=3', '--io-fds=4,5', '--donate-fd=6'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  parseFlags(GOFER_FLAGS, g.rest.slice(1));
+  exportsOf(parseSpec(JSON.stringify(defaultSpec())), '/b');
 }

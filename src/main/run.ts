@@ -8,16 +8,18 @@
 // (src/main/waiter.ts): an idle sandbox then holds no third Node process.
 
 import * as fs from 'node:fs';
-import { FlagDef, FlagValues } from './flags.js';
-import { Fatal, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
+import { FlagDef, FlagValues, parseFlags } from './flags.js';
+import { Fatal, GLOBAL_FLAGS, GlobalOptions, NO_CONFINE_FLAG } from './common.js';
 import { parsePublish } from './network.js';
-import { UrpcClient } from './urpc.js';
+import { JsonValueSplitter, UrpcClient, urpcRequest } from './urpc.js';
 import { exitCodeOf, FILE_ACCESS_FLAGS } from './boot.js';
 import { fileAccessOption, launchSandbox, osSignal, readBundle, readSyncByte } from './oci/launch.js';
 import { checkHooks, runHooks, type HookKind, type Hooks } from './oci/hooks.js';
 import { createdState } from './oci/lifecycle.js';
 import { StateStore } from './oci/state.js';
 import { execWaiter, findPerl, holdSignals, releaseSignals } from './waiter.js';
+import { setCloexec } from '../host/ffi.js';
+import { defaultSpec, parseSpec } from '../spec/load.js';
 import type { KeptSkeleton } from '../debian/skeleton-spare.js';
 
 export { specCpus } from './oci/launch.js';
@@ -44,8 +46,11 @@ export const RUN_SYNOPSIS = 'tsvisor [global flags] run [flags] <container id>';
  * `keep`: `do`'s skeleton rootfs (it may lie inside `cleanUp`), kept among
  * the spares once the sandbox is gone if the run left it untouched, else
  * removed (src/debian/skeleton-spare.ts).
+ * `holdOpen`: fds (close-on-exec) that must stay open until the sandbox is gone
+ * (do's lock on the busybox tree it mounts, src/debian/busybox-prune.ts): run
+ * keeps them, and its waiter inherits them.
  */
-export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton): Promise<number> {
+export async function run(globalFlags: GlobalOptions, flags: FlagValues, positional: string[], cleanUp: string[] = [], keep?: KeptSkeleton, holdOpen: number[] = []): Promise<number> {
   const global = flags['no-confine'] ? { ...globalFlags, confine: false } : globalFlags;
   if (positional.length !== 1) throw new Fatal(`expected exactly one container id, got ${positional.length}`, true);
   const publish = parsePublish([...((flags.publish as string[] | undefined) ?? []), ...((flags.p as string[] | undefined) ?? [])]);
@@ -190,6 +195,8 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
       // container is over then: run ends in Node).
       const gone = (c: { exitCode: number | null; signalCode: NodeJS.Signals | null }) => c.exitCode !== null || c.signalCode !== null;
       if (!gone(child) && !wait.answered()) {
+        // Past the execve (no spawn comes after it): the waiter holds them until it exits.
+        for (const fd of holdOpen) setCloexec(fd, false);
         execWaiter(perl, {
           waitSent: true,
           cid,
@@ -204,6 +211,7 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
           remove: [l.stateDir, ...cleanUp],
           keep,
         });
+        for (const fd of holdOpen) setCloexec(fd, true);
       }
       releaseSignals(held); // run waits in Node: its own handlers take the signals again
     }
@@ -223,6 +231,27 @@ export async function run(globalFlags: GlobalOptions, flags: FlagValues, positio
     // Once the container is gone; run's status stays the container's (runc only warns).
     if (ran) await runHooks(hooks, 'poststop', state('stopped')).catch((e: Error) => process.stderr.write(`tsvisor: warning: ${e.message}\n`));
   }
+}
+
+/**
+ * The pure part of run's start before its first spawn (the flags, the spec's
+ * check) and of its calls to boot (urpc's requests and replies): the
+ * warm-up of run's bundle (src/bundle/entry.ts BundleSpec.warmUp), which
+ * the build runs before it takes the bundle's code cache and run's startup
+ * snapshot (src/bundle/snapshot-entry.ts), so that a start finds those
+ * functions compiled (run's spec check before boot's spawn: 2.3 -> 0.46 ms
+ * of wall; docs/STARTUP.md, the thirteenth pass). It reads no process
+ * state and touches no file, fd or system call.
+ */
+export function warmSnapshot(): void {
+  const argv = ['--root=/run/tsvisor', 'run', '--bundle=/b', 'cid'];
+  const g = parseFlags(GLOBAL_FLAGS, argv);
+  parseFlags(RUN_FLAGS, g.rest.slice(1));
+  parsePublish([]);
+  parseSpec(JSON.stringify(defaultSpec()));
+  // StartRoot's and Wait's requests, and their replies read.
+  urpcRequest('containerManager.StartRoot', 'cid');
+  new JsonValueSplitter({ maxBytes: 1 << 20, maxDepth: 64 }).push(Buffer.from('{"success":true,"err":"","result":null}{"success":true,"err":"","result":0}'));
 }
 
 /** How long run waits for the gofer to end by itself once boot is gone, before killing it. */

@@ -93,11 +93,14 @@ export function pagePerms(flags: number): number {
  * Page 0 is never mapped (mm.ts), so guest accesses never reach it: its first
  * 256 bytes hold a word at 0 by which threads claim tier 2's register slots
  * (wasm-bind.ts regSlot and fpSlot, the slots from byte 256 on), at FLAGS_GEN, the
- * page flags' generation (GuestMemory.flagsChanged), and at byte 16 the word
+ * page flags' generation (GuestMemory.flagsChanged), at byte 16 the word
  * by which threads claim the engine regions of tier 0 in WebAssembly
- * (interp-wasm.ts ENGINE_CLAIM).
+ * (interp-wasm.ts ENGINE_CLAIM), and at HOST_COOKIE 32 bytes no thread reads,
+ * where the kernel checks the memory's host address (src/kernel/scrub.ts)
+ * while threads run.
  */
 export const FLAGS_GEN = 8;
+export const HOST_COOKIE = 32;
 
 /** What a worker needs to attach to an address space (structured-clone safe). */
 export interface SharedGuestMemory {

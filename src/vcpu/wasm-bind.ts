@@ -161,9 +161,9 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
   const call = region.fp
     ? `${fcopy(region.fUsed, true)}const q=W(${flags},${slot},s.fcsr,${fslot});s.fcsr=(s.fcsr&224)|(q>>>24);const r=q&16777215;${fcopy(region.fWritten, false)}`
     : `const r=W(${flags},${slot});`;
-  // The limit a call runs on to past its chunks (read at slot + 0, where it leaves the next pc): none while other
-  // threads share the memory (their munmap or mprotect is then seen at the next call, within a chunk).
-  const limit = `const l=c.left;M[${o}]=c.mt?0:l<${CALL_MAX}?l:${CALL_MAX};`;
+  // The limit a call runs on to past its chunks (read at slot + 0, where it leaves the next pc); under mt too: another
+  // thread's munmap or mprotect moves the flags' generation, which ends the call at its chunk (wasm-tier.ts chunkCheck).
+  const limit = `const l=c.left;M[${o}]=l<${CALL_MAX}?l:${CALL_MAX};`;
   // The entry case C at slot + 4 (wasm-tier.ts cases).
   const body = `${copy(region.used, true)}${limit}M[${o + 1}]=C;${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
   // One instance, one L for every entry: the function at case C.

@@ -17,7 +17,8 @@
 // jump closing a cycle once `chunk` (LOOP_CHUNK) instructions have run it
 // runs on for another chunk while it has retired fewer than the i32 at
 // slot + 0 (written by bindRegion: the run loop's budget left, at most
-// CALL_MAX; 0 under mt), so one call retires at most that and a chunk. Before it returns it stores the `written` registers into the slot
+// CALL_MAX) and the page flags' generation has not moved (below), so one
+// call retires at most that and a chunk. Before it returns it stores the `written` registers into the slot
 // and the next pc as a double at slot + 0 (for a fault or trap: the pc of
 // the instruction); a faulting access then calls `sg(lo, hi, size, need,
 // pc, retired)` (Cpu.segv), and ebreak or an illegal instruction `tp(signal,
@@ -39,9 +40,10 @@
 // imported call) only on a miss. For a lone thread that is exact: only a
 // system call, which ends the function, or the Cpu between two calls
 // changes its flags. While other threads share the memory (`mt`, the first
-// parameter) another thread's munmap or mprotect is seen at this function's
-// next call, up to LOOP_CHUNK instructions later (such a call never runs on
-// past a chunk), where tier 1 sees it at
+// parameter) another thread's munmap or mprotect is seen at the end of the
+// chunk it lands in, up to LOOP_CHUNK instructions later (a call runs on past
+// a chunk only while the generation it started under holds; else it leaves,
+// and the next call forgets its pages), where tier 1 sees it at
 // the next access; only a program racing its own accesses against the unmap
 // can tell, and what it then reaches is its own memory (a shared page's
 // flags never pass the test, so the frame pool is never reached this way).
@@ -263,9 +265,10 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   /**
    * At a jump that may close a cycle, once N reached the chunk: whether the
    * call runs on (while it has retired fewer than the limit the binding
-   * wrote as an i32 at slot + 0: wasm-bind.ts; 0 while other threads share
-   * the memory, so that their munmap is seen at the next call, as before);
-   * if so N moves into DONE, else `leave` (which leaves the function). The
+   * wrote as an i32 at slot + 0: wasm-bind.ts, and the page flags'
+   * generation is the one its remembered pages were found under, so that
+   * another thread's munmap or mprotect is seen within a chunk: the next
+   * call forgets them); if so N moves into DONE, else `leave` (which leaves the function). The
    * test of N is the only code on the hot path; `onward` (if given) ends
    * the cold one, so that it need not run into the loop's own back edge,
    * and the cold path holds no call and no store (V8 then still unrolls a
@@ -275,6 +278,7 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     b.get(N).i32(chunk).op(W.i32GeS).hint(0);
     open();
     b.get(N).get(DONE).op(W.i32Add).get(SLOT).op(W.i32Load, 2).u(0).op(W.i32GeU);
+    b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).gget(GEN).op(W.i64Ne).op(W.i32Or);
     open();
     leave();
     close();

@@ -268,4 +268,38 @@ describe('the CLI bundle for a command line', () => {
     assert.equal(bad.status, badPlain.status);
     assert.equal(bad.stderr, badPlain.stderr);
   });
+
+  it('each bundle warm-up (BundleSpec.warmUp) is pure: it opens, reads and changes nothing of the process', () => {
+    for (const [name, spec] of Object.entries(BUNDLE_ENTRIES) as [string, BundleSpec][]) {
+      if (!spec.warmUp) continue;
+      const script = `const fs = require('node:fs'); const warm = require(${JSON.stringify(path.join(DIST, spec.warmUp.module))})[${JSON.stringify(spec.warmUp.export)}];
+        const state = () => JSON.stringify([fs.readdirSync('/proc/self/fd').length, process.env, process.cwd(), fs.readFileSync('/proc/self/status', 'utf8').match(/^(Seccomp|CapEff|NoNewPrivs):.*$/gm)]);
+        const before = state(); warm(); warm(); console.log(before === state());`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout.trim(), 'true', name);
+    }
+  });
+
+  it("the gofer's code cache holds its start's spec check compiled (its warm-up): a gofer compiles no bytecode for it", () => {
+    // The gofer's bundle loaded with its cache, its command loaded through the
+    // CLI (a usage error), then the first spec check, as a gofer's start makes
+    // it: without the warm-up V8 compiled ~29 KB of bytecode there.
+    const spec = path.join(DIST, 'src', 'spec', 'load.js');
+    const script = `const v8 = require('node:v8');
+      const { main } = require(${JSON.stringify(path.join(DIST, BUNDLE_DIR, 'gofer.js'))});
+      process.stderr.write = () => true;
+      main(['gofer']).then(() => {
+        const load = require.cache[${JSON.stringify(spec)}];
+        if (!load) { console.log('no spec module loaded by the gofer command'); process.exit(3); }
+        const text = JSON.stringify(load.exports.defaultSpec());
+        const before = v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+        load.exports.parseSpec(text);
+        console.log(v8.getHeapCodeStatistics().bytecode_and_metadata_size - before);
+        process.exit(0);
+      });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.ok(Number(r.stdout) < 2048, `the gofer's first spec check compiled ${r.stdout.trim()} bytes of bytecode`);
+  });
 });

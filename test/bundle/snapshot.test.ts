@@ -176,4 +176,38 @@ describe("boot's startup snapshot", function () {
       }
     }
   });
+
+  it("each blob holds the spec's check compiled (the build's warm-up): a start compiles no bytecode for it", () => {
+    // A preloaded probe, run before the CLI's main: how much bytecode the
+    // first check of a spec makes V8 compile in a process started from the
+    // blob. A blob built without snapshot-entry.ts's warm-up compiled
+    // ~29 KB there (the validator's functions, at their first call).
+    const probe = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-probe-')), 'probe.js');
+    fs.writeFileSync(
+      probe,
+      `const v8 = require('node:v8');
+// Under the path the blob was built at (a copy of the tree keeps the blob's).
+const key = Object.keys(require.cache).find((k) => k.endsWith('/dist/src/spec/load.js'));
+const load = key && require.cache[key];
+if (!load) { process.stdout.write('no spec module in the blob'); process.exit(3); }
+const text = JSON.stringify(load.exports.defaultSpec());
+const before = v8.getHeapCodeStatistics().bytecode_and_metadata_size;
+load.exports.parseSpec(text);
+process.stdout.write(String(v8.getHeapCodeStatistics().bytecode_and_metadata_size - before));
+process.exit(0);
+`,
+    );
+    try {
+      for (const name of ['boot', 'run', 'do'] as const) {
+        const blob = path.join(BUNDLES, `${name}.blob`);
+        if (!fs.existsSync(blob)) assert.fail(`the build wrote no ${name}.blob`);
+        const flags = name === 'boot' ? [...BOOT_NODE_FLAGS] : [];
+        const r = spawnSync(process.execPath, [...flags, '--snapshot-blob', blob, '-r', probe, path.join(BUNDLES, `${name}.js`)], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+        assert.equal(r.status, 0, `${name}: ${r.stdout} ${r.stderr}`);
+        assert.ok(Number(r.stdout) < 2048, `${name}.blob: the first spec check compiled ${r.stdout} bytes of bytecode`);
+      }
+    } finally {
+      fs.rmSync(path.dirname(probe), { recursive: true, force: true });
+    }
+  });
 });

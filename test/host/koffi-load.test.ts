@@ -39,4 +39,19 @@ describe('host/libc koffi()', () => {
     `);
     assert.equal(out.trim(), 'true 4');
   });
+
+  it('binds each libc function at its first use, not every function of its module at the first call of any (bindLazily)', () => {
+    const files = path.resolve(__dirname, '..', '..', 'src', 'host', 'files.js');
+    const out = run(`
+      const libc = require(${JSON.stringify(libcJs)});
+      const f = require(${JSON.stringify(files)});
+      const p = f.pipe2(0);
+      const closed = [f.closeFd(p[0]), f.closeFd(p[1]), f.closeFd(p[1])];
+      console.log(JSON.stringify({ bound: libc.lazyBindings, closed }));
+    `);
+    const r = JSON.parse(out) as { bound: number; closed: number[] };
+    // pipe2 and close alone of files.ts's ~25 (the errno's own getter is libc.ts's).
+    assert.equal(r.bound, 2);
+    assert.deepEqual(r.closed, [0, 0, -9], 'the calls work, and a failed one gives its errno (EBADF)');
+  });
 });

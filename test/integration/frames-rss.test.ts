@@ -1,7 +1,8 @@
 // Freed frames go back to the host under `tsvisor run` (src/kernel/frames.ts,
 // given back with madvise, which boot's seccomp allowlist must let through):
 // a busybox guest fills 64 MiB of /dev/shm (tmpfs pages are frames of the
-// pool), then removes the file; boot's resident size falls by most of it.
+// pool), then removes the file; boot's resident size falls by most of it
+// (a moment later: the give-back waits frames.ts GIVE_BACK_DELAY_MS).
 // Pages written afterwards reuse frames given back, and the bytes the guest
 // did not write in them read as zeros.
 
@@ -64,7 +65,9 @@ describe('frames given back under tsvisor run', function () {
       const full = rssKb(boot);
       l.child.stdin!.write('\n');
       await l.waitFor('freed\n', 60_000);
-      const freed = rssKb(boot);
+      // The give-back runs a moment after the frees (frames.ts GIVE_BACK_DELAY_MS): watched until RSS falls, or 60 s.
+      let freed = rssKb(boot);
+      for (const end = Date.now() + 60_000; full - freed < 32 * 1024 && Date.now() < end; freed = rssKb(boot)) await new Promise((r) => setTimeout(r, 100));
       l.child.stdin!.write('\n');
       l.child.stdin!.end();
       const status = await l.exited;

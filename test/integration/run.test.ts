@@ -241,7 +241,7 @@ describe('tsvisor run and the sandbox it starts', function () {
       const r = await tsvisor(['--root', root, 'debug', '--stacks', 'stacks-run']);
       assert.equal(r.code, 0, r.stderr.toString());
       const out = r.stdout.toString();
-      assert.match(out, /^scheduler: run queue \[\], slice scheduled no, vCPU 0 busy no, paused no/m, out);
+      assert.match(out, /^scheduler: run queue \[\], slice scheduled no, vCPU 0 busy no, vCPU 0 budget 20000, paused no/m, out);
       assert.match(out, /^process 1 \(cat\): parent 0, alive, 1 thread,/m, out);
       assert.match(out, /^ {2}thread 1: blocked in read\(0, 0x[0-9a-f]+, \d+\), interruptible; pc 0x[0-9a-f]+;/m, out);
       const usage = await tsvisor(['--root', root, 'debug', 'stacks-run']);

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import koffi from 'koffi';
-import { FrameAllocator, GIVE_BATCH, KEEP_FREE } from '../../src/kernel/frames.js';
+import { FrameAllocator, GIVE_BACK_DELAY_MS, GIVE_BATCH, KEEP_FREE } from '../../src/kernel/frames.js';
 import { MemoryAccount } from '../../src/kernel/mm.js';
 import { PAGE_SIZE } from '../../src/vcpu/memory.js';
 import { dontNeed, hostAddress } from '../../src/host/memory.js';
@@ -26,6 +26,15 @@ function residentKb(addr: bigint): number | undefined {
     else if (inside && line.startsWith('Rss:')) return Number(/(\d+)/.exec(line)![1]);
   }
   return undefined;
+}
+
+/** Resolves once `cond` holds (checked every 20 ms); rejects after `ms`. */
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('frames given back to the host', () => {
@@ -50,7 +59,7 @@ describe('frames given back to the host', () => {
     assert.equal(u8[5], 7, 'the page before is untouched');
   });
 
-  it('a guest-sized burst of frames, freed, leaves the pool resident size down; reused frames read zeros', function () {
+  it('a guest-sized burst of frames, freed, leaves the pool resident size down once the give-back is due; reused frames read zeros', async function () {
     this.timeout(60_000);
     const n = 16_384; // 64 MiB
     const before = residentKb(base);
@@ -65,9 +74,16 @@ describe('frames given back to the host', () => {
     const full = residentKb(base)!;
     assert.ok(full - before! >= (n * 4 * 9) / 10, `the burst is resident: ${before} -> ${full} KiB`);
     const given = alloc.framesGiven;
+    const freeing = Date.now(); // the give-back falls due part way through these frees
     for (const f of frames) alloc.unref(f, account);
-    assert.ok(alloc.framesGiven - given >= n - KEEP_FREE - GIVE_BATCH, `given back: ${alloc.framesGiven - given} frames`);
-    assert.ok(alloc.committedFree <= KEEP_FREE + GIVE_BATCH);
+    // Given back a moment late (GIVE_BACK_DELAY_MS): until then every freed frame stays committed.
+    assert.equal(alloc.giveBackDue, true);
+    assert.equal(alloc.framesGiven, given, 'nothing given back at once');
+    assert.ok(alloc.committedFree >= n);
+    await until(() => !alloc.giveBackDue, GIVE_BACK_DELAY_MS + 30_000);
+    assert.ok(Date.now() - freeing >= GIVE_BACK_DELAY_MS - 50, 'not before its delay');
+    assert.ok(alloc.framesGiven - given >= n - KEEP_FREE, `given back: ${alloc.framesGiven - given} frames`);
+    assert.ok(alloc.committedFree <= KEEP_FREE);
     const after = residentKb(base)!;
     assert.ok(full - after >= ((n - KEEP_FREE - GIVE_BATCH) * 4 * 9) / 10, `resident KiB ${full} -> ${after}`);
 
@@ -80,6 +96,32 @@ describe('frames given back to the host', () => {
       again.push(f);
     }
     for (const f of again) alloc.unref(f, account);
+    assert.equal(account.used, 0);
+  });
+  it('frames freed and allocated again before the give-back is due are the committed ones: none given back, none faulted in', async function () {
+    this.timeout(60_000);
+    alloc.giveBackNow();
+    const n = KEEP_FREE + GIVE_BATCH + 512;
+    const frames: number[] = [];
+    for (let i = 0; i < n; i++) frames.push(alloc.alloc(account));
+    for (const f of frames) alloc.bytes(f)[100] = 7;
+    const given = alloc.framesGiven;
+    for (const f of frames) alloc.unref(f, account);
+    assert.equal(alloc.giveBackDue, true);
+    // Written again at once (a file deleted, then another written): the same committed frames, zeroed.
+    const again = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const f = alloc.alloc(account);
+      assert.equal(alloc.bytes(f)[100], 0, `frame ${f} reused with data`);
+      again.add(f);
+    }
+    assert.deepEqual([...again].sort((a, b) => a - b), [...frames].sort((a, b) => a - b));
+    assert.equal(alloc.committedFree, 0);
+    await until(() => !alloc.giveBackDue, GIVE_BACK_DELAY_MS + 30_000);
+    assert.equal(alloc.framesGiven, given, 'nothing was left to give back');
+    for (const f of again) alloc.unref(f, account);
+    alloc.giveBackNow();
+    assert.ok(alloc.committedFree <= KEEP_FREE);
     assert.equal(account.used, 0);
   });
 });

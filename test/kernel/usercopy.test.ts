@@ -167,3 +167,89 @@ describe('kernel/usercopy: C strings and struct fields', () => {
     }
   });
 });
+
+describe('kernel/usercopy: the window (one check, then pieces from a file)', () => {
+  const mem = GuestMemory.create();
+  const page = 0x30000;
+  // Two writable pages, then a read-only one, then an unmapped one.
+  mem.pageFlags[page / PAGE_SIZE] = PAGE_R | PAGE_W;
+  mem.pageFlags[page / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
+  mem.pageFlags[page / PAGE_SIZE + 2] = PAGE_R;
+  const seen: [number, number][] = [];
+  const um = new UserMemory(mem, (a, len) => seen.push([a, len]));
+
+  it('openOut then putOut: the pieces land at their offsets across a page boundary; EFAULT for a range running into a read-only or unmapped page, nothing written', () => {
+    const at = page + PAGE_SIZE - 100;
+    assert.equal(um.openOut(at, 300), 0);
+    um.putOut(new Uint8Array(100).fill(1), 0);
+    um.putOut(new Uint8Array(200).fill(2), 100);
+    um.closeOut(300);
+    assert.deepEqual(mem.u8.slice(at, at + 300), Uint8Array.from({ length: 300 }, (_, i) => (i < 100 ? 1 : 2)));
+    const before = mem.u8.slice(page, page + 3 * PAGE_SIZE);
+    assert.equal(um.openOut(page + 2 * PAGE_SIZE - 8, 16), EFAULT, 'into the read-only page');
+    assert.equal(um.openOut(page + 3 * PAGE_SIZE - 8, 16), EFAULT, 'past the mapping');
+    assert.equal(um.openOut(NaN, 16), EFAULT);
+    assert.equal(um.openIn(page + 4 * PAGE_SIZE - 8, 16), EFAULT, 'reads need a readable page');
+    assert.deepEqual(mem.u8.slice(page, page + 3 * PAGE_SIZE), before);
+  });
+
+  it('openIn then getIn: the pieces read from their offsets, from a read-only page too', () => {
+    const at = page + 2 * PAGE_SIZE - 10;
+    mem.u8.set(Uint8Array.from({ length: 20 }, (_, i) => i + 1), at);
+    assert.equal(um.openIn(at, 20), 0);
+    const a = new Uint8Array(10), b = new Uint8Array(10);
+    um.getIn(b, 10);
+    um.getIn(a, 0);
+    um.closeIn();
+    assert.deepEqual([...a, ...b], Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('a piece outside the window, or with no window open, throws (a kernel bug, never a stray write)', () => {
+    assert.equal(um.openOut(page, 64), 0);
+    assert.throws(() => um.putOut(new Uint8Array(8), 60), /outside the window/);
+    assert.throws(() => um.putOut(new Uint8Array(8), -1), /outside the window/);
+    um.closeOut(0);
+    assert.throws(() => um.putOut(new Uint8Array(8), 0), /outside the window/, 'closed');
+    assert.equal(um.openOut(page + 2 * PAGE_SIZE, 8), EFAULT);
+    assert.throws(() => um.putOut(new Uint8Array(8), 0), /outside the window/, 'a failed open leaves none open');
+  });
+
+  it('closeOut tells the CPUs about the bytes written on pages holding decoded code, once', () => {
+    const m2 = GuestMemory.create();
+    const p2 = 0x40000;
+    m2.pageFlags[p2 / PAGE_SIZE] = PAGE_R | PAGE_W | PAGE_CODE;
+    m2.pageFlags[p2 / PAGE_SIZE + 1] = PAGE_R | PAGE_W;
+    const hits: [number, number][] = [];
+    const u2 = new UserMemory(m2, (a, len) => hits.push([a, len]));
+    assert.equal(u2.openOut(p2 + PAGE_SIZE, 64), 0);
+    u2.putOut(new Uint8Array(64), 0);
+    u2.closeOut(64);
+    assert.deepEqual(hits, [], 'no code there');
+    assert.equal(u2.openOut(p2 + 100, 2 * PAGE_SIZE - 100), 0);
+    u2.putOut(new Uint8Array(50), 0);
+    u2.closeOut(50);
+    assert.deepEqual(hits, [[p2 + 100, 50]], 'only what was written');
+  });
+
+  it('a window on MAP_SHARED memory puts and gets through the frame pool', () => {
+    const vm = new AddressSpace(new MemoryAccount(16 << 20));
+    try {
+      const at = vm.mm.mapAnywhere(2 * PAGE_SIZE, PROT_READ | PROT_WRITE, '', 0, { pgoff: 0 });
+      assert.ok(!isErrno(at));
+      const data = Uint8Array.from({ length: 200 }, (_, i) => i);
+      assert.equal(vm.user.openOut(at + PAGE_SIZE - 100, 200), 0);
+      vm.user.putOut(data.subarray(0, 120), 0);
+      vm.user.putOut(data.subarray(120), 120);
+      vm.user.closeOut(200);
+      assert.equal(vm.mem.u8[at + PAGE_SIZE - 50], 0, 'the bytes live in the pool');
+      assert.deepEqual(vm.user.copyIn(at + PAGE_SIZE - 100, 200), data);
+      const back = new Uint8Array(200);
+      assert.equal(vm.user.openIn(at + PAGE_SIZE - 100, 200), 0);
+      vm.user.getIn(back, 0);
+      vm.user.closeIn();
+      assert.deepEqual(back, data);
+    } finally {
+      vm.release();
+    }
+  });
+});

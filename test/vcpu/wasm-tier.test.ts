@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { Cpu, LOOP_CHUNK, SIGSEGV, SEGV_ACCERR, SEGV_MAPERR, Stop, WASM_MIN_RUN, WASM_PROBE_CALLS, type Engine } from '../../src/vcpu/cpu.js';
 import { PAGE_R, PAGE_W, PAGE_X, PAGE_SIZE, type GuestMemory } from '../../src/vcpu/memory.js';
 import { CALL_MAX } from '../../src/vcpu/wasm-bind.js';
@@ -444,7 +446,7 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     assert.equal(results[0].second.pc, CODE + 4);
   });
 
-  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, an interrupt waiting for its end; not under mt', () => {
+  it('a tier-2 call runs on past LOOP_CHUNK within the budget, at most CALL_MAX, an interrupt waiting for its end; under mt too', () => {
     // The run loop sets Cpu.left before each call of a compiled block, and tier 2's binding reads it once
     // per call (counted: the calls); `raise` raises the interrupt flag at the first read.
     const watched = (cpu: Cpu, raise?: Int32Array): { calls: number } => {
@@ -492,13 +494,56 @@ describe('vcpu tier 2 (WebAssembly)', () => {
     intr[0] = 0;
     assert.deepEqual(run(cpu, 1e9), ref);
 
-    // While other threads share the memory a call leaves at every chunk, as before.
+    // While other threads share the memory a call runs on just the same (their munmap or mprotect ends it at
+    // its chunk: the next test).
     cpu = make('wasm');
     cpu.mt = true;
     seen = watched(cpu);
     assert.equal(cpu.run(100_000), Stop.Budget);
-    assert.ok(seen.calls >= 100_000 / (LOOP_CHUNK + 27), `${seen.calls} calls under mt`);
+    assert.ok(cpu.instret >= 100_000 && cpu.instret <= 100_000 + LOOP_CHUNK + 27, `ran ${cpu.instret} under mt`);
+    assert.equal(seen.calls, 1, 'calls under mt');
     assert.deepEqual(run(cpu, 1e9), ref);
+  });
+
+  it('under mt, another thread\'s mprotect is seen within a chunk though a call runs on past chunks', async function () {
+    this.timeout(60_000);
+    // x6 counts up forever, stored at DATA each pass (3 instructions a pass). A worker thread, once the count is
+    // past 100 000, takes PAGE_W off that page and moves the flags' generation (as mm.ts's mprotect does), then
+    // reads the count. The store must fault within a chunk of that: a call that ran on to its limit
+    // (CALL_MAX: 87 000 passes) would fault only at its end. The worker raises the interrupt after 10 s, so
+    // that a call that never sees the change ends the run instead of hanging the suite.
+    const asm = new Asm().w(rv.lui(5, DATA >> 12), rv.addi(6, 0, 0), rv.addi(6, 6, 1), rv.sw(6, 5, 0), rv.jal(0, -8));
+    const m = resetMemory(asm.bytes());
+    const intr = new Int32Array(new SharedArrayBuffer(4));
+    const cpu = new Cpu(m, intr, { engine: 'wasm' });
+    cpu.state.pc = CODE;
+    cpu.mt = true;
+    const script = `
+      const { workerData: d, parentPort } = require('node:worker_threads');
+      const { GuestMemory, PAGE_R } = require(d.memoryModule);
+      const m = GuestMemory.attach(d.shared);
+      parentPort.postMessage('ready');
+      while (Atomics.load(m.i32, d.data >> 2) < 100000);
+      m.pageFlags[d.data / d.page] = PAGE_R;
+      m.flagsChanged();
+      parentPort.postMessage(Atomics.load(m.i32, d.data >> 2));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10000);
+      Atomics.store(new Int32Array(d.intr), 0, 1);`;
+    const memoryModule = path.join(__dirname, '..', '..', 'src', 'vcpu', 'memory.js');
+    const worker = new Worker(script, { eval: true, workerData: { shared: m.share(), intr: intr.buffer, memoryModule, data: DATA, page: PAGE_SIZE } });
+    try {
+      assert.equal((await once(worker, 'message'))[0], 'ready');
+      const changed = once(worker, 'message');
+      const stop = cpu.run(1e15);
+      const [changedAt] = (await changed) as [number];
+      assert.equal(stop, Stop.Fault, 'the store faults');
+      assert.equal(cpu.fault.code, SEGV_ACCERR);
+      const late = Number(getReg(cpu, 6)) - changedAt;
+      assert.ok(late <= LOOP_CHUNK / 3 + 1, `the store faulted ${late} passes after the change`);
+    } finally {
+      await worker.terminate();
+      m.pageFlags[DATA / PAGE_SIZE] = PAGE_R | PAGE_W;
+    }
   });
 
   it('TSVISOR_WASM_DUMP writes each module, valid, its function named after the region\'s start', function () {

@@ -73,4 +73,29 @@ describe('kernel/syscalls/read-write: tmpfs reads and writes through the guest b
       assert.deepEqual(bytes(BUF + PAGE_SIZE, PAGE_SIZE), new Uint8Array(PAGE_SIZE).fill(written.get(page) ?? 0), `page ${page}`);
     }
   });
+  it('unaligned offsets and buffers across page boundaries; a read short at the end leaves the rest of the buffer; O_APPEND pwrite64 appends', async () => {
+    const fd = await openFile('unaligned');
+    const src = Uint8Array.from({ length: 6000 }, (_, i) => (i * 7 + 3) & 0xff);
+    proc.mem.u8.set(src, BUF + 1000);
+    // 6,000 bytes from a buffer spanning three guest pages, at a file offset spanning three file pages.
+    assert.equal(await call(rw.sys_pwrite64, fd, BUF + 1000, 6000, 4000), 6000);
+    proc.mem.u8.fill(0xee, BUF + PAGE_SIZE + 7, BUF + PAGE_SIZE + 7 + 9000);
+    // 9,000 asked from offset 3,000: 1,000 of hole, then the 6,000 bytes; the last 2,000 of the buffer untouched.
+    assert.equal(await call(rw.sys_pread64, fd, BUF + PAGE_SIZE + 7, 9000, 3000), 7000);
+    const got = bytes(BUF + PAGE_SIZE + 7, 9000);
+    assert.deepEqual(got.subarray(0, 1000), new Uint8Array(1000), 'the hole before the data reads zeros');
+    assert.deepEqual(got.subarray(1000, 7000), src);
+    assert.deepEqual(got.subarray(7000), new Uint8Array(2000).fill(0xee), 'past the end of the file: untouched');
+    assert.equal(await call(rw.sys_pread64, fd, BUF, 10, 10_000), 0, 'at the end');
+    assert.equal(await call(rw.sys_pread64, fd, BUF, 10, 20_000), 0, 'past the end');
+
+    assert.equal(proc.user.copyOut(BUF + 3 * PAGE_SIZE, new TextEncoder().encode('/unaligned\0')), 0);
+    const afd = (await call(open.sys_openat, abi.AT_FDCWD, BUF + 3 * PAGE_SIZE, abi.O_WRONLY | abi.O_APPEND, 0)) as number;
+    assert.ok(afd >= 0);
+    proc.mem.u8.fill(0x42, BUF, BUF + 16);
+    assert.equal(await call(rw.sys_pwrite64, afd, BUF, 16, 0), 16, 'appended, whatever the offset (Linux)');
+    assert.equal(await call(rw.sys_pread64, fd, BUF + 2 * PAGE_SIZE, 32, 10_000 - 16), 32);
+    assert.deepEqual(bytes(BUF + 2 * PAGE_SIZE, 32), Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? src[6000 - 16 + i] : 0x42)));
+    assert.deepEqual(bytes(BUF, 16), new Uint8Array(16).fill(0x42), 'the source buffer as it was');
+  });
 });
