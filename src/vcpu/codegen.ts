@@ -405,6 +405,8 @@ export interface Piece {
   insns: Insn[];
   pcs: number[];
   end: number;
+  /** Pcs of this piece (not its first) that are cases too: an indirect jump's targets (region.ts regionFrom). */
+  entries?: number[];
 }
 
 /**
@@ -419,6 +421,7 @@ export function regionLabels(pieces: readonly Piece[]): Set<number> {
   for (const p of pieces) for (const pc of p.pcs) at.add(pc);
   const labels = new Set<number>();
   for (const p of pieces.slice(1)) labels.add(p.pcs[0]);
+  for (const p of pieces) for (const pc of p.entries ?? []) labels.add(pc);
   for (const p of pieces) {
     p.insns.forEach((ins, j) => {
       const t = directTarget(ins, p.pcs[j]);

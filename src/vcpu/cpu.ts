@@ -44,6 +44,7 @@ import { compileBlock, compileRegion, finishBlock, type Piece } from './codegen.
 import { traceFrom } from './trace.js';
 import { onTrial, onWatch, REGION_HOT, REGION_MIN_RUN, regionFrom, declined, lower } from './region.js';
 import { compileRegionWasm, type WasmRegion } from './wasm-tier.js';
+import { entered } from './region-entry.js';
 import { bindRegion, regSlot } from './wasm-bind.js';
 import { RegionExport, stillThere, type SharedRegion } from './region-share.js';
 export { TRACE_BLOCKS, TRACE_INSNS } from './trace.js';
@@ -136,8 +137,8 @@ export class Cpu {
   held = 0;
   /** Blocks and traces running in tier 2, WebAssembly (statistics). */
   wasmCompiled = 0;
-  /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts). */
-  readonly regions = new RegionExport();
+  /** The tier-2 regions kept here, for vCPU workers to adopt (region-share.ts), each then entered at its cases too (region-entry.ts). */
+  readonly regions = new RegionExport((b, fn) => entered({ table: this.table, t0w: this.t0w, regions: this.regions, promoteAt: this.promoteAt }, b, fn, WASM_PROBE_CALLS));
   /** The default engine of new Cpus (TSVISOR_ENGINE; tests set it to run a suite under each tier). */
   static defaultEngine: Engine = engineFromEnv();
   /** The default promotion threshold of new Cpus (undefined: engines.ts PROMOTE_AFTER, or PROMOTE_AFTER_JS under the JavaScript tier 0). */

@@ -32,6 +32,9 @@ export interface EngineStats {
   demoted: number;
   /** Tier-0 blocks kept there at their promotion's heat, nothing compiled (cpu.ts hold: a loop of few trips an entry). */
   held: number;
+  /** Blocks made entries of a kept region at its cases (region-entry.ts), and those of them sent back to tier 0 after their trial. */
+  caseEntries: number;
+  caseEntriesBack: number;
   /** Instructions retired in tier 2 (counted only while statsEnabled). */
   tier2Insns: number;
   /** Blocks taken from the shared cache, compiled or pre-decoded by another Cpu of the thread from the same bytes (a forked process, an earlier exec). */
@@ -59,7 +62,7 @@ atProcessStart(() => {
 });
 
 export const engineStats: EngineStats = {
-  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, held: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Modules: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
+  tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, held: 0, caseEntries: 0, caseEntriesBack: 0, tier2Insns: 0, adoptedRegions: 0, promoted: 0, traces: 0, traceBlocks: 0, reusedBlocks: 0, tier0Modules: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
 };
 
 /** The counters as one line (what is printed at exit). */

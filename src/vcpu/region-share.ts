@@ -46,23 +46,33 @@ export class RegionExport {
   list: SharedRegion[] = [];
   private readonly compiled = new WeakMap<BlockFn, WasmRegion>();
 
+  /** `onKept(b, fn)`: told of every tier-2 region function kept (kept()), listed or not; returns the function b keeps. */
+  constructor(private readonly onKept?: (b: Block, fn: BlockFn) => BlockFn) {}
+
   /** Remember that block function `fn` runs `region` (what kept() looks up); returns `fn` (null: bindRegion declined it, nothing noted). */
   noteCompiled(fn: BlockFn | null, region: WasmRegion): BlockFn | null {
     if (fn !== null) this.compiled.set(fn, region);
     return fn;
   }
 
-  /** `fn` was kept as block `b`'s function: listed if it runs a tier-2 region (noteCompiled). Returns `fn`. */
+  /** The tier-2 region block function `fn` runs (noteCompiled), if any. */
+  regionOf(fn: BlockFn): WasmRegion | undefined {
+    return this.compiled.get(fn);
+  }
+
+  /** `fn` was kept as block `b`'s function: if it runs a tier-2 region (noteCompiled), it is listed and onKept is told. Returns the function b keeps: onKept's, else `fn`. */
   kept(b: Block, fn: BlockFn, mem: GuestMemory): BlockFn {
     const region = this.compiled.get(fn);
-    if (region === undefined || this.list.length >= MAX_REGIONS) return fn;
+    if (region === undefined) return fn;
+    const keep = this.onKept?.(b, fn) ?? fn;
+    if (this.list.length >= MAX_REGIONS) return keep;
     const rs = ranges(b);
     let size = 0;
     for (let i = 0; i < rs.length; i += 2) size += rs[i + 1] - rs[i];
     const bytes = new Uint8Array(size);
     for (let i = 0, at = 0; i < rs.length; at += rs[i + 1] - rs[i], i += 2) bytes.set(mem.u8.subarray(rs[i], rs[i + 1]), at);
     this.list.push({ pc: b.pc, end: b.end, n: b.n, extra: b.extra === null ? null : [...b.extra], bytes, region });
-    return fn;
+    return keep;
   }
 
   /** Every block was dropped: a new, empty list (those who hold the old one see it is not this one). */

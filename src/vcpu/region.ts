@@ -45,9 +45,14 @@ atProcessStart(() => {
  * with their pre-decoded form kept and a heat (`heat(o)`) of at least `hot`. A
  * successor already inside a piece is left to the region's cases; a block
  * running into code already taken is cut there (its piece then falls
- * through to that case); pcs stay disjoint. At most `maxBlocks` pieces and
- * `maxInsns` instructions; `blocks` are the blocks the pieces came from
- * (for invalidation: all of their code, not only the pieces' parts).
+ * through to that case); pcs stay disjoint. When a piece ends in a switch's
+ * jump (isSwitch) and the region spans at most SWITCH_SPAN bytes, the other
+ * hot live blocks inside that span join it once that search is done (and
+ * the search goes on from them), and those starting inside a piece become
+ * cases of it (Piece.entries), so that the jump finds all of them. At most
+ * `maxBlocks` pieces and `maxInsns` instructions; `blocks` are the blocks
+ * the pieces came from (for invalidation: all of their code, not only the
+ * pieces' parts).
  */
 export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: number, hot: number,
   heat: (o: Block) => number = (o) => o.heat, maxBlocks = REGION_BLOCKS, maxInsns = REGION_INSNS): { blocks: Block[]; pieces: Piece[] } {
@@ -56,23 +61,53 @@ export function regionFrom(b: Block, live: ReadonlyMap<number, Block>, epoch: nu
   const pieces: Piece[] = [{ insns: first.insns, pcs: first.pcs, end: b.end }];
   const taken = new Set<number>(first.pcs);
   let total = first.insns.length;
-  for (let i = 0; i < pieces.length && blocks.length < maxBlocks; i++) {
-    for (const t of targetsOf(pieces[i], blocks[i], epoch)) {
-      if (blocks.length >= maxBlocks || taken.has(t)) continue;
-      const o = live.get(t);
-      if (o === undefined || o.pre === null || heat(o) < hot) continue;
-      const d = toInsns(o.pre, o.pc);
-      let cut = d.pcs.findIndex((pc) => taken.has(pc));
-      if (cut < 0) cut = d.pcs.length;
-      if (total + cut > maxInsns) continue;
-      for (let j = 0; j < cut; j++) taken.add(d.pcs[j]);
-      blocks.push(o);
-      pieces.push({ insns: d.insns.slice(0, cut), pcs: d.pcs.slice(0, cut), end: cut < d.pcs.length ? d.pcs[cut] : o.end });
-      total += cut;
+  /** Block o (live, pre-decoded, hot) as the next piece, cut at the first pc taken; false when over maxInsns. */
+  const add = (o: Block): boolean => {
+    const d = toInsns(o.pre as Int32Array, o.pc);
+    let cut = d.pcs.findIndex((pc) => taken.has(pc));
+    if (cut < 0) cut = d.pcs.length;
+    if (total + cut > maxInsns) return false;
+    for (let j = 0; j < cut; j++) taken.add(d.pcs[j]);
+    blocks.push(o);
+    pieces.push({ insns: d.insns.slice(0, cut), pcs: d.pcs.slice(0, cut), end: cut < d.pcs.length ? d.pcs[cut] : o.end });
+    total += cut;
+    return true;
+  };
+  const hotBlock = (o: Block | undefined): o is Block => o !== undefined && o.pre !== null && heat(o) >= hot;
+  for (let i = 0, switched = false; ; switched = true) {
+    for (; i < pieces.length && blocks.length < maxBlocks; i++) {
+      for (const t of targetsOf(pieces[i], blocks[i], epoch)) {
+        if (blocks.length >= maxBlocks || taken.has(t)) continue;
+        const o = live.get(t);
+        if (hotBlock(o)) add(o);
+      }
+    }
+    // A switch's jump (jalr, not a return) goes on to the block tier 0 saw last only: in a region spanning at most
+    // SWITCH_SPAN bytes (a small function's switch, not an interpreter's dispatch over a large one), the hot blocks
+    // between its lowest and highest pcs join it once (README.md, "Decision: a region entered at its cases").
+    if (switched || blocks.length >= maxBlocks || !pieces.some(isSwitch)) break;
+    let lo = Infinity, hi = -Infinity;
+    for (const p of pieces) { lo = Math.min(lo, p.pcs[0]); hi = Math.max(hi, p.end); }
+    if (hi - lo > SWITCH_SPAN) break;
+    // One starting inside a piece makes its pc a case of that piece (Piece.entries), so that the jump finds it.
+    const more = [...live.values()].filter((o) => o.pc > lo && o.pc < hi && hotBlock(o)).sort((x, y) => x.pc - y.pc);
+    for (const o of more) {
+      if (!taken.has(o.pc)) { if (blocks.length < maxBlocks) add(o); continue; }
+      const p = pieces.find((q) => q.pcs.includes(o.pc)) as Piece;
+      if (p.pcs[0] !== o.pc) (p.entries ??= []).push(o.pc);
     }
   }
   return { blocks, pieces };
 }
+
+/** The widest region (bytes from its lowest pc to its highest piece's end) whose switch's targets are looked for. */
+export const SWITCH_SPAN = 4096;
+
+/** Whether piece `p` ends in an indirect jump that is neither a call nor a return (`jr` through a table: a switch). */
+const isSwitch = (p: Piece): boolean => {
+  const last = p.insns[p.insns.length - 1];
+  return last.op === 'jalr' && last.rd === 0 && last.rs1 !== 1 && last.rs1 !== 5;
+};
 
 /** A block's next promotion after its k-th return to tier 0 (Cpu.demote) or stay there at its promotion (Cpu.runTier0, declined): after DEMOTE_FACTOR^k promotions' heat, none after MAX_DEMOTIONS; heats stay above -MAX_HEAT (an i32 in the module's records). */
 export const DEMOTE_FACTOR = 4, MAX_DEMOTIONS = 3;

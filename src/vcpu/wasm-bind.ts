@@ -1,6 +1,6 @@
 // Tier 2's binding to a Cpu (the module itself: wasm-tier.ts): a compiled
 // region instantiated over a memory for one Cpu behind the block contract
-// (bindRegion), the page-flag import that finds runs of pages to remember
+// (bindRegion; entered at another of its cases: caseEntry), the page-flag import that finds runs of pages to remember
 // (runOf), and the register slots in page 0 through which the registers go
 // in and out (regSlot, fpSlot).
 
@@ -164,7 +164,23 @@ export function bindRegion(region: WasmRegion, host: Tier2Host, memory: WebAssem
   // The limit a call runs on to past its chunks (read at slot + 0, where it leaves the next pc); under mt too: another
   // thread's munmap or mprotect moves the flags' generation, which ends the call at its chunk (wasm-tier.ts chunkCheck).
   const limit = `const l=c.left;M[${o}]=l<${CALL_MAX}?l:${CALL_MAX};`;
-  const body = `${copy(region.used, true)}${limit}${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
+  // The entry case C at slot + 4 (wasm-tier.ts cases).
+  const body = `${copy(region.used, true)}${limit}M[${o + 1}]=C;${call}${copy(region.written, false)}c.npc=D[${slot >> 3}];${count}return r;`;
+  // One instance, one L for every entry: the function at case C.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('W', 'c', 'E', 'M', 'D', `let L=null;return function(s,x,fb){${body}};`)(run, host, engineStats, i32, f64) as BlockFn;
+  const at = new Function('W', 'c', 'E', 'M', 'D', `let L=null;return function(C){return function(s,x,fb){${body}};};`)(run, host, engineStats, i32, f64) as (c: number) => BlockFn;
+  const fn = at(0);
+  entries.set(fn, at);
+  return fn;
+}
+
+/** The entry functions of each region bindRegion bound, by its start's function. */
+const entries = new WeakMap<BlockFn, (c: number) => BlockFn>();
+
+/**
+ * The block function entering the region whose start's function (bindRegion's) is `fn` at its case `c`
+ * (WasmRegion.cases; the same instance, its remembered pages shared), or null for a function bindRegion did not make.
+ */
+export function caseEntry(fn: BlockFn, c: number): BlockFn | null {
+  return entries.get(fn)?.(c) ?? null;
 }

@@ -12,7 +12,7 @@
 // returns fflags in bits 24..28 of its result; bindRegion copies them.
 // The module's function "run(mt, slot)" loads the `used` registers from
 // the register slot at address `slot` (x_r as an 8-byte word at slot + 8r;
-// regSlot) and returns (retired << 3) | stop exactly as a tier-1 block
+// regSlot), enters at the case (`cases`) the i32 at slot + 4 names, and returns (retired << 3) | stop exactly as a tier-1 block
 // function does (same exits, same exact retired counts), except that at a
 // jump closing a cycle once `chunk` (LOOP_CHUNK) instructions have run it
 // runs on for another chunk while it has retired fewer than the i32 at
@@ -134,6 +134,8 @@ export interface WasmRegion {
   fUsed: number[];
   fWritten: number[];
   slow: Insn[];
+  /** Its entry cases by pc: the start (0) and every label (a piece's start, a jump's target); a call enters at the case the i32 at slot + 4 names (wasm-bind.ts caseEntry). */
+  cases: Map<number, number>;
 }
 
 /** A run of remembered pages reaches at most RUN_MAX pages either side of the page that missed (wasm-bind.ts runOf). */
@@ -549,6 +551,8 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
   b.i32(0).op(W.i64Load32U, 2).u(FLAGS_GEN).tee(T1).gget(GEN).op(W.i64Ne).get(MT).i32(1).op(W.i32ShrU, W.i32Or).hint(0).op(W.if, VOID);
   for (const v of [RV0, RV1, RV2, WV0, WV1, WV2]) b.i64(0).gset(v);
   b.get(T1).gset(GEN).op(W.end);
+  // The entry case, written by the binding at slot + 4 (the next pc's high word, written only at the exit).
+  b.get(SLOT).op(W.i32Load, 2).u(4).set(P);
   b.op(W.block, VOID, W.loop, VOID, W.block, VOID);
   for (let i = 0; i < n; i++) b.op(W.block, VOID);
   b.get(P).op(W.brTable).u(n);
@@ -618,5 +622,5 @@ export function compileRegionWasm(pieces: Piece[], chunk: number): WasmRegion | 
     helpers: [missFunction(PAGE_R), missFunction(PAGE_W)],
   });
   if (DUMP !== undefined) writeFileSync(`${DUMP}/r${start.toString(16)}-${String(dumped++).padStart(3, '0')}.wasm`, bytes);
-  return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow };
+  return { module: compileHinted(bytes), used, written, fp, fUsed, fWritten, slow, cases: caseOf };
 }

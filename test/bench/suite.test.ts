@@ -131,7 +131,7 @@ describe('bench: output checks', () => {
 
 describe('bench: the cold rows\' tier note', () => {
   const zero: EngineStats = {
-    tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, held: 0, tier2Insns: 0, promoted: 0, traces: 0,
+    tier0Blocks: 0, tier1Blocks: 0, tier2Blocks: 0, tier2Refused: 0, tier2Declined: 0, demoted: 0, held: 0, caseEntries: 0, caseEntriesBack: 0, tier2Insns: 0, promoted: 0, traces: 0,
     traceBlocks: 0, reusedBlocks: 0, adoptedRegions: 0, tier0Modules: 0, tier0Insns: 0, totalInsns: 0, tier0Calls: 0, compiledCalls: 0, decodeMs: 0, compileMs: 0,
   };
   const run = { seconds: 1, status: 0, stdout: '', stderr: '' };
