@@ -13,27 +13,9 @@ import { asciiOnly, bundleCode, moduleGraph } from '../../src/bundle/build.js';
 import { BOOT_NODE_FLAGS, BUNDLE_DIR, BUNDLE_ENTRIES, type BundleSpec, cliBundleFor, entryScript, NO_BUNDLE_ENV, WORKER_RESOURCE_LIMITS } from '../../src/bundle/entry.js';
 import { RemoteVcpu } from '../../src/kernel/vcpus.js';
 import { bootSnapshotArgs } from '../../src/bundle/snapshot.js';
+import { descendants } from '../util/pids.js';
 
 const DIST = path.join(repoRoot(), 'dist');
-/** Every process below `pid` (from /proc's parent links). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c)));
-  walk(pid);
-  return out;
-}
-
 const node = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env } });
 
 describe('bundled entry points', () => {

@@ -12,32 +12,9 @@ import * as path from 'node:path';
 import { heldTemplate, makeTemplate, TEMPLATE_DIR, TEMPLATE_LAYOUT } from '../../src/debian/busybox-template.js';
 import { holdTree, MAX_FILE_INDEX, MAX_TREES, pruneTemplates, STALE_MS } from '../../src/debian/busybox-prune.js';
 import { fixturesDir, repoRoot } from '../util/bundle.js';
+import { descendants } from '../util/pids.js';
 
 const BUSYBOX = path.join(fixturesDir(), 'busybox', 'busybox');
-
-/** Every process below `pid` (from /proc's parent links). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 /** What each fd of process `pid` leads to (readlink of /proc/PID/fd/N). */
 function fdTargets(pid: number): string[] {
