@@ -217,6 +217,10 @@ export class Scheduler {
     const signals = this.k.signals;
     task.state = TaskState.Running;
     task.lastCpu = 0;
+    // While workers run threads: when the last run spent its budget, the clock read there; it times the next run
+    // if that one spends its budget too (look-budget.ts). A run that ends at a system call is not timed, so the
+    // call pays no clock read.
+    let budgetStopAt = 0;
     for (;;) {
       if (!signals.deliverSignals(task)) return;
       // execve may have replaced the address space (and with it the vCPU's memory).
@@ -225,11 +229,14 @@ export class Scheduler {
       const before = cpu.instret;
       const remotes = this.remotes.length > 0;
       cpu.mt = remotes && mayRunConcurrently(task);
-      const start = remotes ? performance.now() : 0;
       const stop = cpu.run(remotes ? this.lookBudget.next : BUDGET);
       task.instructions += cpu.instret - before;
       if (remotes) {
-        if (stop === Stop.Budget) this.lookBudget.ran(performance.now() - start);
+        if (stop === Stop.Budget) {
+          const now = performance.now();
+          if (budgetStopAt > 0) this.lookBudget.ran(now - budgetStopAt);
+          budgetStopAt = now;
+        } else budgetStopAt = 0;
         // Serve the workers' stops now rather than after this slice; they may end or stop this thread.
         this.pollRemotes();
         this.feedRemotes();
