@@ -107,10 +107,11 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   over shared memory (bench/js-threads.ts), timed the same way: worker threads started
   and warmed up on N/4 rounds, then a go word; one warm thread running both jobs over two
   running one each: the ceiling this host gives two busy JavaScript threads.
-  **speedup-share-of-host**: each run is one pass of four samples in this process, tsvisor's
-  and the control's interleaved (1 vCPU, 1 control thread, 2 vCPUs, 2 control threads; the
-  control first in every other run), and its figure is the tsvisor speed-up over the
-  control's from that pass. Beside every sample the CPU the host's other processes used
+  **speedup-share-of-host**: each run is the median of five passes (one pass alone spans
+  ±11% with the control on both sides: bench/README.md); a pass is four samples in this
+  process, tsvisor's and the control's interleaved (1 vCPU, 1 control thread, 2 vCPUs, 2
+  control threads; the control first in every other pass), and its figure is the tsvisor
+  speed-up over the control's from that pass. Beside every sample the CPU the host's other processes used
   meanwhile is measured (/proc/stat less this process, bench/host-load.ts); a sample taken
   while they kept more than 0.1 core busy is taken again (3 tries at most, the quietest
   kept), and the note gives the largest such load left in the pass: on this shared 2-core

@@ -134,58 +134,88 @@ export async function quietSample(take: () => Promise<number>, measure: typeof w
 }
 
 /**
+ * Passes per run of speedup-share-of-host. Decided before measuring, from an
+ * A/A on a quiet host (bench/README.md, "How noisy one pass is"): the
+ * statistic with the control on both sides spans ±11% a pass, so one pass
+ * cannot tell 0.93 from 1.08; the median of five has about half that spread.
+ */
+export const SHARE_PASSES = 5;
+
+/**
+ * One pass of the share: four samples, tsvisor's and the control's
+ * interleaved: 1 vCPU, 1 control thread, 2 vCPUs, 2 control threads (the
+ * control first when `controlFirst`), so that each of tsvisor's samples has
+ * the control's next to it; its figure is (t1 / t2) / (c1 / c2). Every sample
+ * is taken with the rest of the host's CPU use beside it (bench/host-load.ts)
+ * and taken again when that was above QUIET_CORES. tsvisor and the control
+ * run in this process, both warm (the fixture's `warm` pass, the control's
+ * warm-up). Null when tsvisor cannot run it.
+ */
+async function sharePass(target: Target, ctx: BenchContext, controlFirst: boolean): Promise<Figure | null> {
+  const sums: number[][] = [];
+  const samples: QuietSample[] = [];
+  let unrunnable = false;
+  for (const n of [1, 2] as const) {
+    const tsvisor = async (): Promise<number> => {
+      const s = await parallelSeconds(target, ctx, n);
+      if (s === null) unrunnable = true;
+      return s ?? NaN;
+    };
+    const control = async (): Promise<number> => {
+      const c = await controlSeconds(ctx, n);
+      sums.push(c.sums);
+      return c.seconds;
+    };
+    for (const take of controlFirst ? [control, tsvisor] : [tsvisor, control]) {
+      samples.push(await quietSample(take));
+      if (unrunnable) return null;
+    }
+  }
+  checkControl(sums[0], sums[sums.length - 1]);
+  const [t1, c1, t2, c2] = controlFirst ? [samples[1], samples[0], samples[3], samples[2]] : samples;
+  const ts = t1.seconds / t2.seconds, cs = c1.seconds / c2.seconds;
+  const busiest = Math.max(...samples.map((s) => s.foreign));
+  const retaken = samples.reduce((n, s) => n + s.tries - 1, 0);
+  // With half a core or more taken by others, a 2-thread sample had no two free cores: the figure is the host's share, not a ceiling's.
+  const busy = busiest >= BUSY_CORES ? ': host busy, not a two-core figure' : '';
+  return {
+    value: ts / cs,
+    note: `tsvisor ${ts.toFixed(2)}x, control ${cs.toFixed(2)}x; host's other load ≤ ${busiest.toFixed(2)} cores${retaken ? `, ${retaken} sample(s) retaken` : ''}${busy}`,
+  };
+}
+
+/**
  * The speed-up as a share of the host's ceiling at that moment. Each run is
- * one pass of four samples, tsvisor's and the control's interleaved: 1 vCPU,
- * 1 control thread, 2 vCPUs, 2 control threads (the control first in every
- * other pass), so that each of tsvisor's samples has the control's next to
- * it; its figure is (t1 / t2) / (c1 / c2). Every sample is taken with the
- * rest of the host's CPU use beside it (bench/host-load.ts) and taken again
- * when that was above QUIET_CORES. tsvisor and the control run in this
- * process, both warm (the fixture's `warm` pass, the control's warm-up).
+ * the median of SHARE_PASSES passes (sharePass), the control first in every
+ * other pass; its note is the median pass's, with the passes' range.
  */
 function speedupShareBench(): Benchmark {
   let passes = 0;
   return {
     name: 'speedup-share-of-host',
     group: 'scaling',
-    what: "speedup-1to2-vcpu over js-threads-1to2, their samples interleaved in each run and taken again while the host was busy: the share of this host's two-thread ceiling reached",
+    what: `speedup-1to2-vcpu over js-threads-1to2, their samples interleaved in each pass and taken again while the host was busy, the median of ${SHARE_PASSES} passes a run: the share of this host's two-thread ceiling reached`,
     unit: 'x',
     better: 'higher',
     async once(target: Target, ctx: BenchContext): Promise<Figure | null> {
       if (target === 'qemu') return null;
-      const controlFirst = passes++ % 2 === 1;
-      const sums: number[][] = [];
-      const samples: QuietSample[] = [];
-      let unrunnable = false;
-      for (const n of [1, 2] as const) {
-        const tsvisor = async (): Promise<number> => {
-          const s = await parallelSeconds(target, ctx, n);
-          if (s === null) unrunnable = true;
-          return s ?? NaN;
-        };
-        const control = async (): Promise<number> => {
-          const c = await controlSeconds(ctx, n);
-          sums.push(c.sums);
-          return c.seconds;
-        };
-        for (const take of controlFirst ? [control, tsvisor] : [tsvisor, control]) {
-          samples.push(await quietSample(take));
-          if (unrunnable) return null;
-        }
+      const figures: Figure[] = [];
+      for (let i = 0; i < SHARE_PASSES; i++) {
+        const f = await sharePass(target, ctx, passes++ % 2 === 1);
+        if (!f) return null;
+        figures.push(f);
       }
-      checkControl(sums[0], sums[sums.length - 1]);
-      const [t1, c1, t2, c2] = controlFirst ? [samples[1], samples[0], samples[3], samples[2]] : samples;
-      const ts = t1.seconds / t2.seconds, cs = c1.seconds / c2.seconds;
-      const busiest = Math.max(...samples.map((s) => s.foreign));
-      const retaken = samples.reduce((n, s) => n + s.tries - 1, 0);
-      // With half a core or more taken by others, a 2-thread sample had no two free cores: the figure is the host's share, not a ceiling's.
-      const busy = busiest >= BUSY_CORES ? ': host busy, not a two-core figure' : '';
-      return {
-        value: ts / cs,
-        note: `tsvisor ${ts.toFixed(2)}x, control ${cs.toFixed(2)}x; host's other load ≤ ${busiest.toFixed(2)} cores${retaken ? `, ${retaken} sample(s) retaken` : ''}${busy}`,
-      };
+      return medianPass(figures);
     },
   };
+}
+
+/** The median of an odd number of passes' figures, its note the median pass's with the passes' range. */
+export function medianPass(figures: readonly Figure[]): Figure {
+  const sorted = [...figures].sort((a, b) => a.value - b.value);
+  const mid = sorted[(sorted.length - 1) >> 1];
+  const range = `${sorted[0].value.toFixed(3)}-${sorted[sorted.length - 1].value.toFixed(3)}`;
+  return { value: mid.value, note: `median of ${sorted.length} passes (${range}); its pass: ${mid.note}` };
 }
 
 export function scalingBenchmarks(): Benchmark[] {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { runInSandbox } from '../../bench/sandbox.js';
 import { controlPass, checkSums } from '../../bench/js-threads.js';
 import { withHostLoad, type Loaded } from '../../bench/host-load.js';
-import { quietSample, QUIET_CORES, SAMPLE_TRIES } from '../../bench/groups/scaling.js';
+import { medianPass, quietSample, QUIET_CORES, SAMPLE_TRIES } from '../../bench/groups/scaling.js';
 import { guestTime } from '../../bench/program.js';
 import { makeBundle, removeBundle } from '../util/bundle.js';
 
@@ -106,5 +106,16 @@ describe('bench: samples and the host load', () => {
     const s = await quietSample(async () => ++n, unknown.measure);
     assert.equal(s.tries, 1);
     assert.equal(s.seconds, 1);
+  });
+});
+
+describe('bench: the share row\'s passes', () => {
+  it('takes the median pass of a run, whatever the order, with its note and the passes\' range', () => {
+    const passes = [1.08, 0.72, 0.97, 0.93, 1.01].map((value) => ({ value, note: `pass ${value}` }));
+    const f = medianPass(passes);
+    assert.equal(f.value, 0.97);
+    assert.equal(f.note, 'median of 5 passes (0.720-1.080); its pass: pass 0.97');
+    // One slow pass (a host phase) moves a mean, not the median.
+    assert.equal(medianPass([...passes.slice(1), { value: 0.2, note: '' }]).value, 0.93);
   });
 });
