@@ -1,9 +1,9 @@
-// The machine's own ceiling for JavaScript threads, beside the 1-to-2 vCPU
-// speed-up: the parallel fixture's inner loop (xor, 64-bit FNV multiply as
-// the vCPU computes it, a load and a store per step) written directly in
-// JavaScript over a shared WebAssembly.Memory, as the vCPUs' generated code
-// runs. No tsvisor code runs: when this comes out well under 2, the host
-// (not the sandbox) is what holds two busy threads back.
+// The machine's own ceiling for two busy threads of Node, beside the 1-to-2
+// vCPU speed-up: the parallel fixture's inner loop (xor, 64-bit FNV multiply,
+// a load and a store per step) written directly in WebAssembly over a shared
+// WebAssembly.Memory, as the vCPUs' tier 2 compiles it, and run on Node's
+// worker threads. No tsvisor code runs: when this comes out well under 2, the
+// host (not the sandbox) is what holds two busy threads back.
 //
 // It is timed as the fixture is under `parallel 2 ROUNDS time warm`
 // (bench/groups/scaling.ts): on two threads, two workers are started and each runs
@@ -17,6 +17,7 @@
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import { Body, I32, I64, moduleBytes, W } from '../src/vcpu/wasm-encode.js';
 
 /** 64 MiB of 64 KiB pages: each thread hashes its own 4 KiB, 8 MiB apart (as thread stacks are). */
 const MEMORY_PAGES = 1024;
@@ -24,58 +25,68 @@ const MEMORY_PAGES = 1024;
 interface Job {
   memory: WebAssembly.Memory;
   base: number;
-  rounds: number;
 }
 
-/** What a control worker is told: its jobs for the timed pass, the warm-up's rounds, and the start word. */
+/** What a control worker is told: its jobs and their rounds for the timed pass, the warm-up's rounds, and the start word. */
 interface WorkerOrder {
   jobs: Job[];
+  rounds: number;
   warmRounds: number;
   /** Int32Array over a SharedArrayBuffer: [0] the go word (0 wait, 1 go). */
   go: Int32Array;
 }
 
-/** The fixture's per-thread work: ROUNDS passes of an FNV-style hash over 1024 words; returns a checksum. */
-function hashRounds(job: Job): number {
-  const dv = new DataView(job.memory.buffer);
-  const i32 = new Int32Array(job.memory.buffer);
-  let hl = 0x84222325 | 0, hh = 0xcbf29ce4 | 0;
-  for (let i = 0; i < 1024; i++) dv.setInt32(job.base + 4 * i, Math.imul(i + 1, 0x9e3779b1), true);
-  for (let r = 0; r < job.rounds; r++) {
-    for (let i = 0; i < 1024; i++) {
-      const a = job.base + 4 * i;
-      const v = (a & 3) === 0 ? i32[a >>> 2] : dv.getInt32(a, true);
-      const xl = hl ^ v;
-      // (hh:xl) * 0x100000001b3, low 64 bits, on 32-bit halves.
-      const lo = Math.imul(xl, 0x1b3);
-      const q = xl & 0xffff, w = xl >>> 16;
-      const carry = (((q * 0x1b3) >>> 16) + w * 0x1b3) / 65536;
-      hh = (Math.floor(carry) + Math.imul(hh, 0x1b3) + xl) | 0;
-      hl = lo;
-      // | 0: the int32 the store keeps anyway; without it V8's optimized loop deoptimized on an add that overflowed (a hash value near 2^31), in the timed pass, and ran baseline code until a recompile landed.
-      const store = (((hl >>> 17) | (hh << 15)) + r) | 0;
-      if ((a & 3) === 0) i32[a >>> 2] = store;
-      else dv.setInt32(a, store, true);
-    }
-  }
-  return (hl ^ hh) >>> 0;
+/**
+ * The fixture's per-thread work as one WebAssembly function over the shared
+ * memory, "run(base, rounds)": the buffer's 1024 words set from their index,
+ * then `rounds` passes of h = (h ^ word) * 0x100000001b3 (64-bit FNV), each
+ * word replaced by the low half of (h >> 17) + round; returns the low half
+ * of h ^ (h >> 32). A WebAssembly loop, as the vCPUs' tier 2 runs the
+ * fixture's: the same loop written in JavaScript ran at speeds that depended
+ * on the values V8 saw while warming up (0.5 to 1.3 s a job, its optimized
+ * code thrown away and made again: bench/README.md), a ceiling that moved
+ * from pass to pass; WebAssembly has no such speculation to lose.
+ */
+function hashModule(): WebAssembly.Module {
+  const BASE = 0, ROUNDS = 1, H = 2, R = 3, I = 4, A = 5;
+  const b = new Body();
+  b.i64(0xcbf29ce4).i64(32).op(W.i64Shl).i64(0x84222325).op(W.i64Or).set(H); // the FNV offset basis 0xcbf29ce484222325
+  b.i32(0).set(I);
+  b.op(W.loop, 0x40);
+  b.get(BASE).get(I).i32(2).op(W.i32Shl, W.i32Add).get(I).i32(1).op(W.i32Add).i32(0x9e3779b1 | 0).op(W.i32Mul).mem(W.i32Store);
+  b.get(I).i32(1).op(W.i32Add).tee(I).i32(1024).op(W.i32LtU, W.brIf, 0, W.end);
+  b.i32(0).set(R);
+  b.op(W.block, 0x40).get(ROUNDS).op(W.i32Eqz, W.brIf, 0);
+  b.op(W.loop, 0x40);
+  b.i32(0).set(I);
+  b.op(W.loop, 0x40);
+  b.get(BASE).get(I).i32(2).op(W.i32Shl, W.i32Add).tee(A);
+  b.get(H).get(A).mem(W.i64Load32U).op(W.i64Xor).i64(0x100000001b3).op(W.i64Mul).tee(H);
+  b.i64(17).op(W.i64ShrU).get(R).op(W.i64ExtendI32U, W.i64Add).mem(W.i64Store32);
+  b.get(I).i32(1).op(W.i32Add).tee(I).i32(1024).op(W.i32LtU, W.brIf, 0, W.end);
+  b.get(R).i32(1).op(W.i32Add).tee(R).get(ROUNDS).op(W.i32LtU, W.brIf, 0, W.end);
+  b.op(W.end);
+  b.get(H).get(H).i64(32).op(W.i64ShrU, W.i64Xor, W.i32WrapI64);
+  return new WebAssembly.Module(moduleBytes({ memoryPages: MEMORY_PAGES, imports: [], type: { params: [I32, I32], results: [I32] }, locals: [I64, I32, I32, I32], body: b, name: 'hashRounds' }));
 }
 
 /**
- * Calls the warm-up is cut into per job: V8 then compiles hashRounds whole,
- * having seen its return, not only the loop on stack replacement (one call:
- * the timed call started in baseline code and the optimized one was thrown
- * away at the return, "insufficient type feedback").
+ * Calls the warm-up is cut into per job: a call that started in V8's
+ * baseline code for WebAssembly (Liftoff) finishes there, so the optimized
+ * code made meanwhile runs from the next call on; the timed call is the
+ * fifth or later.
  */
 const WARM_CALLS = 4;
 
 /** A worker's life: warm up on each of its jobs, say so, wait for the go word, run its jobs, post their checksums, stay until terminated. */
 function workerMain(order: WorkerOrder): void {
+  const memory = order.jobs[0].memory;
+  const run = new WebAssembly.Instance(hashModule(), { m: { m: memory } }).exports.run as (base: number, rounds: number) => number;
   const rounds = Math.max(1, Math.round(order.warmRounds / WARM_CALLS));
-  for (let i = 0; i < WARM_CALLS; i++) for (const job of order.jobs) hashRounds({ ...job, rounds });
+  for (let i = 0; i < WARM_CALLS; i++) for (const job of order.jobs) run(job.base, rounds);
   parentPort!.postMessage('warm');
   while (Atomics.load(order.go, 0) === 0) Atomics.wait(order.go, 0, 0);
-  parentPort!.postMessage(order.jobs.map(hashRounds));
+  parentPort!.postMessage(order.jobs.map((job) => run(job.base, order.rounds) >>> 0));
   // Stay until terminated: a worker that ended here could have its 'exit' seen before its message.
   setInterval(() => undefined, 1 << 30);
 }
@@ -83,11 +94,11 @@ function workerMain(order: WorkerOrder): void {
 /** The pass on `threads` threads (1 or 2): seconds from the go word to the last job's end, and the two checksums. */
 export async function controlPass(rounds: number, threads: 1 | 2): Promise<{ seconds: number; sums: number[] }> {
   const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-  const jobs = [1, 2].map((k) => ({ memory, base: k * 8 * 1024 * 1024, rounds }));
+  const jobs = [1, 2].map((k) => ({ memory, base: k * 8 * 1024 * 1024 }));
   const go = new Int32Array(new SharedArrayBuffer(4));
   const warmRounds = Math.max(1, Math.floor(rounds / 4));
   // The warm-up as the fixture's: every job runs its warm-up rounds, on the threads that will time it.
-  const orders: WorkerOrder[] = threads === 2 ? jobs.map((j) => ({ jobs: [j], warmRounds, go })) : [{ jobs, warmRounds, go }];
+  const orders: WorkerOrder[] = threads === 2 ? jobs.map((j) => ({ jobs: [j], rounds, warmRounds, go })) : [{ jobs, rounds, warmRounds, go }];
   const workers = orders.map((workerData) => new Worker(__filename, { workerData }));
   try {
     const failed = new Promise<never>((_, reject) => {

@@ -33,7 +33,7 @@ export function headlines(results: readonly Result[]): string[] {
   const s = find(results, 'speedup-1to2-vcpu');
   const j = find(results, 'js-threads-1to2');
   const sh = find(results, 'speedup-share-of-host');
-  if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x${j ? `; plain JavaScript threads on this host: ${fmt(j.tsvisor)}x` : ''}${sh ? `; measured in the same runs as the control, ${fmt(sh.tsvisor)} of the host's ceiling` : ''})${s.tsvisor > 2 ? '; above 2 is not scaling: two threads time-sliced on one vCPU run slower than one thread doing their work, which inflates the 1-vCPU sample (bench/README.md)' : ''}.`);
+  if (s) out.push(`parallel speed-up from 1 to 2 vCPUs: ${fmt(s.tsvisor)}x (goal 1.8x; QEMU on 1 vs 2 host CPUs: ${fmt(s.qemu)}x${j ? `; two Node worker threads running the loop in WebAssembly on this host: ${fmt(j.tsvisor)}x` : ''}${sh ? `; measured in the same runs as the control, ${fmt(sh.tsvisor)} of the host's ceiling` : ''})${s.tsvisor > 2 ? '; above 2 is not scaling: two threads time-sliced on one vCPU run slower than one thread doing their work, which inflates the 1-vCPU sample (bench/README.md)' : ''}.`);
   const b = find(results, 'boot-to-sync');
   const h = find(results, 'launch-to-hello');
   if (b || h) out.push(`start-up: boot to the start-sync byte ${b ? fmt(b.tsvisor) : '—'} ms, launch to hello's first byte ${h ? fmt(h.tsvisor) : '—'} ms (QEMU ${h ? fmt(h.qemu) : '—'} ms).`);
@@ -103,10 +103,11 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   untimed (their start, the vCPU worker's start and the loop's compiles: QEMU's
   translation likewise), then the guest times the second pass from its first
   pthread_create to its last join; each run's figure is the ratio of its pair, the row the
-  median of the runs. **js-threads-1to2**: the control: the same loop in plain JavaScript
-  over shared memory (bench/js-threads.ts), timed the same way: worker threads started
-  and warmed up on N/4 rounds, then a go word; one warm thread running both jobs over two
-  running one each: the ceiling this host gives two busy JavaScript threads.
+  median of the runs. **js-threads-1to2**: the control: the same loop written directly in
+  WebAssembly over shared memory (bench/js-threads.ts), run on Node's worker threads and
+  timed the same way: worker threads started and warmed up on N/4 rounds, then a go word;
+  one warm thread running both jobs over two running one each: the ceiling this host gives
+  two busy threads of the kind of code the vCPUs' tier 2 runs.
   **speedup-share-of-host**: each run is the median of five passes (one pass alone spans
   ±11% with the control on both sides: bench/README.md); a pass is four samples in this
   process, tsvisor's and the control's interleaved (1 vCPU, 1 control thread, 2 vCPUs, 2

@@ -1,6 +1,6 @@
 // Scaling: the parallel fixture (two threads hashing their own buffers) on
 // one vCPU and on two (QEMU's threads held to as many host CPUs with
-// taskset), beside the same loop in plain JavaScript threads (the host's
+// taskset), beside the same loop in WebAssembly on plain worker threads (the host's
 // ceiling, bench/js-threads.ts), and the futex wake-up round trip between two threads that every
 // blocking hand-off pays, with both threads on one vCPU and on two.
 
@@ -76,7 +76,7 @@ async function controlSeconds(ctx: BenchContext, threads: 1 | 2): Promise<{ seco
 }
 
 /**
- * The same speed-up for plain JavaScript threads (bench/js-threads.ts), no
+ * The same speed-up for the loop in WebAssembly on plain worker threads (bench/js-threads.ts), no
  * tsvisor involved: the ceiling this host gives two busy threads of the
  * kind of code the vCPUs run, timed as the fixture is (warm threads, then
  * the timed pass). Only a tsvisor-column figure (QEMU: —).
@@ -85,7 +85,7 @@ function jsThreadsBench(): Benchmark {
   return {
     name: 'js-threads-1to2',
     group: 'scaling',
-    what: 'control, no tsvisor: the same hash loop in plain JavaScript over shared memory, 1 warm thread over 2 warm worker threads',
+    what: 'control, no tsvisor: the same hash loop in WebAssembly over shared memory, 1 warm thread over 2 warm worker threads',
     unit: 'x',
     better: 'higher',
     async once(target: Target, ctx: BenchContext): Promise<Figure | null> {

@@ -1,6 +1,6 @@
 // The scaling rows' pieces (bench/groups/scaling.ts), without timing
 // anything: the parallel fixture's warm pass gives the same answer as a
-// plain run, the plain-JavaScript control's passes agree and leave no
+// plain run, the control's passes (the loop in WebAssembly on worker threads) agree and leave no
 // thread behind, the host-load probe's contract, and a sample retaken while
 // the host is busy.
 
@@ -39,8 +39,29 @@ describe('bench: the parallel fixture warm', function () {
   });
 });
 
-describe('bench: the plain-JavaScript control', function () {
+describe('bench: the control (the loop in WebAssembly on worker threads)', function () {
   this.timeout(60_000);
+
+  it('computes the fixture\'s hash: 64-bit FNV steps over its own buffer, as a BigInt reference computes them', async () => {
+    const rounds = 300;
+    /** The control's job at `base`, computed on 64-bit integers: the buffer's words and the hash. */
+    const reference = (): number => {
+      const buf = Array.from({ length: 1024 }, (_, i) => Math.imul(i + 1, 0x9e3779b1) >>> 0);
+      const mask = (1n << 64n) - 1n;
+      let h = 0xcbf29ce484222325n;
+      for (let r = 0; r < rounds; r++) {
+        for (let i = 0; i < 1024; i++) {
+          h = ((h ^ BigInt(buf[i])) * 0x100000001b3n) & mask;
+          buf[i] = (Number((h >> 17n) & 0xffffffffn) + r) >>> 0;
+        }
+      }
+      return Number((h ^ (h >> 32n)) & 0xffffffffn);
+    };
+    const want = reference();
+    const one = await controlPass(rounds, 1);
+    // Both jobs start from the same words, so their checksums are the same.
+    assert.deepEqual(one.sums, [want, want]);
+  });
 
   it('computes the same checksums on one thread and on two, times only the pass after the warm-up, and ends its workers', async () => {
     // A first pass makes whatever the process starts lazily once (libuv's pool, V8's helpers) before the count.
