@@ -114,10 +114,10 @@ export class Cpu {
   readonly fenceWord = new Int32Array(new SharedArrayBuffer(4));
   /** The live blocks: by pc, by page, and the direct-mapped cache (block-table.ts). */
   private readonly table: BlockTable;
-  /** LR reservation: address (-1: none), size, and the value loaded. */
-  private resAddr = AS_DOUBLE;
-  private resSize = 0;
-  private resVal: number | bigint = 0;
+  /** LR reservation: address (-1: none), size, and the value loaded; tier 0 in WebAssembly takes it in and out (interp-wasm.ts). */
+  resAddr = AS_DOUBLE;
+  resSize = 0;
+  resVal: number | bigint = 0;
   /** Accesses to shared pages (memory.ts), on the sandbox's frame pool. */
   private readonly shared: SharedPages;
   /** Set by segv() when the access it reports is one the page's shared permissions allow: run() then does it on the pool. */

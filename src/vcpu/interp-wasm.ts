@@ -47,7 +47,7 @@ import type { Cpu } from './cpu.js';
 import { ENGINE_BASE, FLAGS_GEN, GUEST_VA_LIMIT, PAGE_CODE, PAGE_R, PAGE_W, type GuestMemory } from './memory.js';
 import { Stop, ThreadState } from './state.js';
 import { Tier0 } from './ops.js';
-import { Area, Exit, F_SLOT, FCSR_SLOT, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
+import { Area, Exit, F_SLOT, FCSR_SLOT, Res, runsOp, toWasmRecords, wasmInterpModule, wasmRecordBytes } from './wasm-interp.js';
 import { fpSlowPath } from './wasm-interp-fp.js';
 import { engineStats } from './engine-stats.js';
 import { readTier0Bytes, TIER0_BYTES_FILE } from './tier0-bytes.js';
@@ -236,6 +236,32 @@ function regionOf(mem: GuestMemory): Region | null {
   return r;
 }
 
+/**
+ * The Cpu's LR reservation into the module's words at `res` (an index of
+ * i32: Res), with the touched word cleared; one above 2^32 (which the module
+ * never holds) goes in as none, and stays the Cpu's unless the module
+ * touches the reservation.
+ */
+function putReservation(cpu: Cpu, i32: Int32Array, res: number): void {
+  const a = cpu.resAddr, held = a >= 0 && a < TWO32;
+  i32[res] = held ? a | 0 : -1;
+  i32[res + 1] = held ? cpu.resSize : 0;
+  if (held) {
+    const v = cpu.resVal;
+    if (typeof v === 'bigint') { i32[res + 2] = Number(BigInt.asIntN(32, v)); i32[res + 3] = Number(BigInt.asIntN(32, v >> 32n)); } else { i32[res + 2] = v; i32[res + 3] = v >> 31; }
+  }
+  i32[res + 4] = 0;
+}
+
+/** The module's reservation (it touched it) as the Cpu's: lr.w's value a number, lr.d's a bigint, as Cpu.amo keeps them. */
+function takeReservation(cpu: Cpu, i32: Int32Array, res: number): void {
+  const size = i32[res + 1];
+  if (size === 0) { cpu.resAddr = -1; return; }
+  cpu.resAddr = i32[res] >>> 0;
+  cpu.resSize = size;
+  cpu.resVal = size === 4 ? i32[res + 2] : BigInt.asIntN(64, (BigInt(i32[res + 3]) << 32n) | BigInt(i32[res + 2] >>> 0));
+}
+
 export class Tier0Wasm {
   private constructor(private readonly cpu: Cpu, private readonly r: Region) {}
 
@@ -310,9 +336,12 @@ export class Tier0Wasm {
     // results to the gap's first word), so the copy back leaves the file's x0 at 0.
     r.file.set(s.file); i32[xs] = 0; i32[xs + 1] = 0;
     i32[xs + (FCSR_SLOT >> 2)] = s.fcsr;
+    const res = (base + Area.RES) >>> 2;
+    putReservation(cpu, i32, res);
     const n = r.run(hdr, limit, base + XS, r.chainEpoch, headerHeat(promoteAt));
     s.file.set(r.file);
     s.fcsr = i32[xs + (FCSR_SLOT >> 2)];
+    if (i32[res + (Res.TOUCHED >> 2)] !== 0) takeReservation(cpu, i32, res);
     const why = i32[xs + 70], npc = (i32[xs + 66] >>> 0) + i32[xs + 67] * TWO32;
     if ((why & 15) === Exit.FAULT) {
       const a = (i32[xs + 68] >>> 0) + i32[xs + 69] * TWO32;

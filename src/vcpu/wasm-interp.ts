@@ -31,8 +31,9 @@
 // reads (frm) and raises flags in; that arithmetic's slow path is the import
 // f.fx(i, fflags) -> fflags (wasm-interp-fp.ts fpSlowPath), through a
 // scratch slot at area + FX. Off its fast paths an instruction leaves
-// before it (Exit.UNSUPPORTED): an AMO not aligned or not on a page the
-// tables hold or pf calls readable, writable and not PAGE_CODE, F/D
+// before it (Exit.UNSUPPORTED): an AMO, LR or SC whose reservation holds, not
+// aligned or not on a page the tables hold or pf calls readable, writable and
+// not PAGE_CODE, F/D
 // arithmetic under a rounding mode other than round-to-nearest (or RTZ for
 // a conversion to an integer) or a reserved frm, any other CSR.
 // Page flags are read through the import f.pf(lo, hi, size) -> flags, whose
@@ -41,6 +42,14 @@
 // the fast path checks (entries hold the page number; -1 empty); a store on
 // a PAGE_CODE page calls f.cw(lo, size) after the store and leaves when it
 // returns 1 (blocks were dropped). fence is a full barrier (atomic.fence).
+// The LR reservation is four words at area + RES (Res): the address (-1:
+// none), the size (4 or 8; 0: none), the value loaded (an i64; lr.w's sign-extended),
+// and a word the module sets to 1 whenever it changes them. The caller
+// writes the Cpu's reservation there before a call and takes it back when
+// that word is 1 (Tier0Wasm.run), so LR and SC pair across the tiers as
+// Cpu.amo pairs them: sc succeeds when the reservation is its address and
+// size and the memory still holds the value (a compare-and-exchange), fails
+// without touching memory otherwise, and drops the reservation either way.
 //
 // Records (toWasmRecords): a 16-byte header [heat, link, number, trips]
 // (number: the JavaScript side's for the block, 0 for none; link: the
@@ -65,8 +74,10 @@ import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpWritesF, FX_TYPE } from '.
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
 
 /** Layout of the engine area (offsets from `area`). */
-export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, FX = WTAB + 4096, BYTES = FX + 128, PAGES_MASK = 1023 }
-if ((Area.BYTES as number) - Area.FX !== FP_SCRATCH) throw new Error('wasm-interp: the F/D scratch slot moved');
+export const enum Area { CHAIN_BITS = 14, CHAIN = 0, RTAB = 1 << 18, WTAB = RTAB + 4096, FX = WTAB + 4096, RES = FX + 128, BYTES = RES + 32, PAGES_MASK = 1023 }
+if ((Area.RES as number) - Area.FX !== FP_SCRATCH) throw new Error('wasm-interp: the F/D scratch slot moved');
+/** The LR reservation's words at area + RES (see the file comment). */
+export const enum Res { ADDR = 0, SIZE = 4, VALUE = 8, TOUCHED = 16 }
 
 /** The Ops the WebAssembly interpreter runs, in the order of its br_table (index 0: none). */
 const WOPS: readonly Op[] = [
@@ -78,6 +89,7 @@ const WOPS: readonly Op[] = [
   Op.FLW, Op.FLD, Op.FSW, Op.FSD, Op.FMV_X_W, Op.FMV_W_X, Op.FMV_X_D, Op.FMV_D_X,
   Op.DIV, Op.DIVU, Op.REM, Op.REMU, Op.DIVW, Op.DIVUW, Op.REMW, Op.REMUW,
   Op.AMOSWAP_W, Op.AMOADD_W, Op.AMOXOR_W, Op.AMOAND_W, Op.AMOOR_W, Op.AMOSWAP_D, Op.AMOADD_D, Op.AMOXOR_D, Op.AMOAND_D, Op.AMOOR_D,
+  Op.LR_W, Op.SC_W, Op.LR_D, Op.SC_D,
   Op.CSRRW, Op.CSRRS, Op.CSRRC, Op.CSRRWI, Op.CSRRSI, Op.CSRRCI,
   ...FP_OPS,
 ];
@@ -241,23 +253,76 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
     const aluW = (f: () => void) => { rdAddr(); f(); b.op(W.i64Extend32S); store(); next(); };
     const r1 = () => { rs1(); b.op(W.i32WrapI64); };
     const r2 = () => { rs2(); b.op(W.i32WrapI64); };
-    // An AMO (0xfe-prefixed read-modify-write `rmw`) on an aligned address below 2^32 whose page is readable,
-    // writable and not PAGE_CODE (the tables, else pf); anything else (misaligned, a shared, high, code or
-    // unmapped page) leaves before it for the JavaScript interpreter (Cpu.amo: its faults, pool, code drops).
-    // No reservation is touched: Cpu.amo keeps LR's only for LR/SC.
-    const amo = (size: number, rmw: number) => {
+    // An AMO, LR or SC runs here on an aligned address below 2^32 whose page is readable, writable and not
+    // PAGE_CODE (the tables, else pf); anything else (misaligned, a shared, high, code or unmapped page)
+    // leaves before it for the JavaScript interpreter (Cpu.amo: its faults, pool, code drops). `aligned`
+    // pushes whether A (rs1, set here) is such an address, PG its low word; `rwPage` whether PG's page is
+    // such a page (T: its number).
+    const aligned = (size: number) => {
       rs1().set(A);
       b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz).get(A).op(W.i32WrapI64).tee(PG).i32(size - 1).op(W.i32And).op(W.i32Eqz).op(W.i32And);
-      b.op(W.if, 0x40);
+    };
+    const rwPage = (size: number) => {
       b.get(PG).i32(12).op(W.i32ShrU).tee(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.RTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq);
       b.get(T).i32(Area.PAGES_MASK).op(W.i32And).i32(2).op(W.i32Shl); areaAt(b, Area.WTAB); b.op(W.i32Load, 2, 0).get(T).op(W.i32Eq).op(W.i32And);
       b.op(W.if, I32).i32(1).op(W.else);
       b.get(PG).i32(0).i32(size).op(W.call).u(0).i32(Flag.R | Flag.W | Flag.CODE).op(W.i32And).i32(Flag.R | Flag.W).op(W.i32Eq);
-      b.op(W.end, W.if, 0x40);
+      b.op(W.end);
+    };
+    // The reservation's words (Res), address pushed.
+    const res = () => { b.i32(0); areaAt(b, Area.RES); };
+    // The 0xfe-prefixed read-modify-write `rmw` (its i32 form; the i64 one is the next opcode). No reservation
+    // is touched (as Cpu.amo).
+    const amo = (size: number, rmw: number) => {
+      aligned(size);
+      b.op(W.if, 0x40);
+      rwPage(size);
+      b.op(W.if, 0x40);
       rdAddr(); b.get(PG);
       if (size === 8) { rs2(); b.op(0xfe, rmw + 1, 3, 0); } else { r2(); b.op(0xfe, rmw, 2, 0, W.i64ExtendI32S); }
       store(); next(2);
       b.op(W.end, W.end);
+      before(Exit.UNSUPPORTED);
+    };
+    // lr: the value loaded atomically (lr.w's sign-extended) into rd, and the reservation: PG, size, value.
+    const lr = (size: number) => {
+      aligned(size);
+      b.op(W.if, 0x40);
+      rwPage(size);
+      b.op(W.if, 0x40);
+      b.get(PG);
+      if (size === 8) b.op(0xfe, 0x11, 3, 0); else b.op(0xfe, 0x10, 2, 0, W.i64ExtendI32S); // i64/i32.atomic.load
+      b.set(M1);
+      rdAddr(); b.get(M1); store();
+      res(); b.get(PG).op(W.i32Store, 2).u(Res.ADDR);
+      res(); b.i32(size).op(W.i32Store, 2).u(Res.SIZE);
+      res(); b.get(M1).op(W.i64Store, 3).u(Res.VALUE);
+      res(); b.i32(1).op(W.i32Store, 2).u(Res.TOUCHED);
+      next(2);
+      b.op(W.end, W.end);
+      before(Exit.UNSUPPORTED);
+    };
+    // sc: with the reservation on A for `size`, a compare-and-exchange of the value it loaded for rs2, rd 0
+    // when it took (else 1); without, rd 1 and no access. The reservation dropped either way.
+    const sc = (size: number) => {
+      const drop = () => { res(); b.i32(-1).op(W.i32Store, 2).u(Res.ADDR); res(); b.i32(0).op(W.i32Store, 2).u(Res.SIZE); res(); b.i32(1).op(W.i32Store, 2).u(Res.TOUCHED); };
+      const expected = () => { res(); b.op(W.i64Load, 3).u(Res.VALUE); if (size === 4) b.op(W.i32WrapI64); };
+      rs1().set(A);
+      b.get(A).i64(32).op(W.i64ShrU).op(W.i64Eqz);
+      res(); b.op(W.i32Load, 2).u(Res.ADDR).get(A).op(W.i32WrapI64).tee(PG).op(W.i32Eq).op(W.i32And);
+      res(); b.op(W.i32Load, 2).u(Res.SIZE).i32(size).op(W.i32Eq).op(W.i32And);
+      b.op(W.if, 0x40);
+      rwPage(size);
+      b.op(W.if, 0x40);
+      rdAddr(); b.get(PG); expected();
+      if (size === 8) { rs2(); b.op(0xfe, 0x49, 3, 0); expected(); b.op(W.i64Ne); } else { r2(); b.op(0xfe, 0x48, 2, 0); expected(); b.op(W.i32Ne); } // i64/i32.atomic.rmw.cmpxchg
+      b.op(W.i64ExtendI32U); store();
+      drop(); next(2);
+      b.op(W.end);
+      b.op(W.else);
+      rdAddr(); b.i64(1); store();
+      drop(); next(1);
+      b.op(W.end);
       before(Exit.UNSUPPORTED);
     };
     // Zicsr on fflags (1), frm (2), fcsr (3) as views of the fcsr word (csr.ts csrAccess): `op` 1 write,
@@ -397,6 +462,10 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
       case Op.AMOXOR_D: amo(8, 0x3a); break;
       case Op.AMOAND_D: amo(8, 0x2c); break;
       case Op.AMOOR_D: amo(8, 0x33); break;
+      case Op.LR_W: lr(4); break;
+      case Op.SC_W: sc(4); break;
+      case Op.LR_D: lr(8); break;
+      case Op.SC_D: sc(8); break;
       case Op.CSRRW: csrOp(1, false); break;
       case Op.CSRRS: csrOp(2, false); break;
       case Op.CSRRC: csrOp(3, false); break;

@@ -43,6 +43,8 @@ function randomInsn(r: () => number): number {
     () => fp.flw(f, BASE, mem), () => fp.fld(f, BASE, mem), () => fp.fsw(f, BASE, mem), () => fp.fsd(f, BASE, mem),
     () => fop(0x70, rd, f, 0, 0), () => fop(0x78, f, a, 0, 0), () => fop(0x71, rd, f, 0, 0), () => fop(0x79, f, a, 0, 0),
     ...['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor'].flatMap((n) => [() => amo(n, false, rd, BASE, b), () => amo(n, true, rd, BASE, b)]),
+    // LR/SC on x31's word: an sc pairs with the last lr of its size (the stores between may change the word), or fails.
+    () => amo('lr', false, rd, BASE, 0), () => amo('lr', true, rd, BASE, 0), () => amo('sc', false, rd, BASE, b), () => amo('sc', true, rd, BASE, b),
     () => fop(0x11, f, g, a, k), () => fop(0x51, rd, o1, o2, k), // fsgnj{,n,x}.d; f{le,lt,eq}.d of ordinary doubles
     () => rv.csrrw(rd, 1 + (r() % 3), a), () => rv.csrrs(rd, 1 + (r() % 3), a), () => rv.csrrc(rd, 1 + (r() % 3), a), // fflags, frm, fcsr
     () => rv.csrrwi(rd, 1 + (r() % 3), shw), () => rv.csrrsi(rd, 1 + (r() % 3), shw), () => rv.csrrci(rd, 1 + (r() % 3), shw),
@@ -203,6 +205,51 @@ describe('tier 0 in WebAssembly (wasm-interp.ts)', function () {
     assert.equal(a0, 1225n);
     assert.equal(next, CODE + 12);
     assert.equal(linkEpoch, codeEpoch);
+  });
+
+  it('runs an lr/sc loop itself and pairs its LR and SC with the JavaScript interpreter\'s both ways (the reservation crosses the tiers)', () => {
+    // x31 = DATA + 2048, x12 = DATA + 64. A block whose first instruction the module leaves (amomin.w) runs whole in the JavaScript
+    // interpreter: there the lr of the first pair and the sc of the second run; the module runs the others.
+    const code = new Asm().w(
+      amo('amomin', false, 0, 12, 0),   // 0: a JavaScript block: amomin.w x0, x0, (x12) (the lock's word, 0: unchanged)
+      amo('lr', false, 6, BASE, 0),     // 4: lr.w x6, (x31)   (the JavaScript interpreter's reservation)
+      rv.jal(0, 8),                     // 8: -> 16
+      rv.ecall(),                       // 12
+      rv.addi(6, 6, 5),                 // 16: the module: x6 + 5
+      amo('sc', false, 7, BASE, 6),     // 20: sc.w x7, x6, (x31): pairs with the lr at 4
+      amo('lr', true, 8, BASE, 0),      // 24: lr.d x8, (x31)   (the module's reservation)
+      rv.addi(8, 8, 1),                 // 28
+      rv.jal(0, 8),                     // 32: -> 40
+      rv.ecall(),                       // 36
+      amo('amomin', false, 0, 12, 0),   // 40: a JavaScript block
+      amo('sc', true, 9, BASE, 8),      // 44: sc.d x9, x8, (x31): pairs with the lr at 24
+      amo('sc', true, 10, BASE, 8),     // 48: sc.d again: no reservation left, fails
+      // A lock taken and given back as glibc takes it: 1: lr.w; bnez -> 1; sc.w; bnez -> 1.
+      amo('lr', false, 11, 12, 0),      // 52: lr.w x11, (x12)
+      rv.bne(11, 0, -4),                // 56
+      amo('sc', false, 13, 12, 14),     // 60: sc.w x13, x14, (x12)
+      rv.bne(13, 0, -12),               // 64 -> 52
+      rv.ecall());                      // 68
+    const m = resetMemory(code.bytes());
+    const cpu = new Cpu(m, undefined, { engine: 'interp', tier0: 'wasm' });
+    cpu.state.pc = CODE;
+    setReg(cpu, BASE, BigInt(DATA + 2048));
+    setReg(cpu, 12, BigInt(DATA + 64));
+    setReg(cpu, 14, 1n);
+    const dv = new DataView(m.buffer);
+    dv.setBigInt64(DATA + 2048, 0x1234_5678_0000_0010n, true);
+    dv.setInt32(DATA + 64, 0, true);
+    let stop: Stop;
+    do stop = cpu.run(1e9); while (stop === Stop.Budget);
+    assert.equal(stop, Stop.Syscall);
+    assert.equal(cpu.state.pc, CODE + 72);
+    assert.equal(getReg(cpu, 7), 0n, 'the module\'s sc took the JavaScript interpreter\'s reservation');
+    assert.equal(getReg(cpu, 9), 0n, 'the JavaScript interpreter\'s sc took the module\'s reservation');
+    assert.equal(getReg(cpu, 10), 1n, 'a second sc fails');
+    assert.equal(getReg(cpu, 13), 0n);
+    assert.equal(dv.getInt32(DATA + 64, true), 1, 'the lock is taken');
+    // The word: its low half 0x10 + 5 by the sc.w, then the whole + 1 by the sc.d.
+    assert.equal(dv.getBigInt64(DATA + 2048, true), 0x1234_5678_0000_0016n);
   });
 
   it('keeps every register across its entries and exits (one block copy each way of ThreadState.file): x0 stays 0, f and fcsr survive, the file\'s gap is no register', () => {

@@ -48,6 +48,9 @@ export class WasmTier0 {
   reset(): void {
     const i32 = new Int32Array(this.m.buffer);
     i32.fill(-1, (AREA + Area.RTAB) >> 2, (AREA + Area.FX) >> 2);
+    // No LR reservation (wasm-interp.ts Res): the module's stays from call to call here, as Cpu.run keeps its own.
+    i32.fill(0, (AREA + Area.RES) >> 2, XS >> 2);
+    i32[(AREA + Area.RES) >> 2] = -1;
     for (let e = 0; e < 1 << Area.CHAIN_BITS; e++) i32[(AREA + e * 16) >> 2] = 1;
     i32.fill(0, XS >> 2, (XS + 1024) >> 2);
     this.blocks.clear();
