@@ -243,23 +243,23 @@ function regionOf(mem: GuestMemory): Region | null {
  * touches the reservation.
  */
 function putReservation(cpu: Cpu, i32: Int32Array, res: number): void {
-  const a = cpu.resAddr, held = a >= 0 && a < TWO32;
-  i32[res] = held ? a | 0 : -1;
-  i32[res + 1] = held ? cpu.resSize : 0;
+  const a = cpu.resAddr, held = a >= 0 && a < TWO32, value = res + (Res.VALUE >> 2);
+  i32[res + (Res.ADDR >> 2)] = held ? a | 0 : -1;
+  i32[res + (Res.SIZE >> 2)] = held ? cpu.resSize : 0;
   if (held) {
     const v = cpu.resVal;
-    if (typeof v === 'bigint') { i32[res + 2] = Number(BigInt.asIntN(32, v)); i32[res + 3] = Number(BigInt.asIntN(32, v >> 32n)); } else { i32[res + 2] = v; i32[res + 3] = v >> 31; }
+    if (typeof v === 'bigint') { i32[value] = Number(BigInt.asIntN(32, v)); i32[value + 1] = Number(BigInt.asIntN(32, v >> 32n)); } else { i32[value] = v; i32[value + 1] = v >> 31; }
   }
-  i32[res + 4] = 0;
+  i32[res + (Res.TOUCHED >> 2)] = 0;
 }
 
 /** The module's reservation (it touched it) as the Cpu's: lr.w's value a number, lr.d's a bigint, as Cpu.amo keeps them. */
 function takeReservation(cpu: Cpu, i32: Int32Array, res: number): void {
-  const size = i32[res + 1];
+  const size = i32[res + (Res.SIZE >> 2)], value = res + (Res.VALUE >> 2);
   if (size === 0) { cpu.resAddr = -1; return; }
-  cpu.resAddr = i32[res] >>> 0;
+  cpu.resAddr = i32[res + (Res.ADDR >> 2)] >>> 0;
   cpu.resSize = size;
-  cpu.resVal = size === 4 ? i32[res + 2] : BigInt.asIntN(64, (BigInt(i32[res + 3]) << 32n) | BigInt(i32[res + 2] >>> 0));
+  cpu.resVal = size === 4 ? i32[value] : BigInt.asIntN(64, (BigInt(i32[value + 1]) << 32n) | BigInt(i32[value] >>> 0));
 }
 
 export class Tier0Wasm {
