@@ -275,6 +275,17 @@ export class SignalDelivery {
   }
 
   /**
+   * Whether a signal `task` does not block is pending for it or its process:
+   * one that came while it ran guest code, after it last left the kernel,
+   * and that an interruptible wait it starts now must not sleep through.
+   */
+  hasDeliverable(task: Task): boolean {
+    const proc = task.process;
+    if (task.pending === 0n && proc.pending === 0n) return false;
+    return ((task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE)) !== 0n;
+  }
+
+  /**
    * Act on pending signals before `task` returns to user mode. Returns false
    * when the task must not run now (its process was killed or stopped).
    */
@@ -287,9 +298,8 @@ export class SignalDelivery {
         return false;
       }
       // Nothing pending, the case at every return from a system call: no BigInt arithmetic (each operation makes a new one).
-      if (task.pending === 0n && proc.pending === 0n) break;
+      if (!this.hasDeliverable(task)) break;
       const deliverable = (task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE);
-      if (deliverable === 0n) break;
       let sig = 1;
       while (!(deliverable & sigbit(sig))) sig++;
       const bit = sigbit(sig);

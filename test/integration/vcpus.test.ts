@@ -1,7 +1,9 @@
 // Many vCPUs: multi-threaded fixtures give QEMU's output with --cpu-num 1, 2
 // and 4, and killing the sandbox while threads spin on vCPU workers ends it
 // promptly. tearing would catch aligned 8-byte accesses split in two on vCPUs
-// running in parallel (it did, before Cpu.mt); futexv has futex_waitv woken
+// running in parallel (it did, before Cpu.mt); sigrace a signal lost when it
+// landed as its thread entered a futex wait on another vCPU (it was, before
+// the dispatcher checked for one pending: 8 runs of 8 hung); futexv has futex_waitv woken
 // from another thread; goroutines is the Go runtime (its own threads,
 // futexes and preemption signals) on each vCPU count.
 
@@ -17,7 +19,7 @@ describe('vCPU workers (--cpu-num)', function () {
   this.timeout(180000);
   const root = stateRoot();
   after(() => fs.rmSync(root, { recursive: true, force: true }));
-  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing', 'lockfree', 'futexv', 'goroutines'].includes(c.name));
+  const cases = loadCases().filter((c) => ['threads', 'threads-64', 'parallel', 'exitgroup-thread', 'tearing', 'sigrace', 'lockfree', 'futexv', 'goroutines'].includes(c.name));
 
   for (const cpus of [1, 2, 4]) {
     for (const c of cases) {

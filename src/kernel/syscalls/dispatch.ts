@@ -100,18 +100,26 @@ export class SyscallDispatcher {
     };
     task.state = TaskState.Blocked;
     proc.handlersInFlight++;
-    if (result instanceof Parked) {
-      result.bind(finish);
-      return;
+    if (result instanceof Parked) result.bind(finish);
+    else {
+      result.then(
+        finish,
+        (e) => {
+          settled();
+          task.endWait();
+          this.kernelBug(task, row!, e);
+        },
+      );
     }
-    result.then(
-      finish,
-      (e) => {
-        settled();
-        task.endWait();
-        this.kernelBug(task, row!, e);
-      },
-    );
+    // A signal that came while the thread ran guest code, before this call
+    // (sent from another vCPU as it stopped for it), found it running, not
+    // blocked, and interrupted nothing: as Linux's interruptible sleeps
+    // check for a pending signal before they sleep, the wait is cut short now
+    // (EINTR, restarted by the row's policy after the handler), instead of
+    // sleeping with the signal pending (a bench run's pthread_cancel of a
+    // thread entering pthread_cond_wait hung that way; fixture sigrace hung
+    // in 8 runs of 8 on 2 vCPUs without this).
+    if (this.kernel.signals.hasDeliverable(task)) task.interrupt();
   }
 
   /** Block `task` while the absent pages of `ranges` ([address, length]) load, then let it execute its ecall again (see the file comment). */
