@@ -22,14 +22,10 @@ import { Body, I32, I64, moduleBytes, W } from '../src/vcpu/wasm-encode.js';
 /** 64 MiB of 64 KiB pages: each thread hashes its own 4 KiB, 8 MiB apart (as thread stacks are). */
 const MEMORY_PAGES = 1024;
 
-interface Job {
-  memory: WebAssembly.Memory;
-  base: number;
-}
-
-/** What a control worker is told: its jobs and their rounds for the timed pass, the warm-up's rounds, and the start word. */
+/** What a control worker is told: the memory, its jobs (their buffers' addresses) and their rounds for the timed pass, the warm-up's rounds, and the start word. */
 interface WorkerOrder {
-  jobs: Job[];
+  memory: WebAssembly.Memory;
+  bases: number[];
   rounds: number;
   warmRounds: number;
   /** Int32Array over a SharedArrayBuffer: [0] the go word (0 wait, 1 go). */
@@ -80,13 +76,12 @@ const WARM_CALLS = 4;
 
 /** A worker's life: warm up on each of its jobs, say so, wait for the go word, run its jobs, post their checksums, stay until terminated. */
 function workerMain(order: WorkerOrder): void {
-  const memory = order.jobs[0].memory;
-  const run = new WebAssembly.Instance(hashModule(), { m: { m: memory } }).exports.run as (base: number, rounds: number) => number;
+  const run = new WebAssembly.Instance(hashModule(), { m: { m: order.memory } }).exports.run as (base: number, rounds: number) => number;
   const rounds = Math.max(1, Math.round(order.warmRounds / WARM_CALLS));
-  for (let i = 0; i < WARM_CALLS; i++) for (const job of order.jobs) run(job.base, rounds);
+  for (let i = 0; i < WARM_CALLS; i++) for (const base of order.bases) run(base, rounds);
   parentPort!.postMessage('warm');
   while (Atomics.load(order.go, 0) === 0) Atomics.wait(order.go, 0, 0);
-  parentPort!.postMessage(order.jobs.map((job) => run(job.base, order.rounds) >>> 0));
+  parentPort!.postMessage(order.bases.map((base) => run(base, order.rounds) >>> 0));
   // Stay until terminated: a worker that ended here could have its 'exit' seen before its message.
   setInterval(() => undefined, 1 << 30);
 }
@@ -94,11 +89,11 @@ function workerMain(order: WorkerOrder): void {
 /** The pass on `threads` threads (1 or 2): seconds from the go word to the last job's end, and the two checksums. */
 export async function controlPass(rounds: number, threads: 1 | 2): Promise<{ seconds: number; sums: number[] }> {
   const memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
-  const jobs = [1, 2].map((k) => ({ memory, base: k * 8 * 1024 * 1024 }));
+  const bases = [1, 2].map((k) => k * 8 * 1024 * 1024);
   const go = new Int32Array(new SharedArrayBuffer(4));
   const warmRounds = Math.max(1, Math.floor(rounds / 4));
   // The warm-up as the fixture's: every job runs its warm-up rounds, on the threads that will time it.
-  const orders: WorkerOrder[] = threads === 2 ? jobs.map((j) => ({ jobs: [j], rounds, warmRounds, go })) : [{ jobs, rounds, warmRounds, go }];
+  const orders: WorkerOrder[] = threads === 2 ? bases.map((base) => ({ memory, bases: [base], rounds, warmRounds, go })) : [{ memory, bases, rounds, warmRounds, go }];
   const workers = orders.map((workerData) => new Worker(__filename, { workerData }));
   try {
     const failed = new Promise<never>((_, reject) => {

@@ -80,6 +80,17 @@ export function childInfo(child: Process, signo: number, code: number, status: n
 }
 
 /** The kernel's signals: sending, job control, and acting on them on the way to user mode. */
+/**
+ * The signals pending for `task` or its process that it does not block.
+ * Nothing pending is the case at every return from a system call: then no
+ * BigInt arithmetic (each operation makes a new one).
+ */
+function deliverableOf(task: Task): bigint {
+  const proc = task.process;
+  if (task.pending === 0n && proc.pending === 0n) return 0n;
+  return (task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE);
+}
+
 export class SignalDelivery {
   /** The siginfo of each pending signal, by "pid:signo" (one per signal number, as for standard signals). */
   private readonly pendingInfo = new Map<string, SigInfo>();
@@ -280,9 +291,7 @@ export class SignalDelivery {
    * and that an interruptible wait it starts now must not sleep through.
    */
   hasDeliverable(task: Task): boolean {
-    const proc = task.process;
-    if (task.pending === 0n && proc.pending === 0n) return false;
-    return ((task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE)) !== 0n;
+    return deliverableOf(task) !== 0n;
   }
 
   /**
@@ -297,9 +306,8 @@ export class SignalDelivery {
         task.state = TaskState.Stopped;
         return false;
       }
-      // Nothing pending, the case at every return from a system call: no BigInt arithmetic (each operation makes a new one).
-      if (!this.hasDeliverable(task)) break;
-      const deliverable = (task.pending | proc.pending) & ~(task.sigmask & ~UNBLOCKABLE);
+      const deliverable = deliverableOf(task);
+      if (deliverable === 0n) break;
       let sig = 1;
       while (!(deliverable & sigbit(sig))) sig++;
       const bit = sigbit(sig);

@@ -271,25 +271,26 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
     };
     // The reservation's words (Res), address pushed.
     const res = () => { b.i32(0); areaAt(b, Area.RES); };
-    // The 0xfe-prefixed read-modify-write `rmw` (its i32 form; the i64 one is the next opcode). No reservation
-    // is touched (as Cpu.amo).
-    const amo = (size: number, rmw: number) => {
+    // `body` on the fast path (an aligned word on a readable, writable page: PG its address), else leave before it.
+    const onWord = (size: number, body: () => void) => {
       aligned(size);
       b.op(W.if, 0x40);
       rwPage(size);
       b.op(W.if, 0x40);
-      rdAddr(); b.get(PG);
-      if (size === 8) { rs2(); b.op(0xfe, rmw + 1, 3, 0); } else { r2(); b.op(0xfe, rmw, 2, 0, W.i64ExtendI32S); }
-      store(); next(2);
+      body();
+      next(2);
       b.op(W.end, W.end);
       before(Exit.UNSUPPORTED);
     };
+    // The 0xfe-prefixed read-modify-write `rmw` (its i32 form; the i64 one is the next opcode). No reservation
+    // is touched (as Cpu.amo).
+    const amo = (size: number, rmw: number) => onWord(size, () => {
+      rdAddr(); b.get(PG);
+      if (size === 8) { rs2(); b.op(0xfe, rmw + 1, 3, 0); } else { r2(); b.op(0xfe, rmw, 2, 0, W.i64ExtendI32S); }
+      store();
+    });
     // lr: the value loaded atomically (lr.w's sign-extended) into rd, and the reservation: PG, size, value.
-    const lr = (size: number) => {
-      aligned(size);
-      b.op(W.if, 0x40);
-      rwPage(size);
-      b.op(W.if, 0x40);
+    const lr = (size: number) => onWord(size, () => {
       b.get(PG);
       if (size === 8) b.op(0xfe, 0x11, 3, 0); else b.op(0xfe, 0x10, 2, 0, W.i64ExtendI32S); // i64/i32.atomic.load
       b.set(M1);
@@ -298,10 +299,7 @@ export function wasmInterpModule(memoryPages: number): Uint8Array<ArrayBuffer> {
       res(); b.i32(size).op(W.i32Store, 2).u(Res.SIZE);
       res(); b.get(M1).op(W.i64Store, 3).u(Res.VALUE);
       res(); b.i32(1).op(W.i32Store, 2).u(Res.TOUCHED);
-      next(2);
-      b.op(W.end, W.end);
-      before(Exit.UNSUPPORTED);
-    };
+    });
     // sc: with the reservation on A for `size`, a compare-and-exchange of the value it loaded for rs2, rd 0
     // when it took (else 1); without, rd 1 and no access. The reservation dropped either way.
     const sc = (size: number) => {
