@@ -133,7 +133,7 @@ export function checkSums(one: readonly number[], two: readonly number[]): void 
 if (!isMainThread && (workerData as WorkerOrder | undefined)?.go instanceof Int32Array) {
   workerMain(workerData as WorkerOrder);
 } else if (isMainThread && require.main === module) {
-  const rounds = Number(process.argv[2] ?? 150000);
+  const rounds = Number(process.argv[2] ?? 600000);
   if (!Number.isInteger(rounds) || rounds < 1) {
     console.error('usage: node dist/bench/js-threads.js ROUNDS');
     process.exit(2);
