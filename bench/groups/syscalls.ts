@@ -10,8 +10,10 @@ type Per = 'us-per-op' | 'MB/s' | 'ms-per-op';
 
 /**
  * `syscalls MODE N warm` read as µs per operation, ms per operation, or MB/s
- * moved. `warm`: the fixture runs its loop once untimed before the timed
- * one, on both targets alike. These rows measure a call's steady cost; the
+ * moved. `warm`: the fixture runs its loop four times untimed before the
+ * timed one, on both targets alike (once was not enough for V8 to have
+ * optimized the paths measured: bench/README.md, "The syscall and file
+ * rows' warm pass"). These rows measure a call's steady cost; the
  * cost of a sandbox's first few thousand calls (V8 compiling the vCPU's
  * interpreter and the kernel's paths, a major GC of the start-up's heap)
  * was most of a 5,000-iteration loop, which made the figure depend on N
