@@ -125,10 +125,11 @@ the cost of the second vCPU's thread more than the sandbox's scaling (QEMU's thr
   \`python3 -c 'print("ok")'\` (their rootfs built once into the package cache; rows without
   the mirror have no figure). Wall time from the kernel's start to exit (tsvisor; the boot
   process's own start is in **startup**) and from QEMU's launch to its exit. The note
-  says where the guest's instructions ran: the share retired in tier 0 (the interpreter);
-  run under \`TSVISOR_ENGINE_STATS=1\` it adds the share in tier 2 (WebAssembly; the rest
-  ran in tier 1), the blocks decoded, promoted, traced and moved to tier 2, and the
-  milliseconds spent decoding and compiling (src/vcpu/engine-stats.ts).
+  says where the guest's instructions ran, from the kernel worker's tier counters (on for
+  these rows, as \`TSVISOR_ENGINE_STATS=1\` turns them on; src/vcpu/engine-stats.ts): the
+  share retired in tier 0 (the interpreter) and in tier 2 (WebAssembly; the rest ran in
+  tier 1), the blocks decoded, promoted, traced and moved to tier 2, the run loop's
+  dispatches, and the milliseconds spent decoding and compiling (translation).
 - QEMU runs in the jail of fixtures/busybox/qemu.js (chroot into the same rootfs, /proc,
   /dev and the /tmp tmpfs mounted, binfmt_misc for the shell's children).
 

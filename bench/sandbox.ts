@@ -40,6 +40,8 @@ export interface GuestRun {
   readonly?: boolean;
   /** Serve the root through a gofer: 'donate' with the fd donation channel, '9p' without (every read and write a round trip). Default: direct mode. */
   gofer?: 'donate' | '9p';
+  /** Count every tier counter in the kernel worker (TSVISOR_ENGINE_STATS=1 in its environment only; src/vcpu/engine-stats.ts): GuestResult.engine then holds them all, not only tier0Insns. */
+  engineStats?: boolean;
 }
 
 /** A gofer for the root on this thread: the sandbox's fds, and what to close once the sandbox is gone. */
@@ -91,7 +93,8 @@ export async function runInSandbox(run: GuestRun, timeoutMs = 300_000): Promise<
   // Boot's other heap flags (BOOT_NODE_FLAGS) are process-wide V8 flags: not
   // set here, as V8 then takes no code cache made without them (the bundles'
   // vCPU workers) and they would outlast the row in a test process.
-  const worker = new Worker(path.join(__dirname, '..', 'src', 'workers', 'kernel-worker.js'), { workerData: cfg, resourceLimits: WORKER_RESOURCE_LIMITS });
+  const env = run.engineStats ? { ...process.env, TSVISOR_ENGINE_STATS: '1' } : process.env;
+  const worker = new Worker(path.join(__dirname, '..', 'src', 'workers', 'kernel-worker.js'), { workerData: cfg, resourceLimits: WORKER_RESOURCE_LIMITS, env });
   const k = Comlink.wrap<KernelApi>(nodeEndpoint(worker));
   // A worker that dies (an exception, process.exit in the worker) would leave
   // the Comlink calls pending forever and let Node exit 0 with nothing alive:
