@@ -78,9 +78,10 @@ interface ColdSpec {
  * Where a tsvisor run's instructions ran (the note of a cold row): the share
  * retired in tier 0 (the interpreter) of all the guest retired, and, when the
  * run counted every tier counter (GuestRun.engineStats, which the cold rows
- * set; src/vcpu/engine-stats.ts), the share in tier 2, blocks decoded and promoted, traces and tier-2 blocks,
- * promoted blocks sent back to tier 0, the run loop's dispatches (entries
- * into tier 0 and calls of compiled blocks), and the time spent decoding and compiling (the rest ran in tier 1).
+ * set; src/vcpu/engine-stats.ts), the share in tier 2, blocks decoded and
+ * promoted, traces and tier-2 blocks, promoted blocks sent back to tier 0,
+ * the run loop's dispatches (entries into tier 0 and calls of compiled
+ * blocks), and the time spent decoding and compiling (the rest ran in tier 1).
  * Counted by the kernel worker, whose vCPU runs every guest thread of a
  * one-vCPU sandbox.
  */
