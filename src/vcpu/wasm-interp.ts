@@ -73,8 +73,8 @@ import { emitFpCase, FP_LOCALS, FP_OPS, FP_SCRATCH, fpWritesF, FX_TYPE } from '.
 /** Why run() returned. */
 export const enum Exit { JUMP = 0, FAULT = 2, UNSUPPORTED = 3, CODE_WRITE = 4, LIMIT = 5, SYSCALL = 6 }
 
-/** Layout of the engine area (offsets from `area`). */
-export const enum Area { CHAIN_BITS = 16, CHAIN = 0, RTAB = 1 << 20, WTAB = RTAB + 16384, FX = WTAB + 16384, RES = FX + 128, BYTES = RES + 32, PAGES_MASK = 4095 }
+/** Layout of the engine area (offsets from `area`): chaining entries are 16 bytes, page-table entries 4, each table placed after the one before. */
+export const enum Area { CHAIN_BITS = 16, PAGES_MASK = 4095, CHAIN = 0, RTAB = 16 << CHAIN_BITS, WTAB = RTAB + 4 * (PAGES_MASK + 1), FX = WTAB + 4 * (PAGES_MASK + 1), RES = FX + 128, BYTES = RES + 32 }
 if ((Area.RES as number) - Area.FX !== FP_SCRATCH) throw new Error('wasm-interp: the F/D scratch slot moved');
 /** The LR reservation's words at area + RES (see the file comment). */
 export const enum Res { ADDR = 0, SIZE = 4, VALUE = 8, TOUCHED = 16 }
