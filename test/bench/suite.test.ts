@@ -123,6 +123,12 @@ describe('bench: output checks', () => {
       // The kernel worker's tier counters come back with the run: the cold rows' note.
       assert.ok(r.engine !== undefined && r.engine.tier0Insns > 0 && r.engine.tier0Insns <= r.instructions, JSON.stringify(r.engine));
       assert.match(tierNote(r), /^tier 0 \d+\.\d% of \d+\.\d M insns/);
+      // With engineStats (as the cold rows run), that worker counts every counter: the note gives the translation time too.
+      const counted = await runInSandbox({ args: ['/bin/sh', '-c', 'echo counted'], rootfs: path.join(dir, 'rootfs'), env: ['PATH=/bin:/usr/bin'], tmpfs: ['/tmp'], engineStats: true });
+      checkRun('engineStats', 'tsvisor', counted, exactly('counted'));
+      assert.ok(counted.engine !== undefined && counted.engine.totalInsns > 0 && counted.engine.tier0Blocks > 0, JSON.stringify(counted.engine));
+      assert.match(tierNote(counted), /, decode \d+ ms, compile \d+ ms$/);
+      if (process.env.TSVISOR_ENGINE_STATS !== '1') assert.equal(r.engine.totalInsns, 0, 'counters off without engineStats');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
